@@ -1,0 +1,143 @@
+"""Every error firestream raises on purpose.
+
+Each carries a message meant for a person: it names the file, key, plugin or
+release concerned and never contains a configured value. The CLI prints
+``str(error)`` on one line (plus ``hint`` when set) and exits non-zero; a
+traceback is shown only with ``-v``.
+"""
+
+from __future__ import annotations
+
+
+class FirestreamError(Exception):
+    """Base class: an expected failure with a readable message."""
+
+    exit_code = 1
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+# -- configuration ----------------------------------------------------------
+class ConfigError(FirestreamError):
+    """The configuration file is missing, malformed or invalid.
+
+    ``problems`` lists every problem found (``path: message``), so all of
+    them can be reported at once.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None, *, hint: str | None = None):
+        self.problems = list(problems or [])
+        full = message if not self.problems else message + "\n" + "\n".join(
+            f"  {p}" for p in self.problems
+        )
+        super().__init__(full, hint=hint)
+
+
+class GraphError(ConfigError):
+    """The ``depends_on`` graph is invalid (cycle or unknown release)."""
+
+
+class CycleError(GraphError):
+    """``depends_on`` forms a cycle; ``cycle`` lists its members in order."""
+
+    def __init__(self, cycle: list[str], source: str | None = None) -> None:
+        self.cycle = cycle
+        where = f" in {source}" if source else ""
+        super().__init__(f"dependency cycle{where}: " + " -> ".join(cycle))
+
+
+class UnknownDependencyError(GraphError):
+    """A release depends on a release the project does not define."""
+
+    def __init__(self, release: str, missing: str, source: str | None = None) -> None:
+        self.release = release
+        self.missing = missing
+        where = f" ({source})" if source else ""
+        super().__init__(
+            f"release '{release}' depends on '{missing}', which is not defined{where}"
+        )
+
+
+# -- plugins ------------------------------------------------------------------
+class PluginError(FirestreamError):
+    """A plugin failed to load, does not match the hookspecs, or clashes."""
+
+
+class UnknownChartTypeError(ConfigError):
+    """A deployment names a chart type no installed plugin provides."""
+
+
+# -- helm and the cluster -------------------------------------------------------
+class HelmError(FirestreamError):
+    """A helm or kubectl call failed. ``stderr`` is already redacted."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        release: str | None = None,
+        stderr: str = "",
+        hint: str | None = None,
+    ) -> None:
+        self.release = release
+        self.stderr = stderr
+        super().__init__(message, hint=hint)
+
+
+class HelmNotInstalledError(HelmError):
+    """The helm (or kubectl) binary cannot be found or run."""
+
+
+class ClusterUnreachableError(HelmError):
+    """The Kubernetes API server cannot be reached."""
+
+
+class ChartNotFoundError(HelmError):
+    """The chart, its version or its repository cannot be found."""
+
+
+class ReleaseLockedError(HelmError):
+    """The release is in a pending-* state: another operation holds it."""
+
+
+class HelmTimeoutError(HelmError):
+    """helm gave up waiting (``--wait``/``--timeout``) or a stage timed out."""
+
+
+class RenderError(HelmError):
+    """The chart failed to render (template or values error)."""
+
+
+class HelmCommandError(HelmError):
+    """Any other helm/kubectl failure; ``stderr`` is redacted."""
+
+
+class CancelledError(FirestreamError):
+    """The run was interrupted (Ctrl-C or a stage timeout)."""
+
+    exit_code = 130
+
+    def __init__(self, message: str = "interrupted", *, releases: list[str] | None = None):
+        self.releases = list(releases or [])
+        super().__init__(message)
+
+
+# -- lifecycle and state ------------------------------------------------------
+class PrerequisiteError(FirestreamError):
+    """``check_prerequisites`` found the release cannot be deployed."""
+
+
+class ValidationFailedError(FirestreamError):
+    """At least one validation check failed for a release."""
+
+
+class StateError(FirestreamError):
+    """The state file is unreadable or of an unknown schema."""
+
+
+class StateLockedError(StateError):
+    """Another firestream process holds the project's lock."""

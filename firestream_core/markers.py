@@ -1,0 +1,28 @@
+"""The project-name constant and the pluggy markers every plugin uses.
+
+A chart plugin writes ``from firestream_core import hookimpl`` and decorates
+its stage implementations with it; the core's hookspecs are marked with
+``hookspec``. Both are bound to the project name ``firestream``.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+NAME = "firestream"
+"""The pluggy project name, also the prefix of the entry-point group."""
+
+ENTRY_POINT_GROUP = "firestream.charts"
+"""Entry-point group through which chart plugins are discovered."""
+
+PLUGIN_API_VERSION = 1
+"""Version of the hook API this core provides.
+
+A plugin module may declare ``FIRESTREAM_PLUGIN_API = N``; a plugin built for
+a newer API than this one is refused with a clear message instead of
+crashing at call time. Hookspecs only ever gain arguments within one API
+version (pluggy lets an implementation accept fewer than the spec offers).
+"""
+
+hookspec = pluggy.HookspecMarker(NAME)
+hookimpl = pluggy.HookimplMarker(NAME)
