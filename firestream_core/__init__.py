@@ -1,0 +1,56 @@
+"""firestream: deploy Helm charts through a pluggable lifecycle.
+
+Public names are re-exported here lazily so ``import firestream_core`` (and
+``firestream --version``) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "hookimpl": "markers",
+    "hookspec": "markers",
+    "NAME": "markers",
+    "PLUGIN_API_VERSION": "markers",
+    "ChartInfo": "model",
+    "ChartSetValue": "model",
+    "ChartValuesGenerated": "model",
+    "HelmAction": "model",
+    "HelmChartNamespace": "model",
+    "BreakingVersion": "model",
+    "SemVer": "model",
+    "HelmChart": "model",
+    "ReleaseSettings": "model",
+    "ChartPayload": "model",
+    "ChartType": "model",
+    "ValidationResult": "model",
+    "ValidationStatus": "model",
+    "InstalledRelease": "model",
+    "ExecOutcome": "model",
+    "DeployContext": "context",
+    "FirestreamError": "errors",
+    "ConfigError": "errors",
+    "PluginError": "errors",
+    "HelmError": "errors",
+    "Project": "project",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'firestream_core' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"firestream_core.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

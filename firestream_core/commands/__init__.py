@@ -1,0 +1,1 @@
+"""One module per ``firestream`` subcommand, imported only when that command runs."""

@@ -1,0 +1,1 @@
+"""Fixtures for the recording fake helm."""

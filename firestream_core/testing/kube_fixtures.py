@@ -1,0 +1,1 @@
+"""Fixtures for the emulated cluster, real helm binaries and the chart repository."""
