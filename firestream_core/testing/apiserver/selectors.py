@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["SelectorError", "field_matcher", "label_matcher"]
+__all__ = ["SelectorError", "field_matcher", "label_matcher", "match_label_selector"]
 
 Matcher = Callable[[Mapping[str, Any]], bool]
 
