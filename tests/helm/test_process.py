@@ -1,0 +1,167 @@
+"""The one module that runs programs: exit codes, stdin, timeouts, cancellation, logs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from firestream_core.errors import CancelledError, HelmNotInstalledError
+from firestream_core.process import Completed, ProgramNotFoundError, Runner
+from firestream_core.redact import Redactor
+
+PY = sys.executable
+
+
+def _wait_until_running(runner: Runner, count: int = 1) -> None:
+    """Block until ``count`` processes are registered (event-driven, no fixed sleep)."""
+    done = threading.Event()
+    for _ in range(5000):
+        if len(runner.running()) >= count:
+            done.set()
+            break
+        done.wait(0.002)
+    assert done.is_set(), "process never started"
+
+
+def test_non_zero_exit_is_returned_not_raised() -> None:
+    result = Runner().run([PY, "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"])
+    assert isinstance(result, Completed)
+    assert result.returncode == 3
+    assert result.stdout == "out\n"
+    assert result.stderr == "err\n"
+    assert not result.ok
+    assert result.argv[0] == PY
+
+
+def test_stdin_env_and_cwd_reach_the_program(tmp_path: Path) -> None:
+    code = "import os, sys; print(sys.stdin.read(), os.environ['FS_TEST_VAR'], os.getcwd())"
+    result = Runner().run([PY, "-c", code], stdin=b"fed", env={"FS_TEST_VAR": "v1"}, cwd=tmp_path)
+    assert result.ok
+    assert result.stdout.split() == ["fed", "v1", str(tmp_path)]
+
+
+def test_program_without_stdin_sees_end_of_file() -> None:
+    result = Runner().run([PY, "-c", "import sys; print(repr(sys.stdin.read()))"])
+    assert result.stdout.strip() == "''"
+
+
+def test_missing_program_is_typed_and_says_how_to_install(tmp_path: Path) -> None:
+    with pytest.raises(ProgramNotFoundError) as info:
+        Runner().run([str(tmp_path / "helm"), "version"], label="rel")
+    err = info.value
+    assert isinstance(err, FileNotFoundError)
+    assert isinstance(err, HelmNotInstalledError)
+    assert "firestream_core.testing.tools" in (err.hint or "")
+    assert err.release == "rel"
+
+
+def test_invalid_environment_never_shows_the_value() -> None:
+    with pytest.raises(ValueError) as info:
+        Runner().run([PY, "-c", "pass"], env={"TOKEN": 12345678})  # type: ignore[dict-item]
+    assert "12345678" not in str(info.value)
+
+
+def test_timeout_stops_the_program_and_says_so() -> None:
+    runner = Runner(grace=0.5)
+    result = runner.run([PY, "-c", "import time; time.sleep(30)"], timeout=0.2)
+    assert result.timed_out
+    assert not result.cancelled
+    assert result.returncode < 0
+    assert runner.running() == []
+
+
+def test_timeout_escalates_to_sigkill_when_sigterm_is_ignored() -> None:
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(30)"
+    result = Runner(grace=0.2).run([PY, "-c", code], timeout=0.5)
+    assert result.timed_out
+    assert result.returncode == -9
+
+
+def test_terminate_all_stops_every_process_and_names_their_labels() -> None:
+    runner = Runner(grace=2)
+    results: dict[str, Completed] = {}
+
+    def work(label: str) -> None:
+        results[label] = runner.run([PY, "-c", "import time; time.sleep(30)"], label=label)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in ("db", "web")]
+    for t in threads:
+        t.start()
+    _wait_until_running(runner, 2)
+    assert sorted(p.label for p in runner.running()) == ["db", "web"]
+    labels = runner.terminate_all()
+    for t in threads:
+        t.join()
+    assert sorted(labels) == ["db", "web"]
+    assert all(r.cancelled and not r.ok for r in results.values())
+    assert runner.running() == []
+    # the runner still works afterwards
+    assert runner.run([PY, "-c", "pass"]).ok
+
+
+def test_terminate_all_with_nothing_running_returns_nothing() -> None:
+    assert Runner().terminate_all(grace=0) == []
+
+
+def test_refuse_new_raises_cancelled_until_accept_new() -> None:
+    runner = Runner()
+    runner.terminate_all(grace=0, refuse_new=True)
+    with pytest.raises(CancelledError) as info:
+        runner.run([PY, "-c", "pass"], label="late")
+    assert info.value.releases == ["late"]
+    runner.accept_new()
+    assert runner.run([PY, "-c", "pass"]).ok
+
+
+def test_exception_in_waiting_thread_stops_its_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt while waiting must not leave the program running."""
+    runner = Runner(grace=0.5)
+    pids: list[int] = []
+    real_wait = None
+
+    import sh
+
+    real_wait = sh.RunningCommand.wait
+
+    def interrupted_wait(self, timeout=None):  # noqa: ANN001
+        pids.append(self.process.pid)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sh.RunningCommand, "wait", interrupted_wait)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run([PY, "-c", "import time; time.sleep(30)"])
+    monkeypatch.setattr(sh.RunningCommand, "wait", real_wait)
+    assert runner.running() == []
+    import os
+
+    # the process was signalled: it is gone or a zombie, never sleeping on
+    pid = pids[0]
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_debug_line_has_argv_and_sh_never_logs_stdin_or_stdout(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # root at DEBUG, as `firestream -v` would
+    secret = "s3cr3t-stdin-value"
+    result = Runner().run([PY, "-c", "import sys; print(sys.stdin.read())"], stdin=secret.encode())
+    assert result.stdout.strip() == secret
+    assert secret not in caplog.text
+    lines = [r.getMessage() for r in caplog.records if r.name == "firestream.process"]
+    assert len(lines) == 1
+    assert PY in lines[0] and "exit 0" in lines[0]
+
+
+def test_debug_line_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="firestream.process")
+    runner = Runner(redactor=Redactor(["hunter22"]))
+    runner.run([PY, "-c", "pass", "hunter22"])
+    assert "hunter22" not in caplog.text
+    assert "***" in caplog.text

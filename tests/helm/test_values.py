@@ -1,0 +1,186 @@
+"""Values: --set semantics, merging in helm's order, digests, changed keys, the 0600 file."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from firestream_core.model import ChartInfo, ChartSetValue, ChartValuesGenerated
+from firestream_core.values import (
+    changed_keys,
+    merged_values,
+    parse_key,
+    parse_set_pairs,
+    typed_value,
+    values_digest,
+    values_file,
+)
+
+
+def pairs(**kv: str) -> list[ChartSetValue]:
+    return [ChartSetValue(k.replace("__", "."), v) for k, v in kv.items()]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("true", True), ("FALSE", False), ("null", None), ("Null", None),
+        ("0", 0), ("42", 42), ("-7", -7), ("+5", 5),
+        ("007", "007"), ("1.5", "1.5"), ("1e3", "1e3"), ("", ""),
+        ("9223372036854775808", "9223372036854775808"), ("yes", "yes"),
+    ],
+)
+def test_values_are_typed_like_helm_strvals(text: str, expected: object) -> None:
+    assert typed_value(text) == expected
+    assert type(typed_value(text)) is type(expected)
+
+
+def test_dotted_keys_nest() -> None:
+    assert parse_set_pairs([ChartSetValue("a.b.c", "x"), ChartSetValue("a.d", "2")]) == {
+        "a": {"b": {"c": "x"}, "d": 2}
+    }
+
+
+def test_escaped_dot_is_part_of_the_name() -> None:
+    got = parse_set_pairs([ChartSetValue(r"annotations.kubernetes\.io/ingress\.class", "nginx")])
+    assert got == {"annotations": {"kubernetes.io/ingress.class": "nginx"}}
+
+
+def test_list_indexes_fill_with_null_like_helm() -> None:
+    got = parse_set_pairs([ChartSetValue("hosts[2].name", "c"), ChartSetValue("hosts[0].name", "a")])
+    assert got == {"hosts": [{"name": "a"}, None, {"name": "c"}]}
+
+
+def test_nested_list_indexes() -> None:
+    assert parse_set_pairs([ChartSetValue("m[1][0]", "x")]) == {"m": [None, ["x"]]}
+
+
+def test_value_is_never_split_on_commas_or_braces() -> None:
+    got = parse_set_pairs([ChartSetValue("pw", "a,b=c"), ChartSetValue("list", "{x,y}")])
+    assert got == {"pw": "a,b=c", "list": "{x,y}"}
+
+
+def test_later_pair_wins() -> None:
+    got = parse_set_pairs([ChartSetValue("a.b", "1"), ChartSetValue("a", "flat"), ChartSetValue("c", "1"), ChartSetValue("c.d", "2")])
+    assert got == {"a": "flat", "c": {"d": 2}}
+
+
+@pytest.mark.parametrize("key", ["", ".a", "a.", "a..b", "a[", "a[x]", "a[-1]", "[0]", "a]", "a[0]b", "a\\", "a.[0]", "a[99999999]"])
+def test_malformed_keys_name_the_key_never_the_value(key: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_set_pairs([ChartSetValue(key, "VALUE-MUST-NOT-SHOW")])
+    assert "VALUE-MUST-NOT-SHOW" not in str(info.value)
+    assert repr(key) in str(info.value)
+
+
+def test_parse_key_parts() -> None:
+    assert parse_key(r"a.b[0].c\.d[1][2]") == ["a", "b", 0, "c.d", 1, 2]
+
+
+def _info(**kw: object) -> ChartInfo:
+    return ChartInfo(name="rel", chart="c", **kw)  # type: ignore[arg-type]
+
+
+def test_merged_values_documents_in_order_then_set_pairs_on_top() -> None:
+    info = _info(
+        yaml_files_content=[
+            ChartValuesGenerated("one.yaml", "a: {x: 1, y: 1}\nlist: [1, 2, 3]\nkeep: k\n"),
+            ChartValuesGenerated("two.yaml", "a: {y: 2, z: 2}\nlist: [9]\n"),
+            ChartValuesGenerated("empty.yaml", ""),
+        ],
+        values=[ChartSetValue("a.z", "3"), ChartSetValue("list[1]", "s"), ChartSetValue("new", "true")],
+    )
+    assert merged_values(info) == {
+        "a": {"x": 1, "y": 2, "z": 3},
+        "list": [9, "s"],  # a later file replaces a list; --set changes one element
+        "keep": "k",
+        "new": True,
+    }
+
+
+def test_merged_values_extra_on_top_and_string_keys() -> None:
+    info = _info(yaml_files_content=[ChartValuesGenerated("g.yaml", "true: 1\n5: five\n")])
+    assert merged_values(info, {"a": {"b": 1}}) == {"true": 1, "5": "five", "a": {"b": 1}}
+
+
+def test_invalid_document_names_the_file_not_the_content() -> None:
+    info = _info(yaml_files_content=[ChartValuesGenerated("gen.yaml", "pw: [unclosed SECRETVALUE\n")])
+    with pytest.raises(ValueError) as info_exc:
+        merged_values(info)
+    assert "gen.yaml" in str(info_exc.value)
+    assert "SECRETVALUE" not in str(info_exc.value)
+    with pytest.raises(ValueError, match="mapping"):
+        merged_values(_info(yaml_files_content=[ChartValuesGenerated("l.yaml", "- a\n")]))
+
+
+def test_values_digest_is_stable_and_sensitive(tmp_path: Path) -> None:
+    (tmp_path / "v.yaml").write_text("a: 1\n")
+    info = _info(values_files=[Path("v.yaml")], values=[ChartSetValue("b", "2")])
+    d1 = values_digest(info, tmp_path)
+    assert d1 == values_digest(info, tmp_path)
+    assert d1.startswith("sha256:")
+    # the order in which mapping keys were written does not matter
+    same = _info(values_files=[Path("v.yaml")], yaml_files_content=[ChartValuesGenerated("g", "x: 1\ny: 2\n")])
+    swapped = _info(values_files=[Path("v.yaml")], yaml_files_content=[ChartValuesGenerated("g", "y: 2\nx: 1\n")])
+    assert values_digest(same, tmp_path) == values_digest(swapped, tmp_path)
+    # a changed file, pair or document changes it
+    (tmp_path / "v.yaml").write_text("a: 2\n")
+    d2 = values_digest(info, tmp_path)
+    assert d2 != d1
+    info.values[0].value = "3"
+    assert values_digest(info, tmp_path) != d2
+    with pytest.raises(FileNotFoundError):
+        values_digest(_info(values_files=[Path("missing.yaml")]), tmp_path)
+
+
+def test_changed_keys_reports_keys_only() -> None:
+    old = {"a": {"b": 1, "c": "SAME"}, "gone": 1, "list": [1, 2], "d.e": "x", "t": 1}
+    new = {"a": {"b": 2, "c": "SAME"}, "added": {"x": 1}, "list": [1, 3, 4], "d.e": "y", "t": True}
+    assert changed_keys(old, new) == ["a.b", "added", r"d\.e", "gone", "list[1]", "list[2]", "t"]
+    assert changed_keys(old, old) == []
+    assert changed_keys(None, {"a": 1}) == ["a"]
+
+
+def test_values_file_is_private_and_removed(tmp_path: Path) -> None:
+    values = {"pw": "s3cret", "n": 1, "f": "1e3", "b": "true"}
+    with values_file(values, dir=tmp_path) as path:
+        st = os.stat(path)
+        assert stat.S_IMODE(st.st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+        loaded = yaml.safe_load(path.read_text())
+        assert loaded == values  # strings stay strings through YAML
+        assert json.loads(path.read_text()) == values
+        folder = path.parent
+    assert not path.exists()
+    assert not folder.exists()
+
+
+def test_values_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        with values_file({"a": 1}, dir=tmp_path) as path:
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_values_file_removed_whatever_happens(tmp_path: Path, exc: type[BaseException]) -> None:
+    seen: list[Path] = []
+    with pytest.raises(exc):
+        with values_file({"a": 1}, dir=tmp_path) as path:
+            seen.append(path)
+            raise exc()
+    assert not seen[0].exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_values_file_default_location_is_not_left_behind() -> None:
+    with values_file({"a": 1}) as path:
+        assert path.exists()
+    assert not path.parent.exists()
