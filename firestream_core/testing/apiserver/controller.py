@@ -12,6 +12,10 @@ When enabled (switch ``enabled``):
 * Pod -> scheduled on ``emulated-node``; ``Succeeded`` if it runs to
   completion (owned by a Job, or restartPolicy Never/OnFailure), else Running
   and Ready. Events (Scheduled, Started, SuccessfulCreate...) are recorded.
+* A pod (or pod template) annotated ``emulator.firestream.dev/ready: "false"``
+  plays a broken workload: long-running pods stay Running but not Ready
+  (CrashLoopBackOff), run-to-completion pods end ``Failed`` and their Job gets
+  the Failed condition. Use it to make one release fail while others succeed.
 * PersistentVolumeClaim -> Bound; Namespace -> a ``default`` ServiceAccount.
 
 Separately (switch ``loadbalancer``): Services of type LoadBalancer get
@@ -44,6 +48,7 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 NODE = "emulated-node"
+BROKEN_ANNOTATION = "emulator.firestream.dev/ready"  # "false" on a pod (template): it fails
 _WATCHED = {
     ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"),
     ("apps", "daemonsets"), ("batch", "jobs"), ("", "pods"), ("", "persistentvolumeclaims"),
@@ -220,7 +225,8 @@ class Controller:
     def _t(self, group: str, plural: str) -> ResourceType:
         return self._types[(group, plural)]
 
-    def _event(self, involved: Obj, reason: str, message: str, component: str) -> None:
+    def _event(self, involved: Obj, reason: str, message: str, component: str,
+               kind: str = "Normal") -> None:
         meta = involved["metadata"]
         namespace = meta.get("namespace") or "default"
         now = now_iso()
@@ -229,7 +235,7 @@ class Controller:
             "involvedObject": {"apiVersion": involved["apiVersion"], "kind": involved["kind"],
                                "name": meta["name"], "namespace": meta.get("namespace"),
                                "uid": meta["uid"]},
-            "reason": reason, "message": message, "type": "Normal", "count": 1,
+            "reason": reason, "message": message, "type": kind, "count": 1,
             "firstTimestamp": now, "lastTimestamp": now, "source": {"component": component},
             "reportingComponent": component, "reportingInstance": "",
         })
@@ -306,15 +312,26 @@ class Controller:
             assert pod is not None
         owners = {ref.get("kind") for ref in pod["metadata"].get("ownerReferences") or []}
         completes = "Job" in owners or pod["spec"].get("restartPolicy") in ("Never", "OnFailure")
+        broken = (pod["metadata"].get("annotations") or {}).get(BROKEN_ANNOTATION) == "false"
         now = now_iso()
         containers = pod["spec"].get("containers") or []
+        phase, ready = ("Failed" if broken else "Succeeded", False) if completes else (
+            "Running", not broken)
         if completes:
-            state = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now,
-                                    "finishedAt": now}}
-            reason = "PodCompleted"
+            code = 1 if broken else 0
+            state: Obj = {"terminated": {"exitCode": code, "reason": "Error" if broken else "Completed",
+                                         "startedAt": now, "finishedAt": now}}
+            reason = "PodFailed" if broken else "PodCompleted"
             wanted = [("PodReadyToStartContainers", "False", "", ""),
                       ("Initialized", "True", reason, ""), ("Ready", "False", reason, ""),
                       ("ContainersReady", "False", reason, ""), ("PodScheduled", "True", "", "")]
+        elif broken:
+            state = {"waiting": {"reason": "CrashLoopBackOff",
+                                 "message": f"{BROKEN_ANNOTATION}=false (emulated failure)"}}
+            wanted = [("PodReadyToStartContainers", "True", "", ""), ("Initialized", "True", "", ""),
+                      ("Ready", "False", "ContainersNotReady", "containers are not ready"),
+                      ("ContainersReady", "False", "ContainersNotReady", "containers are not ready"),
+                      ("PodScheduled", "True", "", "")]
         else:
             state = {"running": {"startedAt": now}}
             wanted = [("PodReadyToStartContainers", "True", "", ""), ("Initialized", "True", "", ""),
@@ -322,21 +339,25 @@ class Controller:
                       ("PodScheduled", "True", "", "")]
         ip = f"10.244.0.{int(pod['metadata']['uid'][:2], 16) % 250 + 2}"
         status = {
-            "phase": "Succeeded" if completes else "Running",
+            "phase": phase,
             "conditions": [{k: v for k, v in c.items() if v != ""} for c in _conditions(None, wanted)],
             "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
             "podIP": ip, "podIPs": [{"ip": ip}], "startTime": now, "qosClass": "BestEffort",
             "containerStatuses": [{
                 "name": c.get("name", ""), "image": c.get("image", ""),
                 "imageID": f"emulated://{c.get('image', '')}", "containerID": f"emulated://{name}",
-                "ready": not completes, "started": not completes, "restartCount": 0,
+                "ready": ready, "started": phase == "Running", "restartCount": 1 if broken else 0,
                 "state": state,
             } for c in containers],
         }
         self.store.write_status(pods, pod, status)
         for c in containers:
-            self._event(pod, "Started", f"Started container {c.get('name', '')} (emulated)",
-                        "kubelet")
+            if broken:
+                self._event(pod, "BackOff", f"Back-off restarting failed container"
+                            f" {c.get('name', '')} (emulated)", "kubelet", "Warning")
+            else:
+                self._event(pod, "Started", f"Started container {c.get('name', '')} (emulated)",
+                            "kubelet")
 
     def _replicaset(self, namespace: str, name: str) -> None:
         rss = self._t("apps", "replicasets")
@@ -527,12 +548,21 @@ class Controller:
             self._event(job, "SuccessfulCreate", f"Created pod: {pod_name}", "job-controller")
         pods = self._owned_pods(job)
         succeeded = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded")
+        failed = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Failed")
         job = self.store.find(jobs, namespace, name)
         assert job is not None
         now = now_iso()
         new_status: Obj = {"startTime": status.get("startTime", now), "ready": 0, "terminating": 0,
                            "uncountedTerminatedPods": {}}
-        if succeeded >= completions:
+        if failed:
+            message = "Job has reached the specified backoff limit"
+            new_status.update({"failed": failed, "conditions": _conditions(None, [
+                ("FailureTarget", "True", "BackoffLimitExceeded", message),
+                ("Failed", "True", "BackoffLimitExceeded", message),
+            ])})
+            self.store.write_status(jobs, job, new_status)
+            self._event(job, "BackoffLimitExceeded", message, "job-controller", "Warning")
+        elif succeeded >= completions:
             new_status.update({
                 "succeeded": succeeded, "completionTime": now,
                 "conditions": _conditions(None, [
