@@ -221,7 +221,7 @@ def package_charts(
             if name in sources:
                 raise ChartRepoError(f"two charts named {name!r}: {sources[name]} and {chart_dir}")
             sources[name] = chart_dir
-            wanted = (versions or {}).get(name) or [None]
+            wanted: Sequence[str | None] = (versions or {}).get(name) or [None]
             for version in wanted:
                 extra = ["--version", version] if version else []
                 _run_helm(helm, ["package", str(chart_dir), "--destination", str(dest), *extra], env)

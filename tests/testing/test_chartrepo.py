@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,7 @@ def test_with_hooks_runs_its_hooks_and_its_test_pod(
 
 
 def test_make_chart_repo_serves_an_authors_chart(
-    make_chart_repo, kube: KubeEnv, tmp_path: Path  # noqa: ANN001 - a pytest factory
+    make_chart_repo: Callable[..., ChartRepo], kube: KubeEnv, tmp_path: Path
 ) -> None:
     chart = tmp_path / "mine"
     (chart / "templates").mkdir(parents=True)

@@ -174,13 +174,8 @@ def test_kit_from_another_project_one_emulator_per_module(tmp_path: Path) -> Non
         (project / "tests" / module).write_text(_AUTHOR_TEST.format(repo=repo_root))
     pids_dir = tmp_path / "pids"
     pids_dir.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "KUBECONFIG"))}
-    env["PIDS_DIR"] = str(pids_dir)
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--helm-major", "3",
-         "tests"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
+    done = _run_inner_pytest(project, "--helm-major", "3", "tests", PIDS_DIR=str(pids_dir),
+                             KUBECONFIG=str(tmp_path / "must-not-be-used"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"\b2 passed, 2 deselected\b", done.stdout), done.stdout
     seen = [json.loads(p.read_text()) for p in sorted(pids_dir.glob("*.json"))]
@@ -197,3 +192,42 @@ def _is_zombie_or_other(pid: int) -> bool:
     except OSError:
         return True
     return b"firestream_core.testing.cluster" not in cmdline
+
+
+_PLAIN_AND_HELM_TESTS = textwrap.dedent(
+    """\
+    def test_plain():
+        pass
+
+    def test_needs_helm(helm_bin):
+        pass
+    """
+)
+
+
+def _run_inner_pytest(project: Path, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(env_extra)
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", *args],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def test_tools_that_cannot_be_installed_fail_the_tests_not_skip_them(tmp_path: Path) -> None:
+    (tmp_path / "test_inner.py").write_text(_PLAIN_AND_HELM_TESTS)
+    unusable = tmp_path / "not-a-folder"
+    unusable.write_text("a file where the tools folder should be")
+    done = _run_inner_pytest(tmp_path, FIRESTREAM_TOOLS_DIR=str(unusable / "tools"))
+    assert done.returncode != 0
+    assert re.search(r"\b1 passed, 2 errors\b", done.stdout), done.stdout
+    assert "skipped" not in done.stdout
+    assert "cannot install helm/kubectl" in done.stdout
+    assert "python -m firestream_core.testing.tools" in done.stdout
+
+
+def test_tests_using_the_real_binaries_are_marked_helm(tmp_path: Path) -> None:
+    (tmp_path / "test_inner.py").write_text(_PLAIN_AND_HELM_TESTS)
+    done = _run_inner_pytest(tmp_path, "-m", "not helm")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\b1 passed, 2 deselected\b", done.stdout), done.stdout
