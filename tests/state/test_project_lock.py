@@ -1,0 +1,216 @@
+"""The project lock, across real processes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from firestream_core.errors import StateError, StateLockedError
+from firestream_core.lock import LockInfo, ProjectLock, force_unlock, lock_path, read_lock
+from firestream_core.state import StateStore
+
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from firestream_core.lock import ProjectLock
+    from firestream_core.errors import StateLockedError
+    try:
+        lock = ProjectLock(sys.argv[1], sys.argv[2]).__enter__()
+    except StateLockedError as exc:
+        print("locked", exc, flush=True)
+        sys.exit(1)
+    print("got", flush=True)
+    sys.stdin.readline()  # hold until told (or killed)
+    lock.__exit__(None, None, None)
+    print("released", flush=True)
+    """
+)
+
+
+def spawn(project: Path, command: str = "firestream apply") -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603 - the test interpreter
+        [sys.executable, "-c", HOLDER, str(project), command],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str]) -> str:
+    out, _ = proc.communicate("\n", timeout=30)
+    return out
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603
+    proc.wait()
+    return proc.pid
+
+
+def write_lock(project: Path, **fields: object) -> None:
+    data = {"pid": dead_pid(), "host": socket.gethostname(), "since": "2026-01-01T00:00:00Z",
+            "command": "firestream apply", "id": "old"}
+    data.update(fields)
+    path = lock_path(project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def test_lock_file_records_the_holder_and_is_removed_on_exit(tmp_path):
+    with ProjectLock(tmp_path, "firestream apply") as lock:
+        info = read_lock(tmp_path)
+        assert info == lock.info
+        assert info.pid == os.getpid()
+        assert info.host == socket.gethostname()
+        assert info.command == "firestream apply"
+        assert info.since.endswith("Z")
+    assert not lock_path(tmp_path).exists()
+    assert read_lock(tmp_path) is None
+
+
+def test_second_acquire_in_another_process_is_refused_naming_the_holder(tmp_path):
+    holder = spawn(tmp_path, "firestream apply --target db")
+    try:
+        assert holder.stdout.readline().strip() == "got"
+        with pytest.raises(StateLockedError) as info:
+            ProjectLock(tmp_path, "firestream destroy").acquire()
+        message = str(info.value)
+        assert f"locked by pid {holder.pid} on host {socket.gethostname()} since " in message
+        assert "running 'firestream apply --target db'" in message
+        assert "firestream state unlock --force" in info.value.hint
+        # and the other way round: a process refused while this one holds it
+    finally:
+        assert finish(holder).strip() == "released"
+    with ProjectLock(tmp_path, "firestream apply"):
+        other = spawn(tmp_path)
+        out = finish(other)
+        assert other.returncode == 1
+        assert out.startswith("locked") and f"pid {os.getpid()}" in out
+
+
+def test_a_second_lock_in_the_same_process_is_refused(tmp_path):
+    with ProjectLock(tmp_path, "firestream apply"):
+        with pytest.raises(StateLockedError, match=f"pid {os.getpid()}"):
+            StateStore(tmp_path).lock("firestream plan").acquire()
+    assert not lock_path(tmp_path).exists()
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over_with_a_warning(tmp_path, caplog):
+    write_lock(tmp_path, command="firestream apply --yes")
+    old = read_lock(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="firestream_core.lock"):
+        with ProjectLock(tmp_path, "firestream apply") as lock:
+            assert read_lock(tmp_path) == lock.info
+            assert lock.info.pid == os.getpid()
+    assert f"taking over the lock of pid {old.pid}" in caplog.text
+    assert "firestream apply --yes" in caplog.text
+    assert not lock_path(tmp_path).exists()
+
+
+def test_lock_of_a_killed_holder_is_taken_over(tmp_path):
+    holder = spawn(tmp_path)
+    assert holder.stdout.readline().strip() == "got"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert read_lock(tmp_path).pid == holder.pid  # left behind
+    with ProjectLock(tmp_path, "firestream apply") as lock:
+        assert lock.info.pid == os.getpid()
+
+
+def test_processes_racing_for_a_stale_lock_get_it_exactly_once(tmp_path):
+    write_lock(tmp_path)
+    procs = [spawn(tmp_path, f"racer {i}") for i in range(6)]
+    try:
+        first_lines = [p.stdout.readline().split()[0] for p in procs]
+        assert sorted(first_lines) == ["got"] + ["locked"] * 5
+        winner = procs[first_lines.index("got")]
+        assert read_lock(tmp_path).pid == winner.pid
+    finally:
+        for p in procs:
+            finish(p)
+
+
+def test_lock_from_another_host_is_never_taken_over(tmp_path):
+    write_lock(tmp_path, host="ci-runner-7")
+    with pytest.raises(StateLockedError, match="on host ci-runner-7") as info:
+        ProjectLock(tmp_path, "firestream apply").acquire()
+    assert "another host" in info.value.hint
+    assert read_lock(tmp_path).host == "ci-runner-7"
+
+
+def test_lock_naming_a_running_process_is_not_taken_over(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)  # noqa: S603
+    try:
+        write_lock(tmp_path, pid=sleeper.pid)
+        with pytest.raises(StateLockedError, match=f"pid {sleeper.pid}"):
+            ProjectLock(tmp_path, "firestream apply").acquire()
+    finally:
+        sleeper.communicate(b"")
+
+
+def test_force_unlock(tmp_path):
+    assert force_unlock(tmp_path) is None
+    write_lock(tmp_path, host="elsewhere")
+    with pytest.raises(StateError, match="not the one with id nope"):
+        force_unlock(tmp_path, lock_id="nope")
+    removed = force_unlock(tmp_path, lock_id="old")
+    assert removed.host == "elsewhere"
+    assert not lock_path(tmp_path).exists()
+    with ProjectLock(tmp_path, "firestream apply"):
+        pass
+
+
+def test_release_after_force_unlock_leaves_the_new_holders_lock(tmp_path):
+    first = ProjectLock(tmp_path, "firestream apply")
+    first.acquire()
+    assert StateStore(tmp_path).force_unlock() == first.info
+    second = ProjectLock(tmp_path, "firestream apply")
+    second.acquire()
+    first.release()
+    assert read_lock(tmp_path) == second.info
+    second.release()
+    assert read_lock(tmp_path) is None
+
+
+def test_lock_is_released_after_keyboard_interrupt(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with ProjectLock(tmp_path, "firestream apply"):
+            raise KeyboardInterrupt
+    assert not lock_path(tmp_path).exists()
+    other = spawn(tmp_path)
+    assert finish(other).startswith("got")
+
+
+def test_waiting_for_a_lock_with_timeout(tmp_path):
+    first = ProjectLock(tmp_path, "firestream apply")
+    first.acquire()
+    got: list[LockInfo] = []
+    waiter = threading.Thread(
+        target=lambda: got.append(ProjectLock(tmp_path, "firestream plan", timeout=60).acquire())
+    )
+    waiter.start()
+    first.release()
+    waiter.join(60)
+    assert got and got[0].command == "firestream plan"
+    assert read_lock(tmp_path) == got[0]
+
+
+def test_empty_fresh_lock_file_is_left_to_its_creator(tmp_path):
+    path = lock_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text("")  # as if a creator were between O_EXCL and its write
+    with pytest.raises(StateLockedError, match="taking the lock right now"):
+        ProjectLock(tmp_path, "firestream apply").acquire()
+    os.utime(path, (0, 0))  # long ago: a crash before the write
+    with ProjectLock(tmp_path, "firestream apply") as lock:
+        assert read_lock(tmp_path) == lock.info

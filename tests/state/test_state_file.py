@@ -1,0 +1,229 @@
+"""The state file: round trip, atomic writes, schema checks, the backend registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from firestream_core.errors import StateError
+from firestream_core.state import (
+    SCHEMA_VERSION,
+    ReleaseState,
+    State,
+    StateBackend,
+    StateStore,
+    open_backend,
+    register_backend,
+    release_key,
+)
+
+
+def entry(name: str = "db", *, action: str = "create", result: str = "succeeded", duration: float = 12.0, revision: int = 1) -> ReleaseState:
+    return ReleaseState(
+        name=name,
+        namespace="data",
+        chart_type="postgresql",
+        chart="bitnami/postgresql",
+        version="13.2.24",
+        values_digest="sha256:abc",
+        revision=revision,
+        applied_at="2026-01-02T03:04:05Z",
+        action=action,
+        result=result,
+        duration=duration,
+        validations=[{"name": "release_exists", "status": "passed", "message": ""}],
+    )
+
+
+def test_missing_file_is_an_empty_state(tmp_path):
+    store = StateStore(tmp_path)
+    assert store.path == tmp_path / ".firestream" / "state.json"
+    state = store.load()
+    assert state.releases == {} and state.durations == {}
+    assert not store.path.exists()
+
+
+def test_round_trip(tmp_path):
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db"))
+    state.record(entry("api", action="upgrade", result="failed", revision=3))
+    state.releases["data/api"].stage_failed = "validate"
+    state.releases["data/api"].tests = [{"name": "api-test", "status": "failed"}]
+    store.save(state)
+
+    loaded = store.load()
+    assert loaded == state
+    assert loaded.releases["data/api"].stage_failed == "validate"
+    assert loaded.releases["data/db"].validations[0]["name"] == "release_exists"
+    raw = json.loads(store.path.read_text())
+    assert raw["schema_version"] == SCHEMA_VERSION == 1
+    assert list(raw["releases"]) == ["data/api", "data/db"]
+
+
+def test_durations_feed_estimates_only_from_successful_deploys(tmp_path):
+    state = State()
+    state.record(entry("db", duration=10.0))
+    state.record(entry("db", duration=20.0, action="upgrade"))
+    state.record(entry("db", duration=999.0, result="failed"))
+    state.record(entry("db", duration=1.0, action="destroy"))
+    assert state.durations[release_key("data", "db")] == pytest.approx(15.0)
+    assert state.estimates_for([("db", "data", "db"), ("new", "data", "new")]) == {"db": 15.0}
+    assert state.forget("data/db") is not None
+    assert state.forget("data/db") is None
+    assert "data/db" in state.durations  # kept for the next create
+
+
+def test_save_writes_through_fsync_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    store = StateStore(tmp_path)
+    store.save(State())
+    state_dir = str(tmp_path / ".firestream")
+    assert any(p.startswith(state_dir + "/.state.json.") for p in synced)  # the temp file
+    assert synced[-1] == state_dir  # then the folder, after the rename
+    assert os.listdir(state_dir) == ["state.json"]
+
+
+def test_failed_rename_keeps_the_old_file_and_removes_the_temp_file(tmp_path, monkeypatch):
+    store = StateStore(tmp_path)
+    old = State()
+    old.record(entry("db"))
+    store.save(old)
+    before = store.path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    new = State()
+    new.record(entry("other"))
+    with pytest.raises(OSError, match="disk gone"):
+        store.save(new)
+    assert store.path.read_bytes() == before
+    assert os.listdir(store.dir) == ["state.json"]
+
+
+def test_crash_between_write_and_rename_keeps_the_old_file(tmp_path):
+    """A process dying just before the rename leaves the old state readable."""
+    store = StateStore(tmp_path)
+    old = State()
+    old.record(entry("db"))
+    store.save(old)
+    before = store.path.read_bytes()
+
+    script = textwrap.dedent(
+        """
+        import os, sys
+        from firestream_core.state import State, StateStore, ReleaseState
+        os.replace = lambda src, dst: os._exit(3)  # the crash, after write+fsync
+        state = StateStore(sys.argv[1]).load()
+        state.forget("data/db")
+        StateStore(sys.argv[1]).save(state)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=False)  # noqa: S603 - the test interpreter
+    assert proc.returncode == 3
+    assert store.path.read_bytes() == before
+    leftovers = [p for p in os.listdir(store.dir) if p != "state.json"]
+    assert len(leftovers) == 1 and leftovers[0].endswith(".tmp")  # written, never renamed
+    assert store.load() == old  # the stray temp file is ignored
+
+
+def test_concurrent_saves_from_threads(tmp_path):
+    store = StateStore(tmp_path)
+    state = State()
+
+    def one(i: int) -> None:
+        state.record(entry(f"r{i}"))
+        store.save(state)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.load().releases) == 16
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ('{"schema_version": 2, "releases": {}}', "unknown state schema version 2"),
+        ('{"releases": {}}', "unknown state schema version None"),
+        ("[1, 2]", "not a JSON object"),
+        ("{not json", "is not valid JSON"),
+        (
+            '{"schema_version": 1, "releases": {"data/db": {"name": "db"}}}',
+            "invalid state",
+        ),
+    ],
+)
+def test_unreadable_or_unknown_state_names_the_file(tmp_path, content, match):
+    store = StateStore(tmp_path)
+    store.dir.mkdir()
+    store.path.write_text(content)
+    with pytest.raises(StateError, match=match) as info:
+        store.load()
+    assert str(store.path) in str(info.value)
+
+
+def test_newer_schema_hints_at_upgrading(tmp_path):
+    store = StateStore(tmp_path)
+    store.dir.mkdir()
+    store.path.write_text('{"schema_version": 2}')
+    with pytest.raises(StateError) as info:
+        store.load()
+    assert "newer firestream" in info.value.hint
+
+
+def test_invalid_field_is_named_with_its_path(tmp_path):
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db"))
+    store.save(state)
+    data = json.loads(store.path.read_text())
+    data["releases"]["data/db"]["revision"] = "three"
+    store.path.write_text(json.dumps(data))
+    with pytest.raises(StateError, match=r"expected int \| None @ \$\.releases\['data/db'\]\.revision"):
+        store.load()
+
+
+def test_mismatched_release_key_is_refused(tmp_path):
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db"))
+    data = state.to_dict()
+    data["releases"] = {"other/db": data["releases"]["data/db"]}
+    store.dir.mkdir()
+    store.path.write_text(json.dumps(data))
+    with pytest.raises(StateError, match="does not match"):
+        store.load()
+
+
+def test_local_backend_and_registry(tmp_path):
+    backend = open_backend("local", tmp_path)
+    assert isinstance(backend, StateBackend)
+    assert backend.describe() == str(Path(tmp_path) / ".firestream" / "state.json")
+    with pytest.raises(StateError, match="unknown state backend 'kubernetes'"):
+        open_backend("kubernetes", tmp_path)
+
+    class Memory:
+        def __init__(self, project_dir, **options):
+            self.options = options
+
+    register_backend("memory-test", Memory)
+    assert open_backend("memory-test", tmp_path, namespace="ns").options == {"namespace": "ns"}
