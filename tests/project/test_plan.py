@@ -1,0 +1,275 @@
+"""make_plan: one action per release, with reasons and never a value."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from firestream_core.generic import GenericChart
+from firestream_core.model import (
+    BreakingVersion,
+    ChartSetValue,
+    ChartValuesGenerated,
+    HelmAction,
+    InstalledRelease,
+)
+from firestream_core.plan import make_plan
+from firestream_core.state import ReleaseState, State
+from firestream_core.values import values_digest
+
+SECRET = "s3cr3t-Hunter2-value"
+
+
+def chart(name: str, *, version: str = "1.0.0", deps: tuple[str, ...] = (), values: str = "",
+          **info: object) -> GenericChart:
+    c = GenericChart.for_chart(name, f"repo/{info.pop('chart_name', 'app')}", version=version, **info)
+    c.chart_info.depends_on = list(deps)
+    if values:
+        c.chart_info.yaml_files_content.append(ChartValuesGenerated("firestream.toml:x.values", values))
+    return c
+
+
+def installed(name: str, *, status: str = "deployed", version: str = "1.0.0", revision: int = 1,
+              chart_name: str = "app", namespace: str = "default") -> InstalledRelease:
+    return InstalledRelease(name, namespace, revision, status, f"{chart_name}-{version}")
+
+
+def recorded(c: GenericChart, tmp_path: Path, *, revision: int = 1, result: str = "succeeded",
+             digest: str | None = None) -> ReleaseState:
+    info = c.chart_info
+    return ReleaseState(
+        name=info.name, namespace=info.namespace_name, chart_type="generic", chart=info.chart_ref,
+        version=info.version, values_digest=digest or values_digest(info, tmp_path),
+        revision=revision, applied_at="2026-01-01T00:00:00Z", action="create", result=result,
+        duration=1.0,
+    )
+
+
+def state_of(*entries: ReleaseState) -> State:
+    s = State()
+    for e in entries:
+        s.record(e)
+    return s
+
+
+def test_not_deployed_is_create_in_dependency_order(tmp_path: Path) -> None:
+    charts = [chart("web", deps=("api",)), chart("api", deps=("db",)), chart("db")]
+    plan = make_plan(charts, [], State(), project_dir=tmp_path)
+    assert [c.name for c in plan.releases] == ["db", "api", "web"]
+    assert {c.action for c in plan.releases} == {"create"}
+    assert plan["db"].reasons == ("not deployed",)
+    assert plan.has_changes and len(plan.changes) == 3
+    assert plan.deps == {"web": ("api",), "api": ("db",), "db": ()}
+
+
+def test_recorded_and_equal_is_noop(tmp_path: Path) -> None:
+    c = chart("db", values="replicaCount: 1\n")
+    plan = make_plan([c], [installed("db")], state_of(recorded(c, tmp_path)), project_dir=tmp_path)
+    assert plan["db"].action == "no-op"
+    assert not plan.has_changes
+    assert plan.summary() == "no changes (1 unchanged)"
+
+
+def test_values_changed_names_keys_never_values(tmp_path: Path) -> None:
+    old = chart("db", values="auth:\n  database: a\n  password: old\nreplicaCount: 1\n")
+    new = chart("db", values=f"auth:\n  database: b\n  password: {SECRET}\nreplicaCount: 2\n")
+    helm_values = {"auth": {"database": "a", "password": "old"}, "replicaCount": 1}
+    calls: list[tuple[str, str]] = []
+
+    def get_values(name: str, ns: str) -> dict:
+        calls.append((name, ns))
+        return helm_values
+
+    plan = make_plan([new], [installed("db")], state_of(recorded(old, tmp_path)),
+                     project_dir=tmp_path, get_values=get_values)
+    change = plan["db"]
+    assert change.action == "upgrade"
+    assert change.reasons == ("values changed: auth.database, auth.password, replicaCount",)
+    assert change.changed_keys == ("auth.database", "auth.password", "replicaCount")
+    assert calls == [("db", "default")]
+    text = plan.to_json()
+    assert SECRET not in text and "old" not in json.loads(text)["releases"][0]["reasons"][0]
+    assert "sha256" not in text  # not even the digest
+
+
+def test_values_changed_without_get_values(tmp_path: Path) -> None:
+    old = chart("db", values="a: 1\n")
+    new = chart("db", values="a: 2\n")
+    plan = make_plan([new], [installed("db")], state_of(recorded(old, tmp_path)), project_dir=tmp_path)
+    assert plan["db"].action == "upgrade"
+    assert plan["db"].reasons == ("values changed",)
+
+
+def test_set_values_count_as_values(tmp_path: Path) -> None:
+    old = chart("db")
+    new = chart("db")
+    new.chart_info.values.append(ChartSetValue("image.tag", "2"))
+    plan = make_plan([new], [installed("db")], state_of(recorded(old, tmp_path)), project_dir=tmp_path,
+                     get_values=lambda n, ns: {})
+    assert plan["db"].reasons == ("values changed: image",)
+
+
+def test_version_and_chart_changes(tmp_path: Path) -> None:
+    c = chart("db", version="1.1.0")
+    d = chart("cache", chart_name="redis")
+    st = state_of(recorded(c, tmp_path), recorded(d, tmp_path))
+    plan = make_plan([c, d], [installed("db"), installed("cache", chart_name="memcached")], st,
+                     project_dir=tmp_path)
+    assert plan["db"].action == "upgrade"
+    assert plan["db"].reasons == ("version changed 1.0.0 -> 1.1.0",)
+    assert plan["cache"].reasons == ("chart changed memcached -> redis",)
+
+
+def test_version_constraint_is_not_compared(tmp_path: Path) -> None:
+    c = chart("db", version="^1.0")
+    plan = make_plan([c], [installed("db", version="1.4.2")], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path)
+    assert plan["db"].action == "no-op"
+
+
+@pytest.mark.parametrize("status", ["pending-install", "pending-upgrade", "pending-rollback"])
+def test_pending_is_recover(tmp_path: Path, status: str) -> None:
+    c = chart("db")
+    plan = make_plan([c], [installed("db", status=status)], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path)
+    assert plan["db"].action == "recover"
+    assert plan["db"].reasons == (f"status is {status}",)
+
+
+@pytest.mark.parametrize("status", ["failed", "uninstalling", "superseded"])
+def test_not_deployed_status_is_never_noop(tmp_path: Path, status: str) -> None:
+    c = chart("db")
+    plan = make_plan([c], [installed("db", status=status)], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path)
+    assert plan["db"].action == "upgrade"
+    assert f"status is {status}" in plan["db"].reasons
+
+
+def test_uninstalled_with_history_is_create(tmp_path: Path) -> None:
+    plan = make_plan([chart("db")], [installed("db", status="uninstalled")], State(), project_dir=tmp_path)
+    assert plan["db"].action == "create"
+    assert plan["db"].reasons == ("not deployed (status is uninstalled)",)
+
+
+def test_breaking_version_requiring_uninstall_is_reinstall(tmp_path: Path) -> None:
+    c = chart("db", version="2.1.0")
+    c.chart_info.last_breaking_version_requiring_restart = BreakingVersion("2.0.0", requires_uninstall=True)
+    plan = make_plan([c], [installed("db", version="1.9.0")], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path)
+    assert plan["db"].action == "reinstall"
+    assert plan["db"].reasons[0] == "breaking version 2.0.0 crossed (installed 1.9.0)"
+
+
+def test_breaking_version_is_semver_not_string(tmp_path: Path) -> None:
+    c = chart("db", version="10.0.0")
+    c.chart_info.last_breaking_version_requiring_restart = BreakingVersion("9.0.0", requires_uninstall=True)
+    # installed 10.0.0 is newer than 9.0.0 (a string comparison would say older)
+    plan = make_plan([c], [installed("db", version="10.0.0")], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path)
+    assert plan["db"].action == "no-op"
+
+
+def test_breaking_version_without_uninstall_is_upgrade(tmp_path: Path) -> None:
+    c = chart("db", version="2.0.0")
+    c.chart_info.last_breaking_version_requiring_restart = BreakingVersion("2.0.0")
+    plan = make_plan([c], [installed("db", version="1.0.0")], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path)
+    assert plan["db"].action == "upgrade"
+    assert plan["db"].reasons[0].startswith("breaking version 2.0.0 crossed")
+
+
+def test_actions_destroy_and_skip(tmp_path: Path) -> None:
+    gone = chart("old", action=HelmAction.DESTROY)
+    absent = chart("never", action=HelmAction.DESTROY)
+    skip = chart("skip", action=HelmAction.SKIP)
+    plan = make_plan([gone, absent, skip], [installed("old")], State(), project_dir=tmp_path)
+    assert (plan["old"].action, plan["old"].reasons) == ("destroy", ("action is destroy",))
+    assert (plan["never"].action, plan["never"].reasons) == ("no-op", ("not deployed",))
+    assert (plan["skip"].action, plan["skip"].reasons) == ("no-op", ("action is skip",))
+
+
+def test_destroy_plan_is_reverse_order_and_skips_absent(tmp_path: Path) -> None:
+    charts = [chart("db"), chart("api", deps=("db",)), chart("web", deps=("api",))]
+    plan = make_plan(charts, [installed("db"), installed("api")], State(), project_dir=tmp_path,
+                     destroy=True)
+    assert [c.name for c in plan.releases] == ["web", "api", "db"]
+    assert [c.action for c in plan.releases] == ["no-op", "destroy", "destroy"]
+    assert plan.destroy
+
+
+def test_releases_not_in_config_are_not_touched(tmp_path: Path) -> None:
+    plan = make_plan([chart("db")], [installed("stranger"), installed("db", namespace="other")],
+                     State(), project_dir=tmp_path)
+    assert [c.name for c in plan.releases] == ["db"]
+    assert plan["db"].action == "create"  # same name in another namespace is another release
+
+
+def test_targets_with_and_without_deps(tmp_path: Path) -> None:
+    charts = [chart("db"), chart("cache"), chart("api", deps=("db", "cache")), chart("web", deps=("api",))]
+    alone = make_plan(charts, [], State(), project_dir=tmp_path, targets=["api"])
+    assert [c.name for c in alone.releases] == ["api"]
+    assert alone.deps == {"api": ()}
+    withdeps = make_plan(charts, [], State(), project_dir=tmp_path, targets=["api"], include_deps=True)
+    assert [c.name for c in withdeps.releases] == ["db", "cache", "api"]
+    gone = make_plan(charts, [], State(), project_dir=tmp_path, targets=["api"], include_deps=True,
+                     destroy=True)
+    assert [c.name for c in gone.releases] == ["web", "api"]
+
+
+def test_unrecorded_release_matching_cluster_is_noop(tmp_path: Path) -> None:
+    c = chart("db", values="a: 1\n")
+    same = make_plan([c], [installed("db")], State(), project_dir=tmp_path, get_values=lambda n, ns: {"a": 1})
+    assert same["db"].action == "no-op"
+    differs = make_plan([c], [installed("db")], State(), project_dir=tmp_path,
+                        get_values=lambda n, ns: {"a": 2})
+    assert differs["db"].reasons == ("values changed: a",)
+    unknown = make_plan([c], [installed("db")], State(), project_dir=tmp_path)
+    assert unknown["db"].reasons == ("not recorded in state: values unknown",)
+
+
+def test_changed_outside_firestream(tmp_path: Path) -> None:
+    c = chart("db")
+    plan = make_plan([c], [installed("db", revision=3)], state_of(recorded(c, tmp_path, revision=2)),
+                     project_dir=tmp_path)
+    assert plan["db"].action == "upgrade"
+    assert plan["db"].reasons == ("changed outside firestream (revision 3 in the cluster, 2 recorded)",)
+
+
+def test_last_apply_failed_is_retried(tmp_path: Path) -> None:
+    c = chart("db")
+    rec = recorded(c, tmp_path, result="failed")
+    rec.stage_failed = "validate"
+    plan = make_plan([c], [installed("db")], state_of(rec), project_dir=tmp_path)
+    assert plan["db"].action == "upgrade"
+    assert plan["db"].reasons == ("last apply failed in validate",)
+
+
+def test_local_chart_reads_chart_yaml(tmp_path: Path) -> None:
+    d = tmp_path / "charts" / "web"
+    d.mkdir(parents=True)
+    (d / "Chart.yaml").write_text("apiVersion: v2\nname: webapp\nversion: 0.3.0\n")
+    c = GenericChart.for_chart("web", "", path=Path("charts/web"))
+    plan = make_plan([c], [installed("web", chart_name="webapp", version="0.2.0")],
+                     state_of(recorded(c, tmp_path)), project_dir=tmp_path)
+    assert plan["web"].desired_chart == "webapp"
+    assert plan["web"].reasons == ("version changed 0.2.0 -> 0.3.0",)
+
+
+def test_missing_values_file_is_a_reason_not_a_crash(tmp_path: Path) -> None:
+    c = chart("db")
+    c.chart_info.values_files.append(tmp_path / "nope.yaml")
+    plan = make_plan([c], [installed("db")], State(), project_dir=tmp_path)
+    assert plan["db"].action == "upgrade"
+    assert plan["db"].reasons[0].startswith("values cannot be read")
+
+
+def test_json_shape(tmp_path: Path) -> None:
+    plan = make_plan([chart("db", values=f"password: {SECRET}\n")], [], State(), project_dir=tmp_path)
+    data = json.loads(plan.to_json())
+    assert data["has_changes"] is True
+    assert data["summary"]["create"] == 1
+    (rel,) = data["releases"]
+    assert rel["release"] == "db" and rel["action"] == "create" and rel["installed"] is None
+    assert SECRET not in plan.to_json()
