@@ -12,14 +12,19 @@ chart        versions       what it holds
 ============ ============== ====================================================
 tiny-app     0.1.0, 0.2.0   ConfigMap (message, password, chartVersion),
                             Deployment, Service; values ``replicaCount``,
-                            ``message``, ``password``, ``image``, ``service``
+                            ``message``, ``password``, ``image``, ``service``,
+                            ``podAnnotations``
 with-crds    0.1.0          ``crds/`` with the ``Widget`` CRD and a Widget
 with-hooks   0.1.0          pre-install and pre-upgrade hook Jobs, a ConfigMap,
-                            a ``helm test`` Pod (restartPolicy Never)
+                            a ``helm test`` Pod (restartPolicy Never); value
+                            ``hookPodAnnotations``
 broken       0.1.0          fails to render (``required`` value ``missing``)
 ============ ============== ====================================================
 
 ``tiny-app`` has one source folder packaged twice (``helm package --version``).
+On firestream's emulator, the pod annotation ``emulator.firestream.dev/ready:
+"false"`` (through ``podAnnotations`` / ``hookPodAnnotations``) plays a broken
+workload: Deployment pods never get Ready, hook Jobs fail.
 
 Example::
 

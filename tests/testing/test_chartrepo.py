@@ -170,3 +170,32 @@ def test_a_chart_helm_cannot_package_names_helm_stderr(
     (bad / "Chart.yaml").write_text("apiVersion: v2\nname: bad\nversion: not-semver\n")
     with pytest.raises(ChartRepoError, match="helm.* package .*failed"):
         build_chart_repo([bad], tmp_path / "repo", helm=helm_tools["helm"], serve=False)
+
+
+# --set-string key escaping the dots of the emulator's "play broken" annotation.
+_NOT_READY = r"emulator\.firestream\.dev/ready=false"
+
+
+def test_tiny_app_pods_can_play_a_broken_workload(
+    kube: KubeEnv, chart_repo: ChartRepo, helm_bin: Path, kubectl_bin: Path
+) -> None:
+    kube.run([helm_bin, "install", "sick", chart_repo.tgz("tiny-app", "0.2.0"),
+              "-n", kube.namespace, "--create-namespace",
+              "--set-string", f"podAnnotations.{_NOT_READY}"])
+    deploy = json.loads(kube.run([kubectl_bin, "-n", kube.namespace, "get", "deployment",
+                                  "sick-tiny-app", "-o", "json"]).stdout)
+    annotations = deploy["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["emulator.firestream.dev/ready"] == "false"
+    assert not deploy.get("status", {}).get("readyReplicas")
+
+
+def test_with_hooks_failing_hook_fails_the_install(
+    kube: KubeEnv, chart_repo: ChartRepo, helm_bin: Path
+) -> None:
+    done = kube.run([helm_bin, "install", "hf", chart_repo.tgz("with-hooks", "0.1.0"),
+                     "-n", kube.namespace, "--create-namespace", "--timeout", "60s",
+                     "--set-string",
+                     f"hookPodAnnotations.{_NOT_READY}"],
+                    check=False)
+    assert done.returncode != 0
+    assert "pre-install" in done.stderr
