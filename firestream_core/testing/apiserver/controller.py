@@ -78,8 +78,8 @@ def _controlled_by(obj: Obj, owner_uid: str) -> bool:
                for ref in obj["metadata"].get("ownerReferences") or [])
 
 
-def _alive(obj: Obj | None) -> bool:
-    return obj is not None and not obj["metadata"].get("deletionTimestamp")
+def _alive(obj: Obj) -> bool:
+    return not obj["metadata"].get("deletionTimestamp")
 
 
 def _conditions(old: Iterable[Obj] | None, wanted: list[tuple[str, str, str, str]]) -> list[Obj]:
@@ -299,9 +299,8 @@ class Controller:
     def _pod(self, namespace: str, name: str) -> None:
         pods = self._t("", "pods")
         pod = self.store.find(pods, namespace, name)
-        if not _alive(pod) or (pod.get("status") or {}).get("phase") not in (None, "Pending"):
+        if pod is None or not _alive(pod) or (pod.get("status") or {}).get("phase") not in (None, "Pending"):
             return
-        assert pod is not None
         if pod["spec"].get("nodeName") != NODE:
             scheduled = copy.deepcopy(pod)
             scheduled["spec"]["nodeName"] = NODE
@@ -362,9 +361,8 @@ class Controller:
     def _replicaset(self, namespace: str, name: str) -> None:
         rss = self._t("apps", "replicasets")
         rs = self.store.find(rss, namespace, name)
-        if not _alive(rs):
+        if rs is None or not _alive(rs):
             return
-        assert rs is not None
         want = int(rs["spec"].get("replicas", 1))
         pods = self._owned_pods(rs)
         template = rs["spec"].get("template") or {}
@@ -386,9 +384,8 @@ class Controller:
     def _deployment(self, namespace: str, name: str) -> None:
         deps, rss = self._t("apps", "deployments"), self._t("apps", "replicasets")
         dep = self.store.find(deps, namespace, name)
-        if not _alive(dep):
+        if dep is None or not _alive(dep):
             return
-        assert dep is not None
         spec = dep["spec"]
         replicas = int(spec.get("replicas", 1))
         template = copy.deepcopy(spec.get("template") or {})
@@ -473,9 +470,8 @@ class Controller:
     def _statefulset(self, namespace: str, name: str) -> None:
         stss = self._t("apps", "statefulsets")
         sts = self.store.find(stss, namespace, name)
-        if not _alive(sts):
+        if sts is None or not _alive(sts):
             return
-        assert sts is not None
         replicas = int(sts["spec"].get("replicas", 1))
         template = sts["spec"].get("template") or {}
         revision = f"{name}-{_hash(template)}"
@@ -507,9 +503,8 @@ class Controller:
     def _daemonset(self, namespace: str, name: str) -> None:
         dss = self._t("apps", "daemonsets")
         ds = self.store.find(dss, namespace, name)
-        if not _alive(ds):
+        if ds is None or not _alive(ds):
             return
-        assert ds is not None
         template = ds["spec"].get("template") or {}
         revision = _hash(template)
         pods = self._owned_pods(ds)
@@ -533,9 +528,8 @@ class Controller:
     def _job(self, namespace: str, name: str) -> None:
         jobs = self._t("batch", "jobs")
         job = self.store.find(jobs, namespace, name)
-        if not _alive(job) or job["spec"].get("suspend"):
+        if job is None or not _alive(job) or job["spec"].get("suspend"):
             return
-        assert job is not None
         status = job.get("status") or {}
         if any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
                for c in status.get("conditions") or []):
@@ -583,9 +577,8 @@ class Controller:
     def _pvc(self, namespace: str, name: str) -> None:
         pvcs = self._t("", "persistentvolumeclaims")
         pvc = self.store.find(pvcs, namespace, name)
-        if not _alive(pvc) or (pvc.get("status") or {}).get("phase") == "Bound":
+        if pvc is None or not _alive(pvc) or (pvc.get("status") or {}).get("phase") == "Bound":
             return
-        assert pvc is not None
         if not pvc["spec"].get("volumeName"):
             bound = copy.deepcopy(pvc)
             bound["spec"]["volumeName"] = f"pvc-{pvc['metadata']['uid']}"
@@ -601,15 +594,14 @@ class Controller:
     def _namespace(self, _: str, name: str) -> None:
         namespace = self.store.find(self._t("", "namespaces"), None, name)
         sas = self._t("", "serviceaccounts")
-        if _alive(namespace) and self.store.find(sas, name, "default") is None:
+        if namespace is not None and _alive(namespace) and self.store.find(sas, name, "default") is None:
             self.store.create(sas, name, {"metadata": {"name": "default", "namespace": name}})
 
     def _service(self, namespace: str, name: str) -> None:
         services = self._t("", "services")
         svc = self.store.find(services, namespace, name)
-        if not _alive(svc) or svc["spec"].get("type") != "LoadBalancer":
+        if svc is None or not _alive(svc) or svc["spec"].get("type") != "LoadBalancer":
             return
-        assert svc is not None
         status = copy.deepcopy(svc.get("status") or {})
         if (status.get("loadBalancer") or {}).get("ingress"):
             return

@@ -207,7 +207,7 @@ class Emulator:
             if watching:
                 return await serve_watch(request, store, t.rtype, t.namespace,
                                          lambda obj: all(m(obj) for m in matchers))
-            items, rv = store.list(t.rtype, t.namespace, matchers)
+            items, rv = store.list_objects(t.rtype, t.namespace, matchers)
             return _json({"kind": t.rtype.list_kind, "apiVersion": t.rtype.api_version,
                           "metadata": {"resourceVersion": str(rv)}, "items": items})
         if watching:
@@ -251,8 +251,11 @@ class Emulator:
         body = await self._body(request)
         if t.sub == "scale":
             current = self._scale(t.rtype, self.store.get(t.rtype, t.namespace, t.name))
-            scaled = (json_merge_patch(current, body) if ctype == APPLY
-                      else apply_patch(ctype, current, body))
+            try:
+                scaled = (json_merge_patch(current, body) if ctype == APPLY
+                          else apply_patch(ctype, current, body))
+            except PatchError as e:
+                raise ApiError(422, "Invalid", f"the patch cannot be applied: {e}") from e
             return await self._write_scale(t, scaled.get("spec", {}).get("replicas"), request)
         obj, created = self.store.patch(
             t.rtype, t.namespace, t.name, ctype, body, subresource=t.sub,
@@ -268,7 +271,7 @@ class Emulator:
             policy = "Orphan"
         dry_run = self._dry_run(request) or "All" in (options.get("dryRun") or [])
         if t.name is None:
-            items, _ = self.store.list(t.rtype, t.namespace, self._matchers(request))
+            items, _ = self.store.list_objects(t.rtype, t.namespace, self._matchers(request))
             deleted = []
             for item in items:
                 meta = item["metadata"]

@@ -122,7 +122,7 @@ class Store:
         """The stored object itself (not a copy) or ``None``; for the controller."""
         return self._objects.get(self._key(rtype, namespace, name))
 
-    def list(
+    def list_objects(
         self, rtype: ResourceType, namespace: str | None, matchers: Iterable[Matcher] = (),
     ) -> tuple[list[Obj], int]:
         """Objects of a type (in one namespace, or all when ``None``) and the current rv."""

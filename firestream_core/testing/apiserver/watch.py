@@ -57,7 +57,7 @@ async def serve_watch(
             return matches(event.obj)
 
         if send_initial or since in ("", "0"):
-            items, start_rv = store.list(rtype, namespace, [matches])
+            items, start_rv = store.list_objects(rtype, namespace, [matches])
             for item in items:
                 await response.write(_line("ADDED", item))
             if send_initial:
