@@ -680,8 +680,17 @@ def _chart_type_problems(rc: ReleaseConfig, manager: FirestreamPluginManager) ->
         ct = manager.chart_type(resolve_chart_type(rc, manager)).chart_type
     except FirestreamError as exc:
         return [f"{rc.where}: {_first_line(exc)}"]
-    fields = {a.name for a in attrs.fields(ct.options)} if ct.options is not None else set()
-    return [_unknown(rc.where, k, RELEASE_KEYS | fields) for k in rc.options if k not in fields]
+    fields = {a.name: a.type for a in attrs.fields(ct.options)} if ct.options is not None else {}
+    out = []
+    for key, value in rc.options.items():
+        if key not in fields:
+            out.append(_unknown(rc.where, key, RELEASE_KEYS | set(fields)))
+            continue
+        t = fields[key]
+        if isinstance(t, str):  # postponed annotations: resolve them once
+            t = {a.name: a.type for a in attrs.fields(attrs.resolve_types(ct.options))}[key]
+        out.extend(structure(value, t, _join(rc.where, key))[1])
+    return out
 
 
 def _hint(problems: list[str]) -> str | None:
@@ -696,6 +705,7 @@ def _structure_release_keys(
     """Structure one release (or ``[defaults]``); ``secret_values`` flattened first."""
     raw = dict(raw)
     start = len(problems)
+    order = {k: i for i, k in enumerate(raw)}
     if "secret_values" in raw:
         flat, errs = _flatten_secrets(raw["secret_values"], _join(where, "secret_values"))
         problems.extend(errs)
@@ -711,8 +721,6 @@ def _structure_release_keys(
                 raw.pop(key)
     obj, errs = structure(raw, cls, where)
     # report in the order the keys are written in the file
-    order = {k: i for i, k in enumerate(raw)}
-
     def position(problem: str) -> int:
         rest = problem[len(where) + 1 :]
         head = re.split(r"[.\[:]", rest, maxsplit=1)[0]
@@ -738,7 +746,7 @@ def _flatten_secrets(raw: Any, where: str) -> tuple[dict[str, Any], list[str]]:
     def walk(node: dict[str, Any], prefix: str, path: str) -> None:
         for k, v in node.items():
             key = f"{prefix}.{k}" if prefix else k
-            kpath = _join(path, k)
+            kpath = f"{path}.{k}"
             if isinstance(v, dict) and v and set(v) <= {"env", "file"}:
                 if len(v) != 1:
                     errs.append(f"{kpath}: give either env or file, not both")
@@ -985,7 +993,7 @@ def _resolve_secrets(
     out: dict[str, Any] = {}
     ok = True
     for dotted, ref in refs.items():
-        kpath = _join(where, dotted)
+        kpath = f"{where}.{dotted}"
         if ref.env is not None:
             value = os.environ.get(ref.env)
             if value is None:

@@ -405,6 +405,8 @@ class FirestreamPluginManager:
         out = []
         order = {h: i for i, h in enumerate(_hook_order())}
         for name, plugin in self.pm.list_name_plugin():
+            if plugin is None:  # a blocked name
+                continue
             src = self._sources.get(name, _Source(name))
             hooks = tuple(
                 h.name
