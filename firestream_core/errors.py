@@ -135,6 +135,22 @@ class ValidationFailedError(FirestreamError):
     """At least one validation check failed for a release."""
 
 
+class StageFailedError(FirestreamError):
+    """A lifecycle stage of a release raised; ``cause`` is what it raised.
+
+    The message reads ``release 'web' failed at exec: <reason>`` (reason
+    redacted). ``release`` and ``stage`` name where it happened.
+    """
+
+    def __init__(
+        self, message: str, *, release: str, stage: str, cause: BaseException | None = None
+    ) -> None:
+        self.release = release
+        self.stage = stage
+        self.cause = cause
+        super().__init__(message, hint=getattr(cause, "hint", None))
+
+
 class StateError(FirestreamError):
     """The state file is unreadable or of an unknown schema."""
 

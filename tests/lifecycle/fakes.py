@@ -1,0 +1,186 @@
+"""In-memory stand-ins for the helm layer, for the lifecycle's unit tests.
+
+``FakeHelm`` keeps release histories the way helm does (a new revision is
+``deployed``, the one it replaces ``superseded``), records every call and
+can be told to fail an operation. ``FakeKubectl`` serves pods, events and
+logs from plain dicts. Neither starts a process.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from firestream_core.errors import HelmCommandError
+from firestream_core.model import ChartInfo, InstalledRelease
+
+
+@attrs.define
+class FakeTestRun:
+    passed: bool
+    failed: list[str] = attrs.field(factory=list)
+
+
+class FakeRunner:
+    """The process runner's ``run(argv)``, recorded."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def run(self, argv: list[str], **kwargs: Any) -> None:
+        self.calls.append(list(argv))
+
+
+class FakeHelm:
+    major = 3
+
+    def __init__(self) -> None:
+        self.history_: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.calls: list[tuple[Any, ...]] = []
+        self.failures: dict[str, list[BaseException]] = defaultdict(list)
+        self.repos: dict[str, str] = {}
+        self.tests_pass = True
+        self.runner = FakeRunner()
+        self.upgraded_infos: list[ChartInfo] = []
+
+    # -- test controls ---------------------------------------------------------------
+    def fail(self, op: str, *errors: BaseException) -> None:
+        """Make the next calls of ``op`` raise ``errors`` in turn."""
+        self.failures[op].extend(errors)
+
+    def _maybe_fail(self, op: str) -> None:
+        if self.failures.get(op):
+            raise self.failures[op].pop(0)
+
+    def seed(self, name: str, namespace: str, *entries: tuple[int, str, str]) -> None:
+        """Give a release a history of ``(revision, status, chart)`` entries."""
+        self.history_[(namespace, name)] = [
+            {"revision": r, "status": s, "chart": c, "app_version": "", "updated": ""}
+            for r, s, c in entries
+        ]
+
+    def ops(self) -> list[str]:
+        return [c[0] for c in self.calls]
+
+    # -- the Helm interface ---------------------------------------------------------
+    def list_releases(self) -> list[InstalledRelease]:
+        self.calls.append(("list_releases",))
+        self._maybe_fail("list_releases")
+        out = []
+        for (ns, name), hist in self.history_.items():
+            if hist:
+                e = hist[-1]
+                out.append(InstalledRelease(name, ns, e["revision"], e["status"], e["chart"]))
+        return out
+
+    def upgrade_install(self, info: ChartInfo, project_dir: Path, *, extra_values: Any = None) -> int:
+        self.calls.append(("upgrade_install", info.name, info.namespace_name))
+        self.upgraded_infos.append(info)
+        self._maybe_fail("upgrade_install")
+        if info.dry_run:
+            return 0
+        hist = self.history_.setdefault((info.namespace_name, info.name), [])
+        for e in hist:
+            if e["status"] == "deployed":
+                e["status"] = "superseded"
+        rev = hist[-1]["revision"] + 1 if hist else 1
+        chart = f"{info.chart.split('/')[-1] or 'chart'}-{info.version or '0.1.0'}"
+        hist.append({"revision": rev, "status": "deployed", "chart": chart, "app_version": "", "updated": ""})
+        return rev
+
+    def uninstall(self, name: str, namespace: str, *, wait: bool = True, timeout: str = "300s",
+                  ignore_not_found: bool = True) -> None:
+        self.calls.append(("uninstall", name, namespace))
+        self._maybe_fail("uninstall")
+        self.history_.pop((namespace, name), None)
+
+    def status(self, name: str, namespace: str) -> dict[str, Any]:
+        self.calls.append(("status", name, namespace))
+        self._maybe_fail("status")
+        hist = self.history_.get((namespace, name))
+        if not hist:
+            raise HelmCommandError(f"release '{name}': helm status failed: release: not found", release=name)
+        e = hist[-1]
+        return {"name": name, "namespace": namespace, "version": e["revision"], "info": {"status": e["status"]}}
+
+    def history(self, name: str, namespace: str) -> list[dict[str, Any]]:
+        self.calls.append(("history", name, namespace))
+        self._maybe_fail("history")
+        hist = self.history_.get((namespace, name))
+        if not hist:
+            raise HelmCommandError(f"release '{name}': helm history failed: release: not found", release=name)
+        return [dict(e) for e in hist]
+
+    def rollback(self, name: str, namespace: str, revision: int | None = None, *, wait: bool = True,
+                 timeout: str = "300s") -> None:
+        self.calls.append(("rollback", name, namespace, revision))
+        self._maybe_fail("rollback")
+        hist = self.history_[(namespace, name)]
+        target = next(e for e in hist if e["revision"] == revision)
+        for e in hist:
+            if e["status"] in ("deployed", "pending-upgrade", "pending-rollback", "pending-install"):
+                e["status"] = "superseded" if e["status"] == "deployed" else "failed"
+        hist.append({**target, "revision": hist[-1]["revision"] + 1, "status": "deployed"})
+
+    def repo_add(self, name: str, url: str) -> bool:
+        self.calls.append(("repo_add", name, url))
+        self._maybe_fail("repo_add")
+        if name in self.repos:
+            return False
+        self.repos[name] = url
+        return True
+
+    def test(self, name: str, namespace: str, timeout: str = "300s") -> FakeTestRun:
+        self.calls.append(("test", name, namespace))
+        self._maybe_fail("test")
+        return FakeTestRun(self.tests_pass, [] if self.tests_pass else [f"{name}-test"])
+
+
+def pod(name: str, phase: str = "Running", ready: bool = True, waiting: str | None = None) -> dict[str, Any]:
+    state: dict[str, Any] = {"running": {}}
+    if waiting:
+        state = {"waiting": {"reason": waiting}}
+    return {
+        "metadata": {"name": name, "labels": {}},
+        "status": {
+            "phase": phase,
+            "containerStatuses": [{"name": "app", "ready": ready, "state": state, "restartCount": 0}],
+        },
+    }
+
+
+class FakeKubectl:
+    def __init__(self) -> None:
+        self.pods: dict[str, list[dict[str, Any]]] = {}
+        self.events_: list[dict[str, Any]] = []
+        self.logs_: dict[str, str] = {}
+        self.calls: list[tuple[Any, ...]] = []
+        self.runs: list[list[str]] = []
+        self.pod_script: list[list[dict[str, Any]]] = []
+        self.fail_get: BaseException | None = None
+
+    def get(self, kind: str, name: str | None = None, *, namespace: str | None = None,
+            selector: str | None = None, all_namespaces: bool = False) -> dict[str, Any] | None:
+        self.calls.append(("get", kind, namespace, selector))
+        if self.fail_get is not None:
+            raise self.fail_get
+        if self.pod_script:
+            items = self.pod_script.pop(0) if len(self.pod_script) > 1 else self.pod_script[0]
+        else:
+            release = (selector or "=").split("=", 1)[1]
+            items = self.pods.get(release, [])
+        return {"kind": "PodList", "items": items}
+
+    def events(self, namespace: str, *, involved_object: str | None = None) -> list[dict[str, Any]]:
+        self.calls.append(("events", namespace))
+        return list(self.events_)
+
+    def logs(self, pod: str, namespace: str, *, tail: int = 50, container: str | None = None) -> str:
+        self.calls.append(("logs", pod, namespace))
+        return self.logs_.get(pod, "")
+
+    def run(self, args: list[str], **kwargs: Any) -> None:
+        self.runs.append(list(args))

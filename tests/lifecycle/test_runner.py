@@ -1,0 +1,448 @@
+"""run_release: stage order, payload, plugin order, failures, validation, retries."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, ClassVar
+
+import attrs
+import pytest
+
+from firestream_core import hookimpl
+from firestream_core.errors import (
+    CancelledError,
+    ChartNotFoundError,
+    ClusterUnreachableError,
+    HelmTimeoutError,
+    PrerequisiteError,
+    RenderError,
+    StageFailedError,
+    ValidationFailedError,
+)
+from firestream_core.lifecycle import run_release
+from firestream_core.model import (
+    ChartInfo,
+    ChartPayload,
+    ChartType,
+    ExecOutcome,
+    HelmAction,
+    HelmChart,
+    ReleaseSettings,
+    ValidationResult,
+    ValidationStatus,
+)
+
+from .conftest import generic, make_manager
+from .fakes import pod
+
+STAGES_OK = ["check_prerequisites", "pre_exec", "exec", "post_exec", "validate"]
+
+
+class Recorder:
+    """A cross-cutting plugin recording every stage it sees, and the payload it got."""
+
+    firestream_plugin_name = "recorder"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.payload_ids: set[int] = set()
+
+    def _rec(self, stage: str, chart: HelmChart, payload: ChartPayload) -> None:
+        self.calls.append((stage, chart.name))
+        self.payload_ids.add(id(payload))
+
+    @hookimpl
+    def check_prerequisites(self, chart, context, payload):
+        self._rec("check_prerequisites", chart, payload)
+        payload["seen"] = ["check_prerequisites"]
+
+    @hookimpl
+    def pre_exec(self, chart, context, payload):
+        self._rec("pre_exec", chart, payload)
+        payload.setdefault("seen", []).append("pre_exec")
+
+    @hookimpl
+    def exec(self, chart, context, payload):
+        self._rec("exec", chart, payload)
+        payload.setdefault("seen", []).append("exec")
+
+    @hookimpl
+    def post_exec(self, chart, context, payload):
+        self._rec("post_exec", chart, payload)
+        payload.setdefault("seen", []).append("post_exec")
+
+    @hookimpl
+    def validate(self, chart, context, payload):
+        self._rec("validate", chart, payload)
+        payload.setdefault("seen", []).append("validate")
+
+    @hookimpl
+    def on_deploy_failure(self, chart, context, payload, stage, error):
+        self._rec("on_deploy_failure", chart, payload)
+        return [f"recorder saw {stage} fail"]
+
+    def stages(self) -> list[str]:
+        return [s for s, _ in self.calls]
+
+
+@attrs.define
+class DemoChart(HelmChart):
+    chart_type: ClassVar[str] = "demo"
+
+
+class DemoPlugin:
+    """A chart plugin: its exec replaces the default, its pre_exec adds to it."""
+
+    firestream_plugin_name = "demo"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @hookimpl
+    def register_chart_types(self, register):
+        register(ChartType("demo", DemoChart))
+
+    @hookimpl
+    def pre_exec(self, chart, context, payload):
+        self.calls.append("pre_exec")
+        payload["demo_prepared"] = True
+
+    @hookimpl
+    def exec(self, chart, context, payload):
+        self.calls.append("exec")
+        assert payload["demo_prepared"] is True
+        return ExecOutcome("deployed", 7, "deployed by the demo plugin")
+
+
+def _failing(stage: str, exc: BaseException) -> object:
+    """A cross-cutting plugin whose ``stage`` raises ``exc``."""
+
+    class Failing:
+        firestream_plugin_name = f"failing-{stage}"
+
+    def impl(chart, context, payload):
+        raise exc
+
+    impl.__name__ = stage
+    setattr(Failing, stage, staticmethod(hookimpl(impl)))
+    return Failing()
+
+
+# -- order and payload ---------------------------------------------------------------
+
+
+def test_stages_run_in_order_with_one_payload(context, helm, chart_dir):
+    rec = Recorder()
+    payload = ChartPayload(origin="caller")
+    result = run_release(generic(), make_manager(rec), context, payload)
+    assert result.ok, result.error
+    assert rec.stages() == STAGES_OK
+    assert rec.payload_ids == {id(payload)}
+    assert result.payload is payload
+    assert payload["seen"] == STAGES_OK
+    assert payload["origin"] == "caller"
+    assert payload["firestream.exec"] == {"performed": "deployed", "revision": 1}
+    assert result.outcome.performed == "deployed" and result.outcome.revision == 1
+    assert [v.name for v in result.validations] == ["release_exists", "pods_running"]
+    assert set(result.durations) == set(STAGES_OK)
+
+
+def test_seed_log_lines(context, chart_dir, caplog):
+    caplog.set_level(logging.INFO, logger="firestream")
+    run_release(generic(), make_manager(), context)
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert lines[:3] == [
+        "Running lifecycle for chart: web",
+        "Checking prerequisites for chart: web",
+        "Deploying Helm chart: web",
+    ]
+    assert "Validation 'release_exists': PASSED - Helm release 'web' exists" in lines
+
+
+def test_chart_plugin_exec_replaces_default_and_pre_exec_adds(context, helm):
+    demo = DemoPlugin()
+    chart = DemoChart(ChartInfo(name="demo", chart="demo", repository="stable"))
+    context.repositories = {"stable": "https://charts.example.test"}
+    result = run_release(chart, make_manager(demo), context)
+    assert demo.calls == ["pre_exec", "exec"]
+    assert ("repo_add", "stable", "https://charts.example.test") in helm.calls  # default pre_exec ran too
+    assert "upgrade_install" not in helm.ops()  # default exec did not
+    assert result.outcome == ExecOutcome("deployed", 7, "deployed by the demo plugin")
+
+
+def test_chart_plugin_not_called_for_other_chart_types(context, chart_dir):
+    demo = DemoPlugin()
+    result = run_release(generic(), make_manager(demo), context)
+    assert result.ok
+    assert demo.calls == []
+
+
+def test_skip_only_runs_exec(context, helm, caplog):
+    caplog.set_level(logging.INFO, logger="firestream")
+    rec = Recorder()
+    result = run_release(generic(action=HelmAction.SKIP), make_manager(rec), context)
+    assert result.ok and result.outcome.performed == "skipped"
+    assert rec.stages() == ["exec"]
+    assert helm.calls == []
+    assert "Skipping Helm chart: web" in caplog.messages
+
+
+# -- failures ----------------------------------------------------------------------------
+
+
+def test_prerequisite_problems_stop_before_pre_exec(context, helm):
+    rec = Recorder()
+    result = run_release(generic(values_files=["missing.yaml"]), make_manager(rec), context)
+    assert not result.ok
+    assert result.stage_failed == "check_prerequisites"
+    assert isinstance(result.exception, PrerequisiteError)
+    assert "values file 'missing.yaml' not found" in result.error
+    assert "release 'web'" in result.error
+    assert rec.stages() == ["check_prerequisites"]  # no on_deploy_failure, nothing changed
+    assert helm.calls == []
+
+
+@pytest.mark.parametrize("stage", ["pre_exec", "exec", "post_exec", "validate"])
+def test_on_deploy_failure_runs_for_every_stage(context, chart_dir, stage):
+    rec = Recorder()
+    boom = RuntimeError(f"{stage} exploded")
+    result = run_release(generic(), make_manager(rec, _failing(stage, boom)), context)
+    assert not result.ok
+    assert result.stage_failed == stage
+    assert rec.stages()[-1] == "on_deploy_failure"
+    assert f"recorder saw {stage} fail" in result.debug
+    assert isinstance(result.exception, StageFailedError)
+    assert result.exception.cause is boom and result.exception.stage == stage
+    assert result.error.startswith(f"release 'web' failed at {stage}: RuntimeError: {stage} exploded")
+
+
+def test_default_debug_info_collected(context, kubectl, chart_dir):
+    kubectl.pods["web"] = [pod("web-1", ready=False, waiting="CrashLoopBackOff")]
+    kubectl.events_ = [
+        {"type": "Warning", "reason": "BackOff", "message": "Back-off restarting",
+         "involvedObject": {"kind": "Pod", "name": "web-1"}, "lastTimestamp": "t1"},
+        {"type": "Normal", "reason": "Other", "message": "unrelated",
+         "involvedObject": {"kind": "Pod", "name": "db-0"}, "lastTimestamp": "t2"},
+    ]
+    kubectl.logs_["web-1"] = "starting\npanic: cannot connect\n"
+    result = run_release(generic(), make_manager(), context)
+    assert result.stage_failed == "validate"
+    debug = "\n".join(result.debug)
+    assert "pod web-1: Running, 0/1 ready, container app waiting (CrashLoopBackOff)" in debug
+    assert "BackOff pod/web-1: Back-off restarting" in debug
+    assert "unrelated" not in debug
+    assert "log web-1: panic: cannot connect" in debug
+
+
+def test_on_deploy_failure_exception_does_not_mask_error(context, kubectl, chart_dir, caplog):
+    class BrokenDebug:
+        firestream_plugin_name = "broken-debug"
+
+        @hookimpl
+        def on_deploy_failure(self, chart, context, payload, stage, error):
+            raise ValueError("debug collector broke")
+
+    kubectl.pods["web"] = [pod("web-1", ready=False, waiting="CrashLoopBackOff")]
+    boom = RenderError("release 'web': template error in deployment.yaml")
+    result = run_release(generic(), make_manager(BrokenDebug(), _failing("exec", boom)), context)
+    assert result.stage_failed == "exec"
+    assert result.exception.cause is boom
+    assert "template error" in result.error
+    assert "debug collector broke" not in result.error
+    # the other implementations (the defaults) still gave their lines
+    assert any("on_deploy_failure of plugin 'broken-debug' raised" in d for d in result.debug)
+    assert any(d.startswith("pod web-1") for d in result.debug)
+    assert any("debug collector broke" in m for m in caplog.messages)
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+def _validator(*rounds: list[ValidationResult]):
+    class Validator:
+        firestream_plugin_name = "validator"
+        calls = 0
+
+        @hookimpl
+        def validate(self, chart, context, payload):
+            i = min(self.calls, len(rounds) - 1)
+            self.calls += 1
+            return rounds[i]
+
+    return Validator()
+
+
+def test_failed_validation_fails_release_and_rolls_back_atomic(context, helm, chart_dir):
+    helm.seed("web", "default", (1, "deployed", "chart-0.1.0"))
+    context.installed = helm.list_releases()[0]
+    v = _validator([ValidationResult.fail("custom", "endpoint did not answer")])
+    result = run_release(generic(), make_manager(v), context)
+    assert not result.ok
+    assert result.stage_failed == "validate"
+    assert isinstance(result.exception, ValidationFailedError)
+    assert "custom: endpoint did not answer" in result.error
+    assert result.rolled_back
+    assert ("rollback", "web", "default", 1) in helm.calls
+    assert "rolled back to revision 1" in result.error
+    assert [e["status"] for e in helm.history_[("default", "web")]] == ["superseded", "superseded", "deployed"]
+
+
+def test_failed_validation_of_new_release_uninstalls(context, helm, chart_dir):
+    v = _validator([ValidationResult.fail("custom", "no")])
+    result = run_release(generic(), make_manager(v), context)
+    assert result.rolled_back
+    assert "uninstalled" in result.rollback
+    assert ("default", "web") not in helm.history_
+
+
+def test_failed_validation_not_atomic_is_not_rolled_back(context, helm, chart_dir):
+    v = _validator([ValidationResult.fail("custom", "no")])
+    result = run_release(generic(atomic=False), make_manager(v), context)
+    assert not result.ok and not result.rolled_back
+    assert "rollback" not in helm.ops() and "uninstall" not in helm.ops()
+
+
+def test_warn_mode_turns_failure_into_warning(context, helm, chart_dir):
+    v = _validator([ValidationResult.fail("custom", "slow endpoint")])
+    chart = generic(settings=ReleaseSettings(on_validation_failure="warn"))
+    result = run_release(chart, make_manager(v), context)
+    assert result.ok
+    assert result.warnings == ["custom: slow endpoint"]
+    custom = next(r for r in result.validations if r.name == "custom")
+    assert custom.status is ValidationStatus.WARNING
+    assert "rollback" not in helm.ops()
+
+
+def test_warn_mode_from_run_settings(make_context, chart_dir):
+    context = make_context(settings={"on_validation_failure": "warn"})
+    v = _validator([ValidationResult.fail("custom", "no")])
+    assert run_release(generic(), make_manager(v), context).ok
+
+
+def test_pending_validation_is_polled_until_it_passes(context, chart_dir):
+    v = _validator(
+        [ValidationResult.pending("custom", "starting")],
+        [ValidationResult.pending("custom", "starting")],
+        [ValidationResult.ok("custom", "up")],
+    )
+    result = run_release(generic(), make_manager(v), context)
+    assert result.ok
+    assert v.calls == 3
+    assert next(r for r in result.validations if r.name == "custom").status is ValidationStatus.PASSED
+
+
+def test_pending_validation_fails_at_timeout(context, helm, chart_dir):
+    v = _validator([ValidationResult.pending("custom", "still starting")])
+    result = run_release(generic(timeout="1s"), make_manager(v), context)
+    assert not result.ok
+    assert v.calls >= 2  # asked again before giving up
+    custom = next(r for r in result.validations if r.name == "custom")
+    assert custom.status is ValidationStatus.FAILED
+    assert custom.message == "still pending after 1s: still starting"
+    assert result.rolled_back  # atomic by default
+
+
+def test_pods_pending_then_running(context, kubectl, chart_dir):
+    kubectl.pod_script = [
+        [pod("web-1", phase="Pending", ready=False)],
+        [pod("web-1", ready=False)],
+        [pod("web-1")],
+    ]
+    result = run_release(generic(), make_manager(), context)
+    assert result.ok, result.error
+    pods_running = next(r for r in result.validations if r.name == "pods_running")
+    assert pods_running.message == "1 pods of release 'web' running"
+
+
+def test_cancel_during_validation_marks_interrupted(context, chart_dir):
+    class CancelWhilePending:
+        firestream_plugin_name = "canceller"
+
+        @hookimpl
+        def validate(self, chart, context, payload):
+            context.cancel.set()
+            return [ValidationResult.pending("custom", "waiting")]
+
+    result = run_release(generic(), make_manager(CancelWhilePending()), context)
+    assert result.interrupted and not result.ok
+    assert result.stage_failed == "validate"
+    assert isinstance(result.exception, CancelledError)
+    assert not result.rolled_back
+
+
+def test_cancel_before_start(context, helm, chart_dir):
+    context.cancel.set()
+    result = run_release(generic(), make_manager(), context)
+    assert result.interrupted and result.status == "interrupted"
+    assert helm.calls == []
+
+
+# -- retries ---------------------------------------------------------------------------------
+
+
+def test_transient_exec_error_is_retried(context, helm, chart_dir, caplog):
+    helm.fail("upgrade_install", ClusterUnreachableError("cluster unreachable"), HelmTimeoutError("timed out"))
+    chart = generic(settings=ReleaseSettings(retries=2, retry_delay="0s"))
+    result = run_release(chart, make_manager(), context)
+    assert result.ok, result.error
+    assert result.retries_used == 2
+    assert helm.ops().count("upgrade_install") == 3
+    assert any("retry 1 of 2" in m for m in caplog.messages)
+
+
+def test_retries_exhausted_fail(context, helm, chart_dir):
+    helm.fail("upgrade_install", *[ClusterUnreachableError("cluster unreachable")] * 3)
+    chart = generic(settings=ReleaseSettings(retries=1, retry_delay="0s"))
+    result = run_release(chart, make_manager(), context)
+    assert not result.ok and result.stage_failed == "exec"
+    assert result.retries_used == 1
+    assert helm.ops().count("upgrade_install") == 2
+    assert isinstance(result.exception.cause, ClusterUnreachableError)
+
+
+@pytest.mark.parametrize(
+    "error", [RenderError("template error"), ChartNotFoundError("no such chart version")]
+)
+def test_render_and_missing_chart_errors_are_not_retried(context, helm, chart_dir, error):
+    helm.fail("upgrade_install", error)
+    chart = generic(settings=ReleaseSettings(retries=3, retry_delay="0s"))
+    result = run_release(chart, make_manager(), context)
+    assert not result.ok
+    assert result.retries_used == 0
+    assert helm.ops().count("upgrade_install") == 1
+
+
+def test_prerequisite_problems_are_not_retried(context, helm):
+    rec = Recorder()
+    chart = generic(values_files=["nope.yaml"], settings=ReleaseSettings(retries=3, retry_delay="0s"))
+    result = run_release(chart, make_manager(rec), context)
+    assert result.retries_used == 0
+    assert rec.stages() == ["check_prerequisites"]
+
+
+def test_retry_looks_at_the_release_again(make_context, helm, chart_dir):
+    """After a failed attempt the release may be pending: the retry recovers it."""
+    context = make_context(change="create")
+
+    def upgrade_then_pending(*_a: Any, **_k: Any):
+        helm.seed("web", "default", (1, "pending-install", "chart-0.1.0"))
+        return ClusterUnreachableError("connection reset")
+
+    helm.fail("upgrade_install", upgrade_then_pending())
+    chart = generic(settings=ReleaseSettings(retries=1, retry_delay="0s"))
+    result = run_release(chart, make_manager(), context)
+    assert result.ok, result.error
+    ops = helm.ops()
+    assert ops[:4] == ["upgrade_install", "list_releases", "uninstall", "upgrade_install"]
+
+
+def test_retry_delay_is_interrupted_by_cancel(context, helm, chart_dir):
+    helm.fail("upgrade_install", ClusterUnreachableError("unreachable"))
+    chart = generic(settings=ReleaseSettings(retries=1, retry_delay="1h"))
+    timer = threading.Timer(0.05, context.cancel.set)
+    timer.start()
+    result = run_release(chart, make_manager(), context)
+    timer.join()
+    assert result.interrupted
+    assert result.stage_failed == "exec"
