@@ -317,8 +317,17 @@ def kube(
             kube.run([helm_bin, "install", "r", "fixtures/tiny-app",
                       "-n", kube.namespace, "--create-namespace"])
     """
-    kube_cluster.set_controller(True)
-    kube_cluster.set_loadbalancer(True)
+    from firestream_core.testing.cluster import ClusterError
+
+    try:
+        if not kube_cluster.alive:
+            raise ClusterError("the emulator process has exited")
+        kube_cluster.set_controller(True)
+        kube_cluster.set_loadbalancer(True)
+    except ClusterError as e:
+        log = kube_cluster.kubeconfig.parent / "apiserver.log"
+        pytest.fail(f"firestream test kit: the module's API emulator is unusable: {e}\n"
+                    f"last lines of {log}:\n{_tail(log)}", pytrace=False)
     root = tmp_path / "kube-env"
     root.mkdir()
     kubeconfig = root / "kubeconfig"
@@ -332,6 +341,13 @@ def kube(
         tools=dict(helm_tools),
         tmp_path=tmp_path,
     )
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as e:
+        return f"(cannot read it: {e})"
 
 
 # ---------------------------------------------------------------------------

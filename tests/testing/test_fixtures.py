@@ -231,3 +231,22 @@ def test_tests_using_the_real_binaries_are_marked_helm(tmp_path: Path) -> None:
     done = _run_inner_pytest(tmp_path, "-m", "not helm")
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"\b1 passed, 2 deselected\b", done.stdout), done.stdout
+
+
+_DEAD_EMULATOR_TEST = textwrap.dedent(
+    """\
+    def test_kill_it(kube_cluster):
+        kube_cluster.stop()
+
+    def test_next_one(kube):
+        pass
+    """
+)
+
+
+def test_a_dead_emulator_fails_the_next_test_with_its_log(tmp_path: Path) -> None:
+    (tmp_path / "test_inner.py").write_text(_DEAD_EMULATOR_TEST)
+    done = _run_inner_pytest(tmp_path)
+    assert re.search(r"\b1 passed, 1 error\b", done.stdout), done.stdout
+    assert "the module's API emulator is unusable" in done.stdout
+    assert "apiserver.log" in done.stdout
