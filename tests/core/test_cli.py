@@ -1,0 +1,314 @@
+"""The ``firestream`` command: global flags, lazy commands, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from firestream_core import cli
+from firestream_core.cli import find_command, main, parse_args
+
+from .conftest import chart_plugin_source
+
+HEAVY = ("pluggy", "attrs", "cattrs", "yaml", "sh", "argparse", "logging")
+
+
+def run_py(code: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    """Run Python code in a fresh interpreter (the CLI's real start-up)."""
+    return subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def firestream(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    """``firestream ARGS`` in a subprocess (``python -m firestream_core.cli``)."""
+    return subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "firestream_core.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    d = tmp_path / "proj"
+    d.mkdir()
+    (d / "firestream.toml").write_text(
+        textwrap.dedent(
+            """
+            [deployments.db]
+            chart = "bitnami/postgresql"
+            [deployments.cache]
+            chart = "bitnami/redis"
+            [deployments.web]
+            chart = "oci://ghcr.io/example/web"
+            depends_on = ["db", "cache"]
+            """
+        )
+    )
+    (d / "other.toml").write_text('[deployments.solo]\nchart = "x/solo"\n')
+    return d
+
+
+# -- start-up cost ------------------------------------------------------------------------------
+
+
+def test_version_imports_nothing_heavy() -> None:
+    r = run_py(
+        """
+        import sys
+        from firestream_core.cli import main
+        code = main(["--version"])
+        heavy = sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[1:]))
+        print("heavy:", heavy, "code:", code)
+        """,
+        *HEAVY,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "firestream 0.1.0\nheavy: [] code: 0\n"
+
+
+def test_plugins_command_does_not_import_cattrs_sh_or_yaml() -> None:
+    r = run_py(
+        """
+        import sys
+        from firestream_core.cli import main
+        main(["plugins", "--json"])
+        print("heavy:", sorted({m.split(".")[0] for m in sys.modules} & {"cattrs", "sh", "yaml"}))
+        """
+    )
+    assert r.stdout.splitlines()[-1] == "heavy: []", r.stderr
+
+
+def test_only_the_command_run_is_imported(project: Path) -> None:
+    r = run_py(
+        """
+        import sys
+        from firestream_core.cli import main
+        main(["graph"])
+        print(sorted(m for m in sys.modules if m.startswith("firestream_core.commands.")))
+        """,
+        cwd=project,
+    )
+    assert r.stdout.splitlines()[-1] == "['firestream_core.commands.graph']", r.stderr
+
+
+# -- flags before and after the subcommand -----------------------------------------------------
+
+
+def test_find_command_skips_global_flags_and_their_values() -> None:
+    assert find_command(["-f", "plan", "apply"]) == "apply"
+    assert find_command(["-v", "--kube-context", "kind", "status", "-f", "x"]) == "status"
+    assert find_command(["-q"]) is None
+
+
+def test_global_flags_before_and_after_are_merged(monkeypatch) -> None:
+    monkeypatch.delenv("FIRESTREAM_HELM_BINARY", raising=False)
+    a = parse_args(["-f", "a.toml", "--disable-plugin", "x", "-v", "graph", "--disable-plugin", "y", "-v"])
+    assert (a.command, a.file, a.disable_plugin, a.verbose) == ("graph", "a.toml", ["x", "y"], 2)
+    b = parse_args(["graph", "-f", "b.toml", "--kubeconfig", "kc", "--kube-context", "ctx", "-q"])
+    assert (b.file, b.kubeconfig, b.kube_context, b.quiet, b.helm_binary) == ("b.toml", "kc", "ctx", True, None)
+    c = parse_args(["--file", "c.toml", "graph", "--format", "dot"])
+    assert (c.file, c.format) == ("c.toml", "dot")
+    d = parse_args(["-f", "first.toml", "graph", "-f", "second.toml"])
+    assert d.file == "second.toml"  # the later flag wins
+    e = parse_args(["graph"])
+    assert (e.file, e.kubeconfig, e.disable_plugin, e.verbose, e.quiet) == ("firestream.toml", None, [], 0, False)
+    assert not any(k.startswith("sub_") for k in vars(e))
+
+
+def test_helm_binary_flag_and_environment(monkeypatch) -> None:
+    monkeypatch.setenv("FIRESTREAM_HELM_BINARY", "/opt/helm4")
+    assert parse_args(["graph"]).helm_binary == "/opt/helm4"
+    assert parse_args(["graph", "--helm-binary", "/opt/helm3"]).helm_binary == "/opt/helm3"
+    assert parse_args(["--helm-binary", "/opt/helm3", "graph"]).helm_binary == "/opt/helm3"
+
+
+def test_file_flag_works_before_and_after_in_a_real_run(project: Path) -> None:
+    before = firestream("-f", "other.toml", "graph", cwd=project)
+    after = firestream("graph", "-f", "other.toml", cwd=project)
+    assert before.returncode == after.returncode == 0, before.stderr + after.stderr
+    assert before.stdout == after.stdout == "level 1:\n  solo [default]\n"
+
+
+# -- commands ----------------------------------------------------------------------------------------
+
+
+def test_validate_ok_and_invalid(project: Path) -> None:
+    ok = firestream("validate", cwd=project)
+    assert (ok.returncode, ok.stdout) == (0, "firestream.toml is valid: 3 releases in 2 levels\n")
+    (project / "bad.toml").write_text(
+        '[deployments.db]\nchart = "x/db"\ntimeout = "soon"\n[deployments.web]\nchart = "x/web"\nwait = 1\n'
+    )
+    bad = firestream("validate", "-f", "bad.toml", cwd=project)
+    assert bad.returncode == 1
+    assert bad.stdout == ""
+    assert bad.stderr == (
+        "error: bad.toml is invalid:\n"
+        "  deployments.db.timeout: invalid duration 'soon': expected e.g. '300s', '5m' or '1h'\n"
+        "  deployments.web.wait: expected a boolean (true or false), got an integer\n"
+    )
+
+
+def test_validate_reports_graph_errors(project: Path) -> None:
+    (project / "cyc.toml").write_text(
+        '[deployments.a]\nchart = "x/a"\ndepends_on = ["b"]\n[deployments.b]\nchart = "x/b"\ndepends_on = ["a"]\n'
+    )
+    r = firestream("validate", "-f", "cyc.toml", cwd=project)
+    assert (r.returncode, r.stderr) == (1, "error: cyc.toml is invalid:\n  dependency cycle in cyc.toml: a -> b -> a\n")
+
+
+def test_missing_config_file_prints_hint(tmp_path: Path) -> None:
+    r = firestream("validate", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr == (
+        "error: configuration file not found: firestream.toml\n"
+        "hint: create firestream.toml or pass -f PATH\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "first_line"),
+    [("text", "level 1:"), ("dot", "digraph firestream {"), ("mermaid", "flowchart LR")],
+)
+def test_graph_formats(project: Path, fmt: str, first_line: str) -> None:
+    r = firestream("graph", "--format", fmt, cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == first_line
+    assert "web" in r.stdout and "db" in r.stdout
+
+
+def test_graph_of_selected_releases(project: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(project)
+    assert main(["graph", "cache", "--disable-plugin", "defaults"]) == 0
+    assert capsys.readouterr().out == "level 1:\n  cache [default]\n"
+
+
+def test_plugins_json_lists_broken_plugins_and_fails(fake_dists, capsys) -> None:
+    fake_dists.plugin("firestream-chart-demo", "demo", chart_plugin_source(), "1.4.0")
+    fake_dists.plugin("firestream-chart-dead", "dead", "raise ImportError('gone')\n", "0.1.0")
+    code = main(["plugins", "--json", "--disable-plugin", "defaults"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [p["name"] for p in doc["plugins"]] == ["generic", "demo"]
+    assert doc["plugins"][1]["distribution"] == "firestream-chart-demo"
+    assert doc["broken"] == [
+        {
+            "name": "dead",
+            "distribution": "firestream-chart-dead",
+            "version": "0.1.0",
+            "cause": "import failed: ImportError: gone",
+            "chart_types": [],
+        }
+    ]
+    assert doc["disabled"] == ["defaults"]
+
+
+def test_plugins_table_shows_traceback_only_with_verbose(fake_dists, capsys) -> None:
+    fake_dists.plugin("firestream-chart-dead", "dead", "raise ImportError('gone')\n", "0.1.0")
+    assert main(["plugins", "--disable-plugin", "defaults"]) == 1
+    out = capsys.readouterr().out
+    assert "broken plugins:\n  'dead' (firestream-chart-dead 0.1.0): import failed: ImportError: gone\n" in out
+    assert "Traceback" not in out
+    assert main(["plugins", "-v", "--disable-plugin", "defaults"]) == 1
+    assert "Traceback (most recent call last)" in capsys.readouterr().out
+
+
+def test_plugins_check_ok(fake_dists, capsys) -> None:
+    fake_dists.plugin("firestream-chart-demo", "demo", chart_plugin_source(), "1.4.0")
+    assert main(["plugins", "--check", "--disable-plugin", "defaults"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["NAME", "DISTRIBUTION", "VERSION", "CHART", "TYPES", "HOOKS"]
+    assert out.endswith("checked 2 plugins and 2 chart types: no problems\n")
+
+
+# -- errors ---------------------------------------------------------------------------------------------
+
+FAKE_COMMAND = """
+import sys, types
+from firestream_core import cli
+
+mod = types.ModuleType("fake")
+mod.add_arguments = lambda parser: None
+def run(args):
+    kind = sys.argv[1]
+    if kind == "unexpected":
+        raise RuntimeError("boom happened\\nsecond line")
+    if kind == "firestream":
+        from firestream_core.errors import PluginError
+        raise PluginError("plugin 'x' is broken", hint="reinstall it")
+    if kind == "interrupt":
+        raise KeyboardInterrupt
+    return 3
+mod.run = run
+cli.COMMANDS["fake"] = ("fake", "a test command")
+cli.load_command = lambda name: mod
+sys.exit(cli.main(["fake", *sys.argv[2:]]))
+"""
+
+
+def test_unexpected_error_is_one_line_without_traceback() -> None:
+    r = run_py(FAKE_COMMAND, "unexpected")
+    assert r.returncode == 1
+    assert r.stderr == (
+        "error: unexpected RuntimeError: boom happened\nhint: run again with -v for the traceback\n"
+    )
+
+
+def test_unexpected_error_shows_traceback_with_verbose() -> None:
+    r = run_py(FAKE_COMMAND, "unexpected", "-v")
+    assert r.returncode == 1
+    assert r.stderr.startswith("Traceback (most recent call last):")
+    assert r.stderr.endswith("error: unexpected RuntimeError: boom happened\n")
+
+
+def test_firestream_error_prints_message_and_hint() -> None:
+    r = run_py(FAKE_COMMAND, "firestream")
+    assert (r.returncode, r.stderr) == (1, "error: plugin 'x' is broken\nhint: reinstall it\n")
+
+
+def test_keyboard_interrupt_exits_130() -> None:
+    r = run_py(FAKE_COMMAND, "interrupt")
+    assert (r.returncode, r.stderr) == (130, "error: interrupted\n")
+
+
+def test_command_exit_code_is_passed_through() -> None:
+    assert run_py(FAKE_COMMAND, "other").returncode == 3
+
+
+def test_command_whose_module_is_missing(monkeypatch, capsys) -> None:
+    monkeypatch.setitem(cli.COMMANDS, "ghost", ("ghost_command_not_written", "nothing"))
+    assert main(["ghost"]) == 1
+    assert capsys.readouterr().err == (
+        "error: the 'ghost' command is not available in this installation "
+        "(module firestream_core.commands.ghost_command_not_written is missing)\n"
+    )
+
+
+def test_unknown_command_and_no_command_exit_2(capsys) -> None:
+    assert main(["frobnicate"]) == 2
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+    assert main([]) == 2
+    assert "commands:" in capsys.readouterr().err
+
+
+def test_every_command_is_listed_in_help(capsys) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("plugins", "validate", "graph", "plan", "apply", "destroy", "status", "import",
+                 "template", "diff", "test", "drift", "state", "new"):
+        assert f"    {name}" in out

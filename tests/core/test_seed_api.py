@@ -1,0 +1,110 @@
+"""The seed's Python snippets work as written, in Python spelling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from firestream_core import (
+    BreakingVersion,
+    ChartInfo,
+    ChartPayload,
+    ChartSetValue,
+    HelmAction,
+    HelmChart,
+    HelmChartNamespace,
+    ValidationResult,
+    hookimpl,
+)
+from firestream_core.generic import GenericChart
+from firestream_core.graph import build_graph
+
+
+@attrs.define
+class PostgresqlChart(HelmChart):
+    """A stand-in for the postgresql plugin's chart (the seed's ``PostgresqlChart``)."""
+
+    chart_type = "postgresql"
+
+    @classmethod
+    def default(cls) -> PostgresqlChart:
+        return cls(ChartInfo(name="postgresql", chart="postgresql", repository="bitnami",
+                             version="13.2.24"))
+
+
+def test_postgresql_with_custom_configuration() -> None:
+    # let mut postgres = PostgresqlChart::default();
+    postgres = PostgresqlChart.default()
+    # let info = postgres.get_chart_info_mut();
+    info = postgres.get_chart_info_mut()
+    # info.values.push(ChartSetValue { key: "auth.database", value: "myapp" });
+    info.values.append(ChartSetValue(key="auth.database", value="myapp"))
+    # info.values_files.push(PathBuf::from("values/postgres-custom.yaml"));
+    info.values_files.append(Path("values/postgres-custom.yaml"))
+    # info.timeout = "600s".to_string();
+    info.timeout = "600s"
+
+    seen = postgres.get_chart_info()
+    assert seen is info
+    assert seen.values == [ChartSetValue("auth.database", "myapp")]
+    assert seen.values_files == [Path("values/postgres-custom.yaml")]
+    assert seen.timeout_seconds == 600
+    assert seen.chart_ref == "bitnami/postgresql"
+    assert seen.check() == []
+
+
+def test_breaking_version_and_dependencies() -> None:
+    chart_info = GenericChart.for_chart("my-app", "example/my-app", version="2.1.0").chart_info
+    breaking_version = BreakingVersion(
+        version="2.0.0",
+        requires_uninstall=True,
+        pre_upgrade_commands=["kubectl delete crd my-old-crd.example.com"],
+    )
+    chart_info.last_breaking_version_requiring_restart = breaking_version
+    # chart_info.depends_on = vec!["postgresql", "redis"];
+    chart_info.depends_on = ["postgresql", "redis"]
+
+    assert breaking_version.pre_upgrade_commands == [["kubectl", "delete", "crd", "my-old-crd.example.com"]]
+    assert breaking_version.applies_to("1.9.0") and not breaking_version.applies_to("10.0.0")
+    graph = build_graph(
+        [
+            GenericChart.for_chart("postgresql", "bitnami/postgresql"),
+            GenericChart.for_chart("redis", "bitnami/redis"),
+            GenericChart(chart_info),
+        ]
+    )
+    assert graph.order() == ["postgresql", "redis", "my-app"]
+
+
+def test_enums_in_seed_spelling() -> None:
+    info = ChartInfo(name="x", chart="c/x", action=HelmAction.Destroy, namespace=HelmChartNamespace.KubeSystem)
+    assert info.action is HelmAction.DESTROY
+    assert info.namespace_name == "kube-system"
+    info.action = "skip"  # strings are converted on assignment too
+    assert info.action is HelmAction.SKIP
+
+
+def test_custom_chart_overriding_some_methods() -> None:
+    """The seed's MyCustomChart: a chart plugin implements only what it changes."""
+    from firestream_core.model import ChartType
+    from firestream_core.plugins import get_plugin_manager
+
+    @attrs.define
+    class MyCustomChart(HelmChart):
+        chart_type = "my-custom"
+
+    class MyPlugin:
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="my-custom", chart_class=MyCustomChart))
+
+        @hookimpl
+        def validate(self, chart, payload):
+            return [ValidationResult.ok("endpoint", f"{chart.name} answers", port=payload["port"])]
+
+    m = get_plugin_manager(disabled=["defaults"], load_entry_points=False, extra_plugins=[MyPlugin()])
+    chart = MyCustomChart(ChartInfo(name="mine", chart="x/mine"))
+    (result,) = m.validate(chart, object(), ChartPayload(port=8080))
+    assert str(result) == "Validation 'endpoint': PASSED - mine answers"
+    assert result.details == {"port": 8080}
