@@ -1,0 +1,391 @@
+"""The built-in defaults: prerequisites, repositories, recovery, breaking versions, checks."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+from firestream_core import hookimpl
+from firestream_core.errors import HelmCommandError
+from firestream_core.lifecycle import run_release
+from firestream_core.model import (
+    BreakingVersion,
+    ExecOutcome,
+    HelmAction,
+    HelmChartNamespace,
+    ReleaseSettings,
+    ValidationStatus,
+)
+
+from .conftest import generic, make_manager
+from .fakes import pod
+
+
+def _installed(helm, name="web", ns="default"):
+    return next(r for r in helm.list_releases() if r.name == name and r.namespace == ns)
+
+
+# -- check_prerequisites ---------------------------------------------------------------
+
+
+def test_prerequisites_list_every_problem(context, helm):
+    chart = generic(
+        name="Bad_Name",
+        chart="./missing-chart",
+        values_files=["a.yaml", "b.yaml"],
+        timeout="soon",
+        settings=ReleaseSettings(retries=-1, retry_delay="later", on_validation_failure="shrug"),
+    )
+    result = run_release(chart, make_manager(), context)
+    problems = result.problems
+    assert result.stage_failed == "check_prerequisites"
+    assert any(p.startswith("name: release name 'Bad_Name'") for p in problems)
+    assert any(p.startswith("timeout: invalid duration") for p in problems)
+    assert "retries: must not be negative" in problems
+    assert any(p.startswith("retry_delay:") for p in problems)
+    assert "on_validation_failure: must be 'fail' or 'warn'" in problems
+    assert any(p.startswith("chart path './missing-chart' not found") for p in problems)
+    assert any(p.startswith("values file 'a.yaml' not found") for p in problems)
+    assert any(p.startswith("values file 'b.yaml' not found") for p in problems)
+    assert helm.calls == []
+
+
+def test_prerequisites_values_files_relative_to_project(context, chart_dir, tmp_path):
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values" / "web.yaml").write_text("replicas: 1\n")
+    chart = generic(values_files=["values/web.yaml"], path=chart_dir)
+    assert run_release(chart, make_manager(), context).ok
+
+
+def test_prerequisites_values_file_that_is_a_folder(context, chart_dir, tmp_path):
+    (tmp_path / "values").mkdir()
+    result = run_release(generic(values_files=["values"]), make_manager(), context)
+    assert "values file 'values' is a folder, not a file" in result.problems
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_prerequisites_unreadable_values_file(context, chart_dir, tmp_path):
+    f = tmp_path / "secret.yaml"
+    f.write_text("a: 1\n")
+    f.chmod(0)
+    result = run_release(generic(values_files=["secret.yaml"]), make_manager(), context)
+    assert any("is not readable" in p for p in result.problems)
+
+
+def test_prerequisites_unknown_named_repository(context, helm):
+    chart = generic(chart="postgresql", repository="bitnami")
+    result = run_release(chart, make_manager(), context)
+    assert "repository 'bitnami' has no known URL; add it to [repositories] in firestream.toml" in (
+        result.problems
+    )
+
+
+def test_destroy_does_not_need_files(context, helm):
+    chart = generic(chart="./gone", values_files=["gone.yaml"], action=HelmAction.DESTROY)
+    result = run_release(chart, make_manager(), context)
+    assert result.ok, result.error
+    assert result.outcome.performed == "unchanged"
+
+
+# -- pre_exec: repositories ---------------------------------------------------------------
+
+
+def test_repository_added_once_per_run(context, helm, caplog):
+    caplog.set_level(logging.INFO, logger="firestream")
+    context.repositories = {"bitnami": "https://charts.bitnami.test"}
+    m = make_manager()
+    run_release(generic("db", chart="postgresql", repository="bitnami"), m, context)
+    run_release(generic("cache", chart="bitnami/redis"), m, context)
+    assert [c for c in helm.calls if c[0] == "repo_add"] == [
+        ("repo_add", "bitnami", "https://charts.bitnami.test"),
+        ("repo_add", "bitnami", "https://charts.bitnami.test"),  # the helm layer dedupes...
+    ]
+    assert len(helm.repos) == 1
+    # ...and the line is logged only when it was really added
+    assert caplog.messages.count("Pre-exec: Adding bitnami Helm repository") == 1
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"chart": "oci://registry.test/charts/app"},
+        {"chart": "app", "repository": "internal"},  # an oci:// repository URL
+    ],
+)
+def test_oci_charts_add_no_repository(context, helm, info):
+    context.repositories = {"internal": "oci://registry.test/charts"}
+    result = run_release(generic(**info), make_manager(), context)
+    assert result.ok, result.error
+    assert "repo_add" not in helm.ops()
+
+
+def test_unknown_named_repository_in_pre_exec_is_clear(context, helm):
+    from firestream_core import defaults
+    from firestream_core.errors import ChartNotFoundError
+    from firestream_core.model import ChartPayload
+
+    with pytest.raises(ChartNotFoundError) as err:
+        defaults.pre_exec(generic(chart="app", repository="acme"), context, ChartPayload())
+    assert "release 'web'" in str(err.value)
+    assert "add it to [repositories] in firestream.toml" in str(err.value)
+    assert 'acme = "https://..."' in err.value.hint
+
+
+# -- exec: pending recovery ------------------------------------------------------------------
+
+
+def test_pending_install_at_revision_1_is_uninstalled_first(context, helm, chart_dir, caplog):
+    helm.seed("web", "default", (1, "pending-install", "chart-0.1.0"))
+    context.installed = _installed(helm)
+    result = run_release(generic(), make_manager(), context)
+    assert result.ok, result.error
+    ops = [o for o in helm.ops() if o in ("uninstall", "rollback", "upgrade_install")]
+    assert ops == ["uninstall", "upgrade_install"]
+    assert result.outcome.revision == 1
+    assert any("is pending-install" in m and "recovering" in m for m in caplog.messages)
+
+
+def test_pending_upgrade_is_rolled_back_to_last_deployed(context, helm, chart_dir):
+    helm.seed(
+        "web", "default",
+        (1, "superseded", "chart-0.1.0"),
+        (2, "deployed", "chart-0.1.0"),
+        (3, "pending-upgrade", "chart-0.2.0"),
+    )
+    context.installed = _installed(helm)
+    result = run_release(generic(), make_manager(), context)
+    assert result.ok, result.error
+    assert ("rollback", "web", "default", 2) in helm.calls
+    assert helm.ops().index("rollback") < helm.ops().index("upgrade_install")
+    assert result.outcome.revision == 5
+
+
+def test_pending_rollback_without_working_revision_is_uninstalled(context, helm, chart_dir):
+    helm.seed("web", "default", (1, "failed", "chart-0.1.0"), (2, "pending-rollback", "chart-0.1.0"))
+    context.installed = _installed(helm)
+    result = run_release(generic(), make_manager(), context)
+    assert result.ok
+    assert "rollback" not in helm.ops()
+    assert helm.ops().index("uninstall") < helm.ops().index("upgrade_install")
+
+
+def test_release_looked_up_outside_a_plan(context, helm, chart_dir):
+    """No plan (change None, installed None): the default asks helm once."""
+    helm.seed("web", "default", (1, "pending-install", "chart-0.1.0"))
+    result = run_release(generic(), make_manager(), context)
+    assert result.ok
+    assert helm.ops()[:2] == ["list_releases", "uninstall"]
+
+
+def test_plan_view_is_trusted(make_context, helm, chart_dir):
+    context = make_context(change="create")
+    run_release(generic(), make_manager(), context)
+    assert "list_releases" not in helm.ops()
+
+
+# -- exec: breaking versions -----------------------------------------------------------------
+
+
+def _breaking(version="10.0.0", **kw):
+    return BreakingVersion(version=version, **kw)
+
+
+def test_breaking_version_commands_run_as_argument_lists(context, helm, kubectl, chart_dir):
+    helm.seed("web", "default", (1, "deployed", "chart-9.0.0"))
+    context.installed = _installed(helm)
+    bv = _breaking(
+        pre_upgrade_commands=[
+            "kubectl delete crd widgets.example.com",
+            ["kubectl", "annotate", "crd", "x", "note=a b"],
+            "/usr/local/bin/cleanup --really 'two words'",
+        ]
+    )
+    result = run_release(generic(last_breaking_version_requiring_restart=bv), make_manager(), context)
+    assert result.ok, result.error
+    assert kubectl.runs == [
+        ["delete", "crd", "widgets.example.com"],
+        ["annotate", "crd", "x", "note=a b"],
+    ]
+    assert helm.runner.calls == [["/usr/local/bin/cleanup", "--really", "two words"]]
+    assert "uninstall" not in helm.ops()
+
+
+def test_breaking_version_requires_uninstall_first(context, helm, kubectl, chart_dir):
+    helm.seed("web", "default", (1, "deployed", "chart-9.0.0"))
+    context.installed = _installed(helm)
+    bv = _breaking(requires_uninstall=True, pre_upgrade_commands=["kubectl delete crd x"])
+    result = run_release(generic(last_breaking_version_requiring_restart=bv), make_manager(), context)
+    assert result.ok
+    ops = [o for o in helm.ops() if o in ("uninstall", "upgrade_install")]
+    assert ops == ["uninstall", "upgrade_install"]
+    assert result.outcome.revision == 1
+    assert "installed" in result.outcome.message
+
+
+@pytest.mark.parametrize(
+    ("installed", "breaking", "applies"),
+    [
+        ("9.0.0", "10.0.0", True),  # "10.0.0" < "9.0.0" as strings: the original's defect
+        ("10.0.0", "9.0.0", False),
+        ("10.0.0", "10.0.0", False),
+        ("2.0.0-rc.1", "2.0.0", True),
+        ("1.10.0", "1.9.0", False),
+    ],
+)
+def test_breaking_version_compared_as_semver(context, helm, kubectl, chart_dir, installed, breaking, applies):
+    helm.seed("web", "default", (1, "deployed", f"chart-{installed}"))
+    context.installed = _installed(helm)
+    bv = _breaking(breaking, requires_uninstall=True, pre_upgrade_commands=["kubectl delete crd x"])
+    run_release(generic(last_breaking_version_requiring_restart=bv), make_manager(), context)
+    assert (kubectl.runs == [["delete", "crd", "x"]]) is applies
+    assert ("uninstall" in helm.ops()) is applies
+
+
+def test_breaking_version_not_applied_to_fresh_install(context, helm, kubectl, chart_dir):
+    bv = _breaking(requires_uninstall=True, pre_upgrade_commands=["kubectl delete crd x"])
+    run_release(generic(last_breaking_version_requiring_restart=bv), make_manager(), context)
+    assert kubectl.runs == [] and "uninstall" not in helm.ops()
+
+
+def test_failing_pre_upgrade_command_fails_exec(context, helm, kubectl, chart_dir):
+    helm.seed("web", "default", (1, "deployed", "chart-9.0.0"))
+    context.installed = _installed(helm)
+
+    def boom(args, **kw):
+        raise HelmCommandError("kubectl delete failed: forbidden")
+
+    kubectl.run = boom
+    bv = _breaking(requires_uninstall=True, pre_upgrade_commands=["kubectl delete crd x"])
+    result = run_release(generic(last_breaking_version_requiring_restart=bv), make_manager(), context)
+    assert result.stage_failed == "exec"
+    assert "forbidden" in result.error
+    assert "uninstall" not in helm.ops() and "upgrade_install" not in helm.ops()
+
+
+# -- exec: destroy and dry run -----------------------------------------------------------------
+
+
+def test_destroy_uninstalls_and_validates_removed(context, helm, caplog):
+    caplog.set_level(logging.INFO, logger="firestream")
+    helm.seed("web", "default", (1, "deployed", "chart-0.1.0"))
+    context.installed = _installed(helm)
+    result = run_release(generic(action=HelmAction.DESTROY), make_manager(), context)
+    assert result.ok, result.error
+    assert result.outcome == ExecOutcome("destroyed", 1, "release 'web' uninstalled")
+    assert [(v.name, v.status) for v in result.validations] == [("release_removed", ValidationStatus.PASSED)]
+    assert "Destroying Helm chart: web" in caplog.messages
+    assert "Validation 'release_removed': PASSED - Helm release 'web' removed" in caplog.messages
+
+
+def test_destroy_of_absent_release_changes_nothing(make_context, helm):
+    context = make_context(change="destroy")
+    result = run_release(generic(action=HelmAction.DESTROY), make_manager(), context)
+    assert result.ok and result.outcome.performed == "unchanged"
+    assert "uninstall" not in helm.ops()
+
+
+def test_dry_run_changes_nothing_and_skips_validation(make_context, helm, chart_dir):
+    helm.seed("web", "default", (1, "pending-install", "chart-0.1.0"))
+    context = make_context(dry_run=True)
+    context.installed = _installed(helm)
+    chart = generic()
+    result = run_release(chart, make_manager(), context)
+    assert result.ok
+    assert "uninstall" not in helm.ops() and "status" not in helm.ops()
+    assert helm.upgraded_infos[-1].dry_run is True
+    assert chart.chart_info.dry_run is False  # the release's own info is left alone
+    assert "validate" not in result.durations
+
+
+# -- validate ----------------------------------------------------------------------------------
+
+
+def test_release_exists_fails_when_release_failed(context, helm, chart_dir):
+    helm.seed("web", "default", (1, "failed", "chart-0.1.0"))
+
+    class NoExec:
+        firestream_plugin_name = "noexec"
+
+        @hookimpl
+        def exec(self, chart, context, payload):
+            return ExecOutcome("unchanged")
+
+    result = run_release(generic(), make_manager(NoExec()), context)
+    exists = next(v for v in result.validations if v.name == "release_exists")
+    assert exists.status is ValidationStatus.FAILED
+    assert exists.message == "Helm release 'web' is failed"
+
+
+def test_crashloop_fails_pods_running(context, kubectl, chart_dir):
+    kubectl.pods["web"] = [pod("web-1"), pod("web-2", ready=False, waiting="CrashLoopBackOff")]
+    result = run_release(generic(), make_manager(), context)
+    check = next(v for v in result.validations if v.name == "pods_running")
+    assert check.status is ValidationStatus.FAILED
+    assert check.message == "pod 'web-2' container 'app' is in CrashLoopBackOff"
+
+
+def test_failed_pod_fails_pods_running(context, kubectl, chart_dir):
+    kubectl.pods["web"] = [pod("web-1", phase="Failed", ready=False)]
+    result = run_release(generic(), make_manager(), context)
+    assert "pod 'web-1' failed" in result.error
+
+
+def test_no_pods_passes_with_a_note(context, kubectl, chart_dir):
+    result = run_release(generic(), make_manager(), context)
+    check = next(v for v in result.validations if v.name == "pods_running")
+    assert check.status is ValidationStatus.PASSED
+    assert "no pods labelled app.kubernetes.io/instance=web" in check.message
+    assert ("get", "pods", "default", "app.kubernetes.io/instance=web") in kubectl.calls
+
+
+def test_completed_and_terminating_pods(context, kubectl, chart_dir):
+    terminating = pod("web-old", ready=False)
+    terminating["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
+    kubectl.pods["web"] = [pod("web-1"), pod("web-job", phase="Succeeded", ready=False), terminating]
+    result = run_release(generic(), make_manager(), context)
+    assert result.ok, result.error
+    check = next(v for v in result.validations if v.name == "pods_running")
+    assert check.message == "2 pods of release 'web' running"
+
+
+def test_run_tests_passing(context, helm, chart_dir):
+    chart = generic(settings=ReleaseSettings(run_tests=True))
+    result = run_release(chart, make_manager(), context)
+    assert result.ok
+    tests = next(v for v in result.validations if v.name == "helm_tests")
+    assert tests.status is ValidationStatus.PASSED
+    assert helm.ops().count("test") == 1
+
+
+def test_run_tests_failing_fails_and_rolls_back(context, helm, chart_dir):
+    helm.seed("web", "default", (1, "deployed", "chart-0.1.0"))
+    context.installed = _installed(helm)
+    helm.tests_pass = False
+    result = run_release(generic(settings=ReleaseSettings(run_tests=True)), make_manager(), context)
+    assert not result.ok
+    assert "helm_tests: helm test failed (failed: web-test) for release 'web'" in result.error
+    assert result.rolled_back
+    assert ("rollback", "web", "default", 1) in helm.calls
+
+
+def test_tests_wait_for_pods_and_run_once(context, helm, kubectl, chart_dir):
+    kubectl.pod_script = [[pod("web-1", ready=False)], [pod("web-1", ready=False)], [pod("web-1")]]
+    result = run_release(generic(settings=ReleaseSettings(run_tests=True)), make_manager(), context)
+    assert result.ok, result.error
+    assert helm.ops().count("test") == 1
+    assert helm.ops().count("status") == 3
+
+
+def test_run_tests_from_run_settings(make_context, helm, chart_dir):
+    context = make_context(settings={"run_tests": True})
+    run_release(generic(), make_manager(), context)
+    assert "test" in helm.ops()
+
+
+def test_custom_namespace(context, helm, chart_dir):
+    chart = generic(namespace=HelmChartNamespace.CUSTOM, custom_namespace="team-a")
+    result = run_release(chart, make_manager(), context)
+    assert result.ok and result.namespace == "team-a"
+    assert ("upgrade_install", "web", "team-a") in helm.calls
