@@ -1,0 +1,45 @@
+"""helm's stderr -> typed errors, and the summary shown in messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from firestream_core.errors import (
+    ChartNotFoundError,
+    ClusterUnreachableError,
+    HelmCommandError,
+    HelmTimeoutError,
+    ReleaseLockedError,
+    RenderError,
+)
+from firestream_core.helm import ReleaseNotFoundError, classify, summarize
+
+CASES = [
+    ("Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", ReleaseLockedError),
+    ('Error: Kubernetes cluster unreachable: Get "http://127.0.0.1:1/version": dial tcp 127.0.0.1:1: connect: connection refused', ClusterUnreachableError),
+    ('Error: kubernetes cluster unreachable: Get "https://x.invalid/version": dial tcp: lookup x.invalid: no such host', ClusterUnreachableError),
+    ("Error: UPGRADE FAILED: release app failed, and has been rolled back due to atomic being set: context deadline exceeded", HelmTimeoutError),
+    ("Error: INSTALLATION FAILED: timed out waiting for the condition", HelmTimeoutError),
+    ("Error: release: not found", ReleaseNotFoundError),
+    ('Error: path "/nonexistent/chart" not found', ChartNotFoundError),
+    ("Error: repo fixtures not found", ChartNotFoundError),
+    ('Error: chart "tiny-app" matching 9.9.9 not found in fixtures index. (try \'helm repo update\'): no chart version found for tiny-app-9.9.9', ChartNotFoundError),
+    ('Error: Get "https://127.0.0.1:1/v2/x/y/tags/list": dial tcp 127.0.0.1:1: connect: connection refused', ChartNotFoundError),
+    ("Error: INSTALLATION FAILED: execution error at (broken/templates/configmap.yaml:6:12): broken: .Values.missing is required", RenderError),
+    ('Error: INSTALLATION FAILED: parse error at (x/templates/a.yaml:3): function "nope" not defined', RenderError),
+    ("Error: UPGRADE FAILED: YAML parse error on x/templates/a.yaml: error converting YAML to JSON: yaml: line 4: did not find expected key", RenderError),
+    ("Error: something nobody expected", HelmCommandError),
+]
+
+
+@pytest.mark.parametrize(("stderr", "expected"), CASES)
+def test_classify(stderr: str, expected: type) -> None:
+    assert classify(stderr) is expected
+
+
+def test_summary_drops_warnings_and_error_prefix() -> None:
+    text = "WARNING: Kubernetes configuration file is group-readable.\nlevel=WARN msg=x\nError: boom\n"
+    assert summarize(text) == "boom"
+    assert summarize("") == "(no error output)"
+    long = "\n".join(f"line {i}" for i in range(50))
+    assert summarize(long, limit=5).endswith("(46 more lines)")
