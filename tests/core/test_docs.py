@@ -1,0 +1,53 @@
+"""Meta-tests that keep the hook documentation and tests honest (as datasette does)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from firestream_core import hookspecs
+from firestream_core.hookspecs import ALL_HOOKS
+
+ROOT = Path(__file__).resolve().parents[2]
+HOOKS_DOC = ROOT / "docs" / "hooks.md"
+
+
+def doc_sections() -> dict[str, str]:
+    """``### `hook``` heading -> the text up to the next heading."""
+    text = HOOKS_DOC.read_text()
+    parts = re.split(r"^### `([a-z_]+)`\s*$", text, flags=re.M)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def test_all_hooks_matches_the_hookspec_module() -> None:
+    specs = [n for n, f in vars(hookspecs).items() if callable(f) and hasattr(f, "firestream_spec")]
+    assert sorted(specs) == sorted(ALL_HOOKS)
+
+
+@pytest.mark.parametrize("hook", ALL_HOOKS)
+def test_every_hook_is_documented_with_each_parameter(hook: str) -> None:
+    sections = doc_sections()
+    assert hook in sections, f"docs/hooks.md has no '### `{hook}`' section"
+    body = sections[hook]
+    params = list(inspect.signature(getattr(hookspecs, hook)).parameters)
+    assert f"`{hook}({', '.join(params)})" in body, "signature line missing or out of date"
+    for p in params:
+        assert re.search(rf"^- `{p}`:", body, flags=re.M), f"parameter '{p}' of {hook} is not described"
+    spec = getattr(hookspecs, hook).firestream_spec
+    if spec.get("firstresult"):
+        assert "firstresult" in body and "first non-None" in body
+
+
+def test_documented_hooks_are_in_lifecycle_order() -> None:
+    assert list(doc_sections()) == list(ALL_HOOKS)
+
+
+@pytest.mark.parametrize("hook", ALL_HOOKS)
+def test_every_hook_is_exercised_by_a_test(hook: str) -> None:
+    me = Path(__file__).resolve()
+    tests = [p for p in (ROOT / "tests").rglob("test_*.py") if p.resolve() != me]
+    pattern = re.compile(rf"\b{hook}\b")
+    assert any(pattern.search(p.read_text()) for p in tests), f"no test mentions {hook}"
