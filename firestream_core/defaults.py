@@ -276,8 +276,8 @@ def check_helm_tests(chart: HelmChart, context: DeployContext, payload: ChartPay
     if done is None:
         try:
             run = context.helm.test(info.name, info.namespace_name, info.timeout)
-            passed = bool(getattr(run, "passed", run))
-            failed = [str(t) for t in getattr(run, "failed", None) or []]
+            passed = bool(run.passed)
+            failed = [t.name for t in getattr(run, "tests", ()) if not t.passed]
             detail = f" (failed: {', '.join(failed)})" if failed else ""
             done = {"passed": passed, "message": f"helm test {'passed' if passed else 'failed'}{detail}"}
         except HelmCommandError as exc:

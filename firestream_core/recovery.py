@@ -67,8 +67,12 @@ def find_installed(context: DeployContext, info: ChartInfo) -> InstalledRelease 
 
 
 def _is_not_found(exc: HelmError) -> bool:
+    from .helm import ReleaseNotFoundError
+
+    if isinstance(exc, ReleaseNotFoundError):
+        return True
     text = f"{exc} {getattr(exc, 'stderr', '')}".lower()
-    return "not found" in text
+    return "release: not found" in text or "release not found" in text
 
 
 def release_status(context: DeployContext, info: ChartInfo) -> str | None:
@@ -177,27 +181,53 @@ def recover_pending(
 # -- breaking versions ------------------------------------------------------------------
 
 
-def run_command(context: DeployContext, argv: Sequence[str]) -> None:
+def run_command(context: DeployContext, argv: Sequence[str], *, release: str, timeout: float) -> None:
     """Run one ``pre_upgrade_commands`` argument list through the helm layer.
 
-    ``kubectl ...`` goes through ``context.kubectl`` (its kubeconfig and
-    context), ``helm ...`` through ``context.helm``, any other program
-    through the process runner. Never a shell; the list is used as is.
+    ``kubectl ...`` goes through ``context.kubectl.run`` (its binary,
+    kubeconfig and context); ``helm ...`` runs the run's helm binary with
+    its kubeconfig and context; any other program runs through the process
+    runner with ``KUBECONFIG`` set, in the project folder. Never a shell:
+    the list is used as is (the seed's string form was split with shlex
+    when the chart was built). A failure raises a typed ``HelmError``.
     """
-    if not argv or not str(argv[0]).strip():
-        raise FirestreamError("a pre-upgrade command must name a program")
+    from .errors import CancelledError, HelmTimeoutError
+
     args = [str(a) for a in argv]
+    if not args or not args[0].strip():
+        raise FirestreamError(f"release '{release}': a pre-upgrade command must name a program")
     program = os.path.basename(args[0])
-    if program == "kubectl" and hasattr(context.kubectl, "run"):
-        context.kubectl.run(args[1:])
+    if program == "kubectl":
+        context.kubectl.run(args, label=release, timeout=timeout)
         return
-    if program == "helm" and hasattr(context.helm, "run"):
-        context.helm.run(args[1:])
-        return
-    runner = getattr(context.helm, "runner", None)
-    if runner is None:
-        raise FirestreamError(f"cannot run '{program}': the helm layer has no process runner")
-    runner.run(args, label=program)
+    helm = context.helm
+    env = {str(k): str(v) for k, v in (getattr(helm, "env", None) or {}).items()}
+    kubeconfig = getattr(helm, "kubeconfig", None)
+    if kubeconfig and "KUBECONFIG" not in env:
+        env["KUBECONFIG"] = str(kubeconfig)
+    if program == "helm":
+        args[0] = str(getattr(helm, "binary", "helm"))
+        if kubeconfig:
+            args += ["--kubeconfig", str(kubeconfig)]
+        if getattr(helm, "kube_context", None):
+            args += ["--kube-context", str(helm.kube_context)]
+    result = helm.runner.run_program(
+        args, env=env, label=release, timeout=timeout, cwd=context.project_dir
+    )
+    if result.cancelled:
+        raise CancelledError(f"pre-upgrade command '{program}' of release '{release}' was interrupted",
+                             releases=[release])
+    where = f"pre-upgrade command '{program}' of release '{release}'"
+    if result.timed_out:
+        raise HelmTimeoutError(f"{where} did not finish within {timeout:g}s", release=release)
+    if not result.ok:
+        stderr = _redact(context, result.stderr or "").strip()
+        last = stderr.splitlines()[-1] if stderr else "(no error output)"
+        raise HelmCommandError(
+            f"{where} failed with exit code {result.returncode}: {last}",
+            release=release,
+            stderr=stderr,
+        )
 
 
 def handle_breaking_version(
@@ -227,7 +257,7 @@ def handle_breaking_version(
         program = os.path.basename(argv[0])
         log.info("Pre-upgrade command %d for '%s': %s", i, info.name, program)
         try:
-            run_command(context, argv)
+            run_command(context, argv, release=info.name, timeout=info.timeout_seconds)
         except FirestreamError:
             log.error("Pre-upgrade command %d (%s) of release '%s' failed", i, program, info.name)
             raise

@@ -12,26 +12,29 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from firestream_core.errors import HelmCommandError
+from firestream_core.helm import TestResult, TestRun
 from firestream_core.model import ChartInfo, InstalledRelease
+from firestream_core.process import Completed
 
 
-@attrs.define
-class FakeTestRun:
-    passed: bool
-    failed: list[str] = attrs.field(factory=list)
-
-
-class FakeRunner:
-    """The process runner's ``run(argv)``, recorded."""
+class RecordingRunner:
+    """The process runner, recorded: every program "succeeds" unless told otherwise."""
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
+        self.kwargs: list[dict[str, Any]] = []
+        self.results: list[Completed] = []
 
-    def run(self, argv: list[str], **kwargs: Any) -> None:
-        self.calls.append(list(argv))
+    def run(self, argv: Any, **kwargs: Any) -> Completed:
+        args = [str(a) for a in argv]
+        self.calls.append(args)
+        self.kwargs.append(kwargs)
+        if self.results:
+            return self.results.pop(0)
+        return Completed(tuple(args), 0, "", "", 0.0)
+
+    run_program = run
 
 
 class FakeHelm:
@@ -43,7 +46,11 @@ class FakeHelm:
         self.failures: dict[str, list[BaseException]] = defaultdict(list)
         self.repos: dict[str, str] = {}
         self.tests_pass = True
-        self.runner = FakeRunner()
+        self.runner = RecordingRunner()
+        self.binary = "/opt/helm"
+        self.kubeconfig = Path("/tmp/kubeconfig")
+        self.kube_context = None
+        self.env: dict[str, str] = {}
         self.upgraded_infos: list[ChartInfo] = []
 
     # -- test controls ---------------------------------------------------------------
@@ -133,10 +140,11 @@ class FakeHelm:
         self.repos[name] = url
         return True
 
-    def test(self, name: str, namespace: str, timeout: str = "300s") -> FakeTestRun:
+    def test(self, name: str, namespace: str, timeout: str = "300s") -> TestRun:
         self.calls.append(("test", name, namespace))
         self._maybe_fail("test")
-        return FakeTestRun(self.tests_pass, [] if self.tests_pass else [f"{name}-test"])
+        phase = "Succeeded" if self.tests_pass else "Failed"
+        return TestRun(name, namespace, self.tests_pass, (TestResult(f"{name}-test", phase),))
 
 
 def pod(name: str, phase: str = "Running", ready: bool = True, waiting: str | None = None) -> dict[str, Any]:
@@ -182,5 +190,6 @@ class FakeKubectl:
         self.calls.append(("logs", pod, namespace))
         return self.logs_.get(pod, "")
 
-    def run(self, args: list[str], **kwargs: Any) -> None:
-        self.runs.append(list(args))
+    def run(self, argv: list[str], *, label: str | None = None, timeout: float | None = None) -> None:
+        assert argv[0] == "kubectl"  # the real Kubectl.run takes the whole command
+        self.runs.append(list(argv))

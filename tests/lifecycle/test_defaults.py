@@ -192,7 +192,7 @@ def _breaking(version="10.0.0", **kw):
     return BreakingVersion(version=version, **kw)
 
 
-def test_breaking_version_commands_run_as_argument_lists(context, helm, kubectl, chart_dir):
+def test_breaking_version_commands_run_as_argument_lists(context, helm, kubectl, chart_dir, tmp_path):
     helm.seed("web", "default", (1, "deployed", "chart-9.0.0"))
     context.installed = _installed(helm)
     bv = _breaking(
@@ -200,16 +200,47 @@ def test_breaking_version_commands_run_as_argument_lists(context, helm, kubectl,
             "kubectl delete crd widgets.example.com",
             ["kubectl", "annotate", "crd", "x", "note=a b"],
             "/usr/local/bin/cleanup --really 'two words'",
+            "helm uninstall old-thing",
         ]
     )
     result = run_release(generic(last_breaking_version_requiring_restart=bv), make_manager(), context)
     assert result.ok, result.error
     assert kubectl.runs == [
-        ["delete", "crd", "widgets.example.com"],
-        ["annotate", "crd", "x", "note=a b"],
+        ["kubectl", "delete", "crd", "widgets.example.com"],
+        ["kubectl", "annotate", "crd", "x", "note=a b"],
     ]
-    assert helm.runner.calls == [["/usr/local/bin/cleanup", "--really", "two words"]]
+    assert helm.runner.calls == [
+        ["/usr/local/bin/cleanup", "--really", "two words"],
+        ["/opt/helm", "uninstall", "old-thing", "--kubeconfig", "/tmp/kubeconfig"],
+    ]
+    assert helm.runner.kwargs[0]["env"]["KUBECONFIG"] == "/tmp/kubeconfig"
+    assert helm.runner.kwargs[0]["cwd"] == tmp_path
     assert "uninstall" not in helm.ops()
+
+
+def test_kubectl_command_reaches_the_real_kubectl_layer_once(context):
+    """Through the real ``Kubectl``: ``kubectl delete crd x`` is not ``kubectl kubectl ...``."""
+    from firestream_core.kubectl import Kubectl
+    from firestream_core.recovery import run_command
+
+    from .fakes import RecordingRunner
+
+    runner = RecordingRunner()
+    context.kubectl = Kubectl(runner, "/opt/kubectl", kubeconfig="/k/config")
+    run_command(context, ["kubectl", "delete", "crd", "x"], release="web", timeout=30)
+    assert runner.calls == [["/opt/kubectl", "delete", "crd", "x", "--kubeconfig", "/k/config"]]
+
+
+def test_failing_other_program_raises_typed_error(context, helm):
+    from firestream_core.process import Completed
+    from firestream_core.recovery import run_command
+
+    helm.runner.results.append(Completed(("cleanup",), 3, "", "step one\ncould not clean\n", 0.1))
+    with pytest.raises(HelmCommandError) as err:
+        run_command(context, ["cleanup"], release="web", timeout=30)
+    assert str(err.value) == (
+        "pre-upgrade command 'cleanup' of release 'web' failed with exit code 3: could not clean"
+    )
 
 
 def test_breaking_version_requires_uninstall_first(context, helm, kubectl, chart_dir):
@@ -239,7 +270,7 @@ def test_breaking_version_compared_as_semver(context, helm, kubectl, chart_dir, 
     context.installed = _installed(helm)
     bv = _breaking(breaking, requires_uninstall=True, pre_upgrade_commands=["kubectl delete crd x"])
     run_release(generic(last_breaking_version_requiring_restart=bv), make_manager(), context)
-    assert (kubectl.runs == [["delete", "crd", "x"]]) is applies
+    assert (kubectl.runs == [["kubectl", "delete", "crd", "x"]]) is applies
     assert ("uninstall" in helm.ops()) is applies
 
 
@@ -253,7 +284,7 @@ def test_failing_pre_upgrade_command_fails_exec(context, helm, kubectl, chart_di
     helm.seed("web", "default", (1, "deployed", "chart-9.0.0"))
     context.installed = _installed(helm)
 
-    def boom(args, **kw):
+    def boom(argv, **kw):
         raise HelmCommandError("kubectl delete failed: forbidden")
 
     kubectl.run = boom
