@@ -1,0 +1,34 @@
+"""``firestream destroy``: uninstall the releases in reverse dependency order.
+
+``--target NAME`` limits it to some releases (``--include-deps`` adds the
+releases that depend on them, which cannot outlive them). Confirmation as
+for ``apply``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .apply import add_run_arguments, confirm, execute
+from .plan import add_target_arguments, load_project
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_target_arguments(parser)
+    add_run_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan the removal, confirm, destroy."""
+    from ..progress import format_plan
+
+    project = load_project(args)
+    plan = project.plan(args.targets or None, args.include_deps, destroy=True)
+    print(format_plan(plan), end="")
+    if not plan.has_changes:
+        print("Nothing to destroy.")
+        return 0
+    if not confirm("Destroy these releases?", args, "destroy"):
+        print("Cancelled: nothing was changed.")
+        return 1
+    return execute(args, project, plan, destroy=True)
