@@ -27,9 +27,11 @@ __all__ = [
     "INSTANCE_LABEL",
     "collect_debug_info",
     "describe_pod",
+    "desired_pods",
     "pod_problem",
     "pod_ready",
     "release_pods",
+    "release_workloads",
 ]
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
@@ -67,6 +69,33 @@ def release_pods(context: DeployContext, info: ChartInfo) -> list[dict[str, Any]
     if items is None and isinstance(data, Mapping) and data.get("kind") == "Pod":
         items = [data]
     return [dict(i) for i in items or []]
+
+
+WORKLOAD_KINDS = "deployments,statefulsets,daemonsets"
+"""The workload kinds whose desired replicas ``pods_running`` waits for."""
+
+
+def release_workloads(context: DeployContext, info: ChartInfo) -> list[dict[str, Any]]:
+    """The release's Deployments, StatefulSets and DaemonSets (by the instance label)."""
+    data = context.kubectl.get(
+        WORKLOAD_KINDS, namespace=info.namespace_name, selector=f"{INSTANCE_LABEL}={info.name}"
+    )
+    items = data.get("items") if isinstance(data, Mapping) else None
+    return [dict(i) for i in items or []]
+
+
+def desired_pods(workloads: list[dict[str, Any]]) -> int:
+    """How many long-running pods the workloads ask for (DaemonSets: as scheduled, at least 1)."""
+    total = 0
+    for w in workloads:
+        kind = w.get("kind")
+        spec = w.get("spec") or {}
+        if kind in ("Deployment", "StatefulSet"):
+            replicas = spec.get("replicas")
+            total += 1 if replicas is None else int(replicas)
+        elif kind == "DaemonSet":
+            total += max(1, int((w.get("status") or {}).get("desiredNumberScheduled") or 0))
+    return total
 
 
 def _name(obj: Mapping[str, Any]) -> str:

@@ -32,7 +32,15 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .debuginfo import INSTANCE_LABEL, collect_debug_info, pod_problem, pod_ready, release_pods
+from .debuginfo import (
+    INSTANCE_LABEL,
+    collect_debug_info,
+    desired_pods,
+    pod_problem,
+    pod_ready,
+    release_pods,
+    release_workloads,
+)
 from .errors import ChartNotFoundError, HelmCommandError
 from .markers import hookimpl
 from .model import ExecOutcome, HelmAction, ValidationResult, parse_duration
@@ -249,22 +257,32 @@ def check_release_exists(chart: HelmChart, context: DeployContext) -> Validation
 
 
 def check_pods_running(chart: HelmChart, context: DeployContext) -> ValidationResult:
-    """``pods_running``: the release's pods are Running and ready (or Succeeded)."""
+    """``pods_running``: the release's pods are Running and ready (or Succeeded).
+
+    Pods are those labelled ``app.kubernetes.io/instance=<name>``; pods
+    being deleted are ignored. The release's Deployments, StatefulSets and
+    DaemonSets say how many pods there should be, so a workload whose pods
+    do not exist yet is pending, not passed. CrashLoopBackOff or a Failed
+    pod fails the check at once.
+    """
     info = chart.chart_info
     pods = [
         p for p in release_pods(context, info) if not (p.get("metadata") or {}).get("deletionTimestamp")
     ]
-    if not pods:
-        return ValidationResult.ok(
-            "pods_running", f"no pods labelled {INSTANCE_LABEL}={info.name} (nothing to check)"
-        )
     problems = [pr for pr in (pod_problem(p) for p in pods) if pr]
     if problems:
         return ValidationResult.fail("pods_running", "; ".join(problems))
+    want = desired_pods(release_workloads(context, info))
+    if not pods and not want:
+        return ValidationResult.ok(
+            "pods_running", f"no pods labelled {INSTANCE_LABEL}={info.name} (nothing to check)"
+        )
     ready = sum(1 for p in pods if pod_ready(p))
-    if ready < len(pods):
+    running = sum(1 for p in pods if pod_ready(p) and (p.get("status") or {}).get("phase") == "Running")
+    if ready < len(pods) or running < want:
+        total = max(len(pods), want + (ready - running))
         return ValidationResult.pending(
-            "pods_running", f"{ready}/{len(pods)} pods of release '{info.name}' ready"
+            "pods_running", f"{ready}/{total} pods of release '{info.name}' ready"
         )
     return ValidationResult.ok("pods_running", f"{len(pods)} pods of release '{info.name}' running")
 

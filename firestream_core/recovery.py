@@ -174,7 +174,7 @@ def recover_pending(
         return None
     revision = int(good["revision"])
     log.info("Recovery: rolling back release '%s' to revision %d", name, revision)
-    context.helm.rollback(name, ns, revision, wait=True, timeout=info.timeout)
+    context.helm.rollback(name, ns, revision, wait=info.wait, timeout=info.timeout)
     return _as_installed(info, good)
 
 
@@ -290,5 +290,5 @@ def rollback_release(context: DeployContext, info: ChartInfo, revision: int | No
         return f"release '{name}' uninstalled (it had no previous revision)"
     target = int(good["revision"])
     context.log.warning("Rollback: rolling back release '%s' to revision %d", name, target)
-    context.helm.rollback(name, ns, target, wait=True, timeout=info.timeout)
+    context.helm.rollback(name, ns, target, wait=info.wait, timeout=info.timeout)
     return f"release '{name}' rolled back to revision {target}"

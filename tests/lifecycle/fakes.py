@@ -169,12 +169,16 @@ class FakeKubectl:
         self.runs: list[list[str]] = []
         self.pod_script: list[list[dict[str, Any]]] = []
         self.fail_get: BaseException | None = None
+        self.workloads: dict[str, list[dict[str, Any]]] = {}
 
     def get(self, kind: str, name: str | None = None, *, namespace: str | None = None,
             selector: str | None = None, all_namespaces: bool = False) -> dict[str, Any] | None:
         self.calls.append(("get", kind, namespace, selector))
         if self.fail_get is not None:
             raise self.fail_get
+        if kind != "pods":
+            release = (selector or "=").split("=", 1)[1]
+            return {"kind": "List", "items": self.workloads.get(release, [])}
         if self.pod_script:
             items = self.pod_script.pop(0) if len(self.pod_script) > 1 else self.pod_script[0]
         else:

@@ -420,3 +420,28 @@ def test_custom_namespace(context, helm, chart_dir):
     result = run_release(chart, make_manager(), context)
     assert result.ok and result.namespace == "team-a"
     assert ("upgrade_install", "web", "team-a") in helm.calls
+
+
+def test_workload_without_pods_is_pending(context, kubectl, chart_dir):
+    """A Deployment whose pods do not exist (no controller) is not "nothing to check"."""
+    kubectl.workloads["web"] = [{"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 2}}]
+    kubectl.pod_script = [[], [pod("web-1")], [pod("web-1"), pod("web-2")]]
+    result = run_release(generic(), make_manager(), context)
+    assert result.ok, result.error
+    assert ("get", "deployments,statefulsets,daemonsets", "default", "app.kubernetes.io/instance=web") in (
+        kubectl.calls
+    )
+    assert sum(1 for c in kubectl.calls if c[1] == "pods") == 3
+
+
+def test_workload_without_pods_fails_at_timeout(context, kubectl, chart_dir):
+    kubectl.workloads["web"] = [{"kind": "StatefulSet", "metadata": {"name": "web"}, "spec": {}}]
+    result = run_release(generic(timeout="0s"), make_manager(), context)
+    check = next(v for v in result.validations if v.name == "pods_running")
+    assert check.status is ValidationStatus.FAILED
+    assert check.message == "still pending after 0s: 0/1 pods of release 'web' ready"
+
+
+def test_scaled_to_zero_passes(context, kubectl, chart_dir):
+    kubectl.workloads["web"] = [{"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 0}}]
+    assert run_release(generic(), make_manager(), context).ok
