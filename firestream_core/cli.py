@@ -126,8 +126,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, (_module, help_text) in COMMANDS.items():
         sp = subs.add_parser(name, help=help_text, description=help_text)
-        _global_options(sp, sub=True)
-        if name == command:
+        if name == command:  # only the command being run pays for its options
+            _global_options(sp, sub=True)
             load_command(name).add_arguments(sp)
     return parser
 

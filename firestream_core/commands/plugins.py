@@ -9,7 +9,6 @@ when a plugin is broken, two plugins register the same chart type, or
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 
@@ -32,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     infos = manager.plugin_infos()
     problems = check_plugins(manager) if args.check else manager.problems()
     if args.json:
+        import json
+
         doc = {
             "plugins": [i.to_dict() for i in infos],
             "broken": [

@@ -1,0 +1,109 @@
+"""Start-up cost of the ``firestream`` command, side by side with a bare interpreter.
+
+Runs, interleaved so that machine noise hits every case alike, N times each:
+
+* ``python -c pass`` (the floor),
+* ``firestream --version`` (target: within 2.5x of the floor),
+* ``firestream plugins`` (target: under 150 ms with the installed plugins),
+
+and prints the medians, the ratio to the floor and whether each target is
+met. Not a test: timings belong here, never in assertions.
+
+    python bench/startup.py [-n 30] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _firestream() -> list[str]:
+    """The installed console script next to this interpreter, else ``python -m``."""
+    script = Path(sys.executable).with_name("firestream")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("firestream")
+    return [found] if found else [sys.executable, "-m", "firestream_core.cli"]
+
+
+def _time(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)  # noqa: S603
+    elapsed = time.perf_counter() - start
+    if r.returncode not in (0, 1):  # plugins exits 1 when a plugin is broken: still timed
+        raise SystemExit(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def _plugin_count(fs: list[str], env: dict[str, str]) -> tuple[int, int]:
+    out = subprocess.run([*fs, "plugins", "--json"], capture_output=True, text=True, env=env)  # noqa: S603
+    try:
+        doc = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return 0, 0
+    entry_points = [p for p in doc["plugins"] if not p.get("builtin")]
+    return len(entry_points), len(doc["broken"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=30, help="runs per case (default 30)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args()
+
+    # As installed: bytecode cached (this environment may set PYTHONDONTWRITEBYTECODE,
+    # which would make every run recompile every module) and no plugin disabled.
+    drop = {"FIRESTREAM_DISABLE_PLUGINS", "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    fs = _firestream()
+    cases = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "firestream --version": [*fs, "--version"],
+        "firestream plugins": [*fs, "plugins"],
+    }
+    for argv in cases.values():  # warm the file cache and write the bytecode
+        _time(argv, env)
+        _time(argv, env)
+    samples: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(args.n):
+        for name, argv in cases.items():
+            samples[name].append(_time(argv, env))
+
+    med = {k: statistics.median(v) * 1000 for k, v in samples.items()}
+    floor = med["python -c pass"]
+    plugins, broken = _plugin_count(fs, env)
+    targets = {
+        "firestream --version": (med["firestream --version"] <= 2.5 * floor, "<= 2.5x bare python"),
+        "firestream plugins": (med["firestream plugins"] < 150.0, "< 150 ms"),
+    }
+    if args.json:
+        print(json.dumps({
+            "runs": args.n,
+            "median_ms": med,
+            "ratio": {k: v / floor for k, v in med.items()},
+            "targets_met": {k: ok for k, (ok, _) in targets.items()},
+            "entry_point_plugins": plugins,
+            "broken_plugins": broken,
+        }, indent=2))
+        return 0
+
+    print(f"{args.n} runs each, interleaved; {plugins} entry-point plugins installed"
+          + (f", {broken} broken" if broken else ""))
+    print(f"{'case':<24}{'median':>10}{'ratio':>8}  target")
+    for name, ms in med.items():
+        ok, what = targets.get(name, (None, ""))
+        verdict = "" if ok is None else f"{what}: {'met' if ok else 'MISSED'}"
+        print(f"{name:<24}{ms:>8.1f}ms{ms / floor:>7.2f}x  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
