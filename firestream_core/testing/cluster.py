@@ -153,6 +153,7 @@ def start_cluster(
     controller: bool = True,
     log_file: Path | None = None,
     timeout: float = 30.0,
+    verbose: bool = False,
 ) -> ClusterProcess:
     """Start the emulator subprocess on ``127.0.0.1`` and wait until it serves.
 
@@ -160,6 +161,7 @@ def start_cluster(
     returns once the server has (re)written ``kubeconfig``; its output goes to
     ``log_file`` (appended) or to an anonymous temporary file, whose tail is
     quoted in the :class:`ClusterError` if the server dies while starting.
+    ``verbose=True`` logs every request there (for debugging a client).
     """
     kubeconfig = Path(kubeconfig).resolve()
     before = _file_identity(kubeconfig)
@@ -167,6 +169,8 @@ def start_cluster(
             "--port", str(port or 0), "--kubeconfig", str(kubeconfig), "--exit-with-parent"]
     if not controller:
         argv.append("--no-controller")
+    if verbose:
+        argv.append("--verbose")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), env.get("PYTHONPATH")]))
     log: IO[bytes] = log_file.open("ab") if log_file is not None else tempfile.TemporaryFile()
@@ -242,9 +246,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="start with the toy controller off (workloads never get ready)")
     parser.add_argument("--no-loadbalancer", action="store_true",
                         help="start with LoadBalancer address assignment off")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log every request (method, path, content type, status) on stderr")
     parser.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="emulator %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(_serve(args))

@@ -423,6 +423,44 @@ def test_kubectl_apply_wait_delete(env: Env, request: pytest.FixtureRequest) -> 
     assert gone.returncode != 0 and "NotFound" in gone.stderr
 
 
+def _without_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_empty(v) for k, v in value.items() if v not in (None, {}, [], "")}
+    if isinstance(value, list):
+        return [_without_empty(v) for v in value]
+    return value
+
+
+def _is_subset(small: Any, big: Any) -> bool:
+    if isinstance(small, dict):
+        return isinstance(big, dict) and all(k in big and _is_subset(v, big[k]) for k, v in small.items())
+    if isinstance(small, list):
+        return isinstance(big, list) and len(small) == len(big) and all(
+            _is_subset(a, b) for a, b in zip(small, big, strict=True))
+    return bool(small == big)
+
+
+@pytest.mark.parametrize("args", [
+    ["deployment", "web", "--image=nginx", "--replicas=2", "--port=80"],
+    ["job", "once", "--image=busybox"],
+    ["service", "nodeport", "np", "--tcp=80:http"],
+    ["role", "reader", "--verb=get,list", "--resource=pods"],
+    ["poddisruptionbudget", "pdb", "--selector=app=web", "--min-available=1"],
+    ["ingress", "ing", "--rule=foo.com/bar=svc1:8080", "--class=nginx"],
+], ids=lambda args: args[0])
+def test_kubectl_create_sends_protobuf_we_decode(env: Env, args: list[str], request: pytest.FixtureRequest) -> None:
+    """``kubectl create <kind>`` posts protobuf; what is stored must equal what kubectl meant."""
+    ns = unique(request, "ns-create")
+    env.run("kubectl", "create", "namespace", ns)
+    intended = json.loads(env.run("kubectl", "create", *args, "-n", ns, "--dry-run=client",
+                                  "-o", "json").stdout)
+    stored = json.loads(env.run("kubectl", "create", *args, "-n", ns, "-o", "json").stdout)
+    intended["metadata"]["namespace"] = ns
+    assert _is_subset(_without_empty(intended), stored), (intended, stored)
+    if args[0] == "job":
+        env.run("kubectl", "wait", "--for=condition=complete", "job/once", "-n", ns, "--timeout=10s")
+
+
 CLUSTER_WIDGET_CRD = """\
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition

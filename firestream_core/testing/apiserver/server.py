@@ -90,11 +90,16 @@ class Emulator:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            return await self._route(request)
+            response = await self._route(request)
         except ApiError as e:
-            return _json(e.status(), e.code)
+            response = _json(e.status(), e.code)
+            log.info("%s %s -> %s %s", request.method, request.path_qs, e.code, e.message)
+            return response
         except SelectorError as e:
             return _json(ApiError(400, "BadRequest", str(e)).status(), 400)
+        log.info("%s %s [%s] -> %s", request.method, request.path_qs,
+                 request.headers.get("Content-Type", "-"), response.status)
+        return response
 
     async def _route(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
