@@ -1,0 +1,225 @@
+"""Project against the emulated cluster with the real helm 3 and helm 4 (marked ``helm``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from firestream_core.project import ApplyEvent, Project
+
+from .conftest import release_blocks, write_config
+
+pytestmark = pytest.mark.helm
+
+SECRET = "Zq9-import-secret-7731"
+
+
+def load(path: Path, kube, helm_bin) -> Project:
+    return Project.load(path, helm_binary=helm_bin, kubeconfig=kube.kubeconfig, env=kube.env,
+                        kubectl_binary=kube.tools["kubectl"])
+
+
+def five_release_config(folder: Path, kube, chart_repo, web_message: str = "v1") -> Path:
+    releases = [
+        ("db", [], {"message": "db"}),
+        ("cache", [], {"message": "cache"}),
+        ("queue", [], {"message": "queue"}),
+        ("api", ["db", "cache"], {"message": "api"}),
+        ("web", ["api", "queue"], {"message": web_message}),
+    ]
+    body = release_blocks(releases, chart="tiny-app", repository=chart_repo.name,
+                          namespace=kube.namespace, version="0.2.0")
+    return write_config(folder, f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [defaults]
+        timeout = "60s"
+
+    """ + body)
+
+
+def revisions(kube, helm_bin) -> dict[str, int]:
+    return {r.name: r.revision for r in kube.helm(helm_bin).list_releases() if r.namespace == kube.namespace}
+
+
+def test_create_noop_upgrade_destroy(tmp_path, kube, chart_repo, helm_bin, no_log_redactors):
+    path = five_release_config(tmp_path / "p", kube, chart_repo)
+    project = load(path, kube, helm_bin)
+    deps = {"db": [], "cache": [], "queue": [], "api": ["db", "cache"], "web": ["api", "queue"]}
+
+    # create: every release, each after its dependencies
+    events: list[ApplyEvent] = []
+    result = project.apply(on_event=events.append)
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert {o.action for o in result.releases.values()} == {"create"}
+    started = {e.release: i for i, e in enumerate(events) if e.kind == "started"}
+    finished = {e.release: i for i, e in enumerate(events) if e.kind == "finished"}
+    for name, needs in deps.items():
+        assert all(finished[d] < started[name] for d in needs), name
+    assert revisions(kube, helm_bin) == dict.fromkeys(deps, 1)
+
+    # no-op: nothing to do, nothing run
+    plan = load(path, kube, helm_bin).plan()
+    assert not plan.has_changes, [(c.name, c.reasons) for c in plan.releases]
+    again = load(path, kube, helm_bin).apply()
+    assert again.ok and {o.action for o in again.releases.values()} == {"no-op"}
+    assert revisions(kube, helm_bin) == dict.fromkeys(deps, 1)
+
+    # one value changed: only that release is upgraded
+    five_release_config(tmp_path / "p", kube, chart_repo, web_message="v2")
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    assert [(c.name, c.action) for c in plan.changes] == [("web", "upgrade")]
+    assert plan["web"].reasons == ("values changed: message",)
+    result = project.apply(plan)
+    assert result.ok
+    assert revisions(kube, helm_bin) == {**dict.fromkeys(deps, 1), "web": 2}
+
+    # destroy: reverse order, every release gone
+    events = []
+    result = load(path, kube, helm_bin).destroy(on_event=events.append)
+    assert result.ok and {o.action for o in result.releases.values()} == {"destroy"}
+    started = {e.release: i for i, e in enumerate(events) if e.kind == "started"}
+    finished = {e.release: i for i, e in enumerate(events) if e.kind == "finished"}
+    for name, needs in deps.items():
+        assert all(finished[name] < started[d] for d in needs), name
+    assert revisions(kube, helm_bin) == {}
+
+
+def _wait_for(predicate, what: str, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def _status(kube, helm_bin, name: str) -> str | None:
+    for r in kube.helm(helm_bin).list_releases():
+        if r.name == name and r.namespace == kube.namespace:
+            return r.status
+    return None
+
+
+def test_pending_release_is_recovered(tmp_path, kube, chart_repo, helm_bin, no_log_redactors):
+    path = write_config(tmp_path / "p", f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+    """ + release_blocks([("app", [], {"message": "one"})], chart="tiny-app",
+                         repository=chart_repo.name, namespace=kube.namespace, version="0.2.0"))
+    assert load(path, kube, helm_bin).apply().ok
+
+    # an upgrade that waits for pods that never get ready, killed mid-way
+    kube.cluster.set_controller(False)
+    kube.run([helm_bin, "repo", "add", chart_repo.name, chart_repo.url])
+    proc = subprocess.Popen(  # noqa: S603 - the test plays a helm killed by its user
+        [str(helm_bin), "upgrade", "app", chart_repo.ref("tiny-app"), "--version", "0.2.0",
+         "-n", kube.namespace, "--wait", "--timeout", "120s", "--set", "message=two"],
+        env=kube.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: _status(kube, helm_bin, "app") == "pending-upgrade", "pending-upgrade")
+    finally:
+        proc.kill()
+        proc.wait()
+    kube.cluster.set_controller(True)
+
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    assert (plan["app"].action, plan["app"].reasons) == ("recover", ("status is pending-upgrade",))
+    result = project.apply(plan)
+    assert result.ok, result.releases["app"].reason
+    assert _status(kube, helm_bin, "app") == "deployed"
+    assert not load(path, kube, helm_bin).plan().has_changes
+
+
+def test_import_hand_installed_release_gives_noop_plan(tmp_path, kube, chart_repo, helm_bin,
+                                                      no_log_redactors):
+    kube.run([helm_bin, "repo", "add", chart_repo.name, chart_repo.url])
+    values = tmp_path / "hand.yaml"
+    values.write_text(f"message: by hand\nreplicaCount: 2\npassword: {SECRET}\n")
+    kube.run([helm_bin, "install", "legacy", chart_repo.ref("tiny-app"), "--version", "0.1.0",
+              "-n", kube.namespace, "--create-namespace", "-f", values])
+    path = write_config(tmp_path / "p", f"""
+        # my project
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+    """)
+    before = path.read_text()
+    project = load(path, kube, helm_bin)
+    result = project.import_release("legacy", kube.namespace, chart=chart_repo.ref("tiny-app"))
+
+    text = path.read_text()
+    assert text.startswith(before)  # appended, never rewritten
+    assert "[[deployments.generic]]" in text and 'name = "legacy"' in text
+    assert SECRET not in text
+    assert result.secret_keys == ("password",)
+    assert result.values_file is not None
+    assert stat.S_IMODE(result.values_file.stat().st_mode) == 0o600
+    assert SECRET in result.values_file.read_text()
+    assert result.version == "0.1.0" and result.revision == 1
+
+    plan = load(path, kube, helm_bin).plan()
+    assert [(c.name, c.action) for c in plan.releases] == [("legacy", "no-op")], plan["legacy"].reasons
+    assert SECRET not in plan.to_json()
+
+
+def test_ctrl_c_during_apply(tmp_path, kube, chart_repo, helm_bin):
+    releases = [
+        ("fast", [], {}),
+        ("slow", [], {"podAnnotations": {"emulator.firestream.dev/ready": "false"}}),
+        ("after", ["slow"], {}),
+    ]
+    blocks = []
+    for name, deps, values in releases:
+        b = release_blocks([(name, deps, {})], chart="tiny-app", repository=chart_repo.name,
+                           namespace=kube.namespace, version="0.2.0")
+        if values:
+            b += '[deployments.generic.values]\npodAnnotations = { "emulator.firestream.dev/ready" = "false" }\n'
+        blocks.append(b)
+    path = write_config(tmp_path / "p", f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [defaults]
+        timeout = "120s"
+
+    """ + "\n".join(blocks))
+    state_file = path.parent / ".firestream" / "state.json"
+    lock_file = path.parent / ".firestream" / "lock"
+    env = {**os.environ, **kube.env}
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "firestream_core.cli", "apply", "--yes", "-f", str(path),
+         "--helm-binary", str(helm_bin), "--kubeconfig", str(kube.kubeconfig)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+    )
+    try:
+        _wait_for(lambda: state_file.exists() and '"fast"' in state_file.read_text(), "fast recorded")
+        _wait_for(lambda: _status(kube, helm_bin, "slow") == "pending-install", "slow in helm")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, (out, err)
+    assert not lock_file.exists()
+    import json
+
+    state = json.loads(state_file.read_text())
+    assert sorted(state["releases"]) == [f"{kube.namespace}/fast"]
+    assert "cancelled" in out and "fast" in out
+    # what the interrupted run left behind is recovered by the next one
+    plan = load(path, kube, helm_bin).plan()
+    assert plan["fast"].action == "no-op"
+    assert plan["slow"].action in ("recover", "upgrade", "create")
