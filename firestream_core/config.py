@@ -768,7 +768,9 @@ def _flatten_secrets(raw: Any, where: str) -> tuple[dict[str, Any], list[str]]:
 # -- building charts ----------------------------------------------------------------------
 
 
-def build_charts(config: ProjectConfig, manager: FirestreamPluginManager) -> BuiltCharts:
+def build_charts(
+    config: ProjectConfig, manager: FirestreamPluginManager, *, resolve_secrets: bool = True
+) -> BuiltCharts:
     """One ``HelmChart`` per release, in file order.
 
     For each release: the chart type's preset (``preset = "name"``) or its
@@ -777,6 +779,9 @@ def build_charts(config: ProjectConfig, manager: FirestreamPluginManager) -> Bui
     replaces, ``values`` and ``secret_values`` become generated values files
     (``<file>:deployments.<type>[i].values``) after the chart's own.
 
+    :param resolve_secrets: False to leave ``secret_values`` out entirely (no
+        environment variable or file is read): for commands that only look
+        at the project's shape, such as ``graph``.
     :raises ConfigError: every problem at once (unknown chart types, broken
         plugins, unknown presets or option keys, missing secrets, invalid
         ``ChartInfo`` fields, duplicate releases, unknown dependencies, cycles).
@@ -789,7 +794,7 @@ def build_charts(config: ProjectConfig, manager: FirestreamPluginManager) -> Bui
     charts.paths = []
     for rc in config.releases:
         try:
-            chart = _build_one(config, rc, manager, charts.secrets, problems)
+            chart = _build_one(config, rc, manager, charts.secrets, problems, resolve_secrets)
         except FirestreamError as exc:  # a broken plugin or unknown chart type
             problems.append(f"{rc.where}: {_first_line(exc)}")
             continue
@@ -859,6 +864,7 @@ def _build_one(
     manager: FirestreamPluginManager,
     secrets: list[str],
     problems: list[str],
+    resolve_secrets: bool = True,
 ) -> HelmChart | None:
     from .plugins import default_chart
 
@@ -882,8 +888,8 @@ def _build_one(
     info.name = name
 
     n = len(problems)
-    _apply_keys(config, info, config.defaults, "defaults", secrets, problems)
-    _apply_keys(config, info, rc, rc.where, secrets, problems)
+    _apply_keys(config, info, config.defaults, "defaults", secrets, problems, resolve_secrets)
+    _apply_keys(config, info, rc, rc.where, secrets, problems, resolve_secrets)
     if rc.depends_on is not None:
         info.depends_on = list(rc.depends_on)
     chart.options = _options(ct, chart.options, rc, problems)
@@ -934,6 +940,7 @@ def _apply_keys(
     where: str,
     secrets: list[str],
     problems: list[str],
+    resolve_secrets: bool = True,
 ) -> None:
     """Apply the given (non-None) keys of a release or of ``[defaults]`` to ``info``."""
     from .model import BreakingVersion, ChartSetValue, ChartValuesGenerated, HelmAction
@@ -961,7 +968,7 @@ def _apply_keys(
         info.yaml_files_content.append(
             ChartValuesGenerated(f"{config.path.name}:{where}.values", _dump_yaml(keys.values))
         )
-    if keys.secret_values:
+    if keys.secret_values and resolve_secrets:
         resolved = _resolve_secrets(config, keys.secret_values, _join(where, "secret_values"), problems)
         if resolved is not None:
             secrets.extend(v for v in _leaves(resolved) if v)

@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     manager = get_plugin_manager(disabled=args.disable_plugin)
     config = load_config(args.file, manager)
-    graph = build_graph(build_charts(config, manager), str(config.path))
+    charts = build_charts(config, manager, resolve_secrets=False)  # the shape only
+    graph = build_graph(charts, str(config.path))
     if args.releases:
         graph = graph.subgraph(args.releases, include_deps=True)
     print(graph.render(args.format), end="")

@@ -27,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.file, manager)
     charts = build_charts(config, manager)
     if charts.secrets:
-        add_redactor(_SecretRedactor(charts.secrets))
+        from ..redact import Redactor
+
+        add_redactor(Redactor(charts.secrets))
     graph = build_graph(charts, str(config.path))
     used = {c.chart_type for c in charts}
     for b in manager.broken:
@@ -40,14 +42,3 @@ def run(args: argparse.Namespace) -> int:
     )
     return 0
 
-
-class _SecretRedactor:
-    """Hides the resolved secrets when redact.py is not available."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def redact(self, text: str) -> str:
-        for s in self.secrets:
-            text = text.replace(s, "***")
-        return text

@@ -574,3 +574,15 @@ def test_built_charts_are_independent_copies(write_config, demo_manager) -> None
     a, b = build_charts(load_config(path, demo_manager), demo_manager)
     a.chart_info.values.append(ChartSetValue("x", "1"))
     assert b.chart_info.values == []
+
+
+def test_secrets_can_be_left_unresolved_for_shape_only_commands(write_config, manager, monkeypatch) -> None:
+    monkeypatch.delenv("NOT_SET_HERE", raising=False)
+    path = write_config(
+        '[[deployments.db]]\nchart = "x/db"\nsecret_values = { "a.b" = { env = "NOT_SET_HERE" } }\n'
+    )
+    config = load_config(path, manager)
+    with pytest.raises(ConfigError):
+        build_charts(config, manager)
+    (chart,) = build_charts(config, manager, resolve_secrets=False)
+    assert chart.chart_info.yaml_files_content == []

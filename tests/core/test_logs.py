@@ -1,0 +1,66 @@
+"""Logging set-up: levels from flags and FIRESTREAM_LOG, the seed's format, redaction."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from firestream_core import logs
+from firestream_core.redact import Redactor
+
+
+@pytest.fixture(autouse=True)
+def _clean():
+    logs.remove_redactors()
+    yield
+    logs.remove_redactors()
+
+
+@pytest.mark.parametrize(
+    ("verbose", "quiet", "env", "level"),
+    [
+        (0, False, "", logging.INFO),
+        (1, False, "", logging.DEBUG),
+        (0, True, "", logging.WARNING),
+        (0, False, "debug", logging.DEBUG),
+        (0, False, "ERROR", logging.ERROR),
+        (0, False, "nonsense", logging.INFO),
+        (0, True, "debug", logging.WARNING),  # flags win over the environment
+    ],
+)
+def test_level(verbose: int, quiet: bool, env: str, level: int) -> None:
+    assert logs.level_for(verbose, quiet, {"FIRESTREAM_LOG": env}) == level
+
+
+def test_format_is_level_then_message_and_debug_hidden_by_default(monkeypatch) -> None:
+    monkeypatch.delenv("FIRESTREAM_LOG", raising=False)
+    out = io.StringIO()
+    log = logs.setup_logging(stream=out)
+    log.info("Running lifecycle for chart: %s", "prometheus-operator")
+    log.debug("not shown")
+    assert out.getvalue() == "INFO Running lifecycle for chart: prometheus-operator\n"
+
+
+def test_redactor_hides_values_in_messages_arguments_and_errors() -> None:
+    out = io.StringIO()
+    log = logs.setup_logging(verbose=1, stream=out)
+    logs.add_redactor(Redactor(["hunter2-secret"]))
+    log.debug("password is %s", "hunter2-secret")
+    try:
+        raise ValueError("bad hunter2-secret")
+    except ValueError:
+        log.exception("failed")
+    text = out.getvalue()
+    assert "hunter2-secret" not in text
+    assert text.startswith("DEBUG password is ***\nERROR failed\nTraceback")
+    assert "ValueError: bad ***" in text
+    assert logs.redact("x hunter2-secret y") == "x *** y"
+
+
+def test_redactor_added_before_setup_applies_to_the_new_handler() -> None:
+    logs.add_redactor(Redactor(["early-secret-value"]))
+    out = io.StringIO()
+    logs.setup_logging(stream=out).warning("early-secret-value leaked?")
+    assert out.getvalue() == "WARNING *** leaked?\n"
