@@ -1,0 +1,193 @@
+"""Kubernetes Secrets a chart plugin creates for its release's credentials.
+
+Charts such as bitnami/postgresql or grafana take their passwords from an
+existing Secret (``auth.existingSecret``, ``admin.existingSecret``). A chart
+plugin that must not hard-code a password calls :func:`ensure_secret` in
+``pre_exec``: each key gets the value configured for it, else the value the
+Secret already holds (a password is never regenerated behind a running
+database's back), else a newly generated random one. The Secret is written
+with ``kubectl apply --server-side`` through **stdin**, only when something
+changed; every value is first registered with the run's redactor, so no
+error text or log line can show it, and nothing here logs a value or puts
+one on a command line.
+
+The result (:class:`SecretOutcome`) tells which keys were generated, reused
+or configured - never their values - so a plugin can record it in the
+payload.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import string
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "MANAGED_BY_LABEL",
+    "SecretOutcome",
+    "ensure_namespace",
+    "ensure_secret",
+    "generate_password",
+    "read_secret",
+]
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def generate_password(length: int = 32) -> str:
+    """A random password of letters and digits (``secrets``; ~5.95 bits per character).
+
+    Letters and digits only, so it survives URLs, shells and config files unquoted.
+    """
+    if length < 16:
+        raise ValueError("a generated password must be at least 16 characters long")
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+@attrs.frozen
+class SecretOutcome:
+    """What :func:`ensure_secret` did. Holds key names only, never values.
+
+    :ivar name: the Secret's name.
+    :ivar namespace: its namespace.
+    :ivar existed: the Secret was already there.
+    :ivar written: it was created or updated (False: left as it was, or dry run).
+    :ivar generated: keys given a newly generated value.
+    :ivar reused: keys whose value was kept from the existing Secret.
+    :ivar configured: keys set from a configured value.
+    """
+
+    name: str
+    namespace: str
+    existed: bool
+    written: bool
+    generated: tuple[str, ...] = ()
+    reused: tuple[str, ...] = ()
+    configured: tuple[str, ...] = ()
+
+    def to_payload(self) -> dict[str, Any]:
+        """A JSON-friendly summary for the chart payload (no values)."""
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "existed": self.existed,
+            "written": self.written,
+            "generated": list(self.generated),
+            "reused": list(self.reused),
+            "configured": list(self.configured),
+        }
+
+
+def _redact(context: Any, value: str) -> None:
+    redactor = getattr(context, "redactor", None)
+    if redactor is not None and value:
+        redactor.add(value)
+
+
+def read_secret(context: Any, name: str, namespace: str) -> dict[str, str] | None:
+    """The decoded data of Secret ``name``, or None when it does not exist.
+
+    Every value read is registered with the context's redactor.
+    """
+    obj = context.kubectl.get("secret", name, namespace=namespace)
+    if obj is None:
+        return None
+    out: dict[str, str] = {}
+    for key, encoded in (obj.get("data") or {}).items():
+        try:
+            value = base64.b64decode(str(encoded), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            continue  # not text: not a password this module manages
+        _redact(context, value)
+        out[str(key)] = value
+    for key, value in (obj.get("stringData") or {}).items():  # as some emulators keep it
+        _redact(context, str(value))
+        out.setdefault(str(key), str(value))
+    return out
+
+
+def ensure_namespace(context: Any, namespace: str) -> None:
+    """Create ``namespace`` when missing (server-side apply; no-op in dry runs).
+
+    Needed before creating a Secret in ``pre_exec``, since helm's
+    ``--create-namespace`` only runs later, in ``exec``.
+    """
+    if context.dry_run or context.kubectl.get("namespace", namespace) is not None:
+        return
+    context.kubectl.apply_server_side(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    )
+
+
+def ensure_secret(
+    context: Any,
+    *,
+    name: str,
+    namespace: str,
+    keys: Mapping[str, str | None],
+    release: str | None = None,
+    length: int = 32,
+    labels: Mapping[str, str] | None = None,
+) -> SecretOutcome:
+    """Make Secret ``name`` hold a value for every key in ``keys``.
+
+    :param context: the stage's ``DeployContext`` (its ``kubectl``,
+        ``redactor``, ``dry_run``).
+    :param keys: key -> configured value, or None to keep the existing value
+        or generate one.
+    :param release: the release the Secret belongs to (label
+        ``app.kubernetes.io/instance``).
+    :param length: length of generated passwords.
+    :param labels: extra labels.
+    :return: what was done (key names only).
+    """
+    for value in keys.values():
+        if value:
+            _redact(context, value)
+    current = read_secret(context, name, namespace)
+    existed = current is not None
+    current = current or {}
+    data: dict[str, str] = dict(current)
+    generated, reused, configured = [], [], []
+    for key, wanted in keys.items():
+        if wanted:
+            data[key] = wanted
+            configured.append(key)
+        elif current.get(key):
+            reused.append(key)
+        else:
+            data[key] = generate_password(length)
+            _redact(context, data[key])
+            generated.append(key)
+    changed = not existed or any(current.get(k) != data[k] for k in keys)
+    written = False
+    if changed and not context.dry_run:
+        meta_labels = {MANAGED_BY_LABEL: "firestream", **(labels or {})}
+        if release:
+            meta_labels.setdefault("app.kubernetes.io/instance", release)
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": name, "namespace": namespace, "labels": meta_labels},
+            "data": {
+                k: base64.b64encode(data[k].encode("utf-8")).decode("ascii") for k in keys
+            },
+        }
+        context.kubectl.apply_server_side(manifest, namespace=namespace)
+        written = True
+    return SecretOutcome(
+        name=name,
+        namespace=namespace,
+        existed=existed,
+        written=written,
+        generated=tuple(generated),
+        reused=tuple(reused),
+        configured=tuple(configured),
+    )

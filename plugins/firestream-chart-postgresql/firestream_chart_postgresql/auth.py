@@ -1,0 +1,153 @@
+"""Where the PostgreSQL passwords come from, and the Secret that keeps them.
+
+For each of the three passwords bitnami/postgresql reads from
+``auth.existingSecret`` (``postgres-password``, ``password``,
+``replication-password``), in order:
+
+1. the environment variable named by the option (``password_env``,
+   ``user_password_env``, ``replication_password_env``);
+2. the chart's values (``auth.postgresPassword``, ``auth.password``,
+   ``auth.replicationPassword``), e.g. from ``secret_values`` in the config;
+3. the value already in the Secret (never regenerated);
+4. a newly generated random password.
+
+Nothing here logs or returns a password; each one is registered with the
+run's redactor before anything else happens.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from firestream_core.errors import PrerequisiteError
+
+from .chart import (
+    ADMIN_PASSWORD_KEY,
+    REPLICATION_PASSWORD_KEY,
+    USER_PASSWORD_KEY,
+    PostgresqlOptions,
+    options_of,
+    set_value,
+)
+
+if TYPE_CHECKING:
+    from firestream_core.context import DeployContext
+    from firestream_core.model import HelmChart
+
+VALUE_KEYS: dict[str, str] = {
+    ADMIN_PASSWORD_KEY: "auth.postgresPassword",
+    USER_PASSWORD_KEY: "auth.password",
+    REPLICATION_PASSWORD_KEY: "auth.replicationPassword",
+}
+"""Secret key -> the chart value that would otherwise carry that password."""
+
+
+def _env_options(opts: PostgresqlOptions) -> dict[str, str | None]:
+    return {
+        ADMIN_PASSWORD_KEY: opts.password_env,
+        USER_PASSWORD_KEY: opts.user_password_env,
+        REPLICATION_PASSWORD_KEY: opts.replication_password_env,
+    }
+
+
+def missing_environment(chart: HelmChart, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Problems with the environment variables the options name (unset or empty)."""
+    env = os.environ if environ is None else environ
+    opts = options_of(chart)
+    fields = {
+        ADMIN_PASSWORD_KEY: "password_env",
+        USER_PASSWORD_KEY: "user_password_env",
+        REPLICATION_PASSWORD_KEY: "replication_password_env",
+    }
+    problems = []
+    for key, var in _env_options(opts).items():
+        if var is not None and not env.get(var):
+            problems.append(
+                f"release '{chart.chart_info.name}': environment variable '{var}' "
+                f"(option {fields[key]}) is not set or empty"
+            )
+    return problems
+
+
+def configured_passwords(
+    chart: HelmChart, context: DeployContext, environ: Mapping[str, str] | None = None
+) -> dict[str, str | None]:
+    """Secret key -> the configured password, or None (keep or generate)."""
+    from firestream_core.checks import chart_value
+
+    env = os.environ if environ is None else environ
+    info = chart.chart_info
+    out: dict[str, str | None] = {}
+    for key, var in _env_options(options_of(chart)).items():
+        value: Any = env.get(var) if var else None
+        if not value:
+            value = chart_value(info, VALUE_KEYS[key], project_dir=context.project_dir)
+        out[key] = str(value) if value not in (None, "") else None
+    return out
+
+
+def user_secret(chart: HelmChart, context: DeployContext) -> str | None:
+    """The Secret the user manages, if any: option ``existing_secret`` or their own value."""
+    from firestream_core.checks import chart_value
+
+    opts = options_of(chart)
+    if opts.existing_secret:
+        return opts.existing_secret
+    given = chart_value(chart.chart_info, "auth.existingSecret", project_dir=context.project_dir)
+    if given and given != opts.secret_name(chart.chart_info.name):
+        return str(given)
+    return None
+
+
+def prepare_auth(chart: HelmChart, context: DeployContext) -> dict[str, Any]:
+    """Make the chart read its passwords from a Secret; return a payload summary (no values).
+
+    :raises PrerequisiteError: a user-managed Secret does not exist.
+    """
+    from firestream_core.managed_secrets import ensure_namespace, ensure_secret
+
+    info = chart.chart_info
+    ns = info.namespace_name
+    theirs = user_secret(chart, context)
+    if theirs is not None:
+        if not context.dry_run and context.kubectl.get("secret", theirs, namespace=ns) is None:
+            raise PrerequisiteError(
+                f"release '{info.name}': Secret '{theirs}' (existing_secret) does not exist "
+                f"in namespace '{ns}'",
+                hint="create it with the keys postgres-password (and password / "
+                "replication-password when used), or drop existing_secret to let firestream "
+                "create one",
+            )
+        set_value(info, "auth.existingSecret", theirs)
+        return {"auth_secret": theirs, "managed": False}
+
+    opts = options_of(chart)
+    name = opts.secret_name(info.name)
+    wanted = configured_passwords(chart, context)
+    if info.create_namespace:
+        ensure_namespace(context, ns)
+    outcome = ensure_secret(
+        context,
+        name=name,
+        namespace=ns,
+        keys=wanted,
+        release=info.name,
+        length=opts.password_length,
+        labels={"app.kubernetes.io/component": "postgresql-auth"},
+    )
+    if outcome.existed and outcome.configured and outcome.written:
+        context.log.warning(
+            "release '%s': Secret '%s' now holds the configured password for %s; "
+            "PostgreSQL keeps the password it was initialised with until it is changed "
+            "in the database too",
+            info.name, name, ", ".join(outcome.configured),
+        )
+    if outcome.generated:
+        context.log.info(
+            "release '%s': generated %s in Secret '%s' (namespace '%s')",
+            info.name, ", ".join(outcome.generated), name, ns,
+        )
+    set_value(info, "auth.existingSecret", name)
+    return {"auth_secret": name, "managed": True, **outcome.to_payload()}

@@ -1,0 +1,174 @@
+"""``PostgresqlChart``: bitnami/postgresql 13.2.24 with the original's presets.
+
+The original passed ``auth.postgresPassword=postgres`` on helm's command
+line. Here no preset holds a password: ``pre_exec`` (see :mod:`.auth`) keeps
+the passwords in a Kubernetes Secret and points the chart at it with
+``auth.existingSecret``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+import attrs
+
+from firestream_core.model import (
+    ChartInfo,
+    ChartSetValue,
+    HelmChart,
+    HelmChartNamespace,
+    ReleaseSettings,
+)
+
+REPOSITORY = "bitnami"
+REPOSITORY_URL = "https://charts.bitnami.com/bitnami"
+CHART = "postgresql"
+VERSION = "13.2.24"
+
+ADMIN_PASSWORD_KEY = "postgres-password"
+USER_PASSWORD_KEY = "password"
+REPLICATION_PASSWORD_KEY = "replication-password"
+"""The key names bitnami/postgresql reads from ``auth.existingSecret`` (``auth.secretKeys``)."""
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _secret_name(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+        raise ValueError(f"{attribute.name}: {value!r} is not a valid Secret name")
+
+
+def _env_name(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and not _ENV_NAME.match(value):
+        raise ValueError(f"{attribute.name}: {value!r} is not an environment variable name")
+
+
+def _min_length(_inst: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if value < 16:
+        raise ValueError(f"{attribute.name} must be at least 16")
+
+
+@attrs.frozen
+class PostgresqlOptions:
+    """Options of the ``postgresql`` chart type (extra keys of ``[[deployments.postgresql]]``).
+
+    :ivar auth_secret: the Secret firestream creates (or reuses) for the
+        passwords; default ``<release>-auth``.
+    :ivar existing_secret: a Secret you manage yourself: the chart is
+        pointed at it and firestream creates nothing (it must hold the keys
+        ``postgres-password``, and ``password`` / ``replication-password``
+        when a user / replication is configured).
+    :ivar password_env: environment variable holding the ``postgres`` user's
+        password; default: keep the Secret's, or generate one.
+    :ivar user_password_env: the same for ``auth.username``'s password.
+    :ivar replication_password_env: the same for the replication user.
+    :ivar password_length: length of generated passwords (at least 16).
+    :ivar delete_secret_on_destroy: also delete the Secret when the release
+        is destroyed (default: keep it, since the volumes helm leaves behind
+        still need that password).
+    """
+
+    auth_secret: str | None = attrs.field(default=None, validator=_secret_name)
+    existing_secret: str | None = attrs.field(default=None, validator=_secret_name)
+    password_env: str | None = attrs.field(default=None, validator=_env_name)
+    user_password_env: str | None = attrs.field(default=None, validator=_env_name)
+    replication_password_env: str | None = attrs.field(default=None, validator=_env_name)
+    password_length: int = attrs.field(default=32, validator=_min_length)
+    delete_secret_on_destroy: bool = False
+
+    def secret_name(self, release: str) -> str:
+        """The Secret the chart reads its passwords from."""
+        return self.existing_secret or self.auth_secret or f"{release}-auth"
+
+
+def set_value(info: ChartInfo, key: str, value: str) -> None:
+    """Set ``--set``-style ``key`` in ``info.values``, replacing an earlier pair of that key.
+
+    A new list is assigned (the old one is not changed in place), so a copy
+    of the ``ChartInfo`` made with ``attrs.evolve`` keeps its own values.
+    """
+    info.values = [*(v for v in info.values if v.key != key), ChartSetValue(key, value)]
+
+
+def _default_info() -> ChartInfo:
+    return ChartInfo(
+        name="postgresql",
+        repository=REPOSITORY,
+        chart=CHART,
+        version=VERSION,
+        namespace=HelmChartNamespace.DEFAULT,
+        values=[
+            ChartSetValue("auth.enablePostgresUser", "true"),
+            ChartSetValue("auth.database", "firestream"),
+            ChartSetValue("primary.resources.limits.cpu", "500m"),
+            ChartSetValue("primary.resources.requests.cpu", "250m"),
+            ChartSetValue("primary.resources.limits.memory", "512Mi"),
+            ChartSetValue("primary.resources.requests.memory", "256Mi"),
+            ChartSetValue("primary.persistence.enabled", "true"),
+            ChartSetValue("primary.persistence.size", "10Gi"),
+            ChartSetValue("metrics.enabled", "true"),
+            ChartSetValue("metrics.serviceMonitor.enabled", "true"),
+        ],
+    )
+
+
+@attrs.define
+class PostgresqlChart(HelmChart):
+    """bitnami/postgresql, as the seed's ``PostgresqlChart``.
+
+    ``PostgresqlChart()`` and ``PostgresqlChart.default()`` give the
+    defaults; ``development()`` and ``production()`` the original's presets.
+    """
+
+    chart_type: ClassVar[str] = "postgresql"
+
+    chart_info: ChartInfo = attrs.field(factory=_default_info)
+    options: PostgresqlOptions = attrs.field(factory=PostgresqlOptions)
+    settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
+
+    @classmethod
+    def default(cls) -> PostgresqlChart:
+        """postgresql 13.2.24 in ``default``: 250m-500m CPU, 256-512Mi, 10Gi disk, metrics."""
+        return cls()
+
+    @classmethod
+    def development(cls) -> PostgresqlChart:
+        """Smaller: 100m-200m CPU, 128-256Mi memory, a 1Gi disk."""
+        chart = cls.default()
+        info = chart.chart_info
+        info.values = [v for v in info.values if "resources" not in v.key]
+        for key, value in (
+            ("primary.resources.limits.cpu", "200m"),
+            ("primary.resources.requests.cpu", "100m"),
+            ("primary.resources.limits.memory", "256Mi"),
+            ("primary.resources.requests.memory", "128Mi"),
+            ("primary.persistence.size", "1Gi"),
+        ):
+            set_value(info, key, value)
+        return chart
+
+    @classmethod
+    def production(cls) -> PostgresqlChart:
+        """Replication with 2 read replicas, a 100Gi disk and backups."""
+        chart = cls.default()
+        info = chart.chart_info
+        for key, value in (
+            ("architecture", "replication"),
+            ("readReplicas.replicaCount", "2"),
+            ("readReplicas.resources.limits.cpu", "500m"),
+            ("readReplicas.resources.requests.cpu", "250m"),
+            ("readReplicas.resources.limits.memory", "512Mi"),
+            ("readReplicas.resources.requests.memory", "256Mi"),
+            ("primary.persistence.size", "100Gi"),
+            ("backup.enabled", "true"),
+        ):
+            set_value(info, key, value)
+        return chart
+
+
+def options_of(chart: HelmChart) -> PostgresqlOptions:
+    """The chart's options, or the defaults when it carries none."""
+    opts = chart.options
+    return opts if isinstance(opts, PostgresqlOptions) else PostgresqlOptions()

@@ -1,0 +1,154 @@
+"""The ``postgresql`` chart type's hook implementations.
+
+Only the stages it changes: the built-in defaults add the repository, run
+``helm upgrade --install`` / ``helm uninstall`` and check the release and
+its pods.
+
+* ``check_prerequisites`` - the environment variables the options name are
+  set; with ``metrics.serviceMonitor.enabled`` (on in the defaults, as in the
+  original) the ServiceMonitor CRD is installed (prometheus-operator first).
+* ``pre_exec`` (deploy) - the passwords go to a Secret (:mod:`.auth`) and the
+  chart is pointed at it with ``auth.existingSecret``.
+* ``post_exec`` (destroy) - the Secret is deleted only with
+  ``delete_secret_on_destroy = true``.
+* ``validate`` (deploy) - the StatefulSets are ready, the primary Service and
+  the auth Secret exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from firestream_core.markers import hookimpl
+from firestream_core.model import ChartType, HelmAction, ValidationResult
+
+from .chart import REPOSITORY, REPOSITORY_URL, PostgresqlChart, PostgresqlOptions, options_of
+
+if TYPE_CHECKING:
+    from firestream_core.context import DeployContext
+    from firestream_core.model import ChartPayload, HelmChart
+
+PAYLOAD_KEY = "postgresql"
+
+
+def chart_type() -> ChartType:
+    """The ``postgresql`` chart type as registered."""
+    return ChartType(
+        name="postgresql",
+        chart_class=PostgresqlChart,
+        presets={
+            "default": PostgresqlChart.default,
+            "development": PostgresqlChart.development,
+            "production": PostgresqlChart.production,
+        },
+        options=PostgresqlOptions,
+        repositories={REPOSITORY: REPOSITORY_URL},
+        description="bitnami/postgresql 13.2.24; passwords kept in a Secret, never on argv",
+    )
+
+
+@hookimpl
+def register_chart_types(register: Callable[[ChartType], None]) -> None:
+    """Register the ``postgresql`` chart type."""
+    register(chart_type())
+
+
+SERVICEMONITOR_CRD = "servicemonitors.monitoring.coreos.com"
+
+
+@hookimpl
+def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] | None:
+    """The ``*_password_env`` variables are set; a ServiceMonitor can be created if asked."""
+    from .auth import missing_environment
+
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY:
+        return None
+    problems = missing_environment(chart)
+    problem = servicemonitor_problem(chart, context)
+    if problem:
+        problems.append(problem)
+    return problems or None
+
+
+def servicemonitor_problem(chart: HelmChart, context: DeployContext) -> str | None:
+    """Why the chart's ServiceMonitor cannot be created, or None."""
+    from firestream_core.checks import chart_value
+
+    info = chart.chart_info
+    wanted = chart_value(info, "metrics.enabled", False, project_dir=context.project_dir) and chart_value(
+        info, "metrics.serviceMonitor.enabled", False, project_dir=context.project_dir
+    )
+    if not wanted or context.kubectl.get("customresourcedefinition", SERVICEMONITOR_CRD):
+        return None
+    return (
+        f"release '{info.name}': metrics.serviceMonitor.enabled is true but the CRD "
+        f"{SERVICEMONITOR_CRD} is not installed; deploy prometheus-operator first "
+        "(depends_on) or set metrics.serviceMonitor.enabled = false"
+    )
+
+
+@hookimpl
+def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
+    """Keep the passwords in a Secret and point the chart at it."""
+    from .auth import prepare_auth
+
+    if chart.chart_info.action is not HelmAction.DEPLOY:
+        return
+    payload[PAYLOAD_KEY] = prepare_auth(chart, context)
+
+
+@hookimpl
+def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
+    """On destroy, delete the managed Secret when ``delete_secret_on_destroy`` is set."""
+    from .auth import user_secret
+
+    info = chart.chart_info
+    opts = options_of(chart)
+    if info.action is not HelmAction.DESTROY or not opts.delete_secret_on_destroy:
+        return
+    if user_secret(chart, context) is not None:
+        return  # theirs, not ours to delete
+    name = opts.secret_name(info.name)
+    if context.dry_run:
+        context.log.info("release '%s': would delete Secret '%s'", info.name, name)
+        return
+    context.kubectl.delete("secret", name, namespace=info.namespace_name, ignore_not_found=True)
+    context.log.info("release '%s': deleted Secret '%s'", info.name, name)
+
+
+@hookimpl
+def validate(
+    chart: HelmChart, context: DeployContext, payload: ChartPayload
+) -> list[ValidationResult] | None:
+    """StatefulSets ready, primary Service and auth Secret present."""
+    from firestream_core import checks
+
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY:
+        return None
+    ns = info.namespace_name
+    release = f"app.kubernetes.io/instance={info.name}"
+    secret = (payload.get(PAYLOAD_KEY) or {}).get("auth_secret") or options_of(chart).secret_name(
+        info.name
+    )
+    return [
+        checks.statefulset_ready(
+            context, namespace=ns, selector=release, check="postgresql_statefulset_ready"
+        ),
+        checks.service_exists(
+            context,
+            namespace=ns,
+            selector=f"{release},app.kubernetes.io/component=primary",
+            check="postgresql_service",
+        ),
+        _secret_exists(context, secret, ns),
+    ]
+
+
+def _secret_exists(context: DeployContext, name: str, namespace: str) -> ValidationResult:
+    check = "postgresql_auth_secret"
+    if context.kubectl.get("secret", name, namespace=namespace) is None:
+        return ValidationResult.fail(check, f"Secret '{name}' not found in namespace '{namespace}'")
+    return ValidationResult.ok(check, f"Secret '{name}' holds the passwords")

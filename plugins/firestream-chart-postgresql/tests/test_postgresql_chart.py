@@ -1,0 +1,214 @@
+"""The postgresql chart type without a cluster: defaults, presets, options, registration, config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import pytest
+from firestream_chart_postgresql import PostgresqlChart, PostgresqlOptions
+from firestream_chart_postgresql.auth import configured_passwords, missing_environment, user_secret
+
+from firestream_core.config import build_charts, load_config
+from firestream_core.context import DeployContext
+from firestream_core.errors import ConfigError
+from firestream_core.model import ChartSetValue, HelmChartNamespace
+from firestream_core.plugins import check_plugins, get_plugin_manager
+
+
+def values(chart: PostgresqlChart) -> dict[str, str]:
+    return {v.key: v.value for v in chart.chart_info.values}
+
+
+def test_bare_constructor_and_default_are_the_originals_defaults() -> None:
+    for chart in (PostgresqlChart(), PostgresqlChart.default()):
+        info = chart.get_chart_info()
+        assert (info.name, info.repository, info.chart, info.version) == (
+            "postgresql", "bitnami", "postgresql", "13.2.24",
+        )
+        assert info.namespace is HelmChartNamespace.DEFAULT
+        assert info.timeout == "300s"
+        v = values(chart)
+        assert v["auth.database"] == "firestream"
+        assert v["primary.persistence.size"] == "10Gi"
+        assert v["primary.resources.limits.memory"] == "512Mi"
+        assert isinstance(chart.options, PostgresqlOptions)
+
+
+def test_no_preset_holds_a_password() -> None:
+    for chart in (PostgresqlChart(), PostgresqlChart.development(), PostgresqlChart.production()):
+        assert not any("password" in v.key.lower() for v in chart.chart_info.values)
+
+
+def test_development_is_small() -> None:
+    v = values(PostgresqlChart.development())
+    assert v["primary.persistence.size"] == "1Gi"
+    assert v["primary.resources.limits.cpu"] == "200m"
+    assert v["primary.resources.requests.memory"] == "128Mi"
+    assert list(v).count("primary.persistence.size") == 1
+
+
+def test_production_replicates_with_backups() -> None:
+    v = values(PostgresqlChart.production())
+    assert v["architecture"] == "replication"
+    assert v["readReplicas.replicaCount"] == "2"
+    assert v["primary.persistence.size"] == "100Gi"
+    assert v["backup.enabled"] == "true"
+
+
+def test_presets_do_not_share_state() -> None:
+    a, b = PostgresqlChart.development(), PostgresqlChart.development()
+    a.get_chart_info_mut().values.append(ChartSetValue("x", "y"))
+    assert "x" not in values(b)
+
+
+def test_the_seeds_python_snippet_works() -> None:
+    postgres = PostgresqlChart.default()
+    info = postgres.get_chart_info_mut()
+    info.values.append(ChartSetValue(key="auth.database", value="myapp"))
+    info.values_files.append(Path("values/postgres-custom.yaml"))
+    info.timeout = "600s"
+    assert postgres.chart_info.timeout_seconds == 600
+    assert postgres.chart_info.values[-1].value == "myapp"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("auth_secret", "Not_A_Name"),
+        ("existing_secret", "-bad"),
+        ("password_env", "1NOPE"),
+        ("password_length", 8),
+    ],
+)
+def test_options_are_checked(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        PostgresqlOptions(**{field: value})  # type: ignore[arg-type]
+
+
+def test_secret_name_defaults_to_the_release() -> None:
+    assert PostgresqlOptions().secret_name("db") == "db-auth"
+    assert PostgresqlOptions(auth_secret="x").secret_name("db") == "x"
+    assert PostgresqlOptions(existing_secret="mine", auth_secret="x").secret_name("db") == "mine"
+
+
+def test_registered_through_the_entry_point() -> None:
+    manager = get_plugin_manager()
+    reg = manager.chart_type("postgresql")
+    assert reg.distribution == "firestream-chart-postgresql"
+    ct = reg.chart_type
+    assert ct.chart_class is PostgresqlChart
+    assert set(ct.presets) == {"default", "development", "production"}
+    assert ct.options is PostgresqlOptions
+    assert ct.repositories == {"bitnami": "https://charts.bitnami.com/bitnami"}
+    assert not [p for p in check_plugins(manager) if "postgresql" in p]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "firestream.toml"
+    path.write_text(text)
+    return path
+
+
+def test_config_preset_options_and_overrides(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+[repositories]
+bitnami = "https://mirror.example.com/bitnami"
+
+[[deployments.postgresql]]
+name = "db"
+preset = "development"
+namespace = "data"
+timeout = "10m"
+password_env = "DB_PASSWORD"
+auth_secret = "db-credentials"
+
+[deployments.postgresql.values]
+auth.database = "orders"
+
+[[deployments.postgresql]]
+name = "analytics"
+preset = "production"
+""",
+    )
+    config = load_config(path)
+    charts = build_charts(config, get_plugin_manager())
+    db, analytics = charts
+    assert isinstance(db, PostgresqlChart) and isinstance(analytics, PostgresqlChart)
+    assert db.chart_info.name == "db"
+    assert db.chart_info.namespace_name == "data"
+    assert db.chart_info.timeout == "10m"
+    assert values(db)["primary.persistence.size"] == "1Gi"
+    assert db.options == PostgresqlOptions(password_env="DB_PASSWORD", auth_secret="db-credentials")
+    assert analytics.options == PostgresqlOptions()
+    assert values(analytics)["architecture"] == "replication"
+    assert config.repositories["bitnami"] == "https://mirror.example.com/bitnami"
+
+
+def test_the_seeds_toml_example_loads_and_its_password_goes_to_the_secret(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+[[deployments.postgresql]]
+chart = "bitnami/postgresql"
+version = "13.2.24"
+namespace = "default"
+
+[deployments.postgresql.values]
+auth.database = "firestream"
+auth.postgresPassword = "secure-password"
+primary.persistence.size = "10Gi"
+""",
+    )
+    (chart,) = build_charts(load_config(path), get_plugin_manager())
+    assert isinstance(chart, PostgresqlChart)
+    context = DeployContext(helm=None, kubectl=None, project_dir=tmp_path)  # type: ignore[arg-type]
+    wanted = configured_passwords(chart, context, environ={})
+    assert wanted == {
+        "postgres-password": "secure-password",
+        "password": None,
+        "replication-password": None,
+    }
+
+
+def test_unknown_or_invalid_option_is_a_config_error(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+[[deployments.postgresql]]
+preset = "development"
+pasword_env = "X"
+""",
+    )
+    with pytest.raises(ConfigError) as info:
+        build_charts(load_config(path), get_plugin_manager())
+    assert "deployments.postgresql[0].pasword_env: unknown key; did you mean 'password_env'?" in str(
+        info.value
+    )
+
+
+def test_environment_beats_values_and_unset_variables_are_reported(tmp_path: Path) -> None:
+    chart = PostgresqlChart.development()
+    chart.chart_info.values.append(ChartSetValue("auth.postgresPassword", "from-values"))
+    chart = attrs.evolve(chart, options=PostgresqlOptions(password_env="PG_PW", user_password_env="U_PW"))
+    context = DeployContext(helm=None, kubectl=None, project_dir=tmp_path)  # type: ignore[arg-type]
+    assert configured_passwords(chart, context, environ={})["postgres-password"] == "from-values"
+    got = configured_passwords(chart, context, environ={"PG_PW": "from-env", "U_PW": "u"})
+    assert got == {"postgres-password": "from-env", "password": "u", "replication-password": None}
+    problems = missing_environment(chart, environ={"PG_PW": ""})
+    assert problems == [
+        "release 'postgresql': environment variable 'PG_PW' (option password_env) is not set or empty",
+        "release 'postgresql': environment variable 'U_PW' (option user_password_env) is not set or empty",
+    ]
+
+
+def test_a_users_own_existing_secret_value_is_respected(tmp_path: Path) -> None:
+    context = DeployContext(helm=None, kubectl=None, project_dir=tmp_path)  # type: ignore[arg-type]
+    chart = PostgresqlChart()
+    assert user_secret(chart, context) is None
+    chart.chart_info.values.append(ChartSetValue("auth.existingSecret", "postgresql-auth"))
+    assert user_secret(chart, context) is None  # the name firestream itself uses
+    chart.chart_info.values.append(ChartSetValue("auth.existingSecret", "theirs"))
+    assert user_secret(chart, context) == "theirs"

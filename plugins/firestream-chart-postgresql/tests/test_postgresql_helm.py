@@ -1,0 +1,199 @@
+"""The postgresql plugin through the real lifecycle, the real helm and the emulated cluster.
+
+The chart is a stand-in for bitnami/postgresql 13.2.24 (``tests/charts``):
+same name, version, object names, labels and auth values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from firestream_chart_postgresql import PostgresqlChart, PostgresqlOptions
+
+from firestream_core.lifecycle import run_release
+from firestream_core.model import ChartSetValue, HelmAction, ValidationStatus
+from firestream_core.plugins import get_plugin_manager
+
+NO_SERVICEMONITOR = ChartSetValue("metrics.serviceMonitor.enabled", "false")
+
+
+@pytest.fixture(scope="module")
+def manager() -> Any:
+    return get_plugin_manager()
+
+
+def dev_chart(namespace: str, name: str = "db", **options: Any) -> PostgresqlChart:
+    chart = PostgresqlChart.development()
+    info = chart.get_chart_info_mut()
+    info.name = name
+    info.namespace = namespace
+    info.values.append(NO_SERVICEMONITOR)
+    return attrs.evolve(chart, options=PostgresqlOptions(**options))
+
+
+def secret_data(kube: Any, name: str) -> dict[str, str]:
+    obj = kube.kubectl().get("secret", name, namespace=kube.namespace)
+    assert obj is not None, f"Secret {name} not found"
+    return {k: base64.b64decode(v).decode() for k, v in obj["data"].items()}
+
+
+def test_generated_password_lives_in_a_secret_and_is_reused(
+    kube: Any,
+    helm_bin: Path,
+    make_context: Callable[..., Any],
+    manager: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    result = run_release(dev_chart(kube.namespace), manager, make_context(helm_bin))
+    assert result.ok, result.error
+    checks = {v.name: v for v in result.validations}
+    for name in (
+        "postgresql_statefulset_ready",
+        "postgresql_service",
+        "postgresql_auth_secret",
+        "release_exists",
+        "pods_running",
+    ):
+        assert checks[name].status is ValidationStatus.PASSED, checks[name]
+
+    data = secret_data(kube, "db-auth")
+    assert set(data) == {"postgres-password", "password", "replication-password"}
+    password = data["postgres-password"]
+    assert len(password) == 32 and password.isalnum()
+    assert result.payload["postgresql"]["generated"] == [
+        "postgres-password", "password", "replication-password",
+    ]
+
+    # the chart reads it from the Secret
+    sts = kube.kubectl().get("statefulset", "db-postgresql", namespace=kube.namespace)
+    env = sts["spec"]["template"]["spec"]["containers"][0]["env"]
+    ref = next(e for e in env if e["name"] == "POSTGRES_PASSWORD")["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "db-auth", "key": "postgres-password"}
+    values = kube.run([helm_bin, "get", "values", "db", "-n", kube.namespace, "-o", "json"]).stdout
+    assert json.loads(values)["auth"]["existingSecret"] == "db-auth"
+
+    # never on a command line, never in a log line, never in the release's values
+    runner = make_context.runner  # type: ignore[attr-defined]
+    assert runner.argvs, "nothing was run"
+    for secret in data.values():
+        assert not any(secret in arg for argv in runner.argvs for arg in argv)
+        assert secret not in caplog.text
+        assert secret not in values
+
+    # a second run keeps the passwords
+    again = run_release(dev_chart(kube.namespace), manager, make_context(helm_bin))
+    assert again.ok, again.error
+    assert secret_data(kube, "db-auth") == data
+    assert again.payload["postgresql"]["reused"] == [
+        "postgres-password", "password", "replication-password",
+    ]
+    assert again.payload["postgresql"]["written"] is False
+
+
+def test_password_from_the_environment(
+    kube: Any, make_context: Callable[..., Any], manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_PG_ADMIN", "from-the-environment-1")
+    chart = dev_chart(kube.namespace, password_env="TEST_PG_ADMIN", auth_secret="pg-credentials")
+    result = run_release(chart, manager, make_context())
+    assert result.ok, result.error
+    data = secret_data(kube, "pg-credentials")
+    assert data["postgres-password"] == "from-the-environment-1"
+    assert result.payload["postgresql"]["configured"] == ["postgres-password"]
+
+
+def test_an_unset_password_variable_stops_the_release_before_anything_changes(
+    kube: Any, make_context: Callable[..., Any], manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_PG_MISSING", raising=False)
+    result = run_release(
+        dev_chart(kube.namespace, password_env="TEST_PG_MISSING"), manager, make_context()
+    )
+    assert not result.ok
+    assert result.stage_failed == "check_prerequisites"
+    assert result.problems == [
+        "release 'db': environment variable 'TEST_PG_MISSING' (option password_env) is not set or empty"
+    ]
+    assert kube.kubectl().get("namespace", kube.namespace) is None
+
+
+def test_a_servicemonitor_without_its_crd_is_a_prerequisite_problem(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    chart = PostgresqlChart.default()
+    chart.chart_info.namespace = kube.namespace
+    result = run_release(chart, manager, make_context())
+    assert result.stage_failed == "check_prerequisites"
+    assert result.problems == [
+        "release 'postgresql': metrics.serviceMonitor.enabled is true but the CRD "
+        "servicemonitors.monitoring.coreos.com is not installed; deploy prometheus-operator "
+        "first (depends_on) or set metrics.serviceMonitor.enabled = false"
+    ]
+
+
+def test_existing_secret_is_used_as_is_and_a_missing_one_is_named(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    chart = dev_chart(kube.namespace, existing_secret="my-pg")
+    missing = run_release(chart, manager, make_context())
+    assert missing.stage_failed == "pre_exec"
+    assert (
+        f"Secret 'my-pg' (existing_secret) does not exist in namespace '{kube.namespace}'"
+        in missing.error
+    )
+
+    kube.run(["kubectl", "create", "namespace", kube.namespace])
+    kube.run(
+        ["kubectl", "apply", "-n", kube.namespace, "-f", "-"],
+        input=json.dumps({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "my-pg"},
+            "data": {"postgres-password": base64.b64encode(b"mine-all-mine").decode()},
+        }),
+    )
+    result = run_release(dev_chart(kube.namespace, existing_secret="my-pg"), manager, make_context())
+    assert result.ok, result.error
+    assert result.payload["postgresql"] == {"auth_secret": "my-pg", "managed": False}
+    assert secret_data(kube, "my-pg") == {"postgres-password": "mine-all-mine"}
+    assert kube.kubectl().get("secret", "db-auth", namespace=kube.namespace) is None
+
+
+def test_validation_fails_when_the_statefulset_never_becomes_ready(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    kube.cluster.set_controller(False)
+    chart = dev_chart(kube.namespace)
+    info = chart.chart_info
+    info.wait = False
+    info.atomic = False
+    info.timeout = "1s"
+    result = run_release(chart, manager, make_context())
+    assert result.stage_failed == "validate"
+    check = next(v for v in result.validations if v.name == "postgresql_statefulset_ready")
+    assert check.status is ValidationStatus.FAILED
+    assert check.message == "still pending after 1s: statefulset not ready yet: db-postgresql: 0/1 ready"
+
+
+def test_destroy_keeps_the_secret_unless_asked(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    assert run_release(dev_chart(kube.namespace), manager, make_context()).ok
+    keep = dev_chart(kube.namespace)
+    keep.chart_info.action = HelmAction.DESTROY
+    result = run_release(keep, manager, make_context())
+    assert result.ok, result.error
+    assert kube.kubectl().get("secret", "db-auth", namespace=kube.namespace) is not None
+
+    assert run_release(dev_chart(kube.namespace), manager, make_context()).ok
+    drop = dev_chart(kube.namespace, delete_secret_on_destroy=True)
+    drop.chart_info.action = HelmAction.DESTROY
+    result = run_release(drop, manager, make_context())
+    assert result.ok, result.error
+    assert kube.kubectl().get("secret", "db-auth", namespace=kube.namespace) is None
