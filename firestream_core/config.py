@@ -677,20 +677,36 @@ def parse_config(
 def _chart_type_problems(rc: ReleaseConfig, manager: FirestreamPluginManager) -> list[str]:
     """The release's chart type and its option keys, checked against the installed plugins."""
     try:
-        ct = manager.chart_type(resolve_chart_type(rc, manager)).chart_type
+        reg = manager.chart_type(resolve_chart_type(rc, manager))
+        fields = option_fields(reg)
     except FirestreamError as exc:
         return [f"{rc.where}: {_first_line(exc)}"]
-    fields = {a.name: a.type for a in attrs.fields(ct.options)} if ct.options is not None else {}
     out = []
     for key, value in rc.options.items():
         if key not in fields:
             out.append(_unknown(rc.where, key, RELEASE_KEYS | set(fields)))
             continue
-        t = fields[key]
-        if isinstance(t, str):  # postponed annotations: resolve them once
-            t = {a.name: a.type for a in attrs.fields(attrs.resolve_types(ct.options))}[key]
-        out.extend(structure(value, t, _join(rc.where, key))[1])
+        out.extend(structure(value, fields[key], _join(rc.where, key))[1])
     return out
+
+
+def option_fields(reg: Any) -> dict[str, Any]:
+    """The chart type's option keys and their types ({} when it takes none).
+
+    :raises PluginError: the plugin's ``options`` is not an attrs class.
+    """
+    cls = reg.chart_type.options
+    if cls is None:
+        return {}
+    if not attrs.has(cls):
+        raise PluginError(
+            f"plugin {reg.origin}: options of chart type '{reg.name}' must be an attrs class"
+        )
+    try:
+        attrs.resolve_types(cls)
+    except Exception:  # unresolvable annotations: cattrs reports them when structuring
+        pass
+    return {a.name: a.type for a in attrs.fields(cls)}
 
 
 def _hint(problems: list[str]) -> str | None:
@@ -871,6 +887,7 @@ def _build_one(
     ctype = resolve_chart_type(rc, manager)
     reg = manager.chart_type(ctype)
     ct = reg.chart_type
+    fields = option_fields(reg)
     name = rc.release_name
     if rc.preset is not None:
         factory = ct.presets.get(rc.preset)
@@ -892,7 +909,7 @@ def _build_one(
     _apply_keys(config, info, rc, rc.where, secrets, problems, resolve_secrets)
     if rc.depends_on is not None:
         info.depends_on = list(rc.depends_on)
-    chart.options = _options(ct, chart.options, rc, problems)
+    chart.options = _options(ct, fields, chart.options, rc, problems)
     return chart if len(problems) == n else None
 
 
@@ -1039,11 +1056,12 @@ def _resolve_secrets(
     return out if ok else None
 
 
-def _options(ct: Any, base: Any, rc: ReleaseConfig, problems: list[str]) -> Any:
+def _options(
+    ct: Any, fields: Mapping[str, Any], base: Any, rc: ReleaseConfig, problems: list[str]
+) -> Any:
     """The chart type's options: the preset's/defaults' options updated with the release's keys."""
     cls = ct.options
-    fields = {a.name for a in attrs.fields(cls)} if cls is not None else set()
-    known = RELEASE_KEYS | fields
+    known = RELEASE_KEYS | set(fields)
     given = {}
     for key, value in rc.options.items():
         if key in fields:

@@ -586,3 +586,30 @@ def test_secrets_can_be_left_unresolved_for_shape_only_commands(write_config, ma
         build_charts(config, manager)
     (chart,) = build_charts(config, manager, resolve_secrets=False)
     assert chart.chart_info.yaml_files_content == []
+
+
+def test_a_plugin_whose_options_are_not_attrs_is_named(write_config, fake_dists) -> None:
+    fake_dists.plugin(
+        "firestream-chart-odd",
+        "odd",
+        """
+        from firestream_core import ChartInfo, ChartType, HelmChart, hookimpl
+
+        class Options:
+            pass
+
+        @hookimpl
+        def register_chart_types(register):
+            register(ChartType(name="odd", chart_class=HelmChart, options=Options))
+        """,
+    )
+    manager = get_plugin_manager(disabled=["defaults"])
+    path = write_config('[deployments.odd]\nchart = "x/odd"\nflag = true\n')
+    expected = [
+        "deployments.odd: plugin 'odd' (firestream-chart-odd 1.0.0): options of chart type 'odd' "
+        "must be an attrs class"
+    ]
+    assert problems_of(path, manager) == expected
+    with pytest.raises(ConfigError) as exc:
+        build_charts(load_config(path), manager)
+    assert exc.value.problems == expected
