@@ -1,0 +1,87 @@
+"""progress: the plan listing, the live display and the summary table."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from firestream_core.plan import Change, Plan
+from firestream_core.progress import LiveProgress, format_plan, format_summary
+from firestream_core.project import ApplyEvent, ApplyResult, ReleaseOutcome
+
+
+def _plan() -> Plan:
+    return Plan(
+        releases=(
+            Change("db", "default", "generic", "create", ("not deployed",)),
+            Change("api", "default", "generic", "upgrade", ("values changed: replicaCount",),
+                   changed_keys=("replicaCount",), depends_on=("db",)),
+            Change("web", "default", "generic", "no-op", ("up to date",), depends_on=("api",)),
+        ),
+        deps={"db": (), "api": ("db",), "web": ("api",)},
+    )
+
+
+def test_format_plan_lists_every_release_and_summary() -> None:
+    text = format_plan(_plan())
+    lines = text.splitlines()
+    assert lines[2].split() == ["+", "db", "default", "create", "not", "deployed"]
+    assert lines[3].split()[:4] == ["~", "api", "default", "upgrade"]
+    assert "values changed: replicaCount" in lines[3]
+    assert lines[4].split()[:4] == ["=", "web", "default", "no-op"]
+    assert lines[-1] == "Plan: 1 to create, 1 to upgrade, 1 unchanged."
+    assert "web" not in format_plan(_plan(), show_noop=False)
+
+
+def test_summary_table_has_release_action_result_duration() -> None:
+    result = ApplyResult(
+        plan=_plan(),
+        releases={
+            "db": ReleaseOutcome("db", "create", "failed", "release 'db' failed at exec: boom", 1.5),
+            "api": ReleaseOutcome("api", "upgrade", "skipped", "dependency 'db' failed"),
+            "web": ReleaseOutcome("web", "no-op", "ok", "up to date"),
+        },
+        duration=1.5,
+    )
+    lines = format_summary(result).splitlines()
+    assert lines[0].split() == ["release", "action", "result", "duration", "why"]
+    assert lines[2].split()[:4] == ["db", "create", "failed", "1.5s"]
+    assert lines[3].split()[:3] == ["api", "upgrade", "skipped"] and "dependency 'db' failed" in lines[3]
+    assert lines[4].split() == ["web", "no-op", "ok", "-"]
+    assert lines[-1].startswith("FAILED in 1.5s: 1 failed, 1 skipped, 1 ok")
+    assert result.exit_code == 1
+
+
+def test_live_progress_redraws_stages_and_keeps_log_lines_above() -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger("firestream")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        with LiveProgress(_plan(), stream, live=True) as progress:
+            progress(ApplyEvent("started", "db", "create", time=1.0))
+            progress(ApplyEvent("stage", "db", "create", stage="pre_exec"))
+            logger.warning("a log line")
+            progress(ApplyEvent("finished", "db", "create", result="ok", time=2.0))
+        text = stream.getvalue()
+    finally:
+        logger.removeHandler(handler)
+    assert "pre exec" in text
+    assert "a log line\n" in text
+    assert "ok (1.0s)" in text
+    assert "\x1b[" in text  # redrawn in place
+    assert "web" not in text  # no-op releases are not shown
+    assert handler.stream is stream  # restored
+
+
+def test_progress_off_a_terminal_prints_one_line_per_finished_release() -> None:
+    stream = io.StringIO()
+    with LiveProgress(_plan(), stream, live=False) as progress:
+        progress(ApplyEvent("started", "db", "create", time=1.0))
+        progress(ApplyEvent("stage", "db", "create", stage="exec"))
+        progress(ApplyEvent("finished", "db", "create", result="failed", reason="exec failed", time=3.0))
+        progress(ApplyEvent("skipped", "api", "upgrade", result="skipped", reason="dependency 'db' failed"))
+    assert stream.getvalue().splitlines() == [
+        "db: create failed (2.0s): exec failed",
+        "api: upgrade skipped: dependency 'db' failed",
+    ]
