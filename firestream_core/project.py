@@ -35,7 +35,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -344,6 +345,7 @@ class Project:
         for chart in self.charts:
             _hide_secret_looking(self.redactor, chart)
         self._graph: ReleaseGraph | None = None
+        self._locked = False
 
     # -- construction ---------------------------------------------------------------------
 
@@ -465,6 +467,24 @@ class Project:
     def state_backend(self) -> StateBackend:
         """Where the state and the lock live (``[state] backend``, local by default)."""
         return state_backend(self.config)
+
+    @contextmanager
+    def lock(self, command: str = "firestream") -> Iterator[Any]:
+        """Hold the project's lock for several operations (plan, confirmation, apply).
+
+        ``apply``/``destroy`` called inside it do not take the lock again.
+
+        :raises StateLockedError: another run holds it (the message names the holder).
+        """
+        if self._locked:
+            yield None
+            return
+        with self.state_backend().lock(command) as held:
+            self._locked = True
+            try:
+                yield held
+            finally:
+                self._locked = False
 
     def load_state(self) -> State:
         return self.state_backend().load()
@@ -594,7 +614,7 @@ class Project:
         runner, helm, kubectl = self.tools()
         backend = self.state_backend()
         command = "firestream destroy" if destroy else "firestream apply"
-        with nullcontext() if dry_run else backend.lock(command):
+        with nullcontext() if dry_run or self._locked else backend.lock(command):
             if plan is None:
                 plan = self.plan(targets, include_deps, destroy=destroy, helm=helm)
             elif plan.destroy != destroy:

@@ -74,15 +74,18 @@ def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool)
 
 def run(args: argparse.Namespace) -> int:
     """Plan, confirm, apply."""
+    from contextlib import nullcontext
+
     from ..progress import format_plan
 
     project = load_project(args)
-    plan = project.plan(args.targets or None, args.include_deps)
-    print(format_plan(plan), end="")
-    if not plan.has_changes:
-        print("Nothing to do.")
-        return 0
-    if not confirm("Apply these changes?", args, "apply"):
-        print("Cancelled: nothing was changed.")
-        return 1
-    return execute(args, project, plan, destroy=False)
+    with nullcontext() if args.dry_run else project.lock("firestream apply"):
+        plan = project.plan(args.targets or None, args.include_deps)
+        print(format_plan(plan), end="")
+        if not plan.has_changes:
+            print("Nothing to do.")
+            return 0
+        if not confirm("Apply these changes?", args, "apply"):
+            print("Cancelled: nothing was changed.")
+            return 1
+        return execute(args, project, plan, destroy=False)

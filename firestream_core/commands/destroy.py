@@ -20,15 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Plan the removal, confirm, destroy."""
+    from contextlib import nullcontext
+
     from ..progress import format_plan
 
     project = load_project(args)
-    plan = project.plan(args.targets or None, args.include_deps, destroy=True)
-    print(format_plan(plan), end="")
-    if not plan.has_changes:
-        print("Nothing to destroy.")
-        return 0
-    if not confirm("Destroy these releases?", args, "destroy"):
-        print("Cancelled: nothing was changed.")
-        return 1
-    return execute(args, project, plan, destroy=True)
+    with nullcontext() if args.dry_run else project.lock("firestream destroy"):
+        plan = project.plan(args.targets or None, args.include_deps, destroy=True)
+        print(format_plan(plan), end="")
+        if not plan.has_changes:
+            print("Nothing to destroy.")
+            return 0
+        if not confirm("Destroy these releases?", args, "destroy"):
+            print("Cancelled: nothing was changed.")
+            return 1
+        return execute(args, project, plan, destroy=True)
