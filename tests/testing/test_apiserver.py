@@ -413,6 +413,10 @@ def test_kubectl_apply_wait_delete(env: Env, request: pytest.FixtureRequest) -> 
     assert len(selected["items"]) == 3
     events = env.kubectl_json("get", "events", "-n", ns)["items"]
     assert {"Scheduled", "Started", "ScalingReplicaSet"} <= {e["reason"] for e in events}
+    printed = env.run("kubectl", "get", "pods", "-n", ns).stdout.splitlines()  # server-side Table
+    assert printed[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert all(line.split()[1:3] == ["1/1", "Running"] for line in printed[1:]) and len(printed) == 4
+    assert "Scheduled" in env.run("kubectl", "get", "events", "-n", ns).stdout
     logs = env.run("kubectl", "logs", selected["items"][0]["metadata"]["name"], "-n", ns)
     assert "no real process runs here" in logs.stdout
 

@@ -13,7 +13,8 @@ Subresources: ``status`` (GET/PUT/PATCH), ``scale`` (GET/PUT/PATCH of
 ``pods/<name>/eviction`` (deletes the pod). No authentication or
 authorization (any token is accepted), no admission, no ``exec``/``attach``/
 ``portforward``/``proxy``; ``limit``/``continue`` are ignored (lists are
-returned whole); tables (``as=Table``) are not produced.
+returned whole); ``Accept: ...;as=Table`` gets a server-side Table
+(:mod:`.tables`) for lists, objects and watch events.
 
 Control endpoints (not Kubernetes)::
 
@@ -38,6 +39,7 @@ from .errors import ApiError, not_found
 from .patching import PatchError, apply_patch, json_merge_patch
 from .selectors import SelectorError, field_matcher, label_matcher
 from .store import APPLY, Store
+from .tables import table, wants_table
 from .watch import serve_watch
 
 __all__ = ["Emulator", "run_server"]
@@ -207,23 +209,38 @@ class Emulator:
     async def _get(self, request: web.Request, t: _Target) -> web.StreamResponse:
         store, query = self.store, request.query
         watching = query.get("watch") in ("true", "1")
+        as_table = wants_table(request.headers.get("Accept", "")) and t.sub is None
+        include = query.get("includeObject")
+        render = None
+        if as_table:
+            first = [True]
+
+            def render(obj: dict[str, Any]) -> dict[str, Any]:
+                rendered = table(t.rtype, [obj], None, include, with_columns=first[0])
+                first[0] = False
+                return rendered
+
         if t.name is None:
             matchers = self._matchers(request)
             if watching:
                 return await serve_watch(request, store, t.rtype, t.namespace,
-                                         lambda obj: all(m(obj) for m in matchers))
+                                         lambda obj: all(m(obj) for m in matchers), render)
             items, rv = store.list_objects(t.rtype, t.namespace, matchers)
+            if as_table:
+                return _json(table(t.rtype, items, rv, include))
             return _json({"kind": t.rtype.list_kind, "apiVersion": t.rtype.api_version,
                           "metadata": {"resourceVersion": str(rv)}, "items": items})
         if watching:
             name = t.name
             return await serve_watch(request, store, t.rtype, t.namespace,
-                                     lambda obj: obj["metadata"]["name"] == name)
+                                     lambda obj: obj["metadata"]["name"] == name, render)
         obj = store.get(t.rtype, t.namespace, t.name)
         if t.sub == "log":
             return self._log(request, obj)
         if t.sub == "scale":
             return _json(self._scale(t.rtype, obj))
+        if as_table:
+            return _json(table(t.rtype, [obj], store.resource_version, include))
         return _json(obj)
 
     async def _post(self, request: web.Request, t: _Target) -> web.StreamResponse:

@@ -34,9 +34,15 @@ def _line(kind: str, obj: Obj) -> bytes:
 
 async def serve_watch(
     request: web.Request, store: Store, rtype: ResourceType, namespace: str | None,
-    matches: Callable[[Obj], bool],
+    matches: Callable[[Obj], bool], render: Callable[[Obj], Obj] | None = None,
 ) -> web.StreamResponse:
-    """Stream events of one resource type until timeout or disconnect."""
+    """Stream events of one resource type until timeout or disconnect.
+
+    ``render`` turns each event's object into what is sent (e.g. a one-row Table).
+    """
+    def out(kind: str, obj: Obj) -> bytes:
+        return _line(kind, render(obj) if render is not None else obj)
+
     query = request.query
     timeout = float(query.get("timeoutSeconds") or 0) or None
     deadline = time.monotonic() + timeout if timeout else None
@@ -59,7 +65,7 @@ async def serve_watch(
         if send_initial or since in ("", "0"):
             items, start_rv = store.list_objects(rtype, namespace, [matches])
             for item in items:
-                await response.write(_line("ADDED", item))
+                await response.write(out("ADDED", item))
             if send_initial:
                 bookmark = {
                     "kind": rtype.kind, "apiVersion": rtype.api_version,
@@ -81,7 +87,7 @@ async def serve_watch(
                 return response
             for event in backlog:
                 if relevant(event):
-                    await response.write(_line(event.type, store.view(rtype, event.obj)))
+                    await response.write(out(event.type, store.view(rtype, event.obj)))
             start_rv = max([start_rv, *(e.rv for e in backlog)])
 
         while True:
@@ -96,7 +102,7 @@ async def serve_watch(
                     break
                 continue
             if event.rv > start_rv and relevant(event):
-                await response.write(_line(event.type, store.view(rtype, event.obj)))
+                await response.write(out(event.type, store.view(rtype, event.obj)))
         await response.write_eof()
         return response
     except (ConnectionResetError, ConnectionError):
