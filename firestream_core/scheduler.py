@@ -55,7 +55,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _POLL = 0.05
-"""Seconds between checks of the cancel event while waiting for work to end."""
+"""Seconds between wake-ups while waiting for work to end (keeps Ctrl-C responsive)."""
 
 
 class NodeStatus(enum.StrEnum):
@@ -353,7 +353,10 @@ class _Run:
             if count == 0:
                 heapq.heappush(self.ready, (-chain[n], n))
         self.running: set[str] = set()
-        self.done: queue.SimpleQueue[tuple[str, Any, BaseException | None, float]] = queue.SimpleQueue()
+        # a worker stores its outcome, then queues the name: an interrupt between the
+        # coordinator's get() and complete() cannot lose an outcome
+        self.outcomes: dict[str, tuple[Any, BaseException | None, float]] = {}
+        self.done: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.events: list[SchedulerEvent] = []
         self.first_failure: str | None = None
         self.interrupted = False
@@ -387,11 +390,8 @@ class _Run:
                     log.warning("interrupted: starting nothing new, waiting for running releases")
                     self.cancel.set()
         # leaving the pool waited for every worker; take in what an interrupt left unread
-        while True:
-            try:
-                self.complete(*self.done.get_nowait())
-            except queue.Empty:
-                break
+        for name in sorted(self.outcomes):
+            self.complete(name)
         self.finish_unstarted()
         return ScheduleResult(
             self.nodes, self.events, cancelled=self.cancel.is_set(), interrupted=self.interrupted
@@ -417,25 +417,34 @@ class _Run:
             value = self.work(name)
         except BaseException as exc:  # noqa: B036 - reported to the coordinator, never lost
             error = exc
-        self.done.put((name, value, error, time.monotonic()))
+        self.outcomes[name] = (value, error, time.monotonic())
+        self.done.put(name)
 
     def wait_one(self) -> None:
-        """Block until some work ends (polling the cancel event) and process it."""
+        """Block until some work ends and process it (and whatever else has ended)."""
         while True:
             try:
-                item = self.done.get(timeout=_POLL)
+                self.complete(self.done.get(timeout=_POLL))
             except queue.Empty:
-                continue
-            self.complete(*item)
-            # drain what else has ended, so that ready nodes are chosen among all of them
+                # an outcome whose name an interrupt took off the queue unprocessed
+                lost = [n for n in sorted(self.running) if n in self.outcomes]
+                if not lost:
+                    continue
+                for name in lost:
+                    self.complete(name)
+            # take in what else has ended, so that ready nodes are chosen among all of them
             while True:
                 try:
-                    item = self.done.get_nowait()
+                    self.complete(self.done.get_nowait())
                 except queue.Empty:
                     return
-                self.complete(*item)
 
-    def complete(self, name: str, value: Any, error: BaseException | None, ended: float) -> None:
+    def complete(self, name: str) -> None:
+        """Take in the outcome of ``name``'s work (no-op when already taken in)."""
+        outcome = self.outcomes.pop(name, None)
+        if outcome is None:
+            return
+        value, error, ended = outcome
         node = self.nodes[name]
         node.ended, node.value, node.error = ended, value, error
         self.running.discard(name)
