@@ -53,7 +53,7 @@ from .errors import (
     RenderError,
 )
 from .model import InstalledRelease, parse_duration
-from .process import Completed, Runner
+from .process import Completed, ProgramNotFoundError, Runner, install_hint
 from .redact import Redactor
 from .values import load_document, merged_values, values_file
 
@@ -320,7 +320,11 @@ class Helm:
     ) -> Completed:
         """Run ``helm <args>`` and raise a typed error when it fails (unless ``check`` is off)."""
         argv = [self.binary, *args, *(self._global_flags() if kube else [])]
-        result = self.runner.run(argv, env=self.env, stdin=stdin, timeout=timeout, label=release)
+        try:
+            result = self.runner.run(argv, env=self.env, stdin=stdin, timeout=timeout, label=release)
+        except ProgramNotFoundError as exc:
+            exc.hint = install_hint("helm")
+            raise
         if result.cancelled:
             what = f" of release '{release}'" if release else ""
             raise CancelledError(f"helm {op}{what} was interrupted", releases=[release] if release else [])
@@ -342,6 +346,9 @@ class Helm:
         if result.timed_out:
             cls: type[HelmError] = HelmTimeoutError
             detail = f"helm did not finish within {result.duration:.0f}s and was stopped"
+        elif result.returncode < 0:
+            cls = HelmCommandError
+            detail = f"helm was killed by signal {_signal_name(-result.returncode)}"
         else:
             cls = classify(stderr, op=op)
             detail = summarize(stderr)
@@ -723,6 +730,15 @@ class Helm:
         if plain_http:
             args.append("--plain-http")
         self._run("registry login", args, stdin=password.encode(), kube=False)
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 # -- parsing helpers -----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .errors import (
     HelmTimeoutError,
 )
 from .helm import _HINTS, _UNREACHABLE, _seconds, summarize
-from .process import Completed, Runner
+from .process import Completed, ProgramNotFoundError, Runner, install_hint
 from .redact import Redactor
 
 __all__ = ["ENV_KUBECTL_BINARY", "Kubectl"]
@@ -92,7 +92,11 @@ class Kubectl:
         redactor: Redactor | None = None,
     ) -> Completed:
         argv = [self.binary, *args, *self._global_flags()]
-        result = self.runner.run(argv, env=self.env, stdin=stdin, timeout=timeout, label=label)
+        try:
+            result = self.runner.run(argv, env=self.env, stdin=stdin, timeout=timeout, label=label)
+        except ProgramNotFoundError as exc:
+            exc.hint = install_hint("kubectl")
+            raise
         if result.cancelled:
             raise CancelledError(f"kubectl {op} was interrupted", releases=[label] if label else [])
         return result

@@ -1,0 +1,444 @@
+"""The issue's acceptance list, with the real helm 3 and helm 4 against the emulated API.
+
+One emulator serves the whole module (``kube_cluster`` is module-scoped);
+each test has its own namespace and HELM homes. Waiting for a state
+(a pending release, a running helm) polls with a generous deadline and
+asserts on the state reached, never on how long it took.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from firestream_core.errors import (
+    CancelledError,
+    ChartNotFoundError,
+    ClusterUnreachableError,
+    HelmNotInstalledError,
+    HelmTimeoutError,
+    ReleaseLockedError,
+    RenderError,
+)
+from firestream_core.helm import Helm, ReleaseNotFoundError
+from firestream_core.model import ChartInfo, ChartSetValue, ChartValuesGenerated, InstalledRelease
+
+pytestmark = pytest.mark.helm
+
+SECRET = "s3cr3t-Pa55w0rd-never-on-argv"
+
+
+def wait_for(condition: Callable[[], object], what: str, deadline: float = 60.0) -> object:
+    """Poll ``condition`` until truthy; fail naming ``what`` if it never is."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"never happened: {what}")
+
+
+def tiny(chart_repo, version: str = "0.1.0", **kw) -> ChartInfo:  # noqa: ANN001
+    """A ChartInfo for the fixture ``tiny-app`` packaged archive (no repo add needed)."""
+    kw.setdefault("name", "app")
+    return ChartInfo(path=chart_repo.tgz("tiny-app", version), **kw)
+
+
+def release(helm: Helm, name: str, namespace: str) -> InstalledRelease | None:
+    for r in helm.list_releases():
+        if r.name == name and r.namespace == namespace:
+            return r
+    return None
+
+
+@pytest.fixture
+def helm(kube, helm_bin) -> Helm:  # noqa: ANN001
+    return kube.helm(helm_bin)
+
+
+# -- create, upgrade, history, rollback, uninstall -----------------------------------------
+
+
+def test_release_lifecycle_seen_by_the_cluster_state_call(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    ns = kube.namespace
+    assert helm.repo_add(chart_repo.name, chart_repo.url) is True
+    assert helm.repo_add(chart_repo.name, chart_repo.url) is False  # once per repository
+    info = ChartInfo(name="web", chart="tiny-app", repository=chart_repo.name, version="0.1.0",
+                     namespace=ns, values=[ChartSetValue("message", "first")])
+
+    assert helm.upgrade_install(info, tmp_path) == 1
+    seen = release(helm, "web", ns)
+    assert seen is not None
+    assert (seen.revision, seen.status, seen.chart_name, seen.chart_version) == (1, "deployed", "tiny-app", "0.1.0")
+
+    info.values = [ChartSetValue("message", "second")]
+    info.version = "0.2.0"
+    assert helm.upgrade_install(info, tmp_path) == 2
+    seen = release(helm, "web", ns)
+    assert seen is not None and (seen.revision, seen.chart_version) == (2, "0.2.0")
+    assert helm.get_values("web", ns) == {"message": "second"}
+
+    history = helm.history("web", ns)
+    assert [(h["revision"], h["status"]) for h in history] == [(1, "superseded"), (2, "deployed")]
+
+    helm.rollback("web", ns, 1)
+    seen = release(helm, "web", ns)
+    assert seen is not None and (seen.revision, seen.status, seen.chart_version) == (3, "deployed", "0.1.0")
+    assert helm.get_values("web", ns) == {"message": "first"}
+    assert helm.status("web", ns)["info"]["status"] == "deployed"
+    assert "kind: ConfigMap" in helm.get_manifest("web", ns)
+
+    assert helm.uninstall("web", ns) is True
+    assert release(helm, "web", ns) is None
+    assert helm.uninstall("web", ns) is False
+    with pytest.raises(ReleaseNotFoundError):
+        helm.uninstall("web", ns, ignore_not_found=False)
+    with pytest.raises(ReleaseNotFoundError) as info_exc:
+        helm.status("web", ns)
+    assert "web" in str(info_exc.value) and "status" in str(info_exc.value)
+
+
+def test_major_is_detected(helm, helm_major) -> None:  # noqa: ANN001
+    assert helm.major == helm_major
+    assert helm.version.startswith(f"v{helm_major}.")
+
+
+# -- waiting and atomic ---------------------------------------------------------------------
+
+
+def test_wait_passes_with_the_controller_on(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    info = tiny(chart_repo, namespace=kube.namespace, wait=True, atomic=False, timeout="60s")
+    assert helm.upgrade_install(info, tmp_path) == 1
+    kube.cluster.set_controller(True)
+    deployment = kube.kubectl().get("deployment", "app-tiny-app", namespace=kube.namespace)
+    assert deployment is not None
+    assert deployment["status"].get("readyReplicas") == 1
+
+
+def test_wait_times_out_with_the_controller_off(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    kube.cluster.set_controller(False)
+    info = tiny(chart_repo, namespace=kube.namespace, wait=True, atomic=False, timeout="2s")
+    with pytest.raises(HelmTimeoutError) as exc:
+        helm.upgrade_install(info, tmp_path)
+    assert "upgrade" in str(exc.value) and "'app'" in str(exc.value)
+    assert exc.value.release == "app"
+
+
+def test_helm4_legacy_wait_strategy(kube, helm_tools, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    helm = kube.helm(helm_tools["helm4"], wait_strategy="legacy")
+    info = tiny(chart_repo, namespace=kube.namespace, wait=True, atomic=False, timeout="60s")
+    assert helm.upgrade_install(info, tmp_path) == 1
+    kube.cluster.set_controller(False)
+    info.values = [ChartSetValue("message", "changed")]
+    info.timeout = "2s"
+    # the emulator's controller is off, but the Deployment is already
+    # ready: change a pod template field so it needs a new rollout
+    info.values.append(ChartSetValue("image.tag", "2.0.0"))
+    with pytest.raises(HelmTimeoutError):
+        helm.upgrade_install(info, tmp_path)
+
+
+BROKEN_PODS = ChartValuesGenerated(
+    "broken-pods.yaml", 'podAnnotations:\n  emulator.firestream.dev/ready: "false"\n'
+)
+"""Values that make tiny-app's pods never ready (the emulator's broken-workload switch)."""
+
+
+def test_atomic_failure_leaves_the_previous_revision_deployed(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    ns = kube.namespace
+    info = tiny(chart_repo, namespace=ns, values=[ChartSetValue("message", "good")], timeout="60s")
+    assert info.atomic
+    assert helm.upgrade_install(info, tmp_path) == 1
+    info.values = [ChartSetValue("message", "bad")]
+    info.yaml_files_content = [BROKEN_PODS]
+    info.timeout = "2s"
+    with pytest.raises(HelmTimeoutError) as exc:
+        helm.upgrade_install(info, tmp_path)
+    assert "rolled the release back" in str(exc.value)
+    seen = release(helm, "app", ns)
+    assert seen is not None and seen.status == "deployed" and seen.revision == 3
+    assert helm.get_values("app", ns) == {"message": "good"}
+    statuses = [h["status"] for h in helm.history("app", ns)]
+    assert statuses == ["superseded", "failed", "deployed"]
+
+
+# -- values and secrets ------------------------------------------------------------------------
+
+
+class ProcWatcher:
+    """Reads ``/proc/<pid>/cmdline`` of every helm process this test starts, while it runs.
+
+    Only children of this process count (other test runs may share the
+    machine). For each helm process seen it also stats the ``--values`` files named on
+    its command line, recording their mode while they exist.
+    """
+
+    def __init__(self, binary: Path) -> None:
+        self.binary = str(binary)
+        self.cmdlines: dict[int, list[str]] = {}
+        self.modes: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> ProcWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                        raw = f.read()
+                except OSError:
+                    continue
+                argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+                if not argv or argv[0] != self.binary or _parent(entry.name) != os.getpid():
+                    continue
+                self.cmdlines[int(entry.name)] = argv
+                for flag, value in zip(argv, argv[1:], strict=False):
+                    if flag in ("--values", "-f") and value not in self.modes:
+                        try:
+                            self.modes[value] = stat.S_IMODE(os.stat(value).st_mode)
+                        except OSError:
+                            pass
+
+
+def _parent(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat_line = f.read()
+    except OSError:
+        return -1
+    # "pid (comm) state ppid ...": comm may hold spaces, so split after ")"
+    return int(stat_line.rsplit(b")", 1)[1].split()[1])
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    caplog.set_level(logging.DEBUG)
+    yield caplog
+
+
+def test_values_and_secret_reach_the_release_but_never_argv_or_logs(
+    kube, helm, helm_bin, chart_repo, tmp_path, debug_logs  # noqa: ANN001
+) -> None:
+    ns = kube.namespace
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values" / "web.yaml").write_text("message: from-values-file\nreplicaCount: 2\n")
+    info = tiny(
+        chart_repo,
+        name="secure",
+        namespace=ns,
+        values_files=[Path("values/web.yaml")],
+        yaml_files_content=[ChartValuesGenerated("firestream.toml:deployments.generic[0].values",
+                                                 "service:\n  port: 8080\n")],
+        values=[ChartSetValue("password", SECRET)],
+    )
+    with ProcWatcher(helm_bin) as watcher:
+        revision = helm.upgrade_install(info, tmp_path)
+    assert revision == 1
+
+    # the values reached the release
+    assert helm.get_values("secure", ns) == {
+        "message": "from-values-file", "replicaCount": 2, "service": {"port": 8080}, "password": SECRET,
+    }
+    cm = kube.kubectl().get("configmap", "secure-tiny-app", namespace=ns)
+    assert cm is not None and cm["data"]["password"] == SECRET
+
+    # helm ran, and no helm command line held the secret
+    upgrades = [argv for argv in watcher.cmdlines.values() if "upgrade" in argv]
+    assert upgrades, "the watcher never saw the helm upgrade process"
+    assert all(SECRET not in " ".join(argv) for argv in watcher.cmdlines.values())
+    argv = upgrades[0]
+    values_args = [v for f, v in zip(argv, argv[1:], strict=False) if f == "--values"]
+    assert values_args[0] == str(tmp_path / "values" / "web.yaml")  # config file by path, first
+    temp_file = values_args[-1]  # the merged values last
+    assert watcher.modes.get(temp_file) == 0o600
+    assert not os.path.exists(temp_file)
+    assert not os.path.exists(os.path.dirname(temp_file))
+
+    # nothing logged holds it, though helm's argv was logged at DEBUG
+    assert any("upgrade" in r.getMessage() for r in debug_logs.records)
+    assert SECRET not in debug_logs.text
+
+
+# -- failures, typed -----------------------------------------------------------------------------
+
+
+def test_render_failure_is_a_render_error(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    info = ChartInfo(name="bad", path=chart_repo.tgz("broken", "0.1.0"), namespace=kube.namespace)
+    with pytest.raises(RenderError) as exc:
+        helm.upgrade_install(info, tmp_path)
+    message = str(exc.value)
+    assert "helm upgrade failed for release 'bad'" in message
+    assert ".Values.missing is required" in message
+    assert exc.value.hint
+
+
+def test_unknown_chart_version_is_chart_not_found(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    helm.repo_add(chart_repo.name, chart_repo.url)
+    info = ChartInfo(name="x", chart="tiny-app", repository=chart_repo.name, version="9.9.9",
+                     namespace=kube.namespace)
+    with pytest.raises(ChartNotFoundError):
+        helm.upgrade_install(info, tmp_path)
+
+
+def test_unreachable_api_server(kube, helm_bin, tmp_path) -> None:  # noqa: ANN001
+    dead = tmp_path / "dead-kubeconfig"
+    dead.write_text(kube.kubeconfig.read_text().replace(kube.url, "http://127.0.0.1:9"))
+    dead.chmod(0o600)
+    helm = Helm(binary=helm_bin, kubeconfig=dead, env=kube.env)
+    with pytest.raises(ClusterUnreachableError) as exc:
+        helm.list_releases()
+    assert "helm list failed" in str(exc.value)
+    assert "127.0.0.1:9" in str(exc.value)
+    assert exc.value.hint and "kubeconfig" in exc.value.hint
+
+
+def test_helm_not_installed(tmp_path) -> None:  # noqa: ANN001
+    helm = Helm(binary=tmp_path / "no-helm-here")
+    with pytest.raises(HelmNotInstalledError) as exc:
+        helm.list_releases()
+    assert "no-helm-here" in str(exc.value)
+    assert "testing.tools" in (exc.value.hint or "")
+
+
+def test_helm_binary_from_environment(monkeypatch, tmp_path) -> None:  # noqa: ANN001
+    monkeypatch.setenv("FIRESTREAM_HELM_BINARY", str(tmp_path / "env-helm"))
+    assert Helm().binary == str(tmp_path / "env-helm")
+
+
+def _start_stuck_upgrade(kube, helm, chart_repo, tmp_path, existing: bool):  # noqa: ANN001, ANN202
+    """Start an upgrade that waits forever (broken pods) in a thread; return (info, thread, outcome)."""
+    info = tiny(chart_repo, name="stuck", namespace=kube.namespace, atomic=False, wait=True, timeout="120s")
+    if existing:
+        assert helm.upgrade_install(info, tmp_path) == 1
+    info.yaml_files_content = [BROKEN_PODS]
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            helm.upgrade_install(info, tmp_path)
+        except BaseException as exc:  # noqa: BLE001 - inspected by the test
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    expected = "pending-upgrade" if existing else "pending-install"
+    wait_for(lambda: (r := release(helm, "stuck", kube.namespace)) is not None and r.status == expected,
+             f"release in {expected}")
+    return info, worker, outcome
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["pending-install", "pending-upgrade"])
+def test_killed_helm_leaves_a_locked_release(kube, helm, chart_repo, tmp_path, existing) -> None:  # noqa: ANN001
+    """helm killed outright (SIGKILL, a crash, a lost machine) leaves pending-*: reported as locked."""
+    import signal
+
+    info, worker, outcome = _start_stuck_upgrade(kube, helm, chart_repo, tmp_path, existing)
+    (proc,) = helm.runner.running()
+    assert proc.label == "stuck"
+    os.kill(proc.pid, signal.SIGKILL)
+    worker.join()
+    assert "killed by signal SIGKILL" in str(outcome.get("error"))
+
+    expected = "pending-upgrade" if existing else "pending-install"
+    seen = release(helm, "stuck", kube.namespace)
+    assert seen is not None and seen.is_pending and seen.status == expected
+    info.yaml_files_content = []
+    with pytest.raises(ReleaseLockedError) as exc:
+        helm.upgrade_install(info, tmp_path)
+    assert "'stuck'" in str(exc.value)
+    assert exc.value.hint and "recovers" in exc.value.hint
+
+
+def test_terminate_all_cancels_helm_and_names_the_release(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    """Ctrl-C / a stage timeout: helm gets SIGTERM and the caller learns which release stopped."""
+    _info, worker, outcome = _start_stuck_upgrade(kube, helm, chart_repo, tmp_path, existing=False)
+    assert helm.runner.terminate_all(grace=10) == ["stuck"]
+    worker.join()
+    error = outcome.get("error")
+    assert isinstance(error, CancelledError)
+    assert error.releases == ["stuck"]
+    assert "stuck" in str(error)
+    # helm handles SIGTERM itself and records the release as failed rather
+    # than leaving it pending (it is pending only when helm was killed).
+    seen = release(helm, "stuck", kube.namespace)
+    assert seen is not None and seen.status in ("failed", "pending-install")
+
+
+# -- the other operations ------------------------------------------------------------------------
+
+
+def test_template_renders_offline_with_the_same_values(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    info = tiny(chart_repo, values=[ChartSetValue("message", "rendered-msg")], namespace="anywhere")
+    text = helm.template(info, tmp_path)
+    assert 'message: "rendered-msg"' in text
+    with pytest.raises(RenderError):
+        helm.template(ChartInfo(name="b", path=chart_repo.tgz("broken", "0.1.0")), tmp_path)
+
+
+def test_helm_test_runs_test_hooks(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    info = ChartInfo(name="hooked", path=chart_repo.tgz("with-hooks", "0.1.0"), namespace=kube.namespace)
+    assert helm.upgrade_install(info, tmp_path) == 1
+    run = helm.test("hooked", kube.namespace, timeout="60s")
+    assert run.passed
+    assert [t.name for t in run.tests] == ["hooked-test"]
+    assert run.tests[0].phase == "Succeeded"
+
+
+def test_pull_and_repo_update(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    helm.repo_add(chart_repo.name, chart_repo.url)
+    helm.repo_update([chart_repo.name])
+    path = helm.pull(f"{chart_repo.name}/tiny-app", "0.2.0", tmp_path / "charts")
+    assert path == tmp_path / "charts" / "tiny-app-0.2.0.tgz"
+    assert path.is_file()
+
+
+def test_no_hooks_reaches_helm(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    kc = kube.kubectl()
+    ns = kube.namespace
+    for name, disabled in (("nohooks", True), ("hooks", False)):
+        info = ChartInfo(name=name, path=chart_repo.tgz("with-hooks", "0.1.0"), namespace=ns,
+                         hooks_disabled=disabled)
+        assert helm.upgrade_install(info, tmp_path) == 1
+    assert kc.get("job", "nohooks-pre-install", namespace=ns) is None
+    assert kc.get("job", "hooks-pre-install", namespace=ns) is not None
+
+
+def test_skip_crds_reaches_helm(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    kc = kube.kubectl()
+    crd = "widgets.fixtures.firestream.dev"
+    kc.delete("crd", crd)  # cluster-wide, and the emulator is shared by the module
+    assert kc.get("crd", crd) is None
+    skipped = ChartInfo(name="skipped", path=chart_repo.tgz("with-crds", "0.1.0"),
+                        namespace=kube.namespace, skip_crds=True)
+    with pytest.raises(RenderError):  # the Widget's kind is unknown without its CRD
+        helm.upgrade_install(skipped, tmp_path)
+    assert kc.get("crd", crd) is None
+    with_crds = ChartInfo(name="withcrds", path=chart_repo.tgz("with-crds", "0.1.0"),
+                          namespace=kube.namespace)
+    assert helm.upgrade_install(with_crds, tmp_path) == 1
+    assert kc.get("crd", crd) is not None
+    assert kc.get("widget", "withcrds", namespace=kube.namespace) is not None
+
+
+def test_dry_run_changes_nothing(kube, helm, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    info = tiny(chart_repo, name="dry", namespace=kube.namespace, dry_run=True, create_namespace=True)
+    helm.upgrade_install(info, tmp_path)
+    assert release(helm, "dry", kube.namespace) is None
