@@ -597,3 +597,50 @@ def test_unreachable_server_fails_clearly(tools: dict[str, Path], tmp_path: Path
                               timeout=30, check=False)
         assert done.returncode != 0, argv
         assert "connection refused" in done.stderr, (argv, done.stderr)
+
+
+def test_failing_hook_job_fails_the_install(env: Env, helm: str, request: pytest.FixtureRequest) -> None:
+    name, ns = unique(request, "badhook"), unique(request, "ns-badhook")
+    failing = HOOK_JOB.replace("    spec:\n      restartPolicy: Never",
+                               "    metadata:\n      annotations: {emulator.firestream.dev/ready: \"false\"}\n"
+                               "    spec:\n      restartPolicy: Never")
+    chart = make_chart(env.charts, "badhook", {"templates/hook-job.yaml": failing})
+    done = env.run(helm, "install", name, str(chart), "-n", ns, "--create-namespace",
+                   "--timeout", "30s", check=False)
+    assert done.returncode != 0
+    assert "failed pre-install" in done.stderr, done.stderr
+    job = env.kubectl_json("get", "job", f"{name}-migrate", "-n", ns)
+    assert job["status"]["failed"] == 1
+    assert any(c["type"] == "Failed" and c["status"] == "True" for c in job["status"]["conditions"])
+
+
+# -- pure units: patch semantics and selectors -----------------------------------------------
+
+def test_strategic_merge_patch_directives() -> None:
+    from firestream_core.testing.apiserver.patching import json_patch, strategic_merge_patch
+
+    live = {"spec": {"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 80}]},
+                                    {"name": "b", "image": "y"}],
+                     "finalizers": ["f1"]}}
+    patch = {"spec": {"$setElementOrder/containers": [{"name": "a"}],
+                      "containers": [{"name": "a", "image": "z"}, {"name": "b", "$patch": "delete"}],
+                      "finalizers": ["f2"]}}
+    assert strategic_merge_patch(live, patch) == {"spec": {
+        "containers": [{"name": "a", "image": "z", "ports": [{"containerPort": 80}]}],
+        "finalizers": ["f1", "f2"]}}
+    assert strategic_merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"$patch": "replace", "d": 3}}) == {"a": {"d": 3}}
+    assert json_patch({"a": [1, 2]}, [{"op": "add", "path": "/a/-", "value": 3},
+                                      {"op": "remove", "path": "/a/0"}]) == {"a": [2, 3]}
+
+
+def test_label_and_field_selectors() -> None:
+    from firestream_core.testing.apiserver.selectors import SelectorError, field_matcher, label_matcher
+
+    obj = {"metadata": {"name": "n", "labels": {"owner": "helm", "status": "deployed"}},
+           "status": {"phase": "Running"}}
+    assert label_matcher("owner=helm,status in (deployed,failed),!missing")(obj)
+    assert not label_matcher("owner!=helm")(obj)
+    assert not label_matcher("status notin (deployed)")(obj)
+    assert field_matcher("metadata.name=n,status.phase!=Pending")(obj)
+    with pytest.raises(SelectorError):
+        label_matcher("owner in")
