@@ -634,7 +634,11 @@ def test_strategic_merge_patch_directives() -> None:
 
 
 def test_label_and_field_selectors() -> None:
-    from firestream_core.testing.apiserver.selectors import SelectorError, field_matcher, label_matcher
+    from firestream_core.testing.apiserver.selectors import (
+        SelectorError,
+        field_matcher,
+        label_matcher,
+    )
 
     obj = {"metadata": {"name": "n", "labels": {"owner": "helm", "status": "deployed"}},
            "status": {"phase": "Running"}}
