@@ -20,6 +20,7 @@ from firestream_core.model import (
     HelmChartNamespace,
     ReleaseSettings,
 )
+from firestream_core.presets import preset_values
 
 REPOSITORY = "bitnami"
 REPOSITORY_URL = "https://charts.bitnami.com/bitnami"
@@ -92,26 +93,55 @@ def set_value(info: ChartInfo, key: str, value: str) -> None:
     info.values = [*(v for v in info.values if v.key != key), ChartSetValue(key, value)]
 
 
-def _default_info() -> ChartInfo:
+DEFAULT_VALUES: dict[str, Any] = {
+    "auth.enablePostgresUser": True,
+    "auth.database": "firestream",
+    "primary.resources.limits.cpu": "500m",
+    "primary.resources.requests.cpu": "250m",
+    "primary.resources.limits.memory": "512Mi",
+    "primary.resources.requests.memory": "256Mi",
+    "primary.persistence.enabled": True,
+    "primary.persistence.size": "10Gi",
+    "metrics.enabled": True,
+    "metrics.serviceMonitor.enabled": True,
+}
+"""The original's values (without its ``auth.postgresPassword``)."""
+
+DEVELOPMENT_VALUES: dict[str, Any] = {
+    **{k: v for k, v in DEFAULT_VALUES.items() if "resources" not in k},
+    "primary.resources.limits.cpu": "200m",
+    "primary.resources.requests.cpu": "100m",
+    "primary.resources.limits.memory": "256Mi",
+    "primary.resources.requests.memory": "128Mi",
+    "primary.persistence.size": "1Gi",
+}
+
+PRODUCTION_VALUES: dict[str, Any] = {
+    **DEFAULT_VALUES,
+    "architecture": "replication",
+    "readReplicas.replicaCount": 2,
+    "readReplicas.resources.limits.cpu": "500m",
+    "readReplicas.resources.requests.cpu": "250m",
+    "readReplicas.resources.limits.memory": "512Mi",
+    "readReplicas.resources.requests.memory": "256Mi",
+    "primary.persistence.size": "100Gi",
+    "backup.enabled": True,
+}
+
+
+def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
     return ChartInfo(
         name="postgresql",
         repository=REPOSITORY,
         chart=CHART,
         version=VERSION,
         namespace=HelmChartNamespace.DEFAULT,
-        values=[
-            ChartSetValue("auth.enablePostgresUser", "true"),
-            ChartSetValue("auth.database", "firestream"),
-            ChartSetValue("primary.resources.limits.cpu", "500m"),
-            ChartSetValue("primary.resources.requests.cpu", "250m"),
-            ChartSetValue("primary.resources.limits.memory", "512Mi"),
-            ChartSetValue("primary.resources.requests.memory", "256Mi"),
-            ChartSetValue("primary.persistence.enabled", "true"),
-            ChartSetValue("primary.persistence.size", "10Gi"),
-            ChartSetValue("metrics.enabled", "true"),
-            ChartSetValue("metrics.serviceMonitor.enabled", "true"),
-        ],
+        yaml_files_content=[preset_values("postgresql", preset, values)],
     )
+
+
+def _default_info() -> ChartInfo:
+    return _info("default", DEFAULT_VALUES)
 
 
 @attrs.define
@@ -120,6 +150,9 @@ class PostgresqlChart(HelmChart):
 
     ``PostgresqlChart()`` and ``PostgresqlChart.default()`` give the
     defaults; ``development()`` and ``production()`` the original's presets.
+    A preset's values form the first values document of the chart, so the
+    config's ``values``, its ``set`` pairs and ``ChartSetValue`` pairs appended
+    from Python all override them.
     """
 
     chart_type: ClassVar[str] = "postgresql"
@@ -136,36 +169,12 @@ class PostgresqlChart(HelmChart):
     @classmethod
     def development(cls) -> PostgresqlChart:
         """Smaller: 100m-200m CPU, 128-256Mi memory, a 1Gi disk."""
-        chart = cls.default()
-        info = chart.chart_info
-        info.values = [v for v in info.values if "resources" not in v.key]
-        for key, value in (
-            ("primary.resources.limits.cpu", "200m"),
-            ("primary.resources.requests.cpu", "100m"),
-            ("primary.resources.limits.memory", "256Mi"),
-            ("primary.resources.requests.memory", "128Mi"),
-            ("primary.persistence.size", "1Gi"),
-        ):
-            set_value(info, key, value)
-        return chart
+        return cls(_info("development", DEVELOPMENT_VALUES))
 
     @classmethod
     def production(cls) -> PostgresqlChart:
         """Replication with 2 read replicas, a 100Gi disk and backups."""
-        chart = cls.default()
-        info = chart.chart_info
-        for key, value in (
-            ("architecture", "replication"),
-            ("readReplicas.replicaCount", "2"),
-            ("readReplicas.resources.limits.cpu", "500m"),
-            ("readReplicas.resources.requests.cpu", "250m"),
-            ("readReplicas.resources.limits.memory", "512Mi"),
-            ("readReplicas.resources.requests.memory", "256Mi"),
-            ("primary.persistence.size", "100Gi"),
-            ("backup.enabled", "true"),
-        ):
-            set_value(info, key, value)
-        return chart
+        return cls(_info("production", PRODUCTION_VALUES))
 
 
 def options_of(chart: HelmChart) -> PostgresqlOptions:

@@ -35,7 +35,7 @@ class RecordingRunner(Runner):
         return super().run(argv, **kwargs)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def bitnami_repo(make_chart_repo: Callable[..., Any]) -> Any:
     """The stand-in bitnami/postgresql 13.2.24, served over loopback HTTP."""
     return make_chart_repo([CHARTS / "postgresql"], "bitnami")

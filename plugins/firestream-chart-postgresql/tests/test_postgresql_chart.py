@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -14,10 +15,22 @@ from firestream_core.context import DeployContext
 from firestream_core.errors import ConfigError
 from firestream_core.model import ChartSetValue, HelmChartNamespace
 from firestream_core.plugins import check_plugins, get_plugin_manager
+from firestream_core.values import merged_values
 
 
-def values(chart: PostgresqlChart) -> dict[str, str]:
-    return {v.key: v.value for v in chart.chart_info.values}
+def values(chart: PostgresqlChart) -> dict[str, Any]:
+    """The values helm gets for ``chart``, flattened to dotted keys."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            out[prefix] = node
+
+    walk("", merged_values(chart.chart_info))
+    return out
 
 
 def test_bare_constructor_and_default_are_the_originals_defaults() -> None:
@@ -37,7 +50,8 @@ def test_bare_constructor_and_default_are_the_originals_defaults() -> None:
 
 def test_no_preset_holds_a_password() -> None:
     for chart in (PostgresqlChart(), PostgresqlChart.development(), PostgresqlChart.production()):
-        assert not any("password" in v.key.lower() for v in chart.chart_info.values)
+        assert not any("password" in key.lower() for key in values(chart))
+        assert chart.chart_info.values == []
 
 
 def test_development_is_small() -> None:
@@ -45,15 +59,15 @@ def test_development_is_small() -> None:
     assert v["primary.persistence.size"] == "1Gi"
     assert v["primary.resources.limits.cpu"] == "200m"
     assert v["primary.resources.requests.memory"] == "128Mi"
-    assert list(v).count("primary.persistence.size") == 1
+    assert v["auth.database"] == "firestream"
 
 
 def test_production_replicates_with_backups() -> None:
     v = values(PostgresqlChart.production())
     assert v["architecture"] == "replication"
-    assert v["readReplicas.replicaCount"] == "2"
+    assert v["readReplicas.replicaCount"] == 2
     assert v["primary.persistence.size"] == "100Gi"
-    assert v["backup.enabled"] == "true"
+    assert v["backup.enabled"] is True
 
 
 def test_presets_do_not_share_state() -> None:
@@ -69,7 +83,7 @@ def test_the_seeds_python_snippet_works() -> None:
     info.values_files.append(Path("values/postgres-custom.yaml"))
     info.timeout = "600s"
     assert postgres.chart_info.timeout_seconds == 600
-    assert postgres.chart_info.values[-1].value == "myapp"
+    assert values(postgres)["auth.database"] == "myapp"
 
 
 @pytest.mark.parametrize(
@@ -127,6 +141,7 @@ auth_secret = "db-credentials"
 
 [deployments.postgresql.values]
 auth.database = "orders"
+primary.persistence.size = "5Gi"
 
 [[deployments.postgresql]]
 name = "analytics"
@@ -140,7 +155,10 @@ preset = "production"
     assert db.chart_info.name == "db"
     assert db.chart_info.namespace_name == "data"
     assert db.chart_info.timeout == "10m"
-    assert values(db)["primary.persistence.size"] == "1Gi"
+    # config values override the preset's; the preset's others stay
+    assert values(db)["primary.persistence.size"] == "5Gi"
+    assert values(db)["auth.database"] == "orders"
+    assert values(db)["primary.resources.limits.cpu"] == "200m"
     assert db.options == PostgresqlOptions(password_env="DB_PASSWORD", auth_secret="db-credentials")
     assert analytics.options == PostgresqlOptions()
     assert values(analytics)["architecture"] == "replication"

@@ -1,0 +1,78 @@
+"""``ExternalDnsChart``: bitnami/external-dns 6.31.0 with the original's presets."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from firestream_core.model import ChartInfo, HelmChart, HelmChartNamespace, ReleaseSettings
+from firestream_core.presets import preset_values
+
+REPOSITORY = "bitnami"
+REPOSITORY_URL = "https://charts.bitnami.com/bitnami"
+CHART = "external-dns"
+VERSION = "6.31.0"
+
+
+DEFAULT_VALUES: dict[str, Any] = {
+    "resources.limits.cpu": "50m",
+    "resources.requests.cpu": "50m",
+    "resources.limits.memory": "100Mi",
+    "resources.requests.memory": "50Mi",
+    "provider": "aws",
+    "policy": "sync",
+    "sources": ["service", "ingress"],
+}
+"""The original's values (``sources[0]``/``sources[1]`` written as one list)."""
+
+LOCAL_VALUES: dict[str, Any] = {
+    **DEFAULT_VALUES,
+    "provider": "noop",
+    "registry": "txt",
+    "txtOwnerId": "firestream-local",
+}
+
+
+def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
+    return ChartInfo(
+        name="external-dns",
+        repository=REPOSITORY,
+        chart=CHART,
+        version=VERSION,
+        namespace=HelmChartNamespace.KUBE_SYSTEM,
+        yaml_files_content=[preset_values("external-dns", preset, values)],
+    )
+
+
+def _default_info() -> ChartInfo:
+    return _info("default", DEFAULT_VALUES)
+
+
+@attrs.define
+class ExternalDnsChart(HelmChart):
+    """bitnami/external-dns, as the seed's ``ExternalDnsChart``.
+
+    ``ExternalDnsChart()`` / ``ExternalDnsChart.default()``: provider ``aws``,
+    policy ``sync``, sources ``service`` and ``ingress``, in ``kube-system``.
+    ``ExternalDnsChart.local()``: provider ``noop`` with a ``txt`` registry
+    owned by ``firestream-local``, for clusters without a DNS provider.
+    The preset's values are the chart's first values document: config
+    ``values`` override them.
+    """
+
+    chart_type: ClassVar[str] = "external-dns"
+
+    chart_info: ChartInfo = attrs.field(factory=_default_info)
+    options: Any = None
+    settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
+
+    @classmethod
+    def default(cls) -> ExternalDnsChart:
+        """external-dns 6.31.0 for AWS Route 53 (credentials from the cluster, e.g. IRSA)."""
+        return cls()
+
+    @classmethod
+    def local(cls) -> ExternalDnsChart:
+        """The ``noop`` provider: records are computed and logged, nothing is changed."""
+        return cls(_info("local", LOCAL_VALUES))

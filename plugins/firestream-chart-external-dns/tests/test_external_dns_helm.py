@@ -1,0 +1,53 @@
+"""The external-dns plugin through the real lifecycle, the real helm and the emulated cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from firestream_chart_external_dns import ExternalDnsChart
+
+from firestream_core.lifecycle import run_release
+from firestream_core.model import ValidationStatus
+from firestream_core.plugins import get_plugin_manager
+
+
+@pytest.fixture(scope="module")
+def manager() -> Any:
+    return get_plugin_manager()
+
+
+def local_chart(namespace: str) -> ExternalDnsChart:
+    chart = ExternalDnsChart.local()
+    chart.chart_info.namespace = namespace
+    return chart
+
+
+def test_local_preset_deploys_and_its_deployment_is_validated(
+    kube: Any, helm_bin: Path, make_context: Callable[..., Any], manager: Any
+) -> None:
+    result = run_release(local_chart(kube.namespace), manager, make_context(helm_bin))
+    assert result.ok, result.error
+    check = next(v for v in result.validations if v.name == "external_dns_deployment")
+    assert check.status is ValidationStatus.PASSED
+    assert check.message == "deployment ready: external-dns: 1/1 available"
+    deployment = kube.kubectl().get("deployment", "external-dns", namespace=kube.namespace)
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--provider=noop" in args and "--txt-owner-id=firestream-local" in args
+
+
+def test_an_unavailable_deployment_fails_the_release(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    kube.cluster.set_controller(False)
+    chart = local_chart(kube.namespace)
+    chart.chart_info.wait = False
+    chart.chart_info.atomic = False
+    chart.chart_info.timeout = "1s"
+    result = run_release(chart, manager, make_context())
+    assert result.stage_failed == "validate"
+    check = next(v for v in result.validations if v.name == "external_dns_deployment")
+    assert check.status is ValidationStatus.FAILED
+    assert check.message.startswith("still pending after 1s: deployment not ready yet: external-dns:")
