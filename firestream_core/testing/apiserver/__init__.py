@@ -8,24 +8,24 @@ create on PATCH (server-side apply), lists without ``kind`` and ignores
 selectors, and most of the eleven points in ``docs/real-helm-testing.md``
 would have to override it anyway.
 
-What it does: discovery, permissive OpenAPI v3, JSON/YAML/protobuf (Secret,
-ConfigMap, Namespace, DeleteOptions) bodies, lists with kind and selectors,
-GET/POST/PUT/PATCH (strategic, merge, JSON patch, server-side apply)/DELETE
-(with garbage collection), watch streams (selectors, timeouts, WatchList
-bookmarks), CRDs served at once, and a toy controller (:mod:`.controller`)
-with run-time switches.
+What it does: discovery, permissive OpenAPI v3, JSON/YAML bodies and the
+protobuf bodies helm and ``kubectl create`` send (:mod:`.protobuf`), lists
+with kind and selectors, GET/POST/PUT/PATCH (strategic, merge, JSON patch,
+server-side apply)/DELETE (with garbage collection), watch streams
+(selectors, timeouts, WatchList bookmarks), server-side Tables for ``kubectl
+get``, CRDs served at once, and a toy controller (:mod:`.controller`) with
+run-time switches.
 
 What it does not emulate: authentication/authorization, admission (webhooks,
 quotas, limit ranges, pod security), real validation (any object of a known
 kind is accepted), most defaulting, field ownership and conflicts of
 server-side apply (patch semantics are approximate: see :mod:`.patching`),
-schema conversion between versions, pagination, server-side tables, and
-anything that runs: pods never execute, the controller merely paints statuses.
+schema conversion between versions, pagination, and anything that runs: pods never execute, the controller merely paints statuses.
 
 Modules: :mod:`.catalog` (resource types), :mod:`.store` (objects, events,
 GC), :mod:`.defaults`, :mod:`.patching`, :mod:`.selectors`,
 :mod:`.protobuf`, :mod:`.discovery`, :mod:`.openapi`, :mod:`.watch`,
-:mod:`.controller`, :mod:`.server` (HTTP, control endpoints).
+:mod:`.tables`, :mod:`.controller`, :mod:`.server` (HTTP, control endpoints).
 """
 
 from .controller import Controller
