@@ -89,6 +89,20 @@ def test_install_tiny_app_from_the_repo(
     assert [d["metadata"]["name"] for d in deploy["items"]] == ["app-tiny-app"]
 
 
+def test_kube_helm_and_kubectl_are_wired_to_this_env(
+    kube: KubeEnv, chart_repo: ChartRepo, helm_bin: Path, helm_major: int
+) -> None:
+    helm = kube.helm(helm_bin)
+    assert helm.major == helm_major
+    assert kube.helm().major == 3  # default binary: helm 3
+    kube.run([helm_bin, "install", "wired", chart_repo.tgz("tiny-app", "0.2.0"),
+              "-n", kube.namespace, "--create-namespace", "--set", "message=wired"])
+    mine = [r for r in helm.list_releases() if r.namespace == kube.namespace]
+    assert [(r.name, r.chart, r.status) for r in mine] == [("wired", "tiny-app-0.2.0", "deployed")]
+    cm = kube.kubectl().get("configmap", "wired-tiny-app", namespace=kube.namespace)
+    assert cm is not None and cm["data"]["message"] == "wired"
+
+
 def test_helm_homes_are_fresh_per_test(
     kube: KubeEnv, chart_repo: ChartRepo, helm_bin: Path
 ) -> None:
