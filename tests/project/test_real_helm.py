@@ -223,3 +223,33 @@ def test_ctrl_c_during_apply(tmp_path, kube, chart_repo, helm_bin):
     plan = load(path, kube, helm_bin).plan()
     assert plan["fast"].action == "no-op"
     assert plan["slow"].action in ("recover", "upgrade", "create")
+
+
+def test_failed_upgrade_is_rolled_back_and_next_plan_retries(tmp_path, kube, chart_repo, helm_bin,
+                                                           no_log_redactors):
+    def config(broken: bool) -> Path:
+        values = {"message": "v2" if broken else "v1"}
+        body = release_blocks([("app", [], values)], chart="tiny-app", repository=chart_repo.name,
+                              namespace=kube.namespace, version="0.2.0")
+        if broken:  # the new pods never get ready: the atomic upgrade is rolled back
+            body += 'podAnnotations = { "emulator.firestream.dev/ready" = "false" }\n'
+        return write_config(tmp_path / "p", f"""
+            [repositories]
+            {chart_repo.name} = "{chart_repo.url}"
+
+            [defaults]
+            timeout = "3s"
+
+        """ + body)
+
+    assert load(config(False), kube, helm_bin).apply().ok
+    result = load(config(True), kube, helm_bin).apply()
+    outcome = result.releases["app"]
+    assert (outcome.action, outcome.result) == ("upgrade", "failed")
+    assert outcome.stage_failed in ("exec", "validate")
+    assert result.exit_code == 1
+    values = kube.helm(helm_bin).get_values("app", kube.namespace)
+    assert values.get("message") == "v1"  # the previous revision is back
+    plan = load(config(True), kube, helm_bin).plan()
+    assert plan["app"].action == "upgrade"
+    assert f"last apply failed in {outcome.stage_failed}" in plan["app"].reasons
