@@ -228,3 +228,32 @@ def test_second_concurrent_apply_is_refused_naming_the_holder(project_env, kube,
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=60)
     assert first.returncode == 130
+
+
+def test_import_command_then_plan_is_noop_and_status_shows_it(project_env, kube, chart_repo, capsys):
+    helm = str(kube.tools["helm"])
+    kube.run([helm, "repo", "add", chart_repo.name, chart_repo.url])
+    values = project_env["dir"].parent / "v.yaml"
+    values.write_text(f"message: legacy\nservice:\n  apiKey: {SECRET}\n  port: 8080\n")
+    kube.run([helm, "install", "legacy", chart_repo.ref("tiny-app"), "-n", kube.namespace,
+              "--create-namespace", "-f", str(values)])
+    path = write_config(project_env["dir"], f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+    """)
+    flags = ["-f", str(path), *project_env["flags"]]
+    assert main(["import", "deployment", "legacy", "--namespace", kube.namespace, *flags]) == 0
+    out = capsys.readouterr()
+    assert "imported release 'legacy'" in out.out
+    assert "service.apiKey" in out.err and "0600" in out.err  # the warning names keys, not values
+    assert "helm does not record the chart's repository" in out.err
+    assert SECRET not in out.out + out.err + path.read_text()
+    assert main(["plan", "--detailed-exitcode", *flags]) == 0
+    capsys.readouterr()
+    assert main(["status", "--json", *flags]) == 0
+    (status,) = json.loads(capsys.readouterr().out)
+    assert (status["release"], status["status"], status["revision"]) == ("legacy", "deployed", 1)
+    assert status["last_action"] == "import"
+    # a second import of the same release is refused
+    assert main(["import", "deployment", "legacy", "--namespace", kube.namespace, *flags]) == 1
+    assert "already defined" in capsys.readouterr().err
