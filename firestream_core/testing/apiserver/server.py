@@ -82,7 +82,11 @@ class Emulator:
             self.controller.set_enabled(self.controller.enabled)
             self.controller.set_loadbalancer(self.controller.loadbalancer)
 
+        async def close_watches(_: web.Application) -> None:
+            self.store.close_watches()
+
         app.on_startup.append(kick)
+        app.on_shutdown.append(close_watches)
         return app
 
     def state(self) -> dict[str, Any]:

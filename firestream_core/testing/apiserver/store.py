@@ -157,6 +157,11 @@ class Store:
     def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
         self._subscribers.discard(queue)
 
+    def close_watches(self) -> None:
+        """Tell every open watch stream to end (on shutdown)."""
+        for queue in list(self._subscribers):
+            queue.put_nowait(Event("CLOSE", "", "", {}, self._rv))
+
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Call ``listener(event)`` synchronously after every change."""
         self._listeners.append(listener)

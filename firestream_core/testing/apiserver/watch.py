@@ -101,6 +101,8 @@ async def serve_watch(
                 if transport is None or transport.is_closing():
                     break
                 continue
+            if event.type == "CLOSE":
+                break
             if event.rv > start_rv and relevant(event):
                 await response.write(out(event.type, store.view(rtype, event.obj)))
         await response.write_eof()
