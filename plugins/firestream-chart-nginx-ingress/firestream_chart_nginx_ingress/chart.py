@@ -1,0 +1,77 @@
+"""``NginxIngressChart``: ingress-nginx 4.7.1 with the original's presets."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from firestream_core.model import ChartInfo, HelmChart, HelmChartNamespace, ReleaseSettings
+from firestream_core.presets import preset_values
+
+REPOSITORY = "ingress-nginx"
+REPOSITORY_URL = "https://kubernetes.github.io/ingress-nginx"
+CHART = "ingress-nginx"
+VERSION = "4.7.1"
+
+DEFAULT_VALUES: dict[str, Any] = {
+    "controller.service.type": "LoadBalancer",
+    "controller.metrics.enabled": True,
+    "controller.metrics.serviceMonitor.enabled": True,
+    "controller.resources.limits.cpu": "200m",
+    "controller.resources.requests.cpu": "100m",
+    "controller.resources.limits.memory": "256Mi",
+    "controller.resources.requests.memory": "128Mi",
+}
+"""The original's values: a LoadBalancer Service and metrics with a ServiceMonitor."""
+
+K3D_LOCAL_VALUES: dict[str, Any] = {
+    **{k: v for k, v in DEFAULT_VALUES.items() if not k.startswith("controller.service")},
+    "controller.service.type": "ClusterIP",
+    "controller.hostNetwork": True,
+    "controller.ingressClassResource.default": True,
+}
+"""For k3d: no load balancer, the controller on the node's network, the default IngressClass."""
+
+
+def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
+    return ChartInfo(
+        name="nginx-ingress",
+        repository=REPOSITORY,
+        chart=CHART,
+        version=VERSION,
+        namespace=HelmChartNamespace.NGINX_INGRESS,
+        yaml_files_content=[preset_values("nginx-ingress", preset, values)],
+    )
+
+
+def _default_info() -> ChartInfo:
+    return _info("default", DEFAULT_VALUES)
+
+
+@attrs.define
+class NginxIngressChart(HelmChart):
+    """ingress-nginx, as the seed's ``NginxIngressChart``.
+
+    ``NginxIngressChart()`` / ``NginxIngressChart.default()``: a LoadBalancer
+    Service with metrics, in ``nginx-ingress``. ``NginxIngressChart.k3d_local()``:
+    a ClusterIP Service, ``hostNetwork`` and the cluster's default
+    IngressClass. The preset's values are the chart's first values
+    document: config ``values`` override them.
+    """
+
+    chart_type: ClassVar[str] = "nginx-ingress"
+
+    chart_info: ChartInfo = attrs.field(factory=_default_info)
+    options: Any = None
+    settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
+
+    @classmethod
+    def default(cls) -> NginxIngressChart:
+        """ingress-nginx 4.7.1 behind a LoadBalancer, with metrics."""
+        return cls()
+
+    @classmethod
+    def k3d_local(cls) -> NginxIngressChart:
+        """For a local k3d cluster: hostNetwork, ClusterIP, default IngressClass."""
+        return cls(_info("k3d_local", K3D_LOCAL_VALUES))

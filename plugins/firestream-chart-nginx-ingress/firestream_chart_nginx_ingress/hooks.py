@@ -1,0 +1,94 @@
+"""The ``nginx-ingress`` chart type's hook implementations.
+
+* ``check_prerequisites`` - with ``controller.metrics.serviceMonitor.enabled``
+  (on in both presets, as in the original) the ServiceMonitor CRD exists.
+* ``validate`` - ``ingress_class``: the IngressClass the chart creates
+  (``controller.ingressClassResource.name``, ``nginx`` by default) exists;
+  ``controller_address``: unless the controller uses ``hostNetwork``, the
+  controller Service - found by its labels, not by a guessed name - has an
+  address, *pending* while a load balancer has not assigned one yet (the
+  runner asks again until the release's timeout).
+
+The other stages are the built-in defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from firestream_core.markers import hookimpl
+from firestream_core.model import ChartType, HelmAction
+
+from .chart import REPOSITORY, REPOSITORY_URL, NginxIngressChart
+
+if TYPE_CHECKING:
+    from firestream_core.context import DeployContext
+    from firestream_core.model import HelmChart, ValidationResult
+
+SERVICEMONITOR_CRD = "servicemonitors.monitoring.coreos.com"
+
+
+def chart_type() -> ChartType:
+    """The ``nginx-ingress`` chart type as registered."""
+    return ChartType(
+        name="nginx-ingress",
+        chart_class=NginxIngressChart,
+        presets={"default": NginxIngressChart.default, "k3d_local": NginxIngressChart.k3d_local},
+        repositories={REPOSITORY: REPOSITORY_URL},
+        description="ingress-nginx 4.7.1; presets default (LoadBalancer) and k3d_local (hostNetwork)",
+    )
+
+
+@hookimpl
+def register_chart_types(register: Callable[[ChartType], None]) -> None:
+    """Register the ``nginx-ingress`` chart type."""
+    register(chart_type())
+
+
+def _value(chart: HelmChart, context: DeployContext, key: str, default: object) -> object:
+    from firestream_core.checks import chart_value
+
+    return chart_value(chart.chart_info, key, default, project_dir=context.project_dir)
+
+
+@hookimpl
+def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] | None:
+    """A ServiceMonitor is only asked for when its CRD is installed."""
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY:
+        return None
+    wanted = _value(chart, context, "controller.metrics.enabled", False) and _value(
+        chart, context, "controller.metrics.serviceMonitor.enabled", False
+    )
+    if not wanted or context.kubectl.get("customresourcedefinition", SERVICEMONITOR_CRD):
+        return None
+    return [
+        f"release '{info.name}': controller.metrics.serviceMonitor.enabled is true but the CRD "
+        f"{SERVICEMONITOR_CRD} is not installed; deploy prometheus-operator first "
+        "(depends_on) or set controller.metrics.serviceMonitor.enabled = false"
+    ]
+
+
+@hookimpl
+def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult] | None:
+    """``ingress_class`` and, without hostNetwork, ``controller_address``."""
+    from firestream_core import checks
+
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY:
+        return None
+    results = []
+    if _value(chart, context, "controller.ingressClassResource.enabled", True):
+        name = str(_value(chart, context, "controller.ingressClassResource.name", "nginx"))
+        results.append(checks.ingressclass_exists(context, name, check="ingress_class"))
+    if not _value(chart, context, "controller.hostNetwork", False):
+        results.append(
+            checks.service_address(
+                context,
+                namespace=info.namespace_name,
+                selector=f"app.kubernetes.io/instance={info.name},app.kubernetes.io/component=controller",
+                check="controller_address",
+            )
+        )
+    return results

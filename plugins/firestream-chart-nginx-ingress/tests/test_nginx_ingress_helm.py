@@ -1,0 +1,118 @@
+"""The nginx-ingress plugin through the real lifecycle, the real helm and the emulated cluster.
+
+IngressClasses are cluster-wide and the tests of this module share one
+emulated cluster, so each test uninstalls its release (and with it the
+``nginx`` IngressClass) when it ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from firestream_chart_nginx_ingress import NginxIngressChart, validate
+
+from firestream_core.lifecycle import run_release
+from firestream_core.model import ChartSetValue, ValidationStatus
+from firestream_core.plugins import get_plugin_manager
+
+
+@pytest.fixture(scope="module")
+def manager() -> Any:
+    return get_plugin_manager()
+
+
+@pytest.fixture(autouse=True)
+def uninstall_afterwards(kube: Any) -> Iterator[None]:
+    yield
+    kube.run(["helm", "uninstall", "nginx-ingress", "-n", kube.namespace], check=False)
+
+
+def prepare(chart: NginxIngressChart, kube: Any) -> NginxIngressChart:
+    info = chart.get_chart_info_mut()
+    info.namespace = kube.namespace
+    info.values.append(ChartSetValue("controller.metrics.serviceMonitor.enabled", "false"))
+    return chart
+
+
+def by_name(results: Any) -> dict[str, Any]:
+    return {r.name: r for r in results}
+
+
+def test_default_preset_behind_a_load_balancer(
+    kube: Any, helm_bin: Path, make_context: Callable[..., Any], manager: Any
+) -> None:
+    result = run_release(prepare(NginxIngressChart(), kube), manager, make_context(helm_bin))
+    assert result.ok, result.error
+    checks = by_name(result.validations)
+    assert checks["ingress_class"].message == "IngressClass 'nginx' exists"
+    # found by its labels: the Service is not called "<release>-controller"
+    assert checks["controller_address"].message == (
+        "load balancer ready: nginx-ingress-ingress-nginx-controller at 127.0.0.1"
+    )
+
+
+def test_address_is_pending_until_the_load_balancer_assigns_one(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    kube.cluster.set_loadbalancer(False)
+    chart = prepare(NginxIngressChart(), kube)
+    chart.chart_info.timeout = "1s"
+    chart.chart_info.wait = False  # helm's own --wait would wait for the address too
+    chart.chart_info.atomic = False
+    context = make_context()
+    result = run_release(chart, manager, context)
+    assert result.stage_failed == "validate"
+    check = by_name(result.validations)["controller_address"]
+    assert check.status is ValidationStatus.FAILED
+    assert check.message == (
+        "still pending after 1s: load-balancer address not yet assigned to service "
+        "nginx-ingress-ingress-nginx-controller"
+    )
+
+    # the same check, asked again once an address is assigned, passes
+    assert by_name(validate(chart, context))["controller_address"].status is ValidationStatus.PENDING
+    kube.cluster.set_loadbalancer(True)
+    assert by_name(validate(chart, context))["controller_address"].status is ValidationStatus.PASSED
+
+
+def test_k3d_local_checks_the_default_ingress_class_and_no_address(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    kube.cluster.set_loadbalancer(False)  # irrelevant with hostNetwork
+    result = run_release(prepare(NginxIngressChart.k3d_local(), kube), manager, make_context())
+    assert result.ok, result.error
+    checks = by_name(result.validations)
+    assert "controller_address" not in checks
+    assert checks["ingress_class"].message == (
+        "IngressClass 'nginx' exists (the cluster's default)"
+    )
+
+
+def test_a_missing_ingress_class_fails(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    chart = prepare(NginxIngressChart.k3d_local(), kube)
+    chart.chart_info.values.append(ChartSetValue("controller.ingressClassResource.enabled", "false"))
+    assert run_release(chart, manager, make_context()).ok
+    # the chart was told not to create it, but the release expects one by that name
+    chart.chart_info.values.append(ChartSetValue("controller.ingressClassResource.enabled", "true"))
+    check = by_name(validate(chart, make_context()))["ingress_class"]
+    assert check.status is ValidationStatus.FAILED
+    assert check.message == "IngressClass 'nginx' not found"
+
+
+def test_a_servicemonitor_without_its_crd_is_a_prerequisite_problem(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    chart = NginxIngressChart.k3d_local()
+    chart.chart_info.namespace = kube.namespace
+    result = run_release(chart, manager, make_context())
+    assert result.stage_failed == "check_prerequisites"
+    assert result.problems == [
+        "release 'nginx-ingress': controller.metrics.serviceMonitor.enabled is true but the CRD "
+        "servicemonitors.monitoring.coreos.com is not installed; deploy prometheus-operator "
+        "first (depends_on) or set controller.metrics.serviceMonitor.enabled = false"
+    ]
