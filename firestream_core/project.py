@@ -911,7 +911,7 @@ class _Run:
         chart = self.chart_for(change)
         context = self.context_for(chart, change)
         t0 = time.monotonic()
-        result = run_release(chart, self.manager, context)
+        result = run_release(chart, self.manager, context)  # type: ignore[arg-type]  # a proxy
         duration = time.monotonic() - t0
         outcome = self.outcome_from(change, result, duration)
         self.outcomes[name] = outcome
