@@ -43,6 +43,7 @@ What it does (``helm <command>``):
 ``dependency build|update`` no-op
 ``pull``                    writes ``name-version.tgz`` in ``--destination``
 ``test``                    a ``TEST SUITE`` block; fails when told to
+``show chart|values|all``   from the chart folder (helmfile asks for it)
 ``plugin list``             empty; ``diff`` is absent, as without the plugin
 =========================== ====================================================
 
@@ -884,6 +885,23 @@ class _Helm:
         dest = Path(args.value("-d", "--destination") or ".")
         dest.mkdir(parents=True, exist_ok=True)
         (dest / f"{meta['name']}-{meta['version']}.tgz").write_bytes(b"fake chart archive\n")
+
+    def cmd_show(self, argv: list[str]) -> None:
+        args = _parse(argv)
+        if len(args.positionals) < 2:
+            raise _Exit(1, 'Error: "helm show" requires a subcommand and a chart')
+        what, ref = args.positionals[0], args.positionals[1]
+        self.op = f"show {what}"
+        meta = _chart_meta(ref, args.value("--version"), self.store.read())
+        if what in ("chart", "all"):
+            print(f"apiVersion: v2\nname: {meta['name']}\nversion: {meta['version']}")
+            if meta["appVersion"]:
+                print(f"appVersion: {meta['appVersion']}")
+        if what in ("values", "all"):
+            values = Path(ref) / "values.yaml"
+            print(values.read_text() if values.is_file() else "{}")
+
+    cmd_inspect = cmd_show
 
     def cmd_plugin(self, argv: list[str]) -> None:
         print("NAME\tVERSION\tDESCRIPTION")

@@ -294,3 +294,33 @@ def test_fake_without_state_folder_says_so(tmp_path: Path) -> None:
 def test_helm_class_against_fake_binary_path(fake_helm: FakeHelm) -> None:
     helm = Helm(binary=fake_helm.binary, env=fake_helm.env)
     assert helm.list_releases() == []
+
+
+@pytest.mark.helm
+def test_helmfile_drives_the_fake(fake_helm: FakeHelm, chart_dir: Path, tmp_path: Path) -> None:
+    """helmfile 0.166 runs sync / template / destroy through the fake (the benchmark's setup)."""
+    from firestream_core.testing.tools import ToolsError, ensure_tools
+
+    try:
+        helmfile = ensure_tools(with_helmfile=True)["helmfile"]
+    except ToolsError as exc:
+        pytest.fail(f"cannot install helmfile: {exc}")
+    (tmp_path / "helmfile.yaml").write_text(
+        "releases:\n"
+        f"- {{name: base, namespace: hf, chart: {chart_dir}}}\n"
+        f"- {{name: top, namespace: hf, chart: {chart_dir}, needs: [hf/base], values: [{{x: 1}}]}}\n"
+    )
+    fake_helm.set_delay("base", 0.2)
+    runner = Runner()
+    base_argv = [helmfile, "--helm-binary", fake_helm.binary, "--file", "helmfile.yaml"]
+    done = runner.run([*base_argv, "sync", "--skip-deps"], env=fake_helm.env, cwd=tmp_path)
+    assert done.ok, done.stderr
+    assert {r["name"]: r["status"] for r in fake_helm.releases()} == {"base": "deployed", "top": "deployed"}
+    assert fake_helm.release("top")["values"] == {"x": 1}
+    (base,) = fake_helm.call_log("upgrade", release="base")
+    (top,) = fake_helm.call_log("upgrade", release="top")
+    assert top.start >= base.end  # helmfile honoured `needs`, and the log shows it
+    assert all(c.exit == 0 for c in fake_helm.call_log())
+    done = runner.run([*base_argv, "destroy", "--skip-deps"], env=fake_helm.env, cwd=tmp_path)
+    assert done.ok, done.stderr
+    assert fake_helm.releases() == []
