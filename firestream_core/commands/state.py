@@ -12,12 +12,10 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    subs = parser.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
-    subs.required = True
-    show = subs.add_parser("show", help="list what the state file records")
-    show.add_argument("--json", action="store_true", help="print JSON")
-    unlock = subs.add_parser("unlock", help="remove the project's lock")
-    unlock.add_argument("--force", action="store_true", help="required: remove it whoever holds it")
+    parser.add_argument("state_command", choices=["show", "unlock"], metavar="{show,unlock}",
+                        help="show: list what the state file records; unlock: remove the project's lock")
+    parser.add_argument("--force", action="store_true", help="unlock: remove the lock whoever holds it")
+    parser.add_argument("--json", action="store_true", help="show: print JSON")
 
 
 def _backend(args: argparse.Namespace):  # type: ignore[no-untyped-def]

@@ -1,0 +1,349 @@
+"""Project runs against the recording fake helm: fast, every call logged with its times.
+
+Ordering is asserted from the fake's call log (start/end of each helm
+process); no test asserts a duration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from firestream_core.cli import main
+from firestream_core.errors import StateLockedError
+from firestream_core.project import Project
+
+from .conftest import write_config
+
+SECRET = "fk-sec-91X-do-not-show"
+REPOS = """
+[repositories]
+fixtures = "http://127.0.0.1:9/fixtures"
+mirror = "http://127.0.0.1:9/mirror"
+"""
+
+
+def block(name: str, deps: tuple[str, ...] = (), *, repo: str = "fixtures", version: str = "0.1.0",
+          extra: str = "") -> str:
+    dep = f"depends_on = [{', '.join(repr(d) for d in deps)}]\n" if deps else ""
+    return (f'[[deployments.generic]]\nname = "{name}"\nchart = "tiny-app"\nrepository = "{repo}"\n'
+            f'version = "{version}"\n{dep}{extra}\n')
+
+
+@pytest.fixture
+def env(fake_helm, fake_kubectl, tmp_path, monkeypatch, no_log_redactors):
+    """The project folder, CLI flags and a loader wired to the fake helm."""
+    for k, v in fake_helm.env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("FAKE_SECRET", SECRET)
+    monkeypatch.setenv("FIRESTREAM_KUBECTL_BINARY", str(fake_kubectl))
+    folder = tmp_path / "project"
+
+    class Env:
+        dir = folder
+        flags = ["--helm-binary", str(fake_helm.binary)]
+        path = folder / "firestream.toml"
+
+        @staticmethod
+        def write(*blocks: str) -> Path:
+            return write_config(folder, REPOS + "\n" + "".join(blocks))
+
+        @staticmethod
+        def load() -> Project:
+            return Project.load(folder / "firestream.toml", helm_binary=fake_helm.binary,
+                                env=fake_helm.env, kubectl_binary=fake_kubectl)
+
+    return Env
+
+
+def state_keys(folder: Path) -> list[str]:
+    f = folder / ".firestream" / "state.json"
+    return sorted(json.loads(f.read_text())["releases"]) if f.exists() else []
+
+
+# -- scheduling -----------------------------------------------------------------------------
+
+
+def test_failure_skips_only_dependents_and_nothing_starts_before_its_dependencies(env, fake_helm):
+    env.write(block("a"), block("b", ("a",)), block("c", ("b",)), block("d"), block("e", ("d",)),
+              block("f", ("d", "a")), block("g"), block("h", ("g", "e")))
+    fake_helm.fail_on("a", "upgrade", "boom")
+    fake_helm.set_delay("d", 0.3)
+    fake_helm.set_delay("g", 0.1)
+    result = env.load().apply(concurrency=0)
+    got = {n: (o.result, o.reason) for n, o in result.releases.items()}
+    assert got["a"][0] == "failed" and "boom" in got["a"][1]
+    assert got["b"] == ("skipped", "dependency 'a' failed")
+    assert got["c"][0] == "skipped" and "'a'" in got["c"][1]
+    assert got["f"][0] == "skipped"
+    for name in "degh":
+        assert got[name][0] == "ok", got[name]
+    assert not result.ok and result.exit_code == 1
+    assert {c.release for c in fake_helm.call_log("upgrade")} == set("adegh")
+
+    deps = {"e": ["d"], "h": ["g", "e"]}
+    for name, needs in deps.items():
+        first = min(c.start for c in fake_helm.call_log(release=name))
+        for d in needs:
+            assert first >= max(c.end for c in fake_helm.call_log(release=d)), (name, d)
+
+
+def test_fail_fast_starts_nothing_new(env, fake_helm):
+    env.write(block("a"), block("b", ("a",)), block("c", ("a",)))
+    fake_helm.fail_on("a", "upgrade", "boom")
+    result = env.load().apply(fail_fast=True, concurrency=1)
+    assert result.releases["a"].result == "failed"
+    assert {result.releases[n].result for n in "bc"} <= {"skipped", "not_started"}
+
+
+def test_skipped_release_satisfies_dependents_only_when_deployed(env, fake_helm):
+    env.write(block("base", extra='action = "skip"\n'), block("app", ("base",)))
+    result = env.load().apply()
+    assert result.releases["base"].action == "no-op"
+    assert result.releases["app"].result == "skipped"
+    assert result.releases["app"].reason == "dependency 'base' is not deployed (action is skip)"
+
+    fake_helm.seed_release("base")
+    result = env.load().apply()
+    assert result.ok and result.releases["app"].result == "ok"
+    assert [c.release for c in fake_helm.call_log("upgrade")] == ["app"]
+
+
+# -- helm calls ----------------------------------------------------------------------------------
+
+
+def test_one_list_one_repo_add_per_repository_and_noop_is_free(env, fake_helm):
+    env.write(block("r1"), block("r2", ("r1",)), block("r3", repo="mirror"), block("r4", ("r3",), repo="mirror"),
+              block("r5"))
+    assert env.load().apply().ok
+    assert len(fake_helm.call_log("list")) == 1
+    assert sorted(c.argv[2] for c in fake_helm.call_log("repo add")) == ["fixtures", "mirror"]
+    assert len(fake_helm.call_log("upgrade")) == 5
+
+    fake_helm.reset_calls()
+    plan = env.load().plan()
+    assert [c.action for c in plan.releases] == ["no-op"] * 5
+    result = env.load().apply()
+    assert result.ok and {o.action for o in result.releases.values()} == {"no-op"}
+    ops = [c.op for c in fake_helm.call_log()]
+    assert ops.count("list") == 2  # one per run (plan, apply)
+    assert set(ops) <= {"list", "version"}  # no upgrade, status, repo add, get for no-ops
+
+
+def test_one_value_changed_upgrades_only_that_release(env, fake_helm):
+    env.write(block("a"), block("b", ("a",), extra="[deployments.generic.values]\nmessage = 'one'\n"))
+    assert env.load().apply().ok
+    env.write(block("a"), block("b", ("a",), extra="[deployments.generic.values]\nmessage = 'two'\n"))
+    fake_helm.reset_calls()
+    plan = env.load().plan()
+    assert [(c.name, c.action, c.reasons) for c in plan.changes] == [
+        ("b", "upgrade", ("values changed: message",))]
+    assert env.load().apply(plan).ok
+    assert [c.release for c in fake_helm.call_log("upgrade")] == ["b"]
+    assert fake_helm.release("b")["values"]["message"] == "two"
+
+
+def test_pending_release_is_recovered_and_breaking_version_reinstalled(env, fake_helm):
+    bv = 'last_breaking_version_requiring_restart = { version = "0.2.0", requires_uninstall = true }\n'
+    env.write(block("stuck"), block("old", version="0.2.0", extra=bv))
+    fake_helm.seed_release("stuck", revision=2, status="pending-upgrade")
+    fake_helm.seed_release("old", version="0.1.0")
+    plan = env.load().plan()
+    assert (plan["stuck"].action, plan["stuck"].reasons) == ("recover", ("status is pending-upgrade",))
+    assert plan["old"].action == "reinstall"
+    result = env.load().apply(plan)
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert [c.op for c in fake_helm.call_log(release="stuck") if c.op in ("rollback", "upgrade")] == [
+        "rollback", "upgrade"]
+    assert [c.op for c in fake_helm.call_log(release="old") if c.op in ("uninstall", "upgrade")] == [
+        "uninstall", "upgrade"]
+    assert fake_helm.release("stuck")["status"] == "deployed"
+    assert fake_helm.release("old")["version"] == "0.2.0"
+    assert not env.load().plan().has_changes
+
+
+def test_dry_run_changes_nothing(env, fake_helm):
+    env.write(block("a"), block("b", ("a",)))
+    result = env.load().apply(dry_run=True)
+    assert result.ok and result.dry_run
+    assert fake_helm.releases() == []
+    assert state_keys(env.dir) == []
+
+
+def test_targets(env, fake_helm):
+    env.write(block("db"), block("api", ("db",)), block("web", ("api",)))
+    result = env.load().apply(targets=["api"], include_deps=True)
+    assert list(result.releases) == ["db", "api"]
+    assert [r["name"] for r in fake_helm.releases()] == ["api", "db"]
+    gone = env.load().destroy(targets=["db"], include_deps=True)
+    assert list(gone.releases) == ["web", "api", "db"]
+    assert [o.action for o in gone.releases.values()] == ["no-op", "destroy", "destroy"]
+    assert fake_helm.releases() == []
+
+
+def test_destroy_runs_in_reverse_order(env, fake_helm):
+    env.write(block("db"), block("api", ("db",)), block("web", ("api",)), block("cache"))
+    assert env.load().apply().ok
+    fake_helm.reset_calls()
+    result = env.load().destroy()
+    assert result.ok
+    end = {c.release: c.end for c in fake_helm.call_log("uninstall")}
+    start = {c.release: c.start for c in fake_helm.call_log("uninstall")}
+    assert end["web"] <= start["api"] and end["api"] <= start["db"]
+    assert state_keys(env.dir) == []
+
+
+# -- the CLI -------------------------------------------------------------------------------------
+
+
+def test_refuses_without_yes_off_a_terminal(env, fake_helm, monkeypatch, capsys):
+    path = env.write(block("a"))
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115 - closed by pytest
+    assert main(["apply", "-f", str(path), *env.flags]) == 1
+    err = capsys.readouterr().err
+    assert "refusing to apply without confirmation: stdin is not a terminal" in err
+    assert fake_helm.call_log("upgrade") == [] and fake_helm.releases() == []
+
+
+def test_detailed_exitcode(env, capsys):
+    path = env.write(block("a"))
+    flags = ["-f", str(path), *env.flags]
+    assert main(["plan", "--detailed-exitcode", *flags]) == 2
+    assert main(["apply", "--yes", *flags]) == 0
+    assert main(["plan", "--detailed-exitcode", *flags]) == 0
+    bad = write_config(env.dir / "bad", "[[deployments.generic]]\nname = 'x'\ntimeout = 'soon'\n")
+    assert main(["plan", "--detailed-exitcode", "-f", str(bad), *env.flags]) == 1
+    assert "timeout" in capsys.readouterr().err
+
+
+def test_plan_json_never_contains_a_value(env, fake_helm, monkeypatch, capsys):
+    secret = "[deployments.generic.secret_values]\nauth.password = { env = 'FAKE_SECRET' }\n"
+    path = env.write(block("a", extra=secret + "[deployments.generic.values]\nreplicaCount = 1\n"))
+    flags = ["-f", str(path), *env.flags]
+    assert main(["plan", "--json", *flags]) == 0
+    assert main(["apply", "--yes", *flags]) == 0
+    assert fake_helm.release("a")["values"]["auth"]["password"] == SECRET  # it did reach helm
+    monkeypatch.setenv("FAKE_SECRET", SECRET + "-new")
+    env.write(block("a", extra=secret + "[deployments.generic.values]\nreplicaCount = 2\n"))
+    assert main(["plan", "--json", *flags]) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out[out.rindex('{\n  "destroy"'):])
+    assert doc["releases"][0]["changed_keys"] == ["auth.password", "replicaCount"]
+    for text in (out, err, json.dumps(fake_helm.calls())):
+        assert SECRET not in text
+
+
+def test_progress_and_summary_on_the_cli(env, fake_helm, capsys):
+    path = env.write(block("a"), block("b", ("a",)))
+    fake_helm.fail_on("b", "upgrade", "boom")
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 1
+    out, err = capsys.readouterr()
+    assert "a: create ok" in err and "b: create failed" in err  # one line each off a terminal
+    lines = out.splitlines()
+    table = lines[next(i for i, line in enumerate(lines) if line.split()[:3] == ["release", "action", "result"]):]
+    assert table[0].split() == ["release", "action", "result", "duration", "why"]
+    assert table[2].split()[:3] == ["a", "create", "ok"]
+    assert table[3].split()[:3] == ["b", "create", "failed"]
+
+
+def test_state_unlock_force(env, capsys):
+    path = env.write(block("a"))
+    lock = path.parent / ".firestream" / "lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"pid": 999999, "host": "elsewhere", "time": "t", "command": "firestream apply",
+                                "id": "x"}))
+    assert main(["state", "unlock", "-f", str(path)]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert main(["state", "unlock", "--force", "-f", str(path)]) == 0
+    assert not lock.exists()
+
+
+# -- lock and interruption -------------------------------------------------------------------
+
+
+def test_lock_refuses_a_second_run_in_process(env):
+    env.write(block("a"))
+    project = env.load()
+    with project.lock("firestream apply"), pytest.raises(StateLockedError) as err:
+        env.load().apply()
+    assert "firestream apply" in str(err.value)
+
+
+def test_second_process_is_refused_and_ctrl_c_keeps_what_finished(env, fake_helm):
+    path = env.write(block("fast"), block("slow"), block("after", ("slow",)))
+    fake_helm.set_delay("slow", 60)
+    argv = [sys.executable, "-m", "firestream_core.cli", "apply", "--yes", "-f", str(path), *env.flags]
+    first = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # noqa: S603
+                             stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while not (fake_helm.call_log("upgrade", release="fast")
+                   and "fast" in " ".join(state_keys(env.dir))
+                   and (fake_helm.release("slow") or {}).get("status") == "pending-install"):
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first apply did not get going"
+            time.sleep(0.05)
+        second = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,  # noqa: S603
+                                env=os.environ.copy(), timeout=60)
+        assert second.returncode == 1
+        assert str(first.pid) in second.stderr and "firestream apply" in second.stderr
+        first.send_signal(signal.SIGINT)
+        out, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert first.returncode == 130, err
+    assert not (env.dir / ".firestream" / "lock").exists()
+    assert state_keys(env.dir) == ["default/fast"]
+    rows = {line.split()[0]: line.split()[2] for line in out.splitlines()
+            if line.split() and line.split()[0] in ("fast", "slow", "after")}
+    assert rows == {"fast": "ok", "slow": "cancelled", "after": "not_started"}
+
+
+# -- import ---------------------------------------------------------------------------------------
+
+
+def test_import_appends_block_and_next_plan_is_noop(env, fake_helm, capsys):
+    fake_helm.seed_release("legacy", "apps", version="0.1.0", revision=3,
+                           values={"replicaCount": 2, "db": {"password": SECRET, "host": "pg"}, "n": None})
+    path = env.write("# keep me\n")
+    before = path.read_text()
+    flags = ["-f", str(path), *env.flags]
+    assert main(["import", "deployment", "legacy", "-n", "apps", "--chart", "fixtures/tiny-app", *flags]) == 0
+    out, err = capsys.readouterr()
+    assert SECRET not in out + err
+    text = path.read_text()
+    assert text.startswith(before) and SECRET not in text
+    assert 'chart = "fixtures/tiny-app"' in text and 'version = "0.1.0"' in text
+    secret_file = env.dir / "values" / "legacy.secret.yaml"
+    assert oct(secret_file.stat().st_mode & 0o777) == "0o600" and SECRET in secret_file.read_text()
+    assert "db.password" in err
+    assert main(["plan", "--detailed-exitcode", *flags]) == 0
+    assert "no-op" in capsys.readouterr().out
+    # helm's values are kept as they were (the null made TOML give way to a values file)
+    assert (env.dir / "values" / "legacy.yaml").exists()
+    assert fake_helm.call_log("upgrade") == []
+
+
+def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
+    env.write("")
+    fake_helm.seed_release("twin", "a")
+    fake_helm.seed_release("twin", "b")
+    fake_helm.seed_release("broken", status="failed")
+    project = env.load()
+    from firestream_core.errors import FirestreamError
+
+    with pytest.raises(FirestreamError, match="no helm release named 'ghost'"):
+        project.import_release("ghost")
+    with pytest.raises(FirestreamError, match=r"several namespaces \(a, b\)"):
+        project.import_release("twin")
+    with pytest.raises(FirestreamError, match="is failed; only a deployed release"):
+        project.import_release("broken")
