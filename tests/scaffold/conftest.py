@@ -1,0 +1,22 @@
+"""Fixtures for the scaffold's tests."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """``main()`` run in-process configures the ``firestream`` logger: undo it after each test."""
+    from firestream_core import logs
+
+    logger = logging.getLogger(logs.LOGGER_NAME)
+    saved = (list(logger.handlers), logger.level, logger.propagate, logs._handler, list(logs._redactors))
+    yield
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+    logs._handler = saved[3]
+    logs._redactors[:] = saved[4]
