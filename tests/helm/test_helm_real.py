@@ -245,9 +245,10 @@ def test_values_and_secret_reach_the_release_but_never_argv_or_logs(
         name="secure",
         namespace=ns,
         values_files=[Path("values/web.yaml")],
+        # a secret value from the config lands in the generated document
         yaml_files_content=[ChartValuesGenerated("firestream.toml:deployments.generic[0].values",
-                                                 "service:\n  port: 8080\n")],
-        values=[ChartSetValue("password", SECRET)],
+                                                 f"service:\n  port: 8080\npassword: {SECRET}\n")],
+        values=[ChartSetValue("image.tag", "1.2.3")],
     )
     with ProcWatcher(helm_bin) as watcher:
         revision = helm.upgrade_install(info, tmp_path)
@@ -256,6 +257,7 @@ def test_values_and_secret_reach_the_release_but_never_argv_or_logs(
     # the values reached the release
     assert helm.get_values("secure", ns) == {
         "message": "from-values-file", "replicaCount": 2, "service": {"port": 8080}, "password": SECRET,
+        "image": {"tag": "1.2.3"},
     }
     cm = kube.kubectl().get("configmap", "secure-tiny-app", namespace=ns)
     assert cm is not None and cm["data"]["password"] == SECRET

@@ -1,0 +1,156 @@
+"""The command lines Helm and Kubectl build, checked without running anything."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from firestream_core.errors import ClusterUnreachableError, HelmCommandError, HelmTimeoutError
+from firestream_core.helm import Helm
+from firestream_core.kubectl import Kubectl
+from firestream_core.model import ChartInfo
+from firestream_core.process import Completed, Runner
+from firestream_core.redact import Redactor
+
+
+class StubRunner(Runner):
+    """Records each call and answers from ``respond(argv) -> (code, stdout, stderr)``."""
+
+    def __init__(self, respond: Callable[[list[str]], tuple[int, str, str]] | None = None) -> None:
+        super().__init__()
+        self.calls: list[dict] = []
+        self.respond = respond or (lambda argv: (0, "", ""))
+
+    def run(self, argv, *, env=None, stdin=None, timeout=None, label=None, cwd=None) -> Completed:  # noqa: ANN001
+        args = [str(a) for a in argv]
+        self.calls.append({"argv": args, "env": env, "stdin": stdin, "timeout": timeout, "label": label})
+        code, out, err = self.respond(args)
+        return Completed(tuple(args), code, out, err, 0.0, label)
+
+
+def helm_with(major: int, **kw) -> tuple[Helm, StubRunner]:  # noqa: ANN003
+    def respond(argv: list[str]) -> tuple[int, str, str]:
+        if argv[1] == "version":
+            return 0, f"v{major}.9.0", ""
+        if argv[1] == "upgrade":
+            return 0, '{"version": 4}', ""
+        return 0, "[]", ""
+
+    runner = StubRunner(respond)
+    return Helm(runner, "/opt/helm", kubeconfig="/k/config", kube_context="ctx", env={"A": "1"}, **kw), runner
+
+
+@pytest.mark.parametrize(
+    ("major", "atomic", "wait", "expected", "absent"),
+    [
+        (3, True, True, ["--atomic", "--wait", "--wait-for-jobs"], ["--rollback-on-failure"]),
+        (3, True, False, ["--atomic", "--wait-for-jobs"], ["--wait"]),  # --atomic implies --wait
+        (3, False, False, [], ["--atomic", "--wait", "--wait-for-jobs"]),
+        (4, True, True, ["--rollback-on-failure", "--wait=watcher", "--wait-for-jobs"], ["--atomic", "--wait"]),
+        (4, True, False, ["--rollback-on-failure", "--wait-for-jobs"], ["--wait=watcher"]),
+        (4, False, True, ["--wait=watcher"], ["--rollback-on-failure"]),
+    ],
+)
+def test_atomic_and_wait_per_major(major: int, atomic: bool, wait: bool, expected: list[str], absent: list[str]) -> None:
+    helm, _ = helm_with(major)
+    args = helm.upgrade_install_args(ChartInfo(name="r", chart="c", atomic=atomic, wait=wait), Path("/p"))
+    assert set(expected) <= set(args)
+    assert not set(absent) & set(args)
+
+
+def test_upgrade_passes_globals_env_label_and_returns_revision(tmp_path: Path) -> None:
+    helm, runner = helm_with(3)
+    info = ChartInfo(name="web", chart="c", repository="repo", namespace="apps", timeout="1h")
+    assert helm.upgrade_install(info, tmp_path) == 4
+    call = runner.calls[-1]
+    argv = call["argv"]
+    assert argv[0] == "/opt/helm"
+    assert argv[-4:] == ["--kubeconfig", "/k/config", "--kube-context", "ctx"]
+    assert call["env"] == {"A": "1"} and call["label"] == "web"
+    assert call["timeout"] == 3600 * 2 + 120  # a safety net beyond helm's own timeout (x2: rollback)
+    assert argv[argv.index("--timeout") + 1] == "3600s"
+
+
+def test_version_asked_once_even_from_threads() -> None:
+    import threading
+
+    helm, runner = helm_with(4)
+    threads = [threading.Thread(target=lambda: helm.major) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [c["argv"][1] for c in runner.calls] == ["version"]
+    assert helm.version == "v4.9.0"
+
+
+def test_unsupported_helm_2() -> None:
+    runner = StubRunner(lambda argv: (0, "v2.17.0", ""))
+    with pytest.raises(HelmCommandError, match="not supported"):
+        _ = Helm(runner, "helm").major
+
+
+def test_unknown_wait_strategy() -> None:
+    with pytest.raises(ValueError, match="wait strategy"):
+        Helm(StubRunner(), "helm", wait_strategy="hookOnly")
+
+
+def test_runner_timeout_is_a_helm_timeout() -> None:
+    class TimingOut(StubRunner):
+        def run(self, argv, **kw) -> Completed:  # noqa: ANN001, ANN003
+            return Completed(tuple(argv), -15, "", "", 9.0, kw.get("label"), timed_out=True)
+
+    helm = Helm(TimingOut(), "helm")
+    helm._version = "v3.19.0"
+    with pytest.raises(HelmTimeoutError, match="did not finish"):
+        helm.status("r", "ns")
+
+
+def test_stderr_redacted_with_the_instance_redactor() -> None:
+    runner = StubRunner(lambda argv: (1, "", "Error: Kubernetes cluster unreachable: token tok-123456 refused"))
+    helm = Helm(runner, "helm", redactor=Redactor(["tok-123456"]))
+    helm._version = "v3.19.0"
+    with pytest.raises(ClusterUnreachableError) as exc:
+        helm.list_releases()
+    assert "tok-123456" not in str(exc.value) and "tok-123456" not in exc.value.stderr
+
+
+def test_get_values_teaches_the_redactor() -> None:
+    runner = StubRunner(lambda argv: (0, '{"db": {"password": "pw"}, "host": "db.internal"}', ""))
+    helm = Helm(runner, "helm")
+    helm._version = "v3.19.0"
+    assert helm.get_values("r", "ns", all_values=True) == {"db": {"password": "pw"}, "host": "db.internal"}
+    assert "--all" in runner.calls[-1]["argv"]
+    assert helm.redactor.redact("pw at db.internal") == "*** at ***"
+
+
+def test_kubectl_command_lines() -> None:
+    runner = StubRunner(lambda argv: (0, '{"items": []}' if "get" in argv else "", ""))
+    kc = Kubectl(runner, "/opt/kubectl", kubeconfig="/k", kube_context="c1", env={"B": "2"})
+    kc.get("pods", namespace="ns", selector="a=b")
+    kc.get("crd", all_namespaces=True)
+    kc.wait("deployment", namespace="ns", timeout="2m")
+    kc.delete("secret", "s", namespace="ns", wait=False)
+    kc.events("ns", involved_object="pod-1")
+    kc.logs("pod-1", "ns", tail=7, container="app")
+    argvs = [c["argv"] for c in runner.calls]
+    for argv in argvs:
+        assert argv[0] == "/opt/kubectl" and argv[-4:] == ["--kubeconfig", "/k", "--context", "c1"]
+    assert argvs[0][1:8] == ["get", "pods", "--output", "json", "--namespace", "ns", "--selector"]
+    assert "--all-namespaces" in argvs[1]
+    assert argvs[2][1:3] == ["wait", "deployment"] and "--all" in argvs[2] and "--timeout=120s" in argvs[2]
+    assert "--wait=false" in argvs[3] and "--ignore-not-found" in argvs[3]
+    assert "involvedObject.name=pod-1" in argvs[4]
+    assert "--tail=7" in argvs[5] and "app" in argvs[5]
+    assert all(c["env"] == {"B": "2"} for c in runner.calls)
+
+
+def test_kubectl_run_replaces_the_program_and_keeps_the_list() -> None:
+    runner = StubRunner()
+    kc = Kubectl(runner, "/opt/kubectl")
+    kc.run(["kubectl", "delete", "crd", "x.example.com; rm -rf /"], label="rel")
+    call = runner.calls[-1]
+    assert call["argv"] == ["/opt/kubectl", "delete", "crd", "x.example.com; rm -rf /"]
+    assert call["label"] == "rel"
