@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -212,6 +213,12 @@ class Runner:
             if self._refusing is not None:
                 raise CancelledError(self._refusing, releases=[label] if label else [])
         program = args[0]
+        if os.sep not in program and env and env.get("PATH"):
+            # a bare name is looked up on the PATH the program will get
+            found = shutil.which(program, path=env["PATH"])
+            if found is None:
+                raise ProgramNotFoundError(program, release=label)
+            program = found
         try:
             command = sh.Command(program)
         except sh.CommandNotFound:
@@ -258,8 +265,12 @@ class Runner:
             running.wait()
         except BaseException:
             # KeyboardInterrupt or another error in this thread: do not leave
-            # the process behind.
+            # the process behind (nor a zombie: is_alive() reaps it).
             self._stop(entry, self.grace)
+            try:
+                entry.alive()
+            except BaseException:  # pragma: no cover - best effort
+                pass
             raise
         finally:
             if timer is not None:

@@ -261,6 +261,8 @@ def test_template_test_and_pull(fake_helm: FakeHelm, chart_dir: Path, tmp_path: 
     assert not run.passed and run.tests[0].phase == "Failed"
     helm.repo_add("r", "http://x/r")
     assert helm.pull("r/demo", "2.0.0", tmp_path / "dl") == tmp_path / "dl" / "demo-2.0.0.tgz"
+    helm.dependency_build(chart_dir)
+    assert fake_helm.calls("dependency")[-1] == ["dependency", "build", str(chart_dir)]
 
 
 def test_fake_accepts_helmfile_style_arguments(fake_helm: FakeHelm, chart_dir: Path) -> None:

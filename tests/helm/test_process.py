@@ -165,3 +165,13 @@ def test_debug_line_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
     runner.run([PY, "-c", "pass", "hunter22"])
     assert "hunter22" not in caplog.text
     assert "***" in caplog.text
+
+
+def test_bare_program_name_is_found_on_the_given_path(tmp_path: Path) -> None:
+    tool = tmp_path / "only-here-tool"
+    tool.write_text(f"#!{PY}\nprint('found me')\n")
+    tool.chmod(0o755)
+    runner = Runner()
+    assert runner.run(["only-here-tool"], env={"PATH": str(tmp_path)}).stdout == "found me\n"
+    with pytest.raises(ProgramNotFoundError):
+        runner.run(["only-here-tool"], env={"PATH": "/nonexistent"})
