@@ -534,8 +534,10 @@ def check_plugins(manager: FirestreamPluginManager) -> list[str]:
 
     Loading problems (broken plugins, clashes), then for each chart type: its
     defaults and every preset must build a ``HelmChart`` of the chart type's
-    class whose ``ChartInfo.check()`` passes, and its ``options`` must be an
-    attrs class whose keys do not shadow release keys.
+    class whose ``ChartInfo.check()`` passes, whose ``chart_type`` routes to
+    this plugin and whose options are the chart type's options class and
+    survive the config converter; its ``options`` must be an attrs class
+    whose keys do not shadow release keys.
     """
     import attrs
 
@@ -566,6 +568,7 @@ def check_plugins(manager: FirestreamPluginManager) -> list[str]:
                 if supplied and p.startswith("chart:"):
                     continue
                 problems.append(f"{where}: {label}: {p}")
+            problems += [f"{where}: {label}: {p}" for p in _routing_and_options(manager, reg, chart)]
         if ct.options is not None:
             if not attrs.has(ct.options):
                 problems.append(f"{where}: options must be an attrs class")
@@ -577,6 +580,45 @@ def check_plugins(manager: FirestreamPluginManager) -> list[str]:
             if not str(url).startswith(("https://", "http://", "oci://")):
                 problems.append(f"{where}: repository '{repo}' must be an https:// or oci:// URL")
     return problems
+
+
+def _routing_and_options(
+    manager: FirestreamPluginManager, reg: RegisteredChartType, chart: HelmChart
+) -> list[str]:
+    """What ``check_plugins`` finds wrong with a built chart beyond its ``ChartInfo``.
+
+    * ``chart.chart_type`` routes the release's hooks: naming a chart type of
+      another plugin (typically the inherited ``generic``) means this
+      plugin's hooks are silently never called for its releases;
+    * its options must be an instance of the chart type's options class and
+      survive the config converter (the config re-structures them whenever
+      a release sets an option key).
+    """
+    import attrs
+
+    out: list[str] = []
+    name = reg.name
+    routed = manager.chart_types.get(chart.chart_type)
+    if chart.chart_type != name and (routed is None or routed.plugin is not reg.plugin):
+        out.append(
+            f"builds a {type(chart).__name__} whose chart_type is '{chart.chart_type}', so this "
+            f"plugin's hooks would never be called for its releases: set "
+            f"chart_type = \"{name}\" on the class"
+        )
+    cls = reg.chart_type.options
+    if cls is None or not attrs.has(cls) or chart.options is None:
+        return out
+    if not isinstance(chart.options, cls):
+        out.append(f"options is {type(chart.options).__name__}, expected {cls.__name__}")
+        return out
+    from .config import converter, structure
+
+    try:
+        data = converter().unstructure(chart.options)
+    except Exception as exc:
+        return [*out, f"options cannot be read back by the config: {_one_line(exc)}"]
+    out += structure(data, cls, "options")[1]
+    return out
 
 
 def default_chart(chart_type: ChartType, name: str | None = None) -> HelmChart:
