@@ -225,6 +225,8 @@ class ProjectConfig:
     project: ProjectSection = ProjectSection()
     repositories: Mapping[str, str] = attrs.field(factory=dict)
     defaults: ReleaseKeys = ReleaseKeys()
+    # host -> firestream_core.oci.RegistryConfig ([registries."host:port"])
+    registries: Mapping[str, Any] = attrs.field(factory=dict)
     state: StateConfig = StateConfig()
     settings: Settings = Settings()
     releases: tuple[ReleaseConfig, ...] = ()
@@ -247,7 +249,7 @@ RELEASE_KEYS: frozenset[str] = frozenset(
 """Every key a release may set (chart-type options come on top)."""
 DEFAULTS_KEYS: frozenset[str] = frozenset(a.name for a in attrs.fields(ReleaseKeys))
 _PER_RELEASE_ONLY = ("name", "preset", "depends_on")
-TOP_LEVEL_KEYS = ("project", "repositories", "defaults", "state", "settings", "deployments")
+TOP_LEVEL_KEYS = ("project", "repositories", "registries", "defaults", "state", "settings", "deployments")
 
 
 class BuiltCharts(list):  # type: ignore[type-arg]
@@ -606,6 +608,8 @@ def parse_config(
             if obj is not None:
                 repositories[name] = obj
 
+    registries = _parse_registries(data.get("registries", {}), problems)
+
     defaults = ReleaseKeys()
     defaults_raw = data.get("defaults", {})
     if not isinstance(defaults_raw, dict):
@@ -667,11 +671,33 @@ def parse_config(
         project_dir=p.resolve().parent,
         project=project,
         repositories=repositories,
+        registries=registries,
         defaults=defaults,
         state=state,
         settings=settings,
         releases=tuple(releases),
     )
+
+
+def _parse_registries(raw: Any, problems: list[str]) -> dict[str, Any]:
+    """``[registries."host:port"]`` tables -> host -> ``oci.RegistryConfig`` (problems appended)."""
+    from .oci import RegistryConfig, registry_problems
+
+    out: dict[str, Any] = {}
+    if not isinstance(raw, dict):
+        problems.append(f"registries: expected a table, got {_type_name(raw)}")
+        return out
+    for host, entry in raw.items():
+        where = _join("registries", host)
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: expected a table, got {_type_name(entry)}")
+            continue
+        obj, errs = structure(entry, RegistryConfig, where)
+        problems.extend(errs)
+        if obj is not None:
+            problems.extend(registry_problems(host, obj, where))
+            out[host] = obj
+    return out
 
 
 def _chart_type_problems(rc: ReleaseConfig, manager: FirestreamPluginManager) -> list[str]:

@@ -116,6 +116,10 @@ class HelmCommandError(HelmError):
     """Any other helm/kubectl failure; ``stderr`` is redacted."""
 
 
+class RegistryAuthError(HelmError):
+    """An OCI registry refused the credentials, or asked for some and got none."""
+
+
 class CancelledError(FirestreamError):
     """The run was interrupted (Ctrl-C or a stage timeout)."""
 

@@ -49,6 +49,7 @@ from .errors import (
     HelmCommandError,
     HelmError,
     HelmTimeoutError,
+    RegistryAuthError,
     ReleaseLockedError,
     RenderError,
 )
@@ -127,6 +128,12 @@ _UNREACHABLE = re.compile(
     re.I,
 )
 _CLUSTER_UNREACHABLE = re.compile(r"kubernetes cluster unreachable", re.I)
+_REGISTRY_AUTH = re.compile(
+    r"response status code 40[13]|basic credential not found|unauthorized: authentication required"
+    r"|denied: requested access to the resource is denied",
+    re.I,
+)
+_REGISTRY_CONTEXT = re.compile(r"authenticating to|/v2/|oci://|registry", re.I)
 _CHART_FETCH = re.compile(r'"\S*(/v2/|index\.yaml|\.tgz|\.prov)\S*"|oci://', re.I)
 _TIMEOUT = re.compile(
     r"context deadline exceeded|timed out waiting|timeout waiting|wait(ing)? timed out", re.I
@@ -138,7 +145,7 @@ _CHART_NOT_FOUND = re.compile(
     r"|repo \S+ not found|no repo named|no cached repo|not a valid chart repository"
     r"|failed to fetch|failed to download|path \S+ not found|not found in \S+ repository"
     r"|could not find protocol handler|manifest unknown|name unknown|: not found$"
-    r"|invalid chart reference|unable to locate chart|no such file or directory",
+    r"|invalid chart reference|unable to locate chart",
     re.I | re.M,
 )
 _RENDER = re.compile(
@@ -158,6 +165,8 @@ def classify(stderr: str, *, op: str = "") -> type[HelmError]:
     """
     if _LOCKED.search(stderr):
         return ReleaseLockedError
+    if _REGISTRY_AUTH.search(stderr) and _REGISTRY_CONTEXT.search(stderr):
+        return RegistryAuthError
     if _CLUSTER_UNREACHABLE.search(stderr):
         return ClusterUnreachableError
     if _UNREACHABLE.search(stderr):
@@ -183,6 +192,7 @@ _HINTS: dict[type[HelmError], str] = {
     HelmTimeoutError: "the resources did not become ready in time: see the release's events and pods",
     ChartNotFoundError: "check the chart name, version and repository (helm repo add / registry login)",
     RenderError: "the chart failed to render with the given values",
+    RegistryAuthError: "check [registries] in firestream.toml: user name and password for this registry",
 }
 
 
@@ -242,6 +252,7 @@ class Helm:
         env: Mapping[str, str] | None = None,
         redactor: Redactor | None = None,
         wait_strategy: str = "watcher",
+        registries: Any = None,
     ) -> None:
         if wait_strategy not in WAIT_STRATEGIES:
             raise ValueError(
@@ -254,6 +265,8 @@ class Helm:
         self.env = dict(env or {})
         self.redactor = redactor if redactor is not None else Redactor()
         self.wait_strategy = wait_strategy
+        # firestream_core.oci.RegistryLogins: login once per registry, --plain-http...
+        self.registries = registries
         self._lock = threading.Lock()
         self._version: str | None = None
         self._repos_done: set[tuple[str, str]] = set()
@@ -454,7 +467,13 @@ class Helm:
         args = [info.chart_ref]
         if info.version:
             args += ["--version", str(info.version)]
-        return args
+        return args + self._oci_flags(info.chart_ref)
+
+    def _oci_flags(self, ref: str) -> list[str]:
+        """For an ``oci://`` chart: log in to its registry once (see ``oci.py``), then its flags."""
+        if self.registries is None or not ref.startswith("oci://"):
+            return []
+        return list(self.registries.prepare(self, ref))
 
     def _values_paths(self, info: ChartInfo, project_dir: Path) -> list[Path]:
         out = []
@@ -639,6 +658,10 @@ class Helm:
         stderr = self.redactor.redact(result.stderr)
         failed_pod = re.search(r"pod \S+ failed|test \S+ failed|phase.*failed", stderr, re.I)
         if failed_pod and classify(stderr, op="test") in (HelmCommandError, HelmTimeoutError):
+            if not tests:  # helm printed no suite: name the failed pods from stderr
+                tests = tuple(
+                    TestResult(pod, "Failed") for pod in re.findall(r"pod (\S+) failed", stderr)
+                )
             return TestRun(name, namespace, False, tests, summarize(stderr))
         raise self._failure("test", result, release=name, namespace=namespace, redactor=None)
 
@@ -700,6 +723,7 @@ class Helm:
         args = ["pull", chart_ref, "--destination", str(dest)]
         if version:
             args += ["--version", str(version)]
+        args += self._oci_flags(chart_ref)
         self._run("pull", args, kube=False)
         after = {p.name: p.stat().st_mtime_ns for p in dest.glob("*.tgz")}
         changed = [n for n, t in after.items() if before.get(n) != t]
@@ -730,6 +754,32 @@ class Helm:
         if plain_http:
             args.append("--plain-http")
         self._run("registry login", args, stdin=password.encode(), kube=False)
+
+    def push(
+        self,
+        chart_archive: Path | str,
+        remote: str,
+        *,
+        plain_http: bool | None = None,
+        insecure: bool | None = None,
+    ) -> str:
+        """``helm push <chart.tgz> oci://host/path``; returns the pushed reference.
+
+        ``plain_http`` / ``insecure`` default to the registry's configuration
+        (``registries``), which also logs in first when it has credentials.
+        """
+        if not remote.startswith("oci://"):
+            raise ValueError(f"helm push needs an oci:// destination, got {remote!r}")
+        args = ["push", str(chart_archive), remote]
+        flags = self._oci_flags(remote)
+        if plain_http is not None:
+            flags = [f for f in flags if f != "--plain-http"] + (["--plain-http"] if plain_http else [])
+        if insecure is not None:
+            flags = [f for f in flags if f != "--insecure-skip-tls-verify"]
+            flags += ["--insecure-skip-tls-verify"] if insecure else []
+        result = self._run("push", args + flags, kube=False)
+        m = re.search(r"Pushed:\s*(\S+)", result.stdout + "\n" + result.stderr)
+        return m.group(1) if m else remote
 
 
 def _signal_name(number: int) -> str:

@@ -346,6 +346,9 @@ class Project:
             _hide_secret_looking(self.redactor, chart)
         self._graph: ReleaseGraph | None = None
         self._locked = False
+        from .oci import resolve_oci_charts  # releases of an oci:// repository -> <url>/<chart>
+
+        self.charts = resolve_oci_charts(self.charts, self.repositories())
 
     # -- construction ---------------------------------------------------------------------
 
@@ -461,6 +464,9 @@ class Project:
             "redactor": self.redactor,
         }
         helm = Helm(runner, self.helm_binary, **common)
+        from .oci import registry_logins_for  # [registries]: one login per registry per run
+
+        helm.registries = registry_logins_for(self)
         kubectl = Kubectl(runner, self.kubectl_binary, **common)
         return runner, helm, kubectl
 

@@ -1,0 +1,320 @@
+"""OCI registries: config, login once per registry per run, oci:// charts through firestream.
+
+The real-registry tests use the kit's ``oci_registry`` (Debian's
+docker-registry on loopback, basic auth on, fixture charts pushed with the
+real ``helm push``) and run with helm 3 and helm 4.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+import yaml
+
+from firestream_core.config import parse_config
+from firestream_core.errors import (
+    ConfigError,
+    HelmCommandError,
+    RegistryAuthError,
+)
+from firestream_core.helm import classify
+from firestream_core.model import ChartInfo, HelmChart
+from firestream_core.oci import (
+    RegistryConfig,
+    RegistryCredentialsError,
+    RegistryLogins,
+    oci_host,
+    read_password,
+    resolve_oci_charts,
+)
+from firestream_core.testing.registry import start_registry
+
+from .helpers import ProcWatcher, load, record_argv, write_config
+
+# -- config and references (no binaries) ------------------------------------------------
+
+
+def test_registries_section_is_parsed(tmp_path):
+    config = parse_config(
+        {
+            "registries": {
+                "127.0.0.1:5000": {"username": "alice", "password_env": "PW", "plain_http": True},
+                "ghcr.io": {"username": "bob", "password_file": "pw.txt", "insecure": True},
+            },
+        },
+        tmp_path / "firestream.toml",
+    )
+    assert config.registries["127.0.0.1:5000"] == RegistryConfig("alice", "PW", None, False, True)
+    assert config.registries["ghcr.io"].password_file == "pw.txt"
+
+
+def test_registries_problems_name_their_path(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        parse_config(
+            {
+                "registries": {
+                    "oci://x.io": {"username": "a", "password_env": "PW"},
+                    "y.io": {"username": "a"},
+                    "z.io": {"username": "a", "password_env": "PW", "password_file": "f"},
+                    "w.io": {"usrname": "a"},
+                    "v.io": {"password_env": "1BAD"},
+                },
+            },
+            tmp_path / "firestream.toml",
+        )
+    problems = info.value.problems
+    assert 'registries."oci://x.io": write the registry host without a scheme (e.g. "x.io")' in problems
+    assert '"y.io": username given without password_env or password_file' in " ".join(problems)
+    assert "registries.\"z.io\": give password_env or password_file, not both" in problems
+    assert any("w.io" in p and "usrname: unknown key" in p for p in problems)
+    assert any("v.io" in p and "a password needs a username" in p for p in problems)
+    assert any("v.io" in p and "not an environment variable name" in p for p in problems)
+
+
+def test_oci_host():
+    assert oci_host("oci://127.0.0.1:5000/charts/app") == "127.0.0.1:5000"
+    assert oci_host("oci://ghcr.io/org/app") == "ghcr.io"
+    assert oci_host("ghcr.io/org/app") == "ghcr.io"
+
+
+def _chart(**kw) -> HelmChart:
+    return HelmChart(ChartInfo(**{"name": "web", **kw}))
+
+
+def test_oci_repository_becomes_the_chart_reference():
+    charts = [
+        _chart(chart="tiny-app", repository="internal", version="0.2.0"),
+        _chart(name="b", chart="internal/tiny-app", repository="internal"),
+        _chart(name="c", chart="tiny-app", repository="plain"),
+        _chart(name="d", chart="oci://h/x/app"),
+    ]
+    out = resolve_oci_charts(charts, {"internal": "oci://h:5000/charts/", "plain": "https://x"})
+    assert out[0].chart_info.chart == "oci://h:5000/charts/tiny-app"
+    assert out[0].chart_info.repository is None and out[0].chart_info.version == "0.2.0"
+    assert out[0].chart_info.chart_ref == "oci://h:5000/charts/tiny-app"
+    assert out[1].chart_info.chart_ref == "oci://h:5000/charts/tiny-app"
+    assert out[2] is charts[2] and out[3] is charts[3]
+
+
+def test_read_password_from_env_and_file(tmp_path):
+    cfg = RegistryConfig("u", password_env="PW")
+    assert read_password("h", cfg, environ={"PW": "p1"}) == "p1"
+    with pytest.raises(RegistryCredentialsError, match=r"\$PW is not set"):
+        read_password("h", cfg, environ={})
+    (tmp_path / "pw").write_text("p2\n")
+    assert read_password("h", RegistryConfig("u", password_file="pw"), project_dir=tmp_path) == "p2"
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(RegistryCredentialsError, match="'empty' is empty"):
+        read_password("h", RegistryConfig("u", password_file="empty"), project_dir=tmp_path)
+    with pytest.raises(RegistryCredentialsError, match="cannot read the password file 'nope'"):
+        read_password("h", RegistryConfig("u", password_file="nope"), project_dir=tmp_path)
+
+
+class _LoginHelm:
+    """Records registry_login calls; optionally refuses them like helm does."""
+
+    env: dict[str, str] = {}
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.logins: list[tuple[str, str, str, bool, bool]] = []
+        self.refuse = refuse
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def registry_login(self, host, username, password, insecure=False, *, plain_http=False):
+        self.gate.wait(10)
+        self.logins.append((host, username, password, insecure, plain_http))
+        if self.refuse:
+            raise RegistryAuthError("helm registry login failed: 401", stderr="401")
+
+
+def test_login_once_per_registry_even_from_parallel_releases():
+    logins = RegistryLogins({"h:1": RegistryConfig("u", password_env="PW", plain_http=True),
+                             "anon:2": RegistryConfig(insecure=True)}, environ={"PW": "pw"})
+    helm = _LoginHelm()
+    helm.gate.clear()
+    flags: list[list[str]] = []
+    threads = [threading.Thread(target=lambda: flags.append(logins.prepare(helm, "oci://h:1/c/app")))
+               for _ in range(5)]
+    for t in threads:
+        t.start()
+    helm.gate.set()
+    for t in threads:
+        t.join()
+    assert helm.logins == [("h:1", "u", "pw", False, True)]
+    assert flags == [["--plain-http"]] * 5
+    assert logins.prepare(helm, "oci://anon:2/c/app") == ["--insecure-skip-tls-verify"]
+    assert logins.prepare(helm, "oci://unknown/c/app") == []
+    assert len(helm.logins) == 1 and logins.logged_in == ["h:1"]
+
+
+def test_refused_login_is_typed_named_and_not_repeated():
+    logins = RegistryLogins({"h:1": RegistryConfig("deploy", password_env="REG_PW")},
+                            environ={"REG_PW": "Sup3r-Secret-77"})
+    helm = _LoginHelm(refuse=True)
+    for _ in range(3):
+        with pytest.raises(RegistryAuthError) as info:
+            logins.ensure(helm, "oci://h:1/charts/app")
+        message = str(info.value)
+        assert message == "registry 'h:1' refused the login of user 'deploy' (password from $REG_PW)"
+        assert "Sup3r-Secret-77" not in message + (info.value.hint or "")
+    assert len(helm.logins) == 1
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        'Error: authenticating to "127.0.0.1:5000": GET "http://127.0.0.1:5000/v2/": '
+        "response status code 401: unauthorized: authentication required",
+        'Error: failed to perform "FetchReference" on source: GET '
+        '"http://127.0.0.1:5000/v2/charts/app/manifests/0.2.0": basic credential not found',
+    ],
+)
+def test_registry_auth_failures_are_classified(stderr):
+    assert classify(stderr, op="upgrade") is RegistryAuthError
+
+
+def test_kube_unauthorized_is_not_a_registry_error():
+    assert classify("error: You must be logged in to the server (Unauthorized)") is HelmCommandError
+
+
+# -- the real registry ---------------------------------------------------------------------
+
+
+def _oci_project(tmp_path, kube, oci_registry, *, password: str = "", via_repository: bool = False,
+                 password_file: str | None = None, releases=("web",)):
+    source = f'password_file = "{password_file}"' if password_file else 'password_env = "FS_TEST_OCI_PW"'
+    if via_repository:
+        chart_lines = 'repository = "internal"\nchart = "tiny-app"'
+        repos = f'[repositories]\ninternal = "{oci_registry.url}/charts"\n'
+    else:
+        chart_lines = f'chart = "{oci_registry.ref("tiny-app")}"'
+        repos = ""
+    blocks = "\n".join(
+        f"""
+[[deployments.generic]]
+name = "{name}"
+{chart_lines}
+version = "0.2.0"
+namespace = "{kube.namespace}"
+timeout = "60s"
+[deployments.generic.values]
+message = "from-oci-{name}"
+"""
+        for name in releases
+    )
+    return write_config(tmp_path / "p", f"""
+{repos}
+[registries."{oci_registry.host}"]
+username = "{oci_registry.username}"
+{source}
+plain_http = true
+{blocks}
+""")
+
+
+def test_oci_chart_deploys_with_basic_auth_password_never_on_argv_or_logged(
+    tmp_path, kube, helm_bin, oci_registry, monkeypatch, caplog
+):
+    monkeypatch.setenv("FS_TEST_OCI_PW", oci_registry.password)
+    path = _oci_project(tmp_path, kube, oci_registry, releases=("web", "api"))
+    caplog.set_level(logging.DEBUG)
+    with record_argv(monkeypatch) as rec, ProcWatcher(helm_bin) as watcher:
+        result = load(path, kube, helm_bin).apply()
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    cm = kube.kubectl().get("configmap", "web-tiny-app", namespace=kube.namespace)
+    assert cm["data"]["message"] == "from-oci-web" and cm["data"]["chartVersion"] == "0.2.0"
+
+    logins = rec.of("login")
+    assert len(logins) == 1, logins  # two releases, one registry: one login
+    assert logins[0][1:8] == ["registry", "login", oci_registry.host, "--username",
+                              oci_registry.username, "--password-stdin", "--plain-http"]
+    assert rec.stdins[rec.argvs.index(logins[0])] == oci_registry.password.encode()
+    upgrades = rec.of("upgrade")
+    assert len(upgrades) == 2
+    for argv in upgrades:
+        assert argv[3] == oci_registry.ref("tiny-app") and "--plain-http" in argv
+    assert not rec.of("add"), "no helm repo add for an oci:// chart"
+    everything = [*rec.argvs, *watcher.cmdlines.values()]
+    assert watcher.cmdlines, "the /proc watcher saw no helm process"
+    assert all(oci_registry.password not in " ".join(a) for a in everything)
+    assert oci_registry.password not in caplog.text
+
+
+def test_oci_repository_entry_and_password_file(tmp_path, kube, helm_bin, oci_registry, monkeypatch):
+    (tmp_path / "p").mkdir()
+    pw = tmp_path / "p" / "registry-password"
+    pw.write_text(oci_registry.password + "\n")
+    pw.chmod(0o600)
+    path = _oci_project(tmp_path, kube, oci_registry, via_repository=True, password_file="registry-password")
+    project = load(path, kube, helm_bin)
+    assert project.chart("web").chart_info.chart_ref == oci_registry.ref("tiny-app")
+    plan = project.plan()
+    assert [(c.name, c.action, c.desired_chart) for c in plan.releases] == [("web", "create", "tiny-app")]
+    with record_argv(monkeypatch) as rec:
+        result = project.apply(plan)
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert not rec.of("add")
+    assert len(rec.of("login")) == 1
+    assert load(path, kube, helm_bin).plan().has_changes is False
+
+
+def test_wrong_password_is_a_typed_readable_error(tmp_path, kube, helm_bin, oci_registry, monkeypatch):
+    wrong = "Wr0ng-pass-" + oci_registry.password[:4]
+    monkeypatch.setenv("FS_TEST_OCI_PW", wrong)
+    path = _oci_project(tmp_path, kube, oci_registry, releases=("web", "api"))
+    with record_argv(monkeypatch) as rec:
+        result = load(path, kube, helm_bin).apply()
+    assert not result.ok
+    for name in ("web", "api"):
+        reason = result.releases[name].reason
+        assert f"registry '{oci_registry.host}' refused the login of user 'firestream'" in reason
+        assert "$FS_TEST_OCI_PW" in reason
+        assert wrong not in reason
+    assert len(rec.of("login")) == 1  # remembered for the run, not retried per release
+    assert not rec.of("upgrade")
+
+
+def test_helm_login_error_is_registry_auth_error(kube, helm_bin, oci_registry):
+    helm = kube.helm(helm_bin)
+    with pytest.raises(RegistryAuthError) as info:
+        helm.registry_login(oci_registry.host, "firestream", "not-the-password", plain_http=True)
+    assert "not-the-password" not in str(info.value) + info.value.stderr
+
+
+def test_chart_without_login_fails_as_registry_auth(tmp_path, kube, helm_bin, oci_registry):
+    helm = kube.helm(helm_bin, registries=RegistryLogins({oci_registry.host: RegistryConfig(plain_http=True)}))
+    info = ChartInfo(name="anon", chart=oci_registry.ref("tiny-app"), version="0.2.0")
+    with pytest.raises(RegistryAuthError):
+        helm.template(info, tmp_path)
+
+
+def _chart_version(manifest: str) -> str:
+    docs = [d for d in yaml.safe_load_all(manifest) if d and d.get("kind") == "ConfigMap"]
+    return docs[0]["data"]["chartVersion"]
+
+
+def test_push_through_firestream_then_deploy(tmp_path, kube, helm_bin, oci_registry, chart_repo):
+    logins = RegistryLogins(
+        {oci_registry.host: RegistryConfig(oci_registry.username, password_env="PW", plain_http=True)},
+        environ={"PW": oci_registry.password},
+    )
+    helm = kube.helm(helm_bin, registries=logins)
+    major = helm.major
+    pushed = helm.push(chart_repo.tgz("tiny-app", "0.1.0"), f"{oci_registry.url}/pushed{major}")
+    assert pushed == f"{oci_registry.host}/pushed{major}/tiny-app:0.1.0"
+    info = ChartInfo(name="pushed", chart=f"{oci_registry.url}/pushed{major}/tiny-app", version="0.1.0",
+                     namespace=kube.namespace)
+    assert _chart_version(helm.template(info, tmp_path)) == "0.1.0"
+    assert helm.upgrade_install(info, tmp_path) == 1
+
+
+def test_anonymous_registry_needs_no_login(tmp_path, kube, helm_bin, chart_repo):
+    with start_registry(tmp_path / "anon") as registry:
+        helm = kube.helm(helm_bin, registries=RegistryLogins({registry.host: RegistryConfig(plain_http=True)}))
+        helm.push(chart_repo.tgz("tiny-app", "0.2.0"), f"{registry.url}/c")
+        info = ChartInfo(name="a", chart=f"{registry.url}/c/tiny-app", version="0.2.0")
+        assert _chart_version(helm.template(info, tmp_path)) == "0.2.0"
+    assert not registry.alive
