@@ -1,6 +1,7 @@
 """Deploy the firestream quickstart end to end: plan, apply, plan again (no-op), status, destroy.
 
-Usage (from a checkout, after ``pip install -e .``)::
+Usage (from a checkout, after ``pip install -e .``; the emulator needs
+``pip install -e ".[testing]"``)::
 
     python examples/quickstart/run.py            # your current cluster, else the emulator
     python examples/quickstart/run.py --emulator # always the emulator
@@ -57,6 +58,13 @@ def current_context() -> str | None:
         if isinstance(data, dict) and data.get("current-context"):
             return str(data["current-context"])
     return None
+
+
+def emulator_missing() -> list[str]:
+    """The Python packages the emulator needs that are not installed (the ``testing`` extra)."""
+    import importlib.util
+
+    return [m for m in ("aiohttp", "kmock") if importlib.util.find_spec(m) is None]
 
 
 @contextmanager
@@ -140,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         if context is not None:
             say(f"Deploying to your current Kubernetes cluster (context '{context}'), namespace 'quickstart'.")
             return run_steps(config, args.helm_binary, args.keep)
+        missing = emulator_missing()
+        if missing:
+            print(f"No Kubernetes cluster is configured, and the emulator needs {', '.join(missing)}:\n"
+                  "    pip install -e '.[testing]'   (or: scripts/bootstrap --test)", file=sys.stderr)
+            return 1
         with emulator(work) as helm:
             # The emulator goes away with this script: never keep releases in it.
             return run_steps(config, args.helm_binary or helm, keep=False)
