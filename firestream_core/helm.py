@@ -149,7 +149,7 @@ _CHART_NOT_FOUND = re.compile(
     re.I | re.M,
 )
 _RENDER = re.compile(
-    r"parse error|template: |execution error|error converting yaml|yaml: |unable to build kubernetes objects"
+    r"parse error|template: |execution error|error converting yaml|(?<![.\w])yaml: |unable to build kubernetes objects"
     r"|error validating|values don't meet the specifications|schema\(s\)|render error"
     r"|invalid character|cannot unmarshal|failed to create resource",
     re.I,

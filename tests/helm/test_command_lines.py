@@ -154,3 +154,19 @@ def test_kubectl_run_replaces_the_program_and_keeps_the_list() -> None:
     call = runner.calls[-1]
     assert call["argv"] == ["/opt/kubectl", "delete", "crd", "x.example.com; rm -rf /"]
     assert call["label"] == "rel"
+
+
+def test_failed_helm_test_without_suite_output_names_the_pods() -> None:
+    runner = StubRunner(lambda argv: (1, "", "Error: 1 error occurred:\n\t* pod web-test failed\n"))
+    helm = Helm(runner, "helm")
+    helm._version = "v3.19.0"
+    run = helm.test("web", "ns", timeout="30s")
+    assert not run.passed
+    assert [(t.name, t.phase) for t in run.tests] == [("web-test", "Failed")]
+    assert "web-test failed" in run.message
+
+
+def test_missing_values_file_is_not_a_missing_chart() -> None:
+    from firestream_core.helm import classify
+
+    assert classify("Error: open /p/values/x.yaml: no such file or directory") is HelmCommandError
