@@ -159,6 +159,8 @@ class LiveProgress:
         self._drawn = 0
         self._lock = threading.RLock()
         self._saved: list[tuple[Any, TextIO]] = []
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
         self._width = max((len(n) for n in self.order), default=0)
 
     # -- context manager: route log output above the block ------------------------------------
@@ -174,9 +176,21 @@ class LiveProgress:
                     self._saved.append((handler, stream))
                     handler.stream = proxy  # type: ignore[attr-defined]
             self._draw()
+            self._ticker = threading.Thread(target=self._tick, daemon=True, name="firestream-progress")
+            self._ticker.start()
         return self
 
+    def _tick(self) -> None:
+        """Redraw twice a second so the running releases' elapsed time moves."""
+        while not self._stop.wait(0.5):
+            with self._lock:
+                if self.started.keys() - self.finished:
+                    self._draw()
+
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
         with self._lock:
             for handler, stream in self._saved:
                 handler.stream = stream
