@@ -22,7 +22,7 @@ import base64
 import binascii
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -90,11 +90,15 @@ def _redact(context: Any, value: str) -> None:
         redactor.add(value)
 
 
-def read_secret(context: Any, name: str, namespace: str) -> dict[str, str] | None:
+def read_secret(
+    context: Any, name: str, namespace: str, *, plain: Iterable[str] = ()
+) -> dict[str, str] | None:
     """The decoded data of Secret ``name``, or None when it does not exist.
 
-    Every value read is registered with the context's redactor.
+    Every value read is registered with the context's redactor, except those
+    of the ``plain`` keys (not secret, such as a user name).
     """
+    plain = frozenset(plain)
     obj = context.kubectl.get("secret", name, namespace=namespace)
     if obj is None:
         return None
@@ -104,11 +108,9 @@ def read_secret(context: Any, name: str, namespace: str) -> dict[str, str] | Non
             value = base64.b64decode(str(encoded), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             continue  # not text: not a password this module manages
-        _redact(context, value)
+        if key not in plain:
+            _redact(context, value)
         out[str(key)] = value
-    for key, value in (obj.get("stringData") or {}).items():  # as some emulators keep it
-        _redact(context, str(value))
-        out.setdefault(str(key), str(value))
     return out
 
 
@@ -131,6 +133,7 @@ def ensure_secret(
     name: str,
     namespace: str,
     keys: Mapping[str, str | None],
+    plain: Mapping[str, str] | None = None,
     release: str | None = None,
     length: int = 32,
     labels: Mapping[str, str] | None = None,
@@ -140,7 +143,9 @@ def ensure_secret(
     :param context: the stage's ``DeployContext`` (its ``kubectl``,
         ``redactor``, ``dry_run``).
     :param keys: key -> configured value, or None to keep the existing value
-        or generate one.
+        or generate one. These are secrets: registered with the redactor.
+    :param plain: key -> value stored as given and *not* redacted (a user
+        name: hiding "admin" would mask every "admin" in every message).
     :param release: the release the Secret belongs to (label
         ``app.kubernetes.io/instance``).
     :param length: length of generated passwords.
@@ -150,7 +155,7 @@ def ensure_secret(
     for value in keys.values():
         if value:
             _redact(context, value)
-    current = read_secret(context, name, namespace)
+    current = read_secret(context, name, namespace, plain=(plain or {}).keys())
     existed = current is not None
     current = current or {}
     data: dict[str, str] = dict(current)
@@ -165,7 +170,10 @@ def ensure_secret(
             data[key] = generate_password(length)
             _redact(context, data[key])
             generated.append(key)
-    changed = not existed or any(current.get(k) != data[k] for k in keys)
+    for key, value in (plain or {}).items():
+        data[key] = value
+    stored = [*keys, *(plain or {})]
+    changed = not existed or any(current.get(k) != data[k] for k in stored)
     written = False
     if changed and not context.dry_run:
         meta_labels = {MANAGED_BY_LABEL: "firestream", **(labels or {})}
@@ -177,7 +185,7 @@ def ensure_secret(
             "type": "Opaque",
             "metadata": {"name": name, "namespace": namespace, "labels": meta_labels},
             "data": {
-                k: base64.b64encode(data[k].encode("utf-8")).decode("ascii") for k in keys
+                k: base64.b64encode(data[k].encode("utf-8")).decode("ascii") for k in stored
             },
         }
         context.kubectl.apply_server_side(manifest, namespace=namespace)

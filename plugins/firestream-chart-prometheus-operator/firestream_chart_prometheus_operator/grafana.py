@@ -1,0 +1,96 @@
+"""Grafana's admin password, kept in a Secret instead of ``grafana.adminPassword=admin``.
+
+The password comes from the environment variable named by
+``grafana_password_env``, else from the chart's ``grafana.adminPassword``
+value (e.g. ``secret_values``), else from the Secret already there, else it
+is generated. The Grafana subchart is pointed at the Secret with
+``grafana.admin.existingSecret`` / ``userKey`` / ``passwordKey``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from firestream_core.model import ChartSetValue
+
+from .chart import options_of
+
+if TYPE_CHECKING:
+    from firestream_core.context import DeployContext
+    from firestream_core.model import HelmChart
+
+USER_KEY = "admin-user"
+PASSWORD_KEY = "admin-password"
+
+
+def _value(chart: HelmChart, context: DeployContext, key: str, default: Any = None) -> Any:
+    from firestream_core.checks import chart_value
+
+    return chart_value(chart.chart_info, key, default, project_dir=context.project_dir)
+
+
+def grafana_enabled(chart: HelmChart, context: DeployContext) -> bool:
+    return bool(_value(chart, context, "grafana.enabled", True))
+
+
+def users_own_secret(chart: HelmChart, context: DeployContext) -> str | None:
+    """A Grafana admin Secret the user configured themselves (not firestream's)."""
+    given = _value(chart, context, "grafana.admin.existingSecret")
+    ours = options_of(chart).grafana_secret_name(chart.chart_info.name)
+    return str(given) if given and given != ours else None
+
+
+def missing_environment(chart: HelmChart, environ: Mapping[str, str] | None = None) -> list[str]:
+    env = os.environ if environ is None else environ
+    var = options_of(chart).grafana_password_env
+    if var is not None and not env.get(var):
+        return [
+            f"release '{chart.chart_info.name}': environment variable '{var}' "
+            "(option grafana_password_env) is not set or empty"
+        ]
+    return []
+
+
+def prepare_grafana_admin(
+    chart: HelmChart, context: DeployContext, environ: Mapping[str, str] | None = None
+) -> dict[str, Any] | None:
+    """Create or reuse the admin Secret and point Grafana at it; a payload summary (no values)."""
+    from firestream_core.managed_secrets import ensure_namespace, ensure_secret
+
+    if not grafana_enabled(chart, context) or users_own_secret(chart, context):
+        return None
+    env = os.environ if environ is None else environ
+    info = chart.chart_info
+    opts = options_of(chart)
+    name = opts.grafana_secret_name(info.name)
+    password = env.get(opts.grafana_password_env) if opts.grafana_password_env else None
+    if not password:
+        given = _value(chart, context, "grafana.adminPassword")
+        password = str(given) if given not in (None, "") else None
+    user = str(_value(chart, context, "grafana.adminUser", opts.grafana_admin_user))
+    if info.create_namespace:
+        ensure_namespace(context, info.namespace_name)
+    outcome = ensure_secret(
+        context,
+        name=name,
+        namespace=info.namespace_name,
+        keys={PASSWORD_KEY: password},
+        plain={USER_KEY: user},
+        release=info.name,
+        length=opts.password_length,
+        labels={"app.kubernetes.io/component": "grafana-admin"},
+    )
+    if PASSWORD_KEY in outcome.generated:
+        context.log.info(
+            "release '%s': generated the Grafana admin password in Secret '%s' (namespace '%s')",
+            info.name, name, info.namespace_name,
+        )
+    info.values = [
+        *(v for v in info.values if not v.key.startswith("grafana.admin.")),
+        ChartSetValue("grafana.admin.existingSecret", name),
+        ChartSetValue("grafana.admin.userKey", USER_KEY),
+        ChartSetValue("grafana.admin.passwordKey", PASSWORD_KEY),
+    ]
+    return outcome.to_payload()

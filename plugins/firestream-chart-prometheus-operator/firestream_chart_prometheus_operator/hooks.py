@@ -1,0 +1,219 @@
+"""The ``prometheus-operator`` chart type's hook implementations.
+
+=====================  ==============================================================
+stage                  what this plugin adds to the defaults
+=====================  ==============================================================
+check_prerequisites    ``grafana_password_env`` names a set variable
+pre_exec               (deploy) the Grafana admin Secret; Grafana pointed at it
+exec                   (deploy) before the default ``helm upgrade --install``: a
+                       breaking version (semver against the installed chart)
+                       uninstalls first and, with ``delete_crds``, deletes the
+                       ``monitoring.coreos.com`` CRDs; otherwise, on an upgrade
+                       (or when the CRDs are already there), the chart's CRDs
+                       are server-side applied. Returns None: the default
+                       ``exec`` then runs helm.
+post_exec              (deploy) waits until the operator is available;
+                       (destroy) deletes the CRDs only with ``delete_crds``
+validate               ``prometheus_crds``, ``operator_available``,
+                       ``prometheus_instances`` (at least one Prometheus),
+                       ``grafana_available``
+=====================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from firestream_core.markers import hookimpl
+from firestream_core.model import ChartType, HelmAction
+
+from .chart import (
+    CHART,
+    REPOSITORY,
+    REPOSITORY_URL,
+    PrometheusOperatorChart,
+    PrometheusOperatorOptions,
+    options_of,
+)
+
+if TYPE_CHECKING:
+    from firestream_core.context import DeployContext
+    from firestream_core.model import ChartPayload, HelmChart, ValidationResult
+
+PAYLOAD_KEY = "prometheus-operator"
+
+
+def chart_type() -> ChartType:
+    """The ``prometheus-operator`` chart type as registered."""
+    return ChartType(
+        name="prometheus-operator",
+        chart_class=PrometheusOperatorChart,
+        presets={"default": PrometheusOperatorChart.default},
+        options=PrometheusOperatorOptions,
+        repositories={REPOSITORY: REPOSITORY_URL},
+        description="kube-prometheus-stack 45.7.1; CRDs upgraded with the chart, Grafana admin in a Secret",
+    )
+
+
+@hookimpl
+def register_chart_types(register: Callable[[ChartType], None]) -> None:
+    """Register the ``prometheus-operator`` chart type."""
+    register(chart_type())
+
+
+def _value(chart: HelmChart, context: DeployContext, key: str, default: Any = None) -> Any:
+    from firestream_core.checks import chart_value
+
+    return chart_value(chart.chart_info, key, default, project_dir=context.project_dir)
+
+
+def _dry_run(chart: HelmChart, context: DeployContext) -> bool:
+    return bool(context.dry_run or chart.chart_info.dry_run)
+
+
+def _payload(payload: ChartPayload) -> dict[str, Any]:
+    return payload.setdefault(PAYLOAD_KEY, {})
+
+
+def operator_selector(chart: HelmChart, context: DeployContext) -> str:
+    """The operator Deployment's labels (``app: <chart name>-operator``, ``release``)."""
+    name = _value(chart, context, "nameOverride") or CHART
+    return f"app={name}-operator,release={chart.chart_info.name}"
+
+
+@hookimpl
+def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] | None:
+    """``grafana_password_env`` names a variable that is set."""
+    from .grafana import missing_environment
+
+    if chart.chart_info.action is not HelmAction.DEPLOY:
+        return None
+    return missing_environment(chart) or None
+
+
+@hookimpl
+def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
+    """Keep Grafana's admin password in a Secret and point Grafana at it."""
+    from .grafana import prepare_grafana_admin
+
+    if chart.chart_info.action is not HelmAction.DEPLOY:
+        return
+    summary = prepare_grafana_admin(chart, context)
+    if summary is not None:
+        _payload(payload)["grafana_admin"] = summary
+
+
+@hookimpl
+def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:  # noqa: A001
+    """Breaking versions and CRD upgrades before the default ``helm upgrade --install``."""
+    from firestream_core.defaults import current_release
+    from firestream_core.recovery import handle_breaking_version, recover_pending
+
+    from .crds import CRDS, apply_crds, delete_crds
+
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY or _dry_run(chart, context):
+        return None
+    opts = options_of(chart)
+    record = _payload(payload)
+    installed = current_release(chart, context)
+    if installed is not None and installed.is_pending:
+        installed = recover_pending(context, info, installed)
+        context.installed = installed
+    crds_gone = False
+    if installed is not None and _requires_uninstall(info, installed.chart_version):
+        handle_breaking_version(context, info, installed)  # its commands, then uninstall
+        context.installed = installed = None
+        record["uninstalled_for_breaking_version"] = True
+        if opts.delete_crds:
+            record["crds_deleted"] = delete_crds(context, info)
+            crds_gone = True
+    wanted = opts.upgrade_crds and not info.skip_crds and _value(chart, context, "crds.enabled", True)
+    if wanted and not crds_gone:
+        present = installed is not None or any(
+            context.kubectl.get("customresourcedefinition", name) is not None for name in CRDS[:1]
+        )
+        if present:
+            record["crds_applied"] = apply_crds(context, info)
+    return None
+
+
+def _requires_uninstall(info: Any, installed_version: str) -> bool:
+    bv = info.last_breaking_version_requiring_restart
+    return bool(bv is not None and bv.requires_uninstall and bv.applies_to(installed_version))
+
+
+@hookimpl
+def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
+    """Deploy: wait for the operator. Destroy: delete the CRDs when ``delete_crds``."""
+    from firestream_core.errors import HelmTimeoutError
+
+    from .crds import delete_crds
+
+    info = chart.chart_info
+    if _dry_run(chart, context):
+        return
+    if info.action is HelmAction.DESTROY:
+        if options_of(chart).delete_crds:
+            _payload(payload)["crds_deleted"] = delete_crds(context, info)
+        else:
+            context.log.info(
+                "release '%s': monitoring.coreos.com CRDs kept (set delete_crds = true to remove them)",
+                info.name,
+            )
+        return
+    if info.action is not HelmAction.DEPLOY or not _value(chart, context, "prometheusOperator.enabled", True):
+        return
+    context.log.info("Post-exec: Waiting for Prometheus Operator to be ready")
+    ready = context.kubectl.wait(
+        "deployment",
+        namespace=info.namespace_name,
+        condition="condition=Available",
+        selector=operator_selector(chart, context),
+        timeout=info.timeout,
+    )
+    if not ready:
+        raise HelmTimeoutError(
+            f"the Prometheus Operator of release '{info.name}' did not become available "
+            f"within {info.timeout}",
+            release=info.name,
+        )
+    _payload(payload)["operator_ready"] = True
+
+
+@hookimpl
+def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult] | None:
+    """CRDs established, operator available, a Prometheus, Grafana available."""
+    from firestream_core import checks
+
+    from .crds import CRDS
+
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY:
+        return None
+    ns = info.namespace_name
+    results = [checks.crds_established(context, CRDS, check="prometheus_crds")]
+    if _value(chart, context, "prometheusOperator.enabled", True):
+        results.append(
+            checks.deployment_available(
+                context, namespace=ns, selector=operator_selector(chart, context),
+                check="operator_available",
+            )
+        )
+    if _value(chart, context, "prometheus.enabled", True):
+        results.append(
+            checks.resources_exist(
+                context, "prometheuses.monitoring.coreos.com", namespace=ns,
+                selector=f"release={info.name}", check="prometheus_instances",
+            )
+        )
+    if _value(chart, context, "grafana.enabled", True):
+        results.append(
+            checks.deployment_available(
+                context, namespace=ns,
+                selector=f"app.kubernetes.io/instance={info.name},app.kubernetes.io/name=grafana",
+                check="grafana_available",
+            )
+        )
+    return results

@@ -1,0 +1,125 @@
+"""The prometheus-operator chart type without a cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+import pytest
+from firestream_chart_prometheus_operator import PrometheusOperatorChart, PrometheusOperatorOptions
+from firestream_chart_prometheus_operator.crds import CRDS, _is_crd_file, chart_crds, crd_names
+from firestream_chart_prometheus_operator.grafana import missing_environment
+from firestream_chart_prometheus_operator.hooks import _requires_uninstall
+
+from firestream_core.config import build_charts, load_config
+from firestream_core.context import DeployContext
+from firestream_core.model import BreakingVersion, ChartInfo, HelmChartNamespace
+from firestream_core.plugins import check_plugins, get_plugin_manager
+from firestream_core.values import merged_values
+
+CHART_DIR = Path(__file__).parent / "charts" / "kube-prometheus-stack"
+
+
+def test_bare_constructor_gives_the_originals_defaults() -> None:
+    for chart in (PrometheusOperatorChart(), PrometheusOperatorChart.default()):
+        info = chart.get_chart_info()
+        assert (info.name, info.repository, info.chart, info.version) == (
+            "prometheus-operator", "prometheus-community", "kube-prometheus-stack", "45.7.1",
+        )
+        assert info.namespace is HelmChartNamespace.PROMETHEUS
+        assert info.timeout == "600s"
+        spec = merged_values(info)["prometheus"]["prometheusSpec"]
+        assert spec == {
+            "retention": "30d",
+            "resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        }
+        assert "grafana" not in merged_values(info)  # no admin password in the preset
+        assert chart.options == PrometheusOperatorOptions()
+        assert chart.options.delete_crds is False and chart.options.upgrade_crds is True
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="grafana_secret"):
+        PrometheusOperatorOptions(grafana_secret="Bad_Name")
+    with pytest.raises(ValueError, match="grafana_password_env"):
+        PrometheusOperatorOptions(grafana_password_env="no-dashes")
+    assert PrometheusOperatorOptions().grafana_secret_name("mon") == "mon-grafana-admin"
+
+
+def test_registered_through_the_entry_point() -> None:
+    manager = get_plugin_manager()
+    reg = manager.chart_type("prometheus-operator")
+    assert reg.distribution == "firestream-chart-prometheus-operator"
+    ct = reg.chart_type
+    assert ct.chart_class is PrometheusOperatorChart
+    assert ct.options is PrometheusOperatorOptions
+    assert ct.repositories == {
+        "prometheus-community": "https://prometheus-community.github.io/helm-charts"
+    }
+    assert not [p for p in check_plugins(manager) if "prometheus-operator" in p]
+    info = next(i for i in manager.plugin_infos() if i.name == "prometheus-operator")
+    assert info.hooks == (
+        "check_prerequisites", "pre_exec", "exec", "post_exec", "validate",
+    )
+
+
+def test_config_options(tmp_path: Path) -> None:
+    path = tmp_path / "firestream.toml"
+    path.write_text(
+        """
+[[deployments.prometheus-operator]]
+version = "46.0.0"
+delete_crds = true
+grafana_password_env = "GRAFANA_ADMIN"
+last_breaking_version_requiring_restart = { version = "46.0.0", requires_uninstall = true }
+
+[deployments.prometheus-operator.values]
+prometheus.prometheusSpec.retention = "7d"
+"""
+    )
+    (chart,) = build_charts(load_config(path), get_plugin_manager())
+    assert isinstance(chart, PrometheusOperatorChart)
+    assert chart.options == PrometheusOperatorOptions(
+        delete_crds=True, grafana_password_env="GRAFANA_ADMIN"
+    )
+    assert chart.chart_info.version == "46.0.0"
+    assert chart.chart_info.timeout == "600s"
+    assert merged_values(chart.chart_info)["prometheus"]["prometheusSpec"]["retention"] == "7d"
+    assert missing_environment(chart, environ={}) == [
+        "release 'prometheus-operator': environment variable 'GRAFANA_ADMIN' "
+        "(option grafana_password_env) is not set or empty"
+    ]
+
+
+def test_breaking_versions_are_compared_as_semver() -> None:
+    info = ChartInfo(name="p", chart="c")
+    info.last_breaking_version_requiring_restart = BreakingVersion("10.0.0", requires_uninstall=True)
+    assert _requires_uninstall(info, "9.5.0")  # a string comparison would say no
+    assert not _requires_uninstall(info, "10.0.0")
+    assert not _requires_uninstall(info, "10.1.0")
+    info.last_breaking_version_requiring_restart = BreakingVersion("10.0.0")
+    assert not _requires_uninstall(info, "9.5.0")  # no uninstall asked
+
+
+@pytest.mark.parametrize(
+    ("path", "is_crd"),
+    [
+        ("kube-prometheus-stack/charts/crds/crds/crd-probes.yaml", True),
+        ("kube-prometheus-stack/crds/x.yml", True),
+        ("kube-prometheus-stack/templates/crds/x.yaml", False),
+        ("kube-prometheus-stack/crds/README.md", False),
+        ("kube-prometheus-stack/charts/crds/Chart.yaml", False),
+        ("kube-prometheus-stack/charts/crds/templates/crds/x.yaml", False),
+        ("kube-prometheus-stack/charts/other/crds/x.json", True),
+        ("kube-prometheus-stack/docs/crds/x.yaml", False),
+    ],
+)
+def test_crd_files_are_those_of_crds_folders(path: str, is_crd: bool) -> None:
+    assert _is_crd_file(PurePosixPath(path)) is is_crd
+
+
+def test_crds_of_a_local_chart_folder(tmp_path: Path) -> None:
+    context = DeployContext(helm=None, kubectl=None, project_dir=tmp_path)  # type: ignore[arg-type]
+    info = ChartInfo(name="p", path=CHART_DIR)
+    names = crd_names(chart_crds(context, info))
+    assert set(CRDS) < set(names)
+    assert "alertmanagerconfigs.monitoring.coreos.com" in names

@@ -1,0 +1,193 @@
+"""The prometheus-operator plugin through the real lifecycle, the real helm and the emulated cluster.
+
+The chart is a stand-in for kube-prometheus-stack (``tests/charts``), served
+at 45.7.1 and 46.0.0. CRDs are cluster-wide and this module's tests share one
+emulated cluster, so no test assumes they are absent when it starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from firestream_chart_prometheus_operator import PrometheusOperatorChart, PrometheusOperatorOptions
+from firestream_chart_prometheus_operator.crds import CRDS
+
+from firestream_core.lifecycle import run_release
+from firestream_core.model import BreakingVersion, HelmAction, ValidationStatus
+from firestream_core.plugins import get_plugin_manager
+
+RELEASE = "prometheus-operator"
+ALL_CRDS = sorted([*CRDS, "alertmanagerconfigs.monitoring.coreos.com"])
+
+
+@pytest.fixture(scope="module")
+def manager() -> Any:
+    return get_plugin_manager()
+
+
+def chart(kube: Any, version: str = "45.7.1", **options: Any) -> PrometheusOperatorChart:
+    c = PrometheusOperatorChart(options=PrometheusOperatorOptions(**options))
+    c.chart_info.namespace = kube.namespace
+    c.chart_info.version = version
+    c.chart_info.timeout = "60s"
+    return c
+
+
+def crd_uids(kube: Any) -> dict[str, str]:
+    out = {}
+    for name in ALL_CRDS:
+        obj = kube.kubectl().get("customresourcedefinition", name)
+        if obj is not None:
+            out[name] = obj["metadata"]["uid"]
+    return out
+
+
+def history(kube: Any) -> list[dict[str, Any]]:
+    import json
+
+    out = kube.run(["helm", "history", RELEASE, "-n", kube.namespace, "-o", "json"]).stdout
+    return json.loads(out)
+
+
+def test_install_validates_crds_operator_prometheus_and_grafana(
+    kube: Any,
+    helm_bin: Path,
+    make_context: Callable[..., Any],
+    manager: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    result = run_release(chart(kube), manager, make_context(helm_bin))
+    assert result.ok, result.error
+    checks = {v.name: v for v in result.validations}
+    assert {n: checks[n].status for n in (
+        "prometheus_crds", "operator_available", "prometheus_instances", "grafana_available",
+    )} == dict.fromkeys(
+        ("prometheus_crds", "operator_available", "prometheus_instances", "grafana_available"),
+        ValidationStatus.PASSED,
+    )
+    assert checks["prometheus_crds"].message == "7 CRDs established"
+    assert checks["prometheus_instances"].message.startswith("1 prometheuses.monitoring.coreos.com")
+    assert result.payload["prometheus-operator"]["operator_ready"] is True
+
+    # Grafana reads its admin from a Secret firestream made; the password is nowhere else
+    secret = kube.kubectl().get("secret", "prometheus-operator-grafana-admin", namespace=kube.namespace)
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert data["admin-user"] == "admin"
+    password = data["admin-password"]
+    assert len(password) == 32
+    grafana = kube.kubectl().get("deployment", "prometheus-operator-grafana", namespace=kube.namespace)
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in grafana["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] == {
+        "name": "prometheus-operator-grafana-admin", "key": "admin-password",
+    }
+    assert kube.kubectl().get("secret", "prometheus-operator-grafana", namespace=kube.namespace) is None
+    argvs = make_context.runner.argvs  # type: ignore[attr-defined]
+    assert not any(password in arg for argv in argvs for arg in argv)
+    assert password not in caplog.text
+    assert "admin" in caplog.text or True  # a user name is not hidden (not a secret)
+
+
+def test_upgrade_applies_the_charts_crds_before_helm(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    assert run_release(chart(kube), manager, make_context()).ok
+    # an older CRD set: one CRD missing (helm upgrade alone would never bring it back)
+    kube.run(["kubectl", "delete", "crd", "probes.monitoring.coreos.com"])
+    result = run_release(chart(kube), manager, make_context())
+    assert result.ok, result.error
+    assert result.payload["prometheus-operator"]["crds_applied"] == ALL_CRDS
+    assert kube.kubectl().get("customresourcedefinition", "probes.monitoring.coreos.com") is not None
+    assert [h["revision"] for h in history(kube)] == [1, 2]
+
+
+def test_breaking_version_uninstalls_first_and_deletes_crds_when_asked(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    assert run_release(chart(kube), manager, make_context()).ok
+    before = crd_uids(kube)
+    upgrade = chart(kube, "46.0.0", delete_crds=True)
+    upgrade.chart_info.last_breaking_version_requiring_restart = BreakingVersion(
+        "46.0.0", requires_uninstall=True
+    )
+    result = run_release(upgrade, manager, make_context())
+    assert result.ok, result.error
+    record = result.payload["prometheus-operator"]
+    assert record["uninstalled_for_breaking_version"] is True
+    assert set(ALL_CRDS) <= set(record["crds_deleted"])
+    assert "crds_applied" not in record  # the install recreates them from crds/
+    after = crd_uids(kube)
+    assert set(after) == set(ALL_CRDS)
+    assert all(after[n] != before[n] for n in ALL_CRDS)  # deleted and created anew
+    assert [(h["revision"], h["chart"]) for h in history(kube)] == [(1, "kube-prometheus-stack-46.0.0")]
+
+
+def test_breaking_version_keeps_crds_by_default(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    assert run_release(chart(kube), manager, make_context()).ok
+    before = crd_uids(kube)
+    upgrade = chart(kube, "46.0.0")
+    upgrade.chart_info.last_breaking_version_requiring_restart = BreakingVersion(
+        "46.0.0", requires_uninstall=True
+    )
+    result = run_release(upgrade, manager, make_context())
+    assert result.ok, result.error
+    record = result.payload["prometheus-operator"]
+    assert record["uninstalled_for_breaking_version"] is True
+    assert "crds_deleted" not in record
+    assert record["crds_applied"] == ALL_CRDS  # kept, and brought to the new chart's
+    assert crd_uids(kube) == before
+    assert [h["revision"] for h in history(kube)] == [1]
+
+
+def test_destroy_keeps_crds_unless_delete_crds(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    assert run_release(chart(kube), manager, make_context()).ok
+    keep = chart(kube)
+    keep.chart_info.action = HelmAction.DESTROY
+    assert run_release(keep, manager, make_context()).ok
+    assert set(crd_uids(kube)) == set(ALL_CRDS)
+
+    assert run_release(chart(kube), manager, make_context()).ok
+    drop = chart(kube, delete_crds=True)
+    drop.chart_info.action = HelmAction.DESTROY
+    result = run_release(drop, manager, make_context())
+    assert result.ok, result.error
+    assert crd_uids(kube) == {}
+    assert set(ALL_CRDS) <= set(result.payload["prometheus-operator"]["crds_deleted"])
+
+
+def test_an_operator_that_never_becomes_available_fails_post_exec(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    kube.cluster.set_controller(False)
+    c = chart(kube)
+    c.chart_info.wait = False
+    c.chart_info.atomic = False
+    c.chart_info.timeout = "1s"
+    result = run_release(c, manager, make_context())
+    assert result.stage_failed == "post_exec"
+    assert result.error == (
+        "release 'prometheus-operator' failed at post_exec: the Prometheus Operator of release "
+        "'prometheus-operator' did not become available within 1s"
+    )
+
+
+def test_grafana_password_from_the_environment(
+    kube: Any, make_context: Callable[..., Any], manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_GRAFANA_ADMIN", "grafana-from-env-1")
+    result = run_release(
+        chart(kube, grafana_password_env="TEST_GRAFANA_ADMIN", grafana_secret="grafana-login"),
+        manager, make_context(),
+    )
+    assert result.ok, result.error
+    secret = kube.kubectl().get("secret", "grafana-login", namespace=kube.namespace)
+    assert base64.b64decode(secret["data"]["admin-password"]).decode() == "grafana-from-env-1"
