@@ -273,10 +273,11 @@ class StateStore:
     def save(self, state: State) -> None:
         """Write the state atomically: temp file, flush, fsync, rename, fsync of the folder.
 
-        Safe to call from several threads (writes are serialised).
+        Safe to call from several threads: the snapshot and the write are
+        serialised together, so the file never goes back to an older snapshot.
         """
-        text = json.dumps(state.to_dict(), indent=2, sort_keys=False) + "\n"
         with self._write_lock:
+            text = json.dumps(state.to_dict(), indent=2, sort_keys=False) + "\n"
             self.dir.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, text)
 

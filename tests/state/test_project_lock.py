@@ -21,9 +21,17 @@ from firestream_core.state import StateStore
 
 HOLDER = textwrap.dedent(
     """
-    import sys
+    import sys, time
+    from firestream_core import lock as L
     from firestream_core.lock import ProjectLock
     from firestream_core.errors import StateLockedError
+    if sys.argv[3:] == ["racer"]:
+        # widen the window between reading a stale lock and replacing it, then
+        # start together: only the lock's own mechanism can keep racers apart
+        real = L._pid_running
+        L._pid_running = lambda pid: (time.sleep(0.3), real(pid))[1]
+        print("ready", flush=True)
+        sys.stdin.readline()
     try:
         lock = ProjectLock(sys.argv[1], sys.argv[2]).__enter__()
     except StateLockedError as exc:
@@ -37,9 +45,9 @@ HOLDER = textwrap.dedent(
 )
 
 
-def spawn(project: Path, command: str = "firestream apply") -> subprocess.Popen[str]:
+def spawn(project: Path, command: str = "firestream apply", *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(  # noqa: S603 - the test interpreter
-        [sys.executable, "-c", HOLDER, str(project), command],
+        [sys.executable, "-c", HOLDER, str(project), command, *extra],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -129,8 +137,12 @@ def test_lock_of_a_killed_holder_is_taken_over(tmp_path):
 
 def test_processes_racing_for_a_stale_lock_get_it_exactly_once(tmp_path):
     write_lock(tmp_path)
-    procs = [spawn(tmp_path, f"racer {i}") for i in range(6)]
+    procs = [spawn(tmp_path, f"racer {i}", "racer") for i in range(6)]
     try:
+        assert [p.stdout.readline().strip() for p in procs] == ["ready"] * 6
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
         first_lines = [p.stdout.readline().split()[0] for p in procs]
         assert sorted(first_lines) == ["got"] + ["locked"] * 5
         winner = procs[first_lines.index("got")]
