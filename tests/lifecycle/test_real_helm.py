@@ -1,0 +1,304 @@
+"""The lifecycle with the real helm 3 and helm 4 against the emulated API server.
+
+What these prove: the defaults drive the real helm and kubectl correctly
+(upgrade --install, status, history, rollback, uninstall, test, list -a,
+kubectl get/logs/events) and the runner's decisions hold on real release
+records. What they do not: that workloads start (the emulator's toy
+controller marks pods ready; see docs/testing.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from firestream_core import hookimpl
+from firestream_core.context import DeployContext
+from firestream_core.errors import ClusterUnreachableError, HelmTimeoutError, RenderError
+from firestream_core.generic import GenericChart
+from firestream_core.lifecycle import run_release
+from firestream_core.model import (
+    BreakingVersion,
+    ChartInfo,
+    ChartSetValue,
+    ChartValuesGenerated,
+    HelmAction,
+    ReleaseSettings,
+    ValidationResult,
+    ValidationStatus,
+)
+from firestream_core.redact import Redactor
+
+from .conftest import make_manager
+
+pytestmark = pytest.mark.helm
+
+BROKEN_POD = ChartValuesGenerated(
+    "broken-pods.yaml", 'podAnnotations:\n  emulator.firestream.dev/ready: "false"\n'
+)
+"""On the emulator, pods annotated so stay in CrashLoopBackOff (a string, hence a values file)."""
+
+
+def _context(kube, helm_bin, chart_repo, tmp_path: Path, **settings) -> DeployContext:
+    redactor = Redactor()
+    return DeployContext(
+        helm=kube.helm(helm_bin, redactor=redactor),
+        kubectl=kube.kubectl(redactor=redactor),
+        project_dir=tmp_path,
+        repositories={chart_repo.name: chart_repo.url},
+        redactor=redactor,
+        log=logging.getLogger("firestream.test"),
+        settings={"validation_interval": 0.2, **settings},
+    )
+
+
+def _chart(kube, name="app", chart="tiny-app", version="0.1.0", settings=None, **info) -> GenericChart:
+    info.setdefault("timeout", "60s")
+    c = GenericChart(
+        ChartInfo(name=name, chart=chart, repository="fixtures", version=version,
+                  namespace=kube.namespace, **info)
+    )
+    if settings is not None:
+        c.settings = settings
+    return c
+
+
+def _status(results, name):
+    return next(r for r in results if r.name == name)
+
+
+def _history(context, chart):
+    return [
+        (h["revision"], h["status"], h["chart"])
+        for h in context.helm.history(chart.name, chart.chart_info.namespace_name)
+    ]
+
+
+def test_deploy_tiny_app_through_the_lifecycle(kube, helm_bin, chart_repo, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="firestream")
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    result = run_release(_chart(kube), make_manager(), context)
+    assert result.ok, (result.error, result.debug)
+    assert result.outcome.performed == "deployed" and result.outcome.revision == 1
+    assert _status(result.validations, "release_exists").status is ValidationStatus.PASSED
+    pods = _status(result.validations, "pods_running")
+    assert pods.status is ValidationStatus.PASSED
+    assert pods.message == "1 pods of release 'app' running"
+    assert "Pre-exec: Adding fixtures Helm repository" in caplog.messages
+    assert "Validation 'release_exists': PASSED - Helm release 'app' exists" in caplog.messages
+
+
+class MessageCheck:
+    """A chart's own validation: tiny-app's ConfigMap must not carry a "broken" message."""
+
+    firestream_plugin_name = "message-check"
+
+    @hookimpl
+    def validate(self, chart, context, payload):
+        info = chart.chart_info
+        cm = context.kubectl.get("configmap", f"{info.name}-tiny-app", namespace=info.namespace_name)
+        message = ((cm or {}).get("data") or {}).get("message", "")
+        if "broken" in message:
+            return [ValidationResult.fail("message", "the app's message says it is broken")]
+        return [ValidationResult.ok("message", "the app's message is fine")]
+
+
+def test_failed_validation_on_upgrade_is_rolled_back(kube, helm_bin, chart_repo, tmp_path):
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    manager = make_manager(MessageCheck())
+    first = run_release(_chart(kube), manager, context)
+    assert first.ok, first.error
+    # helm's own --atomic wait passes (the pods are ready); the chart's check does not
+    bad = _chart(kube, version="0.2.0", values=[ChartSetValue("message", "broken on purpose")])
+    result = run_release(bad, manager, context)
+    assert not result.ok
+    assert result.stage_failed == "validate"
+    assert _status(result.validations, "message").status is ValidationStatus.FAILED
+    assert result.rolled_back, result.rollback
+    assert result.rollback == "release 'app' rolled back to revision 1"
+    history = _history(context, bad)
+    assert history[1][2] == "tiny-app-0.2.0"
+    assert history[-1] == (3, "deployed", "tiny-app-0.1.0")
+    cm = context.kubectl.get("configmap", "app-tiny-app", namespace=kube.namespace)
+    assert cm["data"]["message"] == "hello from tiny-app"
+    assert any(line.startswith("pod app-tiny-app-") for line in result.debug)
+
+
+def test_crashing_pods_fail_validation_without_wait(kube, helm_bin, chart_repo, tmp_path):
+    """Not atomic, not waiting: helm succeeds, pods_running sees CrashLoopBackOff; no rollback."""
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    manager = make_manager()
+    assert run_release(_chart(kube), manager, context).ok
+    bad = _chart(kube, version="0.2.0", atomic=False, wait=False, yaml_files_content=[BROKEN_POD])
+    result = run_release(bad, manager, context)
+    assert result.stage_failed == "validate"
+    assert "CrashLoopBackOff" in _status(result.validations, "pods_running").message
+    assert not result.rolled_back
+    assert _history(context, bad)[-1] == (2, "deployed", "tiny-app-0.2.0")
+    assert any("BackOff" in line for line in result.debug)
+
+
+def test_never_ready_pods_pending_until_timeout(kube, helm_bin, chart_repo, tmp_path):
+    """Controller off, not waiting: the Deployment's pods never come; pending turns failed."""
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    kube.cluster.set_controller(False)
+    chart = _chart(kube, atomic=False, wait=False, timeout="2s")
+    result = run_release(chart, make_manager(), context)
+    pods = _status(result.validations, "pods_running")
+    assert pods.status is ValidationStatus.FAILED
+    assert pods.message == "still pending after 2s: 0/1 pods of release 'app' ready"
+
+
+def test_never_ready_atomic_upgrade_fails_at_exec(kube, helm_bin, chart_repo, tmp_path):
+    """atomic makes helm wait itself: it times out (its own rollback may too), exec fails typed."""
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    manager = make_manager()
+    assert run_release(_chart(kube), manager, context).ok
+    kube.cluster.set_controller(False)
+    bad = _chart(kube, version="0.2.0", timeout="2s", values=[ChartSetValue("replicaCount", "2")])
+    result = run_release(bad, manager, context)
+    assert result.stage_failed == "exec"
+    assert isinstance(result.exception.cause, HelmTimeoutError)
+    assert not result.rolled_back  # helm's --atomic owns that case
+    assert any(line.startswith("pod app-tiny-app-") for line in result.debug)
+
+
+def test_new_release_failing_validation_is_uninstalled(kube, helm_bin, chart_repo, tmp_path):
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    chart = _chart(kube, values=[ChartSetValue("message", "broken from the start")])
+    result = run_release(chart, make_manager(MessageCheck()), context)
+    assert result.rolled_back
+    assert result.rollback == "release 'app' uninstalled (it had no previous revision)"
+    assert _installed(context, kube.namespace) is None
+
+
+def _installed(context, namespace, name="app"):
+    return next(
+        (r for r in context.helm.list_releases() if r.name == name and r.namespace == namespace), None
+    )
+
+
+def _make_pending(kube, helm_bin, chart_repo, namespace: str) -> None:
+    """Start a waiting helm upgrade and kill it mid-way: the release stays pending-upgrade."""
+    kube.cluster.set_controller(False)
+    proc = subprocess.Popen(  # noqa: S603 - the test kit's helm, an argument list
+        [str(helm_bin), "upgrade", "--install", "app", chart_repo.tgz("tiny-app", "0.2.0"),
+         "--namespace", namespace, "--wait", "--timeout", "120s"],
+        env=kube.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        every = ["--all"] if _major(kube, helm_bin) == 3 else []
+        for _ in range(300):
+            out = kube.run([helm_bin, "list", "-n", namespace, *every, "-o", "json"]).stdout
+            if '"pending-upgrade"' in out:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"the release never became pending-upgrade: {out}")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    kube.cluster.set_controller(True)
+
+
+def _major(kube, helm_bin) -> int:
+    out = kube.run([helm_bin, "version", "--template", "{{.Version}}"]).stdout
+    return int(out.lstrip("v").split(".")[0])
+
+
+def test_pending_release_is_recovered_by_the_next_run(kube, helm_bin, chart_repo, tmp_path):
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    manager = make_manager()
+    assert run_release(_chart(kube), manager, context).ok
+    _make_pending(kube, helm_bin, chart_repo, kube.namespace)
+    installed = _installed(context, kube.namespace)
+    assert installed.status == "pending-upgrade"
+    context.installed = installed
+    context.change = "recover"
+    result = run_release(_chart(kube, version="0.2.0"), manager, context)
+    assert result.ok, (result.error, result.debug)
+    history = _history(context, _chart(kube))
+    # 1 deployed, 2 pending (killed) -> rolled back (3) -> upgraded (4)
+    assert history[-1] == (4, "deployed", "tiny-app-0.2.0")
+    assert history[-2][2] == "tiny-app-0.1.0"
+
+
+def test_destroy_gives_release_removed(kube, helm_bin, chart_repo, tmp_path):
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    manager = make_manager()
+    assert run_release(_chart(kube), manager, context).ok
+    result = run_release(_chart(kube, action=HelmAction.DESTROY), manager, context)
+    assert result.ok, result.error
+    assert result.outcome.performed == "destroyed"
+    removed = _status(result.validations, "release_removed")
+    assert removed.status is ValidationStatus.PASSED
+    assert removed.message == "Helm release 'app' removed"
+
+
+def test_run_tests_on_with_hooks(kube, helm_bin, chart_repo, tmp_path):
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    chart = _chart(kube, name="hooked", chart="with-hooks", settings=ReleaseSettings(run_tests=True))
+    result = run_release(chart, make_manager(), context)
+    assert result.ok, (result.error, result.debug)
+    tests = _status(result.validations, "helm_tests")
+    assert tests.status is ValidationStatus.PASSED
+    assert tests.message == "helm test passed for release 'hooked'"
+
+
+def test_breaking_version_reinstalls_and_runs_kubectl(kube, helm_bin, chart_repo, tmp_path):
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    manager = make_manager()
+    assert run_release(_chart(kube), manager, context).ok
+    bv = BreakingVersion(
+        "0.2.0",
+        requires_uninstall=True,
+        pre_upgrade_commands=[f"kubectl delete configmap app-tiny-app --namespace {kube.namespace}"],
+    )
+    chart = _chart(kube, version="0.2.0", last_breaking_version_requiring_restart=bv)
+    result = run_release(chart, manager, context)
+    assert result.ok, (result.error, result.debug)
+    assert _history(context, chart) == [(1, "deployed", "tiny-app-0.2.0")]
+
+
+def test_render_error_is_not_retried(kube, helm_bin, chart_repo, tmp_path):
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    chart = _chart(kube, chart="broken", settings=ReleaseSettings(retries=2, retry_delay="0s"))
+    result = run_release(chart, make_manager(), context)
+    assert result.stage_failed == "exec"
+    assert isinstance(result.exception.cause, RenderError)
+    assert result.retries_used == 0
+    assert ".Values.missing is required" in result.error
+    assert result.debug  # on_deploy_failure ran
+
+
+def test_unreachable_cluster_is_retried(kube, helm_bin, chart_repo, tmp_path):
+    dead = tmp_path / "dead-kubeconfig"
+    dead.write_text(kube.kubeconfig.read_text().replace(kube.url, "http://127.0.0.1:9"))
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    context.helm = kube.helm(helm_bin, redactor=context.redactor)
+    context.helm.kubeconfig = dead
+    context.change = "create"
+    chart = _chart(kube, settings=ReleaseSettings(retries=2, retry_delay="0s"))
+    result = run_release(chart, make_manager(), context)
+    assert result.stage_failed == "exec"
+    assert isinstance(result.exception.cause, ClusterUnreachableError)
+    assert result.retries_used == 2
+
+
+def test_secret_value_never_logged(kube, helm_bin, chart_repo, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    secret = "Zq9-very-secret-pw"
+    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    context.redactor.add(secret)
+    chart = _chart(kube, atomic=False, wait=False, values=[ChartSetValue("password", secret)],
+                   yaml_files_content=[BROKEN_POD])
+    result = run_release(chart, make_manager(), context)
+    assert not result.ok and result.debug
+    text = "\n".join([*caplog.messages, result.error or "", *result.debug])
+    assert secret not in text
