@@ -14,11 +14,11 @@ Which values are hidden:
 
 * every string leaf of length >= ``min_length`` (4) - short strings such as
   ``"on"`` or ``"1"`` would make every text unreadable and are rarely secret;
-* every string under a key that looks secret (``password``, ``secret``,
-  ``token``, ``key``, ``credential``, ``auth``, in any case and as part of a
-  longer key such as ``postgresPassword`` or ``apiKey``, at any depth below
-  it), whatever its length; numbers there from ``min_length`` digits;
-  booleans never (hiding ``true`` would mask every ``true`` in a text);
+* every string or number under a key that looks secret (``password``,
+  ``secret``, ``token``, ``key``, ``credential``, ``auth``, in any case and
+  as part of a longer key such as ``postgresPassword`` or ``apiKey``, at any
+  depth below it), whatever its length; booleans never (hiding ``true``
+  would mask every ``true`` in a text);
 * for each secret, its base64 and JSON-escaped spellings too, since helm and
   kubectl print Secrets' data base64-encoded and JSON escapes quotes.
 
@@ -126,7 +126,7 @@ class Redactor(logging.Filter):
             text = _scalar_text(node)
             if text is None or isinstance(node, bool):
                 return  # true/false hide nothing and would mask every "true"
-            if under_secret and (isinstance(node, str) or len(text) >= self.min_length):
+            if under_secret:
                 yield text, True
             elif isinstance(node, str):
                 yield text, False

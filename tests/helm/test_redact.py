@@ -39,6 +39,7 @@ def test_add_values_takes_long_strings_and_everything_under_secret_keys() -> Non
             "image": {"repository": "nginx", "tag": "1.2"},
             "auth": {"postgresPassword": "x1", "enabled": True},
             "apiKey": 42,
+            "tokens": {"ttl": 7},
             "replicas": 3,
             "hosts": ["example.org", "ab"],
         }
@@ -48,7 +49,8 @@ def test_add_values_takes_long_strings_and_everything_under_secret_keys() -> Non
     assert "x1" in r  # short, but under a secret key
     assert "ab" not in r
     assert "example.org" in r
-    assert "true" not in r and "3" not in r  # booleans and plain numbers never
+    assert "42" in r and "7" in r  # numbers under secret keys, any length
+    assert "true" not in r and "3" not in r  # booleans never, plain numbers never
     assert r.redact("tag 1.2 pw x1 host example.org") == f"tag 1.2 pw {MASK} host {MASK}"
 
 
