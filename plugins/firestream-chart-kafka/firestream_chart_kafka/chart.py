@@ -1,0 +1,158 @@
+"""``KafkaChart``: the Strimzi Kafka operator 0.38.0, and optionally a Kafka cluster.
+
+The original only installed the operator and printed "create a Kafka
+cluster using Strimzi CRs" as the next step. Here the ``kafka_cluster``
+option makes the plugin create that ``Kafka`` resource after the operator
+is up (see :mod:`.cluster`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+import attrs
+
+from firestream_core.model import ChartInfo, HelmChart, HelmChartNamespace, ReleaseSettings
+from firestream_core.presets import preset_values
+
+REPOSITORY = "strimzi"
+REPOSITORY_URL = "https://strimzi.io/charts/"
+CHART = "strimzi-kafka-operator"
+VERSION = "0.38.0"
+
+OPERATOR_VALUES: dict[str, Any] = {
+    "watchAnyNamespace": False,
+    "resources.limits.cpu": "500m",
+    "resources.requests.cpu": "200m",
+    "resources.limits.memory": "384Mi",
+    "resources.requests.memory": "256Mi",
+}
+"""The original's values for the operator."""
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_KAFKA_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+
+
+def _cluster_name(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if len(value) > 40 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{attribute.name}: {value!r} must be a DNS label of at most 40 characters "
+            "(Strimzi derives longer names from it)"
+        )
+
+
+def _positive(_inst: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1")
+
+
+def _storage(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value != "ephemeral" and not _QUANTITY.match(value):
+        raise ValueError(
+            f"{attribute.name}: {value!r} must be 'ephemeral' or a volume size such as '10Gi'"
+        )
+
+
+def _version(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and not _KAFKA_VERSION.match(value):
+        raise ValueError(f"{attribute.name}: {value!r} must be a Kafka version such as '3.6.0'")
+
+
+def _duration(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    from firestream_core.model import parse_duration
+
+    if value is not None:
+        parse_duration(value)
+
+
+@attrs.frozen
+class KafkaCluster:
+    """The ``Kafka`` resource the plugin creates (``kafka_cluster = {...}`` in the config).
+
+    :ivar name: the Kafka cluster's name (a DNS label, at most 40 characters).
+    :ivar replicas: Kafka brokers.
+    :ivar storage: ``ephemeral``, or a volume size (``10Gi``) for a
+        ``persistent-claim`` volume per broker and ZooKeeper node.
+    :ivar zookeeper_replicas: ZooKeeper nodes; default 1 for fewer than 3
+        brokers, else 3.
+    :ivar version: the Kafka version; default: the operator's default.
+    :ivar delete_claim: delete the volumes when the cluster is deleted.
+    :ivar ready_timeout: how long post_exec waits for ``Ready``; default:
+        the release's timeout.
+    """
+
+    name: str = attrs.field(default="kafka", validator=_cluster_name)
+    replicas: int = attrs.field(default=1, validator=_positive)
+    storage: str = attrs.field(default="ephemeral", validator=_storage)
+    zookeeper_replicas: int | None = attrs.field(default=None, validator=_positive)
+    version: str | None = attrs.field(default=None, validator=_version)
+    delete_claim: bool = False
+    ready_timeout: str | None = attrs.field(default=None, validator=_duration)
+
+
+@attrs.frozen
+class KafkaOptions:
+    """Options of the ``kafka`` chart type.
+
+    :ivar kafka_cluster: a Kafka cluster to create once the operator is up
+        (None: the operator only, as in the original).
+    :ivar delete_cluster_on_destroy: delete that Kafka resource before the
+        operator is uninstalled (default), rather than leave it unmanaged.
+    """
+
+    kafka_cluster: KafkaCluster | None = None
+    delete_cluster_on_destroy: bool = True
+
+
+def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
+    return ChartInfo(
+        name="strimzi-kafka-operator",
+        repository=REPOSITORY,
+        chart=CHART,
+        version=VERSION,
+        namespace=HelmChartNamespace.DEFAULT,
+        yaml_files_content=[preset_values("kafka", preset, values)],
+    )
+
+
+def _operator_info() -> ChartInfo:
+    return _info("strimzi_operator", OPERATOR_VALUES)
+
+
+@attrs.define
+class KafkaChart(HelmChart):
+    """The Strimzi Kafka operator, as the seed's ``KafkaChart``.
+
+    ``KafkaChart.strimzi_operator()`` (also ``KafkaChart()`` and
+    ``KafkaChart.default()``): strimzi-kafka-operator 0.38.0 watching its own
+    namespace. ``options=KafkaOptions(kafka_cluster=KafkaCluster(...))``
+    adds a Kafka cluster, created and waited for after the operator.
+    """
+
+    chart_type: ClassVar[str] = "kafka"
+
+    chart_info: ChartInfo = attrs.field(factory=_operator_info)
+    options: KafkaOptions = attrs.field(factory=KafkaOptions)
+    settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
+
+    @classmethod
+    def strimzi_operator(cls) -> KafkaChart:
+        """strimzi-kafka-operator 0.38.0 in ``default``, watching its own namespace."""
+        return cls()
+
+    @classmethod
+    def default(cls) -> KafkaChart:
+        """The same as :meth:`strimzi_operator`."""
+        return cls.strimzi_operator()
+
+    def with_cluster(self, **cluster: Any) -> KafkaChart:
+        """This chart with a Kafka cluster: ``KafkaChart.strimzi_operator().with_cluster(replicas=3)``."""
+        return attrs.evolve(self, options=attrs.evolve(self.options, kafka_cluster=KafkaCluster(**cluster)))
+
+
+def options_of(chart: HelmChart) -> KafkaOptions:
+    """The chart's options, or the defaults when it carries none."""
+    opts = chart.options
+    return opts if isinstance(opts, KafkaOptions) else KafkaOptions()

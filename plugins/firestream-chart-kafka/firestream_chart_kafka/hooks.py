@@ -1,0 +1,198 @@
+"""The ``kafka`` chart type's hook implementations.
+
+=====================  =============================================================
+stage                  what this plugin adds to the defaults
+=====================  =============================================================
+pre_exec               (destroy) the Kafka resource is deleted before its operator
+                       is uninstalled (``delete_cluster_on_destroy``)
+post_exec              (deploy) waits until the operator Deployment is available,
+                       then creates the ``kafka_cluster`` (if any) and waits for
+                       its ``Ready`` condition
+validate               ``strimzi_crds`` (CRD ``kafkas.kafka.strimzi.io``),
+                       ``operator_deployment`` and, with a cluster, ``kafka_ready``
+on_deploy_failure      the operator's last log lines (and the cluster's conditions)
+=====================  =============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from firestream_core.markers import hookimpl
+from firestream_core.model import ChartType, HelmAction
+
+from .chart import REPOSITORY, REPOSITORY_URL, KafkaChart, KafkaOptions, options_of
+
+if TYPE_CHECKING:
+    from firestream_core.context import DeployContext
+    from firestream_core.model import ChartPayload, HelmChart, ValidationResult
+
+PAYLOAD_KEY = "kafka"
+OPERATOR_PODS = "name=strimzi-cluster-operator,strimzi.io/kind=cluster-operator"
+"""The operator pods' labels (the chart's Deployment selector)."""
+LOG_TAIL = 50
+
+
+def chart_type() -> ChartType:
+    """The ``kafka`` chart type as registered."""
+    return ChartType(
+        name="kafka",
+        chart_class=KafkaChart,
+        presets={"default": KafkaChart.default, "strimzi_operator": KafkaChart.strimzi_operator},
+        options=KafkaOptions,
+        repositories={REPOSITORY: REPOSITORY_URL},
+        description="Strimzi Kafka operator 0.38.0; optionally a Kafka cluster, created and waited for",
+    )
+
+
+@hookimpl
+def register_chart_types(register: Callable[[ChartType], None]) -> None:
+    """Register the ``kafka`` chart type."""
+    register(chart_type())
+
+
+def _dry_run(chart: HelmChart, context: DeployContext) -> bool:
+    return bool(context.dry_run or chart.chart_info.dry_run)
+
+
+def operator_selector(chart: HelmChart, context: DeployContext) -> str:
+    """The operator Deployment's labels (``app: strimzi``, ``release: <release>``)."""
+    from firestream_core.checks import chart_value
+
+    name = chart_value(chart.chart_info, "nameOverride", None, project_dir=context.project_dir)
+    return f"app={name or 'strimzi'},release={chart.chart_info.name}"
+
+
+@hookimpl
+def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
+    """On destroy, delete the Kafka cluster while its operator can still clean up."""
+    from .cluster import delete
+
+    info = chart.chart_info
+    opts = options_of(chart)
+    cluster = opts.kafka_cluster
+    if info.action is not HelmAction.DESTROY or cluster is None or not opts.delete_cluster_on_destroy:
+        return
+    if _dry_run(chart, context):
+        context.log.info("release '%s': would delete Kafka cluster '%s'", info.name, cluster.name)
+        return
+    deleted = delete(context, cluster, info)
+    payload.setdefault(PAYLOAD_KEY, {})["cluster_deleted"] = deleted
+
+
+@hookimpl
+def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
+    """Wait for the operator; create the Kafka cluster and wait until it is Ready."""
+    from firestream_core.errors import HelmTimeoutError
+
+    from .cluster import create_and_wait
+
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY or _dry_run(chart, context):
+        return
+    record = payload.setdefault(PAYLOAD_KEY, {})
+    context.log.info("Post-exec: Waiting for the Strimzi operator to be ready")
+    if not context.kubectl.wait(
+        "deployment",
+        namespace=info.namespace_name,
+        condition="condition=Available",
+        selector=operator_selector(chart, context),
+        timeout=info.timeout,
+    ):
+        raise HelmTimeoutError(
+            f"the Strimzi operator of release '{info.name}' did not become available within "
+            f"{info.timeout}",
+            release=info.name,
+        )
+    record["operator_ready"] = True
+    cluster = options_of(chart).kafka_cluster
+    if cluster is None:
+        context.log.info(
+            "Strimzi operator is ready; Kafka clusters can now be created "
+            "(kafka_cluster = { name = \"kafka\", replicas = 3, storage = \"10Gi\" })"
+        )
+        return
+    record["cluster"] = cluster.name
+    create_and_wait(context, cluster, info)
+    record["cluster_ready"] = True
+
+
+@hookimpl
+def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult] | None:
+    """The Kafka CRD, the operator Deployment and, with a cluster, its Ready condition."""
+    from firestream_core import checks
+
+    from .cluster import KIND
+
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY:
+        return None
+    ns = info.namespace_name
+    results = [
+        checks.crd_established(context, KIND, check="strimzi_crds"),
+        checks.deployment_available(
+            context, namespace=ns, selector=operator_selector(chart, context),
+            check="operator_deployment",
+        ),
+    ]
+    cluster = options_of(chart).kafka_cluster
+    if cluster is not None:
+        results.append(
+            checks.condition_true(
+                context, KIND, cluster.name, namespace=ns, condition="Ready", check="kafka_ready"
+            )
+        )
+    return results
+
+
+@hookimpl
+def on_deploy_failure(
+    chart: HelmChart, context: DeployContext, stage: str, error: BaseException
+) -> list[str] | None:
+    """The operator's last log lines, and the Kafka cluster's conditions."""
+    info = chart.chart_info
+    if info.action is HelmAction.SKIP:
+        return None
+    lines: list[str] = []
+    for collect in (_operator_logs, _cluster_conditions):
+        try:
+            lines += collect(chart, context)
+        except Exception as exc:  # collecting must never hide the release's error
+            lines.append(f"{collect.__doc__}: unavailable ({type(exc).__name__})")
+    return lines
+
+
+def _operator_logs(chart: HelmChart, context: DeployContext) -> list[str]:
+    """Strimzi operator logs"""
+    ns = chart.chart_info.namespace_name
+    pods: Any = context.kubectl.get("pods", namespace=ns, selector=OPERATOR_PODS) or {}
+    names = sorted(str(p["metadata"]["name"]) for p in pods.get("items") or [])
+    if not names:
+        return [f"Strimzi operator logs: no operator pod in namespace '{ns}'"]
+    lines = []
+    for pod in names[:2]:
+        text = context.kubectl.logs(pod, ns, tail=LOG_TAIL)
+        lines.append(f"Strimzi operator logs ({pod}, last {LOG_TAIL} lines):")
+        lines += [f"  {line}" for line in text.splitlines()] or ["  (no output)"]
+    return lines
+
+
+def _cluster_conditions(chart: HelmChart, context: DeployContext) -> list[str]:
+    """Kafka cluster conditions"""
+    from .cluster import KIND
+
+    cluster = options_of(chart).kafka_cluster
+    if cluster is None:
+        return []
+    obj = context.kubectl.get(KIND, cluster.name, namespace=chart.chart_info.namespace_name)
+    if obj is None:
+        return [f"Kafka cluster '{cluster.name}': not created"]
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    if not conditions:
+        return [f"Kafka cluster '{cluster.name}': no status yet (is the operator running?)"]
+    return [
+        f"Kafka cluster '{cluster.name}': {c.get('type')}={c.get('status')} "
+        f"{c.get('reason') or ''} {c.get('message') or ''}".rstrip()
+        for c in conditions
+    ]

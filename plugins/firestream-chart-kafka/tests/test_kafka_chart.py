@@ -1,0 +1,133 @@
+"""The kafka chart type without a cluster: the operator's defaults, options, the Kafka manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from firestream_chart_kafka import KafkaChart, KafkaCluster, KafkaOptions
+from firestream_chart_kafka.cluster import kafka_manifest
+
+from firestream_core.config import build_charts, load_config
+from firestream_core.errors import ConfigError
+from firestream_core.model import HelmChartNamespace
+from firestream_core.plugins import check_plugins, get_plugin_manager
+from firestream_core.values import merged_values
+
+
+def test_strimzi_operator_is_the_originals() -> None:
+    for chart in (KafkaChart.strimzi_operator(), KafkaChart(), KafkaChart.default()):
+        info = chart.get_chart_info()
+        assert (info.name, info.repository, info.chart, info.version) == (
+            "strimzi-kafka-operator", "strimzi", "strimzi-kafka-operator", "0.38.0",
+        )
+        assert info.namespace is HelmChartNamespace.DEFAULT
+        assert merged_values(info) == {
+            "watchAnyNamespace": False,
+            "resources": {
+                "limits": {"cpu": "500m", "memory": "384Mi"},
+                "requests": {"cpu": "200m", "memory": "256Mi"},
+            },
+        }
+        assert chart.options == KafkaOptions()
+        assert chart.options.kafka_cluster is None
+
+
+def test_with_cluster() -> None:
+    chart = KafkaChart.strimzi_operator().with_cluster(name="events", replicas=3, storage="10Gi")
+    assert chart.options.kafka_cluster == KafkaCluster(name="events", replicas=3, storage="10Gi")
+    assert chart.chart_info.name == "strimzi-kafka-operator"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "Events"),
+        ("name", "x" * 41),
+        ("replicas", 0),
+        ("storage", "lots"),
+        ("zookeeper_replicas", 0),
+        ("version", "latest"),
+        ("ready_timeout", "soon"),
+    ],
+)
+def test_cluster_options_are_checked(field: str, value: object) -> None:
+    with pytest.raises(ValueError):
+        KafkaCluster(**{field: value})  # type: ignore[arg-type]
+
+
+def test_registered_through_the_entry_point() -> None:
+    manager = get_plugin_manager()
+    reg = manager.chart_type("kafka")
+    assert reg.distribution == "firestream-chart-kafka"
+    ct = reg.chart_type
+    assert ct.chart_class is KafkaChart
+    assert set(ct.presets) == {"default", "strimzi_operator"}
+    assert ct.options is KafkaOptions
+    assert ct.repositories == {"strimzi": "https://strimzi.io/charts/"}
+    assert not [p for p in check_plugins(manager) if "'kafka'" in p]
+    info = next(i for i in manager.plugin_infos() if i.name == "kafka")
+    assert info.hooks == ("pre_exec", "post_exec", "validate", "on_deploy_failure")
+
+
+def _load(tmp_path: Path, text: str) -> list:
+    path = tmp_path / "firestream.toml"
+    path.write_text(text)
+    return build_charts(load_config(path), get_plugin_manager())
+
+
+def test_config_with_a_kafka_cluster(tmp_path: Path) -> None:
+    (chart,) = _load(
+        tmp_path,
+        """
+[[deployments.kafka]]
+name = "kafka-operator"
+preset = "strimzi_operator"
+namespace = "streaming"
+kafka_cluster = { name = "events", replicas = 3, storage = "10Gi" }
+""",
+    )
+    assert isinstance(chart, KafkaChart)
+    assert chart.chart_info.name == "kafka-operator"
+    assert chart.options == KafkaOptions(kafka_cluster=KafkaCluster("events", 3, "10Gi"))
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(
+            tmp_path,
+            """
+[[deployments.kafka]]
+kafka_cluster = { name = "events", replica = 3 }
+""",
+        )
+    assert "deployments.kafka[0].kafka_cluster.replica: unknown key; did you mean 'replicas'?" in str(
+        info.value
+    )
+
+
+def test_manifest_for_three_persistent_brokers() -> None:
+    chart = KafkaChart().with_cluster(name="events", replicas=3, storage="10Gi", version="3.6.0")
+    chart.chart_info.namespace = "streaming"
+    m = kafka_manifest(chart.options.kafka_cluster, chart.chart_info)
+    assert (m["apiVersion"], m["kind"]) == ("kafka.strimzi.io/v1beta2", "Kafka")
+    assert m["metadata"]["name"] == "events" and m["metadata"]["namespace"] == "streaming"
+    kafka = m["spec"]["kafka"]
+    assert kafka["replicas"] == 3 and kafka["version"] == "3.6.0"
+    assert kafka["storage"] == {"type": "persistent-claim", "size": "10Gi", "deleteClaim": False}
+    assert kafka["config"]["default.replication.factor"] == 3
+    assert kafka["config"]["min.insync.replicas"] == 2
+    assert m["spec"]["zookeeper"] == {
+        "replicas": 3,
+        "storage": {"type": "persistent-claim", "size": "10Gi", "deleteClaim": False},
+    }
+
+
+def test_manifest_for_one_ephemeral_broker() -> None:
+    chart = KafkaChart().with_cluster()
+    m = kafka_manifest(chart.options.kafka_cluster, chart.chart_info)
+    kafka = m["spec"]["kafka"]
+    assert kafka["replicas"] == 1 and "version" not in kafka
+    assert kafka["storage"] == {"type": "ephemeral"}
+    assert set(kafka["config"].values()) == {1}
+    assert m["spec"]["zookeeper"]["replicas"] == 1

@@ -1,0 +1,119 @@
+"""The kafka plugin through the real lifecycle, the real helm and the emulated cluster.
+
+The emulator runs no Strimzi operator: where a test needs the Kafka cluster
+to become Ready, it sets the resource's status itself, as the operator would,
+once the plugin has created it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from firestream_chart_kafka import KafkaChart
+
+from firestream_core.lifecycle import run_release
+from firestream_core.model import HelmAction, ValidationStatus
+from firestream_core.plugins import get_plugin_manager
+
+KIND = "kafkas.kafka.strimzi.io"
+READY = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+@pytest.fixture(scope="module")
+def manager() -> Any:
+    return get_plugin_manager()
+
+
+def operator(kube: Any) -> KafkaChart:
+    chart = KafkaChart.strimzi_operator()
+    chart.chart_info.namespace = kube.namespace
+    chart.chart_info.timeout = "60s"
+    return chart
+
+
+def act_as_the_operator(kube: Any, name: str, *, give_up_after: float = 60.0) -> None:
+    """Once Kafka ``name`` exists, report it Ready (what Strimzi does when the brokers are up)."""
+    deadline = time.monotonic() + give_up_after
+    while kube.kubectl().get(KIND, name, namespace=kube.namespace) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the plugin never created Kafka {name}")
+        time.sleep(0.05)
+    kube.run([
+        "kubectl", "patch", KIND, name, "-n", kube.namespace, "--subresource=status",
+        "--type=merge", "-p", json.dumps(READY),
+    ])
+
+
+def test_operator_only(
+    kube: Any, helm_bin: Path, make_context: Callable[..., Any], manager: Any
+) -> None:
+    result = run_release(operator(kube), manager, make_context(helm_bin))
+    assert result.ok, result.error
+    checks = {v.name: v for v in result.validations}
+    assert checks["strimzi_crds"].status is ValidationStatus.PASSED
+    assert checks["strimzi_crds"].message == "kafkas.kafka.strimzi.io established"
+    assert checks["operator_deployment"].message == (
+        "deployment ready: strimzi-cluster-operator: 1/1 available"
+    )
+    assert "kafka_ready" not in checks
+    assert result.payload["kafka"] == {"operator_ready": True}
+
+
+def test_kafka_cluster_is_created_and_waited_for(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    chart = operator(kube).with_cluster(name="events", replicas=3, storage="10Gi")
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(run_release, chart, manager, make_context())
+        act_as_the_operator(kube, "events")
+        result = running.result(timeout=120)
+    assert result.ok, result.error
+    assert result.payload["kafka"] == {
+        "operator_ready": True, "cluster": "events", "cluster_ready": True,
+    }
+    check = next(v for v in result.validations if v.name == "kafka_ready")
+    assert check.message == f"{KIND} 'events' in namespace '{kube.namespace}' is Ready"
+    kafka = kube.kubectl().get(KIND, "events", namespace=kube.namespace)
+    assert kafka["spec"]["kafka"]["replicas"] == 3
+    assert kafka["spec"]["kafka"]["storage"]["size"] == "10Gi"
+    assert kafka["metadata"]["labels"]["app.kubernetes.io/instance"] == "strimzi-kafka-operator"
+
+
+def test_a_cluster_that_never_gets_ready_fails_with_the_operator_logs(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    chart = operator(kube).with_cluster(name="events", ready_timeout="1s")
+    result = run_release(chart, manager, make_context())
+    assert result.stage_failed == "post_exec"
+    assert result.error == (
+        "release 'strimzi-kafka-operator' failed at post_exec: Kafka cluster 'events' of release "
+        "'strimzi-kafka-operator' was not Ready within 1s"
+    )
+    heading = next(line for line in result.debug if line.startswith("Strimzi operator logs ("))
+    assert heading.endswith(", last 50 lines):")
+    pod = heading[len("Strimzi operator logs ("):].split(",")[0]
+    assert pod.startswith("strimzi-cluster-operator-")
+    assert any("no real process runs here" in line for line in result.debug)  # the emulator's log
+    assert "Kafka cluster 'events': no status yet (is the operator running?)" in result.debug
+
+
+def test_destroy_deletes_the_kafka_cluster_before_the_operator(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    chart = operator(kube).with_cluster(name="events")
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(run_release, chart, manager, make_context())
+        act_as_the_operator(kube, "events")
+        assert running.result(timeout=120).ok
+    chart.chart_info.action = HelmAction.DESTROY
+    result = run_release(chart, manager, make_context())
+    assert result.ok, result.error
+    assert result.payload["kafka"] == {"cluster_deleted": True}
+    assert kube.kubectl().get(KIND, "events", namespace=kube.namespace) is None
+    assert kube.kubectl().get("deployment", "strimzi-cluster-operator", namespace=kube.namespace) is None
