@@ -506,6 +506,8 @@ class _LifecycleRun:
             r.rollback = what
             self.log.warning("Chart %s: %s after failed validation", self.name, what)
         r.error = f"{r.error}; {r.rollback}"
+        if r.exception is not None:
+            r.exception.args = (r.error,)  # raise_for_status() tells the whole story
 
 
 def run_release(

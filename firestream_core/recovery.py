@@ -281,7 +281,7 @@ def rollback_release(context: DeployContext, info: ChartInfo, revision: int | No
     """
     name, ns = info.name, info.namespace_name
     entries = history_entries(context, info)
-    if revision is None and entries:
+    if not revision and entries:  # unknown (None, or 0 when helm's output lacked it): the newest
         revision = int(entries[-1].get("revision", 0))
     good = last_deployed_revision(entries, below=revision) if revision else None
     if good is None:

@@ -446,3 +446,24 @@ def test_retry_delay_is_interrupted_by_cancel(context, helm, chart_dir):
     timer.join()
     assert result.interrupted
     assert result.stage_failed == "exec"
+
+
+def test_rollback_when_exec_did_not_report_a_revision(context, helm, chart_dir):
+    """A revision of 0/None (helm's output lacked it) means "the newest", never "uninstall"."""
+    helm.seed("web", "default", (1, "deployed", "chart-0.1.0"))
+    context.installed = helm.list_releases()[0]
+
+    class NoRevision:
+        firestream_plugin_name = "no-revision"
+
+        @hookimpl
+        def exec(self, chart, context, payload):
+            context.helm.upgrade_install(chart.chart_info, context.project_dir)
+            return ExecOutcome("deployed", 0)
+
+    v = _validator([ValidationResult.fail("custom", "no")])
+    result = run_release(generic(), make_manager(NoRevision(), v), context)
+    assert result.rollback == "release 'web' rolled back to revision 1"
+    assert "uninstall" not in helm.ops()
+    with pytest.raises(ValidationFailedError, match="rolled back to revision 1"):
+        result.raise_for_status()
