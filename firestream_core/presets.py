@@ -24,13 +24,12 @@ library and no value changes type on the way.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from .model import ChartInfo, ChartValuesGenerated
+from .model import ChartValuesGenerated
 
-__all__ = ["preset_values", "replace_preset_values"]
+__all__ = ["preset_values"]
 
 _PREFIX = "preset:"
 
@@ -42,6 +41,8 @@ def preset_values(chart_type: str, preset: str, values: Mapping[str, Any]) -> Ch
         ``sources[0]``) to values (strings, booleans, numbers, lists or
         mappings), kept as given: a string is not typed as ``--set`` would.
     """
+    import json
+
     from .values import _set_path, parse_key
 
     nested: dict[str, Any] = {}
@@ -51,11 +52,3 @@ def preset_values(chart_type: str, preset: str, values: Mapping[str, Any]) -> Ch
         f"{_PREFIX}{chart_type}.{preset}", json.dumps(nested, indent=1, ensure_ascii=False) + "\n"
     )
 
-
-def replace_preset_values(info: ChartInfo, document: ChartValuesGenerated) -> None:
-    """Put ``document`` first in ``info.yaml_files_content``, replacing an earlier preset's.
-
-    A new list is assigned, so a copy of ``info`` keeps its own documents.
-    """
-    others = [d for d in info.yaml_files_content if not d.filename.startswith(_PREFIX)]
-    info.yaml_files_content = [document, *others]
