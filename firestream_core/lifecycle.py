@@ -437,7 +437,8 @@ class _LifecycleRun:
             return  # nothing was changed: nothing to collect
         with self._timed("on_deploy_failure"):
             self._collect_debug(stage, exc)
-        if stage == "validate" and self._should_roll_back():
+        # a release that could not be checked (cluster unreachable) is not known to be bad
+        if stage == "validate" and not isinstance(exc, TRANSIENT_ERRORS) and self._should_roll_back():
             with self._timed("rollback"):
                 self._roll_back()
 

@@ -467,3 +467,13 @@ def test_rollback_when_exec_did_not_report_a_revision(context, helm, chart_dir):
     assert "uninstall" not in helm.ops()
     with pytest.raises(ValidationFailedError, match="rolled back to revision 1"):
         result.raise_for_status()
+
+
+def test_unreachable_cluster_during_validation_does_not_roll_back(context, helm, chart_dir):
+    helm.seed("web", "default", (1, "deployed", "chart-0.1.0"))
+    context.installed = helm.list_releases()[0]
+    helm.fail("status", ClusterUnreachableError("cluster unreachable"))
+    result = run_release(generic(), make_manager(), context)
+    assert result.stage_failed == "validate"
+    assert isinstance(result.exception.cause, ClusterUnreachableError)
+    assert not result.rolled_back and "rollback" not in helm.ops()
