@@ -449,6 +449,14 @@ class Helm:
         )
         return result.stdout
 
+    def get_hooks(self, name: str, namespace: str) -> str:
+        """The rendered hooks of the release's current revision (``helm get hooks``)."""
+        result = self._run(
+            "get hooks", ["get", "hooks", name, "--namespace", namespace],
+            release=name, namespace=namespace,
+        )
+        return result.stdout
+
     def _hide_release_values(self, data: Mapping[str, Any]) -> None:
         config = data.get("config")
         if isinstance(config, Mapping):
@@ -618,8 +626,13 @@ class Helm:
         *,
         extra_values: Mapping[str, Any] | None = None,
         include_crds: bool = True,
+        is_upgrade: bool = False,
     ) -> str:
-        """Render the release offline (``helm template``) with the same values as an upgrade."""
+        """Render the release offline (``helm template``) with the same values as an upgrade.
+
+        ``is_upgrade`` renders it as an upgrade of an installed release
+        (``.Release.IsUpgrade``), as ``diff`` does for deployed releases.
+        """
         project_dir = Path(project_dir)
         values = merged_values(info, extra_values)
         files = self._values_paths(info, project_dir)
@@ -632,6 +645,8 @@ class Helm:
             args.append("--skip-crds")
         if info.hooks_disabled:
             args.append("--no-hooks")
+        if is_upgrade:
+            args.append("--is-upgrade")
         for path in files:
             args += ["--values", str(path)]
         with values_file(values) as tmp:

@@ -1,0 +1,49 @@
+"""Fixtures for the extras tests: running ``firestream`` in-process against the test's cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+CHARTS = Path(__file__).parent / "charts"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """``main()`` run in-process configures the ``firestream`` logger: undo it after each test."""
+    import logging
+
+    from firestream_core import logs
+
+    logger = logging.getLogger(logs.LOGGER_NAME)
+    saved = (list(logger.handlers), logger.level, logger.propagate, logs._handler, list(logs._redactors))
+    yield
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+    logs._handler = saved[3]
+    logs._redactors[:] = saved[4]
+
+
+@pytest.fixture
+def cli(kube, helm_bin, monkeypatch, capsys) -> Callable[..., tuple[int, str, str]]:
+    """``cli(path, "diff", "--detailed-exitcode") -> (exit code, stdout, stderr)``, in-process.
+
+    The environment is the test's (``kube.env``: its kubeconfig, HELM homes, tools on PATH).
+    """
+    from firestream_core.cli import main
+
+    for key, value in kube.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("FIRESTREAM_KUBECTL_BINARY", str(kube.tools["kubectl"]))
+
+    def run(path: Path, *args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([*args, "-f", str(path), "--kubeconfig", str(kube.kubeconfig),
+                     "--helm-binary", str(helm_bin)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -1,0 +1,213 @@
+"""firestream diff: masked manifest diffs, CRDs of a dependency, detailed exit codes.
+
+The real-helm tests run with helm 3 and helm 4 against the emulator, with
+local charts from ``tests/extras/charts``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from firestream_core.diff import diff_project, format_diffs
+from firestream_core.manifests import HIDDEN, HIDDEN_CHANGED, mask_object, split_manifest
+from firestream_core.redact import Redactor
+
+from .conftest import CHARTS
+from .helpers import load, write_config
+
+# -- masking and splitting (no binaries) ---------------------------------------------------
+
+SECRET_OLD = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+              "data": {"password": base64.b64encode(b"old-pw").decode(), "user": "YXBw"},
+              "stringData": {"token": "tok-1"}}
+SECRET_NEW = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+              "data": {"password": base64.b64encode(b"new-pw").decode(), "user": "YXBw", "extra": "eA=="},
+              "stringData": {"token": "tok-1"}}
+
+
+def test_secret_values_are_hidden_and_changes_marked():
+    old = mask_object(SECRET_OLD, SECRET_NEW, mark_changes=False)
+    new = mask_object(SECRET_NEW, SECRET_OLD)
+    assert old["data"] == {"password": HIDDEN, "user": HIDDEN}
+    assert new["data"] == {"password": HIDDEN_CHANGED, "user": HIDDEN, "extra": HIDDEN}
+    assert new["stringData"] == {"token": HIDDEN}
+    assert "old-pw" not in json.dumps([old, new]) and "tok-1" not in json.dumps([old, new])
+
+
+def test_configured_values_are_hidden_whole():
+    red = Redactor()
+    red.add_values({"message": "hello-v2", "url": "db.internal"})
+    old = {"kind": "ConfigMap", "data": {"message": "hello-v1", "dsn": "pg://db.internal/x", "level": "info"}}
+    new = {"kind": "ConfigMap", "data": {"message": "hello-v2", "dsn": "pg://db.internal/x", "level": "info"}}
+    masked = mask_object(new, old, red)
+    assert masked["data"] == {"message": HIDDEN_CHANGED, "dsn": HIDDEN, "level": "info"}
+
+
+def test_split_manifest_keeps_sources_and_hooks():
+    text = (
+        "---\n# Source: c/crds/x.yaml\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata:\n  name: xs.g.io\n---\n# Source: c/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\n"
+        "metadata:\n  name: a\n  annotations:\n    helm.sh/hook: pre-install,post-upgrade\n---\n\n"
+    )
+    objs = split_manifest(text)
+    assert [(o.kind, o.from_crds_folder, o.hook_events) for o in objs] == [
+        ("CustomResourceDefinition", True, ()),
+        ("ConfigMap", False, ("pre-install", "post-upgrade")),
+    ]
+    assert str(objs[1].key("ns")) == "ConfigMap/a (namespace ns)"
+    assert str(objs[0].key("ns")) == "CustomResourceDefinition.apiextensions.k8s.io/xs.g.io"
+
+
+# -- against the emulator ------------------------------------------------------------------
+
+PW1 = "Pw-first-8812"
+PW2 = "Pw-second-4471"
+MSG1 = "hello-firestream-v1"
+MSG2 = "hello-firestream-v2"
+
+
+def app_config(tmp_path, kube, *, message=MSG1, password=PW1, replicas=1, action=None):
+    act = f'action = "{action}"' if action else ""
+    return write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "web"
+        path = "{CHARTS / 'extras-app'}"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        {act}
+        [deployments.generic.values]
+        message = "{message}"
+        password = "{password}"
+        replicaCount = {replicas}
+    """)
+
+
+def no_secret(text: str, *secrets: str) -> None:
+    for s in secrets:
+        assert s not in text
+        assert base64.b64encode(s.encode()).decode() not in text
+
+
+def test_diff_of_create_then_upgrade_hides_secrets_and_values(tmp_path, kube, helm_bin, cli):
+    path = app_config(tmp_path, kube)
+    diffs = diff_project(load(path, kube, helm_bin))
+    assert [(d.name, d.action, d.status) for d in diffs] == [("web", "create", "changed")]
+    d = diffs[0]
+    assert sorted((o.key.kind, o.change) for o in d.objects) == [
+        ("ConfigMap", "added"), ("Deployment", "added"), ("Secret", "added")]
+    assert d.hooks == ("ConfigMap/web-pre-install (pre-install)",
+                       "ConfigMap/web-post-upgrade (post-install/post-upgrade)")
+    text = format_diffs(diffs)
+    no_secret(text, PW1, MSG1, "token-changeme")
+    assert f"+  password: {HIDDEN}" in text and f"+  message: {HIDDEN}" in text
+    assert "+  level: info" in text  # what the config does not set is shown
+
+    code, out, _ = cli(path, "diff", "--detailed-exitcode")
+    assert code == 2 and "== web" in out
+    no_secret(out, PW1, MSG1)
+    assert load(path, kube, helm_bin).apply().ok
+
+    code, out, _ = cli(path, "diff", "--detailed-exitcode")
+    assert (code, out) == (0, "No changes: every release is up to date.\n")
+
+    path = app_config(tmp_path, kube, message=MSG2, password=PW2, replicas=2)
+    diffs = diff_project(load(path, kube, helm_bin))
+    assert [(d.name, d.action) for d in diffs] == [("web", "upgrade")]
+    changes = {o.key.kind: o for o in diffs[0].objects}
+    assert {k: o.change for k, o in changes.items()} == {
+        "Secret": "changed", "ConfigMap": "changed", "Deployment": "changed"}
+    assert f"-  password: {HIDDEN}\n+  password: {HIDDEN_CHANGED}" in changes["Secret"].diff
+    assert "+  username" not in changes["Secret"].diff  # unchanged key: context only
+    assert f"-  message: {HIDDEN}\n+  message: {HIDDEN_CHANGED}" in changes["ConfigMap"].diff
+    assert "-  replicas: 1\n+  replicas: 2" in changes["Deployment"].diff
+    assert diffs[0].hooks == ("ConfigMap/web-post-upgrade (post-install/post-upgrade)",)
+
+    code, out, err = cli(path, "diff", "--detailed-exitcode", "--json")
+    assert code == 2
+    no_secret(out + err, PW1, PW2, MSG1, MSG2)
+    data = json.loads(out)
+    assert data["has_changes"] is True
+    assert data["releases"][0]["reasons"] == ["values changed: message, password, replicaCount"]
+
+
+def test_destroy_diff_removes_everything(tmp_path, kube, helm_bin):
+    path = app_config(tmp_path, kube)
+    assert load(path, kube, helm_bin).apply().ok
+    path = app_config(tmp_path, kube, action="destroy")
+    (d,) = diff_project(load(path, kube, helm_bin))
+    assert (d.action, d.status, d.hooks) == ("destroy", "changed", ())
+    assert sorted(o.change for o in d.objects) == ["removed"] * 3
+    no_secret(format_diffs([d]), PW1, MSG1)
+
+
+def crd_config(tmp_path, kube, *, depends: bool = True):
+    dep = 'depends_on = ["operator"]' if depends else ""
+    return write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "operator"
+        path = "{CHARTS / 'gadget-crds'}"
+        namespace = "{kube.namespace}"
+
+        [[deployments.generic]]
+        name = "user"
+        path = "{CHARTS / 'gadget-user'}"
+        namespace = "{kube.namespace}"
+        {dep}
+    """)
+
+
+def test_crds_of_a_dependency_are_known_after_it_is_applied(tmp_path, kube, helm_bin, cli):
+    kube.kubectl().delete("crd", "gadgets.extras.firestream.dev")  # the emulator is shared by the module
+    path = crd_config(tmp_path, kube)
+    diffs = {d.name: d for d in diff_project(load(path, kube, helm_bin))}
+    op, user = diffs["operator"], diffs["user"]
+    assert op.status == "changed" and op.crds == ("gadgets.extras.firestream.dev",)
+    assert [(o.key.kind, o.change) for o in op.objects] == [("ConfigMap", "added")]
+    assert user.status == "pending" and user.waiting_for == ("operator",)
+    assert user.message.startswith("known after 'operator' is applied")
+    assert "Gadget.extras.firestream.dev" in user.message
+    code, out, _ = cli(path, "diff", "--detailed-exitcode")
+    assert code == 2
+    assert "known after 'operator' is applied" in out and "error" not in out
+
+    result = load(path, kube, helm_bin).apply()
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert diff_project(load(path, kube, helm_bin)) == []
+    # now the kind is served: a change to user is an ordinary diff
+    text = path.read_text() + '\n[deployments.generic.values]\nsize = 5\n'
+    path.write_text(text)
+    (d,) = diff_project(load(path, kube, helm_bin))
+    assert (d.name, d.status) == ("user", "changed")
+    assert "-  size: 3\n+  size: 5" in next(o.diff for o in d.objects if o.key.kind == "Gadget")
+
+
+def test_a_kind_nothing_installs_is_an_error_for_that_release_only(tmp_path, kube, helm_bin, cli):
+    kube.kubectl().delete("crd", "gadgets.extras.firestream.dev")
+    path = crd_config(tmp_path, kube, depends=False)
+    diffs = {d.name: d for d in diff_project(load(path, kube, helm_bin))}
+    assert diffs["operator"].status == "changed"
+    assert diffs["user"].status == "error"
+    assert diffs["user"].message == (
+        "the cluster does not serve Gadget (extras.firestream.dev/v1) and no release 'user' "
+        "depends on installs its CRD")
+    code, out, _ = cli(path, "diff", "--detailed-exitcode")
+    assert code == 1 and "error: the cluster does not serve Gadget" in out
+
+
+@pytest.mark.parametrize("target", ["web"])
+def test_target_limits_the_diff(tmp_path, kube, helm_bin, target):
+    path = write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "web"
+        path = "{CHARTS / 'extras-app'}"
+        namespace = "{kube.namespace}"
+
+        [[deployments.generic]]
+        name = "other"
+        path = "{CHARTS / 'gadget-crds'}"
+        namespace = "{kube.namespace}"
+    """)
+    assert [d.name for d in diff_project(load(path, kube, helm_bin), [target])] == [target]
