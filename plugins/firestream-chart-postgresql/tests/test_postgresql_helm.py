@@ -197,3 +197,51 @@ def test_destroy_keeps_the_secret_unless_asked(
     result = run_release(drop, manager, make_context())
     assert result.ok, result.error
     assert kube.kubectl().get("secret", "db-auth", namespace=kube.namespace) is None
+
+
+def test_from_firestream_toml_through_plan_and_apply(
+    kube: Any, bitnami_repo: Any, tmp_path: Path
+) -> None:
+    from firestream_core.project import Project
+
+    path = tmp_path / "firestream.toml"
+    path.write_text(
+        f"""
+[repositories]
+bitnami = "{bitnami_repo.url}"
+
+[[deployments.postgresql]]
+name = "orders-db"
+preset = "development"
+namespace = "{kube.namespace}"
+
+[deployments.postgresql.values]
+auth.database = "orders"
+metrics.serviceMonitor.enabled = false
+"""
+    )
+
+    def load() -> Project:
+        return Project.load(
+            path,
+            helm_binary=kube.tools["helm"],
+            kubectl_binary=kube.tools["kubectl"],
+            kubeconfig=kube.kubeconfig,
+            env=kube.env,
+        )
+
+    project = load()
+    plan = project.plan()
+    assert [(c.name, c.action) for c in plan.releases] == [("orders-db", "create")]
+    result = project.apply(plan)
+    assert result.ok, result.to_dict()
+    assert set(secret_data(kube, "orders-db-auth")) == {
+        "postgres-password", "password", "replication-password",
+    }
+    values = kube.run(["helm", "get", "values", "orders-db", "-n", kube.namespace, "-o", "json"])
+    got = json.loads(values.stdout)
+    assert got["auth"]["database"] == "orders"
+    assert got["auth"]["existingSecret"] == "orders-db-auth"
+    assert got["primary"]["persistence"]["size"] == "1Gi"
+    # the next run finds nothing to do
+    assert [(c.name, c.action) for c in load().plan().releases] == [("orders-db", "no-op")]
