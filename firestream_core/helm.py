@@ -430,15 +430,15 @@ class Helm:
     def get_values(self, name: str, namespace: str, all_values: bool = False) -> dict[str, Any]:
         """The release's user-supplied values (or all computed values).
 
-        The values read are added to this instance's redactor: whatever is
-        logged or raised afterwards cannot show them.
+        The secret-looking values read are added to this instance's redactor:
+        whatever is logged or raised afterwards cannot show them.
         """
         args = ["get", "values", name, "--namespace", namespace, "--output", "json"]
         if all_values:
             args.append("--all")
         result = self._run("get values", args, release=name, namespace=namespace)
         values = _json(result.stdout, "get values") or {}
-        self.redactor.add_values(values)
+        self.redactor.add_values(values, secrets_only=True)
         return values
 
     def get_manifest(self, name: str, namespace: str) -> str:
@@ -460,7 +460,7 @@ class Helm:
     def _hide_release_values(self, data: Mapping[str, Any]) -> None:
         config = data.get("config")
         if isinstance(config, Mapping):
-            self.redactor.add_values(config)
+            self.redactor.add_values(config, secrets_only=True)
 
     # -- changing releases -------------------------------------------------------------
     def _wait_flags(self, wait: bool) -> list[str]:

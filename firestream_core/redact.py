@@ -96,14 +96,21 @@ class Redactor(logging.Filter):
             if len(self._secrets) != before:
                 self._ordered = None
 
-    def add_values(self, values: Mapping[str, Any] | list[Any] | None) -> None:
+    def add_values(
+        self, values: Mapping[str, Any] | list[Any] | None, *, secrets_only: bool = False
+    ) -> None:
         """Hide the values of a (nested) values mapping.
 
         Every string leaf of length >= ``min_length`` and every scalar found
-        under a secret-looking key (at any depth below it) is added.
+        under a secret-looking key (at any depth below it) is added; with
+        ``secrets_only`` just the latter. A redactor that lives for a whole
+        run (and filters its log) takes ``secrets_only``: an ordinary value
+        such as ``host: database`` would otherwise mask the release named
+        ``database`` in every later line. Per-call redactors, which clean
+        helm's own stderr, take every value.
         """
         for text, secret in self._leaves(values, under_secret=False):
-            if secret or len(text) >= self.min_length:
+            if secret or (not secrets_only and len(text) >= self.min_length):
                 if secret:
                     self.add(text)
                 else:

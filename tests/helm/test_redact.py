@@ -114,3 +114,12 @@ def test_thread_safe_add_and_redact() -> None:
         t.join()
     assert not errors
     assert r.redact("secret-3-0099") == MASK
+
+
+def test_secrets_only_keeps_ordinary_values_readable() -> None:
+    r = Redactor()
+    r.add_values({"env": {"DATABASE_HOST": "database"}, "auth": {"password": "hunter22"}}, secrets_only=True)
+    assert r.redact("release database: hunter22") == "release database: ***"
+    everything = Redactor()
+    everything.add_values({"env": {"DATABASE_HOST": "database"}})
+    assert everything.redact("release database") == "release ***"
