@@ -143,6 +143,32 @@ class Kubectl:
             raise self._failure("get", result)
         return json.loads(result.stdout) if result.stdout.strip() else None
 
+    def get_manifest_objects(self, manifest: str, *, namespace: str | None = None) -> list[dict[str, Any]]:
+        """The live objects a rendered manifest names: ``kubectl get -f - -o json``, the manifest on stdin.
+
+        Objects that do not exist, and objects of kinds the server does not
+        serve (a CRD removed), are left out of the list, not errors.
+        """
+        import yaml
+
+        red = self.redactor.copy()
+        for obj in yaml.safe_load_all(manifest or ""):
+            if isinstance(obj, Mapping) and obj.get("kind") == "Secret":
+                for key in ("data", "stringData"):
+                    if isinstance(obj.get(key), Mapping):
+                        red.add_values({"secret": list(obj[key].values())})
+        args = ["get", "--filename", "-", "--output", "json", "--ignore-not-found", *self._scope(namespace)]
+        result = self._run("get", args, stdin=(manifest or "").encode("utf-8"))
+        if not result.ok and (
+            result.timed_out or _UNREACHABLE.search(result.stderr)
+            or not re.search(r"resource mapping not found|no matches for kind|NotFound", result.stderr)
+        ):
+            raise self._failure("get", result, redactor=red)
+        data = json.loads(result.stdout) if result.stdout.strip() else {}
+        if data.get("kind", "").endswith("List"):
+            return [i for i in data.get("items") or [] if isinstance(i, dict)]
+        return [data] if data.get("kind") else []
+
     def wait(
         self,
         kind: str,

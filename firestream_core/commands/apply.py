@@ -32,6 +32,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
     add_run_arguments(parser)
+    parser.add_argument("--repair-drift", action="store_true",
+                        help="also upgrade releases whose live objects drifted from their manifest "
+                        "(see 'firestream drift')")
 
 
 def confirm(question: str, args: argparse.Namespace, what: str) -> bool:
@@ -81,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args)
     with nullcontext() if args.dry_run else project.lock("firestream apply"):
         plan = project.plan(args.targets or None, args.include_deps)
+        if getattr(args, "repair_drift", False):
+            from ..drift import repair_plan  # drifted no-op releases -> upgrade "drift repair"
+
+            plan, _ = repair_plan(project, plan)
         print(format_plan(plan), end="")
         if not plan.has_changes:
             print("Nothing to do.")

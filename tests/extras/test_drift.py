@@ -1,0 +1,157 @@
+"""firestream drift: per-object drift of deployed releases, masked; apply --repair-drift.
+
+Real-helm tests run with helm 3 and helm 4 against the emulator: objects
+are changed or deleted behind helm's back with kubectl, then found and
+repaired.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from firestream_core.drift import compare_object, drift_project, format_drift
+from firestream_core.manifests import HIDDEN, HIDDEN_CHANGED
+from firestream_core.redact import Redactor
+
+from .conftest import CHARTS
+from .helpers import load, write_config
+
+# -- comparing (no binaries) ------------------------------------------------------------------
+
+
+def test_only_fields_the_chart_sets_are_compared():
+    desired = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {"a": "1"}},
+        "spec": {"replicas": 2, "template": {"spec": {"containers": [
+            {"name": "app", "image": "x:1", "ports": [{"name": "http", "containerPort": 8080}],
+             "resources": {"limits": {"memory": "1Gi", "cpu": "0.5"}}}]}}},
+    }
+    live = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "n", "uid": "u", "resourceVersion": "9", "generation": 4,
+                     "labels": {"a": "1", "extra": "added-by-someone"}, "managedFields": []},
+        "spec": {"replicas": 2, "progressDeadlineSeconds": 600, "template": {"spec": {"containers": [
+            {"name": "sidecar", "image": "mesh:1"},
+            {"name": "app", "image": "x:1", "imagePullPolicy": "IfNotPresent",
+             "ports": [{"name": "http", "containerPort": "8080", "protocol": "TCP"}],
+             "resources": {"limits": {"memory": "1024Mi", "cpu": "500m"}}}]}}},
+        "status": {"replicas": 2},
+    }
+    assert compare_object(desired, live) == []
+    live["spec"]["replicas"] = 5
+    live["spec"]["template"]["spec"]["containers"][1]["image"] = "x:2"
+    del live["metadata"]["labels"]["a"]
+    found = {f.path: (f.desired, f.live) for f in compare_object(desired, live)}
+    assert found == {
+        "metadata.labels.a": ("1", "(absent)"),
+        "spec.replicas": ("2", "5"),
+        "spec.template.spec.containers[name=app].image": ("x:1", "x:2"),
+    }
+
+
+def test_secret_drift_names_keys_never_values():
+    desired = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+               "data": {"password": base64.b64encode(b"pw-one").decode(), "user": "YXBw"},
+               "stringData": {"token": "tok-one"}}
+    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"password": base64.b64encode(b"pw-two").decode(), "user": "YXBw",
+                     "token": base64.b64encode(b"tok-one").decode()}}
+    found = compare_object(desired, live)
+    assert [(f.path, f.desired, f.live) for f in found] == [("data.password", HIDDEN, HIDDEN_CHANGED)]
+    del live["data"]["token"]
+    found = compare_object(desired, live)
+    assert [(f.path, f.live) for f in found] == [("data.password", HIDDEN_CHANGED), ("data.token", "(absent)")]
+    assert "pw-" not in json.dumps([str(f) for f in found])
+
+
+def test_configured_values_are_masked_in_field_drift():
+    red = Redactor()
+    red.add_values({"message": "configured-message"})
+    desired = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"message": "configured-message"}}
+    live = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"message": "edited"}}
+    (f,) = compare_object(desired, live, red)
+    assert (f.path, f.desired, f.live) == ("data.message", HIDDEN, "edited")
+
+
+# -- against the emulator -----------------------------------------------------------------------
+
+PW = "Drift-pw-5521"
+MSG = "drift-message-77"
+
+
+def app_config(tmp_path, kube, name="web"):
+    return write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "{name}"
+        path = "{CHARTS / 'extras-app'}"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        [deployments.generic.values]
+        message = "{MSG}"
+        password = "{PW}"
+        replicaCount = 1
+    """)
+
+
+def tamper(kube, kubectl_bin, ns):
+    k = [str(kubectl_bin), "--namespace", ns]
+    kube.run([*k, "scale", "deployment", "web-app", "--replicas", "3"])
+    pw = base64.b64encode(b"tampered-pw").decode()
+    kube.run([*k, "patch", "secret", "web-creds", "--type", "merge", "-p", json.dumps({"data": {"password": pw}})])
+    kube.run([*k, "delete", "configmap", "web-config"])
+
+
+def test_drift_found_masked_and_repaired(tmp_path, kube, helm_bin, kubectl_bin, cli):
+    path = app_config(tmp_path, kube)
+    assert load(path, kube, helm_bin).apply().ok
+    (d,) = drift_project(load(path, kube, helm_bin))
+    assert (d.status, d.checked, d.revision) == ("in-sync", 3, 1)
+    assert cli(path, "drift")[0] == 0
+
+    tamper(kube, kubectl_bin, kube.namespace)
+    (d,) = drift_project(load(path, kube, helm_bin))
+    assert d.status == "drifted"
+    got = {(o.key.kind, o.state): [(f.path, f.desired, f.live) for f in o.fields] for o in d.objects}
+    assert got == {
+        ("Secret", "changed"): [("data.password", HIDDEN, HIDDEN_CHANGED)],
+        ("Deployment", "changed"): [("spec.replicas", "1", "3")],
+        ("ConfigMap", "missing"): [],
+    }
+    code, out, err = cli(path, "drift")
+    assert code == 2
+    assert "web-config (namespace" in out and "missing" in out and "spec.replicas: chart 1, live 3" in out
+    for secret in (PW, "tampered-pw", base64.b64encode(b"tampered-pw").decode(),
+                   base64.b64encode(PW.encode()).decode(), MSG):
+        assert secret not in out + err
+    code, out, _ = cli(path, "drift", "--json")
+    assert code == 2 and json.loads(out)["drifted"] is True
+
+    # plain apply leaves drift alone (the plan is a no-op)
+    code, out, _ = cli(path, "apply", "--yes")
+    assert code == 0 and "Nothing to do." in out
+    assert drift_project(load(path, kube, helm_bin))[0].drifted
+
+    code, out, err = cli(path, "apply", "--yes", "--repair-drift")
+    assert code == 0, out + err
+    assert "drift repair: 1 missing, 2 changed object(s)" in out
+    (d,) = drift_project(load(path, kube, helm_bin))
+    assert (d.status, d.revision) == ("in-sync", 2), format_drift([d])
+    assert cli(path, "drift")[0] == 0
+
+
+def test_repair_drift_leaves_in_sync_releases_alone(tmp_path, kube, helm_bin, cli):
+    path = app_config(tmp_path, kube)
+    assert load(path, kube, helm_bin).apply().ok
+    code, out, _ = cli(path, "apply", "--yes", "--repair-drift")
+    assert code == 0 and "Nothing to do." in out
+    assert drift_project(load(path, kube, helm_bin))[0].revision == 1
+
+
+def test_not_deployed_and_unknown_target(tmp_path, kube, helm_bin, cli):
+    path = app_config(tmp_path, kube)
+    (d,) = drift_project(load(path, kube, helm_bin))
+    assert d.status == "not-deployed"
+    assert format_drift([d]).startswith("web  not deployed\n")
+    code, _, err = cli(path, "drift", "--target", "nope")
+    assert code == 1 and "unknown release(s): nope" in err
