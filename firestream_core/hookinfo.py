@@ -190,3 +190,20 @@ def format_hooks(hooks: Mapping[str, ReleaseHooks]) -> str:
                 else f"none run on {rh.action}"
         lines.append(f"  {name:<{width}}  {events}; {runs}")
     return "\n".join(lines) + "\n"
+
+
+def plan_json_with_hooks(plan: Plan, hooks: Mapping[str, ReleaseHooks], indent: int | None = 2) -> str:
+    """``plan.to_json()`` with a ``hooks`` entry per release (None where none were read)."""
+    import json
+
+    data = plan.to_dict()
+    for release in data.get("releases", []):
+        rh = hooks.get(release.get("release"))
+        release["hooks"] = rh.to_dict() if rh is not None else None
+    return json.dumps(data, indent=indent)
+
+
+def print_plan_hooks(project: Any, plan: Plan, as_json: bool) -> str:
+    """What ``firestream plan --hooks`` prints after (or instead of, with ``--json``) the plan."""
+    hooks = plan_hooks(project, plan)
+    return plan_json_with_hooks(plan, hooks) + "\n" if as_json else format_hooks(hooks)

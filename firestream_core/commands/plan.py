@@ -23,6 +23,8 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument("--hooks", action="store_true",
+                        help="also render the changed releases and show their chart's helm hooks")
     parser.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 0 when there are no changes, 2 when there are, 1 on error")
 
@@ -49,7 +51,13 @@ def run(args: argparse.Namespace) -> int:
 
     project = load_project(args)
     plan = project.plan(args.targets or None, args.include_deps)
-    if args.json:
+    if getattr(args, "hooks", False):
+        from ..hookinfo import print_plan_hooks  # which helm hooks each change fires
+
+        if not args.json:
+            print(format_plan(plan), end="")
+        print(print_plan_hooks(project, plan, args.json), end="")
+    elif args.json:
         print(plan.to_json())
     else:
         print(format_plan(plan), end="")
