@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from typing import Any
 
 import pytest
 
@@ -15,10 +16,8 @@ from firestream_core.presets import preset_values
 from firestream_core.redact import Redactor
 from firestream_core.values import merged_values
 
-from .fakekube import FakeKubectl
 
-
-def context(kube: FakeKubectl, *, dry_run: bool = False) -> DeployContext:
+def context(kube: Any, *, dry_run: bool = False) -> DeployContext:
     return DeployContext(
         helm=None,  # type: ignore[arg-type]
         kubectl=kube,  # type: ignore[arg-type]
@@ -40,8 +39,8 @@ def test_generated_passwords() -> None:
         generate_password(8)
 
 
-def test_a_new_secret_is_generated_applied_and_every_value_redacted() -> None:
-    kube = FakeKubectl()
+def test_a_new_secret_is_generated_applied_and_every_value_redacted(fake_kube: Any) -> None:
+    kube = fake_kube
     ctx = context(kube)
     out = ensure_secret(
         ctx, name="db-auth", namespace="data", keys={"pw": None, "given": "s3cr3t-value"},
@@ -63,8 +62,8 @@ def test_a_new_secret_is_generated_applied_and_every_value_redacted() -> None:
     assert "s3cr3t" not in json.dumps(out.to_payload())
 
 
-def test_an_existing_secret_is_reused_not_regenerated() -> None:
-    kube = FakeKubectl()
+def test_an_existing_secret_is_reused_not_regenerated(fake_kube: Any) -> None:
+    kube = fake_kube
     kube.add("secret", {
         "metadata": {"name": "db-auth"},
         "data": {"pw": base64.b64encode(b"kept-password-1").decode()},
@@ -81,8 +80,8 @@ def test_an_existing_secret_is_reused_not_regenerated() -> None:
     assert decoded(kube.applied[-1])["pw"] == "kept-password-1"
 
 
-def test_a_configured_value_replaces_the_stored_one() -> None:
-    kube = FakeKubectl()
+def test_a_configured_value_replaces_the_stored_one(fake_kube: Any) -> None:
+    kube = fake_kube
     ctx = context(kube)
     ensure_secret(ctx, name="s", namespace="n", keys={"pw": "first-password"})
     out = ensure_secret(ctx, name="s", namespace="n", keys={"pw": "second-password"})
@@ -90,16 +89,16 @@ def test_a_configured_value_replaces_the_stored_one() -> None:
     assert decoded(kube.applied[-1]) == {"pw": "second-password"}
 
 
-def test_dry_run_changes_nothing() -> None:
-    kube = FakeKubectl()
+def test_dry_run_changes_nothing(fake_kube: Any) -> None:
+    kube = fake_kube
     out = ensure_secret(context(kube, dry_run=True), name="s", namespace="n", keys={"pw": None})
     assert (out.written, out.generated) == (False, ("pw",))
     ensure_namespace(context(kube, dry_run=True), "n")
     assert kube.applied == []
 
 
-def test_namespace_is_created_when_missing() -> None:
-    kube = FakeKubectl()
+def test_namespace_is_created_when_missing(fake_kube: Any) -> None:
+    kube = fake_kube
     ensure_namespace(context(kube), "data")
     assert kube.applied == [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "data"}}]
     ensure_namespace(context(kube), "data")
