@@ -150,7 +150,7 @@ def _which(kind: str, name: str | None, namespace: str | None, selector: str | N
     return f"{kind} labelled '{selector}'{where}"
 
 
-def _conditions(obj: _Obj) -> dict[str, _Obj]:
+def _conditions(obj: _Obj) -> dict[str, Mapping[str, Any]]:
     return {
         str(c.get("type")): c
         for c in ((obj.get("status") or {}).get("conditions") or [])
