@@ -1,0 +1,156 @@
+"""Helm hooks and tests: plan --hooks, hooks_disabled -> --no-hooks, firestream test, run_tests rollback.
+
+Against the emulator with helm 3 and helm 4. On the emulator a test pod
+annotated ``emulator.firestream.dev/ready: "false"`` ends ``Failed``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from firestream_core.hookinfo import ReleaseHooks, format_hooks, hooks_in
+from firestream_core.state import StateStore
+
+from .conftest import CHARTS
+from .helpers import load, record_argv, write_config
+
+# -- reading hooks (no binaries) ------------------------------------------------------------
+
+
+def test_hooks_are_read_sorted_and_fired_by_action():
+    text = """
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations: {"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "5",
+                "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: smoke, annotations: {"helm.sh/hook": test}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: plain}
+"""
+    hooks = hooks_in(text)
+    assert [(h.kind, h.name, h.events, h.weight) for h in hooks] == [
+        ("Pod", "smoke", ("test",), 0), ("Job", "migrate", ("pre-install", "pre-upgrade"), 5)]
+    assert hooks[1].delete_policy == ("before-hook-creation", "hook-succeeded")
+    create = ReleaseHooks("web", "create", tuple(hooks))
+    assert [h.name for h in create.will_run] == ["migrate"] and [h.name for h in create.tests] == ["smoke"]
+    assert create.events == ["pre-install", "pre-upgrade", "test"]
+    assert ReleaseHooks("web", "destroy", tuple(hooks)).will_run == []
+    off = ReleaseHooks("web", "create", tuple(hooks), disabled=True)
+    assert off.will_run == []
+    assert "none run (hooks_disabled: --no-hooks)" in format_hooks({"web": off})
+
+
+# -- against the emulator --------------------------------------------------------------------
+
+
+def app_config(tmp_path, kube, *, name="web", test_fails=False, run_tests=False, atomic=True,
+               hooks_disabled=False, message="m1"):
+    annotations = '\n[deployments.generic.values.testPodAnnotations]\n"emulator.firestream.dev/ready" = "false"' \
+        if test_fails else ""
+    return write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "{name}"
+        path = "{CHARTS / 'extras-app'}"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        run_tests = {str(run_tests).lower()}
+        atomic = {str(atomic).lower()}
+        hooks_disabled = {str(hooks_disabled).lower()}
+        [deployments.generic.values]
+        message = "{message}"
+    """ + annotations)
+
+
+def test_plan_shows_hooks(tmp_path, kube, helm_bin, cli):
+    path = app_config(tmp_path, kube)
+    code, out, _ = cli(path, "plan", "--hooks")
+    assert code == 0
+    assert "Hooks:" in out
+    assert ("web  pre-install, post-install, post-upgrade, test; runs ConfigMap/web-pre-install (pre-install), "
+            "ConfigMap/web-post-upgrade (post-install/post-upgrade)") in out
+    code, out, _ = cli(path, "plan", "--hooks", "--json")
+    data = json.loads(out)
+    hooks = data["releases"][0]["hooks"]
+    assert hooks["events"] == ["pre-install", "post-install", "post-upgrade", "test"]
+    assert hooks["tests"] == ["Pod/web-smoke"] and hooks["disabled"] is False
+    # without --hooks the plan renders nothing
+    code, out, _ = cli(path, "plan", "--json")
+    assert "hooks" not in json.loads(out)["releases"][0]
+
+
+def test_hooks_disabled_maps_to_no_hooks(tmp_path, kube, helm_bin, cli, monkeypatch):
+    path = app_config(tmp_path, kube, hooks_disabled=True)
+    code, out, _ = cli(path, "plan", "--hooks")
+    assert "none run (hooks_disabled: --no-hooks)" in out
+    with record_argv(monkeypatch) as rec:
+        assert load(path, kube, helm_bin).apply().ok
+    (upgrade,) = rec.of("upgrade")
+    assert "--no-hooks" in upgrade
+    kc = kube.kubectl()
+    assert kc.get("configmap", "web-pre-install", namespace=kube.namespace) is None
+    assert kc.get("configmap", "web-config", namespace=kube.namespace) is not None
+
+
+def test_firestream_test_passes_and_is_kept_in_state(tmp_path, kube, helm_bin, cli):
+    path = app_config(tmp_path, kube)
+    code, out, _ = cli(path, "test")
+    assert code == 0 and out.startswith("web  not deployed")
+    assert load(path, kube, helm_bin).apply().ok
+    code, out, _ = cli(path, "test")
+    assert code == 0, out
+    assert "web  PASSED  (web-smoke Succeeded)" in out
+    entry = StateStore(path.parent).load().releases[f"{kube.namespace}/web"]
+    assert [(t["name"], t["phase"], t["passed"]) for t in entry.tests] == [("web-smoke", "Succeeded", True)]
+    assert entry.tests[0]["run_at"]
+    assert entry.action == "create"  # the last apply is kept as it was
+
+
+def test_failing_test_is_reported_and_recorded(tmp_path, kube, helm_bin, cli):
+    path = app_config(tmp_path, kube, test_fails=True)
+    assert load(path, kube, helm_bin).apply().ok  # run_tests is off: the apply does not test
+    code, out, _ = cli(path, "test", "--json")
+    assert code == 1
+    (release,) = json.loads(out)["releases"]
+    assert release["status"] == "failed" and release["recorded"] is True
+    assert [(t["name"], t["phase"]) for t in release["tests"]] == [("web-smoke", "Failed")]
+    entry = StateStore(path.parent).load().releases[f"{kube.namespace}/web"]
+    assert [(t["name"], t["passed"]) for t in entry.tests] == [("web-smoke", False)]
+    code, out, _ = cli(path, "test")
+    assert "web  FAILED  (web-smoke Failed)" in out and "1 release(s) failed their tests: web" in out
+
+
+def test_run_tests_failure_fails_validation_and_rolls_back_when_atomic(tmp_path, kube, helm_bin):
+    path = app_config(tmp_path, kube, run_tests=True, message="good")
+    first = load(path, kube, helm_bin).apply()
+    assert first.ok, {n: o.reason for n, o in first.releases.items()}
+    tests = [v for v in first.releases["web"].validations if v.name == "helm_tests"]
+    assert tests and tests[0].passed
+
+    path = app_config(tmp_path, kube, run_tests=True, test_fails=True, message="bad")
+    second = load(path, kube, helm_bin).apply()
+    outcome = second.releases["web"]
+    assert not second.ok and outcome.stage_failed == "validate", outcome
+    assert outcome.rolled_back
+    assert "helm_tests" in outcome.reason
+    history = kube.helm(helm_bin).history("web", kube.namespace)
+    assert [h["revision"] for h in history] == [1, 2, 3]
+    assert history[-1]["status"] == "deployed" and "Rollback to 1" in history[-1]["description"]
+    cm = kube.kubectl().get("configmap", "web-config", namespace=kube.namespace)
+    assert cm["data"]["message"] == "good"  # back to the first revision's values
+
+
+def test_run_tests_failure_without_atomic_fails_but_stays(tmp_path, kube, helm_bin):
+    path = app_config(tmp_path, kube, run_tests=True, test_fails=True, atomic=False, message="kept")
+    result = load(path, kube, helm_bin).apply()
+    outcome = result.releases["web"]
+    assert not result.ok and outcome.stage_failed == "validate" and not outcome.rolled_back
+    cm = kube.kubectl().get("configmap", "web-config", namespace=kube.namespace)
+    assert cm["data"]["message"] == "kept"
