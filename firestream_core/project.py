@@ -675,6 +675,26 @@ class Project:
             )
         return out
 
+    # -- diff / drift / helm tests (diff.py, drift.py, helmtests.py) -------------------------
+
+    def diff(self, targets: Iterable[str] | None = None, *, include_deps: bool = False) -> list[Any]:
+        """Per changing release, the masked object diffs apply would make (:func:`~firestream_core.diff.diff_project`)."""
+        from .diff import diff_project
+
+        return diff_project(self, targets, include_deps=include_deps)
+
+    def drift(self, targets: Iterable[str] | None = None) -> list[Any]:
+        """Per deployed release, whether its live objects match its manifest (:mod:`firestream_core.drift`)."""
+        from .drift import drift_project
+
+        return drift_project(self, targets)
+
+    def test(self, targets: Iterable[str] | None = None, *, record: bool = True) -> list[Any]:
+        """``helm test`` of the deployed releases, results kept in the state (:mod:`firestream_core.helmtests`)."""
+        from .helmtests import run_helm_tests
+
+        return run_helm_tests(self, targets, record=record)
+
     # -- import / template --------------------------------------------------------------------
 
     def import_release(

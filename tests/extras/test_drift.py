@@ -155,3 +155,14 @@ def test_not_deployed_and_unknown_target(tmp_path, kube, helm_bin, cli):
     assert format_drift([d]).startswith("web  not deployed\n")
     code, _, err = cli(path, "drift", "--target", "nope")
     assert code == 1 and "unknown release(s): nope" in err
+
+
+def test_project_library_methods(tmp_path, kube, helm_bin):
+    path = app_config(tmp_path, kube)
+    project = load(path, kube, helm_bin)
+    assert [(d.name, d.action) for d in project.diff()] == [("web", "create")]
+    assert project.apply().ok
+    project = load(path, kube, helm_bin)
+    assert project.diff() == []
+    assert [(d.name, d.status) for d in project.drift(["web"])] == [("web", "in-sync")]
+    assert [(r.name, r.status, r.recorded) for r in project.test()] == [("web", "passed", True)]
