@@ -30,13 +30,13 @@ OPERATOR_VALUES: dict[str, Any] = {
 }
 """The original's values for the operator."""
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-_KAFKA_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # compiled on first use, not at import
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"  # compiled on first use, not at import
+_KAFKA_VERSION = r"^[0-9]+\.[0-9]+\.[0-9]+$"  # compiled on first use, not at import
 
 
 def _cluster_name(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if len(value) > 40 or not _DNS_LABEL.match(value):
+    if len(value) > 40 or not re.fullmatch(_DNS_LABEL, value):
         raise ValueError(
             f"{attribute.name}: {value!r} must be a DNS label of at most 40 characters "
             "(Strimzi derives longer names from it)"
@@ -49,14 +49,14 @@ def _positive(_inst: Any, attribute: attrs.Attribute[Any], value: int | None) ->
 
 
 def _storage(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if value != "ephemeral" and not _QUANTITY.match(value):
+    if value != "ephemeral" and not re.fullmatch(_QUANTITY, value):
         raise ValueError(
             f"{attribute.name}: {value!r} must be 'ephemeral' or a volume size such as '10Gi'"
         )
 
 
 def _version(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None and not _KAFKA_VERSION.match(value):
+    if value is not None and not re.fullmatch(_KAFKA_VERSION, value):
         raise ValueError(f"{attribute.name}: {value!r} must be a Kafka version such as '3.6.0'")
 
 

@@ -26,17 +26,17 @@ DEFAULT_VALUES: dict[str, Any] = {
 }
 """The original's values, without its ``grafana.adminPassword=admin``."""
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # compiled on first use, not at import
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # compiled on first use, not at import
 
 
 def _secret_name(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+    if value is not None and (len(value) > 253 or not re.fullmatch(_DNS_SUBDOMAIN, value)):
         raise ValueError(f"{attribute.name}: {value!r} is not a valid Secret name")
 
 
 def _env_name(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None and not _ENV_NAME.match(value):
+    if value is not None and not re.fullmatch(_ENV_NAME, value):
         raise ValueError(f"{attribute.name}: {value!r} is not an environment variable name")
 
 

@@ -34,7 +34,7 @@ CRDS: tuple[str, ...] = (
 """The seven CRDs the original checks and deletes."""
 
 _SUFFIXES = (".yaml", ".yml", ".json")
-_DELETED = re.compile(r'"([a-z0-9.-]+)" deleted')
+_DELETED = r'"([a-z0-9.-]+)" deleted'  # compiled on first use, not at import
 _MAX_CRD_BYTES = 64 * 1024 * 1024
 
 
@@ -139,7 +139,7 @@ def delete_crds(context: DeployContext, info: ChartInfo) -> list[str]:
         "--ignore-not-found", "--wait=true", f"--timeout={parse_duration(info.timeout)}s",
     ]
     done = context.kubectl.run(argv, label=info.name, timeout=parse_duration(info.timeout) + 60)
-    deleted = sorted(set(_DELETED.findall(done.stdout)) & set(names))
+    deleted = sorted(set(re.findall(_DELETED, done.stdout)) & set(names))
     context.log.warning(
         "release '%s': deleted %d monitoring.coreos.com CRDs (delete_crds = true)",
         info.name, len(deleted),
