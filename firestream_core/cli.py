@@ -207,6 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``firestream plugins --json | head``): not an
+        # error of ours. Point stdout at devnull so the interpreter's final
+        # flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except SystemExit as exc:  # argparse and --help
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)

@@ -31,6 +31,7 @@ Guarantees of :meth:`Project.apply` (shown by ``tests/project``):
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -897,16 +898,19 @@ class _Run:
                 return
 
     def chart_for(self, change: Change) -> HelmChart:
-        """The release's chart as this run deploys it (a copy: destroy / dry-run set)."""
-        chart = self.project.chart(change.name)
-        updates: dict[str, Any] = {}
+        """The release's chart as this run deploys it: a deep copy, destroy / dry-run set.
+
+        Always a copy: stages may edit the chart in place (the seed's
+        ``info.values.push(...)``; a plugin setting ``auth.existingSecret`` in
+        ``pre_exec``), and such edits must not leak into the project's desired
+        state, or the next ``plan()`` on the same object would see a change.
+        """
+        chart = copy.deepcopy(self.project.chart(change.name))
         if self.plan.destroy:
-            updates["action"] = HelmAction.DESTROY
+            chart.chart_info.action = HelmAction.DESTROY
         if self.dry_run:
-            updates["dry_run"] = True
-        if not updates:
-            return chart
-        return attrs.evolve(chart, chart_info=attrs.evolve(chart.chart_info, **updates))
+            chart.chart_info.dry_run = True
+        return chart
 
     def context_for(self, chart: HelmChart, change: Change) -> Any:
         from .context import DeployContext

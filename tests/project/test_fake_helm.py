@@ -347,3 +347,49 @@ def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
         project.import_release("twin")
     with pytest.raises(FirestreamError, match="is failed; only a deployed release"):
         project.import_release("broken")
+
+
+class _AppendsInPreExec:
+    """A chart plugin that edits its chart in place during pre_exec (the seed's style)."""
+
+    class Chart:
+        pass
+
+    @staticmethod
+    def make():
+        from firestream_core import ChartInfo, ChartType, HelmChart, hookimpl
+
+        class MutatingChart(HelmChart):
+            chart_type = "mutating"
+
+            @classmethod
+            def default(cls):
+                return cls(ChartInfo(name="mutating", chart="tiny-app"))
+
+        class Plugin:
+            @hookimpl
+            def register_chart_types(self, register):
+                register(ChartType(name="mutating", chart_class=MutatingChart))
+
+            @hookimpl
+            def pre_exec(self, chart):
+                from firestream_core import ChartSetValue
+
+                chart.get_chart_info_mut().values.append(ChartSetValue(key="fromPreExec", value="x"))
+
+        return Plugin()
+
+
+def test_stage_edits_to_a_chart_do_not_leak_into_the_next_plan(env, fake_helm, fake_kubectl):
+    from firestream_core.plugins import get_plugin_manager
+
+    env.write('[[deployments.mutating]]\nrepository = "fixtures"\nversion = "0.1.0"\n')
+    manager = get_plugin_manager(load_entry_points=False, extra_plugins=[_AppendsInPreExec.make()])
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=manager)
+    assert project.apply().ok
+    assert fake_helm.release("mutating")["values"]["fromPreExec"] == "x"
+    # The same Project object plans again: its desired state is what the config
+    # says, not what pre_exec made of the run's copy.
+    assert [c.action for c in project.plan().releases] == ["no-op"]
+    assert project.chart("mutating").chart_info.values == []
