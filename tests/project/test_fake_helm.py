@@ -352,9 +352,6 @@ def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
 class _AppendsInPreExec:
     """A chart plugin that edits its chart in place during pre_exec (the seed's style)."""
 
-    class Chart:
-        pass
-
     @staticmethod
     def make():
         from firestream_core import ChartInfo, ChartType, HelmChart, hookimpl
