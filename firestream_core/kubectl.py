@@ -39,6 +39,8 @@ _NOT_FOUND = re.compile(
 )
 _NO_MATCH = re.compile(r"no matching resources found", re.I)
 _TIMED_OUT = re.compile(r"timed out waiting", re.I)
+_ALREADY_EXISTS = re.compile(r"\(AlreadyExists\)|already exists", re.I)
+_CONFLICT = re.compile(r"\(Conflict\)|the object has been modified", re.I)
 
 
 class Kubectl:
@@ -285,6 +287,48 @@ class Kubectl:
         if not result.ok:
             raise self._failure("delete", result)
         return bool(result.stdout.strip())
+
+    # -- optimistic concurrency (the state backend's Secret and Lease) -------------------
+    def create(self, manifest: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any] | None:
+        """``kubectl create -f -`` (an HTTP POST), the object on stdin.
+
+        :return: the created object, or None when an object of that name
+            already exists (409 AlreadyExists): of two creators, exactly one wins.
+        """
+        result, red = self._send("create", manifest, timeout)
+        if result.ok:
+            return json.loads(result.stdout)
+        if _ALREADY_EXISTS.search(result.stderr) and not _UNREACHABLE.search(result.stderr):
+            return None
+        raise self._failure("create", result, redactor=red)
+
+    def replace(self, manifest: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any] | None:
+        """``kubectl replace -f -`` (an HTTP PUT), the object on stdin.
+
+        With ``metadata.resourceVersion`` set, the API server replaces the
+        object only while it is still at that version.
+
+        :return: the new object, or None when it changed since that version
+            was read (409 Conflict) or no longer exists.
+        """
+        result, red = self._send("replace", manifest, timeout)
+        if result.ok:
+            return json.loads(result.stdout)
+        stderr = result.stderr
+        if not result.timed_out and not _UNREACHABLE.search(stderr) and (
+            _CONFLICT.search(stderr) or _NOT_FOUND.search(stderr)
+        ):
+            return None
+        raise self._failure("replace", result, redactor=red)
+
+    def _send(self, op: str, manifest: Mapping[str, Any], timeout: float | None) -> tuple[Completed, Redactor]:
+        red = self.redactor.copy()
+        for key in ("data", "stringData"):
+            if manifest.get("kind") == "Secret" and isinstance(manifest.get(key), Mapping):
+                red.add_values({"secret": list(manifest[key].values())})
+        args = [op, "--filename", "-", "--output", "json"]
+        result = self._run(op, args, stdin=json.dumps(dict(manifest)).encode("utf-8"), timeout=timeout)
+        return result, red
 
     def run(self, argv: Sequence[str], *, label: str | None = None, timeout: float | None = None) -> Completed:
         """Run a chart's command whose program is ``kubectl`` (e.g. a ``pre_upgrade_commands`` entry).
