@@ -316,6 +316,8 @@ def atomic_write(path: Path, text: str, *, mode: int = 0o644) -> None:
 
 BackendFactory = Callable[..., StateBackend]
 _BACKENDS: dict[str, BackendFactory] = {"local": StateStore}
+_BUILTIN_MODULES = {"kubernetes": "firestream_core.kubestate"}
+"""Built-in backends imported when first named (a Secret and a Lease: ``kubestate.py``)."""
 
 
 def register_backend(name: str, factory: BackendFactory) -> None:
@@ -329,6 +331,10 @@ def register_backend(name: str, factory: BackendFactory) -> None:
 
 def open_backend(name: str, project_dir: Path | str, **options: Any) -> StateBackend:
     """The backend configured by ``[state] backend = name`` (``local`` by default)."""
+    if name not in _BACKENDS and name in _BUILTIN_MODULES:
+        import importlib
+
+        importlib.import_module(_BUILTIN_MODULES[name])  # registers itself
     factory = _BACKENDS.get(name)
     if factory is None:
         known = ", ".join(sorted(_BACKENDS))

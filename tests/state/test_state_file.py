@@ -218,8 +218,8 @@ def test_local_backend_and_registry(tmp_path):
     backend = open_backend("local", tmp_path)
     assert isinstance(backend, StateBackend)
     assert backend.describe() == str(Path(tmp_path) / ".firestream" / "state.json")
-    with pytest.raises(StateError, match="unknown state backend 'kubernetes'"):
-        open_backend("kubernetes", tmp_path)
+    with pytest.raises(StateError, match="unknown state backend 's3-test'"):
+        open_backend("s3-test", tmp_path)
 
     class Memory:
         def __init__(self, project_dir, **options):
