@@ -92,7 +92,7 @@ class StateConfig:
     namespace: str | None = None
     name: str | None = None
     path: str | None = None
-    lease_duration: Duration = Duration("60s")
+    lease_duration: Duration = Duration("30s")
 
 
 @attrs.frozen

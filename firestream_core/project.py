@@ -270,14 +270,20 @@ class _StageReporter:
         return call
 
 
-def state_backend(config: ProjectConfig) -> StateBackend:
-    """The state backend ``config``'s ``[state]`` names (the local file by default)."""
+def state_backend(config: ProjectConfig, *, kubectl: Any = None) -> StateBackend:
+    """The state backend ``config``'s ``[state]`` names (the local file by default).
+
+    :param kubectl: for ``backend = "kubernetes"``: the ``Kubectl`` reaching
+        the target cluster (default: ``kubectl`` with its own kubeconfig).
+    """
     from .state import StateStore, open_backend
 
     cfg = config.state
     if cfg.backend == "local":
         return StateStore(config.project_dir)
     options = {k: v for k, v in attrs.asdict(cfg).items() if k != "backend" and v is not None}
+    if cfg.backend == "kubernetes":  # the Secret and the Lease live in the target cluster
+        options.update(project_name=config.project.name, kubectl=kubectl)
     return open_backend(cfg.backend, config.project_dir, **options)
 
 
@@ -473,20 +479,29 @@ class Project:
 
     def state_backend(self) -> StateBackend:
         """Where the state and the lock live (``[state] backend``, local by default)."""
-        return state_backend(self.config)
+        kubectl = None
+        if self.config.state.backend == "kubernetes":
+            from .kubectl import Kubectl
+
+            # its own runner: stopping the run's helm processes must not stop the lease's renewals
+            kubectl = Kubectl(None, self.kubectl_binary, kubeconfig=self.kubeconfig,
+                              kube_context=self.kube_context, env=self.env or None,
+                              redactor=self.redactor)
+        return state_backend(self.config, kubectl=kubectl)
 
     @contextmanager
-    def lock(self, command: str = "firestream") -> Iterator[Any]:
+    def lock(self, command: str = "firestream", *, timeout: float = 0.0) -> Iterator[Any]:
         """Hold the project's lock for several operations (plan, confirmation, apply).
 
         ``apply``/``destroy`` called inside it do not take the lock again.
 
+        :param timeout: seconds to wait for a lock another run holds (0: refuse at once).
         :raises StateLockedError: another run holds it (the message names the holder).
         """
         if self._locked:
             yield None
             return
-        with self.state_backend().lock(command) as held:
+        with self.state_backend().lock(command, timeout=timeout) as held:
             self._locked = True
             try:
                 yield held

@@ -27,6 +27,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start nothing new after the first failure")
     parser.add_argument("--dry-run", action="store_true",
                         help="run helm with --dry-run: nothing changes, the state is not written")
+    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS", default=0.0,
+                        help="wait this long for a lock another run holds (default 0: refuse at once)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from ..progress import format_plan
 
     project = load_project(args)
-    with nullcontext() if args.dry_run else project.lock("firestream apply"):
+    with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
         plan = project.plan(args.targets or None, args.include_deps)
         if getattr(args, "repair_drift", False):
             from ..drift import repair_plan  # drifted no-op releases -> upgrade "drift repair"

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from ..progress import format_plan
 
     project = load_project(args)
-    with nullcontext() if args.dry_run else project.lock("firestream destroy"):
+    with nullcontext() if args.dry_run else project.lock("firestream destroy", timeout=args.lock_timeout):
         plan = project.plan(args.targets or None, args.include_deps, destroy=True)
         print(format_plan(plan), end="")
         if not plan.has_changes:

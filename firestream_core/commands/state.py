@@ -23,7 +23,13 @@ def _backend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from ..config import load_config
     from ..project import state_backend
 
-    return state_backend(load_config(args.file))
+    config = load_config(args.file)
+    kubectl = None
+    if config.state.backend == "kubernetes":  # the Secret and the Lease are in the cluster
+        from ..kubectl import Kubectl
+
+        kubectl = Kubectl(kubeconfig=args.kubeconfig, kube_context=args.kube_context)
+    return state_backend(config, kubectl=kubectl)
 
 
 def run(args: argparse.Namespace) -> int:
