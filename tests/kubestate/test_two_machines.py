@@ -221,3 +221,18 @@ def test_a_killed_holder_loses_the_lease_and_the_next_apply_recovers(machines):
     releases = machines.backend().load().releases
     assert releases[f"{machines.ns}/slow"].result == "succeeded"
     assert releases[f"{machines.ns}/fast"].action == "create"  # the dead run's record, kept
+
+
+def test_ctrl_c_releases_the_lease_for_the_next_machine(machines):
+    a, b = machines.folder("machine-a", "10s"), machines.folder("machine-b", "10s")
+    first = machines.start(a)
+    machines.held_mid_apply(first)
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=BOUND)
+    assert first.returncode == 130, err
+    assert "holderIdentity" not in machines.lease()
+    machines.gate.touch()
+    second = machines.run(b)  # no --lock-timeout: the lease is free at once
+    assert second.returncode == 0, second.stderr
+    assert "took over" not in second.stderr and "waiting" not in second.stderr
+    assert machines.backend().load().releases[f"{machines.ns}/slow"].result == "succeeded"
