@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import random
 import shutil
 import statistics
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -220,55 +218,36 @@ def part_overhead(repeats: int) -> bool:
 
 # -- part 3: helmfile through a fake helm --------------------------------------------------------
 
-_SLEEPER = '''\
-#!{python} -S
-"""Minimal fake helm for the benchmark: sleeps per release on upgrade, logs spans."""
-import json, os, sys, time
-a = sys.argv[1:]
-if a[:1] == ["version"]:
-    print("v3.19.0+gbench" if "--short" in a else 'version.BuildInfo{{Version:"v3.19.0"}}')
-    sys.exit(0)
-if a[:1] == ["upgrade"]:
-    name = [x for x in a[1:] if not x.startswith("-")][0]
-    delays = json.load(open(os.environ["BENCH_DELAYS"]))
-    t0 = time.time()
-    time.sleep(delays.get(name, 0.0))
-    with open(os.environ["BENCH_LOG"], "a") as f:
-        f.write(json.dumps([name, t0, time.time()]) + "\\n")
-    print("Release \\"%s\\" has been upgraded." % name)
-if a[:1] == ["list"]:
-    print("[]" if "json" in a else "NAME")
-sys.exit(0)
-'''
+_FAKE_KUBECTL = """#!{python} -S
+# kubectl stand-in for the benchmark: no pods, so validation has nothing to wait for
+print('{{"apiVersion": "v1", "kind": "List", "items": []}}')
+"""
 
 
-class FakeHelm:
-    """The fake helm both tools run, and the log of its upgrades."""
+class Bench3:
+    """One run's folder: the team's recording fake helm, a chart, helmfile.yaml, firestream.toml."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.log = workdir / "upgrades.log"
-        self.delays = workdir / "delays.json"
-        self.binary = workdir / "helm"
-        self.kind = "bench sleeper (firestream_core.testing.fakehelm not available yet)"
-        if importlib.util.find_spec("firestream_core.testing.fakehelm") is not None:
-            self.kind = "firestream_core.testing.fakehelm present but not wired into this bench yet; bench sleeper used"
-        self.binary.write_text(_SLEEPER.format(python=sys.executable))
-        self.binary.chmod(0o755)
-        chart = workdir / "chart"
-        (chart / "templates").mkdir(parents=True, exist_ok=True)
+    def __init__(self, root: Path, shape: Shape) -> None:
+        from firestream_core.testing.fakehelm import FakeHelm
+
+        root.mkdir(parents=True)
+        self.root = root
+        self.fake = FakeHelm(root / "fake-helm")
+        for name, seconds in shape.durations.items():
+            self.fake.set_delay(name, seconds)
+        chart = root / "chart"
+        (chart / "templates").mkdir(parents=True)
         (chart / "Chart.yaml").write_text("apiVersion: v2\nname: bench\nversion: 0.1.0\n")
-
-    def env(self, shape: Shape) -> dict[str, str]:
-        self.delays.write_text(json.dumps(shape.durations))
-        return {"BENCH_DELAYS": str(self.delays), "BENCH_LOG": str(self.log)}
-
-    def reset(self) -> None:
-        self.log.unlink(missing_ok=True)
+        self.kubectl = root / "kubectl"
+        self.kubectl.write_text(_FAKE_KUBECTL.format(python=sys.executable))
+        self.kubectl.chmod(0o755)
+        (root / "helmfile.yaml").write_text(helmfile_yaml(shape))
+        (root / "firestream.toml").write_text(firestream_toml(shape))
 
     def makespan(self) -> float:
-        spans = [json.loads(line) for line in self.log.read_text().splitlines()]
-        return max(e for _, _, e in spans) - min(s for _, s, _ in spans)
+        """First upgrade's start to last upgrade's end, from the fake helm's call log."""
+        calls = self.fake.call_log("upgrade")
+        return max(c.end for c in calls) - min(c.start for c in calls)
 
 
 def helmfile_yaml(shape: Shape) -> str:
@@ -280,72 +259,115 @@ def helmfile_yaml(shape: Shape) -> str:
     return "\n".join(lines) + "\n"
 
 
-def part_helmfile(repeats: int, scale: float) -> None:
+def firestream_toml(shape: Shape) -> str:
+    out = []
+    for name, deps in shape.deps.items():
+        out.append(f'[[deployments.generic]]\nname = "{name}"\nnamespace = "bench"\npath = "chart"\n')
+        if deps:
+            out.append("depends_on = [" + ", ".join(f'"{d}"' for d in deps) + "]\n")
+        out.append("\n")
+    return "".join(out)
+
+
+def run_helmfile(b: Bench3, helmfile: str, conc: int) -> float:
+    from firestream_core.process import Runner
+
+    t0 = time.monotonic()
+    done = Runner().run(
+        [helmfile, "--helm-binary", str(b.fake.binary), "--file", "helmfile.yaml",
+         "sync", "--concurrency", str(conc), "--skip-deps"],
+        env=b.fake.env, cwd=b.root,
+    )
+    wall = time.monotonic() - t0
+    if not done.ok:
+        raise RuntimeError(f"helmfile failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+    return wall
+
+
+def run_scheduler_on_fake(b: Bench3, shape: Shape, conc: int) -> float:
+    """firestream's scheduler alone, each release one ``helm upgrade --install`` of the fake."""
+    from firestream_core.process import Runner
+
+    runner = Runner()
+
+    def work(name: str) -> object:
+        return runner.run(
+            [b.fake.binary, "upgrade", "--install", name, "./chart", "--namespace", "bench"],
+            env=b.fake.env, cwd=b.root, label=name,
+        )
+
+    t0 = time.monotonic()
+    result = Scheduler(conc).run(shape.deps, work, estimates=shape.durations)
+    wall = time.monotonic() - t0
+    if not result.ok:
+        raise RuntimeError(f"scheduler run failed: {result.with_status('failed')}")
+    return wall
+
+
+def run_apply(b: Bench3, conc: int) -> float:
+    """``Project.load(...).apply(...)``: plan (one helm list), lifecycle, validation, state."""
+    from firestream_core.project import Project
+
+    t0 = time.monotonic()
+    project = Project.load(b.root / "firestream.toml", helm_binary=b.fake.binary,
+                           env=b.fake.env, kubectl_binary=b.kubectl)
+    result = project.apply(concurrency=conc)
+    wall = time.monotonic() - t0
+    if not result.ok:
+        bad = {n: (o.result, o.reason) for n, o in result.releases.items() if o.result != "ok"}
+        raise RuntimeError(f"firestream apply failed: {bad}")
+    return wall
+
+
+def part_helmfile(repeats: int, scale: float, with_apply: bool) -> None:
     from firestream_core.process import Runner
 
     print(f"\n== 3. helmfile 0.166 vs firestream through the same fake helm (medians of {repeats}) ==")
+    if importlib.util.find_spec("firestream_core.testing.fakehelm") is None:
+        print("not run: firestream_core.testing.fakehelm (the recording fake helm) is missing")
+        return
     helmfile = shutil.which("helmfile") or str(ROOT / ".tools" / "helmfile")
     if not Path(helmfile).exists():
         print("helmfile not found: run  python -m firestream_core.testing.tools --with-helmfile")
         return
-    runner = Runner()
-    version = runner.run([helmfile, "--version"]).stdout.strip()
+    if with_apply and importlib.util.find_spec("firestream_core.project") is None:
+        print("firestream apply: not run, firestream_core.project does not exist yet")
+        with_apply = False
+    print(Runner().run([helmfile, "--version"]).stdout.strip()
+          + "; fake helm: firestream_core.testing.fakehelm (a python process per helm call)")
+    print("wall: whole command; makespan: first upgrade start -> last upgrade end (fake's log)")
+    cols = [("helmfile", run_helmfile), ("fs scheduler", None)]
+    if with_apply:
+        cols.append(("fs apply", None))
+    head = f"{'shape':<17}{'conc':>5}{'bound':>7}" + "".join(
+        f" | {name + ' wall':>17}{'span':>7}" for name, _ in cols
+    ) + " | " + "  ".join(f"{n.split()[-1]}/hf" for n, _ in cols[1:])
+    print(head)
+    print("-" * len(head))
     with tempfile.TemporaryDirectory(prefix="fs-bench-") as tmp:
-        fake = FakeHelm(Path(tmp))
-        print(f"{version}; fake helm: {fake.kind}")
-        head = (
-            f"{'shape':<17}{'conc':>5}{'bound':>7} | {'helmfile wall':>13}{'makespan':>9} | "
-            f"{'firestream wall':>15}{'makespan':>9} | {'wall ratio fs/hf':>16}"
-        )
-        print(head)
-        print("-" * len(head))
+        count = 0
         for shape in shapes(scale):
-            (Path(tmp) / "helmfile.yaml").write_text(helmfile_yaml(shape))
-            env = fake.env(shape)
             for conc in (0, 8):
-                hf_w, hf_s, fs_w, fs_s = [], [], [], []
-                for _ in range(repeats):
-                    fake.reset()
-                    t0 = time.monotonic()
-                    done = runner.run(
-                        [helmfile, "--helm-binary", str(fake.binary), "--file", "helmfile.yaml",
-                         "sync", "--concurrency", str(conc), "--skip-deps"],
-                        env=env, cwd=tmp,
-                    )
-                    hf_w.append(time.monotonic() - t0)
-                    if not done.ok:
-                        print(f"helmfile failed ({done.returncode}): {done.stderr.strip()[-400:]}")
-                        return
-                    hf_s.append(fake.makespan())
-
-                    fake.reset()
-
-                    def work(name: str, env: dict[str, str] = env) -> object:
-                        return runner.run(
-                            [fake.binary, "upgrade", "--install", name, "./chart", "--namespace", "bench"],
-                            env=env, cwd=tmp, label=name,
-                        )
-
-                    t0 = time.monotonic()
-                    result = Scheduler(conc).run(shape.deps, work, estimates=shape.durations)
-                    fs_w.append(time.monotonic() - t0)
-                    assert result.ok, result
-                    fs_s.append(fake.makespan())
+                walls: dict[str, list[float]] = {n: [] for n, _ in cols}
+                spans: dict[str, list[float]] = {n: [] for n, _ in cols}
+                for _ in range(repeats):  # interleaved, fresh fake each time
+                    for name, _ in cols:
+                        count += 1
+                        b = Bench3(Path(tmp) / f"run{count}", shape)
+                        if name == "helmfile":
+                            walls[name].append(run_helmfile(b, helmfile, conc))
+                        elif name == "fs scheduler":
+                            walls[name].append(run_scheduler_on_fake(b, shape, conc))
+                        else:
+                            walls[name].append(run_apply(b, conc))
+                        spans[name].append(b.makespan())
+                hf = med(walls["helmfile"])
                 print(
-                    f"{shape.name:<17}{conc or 'inf':>5}{shape.bound(conc):>7.2f} | {med(hf_w):>13.3f}"
-                    f"{med(hf_s):>9.3f} | {med(fs_w):>15.3f}{med(fs_s):>9.3f} | "
-                    f"{med(fs_w) / med(hf_w):>16.3f}"
+                    f"{shape.name:<17}{conc or 'inf':>5}{shape.bound(conc):>7.2f}"
+                    + "".join(f" | {med(walls[n]):>17.3f}{med(spans[n]):>7.3f}" for n, _ in cols)
+                    + " | " + "  ".join(f"{med(walls[n]) / hf:>{len(n.split()[-1]) + 3}.2f}"
+                                        for n, _ in cols[1:])
                 )
-
-
-def part_apply() -> None:
-    print("\n== 4. firestream apply through the fake helm ==")
-    if importlib.util.find_spec("firestream_core.testing.fakehelm") is None:
-        print("not run: firestream_core.testing.fakehelm (the team's recording fake helm) does not exist yet")
-        return
-    print(textwrap.fill(
-        "not run yet: the fake helm exists, but driving `firestream apply` through it needs the "
-        "project API to be final; see bench/README.md.", 100))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -354,7 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=1.0, help="multiply every duration")
     p.add_argument("--quick", action="store_true", help="3 repeats, half durations")
     p.add_argument("--helmfile", action="store_true", help="also compare with helmfile 0.166")
-    p.add_argument("--apply", action="store_true", help="also run firestream apply via the fake helm")
+    p.add_argument("--apply", action="store_true",
+                   help="with --helmfile: also run firestream's full apply through the fake helm")
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.scale = 3, args.scale / 2
@@ -362,9 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok = part_makespan(args.repeats, args.scale)
     ok &= part_overhead(max(args.repeats, 5))
     if args.helmfile:
-        part_helmfile(max(1, args.repeats // 2 + 1), args.scale)
-    if args.apply:
-        part_apply()
+        part_helmfile(max(1, args.repeats // 2 + 1), args.scale, args.apply)
     print("\nall targets met" if ok else "\nSOME TARGETS MISSED")
     return 0 if ok else 1
 
