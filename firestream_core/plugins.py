@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import logging
 import os
 import re
 import sys
@@ -377,6 +378,8 @@ class FirestreamPluginManager:
             raise PluginError(self.conflict_message(name))
         for b in self.broken:
             if name == b.name or name in b.chart_types:
+                if b.traceback:  # -v shows where the plugin failed, not only where we noticed
+                    logging.getLogger(NAME).debug("%s:\n%s", b.message, b.traceback.rstrip())
                 raise PluginError(b.message, hint="run 'firestream plugins -v' for the traceback")
         if name in self.disabled:
             raise PluginError(f"chart type '{name}' is provided by a disabled plugin")
