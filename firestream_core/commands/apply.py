@@ -18,10 +18,21 @@ from typing import Any
 from .plan import add_target_arguments, load_project
 
 
+def _concurrency(text: str) -> int:
+    """``--concurrency``: 0 (no limit) or more; anything else is a usage error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or positive, not {value}")
+    return value
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """``--yes``, ``--concurrency``, ``--fail-fast``, ``--dry-run`` (apply and destroy)."""
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    parser.add_argument("--concurrency", type=int, metavar="N", default=None,
+    parser.add_argument("--concurrency", type=_concurrency, metavar="N", default=None,
                         help="releases at once (default: [settings] concurrency or 4; 0 = no limit)")
     parser.add_argument("--fail-fast", action="store_true", default=None,
                         help="start nothing new after the first failure")
