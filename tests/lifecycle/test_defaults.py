@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -64,17 +65,26 @@ def test_prerequisites_values_file_that_is_a_folder(context, chart_dir, tmp_path
     assert "values file 'values' is a folder, not a file" in result.problems
 
 
-def test_prerequisites_unreadable_values_file(context, chart_dir, tmp_path, monkeypatch):
-    from firestream_core import defaults
+# A write-only sysctl: procfs refuses to open it for reading even for root (the
+# sysctl permission check ignores CAP_DAC_OVERRIDE), so no chmod trick is needed.
+WRITE_ONLY = next((p for p in ("/proc/sys/vm/drop_caches", "/proc/sys/vm/compact_memory")
+                   if os.path.exists(p)), "/proc/sys/vm/drop_caches")
 
-    (tmp_path / "secret.yaml").write_text("a: 1\n")
 
-    def denied(path, mode="r", *a, **k):  # what open() does without read permission
-        raise PermissionError(13, "Permission denied", str(path))
-
-    monkeypatch.setattr(defaults, "open", denied, raising=False)  # root reads every file
+def test_prerequisites_unreadable_values_file(context, chart_dir, tmp_path):
+    assert os.path.isfile(WRITE_ONLY) and not os.access(WRITE_ONLY, os.R_OK), (
+        f"this test needs a file nobody (root included) may read: {WRITE_ONLY}")
+    (tmp_path / "secret.yaml").symlink_to(WRITE_ONLY)
     result = run_release(generic(values_files=["secret.yaml"]), make_manager(), context)
+    assert result.stage_failed == "check_prerequisites"
     assert "values file 'secret.yaml' is not readable (Permission denied)" in result.problems
+
+
+def test_prerequisites_values_file_that_is_a_dangling_symlink(context, chart_dir, tmp_path):
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "removed-meanwhile.yaml")
+    result = run_release(generic(values_files=["gone.yaml"]), make_manager(), context)
+    assert result.stage_failed == "check_prerequisites"
+    assert any(p.startswith("values file 'gone.yaml' not found") for p in result.problems)
 
 
 def test_prerequisites_unknown_named_repository(context, helm):
