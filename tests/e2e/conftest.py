@@ -1,0 +1,274 @@
+"""The ``firestream`` command run as a subprocess, as a user runs it.
+
+Helpers for the end-to-end tests of the product's promises: bad input gives
+one readable error and changes nothing; secrets never reach a command line,
+a log or an error; programs run as argument lists.
+
+* :func:`firestream` runs ``python -m firestream_core.cli`` in a folder with
+  an environment built from scratch (no ``FIRESTREAM_*`` of the caller) and a
+  private ``FIRESTREAM_TMPDIR`` per test, so a values file left behind is
+  this run's and nobody else's;
+* :func:`assert_one_error` checks stderr is exactly one ``error:`` message
+  (plus an optional ``hint:`` line) and no traceback;
+* :func:`snapshot` captures every file of the project folder, to assert
+  that nothing was written;
+* :class:`ProcWatcher` polls ``/proc/*/cmdline`` of every descendant of a
+  process while it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+FIRESTREAM = [sys.executable, "-m", "firestream_core.cli"]
+
+FAKE_KUBECTL = """#!{python}
+# kubectl for runs with the fake helm: no pods, no workloads, nothing to wait for
+import json
+print(json.dumps({{"apiVersion": "v1", "kind": "List", "items": []}}))
+"""
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without anything that would steer firestream or helm."""
+    drop = ("FIRESTREAM_", "FAKE_HELM_", "KUBECONFIG", "HELM_", "PYTEST_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(extra or {})
+    return env
+
+
+def write_config(folder: Path, text: str) -> Path:
+    """``folder/firestream.toml`` with ``text`` (dedented); returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "firestream.toml"
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def firestream(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float = 180,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``firestream ARGS`` in ``cwd`` with ``env`` and stdin closed (not a terminal)."""
+    return subprocess.run(  # noqa: S603 - an argument list, our own interpreter
+        [*FIRESTREAM, *map(str, args)],
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_one_error(stderr: str, *needles: str) -> str:
+    """stderr is one error message naming every needle; returns the message.
+
+    One message: a single ``error: ...`` line, possibly followed by its
+    indented problem lines (``firestream.toml is invalid:`` lists each
+    problem as ``  path: problem``, docs/configuration.md#errors), then at
+    most one ``hint: ...`` line. Nothing else: no log line, no traceback.
+    """
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.rstrip("\n").splitlines()
+    assert lines and lines[0].startswith("error: "), stderr
+    body = [lines[0]]
+    rest = lines[1:]
+    while rest and rest[0].startswith("  "):
+        body.append(rest.pop(0))
+    if rest and rest[0].startswith("hint: "):
+        rest.pop(0)
+    assert rest == [], f"more than one error message:\n{stderr}"
+    message = "\n".join(body)
+    for needle in needles:
+        assert needle in message, f"{needle!r} not in:\n{stderr}"
+    return message
+
+
+def assert_traceback_then_error(stderr: str, *needles: str) -> None:
+    """With ``-v``: a traceback, and the same error line."""
+    assert "Traceback (most recent call last)" in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stderr
+    tail = stderr[stderr.index(errors[0]):]
+    for needle in needles:
+        assert needle in tail, f"{needle!r} not in:\n{stderr}"
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
+    """Every entry under ``folder``: relative path -> (mode, sha256 of a file's bytes).
+
+    An empty ``.firestream`` folder is left out: taking the project lock
+    creates it, and removing it again would race with another run creating
+    its lock inside; it holds nothing.
+    """
+    out: dict[str, tuple[int, str]] = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            p = Path(root) / name
+            st = p.lstat()
+            digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
+            out[str(p.relative_to(folder))] = (st.st_mode, digest)
+    state_dir = folder / ".firestream"
+    if state_dir.is_dir() and not any(state_dir.iterdir()):
+        del out[".firestream"]
+    return out
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            line = f.read()
+    except OSError:
+        return -1
+    return int(line.rsplit(b")", 1)[1].split()[1])
+
+
+class ProcWatcher:
+    """Polls ``/proc/<pid>/cmdline`` of every descendant of ``root`` while it runs.
+
+    ``cmdlines`` maps each process seen to its argument lists; ``files``
+    maps each firestream values file seen on a command line to its mode
+    (None when it was gone by the time it was looked at).
+    """
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.cmdlines: dict[int, list[list[str]]] = {}
+        self.files: dict[str, int | None] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> ProcWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def stop(self) -> None:
+        self.__exit__()
+
+    def _loop(self) -> None:
+        known = {self.root}
+        while not self._stop.is_set():
+            parents: dict[int, int] = {}
+            for entry in os.scandir("/proc"):
+                if entry.name.isdigit():
+                    parents[int(entry.name)] = _ppid(int(entry.name))
+            changed = True
+            while changed:  # descendants: children of anything known, transitively
+                changed = False
+                for pid, ppid in parents.items():
+                    if ppid in known and pid not in known:
+                        known.add(pid)
+                        changed = True
+            for pid in list(known):
+                if pid == self.root or pid not in parents:
+                    continue
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        raw = f.read()
+                except OSError:
+                    continue
+                argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+                if argv:  # a forked child shows its parent's argv until it execs: keep each
+                    seen = self.cmdlines.setdefault(pid, [])
+                    if argv not in seen:
+                        seen.append(argv)
+                    for a in argv:
+                        if "firestream-values-" in a and a not in self.files:
+                            try:
+                                self.files[a] = os.stat(a).st_mode & 0o777
+                            except OSError:
+                                self.files[a] = None
+
+    def commands(self) -> list[list[str]]:
+        """Every argument list seen, in the order first seen."""
+        return [argv for seen in self.cmdlines.values() for argv in seen]
+
+
+def watched(
+    args: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float = 300
+) -> tuple[subprocess.CompletedProcess[str], ProcWatcher]:
+    """Run ``firestream ARGS`` while a :class:`ProcWatcher` looks at its children."""
+    proc = subprocess.Popen(  # noqa: S603 - an argument list, our own interpreter
+        [*FIRESTREAM, *map(str, args)], cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    with ProcWatcher(proc.pid) as watcher:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), watcher
+
+
+@pytest.fixture
+def values_tmp(tmp_path: Path) -> Path:
+    """This test's ``FIRESTREAM_TMPDIR``: where firestream puts its 0600 values files."""
+    d = tmp_path / "values-tmp"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def fake_kubectl(tmp_path: Path) -> Path:
+    """A kubectl answering every ``get`` with an empty list (validation: nothing to check)."""
+    path = tmp_path / "fake-kubectl"
+    path.write_text(FAKE_KUBECTL.format(python=sys.executable))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def broken_plugin(tmp_path: Path) -> dict[str, str]:
+    """An installed chart plugin whose import raises, found through its entry point.
+
+    A ``*.dist-info`` with ``entry_points.txt`` and the module, on
+    ``PYTHONPATH``: ``importlib.metadata`` finds it in the subprocess only.
+    Returns the variables to add to the subprocess's environment.
+    """
+    root = tmp_path / "site"
+    dist = root / "firestream_chart_e2ebroken-0.3.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: firestream-chart-e2ebroken\nVersion: 0.3.0\n"
+    )
+    (dist / "entry_points.txt").write_text("[firestream.charts]\ne2ebroken = e2ebroken_plugin\n")
+    (root / "e2ebroken_plugin.py").write_text("import strimzi_e2e_missing  # noqa: F401\n")
+    return {"PYTHONPATH": str(root)}
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "project"
+    d.mkdir()
+    return d
+
+
+def leftovers(folder: Path) -> list[str]:
+    """What is left in a ``FIRESTREAM_TMPDIR`` (nothing, after any run)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.fixture
+def cli_env(values_tmp: Path) -> Iterator[dict[str, str]]:
+    """The base environment of a run: clean, with this test's FIRESTREAM_TMPDIR."""
+    yield clean_env({"FIRESTREAM_TMPDIR": str(values_tmp)})
