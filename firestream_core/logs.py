@@ -59,6 +59,25 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record.
+
+    Binding the stream once would keep writing to a replaced (and perhaps
+    closed) stderr, as happens when a program or a test swaps it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 _handler: logging.Handler | None = None
 _redactors: list[SupportsRedact] = []
 
@@ -81,7 +100,7 @@ def setup_logging(
     logger = logging.getLogger(LOGGER_NAME)
     if _handler is not None:
         logger.removeHandler(_handler)
-    _handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    _handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     _handler.setFormatter(logging.Formatter(FORMAT))
     for r in _redactors:
         _handler.addFilter(RedactingFilter(r))

@@ -68,23 +68,6 @@ class FakeDists:
         return mod
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """``main()`` run in-process configures the ``firestream`` logger: undo it after each test."""
-    import logging
-
-    from firestream_core import logs
-
-    logger = logging.getLogger(logs.LOGGER_NAME)
-    saved = (list(logger.handlers), logger.level, logger.propagate, logs._handler, list(logs._redactors))
-    yield
-    logger.handlers[:] = saved[0]
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
-    logs._handler = saved[3]
-    logs._redactors[:] = saved[4]
-
-
 @pytest.fixture
 def fake_dists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDists:
     """Fake installed distributions; only they are seen as entry points."""

@@ -64,3 +64,17 @@ def test_redactor_added_before_setup_applies_to_the_new_handler() -> None:
     out = io.StringIO()
     logs.setup_logging(stream=out).warning("early-secret-value leaked?")
     assert out.getvalue() == "WARNING *** leaked?\n"
+
+
+def test_default_handler_follows_the_current_stderr(monkeypatch) -> None:
+    import io
+    import logging
+    import sys
+
+    from firestream_core.logs import setup_logging
+
+    setup_logging()
+    swapped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", swapped)
+    logging.getLogger("firestream").info("Deploying Helm chart: web")
+    assert swapped.getvalue() == "INFO Deploying Helm chart: web\n"
