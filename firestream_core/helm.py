@@ -138,7 +138,8 @@ _CHART_FETCH = re.compile(r'"\S*(/v2/|index\.yaml|\.tgz|\.prov)\S*"|oci://', re.
 _TIMEOUT = re.compile(
     r"context deadline exceeded|timed out waiting|timeout waiting|wait(ing)? timed out", re.I
 )
-_ROLLED_BACK = re.compile(r"has been rolled back due to|has been uninstalled due to", re.I)
+_ROLLED_BACK = re.compile(r"has been rolled back due to", re.I)
+_UNINSTALLED = re.compile(r"has been uninstalled due to", re.I)
 _RELEASE_NOT_FOUND = re.compile(r"release: not found|release not found|has no deployed releases", re.I)
 _CHART_NOT_FOUND = re.compile(
     r"chart \S+ not found|no chart (version )?(named|found|exists)|chart not found"
@@ -370,7 +371,11 @@ class Helm:
             where = f" for release '{release}'"
             if namespace:
                 where += f" in namespace '{namespace}'"
-        rolled_back = " (helm rolled the release back)" if _ROLLED_BACK.search(stderr) else ""
+        rolled_back = ""
+        if _ROLLED_BACK.search(stderr):
+            rolled_back = " (helm rolled the release back)"
+        elif _UNINSTALLED.search(stderr):  # a failed first install: nothing to roll back to
+            rolled_back = " (helm uninstalled the failed release)"
         message = f"helm {op} failed{where}{rolled_back}: {detail}"
         return cls(message, release=release, stderr=stderr, hint=_HINTS.get(cls))
 

@@ -300,6 +300,7 @@ def test_failing_helm_names_release_stage_and_reason(run, project_dir, values_tm
     assert " ok " in rows["db"]
     assert "failed" in rows["web"]
     assert "release 'web' failed at exec" in rows["web"] and "boom: quota exceeded" in rows["web"]
+    assert "(helm uninstalled the failed release)" in rows["web"]  # a first install: no rollback
     assert "skipped" in rows["after"] and "dependency 'web' failed" in rows["after"]
     assert PLAIN not in done.stdout + done.stderr
     # the state records what finished; the lock is released; no values file is left
