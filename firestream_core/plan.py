@@ -7,8 +7,9 @@ sub-graph), one action and why:
 action     when
 ========== ====================================================================
 create     the release is not deployed (not in ``helm list``, or uninstalled)
-upgrade    chart, version or values changed, status ``failed``, changed
-           outside firestream, or not recorded in state and differing
+upgrade    chart, version or values changed, a local chart's files changed,
+           status ``failed``, changed outside firestream, or not recorded in
+           state and differing
 recover    helm reports ``pending-install`` / ``pending-upgrade`` /
            ``pending-rollback`` (an earlier run was killed)
 reinstall  the installed chart version is older (semver) than the chart's
@@ -23,6 +24,13 @@ part of a plan: a values change is reported by the names of the keys that
 changed (``values changed: auth.database, replicaCount``), found by comparing
 the values digest recorded in state and, when a ``get_values`` callable is
 given, helm's current values with the desired ones.
+
+A local chart (``path = "charts/x"``) can change without a version bump:
+its content digest (:func:`firestream_core.chartfiles.chart_digest`) is
+recorded in state as ``chart_digest``, and a different digest is an
+upgrade, ``chart files changed``. A state entry written before firestream
+recorded it (no ``chart_digest``) upgrades once, ``chart files not recorded
+in state``, since what was deployed from the folder is unknown.
 
 The plan is built from exactly one cluster-state call made by the caller
 (``helm list -A -a -o json``), plus ``helm get values`` only for releases
@@ -66,6 +74,8 @@ class Change:
     :ivar desired_version: the chart version the config asks for (None: any).
     :ivar values_digest: digest of the desired values (for the state file;
         not part of :meth:`to_dict`).
+    :ivar chart_digest: content digest of a local chart's files (None for a
+        repository or OCI chart; for the state file, not part of :meth:`to_dict`).
     """
 
     name: str
@@ -79,6 +89,7 @@ class Change:
     desired_chart: str = ""
     desired_version: str | None = None
     values_digest: str | None = attrs.field(default=None, repr=False)
+    chart_digest: str | None = attrs.field(default=None, repr=False)
 
     @property
     def is_change(self) -> bool:
@@ -259,6 +270,21 @@ def _values_digest(chart: HelmChart, project_dir: Path) -> tuple[str | None, str
         return None, f"values cannot be read ({type(exc).__name__}: {getattr(exc, 'filename', '') or 'file'})"
 
 
+def _chart_digest(chart: HelmChart, project_dir: Path) -> tuple[str | None, str | None]:
+    """(digest, problem) of a local chart's files; (None, None) for other charts."""
+    from .chartfiles import chart_digest
+
+    path = chart.chart_info.path
+    if path is None:
+        return None, None
+    p = Path(path)
+    p = p if p.is_absolute() else project_dir / p
+    try:
+        return chart_digest(p), None
+    except OSError as exc:
+        return None, f"chart files cannot be read ({type(exc).__name__}: {getattr(exc, 'filename', '') or p})"
+
+
 def desired_values(chart: HelmChart, project_dir: Path) -> dict[str, Any]:
     """The values helm will hold for ``chart``: its values files, then the generated values."""
     from .values import deep_merge, load_document, merged_values
@@ -336,6 +362,8 @@ def plan_release(
 
     digest, problem = _values_digest(chart, project_dir)
     base["values_digest"] = digest
+    files_digest, files_problem = _chart_digest(chart, project_dir)
+    base["chart_digest"] = files_digest
     if not live:
         why = "not deployed" if installed is None else f"not deployed (status is {installed.status})"
         return Change(action="create", reasons=(why,), **base)
@@ -353,6 +381,14 @@ def plan_release(
     if want_version and installed.chart_version and not _same_version(installed.chart_version, want_version):
         reasons.append(f"version changed {installed.chart_version} -> {want_version}")
     breaking = _breaking(chart, installed, want_version)
+    if files_problem:
+        reasons.append(files_problem)
+    elif files_digest is not None and record is not None:
+        recorded_files = getattr(record, "chart_digest", None)
+        if recorded_files is None:
+            reasons.append("chart files not recorded in state")
+        elif recorded_files != files_digest:
+            reasons.append("chart files changed")
     if problem:
         reasons.append(problem)
     elif record is None:

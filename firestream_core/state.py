@@ -81,6 +81,10 @@ class ReleaseState:
     :ivar validations: the validation results, one mapping each
         (``name``, ``status``, ``message``).
     :ivar tests: ``helm test`` results, None when tests were not run.
+    :ivar chart_digest: content digest of a local chart's files
+        (``chartfiles.chart_digest``), None for a repository or OCI chart and
+        in entries written before firestream recorded it (such files load
+        as they are; the schema version is unchanged).
     """
 
     name: str
@@ -97,6 +101,7 @@ class ReleaseState:
     stage_failed: str | None = None
     validations: list[dict[str, Any]] = attrs.field(factory=list)
     tests: list[dict[str, Any]] | None = None
+    chart_digest: str | None = None
 
     @property
     def key(self) -> str:

@@ -150,6 +150,26 @@ def test_one_value_changed_upgrades_only_that_release(env, fake_helm):
     assert fake_helm.release("b")["values"]["message"] == "two"
 
 
+def test_local_chart_edited_without_a_version_bump_is_upgraded(env, fake_helm):
+    chart = env.dir / "charts" / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("replicaCount: 1\n")
+    (chart / "templates" / "cm.yaml").write_text("kind: ConfigMap\n")
+    env.write('[[deployments.generic]]\nname = "web"\npath = "charts/web"\n', block("other"))
+    assert env.load().apply().ok
+    assert not env.load().plan().has_changes
+    (chart / "templates" / "cm.yaml").write_text("kind: ConfigMap\ndata: {}\n")  # Chart.yaml as it was
+    plan = env.load().plan()
+    assert [(c.name, c.action, c.reasons) for c in plan.changes] == [
+        ("web", "upgrade", ("chart files changed",))]
+    fake_helm.reset_calls()
+    assert env.load().apply(plan).ok
+    assert [c.release for c in fake_helm.call_log("upgrade")] == ["web"]
+    assert not env.load().plan().has_changes
+    (chart / "values.yaml").write_text("replicaCount: 2\n")  # the chart's own values are chart files
+    assert [c.reasons for c in env.load().plan().changes] == [("chart files changed",)]
+
 def test_pending_release_is_recovered_and_breaking_version_reinstalled(env, fake_helm):
     bv = 'last_breaking_version_requiring_restart = { version = "0.2.0", requires_uninstall = true }\n'
     env.write(block("stuck"), block("old", version="0.2.0", extra=bv))

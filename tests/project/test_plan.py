@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from firestream_core.chartfiles import chart_digest
 from firestream_core.generic import GenericChart
 from firestream_core.model import (
     BreakingVersion,
@@ -251,8 +252,10 @@ def test_local_chart_reads_chart_yaml(tmp_path: Path) -> None:
     d.mkdir(parents=True)
     (d / "Chart.yaml").write_text("apiVersion: v2\nname: webapp\nversion: 0.3.0\n")
     c = GenericChart.for_chart("web", "", path=Path("charts/web"))
+    rec = recorded(c, tmp_path)
+    rec.chart_digest = chart_digest(d)
     plan = make_plan([c], [installed("web", chart_name="webapp", version="0.2.0")],
-                     state_of(recorded(c, tmp_path)), project_dir=tmp_path)
+                     state_of(rec), project_dir=tmp_path)
     assert plan["web"].desired_chart == "webapp"
     assert plan["web"].reasons == ("version changed 0.2.0 -> 0.3.0",)
 
@@ -273,3 +276,42 @@ def test_json_shape(tmp_path: Path) -> None:
     (rel,) = data["releases"]
     assert rel["release"] == "db" and rel["action"] == "create" and rel["installed"] is None
     assert SECRET not in plan.to_json()
+
+
+def local_chart(tmp_path: Path) -> GenericChart:
+    d = tmp_path / "charts" / "web"
+    (d / "templates").mkdir(parents=True)
+    (d / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (d / "templates" / "cm.yaml").write_text("kind: ConfigMap\n")
+    return GenericChart.for_chart("web", "", path=Path("charts/web"))
+
+
+def test_local_chart_files_changed_without_a_version_bump_is_upgrade(tmp_path: Path) -> None:
+    c = local_chart(tmp_path)
+    rec = recorded(c, tmp_path)
+    rec.chart_digest = chart_digest(tmp_path / "charts" / "web")
+    live = [installed("web", chart_name="web", version="0.1.0")]
+    plan = make_plan([c], live, state_of(rec), project_dir=tmp_path)
+    assert plan["web"].action == "no-op"
+    assert plan["web"].chart_digest == rec.chart_digest
+    (tmp_path / "charts" / "web" / "templates" / "cm.yaml").write_text("kind: ConfigMap\ndata: {}\n")
+    plan = make_plan([c], live, state_of(rec), project_dir=tmp_path)
+    assert plan["web"].action == "upgrade"
+    assert plan["web"].reasons == ("chart files changed",)
+    assert plan["web"].chart_digest != rec.chart_digest
+    assert "chart_digest" not in plan.to_json()
+
+
+def test_local_chart_recorded_before_digests_upgrades_once(tmp_path: Path) -> None:
+    c = local_chart(tmp_path)
+    rec = recorded(c, tmp_path)  # an entry of an older firestream: no chart_digest
+    plan = make_plan([c], [installed("web", chart_name="web", version="0.1.0")], state_of(rec),
+                     project_dir=tmp_path)
+    assert plan["web"].action == "upgrade"
+    assert plan["web"].reasons == ("chart files not recorded in state",)
+
+
+def test_repository_chart_has_no_chart_digest(tmp_path: Path) -> None:
+    c = chart("db")
+    plan = make_plan([c], [installed("db")], state_of(recorded(c, tmp_path)), project_dir=tmp_path)
+    assert plan["db"].action == "no-op" and plan["db"].chart_digest is None

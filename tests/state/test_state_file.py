@@ -68,6 +68,21 @@ def test_round_trip(tmp_path):
     assert list(raw["releases"]) == ["data/api", "data/db"]
 
 
+def test_entries_without_chart_digest_still_load(tmp_path):
+    """chart_digest (local charts) came later: older files load, with the schema version unchanged."""
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db"))
+    store.save(state)
+    raw = json.loads(store.path.read_text())
+    del raw["releases"]["data/db"]["chart_digest"]
+    store.path.write_text(json.dumps(raw))
+    assert store.load().releases["data/db"].chart_digest is None
+    state.releases["data/db"].chart_digest = "sha256:0f"
+    store.save(state)
+    assert store.load().releases["data/db"].chart_digest == "sha256:0f"
+    assert json.loads(store.path.read_text())["schema_version"] == 1
+
 def test_durations_feed_estimates_only_from_successful_deploys(tmp_path):
     state = State()
     state.record(entry("db", duration=10.0))

@@ -1,0 +1,198 @@
+"""A content digest of a local chart (``path = "charts/x"``), so plan sees edited files.
+
+helm records a chart's name and version, not its files: a local chart whose
+templates or ``values.yaml`` change while ``Chart.yaml`` keeps its version
+would otherwise plan as ``no-op``. :func:`chart_digest` hashes what helm
+would load from the folder, and the state keeps it (``chart_digest``) so the
+next plan can say ``chart files changed``.
+
+What is hashed, in sorted order of the path relative to the chart folder:
+
+* every regular file (symlinks followed, as helm follows them), as its path
+  and its bytes;
+* except what helm leaves out through the chart's ``.helmignore`` (helm's
+  rules: glob patterns, ``!`` negation, a trailing ``/`` for folders, a
+  pattern without ``/`` matched against the base name only; ``**`` is not
+  supported by helm and such a line is skipped), and ``templates/.?*``,
+  which helm always ignores;
+* and except every file or folder whose name starts with ``.`` (``.git``,
+  ``.helmignore``, editor swap files): version-control data and dotfiles
+  are not chart content (a change of ``.helmignore`` still shows through the
+  files it adds or removes);
+* a ``.tgz`` archive (a vendored dependency in ``charts/``, or the chart
+  itself when ``path`` names an archive) is hashed by its members' names
+  and bytes, not the archive's bytes: ``helm dependency build`` re-packages
+  ``file://`` dependencies with fresh timestamps, which must not look like
+  a change, while a dependency whose content changed must.
+
+The digest reads only the files, never runs helm, and is
+``sha256:<hex>``; equal chart content gives equal digests across machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tarfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+__all__ = ["HelmIgnore", "chart_digest", "chart_files"]
+
+HELMIGNORE = ".helmignore"
+_DEFAULT_RULES = ("templates/.?*",)
+"""Patterns helm adds to every chart's ``.helmignore``."""
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str] | None:
+    """Go's ``filepath.Match`` pattern as a regex (``*`` and ``?`` never match ``/``)."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "\\":
+            if i + 1 >= n:
+                return None
+            out.append(re.escape(pattern[i + 1]))
+            i += 1
+        elif c == "[":
+            end = pattern.find("]", i + 2 if i + 1 < n and pattern[i + 1] in "^!" else i + 1)
+            if end < 0:
+                return None
+            body = pattern[i + 1 : end]
+            negate = body[:1] in ("^", "!")
+            body = body[1:] if negate else body
+            if not body:
+                return None
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    try:
+        return re.compile("".join(out) + r"\Z")
+    except re.error:
+        return None
+
+
+class HelmIgnore:
+    """The rules of a chart's ``.helmignore``, applied as helm applies them.
+
+    Rules are tried in order; the first rule that matches decides (a
+    negated rule that matches keeps the file).
+    """
+
+    def __init__(self, lines: Iterable[str] = ()) -> None:
+        self.rules: list[tuple[bool, bool, Callable[[str], bool]]] = []
+        for line in [*lines, *_DEFAULT_RULES]:
+            self._add(line)
+
+    @classmethod
+    def of(cls, folder: Path) -> HelmIgnore:
+        """The rules of ``folder/.helmignore`` (only helm's defaults when there is none)."""
+        try:
+            text = (folder / HELMIGNORE).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return cls()
+        return cls(text.splitlines())
+
+    def _add(self, line: str) -> None:
+        rule = line.strip()
+        if not rule or rule.startswith("#") or "**" in rule:
+            return
+        negate = rule.startswith("!")
+        if negate:
+            rule = rule[1:]
+        must_dir = rule.endswith("/")
+        rule = rule.rstrip("/")
+        base_only = "/" not in rule
+        rule = rule.lstrip("/")
+        regex = _glob_regex(rule)
+        if regex is None or not rule:
+            return  # helm refuses such a chart; rendering will say so
+
+        def match(path: str, regex: re.Pattern[str] = regex, base_only: bool = base_only) -> bool:
+            return regex.match(path.rsplit("/", 1)[-1] if base_only else path) is not None
+
+        self.rules.append((negate, must_dir, match))
+
+    def ignored(self, path: str, is_dir: bool) -> bool:
+        """True when helm would leave ``path`` (relative, ``/``-separated) out."""
+        for negate, must_dir, match in self.rules:
+            if must_dir and not is_dir:
+                continue
+            if match(path):
+                return not negate
+        return False
+
+
+def chart_files(folder: Path | str) -> list[tuple[str, Path]]:
+    """The chart's files as ``(relative posix path, path)``, sorted, as the digest sees them."""
+    root = Path(folder)
+    rules = HelmIgnore.of(root)
+    out: list[tuple[str, Path]] = []
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        here = Path(dirpath)
+        st = here.stat()
+        if (st.st_dev, st.st_ino) in seen:  # a symlink loop: helm would fail; do not hang
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        rel_dir = here.relative_to(root).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and not rules.ignored(prefix + d, True)
+        )
+        for name in filenames:
+            rel = prefix + name
+            p = here / name
+            if name.startswith(".") or rules.ignored(rel, False) or not p.is_file():
+                continue
+            out.append((rel, p))
+    return sorted(out)
+
+
+def _update_archive(h: hashlib._Hash, path: Path) -> bool:
+    """Hash a ``.tgz``'s members (name and bytes, sorted); False when it is no archive."""
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
+            h.update(b"tgz\0%d\0" % len(members))
+            for m in members:
+                handle = tar.extractfile(m)
+                data = handle.read() if handle is not None else b""
+                name = m.name.encode("utf-8", "surrogateescape")
+                h.update(b"member\0%s\0%d\0" % (name, len(data)))
+                h.update(data)
+    except (tarfile.TarError, OSError, EOFError):
+        return False
+    return True
+
+
+def chart_digest(path: Path | str) -> str:
+    """``sha256:<hex>`` over a local chart's content (a folder, or a ``.tgz``).
+
+    :raises OSError: the chart cannot be read (the message names the path).
+    """
+    p = Path(path)
+    h = hashlib.sha256()
+    if p.is_file():
+        if not _update_archive(h, p):
+            h.update(p.read_bytes())
+        return "sha256:" + h.hexdigest()
+    if not p.is_dir():
+        raise FileNotFoundError(2, "chart folder not found", str(p))
+    for rel, file in chart_files(p):
+        h.update(b"file\0%s\0" % rel.encode("utf-8", "surrogateescape"))
+        if rel.endswith(".tgz") and _update_archive(h, file):
+            continue
+        data = file.read_bytes()
+        h.update(b"bytes\0%d\0" % len(data))
+        h.update(data)
+    return "sha256:" + h.hexdigest()

@@ -1,0 +1,119 @@
+"""chart_digest: a local chart's content, as helm would load it, in one digest."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from firestream_core.chartfiles import HelmIgnore, chart_digest, chart_files
+
+
+def make_chart(root: Path) -> Path:
+    d = root / "web"
+    (d / "templates").mkdir(parents=True)
+    (d / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (d / "values.yaml").write_text("replicaCount: 1\n")
+    (d / "templates" / "cm.yaml").write_text("kind: ConfigMap\n")
+    return d
+
+
+def tgz(path: Path, members: dict[str, bytes], mtime: int) -> None:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), mtime
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_equal_content_equal_digest_and_every_edit_shows(tmp_path: Path) -> None:
+    a, b = make_chart(tmp_path / "a"), make_chart(tmp_path / "b")
+    first = chart_digest(a)
+    assert first.startswith("sha256:") and chart_digest(b) == first  # not tied to the folder's place
+    (a / "templates" / "cm.yaml").write_text("kind: ConfigMap\ndata: {}\n")
+    edited = chart_digest(a)
+    assert edited != first
+    (a / "values.yaml").write_text("replicaCount: 2\n")
+    assert chart_digest(a) not in (first, edited)
+    # a new file and a renamed one count too
+    (b / "templates" / "extra.yaml").write_text("")
+    assert chart_digest(b) != first
+    (b / "templates" / "extra.yaml").rename(b / "templates" / "other.yaml")
+    renamed = chart_digest(b)
+    assert renamed != first
+
+
+def test_dotfiles_and_vcs_data_are_not_chart_content(tmp_path: Path) -> None:
+    d = make_chart(tmp_path)
+    before = chart_digest(d)
+    (d / ".git" / "objects").mkdir(parents=True)
+    (d / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (d / ".git" / "objects" / "ab").write_text("blob")
+    (d / "templates" / ".cm.yaml.swp").write_text("swap")
+    (d / ".helmignore").write_text("# nothing ignored\n")
+    assert chart_digest(d) == before
+
+
+def test_helmignore_is_followed(tmp_path: Path) -> None:
+    d = make_chart(tmp_path)
+    (d / ".helmignore").write_text("*.bak\ndocs/\n/NOTES.txt\nci/*.yaml\n!keep.bak\n")
+    before = chart_digest(d)
+    (d / "values.yaml.bak").write_text("old")
+    (d / "templates" / "cm.yaml.bak").write_text("old")  # no '/': matched on the base name
+    (d / "docs").mkdir()
+    (d / "docs" / "README.md").write_text("doc")
+    (d / "NOTES.txt").write_text("rooted pattern")
+    (d / "ci").mkdir()
+    (d / "ci" / "test.yaml").write_text("ci values")
+    assert chart_digest(d) == before
+    (d / "templates" / "NOTES.txt").write_text("only the root one is ignored")
+    assert chart_digest(d) != before
+    rel = [r for r, _ in chart_files(d)]
+    assert "templates/NOTES.txt" in rel and "NOTES.txt" not in rel and "ci/test.yaml" not in rel
+
+
+def test_helmignore_rules_as_helm_applies_them() -> None:
+    rules = HelmIgnore(["*.tmp", "!important.tmp", "build/", "a/*/c"])
+    assert rules.ignored("x.tmp", False) and rules.ignored("deep/er/x.tmp", False)
+    assert rules.ignored("important.tmp", False)  # helm: the first matching rule decides
+    assert rules.ignored("build", True) and not rules.ignored("build", False)
+    assert rules.ignored("a/b/c", False) and not rules.ignored("a/b/b/c", False)  # '*' stops at '/'
+    assert rules.ignored("templates/.hidden", False)  # helm's default rule
+    assert not HelmIgnore(["**/x"]).ignored("a/x", False)  # '**' is not helm syntax: skipped
+
+
+def test_vendored_dependency_archives_count_by_content_not_timestamps(tmp_path: Path) -> None:
+    d = make_chart(tmp_path)
+    (d / "charts").mkdir()
+    archive = d / "charts" / "dep-1.0.0.tgz"
+    tgz(archive, {"dep/Chart.yaml": b"name: dep\n", "dep/templates/a.yaml": b"a"}, mtime=1_000)
+    first = chart_digest(d)
+    # 'helm dependency build' again: the same files with new timestamps
+    tgz(archive, {"dep/templates/a.yaml": b"a", "dep/Chart.yaml": b"name: dep\n"}, mtime=2_000)
+    assert chart_digest(d) == first
+    tgz(archive, {"dep/Chart.yaml": b"name: dep\n", "dep/templates/a.yaml": b"b"}, mtime=2_000)
+    assert chart_digest(d) != first
+
+
+def test_a_chart_archive_as_path_and_a_missing_folder(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.tgz", tmp_path / "two.tgz"
+    tgz(one, {"web/Chart.yaml": b"name: web\n"}, mtime=1)
+    tgz(two, {"web/Chart.yaml": b"name: web\n"}, mtime=99)
+    assert chart_digest(one) == chart_digest(two)
+    with pytest.raises(FileNotFoundError) as err:
+        chart_digest(tmp_path / "nope")
+    assert "nope" in str(err.value)
+
+
+def test_symlinks_are_followed_and_loops_end(tmp_path: Path) -> None:
+    d = make_chart(tmp_path)
+    shared = tmp_path / "shared.yaml"
+    shared.write_text("kind: Secret\n")
+    os.symlink(shared, d / "templates" / "shared.yaml")
+    os.symlink(d, d / "templates" / "loop")
+    first = chart_digest(d)
+    shared.write_text("kind: Secret\ndata: {}\n")
+    assert chart_digest(d) != first
