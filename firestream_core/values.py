@@ -6,6 +6,16 @@ order, then the ``--set`` pairs on top, exactly as helm would merge them),
 and ``values_file`` writes it to a private temporary file that helm reads
 with ``-f`` and that is removed afterwards whatever happens.
 
+A process killed outright (SIGKILL, OOM, a lost terminal session) cannot
+remove its file. Each private folder is therefore named
+``firestream-values-<host>-<pid>-<random>`` (``<host>``: a short hash of
+this machine's host name, boot id and pid namespace), and the first values
+file a process writes in a base folder first removes the folders there
+whose creator, on this host, is no longer running and that are older than
+:data:`STALE_AFTER` seconds (:func:`sweep_stale_values_dirs`). Folders of
+other hosts (a shared ``FIRESTREAM_TMPDIR``), of other users, and of live
+processes are never touched.
+
 ``values_files`` (paths in the config) are not merged here: paths are not
 secret, so helm is given them with ``-f`` and reads them itself, in order,
 before the merged file.
@@ -27,7 +37,10 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +56,7 @@ __all__ = [
     "merged_values",
     "parse_key",
     "parse_set_pairs",
+    "sweep_stale_values_dirs",
     "typed_value",
     "values_digest",
     "values_file",
@@ -357,6 +371,108 @@ def changed_keys(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -
 # -- the 0600 temporary file -----------------------------------------------------------------
 
 
+VALUES_DIR_PREFIX = "firestream-values-"
+STALE_AFTER = 10.0
+"""Seconds a dead process's values folder is left alone before a sweep removes it."""
+
+_host_marker: str | None = None
+_swept: set[str] = set()
+_live: set[str] = set()
+"""Names of the folders this process holds now (never swept, whatever their pid says)."""
+_sweep_lock = threading.Lock()
+
+
+def host_marker() -> str:
+    """A short hex tag for "this host, this boot, this pid namespace".
+
+    A pid means something only there: folders with another tag (another
+    machine sharing ``FIRESTREAM_TMPDIR``, a container with its own pids)
+    are never judged by this host's processes.
+    """
+    global _host_marker
+    if _host_marker is None:
+        import socket
+
+        parts = [socket.gethostname()]
+        for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+            try:
+                parts.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text().strip())
+            except OSError:
+                parts.append("")
+        _host_marker = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:10]
+    return _host_marker
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def sweep_stale_values_dirs(base: str | Path, *, min_age: float = STALE_AFTER) -> list[Path]:
+    """Remove the values folders in ``base`` left by dead processes of this host.
+
+    A folder is removed when its name carries this host's tag
+    (:func:`host_marker`) and a pid that is not running (or is this very
+    process's pid but not one of its folders: an earlier process had the
+    pid), it belongs to this user, it is a real folder (not a symlink), and
+    it was last changed more than ``min_age`` seconds ago.
+
+    :return: the folders removed.
+    """
+    prefix = f"{VALUES_DIR_PREFIX}{host_marker()}-"
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        pid_text = entry.name[len(prefix):].split("-", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if entry.name in _live or (pid != os.getpid() and _pid_alive(pid)):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or now - st.st_mtime < min_age:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        if not os.path.lexists(entry.path):
+            removed.append(Path(entry.path))
+    if removed:
+        import logging
+
+        logging.getLogger("firestream.values").debug(
+            "removed %d values folders left by killed firestream processes in %s", len(removed), base
+        )
+    return removed
+
+
+def _sweep_once(base: str) -> None:
+    """:func:`sweep_stale_values_dirs` of ``base``, once per process (before its first folder there)."""
+    key = os.path.realpath(base)
+    with _sweep_lock:
+        if key in _swept:
+            return
+        _swept.add(key)
+        try:
+            sweep_stale_values_dirs(base)
+        except Exception:  # noqa: BLE001 - tidying must never stop a deploy
+            pass
+
+
 def _private_base() -> str | None:
     """Where temp values files go: ``FIRESTREAM_TMPDIR``, else RAM-backed /dev/shm, else TMPDIR."""
     env = os.environ.get("FIRESTREAM_TMPDIR")
@@ -389,9 +505,15 @@ def values_file(
     fresh 0700 folder, so no other user can read it or swap it, and deleted
     with its folder however the block ends (an exception, KeyboardInterrupt).
     It lives in ``FIRESTREAM_TMPDIR`` when set, else ``/dev/shm`` (memory,
-    never written to disk) when usable, else the system temp folder.
+    never written to disk) when usable, else the system temp folder. The
+    folder's name carries this host's tag and this process's pid, so that
+    a later process can remove it if this one is killed before it can (see
+    the module docstring).
     """
-    folder = tempfile.mkdtemp(prefix="firestream-values-", dir=str(dir) if dir else _private_base())
+    base = str(dir) if dir else (_private_base() or tempfile.gettempdir())
+    _sweep_once(base)
+    folder = tempfile.mkdtemp(prefix=f"{VALUES_DIR_PREFIX}{host_marker()}-{os.getpid()}-", dir=base)
+    _live.add(os.path.basename(folder))
     try:
         os.chmod(folder, 0o700)
         path = os.path.join(folder, name)
@@ -408,3 +530,4 @@ def values_file(
         yield Path(path)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        _live.discard(os.path.basename(folder))

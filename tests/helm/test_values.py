@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from firestream_core import values as values_module
 from firestream_core.model import ChartInfo, ChartSetValue, ChartValuesGenerated
 from firestream_core.values import (
     changed_keys,
+    host_marker,
     merged_values,
     parse_key,
     parse_set_pairs,
+    sweep_stale_values_dirs,
     typed_value,
     values_digest,
     values_file,
@@ -184,3 +191,86 @@ def test_values_file_default_location_is_not_left_behind() -> None:
     with values_file({"a": 1}) as path:
         assert path.exists()
     assert not path.parent.exists()
+
+
+# -- folders left by a killed process -------------------------------------------------------
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603 - the test interpreter
+    proc.wait()
+    return proc.pid
+
+
+def left_folder(base: Path, pid: int, *, marker: str | None = None, age: float = 3600.0) -> Path:
+    """A values folder as a process ``pid`` of host ``marker`` would have left it, ``age`` seconds old."""
+    folder = base / f"firestream-values-{marker or host_marker()}-{pid}-x{len(list(base.iterdir()))}"
+    folder.mkdir(mode=0o700)
+    (folder / "values.yaml").write_text('{"password": "left behind"}')
+    then = time.time() - age
+    os.utime(folder, (then, then))
+    return folder
+
+
+def test_values_folder_names_carry_the_host_and_the_pid(tmp_path: Path) -> None:
+    with values_file({"a": 1}, dir=tmp_path) as path:
+        assert path.parent.name.startswith(f"firestream-values-{host_marker()}-{os.getpid()}-")
+    assert len(host_marker()) == 10 and host_marker() == host_marker()
+
+
+def test_the_first_values_file_sweeps_dead_processes_folders_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(values_module, "_swept", set())  # as in a fresh process
+    live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],  # noqa: S603
+                            stdin=subprocess.PIPE)
+    try:
+        dead = left_folder(tmp_path, dead_pid())
+        alive = left_folder(tmp_path, live.pid)
+        young = left_folder(tmp_path, dead_pid(), age=0)  # could still be starting up: kept
+        elsewhere = left_folder(tmp_path, dead_pid(), marker="0123456789")  # another host's pid
+        old_style = tmp_path / "firestream-values-k2j4_x9"  # no pid: nobody can tell
+        old_style.mkdir()
+        with values_file({"a": 1}, dir=tmp_path) as path:
+            assert not dead.exists()
+            assert alive.exists() and young.exists() and elsewhere.exists() and old_style.exists()
+            assert path.exists()
+        # once per process: a folder left after the first sweep waits for the next process
+        later = left_folder(tmp_path, dead_pid())
+        with values_file({"a": 1}, dir=tmp_path):
+            assert later.exists()
+    finally:
+        live.communicate(b"")
+
+
+def test_a_sigkilled_processs_values_file_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    holder = subprocess.Popen(  # noqa: S603 - the test interpreter
+        [sys.executable, "-c",
+         "import sys\n"
+         "from firestream_core.values import values_file\n"
+         "with values_file({'password': 'pw'}, dir=sys.argv[1]) as p:\n"
+         "    print(p, flush=True)\n"
+         "    sys.stdin.read()\n",
+         str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    path = Path(holder.stdout.readline().strip())
+    assert path.exists()
+    # while it runs, its folder is never swept, however old
+    os.utime(path.parent, (time.time() - 3600, time.time() - 3600))
+    assert sweep_stale_values_dirs(tmp_path) == []
+    holder.send_signal(signal.SIGKILL)
+    holder.communicate()
+    assert path.exists()  # nothing could remove it
+    assert sweep_stale_values_dirs(tmp_path) == [path.parent]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sweep_never_removes_this_processs_own_folders(tmp_path: Path) -> None:
+    with values_file({"a": 1}, dir=tmp_path) as path:
+        os.utime(path.parent, (time.time() - 3600, time.time() - 3600))
+        assert sweep_stale_values_dirs(tmp_path) == []
+        assert path.exists()
+    # a folder with this pid that it does not hold: an earlier process had the pid
+    earlier = left_folder(tmp_path, os.getpid())
+    assert sweep_stale_values_dirs(tmp_path) == [earlier]

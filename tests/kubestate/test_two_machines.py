@@ -75,8 +75,12 @@ class Machines:
         self.helm.write_text(GATED_HELM.format(python=sys.executable, marker=str(self.marker),
                                                gate=str(self.gate), fake=str(fake_helm.binary)))
         self.helm.chmod(0o755)
+        # FIRESTREAM_TMPDIR: a holder SIGKILLed mid-upgrade leaves its values file here, not in /dev/shm
+        self.values_tmp = tmp_path / "values-tmp"
+        self.values_tmp.mkdir()
         self.env = {**os.environ, **fake_helm.env, "HOME": kube.env["HOME"],
-                    "FIRESTREAM_KUBECTL_BINARY": str(kubectl_bin)}
+                    "FIRESTREAM_KUBECTL_BINARY": str(kubectl_bin),
+                    "FIRESTREAM_TMPDIR": str(self.values_tmp)}
         self.tmp = tmp_path
         self.procs: list[subprocess.Popen[str]] = []
 
