@@ -11,12 +11,22 @@ module, and no command pays for libraries it does not use.
 Errors: a ``FirestreamError`` prints ``error: <message>`` (and ``hint: ...``)
 on stderr and exits with its ``exit_code``; any other exception prints one
 line, and its traceback only with ``-v``; Ctrl-C exits 130.
+
+SIGTERM (``kill``, a CI job cancelled, a container stopped) is handled as
+Ctrl-C: while a command runs, it raises :class:`Terminated` (a
+``KeyboardInterrupt``) in the main thread, so the same code runs - an apply
+starts nothing new, stops its helm processes, keeps in the state what
+finished, releases the lock, removes its values files - and the exit code is
+143 (128 + SIGTERM, what a supervisor expects of a process that ended on
+SIGTERM) instead of 130.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -182,6 +192,46 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return merge_globals(args)
 
 
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (SIGINT): 128 + 2."""
+EXIT_TERMINATED = 143
+"""SIGTERM, handled as Ctrl-C: 128 + 15."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached the command: stop as on Ctrl-C, then exit 143."""
+
+
+class _SigtermSeen:
+    received = False
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[_SigtermSeen]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread.
+
+    The previous handler is put back afterwards. Outside the main thread
+    (where Python cannot set handlers) signals are left alone.
+    """
+    import signal
+
+    seen = _SigtermSeen()
+
+    def handler(signum: int, frame: Any) -> None:
+        seen.received = True
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield seen
+        return
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _print_error(message: str, hint: str | None = None) -> None:
     from .logs import redact
 
@@ -203,10 +253,16 @@ def main(argv: list[str] | None = None) -> int:
         from .logs import setup_logging
 
         setup_logging(args.verbose, args.quiet)
-        return int(load_command(args.command).run(args) or 0)
-    except KeyboardInterrupt:
+        with sigterm_as_interrupt() as sigterm:
+            code = int(load_command(args.command).run(args) or 0)
+        # an apply that took the SIGTERM in its scheduler returns 130 like for Ctrl-C
+        return EXIT_TERMINATED if sigterm.received and code == EXIT_INTERRUPTED else code
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated):
+            print("error: terminated (SIGTERM)", file=sys.stderr)
+            return EXIT_TERMINATED
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``firestream plugins --json | head``): not an
         # error of ours. Point stdout at devnull so the interpreter's final

@@ -6,7 +6,7 @@ release's stage on a terminal; the summary table (release, action, result,
 duration) is always printed. Exit 0 when every release succeeded, 1 when one
 failed or was skipped because of a failure, 130 when interrupted (Ctrl-C:
 running helm processes are stopped, the state keeps what finished, the lock
-is released).
+is released); SIGTERM takes the same path and exits 143 (see ``cli.py``).
 """
 
 from __future__ import annotations

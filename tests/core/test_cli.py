@@ -253,6 +253,16 @@ def run(args):
         raise PluginError("plugin 'x' is broken", hint="reinstall it")
     if kind == "interrupt":
         raise KeyboardInterrupt
+    if kind in ("sigterm", "sigterm-handled"):
+        import os, signal, time
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(60)  # never reached: the handler raises at once
+        except KeyboardInterrupt:
+            if kind == "sigterm":
+                raise
+            return 130  # what apply returns when its scheduler took the interrupt
+        return 0
     return 3
 mod.run = run
 cli.COMMANDS["fake"] = ("fake", "a test command")
@@ -284,6 +294,28 @@ def test_firestream_error_prints_message_and_hint() -> None:
 def test_keyboard_interrupt_exits_130() -> None:
     r = run_py(FAKE_COMMAND, "interrupt")
     assert (r.returncode, r.stderr) == (130, "error: interrupted\n")
+
+
+@pytest.mark.parametrize("kind", ["sigterm", "sigterm-handled"])
+def test_sigterm_is_handled_as_ctrl_c_and_exits_143(kind: str) -> None:
+    r = run_py(FAKE_COMMAND, kind)
+    assert r.returncode == 143
+    assert r.stderr == ("error: terminated (SIGTERM)\n" if kind == "sigterm" else "")
+
+
+def test_sigterm_handler_only_while_a_command_runs(monkeypatch) -> None:
+    import signal
+    import types
+
+    before = signal.getsignal(signal.SIGTERM)
+    seen: list[object] = []
+    mod = types.SimpleNamespace(add_arguments=lambda parser: None,
+                                run=lambda args: seen.append(signal.getsignal(signal.SIGTERM)))
+    monkeypatch.setitem(cli.COMMANDS, "fake", ("fake", "a test command"))
+    monkeypatch.setattr(cli, "load_command", lambda name: mod)
+    assert main(["fake"]) == 0
+    assert seen and seen[0] is not before and callable(seen[0])
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_command_exit_code_is_passed_through() -> None:
