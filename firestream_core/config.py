@@ -577,6 +577,7 @@ def parse_config(
     """Check and structure already-parsed TOML data (``path`` names it in messages)."""
     p = Path(path)
     problems: list[str] = []
+    hints: list[str] = []
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             problems.append(_unknown("", key, TOP_LEVEL_KEYS))
@@ -662,10 +663,10 @@ def parse_config(
                     path=entry.get("path") if isinstance(entry.get("path"), str) else None,
                     options=options,
                 )
-                problems.extend(_chart_type_problems(probe, manager))
+                problems.extend(_chart_type_problems(probe, manager, hints))
 
     if problems:
-        raise ConfigError(f"{p} is invalid:", problems, hint=_hint(problems))
+        raise ConfigError(f"{p} is invalid:", problems, hint=_hint(problems, hints))
     return ProjectConfig(
         path=p,
         project_dir=p.resolve().parent,
@@ -700,12 +701,19 @@ def _parse_registries(raw: Any, problems: list[str]) -> dict[str, Any]:
     return out
 
 
-def _chart_type_problems(rc: ReleaseConfig, manager: FirestreamPluginManager) -> list[str]:
-    """The release's chart type and its option keys, checked against the installed plugins."""
+def _chart_type_problems(
+    rc: ReleaseConfig, manager: FirestreamPluginManager, hints: list[str] | None = None
+) -> list[str]:
+    """The release's chart type and its option keys, checked against the installed plugins.
+
+    :param hints: gets the error's hint (a broken plugin: ``firestream plugins -v``).
+    """
     try:
         reg = manager.chart_type(resolve_chart_type(rc, manager))
         fields = option_fields(reg)
     except FirestreamError as exc:
+        if hints is not None and exc.hint:
+            hints.append(exc.hint)
         return [f"{rc.where}: {_first_line(exc)}"]
     out = []
     for key, value in rc.options.items():
@@ -735,10 +743,12 @@ def option_fields(reg: Any) -> dict[str, Any]:
     return {a.name: a.type for a in attrs.fields(cls)}
 
 
-def _hint(problems: list[str]) -> str | None:
+def _hint(problems: list[str], hints: Iterable[str] = ()) -> str | None:
+    """One hint line: the errors' own hints (a broken plugin's), then the unknown-key one."""
+    found = list(hints)
     if any("unknown key" in p for p in problems):
-        return "see docs/configuration.md for every key"
-    return None
+        found.append("see docs/configuration.md for every key")
+    return "; ".join(dict.fromkeys(found)) or None
 
 
 def _structure_release_keys(
@@ -831,6 +841,7 @@ def build_charts(
     from .model import ReleaseSettings
 
     problems: list[str] = []
+    hints: list[str] = []
     charts = BuiltCharts()
     charts.secrets = []
     charts.paths = []
@@ -839,6 +850,8 @@ def build_charts(
             chart = _build_one(config, rc, manager, charts.secrets, problems, resolve_secrets)
         except FirestreamError as exc:  # a broken plugin or unknown chart type
             problems.append(f"{rc.where}: {_first_line(exc)}")
+            if exc.hint:  # 'firestream plugins -v' for a broken plugin's traceback
+                hints.append(exc.hint)
             continue
         if chart is None:
             continue
@@ -859,7 +872,7 @@ def build_charts(
     if not problems:
         problems += _graph_problems(charts, config)
     if problems:
-        raise ConfigError(f"{config.path} is invalid:", problems, hint=_hint(problems))
+        raise ConfigError(f"{config.path} is invalid:", problems, hint=_hint(problems, hints))
     return charts
 
 

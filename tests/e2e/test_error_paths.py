@@ -227,7 +227,14 @@ def test_broken_plugin_used_by_a_release(run, project_dir, values_tmp, fake_helm
     assert_one_error(done.stderr, "deployments.e2ebroken[0]", "plugin 'e2ebroken'",
                      "(firestream-chart-e2ebroken 0.3.0)", "is broken",
                      "No module named 'strimzi_e2e_missing'")
+    # where to find the plugin's own traceback, as 'firestream plugins' would say
+    assert done.stderr.splitlines()[-1] == "hint: run 'firestream plugins -v' for the traceback"
     assert_nothing_written(project_dir, before, values_tmp, fake_helm)
+    for command in ("plan", "validate"):  # every command that loads the project says the same
+        other = run(command, env=broken_plugin)
+        assert other.returncode == 1
+        assert_one_error(other.stderr, "deployments.e2ebroken[0]", "is broken")
+        assert "hint: run 'firestream plugins -v' for the traceback" in other.stderr, other.stderr
 
     verbose = run("apply", "--yes", "-v", env=broken_plugin)
     assert verbose.returncode == 1
