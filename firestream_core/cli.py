@@ -254,9 +254,9 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging(args.verbose, args.quiet)
         with sigterm_as_interrupt() as sigterm:
-            code = int(load_command(args.command).run(args) or 0)
+            result = int(load_command(args.command).run(args) or 0)
         # an apply that took the SIGTERM in its scheduler returns 130 like for Ctrl-C
-        return EXIT_TERMINATED if sigterm.received and code == EXIT_INTERRUPTED else code
+        return EXIT_TERMINATED if sigterm.received and result == EXIT_INTERRUPTED else result
     except KeyboardInterrupt as exc:
         if isinstance(exc, Terminated):
             print("error: terminated (SIGTERM)", file=sys.stderr)
