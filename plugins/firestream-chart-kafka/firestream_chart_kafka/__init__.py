@@ -14,7 +14,7 @@ From Python, as in the seed::
 from __future__ import annotations
 
 from .chart import KafkaChart, KafkaCluster, KafkaOptions
-from .hooks import on_deploy_failure, post_exec, pre_exec, register_chart_types, validate
+from .hooks import exec, on_deploy_failure, post_exec, pre_exec, register_chart_types, validate
 
 FIRESTREAM_PLUGIN_API = 1
 
@@ -23,6 +23,7 @@ __all__ = [
     "KafkaChart",
     "KafkaCluster",
     "KafkaOptions",
+    "exec",
     "on_deploy_failure",
     "post_exec",
     "pre_exec",

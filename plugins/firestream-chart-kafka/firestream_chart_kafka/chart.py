@@ -100,10 +100,13 @@ class KafkaOptions:
         (None: the operator only, as in the original).
     :ivar delete_cluster_on_destroy: delete that Kafka resource before the
         operator is uninstalled (default), rather than leave it unmanaged.
+    :ivar upgrade_crds: server-side apply the chart's Strimzi CRDs before an
+        upgrade (helm never upgrades ``crds/``). Default: on.
     """
 
     kafka_cluster: KafkaCluster | None = None
     delete_cluster_on_destroy: bool = True
+    upgrade_crds: bool = True
 
 
 def _info(preset: str, values: dict[str, Any]) -> ChartInfo:

@@ -5,6 +5,12 @@ stage                  what this plugin adds to the defaults
 =====================  =============================================================
 pre_exec               (destroy) the Kafka resource is deleted before its operator
                        is uninstalled (``delete_cluster_on_destroy``)
+exec                   (deploy) before the default ``helm upgrade --install``: on
+                       an upgrade (or when the Strimzi CRDs are already there),
+                       the chart's CRDs are server-side applied
+                       (``firestream_core.crds.upgrade_chart_crds``;
+                       ``upgrade_crds = false`` to leave them). Returns None:
+                       the default ``exec`` then runs helm.
 post_exec              (deploy) waits until the operator Deployment is available,
                        then creates the ``kafka_cluster`` (if any) and waits for
                        its ``Ready`` condition
@@ -79,6 +85,23 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
         return
     deleted = delete(context, cluster, info)
     payload.setdefault(PAYLOAD_KEY, {})["cluster_deleted"] = deleted
+
+
+@hookimpl
+def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:  # noqa: A001
+    """The Strimzi CRDs of the chart version being deployed, applied before helm upgrades it."""
+    from firestream_core.crds import upgrade_chart_crds
+    from firestream_core.defaults import current_release
+
+    from .cluster import KIND
+
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY or _dry_run(chart, context) or not options_of(chart).upgrade_crds:
+        return None
+    applied = upgrade_chart_crds(context, info, installed=current_release(chart, context), probe=(KIND,))
+    if applied is not None:
+        payload.setdefault(PAYLOAD_KEY, {})["crds_applied"] = applied
+    return None
 
 
 @hookimpl

@@ -23,6 +23,8 @@ from firestream_core.plugins import get_plugin_manager
 
 KIND = "kafkas.kafka.strimzi.io"
 READY = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+STRIMZI_CRDS = [KIND, "kafkatopics.kafka.strimzi.io", "kafkausers.kafka.strimzi.io",
+                "kafkanodepools.kafka.strimzi.io"]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,10 @@ def test_operator_only(
         "deployment ready: strimzi-cluster-operator: 1/1 available"
     )
     assert "kafka_ready" not in checks
-    assert result.payload["kafka"] == {"operator_ready": True}
+    record = result.payload["kafka"]
+    assert record["operator_ready"] is True
+    # a first install leaves the CRDs to helm, unless an earlier test's are already there
+    assert record.get("crds_applied", STRIMZI_CRDS) == STRIMZI_CRDS
 
 
 def test_kafka_cluster_is_created_and_waited_for(
@@ -74,9 +79,8 @@ def test_kafka_cluster_is_created_and_waited_for(
         act_as_the_operator(kube, "events")
         result = running.result(timeout=120)
     assert result.ok, result.error
-    assert result.payload["kafka"] == {
-        "operator_ready": True, "cluster": "events", "cluster_ready": True,
-    }
+    record = {k: v for k, v in result.payload["kafka"].items() if k != "crds_applied"}
+    assert record == {"operator_ready": True, "cluster": "events", "cluster_ready": True}
     check = next(v for v in result.validations if v.name == "kafka_ready")
     assert check.message == f"{KIND} 'events' in namespace '{kube.namespace}' is Ready"
     kafka = kube.kubectl().get(KIND, "events", namespace=kube.namespace)
@@ -117,3 +121,42 @@ def test_destroy_deletes_the_kafka_cluster_before_the_operator(
     assert result.payload["kafka"] == {"cluster_deleted": True}
     assert kube.kubectl().get(KIND, "events", namespace=kube.namespace) is None
     assert kube.kubectl().get("deployment", "strimzi-cluster-operator", namespace=kube.namespace) is None
+
+
+def test_upgrade_applies_the_strimzi_crds_before_helm(
+    kube: Any, helm_bin: Path, make_context: Callable[..., Any], manager: Any
+) -> None:
+    """helm never upgrades crds/: the plugin server-side applies them before the helm upgrade."""
+    assert run_release(operator(kube), manager, make_context(helm_bin)).ok
+    # an older CRD set: one CRD missing (helm upgrade alone would never bring it back)
+    kube.run(["kubectl", "delete", "crd", "kafkatopics.kafka.strimzi.io"])
+    argvs = make_context.runner.argvs  # type: ignore[attr-defined]
+    argvs.clear()
+    result = run_release(operator(kube), manager, make_context(helm_bin))
+    assert result.ok, result.error
+    assert result.payload["kafka"]["crds_applied"] == STRIMZI_CRDS
+    assert kube.kubectl().get("customresourcedefinition", "kafkatopics.kafka.strimzi.io") is not None
+    applied = next(i for i, a in enumerate(argvs) if "apply" in a and "--server-side" in a)
+    upgraded = next(i for i, a in enumerate(argvs) if "upgrade" in a and "--install" in a)
+    assert applied < upgraded  # before helm, so the new operator starts on its CRDs
+    assert "--field-manager=firestream" in argvs[applied]
+
+
+def test_crds_left_alone_when_asked_or_on_a_dry_run(
+    kube: Any, make_context: Callable[..., Any], manager: Any
+) -> None:
+    from firestream_chart_kafka import KafkaOptions
+
+    assert run_release(operator(kube), manager, make_context()).ok
+    kube.run(["kubectl", "delete", "crd", "kafkausers.kafka.strimzi.io"])
+    chart = operator(kube)
+    chart.options = KafkaOptions(upgrade_crds=False)
+    result = run_release(chart, manager, make_context())
+    assert result.ok, result.error
+    assert "crds_applied" not in result.payload["kafka"]
+    assert kube.kubectl().get("customresourcedefinition", "kafkausers.kafka.strimzi.io") is None
+    dry = run_release(operator(kube), manager, make_context(dry_run=True))
+    assert "crds_applied" not in dry.payload.get("kafka", {})
+    assert kube.kubectl().get("customresourcedefinition", "kafkausers.kafka.strimzi.io") is None
+    assert run_release(operator(kube), manager, make_context()).ok  # and back for the next tests
+    assert kube.kubectl().get("customresourcedefinition", "kafkausers.kafka.strimzi.io") is not None

@@ -10,8 +10,9 @@ exec                   (deploy) before the default ``helm upgrade --install``: a
                        uninstalls first and, with ``delete_crds``, deletes the
                        ``monitoring.coreos.com`` CRDs; otherwise, on an upgrade
                        (or when the CRDs are already there), the chart's CRDs
-                       are server-side applied. Returns None: the default
-                       ``exec`` then runs helm.
+                       are server-side applied (the core's
+                       ``firestream_core.crds.upgrade_chart_crds``). Returns
+                       None: the default ``exec`` then runs helm.
 post_exec              (deploy) waits until the operator is available;
                        (destroy) deletes the CRDs only with ``delete_crds``
 validate               ``prometheus_crds``, ``operator_available``,
@@ -107,10 +108,11 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
 @hookimpl
 def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:  # noqa: A001
     """Breaking versions and CRD upgrades before the default ``helm upgrade --install``."""
+    from firestream_core.crds import upgrade_chart_crds
     from firestream_core.defaults import current_release
     from firestream_core.recovery import handle_breaking_version, recover_pending
 
-    from .crds import CRDS, apply_crds, delete_crds
+    from .crds import CRDS, delete_crds
 
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY or _dry_run(chart, context):
@@ -129,13 +131,10 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Non
         if opts.delete_crds:
             record["crds_deleted"] = delete_crds(context, info)
             crds_gone = True
-    wanted = opts.upgrade_crds and not info.skip_crds and _value(chart, context, "crds.enabled", True)
-    if wanted and not crds_gone:
-        present = installed is not None or any(
-            context.kubectl.get("customresourcedefinition", name) is not None for name in CRDS[:1]
-        )
-        if present:
-            record["crds_applied"] = apply_crds(context, info)
+    if opts.upgrade_crds and not crds_gone and _value(chart, context, "crds.enabled", True):
+        applied = upgrade_chart_crds(context, info, installed=installed, probe=CRDS[:1])
+        if applied is not None:
+            record["crds_applied"] = applied
     return None
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 from firestream_chart_prometheus_operator import PrometheusOperatorChart, PrometheusOperatorOptions
-from firestream_chart_prometheus_operator.crds import CRDS, _is_crd_file, chart_crds, crd_names
+from firestream_chart_prometheus_operator.crds import CRDS, chart_crds, crd_names
 from firestream_chart_prometheus_operator.grafana import missing_environment
 from firestream_chart_prometheus_operator.hooks import _requires_uninstall
 
@@ -98,23 +98,6 @@ def test_breaking_versions_are_compared_as_semver() -> None:
     assert not _requires_uninstall(info, "10.1.0")
     info.last_breaking_version_requiring_restart = BreakingVersion("10.0.0")
     assert not _requires_uninstall(info, "9.5.0")  # no uninstall asked
-
-
-@pytest.mark.parametrize(
-    ("path", "is_crd"),
-    [
-        ("kube-prometheus-stack/charts/crds/crds/crd-probes.yaml", True),
-        ("kube-prometheus-stack/crds/x.yml", True),
-        ("kube-prometheus-stack/templates/crds/x.yaml", False),
-        ("kube-prometheus-stack/crds/README.md", False),
-        ("kube-prometheus-stack/charts/crds/Chart.yaml", False),
-        ("kube-prometheus-stack/charts/crds/templates/crds/x.yaml", False),
-        ("kube-prometheus-stack/charts/other/crds/x.json", True),
-        ("kube-prometheus-stack/docs/crds/x.yaml", False),
-    ],
-)
-def test_crd_files_are_those_of_crds_folders(path: str, is_crd: bool) -> None:
-    assert _is_crd_file(PurePosixPath(path)) is is_crd
 
 
 def test_crds_of_a_local_chart_folder(tmp_path: Path) -> None:

@@ -94,16 +94,22 @@ def test_install_validates_crds_operator_prometheus_and_grafana(
 
 
 def test_upgrade_applies_the_charts_crds_before_helm(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, helm_bin: Path, make_context: Callable[..., Any], manager: Any
 ) -> None:
-    assert run_release(chart(kube), manager, make_context()).ok
+    assert run_release(chart(kube), manager, make_context(helm_bin)).ok
     # an older CRD set: one CRD missing (helm upgrade alone would never bring it back)
     kube.run(["kubectl", "delete", "crd", "probes.monitoring.coreos.com"])
-    result = run_release(chart(kube), manager, make_context())
+    argvs = make_context.runner.argvs  # type: ignore[attr-defined]
+    argvs.clear()
+    result = run_release(chart(kube), manager, make_context(helm_bin))
     assert result.ok, result.error
     assert result.payload["prometheus-operator"]["crds_applied"] == ALL_CRDS
     assert kube.kubectl().get("customresourcedefinition", "probes.monitoring.coreos.com") is not None
     assert [h["revision"] for h in history(kube)] == [1, 2]
+    # the core's firestream_core.crds: pulled chart, server-side apply, then helm
+    applied = next(i for i, a in enumerate(argvs) if "apply" in a and "--server-side" in a)
+    upgraded = next(i for i, a in enumerate(argvs) if "upgrade" in a and "--install" in a)
+    assert applied < upgraded
 
 
 def test_breaking_version_uninstalls_first_and_deletes_crds_when_asked(
