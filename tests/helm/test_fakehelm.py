@@ -326,3 +326,17 @@ def test_helmfile_drives_the_fake(fake_helm: FakeHelm, chart_dir: Path, tmp_path
     done = runner.run([*base_argv, "destroy", "--skip-deps"], env=fake_helm.env, cwd=tmp_path)
     assert done.ok, done.stderr
     assert fake_helm.releases() == []
+
+
+def test_docs_testing_md_documents_the_fake_helm_as_it_is() -> None:
+    """docs/testing.md's fake_helm section: every public method and property (and ``binary``), no other."""
+    import inspect
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text()
+    section = text[text.index("### `fake_helm`"):text.index("## Running against both helm majors")]
+    first_cells = [line.split("|")[1] for line in section.splitlines()
+                   if line.startswith("| `") and line.count("|") >= 3]
+    documented = {name for cell in first_cells for name in re.findall(r"`([a-z_]+)", cell)}
+    public = {n for n, _ in inspect.getmembers(FakeHelm) if not n.startswith("_")} | {"binary"}
+    assert documented == public
