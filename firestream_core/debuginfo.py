@@ -31,6 +31,7 @@ __all__ = [
     "pod_problem",
     "pod_ready",
     "release_pods",
+    "release_pods_and_workloads",
     "release_workloads",
 ]
 
@@ -82,6 +83,43 @@ def release_workloads(context: DeployContext, info: ChartInfo) -> list[dict[str,
     )
     items = data.get("items") if isinstance(data, Mapping) else None
     return [dict(i) for i in items or []]
+
+
+RELEASE_KINDS = "pods," + WORKLOAD_KINDS
+"""What ``pods_running`` reads, in one ``kubectl get`` (a List of mixed kinds)."""
+
+_WORKLOAD_KIND_NAMES = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
+
+
+def release_pods_and_workloads(
+    context: DeployContext, info: ChartInfo
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The release's pods and its Deployments/StatefulSets/DaemonSets, in ONE kubectl call.
+
+    ``kubectl get pods,deployments,statefulsets,daemonsets -l
+    app.kubernetes.io/instance=<name> -o json`` answers a List of mixed
+    kinds, split here by ``kind``. When kubectl answers nothing usable (a
+    kind refused as unknown: the one call then says nothing about the
+    others), the pods and the workloads are read separately, as
+    :func:`release_pods` and :func:`release_workloads` do.
+    """
+    data = context.kubectl.get(
+        RELEASE_KINDS, namespace=info.namespace_name, selector=f"{INSTANCE_LABEL}={info.name}"
+    )
+    items = data.get("items") if isinstance(data, Mapping) else None
+    if not isinstance(items, list):
+        return release_pods(context, info), release_workloads(context, info)
+    pods: list[dict[str, Any]] = []
+    workloads: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("kind")
+        if kind == "Pod":
+            pods.append(dict(item))
+        elif kind in _WORKLOAD_KIND_NAMES:
+            workloads.append(dict(item))
+    return pods, workloads
 
 
 def desired_pods(workloads: list[dict[str, Any]]) -> int:

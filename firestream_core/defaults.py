@@ -28,6 +28,7 @@ on_deploy_failure      events, pod status and last log lines, redacted
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -38,10 +39,10 @@ from .debuginfo import (
     desired_pods,
     pod_problem,
     pod_ready,
-    release_pods,
-    release_workloads,
+    release_pods_and_workloads,
 )
 from .errors import ChartNotFoundError, HelmCommandError
+from .lifecycle import EXEC_PAYLOAD_KEY
 from .markers import hookimpl
 from .model import ExecOutcome, HelmAction, ValidationResult, parse_duration
 from .recovery import (
@@ -205,9 +206,16 @@ def _deploy(chart: HelmChart, context: DeployContext) -> ExecOutcome:
         installed = recover_pending(context, info, installed)
     if installed is not None and handle_breaking_version(context, info, installed):
         installed = None
-    revision = context.helm.upgrade_install(info, context.project_dir)
+    upgraded = context.helm.upgrade_install_release(info, context.project_dir)
+    revision = upgraded.revision
     verb = "upgraded" if installed is not None else "installed"
-    return ExecOutcome("deployed", revision, f"release '{info.name}' {verb}, revision {revision}")
+    return ExecOutcome(
+        "deployed",
+        revision,
+        f"release '{info.name}' {verb}, revision {revision}",
+        # helm's own record of that revision (its --output json), when it names one
+        status=upgraded.status if revision else None,
+    )
 
 
 def _destroy(chart: HelmChart, context: DeployContext) -> ExecOutcome:
@@ -243,10 +251,40 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
 # -- validate -----------------------------------------------------------------------------------
 
 
-def check_release_exists(chart: HelmChart, context: DeployContext) -> ValidationResult:
-    """``release_exists``: helm reports the release ``deployed``."""
+def fresh_exec_status(payload: ChartPayload | None) -> str | None:
+    """helm's status of the revision ``exec`` just made, while nothing can have changed it since.
+
+    That is ``payload["firestream.exec"]["status"]`` (helm's own record of
+    the upgrade, from its ``--output json``) while its ``status_fresh`` is
+    true: the runner sets it after ``exec`` and clears it when a plugin's
+    ``post_exec`` ran and after the first ``validate`` call, so only the
+    first validation right after the upgrade relies on it. None otherwise
+    (a chart plugin's own ``exec``, a dry run, a later poll): ask helm.
+    """
+    record = payload.get(EXEC_PAYLOAD_KEY) if payload is not None else None
+    if not isinstance(record, Mapping) or record.get("status_fresh") is not True:
+        return None
+    status, revision = record.get("status"), record.get("revision")
+    if record.get("performed") != "deployed" or not status:
+        return None
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision <= 0:
+        return None
+    return str(status)
+
+
+def check_release_exists(
+    chart: HelmChart, context: DeployContext, payload: ChartPayload | None = None
+) -> ValidationResult:
+    """``release_exists``: helm reports the release ``deployed``.
+
+    Right after the upgrade, helm's report is the upgrade's own output
+    (:func:`fresh_exec_status`); otherwise, and on every later poll,
+    ``helm status``.
+    """
     name = chart.name
-    status = release_status(context, chart.chart_info)
+    status = fresh_exec_status(payload)
+    if status is None:
+        status = release_status(context, chart.chart_info)
     if status is None:
         return ValidationResult.fail("release_exists", f"Helm release '{name}' not found")
     if status == "deployed":
@@ -266,13 +304,12 @@ def check_pods_running(chart: HelmChart, context: DeployContext) -> ValidationRe
     pod fails the check at once.
     """
     info = chart.chart_info
-    pods = [
-        p for p in release_pods(context, info) if not (p.get("metadata") or {}).get("deletionTimestamp")
-    ]
+    listed, workloads = release_pods_and_workloads(context, info)  # one kubectl call
+    pods = [p for p in listed if not (p.get("metadata") or {}).get("deletionTimestamp")]
     problems = [pr for pr in (pod_problem(p) for p in pods) if pr]
     if problems:
         return ValidationResult.fail("pods_running", "; ".join(problems))
-    want = desired_pods(release_workloads(context, info))
+    want = desired_pods(workloads)
     if not pods and not want:
         return ValidationResult.ok(
             "pods_running", f"no pods labelled {INSTANCE_LABEL}={info.name} (nothing to check)"
@@ -330,7 +367,7 @@ def validate(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
         ]
     if info.action is not HelmAction.DEPLOY:
         return []
-    results = [check_release_exists(chart, context), check_pods_running(chart, context)]
+    results = [check_release_exists(chart, context, payload), check_pods_running(chart, context)]
     if wants_tests(chart, context):
         if all(r.passed for r in results):
             results.append(check_helm_tests(chart, context, payload))

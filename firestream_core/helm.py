@@ -69,6 +69,7 @@ __all__ = [
     "ReleaseNotFoundError",
     "TestResult",
     "TestRun",
+    "UpgradedRelease",
     "classify",
 ]
 
@@ -86,6 +87,22 @@ class ReleaseNotFoundError(HelmCommandError):
 
 
 # -- results -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class UpgradedRelease:
+    """The release as ``helm upgrade --install --output json`` printed it once done.
+
+    helm's own record of the revision it just wrote: ``revision`` (its
+    ``version``) and ``status`` (its ``info.status``: ``deployed``, or for a
+    dry run ``pending-install``...; None when helm printed none). Never the
+    values.
+    """
+
+    name: str
+    namespace: str
+    revision: int
+    status: str | None = None
 
 
 @attrs.frozen
@@ -555,6 +572,21 @@ class Helm:
             HelmTimeoutError, ClusterUnreachableError, HelmCommandError:
             by what helm reported; :class:`CancelledError` when interrupted.
         """
+        return self.upgrade_install_release(info, project_dir, extra_values=extra_values).revision
+
+    def upgrade_install_release(
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+    ) -> UpgradedRelease:
+        """:meth:`upgrade_install`, returning helm's record of the new revision.
+
+        The same single ``helm upgrade --install ... --output json``; its
+        output gives the revision and the status helm left the release in,
+        so a caller need not ask ``helm status`` right afterwards.
+        """
         project_dir = Path(project_dir)
         values = merged_values(info, extra_values)
         files = self._values_paths(info, project_dir)
@@ -569,10 +601,17 @@ class Helm:
                 timeout=limit, redactor=red,
             )
         data = _json(result.stdout, "upgrade") or {}
+        if not isinstance(data, Mapping):
+            data = {}
         try:
-            return int(data.get("version") or 0)
+            revision = int(data.get("version") or 0)
         except (TypeError, ValueError):
-            return 0
+            revision = 0
+        inner = data.get("info")
+        status = inner.get("status") if isinstance(inner, Mapping) else None
+        return UpgradedRelease(
+            info.name, info.namespace_name, revision, str(status) if status else None
+        )
 
     def uninstall(
         self,

@@ -85,7 +85,8 @@ DEFAULT_VALIDATION_INTERVAL = 1.0
 """Seconds between two validations while a check is pending."""
 
 EXEC_PAYLOAD_KEY = "firestream.exec"
-"""Payload key where the runner leaves what ``exec`` did (``performed``, ``revision``)."""
+"""Payload key where the runner leaves what ``exec`` did (``performed``, ``revision``, and,
+when the exec reported it, helm's ``status`` of that revision with ``status_fresh``)."""
 
 _STAGE_LINE = {
     HelmAction.DEPLOY: "Deploying Helm chart: %s",
@@ -345,16 +346,49 @@ class _LifecycleRun:
         if not isinstance(value, ExecOutcome):
             value = ExecOutcome(_PERFORMED[self.info.action], None, "done by a chart plugin")
         self.result.outcome = value
-        self.payload[EXEC_PAYLOAD_KEY] = {"performed": value.performed, "revision": value.revision}
+        record: dict[str, Any] = {"performed": value.performed, "revision": value.revision}
+        if value.status is not None:
+            # helm's own report of the revision it just wrote: the first validation may
+            # rely on it instead of asking helm again (see _post_exec and _validate_once)
+            record.update(status=value.status, status_fresh=True)
+        self.payload[EXEC_PAYLOAD_KEY] = record
         if value.message:
             self.log.debug("Exec for chart %s: %s", self.name, self.redact(value.message))
 
     def _post_exec(self) -> None:
         self.log.debug("Post-exec for chart: %s", self.name)
+        if not self._only_builtin("post_exec"):
+            # a plugin's post_exec may run for minutes or act on the release itself
+            self._exec_status_stale()
         self._call("post_exec", lambda: self.manager.post_exec(self.chart, self.context, self.payload))
 
+    def _only_builtin(self, hook: str) -> bool:
+        """True when the only implementation of ``hook`` for this release is the built-in default."""
+        caller_of = getattr(self.manager, "hook_caller", None)
+        if caller_of is None:
+            return False
+        from . import defaults
+
+        try:
+            impls = caller_of(hook, self.chart.chart_type).get_hookimpls()
+        except Exception:  # a manager that cannot say: assume a plugin is there
+            return False
+        return all(impl.plugin is defaults for impl in impls)
+
+    def _exec_status_stale(self) -> None:
+        """From now on helm's status must be asked again, not taken from ``exec``'s record."""
+        record = self.payload.get(EXEC_PAYLOAD_KEY)
+        if isinstance(record, dict) and record.get("status_fresh"):
+            record["status_fresh"] = False
+
     def _validate_once(self) -> list[ValidationResult]:
-        raw = self._call("validate", lambda: self.manager.validate(self.chart, self.context, self.payload))
+        def validate() -> list[ValidationResult]:
+            try:
+                return self.manager.validate(self.chart, self.context, self.payload)
+            finally:
+                self._exec_status_stale()  # a later poll (or retry) reads fresh state
+
+        raw = self._call("validate", validate)
         out = []
         for r in raw or []:
             if not isinstance(r, ValidationResult):

@@ -474,8 +474,14 @@ class InstalledRelease:
 
 @attrs.frozen
 class ExecOutcome:
-    """What ``exec`` did: ``deployed``, ``destroyed``, ``skipped`` or ``unchanged``."""
+    """What ``exec`` did: ``deployed``, ``destroyed``, ``skipped`` or ``unchanged``.
+
+    ``status`` is helm's status of ``revision`` as the operation itself
+    reported it (``helm upgrade --install --output json``), or None when not
+    known; validation may rely on it instead of asking helm again.
+    """
 
     performed: str
     revision: int | None = None
     message: str = ""
+    status: str | None = None

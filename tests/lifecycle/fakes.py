@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from firestream_core.errors import HelmCommandError
-from firestream_core.helm import TestResult, TestRun
+from firestream_core.helm import TestResult, TestRun, UpgradedRelease
 from firestream_core.model import ChartInfo, InstalledRelease
 from firestream_core.process import Completed
 
@@ -98,6 +98,13 @@ class FakeHelm:
         hist.append({"revision": rev, "status": "deployed", "chart": chart, "app_version": "", "updated": ""})
         return rev
 
+    def upgrade_install_release(self, info: ChartInfo, project_dir: Path, *,
+                                extra_values: Any = None) -> UpgradedRelease:
+        """``upgrade_install`` with helm's record of the revision, as ``--output json`` gives it."""
+        rev = self.upgrade_install(info, project_dir, extra_values=extra_values)
+        status = "pending-install" if info.dry_run else "deployed"
+        return UpgradedRelease(info.name, info.namespace_name, rev, status)
+
     def uninstall(self, name: str, namespace: str, *, wait: bool = True, timeout: str = "300s",
                   ignore_not_found: bool = True) -> None:
         self.calls.append(("uninstall", name, namespace))
@@ -176,15 +183,24 @@ class FakeKubectl:
         self.calls.append(("get", kind, namespace, selector))
         if self.fail_get is not None:
             raise self.fail_get
+        if kind.startswith("pods,"):  # pods and workloads: one List of mixed kinds, as kubectl answers
+            pods = [{"kind": "Pod", **p} for p in self._pods(selector)]
+            return {"kind": "List", "items": pods + self._workloads(selector)}
         if kind != "pods":
-            release = (selector or "=").split("=", 1)[1]
-            return {"kind": "List", "items": self.workloads.get(release, [])}
+            return {"kind": "List", "items": self._workloads(selector)}
+        return {"kind": "PodList", "items": self._pods(selector)}
+
+    def _workloads(self, selector: str | None) -> list[dict[str, Any]]:
+        release = (selector or "=").split("=", 1)[1]
+        return self.workloads.get(release, [])
+
+    def _pods(self, selector: str | None) -> list[dict[str, Any]]:
         if self.pod_script:
             items = self.pod_script.pop(0) if len(self.pod_script) > 1 else self.pod_script[0]
         else:
             release = (selector or "=").split("=", 1)[1]
             items = self.pods.get(release, [])
-        return {"kind": "PodList", "items": items}
+        return items
 
     def events(self, namespace: str, *, involved_object: str | None = None) -> list[dict[str, Any]]:
         self.calls.append(("events", namespace))

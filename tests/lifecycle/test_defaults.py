@@ -381,7 +381,8 @@ def test_no_pods_passes_with_a_note(context, kubectl, chart_dir):
     check = next(v for v in result.validations if v.name == "pods_running")
     assert check.status is ValidationStatus.PASSED
     assert "no pods labelled app.kubernetes.io/instance=web" in check.message
-    assert ("get", "pods", "default", "app.kubernetes.io/instance=web") in kubectl.calls
+    assert kubectl.calls == [  # pods and workloads in one call
+        ("get", "pods,deployments,statefulsets,daemonsets", "default", "app.kubernetes.io/instance=web")]
 
 
 def test_completed_and_terminating_pods(context, kubectl, chart_dir):
@@ -419,7 +420,8 @@ def test_tests_wait_for_pods_and_run_once(context, helm, kubectl, chart_dir):
     result = run_release(generic(settings=ReleaseSettings(run_tests=True)), make_manager(), context)
     assert result.ok, result.error
     assert helm.ops().count("test") == 1
-    assert helm.ops().count("status") == 3
+    # the first poll takes the upgrade's own record; the two re-polls ask helm again
+    assert helm.ops().count("status") == 2
 
 
 def test_run_tests_from_run_settings(make_context, helm, chart_dir):
@@ -441,10 +443,10 @@ def test_workload_without_pods_is_pending(context, kubectl, chart_dir):
     kubectl.pod_script = [[], [pod("web-1")], [pod("web-1"), pod("web-2")]]
     result = run_release(generic(), make_manager(), context)
     assert result.ok, result.error
-    assert ("get", "deployments,statefulsets,daemonsets", "default", "app.kubernetes.io/instance=web") in (
-        kubectl.calls
-    )
-    assert sum(1 for c in kubectl.calls if c[1] == "pods") == 3
+    # one kubectl call per poll reads pods and workloads together
+    assert kubectl.calls == [
+        ("get", "pods,deployments,statefulsets,daemonsets", "default", "app.kubernetes.io/instance=web")
+    ] * 3
 
 
 def test_workload_without_pods_fails_at_timeout(context, kubectl, chart_dir):
