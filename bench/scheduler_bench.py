@@ -26,12 +26,19 @@ firestream's scheduler calling the SAME fake helm through
 log of each upgrade's start and end. When ``firestream_core.testing.fakehelm``
 exists it provides the fake; until then a minimal sleeper written here does.
 ``--apply`` adds firestream's full ``firestream apply`` once it exists.
+
+``--compare-tree DIR`` (with ``--apply``) compares two firestreams side by
+side in the same run: this checkout's apply and the one of ``DIR`` (e.g. a
+``git worktree`` of an earlier commit), each in a child Python importing
+``firestream_core`` from its own tree and timing ``Project.load(...).apply()``
+itself, interleaved with the other columns, on the same fake helm.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import random
 import shutil
@@ -319,7 +326,40 @@ def run_apply(b: Bench3, conc: int) -> float:
     return wall
 
 
-def part_helmfile(repeats: int, scale: float, with_apply: bool) -> None:
+_CHILD_APPLY = """
+import json, sys, time
+tree, root, helm, env, kubectl, conc = sys.argv[1:]
+sys.path.insert(0, tree)
+import firestream_core
+from firestream_core.project import Project
+assert firestream_core.__file__.startswith(tree), firestream_core.__file__
+t0 = time.monotonic()
+project = Project.load(root + "/firestream.toml", helm_binary=helm, env=json.loads(env), kubectl_binary=kubectl)
+result = project.apply(concurrency=int(conc))
+wall = time.monotonic() - t0
+bad = {n: [o.result, o.reason] for n, o in result.releases.items() if o.result != "ok"}
+print(json.dumps({"wall": wall, "ok": result.ok, "bad": bad}))
+"""
+
+
+def run_apply_child(b: Bench3, conc: int, tree: Path) -> float:
+    """The full apply of the firestream in ``tree``, in a child Python that times it itself."""
+    from firestream_core.process import Runner
+
+    done = Runner().run(
+        [sys.executable, "-c", _CHILD_APPLY, str(tree), str(b.root), str(b.fake.binary),
+         json.dumps(b.fake.env), str(b.kubectl), str(conc)],
+        cwd=b.root,
+    )
+    if not done.ok:
+        raise RuntimeError(f"apply of {tree} failed ({done.returncode}): {done.stderr.strip()[-600:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    if not out["ok"]:
+        raise RuntimeError(f"firestream apply of {tree} failed: {out['bad']}")
+    return float(out["wall"])
+
+
+def part_helmfile(repeats: int, scale: float, with_apply: bool, compare_tree: Path | None = None) -> None:
     from firestream_core.process import Runner
 
     print(f"\n== 3. helmfile 0.166 vs firestream through the same fake helm (medians of {repeats}) ==")
@@ -339,9 +379,15 @@ def part_helmfile(repeats: int, scale: float, with_apply: bool) -> None:
     cols = [("helmfile", run_helmfile), ("fs scheduler", None)]
     if with_apply:
         cols.append(("fs apply", None))
+    if with_apply and compare_tree is not None:
+        print(f"fs apply: this checkout ({ROOT}); fs before: {compare_tree}; "
+              "each in a child python timing Project.load + apply")
+        cols.append(("fs before", None))
     head = f"{'shape':<17}{'conc':>5}{'bound':>7}" + "".join(
         f" | {name + ' wall':>17}{'span':>7}" for name, _ in cols
-    ) + " | " + "  ".join(f"{n.split()[-1]}/hf" for n, _ in cols[1:])
+    ) + " | " + "  ".join(f"{n.split()[-1]}/hf" for n, _ in cols[1:]) + (
+        "  apply/before" if compare_tree is not None and with_apply else ""
+    )
     print(head)
     print("-" * len(head))
     with tempfile.TemporaryDirectory(prefix="fs-bench-") as tmp:
@@ -358,6 +404,11 @@ def part_helmfile(repeats: int, scale: float, with_apply: bool) -> None:
                             walls[name].append(run_helmfile(b, helmfile, conc))
                         elif name == "fs scheduler":
                             walls[name].append(run_scheduler_on_fake(b, shape, conc))
+                        elif name == "fs before":
+                            assert compare_tree is not None
+                            walls[name].append(run_apply_child(b, conc, compare_tree))
+                        elif compare_tree is not None:  # like for like: both in a child
+                            walls[name].append(run_apply_child(b, conc, ROOT))
                         else:
                             walls[name].append(run_apply(b, conc))
                         spans[name].append(b.makespan())
@@ -367,6 +418,8 @@ def part_helmfile(repeats: int, scale: float, with_apply: bool) -> None:
                     + "".join(f" | {med(walls[n]):>17.3f}{med(spans[n]):>7.3f}" for n, _ in cols)
                     + " | " + "  ".join(f"{med(walls[n]) / hf:>{len(n.split()[-1]) + 3}.2f}"
                                         for n, _ in cols[1:])
+                    + (f"  {med(walls['fs apply']) / med(walls['fs before']):>12.2f}"
+                       if "fs before" in walls else "")
                 )
 
 
@@ -378,14 +431,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--helmfile", action="store_true", help="also compare with helmfile 0.166")
     p.add_argument("--apply", action="store_true",
                    help="with --helmfile: also run firestream's full apply through the fake helm")
+    p.add_argument("--compare-tree", type=Path, metavar="DIR",
+                   help="with --apply: also the apply of the firestream checkout in DIR "
+                        "(e.g. a git worktree of an earlier commit), side by side")
+    p.add_argument("--only-part3", action="store_true", help="skip parts 1 and 2")
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.scale = 3, args.scale / 2
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, repeats {args.repeats}")
-    ok = part_makespan(args.repeats, args.scale)
-    ok &= part_overhead(max(args.repeats, 5))
+    ok = True
+    if not args.only_part3:
+        ok = part_makespan(args.repeats, args.scale)
+        ok &= part_overhead(max(args.repeats, 5))
     if args.helmfile:
-        part_helmfile(max(1, args.repeats // 2 + 1), args.scale, args.apply)
+        tree = args.compare_tree.resolve() if args.compare_tree else None
+        part_helmfile(max(1, args.repeats // 2 + 1), args.scale, args.apply, tree)
     print("\nall targets met" if ok else "\nSOME TARGETS MISSED")
     return 0 if ok else 1
 
