@@ -137,6 +137,15 @@ def test_one_list_one_repo_add_per_repository_and_noop_is_free(env, fake_helm):
     assert set(ops) <= {"list", "version"}  # no upgrade, status, repo add, get for no-ops
 
 
+def test_cli_apply_asks_helm_version_once(env, fake_helm, capsys):
+    """``firestream apply --yes`` plans and applies with one helm layer: one ``version``, one ``list``."""
+    path = env.write(block("a"), block("b", ("a",)))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    ops = [c.op for c in fake_helm.call_log()]
+    assert ops.count("version") == 1
+    assert ops.count("list") == 1
+
+
 def test_one_value_changed_upgrades_only_that_release(env, fake_helm):
     env.write(block("a"), block("b", ("a",), extra="[deployments.generic.values]\nmessage = 'one'\n"))
     assert env.load().apply().ok
