@@ -1,8 +1,9 @@
 """``Kubectl``: the kubectl calls validation and chart plugins need.
 
 Like :mod:`~firestream_core.helm`, every call is an argument list through
-the one :class:`~firestream_core.process.Runner`; manifests go on stdin
-(``-f -``), never on argv; failures are typed and their stderr redacted.
+the one :class:`~firestream_core.process.Runner` (:func:`~firestream_core.process.run_tool`);
+manifests go on stdin (``-f -``), never on argv; failures are typed
+(:func:`~firestream_core.helmerrors.kubectl_error`) and their stderr redacted.
 ``get`` answers None for an object (or a kind) that does not exist, so a
 validation can ask "is it there?" without catching anything.
 """
@@ -16,15 +17,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import (
-    CancelledError,
-    ClusterUnreachableError,
-    HelmCommandError,
-    HelmError,
-    HelmTimeoutError,
-)
-from .helm import _HINTS, _UNREACHABLE, _seconds, summarize
-from .process import Completed, ProgramNotFoundError, Runner, install_hint
+from .errors import HelmError
+from .helmargs import kube_flags, seconds
+from .helmerrors import KUBECTL_TIMED_OUT, UNREACHABLE, kubectl_error
+from .process import Completed, Runner, run_tool
 from .redact import Redactor
 
 __all__ = ["ENV_KUBECTL_BINARY", "Kubectl"]
@@ -38,7 +34,6 @@ _NOT_FOUND = re.compile(
     r"\(NotFound\)|not found|the server doesn't have a resource type|no matches for kind", re.I
 )
 _NO_MATCH = re.compile(r"no matching resources found", re.I)
-_TIMED_OUT = re.compile(r"timed out waiting", re.I)
 _ALREADY_EXISTS = re.compile(r"\(AlreadyExists\)|already exists", re.I)
 _CONFLICT = re.compile(r"\(Conflict\)|the object has been modified", re.I)
 
@@ -75,14 +70,6 @@ class Kubectl:
         return f"Kubectl(binary={self.binary!r}, kubeconfig={self.kubeconfig!r})"
 
     # -- running ------------------------------------------------------------------
-    def _global_flags(self) -> list[str]:
-        flags: list[str] = []
-        if self.kubeconfig is not None:
-            flags += ["--kubeconfig", self.kubeconfig]
-        if self.kube_context:
-            flags += ["--context", self.kube_context]
-        return flags
-
     def _run(
         self,
         op: str,
@@ -93,26 +80,12 @@ class Kubectl:
         label: str | None = None,
         redactor: Redactor | None = None,
     ) -> Completed:
-        argv = [self.binary, *args, *self._global_flags()]
-        try:
-            result = self.runner.run(argv, env=self.env, stdin=stdin, timeout=timeout, label=label)
-        except ProgramNotFoundError as exc:
-            exc.hint = install_hint("kubectl")
-            raise
-        if result.cancelled:
-            raise CancelledError(f"kubectl {op} was interrupted", releases=[label] if label else [])
-        return result
+        argv = [self.binary, *args, *kube_flags(self.kubeconfig, self.kube_context, context_flag="--context")]
+        return run_tool(self.runner, "kubectl", argv, what=f"kubectl {op}", env=self.env, stdin=stdin,
+                        timeout=timeout, label=label)
 
     def _failure(self, op: str, result: Completed, *, redactor: Redactor | None = None) -> HelmError:
-        stderr = (redactor or self.redactor).redact(result.stderr)
-        cls: type[HelmError]
-        if result.timed_out or _TIMED_OUT.search(stderr):
-            cls = HelmTimeoutError
-        elif _UNREACHABLE.search(stderr):
-            cls = ClusterUnreachableError
-        else:
-            cls = HelmCommandError
-        return cls(f"kubectl {op} failed: {summarize(stderr)}", stderr=stderr, hint=_HINTS.get(cls))
+        return kubectl_error(op, result, (redactor or self.redactor).redact(result.stderr))
 
     @staticmethod
     def _scope(namespace: str | None, all_namespaces: bool = False) -> list[str]:
@@ -140,7 +113,7 @@ class Kubectl:
             args += ["--selector", selector]
         result = self._run("get", args)
         if not result.ok:
-            if not result.timed_out and _NOT_FOUND.search(result.stderr) and not _UNREACHABLE.search(result.stderr):
+            if not result.timed_out and _NOT_FOUND.search(result.stderr) and not UNREACHABLE.search(result.stderr):
                 return None
             raise self._failure("get", result)
         return json.loads(result.stdout) if result.stdout.strip() else None
@@ -162,7 +135,7 @@ class Kubectl:
         args = ["get", "--filename", "-", "--output", "json", "--ignore-not-found", *self._scope(namespace)]
         result = self._run("get", args, stdin=(manifest or "").encode("utf-8"))
         if not result.ok and (
-            result.timed_out or _UNREACHABLE.search(result.stderr)
+            result.timed_out or UNREACHABLE.search(result.stderr)
             or not re.search(r"resource mapping not found|no matches for kind|NotFound", result.stderr)
         ):
             raise self._failure("get", result, redactor=red)
@@ -184,16 +157,16 @@ class Kubectl:
         """``kubectl wait --for=<condition>``; False when it timed out or nothing matched."""
         target = f"{kind}/{name}" if name else kind
         args = ["wait", target, f"--for={condition}", "--namespace", namespace]
-        args.append(f"--timeout={_seconds(timeout)}s")
+        args.append(f"--timeout={seconds(timeout)}s")
         if selector:
             args += ["--selector", selector]
         elif not name:
             args.append("--all")
-        result = self._run("wait", args, timeout=_seconds(timeout) + 60)
+        result = self._run("wait", args, timeout=seconds(timeout) + 60)
         if result.ok:
             return True
-        if _TIMED_OUT.search(result.stderr) or _NO_MATCH.search(result.stderr) or (
-            _NOT_FOUND.search(result.stderr) and not _UNREACHABLE.search(result.stderr)
+        if KUBECTL_TIMED_OUT.search(result.stderr) or _NO_MATCH.search(result.stderr) or (
+            _NOT_FOUND.search(result.stderr) and not UNREACHABLE.search(result.stderr)
         ):
             return False
         raise self._failure("wait", result)
@@ -205,7 +178,7 @@ class Kubectl:
             args += ["--container", container]
         result = self._run("logs", args)
         if not result.ok:
-            if _NOT_FOUND.search(result.stderr) and not _UNREACHABLE.search(result.stderr):
+            if _NOT_FOUND.search(result.stderr) and not UNREACHABLE.search(result.stderr):
                 return ""
             raise self._failure("logs", result)
         return self.redactor.redact(result.stdout)
@@ -282,8 +255,8 @@ class Kubectl:
         args = ["delete", kind, name, *self._scope(namespace), f"--wait={'true' if wait else 'false'}"]
         if ignore_not_found:
             args.append("--ignore-not-found")
-        args.append(f"--timeout={_seconds(timeout)}s")
-        result = self._run("delete", args, timeout=_seconds(timeout) + 60)
+        args.append(f"--timeout={seconds(timeout)}s")
+        result = self._run("delete", args, timeout=seconds(timeout) + 60)
         if not result.ok:
             raise self._failure("delete", result)
         return bool(result.stdout.strip())
@@ -298,7 +271,7 @@ class Kubectl:
         result, red = self._send("create", manifest, timeout)
         if result.ok:
             return json.loads(result.stdout)
-        if _ALREADY_EXISTS.search(result.stderr) and not _UNREACHABLE.search(result.stderr):
+        if _ALREADY_EXISTS.search(result.stderr) and not UNREACHABLE.search(result.stderr):
             return None
         raise self._failure("create", result, redactor=red)
 
@@ -315,7 +288,7 @@ class Kubectl:
         if result.ok:
             return json.loads(result.stdout)
         stderr = result.stderr
-        if not result.timed_out and not _UNREACHABLE.search(stderr) and (
+        if not result.timed_out and not UNREACHABLE.search(stderr) and (
             _CONFLICT.search(stderr) or _NOT_FOUND.search(stderr)
         ):
             return None

@@ -45,7 +45,7 @@ from .errors import CancelledError, HelmNotInstalledError
 if TYPE_CHECKING:
     from .redact import Redactor
 
-__all__ = ["Completed", "ProgramNotFoundError", "Runner", "RunningProcess", "install_hint"]
+__all__ = ["Completed", "ProgramNotFoundError", "Runner", "RunningProcess", "install_hint", "run_tool"]
 
 log = logging.getLogger("firestream.process")
 
@@ -365,6 +365,34 @@ class Runner:
         """Start processes again after ``terminate_all(refuse_new=True)``."""
         with self._lock:
             self._refusing = None
+
+
+def run_tool(
+    runner: Any,
+    tool: str,
+    argv: Sequence[str],
+    *,
+    what: str,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    timeout: float | None = None,
+    label: str | None = None,
+) -> Completed:
+    """One helm or kubectl call through ``runner`` (any object with ``Runner.run``'s signature).
+
+    A missing binary raises :class:`ProgramNotFoundError` with ``tool``'s
+    install hint; a call stopped by :meth:`Runner.terminate_all` raises
+    ``CancelledError("<what> was interrupted")`` naming ``label``. Any other
+    exit is returned: the caller types its failure.
+    """
+    try:
+        result: Completed = runner.run(argv, env=env, stdin=stdin, timeout=timeout, label=label)
+    except ProgramNotFoundError as exc:
+        exc.hint = install_hint(tool)
+        raise
+    if result.cancelled:
+        raise CancelledError(f"{what} was interrupted", releases=[label] if label else [])
+    return result
 
 
 def _sh() -> Any:
