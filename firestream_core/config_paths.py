@@ -1,0 +1,56 @@
+"""Where a problem is in ``firestream.toml`` and how it is worded.
+
+A place in the file is a dotted path (``deployments.postgresql[0].timeout``;
+keys that are not bare TOML keys quoted); every config problem is a line
+``path: message``. Shared by the models, the converter, the file checks and
+the chart building so that they all name places alike.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from typing import Any
+
+BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def quote_key(k: Any) -> str:
+    k = str(k)
+    return k if BARE_KEY.match(k) else '"' + k.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def join_path(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{quote_key(key)}" if path else quote_key(key)
+
+
+def type_name(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def unknown_key(path: str, key: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"{join_path(path, key)}: unknown key{hint}"
+
+
+def problems_hint(problems: list[str], hints: Iterable[str] = ()) -> str | None:
+    """One hint line: the errors' own hints (a broken plugin's), then the unknown-key one."""
+    found = list(hints)
+    if any("unknown key" in p for p in problems):
+        found.append("see docs/configuration.md for every key")
+    return "; ".join(dict.fromkeys(found)) or None
+
+
+def first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
