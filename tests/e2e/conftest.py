@@ -12,8 +12,9 @@ a log or an error; programs run as argument lists.
   (plus an optional ``hint:`` line) and no traceback;
 * :func:`snapshot` captures every file of the project folder, to assert
   that nothing was written;
-* :class:`ProcWatcher` polls ``/proc/*/cmdline`` of every descendant of a
-  process while it runs.
+* :func:`watched` runs it while the test kit's
+  :func:`~firestream_core.testing.argv_watch.watch_argv` polls
+  ``/proc/*/cmdline`` of every process it starts.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+
+from firestream_core.testing.argv_watch import ArgvWatcher, watch_argv
 
 FIRESTREAM = [sys.executable, "-m", "firestream_core.cli"]
 
@@ -128,89 +130,15 @@ def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
     return out
 
 
-def _ppid(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            line = f.read()
-    except OSError:
-        return -1
-    return int(line.rsplit(b")", 1)[1].split()[1])
-
-
-class ProcWatcher:
-    """Polls ``/proc/<pid>/cmdline`` of every descendant of ``root`` while it runs.
-
-    ``cmdlines`` maps each process seen to its argument lists; ``files``
-    maps each firestream values file seen on a command line to its mode
-    (None when it was gone by the time it was looked at).
-    """
-
-    def __init__(self, root: int) -> None:
-        self.root = root
-        self.cmdlines: dict[int, list[list[str]]] = {}
-        self.files: dict[str, int | None] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> ProcWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def stop(self) -> None:
-        self.__exit__()
-
-    def _loop(self) -> None:
-        known = {self.root}
-        while not self._stop.is_set():
-            parents: dict[int, int] = {}
-            for entry in os.scandir("/proc"):
-                if entry.name.isdigit():
-                    parents[int(entry.name)] = _ppid(int(entry.name))
-            changed = True
-            while changed:  # descendants: children of anything known, transitively
-                changed = False
-                for pid, ppid in parents.items():
-                    if ppid in known and pid not in known:
-                        known.add(pid)
-                        changed = True
-            for pid in list(known):
-                if pid == self.root or pid not in parents:
-                    continue
-                try:
-                    with open(f"/proc/{pid}/cmdline", "rb") as f:
-                        raw = f.read()
-                except OSError:
-                    continue
-                argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-                if argv:  # a forked child shows its parent's argv until it execs: keep each
-                    seen = self.cmdlines.setdefault(pid, [])
-                    if argv not in seen:
-                        seen.append(argv)
-                    for a in argv:
-                        if "firestream-values-" in a and a not in self.files:
-                            try:
-                                self.files[a] = os.stat(a).st_mode & 0o777
-                            except OSError:
-                                self.files[a] = None
-
-    def commands(self) -> list[list[str]]:
-        """Every argument list seen, in the order first seen."""
-        return [argv for seen in self.cmdlines.values() for argv in seen]
-
-
 def watched(
     args: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float = 300
-) -> tuple[subprocess.CompletedProcess[str], ProcWatcher]:
-    """Run ``firestream ARGS`` while a :class:`ProcWatcher` looks at its children."""
+) -> tuple[subprocess.CompletedProcess[str], ArgvWatcher]:
+    """Run ``firestream ARGS`` while :func:`watch_argv` looks at its descendants."""
     proc = subprocess.Popen(  # noqa: S603 - an argument list, our own interpreter
         [*FIRESTREAM, *map(str, args)], cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    with ProcWatcher(proc.pid) as watcher:
+    with watch_argv(proc.pid) as watcher:
         try:
             out, err = proc.communicate(timeout=timeout)
         finally:

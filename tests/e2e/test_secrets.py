@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 import firestream_core
+from firestream_core.values import VALUES_DIR_PREFIX
 
 from .conftest import clean_env, firestream, watched, write_config
 
@@ -74,9 +75,10 @@ def setup(kube, helm_bin, chart_repo, project_dir):
 
 
 def assert_values_files_private_and_gone(watcher) -> None:
-    """Every values file given to helm was 0600 while it ran and is gone now."""
-    assert watcher.files, f"no values file seen on a helm command line: {watcher.commands()}"
-    for path, mode in watcher.files.items():
+    """Every values file firestream gave helm was 0600 while it ran and is gone now."""
+    files = {p: m for p, m in watcher.values_files.items() if VALUES_DIR_PREFIX in p}
+    assert files, f"no values file seen on a helm command line: {watcher.argvs}"
+    for path, mode in files.items():
         assert mode in (0o600, None), f"{path}: mode {oct(mode or 0)}"
         assert not os.path.exists(path), f"{path} was left behind"
         assert not os.path.exists(os.path.dirname(path)), f"{os.path.dirname(path)} was left behind"
@@ -94,9 +96,8 @@ def test_secrets_never_on_argv_in_logs_state_or_output(kube, chart_repo, helm_bi
     assert_hidden(done.stdout + done.stderr, ENV_SECRET, PLAIN_SECRET)
 
     # the /proc watcher saw helm deploy, and no command line held a secret
-    commands = watcher.commands()
-    assert any("upgrade" in argv for argv in commands), commands
-    assert_hidden("\n".join("\0".join(argv) for argv in commands), ENV_SECRET, PLAIN_SECRET)
+    assert watcher.of("upgrade"), watcher.argvs
+    watcher.assert_absent(*spellings(ENV_SECRET, PLAIN_SECRET))
     assert_values_files_private_and_gone(watcher)
 
     # ...and yet both reached the release
@@ -133,8 +134,7 @@ def test_secrets_never_on_argv_in_logs_state_or_output(kube, chart_repo, helm_bi
     again, watcher = watched(["apply", "--yes", *flags], cwd=project_dir, env=rotated)
     assert again.returncode == 0, again.stderr
     assert_hidden(again.stdout + again.stderr, ENV_SECRET, PLAIN_SECRET, ROTATED)
-    assert_hidden("\n".join("\0".join(a) for a in watcher.commands()), ENV_SECRET, PLAIN_SECRET,
-                  ROTATED)
+    watcher.assert_absent(*spellings(ENV_SECRET, PLAIN_SECRET, ROTATED))
     assert_values_files_private_and_gone(watcher)
 
 
@@ -168,7 +168,7 @@ def test_render_error_never_shows_the_secret(kube, chart_repo, helm_bin, setup, 
     (row,) = [line for line in done.stdout.splitlines() if line.startswith("vault-app ")]
     assert "release 'vault-app' failed at exec" in row and "refusing password ***" in row
     assert_hidden(done.stdout + done.stderr, ENV_SECRET, PLAIN_SECRET)
-    assert_hidden("\n".join("\0".join(a) for a in watcher.commands()), ENV_SECRET, PLAIN_SECRET)
+    watcher.assert_absent(*spellings(ENV_SECRET, PLAIN_SECRET))
     assert_values_files_private_and_gone(watcher)
     assert_hidden((project_dir / ".firestream" / "state.json").read_text(), ENV_SECRET, PLAIN_SECRET)
     assert not (project_dir / ".firestream" / "lock").exists()

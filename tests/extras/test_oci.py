@@ -29,9 +29,10 @@ from firestream_core.oci import (
     read_password,
     resolve_oci_charts,
 )
+from firestream_core.testing.argv_watch import assert_not_on_command_lines, watch_argv
 from firestream_core.testing.registry import start_registry
 
-from .helpers import ProcWatcher, load, record_argv, write_config
+from .helpers import load, record_argv, write_config
 
 # -- config and references (no binaries) ------------------------------------------------
 
@@ -221,7 +222,7 @@ def test_oci_chart_deploys_with_basic_auth_password_never_on_argv_or_logged(
     monkeypatch.setenv("FS_TEST_OCI_PW", oci_registry.password)
     path = _oci_project(tmp_path, kube, oci_registry, releases=("web", "api"))
     caplog.set_level(logging.DEBUG)
-    with record_argv(monkeypatch) as rec, ProcWatcher(helm_bin) as watcher:
+    with record_argv(monkeypatch) as rec, watch_argv(binary=helm_bin) as watcher:
         result = load(path, kube, helm_bin).apply()
     assert result.ok, {n: o.reason for n, o in result.releases.items()}
     cm = kube.kubectl().get("configmap", "web-tiny-app", namespace=kube.namespace)
@@ -237,9 +238,8 @@ def test_oci_chart_deploys_with_basic_auth_password_never_on_argv_or_logged(
     for argv in upgrades:
         assert argv[3] == oci_registry.ref("tiny-app") and "--plain-http" in argv
     assert not rec.of("add"), "no helm repo add for an oci:// chart"
-    everything = [*rec.argvs, *watcher.cmdlines.values()]
-    assert watcher.cmdlines, "the /proc watcher saw no helm process"
-    assert all(oci_registry.password not in " ".join(a) for a in everything)
+    assert watcher.argvs, "the /proc watcher saw no helm process"
+    assert_not_on_command_lines([*rec.argvs, *watcher.argvs], [oci_registry.password])
     assert oci_registry.password not in caplog.text
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from firestream_core.errors import (
 )
 from firestream_core.helm import Helm, ReleaseNotFoundError
 from firestream_core.model import ChartInfo, ChartSetValue, ChartValuesGenerated, InstalledRelease
+from firestream_core.testing.argv_watch import watch_argv
 
 pytestmark = pytest.mark.helm
 
@@ -173,61 +173,6 @@ def test_atomic_failure_leaves_the_previous_revision_deployed(kube, helm, chart_
 # -- values and secrets ------------------------------------------------------------------------
 
 
-class ProcWatcher:
-    """Reads ``/proc/<pid>/cmdline`` of every helm process this test starts, while it runs.
-
-    Only children of this process count (other test runs may share the
-    machine). For each helm process seen it also stats the ``--values`` files named on
-    its command line, recording their mode while they exist.
-    """
-
-    def __init__(self, binary: Path) -> None:
-        self.binary = str(binary)
-        self.cmdlines: dict[int, list[str]] = {}
-        self.modes: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> ProcWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            for entry in os.scandir("/proc"):
-                if not entry.name.isdigit():
-                    continue
-                try:
-                    with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                        raw = f.read()
-                except OSError:
-                    continue
-                argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-                if not argv or argv[0] != self.binary or _parent(entry.name) != os.getpid():
-                    continue
-                self.cmdlines[int(entry.name)] = argv
-                for flag, value in zip(argv, argv[1:], strict=False):
-                    if flag in ("--values", "-f") and value not in self.modes:
-                        try:
-                            self.modes[value] = stat.S_IMODE(os.stat(value).st_mode)
-                        except OSError:
-                            pass
-
-
-def _parent(pid: str) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat_line = f.read()
-    except OSError:
-        return -1
-    # "pid (comm) state ppid ...": comm may hold spaces, so split after ")"
-    return int(stat_line.rsplit(b")", 1)[1].split()[1])
-
-
 @pytest.fixture
 def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     caplog.set_level(logging.DEBUG)
@@ -250,7 +195,7 @@ def test_values_and_secret_reach_the_release_but_never_argv_or_logs(
                                                  f"service:\n  port: 8080\npassword: {SECRET}\n")],
         values=[ChartSetValue("image.tag", "1.2.3")],
     )
-    with ProcWatcher(helm_bin) as watcher:
+    with watch_argv(binary=helm_bin) as watcher:  # this test's helm processes, from /proc
         revision = helm.upgrade_install(info, tmp_path)
     assert revision == 1
 
@@ -263,14 +208,14 @@ def test_values_and_secret_reach_the_release_but_never_argv_or_logs(
     assert cm is not None and cm["data"]["password"] == SECRET
 
     # helm ran, and no helm command line held the secret
-    upgrades = [argv for argv in watcher.cmdlines.values() if "upgrade" in argv]
+    upgrades = watcher.of("upgrade")
     assert upgrades, "the watcher never saw the helm upgrade process"
-    assert all(SECRET not in " ".join(argv) for argv in watcher.cmdlines.values())
+    watcher.assert_absent(SECRET)
     argv = upgrades[0]
     values_args = [v for f, v in zip(argv, argv[1:], strict=False) if f == "--values"]
     assert values_args[0] == str(tmp_path / "values" / "web.yaml")  # config file by path, first
     temp_file = values_args[-1]  # the merged values last
-    assert watcher.modes.get(temp_file) == 0o600
+    assert watcher.values_files.get(temp_file) == 0o600
     assert not os.path.exists(temp_file)
     assert not os.path.exists(os.path.dirname(temp_file))
 
