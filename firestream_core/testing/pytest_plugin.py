@@ -7,5 +7,6 @@ Registered through the ``pytest11`` entry point, so installing
 pytest_plugins = [
     "firestream_core.testing.kube_fixtures",
     "firestream_core.testing.fake_fixtures",
+    "firestream_core.testing.plugin_fixtures",
     "firestream_core.testing.registry",
 ]
