@@ -216,11 +216,11 @@ def mask_object(obj: Any, other: Any = _MISSING, redactor: Any = None, *, mark_c
 
 def _mask(node: Any, other: Any, redactor: Any) -> Any:
     if isinstance(node, Mapping):
-        o = other if isinstance(other, Mapping) else {}
-        return {k: _mask(v, o.get(k, _MISSING), redactor) for k, v in node.items()}
+        theirs: Mapping[Any, Any] = other if isinstance(other, Mapping) else {}
+        return {k: _mask(v, theirs.get(k, _MISSING), redactor) for k, v in node.items()}
     if isinstance(node, list):
-        o = other if isinstance(other, list) else []
-        return [_mask(v, o[i] if i < len(o) else _MISSING, redactor) for i, v in enumerate(node)]
+        items: list[Any] = other if isinstance(other, list) else []
+        return [_mask(v, items[i] if i < len(items) else _MISSING, redactor) for i, v in enumerate(node)]
     if isinstance(node, str) and redactor is not None and redactor.redact(node) != node:
         if other is not _MISSING and other != node:
             return HIDDEN_CHANGED
