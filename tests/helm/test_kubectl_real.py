@@ -9,23 +9,11 @@ import pytest
 from firestream_core.errors import ClusterUnreachableError, HelmCommandError
 from firestream_core.kubectl import Kubectl
 from firestream_core.model import ChartInfo, ChartValuesGenerated
-from firestream_core.process import Completed, Runner
+from firestream_core.testing.plugin_fixtures import RecordingRunner
 
 pytestmark = pytest.mark.helm
 
 SECRET = "kubectl-secret-value-0987"
-
-
-class RecordingRunner(Runner):
-    """A Runner that keeps each call's argv and stdin (to prove where values went)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[tuple[list[str], bytes | None]] = []
-
-    def run(self, argv, **kwargs) -> Completed:  # noqa: ANN001, ANN003
-        self.seen.append(([str(a) for a in argv], kwargs.get("stdin")))
-        return super().run(argv, **kwargs)
 
 
 def namespace_manifest(name: str) -> dict:
@@ -54,7 +42,8 @@ def test_apply_server_side_sends_manifests_on_stdin_only(kube) -> None:  # noqa:
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-text\ndata:\n  b: '2'\n"
     assert kc.apply_server_side(text, namespace=ns) == ["configmap/from-text"]
     assert kc.get("configmap", "from-text", namespace=ns)["data"] == {"b": "2"}
-    applies = [(argv, stdin) for argv, stdin in runner.seen if argv[1] == "apply"]
+    applies = [(argv, stdin) for argv, stdin in zip(runner.argvs, runner.stdins, strict=True)
+               if argv[1] == "apply"]
     assert len(applies) == 3
     for argv, _stdin in applies:
         assert SECRET not in " ".join(argv)

@@ -11,7 +11,6 @@ between. Call counts only, never durations.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,6 @@ from firestream_core.model import (
     ReleaseSettings,
     ValidationStatus,
 )
-from firestream_core.process import Runner
-from firestream_core.redact import Redactor
 
 from .conftest import generic, make_manager
 from .fakes import pod
@@ -234,32 +231,14 @@ def test_kubectl_refusing_the_mixed_get_falls_back_to_two_reads(context, helm, k
 # -- the real helm 3 and 4 against the emulator ---------------------------------------------------
 
 
-class RecordingRunner(Runner):
-    """The real process runner, remembering each program's arguments."""
-
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.argvs: list[list[str]] = []
-
-    def run(self, argv, **kw):  # type: ignore[override]
-        self.argvs.append([str(a) for a in argv])
-        return super().run(argv, **kw)
-
-
 @pytest.mark.helm
-def test_real_helm_deploy_costs_one_upgrade_and_one_kubectl_get(kube, helm_bin, chart_repo, tmp_path):
-    redactor = Redactor()
-    runner = RecordingRunner(redactor=redactor)
-    context = DeployContext(
-        helm=kube.helm(helm_bin, runner=runner, redactor=redactor),
-        kubectl=kube.kubectl(runner=runner, redactor=redactor),
-        project_dir=tmp_path,
-        repositories={chart_repo.name: chart_repo.url},
+def test_real_helm_deploy_costs_one_upgrade_and_one_kubectl_get(kube, helm_bin, deploy_context):
+    context = deploy_context(  # the test kit's: fixture charts, one recording runner
+        helm_bin,
         change="create",  # as the plan saw it: not installed (its one helm list is the run's)
-        redactor=redactor,
-        log=logging.getLogger("firestream.test"),
         settings={"validation_interval": 0.2},
     )
+    runner = deploy_context.runner
     chart = GenericChart(ChartInfo(name="app", chart="tiny-app", repository="fixtures", version="0.1.0",
                                    namespace=kube.namespace, timeout="60s"))
     context.helm.major  # noqa: B018 - the once-per-run version question, out of the count

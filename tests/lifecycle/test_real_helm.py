@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -33,7 +32,6 @@ from firestream_core.model import (
     ValidationResult,
     ValidationStatus,
 )
-from firestream_core.redact import Redactor
 
 from .conftest import make_manager
 
@@ -45,17 +43,9 @@ BROKEN_POD = ChartValuesGenerated(
 """On the emulator, pods annotated so stay in CrashLoopBackOff (a string, hence a values file)."""
 
 
-def _context(kube, helm_bin, chart_repo, tmp_path: Path, **settings) -> DeployContext:
-    redactor = Redactor()
-    return DeployContext(
-        helm=kube.helm(helm_bin, redactor=redactor),
-        kubectl=kube.kubectl(redactor=redactor),
-        project_dir=tmp_path,
-        repositories={chart_repo.name: chart_repo.url},
-        redactor=redactor,
-        log=logging.getLogger("firestream.test"),
-        settings={"validation_interval": 0.2, **settings},
-    )
+def _context(deploy_context, helm_bin) -> DeployContext:
+    """The test kit's context (fixture charts, this test's cluster), re-validating every 0.2 s."""
+    return deploy_context(helm_bin, settings={"validation_interval": 0.2})
 
 
 def _chart(kube, name="app", chart="tiny-app", version="0.1.0", settings=None, **info) -> GenericChart:
@@ -80,9 +70,9 @@ def _history(context, chart):
     ]
 
 
-def test_deploy_tiny_app_through_the_lifecycle(kube, helm_bin, chart_repo, tmp_path, caplog):
+def test_deploy_tiny_app_through_the_lifecycle(kube, helm_bin, deploy_context, caplog):
     caplog.set_level(logging.INFO, logger="firestream")
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    context = _context(deploy_context, helm_bin)
     result = run_release(_chart(kube), make_manager(), context)
     assert result.ok, (result.error, result.debug)
     assert result.outcome.performed == "deployed" and result.outcome.revision == 1
@@ -109,8 +99,8 @@ class MessageCheck:
         return [ValidationResult.ok("message", "the app's message is fine")]
 
 
-def test_failed_validation_on_upgrade_is_rolled_back(kube, helm_bin, chart_repo, tmp_path):
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+def test_failed_validation_on_upgrade_is_rolled_back(kube, helm_bin, deploy_context):
+    context = _context(deploy_context, helm_bin)
     manager = make_manager(MessageCheck())
     first = run_release(_chart(kube), manager, context)
     assert first.ok, first.error
@@ -130,9 +120,9 @@ def test_failed_validation_on_upgrade_is_rolled_back(kube, helm_bin, chart_repo,
     assert any(line.startswith("pod app-tiny-app-") for line in result.debug)
 
 
-def test_crashing_pods_fail_validation_without_wait(kube, helm_bin, chart_repo, tmp_path):
+def test_crashing_pods_fail_validation_without_wait(kube, helm_bin, deploy_context):
     """Not atomic, not waiting: helm succeeds, pods_running sees CrashLoopBackOff; no rollback."""
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    context = _context(deploy_context, helm_bin)
     manager = make_manager()
     assert run_release(_chart(kube), manager, context).ok
     bad = _chart(kube, version="0.2.0", atomic=False, wait=False, yaml_files_content=[BROKEN_POD])
@@ -144,9 +134,9 @@ def test_crashing_pods_fail_validation_without_wait(kube, helm_bin, chart_repo, 
     assert any("BackOff" in line for line in result.debug)
 
 
-def test_never_ready_pods_pending_until_timeout(kube, helm_bin, chart_repo, tmp_path):
+def test_never_ready_pods_pending_until_timeout(kube, helm_bin, deploy_context):
     """Controller off, not waiting: the Deployment's pods never come; pending turns failed."""
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    context = _context(deploy_context, helm_bin)
     kube.cluster.set_controller(False)
     chart = _chart(kube, atomic=False, wait=False, timeout="2s")
     result = run_release(chart, make_manager(), context)
@@ -155,9 +145,9 @@ def test_never_ready_pods_pending_until_timeout(kube, helm_bin, chart_repo, tmp_
     assert pods.message == "still pending after 2s: 0/1 pods of release 'app' ready"
 
 
-def test_never_ready_atomic_upgrade_fails_at_exec(kube, helm_bin, chart_repo, tmp_path):
+def test_never_ready_atomic_upgrade_fails_at_exec(kube, helm_bin, deploy_context):
     """atomic makes helm wait itself: it times out (its own rollback may too), exec fails typed."""
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    context = _context(deploy_context, helm_bin)
     manager = make_manager()
     assert run_release(_chart(kube), manager, context).ok
     kube.cluster.set_controller(False)
@@ -169,8 +159,8 @@ def test_never_ready_atomic_upgrade_fails_at_exec(kube, helm_bin, chart_repo, tm
     assert any(line.startswith("pod app-tiny-app-") for line in result.debug)
 
 
-def test_new_release_failing_validation_is_uninstalled(kube, helm_bin, chart_repo, tmp_path):
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+def test_new_release_failing_validation_is_uninstalled(kube, helm_bin, deploy_context, chart_repo):
+    context = _context(deploy_context, helm_bin)
     chart = _chart(kube, values=[ChartSetValue("message", "broken from the start")])
     result = run_release(chart, make_manager(MessageCheck()), context)
     assert result.rolled_back
@@ -212,8 +202,8 @@ def _major(kube, helm_bin) -> int:
     return int(out.lstrip("v").split(".")[0])
 
 
-def test_pending_release_is_recovered_by_the_next_run(kube, helm_bin, chart_repo, tmp_path):
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+def test_pending_release_is_recovered_by_the_next_run(kube, helm_bin, deploy_context, chart_repo):
+    context = _context(deploy_context, helm_bin)
     manager = make_manager()
     assert run_release(_chart(kube), manager, context).ok
     _make_pending(kube, helm_bin, chart_repo, kube.namespace)
@@ -229,8 +219,8 @@ def test_pending_release_is_recovered_by_the_next_run(kube, helm_bin, chart_repo
     assert history[-2][2] == "tiny-app-0.1.0"
 
 
-def test_destroy_gives_release_removed(kube, helm_bin, chart_repo, tmp_path):
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+def test_destroy_gives_release_removed(kube, helm_bin, deploy_context):
+    context = _context(deploy_context, helm_bin)
     manager = make_manager()
     assert run_release(_chart(kube), manager, context).ok
     result = run_release(_chart(kube, action=HelmAction.DESTROY), manager, context)
@@ -241,8 +231,8 @@ def test_destroy_gives_release_removed(kube, helm_bin, chart_repo, tmp_path):
     assert removed.message == "Helm release 'app' removed"
 
 
-def test_run_tests_on_with_hooks(kube, helm_bin, chart_repo, tmp_path):
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+def test_run_tests_on_with_hooks(kube, helm_bin, deploy_context):
+    context = _context(deploy_context, helm_bin)
     chart = _chart(kube, name="hooked", chart="with-hooks", settings=ReleaseSettings(run_tests=True))
     result = run_release(chart, make_manager(), context)
     assert result.ok, (result.error, result.debug)
@@ -251,8 +241,8 @@ def test_run_tests_on_with_hooks(kube, helm_bin, chart_repo, tmp_path):
     assert tests.message == "helm test passed for release 'hooked'"
 
 
-def test_breaking_version_reinstalls_and_runs_kubectl(kube, helm_bin, chart_repo, tmp_path):
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+def test_breaking_version_reinstalls_and_runs_kubectl(kube, helm_bin, deploy_context):
+    context = _context(deploy_context, helm_bin)
     manager = make_manager()
     assert run_release(_chart(kube), manager, context).ok
     bv = BreakingVersion(
@@ -266,8 +256,8 @@ def test_breaking_version_reinstalls_and_runs_kubectl(kube, helm_bin, chart_repo
     assert _history(context, chart) == [(1, "deployed", "tiny-app-0.2.0")]
 
 
-def test_render_error_is_not_retried(kube, helm_bin, chart_repo, tmp_path):
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+def test_render_error_is_not_retried(kube, helm_bin, deploy_context):
+    context = _context(deploy_context, helm_bin)
     chart = _chart(kube, chart="broken", settings=ReleaseSettings(retries=2, retry_delay="0s"))
     result = run_release(chart, make_manager(), context)
     assert result.stage_failed == "exec"
@@ -277,10 +267,10 @@ def test_render_error_is_not_retried(kube, helm_bin, chart_repo, tmp_path):
     assert result.debug  # on_deploy_failure ran
 
 
-def test_unreachable_cluster_is_retried(kube, helm_bin, chart_repo, tmp_path):
+def test_unreachable_cluster_is_retried(kube, helm_bin, deploy_context, tmp_path):
     dead = tmp_path / "dead-kubeconfig"
     dead.write_text(kube.kubeconfig.read_text().replace(kube.url, "http://127.0.0.1:9"))
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    context = _context(deploy_context, helm_bin)
     context.helm = kube.helm(helm_bin, redactor=context.redactor)
     context.helm.kubeconfig = dead
     context.change = "create"
@@ -291,10 +281,10 @@ def test_unreachable_cluster_is_retried(kube, helm_bin, chart_repo, tmp_path):
     assert result.retries_used == 2
 
 
-def test_secret_value_never_logged(kube, helm_bin, chart_repo, tmp_path, caplog):
+def test_secret_value_never_logged(kube, helm_bin, deploy_context, caplog):
     caplog.set_level(logging.DEBUG)
     secret = "Zq9-very-secret-pw"
-    context = _context(kube, helm_bin, chart_repo, tmp_path)
+    context = _context(deploy_context, helm_bin)
     context.redactor.add(secret)
     chart = _chart(kube, atomic=False, wait=False, values=[ChartSetValue("password", secret)],
                    yaml_files_content=[BROKEN_POD])

@@ -6,17 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from firestream_chart_external_dns import ExternalDnsChart
 
-from firestream_core.lifecycle import run_release
 from firestream_core.model import ValidationStatus
-from firestream_core.plugins import get_plugin_manager
-
-
-@pytest.fixture(scope="module")
-def manager() -> Any:
-    return get_plugin_manager()
 
 
 def local_chart(namespace: str) -> ExternalDnsChart:
@@ -26,9 +18,9 @@ def local_chart(namespace: str) -> ExternalDnsChart:
 
 
 def test_local_preset_deploys_and_its_deployment_is_validated(
-    kube: Any, helm_bin: Path, make_context: Callable[..., Any], manager: Any
+    kube: Any, helm_bin: Path, run_lifecycle: Callable[..., Any]
 ) -> None:
-    result = run_release(local_chart(kube.namespace), manager, make_context(helm_bin))
+    result = run_lifecycle(local_chart(kube.namespace), helm_bin)
     assert result.ok, result.error
     check = next(v for v in result.validations if v.name == "external_dns_deployment")
     assert check.status is ValidationStatus.PASSED
@@ -39,14 +31,14 @@ def test_local_preset_deploys_and_its_deployment_is_validated(
 
 
 def test_an_unavailable_deployment_fails_the_release(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     kube.cluster.set_controller(False)
     chart = local_chart(kube.namespace)
     chart.chart_info.wait = False
     chart.chart_info.atomic = False
     chart.chart_info.timeout = "1s"
-    result = run_release(chart, manager, make_context())
+    result = run_lifecycle(chart)
     assert result.stage_failed == "validate"
     check = next(v for v in result.validations if v.name == "external_dns_deployment")
     assert check.status is ValidationStatus.FAILED

@@ -14,22 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pytest
 from firestream_chart_kafka import KafkaChart
 
-from firestream_core.lifecycle import run_release
 from firestream_core.model import HelmAction, ValidationStatus
-from firestream_core.plugins import get_plugin_manager
 
 KIND = "kafkas.kafka.strimzi.io"
 READY = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 STRIMZI_CRDS = [KIND, "kafkatopics.kafka.strimzi.io", "kafkausers.kafka.strimzi.io",
                 "kafkanodepools.kafka.strimzi.io"]
-
-
-@pytest.fixture(scope="module")
-def manager() -> Any:
-    return get_plugin_manager()
 
 
 def operator(kube: Any) -> KafkaChart:
@@ -53,9 +45,9 @@ def act_as_the_operator(kube: Any, name: str, *, give_up_after: float = 60.0) ->
 
 
 def test_operator_only(
-    kube: Any, helm_bin: Path, make_context: Callable[..., Any], manager: Any
+    kube: Any, helm_bin: Path, run_lifecycle: Callable[..., Any]
 ) -> None:
-    result = run_release(operator(kube), manager, make_context(helm_bin))
+    result = run_lifecycle(operator(kube), helm_bin)
     assert result.ok, result.error
     checks = {v.name: v for v in result.validations}
     assert checks["strimzi_crds"].status is ValidationStatus.PASSED
@@ -71,11 +63,11 @@ def test_operator_only(
 
 
 def test_kafka_cluster_is_created_and_waited_for(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     chart = operator(kube).with_cluster(name="events", replicas=3, storage="10Gi")
     with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(run_release, chart, manager, make_context())
+        running = pool.submit(run_lifecycle, chart)
         act_as_the_operator(kube, "events")
         result = running.result(timeout=120)
     assert result.ok, result.error
@@ -90,10 +82,10 @@ def test_kafka_cluster_is_created_and_waited_for(
 
 
 def test_a_cluster_that_never_gets_ready_fails_with_the_operator_logs(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     chart = operator(kube).with_cluster(name="events", ready_timeout="1s")
-    result = run_release(chart, manager, make_context())
+    result = run_lifecycle(chart)
     assert result.stage_failed == "post_exec"
     assert result.error == (
         "release 'strimzi-kafka-operator' failed at post_exec: Kafka cluster 'events' of release "
@@ -108,15 +100,15 @@ def test_a_cluster_that_never_gets_ready_fails_with_the_operator_logs(
 
 
 def test_destroy_deletes_the_kafka_cluster_before_the_operator(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     chart = operator(kube).with_cluster(name="events")
     with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(run_release, chart, manager, make_context())
+        running = pool.submit(run_lifecycle, chart)
         act_as_the_operator(kube, "events")
         assert running.result(timeout=120).ok
     chart.chart_info.action = HelmAction.DESTROY
-    result = run_release(chart, manager, make_context())
+    result = run_lifecycle(chart)
     assert result.ok, result.error
     assert result.payload["kafka"] == {"cluster_deleted": True}
     assert kube.kubectl().get(KIND, "events", namespace=kube.namespace) is None
@@ -124,39 +116,38 @@ def test_destroy_deletes_the_kafka_cluster_before_the_operator(
 
 
 def test_upgrade_applies_the_strimzi_crds_before_helm(
-    kube: Any, helm_bin: Path, make_context: Callable[..., Any], manager: Any
+    kube: Any, helm_bin: Path, deploy_context: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     """helm never upgrades crds/: the plugin server-side applies them before the helm upgrade."""
-    assert run_release(operator(kube), manager, make_context(helm_bin)).ok
+    assert run_lifecycle(operator(kube), helm_bin).ok
     # an older CRD set: one CRD missing (helm upgrade alone would never bring it back)
     kube.run(["kubectl", "delete", "crd", "kafkatopics.kafka.strimzi.io"])
-    argvs = make_context.runner.argvs  # type: ignore[attr-defined]
-    argvs.clear()
-    result = run_release(operator(kube), manager, make_context(helm_bin))
+    runner = deploy_context.runner
+    runner.clear()
+    result = run_lifecycle(operator(kube), helm_bin)
     assert result.ok, result.error
     assert result.payload["kafka"]["crds_applied"] == STRIMZI_CRDS
     assert kube.kubectl().get("customresourcedefinition", "kafkatopics.kafka.strimzi.io") is not None
-    applied = next(i for i, a in enumerate(argvs) if "apply" in a and "--server-side" in a)
-    upgraded = next(i for i, a in enumerate(argvs) if "upgrade" in a and "--install" in a)
-    assert applied < upgraded  # before helm, so the new operator starts on its CRDs
-    assert "--field-manager=firestream" in argvs[applied]
+    applied = runner.index("apply", "--server-side")
+    assert applied < runner.index("upgrade", "--install")  # so the new operator starts on its CRDs
+    assert "--field-manager=firestream" in runner.argvs[applied]
 
 
 def test_crds_left_alone_when_asked_or_on_a_dry_run(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     from firestream_chart_kafka import KafkaOptions
 
-    assert run_release(operator(kube), manager, make_context()).ok
+    assert run_lifecycle(operator(kube)).ok
     kube.run(["kubectl", "delete", "crd", "kafkausers.kafka.strimzi.io"])
     chart = operator(kube)
     chart.options = KafkaOptions(upgrade_crds=False)
-    result = run_release(chart, manager, make_context())
+    result = run_lifecycle(chart)
     assert result.ok, result.error
     assert "crds_applied" not in result.payload["kafka"]
     assert kube.kubectl().get("customresourcedefinition", "kafkausers.kafka.strimzi.io") is None
-    dry = run_release(operator(kube), manager, make_context(dry_run=True))
+    dry = run_lifecycle(operator(kube), dry_run=True)
     assert "crds_applied" not in dry.payload.get("kafka", {})
     assert kube.kubectl().get("customresourcedefinition", "kafkausers.kafka.strimzi.io") is None
-    assert run_release(operator(kube), manager, make_context()).ok  # and back for the next tests
+    assert run_lifecycle(operator(kube)).ok  # and back for the next tests
     assert kube.kubectl().get("customresourcedefinition", "kafkausers.kafka.strimzi.io") is not None

@@ -14,14 +14,7 @@ from typing import Any
 import pytest
 from firestream_chart_nginx_ingress import NginxIngressChart, validate
 
-from firestream_core.lifecycle import run_release
 from firestream_core.model import ChartSetValue, ValidationStatus
-from firestream_core.plugins import get_plugin_manager
-
-
-@pytest.fixture(scope="module")
-def manager() -> Any:
-    return get_plugin_manager()
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +35,9 @@ def by_name(results: Any) -> dict[str, Any]:
 
 
 def test_default_preset_behind_a_load_balancer(
-    kube: Any, helm_bin: Path, make_context: Callable[..., Any], manager: Any
+    kube: Any, helm_bin: Path, run_lifecycle: Callable[..., Any]
 ) -> None:
-    result = run_release(prepare(NginxIngressChart(), kube), manager, make_context(helm_bin))
+    result = run_lifecycle(prepare(NginxIngressChart(), kube), helm_bin)
     assert result.ok, result.error
     checks = by_name(result.validations)
     assert checks["ingress_class"].message == "IngressClass 'nginx' exists"
@@ -55,15 +48,15 @@ def test_default_preset_behind_a_load_balancer(
 
 
 def test_address_is_pending_until_the_load_balancer_assigns_one(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, deploy_context: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     kube.cluster.set_loadbalancer(False)
     chart = prepare(NginxIngressChart(), kube)
     chart.chart_info.timeout = "1s"
     chart.chart_info.wait = False  # helm's own --wait would wait for the address too
     chart.chart_info.atomic = False
-    context = make_context()
-    result = run_release(chart, manager, context)
+    context = deploy_context()
+    result = run_lifecycle(chart, context=context)
     assert result.stage_failed == "validate"
     check = by_name(result.validations)["controller_address"]
     assert check.status is ValidationStatus.FAILED
@@ -79,10 +72,10 @@ def test_address_is_pending_until_the_load_balancer_assigns_one(
 
 
 def test_k3d_local_checks_the_default_ingress_class_and_no_address(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     kube.cluster.set_loadbalancer(False)  # irrelevant with hostNetwork
-    result = run_release(prepare(NginxIngressChart.k3d_local(), kube), manager, make_context())
+    result = run_lifecycle(prepare(NginxIngressChart.k3d_local(), kube))
     assert result.ok, result.error
     checks = by_name(result.validations)
     assert "controller_address" not in checks
@@ -92,24 +85,24 @@ def test_k3d_local_checks_the_default_ingress_class_and_no_address(
 
 
 def test_a_missing_ingress_class_fails(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, deploy_context: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     chart = prepare(NginxIngressChart.k3d_local(), kube)
     chart.chart_info.values.append(ChartSetValue("controller.ingressClassResource.enabled", "false"))
-    assert run_release(chart, manager, make_context()).ok
+    assert run_lifecycle(chart).ok
     # the chart was told not to create it, but the release expects one by that name
     chart.chart_info.values.append(ChartSetValue("controller.ingressClassResource.enabled", "true"))
-    check = by_name(validate(chart, make_context()))["ingress_class"]
+    check = by_name(validate(chart, deploy_context()))["ingress_class"]
     assert check.status is ValidationStatus.FAILED
     assert check.message == "IngressClass 'nginx' not found"
 
 
 def test_a_servicemonitor_without_its_crd_is_a_prerequisite_problem(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     chart = NginxIngressChart.k3d_local()
     chart.chart_info.namespace = kube.namespace
-    result = run_release(chart, manager, make_context())
+    result = run_lifecycle(chart)
     assert result.stage_failed == "check_prerequisites"
     assert result.problems == [
         "release 'nginx-ingress': controller.metrics.serviceMonitor.enabled is true but the CRD "

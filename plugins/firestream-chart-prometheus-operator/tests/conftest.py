@@ -1,74 +1,17 @@
-"""Fixtures for the prometheus-operator plugin's tests.
+"""The stand-in chart the test kit's ``deploy_context`` and ``run_lifecycle`` deploy from."""
 
-``deploy`` builds what the lifecycle needs against the emulated cluster
-(the ``kube`` fixture of firestream's test kit): a plugin manager with the
-installed plugins, a ``DeployContext`` whose helm and kubectl share one
-redactor and one recording process runner, and the stand-in chart served
-as the ``prometheus-community`` repository.
-"""
-
-from __future__ import annotations
-
-import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from firestream_core.context import DeployContext
-from firestream_core.process import Runner
-from firestream_core.redact import Redactor
+from firestream_core.testing.chartrepo import ChartRepo
 
 CHARTS = Path(__file__).parent / "charts"
 
 
-class RecordingRunner(Runner):
-    """The real process runner, keeping every argument list it ran."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.argvs: list[list[str]] = []
-
-    def run(self, argv: Any, **kwargs: Any) -> Any:
-        self.argvs.append([str(a) for a in argv])
-        return super().run(argv, **kwargs)
-
-
 @pytest.fixture(scope="session")
-def chart_repo_under_test(make_chart_repo: Callable[..., Any]) -> Any:
-    """The stand-in kube-prometheus-stack, served over loopback HTTP at 45.7.1 and 46.0.0."""
-    return make_chart_repo(
-        [CHARTS / "kube-prometheus-stack"],
-        "prometheus-community",
-        versions={"kube-prometheus-stack": ["45.7.1", "46.0.0"]},
-    )
-
-
-@pytest.fixture
-def make_context(kube: Any, chart_repo_under_test: Any, tmp_path: Path) -> Callable[..., DeployContext]:
-    """``make_context(binary=None, **overrides) -> DeployContext`` for one run on the emulator.
-
-    ``binary`` is the helm binary (helm 3 by default; pass ``helm_bin`` to
-    run under both majors). Each call is a new run (a new ``Helm``), sharing
-    the redactor and the recording runner.
-    """
-    redactor = Redactor()
-    runner = RecordingRunner(redactor=redactor)
-
-    def make(binary: Path | None = None, **overrides: Any) -> DeployContext:
-        fields: dict[str, Any] = {
-            "helm": kube.helm(binary, runner=runner, redactor=redactor),
-            "kubectl": kube.kubectl(runner=runner, redactor=redactor),
-            "project_dir": tmp_path,
-            "repositories": {"prometheus-community": chart_repo_under_test.url},
-            "redactor": redactor,
-            "log": logging.getLogger("firestream.test"),
-            "settings": {"validation_interval": 0.1},
-        }
-        fields.update(overrides)
-        return DeployContext(**fields)
-
-    make.runner = runner  # type: ignore[attr-defined]
-    make.redactor = redactor  # type: ignore[attr-defined]
-    return make
+def deploy_chart_repo(make_chart_repo: Callable[..., ChartRepo]) -> ChartRepo:
+    """The stand-in kube-prometheus-stack, 45.7.1 and 46.0.0, as ``prometheus-community``."""
+    return make_chart_repo([CHARTS / "kube-prometheus-stack"], "prometheus-community",
+                           versions={"kube-prometheus-stack": ["45.7.1", "46.0.0"]})

@@ -17,17 +17,10 @@ import pytest
 from firestream_chart_prometheus_operator import PrometheusOperatorChart, PrometheusOperatorOptions
 from firestream_chart_prometheus_operator.crds import CRDS
 
-from firestream_core.lifecycle import run_release
 from firestream_core.model import BreakingVersion, HelmAction, ValidationStatus
-from firestream_core.plugins import get_plugin_manager
 
 RELEASE = "prometheus-operator"
 ALL_CRDS = sorted([*CRDS, "alertmanagerconfigs.monitoring.coreos.com"])
-
-
-@pytest.fixture(scope="module")
-def manager() -> Any:
-    return get_plugin_manager()
 
 
 def chart(kube: Any, version: str = "45.7.1", **options: Any) -> PrometheusOperatorChart:
@@ -57,12 +50,12 @@ def history(kube: Any) -> list[dict[str, Any]]:
 def test_install_validates_crds_operator_prometheus_and_grafana(
     kube: Any,
     helm_bin: Path,
-    make_context: Callable[..., Any],
-    manager: Any,
+    deploy_context: Any,
+    run_lifecycle: Callable[..., Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    result = run_release(chart(kube), manager, make_context(helm_bin))
+    result = run_lifecycle(chart(kube), helm_bin)
     assert result.ok, result.error
     checks = {v.name: v for v in result.validations}
     assert {n: checks[n].status for n in (
@@ -87,41 +80,38 @@ def test_install_validates_crds_operator_prometheus_and_grafana(
         "name": "prometheus-operator-grafana-admin", "key": "admin-password",
     }
     assert kube.kubectl().get("secret", "prometheus-operator-grafana", namespace=kube.namespace) is None
-    argvs = make_context.runner.argvs  # type: ignore[attr-defined]
-    assert not any(password in arg for argv in argvs for arg in argv)
+    deploy_context.runner.assert_absent(password)
     assert password not in caplog.text
     assert "admin" in caplog.text or True  # a user name is not hidden (not a secret)
 
 
 def test_upgrade_applies_the_charts_crds_before_helm(
-    kube: Any, helm_bin: Path, make_context: Callable[..., Any], manager: Any
+    kube: Any, helm_bin: Path, deploy_context: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
-    assert run_release(chart(kube), manager, make_context(helm_bin)).ok
+    assert run_lifecycle(chart(kube), helm_bin).ok
     # an older CRD set: one CRD missing (helm upgrade alone would never bring it back)
     kube.run(["kubectl", "delete", "crd", "probes.monitoring.coreos.com"])
-    argvs = make_context.runner.argvs  # type: ignore[attr-defined]
-    argvs.clear()
-    result = run_release(chart(kube), manager, make_context(helm_bin))
+    runner = deploy_context.runner
+    runner.clear()
+    result = run_lifecycle(chart(kube), helm_bin)
     assert result.ok, result.error
     assert result.payload["prometheus-operator"]["crds_applied"] == ALL_CRDS
     assert kube.kubectl().get("customresourcedefinition", "probes.monitoring.coreos.com") is not None
     assert [h["revision"] for h in history(kube)] == [1, 2]
     # the core's firestream_core.crds: pulled chart, server-side apply, then helm
-    applied = next(i for i, a in enumerate(argvs) if "apply" in a and "--server-side" in a)
-    upgraded = next(i for i, a in enumerate(argvs) if "upgrade" in a and "--install" in a)
-    assert applied < upgraded
+    assert runner.index("apply", "--server-side") < runner.index("upgrade", "--install")
 
 
 def test_breaking_version_uninstalls_first_and_deletes_crds_when_asked(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
-    assert run_release(chart(kube), manager, make_context()).ok
+    assert run_lifecycle(chart(kube)).ok
     before = crd_uids(kube)
     upgrade = chart(kube, "46.0.0", delete_crds=True)
     upgrade.chart_info.last_breaking_version_requiring_restart = BreakingVersion(
         "46.0.0", requires_uninstall=True
     )
-    result = run_release(upgrade, manager, make_context())
+    result = run_lifecycle(upgrade)
     assert result.ok, result.error
     record = result.payload["prometheus-operator"]
     assert record["uninstalled_for_breaking_version"] is True
@@ -134,15 +124,15 @@ def test_breaking_version_uninstalls_first_and_deletes_crds_when_asked(
 
 
 def test_breaking_version_keeps_crds_by_default(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
-    assert run_release(chart(kube), manager, make_context()).ok
+    assert run_lifecycle(chart(kube)).ok
     before = crd_uids(kube)
     upgrade = chart(kube, "46.0.0")
     upgrade.chart_info.last_breaking_version_requiring_restart = BreakingVersion(
         "46.0.0", requires_uninstall=True
     )
-    result = run_release(upgrade, manager, make_context())
+    result = run_lifecycle(upgrade)
     assert result.ok, result.error
     record = result.payload["prometheus-operator"]
     assert record["uninstalled_for_breaking_version"] is True
@@ -153,32 +143,32 @@ def test_breaking_version_keeps_crds_by_default(
 
 
 def test_destroy_keeps_crds_unless_delete_crds(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
-    assert run_release(chart(kube), manager, make_context()).ok
+    assert run_lifecycle(chart(kube)).ok
     keep = chart(kube)
     keep.chart_info.action = HelmAction.DESTROY
-    assert run_release(keep, manager, make_context()).ok
+    assert run_lifecycle(keep).ok
     assert set(crd_uids(kube)) == set(ALL_CRDS)
 
-    assert run_release(chart(kube), manager, make_context()).ok
+    assert run_lifecycle(chart(kube)).ok
     drop = chart(kube, delete_crds=True)
     drop.chart_info.action = HelmAction.DESTROY
-    result = run_release(drop, manager, make_context())
+    result = run_lifecycle(drop)
     assert result.ok, result.error
     assert crd_uids(kube) == {}
     assert set(ALL_CRDS) <= set(result.payload["prometheus-operator"]["crds_deleted"])
 
 
 def test_an_operator_that_never_becomes_available_fails_post_exec(
-    kube: Any, make_context: Callable[..., Any], manager: Any
+    kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     kube.cluster.set_controller(False)
     c = chart(kube)
     c.chart_info.wait = False
     c.chart_info.atomic = False
     c.chart_info.timeout = "1s"
-    result = run_release(c, manager, make_context())
+    result = run_lifecycle(c)
     assert result.stage_failed == "post_exec"
     assert result.error == (
         "release 'prometheus-operator' failed at post_exec: the Prometheus Operator of release "
@@ -187,12 +177,11 @@ def test_an_operator_that_never_becomes_available_fails_post_exec(
 
 
 def test_grafana_password_from_the_environment(
-    kube: Any, make_context: Callable[..., Any], manager: Any, monkeypatch: pytest.MonkeyPatch
+    kube: Any, run_lifecycle: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEST_GRAFANA_ADMIN", "grafana-from-env-1")
-    result = run_release(
-        chart(kube, grafana_password_env="TEST_GRAFANA_ADMIN", grafana_secret="grafana-login"),
-        manager, make_context(),
+    result = run_lifecycle(
+        chart(kube, grafana_password_env="TEST_GRAFANA_ADMIN", grafana_secret="grafana-login")
     )
     assert result.ok, result.error
     secret = kube.kubectl().get("secret", "grafana-login", namespace=kube.namespace)
