@@ -11,8 +11,10 @@ in ``templates/chart/``:
   ``ChartType``) and ``__init__.py`` (``register_chart_types``, one
   overridden stage, ``validate``, and the other hooks in comments);
 * ``tests/test_plugin.py`` (discovered, listed by ``firestream plugins
-  --json``, sound under ``--check``) and ``tests/test_deploy.py`` (the real
-  helm 3 and 4 against the test kit's emulated cluster);
+  --json``, sound under ``--check``), ``tests/test_deploy.py`` (the real
+  helm 3 and 4 against the test kit's emulated cluster, through the config
+  and through the lifecycle alone) and ``tests/conftest.py`` (the stand-in
+  chart served as the kit's ``deploy_chart_repo``);
 * ``charts/NAME/`` - the tiny chart the deploy test serves;
 * ``README.md``, ``.gitignore``, ``.github/workflows/test.yml`` and
   ``publish.yml`` (PyPI trusted publishing).

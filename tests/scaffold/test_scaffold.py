@@ -48,6 +48,7 @@ EXPECTED_FILES = {
     "firestream_chart_hello_world/__init__.py",
     "firestream_chart_hello_world/chart.py",
     "pyproject.toml",
+    "tests/conftest.py",
     "tests/test_deploy.py",
     "tests/test_plugin.py",
 }
@@ -346,6 +347,7 @@ def test_the_generated_package_passes_its_own_tests(
     majors = ("3", "4") if major == "all" else (str(major),)
     for m in majors:  # the deploy really ran, once per helm major
         assert f"test_deploy.py::test_deploy_validate_destroy[helm{m}] PASSED" in done.stdout, report
+    assert "test_deploy.py::test_one_release_through_the_lifecycle PASSED" in done.stdout, report
     assert "test_plugin.py::test_firestream_plugins_json_lists_it PASSED" in done.stdout, report
     # this environment never saw the plugin: it lives in the layered venv only
     import importlib.metadata
