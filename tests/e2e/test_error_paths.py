@@ -330,8 +330,13 @@ def test_failing_helm_with_quiet_is_only_the_error(run, project_dir, fake_helm):
     assert "release 'db' failed at exec" in done.stderr
 
 
-def test_ctrl_c_exits_130_and_releases_the_lock(project_dir, cli_env, fake_helm, fake_kubectl,
-                                                 values_tmp):
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_interrupted_apply_stops_records_what_finished_and_releases_the_lock(
+    signum, code, project_dir, cli_env, fake_helm, fake_kubectl, values_tmp
+):
+    """Ctrl-C, and ``kill PID`` (a cancelled CI job, a stopped container) the same way: helm
+    stopped, what finished recorded, the lock released, no values file left; exit 128 + signal."""
     write_config(project_dir, REPOS + "".join(
         f'[[deployments.generic]]\nname = "{n}"\nchart = "fixtures/tiny-app"\nversion = "0.1.0"\n'
         f"{deps}\n" for n, deps in (("fast", ""), ("slow", 'depends_on = ["fast"]'),
@@ -350,50 +355,13 @@ def test_ctrl_c_exits_130_and_releases_the_lock(project_dir, cli_env, fake_helm,
             time.sleep(0.05)
         assert (project_dir / ".firestream" / "lock").exists()
         assert leftovers(values_tmp) != []  # slow's values file, while helm holds it
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err
-    assert not (project_dir / ".firestream" / "lock").exists()
-    releases = state_of(project_dir)["releases"]
-    assert releases["default/fast"]["result"] == "succeeded"
-    assert "default/after" not in releases
-    assert leftovers(values_tmp) == []
-
-
-def test_sigterm_during_apply_stops_like_ctrl_c_and_exits_143(project_dir, cli_env, fake_helm,
-                                                              fake_kubectl, values_tmp):
-    """``kill PID`` (a cancelled CI job, a stopped container) takes Ctrl-C's path: helm stopped,
-    what finished recorded, the lock released, no values file left; exit 128 + SIGTERM."""
-    write_config(project_dir, REPOS + "".join(
-        f'[[deployments.generic]]\nname = "{n}"\nchart = "fixtures/tiny-app"\nversion = "0.1.0"\n'
-        f"{deps}\n" for n, deps in (("fast", ""), ("slow", 'depends_on = ["fast"]'),
-                                    ("after", 'depends_on = ["slow"]'))))
-    fake_helm.set_delay("slow", 600)
-    env = {**cli_env, **fake_helm.env, "FIRESTREAM_KUBECTL_BINARY": str(fake_kubectl)}
-    proc = subprocess.Popen(  # noqa: S603
-        [*FIRESTREAM, "apply", "--yes", "--helm-binary", str(fake_helm.binary)],
-        cwd=project_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    try:
-        for _ in range(6000):  # until slow's helm is running (a guard, not a timing)
-            if (fake_helm.release("slow") or {}).get("status") == "pending-install":
-                break
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
-        assert (project_dir / ".firestream" / "lock").exists()
-        assert leftovers(values_tmp) != []  # slow's values file, while helm holds it
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=120)  # slow's helm would sleep 600 s: it was stopped
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 143, err
+    assert proc.returncode == code, err
     assert "Traceback" not in err
     assert "interrupted: starting nothing new" in err  # the scheduler's Ctrl-C path
     assert not (project_dir / ".firestream" / "lock").exists()
@@ -404,6 +372,7 @@ def test_sigterm_during_apply_stops_like_ctrl_c_and_exits_143(project_dir, cli_e
             if line.split() and line.split()[0] in ("fast", "slow", "after")}
     assert rows == {"fast": "ok", "slow": "cancelled", "after": "not_started"}
     assert leftovers(values_tmp) == []
+
 
 # -- the real helm: a chart that fails to render, a cluster that cannot be reached --------------
 
