@@ -102,12 +102,13 @@ def test_upgrade_applies_the_charts_crds_before_helm(
     assert runner.index("apply", "--server-side") < runner.index("upgrade", "--install")
 
 
-def test_breaking_version_uninstalls_first_and_deletes_crds_when_asked(
-    kube: Any, run_lifecycle: Callable[..., Any]
-) -> None:
+def upgrade_across_a_breaking_version(
+    kube: Any, run_lifecycle: Callable[..., Any], **options: Any
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Install 45.7.1, then 46.0.0 declared breaking (uninstall first): the CRD uids before, the record."""
     assert run_lifecycle(chart(kube)).ok
     before = crd_uids(kube)
-    upgrade = chart(kube, "46.0.0", delete_crds=True)
+    upgrade = chart(kube, "46.0.0", **options)
     upgrade.chart_info.last_breaking_version_requiring_restart = BreakingVersion(
         "46.0.0", requires_uninstall=True
     )
@@ -115,6 +116,13 @@ def test_breaking_version_uninstalls_first_and_deletes_crds_when_asked(
     assert result.ok, result.error
     record = result.payload["prometheus-operator"]
     assert record["uninstalled_for_breaking_version"] is True
+    return before, record
+
+
+def test_breaking_version_uninstalls_first_and_deletes_crds_when_asked(
+    kube: Any, run_lifecycle: Callable[..., Any]
+) -> None:
+    before, record = upgrade_across_a_breaking_version(kube, run_lifecycle, delete_crds=True)
     assert set(ALL_CRDS) <= set(record["crds_deleted"])
     assert "crds_applied" not in record  # the install recreates them from crds/
     after = crd_uids(kube)
@@ -126,16 +134,7 @@ def test_breaking_version_uninstalls_first_and_deletes_crds_when_asked(
 def test_breaking_version_keeps_crds_by_default(
     kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
-    assert run_lifecycle(chart(kube)).ok
-    before = crd_uids(kube)
-    upgrade = chart(kube, "46.0.0")
-    upgrade.chart_info.last_breaking_version_requiring_restart = BreakingVersion(
-        "46.0.0", requires_uninstall=True
-    )
-    result = run_lifecycle(upgrade)
-    assert result.ok, result.error
-    record = result.payload["prometheus-operator"]
-    assert record["uninstalled_for_breaking_version"] is True
+    before, record = upgrade_across_a_breaking_version(kube, run_lifecycle)
     assert "crds_deleted" not in record
     assert record["crds_applied"] == ALL_CRDS  # kept, and brought to the new chart's
     assert crd_uids(kube) == before
