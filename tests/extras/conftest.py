@@ -1,30 +1,16 @@
-"""Fixtures for the extras tests: running ``firestream`` in-process against the test's cluster."""
+"""Fixtures for the extras tests: running ``firestream`` in-process against the test's cluster.
+
+``tests/conftest.py`` undoes what ``main()`` does to the ``firestream`` logger after each test.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 CHARTS = Path(__file__).parent / "charts"
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """``main()`` run in-process configures the ``firestream`` logger: undo it after each test."""
-    import logging
-
-    from firestream_core import logs
-
-    logger = logging.getLogger(logs.LOGGER_NAME)
-    saved = (list(logger.handlers), logger.level, logger.propagate, logs._handler, list(logs._redactors))
-    yield
-    logger.handlers[:] = saved[0]
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
-    logs._handler = saved[3]
-    logs._redactors[:] = saved[4]
 
 
 @pytest.fixture
