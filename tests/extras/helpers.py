@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from firestream_core.project import Project
+
+from .conftest import CHARTS
+
+EXTRAS_APP = CHARTS / "extras-app"
 
 
 def write_config(folder: Path, text: str) -> Path:
@@ -19,6 +24,29 @@ def write_config(folder: Path, text: str) -> Path:
     path = folder / "firestream.toml"
     path.write_text(textwrap.dedent(text).lstrip())
     return path
+
+
+def extras_app_config(
+    tmp_path: Path, kube: Any, *, name: str = "web", keys: str = "",
+    values: Mapping[str, object], more: str = "",
+) -> Path:
+    """``tmp_path/p/firestream.toml``: one generic release of ``charts/extras-app``.
+
+    The release ``name`` in the test's namespace (timeout 60s), then ``keys``
+    (more release keys, TOML lines), its ``values`` (strings and numbers) and
+    ``more`` (TOML appended last).
+    """
+    value_lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in values.items())
+    return write_config(tmp_path / "p", f"""
+[[deployments.generic]]
+name = "{name}"
+path = "{EXTRAS_APP}"
+namespace = "{kube.namespace}"
+timeout = "60s"
+{keys}
+[deployments.generic.values]
+{value_lines}
+""" + more)
 
 
 def load(path: Path, kube: Any, helm_bin: Any, env: dict[str, str] | None = None) -> Project:

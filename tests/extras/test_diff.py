@@ -16,7 +16,7 @@ from firestream_core.manifests import HIDDEN, HIDDEN_CHANGED, mask_object, split
 from firestream_core.redact import Redactor
 
 from .conftest import CHARTS
-from .helpers import load, write_config
+from .helpers import extras_app_config, load, write_config
 
 # -- masking and splitting (no binaries) ---------------------------------------------------
 
@@ -70,19 +70,8 @@ MSG2 = "hello-firestream-v2"
 
 
 def app_config(tmp_path, kube, *, message=MSG1, password=PW1, replicas=1, action=None):
-    act = f'action = "{action}"' if action else ""
-    return write_config(tmp_path / "p", f"""
-        [[deployments.generic]]
-        name = "web"
-        path = "{CHARTS / 'extras-app'}"
-        namespace = "{kube.namespace}"
-        timeout = "60s"
-        {act}
-        [deployments.generic.values]
-        message = "{message}"
-        password = "{password}"
-        replicaCount = {replicas}
-    """)
+    return extras_app_config(tmp_path, kube, keys=f'action = "{action}"' if action else "",
+                             values={"message": message, "password": password, "replicaCount": replicas})
 
 
 def no_secret(text: str, *secrets: str) -> None:

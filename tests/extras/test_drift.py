@@ -14,8 +14,7 @@ from firestream_core.drift import compare_object, drift_project, format_drift
 from firestream_core.manifests import HIDDEN, HIDDEN_CHANGED
 from firestream_core.redact import Redactor
 
-from .conftest import CHARTS
-from .helpers import load, write_config
+from .helpers import extras_app_config, load
 
 # -- comparing (no binaries) ------------------------------------------------------------------
 
@@ -81,17 +80,8 @@ MSG = "drift-message-77"
 
 
 def app_config(tmp_path, kube, name="web"):
-    return write_config(tmp_path / "p", f"""
-        [[deployments.generic]]
-        name = "{name}"
-        path = "{CHARTS / 'extras-app'}"
-        namespace = "{kube.namespace}"
-        timeout = "60s"
-        [deployments.generic.values]
-        message = "{MSG}"
-        password = "{PW}"
-        replicaCount = 1
-    """)
+    return extras_app_config(tmp_path, kube, name=name,
+                             values={"message": MSG, "password": PW, "replicaCount": 1})
 
 
 def tamper(kube, kubectl_bin, ns):

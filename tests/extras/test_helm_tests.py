@@ -11,8 +11,7 @@ import json
 from firestream_core.hookinfo import ReleaseHooks, format_hooks, hooks_in
 from firestream_core.state import StateStore
 
-from .conftest import CHARTS
-from .helpers import load, record_argv, write_config
+from .helpers import extras_app_config, load, record_argv
 
 # -- reading hooks (no binaries) ------------------------------------------------------------
 
@@ -55,18 +54,10 @@ def app_config(tmp_path, kube, *, name="web", test_fails=False, run_tests=False,
                hooks_disabled=False, message="m1"):
     annotations = '\n[deployments.generic.values.testPodAnnotations]\n"emulator.firestream.dev/ready" = "false"' \
         if test_fails else ""
-    return write_config(tmp_path / "p", f"""
-        [[deployments.generic]]
-        name = "{name}"
-        path = "{CHARTS / 'extras-app'}"
-        namespace = "{kube.namespace}"
-        timeout = "60s"
-        run_tests = {str(run_tests).lower()}
-        atomic = {str(atomic).lower()}
-        hooks_disabled = {str(hooks_disabled).lower()}
-        [deployments.generic.values]
-        message = "{message}"
-    """ + annotations)
+    keys = (f"run_tests = {str(run_tests).lower()}\natomic = {str(atomic).lower()}\n"
+            f"hooks_disabled = {str(hooks_disabled).lower()}")
+    return extras_app_config(tmp_path, kube, name=name, keys=keys, values={"message": message},
+                             more=annotations)
 
 
 def test_plan_shows_hooks(tmp_path, kube, helm_bin, cli):
