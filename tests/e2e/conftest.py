@@ -33,12 +33,6 @@ from firestream_core.testing.argv_watch import ArgvWatcher, watch_argv
 
 FIRESTREAM = [sys.executable, "-m", "firestream_core.cli"]
 
-FAKE_KUBECTL = """#!{python}
-# kubectl for runs with the fake helm: no pods, no workloads, nothing to wait for
-import json
-print(json.dumps({{"apiVersion": "v1", "kind": "List", "items": []}}))
-"""
-
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment without anything that would steer firestream or helm."""
@@ -154,15 +148,6 @@ def values_tmp(tmp_path: Path) -> Path:
     d = tmp_path / "values-tmp"
     d.mkdir()
     return d
-
-
-@pytest.fixture
-def fake_kubectl(tmp_path: Path) -> Path:
-    """A kubectl answering every ``get`` with an empty list (validation: nothing to check)."""
-    path = tmp_path / "fake-kubectl"
-    path.write_text(FAKE_KUBECTL.format(python=sys.executable))
-    path.chmod(0o755)
-    return path
 
 
 @pytest.fixture

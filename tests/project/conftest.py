@@ -45,21 +45,3 @@ def no_log_redactors():
     from firestream_core.logs import remove_redactors
 
     remove_redactors()
-
-
-FAKE_KUBECTL = """#!{python}
-# A stand-in kubectl for tests with the fake helm: there are no pods, no workloads.
-import json
-print(json.dumps({{"apiVersion": "v1", "kind": "List", "items": []}}))
-"""
-
-
-@pytest.fixture
-def fake_kubectl(tmp_path: Path) -> Path:
-    """A kubectl that answers every ``get`` with an empty list (validation: nothing to check)."""
-    import sys
-
-    path = tmp_path / "fake-kubectl"
-    path.write_text(FAKE_KUBECTL.format(python=sys.executable))
-    path.chmod(0o755)
-    return path
