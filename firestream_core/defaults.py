@@ -42,6 +42,7 @@ from .debuginfo import (
     release_pods_and_workloads,
 )
 from .errors import ChartNotFoundError, HelmCommandError
+from .helmtests import as_test_dict
 from .lifecycle import EXEC_PAYLOAD_KEY
 from .markers import hookimpl
 from .model import ExecOutcome, HelmAction, ValidationResult, parse_duration
@@ -59,7 +60,10 @@ if TYPE_CHECKING:
 FIRESTREAM_PLUGIN_API = 1
 
 TESTS_PAYLOAD_KEY = "firestream.helm_tests"
-"""Payload key under which the outcome of ``helm test`` is kept for this run."""
+"""Payload key under which the outcome of ``helm test`` is kept for this run:
+``{"passed": bool, "message": str, "tests": [...]}``, ``tests`` (one mapping per
+test hook: ``name``, ``phase``, ``passed``, ``started``, ``completed``) only when
+helm ran the tests. ``apply`` writes ``tests`` into the release's state entry."""
 
 VALIDATION_FAILURE_MODES = ("fail", "warn")
 
@@ -334,7 +338,8 @@ def check_helm_tests(chart: HelmChart, context: DeployContext, payload: ChartPay
             passed = bool(run.passed)
             failed = [t.name for t in getattr(run, "tests", ()) if not t.passed]
             detail = f" (failed: {', '.join(failed)})" if failed else ""
-            done = {"passed": passed, "message": f"helm test {'passed' if passed else 'failed'}{detail}"}
+            done = {"passed": passed, "message": f"helm test {'passed' if passed else 'failed'}{detail}",
+                    "tests": [as_test_dict(t) for t in getattr(run, "tests", ())]}
         except HelmCommandError as exc:
             done = {"passed": False, "message": f"helm test failed: {exc}"}
         payload[TESTS_PAYLOAD_KEY] = done

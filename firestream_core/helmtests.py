@@ -16,18 +16,39 @@ is ``atomic``, rolls it back (see ``docs/helm-tests.md``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from .errors import FirestreamError, HelmError, StateLockedError
 
-__all__ = ["ReleaseTestResult", "format_test_results", "run_helm_tests"]
+__all__ = ["ReleaseTestResult", "format_test_results", "run_helm_tests", "as_test_dict", "state_test_entries"]
 
 log = logging.getLogger("firestream.test")
 
 STATUSES = ("passed", "failed", "no-tests", "not-deployed", "skipped", "error")
+
+
+def as_test_dict(test: Any) -> dict[str, Any]:
+    """One test hook's result (a ``TestResult``) as plain data: name, phase, passed, times."""
+    return {"name": test.name, "phase": test.phase, "passed": bool(test.passed),
+            "started": test.started or None, "completed": test.completed or None}
+
+
+def state_test_entries(tests: Iterable[Any], when: str) -> list[dict[str, Any]]:
+    """What the state's ``tests`` field keeps: one mapping per test, stamped ``run_at``.
+
+    ``tests`` are ``TestResult``\\ s or their :func:`as_test_dict` mappings
+    (``apply``'s ``helm_tests`` validation keeps those in the payload).
+    """
+    out = []
+    for t in tests:
+        d = dict(t) if isinstance(t, Mapping) else as_test_dict(t)
+        out.append({"name": d.get("name"), "phase": d.get("phase"), "passed": bool(d.get("passed")),
+                    "started": d.get("started") or None, "completed": d.get("completed") or None,
+                    "run_at": when})
+    return out
 
 
 @attrs.frozen
@@ -56,11 +77,7 @@ class ReleaseTestResult:
 
     def state_entries(self, when: str) -> list[dict[str, Any]]:
         """What the state keeps: one mapping per test."""
-        return [
-            {"name": t.name, "phase": t.phase, "passed": bool(t.passed), "started": t.started or None,
-             "completed": t.completed or None, "run_at": when}
-            for t in self.tests
-        ]
+        return state_test_entries(self.tests, when)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,8 +86,7 @@ class ReleaseTestResult:
             "status": self.status,
             "message": self.message or None,
             "recorded": self.recorded,
-            "tests": [{"name": t.name, "phase": t.phase, "passed": bool(t.passed),
-                       "started": t.started or None, "completed": t.completed or None} for t in self.tests],
+            "tests": [as_test_dict(t) for t in self.tests],
         }
 
 

@@ -112,11 +112,27 @@ def format_status(statuses: Sequence[ReleaseStatus]) -> str:
             f"{v.get('name')}={v.get('status')}" for v in s.validations if isinstance(v, dict)
         )
         rows.append([s.name, s.namespace, s.status, s.revision or "-", s.chart or "-", s.version or "-",
-                     s.last_result or "-", checks or "-"])
+                     s.last_result or "-", checks or "-", _tests_cell(s)])
     return format_table(
-        ["release", "namespace", "status", "revision", "chart", "version", "last apply", "validations"],
+        ["release", "namespace", "status", "revision", "chart", "version", "last apply", "validations",
+         "tests"],
         rows,
     )
+
+
+def _tests_cell(s: ReleaseStatus) -> str:
+    """``passed at <time>`` / ``failed (<test>, ...) at <time>`` / ``no tests`` / ``-`` (none recorded)."""
+    result = s.tests_result
+    if result is None:
+        return "-"
+    if result == "no-tests":
+        text = "no tests"
+    elif result == "failed":
+        names = [str(t.get("name")) for t in s.tests or () if not t.get("passed")]
+        text = f"failed ({', '.join(names)})"
+    else:
+        text = "passed"
+    return f"{text} at {s.tests_run_at}" if s.tests_run_at else text
 
 
 # -- live progress ------------------------------------------------------------------------------

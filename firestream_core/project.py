@@ -103,6 +103,17 @@ def _hide_secret_looking(redactor: Redactor, chart: HelmChart) -> None:
     walk(values, False)
 
 
+_TEST_KEYS = ("name", "phase", "passed", "started", "completed", "run_at")
+
+
+def _recorded_tests(tests: Any) -> tuple[dict[str, Any], ...] | None:
+    """The state's ``tests`` field for ``status``: only the known keys of each test (no value
+    a hand-edited state could hold), None when no test result is recorded."""
+    if tests is None:
+        return None
+    return tuple({k: t.get(k) for k in _TEST_KEYS} for t in tests if isinstance(t, Mapping))
+
+
 # -- the project ----------------------------------------------------------------------------
 
 
@@ -354,6 +365,22 @@ class Project:
             self._planned = (plan, tools)
         return plan
 
+    def repair_drift(self, plan: Plan) -> tuple[Plan, list[Any]]:
+        """``plan`` with each drifted ``no-op`` release turned into an upgrade (``apply --repair-drift``).
+
+        The drift check uses the tools :meth:`plan` made for ``plan`` (no
+        second ``helm version``), and the run that carries the repaired plan
+        out reuses them too. Returns the new plan and the drift found
+        (:func:`~firestream_core.drift.repair_plan`).
+        """
+        from .drift import repair_plan
+
+        tools = self._tools_for(plan)
+        _, helm, kubectl = tools
+        repaired, drifts = repair_plan(self, plan, helm=helm, kubectl=kubectl)
+        self._planned = (repaired, tools)
+        return repaired, drifts
+
     # -- apply / destroy ------------------------------------------------------------------------
 
     def apply(
@@ -367,6 +394,7 @@ class Project:
         dry_run: bool = False,
         on_event: Callable[[ApplyEvent], None] | None = None,
         cancel: threading.Event | None = None,
+        lock_timeout: float = 0.0,
     ) -> ApplyResult:
         """Carry out ``plan`` (made now when None) under the project lock.
 
@@ -379,9 +407,13 @@ class Project:
             too: keep it quick and thread-safe).
         :param cancel: set it to stop: nothing new starts, running helm
             processes are terminated.
-        :raises StateLockedError: another run holds the project's lock.
+        :param lock_timeout: seconds to wait for the project lock when another
+            run holds it (0: refuse at once; the CLI's ``--lock-timeout``).
+            Unused when the lock is already held (:meth:`lock`) or for a dry run.
+        :raises StateLockedError: another run holds the project's lock (still, after
+            ``lock_timeout``).
         """
-        options = self._run_options(concurrency, fail_fast, dry_run, on_event, cancel)
+        options = self._run_options(concurrency, fail_fast, dry_run, on_event, cancel, lock_timeout)
         return self._run(plan, targets, include_deps, destroy=False, options=options)
 
     def destroy(
@@ -395,13 +427,14 @@ class Project:
         dry_run: bool = False,
         on_event: Callable[[ApplyEvent], None] | None = None,
         cancel: threading.Event | None = None,
+        lock_timeout: float = 0.0,
     ) -> ApplyResult:
         """Uninstall the (targeted) releases in reverse dependency order.
 
         With ``include_deps``, the targets' dependents go too (they cannot
-        outlive what they need). Arguments as for :meth:`apply`.
+        outlive what they need). Arguments (``lock_timeout`` too) as for :meth:`apply`.
         """
-        options = self._run_options(concurrency, fail_fast, dry_run, on_event, cancel)
+        options = self._run_options(concurrency, fail_fast, dry_run, on_event, cancel, lock_timeout)
         return self._run(plan, targets, include_deps, destroy=True, options=options)
 
     def _run_options(
@@ -411,6 +444,7 @@ class Project:
         dry_run: bool,
         on_event: Callable[[ApplyEvent], None] | None,
         cancel: threading.Event | None,
+        lock_timeout: float = 0.0,
     ) -> RunOptions:
         """The run's options, ``[settings]`` filling in what the call left as None."""
         settings = self.config.settings
@@ -420,6 +454,7 @@ class Project:
             dry_run=dry_run,
             on_event=on_event,
             cancel=cancel if cancel is not None else threading.Event(),
+            lock_timeout=float(lock_timeout),
         )
 
     def _run(
@@ -439,7 +474,8 @@ class Project:
         tools = self._tools_for(plan)
         backend = self.state_backend()
         command = "firestream destroy" if destroy else "firestream apply"
-        with nullcontext() if options.dry_run or self._locked else backend.lock(command):
+        unlocked = options.dry_run or self._locked
+        with nullcontext() if unlocked else backend.lock(command, timeout=options.lock_timeout):
             if plan is None:
                 plan = self.plan(targets, include_deps, destroy=destroy, helm=tools[1])
             elif plan.destroy != destroy:
@@ -451,7 +487,7 @@ class Project:
 
     def status(self, *, helm: Any = None) -> list[ReleaseStatus]:
         """Each release's helm status, revision and chart version, with the state's last
-        validation results; one ``helm list`` call."""
+        validation and ``helm test`` results; one ``helm list`` call."""
         if helm is None:
             _, helm, _ = self.tools()
         live = {r.key: r for r in helm.list_releases()}
@@ -477,6 +513,7 @@ class Project:
                     last_result=getattr(rec, "result", None),
                     applied_at=getattr(rec, "applied_at", None),
                     validations=tuple(getattr(rec, "validations", None) or ()),
+                    tests=_recorded_tests(getattr(rec, "tests", None)),
                 )
             )
         return out

@@ -144,6 +144,10 @@ class ReleaseStatus:
     :ivar status: helm's status (``deployed``, ``failed``, ``pending-upgrade``...)
         or ``not deployed``.
     :ivar validations: the last validation results recorded in state.
+    :ivar tests: the last ``helm test`` results recorded in state (by
+        ``firestream test`` or an apply with ``run_tests = true``), one mapping
+        per test (``name``, ``phase``, ``passed``, ``started``, ``completed``,
+        ``run_at``); None when no test result is recorded.
     """
 
     name: str
@@ -159,6 +163,32 @@ class ReleaseStatus:
     last_result: str | None = None
     applied_at: str | None = None
     validations: tuple[Mapping[str, Any], ...] = ()
+    tests: tuple[Mapping[str, Any], ...] | None = None
+
+    @property
+    def tests_result(self) -> str | None:
+        """``passed``, ``failed``, ``no-tests`` (the chart has none) or None (no result recorded)."""
+        if self.tests is None:
+            return None
+        if not self.tests:
+            return "no-tests"
+        return "passed" if all(t.get("passed") for t in self.tests) else "failed"
+
+    @property
+    def tests_run_at(self) -> str | None:
+        """When the recorded tests ran (ISO 8601 UTC), when known."""
+        return max((str(t["run_at"]) for t in self.tests or () if t.get("run_at")), default=None)
+
+    def tests_dict(self) -> dict[str, Any] | None:
+        """The recorded tests for ``--json``: result, when, and each test's name, phase and times."""
+        if self.tests is None:
+            return None
+        keys = ("name", "phase", "passed", "started", "completed")
+        return {
+            "result": self.tests_result,
+            "run_at": self.tests_run_at,
+            "tests": [{k: t.get(k) for k in keys} for t in self.tests],
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -175,6 +205,7 @@ class ReleaseStatus:
             "last_result": self.last_result,
             "applied_at": self.applied_at,
             "validations": [dict(v) for v in self.validations],
+            "tests": self.tests_dict(),
         }
 
 

@@ -19,7 +19,7 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -57,6 +57,8 @@ class RunOptions:
     dry_run: bool = False
     on_event: Callable[[ApplyEvent], None] | None = None
     cancel: threading.Event = attrs.field(factory=threading.Event)
+    lock_timeout: float = 0.0
+    """Seconds to wait for the project lock another run holds (0: refuse at once)."""
 
 
 # -- progress reporting through the manager ------------------------------------------------
@@ -88,6 +90,17 @@ class _StageReporter:
             return attr(chart, *args, **kwargs)
 
         return call
+
+
+def _tests_run(result: Any) -> list[Any] | None:
+    """The tests the ``helm_tests`` validation ran in this lifecycle (the payload key the
+    defaults set), or None when none ran."""
+    from .defaults import TESTS_PAYLOAD_KEY
+
+    payload = getattr(result, "payload", None)
+    done = payload.get(TESTS_PAYLOAD_KEY) if payload is not None else None
+    tests = done.get("tests") if isinstance(done, Mapping) else None
+    return list(tests) if isinstance(tests, (list, tuple)) else None
 
 
 def _first_line(error: BaseException | None) -> str:
@@ -276,7 +289,7 @@ class Run:
         outcome = self.outcome_from(change, result, duration)
         self.outcomes[name] = outcome
         if not self.dry_run and outcome.result != "cancelled" and not (not outcome.ok and self.cancel.is_set()):
-            self.record(change, outcome)
+            self.record(change, outcome, tests=_tests_run(result))
         return outcome
 
     def outcome_from(self, change: Change, result: Any, duration: float) -> ReleaseOutcome:
@@ -304,8 +317,13 @@ class Run:
 
     # -- state ----------------------------------------------------------------------------------
 
-    def record(self, change: Change, outcome: ReleaseOutcome) -> None:
-        """Write what happened to ``change``'s release into the state file, atomically."""
+    def record(self, change: Change, outcome: ReleaseOutcome, *, tests: list[Any] | None = None) -> None:
+        """Write what happened to ``change``'s release into the state file, atomically.
+
+        :param tests: the ``helm test`` results of the ``helm_tests`` validation
+            (``run_tests = true``), kept in the entry's ``tests`` field as
+            ``firestream test`` keeps them; None when no test ran.
+        """
         assert self.state is not None
         if change.action == "destroy":
             if outcome.ok:
@@ -317,22 +335,26 @@ class Run:
         if revision is None and not outcome.ok and previous is not None:
             revision = previous.revision
         red = self.project.redactor.redact
-        self.state.record(
-            self._release_state(
-                change,
-                version=change.desired_version,
-                values_digest=change.values_digest or "",
-                revision=revision,
-                action=change.action,
-                result="succeeded" if outcome.ok else "failed",
-                duration=outcome.duration,
-                stage_failed=outcome.stage_failed,
-                validations=[
-                    {k: red(str(v)) if isinstance(v, str) else v for k, v in validation_dict(v).items()}
-                    for v in outcome.validations
-                ],
-            )
+        entry = self._release_state(
+            change,
+            version=change.desired_version,
+            values_digest=change.values_digest or "",
+            revision=revision,
+            action=change.action,
+            result="succeeded" if outcome.ok else "failed",
+            duration=outcome.duration,
+            stage_failed=outcome.stage_failed,
+            validations=[
+                {k: red(str(v)) if isinstance(v, str) else v for k, v in validation_dict(v).items()}
+                for v in outcome.validations
+            ],
         )
+        if tests is not None:
+            from .helmtests import state_test_entries
+
+            entry.tests = [{k: red(v) if isinstance(v, str) else v for k, v in t.items()}
+                           for t in state_test_entries(tests, entry.applied_at)]
+        self.state.record(entry)
         self.backend.save(self.state)
 
     def record_adopted(self, satisfied: Iterable[str]) -> None:

@@ -98,9 +98,8 @@ def run(args: argparse.Namespace) -> int:
     with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
         plan = project.plan(args.targets or None, args.include_deps)
         if getattr(args, "repair_drift", False):
-            from ..drift import repair_plan  # drifted no-op releases -> upgrade "drift repair"
-
-            plan, _ = repair_plan(project, plan)
+            # drifted no-op releases -> upgrade "drift repair", checked with the plan's tools
+            plan, _ = project.repair_drift(plan)
         print(format_plan(plan), end="")
         if not plan.has_changes:
             print("Nothing to do.")

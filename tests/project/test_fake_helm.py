@@ -419,3 +419,117 @@ def test_stage_edits_to_a_chart_do_not_leak_into_the_next_plan(env, fake_helm, f
     # says, not what pre_exec made of the run's copy.
     assert [c.action for c in project.plan().releases] == ["no-op"]
     assert project.chart("mutating").chart_info.values == []
+
+
+# -- helm tests in apply and status, lock timeout, drift repair ----------------------------------
+
+RUN_TESTS = "run_tests = true\n"
+SECRET_VALUE = "[deployments.generic.secret_values]\nauth.password = { env = 'FAKE_SECRET' }\n"
+
+
+def state_entry(folder: Path, key: str) -> dict:
+    return json.loads((folder / ".firestream" / "state.json").read_text())["releases"][key]
+
+
+def test_apply_with_run_tests_records_the_tests_in_state(env, fake_helm):
+    """The ``helm_tests`` validation's results land in the entry's ``tests``, as ``firestream test`` writes them."""
+    env.write(block("a", extra=RUN_TESTS), block("b"))
+    result = env.load().apply()
+    assert result.ok
+    entry = state_entry(env.dir, "default/a")
+    assert [(t["name"], t["phase"], t["passed"]) for t in entry["tests"]] == [("a-test", "Succeeded", True)]
+    assert entry["tests"][0]["run_at"] == entry["applied_at"]
+    assert entry["tests"][0]["started"] and entry["tests"][0]["completed"]
+    assert state_entry(env.dir, "default/b")["tests"] is None  # no run_tests: no test ran
+
+    # an upgrade whose test fails: the release fails, is rolled back (atomic), and the failure is kept
+    env.write(block("a", extra=RUN_TESTS + "[deployments.generic.values]\nmessage = 'two'\n"), block("b"))
+    fake_helm.fail_on("a", "test", "smoke failed")
+    result = env.load().apply()
+    assert result.releases["a"].result == "failed" and result.releases["a"].rolled_back
+    entry = state_entry(env.dir, "default/a")
+    assert entry["result"] == "failed"
+    assert [(t["name"], t["phase"], t["passed"]) for t in entry["tests"]] == [("a-test", "Failed", False)]
+
+
+def test_status_shows_the_last_test_results_never_a_value(env, fake_helm, capsys):
+    path = env.write(block("a", extra=RUN_TESTS + SECRET_VALUE), block("b", extra=SECRET_VALUE))
+    flags = ["-f", str(path), *env.flags]
+    assert main(["apply", "--yes", *flags]) == 0
+    capsys.readouterr()
+
+    assert main(["status", "--json", *flags]) == 0
+    out = capsys.readouterr().out
+    doc = {s["release"]: s for s in json.loads(out)}
+    applied_at = state_entry(env.dir, "default/a")["applied_at"]
+    assert doc["a"]["tests"]["result"] == "passed"
+    assert doc["a"]["tests"]["run_at"] == applied_at
+    assert [(t["name"], t["phase"], t["passed"]) for t in doc["a"]["tests"]["tests"]] == [
+        ("a-test", "Succeeded", True)]
+    assert doc["b"]["tests"] is None  # never tested
+    assert SECRET not in out
+
+    assert main(["status", *flags]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[-1] == "tests"
+    row = {line.split()[0]: line for line in lines[2:]}
+    assert row["a"].endswith(f"passed at {applied_at}")
+    assert row["b"].rstrip().endswith("-")
+    assert SECRET not in out
+
+    # `firestream test` records a failure: status shows it, naming the failed test
+    fake_helm.fail_on("*", "test", "smoke failed")
+    assert main(["test", *flags]) == 1
+    capsys.readouterr()
+    assert main(["status", "--json", *flags]) == 0
+    out = capsys.readouterr().out
+    doc = {s["release"]: s for s in json.loads(out)}
+    assert doc["b"]["tests"]["result"] == "failed"
+    assert doc["b"]["tests"]["run_at"] == state_entry(env.dir, "default/b")["tests"][0]["run_at"]
+    assert main(["status", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "failed (b-test) at " in out
+    assert SECRET not in out
+
+
+def test_apply_and_destroy_wait_lock_timeout_for_a_held_lock(env, monkeypatch):
+    """``lock_timeout`` reaches the lock: the first wait (the other run then lets go) is followed by success."""
+    import types
+
+    from firestream_core import lock as lock_module
+
+    env.write(block("a"))
+    other = env.load().state_backend().lock("firestream other-run")
+    other.acquire()
+    try:
+        with pytest.raises(StateLockedError):
+            env.load().apply()  # default: refuse at once
+        waits = []
+
+        def sleep(seconds: float) -> None:  # the lock's wait between attempts: the other run ends
+            waits.append(seconds)
+            other.release()
+
+        monkeypatch.setattr(lock_module, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+        assert env.load().apply(lock_timeout=60).ok
+        assert len(waits) == 1
+        other.acquire()
+        assert env.load().destroy(lock_timeout=60).ok
+        assert len(waits) == 2
+    finally:
+        other.release()
+
+
+def test_cli_apply_repair_drift_asks_helm_version_once(env, fake_helm, capsys):
+    """The drift check and the run reuse the plan's tools: one ``version`` for plan, drift check and apply."""
+    path = env.write(block("a"), block("b", ("a",)))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    fake_helm.reset_calls()
+    # the fake kubectl finds none of the manifests' objects: both releases drifted
+    assert main(["apply", "--yes", "--repair-drift", "-f", str(path), *env.flags]) == 0
+    assert "drift repair" in capsys.readouterr().out
+    ops = [c.op for c in fake_helm.call_log()]
+    assert ops.count("version") == 1
+    assert ops.count("list") == 1
+    assert sorted(c.release for c in fake_helm.call_log("upgrade")) == ["a", "b"]
