@@ -8,7 +8,6 @@ the passwords in a Kubernetes Secret and points the chart at it with
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 import attrs
@@ -20,6 +19,7 @@ from firestream_core.model import (
     HelmChartNamespace,
     ReleaseSettings,
 )
+from firestream_core.option_checks import at_least, env_var_name, secret_name
 from firestream_core.presets import preset_values
 
 REPOSITORY = "bitnami"
@@ -31,25 +31,6 @@ ADMIN_PASSWORD_KEY = "postgres-password"
 USER_PASSWORD_KEY = "password"
 REPLICATION_PASSWORD_KEY = "replication-password"
 """The key names bitnami/postgresql reads from ``auth.existingSecret`` (``auth.secretKeys``)."""
-
-_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # compiled on first use, not at import
-_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # compiled on first use, not at import
-
-
-def _secret_name(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None and (len(value) > 253 or not re.fullmatch(_DNS_SUBDOMAIN, value)):
-        raise ValueError(f"{attribute.name}: {value!r} is not a valid Secret name")
-
-
-def _env_name(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None and not re.fullmatch(_ENV_NAME, value):
-        raise ValueError(f"{attribute.name}: {value!r} is not an environment variable name")
-
-
-def _min_length(_inst: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if value < 16:
-        raise ValueError(f"{attribute.name} must be at least 16")
-
 
 @attrs.frozen
 class PostgresqlOptions:
@@ -71,12 +52,12 @@ class PostgresqlOptions:
         still need that password).
     """
 
-    auth_secret: str | None = attrs.field(default=None, validator=_secret_name)
-    existing_secret: str | None = attrs.field(default=None, validator=_secret_name)
-    password_env: str | None = attrs.field(default=None, validator=_env_name)
-    user_password_env: str | None = attrs.field(default=None, validator=_env_name)
-    replication_password_env: str | None = attrs.field(default=None, validator=_env_name)
-    password_length: int = attrs.field(default=32, validator=_min_length)
+    auth_secret: str | None = attrs.field(default=None, validator=secret_name)
+    existing_secret: str | None = attrs.field(default=None, validator=secret_name)
+    password_env: str | None = attrs.field(default=None, validator=env_var_name)
+    user_password_env: str | None = attrs.field(default=None, validator=env_var_name)
+    replication_password_env: str | None = attrs.field(default=None, validator=env_var_name)
+    password_length: int = attrs.field(default=32, validator=at_least(16))
     delete_secret_on_destroy: bool = False
 
     def secret_name(self, release: str) -> str:

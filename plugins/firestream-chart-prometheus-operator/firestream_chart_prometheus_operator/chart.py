@@ -6,12 +6,12 @@ here the Grafana admin password is kept in a Secret (see :mod:`.grafana`).
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 import attrs
 
 from firestream_core.model import ChartInfo, HelmChart, HelmChartNamespace, ReleaseSettings
+from firestream_core.option_checks import at_least, env_var_name, secret_name
 from firestream_core.presets import preset_values
 
 REPOSITORY = "prometheus-community"
@@ -25,25 +25,6 @@ DEFAULT_VALUES: dict[str, Any] = {
     "prometheus.prometheusSpec.resources.limits.memory": "2Gi",
 }
 """The original's values, without its ``grafana.adminPassword=admin``."""
-
-_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # compiled on first use, not at import
-_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # compiled on first use, not at import
-
-
-def _secret_name(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None and (len(value) > 253 or not re.fullmatch(_DNS_SUBDOMAIN, value)):
-        raise ValueError(f"{attribute.name}: {value!r} is not a valid Secret name")
-
-
-def _env_name(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None and not re.fullmatch(_ENV_NAME, value):
-        raise ValueError(f"{attribute.name}: {value!r} is not an environment variable name")
-
-
-def _min_length(_inst: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if value < 16:
-        raise ValueError(f"{attribute.name} must be at least 16")
-
 
 @attrs.frozen
 class PrometheusOperatorOptions:
@@ -65,10 +46,10 @@ class PrometheusOperatorOptions:
 
     delete_crds: bool = False
     upgrade_crds: bool = True
-    grafana_secret: str | None = attrs.field(default=None, validator=_secret_name)
-    grafana_password_env: str | None = attrs.field(default=None, validator=_env_name)
+    grafana_secret: str | None = attrs.field(default=None, validator=secret_name)
+    grafana_password_env: str | None = attrs.field(default=None, validator=env_var_name)
     grafana_admin_user: str = "admin"
-    password_length: int = attrs.field(default=32, validator=_min_length)
+    password_length: int = attrs.field(default=32, validator=at_least(16))
 
     def grafana_secret_name(self, release: str) -> str:
         return self.grafana_secret or f"{release}-grafana-admin"

@@ -1,0 +1,48 @@
+"""attrs validators for chart-type options (``ChartType.options`` classes).
+
+A chart plugin's options are read from ``[[deployments.<type>]]`` by the
+config loader, which reports a validator's ``ValueError`` with the key's
+dotted path. These are the checks several plugins need::
+
+    @attrs.frozen
+    class MyOptions:
+        auth_secret: str | None = attrs.field(default=None, validator=secret_name)
+        password_env: str | None = attrs.field(default=None, validator=env_var_name)
+        password_length: int = attrs.field(default=32, validator=at_least(16))
+
+Messages name the option, and never hold a secret: the values checked are
+names (of a Secret, of an environment variable) and numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # compiled on first use, not at import
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+__all__ = ["at_least", "env_var_name", "secret_name"]
+
+
+def secret_name(_inst: Any, attribute: Any, value: str | None) -> None:
+    """None, or a valid Kubernetes Secret name (DNS subdomain, at most 253 characters)."""
+    if value is not None and (len(value) > 253 or not re.fullmatch(_DNS_SUBDOMAIN, value)):
+        raise ValueError(f"{attribute.name}: {value!r} is not a valid Secret name")
+
+
+def env_var_name(_inst: Any, attribute: Any, value: str | None) -> None:
+    """None, or the name of an environment variable."""
+    if value is not None and not re.fullmatch(_ENV_NAME, value):
+        raise ValueError(f"{attribute.name}: {value!r} is not an environment variable name")
+
+
+def at_least(minimum: int) -> Callable[[Any, Any, int], None]:
+    """A validator refusing an integer below ``minimum``."""
+
+    def check(_inst: Any, attribute: Any, value: int) -> None:
+        if value < minimum:
+            raise ValueError(f"{attribute.name} must be at least {minimum}")
+
+    return check
