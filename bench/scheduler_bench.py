@@ -6,7 +6,7 @@ Run by hand (never a test)::
     .venv/bin/python bench/scheduler_bench.py --helmfile      # + helmfile 0.166 through a fake helm
     .venv/bin/python bench/scheduler_bench.py --repeats 3 --quick
 
-Part 1 drives :class:`firestream_core.scheduler.Scheduler` with work that sleeps
+Part 1 drives :class:`firestream_core.deploy.scheduler.Scheduler` with work that sleeps
 a fixed (or a varied, seeded) time per release, on four shapes, with unlimited
 concurrency and with 8, and side by side in the same run a helmfile-style
 *layered* executor (longest-path layers run one after another, everything in a
@@ -19,11 +19,11 @@ Part 2 measures orchestration overhead: 200 independent releases whose work
 returns at once (target < 10 ms per release).
 
 Part 3 (``--helmfile``) runs helmfile 0.166 (``python -m
-firestream_core.testing.tools --with-helmfile``) with ``--helm-binary`` a fake
+firestream_testing.tools --with-helmfile``) with ``--helm-binary`` a fake
 helm that sleeps per release, on a generated helmfile.yaml with ``needs``, and
 firestream's scheduler calling the SAME fake helm through
-``firestream_core.process.Runner``; makespans come from the fake helm's own
-log of each upgrade's start and end. When ``firestream_core.testing.fakehelm``
+``firestream_core.tools.process.Runner``; makespans come from the fake helm's own
+log of each upgrade's start and end. When ``firestream_testing.fakehelm``
 exists it provides the fake; until then a minimal sleeper written here does.
 ``--apply`` adds firestream's full ``firestream apply`` once it exists.
 
@@ -55,7 +55,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from firestream_core.scheduler import Scheduler, critical_path  # noqa: E402
+from firestream_core.deploy.scheduler import Scheduler, critical_path  # noqa: E402
 
 Deps = dict[str, list[str]]
 
@@ -235,7 +235,7 @@ class Bench3:
     """One run's folder: the team's recording fake helm, a chart, helmfile.yaml, firestream.toml."""
 
     def __init__(self, root: Path, shape: Shape) -> None:
-        from firestream_core.testing.fakehelm import FakeHelm
+        from firestream_testing.fakehelm import FakeHelm
 
         root.mkdir(parents=True)
         self.root = root
@@ -277,7 +277,7 @@ def firestream_toml(shape: Shape) -> str:
 
 
 def run_helmfile(b: Bench3, helmfile: str, conc: int) -> float:
-    from firestream_core.process import Runner
+    from firestream_core.tools.process import Runner
 
     t0 = time.monotonic()
     done = Runner().run(
@@ -293,7 +293,7 @@ def run_helmfile(b: Bench3, helmfile: str, conc: int) -> float:
 
 def run_scheduler_on_fake(b: Bench3, shape: Shape, conc: int) -> float:
     """firestream's scheduler alone, each release one ``helm upgrade --install`` of the fake."""
-    from firestream_core.process import Runner
+    from firestream_core.tools.process import Runner
 
     runner = Runner()
 
@@ -344,7 +344,7 @@ print(json.dumps({"wall": wall, "ok": result.ok, "bad": bad}))
 
 def run_apply_child(b: Bench3, conc: int, tree: Path) -> float:
     """The full apply of the firestream in ``tree``, in a child Python that times it itself."""
-    from firestream_core.process import Runner
+    from firestream_core.tools.process import Runner
 
     done = Runner().run(
         [sys.executable, "-c", _CHILD_APPLY, str(tree), str(b.root), str(b.fake.binary),
@@ -360,21 +360,21 @@ def run_apply_child(b: Bench3, conc: int, tree: Path) -> float:
 
 
 def part_helmfile(repeats: int, scale: float, with_apply: bool, compare_tree: Path | None = None) -> None:
-    from firestream_core.process import Runner
+    from firestream_core.tools.process import Runner
 
     print(f"\n== 3. helmfile 0.166 vs firestream through the same fake helm (medians of {repeats}) ==")
-    if importlib.util.find_spec("firestream_core.testing.fakehelm") is None:
-        print("not run: firestream_core.testing.fakehelm (the recording fake helm) is missing")
+    if importlib.util.find_spec("firestream_testing.fakehelm") is None:
+        print("not run: firestream_testing.fakehelm (the recording fake helm) is missing")
         return
     helmfile = shutil.which("helmfile") or str(ROOT / ".tools" / "helmfile")
     if not Path(helmfile).exists():
-        print("helmfile not found: run  python -m firestream_core.testing.tools --with-helmfile")
+        print("helmfile not found: run  python -m firestream_testing.tools --with-helmfile")
         return
     if with_apply and importlib.util.find_spec("firestream_core.project") is None:
         print("firestream apply: not run, firestream_core.project does not exist yet")
         with_apply = False
     print(Runner().run([helmfile, "--version"]).stdout.strip()
-          + "; fake helm: firestream_core.testing.fakehelm (a python process per helm call)")
+          + "; fake helm: firestream_testing.fakehelm (a python process per helm call)")
     print("wall: whole command; makespan: first upgrade start -> last upgrade end (fake's log)")
     cols = [("helmfile", run_helmfile), ("fs scheduler", None)]
     if with_apply:

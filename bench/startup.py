@@ -31,7 +31,7 @@ def _firestream() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("firestream")
-    return [found] if found else [sys.executable, "-m", "firestream_core.cli"]
+    return [found] if found else [sys.executable, "-m", "firestream_core.cli.main"]
 
 
 def _time(argv: list[str], env: dict[str, str]) -> float:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from firestream_core.version import __version__
 
 _EXPORTS = {
-    "hookimpl": "markers",
-    "hookspec": "markers",
-    "NAME": "markers",
-    "PLUGIN_API_VERSION": "markers",
+    "hookimpl": "plugin.markers",
+    "hookspec": "plugin.markers",
+    "NAME": "plugin.markers",
+    "PLUGIN_API_VERSION": "plugin.markers",
     "ChartInfo": "model",
     "ChartSetValue": "model",
     "ChartValuesGenerated": "model",
@@ -30,7 +30,7 @@ _EXPORTS = {
     "ValidationStatus": "model",
     "InstalledRelease": "model",
     "ExecOutcome": "model",
-    "DeployContext": "context",
+    "DeployContext": "plugin.context",
     "FirestreamError": "errors",
     "ConfigError": "errors",
     "PluginError": "errors",

@@ -21,7 +21,7 @@ import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .errors import CycleError, GraphError, UnknownDependencyError
+from firestream_core.errors import CycleError, GraphError, UnknownDependencyError
 
 FORMATS = ("text", "dot", "mermaid")
 """The renderings :meth:`ReleaseGraph.render` knows."""

@@ -367,6 +367,11 @@ class HelmChart:
         return self.chart_info.name
 
 
+EXEC_PAYLOAD_KEY = "firestream.exec"
+"""Payload key where the lifecycle leaves what ``exec`` did (``performed``, ``revision``, and,
+when the exec reported it, helm's ``status`` of that revision with ``status_fresh``)."""
+
+
 class ChartPayload(dict[str, Any]):
     """Data a stage hands to later stages of the same release (the seed's payload).
 
@@ -436,6 +441,13 @@ class ChartType:
     options: type | None = None
     repositories: Mapping[str, str] = attrs.field(factory=dict)
     description: str = ""
+
+    def default_chart(self, name: str | None = None) -> HelmChart:
+        """The chart type's defaults: ``chart_class.default()`` or ``chart_class(ChartInfo(name))``."""
+        factory = getattr(self.chart_class, "default", None)
+        if callable(factory):
+            return factory()
+        return self.chart_class(ChartInfo(name=name or self.name))
 
 
 _CHART_VERSION_SPLIT = re.compile(r"^(?P<name>.+)-(?P<version>v?\d+\.\d+\.\d+.*)$")

@@ -15,8 +15,8 @@ Nothing here prints: every operation returns a result object (``Plan``,
 ``ApplyResult``, ``ReleaseStatus`` list, ``ImportResult``, rendered
 manifests) and the CLI formats them. Progress is reported through an
 ``on_event`` callback receiving :class:`ApplyEvent`\\ s. The result objects
-live in :mod:`~firestream_core.results`, the run's machinery in
-:mod:`~firestream_core.run`; their names are importable from here too.
+live in :mod:`~firestream_core.deploy.results`, the run's machinery in
+:mod:`~firestream_core.deploy.run`; their names are importable from here too.
 
 Guarantees of :meth:`Project.apply` (shown by ``tests/project``):
 
@@ -43,21 +43,24 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .model import HelmAction, HelmChart, InstalledRelease
-from .results import RESULTS, ApplyEvent, ApplyResult, ReleaseOutcome, ReleaseStatus
-from .run import Run, RunOptions, Tools
+from firestream_core.deploy.results import (
+    ApplyEvent,
+    ApplyResult,
+    ReleaseStatus,
+)
+from firestream_core.deploy.run import Run, RunInput, RunOptions, Tools
+from firestream_core.model import HelmAction, HelmChart, InstalledRelease
 
 if TYPE_CHECKING:
-    from .config import ProjectConfig
-    from .graph import ReleaseGraph
-    from .importer import ImportResult
-    from .plan import Plan
-    from .plugins import FirestreamPluginManager
-    from .redact import Redactor
-    from .state import State, StateBackend
+    from firestream_core.config.model import ProjectConfig
+    from firestream_core.deploy.plan import Plan
+    from firestream_core.graph import ReleaseGraph
+    from firestream_core.ops.importer import ImportResult
+    from firestream_core.plugin.manager import FirestreamPluginManager
+    from firestream_core.state.store import State, StateBackend
+    from firestream_core.tools.redact import Redactor
 
-# The result objects live in results.py and the run in run.py; their names stay importable here.
-__all__ = ["RESULTS", "ApplyEvent", "ApplyResult", "Project", "ReleaseOutcome", "ReleaseStatus", "state_backend"]
+__all__ = ["Project", "state_backend"]
 
 def state_backend(config: ProjectConfig, *, kubectl: Any = None) -> StateBackend:
     """The state backend ``config``'s ``[state]`` names (the local file by default).
@@ -65,7 +68,7 @@ def state_backend(config: ProjectConfig, *, kubectl: Any = None) -> StateBackend
     :param kubectl: for ``backend = "kubernetes"``: the ``Kubectl`` reaching
         the target cluster (default: ``kubectl`` with its own kubeconfig).
     """
-    from .state import StateStore, open_backend
+    from firestream_core.state.store import StateStore, open_backend
 
     cfg = config.state
     if cfg.backend == "local":
@@ -82,8 +85,8 @@ def _hide_secret_looking(redactor: Redactor, chart: HelmChart) -> None:
     Only those: hiding every configured value would hide release names and
     namespaces too. ``secret_values`` are registered by ``build_charts``.
     """
-    from .redact import looks_secret
-    from .values import merged_values
+    from firestream_core.tools.redact import looks_secret
+    from firestream_core.tools.values import merged_values
 
     try:
         values = merged_values(chart.chart_info)
@@ -124,7 +127,7 @@ class Project:
     ``status``, ``template``, ``import_release``) makes its own helm layer,
     so ``repo add`` happens once per distinct repository per run; ``apply``
     / ``destroy`` of the plan :meth:`plan` just made reuse that plan's (one
-    ``helm version`` for both). The run itself is :class:`~firestream_core.run.Run`.
+    ``helm version`` for both). The run itself is :class:`~firestream_core.deploy.run.Run`.
     """
 
     def __init__(
@@ -140,7 +143,7 @@ class Project:
         env: Mapping[str, str] | None = None,
         secrets: Iterable[str] = (),
     ) -> None:
-        from .redact import Redactor
+        from firestream_core.tools.redact import Redactor
 
         self.config = config
         self.charts = list(charts)
@@ -158,7 +161,9 @@ class Project:
         # the tools the last plan() made for itself: the run that carries that plan out reuses
         # them (one `helm version` per plan-and-apply, e.g. `firestream apply`)
         self._planned: tuple[Plan, Tools] | None = None
-        from .oci import resolve_oci_charts  # releases of an oci:// repository -> <url>/<chart>
+        from firestream_core.tools.oci import (
+            resolve_oci_charts,  # releases of an oci:// repository -> <url>/<chart>
+        )
 
         self.charts = resolve_oci_charts(self.charts, self.repositories())
 
@@ -188,8 +193,9 @@ class Project:
         :param manager: a prebuilt plugin manager (tests); built when None.
         :raises ConfigError: every problem of the file at once.
         """
-        from .config import build_charts, load_config
-        from .plugins import get_plugin_manager
+        from firestream_core.config.build import build_charts
+        from firestream_core.config.load import load_config
+        from firestream_core.plugin.manager import get_plugin_manager
 
         if manager is None:
             manager = get_plugin_manager(disabled=disabled_plugins)
@@ -243,10 +249,19 @@ class Project:
     def graph(self) -> ReleaseGraph:
         """The ``depends_on`` graph of the releases."""
         if self._graph is None:
-            from .graph import build_graph
+            from firestream_core.graph import build_graph
 
             self._graph = build_graph(self.charts, str(self.config.path))
         return self._graph
+
+    def _run_input(self) -> RunInput:
+        return RunInput(
+            charts={c.chart_info.name: c for c in self.charts},
+            manager=self.manager,
+            project_dir=self.project_dir,
+            redactor=self.redactor,
+            repositories=self.repositories(),
+        )
 
     def repositories(self) -> dict[str, str]:
         """Repository name -> URL: the chart types' defaults, overridden by ``[repositories]``."""
@@ -265,8 +280,9 @@ class Project:
 
     def tools(self) -> Tools:
         """A fresh ``(runner, helm, kubectl)`` for one run, sharing one process runner."""
-        from .helm import Helm, Kubectl
-        from .process import Runner
+        from firestream_core.tools.helm import Helm
+        from firestream_core.tools.kubectl import Kubectl
+        from firestream_core.tools.process import Runner
 
         runner = Runner(redactor=self.redactor)
         common: dict[str, Any] = {
@@ -276,9 +292,16 @@ class Project:
             "redactor": self.redactor,
         }
         helm = Helm(runner, self.helm_binary, **common)
-        from .oci import registry_logins_for  # [registries]: one login per registry per run
+        from firestream_core.tools.oci import (
+            RegistryLogins,  # [registries]: one login per registry per run
+        )
 
-        helm.registries = registry_logins_for(self)
+        helm.registries = RegistryLogins(
+            self.config.registries or {},
+            project_dir=self.project_dir,
+            environ={**os.environ, **(self.env or {})},
+            redactor=self.redactor,
+        )
         kubectl = Kubectl(runner, self.kubectl_binary, **common)
         return runner, helm, kubectl
 
@@ -293,7 +316,7 @@ class Project:
         """Where the state and the lock live (``[state] backend``, local by default)."""
         kubectl = None
         if self.config.state.backend == "kubernetes":
-            from .kubectl import Kubectl
+            from firestream_core.tools.kubectl import Kubectl
 
             # its own runner: stopping the run's helm processes must not stop the lease's renewals
             kubectl = Kubectl(None, self.kubectl_binary, kubeconfig=self.kubeconfig,
@@ -342,7 +365,7 @@ class Project:
             that carries this plan out then reuses it).
         :param installed: the cluster state when already known (no helm call).
         """
-        from .plan import make_plan
+        from firestream_core.deploy.plan import make_plan
 
         tools = None
         if helm is None:
@@ -371,9 +394,9 @@ class Project:
         The drift check uses the tools :meth:`plan` made for ``plan`` (no
         second ``helm version``), and the run that carries the repaired plan
         out reuses them too. Returns the new plan and the drift found
-        (:func:`~firestream_core.drift.repair_plan`).
+        (:func:`~firestream_core.ops.drift.repair_plan`).
         """
-        from .drift import repair_plan
+        from firestream_core.ops.drift import repair_plan
 
         tools = self._tools_for(plan)
         _, helm, kubectl = tools
@@ -469,7 +492,7 @@ class Project:
         """Take the lock (unless held or a dry run), make or check the plan, carry it out (:mod:`.run`)."""
         from contextlib import nullcontext
 
-        from .errors import FirestreamError
+        from firestream_core.errors import FirestreamError
 
         tools = self._tools_for(plan)
         backend = self.state_backend()
@@ -481,7 +504,7 @@ class Project:
             elif plan.destroy != destroy:
                 kind = "destroy" if plan.destroy else "deploy"
                 raise FirestreamError(f"this is a {kind} plan; pass it to {'destroy' if plan.destroy else 'apply'}()")
-            return Run(self, plan, tools, backend, options).go()
+            return Run(self._run_input(), plan, tools, backend, options).go()
 
     # -- status ---------------------------------------------------------------------------
 
@@ -521,20 +544,20 @@ class Project:
     # -- diff / drift / helm tests (diff.py, drift.py, helmtests.py) -------------------------
 
     def diff(self, targets: Iterable[str] | None = None, *, include_deps: bool = False) -> list[Any]:
-        """Per changing release, the masked object diffs apply would make (:func:`~firestream_core.diff.diff_project`)."""
-        from .diff import diff_project
+        """Per changing release, the masked object diffs apply would make (:func:`~firestream_core.ops.diff.diff_project`)."""
+        from firestream_core.ops.diff import diff_project
 
         return diff_project(self, targets, include_deps=include_deps)
 
     def drift(self, targets: Iterable[str] | None = None) -> list[Any]:
-        """Per deployed release, whether its live objects match its manifest (:mod:`firestream_core.drift`)."""
-        from .drift import drift_project
+        """Per deployed release, whether its live objects match its manifest (:mod:`firestream_core.ops.drift`)."""
+        from firestream_core.ops.drift import drift_project
 
         return drift_project(self, targets)
 
     def test(self, targets: Iterable[str] | None = None, *, record: bool = True) -> list[Any]:
-        """``helm test`` of the deployed releases, results kept in the state (:mod:`firestream_core.helmtests`)."""
-        from .helmtests import run_helm_tests
+        """``helm test`` of the deployed releases, results kept in the state (:mod:`firestream_core.deploy.helm_tests`)."""
+        from firestream_core.deploy.helm_tests import run_helm_tests
 
         return run_helm_tests(self, targets, record=record)
 
@@ -548,10 +571,21 @@ class Project:
         *,
         chart: str | None = None,
     ) -> ImportResult:
-        """Take an existing helm release under management (see :mod:`firestream_core.importer`)."""
-        from .importer import import_release
+        """Take an existing helm release under management (see :mod:`firestream_core.ops.importer`)."""
+        from firestream_core.ops.importer import ImportInput, import_release
 
-        return import_release(self, name, namespace, chart_type, chart=chart)
+        _, helm, _ = self.tools()
+        target = ImportInput(
+            names=frozenset(self.names),
+            path=self.path,
+            project_dir=self.project_dir,
+            manager=self.manager,
+            helm=helm,
+            backend=self.state_backend(),
+            redactor=self.redactor,
+            load_chart=lambda release: self.reload().chart(release),
+        )
+        return import_release(target, name, namespace, chart_type, chart=chart)
 
     def template(self, output_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
         """Render every release with ``helm template``, in dependency order.

@@ -1,7 +1,7 @@
 """Deploy the firestream quickstart end to end: plan, apply, plan again (no-op), status, destroy.
 
-Usage (from a checkout, after ``pip install -e .``; the emulator needs
-``pip install -e ".[testing]"``)::
+Usage (from a checkout, after ``pip install -e .``; the emulator is in the test
+kit's distribution: ``pip install -e plugins/firestream-testing``)::
 
     python examples/quickstart/run.py            # your current cluster, else the emulator
     python examples/quickstart/run.py --emulator # always the emulator
@@ -61,17 +61,17 @@ def current_context() -> str | None:
 
 
 def emulator_missing() -> list[str]:
-    """The Python packages the emulator needs that are not installed (the ``testing`` extra)."""
+    """The Python packages the emulator needs that are not installed (the test kit's distribution)."""
     import importlib.util
 
-    return [m for m in ("aiohttp", "kmock") if importlib.util.find_spec(m) is None]
+    return [m for m in ("firestream_testing", "aiohttp", "kmock") if importlib.util.find_spec(m) is None]
 
 
 @contextmanager
 def emulator(work: Path) -> Iterator[str]:
     """Start the emulator with helm and kubectl on PATH; yield the helm binary."""
-    from firestream_core.testing.cluster import start_cluster
-    from firestream_core.testing.tools import ensure_tools
+    from firestream_testing.cluster import start_cluster
+    from firestream_testing.tools import ensure_tools
 
     say("No Kubernetes cluster is configured: using firestream's Kubernetes API EMULATOR.")
     print("    It is a test fixture, not a cluster: it stores the objects helm creates and marks\n"
@@ -94,7 +94,7 @@ def emulator(work: Path) -> Iterator[str]:
 
 def firestream(*argv: str) -> int:
     """Run one firestream command in this process (the same code as the console script)."""
-    from firestream_core.cli import main
+    from firestream_core.cli.main import main
 
     print(f"$ firestream {' '.join(argv)}", flush=True)
     code = main(list(argv))
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         missing = emulator_missing()
         if missing:
             print(f"No Kubernetes cluster is configured, and the emulator needs {', '.join(missing)}:\n"
-                  "    pip install -e '.[testing]'   (or: scripts/bootstrap --test)", file=sys.stderr)
+                  "    pip install -e plugins/firestream-testing   (or: scripts/bootstrap)", file=sys.stderr)
             return 1
         with emulator(work) as helm:
             # The emulator goes away with this script: never keep releases in it.

@@ -42,7 +42,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from ..errors import FirestreamError
+from firestream_core.errors import FirestreamError
 
 __all__ = [
     "DIST_PREFIX",
@@ -91,8 +91,8 @@ class ChartNames:
 
     def placeholders(self) -> dict[str, str]:
         """Placeholder -> value (versions of the running core included)."""
-        from .. import __version__
-        from ..markers import PLUGIN_API_VERSION
+        from firestream_core.plugin.markers import PLUGIN_API_VERSION
+        from firestream_core.version import __version__
 
         return {
             "__NAME__": self.name,

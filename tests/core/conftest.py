@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from firestream_core.plugins import FirestreamPluginManager, get_plugin_manager
+from firestream_core.plugin.manager import FirestreamPluginManager, get_plugin_manager
 
 _counter = itertools.count()
 

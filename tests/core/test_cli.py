@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from firestream_core import cli
-from firestream_core.cli import find_command, main, parse_args
+from firestream_core.cli import main as cli
+from firestream_core.cli.main import find_command, main, parse_args
 
 from .conftest import chart_plugin_source
 
@@ -32,9 +32,9 @@ def run_py(code: str, *args: str, env: dict[str, str] | None = None, cwd: Path |
 
 
 def firestream(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    """``firestream ARGS`` in a subprocess (``python -m firestream_core.cli``)."""
+    """``firestream ARGS`` in a subprocess (``python -m firestream_core.cli.main``)."""
     return subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "firestream_core.cli", *args],
+        [sys.executable, "-m", "firestream_core.cli.main", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -71,7 +71,7 @@ def test_version_imports_nothing_heavy() -> None:
     r = run_py(
         """
         import sys
-        from firestream_core.cli import main
+        from firestream_core.cli.main import main
         code = main(["--version"])
         heavy = sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[1:]))
         print("heavy:", heavy, "code:", code)
@@ -86,7 +86,7 @@ def test_plugins_command_does_not_import_cattrs_sh_or_yaml() -> None:
     r = run_py(
         """
         import sys
-        from firestream_core.cli import main
+        from firestream_core.cli.main import main
         main(["plugins", "--json"])
         print("heavy:", sorted({m.split(".")[0] for m in sys.modules} & {"cattrs", "sh", "yaml"}))
         """
@@ -98,13 +98,13 @@ def test_only_the_command_run_is_imported(project: Path) -> None:
     r = run_py(
         """
         import sys
-        from firestream_core.cli import main
+        from firestream_core.cli.main import main
         main(["graph"])
-        print(sorted(m for m in sys.modules if m.startswith("firestream_core.commands.")))
+        print(sorted(m for m in sys.modules if m.startswith("firestream_core.cli.commands.")))
         """,
         cwd=project,
     )
-    assert r.stdout.splitlines()[-1] == "['firestream_core.commands.graph']", r.stderr
+    assert r.stdout.splitlines()[-1] == "['firestream_core.cli.commands.graph']", r.stderr
 
 
 # -- flags before and after the subcommand -----------------------------------------------------
@@ -240,7 +240,7 @@ def test_plugins_check_ok(fake_dists, capsys) -> None:
 
 FAKE_COMMAND = """
 import sys, types
-from firestream_core import cli
+from firestream_core.cli import main as cli
 
 mod = types.ModuleType("fake")
 mod.add_arguments = lambda parser: None
@@ -327,7 +327,7 @@ def test_command_whose_module_is_missing(monkeypatch, capsys) -> None:
     assert main(["ghost"]) == 1
     assert capsys.readouterr().err == (
         "error: the 'ghost' command is not available in this installation "
-        "(module firestream_core.commands.ghost_command_not_written is missing)\n"
+        "(module firestream_core.cli.commands.ghost_command_not_written is missing)\n"
     )
 
 

@@ -23,12 +23,14 @@ import attrs
 import pluggy
 import pytest
 
-from firestream_core import hookimpl, hookspecs
-from firestream_core.cli import main
+from firestream_core import hookimpl
+from firestream_core.cli.main import main
+from firestream_core.config.plugin_check import check_plugins
 from firestream_core.errors import ConfigError, PluginError
-from firestream_core.markers import NAME, PLUGIN_API_VERSION, hookspec
 from firestream_core.model import ChartInfo, ChartPayload, ChartType, HelmChart, ValidationResult
-from firestream_core.plugins import check_plugins, get_plugin_manager
+from firestream_core.plugin import spec as hookspecs
+from firestream_core.plugin.manager import get_plugin_manager
+from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION, hookspec
 
 from .conftest import chart_plugin_source
 
@@ -304,7 +306,8 @@ def test_only_the_releases_of_a_too_new_plugin_fail(fake_dists, write_config, ca
     assert f"deployments.future[0]: {UPGRADE}" in err
     assert "deployments.generic" not in err
 
-    from firestream_core.config import build_charts, load_config
+    from firestream_core.config.build import build_charts
+    from firestream_core.config.load import load_config
 
     m = get_plugin_manager(disabled=["defaults"])
     with pytest.raises(ConfigError) as exc:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from firestream_core.config import build_charts, load_config
+from firestream_core.config.build import build_charts
+from firestream_core.config.load import load_config
 from firestream_core.errors import ConfigError
-from firestream_core.generic import GenericChart
 from firestream_core.model import (
     BreakingVersion,
     ChartSetValue,
@@ -18,7 +18,8 @@ from firestream_core.model import (
     HelmChartNamespace,
     ReleaseSettings,
 )
-from firestream_core.plugins import get_plugin_manager
+from firestream_core.plugin.generic import GenericChart
+from firestream_core.plugin.manager import get_plugin_manager
 
 from .conftest import chart_plugin_source
 

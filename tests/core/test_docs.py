@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from firestream_core import hookspecs
-from firestream_core.hookspecs import ALL_HOOKS
+from firestream_core.plugin import spec as hookspecs
+from firestream_core.plugin.spec import ALL_HOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOKS_DOC = ROOT / "docs" / "hooks.md"

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from firestream_core import logs
-from firestream_core.redact import Redactor
+from firestream_core.cli import logs
+from firestream_core.tools.redact import Redactor
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +71,7 @@ def test_default_handler_follows_the_current_stderr(monkeypatch) -> None:
     import logging
     import sys
 
-    from firestream_core.logs import setup_logging
+    from firestream_core.cli.logs import setup_logging
 
     setup_logging()
     swapped = io.StringIO()

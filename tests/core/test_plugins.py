@@ -8,8 +8,8 @@ import attrs
 import pytest
 
 from firestream_core import hookimpl
+from firestream_core.config.plugin_check import check_plugins
 from firestream_core.errors import PluginError, UnknownChartTypeError
-from firestream_core.hookspecs import ALL_HOOKS, STAGES
 from firestream_core.model import (
     ChartInfo,
     ChartPayload,
@@ -18,7 +18,8 @@ from firestream_core.model import (
     HelmChart,
     ValidationResult,
 )
-from firestream_core.plugins import check_plugins, get_plugin_manager
+from firestream_core.plugin.manager import get_plugin_manager
+from firestream_core.plugin.spec import ALL_HOOKS, STAGES
 
 from .conftest import chart_plugin_source
 

@@ -110,9 +110,10 @@ def validate(chart):
 
 DRIVER = """
 import json, sys
-from firestream_core.config import build_charts, load_config
+from firestream_core.config.build import build_charts
+from firestream_core.config.load import load_config
 from firestream_core.model import ChartPayload
-from firestream_core.plugins import get_plugin_manager
+from firestream_core.plugin.manager import get_plugin_manager
 
 manager = get_plugin_manager(disabled=["defaults"])
 (chart,) = build_charts(load_config(sys.argv[1], manager), manager)
@@ -172,7 +173,7 @@ def test_installed_plugin_is_listed_and_its_hooks_are_called(installed_plugin: P
 
     # 1. the command line lists it, from a fresh process
     r = subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "firestream_core.cli", "plugins", "--json"],
+        [sys.executable, "-m", "firestream_core.cli.main", "plugins", "--json"],
         capture_output=True, text=True, env=env, timeout=60,
     )
     doc = json.loads(r.stdout)

@@ -17,8 +17,8 @@ from firestream_core import (
     ValidationResult,
     hookimpl,
 )
-from firestream_core.generic import GenericChart
 from firestream_core.graph import build_graph
+from firestream_core.plugin.generic import GenericChart
 
 
 @attrs.define
@@ -88,7 +88,7 @@ def test_enums_in_seed_spelling() -> None:
 def test_custom_chart_overriding_some_methods() -> None:
     """The seed's MyCustomChart: a chart plugin implements only what it changes."""
     from firestream_core.model import ChartType
-    from firestream_core.plugins import get_plugin_manager
+    from firestream_core.plugin.manager import get_plugin_manager
 
     @attrs.define
     class MyCustomChart(HelmChart):

@@ -4,7 +4,7 @@ Helpers for the end-to-end tests of the product's promises: bad input gives
 one readable error and changes nothing; secrets never reach a command line,
 a log or an error; programs run as argument lists.
 
-* :func:`firestream` runs ``python -m firestream_core.cli`` in a folder with
+* :func:`firestream` runs ``python -m firestream_core.cli.main`` in a folder with
   an environment built from scratch (no ``FIRESTREAM_*`` of the caller) and a
   private ``FIRESTREAM_TMPDIR`` per test, so a values file left behind is
   this run's and nobody else's;
@@ -13,7 +13,7 @@ a log or an error; programs run as argument lists.
 * :func:`snapshot` captures every file of the project folder, to assert
   that nothing was written;
 * :func:`watched` runs it while the test kit's
-  :func:`~firestream_core.testing.argv_watch.watch_argv` polls
+  :func:`~firestream_testing.argv_watch.watch_argv` polls
   ``/proc/*/cmdline`` of every process it starts.
 """
 
@@ -28,10 +28,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from firestream_testing.argv_watch import ArgvWatcher, watch_argv
 
-from firestream_core.testing.argv_watch import ArgvWatcher, watch_argv
-
-FIRESTREAM = [sys.executable, "-m", "firestream_core.cli"]
+FIRESTREAM = [sys.executable, "-m", "firestream_core.cli.main"]
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

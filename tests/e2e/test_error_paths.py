@@ -1,6 +1,6 @@
 """Bad input gets one clear error and nothing is lost: the ``firestream`` command, end to end.
 
-Every case runs ``python -m firestream_core.cli`` as a subprocess, the way a
+Every case runs ``python -m firestream_core.cli.main`` as a subprocess, the way a
 user or a CI job runs it, and checks the promise of docs/cli.md and
 docs/configuration.md: a non-zero exit, ONE readable message on stderr that
 names the file, key, plugin or release (with an optional ``hint:``), no

@@ -11,7 +11,7 @@ chart fails to render with the secrets in its message. Values reach helm
 through files created 0600 and removed afterwards (here in the default
 place, ``/dev/shm``); the release really got them.
 
-The last test is static: only ``firestream_core/process.py`` (and the test
+The last test is static: only ``firestream_core/tools/process.py`` (and the test
 kit) may run programs, and never through a shell.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 import firestream_core
-from firestream_core.values import VALUES_DIR_PREFIX
+from firestream_core.tools.values import VALUES_DIR_PREFIX
 
 from .conftest import clean_env, firestream, watched, write_config
 
@@ -187,8 +187,7 @@ def test_render_error_never_shows_the_secret(kube, chart_repo, helm_bin, setup, 
 # -- no shell strings: only process.py runs programs --------------------------------------------
 
 PACKAGE = Path(firestream_core.__file__).parent
-ALLOWED = {PACKAGE / "process.py"}
-TEST_KIT = PACKAGE / "testing"
+ALLOWED = {PACKAGE / "tools" / "process.py"}
 RUNNERS = {"subprocess", "sh", "pty", "pexpect"}
 OS_RUNNERS = {"system", "popen", "spawnl", "spawnle", "spawnlp", "spawnlpe", "spawnv", "spawnve",
               "spawnvp", "spawnvpe", "execl", "execle", "execlp", "execlpe", "execv", "execve",
@@ -222,14 +221,14 @@ def _offences(path: Path) -> list[str]:
 
 def test_only_process_py_runs_programs_and_never_through_a_shell():
     files = sorted(PACKAGE.rglob("*.py"))
-    assert PACKAGE / "helm.py" in files and PACKAGE / "commands" / "apply.py" in files
+    assert PACKAGE / "tools" / "helm.py" in files and PACKAGE / "cli" / "commands" / "apply.py" in files
     offences = []
     for path in files:
-        if path in ALLOWED or TEST_KIT in path.parents:
+        if path in ALLOWED:
             continue
         offences += _offences(path)
     assert offences == [], "\n".join(offences)
     # process.py itself runs argument lists, never through a shell
-    shell = [o for o in _offences(PACKAGE / "process.py")
+    shell = [o for o in _offences(PACKAGE / "tools" / "process.py")
              if o.endswith(("shell=True", "os.system", "os.popen"))]
     assert shell == [], "\n".join(shell)

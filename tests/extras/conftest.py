@@ -19,7 +19,7 @@ def cli(kube, helm_bin, monkeypatch, capsys) -> Callable[..., tuple[int, str, st
 
     The environment is the test's (``kube.env``: its kubeconfig, HELM homes, tools on PATH).
     """
-    from firestream_core.cli import main
+    from firestream_core.cli.main import main
 
     for key, value in kube.env.items():
         monkeypatch.setenv(key, value)

@@ -70,7 +70,7 @@ class ArgvRecorder:
 
 @contextmanager
 def record_argv(monkeypatch: Any) -> Iterator[ArgvRecorder]:
-    from firestream_core.process import Runner
+    from firestream_core.tools.process import Runner
 
     recorder = ArgvRecorder()
     original = Runner.run

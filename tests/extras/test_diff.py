@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from firestream_core.diff import diff_project, format_diffs
-from firestream_core.manifests import HIDDEN, HIDDEN_CHANGED, mask_object, split_manifest
-from firestream_core.redact import Redactor
+from firestream_core.ops.diff import diff_project, format_diffs
+from firestream_core.tools.manifests import HIDDEN, HIDDEN_CHANGED, mask_object, split_manifest
+from firestream_core.tools.redact import Redactor
 
 from .conftest import CHARTS
 from .helpers import extras_app_config, load, write_config

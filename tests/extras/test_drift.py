@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import json
 
-from firestream_core.drift import compare_object, drift_project, format_drift
-from firestream_core.manifests import HIDDEN, HIDDEN_CHANGED
-from firestream_core.redact import Redactor
+from firestream_core.ops.drift import compare_object, drift_project, format_drift
+from firestream_core.tools.manifests import HIDDEN, HIDDEN_CHANGED
+from firestream_core.tools.redact import Redactor
 
 from .helpers import extras_app_config, load
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 
-from firestream_core.hookinfo import ReleaseHooks, format_hooks, hooks_in
-from firestream_core.state import StateStore
+from firestream_core.ops.helm_hooks import ReleaseHooks, format_hooks, hooks_in
+from firestream_core.state.store import StateStore
 
 from .helpers import extras_app_config, load, record_argv
 

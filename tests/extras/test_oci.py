@@ -12,16 +12,18 @@ import threading
 
 import pytest
 import yaml
+from firestream_testing.argv_watch import assert_not_on_command_lines, watch_argv
+from firestream_testing.registry import start_registry
 
-from firestream_core.config import parse_config
+from firestream_core.config.parse import parse_config
 from firestream_core.errors import (
     ConfigError,
     HelmCommandError,
     RegistryAuthError,
 )
-from firestream_core.helm import classify
 from firestream_core.model import ChartInfo, HelmChart
-from firestream_core.oci import (
+from firestream_core.tools.helm_errors import classify
+from firestream_core.tools.oci import (
     RegistryConfig,
     RegistryCredentialsError,
     RegistryLogins,
@@ -29,8 +31,6 @@ from firestream_core.oci import (
     read_password,
     resolve_oci_charts,
 )
-from firestream_core.testing.argv_watch import assert_not_on_command_lines, watch_argv
-from firestream_core.testing.registry import start_registry
 
 from .helpers import load, record_argv, write_config
 

@@ -12,7 +12,7 @@ from firestream_core.errors import (
     ReleaseLockedError,
     RenderError,
 )
-from firestream_core.helm import ReleaseNotFoundError, classify, summarize
+from firestream_core.tools.helm_errors import ReleaseNotFoundError, classify, summarize
 
 CASES = [
     ("Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", ReleaseLockedError),

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from firestream_core.errors import ClusterUnreachableError, HelmCommandError, HelmTimeoutError
-from firestream_core.helm import Helm
-from firestream_core.kubectl import Kubectl
 from firestream_core.model import ChartInfo
-from firestream_core.process import Completed, Runner
-from firestream_core.redact import Redactor
+from firestream_core.tools.helm import Helm
+from firestream_core.tools.kubectl import Kubectl
+from firestream_core.tools.process import Completed, Runner
+from firestream_core.tools.redact import Redactor
 
 
 class StubRunner(Runner):
@@ -169,6 +169,6 @@ def test_failed_helm_test_without_suite_output_names_the_pods() -> None:
 
 
 def test_missing_values_file_is_not_a_missing_chart() -> None:
-    from firestream_core.helm import classify
+    from firestream_core.tools.helm_errors import classify
 
     assert classify("Error: open /p/values/x.yaml: no such file or directory") is HelmCommandError

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from firestream_testing.fakehelm import FakeHelm
 
 from firestream_core.errors import (
     CancelledError,
@@ -14,10 +15,10 @@ from firestream_core.errors import (
     HelmCommandError,
     ReleaseLockedError,
 )
-from firestream_core.helm import Helm, ReleaseNotFoundError
 from firestream_core.model import ChartInfo, ChartSetValue
-from firestream_core.process import Runner
-from firestream_core.testing.fakehelm import FakeHelm
+from firestream_core.tools.helm import Helm
+from firestream_core.tools.helm_errors import ReleaseNotFoundError
+from firestream_core.tools.process import Runner
 
 SECRET = "fake-secret-value-1234"
 
@@ -301,7 +302,7 @@ def test_helm_class_against_fake_binary_path(fake_helm: FakeHelm) -> None:
 @pytest.mark.helm
 def test_helmfile_drives_the_fake(fake_helm: FakeHelm, chart_dir: Path, tmp_path: Path) -> None:
     """helmfile 0.166 runs sync / template / destroy through the fake (the benchmark's setup)."""
-    from firestream_core.testing.tools import ToolsError, ensure_tools
+    from firestream_testing.tools import ToolsError, ensure_tools
 
     try:
         helmfile = ensure_tools(with_helmfile=True)["helmfile"]

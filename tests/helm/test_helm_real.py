@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from firestream_testing.argv_watch import watch_argv
 
 from firestream_core.errors import (
     CancelledError,
@@ -26,9 +27,9 @@ from firestream_core.errors import (
     ReleaseLockedError,
     RenderError,
 )
-from firestream_core.helm import Helm, ReleaseNotFoundError
 from firestream_core.model import ChartInfo, ChartSetValue, ChartValuesGenerated, InstalledRelease
-from firestream_core.testing.argv_watch import watch_argv
+from firestream_core.tools.helm import Helm
+from firestream_core.tools.helm_errors import ReleaseNotFoundError
 
 pytestmark = pytest.mark.helm
 

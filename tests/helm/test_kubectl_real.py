@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from firestream_testing.plugin_fixtures import RecordingRunner
 
 from firestream_core.errors import ClusterUnreachableError, HelmCommandError
-from firestream_core.kubectl import Kubectl
 from firestream_core.model import ChartInfo, ChartValuesGenerated
-from firestream_core.testing.plugin_fixtures import RecordingRunner
+from firestream_core.tools.kubectl import Kubectl
 
 pytestmark = pytest.mark.helm
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from firestream_core.errors import CancelledError, HelmNotInstalledError
-from firestream_core.process import Completed, ProgramNotFoundError, Runner
-from firestream_core.redact import Redactor
+from firestream_core.tools.process import Completed, ProgramNotFoundError, Runner
+from firestream_core.tools.redact import Redactor
 
 PY = sys.executable
 
@@ -55,7 +55,7 @@ def test_missing_program_is_typed_and_says_how_to_install(tmp_path: Path) -> Non
     err = info.value
     assert isinstance(err, FileNotFoundError)
     assert isinstance(err, HelmNotInstalledError)
-    assert "firestream_core.testing.tools" in (err.hint or "")
+    assert "firestream_testing.tools" in (err.hint or "")
     assert err.release == "rel"
 
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from firestream_core.redact import MASK, Redactor, looks_secret
+from firestream_core.tools.redact import MASK, Redactor, looks_secret
 
 
 def test_add_hides_every_occurrence() -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from firestream_core import values as values_module
 from firestream_core.model import ChartInfo, ChartSetValue, ChartValuesGenerated
-from firestream_core.values import (
+from firestream_core.tools import values as values_module
+from firestream_core.tools.values import (
     changed_keys,
     host_marker,
     merged_values,
@@ -247,7 +247,7 @@ def test_a_sigkilled_processs_values_file_is_removed_by_the_next_one(tmp_path: P
     holder = subprocess.Popen(  # noqa: S603 - the test interpreter
         [sys.executable, "-c",
          "import sys\n"
-         "from firestream_core.values import values_file\n"
+         "from firestream_core.tools.values import values_file\n"
          "with values_file({'password': 'pw'}, dir=sys.argv[1]) as p:\n"
          "    print(p, flush=True)\n"
          "    sys.stdin.read()\n",

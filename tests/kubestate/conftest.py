@@ -1,7 +1,7 @@
 """An in-memory stand-in for the API server's optimistic concurrency, and a settable clock.
 
 ``MemoryKube`` answers ``get`` / ``create`` / ``replace`` like
-:class:`~firestream_core.kubectl.Kubectl` does against a real API server:
+:class:`~firestream_core.tools.kubectl.Kubectl` does against a real API server:
 create -> None when the object exists, replace -> None when the given
 ``resourceVersion`` is not the stored one (409) or the object is gone;
 every write bumps the version. It lets the lease logic be tested with an

@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from firestream_core.cli import main
+from firestream_core.cli.main import main
 from firestream_core.errors import HelmCommandError, StateError
-from firestream_core.kubestate import KubernetesStateBackend, LeaseLock, format_micro_time
-from firestream_core.state import ReleaseState, State, StateStore
+from firestream_core.state.kubernetes import KubernetesStateBackend, LeaseLock, format_micro_time
+from firestream_core.state.store import ReleaseState, State, StateStore
 
 
 def entry(name: str, namespace: str = "apps") -> ReleaseState:
@@ -132,8 +132,8 @@ RACER = textwrap.dedent(
     """
     import sys, time
     from firestream_core.errors import StateLockedError
-    from firestream_core.kubectl import Kubectl
-    from firestream_core.kubestate import KubernetesStateBackend
+    from firestream_core.tools.kubectl import Kubectl
+    from firestream_core.state.kubernetes import KubernetesStateBackend
     kubeconfig, kubectl, namespace = sys.argv[1:4]
     k = Kubectl(binary=kubectl, kubeconfig=kubeconfig)
     real = k.replace

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from firestream_core.errors import StateError, StateLockedError
-from firestream_core.kubestate import (
+from firestream_core.state.kubernetes import (
     KubernetesStateBackend,
     LeaseLock,
     LeaseRecord,
@@ -27,7 +27,7 @@ from firestream_core.kubestate import (
     parse_time,
     state_object_name,
 )
-from firestream_core.state import ReleaseState, State, StateBackend, open_backend
+from firestream_core.state.store import ReleaseState, State, StateBackend, open_backend
 
 NS, NAME = "firestream", "firestream-state-shop"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from firestream_core.kubestate import KubernetesStateBackend, parse_time
+from firestream_core.state.kubernetes import KubernetesStateBackend, parse_time
 
 GATED_HELM = """#!{python}
 # The fake helm, except that 'upgrade ... slow' first waits for the gate file.
@@ -92,7 +92,7 @@ class Machines:
 
     def argv(self, path: Path, *extra: str, command: str = "apply") -> list[str]:
         words = ["apply", "--yes"] if command == "apply" else command.split()
-        return [sys.executable, "-m", "firestream_core.cli", *words,
+        return [sys.executable, "-m", "firestream_core.cli.main", *words,
                 "-f", str(path), "--helm-binary", str(self.helm), "--kubeconfig", str(self.kube.kubeconfig),
                 *extra]
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from firestream_core.context import DeployContext
-from firestream_core.generic import GenericChart
 from firestream_core.model import ChartInfo, HelmChart, ReleaseSettings
-from firestream_core.plugins import FirestreamPluginManager, get_plugin_manager
-from firestream_core.redact import Redactor
+from firestream_core.plugin.context import DeployContext
+from firestream_core.plugin.generic import GenericChart
+from firestream_core.plugin.manager import FirestreamPluginManager, get_plugin_manager
+from firestream_core.tools.redact import Redactor
 
 from .fakes import FakeHelm, FakeKubectl
 

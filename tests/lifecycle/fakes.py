@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from firestream_core.errors import HelmCommandError
-from firestream_core.helm import TestResult, TestRun, UpgradedRelease
 from firestream_core.model import ChartInfo, InstalledRelease
-from firestream_core.process import Completed
+from firestream_core.tools.helm_output import TestResult, TestRun, UpgradedRelease
+from firestream_core.tools.process import Completed
 
 
 class RecordingRunner:

@@ -18,18 +18,19 @@ from typing import Any
 import pytest
 
 from firestream_core import hookimpl
-from firestream_core.context import DeployContext
-from firestream_core.defaults import check_release_exists, fresh_exec_status
+from firestream_core.deploy.defaults import check_release_exists, fresh_exec_status
+from firestream_core.deploy.lifecycle import run_release
 from firestream_core.errors import ClusterUnreachableError
-from firestream_core.generic import GenericChart
-from firestream_core.lifecycle import EXEC_PAYLOAD_KEY, run_release
 from firestream_core.model import (
+    EXEC_PAYLOAD_KEY,
     ChartInfo,
     ChartPayload,
     ExecOutcome,
     ReleaseSettings,
     ValidationStatus,
 )
+from firestream_core.plugin.context import DeployContext
+from firestream_core.plugin.generic import GenericChart
 
 from .conftest import generic, make_manager
 from .fakes import pod
@@ -267,7 +268,7 @@ def test_real_helm_upgrade_output_is_the_release_record(kube, helm_bin, chart_re
 
 def test_kubectl_get_accepts_a_kind_list(tmp_path):
     """``Kubectl.get`` passes "pods,deployments,..." as one argument, as kubectl wants it."""
-    from firestream_core.kubectl import Kubectl
+    from firestream_core.tools.kubectl import Kubectl
 
     log = tmp_path / "argv"
     script = tmp_path / "kubectl"

@@ -1,4 +1,4 @@
-"""firestream_core.crds: a chart's CRDs, server-side applied before helm upgrades it.
+"""firestream_core.plugin.crds: a chart's CRDs, server-side applied before helm upgrades it.
 
 The helm and kubectl layers are small stand-ins here; the plugins that use it
 (prometheus-operator, kafka) test it with the real helm against the emulator.
@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from firestream_core.context import DeployContext
-from firestream_core.crds import chart_crds, crd_names, is_crd_file, upgrade_chart_crds
 from firestream_core.model import ChartInfo, HelmAction, InstalledRelease
+from firestream_core.plugin.context import DeployContext
+from firestream_core.plugin.crds import chart_crds, crd_names, is_crd_file, upgrade_chart_crds
 
 CRD = """apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition

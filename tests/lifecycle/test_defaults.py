@@ -8,8 +8,8 @@ import os
 import pytest
 
 from firestream_core import hookimpl
+from firestream_core.deploy.lifecycle import run_release
 from firestream_core.errors import HelmCommandError
-from firestream_core.lifecycle import run_release
 from firestream_core.model import (
     BreakingVersion,
     ExecOutcome,
@@ -135,7 +135,7 @@ def test_oci_charts_add_no_repository(context, helm, info):
 
 
 def test_unknown_named_repository_in_pre_exec_is_clear(context, helm):
-    from firestream_core import defaults
+    from firestream_core.deploy import defaults
     from firestream_core.errors import ChartNotFoundError
     from firestream_core.model import ChartPayload
 
@@ -233,8 +233,8 @@ def test_breaking_version_commands_run_as_argument_lists(context, helm, kubectl,
 
 def test_kubectl_command_reaches_the_real_kubectl_layer_once(context):
     """Through the real ``Kubectl``: ``kubectl delete crd x`` is not ``kubectl kubectl ...``."""
-    from firestream_core.kubectl import Kubectl
-    from firestream_core.recovery import run_command
+    from firestream_core.deploy.recovery import run_command
+    from firestream_core.tools.kubectl import Kubectl
 
     from .fakes import RecordingRunner
 
@@ -245,8 +245,8 @@ def test_kubectl_command_reaches_the_real_kubectl_layer_once(context):
 
 
 def test_failing_other_program_raises_typed_error(context, helm):
-    from firestream_core.process import Completed
-    from firestream_core.recovery import run_command
+    from firestream_core.deploy.recovery import run_command
+    from firestream_core.tools.process import Completed
 
     helm.runner.results.append(Completed(("cleanup",), 3, "", "step one\ncould not clean\n", 0.1))
     with pytest.raises(HelmCommandError) as err:

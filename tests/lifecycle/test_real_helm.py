@@ -18,10 +18,8 @@ import time
 import pytest
 
 from firestream_core import hookimpl
-from firestream_core.context import DeployContext
+from firestream_core.deploy.lifecycle import run_release
 from firestream_core.errors import ClusterUnreachableError, HelmTimeoutError, RenderError
-from firestream_core.generic import GenericChart
-from firestream_core.lifecycle import run_release
 from firestream_core.model import (
     BreakingVersion,
     ChartInfo,
@@ -32,6 +30,8 @@ from firestream_core.model import (
     ValidationResult,
     ValidationStatus,
 )
+from firestream_core.plugin.context import DeployContext
+from firestream_core.plugin.generic import GenericChart
 
 from .conftest import make_manager
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from firestream_core import hookimpl
+from firestream_core.deploy.lifecycle import run_release
 from firestream_core.errors import RenderError
-from firestream_core.lifecycle import run_release
 from firestream_core.model import ChartSetValue, ValidationResult
 
 from .conftest import generic, make_manager

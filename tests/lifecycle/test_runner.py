@@ -10,6 +10,7 @@ import attrs
 import pytest
 
 from firestream_core import hookimpl
+from firestream_core.deploy.lifecycle import run_release
 from firestream_core.errors import (
     CancelledError,
     ChartNotFoundError,
@@ -20,7 +21,6 @@ from firestream_core.errors import (
     StageFailedError,
     ValidationFailedError,
 )
-from firestream_core.lifecycle import run_release
 from firestream_core.model import (
     ChartInfo,
     ChartPayload,

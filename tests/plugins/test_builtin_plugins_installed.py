@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from firestream_core.config import build_charts, load_config
-from firestream_core.plugins import check_plugins, get_plugin_manager
+from firestream_core.config.build import build_charts
+from firestream_core.config.load import load_config
+from firestream_core.config.plugin_check import check_plugins
+from firestream_core.plugin.manager import get_plugin_manager
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,7 +64,7 @@ def test_all_five_are_discovered_with_no_problem(manager: Any) -> None:
 
 def test_firestream_plugins_lists_all_five() -> None:
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "firestream_core.cli", "plugins", "--json"],
+        [sys.executable, "-m", "firestream_core.cli.main", "plugins", "--json"],
         capture_output=True, text=True, check=False, cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
@@ -133,7 +135,7 @@ kafka_cluster = { name = "events", replicas = 3, storage = "10Gi" }
     ]
     assert config.repositories == {"bitnami": "https://charts.example.internal/bitnami"}
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "firestream_core.cli", "validate", "-f", str(path)],
+        [sys.executable, "-m", "firestream_core.cli.main", "validate", "-f", str(path)],
         capture_output=True, text=True, check=False, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr

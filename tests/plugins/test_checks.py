@@ -1,4 +1,4 @@
-"""``firestream_core.checks``: the validation helpers chart plugins build on."""
+"""``firestream_core.plugin.checks``: the validation helpers chart plugins build on."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from firestream_core import checks
-from firestream_core.context import DeployContext
 from firestream_core.errors import ClusterUnreachableError, HelmCommandError
 from firestream_core.model import ChartInfo, ChartSetValue, ChartValuesGenerated, ValidationStatus
+from firestream_core.plugin import checks
+from firestream_core.plugin.context import DeployContext
 
 NS = "apps"
 PASSED, FAILED, PENDING = ValidationStatus.PASSED, ValidationStatus.FAILED, ValidationStatus.PENDING

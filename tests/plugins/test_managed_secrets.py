@@ -1,4 +1,4 @@
-"""``firestream_core.managed_secrets`` and ``firestream_core.presets``: helpers for chart plugins."""
+"""``firestream_core.plugin.secrets`` and ``firestream_core.plugin.presets``: helpers for chart plugins."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from firestream_core.context import DeployContext
-from firestream_core.managed_secrets import ensure_namespace, ensure_secret, generate_password
 from firestream_core.model import ChartInfo, ChartSetValue, ChartValuesGenerated
-from firestream_core.presets import preset_values
-from firestream_core.redact import Redactor
-from firestream_core.values import merged_values
+from firestream_core.plugin.context import DeployContext
+from firestream_core.plugin.presets import preset_values
+from firestream_core.plugin.secrets import ensure_namespace, ensure_secret, generate_password
+from firestream_core.tools.redact import Redactor
+from firestream_core.tools.values import merged_values
 
 
 def context(kube: Any, *, dry_run: bool = False) -> DeployContext:

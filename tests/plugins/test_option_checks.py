@@ -1,11 +1,11 @@
-"""The option validators chart plugins share (``firestream_core.option_checks``)."""
+"""The option validators chart plugins share (``firestream_core.plugin.options``)."""
 
 from __future__ import annotations
 
 import attrs
 import pytest
 
-from firestream_core.option_checks import at_least, env_var_name, secret_name
+from firestream_core.plugin.options import at_least, env_var_name, secret_name
 
 
 @attrs.frozen

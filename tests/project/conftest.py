@@ -42,6 +42,6 @@ def release_blocks(releases: list[tuple[str, list[str], dict[str, Any]]], *, cha
 def no_log_redactors():
     """Registered log redactors are process-global: forget them after the test."""
     yield
-    from firestream_core.logs import remove_redactors
+    from firestream_core.cli.logs import remove_redactors
 
     remove_redactors()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from firestream_core.chartfiles import HelmIgnore, chart_digest, chart_files
+from firestream_core.tools.chartfiles import HelmIgnore, chart_digest, chart_files
 
 
 def make_chart(root: Path) -> Path:

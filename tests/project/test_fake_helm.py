@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from firestream_core.cli import main
+from firestream_core.cli.main import main
 from firestream_core.errors import StateLockedError
 from firestream_core.project import Project
 
@@ -308,7 +308,7 @@ def test_lock_refuses_a_second_run_in_process(env):
 def test_second_process_is_refused_and_ctrl_c_keeps_what_finished(env, fake_helm):
     path = env.write(block("fast"), block("slow"), block("after", ("slow",)))
     fake_helm.set_delay("slow", 60)
-    argv = [sys.executable, "-m", "firestream_core.cli", "apply", "--yes", "-f", str(path), *env.flags]
+    argv = [sys.executable, "-m", "firestream_core.cli.main", "apply", "--yes", "-f", str(path), *env.flags]
     first = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # noqa: S603
                              stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
@@ -407,7 +407,7 @@ class _AppendsInPreExec:
 
 
 def test_stage_edits_to_a_chart_do_not_leak_into_the_next_plan(env, fake_helm, fake_kubectl):
-    from firestream_core.plugins import get_plugin_manager
+    from firestream_core.plugin.manager import get_plugin_manager
 
     env.write('[[deployments.mutating]]\nrepository = "fixtures"\nversion = "0.1.0"\n')
     manager = get_plugin_manager(load_entry_points=False, extra_plugins=[_AppendsInPreExec.make()])
@@ -497,7 +497,7 @@ def test_apply_and_destroy_wait_lock_timeout_for_a_held_lock(env, monkeypatch):
     """``lock_timeout`` reaches the lock: the first wait (the other run then lets go) is followed by success."""
     import types
 
-    from firestream_core import lock as lock_module
+    from firestream_core.state import lock as lock_module
 
     env.write(block("a"))
     other = env.load().state_backend().lock("firestream other-run")

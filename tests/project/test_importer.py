@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from firestream_core.importer import _NotToml, split_secret_values, toml_block
+from firestream_core.ops.importer import _NotToml, split_secret_values, toml_block
 
 
 def test_secret_looking_subtrees_are_split_off() -> None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from firestream_core.chartfiles import chart_digest
-from firestream_core.generic import GenericChart
+from firestream_core.deploy.plan import make_plan
 from firestream_core.model import (
     BreakingVersion,
     ChartSetValue,
@@ -16,9 +15,10 @@ from firestream_core.model import (
     HelmAction,
     InstalledRelease,
 )
-from firestream_core.plan import make_plan
-from firestream_core.state import ReleaseState, State
-from firestream_core.values import values_digest
+from firestream_core.plugin.generic import GenericChart
+from firestream_core.state.store import ReleaseState, State
+from firestream_core.tools.chartfiles import chart_digest
+from firestream_core.tools.values import values_digest
 
 SECRET = "s3cr3t-Hunter2-value"
 

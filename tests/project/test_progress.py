@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import logging
 
-from firestream_core.plan import Change, Plan
-from firestream_core.progress import LiveProgress, format_plan, format_summary
-from firestream_core.project import ApplyEvent, ApplyResult, ReleaseOutcome
+from firestream_core.cli.progress import LiveProgress, format_plan, format_summary
+from firestream_core.deploy.plan import Change, Plan
+from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseOutcome
 
 
 def _plan() -> Plan:

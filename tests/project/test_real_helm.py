@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from firestream_core.project import ApplyEvent, Project
+from firestream_core.deploy.results import ApplyEvent
+from firestream_core.project import Project
 
 from .conftest import release_blocks, write_config
 
@@ -198,7 +199,7 @@ def test_ctrl_c_during_apply(tmp_path, kube, chart_repo, helm_bin):
     lock_file = path.parent / ".firestream" / "lock"
     env = {**os.environ, **kube.env}
     proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "firestream_core.cli", "apply", "--yes", "-f", str(path),
+        [sys.executable, "-m", "firestream_core.cli.main", "apply", "--yes", "-f", str(path),
          "--helm-binary", str(helm_bin), "--kubeconfig", str(kube.kubeconfig)],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=tmp_path,

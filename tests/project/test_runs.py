@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from firestream_core.cli import main
-from firestream_core.process import Runner
+from firestream_core.cli.main import main
 from firestream_core.project import Project
+from firestream_core.tools.process import Runner
 
 from .conftest import release_blocks, write_config
 
@@ -158,7 +158,7 @@ def test_one_list_one_repo_add_per_repository_and_noop_makes_no_helm_call(
 def test_apply_refuses_without_yes_when_stdin_is_not_a_terminal(project_env, kube, chart_repo, spy):
     path = _config(project_env["dir"], kube, chart_repo, [("solo", [], "tiny-app", "fixtures")])
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "firestream_core.cli", "apply", "-f", str(path), *project_env["flags"]],
+        [sys.executable, "-m", "firestream_core.cli.main", "apply", "-f", str(path), *project_env["flags"]],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, env=os.environ.copy(), timeout=120,
     )
     assert done.returncode == 1
@@ -208,7 +208,7 @@ def test_second_concurrent_apply_is_refused_naming_the_holder(project_env, kube,
     """
     path = _config(project_env["dir"], kube, chart_repo, [("slow", [], "tiny-app", "fixtures")],
                    extra=extra.replace("\n        ", "\n"))
-    argv = [sys.executable, "-m", "firestream_core.cli", "apply", "--yes", "-f", str(path),
+    argv = [sys.executable, "-m", "firestream_core.cli.main", "apply", "--yes", "-f", str(path),
             *project_env["flags"]]
     first = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # noqa: S603
                              stderr=subprocess.PIPE, text=True, env=os.environ.copy())

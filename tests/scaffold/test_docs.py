@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from firestream_core import ChartPayload, HelmAction, ValidationStatus
-from firestream_core.plugins import check_plugins, get_plugin_manager
+from firestream_core.config.plugin_check import check_plugins
+from firestream_core.plugin.manager import get_plugin_manager
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 MINE = ("writing-a-chart-plugin.md", "testing-a-chart-plugin.md", "library.md")

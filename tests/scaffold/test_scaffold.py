@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from firestream_core.cli import main
+from firestream_core.cli.main import main
 from firestream_core.scaffold import (
     NAME_MAX,
     ScaffoldError,
@@ -126,7 +126,7 @@ def test_pyproject_declares_the_entry_point_classifier_and_test_extra() -> None:
     assert doc["build-system"]["build-backend"] == "setuptools.build_meta"
     assert project["name"] == "firestream-chart-hello-world"
     assert [d.split(">=")[0] for d in project["dependencies"]] == ["firestream-core"]
-    assert project["optional-dependencies"]["test"] == ["firestream-core[testing]", "pytest"]
+    assert project["optional-dependencies"]["test"] == ["firestream-testing", "pytest"]
     assert project["entry-points"]["firestream.charts"] == {
         "hello-world": "firestream_chart_hello_world"
     }
@@ -134,7 +134,7 @@ def test_pyproject_declares_the_entry_point_classifier_and_test_extra() -> None:
 
 
 def test_the_python_files_compile_and_declare_the_plugin_api() -> None:
-    from firestream_core.markers import PLUGIN_API_VERSION
+    from firestream_core.plugin.markers import PLUGIN_API_VERSION
 
     files = render_chart_plugin("hello-world")
     for path, text in files.items():
@@ -280,7 +280,7 @@ def test_the_command_warns_when_an_installed_plugin_has_the_name(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from firestream_core.commands import new
+    from firestream_core.cli.commands import new
 
     monkeypatch.setattr(new, "_already_provided", lambda name, disabled: "'redis' (acme-redis 1.0.0)")
     assert main(["new", "chart", "redis", "--dir", str(tmp_path)]) == 0

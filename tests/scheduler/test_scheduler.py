@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from firestream_core.errors import CancelledError
-from firestream_core.scheduler import (
+from firestream_core.deploy.scheduler import (
     NodeStatus,
     Scheduler,
     SchedulerEvent,
     critical_path,
     remaining_chain,
 )
+from firestream_core.errors import CancelledError
 
 WAIT = 10.0
 """Upper bound for any wait on another node: only guards against a hang."""

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from firestream_core.errors import StateError, StateLockedError
-from firestream_core.lock import LockInfo, ProjectLock, force_unlock, lock_path, read_lock
-from firestream_core.state import StateStore
+from firestream_core.state.lock import LockInfo, ProjectLock, force_unlock, lock_path, read_lock
+from firestream_core.state.store import StateStore
 
 HOLDER = textwrap.dedent(
     """
     import sys, time
-    from firestream_core import lock as L
-    from firestream_core.lock import ProjectLock
+    from firestream_core.state import lock as L
+    from firestream_core.state.lock import ProjectLock
     from firestream_core.errors import StateLockedError
     if sys.argv[3:] == ["racer"]:
         # widen the window between reading a stale lock and replacing it, then
@@ -116,7 +116,7 @@ def test_a_second_lock_in_the_same_process_is_refused(tmp_path):
 def test_stale_lock_of_a_dead_process_is_taken_over_with_a_warning(tmp_path, caplog):
     write_lock(tmp_path, command="firestream apply --yes")
     old = read_lock(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="firestream_core.lock"):
+    with caplog.at_level(logging.WARNING, logger="firestream_core.state.lock"):
         with ProjectLock(tmp_path, "firestream apply") as lock:
             assert read_lock(tmp_path) == lock.info
             assert lock.info.pid == os.getpid()

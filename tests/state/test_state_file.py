@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from firestream_core.errors import StateError
-from firestream_core.state import (
+from firestream_core.state.store import (
     SCHEMA_VERSION,
     ReleaseState,
     State,
@@ -143,7 +143,7 @@ def test_crash_between_write_and_rename_keeps_the_old_file(tmp_path):
     script = textwrap.dedent(
         """
         import os, sys
-        from firestream_core.state import State, StateStore, ReleaseState
+        from firestream_core.state.store import State, StateStore, ReleaseState
         os.replace = lambda src, dst: os._exit(3)  # the crash, after write+fsync
         state = StateStore(sys.argv[1]).load()
         state.forget("data/db")

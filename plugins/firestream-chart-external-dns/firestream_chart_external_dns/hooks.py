@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from firestream_core.markers import hookimpl
 from firestream_core.model import ChartType, HelmAction
+from firestream_core.plugin.markers import hookimpl
 
 from .chart import REPOSITORY, REPOSITORY_URL, ExternalDnsChart
 
 if TYPE_CHECKING:
-    from firestream_core.context import DeployContext
     from firestream_core.model import HelmChart, ValidationResult
+    from firestream_core.plugin.context import DeployContext
 
 
 def chart_type() -> ChartType:
@@ -40,7 +40,7 @@ def register_chart_types(register: Callable[[ChartType], None]) -> None:
 @hookimpl
 def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult] | None:
     """``external_dns_deployment``: the release's Deployment is available."""
-    from firestream_core import checks
+    from firestream_core.plugin import checks
 
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:

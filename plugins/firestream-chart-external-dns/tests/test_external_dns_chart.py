@@ -6,10 +6,12 @@ from pathlib import Path
 
 from firestream_chart_external_dns import ExternalDnsChart
 
-from firestream_core.config import build_charts, load_config
+from firestream_core.config.build import build_charts
+from firestream_core.config.load import load_config
+from firestream_core.config.plugin_check import check_plugins
 from firestream_core.model import ChartInfo, HelmChartNamespace
-from firestream_core.plugins import check_plugins, get_plugin_manager
-from firestream_core.values import merged_values
+from firestream_core.plugin.manager import get_plugin_manager
+from firestream_core.tools.values import merged_values
 
 
 def test_defaults_are_the_originals() -> None:

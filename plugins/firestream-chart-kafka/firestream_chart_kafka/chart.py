@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import attrs
 
 from firestream_core.model import ChartInfo, HelmChart, HelmChartNamespace, ReleaseSettings
-from firestream_core.presets import preset_values
+from firestream_core.plugin.presets import preset_values
 
 REPOSITORY = "strimzi"
 REPOSITORY_URL = "https://strimzi.io/charts/"

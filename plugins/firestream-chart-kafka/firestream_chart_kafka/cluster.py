@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from .chart import KafkaCluster
 
 if TYPE_CHECKING:
-    from firestream_core.context import DeployContext
     from firestream_core.model import ChartInfo
+    from firestream_core.plugin.context import DeployContext
 
 KIND = "kafkas.kafka.strimzi.io"
 API_VERSION = "kafka.strimzi.io/v1beta2"

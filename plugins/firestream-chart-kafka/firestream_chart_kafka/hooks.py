@@ -8,7 +8,7 @@ pre_exec               (destroy) the Kafka resource is deleted before its operat
 exec                   (deploy) before the default ``helm upgrade --install``: on
                        an upgrade (or when the Strimzi CRDs are already there),
                        the chart's CRDs are server-side applied
-                       (``firestream_core.crds.upgrade_chart_crds``;
+                       (``firestream_core.plugin.crds.upgrade_chart_crds``;
                        ``upgrade_crds = false`` to leave them). Returns None:
                        the default ``exec`` then runs helm.
 post_exec              (deploy) waits until the operator Deployment is available,
@@ -25,14 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.markers import hookimpl
 from firestream_core.model import ChartType, HelmAction
+from firestream_core.plugin.markers import hookimpl
 
 from .chart import REPOSITORY, REPOSITORY_URL, KafkaChart, KafkaOptions, options_of
 
 if TYPE_CHECKING:
-    from firestream_core.context import DeployContext
     from firestream_core.model import ChartPayload, HelmChart, ValidationResult
+    from firestream_core.plugin.context import DeployContext
 
 PAYLOAD_KEY = "kafka"
 OPERATOR_PODS = "name=strimzi-cluster-operator,strimzi.io/kind=cluster-operator"
@@ -64,7 +64,7 @@ def _dry_run(chart: HelmChart, context: DeployContext) -> bool:
 
 def operator_selector(chart: HelmChart, context: DeployContext) -> str:
     """The operator Deployment's labels (``app: strimzi``, ``release: <release>``)."""
-    from firestream_core.checks import chart_value
+    from firestream_core.plugin.checks import chart_value
 
     name = chart_value(chart.chart_info, "nameOverride", None, project_dir=context.project_dir)
     return f"app={name or 'strimzi'},release={chart.chart_info.name}"
@@ -90,8 +90,8 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
 @hookimpl
 def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:  # noqa: A001
     """The Strimzi CRDs of the chart version being deployed, applied before helm upgrades it."""
-    from firestream_core.crds import upgrade_chart_crds
-    from firestream_core.defaults import current_release
+    from firestream_core.deploy.defaults import current_release
+    from firestream_core.plugin.crds import upgrade_chart_crds
 
     from .cluster import KIND
 
@@ -144,7 +144,7 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
 @hookimpl
 def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult] | None:
     """The Kafka CRD, the operator Deployment and, with a cluster, its Ready condition."""
-    from firestream_core import checks
+    from firestream_core.plugin import checks
 
     from .cluster import KIND
 

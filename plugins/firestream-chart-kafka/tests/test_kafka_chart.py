@@ -8,11 +8,13 @@ import pytest
 from firestream_chart_kafka import KafkaChart, KafkaCluster, KafkaOptions
 from firestream_chart_kafka.cluster import kafka_manifest
 
-from firestream_core.config import build_charts, load_config
+from firestream_core.config.build import build_charts
+from firestream_core.config.load import load_config
+from firestream_core.config.plugin_check import check_plugins
 from firestream_core.errors import ConfigError
 from firestream_core.model import HelmChartNamespace
-from firestream_core.plugins import check_plugins, get_plugin_manager
-from firestream_core.values import merged_values
+from firestream_core.plugin.manager import get_plugin_manager
+from firestream_core.tools.values import merged_values
 
 
 def test_strimzi_operator_is_the_originals() -> None:

@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from firestream_core.markers import hookimpl
 from firestream_core.model import ChartType, HelmAction
+from firestream_core.plugin.markers import hookimpl
 
 from .chart import REPOSITORY, REPOSITORY_URL, NginxIngressChart
 
 if TYPE_CHECKING:
-    from firestream_core.context import DeployContext
     from firestream_core.model import HelmChart, ValidationResult
+    from firestream_core.plugin.context import DeployContext
 
 SERVICEMONITOR_CRD = "servicemonitors.monitoring.coreos.com"
 
@@ -47,7 +47,7 @@ def register_chart_types(register: Callable[[ChartType], None]) -> None:
 
 
 def _value(chart: HelmChart, context: DeployContext, key: str, default: object) -> object:
-    from firestream_core.checks import chart_value
+    from firestream_core.plugin.checks import chart_value
 
     return chart_value(chart.chart_info, key, default, project_dir=context.project_dir)
 
@@ -73,7 +73,7 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
 @hookimpl
 def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult] | None:
     """``ingress_class`` and, without hostNetwork, ``controller_address``."""
-    from firestream_core import checks
+    from firestream_core.plugin import checks
 
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:

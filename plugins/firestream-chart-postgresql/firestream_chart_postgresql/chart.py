@@ -19,8 +19,8 @@ from firestream_core.model import (
     HelmChartNamespace,
     ReleaseSettings,
 )
-from firestream_core.option_checks import at_least, env_var_name, secret_name
-from firestream_core.presets import preset_values
+from firestream_core.plugin.options import at_least, env_var_name, secret_name
+from firestream_core.plugin.presets import preset_values
 
 REPOSITORY = "bitnami"
 REPOSITORY_URL = "https://charts.bitnami.com/bitnami"

@@ -20,14 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from firestream_core.markers import hookimpl
 from firestream_core.model import ChartType, HelmAction, ValidationResult
+from firestream_core.plugin.markers import hookimpl
 
 from .chart import REPOSITORY, REPOSITORY_URL, PostgresqlChart, PostgresqlOptions, options_of
 
 if TYPE_CHECKING:
-    from firestream_core.context import DeployContext
     from firestream_core.model import ChartPayload, HelmChart
+    from firestream_core.plugin.context import DeployContext
 
 PAYLOAD_KEY = "postgresql"
 
@@ -74,7 +74,7 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
 
 def servicemonitor_problem(chart: HelmChart, context: DeployContext) -> str | None:
     """Why the chart's ServiceMonitor cannot be created, or None."""
-    from firestream_core.checks import chart_value
+    from firestream_core.plugin.checks import chart_value
 
     info = chart.chart_info
     wanted = chart_value(info, "metrics.enabled", False, project_dir=context.project_dir) and chart_value(
@@ -123,7 +123,7 @@ def validate(
     chart: HelmChart, context: DeployContext, payload: ChartPayload
 ) -> list[ValidationResult] | None:
     """StatefulSets ready, primary Service and auth Secret present."""
-    from firestream_core import checks
+    from firestream_core.plugin import checks
 
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:

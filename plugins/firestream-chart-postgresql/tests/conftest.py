@@ -4,8 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from firestream_core.testing.chartrepo import ChartRepo
+from firestream_testing.chartrepo import ChartRepo
 
 CHARTS = Path(__file__).parent / "charts"
 

@@ -10,12 +10,14 @@ import pytest
 from firestream_chart_postgresql import PostgresqlChart, PostgresqlOptions
 from firestream_chart_postgresql.auth import configured_passwords, missing_environment, user_secret
 
-from firestream_core.config import build_charts, load_config
-from firestream_core.context import DeployContext
+from firestream_core.config.build import build_charts
+from firestream_core.config.load import load_config
+from firestream_core.config.plugin_check import check_plugins
 from firestream_core.errors import ConfigError
 from firestream_core.model import ChartSetValue, HelmChartNamespace
-from firestream_core.plugins import check_plugins, get_plugin_manager
-from firestream_core.values import merged_values
+from firestream_core.plugin.context import DeployContext
+from firestream_core.plugin.manager import get_plugin_manager
+from firestream_core.tools.values import merged_values
 
 
 def values(chart: PostgresqlChart) -> dict[str, Any]:

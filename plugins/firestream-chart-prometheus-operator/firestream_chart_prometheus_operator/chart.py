@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 import attrs
 
 from firestream_core.model import ChartInfo, HelmChart, HelmChartNamespace, ReleaseSettings
-from firestream_core.option_checks import at_least, env_var_name, secret_name
-from firestream_core.presets import preset_values
+from firestream_core.plugin.options import at_least, env_var_name, secret_name
+from firestream_core.plugin.presets import preset_values
 
 REPOSITORY = "prometheus-community"
 REPOSITORY_URL = "https://prometheus-community.github.io/helm-charts"

@@ -3,7 +3,7 @@
 helm installs a chart's ``crds/`` folders on the first install and never
 again, so an upgraded kube-prometheus-stack would run a newer operator
 against old CRDs. Before an upgrade the plugin has the core's
-:func:`firestream_core.crds.upgrade_chart_crds` read the CRDs of the chart
+:func:`firestream_core.plugin.crds.upgrade_chart_crds` read the CRDs of the chart
 version being deployed (``helm pull`` through the helm layer, or the local
 chart) and server-side apply them. What stays here is this chart's own:
 the seven CRDs the original checks, and deleting them on request.
@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from firestream_core.crds import apply_crds, chart_crds, crd_names
+from firestream_core.plugin.crds import apply_crds, chart_crds, crd_names
 
 if TYPE_CHECKING:
-    from firestream_core.context import DeployContext
     from firestream_core.model import ChartInfo
+    from firestream_core.plugin.context import DeployContext
 
 __all__ = ["CRDS", "GROUP", "apply_crds", "chart_crds", "crd_names", "delete_crds", "installed_crds"]
 

@@ -18,15 +18,15 @@ from firestream_core.model import ChartSetValue
 from .chart import options_of
 
 if TYPE_CHECKING:
-    from firestream_core.context import DeployContext
     from firestream_core.model import HelmChart
+    from firestream_core.plugin.context import DeployContext
 
 USER_KEY = "admin-user"
 PASSWORD_KEY = "admin-password"
 
 
 def _value(chart: HelmChart, context: DeployContext, key: str, default: Any = None) -> Any:
-    from firestream_core.checks import chart_value
+    from firestream_core.plugin.checks import chart_value
 
     return chart_value(chart.chart_info, key, default, project_dir=context.project_dir)
 
@@ -57,7 +57,7 @@ def prepare_grafana_admin(
     chart: HelmChart, context: DeployContext, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any] | None:
     """Create or reuse the admin Secret and point Grafana at it; a payload summary (no values)."""
-    from firestream_core.managed_secrets import ensure_namespace, ensure_secret
+    from firestream_core.plugin.secrets import ensure_namespace, ensure_secret
 
     if not grafana_enabled(chart, context) or users_own_secret(chart, context):
         return None

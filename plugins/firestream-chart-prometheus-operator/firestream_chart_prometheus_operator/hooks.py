@@ -11,7 +11,7 @@ exec                   (deploy) before the default ``helm upgrade --install``: a
                        ``monitoring.coreos.com`` CRDs; otherwise, on an upgrade
                        (or when the CRDs are already there), the chart's CRDs
                        are server-side applied (the core's
-                       ``firestream_core.crds.upgrade_chart_crds``). Returns
+                       ``firestream_core.plugin.crds.upgrade_chart_crds``). Returns
                        None: the default ``exec`` then runs helm.
 post_exec              (deploy) waits until the operator is available;
                        (destroy) deletes the CRDs only with ``delete_crds``
@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.markers import hookimpl
 from firestream_core.model import ChartType, HelmAction
+from firestream_core.plugin.markers import hookimpl
 
 from .chart import (
     CHART,
@@ -39,8 +39,8 @@ from .chart import (
 )
 
 if TYPE_CHECKING:
-    from firestream_core.context import DeployContext
     from firestream_core.model import ChartPayload, HelmChart, ValidationResult
+    from firestream_core.plugin.context import DeployContext
 
 PAYLOAD_KEY = "prometheus-operator"
 
@@ -64,7 +64,7 @@ def register_chart_types(register: Callable[[ChartType], None]) -> None:
 
 
 def _value(chart: HelmChart, context: DeployContext, key: str, default: Any = None) -> Any:
-    from firestream_core.checks import chart_value
+    from firestream_core.plugin.checks import chart_value
 
     return chart_value(chart.chart_info, key, default, project_dir=context.project_dir)
 
@@ -108,9 +108,9 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
 @hookimpl
 def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:  # noqa: A001
     """Breaking versions and CRD upgrades before the default ``helm upgrade --install``."""
-    from firestream_core.crds import upgrade_chart_crds
-    from firestream_core.defaults import current_release
-    from firestream_core.recovery import handle_breaking_version, recover_pending
+    from firestream_core.deploy.defaults import current_release
+    from firestream_core.deploy.recovery import handle_breaking_version, recover_pending
+    from firestream_core.plugin.crds import upgrade_chart_crds
 
     from .crds import CRDS, delete_crds
 
@@ -184,7 +184,7 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
 @hookimpl
 def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult] | None:
     """CRDs established, operator available, a Prometheus, Grafana available."""
-    from firestream_core import checks
+    from firestream_core.plugin import checks
 
     from .crds import CRDS
 

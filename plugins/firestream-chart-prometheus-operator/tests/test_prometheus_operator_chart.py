@@ -10,11 +10,13 @@ from firestream_chart_prometheus_operator.crds import CRDS, chart_crds, crd_name
 from firestream_chart_prometheus_operator.grafana import missing_environment
 from firestream_chart_prometheus_operator.hooks import _requires_uninstall
 
-from firestream_core.config import build_charts, load_config
-from firestream_core.context import DeployContext
+from firestream_core.config.build import build_charts
+from firestream_core.config.load import load_config
+from firestream_core.config.plugin_check import check_plugins
 from firestream_core.model import BreakingVersion, ChartInfo, HelmChartNamespace
-from firestream_core.plugins import check_plugins, get_plugin_manager
-from firestream_core.values import merged_values
+from firestream_core.plugin.context import DeployContext
+from firestream_core.plugin.manager import get_plugin_manager
+from firestream_core.tools.values import merged_values
 
 CHART_DIR = Path(__file__).parent / "charts" / "kube-prometheus-stack"
 

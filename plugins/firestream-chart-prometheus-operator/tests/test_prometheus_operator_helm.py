@@ -98,7 +98,7 @@ def test_upgrade_applies_the_charts_crds_before_helm(
     assert result.payload["prometheus-operator"]["crds_applied"] == ALL_CRDS
     assert kube.kubectl().get("customresourcedefinition", "probes.monitoring.coreos.com") is not None
     assert [h["revision"] for h in history(kube)] == [1, 2]
-    # the core's firestream_core.crds: pulled chart, server-side apply, then helm
+    # the core's firestream_core.plugin.crds: pulled chart, server-side apply, then helm
     assert runner.index("apply", "--server-side") < runner.index("upgrade", "--install")
 
 

@@ -1,0 +1,3 @@
+"""The ``firestream`` command: ``main`` parses and lazily imports
+``commands/<name>.py``; ``logs`` and ``progress`` are what it prints.
+"""

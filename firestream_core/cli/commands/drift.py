@@ -1,0 +1,35 @@
+"""``firestream drift``: whether each deployed release's live objects still match its manifest.
+
+Reports, per release, the objects that are missing or whose fields (those
+the chart sets) were changed in the cluster; Secret data and configured
+values are never shown. Exit 0 when nothing drifted, 2 when something did,
+1 on error. ``firestream apply --repair-drift`` puts drifted releases back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", dest="targets", metavar="NAME", action="append", default=[],
+                        help="only this release (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the drift of every deployed release."""
+    from firestream_core.cli.commands.plan import load_project
+    from firestream_core.ops.drift import drift_project, format_drift
+
+    project = load_project(args)
+    drifts = drift_project(project, args.targets or None)
+    if args.json:
+        print(json.dumps({"drifted": any(d.drifted for d in drifts),
+                          "releases": [d.to_dict() for d in drifts]}, indent=2))
+    else:
+        print(format_drift(drifts), end="")
+    if any(d.status == "error" for d in drifts):
+        return 1
+    return 2 if any(d.drifted for d in drifts) else 0

@@ -1,0 +1,41 @@
+"""``firestream graph [--format text|dot|mermaid]``: the deploy order and its levels.
+
+Text lists the parallel levels (a level needs only earlier levels); ``dot``
+is for Graphviz (``firestream graph --format dot | dot -Tsvg``) and
+``mermaid`` for Markdown pages. An arrow points from a release to the
+releases that depend on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--format`` and optional target releases."""
+    from firestream_core.graph import FORMATS
+
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument(
+        "releases",
+        nargs="*",
+        metavar="RELEASE",
+        help="show only these releases and what they depend on",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the graph."""
+    from firestream_core.config.build import build_charts
+    from firestream_core.config.load import load_config
+    from firestream_core.graph import build_graph
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    manager = get_plugin_manager(disabled=args.disable_plugin)
+    config = load_config(args.file, manager)
+    charts = build_charts(config, manager, resolve_secrets=False)  # the shape only
+    graph = build_graph(charts, str(config.path))
+    if args.releases:
+        graph = graph.subgraph(args.releases, include_deps=True)
+    print(graph.render(args.format), end="")
+    return 0

@@ -1,0 +1,24 @@
+"""``firestream status``: each release's helm status, revision, chart version and last validations."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the releases' status (one ``helm list`` call)."""
+    import json
+
+    from firestream_core.cli.commands.plan import load_project
+    from firestream_core.cli.progress import format_status
+
+    statuses = load_project(args).status()
+    if args.json:
+        print(json.dumps([s.to_dict() for s in statuses], indent=2))
+    else:
+        print(format_status(statuses), end="")
+    return 0

@@ -1,0 +1,34 @@
+"""``firestream test``: run the deployed releases' ``helm test`` hooks; keep the results in the state.
+
+Exit 0 when every tested release passed (or has no tests), 1 when a test
+failed or could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", dest="targets", metavar="NAME", action="append", default=[],
+                        help="only this release (repeatable)")
+    parser.add_argument("--timeout", metavar="DURATION", default=None,
+                        help="per release (default: the release's timeout)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--no-record", action="store_true", help="do not write the results into the state")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the tests and print the results."""
+    from firestream_core.cli.commands.plan import load_project
+    from firestream_core.deploy.helm_tests import format_test_results, run_helm_tests
+
+    project = load_project(args)
+    results = run_helm_tests(project, args.targets or None, record=not args.no_record, timeout=args.timeout)
+    if args.json:
+        print(json.dumps({"ok": all(r.ok for r in results), "releases": [r.to_dict() for r in results]},
+                         indent=2))
+    else:
+        print(format_test_results(results), end="")
+    return 0 if all(r.ok for r in results) else 1

@@ -1,0 +1,135 @@
+"""Logging set-up for the ``firestream`` command: ``INFO message`` lines on stderr.
+
+The level comes from the flags (``-v`` debug, ``-q`` warnings only) or from
+``FIRESTREAM_LOG`` (``debug``, ``info``, ``warning``, ``error``); INFO by
+default. Output goes to stderr so stdout stays clean for ``--json``.
+
+Redaction: :func:`add_redactor` attaches a redactor (anything with
+``redact(text) -> str``, such as ``firestream_core.tools.redact.Redactor``) to the
+handler as a ``logging.Filter``, so every record is redacted before it is
+formatted; :func:`redact` applies the same redactors to any text the CLI
+prints (error messages).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, Protocol, TextIO
+
+LOGGER_NAME = "firestream"
+LOG_ENV = "FIRESTREAM_LOG"
+FORMAT = "%(levelname)s %(message)s"
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+class SupportsRedact(Protocol):
+    def redact(self, text: str) -> str: ...
+
+
+class RedactingFilter(logging.Filter):
+    """A ``logging.Filter`` rewriting each record's message through a redactor.
+
+    The message is formatted with its arguments first, so a value passed as
+    ``log.info("x=%s", secret)`` is redacted too.
+    """
+
+    def __init__(self, redactor: SupportsRedact) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: let logging report it
+            return True
+        record.msg = self.redactor.redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor.redact(record.exc_text)
+        return True
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record.
+
+    Binding the stream once would keep writing to a replaced (and perhaps
+    closed) stderr, as happens when a program or a test swaps it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+_handler: logging.Handler | None = None
+_redactors: list[SupportsRedact] = []
+
+
+def level_for(verbose: int = 0, quiet: bool = False, environ: Any = None) -> int:
+    """The log level for these flags: ``-q`` > ``-v`` > ``FIRESTREAM_LOG`` > INFO."""
+    if quiet:
+        return logging.WARNING
+    if verbose:
+        return logging.DEBUG
+    env = (os.environ if environ is None else environ).get(LOG_ENV, "").strip().lower()
+    return _LEVELS.get(env, logging.INFO)
+
+
+def setup_logging(
+    verbose: int = 0, quiet: bool = False, stream: TextIO | None = None
+) -> logging.Logger:
+    """Configure the ``firestream`` logger once (calling again updates level and stream)."""
+    global _handler
+    logger = logging.getLogger(LOGGER_NAME)
+    if _handler is not None:
+        logger.removeHandler(_handler)
+    _handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    _handler.setFormatter(logging.Formatter(FORMAT))
+    for r in _redactors:
+        _handler.addFilter(RedactingFilter(r))
+    logger.addHandler(_handler)
+    logger.setLevel(level_for(verbose, quiet))
+    logger.propagate = False
+    return logger
+
+
+def add_redactor(redactor: SupportsRedact) -> None:
+    """Redact every later log record and every error the CLI prints with ``redactor``."""
+    if any(r is redactor for r in _redactors):
+        return
+    _redactors.append(redactor)
+    if _handler is not None:
+        _handler.addFilter(RedactingFilter(redactor))
+
+
+def remove_redactors() -> None:
+    """Forget every redactor (tests)."""
+    _redactors.clear()
+    if _handler is not None:
+        for f in list(_handler.filters):
+            if isinstance(f, RedactingFilter):
+                _handler.removeFilter(f)
+
+
+def redact(text: str) -> str:
+    """``text`` passed through every registered redactor."""
+    for r in _redactors:
+        text = r.redact(text)
+    return text

@@ -1,0 +1,305 @@
+"""The ``firestream`` command: global flags, the table of subcommands, error handling.
+
+Each subcommand lives in ``firestream_core.cli.commands.<module>`` and is imported
+only when it runs; a command module exposes ``add_arguments(parser)`` and
+``run(args) -> int``. Global flags work before and after the subcommand
+(``firestream -f x.toml plan`` and ``firestream plan -f x.toml``).
+
+Start-up is kept cheap: ``firestream --version`` imports nothing beyond this
+module, and no command pays for libraries it does not use.
+
+Errors: a ``FirestreamError`` prints ``error: <message>`` (and ``hint: ...``)
+on stderr and exits with its ``exit_code``; any other exception prints one
+line, and its traceback only with ``-v``; Ctrl-C exits 130.
+
+SIGTERM (``kill``, a CI job cancelled, a container stopped) is handled as
+Ctrl-C: while a command runs, it raises :class:`Terminated` (a
+``KeyboardInterrupt``) in the main thread, so the same code runs - an apply
+starts nothing new, stops its helm processes, keeps in the state what
+finished, releases the lock, removes its values files - and the exit code is
+143 (128 + SIGTERM, what a supervisor expects of a process that ended on
+SIGTERM) instead of 130.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+PROG = "firestream"
+HELM_BINARY_ENV = "FIRESTREAM_HELM_BINARY"
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module under firestream_core.cli.commands, one-line help)
+    "plugins": ("plugins", "list the installed chart plugins (--json, --check)"),
+    "validate": ("validate", "check the config, plugins and depends_on graph (no cluster)"),
+    "graph": ("graph", "show the deploy order and its parallel levels (text, dot, mermaid)"),
+    "plan": ("plan", "show what apply would change in the cluster"),
+    "apply": ("apply", "deploy the releases in dependency order"),
+    "destroy": ("destroy", "uninstall the releases in reverse dependency order"),
+    "status": ("status", "show the releases' state in the cluster"),
+    "import": ("import_", "adopt releases already installed with helm"),
+    "template": ("template", "render the releases' manifests locally"),
+    "diff": ("diff", "show the manifest changes apply would make"),
+    "test": ("test", "run the releases' helm tests"),
+    "drift": ("drift", "detect changes made in the cluster outside firestream"),
+    "state": ("state", "inspect or repair the state file and its lock"),
+    "new": ("new", "create a chart plugin package from the template"),
+}
+"""Every subcommand: its module in ``firestream_core.cli.commands`` and its help line."""
+
+# Global options: (flags, argparse keyword arguments). Added to the main
+# parser and, under other destinations, to every subcommand's parser.
+_GLOBAL_VALUE_FLAGS = ("-f", "--file", "--kubeconfig", "--kube-context", "--helm-binary", "--disable-plugin")
+
+
+def _version() -> str:
+    from firestream_core.version import __version__
+
+    return f"{PROG} {__version__}"
+
+
+def _global_options(parser: argparse.ArgumentParser | Any, sub: bool) -> None:
+    """The global flags; on a subcommand's parser they go to ``sub_*`` destinations."""
+    import argparse
+
+    p = "sub_" if sub else ""
+    suppress = argparse.SUPPRESS
+    g = parser.add_argument_group("global options")
+    g.add_argument(
+        "-f",
+        "--file",
+        dest=p + "file",
+        metavar="PATH",
+        default=suppress if sub else "firestream.toml",
+        help="the project file (default: firestream.toml)",
+    )
+    g.add_argument("--kubeconfig", dest=p + "kubeconfig", metavar="PATH", default=suppress if sub else None,
+                   help="kubeconfig file for helm and kubectl")
+    g.add_argument("--kube-context", dest=p + "kube_context", metavar="NAME",
+                   default=suppress if sub else None, help="kubeconfig context to use")
+    g.add_argument(
+        "--helm-binary",
+        dest=p + "helm_binary",
+        metavar="PATH",
+        default=suppress if sub else None,
+        help=f"helm executable (default: ${HELM_BINARY_ENV} or 'helm' on PATH)",
+    )
+    g.add_argument(
+        "--disable-plugin",
+        dest=p + "disable_plugin",
+        metavar="NAME",
+        action="append",
+        default=suppress if sub else [],
+        help="do not load this plugin (repeatable; also $FIRESTREAM_DISABLE_PLUGINS)",
+    )
+    g.add_argument("-v", "--verbose", dest=p + "verbose", action="count",
+                   default=suppress if sub else 0, help="debug output and tracebacks")
+    g.add_argument("-q", "--quiet", dest=p + "quiet", action="store_true",
+                   default=suppress if sub else False, help="warnings and errors only")
+
+
+def find_command(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv``: the first word that is not a global flag or its value."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            return argv[i + 1] if i + 1 < len(argv) else None
+        if a.startswith("-"):
+            if a in _GLOBAL_VALUE_FLAGS:
+                i += 2
+                continue
+            i += 1
+            continue
+        return a
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only ``command``'s module is imported to add its arguments."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Deploy Helm charts through a pluggable lifecycle: "
+        "check_prerequisites -> pre_exec -> exec -> post_exec -> validate.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    _global_options(parser, sub=False)
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, (_module, help_text) in COMMANDS.items():
+        sp = subs.add_parser(name, help=help_text, description=help_text)
+        if name == command:  # only the command being run pays for its options
+            _global_options(sp, sub=True)
+            load_command(name).add_arguments(sp)
+    return parser
+
+
+def load_command(name: str) -> Any:
+    """The command module of ``name`` (imported now)."""
+    import importlib
+
+    from firestream_core.errors import FirestreamError
+
+    module = COMMANDS[name][0]
+    full = f"firestream_core.cli.commands.{module}"
+    try:
+        return importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name == full:
+            raise FirestreamError(
+                f"the '{name}' command is not available in this installation "
+                f"(module {full} is missing)"
+            ) from None
+        raise
+
+
+def merge_globals(args: argparse.Namespace) -> argparse.Namespace:
+    """Fold the flags given after the subcommand into the global ones."""
+    for key in ("file", "kubeconfig", "kube_context", "helm_binary", "quiet"):
+        sub = getattr(args, "sub_" + key, None)
+        if sub is not None:
+            setattr(args, key, sub)
+        if hasattr(args, "sub_" + key):
+            delattr(args, "sub_" + key)
+    args.verbose = args.verbose + getattr(args, "sub_verbose", 0)
+    args.disable_plugin = [*args.disable_plugin, *getattr(args, "sub_disable_plugin", [])]
+    for key in ("sub_verbose", "sub_disable_plugin"):
+        if hasattr(args, key):
+            delattr(args, key)
+    if args.helm_binary is None:
+        args.helm_binary = os.environ.get(HELM_BINARY_ENV) or None
+    return args
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv`` (without the program name) into one namespace."""
+    command = find_command(argv)
+    if command not in COMMANDS:
+        command = None
+    parser = build_parser(command)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        raise SystemExit(2)
+    return merge_globals(args)
+
+
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (SIGINT): 128 + 2."""
+EXIT_TERMINATED = 143
+"""SIGTERM, handled as Ctrl-C: 128 + 15."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached the command: stop as on Ctrl-C, then exit 143."""
+
+
+class _SigtermSeen:
+    received = False
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[_SigtermSeen]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread.
+
+    The previous handler is put back afterwards. Outside the main thread
+    (where Python cannot set handlers) signals are left alone.
+    """
+    import signal
+
+    seen = _SigtermSeen()
+
+    def handler(signum: int, frame: Any) -> None:
+        seen.received = True
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield seen
+        return
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _print_error(message: str, hint: str | None = None) -> None:
+    from firestream_core.cli.logs import redact
+
+    print(f"error: {redact(message)}", file=sys.stderr)
+    if hint:
+        print(f"hint: {redact(hint)}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``firestream`` command; returns the exit code (the console script exits with it)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--version" or argv == ["-V"]:
+        print(_version())  # the cheap path: nothing else imported
+        return 0
+    verbose = 0
+    try:
+        args = parse_args(argv)
+        verbose = args.verbose
+        from firestream_core.cli.logs import setup_logging
+
+        setup_logging(args.verbose, args.quiet)
+        with sigterm_as_interrupt() as sigterm:
+            result = int(load_command(args.command).run(args) or 0)
+        # an apply that took the SIGTERM in its scheduler returns 130 like for Ctrl-C
+        return EXIT_TERMINATED if sigterm.received and result == EXIT_INTERRUPTED else result
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated):
+            print("error: terminated (SIGTERM)", file=sys.stderr)
+            return EXIT_TERMINATED
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``firestream plugins --json | head``): not an
+        # error of ours. Point stdout at devnull so the interpreter's final
+        # flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except SystemExit as exc:  # argparse and --help
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    except BaseException as exc:
+        from firestream_core.errors import FirestreamError
+
+        if verbose or _verbose_requested(argv):
+            import traceback
+
+            from firestream_core.cli.logs import redact
+
+            print(redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
+        if isinstance(exc, FirestreamError):
+            _print_error(str(exc), exc.hint)
+            return exc.exit_code
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        _print_error(
+            f"unexpected {type(exc).__name__}" + (f": {first}" if first else ""),
+            None if verbose else "run again with -v for the traceback",
+        )
+        return 1
+
+
+def _verbose_requested(argv: list[str]) -> bool:
+    return any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv)
+
+
+def console_main() -> None:  # pragma: no cover - thin wrapper
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

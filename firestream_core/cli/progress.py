@@ -1,0 +1,276 @@
+"""What the CLI shows of a plan and a run: the plan listing, live progress, the summary table.
+
+Everything here formats result objects from :mod:`firestream_core.project`
+and :mod:`firestream_core.deploy.plan`; none of it holds a value (plans and results
+carry names, actions, reasons and key names only).
+
+:class:`LiveProgress` shows, on a terminal, one line per release with its
+current lifecycle stage, redrawn in place as :class:`~firestream_core.project.ApplyEvent`\\ s
+arrive (from worker threads: it is thread-safe). Log lines written meanwhile
+appear above the block. Off a terminal it writes one line per finished
+release instead, so CI logs stay readable.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from firestream_core.deploy.plan import Change, Plan
+    from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseStatus
+
+__all__ = ["LiveProgress", "format_plan", "format_status", "format_summary", "format_table"]
+
+SYMBOLS = {
+    "create": "+",
+    "upgrade": "~",
+    "recover": "!",
+    "reinstall": "-/+",
+    "destroy": "-",
+    "no-op": "=",
+}
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A plain text table, columns padded to their widest cell; the last column is not padded."""
+    rows = [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i, c in enumerate(r):
+            widths[i] = max(widths[i], len(c))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [c.ljust(widths[i]) if i < len(cells) - 1 else c for i, c in enumerate(cells)]
+        return "  ".join(parts).rstrip()
+
+    out = [line(list(headers)), line(["-" * w for w in widths])]
+    out += [line(r) for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}m{s:02d}s"
+
+
+def _change_row(c: Change) -> list[str]:
+    return [SYMBOLS.get(c.action, "?"), c.name, c.namespace, c.action, c.reason]
+
+
+def format_plan(plan: Plan, *, show_noop: bool = True) -> str:
+    """The plan for people: one line per release, then the summary line.
+
+    ::
+
+        release  namespace  action   why
+        ...
+        + db     default    create   not deployed
+        ~ api    default    upgrade  values changed: replicaCount
+
+        Plan: 1 to create, 1 to upgrade.
+    """
+    rows = [_change_row(c) for c in plan.releases if show_noop or c.is_change]
+    head = "Destroy plan" if plan.destroy else "Plan"
+    if not rows:
+        return f"{head}: nothing to do (no releases selected).\n"
+    table = format_table(["", "release", "namespace", "action", "why"], rows)
+    return table + f"\n{head}: {plan.summary()}.\n"
+
+
+def format_summary(result: ApplyResult) -> str:
+    """The final table: release, action, result, duration (and why, for failures and skips)."""
+    rows = []
+    for o in result.releases.values():
+        why = "" if o.result == "ok" else o.reason
+        if o.rolled_back:
+            why = (why + "; " if why else "") + "rolled back"
+        rows.append([o.name, o.action, o.result, format_duration(o.duration if o.action != "no-op" else None), why])
+    table = format_table(["release", "action", "result", "duration", "why"], rows)
+    counts: dict[str, int] = {}
+    for o in result.releases.values():
+        counts[o.result] = counts.get(o.result, 0) + 1
+    summary = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in counts.items())
+    verdict = "interrupted" if result.interrupted or result.cancelled else ("done" if result.ok else "FAILED")
+    prefix = "dry run " if result.dry_run else ""
+    return table + f"\n{prefix}{verdict} in {format_duration(result.duration)}: {summary or 'nothing to do'}\n"
+
+
+def format_status(statuses: Sequence[ReleaseStatus]) -> str:
+    """``firestream status``: one line per release and its last validation results."""
+    rows = []
+    for s in statuses:
+        checks = ", ".join(
+            f"{v.get('name')}={v.get('status')}" for v in s.validations if isinstance(v, dict)
+        )
+        rows.append([s.name, s.namespace, s.status, s.revision or "-", s.chart or "-", s.version or "-",
+                     s.last_result or "-", checks or "-", _tests_cell(s)])
+    return format_table(
+        ["release", "namespace", "status", "revision", "chart", "version", "last apply", "validations",
+         "tests"],
+        rows,
+    )
+
+
+def _tests_cell(s: ReleaseStatus) -> str:
+    """``passed at <time>`` / ``failed (<test>, ...) at <time>`` / ``no tests`` / ``-`` (none recorded)."""
+    result = s.tests_result
+    if result is None:
+        return "-"
+    if result == "no-tests":
+        text = "no tests"
+    elif result == "failed":
+        names = [str(t.get("name")) for t in s.tests or () if not t.get("passed")]
+        text = f"failed ({', '.join(names)})"
+    else:
+        text = "passed"
+    return f"{text} at {s.tests_run_at}" if s.tests_run_at else text
+
+
+# -- live progress ------------------------------------------------------------------------------
+
+
+class _StreamProxy(io.TextIOBase):
+    """A stream whose complete lines are written above the live block."""
+
+    def __init__(self, progress: LiveProgress) -> None:
+        self._progress = progress
+        self._buf = ""
+
+    def write(self, text: str) -> int:  # type: ignore[override]
+        self._buf += text
+        while "\n" in self._buf:
+            line, self._buf = self._buf.split("\n", 1)
+            self._progress.write_above(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class LiveProgress:
+    """Thread-safe progress display fed with ``ApplyEvent``\\ s (use as a context manager).
+
+    :param plan: the plan being carried out (its changes are the lines).
+    :param stream: where to draw (default ``sys.stderr``).
+    :param live: redraw in place (default: when ``stream`` is a terminal).
+    """
+
+    def __init__(self, plan: Plan, stream: TextIO | None = None, *, live: bool | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.order = [c.name for c in plan.releases if c.is_change]
+        self.actions = {c.name: c.action for c in plan.releases}
+        self.lines: dict[str, str] = {n: "waiting" for n in self.order}
+        self.started: dict[str, float] = {}
+        self.finished: set[str] = set()
+        self._drawn = 0
+        self._lock = threading.RLock()
+        self._saved: list[tuple[Any, TextIO]] = []
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._width = max((len(n) for n in self.order), default=0)
+
+    # -- context manager: route log output above the block ------------------------------------
+
+    def __enter__(self) -> LiveProgress:
+        if self.live:
+            import logging
+
+            proxy = _StreamProxy(self)
+            for handler in logging.getLogger("firestream").handlers:
+                stream = getattr(handler, "stream", None)
+                if stream is self.stream or stream in (sys.stderr, sys.stdout):
+                    self._saved.append((handler, stream))
+                    handler.stream = proxy  # type: ignore[attr-defined]
+            self._draw()
+            self._ticker = threading.Thread(target=self._tick, daemon=True, name="firestream-progress")
+            self._ticker.start()
+        return self
+
+    def _tick(self) -> None:
+        """Redraw twice a second so the running releases' elapsed time moves."""
+        while not self._stop.wait(0.5):
+            with self._lock:
+                if self.started.keys() - self.finished:
+                    self._draw()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        with self._lock:
+            for handler, stream in self._saved:
+                handler.stream = stream
+            self._saved.clear()
+            if self.live:
+                self._draw()
+                self._drawn = 0
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def __call__(self, event: ApplyEvent) -> None:
+        self.update(event)
+
+    def update(self, event: ApplyEvent) -> None:
+        """Take one event into account and redraw (or print a line off a terminal)."""
+        with self._lock:
+            name = event.release
+            if name not in self.lines:
+                return
+            if event.kind == "started":
+                self.started[name] = event.time
+                self.lines[name] = "starting"
+            elif event.kind == "stage" and event.stage:
+                self.lines[name] = event.stage.replace("_", " ")
+            elif event.kind in ("finished", "skipped"):
+                took = event.time - self.started[name] if name in self.started else None
+                text = event.result or "done"
+                if took is not None:
+                    text += f" ({format_duration(took)})"
+                if event.reason and event.result != "ok":
+                    text += f": {event.reason}"
+                self.lines[name] = text
+                self.finished.add(name)
+                if not self.live:
+                    self.stream.write(f"{name}: {self.actions.get(name, '')} {text}\n")
+                    self.stream.flush()
+            if self.live:
+                self._draw()
+
+    def write_above(self, line: str) -> None:
+        """Print ``line`` above the live block."""
+        with self._lock:
+            self._clear()
+            self.stream.write(line + "\n")
+            self._draw(clear=False)
+
+    # -- drawing -----------------------------------------------------------------------------------
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.stream.write(f"\x1b[{self._drawn}F\x1b[J")
+            self._drawn = 0
+
+    def _draw(self, clear: bool = True) -> None:
+        if not self.live:
+            return
+        if clear:
+            self._clear()
+        now = time.monotonic()
+        for name in self.order:
+            text = self.lines[name]
+            if name in self.started and name not in self.finished:
+                text += f" ({format_duration(now - self.started[name])})"
+            action = self.actions.get(name, "")
+            self.stream.write(f"  {name.ljust(self._width)}  {action:<9}  {text}\x1b[K\n")
+        self._drawn = len(self.order)
+        self.stream.flush()

@@ -1,0 +1,297 @@
+"""``build_charts``: one ``HelmChart`` per release of a ``ProjectConfig``.
+
+For each release: the chart type's preset (or its defaults), then
+``[defaults]``, then the release's own keys and options; config ``values``
+and resolved ``secret_values`` become generated values files. Then release
+names must be unique and ``depends_on`` must form a graph without unknown
+names or cycles. The result carries ``.secrets`` for the redactor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from firestream_core.config.converter import converter, structure
+from firestream_core.config.model import RELEASE_KEYS
+from firestream_core.config.parse import option_fields, resolve_chart_type
+from firestream_core.config.paths import first_line, join_path, problems_hint, unknown_key
+from firestream_core.config.secrets import leaves, resolve_secret_values
+from firestream_core.errors import ConfigError, FirestreamError, PluginError
+
+if TYPE_CHECKING:
+    from firestream_core.config.model import ProjectConfig, ReleaseConfig, ReleaseKeys
+    from firestream_core.model import HelmChart
+    from firestream_core.plugin.manager import FirestreamPluginManager
+
+
+class BuiltCharts(list):  # type: ignore[type-arg]
+    """``build_charts``'s result: a ``list[HelmChart]`` that also carries the secrets.
+
+    :ivar secrets: every resolved ``secret_values`` value, to register with the redactor.
+    :ivar paths: each chart's dotted path in the config file (same order as the list).
+    """
+
+    secrets: list[str]
+    paths: list[str]
+
+    def where(self, name: str) -> str:
+        """The dotted config path of release ``name``."""
+        for chart, path in zip(self, self.paths, strict=False):
+            if chart.chart_info.name == name:
+                return path
+        raise KeyError(name)
+
+
+def build_charts(
+    config: ProjectConfig, manager: FirestreamPluginManager, *, resolve_secrets: bool = True
+) -> BuiltCharts:
+    """One ``HelmChart`` per release, in file order.
+
+    For each release: the chart type's preset (``preset = "name"``) or its
+    defaults, then ``[defaults]``, then the release's keys. Scalars replace,
+    ``set``/``values_files``/``yaml_files_content`` append, ``depends_on``
+    replaces, ``values`` and ``secret_values`` become generated values files
+    (``<file>:deployments.<type>[i].values``) after the chart's own.
+
+    :param resolve_secrets: False to leave ``secret_values`` out entirely (no
+        environment variable or file is read): for commands that only look
+        at the project's shape, such as ``graph``.
+    :raises ConfigError: every problem at once (unknown chart types, broken
+        plugins, unknown presets or option keys, missing secrets, invalid
+        ``ChartInfo`` fields, duplicate releases, unknown dependencies, cycles).
+    """
+    from firestream_core.model import ReleaseSettings
+
+    problems: list[str] = []
+    hints: list[str] = []
+    charts = BuiltCharts()
+    charts.secrets = []
+    charts.paths = []
+    for rc in config.releases:
+        try:
+            chart = _build_one(config, rc, manager, charts.secrets, problems, resolve_secrets)
+        except FirestreamError as exc:  # a broken plugin or unknown chart type
+            problems.append(f"{rc.where}: {first_line(exc)}")
+            if exc.hint:  # 'firestream plugins -v' for a broken plugin's traceback
+                hints.append(exc.hint)
+            continue
+        if chart is None:
+            continue
+        info = chart.chart_info
+        given = rc.on_validation_failure or config.defaults.on_validation_failure
+        chart.settings = ReleaseSettings(
+            retries=_pick(rc.retries, config.defaults.retries, 0),
+            retry_delay=_pick(rc.retry_delay, config.defaults.retry_delay, "10s"),
+            run_tests=_pick(rc.run_tests, config.defaults.run_tests, False),
+            on_validation_failure=given or config.settings.on_validation_failure,
+        )
+        for p in info.check():
+            problems.append(f"{rc.where}.{p}")
+        charts.append(chart)
+        charts.paths.append(rc.where)
+
+    problems += _duplicate_problems(charts)
+    if not problems:
+        problems += _graph_problems(charts, config)
+    if problems:
+        raise ConfigError(f"{config.path} is invalid:", problems, hint=problems_hint(problems, hints))
+    return charts
+
+
+def _build_one(
+    config: ProjectConfig,
+    rc: ReleaseConfig,
+    manager: FirestreamPluginManager,
+    secrets: list[str],
+    problems: list[str],
+    resolve_secrets: bool = True,
+) -> HelmChart | None:
+
+    ctype = resolve_chart_type(rc, manager)
+    reg = manager.chart_type(ctype)
+    ct = reg.chart_type
+    fields = option_fields(reg)
+    name = rc.release_name
+    if rc.preset is not None:
+        factory = ct.presets.get(rc.preset)
+        if factory is None:
+            known = ", ".join(f"'{p}'" for p in sorted(ct.presets)) or "none"
+            problems.append(
+                f"{rc.where}.preset: unknown preset '{rc.preset}' for chart type '{ctype}' "
+                f"(known presets: {known})"
+            )
+            return None
+        chart = _call_plugin(factory, f"preset '{rc.preset}'", reg)
+    else:
+        chart = _call_plugin(lambda: ct.default_chart(name), "defaults", reg)
+    info = chart.chart_info
+    info.name = name
+
+    n = len(problems)
+    _apply_keys(config, info, config.defaults, "defaults", secrets, problems, resolve_secrets)
+    _apply_keys(config, info, rc, rc.where, secrets, problems, resolve_secrets)
+    if rc.depends_on is not None:
+        info.depends_on = list(rc.depends_on)
+    chart.options = _options(ct, fields, chart.options, rc, problems)
+    return chart if len(problems) == n else None
+
+
+def _call_plugin(factory: Any, label: str, reg: Any) -> HelmChart:
+    from firestream_core.model import HelmChart
+
+    try:
+        chart = factory()
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {reg.origin}: {label} of chart type '{reg.name}' failed: "
+            f"{type(exc).__name__}: {first_line(exc)}"
+        ) from exc
+    if not isinstance(chart, HelmChart):
+        raise PluginError(
+            f"plugin {reg.origin}: {label} of chart type '{reg.name}' returned "
+            f"{type(chart).__name__}, not a HelmChart"
+        )
+    return chart
+
+
+_SCALARS = (
+    "chart",
+    "repository",
+    "version",
+    "namespace",
+    "custom_namespace",
+    "atomic",
+    "force_upgrade",
+    "create_namespace",
+    "timeout",
+    "dry_run",
+    "wait",
+    "wait_for_jobs",
+    "hooks_disabled",
+    "skip_crds",
+    "history_max",
+)
+
+
+def _apply_keys(
+    config: ProjectConfig,
+    info: Any,
+    keys: ReleaseKeys,
+    where: str,
+    secrets: list[str],
+    problems: list[str],
+    resolve_secrets: bool = True,
+) -> None:
+    """Apply the given (non-None) keys of a release or of ``[defaults]`` to ``info``."""
+    from firestream_core.model import (
+        BreakingVersion,
+        ChartSetValue,
+        ChartValuesGenerated,
+        HelmAction,
+    )
+
+    for key in _SCALARS:
+        value = getattr(keys, key)
+        if value is not None:
+            setattr(info, key, value)
+    if keys.action is not None:
+        info.action = HelmAction(keys.action)
+    if keys.path is not None:
+        info.path = config.project_dir / keys.path
+    if keys.last_breaking_version_requiring_restart is not None:
+        b = keys.last_breaking_version_requiring_restart
+        info.last_breaking_version_requiring_restart = BreakingVersion(
+            b.version, b.requires_uninstall, [list(c) for c in b.pre_upgrade_commands]
+        )
+    if keys.values_files:
+        info.values_files.extend(config.project_dir / f for f in keys.values_files)
+    if keys.yaml_files_content:
+        info.yaml_files_content.extend(
+            ChartValuesGenerated(g.filename, g.yaml_content) for g in keys.yaml_files_content
+        )
+    if keys.values:
+        info.yaml_files_content.append(
+            ChartValuesGenerated(f"{config.path.name}:{where}.values", _dump_yaml(keys.values))
+        )
+    if keys.secret_values and resolve_secrets:
+        resolved = resolve_secret_values(config, keys.secret_values, join_path(where, "secret_values"), problems)
+        if resolved is not None:
+            secrets.extend(v for v in leaves(resolved) if v)
+            info.yaml_files_content.append(
+                ChartValuesGenerated(f"{config.path.name}:{where}.secret_values", _dump_yaml(resolved))
+            )
+    if keys.set:
+        info.values.extend(ChartSetValue(s.key, s.value) for s in keys.set)
+
+
+def _dump_yaml(data: Mapping[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def _options(
+    ct: Any, fields: Mapping[str, Any], base: Any, rc: ReleaseConfig, problems: list[str]
+) -> Any:
+    """The chart type's options: the preset's/defaults' options updated with the release's keys."""
+    cls = ct.options
+    known = RELEASE_KEYS | set(fields)
+    given = {}
+    for key, value in rc.options.items():
+        if key in fields:
+            given[key] = value
+        else:
+            problems.append(unknown_key(rc.where, key, known))
+    if cls is None or (not given and base is not None):
+        return base
+    data: dict[str, Any] = dict(converter().unstructure(base)) if base is not None else {}
+    data.update(given)
+    obj, errs = structure(data, cls, rc.where)
+    problems.extend(errs)
+    return obj if obj is not None else base
+
+
+def _pick(*values: Any) -> Any:
+    for v in values:
+        if v is not None:
+            return v
+    return None
+
+
+def _duplicate_problems(charts: BuiltCharts) -> list[str]:
+    seen: dict[str, int] = {}
+    problems = []
+    for i, chart in enumerate(charts):
+        info = chart.chart_info
+        j = seen.setdefault(info.name, i)
+        if j == i:
+            continue
+        first, this = charts.paths[j], charts.paths[i]
+        try:
+            ns = info.namespace_name
+            same_ns = charts[j].chart_info.namespace_name == ns
+        except ValueError:
+            same_ns, ns = False, ""
+        if same_ns:
+            problems.append(f"{this}: release '{info.name}' in namespace '{ns}' is already defined by {first}")
+        else:
+            problems.append(
+                f"{this}: release name '{info.name}' is already used by {first}; release names must "
+                "be unique in a project so that depends_on is unambiguous (set 'name')"
+            )
+    return problems
+
+
+def _graph_problems(charts: BuiltCharts, config: ProjectConfig) -> list[str]:
+    from firestream_core.errors import UnknownDependencyError
+    from firestream_core.graph import find_problems
+
+    deps = {c.chart_info.name: list(c.chart_info.depends_on) for c in charts}
+    out = []
+    for p in find_problems(deps, str(config.path)):
+        if isinstance(p, UnknownDependencyError):
+            out.append(f"{charts.where(p.release)}.depends_on: {p}")
+        else:  # a cycle
+            out.append(str(p))
+    return out

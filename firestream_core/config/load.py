@@ -1,0 +1,91 @@
+"""``firestream.toml`` -> ``ProjectConfig`` -> one ``HelmChart`` per release.
+
+``load_config(path)`` reads the file with ``tomllib`` and structures it with
+ONE cattrs converter (``forbid_extra_keys=True``) into frozen attrs models.
+Every problem is collected and reported at once as ``dotted.path: message``
+(``deployments.postgresql[0].timeout: invalid duration 'soon': expected e.g.
+'300s', '5m' or '1h'``) in a single ``ConfigError``. A TOML syntax error names
+the file, line and column.
+
+``build_charts(config, manager)`` turns each release into a ``HelmChart``:
+the chart type's preset (or its defaults), then ``[defaults]``, then the
+release's own keys; config ``values`` and resolved ``secret_values`` become
+generated values files; ``depends_on`` is checked through ``graph``. The
+returned list carries ``.secrets`` (every resolved secret value) for the
+redactor.
+
+Messages never contain a value from ``values``, ``set`` or ``secret_values``.
+
+This module reads the file; the rest of the package holds ``model`` (the
+frozen models), ``converter`` (the one cattrs converter and its dotted-path
+errors), ``paths`` (how places and problems are worded), ``parse`` (parsed
+TOML -> ``ProjectConfig``, chart-type resolution), ``secrets``
+(``secret_values``) and ``build`` (``build_charts``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from firestream_core.config.model import DEFAULT_CONFIG_NAME, ProjectConfig
+from firestream_core.config.parse import parse_config
+from firestream_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from firestream_core.plugin.manager import FirestreamPluginManager
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed TOML; a syntax error names the file, line and column."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"configuration file not found: {path}",
+            hint=f"create {DEFAULT_CONFIG_NAME} or pass -f PATH",
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"configuration path is a folder, not a file: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        reason = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)", "", msg)
+        if m:
+            line, col = m.groups()
+            raise ConfigError(
+                f"{path}:{line}:{col}: invalid TOML at line {line}, column {col}: {reason}"
+            ) from None
+        raise ConfigError(f"{path}: invalid TOML at the end of the file: {reason}") from None
+
+
+def load_config(
+    path: str | os.PathLike[str] = DEFAULT_CONFIG_NAME,
+    manager: FirestreamPluginManager | None = None,
+) -> ProjectConfig:
+    """Read and check ``firestream.toml``.
+
+    :param path: the file.
+    :param manager: when given, each ``deployments`` key is also checked
+        against the installed chart types and each release's remaining keys
+        against its chart type's options, so that every problem is reported
+        in one go (without it, ``build_charts`` does those checks).
+    :raises ConfigError: the file is missing, not TOML, or invalid; every
+        problem is listed in ``.problems`` as ``dotted.path: message``.
+    """
+    p = Path(path)
+    return parse_config(read_toml(p), p, manager)
+
+
+__all__ = ["load_config", "read_toml"]

@@ -1,0 +1,103 @@
+"""``firestream plugins --check``: every chart type checked against the config's rules.
+
+It lives with the config, not the plugin manager, because what it checks is
+how a chart type's defaults, presets and options read back through the
+config: the release keys, the one converter, ``ChartInfo.check()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from firestream_core.config.converter import converter, structure
+from firestream_core.config.model import RELEASE_KEYS
+from firestream_core.model import ChartInfo, HelmChart
+from firestream_core.plugin.manager import FirestreamPluginManager, RegisteredChartType, one_line
+
+__all__ = ["check_plugins"]
+
+
+def check_plugins(manager: FirestreamPluginManager) -> list[str]:
+    """Every problem ``firestream plugins --check`` reports, all at once.
+
+    Loading problems (broken plugins, clashes), then for each chart type: its
+    defaults and every preset must build a ``HelmChart`` of the chart type's
+    class whose ``ChartInfo.check()`` passes, whose ``chart_type`` routes to
+    this plugin and whose options are the chart type's options class and
+    survive the config converter; its ``options`` must be an attrs class
+    whose keys do not shadow release keys.
+    """
+    problems = manager.problems()
+    release_keys = RELEASE_KEYS
+    for name in sorted(manager.chart_types):
+        reg = manager.chart_types[name]
+        ct = reg.chart_type
+        where = f"chart type '{name}' of plugin {reg.origin}"
+        builders: list[tuple[str, Any]] = [("defaults", lambda ct=ct: ct.default_chart())]
+        builders += [(f"preset '{p}'", fn) for p, fn in sorted(ct.presets.items())]
+        for label, fn in builders:
+            try:
+                chart = fn()
+            except Exception as exc:
+                problems.append(f"{where}: {label} failed: {one_line(exc)}")
+                continue
+            if not isinstance(chart, HelmChart):
+                problems.append(f"{where}: {label} returned {type(chart).__name__}, not a HelmChart")
+                continue
+            if not isinstance(chart.chart_info, ChartInfo):
+                problems.append(f"{where}: {label} has no ChartInfo")
+                continue
+            supplied = getattr(type(chart), "config_supplies_chart", False)
+            for p in chart.chart_info.check():
+                if supplied and p.startswith("chart:"):
+                    continue
+                problems.append(f"{where}: {label}: {p}")
+            problems += [f"{where}: {label}: {p}" for p in _routing_and_options(manager, reg, chart)]
+        if ct.options is not None:
+            if not attrs.has(ct.options):
+                problems.append(f"{where}: options must be an attrs class")
+            else:
+                clash = sorted(a.name for a in attrs.fields(ct.options) if a.name in release_keys)
+                if clash:
+                    problems.append(f"{where}: options shadow release keys: {', '.join(clash)}")
+        for repo, url in ct.repositories.items():
+            if not str(url).startswith(("https://", "http://", "oci://")):
+                problems.append(f"{where}: repository '{repo}' must be an https:// or oci:// URL")
+    return problems
+
+
+def _routing_and_options(
+    manager: FirestreamPluginManager, reg: RegisteredChartType, chart: HelmChart
+) -> list[str]:
+    """What ``check_plugins`` finds wrong with a built chart beyond its ``ChartInfo``.
+
+    * ``chart.chart_type`` routes the release's hooks: naming a chart type of
+      another plugin (typically the inherited ``generic``) means this
+      plugin's hooks are silently never called for its releases;
+    * its options must be an instance of the chart type's options class and
+      survive the config converter (the config re-structures them whenever
+      a release sets an option key).
+    """
+    out: list[str] = []
+    name = reg.name
+    routed = manager.chart_types.get(chart.chart_type)
+    if chart.chart_type != name and (routed is None or routed.plugin is not reg.plugin):
+        out.append(
+            f"builds a {type(chart).__name__} whose chart_type is '{chart.chart_type}', so this "
+            f"plugin's hooks would never be called for its releases: set "
+            f"chart_type = \"{name}\" on the class"
+        )
+    cls = reg.chart_type.options
+    if cls is None or not attrs.has(cls) or chart.options is None:
+        return out
+    if not isinstance(chart.options, cls):
+        out.append(f"options is {type(chart.options).__name__}, expected {cls.__name__}")
+        return out
+    try:
+        data = converter().unstructure(chart.options)
+    except Exception as exc:
+        return [*out, f"options cannot be read back by the config: {one_line(exc)}"]
+    out += structure(data, cls, "options")[1]
+    return out

@@ -1,0 +1,407 @@
+"""The built-in plugin: what every stage does when no chart plugin says otherwise.
+
+Every implementation here is ``trylast``, so a chart plugin's implementation
+of the same hook runs before it. For ``exec`` (firstresult) a chart plugin
+returning an ``ExecOutcome`` replaces the default; for the other stages the
+default runs as well and its results are added to the plugin's.
+
+=====================  ====================================================
+stage                  default
+=====================  ====================================================
+check_prerequisites    ``ChartInfo.check()``, the release settings, the
+                       values files and a local chart path exist and are
+                       readable, a named repository has a known URL
+pre_exec               ``helm repo add`` of the chart's repository, once
+                       per run (not for OCI or local charts)
+exec                   Deploy: recover a ``pending-*`` release, handle a
+                       breaking version, ``helm upgrade --install``;
+                       Destroy: ``helm uninstall`` when installed;
+                       Skip: nothing
+post_exec              nothing
+validate               Deploy: ``release_exists``, ``pods_running`` and,
+                       with ``run_tests``, ``helm_tests``;
+                       Destroy: ``release_removed``
+on_deploy_failure      events, pod status and last log lines, redacted
+=====================  ====================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from firestream_core.deploy.debuginfo import (
+    INSTANCE_LABEL,
+    collect_debug_info,
+    desired_pods,
+    pod_problem,
+    pod_ready,
+    release_pods_and_workloads,
+)
+from firestream_core.deploy.helm_tests import as_test_dict
+from firestream_core.deploy.recovery import (
+    find_installed,
+    handle_breaking_version,
+    recover_pending,
+    release_status,
+)
+from firestream_core.errors import ChartNotFoundError, HelmCommandError
+from firestream_core.model import (
+    EXEC_PAYLOAD_KEY,
+    ExecOutcome,
+    HelmAction,
+    ValidationResult,
+    parse_duration,
+)
+from firestream_core.plugin.markers import hookimpl
+
+if TYPE_CHECKING:
+    from firestream_core.model import ChartInfo, ChartPayload, HelmChart, InstalledRelease
+    from firestream_core.plugin.context import DeployContext
+
+FIRESTREAM_PLUGIN_API = 1
+
+TESTS_PAYLOAD_KEY = "firestream.helm_tests"
+"""Payload key under which the outcome of ``helm test`` is kept for this run:
+``{"passed": bool, "message": str, "tests": [...]}``, ``tests`` (one mapping per
+test hook: ``name``, ``phase``, ``passed``, ``started``, ``completed``) only when
+helm ran the tests. ``apply`` writes ``tests`` into the release's state entry."""
+
+VALIDATION_FAILURE_MODES = ("fail", "warn")
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def is_dry_run(chart: HelmChart, context: DeployContext) -> bool:
+    """True when nothing may change in the cluster (run-wide or per release)."""
+    return bool(context.dry_run or chart.chart_info.dry_run)
+
+
+def _looks_like_path(chart: str) -> bool:
+    return chart.startswith(("./", "../", "/", "~"))
+
+
+def chart_repository(info: ChartInfo) -> tuple[str | None, bool]:
+    """The helm repository name the chart comes from, and whether it was named explicitly.
+
+    ``repository = "bitnami"`` is explicit; ``chart = "bitnami/postgresql"``
+    names it implicitly. Local paths and ``oci://`` charts have none.
+    """
+    if info.path is not None or info.chart.startswith("oci://") or _looks_like_path(info.chart):
+        return None, False
+    if info.repository:
+        return info.repository, True
+    if "/" in info.chart:
+        return info.chart.split("/", 1)[0], False
+    return None, False
+
+
+def _missing_repository_message(info: ChartInfo, repo: str) -> str:
+    return (
+        f"release '{info.name}': the chart's repository '{repo}' has no known URL; "
+        f"add it to [repositories] in firestream.toml ({repo} = \"https://...\")"
+    )
+
+
+def current_release(chart: HelmChart, context: DeployContext) -> InstalledRelease | None:
+    """The release as installed: the plan's view, or one ``helm list`` outside a plan."""
+    if context.installed is not None or context.change is not None:
+        return context.installed
+    return find_installed(context, chart.chart_info)
+
+
+# -- check_prerequisites -----------------------------------------------------------------
+
+
+def _file_problem(context: DeployContext, label: str, given: Any, *, directory_ok: bool) -> str | None:
+    path = context.resolve(given)
+    if not path.exists():
+        return f"{label} '{given}' not found (paths are relative to {context.project_dir})"
+    if path.is_dir():
+        if not directory_ok:
+            return f"{label} '{given}' is a folder, not a file"
+        return None if os.access(path, os.R_OK | os.X_OK) else f"{label} '{given}' is not readable"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        return f"{label} '{given}' is not readable ({exc.strerror})"
+    return None
+
+
+def _settings_problems(chart: HelmChart) -> list[str]:
+    s = chart.settings
+    problems = []
+    if s.retries < 0:
+        problems.append("retries: must not be negative")
+    try:
+        parse_duration(s.retry_delay)
+    except ValueError as exc:
+        problems.append(f"retry_delay: {exc}")
+    if s.on_validation_failure not in VALIDATION_FAILURE_MODES:
+        problems.append("on_validation_failure: must be 'fail' or 'warn'")
+    return problems
+
+
+@hookimpl(trylast=True)
+def check_prerequisites(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> list[str]:
+    """The chart info is valid; for Deploy, its files exist and its repository is known."""
+    info = chart.chart_info
+    problems = list(info.check()) + _settings_problems(chart)
+    if info.action is not HelmAction.DEPLOY:
+        return problems
+    if info.path is not None:
+        p = _file_problem(context, "chart path", info.path, directory_ok=True)
+        if p:
+            problems.append(p)
+    elif _looks_like_path(info.chart):
+        p = _file_problem(context, "chart path", info.chart, directory_ok=True)
+        if p:
+            problems.append(p)
+    for f in info.values_files:
+        p = _file_problem(context, "values file", f, directory_ok=False)
+        if p:
+            problems.append(p)
+    repo, explicit = chart_repository(info)
+    if repo and explicit and repo not in context.repositories:
+        problems.append(
+            f"repository '{repo}' has no known URL; add it to [repositories] in firestream.toml"
+        )
+    return problems
+
+
+# -- pre_exec --------------------------------------------------------------------------------
+
+
+@hookimpl(trylast=True)
+def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
+    """Add the chart's helm repository (once per run) before a Deploy."""
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY:
+        return
+    repo, explicit = chart_repository(info)
+    if not repo:
+        return
+    url = context.repositories.get(repo)
+    if url is None:
+        if explicit:
+            raise ChartNotFoundError(
+                _missing_repository_message(info, repo),
+                release=info.name,
+                hint=f"[repositories]\n{repo} = \"https://...\"",
+            )
+        return  # e.g. a repository the user's own helm configuration knows
+    if str(url).startswith("oci://"):
+        return  # registries are not added; helm pulls oci:// references directly
+    if context.helm.repo_add(repo, url):
+        context.log.info("Pre-exec: Adding %s Helm repository", repo)
+
+
+# -- exec -------------------------------------------------------------------------------------
+
+
+def _deploy(chart: HelmChart, context: DeployContext) -> ExecOutcome:
+    info = chart.chart_info
+    if is_dry_run(chart, context):
+        dry = info if info.dry_run else attrs.evolve(info, dry_run=True)
+        context.helm.upgrade_install(dry, context.project_dir)
+        return ExecOutcome("deployed", None, f"dry run: release '{info.name}' rendered, nothing changed")
+    installed = current_release(chart, context)
+    if installed is not None and installed.is_pending:
+        installed = recover_pending(context, info, installed)
+    if installed is not None and handle_breaking_version(context, info, installed):
+        installed = None
+    upgraded = context.helm.upgrade_install_release(info, context.project_dir)
+    revision = upgraded.revision
+    verb = "upgraded" if installed is not None else "installed"
+    return ExecOutcome(
+        "deployed",
+        revision,
+        f"release '{info.name}' {verb}, revision {revision}",
+        # helm's own record of that revision (its --output json), when it names one
+        status=upgraded.status if revision else None,
+    )
+
+
+def _destroy(chart: HelmChart, context: DeployContext) -> ExecOutcome:
+    info = chart.chart_info
+    installed = current_release(chart, context)
+    if installed is None:
+        return ExecOutcome("unchanged", None, f"release '{info.name}' is not installed")
+    if is_dry_run(chart, context):
+        return ExecOutcome("destroyed", None, f"dry run: release '{info.name}' would be uninstalled")
+    context.helm.uninstall(info.name, info.namespace_name, wait=info.wait, timeout=info.timeout)
+    return ExecOutcome("destroyed", installed.revision, f"release '{info.name}' uninstalled")
+
+
+@hookimpl(trylast=True)
+def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> ExecOutcome:  # noqa: A001
+    """Deploy: upgrade --install (after recovery and breaking versions); Destroy: uninstall."""
+    action = chart.chart_info.action
+    if action is HelmAction.DEPLOY:
+        return _deploy(chart, context)
+    if action is HelmAction.DESTROY:
+        return _destroy(chart, context)
+    return ExecOutcome("skipped", None, f"release '{chart.name}' skipped")
+
+
+# -- post_exec ----------------------------------------------------------------------------------
+
+
+@hookimpl(trylast=True)
+def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
+    """Nothing by default; chart plugins wait for their operators here."""
+
+
+# -- validate -----------------------------------------------------------------------------------
+
+
+def fresh_exec_status(payload: ChartPayload | None) -> str | None:
+    """helm's status of the revision ``exec`` just made, while nothing can have changed it since.
+
+    That is ``payload["firestream.exec"]["status"]`` (helm's own record of
+    the upgrade, from its ``--output json``) while its ``status_fresh`` is
+    true: the runner sets it after ``exec`` and clears it when a plugin's
+    ``post_exec`` ran and after the first ``validate`` call, so only the
+    first validation right after the upgrade relies on it. None otherwise
+    (a chart plugin's own ``exec``, a dry run, a later poll): ask helm.
+    """
+    record = payload.get(EXEC_PAYLOAD_KEY) if payload is not None else None
+    if not isinstance(record, Mapping) or record.get("status_fresh") is not True:
+        return None
+    status, revision = record.get("status"), record.get("revision")
+    if record.get("performed") != "deployed" or not status:
+        return None
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision <= 0:
+        return None
+    return str(status)
+
+
+def check_release_exists(
+    chart: HelmChart, context: DeployContext, payload: ChartPayload | None = None
+) -> ValidationResult:
+    """``release_exists``: helm reports the release ``deployed``.
+
+    Right after the upgrade, helm's report is the upgrade's own output
+    (:func:`fresh_exec_status`); otherwise, and on every later poll,
+    ``helm status``.
+    """
+    name = chart.name
+    status = fresh_exec_status(payload)
+    if status is None:
+        status = release_status(context, chart.chart_info)
+    if status is None:
+        return ValidationResult.fail("release_exists", f"Helm release '{name}' not found")
+    if status == "deployed":
+        return ValidationResult.ok("release_exists", f"Helm release '{name}' exists")
+    if status.startswith("pending-"):
+        return ValidationResult.pending("release_exists", f"Helm release '{name}' is {status}")
+    return ValidationResult.fail("release_exists", f"Helm release '{name}' is {status}", status=status)
+
+
+def check_pods_running(chart: HelmChart, context: DeployContext) -> ValidationResult:
+    """``pods_running``: the release's pods are Running and ready (or Succeeded).
+
+    Pods are those labelled ``app.kubernetes.io/instance=<name>``; pods
+    being deleted are ignored. The release's Deployments, StatefulSets and
+    DaemonSets say how many pods there should be, so a workload whose pods
+    do not exist yet is pending, not passed. CrashLoopBackOff or a Failed
+    pod fails the check at once.
+    """
+    info = chart.chart_info
+    listed, workloads = release_pods_and_workloads(context, info)  # one kubectl call
+    pods = [p for p in listed if not (p.get("metadata") or {}).get("deletionTimestamp")]
+    problems = [pr for pr in (pod_problem(p) for p in pods) if pr]
+    if problems:
+        return ValidationResult.fail("pods_running", "; ".join(problems))
+    want = desired_pods(workloads)
+    if not pods and not want:
+        return ValidationResult.ok(
+            "pods_running", f"no pods labelled {INSTANCE_LABEL}={info.name} (nothing to check)"
+        )
+    ready = sum(1 for p in pods if pod_ready(p))
+    running = sum(1 for p in pods if pod_ready(p) and (p.get("status") or {}).get("phase") == "Running")
+    if ready < len(pods) or running < want:
+        total = max(len(pods), want + (ready - running))
+        return ValidationResult.pending(
+            "pods_running", f"{ready}/{total} pods of release '{info.name}' ready"
+        )
+    return ValidationResult.ok("pods_running", f"{len(pods)} pods of release '{info.name}' running")
+
+
+def check_helm_tests(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> ValidationResult:
+    """``helm_tests``: ``helm test`` passes (run once per lifecycle, kept in the payload)."""
+    info = chart.chart_info
+    done = payload.get(TESTS_PAYLOAD_KEY)
+    if done is None:
+        try:
+            run = context.helm.test(info.name, info.namespace_name, info.timeout)
+            passed = bool(run.passed)
+            failed = [t.name for t in getattr(run, "tests", ()) if not t.passed]
+            detail = f" (failed: {', '.join(failed)})" if failed else ""
+            done = {"passed": passed, "message": f"helm test {'passed' if passed else 'failed'}{detail}",
+                    "tests": [as_test_dict(t) for t in getattr(run, "tests", ())]}
+        except HelmCommandError as exc:
+            done = {"passed": False, "message": f"helm test failed: {exc}"}
+        payload[TESTS_PAYLOAD_KEY] = done
+    message = f"{done['message']} for release '{info.name}'"
+    if done["passed"]:
+        return ValidationResult.ok("helm_tests", message)
+    return ValidationResult.fail("helm_tests", message)
+
+
+def wants_tests(chart: HelmChart, context: DeployContext) -> bool:
+    return bool(chart.settings.run_tests or context.settings.get("run_tests"))
+
+
+@hookimpl(trylast=True)
+def validate(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> list[ValidationResult]:
+    """Deploy: release_exists, pods_running (+ helm_tests); Destroy: release_removed."""
+    info = chart.chart_info
+    if is_dry_run(chart, context):
+        return []
+    if info.action is HelmAction.DESTROY:
+        status = release_status(context, info)
+        if status is None:
+            return [ValidationResult.ok("release_removed", f"Helm release '{info.name}' removed")]
+        if status == "uninstalling":
+            return [ValidationResult.pending("release_removed", f"Helm release '{info.name}' is uninstalling")]
+        return [
+            ValidationResult.fail(
+                "release_removed", f"Helm release '{info.name}' still exists ({status})"
+            )
+        ]
+    if info.action is not HelmAction.DEPLOY:
+        return []
+    results = [check_release_exists(chart, context, payload), check_pods_running(chart, context)]
+    if wants_tests(chart, context):
+        if all(r.passed for r in results):
+            results.append(check_helm_tests(chart, context, payload))
+        else:
+            results.append(
+                ValidationResult.pending("helm_tests", "waiting for the release to be ready")
+                if not any(r.status.name == "FAILED" for r in results)
+                else ValidationResult.fail("helm_tests", "not run: the release is not working")
+            )
+    return results
+
+
+# -- on_deploy_failure ----------------------------------------------------------------------------
+
+
+@hookimpl(trylast=True)
+def on_deploy_failure(
+    chart: HelmChart,
+    context: DeployContext,
+    payload: ChartPayload,
+    stage: str,
+    error: BaseException,
+) -> list[str]:
+    """The release's events, pods' status and last log lines, redacted."""
+    if chart.chart_info.action is HelmAction.SKIP:
+        return []
+    return collect_debug_info(context, chart.chart_info)

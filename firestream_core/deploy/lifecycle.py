@@ -1,0 +1,536 @@
+"""Running one release's lifecycle through the hooks.
+
+``run_release(chart, manager, context)`` calls, for that release only::
+
+    check_prerequisites -> pre_exec -> exec -> post_exec -> validate
+                              \\________ on_deploy_failure on error ____/
+
+and returns a :class:`ReleaseResult`; it never raises for a failed stage.
+
+* Problems reported by ``check_prerequisites`` stop the release before
+  ``pre_exec``: nothing in the cluster has changed.
+* An exception from ``pre_exec``, ``exec``, ``post_exec`` or ``validate``
+  (not only ``exec``, unlike the original) fails the release at that stage
+  and calls ``on_deploy_failure``; an exception raised there is logged and
+  never hides the first error.
+* Validation: ``PENDING`` results make the runner validate again every
+  second or so (``context.settings["validation_interval"]``) until the
+  release's ``timeout``; a check still pending then counts as failed. A
+  failed check fails the release unless ``on_validation_failure = "warn"``
+  (per release, or run-wide in ``context.settings``), which turns it into
+  a warning. When validation fails for an ``atomic`` Deploy, the release is
+  rolled back to its previous working revision, or uninstalled when it was
+  just created.
+* Retries: a stage raising ``ClusterUnreachableError`` or
+  ``HelmTimeoutError`` is run again up to ``chart.settings.retries`` times,
+  ``retry_delay`` apart; any other error (a render error, a missing chart,
+  a prerequisite problem) is final.
+* ``context.cancel`` (Ctrl-C) is checked between stages and during every
+  wait; a ``CancelledError`` marks the release interrupted (no debug
+  collection, no rollback).
+* ``Skip`` releases only go through ``exec`` (which logs and does nothing
+  by default); ``dry_run`` releases are not validated.
+
+Every message kept or logged is passed through ``context.redactor``.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from firestream_core.deploy.recovery import find_installed, rollback_release
+from firestream_core.errors import (
+    CancelledError,
+    ClusterUnreachableError,
+    FirestreamError,
+    HelmTimeoutError,
+    PrerequisiteError,
+    StageFailedError,
+    ValidationFailedError,
+)
+from firestream_core.model import (
+    EXEC_PAYLOAD_KEY,
+    ChartPayload,
+    ExecOutcome,
+    HelmAction,
+    ValidationResult,
+    ValidationStatus,
+    parse_duration,
+)
+
+if TYPE_CHECKING:
+    from firestream_core.model import HelmChart
+    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin.manager import FirestreamPluginManager
+
+__all__ = [
+    "DEFAULT_VALIDATION_INTERVAL",
+    "TRANSIENT_ERRORS",
+    "ReleaseResult",
+    "run_release",
+    "validation_failure_mode",
+]
+
+T = TypeVar("T")
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ClusterUnreachableError, HelmTimeoutError)
+"""Errors worth retrying: the cluster may answer next time. Nothing else is retried."""
+
+DEFAULT_VALIDATION_INTERVAL = 1.0
+"""Seconds between two validations while a check is pending."""
+
+
+_STAGE_LINE = {
+    HelmAction.DEPLOY: "Deploying Helm chart: %s",
+    HelmAction.DESTROY: "Destroying Helm chart: %s",
+    HelmAction.SKIP: "Skipping Helm chart: %s",
+}
+_PERFORMED = {HelmAction.DEPLOY: "deployed", HelmAction.DESTROY: "destroyed", HelmAction.SKIP: "skipped"}
+
+
+@attrs.define
+class ReleaseResult:
+    """What happened to one release.
+
+    :ivar name: the release name.
+    :ivar namespace: its namespace.
+    :ivar action: Deploy, Destroy or Skip.
+    :ivar ok: True when every stage succeeded (validation warnings allowed).
+    :ivar stage_failed: the stage that failed or was interrupted, else None.
+    :ivar error: why, one redacted line naming the release and the stage.
+    :ivar outcome: what ``exec`` did, when it ran.
+    :ivar validations: the final validation results (pending ones turned
+        failed at the timeout, failed ones turned warnings in ``warn`` mode).
+    :ivar problems: what ``check_prerequisites`` reported.
+    :ivar warnings: validation failures accepted as warnings.
+    :ivar debug: the lines ``on_deploy_failure`` collected.
+    :ivar rolled_back: True when a failed validation was undone.
+    :ivar rollback: what the rollback did, or why it failed.
+    :ivar interrupted: True when the run was cancelled during this release.
+    :ivar retries_used: how many stage calls were retried.
+    :ivar durations: seconds spent per stage (retries and polling included).
+    :ivar payload: the payload as the stages left it.
+    :ivar exception: the typed error behind ``error`` (``StageFailedError``,
+        ``PrerequisiteError``, ``ValidationFailedError``, ``CancelledError``).
+    """
+
+    name: str
+    namespace: str
+    action: HelmAction
+    ok: bool = False
+    stage_failed: str | None = None
+    error: str | None = None
+    outcome: ExecOutcome | None = None
+    validations: list[ValidationResult] = attrs.field(factory=list)
+    problems: list[str] = attrs.field(factory=list)
+    warnings: list[str] = attrs.field(factory=list)
+    debug: list[str] = attrs.field(factory=list)
+    rolled_back: bool = False
+    rollback: str | None = None
+    interrupted: bool = False
+    retries_used: int = 0
+    durations: dict[str, float] = attrs.field(factory=dict)
+    payload: ChartPayload = attrs.field(factory=ChartPayload, repr=False)
+    exception: FirestreamError | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def status(self) -> str:
+        """``succeeded``, ``failed`` or ``interrupted``."""
+        if self.interrupted:
+            return "interrupted"
+        return "succeeded" if self.ok else "failed"
+
+    @property
+    def duration(self) -> float:
+        """Total seconds over all stages."""
+        return sum(self.durations.values())
+
+    def raise_for_status(self) -> None:
+        """Raise the release's error when it did not succeed."""
+        if not self.ok:
+            raise self.exception or FirestreamError(self.error or f"release '{self.name}' failed")
+
+
+def validation_failure_mode(chart: HelmChart, context: DeployContext) -> str:
+    """``warn`` when the release or the run says so, else ``fail``."""
+    for value in (
+        chart.settings.on_validation_failure,
+        context.settings.get("on_validation_failure"),
+        context.settings.get("validation_failure"),
+    ):
+        if value == "warn":
+            return "warn"
+    return "fail"
+
+
+class _Failed(Exception):
+    """Internal: the release has failed and its result is filled in."""
+
+
+class _LifecycleRun:
+    """The state of one release's run; see :func:`run_release`."""
+
+    def __init__(
+        self,
+        chart: HelmChart,
+        manager: FirestreamPluginManager,
+        context: DeployContext,
+        payload: ChartPayload | None,
+    ) -> None:
+        self.chart = chart
+        self.info = chart.chart_info
+        self.manager = manager
+        self.context = context
+        self.log = context.log
+        self.payload = payload if payload is not None else ChartPayload()
+        try:
+            namespace = self.info.namespace_name
+        except ValueError:
+            namespace = str(self.info.custom_namespace or "")
+        self.result = ReleaseResult(
+            self.info.name, namespace, self.info.action, payload=self.payload
+        )
+
+    # -- helpers ----------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        r = self.context.redactor
+        return r.redact(text) if r is not None else text
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(self.context.dry_run or self.info.dry_run)
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.result.durations[stage] = self.result.durations.get(stage, 0.0) + (
+                time.monotonic() - start
+            )
+
+    def _check_cancel(self, stage: str) -> None:
+        if self.context.cancel.is_set():
+            raise CancelledError(f"release '{self.name}' interrupted at {stage}", releases=[self.name])
+
+    def _reason(self, exc: BaseException) -> str:
+        text = str(exc).strip()
+        if isinstance(exc, FirestreamError):
+            return self.redact(text or type(exc).__name__)
+        return self.redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+    def _call(self, stage: str, fn: Callable[[], T]) -> T:
+        """Run ``fn``; retry it on transient errors as the release's settings allow."""
+        settings = self.chart.settings
+        retries = max(0, int(settings.retries))
+        try:
+            delay = float(parse_duration(settings.retry_delay))
+        except ValueError:
+            delay = 10.0
+        attempt = 0
+        while True:
+            self._check_cancel(stage)
+            try:
+                if attempt and stage == "exec" and self.info.action is not HelmAction.SKIP:
+                    # the failed attempt may have changed the release: look again
+                    self.context.installed = find_installed(self.context, self.info)
+                return fn()
+            except TRANSIENT_ERRORS as exc:
+                if attempt >= retries:
+                    raise
+                attempt += 1
+                self.result.retries_used += 1
+                self.log.warning(
+                    "Chart %s: %s failed (%s: %s); retry %d of %d in %ss",
+                    self.name,
+                    stage,
+                    type(exc).__name__,
+                    self._reason(exc),
+                    attempt,
+                    retries,
+                    f"{delay:g}",
+                )
+                if self.context.cancel.wait(delay):
+                    raise CancelledError(
+                        f"release '{self.name}' interrupted at {stage}", releases=[self.name]
+                    ) from exc
+
+    # -- the run -------------------------------------------------------------------
+
+    def run(self) -> ReleaseResult:
+        self.log.info("Running lifecycle for chart: %s", self.name)
+        stage = "check_prerequisites"
+        try:
+            if self.info.action is not HelmAction.SKIP:
+                with self._timed(stage):
+                    self._prerequisites()
+            for stage, step in self._stages():
+                with self._timed(stage):
+                    self._check_cancel(stage)
+                    step()
+        except _Failed:
+            pass
+        except CancelledError as exc:
+            self._interrupted(stage, exc)
+        except Exception as exc:  # any stage failure, whatever a plugin raised
+            self._failed(stage, exc)
+        else:
+            self.result.ok = True
+        self._finish()
+        return self.result
+
+    def _stages(self) -> list[tuple[str, Callable[[], None]]]:
+        if self.info.action is HelmAction.SKIP:
+            return [("exec", self._exec)]
+        steps = [("pre_exec", self._pre_exec), ("exec", self._exec), ("post_exec", self._post_exec)]
+        if not self.dry_run:
+            steps.append(("validate", self._validate))
+        return steps
+
+    def _finish(self) -> None:
+        r = self.result
+        if r.ok:
+            what = r.outcome.message if r.outcome and r.outcome.message else r.status
+            self.log.info("Lifecycle for chart %s succeeded: %s", self.name, self.redact(what))
+        elif r.interrupted:
+            self.log.warning("Lifecycle for chart %s interrupted at %s", self.name, r.stage_failed)
+        else:
+            self.log.error("Lifecycle for chart %s failed at %s: %s", self.name, r.stage_failed, r.error)
+
+    # -- stages -----------------------------------------------------------------------
+
+    def _prerequisites(self) -> None:
+        self.log.info("Checking prerequisites for chart: %s", self.name)
+        problems = self._call(
+            "check_prerequisites",
+            lambda: self.manager.check_prerequisites(self.chart, self.context, self.payload),
+        )
+        problems = [self.redact(str(p)) for p in problems or []]
+        if not problems:
+            return
+        r = self.result
+        r.problems = problems
+        r.stage_failed = "check_prerequisites"
+        for p in problems:
+            self.log.error("Prerequisite not met for chart %s: %s", self.name, p)
+        r.error = f"release '{self.name}' failed at check_prerequisites: " + "; ".join(problems)
+        r.exception = PrerequisiteError(r.error)
+        raise _Failed
+
+    def _pre_exec(self) -> None:
+        self.log.debug("Pre-exec for chart: %s", self.name)
+        self._call("pre_exec", lambda: self.manager.pre_exec(self.chart, self.context, self.payload))
+
+    def _exec(self) -> None:
+        self.log.info(_STAGE_LINE[self.info.action], self.name)
+        value = self._call("exec", lambda: self.manager.exec(self.chart, self.context, self.payload))
+        if value is None:
+            raise FirestreamError(
+                f"no exec implementation returned an outcome for release '{self.name}' "
+                "(is the built-in 'defaults' plugin disabled?)"
+            )
+        if not isinstance(value, ExecOutcome):
+            value = ExecOutcome(_PERFORMED[self.info.action], None, "done by a chart plugin")
+        self.result.outcome = value
+        record: dict[str, Any] = {"performed": value.performed, "revision": value.revision}
+        if value.status is not None:
+            # helm's own report of the revision it just wrote: the first validation may
+            # rely on it instead of asking helm again (see _post_exec and _validate_once)
+            record.update(status=value.status, status_fresh=True)
+        self.payload[EXEC_PAYLOAD_KEY] = record
+        if value.message:
+            self.log.debug("Exec for chart %s: %s", self.name, self.redact(value.message))
+
+    def _post_exec(self) -> None:
+        self.log.debug("Post-exec for chart: %s", self.name)
+        if not self._only_builtin("post_exec"):
+            # a plugin's post_exec may run for minutes or act on the release itself
+            self._exec_status_stale()
+        self._call("post_exec", lambda: self.manager.post_exec(self.chart, self.context, self.payload))
+
+    def _only_builtin(self, hook: str) -> bool:
+        """True when the only implementation of ``hook`` for this release is the built-in default."""
+        return self.manager.only_builtin(hook, self.chart.chart_type)
+
+    def _exec_status_stale(self) -> None:
+        """From now on helm's status must be asked again, not taken from ``exec``'s record."""
+        record = self.payload.get(EXEC_PAYLOAD_KEY)
+        if isinstance(record, dict) and record.get("status_fresh"):
+            record["status_fresh"] = False
+
+    def _validate_once(self) -> list[ValidationResult]:
+        def validate() -> list[ValidationResult]:
+            try:
+                return self.manager.validate(self.chart, self.context, self.payload)
+            finally:
+                self._exec_status_stale()  # a later poll (or retry) reads fresh state
+
+        raw = self._call("validate", validate)
+        out = []
+        for r in raw or []:
+            if not isinstance(r, ValidationResult):
+                raise TypeError(f"validate returned a {type(r).__name__}, not a ValidationResult")
+            out.append(attrs.evolve(r, message=self.redact(r.message)))
+        return out
+
+    def _validate(self) -> None:
+        self.log.debug("Validating chart: %s", self.name)
+        interval = float(self.context.settings.get("validation_interval", DEFAULT_VALIDATION_INTERVAL))
+        deadline = time.monotonic() + self.info.timeout_seconds
+        while True:
+            results = self._validate_once()
+            pending = [r for r in results if r.status is ValidationStatus.PENDING]
+            remaining = deadline - time.monotonic()
+            if not pending or remaining <= 0:
+                break
+            for r in pending:
+                self.log.debug("%s", r)
+            if self.context.cancel.wait(min(interval, remaining)):
+                raise CancelledError(f"release '{self.name}' interrupted at validate", releases=[self.name])
+        final = [
+            ValidationResult(
+                r.name,
+                ValidationStatus.FAILED,
+                f"still pending after {self.info.timeout}: {r.message}",
+                r.details,
+            )
+            if r.status is ValidationStatus.PENDING
+            else r
+            for r in results
+        ]
+        warn = validation_failure_mode(self.chart, self.context) == "warn"
+        failed = [r for r in final if r.status is ValidationStatus.FAILED]
+        if warn and failed:
+            final = [
+                attrs.evolve(r, status=ValidationStatus.WARNING)
+                if r.status is ValidationStatus.FAILED
+                else r
+                for r in final
+            ]
+            self.result.warnings.extend(f"{r.name}: {r.message}" for r in failed)
+        self.result.validations = final
+        for r in final:
+            if r.status is ValidationStatus.FAILED:
+                self.log.error("%s", r)
+            elif r.status is ValidationStatus.WARNING:
+                self.log.warning("%s (on_validation_failure = warn)", r)
+            else:
+                self.log.info("%s", r)
+        if failed and not warn:
+            raise ValidationFailedError(
+                f"release '{self.name}' failed at validate: "
+                + "; ".join(f"{r.name}: {r.message}" for r in failed)
+            )
+
+    # -- failure handling ----------------------------------------------------------------
+
+    def _interrupted(self, stage: str, exc: CancelledError) -> None:
+        r = self.result
+        r.interrupted = True
+        r.stage_failed = stage
+        r.error = f"release '{self.name}' interrupted at {stage}"
+        r.exception = CancelledError(r.error, releases=[self.name])
+
+    def _failed(self, stage: str, exc: Exception) -> None:
+        r = self.result
+        r.stage_failed = stage
+        if isinstance(exc, ValidationFailedError):
+            r.error = self.redact(str(exc))
+            r.exception = exc
+        else:
+            r.error = f"release '{self.name}' failed at {stage}: {self._reason(exc)}"
+            r.exception = StageFailedError(r.error, release=self.name, stage=stage, cause=exc)
+            r.exception.__cause__ = exc
+            if not isinstance(exc, FirestreamError):
+                tb = "".join(traceback.format_exception(exc))
+                self.log.debug("Traceback of chart %s at %s:\n%s", self.name, stage, self.redact(tb))
+        if stage == "check_prerequisites":
+            return  # nothing was changed: nothing to collect
+        with self._timed("on_deploy_failure"):
+            self._collect_debug(stage, exc)
+        # a release that could not be checked (cluster unreachable) is not known to be bad
+        if stage == "validate" and not isinstance(exc, TRANSIENT_ERRORS) and self._should_roll_back():
+            with self._timed("rollback"):
+                self._roll_back()
+
+    def _collect_debug(self, stage: str, exc: BaseException) -> None:
+        try:
+            lines = self.manager.on_deploy_failure(self.chart, self.context, self.payload, stage, exc)
+        except Exception as hook_exc:  # never let it hide the first error
+            self.log.warning(
+                "on_deploy_failure for chart %s raised %s; calling each implementation alone",
+                self.name,
+                self._reason(hook_exc),
+            )
+            lines = self._collect_debug_one_by_one(stage, exc)
+        self.result.debug = [self.redact(str(line)) for line in lines or []]
+        if self.result.debug:
+            self.log.info("Debug information for chart %s:", self.name)
+            for line in self.result.debug:
+                self.log.info("  %s", line)
+
+    def _collect_debug_one_by_one(self, stage: str, exc: BaseException) -> list[str]:
+        return self.manager.on_deploy_failure_each(
+            self.chart, self.context, self.payload, stage, exc, describe=self._reason
+        )
+
+    def _should_roll_back(self) -> bool:
+        o = self.result.outcome
+        return (
+            self.info.atomic
+            and self.info.action is HelmAction.DEPLOY
+            and not self.dry_run
+            and o is not None
+            and o.performed == "deployed"
+        )
+
+    def _roll_back(self) -> None:
+        r = self.result
+        try:
+            outcome = r.outcome
+            what = self._call(
+                "rollback",
+                lambda: rollback_release(self.context, self.info, outcome.revision if outcome else None),
+            )
+        except Exception as exc:  # the validation error stays the release's error
+            r.rollback = f"rollback failed: {self._reason(exc)}"
+            self.log.error("Chart %s: %s", self.name, r.rollback)
+        else:
+            r.rolled_back = True
+            r.rollback = what
+            self.log.warning("Chart %s: %s after failed validation", self.name, what)
+        r.error = f"{r.error}; {r.rollback}"
+        if r.exception is not None:
+            r.exception.args = (r.error,)  # raise_for_status() tells the whole story
+
+
+def run_release(
+    chart: HelmChart,
+    manager: FirestreamPluginManager,
+    context: DeployContext,
+    payload: ChartPayload | None = None,
+) -> ReleaseResult:
+    """Run one release's lifecycle and say what happened; never raises for a failed stage.
+
+    :param chart: the release.
+    :param manager: the plugin manager (``plugins.get_plugin_manager()``);
+        its typed stage methods call only the implementations concerned.
+    :param context: helm, kubectl, cluster state and settings for this release.
+    :param payload: the payload to thread through the stages (a new one
+        when None); the result keeps it.
+    :return: a :class:`ReleaseResult`. ``KeyboardInterrupt`` propagates;
+        use ``context.cancel`` to interrupt cleanly.
+    """
+    return _LifecycleRun(chart, manager, context, payload).run()

@@ -1,0 +1,294 @@
+"""Getting a release into a state helm can upgrade, and back out of a bad one.
+
+Three things the default ``exec`` and the lifecycle runner need, kept apart
+from the hook implementations so they can be read (and tested) on their own:
+
+* **pending recovery** - a release left in ``pending-install``,
+  ``pending-upgrade`` or ``pending-rollback`` (an earlier helm process was
+  killed) blocks every later operation ("another operation is in
+  progress"). ``recover_pending`` uninstalls a ``pending-install`` at
+  revision 1 and otherwise rolls back to the last ``deployed`` revision, as
+  Qovery and Flux do.
+* **breaking versions** - ``handle_breaking_version`` runs a chart's
+  ``pre_upgrade_commands`` (argument lists, never through a shell) and
+  uninstalls first when ``requires_uninstall``, when the installed chart
+  version is older (semver) than the breaking version.
+* **rollback after a failed validation** - ``rollback_release`` returns an
+  atomic release to its previous deployed revision, or uninstalls it when
+  it has none (what ``helm install --atomic`` does with a failed install).
+
+Every program runs through the helm layer (``context.helm``,
+``context.kubectl`` or the process runner); nothing here starts a process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from firestream_core.errors import FirestreamError, HelmCommandError, HelmError
+from firestream_core.model import InstalledRelease
+
+if TYPE_CHECKING:
+    from firestream_core.model import BreakingVersion, ChartInfo
+    from firestream_core.plugin.context import DeployContext
+
+__all__ = [
+    "DEPLOYED_STATUSES",
+    "find_installed",
+    "handle_breaking_version",
+    "history_entries",
+    "last_deployed_revision",
+    "recover_pending",
+    "release_status",
+    "rollback_release",
+    "run_command",
+]
+
+DEPLOYED_STATUSES = ("deployed", "superseded")
+"""History statuses of a revision that once was a working release."""
+
+
+def _redact(context: DeployContext, text: str) -> str:
+    return context.redactor.redact(text) if context.redactor is not None else text
+
+
+# -- reading the cluster ----------------------------------------------------------
+
+
+def find_installed(context: DeployContext, info: ChartInfo) -> InstalledRelease | None:
+    """This release as the cluster reports it now (``helm list -A -a``), or None."""
+    ns = info.namespace_name
+    for rel in context.helm.list_releases():
+        if rel.name == info.name and rel.namespace == ns:
+            return rel
+    return None
+
+
+def _is_not_found(exc: HelmError) -> bool:
+    from firestream_core.tools.helm_errors import ReleaseNotFoundError
+
+    if isinstance(exc, ReleaseNotFoundError):
+        return True
+    text = f"{exc} {getattr(exc, 'stderr', '')}".lower()
+    return "release: not found" in text or "release not found" in text
+
+
+def release_status(context: DeployContext, info: ChartInfo) -> str | None:
+    """helm's status of the release (``deployed``, ``failed``, ``pending-upgrade``...).
+
+    None when helm knows no such release. Transient errors (cluster
+    unreachable, timeouts) propagate so the runner can retry.
+    """
+    try:
+        data = context.helm.status(info.name, info.namespace_name)
+    except HelmCommandError as exc:
+        if _is_not_found(exc):
+            return None
+        raise
+    if not data:
+        return None
+    inner = data.get("info") if isinstance(data, Mapping) else None
+    status = inner.get("status") if isinstance(inner, Mapping) else None
+    if status is None and isinstance(data, Mapping):
+        status = data.get("status")
+    return str(status) if status else "unknown"
+
+
+def history_entries(context: DeployContext, info: ChartInfo) -> list[dict[str, Any]]:
+    """The release's history, oldest first; empty when helm knows no such release."""
+    try:
+        entries = context.helm.history(info.name, info.namespace_name)
+    except HelmCommandError as exc:
+        if _is_not_found(exc):
+            return []
+        raise
+    out = [dict(e) for e in entries or []]
+    out.sort(key=lambda e: int(e.get("revision", 0)))
+    return out
+
+
+def last_deployed_revision(
+    entries: Sequence[Mapping[str, Any]], *, below: int | None = None
+) -> Mapping[str, Any] | None:
+    """The newest history entry that was a working release, below revision ``below``.
+
+    A ``deployed`` entry is preferred over a ``superseded`` one (helm marks
+    the release it is replacing ``superseded`` only once the new one works).
+    """
+    candidates = [
+        e
+        for e in entries
+        if str(e.get("status", "")) in DEPLOYED_STATUSES
+        and (below is None or int(e.get("revision", 0)) < below)
+    ]
+    if not candidates:
+        return None
+    deployed = [e for e in candidates if e.get("status") == "deployed"]
+    pool = deployed or candidates
+    return max(pool, key=lambda e: int(e.get("revision", 0)))
+
+
+def _as_installed(info: ChartInfo, entry: Mapping[str, Any]) -> InstalledRelease:
+    return InstalledRelease(
+        name=info.name,
+        namespace=info.namespace_name,
+        revision=int(entry.get("revision", 0)),
+        status="deployed",
+        chart=str(entry.get("chart", "")),
+        app_version=str(entry.get("app_version", "")),
+        updated=str(entry.get("updated", "")),
+    )
+
+
+# -- pending-* recovery --------------------------------------------------------------
+
+
+def recover_pending(
+    context: DeployContext, info: ChartInfo, installed: InstalledRelease
+) -> InstalledRelease | None:
+    """Unlock a release stuck in ``pending-*``; return what is installed afterwards.
+
+    ``pending-install`` at revision 1 (or any pending release with no
+    working revision in its history) is uninstalled: None is returned and
+    the next step installs afresh. Otherwise the release is rolled back to
+    its last ``deployed`` revision, which is returned.
+    """
+    log = context.log
+    name, ns = info.name, info.namespace_name
+    log.warning(
+        "Release '%s' in namespace '%s' is %s (revision %d): an earlier operation was "
+        "interrupted; recovering it",
+        name,
+        ns,
+        installed.status,
+        installed.revision,
+    )
+    good = None
+    if not (installed.status == "pending-install" and installed.revision <= 1):
+        good = last_deployed_revision(history_entries(context, info), below=installed.revision)
+    if good is None:
+        log.info("Recovery: uninstalling release '%s' (no working revision to return to)", name)
+        context.helm.uninstall(name, ns, wait=True, timeout=info.timeout)
+        return None
+    revision = int(good["revision"])
+    log.info("Recovery: rolling back release '%s' to revision %d", name, revision)
+    context.helm.rollback(name, ns, revision, wait=info.wait, timeout=info.timeout)
+    return _as_installed(info, good)
+
+
+# -- breaking versions ------------------------------------------------------------------
+
+
+def run_command(context: DeployContext, argv: Sequence[str], *, release: str, timeout: float) -> None:
+    """Run one ``pre_upgrade_commands`` argument list through the helm layer.
+
+    ``kubectl ...`` goes through ``context.kubectl.run`` (its binary,
+    kubeconfig and context); ``helm ...`` runs the run's helm binary with
+    its kubeconfig and context; any other program runs through the process
+    runner with ``KUBECONFIG`` set, in the project folder. Never a shell:
+    the list is used as is (the seed's string form was split with shlex
+    when the chart was built). A failure raises a typed ``HelmError``.
+    """
+    from firestream_core.errors import CancelledError, HelmTimeoutError
+
+    args = [str(a) for a in argv]
+    if not args or not args[0].strip():
+        raise FirestreamError(f"release '{release}': a pre-upgrade command must name a program")
+    program = os.path.basename(args[0])
+    if program == "kubectl":
+        context.kubectl.run(args, label=release, timeout=timeout)
+        return
+    helm = context.helm
+    env = {str(k): str(v) for k, v in (getattr(helm, "env", None) or {}).items()}
+    kubeconfig = getattr(helm, "kubeconfig", None)
+    if kubeconfig and "KUBECONFIG" not in env:
+        env["KUBECONFIG"] = str(kubeconfig)
+    if program == "helm":
+        args[0] = str(getattr(helm, "binary", "helm"))
+        if kubeconfig:
+            args += ["--kubeconfig", str(kubeconfig)]
+        if getattr(helm, "kube_context", None):
+            args += ["--kube-context", str(helm.kube_context)]
+    result = helm.runner.run_program(
+        args, env=env, label=release, timeout=timeout, cwd=context.project_dir
+    )
+    if result.cancelled:
+        raise CancelledError(f"pre-upgrade command '{program}' of release '{release}' was interrupted",
+                             releases=[release])
+    where = f"pre-upgrade command '{program}' of release '{release}'"
+    if result.timed_out:
+        raise HelmTimeoutError(f"{where} did not finish within {timeout:g}s", release=release)
+    if not result.ok:
+        stderr = _redact(context, result.stderr or "").strip()
+        last = stderr.splitlines()[-1] if stderr else "(no error output)"
+        raise HelmCommandError(
+            f"{where} failed with exit code {result.returncode}: {last}",
+            release=release,
+            stderr=stderr,
+        )
+
+
+def handle_breaking_version(
+    context: DeployContext,
+    info: ChartInfo,
+    installed: InstalledRelease | None,
+) -> bool:
+    """Prepare an upgrade across ``info.last_breaking_version_requiring_restart``.
+
+    Applies when the installed chart version is older (semver) than the
+    breaking version: each ``pre_upgrade_commands`` argument list runs in
+    order, then the release is uninstalled when ``requires_uninstall``.
+    Returns True when the release was uninstalled (the upgrade becomes an
+    install).
+    """
+    bv: BreakingVersion | None = info.last_breaking_version_requiring_restart
+    if bv is None or installed is None or not bv.applies_to(installed.chart_version):
+        return False
+    log = context.log
+    log.info(
+        "Breaking version: release '%s' goes from chart version %s across %s",
+        info.name,
+        installed.chart_version,
+        bv.version,
+    )
+    for i, argv in enumerate(bv.pre_upgrade_commands, 1):
+        program = os.path.basename(argv[0])
+        log.info("Pre-upgrade command %d for '%s': %s", i, info.name, program)
+        try:
+            run_command(context, argv, release=info.name, timeout=info.timeout_seconds)
+        except FirestreamError:
+            log.error("Pre-upgrade command %d (%s) of release '%s' failed", i, program, info.name)
+            raise
+    if bv.requires_uninstall:
+        log.info("Breaking version: uninstalling release '%s' before upgrading", info.name)
+        context.helm.uninstall(info.name, info.namespace_name, wait=True, timeout=info.timeout)
+        return True
+    return False
+
+
+# -- rollback after a failed validation -----------------------------------------------------
+
+
+def rollback_release(context: DeployContext, info: ChartInfo, revision: int | None) -> str:
+    """Return an atomic release to its previous working revision.
+
+    ``revision`` is the revision ``exec`` made (None: the newest). With a
+    working revision below it the release is rolled back to that one;
+    without one (a first install) it is uninstalled. Returns one sentence
+    saying what was done.
+    """
+    name, ns = info.name, info.namespace_name
+    entries = history_entries(context, info)
+    if not revision and entries:  # unknown (None, or 0 when helm's output lacked it): the newest
+        revision = int(entries[-1].get("revision", 0))
+    good = last_deployed_revision(entries, below=revision) if revision else None
+    if good is None:
+        context.log.warning("Rollback: uninstalling release '%s' (it has no previous revision)", name)
+        context.helm.uninstall(name, ns, wait=True, timeout=info.timeout)
+        return f"release '{name}' uninstalled (it had no previous revision)"
+    target = int(good["revision"])
+    context.log.warning("Rollback: rolling back release '%s' to revision %d", name, target)
+    context.helm.rollback(name, ns, target, wait=info.wait, timeout=info.timeout)
+    return f"release '{name}' rolled back to revision {target}"

@@ -1,0 +1,221 @@
+"""What a run returns: :class:`ApplyResult` with one :class:`ReleaseOutcome` per
+release, the :class:`ApplyEvent`\\ s a progress display receives, and
+:class:`ReleaseStatus` (``firestream status``).
+
+Plain frozen data; nothing here runs anything. Each has ``to_dict()`` for
+``--json`` output, which never holds a value (reasons are redacted upstream).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from firestream_core.deploy.plan import Plan
+
+__all__ = ["RESULTS", "ApplyEvent", "ApplyResult", "ReleaseOutcome", "ReleaseStatus", "validation_dict"]
+
+RESULTS: tuple[str, ...] = ("ok", "failed", "skipped", "not_started", "cancelled")
+"""What can become of a release in a run."""
+
+
+@attrs.frozen
+class ApplyEvent:
+    """Something that happened during a run, for progress displays.
+
+    :ivar kind: ``started`` (the release's lifecycle began), ``stage`` (it
+        entered ``stage``), ``finished`` (with ``result``) or ``skipped``.
+    :ivar release: the release name.
+    :ivar action: what the plan decided for it.
+    :ivar stage: the lifecycle stage (``check_prerequisites`` ... ``validate``,
+        ``on_deploy_failure``) for ``stage`` events.
+    :ivar result: one of :data:`RESULTS` for ``finished`` / ``skipped``.
+    :ivar reason: why (``dependency 'db' failed``), never a value.
+    :ivar time: ``time.monotonic()`` when it happened.
+    """
+
+    kind: str
+    release: str
+    action: str = ""
+    stage: str | None = None
+    result: str | None = None
+    reason: str | None = None
+    time: float = attrs.field(factory=time.monotonic)
+
+
+@attrs.frozen
+class ReleaseOutcome:
+    """What a run did to one release.
+
+    :ivar action: the plan's action (``create`` ... ``no-op``).
+    :ivar result: one of :data:`RESULTS` (a ``no-op`` is ``ok``).
+    :ivar reason: why it failed or was skipped; the plan's reason otherwise.
+    :ivar duration: seconds its lifecycle ran (0 when it did not run).
+    :ivar validations: its validation results.
+    :ivar stage_failed: the lifecycle stage that failed, if any.
+    :ivar revision: helm's revision after the run, when known.
+    :ivar rolled_back: the release was rolled back after a failed validation.
+    :ivar debug: ``on_deploy_failure``'s lines (redacted).
+    """
+
+    name: str
+    action: str
+    result: str
+    reason: str = ""
+    duration: float = 0.0
+    validations: tuple[Any, ...] = ()
+    stage_failed: str | None = None
+    revision: int | None = None
+    rolled_back: bool = False
+    debug: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "release": self.name,
+            "action": self.action,
+            "result": self.result,
+            "reason": self.reason,
+            "duration": round(self.duration, 3),
+            "stage_failed": self.stage_failed,
+            "revision": self.revision,
+            "rolled_back": self.rolled_back,
+            "validations": [validation_dict(v) for v in self.validations],
+        }
+
+
+@attrs.frozen
+class ApplyResult:
+    """The outcome of :meth:`Project.apply` / :meth:`Project.destroy`.
+
+    :ivar plan: the plan that was carried out.
+    :ivar releases: release name -> :class:`ReleaseOutcome`, in plan order.
+    :ivar cancelled: the run was cancelled (nothing new was started).
+    :ivar interrupted: Ctrl-C reached the run (the CLI exits 130).
+    :ivar dry_run: nothing was changed.
+    :ivar duration: seconds the whole run took.
+    """
+
+    plan: Plan
+    releases: dict[str, ReleaseOutcome]
+    cancelled: bool = False
+    interrupted: bool = False
+    dry_run: bool = False
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every release ended ``ok`` and the run was not interrupted."""
+        return not (self.cancelled or self.interrupted) and all(o.ok for o in self.releases.values())
+
+    def with_result(self, result: str) -> list[str]:
+        """The releases that ended with ``result``, in plan order."""
+        return [n for n, o in self.releases.items() if o.result == result]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when ok, 130 when interrupted or cancelled, else 1."""
+        if self.interrupted or self.cancelled:
+            return 130
+        return 0 if self.ok else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "cancelled": self.cancelled,
+            "interrupted": self.interrupted,
+            "dry_run": self.dry_run,
+            "duration": round(self.duration, 3),
+            "releases": [o.to_dict() for o in self.releases.values()],
+        }
+
+
+@attrs.frozen
+class ReleaseStatus:
+    """One release as the cluster and the state file see it (``firestream status``).
+
+    :ivar status: helm's status (``deployed``, ``failed``, ``pending-upgrade``...)
+        or ``not deployed``.
+    :ivar validations: the last validation results recorded in state.
+    :ivar tests: the last ``helm test`` results recorded in state (by
+        ``firestream test`` or an apply with ``run_tests = true``), one mapping
+        per test (``name``, ``phase``, ``passed``, ``started``, ``completed``,
+        ``run_at``); None when no test result is recorded.
+    """
+
+    name: str
+    namespace: str
+    chart_type: str
+    status: str
+    revision: int | None = None
+    chart: str | None = None
+    version: str | None = None
+    app_version: str | None = None
+    updated: str | None = None
+    last_action: str | None = None
+    last_result: str | None = None
+    applied_at: str | None = None
+    validations: tuple[Mapping[str, Any], ...] = ()
+    tests: tuple[Mapping[str, Any], ...] | None = None
+
+    @property
+    def tests_result(self) -> str | None:
+        """``passed``, ``failed``, ``no-tests`` (the chart has none) or None (no result recorded)."""
+        if self.tests is None:
+            return None
+        if not self.tests:
+            return "no-tests"
+        return "passed" if all(t.get("passed") for t in self.tests) else "failed"
+
+    @property
+    def tests_run_at(self) -> str | None:
+        """When the recorded tests ran (ISO 8601 UTC), when known."""
+        return max((str(t["run_at"]) for t in self.tests or () if t.get("run_at")), default=None)
+
+    def tests_dict(self) -> dict[str, Any] | None:
+        """The recorded tests for ``--json``: result, when, and each test's name, phase and times."""
+        if self.tests is None:
+            return None
+        keys = ("name", "phase", "passed", "started", "completed")
+        return {
+            "result": self.tests_result,
+            "run_at": self.tests_run_at,
+            "tests": [{k: t.get(k) for k in keys} for t in self.tests],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "release": self.name,
+            "namespace": self.namespace,
+            "chart_type": self.chart_type,
+            "status": self.status,
+            "revision": self.revision,
+            "chart": self.chart,
+            "version": self.version,
+            "app_version": self.app_version,
+            "updated": self.updated,
+            "last_action": self.last_action,
+            "last_result": self.last_result,
+            "applied_at": self.applied_at,
+            "validations": [dict(v) for v in self.validations],
+            "tests": self.tests_dict(),
+        }
+
+
+def validation_dict(v: Any) -> dict[str, Any]:
+    """A validation result (``ValidationResult`` or a mapping read back from state) as plain data."""
+    if isinstance(v, Mapping):
+        return {"name": v.get("name"), "status": v.get("status"), "message": v.get("message", "")}
+    status = getattr(v, "status", "")
+    return {
+        "name": getattr(v, "name", str(v)),
+        "status": getattr(status, "value", str(status)),
+        "message": getattr(v, "message", ""),
+    }

@@ -1,0 +1,442 @@
+"""One ``apply`` / ``destroy`` run: the plan's releases through the scheduler and the lifecycle.
+
+:class:`Project.apply <firestream_core.project.Project.apply>` takes the
+lock, makes (or checks) the plan, then hands it here. A :class:`Run`
+
+* starts each changed release the moment its own dependencies succeeded
+  (:mod:`~firestream_core.deploy.scheduler`), no-op releases counting as satisfied;
+* runs its lifecycle on a deep copy of its chart (:mod:`~firestream_core.deploy.lifecycle`),
+  reporting each stage as an :class:`~firestream_core.deploy.results.ApplyEvent`
+  through a proxy of the plugin manager;
+* stops every helm process of the run as soon as ``cancel`` is set;
+* records each finished release in the state at once, atomically;
+* returns an :class:`~firestream_core.deploy.results.ApplyResult`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseOutcome, validation_dict
+from firestream_core.model import HelmAction, HelmChart
+
+if TYPE_CHECKING:
+    from firestream_core.deploy.plan import Change, Plan
+    from firestream_core.plugin.manager import FirestreamPluginManager
+    from firestream_core.state.store import ReleaseState, State, StateBackend
+    from firestream_core.tools.redact import Redactor
+
+__all__ = ["Run", "RunInput", "RunOptions", "Tools"]
+
+log = logging.getLogger("firestream.project")
+
+Tools = tuple[Any, Any, Any]
+"""``(runner, helm, kubectl)`` sharing one process runner (:meth:`Project.tools`)."""
+
+_SCHEDULER_RESULT = {
+    "succeeded": "ok",
+    "failed": "failed",
+    "skipped": "skipped",
+    "not_started": "not_started",
+    "cancelled": "cancelled",
+}
+
+
+@attrs.frozen
+class RunOptions:
+    """How a run goes: :meth:`Project.apply`'s keyword arguments, defaults resolved."""
+
+    concurrency: int
+    fail_fast: bool
+    dry_run: bool = False
+    on_event: Callable[[ApplyEvent], None] | None = None
+    cancel: threading.Event = attrs.field(factory=threading.Event)
+    lock_timeout: float = 0.0
+    """Seconds to wait for the project lock another run holds (0: refuse at once)."""
+
+
+# -- progress reporting through the manager ------------------------------------------------
+
+_REPORTED_STAGES = (
+    "check_prerequisites",
+    "pre_exec",
+    "exec",
+    "post_exec",
+    "validate",
+    "on_deploy_failure",
+)
+
+
+class _StageReporter:
+    """The plugin manager, seen through a proxy that reports each stage before calling it."""
+
+    def __init__(self, manager: Any, report: Callable[[str, str], None]) -> None:
+        self._manager = manager
+        self._report = report
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._manager, name)
+        if name not in _REPORTED_STAGES or not callable(attr):
+            return attr
+
+        def call(chart: HelmChart, *args: Any, **kwargs: Any) -> Any:
+            self._report(chart.chart_info.name, name)
+            return attr(chart, *args, **kwargs)
+
+        return call
+
+
+def _tests_run(result: Any) -> list[Any] | None:
+    """The tests the ``helm_tests`` validation ran in this lifecycle (the payload key the
+    defaults set), or None when none ran."""
+    from firestream_core.deploy.defaults import TESTS_PAYLOAD_KEY
+
+    payload = getattr(result, "payload", None)
+    done = payload.get(TESTS_PAYLOAD_KEY) if payload is not None else None
+    tests = done.get("tests") if isinstance(done, Mapping) else None
+    return list(tests) if isinstance(tests, (list, tuple)) else None
+
+
+def _first_line(error: BaseException | None) -> str:
+    if error is None:
+        return ""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+# -- one run ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class RunInput:
+    """What a run needs of its project, and nothing more (the project builds it)."""
+
+    charts: Mapping[str, HelmChart]
+    """The project's charts by release name (a release's stages get a copy)."""
+    manager: FirestreamPluginManager
+    project_dir: Path
+    redactor: Redactor
+    repositories: Mapping[str, str]
+    """Repository name -> URL (chart types' defaults, overridden by ``[repositories]``)."""
+
+    def chart(self, name: str) -> HelmChart:
+        return self.charts[name]
+
+
+class Run:
+    """One ``apply``/``destroy``: the plan's releases through the scheduler and the lifecycle."""
+
+    def __init__(
+        self, project: RunInput, plan: Plan, tools: Tools, backend: StateBackend, options: RunOptions
+    ) -> None:
+        self.project = project
+        self.plan = plan
+        self.runner, self.helm, self.kubectl = tools
+        self.backend = backend
+        self.concurrency = options.concurrency
+        self.fail_fast = options.fail_fast
+        self.dry_run = options.dry_run
+        self.on_event = options.on_event
+        self.cancel = options.cancel
+        self.repositories = dict(project.repositories)
+        self.changes = {c.name: c for c in plan.releases}
+        self.outcomes: dict[str, ReleaseOutcome] = {}
+        self.state: State | None = None
+        self.manager = _StageReporter(project.manager, self._stage)
+        self._events_broken = False
+
+    # -- events ------------------------------------------------------------------------------
+
+    def emit(self, event: ApplyEvent) -> None:
+        if self.on_event is None or self._events_broken:
+            return
+        try:
+            self.on_event(event)
+        except Exception:  # a broken progress display must not break a deploy
+            self._events_broken = True
+            log.exception("progress callback failed; no further events are sent to it")
+
+    def _stage(self, release: str, stage: str) -> None:
+        change = self.changes.get(release)
+        self.emit(ApplyEvent("stage", release, change.action if change else "", stage=stage))
+
+    def _scheduler_event(self, event: Any) -> None:
+        change = self.changes.get(event.name)
+        status = getattr(event, "status", None)
+        result = _SCHEDULER_RESULT.get(str(status)) if status is not None else None
+        self.emit(
+            ApplyEvent(
+                event.kind,
+                event.name,
+                change.action if change else "",
+                result=result,
+                reason=event.reason,
+                time=event.time,
+            )
+        )
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def blocked(self) -> dict[str, str]:
+        """Releases that cannot run: dependents of a skipped release that is not deployed."""
+        if self.plan.destroy:
+            return {}
+        dependents: dict[str, list[str]] = {n: [] for n in self.plan.deps}
+        for n, ds in self.plan.deps.items():
+            for d in ds:
+                dependents.setdefault(d, []).append(n)
+        out: dict[str, str] = {}
+        for c in self.plan.releases:
+            info = self.project.chart(c.name).chart_info
+            live = c.installed is not None and c.installed.status == "deployed"
+            if info.action is HelmAction.SKIP and not live:
+                stack = list(dependents.get(c.name, ()))
+                while stack:
+                    n = stack.pop()
+                    if n not in out:
+                        out[n] = f"dependency '{c.name}' is not deployed (action is skip)"
+                        stack.extend(dependents.get(n, ()))
+        return out
+
+    def go(self) -> ApplyResult:
+        from firestream_core.deploy.scheduler import Scheduler
+
+        started = time.monotonic()
+        self.state = self.backend.load()
+        blocked = self.blocked()
+        deps = {n: list(ds) for n, ds in self.plan.deps.items() if n not in blocked}
+        satisfied = [n for n in deps if not self.changes[n].is_change]
+        estimates = self.state.estimates_for(
+            (c.name, c.namespace, c.name) for c in self.plan.releases
+        )
+        for name, why in blocked.items():
+            self.emit(ApplyEvent("skipped", name, self.changes[name].action, result="skipped", reason=why))
+        done = threading.Event()
+        watcher = threading.Thread(target=self._watch_cancel, args=(done,), daemon=True,
+                                   name="firestream-cancel")
+        watcher.start()
+        try:
+            result = Scheduler(self.concurrency, self.fail_fast).run(
+                deps,
+                self.work,
+                reverse=self.plan.destroy,
+                estimates=estimates,
+                on_event=self._scheduler_event,
+                cancel=self.cancel,
+                satisfied=satisfied,
+            )
+        finally:
+            done.set()
+            watcher.join()
+        if not self.dry_run:
+            self.record_adopted(satisfied)
+        releases: dict[str, ReleaseOutcome] = {}
+        for c in self.plan.releases:
+            releases[c.name] = self.outcome_of(c, result.nodes.get(c.name), blocked.get(c.name))
+        return ApplyResult(
+            plan=self.plan,
+            releases=releases,
+            cancelled=bool(result.cancelled),
+            interrupted=bool(result.interrupted),
+            dry_run=self.dry_run,
+            duration=time.monotonic() - started,
+        )
+
+    def _watch_cancel(self, done: threading.Event) -> None:
+        """Stop every helm process of this run as soon as ``cancel`` is set."""
+        while not done.is_set():
+            if self.cancel.wait(0.05):
+                stopped = self.runner.terminate_all(refuse_new=True)
+                if stopped:
+                    log.warning("interrupted: stopped helm for %s", ", ".join(stopped))
+                return
+
+    def chart_for(self, change: Change) -> HelmChart:
+        """The release's chart as this run deploys it: a deep copy, destroy / dry-run set.
+
+        Always a copy: stages may edit the chart in place (the seed's
+        ``info.values.push(...)``; a plugin setting ``auth.existingSecret`` in
+        ``pre_exec``), and such edits must not leak into the project's desired
+        state, or the next ``plan()`` on the same object would see a change.
+        """
+        chart = copy.deepcopy(self.project.chart(change.name))
+        if self.plan.destroy:
+            chart.chart_info.action = HelmAction.DESTROY
+        if self.dry_run:
+            chart.chart_info.dry_run = True
+        return chart
+
+    def context_for(self, chart: HelmChart, change: Change) -> Any:
+        from firestream_core.plugin.context import DeployContext
+
+        return DeployContext(
+            helm=self.helm,
+            kubectl=self.kubectl,
+            project_dir=self.project.project_dir,
+            repositories=self.repositories,
+            installed=change.installed,
+            change=change.action,
+            redactor=self.project.redactor,
+            log=logging.getLogger("firestream"),
+            dry_run=self.dry_run,
+            settings={
+                "validation_failure": chart.settings.on_validation_failure,
+                "on_validation_failure": chart.settings.on_validation_failure,
+                "run_tests": chart.settings.run_tests,
+            },
+            cancel=self.cancel,
+        )
+
+    def work(self, name: str) -> ReleaseOutcome:
+        """One release's lifecycle (on a worker thread); its state is saved as soon as it ends."""
+        from firestream_core.deploy.lifecycle import run_release
+
+        change = self.changes[name]
+        chart = self.chart_for(change)
+        context = self.context_for(chart, change)
+        t0 = time.monotonic()
+        result = run_release(chart, self.manager, context)  # type: ignore[arg-type]  # a proxy
+        duration = time.monotonic() - t0
+        outcome = self.outcome_from(change, result, duration)
+        self.outcomes[name] = outcome
+        if not self.dry_run and outcome.result != "cancelled" and not (not outcome.ok and self.cancel.is_set()):
+            self.record(change, outcome, tests=_tests_run(result))
+        return outcome
+
+    def outcome_from(self, change: Change, result: Any, duration: float) -> ReleaseOutcome:
+        """A ``ReleaseOutcome`` from the lifecycle's ``ReleaseResult`` (messages are redacted)."""
+        red = self.project.redactor.redact
+        ok = bool(getattr(result, "ok", False))
+        stage = getattr(result, "stage_failed", None)
+        reason = change.reason
+        if not ok:
+            error = getattr(result, "error", None)
+            reason = red(str(error)) if error else (f"{stage} failed" if stage else "failed")
+        exec_outcome = getattr(result, "outcome", None)
+        return ReleaseOutcome(
+            name=change.name,
+            action=change.action,
+            result="ok" if ok else ("cancelled" if getattr(result, "interrupted", False) else "failed"),
+            reason=reason,
+            duration=duration,
+            validations=tuple(getattr(result, "validations", ()) or ()),
+            stage_failed=stage,
+            revision=getattr(exec_outcome, "revision", None),
+            rolled_back=bool(getattr(result, "rolled_back", False)),
+            debug=tuple(red(str(line)) for line in getattr(result, "debug", ()) or ()),
+        )
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def record(self, change: Change, outcome: ReleaseOutcome, *, tests: list[Any] | None = None) -> None:
+        """Write what happened to ``change``'s release into the state file, atomically.
+
+        :param tests: the ``helm test`` results of the ``helm_tests`` validation
+            (``run_tests = true``), kept in the entry's ``tests`` field as
+            ``firestream test`` keeps them; None when no test ran.
+        """
+        assert self.state is not None
+        if change.action == "destroy":
+            if outcome.ok:
+                self.state.forget(change.key)
+                self.backend.save(self.state)
+            return
+        previous = self.state.releases.get(change.key)
+        revision = outcome.revision
+        if revision is None and not outcome.ok and previous is not None:
+            revision = previous.revision
+        red = self.project.redactor.redact
+        entry = self._release_state(
+            change,
+            version=change.desired_version,
+            values_digest=change.values_digest or "",
+            revision=revision,
+            action=change.action,
+            result="succeeded" if outcome.ok else "failed",
+            duration=outcome.duration,
+            stage_failed=outcome.stage_failed,
+            validations=[
+                {k: red(str(v)) if isinstance(v, str) else v for k, v in validation_dict(v).items()}
+                for v in outcome.validations
+            ],
+        )
+        if tests is not None:
+            from firestream_core.deploy.helm_tests import state_test_entries
+
+            entry.tests = [{k: red(v) if isinstance(v, str) else v for k, v in t.items()}
+                           for t in state_test_entries(tests, entry.applied_at)]
+        self.state.record(entry)
+        self.backend.save(self.state)
+
+    def record_adopted(self, satisfied: Iterable[str]) -> None:
+        """Record no-op releases the state did not know (they match the cluster)."""
+        assert self.state is not None
+        changed = False
+        for name in satisfied:
+            c = self.changes[name]
+            inst = c.installed
+            if self.plan.destroy or inst is None or c.values_digest is None:
+                continue
+            if self.state.releases.get(c.key) is not None:
+                continue
+            self.state.record(
+                self._release_state(
+                    c,
+                    version=inst.chart_version or c.desired_version,
+                    values_digest=c.values_digest,
+                    revision=inst.revision,
+                    action="no-op",
+                    result="succeeded",
+                    duration=0.0,
+                )
+            )
+            changed = True
+        if changed:
+            self.backend.save(self.state)
+
+    def _release_state(self, change: Change, **fields: Any) -> ReleaseState:
+        """The state record of ``change``'s release: its identity and chart, stamped now, plus ``fields``."""
+        from firestream_core.state.lock import utc_now
+        from firestream_core.state.store import ReleaseState
+
+        chart = self.project.chart(change.name)
+        return ReleaseState(
+            name=change.name,
+            namespace=change.namespace,
+            chart_type=chart.chart_type,
+            chart=chart.chart_info.chart_ref,
+            chart_digest=change.chart_digest,
+            applied_at=utc_now(),
+            **fields,
+        )
+
+    # -- results ---------------------------------------------------------------------------------
+
+    def outcome_of(self, change: Change, node: Any, blocked: str | None) -> ReleaseOutcome:
+        if blocked is not None:
+            return ReleaseOutcome(change.name, change.action, "skipped", blocked)
+        if not change.is_change:
+            return ReleaseOutcome(change.name, change.action, "ok", change.reason)
+        mine = self.outcomes.get(change.name)
+        status = str(getattr(node, "status", "not_started"))
+        result = _SCHEDULER_RESULT.get(status, status)
+        if mine is not None:
+            if result == "cancelled":
+                return attrs.evolve(mine, result="cancelled", reason=f"interrupted ({mine.reason})")
+            return mine
+        reason = getattr(node, "reason", None) or ""
+        if result == "failed":  # the work raised instead of returning a result
+            reason = self.project.redactor.redact(
+                f"{type(node.error).__name__}: {_first_line(node.error)}" if node.error else reason
+            )
+        duration = getattr(node, "duration", None) or 0.0
+        if result == "not_started" and not reason:
+            reason = "not started (interrupted)" if self.cancel.is_set() else "not started"
+        return ReleaseOutcome(change.name, change.action, result, reason, duration)

@@ -1,0 +1,447 @@
+"""``diff``: what apply would change in each release, object by object.
+
+For each release the plan says will change (``create``, ``upgrade``,
+``recover``, ``reinstall``, ``destroy``), the manifest helm holds for it
+(``helm get manifest``) is compared with the one apply would install
+(``helm template`` with the same values files and values, rendered as an
+upgrade when the release is installed; nothing for ``destroy``). Hooks and
+the chart's ``crds/`` folder are not part of a release's manifest and are
+left out of the comparison (the CRDs a release would install are listed).
+
+Nothing secret is shown:
+
+* a Secret's ``data`` / ``stringData`` values are replaced by ``<hidden>``,
+  or ``<hidden, changed>`` on the new side when the value changed: the keys
+  and the fact that one changed are visible, never a value;
+* every string holding a configured value (the release's values files,
+  ``values``, ``set``, secret values, and the values helm holds for the
+  installed release) is replaced the same way;
+* the text is finally passed through the project's redactor.
+
+CRDs of a dependency (helmfile's most reported failure): when a release's
+objects are of a kind the cluster does not serve yet and a release it
+depends on (directly or not) installs that CRD, the release is reported as
+``known after '<dependency>' is applied`` (status ``pending``), not as an
+error. A kind that nothing installs is an ``error`` for that release only.
+
+Library::
+
+    from firestream_core.ops.diff import diff_project
+    for d in diff_project(project):
+        print(d.name, d.status, [str(o.key) for o in d.objects])
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import yaml
+
+from firestream_core.errors import HelmCommandError, HelmError
+from firestream_core.ops.helm_hooks import ACTION_EVENTS, hooks_in
+from firestream_core.tools.manifests import (
+    ManifestObject,
+    ObjectKey,
+    api_group,
+    is_builtin_group,
+    mask_object,
+    split_manifest,
+)
+
+__all__ = ["ObjectDiff", "ReleaseDiff", "diff_project", "format_diffs", "served_kinds"]
+
+log = logging.getLogger("firestream.diff")
+
+STATUSES = ("changed", "unchanged", "pending", "error")
+"""``changed``: objects differ; ``unchanged``: the plan changes the release but
+its manifest stays the same; ``pending``: known after a dependency is
+applied; ``error``: it could not be rendered or compared."""
+
+
+@attrs.frozen
+class ObjectDiff:
+    """One object that changes: ``added``, ``removed`` or ``changed``, with its masked unified diff."""
+
+    key: ObjectKey
+    change: str
+    diff: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.key.kind, "group": self.key.group, "namespace": self.key.namespace or None,
+                "name": self.key.name, "change": self.change, "diff": self.diff}
+
+
+@attrs.frozen
+class ReleaseDiff:
+    """What apply would change in one release.
+
+    :ivar action: the plan's action; ``reasons``: the plan's reasons.
+    :ivar status: one of :data:`STATUSES`.
+    :ivar objects: the objects that change (none for ``pending``/``error``).
+    :ivar message: why it is pending or failed (``known after 'crds' is applied``).
+    :ivar waiting_for: the dependencies it waits for (``pending``).
+    :ivar hooks: the hooks the action would run (``Job/x (pre-upgrade)``).
+    :ivar crds: CRDs of the chart's ``crds/`` folder the cluster does not serve yet
+        (helm installs them first; it never upgrades them).
+    """
+
+    name: str
+    namespace: str
+    action: str
+    status: str
+    reasons: tuple[str, ...] = ()
+    objects: tuple[ObjectDiff, ...] = ()
+    message: str = ""
+    waiting_for: tuple[str, ...] = ()
+    hooks: tuple[str, ...] = ()
+    crds: tuple[str, ...] = ()
+
+    @property
+    def has_changes(self) -> bool:
+        """True when objects change or the outcome is known only after a dependency is applied."""
+        return bool(self.objects) or bool(self.crds) or self.status == "pending"
+
+    def count(self, change: str) -> int:
+        return sum(1 for o in self.objects if o.change == change)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "release": self.name,
+            "namespace": self.namespace,
+            "action": self.action,
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "message": self.message or None,
+            "waiting_for": list(self.waiting_for),
+            "hooks": list(self.hooks),
+            "crds": list(self.crds),
+            "objects": [o.to_dict() for o in self.objects],
+        }
+
+
+# -- discovery ------------------------------------------------------------------------------
+
+
+def served_kinds(kubectl: Any, group_versions: Iterable[str]) -> dict[str, set[str] | None]:
+    """group/version -> the kinds the cluster serves in it (None: not served).
+
+    One ``kubectl get --raw /apis/<group>/<version>`` per group/version.
+    """
+    import json
+
+    out: dict[str, set[str] | None] = {}
+    for gv in sorted(set(group_versions)):
+        path = f"/apis/{gv}" if "/" in gv else f"/api/{gv}"
+        try:
+            result = kubectl.run(["kubectl", "get", "--raw", path])
+        except HelmCommandError as exc:
+            text = f"{exc} {getattr(exc, 'stderr', '')}"
+            if "NotFound" in text or "could not find the requested resource" in text or "404" in text:
+                out[gv] = None
+                continue
+            raise
+        try:
+            data = json.loads(result.stdout or "{}")
+        except ValueError:
+            out[gv] = None
+            continue
+        out[gv] = {str(r.get("kind")) for r in data.get("resources") or [] if "/" not in str(r.get("name", ""))}
+    return out
+
+
+def _crds_provided(objects: Iterable[ManifestObject]) -> dict[tuple[str, str], str]:
+    """(group, kind) -> CRD name, for every CustomResourceDefinition among ``objects``."""
+    out: dict[tuple[str, str], str] = {}
+    for o in objects:
+        if o.kind != "CustomResourceDefinition":
+            continue
+        spec = o.obj.get("spec") or {}
+        group = str(spec.get("group") or "")
+        kind = str((spec.get("names") or {}).get("kind") or "")
+        if group and kind:
+            out[(group, kind)] = o.name
+    return out
+
+
+# -- text diff --------------------------------------------------------------------------------
+
+
+def _dump(obj: Any) -> list[str]:
+    if obj is None:
+        return []
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True).splitlines()
+
+
+def _object_diffs(
+    current: Sequence[ManifestObject],
+    desired: Sequence[ManifestObject],
+    namespace: str,
+    redactor: Any,
+    context: int,
+    label: str,
+) -> list[ObjectDiff]:
+    old = {o.key(namespace): o.obj for o in current}
+    new = {o.key(namespace): o.obj for o in desired}
+    keys = list(dict.fromkeys([*old, *new]))
+    out: list[ObjectDiff] = []
+    for key in keys:
+        a, b = old.get(key), new.get(key)
+        if a is not None and b is not None and a == b:
+            continue
+        change = "added" if a is None else "removed" if b is None else "changed"
+        ma = mask_object(a, b, redactor, mark_changes=False) if a is not None else None
+        mb = mask_object(b, a, redactor) if b is not None else None
+        lines = difflib.unified_diff(
+            _dump(ma), _dump(mb),
+            fromfile=f"{label}: {key.short} (deployed)" if a is not None else "/dev/null",
+            tofile=f"{label}: {key.short} (after apply)" if b is not None else "/dev/null",
+            n=context, lineterm="",
+        )
+        text = "\n".join(lines)
+        if redactor is not None:
+            text = redactor.redact(text)
+        if change == "changed" and not text:
+            # equal once masked: a hidden value changed and masking made it invisible
+            text = f"--- {label}: {key.short} (deployed)\n+++ {label}: {key.short} (after apply)\n" \
+                   f"@@ @@\n~ {HIDDEN_NOTE}"
+        out.append(ObjectDiff(key, change, text))
+    return out
+
+
+HIDDEN_NOTE = "a hidden value changed"
+
+
+# -- the project ------------------------------------------------------------------------------
+
+
+def _release_redactor(project: Any, helm: Any, chart: Any, installed: Any) -> Any:
+    """The project's redactor plus every configured value of this release, desired and installed."""
+    from firestream_core.deploy.plan import desired_values
+
+    red = project.redactor.copy()
+    try:
+        red.add_values(desired_values(chart, project.project_dir))
+    except Exception:  # noqa: BLE001 - unreadable values files are reported when rendering
+        log.debug("cannot read the values of %s to mask them", chart.chart_info.name)
+    if installed is not None:
+        try:
+            red.add_values(helm.get_values(installed.name, installed.namespace))
+        except HelmError:
+            log.debug("cannot read helm's values of %s", installed.name)
+    return red
+
+
+class _Renderer:
+    """Renders releases once each (``helm template``), adding classic repositories once."""
+
+    def __init__(self, project: Any, helm: Any) -> None:
+        self.project = project
+        self.helm = helm
+        self.repos = project.repositories()
+        self.cache: dict[str, list[ManifestObject] | BaseException] = {}
+
+    def render(self, name: str, *, is_upgrade: bool = False) -> list[ManifestObject]:
+        hit = self.cache.get(name)
+        if isinstance(hit, BaseException):
+            raise hit
+        if hit is not None:
+            return hit
+        info = self.project.chart(name).chart_info
+        try:
+            if info.path is None and info.repository and not str(info.chart).startswith("oci://"):
+                url = self.repos.get(info.repository)
+                if url:
+                    self.helm.repo_add(info.repository, url)
+            text = self.helm.template(info, self.project.project_dir, include_crds=True, is_upgrade=is_upgrade)
+            objects = split_manifest(text)
+        except (HelmError, ValueError) as exc:
+            self.cache[name] = exc
+            raise
+        self.cache[name] = objects
+        return objects
+
+
+def diff_project(
+    project: Any,
+    targets: Iterable[str] | None = None,
+    *,
+    include_deps: bool = False,
+    helm: Any = None,
+    kubectl: Any = None,
+    context: int = 3,
+    plan: Any = None,
+) -> list[ReleaseDiff]:
+    """A :class:`ReleaseDiff` for every release the plan changes, in plan order.
+
+    :param targets: only these releases (their dependencies too with ``include_deps``).
+    :param context: lines of context around each change.
+    :param plan: a plan already made (``project.plan(...)``); made here when None.
+    """
+    if helm is None or kubectl is None:
+        _, h, k = project.tools()
+        helm = helm or h
+        kubectl = kubectl or k
+    if plan is None:
+        plan = project.plan(list(targets) if targets else None, include_deps, helm=helm)
+    renderer = _Renderer(project, helm)
+    graph = project.graph()
+    discovery: dict[str, set[str] | None] = {}
+    out: list[ReleaseDiff] = []
+    for change in plan.releases:
+        if not change.is_change:
+            continue
+        chart = project.chart(change.name)
+        base = {"name": change.name, "namespace": change.namespace, "action": change.action,
+                "reasons": tuple(change.reasons)}
+        installed = change.installed
+        live = installed is not None and installed.status != "uninstalled"
+        red = _release_redactor(project, helm, chart, installed if live else None)
+        try:
+            current = split_manifest(helm.get_manifest(change.name, change.namespace)) if live else []
+            if change.action == "destroy":
+                rendered: list[ManifestObject] = []
+            else:
+                rendered = renderer.render(change.name, is_upgrade=live)
+        except (HelmError, ValueError) as exc:
+            out.append(ReleaseDiff(status="error", message=red.redact(_first_line(exc)), **base))
+            continue
+        desired = [o for o in rendered if not o.is_hook and not o.from_crds_folder]
+        hooks = _hooks_run(rendered, change.action, chart.chart_info.hooks_disabled)
+        own = _crds_provided(rendered)
+        # kinds the cluster must serve for this release's objects (hooks included)
+        needed = {(api_group(o.api_version), o.api_version, o.kind) for o in rendered
+                  if not is_builtin_group(api_group(o.api_version)) and (api_group(o.api_version), o.kind) not in own}
+        folder_crds = [o for o in rendered if o.from_crds_folder and o.kind == "CustomResourceDefinition"]
+        crd_gvs = {gv for o in folder_crds for gv in _crd_group_versions(o)}
+        missing_gvs = {gv for (_g, gv, _k) in needed} | crd_gvs
+        discovery.update(served_kinds(kubectl, missing_gvs - discovery.keys()))
+        unserved = sorted({(g, gv, k) for (g, gv, k) in needed if k not in (discovery.get(gv) or set())})
+        new_crds = tuple(sorted(o.name for o in folder_crds if not _crd_served(o, discovery)))
+        if unserved and change.action != "destroy":
+            waiting, nowhere = _providers(project, graph, renderer, change.name, unserved)
+            if nowhere:
+                kinds = ", ".join(f"{k} ({gv})" for (_g, gv, k) in nowhere)
+                out.append(ReleaseDiff(
+                    status="error",
+                    message=f"the cluster does not serve {kinds} and no release '{change.name}' "
+                            "depends on installs its CRD",
+                    hooks=hooks, **base))
+                continue
+            deps = tuple(dict.fromkeys(waiting))
+            what = ", ".join(sorted({f"{k}.{g}" for (g, _gv, k) in unserved}))
+            names = ", ".join(f"'{d}'" for d in deps)
+            out.append(ReleaseDiff(
+                status="pending",
+                message=f"known after {names} {'is' if len(deps) == 1 else 'are'} applied "
+                        f"(it needs {what}, whose CRD {names} installs)",
+                waiting_for=deps, hooks=hooks, crds=new_crds, **base))
+            continue
+        objects = _object_diffs(current, desired, change.namespace, red, context, change.name)
+        status = "changed" if objects or new_crds else "unchanged"
+        out.append(ReleaseDiff(status=status, objects=tuple(objects), hooks=hooks, crds=new_crds, **base))
+    return out
+
+
+def _providers(
+    project: Any, graph: Any, renderer: _Renderer, name: str, unserved: Sequence[tuple[str, str, str]]
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """(dependencies that install the unserved kinds, kinds nothing installs)."""
+    found: list[str] = []
+    nowhere: list[tuple[str, str, str]] = []
+    deps = graph.dependencies(name)
+    for item in unserved:
+        group, _gv, kind = item
+        provider = None
+        for dep in deps:
+            try:
+                objects = renderer.render(dep)
+            except (HelmError, ValueError):
+                continue
+            if (group, kind) in _crds_provided(objects):
+                provider = dep
+                break
+        if provider is None:
+            nowhere.append(item)
+        else:
+            found.append(provider)
+    return found, nowhere
+
+
+def _crd_group_versions(crd: ManifestObject) -> list[str]:
+    spec = crd.obj.get("spec") or {}
+    group = str(spec.get("group") or "")
+    return [f"{group}/{v.get('name')}" for v in spec.get("versions") or [] if isinstance(v, Mapping) and group]
+
+
+def _crd_served(crd: ManifestObject, discovery: Mapping[str, set[str] | None]) -> bool:
+    kind = str(((crd.obj.get("spec") or {}).get("names") or {}).get("kind") or "")
+    return any(kind in (discovery.get(gv) or set()) for gv in _crd_group_versions(crd))
+
+
+def _hooks_run(rendered: Sequence[ManifestObject], action: str, disabled: bool) -> tuple[str, ...]:
+    if disabled:
+        return ()
+    fired = set(ACTION_EVENTS.get(action, ()))
+    return tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in hooks_in(rendered) if fired & set(h.events))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- text -----------------------------------------------------------------------------------
+
+
+def _color(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return f"\033[1m{line}\033[0m"
+    if line.startswith("+"):
+        return f"\033[32m{line}\033[0m"
+    if line.startswith("-"):
+        return f"\033[31m{line}\033[0m"
+    if line.startswith("@@"):
+        return f"\033[36m{line}\033[0m"
+    return line
+
+
+def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
+    """The text ``firestream diff`` prints: each release's header, its object diffs, a summary."""
+    if not diffs:
+        return "No changes: every release is up to date.\n"
+    lines: list[str] = []
+    for d in diffs:
+        why = "; ".join(d.reasons)
+        lines.append(f"== {d.name} (namespace {d.namespace}): {d.action}" + (f" - {why}" if why else ""))
+        if d.status == "pending":
+            lines.append(f"   {d.message}")
+        elif d.status == "error":
+            lines.append(f"   error: {d.message}")
+        elif d.status == "unchanged":
+            lines.append("   manifest unchanged")
+        for crd in d.crds:
+            lines.append(f"   + CRD {crd} (from the chart's crds/ folder; helm installs it first)")
+        for o in d.objects:
+            for line in o.diff.splitlines():
+                lines.append(_color(line) if color else line)
+        if d.hooks:
+            lines.append("   hooks that run: " + ", ".join(d.hooks))
+        lines.append("")
+    changed = [d for d in diffs if d.has_changes]
+    added = sum(d.count("added") for d in diffs)
+    changed_n = sum(d.count("changed") for d in diffs)
+    removed = sum(d.count("removed") for d in diffs)
+    summary = f"{len(changed)} release(s) with changes: {added} object(s) to add, {changed_n} to change, " \
+              f"{removed} to remove"
+    pending = [d.name for d in diffs if d.status == "pending"]
+    errors = [d.name for d in diffs if d.status == "error"]
+    if pending:
+        summary += f"; known after apply: {', '.join(pending)}"
+    if errors:
+        summary += f"; errors: {', '.join(errors)}"
+    lines.append(summary)
+    return "\n".join(lines) + "\n"

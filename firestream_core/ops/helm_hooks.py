@@ -1,0 +1,209 @@
+"""Which Helm hooks a release's chart carries, and which of them an action fires.
+
+A chart's hooks are the rendered objects annotated ``helm.sh/hook``
+(``pre-install``, ``post-upgrade``, ``test``, ...). They are read from the
+release's rendering (``helm template``, the same values as an upgrade), so
+a hook behind an ``{{ if }}`` counts only when the values enable it.
+
+``firestream plan --hooks`` shows them per release, and which would run for
+the planned action (``create`` -> ``pre-install``/``post-install``,
+``upgrade`` -> ``pre-upgrade``/``post-upgrade``, ``destroy`` ->
+``pre-delete``/``post-delete``; ``test`` hooks run with ``firestream
+test``). A release with ``hooks_disabled = true`` is deployed with
+``--no-hooks``: none of them runs, and the plan says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from firestream_core.errors import HelmError
+from firestream_core.tools.manifests import ManifestObject, split_manifest
+
+if TYPE_CHECKING:
+    from firestream_core.deploy.plan import Plan
+
+__all__ = [
+    "ACTION_EVENTS",
+    "HOOK_EVENTS",
+    "Hook",
+    "ReleaseHooks",
+    "format_hooks",
+    "hooks_in",
+    "plan_hooks",
+]
+
+log = logging.getLogger("firestream.hooks")
+
+HOOK_EVENTS: tuple[str, ...] = (
+    "pre-install", "post-install", "pre-upgrade", "post-upgrade", "pre-rollback",
+    "post-rollback", "pre-delete", "post-delete", "test", "test-success", "test-failure",
+)
+"""helm's hook events, in the order they are listed (``test-success`` is helm 2's ``test``)."""
+
+ACTION_EVENTS: Mapping[str, tuple[str, ...]] = {
+    "create": ("pre-install", "post-install"),
+    "upgrade": ("pre-upgrade", "post-upgrade"),
+    "recover": ("pre-rollback", "post-rollback", "pre-upgrade", "post-upgrade"),
+    "reinstall": ("pre-delete", "post-delete", "pre-install", "post-install"),
+    "destroy": ("pre-delete", "post-delete"),
+    "no-op": (),
+}
+"""The hook events a plan action makes helm fire (``recover`` may roll back, then upgrades)."""
+
+
+@attrs.frozen
+class Hook:
+    """One hook object: ``kind``/``name``, its events, weight and delete policy."""
+
+    kind: str
+    name: str
+    events: tuple[str, ...]
+    weight: int = 0
+    delete_policy: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "events": list(self.events),
+                "weight": self.weight, "delete_policy": list(self.delete_policy)}
+
+
+def _hook(obj: ManifestObject) -> Hook:
+    ann = obj.annotations
+    try:
+        weight = int(str(ann.get("helm.sh/hook-weight", "0")).strip() or 0)
+    except ValueError:
+        weight = 0
+    policy = tuple(p.strip() for p in str(ann.get("helm.sh/hook-delete-policy", "")).split(",") if p.strip())
+    return Hook(obj.kind, obj.name, obj.hook_events, weight, policy)
+
+
+def hooks_in(manifest: str | Iterable[ManifestObject]) -> list[Hook]:
+    """The hooks of a rendered manifest (text or split objects), in helm's order (weight, then name)."""
+    objects = split_manifest(manifest) if isinstance(manifest, str) else list(manifest)
+    hooks = [_hook(o) for o in objects if o.is_hook]
+    return sorted(hooks, key=lambda h: (h.weight, h.kind, h.name))
+
+
+@attrs.frozen
+class ReleaseHooks:
+    """A release's hooks as the plan sees them.
+
+    :ivar hooks: every hook the chart carries with these values.
+    :ivar action: the plan's action.
+    :ivar disabled: ``hooks_disabled`` is set: helm runs with ``--no-hooks``.
+    :ivar error: why they could not be read (the chart failed to render...), or "".
+    """
+
+    release: str
+    action: str
+    hooks: tuple[Hook, ...] = ()
+    disabled: bool = False
+    error: str = ""
+
+    @property
+    def events(self) -> list[str]:
+        """Every event the chart has hooks for, in :data:`HOOK_EVENTS` order."""
+        seen = {e for h in self.hooks for e in h.events}
+        return [e for e in HOOK_EVENTS if e in seen] + sorted(seen - set(HOOK_EVENTS))
+
+    @property
+    def will_run(self) -> list[Hook]:
+        """The hooks the planned action fires (none when disabled)."""
+        if self.disabled:
+            return []
+        fired = set(ACTION_EVENTS.get(self.action, ()))
+        return [h for h in self.hooks if fired & set(h.events)]
+
+    @property
+    def tests(self) -> list[Hook]:
+        """The ``helm test`` hooks."""
+        return [h for h in self.hooks if {"test", "test-success"} & set(h.events)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "disabled": self.disabled,
+            "will_run": [f"{h.kind}/{h.name}" for h in self.will_run],
+            "tests": [f"{h.kind}/{h.name}" for h in self.tests],
+            "hooks": [h.to_dict() for h in self.hooks],
+            "error": self.error or None,
+        }
+
+
+def plan_hooks(project: Any, plan: Plan, *, helm: Any = None, all_releases: bool = False) -> dict[str, ReleaseHooks]:
+    """Each planned release's hooks, read from its rendering.
+
+    Releases that change are rendered with ``helm template`` (a destroyed
+    one: ``helm get hooks`` of the installed release); no-op releases only
+    with ``all_releases``. A release that fails to render gets ``error``.
+    """
+    if helm is None:
+        _, helm, _ = project.tools()
+    repos = project.repositories()
+    out: dict[str, ReleaseHooks] = {}
+    for change in plan.releases:
+        info = project.chart(change.name).chart_info
+        if not change.is_change and not all_releases:
+            continue
+        try:
+            if change.action == "destroy":
+                text = helm.get_hooks(change.name, change.namespace)
+            else:
+                if info.path is None and info.repository and not str(info.chart).startswith("oci://"):
+                    url = repos.get(info.repository)
+                    if url:
+                        helm.repo_add(info.repository, url)
+                # rendered with hooks even when disabled, to say which will not run
+                shown = attrs.evolve(info, hooks_disabled=False) if info.hooks_disabled else info
+                text = helm.template(shown, project.project_dir, include_crds=False)
+            hooks = tuple(hooks_in(text))
+            out[change.name] = ReleaseHooks(change.name, change.action, hooks, bool(info.hooks_disabled))
+        except (HelmError, ValueError) as exc:
+            message = project.redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            out[change.name] = ReleaseHooks(change.name, change.action, (), bool(info.hooks_disabled), message)
+    return out
+
+
+def format_hooks(hooks: Mapping[str, ReleaseHooks]) -> str:
+    """The ``Hooks:`` block ``firestream plan --hooks`` prints under the plan."""
+    if not hooks:
+        return ""
+    lines = ["", "Hooks:"]
+    width = max(len(n) for n in hooks)
+    for name, rh in hooks.items():
+        if rh.error:
+            lines.append(f"  {name:<{width}}  unknown: {rh.error}")
+            continue
+        if not rh.hooks:
+            lines.append(f"  {name:<{width}}  none")
+            continue
+        events = ", ".join(rh.events)
+        if rh.disabled:
+            runs = "none run (hooks_disabled: --no-hooks)"
+        else:
+            run = rh.will_run
+            runs = ("runs " + ", ".join(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in run)) if run \
+                else f"none run on {rh.action}"
+        lines.append(f"  {name:<{width}}  {events}; {runs}")
+    return "\n".join(lines) + "\n"
+
+
+def plan_json_with_hooks(plan: Plan, hooks: Mapping[str, ReleaseHooks], indent: int | None = 2) -> str:
+    """``plan.to_json()`` with a ``hooks`` entry per release (None where none were read)."""
+    import json
+
+    data = plan.to_dict()
+    for release in data.get("releases", []):
+        rh = hooks.get(release.get("release"))
+        release["hooks"] = rh.to_dict() if rh is not None else None
+    return json.dumps(data, indent=indent)
+
+
+def print_plan_hooks(project: Any, plan: Plan, as_json: bool) -> str:
+    """What ``firestream plan --hooks`` prints after (or instead of, with ``--json``) the plan."""
+    hooks = plan_hooks(project, plan)
+    return plan_json_with_hooks(plan, hooks) + "\n" if as_json else format_hooks(hooks)

@@ -1,0 +1,175 @@
+"""The chart author's surface: everything a chart plugin imports.
+
+A chart plugin is a module (registered through the ``firestream.charts``
+entry point) that registers its chart types and implements lifecycle stages::
+
+    from firestream_core.plugin import ChartType, HelmChart, ChartInfo, hookimpl
+
+    class MyChart(HelmChart):
+        ...
+
+    @hookimpl
+    def register_chart_types(register):
+        register(ChartType(name="my-chart", chart_class=MyChart))
+
+    @hookimpl
+    def validate(chart, context, payload):
+        return checks.deployment_available(context, chart.chart_info, "my-app")
+
+The names below are the whole, documented surface (``docs/hooks.md``,
+``docs/writing-a-chart-plugin.md``); they are imported lazily so that loading
+a plugin costs only what it uses. The modules of this package hold:
+
+``markers``  the project name and the ``hookimpl`` / ``hookspec`` markers
+``spec``     every hook, in lifecycle order
+``manager``  the plugin manager: discovery, chart types, per-type hook calls
+``generic``  the built-in ``generic`` chart type
+``context``  ``DeployContext``, what a stage receives besides chart and payload
+``checks``   reusable validation checks
+``secrets``  Secrets a plugin creates and keeps (generated passwords)
+``options``  attrs validators for a chart type's options
+``presets``  a preset's values as the chart's first values document
+``crds``     CRD upgrades helm does not do
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from firestream_core.errors import (
+        FirestreamError,
+        HelmError,
+        HelmTimeoutError,
+        PrerequisiteError,
+        ValidationFailedError,
+    )
+    from firestream_core.model import (
+        BreakingVersion,
+        ChartInfo,
+        ChartPayload,
+        ChartSetValue,
+        ChartType,
+        ChartValuesGenerated,
+        ExecOutcome,
+        HelmAction,
+        HelmChart,
+        HelmChartNamespace,
+        InstalledRelease,
+        ReleaseSettings,
+        SemVer,
+        ValidationResult,
+        ValidationStatus,
+        parse_duration,
+    )
+    from firestream_core.plugin import checks
+    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin.crds import apply_crds, chart_crds, crd_names, upgrade_chart_crds
+    from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION, hookimpl, hookspec
+    from firestream_core.plugin.options import at_least, env_var_name, secret_name
+    from firestream_core.plugin.presets import preset_values
+    from firestream_core.plugin.secrets import (
+        SecretOutcome,
+        ensure_namespace,
+        ensure_secret,
+        generate_password,
+        read_secret,
+    )
+
+_EXPORTS = {
+    "hookimpl": "plugin.markers",
+    "hookspec": "plugin.markers",
+    "NAME": "plugin.markers",
+    "PLUGIN_API_VERSION": "plugin.markers",
+    **{
+        name: "model"
+        for name in (
+            "BreakingVersion", "ChartInfo", "ChartPayload", "ChartSetValue", "ChartType",
+            "ChartValuesGenerated", "ExecOutcome", "HelmAction", "HelmChart",
+            "HelmChartNamespace", "InstalledRelease", "ReleaseSettings", "SemVer",
+            "ValidationResult", "ValidationStatus", "parse_duration",
+        )
+    },
+    **{
+        name: "errors"
+        for name in (
+            "FirestreamError", "HelmError", "HelmTimeoutError", "PrerequisiteError",
+            "ValidationFailedError",
+        )
+    },
+    "DeployContext": "plugin.context",
+    "apply_crds": "plugin.crds",
+    "chart_crds": "plugin.crds",
+    "crd_names": "plugin.crds",
+    "upgrade_chart_crds": "plugin.crds",
+    "at_least": "plugin.options",
+    "env_var_name": "plugin.options",
+    "secret_name": "plugin.options",
+    "preset_values": "plugin.presets",
+    "SecretOutcome": "plugin.secrets",
+    "ensure_namespace": "plugin.secrets",
+    "ensure_secret": "plugin.secrets",
+    "generate_password": "plugin.secrets",
+    "read_secret": "plugin.secrets",
+}
+_MODULES = {"checks": "plugin.checks"}
+
+__all__ = [
+    "BreakingVersion",
+    "ChartInfo",
+    "ChartPayload",
+    "ChartSetValue",
+    "ChartType",
+    "ChartValuesGenerated",
+    "DeployContext",
+    "ExecOutcome",
+    "FirestreamError",
+    "HelmAction",
+    "HelmChart",
+    "HelmChartNamespace",
+    "HelmError",
+    "HelmTimeoutError",
+    "InstalledRelease",
+    "NAME",
+    "PLUGIN_API_VERSION",
+    "PrerequisiteError",
+    "ReleaseSettings",
+    "SecretOutcome",
+    "SemVer",
+    "ValidationFailedError",
+    "ValidationResult",
+    "ValidationStatus",
+    "apply_crds",
+    "at_least",
+    "chart_crds",
+    "checks",
+    "crd_names",
+    "ensure_namespace",
+    "ensure_secret",
+    "env_var_name",
+    "generate_password",
+    "hookimpl",
+    "hookspec",
+    "parse_duration",
+    "preset_values",
+    "read_secret",
+    "secret_name",
+    "upgrade_chart_crds",
+]
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _MODULES:
+        value = importlib.import_module(f"firestream_core.{_MODULES[name]}")
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(f"firestream_core.{_EXPORTS[name]}"), name)
+    else:
+        raise AttributeError(f"module 'firestream_core.plugin' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

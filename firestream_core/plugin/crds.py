@@ -1,0 +1,150 @@
+"""A chart's CRDs, server-side applied before helm upgrades it (helm never upgrades ``crds/``).
+
+helm installs the ``crds/`` folders of a chart and of its subcharts on the
+first install and never touches them again: an upgraded operator chart
+(Strimzi, kube-prometheus-stack, ...) would run its newer operator against
+the CRDs of its first version. A chart plugin calls
+:func:`upgrade_chart_crds` from its ``exec`` hook (which runs before the
+default ``helm upgrade --install`` and returns None so that the default still
+runs). It reads the CRDs of the chart version being deployed - the local
+chart (``path``: a folder or a ``.tgz``), or the archive ``helm pull`` fetches
+through the helm layer (the repository was added by ``pre_exec``) - and
+applies them with ``kubectl apply --server-side`` (field manager
+``firestream``, conflicts forced, manifests on stdin).
+
+Used by the ``prometheus-operator`` (``monitoring.coreos.com``) and ``kafka``
+(``kafka.strimzi.io``) plugins; see ``docs/writing-a-chart-plugin.md``.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from firestream_core.model import ChartInfo, InstalledRelease
+    from firestream_core.plugin.context import DeployContext
+
+__all__ = ["apply_crds", "chart_crds", "crd_names", "is_crd_file", "upgrade_chart_crds"]
+
+_SUFFIXES = (".yaml", ".yml", ".json")
+_MAX_CRD_BYTES = 64 * 1024 * 1024
+
+
+def is_crd_file(path: PurePosixPath, root_depth: int = 1) -> bool:
+    """A file directly in the ``crds/`` folder of the chart or of a subchart.
+
+    ``root_depth`` is how many leading parts name the chart's own folder: 1
+    in a chart archive (``kube-prometheus-stack/crds/x.yaml``), 0 for paths
+    relative to the chart folder. A subchart is ``charts/<name>/``, so a
+    subchart that is itself *called* ``crds`` is not mistaken for the folder.
+    """
+    parts = path.parts
+    i = len(parts) - 2  # where "crds" must be
+    if i < root_depth or parts[i] != "crds" or path.suffix not in _SUFFIXES:
+        return False
+    return i == root_depth or (i - 2 >= root_depth and parts[i - 2] == "charts")
+
+
+def _from_archive(archive: Path) -> list[str]:
+    docs = []
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+            if not member.isfile() or member.size > _MAX_CRD_BYTES:
+                continue
+            if not is_crd_file(PurePosixPath(member.name)):
+                continue
+            handle = tar.extractfile(member)
+            if handle is not None:
+                with io.TextIOWrapper(handle, encoding="utf-8") as text:
+                    docs.append(text.read())
+    return docs
+
+
+def _from_folder(folder: Path) -> list[str]:
+    return [
+        p.read_text(encoding="utf-8")
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and is_crd_file(PurePosixPath(p.relative_to(folder).as_posix()), 0)
+    ]
+
+
+def chart_crds(context: DeployContext, info: ChartInfo) -> str:
+    """The CRD manifests of the chart version ``info`` deploys, as one YAML stream.
+
+    A local chart is read where it is (a folder, or a ``.tgz`` archive);
+    any other is fetched with ``helm pull`` into a temporary folder.
+    """
+    if info.path is not None:
+        local = context.resolve(info.path)
+        docs = _from_archive(local) if local.is_file() else _from_folder(local)
+    else:
+        with tempfile.TemporaryDirectory(prefix="firestream-crds-") as tmp:
+            archive = context.helm.pull(info.chart_ref, info.version, tmp)
+            docs = _from_archive(archive)
+    return "\n---\n".join(d.strip() for d in docs if d.strip()) + "\n"
+
+
+def crd_names(manifests: str) -> list[str]:
+    """The names of the CustomResourceDefinitions in a YAML stream."""
+    import yaml
+
+    return [
+        str(doc["metadata"]["name"])
+        for doc in yaml.safe_load_all(manifests)
+        if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"
+    ]
+
+
+def apply_crds(context: DeployContext, info: ChartInfo) -> list[str]:
+    """Server-side apply the chart's CRDs (field manager ``firestream``); their names.
+
+    Nothing is applied (and ``[]`` returned) when the chart has no CRDs.
+    """
+    manifests = chart_crds(context, info)
+    names = crd_names(manifests)
+    if not names:
+        return []
+    context.log.info(
+        "release '%s': applying %d CRDs of %s %s before the upgrade",
+        info.name, len(names), info.chart or info.chart_ref, info.version or "",
+    )
+    context.kubectl.apply_server_side(manifests)
+    return names
+
+
+def upgrade_chart_crds(
+    context: DeployContext,
+    info: ChartInfo,
+    *,
+    installed: InstalledRelease | None,
+    probe: Iterable[str] = (),
+) -> list[str] | None:
+    """Before an upgrade, server-side apply the CRDs of the chart version being deployed.
+
+    Call it from a chart plugin's ``exec`` hook, before the default
+    ``helm upgrade --install`` runs.
+
+    :param installed: the release as installed (``defaults.current_release``),
+        None for a first install.
+    :param probe: CRD names that show the chart's CRDs are already in the
+        cluster (from an earlier install, or kept when the release was
+        uninstalled): a first install then applies them too, since helm
+        would skip existing CRDs. Without one, helm's first install creates
+        them from ``crds/`` itself.
+    :return: the CRD names applied; None when nothing was due: not a deploy,
+        a dry run, ``skip_crds``, or a first install whose CRDs are absent.
+    """
+    from firestream_core.model import HelmAction
+
+    if info.action is not HelmAction.DEPLOY or context.dry_run or info.dry_run or info.skip_crds:
+        return None
+    if installed is None and not any(
+        context.kubectl.get("customresourcedefinition", name) is not None for name in probe
+    ):
+        return None
+    return apply_crds(context, info)

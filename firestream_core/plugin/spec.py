@@ -1,0 +1,181 @@
+"""The hooks firestream calls, in the order it calls them.
+
+Every stage hook is called **for one release at a time** and receives the
+same three arguments:
+
+* ``chart`` - the release's :class:`~firestream_core.model.HelmChart`
+  (``chart.chart_info`` is its :class:`~firestream_core.model.ChartInfo`,
+  ``chart.options`` its chart-type options),
+* ``context`` - the :class:`~firestream_core.plugin.context.DeployContext`: the helm
+  and kubectl runners, the cluster state seen for this release, the
+  repositories, the logger and the redactor,
+* ``payload`` - the release's :class:`~firestream_core.model.ChartPayload`,
+  one mapping shared by all of its stages so an earlier stage can hand data
+  to a later one.
+
+Only the implementations that concern the release are called: the
+implementations of the plugin that registered the release's chart type,
+the implementations of plugins that register no chart type at all
+(cross-cutting plugins such as an audit logger) and the core's built-in
+defaults. pluggy calls implementations last-registered-first; the built-in
+defaults are marked ``trylast`` so a chart plugin's implementation runs
+before them. pluggy knows nothing of ``depends_on``: the core orders the
+releases and calls these hooks for each release in turn.
+
+An implementation may accept fewer arguments than its spec (pluggy passes
+only those it names), so hooks gain arguments without breaking plugins.
+A stage fails by raising; any exception from ``pre_exec``, ``exec``,
+``post_exec`` or ``validate`` makes the runner call ``on_deploy_failure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from firestream_core.plugin.markers import hookspec
+
+if TYPE_CHECKING:
+    from firestream_core.model import ChartPayload, ChartType, HelmChart, ValidationResult
+    from firestream_core.plugin.context import DeployContext
+
+
+# -----------------------------------------------------------------------------
+# Registration: called once when the plugin manager is built
+# -----------------------------------------------------------------------------
+
+
+@hookspec
+def register_chart_types(register: Callable[[ChartType], None]) -> None:
+    """Register the chart types this plugin provides.
+
+    Call ``register(ChartType(name=..., chart_class=..., presets=...))`` once
+    per chart type. The core checks names and refuses a chart type that two
+    distributions register.
+
+    :param register: callback taking a :class:`~firestream_core.model.ChartType`.
+    :return: nothing; all implementations are called.
+    """
+
+
+# -----------------------------------------------------------------------------
+# The lifecycle of one release, in order
+# -----------------------------------------------------------------------------
+
+
+@hookspec
+def check_prerequisites(
+    chart: HelmChart, context: DeployContext, payload: ChartPayload
+) -> list[str] | None:
+    """Check that the release can be deployed, before anything is changed.
+
+    The default checks that every values file exists and is readable.
+
+    :param chart: the release's chart (its ``chart_info`` and ``options``).
+    :param context: tools, cluster state and settings of this run.
+    :param payload: data shared with this release's later stages.
+    :return: a list of problems (each one readable sentence), or None when
+        there are none. All implementations are called; their problems are
+        collected and any problem stops the release before ``pre_exec``.
+    """
+
+
+@hookspec
+def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
+    """Prepare the cluster for the release, before helm runs.
+
+    The default adds the chart's helm repository (once per run). Charts add
+    their own preparation: apply CRDs, create Secrets, adapt old resources.
+
+    :param chart: the release's chart.
+    :param context: tools, cluster state and settings of this run.
+    :param payload: data shared with this release's later stages.
+    :return: nothing; all implementations are called. Raise to fail.
+    """
+
+
+@hookspec(firstresult=True)
+def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Any | None:  # noqa: A001
+    """Carry out the release's action.
+
+    The default does ``helm upgrade --install`` for ``Deploy`` (after the
+    breaking-version handling), ``helm uninstall`` for ``Destroy`` and
+    nothing for ``Skip``.
+
+    :param chart: the release's chart.
+    :param context: tools, cluster state and settings of this run.
+    :param payload: data shared with this release's later stages.
+    :return: an :class:`~firestream_core.model.ExecOutcome` (any non-None
+        value). **First non-None result wins**: a chart plugin that returns
+        a value replaces the default; returning None lets the default run.
+    """
+
+
+@hookspec
+def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
+    """Finish the release after helm succeeded.
+
+    Wait for resources, create additional objects, configure integrations.
+    The default does nothing.
+
+    :param chart: the release's chart.
+    :param context: tools, cluster state and settings of this run.
+    :param payload: data shared with this release's later stages.
+    :return: nothing; all implementations are called. Raise to fail.
+    """
+
+
+@hookspec
+def validate(
+    chart: HelmChart, context: DeployContext, payload: ChartPayload
+) -> list[ValidationResult] | None:
+    """Check that the release works.
+
+    The default checks ``release_exists`` and ``pods_running`` (pods labelled
+    ``app.kubernetes.io/instance=<name>``) for ``Deploy`` and
+    ``release_removed`` for ``Destroy``.
+
+    :param chart: the release's chart.
+    :param context: tools, cluster state and settings of this run.
+    :param payload: data shared with this release's later stages.
+    :return: a list of :class:`~firestream_core.model.ValidationResult`, or
+        None. All implementations are called and their results concatenated;
+        a failed result fails the release (unless configured as a warning),
+        a pending one makes the runner ask again until the release timeout.
+    """
+
+
+@hookspec
+def on_deploy_failure(
+    chart: HelmChart,
+    context: DeployContext,
+    payload: ChartPayload,
+    stage: str,
+    error: BaseException,
+) -> list[str] | None:
+    """Collect debug information after a stage failed.
+
+    The default gathers the release's events, its pods' status and their
+    last log lines, redacted.
+
+    :param chart: the release's chart.
+    :param context: tools, cluster state and settings of this run.
+    :param payload: data shared with this release's stages.
+    :param stage: the stage that failed (``pre_exec``, ``exec``, ...).
+    :param error: the exception it raised.
+    :return: lines of debug information, or None. All implementations are
+        called; an exception raised here is logged, never masks ``error``.
+    """
+
+
+STAGES: tuple[str, ...] = (
+    "check_prerequisites",
+    "pre_exec",
+    "exec",
+    "post_exec",
+    "validate",
+)
+"""The lifecycle stages in the order the runner calls them."""
+
+ALL_HOOKS: tuple[str, ...] = ("register_chart_types", *STAGES, "on_deploy_failure")
+"""Every hook of this spec, in order (used by the docs meta-test)."""

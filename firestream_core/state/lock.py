@@ -1,0 +1,326 @@
+"""The project lock: two firestream runs never change the same project at once.
+
+``.firestream/lock`` is a JSON file naming the holder (pid, host, time,
+command). The holder also keeps an ``flock`` on that file for as long as it
+runs, which the kernel drops when the process dies, however it dies::
+
+    with ProjectLock(project_dir, "firestream apply"):
+        ...  # a second run fails at once with StateLockedError naming this one
+
+* Acquiring creates the file with ``os.open(O_CREAT | O_EXCL)``: of two
+  processes, exactly one creates it. It locks the file before writing into
+  it, so a file with content always has a live ``flock`` unless its holder
+  is gone.
+* The other one opens the existing file and tries the ``flock`` without
+  waiting. Held: it reads the holder and raises ``StateLockedError`` at once
+  (or retries until ``timeout``). Not held: the holder is gone. If the file
+  names this host and its pid is no longer running, the lock is taken over
+  with a warning: the ``flock`` just obtained makes this race-free, as only
+  one process can hold it, and the file is rewritten in place (same inode)
+  while it is held. A lock from another host is never taken over; neither
+  is one whose pid still runs (the pid may have been reused: then
+  ``firestream state unlock --force``).
+* Releasing removes the file (only when it is still this holder's file) and
+  then drops the ``flock``; ``__exit__`` runs on every exit, KeyboardInterrupt
+  included.
+
+See ``docs/state.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import attrs
+
+from firestream_core.errors import StateError, StateLockedError
+
+__all__ = ["LOCK_NAME", "LockInfo", "ProjectLock", "force_unlock", "lock_path", "read_lock"]
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = ".firestream"
+LOCK_NAME = "lock"
+_UNLOCK_HINT = "if that run is over, remove the lock with: firestream state unlock --force"
+_YOUNG = 5.0
+"""Seconds during which an empty lock file is taken to be still being written."""
+
+
+def lock_path(project_dir: Path | str) -> Path:
+    """Where a project's lock file lives: ``<project>/.firestream/lock``."""
+    return Path(project_dir) / STATE_DIR / LOCK_NAME
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC with seconds (``2026-01-02T03:04:05Z``)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@attrs.frozen
+class LockInfo:
+    """Who holds a lock. ``id`` tells one acquisition from another."""
+
+    pid: int
+    host: str
+    since: str
+    command: str
+    id: str = ""
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on host {self.host} since {self.since} running '{self.command}'"
+
+    def to_json(self) -> str:
+        return json.dumps(attrs.asdict(self), sort_keys=True) + "\n"
+
+    @classmethod
+    def parse(cls, text: str) -> LockInfo | None:
+        """The info in a lock file's text, or None when it is empty or not ours."""
+        try:
+            data = json.loads(text)
+            return cls(
+                pid=int(data["pid"]),
+                host=str(data["host"]),
+                since=str(data["since"]),
+                command=str(data["command"]),
+                id=str(data.get("id", "")),
+            )
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    @classmethod
+    def mine(cls, command: str) -> LockInfo:
+        return cls(os.getpid(), socket.gethostname(), utc_now(), command, uuid.uuid4().hex)
+
+
+def _pid_running(pid: int) -> bool:
+    """True when a process with ``pid`` exists on this host (any owner)."""
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        # a lock file naming this very process but not locked by it comes
+        # from an earlier process that had the same pid (containers reuse them)
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read(fd: int) -> str:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _write(fd: int, text: str) -> None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.ftruncate(fd, 0)
+    data = text.encode()
+    while data:
+        data = data[os.write(fd, data) :]
+    os.fsync(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """True when ``path`` still names the file open as ``fd``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def read_lock(project_dir: Path | str) -> LockInfo | None:
+    """The current holder recorded in the lock file, or None when unlocked."""
+    try:
+        return LockInfo.parse(lock_path(project_dir).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def force_unlock(project_dir: Path | str, *, lock_id: str | None = None) -> LockInfo | None:
+    """Remove the project's lock whoever holds it (``firestream state unlock --force``).
+
+    :param lock_id: when given, remove the lock only if it is this
+        acquisition's (``LockInfo.id``), else raise ``StateError``.
+    :return: the holder that was removed, or None when there was no lock.
+
+    A holder that is still running is not stopped; it goes on believing it
+    holds the lock. Use this only when that run is known to be over.
+    """
+    path = lock_path(project_dir)
+    info = read_lock(project_dir)
+    if lock_id is not None and (info is None or info.id != lock_id):
+        raise StateError(f"{path}: the lock is not the one with id {lock_id} (held by {info or 'nobody'})")
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return None
+    log.warning("removed the lock of %s", info or "an unknown holder")
+    return info
+
+
+class ProjectLock:
+    """The project's lock, as a context manager (also ``acquire()``/``release()``).
+
+    :param project_dir: the folder holding ``firestream.toml``.
+    :param command: what this run does, shown to whoever finds the lock taken
+        (``firestream apply``).
+    :param timeout: seconds to wait for a held lock; 0 fails at once.
+    """
+
+    def __init__(self, project_dir: Path | str, command: str, *, timeout: float = 0.0) -> None:
+        self.path = lock_path(project_dir)
+        self.command = command
+        self.timeout = timeout
+        self.info: LockInfo | None = None
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> ProjectLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def acquire(self) -> LockInfo:
+        """Take the lock or raise ``StateLockedError`` naming its holder."""
+        if self._fd is not None:
+            raise StateError(f"{self.path}: this lock object already holds the lock")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return self._try_once()
+            except StateLockedError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def release(self) -> None:
+        """Remove the lock file (if still ours) and drop the ``flock``. Idempotent."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            if _same_file(fd, self.path):
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+            else:
+                log.warning("%s was removed or replaced while this run held it", self.path)
+        finally:
+            os.close(fd)  # drops the flock
+
+    # -- one attempt ------------------------------------------------------------
+    def _try_once(self) -> LockInfo:
+        me = LockInfo.mine(self.command)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            return self._contend(me)
+        try:
+            # Someone testing a stale lock may hold the flock for a moment; they
+            # find the file empty and young and leave it, so a blocking wait is short.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _write(fd, me.to_json())
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            raise
+        return self._own(fd, me)
+
+    def _contend(self, me: LockInfo) -> LockInfo:
+        """The lock file exists: refuse, or take it over when its holder is gone."""
+        for _ in range(100):  # each retry means the file was released meanwhile
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return self._try_once()
+            try:
+                taken = self._take_over(fd, me)
+            except BaseException:
+                os.close(fd)
+                raise
+            if taken:
+                return self._own(fd, me)
+            os.close(fd)
+        raise StateLockedError(f"{self.path}: the lock keeps changing hands", hint=_UNLOCK_HINT)
+
+    def _take_over(self, fd: int, me: LockInfo) -> bool:
+        """Decide about the existing lock file open as ``fd``.
+
+        :return: True when it is now ours, False when it went away meanwhile
+            (try again); raises ``StateLockedError`` when it is held.
+        """
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise StateError(f"{self.path}: cannot lock: {exc.strerror}") from None
+            raise self._locked(self._holder(fd), other_host=False) from None
+        if not _same_file(fd, self.path):  # released and removed meanwhile
+            return False
+        holder = LockInfo.parse(_read(fd))
+        if holder is None:
+            if time.time() - os.fstat(fd).st_mtime < _YOUNG:  # its creator is writing it
+                raise StateLockedError(
+                    f"{self.path}: another firestream run is taking the lock right now",
+                    hint=_UNLOCK_HINT,
+                )
+            log.warning("taking over an empty lock file left by a crashed run: %s", self.path)
+        elif holder.host != socket.gethostname():
+            raise self._locked(holder, other_host=True)
+        elif _pid_running(holder.pid):
+            raise self._locked(holder, other_host=False)
+        else:
+            log.warning("taking over the lock of %s: that process is gone", holder)
+        _write(fd, me.to_json())
+        return True
+
+    def _own(self, fd: int, me: LockInfo) -> LockInfo:
+        self._fd, self.info = fd, me
+        return me
+
+    def _holder(self, fd: int) -> LockInfo | None:
+        """Read the holder of a held lock, giving its writer a moment to finish."""
+        for _ in range(10):
+            holder = LockInfo.parse(_read(fd))
+            if holder is not None:
+                return holder
+            time.sleep(0.02)
+        return None
+
+    def _locked(self, holder: LockInfo | None, *, other_host: bool) -> StateLockedError:
+        who = str(holder) if holder else "another firestream run"
+        if other_host:
+            hint = "a lock from another host is never taken over; " + _UNLOCK_HINT
+        else:
+            hint = _UNLOCK_HINT
+        return StateLockedError(f"{self.path}: locked by {who}", hint=hint)

@@ -1,0 +1,354 @@
+"""What firestream applied, and why: the state file and its backends.
+
+The cluster (helm's own release records) stays the source of truth for what
+is deployed. The state records what firestream applied to each release
+(chart, version, values digest, revision, validation and test results), how
+long it took (the scheduler's estimates for the next run) and how it ended.
+
+The default backend is a local file, ``<project>/.firestream/state.json``,
+read by :meth:`StateStore.load` and written atomically by
+:meth:`StateStore.save` (temp file in the same folder, flush, fsync, rename,
+fsync of the folder): a crash leaves either the old file or the new one.
+Other backends (state in a Kubernetes Secret, the lock as a Lease) implement
+:class:`StateBackend` and register with :func:`register_backend`. See
+``docs/state.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+import cattrs
+
+from firestream_core.errors import StateError
+from firestream_core.state.lock import (
+    STATE_DIR,
+    LockInfo,
+    ProjectLock,
+    force_unlock,
+    read_lock,
+    utc_now,
+)
+
+__all__ = [
+    "DEPLOY_ACTIONS",
+    "SCHEMA_VERSION",
+    "STATE_FILE",
+    "ReleaseState",
+    "State",
+    "StateBackend",
+    "StateStore",
+    "open_backend",
+    "register_backend",
+    "release_key",
+    "utc_now",
+]
+
+SCHEMA_VERSION = 1
+"""Version of the state file layout this firestream reads and writes."""
+
+STATE_FILE = "state.json"
+
+DEPLOY_ACTIONS = frozenset({"create", "upgrade", "recover", "reinstall", "import"})
+"""Actions whose successful durations feed the scheduler's estimates."""
+
+_SMOOTHING = 0.5
+"""Weight of the newest duration in the recorded moving average."""
+
+
+def release_key(namespace: str, name: str) -> str:
+    """The key of a release in the state: ``namespace/name``."""
+    return f"{namespace}/{name}"
+
+
+@attrs.define
+class ReleaseState:
+    """What firestream last did to one release.
+
+    :ivar chart_type: the ``[[deployments.<type>]]`` it came from.
+    :ivar chart: the chart reference given to helm (``repo/chart``, path or OCI URL).
+    :ivar version: the chart version applied, when known.
+    :ivar values_digest: digest of the merged values (never the values).
+    :ivar revision: helm's revision after the action, when there is one.
+    :ivar applied_at: ISO 8601 UTC time the action ended.
+    :ivar action: ``create``, ``upgrade``, ``recover``, ``reinstall``,
+        ``destroy``, ``import``, ``no-op``.
+    :ivar result: ``succeeded``, ``failed``, ``skipped``, ``cancelled``, ...
+    :ivar duration: seconds the release's lifecycle took.
+    :ivar stage_failed: the lifecycle stage that failed, if any.
+    :ivar validations: the validation results, one mapping each
+        (``name``, ``status``, ``message``).
+    :ivar tests: ``helm test`` results, None when tests were not run.
+    :ivar chart_digest: content digest of a local chart's files
+        (``chartfiles.chart_digest``), None for a repository or OCI chart and
+        in entries written before firestream recorded it (such files load
+        as they are; the schema version is unchanged).
+    """
+
+    name: str
+    namespace: str
+    chart_type: str
+    chart: str
+    version: str | None
+    values_digest: str
+    revision: int | None
+    applied_at: str
+    action: str
+    result: str
+    duration: float
+    stage_failed: str | None = None
+    validations: list[dict[str, Any]] = attrs.field(factory=list)
+    tests: list[dict[str, Any]] | None = None
+    chart_digest: str | None = None
+
+    @property
+    def key(self) -> str:
+        return release_key(self.namespace, self.name)
+
+
+@attrs.define
+class State:
+    """The whole state: releases by ``namespace/name`` and their durations.
+
+    ``record`` and ``forget`` may be called from the scheduler's worker
+    threads; :meth:`StateStore.save` takes a consistent snapshot.
+    """
+
+    releases: dict[str, ReleaseState] = attrs.field(factory=dict)
+    durations: dict[str, float] = attrs.field(factory=dict)
+    schema_version: int = SCHEMA_VERSION
+    _lock: threading.RLock = attrs.field(factory=threading.RLock, eq=False, repr=False, alias="_lock")
+
+    def record(self, entry: ReleaseState) -> ReleaseState:
+        """Store ``entry`` under its key, replacing the previous one.
+
+        A successful deploy action (``DEPLOY_ACTIONS``) also updates the
+        release's duration estimate (a moving average).
+        """
+        with self._lock:
+            self.releases[entry.key] = entry
+            if entry.result == "succeeded" and entry.action in DEPLOY_ACTIONS:
+                old = self.durations.get(entry.key)
+                new = float(entry.duration)
+                self.durations[entry.key] = (
+                    new if old is None else _SMOOTHING * new + (1 - _SMOOTHING) * old
+                )
+        return entry
+
+    def forget(self, key: str) -> ReleaseState | None:
+        """Remove a release (after it was destroyed); its duration is kept."""
+        with self._lock:
+            return self.releases.pop(key, None)
+
+    def get(self, namespace: str, name: str) -> ReleaseState | None:
+        return self.releases.get(release_key(namespace, name))
+
+    def estimates_for(self, releases: Iterable[tuple[str, str, str]]) -> dict[str, float]:
+        """Scheduler estimates for ``(node name, namespace, name)`` triples with a recorded duration."""
+        out: dict[str, float] = {}
+        with self._lock:
+            for node, namespace, name in releases:
+                d = self.durations.get(release_key(namespace, name))
+                if d is not None:
+                    out[node] = d
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document written to the state file."""
+        with self._lock:
+            return {
+                "schema_version": SCHEMA_VERSION,
+                "releases": {k: _converter.unstructure(v) for k, v in sorted(self.releases.items())},
+                "durations": dict(sorted(self.durations.items())),
+            }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "state") -> State:
+        """Parse a state document; raises ``StateError`` naming ``source``."""
+        if not isinstance(data, Mapping):
+            raise StateError(f"{source}: not a JSON object")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            newer = isinstance(version, int) and version > SCHEMA_VERSION
+            raise StateError(
+                f"{source}: unknown state schema version {version!r} (this firestream reads {SCHEMA_VERSION})",
+                hint="it was written by a newer firestream; upgrade firestream"
+                if newer
+                else "the file is not a firestream state file, or is damaged",
+            )
+        releases = _structure(data.get("releases", {}), dict[str, ReleaseState], "$.releases", source)
+        durations = _structure(data.get("durations", {}), dict[str, float], "$.durations", source)
+        for key, entry in releases.items():
+            if key != entry.key:
+                raise StateError(f"{source}: release key {key!r} does not match {entry.key!r}")
+        return cls(releases=releases, durations=durations)
+
+
+_converter = cattrs.Converter(forbid_extra_keys=False)
+
+
+def _structure(value: Any, kind: Any, path: str, source: str) -> Any:
+    """``value`` as ``kind``, or ``StateError`` listing every problem with its path."""
+    try:
+        return _converter.structure(value, kind)
+    except Exception as exc:  # cattrs raises exception groups
+        problems = cattrs.transform_error(exc, path=path)
+        raise StateError(f"{source}: invalid state: " + "; ".join(problems)) from None
+
+
+# -- backends ---------------------------------------------------------------------------
+
+
+@runtime_checkable
+class StateBackend(Protocol):
+    """Where the state and the lock live. The local file is the default.
+
+    A backend keeping the state in a Kubernetes Secret and the lock as a
+    ``coordination.k8s.io`` Lease (renewed while the run goes on, expiring
+    when its holder dies) implements the same methods.
+    """
+
+    def describe(self) -> str:
+        """Where the state is, for messages (a path, ``secret ns/name``)."""
+        ...
+
+    def load(self) -> State:
+        """The stored state; an empty ``State`` when there is none yet."""
+        ...
+
+    def save(self, state: State) -> None:
+        """Store ``state`` atomically: a reader sees the old or the new one."""
+        ...
+
+    def lock(self, command: str, *, timeout: float = 0.0) -> AbstractContextManager[Any]:
+        """The project lock; entering raises ``StateLockedError`` naming the holder.
+
+        :param command: shown to whoever finds the lock taken.
+        :param timeout: seconds to wait for a held lock (0: fail at once).
+        """
+        ...
+
+    def lock_holder(self) -> LockInfo | None:
+        """Who holds the lock now, or None."""
+        ...
+
+    def force_unlock(self) -> LockInfo | None:
+        """Remove the lock whoever holds it; return the holder removed."""
+        ...
+
+
+class StateStore:
+    """The local backend: ``<project>/.firestream/state.json`` and ``.firestream/lock``.
+
+    :param project_dir: the folder holding ``firestream.toml``.
+    """
+
+    def __init__(self, project_dir: Path | str) -> None:
+        self.project_dir = Path(project_dir)
+        self.dir = self.project_dir / STATE_DIR
+        self.path = self.dir / STATE_FILE
+        self._write_lock = threading.Lock()
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def load(self) -> State:
+        """Read the state file; a missing file is an empty state.
+
+        Raises ``StateError`` naming the file when it cannot be read, is not
+        JSON, or has another schema version.
+        """
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return State()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StateError(f"cannot read state file {self.path}: {exc}") from None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise StateError(
+                f"state file {self.path} is not valid JSON: {exc}",
+                hint="restore it from a backup or remove it (the cluster keeps what is deployed)",
+            ) from None
+        return State.from_dict(data, source=f"state file {self.path}")
+
+    def save(self, state: State) -> None:
+        """Write the state atomically: temp file, flush, fsync, rename, fsync of the folder.
+
+        Safe to call from several threads: the snapshot and the write are
+        serialised together, so the file never goes back to an older snapshot.
+        """
+        with self._write_lock:
+            text = json.dumps(state.to_dict(), indent=2, sort_keys=False) + "\n"
+            self.dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, text)
+
+    def lock(self, command: str, *, timeout: float = 0.0) -> ProjectLock:
+        return ProjectLock(self.project_dir, command, timeout=timeout)
+
+    def lock_holder(self) -> LockInfo | None:
+        return read_lock(self.project_dir)
+
+    def force_unlock(self) -> LockInfo | None:
+        return force_unlock(self.project_dir)
+
+
+def atomic_write(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``text`` so that a crash leaves the old or the new content."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+# -- backend registry ----------------------------------------------------------------------
+
+BackendFactory = Callable[..., StateBackend]
+_BACKENDS: dict[str, BackendFactory] = {"local": StateStore}
+_BUILTIN_MODULES = {"kubernetes": "firestream_core.state.kubernetes"}
+"""Built-in backends imported when first named (a Secret and a Lease: ``kubestate.py``)."""
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Make ``[state] backend = "<name>"`` available.
+
+    :param factory: called as ``factory(project_dir, **options)`` with the
+        ``[state]`` table's other keys as ``options``.
+    """
+    _BACKENDS[name] = factory
+
+
+def open_backend(name: str, project_dir: Path | str, **options: Any) -> StateBackend:
+    """The backend configured by ``[state] backend = name`` (``local`` by default)."""
+    if name not in _BACKENDS and name in _BUILTIN_MODULES:
+        import importlib
+
+        importlib.import_module(_BUILTIN_MODULES[name])  # registers itself
+    factory = _BACKENDS.get(name)
+    if factory is None:
+        known = ", ".join(sorted(_BACKENDS))
+        raise StateError(f"unknown state backend {name!r} (available: {known})")
+    return factory(project_dir, **options)

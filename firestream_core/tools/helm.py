@@ -1,0 +1,543 @@
+"""``Helm``: every helm operation firestream performs, for helm 3 and helm 4.
+
+The operations; their rules:
+
+* Programs run only through :class:`~firestream_core.tools.process.Runner`, as
+  argument lists; no value ever appears on one. Chart values reach helm in
+  one private temporary file (mode 0600, removed afterwards, see
+  :func:`~firestream_core.tools.values.values_file`); ``values_files`` from the
+  config are passed by path (paths are not secret); passwords go on stdin.
+* The helm major version is asked once (lazily) and decides the flags;
+  the command lines, and what helm 3 and 4 spell differently, are built in
+  :mod:`~firestream_core.tools.helm_args`.
+* Failures are typed from helm's exit and stderr
+  (:mod:`~firestream_core.tools.helm_errors`), and the message names the
+  operation and release and carries helm's stderr with every known value
+  of the call hidden. helm's output is read in :mod:`~firestream_core.tools.helm_output`.
+* A helm process stopped by ``Runner.terminate_all`` (Ctrl-C, a stage
+  timeout) raises :class:`~firestream_core.errors.CancelledError` naming
+  the release.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from firestream_core.errors import ChartNotFoundError, HelmCommandError, HelmError, HelmTimeoutError
+from firestream_core.model import InstalledRelease
+from firestream_core.tools import helm_args as helmargs
+from firestream_core.tools.helm_args import WAIT_STRATEGIES, duration, seconds
+from firestream_core.tools.helm_errors import ReleaseNotFoundError, classify, helm_error, summarize
+from firestream_core.tools.helm_output import (
+    TestResult,
+    TestRun,
+    UpgradedRelease,
+    parse_json,
+    parse_list,
+    parse_test_suite,
+    parse_upgrade,
+)
+from firestream_core.tools.process import Completed, Runner, run_tool
+from firestream_core.tools.redact import Redactor
+from firestream_core.tools.values import load_document, merged_values, values_file
+
+if TYPE_CHECKING:
+    from firestream_core.model import ChartInfo
+
+__all__ = ["ENV_HELM_BINARY", "Helm"]
+
+# The command lines live in helm_args, the error typing in helm_errors and helm's output in
+# helm_output.
+
+log = logging.getLogger("firestream.helm")
+
+ENV_HELM_BINARY = "FIRESTREAM_HELM_BINARY"
+"""Environment variable naming the helm binary (default: ``helm`` on PATH)."""
+
+
+# -- the Helm class ---------------------------------------------------------------------------
+
+
+class Helm:
+    """Runs helm for firestream.
+
+    :param runner: the process runner (a shared one lets ``terminate_all``
+        stop every helm of a run); a new one by default.
+    :param binary: the helm binary; default ``$FIRESTREAM_HELM_BINARY``,
+        else ``helm`` on PATH.
+    :param kubeconfig: passed as ``--kubeconfig``.
+    :param kube_context: passed as ``--kube-context``.
+    :param env: variables added to helm's environment (``KUBECONFIG``,
+        ``HELM_*_HOME``, proxies...).
+    :param redactor: values hidden from errors and logs; every call also
+        hides the values it passed.
+    :param wait_strategy: helm 4's ``--wait`` strategy, ``watcher`` (default)
+        or ``legacy``; helm 3 has one way to wait.
+    """
+
+    def __init__(
+        self,
+        runner: Runner | None = None,
+        binary: str | os.PathLike[str] | None = None,
+        *,
+        kubeconfig: str | os.PathLike[str] | None = None,
+        kube_context: str | None = None,
+        env: Mapping[str, str] | None = None,
+        redactor: Redactor | None = None,
+        wait_strategy: str = "watcher",
+        registries: Any = None,
+    ) -> None:
+        if wait_strategy not in WAIT_STRATEGIES:
+            raise ValueError(
+                f"unknown helm wait strategy {wait_strategy!r}: use one of {', '.join(WAIT_STRATEGIES)}"
+            )
+        self.runner = runner if runner is not None else Runner(redactor=redactor)
+        self.binary = os.fspath(binary or os.environ.get(ENV_HELM_BINARY) or "helm")
+        self.kubeconfig = Path(kubeconfig) if kubeconfig is not None else None
+        self.kube_context = kube_context
+        self.env = dict(env or {})
+        self.redactor = redactor if redactor is not None else Redactor()
+        self.wait_strategy = wait_strategy
+        # firestream_core.tools.oci.RegistryLogins: login once per registry, --plain-http...
+        self.registries = registries
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._repos_done: set[tuple[str, str]] = set()
+        self._repo_locks: dict[tuple[str, str], threading.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"Helm(binary={self.binary!r}, kubeconfig={str(self.kubeconfig) if self.kubeconfig else None!r})"
+
+    # -- version ----------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """helm's version (``v3.19.0``), asked once per instance."""
+        with self._lock:
+            if self._version is None:
+                self._version = self._ask_version()
+            return self._version
+
+    @property
+    def major(self) -> int:
+        """helm's major version, 3 or 4 (asked once per instance)."""
+        m = re.match(r"v?(\d+)\.", self.version)
+        assert m is not None  # checked in _ask_version
+        return int(m.group(1))
+
+    def _ask_version(self) -> str:
+        for args in (["version", "--template", "{{.Version}}"], ["version", "--short"]):
+            result = self._run("version", args, kube=False, check=False)
+            text = result.stdout.strip()
+            m = re.search(r"v?(\d+)\.\d+\.\d+\S*", text)
+            if result.ok and m:
+                version = m.group(0).split("+", 1)[0]
+                if int(m.group(1)) < 3:
+                    raise HelmCommandError(
+                        f"helm {version} is not supported: firestream needs helm 3 or 4",
+                        hint="install helm 3 or 4 (https://helm.sh/docs/intro/install/)",
+                    )
+                return version
+        raise HelmCommandError(
+            f"cannot tell the version of '{self.binary}': 'helm version' printed nothing usable",
+            stderr=self.redactor.redact(result.stderr),
+        )
+
+    # -- running --------------------------------------------------------------------
+    def _run(
+        self,
+        op: str,
+        args: Sequence[str],
+        *,
+        release: str | None = None,
+        namespace: str | None = None,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        redactor: Redactor | None = None,
+        kube: bool = True,
+        check: bool = True,
+    ) -> Completed:
+        """Run ``helm <args>`` and raise a typed error when it fails (unless ``check`` is off)."""
+        flags = helmargs.kube_flags(self.kubeconfig, self.kube_context, context_flag="--kube-context")
+        argv = [self.binary, *args, *(flags if kube else [])]
+        what = f"helm {op}" + (f" of release '{release}'" if release else "")
+        result = run_tool(self.runner, "helm", argv, what=what, env=self.env, stdin=stdin,
+                          timeout=timeout, label=release)
+        if not check or result.ok:
+            return result
+        raise self._failure(op, result, release=release, namespace=namespace, redactor=redactor)
+
+    def _failure(
+        self,
+        op: str,
+        result: Completed,
+        *,
+        release: str | None,
+        namespace: str | None,
+        redactor: Redactor | None,
+    ) -> HelmError:
+        stderr = (redactor or self.redactor).redact(result.stderr)
+        return helm_error(op, result, stderr, release=release, namespace=namespace)
+
+    def _call_redactor(self, values: Mapping[str, Any] | None = None, files: Iterable[Path] = ()) -> Redactor:
+        """The instance's redactor plus this call's values and values files."""
+        red = self.redactor.copy()
+        if values:
+            red.add_values(values)
+        for path in files:
+            try:
+                red.add_values(load_document(path.name, path.read_text(errors="replace")))
+            except (OSError, ValueError):
+                continue
+        return red
+
+    # -- release state ---------------------------------------------------------------
+    def list_releases(self) -> list[InstalledRelease]:
+        """Every release in every namespace, in any status (pending-* included), in ONE call."""
+        result = self._run("list", helmargs.list_args(self.major))
+        return parse_list(result.stdout)
+
+    def status(self, name: str, namespace: str) -> dict[str, Any]:
+        """``helm status -o json`` of a release (raises ``ReleaseNotFoundError`` when absent)."""
+        result = self._run(
+            "status", ["status", name, "--namespace", namespace, "--output", "json"],
+            release=name, namespace=namespace,
+        )
+        data = parse_json(result.stdout, "status") or {}
+        self._hide_release_values(data)
+        return data
+
+    def history(self, name: str, namespace: str) -> list[dict[str, Any]]:
+        """The release's revisions, oldest first (``revision``, ``status``, ``chart``, ...)."""
+        result = self._run(
+            "history", ["history", name, "--namespace", namespace, "--output", "json"],
+            release=name, namespace=namespace,
+        )
+        return list(parse_json(result.stdout, "history") or [])
+
+    def get_values(self, name: str, namespace: str, all_values: bool = False) -> dict[str, Any]:
+        """The release's user-supplied values (or all computed values).
+
+        The secret-looking values read are added to this instance's redactor:
+        whatever is logged or raised afterwards cannot show them.
+        """
+        args = ["get", "values", name, "--namespace", namespace, "--output", "json"]
+        if all_values:
+            args.append("--all")
+        result = self._run("get values", args, release=name, namespace=namespace)
+        values = parse_json(result.stdout, "get values") or {}
+        self.redactor.add_values(values, secrets_only=True)
+        return values
+
+    def get_manifest(self, name: str, namespace: str) -> str:
+        """The rendered manifest of the release's current revision."""
+        result = self._run(
+            "get manifest", ["get", "manifest", name, "--namespace", namespace],
+            release=name, namespace=namespace,
+        )
+        return result.stdout
+
+    def get_hooks(self, name: str, namespace: str) -> str:
+        """The rendered hooks of the release's current revision (``helm get hooks``)."""
+        result = self._run(
+            "get hooks", ["get", "hooks", name, "--namespace", namespace],
+            release=name, namespace=namespace,
+        )
+        return result.stdout
+
+    def _hide_release_values(self, data: Mapping[str, Any]) -> None:
+        config = data.get("config")
+        if isinstance(config, Mapping):
+            self.redactor.add_values(config, secrets_only=True)
+
+    # -- changing releases -------------------------------------------------------------
+    def _wait_flags(self, wait: bool) -> list[str]:
+        return helmargs.wait_flags(wait, self.major, self.wait_strategy)
+
+    def _chart_args(self, info: ChartInfo, project_dir: Path) -> list[str]:
+        return helmargs.chart_args(info, project_dir, self._oci_flags)
+
+    def _oci_flags(self, ref: str) -> list[str]:
+        """For an ``oci://`` chart: log in to its registry once (see ``oci.py``), then its flags."""
+        if self.registries is None or not ref.startswith("oci://"):
+            return []
+        return list(self.registries.prepare(self, ref))
+
+    def upgrade_install_args(
+        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None
+    ) -> list[str]:
+        """The ``helm upgrade --install`` arguments for ``info`` (:func:`.helmargs.upgrade_install_args`).
+
+        ``values_path`` is the temporary merged values file, passed last.
+        """
+        major = self.major
+        return helmargs.upgrade_install_args(
+            info, self._chart_args(info, project_dir), helmargs.values_paths(info, project_dir),
+            values_path, major=major, wait_strategy=self.wait_strategy,
+        )
+
+    def upgrade_install(
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+    ) -> int:
+        """``helm upgrade --install`` the release described by ``info``; returns its revision.
+
+        Every ``ChartInfo`` option is honoured (see the module table). The
+        ``values_files`` are given by path, in order; the merged values
+        (``yaml_files_content``, then ``values`` pairs, then ``extra_values``)
+        go last, in one 0600 temporary file removed afterwards.
+
+        :raises RenderError, ChartNotFoundError, ReleaseLockedError,
+            HelmTimeoutError, ClusterUnreachableError, HelmCommandError:
+            by what helm reported; :class:`CancelledError` when interrupted.
+        """
+        return self.upgrade_install_release(info, project_dir, extra_values=extra_values).revision
+
+    def upgrade_install_release(
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+    ) -> UpgradedRelease:
+        """:meth:`upgrade_install`, returning helm's record of the new revision.
+
+        The same single ``helm upgrade --install ... --output json``; its
+        output gives the revision and the status helm left the release in,
+        so a caller need not ask ``helm status`` right afterwards.
+        """
+        project_dir = Path(project_dir)
+        values = merged_values(info, extra_values)
+        files = helmargs.values_paths(info, project_dir)
+        red = self._call_redactor(values, files)
+        # helm itself waits up to the timeout, twice with a rollback; the
+        # runner's timeout is only a safety net against a hung helm.
+        limit = info.timeout_seconds * (2 if info.atomic else 1) + 120
+        with values_file(values) as tmp:
+            argv = self.upgrade_install_args(info, project_dir, tmp)
+            result = self._run(
+                "upgrade", argv, release=info.name, namespace=info.namespace_name,
+                timeout=limit, redactor=red,
+            )
+        return parse_upgrade(info.name, info.namespace_name, result.stdout)
+
+    def uninstall(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        wait: bool = True,
+        timeout: str | int = "300s",
+        ignore_not_found: bool = True,
+    ) -> bool:
+        """``helm uninstall``; True when a release was removed, False when there was none.
+
+        Without ``ignore_not_found`` a missing release raises ``ReleaseNotFoundError``.
+        """
+        # Not helm's --ignore-not-found: it reports "uninstalled" either way,
+        # and firestream wants to know which it was.
+        args = helmargs.uninstall_args(name, namespace, timeout, self._wait_flags(wait))
+        try:
+            self._run(
+                "uninstall", args, release=name, namespace=namespace,
+                timeout=seconds(timeout) + 120,
+            )
+        except ReleaseNotFoundError:
+            if ignore_not_found:
+                return False
+            raise
+        return True
+
+    def rollback(
+        self,
+        name: str,
+        namespace: str,
+        revision: int | None = None,
+        *,
+        wait: bool = True,
+        timeout: str | int = "300s",
+        history_max: int = 50,
+    ) -> None:
+        """Roll the release back to ``revision`` (default: the previous one)."""
+        args = helmargs.rollback_args(name, namespace, revision, timeout, self._wait_flags(wait), history_max)
+        self._run(
+            "rollback", args, release=name, namespace=namespace,
+            timeout=seconds(timeout) + 120,
+        )
+
+    def template(
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+        include_crds: bool = True,
+        is_upgrade: bool = False,
+    ) -> str:
+        """Render the release offline (``helm template``) with the same values as an upgrade.
+
+        ``is_upgrade`` renders it as an upgrade of an installed release
+        (``.Release.IsUpgrade``), as ``diff`` does for deployed releases.
+        """
+        project_dir = Path(project_dir)
+        values = merged_values(info, extra_values)
+        files = helmargs.values_paths(info, project_dir)
+        red = self._call_redactor(values, files)
+        with values_file(values) as tmp:
+            args = helmargs.template_args(
+                info, self._chart_args(info, project_dir), files, tmp,
+                include_crds=include_crds, is_upgrade=is_upgrade,
+            )
+            result = self._run(
+                "template", args, release=info.name, namespace=info.namespace_name,
+                redactor=red, kube=False,
+            )
+        return result.stdout
+
+    def test(self, name: str, namespace: str, timeout: str | int = "300s") -> TestRun:
+        """Run the release's ``helm test`` hooks; a failing test gives ``passed=False``.
+
+        Other failures (cluster unreachable, unknown release) raise.
+        """
+        args = ["test", name, "--namespace", namespace, "--timeout", duration(timeout)]
+        result = self._run(
+            "test", args, release=name, namespace=namespace,
+            timeout=seconds(timeout) + 120, check=False,
+        )
+        tests = tuple(parse_test_suite(result.stdout))
+        if result.ok:
+            return TestRun(name, namespace, all(t.passed for t in tests), tests)
+        stderr = self.redactor.redact(result.stderr)
+        failed_pod = re.search(r"pod \S+ failed|test \S+ failed|phase.*failed", stderr, re.I)
+        if failed_pod and classify(stderr, op="test") in (HelmCommandError, HelmTimeoutError):
+            if not tests:  # helm printed no suite: name the failed pods from stderr
+                tests = tuple(
+                    TestResult(pod, "Failed") for pod in re.findall(r"pod (\S+) failed", stderr)
+                )
+            return TestRun(name, namespace, False, tests, summarize(stderr))
+        raise self._failure("test", result, release=name, namespace=namespace, redactor=None)
+
+    # -- repositories and registries ------------------------------------------------------
+    def repo_add(
+        self,
+        name: str,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> bool:
+        """``helm repo add --force-update`` once per distinct (name, url) per instance.
+
+        Thread-safe: concurrent calls for one repository run helm once, the
+        others wait for it. Returns True when this call added it, False when
+        it was already added (or the URL is an ``oci://`` registry, which
+        needs no ``repo add``: use :meth:`registry_login`). A password goes
+        on stdin.
+        """
+        if url.startswith("oci://"):
+            return False
+        key = (name, url)
+        with self._lock:
+            if key in self._repos_done:
+                return False
+            lock = self._repo_locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                if key in self._repos_done:
+                    return False
+            args = ["repo", "add", name, url, "--force-update"]
+            stdin = None
+            red = self.redactor
+            if username:
+                args += ["--username", username]
+            if password:
+                self.redactor.add(password)
+                args.append("--password-stdin")
+                stdin = password.encode()
+            self._run("repo add", args, stdin=stdin, redactor=red, kube=False)
+            with self._lock:
+                self._repos_done.add(key)
+            return True
+
+    def repo_update(self, names: Sequence[str] | None = None) -> None:
+        """``helm repo update`` (only ``names`` when given)."""
+        self._run("repo update", ["repo", "update", *(names or [])], kube=False)
+
+    def dependency_build(self, chart_dir: Path | str) -> None:
+        """``helm dependency build`` for a local chart folder."""
+        self._run("dependency build", ["dependency", "build", str(chart_dir)], kube=False)
+
+    def pull(self, chart_ref: str, version: str | None, dest: Path | str) -> Path:
+        """Download a chart archive into ``dest``; returns the ``.tgz`` path."""
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        before = {p.name: p.stat().st_mtime_ns for p in dest.glob("*.tgz")}
+        args = ["pull", chart_ref, "--destination", str(dest)]
+        if version:
+            args += ["--version", str(version)]
+        args += self._oci_flags(chart_ref)
+        self._run("pull", args, kube=False)
+        after = {p.name: p.stat().st_mtime_ns for p in dest.glob("*.tgz")}
+        changed = [n for n, t in after.items() if before.get(n) != t]
+        chart = chart_ref.rstrip("/").rsplit("/", 1)[-1]
+        if version and f"{chart}-{version}.tgz" in after:
+            return dest / f"{chart}-{version}.tgz"
+        if len(changed) == 1:
+            return dest / changed[0]
+        candidates = sorted((p for p in dest.glob(f"{chart}-*.tgz")), key=lambda p: p.stat().st_mtime_ns)
+        if candidates:
+            return candidates[-1]
+        raise ChartNotFoundError(f"helm pull of '{chart_ref}' wrote no chart archive into {dest}")
+
+    def registry_login(
+        self,
+        host: str,
+        username: str,
+        password: str,
+        insecure: bool = False,
+        *,
+        plain_http: bool = False,
+    ) -> None:
+        """``helm registry login`` with the password on stdin (never on argv)."""
+        self.redactor.add(password)
+        args = ["registry", "login", host, "--username", username, "--password-stdin"]
+        if insecure:
+            args.append("--insecure")
+        if plain_http:
+            args.append("--plain-http")
+        self._run("registry login", args, stdin=password.encode(), kube=False)
+
+    def push(
+        self,
+        chart_archive: Path | str,
+        remote: str,
+        *,
+        plain_http: bool | None = None,
+        insecure: bool | None = None,
+    ) -> str:
+        """``helm push <chart.tgz> oci://host/path``; returns the pushed reference.
+
+        ``plain_http`` / ``insecure`` default to the registry's configuration
+        (``registries``), which also logs in first when it has credentials.
+        """
+        if not remote.startswith("oci://"):
+            raise ValueError(f"helm push needs an oci:// destination, got {remote!r}")
+        args = ["push", str(chart_archive), remote]
+        flags = self._oci_flags(remote)
+        if plain_http is not None:
+            flags = [f for f in flags if f != "--plain-http"] + (["--plain-http"] if plain_http else [])
+        if insecure is not None:
+            flags = [f for f in flags if f != "--insecure-skip-tls-verify"]
+            flags += ["--insecure-skip-tls-verify"] if insecure else []
+        result = self._run("push", args + flags, kube=False)
+        m = re.search(r"Pushed:\s*(\S+)", result.stdout + "\n" + result.stderr)
+        return m.group(1) if m else remote
+

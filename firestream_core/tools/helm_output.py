@@ -1,0 +1,142 @@
+"""What helm prints, read: the results of its operations and the parsers of its output.
+
+``UpgradedRelease`` (``upgrade --install --output json``), ``TestRun`` /
+``TestResult`` (``helm test``), the ``list`` JSON as
+:class:`~firestream_core.model.InstalledRelease`\\ s. Never the values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from firestream_core.errors import HelmCommandError
+from firestream_core.model import InstalledRelease
+
+__all__ = ["TestResult", "TestRun", "UpgradedRelease", "parse_json", "parse_list", "parse_test_suite",
+           "parse_upgrade"]
+
+
+@attrs.frozen
+class UpgradedRelease:
+    """The release as ``helm upgrade --install --output json`` printed it once done.
+
+    helm's own record of the revision it just wrote: ``revision`` (its
+    ``version``) and ``status`` (its ``info.status``: ``deployed``, or for a
+    dry run ``pending-install``...; None when helm printed none). Never the
+    values.
+    """
+
+    name: str
+    namespace: str
+    revision: int
+    status: str | None = None
+
+
+@attrs.frozen
+class TestResult:
+    """One ``helm test`` hook: its name and final phase (``Succeeded``, ``Failed``, ...)."""
+
+    __test__ = False  # not a pytest class
+
+    name: str
+    phase: str
+    started: str = ""
+    completed: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.phase == "Succeeded"
+
+
+@attrs.frozen
+class TestRun:
+    """The outcome of ``helm test``: ``passed`` and each test's phase."""
+
+    __test__ = False
+
+    release: str
+    namespace: str
+    passed: bool
+    tests: tuple[TestResult, ...] = ()
+    message: str = ""  # helm's stderr (redacted) when a test failed
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+
+def parse_json(text: str, op: str) -> Any:
+    """helm's JSON output (None when empty), skipping notes or warnings printed before it."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        # helm prints notes or warnings before the JSON in some versions
+        start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+        if start > 0:
+            try:
+                return json.loads(text[start:])
+            except json.JSONDecodeError:
+                pass
+        raise HelmCommandError(f"helm {op} printed output that is not JSON") from None
+
+
+_SUITE_FIELD = re.compile(r"^\s*(TEST SUITE|Last Started|Last Completed|Phase):\s*(.*?)\s*$")
+
+
+def parse_test_suite(stdout: str) -> Iterable[TestResult]:
+    """The ``TEST SUITE:`` blocks of ``helm test`` output."""
+    current: dict[str, str] | None = None
+    for line in stdout.splitlines():
+        m = _SUITE_FIELD.match(line)
+        if not m:
+            continue
+        field, value = m.groups()
+        if field == "TEST SUITE":
+            if current and current.get("name") and current["name"] != "None":
+                yield TestResult(current["name"], current.get("phase", ""), current.get("started", ""), current.get("completed", ""))
+            current = {"name": value}
+        elif current is not None:
+            key = {"Last Started": "started", "Last Completed": "completed", "Phase": "phase"}[field]
+            current[key] = value
+    if current and current.get("name") and current["name"] != "None":
+        yield TestResult(current["name"], current.get("phase", ""), current.get("started", ""), current.get("completed", ""))
+
+
+def parse_list(stdout: str) -> list[InstalledRelease]:
+    """``helm list --output json``: one :class:`InstalledRelease` per release."""
+    data = parse_json(stdout, "list") or []
+    out = []
+    for item in data:
+        out.append(
+            InstalledRelease(
+                name=str(item.get("name", "")),
+                namespace=str(item.get("namespace", "")),
+                revision=int(item.get("revision") or 0),
+                status=str(item.get("status", "")),
+                chart=str(item.get("chart", "")),
+                app_version=str(item.get("app_version", "") or ""),
+                updated=str(item.get("updated", "") or ""),
+            )
+        )
+    return out
+
+
+def parse_upgrade(name: str, namespace: str, stdout: str) -> UpgradedRelease:
+    """``helm upgrade --install --output json``: the revision and status helm wrote."""
+    data = parse_json(stdout, "upgrade") or {}
+    if not isinstance(data, Mapping):
+        data = {}
+    try:
+        revision = int(data.get("version") or 0)
+    except (TypeError, ValueError):
+        revision = 0
+    inner = data.get("info")
+    status = inner.get("status") if isinstance(inner, Mapping) else None
+    return UpgradedRelease(name, namespace, revision, str(status) if status else None)

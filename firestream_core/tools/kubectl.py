@@ -1,0 +1,318 @@
+"""``Kubectl``: the kubectl calls validation and chart plugins need.
+
+Like :mod:`~firestream_core.tools.helm`, every call is an argument list through
+the one :class:`~firestream_core.tools.process.Runner` (:func:`~firestream_core.tools.process.run_tool`);
+manifests go on stdin (``-f -``), never on argv; failures are typed
+(:func:`~firestream_core.tools.helm_errors.kubectl_error`) and their stderr redacted.
+``get`` answers None for an object (or a kind) that does not exist, so a
+validation can ask "is it there?" without catching anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from firestream_core.errors import HelmError
+from firestream_core.tools.helm_args import kube_flags, seconds
+from firestream_core.tools.helm_errors import KUBECTL_TIMED_OUT, UNREACHABLE, kubectl_error
+from firestream_core.tools.process import Completed, Runner, run_tool
+from firestream_core.tools.redact import Redactor
+
+__all__ = ["ENV_KUBECTL_BINARY", "Kubectl"]
+
+log = logging.getLogger("firestream.kubectl")
+
+ENV_KUBECTL_BINARY = "FIRESTREAM_KUBECTL_BINARY"
+"""Environment variable naming the kubectl binary (default: ``kubectl`` on PATH)."""
+
+_NOT_FOUND = re.compile(
+    r"\(NotFound\)|not found|the server doesn't have a resource type|no matches for kind", re.I
+)
+_NO_MATCH = re.compile(r"no matching resources found", re.I)
+_ALREADY_EXISTS = re.compile(r"\(AlreadyExists\)|already exists", re.I)
+_CONFLICT = re.compile(r"\(Conflict\)|the object has been modified", re.I)
+
+
+class Kubectl:
+    """Runs kubectl for firestream.
+
+    :param runner: the process runner (shared with ``Helm`` so Ctrl-C stops both).
+    :param binary: default ``$FIRESTREAM_KUBECTL_BINARY``, else ``kubectl`` on PATH.
+    :param kubeconfig: passed as ``--kubeconfig``.
+    :param kube_context: passed as ``--context``.
+    :param env: variables added to kubectl's environment.
+    :param redactor: hides values in errors and in the logs ``logs`` returns.
+    """
+
+    def __init__(
+        self,
+        runner: Runner | None = None,
+        binary: str | os.PathLike[str] | None = None,
+        *,
+        kubeconfig: str | os.PathLike[str] | None = None,
+        kube_context: str | None = None,
+        env: Mapping[str, str] | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self.runner = runner if runner is not None else Runner(redactor=redactor)
+        self.binary = os.fspath(binary or os.environ.get(ENV_KUBECTL_BINARY) or "kubectl")
+        self.kubeconfig = os.fspath(kubeconfig) if kubeconfig is not None else None
+        self.kube_context = kube_context
+        self.env = dict(env or {})
+        self.redactor = redactor if redactor is not None else Redactor()
+
+    def __repr__(self) -> str:
+        return f"Kubectl(binary={self.binary!r}, kubeconfig={self.kubeconfig!r})"
+
+    # -- running ------------------------------------------------------------------
+    def _run(
+        self,
+        op: str,
+        args: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        label: str | None = None,
+        redactor: Redactor | None = None,
+    ) -> Completed:
+        argv = [self.binary, *args, *kube_flags(self.kubeconfig, self.kube_context, context_flag="--context")]
+        return run_tool(self.runner, "kubectl", argv, what=f"kubectl {op}", env=self.env, stdin=stdin,
+                        timeout=timeout, label=label)
+
+    def _failure(self, op: str, result: Completed, *, redactor: Redactor | None = None) -> HelmError:
+        return kubectl_error(op, result, (redactor or self.redactor).redact(result.stderr))
+
+    @staticmethod
+    def _scope(namespace: str | None, all_namespaces: bool = False) -> list[str]:
+        if all_namespaces:
+            return ["--all-namespaces"]
+        return ["--namespace", namespace] if namespace else []
+
+    # -- reading -----------------------------------------------------------------------
+    def get(
+        self,
+        kind: str,
+        name: str | None = None,
+        *,
+        namespace: str | None = None,
+        selector: str | None = None,
+        all_namespaces: bool = False,
+    ) -> dict[str, Any] | None:
+        """The object (or, without ``name``, the list) as JSON; None when it does not exist.
+
+        A kind the server does not know (a CRD not installed) also gives None.
+        """
+        args = ["get", kind, *([name] if name else []), "--output", "json"]
+        args += self._scope(namespace, all_namespaces)
+        if selector:
+            args += ["--selector", selector]
+        result = self._run("get", args)
+        if not result.ok:
+            if not result.timed_out and _NOT_FOUND.search(result.stderr) and not UNREACHABLE.search(result.stderr):
+                return None
+            raise self._failure("get", result)
+        return json.loads(result.stdout) if result.stdout.strip() else None
+
+    def get_manifest_objects(self, manifest: str, *, namespace: str | None = None) -> list[dict[str, Any]]:
+        """The live objects a rendered manifest names: ``kubectl get -f - -o json``, the manifest on stdin.
+
+        Objects that do not exist, and objects of kinds the server does not
+        serve (a CRD removed), are left out of the list, not errors.
+        """
+        import yaml
+
+        red = self.redactor.copy()
+        for obj in yaml.safe_load_all(manifest or ""):
+            if isinstance(obj, Mapping) and obj.get("kind") == "Secret":
+                for key in ("data", "stringData"):
+                    if isinstance(obj.get(key), Mapping):
+                        red.add_values({"secret": list(obj[key].values())})
+        args = ["get", "--filename", "-", "--output", "json", "--ignore-not-found", *self._scope(namespace)]
+        result = self._run("get", args, stdin=(manifest or "").encode("utf-8"))
+        if not result.ok and (
+            result.timed_out or UNREACHABLE.search(result.stderr)
+            or not re.search(r"resource mapping not found|no matches for kind|NotFound", result.stderr)
+        ):
+            raise self._failure("get", result, redactor=red)
+        data = json.loads(result.stdout) if result.stdout.strip() else {}
+        if data.get("kind", "").endswith("List"):
+            return [i for i in data.get("items") or [] if isinstance(i, dict)]
+        return [data] if data.get("kind") else []
+
+    def wait(
+        self,
+        kind: str,
+        name: str | None = None,
+        *,
+        namespace: str,
+        condition: str = "condition=Ready",
+        selector: str | None = None,
+        timeout: str | int = "60s",
+    ) -> bool:
+        """``kubectl wait --for=<condition>``; False when it timed out or nothing matched."""
+        target = f"{kind}/{name}" if name else kind
+        args = ["wait", target, f"--for={condition}", "--namespace", namespace]
+        args.append(f"--timeout={seconds(timeout)}s")
+        if selector:
+            args += ["--selector", selector]
+        elif not name:
+            args.append("--all")
+        result = self._run("wait", args, timeout=seconds(timeout) + 60)
+        if result.ok:
+            return True
+        if KUBECTL_TIMED_OUT.search(result.stderr) or _NO_MATCH.search(result.stderr) or (
+            _NOT_FOUND.search(result.stderr) and not UNREACHABLE.search(result.stderr)
+        ):
+            return False
+        raise self._failure("wait", result)
+
+    def logs(self, pod: str, namespace: str, *, tail: int = 50, container: str | None = None) -> str:
+        """The last ``tail`` log lines of a pod, redacted ("" when the pod has none or is gone)."""
+        args = ["logs", pod, "--namespace", namespace, f"--tail={int(tail)}"]
+        if container:
+            args += ["--container", container]
+        result = self._run("logs", args)
+        if not result.ok:
+            if _NOT_FOUND.search(result.stderr) and not UNREACHABLE.search(result.stderr):
+                return ""
+            raise self._failure("logs", result)
+        return self.redactor.redact(result.stdout)
+
+    def events(self, namespace: str, *, involved_object: str | None = None) -> list[dict[str, Any]]:
+        """The namespace's events (only those about ``involved_object`` when given), oldest first.
+
+        Each event's ``message`` is redacted.
+        """
+        args = ["get", "events", "--namespace", namespace, "--output", "json"]
+        if involved_object:
+            args += ["--field-selector", f"involvedObject.name={involved_object}"]
+        result = self._run("events", args)
+        if not result.ok:
+            raise self._failure("get events", result)
+        items = (json.loads(result.stdout) if result.stdout.strip() else {}).get("items") or []
+        for item in items:
+            if isinstance(item.get("message"), str):
+                item["message"] = self.redactor.redact(item["message"])
+
+        def when(e: Mapping[str, Any]) -> str:
+            return str(e.get("lastTimestamp") or e.get("eventTime") or e.get("firstTimestamp") or "")
+
+        return sorted(items, key=when)
+
+    # -- changing ----------------------------------------------------------------------
+    def apply_server_side(
+        self,
+        manifests: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        namespace: str | None = None,
+        field_manager: str = "firestream",
+        force_conflicts: bool = True,
+    ) -> list[str]:
+        """``kubectl apply --server-side -f -``: the manifests go on stdin.
+
+        :param manifests: YAML text, one object, or a list of objects.
+        :return: the applied objects as ``kind/name``.
+        """
+        import yaml
+
+        if isinstance(manifests, str):
+            text = manifests
+            objects = [d for d in yaml.safe_load_all(text) if isinstance(d, Mapping)]
+        else:
+            objects = [manifests] if isinstance(manifests, Mapping) else list(manifests)
+            text = yaml.safe_dump_all([dict(o) for o in objects], sort_keys=False)
+        red = self.redactor.copy()
+        for obj in objects:
+            for key in ("data", "stringData"):
+                if obj.get("kind") == "Secret" and isinstance(obj.get(key), Mapping):
+                    red.add_values({"secret": list(obj[key].values())})
+        args = ["apply", "--server-side", "--filename", "-", f"--field-manager={field_manager}"]
+        if force_conflicts:
+            args.append("--force-conflicts")
+        args += self._scope(namespace)
+        args += ["--output", "name"]
+        result = self._run("apply", args, stdin=text.encode("utf-8"))
+        if not result.ok:
+            raise self._failure("apply", result, redactor=red)
+        return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+    def delete(
+        self,
+        kind: str,
+        name: str,
+        *,
+        namespace: str | None = None,
+        ignore_not_found: bool = True,
+        wait: bool = True,
+        timeout: str | int = "120s",
+    ) -> bool:
+        """``kubectl delete``; True when something was deleted."""
+        args = ["delete", kind, name, *self._scope(namespace), f"--wait={'true' if wait else 'false'}"]
+        if ignore_not_found:
+            args.append("--ignore-not-found")
+        args.append(f"--timeout={seconds(timeout)}s")
+        result = self._run("delete", args, timeout=seconds(timeout) + 60)
+        if not result.ok:
+            raise self._failure("delete", result)
+        return bool(result.stdout.strip())
+
+    # -- optimistic concurrency (the state backend's Secret and Lease) -------------------
+    def create(self, manifest: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any] | None:
+        """``kubectl create -f -`` (an HTTP POST), the object on stdin.
+
+        :return: the created object, or None when an object of that name
+            already exists (409 AlreadyExists): of two creators, exactly one wins.
+        """
+        result, red = self._send("create", manifest, timeout)
+        if result.ok:
+            return json.loads(result.stdout)
+        if _ALREADY_EXISTS.search(result.stderr) and not UNREACHABLE.search(result.stderr):
+            return None
+        raise self._failure("create", result, redactor=red)
+
+    def replace(self, manifest: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any] | None:
+        """``kubectl replace -f -`` (an HTTP PUT), the object on stdin.
+
+        With ``metadata.resourceVersion`` set, the API server replaces the
+        object only while it is still at that version.
+
+        :return: the new object, or None when it changed since that version
+            was read (409 Conflict) or no longer exists.
+        """
+        result, red = self._send("replace", manifest, timeout)
+        if result.ok:
+            return json.loads(result.stdout)
+        stderr = result.stderr
+        if not result.timed_out and not UNREACHABLE.search(stderr) and (
+            _CONFLICT.search(stderr) or _NOT_FOUND.search(stderr)
+        ):
+            return None
+        raise self._failure("replace", result, redactor=red)
+
+    def _send(self, op: str, manifest: Mapping[str, Any], timeout: float | None) -> tuple[Completed, Redactor]:
+        red = self.redactor.copy()
+        for key in ("data", "stringData"):
+            if manifest.get("kind") == "Secret" and isinstance(manifest.get(key), Mapping):
+                red.add_values({"secret": list(manifest[key].values())})
+        args = [op, "--filename", "-", "--output", "json"]
+        result = self._run(op, args, stdin=json.dumps(dict(manifest)).encode("utf-8"), timeout=timeout)
+        return result, red
+
+    def run(self, argv: Sequence[str], *, label: str | None = None, timeout: float | None = None) -> Completed:
+        """Run a chart's command whose program is ``kubectl`` (e.g. a ``pre_upgrade_commands`` entry).
+
+        ``argv[0]`` (``kubectl``) is replaced by this instance's binary and
+        its kubeconfig / context flags are added. Raises on failure.
+        """
+        args = list(argv)
+        if not args or os.path.basename(args[0]) != "kubectl":
+            raise ValueError("Kubectl.run runs kubectl commands only; use Runner.run_program for others")
+        result = self._run(" ".join(args[1:2]) or "command", args[1:], label=label, timeout=timeout)
+        if not result.ok:
+            raise self._failure(" ".join(args[1:3]), result)
+        return result

@@ -1,0 +1,228 @@
+"""Rendered manifests as objects: splitting, identifying, masking.
+
+Shared by ``diff``, ``drift`` and ``hookinfo``. A rendered manifest (``helm
+template`` / ``helm get manifest`` output) is split on its ``---`` lines;
+each document keeps helm's ``# Source: chart/templates/x.yaml`` comment so
+objects of a chart's ``crds/`` folder can be told apart.
+
+Masking: nothing that leaves these modules may hold a Secret's data or a
+configured value. :func:`mask_object` replaces every ``data`` /
+``stringData`` value of a Secret, and every string that contains a value the
+redactor knows, by :data:`HIDDEN`; given the object's counterpart (the
+other side of a diff) it writes :data:`HIDDEN_CHANGED` where the hidden
+values differ, so a reader sees *that* a key changed, never *what* it holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+import yaml
+
+__all__ = [
+    "HIDDEN",
+    "HIDDEN_CHANGED",
+    "ManifestObject",
+    "ObjectKey",
+    "api_group",
+    "is_builtin_group",
+    "mask_object",
+    "split_manifest",
+]
+
+HIDDEN = "<hidden>"
+"""Shown instead of a Secret's data value or a configured value."""
+
+HIDDEN_CHANGED = "<hidden, changed>"
+"""Shown on the new side when the hidden value differs from the old side's."""
+
+_MISSING = object()
+_SOURCE = re.compile(r"^#\s*Source:\s*(\S.*?)\s*$", re.M)
+_SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.M)
+
+
+def api_group(api_version: str) -> str:
+    """``apps/v1`` -> ``apps``; ``v1`` -> ``""`` (the core group)."""
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
+def is_builtin_group(group: str) -> bool:
+    """True for Kubernetes' own API groups (core, ``apps``, ``*.k8s.io``...), which every cluster serves."""
+    return "." not in group or group.endswith(".k8s.io")
+
+
+@attrs.frozen(order=True)
+class ObjectKey:
+    """Identifies one object across versions: group, kind, namespace (``""``: cluster-scoped), name."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        kind = f"{self.kind}.{self.group}" if self.group else self.kind
+        where = f" (namespace {self.namespace})" if self.namespace else ""
+        return f"{kind}/{self.name}{where}"
+
+    @property
+    def short(self) -> str:
+        """``Kind/name``."""
+        return f"{self.kind}/{self.name}"
+
+
+@attrs.frozen
+class ManifestObject:
+    """One document of a rendered manifest.
+
+    :ivar obj: the parsed object.
+    :ivar source: helm's ``# Source:`` path (``chart/templates/x.yaml``), or ``""``.
+    """
+
+    obj: Mapping[str, Any]
+    source: str = ""
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind") or "")
+
+    @property
+    def api_version(self) -> str:
+        return str(self.obj.get("apiVersion") or "")
+
+    @property
+    def name(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("name") or "")
+
+    @property
+    def annotations(self) -> Mapping[str, Any]:
+        return (self.obj.get("metadata") or {}).get("annotations") or {}
+
+    @property
+    def from_crds_folder(self) -> bool:
+        """A CRD of the chart's ``crds/`` folder (installed only when missing, never upgraded)."""
+        return "/crds/" in f"/{self.source}"
+
+    @property
+    def hook_events(self) -> tuple[str, ...]:
+        """The ``helm.sh/hook`` events of this object (empty: not a hook)."""
+        raw = self.annotations.get("helm.sh/hook")
+        if not raw:
+            return ()
+        return tuple(e.strip() for e in str(raw).split(",") if e.strip())
+
+    @property
+    def is_hook(self) -> bool:
+        return bool(self.hook_events)
+
+    def key(self, default_namespace: str = "", cluster_scoped: Iterable[str] = ()) -> ObjectKey:
+        """Its :class:`ObjectKey`; objects without a namespace get ``default_namespace``
+        unless their kind is cluster-scoped (Namespace, CRD, ClusterRole... and ``cluster_scoped``)."""
+        meta = self.obj.get("metadata") or {}
+        ns = str(meta.get("namespace") or "")
+        if self.kind in _CLUSTER_SCOPED or self.kind in set(cluster_scoped):
+            ns = ""
+        elif not ns:
+            ns = default_namespace
+        return ObjectKey(api_group(self.api_version), self.kind, ns, self.name)
+
+
+_CLUSTER_SCOPED = frozenset({
+    "Namespace", "Node", "PersistentVolume", "CustomResourceDefinition", "ClusterRole",
+    "ClusterRoleBinding", "StorageClass", "PriorityClass", "IngressClass", "RuntimeClass",
+    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService",
+    "CSIDriver", "CSINode", "VolumeAttachment", "PodSecurityPolicy", "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding", "FlowSchema", "PriorityLevelConfiguration",
+    "CertificateSigningRequest",
+})
+
+
+def split_manifest(text: str) -> list[ManifestObject]:
+    """The objects of a rendered manifest, in order (empty documents and ``List`` wrappers unpacked)."""
+    out: list[ManifestObject] = []
+    for chunk in _SEPARATOR.split(text or ""):
+        if not chunk.strip():
+            continue
+        m = _SOURCE.search(chunk)
+        source = m.group(1) if m else ""
+        try:
+            docs = list(yaml.safe_load_all(chunk))
+        except yaml.YAMLError:
+            raise ValueError(f"the rendered manifest of {source or 'a template'} is not valid YAML") from None
+        for doc in docs:
+            if not isinstance(doc, Mapping):
+                continue
+            if str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
+                out.extend(ManifestObject(i, source) for i in doc["items"] if isinstance(i, Mapping))
+            else:
+                out.append(ManifestObject(doc, source))
+    return out
+
+
+# -- masking ---------------------------------------------------------------------------------
+
+
+def _is_secret(obj: Mapping[str, Any]) -> bool:
+    return obj.get("kind") == "Secret" and api_group(str(obj.get("apiVersion") or "")) == ""
+
+
+def secret_data(obj: Mapping[str, Any]) -> dict[str, bytes]:
+    """A Secret's ``data`` (decoded) and ``stringData`` (encoded) as key -> bytes, as the API stores them."""
+    out: dict[str, bytes] = {}
+    for k, v in (obj.get("data") or {}).items():
+        try:
+            out[str(k)] = base64.b64decode(str(v or ""), validate=False)
+        except (ValueError, TypeError):
+            out[str(k)] = str(v).encode()
+    for k, v in (obj.get("stringData") or {}).items():
+        out[str(k)] = ("" if v is None else str(v)).encode()
+    return out
+
+
+def mask_object(obj: Any, other: Any = _MISSING, redactor: Any = None, *, mark_changes: bool = True) -> Any:
+    """A copy of ``obj`` with Secret data and configured values hidden.
+
+    :param other: the counterpart of ``obj`` (the other side of a diff); where
+        a hidden value differs from the counterpart's, :data:`HIDDEN_CHANGED`
+        is written instead of :data:`HIDDEN`.
+    :param redactor: a :class:`~firestream_core.tools.redact.Redactor`: any string
+        holding a value it knows is hidden whole.
+    :param mark_changes: write :data:`HIDDEN_CHANGED` (the new side of a
+        diff); False for the old side, which shows :data:`HIDDEN` only.
+    """
+    if not mark_changes:
+        other = _MISSING
+    if isinstance(obj, Mapping) and _is_secret(obj):
+        theirs = secret_data(other) if isinstance(other, Mapping) and _is_secret(other) else None
+        mine = secret_data(obj)
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            if k in ("data", "stringData") and isinstance(v, Mapping):
+                out[k] = {
+                    dk: HIDDEN_CHANGED if theirs is not None and str(dk) in theirs
+                    and theirs[str(dk)] != mine.get(str(dk)) else HIDDEN
+                    for dk in v
+                }
+            else:
+                o = other.get(k, _MISSING) if isinstance(other, Mapping) else _MISSING
+                out[k] = mask_object(v, o, redactor)
+        return out
+    return _mask(obj, other, redactor)
+
+
+def _mask(node: Any, other: Any, redactor: Any) -> Any:
+    if isinstance(node, Mapping):
+        theirs: Mapping[Any, Any] = other if isinstance(other, Mapping) else {}
+        return {k: _mask(v, theirs.get(k, _MISSING), redactor) for k, v in node.items()}
+    if isinstance(node, list):
+        items: list[Any] = other if isinstance(other, list) else []
+        return [_mask(v, items[i] if i < len(items) else _MISSING, redactor) for i, v in enumerate(node)]
+    if isinstance(node, str) and redactor is not None and redactor.redact(node) != node:
+        if other is not _MISSING and other != node:
+            return HIDDEN_CHANGED
+        return HIDDEN
+    return node

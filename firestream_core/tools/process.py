@@ -1,0 +1,419 @@
+"""The one place firestream runs external programs.
+
+Everything that starts a process (helm, kubectl, a chart's
+``pre_upgrade_commands``) goes through a :class:`Runner`, which tests can
+replace. A program is always given as an argument list and started without
+a shell, through ``sh`` (imported lazily: the CLI's start-up stays cheap).
+
+* ``Runner.run`` never raises for a non-zero exit: it returns a
+  :class:`Completed` and the caller decides what the exit means.
+* A missing program raises :class:`ProgramNotFoundError` (both a
+  ``FileNotFoundError`` and a ``HelmNotInstalledError``) saying how to
+  install it.
+* Every running process is registered with its label (the release it works
+  for), so :meth:`Runner.terminate_all` can stop them all - SIGTERM, then
+  SIGKILL after a grace period - from a SIGINT handler or a stage timeout,
+  and report which releases were interrupted. A process stopped that way
+  comes back as ``Completed(cancelled=True)``.
+* Each process runs in its own session, so a Ctrl-C in the terminal reaches
+  firestream only; firestream then stops its children itself and knows
+  which ones it stopped. A ``KeyboardInterrupt`` (or any exception) raised
+  in the waiting thread stops that thread's process before propagating.
+* One DEBUG log line per call gives the argument list (which never holds a
+  value: values go through files and stdin), exit code and duration. ``sh``'s
+  own loggers, which would log stdin and stdout, are held at WARNING.
+
+A runner is thread-safe: the scheduler runs releases in threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from firestream_core.errors import CancelledError, HelmNotInstalledError
+
+if TYPE_CHECKING:
+    from firestream_core.tools.redact import Redactor
+
+__all__ = ["Completed", "ProgramNotFoundError", "Runner", "RunningProcess", "install_hint", "run_tool"]
+
+log = logging.getLogger("firestream.process")
+
+_ALL_EXIT_CODES = list(range(-64, 256))
+"""Passed to sh as ``_ok_code`` so it never raises for an exit code or signal."""
+
+_INSTALL_HINTS = {
+    "helm": (
+        "install helm 3 or 4 (https://helm.sh/docs/intro/install/) or point "
+        "FIRESTREAM_HELM_BINARY at it; for tests: python -m firestream_testing.tools"
+    ),
+    "kubectl": (
+        "install kubectl (https://kubernetes.io/docs/tasks/tools/) or point "
+        "FIRESTREAM_KUBECTL_BINARY at it; for tests: python -m firestream_testing.tools"
+    ),
+}
+
+
+def install_hint(program: str) -> str:
+    """How to install ``program`` (helm and kubectl get specific advice)."""
+    name = Path(program).name
+    for key, hint in _INSTALL_HINTS.items():
+        if name.startswith(key):
+            return hint
+    return f"install {name} or give its full path"
+
+
+class ProgramNotFoundError(HelmNotInstalledError, FileNotFoundError):
+    """A program to run does not exist or is not executable."""
+
+    def __init__(self, program: str, *, release: str | None = None) -> None:
+        self.program = program
+        hint = install_hint(program)
+        HelmNotInstalledError.__init__(
+            self,
+            f"cannot run '{program}': not found or not executable",
+            release=release,
+            hint=hint,
+        )
+        self.filename = program
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@attrs.frozen
+class Completed:
+    """The outcome of one program run.
+
+    :ivar argv: the argument list that ran.
+    :ivar returncode: exit code; negative for a signal (``-15`` SIGTERM).
+    :ivar stdout: standard output, decoded as UTF-8 (invalid bytes replaced).
+    :ivar stderr: standard error, decoded likewise. Not redacted: callers
+        redact before showing it.
+    :ivar duration: wall time in seconds.
+    :ivar label: the label given to ``run`` (a release name).
+    :ivar timed_out: stopped because ``timeout`` passed.
+    :ivar cancelled: stopped by :meth:`Runner.terminate_all`.
+    """
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration: float
+    label: str | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Exited 0 on its own."""
+        return self.returncode == 0 and not self.timed_out and not self.cancelled
+
+
+@attrs.define(eq=False)
+class RunningProcess:
+    """A process the runner is waiting for (see :meth:`Runner.running`)."""
+
+    argv: tuple[str, ...]
+    label: str | None
+    pid: int
+    started: float
+    _proc: Any = attrs.field(repr=False, alias="proc")
+    terminated: bool = False
+    timed_out: bool = False
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.pid, sig)  # own session: pgid == pid
+        except ProcessLookupError:
+            return
+        except PermissionError:  # pragma: no cover - not a group leader after all
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                return
+
+    def alive(self) -> bool:
+        try:
+            return bool(self._proc.is_alive()[0])
+        except Exception:  # pragma: no cover - sh internals
+            return False
+
+
+def _check_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Validate an environment without ever showing a value (sh's own errors do)."""
+    out: dict[str, str] = {}
+    for k, v in env.items():
+        if not isinstance(k, str) or not k or "=" in k or "\0" in k:
+            raise ValueError(f"invalid environment variable name {k!r}")
+        if not isinstance(v, str) or "\0" in v:
+            raise ValueError(f"environment variable {k} must be a string without NUL bytes")
+        out[k] = v
+    return out
+
+
+class Runner:
+    """Runs programs as argument lists and can stop them all.
+
+    :param redactor: applied to the DEBUG log lines (argv holds no values,
+        but a chart's own command might).
+    :param grace: default seconds between SIGTERM and SIGKILL.
+    """
+
+    def __init__(self, *, redactor: Redactor | None = None, grace: float = 5.0) -> None:
+        self.redactor = redactor
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._running: dict[int, RunningProcess] = {}
+        self._refusing: str | None = None
+
+    # -- running --------------------------------------------------------------
+    def run(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        env: Mapping[str, str] | None = None,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        label: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> Completed:
+        """Run ``argv`` (program first) and wait for it.
+
+        :param env: variables added to (overriding) this process's environment.
+        :param stdin: bytes fed to the program's standard input (closed after).
+        :param timeout: seconds after which the program is stopped (SIGTERM,
+            then SIGKILL after the grace period); ``Completed.timed_out`` is set.
+        :param label: what the process works for (a release name); reported
+            by :meth:`terminate_all`.
+        :param cwd: working folder.
+        :raises ProgramNotFoundError: the program does not exist.
+        :raises CancelledError: the runner is refusing new processes
+            (after ``terminate_all(refuse_new=True)``).
+        """
+        sh = _sh()
+        args = [os.fspath(a) for a in argv]
+        if not args:
+            raise ValueError("empty argument list")
+        for a in args:
+            if "\0" in a:
+                raise ValueError("an argument contains a NUL byte")
+        with self._lock:
+            if self._refusing is not None:
+                raise CancelledError(self._refusing, releases=[label] if label else [])
+        program = args[0]
+        if os.sep not in program and env and env.get("PATH"):
+            # a bare name is looked up on the PATH the program will get
+            found = shutil.which(program, path=env["PATH"])
+            if found is None:
+                raise ProgramNotFoundError(program, release=label)
+            program = found
+        try:
+            command = sh.Command(program)
+        except sh.CommandNotFound:
+            raise ProgramNotFoundError(program, release=label) from None
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(_check_env(env))
+        started = time.monotonic()
+        try:
+            running = command(
+                *args[1:],
+                _env=full_env,
+                _in=stdin if stdin is not None else b"",
+                _cwd=os.fspath(cwd) if cwd is not None else None,
+                _bg=True,
+                _bg_exc=False,
+                _ok_code=_ALL_EXIT_CODES,
+                _tty_out=False,
+                _tty_in=False,
+                _new_session=True,
+                _decode_errors="replace",
+                _truncate_exc=False,
+            )
+        except (FileNotFoundError, PermissionError, sh.ForkException):
+            raise ProgramNotFoundError(program, release=label) from None
+        entry = RunningProcess(
+            argv=tuple(args),
+            label=label,
+            pid=running.process.pid,
+            started=started,
+            proc=running.process,
+        )
+        key = id(entry)
+        with self._lock:
+            self._running[key] = entry
+        timer: threading.Timer | None = None
+        if timeout is not None:
+            # sh's own wait(timeout) polls every 0.1 s; a timer keeps the
+            # normal path a plain blocking wait.
+            timer = threading.Timer(max(timeout, 0.0), self._time_out, (entry,))
+            timer.daemon = True
+            timer.start()
+        try:
+            running.wait()
+        except BaseException:
+            # KeyboardInterrupt or another error in this thread: do not leave
+            # the process behind (nor a zombie: is_alive() reaps it).
+            self._stop(entry, self.grace)
+            try:
+                entry.alive()
+            except BaseException:  # pragma: no cover - best effort
+                pass
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            with self._lock:
+                self._running.pop(key, None)
+        timed_out = entry.timed_out
+        duration = time.monotonic() - started
+        proc = running.process
+        code = proc.exit_code if proc.exit_code is not None else -1
+        result = Completed(
+            argv=tuple(args),
+            returncode=code,
+            stdout=_decode(proc.stdout),
+            stderr=_decode(proc.stderr),
+            duration=duration,
+            label=label,
+            timed_out=timed_out,
+            cancelled=entry.terminated and not timed_out,
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            line = " ".join(args)
+            if self.redactor is not None:
+                line = self.redactor.redact(line)
+            state = " (timed out)" if timed_out else " (cancelled)" if result.cancelled else ""
+            log.debug("ran %s -> exit %d in %.3fs%s", line, code, duration, state)
+        return result
+
+    def run_program(self, argv: Sequence[str], **kwargs: Any) -> Completed:
+        """Run any program (e.g. a chart's ``pre_upgrade_commands`` entry): same as :meth:`run`."""
+        return self.run(argv, **kwargs)
+
+    # -- stopping ----------------------------------------------------------------
+    def running(self) -> list[RunningProcess]:
+        """The processes running now."""
+        with self._lock:
+            return list(self._running.values())
+
+    def _time_out(self, entry: RunningProcess) -> None:
+        with self._lock:
+            if entry.terminated or not entry.alive():
+                return
+            entry.timed_out = True
+        self._stop(entry, self.grace)
+
+    def _stop(self, entry: RunningProcess, grace: float) -> None:
+        entry._signal(signal.SIGTERM)
+        deadline = time.monotonic() + max(grace, 0.0)
+        while entry.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if entry.alive():
+            entry._signal(signal.SIGKILL)
+
+    def terminate_all(self, grace: float | None = None, *, refuse_new: bool = False) -> list[str]:
+        """Stop every running process: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+        Safe to call from a signal handler's thread or a timer. Each waiting
+        ``run`` returns ``Completed(cancelled=True)``.
+
+        :param grace: seconds to wait between SIGTERM and SIGKILL (default:
+            the runner's ``grace``).
+        :param refuse_new: also make later ``run`` calls raise
+            ``CancelledError`` at once, until :meth:`accept_new`.
+        :return: the labels of the processes that were stopped, each once, in
+            start order.
+        """
+        grace = self.grace if grace is None else grace
+        with self._lock:
+            if refuse_new:
+                self._refusing = "interrupted: no new process is started"
+            entries = sorted(self._running.values(), key=lambda e: e.started)
+            victims = [e for e in entries if not e.timed_out and e.alive()]
+            for e in victims:
+                e.terminated = True
+        for e in victims:
+            e._signal(signal.SIGTERM)
+        deadline = time.monotonic() + max(grace, 0.0)
+        while any(e.alive() for e in victims) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for e in victims:
+            if e.alive():
+                e._signal(signal.SIGKILL)
+        labels: list[str] = []
+        for e in victims:
+            if e.label and e.label not in labels:
+                labels.append(e.label)
+        if victims:
+            log.debug("terminated %d process(es): %s", len(victims), ", ".join(labels) or "-")
+        return labels
+
+    def accept_new(self) -> None:
+        """Start processes again after ``terminate_all(refuse_new=True)``."""
+        with self._lock:
+            self._refusing = None
+
+
+def run_tool(
+    runner: Any,
+    tool: str,
+    argv: Sequence[str],
+    *,
+    what: str,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    timeout: float | None = None,
+    label: str | None = None,
+) -> Completed:
+    """One helm or kubectl call through ``runner`` (any object with ``Runner.run``'s signature).
+
+    A missing binary raises :class:`ProgramNotFoundError` with ``tool``'s
+    install hint; a call stopped by :meth:`Runner.terminate_all` raises
+    ``CancelledError("<what> was interrupted")`` naming ``label``. Any other
+    exit is returned: the caller types its failure.
+    """
+    try:
+        result: Completed = runner.run(argv, env=env, stdin=stdin, timeout=timeout, label=label)
+    except ProgramNotFoundError as exc:
+        exc.hint = install_hint(tool)
+        raise
+    if result.cancelled:
+        raise CancelledError(f"{what} was interrupted", releases=[label] if label else [])
+    return result
+
+
+def _sh() -> Any:
+    """Import ``sh`` (lazily) and silence its loggers.
+
+    sh logs every chunk a process reads and writes at DEBUG - stdin (a
+    registry password) and stdout (``helm get values``) included - so with
+    a DEBUG root logger it would leak values. Its loggers are held at
+    WARNING whatever the application configures.
+    """
+    import sh
+
+    quiet = logging.getLogger("sh")
+    if quiet.level < logging.WARNING:
+        quiet.setLevel(logging.WARNING)
+    return sh
+
+
+def _decode(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, str):
+        return data
+    return data.decode("utf-8", errors="replace")
