@@ -21,7 +21,7 @@ from firestream_core.model import (
 from firestream_core.plugin.generic import GenericChart
 from firestream_core.plugin.manager import get_plugin_manager
 
-from .conftest import chart_plugin_source
+from tests.conftest import chart_plugin_source
 
 SEED = """\
 [[deployments.postgresql]]

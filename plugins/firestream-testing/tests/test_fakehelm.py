@@ -334,7 +334,7 @@ def test_docs_testing_md_documents_the_fake_helm_as_it_is() -> None:
     import inspect
     import re
 
-    text = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text()
+    text = (Path(__file__).resolve().parents[3] / "docs" / "testing.md").read_text()
     section = text[text.index("### The recording fake helm"):text.index("## Running against both helm majors")]
     first_cells = [line.split("|")[1] for line in section.splitlines()
                    if line.startswith("| `") and line.count("|") >= 3]
