@@ -13,7 +13,6 @@ import pytest
 
 from firestream_core.cli import main as cli
 from firestream_core.cli.main import find_command, main, parse_args
-
 from tests.conftest import chart_plugin_source
 
 HEAVY = ("pluggy", "attrs", "cattrs", "yaml", "sh", "argparse", "logging")

@@ -20,7 +20,6 @@ from firestream_core.model import (
 )
 from firestream_core.plugin.generic import GenericChart
 from firestream_core.plugin.manager import get_plugin_manager
-
 from tests.conftest import chart_plugin_source
 
 SEED = """\

@@ -31,7 +31,6 @@ from firestream_core.model import ChartInfo, ChartPayload, ChartType, HelmChart,
 from firestream_core.plugin import spec as hookspecs
 from firestream_core.plugin.manager import get_plugin_manager
 from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION, hookspec
-
 from tests.conftest import chart_plugin_source
 
 API_SIGNATURES: dict[int, dict[str, tuple[str, ...]]] = {

@@ -20,7 +20,6 @@ from firestream_core.model import (
 )
 from firestream_core.plugin.manager import get_plugin_manager
 from firestream_core.plugin.spec import ALL_HOOKS, STAGES
-
 from tests.conftest import chart_plugin_source
 
 GOOD = chart_plugin_source("demo", "DemoChart")
