@@ -1,7 +1,7 @@
 """firestream diff: masked manifest diffs, CRDs of a dependency, detailed exit codes.
 
 The real-helm tests run with helm 3 and helm 4 against the emulator, with
-local charts from ``tests/extras/charts``.
+local charts from ``tests/ops/charts``.
 """
 
 from __future__ import annotations
