@@ -39,6 +39,8 @@ from typing import IO, Any
 import attrs
 import yaml
 
+from firestream_testing.deps import emulator_hint, missing_modules
+
 __all__ = ["ClusterError", "ClusterProcess", "kubeconfig_text", "main", "start_cluster",
            "write_kubeconfig"]
 
@@ -163,6 +165,9 @@ def start_cluster(
     quoted in the :class:`ClusterError` if the server dies while starting.
     ``verbose=True`` logs every request there (for debugging a client).
     """
+    lacking = missing_modules()
+    if lacking:
+        raise ClusterError(emulator_hint(lacking))
     kubeconfig = Path(kubeconfig).resolve()
     before = _file_identity(kubeconfig)
     argv = [sys.executable, "-m", "firestream_testing.cluster",
@@ -250,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="log every request (method, path, content type, status) on stderr")
     parser.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    lacking = missing_modules()
+    if lacking:
+        print(f"firestream emulator: error: {emulator_hint(lacking)}", file=sys.stderr)
+        return 1
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="emulator %(levelname)s %(name)s: %(message)s")
     try:
