@@ -91,8 +91,24 @@ def test_the_redis_example_is_a_sound_plugin(monkeypatch: pytest.MonkeyPatch) ->
     assert manager.validate(chart, context, ChartPayload()) == []
 
 
-def test_the_cli_reference_documents_new() -> None:
+def test_the_cli_reference_documents_new_as_its_parser_reads_it() -> None:
+    """The usage line of ``firestream new`` in docs/cli.md is the one its parser builds."""
+    import argparse
+
+    from firestream_core.cli.commands import new
+
     text = (DOCS / "cli.md").read_text()
-    section = text.split("### `firestream new`", 1)[1]
-    assert "firestream new chart NAME [--dir DIR]" in section
+    section = text.split("### `firestream new`", 1)[1].split("\n### ", 1)[0]
+    usage = re.search(r"```\n(firestream new [^\n]*)\n```", section)
+    assert usage is not None, "docs/cli.md: `firestream new` has no usage block"
+    parser = argparse.ArgumentParser(prog="firestream new", add_help=False)
+    new.add_arguments(parser)
+    words = []
+    for action in parser._actions:
+        if action.option_strings:
+            words.append(f"[{action.option_strings[0]} {action.metavar}]")
+        else:  # the one KIND is written as itself
+            words.append(new.KINDS[0] if action.dest == "kind" else str(action.metavar))
+    expected = " ".join(words)
+    assert usage.group(1) == f"firestream new {expected}"
     assert "To be written" not in section

@@ -130,17 +130,21 @@ def test_lease_is_created_renewed_and_released(kube):
 
 RACER = textwrap.dedent(
     """
-    import sys, time
+    import sys
     from firestream_core.errors import StateLockedError
     from firestream_core.tools.kubectl import Kubectl
     from firestream_core.state.kubernetes import KubernetesStateBackend
     kubeconfig, kubectl, namespace = sys.argv[1:4]
     k = Kubectl(binary=kubectl, kubeconfig=kubeconfig)
     real = k.replace
-    def late(manifest, **kw):  # widen the window between reading the lease and writing it
-        time.sleep(0.5)
+    first = [True]
+    def gated(manifest, **kw):  # the lease is read: write only when every racer has read it
+        if first[0]:
+            first[0] = False
+            print("read", flush=True)
+            sys.stdin.readline()
         return real(manifest, **kw)
-    k.replace = late
+    k.replace = gated
     lock = KubernetesStateBackend(namespace=namespace, name="race", kubectl=k).lock("racer")
     print("ready", flush=True)
     sys.stdin.readline()
@@ -171,10 +175,12 @@ def test_racing_processes_cannot_both_take_an_expired_lease(kube):
     try:
         for r in racers:
             assert r.stdout.readline().strip() == "ready"
-        for r in racers:  # all go at once: each reads the expired lease, then writes late
+        for r in racers:  # all go at once
             r.stdin.write("\n")
             r.stdin.flush()
-        outs = [r.communicate(timeout=120)[0] for r in racers]
+        # each has read the expired lease before any writes it: the race at its widest
+        assert [r.stdout.readline().strip() for r in racers] == ["read"] * 3
+        outs = [r.communicate("\n", timeout=120)[0] for r in racers]
     finally:
         for r in racers:
             if r.poll() is None:

