@@ -172,3 +172,25 @@ def test_missing_values_file_is_not_a_missing_chart() -> None:
     from firestream_core.tools.helm_errors import classify
 
     assert classify("Error: open /p/values/x.yaml: no such file or directory") is HelmCommandError
+
+
+# -- helm_args' own functions: the flags that differ between helm majors ------------------------
+
+
+def test_list_wait_and_duration_flags_per_major() -> None:
+    from firestream_core.tools import helm_args
+
+    assert helm_args.list_args(3) == ["list", "--all-namespaces", "--all", "--max", "0", "--output", "json"]
+    assert helm_args.list_args(4) == ["list", "--all-namespaces", "--max", "0", "--output", "json"]
+    assert helm_args.wait_flags(True, 3, "watcher") == ["--wait"]
+    assert helm_args.wait_flags(True, 4, "watcher") == ["--wait=watcher"]
+    assert helm_args.wait_flags(False, 4, "watcher") == []
+    assert (helm_args.seconds("5m"), helm_args.seconds(30), helm_args.duration(300)) == (300, 30, "300s")
+
+
+def test_kube_flags_name_the_tools_context_flag_and_nothing_unset() -> None:
+    from firestream_core.tools.helm_args import kube_flags
+
+    assert kube_flags("/k", "prod", context_flag="--kube-context") == ["--kubeconfig", "/k", "--kube-context", "prod"]
+    assert kube_flags(None, "prod", context_flag="--context") == ["--context", "prod"]
+    assert kube_flags(None, None, context_flag="--context") == []

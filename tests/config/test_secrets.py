@@ -1,0 +1,28 @@
+"""config.secrets: ``secret_values`` references, flattened to dotted keys; problems name the key."""
+
+from __future__ import annotations
+
+from firestream_core.config.secrets import flatten_secret_values
+
+
+def test_nested_tables_and_dotted_keys_become_one_reference_per_key() -> None:
+    refs, problems = flatten_secret_values(
+        {"auth": {"password": {"env": "DB_PASSWORD"}}, "tls.key": {"file": "key.pem"}}, "where")
+    assert problems == []
+    assert refs == {"auth.password": {"env": "DB_PASSWORD"}, "tls.key": {"file": "key.pem"}}
+
+
+def test_every_malformed_reference_is_named_with_its_path() -> None:
+    refs, problems = flatten_secret_values(
+        {"both": {"env": "A", "file": "b"}, "empty": {"env": ""}, "plain": 3}, "deployments.x[0].secret_values")
+    assert refs == {}
+    assert problems == [
+        "deployments.x[0].secret_values.both: give either env or file, not both",
+        "deployments.x[0].secret_values.empty.env: expected a non-empty string",
+        'deployments.x[0].secret_values.plain: expected {env = "VAR"} or {file = "path"}, got an integer',
+    ]
+
+
+def test_not_a_table() -> None:
+    assert flatten_secret_values("s3cret", "where") == (
+        {}, ['where: expected a table of dotted key = {env = "VAR"} or {file = "path"}'])
