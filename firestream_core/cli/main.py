@@ -297,9 +297,5 @@ def _verbose_requested(argv: list[str]) -> bool:
     return any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv)
 
 
-def console_main() -> None:  # pragma: no cover - thin wrapper
-    sys.exit(main())
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -49,13 +49,9 @@ class ResourceType:
     def key(self) -> tuple[str, str, str]:
         return (self.group, self.version, self.plural)
 
-    @property
-    def path_prefix(self) -> str:
-        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-
 
 class Catalog:
-    """All resource types by (group, version, plural) and by (apiVersion, kind)."""
+    """All resource types by (group, version, plural)."""
 
     def __init__(self, types: Iterable[ResourceType] = ()) -> None:
         self._types: dict[tuple[str, str, str], ResourceType] = {}
@@ -94,12 +90,6 @@ class Catalog:
 
     def get(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._types.get((group, version, plural))
-
-    def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
-        for rtype in self._types.values():
-            if rtype.api_version == api_version and rtype.kind == kind:
-                return rtype
-        return None
 
     def __iter__(self) -> Iterator[ResourceType]:
         return iter(list(self._types.values()))

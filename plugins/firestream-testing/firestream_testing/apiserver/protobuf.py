@@ -24,8 +24,6 @@ __all__ = ["MAGIC", "ProtobufError", "decode_object"]
 
 MAGIC = b"k8s\x00"
 
-Fields = list[tuple[int, int, Any]]  # (field number, wire type, value)
-
 
 class ProtobufError(ValueError):
     """The body is not a protobuf message this emulator can decode."""
