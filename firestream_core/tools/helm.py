@@ -43,7 +43,8 @@ from firestream_core.tools.helm_output import (
     parse_test_suite,
     parse_upgrade,
 )
-from firestream_core.tools.process import Completed, Runner, run_tool
+from firestream_core.tools.kubetool import KubeTool
+from firestream_core.tools.process import Completed, Runner
 from firestream_core.tools.redact import Redactor
 from firestream_core.tools.values import load_document, merged_values, values_file
 
@@ -64,7 +65,7 @@ ENV_HELM_BINARY = "FIRESTREAM_HELM_BINARY"
 # -- the Helm class ---------------------------------------------------------------------------
 
 
-class Helm:
+class Helm(KubeTool):
     """Runs helm for firestream.
 
     :param runner: the process runner (a shared one lets ``terminate_all``
@@ -80,6 +81,10 @@ class Helm:
     :param wait_strategy: helm 4's ``--wait`` strategy, ``watcher`` (default)
         or ``legacy``; helm 3 has one way to wait.
     """
+
+    program = "helm"
+    binary_env = ENV_HELM_BINARY
+    context_flag = "--kube-context"
 
     def __init__(
         self,
@@ -97,12 +102,8 @@ class Helm:
             raise ValueError(
                 f"unknown helm wait strategy {wait_strategy!r}: use one of {', '.join(WAIT_STRATEGIES)}"
             )
-        self.runner = runner if runner is not None else Runner(redactor=redactor)
-        self.binary = os.fspath(binary or os.environ.get(ENV_HELM_BINARY) or "helm")
-        self.kubeconfig = Path(kubeconfig) if kubeconfig is not None else None
-        self.kube_context = kube_context
-        self.env = dict(env or {})
-        self.redactor = redactor if redactor is not None else Redactor()
+        super().__init__(runner, binary, kube_context=kube_context, env=env, redactor=redactor)
+        self.kubeconfig: Path | None = Path(kubeconfig) if kubeconfig is not None else None
         self.wait_strategy = wait_strategy
         # firestream_core.tools.oci.RegistryLogins: login once per registry, --plain-http...
         self.registries = registries
@@ -163,11 +164,8 @@ class Helm:
         check: bool = True,
     ) -> Completed:
         """Run ``helm <args>`` and raise a typed error when it fails (unless ``check`` is off)."""
-        flags = helmargs.kube_flags(self.kubeconfig, self.kube_context, context_flag="--kube-context")
-        argv = [self.binary, *args, *(flags if kube else [])]
         what = f"helm {op}" + (f" of release '{release}'" if release else "")
-        result = run_tool(self.runner, "helm", argv, what=what, env=self.env, stdin=stdin,
-                          timeout=timeout, label=release)
+        result = self._call(args, what=what, kube=kube, stdin=stdin, timeout=timeout, label=release)
         if not check or result.ok:
             return result
         raise self._failure(op, result, release=release, namespace=namespace, redactor=redactor)
@@ -181,7 +179,7 @@ class Helm:
         namespace: str | None,
         redactor: Redactor | None,
     ) -> HelmError:
-        stderr = (redactor or self.redactor).redact(result.stderr)
+        stderr = self._redacted_stderr(result, redactor)
         return helm_error(op, result, stderr, release=release, namespace=namespace)
 
     def _call_redactor(self, values: Mapping[str, Any] | None = None, files: Iterable[Path] = ()) -> Redactor:

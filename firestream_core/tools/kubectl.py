@@ -18,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from firestream_core.errors import HelmError
-from firestream_core.tools.helm_args import kube_flags, seconds
+from firestream_core.tools.helm_args import seconds
 from firestream_core.tools.helm_errors import KUBECTL_TIMED_OUT, UNREACHABLE, kubectl_error
-from firestream_core.tools.process import Completed, Runner, run_tool
+from firestream_core.tools.kubetool import KubeTool
+from firestream_core.tools.process import Completed, Runner
 from firestream_core.tools.redact import Redactor
 
 __all__ = ["ENV_KUBECTL_BINARY", "Kubectl"]
@@ -38,7 +39,7 @@ _ALREADY_EXISTS = re.compile(r"\(AlreadyExists\)|already exists", re.I)
 _CONFLICT = re.compile(r"\(Conflict\)|the object has been modified", re.I)
 
 
-class Kubectl:
+class Kubectl(KubeTool):
     """Runs kubectl for firestream.
 
     :param runner: the process runner (shared with ``Helm`` so Ctrl-C stops both).
@@ -48,6 +49,10 @@ class Kubectl:
     :param env: variables added to kubectl's environment.
     :param redactor: hides values in errors and in the logs ``logs`` returns.
     """
+
+    program = "kubectl"
+    binary_env = ENV_KUBECTL_BINARY
+    context_flag = "--context"
 
     def __init__(
         self,
@@ -59,12 +64,8 @@ class Kubectl:
         env: Mapping[str, str] | None = None,
         redactor: Redactor | None = None,
     ) -> None:
-        self.runner = runner if runner is not None else Runner(redactor=redactor)
-        self.binary = os.fspath(binary or os.environ.get(ENV_KUBECTL_BINARY) or "kubectl")
-        self.kubeconfig = os.fspath(kubeconfig) if kubeconfig is not None else None
-        self.kube_context = kube_context
-        self.env = dict(env or {})
-        self.redactor = redactor if redactor is not None else Redactor()
+        super().__init__(runner, binary, kube_context=kube_context, env=env, redactor=redactor)
+        self.kubeconfig: str | None = os.fspath(kubeconfig) if kubeconfig is not None else None
 
     def __repr__(self) -> str:
         return f"Kubectl(binary={self.binary!r}, kubeconfig={self.kubeconfig!r})"
@@ -80,12 +81,10 @@ class Kubectl:
         label: str | None = None,
         redactor: Redactor | None = None,
     ) -> Completed:
-        argv = [self.binary, *args, *kube_flags(self.kubeconfig, self.kube_context, context_flag="--context")]
-        return run_tool(self.runner, "kubectl", argv, what=f"kubectl {op}", env=self.env, stdin=stdin,
-                        timeout=timeout, label=label)
+        return self._call(args, what=f"kubectl {op}", stdin=stdin, timeout=timeout, label=label)
 
     def _failure(self, op: str, result: Completed, *, redactor: Redactor | None = None) -> HelmError:
-        return kubectl_error(op, result, (redactor or self.redactor).redact(result.stderr))
+        return kubectl_error(op, result, self._redacted_stderr(result, redactor))
 
     @staticmethod
     def _scope(namespace: str | None, all_namespaces: bool = False) -> list[str]:
