@@ -4,15 +4,36 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from firestream_testing.argv_watch import assert_not_on_command_lines, watch_argv
+from firestream_testing.argv_watch import ArgvWatcher, assert_not_on_command_lines, watch_argv
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
-NAP = "import time; time.sleep(0.5)"
+HOLD = "import sys; sys.stdin.read()"  # a child that lives until its stdin closes
+
+
+def until_seen(watcher: ArgvWatcher, word: str) -> list[list[str]]:
+    """Wait until the watcher has seen a command line holding ``word`` (children are held
+    alive meanwhile, so the test never depends on how fast the watcher polls)."""
+    deadline = time.monotonic() + 60
+    while not watcher.of(word):
+        assert time.monotonic() < deadline, f"the watcher never saw {word!r}"
+        time.sleep(0.01)
+    return watcher.of(word)
+
+
+def end(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def held(argv: list[str | Path]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, stdin=subprocess.PIPE)  # noqa: S603
 
 
 @pytest.fixture
@@ -25,7 +46,7 @@ def my_sleep(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tool(tmp_path: Path) -> Path:
-    """Python under a name of this test's own: ``[tool, "-c", NAP, ...]`` ignores the rest."""
+    """Python under a name of this test's own: ``[tool, "-c", HOLD, ...]`` ignores the rest."""
     path = tmp_path / "tool"
     path.symlink_to(os.path.realpath(sys.executable))
     return path
@@ -33,29 +54,37 @@ def tool(tmp_path: Path) -> Path:
 
 def test_children_of_this_process_are_seen(my_sleep: Path) -> None:
     with watch_argv() as watcher:
-        subprocess.run([my_sleep, "0.5"], check=True)  # noqa: S603
-    assert [str(my_sleep), "0.5"] in watcher.argvs
-    assert watcher.of("0.5") == [[str(my_sleep), "0.5"]]
+        child = held([my_sleep, "61"])
+        until_seen(watcher, "61")
+        end(child)
+    assert [str(my_sleep), "61"] in watcher.argvs
+    assert watcher.of("61") == [[str(my_sleep), "61"]]
     assert watcher.root == os.getpid()
 
 
 def test_binary_keeps_only_that_program(my_sleep: Path) -> None:
     with watch_argv(binary=my_sleep) as watcher:
-        subprocess.run([SLEEP, "0.4"], check=True)  # noqa: S603
-        subprocess.run([my_sleep, "0.4"], check=True)  # noqa: S603
-    assert watcher.argvs == [[str(my_sleep), "0.4"]]
+        other = held([SLEEP, "62"])  # alive for as long as the watcher looks
+        mine = held([my_sleep, "62"])
+        until_seen(watcher, "62")
+        end(mine)
+        end(other)
+    assert watcher.argvs == [[str(my_sleep), "62"]]
 
 
 def test_grandchildren_count_and_strangers_do_not(my_sleep: Path) -> None:
     parent = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.argv[1], '0.5'])",
+        [sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.argv[1], '63'])",
          str(my_sleep)],
     )
     with watch_argv(parent.pid, binary=my_sleep) as watcher:
-        stranger = subprocess.Popen([my_sleep, "0.6"])  # noqa: S603 - a sibling, not a descendant
+        stranger = held([my_sleep, "64"])  # a sibling, not a descendant: alive all along
+        until_seen(watcher, "63")
+        (grandchild,) = [pid for pid, seen in watcher.by_pid.items() if [str(my_sleep), "63"] in seen]
+        os.kill(grandchild, signal.SIGTERM)
         parent.wait(timeout=30)
-        stranger.wait(timeout=30)
-    assert watcher.argvs == [[str(my_sleep), "0.5"]]
+        end(stranger)
+    assert watcher.argvs == [[str(my_sleep), "63"]]
 
 
 def test_values_files_are_recorded_with_their_mode(tmp_path: Path, tool: Path) -> None:
@@ -68,10 +97,9 @@ def test_values_files_are_recorded_with_their_mode(tmp_path: Path, tool: Path) -
     gone = tmp_path / "gone.yaml"
     folder = tmp_path / "firestream-values-x-1-abc"
     with watch_argv(binary=tool) as watcher:
-        subprocess.run(  # noqa: S603
-            [tool, "-c", NAP, "--values", private, f"--values={shared}", "-f", gone, f"{folder}/v"],
-            check=True,
-        )
+        child = held([tool, "-c", HOLD, "--values", private, f"--values={shared}", "-f", gone, f"{folder}/v"])
+        until_seen(watcher, str(private))
+        child.communicate(b"")
     assert watcher.values_files == {
         str(private): 0o600, str(shared): 0o644, str(gone): None, f"{folder}/v": None,
     }
@@ -79,7 +107,9 @@ def test_values_files_are_recorded_with_their_mode(tmp_path: Path, tool: Path) -
 
 def test_assert_absent_passes_fails_and_never_shows_the_secret(tool: Path) -> None:
     with watch_argv(binary=tool) as watcher:
-        subprocess.run([tool, "-c", NAP, "--password", "hunter22"], check=True)  # noqa: S603
+        child = held([tool, "-c", HOLD, "--password", "hunter22"])
+        until_seen(watcher, "hunter22")
+        child.communicate(b"")
     watcher.assert_absent("other-secret")
     with pytest.raises(AssertionError) as exc:
         watcher.assert_absent("other-secret", "hunter22")
