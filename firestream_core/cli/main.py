@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 PROG = "firestream"
 HELM_BINARY_ENV = "FIRESTREAM_HELM_BINARY"
+KUBECTL_BINARY_ENV = "FIRESTREAM_KUBECTL_BINARY"
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module under firestream_core.cli.commands, one-line help)
@@ -56,7 +57,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 # Global options: (flags, argparse keyword arguments). Added to the main
 # parser and, under other destinations, to every subcommand's parser.
-_GLOBAL_VALUE_FLAGS = ("-f", "--file", "--kubeconfig", "--kube-context", "--helm-binary", "--disable-plugin")
+_GLOBAL_VALUE_FLAGS = ("-f", "--file", "--kubeconfig", "--kube-context", "--helm-binary", "--kubectl-binary",
+                       "--disable-plugin", "-e", "--environment", "--color")
 
 
 def _version() -> str:
@@ -90,6 +92,13 @@ def _global_options(parser: argparse.ArgumentParser | Any, sub: bool) -> None:
         metavar="PATH",
         default=suppress if sub else None,
         help=f"helm executable (default: ${HELM_BINARY_ENV} or 'helm' on PATH)",
+    )
+    g.add_argument(
+        "--kubectl-binary",
+        dest=p + "kubectl_binary",
+        metavar="PATH",
+        default=suppress if sub else None,
+        help=f"kubectl executable (default: ${KUBECTL_BINARY_ENV} or 'kubectl' on PATH)",
     )
     g.add_argument(
         "--disable-plugin",
@@ -163,7 +172,7 @@ def load_command(name: str) -> Any:
 
 def merge_globals(args: argparse.Namespace) -> argparse.Namespace:
     """Fold the flags given after the subcommand into the global ones."""
-    for key in ("file", "kubeconfig", "kube_context", "helm_binary", "quiet"):
+    for key in ("file", "kubeconfig", "kube_context", "helm_binary", "kubectl_binary", "quiet"):
         sub = getattr(args, "sub_" + key, None)
         if sub is not None:
             setattr(args, key, sub)
@@ -175,8 +184,23 @@ def merge_globals(args: argparse.Namespace) -> argparse.Namespace:
         if hasattr(args, key):
             delattr(args, key)
     if args.helm_binary is None:
-        args.helm_binary = os.environ.get(HELM_BINARY_ENV) or None
+        args.helm_binary = os.environ.get(HELM_BINARY_ENV) or checkout_tool("helm")
+    if args.kubectl_binary is None:
+        args.kubectl_binary = os.environ.get(KUBECTL_BINARY_ENV) or checkout_tool("kubectl")
     return args
+
+
+def checkout_tool(name: str) -> str | None:
+    """``<checkout>/.tools/<name>`` when ``name`` is not on ``PATH`` and the CLI runs from a
+    checkout whose ``.tools/`` holds it (``scripts/bootstrap --test`` and the quickstart put
+    helm and kubectl there); else None (the plain name on ``PATH`` is used)."""
+    import shutil
+    from pathlib import Path
+
+    if shutil.which(name):
+        return None
+    candidate = Path(__file__).resolve().parents[2] / ".tools" / name
+    return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -86,11 +86,23 @@ def format_plan(plan: Plan, *, show_noop: bool = True) -> str:
     return table + f"\n{head}: {plan.summary()}.\n"
 
 
+WHY_WIDTH = 100
+"""The summary table's ``why`` column is cut to this many characters (the full text is
+in the log lines above it and in ``firestream status``)."""
+
+
+def shorten(text: str, width: int = WHY_WIDTH) -> str:
+    """``text`` on one line, cut to ``width`` characters with ``...``."""
+    one = " ".join(str(text).split())
+    return one if len(one) <= width else one[: max(0, width - 3)].rstrip() + "..."
+
+
 def format_summary(result: ApplyResult) -> str:
-    """The final table: release, action, result, duration (and why, for failures and skips)."""
+    """The final table: one line per release: release, action, result, duration (and why,
+    shortened, for failures and skips)."""
     rows = []
     for o in result.releases.values():
-        why = "" if o.result == "ok" else o.reason
+        why = "" if o.result == "ok" else shorten(o.reason)
         if o.rolled_back:
             why = (why + "; " if why else "") + "rolled back"
         rows.append([o.name, o.action, o.result, format_duration(o.duration if o.action != "no-op" else None), why])
@@ -237,7 +249,7 @@ class LiveProgress:
                 if took is not None:
                     text += f" ({format_duration(took)})"
                 if event.reason and event.result != "ok":
-                    text += f": {event.reason}"
+                    text += f": {shorten(event.reason, 60) if self.live else event.reason}"
                 self.lines[name] = text
                 self.finished.add(name)
                 if not self.live:
@@ -266,11 +278,23 @@ class LiveProgress:
         if clear:
             self._clear()
         now = time.monotonic()
+        columns = self._columns()
         for name in self.order:
             text = self.lines[name]
             if name in self.started and name not in self.finished:
                 text += f" ({format_duration(now - self.started[name])})"
             action = self.actions.get(name, "")
-            self.stream.write(f"  {name.ljust(self._width)}  {action:<9}  {text}\x1b[K\n")
+            line = f"  {name.ljust(self._width)}  {action:<9}  {text}"
+            # a line wider than the terminal wraps and would break the cursor-up redraw
+            self.stream.write(line[: columns - 1] + "\x1b[K\n")
         self._drawn = len(self.order)
         self.stream.flush()
+
+    def _columns(self) -> int:
+        """The terminal's width (80 when unknown)."""
+        import os
+
+        try:
+            return max(20, os.get_terminal_size(self.stream.fileno()).columns)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return 80

@@ -37,6 +37,7 @@ def load_project(args: argparse.Namespace) -> Any:
     project = Project.load(
         args.file,
         helm_binary=args.helm_binary,
+        kubectl_binary=getattr(args, "kubectl_binary", None),
         kubeconfig=args.kubeconfig,
         kube_context=args.kube_context,
         disabled_plugins=args.disable_plugin,

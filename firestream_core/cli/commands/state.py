@@ -28,7 +28,8 @@ def _backend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if config.state.backend == "kubernetes":  # the Secret and the Lease are in the cluster
         from firestream_core.tools.kubectl import Kubectl
 
-        kubectl = Kubectl(kubeconfig=args.kubeconfig, kube_context=args.kube_context)
+        kubectl = Kubectl(None, getattr(args, "kubectl_binary", None), kubeconfig=args.kubeconfig,
+                          kube_context=args.kube_context)
     return state_backend(config, kubectl=kubectl)
 
 

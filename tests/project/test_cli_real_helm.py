@@ -1,0 +1,153 @@
+"""The ``firestream`` command on the emulated cluster with the real helm 3 and helm 4 (marked ``helm``).
+
+Run through the real entry point (the ``firestream`` console script), in a
+subprocess, as an operator would: the live display under a pseudo-terminal,
+destroy refusing to strand dependents, rollback, selectors and environments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import release_blocks, write_config
+
+pytestmark = pytest.mark.helm
+
+FIRESTREAM = str(Path(sys.executable).with_name("firestream"))
+
+
+def config(folder: Path, kube, chart_repo, releases, extra: str = "") -> Path:
+    body = release_blocks(releases, chart="tiny-app", repository=chart_repo.name,
+                          namespace=kube.namespace, version="0.2.0")
+    return write_config(folder, f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [defaults]
+        timeout = "60s"
+
+    """ + body + extra)
+
+
+def cli(kube, helm_bin, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full = {**kube.env, **(env or {})}
+    return subprocess.run(
+        [FIRESTREAM, "--helm-binary", str(helm_bin), "--kubeconfig", str(kube.kubeconfig),
+         "--kubectl-binary", str(kube.tools["kubectl"]), *args],
+        cwd=cwd, env=full, capture_output=True, text=True, timeout=300,
+    )
+
+
+# -- the live display under a terminal ------------------------------------------------------------
+
+
+class Screen:
+    """Just enough of a VT100 to replay what the live display writes: text, CR, LF,
+    ``ESC[nF`` (up n lines), ``ESC[J`` (clear below), ``ESC[K`` (clear to end of line), SGR."""
+
+    def __init__(self) -> None:
+        self.rows: list[str] = [""]
+        self.row = 0
+        self.col = 0
+
+    def feed(self, text: str) -> None:
+        for token in re.findall(r"\x1b\[[0-9;?]*[A-Za-z]|\r|\n|[^\x1b\r\n]+", text):
+            if token == "\r":
+                self.col = 0
+            elif token == "\n":
+                self.row += 1
+                if self.row == len(self.rows):
+                    self.rows.append("")
+            elif token.startswith("\x1b["):
+                n = token[2:-1]
+                op = token[-1]
+                if op == "F":
+                    self.row = max(0, self.row - int(n or 1))
+                    self.col = 0
+                elif op == "J":
+                    self.rows[self.row] = self.rows[self.row][: self.col]
+                    del self.rows[self.row + 1:]
+                elif op == "K":
+                    self.rows[self.row] = self.rows[self.row][: self.col]
+                # "m" (colour) and the rest change nothing on the text
+            else:
+                line = self.rows[self.row].ljust(self.col)
+                self.rows[self.row] = line[: self.col] + token + line[self.col + len(token):]
+                self.col += len(token)
+
+    def lines(self) -> list[str]:
+        return [r.rstrip() for r in self.rows]
+
+
+def run_in_pty(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> tuple[int, str]:
+    """Run ``argv`` with a 200-column pseudo-terminal as stdin/stdout/stderr; (exit code, output)."""
+    import fcntl
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                            close_fds=True, start_new_session=True)
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    code = proc.wait(timeout=30)
+    os.close(master)
+    return code, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_live_display_keeps_every_log_line_under_a_terminal(tmp_path, kube, chart_repo, helm_bin,
+                                                            helm_tools):
+    releases = [("db", [], {"message": "db"}), ("cache", [], {"message": "cache"}),
+                ("api", ["db", "cache"], {"message": "api"})]
+    path = config(tmp_path / "p", kube, chart_repo, releases)
+    env = {**kube.env, "TERM": "xterm"}
+    env.pop("FIRESTREAM_LOG", None)
+    code, raw = run_in_pty(
+        [FIRESTREAM, "--helm-binary", str(helm_bin), "--kubeconfig", str(kube.kubeconfig),
+         "--kubectl-binary", str(helm_tools["kubectl"]), "apply", "--yes"],
+        env, path.parent)
+    assert code == 0, raw
+    assert "\x1b[" in raw  # it was drawn live, in place
+    screen = Screen()
+    screen.feed(raw)
+    lines = screen.lines()
+    info = [line for line in lines if line.startswith("INFO ")]
+    # every INFO line the run logged is on the final screen, exactly once
+    logged = re.findall(r"INFO [^\r\n\x1b]*", raw)
+    assert logged and sorted(set(logged)) == sorted(set(info)), (logged, info)
+    for line in set(info):
+        assert info.count(line) == logged.count(line), line
+    for name in ("db", "cache", "api"):
+        assert any(f"Running lifecycle for chart: {name}" in line for line in info), name
+        # the live block ends with one final line per release; nothing stale remains
+        final = [line for line in lines if re.match(rf"^  {name}\s+create\s+", line)]
+        assert len(final) == 1 and re.search(r"create\s+ok \(\d", final[0]), (name, final)
+    assert not any(re.search(r"\b(starting|waiting|pre exec|exec|post exec|validate) \(", line)
+                   for line in lines), lines
+    # the summary table: one line per release
+    summary = [line for line in lines if re.match(r"^(db|cache|api)\s+create\s+ok\s", line)]
+    assert len(summary) == 3, lines
