@@ -254,6 +254,59 @@ class Project:
             self._graph = build_graph(self.charts, str(self.config.path))
         return self._graph
 
+    def labels(self) -> dict[str, dict[str, str]]:
+        """Release name -> its selector labels (``[defaults]``, its own, then ``name``,
+        ``namespace``, ``chart``, ``type``), in config order."""
+        from firestream_core.config.selectors import release_labels
+
+        out: dict[str, dict[str, str]] = {}
+        for chart in self.charts:
+            info = chart.chart_info
+            try:
+                own = self.config.release(info.name).labels
+            except KeyError:
+                own = None
+            out[info.name] = release_labels(own, self.config.defaults.labels, name=info.name,
+                                            namespace=info.namespace_name, chart=info.chart or "",
+                                            chart_type=chart.chart_type)
+        return out
+
+    def select(
+        self,
+        targets: Iterable[str] = (),
+        selectors: Iterable[str] = (),
+        *,
+        include_deps: bool = False,
+        include_dependents: bool = False,
+    ) -> list[str] | None:
+        """The releases named by ``targets`` or matched by any label selector (helmfile's
+        ``-l``: ``k=v``, ``k!=v``, comma = and), plus their dependencies / dependents on
+        request; None when nothing is selected (the whole project).
+
+        :raises FirestreamError: an unknown target, an invalid or empty selector, or
+            ``include_deps`` / ``include_dependents`` without a selection.
+        """
+        from firestream_core.config.selectors import expand, select
+        from firestream_core.errors import SelectorError
+
+        targets, selectors = list(targets), list(selectors)
+        if not targets and not selectors:
+            if include_deps or include_dependents:
+                flag = "--include-deps" if include_deps else "--include-dependents"
+                raise SelectorError(f"{flag} needs a selection: pass --target NAME or -l KEY=VALUE")
+            return None
+        graph = self.graph()
+        unknown = [t for t in targets if t not in graph]
+        if unknown:
+            raise SelectorError(f"unknown release{'s' if len(unknown) > 1 else ''}: "
+                                + ", ".join(f"'{u}'" for u in unknown)
+                                + f" (releases: {', '.join(self.names) or 'none'})")
+        chosen = [*targets, *(select(self.labels(), selectors) if selectors else [])]
+        names = graph.names
+        return expand(chosen, {n: graph.dependencies(n) for n in names},
+                      {n: graph.dependents(n) for n in names},
+                      include_deps=include_deps, include_dependents=include_dependents)
+
     def _run_input(self) -> RunInput:
         return RunInput(
             charts={c.chart_info.name: c for c in self.charts},
@@ -356,6 +409,7 @@ class Project:
         destroy: bool = False,
         helm: Any = None,
         installed: list[InstalledRelease] | None = None,
+        force: bool = False,
     ) -> Plan:
         """What ``apply`` (or ``destroy``) would do, from one ``helm list -A -a -o json``.
 
@@ -364,6 +418,10 @@ class Project:
         :param helm: the helm layer to use (a fresh one when None: the run
             that carries this plan out then reuses it).
         :param installed: the cluster state when already known (no helm call).
+        :param force: destroy: remove the targets even when releases still deployed depend
+            on them (otherwise refused, naming them; ``include_deps`` removes those too).
+        :raises DependentsDeployedError: destroy of a release that deployed releases
+            outside the targets depend on, without ``include_deps`` or ``force``.
         """
         from firestream_core.deploy.plan import make_plan
 
@@ -373,6 +431,8 @@ class Project:
             helm = tools[1]
         if installed is None:
             installed = helm.list_releases()
+        if destroy and targets and not include_deps and not force:
+            self._refuse_stranded_dependents(list(targets), installed)
         plan = make_plan(
             self.charts,
             installed,
@@ -387,6 +447,29 @@ class Project:
         if tools is not None:
             self._planned = (plan, tools)
         return plan
+
+    def _refuse_stranded_dependents(self, targets: list[str], installed: list[InstalledRelease]) -> None:
+        """Destroying ``targets`` must not strand a deployed release that depends on one."""
+        from firestream_core.errors import DependentsDeployedError
+
+        graph = self.graph()
+        live = {r.key for r in installed}
+        wanted = set(targets)
+        stranded: dict[str, list[str]] = {}
+        for t in targets:
+            if t not in graph:
+                continue  # make_plan names unknown targets
+            for d in graph.dependents(t):
+                if d not in wanted and (self.chart(d).chart_info.namespace_name, d) in live:
+                    stranded.setdefault(t, []).append(d)
+        if stranded:
+            what = "; ".join(f"'{t}' is needed by " + ", ".join(f"'{d}'" for d in ds)
+                             for t, ds in stranded.items())
+            raise DependentsDeployedError(
+                f"refusing to destroy: {what} (still deployed)",
+                hint="pass --include-deps to destroy those too (dependents first), "
+                "or --force to destroy only the targets",
+            )
 
     def repair_drift(self, plan: Plan) -> tuple[Plan, list[Any]]:
         """``plan`` with each drifted ``no-op`` release turned into an upgrade (``apply --repair-drift``).
@@ -451,14 +534,17 @@ class Project:
         on_event: Callable[[ApplyEvent], None] | None = None,
         cancel: threading.Event | None = None,
         lock_timeout: float = 0.0,
+        force: bool = False,
     ) -> ApplyResult:
         """Uninstall the (targeted) releases in reverse dependency order.
 
         With ``include_deps``, the targets' dependents go too (they cannot
-        outlive what they need). Arguments (``lock_timeout`` too) as for :meth:`apply`.
+        outlive what they need); without it a target that a deployed release
+        depends on is refused (``DependentsDeployedError``) unless ``force``.
+        Arguments (``lock_timeout`` too) as for :meth:`apply`.
         """
         options = self._run_options(concurrency, fail_fast, dry_run, on_event, cancel, lock_timeout)
-        return self._run(plan, targets, include_deps, destroy=True, options=options)
+        return self._run(plan, targets, include_deps, destroy=True, options=options, force=force)
 
     def _run_options(
         self,
@@ -488,6 +574,7 @@ class Project:
         *,
         destroy: bool,
         options: RunOptions,
+        force: bool = False,
     ) -> ApplyResult:
         """Take the lock (unless held or a dry run), make or check the plan, carry it out (:mod:`.run`)."""
         from contextlib import nullcontext
@@ -500,7 +587,7 @@ class Project:
         unlocked = options.dry_run or self._locked
         with nullcontext() if unlocked else backend.lock(command, timeout=options.lock_timeout):
             if plan is None:
-                plan = self.plan(targets, include_deps, destroy=destroy, helm=tools[1])
+                plan = self.plan(targets, include_deps, destroy=destroy, helm=tools[1], force=force)
             elif plan.destroy != destroy:
                 kind = "destroy" if plan.destroy else "deploy"
                 raise FirestreamError(f"this is a {kind} plan; pass it to {'destroy' if plan.destroy else 'apply'}()")
@@ -587,7 +674,9 @@ class Project:
         )
         return import_release(target, name, namespace, chart_type, chart=chart)
 
-    def template(self, output_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    def template(
+        self, output_dir: str | os.PathLike[str] | None = None, *, targets: Iterable[str] | None = None
+    ) -> dict[str, str]:
         """Render every release with ``helm template``, in dependency order.
 
         Local charts render offline; repository charts need their repository
@@ -595,12 +684,16 @@ class Project:
         also written to ``<output_dir>/<release>.yaml`` (mode 0600: rendered
         Secrets hold values).
 
+        :param targets: only these releases (None: all).
         :return: release name -> rendered manifest, in dependency order.
         """
         _, helm, _ = self.tools()
         repos = self.repositories()
         out: dict[str, str] = {}
+        wanted = set(targets) if targets is not None else None
         for name in self.graph().order():
+            if wanted is not None and name not in wanted:
+                continue
             chart = self.chart(name)
             info = chart.chart_info
             if info.action is HelmAction.DESTROY:

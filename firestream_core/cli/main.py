@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 PROG = "firestream"
 HELM_BINARY_ENV = "FIRESTREAM_HELM_BINARY"
 KUBECTL_BINARY_ENV = "FIRESTREAM_KUBECTL_BINARY"
+FILE_ENV = "FIRESTREAM_FILE"
+CONFIG_NAME = "firestream.toml"
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module under firestream_core.cli.commands, one-line help)
@@ -79,8 +81,9 @@ def _global_options(parser: argparse.ArgumentParser | Any, sub: bool) -> None:
         "--file",
         dest=p + "file",
         metavar="PATH",
-        default=suppress if sub else "firestream.toml",
-        help="the project file (default: firestream.toml)",
+        default=suppress if sub else None,
+        help=f"the project file, or a folder holding {CONFIG_NAME} (default: ${FILE_ENV}, else the "
+        f"first {CONFIG_NAME} in the current folder or above it, up to the repository root or home)",
     )
     g.add_argument("--kubeconfig", dest=p + "kubeconfig", metavar="PATH", default=suppress if sub else None,
                    help="kubeconfig file for helm and kubectl")
@@ -147,7 +150,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         sp = subs.add_parser(name, help=help_text, description=help_text)
         if name == command:  # only the command being run pays for its options
             _global_options(sp, sub=True)
-            load_command(name).add_arguments(sp)
+            module = load_command(name)
+            module.add_arguments(sp)
+            examples = getattr(module, "EXAMPLES", "")
+            if examples:
+                sp.epilog = "examples:\n" + "\n".join(
+                    "  " + line for line in examples.strip("\n").splitlines())
+                sp.formatter_class = argparse.RawDescriptionHelpFormatter
+            parser.set_defaults(_subparser=sp)
     return parser
 
 
@@ -183,11 +193,44 @@ def merge_globals(args: argparse.Namespace) -> argparse.Namespace:
     for key in ("sub_verbose", "sub_disable_plugin"):
         if hasattr(args, key):
             delattr(args, key)
+    args.file = find_project_file(args.file)
     if args.helm_binary is None:
         args.helm_binary = os.environ.get(HELM_BINARY_ENV) or checkout_tool("helm")
     if args.kubectl_binary is None:
         args.kubectl_binary = os.environ.get(KUBECTL_BINARY_ENV) or checkout_tool("kubectl")
     return args
+
+
+def find_project_file(given: str | None, environ: Any = None, cwd: str | None = None) -> str:
+    """The project file a command uses.
+
+    ``-f PATH`` (a folder means its ``firestream.toml``), else ``$FIRESTREAM_FILE``, else
+    the first ``firestream.toml`` in the current folder or above it; the walk stops at
+    the repository root (a folder holding ``.git``) or the home folder. When none is
+    found, ``firestream.toml`` (whose absence the command then reports).
+    """
+    from pathlib import Path
+
+    environ = os.environ if environ is None else environ
+    chosen = given or environ.get(FILE_ENV) or None
+    if chosen:
+        path = Path(chosen)
+        return str(path / CONFIG_NAME) if path.is_dir() else chosen
+    here = Path(cwd or os.getcwd()).resolve()
+    home = Path(environ.get("HOME") or Path.home()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            if folder != here:
+                found = os.path.relpath(candidate, here)
+                import logging
+
+                logging.getLogger("firestream").debug("using %s", found)
+                return found
+            return CONFIG_NAME
+        if (folder / ".git").exists() or folder == home:
+            break
+    return CONFIG_NAME
 
 
 def checkout_tool(name: str) -> str | None:
@@ -209,11 +252,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if command not in COMMANDS:
         command = None
     parser = build_parser(command)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    sub = getattr(args, "_subparser", None)
+    if extra:
+        # the subcommand's own usage, not the top-level one
+        (sub or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help(sys.stderr)
         raise SystemExit(2)
+    if hasattr(args, "_subparser"):
+        del args._subparser
     return merge_globals(args)
+
+
+EXIT_USAGE = 2
+"""A usage error (unknown command or option, bad value) without ``--detailed-exitcode``."""
+EXIT_CHANGES = 2
+"""``--detailed-exitcode``: the plan has changes (plan, diff) or changes were applied (apply)."""
 
 
 EXIT_INTERRUPTED = 130
@@ -296,7 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except SystemExit as exc:  # argparse and --help
         code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 2)
+        code = code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
+        if code == EXIT_USAGE and "--detailed-exitcode" in argv:
+            return 1  # 2 means "changes" there: a usage error must not look like one
+        return code
     except BaseException as exc:
         from firestream_core.errors import FirestreamError
 

@@ -76,7 +76,7 @@ def load_config(
 ) -> ProjectConfig:
     """Read and check ``firestream.toml``.
 
-    :param path: the file.
+    :param path: the file, or a folder holding ``firestream.toml``.
     :param manager: when given, each ``deployments`` key is also checked
         against the installed chart types and each release's remaining keys
         against its chart type's options, so that every problem is reported
@@ -85,6 +85,8 @@ def load_config(
         problem is listed in ``.problems`` as ``dotted.path: message``.
     """
     p = Path(path)
+    if p.is_dir():  # a folder names the project file in it
+        p = p / DEFAULT_CONFIG_NAME
     return parse_config(read_toml(p), p, manager)
 
 

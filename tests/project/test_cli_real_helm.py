@@ -7,7 +7,6 @@ destroy refusing to strand dependents, rollback, selectors and environments.
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import re
@@ -42,7 +41,7 @@ def config(folder: Path, kube, chart_repo, releases, extra: str = "") -> Path:
 
 def cli(kube, helm_bin, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     full = {**kube.env, **(env or {})}
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 - fixed argv
         [FIRESTREAM, "--helm-binary", str(helm_bin), "--kubeconfig", str(kube.kubeconfig),
          "--kubectl-binary", str(kube.tools["kubectl"]), *args],
         cwd=cwd, env=full, capture_output=True, text=True, timeout=300,
@@ -97,7 +96,7 @@ def run_in_pty(argv: list[str], env: dict[str, str], cwd: Path, timeout: float =
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,  # noqa: S603
                             close_fds=True, start_new_session=True)
     os.close(slave)
     chunks: list[bytes] = []
@@ -151,3 +150,62 @@ def test_live_display_keeps_every_log_line_under_a_terminal(tmp_path, kube, char
     # the summary table: one line per release
     summary = [line for line in lines if re.match(r"^(db|cache|api)\s+create\s+ok\s", line)]
     assert len(summary) == 3, lines
+
+
+def deployed(kube, helm_bin) -> set[str]:
+    return {r.name for r in kube.helm(helm_bin).list_releases() if r.namespace == kube.namespace}
+
+
+def test_exit_codes_selectors_and_destroy_with_dependents(tmp_path, kube, chart_repo, helm_bin):
+    releases = [("db", [], {"message": "db"}), ("cache", [], {"message": "cache"}),
+                ("api", ["db"], {"message": "api"}), ("web", ["api"], {"message": "web"})]
+    path = config(tmp_path / "p", kube, chart_repo, releases)
+    # labels: db/cache are tier=data, api/web tier=app (appended per release)
+    text = path.read_text().replace('[defaults]\ntimeout = "60s"', '[defaults]\ntimeout = "60s"\nlabels = { team = "shop" }')
+    for name, tier in (("db", "data"), ("cache", "data"), ("api", "app"), ("web", "app")):
+        text = text.replace(f'name = "{name}"\n', f'name = "{name}"\nlabels = {{ tier = "{tier}" }}\n')
+    path.write_text(text)
+    d = path.parent
+
+    # plan --detailed-exitcode: 2 = changes; a selection plans only what it matches
+    done = cli(kube, helm_bin, "plan", "--detailed-exitcode", "-l", "tier=data", cwd=d)
+    assert done.returncode == 2, done.stderr
+    assert re.search(r"\+\s+db\s", done.stdout) and re.search(r"\+\s+cache\s", done.stdout)
+    assert "api" not in done.stdout and "web" not in done.stdout
+
+    # apply --detailed-exitcode: 2 when it changed something, then 0 when nothing is left
+    done = cli(kube, helm_bin, "apply", "--yes", "--detailed-exitcode", "-l", "tier=app,name=api",
+               "--include-deps", cwd=d)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert deployed(kube, helm_bin) == {"db", "api"}
+    done = cli(kube, helm_bin, "apply", "--yes", "--detailed-exitcode", cwd=d)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert deployed(kube, helm_bin) == {"db", "cache", "api", "web"}
+    done = cli(kube, helm_bin, "apply", "--yes", "--detailed-exitcode", cwd=d)
+    assert done.returncode == 0 and "Nothing to do." in done.stdout
+    done = cli(kube, helm_bin, "plan", "--detailed-exitcode", cwd=d)
+    assert done.returncode == 0, done.stderr
+
+    # destroy of a release deployed releases depend on: refused, naming them; nothing removed
+    done = cli(kube, helm_bin, "destroy", "--yes", "--target", "db", cwd=d)
+    assert done.returncode == 1
+    assert "refusing to destroy: 'db' is needed by 'api', 'web' (still deployed)" in done.stderr
+    assert "--include-deps" in done.stderr
+    assert deployed(kube, helm_bin) == {"db", "cache", "api", "web"}
+
+    # --include-deps: the dependents go too, dependents first
+    done = cli(kube, helm_bin, "destroy", "--yes", "--target", "api", "--include-deps", cwd=d)
+    assert done.returncode == 0, done.stdout + done.stderr
+    plan_lines = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("-  ")
+                  and "destroy" in line]
+    assert plan_lines == ["web", "api"], done.stdout
+    assert deployed(kube, helm_bin) == {"db", "cache"}
+
+    # no deployed dependent left: db alone is fine; --force skips the check
+    done = cli(kube, helm_bin, "apply", "--yes", "-l", "name=api", cwd=d)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = cli(kube, helm_bin, "destroy", "--yes", "-l", "tier=data", "--force", cwd=d)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert deployed(kube, helm_bin) == {"api"}
+    done = cli(kube, helm_bin, "destroy", "--yes", cwd=d)
+    assert done.returncode == 0 and deployed(kube, helm_bin) == set()

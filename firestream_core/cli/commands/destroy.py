@@ -1,8 +1,9 @@
 """``firestream destroy``: uninstall the releases in reverse dependency order.
 
-``--target NAME`` limits it to some releases (``--include-deps`` adds the
-releases that depend on them, which cannot outlive them). Confirmation as
-for ``apply``.
+``--target NAME`` / ``-l SELECTOR`` limit it to some releases. A release that a
+still-deployed release depends on is refused, naming the dependents, unless
+``--include-deps`` (they are destroyed too, first) or ``--force``.
+Confirmation as for ``apply``.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import argparse
 
 from firestream_core.cli.commands.apply import add_run_arguments, confirm, execute
-from firestream_core.cli.commands.plan import add_target_arguments, load_project
+from firestream_core.cli.commands.plan import add_target_arguments, load_project, selection
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_target_arguments(parser)
+    add_target_arguments(parser, destroy=True)
     add_run_arguments(parser)
 
 
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     project = load_project(args)
     with nullcontext() if args.dry_run else project.lock("firestream destroy", timeout=args.lock_timeout):
-        plan = project.plan(args.targets or None, args.include_deps, destroy=True)
+        plan = project.plan(selection(args, project), args.include_deps, destroy=True, force=args.force)
         print(format_plan(plan), end="")
         if not plan.has_changes:
             print("Nothing to destroy.")

@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from firestream_core.cli.commands.plan import add_target_arguments, load_project
+from firestream_core.cli.commands.plan import add_target_arguments, load_project, selection
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from firestream_core.ops.diff import diff_project, format_diffs
 
     project = load_project(args)
-    diffs = diff_project(project, args.targets or None, include_deps=args.include_deps,
+    diffs = diff_project(project, selection(args, project),
                          context=max(0, args.context))
     if args.json:
         print(json.dumps({

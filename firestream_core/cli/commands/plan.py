@@ -11,13 +11,42 @@ import argparse
 from typing import Any
 
 
-def add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--target NAME`` (repeatable) and ``--include-deps``, shared by plan/apply/destroy."""
+def add_target_arguments(parser: argparse.ArgumentParser, *, destroy: bool = False) -> None:
+    """``--target NAME`` / ``-l SELECTOR`` (repeatable), ``--include-deps`` and
+    ``--include-dependents``: shared by every command that works on some releases."""
     parser.add_argument("--target", dest="targets", metavar="NAME", action="append", default=[],
                         help="only this release (repeatable)")
+    parser.add_argument("-l", "--selector", dest="selectors", metavar="SELECTOR", action="append",
+                        default=[],
+                        help="only the releases whose labels match: key=value, key!=value; a comma "
+                        "means and, a repeated -l means or (labels name, namespace, chart and type "
+                        "are implicit)")
+    if destroy:
+        parser.add_argument("--include-deps", "--include-dependents", dest="include_deps",
+                            action="store_true",
+                            help="with a selection: also destroy the releases that depend on it "
+                            "(first, in reverse order)")
+        parser.add_argument("--force", action="store_true",
+                            help="destroy the selection even when deployed releases depend on it")
+        return
     parser.add_argument("--include-deps", action="store_true",
-                        help="with --target: also the releases the targets depend on "
-                        "(for destroy: the releases that depend on them)")
+                        help="with a selection: also the releases it depends on")
+    parser.add_argument("--include-dependents", action="store_true",
+                        help="with a selection: also the releases that depend on it")
+
+
+def selection(args: argparse.Namespace, project: Any) -> list[str] | None:
+    """The releases ``--target`` / ``-l`` / ``--include-*`` name (None: all of them).
+
+    For destroy, dependents are added by the plan itself (``--include-deps``).
+    """
+    if hasattr(args, "force"):  # destroy: the plan itself adds the dependents
+        if args.include_deps and not (args.targets or args.selectors):
+            project.select((), (), include_deps=True)  # refused: nothing selected
+        return project.select(args.targets, args.selectors)  # type: ignore[no-any-return]
+    return project.select(  # type: ignore[no-any-return]
+        args.targets, args.selectors, include_deps=args.include_deps,
+        include_dependents=getattr(args, "include_dependents", False))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from firestream_core.cli.progress import format_plan
 
     project = load_project(args)
-    plan = project.plan(args.targets or None, args.include_deps)
+    plan = project.plan(selection(args, project))
     if getattr(args, "hooks", False):
         from firestream_core.ops.helm_hooks import (
             print_plan_hooks,  # which helm hooks each change fires

@@ -1,0 +1,178 @@
+"""The operator's ``firestream`` command (issue 15): exit codes, config discovery, selectors,
+environments, completion, colour and help, through the real entry point (no cluster)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+FIRESTREAM = str(Path(sys.executable).with_name("firestream"))
+
+
+def firestream(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+               input: str | None = None) -> subprocess.CompletedProcess:
+    """``firestream ARGS`` through the installed console script."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FIRESTREAM_") and k != "NO_COLOR"}
+    return subprocess.run([FIRESTREAM, *args], capture_output=True, text=True, cwd=cwd,  # noqa: S603
+                          env={**base, **(env or {})}, timeout=60, input=input)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    d = tmp_path / "repo"
+    (d / ".git").mkdir(parents=True)
+    (d / "firestream.toml").write_text(textwrap.dedent("""
+        [defaults]
+        labels = { team = "shop" }
+
+        [[deployments.generic]]
+        name = "db"
+        chart = "x/db"
+        labels = { tier = "db" }
+
+        [[deployments.generic]]
+        name = "cache"
+        chart = "x/cache"
+        labels = { tier = "cache" }
+
+        [[deployments.generic]]
+        name = "api"
+        chart = "x/api"
+        depends_on = ["db", "cache"]
+        labels = { tier = "app", team = "api" }
+
+        [[deployments.generic]]
+        name = "web"
+        chart = "x/web"
+        depends_on = ["api"]
+        labels = { tier = "app" }
+    """).lstrip())
+    return d
+
+
+# -- exit codes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "diff"])
+def test_usage_error_with_detailed_exitcode_is_1_not_2(project: Path, command: str) -> None:
+    done = firestream(command, "--detailed-exitcode", "--no-such-flag", cwd=project)
+    assert done.returncode == 1, done.stderr
+    # the subcommand's own usage, not the top-level one
+    assert f"usage: firestream {command}" in done.stderr
+    assert "unrecognized arguments: --no-such-flag" in done.stderr
+
+
+def test_usage_error_without_detailed_exitcode_is_2(project: Path) -> None:
+    done = firestream("plan", "--no-such-flag", cwd=project)
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: firestream plan")
+
+
+def test_config_error_is_1(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "firestream.toml").write_text("[deployments.generic]\nchart = 3\n")
+    done = firestream("plan", "--detailed-exitcode", cwd=tmp_path)
+    assert done.returncode == 1 and "firestream.toml" in done.stderr
+
+
+# -- config discovery ---------------------------------------------------------------------------
+
+
+def test_config_is_found_from_a_subfolder(project: Path) -> None:
+    sub = project / "a" / "b"
+    sub.mkdir(parents=True)
+    done = firestream("validate", cwd=sub)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(os.path.join("..", "..", "firestream.toml") + " is valid: 4 releases")
+
+
+def test_discovery_stops_at_the_repository_root(tmp_path: Path) -> None:
+    (tmp_path / "firestream.toml").write_text('[deployments.generic]\nchart = "x/y"\n')
+    inner = tmp_path / "repo" / "sub"
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    inner.mkdir()
+    done = firestream("validate", cwd=inner)
+    assert done.returncode == 1
+    assert "configuration file not found: firestream.toml" in done.stderr
+
+
+def test_file_flag_takes_a_folder_and_the_environment_names_one(project: Path, tmp_path: Path) -> None:
+    done = firestream("validate", "-f", str(project), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{project / 'firestream.toml'} is valid")
+    other = tmp_path / "other.toml"
+    other.write_text('[deployments.generic]\nchart = "x/solo"\n')
+    done = firestream("validate", cwd=project, env={"FIRESTREAM_FILE": str(other)})
+    assert done.returncode == 0 and done.stdout.startswith(f"{other} is valid: 1 release")
+
+
+def test_tools_of_the_checkout_are_used_when_not_on_path(monkeypatch) -> None:
+    from firestream_core.cli import main as cli
+
+    monkeypatch.delenv("FIRESTREAM_HELM_BINARY", raising=False)
+    monkeypatch.delenv("FIRESTREAM_KUBECTL_BINARY", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    checkout = Path(cli.__file__).resolve().parents[2]
+    args = cli.parse_args(["plan"])
+    for name, value in (("helm", args.helm_binary), ("kubectl", args.kubectl_binary)):
+        if (checkout / ".tools" / name).is_file():
+            assert value == str(checkout / ".tools" / name)
+        else:
+            assert value is None
+    args = cli.parse_args(["plan", "--kubectl-binary", "/opt/kubectl"])
+    assert args.kubectl_binary == "/opt/kubectl"
+
+
+# -- labels and selectors -----------------------------------------------------------------------
+
+
+def test_labels_and_selectors_pick_releases(project: Path) -> None:
+    from firestream_core.project import Project
+
+    p = Project.load(project)
+    labels = p.labels()
+    assert labels["db"] == {"team": "shop", "tier": "db", "name": "db", "namespace": "default",
+                            "chart": "x/db", "type": "generic"}
+    assert labels["api"]["team"] == "api"  # the release's own label wins over [defaults]
+    assert p.select([], ["tier=app"]) == ["api", "web"]
+    assert p.select([], ["tier=app,team=shop"]) == ["web"]  # comma: and
+    assert p.select([], ["tier=db", "tier=cache"]) == ["db", "cache"]  # repeated: or
+    assert p.select([], ["tier!=app"]) == ["db", "cache"]
+    assert p.select([], ["name=api"], include_deps=True) == ["api", "db", "cache"]
+    assert p.select([], ["name=api"], include_dependents=True) == ["api", "web"]
+    assert p.select(["db"], ["tier=cache"]) == ["db", "cache"]
+    assert p.select([], []) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-l", "tier"], "invalid selector 'tier'"),
+        (["-l", "tier=nothing"], "no release matches the selector 'tier=nothing'"),
+        (["--include-deps"], "--include-deps needs a selection"),
+        (["--include-dependents"], "--include-dependents needs a selection"),
+        (["--target", "nope"], "unknown release: 'nope'"),
+    ],
+)
+@pytest.mark.parametrize("command", ["plan", "apply", "diff", "drift", "test", "template"])
+def test_bad_selections_are_refused_before_any_cluster_call(project: Path, command: str, args: list[str],
+                                                            message: str) -> None:
+    if command in ("drift", "test", "template") and args[0] == "--include-dependents":
+        args = ["--include-dependents"]
+    done = firestream(command, *args, "--helm-binary", "/nonexistent/helm", cwd=project)
+    assert done.returncode == 1, done.stderr
+    assert message in done.stderr and "cannot run" not in done.stderr
+
+
+def test_labels_must_be_a_table_of_scalars(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "a"\nchart = "x/a"\nlabels = { tier = ["x"] }\n')
+    done = firestream("validate", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "deployments.generic[0].labels.tier" in done.stderr
