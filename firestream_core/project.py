@@ -60,22 +60,48 @@ if TYPE_CHECKING:
     from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.redact import Redactor
 
-__all__ = ["Project", "state_backend"]
+__all__ = ["Project", "state_backend", "state_scope"]
 
-def state_backend(config: ProjectConfig, *, kubectl: Any = None) -> StateBackend:
+def state_scope(config: ProjectConfig, kube_context: str | None = None) -> str | None:
+    """What keeps one environment's / kube context's state apart: ``<env>@<context>``,
+    ``<env>``, ``@<context>``, or None (neither given: the project's one state)."""
+    import re
+
+    context = kube_context or config.kube_context
+    if not config.environment and not context:
+        return None
+    text = f"{config.environment or ''}{'@' + context if context else ''}"
+    return re.sub(r"[^A-Za-z0-9_.@-]+", "-", text)
+
+
+def state_backend(config: ProjectConfig, *, kubectl: Any = None, kube_context: str | None = None) -> StateBackend:
     """The state backend ``config``'s ``[state]`` names (the local file by default).
+
+    The state is kept per environment (``-e``) and kube context: ``.firestream/state.json``
+    without either, else ``.firestream/state.<env>@<context>.json`` (for the kubernetes
+    backend, the Secret's name gets the same suffix).
 
     :param kubectl: for ``backend = "kubernetes"``: the ``Kubectl`` reaching
         the target cluster (default: ``kubectl`` with its own kubeconfig).
+    :param kube_context: the context given on the command line (else the environment's).
     """
     from firestream_core.state.store import StateStore, open_backend
 
     cfg = config.state
+    scope = state_scope(config, kube_context)
     if cfg.backend == "local":
-        return StateStore(config.project_dir)
+        store = StateStore(config.project_dir)
+        if scope:
+            store.path = store.dir / f"state.{scope}.json"
+        return store
     options = {k: v for k, v in attrs.asdict(cfg).items() if k != "backend" and v is not None}
     if cfg.backend == "kubernetes":  # the Secret and the Lease live in the target cluster
-        options.update(project_name=config.project.name, kubectl=kubectl)
+        project_name = config.project.name
+        if scope:
+            project_name = f"{project_name or config.name}-{scope.replace('@', '-')}"
+            if "name" in options:
+                options["name"] = f"{options['name']}-{scope.replace('@', '-')}".lower()
+        options.update(project_name=project_name, kubectl=kubectl)
     return open_backend(cfg.backend, config.project_dir, **options)
 
 
@@ -104,6 +130,28 @@ def _hide_secret_looking(redactor: Redactor, chart: HelmChart) -> None:
             redactor.add(str(node))
 
     walk(values, False)
+
+
+def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]], values_files: list[Path]) -> None:
+    """``--set`` pairs and ``--values`` files on top of every release's own values.
+
+    :raises ConfigError: a ``--values`` file that does not exist.
+    """
+    from firestream_core.errors import ConfigError
+    from firestream_core.model import ChartSetValue, ChartValuesGenerated
+
+    documents = []
+    for f in values_files:
+        try:
+            documents.append(ChartValuesGenerated(f"--values {f.name}", f.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--values: cannot read {f}: {getattr(exc, 'strerror', None) or exc}") from None
+    for chart in charts:
+        # after the config's values (a values document, not a path: the config's values
+        # documents come after values_files), then the --set pairs over everything
+        chart.chart_info.yaml_files_content.extend(ChartValuesGenerated(d.filename, d.yaml_content)
+                                                   for d in documents)
+        chart.chart_info.values.extend(ChartSetValue(k, v) for k, v in set_values)
 
 
 _TEST_KEYS = ("name", "phase", "passed", "started", "completed", "run_at")
@@ -151,8 +199,9 @@ class Project:
         self.helm_binary = str(helm_binary) if helm_binary else None
         self.kubectl_binary = str(kubectl_binary) if kubectl_binary else None
         self.kubeconfig = str(kubeconfig) if kubeconfig else None
-        self.kube_context = kube_context
+        self.kube_context = kube_context or config.kube_context
         self.env = dict(env or {})
+        self.overrides: tuple[str, ...] = ()  # --set / --values given on the command line (names only)
         self.redactor: Redactor = Redactor(secrets)
         for chart in self.charts:
             _hide_secret_looking(self.redactor, chart)
@@ -181,6 +230,9 @@ class Project:
         env: Mapping[str, str] | None = None,
         kubectl_binary: str | os.PathLike[str] | None = None,
         manager: FirestreamPluginManager | None = None,
+        environment: str | None = None,
+        set_values: Iterable[tuple[str, str]] = (),
+        values_files: Iterable[str | os.PathLike[str]] = (),
     ) -> Project:
         """Read ``path``, load the plugins and build one chart per release.
 
@@ -191,6 +243,9 @@ class Project:
         :param env: extra environment for helm and kubectl.
         :param kubectl_binary: kubectl executable (default ``kubectl``).
         :param manager: a prebuilt plugin manager (tests); built when None.
+        :param environment: read the file for ``[environments.<environment>]``.
+        :param set_values: ``(path, value)`` pairs set on every release, last (``--set``).
+        :param values_files: values files added to every release, last (``--values``).
         :raises ConfigError: every problem of the file at once.
         """
         from firestream_core.config.build import build_charts
@@ -199,9 +254,13 @@ class Project:
 
         if manager is None:
             manager = get_plugin_manager(disabled=disabled_plugins)
-        config = load_config(path)
+        config = load_config(path, environment=environment)
         charts = build_charts(config, manager)
-        return cls(
+        set_values = list(set_values)
+        files = [Path(f).resolve() for f in values_files]
+        if set_values or files:
+            _add_overrides(charts, set_values, files)
+        project = cls(
             config,
             list(charts),
             manager,
@@ -212,11 +271,15 @@ class Project:
             env=env,
             secrets=getattr(charts, "secrets", ()),
         )
+        project.overrides = (*(f"--set {k}" for k, _ in set_values),
+                             *(f"--values {f}" for f in values_files))  # as given
+        return project
 
     def reload(self) -> Project:
         """The same project read again from its file (after ``import``)."""
         return Project.load(
             self.config.path,
+            environment=self.config.environment,
             helm_binary=self.helm_binary,
             kubeconfig=self.kubeconfig,
             kube_context=self.kube_context,
@@ -375,7 +438,7 @@ class Project:
             kubectl = Kubectl(None, self.kubectl_binary, kubeconfig=self.kubeconfig,
                               kube_context=self.kube_context, env=self.env or None,
                               redactor=self.redactor)
-        return state_backend(self.config, kubectl=kubectl)
+        return state_backend(self.config, kubectl=kubectl, kube_context=self.kube_context)
 
     @contextmanager
     def lock(self, command: str = "firestream", *, timeout: float = 0.0) -> Iterator[Any]:

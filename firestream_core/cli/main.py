@@ -36,6 +36,7 @@ PROG = "firestream"
 HELM_BINARY_ENV = "FIRESTREAM_HELM_BINARY"
 KUBECTL_BINARY_ENV = "FIRESTREAM_KUBECTL_BINARY"
 FILE_ENV = "FIRESTREAM_FILE"
+ENVIRONMENT_ENV = "FIRESTREAM_ENVIRONMENT"
 CONFIG_NAME = "firestream.toml"
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -111,6 +112,12 @@ def _global_options(parser: argparse.ArgumentParser | Any, sub: bool) -> None:
         default=suppress if sub else [],
         help="do not load this plugin (repeatable; also $FIRESTREAM_DISABLE_PLUGINS)",
     )
+    g.add_argument("-e", "--environment", dest=p + "environment", metavar="NAME",
+                   default=suppress if sub else None,
+                   help=f"use [environments.NAME] of the project file (default: ${ENVIRONMENT_ENV})")
+    g.add_argument("--color", dest=p + "color", choices=("auto", "always", "never"),
+                   default=suppress if sub else None,
+                   help="colour the output: auto (on a terminal, unless $NO_COLOR is set), always, never")
     g.add_argument("-v", "--verbose", dest=p + "verbose", action="count",
                    default=suppress if sub else 0, help="debug output and tracebacks")
     g.add_argument("-q", "--quiet", dest=p + "quiet", action="store_true",
@@ -182,7 +189,8 @@ def load_command(name: str) -> Any:
 
 def merge_globals(args: argparse.Namespace) -> argparse.Namespace:
     """Fold the flags given after the subcommand into the global ones."""
-    for key in ("file", "kubeconfig", "kube_context", "helm_binary", "kubectl_binary", "quiet"):
+    for key in ("file", "kubeconfig", "kube_context", "helm_binary", "kubectl_binary", "quiet", "environment",
+                "color"):
         sub = getattr(args, "sub_" + key, None)
         if sub is not None:
             setattr(args, key, sub)
@@ -194,6 +202,10 @@ def merge_globals(args: argparse.Namespace) -> argparse.Namespace:
         if hasattr(args, key):
             delattr(args, key)
     args.file = find_project_file(args.file)
+    if args.environment is None:
+        args.environment = os.environ.get(ENVIRONMENT_ENV) or None
+    if args.color is None:
+        args.color = "auto"
     if args.helm_binary is None:
         args.helm_binary = os.environ.get(HELM_BINARY_ENV) or checkout_tool("helm")
     if args.kubectl_binary is None:

@@ -212,6 +212,9 @@ class ProjectConfig:
     state: StateConfig = StateConfig()
     settings: Settings = Settings()
     releases: tuple[ReleaseConfig, ...] = ()
+    # the [environments.NAME] this config was read for (-e NAME) and its kube_context
+    environment: str | None = None
+    kube_context: str | None = None
 
     @property
     def name(self) -> str:
@@ -231,4 +234,5 @@ RELEASE_KEYS: frozenset[str] = frozenset(
 """Every key a release may set (chart-type options come on top)."""
 DEFAULTS_KEYS: frozenset[str] = frozenset(a.name for a in attrs.fields(ReleaseKeys))
 PER_RELEASE_ONLY = ("name", "preset", "depends_on")
-TOP_LEVEL_KEYS = ("project", "repositories", "registries", "defaults", "state", "settings", "deployments")
+TOP_LEVEL_KEYS = ("project", "repositories", "registries", "defaults", "state", "settings", "deployments",
+                  "environments")

@@ -176,3 +176,75 @@ def test_labels_must_be_a_table_of_scalars(tmp_path: Path) -> None:
     done = firestream("validate", cwd=tmp_path)
     assert done.returncode == 1
     assert "deployments.generic[0].labels.tier" in done.stderr
+
+
+# -- environments and one-off overrides ---------------------------------------------------------
+
+ENVIRONMENTS = """
+[environments.dev]
+releases = ["db", "cache", "api"]
+
+[environments.prod]
+kube_context = "prod-cluster"
+namespace = "shop-prod"
+values = { replicaCount = 3 }
+values_files = ["prod.yaml"]
+
+[environments.prod.deployments.api]
+values = { image = { tag = "2.0" } }
+labels = { tier = "edge" }
+"""
+
+
+def test_environment_overlays(project: Path) -> None:
+    from firestream_core.project import Project, state_scope
+    from firestream_core.tools.values import merged_values
+
+    (project / "firestream.toml").write_text((project / "firestream.toml").read_text().replace(
+        '[[deployments.generic]]\nname = "api"', '[[deployments.generic]]\nname = "api"\nvalues = { image = { repository = "api" } }', 1)
+        + ENVIRONMENTS)
+    (project / "prod.yaml").write_text("prod: true\n")
+    plain = Project.load(project)
+    assert plain.names == ["db", "cache", "api", "web"] and plain.config.environment is None
+    assert plain.kube_context is None and state_scope(plain.config) is None
+    assert plain.state_backend().describe().endswith(".firestream/state.json")
+
+    dev = Project.load(project, environment="dev")
+    assert dev.names == ["db", "cache", "api"]  # only the environment's releases
+    assert dev.state_backend().describe().endswith(".firestream/state.dev.json")
+
+    prod = Project.load(project, environment="prod")
+    assert prod.kube_context == "prod-cluster"
+    assert {c.chart_info.namespace_name for c in prod.charts} == {"shop-prod"}
+    api = prod.chart("api").chart_info
+    assert merged_values(api) == {"image": {"repository": "api", "tag": "2.0"}, "replicaCount": 3}
+    assert [p.name for p in api.values_files] == ["prod.yaml"]
+    assert prod.labels()["api"]["tier"] == "edge"
+    assert prod.state_backend().describe().endswith(".firestream/state.prod@prod-cluster.json")
+    # the command line's context wins, and keeps its own state
+    other = Project.load(project, environment="prod", kube_context="other")
+    assert other.state_backend().describe().endswith(".firestream/state.prod@other.json")
+
+
+def test_unknown_environment_and_bad_overlay_are_config_errors(project: Path) -> None:
+    (project / "firestream.toml").write_text((project / "firestream.toml").read_text()
+                                             + '\n[environments.dev]\nreleases = ["nope"]\ncolour = 1\n')
+    done = firestream("validate", "-e", "prod", cwd=project)
+    assert done.returncode == 1 and "unknown environment 'prod' (environments: 'dev')" in done.stderr
+    done = firestream("validate", cwd=project, env={"FIRESTREAM_ENVIRONMENT": "dev"})
+    assert done.returncode == 1
+    assert "environments.dev: unknown release 'nope'" in done.stderr
+    assert "environments.dev.colour: unknown key" in done.stderr
+
+
+def test_set_and_values_overrides_go_last(project: Path, tmp_path: Path) -> None:
+    from firestream_core.project import Project
+    from firestream_core.tools.values import merged_values
+
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("replicaCount: 5\nimage: {tag: x}\n")
+    p = Project.load(project, set_values=[("image.tag", "y")], values_files=[extra])
+    assert merged_values(p.chart("web").chart_info) == {"replicaCount": 5, "image": {"tag": "y"}}
+    assert p.overrides == ("--set image.tag", f"--values {extra}")
+    done = firestream("plan", "--set", "novalue", cwd=project)
+    assert done.returncode == 2 and "expected PATH=VALUE" in done.stderr

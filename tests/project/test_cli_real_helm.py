@@ -209,3 +209,47 @@ def test_exit_codes_selectors_and_destroy_with_dependents(tmp_path, kube, chart_
     assert deployed(kube, helm_bin) == {"api"}
     done = cli(kube, helm_bin, "destroy", "--yes", cwd=d)
     assert done.returncode == 0 and deployed(kube, helm_bin) == set()
+
+
+def test_environments_keep_their_own_state_and_overrides_show_in_the_plan(tmp_path, kube, chart_repo,
+                                                                         helm_bin):
+    releases = [("db", [], {"message": "db"}), ("api", ["db"], {"message": "api"})]
+    path = config(tmp_path / "p", kube, chart_repo, releases, extra=f"""
+[environments.staging]
+releases = ["db"]
+
+[environments.staging.deployments.db]
+namespace = "{kube.namespace}-staging"
+values = {{ replicaCount = 2 }}
+""")
+    d = path.parent
+    staging_ns = f"{kube.namespace}-staging"
+    done = cli(kube, helm_bin, "plan", "-e", "staging", "--detailed-exitcode", cwd=d)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.splitlines()[0].startswith("firestream.toml: environment staging (state ")
+    assert "state.staging.json" in done.stdout.splitlines()[0]
+    assert re.search(rf"\+\s+db\s+{staging_ns}\s+create", done.stdout) and "api" not in done.stdout
+
+    # -e from the environment variable; create the namespace through the release
+    text = path.read_text().replace('timeout = "60s"', 'timeout = "60s"\ncreate_namespace = true')
+    path.write_text(text)
+    done = cli(kube, helm_bin, "apply", "--yes", cwd=d, env={"FIRESTREAM_ENVIRONMENT": "staging"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (d / ".firestream" / "state.staging.json").is_file()
+    assert not (d / ".firestream" / "state.json").exists()
+    releases_live = {(r.namespace, r.name) for r in kube.helm(helm_bin).list_releases()}
+    assert (staging_ns, "db") in releases_live and (kube.namespace, "db") not in releases_live
+    values = kube.helm(helm_bin).get_values("db", staging_ns)
+    assert values.get("replicaCount") == 2
+
+    # the default environment has its own (empty) state: it plans both releases as new
+    done = cli(kube, helm_bin, "plan", cwd=d)
+    assert re.search(rf"\+\s+db\s+{kube.namespace}\s+create", done.stdout), done.stdout
+
+    # a one-off --set shows in the plan (its path, never its value) and becomes an upgrade
+    done = cli(kube, helm_bin, "plan", "-e", "staging", "--set", "message=one-off-9931", cwd=d)
+    assert "overrides: --set message" in done.stdout
+    assert re.search(r"~\s+db\s.*upgrade\s+values changed: message", done.stdout), done.stdout
+    assert "one-off-9931" not in done.stdout
+    done = cli(kube, helm_bin, "destroy", "--yes", "-e", "staging", cwd=d)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -17,7 +17,13 @@ import argparse
 import sys
 from typing import Any
 
-from firestream_core.cli.commands.plan import add_target_arguments, load_project, selection
+from firestream_core.cli.commands.plan import (
+    add_override_arguments,
+    add_target_arguments,
+    load_project,
+    plan_header,
+    selection,
+)
 
 
 def _concurrency(text: str) -> int:
@@ -46,6 +52,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
+    add_override_arguments(parser)
     add_run_arguments(parser)
     parser.add_argument("--repair-drift", action="store_true",
                         help="also upgrade releases whose live objects drifted from their manifest "
@@ -75,7 +82,7 @@ def confirm(question: str, args: argparse.Namespace, what: str) -> bool:
 
 def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool) -> int:
     """Run ``plan`` with live progress and print the summary; return the exit code."""
-    from firestream_core.cli.progress import LiveProgress, format_summary
+    from firestream_core.cli.progress import LiveProgress, format_summary, use_color
 
     kwargs: dict[str, Any] = {
         "plan": plan,
@@ -89,7 +96,7 @@ def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool)
         else:
             result = project.apply(on_event=progress, **kwargs)
     print()
-    print(format_summary(result), end="")
+    print(format_summary(result, color=use_color(args, sys.stdout)), end="")
     return result.exit_code
 
 
@@ -97,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     """Plan, confirm, apply."""
     from contextlib import nullcontext
 
-    from firestream_core.cli.progress import format_plan
+    from firestream_core.cli.progress import format_plan, use_color
 
     project = load_project(args)
     with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
@@ -105,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "repair_drift", False):
             # drifted no-op releases -> upgrade "drift repair", checked with the plan's tools
             plan, _ = project.repair_drift(plan)
-        print(format_plan(plan), end="")
+        print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
         if not plan.has_changes:
             print("Nothing to do.")
             return 0

@@ -9,9 +9,15 @@ Confirmation as for ``apply``.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from firestream_core.cli.commands.apply import add_run_arguments, confirm, execute
-from firestream_core.cli.commands.plan import add_target_arguments, load_project, selection
+from firestream_core.cli.commands.plan import (
+    add_target_arguments,
+    load_project,
+    plan_header,
+    selection,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,12 +29,12 @@ def run(args: argparse.Namespace) -> int:
     """Plan the removal, confirm, destroy."""
     from contextlib import nullcontext
 
-    from firestream_core.cli.progress import format_plan
+    from firestream_core.cli.progress import format_plan, use_color
 
     project = load_project(args)
     with nullcontext() if args.dry_run else project.lock("firestream destroy", timeout=args.lock_timeout):
         plan = project.plan(selection(args, project), args.include_deps, destroy=True, force=args.force)
-        print(format_plan(plan), end="")
+        print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
         if not plan.has_changes:
             print("Nothing to destroy.")
             return 0

@@ -14,18 +14,22 @@ import argparse
 import json
 import sys
 
-from firestream_core.cli.commands.plan import add_target_arguments, load_project, selection
+from firestream_core.cli.commands.plan import (
+    add_override_arguments,
+    add_target_arguments,
+    load_project,
+    selection,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
+    add_override_arguments(parser)
     parser.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 0 when there are no changes, 2 when there are, 1 on error")
     parser.add_argument("--json", action="store_true", help="print the diffs as JSON")
     parser.add_argument("--context", type=int, default=3, metavar="N",
                         help="lines of context around each change (default 3)")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                        help="colour the diff (default: on a terminal)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
             "releases": [d.to_dict() for d in diffs],
         }, indent=2))
     else:
-        color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+        from firestream_core.cli.progress import use_color
+
+        color = use_color(args, sys.stdout)
         print(format_diffs(diffs, color=color), end="")
     if any(d.status == "error" for d in diffs):
         return 1

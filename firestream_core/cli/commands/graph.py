@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from firestream_core.plugin.manager import get_plugin_manager
 
     manager = get_plugin_manager(disabled=args.disable_plugin)
-    config = load_config(args.file, manager)
+    config = load_config(args.file, manager, getattr(args, "environment", None))
     charts = build_charts(config, manager, resolve_secrets=False)  # the shape only
     graph = build_graph(charts, str(config.path))
     if args.releases:

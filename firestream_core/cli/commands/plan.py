@@ -35,6 +35,38 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, destroy: bool = Fal
                         help="with a selection: also the releases that depend on it")
 
 
+def _set_pair(text: str) -> tuple[str, str]:
+    key, eq, value = text.partition("=")
+    if not eq or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected PATH=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def add_override_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--set PATH=VALUE`` and ``--values FILE`` (repeatable): one-off values on top of
+    every (selected) release's own, shown in the plan (the paths and files, never a value)."""
+    parser.add_argument("--set", dest="set_values", metavar="PATH=VALUE", type=_set_pair, action="append",
+                        default=[], help="set a value on every selected release, last (repeatable)")
+    parser.add_argument("--values", dest="values_files", metavar="FILE", action="append", default=[],
+                        help="a values file applied to every selected release after its own (repeatable)")
+
+
+def plan_header(project: Any) -> str:
+    """The plan's first lines when it is not the plain project: environment, kube context,
+    state and the command line's overrides (``--set`` paths, ``--values`` files)."""
+    parts = []
+    if project.config.environment:
+        parts.append(f"environment {project.config.environment}")
+    if project.kube_context:
+        parts.append(f"kube context {project.kube_context}")
+    lines = []
+    if parts:
+        lines.append(f"{project.path}: " + ", ".join(parts) + f" (state {project.state_backend().describe()})")
+    if project.overrides:
+        lines.append("overrides: " + ", ".join(project.overrides))
+    return "\n".join(lines) + "\n\n" if lines else ""
+
+
 def selection(args: argparse.Namespace, project: Any) -> list[str] | None:
     """The releases ``--target`` / ``-l`` / ``--include-*`` name (None: all of them).
 
@@ -51,6 +83,7 @@ def selection(args: argparse.Namespace, project: Any) -> list[str] | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
+    add_override_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("--hooks", action="store_true",
                         help="also render the changed releases and show their chart's helm hooks")
@@ -70,6 +103,9 @@ def load_project(args: argparse.Namespace) -> Any:
         kubeconfig=args.kubeconfig,
         kube_context=args.kube_context,
         disabled_plugins=args.disable_plugin,
+        environment=getattr(args, "environment", None),
+        set_values=getattr(args, "set_values", ()),
+        values_files=getattr(args, "values_files", ()),
     )
     add_redactor(project.redactor)
     return project
@@ -77,7 +113,9 @@ def load_project(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Print the plan."""
-    from firestream_core.cli.progress import format_plan
+    import sys
+
+    from firestream_core.cli.progress import format_plan, use_color
 
     project = load_project(args)
     plan = project.plan(selection(args, project))
@@ -87,12 +125,12 @@ def run(args: argparse.Namespace) -> int:
         )
 
         if not args.json:
-            print(format_plan(plan), end="")
+            print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
         print(print_plan_hooks(project, plan, args.json), end="")
     elif args.json:
         print(plan.to_json())
     else:
-        print(format_plan(plan), end="")
+        print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
     if args.detailed_exitcode:
         return 2 if plan.has_changes else 0
     return 0

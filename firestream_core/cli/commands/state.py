@@ -23,14 +23,14 @@ def _backend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from firestream_core.config.load import load_config
     from firestream_core.project import state_backend
 
-    config = load_config(args.file)
+    config = load_config(args.file, environment=getattr(args, "environment", None))
     kubectl = None
     if config.state.backend == "kubernetes":  # the Secret and the Lease are in the cluster
         from firestream_core.tools.kubectl import Kubectl
 
         kubectl = Kubectl(None, getattr(args, "kubectl_binary", None), kubeconfig=args.kubeconfig,
                           kube_context=args.kube_context)
-    return state_backend(config, kubectl=kubectl)
+    return state_backend(config, kubectl=kubectl, kube_context=args.kube_context)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,9 +12,10 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from firestream_core.cli.commands.plan import add_target_arguments
+    from firestream_core.cli.commands.plan import add_override_arguments, add_target_arguments
 
     add_target_arguments(parser)
+    add_override_arguments(parser)
     parser.add_argument("--output-dir", metavar="DIR", default=None,
                         help="write <release>.yaml files there instead of printing")
 

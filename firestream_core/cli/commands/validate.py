@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     log = logging.getLogger("firestream")
     manager = get_plugin_manager(disabled=args.disable_plugin)
-    config = load_config(args.file, manager)
+    config = load_config(args.file, manager, getattr(args, "environment", None))
     charts = build_charts(config, manager)
     if charts.secrets:
         from firestream_core.tools.redact import Redactor
