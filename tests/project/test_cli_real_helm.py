@@ -7,6 +7,7 @@ destroy refusing to strand dependents, rollback, selectors and environments.
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -253,3 +254,49 @@ values = {{ replicaCount = 2 }}
     assert "one-off-9931" not in done.stdout
     done = cli(kube, helm_bin, "destroy", "--yes", "-e", "staging", cwd=d)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_read_command_json_follows_one_schema(tmp_path, kube, chart_repo, helm_bin):
+    import jsonschema
+
+    from firestream_core.cli.jsonout import SCHEMA
+
+    releases = [("db", [], {"message": "db"}), ("api", ["db"], {"message": "api"})]
+    path = config(tmp_path / "p", kube, chart_repo, releases)
+    d = path.parent
+    assert cli(kube, helm_bin, "apply", "--yes", "--target", "db", cwd=d).returncode == 0
+    commands = {
+        "plan": ["plan", "--json"],
+        "status": ["status", "--json"],
+        "state": ["state", "show", "--json"],
+        "diff": ["diff", "--json"],
+        "drift": ["drift", "--json"],
+        "graph": ["graph", "--json"],
+        "validate": ["validate", "--json"],
+        "plugins": ["plugins", "--json"],
+    }
+    for command, argv in commands.items():
+        done = cli(kube, helm_bin, *argv, cwd=d)
+        assert done.returncode in (0, 2), (command, done.stderr)
+        doc = json.loads(done.stdout)
+        jsonschema.validate(doc, SCHEMA)
+        assert doc["command"] == command
+        keys = [r["key"] for r in doc["releases"]]
+        if command == "plugins":
+            assert keys == []
+        elif command in ("state", "drift"):  # only what is recorded / deployed
+            assert f"{kube.namespace}/db" in keys and all(k.startswith(f"{kube.namespace}/") for k in keys)
+        elif command == "diff":  # only what changes
+            assert keys == [f"{kube.namespace}/api"]
+        else:
+            assert sorted(keys) == sorted([f"{kube.namespace}/db", f"{kube.namespace}/api"]), (command, keys)
+        for r in doc["releases"]:
+            assert r["key"] == f"{r['namespace']}/{r['name']}"
+            assert "release" not in r  # one spelling: name
+    # an invalid file: validate --json still answers in the shape, valid=false
+    path.write_text(path.read_text() + "\n[bogus]\n")
+    done = cli(kube, helm_bin, "validate", "--json", cwd=d)
+    assert done.returncode == 1
+    doc = json.loads(done.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["valid"] is False and any("bogus" in p for p in doc["problems"])

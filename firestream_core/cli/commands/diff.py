@@ -11,7 +11,6 @@ Exit codes: 0 on success (1 when a release could not be rendered); with
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from firestream_core.cli.commands.plan import (
@@ -40,10 +39,9 @@ def run(args: argparse.Namespace) -> int:
     diffs = diff_project(project, selection(args, project),
                          context=max(0, args.context))
     if args.json:
-        print(json.dumps({
-            "has_changes": any(d.has_changes for d in diffs),
-            "releases": [d.to_dict() for d in diffs],
-        }, indent=2))
+        from firestream_core.cli.jsonout import dumps
+
+        print(dumps("diff", [d.to_dict() for d in diffs], has_changes=any(d.has_changes for d in diffs)))
     else:
         from firestream_core.cli.progress import use_color
 

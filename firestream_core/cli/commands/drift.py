@@ -9,7 +9,6 @@ values are never shown. Exit 0 when nothing drifted, 2 when something did,
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +26,9 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args)
     drifts = drift_project(project, selection(args, project))
     if args.json:
-        print(json.dumps({"drifted": any(d.drifted for d in drifts),
-                          "releases": [d.to_dict() for d in drifts]}, indent=2))
+        from firestream_core.cli.jsonout import dumps
+
+        print(dumps("drift", [d.to_dict() for d in drifts], drifted=any(d.drifted for d in drifts)))
     else:
         print(format_drift(drifts), end="")
     if any(d.status == "error" for d in drifts):

@@ -67,6 +67,16 @@ def plan_header(project: Any) -> str:
     return "\n".join(lines) + "\n\n" if lines else ""
 
 
+def plan_json(project: Any, plan: Any) -> str:
+    """``plan --json`` in the read commands' shape (:mod:`firestream_core.cli.jsonout`)."""
+    from firestream_core.cli.jsonout import dumps
+
+    doc = plan.to_dict()
+    releases = doc.pop("releases")
+    return dumps("plan", releases, file=str(project.path), environment=project.config.environment,
+                 kube_context=project.kube_context, overrides=list(project.overrides), **doc)
+
+
 def selection(args: argparse.Namespace, project: Any) -> list[str] | None:
     """The releases ``--target`` / ``-l`` / ``--include-*`` name (None: all of them).
 
@@ -128,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
         print(print_plan_hooks(project, plan, args.json), end="")
     elif args.json:
-        print(plan.to_json())
+        print(plan_json(project, plan))
     else:
         print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
     if args.detailed_exitcode:

@@ -34,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        doc = {
+        from firestream_core.cli.jsonout import document
+
+        doc = document("plugins", [], **{
             "plugins": [i.to_dict() for i in infos],
             "broken": [
                 {**b.to_dict(), **({"traceback": b.traceback} if args.verbose else {})}
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             ],
             "disabled": list(manager.disabled),
             "problems": problems,
-        }
+        })
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 1 if problems else 0

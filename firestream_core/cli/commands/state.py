@@ -46,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
         removed = backend.force_unlock()
         print(f"removed the lock of {removed}" if removed else "the project was not locked")
         return 0
-    import json
-
     from firestream_core.cli.progress import format_table
 
     state = backend.load()
@@ -58,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
         for r in state.releases.values()
     ]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        from firestream_core.cli.jsonout import dumps
+
+        print(dumps("state", rows, state=backend.describe()))
     else:
         print(format_table(["release", "action", "result", "revision", "version", "applied at"],
                            [[r["release"], r["action"], r["result"], r["revision"], r["version"],
