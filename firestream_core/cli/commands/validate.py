@@ -21,8 +21,8 @@ def run(args: argparse.Namespace) -> int:
     """Load and check the project; print a summary."""
     from firestream_core.cli.logs import add_redactor
     from firestream_core.config.build import build_charts
-    from firestream_core.errors import ConfigError
     from firestream_core.config.load import load_config
+    from firestream_core.errors import ConfigError
     from firestream_core.graph import build_graph
     from firestream_core.plugin.manager import get_plugin_manager
 
