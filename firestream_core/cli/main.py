@@ -55,6 +55,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "drift": ("drift", "detect changes made in the cluster outside firestream"),
     "state": ("state", "inspect or repair the state file and its lock"),
     "new": ("new", "create a chart plugin package from the template"),
+    "rollback": ("rollback", "roll releases back to the revision of their last successful apply"),
+    "completion": ("completion", "print a shell completion script (bash, zsh, fish)"),
 }
 """Every subcommand: its module in ``firestream_core.cli.commands`` and its help line."""
 

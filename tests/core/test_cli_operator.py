@@ -248,3 +248,71 @@ def test_set_and_values_overrides_go_last(project: Path, tmp_path: Path) -> None
     assert p.overrides == ("--set image.tag", f"--values {extra}")
     done = firestream("plan", "--set", "novalue", cwd=project)
     assert done.returncode == 2 and "expected PATH=VALUE" in done.stderr
+
+
+# -- help, completion, colour -------------------------------------------------------------------
+
+
+def test_every_subcommand_help_has_examples() -> None:
+    from firestream_core.cli.main import COMMANDS
+
+    for name in COMMANDS:
+        done = firestream(name, "-h")
+        assert done.returncode == 0, (name, done.stderr)
+        assert f"usage: firestream {name}" in done.stdout
+        examples = done.stdout.split("examples:\n", 1)
+        assert len(examples) == 2 and "  firestream " in examples[1], name
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts(shell: str, tmp_path: Path) -> None:
+    done = firestream("completion", shell)
+    assert done.returncode == 0, done.stderr
+    script = done.stdout
+    for word in ("plan", "apply", "rollback", "completion", "--selector", "--include-dependents",
+                 "--detailed-exitcode", "--environment"):
+        assert (f"-l {word[2:]}" if shell == "fish" and word.startswith("--") else word) in script, word
+    if shell == "bash":
+        import shutil
+
+        bash = shutil.which("bash")
+        assert bash
+        # the script loads in bash and completes a subcommand's options
+        probe = tmp_path / "probe.sh"
+        probe.write_text(script + '\nCOMP_WORDS=(firestream plan --sel); COMP_CWORD=2; _firestream; '
+                         'echo "${COMPREPLY[*]}"\nCOMP_WORDS=(firestream -f x.toml ro); COMP_CWORD=3; '
+                         '_firestream; echo "${COMPREPLY[*]}"\n')
+        out = subprocess.run([bash, str(probe)], capture_output=True, text=True, timeout=30)  # noqa: S603
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.splitlines() == ["--selector", "rollback"]
+
+
+def test_color_on_plan_symbols_follows_color_and_no_color() -> None:
+    from firestream_core.cli.progress import format_plan, use_color
+    from firestream_core.deploy.plan import Change, Plan
+
+    plan = Plan(releases=(Change("db", "default", "generic", "create", ("not deployed",)),
+                          Change("web", "default", "generic", "destroy", ("destroy requested",))),
+                deps={"db": (), "web": ()})
+    colored = format_plan(plan, color=True)
+    assert "\x1b[32m+  db" in colored and "\x1b[31m-  web" in colored
+    assert "\x1b[" not in format_plan(plan)
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    class Args:
+        color = "auto"
+
+    os.environ.pop("NO_COLOR", None)
+    assert use_color(Args(), Tty()) is True
+    os.environ["NO_COLOR"] = "1"
+    try:
+        assert use_color(Args(), Tty()) is False
+        Args.color = "always"
+        assert use_color(Args(), io_stream := object()) is True and io_stream
+    finally:
+        del os.environ["NO_COLOR"]
+    Args.color = "never"
+    assert use_color(Args(), Tty()) is False

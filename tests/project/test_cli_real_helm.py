@@ -300,3 +300,38 @@ def test_every_read_command_json_follows_one_schema(tmp_path, kube, chart_repo, 
     doc = json.loads(done.stdout)
     jsonschema.validate(doc, SCHEMA)
     assert doc["valid"] is False and any("bogus" in p for p in doc["problems"])
+
+
+def test_rollback_to_the_last_successful_apply(tmp_path, kube, chart_repo, helm_bin):
+    releases = [("db", [], {"message": "applied"}), ("api", ["db"], {"message": "applied"})]
+    path = config(tmp_path / "p", kube, chart_repo, releases)
+    d = path.parent
+    assert cli(kube, helm_bin, "apply", "--yes", cwd=d).returncode == 0
+    # someone upgrades db by hand, outside firestream: revision 2
+    kube.run([str(helm_bin), "upgrade", "db", f"{chart_repo.name}/tiny-app", "--version", "0.2.0",
+              "-n", kube.namespace, "--reuse-values", "--set", "message=by-hand"])
+    helm = kube.helm(helm_bin)
+    assert helm.get_values("db", kube.namespace)["message"] == "by-hand"
+
+    done = cli(kube, helm_bin, "rollback", "--dry-run", cwd=d)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"<\s+db\s+\S+\s+rollback\s+revision 2 -> 1 \(last successful create at ", done.stdout)
+    assert re.search(r"=\s+api\s+\S+\s+no-op\s+already at revision 1", done.stdout)
+    assert helm.get_values("db", kube.namespace)["message"] == "by-hand"  # a dry run changes nothing
+
+    done = cli(kube, helm_bin, "rollback", "--yes", cwd=d)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^db\s+ok\s+3\s", done.stdout, re.M), done.stdout
+    assert helm.get_values("db", kube.namespace)["message"] == "applied"
+    state = json.loads((d / ".firestream" / "state.json").read_text())["releases"][f"{kube.namespace}/db"]
+    assert (state["action"], state["result"], state["revision"]) == ("rollback", "succeeded", 3)
+    assert "Rolling back release 'db' to revision 1" in done.stderr
+
+    # --to-revision: one release only, to that revision
+    done = cli(kube, helm_bin, "rollback", "db", "--to-revision", "2", "--yes", cwd=d)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert helm.get_values("db", kube.namespace)["message"] == "by-hand"
+    done = cli(kube, helm_bin, "rollback", "--to-revision", "2", "--yes", cwd=d)
+    assert done.returncode == 1 and "--to-revision needs exactly one release" in done.stderr
+    done = cli(kube, helm_bin, "rollback", "db", "--to-revision", "9", "--yes", cwd=d)
+    assert done.returncode == 1 and "no revision 9 (current 4)" in done.stdout

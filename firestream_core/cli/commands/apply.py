@@ -25,6 +25,13 @@ from firestream_core.cli.commands.plan import (
     selection,
 )
 
+EXAMPLES = """
+firestream apply
+firestream apply --yes --target api --include-deps
+firestream apply -e staging -l tier!=db --yes
+firestream apply --yes --detailed-exitcode  # 0 nothing changed, 2 changed, 1 error
+"""
+
 
 def _concurrency(text: str) -> int:
     """``--concurrency``: 0 (no limit) or more; anything else is a usage error (exit 2)."""

@@ -19,6 +19,12 @@ from firestream_core.cli.commands.plan import (
     selection,
 )
 
+EXAMPLES = """
+firestream destroy --target web
+firestream destroy --target db --include-deps --yes  # its dependents first
+firestream destroy -l tier=cache --force --yes
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser, destroy=True)

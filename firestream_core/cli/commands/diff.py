@@ -20,6 +20,12 @@ from firestream_core.cli.commands.plan import (
     selection,
 )
 
+EXAMPLES = """
+firestream diff
+firestream diff -l tier=app --context 5
+firestream diff --detailed-exitcode --json
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """
+firestream drift
+firestream drift -l tier=db --json
+firestream apply --repair-drift  # put drifted releases back
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from firestream_core.cli.commands.plan import add_target_arguments

@@ -10,6 +10,13 @@ from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """
+firestream graph
+firestream graph --format dot | dot -Tsvg > graph.svg
+firestream graph web --format mermaid
+firestream graph --json
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--format`` and optional target releases."""

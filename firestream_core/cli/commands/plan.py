@@ -10,6 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+EXAMPLES = """
+firestream plan
+firestream plan -l tier=db --include-dependents
+firestream plan -e prod --set replicaCount=3
+firestream plan --detailed-exitcode  # 0 no changes, 2 changes, 1 error
+firestream plan --json
+"""
+
 
 def add_target_arguments(parser: argparse.ArgumentParser, *, destroy: bool = False) -> None:
     """``--target NAME`` / ``-l SELECTOR`` (repeatable), ``--include-deps`` and

@@ -11,6 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+EXAMPLES = """
+firestream plugins
+firestream plugins --check
+firestream plugins --json | jq '.plugins[].name'
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--json`` and ``--check``."""

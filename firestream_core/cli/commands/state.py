@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """
+firestream state show
+firestream state show --json
+firestream state unlock --force
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("state_command", choices=["show", "unlock"], metavar="{show,unlock}",

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """
+firestream status
+firestream status --json | jq '.releases[] | {key, status}'
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """
+firestream template
+firestream template --target api --set image.tag=dev
+firestream template --output-dir rendered/
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from firestream_core.cli.commands.plan import add_override_arguments, add_target_arguments

@@ -9,6 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 
+EXAMPLES = """
+firestream test
+firestream test --target api --timeout 5m
+firestream test --json --no-record
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from firestream_core.cli.commands.plan import add_target_arguments

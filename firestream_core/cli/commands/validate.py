@@ -10,6 +10,12 @@ from __future__ import annotations
 import argparse
 import logging
 
+EXAMPLES = """
+firestream validate
+firestream validate -e prod
+firestream validate --json
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--json`` besides the global options (``-f``)."""
