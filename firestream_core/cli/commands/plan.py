@@ -75,11 +75,14 @@ def plan_header(project: Any) -> str:
     return "\n".join(lines) + "\n\n" if lines else ""
 
 
-def plan_json(project: Any, plan: Any) -> str:
-    """``plan --json`` in the read commands' shape (:mod:`firestream_core.cli.jsonout`)."""
+def plan_json(project: Any, plan: Any, hooks_json: str | None = None) -> str:
+    """``plan --json`` in the read commands' shape (:mod:`firestream_core.cli.jsonout`);
+    ``hooks_json``: the plan with its releases' hooks (``--hooks``)."""
+    import json
+
     from firestream_core.cli.jsonout import dumps
 
-    doc = plan.to_dict()
+    doc = json.loads(hooks_json) if hooks_json else plan.to_dict()
     releases = doc.pop("releases")
     return dumps("plan", releases, file=str(project.path), environment=project.config.environment,
                  kube_context=project.kube_context, overrides=list(project.overrides), **doc)
@@ -144,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
 
         if not args.json:
             print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
-        print(print_plan_hooks(project, plan, args.json), end="")
+            print(print_plan_hooks(project, plan, False), end="")
+        else:
+            print(plan_json(project, plan, print_plan_hooks(project, plan, True)))
     elif args.json:
         print(plan_json(project, plan))
     else:
