@@ -235,13 +235,7 @@ def find_project_file(given: str | None, environ: Any = None, cwd: str | None = 
     for folder in (here, *here.parents):
         candidate = folder / CONFIG_NAME
         if candidate.is_file():
-            if folder != here:
-                found = os.path.relpath(candidate, here)
-                import logging
-
-                logging.getLogger("firestream").debug("using %s", found)
-                return found
-            return CONFIG_NAME
+            return os.path.relpath(candidate, here) if folder != here else CONFIG_NAME
         if (folder / ".git").exists() or folder == home:
             break
     return CONFIG_NAME
@@ -345,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         verbose = args.verbose
         from firestream_core.cli.logs import setup_logging
 
-        setup_logging(args.verbose, args.quiet)
+        log = setup_logging(args.verbose, args.quiet)
+        if os.path.basename(args.file) == CONFIG_NAME and os.path.dirname(args.file).startswith(".."):
+            log.info("using %s (the nearest %s above the current folder)", args.file, CONFIG_NAME)
         with sigterm_as_interrupt() as sigterm:
             result = int(load_command(args.command).run(args) or 0)
         # an apply that took the SIGTERM in its scheduler returns 130 like for Ctrl-C

@@ -89,6 +89,7 @@ def test_config_is_found_from_a_subfolder(project: Path) -> None:
     done = firestream("validate", cwd=sub)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(os.path.join("..", "..", "firestream.toml") + " is valid: 4 releases")
+    assert "INFO using ../../firestream.toml (the nearest firestream.toml above the current folder)" in done.stderr
 
 
 def test_discovery_stops_at_the_repository_root(tmp_path: Path) -> None:
