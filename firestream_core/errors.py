@@ -161,3 +161,11 @@ class StateError(FirestreamError):
 
 class StateLockedError(StateError):
     """Another firestream process holds the project's lock."""
+
+
+class DependentsDeployedError(FirestreamError):
+    """A destroy would remove a release that still-deployed releases depend on (named)."""
+
+
+class SelectorError(FirestreamError):
+    """A ``-l`` selector that cannot be read or selects nothing, or a selection flag without one."""

@@ -60,22 +60,48 @@ if TYPE_CHECKING:
     from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.redact import Redactor
 
-__all__ = ["Project", "state_backend"]
+__all__ = ["Project", "state_backend", "state_scope"]
 
-def state_backend(config: ProjectConfig, *, kubectl: Any = None) -> StateBackend:
+def state_scope(config: ProjectConfig, kube_context: str | None = None) -> str | None:
+    """What keeps one environment's / kube context's state apart: ``<env>@<context>``,
+    ``<env>``, ``@<context>``, or None (neither given: the project's one state)."""
+    import re
+
+    context = kube_context or config.kube_context
+    if not config.environment and not context:
+        return None
+    text = f"{config.environment or ''}{'@' + context if context else ''}"
+    return re.sub(r"[^A-Za-z0-9_.@-]+", "-", text)
+
+
+def state_backend(config: ProjectConfig, *, kubectl: Any = None, kube_context: str | None = None) -> StateBackend:
     """The state backend ``config``'s ``[state]`` names (the local file by default).
+
+    The state is kept per environment (``-e``) and kube context: ``.firestream/state.json``
+    without either, else ``.firestream/state.<env>@<context>.json`` (for the kubernetes
+    backend, the Secret's name gets the same suffix).
 
     :param kubectl: for ``backend = "kubernetes"``: the ``Kubectl`` reaching
         the target cluster (default: ``kubectl`` with its own kubeconfig).
+    :param kube_context: the context given on the command line (else the environment's).
     """
     from firestream_core.state.store import StateStore, open_backend
 
     cfg = config.state
+    scope = state_scope(config, kube_context)
     if cfg.backend == "local":
-        return StateStore(config.project_dir)
+        store = StateStore(config.project_dir)
+        if scope:
+            store.path = store.dir / f"state.{scope}.json"
+        return store
     options = {k: v for k, v in attrs.asdict(cfg).items() if k != "backend" and v is not None}
     if cfg.backend == "kubernetes":  # the Secret and the Lease live in the target cluster
-        options.update(project_name=config.project.name, kubectl=kubectl)
+        project_name = config.project.name
+        if scope:
+            project_name = f"{project_name or config.name}-{scope.replace('@', '-')}"
+            if "name" in options:
+                options["name"] = f"{options['name']}-{scope.replace('@', '-')}".lower()
+        options.update(project_name=project_name, kubectl=kubectl)
     return open_backend(cfg.backend, config.project_dir, **options)
 
 
@@ -104,6 +130,28 @@ def _hide_secret_looking(redactor: Redactor, chart: HelmChart) -> None:
             redactor.add(str(node))
 
     walk(values, False)
+
+
+def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]], values_files: list[Path]) -> None:
+    """``--set`` pairs and ``--values`` files on top of every release's own values.
+
+    :raises ConfigError: a ``--values`` file that does not exist.
+    """
+    from firestream_core.errors import ConfigError
+    from firestream_core.model import ChartSetValue, ChartValuesGenerated
+
+    documents = []
+    for f in values_files:
+        try:
+            documents.append(ChartValuesGenerated(f"--values {f.name}", f.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--values: cannot read {f}: {getattr(exc, 'strerror', None) or exc}") from None
+    for chart in charts:
+        # after the config's values (a values document, not a path: the config's values
+        # documents come after values_files), then the --set pairs over everything
+        chart.chart_info.yaml_files_content.extend(ChartValuesGenerated(d.filename, d.yaml_content)
+                                                   for d in documents)
+        chart.chart_info.values.extend(ChartSetValue(k, v) for k, v in set_values)
 
 
 _TEST_KEYS = ("name", "phase", "passed", "started", "completed", "run_at")
@@ -151,8 +199,9 @@ class Project:
         self.helm_binary = str(helm_binary) if helm_binary else None
         self.kubectl_binary = str(kubectl_binary) if kubectl_binary else None
         self.kubeconfig = str(kubeconfig) if kubeconfig else None
-        self.kube_context = kube_context
+        self.kube_context = kube_context or config.kube_context
         self.env = dict(env or {})
+        self.overrides: tuple[str, ...] = ()  # --set / --values given on the command line (names only)
         self.redactor: Redactor = Redactor(secrets)
         for chart in self.charts:
             _hide_secret_looking(self.redactor, chart)
@@ -181,6 +230,9 @@ class Project:
         env: Mapping[str, str] | None = None,
         kubectl_binary: str | os.PathLike[str] | None = None,
         manager: FirestreamPluginManager | None = None,
+        environment: str | None = None,
+        set_values: Iterable[tuple[str, str]] = (),
+        values_files: Iterable[str | os.PathLike[str]] = (),
     ) -> Project:
         """Read ``path``, load the plugins and build one chart per release.
 
@@ -191,6 +243,9 @@ class Project:
         :param env: extra environment for helm and kubectl.
         :param kubectl_binary: kubectl executable (default ``kubectl``).
         :param manager: a prebuilt plugin manager (tests); built when None.
+        :param environment: read the file for ``[environments.<environment>]``.
+        :param set_values: ``(path, value)`` pairs set on every release, last (``--set``).
+        :param values_files: values files added to every release, last (``--values``).
         :raises ConfigError: every problem of the file at once.
         """
         from firestream_core.config.build import build_charts
@@ -199,9 +254,13 @@ class Project:
 
         if manager is None:
             manager = get_plugin_manager(disabled=disabled_plugins)
-        config = load_config(path)
+        config = load_config(path, environment=environment)
         charts = build_charts(config, manager)
-        return cls(
+        set_values = list(set_values)
+        files = [Path(f).resolve() for f in values_files]
+        if set_values or files:
+            _add_overrides(charts, set_values, files)
+        project = cls(
             config,
             list(charts),
             manager,
@@ -212,11 +271,15 @@ class Project:
             env=env,
             secrets=getattr(charts, "secrets", ()),
         )
+        project.overrides = (*(f"--set {k}" for k, _ in set_values),
+                             *(f"--values {f}" for f in values_files))  # as given
+        return project
 
     def reload(self) -> Project:
         """The same project read again from its file (after ``import``)."""
         return Project.load(
             self.config.path,
+            environment=self.config.environment,
             helm_binary=self.helm_binary,
             kubeconfig=self.kubeconfig,
             kube_context=self.kube_context,
@@ -253,6 +316,59 @@ class Project:
 
             self._graph = build_graph(self.charts, str(self.config.path))
         return self._graph
+
+    def labels(self) -> dict[str, dict[str, str]]:
+        """Release name -> its selector labels (``[defaults]``, its own, then ``name``,
+        ``namespace``, ``chart``, ``type``), in config order."""
+        from firestream_core.config.selectors import release_labels
+
+        out: dict[str, dict[str, str]] = {}
+        for chart in self.charts:
+            info = chart.chart_info
+            try:
+                own = self.config.release(info.name).labels
+            except KeyError:
+                own = None
+            out[info.name] = release_labels(own, self.config.defaults.labels, name=info.name,
+                                            namespace=info.namespace_name, chart=info.chart or "",
+                                            chart_type=chart.chart_type)
+        return out
+
+    def select(
+        self,
+        targets: Iterable[str] = (),
+        selectors: Iterable[str] = (),
+        *,
+        include_deps: bool = False,
+        include_dependents: bool = False,
+    ) -> list[str] | None:
+        """The releases named by ``targets`` or matched by any label selector (helmfile's
+        ``-l``: ``k=v``, ``k!=v``, comma = and), plus their dependencies / dependents on
+        request; None when nothing is selected (the whole project).
+
+        :raises FirestreamError: an unknown target, an invalid or empty selector, or
+            ``include_deps`` / ``include_dependents`` without a selection.
+        """
+        from firestream_core.config.selectors import expand, select
+        from firestream_core.errors import SelectorError
+
+        targets, selectors = list(targets), list(selectors)
+        if not targets and not selectors:
+            if include_deps or include_dependents:
+                flag = "--include-deps" if include_deps else "--include-dependents"
+                raise SelectorError(f"{flag} needs a selection: pass --target NAME or -l KEY=VALUE")
+            return None
+        graph = self.graph()
+        unknown = [t for t in targets if t not in graph]
+        if unknown:
+            raise SelectorError(f"unknown release{'s' if len(unknown) > 1 else ''}: "
+                                + ", ".join(f"'{u}'" for u in unknown)
+                                + f" (releases: {', '.join(self.names) or 'none'})")
+        chosen = [*targets, *(select(self.labels(), selectors) if selectors else [])]
+        names = graph.names
+        return expand(chosen, {n: graph.dependencies(n) for n in names},
+                      {n: graph.dependents(n) for n in names},
+                      include_deps=include_deps, include_dependents=include_dependents)
 
     def _run_input(self) -> RunInput:
         return RunInput(
@@ -322,7 +438,7 @@ class Project:
             kubectl = Kubectl(None, self.kubectl_binary, kubeconfig=self.kubeconfig,
                               kube_context=self.kube_context, env=self.env or None,
                               redactor=self.redactor)
-        return state_backend(self.config, kubectl=kubectl)
+        return state_backend(self.config, kubectl=kubectl, kube_context=self.kube_context)
 
     @contextmanager
     def lock(self, command: str = "firestream", *, timeout: float = 0.0) -> Iterator[Any]:
@@ -356,6 +472,7 @@ class Project:
         destroy: bool = False,
         helm: Any = None,
         installed: list[InstalledRelease] | None = None,
+        force: bool = False,
     ) -> Plan:
         """What ``apply`` (or ``destroy``) would do, from one ``helm list -A -a -o json``.
 
@@ -364,6 +481,10 @@ class Project:
         :param helm: the helm layer to use (a fresh one when None: the run
             that carries this plan out then reuses it).
         :param installed: the cluster state when already known (no helm call).
+        :param force: destroy: remove the targets even when releases still deployed depend
+            on them (otherwise refused, naming them; ``include_deps`` removes those too).
+        :raises DependentsDeployedError: destroy of a release that deployed releases
+            outside the targets depend on, without ``include_deps`` or ``force``.
         """
         from firestream_core.deploy.plan import make_plan
 
@@ -373,6 +494,8 @@ class Project:
             helm = tools[1]
         if installed is None:
             installed = helm.list_releases()
+        if destroy and targets and not include_deps and not force:
+            self._refuse_stranded_dependents(list(targets), installed)
         plan = make_plan(
             self.charts,
             installed,
@@ -387,6 +510,29 @@ class Project:
         if tools is not None:
             self._planned = (plan, tools)
         return plan
+
+    def _refuse_stranded_dependents(self, targets: list[str], installed: list[InstalledRelease]) -> None:
+        """Destroying ``targets`` must not strand a deployed release that depends on one."""
+        from firestream_core.errors import DependentsDeployedError
+
+        graph = self.graph()
+        live = {r.key for r in installed}
+        wanted = set(targets)
+        stranded: dict[str, list[str]] = {}
+        for t in targets:
+            if t not in graph:
+                continue  # make_plan names unknown targets
+            for d in graph.dependents(t):
+                if d not in wanted and (self.chart(d).chart_info.namespace_name, d) in live:
+                    stranded.setdefault(t, []).append(d)
+        if stranded:
+            what = "; ".join(f"'{t}' is needed by " + ", ".join(f"'{d}'" for d in ds)
+                             for t, ds in stranded.items())
+            raise DependentsDeployedError(
+                f"refusing to destroy: {what} (still deployed)",
+                hint="pass --include-deps to destroy those too (dependents first), "
+                "or --force to destroy only the targets",
+            )
 
     def repair_drift(self, plan: Plan) -> tuple[Plan, list[Any]]:
         """``plan`` with each drifted ``no-op`` release turned into an upgrade (``apply --repair-drift``).
@@ -451,14 +597,17 @@ class Project:
         on_event: Callable[[ApplyEvent], None] | None = None,
         cancel: threading.Event | None = None,
         lock_timeout: float = 0.0,
+        force: bool = False,
     ) -> ApplyResult:
         """Uninstall the (targeted) releases in reverse dependency order.
 
         With ``include_deps``, the targets' dependents go too (they cannot
-        outlive what they need). Arguments (``lock_timeout`` too) as for :meth:`apply`.
+        outlive what they need); without it a target that a deployed release
+        depends on is refused (``DependentsDeployedError``) unless ``force``.
+        Arguments (``lock_timeout`` too) as for :meth:`apply`.
         """
         options = self._run_options(concurrency, fail_fast, dry_run, on_event, cancel, lock_timeout)
-        return self._run(plan, targets, include_deps, destroy=True, options=options)
+        return self._run(plan, targets, include_deps, destroy=True, options=options, force=force)
 
     def _run_options(
         self,
@@ -488,6 +637,7 @@ class Project:
         *,
         destroy: bool,
         options: RunOptions,
+        force: bool = False,
     ) -> ApplyResult:
         """Take the lock (unless held or a dry run), make or check the plan, carry it out (:mod:`.run`)."""
         from contextlib import nullcontext
@@ -500,7 +650,7 @@ class Project:
         unlocked = options.dry_run or self._locked
         with nullcontext() if unlocked else backend.lock(command, timeout=options.lock_timeout):
             if plan is None:
-                plan = self.plan(targets, include_deps, destroy=destroy, helm=tools[1])
+                plan = self.plan(targets, include_deps, destroy=destroy, helm=tools[1], force=force)
             elif plan.destroy != destroy:
                 kind = "destroy" if plan.destroy else "deploy"
                 raise FirestreamError(f"this is a {kind} plan; pass it to {'destroy' if plan.destroy else 'apply'}()")
@@ -587,7 +737,9 @@ class Project:
         )
         return import_release(target, name, namespace, chart_type, chart=chart)
 
-    def template(self, output_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    def template(
+        self, output_dir: str | os.PathLike[str] | None = None, *, targets: Iterable[str] | None = None
+    ) -> dict[str, str]:
         """Render every release with ``helm template``, in dependency order.
 
         Local charts render offline; repository charts need their repository
@@ -595,12 +747,16 @@ class Project:
         also written to ``<output_dir>/<release>.yaml`` (mode 0600: rendered
         Secrets hold values).
 
+        :param targets: only these releases (None: all).
         :return: release name -> rendered manifest, in dependency order.
         """
         _, helm, _ = self.tools()
         repos = self.repositories()
         out: dict[str, str] = {}
+        wanted = set(targets) if targets is not None else None
         for name in self.graph().order():
+            if wanted is not None and name not in wanted:
+                continue
             chart = self.chart(name)
             info = chart.chart_info
             if info.action is HelmAction.DESTROY:

@@ -1,7 +1,8 @@
 """Logging set-up for the ``firestream`` command: ``INFO message`` lines on stderr.
 
 The level comes from the flags (``-v`` debug, ``-q`` warnings only) or from
-``FIRESTREAM_LOG`` (``debug``, ``info``, ``warning``, ``error``); INFO by
+``FIRESTREAM_LOG`` (``debug``, ``info``, ``warning``, ``error``), else
+``RUST_LOG`` (``debug``, ``firestream=debug``: the seed's spelling); INFO by
 default. Output goes to stderr so stdout stays clean for ``--json``.
 
 Redaction: :func:`add_redactor` attaches a redactor (anything with
@@ -20,6 +21,7 @@ from typing import Any, Protocol, TextIO
 
 LOGGER_NAME = "firestream"
 LOG_ENV = "FIRESTREAM_LOG"
+RUST_LOG_ENV = "RUST_LOG"
 FORMAT = "%(levelname)s %(message)s"
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -27,6 +29,7 @@ _LEVELS = {
     "warning": logging.WARNING,
     "warn": logging.WARNING,
     "error": logging.ERROR,
+    "trace": logging.DEBUG,
 }
 
 
@@ -63,19 +66,24 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at the time of each record.
 
     Binding the stream once would keep writing to a replaced (and perhaps
-    closed) stderr, as happens when a program or a test swaps it.
+    closed) stderr, as happens when a program or a test swaps it. Setting
+    ``stream`` to another stream routes the records there until it is set
+    back to ``sys.stderr`` (the live progress display does this to print log
+    lines above itself).
     """
+
+    _override: TextIO | None = None
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
     @property  # type: ignore[override]
     def stream(self) -> TextIO:
-        return sys.stderr
+        return self._override if self._override is not None else sys.stderr
 
     @stream.setter
-    def stream(self, _value: TextIO) -> None:
-        pass
+    def stream(self, value: TextIO) -> None:
+        self._override = None if value is None or value is sys.stderr else value
 
 
 _handler: logging.Handler | None = None
@@ -88,8 +96,24 @@ def level_for(verbose: int = 0, quiet: bool = False, environ: Any = None) -> int
         return logging.WARNING
     if verbose:
         return logging.DEBUG
-    env = (os.environ if environ is None else environ).get(LOG_ENV, "").strip().lower()
+    environ = os.environ if environ is None else environ
+    env = environ.get(LOG_ENV, "").strip().lower()
+    if not env:
+        env = _rust_log_level(environ.get(RUST_LOG_ENV, ""))
     return _LEVELS.get(env, logging.INFO)
+
+
+def _rust_log_level(text: str) -> str:
+    """The level ``RUST_LOG`` (the seed's spelling) gives firestream: ``debug``,
+    ``firestream=debug`` or ``warn,firestream=trace`` (a ``firestream=`` directive wins)."""
+    level = ""
+    for directive in text.strip().lower().split(","):
+        key, eq, value = directive.strip().partition("=")
+        if not eq and key in _LEVELS or key == "trace":
+            level = level or key
+        elif eq and key.startswith("firestream"):
+            return value.strip()
+    return level
 
 
 def setup_logging(

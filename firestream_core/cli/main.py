@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 PROG = "firestream"
 HELM_BINARY_ENV = "FIRESTREAM_HELM_BINARY"
+KUBECTL_BINARY_ENV = "FIRESTREAM_KUBECTL_BINARY"
+FILE_ENV = "FIRESTREAM_FILE"
+ENVIRONMENT_ENV = "FIRESTREAM_ENVIRONMENT"
+CONFIG_NAME = "firestream.toml"
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module under firestream_core.cli.commands, one-line help)
@@ -51,12 +55,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "drift": ("drift", "detect changes made in the cluster outside firestream"),
     "state": ("state", "inspect or repair the state file and its lock"),
     "new": ("new", "create a chart plugin package from the template"),
+    "rollback": ("rollback", "roll releases back to the revision of their last successful apply"),
+    "completion": ("completion", "print a shell completion script (bash, zsh, fish)"),
 }
 """Every subcommand: its module in ``firestream_core.cli.commands`` and its help line."""
 
 # Global options: (flags, argparse keyword arguments). Added to the main
 # parser and, under other destinations, to every subcommand's parser.
-_GLOBAL_VALUE_FLAGS = ("-f", "--file", "--kubeconfig", "--kube-context", "--helm-binary", "--disable-plugin")
+_GLOBAL_VALUE_FLAGS = ("-f", "--file", "--kubeconfig", "--kube-context", "--helm-binary", "--kubectl-binary",
+                       "--disable-plugin", "-e", "--environment", "--color")
 
 
 def _version() -> str:
@@ -77,8 +84,9 @@ def _global_options(parser: argparse.ArgumentParser | Any, sub: bool) -> None:
         "--file",
         dest=p + "file",
         metavar="PATH",
-        default=suppress if sub else "firestream.toml",
-        help="the project file (default: firestream.toml)",
+        default=suppress if sub else None,
+        help=f"the project file, or a folder holding {CONFIG_NAME} (default: ${FILE_ENV}, else the "
+        f"first {CONFIG_NAME} in the current folder or above it, up to the repository root or home)",
     )
     g.add_argument("--kubeconfig", dest=p + "kubeconfig", metavar="PATH", default=suppress if sub else None,
                    help="kubeconfig file for helm and kubectl")
@@ -92,6 +100,13 @@ def _global_options(parser: argparse.ArgumentParser | Any, sub: bool) -> None:
         help=f"helm executable (default: ${HELM_BINARY_ENV} or 'helm' on PATH)",
     )
     g.add_argument(
+        "--kubectl-binary",
+        dest=p + "kubectl_binary",
+        metavar="PATH",
+        default=suppress if sub else None,
+        help=f"kubectl executable (default: ${KUBECTL_BINARY_ENV} or 'kubectl' on PATH)",
+    )
+    g.add_argument(
         "--disable-plugin",
         dest=p + "disable_plugin",
         metavar="NAME",
@@ -99,6 +114,12 @@ def _global_options(parser: argparse.ArgumentParser | Any, sub: bool) -> None:
         default=suppress if sub else [],
         help="do not load this plugin (repeatable; also $FIRESTREAM_DISABLE_PLUGINS)",
     )
+    g.add_argument("-e", "--environment", dest=p + "environment", metavar="NAME",
+                   default=suppress if sub else None,
+                   help=f"use [environments.NAME] of the project file (default: ${ENVIRONMENT_ENV})")
+    g.add_argument("--color", dest=p + "color", choices=("auto", "always", "never"),
+                   default=suppress if sub else None,
+                   help="colour the output: auto (on a terminal, unless $NO_COLOR is set), always, never")
     g.add_argument("-v", "--verbose", dest=p + "verbose", action="count",
                    default=suppress if sub else 0, help="debug output and tracebacks")
     g.add_argument("-q", "--quiet", dest=p + "quiet", action="store_true",
@@ -138,7 +159,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         sp = subs.add_parser(name, help=help_text, description=help_text)
         if name == command:  # only the command being run pays for its options
             _global_options(sp, sub=True)
-            load_command(name).add_arguments(sp)
+            module = load_command(name)
+            module.add_arguments(sp)
+            examples = getattr(module, "EXAMPLES", "")
+            if examples:
+                sp.epilog = "examples:\n" + "\n".join(
+                    "  " + line for line in examples.strip("\n").splitlines())
+                sp.formatter_class = argparse.RawDescriptionHelpFormatter
+            parser.set_defaults(_subparser=sp)
     return parser
 
 
@@ -163,7 +191,8 @@ def load_command(name: str) -> Any:
 
 def merge_globals(args: argparse.Namespace) -> argparse.Namespace:
     """Fold the flags given after the subcommand into the global ones."""
-    for key in ("file", "kubeconfig", "kube_context", "helm_binary", "quiet"):
+    for key in ("file", "kubeconfig", "kube_context", "helm_binary", "kubectl_binary", "quiet", "environment",
+                "color"):
         sub = getattr(args, "sub_" + key, None)
         if sub is not None:
             setattr(args, key, sub)
@@ -174,9 +203,55 @@ def merge_globals(args: argparse.Namespace) -> argparse.Namespace:
     for key in ("sub_verbose", "sub_disable_plugin"):
         if hasattr(args, key):
             delattr(args, key)
+    args.file = find_project_file(args.file)
+    if args.environment is None:
+        args.environment = os.environ.get(ENVIRONMENT_ENV) or None
+    if args.color is None:
+        args.color = "auto"
     if args.helm_binary is None:
-        args.helm_binary = os.environ.get(HELM_BINARY_ENV) or None
+        args.helm_binary = os.environ.get(HELM_BINARY_ENV) or checkout_tool("helm")
+    if args.kubectl_binary is None:
+        args.kubectl_binary = os.environ.get(KUBECTL_BINARY_ENV) or checkout_tool("kubectl")
     return args
+
+
+def find_project_file(given: str | None, environ: Any = None, cwd: str | None = None) -> str:
+    """The project file a command uses.
+
+    ``-f PATH`` (a folder means its ``firestream.toml``), else ``$FIRESTREAM_FILE``, else
+    the first ``firestream.toml`` in the current folder or above it; the walk stops at
+    the repository root (a folder holding ``.git``) or the home folder. When none is
+    found, ``firestream.toml`` (whose absence the command then reports).
+    """
+    from pathlib import Path
+
+    environ = os.environ if environ is None else environ
+    chosen = given or environ.get(FILE_ENV) or None
+    if chosen:
+        path = Path(chosen)
+        return str(path / CONFIG_NAME) if path.is_dir() else chosen
+    here = Path(cwd or os.getcwd()).resolve()
+    home = Path(environ.get("HOME") or Path.home()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return os.path.relpath(candidate, here) if folder != here else CONFIG_NAME
+        if (folder / ".git").exists() or folder == home:
+            break
+    return CONFIG_NAME
+
+
+def checkout_tool(name: str) -> str | None:
+    """``<checkout>/.tools/<name>`` when ``name`` is not on ``PATH`` and the CLI runs from a
+    checkout whose ``.tools/`` holds it (``scripts/bootstrap --test`` and the quickstart put
+    helm and kubectl there); else None (the plain name on ``PATH`` is used)."""
+    import shutil
+    from pathlib import Path
+
+    if shutil.which(name):
+        return None
+    candidate = Path(__file__).resolve().parents[2] / ".tools" / name
+    return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -185,11 +260,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if command not in COMMANDS:
         command = None
     parser = build_parser(command)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    sub = getattr(args, "_subparser", None)
+    if extra:
+        # the subcommand's own usage, not the top-level one
+        (sub or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help(sys.stderr)
         raise SystemExit(2)
+    if hasattr(args, "_subparser"):
+        del args._subparser
     return merge_globals(args)
+
+
+EXIT_USAGE = 2
+"""A usage error (unknown command or option, bad value) without ``--detailed-exitcode``."""
+EXIT_CHANGES = 2
+"""``--detailed-exitcode``: the plan has changes (plan, diff) or changes were applied (apply)."""
 
 
 EXIT_INTERRUPTED = 130
@@ -252,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         verbose = args.verbose
         from firestream_core.cli.logs import setup_logging
 
-        setup_logging(args.verbose, args.quiet)
+        log = setup_logging(args.verbose, args.quiet)
+        if os.path.basename(args.file) == CONFIG_NAME and os.path.dirname(args.file).startswith(".."):
+            log.info("using %s (the nearest %s above the current folder)", args.file, CONFIG_NAME)
         with sigterm_as_interrupt() as sigterm:
             result = int(load_command(args.command).run(args) or 0)
         # an apply that took the SIGTERM in its scheduler returns 130 like for Ctrl-C
@@ -272,7 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except SystemExit as exc:  # argparse and --help
         code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 2)
+        code = code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
+        if code == EXIT_USAGE and "--detailed-exitcode" in argv:
+            return 1  # 2 means "changes" there: a usage error must not look like one
+        return code
     except BaseException as exc:
         from firestream_core.errors import FirestreamError
 

@@ -66,7 +66,43 @@ def _change_row(c: Change) -> list[str]:
     return [SYMBOLS.get(c.action, "?"), c.name, c.namespace, c.action, c.reason]
 
 
-def format_plan(plan: Plan, *, show_noop: bool = True) -> str:
+COLORS = {"create": "32", "upgrade": "33", "recover": "35", "reinstall": "31", "destroy": "31", "no-op": "2",
+          "ok": "32", "failed": "31", "skipped": "33", "interrupted": "33", "rolled_back": "31"}
+"""ANSI SGR codes: green create/ok, yellow upgrade/skipped, red destroy/reinstall/failed, dim no-op."""
+
+
+def use_color(args: Any, stream: Any) -> bool:
+    """``--color always|never``; ``auto`` (default): on a terminal unless ``$NO_COLOR`` is set."""
+    import os
+
+    choice = getattr(args, "color", None) or "auto"
+    if choice != "auto":
+        return bool(choice == "always")
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def paint(text: str, key: str, color: bool) -> str:
+    """``text`` in ``key``'s colour when ``color``."""
+    code = COLORS.get(key)
+    return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
+
+
+def _paint_rows(table: str, keys: Sequence[str], color: bool) -> str:
+    """Colour each data row of a :func:`format_table` (after padding, so columns stay aligned)."""
+    if not color:
+        return table
+    lines = table.split("\n")
+    for i, key in enumerate(keys):
+        lines[2 + i] = paint(lines[2 + i], key, True)
+    return "\n".join(lines)
+
+
+def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> str:
     """The plan for people: one line per release, then the summary line.
 
     ::
@@ -78,23 +114,38 @@ def format_plan(plan: Plan, *, show_noop: bool = True) -> str:
 
         Plan: 1 to create, 1 to upgrade.
     """
-    rows = [_change_row(c) for c in plan.releases if show_noop or c.is_change]
+    shown = [c for c in plan.releases if show_noop or c.is_change]
+    rows = [_change_row(c) for c in shown]
     head = "Destroy plan" if plan.destroy else "Plan"
     if not rows:
         return f"{head}: nothing to do (no releases selected).\n"
     table = format_table(["", "release", "namespace", "action", "why"], rows)
+    table = _paint_rows(table, [c.action for c in shown], color)
     return table + f"\n{head}: {plan.summary()}.\n"
 
 
-def format_summary(result: ApplyResult) -> str:
-    """The final table: release, action, result, duration (and why, for failures and skips)."""
+WHY_WIDTH = 100
+"""The summary table's ``why`` column is cut to this many characters (the full text is
+in the log lines above it and in ``firestream status``)."""
+
+
+def shorten(text: str, width: int = WHY_WIDTH) -> str:
+    """``text`` on one line, cut to ``width`` characters with ``...``."""
+    one = " ".join(str(text).split())
+    return one if len(one) <= width else one[: max(0, width - 3)].rstrip() + "..."
+
+
+def format_summary(result: ApplyResult, *, color: bool = False) -> str:
+    """The final table: one line per release: release, action, result, duration (and why,
+    shortened, for failures and skips)."""
     rows = []
     for o in result.releases.values():
-        why = "" if o.result == "ok" else o.reason
+        why = "" if o.result == "ok" else shorten(o.reason)
         if o.rolled_back:
             why = (why + "; " if why else "") + "rolled back"
         rows.append([o.name, o.action, o.result, format_duration(o.duration if o.action != "no-op" else None), why])
     table = format_table(["release", "action", "result", "duration", "why"], rows)
+    table = _paint_rows(table, [o.result for o in result.releases.values()], color)
     counts: dict[str, int] = {}
     for o in result.releases.values():
         counts[o.result] = counts.get(o.result, 0) + 1
@@ -237,7 +288,7 @@ class LiveProgress:
                 if took is not None:
                     text += f" ({format_duration(took)})"
                 if event.reason and event.result != "ok":
-                    text += f": {event.reason}"
+                    text += f": {shorten(event.reason, 60) if self.live else event.reason}"
                 self.lines[name] = text
                 self.finished.add(name)
                 if not self.live:
@@ -266,11 +317,23 @@ class LiveProgress:
         if clear:
             self._clear()
         now = time.monotonic()
+        columns = self._columns()
         for name in self.order:
             text = self.lines[name]
             if name in self.started and name not in self.finished:
                 text += f" ({format_duration(now - self.started[name])})"
             action = self.actions.get(name, "")
-            self.stream.write(f"  {name.ljust(self._width)}  {action:<9}  {text}\x1b[K\n")
+            line = f"  {name.ljust(self._width)}  {action:<9}  {text}"
+            # a line wider than the terminal wraps and would break the cursor-up redraw
+            self.stream.write(line[: columns - 1] + "\x1b[K\n")
         self._drawn = len(self.order)
         self.stream.flush()
+
+    def _columns(self) -> int:
+        """The terminal's width (80 when unknown)."""
+        import os
+
+        try:
+            return max(20, os.get_terminal_size(self.stream.fileno()).columns)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return 80

@@ -20,6 +20,7 @@ from firestream_core.config.model import (
     ChartVersion,
     Command,
     Duration,
+    LabelValue,
     NonNegativeInt,
     RepositoryURL,
     SetScalar,
@@ -168,6 +169,7 @@ def converter() -> cattrs.Converter:
     c.register_structure_hook(ChartVersion, _structure_chart_version)
     c.register_structure_hook(StrictVersion, _structure_strict_version)
     c.register_structure_hook(SetScalar, _structure_set_scalar)
+    c.register_structure_hook(LabelValue, _structure_set_scalar)
     c.register_structure_hook(Command, _structure_command)
     c.register_structure_hook(RepositoryURL, _structure_url)
     for kind in CHOICES:

@@ -73,19 +73,23 @@ def read_toml(path: Path) -> dict[str, Any]:
 def load_config(
     path: str | os.PathLike[str] = DEFAULT_CONFIG_NAME,
     manager: FirestreamPluginManager | None = None,
+    environment: str | None = None,
 ) -> ProjectConfig:
     """Read and check ``firestream.toml``.
 
-    :param path: the file.
+    :param path: the file, or a folder holding ``firestream.toml``.
     :param manager: when given, each ``deployments`` key is also checked
         against the installed chart types and each release's remaining keys
         against its chart type's options, so that every problem is reported
         in one go (without it, ``build_charts`` does those checks).
     :raises ConfigError: the file is missing, not TOML, or invalid; every
         problem is listed in ``.problems`` as ``dotted.path: message``.
+    :param environment: read it for ``[environments.<environment>]`` (``-e NAME``).
     """
     p = Path(path)
-    return parse_config(read_toml(p), p, manager)
+    if p.is_dir():  # a folder names the project file in it
+        p = p / DEFAULT_CONFIG_NAME
+    return parse_config(read_toml(p), p, manager, environment)
 
 
 __all__ = ["load_config", "read_toml"]

@@ -32,6 +32,8 @@ SetScalar = NewType("SetScalar", str)
 Command = NewType("Command", tuple)  # type: ignore[type-var]
 """A pre-upgrade command: an argument list, or a string split with shlex."""
 Action = NewType("Action", str)
+LabelValue = NewType("LabelValue", str)
+"""A label's value (``labels = {tier = "db"}``): a string, number or boolean, kept as text."""
 Table = NewType("Table", dict)  # type: ignore[type-var]
 """A TOML table kept as is (``values``)."""
 RepositoryURL = NewType("RepositoryURL", str)
@@ -158,6 +160,8 @@ class ReleaseKeys:
     retry_delay: Duration | None = None
     run_tests: bool | None = None
     on_validation_failure: ValidationFailureMode | None = None
+    # selector labels (-l tier=db); [defaults] labels are merged under the release's own
+    labels: dict[str, LabelValue] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -208,6 +212,9 @@ class ProjectConfig:
     state: StateConfig = StateConfig()
     settings: Settings = Settings()
     releases: tuple[ReleaseConfig, ...] = ()
+    # the [environments.NAME] this config was read for (-e NAME) and its kube_context
+    environment: str | None = None
+    kube_context: str | None = None
 
     @property
     def name(self) -> str:
@@ -227,4 +234,5 @@ RELEASE_KEYS: frozenset[str] = frozenset(
 """Every key a release may set (chart-type options come on top)."""
 DEFAULTS_KEYS: frozenset[str] = frozenset(a.name for a in attrs.fields(ReleaseKeys))
 PER_RELEASE_ONLY = ("name", "preset", "depends_on")
-TOP_LEVEL_KEYS = ("project", "repositories", "registries", "defaults", "state", "settings", "deployments")
+TOP_LEVEL_KEYS = ("project", "repositories", "registries", "defaults", "state", "settings", "deployments",
+                  "environments")

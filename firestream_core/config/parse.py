@@ -52,11 +52,18 @@ def parse_config(
     data: Mapping[str, Any],
     path: str | os.PathLike[str],
     manager: FirestreamPluginManager | None = None,
+    environment: str | None = None,
 ) -> ProjectConfig:
-    """Check and structure already-parsed TOML data (``path`` names it in messages)."""
+    """Check and structure already-parsed TOML data (``path`` names it in messages).
+
+    :param environment: apply ``[environments.<environment>]`` first (``-e NAME``).
+    """
+    from firestream_core.config.environments import apply_environment
+
     p = Path(path)
     problems: list[str] = []
     hints: list[str] = []
+    data, env = apply_environment(data, environment, problems)
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             problems.append(unknown_key("", key, TOP_LEVEL_KEYS))
@@ -156,6 +163,8 @@ def parse_config(
         state=state,
         settings=settings,
         releases=tuple(releases),
+        environment=env.name if env else None,
+        kube_context=env.kube_context if env else None,
     )
 
 

@@ -78,3 +78,34 @@ def test_default_handler_follows_the_current_stderr(monkeypatch) -> None:
     monkeypatch.setattr(sys, "stderr", swapped)
     logging.getLogger("firestream").info("Deploying Helm chart: web")
     assert swapped.getvalue() == "INFO Deploying Helm chart: web\n"
+
+
+def test_default_handler_stream_can_be_routed_and_put_back(monkeypatch) -> None:
+    """The live display routes log lines above itself by setting the handler's stream."""
+    import sys
+
+    logger = logs.setup_logging()
+    handler = logger.handlers[-1]
+    swapped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", swapped)
+    routed = io.StringIO()
+    handler.stream = routed  # type: ignore[attr-defined]
+    logger.info("above the display")
+    handler.stream = sys.stderr  # type: ignore[attr-defined]
+    logger.info("back on stderr")
+    assert routed.getvalue() == "INFO above the display\n"
+    assert swapped.getvalue() == "INFO back on stderr\n"
+
+
+@pytest.mark.parametrize(
+    ("env", "level"),
+    [
+        ({"RUST_LOG": "debug"}, logging.DEBUG),
+        ({"RUST_LOG": "warn,firestream=debug"}, logging.DEBUG),
+        ({"RUST_LOG": "error"}, logging.ERROR),
+        ({"RUST_LOG": "other_crate=debug"}, logging.INFO),
+        ({"RUST_LOG": "debug", "FIRESTREAM_LOG": "error"}, logging.ERROR),
+    ],
+)
+def test_rust_log_is_honoured(env: dict[str, str], level: int) -> None:
+    assert logs.level_for(environ=env) == level

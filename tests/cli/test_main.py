@@ -117,6 +117,7 @@ def test_find_command_skips_global_flags_and_their_values() -> None:
 
 def test_global_flags_before_and_after_are_merged(monkeypatch) -> None:
     monkeypatch.delenv("FIRESTREAM_HELM_BINARY", raising=False)
+    monkeypatch.setattr(cli, "checkout_tool", lambda name: None)  # not .tools/helm of this checkout
     a = parse_args(["-f", "a.toml", "--disable-plugin", "x", "-v", "graph", "--disable-plugin", "y", "-v"])
     assert (a.command, a.file, a.disable_plugin, a.verbose) == ("graph", "a.toml", ["x", "y"], 2)
     b = parse_args(["graph", "-f", "b.toml", "--kubeconfig", "kc", "--kube-context", "ctx", "-q"])

@@ -85,3 +85,16 @@ def test_progress_off_a_terminal_prints_one_line_per_finished_release() -> None:
         "db: create failed (2.0s): exec failed",
         "api: upgrade skipped: dependency 'db' failed",
     ]
+
+
+def test_summary_keeps_one_line_per_release_with_a_long_error() -> None:
+    long_error = "release 'db' failed at exec: " + "UPGRADE FAILED: some helm error text\nover lines " * 10
+    result = ApplyResult(
+        plan=_plan(),
+        releases={"db": ReleaseOutcome("db", "create", "failed", long_error, 1.5)},
+        duration=1.5,
+    )
+    lines = format_summary(result).splitlines()
+    row = lines[2]
+    assert row.startswith("db ") and row.endswith("...")
+    assert len(row) < 160 and lines[3] == ""  # one line, cut short

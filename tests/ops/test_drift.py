@@ -144,7 +144,7 @@ def test_not_deployed_and_unknown_target(tmp_path, kube, helm_bin, cli):
     assert d.status == "not-deployed"
     assert format_drift([d]).startswith("web  not deployed\n")
     code, _, err = cli(path, "drift", "--target", "nope")
-    assert code == 1 and "unknown release(s): nope" in err
+    assert code == 1 and "unknown release: 'nope' (releases: web)" in err
 
 
 def test_project_library_methods(tmp_path, kube, helm_bin):

@@ -263,7 +263,7 @@ def test_plan_json_never_contains_a_value(env, fake_helm, monkeypatch, capsys):
     env.write(block("a", extra=secret + "[deployments.generic.values]\nreplicaCount = 2\n"))
     assert main(["plan", "--json", *flags]) == 0
     out, err = capsys.readouterr()
-    doc = json.loads(out[out.rindex('{\n  "destroy"'):])
+    doc = json.loads(out[out.rindex('{\n  "schema_version"'):])
     assert doc["releases"][0]["changed_keys"] == ["auth.password", "replicaCount"]
     for text in (out, err, json.dumps(fake_helm.calls())):
         assert SECRET not in text
@@ -460,7 +460,7 @@ def test_status_shows_the_last_test_results_never_a_value(env, fake_helm, capsys
 
     assert main(["status", "--json", *flags]) == 0
     out = capsys.readouterr().out
-    doc = {s["release"]: s for s in json.loads(out)}
+    doc = {s["name"]: s for s in json.loads(out)["releases"]}
     applied_at = state_entry(env.dir, "default/a")["applied_at"]
     assert doc["a"]["tests"]["result"] == "passed"
     assert doc["a"]["tests"]["run_at"] == applied_at
@@ -484,7 +484,7 @@ def test_status_shows_the_last_test_results_never_a_value(env, fake_helm, capsys
     capsys.readouterr()
     assert main(["status", "--json", *flags]) == 0
     out = capsys.readouterr().out
-    doc = {s["release"]: s for s in json.loads(out)}
+    doc = {s["name"]: s for s in json.loads(out)["releases"]}
     assert doc["b"]["tests"]["result"] == "failed"
     assert doc["b"]["tests"]["run_at"] == state_entry(env.dir, "default/b")["tests"][0]["run_at"]
     assert main(["status", *flags]) == 0

@@ -194,7 +194,7 @@ def test_plan_json_and_argv_never_hold_a_value(project_env, kube, chart_repo, sp
     monkeypatch.setenv("PROJECT_SECRET", SECRET + "-rotated")
     assert main(["plan", "--json", *flags]) == 0
     captured = capsys.readouterr()
-    last = json.loads(captured.out[captured.out.rindex('{\n  "destroy"'):])
+    last = json.loads(captured.out[captured.out.rindex('{\n  "schema_version"'):])
     assert last["releases"][0]["action"] == "upgrade"
     assert last["releases"][0]["changed_keys"] == ["auth.password"]
     for text in (captured.out, captured.err, json.dumps([c["argv"] for c in spy.calls])):
@@ -251,8 +251,8 @@ def test_import_command_then_plan_is_noop_and_status_shows_it(project_env, kube,
     assert main(["plan", "--detailed-exitcode", *flags]) == 0
     capsys.readouterr()
     assert main(["status", "--json", *flags]) == 0
-    (status,) = json.loads(capsys.readouterr().out)
-    assert (status["release"], status["status"], status["revision"]) == ("legacy", "deployed", 1)
+    (status,) = json.loads(capsys.readouterr().out)["releases"]
+    assert (status["name"], status["status"], status["revision"]) == ("legacy", "deployed", 1)
     assert status["last_action"] == "import"
     # a second import of the same release is refused
     assert main(["import", "deployment", "legacy", "--namespace", kube.namespace, *flags]) == 1

@@ -208,8 +208,8 @@ def test_state_command_shows_and_unlocks_the_cluster_state(kube, tmp_path, monke
     state.record(entry("db"))
     make_backend(kube).save(state)
     assert main(["state", "show", "--json", *flags]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert [(r["release"], r["action"], r["revision"]) for r in rows] == [("apps/db", "upgrade", 2)]
+    rows = json.loads(capsys.readouterr().out)["releases"]
+    assert [(r["key"], r["action"], r["revision"]) for r in rows] == [("apps/db", "upgrade", 2)]
     holder = LeaseLock(kube.kubectl(), kube.namespace, "firestream-state-shop", "firestream apply",
                        identity="ann@build-7:4242:beef")
     holder.acquire(renew=False)

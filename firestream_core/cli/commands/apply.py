@@ -6,7 +6,9 @@ release's stage on a terminal; the summary table (release, action, result,
 duration) is always printed. Exit 0 when every release succeeded, 1 when one
 failed or was skipped because of a failure, 130 when interrupted (Ctrl-C:
 running helm processes are stopped, the state keeps what finished, the lock
-is released); SIGTERM takes the same path and exits 143 (see ``cli.py``).
+is released); SIGTERM takes the same path and exits 143 (see ``cli/main.py``).
+With ``--detailed-exitcode`` (as in helmfile) a successful apply that changed
+something exits 2, one with nothing to do 0.
 """
 
 from __future__ import annotations
@@ -15,7 +17,20 @@ import argparse
 import sys
 from typing import Any
 
-from firestream_core.cli.commands.plan import add_target_arguments, load_project
+from firestream_core.cli.commands.plan import (
+    add_override_arguments,
+    add_target_arguments,
+    load_project,
+    plan_header,
+    selection,
+)
+
+EXAMPLES = """
+firestream apply
+firestream apply --yes --target api --include-deps
+firestream apply -e staging -l tier!=db --yes
+firestream apply --yes --detailed-exitcode  # 0 nothing changed, 2 changed, 1 error
+"""
 
 
 def _concurrency(text: str) -> int:
@@ -44,10 +59,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
+    add_override_arguments(parser)
     add_run_arguments(parser)
     parser.add_argument("--repair-drift", action="store_true",
                         help="also upgrade releases whose live objects drifted from their manifest "
                         "(see 'firestream drift')")
+    parser.add_argument("--detailed-exitcode", action="store_true",
+                        help="exit 0 when there was nothing to change, 2 when changes were applied, "
+                        "1 on error")
 
 
 def confirm(question: str, args: argparse.Namespace, what: str) -> bool:
@@ -70,7 +89,7 @@ def confirm(question: str, args: argparse.Namespace, what: str) -> bool:
 
 def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool) -> int:
     """Run ``plan`` with live progress and print the summary; return the exit code."""
-    from firestream_core.cli.progress import LiveProgress, format_summary
+    from firestream_core.cli.progress import LiveProgress, format_summary, use_color
 
     kwargs: dict[str, Any] = {
         "plan": plan,
@@ -84,7 +103,7 @@ def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool)
         else:
             result = project.apply(on_event=progress, **kwargs)
     print()
-    print(format_summary(result), end="")
+    print(format_summary(result, color=use_color(args, sys.stdout)), end="")
     return result.exit_code
 
 
@@ -92,19 +111,22 @@ def run(args: argparse.Namespace) -> int:
     """Plan, confirm, apply."""
     from contextlib import nullcontext
 
-    from firestream_core.cli.progress import format_plan
+    from firestream_core.cli.progress import format_plan, use_color
 
     project = load_project(args)
     with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
-        plan = project.plan(args.targets or None, args.include_deps)
+        plan = project.plan(selection(args, project))
         if getattr(args, "repair_drift", False):
             # drifted no-op releases -> upgrade "drift repair", checked with the plan's tools
             plan, _ = project.repair_drift(plan)
-        print(format_plan(plan), end="")
+        print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
         if not plan.has_changes:
             print("Nothing to do.")
             return 0
         if not confirm("Apply these changes?", args, "apply"):
             print("Cancelled: nothing was changed.")
             return 1
-        return execute(args, project, plan, destroy=False)
+        code = execute(args, project, plan, destroy=False)
+        if code == 0 and getattr(args, "detailed_exitcode", False):
+            return 2  # changes were applied (helmfile's apply --detailed-exitcode)
+        return code

@@ -1,20 +1,33 @@
 """``firestream destroy``: uninstall the releases in reverse dependency order.
 
-``--target NAME`` limits it to some releases (``--include-deps`` adds the
-releases that depend on them, which cannot outlive them). Confirmation as
-for ``apply``.
+``--target NAME`` / ``-l SELECTOR`` limit it to some releases. A release that a
+still-deployed release depends on is refused, naming the dependents, unless
+``--include-deps`` (they are destroyed too, first) or ``--force``.
+Confirmation as for ``apply``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from firestream_core.cli.commands.apply import add_run_arguments, confirm, execute
-from firestream_core.cli.commands.plan import add_target_arguments, load_project
+from firestream_core.cli.commands.plan import (
+    add_target_arguments,
+    load_project,
+    plan_header,
+    selection,
+)
+
+EXAMPLES = """
+firestream destroy --target web
+firestream destroy --target db --include-deps --yes  # its dependents first
+firestream destroy -l tier=cache --force --yes
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_target_arguments(parser)
+    add_target_arguments(parser, destroy=True)
     add_run_arguments(parser)
 
 
@@ -22,12 +35,12 @@ def run(args: argparse.Namespace) -> int:
     """Plan the removal, confirm, destroy."""
     from contextlib import nullcontext
 
-    from firestream_core.cli.progress import format_plan
+    from firestream_core.cli.progress import format_plan, use_color
 
     project = load_project(args)
     with nullcontext() if args.dry_run else project.lock("firestream destroy", timeout=args.lock_timeout):
-        plan = project.plan(args.targets or None, args.include_deps, destroy=True)
-        print(format_plan(plan), end="")
+        plan = project.plan(selection(args, project), args.include_deps, destroy=True, force=args.force)
+        print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
         if not plan.has_changes:
             print("Nothing to destroy.")
             return 0

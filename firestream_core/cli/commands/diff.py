@@ -11,21 +11,30 @@ Exit codes: 0 on success (1 when a release could not be rendered); with
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from firestream_core.cli.commands.plan import add_target_arguments, load_project
+from firestream_core.cli.commands.plan import (
+    add_override_arguments,
+    add_target_arguments,
+    load_project,
+    selection,
+)
+
+EXAMPLES = """
+firestream diff
+firestream diff -l tier=app --context 5
+firestream diff --detailed-exitcode --json
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
+    add_override_arguments(parser)
     parser.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 0 when there are no changes, 2 when there are, 1 on error")
     parser.add_argument("--json", action="store_true", help="print the diffs as JSON")
     parser.add_argument("--context", type=int, default=3, metavar="N",
                         help="lines of context around each change (default 3)")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                        help="colour the diff (default: on a terminal)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,15 +42,16 @@ def run(args: argparse.Namespace) -> int:
     from firestream_core.ops.diff import diff_project, format_diffs
 
     project = load_project(args)
-    diffs = diff_project(project, args.targets or None, include_deps=args.include_deps,
+    diffs = diff_project(project, selection(args, project),
                          context=max(0, args.context))
     if args.json:
-        print(json.dumps({
-            "has_changes": any(d.has_changes for d in diffs),
-            "releases": [d.to_dict() for d in diffs],
-        }, indent=2))
+        from firestream_core.cli.jsonout import dumps
+
+        print(dumps("diff", [d.to_dict() for d in diffs], has_changes=any(d.has_changes for d in diffs)))
     else:
-        color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+        from firestream_core.cli.progress import use_color
+
+        color = use_color(args, sys.stdout)
         print(format_diffs(diffs, color=color), end="")
     if any(d.status == "error" for d in diffs):
         return 1

@@ -9,25 +9,32 @@ values are never shown. Exit 0 when nothing drifted, 2 when something did,
 from __future__ import annotations
 
 import argparse
-import json
+
+EXAMPLES = """
+firestream drift
+firestream drift -l tier=db --json
+firestream apply --repair-drift  # put drifted releases back
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", dest="targets", metavar="NAME", action="append", default=[],
-                        help="only this release (repeatable)")
+    from firestream_core.cli.commands.plan import add_target_arguments
+
+    add_target_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the drift of every deployed release."""
-    from firestream_core.cli.commands.plan import load_project
+    from firestream_core.cli.commands.plan import load_project, selection
     from firestream_core.ops.drift import drift_project, format_drift
 
     project = load_project(args)
-    drifts = drift_project(project, args.targets or None)
+    drifts = drift_project(project, selection(args, project))
     if args.json:
-        print(json.dumps({"drifted": any(d.drifted for d in drifts),
-                          "releases": [d.to_dict() for d in drifts]}, indent=2))
+        from firestream_core.cli.jsonout import dumps
+
+        print(dumps("drift", [d.to_dict() for d in drifts], drifted=any(d.drifted for d in drifts)))
     else:
         print(format_drift(drifts), end="")
     if any(d.status == "error" for d in drifts):

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """
+firestream graph
+firestream graph --format dot | dot -Tsvg > graph.svg
+firestream graph web --format mermaid
+firestream graph --json
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--format`` and optional target releases."""
     from firestream_core.graph import FORMATS
 
-    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument("--format", choices=(*FORMATS, "json"), default="text",
+                        help="output format (default: text)")
+    parser.add_argument("--json", dest="format", action="store_const", const="json",
+                        help="the same as --format json")
     parser.add_argument(
         "releases",
         nargs="*",
@@ -32,10 +42,20 @@ def run(args: argparse.Namespace) -> int:
     from firestream_core.plugin.manager import get_plugin_manager
 
     manager = get_plugin_manager(disabled=args.disable_plugin)
-    config = load_config(args.file, manager)
+    config = load_config(args.file, manager, getattr(args, "environment", None))
     charts = build_charts(config, manager, resolve_secrets=False)  # the shape only
     graph = build_graph(charts, str(config.path))
     if args.releases:
         graph = graph.subgraph(args.releases, include_deps=True)
+    if args.format == "json":
+        from firestream_core.cli.jsonout import dumps
+
+        depth = graph.depth()
+        by_name = {c.chart_info.name: c for c in charts}
+        print(dumps("graph", [
+            {"name": n, "namespace": by_name[n].chart_info.namespace_name, "chart_type": by_name[n].chart_type,
+             "depends_on": list(graph.deps[n]), "dependents": graph.dependents(n), "level": depth[n] + 1}
+            for n in graph.order()], file=str(config.path), levels=len(graph.levels())))
+        return 0
     print(graph.render(args.format), end="")
     return 0

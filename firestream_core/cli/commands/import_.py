@@ -10,6 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+EXAMPLES = """
+firestream import deployment redis --namespace cache
+firestream import deployment api -n shop --type generic --chart bitnami/nginx
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=["deployment"], help="what to import (a helm release)")

@@ -15,6 +15,12 @@ import logging
 KINDS = ("chart",)
 
 
+EXAMPLES = """
+firestream new chart redis
+firestream new chart my-app --dir ~/src
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``KIND`` (``chart``), ``NAME`` and ``--dir``."""
     parser.add_argument("kind", choices=KINDS, metavar="KIND", help="what to create: chart")

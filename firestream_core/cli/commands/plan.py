@@ -10,18 +10,101 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+EXAMPLES = """
+firestream plan
+firestream plan -l tier=db --include-dependents
+firestream plan -e prod --set replicaCount=3
+firestream plan --detailed-exitcode  # 0 no changes, 2 changes, 1 error
+firestream plan --json
+"""
 
-def add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--target NAME`` (repeatable) and ``--include-deps``, shared by plan/apply/destroy."""
+
+def add_target_arguments(parser: argparse.ArgumentParser, *, destroy: bool = False) -> None:
+    """``--target NAME`` / ``-l SELECTOR`` (repeatable), ``--include-deps`` and
+    ``--include-dependents``: shared by every command that works on some releases."""
     parser.add_argument("--target", dest="targets", metavar="NAME", action="append", default=[],
                         help="only this release (repeatable)")
+    parser.add_argument("-l", "--selector", dest="selectors", metavar="SELECTOR", action="append",
+                        default=[],
+                        help="only the releases whose labels match: key=value, key!=value; a comma "
+                        "means and, a repeated -l means or (labels name, namespace, chart and type "
+                        "are implicit)")
+    if destroy:
+        parser.add_argument("--include-deps", "--include-dependents", dest="include_deps",
+                            action="store_true",
+                            help="with a selection: also destroy the releases that depend on it "
+                            "(first, in reverse order)")
+        parser.add_argument("--force", action="store_true",
+                            help="destroy the selection even when deployed releases depend on it")
+        return
     parser.add_argument("--include-deps", action="store_true",
-                        help="with --target: also the releases the targets depend on "
-                        "(for destroy: the releases that depend on them)")
+                        help="with a selection: also the releases it depends on")
+    parser.add_argument("--include-dependents", action="store_true",
+                        help="with a selection: also the releases that depend on it")
+
+
+def _set_pair(text: str) -> tuple[str, str]:
+    key, eq, value = text.partition("=")
+    if not eq or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected PATH=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def add_override_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--set PATH=VALUE`` and ``--values FILE`` (repeatable): one-off values on top of
+    every (selected) release's own, shown in the plan (the paths and files, never a value)."""
+    parser.add_argument("--set", dest="set_values", metavar="PATH=VALUE", type=_set_pair, action="append",
+                        default=[], help="set a value on every selected release, last (repeatable)")
+    parser.add_argument("--values", dest="values_files", metavar="FILE", action="append", default=[],
+                        help="a values file applied to every selected release after its own (repeatable)")
+
+
+def plan_header(project: Any) -> str:
+    """The plan's first lines when it is not the plain project: environment, kube context,
+    state and the command line's overrides (``--set`` paths, ``--values`` files)."""
+    parts = []
+    if project.config.environment:
+        parts.append(f"environment {project.config.environment}")
+    if project.kube_context:
+        parts.append(f"kube context {project.kube_context}")
+    lines = []
+    if parts:
+        lines.append(f"{project.path}: " + ", ".join(parts) + f" (state {project.state_backend().describe()})")
+    if project.overrides:
+        lines.append("overrides: " + ", ".join(project.overrides))
+    return "\n".join(lines) + "\n\n" if lines else ""
+
+
+def plan_json(project: Any, plan: Any, hooks_json: str | None = None) -> str:
+    """``plan --json`` in the read commands' shape (:mod:`firestream_core.cli.jsonout`);
+    ``hooks_json``: the plan with its releases' hooks (``--hooks``)."""
+    import json
+
+    from firestream_core.cli.jsonout import dumps
+
+    doc = json.loads(hooks_json) if hooks_json else plan.to_dict()
+    releases = doc.pop("releases")
+    return dumps("plan", releases, file=str(project.path), environment=project.config.environment,
+                 kube_context=project.kube_context, overrides=list(project.overrides), **doc)
+
+
+def selection(args: argparse.Namespace, project: Any) -> list[str] | None:
+    """The releases ``--target`` / ``-l`` / ``--include-*`` name (None: all of them).
+
+    For destroy, dependents are added by the plan itself (``--include-deps``).
+    """
+    if hasattr(args, "force"):  # destroy: the plan itself adds the dependents
+        if args.include_deps and not (args.targets or args.selectors):
+            project.select((), (), include_deps=True)  # refused: nothing selected
+        return project.select(args.targets, args.selectors)  # type: ignore[no-any-return]
+    return project.select(  # type: ignore[no-any-return]
+        args.targets, args.selectors, include_deps=args.include_deps,
+        include_dependents=getattr(args, "include_dependents", False))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
+    add_override_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("--hooks", action="store_true",
                         help="also render the changed releases and show their chart's helm hooks")
@@ -37,9 +120,13 @@ def load_project(args: argparse.Namespace) -> Any:
     project = Project.load(
         args.file,
         helm_binary=args.helm_binary,
+        kubectl_binary=getattr(args, "kubectl_binary", None),
         kubeconfig=args.kubeconfig,
         kube_context=args.kube_context,
         disabled_plugins=args.disable_plugin,
+        environment=getattr(args, "environment", None),
+        set_values=getattr(args, "set_values", ()),
+        values_files=getattr(args, "values_files", ()),
     )
     add_redactor(project.redactor)
     return project
@@ -47,22 +134,26 @@ def load_project(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Print the plan."""
-    from firestream_core.cli.progress import format_plan
+    import sys
+
+    from firestream_core.cli.progress import format_plan, use_color
 
     project = load_project(args)
-    plan = project.plan(args.targets or None, args.include_deps)
+    plan = project.plan(selection(args, project))
     if getattr(args, "hooks", False):
         from firestream_core.ops.helm_hooks import (
             print_plan_hooks,  # which helm hooks each change fires
         )
 
         if not args.json:
-            print(format_plan(plan), end="")
-        print(print_plan_hooks(project, plan, args.json), end="")
+            print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
+            print(print_plan_hooks(project, plan, False), end="")
+        else:
+            print(plan_json(project, plan, print_plan_hooks(project, plan, True)))
     elif args.json:
-        print(plan.to_json())
+        print(plan_json(project, plan))
     else:
-        print(format_plan(plan), end="")
+        print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
     if args.detailed_exitcode:
         return 2 if plan.has_changes else 0
     return 0

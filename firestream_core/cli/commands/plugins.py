@@ -11,6 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+EXAMPLES = """
+firestream plugins
+firestream plugins --check
+firestream plugins --json | jq '.plugins[].name'
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--json`` and ``--check``."""
@@ -34,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        doc = {
+        from firestream_core.cli.jsonout import document
+
+        doc = document("plugins", [], **{
             "plugins": [i.to_dict() for i in infos],
             "broken": [
                 {**b.to_dict(), **({"traceback": b.traceback} if args.verbose else {})}
@@ -42,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             ],
             "disabled": list(manager.disabled),
             "problems": problems,
-        }
+        })
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 1 if problems else 0

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """
+firestream state show
+firestream state show --json
+firestream state unlock --force
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("state_command", choices=["show", "unlock"], metavar="{show,unlock}",
@@ -23,13 +29,14 @@ def _backend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from firestream_core.config.load import load_config
     from firestream_core.project import state_backend
 
-    config = load_config(args.file)
+    config = load_config(args.file, environment=getattr(args, "environment", None))
     kubectl = None
     if config.state.backend == "kubernetes":  # the Secret and the Lease are in the cluster
         from firestream_core.tools.kubectl import Kubectl
 
-        kubectl = Kubectl(kubeconfig=args.kubeconfig, kube_context=args.kube_context)
-    return state_backend(config, kubectl=kubectl)
+        kubectl = Kubectl(None, getattr(args, "kubectl_binary", None), kubeconfig=args.kubeconfig,
+                          kube_context=args.kube_context)
+    return state_backend(config, kubectl=kubectl, kube_context=args.kube_context)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,8 +52,6 @@ def run(args: argparse.Namespace) -> int:
         removed = backend.force_unlock()
         print(f"removed the lock of {removed}" if removed else "the project was not locked")
         return 0
-    import json
-
     from firestream_core.cli.progress import format_table
 
     state = backend.load()
@@ -57,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
         for r in state.releases.values()
     ]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        from firestream_core.cli.jsonout import dumps
+
+        print(dumps("state", rows, state=backend.describe()))
     else:
         print(format_table(["release", "action", "result", "revision", "version", "applied at"],
                            [[r["release"], r["action"], r["result"], r["revision"], r["version"],

@@ -9,10 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 
+EXAMPLES = """
+firestream test
+firestream test --target api --timeout 5m
+firestream test --json --no-record
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", dest="targets", metavar="NAME", action="append", default=[],
-                        help="only this release (repeatable)")
+    from firestream_core.cli.commands.plan import add_target_arguments
+
+    add_target_arguments(parser)
     parser.add_argument("--timeout", metavar="DURATION", default=None,
                         help="per release (default: the release's timeout)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -21,11 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the tests and print the results."""
-    from firestream_core.cli.commands.plan import load_project
+    from firestream_core.cli.commands.plan import load_project, selection
     from firestream_core.deploy.helm_tests import format_test_results, run_helm_tests
 
     project = load_project(args)
-    results = run_helm_tests(project, args.targets or None, record=not args.no_record, timeout=args.timeout)
+    results = run_helm_tests(project, selection(args, project), record=not args.no_record, timeout=args.timeout)
     if args.json:
         print(json.dumps({"ok": all(r.ok for r in results), "releases": [r.to_dict() for r in results]},
                          indent=2))

@@ -1,0 +1,91 @@
+"""``firestream rollback [RELEASE ...]``: releases back to the revision of their last
+successful apply recorded in the state (``--to-revision N`` for one release).
+
+Shown as a plan first (release, revisions, why), confirmed as for ``apply``,
+then each release is rolled back with ``helm rollback --wait`` (dependents
+first), validated with its chart type's ``validate`` hooks and recorded in
+the state as a ``rollback``. Exit 0 when every rollback succeeded (or there
+was nothing to do), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXAMPLES = """
+firestream rollback                      # every release back to its last successful apply
+firestream rollback api web --yes        # only these
+firestream rollback api --to-revision 3  # one release, to a given helm revision
+firestream rollback -l tier=app --dry-run
+"""
+
+
+def _revision(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a revision number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("a revision is 1 or more")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("releases", nargs="*", metavar="RELEASE", help="the releases (default: all)")
+    parser.add_argument("-l", "--selector", dest="selectors", metavar="SELECTOR", action="append", default=[],
+                        help="only the releases whose labels match (as for plan)")
+    parser.add_argument("--to-revision", type=_revision, metavar="N", default=None,
+                        help="this helm revision instead of the last successful apply (one release only)")
+    parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--dry-run", action="store_true", help="show the plan only; change nothing")
+    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS", default=0.0,
+                        help="wait this long for a lock another run holds (default 0: refuse at once)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from firestream_core.cli.commands.apply import confirm
+    from firestream_core.cli.commands.plan import load_project
+    from firestream_core.cli.progress import (
+        format_duration,
+        format_table,
+        paint,
+        shorten,
+        use_color,
+    )
+    from firestream_core.ops.rollback import plan_rollback, run_rollback
+
+    project = load_project(args)
+    names = project.select(args.releases, args.selectors)
+    color = use_color(args, sys.stdout)
+    with project.lock("firestream rollback", timeout=args.lock_timeout):
+        tools = project.tools()
+        steps = plan_rollback(project, names, args.to_revision, tools[1].list_releases())
+        rows = [["<" if s.is_change else ("!" if s.action == "error" else "="), s.name, s.namespace, s.action,
+                 s.reason] for s in steps]
+        table = format_table(["", "release", "namespace", "action", "why"], rows)
+        if color:
+            lines = table.split("\n")
+            for i, s in enumerate(steps):
+                lines[2 + i] = paint(lines[2 + i], {"rollback": "upgrade", "error": "failed"}.get(s.action, "no-op"),
+                                     True)
+            table = "\n".join(lines)
+        changes = [s for s in steps if s.is_change]
+        errors = [s for s in steps if s.action == "error"]
+        print(table + f"\nRollback plan: {len(changes)} to roll back, {len(errors)} impossible.")
+        if errors and args.releases:
+            return 1  # a named release cannot be rolled back: do nothing
+        if not changes:
+            print("Nothing to do.")
+            return 1 if errors else 0
+        if args.dry_run:
+            return 0
+        if not confirm("Roll these releases back?", args, "roll back"):
+            print("Cancelled: nothing was changed.")
+            return 1
+        outcomes = run_rollback(project, steps, tools)
+    print()
+    print(format_table(["release", "result", "revision", "duration", "why"],
+                       [[o.name, o.result, o.revision or "-", format_duration(o.duration),
+                         "" if o.result == "ok" else shorten(o.reason)] for o in outcomes]), end="")
+    return 0 if all(o.result == "ok" for o in outcomes) else 1

@@ -1,0 +1,157 @@
+"""``[environments.NAME]``: one file deployed to dev, staging and prod (``-e NAME``).
+
+An environment is an overlay on the parsed TOML, applied before the file is
+checked, so everything it sets is checked like the rest of the file::
+
+    [environments.prod]
+    kube_context = "prod-cluster"          # the kubeconfig context (unless --kube-context)
+    namespace = "shop-prod"                # [defaults] namespace in this environment
+    releases = ["db", "api"]               # only these releases are part of it
+    values = { replicaCount = 3 }          # on top of every release's values
+    values_files = ["values/prod.yaml"]    # after every release's values files
+
+    [environments.prod.deployments.api]    # one release's overlay: any release key
+    preset = "production"
+    values = { resources.limits.cpu = "2" }
+
+A release overlay's ``values`` are merged into the release's (maps deeply,
+as helm merges), ``values_files`` and ``labels`` are added, other keys
+replace the release's. Without ``-e`` the environments are ignored.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from firestream_core.config.paths import join_path, type_name, unknown_key
+
+ENV_KEYS = ("kube_context", "namespace", "releases", "values", "values_files", "deployments")
+
+
+@attrs.frozen
+class Environment:
+    """The environment a config was read for."""
+
+    name: str
+    kube_context: str | None = None
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _release_name(ctype: str, entry: Mapping[str, Any]) -> str:
+    name = entry.get("name")
+    return name if isinstance(name, str) and name else ctype
+
+
+def _overlay_release(entry: dict[str, Any], overlay: Mapping[str, Any]) -> None:
+    for key, value in overlay.items():
+        if key == "values" and isinstance(value, Mapping) and isinstance(entry.get("values"), Mapping):
+            entry["values"] = _merge(entry["values"], value)
+        elif key in ("values_files",) and isinstance(value, list) and isinstance(entry.get(key), list):
+            entry[key] = [*entry[key], *value]
+        elif key == "labels" and isinstance(value, Mapping) and isinstance(entry.get("labels"), Mapping):
+            entry["labels"] = {**entry["labels"], **value}
+        else:
+            entry[key] = copy.deepcopy(value)
+
+
+def apply_environment(
+    data: Mapping[str, Any], name: str | None, problems: list[str]
+) -> tuple[dict[str, Any], Environment | None]:
+    """``data`` with ``[environments]`` removed and, when ``name`` is given, its overlay applied.
+
+    Problems (an unknown environment, a bad key, an unknown release) are appended.
+    """
+    out = dict(data)
+    envs = out.pop("environments", {})
+    if not isinstance(envs, Mapping):
+        problems.append(f"environments: expected a table, got {type_name(envs)}")
+        envs = {}
+    for env_name, env in envs.items():
+        where = join_path("environments", env_name)
+        if not isinstance(env, Mapping):
+            problems.append(f"{where}: expected a table, got {type_name(env)}")
+            continue
+        for key in env:
+            if key not in ENV_KEYS:
+                problems.append(unknown_key(where, key, ENV_KEYS))
+    if name is None:
+        return out, None
+    env = envs.get(name)
+    if not isinstance(env, Mapping):
+        known = ", ".join(f"'{e}'" for e in envs) or "none"
+        problems.append(f"environments: unknown environment '{name}' (environments: {known})")
+        return out, None
+    where = join_path("environments", name)
+    start = len(problems)
+    for key in ("kube_context", "namespace"):
+        if key in env and not isinstance(env[key], str):
+            problems.append(f"{where}.{key}: expected a string, got {type_name(env[key])}")
+    for key in ("releases", "values_files"):
+        if key in env and not (isinstance(env[key], list) and all(isinstance(v, str) for v in env[key])):
+            problems.append(f"{where}.{key}: expected an array of strings")
+    for key in ("values", "deployments"):
+        if key in env and not isinstance(env[key], Mapping):
+            problems.append(f"{where}.{key}: expected a table, got {type_name(env[key])}")
+    if len(problems) > start:
+        return out, None
+
+    if "namespace" in env:
+        defaults = dict(out.get("defaults", {})) if isinstance(out.get("defaults", {}), Mapping) else {}
+        defaults["namespace"] = env["namespace"]
+        out["defaults"] = defaults
+    deployments = out.get("deployments", {})
+    if not isinstance(deployments, Mapping):
+        return out, Environment(name, env.get("kube_context"))
+    enabled = env.get("releases")
+    overlays: Mapping[str, Any] = env.get("deployments", {})
+    seen: set[str] = set()
+    new_deployments: dict[str, Any] = {}
+    for ctype, entries in deployments.items():
+        single = isinstance(entries, Mapping)
+        items = [entries] if single else list(entries) if isinstance(entries, list) else None
+        if items is None:
+            new_deployments[ctype] = entries  # parse_config reports it
+            continue
+        kept = []
+        for entry in items:
+            if not isinstance(entry, Mapping):
+                kept.append(entry)
+                continue
+            rname = _release_name(ctype, entry)
+            seen.add(rname)
+            if enabled is not None and rname not in enabled:
+                continue
+            entry = copy.deepcopy(dict(entry))
+            if "values" in env:
+                entry["values"] = _merge(entry.get("values", {}) if isinstance(entry.get("values"), Mapping)
+                                         else {}, env["values"])
+            if "values_files" in env:
+                own = entry.get("values_files", [])
+                entry["values_files"] = [*(own if isinstance(own, list) else []), *env["values_files"]]
+            overlay = overlays.get(rname)
+            if overlay is not None:
+                if not isinstance(overlay, Mapping):
+                    problems.append(f"{where}.deployments.{rname}: expected a table, got {type_name(overlay)}")
+                else:
+                    _overlay_release(entry, overlay)
+            kept.append(entry)
+        if kept:
+            new_deployments[ctype] = kept[0] if single else kept
+    for rname in [*(enabled or ()), *overlays]:
+        if rname not in seen:
+            problems.append(f"{where}: unknown release '{rname}' (releases: {', '.join(sorted(seen)) or 'none'})")
+    out["deployments"] = new_deployments
+    return out, Environment(name, env.get("kube_context"))
