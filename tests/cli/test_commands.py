@@ -10,6 +10,7 @@ import pytest
 import firestream_core.cli.commands as commands_package
 from firestream_core.cli.commands import (
     apply,
+    completion,
     destroy,
     diff,
     drift,
@@ -18,6 +19,7 @@ from firestream_core.cli.commands import (
     new,
     plan,
     plugins,
+    rollback,
     state,
     status,
     template,
@@ -27,8 +29,8 @@ from firestream_core.cli.commands import (
 from firestream_core.cli.main import COMMANDS, build_parser
 from firestream_core.version import __version__
 
-MODULES = (apply, destroy, diff, drift, graph, import_, new, plan, plugins, state, status, template,
-           test, validate)
+MODULES = (apply, completion, destroy, diff, drift, graph, import_, new, plan, plugins, rollback, state,
+           status, template, test, validate)
 
 
 def test_every_command_module_is_registered_and_every_registration_has_a_module() -> None:

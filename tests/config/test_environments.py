@@ -1,0 +1,57 @@
+"""config/environments.py: [environments.NAME] overlays on the parsed TOML."""
+
+from __future__ import annotations
+
+from firestream_core.config.environments import apply_environment
+
+DATA = {
+    "defaults": {"timeout": "5m"},
+    "deployments": {
+        "generic": [
+            {"name": "db", "chart": "repo/db", "values": {"size": "1Gi", "auth": {"database": "shop"}}},
+            {"name": "web", "chart": "repo/web", "values_files": ["a.yaml"]},
+        ]
+    },
+    "environments": {
+        "prod": {
+            "kube_context": "prod-ctx",
+            "namespace": "shop-prod",
+            "values": {},
+            "deployments": {"db": {"values": {"size": "50Gi"}}, "web": {"values_files": ["prod.yaml"]}},
+        },
+        "dev": {"releases": ["db"]},
+    },
+}
+
+
+def test_no_environment_drops_the_table_and_changes_nothing_else() -> None:
+    problems: list[str] = []
+    out, env = apply_environment(DATA, None, problems)
+    assert problems == [] and env is None
+    assert "environments" not in out and out["deployments"] == DATA["deployments"]
+
+
+def test_an_environment_overlays_values_deeply_appends_values_files_and_sets_the_namespace() -> None:
+    problems: list[str] = []
+    out, env = apply_environment(DATA, "prod", problems)
+    assert problems == []
+    assert env is not None and env.kube_context == "prod-ctx"
+    db, web = out["deployments"]["generic"]
+    assert db["values"] == {"size": "50Gi", "auth": {"database": "shop"}}
+    assert web["values_files"] == ["a.yaml", "prod.yaml"]
+    assert out["defaults"] == {"timeout": "5m", "namespace": "shop-prod"}
+    assert DATA["deployments"]["generic"][0]["values"]["size"] == "1Gi"  # the input is not changed
+
+
+def test_an_environment_can_enable_a_subset_of_the_releases() -> None:
+    problems: list[str] = []
+    out, _ = apply_environment(DATA, "dev", problems)
+    assert problems == []
+    assert [r["name"] for r in out["deployments"]["generic"]] == ["db"]
+
+
+def test_an_unknown_environment_or_key_is_a_problem_naming_it() -> None:
+    problems: list[str] = []
+    apply_environment({**DATA, "environments": {"prod": {"kube_contxt": "x"}}}, "staging", problems)
+    assert any("environments.prod" in p and "kube_contxt" in p for p in problems)
+    assert any("unknown environment 'staging'" in p and "'prod'" in p for p in problems)
