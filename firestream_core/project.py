@@ -193,14 +193,13 @@ class Project:
         :param manager: a prebuilt plugin manager (tests); built when None.
         :raises ConfigError: every problem of the file at once.
         """
-        from firestream_core.config.build import build_charts
-        from firestream_core.config.load import load_config
+        from firestream_core.config.project_check import load_project_checked
         from firestream_core.plugin.manager import get_plugin_manager
 
         if manager is None:
             manager = get_plugin_manager(disabled=disabled_plugins)
-        config = load_config(path)
-        charts = build_charts(config, manager)
+        # the three passes of `validate` (structure, values and files, graph), every problem at once
+        config, charts = load_project_checked(path, manager)
         return cls(
             config,
             list(charts),

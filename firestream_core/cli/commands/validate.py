@@ -1,8 +1,15 @@
-"""``firestream validate [-f firestream.toml]``: config, plugins and graph, no cluster.
+"""``firestream validate [-f firestream.toml] [--json]``: every bad input at once, no cluster.
 
-Exit 0 when the project is valid; otherwise every problem is listed (one
-``ConfigError``) and the exit code is non-zero. Broken plugins that no
-release uses are reported as warnings only.
+Three passes run and report together (``config/project_check.py``): the
+structure (TOML, tables, keys, types, bounds, names, URLs, chart types and
+their options), values and files (values files and ``yaml_files_content``
+read and checked to be YAML mappings, local charts checked to be charts),
+and the build and graph (presets, ``secret_values``, duplicate names,
+repositories, ``depends_on``). Exit 0 when the project is valid; otherwise
+every problem is listed (one ``ConfigError``) and the exit code is 1. With
+``--json`` the problems are printed on stdout as a list of ``{path, message,
+file, line}`` (``[]`` when valid). Broken plugins that no release uses are
+reported as warnings only.
 """
 
 from __future__ import annotations
@@ -12,25 +19,41 @@ import logging
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options besides the global ones (``-f``)."""
+    """``--json``: the problems as a JSON list of ``{path, message, file, line}``."""
+    parser.add_argument("--json", action="store_true",
+                        help="print the problems as a JSON list of {path, message, file, line}")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load and check the project; print a summary."""
+    """Check the project; print a summary (or the problems as JSON)."""
+    import json
+
     from firestream_core.cli.logs import add_redactor
-    from firestream_core.config.build import build_charts
-    from firestream_core.config.load import load_config
+    from firestream_core.config.project_check import Problem, check_project
+    from firestream_core.errors import ConfigError
     from firestream_core.graph import build_graph
     from firestream_core.plugin.manager import get_plugin_manager
 
     log = logging.getLogger("firestream")
     manager = get_plugin_manager(disabled=args.disable_plugin)
-    config = load_config(args.file, manager)
-    charts = build_charts(config, manager)
-    if charts.secrets:
+    try:
+        checked = check_project(args.file, manager)
+    except ConfigError as exc:  # unreadable or not TOML: one problem, no path
+        if not getattr(args, "json", False):
+            raise
+        print(json.dumps([Problem("", str(exc), str(args.file), _line(str(exc))).to_dict()], indent=2))
+        return 1
+    if checked.charts is not None and checked.charts.secrets:
         from firestream_core.tools.redact import Redactor
 
-        add_redactor(Redactor(charts.secrets))
+        add_redactor(Redactor(checked.charts.secrets))
+    if getattr(args, "json", False):
+        print(json.dumps([p.to_dict() for p in checked.as_problems()], indent=2))
+        return 0 if checked.ok else 1
+    if not checked.ok:
+        raise checked.error()
+    config, charts = checked.config, checked.charts
+    assert config is not None and charts is not None
     graph = build_graph(charts, str(config.path))
     used = {c.chart_type for c in charts}
     for b in manager.broken:
@@ -43,3 +66,9 @@ def run(args: argparse.Namespace) -> int:
     )
     return 0
 
+
+def _line(message: str) -> int | None:
+    import re
+
+    m = re.search(r":(\d+):\d+: invalid TOML", message)
+    return int(m.group(1)) if m else None
