@@ -366,6 +366,8 @@ class Project:
         """
         from firestream_core.deploy.plan import make_plan
 
+        # the state first: a damaged state file is refused before any cluster call
+        state = self.load_state()
         tools = None
         if helm is None:
             tools = self.tools()
@@ -375,7 +377,7 @@ class Project:
         plan = make_plan(
             self.charts,
             installed,
-            self.load_state(),
+            state,
             project_dir=self.project_dir,
             targets=list(targets) if targets else None,
             include_deps=include_deps,
