@@ -265,15 +265,16 @@ def _collect(exc: BaseException, path: str, cls: Any, out: list[str]) -> None:
     elif isinstance(exc, (ValueError, TypeError)) and (option := getattr(exc, "option", None)):
         # a chart-type option's validator (plugin/options.py): names the option, bound and value
         out.append(f"{join_path(path, option)}: {str(exc).splitlines()[0]}")
-    elif isinstance(exc, (ValueError, TypeError)) and cls is not None and attrs.has(cls) and str(exc):
+    elif isinstance(exc, (ValueError, TypeError)) and _attrs_class(cls) is not None and str(exc):
         # an attrs validator of an options class refused a value: its own message
-        out.append(f"{path}: {str(exc).splitlines()[0]} (in {_describe(cls)})")
+        out.append(f"{path}: {str(exc).splitlines()[0]} (in {_describe(_attrs_class(cls))})")
     elif isinstance(exc, (ValueError, TypeError)):
         # cattrs' own messages may quote the value; do not repeat it
         expected = f" (expected {_describe(cls)})" if cls is not None else ""
         out.append(f"{path}: invalid value{expected}")
-    else:  # pragma: no cover - programming error in a hook
-        out.append(f"{path}: {type(exc).__name__}")
+    else:  # a value of the wrong shape deep inside (cattrs iterating a string, ...)
+        expected = f" (expected {_describe(cls)})" if cls is not None else ""
+        out.append(f"{path}: invalid value{expected}")
 
 
 def _field_type(exc: Any, name: str) -> Any:
@@ -283,6 +284,16 @@ def _field_type(exc: Any, name: str) -> Any:
             if a.name == name:
                 return a.type
     return None
+
+
+def _attrs_class(t: Any) -> Any:
+    """``t`` when it is an attrs class, the attrs class of an ``X | None``, else None."""
+    import typing
+
+    if t is not None and attrs.has(t):
+        return t
+    found = [a for a in typing.get_args(t) if a is not type(None) and attrs.has(a)]
+    return found[0] if len(found) == 1 else None
 
 
 def _describe(t: Any) -> str:

@@ -232,6 +232,9 @@ def _structure_release_keys(
             if isinstance(v, str):
                 problems.append(f"{join_path(where, key)}: expected an array of strings, got a string")
                 raw.pop(key)
+    for key in ("set", "yaml_files_content", "depends_on", "values_files"):
+        if key in raw and not isinstance(raw[key], list):  # a string or table would be iterated
+            problems.append(f"{join_path(where, key)}: expected an array, got {type_name(raw.pop(key))}")
     obj, errs = structure(raw, cls, where)
     # report in the order the keys are written in the file
     def position(problem: str) -> int:
