@@ -190,7 +190,8 @@ class State:
         if version != SCHEMA_VERSION:
             newer = version > SCHEMA_VERSION
             raise StateError(
-                f"{source}: unknown state schema version {version!r} (this firestream reads {SCHEMA_VERSION})",
+                f"{source}: unknown state schema version {version!r} (this firestream reads {SCHEMA_VERSION})"
+                + (": written by a newer firestream" if newer else ""),
                 hint="it was written by a newer firestream; upgrade firestream (the file is left as it is)"
                 if newer
                 else recovery_hint(source),
