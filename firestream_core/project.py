@@ -571,6 +571,8 @@ class Project:
         chart_type: str | None = None,
         *,
         chart: str | None = None,
+        repository: str | None = None,
+        repo_url: str | None = None,
     ) -> ImportResult:
         """Take an existing helm release under management (see :mod:`firestream_core.ops.importer`)."""
         from firestream_core.ops.importer import ImportInput, import_release
@@ -585,8 +587,11 @@ class Project:
             backend=self.state_backend(),
             redactor=self.redactor,
             load_chart=lambda release: self.reload().chart(release),
+            repositories=self.repositories(),
+            config_repositories=dict(self.config.repositories),
         )
-        return import_release(target, name, namespace, chart_type, chart=chart)
+        return import_release(target, name, namespace, chart_type, chart=chart, repository=repository,
+                              repo_url=repo_url)
 
     def template(self, output_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
         """Render every release with ``helm template``, in dependency order.
