@@ -509,3 +509,87 @@ def test_every_release_key_of_the_docs_is_in_the_corpus() -> None:
     assert documented, "the docs' key table was found"
     covered = set(RELEASE_BAD) | set(PER_RELEASE_BAD)
     assert documented - covered == set()
+
+
+# -- a wrong type at every level: every value of a full project replaced by each kind ------------------
+
+FULL = """
+[project]
+name = "fz"
+[repositories]
+fixtures = "https://charts.example.com/fixtures"
+[registries."r.example.com"]
+username = "u"
+password_env = "FS_CORPUS_REGISTRY_PASSWORD"
+[state]
+backend = "kubernetes"
+namespace = "fs"
+name = "st"
+lease_duration = "30s"
+[settings]
+concurrency = 2
+fail_fast = true
+on_validation_failure = "warn"
+[defaults]
+timeout = "60s"
+namespace = "apps"
+[[deployments.web]]
+chart = "fixtures/tiny-app"
+version = "0.1.0"
+depends_on = []
+set = [{key = "a", value = 1}]
+values = {a = {b = [1, 2]}}
+yaml_files_content = [{filename = "x", yaml_content = "a: 1"}]
+last_breaking_version_requiring_restart = {version = "1.0.0", pre_upgrade_commands = ["echo hi"]}
+secret_values = {"a.b" = {env = "HOME"}}
+[deployments.postgresql]
+password_length = 20
+[deployments.kafka]
+kafka_cluster = {replicas = 1, storage = "ephemeral"}
+"""
+REPLACEMENTS = [5, "x", True, [1], {"a": 1}, 1.5, [], {}, "", -1, [[]], [{}]]
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Any:
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, (*prefix, i))
+
+
+def test_a_wrong_value_at_every_level_gives_problems_never_a_crash(tmp_path: Path) -> None:
+    import copy
+    import tomllib
+
+    from firestream_core.config.project_check import check_project, split_problem
+    from firestream_core.errors import ConfigError
+    from firestream_core.ops.importer import _key, _toml_value
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    data = tomllib.loads(FULL)
+    manager = get_plugin_manager()
+    cfg = tmp_path / "firestream.toml"
+    runs = refused = 0
+    for path in list(_paths(data))[1:]:
+        for value in REPLACEMENTS:
+            d = copy.deepcopy(data)
+            node = d
+            for k in path[:-1]:
+                node = node[k]
+            node[path[-1]] = value
+            cfg.write_text("\n".join(f"{_key(k)} = {_toml_value(v)}" for k, v in d.items()))
+            runs += 1
+            try:
+                problems = check_project(cfg, manager).problems
+            except ConfigError as exc:  # the whole file (e.g. nothing): one message
+                problems = [str(exc)]
+            refused += bool(problems)
+            for p in problems:
+                assert "unexpected" not in p and "Traceback" not in p, (path, value, p)
+                assert not any(w in p for w in ("AttributeError", "KeyError", "TypeError:")), (path, value, p)
+                # a problem names where it is (a dotted path) unless it is about the whole graph
+                assert split_problem(p)[0] or "dependency cycle" in p, (path, value, p)
+    assert runs > 500 and refused > runs // 2
