@@ -29,6 +29,10 @@ from firestream_core.config.paths import join_path
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectSection, ReleaseKeys, StateConfig
 
+INT_BOUNDS = {"retries": 100, "history_max": 1_000_000}
+"""The largest accepted value of each integer release key (sizes that reach helm or the scheduler)."""
+MAX_CONCURRENCY = 10_000
+
 STATE_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 """A DNS-1123 subdomain: the Secret and Lease of the Kubernetes state backend."""
 MIN_LEASE_SECONDS = 1
@@ -61,6 +65,10 @@ def release_key_problems(keys: ReleaseKeys, where: str) -> list[str]:
             f"{join_path(where, 'repository')}: invalid repository name '{keys.repository}' "
             "(a name from [repositories]: letters, digits, '-' and '_')"
         )
+    for key, bound in INT_BOUNDS.items():
+        value = getattr(keys, key)
+        if value is not None and value > bound:
+            out.append(f"{join_path(where, key)}: {value} is over the bound of {bound}")
     for i, s in enumerate(keys.set or ()):
         if not s.key.strip():
             out.append(f"{join_path(join_path(where, 'set'), i)}.key: must not be empty")
@@ -93,6 +101,13 @@ def chart_ref_problems(chart: str, where: str) -> list[str]:
     bad = next((c for c in chart if c.isspace()), None)
     if bad is not None:
         return [f"{where}: '{chart.strip()}' contains a space"]
+    return []
+
+
+def settings_problems(settings: Any) -> list[str]:
+    """``[settings]``: ``concurrency`` bounded."""
+    if settings.concurrency > MAX_CONCURRENCY:
+        return [f"settings.concurrency: {settings.concurrency} is over the bound of {MAX_CONCURRENCY}"]
     return []
 
 

@@ -70,7 +70,11 @@ def parse_config_collect(
     A release or ``[defaults]`` with invalid keys is kept without those keys,
     so that the later passes (files, graph) still see it.
     """
-    from firestream_core.config.checks import release_key_problems, state_problems
+    from firestream_core.config.checks import (
+        release_key_problems,
+        settings_problems,
+        state_problems,
+    )
 
     p = Path(path)
     problems: list[str] = []
@@ -91,6 +95,7 @@ def parse_config_collect(
     project = section("project", ProjectSection)
     state = section("state", StateConfig)
     settings = section("settings", Settings)
+    problems.extend(settings_problems(settings))
     if "state" in data and isinstance(data["state"], dict):
         problems.extend(state_problems(state, project, data["state"]))
     repositories = _parse_repositories(data.get("repositories", {}), problems)

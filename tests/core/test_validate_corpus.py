@@ -191,10 +191,12 @@ RELEASE_BAD: dict[str, list[tuple[str, str, list[str]]]] = {
         ("-1", "bound", ["must not be negative"]),
         ('"3"', "wrong-type", ["expected an integer, got a string"]),
         ("1.5", "wrong-type", ["expected an integer, got a float"]),
+        ("99999999999999999", "bound", ["99999999999999999 is over the bound of 1000000"]),
     ],
     "retries": [
         ("-2", "bound", ["must not be negative"]),
         ("true", "wrong-type", ["expected an integer, got a boolean"]),
+        ("1000", "bound", ["1000 is over the bound of 100"]),
     ],
     "secret_values": [
         ('"x"', "wrong-type", ["secret_values", "expected a table"]),
@@ -319,6 +321,7 @@ case("state-not-table", "wrong-type", 'state = "local"\n' + BASE + WEB, "firestr
 SETTINGS_BAD = [
     ("concurrency = -1", "bound", "settings.concurrency", ["must not be negative"]),
     ('concurrency = "4"', "wrong-type", "settings.concurrency", ["got a string"]),
+    ("concurrency = 100000", "bound", "settings.concurrency", ["100000 is over the bound of 10000"]),
     ('fail_fast = "yes"', "wrong-type", "settings.fail_fast", ["expected a boolean"]),
     ('on_validation_failure = "x"', "value", "settings.on_validation_failure", ["'x'"]),
     ("bogus = 1", "unknown-key", "settings.bogus", ["unknown key"]),
@@ -350,7 +353,8 @@ OPTIONS_BAD = [
     ("postgresql", "delet_secret_on_destroy = true", "deployments.postgresql.delet_secret_on_destroy",
      ["did you mean 'delete_secret_on_destroy'"]),
     ("kafka", "kafka_cluster = 5", "deployments.kafka.kafka_cluster", ["kafka_cluster"]),
-    ("kafka", "kafka_cluster = {replicas = 0}", "deployments.kafka.kafka_cluster", ["replicas", "at least 1"]),
+    ("kafka", "kafka_cluster = {replicas = 0}", "deployments.kafka.kafka_cluster",
+     ["replicas = 0", "minimum of 1"]),
     ("kafka", 'kafka_cluster = {storage = "lots"}', "deployments.kafka.kafka_cluster", ["storage", "'lots'"]),
     ("kafka", "kafka_cluster = {bogus = 1}", "deployments.kafka.kafka_cluster.bogus", ["unknown key"]),
     ("kafka", 'upgrade_crds = "no"', "deployments.kafka.upgrade_crds", ["expected a boolean"]),
@@ -593,3 +597,17 @@ def test_a_wrong_value_at_every_level_gives_problems_never_a_crash(tmp_path: Pat
                 # a problem names where it is (a dotted path) unless it is about the whole graph
                 assert split_problem(p)[0] or "dependency cycle" in p, (path, value, p)
     assert runs > 500 and refused > runs // 2
+
+
+def test_json_lines_point_at_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (BASE + "\n[defaults]\n# a comment\nnamespace = \"Not_OK\"\n\n"
+            "[[deployments.web]]\nchart = \"fixtures/tiny-app\"\n\n[[deployments.web]]\nname = \"b\"\n"
+            "chart = \"fixtures/tiny-app\"\ntimeout = \"25h\"\n")
+    cfg = tmp_path / "firestream.toml"
+    cfg.write_text(text)
+    lines = text.splitlines()
+    assert main(["validate", "--json", "-f", str(cfg)]) == 1
+    got = {p["path"]: p["line"] for p in json.loads(capsys.readouterr().out)}
+    assert lines[got["defaults.namespace"] - 1] == 'namespace = "Not_OK"'
+    assert lines[got["deployments.web[1].timeout"] - 1] == 'timeout = "25h"'
+    assert got["deployments.web[1].timeout"] > lines.index("[[deployments.web]]", lines.index("[[deployments.web]]") + 1)
