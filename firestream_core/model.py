@@ -153,7 +153,7 @@ def check_dns_label(kind: str, name: str, max_len: int) -> None:
         raise ValueError(f"{kind} must not be empty")
     if len(name) > max_len:
         raise ValueError(f"{kind} {name!r} is {len(name)} characters long, at most {max_len} allowed")
-    if not DNS1123_LABEL.match(name):
+    if not DNS1123_LABEL.fullmatch(name):
         raise ValueError(
             f"{kind} {name!r} is not a DNS-1123 label "
             "(lower-case letters, digits and '-', starting and ending with a letter or digit)"

@@ -248,14 +248,13 @@ class Project:
         :param values_files: values files added to every release, last (``--values``).
         :raises ConfigError: every problem of the file at once.
         """
-        from firestream_core.config.build import build_charts
-        from firestream_core.config.load import load_config
+        from firestream_core.config.project_check import load_project_checked
         from firestream_core.plugin.manager import get_plugin_manager
 
         if manager is None:
             manager = get_plugin_manager(disabled=disabled_plugins)
-        config = load_config(path, environment=environment)
-        charts = build_charts(config, manager)
+        # the three passes of `validate` (structure, values and files, graph), every problem at once
+        config, charts = load_project_checked(path, manager, environment=environment)
         set_values = list(set_values)
         files = [Path(f).resolve() for f in values_files]
         if set_values or files:
@@ -488,6 +487,8 @@ class Project:
         """
         from firestream_core.deploy.plan import make_plan
 
+        # the state first: a damaged state file is refused before any cluster call
+        state = self.load_state()
         tools = None
         if helm is None:
             tools = self.tools()
@@ -499,7 +500,7 @@ class Project:
         plan = make_plan(
             self.charts,
             installed,
-            self.load_state(),
+            state,
             project_dir=self.project_dir,
             targets=list(targets) if targets else None,
             include_deps=include_deps,
@@ -720,6 +721,8 @@ class Project:
         chart_type: str | None = None,
         *,
         chart: str | None = None,
+        repository: str | None = None,
+        repo_url: str | None = None,
     ) -> ImportResult:
         """Take an existing helm release under management (see :mod:`firestream_core.ops.importer`)."""
         from firestream_core.ops.importer import ImportInput, import_release
@@ -734,8 +737,11 @@ class Project:
             backend=self.state_backend(),
             redactor=self.redactor,
             load_chart=lambda release: self.reload().chart(release),
+            repositories=self.repositories(),
+            config_repositories=dict(self.config.repositories),
         )
-        return import_release(target, name, namespace, chart_type, chart=chart)
+        return import_release(target, name, namespace, chart_type, chart=chart, repository=repository,
+                              repo_url=repo_url)
 
     def template(
         self, output_dir: str | os.PathLike[str] | None = None, *, targets: Iterable[str] | None = None

@@ -61,6 +61,25 @@ def build_charts(
         plugins, unknown presets or option keys, missing secrets, invalid
         ``ChartInfo`` fields, duplicate releases, unknown dependencies, cycles).
     """
+    charts, problems, hints = collect_charts(config, manager, resolve_secrets=resolve_secrets)
+    if problems:
+        raise ConfigError(f"{config.path} is invalid:", problems, hint=problems_hint(problems, hints))
+    return charts
+
+
+def collect_charts(
+    config: ProjectConfig,
+    manager: FirestreamPluginManager,
+    *,
+    resolve_secrets: bool = True,
+    graph_always: bool = False,
+) -> tuple[BuiltCharts, list[str], list[str]]:
+    """``build_charts`` without raising: (the charts that could be built, problems, hints).
+
+    :param graph_always: check the graph even when other problems were found
+        (validate reports everything at once); a release that could not be
+        built still counts as defined there, with its own ``depends_on``.
+    """
     from firestream_core.model import ReleaseSettings
 
     problems: list[str] = []
@@ -68,6 +87,7 @@ def build_charts(
     charts = BuiltCharts()
     charts.secrets = []
     charts.paths = []
+    unbuilt: dict[str, tuple[str, list[str]]] = {}
     for rc in config.releases:
         try:
             chart = _build_one(config, rc, manager, charts.secrets, problems, resolve_secrets)
@@ -75,8 +95,9 @@ def build_charts(
             problems.append(f"{rc.where}: {first_line(exc)}")
             if exc.hint:  # 'firestream plugins -v' for a broken plugin's traceback
                 hints.append(exc.hint)
-            continue
+            chart = None
         if chart is None:
+            unbuilt[rc.release_name] = (rc.where, list(rc.depends_on or ()))
             continue
         info = chart.chart_info
         given = rc.on_validation_failure or config.defaults.on_validation_failure
@@ -94,9 +115,9 @@ def build_charts(
     problems += _duplicate_problems(charts)
     if not problems:
         problems += _graph_problems(charts, config)
-    if problems:
-        raise ConfigError(f"{config.path} is invalid:", problems, hint=problems_hint(problems, hints))
-    return charts
+    elif graph_always:
+        problems += _graph_problems(charts, config, unbuilt)
+    return charts, problems, hints
 
 
 def _build_one(
@@ -283,15 +304,23 @@ def _duplicate_problems(charts: BuiltCharts) -> list[str]:
     return problems
 
 
-def _graph_problems(charts: BuiltCharts, config: ProjectConfig) -> list[str]:
+def _graph_problems(
+    charts: BuiltCharts,
+    config: ProjectConfig,
+    unbuilt: Mapping[str, tuple[str, list[str]]] | None = None,
+) -> list[str]:
     from firestream_core.errors import UnknownDependencyError
     from firestream_core.graph import find_problems
 
     deps = {c.chart_info.name: list(c.chart_info.depends_on) for c in charts}
+    where = {name: w for name, (w, _) in (unbuilt or {}).items()}
+    for name, (_, d) in (unbuilt or {}).items():
+        deps.setdefault(name, d)
     out = []
     for p in find_problems(deps, str(config.path)):
         if isinstance(p, UnknownDependencyError):
-            out.append(f"{charts.where(p.release)}.depends_on: {p}")
+            at = where[p.release] if p.release in where else charts.where(p.release)
+            out.append(f"{at}.depends_on: {p}")
         else:  # a cycle
             out.append(str(p))
     return out

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     import cattrs
 
 
+MAX_DURATION_SECONDS = 24 * 3600
+"""The bound of every duration in the file (``timeout``, ``retry_delay``, ``lease_duration``)."""
+
+
 class _Problem(ValueError):
     """A structuring failure with a ready message (raised by the converter's hooks)."""
 
@@ -74,9 +78,11 @@ def _structure_duration(value: Any, _t: Any) -> str:
 
     _expect(value, (str,), "a duration such as '300s'")
     try:
-        parse_duration(value)
+        seconds = parse_duration(value)
     except ValueError as exc:
         raise _Problem(str(exc)) from None
+    if seconds > MAX_DURATION_SECONDS:
+        raise _Problem(f"duration {value!r} is over the bound of 24h")
     return value
 
 
@@ -129,15 +135,49 @@ def _structure_url(value: Any, _t: Any) -> str:
     from urllib.parse import urlsplit
 
     _expect(value, (str,), "a repository URL")
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http", "oci") or not parts.netloc:
-        raise _Problem("expected an https://, http:// or oci:// URL")
-    if parts.username or parts.password:
+    try:
+        parts = urlsplit(value)
+        has_credentials = bool(parts.username or parts.password)
+    except ValueError as exc:  # e.g. an unclosed '[' in the host
+        raise _Problem(f"not a URL: {exc}") from None
+    if parts.scheme not in ("https", "http", "oci"):
+        scheme = f"scheme '{parts.scheme}' is not supported" if parts.scheme else "no scheme"
+        raise _Problem(f"{scheme}: expected an https://, http:// or oci:// URL")
+    if has_credentials:
         raise _Problem(
             "credentials must not be written in a repository URL "
             "(use 'helm registry login' or the helm credentials environment)"
         )
+    problem = url_problem(value)
+    if problem:
+        raise _Problem(problem)
     return value
+
+
+def url_problem(value: str, *, chart: bool = False) -> str | None:
+    """What is wrong with an ``https://`` / ``oci://`` URL (the offending part quoted), or None.
+
+    :param chart: an ``oci://`` chart reference, which must name a chart after the host.
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        return f"not a URL: {exc}"
+    scheme = parts.scheme
+    if not host:
+        return f"no host after '{scheme}://'"
+    bad = next((c for c in host if c.isspace() or c in "\\\"<>{}|^`"), None)
+    if bad is not None:
+        return f"the host '{host}' contains {'a space' if bad.isspace() else repr(bad)}"
+    if any(c.isspace() for c in parts.path):
+        return f"the path '{parts.path}' contains a space"
+    if chart and not parts.path.strip("/"):
+        return f"no chart after the host '{host}' (expected e.g. 'oci://{host}/charts/web')"
+    return None
 
 
 def _choice(kind: Any) -> Any:
@@ -180,6 +220,14 @@ def converter() -> cattrs.Converter:
         return value
 
     c.register_structure_hook(Table, table)
+
+    labels_default = c.get_structure_hook(dict[str, LabelValue])
+
+    def labels(value: Any, t: Any) -> dict[str, str]:
+        _expect(value, (dict,), "a table of label = value")
+        return labels_default(value, t)
+
+    c.register_structure_hook_func(lambda t: t == dict[str, LabelValue], labels)
 
     return c
 
@@ -224,12 +272,19 @@ def _collect(exc: BaseException, path: str, cls: Any, out: list[str]) -> None:
         out.append(f"{path}: required key missing")
     elif isinstance(exc, _Problem):
         out.append(f"{path}: {exc}")
+    elif isinstance(exc, (ValueError, TypeError)) and (option := getattr(exc, "option", None)):
+        # a chart-type option's validator (plugin/options.py): names the option, bound and value
+        out.append(f"{join_path(path, option)}: {str(exc).splitlines()[0]}")
+    elif isinstance(exc, (ValueError, TypeError)) and _attrs_class(cls) is not None and str(exc):
+        # an attrs validator of an options class refused a value: its own message
+        out.append(f"{path}: {str(exc).splitlines()[0]} (in {_describe(_attrs_class(cls))})")
     elif isinstance(exc, (ValueError, TypeError)):
         # cattrs' own messages may quote the value; do not repeat it
         expected = f" (expected {_describe(cls)})" if cls is not None else ""
         out.append(f"{path}: invalid value{expected}")
-    else:  # pragma: no cover - programming error in a hook
-        out.append(f"{path}: {type(exc).__name__}")
+    else:  # a value of the wrong shape deep inside (cattrs iterating a string, ...)
+        expected = f" (expected {_describe(cls)})" if cls is not None else ""
+        out.append(f"{path}: invalid value{expected}")
 
 
 def _field_type(exc: Any, name: str) -> Any:
@@ -239,6 +294,16 @@ def _field_type(exc: Any, name: str) -> Any:
             if a.name == name:
                 return a.type
     return None
+
+
+def _attrs_class(t: Any) -> Any:
+    """``t`` when it is an attrs class, the attrs class of an ``X | None``, else None."""
+    import typing
+
+    if t is not None and attrs.has(t):
+        return t
+    found = [a for a in typing.get_args(t) if a is not type(None) and attrs.has(a)]
+    return found[0] if len(found) == 1 else None
 
 
 def _describe(t: Any) -> str:

@@ -52,12 +52,18 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"configuration path is a folder, not a file: {path}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: the file is {len(data)} bytes, over the bound of {MAX_CONFIG_BYTES} bytes"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
-        return tomllib.loads(text)
+        parsed = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
@@ -68,6 +74,32 @@ def read_toml(path: Path) -> dict[str, Any]:
                 f"{path}:{line}:{col}: invalid TOML at line {line}, column {col}: {reason}"
             ) from None
         raise ConfigError(f"{path}: invalid TOML at the end of the file: {reason}") from None
+    deep = _too_deep(parsed)
+    if deep is not None:
+        raise ConfigError(f"{path}: {deep}: nested more than {MAX_DEPTH} levels deep")
+    return parsed
+
+
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+"""The largest ``firestream.toml`` read (16 MiB)."""
+MAX_DEPTH = 64
+"""The deepest nesting of tables and arrays accepted (values are turned into YAML for helm)."""
+
+
+def _too_deep(data: dict[str, Any]) -> str | None:
+    """The dotted path of the first value nested deeper than ``MAX_DEPTH``, or None (no recursion)."""
+    from firestream_core.config.paths import join_path
+
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return where
+        if isinstance(node, dict):
+            stack.extend((v, join_path(where, k), depth + 1) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, join_path(where, i), depth + 1) for i, v in enumerate(node))
+    return None
 
 
 def load_config(

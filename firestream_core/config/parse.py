@@ -58,6 +58,29 @@ def parse_config(
 
     :param environment: apply ``[environments.<environment>]`` first (``-e NAME``).
     """
+    config, problems, hints = parse_config_collect(data, path, manager, environment)
+    if problems:
+        raise ConfigError(f"{config.path} is invalid:", problems, hint=problems_hint(problems, hints))
+    return config
+
+
+def parse_config_collect(
+    data: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    manager: FirestreamPluginManager | None = None,
+    environment: str | None = None,
+) -> tuple[ProjectConfig, list[str], list[str]]:
+    """``parse_config`` without raising: (the config as far as it is valid, problems, hints).
+
+    A release or ``[defaults]`` with invalid keys is kept without those keys,
+    so that the later passes (files, graph) still see it. ``[environments]`` is
+    applied first (``environment``: the one chosen with ``-e NAME``).
+    """
+    from firestream_core.config.checks import (
+        release_key_problems,
+        settings_problems,
+        state_problems,
+    )
     from firestream_core.config.environments import apply_environment
 
     p = Path(path)
@@ -80,45 +103,75 @@ def parse_config(
     project = section("project", ProjectSection)
     state = section("state", StateConfig)
     settings = section("settings", Settings)
+    problems.extend(settings_problems(settings))
+    if "state" in data and isinstance(data["state"], dict):
+        problems.extend(state_problems(state, project, data["state"]))
+    repositories = _parse_repositories(data.get("repositories", {}), problems)
+    registries = _parse_registries(data.get("registries", {}), problems)
+    defaults = _parse_defaults(data.get("defaults", {}), problems)
+    problems.extend(release_key_problems(defaults, "defaults"))
+    releases = _parse_deployments(data.get("deployments", {}), manager, problems, hints)
+    config = ProjectConfig(
+        path=p,
+        project_dir=p.resolve().parent,
+        project=project,
+        repositories=repositories,
+        registries=registries,
+        defaults=defaults,
+        state=state,
+        settings=settings,
+        releases=tuple(releases),
+        environment=env.name if env else None,
+        kube_context=env.kube_context if env else None,
+    )
+    return config, problems, hints
 
-    repos_raw = data.get("repositories", {})
+
+def _parse_repositories(repos_raw: Any, problems: list[str]) -> dict[str, str]:
+    """``[repositories]``: name -> URL (problems appended)."""
     repositories: dict[str, str] = {}
     if not isinstance(repos_raw, dict):
         problems.append(f"repositories: expected a table, got {type_name(repos_raw)}")
-    else:
-        for name, url in repos_raw.items():
-            where = join_path("repositories", name)
-            if not BARE_KEY.match(name):
-                problems.append(f"{where}: invalid repository name (letters, digits, '-' and '_')")
-            obj, errs = structure(url, RepositoryURL, where)
-            problems.extend(errs)
-            if obj is not None:
-                repositories[name] = obj
+        return repositories
+    for name, url in repos_raw.items():
+        where = join_path("repositories", name)
+        if not BARE_KEY.match(name):
+            problems.append(f"{where}: invalid repository name (letters, digits, '-' and '_')")
+        obj, errs = structure(url, RepositoryURL, where)
+        problems.extend(errs)
+        if obj is not None:
+            repositories[name] = obj
+    return repositories
 
-    registries = _parse_registries(data.get("registries", {}), problems)
 
-    defaults = ReleaseKeys()
-    defaults_raw = data.get("defaults", {})
+def _parse_defaults(defaults_raw: Any, problems: list[str]) -> ReleaseKeys:
+    """``[defaults]``: the release keys every release starts from (problems appended)."""
     if not isinstance(defaults_raw, dict):
         problems.append(f"defaults: expected a table, got {type_name(defaults_raw)}")
-    else:
-        raw = dict(defaults_raw)
-        for key in PER_RELEASE_ONLY:
-            if key in raw:
-                raw.pop(key)
-                problems.append(f"defaults.{key}: cannot be set in [defaults], only per release")
-        for key in [k for k in raw if k not in DEFAULTS_KEYS]:
+        return ReleaseKeys()
+    raw = dict(defaults_raw)
+    for key in PER_RELEASE_ONLY:
+        if key in raw:
             raw.pop(key)
-            problems.append(unknown_key("defaults", key, DEFAULTS_KEYS))
-        obj = _structure_release_keys(raw, ReleaseKeys, "defaults", problems)
-        if obj is not None:
-            defaults = obj
+            problems.append(f"defaults.{key}: cannot be set in [defaults], only per release")
+    for key in [k for k in raw if k not in DEFAULTS_KEYS]:
+        raw.pop(key)
+        problems.append(unknown_key("defaults", key, DEFAULTS_KEYS))
+    obj = _structure_release_keys(raw, ReleaseKeys, "defaults", problems)
+    return obj if obj is not None else ReleaseKeys()
 
+
+def _parse_deployments(
+    deployments: Any,
+    manager: FirestreamPluginManager | None,
+    problems: list[str],
+    hints: list[str],
+) -> list[ReleaseConfig]:
+    """Every ``[deployments.<type>]`` table or array of tables, in file order (problems appended)."""
     releases: list[ReleaseConfig] = []
-    deployments = data.get("deployments", {})
     if not isinstance(deployments, dict):
         problems.append(f"deployments: expected a table, got {type_name(deployments)}")
-        deployments = {}
+        return releases
     for ctype, entries in deployments.items():
         where = join_path("deployments", ctype)
         if isinstance(entries, dict):
@@ -135,37 +188,40 @@ def parse_config(
             if not isinstance(entry, dict):
                 problems.append(f"{rwhere}: expected a table, got {type_name(entry)}")
                 continue
-            known = {k: v for k, v in entry.items() if k in RELEASE_KEYS}
-            options = {k: v for k, v in entry.items() if k not in RELEASE_KEYS}
-            known.update(chart_type=ctype, index=index, options=options)
-            obj = _structure_release_keys(known, ReleaseConfig, rwhere, problems)
-            if obj is not None:
-                releases.append(obj)
-            if manager is not None:
-                probe = obj or ReleaseConfig(
-                    chart_type=ctype,
-                    index=index,
-                    chart=entry.get("chart") if isinstance(entry.get("chart"), str) else None,
-                    path=entry.get("path") if isinstance(entry.get("path"), str) else None,
-                    options=options,
-                )
-                problems.extend(chart_type_problems(probe, manager, hints))
+            rc = _parse_release(ctype, index, entry, rwhere, manager, problems, hints)
+            if rc is not None:
+                releases.append(rc)
+    return releases
 
-    if problems:
-        raise ConfigError(f"{p} is invalid:", problems, hint=problems_hint(problems, hints))
-    return ProjectConfig(
-        path=p,
-        project_dir=p.resolve().parent,
-        project=project,
-        repositories=repositories,
-        registries=registries,
-        defaults=defaults,
-        state=state,
-        settings=settings,
-        releases=tuple(releases),
-        environment=env.name if env else None,
-        kube_context=env.kube_context if env else None,
-    )
+
+def _parse_release(
+    ctype: str,
+    index: int | None,
+    entry: dict[str, Any],
+    rwhere: str,
+    manager: FirestreamPluginManager | None,
+    problems: list[str],
+    hints: list[str],
+) -> ReleaseConfig | None:
+    """One release: its release keys structured, then its chart type and options checked."""
+    from firestream_core.config.checks import release_key_problems
+
+    known = {k: v for k, v in entry.items() if k in RELEASE_KEYS}
+    options = {k: v for k, v in entry.items() if k not in RELEASE_KEYS}
+    known.update(chart_type=ctype, index=index, options=options)
+    obj = _structure_release_keys(known, ReleaseConfig, rwhere, problems)
+    if obj is not None:
+        problems.extend(release_key_problems(obj, rwhere))
+    if manager is not None:
+        probe = obj or ReleaseConfig(
+            chart_type=ctype,
+            index=index,
+            chart=entry.get("chart") if isinstance(entry.get("chart"), str) else None,
+            path=entry.get("path") if isinstance(entry.get("path"), str) else None,
+            options=options,
+        )
+        problems.extend(chart_type_problems(probe, manager, hints))
+    return obj
 
 
 def _structure_release_keys(
@@ -191,12 +247,21 @@ def _structure_release_keys(
             if isinstance(v, str):
                 problems.append(f"{join_path(where, key)}: expected an array of strings, got a string")
                 raw.pop(key)
+    for key in ("set", "yaml_files_content", "depends_on", "values_files"):
+        if key in raw and not isinstance(raw[key], list):  # a string or table would be iterated
+            problems.append(f"{join_path(where, key)}: expected an array, got {type_name(raw.pop(key))}")
     obj, errs = structure(raw, cls, where)
     # report in the order the keys are written in the file
     def position(problem: str) -> int:
+        return order.get(head(problem), len(order))
+
+    def head(problem: str) -> str:
         rest = problem[len(where) + 1 :]
-        head = re.split(r"[.\[:]", rest, maxsplit=1)[0]
-        return order.get(head, len(order))
+        return re.split(r"[.\[:]", rest, maxsplit=1)[0]
+
+    if obj is None and errs:  # keep the release without its invalid keys, for the later passes
+        bad = {head(e) for e in errs} - {"chart_type", "index", "options"}
+        obj, _ = structure({k: v for k, v in raw.items() if k not in bad}, cls, where)
 
     pre = problems[start:]
     del problems[start:]

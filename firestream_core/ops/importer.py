@@ -1,9 +1,20 @@
 """``firestream import deployment NAME``: take a release installed with helm under management.
 
 The release's chart, version and user-supplied values are read from the
-cluster (``helm list`` and ``helm get values``, never printed) and a
-``[[deployments.<type>]]`` block is **appended** to ``firestream.toml`` as
-text: the user's file is never re-serialised, so comments and layout stay.
+cluster (``helm list`` and ``helm get values``, never printed) and a complete
+``[[deployments.<type>]]`` block (name, namespace, chart, repository,
+version, values) is **appended** to ``firestream.toml`` as text: the user's
+file is never re-serialised, so comments and layout stay. helm does not
+record where a chart came from: the repository is the one named
+(``--chart repo/chart``, ``--repository``), else the one of the user's helm
+repositories holding that chart at that version (``helm search repo``, no
+cluster call); when ``[repositories]`` lacks it, its URL (``--repo-url``, the
+chart types' defaults or ``helm repo list``) is added on a line under the
+``[repositories]`` header (or in a new ``[repositories]`` table). When the
+repository cannot be told, nothing is written and the error says which flags
+to pass. The file is replaced atomically (``locate_chart``, ``_block``,
+``_joined_text``, ``_check_loads``, ``_write_files``, ``_record``: the steps
+of ``import_release``).
 Values under a key that looks secret (``password``, ``secret``, ``token``,
 ``key``, ...) never go into the file: they are written to a separate values
 file created with mode 0600 (``values/<name>.secret.yaml``) and the result
@@ -35,7 +46,7 @@ if TYPE_CHECKING:
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.redact import Redactor
 
-__all__ = ["ImportInput", "ImportResult", "import_release", "split_secret_values", "toml_block"]
+__all__ = ["ChartSource", "ImportInput", "ImportResult", "import_release", "locate_chart", "split_secret_values", "toml_block"]
 
 SECRET_FILE = "values/{name}.secret.yaml"
 PLAIN_FILE = "values/{name}.yaml"
@@ -222,6 +233,24 @@ class ImportInput:
     redactor: Redactor
     load_chart: Callable[[str], HelmChart]
     """The named release's chart, from the file read again (after the append)."""
+    repositories: Mapping[str, str] = attrs.field(factory=dict)
+    """Repository name -> URL the project knows: ``[repositories]`` and the chart types' defaults."""
+    config_repositories: Mapping[str, str] = attrs.field(factory=dict)
+    """Only those written in the file's ``[repositories]`` (the others are added to it)."""
+
+
+@attrs.frozen
+class ChartSource:
+    """Where the imported release's chart comes from, as the block will say it.
+
+    :ivar chart: the ``chart`` to write (None: the chart type's own).
+    :ivar repository: the ``repository`` to write (None for ``oci://`` and the chart type's own).
+    :ivar add_url: the URL to add to ``[repositories]`` under ``repository`` (None: already known).
+    """
+
+    chart: str | None
+    repository: str | None = None
+    add_url: str | None = None
 
 
 def import_release(
@@ -231,126 +260,50 @@ def import_release(
     chart_type: str | None = None,
     *,
     chart: str | None = None,
+    repository: str | None = None,
+    repo_url: str | None = None,
 ) -> ImportResult:
     """Append the release to the project's file and record it in state (see the module docstring).
+
+    The block is complete: ``name``, ``namespace``, ``chart``, ``repository``
+    (added to ``[repositories]`` with its URL when the file lacks it),
+    ``version`` and the values, so the next plan is a no-op and the next
+    upgrade finds the chart.
 
     :param name: the helm release name.
     :param namespace: its namespace (needed when the name exists in several).
     :param chart_type: the ``[[deployments.<type>]]`` key (default ``generic``).
-    :param chart: the chart reference to write (``repo/chart``, ``oci://...``);
-        default: the chart's name as helm reports it, with a warning.
+    :param chart: the chart reference (``repo/chart``, ``oci://...``, a chart
+        name); default: the chart's name as helm reports it.
+    :param repository: the repository name, when ``chart`` does not say it.
+    :param repo_url: the repository's URL, when neither the project nor helm knows it.
     :raises FirestreamError: unknown, ambiguous or undeployed release, a
-        release already in the file, or a block that would not load.
+        release already in the file, a chart whose repository cannot be told,
+        or a block that would not load.
     """
-    from firestream_core.state.lock import utc_now
-    from firestream_core.state.store import ReleaseState
-    from firestream_core.tools.values import values_digest
-
     if name in project.names:
         raise FirestreamError(f"release '{name}' is already defined in {project.path}")
     ctype = chart_type or "generic"
     project.manager.chart_type(ctype)  # raises naming the installed chart types
-    helm = project.helm
-    backend = project.backend
-    with backend.lock(f"firestream import deployment {name}"):
-        rel = _find(helm.list_releases(), name, namespace)
-        values = dict(helm.get_values(rel.name, rel.namespace) or {})
+    with project.backend.lock(f"firestream import deployment {name}"):
+        rel = _find(project.helm.list_releases(), name, namespace)
+        source = locate_chart(project, rel, ctype, chart, repository, repo_url)
+        values = dict(project.helm.get_values(rel.name, rel.namespace) or {})
         project.redactor.add_values(values)
         plain, secret, secret_keys = split_secret_values(values)
-
-        warnings: list[str] = []
-        fields: dict[str, Any] = {"name": rel.name, "namespace": rel.namespace}
-        ref = chart
-        if ctype == "generic" or chart:
-            ref = chart or rel.chart_name
-            fields["chart"] = ref
-        fields["version"] = rel.chart_version or None
-        comments = [
-            f"imported by 'firestream import deployment {rel.name}' on {utc_now()}: "
-            f"chart {rel.chart_name} {rel.chart_version}, revision {rel.revision}",
-        ]
-        if ctype == "generic" and not chart:
-            comments.append("helm does not record where the chart came from: set repository (or chart =")
-            comments.append(f"\"<repo>/{rel.chart_name}\", or path) before the next upgrade")
-            warnings.append(
-                f"helm does not record the chart's repository: edit the block of '{rel.name}' in "
-                f"{project.path.name} (repository, chart or path) before it is next upgraded"
-            )
-
-        files: list[str] = []
-        secret_path: Path | None = None
-        plain_path: Path | None = None
-        if secret:
-            rel_file = SECRET_FILE.format(name=rel.name)
-            secret_path = project.project_dir / rel_file
-            files.append(rel_file)
-        inline: dict[str, Any] | None = plain
-        try:
-            block = toml_block(ctype, {**fields, "values_files": files or None}, plain, comments)
-            parsed = tomllib.loads(block)
-            element = parsed["deployments"][ctype][0]
-            if element.get("values", {}) != plain:
-                raise _NotToml("round trip")
-        except (_NotToml, tomllib.TOMLDecodeError):
-            inline = None
-        if inline is None:
-            rel_plain = PLAIN_FILE.format(name=rel.name)
-            plain_path = project.project_dir / rel_plain
-            files.insert(0, rel_plain)
-            block = toml_block(ctype, {**fields, "values_files": files}, None, comments)
-
+        block, plain_path, secret_path = _block(project, rel, ctype, source, plain, bool(secret))
         original = project.path.read_text(encoding="utf-8")
-        joined = original + ("" if original.endswith("\n") or not original else "\n") + block
-        try:
-            tomllib.loads(joined)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(
-                f"cannot append the release to {project.path}: the result would not be valid TOML ({exc})",
-                hint=f"a single-table [deployments.{ctype}] cannot be followed by [[deployments.{ctype}]]; "
-                "turn it into [[deployments." + ctype + "]] first",
-            ) from None
-        from firestream_core.config.build import build_charts
-        from firestream_core.config.parse import parse_config
-
-        build_charts(parse_config(tomllib.loads(joined), project.path), project.manager)
-
-        if plain_path is not None:
-            _write_new(plain_path, _dump_yaml(plain), 0o644)
-        if secret_path is not None:
-            _write_new(secret_path, _dump_yaml(secret), 0o600)
-            warnings.append(
-                f"values that look secret ({', '.join(secret_keys)}) were written to {secret_path} "
-                "(mode 0600), not to the config: keep that file out of version control, or move "
-                "them to secret_values"
-            )
-        with project.path.open("a", encoding="utf-8") as fh:
-            if original and not original.endswith("\n"):
-                fh.write("\n")
-            fh.write(block)
-
+        joined = _joined_text(original, block, source)
+        _check_loads(project, joined, ctype)
+        warnings = _write_files(plain, plain_path, secret, secret_path, secret_keys)
+        atomic_text_write(project.path, joined)
         new_chart = project.load_chart(rel.name)
-        state = backend.load()
-        state.record(
-            ReleaseState(
-                name=rel.name,
-                namespace=rel.namespace,
-                chart_type=new_chart.chart_type,
-                chart=new_chart.chart_info.chart_ref,
-                version=rel.chart_version or None,
-                values_digest=values_digest(new_chart.chart_info, project.project_dir),
-                revision=rel.revision,
-                applied_at=utc_now(),
-                action="import",
-                result="succeeded",
-                duration=0.0,
-            )
-        )
-        backend.save(state)
+        _record(project, rel, new_chart)
     return ImportResult(
         name=rel.name,
         namespace=rel.namespace,
         chart_type=new_chart.chart_type,
-        chart=ref or new_chart.chart_info.chart_ref,
+        chart=source.chart or new_chart.chart_info.chart_ref,
         version=rel.chart_version,
         revision=rel.revision,
         config_path=project.path,
@@ -360,3 +313,212 @@ def import_release(
         value_keys=len(values),
         warnings=tuple(warnings),
     )
+
+
+def locate_chart(
+    project: ImportInput,
+    rel: InstalledRelease,
+    ctype: str,
+    chart: str | None,
+    repository: str | None,
+    repo_url: str | None,
+) -> ChartSource:
+    """The chart, its repository and the URL to add, from the flags, the project and helm's repositories.
+
+    helm does not record where a chart came from: the repository is the one
+    named (``--chart repo/chart`` or ``--repository``), else the one of the
+    user's helm repositories (``helm search repo``, local) that holds this
+    chart at this version. Its URL comes from ``--repo-url``, the project, or
+    helm's repository list.
+
+    :raises FirestreamError: the repository cannot be told, or has no known URL.
+    """
+    if chart is not None and chart.startswith("oci://"):
+        return ChartSource(chart)
+    if chart is None and ctype != "generic" and repository is None and repo_url is None:
+        return ChartSource(None)  # the chart type's own chart and repository
+    chart_name = chart or rel.chart_name
+    if "/" in chart_name:
+        repository, chart_name = chart_name.split("/", 1)
+    helm_repos: dict[str, str] | None = None
+
+    def helm_known() -> dict[str, str]:
+        nonlocal helm_repos
+        if helm_repos is None:
+            helm_repos = project.helm.repo_list()
+        return helm_repos
+
+    if repository is None and repo_url is not None:
+        same = [n for n, u in {**helm_known(), **project.repositories}.items() if u.rstrip("/") == repo_url.rstrip("/")]
+        repository = same[0] if same else _name_from_url(repo_url)
+    if repository is None:
+        found = sorted({n.split("/", 1)[0] for n in project.helm.search_repo(chart_name, rel.chart_version or None)})
+        preferred = [r for r in found if r in project.repositories] or found
+        if len(preferred) > 1:
+            raise FirestreamError(
+                f"chart '{chart_name}' {rel.chart_version} is in several of your helm repositories "
+                f"({', '.join(preferred)}); helm does not record which one release '{rel.name}' came from",
+                hint=f"pass --chart <repo>/{chart_name}",
+            )
+        if not preferred:
+            raise FirestreamError(
+                f"helm does not record where the chart of release '{rel.name}' ({chart_name} "
+                f"{rel.chart_version}) came from, and none of your helm repositories holds it",
+                hint=f"pass --chart <repo>/{chart_name} --repo-url <url>, or --chart oci://<registry>/.../{chart_name}",
+            )
+        repository = preferred[0]
+    url = repo_url or project.repositories.get(repository) or helm_known().get(repository)
+    if url is None:
+        raise FirestreamError(
+            f"repository '{repository}' of release '{rel.name}' has no known URL "
+            "(not in [repositories], a chart type's defaults or helm's repository list)",
+            hint="pass --repo-url <url>",
+        )
+    known = project.config_repositories.get(repository) or project.repositories.get(repository)
+    if known is not None and repo_url is not None and known.rstrip("/") != repo_url.rstrip("/"):
+        raise FirestreamError(
+            f"repository '{repository}' is already {known} in {project.path.name}, not {repo_url}",
+            hint="choose another name with --repository",
+        )
+    written = chart if chart is not None and "/" in chart else chart_name
+    return ChartSource(written, repository, None if known is not None else url)
+
+
+def _name_from_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "charts").split(".")[0]
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", host).strip("-") or "charts"
+
+
+def _block(
+    project: ImportInput,
+    rel: InstalledRelease,
+    ctype: str,
+    source: ChartSource,
+    plain: dict[str, Any],
+    has_secret: bool,
+) -> tuple[str, Path | None, Path | None]:
+    """The block's text, and the plain / secret values files it names (None: not needed)."""
+    from firestream_core.state.lock import utc_now
+
+    fields: dict[str, Any] = {"name": rel.name, "namespace": rel.namespace}
+    if source.chart is not None:
+        fields["chart"] = source.chart
+    if source.repository is not None:
+        fields["repository"] = source.repository
+    fields["version"] = rel.chart_version or None
+    comments = [
+        f"imported by 'firestream import deployment {rel.name}' on {utc_now()}: "
+        f"chart {rel.chart_name} {rel.chart_version}, revision {rel.revision}",
+    ]
+    files: list[str] = []
+    secret_path: Path | None = None
+    plain_path: Path | None = None
+    if has_secret:
+        rel_file = SECRET_FILE.format(name=rel.name)
+        secret_path = project.project_dir / rel_file
+        files.append(rel_file)
+    try:
+        block = toml_block(ctype, {**fields, "values_files": files or None}, plain, comments)
+        element = tomllib.loads(block)["deployments"][ctype][0]
+        if element.get("values", {}) != plain:
+            raise _NotToml("round trip")
+    except (_NotToml, tomllib.TOMLDecodeError):
+        rel_plain = PLAIN_FILE.format(name=rel.name)
+        plain_path = project.project_dir / rel_plain
+        files.insert(0, rel_plain)
+        block = toml_block(ctype, {**fields, "values_files": files}, None, comments)
+    return block, plain_path, secret_path
+
+
+_REPOSITORIES_HEADER = re.compile(r"(?m)^[ \t]*\[[ \t]*repositories[ \t]*\][ \t]*(?:#.*)?$")
+
+
+def _joined_text(original: str, block: str, source: ChartSource) -> str:
+    """The file with the block appended and, when needed, the repository added to ``[repositories]``.
+
+    The user's text is never re-serialised: the repository line goes right
+    under the ``[repositories]`` header, or a new ``[repositories]`` table
+    is appended when the file has none.
+    """
+    text = original
+    if source.add_url is not None and source.repository is not None:
+        line = f"{_key(source.repository)} = {json.dumps(source.add_url)}"
+        m = _REPOSITORIES_HEADER.search(text)
+        if m:
+            text = text[: m.end()] + "\n" + line + text[m.end():]
+        else:
+            sep = "" if text.endswith("\n") or not text else "\n"
+            text = text + sep + "\n[repositories]\n" + line + "\n"
+    return text + ("" if text.endswith("\n") or not text else "\n") + block
+
+
+def _check_loads(project: ImportInput, joined: str, ctype: str) -> None:
+    """The file as it will be is valid TOML and a valid project (nothing is written otherwise)."""
+    try:
+        data = tomllib.loads(joined)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"cannot append the release to {project.path}: the result would not be valid TOML ({exc})",
+            hint=f"a single-table [deployments.{ctype}] cannot be followed by [[deployments.{ctype}]]; "
+            "turn it into [[deployments." + ctype + "]] first",
+        ) from None
+    from firestream_core.config.build import build_charts
+    from firestream_core.config.parse import parse_config
+
+    build_charts(parse_config(data, project.path), project.manager)
+
+
+def _write_files(
+    plain: dict[str, Any],
+    plain_path: Path | None,
+    secret: dict[str, Any],
+    secret_path: Path | None,
+    secret_keys: list[str],
+) -> list[str]:
+    """Write the values files the block names; the warnings to show (never a value)."""
+    warnings: list[str] = []
+    if plain_path is not None:
+        _write_new(plain_path, _dump_yaml(plain), 0o644)
+    if secret_path is not None:
+        _write_new(secret_path, _dump_yaml(secret), 0o600)
+        warnings.append(
+            f"values that look secret ({', '.join(secret_keys)}) were written to {secret_path} "
+            "(mode 0600), not to the config: keep that file out of version control, or move "
+            "them to secret_values"
+        )
+    return warnings
+
+
+def atomic_text_write(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (same mode), so that a crash leaves the old or the new file."""
+    from firestream_core.state.store import atomic_write
+
+    mode = path.stat().st_mode & 0o777
+    atomic_write(path, text, mode=mode)
+
+
+def _record(project: ImportInput, rel: InstalledRelease, new_chart: HelmChart) -> None:
+    """The import in the state: the next plan compares against it (a no-op when nothing changed)."""
+    from firestream_core.state.lock import utc_now
+    from firestream_core.state.store import ReleaseState
+    from firestream_core.tools.values import values_digest
+
+    state = project.backend.load()
+    state.record(
+        ReleaseState(
+            name=rel.name,
+            namespace=rel.namespace,
+            chart_type=new_chart.chart_type,
+            chart=new_chart.chart_info.chart_ref,
+            version=rel.chart_version or None,
+            values_digest=values_digest(new_chart.chart_info, project.project_dir),
+            revision=rel.revision,
+            applied_at=utc_now(),
+            action="import",
+            result="succeeded",
+            duration=0.0,
+        )
+    )
+    project.backend.save(state)

@@ -175,25 +175,61 @@ class State:
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "state") -> State:
         """Parse a state document; raises ``StateError`` naming ``source``."""
         if not isinstance(data, Mapping):
-            raise StateError(f"{source}: not a JSON object")
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            newer = isinstance(version, int) and version > SCHEMA_VERSION
             raise StateError(
-                f"{source}: unknown state schema version {version!r} (this firestream reads {SCHEMA_VERSION})",
-                hint="it was written by a newer firestream; upgrade firestream"
+                f"{source}: not a JSON object (it holds {_json_kind(data)})", hint=recovery_hint(source)
+            )
+        version = data.get("schema_version")
+        if "schema_version" not in data:
+            raise StateError(f"{source}: no schema_version: not a firestream state", hint=recovery_hint(source))
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise StateError(
+                f"{source}: schema_version is {_json_kind(version)} {json.dumps(version)[:40]}, "
+                f"expected the number {SCHEMA_VERSION}",
+                hint=recovery_hint(source),
+            )
+        if version != SCHEMA_VERSION:
+            newer = version > SCHEMA_VERSION
+            raise StateError(
+                f"{source}: unknown state schema version {version!r} (this firestream reads {SCHEMA_VERSION})"
+                + (": written by a newer firestream" if newer else ""),
+                hint="it was written by a newer firestream; upgrade firestream (the file is left as it is)"
                 if newer
-                else "the file is not a firestream state file, or is damaged",
+                else recovery_hint(source),
             )
         releases = _structure(data.get("releases", {}), dict[str, ReleaseState], "$.releases", source)
         durations = _structure(data.get("durations", {}), dict[str, float], "$.durations", source)
         for key, entry in releases.items():
             if key != entry.key:
-                raise StateError(f"{source}: release key {key!r} does not match {entry.key!r}")
+                raise StateError(
+                    f"{source}: release key {key!r} does not match {entry.key!r}", hint=recovery_hint(source)
+                )
         return cls(releases=releases, durations=durations)
 
 
 _converter = cattrs.Converter(forbid_extra_keys=False)
+
+
+def recovery_hint(source: str) -> str:
+    """How to get going again with a damaged state (the file itself is never changed)."""
+    return (
+        "the file was left untouched; 'firestream state show' reads it; restore it from a backup, "
+        "or move it aside to start from an empty state (the cluster keeps what is deployed: "
+        "'firestream import deployment' adopts a release again)"
+    )
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "null"
+    return "an object" if isinstance(value, Mapping) else type(value).__name__
 
 
 def _structure(value: Any, kind: Any, path: str, source: str) -> Any:
@@ -202,7 +238,7 @@ def _structure(value: Any, kind: Any, path: str, source: str) -> Any:
         return _converter.structure(value, kind)
     except Exception as exc:  # cattrs raises exception groups
         problems = cattrs.transform_error(exc, path=path)
-        raise StateError(f"{source}: invalid state: " + "; ".join(problems)) from None
+        raise StateError(f"{source}: invalid state: " + "; ".join(problems), hint=recovery_hint(source)) from None
 
 
 # -- backends ---------------------------------------------------------------------------
@@ -271,14 +307,21 @@ class StateStore:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return State()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StateError(f"cannot read state file {self.path}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise StateError(
+                f"state file {self.path} is not UTF-8 text (byte {exc.start})", hint=recovery_hint(str(self.path))
+            ) from None
+        except OSError as exc:
+            raise StateError(f"cannot read state file {self.path}: {exc.strerror or exc}") from None
+        if not text.strip():
+            raise StateError(f"state file {self.path} is empty", hint=recovery_hint(str(self.path)))
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise StateError(f"state file {self.path} is nested too deeply", hint=recovery_hint(str(self.path))) from None
         except ValueError as exc:
             raise StateError(
-                f"state file {self.path} is not valid JSON: {exc}",
-                hint="restore it from a backup or remove it (the cluster keeps what is deployed)",
+                f"state file {self.path} is not valid JSON: {exc}", hint=recovery_hint(str(self.path))
             ) from None
         return State.from_dict(data, source=f"state file {self.path}")
 

@@ -469,6 +469,40 @@ class Helm(KubeTool):
         """``helm repo update`` (only ``names`` when given)."""
         self._run("repo update", ["repo", "update", *(names or [])], kube=False)
 
+    def repo_list(self) -> dict[str, str]:
+        """The repositories this helm knows (``helm repo list -o json``): name -> URL; {} when none."""
+        import json
+
+        result = self._run("repo list", ["repo", "list", "-o", "json"], kube=False, check=False)
+        if not result.ok:  # "no repositories to show"
+            return {}
+        try:
+            rows = json.loads(result.stdout or "[]")
+        except ValueError:
+            return {}
+        return {str(r["name"]): str(r["url"]) for r in rows if isinstance(r, dict) and "name" in r and "url" in r}
+
+    def search_repo(self, chart: str, version: str | None = None) -> list[str]:
+        """The ``repo/chart`` names of this helm's repositories holding ``chart`` (at ``version``).
+
+        Reads helm's local repository index cache (``helm search repo``); no cluster call.
+        An error (no repositories, no cache) is an empty list.
+        """
+        import json
+
+        args = ["search", "repo", chart, "-o", "json"]
+        if version:
+            args += ["--version", version]
+        result = self._run("search repo", args, kube=False, check=False)
+        if not result.ok:
+            return []
+        try:
+            rows = json.loads(result.stdout or "[]")
+        except ValueError:
+            return []
+        names = [str(r.get("name", "")) for r in rows if isinstance(r, dict)]
+        return [n for n in names if n.split("/", 1)[-1] == chart]
+
     def dependency_build(self, chart_dir: Path | str) -> None:
         """``helm dependency build`` for a local chart folder."""
         self._run("dependency build", ["dependency", "build", str(chart_dir)], kube=False)

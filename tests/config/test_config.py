@@ -36,6 +36,12 @@ primary.persistence.size = "10Gi"
 
 
 def problems_of(path: Path, manager=None) -> list[str]:
+    if manager is not None:  # the three passes every command runs (config/project_check.py)
+        from firestream_core.config.project_check import check_project
+
+        checked = check_project(path, manager)
+        assert checked.problems, "expected problems"
+        return checked.problems
     with pytest.raises(ConfigError) as exc:
         config = load_config(path, manager)
         if manager is not None:
@@ -286,7 +292,7 @@ def test_every_problem_is_reported_at_once_in_file_order(write_config) -> None:
         "state.backend: invalid value 's3': expected 'local' or 'kubernetes'",
         "settings.concurrency: must not be negative",
         "settings.fail_fast: expected a boolean (true or false), got a string",
-        "repositories.bitnami: expected an https://, http:// or oci:// URL",
+        "repositories.bitnami: scheme 'ftp' is not supported: expected an https://, http:// or oci:// URL",
         "repositories.private: credentials must not be written in a repository URL "
         "(use 'helm registry login' or the helm credentials environment)",
         "defaults.name: cannot be set in [defaults], only per release",
@@ -381,13 +387,17 @@ def test_release_fields_are_checked_with_their_path(write_config, manager) -> No
         namespace = "-web-"
         """
     )
+    chart_dir = path.parent / "charts" / "web"  # a real chart folder: the files pass checks it
+    chart_dir.mkdir(parents=True)
+    (chart_dir / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
     assert problems_of(path, manager) == [
         "deployments.db[0].name: release name 'Bad_Name' is not a DNS-1123 label "
         "(lower-case letters, digits and '-', starting and ending with a letter or digit)",
-        "deployments.db[0].namespace: release 'Bad_Name': namespace is custom but "
-        "custom_namespace is not set",
         "deployments.web.namespace: namespace '-web-' is not a DNS-1123 label "
         "(lower-case letters, digits and '-', starting and ending with a letter or digit)",
+        # the build pass follows the structure pass (config/project_check.py)
+        "deployments.db[0].namespace: release 'Bad_Name': namespace is custom but "
+        "custom_namespace is not set",
     ]
 
 
@@ -490,6 +500,9 @@ def test_missing_secret_sources_name_key_and_variable_never_a_value(write_config
     assert problems_of(path, manager) == [
         "deployments.db[0].secret_values.both: give either env or file, not both",
         'deployments.db[0].secret_values.bad: expected {env = "VAR"} or {file = "path"}, got an integer',
+        # the build pass still runs: the missing sources are more problems, not a stop
+        "deployments.db[0].secret_values.auth.password: environment variable 'NOPE_VAR' is not set",
+        "deployments.db[0].secret_values.auth.token: secret file 'missing.txt' not found",
     ]
     path = write_config(
         """

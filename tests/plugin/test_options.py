@@ -23,10 +23,10 @@ def test_valid_options_pass() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"auth_secret": "Bad_Name"}, "auth_secret: 'Bad_Name' is not a valid Secret name"),
+        ({"auth_secret": "Bad_Name"}, "auth_secret = 'Bad_Name' is not a valid Secret name"),
         ({"auth_secret": "a" * 254}, "is not a valid Secret name"),
-        ({"password_env": "1PASSWORD"}, "password_env: '1PASSWORD' is not an environment variable name"),
-        ({"password_length": 15}, "password_length must be at least 16"),
+        ({"password_env": "1PASSWORD"}, "password_env = '1PASSWORD' is not an environment variable name"),
+        ({"password_length": 15}, "password_length = 15 is below the minimum of 16"),
     ],
 )
 def test_invalid_options_name_the_option(kwargs: dict, message: str) -> None:

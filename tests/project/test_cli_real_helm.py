@@ -299,7 +299,7 @@ def test_every_read_command_json_follows_one_schema(tmp_path, kube, chart_repo, 
     assert done.returncode == 1
     doc = json.loads(done.stdout)
     jsonschema.validate(doc, SCHEMA)
-    assert doc["valid"] is False and any("bogus" in p for p in doc["problems"])
+    assert doc["valid"] is False and any("bogus" in p["message"] for p in doc["problems"])
 
 
 def test_rollback_to_the_last_successful_apply(tmp_path, kube, chart_repo, helm_bin):

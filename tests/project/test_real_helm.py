@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from firestream_core.cli.main import main
 from firestream_core.deploy.results import ApplyEvent
 from firestream_core.project import Project
 
@@ -172,6 +173,68 @@ def test_import_hand_installed_release_gives_noop_plan(tmp_path, kube, chart_rep
     plan = load(path, kube, helm_bin).plan()
     assert [(c.name, c.action) for c in plan.releases] == [("legacy", "no-op")], plan["legacy"].reasons
     assert SECRET not in plan.to_json()
+
+
+def test_import_writes_a_complete_block_and_the_next_upgrade_works(tmp_path, kube, chart_repo, helm_bin,
+                                                                  no_log_redactors):
+    """Issue 11 point 10: no --chart, no [repositories]: the repository is found among helm's own
+    (``helm search repo``), written with its URL; plan is a no-op; a version bump upgrades."""
+    kube.run([helm_bin, "repo", "add", chart_repo.name, chart_repo.url])
+    kube.run([helm_bin, "install", "adopted", chart_repo.ref("tiny-app"), "--version", "0.1.0",
+              "-n", kube.namespace, "--create-namespace", "--set", "message=by hand"])
+    path = write_config(tmp_path / "p", """
+        # my project, no repositories yet
+        [project]
+        name = "adopt"
+    """)
+    result = load(path, kube, helm_bin).import_release("adopted", kube.namespace)
+    assert result.version == "0.1.0" and result.warnings == ()
+
+    import tomllib
+
+    data = tomllib.loads(path.read_text())
+    assert "# my project, no repositories yet" in path.read_text()  # the user's text kept
+    assert data["repositories"] == {chart_repo.name: chart_repo.url}
+    (block,) = data["deployments"]["generic"]
+    assert block == {"name": "adopted", "namespace": kube.namespace, "chart": "tiny-app",
+                     "repository": chart_repo.name, "version": "0.1.0", "values": {"message": "by hand"}}
+
+    assert main(["validate", "-f", str(path)]) == 0
+    plan = load(path, kube, helm_bin).plan()
+    assert [(c.name, c.action) for c in plan.releases] == [("adopted", "no-op")], plan["adopted"].reasons
+
+    path.write_text(path.read_text().replace('version = "0.1.0"', 'version = "0.2.0"'))
+    project = load(path, kube, helm_bin)
+    result = project.apply()
+    assert result.ok, result
+    (rel,) = [r for r in kube.helm(helm_bin).list_releases()
+              if r.name == "adopted" and r.namespace == kube.namespace and r.status == "deployed"]
+    assert (rel.chart_version, rel.revision) == ("0.2.0", 2)
+    assert [c.action for c in load(path, kube, helm_bin).plan().releases] == ["no-op"]
+
+
+def test_import_refuses_when_the_repository_cannot_be_told(tmp_path, kube, chart_repo, helm_bin,
+                                                          no_log_redactors):
+    """A chart installed from an archive is in none of helm's repositories: refused, file untouched;
+    --chart repo/chart --repo-url gives the complete block."""
+    kube.run([helm_bin, "install", "fromtgz", chart_repo.tgz("tiny-app", "0.2.0"), "-n", kube.namespace,
+              "--create-namespace"])
+    path = write_config(tmp_path / "p", "[project]\nname = \"adopt\"\n")
+    before = path.read_bytes()
+    from firestream_core.errors import FirestreamError
+
+    with pytest.raises(FirestreamError, match="does not record where the chart") as err:
+        load(path, kube, helm_bin).import_release("fromtgz", kube.namespace)
+    assert "--repo-url" in (err.value.hint or "")
+    assert path.read_bytes() == before
+    load(path, kube, helm_bin).import_release("fromtgz", kube.namespace, chart="mine/tiny-app",
+                                              repo_url=chart_repo.url)
+    import tomllib
+
+    data = tomllib.loads(path.read_text())
+    assert data["repositories"] == {"mine": chart_repo.url}
+    assert data["deployments"]["generic"][0]["repository"] == "mine"
+    assert [c.action for c in load(path, kube, helm_bin).plan().releases] == ["no-op"]
 
 
 def test_ctrl_c_during_apply(tmp_path, kube, chart_repo, helm_bin):

@@ -178,7 +178,7 @@ def test_concurrent_saves_from_threads(tmp_path):
     ("content", "match"),
     [
         ('{"schema_version": 2, "releases": {}}', "unknown state schema version 2"),
-        ('{"releases": {}}', "unknown state schema version None"),
+        ('{"releases": {}}', "no schema_version"),
         ("[1, 2]", "not a JSON object"),
         ("{not json", "is not valid JSON"),
         (

@@ -34,14 +34,39 @@ firestream apply --yes --detailed-exitcode  # 0 nothing changed, 2 changed, 1 er
 
 
 def _concurrency(text: str) -> int:
-    """``--concurrency``: 0 (no limit) or more; anything else is a usage error (exit 2)."""
+    """``--concurrency``: a whole number (its range is checked by ``check_run_arguments``)."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or positive, not {value}")
-    return value
+
+
+MAX_LOCK_TIMEOUT = 24 * 3600.0
+"""The longest ``--lock-timeout`` (seconds): the bound of every duration in the config."""
+
+
+def check_run_arguments(args: argparse.Namespace) -> None:
+    """The range of ``--concurrency`` and ``--lock-timeout``, before anything is read or contacted.
+
+    A value that is not a number is argparse's usage error (exit 2); a number
+    out of range is this error (exit 1, as with ``--detailed-exitcode``), naming the flag.
+
+    :raises FirestreamError: a value out of range.
+    """
+    import math
+
+    from firestream_core.errors import FirestreamError
+
+    if args.concurrency is not None and args.concurrency < 0:
+        raise FirestreamError(
+            f"argument --concurrency: must be 0 (no limit) or positive, not {args.concurrency}"
+        )
+    lt = args.lock_timeout
+    if not math.isfinite(lt) or lt < 0 or lt > MAX_LOCK_TIMEOUT:
+        raise FirestreamError(
+            f"argument --lock-timeout: {lt:g} is out of range: expected 0 to {MAX_LOCK_TIMEOUT:g} "
+            "seconds (0: refuse at once when the lock is held)"
+        )
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
     from firestream_core.cli.progress import format_plan, use_color
 
+    check_run_arguments(args)
     project = load_project(args)
     with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
         plan = project.plan(selection(args, project))

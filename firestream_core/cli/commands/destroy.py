@@ -11,7 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from firestream_core.cli.commands.apply import add_run_arguments, confirm, execute
+from firestream_core.cli.commands.apply import (
+    add_run_arguments,
+    check_run_arguments,
+    confirm,
+    execute,
+)
 from firestream_core.cli.commands.plan import (
     add_target_arguments,
     load_project,
@@ -37,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from firestream_core.cli.progress import format_plan, use_color
 
+    check_run_arguments(args)
     project = load_project(args)
     with nullcontext() if args.dry_run else project.lock("firestream destroy", timeout=args.lock_timeout):
         plan = project.plan(selection(args, project), args.include_deps, destroy=True, force=args.force)

@@ -23,15 +23,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--type", dest="chart_type", default=None, metavar="CHART_TYPE",
                         help="the chart type to file it under (default: generic)")
     parser.add_argument("--chart", default=None, metavar="REF",
-                        help="chart reference to write (repo/chart, oci://...); default: the chart's name")
+                        help="chart reference to write (repo/chart, oci://...); default: the chart's name, "
+                        "its repository found among helm's own repositories")
+    parser.add_argument("--repository", default=None, metavar="NAME",
+                        help="the repository's name, when --chart does not say it")
+    parser.add_argument("--repo-url", default=None, metavar="URL",
+                        help="the repository's URL, when neither [repositories] nor helm knows it "
+                        "(added to [repositories])")
 
 
 def run(args: argparse.Namespace) -> int:
     """Import the release and say where it went."""
     from firestream_core.cli.commands.plan import load_project
 
+    if args.repo_url is not None:  # checked before any cluster call
+        from firestream_core.config.converter import url_problem
+        from firestream_core.errors import FirestreamError
+
+        if not args.repo_url.startswith(("https://", "http://", "oci://")):
+            raise FirestreamError("argument --repo-url: expected an https://, http:// or oci:// URL")
+        problem = url_problem(args.repo_url)
+        if problem:
+            raise FirestreamError(f"argument --repo-url: {problem}")
     project = load_project(args)
-    result = project.import_release(args.name, args.namespace, args.chart_type, chart=args.chart)
+    result = project.import_release(args.name, args.namespace, args.chart_type, chart=args.chart,
+                                    repository=args.repository, repo_url=args.repo_url)
     print(
         f"imported release '{result.name}' (namespace {result.namespace}, chart {result.chart} "
         f"{result.version}, revision {result.revision}) as [[deployments.{result.chart_type}]] "

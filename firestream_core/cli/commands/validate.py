@@ -1,8 +1,15 @@
-"""``firestream validate [-f firestream.toml]``: config, plugins and graph, no cluster.
+"""``firestream validate [-f firestream.toml] [--json]``: every bad input at once, no cluster.
 
-Exit 0 when the project is valid; otherwise every problem is listed (one
-``ConfigError``) and the exit code is non-zero. Broken plugins that no
-release uses are reported as warnings only.
+Three passes run and report together (``config/project_check.py``): the
+structure (TOML, tables, keys, types, bounds, names, URLs, chart types and
+their options), values and files (values files and ``yaml_files_content``
+read and checked to be YAML mappings, local charts checked to be charts),
+and the build and graph (presets, ``secret_values``, duplicate names,
+repositories, ``depends_on``). Exit 0 when the project is valid; otherwise
+every problem is listed (one ``ConfigError``) and the exit code is 1. With
+``--json`` the problems are printed on stdout as a list of ``{path, message,
+file, line}`` (``[]`` when valid). Broken plugins that no release uses are
+reported as warnings only.
 """
 
 from __future__ import annotations
@@ -20,49 +27,55 @@ firestream validate --json
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--json`` besides the global options (``-f``)."""
     parser.add_argument("--json", action="store_true",
-                        help="print the result as JSON (also when invalid: valid=false and the problems)")
+                        help="print the result as JSON: valid, the releases, and problems as a list of "
+                             "{path, message, file, line}")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load and check the project; print a summary."""
+    """Check the project; print a summary (or, with ``--json``, the one JSON shape of read
+    commands with ``valid`` and ``problems`` as a list of ``{path, message, file, line}``)."""
+    from firestream_core.cli.jsonout import dumps
     from firestream_core.cli.logs import add_redactor
-    from firestream_core.config.build import build_charts
-    from firestream_core.config.load import load_config
+    from firestream_core.config.project_check import Problem, check_project
     from firestream_core.errors import ConfigError
     from firestream_core.graph import build_graph
     from firestream_core.plugin.manager import get_plugin_manager
 
     log = logging.getLogger("firestream")
     manager = get_plugin_manager(disabled=args.disable_plugin)
+    want_json = getattr(args, "json", False)
     try:
-        config = load_config(args.file, manager, getattr(args, "environment", None))
-        charts = build_charts(config, manager)
-    except ConfigError as exc:
-        if not getattr(args, "json", False):
+        checked = check_project(args.file, manager, environment=getattr(args, "environment", None))
+    except ConfigError as exc:  # unreadable or not TOML: one problem, no path
+        if not want_json:
             raise
-        from firestream_core.cli.jsonout import dumps
-        from firestream_core.cli.logs import redact
-
-        print(dumps("validate", [], file=str(args.file), valid=False, message=redact(str(exc).splitlines()[0]),
-                    problems=[redact(p) for p in exc.problems]))
+        problem = Problem("", str(exc), str(args.file), _line(str(exc)))
+        print(dumps("validate", [], file=str(args.file), valid=False, problems=[problem.to_dict()]))
         return 1
-    if charts.secrets:
+    if checked.charts is not None and checked.charts.secrets:
         from firestream_core.tools.redact import Redactor
 
-        add_redactor(Redactor(charts.secrets))
+        add_redactor(Redactor(checked.charts.secrets))
+    if not checked.ok:
+        if want_json:
+            print(dumps("validate", [], file=str(args.file), valid=False,
+                        problems=[p.to_dict() for p in checked.as_problems()]))
+            return 1
+        raise checked.error()
+    config, charts = checked.config, checked.charts
+    assert config is not None and charts is not None
     graph = build_graph(charts, str(config.path))
     used = {c.chart_type for c in charts}
     for b in manager.broken:
         if b.name not in used:
             log.warning("%s (no release uses it)", b.message)
     levels = graph.levels()
-    if getattr(args, "json", False):
-        from firestream_core.cli.jsonout import dumps
-
+    if want_json:
         print(dumps("validate", [
             {"name": c.chart_info.name, "namespace": c.chart_info.namespace_name, "chart_type": c.chart_type,
              "depends_on": list(c.chart_info.depends_on)} for c in charts],
-            file=str(config.path), valid=True, environment=config.environment, levels=len(levels)))
+            file=str(config.path), valid=True, environment=config.environment, levels=len(levels),
+            problems=[]))
         return 0
     print(
         f"{config.path} is valid: {len(charts)} release{'s' if len(charts) != 1 else ''} "
@@ -70,3 +83,9 @@ def run(args: argparse.Namespace) -> int:
     )
     return 0
 
+
+def _line(message: str) -> int | None:
+    import re
+
+    m = re.search(r":(\d+):\d+: invalid TOML", message)
+    return int(m.group(1)) if m else None

@@ -45,7 +45,7 @@ def _cluster_name(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> No
 
 def _positive(_inst: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
     if value is not None and value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1")
+        raise ValueError(f"{attribute.name} = {value!r} is below the minimum of 1")
 
 
 def _storage(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:

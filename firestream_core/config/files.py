@@ -1,0 +1,146 @@
+"""The values-and-files pass: every file the config names is read and checked.
+
+``file_problems(config)`` looks at ``[defaults]`` and every release:
+
+* each ``values_files`` entry, resolved relative to the project folder, is a
+  readable regular file (not a folder, not a device such as ``/dev/zero``),
+  at most ``MAX_FILE_BYTES``, UTF-8 text, YAML whose document is a mapping
+  (an empty file is an empty mapping);
+* each ``yaml_files_content[].yaml_content`` is YAML whose document is a mapping;
+* a local chart (``path``, or a ``chart`` that starts with ``./``, ``../``
+  or ``/``) is a chart folder (holding ``Chart.yaml``) or a chart archive
+  (``.tgz``, a gzip tar).
+
+Messages name the entry's dotted path, the path as written and as resolved;
+they never hold a file's content.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from firestream_core.config.paths import join_path
+
+if TYPE_CHECKING:
+    from firestream_core.config.model import ProjectConfig, ReleaseKeys
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""The largest values file read (8 MiB)."""
+_LOCAL_PREFIXES = ("./", "../", "/", "~")
+
+
+def file_problems(config: ProjectConfig) -> list[str]:
+    """Every problem with the files ``[defaults]`` and the releases name, in file order."""
+    out = _table_problems(config.project_dir, config.defaults, "defaults")
+    for rc in config.releases:
+        out += _table_problems(config.project_dir, rc, rc.where)
+    return out
+
+
+def _table_problems(project_dir: Path, keys: ReleaseKeys, where: str) -> list[str]:
+    out: list[str] = []
+    if keys.path is not None and keys.path.strip():
+        out += chart_path_problems(project_dir, keys.path, join_path(where, "path"))
+    elif keys.chart is not None and keys.chart.startswith(_LOCAL_PREFIXES):
+        out += chart_path_problems(project_dir, keys.chart, join_path(where, "chart"))
+    for i, f in enumerate(keys.values_files or ()):
+        if f.strip():
+            out += values_file_problems(project_dir, f, join_path(join_path(where, "values_files"), i))
+    for i, g in enumerate(keys.yaml_files_content or ()):
+        problem = yaml_mapping_problem(g.yaml_content)
+        if problem:
+            out.append(f"{join_path(join_path(where, 'yaml_files_content'), i)}.yaml_content: {problem}")
+    return out
+
+
+def _resolve(project_dir: Path, given: str) -> Path:
+    return (project_dir / os.path.expanduser(given)).absolute()
+
+
+def values_file_problems(project_dir: Path, given: str, where: str) -> list[str]:
+    """One ``values_files`` entry: a readable YAML mapping (problems name both paths)."""
+    path = _resolve(project_dir, given)
+    label = f"values file '{given}' ({path})"
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return [f"{where}: {label} not found (paths are relative to {project_dir})"]
+    except OSError as exc:
+        return [f"{where}: {label} cannot be read: {exc.strerror}"]
+    if stat.S_ISDIR(st.st_mode):
+        return [f"{where}: {label} is a folder, not a file"]
+    if not stat.S_ISREG(st.st_mode):
+        return [f"{where}: {label} is not a regular file"]
+    if st.st_size > MAX_FILE_BYTES:
+        return [f"{where}: {label} is {st.st_size} bytes, over the bound of {MAX_FILE_BYTES}"]
+    try:
+        data = path.read_bytes()[: MAX_FILE_BYTES + 1]
+    except OSError as exc:
+        return [f"{where}: {label} cannot be read: {exc.strerror}"]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [f"{where}: {label} is not UTF-8 text (byte {exc.start})"]
+    problem = yaml_mapping_problem(text)
+    return [f"{where}: {label} {problem}"] if problem else []
+
+
+def yaml_mapping_problem(text: str) -> str | None:
+    """None when ``text`` is YAML holding a mapping (or nothing); else what is wrong."""
+    import yaml
+
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        reason = getattr(exc, "problem", None) or type(exc).__name__
+        return f"is not valid YAML{where}: {reason}"
+    except RecursionError:
+        return "is not valid YAML: nested too deeply"
+    except Exception as exc:  # noqa: BLE001 - PyYAML raises others on hostile input
+        return f"is not valid YAML: {type(exc).__name__}"
+    docs = [d for d in docs if d is not None]
+    if len(docs) > 1:
+        return "holds several YAML documents; helm reads one mapping"
+    if docs and not isinstance(docs[0], dict):
+        return f"is YAML holding {_kind(docs[0])}, not a mapping of values"
+    return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int | float):
+        return "a number"
+    return type(value).__name__
+
+
+def chart_path_problems(project_dir: Path, given: str, where: str) -> list[str]:
+    """A local chart: a folder holding ``Chart.yaml``, or a ``.tgz`` chart archive."""
+    import tarfile
+
+    path = _resolve(project_dir, given)
+    label = f"chart path '{given}' ({path})"
+    if not path.exists():
+        return [f"{where}: {label} not found (paths are relative to {project_dir})"]
+    if path.is_dir():
+        if not (path / "Chart.yaml").is_file():
+            return [f"{where}: {label} is a folder without Chart.yaml, not a chart"]
+        return []
+    if not path.is_file():
+        return [f"{where}: {label} is not a chart folder or archive"]
+    try:
+        ok = tarfile.is_tarfile(path)
+    except OSError as exc:
+        return [f"{where}: {label} cannot be read: {exc.strerror}"]
+    if not ok:
+        return [f"{where}: {label} is a file that is not a chart archive (.tgz) or folder"]
+    return []
