@@ -61,6 +61,7 @@ from firestream_core.model import (
     HelmAction,
     ValidationResult,
     ValidationStatus,
+    overridden_chart_methods,
     parse_duration,
 )
 
@@ -361,7 +362,10 @@ class _LifecycleRun:
         self._call("post_exec", lambda: self.manager.post_exec(self.chart, self.context, self.payload))
 
     def _only_builtin(self, hook: str) -> bool:
-        """True when the only implementation of ``hook`` for this release is the built-in default."""
+        """True when the only implementation of ``hook`` for this release is the built-in default
+        (a chart class overriding the stage counts as a plugin's implementation)."""
+        if hook in overridden_chart_methods(type(self.chart)):
+            return False
         return self.manager.only_builtin(hook, self.chart.chart_type)
 
     def _exec_status_stale(self) -> None:
