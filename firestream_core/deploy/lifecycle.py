@@ -318,7 +318,9 @@ class _LifecycleRun:
             "check_prerequisites",
             lambda: self.manager.check_prerequisites(self.chart, self.context, self.payload),
         )
-        problems = [self.redact(str(p)) for p in problems or []]
+        # the error below names the release once: a problem that starts with it loses that start
+        prefix = f"release '{self.name}': "
+        problems = [self.redact(str(p).removeprefix(prefix)) for p in problems or []]
         if not problems:
             return
         r = self.result

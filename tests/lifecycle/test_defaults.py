@@ -460,3 +460,24 @@ def test_workload_without_pods_fails_at_timeout(context, kubectl, chart_dir):
 def test_scaled_to_zero_passes(context, kubectl, chart_dir):
     kubectl.workloads["web"] = [{"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 0}}]
     assert run_release(generic(), make_manager(), context).ok
+
+
+def test_a_problem_that_names_its_release_is_prefixed_once(context, helm):
+    import attrs
+
+    from firestream_core.plugin.generic import GenericChart
+
+    @attrs.define
+    class Picky(GenericChart):
+        def check_prerequisites(self):
+            return [f"release '{self.name}': not today", "nor tomorrow"]
+
+    chart = Picky(generic().chart_info)
+    result = run_release(chart, make_manager(), context)
+    name = chart.name
+    # the chart's own problems first, then the defaults' (its './chart' is not there)
+    assert result.error.startswith(
+        f"release '{name}' failed at check_prerequisites: not today; nor tomorrow; chart path"
+    )
+    assert result.problems[:2] == ["not today", "nor tomorrow"]
+    assert result.error.count(f"release '{name}'") == 1
