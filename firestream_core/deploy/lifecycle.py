@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -159,15 +160,18 @@ class ReleaseResult:
 
 
 def validation_failure_mode(chart: HelmChart, context: DeployContext) -> str:
-    """``warn`` when the release or the run says so, else ``fail``."""
-    for value in (
-        chart.settings.on_validation_failure,
-        context.settings.get("on_validation_failure"),
-        context.settings.get("validation_failure"),
-    ):
-        if value == "warn":
-            return "warn"
-    return "fail"
+    """``warn`` when the release or the run (``context.settings["on_validation_failure"]``) says
+    so, else ``fail``. The run-wide key's old name ``validation_failure`` is still read, with a
+    ``DeprecationWarning``."""
+    run_wide = context.settings.get("on_validation_failure")
+    if run_wide is None and "validation_failure" in context.settings:
+        warnings.warn(
+            "context.settings['validation_failure'] is deprecated: use 'on_validation_failure'",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        run_wide = context.settings["validation_failure"]
+    return "warn" if "warn" in (chart.settings.on_validation_failure, run_wide) else "fail"
 
 
 class _Failed(Exception):

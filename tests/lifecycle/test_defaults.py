@@ -481,3 +481,13 @@ def test_a_problem_that_names_its_release_is_prefixed_once(context, helm):
     )
     assert result.problems[:2] == ["not today", "nor tomorrow"]
     assert result.error.count(f"release '{name}'") == 1
+
+
+def test_the_run_wide_key_is_on_validation_failure_and_the_old_name_is_deprecated(make_context):
+    from firestream_core.deploy.lifecycle import validation_failure_mode
+
+    chart = generic()
+    assert validation_failure_mode(chart, make_context(settings={"on_validation_failure": "warn"})) == "warn"
+    assert validation_failure_mode(chart, make_context(settings={})) == "fail"
+    with pytest.warns(DeprecationWarning, match="use 'on_validation_failure'"):
+        assert validation_failure_mode(chart, make_context(settings={"validation_failure": "warn"})) == "warn"
