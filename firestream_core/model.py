@@ -512,14 +512,32 @@ class ValidationResult:
 
     @classmethod
     def ok(cls, name: str, message: str = "", **details: Any) -> ValidationResult:
+        """A passed check ``name``; keyword arguments become ``details``.
+
+        >>> r = ValidationResult.ok("endpoint", "answers on 5432", port=5432)
+        >>> (r.passed, r.details)
+        (True, {'port': 5432})
+        >>> str(r)
+        "Validation 'endpoint': PASSED - answers on 5432"
+        """
         return cls(name, ValidationStatus.PASSED, message, details)
 
     @classmethod
     def fail(cls, name: str, message: str = "", **details: Any) -> ValidationResult:
+        """A failed check: the release fails (unless ``on_validation_failure = "warn"``).
+
+        >>> ValidationResult.fail("endpoint", "connection refused").passed
+        False
+        """
         return cls(name, ValidationStatus.FAILED, message, details)
 
     @classmethod
     def pending(cls, name: str, message: str = "", **details: Any) -> ValidationResult:
+        """Not yet: the runner validates again until the release's timeout.
+
+        >>> ValidationResult.pending("replicas", "1 of 2 ready").status
+        <ValidationStatus.PENDING: 'pending'>
+        """
         return cls(name, ValidationStatus.PENDING, message, details)
 
     def __str__(self) -> str:

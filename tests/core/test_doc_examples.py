@@ -111,7 +111,12 @@ def setup_seed(folder: Path, make_chart_repo: Any, kube: Any) -> None:
     shutil.copytree(_tiny_app(), folder / "charts/my-app")
 
 
-SETUPS = {"readme": setup_readme, "seed-custom-chart": setup_seed}
+def setup_library(folder: Path, make_chart_repo: Any, kube: Any) -> None:
+    """docs/library.md's from_charts example deploys the local chart charts/web twice."""
+    shutil.copytree(_tiny_app(), folder / "charts/web")
+
+
+SETUPS = {"readme": setup_readme, "seed-custom-chart": setup_seed, "library-from-charts": setup_library}
 
 
 def check_readme(ns: dict[str, Any], kube: Any, helm_bin: Path) -> None:
@@ -135,7 +140,15 @@ def check_seed(ns: dict[str, Any], kube: Any, helm_bin: Path) -> None:
     assert [r["name"] for r in json.loads(listed)] == ["my-app"]
 
 
-CHECKS = {"readme": check_readme, "seed-custom-chart": check_seed}
+def check_library(ns: dict[str, Any], kube: Any, helm_bin: Path) -> None:
+    assert list(ns["result"].releases) == ["web", "api"]  # api depends_on web
+    listed = kube.run([helm_bin, "list", "-n", "web", "-o", "json"]).stdout
+    assert sorted(r["name"] for r in json.loads(listed)) == ["api", "web"]
+    again = ns["project"].plan()  # the state file in project_dir remembers the run
+    assert not again.has_changes, [(c.name, c.reasons) for c in again.releases]
+
+
+CHECKS = {"readme": check_readme, "seed-custom-chart": check_seed, "library-from-charts": check_library}
 
 
 @pytest.mark.parametrize("name", sorted(SETUPS))
