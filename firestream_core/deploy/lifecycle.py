@@ -322,17 +322,18 @@ class _LifecycleRun:
             "check_prerequisites",
             lambda: self.manager.check_prerequisites(self.chart, self.context, self.payload),
         )
-        # the error below names the release once: a problem that starts with it loses that start
-        prefix = f"release '{self.name}': "
-        problems = [self.redact(str(p).removeprefix(prefix)) for p in problems or []]
+        problems = [self.redact(str(p)) for p in problems or []]
         if not problems:
             return
         r = self.result
-        r.problems = problems
+        r.problems = problems  # as the implementations said them
         r.stage_failed = "check_prerequisites"
-        for p in problems:
+        # the error and the log lines name the release once: a problem starting with it loses that
+        prefix = f"release '{self.name}': "
+        said = [p.removeprefix(prefix) for p in problems]
+        for p in said:
             self.log.error("Prerequisite not met for chart %s: %s", self.name, p)
-        r.error = f"release '{self.name}' failed at check_prerequisites: " + "; ".join(problems)
+        r.error = f"release '{self.name}' failed at check_prerequisites: " + "; ".join(said)
         r.exception = PrerequisiteError(r.error)
         raise _Failed
 

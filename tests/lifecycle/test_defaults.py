@@ -479,7 +479,7 @@ def test_a_problem_that_names_its_release_is_prefixed_once(context, helm):
     assert result.error.startswith(
         f"release '{name}' failed at check_prerequisites: not today; nor tomorrow; chart path"
     )
-    assert result.problems[:2] == ["not today", "nor tomorrow"]
+    assert result.problems[:2] == [f"release '{name}': not today", "nor tomorrow"]  # as said
     assert result.error.count(f"release '{name}'") == 1
 
 
