@@ -44,6 +44,9 @@ def generate_password(length: int = 32) -> str:
     """A random password of letters and digits (``secrets``; ~5.95 bits per character).
 
     Letters and digits only, so it survives URLs, shells and config files unquoted.
+
+    >>> len(generate_password()), generate_password(20).isalnum()
+    (32, True)
     """
     if length < 16:
         raise ValueError("a generated password must be at least 16 characters long")
@@ -97,6 +100,12 @@ def read_secret(
 
     Every value read is registered with the context's redactor, except those
     of the ``plain`` keys (not secret, such as a user name).
+
+    Example, in ``validate``::
+
+        data = read_secret(context, f"{chart.name}-auth", ns, plain=["username"])
+        if data is None:
+            return [ValidationResult.fail("auth_secret", "the auth Secret is missing")]
     """
     plain = frozenset(plain)
     obj = context.kubectl.get("secret", name, namespace=namespace)

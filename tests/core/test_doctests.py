@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["firestream_core.model", "firestream_core.plugin.chart_methods"]
+MODULES = ["firestream_core.model", "firestream_core.plugin.chart_methods", "firestream_core.plugin.secrets",
+           "firestream_core.plugin.presets"]
 
 
 @pytest.mark.parametrize("name", MODULES)
