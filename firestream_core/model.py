@@ -343,9 +343,21 @@ class HelmChart:
     """A chart: its ``ChartInfo`` plus chart-type specific ``options``.
 
     Chart plugins subclass this to give presets as class methods, the way
-    the seed writes ``PostgresqlChart.development()``. ``chart_type`` is the
-    name under which the plugin registers it (the ``[[deployments.<type>]]``
-    key in ``firestream.toml``).
+    the seed writes ``PostgresqlChart.development()``, and may override any
+    lifecycle method (``check_prerequisites``, ``pre_exec``, ``exec``,
+    ``post_exec``, ``validate``, ``on_deploy_failure``), the way the seed
+    writes ``MyCustomChart``::
+
+        @attrs.define
+        class MyCustomChart(HelmChart):
+            def validate(self, context, payload):
+                return [ValidationResult.ok("custom", f"{self.name} answers")]
+
+    ``chart_type`` is the name under which the plugin registers the class
+    (the ``[[deployments.<type>]]`` key in ``firestream.toml``); it routes the
+    release's hooks to that plugin. ``ChartType(name=..., chart_class=...)``
+    sets it, so the name is written once; a class that is never registered
+    keeps ``generic``.
     """
 
     chart_type: ClassVar[str] = "generic"
@@ -366,6 +378,72 @@ class HelmChart:
     def name(self) -> str:
         return self.chart_info.name
 
+    # -- the seed's lifecycle methods ------------------------------------------------
+    # A subclass overrides any of these, as the seed's ``impl HelmChart for MyCustomChart``
+    # does; the core calls an override through its built-in ``chart-methods`` plugin
+    # (``firestream_core.plugin.chart_methods``), with the same arguments and the same
+    # results contract as the hook of that name, before the plugins' hookimpls of that
+    # stage and the built-in defaults. These base versions do nothing and are never called.
+
+    def check_prerequisites(self, context: Any, payload: ChartPayload) -> list[str] | None:
+        """Problems that stop the release before anything changes (the ``check_prerequisites`` hook).
+
+        :param context: the run's :class:`~firestream_core.plugin.context.DeployContext`.
+        :param payload: data shared with this release's later stages.
+        :return: readable problems, or None when there are none.
+        """
+        return None
+
+    def pre_exec(self, context: Any, payload: ChartPayload) -> None:
+        """Prepare the cluster before helm runs (the ``pre_exec`` hook). Raise to fail."""
+        return None
+
+    def exec(self, context: Any, payload: ChartPayload) -> ExecOutcome | None:  # noqa: A003
+        """Carry out the action (the firstresult ``exec`` hook).
+
+        :return: an :class:`ExecOutcome` to replace the default ``helm upgrade --install``
+            / ``helm uninstall``, or None to let the plugins and the default do it.
+        """
+        return None
+
+    def post_exec(self, context: Any, payload: ChartPayload) -> None:
+        """Finish the release after helm succeeded (the ``post_exec`` hook). Raise to fail."""
+        return None
+
+    def validate(self, context: Any, payload: ChartPayload) -> list[ValidationResult] | None:
+        """Check that the release works (the ``validate`` hook).
+
+        :return: :class:`ValidationResult`\\ s, added to the plugins' and the defaults'.
+        """
+        return None
+
+    def on_deploy_failure(
+        self, context: Any, payload: ChartPayload, stage: str, error: BaseException
+    ) -> list[str] | None:
+        """Debug lines after ``stage`` failed with ``error`` (the ``on_deploy_failure`` hook).
+
+        Called when a stage raised and when validation failed.
+        """
+        return None
+
+
+CHART_METHODS: tuple[str, ...] = (
+    "check_prerequisites",
+    "pre_exec",
+    "exec",
+    "post_exec",
+    "validate",
+    "on_deploy_failure",
+)
+"""The lifecycle methods a :class:`HelmChart` subclass may override, in lifecycle order."""
+
+
+def overridden_chart_methods(cls: type) -> tuple[str, ...]:
+    """The lifecycle methods ``cls`` (a :class:`HelmChart` subclass) overrides."""
+    return tuple(
+        m for m in CHART_METHODS if getattr(cls, m, None) is not getattr(HelmChart, m)
+    )
+
 
 EXEC_PAYLOAD_KEY = "firestream.exec"
 """Payload key where the lifecycle leaves what ``exec`` did (``performed``, ``revision``, and,
@@ -375,8 +453,37 @@ when the exec reported it, helm's ``status`` of that revision with ``status_fres
 class ChartPayload(dict[str, Any]):
     """Data a stage hands to later stages of the same release (the seed's payload).
 
-    A plain mapping of string keys to JSON-like values.
+    A mapping of string keys to JSON-like values, one per release, shared by
+    every plugin called for it. Each plugin keeps its data in its **own
+    section**, so two plugins on one release cannot overwrite each other::
+
+        mine = payload.section("postgresql")   # the plugin's chart type or plugin name
+        mine["admin_secret"] = "pg-admin"
+        ...
+        payload.section("postgresql")["admin_secret"]   # in a later stage
+
+    The core's own data lives under keys starting with ``firestream.``
+    (``firestream.exec``: what ``exec`` did; ``firestream.helm_tests``).
     """
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The mutable mapping kept under ``name``, created empty on first use.
+
+        :param name: the plugin's namespace: its chart type or plugin name
+            (names starting with ``firestream.`` belong to the core).
+        :raises TypeError: when ``name`` holds something other than a mapping.
+
+        >>> payload = ChartPayload()
+        >>> payload.section("audit")["started"] = True
+        >>> payload
+        {'audit': {'started': True}}
+        """
+        value = self.setdefault(name, {})
+        if not isinstance(value, dict):
+            raise TypeError(
+                f"payload key '{name}' holds a {type(value).__name__}, not a plugin's section"
+            )
+        return value
 
 
 class ValidationStatus(enum.Enum):
@@ -405,14 +512,32 @@ class ValidationResult:
 
     @classmethod
     def ok(cls, name: str, message: str = "", **details: Any) -> ValidationResult:
+        """A passed check ``name``; keyword arguments become ``details``.
+
+        >>> r = ValidationResult.ok("endpoint", "answers on 5432", port=5432)
+        >>> (r.passed, r.details)
+        (True, {'port': 5432})
+        >>> str(r)
+        "Validation 'endpoint': PASSED - answers on 5432"
+        """
         return cls(name, ValidationStatus.PASSED, message, details)
 
     @classmethod
     def fail(cls, name: str, message: str = "", **details: Any) -> ValidationResult:
+        """A failed check: the release fails (unless ``on_validation_failure = "warn"``).
+
+        >>> ValidationResult.fail("endpoint", "connection refused").passed
+        False
+        """
         return cls(name, ValidationStatus.FAILED, message, details)
 
     @classmethod
     def pending(cls, name: str, message: str = "", **details: Any) -> ValidationResult:
+        """Not yet: the runner validates again until the release's timeout.
+
+        >>> ValidationResult.pending("replicas", "1 of 2 ready").status
+        <ValidationStatus.PENDING: 'pending'>
+        """
         return cls(name, ValidationStatus.PENDING, message, details)
 
     def __str__(self) -> str:
@@ -441,6 +566,14 @@ class ChartType:
     options: type | None = None
     repositories: Mapping[str, str] = attrs.field(factory=dict)
     description: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        # the chart class takes its type name from here: written once, in ChartType(name=...)
+        cls = self.chart_class
+        if not isinstance(cls, type) or not issubclass(cls, HelmChart) or cls is HelmChart:
+            return  # the plugin manager names this problem
+        if "chart_type" not in cls.__dict__:  # a name the class gives itself is checked at load
+            cls.chart_type = self.name
 
     def default_chart(self, name: str | None = None) -> HelmChart:
         """The chart type's defaults: ``chart_class.default()`` or ``chart_class(ChartInfo(name))``."""

@@ -274,6 +274,146 @@ class Project:
                              *(f"--values {f}" for f in values_files))  # as given
         return project
 
+    @classmethod
+    def from_charts(
+        cls,
+        charts: Iterable[HelmChart],
+        *,
+        project_dir: str | os.PathLike[str] = ".",
+        repositories: Mapping[str, str] | None = None,
+        state: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        helm_binary: str | os.PathLike[str] | None = None,
+        kubeconfig: str | os.PathLike[str] | None = None,
+        kube_context: str | None = None,
+        disabled_plugins: Iterable[str] = (),
+        env: Mapping[str, str] | None = None,
+        kubectl_binary: str | os.PathLike[str] | None = None,
+        manager: FirestreamPluginManager | None = None,
+    ) -> Project:
+        """A project of charts built in code, with no ``firestream.toml``.
+
+        ::
+
+            from firestream_core import ChartInfo, Project
+            from firestream_core.plugin.generic import GenericChart
+
+            web = GenericChart(ChartInfo(name="web", chart="bitnami/nginx", version="15.0.0"))
+            project = Project.from_charts(
+                [web], project_dir="deploy", repositories={"bitnami": "https://charts.bitnami.com/bitnami"}
+            )
+            result = project.apply(project.plan())
+
+        The charts are taken as written (no ``[defaults]`` apply). Each must be of
+        a chart type an installed plugin registers (a class never registered is
+        ``generic``) and pass :meth:`ChartInfo.check`; names must be unique.
+
+        :param charts: the releases, in order.
+        :param project_dir: where the state file and the lock live, and what
+            relative values-file paths are relative to.
+        :param repositories: repository name -> URL (the file's ``[repositories]``).
+        :param state: the file's ``[state]`` table (default: the local state file).
+        :param settings: the file's ``[settings]`` table (``concurrency``, ...).
+        :param helm_binary: helm executable (default ``$FIRESTREAM_HELM_BINARY`` or ``helm``).
+        :param kubeconfig: kubeconfig for helm and kubectl (default: theirs).
+        :param kube_context: kubeconfig context.
+        :param disabled_plugins: plugin names not to load.
+        :param env: extra environment for helm and kubectl.
+        :param kubectl_binary: kubectl executable (default ``kubectl``).
+        :param manager: a prebuilt plugin manager; built when None.
+        :raises ConfigError: every problem of the tables and the charts at once.
+        """
+        from firestream_core.config.parse import parse_config
+        from firestream_core.plugin.manager import get_plugin_manager
+
+        if manager is None:
+            manager = get_plugin_manager(disabled=disabled_plugins)
+        folder = Path(project_dir).resolve()
+        data: dict[str, Any] = {}
+        for key, table in (("repositories", repositories), ("state", state), ("settings", settings)):
+            if table:
+                data[key] = dict(table)
+        config = parse_config(data, folder / "firestream.toml", manager)
+        project = cls(
+            config,
+            [],
+            manager,
+            helm_binary=helm_binary or os.environ.get("FIRESTREAM_HELM_BINARY") or None,
+            kubectl_binary=kubectl_binary,
+            kubeconfig=kubeconfig,
+            kube_context=kube_context,
+            env=env,
+        )
+        project.add_charts(charts)
+        return project
+
+    def add_chart(self, chart: HelmChart) -> None:
+        """Add a chart built in code; it replaces the release of the same name, if any.
+
+        README's example, a preset customised with ``get_chart_info_mut()``::
+
+            postgres = PostgresqlChart.development()
+            postgres.get_chart_info_mut().timeout = "600s"
+            project = Project.load("firestream.toml")
+            project.add_chart(postgres)      # replaces the file's 'postgresql' release
+            plan = project.plan()
+
+        :raises ConfigError: the chart's type is not installed, its class's
+            lifecycle methods take arguments their stage does not pass, or
+            its ``ChartInfo`` is invalid.
+        """
+        self.add_charts([chart])
+
+    def add_charts(self, charts: Iterable[HelmChart]) -> None:
+        """:meth:`add_chart` for several charts; every problem is reported at once."""
+        from firestream_core.errors import ConfigError
+        from firestream_core.plugin.chart_methods import chart_method_problems
+        from firestream_core.tools.oci import resolve_oci_charts
+
+        new = list(charts)
+        problems: list[str] = []
+        seen: set[str] = set()
+        for chart in new:
+            problems += [f"chart {p}" for p in self._chart_problems(chart, chart_method_problems)]
+            name = getattr(getattr(chart, "chart_info", None), "name", None)
+            if name in seen:
+                problems.append(f"chart '{name}': two charts have this name")
+            seen.add(str(name))
+        if problems:
+            raise ConfigError("charts built in code are invalid", problems)
+        kept = [c for c in self.charts if c.chart_info.name not in seen]
+        self.charts = resolve_oci_charts([*kept, *new], self.repositories_with(new))
+        for chart in new:
+            _hide_secret_looking(self.redactor, chart)
+        self._graph = None
+        self._planned = None
+
+    def _chart_problems(self, chart: Any, method_problems: Callable[[type], list[str]]) -> list[str]:
+        from firestream_core.model import ChartInfo
+
+        if not isinstance(chart, HelmChart) or not isinstance(chart.chart_info, ChartInfo):
+            return [f"{chart!r}: not a HelmChart with a ChartInfo"]
+        where = f"'{chart.chart_info.name}' ({type(chart).__name__})"
+        try:
+            self.manager.chart_type(chart.chart_type)
+        except Exception as exc:  # noqa: BLE001 - unknown, broken or disabled: said as is
+            return [f"{where}: {exc}"]
+        out = [f"{where}: {p}" for p in method_problems(type(chart))]
+        out += [f"{where}: {p}" for p in chart.chart_info.check()]
+        return out
+
+    def repositories_with(self, charts: Iterable[HelmChart]) -> dict[str, str]:
+        """:meth:`repositories` counting ``charts`` too (before they are added)."""
+        out: dict[str, str] = {}
+        for chart in [*self.charts, *charts]:
+            try:
+                reg = self.manager.chart_type(chart.chart_type)
+            except Exception:  # noqa: BLE001 - build_charts / add_charts reported it
+                continue
+            out.update(reg.chart_type.repositories or {})
+        out.update(self.config.repositories)
+        return out
+
     def reload(self) -> Project:
         """The same project read again from its file (after ``import``)."""
         return Project.load(

@@ -14,6 +14,7 @@ import attrs
 from firestream_core.config.converter import converter, structure
 from firestream_core.config.model import RELEASE_KEYS
 from firestream_core.model import ChartInfo, HelmChart
+from firestream_core.plugin.chart_methods import chart_method_problems, misnamed_chart_methods
 from firestream_core.plugin.manager import FirestreamPluginManager, RegisteredChartType, one_line
 
 __all__ = ["check_plugins"]
@@ -27,7 +28,9 @@ def check_plugins(manager: FirestreamPluginManager) -> list[str]:
     class whose ``ChartInfo.check()`` passes, whose ``chart_type`` routes to
     this plugin and whose options are the chart type's options class and
     survive the config converter; its ``options`` must be an attrs class
-    whose keys do not shadow release keys.
+    whose keys do not shadow release keys. A chart class's lifecycle methods
+    must take only their stage's arguments, and a method named close to a
+    stage (``validat``) is named: it would never be called.
     """
     problems = manager.problems()
     release_keys = RELEASE_KEYS
@@ -35,6 +38,7 @@ def check_plugins(manager: FirestreamPluginManager) -> list[str]:
         reg = manager.chart_types[name]
         ct = reg.chart_type
         where = f"chart type '{name}' of plugin {reg.origin}"
+        classes = {ct.chart_class}
         builders: list[tuple[str, Any]] = [("defaults", lambda ct=ct: ct.default_chart())]
         builders += [(f"preset '{p}'", fn) for p, fn in sorted(ct.presets.items())]
         for label, fn in builders:
@@ -46,6 +50,9 @@ def check_plugins(manager: FirestreamPluginManager) -> list[str]:
             if not isinstance(chart, HelmChart):
                 problems.append(f"{where}: {label} returned {type(chart).__name__}, not a HelmChart")
                 continue
+            if type(chart) not in classes:
+                classes.add(type(chart))
+                problems += [f"{where}: {label}: {p}" for p in chart_method_problems(type(chart))]
             if not isinstance(chart.chart_info, ChartInfo):
                 problems.append(f"{where}: {label} has no ChartInfo")
                 continue
@@ -55,6 +62,8 @@ def check_plugins(manager: FirestreamPluginManager) -> list[str]:
                     continue
                 problems.append(f"{where}: {label}: {p}")
             problems += [f"{where}: {label}: {p}" for p in _routing_and_options(manager, reg, chart)]
+        for cls in sorted(classes, key=lambda c: c.__name__):
+            problems += [f"{where}: {p}" for p in misnamed_chart_methods(cls)]
         if ct.options is not None:
             if not attrs.has(ct.options):
                 problems.append(f"{where}: options must be an attrs class")
@@ -86,8 +95,8 @@ def _routing_and_options(
     if chart.chart_type != name and (routed is None or routed.plugin is not reg.plugin):
         out.append(
             f"builds a {type(chart).__name__} whose chart_type is '{chart.chart_type}', so this "
-            f"plugin's hooks would never be called for its releases: set "
-            f"chart_type = \"{name}\" on the class"
+            f"plugin's hooks would never be called for its releases: build a "
+            f"{reg.chart_type.chart_class.__name__} (the class registered as '{name}')"
         )
     cls = reg.chart_type.options
     if cls is None or not attrs.has(cls) or chart.options is None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -61,6 +62,7 @@ from firestream_core.model import (
     HelmAction,
     ValidationResult,
     ValidationStatus,
+    overridden_chart_methods,
     parse_duration,
 )
 
@@ -158,15 +160,18 @@ class ReleaseResult:
 
 
 def validation_failure_mode(chart: HelmChart, context: DeployContext) -> str:
-    """``warn`` when the release or the run says so, else ``fail``."""
-    for value in (
-        chart.settings.on_validation_failure,
-        context.settings.get("on_validation_failure"),
-        context.settings.get("validation_failure"),
-    ):
-        if value == "warn":
-            return "warn"
-    return "fail"
+    """``warn`` when the release or the run (``context.settings["on_validation_failure"]``) says
+    so, else ``fail``. The run-wide key's old name ``validation_failure`` is still read, with a
+    ``DeprecationWarning``."""
+    run_wide = context.settings.get("on_validation_failure")
+    if run_wide is None and "validation_failure" in context.settings:
+        warnings.warn(
+            "context.settings['validation_failure'] is deprecated: use 'on_validation_failure'",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        run_wide = context.settings["validation_failure"]
+    return "warn" if "warn" in (chart.settings.on_validation_failure, run_wide) else "fail"
 
 
 class _Failed(Exception):
@@ -321,11 +326,14 @@ class _LifecycleRun:
         if not problems:
             return
         r = self.result
-        r.problems = problems
+        r.problems = problems  # as the implementations said them
         r.stage_failed = "check_prerequisites"
-        for p in problems:
+        # the error and the log lines name the release once: a problem starting with it loses that
+        prefix = f"release '{self.name}': "
+        said = [p.removeprefix(prefix) for p in problems]
+        for p in said:
             self.log.error("Prerequisite not met for chart %s: %s", self.name, p)
-        r.error = f"release '{self.name}' failed at check_prerequisites: " + "; ".join(problems)
+        r.error = f"release '{self.name}' failed at check_prerequisites: " + "; ".join(said)
         r.exception = PrerequisiteError(r.error)
         raise _Failed
 
@@ -361,7 +369,10 @@ class _LifecycleRun:
         self._call("post_exec", lambda: self.manager.post_exec(self.chart, self.context, self.payload))
 
     def _only_builtin(self, hook: str) -> bool:
-        """True when the only implementation of ``hook`` for this release is the built-in default."""
+        """True when the only implementation of ``hook`` for this release is the built-in default
+        (a chart class overriding the stage counts as a plugin's implementation)."""
+        if hook in overridden_chart_methods(type(self.chart)):
+            return False
         return self.manager.only_builtin(hook, self.chart.chart_type)
 
     def _exec_status_stale(self) -> None:

@@ -103,7 +103,7 @@ class Change:
 
     @property
     def reason(self) -> str:
-        """The reasons joined with ``; ``."""
+        """The reasons joined with a semicolon and a space (``"; "``)."""
         return "; ".join(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:

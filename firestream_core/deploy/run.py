@@ -287,7 +287,6 @@ class Run:
             log=logging.getLogger("firestream"),
             dry_run=self.dry_run,
             settings={
-                "validation_failure": chart.settings.on_validation_failure,
                 "on_validation_failure": chart.settings.on_validation_failure,
                 "run_tests": chart.settings.run_tests,
             },

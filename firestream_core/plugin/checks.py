@@ -242,6 +242,10 @@ def deployment_available(
     Available means: its latest spec is observed, as many replicas are
     updated and available as it asks for, and its ``Available`` condition
     is not false. Pending while rolling out; failed when none is found.
+
+    Example, in ``validate``::
+
+        checks.deployment_available(context, namespace=ns, selector=f"app.kubernetes.io/instance={release}")
     """
     return _workloads(check, "deployment", _deployment_state, source, name, namespace, selector)
 
@@ -258,6 +262,10 @@ def statefulset_ready(
 
     Pending while replicas start or a rollout is in progress (current and
     update revisions differ); failed when none is found.
+
+    Example, in ``validate``::
+
+        checks.statefulset_ready(context, namespace=ns, selector=f"app.kubernetes.io/instance={release}", check="redis_ready")
     """
     return _workloads(check, "statefulset", _statefulset_state, source, name, namespace, selector)
 
@@ -274,6 +282,10 @@ def pods_ready(
 
     Pods that ran to completion (``Succeeded``, e.g. of a Job) are ignored; a
     ``Failed`` pod fails the check; others are pending until Ready.
+
+    Example, in ``validate``::
+
+        checks.pods_ready(context, namespace=ns, selector=f"app.kubernetes.io/instance={release}", minimum=2)
     """
     which = _which("pod", None, namespace, selector)
     try:
@@ -304,7 +316,12 @@ def pods_ready(
 def crd_established(
     source: Any, name: str, *, check: str | None = None
 ) -> ValidationResult:
-    """The CustomResourceDefinition ``name`` exists and is ``Established``."""
+    """The CustomResourceDefinition ``name`` exists and is ``Established``.
+
+    Example, in ``validate``::
+
+        checks.crd_established(context, "servicemonitors.monitoring.coreos.com")
+    """
     return crds_established(source, [name], check=check or "crd_established")
 
 
@@ -314,6 +331,10 @@ def crds_established(
     """Every CRD in ``names`` exists and is ``Established`` (one result for all).
 
     Failed listing the missing ones; pending while one is not yet established.
+
+    Example, in ``validate``::
+
+        checks.crds_established(context, ["kafkas.kafka.strimzi.io", "kafkatopics.kafka.strimzi.io"])
     """
     wanted = list(names)
     missing, waiting = [], []
@@ -349,6 +370,10 @@ def resources_exist(
 
     Failed with the count found, or when the kind is not served (its CRD is
     missing).
+
+    Example, in ``validate``::
+
+        checks.resources_exist(context, "prometheus", namespace=ns, minimum=1)
     """
     check = check or f"{kind}_exists"
     which = _which(kind, None, namespace, selector or "any")
@@ -378,6 +403,10 @@ def condition_true(
 
     Failed when the object does not exist; pending while the condition is
     absent or not true (its reason is shown).
+
+    Example, in ``validate``::
+
+        checks.condition_true(context, "kafka", "events", namespace=ns, condition="Ready")
     """
     check = check or f"{kind}_{condition.lower()}"
     which = _which(kind, name, namespace, None)
@@ -407,7 +436,12 @@ def service_exists(
     selector: str | None = None,
     check: str = "service_exists",
 ) -> ValidationResult:
-    """A Service named ``name`` (or at least one matching ``selector``) exists."""
+    """A Service named ``name`` (or at least one matching ``selector``) exists.
+
+    Example, in ``validate``::
+
+        checks.service_exists(context, namespace=ns, selector=f"app.kubernetes.io/instance={release}")
+    """
     which = _which("service", name, namespace, selector)
     try:
         found = _find(source, "service", name, namespace=namespace, selector=selector)
@@ -442,6 +476,10 @@ def service_address(
     (``status.loadBalancer.ingress``): the check is **pending** while one is
     not assigned yet. Otherwise a cluster IP is the address. Failed when no
     Service is found.
+
+    Example, in ``validate``::
+
+        checks.service_address(context, "ingress-nginx-controller", namespace=ns)
     """
     which = _which("service", name, namespace, selector)
     try:
@@ -471,7 +509,12 @@ def service_address(
 def ingressclass_exists(
     source: Any, name: str, *, check: str = "ingress_class"
 ) -> ValidationResult:
-    """The (cluster-scoped) IngressClass ``name`` exists."""
+    """The (cluster-scoped) IngressClass ``name`` exists.
+
+    Example, in ``validate``::
+
+        checks.ingressclass_exists(context, "nginx")
+    """
     try:
         obj = _get(source, "ingressclass", name)
     except _Unreadable as exc:
@@ -503,6 +546,10 @@ def chart_value(
     it. ``key`` uses ``--set`` syntax (``controller.hostNetwork``,
     ``sources[0]``). Use it to decide which checks apply, e.g. whether
     ``controller.hostNetwork`` is on.
+
+    Example, in ``validate``::
+
+        checks.chart_value(chart.chart_info, "auth.enabled", True, project_dir=context.project_dir)
     """
     from firestream_core.tools.values import deep_merge, load_document, merged_values, parse_key
 

@@ -35,8 +35,9 @@ class DeployContext:
     :ivar redactor: hides configured values in any text shown or logged.
     :ivar log: the logger stages should use (its output is redacted).
     :ivar dry_run: nothing may be changed in the cluster.
-    :ivar settings: further run settings (``validation_failure``: ``fail`` or
-        ``warn``; ``run_tests``; ...).
+    :ivar settings: further run settings (``on_validation_failure``: ``fail`` or
+        ``warn``; ``run_tests``; ...). The old key ``validation_failure`` is still
+        read, with a ``DeprecationWarning``.
     :ivar cancel: set when the run is interrupted; long waits should poll it.
     """
 

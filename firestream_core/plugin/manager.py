@@ -6,8 +6,10 @@ fixed order, the way tox 4 and pluggy's eggsample do:
 1. the hookspecs (``firestream_core.plugin.spec``),
 2. the disable list (``FIRESTREAM_DISABLE_PLUGINS`` plus ``disabled=``), applied
    with ``set_blocked`` before anything is loaded,
-3. the built-in ``defaults`` plugin (``firestream_core.deploy.defaults``), then the
-   built-in ``generic`` chart type (``firestream_core.plugin.generic``),
+3. the built-in ``defaults`` plugin (``firestream_core.deploy.defaults``), the
+   built-in ``generic`` chart type (``firestream_core.plugin.generic``) and the
+   ``chart-methods`` plugin calling a chart class's own lifecycle methods
+   (``firestream_core.plugin.chart_methods``),
 4. the entry points of group ``firestream.charts``, sorted by name,
 5. ``extra_plugins`` (objects or modules, e.g. a test's recorder),
 6. ``check_pending()``, which catches hooks no spec knows.
@@ -61,6 +63,7 @@ DISABLE_ENV = "FIRESTREAM_DISABLE_PLUGINS"
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("defaults", "firestream_core.deploy.defaults"),
     ("generic", "firestream_core.plugin.generic"),
+    ("chart-methods", "firestream_core.plugin.chart_methods"),
 )
 """(name, module) of the built-in plugins, in load order."""
 
@@ -295,7 +298,7 @@ class FirestreamPluginManager:
         try:
             registered = self.pm.register(obj, name=src.name)
         except pluggy.PluginValidationError as exc:
-            self._record_broken(src, f"hook does not match the hookspec: {one_line(exc)}", exc)
+            self._record_broken(src, f"hook does not match the hookspec: {self._mismatch(exc)}", exc)
             return
         except ValueError as exc:  # same object or name registered twice
             self._record_broken(src, one_line(exc), exc)
@@ -314,8 +317,26 @@ class FirestreamPluginManager:
             self._add_chart_type(ct, obj, src)
         self._callers.clear()
 
+    def _mismatch(self, exc: pluggy.PluginValidationError) -> str:
+        """pluggy's mismatch, said with the offending arguments and the ones the hook passes."""
+        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+        hook = re.search(r"for hook '(\w+)'", lines[0]) if lines else None
+        unknown = re.search(r"Argument\(s\) \{(.*)\} are declared in the hookimpl", str(exc))
+        definition = next((ln.split(": ", 1)[1] for ln in lines if ln.startswith("hookimpl definition:")), "")
+        caller = getattr(self.pm.hook, hook.group(1), None) if hook else None
+        spec = getattr(caller, "spec", None)
+        if not (hook and unknown and spec is not None):
+            return "; ".join(lines) or one_line(exc)
+        names = ", ".join(unknown.group(1).split(", "))
+        return (
+            f"hook '{hook.group(1)}' is defined as {definition} and takes {names}, which the hook "
+            f"does not pass; {hook.group(1)} passes {', '.join(spec.argnames)} (an implementation "
+            "may take fewer of them, by these names)"
+        )
+
     def _collect_chart_types(self, obj: Any, src: _Source) -> list[ChartType]:
         from firestream_core.model import ChartType, HelmChart
+        from firestream_core.plugin.chart_methods import chart_method_problems
 
         found: list[ChartType] = []
 
@@ -332,6 +353,9 @@ class FirestreamPluginManager:
             cls = chart_type.chart_class
             if not (isinstance(cls, type) and issubclass(cls, HelmChart)):
                 raise TypeError(f"chart type '{chart_type.name}': chart_class must subclass HelmChart")
+            method_problems = chart_method_problems(cls)
+            if method_problems:
+                raise TypeError(f"chart type '{chart_type.name}': " + "; ".join(method_problems))
             if any(c.name == chart_type.name for c in found):
                 raise ValueError(f"chart type '{chart_type.name}' registered twice")
             found.append(chart_type)
@@ -339,6 +363,16 @@ class FirestreamPluginManager:
         for impl in self.pm.hook.register_chart_types.get_hookimpls():
             if impl.plugin is obj:
                 impl.function(*[{"register": register}[a] for a in impl.argnames])
+        names = {c.name for c in found}
+        for ct in found:
+            said = ct.chart_class.chart_type
+            if said not in names:  # the release's hooks would go to another plugin: say so now
+                raise ValueError(
+                    f"chart type '{ct.name}': its chart class {ct.chart_class.__name__} says "
+                    f"chart_type = {said!r}, which this plugin does not register, so its hooks "
+                    "would never be called for its releases; remove that line "
+                    "(ChartType(name=...) sets it)"
+                )
         src.chart_types.extend(c.name for c in found)
         return found
 

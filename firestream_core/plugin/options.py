@@ -35,7 +35,8 @@ class OptionValueError(ValueError):
 
 
 def secret_name(_inst: Any, attribute: Any, value: str | None) -> None:
-    """None, or a valid Kubernetes Secret name (DNS subdomain, at most 253 characters)."""
+    """An attrs validator: None, or a valid Kubernetes Secret name (DNS subdomain, at most
+    253 characters). Use it as is: ``attrs.field(default=None, validator=secret_name)``."""
     if value is not None and (len(value) > 253 or not re.fullmatch(_DNS_SUBDOMAIN, value)):
         raise OptionValueError(
             attribute.name,
@@ -45,7 +46,8 @@ def secret_name(_inst: Any, attribute: Any, value: str | None) -> None:
 
 
 def env_var_name(_inst: Any, attribute: Any, value: str | None) -> None:
-    """None, or the name of an environment variable."""
+    """An attrs validator: None, or the name of an environment variable. Use it as is:
+    ``attrs.field(default=None, validator=env_var_name)``."""
     if value is not None and not re.fullmatch(_ENV_NAME, value):
         raise OptionValueError(
             attribute.name, f"{attribute.name} = {value!r} is not an environment variable name"
@@ -53,7 +55,15 @@ def env_var_name(_inst: Any, attribute: Any, value: str | None) -> None:
 
 
 def at_least(minimum: int) -> Callable[[Any, Any, int], None]:
-    """A validator refusing an integer below ``minimum``."""
+    """An **attrs validator** refusing an integer below ``minimum``.
+
+    ``at_least(16)`` returns the validator; give it to ``attrs.field``::
+
+        password_length: int = attrs.field(default=32, validator=at_least(16))
+
+    The config reports ``deployments.db[0].password_length: password_length
+    must be at least 16``.
+    """
 
     def check(_inst: Any, attribute: Any, value: int) -> None:
         if value < minimum:

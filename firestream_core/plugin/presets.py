@@ -40,6 +40,16 @@ def preset_values(chart_type: str, preset: str, values: Mapping[str, Any]) -> Ch
     :param values: ``--set``-style dotted keys (``primary.persistence.size``,
         ``sources[0]``) to values (strings, booleans, numbers, lists or
         mappings), kept as given: a string is not typed as ``--set`` would.
+
+    >>> doc = preset_values("redis", "development", {"replica.replicaCount": 1})
+    >>> doc.filename
+    'preset:redis.development'
+    >>> print(doc.yaml_content, end="")
+    {
+     "replica": {
+      "replicaCount": 1
+     }
+    }
     """
     import json
 

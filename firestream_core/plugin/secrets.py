@@ -44,6 +44,9 @@ def generate_password(length: int = 32) -> str:
     """A random password of letters and digits (``secrets``; ~5.95 bits per character).
 
     Letters and digits only, so it survives URLs, shells and config files unquoted.
+
+    >>> len(generate_password()), generate_password(20).isalnum()
+    (32, True)
     """
     if length < 16:
         raise ValueError("a generated password must be at least 16 characters long")
@@ -97,6 +100,12 @@ def read_secret(
 
     Every value read is registered with the context's redactor, except those
     of the ``plain`` keys (not secret, such as a user name).
+
+    Example, in ``validate``::
+
+        data = read_secret(context, f"{chart.name}-auth", ns, plain=["username"])
+        if data is None:
+            return [ValidationResult.fail("auth_secret", "the auth Secret is missing")]
     """
     plain = frozenset(plain)
     obj = context.kubectl.get("secret", name, namespace=namespace)
@@ -117,8 +126,20 @@ def read_secret(
 def ensure_namespace(context: Any, namespace: str) -> None:
     """Create ``namespace`` when missing (server-side apply; no-op in dry runs).
 
-    Needed before creating a Secret in ``pre_exec``, since helm's
-    ``--create-namespace`` only runs later, in ``exec``.
+    **Namespace first**: call it before :func:`ensure_secret` in ``pre_exec``,
+    since helm's ``--create-namespace`` only runs later, in ``exec``, and a
+    Secret cannot be created in a namespace that does not exist yet.
+
+    :param context: the stage's :class:`~firestream_core.plugin.context.DeployContext`
+        (its ``kubectl`` and ``dry_run``).
+    :param namespace: the namespace name.
+    :raises ClusterUnreachableError: the cluster could not be asked.
+
+    Example, in a plugin's ``pre_exec``::
+
+        ns = chart.chart_info.namespace_name
+        ensure_namespace(context, ns)
+        ensure_secret(context, name=f"{chart.name}-auth", namespace=ns, keys={"password": None})
     """
     if context.dry_run or context.kubectl.get("namespace", namespace) is not None:
         return
@@ -140,8 +161,29 @@ def ensure_secret(
 ) -> SecretOutcome:
     """Make Secret ``name`` hold a value for every key in ``keys``.
 
+    The Secret is applied server-side on stdin (never on argv); a key keeps
+    its existing value unless a configured one is given, and gets a generated
+    password when it has none. Every secret value is registered with the
+    run's redactor. Create the namespace first (:func:`ensure_namespace`).
+
+    Example, in ``pre_exec``; what was done goes into the plugin's payload
+    section, key names only::
+
+        ensure_namespace(context, ns)
+        outcome = ensure_secret(
+            context,
+            name=f"{chart.name}-auth",
+            namespace=ns,
+            keys={"postgres-password": None},     # keep or generate
+            plain={"username": "app"},            # stored as given, not redacted
+            release=chart.name,
+        )
+        payload.section("postgresql")["secret"] = outcome.to_payload()
+
     :param context: the stage's ``DeployContext`` (its ``kubectl``,
         ``redactor``, ``dry_run``).
+    :param name: the Secret's name.
+    :param namespace: its namespace (which must exist).
     :param keys: key -> configured value, or None to keep the existing value
         or generate one. These are secrets: registered with the redactor.
     :param plain: key -> value stored as given and *not* redacted (a user
@@ -150,7 +192,7 @@ def ensure_secret(
         ``app.kubernetes.io/instance``).
     :param length: length of generated passwords.
     :param labels: extra labels.
-    :return: what was done (key names only).
+    :return: a :class:`SecretOutcome`: what was done (key names only).
     """
     for value in keys.values():
         if value:

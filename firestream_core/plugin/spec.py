@@ -11,21 +11,25 @@ same three arguments:
   repositories, the logger and the redactor,
 * ``payload`` - the release's :class:`~firestream_core.model.ChartPayload`,
   one mapping shared by all of its stages so an earlier stage can hand data
-  to a later one.
+  to a later one; each plugin keeps its data under its own
+  :meth:`~firestream_core.model.ChartPayload.section`.
 
 Only the implementations that concern the release are called: the
 implementations of the plugin that registered the release's chart type,
 the implementations of plugins that register no chart type at all
 (cross-cutting plugins such as an audit logger) and the core's built-in
-defaults. pluggy calls implementations last-registered-first; the built-in
-defaults are marked ``trylast`` so a chart plugin's implementation runs
-before them. pluggy knows nothing of ``depends_on``: the core orders the
-releases and calls these hooks for each release in turn.
+defaults. Per stage, the release's chart class's own method runs first (when
+the class overrides the stage: the built-in ``chart-methods`` plugin is
+``tryfirst``), then the plugins' implementations last-registered-first, then
+the built-in defaults (``trylast``). pluggy knows nothing of ``depends_on``:
+the core orders the releases and calls these hooks for each release in turn.
 
 An implementation may accept fewer arguments than its spec (pluggy passes
 only those it names), so hooks gain arguments without breaking plugins.
 A stage fails by raising; any exception from ``pre_exec``, ``exec``,
-``post_exec`` or ``validate`` makes the runner call ``on_deploy_failure``.
+``post_exec`` or ``validate``, and a failed validation, make the runner call
+``on_deploy_failure``. The core prefixes errors and problems with the
+release (``release 'db' failed at pre_exec: ...``): a message need not name it.
 """
 
 from __future__ import annotations
@@ -153,7 +157,7 @@ def on_deploy_failure(
     stage: str,
     error: BaseException,
 ) -> list[str] | None:
-    """Collect debug information after a stage failed.
+    """Collect debug information after a stage raised or validation failed.
 
     The default gathers the release's events, its pods' status and their
     last log lines, redacted.
@@ -161,8 +165,10 @@ def on_deploy_failure(
     :param chart: the release's chart.
     :param context: tools, cluster state and settings of this run.
     :param payload: data shared with this release's stages.
-    :param stage: the stage that failed (``pre_exec``, ``exec``, ...).
-    :param error: the exception it raised.
+    :param stage: the stage that failed (``pre_exec``, ``exec``, ``post_exec``,
+        ``validate``).
+    :param error: the exception it raised; for a failed validation a
+        :class:`~firestream_core.errors.ValidationFailedError`.
     :return: lines of debug information, or None. All implementations are
         called; an exception raised here is logged, never masks ``error``.
     """

@@ -3,9 +3,11 @@
 :func:`new_chart_plugin` writes ``firestream-chart-NAME/`` from the templates
 in ``templates/chart/``:
 
-* ``pyproject.toml`` - setuptools, ``firestream-core`` dependency, the
-  ``firestream.charts`` entry point, the ``Framework :: firestream``
-  classifier and a ``test`` extra (``firestream-core[testing]``, pytest);
+* ``pyproject.toml`` - setuptools (>= 77), ``firestream-core`` dependency,
+  the ``firestream.charts`` entry point, keywords, the SPDX license
+  ``Apache-2.0`` with ``LICENSE``, only classifiers PyPI knows, and a
+  ``test`` extra (``firestream-testing``, pytest, build, twine,
+  trove-classifiers);
 * ``firestream_chart_NAME/`` - ``chart.py`` (a ``HelmChart`` subclass with
   ``default()`` and a ``development()`` preset, an options class, the
   ``ChartType``) and ``__init__.py`` (``register_chart_types``, one
@@ -13,8 +15,10 @@ in ``templates/chart/``:
 * ``tests/test_plugin.py`` (discovered, listed by ``firestream plugins
   --json``, sound under ``--check``), ``tests/test_deploy.py`` (the real
   helm 3 and 4 against the test kit's emulated cluster, through the config
-  and through the lifecycle alone) and ``tests/conftest.py`` (the stand-in
-  chart served as the kit's ``deploy_chart_repo``);
+  and through the lifecycle alone, each under both majors),
+  ``tests/test_package.py`` (wheel and sdist built, ``twine check --strict``)
+  and ``tests/conftest.py`` (the stand-in chart served as the kit's
+  ``deploy_chart_repo``);
 * ``charts/NAME/`` - the tiny chart the deploy test serves;
 * ``README.md``, ``.gitignore``, ``.github/workflows/test.yml`` and
   ``publish.yml`` (PyPI trusted publishing).

@@ -204,8 +204,8 @@ def test_plugins_json_lists_broken_plugins_and_fails(fake_dists, capsys) -> None
     code = main(["plugins", "--json", "--disable-plugin", "defaults"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 1
-    assert [p["name"] for p in doc["plugins"]] == ["generic", "demo"]
-    assert doc["plugins"][1]["distribution"] == "firestream-chart-demo"
+    assert [p["name"] for p in doc["plugins"]] == ["generic", "chart-methods", "demo"]
+    assert doc["plugins"][2]["distribution"] == "firestream-chart-demo"
     assert doc["broken"] == [
         {
             "name": "dead",
@@ -233,7 +233,7 @@ def test_plugins_check_ok(fake_dists, capsys) -> None:
     assert main(["plugins", "--check", "--disable-plugin", "defaults"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["NAME", "DISTRIBUTION", "VERSION", "CHART", "TYPES", "HOOKS"]
-    assert out.endswith("checked 2 plugins and 2 chart types: no problems\n")
+    assert out.endswith("checked 3 plugins and 2 chart types: no problems\n")
 
 
 # -- errors ---------------------------------------------------------------------------------------------

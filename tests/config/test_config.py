@@ -611,9 +611,12 @@ def test_a_plugin_whose_options_are_not_attrs_is_named(write_config, fake_dists)
         class Options:
             pass
 
+        class Odd(HelmChart):
+            pass
+
         @hookimpl
         def register_chart_types(register):
-            register(ChartType(name="odd", chart_class=HelmChart, options=Options))
+            register(ChartType(name="odd", chart_class=Odd, options=Options))
         """,
     )
     manager = get_plugin_manager(disabled=["defaults"])

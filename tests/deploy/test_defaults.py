@@ -460,3 +460,34 @@ def test_workload_without_pods_fails_at_timeout(context, kubectl, chart_dir):
 def test_scaled_to_zero_passes(context, kubectl, chart_dir):
     kubectl.workloads["web"] = [{"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 0}}]
     assert run_release(generic(), make_manager(), context).ok
+
+
+def test_a_problem_that_names_its_release_is_prefixed_once(context, helm):
+    import attrs
+
+    from firestream_core.plugin.generic import GenericChart
+
+    @attrs.define
+    class Picky(GenericChart):
+        def check_prerequisites(self):
+            return [f"release '{self.name}': not today", "nor tomorrow"]
+
+    chart = Picky(generic().chart_info)
+    result = run_release(chart, make_manager(), context)
+    name = chart.name
+    # the chart's own problems first, then the defaults' (its './chart' is not there)
+    assert result.error.startswith(
+        f"release '{name}' failed at check_prerequisites: not today; nor tomorrow; chart path"
+    )
+    assert result.problems[:2] == [f"release '{name}': not today", "nor tomorrow"]  # as said
+    assert result.error.count(f"release '{name}'") == 1
+
+
+def test_the_run_wide_key_is_on_validation_failure_and_the_old_name_is_deprecated(make_context):
+    from firestream_core.deploy.lifecycle import validation_failure_mode
+
+    chart = generic()
+    assert validation_failure_mode(chart, make_context(settings={"on_validation_failure": "warn"})) == "warn"
+    assert validation_failure_mode(chart, make_context(settings={})) == "fail"
+    with pytest.warns(DeprecationWarning, match="use 'on_validation_failure'"):
+        assert validation_failure_mode(chart, make_context(settings={"validation_failure": "warn"})) == "warn"

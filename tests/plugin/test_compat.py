@@ -241,7 +241,11 @@ def test_without_the_declaration_the_same_plugin_is_a_hookspec_mismatch(fake_dis
         "FIRESTREAM_PLUGIN_API = {api}\n", ""), "2.0.0")
     m = get_plugin_manager(disabled=["defaults"])
     ((broken),) = m.broken
-    assert broken.cause.startswith("hook does not match the hookspec: PluginValidationError")
+    assert broken.cause == (
+        "hook does not match the hookspec: hook 'validate' is defined as validate(chart, attempt) "
+        "and takes 'attempt', which the hook does not pass; validate passes chart, context, "
+        "payload (an implementation may take fewer of them, by these names)"
+    )
     assert "attempt" in broken.traceback
 
 
@@ -286,7 +290,7 @@ def test_firestream_plugins_lists_the_too_new_plugin_and_fails(fake_dists, capsy
     ) in out
     assert main(["plugins", "--json", "--disable-plugin", "defaults"]) == 1
     doc = json.loads(capsys.readouterr().out)
-    assert [p["name"] for p in doc["plugins"]] == ["generic", "demo"]
+    assert [p["name"] for p in doc["plugins"]] == ["generic", "chart-methods", "demo"]
     assert doc["problems"] == [UPGRADE]
 
 
@@ -322,15 +326,21 @@ from firestream_core import ChartInfo, ChartType, HelmChart, hookimpl
 
 
 @attrs.define
-class ForgotChart(HelmChart):  # no chart_type = "forgot": inherits "generic"
+class ForgotChart(HelmChart):  # no chart_type = "forgot": ChartType sets it
     @classmethod
     def default(cls):
         return cls(ChartInfo(name="forgot", chart="x/forgot"))
 
 
+@attrs.define
+class Elsewhere(HelmChart):  # never registered: keeps "generic"
+    pass
+
+
 @hookimpl
 def register_chart_types(register):
-    register(ChartType(name="forgot", chart_class=ForgotChart))
+    register(ChartType(name="forgot", chart_class=ForgotChart, presets={
+        "elsewhere": lambda: Elsewhere(ChartInfo(name="forgot", chart="x/forgot"))}))
 
 
 @hookimpl
@@ -411,21 +421,21 @@ def test_check_reports_every_problem_of_every_plugin_at_once(many_problems, caps
     assert len(loading) == 3, problems
     assert loading[0].startswith(
         "plugin 'extra' (firestream-chart-extra 1.0.0) is broken: hook does not match the "
-        "hookspec: PluginValidationError: Plugin 'extra' for hook 'post_exec'"
+        "hookspec: hook 'post_exec' is defined as "
     )
     assert loading[1] == UPGRADE
     assert loading[2].startswith(
         "plugin 'typo' (firestream-chart-typo 1.0.0) is broken: unknown hook: "
         "PluginValidationError: unknown hook 'post_exce' in plugin "
     )
-    assert f"{forgot}: defaults: builds a ForgotChart whose chart_type is 'generic', so this " \
-        "plugin's hooks would never be called for its releases: set chart_type = \"forgot\" " \
-        "on the class" in problems
+    assert f"{forgot}: preset 'elsewhere': builds a Elsewhere whose chart_type is 'generic', so " \
+        "this plugin's hooks would never be called for its releases: build a ForgotChart (the " \
+        "class registered as 'forgot')" in problems
     assert f"{opts}: defaults: options is Other, expected Options" in problems
     assert any(p.startswith(f"{opts}: preset 'big': options.replicas: ") for p in problems), problems
     assert len(problems) == 6, problems
     assert not any("'demo'" in p for p in problems)
-    assert [p["name"] for p in doc["plugins"]] == ["generic", "demo", "forgot", "opts"]
+    assert [p["name"] for p in doc["plugins"]] == ["generic", "chart-methods", "demo", "forgot", "opts"]
 
 
 def test_without_check_only_loading_problems_are_reported(many_problems, capsys) -> None:

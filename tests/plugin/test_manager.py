@@ -39,7 +39,7 @@ def test_entry_point_plugin_is_loaded_with_its_distribution(fake_dists) -> None:
     reg = m.chart_type("demo")
     assert (reg.plugin_name, reg.distribution, reg.version) == ("demo", "firestream-chart-demo", "2.1.0")
     infos = {i.name: i for i in m.plugin_infos()}
-    assert list(infos) == ["generic", "demo"]  # built-ins first, then entry points
+    assert list(infos) == ["generic", "chart-methods", "demo"]  # built-ins first, then entry points
     assert infos["demo"].to_dict() == {
         "name": "demo",
         "distribution": "firestream-chart-demo",
@@ -83,7 +83,12 @@ def test_hookimpl_not_matching_its_spec_is_broken(fake_dists) -> None:
     m = get_plugin_manager(disabled=["defaults"])
     ((name, dist, _, cause),) = broken_names(m)
     assert (name, dist) == ("bad", "firestream-chart-bad")
-    assert cause.startswith("hook does not match the hookspec: PluginValidationError: Plugin 'bad' for hook 'pre_exec'")
+    assert cause == (
+        "hook does not match the hookspec: hook 'pre_exec' is defined as "
+        "pre_exec(chart, context, payload, cluster) and takes 'cluster', which the hook does not "
+        "pass; pre_exec passes chart, context, payload (an implementation may take fewer of them, "
+        "by these names)"
+    )
     assert m.pm.get_plugin("bad") is None
 
 
@@ -205,7 +210,7 @@ def test_disable_list_from_env_and_argument_blocks_before_loading(fake_dists, mo
 
 
 def test_builtin_generic_can_be_disabled(no_entry_points) -> None:
-    m = get_plugin_manager(disabled=["defaults", "generic"])
+    m = get_plugin_manager(disabled=["defaults", "generic", "chart-methods"])
     assert m.chart_types == {}
     assert [i.name for i in m.plugin_infos()] == []
 

@@ -39,6 +39,7 @@ EXPECTED_FILES = {
     ".github/workflows/publish.yml",
     ".github/workflows/test.yml",
     ".gitignore",
+    "LICENSE",
     "README.md",
     "charts/hello-world/Chart.yaml",
     "charts/hello-world/templates/_helpers.tpl",
@@ -50,6 +51,7 @@ EXPECTED_FILES = {
     "pyproject.toml",
     "tests/conftest.py",
     "tests/test_deploy.py",
+    "tests/test_package.py",
     "tests/test_plugin.py",
 }
 
@@ -117,7 +119,9 @@ def test_the_package_holds_every_file_with_no_placeholder_left() -> None:
     assert set(files) == EXPECTED_FILES
     for path, text in files.items():
         assert "__NAME__" not in text and "__PACKAGE__" not in text, path
-        assert "hello-world" in text or "hello_world" in text or path.startswith(".git"), path
+        if path.startswith(".git") or path == "LICENSE":
+            continue
+        assert "hello-world" in text or "hello_world" in text, path
 
 
 def test_pyproject_declares_the_entry_point_classifier_and_test_extra() -> None:
@@ -126,11 +130,17 @@ def test_pyproject_declares_the_entry_point_classifier_and_test_extra() -> None:
     assert doc["build-system"]["build-backend"] == "setuptools.build_meta"
     assert project["name"] == "firestream-chart-hello-world"
     assert [d.split(">=")[0] for d in project["dependencies"]] == ["firestream-core"]
-    assert project["optional-dependencies"]["test"] == ["firestream-testing", "pytest"]
+    assert project["optional-dependencies"]["test"][:2] == ["firestream-testing", "pytest"]
+    assert {"build", "twine", "trove-classifiers"} <= set(project["optional-dependencies"]["test"])
     assert project["entry-points"]["firestream.charts"] == {
         "hello-world": "firestream_chart_hello_world"
     }
-    assert "Framework :: firestream" in project["classifiers"]
+    # ready for PyPI: an SPDX license with its file, only registered classifiers
+    assert (project["license"], project["license-files"]) == ("Apache-2.0", ["LICENSE"])
+    from trove_classifiers import classifiers
+
+    assert [c for c in project["classifiers"] if c not in classifiers] == []
+    assert "firestream" in project["keywords"]
 
 
 def test_the_python_files_compile_and_declare_the_plugin_api() -> None:
@@ -345,11 +355,26 @@ def test_the_generated_package_passes_its_own_tests(
     counts = {word: int(n) for n, word in re.findall(r"(\d+) (\w+)", done.stdout.splitlines()[-1])}
     assert counts.get("passed", 0) > 0 and not counts.keys() & {"failed", "error", "errors", "skipped"}, report
     majors = ("3", "4") if major == "all" else (str(major),)
-    for m in majors:  # the deploy really ran, once per helm major
-        assert f"test_deploy.py::test_deploy_validate_destroy[helm{m}] PASSED" in done.stdout, report
-    assert "test_deploy.py::test_one_release_through_the_lifecycle PASSED" in done.stdout, report
+    for m in majors:  # every deploy test really ran, once per helm major
+        for test in ("test_deploy_validate_destroy", "test_preset_config_values_and_options",
+                     "test_one_release_through_the_lifecycle"):
+            assert f"test_deploy.py::{test}[helm{m}] PASSED" in done.stdout, report
+    # the wheel and the sdist were built and passed `twine check --strict`
+    assert "test_package.py::test_the_wheel_and_the_sdist_pass_twine_check PASSED" in done.stdout, report
     assert "test_plugin.py::test_firestream_plugins_json_lists_it PASSED" in done.stdout, report
     # this environment never saw the plugin: it lives in the layered venv only
     import importlib.metadata
 
     assert "hello-world" not in {ep.name for ep in importlib.metadata.entry_points(group="firestream.charts")}
+
+
+def test_every_distribution_of_the_repository_is_ready_for_pypi() -> None:
+    """The core's and the plugins' pyproject.toml: SPDX license with its file, known classifiers."""
+    from trove_classifiers import classifiers
+
+    root = Path(__file__).resolve().parents[2]
+    for path in [root / "pyproject.toml", *sorted(root.glob("plugins/firestream-chart-*/pyproject.toml"))]:
+        project = tomllib.loads(path.read_text())["project"]
+        assert project["license"] == "Apache-2.0", path
+        assert [(path.parent / f).is_file() for f in project["license-files"]] == [True], path
+        assert [c for c in project.get("classifiers", []) if c not in classifiers] == [], path

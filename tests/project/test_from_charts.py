@@ -1,0 +1,79 @@
+"""Projects in code: ``Project.from_charts`` and ``add_chart`` (checks; the runs are in
+tests/docs/test_examples.py, with the real helm 3 and 4)."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from firestream_core.errors import ConfigError
+from firestream_core.model import ChartInfo, HelmChart
+from firestream_core.plugin.generic import GenericChart
+from firestream_core.plugin.manager import get_plugin_manager
+from firestream_core.project import Project
+
+from .conftest import write_config
+
+
+@pytest.fixture
+def manager(monkeypatch):
+    monkeypatch.delenv("FIRESTREAM_DISABLE_PLUGINS", raising=False)
+    return get_plugin_manager(load_entry_points=False)
+
+
+def chart(name: str, **info) -> GenericChart:
+    return GenericChart(ChartInfo(name=name, chart=info.pop("chart", "repo/app"), **info))
+
+
+def test_add_chart_replaces_the_release_of_its_name_and_adds_others(tmp_path, manager) -> None:
+    path = write_config(tmp_path, """
+        [repositories]
+        repo = "https://charts.example.com"
+
+        [[deployments.generic]]
+        name = "web"
+        chart = "repo/web"
+
+        [[deployments.generic]]
+        name = "db"
+        chart = "repo/db"
+    """)
+    project = Project.load(path, manager=manager)
+    web = chart("web", chart="repo/web", timeout="600s", depends_on=["db", "cache"])
+    project.add_charts([web, chart("cache")])
+    assert project.names == ["db", "web", "cache"]
+    assert project.chart("web") is web
+    assert project.graph().order() == ["db", "cache", "web"]
+
+
+def test_from_charts_checks_every_chart_and_table_at_once(tmp_path, manager) -> None:
+    @attrs.define
+    class Nowhere(HelmChart):
+        chart_type = "nowhere"
+
+    with pytest.raises(ConfigError) as exc:
+        Project.from_charts(
+            [chart("Web"), chart("db"), chart("db"), Nowhere(ChartInfo(name="x", chart="r/x"))],
+            project_dir=tmp_path, manager=manager,
+        )
+    assert exc.value.problems == [
+        "chart 'Web' (GenericChart): name: release name 'Web' is not a DNS-1123 label "
+        "(lower-case letters, digits and '-', starting and ending with a letter or digit)",
+        "chart 'db': two charts have this name",
+        "chart 'x' (Nowhere): unknown chart type 'nowhere': no installed plugin provides it "
+        "(installed chart types: generic)",
+    ]
+    with pytest.raises(ConfigError, match="settings.concurrency"):
+        Project.from_charts([chart("db")], project_dir=tmp_path, manager=manager,
+                            settings={"concurrency": "many"})
+
+
+def test_from_charts_takes_the_tables_of_a_file(tmp_path, manager) -> None:
+    project = Project.from_charts(
+        [chart("db")], project_dir=tmp_path, manager=manager,
+        repositories={"repo": "https://charts.example.com"}, settings={"concurrency": 2},
+    )
+    assert project.project_dir == tmp_path.resolve()
+    assert project.repositories() == {"repo": "https://charts.example.com"}
+    assert project.config.settings.concurrency == 2
+    assert project.names == ["db"]
