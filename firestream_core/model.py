@@ -183,10 +183,15 @@ class ChartSetValue:
 
 @attrs.define
 class ChartValuesGenerated:
-    """A values file generated at run time: its ``filename`` and YAML content."""
+    """A values file generated at run time: its ``filename`` and YAML content.
+
+    ``secret``: every value in it is sensitive (``secret_values`` become such
+    files): ``plan`` shows its changes as ``(sensitive)``.
+    """
 
     filename: str
     yaml_content: str
+    secret: bool = False
 
 
 def _commands(value: Iterable[Any]) -> list[list[str]]:
@@ -330,12 +335,15 @@ class ReleaseSettings:
     :param run_tests: run ``helm test`` during validation; a failing test
         fails the release (and rolls it back when atomic).
     :param on_validation_failure: ``fail`` (default) or ``warn``.
+    :param sensitive_keys: dotted values paths (``fnmatch`` patterns) that are
+        sensitive besides the built-in rules (docs/secrets.md).
     """
 
     retries: int = 0
     retry_delay: str = "10s"
     run_tests: bool = False
     on_validation_failure: str = "fail"
+    sensitive_keys: tuple[str, ...] = ()
 
 
 @attrs.define

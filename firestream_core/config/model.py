@@ -158,6 +158,7 @@ class ReleaseKeys:
     retry_delay: Duration | None = None
     run_tests: bool | None = None
     on_validation_failure: ValidationFailureMode | None = None
+    sensitive_keys: tuple[str, ...] | None = None  # dotted patterns, docs/secrets.md
 
 
 @attrs.frozen(kw_only=True)

@@ -37,13 +37,15 @@ def test_secret_values_are_hidden_and_changes_marked():
     assert "old-pw" not in json.dumps([old, new]) and "tok-1" not in json.dumps([old, new])
 
 
-def test_configured_values_are_hidden_whole():
+def test_sensitive_values_are_hidden_whole_and_ordinary_ones_shown():
     red = Redactor()
-    red.add_values({"message": "hello-v2", "url": "db.internal"})
-    old = {"kind": "ConfigMap", "data": {"message": "hello-v1", "dsn": "pg://db.internal/x", "level": "info"}}
-    new = {"kind": "ConfigMap", "data": {"message": "hello-v2", "dsn": "pg://db.internal/x", "level": "info"}}
+    red.add_values({"message": "hello-v2", "auth": {"password": "pw-v2-secret"}})
+    old = {"kind": "ConfigMap", "data": {"message": "hello-v1", "pw": "pw-v1-secret",
+                                         "dsn": "pg://app:pw-v2-secret@db/x", "level": "info"}}
+    new = {"kind": "ConfigMap", "data": {"message": "hello-v2", "pw": "pw-v2-secret",
+                                         "dsn": "pg://app:pw-v2-secret@db/x", "level": "debug"}}
     masked = mask_object(new, old, red)
-    assert masked["data"] == {"message": HIDDEN_CHANGED, "dsn": HIDDEN, "level": "info"}
+    assert masked["data"] == {"message": "hello-v2", "pw": HIDDEN_CHANGED, "dsn": HIDDEN, "level": "debug"}
 
 
 def test_split_manifest_keeps_sources_and_hooks():
