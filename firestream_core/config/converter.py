@@ -17,6 +17,7 @@ import attrs
 
 from firestream_core.config.model import (
     CHOICES,
+    ChartRef,
     ChartVersion,
     Command,
     Duration,
@@ -132,11 +133,24 @@ def _structure_url(value: Any, _t: Any) -> str:
     if parts.scheme not in ("https", "http", "oci") or not parts.netloc:
         raise _Problem("expected an https://, http:// or oci:// URL")
     if parts.username or parts.password:
-        raise _Problem(
-            "credentials must not be written in a repository URL "
-            "(use 'helm registry login' or the helm credentials environment)"
-        )
+        raise _Problem(_CREDENTIALS_IN_URL)
     return value
+
+
+_CREDENTIALS_IN_URL = (
+    "credentials must not be written in a URL: it is shown on helm's command line and in logs; "
+    "give them in [registries.\"<host>\"] (username, password_env or password_file: they reach "
+    "helm on stdin) or through helm's own credentials (docs/secrets.md)"
+)
+
+
+def _structure_chart_ref(value: Any, _t: Any) -> str:
+    from firestream_core.tools.sensitivity import url_has_credentials
+
+    _expect(value, (str,), "a string")
+    if url_has_credentials(value):
+        raise _Problem(_CREDENTIALS_IN_URL)
+    return str(value)
 
 
 def _choice(kind: Any) -> Any:
@@ -170,6 +184,7 @@ def converter() -> cattrs.Converter:
     c.register_structure_hook(SetScalar, _structure_set_scalar)
     c.register_structure_hook(Command, _structure_command)
     c.register_structure_hook(RepositoryURL, _structure_url)
+    c.register_structure_hook(ChartRef, _structure_chart_ref)
     for kind in CHOICES:
         c.register_structure_hook(kind, _choice(kind))
 

@@ -35,6 +35,8 @@ Action = NewType("Action", str)
 Table = NewType("Table", dict)  # type: ignore[type-var]
 """A TOML table kept as is (``values``)."""
 RepositoryURL = NewType("RepositoryURL", str)
+ChartRef = NewType("ChartRef", str)
+"""A release's ``chart``: a name, ``repo/name`` or an ``oci://`` reference, never with credentials."""
 Backend = NewType("Backend", str)
 ValidationFailureMode = NewType("ValidationFailureMode", str)
 
@@ -131,7 +133,7 @@ class ReleaseKeys:
     ``on_validation_failure``) and ``secret_values``.
     """
 
-    chart: str | None = None
+    chart: ChartRef | None = None
     repository: str | None = None
     version: ChartVersion | None = None
     path: str | None = None
