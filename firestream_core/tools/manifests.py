@@ -6,9 +6,10 @@ each document keeps helm's ``# Source: chart/templates/x.yaml`` comment so
 objects of a chart's ``crds/`` folder can be told apart.
 
 Masking: nothing that leaves these modules may hold a Secret's data or a
-configured value. :func:`mask_object` replaces every ``data`` /
-``stringData`` value of a Secret, and every string that contains a value the
-redactor knows, by :data:`HIDDEN`; given the object's counterpart (the
+sensitive value (docs/secrets.md). :func:`mask_object` replaces every
+``data`` / ``stringData`` value of a Secret, and every string that contains
+a sensitive value the redactor knows, by :data:`HIDDEN`; ordinary values
+stay in clear; given the object's counterpart (the
 other side of a diff) it writes :data:`HIDDEN_CHANGED` where the hidden
 values differ, so a reader sees *that* a key changed, never *what* it holds.
 """
@@ -30,6 +31,7 @@ __all__ = [
     "ObjectKey",
     "api_group",
     "is_builtin_group",
+    "is_secret",
     "mask_object",
     "split_manifest",
 ]
@@ -168,6 +170,11 @@ def split_manifest(text: str) -> list[ManifestObject]:
 
 def _is_secret(obj: Mapping[str, Any]) -> bool:
     return obj.get("kind") == "Secret" and api_group(str(obj.get("apiVersion") or "")) == ""
+
+
+def is_secret(obj: Any) -> bool:
+    """True for a core Secret: its ``data`` / ``stringData`` are sensitive (docs/secrets.md)."""
+    return isinstance(obj, Mapping) and _is_secret(obj)
 
 
 def secret_data(obj: Mapping[str, Any]) -> dict[str, bytes]:

@@ -262,3 +262,17 @@ def value_changes(
         out.append((path, show_value(va, sensitive=hide and va is not _ABSENT),
                     show_value(vb, sensitive=hide and vb is not _ABSENT)))
     return out
+
+
+def secret_file_paths(info: Any) -> list[str]:
+    """The values paths of a ``ChartInfo``'s values files marked secret (``secret_values``)."""
+    from firestream_core.tools.values import load_document
+
+    out: list[str] = []
+    for g in getattr(info, "yaml_files_content", ()) or ():
+        if getattr(g, "secret", False):
+            try:
+                out += [path for path, _ in leaves(load_document(g.filename, g.yaml_content))]
+            except ValueError:
+                continue
+    return out

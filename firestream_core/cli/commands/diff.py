@@ -30,19 +30,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the diffs."""
+    from firestream_core.cli.logs import redact
     from firestream_core.ops.diff import diff_project, format_diffs
 
     project = load_project(args)
     diffs = diff_project(project, args.targets or None, include_deps=args.include_deps,
                          context=max(0, args.context))
     if args.json:
-        print(json.dumps({
+        print(redact(json.dumps({
             "has_changes": any(d.has_changes for d in diffs),
             "releases": [d.to_dict() for d in diffs],
-        }, indent=2))
+        }, indent=2)))
     else:
         color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-        print(format_diffs(diffs, color=color), end="")
+        print(redact(format_diffs(diffs, color=color)), end="")
     if any(d.status == "error" for d in diffs):
         return 1
     if args.detailed_exitcode and any(d.has_changes for d in diffs):

@@ -60,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
             print(format_plan(plan), end="")
         print(print_plan_hooks(project, plan, args.json), end="")
     elif args.json:
-        print(plan.to_json())
+        from firestream_core.cli.logs import redact
+
+        print(redact(plan.to_json()))
     else:
         print(format_plan(plan), end="")
     if args.detailed_exitcode:
