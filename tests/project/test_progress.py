@@ -85,3 +85,17 @@ def test_progress_off_a_terminal_prints_one_line_per_finished_release() -> None:
         "db: create failed (2.0s): exec failed",
         "api: upgrade skipped: dependency 'db' failed",
     ]
+
+
+def test_format_plan_shows_value_changes_old_new_and_sensitive() -> None:
+    """issue 12: ordinary values in clear (terraform's convention), secrets as (sensitive)."""
+    plan = Plan(releases=[
+        Change("api", "shop", "generic", "upgrade", ("values changed: auth.password, env.LOG_LEVEL",),
+               changed_keys=("auth.password", "env.LOG_LEVEL"),
+               value_changes=(("auth.password", "(sensitive)", "(sensitive)"), ("env.LOG_LEVEL", "info", "debug"))),
+        Change("web", "shop", "generic", "no-op", ("up to date",)),
+    ])
+    text = format_plan(plan)
+    assert "Value changes:\n  api\n    auth.password: (sensitive) -> (sensitive)\n" \
+           "    env.LOG_LEVEL: info -> debug\n" in text
+    assert "shop" in text and "web" in text
