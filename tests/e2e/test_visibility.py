@@ -194,6 +194,10 @@ e2eToken = {{ env = "E2E_TOKEN" }}
             continue
         generated += [base64.b64decode(v).decode(errors="replace") for v in (item.get("data") or {}).values()]
     generated = [g for g in generated if len(g) >= 8]  # passwords, not 'admin' or a port
+    if chart_type == "postgresql":  # the given one and the two it generated
+        assert PG_PW in generated and len(generated) >= 3, len(generated)
+    if chart_type == "prometheus-operator":
+        assert GRAFANA_PW in generated
     run("plan")
     run("status")
     toml = project_dir / "firestream.toml"
