@@ -67,7 +67,8 @@ SENSITIVE = "(sensitive)"
 
 _SECRET_WORDS = (
     "password", "passwd", "passphrase", "secret", "token", "apikey", "privatekey",
-    "accesskey", "credential", "clientsecret", "secretkey", "pwd",
+    "accesskey", "credential", "clientsecret", "secretkey", "pwd", "cakey", "tlskey", "sslkey",
+    "clientkey", "serverkey", "signingkey", "encryptionkey", "masterkey",
 )
 """A key holding one of these (case, ``_`` and ``-`` ignored) holds a secret..."""
 
