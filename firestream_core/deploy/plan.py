@@ -19,11 +19,13 @@ no-op      the desired state equals the deployed one (zero helm calls)
 ========== ====================================================================
 
 A release whose helm status is not ``deployed`` is never a no-op. Releases in
-the cluster that the config does not name are never touched. Values are never
-part of a plan: a values change is reported by the names of the keys that
-changed (``values changed: auth.database, replicaCount``), found by comparing
-the values digest recorded in state and, when a ``get_values`` callable is
-given, helm's current values with the desired ones.
+the cluster that the config does not name are never touched. A values change
+is reported by the names of the keys that changed (``values changed:
+auth.database, replicaCount``), found by comparing the values digest recorded
+in state and, when a ``get_values`` callable is given, helm's current values
+with the desired ones; then ``value_changes`` shows each as ``old -> new``,
+a sensitive value as ``(sensitive)`` (docs/secrets.md). Sensitive values are
+never part of a plan.
 
 A local chart (``path = "charts/x"``) can change without a version bump:
 its content digest (:func:`firestream_core.tools.chartfiles.chart_digest`) is
@@ -111,7 +113,7 @@ class Change:
         return "; ".join(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description: names, versions, statuses and key names only."""
+        """JSON-ready description: names, versions, statuses, key names and value changes (sensitive ones hidden)."""
         inst = self.installed
         return {
             "release": self.name,
@@ -199,7 +201,7 @@ class Plan:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The plan as JSON. Holds release names, actions, reasons and key names: never a value."""
+        """The plan as JSON: release names, actions, reasons, key names and value changes (never a sensitive value)."""
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
 
 

@@ -1,8 +1,9 @@
 """``firestream plan``: what apply would change, release by release, and why.
 
 Exit codes: 0 on success; with ``--detailed-exitcode`` 0 means no changes,
-2 means changes, 1 an error. The plan names the keys whose values changed,
-never a value (``--json`` too).
+2 means changes, 1 an error. The plan names the keys whose values changed
+and shows each as ``old -> new``, sensitive values as ``(sensitive)``
+(docs/secrets.md; ``--json`` too).
 """
 
 from __future__ import annotations
