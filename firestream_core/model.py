@@ -320,6 +320,9 @@ class ChartInfo:
         run("timeout", parse_duration, self.timeout)
         if not self.chart and self.path is None:
             problems.append("chart: a chart or a path is required")
+        elif "://" in self.chart and "@" in self.chart.split("://", 1)[1].split("/", 1)[0]:
+            problems.append("chart: credentials must not be written in a URL: give them in "
+                            "[registries] (docs/secrets.md)")
         if self.history_max < 0:
             problems.append("history_max: must not be negative")
         return problems

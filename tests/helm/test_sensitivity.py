@@ -144,3 +144,12 @@ def test_url_credentials(url, has):
 
 def test_strip_url_credentials():
     assert strip_url_credentials("oci://user:hunter2pw@registry.example/x/web") == "oci://registry.example/x/web"
+
+
+def test_chart_info_check_refuses_credentials_in_the_chart_url():
+    """The same rule for charts built in Python (a plugin's preset, the library)."""
+    from firestream_core.model import ChartInfo
+
+    problems = ChartInfo("web", chart="oci://user:hunter2pw@registry.example/x/web").check()
+    assert [p for p in problems if p.startswith("chart: credentials")] and "hunter2pw" not in str(problems)
+    assert ChartInfo("web", chart="oci://registry.example/x/web").check() == []
