@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 HIDDEN = "<hidden>"
-"""Shown instead of a Secret's data value or a configured value."""
+"""Shown instead of a Secret's data value or a sensitive value."""
 
 HIDDEN_CHANGED = "<hidden, changed>"
 """Shown on the new side when the hidden value differs from the old side's."""
@@ -191,7 +191,7 @@ def secret_data(obj: Mapping[str, Any]) -> dict[str, bytes]:
 
 
 def mask_object(obj: Any, other: Any = _MISSING, redactor: Any = None, *, mark_changes: bool = True) -> Any:
-    """A copy of ``obj`` with Secret data and configured values hidden.
+    """A copy of ``obj`` with Secret data and sensitive values hidden.
 
     :param other: the counterpart of ``obj`` (the other side of a diff); where
         a hidden value differs from the counterpart's, :data:`HIDDEN_CHANGED`
