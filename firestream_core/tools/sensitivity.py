@@ -75,7 +75,7 @@ _SECRET_WORDS = (
 _NAME_SUFFIXES = (
     "name", "names", "ref", "refs", "keyref", "selector", "file", "files", "path", "dir",
     "env", "envvar", "enabled", "length", "policy", "passwordkey", "tokenkey", "userkey",
-    "usernamekey", "keys", "secrets", "type", "mode", "create", "generate", "annotations",
+    "usernamekey", "keys", "pullsecrets", "type", "mode", "create", "generate", "annotations",
     "labels", "ttl", "expiry", "expiration", "rotation", "provider", "mount", "mountpath",
     "volume", "template", "format", "url", "endpoint", "header",
 )

@@ -37,7 +37,7 @@ def project_redactor(values=QUICKSTART, secrets=()) -> Redactor:
 @pytest.mark.parametrize("path", [
     "password", "auth.password", "postgresPassword", "auth.postgresPassword", "apiKey", "token",
     "secretKey", "privateKey", "credentials", "clientSecret", "oauth.clientSecret",
-    "credentials.accessKeyId", "list[0].token", "env.DB_PASSWORD",
+    "credentials.accessKeyId", "list[0].token", "env.DB_PASSWORD", "extraSecrets.DB", "tls.caKey",
 ])
 def test_sensitive_paths(path):
     assert is_sensitive_path(path)
@@ -46,7 +46,8 @@ def test_sensitive_paths(path):
 @pytest.mark.parametrize("path", [
     "auth.database", "auth.existingSecret", "auth.username", "auth", "namespace", "replicaCount",
     "env.LOG_LEVEL", "secretName", "tls.secretName", "credentials.secretName", "imagePullSecrets[0].name",
-    "auth.secretKeys.adminPasswordKey", "passwordFile", "existingSecretPasswordKey",
+    "auth.secretKeys.adminPasswordKey", "passwordFile", "existingSecretPasswordKey", "imagePullSecrets[0]",
+    "tokenTtl", "passwordLength", "createSecret",
 ])
 def test_visible_paths(path):
     assert not is_sensitive_path(path)
