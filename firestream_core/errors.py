@@ -1,7 +1,7 @@
 """Every error firestream raises on purpose.
 
 Each carries a message meant for a person: it names the file, key, plugin or
-release concerned and never contains a configured value. The CLI prints
+release concerned and never contains a sensitive value. The CLI prints
 ``str(error)`` on one line (plus ``hint`` when set) and exits non-zero; a
 traceback is shown only with ``-v``.
 """

@@ -183,10 +183,15 @@ class ChartSetValue:
 
 @attrs.define
 class ChartValuesGenerated:
-    """A values file generated at run time: its ``filename`` and YAML content."""
+    """A values file generated at run time: its ``filename`` and YAML content.
+
+    ``secret``: every value in it is sensitive (``secret_values`` become such
+    files): ``plan`` shows its changes as ``(sensitive)``.
+    """
 
     filename: str
     yaml_content: str
+    secret: bool = False
 
 
 def _commands(value: Iterable[Any]) -> list[list[str]]:
@@ -315,6 +320,9 @@ class ChartInfo:
         run("timeout", parse_duration, self.timeout)
         if not self.chart and self.path is None:
             problems.append("chart: a chart or a path is required")
+        elif "://" in self.chart and "@" in self.chart.split("://", 1)[1].split("/", 1)[0]:
+            problems.append("chart: credentials must not be written in a URL: give them in "
+                            "[registries] (docs/secrets.md)")
         if self.history_max < 0:
             problems.append("history_max: must not be negative")
         return problems
@@ -330,12 +338,15 @@ class ReleaseSettings:
     :param run_tests: run ``helm test`` during validation; a failing test
         fails the release (and rolls it back when atomic).
     :param on_validation_failure: ``fail`` (default) or ``warn``.
+    :param sensitive_keys: dotted values paths (``fnmatch`` patterns) that are
+        sensitive besides the built-in rules (docs/secrets.md).
     """
 
     retries: int = 0
     retry_delay: str = "10s"
     run_tests: bool = False
     on_validation_failure: str = "fail"
+    sensitive_keys: tuple[str, ...] = ()
 
 
 @attrs.define

@@ -106,30 +106,19 @@ def state_backend(config: ProjectConfig, *, kubectl: Any = None, kube_context: s
 
 
 def _hide_secret_looking(redactor: Redactor, chart: HelmChart) -> None:
-    """Register the config values found under secret-looking keys (``password``, ``token``...).
+    """Register the sensitive config values (``password``, ``apiKey``, ``sensitive_keys``...).
 
-    Only those: hiding every configured value would hide release names and
-    namespaces too. ``secret_values`` are registered by ``build_charts``.
+    Only those (docs/secrets.md): hiding every configured value would hide
+    release names and namespaces too. ``secret_values`` are registered by
+    ``build_charts``.
     """
-    from firestream_core.tools.redact import looks_secret
     from firestream_core.tools.values import merged_values
 
     try:
         values = merged_values(chart.chart_info)
     except Exception:  # noqa: BLE001 - an invalid document is reported by check_prerequisites
         return
-
-    def walk(node: Any, secret: bool) -> None:
-        if isinstance(node, Mapping):
-            for k, v in node.items():
-                walk(v, secret or looks_secret(k))
-        elif isinstance(node, list):
-            for v in node:
-                walk(v, secret)
-        elif secret and node is not None and str(node):
-            redactor.add(str(node))
-
-    walk(values, False)
+    redactor.add_values(values, patterns=chart.settings.sensitive_keys)
 
 
 def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]], values_files: list[Path]) -> None:

@@ -1,8 +1,10 @@
 """What the CLI shows of a plan and a run: the plan listing, live progress, the summary table.
 
 Everything here formats result objects from :mod:`firestream_core.project`
-and :mod:`firestream_core.deploy.plan`; none of it holds a value (plans and results
-carry names, actions, reasons and key names only).
+and :mod:`firestream_core.deploy.plan`. Plans and results carry names,
+actions, reasons and key names; the plan's value changes show ordinary
+values as ``old -> new`` and sensitive ones as ``(sensitive)``
+(docs/secrets.md), and every line is passed through the CLI's redactors.
 
 :class:`LiveProgress` shows, on a terminal, one line per release with its
 current lifecycle stage, redrawn in place as :class:`~firestream_core.project.ApplyEvent`\\ s
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
     from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseStatus
 
-__all__ = ["LiveProgress", "format_plan", "format_status", "format_summary", "format_table"]
+__all__ = ["LiveProgress", "format_plan", "format_status", "format_summary", "format_table",
+           "format_value_changes"]
 
 SYMBOLS = {
     "create": "+",
@@ -110,10 +113,17 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
         release  namespace  action   why
         ...
         + db     default    create   not deployed
-        ~ api    default    upgrade  values changed: replicaCount
+        ~ api    default    upgrade  values changed: env.LOG_LEVEL, replicaCount
+
+        Value changes:
+          api
+            env.LOG_LEVEL: info -> debug
+            auth.password: (sensitive) -> (sensitive)
 
         Plan: 1 to create, 1 to upgrade.
     """
+    from firestream_core.cli.logs import redact
+
     shown = [c for c in plan.releases if show_noop or c.is_change]
     rows = [_change_row(c) for c in shown]
     head = "Destroy plan" if plan.destroy else "Plan"
@@ -121,7 +131,19 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
         return f"{head}: nothing to do (no releases selected).\n"
     table = format_table(["", "release", "namespace", "action", "why"], rows)
     table = _paint_rows(table, [c.action for c in shown], color)
-    return table + f"\n{head}: {plan.summary()}.\n"
+    values = format_value_changes(plan.releases)
+    return redact(table + (f"\n{values}" if values else "") + f"\n{head}: {plan.summary()}.\n")
+
+
+def format_value_changes(changes: Iterable[Change], indent: str = "") -> str:
+    """``Value changes:`` then, per release with known value changes, ``path: old -> new`` lines."""
+    lines: list[str] = []
+    for c in changes:
+        if not c.is_change or not getattr(c, "value_changes", ()):
+            continue
+        lines.append(f"{indent}  {c.name}")
+        lines += [f"{indent}    {path}: {old} -> {new}" for path, old, new in c.value_changes]
+    return f"{indent}Value changes:\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 WHY_WIDTH = 100

@@ -106,6 +106,7 @@ def collect_charts(
             retry_delay=_pick(rc.retry_delay, config.defaults.retry_delay, "10s"),
             run_tests=_pick(rc.run_tests, config.defaults.run_tests, False),
             on_validation_failure=given or config.settings.on_validation_failure,
+            sensitive_keys=(*(config.defaults.sensitive_keys or ()), *(rc.sensitive_keys or ())),
         )
         for p in info.check():
             problems.append(f"{rc.where}.{p}")
@@ -240,7 +241,8 @@ def _apply_keys(
         if resolved is not None:
             secrets.extend(v for v in leaves(resolved) if v)
             info.yaml_files_content.append(
-                ChartValuesGenerated(f"{config.path.name}:{where}.secret_values", _dump_yaml(resolved))
+                ChartValuesGenerated(f"{config.path.name}:{where}.secret_values", _dump_yaml(resolved),
+                                     secret=True)
             )
     if keys.set:
         info.values.extend(ChartSetValue(s.key, s.value) for s in keys.set)

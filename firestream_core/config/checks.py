@@ -80,6 +80,11 @@ def release_key_problems(keys: ReleaseKeys, where: str) -> list[str]:
     for i, g in enumerate(keys.yaml_files_content or ()):
         if not g.filename.strip():
             out.append(f"{join_path(join_path(where, 'yaml_files_content'), i)}.filename: must not be empty")
+    for i, pattern in enumerate(getattr(keys, "sensitive_keys", None) or ()):
+        if not pattern.strip():
+            out.append(f"{join_path(join_path(where, 'sensitive_keys'), i)}: must not be empty")
+        elif any(c.isspace() for c in pattern):
+            out.append(f"{join_path(join_path(where, 'sensitive_keys'), i)}: '{pattern}' contains a space")
     return out
 
 

@@ -17,6 +17,7 @@ import attrs
 
 from firestream_core.config.model import (
     CHOICES,
+    ChartRef,
     ChartVersion,
     Command,
     Duration,
@@ -144,10 +145,7 @@ def _structure_url(value: Any, _t: Any) -> str:
         scheme = f"scheme '{parts.scheme}' is not supported" if parts.scheme else "no scheme"
         raise _Problem(f"{scheme}: expected an https://, http:// or oci:// URL")
     if has_credentials:
-        raise _Problem(
-            "credentials must not be written in a repository URL "
-            "(use 'helm registry login' or the helm credentials environment)"
-        )
+        raise _Problem(_CREDENTIALS_IN_URL)
     problem = url_problem(value)
     if problem:
         raise _Problem(problem)
@@ -178,6 +176,22 @@ def url_problem(value: str, *, chart: bool = False) -> str | None:
     if chart and not parts.path.strip("/"):
         return f"no chart after the host '{host}' (expected e.g. 'oci://{host}/charts/web')"
     return None
+
+
+_CREDENTIALS_IN_URL = (
+    "credentials must not be written in a URL: it is shown on helm's command line and in logs; "
+    "give them in [registries.\"<host>\"] (username, password_env or password_file: they reach "
+    "helm on stdin) or through helm's own credentials (docs/secrets.md)"
+)
+
+
+def _structure_chart_ref(value: Any, _t: Any) -> str:
+    from firestream_core.tools.sensitivity import url_has_credentials
+
+    _expect(value, (str,), "a string")
+    if url_has_credentials(value):
+        raise _Problem(_CREDENTIALS_IN_URL)
+    return str(value)
 
 
 def _choice(kind: Any) -> Any:
@@ -212,6 +226,7 @@ def converter() -> cattrs.Converter:
     c.register_structure_hook(LabelValue, _structure_set_scalar)
     c.register_structure_hook(Command, _structure_command)
     c.register_structure_hook(RepositoryURL, _structure_url)
+    c.register_structure_hook(ChartRef, _structure_chart_ref)
     for kind in CHOICES:
         c.register_structure_hook(kind, _choice(kind))
 

@@ -37,6 +37,8 @@ LabelValue = NewType("LabelValue", str)
 Table = NewType("Table", dict)  # type: ignore[type-var]
 """A TOML table kept as is (``values``)."""
 RepositoryURL = NewType("RepositoryURL", str)
+ChartRef = NewType("ChartRef", str)
+"""A release's ``chart``: a name, ``repo/name`` or an ``oci://`` reference, never with credentials."""
 Backend = NewType("Backend", str)
 ValidationFailureMode = NewType("ValidationFailureMode", str)
 
@@ -133,7 +135,7 @@ class ReleaseKeys:
     ``on_validation_failure``) and ``secret_values``.
     """
 
-    chart: str | None = None
+    chart: ChartRef | None = None
     repository: str | None = None
     version: ChartVersion | None = None
     path: str | None = None
@@ -162,6 +164,7 @@ class ReleaseKeys:
     on_validation_failure: ValidationFailureMode | None = None
     # selector labels (-l tier=db); [defaults] labels are merged under the release's own
     labels: dict[str, LabelValue] | None = None
+    sensitive_keys: tuple[str, ...] | None = None  # dotted patterns, docs/secrets.md
 
 
 @attrs.frozen(kw_only=True)

@@ -241,7 +241,7 @@ def _structure_release_keys(
     if "values" in raw and not isinstance(raw["values"], dict):
         problems.append(f"{join_path(where, 'values')}: expected a table, got {type_name(raw['values'])}")
         raw.pop("values")
-    for key in ("depends_on", "values_files"):
+    for key in ("depends_on", "values_files", "sensitive_keys"):
         if key in raw:
             v = raw[key]
             if isinstance(v, str):

@@ -19,11 +19,13 @@ no-op      the desired state equals the deployed one (zero helm calls)
 ========== ====================================================================
 
 A release whose helm status is not ``deployed`` is never a no-op. Releases in
-the cluster that the config does not name are never touched. Values are never
-part of a plan: a values change is reported by the names of the keys that
-changed (``values changed: auth.database, replicaCount``), found by comparing
-the values digest recorded in state and, when a ``get_values`` callable is
-given, helm's current values with the desired ones.
+the cluster that the config does not name are never touched. A values change
+is reported by the names of the keys that changed (``values changed:
+auth.database, replicaCount``), found by comparing the values digest recorded
+in state and, when a ``get_values`` callable is given, helm's current values
+with the desired ones; then ``value_changes`` shows each as ``old -> new``,
+a sensitive value as ``(sensitive)`` (docs/secrets.md). Sensitive values are
+never part of a plan.
 
 A local chart (``path = "charts/x"``) can change without a version bump:
 its content digest (:func:`firestream_core.tools.chartfiles.chart_digest`) is
@@ -68,6 +70,9 @@ class Change:
     :ivar action: one of :data:`ACTIONS`.
     :ivar reasons: why, one short sentence each; never a value.
     :ivar changed_keys: dotted names of the values that changed (when known).
+    :ivar value_changes: ``(path, old, new)`` per changed value leaf (when
+        known): ordinary values in clear, sensitive ones as ``(sensitive)``,
+        a missing side as ``(none)`` (docs/secrets.md).
     :ivar depends_on: the releases it needs, as configured.
     :ivar installed: the release as the cluster-state call saw it, or None.
     :ivar desired_chart: the chart name the config asks for.
@@ -84,6 +89,7 @@ class Change:
     action: str
     reasons: tuple[str, ...] = ()
     changed_keys: tuple[str, ...] = ()
+    value_changes: tuple[tuple[str, str, str], ...] = ()
     depends_on: tuple[str, ...] = ()
     installed: InstalledRelease | None = None
     desired_chart: str = ""
@@ -107,7 +113,7 @@ class Change:
         return "; ".join(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description: names, versions, statuses and key names only."""
+        """JSON-ready description: names, versions, statuses, key names and value changes (sensitive ones hidden)."""
         inst = self.installed
         return {
             "release": self.name,
@@ -116,6 +122,7 @@ class Change:
             "action": self.action,
             "reasons": list(self.reasons),
             "changed_keys": list(self.changed_keys),
+            "value_changes": [{"path": p, "old": o, "new": n} for p, o, n in self.value_changes],
             "depends_on": list(self.depends_on),
             "desired": {"chart": self.desired_chart, "version": self.desired_version},
             "installed": None if inst is None else {
@@ -194,7 +201,7 @@ class Plan:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The plan as JSON. Holds release names, actions, reasons and key names: never a value."""
+        """The plan as JSON: release names, actions, reasons, key names and value changes (never a sensitive value)."""
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
 
 
@@ -298,11 +305,17 @@ def desired_values(chart: HelmChart, project_dir: Path) -> dict[str, Any]:
 
 
 def _changed_keys(
-    chart: HelmChart, installed: InstalledRelease, project_dir: Path, get_values: GetValues | None
+    chart: HelmChart, installed: InstalledRelease, project_dir: Path, get_values: GetValues | None,
+    shown: list[tuple[str, str, str]] | None = None,
 ) -> list[str] | None:
-    """Keys whose value differs between helm's values and the desired ones (None: unknown)."""
+    """Keys whose value differs between helm's values and the desired ones (None: unknown).
+
+    ``shown`` receives each changed leaf as ``(path, old, new)``, sensitive
+    values as ``(sensitive)`` (:func:`~firestream_core.tools.sensitivity.value_changes`).
+    """
     if get_values is None:
         return None
+    from firestream_core.tools.sensitivity import secret_file_paths, value_changes
     from firestream_core.tools.values import changed_keys
 
     try:
@@ -311,6 +324,10 @@ def _changed_keys(
     except Exception as exc:  # noqa: BLE001 - any failure only makes the keys unknown
         log.debug("cannot compare values of %s: %s", installed.name, type(exc).__name__)
         return None
+    if shown is not None:
+        patterns = getattr(getattr(chart, "settings", None), "sensitive_keys", ())
+        shown.extend(value_changes(current, desired, patterns=patterns,
+                                   secret_paths=secret_file_paths(chart.chart_info)))
     return list(changed_keys(current, desired))
 
 
@@ -374,6 +391,7 @@ def plan_release(
 
     reasons: list[str] = []
     keys: list[str] = []
+    shown: list[tuple[str, str, str]] = []
     if installed.status != "deployed":
         reasons.append(f"status is {installed.status}")
     if installed.chart_name != want_chart:
@@ -392,7 +410,7 @@ def plan_release(
     if problem:
         reasons.append(problem)
     elif record is None:
-        found = _changed_keys(chart, installed, project_dir, get_values)
+        found = _changed_keys(chart, installed, project_dir, get_values, shown)
         if found is None:
             reasons.append("not recorded in state: values unknown")
         elif found:
@@ -405,7 +423,7 @@ def plan_release(
             reasons.append(f"last apply {last}" + (f" in {stage}" if stage else ""))
         recorded = getattr(record, "values_digest", None)
         if recorded != digest:
-            found = _changed_keys(chart, installed, project_dir, get_values)
+            found = _changed_keys(chart, installed, project_dir, get_values, shown)
             keys = found or []
             reasons.append("values changed: " + ", ".join(found) if found else "values changed")
         rev = getattr(record, "revision", None)
@@ -415,10 +433,12 @@ def plan_release(
             )
     if breaking and info.last_breaking_version_requiring_restart is not None:
         if info.last_breaking_version_requiring_restart.requires_uninstall:
-            return Change(action="reinstall", reasons=(breaking, *reasons), changed_keys=tuple(keys), **base)
+            return Change(action="reinstall", reasons=(breaking, *reasons), changed_keys=tuple(keys),
+                          value_changes=tuple(shown), **base)
         reasons.insert(0, breaking)
     if reasons:
-        return Change(action="upgrade", reasons=tuple(reasons), changed_keys=tuple(keys), **base)
+        return Change(action="upgrade", reasons=tuple(reasons), changed_keys=tuple(keys),
+                      value_changes=tuple(shown), **base)
     why = "up to date" if record is not None else "matches the cluster (not yet recorded in state)"
     return Change(action="no-op", reasons=(why,), **base)
 

@@ -8,14 +8,17 @@ upgrade when the release is installed; nothing for ``destroy``). Hooks and
 the chart's ``crds/`` folder are not part of a release's manifest and are
 left out of the comparison (the CRDs a release would install are listed).
 
-Nothing secret is shown:
+Everything that is not sensitive is shown (docs/secrets.md): the plan's
+value changes as ``path: old -> new`` (``(sensitive)`` for a secret), then
+the objects in clear. Only sensitive values are masked:
 
 * a Secret's ``data`` / ``stringData`` values are replaced by ``<hidden>``,
   or ``<hidden, changed>`` on the new side when the value changed: the keys
-  and the fact that one changed are visible, never a value;
-* every string holding a configured value (the release's values files,
-  ``values``, ``set``, secret values, and the values helm holds for the
-  installed release) is replaced the same way;
+  and the fact that one changed are visible, never a value; every Secret's
+  values are registered with the release's redactor too;
+* every string holding a sensitive value (by the sensitivity model, from
+  the release's values files, ``values``, ``set``, secret values, and the
+  values helm holds for the installed release) is replaced the same way;
 * the text is finally passed through the project's redactor.
 
 CRDs of a dependency (helmfile's most reported failure): when a release's
@@ -87,6 +90,8 @@ class ReleaseDiff:
     :ivar hooks: the hooks the action would run (``Job/x (pre-upgrade)``).
     :ivar crds: CRDs of the chart's ``crds/`` folder the cluster does not serve yet
         (helm installs them first; it never upgrades them).
+    :ivar value_changes: the plan's ``(path, old, new)`` per changed value,
+        sensitive values as ``(sensitive)``.
     """
 
     name: str
@@ -99,6 +104,7 @@ class ReleaseDiff:
     waiting_for: tuple[str, ...] = ()
     hooks: tuple[str, ...] = ()
     crds: tuple[str, ...] = ()
+    value_changes: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -119,6 +125,7 @@ class ReleaseDiff:
             "waiting_for": list(self.waiting_for),
             "hooks": list(self.hooks),
             "crds": list(self.crds),
+            "value_changes": [{"path": p, "old": o, "new": n} for p, o, n in self.value_changes],
             "objects": [o.to_dict() for o in self.objects],
         }
 
@@ -219,17 +226,26 @@ HIDDEN_NOTE = "a hidden value changed"
 
 
 def _release_redactor(project: Any, helm: Any, chart: Any, installed: Any) -> Any:
-    """The project's redactor plus every configured value of this release, desired and installed."""
+    """The project's redactor plus the sensitive values of this release, desired and installed."""
     from firestream_core.deploy.plan import desired_values
 
     red = project.redactor.copy()
+    patterns = chart.settings.sensitive_keys
     try:
-        red.add_values(desired_values(chart, project.project_dir))
+        red.add_values(desired_values(chart, project.project_dir), patterns=patterns)
     except Exception:  # noqa: BLE001 - unreadable values files are reported when rendering
         log.debug("cannot read the values of %s to mask them", chart.chart_info.name)
     if installed is not None:
+        from firestream_core.tools.sensitivity import leaves, secret_file_paths
+
         try:
-            red.add_values(helm.get_values(installed.name, installed.namespace))
+            held = helm.get_values(installed.name, installed.namespace)
+            red.add_values(held, patterns=patterns)
+            # what helm holds at a secret_values path is the old secret, whatever its key
+            secret = set(secret_file_paths(chart.chart_info))
+            for path, value in leaves(held):
+                if path in secret:
+                    red.add(value)
         except HelmError:
             log.debug("cannot read helm's values of %s", installed.name)
     return red
@@ -287,30 +303,55 @@ def diff_project(
         kubectl = kubectl or k
     if plan is None:
         plan = project.plan(list(targets) if targets else None, include_deps, helm=helm)
-    renderer = _Renderer(project, helm)
-    graph = project.graph()
-    discovery: dict[str, set[str] | None] = {}
-    out: list[ReleaseDiff] = []
-    for change in plan.releases:
-        if not change.is_change:
-            continue
-        chart = project.chart(change.name)
+    run = _DiffRun(project, helm, kubectl, context)
+    return [run.release(change) for change in plan.releases if change.is_change]
+
+
+class _DiffRun:
+    """One ``diff``: the tools, the rendered releases and the cluster's served kinds, shared by its releases."""
+
+    def __init__(self, project: Any, helm: Any, kubectl: Any, context: int) -> None:
+        self.project = project
+        self.helm = helm
+        self.kubectl = kubectl
+        self.context = context
+        self.renderer = _Renderer(project, helm)
+        self.graph = project.graph()
+        self.discovery: dict[str, set[str] | None] = {}
+
+    def release(self, change: Any) -> ReleaseDiff:
+        """The diff of one changing release: its manifests compared, or why it is pending or failed."""
+        chart = self.project.chart(change.name)
         base = {"name": change.name, "namespace": change.namespace, "action": change.action,
-                "reasons": tuple(change.reasons)}
+                "reasons": tuple(change.reasons), "value_changes": tuple(change.value_changes)}
         installed = change.installed
         live = installed is not None and installed.status != "uninstalled"
-        red = _release_redactor(project, helm, chart, installed if live else None)
+        red = _release_redactor(self.project, self.helm, chart, installed if live else None)
         try:
-            current = split_manifest(helm.get_manifest(change.name, change.namespace)) if live else []
-            if change.action == "destroy":
-                rendered: list[ManifestObject] = []
-            else:
-                rendered = renderer.render(change.name, is_upgrade=live)
+            current, rendered = self._manifests(change, live)
         except (HelmError, ValueError) as exc:
-            out.append(ReleaseDiff(status="error", message=red.redact(_first_line(exc)), **base))
-            continue
-        desired = [o for o in rendered if not o.is_hook and not o.from_crds_folder]
+            return ReleaseDiff(status="error", message=red.redact(_first_line(exc)), **base)
+        _hide_secret_data(red, [*current, *rendered])
         hooks = _hooks_run(rendered, change.action, chart.chart_info.hooks_disabled)
+        unserved, new_crds = self._unserved_kinds(rendered)
+        if unserved and change.action != "destroy":
+            return self._waiting(change.name, unserved, new_crds, hooks, base)
+        desired = [o for o in rendered if not o.is_hook and not o.from_crds_folder]
+        objects = _object_diffs(current, desired, change.namespace, red, self.context, change.name)
+        status = "changed" if objects or new_crds else "unchanged"
+        return ReleaseDiff(status=status, objects=tuple(objects), hooks=hooks, crds=new_crds, **base)
+
+    def _manifests(self, change: Any, live: bool) -> tuple[list[ManifestObject], list[ManifestObject]]:
+        """(what helm holds for the release, what apply would install)."""
+        current = split_manifest(self.helm.get_manifest(change.name, change.namespace)) if live else []
+        if change.action == "destroy":
+            return current, []
+        return current, self.renderer.render(change.name, is_upgrade=live)
+
+    def _unserved_kinds(
+        self, rendered: Sequence[ManifestObject]
+    ) -> tuple[list[tuple[str, str, str]], tuple[str, ...]]:
+        """(kinds the release needs that the cluster does not serve, CRDs of its ``crds/`` folder not served yet)."""
         own = _crds_provided(rendered)
         # kinds the cluster must serve for this release's objects (hooks included)
         needed = {(api_group(o.api_version), o.api_version, o.kind) for o in rendered
@@ -318,32 +359,42 @@ def diff_project(
         folder_crds = [o for o in rendered if o.from_crds_folder and o.kind == "CustomResourceDefinition"]
         crd_gvs = {gv for o in folder_crds for gv in _crd_group_versions(o)}
         missing_gvs = {gv for (_g, gv, _k) in needed} | crd_gvs
-        discovery.update(served_kinds(kubectl, missing_gvs - discovery.keys()))
-        unserved = sorted({(g, gv, k) for (g, gv, k) in needed if k not in (discovery.get(gv) or set())})
-        new_crds = tuple(sorted(o.name for o in folder_crds if not _crd_served(o, discovery)))
-        if unserved and change.action != "destroy":
-            waiting, nowhere = _providers(project, graph, renderer, change.name, unserved)
-            if nowhere:
-                kinds = ", ".join(f"{k} ({gv})" for (_g, gv, k) in nowhere)
-                out.append(ReleaseDiff(
-                    status="error",
-                    message=f"the cluster does not serve {kinds} and no release '{change.name}' "
-                            "depends on installs its CRD",
-                    hooks=hooks, **base))
-                continue
-            deps = tuple(dict.fromkeys(waiting))
-            what = ", ".join(sorted({f"{k}.{g}" for (g, _gv, k) in unserved}))
-            names = ", ".join(f"'{d}'" for d in deps)
-            out.append(ReleaseDiff(
-                status="pending",
-                message=f"known after {names} {'is' if len(deps) == 1 else 'are'} applied "
-                        f"(it needs {what}, whose CRD {names} installs)",
-                waiting_for=deps, hooks=hooks, crds=new_crds, **base))
-            continue
-        objects = _object_diffs(current, desired, change.namespace, red, context, change.name)
-        status = "changed" if objects or new_crds else "unchanged"
-        out.append(ReleaseDiff(status=status, objects=tuple(objects), hooks=hooks, crds=new_crds, **base))
-    return out
+        self.discovery.update(served_kinds(self.kubectl, missing_gvs - self.discovery.keys()))
+        unserved = sorted({(g, gv, k) for (g, gv, k) in needed if k not in (self.discovery.get(gv) or set())})
+        new_crds = tuple(sorted(o.name for o in folder_crds if not _crd_served(o, self.discovery)))
+        return unserved, new_crds
+
+    def _waiting(
+        self, name: str, unserved: Sequence[tuple[str, str, str]], new_crds: tuple[str, ...],
+        hooks: tuple[str, ...], base: dict[str, Any],
+    ) -> ReleaseDiff:
+        """``pending`` when a dependency installs the missing CRDs, else ``error``."""
+        waiting, nowhere = _providers(self.project, self.graph, self.renderer, name, unserved)
+        if nowhere:
+            kinds = ", ".join(f"{k} ({gv})" for (_g, gv, k) in nowhere)
+            return ReleaseDiff(
+                status="error",
+                message=f"the cluster does not serve {kinds} and no release '{name}' "
+                        "depends on installs its CRD",
+                hooks=hooks, **base)
+        deps = tuple(dict.fromkeys(waiting))
+        what = ", ".join(sorted({f"{k}.{g}" for (g, _gv, k) in unserved}))
+        names = ", ".join(f"'{d}'" for d in deps)
+        return ReleaseDiff(
+            status="pending",
+            message=f"known after {names} {'is' if len(deps) == 1 else 'are'} applied "
+                    f"(it needs {what}, whose CRD {names} installs)",
+            waiting_for=deps, hooks=hooks, crds=new_crds, **base)
+
+
+def _hide_secret_data(redactor: Any, objects: Iterable[ManifestObject]) -> None:
+    """Register every Secret's data with ``redactor``: wherever else a value shows, it is hidden."""
+    from firestream_core.tools.manifests import is_secret, secret_data
+
+    for o in objects:
+        if is_secret(o.obj):
+            for value in secret_data(o.obj).values():
+                redactor.add(value.decode("utf-8", errors="replace"))
 
 
 def _providers(
@@ -423,6 +474,7 @@ def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
             lines.append(f"   error: {d.message}")
         elif d.status == "unchanged":
             lines.append("   manifest unchanged")
+        lines += [f"   {path}: {old} -> {new}" for path, old, new in d.value_changes]
         for crd in d.crds:
             lines.append(f"   + CRD {crd} (from the chart's crds/ folder; helm installs it first)")
         for o in d.objects:

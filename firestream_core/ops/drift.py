@@ -17,7 +17,7 @@ revision (``helm get manifest``) is compared with the live objects
 Nothing secret is shown: a Secret's keys are compared on their decoded
 values (``stringData`` in the chart counts as ``data``), and a changed key
 is reported as ``data.password: <hidden> -> <hidden, changed>``; any value
-holding a configured value is shown as ``<hidden>``.
+holding a sensitive value (docs/secrets.md) is shown as ``<hidden>``.
 
 ``apply --repair-drift`` (:func:`repair_plan`) turns each drifted release
 that the plan would leave alone (``no-op``) into an ``upgrade`` with the

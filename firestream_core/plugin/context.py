@@ -32,7 +32,7 @@ class DeployContext:
         it, or None when it is not installed.
     :ivar change: what the plan decided: ``create``, ``upgrade``, ``recover``,
         ``reinstall``, ``destroy``, ``no-op`` (None outside a plan).
-    :ivar redactor: hides configured values in any text shown or logged.
+    :ivar redactor: hides sensitive values (docs/secrets.md) in any text shown or logged.
     :ivar log: the logger stages should use (its output is redacted).
     :ivar dry_run: nothing may be changed in the cluster.
     :ivar settings: further run settings (``on_validation_failure``: ``fail`` or

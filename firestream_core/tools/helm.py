@@ -183,7 +183,7 @@ class Helm(KubeTool):
         return helm_error(op, result, stderr, release=release, namespace=namespace)
 
     def _call_redactor(self, values: Mapping[str, Any] | None = None, files: Iterable[Path] = ()) -> Redactor:
-        """The instance's redactor plus this call's values and values files."""
+        """The instance's redactor plus this call's sensitive values (docs/secrets.md)."""
         red = self.redactor.copy()
         if values:
             red.add_values(values)
@@ -229,7 +229,7 @@ class Helm(KubeTool):
             args.append("--all")
         result = self._run("get values", args, release=name, namespace=namespace)
         values = parse_json(result.stdout, "get values") or {}
-        self.redactor.add_values(values, secrets_only=True)
+        self.redactor.add_values(values)
         return values
 
     def get_manifest(self, name: str, namespace: str) -> str:
@@ -251,7 +251,7 @@ class Helm(KubeTool):
     def _hide_release_values(self, data: Mapping[str, Any]) -> None:
         config = data.get("config")
         if isinstance(config, Mapping):
-            self.redactor.add_values(config, secrets_only=True)
+            self.redactor.add_values(config)
 
     # -- changing releases -------------------------------------------------------------
     def _wait_flags(self, wait: bool) -> list[str]:

@@ -6,9 +6,10 @@ each document keeps helm's ``# Source: chart/templates/x.yaml`` comment so
 objects of a chart's ``crds/`` folder can be told apart.
 
 Masking: nothing that leaves these modules may hold a Secret's data or a
-configured value. :func:`mask_object` replaces every ``data`` /
-``stringData`` value of a Secret, and every string that contains a value the
-redactor knows, by :data:`HIDDEN`; given the object's counterpart (the
+sensitive value (docs/secrets.md). :func:`mask_object` replaces every
+``data`` / ``stringData`` value of a Secret, and every string that contains
+a sensitive value the redactor knows, by :data:`HIDDEN`; ordinary values
+stay in clear; given the object's counterpart (the
 other side of a diff) it writes :data:`HIDDEN_CHANGED` where the hidden
 values differ, so a reader sees *that* a key changed, never *what* it holds.
 """
@@ -30,12 +31,13 @@ __all__ = [
     "ObjectKey",
     "api_group",
     "is_builtin_group",
+    "is_secret",
     "mask_object",
     "split_manifest",
 ]
 
 HIDDEN = "<hidden>"
-"""Shown instead of a Secret's data value or a configured value."""
+"""Shown instead of a Secret's data value or a sensitive value."""
 
 HIDDEN_CHANGED = "<hidden, changed>"
 """Shown on the new side when the hidden value differs from the old side's."""
@@ -170,6 +172,11 @@ def _is_secret(obj: Mapping[str, Any]) -> bool:
     return obj.get("kind") == "Secret" and api_group(str(obj.get("apiVersion") or "")) == ""
 
 
+def is_secret(obj: Any) -> bool:
+    """True for a core Secret: its ``data`` / ``stringData`` are sensitive (docs/secrets.md)."""
+    return isinstance(obj, Mapping) and _is_secret(obj)
+
+
 def secret_data(obj: Mapping[str, Any]) -> dict[str, bytes]:
     """A Secret's ``data`` (decoded) and ``stringData`` (encoded) as key -> bytes, as the API stores them."""
     out: dict[str, bytes] = {}
@@ -184,7 +191,7 @@ def secret_data(obj: Mapping[str, Any]) -> dict[str, bytes]:
 
 
 def mask_object(obj: Any, other: Any = _MISSING, redactor: Any = None, *, mark_changes: bool = True) -> Any:
-    """A copy of ``obj`` with Secret data and configured values hidden.
+    """A copy of ``obj`` with Secret data and sensitive values hidden.
 
     :param other: the counterpart of ``obj`` (the other side of a diff); where
         a hidden value differs from the counterpart's, :data:`HIDDEN_CHANGED`

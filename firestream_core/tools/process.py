@@ -191,7 +191,8 @@ class Runner:
     ) -> Completed:
         """Run ``argv`` (program first) and wait for it.
 
-        :param env: variables added to (overriding) this process's environment.
+        :param env: variables added to (overriding) the allow-listed part of this
+            process's environment (``tools/environment.py``, docs/secrets.md).
         :param stdin: bytes fed to the program's standard input (closed after).
         :param timeout: seconds after which the program is stopped (SIGTERM,
             then SIGKILL after the grace period); ``Completed.timed_out`` is set.
@@ -223,9 +224,10 @@ class Runner:
             command = sh.Command(program)
         except sh.CommandNotFound:
             raise ProgramNotFoundError(program, release=label) from None
-        full_env = dict(os.environ)
-        if env:
-            full_env.update(_check_env(env))
+        from firestream_core.tools.environment import child_environment
+
+        full_env = child_environment(_check_env(env) if env else None,
+                                     secrets=self.redactor if self.redactor is not None else ())
         started = time.monotonic()
         try:
             running = command(

@@ -1,26 +1,31 @@
-"""``Redactor``: hides configured values in any text shown or logged.
+"""``Redactor``: hides sensitive values in any text shown or logged.
 
-A redactor is told the values of a run (``add`` for one secret,
-``add_values`` for a whole values mapping) and replaces each occurrence of
-them with ``***``. It is used on helm's and kubectl's stderr before an error
-is raised, and as a :class:`logging.Filter` so nothing logged through a
-filtered logger or handler can carry a value::
+A redactor is told the sensitive values of a run (``add`` for one secret,
+``add_values`` for the sensitive leaves of a whole values mapping) and
+replaces each occurrence of them with ``***``. It is used on helm's and
+kubectl's stderr before an error is raised, and as a :class:`logging.Filter`
+so nothing logged through a filtered logger or handler can carry a value::
 
     redactor = Redactor()
-    redactor.add_values(merged_values)
+    redactor.add_values(merged_values, patterns=("config.dsn",))
     handler.addFilter(redactor)
 
-Which values are hidden:
+*Which* values are sensitive is decided per value by
+:mod:`firestream_core.tools.sensitivity` (leaf keys such as ``password``,
+``secret_values``, generated passwords, ``sensitive_keys`` patterns, ...);
+``namespace`` or ``auth.database`` are never registered, so they stay
+readable everywhere.
 
-* every string leaf of length >= ``min_length`` (4) - short strings such as
-  ``"on"`` or ``"1"`` would make every text unreadable and are rarely secret;
-* every string or number under a key that looks secret (``password``,
-  ``secret``, ``token``, ``key``, ``credential``, ``auth``, in any case and
-  as part of a longer key such as ``postgresPassword`` or ``apiKey``, at any
-  depth below it), whatever its length; booleans never (hiding ``true``
-  would mask every ``true`` in a text);
-* for each secret, its base64 and JSON-escaped spellings too, since helm and
-  kubectl print Secrets' data base64-encoded and JSON escapes quotes.
+*How* they are hidden:
+
+* booleans, numbers and strings shorter than
+  :data:`~firestream_core.tools.sensitivity.MIN_TEXT_LENGTH` are never
+  registered: they cannot be told apart from ordinary text;
+* each secret is also hidden in its base64 and JSON-escaped spellings, since
+  helm and kubectl print Secrets' data base64-encoded and JSON escapes quotes;
+* only whole tokens are replaced: a secret ``exec`` leaves ``executable`` and
+  ``--kube-context`` alone (letters, digits, ``_`` and ``-`` next to a match
+  make it part of a longer word or flag).
 
 Replacement is longest-first, so a secret containing another is hidden whole.
 All methods are thread-safe.
@@ -36,35 +41,41 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["MASK", "SECRET_KEY_PATTERN", "Redactor", "looks_secret"]
+from firestream_core.tools.sensitivity import is_sensitive_key, sensitive_leaves, text_to_hide
+
+__all__ = ["MASK", "Redactor", "looks_secret"]
 
 MASK = "***"
 """What a hidden value is replaced with."""
 
-SECRET_KEY_PATTERN = re.compile(r"pass(word|wd)?|secret|token|key|credential|auth", re.IGNORECASE)
-"""A values key matching this (anywhere in the key) holds a secret."""
+_WORD = "A-Za-z0-9_-"
+"""Characters that make a match part of a longer word or flag name."""
 
 
 def looks_secret(key: object) -> bool:
-    """True when a values key names a secret (``password``, ``apiKey``, ``authToken``, ...)."""
-    return isinstance(key, str) and bool(SECRET_KEY_PATTERN.search(key))
+    """True when a values key's own name says secret (``password``, ``apiKey``; not ``existingSecret``).
+
+    The leaf-key rule of :func:`firestream_core.tools.sensitivity.is_sensitive_key`.
+    """
+    return is_sensitive_key(key)
 
 
-def _scalar_text(value: Any) -> str | None:
-    """The text helm would show for a scalar leaf, or None for containers / null."""
-    if value is None or isinstance(value, (Mapping, list, tuple)):
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def _token_pattern(secret: str) -> str:
+    """``secret`` as a regex matching it as a whole token only."""
+    out = re.escape(secret)
+    if re.match(f"[{_WORD}]", secret[0]):
+        out = f"(?<![{_WORD}])" + out
+    if re.match(f"[{_WORD}]", secret[-1]):
+        out += f"(?![{_WORD}])"
+    return out
 
 
 class Redactor(logging.Filter):
-    """Replaces known values with ``***`` in text and in log records.
+    """Replaces known sensitive values with ``***`` in text and in log records.
 
     :param secrets: initial values to hide.
-    :param min_length: shortest plain string leaf ``add_values`` hides; values
-        under a secret-looking key are hidden at any length >= 1.
+    :param min_length: ignored (kept for callers of earlier versions); the
+        shortest text matched is :data:`~firestream_core.tools.sensitivity.MIN_TEXT_LENGTH`.
     """
 
     def __init__(self, secrets: Iterable[str] = (), *, min_length: int = 4) -> None:
@@ -72,7 +83,8 @@ class Redactor(logging.Filter):
         self.min_length = min_length
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
-        self._ordered: list[str] | None = None  # longest first, built on demand
+        self._pattern: re.Pattern[str] | None = None  # built on demand, longest first
+        self._dirty = False
         for s in secrets:
             self.add(s)
 
@@ -80,13 +92,13 @@ class Redactor(logging.Filter):
     def add(self, secret: object) -> None:
         """Hide ``secret`` (and its base64 / JSON-escaped spellings) from now on.
 
-        Empty strings and None are ignored.
+        Booleans, numbers, None and strings too short to be told apart from
+        ordinary text are ignored (see the module docstring).
         """
-        text = _scalar_text(secret)
-        if not text:
+        text = text_to_hide(secret)
+        if text is None:
             return
-        forms = {text}
-        forms.add(base64.b64encode(text.encode()).decode())
+        forms = {text, base64.b64encode(text.encode()).decode()}
         escaped = json.dumps(text)[1:-1]
         if escaped != text:
             forms.add(escaped)
@@ -94,57 +106,36 @@ class Redactor(logging.Filter):
             before = len(self._secrets)
             self._secrets.update(f for f in forms if f)
             if len(self._secrets) != before:
-                self._ordered = None
+                self._dirty = True
 
     def add_values(
-        self, values: Mapping[str, Any] | list[Any] | None, *, secrets_only: bool = False
+        self,
+        values: Mapping[str, Any] | list[Any] | None,
+        *,
+        secrets_only: bool = True,
+        patterns: Iterable[str] = (),
     ) -> None:
-        """Hide the values of a (nested) values mapping.
+        """Hide the sensitive leaves of a (nested) values mapping.
 
-        Every string leaf of length >= ``min_length`` and every scalar found
-        under a secret-looking key (at any depth below it) is added; with
-        ``secrets_only`` just the latter. A redactor that lives for a whole
-        run (and filters its log) takes ``secrets_only``: an ordinary value
-        such as ``host: database`` would otherwise mask the release named
-        ``database`` in every later line. Per-call redactors, which clean
-        helm's own stderr, take every value.
+        A leaf is sensitive by its key (``password``, ``apiKey``, a leaf under
+        ``credentials``; never ``auth.database`` or ``existingSecret``) or by
+        one of ``patterns`` (the release's ``sensitive_keys``). Ordinary
+        values are never hidden: an ordinary ``host: database`` would mask
+        the release named ``database`` in every line. ``secrets_only`` is
+        kept for earlier callers and has no effect.
         """
-        for text, secret in self._leaves(values, under_secret=False):
-            if secret or (not secrets_only and len(text) >= self.min_length):
-                if secret:
-                    self.add(text)
-                else:
-                    self._add_plain(text)
-
-    def _add_plain(self, text: str) -> None:
-        with self._lock:
-            if text not in self._secrets:
-                self._secrets.add(text)
-                self._ordered = None
-
-    def _leaves(self, node: Any, *, under_secret: bool) -> Iterable[tuple[str, bool]]:
-        if isinstance(node, Mapping):
-            for k, v in node.items():
-                yield from self._leaves(v, under_secret=under_secret or looks_secret(k))
-        elif isinstance(node, (list, tuple)):
-            for v in node:
-                yield from self._leaves(v, under_secret=under_secret)
-        else:
-            text = _scalar_text(node)
-            if text is None or isinstance(node, bool):
-                return  # true/false hide nothing and would mask every "true"
-            if under_secret:
-                yield text, True
-            elif isinstance(node, str):
-                yield text, False
+        del secrets_only
+        for _path, value in sensitive_leaves(values, patterns):
+            self.add(value)
 
     def update(self, other: Redactor) -> None:
         """Hide everything ``other`` hides too."""
         with other._lock:
             extra = set(other._secrets)
         with self._lock:
-            self._secrets |= extra
-            self._ordered = None
+            if not extra <= self._secrets:
+                self._secrets |= extra
+                self._dirty = True
 
     def copy(self) -> Redactor:
         """A new redactor hiding the same values; adding to it leaves this one alone."""
@@ -161,31 +152,25 @@ class Redactor(logging.Filter):
             return text in self._secrets
 
     # -- hiding -------------------------------------------------------------
-    def _longest_first(self) -> list[str]:
+    def _compiled(self) -> re.Pattern[str] | None:
         with self._lock:
-            if self._ordered is None:
-                self._ordered = sorted(self._secrets, key=lambda s: (-len(s), s))
-            return self._ordered
+            if self._dirty or (self._pattern is None and self._secrets):
+                ordered = sorted(self._secrets, key=lambda s: (-len(s), s))
+                self._pattern = re.compile("|".join(_token_pattern(s) for s in ordered))
+                self._dirty = False
+            return self._pattern if self._secrets else None
 
     def redact(self, text: str) -> str:
-        """``text`` with every known value replaced by ``***`` (longest first)."""
+        """``text`` with every known value, as a whole token, replaced by ``***`` (longest first)."""
         if not text:
             return text
-        # A loop of str.replace: no regex to recompile each time a value is
-        # added, and a C-speed scan per value.
-        for secret in self._longest_first():
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
-
-    def redact_bytes(self, data: bytes) -> str:
-        """Decode ``data`` (UTF-8, invalid bytes replaced) and redact it."""
-        return self.redact(data.decode("utf-8", errors="replace"))
+        pattern = self._compiled()
+        return pattern.sub(MASK, text) if pattern is not None else text
 
     # -- logging.Filter ------------------------------------------------------
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact a log record in place (message, args, traceback); never drops it."""
-        if not self._longest_first():
+        if self._compiled() is None:
             return True
         try:
             message = record.getMessage()

@@ -98,3 +98,17 @@ def test_summary_keeps_one_line_per_release_with_a_long_error() -> None:
     row = lines[2]
     assert row.startswith("db ") and row.endswith("...")
     assert len(row) < 160 and lines[3] == ""  # one line, cut short
+
+
+def test_format_plan_shows_value_changes_old_new_and_sensitive() -> None:
+    """issue 12: ordinary values in clear (terraform's convention), secrets as (sensitive)."""
+    plan = Plan(releases=[
+        Change("api", "shop", "generic", "upgrade", ("values changed: auth.password, env.LOG_LEVEL",),
+               changed_keys=("auth.password", "env.LOG_LEVEL"),
+               value_changes=(("auth.password", "(sensitive)", "(sensitive)"), ("env.LOG_LEVEL", "info", "debug"))),
+        Change("web", "shop", "generic", "no-op", ("up to date",)),
+    ])
+    text = format_plan(plan)
+    assert "Value changes:\n  api\n    auth.password: (sensitive) -> (sensitive)\n" \
+           "    env.LOG_LEVEL: info -> debug\n" in text
+    assert "shop" in text and "web" in text

@@ -293,8 +293,9 @@ def test_every_problem_is_reported_at_once_in_file_order(write_config) -> None:
         "settings.concurrency: must not be negative",
         "settings.fail_fast: expected a boolean (true or false), got a string",
         "repositories.bitnami: scheme 'ftp' is not supported: expected an https://, http:// or oci:// URL",
-        "repositories.private: credentials must not be written in a repository URL "
-        "(use 'helm registry login' or the helm credentials environment)",
+        "repositories.private: credentials must not be written in a URL: it is shown on helm's "
+        "command line and in logs; give them in [registries.\"<host>\"] (username, password_env or "
+        "password_file: they reach helm on stdin) or through helm's own credentials (docs/secrets.md)",
         "defaults.name: cannot be set in [defaults], only per release",
         "defaults.wiat: unknown key; did you mean 'wait'?",
         "defaults.timeout: expected a duration such as '300s', got an integer",
@@ -629,3 +630,43 @@ def test_a_plugin_whose_options_are_not_attrs_is_named(write_config, fake_dists)
     with pytest.raises(ConfigError) as exc:
         build_charts(load_config(path), manager)
     assert exc.value.problems == expected
+
+
+@pytest.mark.parametrize("chart", ["oci://user:hunter2pw@registry.example/x/web",
+                                   "https://user:hunter2pw@charts.example/web-1.0.0.tgz"])
+def test_credentials_in_a_chart_reference_are_refused_without_showing_them(write_config, chart):
+    """issue 12: a chart URL with user:password never reaches helm's argv or a log."""
+    path = write_config(f"""
+        [[deployments.generic]]
+        name = "web"
+        chart = "{chart}"
+        """)
+    (problem,) = problems_of(path)
+    assert problem.startswith("deployments.generic[0].chart: credentials must not be written in a URL")
+    assert "[registries." in problem and "hunter2pw" not in problem
+
+
+def test_sensitive_keys_per_release_and_in_defaults(write_config, manager):
+    path = write_config("""
+        [defaults]
+        sensitive_keys = ["dsn"]
+
+        [[deployments.generic]]
+        name = "api"
+        chart = "repo/api"
+        sensitive_keys = ["config.sentry.url"]
+
+        [[deployments.generic]]
+        name = "web"
+        chart = "repo/web"
+        """)
+    charts = build_charts(load_config(path, manager), manager)
+    assert [c.settings.sensitive_keys for c in charts] == [("dsn", "config.sentry.url"), ("dsn",)]
+    bad = write_config("""
+        [[deployments.generic]]
+        name = "api"
+        chart = "repo/api"
+        sensitive_keys = "dsn"
+        """)
+    (problem,) = problems_of(bad)
+    assert problem.startswith("deployments.generic[0].sensitive_keys")

@@ -77,6 +77,12 @@ BOOL_KEYS = ("atomic", "force_upgrade", "create_namespace", "dry_run", "wait", "
              "hooks_disabled", "skip_crds", "run_tests")
 # key -> [(TOML value, kind, expected substrings after the dotted path)]
 RELEASE_BAD: dict[str, list[tuple[str, str, list[str]]]] = {
+    "sensitive_keys": [
+        ('"auth.*"', "wrong-type", ["expected an array of strings, got a string"]),
+        ("[5]", "wrong-type", ["sensitive_keys[0]", "expected a string, got an integer"]),
+        ('[""]', "value", ["sensitive_keys[0]", "must not be empty"]),
+        ('["auth. password"]', "value", ["'auth. password'", "contains a space"]),
+    ],
     "labels": [
         ("5", "wrong-type", ["expected a table of label = value, got an integer"]),
         ('["db"]', "wrong-type", ["expected a table of label = value, got an array"]),

@@ -99,6 +99,11 @@ def test_secrets_never_on_argv_in_logs_state_or_output(kube, chart_repo, helm_bi
     assert watcher.of("upgrade"), watcher.argvs
     watcher.assert_absent(*spellings(ENV_SECRET, PLAIN_SECRET))
     assert_values_files_private_and_gone(watcher)
+    # ...nor in a child's environment (/proc/<pid>/environ): helm got the allow-list
+    upgrade_envs = watcher.environ_of("upgrade")
+    assert upgrade_envs, watcher.argvs
+    assert all("PATH" in e and "KUBECONFIG" in e and "HOME" in e for e in upgrade_envs)
+    watcher.assert_env_absent(*spellings(ENV_SECRET, PLAIN_SECRET), names=("E2E_SECRET_PW",))
 
     # ...and yet both reached the release
     cm = json.loads(kube.run([kube.tools["kubectl"], "get", "configmap", "vault-app-tiny-app",

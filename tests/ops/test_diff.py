@@ -37,13 +37,15 @@ def test_secret_values_are_hidden_and_changes_marked():
     assert "old-pw" not in json.dumps([old, new]) and "tok-1" not in json.dumps([old, new])
 
 
-def test_configured_values_are_hidden_whole():
+def test_sensitive_values_are_hidden_whole_and_ordinary_ones_shown():
     red = Redactor()
-    red.add_values({"message": "hello-v2", "url": "db.internal"})
-    old = {"kind": "ConfigMap", "data": {"message": "hello-v1", "dsn": "pg://db.internal/x", "level": "info"}}
-    new = {"kind": "ConfigMap", "data": {"message": "hello-v2", "dsn": "pg://db.internal/x", "level": "info"}}
+    red.add_values({"message": "hello-v2", "auth": {"password": "pw-v2-secret"}})
+    old = {"kind": "ConfigMap", "data": {"message": "hello-v1", "pw": "pw-v1-secret",
+                                         "dsn": "pg://app:pw-v2-secret@db/x", "level": "info"}}
+    new = {"kind": "ConfigMap", "data": {"message": "hello-v2", "pw": "pw-v2-secret",
+                                         "dsn": "pg://app:pw-v2-secret@db/x", "level": "debug"}}
     masked = mask_object(new, old, red)
-    assert masked["data"] == {"message": HIDDEN_CHANGED, "dsn": HIDDEN, "level": "info"}
+    assert masked["data"] == {"message": "hello-v2", "pw": HIDDEN_CHANGED, "dsn": HIDDEN, "level": "debug"}
 
 
 def test_split_manifest_keeps_sources_and_hooks():
@@ -80,7 +82,7 @@ def no_secret(text: str, *secrets: str) -> None:
         assert base64.b64encode(s.encode()).decode() not in text
 
 
-def test_diff_of_create_then_upgrade_hides_secrets_and_values(tmp_path, kube, helm_bin, cli):
+def test_diff_of_create_then_upgrade_hides_secrets_and_shows_values(tmp_path, kube, helm_bin, cli):
     path = app_config(tmp_path, kube)
     diffs = diff_project(load(path, kube, helm_bin))
     assert [(d.name, d.action, d.status) for d in diffs] == [("web", "create", "changed")]
@@ -90,13 +92,13 @@ def test_diff_of_create_then_upgrade_hides_secrets_and_values(tmp_path, kube, he
     assert d.hooks == ("ConfigMap/web-pre-install (pre-install)",
                        "ConfigMap/web-post-upgrade (post-install/post-upgrade)")
     text = format_diffs(diffs)
-    no_secret(text, PW1, MSG1, "token-changeme")
-    assert f"+  password: {HIDDEN}" in text and f"+  message: {HIDDEN}" in text
+    no_secret(text, PW1, "token-changeme")
+    assert f"+  password: {HIDDEN}" in text and f"+  message: {MSG1}" in text  # only the secret is masked
     assert "+  level: info" in text  # what the config does not set is shown
 
     code, out, _ = cli(path, "diff", "--detailed-exitcode")
     assert code == 2 and "== web" in out
-    no_secret(out, PW1, MSG1)
+    no_secret(out, PW1)
     assert load(path, kube, helm_bin).apply().ok
 
     code, out, _ = cli(path, "diff", "--detailed-exitcode")
@@ -110,16 +112,24 @@ def test_diff_of_create_then_upgrade_hides_secrets_and_values(tmp_path, kube, he
         "Secret": "changed", "ConfigMap": "changed", "Deployment": "changed"}
     assert f"-  password: {HIDDEN}\n+  password: {HIDDEN_CHANGED}" in changes["Secret"].diff
     assert "+  username" not in changes["Secret"].diff  # unchanged key: context only
-    assert f"-  message: {HIDDEN}\n+  message: {HIDDEN_CHANGED}" in changes["ConfigMap"].diff
+    assert f"-  message: {MSG1}\n+  message: {MSG2}" in changes["ConfigMap"].diff
     assert "-  replicas: 1\n+  replicas: 2" in changes["Deployment"].diff
     assert diffs[0].hooks == ("ConfigMap/web-post-upgrade (post-install/post-upgrade)",)
 
     code, out, err = cli(path, "diff", "--detailed-exitcode", "--json")
     assert code == 2
-    no_secret(out + err, PW1, PW2, MSG1, MSG2)
+    no_secret(out + err, PW1, PW2)
     data = json.loads(out)
     assert data["has_changes"] is True
     assert data["releases"][0]["reasons"] == ["values changed: message, password, replicaCount"]
+    assert data["releases"][0]["value_changes"] == [
+        {"path": "message", "old": MSG1, "new": MSG2},
+        {"path": "password", "old": "(sensitive)", "new": "(sensitive)"},
+        {"path": "replicaCount", "old": "1", "new": "2"},
+    ]
+    code, out, err = cli(path, "diff")
+    assert f"   message: {MSG1} -> {MSG2}\n   password: (sensitive) -> (sensitive)\n" in out
+    no_secret(out + err, PW1, PW2)
 
 
 def test_destroy_diff_removes_everything(tmp_path, kube, helm_bin):
@@ -129,7 +139,7 @@ def test_destroy_diff_removes_everything(tmp_path, kube, helm_bin):
     (d,) = diff_project(load(path, kube, helm_bin))
     assert (d.action, d.status, d.hooks) == ("destroy", "changed", ())
     assert sorted(o.change for o in d.objects) == ["removed"] * 3
-    no_secret(format_diffs([d]), PW1, MSG1)
+    no_secret(format_diffs([d]), PW1)
 
 
 def crd_config(tmp_path, kube, *, depends: bool = True):

@@ -64,13 +64,15 @@ def test_secret_drift_names_keys_never_values():
     assert "pw-" not in json.dumps([str(f) for f in found])
 
 
-def test_configured_values_are_masked_in_field_drift():
+def test_sensitive_values_are_masked_in_field_drift():
     red = Redactor()
-    red.add_values({"message": "configured-message"})
-    desired = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"message": "configured-message"}}
-    live = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"message": "edited"}}
-    (f,) = compare_object(desired, live, red)
-    assert (f.path, f.desired, f.live) == ("data.message", HIDDEN, "edited")
+    red.add_values({"message": "configured-message", "apiToken": "configured-token"})
+    desired = {"kind": "ConfigMap", "metadata": {"name": "c"},
+               "data": {"message": "configured-message", "token": "configured-token"}}
+    live = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"message": "edited", "token": "edited-tok"}}
+    found = compare_object(desired, live, red)
+    assert [(f.path, f.desired, f.live) for f in found] == [
+        ("data.message", "configured-message", "edited"), ("data.token", HIDDEN, "edited-tok")]
 
 
 # -- against the emulator -----------------------------------------------------------------------

@@ -18,10 +18,10 @@ def test_secret_looking_subtrees_are_split_off() -> None:
         "list": [1, 2],
     }
     plain, secret, keys = split_secret_values(values)
-    assert plain == {"replicaCount": 2, "db": {"host": "h", "tls": {"enabled": True}}, "list": [1, 2]}
-    assert secret == {"db": {"password": "p", "tls": {"caKey": "k"}}, "apiToken": "t",
-                      "auth": {"database": "d"}}
-    assert keys == ["db.password", "db.tls.caKey", "apiToken", "auth"]
+    assert plain == {"replicaCount": 2, "db": {"host": "h", "tls": {"enabled": True}}, "auth": {"database": "d"},
+                     "list": [1, 2]}
+    assert secret == {"db": {"password": "p", "tls": {"caKey": "k"}}, "apiToken": "t"}
+    assert keys == ["db.password", "db.tls.caKey", "apiToken"]  # a parent such as 'auth' makes nothing secret
 
 
 def test_block_round_trips_through_toml() -> None:

@@ -118,14 +118,14 @@ def test_stderr_redacted_with_the_instance_redactor() -> None:
 
 
 def test_get_values_teaches_the_redactor_its_secrets() -> None:
-    runner = StubRunner(lambda argv: (0, '{"db": {"password": "pw"}, "host": "database"}', ""))
+    runner = StubRunner(lambda argv: (0, '{"db": {"password": "pw-1234"}, "host": "database"}', ""))
     helm = Helm(runner, "helm")
     helm._version = "v3.19.0"
-    assert helm.get_values("r", "ns", all_values=True) == {"db": {"password": "pw"}, "host": "database"}
+    assert helm.get_values("r", "ns", all_values=True) == {"db": {"password": "pw-1234"}, "host": "database"}
     assert "--all" in runner.calls[-1]["argv"]
     # The secret is hidden from now on; an ordinary value is not, so a release
     # that happens to be named like it ("database") stays readable in the log.
-    assert helm.redactor.redact("pw for release database") == "*** for release database"
+    assert helm.redactor.redact("pw-1234 for release database") == "*** for release database"
 
 
 def test_kubectl_command_lines() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -175,3 +176,29 @@ def test_bare_program_name_is_found_on_the_given_path(tmp_path: Path) -> None:
     assert runner.run(["only-here-tool"], env={"PATH": str(tmp_path)}).stdout == "found me\n"
     with pytest.raises(ProgramNotFoundError):
         runner.run(["only-here-tool"], env={"PATH": "/nonexistent"})
+
+
+def test_children_get_an_allow_listed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """helm / kubectl see PATH, HOME, HELM_*, KUBE*, proxies and the names the user lists;
+    never a variable holding a secret (docs/secrets.md)."""
+    from firestream_core.tools.redact import Redactor
+
+    monkeypatch.setenv("DB_PASSWORD_FOR_TEST", "s3cret-in-env-1")
+    monkeypatch.setenv("HELM_CACHE_HOME", "/tmp/helm-cache")
+    monkeypatch.setenv("KUBECACHEDIR", "/tmp/kube-cache")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
+    monkeypatch.setenv("VAULT_ADDR", "https://vault:8200")
+    monkeypatch.setenv("SOME_TOOL_SETTING", "x")
+    monkeypatch.setenv("FIRESTREAM_CHILD_ENV", "VAULT_*, MY_EXTRA")
+    monkeypatch.setenv("MY_EXTRA", "s3cret-in-env-1")  # named, but holds a secret: dropped all the same
+    code = "import json, os; print(json.dumps(dict(os.environ)))"
+    red = Redactor(["s3cret-in-env-1"])
+    result = Runner(redactor=red).run([PY, "-c", code], env={"KUBECONFIG": "/k/config"})
+    assert result.ok, result.stderr
+    seen = json.loads(result.stdout)
+    for name in ("PATH", "HELM_CACHE_HOME", "KUBECACHEDIR", "HTTPS_PROXY", "VAULT_ADDR", "KUBECONFIG"):
+        assert name in seen, name
+    assert seen["KUBECONFIG"] == "/k/config"
+    for name in ("DB_PASSWORD_FOR_TEST", "SOME_TOOL_SETTING", "MY_EXTRA"):
+        assert name not in seen, name
+    assert "s3cret-in-env-1" not in result.stdout

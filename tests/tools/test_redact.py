@@ -32,34 +32,40 @@ def test_base64_and_json_escaped_forms_are_hidden() -> None:
     assert 'pa\\"ss' not in out
 
 
-def test_add_values_takes_long_strings_and_everything_under_secret_keys() -> None:
+def test_add_values_takes_only_sensitive_leaves() -> None:
     r = Redactor()
     r.add_values(
         {
             "image": {"repository": "nginx", "tag": "1.2"},
-            "auth": {"postgresPassword": "x1", "enabled": True},
+            "auth": {"postgresPassword": "pg-pass-1", "database": "shop", "existingSecret": "cache-redis",
+                     "enabled": True},
             "apiKey": 42,
-            "tokens": {"ttl": 7},
+            "credentials": {"accessKeyId": "AKIA-1234", "secretName": "creds-secret"},
             "replicas": 3,
             "hosts": ["example.org", "ab"],
         }
     )
-    assert "nginx" in r  # long plain string
-    assert "1.2" not in r  # short plain string
-    assert "x1" in r  # short, but under a secret key
-    assert "ab" not in r
-    assert "example.org" in r
-    assert "42" in r and "7" in r  # numbers under secret keys, any length
-    assert "true" not in r and "3" not in r  # booleans never, plain numbers never
-    assert r.redact("tag 1.2 pw x1 host example.org") == f"tag 1.2 pw {MASK} host {MASK}"
+    assert "pg-pass-1" in r and "AKIA-1234" in r
+    for visible in ("nginx", "1.2", "shop", "cache-redis", "example.org", "creds-secret", "42", "3", "true"):
+        assert visible not in r, visible
+    assert r.redact("db shop, Secret 'cache-redis', pw pg-pass-1") == f"db shop, Secret 'cache-redis', pw {MASK}"
 
 
-@pytest.mark.parametrize("key", ["password", "dbPassword", "secretName", "token", "apiKey", "credentials", "basicAuth", "PASSWD"])
+def test_add_values_with_sensitive_keys_patterns() -> None:
+    r = Redactor()
+    r.add_values({"config": {"dsn": "pg://u:p@db/x", "level": "info"}, "x": {"hook": "https://hooks/abc"}},
+                 patterns=("config.dsn", "hook"))
+    assert "pg://u:p@db/x" in r and "https://hooks/abc" in r and "info" not in r
+
+
+@pytest.mark.parametrize("key", ["password", "dbPassword", "postgresPassword", "token", "apiKey", "secretKey",
+                                 "privateKey", "credentials", "clientSecret", "PASSWD", "DB_PASSWORD"])
 def test_secret_looking_keys(key: str) -> None:
     assert looks_secret(key)
 
 
-@pytest.mark.parametrize("key", ["image", "replicas", "host", "enabled"])
+@pytest.mark.parametrize("key", ["image", "replicas", "host", "enabled", "auth", "database", "existingSecret",
+                                 "secretName", "passwordFile", "adminPasswordKey", "imagePullSecrets"])
 def test_ordinary_keys(key: str) -> None:
     assert not looks_secret(key)
 
@@ -116,10 +122,23 @@ def test_thread_safe_add_and_redact() -> None:
     assert r.redact("secret-3-0099") == MASK
 
 
-def test_secrets_only_keeps_ordinary_values_readable() -> None:
+def test_ordinary_values_stay_readable() -> None:
     r = Redactor()
-    r.add_values({"env": {"DATABASE_HOST": "database"}, "auth": {"password": "hunter22"}}, secrets_only=True)
+    r.add_values({"env": {"DATABASE_HOST": "database"}, "auth": {"password": "hunter22"}})
     assert r.redact("release database: hunter22") == "release database: ***"
-    everything = Redactor()
-    everything.add_values({"env": {"DATABASE_HOST": "database"}})
-    assert everything.redact("release database") == "release ***"
+
+
+def test_whole_tokens_only() -> None:
+    r = Redactor(["exec", "kube", "firestream"])
+    text = "not executable --kube-context ctx, firestream.toml"
+    assert r.redact(text) == "not executable --kube-context ctx, ***.toml"
+    assert r.redact("exec") == MASK and r.redact("(kube)") == f"({MASK})"
+
+
+def test_short_strings_booleans_and_numbers_are_never_registered() -> None:
+    r = Redactor(["x", "ab", "abc"])
+    r.add(True)
+    r.add(1234)
+    r.add(3.5)
+    assert len(r) == 0
+    assert r.redact("x ab abc True 1234 3.5") == "x ab abc True 1234 3.5"

@@ -39,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the diffs."""
+    from firestream_core.cli.logs import redact
     from firestream_core.errors import FirestreamError
     from firestream_core.ops.diff import diff_project, format_diffs
 
@@ -50,12 +51,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         from firestream_core.cli.jsonout import dumps
 
-        print(dumps("diff", [d.to_dict() for d in diffs], has_changes=any(d.has_changes for d in diffs)))
+        print(redact(dumps("diff", [d.to_dict() for d in diffs], has_changes=any(d.has_changes for d in diffs))))
     else:
         from firestream_core.cli.progress import use_color
 
         color = use_color(args, sys.stdout)
-        print(format_diffs(diffs, color=color), end="")
+        print(redact(format_diffs(diffs, color=color)), end="")
     if any(d.status == "error" for d in diffs):
         return 1
     if args.detailed_exitcode and any(d.has_changes for d in diffs):

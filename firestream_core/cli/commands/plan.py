@@ -1,8 +1,9 @@
 """``firestream plan``: what apply would change, release by release, and why.
 
 Exit codes: 0 on success; with ``--detailed-exitcode`` 0 means no changes,
-2 means changes, 1 an error. The plan names the keys whose values changed,
-never a value (``--json`` too).
+2 means changes, 1 an error. The plan names the keys whose values changed
+and shows each as ``old -> new``, sensitive values as ``(sensitive)``
+(docs/secrets.md; ``--json`` too).
 """
 
 from __future__ import annotations
@@ -151,7 +152,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(plan_json(project, plan, print_plan_hooks(project, plan, True)))
     elif args.json:
-        print(plan_json(project, plan))
+        from firestream_core.cli.logs import redact
+
+        print(redact(plan_json(project, plan)))
     else:
         print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
     if args.detailed_exitcode:

@@ -86,6 +86,16 @@ def _cmdline(pid: int) -> list[str]:
     return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return {}
+    pairs = (a.decode(errors="replace").partition("=") for a in raw.split(b"\0") if a)
+    return {k: v for k, _, v in pairs}
+
+
 def _mode(path: str) -> int | None:
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
@@ -105,6 +115,10 @@ class ArgvWatcher:
         already gone. Values files are the arguments of ``--values`` /
         ``-f`` (also ``--values=PATH``) and any argument inside one of
         firestream's private ``firestream-values-*`` folders.
+    :ivar environs: pid -> the environment (``/proc/<pid>/environ``) of the
+        program it runs, read with each new argument list; a forked child
+        still showing the watched process's command line is left out (its
+        environment is the parent's until it execs).
     """
 
     def __init__(self, root: int | None = None, *, binary: Path | str | None = None) -> None:
@@ -112,6 +126,8 @@ class ArgvWatcher:
         self.binary = None if binary is None else os.fspath(binary)
         self.by_pid: dict[int, list[list[str]]] = {}
         self.values_files: dict[str, int | None] = {}
+        self.environs: dict[int, dict[str, str]] = {}
+        self._root_argv = _cmdline(self.root)
         self._known = {self.root}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -132,6 +148,28 @@ class ArgvWatcher:
         (see :func:`assert_not_on_command_lines`)."""
         what = f"watch_argv (pid {self.root}" + (f", {self.binary})" if self.binary else ")")
         assert_not_on_command_lines(self.argvs, secrets, seen_by=what)
+
+    def environ_of(self, word: str) -> list[dict[str, str]]:
+        """The environments of the processes whose argument list held ``word`` (e.g. ``"upgrade"``)."""
+        with self._lock:
+            return [dict(self.environs[pid]) for pid, seen in self.by_pid.items()
+                    if pid in self.environs and any(word in argv for argv in seen)]
+
+    def assert_env_absent(self, *secrets: str, names: tuple[str, ...] = ()) -> None:
+        """Fail unless some environment was seen and none holds any of ``secrets`` as a value
+        (or a part of one), nor a variable named in ``names``."""
+        with self._lock:
+            envs = {pid: dict(e) for pid, e in self.environs.items()}
+        if not envs:
+            raise AssertionError(f"watch_argv (pid {self.root}) saw no environment: nothing was proved")
+        for pid, env in envs.items():
+            for name in names:
+                if name in env:
+                    raise AssertionError(f"process {pid} ({self.by_pid.get(pid)}) was given ${name}")
+            for i, secret in enumerate(secrets):
+                for k, v in env.items():
+                    if secret and secret in v:
+                        raise AssertionError(f"secret #{i} is in the environment of process {pid}: ${k}")
 
     # -- the polling thread ------------------------------------------------------------------
 
@@ -172,6 +210,11 @@ class ArgvWatcher:
                 if argv in seen:
                     continue
                 seen.append(argv)
+            if argv != self._root_argv:
+                env = _environ(pid)
+                if env:
+                    with self._lock:
+                        self.environs[pid] = env
             self._note_values_files(argv)
 
     def _note_values_files(self, argv: list[str]) -> None:

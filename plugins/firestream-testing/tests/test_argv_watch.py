@@ -127,3 +127,15 @@ def test_seeing_nothing_proves_nothing(my_sleep: Path) -> None:
         watcher.assert_absent("x")
     with pytest.raises(ValueError, match="empty"):
         assert_not_on_command_lines([["helm"]], [""])
+
+
+def test_environments_of_children_are_read_and_checked(my_sleep: Path) -> None:
+    with watch_argv() as watcher:
+        subprocess.run([my_sleep, "0.5"], check=True, env={"WATCHED_VAR": "visible-value-1"})  # noqa: S603
+    (env,) = watcher.environ_of("0.5")
+    assert env == {"WATCHED_VAR": "visible-value-1"}
+    watcher.assert_env_absent("some-other-secret", names=("SECRET_VAR",))
+    with pytest.raises(AssertionError, match="secret #0 is in the environment"):
+        watcher.assert_env_absent("value-1")
+    with pytest.raises(AssertionError, match=r"was given \$WATCHED_VAR"):
+        watcher.assert_env_absent(names=("WATCHED_VAR",))

@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 _SCRIPT = """#!{python} -S
 # firestream fake helm (firestream_testing.fakehelm); state in ${env}.
 # -S: no site-packages scan at start-up (it costs more than the fake itself).
+# The state folder is written in too: firestream gives its children an
+# allow-listed environment (docs/secrets.md), which ${env} is not part of.
+import os
 import sys
+os.environ.setdefault({env!r}, {state!r})
 sys.path.insert(0, {root!r})
 from firestream_testing.fakehelm.cli import main
 sys.exit(main())
@@ -56,7 +60,8 @@ class FakeHelm:
         self._store = Store(self.state_dir)
         self.binary = self.root / "helm"
         package_root = Path(__file__).resolve().parents[2]
-        self.binary.write_text(_SCRIPT.format(python=sys.executable, env=ENV_STATE, root=str(package_root)))
+        self.binary.write_text(_SCRIPT.format(python=sys.executable, env=ENV_STATE, root=str(package_root),
+                                              state=str(self.state_dir)))
         self.binary.chmod(0o755)
         self.set_major(major)
 

@@ -1,0 +1,279 @@
+"""The sensitivity model: which values are secret, decided per value, not per string.
+
+Everything that hides something (the :class:`~firestream_core.tools.redact.Redactor`,
+``plan``'s value changes, ``diff``, ``drift``) asks this module. A value is
+*sensitive* when it is one of:
+
+* a resolved ``secret_values`` value (``{env}`` / ``{file}``), a ``*_env``
+  password option's value, a password a chart plugin generated, a registry or
+  repository password: these are registered with the run's redactor where
+  they are read;
+* a value in a values file marked secret (``ChartValuesGenerated(secret=True)``,
+  as ``secret_values`` become);
+* a Kubernetes ``Secret``'s ``data`` / ``stringData`` in any manifest
+  (:func:`~firestream_core.tools.manifests.mask_object`);
+* a values leaf whose **own** key says secret (:func:`is_sensitive_key`:
+  ``password``, ``postgresPassword``, ``apiKey``, ``token``, ``secretKey``,
+  ``privateKey``, ``credentials``, ``clientSecret``, ...), or a leaf below such
+  a key (``credentials.accessKeyId``). A parent key such as ``auth`` makes
+  nothing secret: ``auth.database`` and ``auth.existingSecret`` stay visible;
+  keys that *name* an object or a file (``existingSecret``, ``secretName``,
+  ``passwordFile``, ``adminPasswordKey``, ``imagePullSecrets``) are never
+  secret;
+* a values path matching one of the project's ``sensitive_keys`` patterns
+  (dotted, ``fnmatch`` style: ``config.dsn``, ``*.connectionString``; a
+  pattern without a dot matches the leaf key at any depth).
+
+Only sensitive values are hidden, and only as text that can be recognised:
+booleans, numbers and strings shorter than :data:`MIN_TEXT_LENGTH`
+characters are never matched in text (:func:`text_to_hide`), and the
+redactor replaces whole tokens only (never inside a longer word or a flag
+name). Object names, namespaces, release names, file names and flags are
+never hidden.
+
+Credentials written into a URL (``oci://user:pw@host/x``) are refused by the
+config check (:func:`url_has_credentials`), since a URL travels on helm's
+command line and in logs: they belong in ``[registries]`` / the
+repository's credentials from the environment, which reach helm on stdin.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = [
+    "MIN_TEXT_LENGTH",
+    "SENSITIVE",
+    "is_name_key",
+    "is_sensitive_key",
+    "is_sensitive_path",
+    "leaves",
+    "sensitive_leaves",
+    "show_value",
+    "strip_url_credentials",
+    "text_to_hide",
+    "url_has_credentials",
+]
+
+MIN_TEXT_LENGTH = 4
+"""Shortest string matched as text: ``"on"``, ``"1"`` or ``"x"`` would mask every text."""
+
+SENSITIVE = "(sensitive)"
+"""Shown instead of a sensitive value in ``plan`` and ``diff`` (terraform's convention)."""
+
+_SECRET_WORDS = (
+    "password", "passwd", "passphrase", "secret", "token", "apikey", "privatekey",
+    "accesskey", "credential", "clientsecret", "secretkey", "pwd", "cakey", "tlskey", "sslkey",
+    "clientkey", "serverkey", "signingkey", "encryptionkey", "masterkey",
+)
+"""A key holding one of these (case, ``_`` and ``-`` ignored) holds a secret..."""
+
+_NAME_SUFFIXES = (
+    "name", "names", "ref", "refs", "keyref", "selector", "file", "files", "path", "dir",
+    "env", "envvar", "enabled", "length", "policy", "passwordkey", "tokenkey", "userkey",
+    "usernamekey", "keys", "pullsecrets", "type", "mode", "create", "generate", "annotations",
+    "labels", "ttl", "expiry", "expiration", "rotation", "provider", "mount", "mountpath",
+    "volume", "template", "format", "url", "endpoint", "header",
+)
+"""...unless it names something instead (``secretName``, ``passwordFile``, ``adminPasswordKey``)."""
+
+_NAME_PREFIXES = ("existing", "use", "create", "generate", "enable", "auto")
+"""``existingSecret``, ``useSecret``, ``createSecret``: a name or a switch, not a secret."""
+
+
+def _norm(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
+
+
+def is_name_key(key: object) -> bool:
+    """True when a key names an object, a file or a switch (``existingSecret``, ``secretName``)."""
+    if not isinstance(key, str):
+        return False
+    k = _norm(key)
+    return k.startswith(_NAME_PREFIXES) or k.endswith(_NAME_SUFFIXES)
+
+
+def is_sensitive_key(key: object) -> bool:
+    """True when a values key's own name says it holds a secret (``password``, ``apiKey``)."""
+    if not isinstance(key, str) or is_name_key(key):
+        return False
+    k = _norm(key)
+    return any(word in k for word in _SECRET_WORDS)
+
+
+def _escape(key: str) -> str:
+    return key.replace(".", "\\.")
+
+
+def _split_path(path: str) -> list[str]:
+    """``a.b\\.c[2].d`` -> ``["a", "b.c", "d"]`` (list indexes dropped: they are no key)."""
+    parts = re.split(r"(?<!\\)\.", re.sub(r"\[\d+\]", "", path))
+    return [p.replace("\\.", ".") for p in parts if p]
+
+
+def _matches(path: str, patterns: Iterable[str]) -> bool:
+    leaf = _split_path(path)[-1:] or [""]
+    plain = re.sub(r"\[\d+\]", "", path)
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(plain, pattern):
+            return True
+        if "." not in pattern and fnmatch.fnmatchcase(leaf[0], pattern):
+            return True
+    return False
+
+
+def is_sensitive_path(path: str, patterns: Iterable[str] = ()) -> bool:
+    """True when the value at dotted ``path`` (``auth.password``, ``a.list[0].token``) is sensitive.
+
+    Its leaf key says secret, or a key above it does and the leaf does not
+    name something (``credentials.user`` yes, ``credentials.secretName`` no),
+    or the path matches one of ``patterns`` (the project's ``sensitive_keys``).
+    """
+    keys = _split_path(path)
+    if _matches(path, patterns):
+        return True
+    if not keys:
+        return False
+    if is_sensitive_key(keys[-1]):
+        return True
+    return not is_name_key(keys[-1]) and any(is_sensitive_key(k) for k in keys[:-1])
+
+
+def leaves(values: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every scalar of a nested values mapping as ``(dotted path, value)``.
+
+    Paths are written as ``changed_keys`` writes them: ``a.b``, ``a.list[2]``,
+    a key holding a dot as ``a\\.b``. Empty mappings and lists yield nothing.
+    """
+    if isinstance(values, Mapping):
+        for k, v in values.items():
+            name = _escape(str(k))
+            yield from leaves(v, f"{prefix}.{name}" if prefix else name)
+    elif isinstance(values, (list, tuple)):
+        for i, v in enumerate(values):
+            yield from leaves(v, f"{prefix}[{i}]")
+    elif prefix:
+        yield prefix, values
+
+
+def sensitive_leaves(values: Any, patterns: Iterable[str] = ()) -> Iterator[tuple[str, Any]]:
+    """The ``(path, value)`` leaves of ``values`` that :func:`is_sensitive_path` calls sensitive."""
+    patterns = tuple(patterns)
+    for path, value in leaves(values):
+        if is_sensitive_path(path, patterns):
+            yield path, value
+
+
+def text_to_hide(value: object) -> str | None:
+    """The text a sensitive value is recognised by, or None when it must never be matched as text.
+
+    Booleans, numbers, None, containers and strings shorter than
+    :data:`MIN_TEXT_LENGTH` give None: hiding ``true``, ``42`` or ``x``
+    would cut every text that happens to hold them.
+    """
+    if not isinstance(value, str) or len(value) < MIN_TEXT_LENGTH:
+        return None
+    return value
+
+
+_SHOW_LIMIT = 60
+
+
+def show_value(value: Any, *, sensitive: bool) -> str:
+    """How ``plan`` / ``diff`` show one value: ``(sensitive)``, ``(none)`` or the value, short."""
+    if sensitive:
+        return SENSITIVE
+    if value is _ABSENT:
+        return "(none)"
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif value is None:
+        text = "null"
+    elif isinstance(value, (Mapping, list, tuple)):
+        import json
+
+        text = json.dumps(value, sort_keys=True, default=str)
+    else:
+        text = str(value)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= _SHOW_LIMIT else text[: _SHOW_LIMIT - 3] + "..."
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+_ABSENT: Any = _Absent()
+"""A value missing on one side of a change."""
+
+
+# -- credentials in URLs ---------------------------------------------------------------------
+
+
+def url_has_credentials(url: object) -> bool:
+    """True when ``url`` carries a user or password (``oci://user:pw@host/x``, ``https://tok@host``)."""
+    if not isinstance(url, str) or "@" not in url or "://" not in url:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return bool(parts.username or parts.password)
+
+
+def strip_url_credentials(url: str) -> str:
+    """``url`` with any ``user:password@`` removed (for messages)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not (parts.username or parts.password):
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=host).geturl()
+
+
+# -- value changes, as plan shows them -------------------------------------------------------
+
+
+def value_changes(
+    old: Any, new: Any, *, patterns: Iterable[str] = (), secret_paths: Iterable[str] = ()
+) -> list[tuple[str, str, str]]:
+    """``(path, old, new)`` for every leaf that differs, sorted; sensitive values as ``(sensitive)``.
+
+    ``secret_paths`` are paths known secret whatever their key (those of a
+    values file marked secret, such as ``secret_values``). A leaf missing on
+    one side shows ``(none)``; a container replacing a scalar shows as JSON.
+    """
+    patterns = tuple(patterns)
+    secret = set(secret_paths)
+    a = dict(leaves(old or {}))
+    b = dict(leaves(new or {}))
+    out: list[tuple[str, str, str]] = []
+    for path in sorted(set(a) | set(b)):
+        va, vb = a.get(path, _ABSENT), b.get(path, _ABSENT)
+        if va is not _ABSENT and vb is not _ABSENT and type(va) is type(vb) and va == vb:
+            continue
+        hide = path in secret or is_sensitive_path(path, patterns)
+        out.append((path, show_value(va, sensitive=hide and va is not _ABSENT),
+                    show_value(vb, sensitive=hide and vb is not _ABSENT)))
+    return out
+
+
+def secret_file_paths(info: Any) -> list[str]:
+    """The values paths of a ``ChartInfo``'s values files marked secret (``secret_values``)."""
+    from firestream_core.tools.values import load_document
+
+    out: list[str] = []
+    for g in getattr(info, "yaml_files_content", ()) or ():
+        if getattr(g, "secret", False):
+            try:
+                out += [path for path, _ in leaves(load_document(g.filename, g.yaml_content))]
+            except ValueError:
+                continue
+    return out

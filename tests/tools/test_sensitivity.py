@@ -1,0 +1,156 @@
+"""The sensitivity model (docs/secrets.md): per value, not per string; the issue's cases."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from firestream_core.tools.redact import MASK, Redactor
+from firestream_core.tools.sensitivity import (
+    SENSITIVE,
+    is_sensitive_path,
+    sensitive_leaves,
+    strip_url_credentials,
+    text_to_hide,
+    url_has_credentials,
+    value_changes,
+)
+
+# the quickstart's values, as a new user writes them (issue 12)
+QUICKSTART = {
+    "auth": {"database": "shop", "password": "x", "existingSecret": "cache-redis"},
+    "replicaCount": True,
+    "image": {"repository": "redis", "tag": "7-alpine"},
+    "port": 6379,
+    "env": {"DATABASE_HOST": "database", "LOG_LEVEL": "info"},
+}
+
+
+def project_redactor(values=QUICKSTART, secrets=()) -> Redactor:
+    r = Redactor(secrets)
+    r.add_values(values)
+    return r
+
+
+@pytest.mark.parametrize("path", [
+    "password", "auth.password", "postgresPassword", "auth.postgresPassword", "apiKey", "token",
+    "secretKey", "privateKey", "credentials", "clientSecret", "oauth.clientSecret",
+    "credentials.accessKeyId", "list[0].token", "env.DB_PASSWORD", "extraSecrets.DB", "tls.caKey",
+])
+def test_sensitive_paths(path):
+    assert is_sensitive_path(path)
+
+
+@pytest.mark.parametrize("path", [
+    "auth.database", "auth.existingSecret", "auth.username", "auth", "namespace", "replicaCount",
+    "env.LOG_LEVEL", "secretName", "tls.secretName", "credentials.secretName", "imagePullSecrets[0].name",
+    "auth.secretKeys.adminPasswordKey", "passwordFile", "existingSecretPasswordKey", "imagePullSecrets[0]",
+    "tokenTtl", "passwordLength", "createSecret",
+])
+def test_visible_paths(path):
+    assert not is_sensitive_path(path)
+
+
+def test_sensitive_keys_patterns_dotted_and_leaf():
+    assert is_sensitive_path("config.dsn", ["config.dsn"])
+    assert is_sensitive_path("a.b.connectionString", ["*.connectionString"])
+    assert is_sensitive_path("deep.x.webhook", ["webhook"])
+    assert not is_sensitive_path("config.level", ["config.dsn"])
+
+
+def test_namespace_stays_visible_with_auth_database():
+    r = project_redactor()
+    msg = "namespace 'shop' not found; assigned shop/worker-1"
+    assert r.redact(msg) == msg
+
+
+def test_short_password_never_cuts_flags_or_words():
+    """QUICKSTART_DB_PASSWORD=x: the secret is registered, yet 'executable' and '--kube-context' stay whole."""
+    r = project_redactor(secrets=["x"])
+    text = "helm is not executable; pass --kube-context or --kubeconfig"
+    assert r.redact(text) == text
+
+
+def test_a_four_letter_secret_is_cut_only_as_a_whole_token():
+    r = Redactor(["exec"])
+    assert r.redact("not executable; exec failed") == f"not executable; {MASK} failed"
+    r = Redactor(["context"])
+    assert r.redact("--kube-context ctx") == "--kube-context ctx"
+
+
+def test_existing_secret_name_is_visible():
+    r = project_redactor()
+    msg = "release 'cache': Secret 'cache-redis' (existing_secret) does not exist in namespace 'shop'"
+    assert r.redact(msg) == msg
+
+
+def test_replica_count_true_and_file_names_are_not_masked():
+    r = project_redactor({"replicaCount": True, "name": "firestream", "nameOverride": "firestream"})
+    msg = "deployments.generic[0].values in firestream.toml: replicaCount=True"
+    assert r.redact(msg) == msg
+
+
+def test_a_real_password_is_hidden_in_every_spelling():
+    pw = 'S3cret"Pw-42'
+    r = project_redactor({"auth": {"password": pw}})
+    b64 = base64.b64encode(pw.encode()).decode()
+    escaped = json.dumps(pw)[1:-1]
+    text = f"plain {pw} b64 {b64} json {escaped}"
+    out = r.redact(text)
+    assert pw not in out and b64 not in out and escaped not in out
+    assert out == f"plain {MASK} b64 {MASK} json {MASK}"
+
+
+def test_text_to_hide_refuses_booleans_numbers_and_short_strings():
+    assert [text_to_hide(v) for v in (True, False, 42, 3.5, None, "ab", "abc")] == [None] * 7
+    assert text_to_hide("abcd") == "abcd"
+
+
+def test_sensitive_leaves_are_per_value():
+    found = dict(sensitive_leaves(QUICKSTART))
+    assert found == {"auth.password": "x"}
+
+
+def test_value_changes_show_ordinary_values_and_hide_sensitive_ones():
+    old = {"env": {"LOG_LEVEL": "info"}, "auth": {"password": "old-pw-1", "database": "shop"}, "cfg": {"dsn": "a"}}
+    new = {"env": {"LOG_LEVEL": "debug"}, "auth": {"password": "new-pw-2", "database": "shop"}, "cfg": {"dsn": "b"},
+           "replicaCount": 2, "extra": {"token": "t-1234"}}
+    changes = value_changes(old, new, patterns=["cfg.dsn"], secret_paths=[])
+    assert changes == [
+        ("auth.password", SENSITIVE, SENSITIVE),
+        ("cfg.dsn", SENSITIVE, SENSITIVE),
+        ("env.LOG_LEVEL", "info", "debug"),
+        ("extra.token", "(none)", SENSITIVE),
+        ("replicaCount", "(none)", "2"),
+    ]
+    # a secret_values path is sensitive whatever its key
+    assert value_changes({"db": {"pw": "aaaa"}}, {"db": {"pw": "bbbb"}}, secret_paths=["db.pw"]) == [
+        ("db.pw", SENSITIVE, SENSITIVE)]
+
+
+@pytest.mark.parametrize(("url", "has"), [
+    ("oci://user:hunter2pw@registry.example/x/web", True),
+    ("https://user:pw@charts.example/stable", True),
+    ("https://token@charts.example/stable", True),
+    ("oci://registry.example/x/web", False),
+    ("https://charts.example/stable", False),
+    ("bitnami/postgresql", False),
+    ("user@host", False),
+])
+def test_url_credentials(url, has):
+    assert url_has_credentials(url) is has
+
+
+def test_strip_url_credentials():
+    assert strip_url_credentials("oci://user:hunter2pw@registry.example/x/web") == "oci://registry.example/x/web"
+
+
+def test_chart_info_check_refuses_credentials_in_the_chart_url():
+    """The same rule for charts built in Python (a plugin's preset, the library)."""
+    from firestream_core.model import ChartInfo
+
+    problems = ChartInfo("web", chart="oci://user:hunter2pw@registry.example/x/web").check()
+    assert [p for p in problems if p.startswith("chart: credentials")] and "hunter2pw" not in str(problems)
+    assert ChartInfo("web", chart="oci://registry.example/x/web").check() == []
