@@ -9,7 +9,9 @@ lock, makes (or checks) the plan, then hands it here. A :class:`Run`
   reporting each stage as an :class:`~firestream_core.deploy.results.ApplyEvent`
   through a proxy of the plugin manager;
 * stops every helm process of the run as soon as ``cancel`` is set;
-* records each finished release in the state at once, atomically;
+* records each finished release in the state at once: O(1) per release
+  through a :class:`~firestream_core.state.store.StateWriter` backend (the
+  local journal, the Secret's batches), compacted once when the run ends;
 * returns an :class:`~firestream_core.deploy.results.ApplyResult`.
 """
 
@@ -25,13 +27,20 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from firestream_core.deploy.defaults import TESTS_PAYLOAD_KEY
+from firestream_core.deploy.helm_tests import state_test_entries
+from firestream_core.deploy.lifecycle import run_release
 from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseOutcome, validation_dict
+from firestream_core.deploy.scheduler import Scheduler
 from firestream_core.model import HelmAction, HelmChart
+from firestream_core.plugin.context import DeployContext
+from firestream_core.state.lock import utc_now
+from firestream_core.state.store import ReleaseState, StateWriter
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
     from firestream_core.plugin.manager import FirestreamPluginManager
-    from firestream_core.state.store import ReleaseState, State, StateBackend
+    from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.redact import Redactor
 
 __all__ = ["Run", "RunInput", "RunOptions", "Tools"]
@@ -97,8 +106,6 @@ class _StageReporter:
 def _tests_run(result: Any) -> list[Any] | None:
     """The tests the ``helm_tests`` validation ran in this lifecycle (the payload key the
     defaults set), or None when none ran."""
-    from firestream_core.deploy.defaults import TESTS_PAYLOAD_KEY
-
     payload = getattr(result, "payload", None)
     done = payload.get(TESTS_PAYLOAD_KEY) if payload is not None else None
     tests = done.get("tests") if isinstance(done, Mapping) else None
@@ -151,6 +158,8 @@ class Run:
         self.state: State | None = None
         self.manager = _StageReporter(project.manager, self._stage)
         self._events_broken = False
+        self._writer = backend if isinstance(backend, StateWriter) else None
+        self._log = logging.getLogger("firestream")
 
     # -- events ------------------------------------------------------------------------------
 
@@ -206,8 +215,6 @@ class Run:
         return out
 
     def go(self) -> ApplyResult:
-        from firestream_core.deploy.scheduler import Scheduler
-
         started = time.monotonic()
         self.state = self.backend.load()
         blocked = self.blocked()
@@ -235,7 +242,10 @@ class Run:
         finally:
             done.set()
             watcher.join()
-        if not self.dry_run:
+            if not self.dry_run and self._writer is not None:
+                self.record_adopted(satisfied)
+                self._writer.flush(self.state)  # the journal compacted, the last batch written
+        if not self.dry_run and self._writer is None:
             self.record_adopted(satisfied)
         releases: dict[str, ReleaseOutcome] = {}
         for c in self.plan.releases:
@@ -274,8 +284,6 @@ class Run:
         return chart
 
     def context_for(self, chart: HelmChart, change: Change) -> Any:
-        from firestream_core.plugin.context import DeployContext
-
         return DeployContext(
             helm=self.helm,
             kubectl=self.kubectl,
@@ -284,7 +292,7 @@ class Run:
             installed=change.installed,
             change=change.action,
             redactor=self.project.redactor,
-            log=logging.getLogger("firestream"),
+            log=self._log,
             dry_run=self.dry_run,
             settings={
                 "validation_failure": chart.settings.on_validation_failure,
@@ -296,8 +304,6 @@ class Run:
 
     def work(self, name: str) -> ReleaseOutcome:
         """One release's lifecycle (on a worker thread); its state is saved as soon as it ends."""
-        from firestream_core.deploy.lifecycle import run_release
-
         change = self.changes[name]
         chart = self.chart_for(change)
         context = self.context_for(chart, change)
@@ -346,7 +352,7 @@ class Run:
         if change.action == "destroy":
             if outcome.ok:
                 self.state.forget(change.key)
-                self.backend.save(self.state)
+                self._persist(change.key)
             return
         previous = self.state.releases.get(change.key)
         revision = outcome.revision
@@ -368,12 +374,18 @@ class Run:
             ],
         )
         if tests is not None:
-            from firestream_core.deploy.helm_tests import state_test_entries
-
             entry.tests = [{k: red(v) if isinstance(v, str) else v for k, v in t.items()}
                            for t in state_test_entries(tests, entry.applied_at)]
         self.state.record(entry)
-        self.backend.save(self.state)
+        self._persist(change.key)
+
+    def _persist(self, key: str) -> None:
+        """Make ``key``'s new state durable: O(1) through a ``StateWriter``, else the whole state."""
+        assert self.state is not None
+        if self._writer is not None:
+            self._writer.save_release(self.state, key)
+        else:
+            self.backend.save(self.state)
 
     def record_adopted(self, satisfied: Iterable[str]) -> None:
         """Record no-op releases the state did not know (they match the cluster)."""
@@ -398,14 +410,13 @@ class Run:
                 )
             )
             changed = True
-        if changed:
+            if self._writer is not None:
+                self._writer.save_release(self.state, c.key)
+        if changed and self._writer is None:
             self.backend.save(self.state)
 
     def _release_state(self, change: Change, **fields: Any) -> ReleaseState:
         """The state record of ``change``'s release: its identity and chart, stamped now, plus ``fields``."""
-        from firestream_core.state.lock import utc_now
-        from firestream_core.state.store import ReleaseState
-
         chart = self.project.chart(change.name)
         return ReleaseState(
             name=change.name,
