@@ -6,21 +6,22 @@ CLI tests.
 
 ``fake_dists`` writes real ``*.dist-info`` folders (METADATA and
 ``entry_points.txt``) and plugin modules into ``tmp_path`` and makes
-``importlib.metadata.entry_points`` see only those, so broken, mismatched,
+``importlib_metadata.entry_points`` see only those, so broken, mismatched,
 too-new and duplicate plugins are loaded through the same code path as
 installed ones, without touching the environment.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import itertools
 import logging
+import os
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
+import importlib_metadata
 import pytest
 
 from firestream_core.plugin.manager import FirestreamPluginManager, get_plugin_manager
@@ -37,15 +38,15 @@ class FakeDists:
         self.src.mkdir()
         self.site = root / "site"
         self.site.mkdir()
-        self.dists: list[importlib.metadata.Distribution] = []
+        self.dists: list[importlib_metadata.Distribution] = []
         monkeypatch.syspath_prepend(str(self.src))
-        monkeypatch.setattr(importlib.metadata, "entry_points", self._entry_points)
+        monkeypatch.setattr(importlib_metadata, "entry_points", self._entry_points)
         self._modules: list[str] = []
         self._monkeypatch = monkeypatch
 
-    def _entry_points(self, **params: Any) -> importlib.metadata.EntryPoints:
+    def _entry_points(self, **params: Any) -> importlib_metadata.EntryPoints:
         eps = [ep for d in self.dists for ep in d.entry_points]
-        return importlib.metadata.EntryPoints(eps).select(**params)
+        return importlib_metadata.EntryPoints(eps).select(**params)
 
     def module(self, source: str, name: str | None = None) -> str:
         """Write a plugin module; returns its (unique) import name."""
@@ -64,7 +65,7 @@ class FakeDists:
         )
         lines = ["[firestream.charts]"] + [f"{k} = {v}" for k, v in entry_points.items()]
         (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-        self.dists.append(importlib.metadata.PathDistribution(info))
+        self.dists.append(importlib_metadata.PathDistribution(info))
 
     def plugin(self, dist_name: str, ep_name: str, source: str, version: str = "1.0.0") -> str:
         """A module plus a distribution with one entry point to it; returns the module name."""
@@ -77,6 +78,7 @@ class FakeDists:
 def fake_dists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDists:
     """Fake installed distributions; only they are seen as entry points."""
     monkeypatch.delenv("FIRESTREAM_DISABLE_PLUGINS", raising=False)
+    monkeypatch.setenv("FIRESTREAM_PLUGIN_CACHE", "off")
     return FakeDists(tmp_path, monkeypatch)
 
 
@@ -84,8 +86,9 @@ def fake_dists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDists:
 def no_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     """No installed plugin is seen (tests that must not depend on what is installed)."""
     monkeypatch.delenv("FIRESTREAM_DISABLE_PLUGINS", raising=False)
+    monkeypatch.setenv("FIRESTREAM_PLUGIN_CACHE", "off")
     monkeypatch.setattr(
-        importlib.metadata, "entry_points", lambda **p: importlib.metadata.EntryPoints([])
+        importlib_metadata, "entry_points", lambda **p: importlib_metadata.EntryPoints([])
     )
 
 
@@ -154,6 +157,19 @@ def write_config(tmp_path: Path):
         return p
 
     return write
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _plugin_cache_in_a_temporary_folder(tmp_path_factory):
+    """The plugin cache (``plugin/cache.py``) of this run, CLI subprocesses included,
+    lives in a folder of its own, never in the user's ``~/.cache``."""
+    saved = os.environ.get("FIRESTREAM_CACHE_DIR")
+    os.environ["FIRESTREAM_CACHE_DIR"] = str(tmp_path_factory.mktemp("firestream-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("FIRESTREAM_CACHE_DIR", None)
+    else:
+        os.environ["FIRESTREAM_CACHE_DIR"] = saved
 
 
 @pytest.fixture(autouse=True)

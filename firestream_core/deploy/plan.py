@@ -41,6 +41,7 @@ whose values digest changed.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -239,8 +240,29 @@ def _exact(version: Any) -> str | None:
     return text.lstrip("v")
 
 
+_PLAN_MEMO: contextvars.ContextVar[dict[tuple[str, Path], Any] | None] = contextvars.ContextVar(
+    "firestream_plan_memo", default=None
+)
+"""Within one :func:`make_plan`: a local chart's ``Chart.yaml`` and file digest, read once per
+folder however many releases use it (a plan reads the files afresh every time)."""
+
+
+def _memoized(kind: str, path: Path, read: Any) -> Any:
+    memo = _PLAN_MEMO.get()
+    if memo is None:
+        return read()
+    key = (kind, path)
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
+
+
 def _chart_yaml(path: Path) -> dict[str, Any]:
     """The chart's ``Chart.yaml`` as a mapping ({} when unreadable: prerequisites report it)."""
+    return dict(_memoized("Chart.yaml", path, lambda: _read_chart_yaml(path)))
+
+
+def _read_chart_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
     file = path / "Chart.yaml"
@@ -287,7 +309,7 @@ def _chart_digest(chart: HelmChart, project_dir: Path) -> tuple[str | None, str 
     p = Path(path)
     p = p if p.is_absolute() else project_dir / p
     try:
-        return chart_digest(p), None
+        return _memoized("digest", p, lambda: chart_digest(p)), None
     except OSError as exc:
         return None, f"chart files cannot be read ({type(exc).__name__}: {getattr(exc, 'filename', '') or p})"
 
@@ -484,20 +506,24 @@ def make_plan(
     by_name = {c.chart_info.name: c for c in charts}
     live = {r.key: r for r in installed}
     order = sub.reverse_order() if destroy else sub.order()
-    changes = []
-    for name in order:
-        chart = by_name[name]
-        ns = chart.chart_info.namespace_name
-        changes.append(
-            plan_release(
-                chart,
-                live.get((ns, name)),
-                _record(state, f"{ns}/{name}"),
-                project_dir=project_dir,
-                destroy=destroy,
-                get_values=get_values,
+    memo = _PLAN_MEMO.set({})
+    try:
+        changes = []
+        for name in order:
+            chart = by_name[name]
+            ns = chart.chart_info.namespace_name
+            changes.append(
+                plan_release(
+                    chart,
+                    live.get((ns, name)),
+                    _record(state, f"{ns}/{name}"),
+                    project_dir=project_dir,
+                    destroy=destroy,
+                    get_values=get_values,
+                )
             )
-        )
+    finally:
+        _PLAN_MEMO.reset(memo)
     return Plan(
         releases=tuple(changes),
         destroy=destroy,

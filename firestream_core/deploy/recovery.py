@@ -27,8 +27,15 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.errors import FirestreamError, HelmCommandError, HelmError
+from firestream_core.errors import (
+    CancelledError,
+    FirestreamError,
+    HelmCommandError,
+    HelmError,
+    HelmTimeoutError,
+)
 from firestream_core.model import InstalledRelease
+from firestream_core.tools.helm_errors import ReleaseNotFoundError
 
 if TYPE_CHECKING:
     from firestream_core.model import BreakingVersion, ChartInfo
@@ -67,8 +74,6 @@ def find_installed(context: DeployContext, info: ChartInfo) -> InstalledRelease 
 
 
 def _is_not_found(exc: HelmError) -> bool:
-    from firestream_core.tools.helm_errors import ReleaseNotFoundError
-
     if isinstance(exc, ReleaseNotFoundError):
         return True
     text = f"{exc} {getattr(exc, 'stderr', '')}".lower()
@@ -191,8 +196,6 @@ def run_command(context: DeployContext, argv: Sequence[str], *, release: str, ti
     the list is used as is (the seed's string form was split with shlex
     when the chart was built). A failure raises a typed ``HelmError``.
     """
-    from firestream_core.errors import CancelledError, HelmTimeoutError
-
     args = [str(a) for a in argv]
     if not args or not args[0].strip():
         raise FirestreamError(f"release '{release}': a pre-upgrade command must name a program")

@@ -9,7 +9,9 @@ lock, makes (or checks) the plan, then hands it here. A :class:`Run`
   reporting each stage as an :class:`~firestream_core.deploy.results.ApplyEvent`
   through a proxy of the plugin manager;
 * stops every helm process of the run as soon as ``cancel`` is set;
-* records each finished release in the state at once, atomically;
+* records each finished release in the state at once: O(1) per release
+  through a :class:`~firestream_core.state.store.StateWriter` backend (the
+  local journal, the Secret's batches), compacted once when the run ends;
 * returns an :class:`~firestream_core.deploy.results.ApplyResult`.
 """
 
@@ -25,13 +27,21 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from firestream_core.deploy.defaults import TESTS_PAYLOAD_KEY
+from firestream_core.deploy.helm_tests import state_test_entries
+from firestream_core.deploy.lifecycle import run_release
 from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseOutcome, validation_dict
+from firestream_core.deploy.scheduler import Scheduler
 from firestream_core.model import HelmAction, HelmChart
+from firestream_core.plugin.context import DeployContext
+from firestream_core.plugin.spec import ALL_HOOKS
+from firestream_core.state.lock import utc_now
+from firestream_core.state.store import ReleaseState, StateWriter
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
     from firestream_core.plugin.manager import FirestreamPluginManager
-    from firestream_core.state.store import ReleaseState, State, StateBackend
+    from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.redact import Redactor
 
 __all__ = ["Run", "RunInput", "RunOptions", "Tools"]
@@ -97,8 +107,6 @@ class _StageReporter:
 def _tests_run(result: Any) -> list[Any] | None:
     """The tests the ``helm_tests`` validation ran in this lifecycle (the payload key the
     defaults set), or None when none ran."""
-    from firestream_core.deploy.defaults import TESTS_PAYLOAD_KEY
-
     payload = getattr(result, "payload", None)
     done = payload.get(TESTS_PAYLOAD_KEY) if payload is not None else None
     tests = done.get("tests") if isinstance(done, Mapping) else None
@@ -151,6 +159,8 @@ class Run:
         self.state: State | None = None
         self.manager = _StageReporter(project.manager, self._stage)
         self._events_broken = False
+        self._writer = backend if isinstance(backend, StateWriter) else None
+        self._log = logging.getLogger("firestream")
 
     # -- events ------------------------------------------------------------------------------
 
@@ -205,9 +215,14 @@ class Run:
                         stack.extend(dependents.get(n, ()))
         return out
 
-    def go(self) -> ApplyResult:
-        from firestream_core.deploy.scheduler import Scheduler
+    def _prepare_plugins(self, names: Iterable[str]) -> None:
+        """Every plugin the releases will call is imported, and its hook callers built, before
+        the first release starts: no import inside a lifecycle, no two workers importing one."""
+        for chart_type in {self.project.chart(n).chart_type for n in names}:
+            for hook in ALL_HOOKS[1:]:
+                self.manager.hook_caller(hook, chart_type)
 
+    def go(self) -> ApplyResult:
         started = time.monotonic()
         self.state = self.backend.load()
         blocked = self.blocked()
@@ -218,6 +233,7 @@ class Run:
         )
         for name, why in blocked.items():
             self.emit(ApplyEvent("skipped", name, self.changes[name].action, result="skipped", reason=why))
+        self._prepare_plugins(n for n in deps if self.changes[n].is_change)
         done = threading.Event()
         watcher = threading.Thread(target=self._watch_cancel, args=(done,), daemon=True,
                                    name="firestream-cancel")
@@ -235,7 +251,10 @@ class Run:
         finally:
             done.set()
             watcher.join()
-        if not self.dry_run:
+            if not self.dry_run and self._writer is not None:
+                self.record_adopted(satisfied)
+                self._writer.flush(self.state)  # the journal compacted, the last batch written
+        if not self.dry_run and self._writer is None:
             self.record_adopted(satisfied)
         releases: dict[str, ReleaseOutcome] = {}
         for c in self.plan.releases:
@@ -274,8 +293,6 @@ class Run:
         return chart
 
     def context_for(self, chart: HelmChart, change: Change) -> Any:
-        from firestream_core.plugin.context import DeployContext
-
         return DeployContext(
             helm=self.helm,
             kubectl=self.kubectl,
@@ -284,7 +301,7 @@ class Run:
             installed=change.installed,
             change=change.action,
             redactor=self.project.redactor,
-            log=logging.getLogger("firestream"),
+            log=self._log,
             dry_run=self.dry_run,
             settings={
                 "on_validation_failure": chart.settings.on_validation_failure,
@@ -295,8 +312,6 @@ class Run:
 
     def work(self, name: str) -> ReleaseOutcome:
         """One release's lifecycle (on a worker thread); its state is saved as soon as it ends."""
-        from firestream_core.deploy.lifecycle import run_release
-
         change = self.changes[name]
         chart = self.chart_for(change)
         context = self.context_for(chart, change)
@@ -345,7 +360,7 @@ class Run:
         if change.action == "destroy":
             if outcome.ok:
                 self.state.forget(change.key)
-                self.backend.save(self.state)
+                self._persist(change.key)
             return
         previous = self.state.releases.get(change.key)
         revision = outcome.revision
@@ -367,12 +382,18 @@ class Run:
             ],
         )
         if tests is not None:
-            from firestream_core.deploy.helm_tests import state_test_entries
-
             entry.tests = [{k: red(v) if isinstance(v, str) else v for k, v in t.items()}
                            for t in state_test_entries(tests, entry.applied_at)]
         self.state.record(entry)
-        self.backend.save(self.state)
+        self._persist(change.key)
+
+    def _persist(self, key: str) -> None:
+        """Make ``key``'s new state durable: O(1) through a ``StateWriter``, else the whole state."""
+        assert self.state is not None
+        if self._writer is not None:
+            self._writer.save_release(self.state, key)
+        else:
+            self.backend.save(self.state)
 
     def record_adopted(self, satisfied: Iterable[str]) -> None:
         """Record no-op releases the state did not know (they match the cluster)."""
@@ -397,14 +418,13 @@ class Run:
                 )
             )
             changed = True
-        if changed:
+            if self._writer is not None:
+                self._writer.save_release(self.state, c.key)
+        if changed and self._writer is None:
             self.backend.save(self.state)
 
     def _release_state(self, change: Change, **fields: Any) -> ReleaseState:
         """The state record of ``change``'s release: its identity and chart, stamped now, plus ``fields``."""
-        from firestream_core.state.lock import utc_now
-        from firestream_core.state.store import ReleaseState
-
         chart = self.project.chart(change.name)
         return ReleaseState(
             name=change.name,

@@ -23,6 +23,12 @@ One thread (the caller's) coordinates: it starts work, receives completions
 from a queue and emits every event, so events are totally ordered and a
 node's ``started`` event always follows the ``finished`` events of all of
 its dependencies.
+
+Ready nodes are dispatched at once: the worker threads are started before
+the first node (as many as the widest level of the graph, more only when
+more nodes are ready than workers are idle), and the coordinator hands every
+ready node to them before it emits any event, so no node waits for another
+one's set-up or for a thread to be created.
 """
 
 from __future__ import annotations
@@ -35,7 +41,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -249,6 +254,66 @@ def critical_path(
     return max(chains.values(), default=0.0)
 
 
+def _widest_level(waits_for: Mapping[str, set[str]]) -> int:
+    """Most nodes at one longest-path depth: how many workers to start before the first node."""
+    depth: dict[str, int] = {}
+    for n in graphlib.TopologicalSorter(waits_for).static_order():
+        depth[n] = 1 + max((depth[d] for d in waits_for.get(n, ())), default=-1)
+    counts: dict[int, int] = {}
+    for d in depth.values():
+        counts[d] = counts.get(d, 0) + 1
+    return max(counts.values(), default=0)
+
+
+class _Workers:
+    """Worker threads started ahead of the work, each taking names from one queue.
+
+    ``submit`` hands a name to an idle worker (a queue put: microseconds),
+    starting a new thread only when none is idle and fewer than ``limit``
+    exist. ``close`` waits for every worker.
+    """
+
+    def __init__(self, call: Callable[[str], None], limit: int, start: int) -> None:
+        self._call = call
+        self._limit = limit
+        self._tasks: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+        for _ in range(min(start, limit)):
+            self._spawn()
+            self._idle += 1
+
+    def _spawn(self) -> None:
+        t = threading.Thread(target=self._loop, name=f"firestream-node-{len(self._threads)}", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def submit(self, name: str) -> None:
+        with self._lock:
+            if self._idle > 0:
+                self._idle -= 1
+            elif len(self._threads) < self._limit:
+                self._spawn()
+            # else: every worker busy at the limit; the scheduler never over-submits
+        self._tasks.put(name)
+
+    def _loop(self) -> None:
+        while True:
+            name = self._tasks.get()
+            if name is None:
+                return
+            self._call(name)
+            with self._lock:
+                self._idle += 1
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._tasks.put(None)
+        for t in self._threads:
+            t.join()
+
+
 # -- the scheduler --------------------------------------------------------------------
 
 
@@ -341,6 +406,7 @@ class _Run:
         self.cancel = cancel if cancel is not None else threading.Event()
         self.fail_fast = scheduler.fail_fast
         self.limit = scheduler.concurrency or max(1, len(waits_for))
+        self.width = _widest_level(waits_for)
         self.pending = {n: len(w) for n, w in waits_for.items()}
         self.nodes: dict[str, NodeResult] = {}
         for name in deps:
@@ -376,7 +442,8 @@ class _Run:
 
     # -- the loop -----------------------------------------------------------------
     def go(self) -> ScheduleResult:
-        with ThreadPoolExecutor(max_workers=self.limit, thread_name_prefix="firestream-node") as pool:
+        pool = _Workers(self._call, self.limit, self.width)
+        try:
             while True:
                 try:
                     self.start_ready(pool)
@@ -389,7 +456,9 @@ class _Run:
                     self.interrupted = True
                     log.warning("interrupted: starting nothing new, waiting for running releases")
                     self.cancel.set()
-        # leaving the pool waited for every worker; take in what an interrupt left unread
+        finally:
+            pool.close()
+        # closing the pool waited for every worker; take in what an interrupt left unread
         for name in sorted(self.outcomes):
             self.complete(name)
         self.finish_unstarted()
@@ -400,13 +469,16 @@ class _Run:
     def stopping(self) -> bool:
         return self.cancel.is_set() or (self.fail_fast and self.first_failure is not None)
 
-    def start_ready(self, pool: ThreadPoolExecutor) -> None:
+    def start_ready(self, pool: _Workers) -> None:
+        """Hand every node that may start to a worker, then emit their ``started`` events."""
+        started: list[str] = []
         while self.ready and len(self.running) < self.limit and not self.stopping():
             _, name = heapq.heappop(self.ready)
-            node = self.nodes[name]
-            node.started = time.monotonic()
-            pool.submit(self._call, name)
+            self.nodes[name].started = time.monotonic()
+            pool.submit(name)
             self.running.add(name)
+            started.append(name)
+        for name in started:  # after dispatch: a slow progress display delays no node
             self.emit("started", name)
 
     def _call(self, name: str) -> None:

@@ -25,6 +25,10 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+import yaml
+
+from firestream_core.model import HelmAction
+
 if TYPE_CHECKING:
     from firestream_core.model import ChartInfo, InstalledRelease
     from firestream_core.plugin.context import DeployContext
@@ -91,8 +95,6 @@ def chart_crds(context: DeployContext, info: ChartInfo) -> str:
 
 def crd_names(manifests: str) -> list[str]:
     """The names of the CustomResourceDefinitions in a YAML stream."""
-    import yaml
-
     return [
         str(doc["metadata"]["name"])
         for doc in yaml.safe_load_all(manifests)
@@ -139,8 +141,6 @@ def upgrade_chart_crds(
     :return: the CRD names applied; None when nothing was due: not a deploy,
         a dry run, ``skip_crds``, or a first install whose CRDs are absent.
     """
-    from firestream_core.model import HelmAction
-
     if info.action is not HelmAction.DEPLOY or context.dry_run or info.dry_run or info.skip_crds:
         return None
     if installed is None and not any(

@@ -25,17 +25,22 @@ only for releases of those types. Plugins that register no chart type are
 cross-cutting and are called for every release, like the built-in defaults.
 
 This module imports only the standard library and pluggy at start-up, so
-``firestream plugins`` stays fast.
+``firestream plugins`` stays fast. Entry points and what each plugin
+registers are remembered between runs (``plugin/cache.py``): a plugin that
+loaded cleanly before is imported only when one of its chart types is asked
+for (:meth:`FirestreamPluginManager.chart_type`, ``.chart_types``) or, when
+it registers no chart type, before the first hook call. ``firestream
+plugins`` and ``--version`` import no plugin at all.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import logging
 import os
 import re
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +50,14 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from firestream_core.errors import PluginError, UnknownChartTypeError
-from firestream_core.plugin.markers import ENTRY_POINT_GROUP, NAME, PLUGIN_API_VERSION
+from firestream_core.plugin.cache import (
+    EntryPointRecord,
+    PluginCache,
+    PluginRecord,
+    module_files,
+    scan_entry_points,
+)
+from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION
 
 if TYPE_CHECKING:
     from firestream_core.model import (
@@ -194,12 +206,23 @@ class FirestreamPluginManager:
 
         self.pm = pluggy.PluginManager(NAME)
         self.pm.add_hookspecs(hookspecs)
-        self.chart_types: dict[str, RegisteredChartType] = {}
+        self._chart_types: dict[str, RegisteredChartType] = {}
         self.broken: list[BrokenPlugin] = []
         self.conflicts: dict[str, list[RegisteredChartType]] = {}
         self.disabled: list[str] = []
         self._sources: dict[str, _Source] = {}
         self._callers: dict[tuple[str, str], Any] = {}
+        self._order: list[str] = []  # plugin names in load order (loaded and not yet loaded)
+        self._lazy: dict[str, tuple[EntryPointRecord, PluginRecord, _Source]] = {}
+        self._lazy_lock = threading.RLock()
+        self._eps: dict[str, EntryPointRecord] = {}
+        self._cache = PluginCache()
+
+    @property
+    def chart_types(self) -> dict[str, RegisteredChartType]:
+        """Every registered chart type by name (imports the plugins not loaded yet)."""
+        self.load_all()
+        return self._chart_types
 
     # -- loading ---------------------------------------------------------------
 
@@ -211,53 +234,132 @@ class FirestreamPluginManager:
                 self.disabled.append(name)
 
     def load_builtins(self) -> None:
-        """Load the built-in plugins that exist in this installation."""
+        """Load the built-in plugins that exist in this installation (remembered like entry points)."""
         from firestream_core.version import __version__
 
         for name, module in BUILTIN_PLUGINS:
             if self.pm.is_blocked(name):
                 continue
             src = _Source(name, CORE_DISTRIBUTION, __version__, builtin=True)
-            try:
-                obj = importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name == module:  # not written / not shipped: nothing to load
-                    continue
-                self._record_broken(src, f"import failed: {one_line(exc)}", exc)
-                continue
-            except Exception as exc:
-                self._record_broken(src, f"import failed: {one_line(exc)}", exc)
-                continue
-            self._add(obj, src)
+            self._register_or_defer(EntryPointRecord(name, module, CORE_DISTRIBUTION, __version__), src)
+
+    def _register_or_defer(self, ep: EntryPointRecord, src: _Source) -> None:
+        """Import ``ep`` now, or (remembered from an earlier run) when it is first needed."""
+        known = self._cache.plugin(ep) if self._cache.enabled else None
+        if known is None:
+            self._load_entry_point(ep, src)
+        else:
+            src.chart_types.extend(known.chart_types)
+            self._lazy[ep.name] = (ep, known, src)
+            self._order.append(ep.name)
 
     def load_entry_points(self) -> None:
-        """Load every plugin of the ``firestream.charts`` entry-point group."""
-        eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-        for ep in sorted(eps, key=lambda e: e.name):
-            dist = getattr(ep, "dist", None)
-            dname = dver = None
-            if dist is not None:
-                try:
-                    dname = dist.name if getattr(dist, "name", None) else dist.metadata["Name"]
-                    dver = dist.version
-                except Exception:  # metadata of a half-installed distribution
-                    pass
-            src = _Source(ep.name, dname, dver)
+        """Find the ``firestream.charts`` plugins; import those not remembered (see the module doc)."""
+        cache = self._cache
+        records = cache.entry_points()
+        if records is None:
+            records = scan_entry_points()
+            cache.set_entry_points(records)
+        for ep in sorted(records, key=lambda e: e.name):
+            src = _Source(ep.name, ep.distribution, ep.version)
             if self.pm.is_blocked(ep.name):
                 continue
-            if ep.name in self._sources:
-                other = self._sources[ep.name]
+            other = self._sources.get(ep.name) or (self._lazy[ep.name][2] if ep.name in self._lazy else None)
+            if other is not None:
                 self._record_broken(
                     src,
                     f"the plugin name is already used by {_origin(other.name, other.distribution, other.version)}",
                 )
                 continue
-            try:
-                obj = ep.load()
-            except Exception as exc:
-                self._record_broken(src, f"import failed: {one_line(exc)}", exc)
-                continue
-            self._add(obj, src)
+            self._register_or_defer(ep, src)
+        # two providers of one chart type: both imported now, so the clash is reported as before
+        providers: dict[str, int] = dict.fromkeys(self._chart_types, 1)
+        for _, known, _ in self._lazy.values():
+            for ct in known.chart_types:
+                providers[ct] = providers.get(ct, 0) + 1
+        for name in [n for n, (_, k, _) in self._lazy.items() if any(providers[c] > 1 for c in k.chart_types)]:
+            self._load_lazy(name, check=False)
+
+    def _load_entry_point(self, ep: EntryPointRecord, src: _Source) -> None:
+        """Import one entry point's plugin and register it; remember what it registers."""
+        self._eps[ep.name] = ep
+        before = set(sys.modules)
+        try:
+            obj: Any = importlib.import_module(ep.module)
+            for attr in filter(None, ep.attr.split(".")):
+                obj = getattr(obj, attr)
+        except ModuleNotFoundError as exc:
+            if src.builtin and exc.name == ep.module:  # not written / not shipped: nothing to load
+                return
+            self._record_broken(src, f"import failed: {one_line(exc)}", exc)
+            self._forget(ep)
+            return
+        except Exception as exc:
+            self._record_broken(src, f"import failed: {one_line(exc)}", exc)
+            self._forget(ep)
+            return
+        if not self._add(obj, src):
+            self._forget(ep)
+            return
+        top = ep.module.split(".")[0]
+        mine = [ep.module, *(m for m in set(sys.modules) - before if m.split(".")[0] == top)]
+        self._cache.set_plugin(
+            ep, PluginRecord(list(src.chart_types), list(self._hooks_of(obj)), module_files(mine))
+        )
+
+    def _forget(self, ep: EntryPointRecord) -> None:
+        self._cache.forget_plugin(ep)
+
+    def _load_lazy(self, name: str, *, check: bool = True) -> None:
+        with self._lazy_lock:  # releases run in threads: import each plugin once
+            entry = self._lazy.pop(name, None)
+            if entry is None:  # another thread imported it meanwhile
+                return
+            self._load_lazy_entry(entry, check=check)
+
+    def _load_lazy_entry(
+        self, entry: tuple[EntryPointRecord, PluginRecord, _Source], *, check: bool
+    ) -> None:
+        ep, _, src = entry
+        self._load_entry_point(ep, _Source(src.name, src.distribution, src.version, builtin=src.builtin))
+        if check:
+            self.check_pending()
+            self.save_cache()
+
+    def load_all(self) -> None:
+        """Import every plugin not imported yet."""
+        with self._lazy_lock:
+            self._load_all_locked()
+
+    def _load_all_locked(self) -> None:
+        if self._lazy:
+            for name in list(self._lazy):
+                self._load_lazy(name, check=False)
+            self.check_pending()
+            self.save_cache()
+
+    def _load_for(self, chart_type: str) -> None:
+        """Import the plugins that registered ``chart_type`` last time, if not imported yet."""
+        with self._lazy_lock:
+            self._load_wanted([n for n, (_, k, _) in self._lazy.items() if chart_type in k.chart_types])
+
+    def _load_wanted(self, wanted: list[str]) -> None:
+        for name in wanted:
+            self._load_lazy(name, check=False)
+        if wanted:
+            self.check_pending()
+            self.save_cache()
+
+    def _load_cross_cutting(self) -> None:
+        """Import the plugins that register no chart type: they are called for every release."""
+        if not self._lazy:
+            return
+        with self._lazy_lock:
+            self._load_wanted([n for n, (_, k, _) in self._lazy.items() if not k.chart_types])
+
+    def save_cache(self) -> None:
+        """Write what was learnt about the plugins (nothing when nothing changed)."""
+        self._cache.save()
 
     def load_extra(self, plugins: Iterable[Any]) -> None:
         """Register plugin objects or modules given by the caller (tests, library users)."""
@@ -290,32 +392,42 @@ class FirestreamPluginManager:
             )
         return None
 
-    def _add(self, obj: Any, src: _Source) -> None:
+    def _add(self, obj: Any, src: _Source) -> bool:
+        """Register ``obj``; False (and recorded as broken) when it cannot be used."""
         problem = self._api_version_problem(obj)
         if problem:
             self._record_broken(src, problem)
-            return
+            return False
         try:
             registered = self.pm.register(obj, name=src.name)
         except pluggy.PluginValidationError as exc:
             self._record_broken(src, f"hook does not match the hookspec: {self._mismatch(exc)}", exc)
-            return
+            return False
         except ValueError as exc:  # same object or name registered twice
             self._record_broken(src, one_line(exc), exc)
-            return
+            return False
         if registered is None:  # blocked
-            return
+            return False
         self._sources[src.name] = src
+        if src.name not in self._order:
+            self._order.append(src.name)
         try:
             types = self._collect_chart_types(obj, src)
         except Exception as exc:
             self.pm.unregister(obj)
             del self._sources[src.name]
             self._record_broken(src, f"register_chart_types failed: {one_line(exc)}", exc)
-            return
+            return False
         for ct in types:
             self._add_chart_type(ct, obj, src)
         self._callers.clear()
+        return True
+
+    def _hooks_of(self, plugin: Any) -> tuple[str, ...]:
+        """The hooks ``plugin`` implements, in lifecycle order (``register_chart_types`` left out)."""
+        order = {h: i for i, h in enumerate(_hook_order())}
+        hooks = [h.name for h in (self.pm.get_hookcallers(plugin) or []) if h.name != "register_chart_types"]
+        return tuple(sorted(hooks, key=lambda h: order.get(h, 99)))
 
     def _mismatch(self, exc: pluggy.PluginValidationError) -> str:
         """pluggy's mismatch, said with the offending arguments and the ones the hook passes."""
@@ -380,10 +492,10 @@ class FirestreamPluginManager:
         reg = RegisteredChartType(ct, src.name, obj, src.distribution, src.version)
         if ct.name in self.conflicts:
             self.conflicts[ct.name].append(reg)
-        elif ct.name in self.chart_types:
-            self.conflicts[ct.name] = [self.chart_types.pop(ct.name), reg]
+        elif ct.name in self._chart_types:
+            self.conflicts[ct.name] = [self._chart_types.pop(ct.name), reg]
         else:
-            self.chart_types[ct.name] = reg
+            self._chart_types[ct.name] = reg
 
     def check_pending(self) -> None:
         """Unregister and record every plugin with a hook no spec declares."""
@@ -395,10 +507,12 @@ class FirestreamPluginManager:
                 src = self._sources.pop(name, _Source(name))
                 self.pm.unregister(exc.plugin)
                 for ct in src.chart_types:
-                    reg = self.chart_types.get(ct)
+                    reg = self._chart_types.get(ct)
                     if reg is not None and reg.plugin is exc.plugin:
-                        del self.chart_types[ct]
+                        del self._chart_types[ct]
                 self._record_broken(src, f"unknown hook: {one_line(exc)}", exc)
+                if name in self._eps:
+                    self._forget(self._eps[name])
                 self._callers.clear()
                 continue
             return
@@ -411,9 +525,14 @@ class FirestreamPluginManager:
         Raises ``PluginError`` when the plugin providing it is broken or two
         plugins register it, ``UnknownChartTypeError`` when nothing provides it.
         """
-        reg = self.chart_types.get(name)
+        reg = self._chart_types.get(name)
         if reg is not None:
             return reg
+        if self._lazy:
+            self._load_for(name)
+            reg = self._chart_types.get(name)
+            if reg is not None:
+                return reg
         if name in self.conflicts:
             raise PluginError(self.conflict_message(name))
         for b in self.broken:
@@ -444,29 +563,26 @@ class FirestreamPluginManager:
         return self.chart_type(chart_type).plugin
 
     def plugin_infos(self) -> list[PluginInfo]:
-        """Name, distribution, version, chart types and hooks of every loaded plugin."""
-        out = []
-        order = {h: i for i, h in enumerate(_hook_order())}
+        """Name, distribution, version, chart types and hooks of every plugin, in load order.
+
+        A plugin not imported yet is described from what it registered last time.
+        """
+        found: dict[str, PluginInfo] = {}
         for name, plugin in self.pm.list_name_plugin():
             if plugin is None:  # a blocked name
                 continue
             src = self._sources.get(name, _Source(name))
-            hooks = tuple(
-                h.name
-                for h in (self.pm.get_hookcallers(plugin) or [])
-                if h.name != "register_chart_types"
+            found[name] = PluginInfo(
+                name, src.distribution, src.version, tuple(src.chart_types), self._hooks_of(plugin), src.builtin
             )
-            out.append(
-                PluginInfo(
-                    name,
-                    src.distribution,
-                    src.version,
-                    tuple(src.chart_types),
-                    tuple(sorted(hooks, key=lambda h: order.get(h, 99))),
-                    src.builtin,
-                )
-            )
-        return out
+        order = {h: i for i, h in enumerate(_hook_order())}
+        for name, (ep, known, _) in self._lazy.items():
+            hooks = tuple(sorted(known.hooks, key=lambda h: order.get(h, 99)))
+            found[name] = PluginInfo(name, ep.distribution, ep.version, tuple(known.chart_types), hooks,
+                                     self._lazy[name][2].builtin)
+        return [found[n] for n in self._order if n in found] + [
+            i for n, i in found.items() if n not in self._order
+        ]
 
     # -- calling ---------------------------------------------------------------
 
@@ -479,10 +595,11 @@ class FirestreamPluginManager:
         key = (hook, chart_type)
         caller = self._callers.get(key)
         if caller is None:
+            self._load_cross_cutting()
             owner = self.owner_of(chart_type)
             others = {
                 id(r.plugin): r.plugin
-                for r in self.chart_types.values()
+                for r in self._chart_types.values()
                 if r.plugin is not owner
             }
             for regs in self.conflicts.values():
@@ -602,4 +719,5 @@ def get_plugin_manager(
         fpm.load_entry_points()
     fpm.load_extra(extra_plugins)
     fpm.check_pending()
+    fpm.save_cache()
     return fpm

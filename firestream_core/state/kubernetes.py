@@ -31,6 +31,14 @@ Expiry is judged with this machine's clock against the holder's
 
 Every object goes to kubectl on stdin (``create``/``replace -f -``); the
 state holds values' digests only, never values.
+
+During a run the Secret is written in batches, not once per release:
+:meth:`KubernetesStateBackend.save_release` marks the state changed and a
+flusher thread replaces the Secret at most ``BATCH_DELAY`` seconds later with
+everything recorded by then; :meth:`KubernetesStateBackend.flush` at the end of
+the run writes what is left. A run killed outright loses at most the
+releases of its last ``BATCH_DELAY`` seconds from the state (the next plan
+still starts from what helm reports as deployed).
 """
 
 from __future__ import annotations
@@ -86,6 +94,8 @@ COMMAND_ANNOTATION = "firestream.dev/command"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "firestream"}
 LEASE_API = "coordination.k8s.io/v1"
 _CALL_TIMEOUT = 60.0
+BATCH_DELAY = 0.5
+"""Most seconds a release recorded during a run waits before the Secret holds it."""
 """Seconds one kubectl call of the backend may take."""
 _RETRIES = 5
 """Read-then-write rounds before giving up on a lease that keeps changing hands."""
@@ -604,6 +614,11 @@ class KubernetesStateBackend:
         self._write_lock = threading.Lock()
         self._version: str | None = None  # resourceVersion of the Secret last read or written
         self._based = False  # load() or save() has set _version
+        self._batch = threading.Condition()
+        self._dirty: State | None = None  # recorded by save_release, not yet written
+        self._flusher: threading.Thread | None = None
+        self._failure: BaseException | None = None  # the flusher's last error, raised by the next call
+        self._unflushed = False  # save_release was called since the last flush
 
     def __repr__(self) -> str:
         return f"KubernetesStateBackend({self.describe()})"
@@ -669,6 +684,62 @@ class KubernetesStateBackend:
                     "run again: the next plan starts from what is deployed",
                 )
             self._version = str(written["metadata"]["resourceVersion"])
+
+    def save_release(self, state: State, key: str) -> None:
+        """Record that ``state`` changed at ``key``: the Secret holds it within ``BATCH_DELAY`` seconds.
+
+        One Secret update covers every release recorded meanwhile. Raises
+        the error of an earlier batch's write (a conflict, the cluster gone).
+        """
+        with self._batch:
+            self._raise_failure()
+            self._dirty = state
+            self._unflushed = True
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_loop, daemon=True,
+                                                 name="firestream-state-flush")
+                self._flusher.start()
+            self._batch.notify()
+
+    def flush(self, state: State) -> None:
+        """Write what is left (the whole ``state``, when anything was recorded) and stop the flusher."""
+        with self._batch:
+            flusher, self._flusher = self._flusher, None
+            self._dirty = None
+            unflushed, self._unflushed = self._unflushed, False
+            self._batch.notify()
+        if flusher is not None:
+            flusher.join()
+        with self._batch:
+            self._raise_failure()
+        if unflushed:
+            self.save(state)
+
+    def _raise_failure(self) -> None:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    def _flush_loop(self) -> None:
+        """The flusher: wait for a change, let more gather for ``BATCH_DELAY``, write them at once."""
+        me = threading.current_thread()
+        while True:
+            with self._batch:
+                while self._dirty is None and self._flusher is me:
+                    self._batch.wait()
+                deadline = time.monotonic() + BATCH_DELAY
+                while self._flusher is me and (left := deadline - time.monotonic()) > 0:
+                    self._batch.wait(left)  # flush() wakes it: the run's end writes at once
+                if self._flusher is not me:
+                    return
+                state, self._dirty = self._dirty, None
+            if state is None:
+                continue
+            try:
+                self.save(state)
+            except BaseException as exc:  # noqa: BLE001 - handed to the run's next call
+                with self._batch:
+                    self._failure = exc
 
     def _create(self, body: dict[str, Any]) -> dict[str, Any] | None:
         try:

@@ -9,6 +9,16 @@ The default backend is a local file, ``<project>/.firestream/state.json``,
 read by :meth:`StateStore.load` and written atomically by
 :meth:`StateStore.save` (temp file in the same folder, flush, fsync, rename,
 fsync of the folder): a crash leaves either the old file or the new one.
+
+During a run each finished release costs O(1), not a rewrite of the whole
+file: :meth:`StateStore.save_release` appends one line (the release's entry
+and duration, or its removal) to the journal ``state.journal`` beside the
+file, and :meth:`StateStore.flush` at the end of the run folds the journal
+into ``state.json`` (compaction) and removes it. :meth:`StateStore.load`
+replays a journal a crashed run left, so the next run sees everything that
+run recorded, and compacts it when that run ends. Every journal line *sets*
+a key to its final value, so replaying a line twice (a crash between
+compaction and the journal's removal) changes nothing.
 Other backends (state in a Kubernetes Secret, the lock as a Lease) implement
 :class:`StateBackend` and register with :func:`register_backend`. See
 ``docs/state.md``.
@@ -47,6 +57,7 @@ __all__ = [
     "State",
     "StateBackend",
     "StateStore",
+    "StateWriter",
     "open_backend",
     "register_backend",
     "release_key",
@@ -57,6 +68,8 @@ SCHEMA_VERSION = 1
 """Version of the state file layout this firestream reads and writes."""
 
 STATE_FILE = "state.json"
+JOURNAL_FILE = "state.journal"
+"""Per-release changes since the last compaction, one JSON line each (see the module doc)."""
 
 DEPLOY_ACTIONS = frozenset({"create", "upgrade", "recover", "reinstall", "import"})
 """Actions whose successful durations feed the scheduler's estimates."""
@@ -161,6 +174,35 @@ class State:
                 if d is not None:
                     out[node] = d
         return out
+
+    def journal_line(self, key: str) -> str:
+        """One journal line setting ``key`` to what this state holds now (entry and duration)."""
+        with self._lock:
+            entry = self.releases.get(key)
+            line = {
+                "key": key,
+                "entry": None if entry is None else _converter.unstructure(entry),
+                "duration": self.durations.get(key),
+            }
+        return json.dumps(line, separators=(",", ":")) + "\n"
+
+    def replay(self, line: Mapping[str, Any], *, source: str = "journal") -> None:
+        """Apply one journal line (idempotent: it sets the key's entry and duration)."""
+        key = line.get("key")
+        if not isinstance(key, str):
+            raise StateError(f"{source}: a line without a release key")
+        raw = line.get("entry")
+        with self._lock:
+            if raw is None:
+                self.releases.pop(key, None)
+            else:
+                entry = _structure(raw, ReleaseState, f"$.{key}", source)
+                if entry.key != key:
+                    raise StateError(f"{source}: release key {key!r} does not match {entry.key!r}")
+                self.releases[key] = entry
+            duration = line.get("duration")
+            if duration is not None:
+                self.durations[key] = float(duration)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document written to the state file."""
@@ -282,6 +324,24 @@ class StateBackend(Protocol):
         ...
 
 
+@runtime_checkable
+class StateWriter(Protocol):
+    """A backend that records one release at a time at O(1) cost (see :class:`StateStore`).
+
+    A :class:`~firestream_core.deploy.run.Run` calls :meth:`save_release`
+    after each release and :meth:`flush` once at its end; a backend without
+    these methods gets :meth:`StateBackend.save` after each release.
+    """
+
+    def save_release(self, state: State, key: str) -> None:
+        """Make what ``state`` holds for ``key`` (its entry or its absence) durable."""
+        ...
+
+    def flush(self, state: State) -> None:
+        """Everything recorded is durable in the backend's compact form."""
+        ...
+
+
 class StateStore:
     """The local backend: ``<project>/.firestream/state.json`` and ``.firestream/lock``.
 
@@ -292,7 +352,12 @@ class StateStore:
         self.project_dir = Path(project_dir)
         self.dir = self.project_dir / STATE_DIR
         self.path = self.dir / STATE_FILE
+        self.journal = self.dir / JOURNAL_FILE
         self._write_lock = threading.Lock()
+        self._journal_fd: int | None = None
+        self._sync = threading.Condition(self._write_lock)
+        self._unsynced = False  # lines written since the last fdatasync
+        self._syncer: threading.Thread | None = None
 
     def describe(self) -> str:
         return str(self.path)
@@ -306,7 +371,9 @@ class StateStore:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return State()
+            state = State()
+            self._replay_journal(state)  # a first run that crashed
+            return state
         except UnicodeDecodeError as exc:
             raise StateError(
                 f"state file {self.path} is not UTF-8 text (byte {exc.start})", hint=recovery_hint(str(self.path))
@@ -323,7 +390,36 @@ class StateStore:
             raise StateError(
                 f"state file {self.path} is not valid JSON: {exc}", hint=recovery_hint(str(self.path))
             ) from None
-        return State.from_dict(data, source=f"state file {self.path}")
+        state = State.from_dict(data, source=f"state file {self.path}")
+        self._replay_journal(state)
+        return state
+
+    def _replay_journal(self, state: State) -> None:
+        """Apply the journal a run left (crashed, or still going): its lines in order.
+
+        A last line cut short (the machine lost power mid-write) is ignored:
+        that release was in flight.
+        """
+        try:
+            lines = self.journal.read_bytes().split(b"\n")
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StateError(f"cannot read state journal {self.journal}: {exc}") from None
+        source = f"state journal {self.journal}"
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                if number == len(lines):  # torn last line, no newline after it
+                    break
+                raise StateError(f"{source}: line {number} is not valid JSON",
+                                 hint="remove the journal (the cluster keeps what is deployed)") from None
+            if not isinstance(line, Mapping):
+                raise StateError(f"{source}: line {number} is not a JSON object")
+            state.replay(line, source=f"{source} line {number}")
 
     def save(self, state: State) -> None:
         """Write the state atomically: temp file, flush, fsync, rename, fsync of the folder.
@@ -335,6 +431,64 @@ class StateStore:
             text = json.dumps(state.to_dict(), indent=2, sort_keys=False) + "\n"
             self.dir.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, text)
+            self._drop_journal()
+
+    def save_release(self, state: State, key: str) -> None:
+        """Append ``key``'s entry and duration to the journal: one ``write`` (O_APPEND).
+
+        Safe to call from several threads. When it returns the line is in
+        the file (a kill -9 of firestream loses nothing recorded: the kernel
+        holds it); a syncer thread ``fdatasync``s the journal right behind
+        the writers, one sync for every line written meanwhile, so a lost
+        machine loses at most the lines of the sync in flight.
+        """
+        line = state.journal_line(key).encode("utf-8")
+        with self._write_lock:
+            if self._journal_fd is None:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                self._journal_fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.write(self._journal_fd, line)
+            self._unsynced = True
+            if self._syncer is None:
+                self._syncer = threading.Thread(target=self._sync_loop, args=(self._journal_fd,),
+                                                daemon=True, name="firestream-journal-sync")
+                self._syncer.start()
+            self._sync.notify()
+
+    def _sync_loop(self, fd: int) -> None:
+        """fdatasync the journal whenever lines were written since the last sync.
+
+        The thread owns ``fd`` from then on: once the journal is compacted
+        away it closes it and ends.
+        """
+        while True:
+            with self._sync:
+                while not self._unsynced and self._journal_fd == fd:
+                    self._sync.wait()
+                if self._journal_fd != fd:
+                    os.close(fd)
+                    return
+                self._unsynced = False
+            os.fdatasync(fd)
+
+    def flush(self, state: State) -> None:
+        """Compact: the whole state into ``state.json`` (atomically), then the journal removed.
+
+        Nothing to do when there is no journal (no release recorded, no crash before).
+        """
+        if self._journal_fd is None and not self.journal.exists():
+            return
+        self.save(state)
+
+    def _drop_journal(self) -> None:
+        """After a compaction (write lock held): the journal's lines are all in ``state.json``."""
+        if self._journal_fd is not None:
+            self._journal_fd = None  # its syncer closes the descriptor and ends
+            self._syncer = None
+            self._unsynced = False
+            self._sync.notify_all()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.journal)
 
     def lock(self, command: str, *, timeout: float = 0.0) -> ProjectLock:
         return ProjectLock(self.project_dir, command, timeout=timeout)

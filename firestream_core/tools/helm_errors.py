@@ -14,6 +14,7 @@ in a message.
 from __future__ import annotations
 
 import re
+import signal
 
 from firestream_core.errors import (
     ChartNotFoundError,
@@ -180,8 +181,6 @@ def kubectl_error(op: str, result: Completed, stderr: str) -> HelmError:
 
 
 def _signal_name(number: int) -> str:
-    import signal
-
     try:
         return signal.Signals(number).name
     except ValueError:

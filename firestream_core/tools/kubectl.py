@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import yaml
+
 from firestream_core.errors import HelmError
 from firestream_core.tools.helm_args import seconds
 from firestream_core.tools.helm_errors import KUBECTL_TIMED_OUT, UNREACHABLE, kubectl_error
@@ -123,8 +125,6 @@ class Kubectl(KubeTool):
         Objects that do not exist, and objects of kinds the server does not
         serve (a CRD removed), are left out of the list, not errors.
         """
-        import yaml
-
         red = self.redactor.copy()
         for obj in yaml.safe_load_all(manifest or ""):
             if isinstance(obj, Mapping) and obj.get("kind") == "Secret":
@@ -217,8 +217,6 @@ class Kubectl(KubeTool):
         :param manifests: YAML text, one object, or a list of objects.
         :return: the applied objects as ``kind/name``.
         """
-        import yaml
-
         if isinstance(manifests, str):
             text = manifests
             objects = [d for d in yaml.safe_load_all(text) if isinstance(d, Mapping)]

@@ -3,7 +3,9 @@
 Everything that starts a process (helm, kubectl, a chart's
 ``pre_upgrade_commands``) goes through a :class:`Runner`, which tests can
 replace. A program is always given as an argument list and started without
-a shell, through ``sh`` (imported lazily: the CLI's start-up stays cheap).
+a shell, through the standard library's ``subprocess`` (vfork/posix_spawn:
+about 1 ms per process; ``sh.Command``, which the design named, cost about
+10 ms, so it was dropped - see docs/architecture.md, "Process creation").
 
 * ``Runner.run`` never raises for a non-zero exit: it returns a
   :class:`Completed` and the caller decides what the exit means.
@@ -20,8 +22,8 @@ a shell, through ``sh`` (imported lazily: the CLI's start-up stays cheap).
   which ones it stopped. A ``KeyboardInterrupt`` (or any exception) raised
   in the waiting thread stops that thread's process before propagating.
 * One DEBUG log line per call gives the argument list (which never holds a
-  value: values go through files and stdin), exit code and duration. ``sh``'s
-  own loggers, which would log stdin and stdout, are held at WARNING.
+  value: values go through files and stdin), exit code and duration. Neither
+  stdin nor output is ever logged.
 
 A runner is thread-safe: the scheduler runs releases in threads.
 """
@@ -32,15 +34,18 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from firestream_core.errors import CancelledError, HelmNotInstalledError
+from firestream_core.tools.environment import child_environment
 
 if TYPE_CHECKING:
     from firestream_core.tools.redact import Redactor
@@ -48,9 +53,6 @@ if TYPE_CHECKING:
 __all__ = ["Completed", "ProgramNotFoundError", "Runner", "RunningProcess", "install_hint", "run_tool"]
 
 log = logging.getLogger("firestream.process")
-
-_ALL_EXIT_CODES = list(range(-64, 256))
-"""Passed to sh as ``_ok_code`` so it never raises for an exit code or signal."""
 
 _INSTALL_HINTS = {
     "helm": (
@@ -134,6 +136,8 @@ class RunningProcess:
     timed_out: bool = False
 
     def _signal(self, sig: int) -> None:
+        if self._proc.returncode is not None:
+            return  # reaped: its pid may belong to someone else now
         try:
             os.killpg(self.pid, sig)  # own session: pgid == pid
         except ProcessLookupError:
@@ -145,14 +149,12 @@ class RunningProcess:
                 return
 
     def alive(self) -> bool:
-        try:
-            return bool(self._proc.is_alive()[0])
-        except Exception:  # pragma: no cover - sh internals
-            return False
+        """Still running (reaps it when it has ended)."""
+        return self._proc.poll() is None
 
 
 def _check_env(env: Mapping[str, str]) -> dict[str, str]:
-    """Validate an environment without ever showing a value (sh's own errors do)."""
+    """Validate an environment without ever showing a value (``os.execve``'s errors would)."""
     out: dict[str, str] = {}
     for k, v in env.items():
         if not isinstance(k, str) or not k or "=" in k or "\0" in k:
@@ -203,103 +205,89 @@ class Runner:
         :raises CancelledError: the runner is refusing new processes
             (after ``terminate_all(refuse_new=True)``).
         """
-        sh = _sh()
-        args = [os.fspath(a) for a in argv]
-        if not args:
-            raise ValueError("empty argument list")
-        for a in args:
-            if "\0" in a:
-                raise ValueError("an argument contains a NUL byte")
+        args = _argv(argv)
+        self._check_accepting(label)
+        full_env = self._child_env(env)
+        program = _resolve(args[0], full_env, label)
+        started = time.monotonic()
+        proc = _spawn([program, *args[1:]], full_env, cwd, program, label)
+        entry = RunningProcess(argv=tuple(args), label=label, pid=proc.pid, started=started, proc=proc)
+        with self._tracked(entry):
+            stdout, stderr = self._wait(entry, proc, stdin, timeout)
+        result = Completed(
+            argv=tuple(args),
+            returncode=proc.returncode if proc.returncode is not None else -1,
+            stdout=_decode(stdout),
+            stderr=_decode(stderr),
+            duration=time.monotonic() - started,
+            label=label,
+            timed_out=entry.timed_out,
+            cancelled=entry.terminated and not entry.timed_out,
+        )
+        self._log(result)
+        return result
+
+    def _check_accepting(self, label: str | None) -> None:
+        """Raise ``CancelledError`` after ``terminate_all(refuse_new=True)``."""
         with self._lock:
             if self._refusing is not None:
                 raise CancelledError(self._refusing, releases=[label] if label else [])
-        program = args[0]
-        if os.sep not in program and env and env.get("PATH"):
-            # a bare name is looked up on the PATH the program will get
-            found = shutil.which(program, path=env["PATH"])
-            if found is None:
-                raise ProgramNotFoundError(program, release=label)
-            program = found
-        try:
-            command = sh.Command(program)
-        except sh.CommandNotFound:
-            raise ProgramNotFoundError(program, release=label) from None
-        from firestream_core.tools.environment import child_environment
 
-        full_env = child_environment(_check_env(env) if env else None,
-                                     secrets=self.redactor if self.redactor is not None else ())
-        started = time.monotonic()
-        try:
-            running = command(
-                *args[1:],
-                _env=full_env,
-                _in=stdin if stdin is not None else b"",
-                _cwd=os.fspath(cwd) if cwd is not None else None,
-                _bg=True,
-                _bg_exc=False,
-                _ok_code=_ALL_EXIT_CODES,
-                _tty_out=False,
-                _tty_in=False,
-                _new_session=True,
-                _decode_errors="replace",
-                _truncate_exc=False,
-            )
-        except (FileNotFoundError, PermissionError, sh.ForkException):
-            raise ProgramNotFoundError(program, release=label) from None
-        entry = RunningProcess(
-            argv=tuple(args),
-            label=label,
-            pid=running.process.pid,
-            started=started,
-            proc=running.process,
-        )
+    def _child_env(self, env: Mapping[str, str] | None) -> dict[str, str]:
+        """The environment a program gets: the allow-listed part of this process's
+        (:mod:`~firestream_core.tools.environment`), with ``env`` added (checked), never a
+        variable holding a registered secret. The one place a child's environment is made.
+        """
+        return child_environment(_check_env(env) if env else None,
+                                 secrets=self.redactor if self.redactor is not None else ())
+
+    @contextmanager
+    def _tracked(self, entry: RunningProcess) -> Iterator[None]:
+        """``entry`` is in :meth:`running` (and stoppable by :meth:`terminate_all`) meanwhile."""
         key = id(entry)
         with self._lock:
             self._running[key] = entry
-        timer: threading.Timer | None = None
-        if timeout is not None:
-            # sh's own wait(timeout) polls every 0.1 s; a timer keeps the
-            # normal path a plain blocking wait.
-            timer = threading.Timer(max(timeout, 0.0), self._time_out, (entry,))
-            timer.daemon = True
-            timer.start()
         try:
-            running.wait()
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
+
+    def _wait(
+        self, entry: RunningProcess, proc: subprocess.Popen[bytes], stdin: bytes | None, timeout: float | None
+    ) -> tuple[bytes, bytes]:
+        """Feed stdin, read both outputs, wait for the exit; stop it after ``timeout``.
+
+        A ``KeyboardInterrupt`` (or any error) here stops the process before
+        propagating, and reaps it.
+        """
+        try:
+            try:
+                return proc.communicate(stdin if stdin is not None else b"", timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with self._lock:
+                    mine = not entry.terminated  # terminate_all did not get it first
+                    entry.timed_out = mine
+                if mine:
+                    self._stop(entry, self.grace)
+                return proc.communicate()
         except BaseException:
-            # KeyboardInterrupt or another error in this thread: do not leave
-            # the process behind (nor a zombie: is_alive() reaps it).
             self._stop(entry, self.grace)
             try:
-                entry.alive()
+                proc.wait(timeout=self.grace)
             except BaseException:  # pragma: no cover - best effort
                 pass
             raise
-        finally:
-            if timer is not None:
-                timer.cancel()
-            with self._lock:
-                self._running.pop(key, None)
-        timed_out = entry.timed_out
-        duration = time.monotonic() - started
-        proc = running.process
-        code = proc.exit_code if proc.exit_code is not None else -1
-        result = Completed(
-            argv=tuple(args),
-            returncode=code,
-            stdout=_decode(proc.stdout),
-            stderr=_decode(proc.stderr),
-            duration=duration,
-            label=label,
-            timed_out=timed_out,
-            cancelled=entry.terminated and not timed_out,
-        )
-        if log.isEnabledFor(logging.DEBUG):
-            line = " ".join(args)
-            if self.redactor is not None:
-                line = self.redactor.redact(line)
-            state = " (timed out)" if timed_out else " (cancelled)" if result.cancelled else ""
-            log.debug("ran %s -> exit %d in %.3fs%s", line, code, duration, state)
-        return result
+
+    def _log(self, result: Completed) -> None:
+        """One DEBUG line per call: argv (redacted), exit code, duration."""
+        if not log.isEnabledFor(logging.DEBUG):
+            return
+        line = " ".join(result.argv)
+        if self.redactor is not None:
+            line = self.redactor.redact(line)
+        state = " (timed out)" if result.timed_out else " (cancelled)" if result.cancelled else ""
+        log.debug("ran %s -> exit %d in %.3fs%s", line, result.returncode, result.duration, state)
 
     def run_program(self, argv: Sequence[str], **kwargs: Any) -> Completed:
         """Run any program (e.g. a chart's ``pre_upgrade_commands`` entry): same as :meth:`run`."""
@@ -310,13 +298,6 @@ class Runner:
         """The processes running now."""
         with self._lock:
             return list(self._running.values())
-
-    def _time_out(self, entry: RunningProcess) -> None:
-        with self._lock:
-            if entry.terminated or not entry.alive():
-                return
-            entry.timed_out = True
-        self._stop(entry, self.grace)
 
     def _stop(self, entry: RunningProcess, grace: float) -> None:
         entry._signal(signal.SIGTERM)
@@ -397,20 +378,44 @@ def run_tool(
     return result
 
 
-def _sh() -> Any:
-    """Import ``sh`` (lazily) and silence its loggers.
+def _argv(argv: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """``argv`` as strings; refused when empty or holding a NUL byte."""
+    args = [os.fspath(a) for a in argv]
+    if not args:
+        raise ValueError("empty argument list")
+    for a in args:
+        if "\0" in a:
+            raise ValueError("an argument contains a NUL byte")
+    return args
 
-    sh logs every chunk a process reads and writes at DEBUG - stdin (a
-    registry password) and stdout (``helm get values``) included - so with
-    a DEBUG root logger it would leak values. Its loggers are held at
-    WARNING whatever the application configures.
-    """
-    import sh
 
-    quiet = logging.getLogger("sh")
-    if quiet.level < logging.WARNING:
-        quiet.setLevel(logging.WARNING)
-    return sh
+def _resolve(program: str, env: Mapping[str, str], label: str | None) -> str:
+    """The program's path: a bare name is looked up on the PATH the program will get."""
+    if os.sep in program:
+        return program
+    found = shutil.which(program, path=env.get("PATH") or os.defpath)
+    if found is None:
+        raise ProgramNotFoundError(program, release=label)
+    return found
+
+
+def _spawn(
+    args: list[str], env: dict[str, str], cwd: str | os.PathLike[str] | None, program: str, label: str | None
+) -> subprocess.Popen[bytes]:
+    """Start ``args`` in its own session with piped stdin/stdout/stderr, no shell, no inherited fds."""
+    try:
+        return subprocess.Popen(  # noqa: S603 - an argument list, never a shell string
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except (FileNotFoundError, PermissionError, NotADirectoryError):
+        raise ProgramNotFoundError(program, release=label) from None
 
 
 def _decode(data: bytes | str | None) -> str:

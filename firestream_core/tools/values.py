@@ -34,9 +34,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import socket
 import stat
 import tempfile
 import threading
@@ -45,6 +47,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 if TYPE_CHECKING:
     from firestream_core.model import ChartInfo, ChartSetValue
@@ -265,8 +269,6 @@ def load_document(filename: str, text: str) -> dict[str, Any]:
     :raises ValueError: the YAML is invalid or not a mapping; the message
         names ``filename`` and the line, never the content.
     """
-    import yaml
-
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -391,8 +393,6 @@ def host_marker() -> str:
     """
     global _host_marker
     if _host_marker is None:
-        import socket
-
         parts = [socket.gethostname()]
         for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
             try:
@@ -452,8 +452,6 @@ def sweep_stale_values_dirs(base: str | Path, *, min_age: float = STALE_AFTER) -
         if not os.path.lexists(entry.path):
             removed.append(Path(entry.path))
     if removed:
-        import logging
-
         logging.getLogger("firestream.values").debug(
             "removed %d values folders left by killed firestream processes in %s", len(removed), base
         )

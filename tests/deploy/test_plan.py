@@ -315,3 +315,25 @@ def test_repository_chart_has_no_chart_digest(tmp_path: Path) -> None:
     c = chart("db")
     plan = make_plan([c], [installed("db")], state_of(recorded(c, tmp_path)), project_dir=tmp_path)
     assert plan["db"].action == "no-op" and plan["db"].chart_digest is None
+
+
+def test_a_local_chart_shared_by_releases_is_read_once_per_plan(tmp_path, monkeypatch):
+    """Chart.yaml and the chart's digest: once per folder in one plan, afresh in the next."""
+    from firestream_core.deploy import plan as plan_module
+    from firestream_core.model import ChartInfo, HelmChart
+
+    chart_dir = tmp_path / "chart"
+    (chart_dir / "templates").mkdir(parents=True)
+    (chart_dir / "Chart.yaml").write_text("apiVersion: v2\nname: shared\nversion: 0.1.0\n")
+    reads: list[str] = []
+    real = plan_module._read_chart_yaml
+    monkeypatch.setattr(plan_module, "_read_chart_yaml", lambda p: reads.append(str(p)) or real(p))
+    charts = [HelmChart(ChartInfo(name=f"r{i}", chart="shared", path="chart", namespace="ns"))
+              for i in range(5)]
+    first = plan_module.make_plan(charts, [], None, project_dir=tmp_path)
+    assert len(reads) == 1
+    assert {c.desired_version for c in first.releases} == {"0.1.0"}
+    (chart_dir / "Chart.yaml").write_text("apiVersion: v2\nname: shared\nversion: 0.2.0\n")
+    second = plan_module.make_plan(charts, [], None, project_dir=tmp_path)
+    assert len(reads) == 2 and {c.desired_version for c in second.releases} == {"0.2.0"}
+    assert len({c.chart_digest for c in first.releases}) == 1

@@ -360,3 +360,27 @@ def test_events_are_ordered_and_a_broken_callback_does_not_break_the_run():
 def test_empty_graph():
     result = Scheduler().run({}, Recorder())
     assert result.ok and result.nodes == {} and result.makespan == 0.0
+
+
+def test_every_ready_node_is_handed_out_before_any_started_event():
+    """Dispatch first, events after: a slow progress display delays no ready node."""
+    roots = [f"r{i}" for i in range(6)]
+    entered: set[str] = set()
+    lock = threading.Lock()
+    all_in = threading.Event()
+    seen_at_first_event: list[bool] = []
+
+    def work(name: str) -> None:
+        with lock:
+            entered.add(name)
+            if entered >= set(roots):
+                all_in.set()
+
+    def on_event(event) -> None:
+        if event.kind == "started" and not seen_at_first_event:
+            # the coordinator is held here: only already dispatched nodes can reach work()
+            seen_at_first_event.append(all_in.wait(WAIT))
+
+    result = Scheduler(concurrency=0).run({**{r: [] for r in roots}, "last": roots}, work, on_event=on_event)
+    assert seen_at_first_event == [True]
+    assert result.ok and result.start_order[-1] == "last"

@@ -19,6 +19,7 @@ import pytest
 from firestream_core.cli.main import main
 from firestream_core.errors import StateLockedError
 from firestream_core.project import Project
+from firestream_core.state.store import StateStore
 
 from .conftest import write_config
 
@@ -64,8 +65,8 @@ def env(fake_helm, fake_kubectl, tmp_path, monkeypatch, no_log_redactors):
 
 
 def state_keys(folder: Path) -> list[str]:
-    f = folder / ".firestream" / "state.json"
-    return sorted(json.loads(f.read_text())["releases"]) if f.exists() else []
+    """The releases the state holds, as any reader sees it (mid-run: state.json + its journal)."""
+    return sorted(StateStore(folder).load().releases)
 
 
 # -- scheduling -----------------------------------------------------------------------------

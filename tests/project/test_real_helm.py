@@ -15,6 +15,7 @@ import pytest
 from firestream_core.cli.main import main
 from firestream_core.deploy.results import ApplyEvent
 from firestream_core.project import Project
+from firestream_core.state.store import StateStore
 
 from .conftest import release_blocks, write_config
 
@@ -268,7 +269,8 @@ def test_ctrl_c_during_apply(tmp_path, kube, chart_repo, helm_bin):
         cwd=tmp_path,
     )
     try:
-        _wait_for(lambda: state_file.exists() and '"fast"' in state_file.read_text(), "fast recorded")
+        # mid-run the record is in the state's journal; any reader sees it (StateStore.load)
+        _wait_for(lambda: f"{kube.namespace}/fast" in StateStore(path.parent).load().releases, "fast recorded")
         _wait_for(lambda: _status(kube, helm_bin, "slow") == "pending-install", "slow in helm")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)

@@ -352,3 +352,47 @@ def test_an_unreadable_secret_is_refused(mem, clock, data, message):
     with pytest.raises(StateError, match=message) as err:
         backend(mem, clock).load()
     assert "state secret firestream/firestream-state-shop" in str(err.value)
+
+
+def test_releases_recorded_during_a_run_reach_the_secret_in_batches(mem, clock):
+    """save_release marks the state changed; one Secret update carries every release of a batch."""
+    kube = backend(mem, clock)
+    state = kube.load()
+    written = threading.Event()
+    real_replace = mem.replace
+
+    def replace(manifest, **kw):
+        out = real_replace(manifest, **kw)
+        written.set()
+        return out
+
+    mem.replace = replace
+    kube.save(state)  # the Secret exists
+    mem.calls.clear()
+    written.clear()
+    for i in range(20):
+        state.record(entry(f"r{i}"))
+        kube.save_release(state, f"data/r{i}")
+    assert written.wait(30)  # within the batch delay, without flush()
+    doc_keys = set(backend(mem, clock).load().releases)
+    assert doc_keys and doc_keys <= {f"data/r{i}" for i in range(20)}  # a batch, maybe not all 20 yet
+    state.record(entry("last"))
+    kube.save_release(state, "data/last")
+    kube.flush(state)
+    assert "data/last" in backend(mem, clock).load().releases
+    replaces = [c for c in mem.calls if c == ("replace", "secret")]
+    assert 1 <= len(replaces) <= 3  # batches, not 21 updates
+    mem.calls.clear()
+    kube.flush(state)
+    assert ("replace", "secret") not in mem.calls  # nothing recorded since: nothing written
+
+
+def test_a_failed_batch_write_is_raised_by_the_run(mem, clock):
+    one, two = backend(mem, clock), backend(mem, clock)
+    s1 = one.load()
+    two.load()
+    two.save(State())  # someone else wrote the Secret since one read it
+    s1.record(entry("db"))
+    one.save_release(s1, "data/db")
+    with pytest.raises(StateError, match="changed by another firestream run"):
+        one.flush(s1)

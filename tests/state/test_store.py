@@ -242,3 +242,99 @@ def test_local_backend_and_registry(tmp_path):
 
     register_backend("memory-test", Memory)
     assert open_backend("memory-test", tmp_path, namespace="ns").options == {"namespace": "ns"}
+
+
+# -- the journal: O(1) per release during a run -------------------------------------------------
+
+
+def test_save_release_appends_to_the_journal_and_leaves_the_file_alone(tmp_path):
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db"))
+    store.save(state)
+    before = store.path.read_bytes()
+    state.record(entry("api", action="upgrade"))
+    store.save_release(state, "data/api")
+    state.forget("data/db")
+    store.save_release(state, "data/db")
+    assert store.path.read_bytes() == before  # no rewrite per release
+    lines = store.journal.read_text().splitlines()
+    assert [json.loads(line)["key"] for line in lines] == ["data/api", "data/db"]
+    assert json.loads(lines[1])["entry"] is None and json.loads(lines[1])["duration"] == 12.0
+    assert StateStore(tmp_path).load() == state  # another reader replays the journal
+    store.flush(state)
+    assert os.listdir(store.dir) == ["state.json"]
+    assert StateStore(tmp_path).load() == state
+
+
+def test_flush_without_journal_writes_nothing(tmp_path):
+    store = StateStore(tmp_path)
+    store.flush(State())
+    assert not store.dir.exists()
+
+
+def test_a_run_killed_mid_way_keeps_every_recorded_release_and_the_next_run_compacts(tmp_path):
+    """kill -9 after some releases: each recorded one survives; the next run's flush compacts."""
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        from firestream_core.state.store import State, StateStore, ReleaseState
+        store = StateStore(sys.argv[1])
+        state = store.load()
+        for i in range(5):
+            state.record(ReleaseState(name=f"r{i}", namespace="data", chart_type="generic",
+                                      chart="c", version="1", values_digest="d", revision=1,
+                                      applied_at="t", action="create", result="succeeded",
+                                      duration=2.0))
+            store.save_release(state, f"data/r{i}")
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    store = StateStore(tmp_path)
+    old = State()
+    old.record(entry("db", duration=4.0))
+    store.save(old)
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=False)  # noqa: S603 - the test interpreter
+    assert proc.returncode == -9
+    assert json.loads(store.path.read_text())["releases"].keys() == {"data/db"}  # file untouched
+    recovered = StateStore(tmp_path).load()
+    assert set(recovered.releases) == {"data/db", *(f"data/r{i}" for i in range(5))}
+    assert recovered.durations["data/r3"] == 2.0
+    StateStore(tmp_path).flush(recovered)
+    assert os.listdir(store.dir) == ["state.json"]
+    assert StateStore(tmp_path).load() == recovered
+
+
+def test_replaying_a_journal_twice_changes_nothing(tmp_path):
+    """A crash between compaction and the journal's removal: the lines are replayed over their own result."""
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db", duration=10.0))
+    store.save(state)
+    state.record(entry("db", duration=20.0, action="upgrade"))
+    store.save_release(state, "data/db")
+    journal = store.journal.read_bytes()
+    store.flush(state)
+    store.journal.write_bytes(journal)  # as if the unlink never happened
+    again = StateStore(tmp_path).load()
+    assert again == state
+    assert again.durations["data/db"] == pytest.approx(15.0)  # not smoothed a second time
+
+
+def test_a_torn_last_journal_line_is_the_release_in_flight(tmp_path):
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db"))
+    store.save_release(state, "data/db")
+    with store.journal.open("a") as f:
+        f.write('{"key": "data/api", "entry": {"na')  # power lost mid-write
+    assert StateStore(tmp_path).load() == state
+
+
+def test_a_damaged_journal_line_is_named(tmp_path):
+    store = StateStore(tmp_path)
+    store.dir.mkdir()
+    store.journal.write_text('not json\n{"key": "data/db", "entry": null}\n')
+    with pytest.raises(StateError, match="line 1 is not valid JSON") as info:
+        store.load()
+    assert str(store.journal) in str(info.value)

@@ -120,22 +120,19 @@ def test_refuse_new_raises_cancelled_until_accept_new() -> None:
 
 def test_exception_in_waiting_thread_stops_its_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """A KeyboardInterrupt while waiting must not leave the program running."""
+    import subprocess
+
     runner = Runner(grace=0.5)
     pids: list[int] = []
-    real_wait = None
 
-    import sh
-
-    real_wait = sh.RunningCommand.wait
-
-    def interrupted_wait(self, timeout=None):  # noqa: ANN001
-        pids.append(self.process.pid)
+    def interrupted_communicate(self, input=None, timeout=None):  # noqa: ANN001, A002
+        pids.append(self.pid)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sh.RunningCommand, "wait", interrupted_wait)
-    with pytest.raises(KeyboardInterrupt):
-        runner.run([PY, "-c", "import time; time.sleep(30)"])
-    monkeypatch.setattr(sh.RunningCommand, "wait", real_wait)
+    with monkeypatch.context() as m:
+        m.setattr(subprocess.Popen, "communicate", interrupted_communicate)
+        with pytest.raises(KeyboardInterrupt):
+            runner.run([PY, "-c", "import time; time.sleep(30)"])
     assert runner.running() == []
     import os
 
@@ -149,7 +146,7 @@ def test_exception_in_waiting_thread_stops_its_process(monkeypatch: pytest.Monke
         os.kill(pid, 0)
 
 
-def test_debug_line_has_argv_and_sh_never_logs_stdin_or_stdout(caplog: pytest.LogCaptureFixture) -> None:
+def test_debug_line_has_argv_and_never_logs_stdin_or_stdout(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # root at DEBUG, as `firestream -v` would
     secret = "s3cr3t-stdin-value"
     result = Runner().run([PY, "-c", "import sys; print(sys.stdin.read())"], stdin=secret.encode())

@@ -31,12 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List the plugins; 0 when every plugin is usable, 1 otherwise."""
-    from firestream_core.config.plugin_check import check_plugins
     from firestream_core.plugin.manager import get_plugin_manager
 
     manager = get_plugin_manager(disabled=args.disable_plugin)
+    if args.check:  # imports every plugin and the config layer: only when asked
+        from firestream_core.config.plugin_check import check_plugins
+
+        problems = check_plugins(manager)
+    else:
+        problems = manager.problems()
     infos = manager.plugin_infos()
-    problems = check_plugins(manager) if args.check else manager.problems()
     if args.json:
         import json
 

@@ -1,0 +1,226 @@
+"""What the installed plugins are, remembered between runs: start-up without scanning or importing.
+
+Finding the ``firestream.charts`` entry points reads every installed
+distribution's metadata (``importlib_metadata``: about as long as Python's
+own start-up), and importing the five chart plugins costs as much again. A
+command that lists the plugins or uses only some chart types needs neither
+once it has run before, so both results are kept in a small JSON file:
+
+* **the entry points** (name, ``module:attr``, distribution, version), valid
+  while every ``sys.path`` folder keeps its modification time (installing,
+  upgrading or removing a distribution adds or removes a ``*.dist-info``
+  folder there) and the core's version is the same;
+* **per plugin that loaded cleanly**: the chart types it registers and the
+  hooks it implements, valid while its entry point is the same and the files
+  of its modules keep their modification times.
+
+A broken plugin is never remembered: it is imported on every run and
+reported as before. The manager (``plugin/manager.py``) uses the records to
+import a plugin only when one of its chart types is asked for (or, for a
+plugin that registers none, before the first hook call).
+
+The file lives in ``$FIRESTREAM_CACHE_DIR`` (default
+``$XDG_CACHE_HOME/firestream`` or ``~/.cache/firestream``), one per
+interpreter and ``sys.path``; ``FIRESTREAM_PLUGIN_CACHE=off`` disables it.
+A cache that cannot be read or written is ignored: it only ever saves time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from firestream_core.plugin.markers import ENTRY_POINT_GROUP
+from firestream_core.version import __version__
+
+__all__ = [
+    "CACHE_DIR_ENV",
+    "CACHE_ENV",
+    "EntryPointRecord",
+    "PluginCache",
+    "PluginRecord",
+    "scan_entry_points",
+]
+
+CACHE_ENV = "FIRESTREAM_PLUGIN_CACHE"
+"""``off`` (or ``0``) disables the cache: every run scans and imports."""
+CACHE_DIR_ENV = "FIRESTREAM_CACHE_DIR"
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class EntryPointRecord:
+    """One ``firestream.charts`` entry point, as found in an installed distribution."""
+
+    name: str
+    value: str
+    distribution: str | None = None
+    version: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}={self.value} ({self.distribution} {self.version})"
+
+    @property
+    def module(self) -> str:
+        return self.value.partition(":")[0].strip()
+
+    @property
+    def attr(self) -> str:
+        return self.value.partition(":")[2].split("[")[0].strip()
+
+
+@dataclass
+class PluginRecord:
+    """What a cleanly loaded plugin registers, and the files that decide it."""
+
+    chart_types: list[str]
+    hooks: list[str]
+    files: dict[str, int] = field(default_factory=dict)
+    """Path -> ``st_mtime_ns`` of the plugin's module files when it was recorded."""
+
+    def current(self) -> bool:
+        for path, mtime in self.files.items():
+            try:
+                if os.stat(path).st_mtime_ns != mtime:
+                    return False
+            except OSError:
+                return False
+        return True
+
+
+def enabled(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return env.get(CACHE_ENV, "").strip().lower() not in ("off", "0", "no", "false")
+
+
+def _cache_dir(environ: Mapping[str, str]) -> Path:
+    if environ.get(CACHE_DIR_ENV):
+        return Path(environ[CACHE_DIR_ENV])
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "firestream"
+
+
+def _fingerprint() -> list[list[Any]]:
+    """Each ``sys.path`` folder with its modification time, and the core's version."""
+    out: list[list[Any]] = [["firestream-core", __version__]]
+    for entry in sys.path:
+        try:
+            out.append([entry, os.stat(entry or ".").st_mtime_ns])
+        except OSError:
+            out.append([entry, None])
+    return out
+
+
+def module_files(names: Iterable[str]) -> dict[str, int]:
+    """``path -> st_mtime_ns`` of the named modules' source files (those that have one)."""
+    files: dict[str, int] = {}
+    for name in names:
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path:
+            try:
+                files[path] = os.stat(path).st_mtime_ns
+            except OSError:
+                continue
+    return files
+
+
+class PluginCache:
+    """The cache file of this interpreter and ``sys.path`` (see the module doc)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.enabled = enabled(env)
+        key = zlib.crc32(json.dumps([sys.executable, sys.path]).encode("utf-8"))
+        self.path = _cache_dir(env) / f"plugins-{key:08x}.json"
+        self._doc: dict[str, Any] | None = None
+        self._dirty = False
+
+    def _load(self) -> dict[str, Any]:
+        if self._doc is None:
+            doc: Any = None
+            if self.enabled:
+                try:
+                    doc = json.loads(self.path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    doc = None
+            if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+                doc = {"format": _FORMAT}
+            self._doc = doc
+        return self._doc
+
+    def entry_points(self) -> list[EntryPointRecord] | None:
+        """The remembered entry points, or None when they may have changed."""
+        doc = self._load()
+        if doc.get("fingerprint") != _fingerprint() or not isinstance(doc.get("entry_points"), list):
+            return None
+        try:
+            return [EntryPointRecord(**e) for e in doc["entry_points"]]
+        except TypeError:
+            return None
+
+    def set_entry_points(self, records: Iterable[EntryPointRecord]) -> None:
+        doc = self._load()
+        doc["fingerprint"] = _fingerprint()
+        doc["entry_points"] = [asdict(r) for r in records]
+        self._dirty = True
+
+    def plugin(self, ep: EntryPointRecord) -> PluginRecord | None:
+        """What ``ep``'s plugin registered last time, if its files did not change since."""
+        raw = self._load().get("plugins", {}).get(ep.key)
+        if not isinstance(raw, dict):
+            return None
+        try:
+            record = PluginRecord(**raw)
+        except TypeError:
+            return None
+        return record if record.current() else None
+
+    def set_plugin(self, ep: EntryPointRecord, record: PluginRecord) -> None:
+        self._load().setdefault("plugins", {})[ep.key] = asdict(record)
+        self._dirty = True
+
+    def forget_plugin(self, ep: EntryPointRecord) -> None:
+        if self._load().get("plugins", {}).pop(ep.key, None) is not None:
+            self._dirty = True
+
+    def save(self) -> None:
+        """Write the file if anything changed (atomically; errors ignored)."""
+        if not (self.enabled and self._dirty and self._doc is not None):
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self._doc), encoding="utf-8")
+            os.replace(tmp, self.path)
+            self._dirty = False
+        except OSError:
+            pass
+
+
+def scan_entry_points() -> list[EntryPointRecord]:
+    """Read the installed distributions' ``firestream.charts`` entry points (the slow way).
+
+    Uses ``importlib_metadata`` (the design's library; measured faster than
+    Python 3.11's ``importlib.metadata``: see docs/architecture.md).
+    """
+    import importlib_metadata
+
+    records = []
+    for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dname = dver = None
+        dist = getattr(ep, "dist", None)
+        if dist is not None:
+            try:
+                dname = dist.name if getattr(dist, "name", None) else dist.metadata["Name"]
+                dver = dist.version
+            except Exception:  # metadata of a half-installed distribution
+                pass
+        records.append(EntryPointRecord(ep.name, ep.value, dname, dver))
+    return records
