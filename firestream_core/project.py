@@ -383,6 +383,7 @@ class Project:
             destroy=destroy,
             get_values=lambda name, ns: helm.get_values(name, ns),
             graph=self.graph(),
+            redact=self.redactor.redact,
         )
         if tools is not None:
             self._planned = (plan, tools)

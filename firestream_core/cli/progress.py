@@ -77,12 +77,19 @@ def format_plan(plan: Plan, *, show_noop: bool = True) -> str:
         ~ api    default    upgrade  values changed: replicaCount
 
         Plan: 1 to create, 1 to upgrade.
+
+    A change that takes destructive steps (a breaking version's pre-upgrade
+    commands, secrets hidden, and its uninstall) lists them under the table,
+    ``! release: step``, in the order they run.
     """
     rows = [_change_row(c) for c in plan.releases if show_noop or c.is_change]
     head = "Destroy plan" if plan.destroy else "Plan"
     if not rows:
         return f"{head}: nothing to do (no releases selected).\n"
     table = format_table(["", "release", "namespace", "action", "why"], rows)
+    steps = [(c.name, line) for c in plan.releases if c.is_change for line in c.destructive]
+    if steps:
+        table += "\nDestructive steps:\n" + "".join(f"  ! {name}: {line}\n" for name, line in steps)
     return table + f"\n{head}: {plan.summary()}.\n"
 
 

@@ -12,8 +12,9 @@ upgrade    chart, version or values changed, a local chart's files changed,
            state and differing
 recover    helm reports ``pending-install`` / ``pending-upgrade`` /
            ``pending-rollback`` (an earlier run was killed)
-reinstall  the installed chart version is older (semver) than the chart's
-           breaking version that requires an uninstall
+reinstall  the upgrade crosses the chart's breaking version that requires an
+           uninstall: installed < breaking <= target (semver), the one
+           rule exec uses too (:func:`~firestream_core.model.breaking_step`)
 destroy    ``action = "destroy"`` and installed, or ``firestream destroy``
 no-op      the desired state equals the deployed one (zero helm calls)
 ========== ====================================================================
@@ -47,7 +48,14 @@ from typing import Any
 
 import attrs
 
-from firestream_core.model import HelmAction, HelmChart, InstalledRelease, SemVer
+from firestream_core.model import (
+    BreakingStep,
+    HelmAction,
+    HelmChart,
+    InstalledRelease,
+    SemVer,
+    breaking_step,
+)
 
 log = logging.getLogger("firestream.plan")
 
@@ -72,6 +80,10 @@ class Change:
     :ivar installed: the release as the cluster-state call saw it, or None.
     :ivar desired_chart: the chart name the config asks for.
     :ivar desired_version: the chart version the config asks for (None: any).
+    :ivar breaking: the breaking-version step this change takes
+        (:func:`~firestream_core.model.breaking_step`), None when it takes none.
+    :ivar destructive: the destructive steps the change takes, one line each
+        (pre-upgrade commands with secrets hidden, uninstall before a reinstall).
     :ivar values_digest: digest of the desired values (for the state file;
         not part of :meth:`to_dict`).
     :ivar chart_digest: content digest of a local chart's files (None for a
@@ -88,6 +100,8 @@ class Change:
     installed: InstalledRelease | None = None
     desired_chart: str = ""
     desired_version: str | None = None
+    breaking: BreakingStep | None = None
+    destructive: tuple[str, ...] = ()
     values_digest: str | None = attrs.field(default=None, repr=False)
     chart_digest: str | None = attrs.field(default=None, repr=False)
 
@@ -116,6 +130,7 @@ class Change:
             "action": self.action,
             "reasons": list(self.reasons),
             "changed_keys": list(self.changed_keys),
+            "destructive": list(self.destructive),
             "depends_on": list(self.depends_on),
             "desired": {"chart": self.desired_chart, "version": self.desired_version},
             "installed": None if inst is None else {
@@ -314,18 +329,108 @@ def _changed_keys(
     return list(changed_keys(current, desired))
 
 
-def _breaking(chart: HelmChart, installed: InstalledRelease, want: str | None) -> str | None:
-    """A reason when the upgrade crosses a breaking version needing an uninstall."""
-    bv = chart.chart_info.last_breaking_version_requiring_restart
-    if bv is None or not bv.applies_to(installed.chart_version):
-        return None
-    if want is not None:
-        try:
-            if SemVer.parse(want) < SemVer.parse(bv.version):
-                return None
-        except ValueError:
-            pass
-    return f"breaking version {bv.version} crossed (installed {installed.chart_version})"
+def _identity(chart: HelmChart, installed: InstalledRelease | None, project_dir: Path) -> dict[str, Any]:
+    """The fields every :class:`Change` of ``chart`` carries: who, where, and what is asked."""
+    info = chart.chart_info
+    want_chart, want_version = desired_chart(chart, project_dir)
+    return {
+        "name": info.name,
+        "namespace": info.namespace_name,
+        "chart_type": getattr(chart, "chart_type", "generic"),
+        "depends_on": tuple(info.depends_on),
+        "installed": installed,
+        "desired_chart": want_chart,
+        "desired_version": want_version,
+    }
+
+
+def _destroy_or_skip(
+    chart: HelmChart, installed: InstalledRelease | None, destroy: bool, base: dict[str, Any]
+) -> Change | None:
+    """The change of a release that is destroyed or skipped, None for a deploy."""
+    info = chart.chart_info
+    live = installed is not None and installed.status != "uninstalled"
+    if destroy or info.action is HelmAction.DESTROY:
+        if not live:
+            return Change(action="no-op", reasons=("not deployed",), **base)
+        why = "destroy requested" if destroy else "action is destroy"
+        return Change(action="destroy", reasons=(why,), **base)
+    if info.action is HelmAction.SKIP:
+        return Change(action="no-op", reasons=("action is skip",), **base)
+    return None
+
+
+def _release_reasons(installed: InstalledRelease, base: Mapping[str, Any]) -> list[str]:
+    """What differs in the release itself: its status, chart or version."""
+    reasons = []
+    if installed.status != "deployed":
+        reasons.append(f"status is {installed.status}")
+    want_chart, want_version = base["desired_chart"], base["desired_version"]
+    if installed.chart_name != want_chart:
+        reasons.append(f"chart changed {installed.chart_name} -> {want_chart}")
+    if want_version and installed.chart_version and not _same_version(installed.chart_version, want_version):
+        reasons.append(f"version changed {installed.chart_version} -> {want_version}")
+    return reasons
+
+
+def _files_reasons(files_digest: str | None, files_problem: str | None, record: Any) -> list[str]:
+    """A local chart's files: unreadable, changed, or never recorded."""
+    if files_problem:
+        return [files_problem]
+    if files_digest is None or record is None:
+        return []
+    recorded = getattr(record, "chart_digest", None)
+    if recorded is None:
+        return ["chart files not recorded in state"]
+    return ["chart files changed"] if recorded != files_digest else []
+
+
+def _values_reasons(
+    chart: HelmChart,
+    installed: InstalledRelease,
+    record: Any,
+    digest: str | None,
+    problem: str | None,
+    *,
+    project_dir: Path,
+    get_values: GetValues | None,
+) -> tuple[list[str], list[str]]:
+    """(reasons, changed keys) about the values, against the state record or helm's values."""
+    if problem:
+        return [problem], []
+    if record is None:
+        found = _changed_keys(chart, installed, project_dir, get_values)
+        if found is None:
+            return ["not recorded in state: values unknown"], []
+        return (["values changed: " + ", ".join(found)], found) if found else ([], [])
+    reasons: list[str] = []
+    last = getattr(record, "result", "succeeded")
+    if last != "succeeded":
+        stage = getattr(record, "stage_failed", None)
+        reasons.append(f"last apply {last}" + (f" in {stage}" if stage else ""))
+    keys: list[str] = []
+    if getattr(record, "values_digest", None) != digest:
+        found = _changed_keys(chart, installed, project_dir, get_values)
+        keys = found or []
+        reasons.append("values changed: " + ", ".join(found) if found else "values changed")
+    return reasons, keys
+
+
+def _outside_reason(installed: InstalledRelease, record: Any) -> list[str]:
+    """A revision helm made that firestream did not record."""
+    rev = getattr(record, "revision", None) if record is not None else None
+    if rev is not None and installed.revision != rev:
+        return [f"changed outside firestream (revision {installed.revision} in the cluster, {rev} recorded)"]
+    return []
+
+
+def _with_breaking(
+    base: dict[str, Any], step: BreakingStep | None, redact: Callable[[str], str] | None
+) -> dict[str, Any]:
+    """``base`` plus the breaking-version step and the destructive steps it shows."""
+    if step is None:
+        return base
+    return {**base, "breaking": step, "destructive": step.steps(base["name"], redact)}
 
 
 def plan_release(
@@ -336,91 +441,39 @@ def plan_release(
     project_dir: Path,
     destroy: bool = False,
     get_values: GetValues | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> Change:
     """The :class:`Change` for one release (see the module docstring for the rules)."""
-    info = chart.chart_info
-    namespace = info.namespace_name
-    want_chart, want_version = desired_chart(chart, project_dir)
-    base: dict[str, Any] = {
-        "name": info.name,
-        "namespace": namespace,
-        "chart_type": getattr(chart, "chart_type", "generic"),
-        "depends_on": tuple(info.depends_on),
-        "installed": installed,
-        "desired_chart": want_chart,
-        "desired_version": want_version,
-    }
-    live = installed is not None and installed.status not in ("uninstalled",)
-
-    if destroy or info.action is HelmAction.DESTROY:
-        if not live:
-            return Change(action="no-op", reasons=("not deployed",), **base)
-        why = "destroy requested" if destroy else "action is destroy"
-        return Change(action="destroy", reasons=(why,), **base)
-    if info.action is HelmAction.SKIP:
-        return Change(action="no-op", reasons=("action is skip",), **base)
-
+    base = _identity(chart, installed, project_dir)
+    early = _destroy_or_skip(chart, installed, destroy, base)
+    if early is not None:
+        return early
     digest, problem = _values_digest(chart, project_dir)
-    base["values_digest"] = digest
     files_digest, files_problem = _chart_digest(chart, project_dir)
-    base["chart_digest"] = files_digest
-    if not live:
+    base.update(values_digest=digest, chart_digest=files_digest)
+    if installed is None or installed.status == "uninstalled":
         why = "not deployed" if installed is None else f"not deployed (status is {installed.status})"
         return Change(action="create", reasons=(why,), **base)
-    assert installed is not None
-
+    bv = chart.chart_info.last_breaking_version_requiring_restart
+    step = breaking_step(bv, installed.chart_version, base["desired_version"])
     if installed.is_pending:
-        return Change(action="recover", reasons=(f"status is {installed.status}",), **base)
+        return Change(action="recover", reasons=(f"status is {installed.status}",),
+                      **_with_breaking(base, step, redact))
 
-    reasons: list[str] = []
-    keys: list[str] = []
-    if installed.status != "deployed":
-        reasons.append(f"status is {installed.status}")
-    if installed.chart_name != want_chart:
-        reasons.append(f"chart changed {installed.chart_name} -> {want_chart}")
-    if want_version and installed.chart_version and not _same_version(installed.chart_version, want_version):
-        reasons.append(f"version changed {installed.chart_version} -> {want_version}")
-    breaking = _breaking(chart, installed, want_version)
-    if files_problem:
-        reasons.append(files_problem)
-    elif files_digest is not None and record is not None:
-        recorded_files = getattr(record, "chart_digest", None)
-        if recorded_files is None:
-            reasons.append("chart files not recorded in state")
-        elif recorded_files != files_digest:
-            reasons.append("chart files changed")
-    if problem:
-        reasons.append(problem)
-    elif record is None:
-        found = _changed_keys(chart, installed, project_dir, get_values)
-        if found is None:
-            reasons.append("not recorded in state: values unknown")
-        elif found:
-            keys = found
-            reasons.append("values changed: " + ", ".join(found))
-    else:
-        last = getattr(record, "result", "succeeded")
-        if last != "succeeded":
-            stage = getattr(record, "stage_failed", None)
-            reasons.append(f"last apply {last}" + (f" in {stage}" if stage else ""))
-        recorded = getattr(record, "values_digest", None)
-        if recorded != digest:
-            found = _changed_keys(chart, installed, project_dir, get_values)
-            keys = found or []
-            reasons.append("values changed: " + ", ".join(found) if found else "values changed")
-        rev = getattr(record, "revision", None)
-        if rev is not None and installed.revision != rev and not reasons:
-            reasons.append(
-                f"changed outside firestream (revision {installed.revision} in the cluster, {rev} recorded)"
-            )
-    if breaking and info.last_breaking_version_requiring_restart is not None:
-        if info.last_breaking_version_requiring_restart.requires_uninstall:
-            return Change(action="reinstall", reasons=(breaking, *reasons), changed_keys=tuple(keys), **base)
-        reasons.insert(0, breaking)
-    if reasons:
-        return Change(action="upgrade", reasons=tuple(reasons), changed_keys=tuple(keys), **base)
-    why = "up to date" if record is not None else "matches the cluster (not yet recorded in state)"
-    return Change(action="no-op", reasons=(why,), **base)
+    reasons = _release_reasons(installed, base) + _files_reasons(files_digest, files_problem, record)
+    found, keys = _values_reasons(chart, installed, record, digest, problem,
+                                  project_dir=project_dir, get_values=get_values)
+    reasons += found
+    if not reasons:
+        reasons = _outside_reason(installed, record)
+    if not reasons:
+        why = "up to date" if record is not None else "matches the cluster (not yet recorded in state)"
+        return Change(action="no-op", reasons=(why,), **base)
+    fields = _with_breaking(base, step, redact)
+    if step is not None:
+        reasons.insert(0, step.describe())
+    action = "reinstall" if step is not None and step.uninstall else "upgrade"
+    return Change(action=action, reasons=tuple(reasons), changed_keys=tuple(keys), **fields)
 
 
 def make_plan(
@@ -434,6 +487,7 @@ def make_plan(
     destroy: bool = False,
     get_values: GetValues | None = None,
     graph: Any = None,
+    redact: Callable[[str], str] | None = None,
 ) -> Plan:
     """Compare ``charts`` with the cluster (``installed``) and ``state``.
 
@@ -447,6 +501,7 @@ def make_plan(
     :param destroy: plan the removal of every (targeted) release.
     :param get_values: ``helm get values`` to name the keys that changed.
     :param graph: a prebuilt ``ReleaseGraph`` (built from ``charts`` when None).
+    :param redact: hides secrets in the destructive steps' text (pre-upgrade commands).
     :return: the :class:`Plan`, in dependency order (reverse for destroy).
     """
     from firestream_core.graph import build_graph
@@ -476,6 +531,7 @@ def make_plan(
                 project_dir=project_dir,
                 destroy=destroy,
                 get_values=get_values,
+                redact=redact,
             )
         )
     return Plan(

@@ -283,6 +283,7 @@ class Run:
             repositories=self.repositories,
             installed=change.installed,
             change=change.action,
+            breaking=change.breaking,
             redactor=self.project.redactor,
             log=logging.getLogger("firestream"),
             dry_run=self.dry_run,

@@ -160,7 +160,37 @@ def test_breaking_version_requiring_uninstall_is_reinstall(tmp_path: Path) -> No
     plan = make_plan([c], [installed("db", version="1.9.0")], state_of(recorded(c, tmp_path)),
                      project_dir=tmp_path)
     assert plan["db"].action == "reinstall"
-    assert plan["db"].reasons[0] == "breaking version 2.0.0 crossed (installed 1.9.0)"
+    assert plan["db"].reasons[0] == "breaking version 2.0.0: reinstall (requires_uninstall) (installed 1.9.0)"
+    assert plan["db"].destructive == (
+        "uninstall release 'db', then install it afresh (helm history restarts)",
+    )
+
+
+def test_breaking_version_above_the_target_is_a_plain_upgrade(tmp_path: Path) -> None:
+    """installed 0.1.0, target 0.1.0, breaking 10.0.0, one value changed: an upgrade, nothing destroyed."""
+    c = chart("db", version="0.1.0", values="a: 2\n")
+    c.chart_info.last_breaking_version_requiring_restart = BreakingVersion("10.0.0", requires_uninstall=True)
+    old = chart("db", version="0.1.0", values="a: 1\n")
+    plan = make_plan([c], [installed("db", version="0.1.0")], state_of(recorded(old, tmp_path)),
+                     project_dir=tmp_path)
+    assert plan["db"].action == "upgrade"
+    assert plan["db"].breaking is None and plan["db"].destructive == ()
+    assert plan["db"].reasons == ("values changed",)
+
+
+def test_breaking_version_commands_are_shown_with_secrets_hidden(tmp_path: Path) -> None:
+    c = chart("db", version="2.0.0")
+    c.chart_info.last_breaking_version_requiring_restart = BreakingVersion(
+        "2.0.0", pre_upgrade_commands=[f"kubectl delete secret x --token {SECRET}", "kubectl delete crd y"]
+    )
+    plan = make_plan([c], [installed("db", version="1.0.0")], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path, redact=lambda t: t.replace(SECRET, "***"))
+    change = plan["db"]
+    assert change.action == "upgrade"
+    assert change.reasons[0] == "breaking version 2.0.0: runs 2 pre-upgrade commands (installed 1.0.0)"
+    assert change.destructive == ("run: kubectl delete secret x --token ***", "run: kubectl delete crd y")
+    assert SECRET not in plan.to_json()
+    assert json.loads(plan.to_json())["releases"][0]["destructive"] == list(change.destructive)
 
 
 def test_breaking_version_is_semver_not_string(tmp_path: Path) -> None:
@@ -178,7 +208,7 @@ def test_breaking_version_without_uninstall_is_upgrade(tmp_path: Path) -> None:
     plan = make_plan([c], [installed("db", version="1.0.0")], state_of(recorded(c, tmp_path)),
                      project_dir=tmp_path)
     assert plan["db"].action == "upgrade"
-    assert plan["db"].reasons[0].startswith("breaking version 2.0.0 crossed")
+    assert plan["db"].reasons[0].startswith("breaking version 2.0.0: upgrade across it")
 
 
 def test_actions_destroy_and_skip(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import pytest
 from firestream_chart_prometheus_operator import PrometheusOperatorChart, PrometheusOperatorOptions
 from firestream_chart_prometheus_operator.crds import CRDS, chart_crds, crd_names
 from firestream_chart_prometheus_operator.grafana import missing_environment
-from firestream_chart_prometheus_operator.hooks import _requires_uninstall
 
 from firestream_core.config.build import build_charts
 from firestream_core.config.load import load_config
@@ -93,13 +92,18 @@ prometheus.prometheusSpec.retention = "7d"
 
 
 def test_breaking_versions_are_compared_as_semver() -> None:
-    info = ChartInfo(name="p", chart="c")
-    info.last_breaking_version_requiring_restart = BreakingVersion("10.0.0", requires_uninstall=True)
-    assert _requires_uninstall(info, "9.5.0")  # a string comparison would say no
-    assert not _requires_uninstall(info, "10.0.0")
-    assert not _requires_uninstall(info, "10.1.0")
-    info.last_breaking_version_requiring_restart = BreakingVersion("10.0.0")
-    assert not _requires_uninstall(info, "9.5.0")  # no uninstall asked
+    from firestream_core.model import breaking_step
+
+    def uninstalls(bv: BreakingVersion, installed: str, target: str | None = "10.1.0") -> bool:
+        step = breaking_step(bv, installed, target)
+        return step is not None and step.uninstall
+
+    bv = BreakingVersion("10.0.0", requires_uninstall=True)
+    assert uninstalls(bv, "9.5.0")  # a string comparison would say no
+    assert not uninstalls(bv, "10.0.0")
+    assert not uninstalls(bv, "10.1.0")
+    assert not uninstalls(bv, "9.5.0", target="9.6.0")  # the target stays below it
+    assert not uninstalls(BreakingVersion("10.0.0"), "9.5.0")  # no uninstall asked
 
 
 def test_crds_of_a_local_chart_folder(tmp_path: Path) -> None:
