@@ -357,6 +357,10 @@ class ChartInfo:
     skip_crds: bool = False
     # Beyond the original: helm's --history-max, kept bounded as Qovery does.
     history_max: int = 50
+    # Beyond the original: the values plugins contribute in the pure desired-state stage
+    # (the ``contribute_values`` hook), merged over every other value. The core fills it in
+    # (``firestream_core.deploy.desired``); plugins return values from the hook instead.
+    plugin_values: dict[str, Any] = attrs.field(factory=dict)
 
     @property
     def namespace_name(self) -> str:

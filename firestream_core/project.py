@@ -53,6 +53,7 @@ from firestream_core.model import HelmAction, HelmChart, InstalledRelease
 
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectConfig
+    from firestream_core.deploy.desired import DesiredState
     from firestream_core.deploy.plan import Plan
     from firestream_core.graph import ReleaseGraph
     from firestream_core.ops.importer import ImportResult
@@ -356,23 +357,31 @@ class Project:
         destroy: bool = False,
         helm: Any = None,
         installed: list[InstalledRelease] | None = None,
+        kubectl: Any = None,
     ) -> Plan:
         """What ``apply`` (or ``destroy``) would do, from one ``helm list -A -a -o json``.
+
+        Each release's desired state (config, options, settings and the values
+        plugins contribute, :meth:`desired_states`) is computed once and
+        compared with the state file and helm.
 
         :param targets: only these releases (their dependencies too with ``include_deps``).
         :param destroy: plan the removal of the (targeted) releases.
         :param helm: the helm layer to use (a fresh one when None: the run
             that carries this plan out then reuses it).
         :param installed: the cluster state when already known (no helm call).
+        :param kubectl: the kubectl layer ``contribute_values`` may read with
+            (with ``helm``; the fresh tools' when None).
         """
         from firestream_core.deploy.plan import make_plan
 
         tools = None
         if helm is None:
             tools = self.tools()
-            helm = tools[1]
+            helm, kubectl = tools[1], tools[2]
         if installed is None:
             installed = helm.list_releases()
+        desired = self.desired_states(helm=helm, kubectl=kubectl, installed=installed)
         plan = make_plan(
             self.charts,
             installed,
@@ -384,10 +393,38 @@ class Project:
             get_values=lambda name, ns: helm.get_values(name, ns),
             graph=self.graph(),
             redact=self.redactor.redact,
+            desired=desired,
         )
         if tools is not None:
             self._planned = (plan, tools)
         return plan
+
+    def desired_states(
+        self,
+        *,
+        helm: Any = None,
+        kubectl: Any = None,
+        installed: Iterable[InstalledRelease] | None = None,
+        names: Iterable[str] | None = None,
+    ) -> dict[str, DesiredState]:
+        """Release name -> its desired state, the plugins' ``contribute_values`` run once each
+        (:func:`~firestream_core.deploy.desired.desired_states`; read-only tools).
+
+        The one function plan, apply (through the plan), template and diff use.
+        """
+        from firestream_core.deploy.desired import desired_states
+
+        wanted = None if names is None else set(names)
+        return desired_states(
+            [c for c in self.charts if wanted is None or c.chart_info.name in wanted],
+            manager=self.manager,
+            project_dir=self.project_dir,
+            helm=helm,
+            kubectl=kubectl,
+            repositories=self.repositories(),
+            installed={r.key: r for r in installed or ()},
+            redactor=self.redactor,
+        )
 
     def repair_drift(self, plan: Plan) -> tuple[Plan, list[Any]]:
         """``plan`` with each drifted ``no-op`` release turned into an upgrade (``apply --repair-drift``).
@@ -501,7 +538,7 @@ class Project:
         unlocked = options.dry_run or self._locked
         with nullcontext() if unlocked else backend.lock(command, timeout=options.lock_timeout):
             if plan is None:
-                plan = self.plan(targets, include_deps, destroy=destroy, helm=tools[1])
+                plan = self.plan(targets, include_deps, destroy=destroy, helm=tools[1], kubectl=tools[2])
             elif plan.destroy != destroy:
                 kind = "destroy" if plan.destroy else "deploy"
                 raise FirestreamError(f"this is a {kind} plan; pass it to {'destroy' if plan.destroy else 'apply'}()")
@@ -591,6 +628,9 @@ class Project:
     def template(self, output_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
         """Render every release with ``helm template``, in dependency order.
 
+        Each release is rendered from its desired state (:meth:`desired_states`),
+        the values plugins contribute included: what ``apply`` deploys.
+
         Local charts render offline; repository charts need their repository
         (added once per repository). With ``output_dir``, each manifest is
         also written to ``<output_dir>/<release>.yaml`` (mode 0600: rendered
@@ -598,12 +638,12 @@ class Project:
 
         :return: release name -> rendered manifest, in dependency order.
         """
-        _, helm, _ = self.tools()
+        _, helm, kubectl = self.tools()
         repos = self.repositories()
+        desired = self.desired_states(helm=helm, kubectl=kubectl)  # what apply deploys
         out: dict[str, str] = {}
         for name in self.graph().order():
-            chart = self.chart(name)
-            info = chart.chart_info
+            info = desired[name].chart.chart_info
             if info.action is HelmAction.DESTROY:
                 continue
             if info.path is None and info.repository and not info.chart.startswith("oci://"):

@@ -48,6 +48,7 @@ from typing import Any
 
 import attrs
 
+from firestream_core.deploy.desired import DesiredState, desired_state, part_reasons
 from firestream_core.model import (
     BreakingStep,
     HelmAction,
@@ -88,6 +89,14 @@ class Change:
         not part of :meth:`to_dict`).
     :ivar chart_digest: content digest of a local chart's files (None for a
         repository or OCI chart; for the state file, not part of :meth:`to_dict`).
+    :ivar desired_digest: digest of the release's whole desired state
+        (:class:`~firestream_core.deploy.desired.DesiredState`): values, chart
+        files, options, helm settings.
+    :ivar parts: the desired state's parts by name -> digest (for the state file).
+    :ivar plugin_values: the values plugins contributed (what the run deploys;
+        never shown, not part of :meth:`to_dict`).
+    :ivar record_state: a no-op whose state entry is missing or stale: the
+        cluster already matches the desired state, and apply records it.
     """
 
     name: str
@@ -104,6 +113,10 @@ class Change:
     destructive: tuple[str, ...] = ()
     values_digest: str | None = attrs.field(default=None, repr=False)
     chart_digest: str | None = attrs.field(default=None, repr=False)
+    desired_digest: str | None = attrs.field(default=None, repr=False)
+    parts: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    plugin_values: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    record_state: bool = False
 
     @property
     def is_change(self) -> bool:
@@ -275,31 +288,6 @@ def _record(state: Any, key: str) -> Any:
     return releases.get(key)
 
 
-def _values_digest(chart: HelmChart, project_dir: Path) -> tuple[str | None, str | None]:
-    """(digest, problem): the desired values' digest, or why it cannot be computed."""
-    from firestream_core.tools.values import values_digest
-
-    try:
-        return values_digest(chart.chart_info, project_dir), None
-    except OSError as exc:
-        return None, f"values cannot be read ({type(exc).__name__}: {getattr(exc, 'filename', '') or 'file'})"
-
-
-def _chart_digest(chart: HelmChart, project_dir: Path) -> tuple[str | None, str | None]:
-    """(digest, problem) of a local chart's files; (None, None) for other charts."""
-    from firestream_core.tools.chartfiles import chart_digest
-
-    path = chart.chart_info.path
-    if path is None:
-        return None, None
-    p = Path(path)
-    p = p if p.is_absolute() else project_dir / p
-    try:
-        return chart_digest(p), None
-    except OSError as exc:
-        return None, f"chart files cannot be read ({type(exc).__name__}: {getattr(exc, 'filename', '') or p})"
-
-
 def desired_values(chart: HelmChart, project_dir: Path) -> dict[str, Any]:
     """The values helm will hold for ``chart``: its values files, then the generated values."""
     from firestream_core.tools.values import deep_merge, load_document, merged_values
@@ -389,31 +377,37 @@ def _values_reasons(
     chart: HelmChart,
     installed: InstalledRelease,
     record: Any,
-    digest: str | None,
-    problem: str | None,
+    desired: DesiredState,
     *,
     project_dir: Path,
     get_values: GetValues | None,
-) -> tuple[list[str], list[str]]:
-    """(reasons, changed keys) about the values, against the state record or helm's values."""
-    if problem:
-        return [problem], []
+) -> tuple[list[str], list[str], bool]:
+    """(reasons, changed keys, helm holds the desired values) about the values.
+
+    The last item is True when the recorded digest is missing or stale but
+    helm's values are exactly the desired ones (helm finished what a killed
+    run started, or the state predates a digest change): no change, the
+    state only needs recording.
+    """
+    if desired.values_problem:
+        return [desired.values_problem], [], False
     if record is None:
-        found = _changed_keys(chart, installed, project_dir, get_values)
+        found = _changed_keys(desired.chart, installed, project_dir, get_values)
         if found is None:
-            return ["not recorded in state: values unknown"], []
-        return (["values changed: " + ", ".join(found)], found) if found else ([], [])
+            return ["not recorded in state: values unknown"], [], False
+        return (["values changed: " + ", ".join(found)], found, False) if found else ([], [], True)
     reasons: list[str] = []
     last = getattr(record, "result", "succeeded")
     if last != "succeeded":
         stage = getattr(record, "stage_failed", None)
         reasons.append(f"last apply {last}" + (f" in {stage}" if stage else ""))
-    keys: list[str] = []
-    if getattr(record, "values_digest", None) != digest:
-        found = _changed_keys(chart, installed, project_dir, get_values)
-        keys = found or []
-        reasons.append("values changed: " + ", ".join(found) if found else "values changed")
-    return reasons, keys
+    if getattr(record, "values_digest", None) == desired.values_digest:
+        return reasons, [], False
+    found = _changed_keys(desired.chart, installed, project_dir, get_values)
+    if found == []:
+        return reasons, [], True
+    reasons.append("values changed: " + ", ".join(found) if found else "values changed")
+    return reasons, found or [], False
 
 
 def _outside_reason(installed: InstalledRelease, record: Any) -> list[str]:
@@ -433,6 +427,20 @@ def _with_breaking(
     return {**base, "breaking": step, "destructive": step.steps(base["name"], redact)}
 
 
+def _unchanged(base: dict[str, Any], installed: InstalledRelease, record: Any, matches: bool) -> Change:
+    """The no-op of a release whose cluster state is the desired one; recorded when the state lags."""
+    rev = getattr(record, "revision", None) if record is not None else None
+    if record is None:
+        return Change(action="no-op", reasons=("matches the cluster (not yet recorded in state)",),
+                      record_state=True, **base)
+    stale = rev is not None and rev != installed.revision
+    if matches or stale or getattr(record, "desired_digest", None) != base.get("desired_digest"):
+        why = (f"matches the cluster (state was stale: revision {rev} recorded, {installed.revision} in "
+               "the cluster)") if stale else "up to date"
+        return Change(action="no-op", reasons=(why,), record_state=True, **base)
+    return Change(action="no-op", reasons=("up to date",), **base)
+
+
 def plan_release(
     chart: HelmChart,
     installed: InstalledRelease | None,
@@ -442,15 +450,22 @@ def plan_release(
     destroy: bool = False,
     get_values: GetValues | None = None,
     redact: Callable[[str], str] | None = None,
+    desired: DesiredState | None = None,
 ) -> Change:
-    """The :class:`Change` for one release (see the module docstring for the rules)."""
+    """The :class:`Change` for one release (see the module docstring for the rules).
+
+    :param desired: the release's desired state (:func:`~firestream_core.deploy.desired.desired_states`:
+        with the values plugins contribute); computed from ``chart`` alone when None.
+    """
     base = _identity(chart, installed, project_dir)
     early = _destroy_or_skip(chart, installed, destroy, base)
     if early is not None:
         return early
-    digest, problem = _values_digest(chart, project_dir)
-    files_digest, files_problem = _chart_digest(chart, project_dir)
-    base.update(values_digest=digest, chart_digest=files_digest)
+    if desired is None:
+        desired = desired_state(chart, project_dir=project_dir)
+    base.update(values_digest=desired.values_digest, chart_digest=desired.chart_digest,
+                desired_digest=desired.digest, parts=dict(desired.parts),
+                plugin_values=desired.plugin_values)
     if installed is None or installed.status == "uninstalled":
         why = "not deployed" if installed is None else f"not deployed (status is {installed.status})"
         return Change(action="create", reasons=(why,), **base)
@@ -460,15 +475,17 @@ def plan_release(
         return Change(action="recover", reasons=(f"status is {installed.status}",),
                       **_with_breaking(base, step, redact))
 
-    reasons = _release_reasons(installed, base) + _files_reasons(files_digest, files_problem, record)
-    found, keys = _values_reasons(chart, installed, record, digest, problem,
-                                  project_dir=project_dir, get_values=get_values)
+    reasons = _release_reasons(installed, base)
+    reasons += _files_reasons(desired.chart_digest, desired.files_problem, record)
+    found, keys, matches = _values_reasons(chart, installed, record, desired,
+                                           project_dir=project_dir, get_values=get_values)
     reasons += found
-    if not reasons:
+    if record is not None:
+        reasons += part_reasons(getattr(record, "desired_parts", None), desired.parts)
+    if not reasons and not matches:
         reasons = _outside_reason(installed, record)
     if not reasons:
-        why = "up to date" if record is not None else "matches the cluster (not yet recorded in state)"
-        return Change(action="no-op", reasons=(why,), **base)
+        return _unchanged(base, installed, record, matches)
     fields = _with_breaking(base, step, redact)
     if step is not None:
         reasons.insert(0, step.describe())
@@ -488,6 +505,7 @@ def make_plan(
     get_values: GetValues | None = None,
     graph: Any = None,
     redact: Callable[[str], str] | None = None,
+    desired: Mapping[str, DesiredState] | None = None,
 ) -> Plan:
     """Compare ``charts`` with the cluster (``installed``) and ``state``.
 
@@ -502,6 +520,9 @@ def make_plan(
     :param get_values: ``helm get values`` to name the keys that changed.
     :param graph: a prebuilt ``ReleaseGraph`` (built from ``charts`` when None).
     :param redact: hides secrets in the destructive steps' text (pre-upgrade commands).
+    :param desired: release name -> desired state (with the plugins' contributed
+        values, :func:`~firestream_core.deploy.desired.desired_states`); a
+        release missing from it is computed from its chart alone.
     :return: the :class:`Plan`, in dependency order (reverse for destroy).
     """
     from firestream_core.graph import build_graph
@@ -532,6 +553,7 @@ def make_plan(
                 destroy=destroy,
                 get_values=get_values,
                 redact=redact,
+                desired=(desired or {}).get(name),
             )
         )
     return Plan(

@@ -111,3 +111,62 @@ def test_exec_refuses_a_destructive_step_the_plan_did_not_contain(tmp_path, kube
     assert "release 'db': exec would take 'breaking version 0.2.0: reinstall" in outcome.reason
     assert "which the plan did not show" in outcome.reason
     assert history(kube, helm_bin, "db") == [(1, "tiny-app-0.1.0")]
+
+
+# -- one desired state: contributed values and options planned, applied and rendered ------------------
+
+
+def contrib_config(folder: Path, kube, chart_repo, *, greeting: str, flag: bool = False) -> Path:
+    return write_config(folder, f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [[deployments.contrib]]
+        name = "greeter"
+        chart = "tiny-app"
+        repository = "{chart_repo.name}"
+        version = "0.1.0"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        greeting = "{greeting}"
+        flag = {str(flag).lower()}
+    """)
+
+
+def load_contrib(path: Path, kube, helm_bin) -> Project:
+    from tests.deploy.contrib_plugin import manager
+
+    return Project.load(path, helm_binary=helm_bin, kubeconfig=kube.kubeconfig, env=kube.env,
+                        kubectl_binary=kube.tools["kubectl"], manager=manager())
+
+
+def test_plugin_contributed_values_and_options_are_planned_applied_and_rendered(
+        tmp_path, kube, chart_repo, helm_bin, no_log_redactors):
+    folder = tmp_path / "p"
+    path = contrib_config(folder, kube, chart_repo, greeting="one")
+    project = load_contrib(path, kube, helm_bin)
+    assert project.apply().ok
+    values = json.loads(kube.run([helm_bin, "get", "values", "greeter", "-n", kube.namespace,
+                                  "-o", "json"]).stdout)
+    assert values["message"] == "one"  # the contributed value reached helm
+    assert not load_contrib(path, kube, helm_bin).plan().has_changes
+
+    # an option that becomes a value: planned with both reasons, applied, rendered the same
+    contrib_config(folder, kube, chart_repo, greeting="two")
+    project = load_contrib(path, kube, helm_bin)
+    plan = project.plan()
+    assert (plan["greeter"].action, plan["greeter"].reasons) == (
+        "upgrade", ("values changed: message", "option greeting changed"))
+    assert project.apply(plan).ok
+    manifest = kube.run([helm_bin, "get", "manifest", "greeter", "-n", kube.namespace]).stdout
+    assert "two" in manifest
+    rendered = load_contrib(path, kube, helm_bin).template()["greeter"]
+    assert "two" in rendered
+
+    # an option that acts after helm only: still a planned change, then nothing
+    contrib_config(folder, kube, chart_repo, greeting="two", flag=True)
+    project = load_contrib(path, kube, helm_bin)
+    plan = project.plan()
+    assert (plan["greeter"].action, plan["greeter"].reasons) == ("upgrade", ("option flag changed",))
+    assert project.apply(plan).ok
+    assert not load_contrib(path, kube, helm_bin).plan().has_changes

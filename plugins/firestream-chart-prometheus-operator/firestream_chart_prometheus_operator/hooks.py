@@ -4,7 +4,8 @@
 stage                  what this plugin adds to the defaults
 =====================  ==============================================================
 check_prerequisites    ``grafana_password_env`` names a set variable
-pre_exec               (deploy) the Grafana admin Secret; Grafana pointed at it
+contribute_values      (deploy) Grafana pointed at its admin Secret (pure)
+pre_exec               (deploy) the Grafana admin Secret
 exec                   (deploy) before the default ``helm upgrade --install``: a
                        breaking version (the plan's decision, installed <
                        breaking <= target) uninstalls first and, with ``delete_crds``, deletes the
@@ -94,8 +95,18 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
 
 
 @hookimpl
+def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
+    """Grafana pointed at the admin Secret ``pre_exec`` keeps (``grafana.admin.*``)."""
+    from .grafana import admin_values
+
+    if chart.chart_info.action is not HelmAction.DEPLOY:
+        return None
+    return admin_values(chart, context)
+
+
+@hookimpl
 def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
-    """Keep Grafana's admin password in a Secret and point Grafana at it."""
+    """Keep Grafana's admin password in the Secret Grafana reads."""
     from .grafana import prepare_grafana_admin
 
     if chart.chart_info.action is not HelmAction.DEPLOY:
