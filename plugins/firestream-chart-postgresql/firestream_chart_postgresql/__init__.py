@@ -19,7 +19,14 @@ and kept in a Kubernetes Secret the chart reads (``auth.existingSecret``).
 from __future__ import annotations
 
 from .chart import PostgresqlChart, PostgresqlOptions
-from .hooks import check_prerequisites, post_exec, pre_exec, register_chart_types, validate
+from .hooks import (
+    check_prerequisites,
+    contribute_values,
+    post_exec,
+    pre_exec,
+    register_chart_types,
+    validate,
+)
 
 FIRESTREAM_PLUGIN_API = 2  # contribute_values
 
@@ -28,6 +35,7 @@ __all__ = [
     "PostgresqlChart",
     "PostgresqlOptions",
     "check_prerequisites",
+    "contribute_values",
     "post_exec",
     "pre_exec",
     "register_chart_types",
