@@ -180,6 +180,12 @@ class Plan:
     def has_changes(self) -> bool:
         return any(c.is_change for c in self.releases)
 
+    @property
+    def to_record(self) -> list[Change]:
+        """No-op releases whose state entry is missing or stale: the cluster already holds their
+        desired state (helm finished after firestream was killed); apply records them."""
+        return [c for c in self.releases if c.record_state and not c.is_change]
+
     def __getitem__(self, name: str) -> Change:
         for c in self.releases:
             if c.name == name:

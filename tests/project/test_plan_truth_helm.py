@@ -170,3 +170,96 @@ def test_plugin_contributed_values_and_options_are_planned_applied_and_rendered(
     assert (plan["greeter"].action, plan["greeter"].reasons) == ("upgrade", ("option flag changed",))
     assert project.apply(plan).ok
     assert not load_contrib(path, kube, helm_bin).plan().has_changes
+
+
+# -- recovery after a kill: helm finished what a killed firestream started ---------------------------
+
+
+def _wait_for(predicate, what: str, limit: float = 90.0) -> None:
+    import time
+
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def _helm_status(kube, helm_bin, name: str) -> str | None:
+    for r in kube.helm(helm_bin).list_releases():
+        if r.name == name and r.namespace == kube.namespace:
+            return r.status
+    return None
+
+
+def cli(path: Path, kube, helm_bin, *args: str, **popen):
+    import os
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "firestream_core.cli.main", *args, "-f", str(path),
+            "--helm-binary", str(helm_bin), "--kubeconfig", str(kube.kubeconfig)]
+    env = {**os.environ, **kube.env}
+    if popen:
+        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, **popen)  # noqa: S603
+    return subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,  # noqa: S603
+                          timeout=300, check=False)
+
+
+def state_entry(path: Path, kube, name: str) -> dict | None:
+    state = json.loads((path.parent / ".firestream" / "state.json").read_text())
+    return state["releases"].get(f"{kube.namespace}/{name}")
+
+
+def test_a_release_helm_finished_after_a_kill_is_recorded_by_the_next_apply(
+        tmp_path, kube, chart_repo, helm_bin, no_log_redactors):
+    import signal
+    import subprocess
+
+    folder = tmp_path / "p"
+    path = one_release(folder, kube, chart_repo, version="0.1.0", message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    assert state_entry(path, kube, "db")["revision"] == 1
+
+    # kill -9 firestream while its `helm upgrade --wait` runs; helm (its own session) completes
+    one_release(folder, kube, chart_repo, version="0.1.0", message="two")
+    kube.cluster.set_controller(False)
+    proc = cli(path, kube, helm_bin, "apply", "--yes", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: _helm_status(kube, helm_bin, "db") == "pending-upgrade", "pending-upgrade")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        kube.cluster.set_controller(True)
+    _wait_for(lambda: _helm_status(kube, helm_bin, "db") == "deployed", "helm to finish on its own")
+    assert state_entry(path, kube, "db")["revision"] == 1  # stale: firestream never recorded it
+
+    plan = load(path, kube, helm_bin).plan()
+    assert plan["db"].action == "no-op" and plan["db"].record_state
+    assert plan["db"].reasons == ("matches the cluster (state was stale: revision 1 recorded, 2 in the cluster)",)
+    done = cli(path, kube, helm_bin, "apply", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "Recorded 'db' in the state: the cluster already matches its desired state (revision 2;" in done.stdout
+    assert "Nothing to do." in done.stdout
+    assert state_entry(path, kube, "db")["revision"] == 2
+    again = load(path, kube, helm_bin).plan()
+    assert (again["db"].action, again["db"].reasons, again["db"].record_state) == ("no-op", ("up to date",), False)
+    assert history(kube, helm_bin, "db") == [(1, "tiny-app-0.1.0"), (2, "tiny-app-0.1.0")]
+
+
+def test_a_release_missing_from_the_state_is_recorded(tmp_path, kube, chart_repo, helm_bin, no_log_redactors):
+    folder = tmp_path / "p"
+    path = one_release(folder, kube, chart_repo, version="0.1.0", message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    state_file = path.parent / ".firestream" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["releases"] = {}
+    state_file.write_text(json.dumps(state))
+    done = cli(path, kube, helm_bin, "apply", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "Recorded 'db' in the state" in done.stdout and "(not yet recorded in state)" in done.stdout
+    assert state_entry(path, kube, "db")["revision"] == 1
+    assert load(path, kube, helm_bin).plan()["db"].reasons == ("up to date",)

@@ -3,7 +3,10 @@
 On a terminal the plan must be confirmed (``--yes`` skips the question);
 without a terminal ``--yes`` is required. A live display shows each
 release's stage on a terminal; the summary table (release, action, result,
-duration) is always printed. Exit 0 when every release succeeded, 1 when one
+duration) is always printed. A no-op release whose state entry is missing or
+stale while the cluster already matches its desired state (helm finished
+after a killed firestream) is recorded, with a line saying so, even when
+there is nothing else to do. Exit 0 when every release succeeded, 1 when one
 failed or was skipped because of a failure, 130 when interrupted (Ctrl-C:
 running helm processes are stopped, the state keeps what finished, the lock
 is released); SIGTERM takes the same path and exits 143 (see ``cli.py``).
@@ -68,6 +71,23 @@ def confirm(question: str, args: argparse.Namespace, what: str) -> bool:
     return answer in ("y", "yes")
 
 
+def recorded_lines(plan: Any) -> str:
+    """One line per release the run records because the cluster already matches it."""
+    return "".join(
+        f"Recorded '{c.name}' in the state: the cluster already matches its desired state "
+        f"(revision {c.installed.revision if c.installed else '?'}; {c.reason}).\n"
+        for c in plan.to_record
+    )
+
+
+def record_only(args: argparse.Namespace, project: Any, plan: Any) -> None:
+    """A plan with no change may still have releases to record (``Plan.to_record``): record them."""
+    if not plan.to_record or args.dry_run:
+        return
+    project.apply(plan, concurrency=args.concurrency, fail_fast=args.fail_fast)
+    print(recorded_lines(plan), end="")
+
+
 def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool) -> int:
     """Run ``plan`` with live progress and print the summary; return the exit code."""
     from firestream_core.cli.progress import LiveProgress, format_summary
@@ -85,6 +105,8 @@ def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool)
             result = project.apply(on_event=progress, **kwargs)
     print()
     print(format_summary(result), end="")
+    if not destroy and not args.dry_run:
+        print(recorded_lines(plan), end="")
     return result.exit_code
 
 
@@ -102,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             plan, _ = project.repair_drift(plan)
         print(format_plan(plan), end="")
         if not plan.has_changes:
+            record_only(args, project, plan)
             print("Nothing to do.")
             return 0
         if not confirm("Apply these changes?", args, "apply"):
