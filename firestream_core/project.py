@@ -399,6 +399,26 @@ class Project:
             self._planned = (plan, tools)
         return plan
 
+    def saved_plan(self, path: str | os.PathLike[str]) -> Plan:
+        """The plan a ``plan --out`` file saved, made again now and checked against it.
+
+        The run that carries the returned plan out does exactly what the file
+        says (:mod:`~firestream_core.deploy.saved`).
+
+        :raises PlanMismatchError: a release's cluster revision, desired state
+            or action changed since (the message names it); nothing is done.
+        """
+        from firestream_core.deploy.saved import check_saved, read_saved
+
+        saved = read_saved(path)
+        fresh = self.plan(list(saved.targets) or None, saved.include_deps, destroy=saved.destroy)
+        try:
+            check_saved(saved, fresh)
+        except Exception:
+            self._planned = None  # nothing will carry it out
+            raise
+        return fresh
+
     def desired_states(
         self,
         *,

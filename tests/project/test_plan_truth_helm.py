@@ -263,3 +263,74 @@ def test_a_release_missing_from_the_state_is_recorded(tmp_path, kube, chart_repo
     assert "Recorded 'db' in the state" in done.stdout and "(not yet recorded in state)" in done.stdout
     assert state_entry(path, kube, "db")["revision"] == 1
     assert load(path, kube, helm_bin).plan()["db"].reasons == ("up to date",)
+
+
+# -- saved plans: plan --out FILE, apply FILE ------------------------------------------------------------
+
+PLAN_SECRET = "Zq9-saved-plan-secret-5521"
+
+
+def secret_config(folder: Path, kube, chart_repo, *, message: str) -> Path:
+    return write_config(folder, f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [[deployments.generic]]
+        name = "web"
+        chart = "tiny-app"
+        repository = "{chart_repo.name}"
+        version = "0.1.0"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        [deployments.generic.values]
+        message = "{message}"
+        [deployments.generic.secret_values]
+        password = {{ env = "SAVED_PLAN_SECRET" }}
+    """)
+
+
+def test_saved_plan_is_applied_exactly_and_holds_no_secret(tmp_path, kube, chart_repo, helm_bin, monkeypatch,
+                                                           no_log_redactors):
+    monkeypatch.setenv("SAVED_PLAN_SECRET", PLAN_SECRET)
+    path = secret_config(tmp_path / "p", kube, chart_repo, message="one")
+    plan_file = tmp_path / "plan.json"
+    made = cli(path, kube, helm_bin, "plan", "--out", str(plan_file))
+    assert made.returncode == 0, made.stderr
+    assert f"Plan saved to {plan_file}" in made.stdout
+    text = plan_file.read_text()
+    assert PLAN_SECRET not in text and "one" not in text  # no value, secret or not
+    saved = json.loads(text)
+    assert saved["releases"][0]["action"] == "create"
+    assert saved["releases"][0]["cluster"] == {"revision": None, "status": None}
+    assert saved["releases"][0]["desired_digest"].startswith("sha256:")
+
+    done = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert done.returncode == 0, done.stderr
+    assert PLAN_SECRET not in done.stdout + done.stderr
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]
+    # the cluster has changed since: the same file is refused now, naming the release
+    again = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert again.returncode == 1
+    assert ("refusing to apply the saved plan: release 'web': the cluster changed since the plan was saved "
+            "(the plan saw not installed, now revision 1 (deployed))") in again.stderr
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]
+
+
+def test_saved_plan_is_refused_when_the_config_changed(tmp_path, kube, chart_repo, helm_bin, monkeypatch,
+                                                      no_log_redactors):
+    monkeypatch.setenv("SAVED_PLAN_SECRET", PLAN_SECRET)
+    path = secret_config(tmp_path / "p", kube, chart_repo, message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    secret_config(tmp_path / "p", kube, chart_repo, message="two")
+    plan_file = tmp_path / "plan.json"
+    assert cli(path, kube, helm_bin, "plan", "--out", str(plan_file)).returncode == 0
+    secret_config(tmp_path / "p", kube, chart_repo, message="three")  # edited after the review
+    refused = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert refused.returncode == 1
+    assert "release 'web': its desired state changed since the plan was saved" in refused.stderr
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]
+    # the reviewed config back: the saved plan is carried out
+    secret_config(tmp_path / "p", kube, chart_repo, message="two")
+    done = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert done.returncode == 0, done.stderr
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0"), (2, "tiny-app-0.1.0")]

@@ -6,7 +6,12 @@ release's stage on a terminal; the summary table (release, action, result,
 duration) is always printed. A no-op release whose state entry is missing or
 stale while the cluster already matches its desired state (helm finished
 after a killed firestream) is recorded, with a line saying so, even when
-there is nothing else to do. Exit 0 when every release succeeded, 1 when one
+there is nothing else to do.
+
+``firestream apply PLAN`` carries out a plan saved by ``plan --out PLAN``
+exactly: the plan is made again and compared with the file, and a release
+whose cluster revision, desired state or action changed since is refused by
+name, before anything runs. Exit 0 when every release succeeded, 1 when one
 failed or was skipped because of a failure, 130 when interrupted (Ctrl-C:
 running helm processes are stopped, the state keeps what finished, the lock
 is released); SIGTERM takes the same path and exits 143 (see ``cli.py``).
@@ -46,6 +51,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan_file", nargs="?", metavar="PLAN",
+                        help="a plan saved by 'firestream plan --out PLAN': carry out exactly that plan, "
+                        "refused when the cluster or the config changed since")
     add_target_arguments(parser)
     add_run_arguments(parser)
     parser.add_argument("--repair-drift", action="store_true",
@@ -110,15 +118,28 @@ def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool)
     return result.exit_code
 
 
+def planned(args: argparse.Namespace, project: Any) -> Any:
+    """The plan to carry out: made now, or a saved one checked against now (``apply PLAN``)."""
+    from firestream_core.errors import FirestreamError
+
+    saved = getattr(args, "plan_file", None)
+    if saved is None:
+        return project.plan(args.targets or None, args.include_deps)
+    if args.targets or args.include_deps or getattr(args, "repair_drift", False):
+        raise FirestreamError("apply PLAN carries out the saved plan as it is: "
+                              "--target, --include-deps and --repair-drift do not apply")
+    return project.saved_plan(saved)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Plan, confirm, apply."""
+    """Plan (or read a saved plan and check it), confirm, apply."""
     from contextlib import nullcontext
 
     from firestream_core.cli.progress import format_plan
 
     project = load_project(args)
     with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
-        plan = project.plan(args.targets or None, args.include_deps)
+        plan = planned(args, project)
         if getattr(args, "repair_drift", False):
             # drifted no-op releases -> upgrade "drift repair", checked with the plan's tools
             plan, _ = project.repair_drift(plan)
