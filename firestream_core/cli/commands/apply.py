@@ -80,11 +80,12 @@ def confirm(question: str, args: argparse.Namespace, what: str) -> bool:
 
 
 def recorded_lines(plan: Any) -> str:
-    """One line per release the run records because the cluster already matches it."""
+    """One line per release the run records because the cluster already matches it (an entry
+    that only lacked the newer digest fields is refreshed silently)."""
     return "".join(
         f"Recorded '{c.name}' in the state: the cluster already matches its desired state "
         f"(revision {c.installed.revision if c.installed else '?'}; {c.reason}).\n"
-        for c in plan.to_record
+        for c in plan.to_record if c.reason.startswith("matches the cluster")
     )
 
 
