@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from firestream_testing.fakehelm import FakeHelm
 
 from firestream_core.deploy.plan import Plan
 from firestream_core.plugin.manager import get_plugin_manager
 from firestream_core.project import Project
-from firestream_testing.fakehelm import FakeHelm
 
 from .conftest import write_config
 
