@@ -118,6 +118,18 @@ def _recorded_tests(tests: Any) -> tuple[dict[str, Any], ...] | None:
     return tuple({k: t.get(k) for k in _TEST_KEYS} for t in tests if isinstance(t, Mapping))
 
 
+def _contributed_note(contributed: Mapping[str, Mapping[str, Any]]) -> str:
+    """``values from plugins: auth.existingSecret (plugin x); ...`` for ``template``'s output."""
+    def leaves(node: Any, prefix: str = "") -> list[str]:
+        if isinstance(node, Mapping) and node:
+            return [k for key, v in node.items() for k in leaves(v, f"{prefix}{key}.")]
+        return [prefix.rstrip(".")]
+
+    parts = [f"{', '.join(sorted(leaves(values)))} (plugin {plugin})" for plugin, values in contributed.items()]
+    return ("values from plugins: " + "; ".join(parts)
+            + "; they may name objects only apply creates (pre_exec: Secrets, CRDs)")
+
+
 # -- the project ----------------------------------------------------------------------------
 
 
@@ -645,7 +657,9 @@ class Project:
         )
         return import_release(target, name, namespace, chart_type, chart=chart)
 
-    def template(self, output_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    def template(
+        self, output_dir: str | os.PathLike[str] | None = None, *, notes: dict[str, str] | None = None
+    ) -> dict[str, str]:
         """Render every release with ``helm template``, in dependency order.
 
         Each release is rendered from its desired state (:meth:`desired_states`),
@@ -656,6 +670,9 @@ class Project:
         also written to ``<output_dir>/<release>.yaml`` (mode 0600: rendered
         Secrets hold values).
 
+        :param notes: when given, filled with release name -> one line naming the
+            values plugins contributed (``contribute_values``) and that they may
+            name objects only apply creates (``pre_exec``: a Secret, CRDs).
         :return: release name -> rendered manifest, in dependency order.
         """
         _, helm, kubectl = self.tools()
@@ -666,6 +683,8 @@ class Project:
             info = desired[name].chart.chart_info
             if info.action is HelmAction.DESTROY:
                 continue
+            if notes is not None and desired[name].contributed:
+                notes[name] = _contributed_note(desired[name].contributed)
             if info.path is None and info.repository and not info.chart.startswith("oci://"):
                 url = repos.get(info.repository)
                 if url:

@@ -67,9 +67,19 @@ def test_template_prints_what_apply_deployed(chart_type, tmp_path, kube, make_ch
         result = project.apply()
         assert result.ok, result.releases["r"].reason
         deployed = kube.run([helm_bin, "get", "manifest", "r", "-n", kube.namespace]).stdout
+        notes: dict[str, str] = {}
         rendered = Project.load(path, helm_binary=helm_bin, kubeconfig=kube.kubeconfig, env=kube.env,
-                                kubectl_binary=kube.tools["kubectl"]).template()["r"]
+                                kubectl_binary=kube.tools["kubectl"]).template(notes=notes)["r"]
     finally:  # cluster-wide objects (an IngressClass) must not stay for the other helm major
         kube.run([helm_bin, "uninstall", "r", "-n", kube.namespace, "--wait"], check=False)
     assert objects(deployed), "the release deployed no object"
     assert objects(rendered) == objects(deployed)
+    # template says which values come from plugins (they may name objects only apply creates)
+    assert notes.get("r", "").startswith(NOTES.get(chart_type, "")) and ("r" in notes) == (chart_type in NOTES)
+
+
+NOTES = {
+    "postgresql": "values from plugins: auth.existingSecret (plugin postgresql); they may name objects",
+    "prometheus-operator": "values from plugins: grafana.admin.existingSecret, grafana.admin.passwordKey, "
+                           "grafana.admin.userKey (plugin prometheus-operator); they may name objects",
+}
