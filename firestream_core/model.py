@@ -524,6 +524,10 @@ class ChartType:
     :param repositories: repository name -> default URL the chart needs;
         overridable by ``[repositories]`` in the config.
     :param description: one line for ``firestream plugins``.
+    :param destructive_steps: ``(chart, step) -> lines``: the destructive steps
+        this chart type's ``exec`` adds to a breaking-version step
+        (:class:`BreakingStep`), e.g. deleting its CRDs with the uninstall;
+        ``plan`` lists them with the step's own. None: it adds none.
     """
 
     name: str
@@ -532,6 +536,7 @@ class ChartType:
     options: type | None = None
     repositories: Mapping[str, str] = attrs.field(factory=dict)
     description: str = ""
+    destructive_steps: Any = None
 
     def default_chart(self, name: str | None = None) -> HelmChart:
         """The chart type's defaults: ``chart_class.default()`` or ``chart_class(ChartInfo(name))``."""

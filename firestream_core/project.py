@@ -406,10 +406,20 @@ class Project:
             graph=self.graph(),
             redact=self.redactor.redact,
             desired=desired,
+            extra_steps=self._chart_type_steps,
         )
         if tools is not None:
             self._planned = (plan, tools)
         return plan
+
+    def _chart_type_steps(self, chart: HelmChart, step: Any) -> list[str]:
+        """The destructive steps ``chart``'s type adds to a breaking step (``ChartType.destructive_steps``)."""
+        try:
+            reg = self.manager.chart_type(chart.chart_type)
+        except Exception:  # noqa: BLE001 - build_charts already reported it
+            return []
+        steps = getattr(getattr(reg, "chart_type", reg), "destructive_steps", None)
+        return [self.redactor.redact(str(s)) for s in steps(chart, step)] if callable(steps) else []
 
     def saved_plan(self, path: str | os.PathLike[str]) -> Plan:
         """The plan a ``plan --out`` file saved, made again now and checked against it.

@@ -424,13 +424,26 @@ def _outside_reason(installed: InstalledRelease, record: Any) -> list[str]:
     return []
 
 
+ExtraSteps = Callable[[HelmChart, BreakingStep], Sequence[str]]
+"""``(chart, step) -> lines``: destructive steps a chart type's exec adds to a breaking step."""
+
+
 def _with_breaking(
-    base: dict[str, Any], step: BreakingStep | None, redact: Callable[[str], str] | None
+    base: dict[str, Any],
+    step: BreakingStep | None,
+    redact: Callable[[str], str] | None,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """``base`` plus the breaking-version step and the destructive steps it shows."""
     if step is None:
         return base
-    return {**base, "breaking": step, "destructive": step.steps(base["name"], redact)}
+    return {**base, "breaking": step, "destructive": (*step.steps(base["name"], redact), *extra)}
+
+
+def _extra_steps(chart: HelmChart, step: BreakingStep | None, extra_steps: ExtraSteps | None) -> tuple[str, ...]:
+    if step is None or extra_steps is None:
+        return ()
+    return tuple(str(line) for line in extra_steps(chart, step) or ())
 
 
 def _unchanged(base: dict[str, Any], installed: InstalledRelease, record: Any, matches: bool) -> Change:
@@ -457,11 +470,14 @@ def plan_release(
     get_values: GetValues | None = None,
     redact: Callable[[str], str] | None = None,
     desired: DesiredState | None = None,
+    extra_steps: ExtraSteps | None = None,
 ) -> Change:
     """The :class:`Change` for one release (see the module docstring for the rules).
 
     :param desired: the release's desired state (:func:`~firestream_core.deploy.desired.desired_states`:
         with the values plugins contribute); computed from ``chart`` alone when None.
+    :param extra_steps: the destructive steps the chart type adds to a breaking
+        step (``ChartType.destructive_steps``), listed after the step's own.
     """
     base = _identity(chart, installed, project_dir)
     early = _destroy_or_skip(chart, installed, destroy, base)
@@ -477,9 +493,10 @@ def plan_release(
         return Change(action="create", reasons=(why,), **base)
     bv = chart.chart_info.last_breaking_version_requiring_restart
     step = breaking_step(bv, installed.chart_version, base["desired_version"])
+    extra = _extra_steps(chart, step, extra_steps)
     if installed.is_pending:
         return Change(action="recover", reasons=(f"status is {installed.status}",),
-                      **_with_breaking(base, step, redact))
+                      **_with_breaking(base, step, redact, extra))
 
     reasons = _release_reasons(installed, base)
     reasons += _files_reasons(desired.chart_digest, desired.files_problem, record)
@@ -492,7 +509,7 @@ def plan_release(
         reasons = _outside_reason(installed, record)
     if not reasons:
         return _unchanged(base, installed, record, matches)
-    fields = _with_breaking(base, step, redact)
+    fields = _with_breaking(base, step, redact, extra)
     if step is not None:
         reasons.insert(0, step.describe())
     action = "reinstall" if step is not None and step.uninstall else "upgrade"
@@ -512,6 +529,7 @@ def make_plan(
     graph: Any = None,
     redact: Callable[[str], str] | None = None,
     desired: Mapping[str, DesiredState] | None = None,
+    extra_steps: ExtraSteps | None = None,
 ) -> Plan:
     """Compare ``charts`` with the cluster (``installed``) and ``state``.
 
@@ -529,6 +547,7 @@ def make_plan(
     :param desired: release name -> desired state (with the plugins' contributed
         values, :func:`~firestream_core.deploy.desired.desired_states`); a
         release missing from it is computed from its chart alone.
+    :param extra_steps: the chart types' destructive steps (``ChartType.destructive_steps``).
     :return: the :class:`Plan`, in dependency order (reverse for destroy).
     """
     from firestream_core.graph import build_graph
@@ -560,6 +579,7 @@ def make_plan(
                 get_values=get_values,
                 redact=redact,
                 desired=(desired or {}).get(name),
+                extra_steps=extra_steps,
             )
         )
     return Plan(

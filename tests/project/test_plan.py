@@ -166,6 +166,15 @@ def test_breaking_version_requiring_uninstall_is_reinstall(tmp_path: Path) -> No
     )
 
 
+def test_a_chart_types_own_destructive_steps_follow_the_uninstall(tmp_path: Path) -> None:
+    c = chart("db", version="2.1.0")
+    c.chart_info.last_breaking_version_requiring_restart = BreakingVersion("2.0.0", requires_uninstall=True)
+    plan = make_plan([c], [installed("db", version="1.9.0")], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path, extra_steps=lambda ch, step: ["delete its CRDs"])
+    assert plan["db"].destructive[-1] == "delete its CRDs"
+    assert len(plan["db"].destructive) == 2
+
+
 def test_breaking_version_above_the_target_is_a_plain_upgrade(tmp_path: Path) -> None:
     """installed 0.1.0, target 0.1.0, breaking 10.0.0, one value changed: an upgrade, nothing destroyed."""
     c = chart("db", version="0.1.0", values="a: 2\n")

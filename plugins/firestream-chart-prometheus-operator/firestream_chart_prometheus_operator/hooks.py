@@ -55,7 +55,15 @@ def chart_type() -> ChartType:
         options=PrometheusOperatorOptions,
         repositories={REPOSITORY: REPOSITORY_URL},
         description="kube-prometheus-stack 45.7.1; CRDs upgraded with the chart, Grafana admin in a Secret",
+        destructive_steps=destructive_steps,
     )
+
+
+def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
+    """What ``exec`` adds to a breaking uninstall, for the plan: the CRDs go too with ``delete_crds``."""
+    if not step.uninstall or not options_of(chart).delete_crds:
+        return []
+    return ["delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds"]
 
 
 @hookimpl

@@ -59,7 +59,7 @@ def test_registered_through_the_entry_point() -> None:
     assert not [p for p in check_plugins(manager) if "prometheus-operator" in p]
     info = next(i for i in manager.plugin_infos() if i.name == "prometheus-operator")
     assert info.hooks == (
-        "check_prerequisites", "pre_exec", "exec", "post_exec", "validate",
+        "contribute_values", "check_prerequisites", "pre_exec", "exec", "post_exec", "validate",
     )
 
 
@@ -112,3 +112,23 @@ def test_crds_of_a_local_chart_folder(tmp_path: Path) -> None:
     names = crd_names(chart_crds(context, info))
     assert set(CRDS) < set(names)
     assert "alertmanagerconfigs.monitoring.coreos.com" in names
+
+
+def test_the_plan_is_told_that_a_breaking_uninstall_deletes_the_crds_with_delete_crds() -> None:
+    import attrs
+    from firestream_chart_prometheus_operator.hooks import chart_type
+
+    from firestream_core.model import breaking_step
+
+    steps = chart_type().destructive_steps
+    uninstall = breaking_step(BreakingVersion("46.0.0", requires_uninstall=True), "45.7.1", "46.0.0")
+    assert uninstall is not None
+    chart = PrometheusOperatorChart.default()
+    assert steps(chart, uninstall) == []  # delete_crds off: the CRDs stay
+    deleting = attrs.evolve(chart, options=PrometheusOperatorOptions(delete_crds=True))
+    assert steps(deleting, uninstall) == [
+        "delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds"
+    ]
+    commands_only = breaking_step(BreakingVersion("46.0.0", pre_upgrade_commands=["kubectl get crd"]),
+                                  "45.7.1", "46.0.0")
+    assert commands_only is not None and steps(deleting, commands_only) == []
