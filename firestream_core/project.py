@@ -457,7 +457,7 @@ class Project:
         from firestream_core.deploy.desired import desired_states
 
         wanted = None if names is None else set(names)
-        return desired_states(
+        states = desired_states(
             [c for c in self.charts if wanted is None or c.chart_info.name in wanted],
             manager=self.manager,
             project_dir=self.project_dir,
@@ -467,6 +467,10 @@ class Project:
             installed={r.key: r for r in installed or ()},
             redactor=self.redactor,
         )
+        for state in states.values():  # a contributed value under a secret-looking key is hidden too
+            if state.contributed:
+                _hide_secret_looking(self.redactor, state.chart)
+        return states
 
     def repair_drift(self, plan: Plan) -> tuple[Plan, list[Any]]:
         """``plan`` with each drifted ``no-op`` release turned into an upgrade (``apply --repair-drift``).

@@ -113,9 +113,14 @@ class Generated:
             elif what == "timeout":
                 r["timeout"] = self.rng.choice(["60s", "90s", "120s"])
             elif what == "breaking":
-                r["version"] = self.rng.choice(VERSIONS)
+                # mostly an upgrade that crosses it (installed < breaking <= target), else one that does not
+                above = [v for v in VERSIONS if VERSIONS.index(v) > VERSIONS.index(r["version"])]
+                crossing = bool(above) and self.rng.random() < 0.75
+                version = self.rng.choice(above) if crossing else self.rng.choice(VERSIONS[1:])
+                r["version"] = (self.rng.choice([v for v in VERSIONS if VERSIONS.index(v) >= VERSIONS.index(version)])
+                                if crossing else self.rng.choice(VERSIONS))
                 r["breaking"] = {
-                    "version": self.rng.choice(VERSIONS[1:]),
+                    "version": version,
                     "requires_uninstall": self.rng.random() < 0.5,
                     "commands": [f"kubectl delete configmap {name}-old-{k} --namespace default"
                                  for k in range(self.rng.randint(0, 2))],
@@ -220,7 +225,7 @@ def drift(rng: random.Random, fake: FakeHelm, names: list[str]) -> str:
     if not live or rng.random() < 0.4:
         return "no drift"
     rel = rng.choice(live)
-    kind = rng.choice(["upgrade", "upgrade", "uninstall"])
+    kind = rng.choice(["upgrade", "upgrade", "upgrade", "uninstall"])
     if kind == "upgrade":
         fake.seed_release(rel["name"], rel["namespace"], chart=rel["chart"], version=rng.choice(VERSIONS),
                           revision=rel["revision"] + 1, values={"message": "drifted"})
