@@ -334,3 +334,60 @@ def test_saved_plan_is_refused_when_the_config_changed(tmp_path, kube, chart_rep
     done = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
     assert done.returncode == 0, done.stderr
     assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0"), (2, "tiny-app-0.1.0")]
+
+
+# -- an option that acts after helm only: kafka's kafka_cluster ------------------------------------------
+
+KAFKA_CHART = Path(__file__).resolve().parents[2] / "plugins/firestream-chart-kafka/tests/charts/strimzi-kafka-operator"
+KAFKA = "kafkas.kafka.strimzi.io"
+
+
+def kafka_config(folder: Path, kube, repo, cluster: str = "") -> Path:
+    return write_config(folder, f"""
+        [repositories]
+        strimzi = "{repo.url}"
+
+        [[deployments.kafka]]
+        name = "streams"
+        preset = "strimzi_operator"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        {cluster}
+    """)
+
+
+def test_adding_a_kafka_cluster_to_a_deployed_operator_is_planned_and_applied(
+        tmp_path, kube, make_chart_repo, helm_bin, no_log_redactors):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    repo = make_chart_repo([KAFKA_CHART], "strimzi")
+    folder = tmp_path / "p"
+    path = kafka_config(folder, kube, repo)
+    try:
+        assert load(path, kube, helm_bin).apply().ok
+        assert not load(path, kube, helm_bin).plan().has_changes
+
+        kafka_config(folder, kube, repo, 'kafka_cluster = { name = "events", replicas = 1, storage = "ephemeral" }')
+        project = load(path, kube, helm_bin)
+        plan = project.plan()
+        assert (plan["streams"].action, plan["streams"].reasons) == ("upgrade", ("option kafka_cluster changed",))
+
+        def act_as_the_operator() -> None:  # the emulator runs no Strimzi: report Ready once created
+            deadline = time.monotonic() + 60
+            while kube.kubectl().get(KAFKA, "events", namespace=kube.namespace) is None:
+                assert time.monotonic() < deadline, "the plugin never created Kafka events"
+                time.sleep(0.05)
+            kube.run([kube.tools["kubectl"], "patch", KAFKA, "events", "-n", kube.namespace,
+                      "--subresource=status", "--type=merge", "-p",
+                      json.dumps({"status": {"conditions": [{"type": "Ready", "status": "True"}]}})])
+
+        with ThreadPoolExecutor(1) as pool:
+            operator = pool.submit(act_as_the_operator)
+            result = project.apply(plan)
+            operator.result(timeout=90)
+        assert result.ok, result.releases["streams"].reason
+        assert kube.kubectl().get(KAFKA, "events", namespace=kube.namespace) is not None
+        assert not load(path, kube, helm_bin).plan().has_changes
+    finally:
+        kube.run([helm_bin, "uninstall", "streams", "-n", kube.namespace, "--wait"], check=False)
