@@ -7,19 +7,27 @@ sub-graph), one action and why:
 action     when
 ========== ====================================================================
 create     the release is not deployed (not in ``helm list``, or uninstalled)
-upgrade    chart, version or values changed, a local chart's files changed,
-           status ``failed``, changed outside firestream, or not recorded in
-           state and differing
+upgrade    chart, version or values changed (the values plugins contribute
+           included), a chart-type option or helm setting changed, a local
+           chart's files changed, status ``failed``, changed outside
+           firestream, or not recorded in state and differing
 recover    helm reports ``pending-install`` / ``pending-upgrade`` /
            ``pending-rollback`` (an earlier run was killed)
 reinstall  the upgrade crosses the chart's breaking version that requires an
            uninstall: installed < breaking <= target (semver), the one
            rule exec uses too (:func:`~firestream_core.model.breaking_step`)
 destroy    ``action = "destroy"`` and installed, or ``firestream destroy``
-no-op      the desired state equals the deployed one (zero helm calls)
+no-op      the desired state equals the deployed one (zero helm calls); when the
+           state entry is missing or stale but helm already holds the desired
+           values (helm finished after firestream was killed), apply records
+           it (``record_state``)
 ========== ====================================================================
 
-A release whose helm status is not ``deployed`` is never a no-op. Releases in
+Each release's desired state comes from :mod:`firestream_core.deploy.desired`
+(one function for plan, apply, template and diff); the state file keeps its
+digest and its parts' digests, so a change names its cause (``option
+kafka_cluster changed``, ``setting timeout changed``). A release whose helm
+status is not ``deployed`` is never a no-op. Releases in
 the cluster that the config does not name are never touched. Values are never
 part of a plan: a values change is reported by the names of the keys that
 changed (``values changed: auth.database, replicaCount``), found by comparing
