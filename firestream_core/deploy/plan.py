@@ -436,6 +436,14 @@ ExtraSteps = Callable[[HelmChart, BreakingStep], Sequence[str]]
 """``(chart, step) -> lines``: destructive steps a chart type's exec adds to a breaking step."""
 
 
+def _recovery_step(installed: InstalledRelease) -> str:
+    """What unlocking a ``pending-*`` release takes (``deploy/recovery.py``'s ``recover_pending``)."""
+    if installed.status == "pending-install" and installed.revision <= 1:
+        return f"uninstall release '{installed.name}' (pending-install, nothing to return to), then install it"
+    return (f"roll back release '{installed.name}' to its last deployed revision below {installed.revision} "
+            "(uninstall when there is none), then upgrade")
+
+
 def _with_breaking(
     base: dict[str, Any],
     step: BreakingStep | None,
@@ -503,8 +511,9 @@ def plan_release(
     step = breaking_step(bv, installed.chart_version, base["desired_version"])
     extra = _extra_steps(chart, step, extra_steps)
     if installed.is_pending:
-        return Change(action="recover", reasons=(f"status is {installed.status}",),
-                      **_with_breaking(base, step, redact, extra))
+        fields = _with_breaking(base, step, redact, extra)
+        fields["destructive"] = (_recovery_step(installed), *fields.get("destructive", ()))
+        return Change(action="recover", reasons=(f"status is {installed.status}",), **fields)
 
     reasons = _release_reasons(installed, base)
     reasons += _files_reasons(desired.chart_digest, desired.files_problem, record)

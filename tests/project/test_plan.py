@@ -137,6 +137,9 @@ def test_pending_is_recover(tmp_path: Path, status: str) -> None:
                      project_dir=tmp_path)
     assert plan["db"].action == "recover"
     assert plan["db"].reasons == (f"status is {status}",)
+    assert plan["db"].destructive[0].startswith(
+        "uninstall release 'db' (pending-install, nothing to return to)" if status == "pending-install"
+        else "roll back release 'db' to its last deployed revision below 1")
 
 
 @pytest.mark.parametrize("status", ["failed", "uninstalling", "superseded"])
