@@ -155,6 +155,17 @@ class StageFailedError(FirestreamError):
         super().__init__(message, hint=getattr(cause, "hint", None))
 
 
+class PlanMismatchError(FirestreamError):
+    """Apply would do what the plan did not show (the cluster or the config changed since).
+
+    ``release`` names the release concerned (empty for the whole plan).
+    """
+
+    def __init__(self, message: str, *, release: str = "", hint: str | None = None) -> None:
+        self.release = release
+        super().__init__(message, hint=hint)
+
+
 class StateError(FirestreamError):
     """The state file is unreadable or of an unknown schema."""
 

@@ -223,13 +223,100 @@ class BreakingVersion:
         SemVer.parse(value)
 
     def applies_to(self, installed_version: str | None) -> bool:
-        """True when upgrading from ``installed_version`` crosses this version."""
+        """True when ``installed_version`` is older (semver) than this version.
+
+        Half of the rule: whether an upgrade crosses it also depends on the
+        target version; decide with :func:`breaking_step`.
+        """
         if not installed_version:
             return False
         try:
             return SemVer.parse(installed_version) < SemVer.parse(self.version)
         except ValueError:
             return False
+
+
+@attrs.frozen
+class BreakingStep:
+    """What crossing a breaking version takes: the one decision plan and exec share.
+
+    Made only by :func:`breaking_step`. ``plan`` shows it (its action becomes
+    ``reinstall`` when ``uninstall``) and ``exec`` refuses to carry out a step
+    the plan did not contain.
+
+    :ivar version: the breaking version crossed.
+    :ivar installed: the installed chart version.
+    :ivar target: the chart version being deployed (None: not pinned, unknown).
+    :ivar uninstall: the release is uninstalled first (``requires_uninstall``).
+    :ivar commands: the ``pre_upgrade_commands`` that run first, in order.
+    """
+
+    version: str
+    installed: str
+    target: str | None
+    uninstall: bool
+    commands: tuple[tuple[str, ...], ...] = ()
+
+    def describe(self) -> str:
+        """``breaking version 10.0.0: reinstall (requires_uninstall), runs 2 pre-upgrade commands``."""
+        parts = []
+        if self.uninstall:
+            parts.append("reinstall (requires_uninstall)")
+        if self.commands:
+            n = len(self.commands)
+            parts.append(f"runs {n} pre-upgrade command{'s' if n != 1 else ''}")
+        what = ", ".join(parts) or "upgrade across it"
+        return f"breaking version {self.version}: {what} (installed {self.installed})"
+
+    def steps(self, release: str, redact: Any = None) -> tuple[str, ...]:
+        """The destructive steps, one line each, in the order exec takes them.
+
+        Command text goes through ``redact`` (a ``str -> str``) so no secret shows.
+        """
+        hide = redact if callable(redact) else (lambda text: text)
+        out = [f"run: {hide(shlex.join(argv))}" for argv in self.commands]
+        if self.uninstall:
+            out.append(f"uninstall release '{release}', then install it afresh (helm history restarts)")
+        return tuple(out)
+
+
+def breaking_step(
+    breaking: BreakingVersion | None, installed_version: str | None, target_version: str | None
+) -> BreakingStep | None:
+    """The breaking-version rule: ``installed < breaking <= target`` (semver), else None.
+
+    A target that is not an exact semantic version (no ``version``, or a
+    constraint) is unknown: the step is assumed (what the release would need if
+    the chart helm resolves is at or past the breaking version); pin the
+    version to let the plan decide exactly. No installed version (not
+    deployed, or helm's chart field unreadable) never crosses anything.
+    """
+    if breaking is None or not installed_version:
+        return None
+    try:
+        installed = SemVer.parse(installed_version)
+        version = SemVer.parse(breaking.version)
+    except ValueError:
+        return None
+    if not installed < version:
+        return None
+    target: str | None = None
+    if target_version:
+        try:
+            parsed = SemVer.parse(target_version)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            if parsed < version:
+                return None
+            target = str(target_version).lstrip("v")
+    return BreakingStep(
+        version=breaking.version,
+        installed=installed_version,
+        target=target,
+        uninstall=bool(breaking.requires_uninstall),
+        commands=tuple(tuple(c) for c in breaking.pre_upgrade_commands),
+    )
 
 
 def _namespace(value: HelmChartNamespace | str) -> HelmChartNamespace | str:
@@ -275,6 +362,10 @@ class ChartInfo:
     skip_crds: bool = False
     # Beyond the original: helm's --history-max, kept bounded as Qovery does.
     history_max: int = 50
+    # Beyond the original: the values plugins contribute in the pure desired-state stage
+    # (the ``contribute_values`` hook), merged over every other value. The core fills it in
+    # (``firestream_core.deploy.desired``); plugins return values from the hook instead.
+    plugin_values: dict[str, Any] = attrs.field(factory=dict)
 
     @property
     def namespace_name(self) -> str:
@@ -396,6 +487,16 @@ class HelmChart:
     # results contract as the hook of that name, before the plugins' hookimpls of that
     # stage and the built-in defaults. These base versions do nothing and are never called.
 
+    def contribute_values(self, context: Any) -> Mapping[str, Any] | None:
+        """Values this chart adds to its release's desired state (the pure ``contribute_values``
+        hook, run by plan, apply, template and diff alike; no cluster writes).
+
+        :param context: the run's :class:`~firestream_core.plugin.context.DeployContext`, with
+            read-only tools.
+        :return: a nested values mapping, or None.
+        """
+        return None
+
     def check_prerequisites(self, context: Any, payload: ChartPayload) -> list[str] | None:
         """Problems that stop the release before anything changes (the ``check_prerequisites`` hook).
 
@@ -439,6 +540,7 @@ class HelmChart:
 
 
 CHART_METHODS: tuple[str, ...] = (
+    "contribute_values",
     "check_prerequisites",
     "pre_exec",
     "exec",
@@ -569,6 +671,10 @@ class ChartType:
     :param repositories: repository name -> default URL the chart needs;
         overridable by ``[repositories]`` in the config.
     :param description: one line for ``firestream plugins``.
+    :param destructive_steps: ``(chart, step) -> lines``: the destructive steps
+        this chart type's ``exec`` adds to a breaking-version step
+        (:class:`BreakingStep`), e.g. deleting its CRDs with the uninstall;
+        ``plan`` lists them with the step's own. None: it adds none.
     """
 
     name: str
@@ -577,6 +683,7 @@ class ChartType:
     options: type | None = None
     repositories: Mapping[str, str] = attrs.field(factory=dict)
     description: str = ""
+    destructive_steps: Any = None
 
     def __attrs_post_init__(self) -> None:
         # the chart class takes its type name from here: written once, in ChartType(name=...)

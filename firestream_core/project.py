@@ -53,6 +53,7 @@ from firestream_core.model import HelmAction, HelmChart, InstalledRelease
 
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectConfig
+    from firestream_core.deploy.desired import DesiredState
     from firestream_core.deploy.plan import Plan
     from firestream_core.graph import ReleaseGraph
     from firestream_core.ops.importer import ImportResult
@@ -152,6 +153,18 @@ def _recorded_tests(tests: Any) -> tuple[dict[str, Any], ...] | None:
     if tests is None:
         return None
     return tuple({k: t.get(k) for k in _TEST_KEYS} for t in tests if isinstance(t, Mapping))
+
+
+def _contributed_note(contributed: Mapping[str, Mapping[str, Any]]) -> str:
+    """``values from plugins: auth.existingSecret (plugin x); ...`` for ``template``'s output."""
+    def leaves(node: Any, prefix: str = "") -> list[str]:
+        if isinstance(node, Mapping) and node:
+            return [k for key, v in node.items() for k in leaves(v, f"{prefix}{key}.")]
+        return [prefix.rstrip(".")]
+
+    parts = [f"{', '.join(sorted(leaves(values)))} (plugin {plugin})" for plugin, values in contributed.items()]
+    return ("values from plugins: " + "; ".join(parts)
+            + "; they may name objects only apply creates (pre_exec: Secrets, CRDs)")
 
 
 # -- the project ----------------------------------------------------------------------------
@@ -601,8 +614,13 @@ class Project:
         helm: Any = None,
         installed: list[InstalledRelease] | None = None,
         force: bool = False,
+        kubectl: Any = None,
     ) -> Plan:
         """What ``apply`` (or ``destroy``) would do, from one ``helm list -A -a -o json``.
+
+        Each release's desired state (config, options, settings and the values
+        plugins contribute, :meth:`desired_states`) is computed once and
+        compared with the state file and helm.
 
         :param targets: only these releases (their dependencies too with ``include_deps``).
         :param destroy: plan the removal of the (targeted) releases.
@@ -611,6 +629,8 @@ class Project:
         :param installed: the cluster state when already known (no helm call).
         :param force: destroy: remove the targets even when releases still deployed depend
             on them (otherwise refused, naming them; ``include_deps`` removes those too).
+        :param kubectl: the kubectl layer ``contribute_values`` may read with
+            (with ``helm``; the fresh tools' when None).
         :raises DependentsDeployedError: destroy of a release that deployed releases
             outside the targets depend on, without ``include_deps`` or ``force``.
         """
@@ -621,11 +641,12 @@ class Project:
         tools = None
         if helm is None:
             tools = self.tools()
-            helm = tools[1]
+            helm, kubectl = tools[1], tools[2]
         if installed is None:
             installed = helm.list_releases()
         if destroy and targets and not include_deps and not force:
             self._refuse_stranded_dependents(list(targets), installed)
+        desired = self.desired_states(helm=helm, kubectl=kubectl, installed=installed)
         plan = make_plan(
             self.charts,
             installed,
@@ -636,6 +657,9 @@ class Project:
             destroy=destroy,
             get_values=lambda name, ns: helm.get_values(name, ns),
             graph=self.graph(),
+            redact=self.redactor.redact,
+            desired=desired,
+            extra_steps=self._chart_type_steps,
         )
         if tools is not None:
             self._planned = (plan, tools)
@@ -663,6 +687,66 @@ class Project:
                 hint="pass --include-deps to destroy those too (dependents first), "
                 "or --force to destroy only the targets",
             )
+
+    def _chart_type_steps(self, chart: HelmChart, step: Any) -> list[str]:
+        """The destructive steps ``chart``'s type adds to a breaking step (``ChartType.destructive_steps``)."""
+        try:
+            reg = self.manager.chart_type(chart.chart_type)
+        except Exception:  # noqa: BLE001 - build_charts already reported it
+            return []
+        steps = getattr(getattr(reg, "chart_type", reg), "destructive_steps", None)
+        return [self.redactor.redact(str(s)) for s in steps(chart, step)] if callable(steps) else []
+
+    def saved_plan(self, path: str | os.PathLike[str]) -> Plan:
+        """The plan a ``plan --out`` file saved, made again now and checked against it.
+
+        The run that carries the returned plan out does exactly what the file
+        says (:mod:`~firestream_core.deploy.saved`).
+
+        :raises PlanMismatchError: a release's cluster revision, desired state
+            or action changed since (the message names it); nothing is done.
+        """
+        from firestream_core.deploy.saved import check_saved, read_saved
+
+        saved = read_saved(path)
+        fresh = self.plan(list(saved.targets) or None, saved.include_deps, destroy=saved.destroy)
+        try:
+            check_saved(saved, fresh)
+        except Exception:
+            self._planned = None  # nothing will carry it out
+            raise
+        return fresh
+
+    def desired_states(
+        self,
+        *,
+        helm: Any = None,
+        kubectl: Any = None,
+        installed: Iterable[InstalledRelease] | None = None,
+        names: Iterable[str] | None = None,
+    ) -> dict[str, DesiredState]:
+        """Release name -> its desired state, the plugins' ``contribute_values`` run once each
+        (:func:`~firestream_core.deploy.desired.desired_states`; read-only tools).
+
+        The one function plan, apply (through the plan), template and diff use.
+        """
+        from firestream_core.deploy.desired import desired_states
+
+        wanted = None if names is None else set(names)
+        states = desired_states(
+            [c for c in self.charts if wanted is None or c.chart_info.name in wanted],
+            manager=self.manager,
+            project_dir=self.project_dir,
+            helm=helm,
+            kubectl=kubectl,
+            repositories=self.repositories(),
+            installed={r.key: r for r in installed or ()},
+            redactor=self.redactor,
+        )
+        for state in states.values():  # a contributed value under a secret-looking key is hidden too
+            if state.contributed:
+                _hide_secret_looking(self.redactor, state.chart)
+        return states
 
     def repair_drift(self, plan: Plan) -> tuple[Plan, list[Any]]:
         """``plan`` with each drifted ``no-op`` release turned into an upgrade (``apply --repair-drift``).
@@ -780,7 +864,8 @@ class Project:
         unlocked = options.dry_run or self._locked
         with nullcontext() if unlocked else backend.lock(command, timeout=options.lock_timeout):
             if plan is None:
-                plan = self.plan(targets, include_deps, destroy=destroy, helm=tools[1], force=force)
+                plan = self.plan(targets, include_deps, destroy=destroy, helm=tools[1], kubectl=tools[2],
+                                 force=force)
             elif plan.destroy != destroy:
                 kind = "destroy" if plan.destroy else "deploy"
                 raise FirestreamError(f"this is a {kind} plan; pass it to {'destroy' if plan.destroy else 'apply'}()")
@@ -873,9 +958,16 @@ class Project:
                               repo_url=repo_url)
 
     def template(
-        self, output_dir: str | os.PathLike[str] | None = None, *, targets: Iterable[str] | None = None
+        self,
+        output_dir: str | os.PathLike[str] | None = None,
+        *,
+        targets: Iterable[str] | None = None,
+        notes: dict[str, str] | None = None,
     ) -> dict[str, str]:
         """Render every release with ``helm template``, in dependency order.
+
+        Each release is rendered from its desired state (:meth:`desired_states`),
+        the values plugins contribute included: what ``apply`` deploys.
 
         Local charts render offline; repository charts need their repository
         (added once per repository). With ``output_dir``, each manifest is
@@ -883,19 +975,24 @@ class Project:
         Secrets hold values).
 
         :param targets: only these releases (None: all).
+        :param notes: when given, filled with release name -> one line naming the
+            values plugins contributed (``contribute_values``) and that they may
+            name objects only apply creates (``pre_exec``: a Secret, CRDs).
         :return: release name -> rendered manifest, in dependency order.
         """
-        _, helm, _ = self.tools()
+        _, helm, kubectl = self.tools()
         repos = self.repositories()
-        out: dict[str, str] = {}
         wanted = set(targets) if targets is not None else None
+        desired = self.desired_states(helm=helm, kubectl=kubectl, names=wanted)  # what apply deploys
+        out: dict[str, str] = {}
         for name in self.graph().order():
             if wanted is not None and name not in wanted:
                 continue
-            chart = self.chart(name)
-            info = chart.chart_info
+            info = desired[name].chart.chart_info
             if info.action is HelmAction.DESTROY:
                 continue
+            if notes is not None and desired[name].contributed:
+                notes[name] = _contributed_note(desired[name].contributed)
             if info.path is None and info.repository and not info.chart.startswith("oci://"):
                 url = repos.get(info.repository)
                 if url:

@@ -121,6 +121,10 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
             auth.password: (sensitive) -> (sensitive)
 
         Plan: 1 to create, 1 to upgrade.
+
+    A change that takes destructive steps (a breaking version's pre-upgrade
+    commands, secrets hidden, and its uninstall) lists them under the table,
+    ``! release: step``, in the order they run.
     """
     from firestream_core.cli.logs import redact
 
@@ -131,6 +135,9 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
         return f"{head}: nothing to do (no releases selected).\n"
     table = format_table(["", "release", "namespace", "action", "why"], rows)
     table = _paint_rows(table, [c.action for c in shown], color)
+    steps = [(c.name, line) for c in plan.releases if c.is_change for line in c.destructive]
+    if steps:
+        table += "\nDestructive steps:\n" + "".join(f"  ! {name}: {line}\n" for name, line in steps)
     values = format_value_changes(plan.releases)
     return redact(table + (f"\n{values}" if values else "") + f"\n{head}: {plan.summary()}.\n")
 

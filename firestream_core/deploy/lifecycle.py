@@ -2,11 +2,16 @@
 
 ``run_release(chart, manager, context)`` calls, for that release only::
 
-    check_prerequisites -> pre_exec -> exec -> post_exec -> validate
+    (contribute_values) -> check_prerequisites -> pre_exec -> exec -> post_exec -> validate
                               \\________ on_deploy_failure on error ____/
 
 and returns a :class:`ReleaseResult`; it never raises for a failed stage.
 
+* ``contribute_values`` (the pure desired-state stage) runs here only
+  outside a plan (``context.change`` is None): in a run the plan already
+  computed it and the chart carries the contributed values
+  (``chart_info.plugin_values``). A failure there fails the release at
+  ``check_prerequisites``, before anything changed.
 * Problems reported by ``check_prerequisites`` stop the release before
   ``pre_exec``: nothing in the cluster has changed.
 * An exception from ``pre_exec``, ``exec``, ``post_exec`` or ``validate``
@@ -274,11 +279,33 @@ class _LifecycleRun:
 
     # -- the run -------------------------------------------------------------------
 
+    def _desired(self) -> None:
+        """Outside a plan (``context.change`` is None), the desired-state stage runs here.
+
+        In a run, the plan computed the release's desired state once and the
+        chart arrives with its contributed values; a caller of ``run_release``
+        on its own (a plugin's tests) gets the same chart through the same
+        function (:func:`~firestream_core.deploy.desired.desired_states`).
+        """
+        from firestream_core.deploy.desired import desired_states
+
+        if self.context.change is not None or self.info.action is not HelmAction.DEPLOY:
+            return
+        c = self.context
+        wanted = desired_states(
+            [self.chart], manager=self.manager, project_dir=c.project_dir, helm=c.helm,
+            kubectl=c.kubectl, repositories=c.repositories, redactor=c.redactor,
+            installed={} if c.installed is None else {c.installed.key: c.installed},
+        )
+        self.chart.chart_info.plugin_values = wanted[self.name].chart.chart_info.plugin_values
+
     def run(self) -> ReleaseResult:
         self.log.info("Running lifecycle for chart: %s", self.name)
         stage = "check_prerequisites"
         try:
             if self.info.action is not HelmAction.SKIP:
+                with self._timed(stage):
+                    self._desired()
                 with self._timed(stage):
                     self._prerequisites()
             for stage, step in self._stages():

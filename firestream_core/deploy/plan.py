@@ -7,25 +7,34 @@ sub-graph), one action and why:
 action     when
 ========== ====================================================================
 create     the release is not deployed (not in ``helm list``, or uninstalled)
-upgrade    chart, version or values changed, a local chart's files changed,
-           status ``failed``, changed outside firestream, or not recorded in
-           state and differing
+upgrade    chart, version or values changed (the values plugins contribute
+           included), a chart-type option or helm setting changed, a local
+           chart's files changed, status ``failed``, changed outside
+           firestream, or not recorded in state and differing
 recover    helm reports ``pending-install`` / ``pending-upgrade`` /
            ``pending-rollback`` (an earlier run was killed)
-reinstall  the installed chart version is older (semver) than the chart's
-           breaking version that requires an uninstall
+reinstall  the upgrade crosses the chart's breaking version that requires an
+           uninstall: installed < breaking <= target (semver), the one
+           rule exec uses too (:func:`~firestream_core.model.breaking_step`)
 destroy    ``action = "destroy"`` and installed, or ``firestream destroy``
-no-op      the desired state equals the deployed one (zero helm calls)
+no-op      the desired state equals the deployed one (zero helm calls); when the
+           state entry is missing or stale but helm already holds the desired
+           values (helm finished after firestream was killed), apply records
+           it (``record_state``)
 ========== ====================================================================
 
-A release whose helm status is not ``deployed`` is never a no-op. Releases in
-the cluster that the config does not name are never touched. A values change
-is reported by the names of the keys that changed (``values changed:
-auth.database, replicaCount``), found by comparing the values digest recorded
-in state and, when a ``get_values`` callable is given, helm's current values
-with the desired ones; then ``value_changes`` shows each as ``old -> new``,
-a sensitive value as ``(sensitive)`` (docs/secrets.md). Sensitive values are
-never part of a plan.
+Each release's desired state comes from :mod:`firestream_core.deploy.desired`
+(one function for plan, apply, template and diff); the state file keeps its
+digest and its parts' digests, so a change names its cause (``option
+kafka_cluster changed``, ``setting timeout changed``). A release whose helm
+status is not ``deployed`` is never a no-op. Releases in
+the cluster that the config does not name are never touched. Values are never
+part of a plan: a values change is reported by the names of the keys that
+changed (``values changed: auth.database, replicaCount``), found by comparing
+the values digest recorded in state and, when a ``get_values`` callable is
+given, helm's current values with the desired ones; then ``value_changes``
+shows each as ``old -> new``, a sensitive value as ``(sensitive)``
+(docs/secrets.md). Sensitive values are never part of a plan.
 
 A local chart (``path = "charts/x"``) can change without a version bump:
 its content digest (:func:`firestream_core.tools.chartfiles.chart_digest`) is
@@ -41,7 +50,6 @@ whose values digest changed.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -50,7 +58,15 @@ from typing import Any
 
 import attrs
 
-from firestream_core.model import HelmAction, HelmChart, InstalledRelease, SemVer
+from firestream_core.deploy.desired import DesiredState, desired_state, part_reasons
+from firestream_core.model import (
+    BreakingStep,
+    HelmAction,
+    HelmChart,
+    InstalledRelease,
+    SemVer,
+    breaking_step,
+)
 
 log = logging.getLogger("firestream.plan")
 
@@ -71,17 +87,26 @@ class Change:
     :ivar action: one of :data:`ACTIONS`.
     :ivar reasons: why, one short sentence each; never a value.
     :ivar changed_keys: dotted names of the values that changed (when known).
-    :ivar value_changes: ``(path, old, new)`` per changed value leaf (when
-        known): ordinary values in clear, sensitive ones as ``(sensitive)``,
-        a missing side as ``(none)`` (docs/secrets.md).
     :ivar depends_on: the releases it needs, as configured.
     :ivar installed: the release as the cluster-state call saw it, or None.
     :ivar desired_chart: the chart name the config asks for.
     :ivar desired_version: the chart version the config asks for (None: any).
+    :ivar breaking: the breaking-version step this change takes
+        (:func:`~firestream_core.model.breaking_step`), None when it takes none.
+    :ivar destructive: the destructive steps the change takes, one line each
+        (pre-upgrade commands with secrets hidden, uninstall before a reinstall).
     :ivar values_digest: digest of the desired values (for the state file;
         not part of :meth:`to_dict`).
     :ivar chart_digest: content digest of a local chart's files (None for a
         repository or OCI chart; for the state file, not part of :meth:`to_dict`).
+    :ivar desired_digest: digest of the release's whole desired state
+        (:class:`~firestream_core.deploy.desired.DesiredState`): values, chart
+        files, options, helm settings.
+    :ivar parts: the desired state's parts by name -> digest (for the state file).
+    :ivar plugin_values: the values plugins contributed (what the run deploys;
+        never shown, not part of :meth:`to_dict`).
+    :ivar record_state: a no-op whose state entry is missing or stale: the
+        cluster already matches the desired state, and apply records it.
     """
 
     name: str
@@ -95,8 +120,14 @@ class Change:
     installed: InstalledRelease | None = None
     desired_chart: str = ""
     desired_version: str | None = None
+    breaking: BreakingStep | None = None
+    destructive: tuple[str, ...] = ()
     values_digest: str | None = attrs.field(default=None, repr=False)
     chart_digest: str | None = attrs.field(default=None, repr=False)
+    desired_digest: str | None = attrs.field(default=None, repr=False)
+    parts: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    plugin_values: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    record_state: bool = False
 
     @property
     def is_change(self) -> bool:
@@ -124,6 +155,7 @@ class Change:
             "reasons": list(self.reasons),
             "changed_keys": list(self.changed_keys),
             "value_changes": [{"path": p, "old": o, "new": n} for p, o, n in self.value_changes],
+            "destructive": list(self.destructive),
             "depends_on": list(self.depends_on),
             "desired": {"chart": self.desired_chart, "version": self.desired_version},
             "installed": None if inst is None else {
@@ -159,6 +191,12 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(c.is_change for c in self.releases)
+
+    @property
+    def to_record(self) -> list[Change]:
+        """No-op releases whose state entry is missing or stale: the cluster already holds their
+        desired state (helm finished after firestream was killed); apply records them."""
+        return [c for c in self.releases if c.record_state and not c.is_change]
 
     def __getitem__(self, name: str) -> Change:
         for c in self.releases:
@@ -202,7 +240,7 @@ class Plan:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The plan as JSON: release names, actions, reasons, key names and value changes (never a sensitive value)."""
+        """The plan as JSON. Holds release names, actions, reasons and key names: never a value."""
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
 
 
@@ -240,29 +278,8 @@ def _exact(version: Any) -> str | None:
     return text.lstrip("v")
 
 
-_PLAN_MEMO: contextvars.ContextVar[dict[tuple[str, Path], Any] | None] = contextvars.ContextVar(
-    "firestream_plan_memo", default=None
-)
-"""Within one :func:`make_plan`: a local chart's ``Chart.yaml`` and file digest, read once per
-folder however many releases use it (a plan reads the files afresh every time)."""
-
-
-def _memoized(kind: str, path: Path, read: Any) -> Any:
-    memo = _PLAN_MEMO.get()
-    if memo is None:
-        return read()
-    key = (kind, path)
-    if key not in memo:
-        memo[key] = read()
-    return memo[key]
-
-
 def _chart_yaml(path: Path) -> dict[str, Any]:
     """The chart's ``Chart.yaml`` as a mapping ({} when unreadable: prerequisites report it)."""
-    return dict(_memoized("Chart.yaml", path, lambda: _read_chart_yaml(path)))
-
-
-def _read_chart_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
     file = path / "Chart.yaml"
@@ -287,31 +304,6 @@ def _same_version(a: str, b: str) -> bool:
 def _record(state: Any, key: str) -> Any:
     releases = getattr(state, "releases", None) or {}
     return releases.get(key)
-
-
-def _values_digest(chart: HelmChart, project_dir: Path) -> tuple[str | None, str | None]:
-    """(digest, problem): the desired values' digest, or why it cannot be computed."""
-    from firestream_core.tools.values import values_digest
-
-    try:
-        return values_digest(chart.chart_info, project_dir), None
-    except OSError as exc:
-        return None, f"values cannot be read ({type(exc).__name__}: {getattr(exc, 'filename', '') or 'file'})"
-
-
-def _chart_digest(chart: HelmChart, project_dir: Path) -> tuple[str | None, str | None]:
-    """(digest, problem) of a local chart's files; (None, None) for other charts."""
-    from firestream_core.tools.chartfiles import chart_digest
-
-    path = chart.chart_info.path
-    if path is None:
-        return None, None
-    p = Path(path)
-    p = p if p.is_absolute() else project_dir / p
-    try:
-        return _memoized("digest", p, lambda: chart_digest(p)), None
-    except OSError as exc:
-        return None, f"chart files cannot be read ({type(exc).__name__}: {getattr(exc, 'filename', '') or p})"
 
 
 def desired_values(chart: HelmChart, project_dir: Path) -> dict[str, Any]:
@@ -353,18 +345,150 @@ def _changed_keys(
     return list(changed_keys(current, desired))
 
 
-def _breaking(chart: HelmChart, installed: InstalledRelease, want: str | None) -> str | None:
-    """A reason when the upgrade crosses a breaking version needing an uninstall."""
-    bv = chart.chart_info.last_breaking_version_requiring_restart
-    if bv is None or not bv.applies_to(installed.chart_version):
-        return None
-    if want is not None:
-        try:
-            if SemVer.parse(want) < SemVer.parse(bv.version):
-                return None
-        except ValueError:
-            pass
-    return f"breaking version {bv.version} crossed (installed {installed.chart_version})"
+def _identity(chart: HelmChart, installed: InstalledRelease | None, project_dir: Path) -> dict[str, Any]:
+    """The fields every :class:`Change` of ``chart`` carries: who, where, and what is asked."""
+    info = chart.chart_info
+    want_chart, want_version = desired_chart(chart, project_dir)
+    return {
+        "name": info.name,
+        "namespace": info.namespace_name,
+        "chart_type": getattr(chart, "chart_type", "generic"),
+        "depends_on": tuple(info.depends_on),
+        "installed": installed,
+        "desired_chart": want_chart,
+        "desired_version": want_version,
+    }
+
+
+def _destroy_or_skip(
+    chart: HelmChart, installed: InstalledRelease | None, destroy: bool, base: dict[str, Any]
+) -> Change | None:
+    """The change of a release that is destroyed or skipped, None for a deploy."""
+    info = chart.chart_info
+    live = installed is not None and installed.status != "uninstalled"
+    if destroy or info.action is HelmAction.DESTROY:
+        if not live:
+            return Change(action="no-op", reasons=("not deployed",), **base)
+        why = "destroy requested" if destroy else "action is destroy"
+        return Change(action="destroy", reasons=(why,), **base)
+    if info.action is HelmAction.SKIP:
+        return Change(action="no-op", reasons=("action is skip",), **base)
+    return None
+
+
+def _release_reasons(installed: InstalledRelease, base: Mapping[str, Any]) -> list[str]:
+    """What differs in the release itself: its status, chart or version."""
+    reasons = []
+    if installed.status != "deployed":
+        reasons.append(f"status is {installed.status}")
+    want_chart, want_version = base["desired_chart"], base["desired_version"]
+    if installed.chart_name != want_chart:
+        reasons.append(f"chart changed {installed.chart_name} -> {want_chart}")
+    if want_version and installed.chart_version and not _same_version(installed.chart_version, want_version):
+        reasons.append(f"version changed {installed.chart_version} -> {want_version}")
+    return reasons
+
+
+def _files_reasons(files_digest: str | None, files_problem: str | None, record: Any) -> list[str]:
+    """A local chart's files: unreadable, changed, or never recorded."""
+    if files_problem:
+        return [files_problem]
+    if files_digest is None or record is None:
+        return []
+    recorded = getattr(record, "chart_digest", None)
+    if recorded is None:
+        return ["chart files not recorded in state"]
+    return ["chart files changed"] if recorded != files_digest else []
+
+
+def _values_reasons(
+    chart: HelmChart,
+    installed: InstalledRelease,
+    record: Any,
+    desired: DesiredState,
+    *,
+    project_dir: Path,
+    get_values: GetValues | None,
+    shown: list[tuple[str, str, str]] | None = None,
+) -> tuple[list[str], list[str], bool]:
+    """(reasons, changed keys, helm holds the desired values) about the values.
+
+    The last item is True when the recorded digest is missing or stale but
+    helm's values are exactly the desired ones (helm finished what a killed
+    run started, or the state predates a digest change): no change, the
+    state only needs recording.
+    """
+    if desired.values_problem:
+        return [desired.values_problem], [], False
+    if record is None:
+        found = _changed_keys(desired.chart, installed, project_dir, get_values, shown)
+        if found is None:
+            return ["not recorded in state: values unknown"], [], False
+        return (["values changed: " + ", ".join(found)], found, False) if found else ([], [], True)
+    reasons: list[str] = []
+    last = getattr(record, "result", "succeeded")
+    if last != "succeeded":
+        stage = getattr(record, "stage_failed", None)
+        reasons.append(f"last apply {last}" + (f" in {stage}" if stage else ""))
+    if getattr(record, "values_digest", None) == desired.values_digest:
+        return reasons, [], False
+    found = _changed_keys(desired.chart, installed, project_dir, get_values, shown)
+    if found == []:
+        return reasons, [], True
+    reasons.append("values changed: " + ", ".join(found) if found else "values changed")
+    return reasons, found or [], False
+
+
+def _outside_reason(installed: InstalledRelease, record: Any) -> list[str]:
+    """A revision helm made that firestream did not record."""
+    rev = getattr(record, "revision", None) if record is not None else None
+    if rev is not None and installed.revision != rev:
+        return [f"changed outside firestream (revision {installed.revision} in the cluster, {rev} recorded)"]
+    return []
+
+
+ExtraSteps = Callable[[HelmChart, BreakingStep], Sequence[str]]
+"""``(chart, step) -> lines``: destructive steps a chart type's exec adds to a breaking step."""
+
+
+def _recovery_step(installed: InstalledRelease) -> str:
+    """What unlocking a ``pending-*`` release takes (``deploy/recovery.py``'s ``recover_pending``)."""
+    if installed.status == "pending-install" and installed.revision <= 1:
+        return f"uninstall release '{installed.name}' (pending-install, nothing to return to), then install it"
+    return (f"roll back release '{installed.name}' to its last deployed revision below {installed.revision} "
+            "(uninstall when there is none), then upgrade")
+
+
+def _with_breaking(
+    base: dict[str, Any],
+    step: BreakingStep | None,
+    redact: Callable[[str], str] | None,
+    extra: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """``base`` plus the breaking-version step and the destructive steps it shows."""
+    if step is None:
+        return base
+    return {**base, "breaking": step, "destructive": (*step.steps(base["name"], redact), *extra)}
+
+
+def _extra_steps(chart: HelmChart, step: BreakingStep | None, extra_steps: ExtraSteps | None) -> tuple[str, ...]:
+    if step is None or extra_steps is None:
+        return ()
+    return tuple(str(line) for line in extra_steps(chart, step) or ())
+
+
+def _unchanged(base: dict[str, Any], installed: InstalledRelease, record: Any, matches: bool) -> Change:
+    """The no-op of a release whose cluster state is the desired one; recorded when the state lags."""
+    rev = getattr(record, "revision", None) if record is not None else None
+    if record is None:
+        return Change(action="no-op", reasons=("matches the cluster (not yet recorded in state)",),
+                      record_state=True, **base)
+    stale = rev is not None and rev != installed.revision
+    if matches or stale or getattr(record, "desired_digest", None) != base.get("desired_digest"):
+        why = (f"matches the cluster (state was stale: revision {rev} recorded, {installed.revision} in "
+               "the cluster)") if stale else "up to date"
+        return Change(action="no-op", reasons=(why,), record_state=True, **base)
+    return Change(action="no-op", reasons=("up to date",), **base)
 
 
 def plan_release(
@@ -375,94 +499,55 @@ def plan_release(
     project_dir: Path,
     destroy: bool = False,
     get_values: GetValues | None = None,
+    redact: Callable[[str], str] | None = None,
+    desired: DesiredState | None = None,
+    extra_steps: ExtraSteps | None = None,
 ) -> Change:
-    """The :class:`Change` for one release (see the module docstring for the rules)."""
-    info = chart.chart_info
-    namespace = info.namespace_name
-    want_chart, want_version = desired_chart(chart, project_dir)
-    base: dict[str, Any] = {
-        "name": info.name,
-        "namespace": namespace,
-        "chart_type": getattr(chart, "chart_type", "generic"),
-        "depends_on": tuple(info.depends_on),
-        "installed": installed,
-        "desired_chart": want_chart,
-        "desired_version": want_version,
-    }
-    live = installed is not None and installed.status not in ("uninstalled",)
+    """The :class:`Change` for one release (see the module docstring for the rules).
 
-    if destroy or info.action is HelmAction.DESTROY:
-        if not live:
-            return Change(action="no-op", reasons=("not deployed",), **base)
-        why = "destroy requested" if destroy else "action is destroy"
-        return Change(action="destroy", reasons=(why,), **base)
-    if info.action is HelmAction.SKIP:
-        return Change(action="no-op", reasons=("action is skip",), **base)
-
-    digest, problem = _values_digest(chart, project_dir)
-    base["values_digest"] = digest
-    files_digest, files_problem = _chart_digest(chart, project_dir)
-    base["chart_digest"] = files_digest
-    if not live:
+    :param desired: the release's desired state (:func:`~firestream_core.deploy.desired.desired_states`:
+        with the values plugins contribute); computed from ``chart`` alone when None.
+    :param extra_steps: the destructive steps the chart type adds to a breaking
+        step (``ChartType.destructive_steps``), listed after the step's own.
+    """
+    base = _identity(chart, installed, project_dir)
+    early = _destroy_or_skip(chart, installed, destroy, base)
+    if early is not None:
+        return early
+    if desired is None:
+        desired = desired_state(chart, project_dir=project_dir)
+    base.update(values_digest=desired.values_digest, chart_digest=desired.chart_digest,
+                desired_digest=desired.digest, parts=dict(desired.parts),
+                plugin_values=desired.plugin_values)
+    if installed is None or installed.status == "uninstalled":
         why = "not deployed" if installed is None else f"not deployed (status is {installed.status})"
         return Change(action="create", reasons=(why,), **base)
-    assert installed is not None
-
+    bv = chart.chart_info.last_breaking_version_requiring_restart
+    step = breaking_step(bv, installed.chart_version, base["desired_version"])
+    extra = _extra_steps(chart, step, extra_steps)
     if installed.is_pending:
-        return Change(action="recover", reasons=(f"status is {installed.status}",), **base)
+        fields = _with_breaking(base, step, redact, extra)
+        fields["destructive"] = (_recovery_step(installed), *fields.get("destructive", ()))
+        return Change(action="recover", reasons=(f"status is {installed.status}",), **fields)
 
-    reasons: list[str] = []
-    keys: list[str] = []
+    reasons = _release_reasons(installed, base)
+    reasons += _files_reasons(desired.chart_digest, desired.files_problem, record)
     shown: list[tuple[str, str, str]] = []
-    if installed.status != "deployed":
-        reasons.append(f"status is {installed.status}")
-    if installed.chart_name != want_chart:
-        reasons.append(f"chart changed {installed.chart_name} -> {want_chart}")
-    if want_version and installed.chart_version and not _same_version(installed.chart_version, want_version):
-        reasons.append(f"version changed {installed.chart_version} -> {want_version}")
-    breaking = _breaking(chart, installed, want_version)
-    if files_problem:
-        reasons.append(files_problem)
-    elif files_digest is not None and record is not None:
-        recorded_files = getattr(record, "chart_digest", None)
-        if recorded_files is None:
-            reasons.append("chart files not recorded in state")
-        elif recorded_files != files_digest:
-            reasons.append("chart files changed")
-    if problem:
-        reasons.append(problem)
-    elif record is None:
-        found = _changed_keys(chart, installed, project_dir, get_values, shown)
-        if found is None:
-            reasons.append("not recorded in state: values unknown")
-        elif found:
-            keys = found
-            reasons.append("values changed: " + ", ".join(found))
-    else:
-        last = getattr(record, "result", "succeeded")
-        if last != "succeeded":
-            stage = getattr(record, "stage_failed", None)
-            reasons.append(f"last apply {last}" + (f" in {stage}" if stage else ""))
-        recorded = getattr(record, "values_digest", None)
-        if recorded != digest:
-            found = _changed_keys(chart, installed, project_dir, get_values, shown)
-            keys = found or []
-            reasons.append("values changed: " + ", ".join(found) if found else "values changed")
-        rev = getattr(record, "revision", None)
-        if rev is not None and installed.revision != rev and not reasons:
-            reasons.append(
-                f"changed outside firestream (revision {installed.revision} in the cluster, {rev} recorded)"
-            )
-    if breaking and info.last_breaking_version_requiring_restart is not None:
-        if info.last_breaking_version_requiring_restart.requires_uninstall:
-            return Change(action="reinstall", reasons=(breaking, *reasons), changed_keys=tuple(keys),
-                          value_changes=tuple(shown), **base)
-        reasons.insert(0, breaking)
-    if reasons:
-        return Change(action="upgrade", reasons=tuple(reasons), changed_keys=tuple(keys),
-                      value_changes=tuple(shown), **base)
-    why = "up to date" if record is not None else "matches the cluster (not yet recorded in state)"
-    return Change(action="no-op", reasons=(why,), **base)
+    found, keys, matches = _values_reasons(chart, installed, record, desired,
+                                           project_dir=project_dir, get_values=get_values, shown=shown)
+    reasons += found
+    if record is not None:
+        reasons += part_reasons(getattr(record, "desired_parts", None), desired.parts)
+    if not reasons and not matches:
+        reasons = _outside_reason(installed, record)
+    if not reasons:
+        return _unchanged(base, installed, record, matches)
+    fields = _with_breaking(base, step, redact, extra)
+    if step is not None:
+        reasons.insert(0, step.describe())
+    action = "reinstall" if step is not None and step.uninstall else "upgrade"
+    return Change(action=action, reasons=tuple(reasons), changed_keys=tuple(keys),
+                  value_changes=tuple(shown), **fields)
 
 
 def make_plan(
@@ -476,6 +561,9 @@ def make_plan(
     destroy: bool = False,
     get_values: GetValues | None = None,
     graph: Any = None,
+    redact: Callable[[str], str] | None = None,
+    desired: Mapping[str, DesiredState] | None = None,
+    extra_steps: ExtraSteps | None = None,
 ) -> Plan:
     """Compare ``charts`` with the cluster (``installed``) and ``state``.
 
@@ -489,6 +577,11 @@ def make_plan(
     :param destroy: plan the removal of every (targeted) release.
     :param get_values: ``helm get values`` to name the keys that changed.
     :param graph: a prebuilt ``ReleaseGraph`` (built from ``charts`` when None).
+    :param redact: hides secrets in the destructive steps' text (pre-upgrade commands).
+    :param desired: release name -> desired state (with the plugins' contributed
+        values, :func:`~firestream_core.deploy.desired.desired_states`); a
+        release missing from it is computed from its chart alone.
+    :param extra_steps: the chart types' destructive steps (``ChartType.destructive_steps``).
     :return: the :class:`Plan`, in dependency order (reverse for destroy).
     """
     from firestream_core.graph import build_graph
@@ -506,24 +599,23 @@ def make_plan(
     by_name = {c.chart_info.name: c for c in charts}
     live = {r.key: r for r in installed}
     order = sub.reverse_order() if destroy else sub.order()
-    memo = _PLAN_MEMO.set({})
-    try:
-        changes = []
-        for name in order:
-            chart = by_name[name]
-            ns = chart.chart_info.namespace_name
-            changes.append(
-                plan_release(
-                    chart,
-                    live.get((ns, name)),
-                    _record(state, f"{ns}/{name}"),
-                    project_dir=project_dir,
-                    destroy=destroy,
-                    get_values=get_values,
-                )
+    changes = []
+    for name in order:
+        chart = by_name[name]
+        ns = chart.chart_info.namespace_name
+        changes.append(
+            plan_release(
+                chart,
+                live.get((ns, name)),
+                _record(state, f"{ns}/{name}"),
+                project_dir=project_dir,
+                destroy=destroy,
+                get_values=get_values,
+                redact=redact,
+                desired=(desired or {}).get(name),
+                extra_steps=extra_steps,
             )
-    finally:
-        _PLAN_MEMO.reset(memo)
+        )
     return Plan(
         releases=tuple(changes),
         destroy=destroy,

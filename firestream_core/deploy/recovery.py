@@ -11,8 +11,10 @@ from the hook implementations so they can be read (and tested) on their own:
   Qovery and Flux do.
 * **breaking versions** - ``handle_breaking_version`` runs a chart's
   ``pre_upgrade_commands`` (argument lists, never through a shell) and
-  uninstalls first when ``requires_uninstall``, when the installed chart
-  version is older (semver) than the breaking version.
+  uninstalls first when ``requires_uninstall``, when the upgrade crosses the
+  breaking version (installed < breaking <= target, semver: the one rule
+  ``plan`` uses too, :func:`~firestream_core.model.breaking_step`); a step the
+  plan did not show is refused.
 * **rollback after a failed validation** - ``rollback_release`` returns an
   atomic release to its previous deployed revision, or uninstalls it when
   it has none (what ``helm install --atomic`` does with a failed install).
@@ -38,11 +40,12 @@ from firestream_core.model import InstalledRelease
 from firestream_core.tools.helm_errors import ReleaseNotFoundError
 
 if TYPE_CHECKING:
-    from firestream_core.model import BreakingVersion, ChartInfo
+    from firestream_core.model import BreakingStep, ChartInfo
     from firestream_core.plugin.context import DeployContext
 
 __all__ = [
     "DEPLOYED_STATUSES",
+    "decide_breaking",
     "find_installed",
     "handle_breaking_version",
     "history_entries",
@@ -233,6 +236,44 @@ def run_command(context: DeployContext, argv: Sequence[str], *, release: str, ti
         )
 
 
+def decide_breaking(
+    context: DeployContext, info: ChartInfo, installed: InstalledRelease | None
+) -> BreakingStep | None:
+    """The breaking-version step exec takes now, refused when the plan did not contain it.
+
+    The decision is :func:`~firestream_core.model.breaking_step` (installed <
+    breaking <= target, semver) on the release as installed now and the chart
+    version being deployed, the same function ``plan`` used. Inside a plan
+    (``context.change`` set) a step that differs from the plan's
+    (``context.breaking``) raises :class:`~firestream_core.errors.PlanMismatchError`
+    before anything ran: the cluster changed since the plan was made.
+    """
+    from firestream_core.deploy.plan import desired_chart
+    from firestream_core.errors import PlanMismatchError
+    from firestream_core.model import HelmChart, breaking_step
+
+    if installed is None:
+        return None
+    _, target = desired_chart(HelmChart(info), context.project_dir)
+    step = breaking_step(info.last_breaking_version_requiring_restart, installed.chart_version, target)
+    planned = context.breaking
+    if context.change is None or step == planned:
+        return step
+    if step is None:
+        context.log.warning(
+            "release '%s': the plan's breaking-version step no longer applies (installed %s); "
+            "not taking it", info.name, installed.chart_version,
+        )
+        return None
+    raise PlanMismatchError(
+        f"release '{info.name}': exec would take '{step.describe()}', which the plan did not show "
+        f"({planned.describe() if planned else 'no breaking-version step'}); the release changed "
+        "since the plan was made",
+        release=info.name,
+        hint="run 'firestream plan' again and review it",
+    )
+
+
 def handle_breaking_version(
     context: DeployContext,
     info: ChartInfo,
@@ -240,23 +281,23 @@ def handle_breaking_version(
 ) -> bool:
     """Prepare an upgrade across ``info.last_breaking_version_requiring_restart``.
 
-    Applies when the installed chart version is older (semver) than the
-    breaking version: each ``pre_upgrade_commands`` argument list runs in
+    Decided by :func:`decide_breaking` (the plan's rule; refused when the plan
+    did not show it): each ``pre_upgrade_commands`` argument list runs in
     order, then the release is uninstalled when ``requires_uninstall``.
     Returns True when the release was uninstalled (the upgrade becomes an
     install).
     """
-    bv: BreakingVersion | None = info.last_breaking_version_requiring_restart
-    if bv is None or installed is None or not bv.applies_to(installed.chart_version):
+    step = decide_breaking(context, info, installed)
+    if step is None or installed is None:
         return False
     log = context.log
     log.info(
         "Breaking version: release '%s' goes from chart version %s across %s",
         info.name,
         installed.chart_version,
-        bv.version,
+        step.version,
     )
-    for i, argv in enumerate(bv.pre_upgrade_commands, 1):
+    for i, argv in enumerate(step.commands, 1):
         program = os.path.basename(argv[0])
         log.info("Pre-upgrade command %d for '%s': %s", i, info.name, program)
         try:
@@ -264,7 +305,7 @@ def handle_breaking_version(
         except FirestreamError:
             log.error("Pre-upgrade command %d (%s) of release '%s' failed", i, program, info.name)
             raise
-    if bv.requires_uninstall:
+    if step.uninstall:
         log.info("Breaking version: uninstalling release '%s' before upgrading", info.name)
         context.helm.uninstall(info.name, info.namespace_name, wait=True, timeout=info.timeout)
         return True

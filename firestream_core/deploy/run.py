@@ -281,11 +281,14 @@ class Run:
         """The release's chart as this run deploys it: a deep copy, destroy / dry-run set.
 
         Always a copy: stages may edit the chart in place (the seed's
-        ``info.values.push(...)``; a plugin setting ``auth.existingSecret`` in
-        ``pre_exec``), and such edits must not leak into the project's desired
-        state, or the next ``plan()`` on the same object would see a change.
+        ``info.values.push(...)``), and such edits must not leak into the
+        project's desired state, or the next ``plan()`` on the same object
+        would see a change. The copy carries the values plugins contributed
+        in the desired-state stage, as the plan computed them.
         """
         chart = copy.deepcopy(self.project.chart(change.name))
+        # the desired state the plan computed: the values plugins contributed (contribute_values)
+        chart.chart_info.plugin_values = copy.deepcopy(dict(change.plugin_values))
         if self.plan.destroy:
             chart.chart_info.action = HelmAction.DESTROY
         if self.dry_run:
@@ -300,6 +303,7 @@ class Run:
             repositories=self.repositories,
             installed=change.installed,
             change=change.action,
+            breaking=change.breaking,
             redactor=self.project.redactor,
             log=self._log,
             dry_run=self.dry_run,
@@ -396,27 +400,37 @@ class Run:
             self.backend.save(self.state)
 
     def record_adopted(self, satisfied: Iterable[str]) -> None:
-        """Record no-op releases the state did not know (they match the cluster)."""
+        """Record the no-op releases whose state entry is missing or stale (``record_state``).
+
+        The cluster already holds their desired state (helm finished after a
+        killed firestream, the release was installed by hand and matches, or
+        the entry predates a field); each is logged.
+        """
         assert self.state is not None
         changed = False
         for name in satisfied:
             c = self.changes[name]
             inst = c.installed
-            if self.plan.destroy or inst is None or c.values_digest is None:
+            if self.plan.destroy or inst is None or c.values_digest is None or not c.record_state:
                 continue
-            if self.state.releases.get(c.key) is not None:
-                continue
-            self.state.record(
-                self._release_state(
-                    c,
-                    version=inst.chart_version or c.desired_version,
-                    values_digest=c.values_digest,
-                    revision=inst.revision,
-                    action="no-op",
-                    result="succeeded",
-                    duration=0.0,
-                )
+            previous = self.state.releases.get(c.key)
+            if previous is None or previous.revision != inst.revision:
+                log.info("Recorded release '%s' in the state: it already matches the cluster "
+                         "(revision %d, %s)", c.name, inst.revision, c.reason)
+            entry = self._release_state(
+                c,
+                version=inst.chart_version or c.desired_version,
+                values_digest=c.values_digest,
+                revision=inst.revision,
+                action="no-op" if previous is None else previous.action,
+                result="succeeded",
+                duration=0.0 if previous is None else previous.duration,
             )
+            if previous is not None:
+                entry.applied_at = previous.applied_at if previous.revision == inst.revision else entry.applied_at
+                entry.validations = previous.validations
+                entry.tests = previous.tests
+            self.state.record(entry)
             changed = True
             if self._writer is not None:
                 self._writer.save_release(self.state, c.key)
@@ -432,6 +446,8 @@ class Run:
             chart_type=chart.chart_type,
             chart=chart.chart_info.chart_ref,
             chart_digest=change.chart_digest,
+            desired_digest=change.desired_digest,
+            desired_parts=dict(change.parts) or None,
             applied_at=utc_now(),
             **fields,
         )

@@ -36,6 +36,7 @@ Library::
 
 from __future__ import annotations
 
+import copy
 import difflib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -252,13 +253,28 @@ def _release_redactor(project: Any, helm: Any, chart: Any, installed: Any) -> An
 
 
 class _Renderer:
-    """Renders releases once each (``helm template``), adding classic repositories once."""
+    """Renders releases once each (``helm template``), adding classic repositories once.
 
-    def __init__(self, project: Any, helm: Any) -> None:
+    Each release is rendered from its desired state: the plan's contributed
+    values (``Change.plugin_values``), or, for a release the plan does not
+    hold, the same desired-state function the plan uses.
+    """
+
+    def __init__(self, project: Any, helm: Any, plan: Any = None, kubectl: Any = None) -> None:
         self.project = project
         self.helm = helm
+        self.kubectl = kubectl
         self.repos = project.repositories()
         self.cache: dict[str, list[ManifestObject] | BaseException] = {}
+        self.planned = {c.name: c.plugin_values for c in plan.releases} if plan is not None else {}
+
+    def desired_chart(self, name: str) -> Any:
+        """The release's chart with the values plugins contribute (what apply deploys)."""
+        if name not in self.planned:
+            return self.project.desired_states(helm=self.helm, kubectl=self.kubectl, names=[name])[name].chart
+        chart = copy.deepcopy(self.project.chart(name))
+        chart.chart_info.plugin_values = copy.deepcopy(dict(self.planned[name]))
+        return chart
 
     def render(self, name: str, *, is_upgrade: bool = False) -> list[ManifestObject]:
         hit = self.cache.get(name)
@@ -266,7 +282,7 @@ class _Renderer:
             raise hit
         if hit is not None:
             return hit
-        info = self.project.chart(name).chart_info
+        info = self.desired_chart(name).chart_info
         try:
             if info.path is None and info.repository and not str(info.chart).startswith("oci://"):
                 url = self.repos.get(info.repository)
@@ -302,26 +318,26 @@ def diff_project(
         helm = helm or h
         kubectl = kubectl or k
     if plan is None:
-        plan = project.plan(list(targets) if targets else None, include_deps, helm=helm)
-    run = _DiffRun(project, helm, kubectl, context)
+        plan = project.plan(list(targets) if targets else None, include_deps, helm=helm, kubectl=kubectl)
+    run = _DiffRun(project, helm, kubectl, context, plan)
     return [run.release(change) for change in plan.releases if change.is_change]
 
 
 class _DiffRun:
     """One ``diff``: the tools, the rendered releases and the cluster's served kinds, shared by its releases."""
 
-    def __init__(self, project: Any, helm: Any, kubectl: Any, context: int) -> None:
+    def __init__(self, project: Any, helm: Any, kubectl: Any, context: int, plan: Any) -> None:
         self.project = project
         self.helm = helm
         self.kubectl = kubectl
         self.context = context
-        self.renderer = _Renderer(project, helm)
+        self.renderer = _Renderer(project, helm, plan, kubectl)
         self.graph = project.graph()
         self.discovery: dict[str, set[str] | None] = {}
 
     def release(self, change: Any) -> ReleaseDiff:
         """The diff of one changing release: its manifests compared, or why it is pending or failed."""
-        chart = self.project.chart(change.name)
+        chart = self.renderer.desired_chart(change.name)
         base = {"name": change.name, "namespace": change.namespace, "action": change.action,
                 "reasons": tuple(change.reasons), "value_changes": tuple(change.value_changes)}
         installed = change.installed

@@ -146,7 +146,8 @@ def plan_hooks(project: Any, plan: Plan, *, helm: Any = None, all_releases: bool
     repos = project.repositories()
     out: dict[str, ReleaseHooks] = {}
     for change in plan.releases:
-        info = project.chart(change.name).chart_info
+        # the plan's desired state: the values plugins contribute included
+        info = attrs.evolve(project.chart(change.name).chart_info, plugin_values=dict(change.plugin_values))
         if not change.is_change and not all_releases:
             continue
         try:

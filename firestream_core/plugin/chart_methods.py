@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,7 @@ __all__ = [
 ]
 
 STAGE_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "contribute_values": ("context",),
     "check_prerequisites": ("context", "payload"),
     "pre_exec": ("context", "payload"),
     "exec": ("context", "payload"),
@@ -164,6 +166,13 @@ def call_chart_method(chart: Any, stage: str, /, **arguments: Any) -> Any:
 
 
 # -- the hookimpls: the chart's method first ----------------------------------------------
+
+
+@hookimpl(tryfirst=True)
+def contribute_values(chart: HelmChart, context: DeployContext) -> Mapping[str, Any] | None:
+    """The chart class's ``contribute_values``, if it overrides it."""
+    result: Mapping[str, Any] | None = call_chart_method(chart, "contribute_values", context=context)
+    return result
 
 
 @hookimpl(tryfirst=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from firestream_core.model import InstalledRelease
+    from firestream_core.model import BreakingStep, InstalledRelease
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.kubectl import Kubectl
     from firestream_core.tools.redact import Redactor
@@ -32,6 +32,9 @@ class DeployContext:
         it, or None when it is not installed.
     :ivar change: what the plan decided: ``create``, ``upgrade``, ``recover``,
         ``reinstall``, ``destroy``, ``no-op`` (None outside a plan).
+    :ivar breaking: the breaking-version step the plan decided for this release
+        (:func:`~firestream_core.model.breaking_step`), None when it decided none;
+        exec refuses a different one while ``change`` is set.
     :ivar redactor: hides sensitive values (docs/secrets.md) in any text shown or logged.
     :ivar log: the logger stages should use (its output is redacted).
     :ivar dry_run: nothing may be changed in the cluster.
@@ -47,6 +50,7 @@ class DeployContext:
     repositories: Mapping[str, str] = attrs.field(factory=dict)
     installed: InstalledRelease | None = None
     change: str | None = None
+    breaking: BreakingStep | None = None
     redactor: Redactor | None = None
     log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("firestream"))
     dry_run: bool = False

@@ -619,6 +619,19 @@ class FirestreamPluginManager:
                 out.extend(r)
         return out
 
+    def contribute_values(self, chart: HelmChart, context: DeployContext) -> list[tuple[str, Any]]:
+        """Each concerned ``contribute_values`` result that is not None, as
+        ``(plugin name, mapping)`` in call order (the desired-state stage)."""
+        out: list[tuple[str, Any]] = []
+        for impl in reversed(self.hook_caller("contribute_values", chart.chart_type).get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            args = {"chart": chart, "context": context}
+            got = impl.function(*[args[a] for a in impl.argnames])
+            if got is not None:
+                out.append((impl.plugin_name, got))
+        return out
+
     def check_prerequisites(
         self, chart: HelmChart, context: DeployContext, payload: ChartPayload
     ) -> list[str]:

@@ -1,7 +1,9 @@
 """The hooks firestream calls, in the order it calls them.
 
-Every stage hook is called **for one release at a time** and receives the
-same three arguments:
+``contribute_values(chart, context)`` comes first: the pure desired-state
+stage that ``plan``, ``apply``, ``template`` and ``diff`` share. Every stage
+hook is called **for one release at a time** and receives the same three
+arguments:
 
 * ``chart`` - the release's :class:`~firestream_core.model.HelmChart`
   (``chart.chart_info`` is its :class:`~firestream_core.model.ChartInfo`,
@@ -34,7 +36,7 @@ release (``release 'db' failed at pre_exec: ...``): a message need not name it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from firestream_core.plugin.markers import hookspec
@@ -59,6 +61,45 @@ def register_chart_types(register: Callable[[ChartType], None]) -> None:
 
     :param register: callback taking a :class:`~firestream_core.model.ChartType`.
     :return: nothing; all implementations are called.
+    """
+
+
+# -----------------------------------------------------------------------------
+# The desired state of one release: pure, run by plan, apply, template and diff
+# -----------------------------------------------------------------------------
+
+
+@hookspec
+def contribute_values(chart: HelmChart, context: DeployContext) -> Mapping[str, Any] | None:
+    """Contribute chart values computed from the release's options and config.
+
+    The **desired-state stage**: the values a plugin adds to the chart (a
+    Secret's name for ``auth.existingSecret``, Grafana pointed at its admin
+    Secret) belong here, not in ``check_prerequisites`` or ``pre_exec``, which
+    ``plan`` and ``template`` never run. ``plan``, ``apply``, ``template`` and
+    ``diff`` all call it the same way, once per release, before anything
+    else, so what the plan shows is what apply deploys and what template
+    renders. ``pre_exec`` keeps only the side effects on the cluster (create
+    the Secret the contributed value names, apply CRDs, make namespaces).
+
+    It must be **pure**: the same chart gives the same values, and nothing in
+    the cluster is changed. Reads are allowed (``context.kubectl.get``,
+    ``context.helm.get_values``); ``context.helm`` and ``context.kubectl`` are
+    read-only views that raise on any write. ``context.installed`` is the
+    release as the plan's cluster-state call saw it; ``context.change`` is
+    None (the action is not decided yet).
+
+    A chart-type option that only acts after helm (a Kafka cluster created in
+    ``post_exec``) needs no value: every option is part of the release's
+    desired state, and changing it plans an upgrade (``option kafka_cluster
+    changed``) that runs the lifecycle, ``post_exec`` included.
+
+    :param chart: the release's chart (its ``chart_info`` and ``options``).
+    :param context: read-only tools, the plan's view of the release, settings.
+    :return: a nested values mapping (``{"auth": {"existingSecret": "db-auth"}}``)
+        or None. All implementations are called; their mappings are merged
+        in call order (a later one wins on the same key) and over every other
+        value of the release (config, preset, values files).
     """
 
 
@@ -183,5 +224,5 @@ STAGES: tuple[str, ...] = (
 )
 """The lifecycle stages in the order the runner calls them."""
 
-ALL_HOOKS: tuple[str, ...] = ("register_chart_types", *STAGES, "on_deploy_failure")
+ALL_HOOKS: tuple[str, ...] = ("register_chart_types", "contribute_values", *STAGES, "on_deploy_failure")
 """Every hook of this spec, in order (used by the docs meta-test)."""

@@ -105,6 +105,11 @@ class ReleaseState:
         (``chartfiles.chart_digest``), None for a repository or OCI chart and
         in entries written before firestream recorded it (such files load
         as they are; the schema version is unchanged).
+    :ivar desired_digest: digest of the release's whole desired state
+        (``deploy.desired.DesiredState.digest``: values, chart files, chart-type
+        options, helm settings), None in entries written before it was recorded.
+    :ivar desired_parts: the digest of each part of it (``option kafka_cluster``,
+        ``setting timeout``...), so the next plan names what changed; never a value.
     """
 
     name: str
@@ -122,6 +127,8 @@ class ReleaseState:
     validations: list[dict[str, Any]] = attrs.field(factory=list)
     tests: list[dict[str, Any]] | None = None
     chart_digest: str | None = None
+    desired_digest: str | None = None
+    desired_parts: dict[str, str] | None = None
 
     @property
     def key(self) -> str:

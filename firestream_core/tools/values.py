@@ -286,8 +286,9 @@ def merged_values(info: ChartInfo, extra: Mapping[str, Any] | None = None) -> di
     """The values firestream passes to helm for ``info`` (not ``values_files``).
 
     Each ``yaml_files_content`` document in order, then the ``--set`` pairs
-    set into the result, then ``extra`` (values computed at run time, e.g.
-    by a chart plugin) merged on top.
+    set into the result, then ``info.plugin_values`` (what plugins contributed
+    in the desired-state stage, ``contribute_values``), then ``extra`` (values
+    computed at run time) merged on top.
 
     :raises ValueError: a document is invalid or a ``--set`` key malformed
         (naming the document or key, never a value).
@@ -296,6 +297,9 @@ def merged_values(info: ChartInfo, extra: Mapping[str, Any] | None = None) -> di
     for generated in info.yaml_files_content:
         out = deep_merge(out, load_document(generated.filename, generated.yaml_content))
     parse_set_pairs(info.values, into=out)
+    contributed = getattr(info, "plugin_values", None)
+    if contributed:
+        out = deep_merge(out, _string_keys(contributed))
     if extra:
         out = deep_merge(out, _string_keys(extra))
     return out

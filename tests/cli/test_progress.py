@@ -33,6 +33,17 @@ def test_format_plan_lists_every_release_and_summary() -> None:
     assert "web" not in format_plan(_plan(), show_noop=False)
 
 
+def test_format_plan_lists_destructive_steps_under_the_table() -> None:
+    steps = ("run: kubectl delete pvc data --namespace db", "uninstall release 'db', then install it afresh "
+             "(helm history restarts)")
+    plan = Plan(releases=(Change("db", "default", "generic", "reinstall", ("breaking version 2.0.0: ...",),
+                                 destructive=steps),), deps={"db": ()})
+    text = format_plan(plan)
+    assert "Destructive steps:\n  ! db: run: kubectl delete pvc data --namespace db\n" in text
+    assert "  ! db: uninstall release 'db', then install it afresh (helm history restarts)\n" in text
+    assert "Destructive steps" not in format_plan(_plan())
+
+
 def test_summary_table_has_release_action_result_duration() -> None:
     result = ApplyResult(
         plan=_plan(),

@@ -137,6 +137,9 @@ def test_pending_is_recover(tmp_path: Path, status: str) -> None:
                      project_dir=tmp_path)
     assert plan["db"].action == "recover"
     assert plan["db"].reasons == (f"status is {status}",)
+    assert plan["db"].destructive[0].startswith(
+        "uninstall release 'db' (pending-install, nothing to return to)" if status == "pending-install"
+        else "roll back release 'db' to its last deployed revision below 1")
 
 
 @pytest.mark.parametrize("status", ["failed", "uninstalling", "superseded"])
@@ -160,7 +163,46 @@ def test_breaking_version_requiring_uninstall_is_reinstall(tmp_path: Path) -> No
     plan = make_plan([c], [installed("db", version="1.9.0")], state_of(recorded(c, tmp_path)),
                      project_dir=tmp_path)
     assert plan["db"].action == "reinstall"
-    assert plan["db"].reasons[0] == "breaking version 2.0.0 crossed (installed 1.9.0)"
+    assert plan["db"].reasons[0] == "breaking version 2.0.0: reinstall (requires_uninstall) (installed 1.9.0)"
+    assert plan["db"].destructive == (
+        "uninstall release 'db', then install it afresh (helm history restarts)",
+    )
+
+
+def test_a_chart_types_own_destructive_steps_follow_the_uninstall(tmp_path: Path) -> None:
+    c = chart("db", version="2.1.0")
+    c.chart_info.last_breaking_version_requiring_restart = BreakingVersion("2.0.0", requires_uninstall=True)
+    plan = make_plan([c], [installed("db", version="1.9.0")], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path, extra_steps=lambda ch, step: ["delete its CRDs"])
+    assert plan["db"].destructive[-1] == "delete its CRDs"
+    assert len(plan["db"].destructive) == 2
+
+
+def test_breaking_version_above_the_target_is_a_plain_upgrade(tmp_path: Path) -> None:
+    """installed 0.1.0, target 0.1.0, breaking 10.0.0, one value changed: an upgrade, nothing destroyed."""
+    c = chart("db", version="0.1.0", values="a: 2\n")
+    c.chart_info.last_breaking_version_requiring_restart = BreakingVersion("10.0.0", requires_uninstall=True)
+    old = chart("db", version="0.1.0", values="a: 1\n")
+    plan = make_plan([c], [installed("db", version="0.1.0")], state_of(recorded(old, tmp_path)),
+                     project_dir=tmp_path)
+    assert plan["db"].action == "upgrade"
+    assert plan["db"].breaking is None and plan["db"].destructive == ()
+    assert plan["db"].reasons == ("values changed",)
+
+
+def test_breaking_version_commands_are_shown_with_secrets_hidden(tmp_path: Path) -> None:
+    c = chart("db", version="2.0.0")
+    c.chart_info.last_breaking_version_requiring_restart = BreakingVersion(
+        "2.0.0", pre_upgrade_commands=[f"kubectl delete secret x --token {SECRET}", "kubectl delete crd y"]
+    )
+    plan = make_plan([c], [installed("db", version="1.0.0")], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path, redact=lambda t: t.replace(SECRET, "***"))
+    change = plan["db"]
+    assert change.action == "upgrade"
+    assert change.reasons[0] == "breaking version 2.0.0: runs 2 pre-upgrade commands (installed 1.0.0)"
+    assert change.destructive == ("run: kubectl delete secret x --token ***", "run: kubectl delete crd y")
+    assert SECRET not in plan.to_json()
+    assert json.loads(plan.to_json())["releases"][0]["destructive"] == list(change.destructive)
 
 
 def test_breaking_version_is_semver_not_string(tmp_path: Path) -> None:
@@ -178,7 +220,7 @@ def test_breaking_version_without_uninstall_is_upgrade(tmp_path: Path) -> None:
     plan = make_plan([c], [installed("db", version="1.0.0")], state_of(recorded(c, tmp_path)),
                      project_dir=tmp_path)
     assert plan["db"].action == "upgrade"
-    assert plan["db"].reasons[0].startswith("breaking version 2.0.0 crossed")
+    assert plan["db"].reasons[0].startswith("breaking version 2.0.0: upgrade across it")
 
 
 def test_actions_destroy_and_skip(tmp_path: Path) -> None:
@@ -315,25 +357,3 @@ def test_repository_chart_has_no_chart_digest(tmp_path: Path) -> None:
     c = chart("db")
     plan = make_plan([c], [installed("db")], state_of(recorded(c, tmp_path)), project_dir=tmp_path)
     assert plan["db"].action == "no-op" and plan["db"].chart_digest is None
-
-
-def test_a_local_chart_shared_by_releases_is_read_once_per_plan(tmp_path, monkeypatch):
-    """Chart.yaml and the chart's digest: once per folder in one plan, afresh in the next."""
-    from firestream_core.deploy import plan as plan_module
-    from firestream_core.model import ChartInfo, HelmChart
-
-    chart_dir = tmp_path / "chart"
-    (chart_dir / "templates").mkdir(parents=True)
-    (chart_dir / "Chart.yaml").write_text("apiVersion: v2\nname: shared\nversion: 0.1.0\n")
-    reads: list[str] = []
-    real = plan_module._read_chart_yaml
-    monkeypatch.setattr(plan_module, "_read_chart_yaml", lambda p: reads.append(str(p)) or real(p))
-    charts = [HelmChart(ChartInfo(name=f"r{i}", chart="shared", path="chart", namespace="ns"))
-              for i in range(5)]
-    first = plan_module.make_plan(charts, [], None, project_dir=tmp_path)
-    assert len(reads) == 1
-    assert {c.desired_version for c in first.releases} == {"0.1.0"}
-    (chart_dir / "Chart.yaml").write_text("apiVersion: v2\nname: shared\nversion: 0.2.0\n")
-    second = plan_module.make_plan(charts, [], None, project_dir=tmp_path)
-    assert len(reads) == 2 and {c.desired_version for c in second.releases} == {"0.2.0"}
-    assert len({c.chart_digest for c in first.releases}) == 1

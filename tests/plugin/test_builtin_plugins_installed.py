@@ -77,7 +77,7 @@ def test_firestream_plugins_lists_all_five() -> None:
         assert "register_chart_types" not in entry["hooks"]
     assert listed["kafka"]["hooks"] == ["pre_exec", "exec", "post_exec", "validate", "on_deploy_failure"]
     assert listed["prometheus-operator"]["hooks"] == [
-        "check_prerequisites", "pre_exec", "exec", "post_exec", "validate",
+        "contribute_values", "check_prerequisites", "pre_exec", "exec", "post_exec", "validate",
     ]
 
 

@@ -253,7 +253,7 @@ def test_plugins_check_names_a_method_that_matches_no_stage() -> None:
 
     assert misnamed_chart_methods(Typo) == [
         "Typo.validat matches no lifecycle stage and is never called; did you mean validate? "
-        "(stages: check_prerequisites, pre_exec, exec, post_exec, validate, on_deploy_failure)"
+        "(stages: contribute_values, check_prerequisites, pre_exec, exec, post_exec, validate, on_deploy_failure)"
     ]
     assert check_plugins(manager_with(Plugin())) == [
         f"chart type 'typo' of plugin 'typo': {misnamed_chart_methods(Typo)[0]}"
@@ -341,3 +341,31 @@ def test_a_failing_chart_method_fails_its_stage_and_collects_debug(kube, helm_bi
     assert result.stage_failed == "post_exec"
     assert result.error == "release 'failing' failed at post_exec: RuntimeError: not today"
     assert result.debug[0] == "custom: post_exec failed"  # before the defaults' lines
+
+
+def test_a_chart_class_contributes_values_to_the_desired_state_before_the_plugins(tmp_path) -> None:
+    """``contribute_values`` as a chart method: part of what plan and template compute; a
+    plugin's hookimpl is called after it and wins on the same key (later wins)."""
+    from firestream_core.deploy.desired import desired_states
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin.manager import get_plugin_manager
+    from firestream_core.plugin.markers import hookimpl
+
+    class Contributing(HelmChart):
+        def contribute_values(self, context):
+            assert context.change is None  # the action is not decided yet
+            return {"message": "from the class", "replicas": 2}
+
+    class Plugin:
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="contributing", chart_class=Contributing))
+
+        @hookimpl
+        def contribute_values(self, chart, context):
+            return {"message": "from the plugin"}
+
+    manager = get_plugin_manager(load_entry_points=False, extra_plugins=[Plugin()])
+    chart = Contributing(ChartInfo(name="web", chart="tiny-app", version="0.1.0"))
+    state = desired_states([chart], manager=manager, project_dir=tmp_path)["web"]
+    assert state.chart.chart_info.plugin_values == {"message": "from the plugin", "replicas": 2}

@@ -114,7 +114,7 @@ def test_plugin_for_a_newer_api_is_refused_with_a_clear_message(fake_dists) -> N
             "future",
             "firestream-chart-future",
             "1.0.0",
-            "it needs plugin API 99 but this firestream-core provides API 1; upgrade firestream-core",
+            "it needs plugin API 99 but this firestream-core provides API 2; upgrade firestream-core",
         )
     ]
     assert m.chart_types.keys() == {"generic"}
@@ -415,7 +415,7 @@ def test_plugin_infos_list_hooks_in_lifecycle_order(owned) -> None:
     assert infos["plugin-alpha"].chart_types == ("alpha",)
     assert infos["audit"].hooks == ("pre_exec", "exec", "validate", "on_deploy_failure")
     assert infos["audit"].chart_types == ()
-    assert set(ALL_HOOKS) - {"register_chart_types"} == set(infos["plugin-alpha"].hooks)
+    assert set(ALL_HOOKS) - {"register_chart_types", "contribute_values"} == set(infos["plugin-alpha"].hooks)
 
 
 # -- plugins --check -----------------------------------------------------------------------------

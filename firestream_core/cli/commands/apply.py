@@ -3,7 +3,15 @@
 On a terminal the plan must be confirmed (``--yes`` skips the question);
 without a terminal ``--yes`` is required. A live display shows each
 release's stage on a terminal; the summary table (release, action, result,
-duration) is always printed. Exit 0 when every release succeeded, 1 when one
+duration) is always printed. A no-op release whose state entry is missing or
+stale while the cluster already matches its desired state (helm finished
+after a killed firestream) is recorded, with a line saying so, even when
+there is nothing else to do.
+
+``firestream apply PLAN`` carries out a plan saved by ``plan --out PLAN``
+exactly: the plan is made again and compared with the file, and a release
+whose cluster revision, desired state or action changed since is refused by
+name, before anything runs. Exit 0 when every release succeeded, 1 when one
 failed or was skipped because of a failure, 130 when interrupted (Ctrl-C:
 running helm processes are stopped, the state keeps what finished, the lock
 is released); SIGTERM takes the same path and exits 143 (see ``cli/main.py``).
@@ -83,6 +91,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan_file", nargs="?", metavar="PLAN",
+                        help="a plan saved by 'firestream plan --out PLAN': carry out exactly that plan, "
+                        "refused when the cluster or the config changed since")
     add_target_arguments(parser)
     add_override_arguments(parser)
     add_run_arguments(parser)
@@ -112,6 +123,24 @@ def confirm(question: str, args: argparse.Namespace, what: str) -> bool:
     return answer in ("y", "yes")
 
 
+def recorded_lines(plan: Any) -> str:
+    """One line per release the run records because the cluster already matches it (an entry
+    that only lacked the newer digest fields is refreshed silently)."""
+    return "".join(
+        f"Recorded '{c.name}' in the state: the cluster already matches its desired state "
+        f"(revision {c.installed.revision if c.installed else '?'}; {c.reason}).\n"
+        for c in plan.to_record if c.reason.startswith("matches the cluster")
+    )
+
+
+def record_only(args: argparse.Namespace, project: Any, plan: Any) -> None:
+    """A plan with no change may still have releases to record (``Plan.to_record``): record them."""
+    if not plan.to_record or args.dry_run:
+        return
+    project.apply(plan, concurrency=args.concurrency, fail_fast=args.fail_fast)
+    print(recorded_lines(plan), end="")
+
+
 def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool) -> int:
     """Run ``plan`` with live progress and print the summary; return the exit code."""
     from firestream_core.cli.progress import LiveProgress, format_summary, use_color
@@ -129,11 +158,29 @@ def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool)
             result = project.apply(on_event=progress, **kwargs)
     print()
     print(format_summary(result, color=use_color(args, sys.stdout)), end="")
+    if not destroy and not args.dry_run:
+        print(recorded_lines(plan), end="")
     return result.exit_code
 
 
+def planned(args: argparse.Namespace, project: Any) -> Any:
+    """The plan to carry out: made now, or a saved one checked against now (``apply PLAN``)."""
+    from firestream_core.errors import FirestreamError
+
+    saved = getattr(args, "plan_file", None)
+    if saved is None:
+        return project.plan(selection(args, project))
+    if (args.targets or args.selectors or args.include_deps or getattr(args, "include_dependents", False)
+            or getattr(args, "repair_drift", False) or getattr(args, "set_values", None)
+            or getattr(args, "values_files", None)):
+        raise FirestreamError("apply PLAN carries out the saved plan as it is: --target, -l, "
+                              "--include-deps, --include-dependents, --set, --values and --repair-drift "
+                              "do not apply")
+    return project.saved_plan(saved)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Plan, confirm, apply."""
+    """Plan (or read a saved plan and check it), confirm, apply."""
     from contextlib import nullcontext
 
     from firestream_core.cli.progress import format_plan, use_color
@@ -141,12 +188,13 @@ def run(args: argparse.Namespace) -> int:
     check_run_arguments(args)
     project = load_project(args)
     with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
-        plan = project.plan(selection(args, project))
+        plan = planned(args, project)
         if getattr(args, "repair_drift", False):
             # drifted no-op releases -> upgrade "drift repair", checked with the plan's tools
             plan, _ = project.repair_drift(plan)
         print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
         if not plan.has_changes:
+            record_only(args, project, plan)
             print("Nothing to do.")
             return 0
         if not confirm("Apply these changes?", args, "apply"):

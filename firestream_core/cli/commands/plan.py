@@ -3,7 +3,9 @@
 Exit codes: 0 on success; with ``--detailed-exitcode`` 0 means no changes,
 2 means changes, 1 an error. The plan names the keys whose values changed
 and shows each as ``old -> new``, sensitive values as ``(sensitive)``
-(docs/secrets.md; ``--json`` too).
+(docs/secrets.md; ``--json`` too). ``--out FILE`` also saves the plan
+(actions, desired-state digests, the cluster revisions it saw; no value) for
+``firestream apply FILE``.
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also render the changed releases and show their chart's helm hooks")
     parser.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 0 when there are no changes, 2 when there are, 1 on error")
+    parser.add_argument("--out", metavar="FILE", default=None,
+                        help="also save the plan to FILE (JSON, no values) for 'firestream apply FILE'")
 
 
 def load_project(args: argparse.Namespace) -> Any:
@@ -157,6 +161,12 @@ def run(args: argparse.Namespace) -> int:
         print(redact(plan_json(project, plan)))
     else:
         print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
+    if getattr(args, "out", None):
+        from firestream_core.deploy.saved import saved_plan, write_saved
+
+        write_saved(saved_plan(plan, config=project.path, include_deps=args.include_deps), args.out)
+        if not args.json:
+            print(f"Plan saved to {args.out}: 'firestream apply {args.out}' carries out exactly this plan.")
     if args.detailed_exitcode:
         return 2 if plan.has_changes else 0
     return 0

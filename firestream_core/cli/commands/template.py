@@ -3,7 +3,10 @@
 Releases are rendered in dependency order. Without ``--output-dir`` the
 manifests go to stdout, each introduced by a ``# release: NAME`` comment;
 with it, one ``<release>.yaml`` per release (mode 0600: rendered Secrets hold
-values).
+values). Each release is rendered from the desired state apply deploys (the
+values plugins contribute included); a release with such values gets a
+``# note:`` line naming them, since they may name objects only apply creates
+(a Secret made in ``pre_exec``).
 """
 
 from __future__ import annotations
@@ -31,12 +34,16 @@ def run(args: argparse.Namespace) -> int:
     from firestream_core.cli.commands.plan import load_project, selection
 
     project = load_project(args)
-    rendered = project.template(args.output_dir, targets=selection(args, project))
+    notes: dict[str, str] = {}
+    rendered = project.template(args.output_dir, targets=selection(args, project), notes=notes)
     if args.output_dir:
         for name in rendered:
-            print(f"{name}: {args.output_dir}/{name}.yaml")
+            note = f" ({notes[name]})" if name in notes else ""
+            print(f"{name}: {args.output_dir}/{name}.yaml{note}")
         return 0
     for name, text in rendered.items():
         print(f"---\n# release: {name}")
+        if name in notes:
+            print(f"# note: {notes[name]}")
         print(text.rstrip("\n"))
     return 0

@@ -19,15 +19,23 @@ and kept in a Kubernetes Secret the chart reads (``auth.existingSecret``).
 from __future__ import annotations
 
 from .chart import PostgresqlChart, PostgresqlOptions
-from .hooks import check_prerequisites, post_exec, pre_exec, register_chart_types, validate
+from .hooks import (
+    check_prerequisites,
+    contribute_values,
+    post_exec,
+    pre_exec,
+    register_chart_types,
+    validate,
+)
 
-FIRESTREAM_PLUGIN_API = 1
+FIRESTREAM_PLUGIN_API = 2  # contribute_values
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",
     "PostgresqlChart",
     "PostgresqlOptions",
     "check_prerequisites",
+    "contribute_values",
     "post_exec",
     "pre_exec",
     "register_chart_types",

@@ -29,7 +29,6 @@ from .chart import (
     USER_PASSWORD_KEY,
     PostgresqlOptions,
     options_of,
-    set_value,
 )
 
 if TYPE_CHECKING:
@@ -101,8 +100,16 @@ def user_secret(chart: HelmChart, context: DeployContext) -> str | None:
     return None
 
 
+def auth_secret(chart: HelmChart, context: DeployContext) -> str:
+    """The Secret the chart reads its passwords from: the user's own, else firestream's."""
+    return user_secret(chart, context) or options_of(chart).secret_name(chart.chart_info.name)
+
+
 def prepare_auth(chart: HelmChart, context: DeployContext) -> dict[str, Any]:
-    """Make the chart read its passwords from a Secret; return a payload summary (no values).
+    """Keep the passwords in the Secret the chart reads; return a payload summary (no values).
+
+    The chart is pointed at the Secret by ``contribute_values``
+    (:func:`auth_secret`), not here.
 
     :raises PrerequisiteError: a user-managed Secret does not exist.
     """
@@ -120,7 +127,6 @@ def prepare_auth(chart: HelmChart, context: DeployContext) -> dict[str, Any]:
                 "replication-password when used), or drop existing_secret to let firestream "
                 "create one",
             )
-        set_value(info, "auth.existingSecret", theirs)
         return {"auth_secret": theirs, "managed": False}
 
     opts = options_of(chart)
@@ -149,5 +155,4 @@ def prepare_auth(chart: HelmChart, context: DeployContext) -> dict[str, Any]:
             "release '%s': generated %s in Secret '%s' (namespace '%s')",
             info.name, ", ".join(outcome.generated), name, ns,
         )
-    set_value(info, "auth.existingSecret", name)
     return {"auth_secret": name, "managed": True, **outcome.to_payload()}

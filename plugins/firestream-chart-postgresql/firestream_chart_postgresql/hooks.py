@@ -7,8 +7,9 @@ its pods.
 * ``check_prerequisites`` - the environment variables the options name are
   set; with ``metrics.serviceMonitor.enabled`` (on in the defaults, as in the
   original) the ServiceMonitor CRD is installed (prometheus-operator first).
-* ``pre_exec`` (deploy) - the passwords go to a Secret (:mod:`.auth`) and the
-  chart is pointed at it with ``auth.existingSecret``.
+* ``contribute_values`` (deploy) - the chart is pointed at the passwords'
+  Secret with ``auth.existingSecret`` (pure: plan and template see it too).
+* ``pre_exec`` (deploy) - the passwords go to that Secret (:mod:`.auth`).
 * ``post_exec`` (destroy) - the Secret is deleted only with
   ``delete_secret_on_destroy = true``.
 * ``validate`` (deploy) - the StatefulSets are ready, the primary Service and
@@ -18,7 +19,7 @@ its pods.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from firestream_core.model import ChartType, HelmAction, ValidationResult
 from firestream_core.plugin.markers import hookimpl
@@ -90,8 +91,18 @@ def servicemonitor_problem(chart: HelmChart, context: DeployContext) -> str | No
 
 
 @hookimpl
+def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
+    """``auth.existingSecret``: the user's own Secret, else the one ``pre_exec`` keeps."""
+    from .auth import auth_secret
+
+    if chart.chart_info.action is not HelmAction.DEPLOY:
+        return None
+    return {"auth": {"existingSecret": auth_secret(chart, context)}}
+
+
+@hookimpl
 def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
-    """Keep the passwords in a Secret and point the chart at it."""
+    """Keep the passwords in the Secret the chart reads (``auth.existingSecret``)."""
     from .auth import prepare_auth
 
     if chart.chart_info.action is not HelmAction.DEPLOY:

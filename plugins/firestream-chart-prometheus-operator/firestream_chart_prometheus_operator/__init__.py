@@ -18,15 +18,24 @@ upgrade, handles breaking versions, and deletes them only when asked
 from __future__ import annotations
 
 from .chart import PrometheusOperatorChart, PrometheusOperatorOptions
-from .hooks import check_prerequisites, exec, post_exec, pre_exec, register_chart_types, validate
+from .hooks import (
+    check_prerequisites,
+    contribute_values,
+    exec,
+    post_exec,
+    pre_exec,
+    register_chart_types,
+    validate,
+)
 
-FIRESTREAM_PLUGIN_API = 1
+FIRESTREAM_PLUGIN_API = 2  # contribute_values
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",
     "PrometheusOperatorChart",
     "PrometheusOperatorOptions",
     "check_prerequisites",
+    "contribute_values",
     "exec",
     "post_exec",
     "pre_exec",

@@ -4,7 +4,8 @@ The password comes from the environment variable named by
 ``grafana_password_env``, else from the chart's ``grafana.adminPassword``
 value (e.g. ``secret_values``), else from the Secret already there, else it
 is generated. The Grafana subchart is pointed at the Secret with
-``grafana.admin.existingSecret`` / ``userKey`` / ``passwordKey``.
+``grafana.admin.existingSecret`` / ``userKey`` / ``passwordKey``, values the
+plugin contributes in the pure ``contribute_values`` stage (:func:`admin_values`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-
-from firestream_core.model import ChartSetValue
 
 from .chart import options_of
 
@@ -53,10 +52,21 @@ def missing_environment(chart: HelmChart, environ: Mapping[str, str] | None = No
     return []
 
 
+def admin_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
+    """Grafana pointed at the admin Secret firestream keeps (``grafana.admin.*``), or None.
+
+    None when Grafana is off or the user configured their own Secret.
+    """
+    if not grafana_enabled(chart, context) or users_own_secret(chart, context):
+        return None
+    name = options_of(chart).grafana_secret_name(chart.chart_info.name)
+    return {"grafana": {"admin": {"existingSecret": name, "userKey": USER_KEY, "passwordKey": PASSWORD_KEY}}}
+
+
 def prepare_grafana_admin(
     chart: HelmChart, context: DeployContext, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any] | None:
-    """Create or reuse the admin Secret and point Grafana at it; a payload summary (no values)."""
+    """Create or reuse the admin Secret Grafana reads (:func:`admin_values`); a payload summary (no values)."""
     from firestream_core.plugin.secrets import ensure_namespace, ensure_secret
 
     if not grafana_enabled(chart, context) or users_own_secret(chart, context):
@@ -87,10 +97,4 @@ def prepare_grafana_admin(
             "release '%s': generated the Grafana admin password in Secret '%s' (namespace '%s')",
             info.name, name, info.namespace_name,
         )
-    info.values = [
-        *(v for v in info.values if not v.key.startswith("grafana.admin.")),
-        ChartSetValue("grafana.admin.existingSecret", name),
-        ChartSetValue("grafana.admin.userKey", USER_KEY),
-        ChartSetValue("grafana.admin.passwordKey", PASSWORD_KEY),
-    ]
     return outcome.to_payload()

@@ -4,10 +4,11 @@
 stage                  what this plugin adds to the defaults
 =====================  ==============================================================
 check_prerequisites    ``grafana_password_env`` names a set variable
-pre_exec               (deploy) the Grafana admin Secret; Grafana pointed at it
+contribute_values      (deploy) Grafana pointed at its admin Secret (pure)
+pre_exec               (deploy) the Grafana admin Secret
 exec                   (deploy) before the default ``helm upgrade --install``: a
-                       breaking version (semver against the installed chart)
-                       uninstalls first and, with ``delete_crds``, deletes the
+                       breaking version (the plan's decision, installed <
+                       breaking <= target) uninstalls first and, with ``delete_crds``, deletes the
                        ``monitoring.coreos.com`` CRDs; otherwise, on an upgrade
                        (or when the CRDs are already there), the chart's CRDs
                        are server-side applied (the core's
@@ -54,7 +55,15 @@ def chart_type() -> ChartType:
         options=PrometheusOperatorOptions,
         repositories={REPOSITORY: REPOSITORY_URL},
         description="kube-prometheus-stack 45.7.1; CRDs upgraded with the chart, Grafana admin in a Secret",
+        destructive_steps=destructive_steps,
     )
+
+
+def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
+    """What ``exec`` adds to a breaking uninstall, for the plan: the CRDs go too with ``delete_crds``."""
+    if not step.uninstall or not options_of(chart).delete_crds:
+        return []
+    return ["delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds"]
 
 
 @hookimpl
@@ -94,8 +103,18 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
 
 
 @hookimpl
+def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
+    """Grafana pointed at the admin Secret ``pre_exec`` keeps (``grafana.admin.*``)."""
+    from .grafana import admin_values
+
+    if chart.chart_info.action is not HelmAction.DEPLOY:
+        return None
+    return admin_values(chart, context)
+
+
+@hookimpl
 def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
-    """Keep Grafana's admin password in a Secret and point Grafana at it."""
+    """Keep Grafana's admin password in the Secret Grafana reads."""
     from .grafana import prepare_grafana_admin
 
     if chart.chart_info.action is not HelmAction.DEPLOY:
@@ -109,7 +128,11 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
 def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:  # noqa: A001
     """Breaking versions and CRD upgrades before the default ``helm upgrade --install``."""
     from firestream_core.deploy.defaults import current_release
-    from firestream_core.deploy.recovery import handle_breaking_version, recover_pending
+    from firestream_core.deploy.recovery import (
+        decide_breaking,
+        handle_breaking_version,
+        recover_pending,
+    )
     from firestream_core.plugin.crds import upgrade_chart_crds
 
     from .crds import CRDS, delete_crds
@@ -124,7 +147,8 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Non
         installed = recover_pending(context, info, installed)
         context.installed = installed
     crds_gone = False
-    if installed is not None and _requires_uninstall(info, installed.chart_version):
+    step = decide_breaking(context, info, installed)  # the plan's rule; refused if it did not show it
+    if installed is not None and step is not None and step.uninstall:
         handle_breaking_version(context, info, installed)  # its commands, then uninstall
         context.installed = installed = None
         record["uninstalled_for_breaking_version"] = True
@@ -136,11 +160,6 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Non
         if applied is not None:
             record["crds_applied"] = applied
     return None
-
-
-def _requires_uninstall(info: Any, installed_version: str) -> bool:
-    bv = info.last_breaking_version_requiring_restart
-    return bool(bv is not None and bv.requires_uninstall and bv.applies_to(installed_version))
 
 
 @hookimpl

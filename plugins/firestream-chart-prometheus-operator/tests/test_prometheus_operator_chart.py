@@ -8,7 +8,6 @@ import pytest
 from firestream_chart_prometheus_operator import PrometheusOperatorChart, PrometheusOperatorOptions
 from firestream_chart_prometheus_operator.crds import CRDS, chart_crds, crd_names
 from firestream_chart_prometheus_operator.grafana import missing_environment
-from firestream_chart_prometheus_operator.hooks import _requires_uninstall
 
 from firestream_core.config.build import build_charts
 from firestream_core.config.load import load_config
@@ -60,7 +59,7 @@ def test_registered_through_the_entry_point() -> None:
     assert not [p for p in check_plugins(manager) if "prometheus-operator" in p]
     info = next(i for i in manager.plugin_infos() if i.name == "prometheus-operator")
     assert info.hooks == (
-        "check_prerequisites", "pre_exec", "exec", "post_exec", "validate",
+        "contribute_values", "check_prerequisites", "pre_exec", "exec", "post_exec", "validate",
     )
 
 
@@ -93,13 +92,18 @@ prometheus.prometheusSpec.retention = "7d"
 
 
 def test_breaking_versions_are_compared_as_semver() -> None:
-    info = ChartInfo(name="p", chart="c")
-    info.last_breaking_version_requiring_restart = BreakingVersion("10.0.0", requires_uninstall=True)
-    assert _requires_uninstall(info, "9.5.0")  # a string comparison would say no
-    assert not _requires_uninstall(info, "10.0.0")
-    assert not _requires_uninstall(info, "10.1.0")
-    info.last_breaking_version_requiring_restart = BreakingVersion("10.0.0")
-    assert not _requires_uninstall(info, "9.5.0")  # no uninstall asked
+    from firestream_core.model import breaking_step
+
+    def uninstalls(bv: BreakingVersion, installed: str, target: str | None = "10.1.0") -> bool:
+        step = breaking_step(bv, installed, target)
+        return step is not None and step.uninstall
+
+    bv = BreakingVersion("10.0.0", requires_uninstall=True)
+    assert uninstalls(bv, "9.5.0")  # a string comparison would say no
+    assert not uninstalls(bv, "10.0.0")
+    assert not uninstalls(bv, "10.1.0")
+    assert not uninstalls(bv, "9.5.0", target="9.6.0")  # the target stays below it
+    assert not uninstalls(BreakingVersion("10.0.0"), "9.5.0")  # no uninstall asked
 
 
 def test_crds_of_a_local_chart_folder(tmp_path: Path) -> None:
@@ -108,3 +112,23 @@ def test_crds_of_a_local_chart_folder(tmp_path: Path) -> None:
     names = crd_names(chart_crds(context, info))
     assert set(CRDS) < set(names)
     assert "alertmanagerconfigs.monitoring.coreos.com" in names
+
+
+def test_the_plan_is_told_that_a_breaking_uninstall_deletes_the_crds_with_delete_crds() -> None:
+    import attrs
+    from firestream_chart_prometheus_operator.hooks import chart_type
+
+    from firestream_core.model import breaking_step
+
+    steps = chart_type().destructive_steps
+    uninstall = breaking_step(BreakingVersion("46.0.0", requires_uninstall=True), "45.7.1", "46.0.0")
+    assert uninstall is not None
+    chart = PrometheusOperatorChart.default()
+    assert steps(chart, uninstall) == []  # delete_crds off: the CRDs stay
+    deleting = attrs.evolve(chart, options=PrometheusOperatorOptions(delete_crds=True))
+    assert steps(deleting, uninstall) == [
+        "delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds"
+    ]
+    commands_only = breaking_step(BreakingVersion("46.0.0", pre_upgrade_commands=["kubectl get crd"]),
+                                  "45.7.1", "46.0.0")
+    assert commands_only is not None and steps(deleting, commands_only) == []

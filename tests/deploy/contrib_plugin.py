@@ -1,0 +1,54 @@
+"""A chart plugin for the desired-state tests: an option turned into a value in ``contribute_values``."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from firestream_core.model import ChartInfo, ChartType, HelmAction, HelmChart
+from firestream_core.plugin.markers import hookimpl
+
+
+@attrs.frozen
+class ContribOptions:
+    greeting: str = "hello"
+    """Becomes the chart's ``message`` value (contributed)."""
+    flag: bool = False
+    """Acts after helm only (no value): still part of the desired state."""
+
+
+@attrs.define
+class ContribChart(HelmChart):
+    chart_type: ClassVar[str] = "contrib"
+
+    @classmethod
+    def default(cls) -> ContribChart:
+        return cls(ChartInfo(name="contrib", chart="tiny-app"), options=ContribOptions())
+
+
+class Plugin:
+    """Registers ``contrib``; ``contribute_values`` reads ``context.kubectl`` only when asked to write."""
+
+    FIRESTREAM_PLUGIN_API = 1
+    seen: ClassVar[list[str]] = []
+
+    @hookimpl
+    def register_chart_types(self, register: Any) -> None:
+        register(ChartType(name="contrib", chart_class=ContribChart, options=ContribOptions))
+
+    @hookimpl
+    def contribute_values(self, chart: HelmChart, context: Any) -> dict[str, Any] | None:
+        if chart.chart_info.action is not HelmAction.DEPLOY:
+            return None
+        Plugin.seen.append(chart.chart_info.name)
+        opts = chart.options
+        if opts.greeting == "write":
+            context.kubectl.delete("configmap", "x", namespace="default")
+        return {"message": opts.greeting}
+
+
+def manager() -> Any:
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    return get_plugin_manager(load_entry_points=False, extra_plugins=[Plugin()])

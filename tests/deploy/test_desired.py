@@ -1,0 +1,98 @@
+"""The desired state: one function for plan, apply, template and diff (issue 11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import pytest
+
+from firestream_core.deploy.desired import ReadOnlyTool, desired_state, desired_states, part_reasons
+from firestream_core.deploy.plan import make_plan
+from firestream_core.errors import PluginError
+from firestream_core.model import InstalledRelease
+from firestream_core.state.store import ReleaseState, State
+
+from .contrib_plugin import ContribChart, ContribOptions, manager
+
+
+def contrib(name: str = "c", **options: object) -> ContribChart:
+    c = ContribChart.default()
+    c.chart_info.name = name
+    c.chart_info.version = "0.1.0"
+    return attrs.evolve(c, options=ContribOptions(**options))  # type: ignore[arg-type]
+
+
+def recorded_from(plan_change, tmp_path: Path) -> ReleaseState:
+    return ReleaseState(
+        name=plan_change.name, namespace=plan_change.namespace, chart_type="contrib", chart="tiny-app",
+        version="0.1.0", values_digest=plan_change.values_digest or "", revision=1,
+        applied_at="2026-01-01T00:00:00Z", action="create", result="succeeded", duration=1.0,
+        desired_digest=plan_change.desired_digest, desired_parts=dict(plan_change.parts),
+    )
+
+
+def deployed(name: str = "c") -> InstalledRelease:
+    return InstalledRelease(name, "default", 1, "deployed", "tiny-app-0.1.0")
+
+
+def test_contributed_values_are_in_the_desired_chart_and_digest(tmp_path: Path) -> None:
+    states = desired_states([contrib(greeting="hi")], manager=manager(), project_dir=tmp_path)
+    ds = states["c"]
+    assert ds.chart.chart_info.plugin_values == {"message": "hi"}
+    assert list(ds.contributed.values()) == [{"message": "hi"}]
+    other = desired_states([contrib(greeting="ho")], manager=manager(), project_dir=tmp_path)["c"]
+    assert other.values_digest != ds.values_digest and other.digest != ds.digest
+    # without the plugins the chart's own values give another digest
+    assert desired_state(contrib(greeting="hi"), project_dir=tmp_path).values_digest != ds.values_digest
+
+
+def test_the_desired_state_stage_cannot_write(tmp_path: Path) -> None:
+    with pytest.raises(PluginError, match=r"contribute_values must not change the cluster: kubectl.delete"):
+        desired_states([contrib(greeting="write")], manager=manager(), project_dir=tmp_path,
+                       kubectl=object())
+    tool = ReadOnlyTool(object(), "helm")
+    for name in ("upgrade_install", "uninstall", "rollback", "runner"):
+        with pytest.raises(PluginError):
+            getattr(tool, name)
+
+
+def plan_after(old: ContribChart, new: ContribChart, tmp_path: Path):
+    first = make_plan([old], [], State(), project_dir=tmp_path,
+                      desired=desired_states([old], manager=manager(), project_dir=tmp_path))
+    state = State()
+    state.record(recorded_from(first["c"], tmp_path))
+    return make_plan([new], [deployed()], state, project_dir=tmp_path,
+                     desired=desired_states([new], manager=manager(), project_dir=tmp_path),
+                     get_values=lambda n, ns: {"message": old.options.greeting})
+
+
+def test_an_option_that_becomes_a_value_is_planned(tmp_path: Path) -> None:
+    plan = plan_after(contrib(greeting="one"), contrib(greeting="two"), tmp_path)
+    assert plan["c"].action == "upgrade"
+    assert plan["c"].reasons == ("values changed: message", "option greeting changed")
+    assert plan["c"].plugin_values == {"message": "two"}
+
+
+def test_an_option_acting_after_helm_only_is_planned(tmp_path: Path) -> None:
+    plan = plan_after(contrib(flag=False), contrib(flag=True), tmp_path)
+    assert (plan["c"].action, plan["c"].reasons) == ("upgrade", ("option flag changed",))
+
+
+def test_a_helm_setting_is_planned(tmp_path: Path) -> None:
+    new = contrib()
+    new.chart_info.timeout = "900s"
+    plan = plan_after(contrib(), new, tmp_path)
+    assert (plan["c"].action, plan["c"].reasons) == ("upgrade", ("setting timeout changed",))
+
+
+def test_nothing_changed_is_a_noop(tmp_path: Path) -> None:
+    plan = plan_after(contrib(), contrib(), tmp_path)
+    assert (plan["c"].action, plan["c"].reasons, plan["c"].record_state) == ("no-op", ("up to date",), False)
+
+
+def test_entries_without_parts_name_no_option() -> None:
+    assert part_reasons(None, {"option a": "x"}) == []
+    assert part_reasons({"option a": "x", "setting b": "y"}, {"option a": "z", "setting b": "y"}) == [
+        "option a changed"
+    ]

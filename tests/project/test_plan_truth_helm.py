@@ -1,0 +1,393 @@
+"""The plan tells the whole truth, with the real helm 3 and helm 4 on the emulator (marked ``helm``).
+
+Issue 11: one breaking-version rule for plan and exec; the destructive steps
+shown; exec refusing a step the plan did not contain.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+import pytest
+
+from firestream_core.project import Project
+
+from .conftest import release_blocks, write_config
+
+pytestmark = pytest.mark.helm
+
+
+def load(path: Path, kube, helm_bin) -> Project:
+    return Project.load(path, helm_binary=helm_bin, kubeconfig=kube.kubeconfig, env=kube.env,
+                        kubectl_binary=kube.tools["kubectl"])
+
+
+def history(kube, helm_bin, name: str) -> list[tuple[int, str]]:
+    out = kube.run([helm_bin, "history", name, "-n", kube.namespace, "-o", "json"]).stdout
+    return [(int(e["revision"]), str(e["chart"])) for e in json.loads(out)]
+
+
+def one_release(folder: Path, kube, chart_repo, *, version: str, message: str, breaking: str = "") -> Path:
+    block = release_blocks([("db", [], {"message": message})], chart="tiny-app",
+                           repository=chart_repo.name, namespace=kube.namespace, version=version)
+    if breaking:
+        head, _, values = block.partition("[deployments.generic.values]")
+        block = head + breaking + "\n[deployments.generic.values]" + values
+    return write_config(folder, f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [defaults]
+        timeout = "60s"
+
+    """ + block)
+
+
+BREAKING_10 = 'last_breaking_version_requiring_restart = { version = "10.0.0", requires_uninstall = true }'
+
+
+def test_breaking_version_above_the_target_upgrades_in_place(tmp_path, kube, chart_repo, helm_bin,
+                                                             no_log_redactors):
+    """installed 0.1.0, breaking 10.0.0 (requires_uninstall), one value changed: plan and exec agree on
+    an upgrade; helm's history goes on (revision 2), nothing is uninstalled."""
+    folder = tmp_path / "p"
+    path = one_release(folder, kube, chart_repo, version="0.1.0", message="one", breaking=BREAKING_10)
+    assert load(path, kube, helm_bin).apply().ok
+    one_release(folder, kube, chart_repo, version="0.1.0", message="two", breaking=BREAKING_10)
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    assert (plan["db"].action, plan["db"].reasons) == ("upgrade", ("values changed: message",))
+    assert plan["db"].destructive == ()
+    assert project.apply(plan).ok
+    assert history(kube, helm_bin, "db") == [(1, "tiny-app-0.1.0"), (2, "tiny-app-0.1.0")]
+
+
+def test_crossing_the_breaking_version_is_planned_as_reinstall(tmp_path, kube, chart_repo, helm_bin,
+                                                               no_log_redactors):
+    """0.1.0 -> 0.2.0 across breaking 0.2.0 with a pre-upgrade command: the plan says reinstall and
+    lists the command and the uninstall; apply does exactly that (history restarts at 1)."""
+    folder = tmp_path / "p"
+    path = one_release(folder, kube, chart_repo, version="0.1.0", message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    kube.run([kube.tools["kubectl"], "create", "configmap", "leftover", "-n", kube.namespace])
+    breaking = ('last_breaking_version_requiring_restart = { version = "0.2.0", requires_uninstall = true, '
+                f'pre_upgrade_commands = ["kubectl delete configmap leftover --namespace {kube.namespace}"] }}')
+    one_release(folder, kube, chart_repo, version="0.2.0", message="one", breaking=breaking)
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    change = plan["db"]
+    assert change.action == "reinstall"
+    assert change.reasons[0] == (
+        "breaking version 0.2.0: reinstall (requires_uninstall), runs 1 pre-upgrade command (installed 0.1.0)"
+    )
+    assert change.destructive == (
+        f"run: kubectl delete configmap leftover --namespace {kube.namespace}",
+        "uninstall release 'db', then install it afresh (helm history restarts)",
+    )
+    assert project.apply(plan).ok
+    assert history(kube, helm_bin, "db") == [(1, "tiny-app-0.2.0")]
+    assert "leftover" not in kube.run([kube.tools["kubectl"], "get", "configmaps", "-n", kube.namespace,
+                                       "-o", "name"]).stdout
+
+
+def test_exec_refuses_a_destructive_step_the_plan_did_not_contain(tmp_path, kube, chart_repo, helm_bin,
+                                                                  no_log_redactors):
+    """A plan whose change lacks the breaking step exec would take: the release fails at exec, named,
+    before anything ran (history unchanged)."""
+    folder = tmp_path / "p"
+    path = one_release(folder, kube, chart_repo, version="0.1.0", message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    breaking = 'last_breaking_version_requiring_restart = { version = "0.2.0", requires_uninstall = true }'
+    one_release(folder, kube, chart_repo, version="0.2.0", message="one", breaking=breaking)
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    assert plan["db"].action == "reinstall"
+    hidden = attrs.evolve(plan["db"], action="upgrade", breaking=None, destructive=())
+    result = project.apply(attrs.evolve(plan, releases=(hidden,)))
+    outcome = result.releases["db"]
+    assert not result.ok and outcome.stage_failed == "exec"
+    assert "release 'db': exec would take 'breaking version 0.2.0: reinstall" in outcome.reason
+    assert "which the plan did not show" in outcome.reason
+    assert history(kube, helm_bin, "db") == [(1, "tiny-app-0.1.0")]
+
+
+# -- one desired state: contributed values and options planned, applied and rendered ------------------
+
+
+def contrib_config(folder: Path, kube, chart_repo, *, greeting: str, flag: bool = False) -> Path:
+    return write_config(folder, f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [[deployments.contrib]]
+        name = "greeter"
+        chart = "tiny-app"
+        repository = "{chart_repo.name}"
+        version = "0.1.0"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        greeting = "{greeting}"
+        flag = {str(flag).lower()}
+    """)
+
+
+def load_contrib(path: Path, kube, helm_bin) -> Project:
+    from tests.deploy.contrib_plugin import manager
+
+    return Project.load(path, helm_binary=helm_bin, kubeconfig=kube.kubeconfig, env=kube.env,
+                        kubectl_binary=kube.tools["kubectl"], manager=manager())
+
+
+def test_plugin_contributed_values_and_options_are_planned_applied_and_rendered(
+        tmp_path, kube, chart_repo, helm_bin, no_log_redactors):
+    folder = tmp_path / "p"
+    path = contrib_config(folder, kube, chart_repo, greeting="one")
+    project = load_contrib(path, kube, helm_bin)
+    assert project.apply().ok
+    values = json.loads(kube.run([helm_bin, "get", "values", "greeter", "-n", kube.namespace,
+                                  "-o", "json"]).stdout)
+    assert values["message"] == "one"  # the contributed value reached helm
+    assert not load_contrib(path, kube, helm_bin).plan().has_changes
+
+    # an option that becomes a value: planned with both reasons, applied, rendered the same
+    contrib_config(folder, kube, chart_repo, greeting="two")
+    project = load_contrib(path, kube, helm_bin)
+    plan = project.plan()
+    assert (plan["greeter"].action, plan["greeter"].reasons) == (
+        "upgrade", ("values changed: message", "option greeting changed"))
+    assert project.apply(plan).ok
+    manifest = kube.run([helm_bin, "get", "manifest", "greeter", "-n", kube.namespace]).stdout
+    assert "two" in manifest
+    rendered = load_contrib(path, kube, helm_bin).template()["greeter"]
+    assert "two" in rendered
+
+    # an option that acts after helm only: still a planned change, then nothing
+    contrib_config(folder, kube, chart_repo, greeting="two", flag=True)
+    project = load_contrib(path, kube, helm_bin)
+    plan = project.plan()
+    assert (plan["greeter"].action, plan["greeter"].reasons) == ("upgrade", ("option flag changed",))
+    assert project.apply(plan).ok
+    assert not load_contrib(path, kube, helm_bin).plan().has_changes
+
+
+# -- recovery after a kill: helm finished what a killed firestream started ---------------------------
+
+
+def _wait_for(predicate, what: str, limit: float = 90.0) -> None:
+    import time
+
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def _helm_status(kube, helm_bin, name: str) -> str | None:
+    for r in kube.helm(helm_bin).list_releases():
+        if r.name == name and r.namespace == kube.namespace:
+            return r.status
+    return None
+
+
+def cli(path: Path, kube, helm_bin, *args: str, **popen):
+    import os
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "firestream_core.cli.main", *args, "-f", str(path),
+            "--helm-binary", str(helm_bin), "--kubeconfig", str(kube.kubeconfig)]
+    env = {**os.environ, **kube.env}
+    if popen:
+        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, **popen)  # noqa: S603
+    return subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,  # noqa: S603
+                          timeout=300, check=False)
+
+
+def state_entry(path: Path, kube, name: str) -> dict | None:
+    state = json.loads((path.parent / ".firestream" / "state.json").read_text())
+    return state["releases"].get(f"{kube.namespace}/{name}")
+
+
+def test_a_release_helm_finished_after_a_kill_is_recorded_by_the_next_apply(
+        tmp_path, kube, chart_repo, helm_bin, no_log_redactors):
+    import signal
+    import subprocess
+
+    folder = tmp_path / "p"
+    path = one_release(folder, kube, chart_repo, version="0.1.0", message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    assert state_entry(path, kube, "db")["revision"] == 1
+
+    # kill -9 firestream while its `helm upgrade --wait` runs; helm (its own session) completes
+    one_release(folder, kube, chart_repo, version="0.1.0", message="two")
+    kube.cluster.set_controller(False)
+    proc = cli(path, kube, helm_bin, "apply", "--yes", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: _helm_status(kube, helm_bin, "db") == "pending-upgrade", "pending-upgrade")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        kube.cluster.set_controller(True)
+    _wait_for(lambda: _helm_status(kube, helm_bin, "db") == "deployed", "helm to finish on its own")
+    assert state_entry(path, kube, "db")["revision"] == 1  # stale: firestream never recorded it
+
+    plan = load(path, kube, helm_bin).plan()
+    assert plan["db"].action == "no-op" and plan["db"].record_state
+    assert plan["db"].reasons == ("matches the cluster (state was stale: revision 1 recorded, 2 in the cluster)",)
+    done = cli(path, kube, helm_bin, "apply", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "Recorded 'db' in the state: the cluster already matches its desired state (revision 2;" in done.stdout
+    assert "Nothing to do." in done.stdout
+    assert state_entry(path, kube, "db")["revision"] == 2
+    again = load(path, kube, helm_bin).plan()
+    assert (again["db"].action, again["db"].reasons, again["db"].record_state) == ("no-op", ("up to date",), False)
+    assert history(kube, helm_bin, "db") == [(1, "tiny-app-0.1.0"), (2, "tiny-app-0.1.0")]
+
+
+def test_a_release_missing_from_the_state_is_recorded(tmp_path, kube, chart_repo, helm_bin, no_log_redactors):
+    folder = tmp_path / "p"
+    path = one_release(folder, kube, chart_repo, version="0.1.0", message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    state_file = path.parent / ".firestream" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["releases"] = {}
+    state_file.write_text(json.dumps(state))
+    done = cli(path, kube, helm_bin, "apply", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "Recorded 'db' in the state" in done.stdout and "(not yet recorded in state)" in done.stdout
+    assert state_entry(path, kube, "db")["revision"] == 1
+    assert load(path, kube, helm_bin).plan()["db"].reasons == ("up to date",)
+
+
+# -- saved plans: plan --out FILE, apply FILE ------------------------------------------------------------
+
+PLAN_SECRET = "Zq9-saved-plan-secret-5521"
+
+
+def secret_config(folder: Path, kube, chart_repo, *, message: str) -> Path:
+    return write_config(folder, f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [[deployments.generic]]
+        name = "web"
+        chart = "tiny-app"
+        repository = "{chart_repo.name}"
+        version = "0.1.0"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        [deployments.generic.values]
+        message = "{message}"
+        [deployments.generic.secret_values]
+        password = {{ env = "SAVED_PLAN_SECRET" }}
+    """)
+
+
+def test_saved_plan_is_applied_exactly_and_holds_no_secret(tmp_path, kube, chart_repo, helm_bin, monkeypatch,
+                                                           no_log_redactors):
+    monkeypatch.setenv("SAVED_PLAN_SECRET", PLAN_SECRET)
+    path = secret_config(tmp_path / "p", kube, chart_repo, message="one")
+    plan_file = tmp_path / "plan.json"
+    made = cli(path, kube, helm_bin, "plan", "--out", str(plan_file))
+    assert made.returncode == 0, made.stderr
+    assert f"Plan saved to {plan_file}" in made.stdout
+    text = plan_file.read_text()
+    assert PLAN_SECRET not in text and "one" not in text  # no value, secret or not
+    saved = json.loads(text)
+    assert saved["releases"][0]["action"] == "create"
+    assert saved["releases"][0]["cluster"] == {"revision": None, "status": None}
+    assert saved["releases"][0]["desired_digest"].startswith("sha256:")
+
+    done = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert done.returncode == 0, done.stderr
+    assert PLAN_SECRET not in done.stdout + done.stderr
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]
+    # the cluster has changed since: the same file is refused now, naming the release
+    again = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert again.returncode == 1
+    assert ("refusing to apply the saved plan: release 'web': the cluster changed since the plan was saved "
+            "(the plan saw not installed, now revision 1 (deployed))") in again.stderr
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]
+
+
+def test_saved_plan_is_refused_when_the_config_changed(tmp_path, kube, chart_repo, helm_bin, monkeypatch,
+                                                      no_log_redactors):
+    monkeypatch.setenv("SAVED_PLAN_SECRET", PLAN_SECRET)
+    path = secret_config(tmp_path / "p", kube, chart_repo, message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    secret_config(tmp_path / "p", kube, chart_repo, message="two")
+    plan_file = tmp_path / "plan.json"
+    assert cli(path, kube, helm_bin, "plan", "--out", str(plan_file)).returncode == 0
+    secret_config(tmp_path / "p", kube, chart_repo, message="three")  # edited after the review
+    refused = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert refused.returncode == 1
+    assert "release 'web': its desired state changed since the plan was saved" in refused.stderr
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]
+    # the reviewed config back: the saved plan is carried out
+    secret_config(tmp_path / "p", kube, chart_repo, message="two")
+    done = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert done.returncode == 0, done.stderr
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0"), (2, "tiny-app-0.1.0")]
+
+
+# -- an option that acts after helm only: kafka's kafka_cluster ------------------------------------------
+
+KAFKA_CHART = Path(__file__).resolve().parents[2] / "plugins/firestream-chart-kafka/tests/charts/strimzi-kafka-operator"
+KAFKA = "kafkas.kafka.strimzi.io"
+
+
+def kafka_config(folder: Path, kube, repo, cluster: str = "") -> Path:
+    return write_config(folder, f"""
+        [repositories]
+        strimzi = "{repo.url}"
+
+        [[deployments.kafka]]
+        name = "streams"
+        preset = "strimzi_operator"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        {cluster}
+    """)
+
+
+def test_adding_a_kafka_cluster_to_a_deployed_operator_is_planned_and_applied(
+        tmp_path, kube, make_chart_repo, helm_bin, no_log_redactors):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    repo = make_chart_repo([KAFKA_CHART], "strimzi")
+    folder = tmp_path / "p"
+    path = kafka_config(folder, kube, repo)
+    try:
+        assert load(path, kube, helm_bin).apply().ok
+        assert not load(path, kube, helm_bin).plan().has_changes
+
+        kafka_config(folder, kube, repo, 'kafka_cluster = { name = "events", replicas = 1, storage = "ephemeral" }')
+        project = load(path, kube, helm_bin)
+        plan = project.plan()
+        assert (plan["streams"].action, plan["streams"].reasons) == ("upgrade", ("option kafka_cluster changed",))
+
+        def act_as_the_operator() -> None:  # the emulator runs no Strimzi: report Ready once created
+            deadline = time.monotonic() + 60
+            while kube.kubectl().get(KAFKA, "events", namespace=kube.namespace) is None:
+                assert time.monotonic() < deadline, "the plugin never created Kafka events"
+                time.sleep(0.05)
+            kube.run([kube.tools["kubectl"], "patch", KAFKA, "events", "-n", kube.namespace,
+                      "--subresource=status", "--type=merge", "-p",
+                      json.dumps({"status": {"conditions": [{"type": "Ready", "status": "True"}]}})])
+
+        with ThreadPoolExecutor(1) as pool:
+            operator = pool.submit(act_as_the_operator)
+            result = project.apply(plan)
+            operator.result(timeout=90)
+        assert result.ok, result.releases["streams"].reason
+        assert kube.kubectl().get(KAFKA, "events", namespace=kube.namespace) is not None
+        assert not load(path, kube, helm_bin).plan().has_changes
+    finally:
+        kube.run([helm_bin, "uninstall", "streams", "-n", kube.namespace, "--wait"], check=False)
