@@ -91,11 +91,11 @@ def chart_crds(context: DeployContext, info: ChartInfo) -> str:
 
 def crd_names(manifests: str) -> list[str]:
     """The names of the CustomResourceDefinitions in a YAML stream."""
-    import yaml
+    from firestream_core.tools import kube_yaml
 
     return [
         str(doc["metadata"]["name"])
-        for doc in yaml.safe_load_all(manifests)
+        for doc in kube_yaml.load_all(manifests)
         if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"
     ]
 

@@ -21,7 +21,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-import yaml
+
+from firestream_core.tools import kube_yaml
 
 __all__ = [
     "HIDDEN",
@@ -150,8 +151,8 @@ def split_manifest(text: str) -> list[ManifestObject]:
         m = _SOURCE.search(chunk)
         source = m.group(1) if m else ""
         try:
-            docs = list(yaml.safe_load_all(chunk))
-        except yaml.YAMLError:
+            docs = list(kube_yaml.load_all(chunk))
+        except kube_yaml.YAMLError:
             raise ValueError(f"the rendered manifest of {source or 'a template'} is not valid YAML") from None
         for doc in docs:
             if not isinstance(doc, Mapping):

@@ -29,9 +29,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import yaml
 from aiohttp import web
 
+from firestream_core.tools import kube_yaml
 from firestream_testing.apiserver import discovery, openapi, protobuf
 from firestream_testing.apiserver.catalog import ResourceType
 from firestream_testing.apiserver.controller import Controller
@@ -51,7 +51,6 @@ _PATCH_TYPES = {
     "application/strategic-merge-patch+json", "application/merge-patch+json",
     "application/json-patch+json", APPLY,
 }
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -192,11 +191,11 @@ class Emulator:
             if ctype == "application/vnd.kubernetes.protobuf":
                 return protobuf.decode_object(raw)
             if ctype in _YAML_TYPES:
-                return yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader
+                return kube_yaml.load(raw)
             return json.loads(raw)
         except protobuf.ProtobufError as e:
             raise ApiError(415, "UnsupportedMediaType", str(e)) from e
-        except (ValueError, yaml.YAMLError) as e:
+        except (ValueError, kube_yaml.YAMLError) as e:
             raise ApiError(400, "BadRequest", f"cannot decode the {ctype} body: {e}") from e
 
     @staticmethod
