@@ -17,6 +17,13 @@ The scalars resolved implicitly are those of the YAML 1.2 core schema:
 ``0x`` hex integers; floats with ``.inf`` / ``.nan``; and the ``<<`` merge
 key. Everything else plain is a string. Explicit tags (``!!str``,
 ``!!int``...) keep working.
+
+helm and kubectl themselves read with go-yaml's YAML 1.1 rules: an unquoted
+``y`` / ``on`` / ``no`` becomes a boolean where the field is not typed as a
+string (a CRD's enum, a map key: ``on:`` is stored as ``"true"``), which is
+why charts quote them. ``=`` is a string to both. So that what firestream
+applies is what it read, :class:`~firestream_core.tools.kubectl.Kubectl`
+hands kubectl JSON documents, never YAML it re-reads.
 """
 
 from __future__ import annotations
