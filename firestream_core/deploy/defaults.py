@@ -34,12 +34,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from firestream_core.deploy.debuginfo import (
-    INSTANCE_LABEL,
     collect_debug_info,
-    desired_pods,
-    pod_problem,
-    pod_ready,
-    release_pods_and_workloads,
 )
 from firestream_core.deploy.helm_tests import as_test_dict
 from firestream_core.deploy.recovery import (
@@ -48,6 +43,7 @@ from firestream_core.deploy.recovery import (
     recover_pending,
     release_status,
 )
+from firestream_core.deploy.workloads import check_pods_running
 from firestream_core.errors import ChartNotFoundError, HelmCommandError
 from firestream_core.model import (
     EXEC_PAYLOAD_KEY,
@@ -224,6 +220,7 @@ def _deploy(chart: HelmChart, context: DeployContext) -> ExecOutcome:
         f"release '{info.name}' {verb}, revision {revision}",
         # helm's own record of that revision (its --output json), when it names one
         status=upgraded.status if revision else None,
+        workloads=upgraded.workloads,
     )
 
 
@@ -303,36 +300,6 @@ def check_release_exists(
     return ValidationResult.fail("release_exists", f"Helm release '{name}' is {status}", status=status)
 
 
-def check_pods_running(chart: HelmChart, context: DeployContext) -> ValidationResult:
-    """``pods_running``: the release's pods are Running and ready (or Succeeded).
-
-    Pods are those labelled ``app.kubernetes.io/instance=<name>``; pods
-    being deleted are ignored. The release's Deployments, StatefulSets and
-    DaemonSets say how many pods there should be, so a workload whose pods
-    do not exist yet is pending, not passed. CrashLoopBackOff or a Failed
-    pod fails the check at once.
-    """
-    info = chart.chart_info
-    listed, workloads = release_pods_and_workloads(context, info)  # one kubectl call
-    pods = [p for p in listed if not (p.get("metadata") or {}).get("deletionTimestamp")]
-    problems = [pr for pr in (pod_problem(p) for p in pods) if pr]
-    if problems:
-        return ValidationResult.fail("pods_running", "; ".join(problems))
-    want = desired_pods(workloads)
-    if not pods and not want:
-        return ValidationResult.ok(
-            "pods_running", f"no pods labelled {INSTANCE_LABEL}={info.name} (nothing to check)"
-        )
-    ready = sum(1 for p in pods if pod_ready(p))
-    running = sum(1 for p in pods if pod_ready(p) and (p.get("status") or {}).get("phase") == "Running")
-    if ready < len(pods) or running < want:
-        total = max(len(pods), want + (ready - running))
-        return ValidationResult.pending(
-            "pods_running", f"{ready}/{total} pods of release '{info.name}' ready"
-        )
-    return ValidationResult.ok("pods_running", f"{len(pods)} pods of release '{info.name}' running")
-
-
 def check_helm_tests(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> ValidationResult:
     """``helm_tests``: ``helm test`` passes (run once per lifecycle, kept in the payload)."""
     info = chart.chart_info
@@ -377,7 +344,7 @@ def validate(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
         ]
     if info.action is not HelmAction.DEPLOY:
         return []
-    results = [check_release_exists(chart, context, payload), check_pods_running(chart, context)]
+    results = [check_release_exists(chart, context, payload), check_pods_running(chart, context, payload)]
     if wants_tests(chart, context):
         if all(r.passed for r in results):
             results.append(check_helm_tests(chart, context, payload))

@@ -349,6 +349,9 @@ class _LifecycleRun:
             # helm's own report of the revision it just wrote: the first validation may
             # rely on it instead of asking helm again (see _post_exec and _validate_once)
             record.update(status=value.status, status_fresh=True)
+        if value.workloads is not None:
+            # the revision's workloads, from helm's own record: pods_running checks each of them
+            record["workloads"] = [list(w) for w in value.workloads]
         self.payload[EXEC_PAYLOAD_KEY] = record
         if value.message:
             self.log.debug("Exec for chart %s: %s", self.name, self.redact(value.message))

@@ -16,6 +16,7 @@ import attrs
 
 from firestream_core.errors import HelmCommandError
 from firestream_core.model import InstalledRelease
+from firestream_core.tools.manifests import manifest_workloads
 
 __all__ = ["TestResult", "TestRun", "UpgradedRelease", "parse_json", "parse_list", "parse_test_suite",
            "parse_upgrade"]
@@ -35,6 +36,8 @@ class UpgradedRelease:
     namespace: str
     revision: int
     status: str | None = None
+    workloads: tuple[tuple[str, str, str], ...] | None = None
+    """The revision's workloads ``(kind, namespace, name)`` from its manifest; None: not reported."""
 
 
 @attrs.frozen
@@ -139,4 +142,11 @@ def parse_upgrade(name: str, namespace: str, stdout: str) -> UpgradedRelease:
         revision = 0
     inner = data.get("info")
     status = inner.get("status") if isinstance(inner, Mapping) else None
-    return UpgradedRelease(name, namespace, revision, str(status) if status else None)
+    manifest = data.get("manifest")
+    workloads = None
+    if isinstance(manifest, str):
+        try:
+            workloads = manifest_workloads(manifest, namespace)
+        except ValueError:
+            workloads = None
+    return UpgradedRelease(name, namespace, revision, str(status) if status else None, workloads)

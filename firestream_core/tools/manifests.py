@@ -31,6 +31,7 @@ __all__ = [
     "ObjectKey",
     "api_group",
     "is_builtin_group",
+    "manifest_workloads",
     "mask_object",
     "split_manifest",
 ]
@@ -162,6 +163,26 @@ def split_manifest(text: str) -> list[ManifestObject]:
             else:
                 out.append(ManifestObject(doc, source))
     return out
+
+
+WORKLOAD_KINDS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
+                            ("batch", "Job")})
+"""The kinds whose pods a release waits for (hooks excluded: helm runs and deletes those)."""
+
+
+def manifest_workloads(manifest: str, namespace: str) -> tuple[tuple[str, str, str], ...]:
+    """The workloads a release's manifest creates, as sorted ``(kind, namespace, name)``.
+
+    Deployments, StatefulSets, DaemonSets and Jobs that are not hooks, in
+    whatever namespace they name (``namespace`` for those naming none).
+    """
+    found = set()
+    for o in split_manifest(manifest):
+        if o.is_hook or (api_group(o.api_version), o.kind) not in WORKLOAD_KINDS:
+            continue
+        key = o.key(namespace)
+        found.add((key.kind, key.namespace, key.name))
+    return tuple(sorted(found))
 
 
 # -- masking ---------------------------------------------------------------------------------

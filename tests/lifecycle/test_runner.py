@@ -144,7 +144,8 @@ def test_stages_run_in_order_with_one_payload(context, helm, chart_dir):
     assert payload["origin"] == "caller"
     # helm's status from the upgrade's own output, relied on by the first validation only
     assert payload["firestream.exec"] == {
-        "performed": "deployed", "revision": 1, "status": "deployed", "status_fresh": False}
+        "performed": "deployed", "revision": 1, "status": "deployed", "status_fresh": False,
+        "workloads": []}
     assert result.outcome.performed == "deployed" and result.outcome.revision == 1
     assert [v.name for v in result.validations] == ["release_exists", "pods_running"]
     assert set(result.durations) == set(STAGES_OK)
