@@ -38,7 +38,6 @@ from firestream_core.deploy.debuginfo import (
 )
 from firestream_core.deploy.helm_tests import as_test_dict
 from firestream_core.deploy.recovery import (
-    find_installed,
     handle_breaking_version,
     recover_pending,
     release_status,
@@ -52,10 +51,11 @@ from firestream_core.model import (
     ValidationResult,
     parse_duration,
 )
+from firestream_core.plugin.helpers import current_release, is_dry_run
 from firestream_core.plugin.markers import hookimpl
 
 if TYPE_CHECKING:
-    from firestream_core.model import ChartInfo, ChartPayload, HelmChart, InstalledRelease
+    from firestream_core.model import ChartInfo, ChartPayload, HelmChart
     from firestream_core.plugin.context import DeployContext
 
 FIRESTREAM_PLUGIN_API = 1
@@ -70,11 +70,6 @@ VALIDATION_FAILURE_MODES = ("fail", "warn")
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-
-def is_dry_run(chart: HelmChart, context: DeployContext) -> bool:
-    """True when nothing may change in the cluster (run-wide or per release)."""
-    return bool(context.dry_run or chart.chart_info.dry_run)
 
 
 def _looks_like_path(chart: str) -> bool:
@@ -101,13 +96,6 @@ def _missing_repository_message(info: ChartInfo, repo: str) -> str:
         f"release '{info.name}': the chart's repository '{repo}' has no known URL; "
         f"add it to [repositories] in firestream.toml ({repo} = \"https://...\")"
     )
-
-
-def current_release(chart: HelmChart, context: DeployContext) -> InstalledRelease | None:
-    """The release as installed: the plan's view, or one ``helm list`` outside a plan."""
-    if context.installed is not None or context.change is not None:
-        return context.installed
-    return find_installed(context, chart.chart_info)
 
 
 # -- check_prerequisites -----------------------------------------------------------------

@@ -30,6 +30,11 @@ a plugin costs only what it uses. The modules of this package hold:
 ``options``  attrs validators for a chart type's options
 ``presets``  a preset's values as the chart's first values document
 ``crds``     CRD upgrades helm does not do
+``helpers``  ``options_of``, ``value_of``, ``is_dry_run``, ``current_release``
+
+``recover_pending`` and ``handle_breaking_version`` are the runner's own
+steps (``deploy.recovery``), offered to a plugin whose ``exec`` runs code
+before the default upgrade; they resolve only when a plugin asks for them.
 """
 
 from __future__ import annotations
@@ -63,8 +68,10 @@ if TYPE_CHECKING:
         parse_duration,
     )
     from firestream_core.plugin import checks
+    from firestream_core.plugin.checks import chart_value
     from firestream_core.plugin.context import DeployContext
     from firestream_core.plugin.crds import apply_crds, chart_crds, crd_names, upgrade_chart_crds
+    from firestream_core.plugin.helpers import current_release, is_dry_run, options_of, value_of
     from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION, hookimpl, hookspec
     from firestream_core.plugin.options import at_least, env_var_name, secret_name
     from firestream_core.plugin.presets import preset_values
@@ -111,6 +118,15 @@ _EXPORTS = {
     "ensure_secret": "plugin.secrets",
     "generate_password": "plugin.secrets",
     "read_secret": "plugin.secrets",
+    "chart_value": "plugin.checks",
+    "current_release": "plugin.helpers",
+    "is_dry_run": "plugin.helpers",
+    "options_of": "plugin.helpers",
+    "value_of": "plugin.helpers",
+    # the runner's own steps, for a plugin whose exec runs code before the default upgrade
+    # (resolved lazily, at the plugin's call: the plugin layer itself never imports deploy/)
+    "handle_breaking_version": "deploy.recovery",
+    "recover_pending": "deploy.recovery",
 }
 _MODULES = {"checks": "plugin.checks"}
 
@@ -142,19 +158,26 @@ __all__ = [
     "apply_crds",
     "at_least",
     "chart_crds",
+    "chart_value",
     "checks",
     "crd_names",
+    "current_release",
     "ensure_namespace",
     "ensure_secret",
     "env_var_name",
     "generate_password",
+    "handle_breaking_version",
     "hookimpl",
     "hookspec",
+    "is_dry_run",
+    "options_of",
     "parse_duration",
     "preset_values",
     "read_secret",
+    "recover_pending",
     "secret_name",
     "upgrade_chart_crds",
+    "value_of",
 ]
 
 

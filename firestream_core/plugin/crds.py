@@ -129,7 +129,7 @@ def upgrade_chart_crds(
     Call it from a chart plugin's ``exec`` hook, before the default
     ``helm upgrade --install`` runs.
 
-    :param installed: the release as installed (``defaults.current_release``),
+    :param installed: the release as installed (``firestream_core.plugin.current_release``),
         None for a first install.
     :param probe: CRD names that show the chart's CRDs are already in the
         cluster (from an earlier install, or kept when the release was

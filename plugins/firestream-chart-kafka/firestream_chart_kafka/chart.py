@@ -13,8 +13,14 @@ from typing import Any, ClassVar
 
 import attrs
 
-from firestream_core.model import ChartInfo, HelmChart, HelmChartNamespace, ReleaseSettings
-from firestream_core.plugin.presets import preset_values
+from firestream_core.plugin import (
+    ChartInfo,
+    HelmChart,
+    HelmChartNamespace,
+    ReleaseSettings,
+    preset_values,
+)
+from firestream_core.plugin import options_of as core_options_of
 
 REPOSITORY = "strimzi"
 REPOSITORY_URL = "https://strimzi.io/charts/"
@@ -61,7 +67,7 @@ def _version(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> 
 
 
 def _duration(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    from firestream_core.model import parse_duration
+    from firestream_core.plugin import parse_duration
 
     if value is not None:
         parse_duration(value)
@@ -157,5 +163,4 @@ class KafkaChart(HelmChart):
 
 def options_of(chart: HelmChart) -> KafkaOptions:
     """The chart's options, or the defaults when it carries none."""
-    opts = chart.options
-    return opts if isinstance(opts, KafkaOptions) else KafkaOptions()
+    return core_options_of(chart, KafkaOptions)

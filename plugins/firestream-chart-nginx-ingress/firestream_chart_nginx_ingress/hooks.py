@@ -17,14 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from firestream_core.model import ChartType, HelmAction
-from firestream_core.plugin.markers import hookimpl
+from firestream_core.plugin import ChartType, HelmAction, hookimpl, value_of
 
 from .chart import REPOSITORY, REPOSITORY_URL, NginxIngressChart
 
 if TYPE_CHECKING:
-    from firestream_core.model import HelmChart, ValidationResult
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin import DeployContext, HelmChart, ValidationResult
 
 SERVICEMONITOR_CRD = "servicemonitors.monitoring.coreos.com"
 
@@ -46,19 +44,13 @@ def register_chart_types(register: Callable[[ChartType], None]) -> None:
     register(chart_type())
 
 
-def _value(chart: HelmChart, context: DeployContext, key: str, default: object) -> object:
-    from firestream_core.plugin.checks import chart_value
-
-    return chart_value(chart.chart_info, key, default, project_dir=context.project_dir)
-
-
 @hookimpl
 def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] | None:
     """A ServiceMonitor is only asked for when its CRD is installed."""
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
-    wanted = _value(chart, context, "controller.metrics.enabled", False) and _value(
+    wanted = value_of(chart, context, "controller.metrics.enabled", False) and value_of(
         chart, context, "controller.metrics.serviceMonitor.enabled", False
     )
     if not wanted or context.kubectl.get("customresourcedefinition", SERVICEMONITOR_CRD):
@@ -79,10 +71,10 @@ def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult]
     if info.action is not HelmAction.DEPLOY:
         return None
     results = []
-    if _value(chart, context, "controller.ingressClassResource.enabled", True):
-        name = str(_value(chart, context, "controller.ingressClassResource.name", "nginx"))
+    if value_of(chart, context, "controller.ingressClassResource.enabled", True):
+        name = str(value_of(chart, context, "controller.ingressClassResource.name", "nginx"))
         results.append(checks.ingressclass_exists(context, name, check="ingress_class"))
-    if not _value(chart, context, "controller.hostNetwork", False):
+    if not value_of(chart, context, "controller.hostNetwork", False):
         results.append(
             checks.service_address(
                 context,

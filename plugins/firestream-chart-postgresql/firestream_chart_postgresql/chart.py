@@ -12,15 +12,18 @@ from typing import Any, ClassVar
 
 import attrs
 
-from firestream_core.model import (
+from firestream_core.plugin import (
     ChartInfo,
     ChartSetValue,
     HelmChart,
     HelmChartNamespace,
     ReleaseSettings,
+    at_least,
+    env_var_name,
+    preset_values,
+    secret_name,
 )
-from firestream_core.plugin.options import at_least, env_var_name, secret_name
-from firestream_core.plugin.presets import preset_values
+from firestream_core.plugin import options_of as core_options_of
 
 REPOSITORY = "bitnami"
 REPOSITORY_URL = "https://charts.bitnami.com/bitnami"
@@ -160,5 +163,4 @@ class PostgresqlChart(HelmChart):
 
 def options_of(chart: HelmChart) -> PostgresqlOptions:
     """The chart's options, or the defaults when it carries none."""
-    opts = chart.options
-    return opts if isinstance(opts, PostgresqlOptions) else PostgresqlOptions()
+    return core_options_of(chart, PostgresqlOptions)

@@ -20,14 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from firestream_core.model import ChartType, HelmAction, ValidationResult
-from firestream_core.plugin.markers import hookimpl
+from firestream_core.plugin import ChartType, HelmAction, ValidationResult, hookimpl
 
 from .chart import REPOSITORY, REPOSITORY_URL, PostgresqlChart, PostgresqlOptions, options_of
 
 if TYPE_CHECKING:
-    from firestream_core.model import ChartPayload, HelmChart
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin import ChartPayload, DeployContext, HelmChart
 
 PAYLOAD_KEY = "postgresql"
 
@@ -74,7 +72,7 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
 
 def servicemonitor_problem(chart: HelmChart, context: DeployContext) -> str | None:
     """Why the chart's ServiceMonitor cannot be created, or None."""
-    from firestream_core.plugin.checks import chart_value
+    from firestream_core.plugin import chart_value
 
     info = chart.chart_info
     wanted = chart_value(info, "metrics.enabled", False, project_dir=context.project_dir) and chart_value(
