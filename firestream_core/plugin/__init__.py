@@ -30,7 +30,7 @@ a plugin costs only what it uses. The modules of this package hold:
 ``options``  attrs validators for a chart type's options
 ``presets``  a preset's values as the chart's first values document
 ``crds``     CRD upgrades helm does not do
-``helpers``  ``options_of``, ``value_of``, ``is_dry_run``, ``current_release``
+``helpers``  ``options_of``, ``value_of``, ``is_dry_run``, ``current_release``, ``needs_crd``
 
 ``recover_pending`` and ``handle_breaking_version`` are the runner's own
 steps (``deploy.recovery``), offered to a plugin whose ``exec`` runs code
@@ -71,7 +71,13 @@ if TYPE_CHECKING:
     from firestream_core.plugin.checks import chart_value
     from firestream_core.plugin.context import DeployContext
     from firestream_core.plugin.crds import apply_crds, chart_crds, crd_names, upgrade_chart_crds
-    from firestream_core.plugin.helpers import current_release, is_dry_run, options_of, value_of
+    from firestream_core.plugin.helpers import (
+        current_release,
+        is_dry_run,
+        needs_crd,
+        options_of,
+        value_of,
+    )
     from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION, hookimpl, hookspec
     from firestream_core.plugin.options import at_least, env_var_name, secret_name
     from firestream_core.plugin.presets import preset_values
@@ -121,6 +127,7 @@ _EXPORTS = {
     "chart_value": "plugin.checks",
     "current_release": "plugin.helpers",
     "is_dry_run": "plugin.helpers",
+    "needs_crd": "plugin.helpers",
     "options_of": "plugin.helpers",
     "value_of": "plugin.helpers",
     # the runner's own steps, for a plugin whose exec runs code before the default upgrade
@@ -170,6 +177,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "is_dry_run",
+    "needs_crd",
     "options_of",
     "parse_duration",
     "preset_values",

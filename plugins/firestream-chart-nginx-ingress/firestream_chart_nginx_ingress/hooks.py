@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from firestream_core.plugin import ChartType, HelmAction, hookimpl, value_of
+from firestream_core.plugin import ChartType, HelmAction, hookimpl, needs_crd, value_of
 
 from .chart import REPOSITORY, REPOSITORY_URL, NginxIngressChart
 
@@ -50,16 +50,11 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
-    wanted = value_of(chart, context, "controller.metrics.enabled", False) and value_of(
-        chart, context, "controller.metrics.serviceMonitor.enabled", False
-    )
-    if not wanted or context.kubectl.get("customresourcedefinition", SERVICEMONITOR_CRD):
+    if not value_of(chart, context, "controller.metrics.enabled", False):
         return None
-    return [
-        f"release '{info.name}': controller.metrics.serviceMonitor.enabled is true but the CRD "
-        f"{SERVICEMONITOR_CRD} is not installed; deploy prometheus-operator first "
-        "(depends_on) or set controller.metrics.serviceMonitor.enabled = false"
-    ]
+    reason = needs_crd(chart, context, "controller.metrics.serviceMonitor.enabled", SERVICEMONITOR_CRD,
+                       provider="prometheus-operator")
+    return None if reason is None or reason.startswith("off:") else [reason]
 
 
 @hookimpl

@@ -5,8 +5,10 @@ Only the stages it changes: the built-in defaults add the repository, run
 its pods.
 
 * ``check_prerequisites`` - the environment variables the options name are
-  set; with ``metrics.serviceMonitor.enabled`` (on in the defaults, as in the
-  original) the ServiceMonitor CRD is installed (prometheus-operator first).
+  set; ``metrics.serviceMonitor.enabled`` (on in the presets, as in the
+  original) stays on only when the ServiceMonitor CRD is installed
+  (prometheus-operator deployed first, with ``depends_on``); otherwise it is
+  turned off with a line saying why. Set by the user without the CRD: a problem.
 * ``pre_exec`` (deploy) - the passwords go to a Secret (:mod:`.auth`) and the
   chart is pointed at it with ``auth.existingSecret``.
 * ``post_exec`` (destroy) - the Secret is deleted only with
@@ -71,20 +73,18 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
 
 
 def servicemonitor_problem(chart: HelmChart, context: DeployContext) -> str | None:
-    """Why the chart's ServiceMonitor cannot be created, or None."""
-    from firestream_core.plugin import chart_value
+    """Why the chart's ServiceMonitor cannot be created (None: it can, or it is off).
 
-    info = chart.chart_info
-    wanted = chart_value(info, "metrics.enabled", False, project_dir=context.project_dir) and chart_value(
-        info, "metrics.serviceMonitor.enabled", False, project_dir=context.project_dir
-    )
-    if not wanted or context.kubectl.get("customresourcedefinition", SERVICEMONITOR_CRD):
+    The preset's ServiceMonitor is turned off, with a line saying why, when
+    the CRD is absent; one the user asked for is a problem.
+    """
+    from firestream_core.plugin import needs_crd, value_of
+
+    if not value_of(chart, context, "metrics.enabled", False):
         return None
-    return (
-        f"release '{info.name}': metrics.serviceMonitor.enabled is true but the CRD "
-        f"{SERVICEMONITOR_CRD} is not installed; deploy prometheus-operator first "
-        "(depends_on) or set metrics.serviceMonitor.enabled = false"
-    )
+    reason = needs_crd(chart, context, "metrics.serviceMonitor.enabled", SERVICEMONITOR_CRD,
+                       provider="prometheus-operator")
+    return None if reason is None or reason.startswith("off:") else reason
 
 
 @hookimpl
