@@ -117,7 +117,7 @@ class KafkaOptions:
 
 def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
     return ChartInfo(
-        name="strimzi-kafka-operator",
+        name="kafka",  # as the config names it: the chart type's name
         repository=REPOSITORY,
         chart=CHART,
         version=VERSION,

@@ -19,7 +19,8 @@ returned whole); ``Accept: ...;as=Table`` gets a server-side Table
 Control endpoints (not Kubernetes)::
 
     GET  /_emulator/state        -> {"enabled", "loadbalancer", "resourceVersion", ...}
-    POST /_emulator/controller   <- {"enabled": bool} and/or {"loadbalancer": bool}
+    POST /_emulator/controller   <- {"enabled": bool}, {"loadbalancer": bool} and/or
+                                    {"status_rules": [{"kind", "group"?, "condition"?, "after"?}]}
 """
 
 from __future__ import annotations
@@ -355,10 +356,19 @@ class Emulator:
                 body = json.loads(await request.read() or b"{}")
             except ValueError as e:
                 raise ApiError(400, "BadRequest", f"invalid JSON: {e}") from e
-            if not isinstance(body, dict) or not body or set(body) - {"enabled", "loadbalancer"} \
-                    or not all(isinstance(v, bool) for v in body.values()):
-                raise ApiError(400, "BadRequest", 'expected {"enabled": bool} and/or'
-                               ' {"loadbalancer": bool}')
+            rules = body.pop("status_rules", None) if isinstance(body, dict) else None
+            if not isinstance(body, dict) or (not body and rules is None) \
+                    or set(body) - {"enabled", "loadbalancer"} \
+                    or not all(isinstance(v, bool) for v in body.values()) \
+                    or (rules is not None and not (isinstance(rules, list)
+                                                   and all(isinstance(r, dict) for r in rules))):
+                raise ApiError(400, "BadRequest", 'expected {"enabled": bool}, {"loadbalancer": bool}'
+                               ' and/or {"status_rules": [{"kind": ..., "after": seconds}, ...]}')
+            if rules is not None:
+                try:
+                    self.controller.set_status_rules(rules)
+                except ValueError as e:
+                    raise ApiError(400, "BadRequest", str(e)) from e
             if "enabled" in body:
                 self.controller.set_enabled(body["enabled"])
             if "loadbalancer" in body:
