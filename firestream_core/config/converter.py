@@ -27,6 +27,7 @@ from firestream_core.config.model import (
     Table,
 )
 from firestream_core.config.paths import join_path, type_name, unknown_key
+from firestream_core.plugin.options import OptionValueError
 
 if TYPE_CHECKING:
     import cattrs
@@ -222,6 +223,8 @@ def _collect(exc: BaseException, path: str, cls: Any, out: list[str]) -> None:
         out.append(f"{path}: required key missing")
     elif isinstance(exc, _Problem):
         out.append(f"{path}: {exc}")
+    elif isinstance(exc, OptionValueError):
+        out.append(f"{join_path(path, exc.option)}: {exc.message}")
     elif isinstance(exc, (ValueError, TypeError)):
         # cattrs' own messages may quote the value; do not repeat it
         expected = f" (expected {_describe(cls)})" if cls is not None else ""

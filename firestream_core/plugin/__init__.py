@@ -79,7 +79,7 @@ if TYPE_CHECKING:
         value_of,
     )
     from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION, hookimpl, hookspec
-    from firestream_core.plugin.options import at_least, env_var_name, secret_name
+    from firestream_core.plugin.options import OptionValueError, at_least, env_var_name, secret_name
     from firestream_core.plugin.presets import preset_values
     from firestream_core.plugin.secrets import (
         SecretOutcome,
@@ -116,6 +116,7 @@ _EXPORTS = {
     "crd_names": "plugin.crds",
     "upgrade_chart_crds": "plugin.crds",
     "at_least": "plugin.options",
+    "OptionValueError": "plugin.options",
     "env_var_name": "plugin.options",
     "secret_name": "plugin.options",
     "preset_values": "plugin.presets",
@@ -154,6 +155,7 @@ __all__ = [
     "HelmTimeoutError",
     "InstalledRelease",
     "NAME",
+    "OptionValueError",
     "PLUGIN_API_VERSION",
     "PrerequisiteError",
     "ReleaseSettings",

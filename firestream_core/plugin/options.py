@@ -23,19 +23,33 @@ from typing import Any
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # compiled on first use, not at import
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
-__all__ = ["at_least", "env_var_name", "secret_name"]
+__all__ = ["OptionValueError", "at_least", "env_var_name", "secret_name"]
+
+
+class OptionValueError(ValueError):
+    """An option's value is refused: the config loader shows it as ``<release path>.<option>: <message>``.
+
+    :ivar option: the option's name.
+    :ivar message: why, naming the bound and the value (never a secret: names and numbers only).
+    """
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+        self.message = message
 
 
 def secret_name(_inst: Any, attribute: Any, value: str | None) -> None:
     """None, or a valid Kubernetes Secret name (DNS subdomain, at most 253 characters)."""
     if value is not None and (len(value) > 253 or not re.fullmatch(_DNS_SUBDOMAIN, value)):
-        raise ValueError(f"{attribute.name}: {value!r} is not a valid Secret name")
+        raise OptionValueError(attribute.name, f"{value!r} is not a valid Secret name "
+                               "(lowercase letters, digits, '-' and '.', at most 253 characters)")
 
 
 def env_var_name(_inst: Any, attribute: Any, value: str | None) -> None:
     """None, or the name of an environment variable."""
     if value is not None and not re.fullmatch(_ENV_NAME, value):
-        raise ValueError(f"{attribute.name}: {value!r} is not an environment variable name")
+        raise OptionValueError(attribute.name, f"{value!r} is not an environment variable name")
 
 
 def at_least(minimum: int) -> Callable[[Any, Any, int], None]:
@@ -43,6 +57,6 @@ def at_least(minimum: int) -> Callable[[Any, Any, int], None]:
 
     def check(_inst: Any, attribute: Any, value: int) -> None:
         if value < minimum:
-            raise ValueError(f"{attribute.name} must be at least {minimum}")
+            raise OptionValueError(attribute.name, f"must be at least {minimum}, got {value}")
 
     return check

@@ -16,7 +16,6 @@ import attrs
 
 from firestream_core.errors import HelmCommandError
 from firestream_core.model import InstalledRelease
-from firestream_core.tools.manifests import manifest_workloads
 
 __all__ = ["TestResult", "TestRun", "UpgradedRelease", "parse_json", "parse_list", "parse_test_suite",
            "parse_upgrade"]
@@ -145,6 +144,9 @@ def parse_upgrade(name: str, namespace: str, stdout: str) -> UpgradedRelease:
     manifest = data.get("manifest")
     workloads = None
     if isinstance(manifest, str):
+        # imported here: PyYAML only when a manifest is read (firestream --version stays light)
+        from firestream_core.tools.manifests import manifest_workloads
+
         try:
             workloads = manifest_workloads(manifest, namespace)
         except ValueError:

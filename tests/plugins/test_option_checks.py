@@ -26,9 +26,19 @@ def test_valid_options_pass() -> None:
         ({"auth_secret": "Bad_Name"}, "auth_secret: 'Bad_Name' is not a valid Secret name"),
         ({"auth_secret": "a" * 254}, "is not a valid Secret name"),
         ({"password_env": "1PASSWORD"}, "password_env: '1PASSWORD' is not an environment variable name"),
-        ({"password_length": 15}, "password_length must be at least 16"),
+        ({"password_length": 15}, "password_length: must be at least 16, got 15"),
     ],
 )
 def test_invalid_options_name_the_option(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
         Options(**kwargs)
+
+
+def test_the_config_names_the_option_the_bound_and_the_value(tmp_path) -> None:  # noqa: ANN001
+    from firestream_core.config.converter import structure
+
+    _, problems = structure({"password_length": 4}, Options, "deployments.postgresql[0]")
+    assert problems == ["deployments.postgresql[0].password_length: must be at least 16, got 4"]
+    _, problems = structure({"auth_secret": "Bad_Name"}, Options, "deployments.postgresql[0]")
+    assert problems == ["deployments.postgresql[0].auth_secret: 'Bad_Name' is not a valid Secret name "
+                        "(lowercase letters, digits, '-' and '.', at most 253 characters)"]

@@ -17,6 +17,7 @@ from firestream_core.plugin import (
     ChartInfo,
     HelmChart,
     HelmChartNamespace,
+    OptionValueError,
     ReleaseSettings,
     preset_values,
 )
@@ -43,27 +44,25 @@ _KAFKA_VERSION = r"^[0-9]+\.[0-9]+\.[0-9]+$"  # compiled on first use, not at im
 
 def _cluster_name(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if len(value) > 40 or not re.fullmatch(_DNS_LABEL, value):
-        raise ValueError(
-            f"{attribute.name}: {value!r} must be a DNS label of at most 40 characters "
+        raise OptionValueError(
+            attribute.name, f"{value!r} must be a DNS label of at most 40 characters "
             "(Strimzi derives longer names from it)"
         )
 
 
 def _positive(_inst: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
     if value is not None and value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1")
+        raise OptionValueError(attribute.name, f"must be at least 1, got {value}")
 
 
 def _storage(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if value != "ephemeral" and not re.fullmatch(_QUANTITY, value):
-        raise ValueError(
-            f"{attribute.name}: {value!r} must be 'ephemeral' or a volume size such as '10Gi'"
-        )
+        raise OptionValueError(attribute.name, f"{value!r} must be 'ephemeral' or a volume size such as '10Gi'")
 
 
 def _version(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None and not re.fullmatch(_KAFKA_VERSION, value):
-        raise ValueError(f"{attribute.name}: {value!r} must be a Kafka version such as '3.6.0'")
+        raise OptionValueError(attribute.name, f"{value!r} must be a Kafka version such as '3.6.0'")
 
 
 def _duration(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
