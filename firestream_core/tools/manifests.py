@@ -22,8 +22,6 @@ from typing import Any
 
 import attrs
 
-from firestream_core.tools import kube_yaml
-
 __all__ = [
     "HIDDEN",
     "HIDDEN_CHANGED",
@@ -145,6 +143,9 @@ _CLUSTER_SCOPED = frozenset({
 
 def split_manifest(text: str) -> list[ManifestObject]:
     """The objects of a rendered manifest, in order (empty documents and ``List`` wrappers unpacked)."""
+    # imported here: PyYAML only when a manifest is read ("firestream plugins" stays light)
+    from firestream_core.tools import kube_yaml
+
     out: list[ManifestObject] = []
     for chunk in _SEPARATOR.split(text or ""):
         if not chunk.strip():
