@@ -399,7 +399,7 @@ class _LifecycleRun:
             if not pending or remaining <= 0:
                 break
             for r in pending:
-                self.log.debug("%s", r)
+                self.log.debug("release '%s': %s", self.name, r)
             if self.context.cancel.wait(min(interval, remaining)):
                 raise CancelledError(f"release '{self.name}' interrupted at validate", releases=[self.name])
         final = [
@@ -425,12 +425,13 @@ class _LifecycleRun:
             self.result.warnings.extend(f"{r.name}: {r.message}" for r in failed)
         self.result.validations = final
         for r in final:
+            # every line names its release: parallel releases' lines are told apart
             if r.status is ValidationStatus.FAILED:
-                self.log.error("%s", r)
+                self.log.error("release '%s': %s", self.name, r)
             elif r.status is ValidationStatus.WARNING:
-                self.log.warning("%s (on_validation_failure = warn)", r)
+                self.log.warning("release '%s': %s (on_validation_failure = warn)", self.name, r)
             else:
-                self.log.info("%s", r)
+                self.log.info("release '%s': %s", self.name, r)
         if failed and not warn:
             raise ValidationFailedError(
                 f"release '{self.name}' failed at validate: "

@@ -160,7 +160,7 @@ def test_seed_log_lines(context, chart_dir, caplog):
         "Checking prerequisites for chart: web",
         "Deploying Helm chart: web",
     ]
-    assert "Validation 'release_exists': PASSED - Helm release 'web' exists" in lines
+    assert "release 'web': Validation 'release_exists': PASSED - Helm release 'web' exists" in lines
 
 
 def test_chart_plugin_exec_replaces_default_and_pre_exec_adds(context, helm):
