@@ -1,7 +1,8 @@
 """The built-in plugin: what every stage does when no chart plugin says otherwise.
 
 Every implementation here is ``trylast``, so a chart plugin's implementation
-of the same hook runs before it. For ``exec`` (firstresult) a chart plugin
+of the same hook runs before it - except ``pre_exec``, which is ``tryfirst``:
+the chart's repository is added before a plugin makes any change. For ``exec`` (firstresult) a chart plugin
 returning an ``ExecOutcome`` replaces the default; for the other stages the
 default runs as well and its results are added to the plugin's.
 
@@ -161,9 +162,14 @@ def check_prerequisites(chart: HelmChart, context: DeployContext, payload: Chart
 # -- pre_exec --------------------------------------------------------------------------------
 
 
-@hookimpl(trylast=True)
+@hookimpl(tryfirst=True)
 def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
-    """Add the chart's helm repository (once per run) before a Deploy."""
+    """Add the chart's helm repository (once per run) before a Deploy.
+
+    ``tryfirst``, unlike the other defaults: the repository must be reachable
+    before any chart plugin's ``pre_exec`` writes to the cluster (a Secret, a
+    namespace), so a run that fails at ``helm repo add`` leaves nothing behind.
+    """
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return

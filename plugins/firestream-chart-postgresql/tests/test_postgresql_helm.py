@@ -288,3 +288,18 @@ def test_the_seed_toml_block_applies_on_a_fresh_cluster(
         assert got["auth"]["database"] == "firestream"
     finally:
         kube.run(["helm", "uninstall", "postgresql", "-n", "default"], check=False)
+
+
+def test_an_unreachable_repository_fails_before_any_secret_is_written(
+    kube: Any, deploy_context: Any, run_lifecycle: Callable[..., Any]
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    context = deploy_context(repositories={"bitnami": f"http://127.0.0.1:{port}/charts"})
+    result = run_lifecycle(dev_chart(kube.namespace), context=context)
+    assert not result.ok and result.stage_failed == "pre_exec", result.error
+    assert kube.kubectl().get("namespace", kube.namespace) is None
+    assert kube.kubectl().get("secret", "db-auth", namespace=kube.namespace) is None
