@@ -65,10 +65,12 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
+    from .major import major_upgrade_problem
+
     problems = missing_environment(chart)
-    problem = servicemonitor_problem(chart, context)
-    if problem:
-        problems.append(problem)
+    for problem in (servicemonitor_problem(chart, context), major_upgrade_problem(chart, context)):
+        if problem:
+            problems.append(problem)
     return problems or None
 
 

@@ -303,3 +303,32 @@ def test_an_unreachable_repository_fails_before_any_secret_is_written(
     assert not result.ok and result.stage_failed == "pre_exec", result.error
     assert kube.kubectl().get("namespace", kube.namespace) is None
     assert kube.kubectl().get("secret", "db-auth", namespace=kube.namespace) is None
+
+
+def test_a_postgresql_major_upgrade_is_refused_unless_reinstall_is_chosen(
+    kube: Any, run_lifecycle: Callable[..., Any], helm_bin: Path
+) -> None:
+    assert run_lifecycle(dev_chart(kube.namespace), helm_bin).ok
+    newer = dev_chart(kube.namespace)
+    newer.chart_info.version = "17.1.0"
+    refused = run_lifecycle(newer, helm_bin)
+    assert refused.stage_failed == "check_prerequisites"
+    assert refused.problems == [
+        "release 'db': chart 13.2.24 -> 17.1.0 moves PostgreSQL 16 -> 17, which an in-place helm upgrade "
+        "cannot migrate (the data directory is PostgreSQL 16's). Dump the data (pg_dumpall) and set "
+        "major_upgrade = \"reinstall\" (the release and its data volumes are deleted, PostgreSQL 17 starts "
+        "empty, restore the dump), or keep version = \"13.2.24\"; see docs/charts.md"
+    ]
+    history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])
+    assert [h["chart"] for h in json.loads(history.stdout)] == ["postgresql-13.2.24"]
+
+    chosen = dev_chart(kube.namespace, major_upgrade="reinstall")
+    chosen.chart_info.version = "17.1.0"
+    result = run_lifecycle(chosen, helm_bin)
+    assert result.ok, result.error
+    history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])
+    assert [(h["revision"], h["chart"]) for h in json.loads(history.stdout)] == [(1, "postgresql-17.1.0")]
+    # the same major again is an ordinary upgrade
+    again = dev_chart(kube.namespace)
+    again.chart_info.version = "17.1.0"
+    assert run_lifecycle(again, helm_bin).ok
