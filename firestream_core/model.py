@@ -748,3 +748,5 @@ class ExecOutcome:
     revision: int | None = None
     message: str = ""
     status: str | None = None
+    workloads: tuple[tuple[str, str, str], ...] | None = None
+    """The deployed revision's workloads ``(kind, namespace, name)`` from its manifest (None: not known)."""

@@ -1,7 +1,8 @@
 """The built-in plugin: what every stage does when no chart plugin says otherwise.
 
 Every implementation here is ``trylast``, so a chart plugin's implementation
-of the same hook runs before it. For ``exec`` (firstresult) a chart plugin
+of the same hook runs before it - except ``pre_exec``, which is ``tryfirst``:
+the chart's repository is added before a plugin makes any change. For ``exec`` (firstresult) a chart plugin
 returning an ``ExecOutcome`` replaces the default; for the other stages the
 default runs as well and its results are added to the plugin's.
 
@@ -34,20 +35,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from firestream_core.deploy.debuginfo import (
-    INSTANCE_LABEL,
     collect_debug_info,
-    desired_pods,
-    pod_problem,
-    pod_ready,
-    release_pods_and_workloads,
 )
 from firestream_core.deploy.helm_tests import as_test_dict
 from firestream_core.deploy.recovery import (
-    find_installed,
     handle_breaking_version,
     recover_pending,
     release_status,
 )
+from firestream_core.deploy.workloads import check_pods_running
 from firestream_core.errors import ChartNotFoundError, HelmCommandError
 from firestream_core.model import (
     EXEC_PAYLOAD_KEY,
@@ -56,10 +52,11 @@ from firestream_core.model import (
     ValidationResult,
     parse_duration,
 )
+from firestream_core.plugin.helpers import current_release, is_dry_run
 from firestream_core.plugin.markers import hookimpl
 
 if TYPE_CHECKING:
-    from firestream_core.model import ChartInfo, ChartPayload, HelmChart, InstalledRelease
+    from firestream_core.model import ChartInfo, ChartPayload, HelmChart
     from firestream_core.plugin.context import DeployContext
 
 FIRESTREAM_PLUGIN_API = 1
@@ -74,11 +71,6 @@ VALIDATION_FAILURE_MODES = ("fail", "warn")
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-
-def is_dry_run(chart: HelmChart, context: DeployContext) -> bool:
-    """True when nothing may change in the cluster (run-wide or per release)."""
-    return bool(context.dry_run or chart.chart_info.dry_run)
 
 
 def _looks_like_path(chart: str) -> bool:
@@ -105,13 +97,6 @@ def _missing_repository_message(info: ChartInfo, repo: str) -> str:
         f"release '{info.name}': the chart's repository '{repo}' has no known URL; "
         f"add it to [repositories] in firestream.toml ({repo} = \"https://...\")"
     )
-
-
-def current_release(chart: HelmChart, context: DeployContext) -> InstalledRelease | None:
-    """The release as installed: the plan's view, or one ``helm list`` outside a plan."""
-    if context.installed is not None or context.change is not None:
-        return context.installed
-    return find_installed(context, chart.chart_info)
 
 
 # -- check_prerequisites -----------------------------------------------------------------
@@ -177,9 +162,14 @@ def check_prerequisites(chart: HelmChart, context: DeployContext, payload: Chart
 # -- pre_exec --------------------------------------------------------------------------------
 
 
-@hookimpl(trylast=True)
+@hookimpl(tryfirst=True)
 def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
-    """Add the chart's helm repository (once per run) before a Deploy."""
+    """Add the chart's helm repository (once per run) before a Deploy.
+
+    ``tryfirst``, unlike the other defaults: the repository must be reachable
+    before any chart plugin's ``pre_exec`` writes to the cluster (a Secret, a
+    namespace), so a run that fails at ``helm repo add`` leaves nothing behind.
+    """
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return
@@ -224,6 +214,7 @@ def _deploy(chart: HelmChart, context: DeployContext) -> ExecOutcome:
         f"release '{info.name}' {verb}, revision {revision}",
         # helm's own record of that revision (its --output json), when it names one
         status=upgraded.status if revision else None,
+        workloads=upgraded.workloads,
     )
 
 
@@ -303,36 +294,6 @@ def check_release_exists(
     return ValidationResult.fail("release_exists", f"Helm release '{name}' is {status}", status=status)
 
 
-def check_pods_running(chart: HelmChart, context: DeployContext) -> ValidationResult:
-    """``pods_running``: the release's pods are Running and ready (or Succeeded).
-
-    Pods are those labelled ``app.kubernetes.io/instance=<name>``; pods
-    being deleted are ignored. The release's Deployments, StatefulSets and
-    DaemonSets say how many pods there should be, so a workload whose pods
-    do not exist yet is pending, not passed. CrashLoopBackOff or a Failed
-    pod fails the check at once.
-    """
-    info = chart.chart_info
-    listed, workloads = release_pods_and_workloads(context, info)  # one kubectl call
-    pods = [p for p in listed if not (p.get("metadata") or {}).get("deletionTimestamp")]
-    problems = [pr for pr in (pod_problem(p) for p in pods) if pr]
-    if problems:
-        return ValidationResult.fail("pods_running", "; ".join(problems))
-    want = desired_pods(workloads)
-    if not pods and not want:
-        return ValidationResult.ok(
-            "pods_running", f"no pods labelled {INSTANCE_LABEL}={info.name} (nothing to check)"
-        )
-    ready = sum(1 for p in pods if pod_ready(p))
-    running = sum(1 for p in pods if pod_ready(p) and (p.get("status") or {}).get("phase") == "Running")
-    if ready < len(pods) or running < want:
-        total = max(len(pods), want + (ready - running))
-        return ValidationResult.pending(
-            "pods_running", f"{ready}/{total} pods of release '{info.name}' ready"
-        )
-    return ValidationResult.ok("pods_running", f"{len(pods)} pods of release '{info.name}' running")
-
-
 def check_helm_tests(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> ValidationResult:
     """``helm_tests``: ``helm test`` passes (run once per lifecycle, kept in the payload)."""
     info = chart.chart_info
@@ -377,7 +338,7 @@ def validate(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
         ]
     if info.action is not HelmAction.DEPLOY:
         return []
-    results = [check_release_exists(chart, context, payload), check_pods_running(chart, context)]
+    results = [check_release_exists(chart, context, payload), check_pods_running(chart, context, payload)]
     if wants_tests(chart, context):
         if all(r.passed for r in results):
             results.append(check_helm_tests(chart, context, payload))

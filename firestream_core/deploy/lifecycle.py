@@ -384,6 +384,9 @@ class _LifecycleRun:
             # helm's own report of the revision it just wrote: the first validation may
             # rely on it instead of asking helm again (see _post_exec and _validate_once)
             record.update(status=value.status, status_fresh=True)
+        if value.workloads is not None:
+            # the revision's workloads, from helm's own record: pods_running checks each of them
+            record["workloads"] = [list(w) for w in value.workloads]
         self.payload[EXEC_PAYLOAD_KEY] = record
         if value.message:
             self.log.debug("Exec for chart %s: %s", self.name, self.redact(value.message))
@@ -434,7 +437,7 @@ class _LifecycleRun:
             if not pending or remaining <= 0:
                 break
             for r in pending:
-                self.log.debug("%s", r)
+                self.log.debug("release '%s': %s", self.name, r)
             if self.context.cancel.wait(min(interval, remaining)):
                 raise CancelledError(f"release '{self.name}' interrupted at validate", releases=[self.name])
         final = [
@@ -460,12 +463,13 @@ class _LifecycleRun:
             self.result.warnings.extend(f"{r.name}: {r.message}" for r in failed)
         self.result.validations = final
         for r in final:
+            # every line names its release: parallel releases' lines are told apart
             if r.status is ValidationStatus.FAILED:
-                self.log.error("%s", r)
+                self.log.error("release '%s': %s", self.name, r)
             elif r.status is ValidationStatus.WARNING:
-                self.log.warning("%s (on_validation_failure = warn)", r)
+                self.log.warning("release '%s': %s (on_validation_failure = warn)", self.name, r)
             else:
-                self.log.info("%s", r)
+                self.log.info("release '%s': %s", self.name, r)
         if failed and not warn:
             raise ValidationFailedError(
                 f"release '{self.name}' failed at validate: "

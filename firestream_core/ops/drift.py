@@ -10,8 +10,11 @@ revision (``helm get manifest``) is compared with the live objects
   fields the chart does not set (defaults, ``status``, what controllers
   add) and the metadata the server manages (``uid``, ``resourceVersion``,
   ``generation``, ``creationTimestamp``, ``managedFields``...) are ignored.
-  Lists of objects with a ``name`` (containers, ports, env) are matched by
-  name; other lists must match item by item. Quantities compare by value
+  Lists are matched by their strategic-merge keys, as kubectl merges them
+  (:data:`MERGE_KEYS`: containers, volumes, env by ``name``, volumeMounts
+  by ``mountPath``, container ports by ``containerPort`` + ``protocol``,
+  Service ports by ``port`` + ``protocol``, ...); other lists of objects
+  whose ``name`` values are unique by name; any other list item by item. Quantities compare by value
   (``1Gi`` = ``1024Mi``), numbers and their strings are equal (``8080`` = ``"8080"``).
 
 Nothing secret is shown: a Secret's keys are compared on their decoded
@@ -162,6 +165,46 @@ def _empty(value: Any) -> bool:
 _MISSING = object()
 
 
+MERGE_KEYS: Mapping[str, tuple[str, ...]] = {
+    "containers": ("name",), "initContainers": ("name",), "ephemeralContainers": ("name",),
+    "volumes": ("name",), "env": ("name",), "imagePullSecrets": ("name",),
+    "resourceClaims": ("name",), "volumeMounts": ("mountPath",), "volumeDevices": ("devicePath",),
+    "hostAliases": ("ip",), "conditions": ("type",),
+    "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
+}
+"""Lists matched item by item on these fields (their strategic-merge keys, as kubectl merges them)."""
+
+_DEFAULTS = {"protocol": "TCP"}
+"""A merge-key field the server fills in when the chart leaves it out."""
+
+
+def _merge_keys(path: str, want: list[Any], have: list[Any]) -> tuple[str, ...] | None:
+    """The fields that identify an item of the list at ``path``; None: compare item by item.
+
+    Container ports are keyed by ``containerPort`` + ``protocol``, Service
+    ports by ``port`` + ``protocol``; any other list of objects that all
+    carry a ``name``, unique on both sides, by ``name``.
+    """
+    if not want or not all(isinstance(i, Mapping) for i in (*want, *have)):
+        return None
+    field = path.rsplit(".", 1)[-1].split("[", 1)[0]
+    keys = MERGE_KEYS.get(field)
+    if keys is None and field == "ports":
+        if all("containerPort" in w for w in want):
+            keys = ("containerPort", "protocol")
+        elif all("port" in w for w in want):
+            keys = ("port", "protocol")
+    if keys is not None:
+        return keys if all(keys[0] in w for w in want) else None
+    named = all("name" in i for i in (*want, *have))
+    unique = named and all(len({str(i["name"]) for i in side}) == len(side) for side in (want, have))
+    return ("name",) if unique else None
+
+
+def _merge_key(item: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(str(item.get(k, _DEFAULTS.get(k, ""))) for k in keys)
+
+
 def _compare(want: Any, have: Any, path: str, out: list[tuple[str, Any, Any]]) -> None:
     if want is None:
         return  # null in a manifest sets nothing
@@ -187,11 +230,13 @@ def _compare(want: Any, have: Any, path: str, out: list[tuple[str, Any, Any]]) -
             if not (_empty(want) and _empty(have)):
                 out.append((path, want, have))
             return
-        named = all(isinstance(w, Mapping) and "name" in w for w in want) and want
-        if named and all(isinstance(h, Mapping) for h in have):
-            live = {str(h.get("name")): h for h in have}
+        keys = _merge_keys(path, want, have)
+        if keys is not None:
+            live = {_merge_key(h, keys): h for h in have}
             for w in want:
-                _compare(w, live.get(str(w["name"]), _MISSING), f"{path}[name={w['name']}]", out)
+                k = _merge_key(w, keys)
+                label = ",".join(f"{n}={v}" for n, v in zip(keys, k, strict=True) if v != "")
+                _compare(w, live.get(k, _MISSING), f"{path}[{label}]", out)
             return
         if len(want) != len(have):
             out.append((path, want, have))
@@ -338,6 +383,14 @@ def repair_plan(project: Any, plan: Any, *, helm: Any = None, kubectl: Any = Non
         return plan, []
     drifts = drift_project(project, candidates, helm=helm, kubectl=kubectl,
                            installed=[c.installed for c in plan.releases if c.installed is not None])
+    failed = [d for d in drifts if d.status == "error"]
+    if failed:
+        from firestream_core.errors import FirestreamError
+
+        raise FirestreamError(
+            "cannot check drift of " + "; ".join(f"release '{d.name}': {d.message}" for d in failed),
+            hint="nothing was changed; run 'firestream drift' to see the live objects' state",
+        )
     by_name = {d.name: d for d in drifts if d.drifted}
     if not by_name:
         return plan, drifts
@@ -373,6 +426,12 @@ def format_drift(drifts: Sequence[ReleaseDrift]) -> str:
             for f in o.fields:
                 lines.append(f"    {f.path}: chart {f.desired}, live {f.live}")
     drifted = [d.name for d in drifts if d.drifted]
+    errors = [d.name for d in drifts if d.status == "error"]
     lines.append("")
-    lines.append(f"{len(drifted)} release(s) drifted: {', '.join(drifted)}" if drifted else "No drift.")
+    if drifted:
+        lines.append(f"{len(drifted)} release(s) drifted: {', '.join(drifted)}")
+    if errors:
+        lines.append(f"{len(errors)} release(s) could not be checked: {', '.join(errors)}")
+    if not drifted and not errors:
+        lines.append("No drift.")
     return "\n".join(lines) + "\n"

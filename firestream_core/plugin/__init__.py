@@ -30,6 +30,11 @@ a plugin costs only what it uses. The modules of this package hold:
 ``options``  attrs validators for a chart type's options
 ``presets``  a preset's values as the chart's first values document
 ``crds``     CRD upgrades helm does not do
+``helpers``  ``options_of``, ``value_of``, ``is_dry_run``, ``current_release``, ``needs_crd``
+
+``recover_pending``, ``decide_breaking`` and ``handle_breaking_version`` are the runner's own
+steps (``deploy.recovery``), offered to a plugin whose ``exec`` runs code
+before the default upgrade; they resolve only when a plugin asks for them.
 """
 
 from __future__ import annotations
@@ -63,10 +68,18 @@ if TYPE_CHECKING:
         parse_duration,
     )
     from firestream_core.plugin import checks
+    from firestream_core.plugin.checks import chart_value
     from firestream_core.plugin.context import DeployContext
     from firestream_core.plugin.crds import apply_crds, chart_crds, crd_names, upgrade_chart_crds
+    from firestream_core.plugin.helpers import (
+        current_release,
+        is_dry_run,
+        needs_crd,
+        options_of,
+        value_of,
+    )
     from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION, hookimpl, hookspec
-    from firestream_core.plugin.options import at_least, env_var_name, secret_name
+    from firestream_core.plugin.options import OptionValueError, at_least, env_var_name, secret_name
     from firestream_core.plugin.presets import preset_values
     from firestream_core.plugin.secrets import (
         SecretOutcome,
@@ -103,6 +116,7 @@ _EXPORTS = {
     "crd_names": "plugin.crds",
     "upgrade_chart_crds": "plugin.crds",
     "at_least": "plugin.options",
+    "OptionValueError": "plugin.options",
     "env_var_name": "plugin.options",
     "secret_name": "plugin.options",
     "preset_values": "plugin.presets",
@@ -111,6 +125,17 @@ _EXPORTS = {
     "ensure_secret": "plugin.secrets",
     "generate_password": "plugin.secrets",
     "read_secret": "plugin.secrets",
+    "chart_value": "plugin.checks",
+    "current_release": "plugin.helpers",
+    "is_dry_run": "plugin.helpers",
+    "needs_crd": "plugin.helpers",
+    "options_of": "plugin.helpers",
+    "value_of": "plugin.helpers",
+    # the runner's own steps, for a plugin whose exec runs code before the default upgrade
+    # (resolved lazily, at the plugin's call: the plugin layer itself never imports deploy/)
+    "decide_breaking": "deploy.recovery",
+    "handle_breaking_version": "deploy.recovery",
+    "recover_pending": "deploy.recovery",
 }
 _MODULES = {"checks": "plugin.checks"}
 
@@ -131,6 +156,7 @@ __all__ = [
     "HelmTimeoutError",
     "InstalledRelease",
     "NAME",
+    "OptionValueError",
     "PLUGIN_API_VERSION",
     "PrerequisiteError",
     "ReleaseSettings",
@@ -142,19 +168,28 @@ __all__ = [
     "apply_crds",
     "at_least",
     "chart_crds",
+    "chart_value",
     "checks",
     "crd_names",
+    "current_release",
     "ensure_namespace",
     "ensure_secret",
     "env_var_name",
     "generate_password",
+    "decide_breaking",
+    "handle_breaking_version",
     "hookimpl",
     "hookspec",
+    "is_dry_run",
+    "needs_crd",
+    "options_of",
     "parse_duration",
     "preset_values",
     "read_secret",
+    "recover_pending",
     "secret_name",
     "upgrade_chart_crds",
+    "value_of",
 ]
 
 

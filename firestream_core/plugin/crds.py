@@ -25,8 +25,6 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-import yaml
-
 from firestream_core.model import HelmAction
 
 if TYPE_CHECKING:
@@ -95,9 +93,11 @@ def chart_crds(context: DeployContext, info: ChartInfo) -> str:
 
 def crd_names(manifests: str) -> list[str]:
     """The names of the CustomResourceDefinitions in a YAML stream."""
+    from firestream_core.tools import kube_yaml
+
     return [
         str(doc["metadata"]["name"])
-        for doc in yaml.safe_load_all(manifests)
+        for doc in kube_yaml.load_all(manifests)
         if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"
     ]
 
@@ -131,7 +131,7 @@ def upgrade_chart_crds(
     Call it from a chart plugin's ``exec`` hook, before the default
     ``helm upgrade --install`` runs.
 
-    :param installed: the release as installed (``defaults.current_release``),
+    :param installed: the release as installed (``firestream_core.plugin.current_release``),
         None for a first install.
     :param probe: CRD names that show the chart's CRDs are already in the
         cluster (from an earlier install, or kept when the release was

@@ -27,11 +27,17 @@ __all__ = ["OptionValueError", "at_least", "env_var_name", "secret_name"]
 
 
 class OptionValueError(ValueError):
-    """An option's value refused by a validator; ``option`` names it (the config names its path)."""
+    """An option's value refused by a validator; the config shows it as
+    ``<release path>.<option>: <message>``.
+
+    :ivar option: the option's name.
+    :ivar message: why, naming the option, the bound and the value (names and numbers only).
+    """
 
     def __init__(self, option: str, message: str) -> None:
         super().__init__(message)
         self.option = option
+        self.message = message
 
 
 def secret_name(_inst: Any, attribute: Any, value: str | None) -> None:
@@ -61,8 +67,8 @@ def at_least(minimum: int) -> Callable[[Any, Any, int], None]:
 
         password_length: int = attrs.field(default=32, validator=at_least(16))
 
-    The config reports ``deployments.db[0].password_length: password_length
-    must be at least 16``.
+    The config reports ``deployments.db[0].password_length: password_length = 4
+    is below the minimum of 16``.
     """
 
     def check(_inst: Any, attribute: Any, value: int) -> None:

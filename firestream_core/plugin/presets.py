@@ -31,7 +31,7 @@ from firestream_core.model import ChartValuesGenerated
 
 __all__ = ["preset_values"]
 
-_PREFIX = "preset:"
+PRESET_PREFIX = "preset:"
 
 
 def preset_values(chart_type: str, preset: str, values: Mapping[str, Any]) -> ChartValuesGenerated:
@@ -59,6 +59,6 @@ def preset_values(chart_type: str, preset: str, values: Mapping[str, Any]) -> Ch
     for key, value in values.items():
         _set_path(nested, parse_key(key), value)
     return ChartValuesGenerated(
-        f"{_PREFIX}{chart_type}.{preset}", json.dumps(nested, indent=1, ensure_ascii=False) + "\n"
+        f"{PRESET_PREFIX}{chart_type}.{preset}", json.dumps(nested, indent=1, ensure_ascii=False) + "\n"
     )
 

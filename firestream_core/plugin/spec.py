@@ -176,8 +176,8 @@ def validate(
 ) -> list[ValidationResult] | None:
     """Check that the release works.
 
-    The default checks ``release_exists`` and ``pods_running`` (pods labelled
-    ``app.kubernetes.io/instance=<name>``) for ``Deploy`` and
+    The default checks ``release_exists`` and ``pods_running`` (the workloads of
+    the release's manifest, the pods labelled ``app.kubernetes.io/instance=<name>``) for ``Deploy`` and
     ``release_removed`` for ``Destroy``.
 
     :param chart: the release's chart.

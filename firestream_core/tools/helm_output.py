@@ -35,6 +35,8 @@ class UpgradedRelease:
     namespace: str
     revision: int
     status: str | None = None
+    workloads: tuple[tuple[str, str, str], ...] | None = None
+    """The revision's workloads ``(kind, namespace, name)`` from its manifest; None: not reported."""
 
 
 @attrs.frozen
@@ -139,4 +141,14 @@ def parse_upgrade(name: str, namespace: str, stdout: str) -> UpgradedRelease:
         revision = 0
     inner = data.get("info")
     status = inner.get("status") if isinstance(inner, Mapping) else None
-    return UpgradedRelease(name, namespace, revision, str(status) if status else None)
+    manifest = data.get("manifest")
+    workloads = None
+    if isinstance(manifest, str):
+        # imported here: PyYAML only when a manifest is read (firestream --version stays light)
+        from firestream_core.tools.manifests import manifest_workloads
+
+        try:
+            workloads = manifest_workloads(manifest, namespace)
+        except ValueError:
+            workloads = None
+    return UpgradedRelease(name, namespace, revision, str(status) if status else None, workloads)

@@ -17,9 +17,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from firestream_core.errors import HelmError
+from firestream_core.tools import kube_yaml
 from firestream_core.tools.helm_args import seconds
 from firestream_core.tools.helm_errors import KUBECTL_TIMED_OUT, UNREACHABLE, kubectl_error
 from firestream_core.tools.kubetool import KubeTool
@@ -119,20 +118,46 @@ class Kubectl(KubeTool):
             raise self._failure("get", result)
         return json.loads(result.stdout) if result.stdout.strip() else None
 
-    def get_manifest_objects(self, manifest: str, *, namespace: str | None = None) -> list[dict[str, Any]]:
-        """The live objects a rendered manifest names: ``kubectl get -f - -o json``, the manifest on stdin.
+    def get_manifest_objects(
+        self, manifest: str | Sequence[Mapping[str, Any]], *, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The live objects a rendered manifest names: ``kubectl get -f - -o json``, the objects on stdin.
+
+        :param manifest: YAML text (read by :mod:`~firestream_core.tools.kube_yaml`) or objects.
+        :param namespace: where objects without a ``metadata.namespace`` live. An object
+            that names another namespace (kube-prometheus-stack's Services in
+            ``kube-system``) is fetched in its own: one call per namespace.
 
         Objects that do not exist, and objects of kinds the server does not
-        serve (a CRD removed), are left out of the list, not errors.
+        serve (a CRD removed), are left out of the list, not errors; any other
+        failure to read raises.
         """
+        if isinstance(manifest, str):
+            objects: list[Mapping[str, Any]] = [
+                o for o in kube_yaml.load_all(manifest or "") if isinstance(o, Mapping)
+            ]
+        else:
+            objects = list(manifest)
         red = self.redactor.copy()
-        for obj in yaml.safe_load_all(manifest or ""):
-            if isinstance(obj, Mapping) and obj.get("kind") == "Secret":
+        groups: dict[str | None, list[Mapping[str, Any]]] = {}
+        for obj in objects:
+            if obj.get("kind") == "Secret":
                 for key in ("data", "stringData"):
                     if isinstance(obj.get(key), Mapping):
                         red.add_values({"secret": list(obj[key].values())})
+            own = str((obj.get("metadata") or {}).get("namespace") or "")
+            groups.setdefault(own or namespace, []).append(obj)
+        out: list[dict[str, Any]] = []
+        for where, group in groups.items():
+            out += self._get_objects(group, where, red)
+        return out
+
+    def _get_objects(
+        self, objects: Sequence[Mapping[str, Any]], namespace: str | None, red: Redactor
+    ) -> list[dict[str, Any]]:
+        text = "\n---\n".join(json.dumps(dict(o)) for o in objects) + "\n"
         args = ["get", "--filename", "-", "--output", "json", "--ignore-not-found", *self._scope(namespace)]
-        result = self._run("get", args, stdin=(manifest or "").encode("utf-8"))
+        result = self._run("get", args, stdin=text.encode("utf-8"))
         if not result.ok and (
             result.timed_out or UNREACHABLE.search(result.stderr)
             or not re.search(r"resource mapping not found|no matches for kind|NotFound", result.stderr)
@@ -214,15 +239,17 @@ class Kubectl(KubeTool):
     ) -> list[str]:
         """``kubectl apply --server-side -f -``: the manifests go on stdin.
 
-        :param manifests: YAML text, one object, or a list of objects.
+        :param manifests: YAML text (read by :mod:`~firestream_core.tools.kube_yaml`), one
+            object, or a list of objects; kubectl receives them as JSON documents.
         :return: the applied objects as ``kind/name``.
         """
         if isinstance(manifests, str):
-            text = manifests
-            objects = [d for d in yaml.safe_load_all(text) if isinstance(d, Mapping)]
+            objects = [d for d in kube_yaml.load_all(manifests) if isinstance(d, Mapping)]
         else:
             objects = [manifests] if isinstance(manifests, Mapping) else list(manifests)
-            text = yaml.safe_dump_all([dict(o) for o in objects], sort_keys=False)
+        # JSON documents, read by kube_yaml's YAML 1.2 rules: every string stays quoted, so
+        # kubectl's YAML 1.1 reader cannot turn an enum item "y" or "on" into a boolean
+        text = "\n---\n".join(json.dumps(dict(o)) for o in objects) + "\n"
         red = self.redactor.copy()
         for obj in objects:
             for key in ("data", "stringData"):

@@ -22,7 +22,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-import yaml
 
 __all__ = [
     "HIDDEN",
@@ -32,6 +31,7 @@ __all__ = [
     "api_group",
     "is_builtin_group",
     "is_secret",
+    "manifest_workloads",
     "mask_object",
     "split_manifest",
 ]
@@ -145,6 +145,9 @@ _CLUSTER_SCOPED = frozenset({
 
 def split_manifest(text: str) -> list[ManifestObject]:
     """The objects of a rendered manifest, in order (empty documents and ``List`` wrappers unpacked)."""
+    # imported here: PyYAML only when a manifest is read ("firestream plugins" stays light)
+    from firestream_core.tools import kube_yaml
+
     out: list[ManifestObject] = []
     for chunk in _SEPARATOR.split(text or ""):
         if not chunk.strip():
@@ -152,8 +155,8 @@ def split_manifest(text: str) -> list[ManifestObject]:
         m = _SOURCE.search(chunk)
         source = m.group(1) if m else ""
         try:
-            docs = list(yaml.safe_load_all(chunk))
-        except yaml.YAMLError:
+            docs = list(kube_yaml.load_all(chunk))
+        except kube_yaml.YAMLError:
             raise ValueError(f"the rendered manifest of {source or 'a template'} is not valid YAML") from None
         for doc in docs:
             if not isinstance(doc, Mapping):
@@ -163,6 +166,26 @@ def split_manifest(text: str) -> list[ManifestObject]:
             else:
                 out.append(ManifestObject(doc, source))
     return out
+
+
+WORKLOAD_KINDS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
+                            ("batch", "Job")})
+"""The kinds whose pods a release waits for (hooks excluded: helm runs and deletes those)."""
+
+
+def manifest_workloads(manifest: str, namespace: str) -> tuple[tuple[str, str, str], ...]:
+    """The workloads a release's manifest creates, as sorted ``(kind, namespace, name)``.
+
+    Deployments, StatefulSets, DaemonSets and Jobs that are not hooks, in
+    whatever namespace they name (``namespace`` for those naming none).
+    """
+    found = set()
+    for o in split_manifest(manifest):
+        if o.is_hook or (api_group(o.api_version), o.kind) not in WORKLOAD_KINDS:
+            continue
+        key = o.key(namespace)
+        found.add((key.kind, key.namespace, key.name))
+    return tuple(sorted(found))
 
 
 # -- masking ---------------------------------------------------------------------------------

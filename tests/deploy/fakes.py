@@ -52,6 +52,8 @@ class FakeHelm:
         self.kube_context = None
         self.env: dict[str, str] = {}
         self.upgraded_infos: list[ChartInfo] = []
+        self.manifest = ""  # what get_manifest answers
+        self.manifest_workloads: tuple[tuple[str, str, str], ...] | None = ()  # what the upgrade reports
 
     # -- test controls ---------------------------------------------------------------
     def fail(self, op: str, *errors: BaseException) -> None:
@@ -103,7 +105,12 @@ class FakeHelm:
         """``upgrade_install`` with helm's record of the revision, as ``--output json`` gives it."""
         rev = self.upgrade_install(info, project_dir, extra_values=extra_values)
         status = "pending-install" if info.dry_run else "deployed"
-        return UpgradedRelease(info.name, info.namespace_name, rev, status)
+        # helm's --output json carries the manifest; these fakes' charts create no workloads
+        return UpgradedRelease(info.name, info.namespace_name, rev, status, workloads=self.manifest_workloads)
+
+    def get_manifest(self, name: str, namespace: str) -> str:
+        self.calls.append(("get_manifest", name, namespace))
+        return self.manifest
 
     def uninstall(self, name: str, namespace: str, *, wait: bool = True, timeout: str = "300s",
                   ignore_not_found: bool = True) -> None:

@@ -59,7 +59,8 @@ def test_deployed_release_costs_one_helm_and_one_kubectl_call(context, helm, kub
     assert kubectl.calls == [POD_AND_WORKLOADS]
     assert _check(result, "release_exists").message == "Helm release 'web' exists"
     assert result.payload[EXEC_PAYLOAD_KEY] == {
-        "performed": "deployed", "revision": 1, "status": "deployed", "status_fresh": False}
+        "performed": "deployed", "revision": 1, "status": "deployed", "status_fresh": False,
+        "workloads": []}
 
 
 def test_upgrade_of_an_installed_release_costs_the_same(context, helm, kubectl, chart_dir):
@@ -134,7 +135,9 @@ class OwnExec:
 def test_plugin_exec_without_status_falls_back_to_helm_status(context, helm, kubectl, chart_dir):
     result = run_release(generic(), make_manager(OwnExec()), context)
     assert result.ok, result.error
-    assert helm.ops() == ["upgrade_install", "status"]
+    # no record of the revision's workloads either: its manifest is read once, then kept
+    assert helm.ops() == ["upgrade_install", "status", "get_manifest"]
+    assert result.payload["firestream.workloads"] == []
     assert result.payload[EXEC_PAYLOAD_KEY] == {"performed": "deployed", "revision": 1}
 
 
@@ -152,7 +155,7 @@ class PendingExec:
 def test_a_pending_status_from_exec_is_polled_again(context, helm, kubectl, chart_dir):
     result = run_release(generic(), make_manager(PendingExec()), context)
     assert result.ok, result.error
-    assert helm.ops() == ["upgrade_install", "status"]
+    assert helm.ops() == ["upgrade_install", "get_manifest", "status"]  # the manifest once, not per poll
     assert kubectl.calls == [POD_AND_WORKLOADS] * 2
 
 

@@ -144,7 +144,8 @@ def test_stages_run_in_order_with_one_payload(context, helm, chart_dir):
     assert payload["origin"] == "caller"
     # helm's status from the upgrade's own output, relied on by the first validation only
     assert payload["firestream.exec"] == {
-        "performed": "deployed", "revision": 1, "status": "deployed", "status_fresh": False}
+        "performed": "deployed", "revision": 1, "status": "deployed", "status_fresh": False,
+        "workloads": []}
     assert result.outcome.performed == "deployed" and result.outcome.revision == 1
     assert [v.name for v in result.validations] == ["release_exists", "pods_running"]
     assert set(result.durations) == set(STAGES_OK)
@@ -159,7 +160,7 @@ def test_seed_log_lines(context, chart_dir, caplog):
         "Checking prerequisites for chart: web",
         "Deploying Helm chart: web",
     ]
-    assert "Validation 'release_exists': PASSED - Helm release 'web' exists" in lines
+    assert "release 'web': Validation 'release_exists': PASSED - Helm release 'web' exists" in lines
 
 
 def test_chart_plugin_exec_replaces_default_and_pre_exec_adds(context, helm):

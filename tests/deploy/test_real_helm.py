@@ -81,7 +81,7 @@ def test_deploy_tiny_app_through_the_lifecycle(kube, helm_bin, deploy_context, c
     assert pods.status is ValidationStatus.PASSED
     assert pods.message == "1 pods of release 'app' running"
     assert "Pre-exec: Adding fixtures Helm repository" in caplog.messages
-    assert "Validation 'release_exists': PASSED - Helm release 'app' exists" in caplog.messages
+    assert "release 'app': Validation 'release_exists': PASSED - Helm release 'app' exists" in caplog.messages
 
 
 class MessageCheck:

@@ -14,7 +14,8 @@ from firestream_core.ops.drift import compare_object, drift_project, format_drif
 from firestream_core.tools.manifests import HIDDEN, HIDDEN_CHANGED
 from firestream_core.tools.redact import Redactor
 
-from .helpers import extras_app_config, load
+from .conftest import CHARTS
+from .helpers import extras_app_config, load, write_config
 
 # -- comparing (no binaries) ------------------------------------------------------------------
 
@@ -158,3 +159,108 @@ def test_project_library_methods(tmp_path, kube, helm_bin):
     assert project.diff() == []
     assert [(d.name, d.status) for d in project.drift(["web"])] == [("web", "in-sync")]
     assert [(r.name, r.status, r.recorded) for r in project.test()] == [("web", "passed", True)]
+
+
+# -- real charts' shapes (issue 11 point 7) ---------------------------------------------------------
+
+REAL_SHAPES = CHARTS / "real-shapes"
+
+
+def test_lists_are_matched_by_their_strategic_merge_keys():
+    mounts = [{"name": "empty-dir", "mountPath": p, "subPath": s}
+              for p, s in (("/tmp", "tmp-dir"), ("/opt/conf", "conf-dir"), ("/opt/tmp", "app-tmp-dir"))]
+    desired = {"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"spec": {
+        "containers": [{"name": "db", "volumeMounts": mounts,
+                        "ports": [{"containerPort": 5353, "protocol": "UDP"}, {"containerPort": 5353},
+                                  {"containerPort": 5432}]}]}}}}
+    live = json.loads(json.dumps(desired))
+    container = live["spec"]["template"]["spec"]["containers"][0]
+    container["volumeMounts"] = list(reversed(container["volumeMounts"]))
+    container["ports"] = [{"containerPort": 5432, "protocol": "TCP"}, {"containerPort": 5353, "protocol": "TCP"},
+                          {"containerPort": 5353, "protocol": "UDP"}]
+    assert compare_object(desired, live) == []
+    container["volumeMounts"][0]["subPath"] = "moved"
+    container["ports"] = [p for p in container["ports"] if p["protocol"] == "TCP"]
+    found = {f.path: f.live for f in compare_object(desired, live)}
+    assert found == {
+        "spec.template.spec.containers[name=db].volumeMounts[mountPath=/opt/tmp].subPath": "moved",
+        "spec.template.spec.containers[name=db].ports[containerPort=5353,protocol=UDP]": "(absent)",
+    }
+    svc = {"kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [
+        {"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}}
+    live_svc = json.loads(json.dumps(svc))
+    live_svc["spec"]["ports"].reverse()
+    assert compare_object(svc, live_svc) == []
+
+
+def test_a_read_failure_is_never_no_drift():
+    from firestream_core.ops.drift import ReleaseDrift
+
+    text = format_drift([ReleaseDrift("web", "n", "error", message="kubectl get failed: Unauthorized"),
+                         ReleaseDrift("db", "n", "in-sync", checked=2)])
+    assert "No drift." not in text
+    assert "1 release(s) could not be checked: web" in text
+
+
+def shapes_config(tmp_path, kube, system_ns):
+    return write_config(tmp_path / "p", f"""
+[[deployments.generic]]
+name = "shapes"
+path = "{REAL_SHAPES}"
+namespace = "{kube.namespace}"
+timeout = "60s"
+[deployments.generic.values]
+systemNamespace = "{system_ns}"
+""")
+
+
+def test_drift_on_real_chart_shapes(tmp_path, kube, helm_bin, kubectl_bin, cli):
+    system_ns = f"{kube.namespace}-sys"  # a namespace the release does not own, as kube-system
+    kube.run([str(kubectl_bin), "create", "namespace", system_ns])
+    path = shapes_config(tmp_path, kube, system_ns)
+    assert load(path, kube, helm_bin).apply().ok
+    (d,) = drift_project(load(path, kube, helm_bin))
+    assert (d.status, d.checked) == ("in-sync", 4), format_drift([d])
+    code, out, _ = cli(path, "drift")
+    assert code == 0 and "No drift." in out
+
+    k = [str(kubectl_bin)]
+    kube.run([*k, "--namespace", system_ns, "patch", "service", "shapes-coredns", "--type", "json", "-p",
+              json.dumps([{"op": "replace", "path": "/spec/ports/0/port", "value": 9999}])])
+    kube.run([*k, "--namespace", kube.namespace, "patch", "deployment", "shapes-db", "--type", "json", "-p",
+              json.dumps([{"op": "replace",
+                           "path": "/spec/template/spec/containers/0/volumeMounts/1/subPath",
+                           "value": "elsewhere"}])])
+    (d,) = drift_project(load(path, kube, helm_bin))
+    got = {(o.key.kind, o.key.namespace): [(f.path, f.live) for f in o.fields] for o in d.objects}
+    assert got == {
+        ("Service", system_ns): [("spec.ports[port=9153,protocol=TCP]", "(absent)")],
+        ("Deployment", kube.namespace): [
+            ("spec.template.spec.containers[name=db].volumeMounts[mountPath=/opt/app/conf].subPath",
+             "elsewhere")],
+    }, format_drift([d])
+    code, out, err = cli(path, "apply", "--yes", "--repair-drift")
+    assert code == 0, out + err
+    (d,) = drift_project(load(path, kube, helm_bin))
+    assert d.status == "in-sync", format_drift([d])
+
+
+def test_drift_read_failure_is_an_error(tmp_path, kube, helm_bin, kubectl_bin, cli, monkeypatch):
+    import sys
+
+    system_ns = f"{kube.namespace}-sys"
+    kube.run([str(kubectl_bin), "create", "namespace", system_ns])
+    path = shapes_config(tmp_path, kube, system_ns)
+    assert load(path, kube, helm_bin).apply().ok
+    broken = tmp_path / "kubectl"
+    broken.write_text(f"#!{sys.executable}\nimport sys\n"
+                      "sys.stderr.write('error: You must be logged in to the server (Unauthorized)\\n')\n"
+                      "sys.exit(1)\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("FIRESTREAM_KUBECTL_BINARY", str(broken))
+    code, out, err = cli(path, "drift")
+    assert code == 1, out + err
+    assert "No drift." not in out
+    assert "shapes  error:" in out and "1 release(s) could not be checked: shapes" in out
+    code, out, err = cli(path, "apply", "--yes", "--repair-drift")
+    assert code == 1 and "cannot check drift of release 'shapes'" in err

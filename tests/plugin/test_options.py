@@ -32,3 +32,13 @@ def test_valid_options_pass() -> None:
 def test_invalid_options_name_the_option(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
         Options(**kwargs)
+
+
+def test_the_config_names_the_option_the_bound_and_the_value(tmp_path) -> None:  # noqa: ANN001
+    from firestream_core.config.converter import structure
+
+    _, problems = structure({"password_length": 4}, Options, "deployments.postgresql[0]")
+    assert problems == ["deployments.postgresql[0].password_length: password_length = 4 is below the minimum of 16"]
+    _, problems = structure({"auth_secret": "Bad_Name"}, Options, "deployments.postgresql[0]")
+    assert problems == ["deployments.postgresql[0].auth_secret: auth_secret = 'Bad_Name' is not a valid Secret "
+                        "name (lower-case letters, digits, '-' and '.', at most 253 characters)"]

@@ -6,8 +6,13 @@ from typing import Any, ClassVar
 
 import attrs
 
-from firestream_core.model import ChartInfo, HelmChart, HelmChartNamespace, ReleaseSettings
-from firestream_core.plugin.presets import preset_values
+from firestream_core.plugin import (
+    ChartInfo,
+    HelmChart,
+    HelmChartNamespace,
+    ReleaseSettings,
+    preset_values,
+)
 
 REPOSITORY = "bitnami"
 REPOSITORY_URL = "https://charts.bitnami.com/bitnami"

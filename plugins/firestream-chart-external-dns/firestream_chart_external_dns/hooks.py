@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from firestream_core.model import ChartType, HelmAction
-from firestream_core.plugin.markers import hookimpl
+from firestream_core.plugin import ChartType, HelmAction, hookimpl
 
 from .chart import REPOSITORY, REPOSITORY_URL, ExternalDnsChart
 
 if TYPE_CHECKING:
-    from firestream_core.model import HelmChart, ValidationResult
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin import DeployContext, HelmChart, ValidationResult
 
 
 def chart_type() -> ChartType:

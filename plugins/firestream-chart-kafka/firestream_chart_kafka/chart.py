@@ -13,8 +13,15 @@ from typing import Any, ClassVar
 
 import attrs
 
-from firestream_core.model import ChartInfo, HelmChart, HelmChartNamespace, ReleaseSettings
-from firestream_core.plugin.presets import preset_values
+from firestream_core.plugin import (
+    ChartInfo,
+    HelmChart,
+    HelmChartNamespace,
+    OptionValueError,
+    ReleaseSettings,
+    preset_values,
+)
+from firestream_core.plugin import options_of as core_options_of
 
 REPOSITORY = "strimzi"
 REPOSITORY_URL = "https://strimzi.io/charts/"
@@ -37,31 +44,29 @@ _KAFKA_VERSION = r"^[0-9]+\.[0-9]+\.[0-9]+$"  # compiled on first use, not at im
 
 def _cluster_name(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if len(value) > 40 or not re.fullmatch(_DNS_LABEL, value):
-        raise ValueError(
-            f"{attribute.name}: {value!r} must be a DNS label of at most 40 characters "
+        raise OptionValueError(
+            attribute.name, f"{value!r} must be a DNS label of at most 40 characters "
             "(Strimzi derives longer names from it)"
         )
 
 
 def _positive(_inst: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
     if value is not None and value < 1:
-        raise ValueError(f"{attribute.name} = {value!r} is below the minimum of 1")
+        raise OptionValueError(attribute.name, f"{attribute.name} = {value!r} is below the minimum of 1")
 
 
 def _storage(_inst: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if value != "ephemeral" and not re.fullmatch(_QUANTITY, value):
-        raise ValueError(
-            f"{attribute.name}: {value!r} must be 'ephemeral' or a volume size such as '10Gi'"
-        )
+        raise OptionValueError(attribute.name, f"{value!r} must be 'ephemeral' or a volume size such as '10Gi'")
 
 
 def _version(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None and not re.fullmatch(_KAFKA_VERSION, value):
-        raise ValueError(f"{attribute.name}: {value!r} must be a Kafka version such as '3.6.0'")
+        raise OptionValueError(attribute.name, f"{value!r} must be a Kafka version such as '3.6.0'")
 
 
 def _duration(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    from firestream_core.model import parse_duration
+    from firestream_core.plugin import parse_duration
 
     if value is not None:
         parse_duration(value)
@@ -111,7 +116,7 @@ class KafkaOptions:
 
 def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
     return ChartInfo(
-        name="strimzi-kafka-operator",
+        name="kafka",  # as the config names it: the chart type's name
         repository=REPOSITORY,
         chart=CHART,
         version=VERSION,
@@ -157,5 +162,4 @@ class KafkaChart(HelmChart):
 
 def options_of(chart: HelmChart) -> KafkaOptions:
     """The chart's options, or the defaults when it carries none."""
-    opts = chart.options
-    return opts if isinstance(opts, KafkaOptions) else KafkaOptions()
+    return core_options_of(chart, KafkaOptions)

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .chart import KafkaCluster
 
 if TYPE_CHECKING:
-    from firestream_core.model import ChartInfo
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin import ChartInfo, DeployContext
 
 KIND = "kafkas.kafka.strimzi.io"
 API_VERSION = "kafka.strimzi.io/v1beta2"
@@ -79,7 +78,7 @@ def create_and_wait(context: DeployContext, cluster: KafkaCluster, info: ChartIn
     :raises HelmTimeoutError: it is not Ready within ``ready_timeout`` (or
         the release's timeout).
     """
-    from firestream_core.errors import HelmTimeoutError
+    from firestream_core.plugin import HelmTimeoutError
 
     context.kubectl.apply_server_side(kafka_manifest(cluster, info), namespace=info.namespace_name)
     timeout = cluster.ready_timeout or info.timeout

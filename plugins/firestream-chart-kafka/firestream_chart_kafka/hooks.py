@@ -25,14 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.model import ChartType, HelmAction
-from firestream_core.plugin.markers import hookimpl
+from firestream_core.plugin import ChartType, HelmAction, hookimpl, is_dry_run
 
 from .chart import REPOSITORY, REPOSITORY_URL, KafkaChart, KafkaOptions, options_of
 
 if TYPE_CHECKING:
-    from firestream_core.model import ChartPayload, HelmChart, ValidationResult
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin import ChartPayload, DeployContext, HelmChart, ValidationResult
 
 PAYLOAD_KEY = "kafka"
 OPERATOR_PODS = "name=strimzi-cluster-operator,strimzi.io/kind=cluster-operator"
@@ -58,13 +56,9 @@ def register_chart_types(register: Callable[[ChartType], None]) -> None:
     register(chart_type())
 
 
-def _dry_run(chart: HelmChart, context: DeployContext) -> bool:
-    return bool(context.dry_run or chart.chart_info.dry_run)
-
-
 def operator_selector(chart: HelmChart, context: DeployContext) -> str:
     """The operator Deployment's labels (``app: strimzi``, ``release: <release>``)."""
-    from firestream_core.plugin.checks import chart_value
+    from firestream_core.plugin import chart_value
 
     name = chart_value(chart.chart_info, "nameOverride", None, project_dir=context.project_dir)
     return f"app={name or 'strimzi'},release={chart.chart_info.name}"
@@ -80,7 +74,7 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
     cluster = opts.kafka_cluster
     if info.action is not HelmAction.DESTROY or cluster is None or not opts.delete_cluster_on_destroy:
         return
-    if _dry_run(chart, context):
+    if is_dry_run(chart, context):
         context.log.info("release '%s': would delete Kafka cluster '%s'", info.name, cluster.name)
         return
     deleted = delete(context, cluster, info)
@@ -90,13 +84,12 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
 @hookimpl
 def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:  # noqa: A001
     """The Strimzi CRDs of the chart version being deployed, applied before helm upgrades it."""
-    from firestream_core.deploy.defaults import current_release
-    from firestream_core.plugin.crds import upgrade_chart_crds
+    from firestream_core.plugin import current_release, upgrade_chart_crds
 
     from .cluster import KIND
 
     info = chart.chart_info
-    if info.action is not HelmAction.DEPLOY or _dry_run(chart, context) or not options_of(chart).upgrade_crds:
+    if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context) or not options_of(chart).upgrade_crds:
         return None
     applied = upgrade_chart_crds(context, info, installed=current_release(chart, context), probe=(KIND,))
     if applied is not None:
@@ -107,12 +100,12 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Non
 @hookimpl
 def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
     """Wait for the operator; create the Kafka cluster and wait until it is Ready."""
-    from firestream_core.errors import HelmTimeoutError
+    from firestream_core.plugin import HelmTimeoutError
 
     from .cluster import create_and_wait
 
     info = chart.chart_info
-    if info.action is not HelmAction.DEPLOY or _dry_run(chart, context):
+    if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
         return
     record = payload.setdefault(PAYLOAD_KEY, {})
     context.log.info("Post-exec: Waiting for the Strimzi operator to be ready")

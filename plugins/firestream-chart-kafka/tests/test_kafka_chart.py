@@ -21,7 +21,7 @@ def test_strimzi_operator_is_the_originals() -> None:
     for chart in (KafkaChart.strimzi_operator(), KafkaChart(), KafkaChart.default()):
         info = chart.get_chart_info()
         assert (info.name, info.repository, info.chart, info.version) == (
-            "strimzi-kafka-operator", "strimzi", "strimzi-kafka-operator", "0.38.0",
+            "kafka", "strimzi", "strimzi-kafka-operator", "0.38.0",
         )
         assert info.namespace is HelmChartNamespace.DEFAULT
         assert merged_values(info) == {
@@ -38,7 +38,7 @@ def test_strimzi_operator_is_the_originals() -> None:
 def test_with_cluster() -> None:
     chart = KafkaChart.strimzi_operator().with_cluster(name="events", replicas=3, storage="10Gi")
     assert chart.options.kafka_cluster == KafkaCluster(name="events", replicas=3, storage="10Gi")
-    assert chart.chart_info.name == "strimzi-kafka-operator"
+    assert chart.chart_info.name == "kafka"
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,7 @@ def test_kafka_cluster_is_created_and_waited_for(
     kafka = kube.kubectl().get(KIND, "events", namespace=kube.namespace)
     assert kafka["spec"]["kafka"]["replicas"] == 3
     assert kafka["spec"]["kafka"]["storage"]["size"] == "10Gi"
-    assert kafka["metadata"]["labels"]["app.kubernetes.io/instance"] == "strimzi-kafka-operator"
+    assert kafka["metadata"]["labels"]["app.kubernetes.io/instance"] == "kafka"
 
 
 def test_a_cluster_that_never_gets_ready_fails_with_the_operator_logs(
@@ -88,8 +88,8 @@ def test_a_cluster_that_never_gets_ready_fails_with_the_operator_logs(
     result = run_lifecycle(chart)
     assert result.stage_failed == "post_exec"
     assert result.error == (
-        "release 'strimzi-kafka-operator' failed at post_exec: Kafka cluster 'events' of release "
-        "'strimzi-kafka-operator' was not Ready within 1s"
+        "release 'kafka' failed at post_exec: Kafka cluster 'events' of release "
+        "'kafka' was not Ready within 1s"
     )
     heading = next(line for line in result.debug if line.startswith("Strimzi operator logs ("))
     assert heading.endswith(", last 50 lines):")
@@ -151,3 +151,26 @@ def test_crds_left_alone_when_asked_or_on_a_dry_run(
     assert kube.kubectl().get("customresourcedefinition", "kafkausers.kafka.strimzi.io") is None
     assert run_lifecycle(operator(kube)).ok  # and back for the next tests
     assert kube.kubectl().get("customresourcedefinition", "kafkausers.kafka.strimzi.io") is not None
+
+
+def test_kafka_cluster_path_end_to_end_with_an_emulator_status_rule(
+    kube: Any, kube_cluster: Any, helm_bin: Path, run_lifecycle: Callable[..., Any]
+) -> None:
+    """The emulator plays Strimzi: a Kafka is Ready 0.5 s after it is created (no test thread patching it)."""
+    kube_cluster.set_status_rules([{"kind": "Kafka", "group": "kafka.strimzi.io", "after": 0.5}])
+    chart = operator(kube).with_cluster(name="orders", replicas=1, storage="1Gi")
+    result = run_lifecycle(chart, helm_bin)
+    assert result.ok, result.error
+    assert result.payload["kafka"]["cluster_ready"] is True
+    check = next(v for v in result.validations if v.name == "kafka_ready")
+    assert check.status is ValidationStatus.PASSED
+    assert check.message == f"{KIND} 'orders' in namespace '{kube.namespace}' is Ready"
+    kafka = kube.kubectl().get(KIND, "orders", namespace=kube.namespace)
+    (ready,) = [c for c in kafka["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready["reason"] == "EmulatorStatusRule"
+
+    destroy = operator(kube).with_cluster(name="orders", replicas=1, storage="1Gi")
+    destroy.chart_info.action = HelmAction.DESTROY
+    gone = run_lifecycle(destroy, helm_bin)
+    assert gone.ok, gone.error
+    assert kube.kubectl().get(KIND, "orders", namespace=kube.namespace) is None

@@ -17,14 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from firestream_core.model import ChartType, HelmAction
-from firestream_core.plugin.markers import hookimpl
+from firestream_core.plugin import ChartType, HelmAction, hookimpl, needs_crd, value_of
 
 from .chart import REPOSITORY, REPOSITORY_URL, NginxIngressChart
 
 if TYPE_CHECKING:
-    from firestream_core.model import HelmChart, ValidationResult
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin import DeployContext, HelmChart, ValidationResult
 
 SERVICEMONITOR_CRD = "servicemonitors.monitoring.coreos.com"
 
@@ -46,28 +44,17 @@ def register_chart_types(register: Callable[[ChartType], None]) -> None:
     register(chart_type())
 
 
-def _value(chart: HelmChart, context: DeployContext, key: str, default: object) -> object:
-    from firestream_core.plugin.checks import chart_value
-
-    return chart_value(chart.chart_info, key, default, project_dir=context.project_dir)
-
-
 @hookimpl
 def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] | None:
     """A ServiceMonitor is only asked for when its CRD is installed."""
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
-    wanted = _value(chart, context, "controller.metrics.enabled", False) and _value(
-        chart, context, "controller.metrics.serviceMonitor.enabled", False
-    )
-    if not wanted or context.kubectl.get("customresourcedefinition", SERVICEMONITOR_CRD):
+    if not value_of(chart, context, "controller.metrics.enabled", False):
         return None
-    return [
-        f"release '{info.name}': controller.metrics.serviceMonitor.enabled is true but the CRD "
-        f"{SERVICEMONITOR_CRD} is not installed; deploy prometheus-operator first "
-        "(depends_on) or set controller.metrics.serviceMonitor.enabled = false"
-    ]
+    reason = needs_crd(chart, context, "controller.metrics.serviceMonitor.enabled", SERVICEMONITOR_CRD,
+                       provider="prometheus-operator")
+    return None if reason is None or reason.startswith("off:") else [reason]
 
 
 @hookimpl
@@ -79,10 +66,10 @@ def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult]
     if info.action is not HelmAction.DEPLOY:
         return None
     results = []
-    if _value(chart, context, "controller.ingressClassResource.enabled", True):
-        name = str(_value(chart, context, "controller.ingressClassResource.name", "nginx"))
+    if value_of(chart, context, "controller.ingressClassResource.enabled", True):
+        name = str(value_of(chart, context, "controller.ingressClassResource.name", "nginx"))
         results.append(checks.ingressclass_exists(context, name, check="ingress_class"))
-    if not _value(chart, context, "controller.hostNetwork", False):
+    if not value_of(chart, context, "controller.hostNetwork", False):
         results.append(
             checks.service_address(
                 context,

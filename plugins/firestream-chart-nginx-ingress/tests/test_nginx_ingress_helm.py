@@ -97,11 +97,12 @@ def test_a_missing_ingress_class_fails(
     assert check.message == "IngressClass 'nginx' not found"
 
 
-def test_a_servicemonitor_without_its_crd_is_a_prerequisite_problem(
+def test_a_servicemonitor_the_user_asked_for_without_its_crd_is_a_prerequisite_problem(
     kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     chart = NginxIngressChart.k3d_local()
     chart.chart_info.namespace = kube.namespace
+    chart.chart_info.values.append(ChartSetValue("controller.metrics.serviceMonitor.enabled", "true"))
     result = run_lifecycle(chart)
     assert result.stage_failed == "check_prerequisites"
     assert result.problems == [

@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.errors import PrerequisiteError
+from firestream_core.plugin import PrerequisiteError
 
 from .chart import (
     ADMIN_PASSWORD_KEY,
@@ -32,8 +32,7 @@ from .chart import (
 )
 
 if TYPE_CHECKING:
-    from firestream_core.model import HelmChart
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin import DeployContext, HelmChart
 
 VALUE_KEYS: dict[str, str] = {
     ADMIN_PASSWORD_KEY: "auth.postgresPassword",
@@ -74,7 +73,7 @@ def configured_passwords(
     chart: HelmChart, context: DeployContext, environ: Mapping[str, str] | None = None
 ) -> dict[str, str | None]:
     """Secret key -> the configured password, or None (keep or generate)."""
-    from firestream_core.plugin.checks import chart_value
+    from firestream_core.plugin import chart_value
 
     env = os.environ if environ is None else environ
     info = chart.chart_info
@@ -89,7 +88,7 @@ def configured_passwords(
 
 def user_secret(chart: HelmChart, context: DeployContext) -> str | None:
     """The Secret the user manages, if any: option ``existing_secret`` or their own value."""
-    from firestream_core.plugin.checks import chart_value
+    from firestream_core.plugin import chart_value
 
     opts = options_of(chart)
     if opts.existing_secret:
@@ -113,7 +112,7 @@ def prepare_auth(chart: HelmChart, context: DeployContext) -> dict[str, Any]:
 
     :raises PrerequisiteError: a user-managed Secret does not exist.
     """
-    from firestream_core.plugin.secrets import ensure_namespace, ensure_secret
+    from firestream_core.plugin import ensure_namespace, ensure_secret
 
     info = chart.chart_info
     ns = info.namespace_name

@@ -12,15 +12,19 @@ from typing import Any, ClassVar
 
 import attrs
 
-from firestream_core.model import (
+from firestream_core.plugin import (
     ChartInfo,
     ChartSetValue,
     HelmChart,
     HelmChartNamespace,
+    OptionValueError,
     ReleaseSettings,
+    at_least,
+    env_var_name,
+    preset_values,
+    secret_name,
 )
-from firestream_core.plugin.options import at_least, env_var_name, secret_name
-from firestream_core.plugin.presets import preset_values
+from firestream_core.plugin import options_of as core_options_of
 
 REPOSITORY = "bitnami"
 REPOSITORY_URL = "https://charts.bitnami.com/bitnami"
@@ -31,6 +35,15 @@ ADMIN_PASSWORD_KEY = "postgres-password"
 USER_PASSWORD_KEY = "password"
 REPLICATION_PASSWORD_KEY = "replication-password"
 """The key names bitnami/postgresql reads from ``auth.existingSecret`` (``auth.secretKeys``)."""
+
+MAJOR_UPGRADES = ("reinstall",)
+"""The documented ways across a PostgreSQL major version (``major_upgrade``)."""
+
+
+def _major_upgrade(_inst: Any, attribute: Any, value: str | None) -> None:
+    if value is not None and value not in MAJOR_UPGRADES:
+        raise OptionValueError(attribute.name, f"{value!r} is not one of {', '.join(MAJOR_UPGRADES)}")
+
 
 @attrs.frozen
 class PostgresqlOptions:
@@ -50,6 +63,12 @@ class PostgresqlOptions:
     :ivar delete_secret_on_destroy: also delete the Secret when the release
         is destroyed (default: keep it, since the volumes helm leaves behind
         still need that password).
+    :ivar major_upgrade: how to cross a PostgreSQL major version (chart
+        13.x-15.x ship PostgreSQL 16, 16.0.0 and later PostgreSQL 17). None
+        (default): refused, since an in-place helm upgrade cannot migrate the
+        data directory. ``"reinstall"``: you dumped the data (``pg_dumpall``);
+        the release and its data volumes are deleted and the new major starts
+        empty, to restore the dump into.
     """
 
     auth_secret: str | None = attrs.field(default=None, validator=secret_name)
@@ -59,6 +78,7 @@ class PostgresqlOptions:
     replication_password_env: str | None = attrs.field(default=None, validator=env_var_name)
     password_length: int = attrs.field(default=32, validator=at_least(16))
     delete_secret_on_destroy: bool = False
+    major_upgrade: str | None = attrs.field(default=None, validator=_major_upgrade)
 
     def secret_name(self, release: str) -> str:
         """The Secret the chart reads its passwords from."""
@@ -160,5 +180,4 @@ class PostgresqlChart(HelmChart):
 
 def options_of(chart: HelmChart) -> PostgresqlOptions:
     """The chart's options, or the defaults when it carries none."""
-    opts = chart.options
-    return opts if isinstance(opts, PostgresqlOptions) else PostgresqlOptions()
+    return core_options_of(chart, PostgresqlOptions)

@@ -5,8 +5,10 @@ Only the stages it changes: the built-in defaults add the repository, run
 its pods.
 
 * ``check_prerequisites`` - the environment variables the options name are
-  set; with ``metrics.serviceMonitor.enabled`` (on in the defaults, as in the
-  original) the ServiceMonitor CRD is installed (prometheus-operator first).
+  set; ``metrics.serviceMonitor.enabled`` (on in the presets, as in the
+  original) stays on only when the ServiceMonitor CRD is installed
+  (prometheus-operator deployed first, with ``depends_on``); otherwise it is
+  turned off with a line saying why. Set by the user without the CRD: a problem.
 * ``contribute_values`` (deploy) - the chart is pointed at the passwords'
   Secret with ``auth.existingSecret`` (pure: plan and template see it too).
 * ``pre_exec`` (deploy) - the passwords go to that Secret (:mod:`.auth`).
@@ -21,14 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.model import ChartType, HelmAction, ValidationResult
-from firestream_core.plugin.markers import hookimpl
+from firestream_core.plugin import ChartType, HelmAction, ValidationResult, hookimpl
 
 from .chart import REPOSITORY, REPOSITORY_URL, PostgresqlChart, PostgresqlOptions, options_of
 
 if TYPE_CHECKING:
-    from firestream_core.model import ChartPayload, HelmChart
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin import ChartPayload, DeployContext, HelmChart
 
 PAYLOAD_KEY = "postgresql"
 
@@ -66,28 +66,28 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
+    from .major import major_upgrade_problem
+
     problems = missing_environment(chart)
-    problem = servicemonitor_problem(chart, context)
-    if problem:
-        problems.append(problem)
+    for problem in (servicemonitor_problem(chart, context), major_upgrade_problem(chart, context)):
+        if problem:
+            problems.append(problem)
     return problems or None
 
 
 def servicemonitor_problem(chart: HelmChart, context: DeployContext) -> str | None:
-    """Why the chart's ServiceMonitor cannot be created, or None."""
-    from firestream_core.plugin.checks import chart_value
+    """Why the chart's ServiceMonitor cannot be created (None: it can, or it is off).
 
-    info = chart.chart_info
-    wanted = chart_value(info, "metrics.enabled", False, project_dir=context.project_dir) and chart_value(
-        info, "metrics.serviceMonitor.enabled", False, project_dir=context.project_dir
-    )
-    if not wanted or context.kubectl.get("customresourcedefinition", SERVICEMONITOR_CRD):
+    The preset's ServiceMonitor is turned off, with a line saying why, when
+    the CRD is absent; one the user asked for is a problem.
+    """
+    from firestream_core.plugin import needs_crd, value_of
+
+    if not value_of(chart, context, "metrics.enabled", False):
         return None
-    return (
-        f"release '{info.name}': metrics.serviceMonitor.enabled is true but the CRD "
-        f"{SERVICEMONITOR_CRD} is not installed; deploy prometheus-operator first "
-        "(depends_on) or set metrics.serviceMonitor.enabled = false"
-    )
+    reason = needs_crd(chart, context, "metrics.serviceMonitor.enabled", SERVICEMONITOR_CRD,
+                       provider="prometheus-operator")
+    return None if reason is None or reason.startswith("off:") else reason
 
 
 @hookimpl

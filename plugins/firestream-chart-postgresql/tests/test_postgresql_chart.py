@@ -232,3 +232,14 @@ def test_a_users_own_existing_secret_value_is_respected(tmp_path: Path) -> None:
     assert user_secret(chart, context) is None  # the name firestream itself uses
     chart.chart_info.values.append(ChartSetValue("auth.existingSecret", "theirs"))
     assert user_secret(chart, context) == "theirs"
+
+
+def test_major_upgrade_takes_only_a_documented_way() -> None:
+    from firestream_chart_postgresql.major import postgres_major
+
+    from firestream_core.config.converter import structure
+
+    _, problems = structure({"major_upgrade": "in-place"}, PostgresqlOptions, "deployments.postgresql[0]")
+    assert problems == ["deployments.postgresql[0].major_upgrade: 'in-place' is not one of reinstall"]
+    assert PostgresqlOptions(major_upgrade="reinstall").major_upgrade == "reinstall"
+    assert [postgres_major(v) for v in ("13.2.24", "15.5.38", "16.0.0", "17.1.0")] == [16, 16, 17, 17]

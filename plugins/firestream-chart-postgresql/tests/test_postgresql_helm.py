@@ -114,11 +114,29 @@ def test_an_unset_password_variable_stops_the_release_before_anything_changes(
     assert kube.kubectl().get("namespace", kube.namespace) is None
 
 
-def test_a_servicemonitor_without_its_crd_is_a_prerequisite_problem(
+def test_the_presets_servicemonitor_is_off_on_a_fresh_cluster_and_says_why(
+    kube: Any, run_lifecycle: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="firestream")
+    chart = PostgresqlChart.default()
+    chart.chart_info.namespace = kube.namespace
+    chart.chart_info.timeout = "60s"
+    result = run_lifecycle(chart)
+    assert result.ok, (result.error, result.problems)
+    assert ChartSetValue("metrics.serviceMonitor.enabled", "false") in chart.chart_info.values
+    assert ("release 'postgresql': off: metrics.serviceMonitor.enabled turned off because the CRD "
+            "servicemonitors.monitoring.coreos.com is not installed (deploy prometheus-operator first, "
+            "with depends_on, to have it on)") in caplog.text
+
+
+def test_a_servicemonitor_the_user_asked_for_without_its_crd_is_a_prerequisite_problem(
     kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     chart = PostgresqlChart.default()
     chart.chart_info.namespace = kube.namespace
+    chart.chart_info.values.append(ChartSetValue("metrics.serviceMonitor.enabled", "true"))
     result = run_lifecycle(chart)
     assert result.stage_failed == "check_prerequisites"
     assert result.problems == [
@@ -234,3 +252,83 @@ metrics.serviceMonitor.enabled = false
     assert got["primary"]["persistence"]["size"] == "1Gi"
     # the next run finds nothing to do
     assert [(c.name, c.action) for c in load().plan().releases] == [("orders-db", "no-op")]
+
+
+SEED_BLOCK = """
+[[deployments.postgresql]]
+chart = "bitnami/postgresql"
+version = "13.2.24"
+namespace = "default"
+
+[deployments.postgresql.values]
+auth.database = "firestream"
+auth.postgresPassword = "secure-password"
+primary.persistence.size = "10Gi"
+"""
+"""The TOML block of /work/shared/seed/helm-lifecycle-guide.md ("In firestream.toml"), verbatim."""
+
+
+def test_the_seed_toml_block_applies_on_a_fresh_cluster(
+    kube: Any, deploy_chart_repo: Any, tmp_path: Path
+) -> None:
+    """No ServiceMonitor CRD on the cluster: the preset's ServiceMonitor is turned off, not a failure."""
+    from firestream_core.project import Project
+
+    assert kube.kubectl().get("customresourcedefinition", "servicemonitors.monitoring.coreos.com") is None
+    path = tmp_path / "firestream.toml"
+    path.write_text(f'[repositories]\nbitnami = "{deploy_chart_repo.url}"\n' + SEED_BLOCK)
+    project = Project.load(path, helm_binary=kube.tools["helm"], kubectl_binary=kube.tools["kubectl"],
+                           kubeconfig=kube.kubeconfig, env=kube.env)
+    try:
+        result = project.apply()
+        assert result.ok, result.to_dict()
+        values = kube.run(["helm", "get", "values", "postgresql", "-n", "default", "-o", "json"])
+        got = json.loads(values.stdout)
+        assert got["metrics"]["serviceMonitor"]["enabled"] is False
+        assert got["auth"]["database"] == "firestream"
+    finally:
+        kube.run(["helm", "uninstall", "postgresql", "-n", "default"], check=False)
+
+
+def test_an_unreachable_repository_fails_before_any_secret_is_written(
+    kube: Any, deploy_context: Any, run_lifecycle: Callable[..., Any]
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    context = deploy_context(repositories={"bitnami": f"http://127.0.0.1:{port}/charts"})
+    result = run_lifecycle(dev_chart(kube.namespace), context=context)
+    assert not result.ok and result.stage_failed == "pre_exec", result.error
+    assert kube.kubectl().get("namespace", kube.namespace) is None
+    assert kube.kubectl().get("secret", "db-auth", namespace=kube.namespace) is None
+
+
+def test_a_postgresql_major_upgrade_is_refused_unless_reinstall_is_chosen(
+    kube: Any, run_lifecycle: Callable[..., Any], helm_bin: Path
+) -> None:
+    assert run_lifecycle(dev_chart(kube.namespace), helm_bin).ok
+    newer = dev_chart(kube.namespace)
+    newer.chart_info.version = "17.1.0"
+    refused = run_lifecycle(newer, helm_bin)
+    assert refused.stage_failed == "check_prerequisites"
+    assert refused.problems == [
+        "release 'db': chart 13.2.24 -> 17.1.0 moves PostgreSQL 16 -> 17, which an in-place helm upgrade "
+        "cannot migrate (the data directory is PostgreSQL 16's). Dump the data (pg_dumpall) and set "
+        "major_upgrade = \"reinstall\" (the release and its data volumes are deleted, PostgreSQL 17 starts "
+        "empty, restore the dump), or keep version = \"13.2.24\"; see docs/charts.md"
+    ]
+    history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])
+    assert [h["chart"] for h in json.loads(history.stdout)] == ["postgresql-13.2.24"]
+
+    chosen = dev_chart(kube.namespace, major_upgrade="reinstall")
+    chosen.chart_info.version = "17.1.0"
+    result = run_lifecycle(chosen, helm_bin)
+    assert result.ok, result.error
+    history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])
+    assert [(h["revision"], h["chart"]) for h in json.loads(history.stdout)] == [(1, "postgresql-17.1.0")]
+    # the same major again is an ordinary upgrade
+    again = dev_chart(kube.namespace)
+    again.chart_info.version = "17.1.0"
+    assert run_lifecycle(again, helm_bin).ok

@@ -10,9 +10,17 @@ from typing import Any, ClassVar
 
 import attrs
 
-from firestream_core.model import ChartInfo, HelmChart, HelmChartNamespace, ReleaseSettings
-from firestream_core.plugin.options import at_least, env_var_name, secret_name
-from firestream_core.plugin.presets import preset_values
+from firestream_core.plugin import (
+    ChartInfo,
+    HelmChart,
+    HelmChartNamespace,
+    ReleaseSettings,
+    at_least,
+    env_var_name,
+    preset_values,
+    secret_name,
+)
+from firestream_core.plugin import options_of as core_options_of
 
 REPOSITORY = "prometheus-community"
 REPOSITORY_URL = "https://prometheus-community.github.io/helm-charts"
@@ -95,5 +103,4 @@ class PrometheusOperatorChart(HelmChart):
 
 def options_of(chart: HelmChart) -> PrometheusOperatorOptions:
     """The chart's options, or the defaults when it carries none."""
-    opts = chart.options
-    return opts if isinstance(opts, PrometheusOperatorOptions) else PrometheusOperatorOptions()
+    return core_options_of(chart, PrometheusOperatorOptions)

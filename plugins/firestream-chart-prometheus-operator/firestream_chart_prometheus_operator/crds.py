@@ -14,11 +14,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from firestream_core.plugin.crds import apply_crds, chart_crds, crd_names
+from firestream_core.plugin import apply_crds, chart_crds, crd_names
 
 if TYPE_CHECKING:
-    from firestream_core.model import ChartInfo
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin import ChartInfo, DeployContext
 
 __all__ = ["CRDS", "GROUP", "apply_crds", "chart_crds", "crd_names", "delete_crds", "installed_crds"]
 
@@ -54,7 +53,7 @@ def delete_crds(context: DeployContext, info: ChartInfo) -> list[str]:
 
     One ``kubectl delete`` for all of them, waiting until they are gone.
     """
-    from firestream_core.model import parse_duration
+    from firestream_core.plugin import parse_duration
 
     present = installed_crds(context)
     names = sorted(n for n in set(CRDS) | set(present) if n in present)

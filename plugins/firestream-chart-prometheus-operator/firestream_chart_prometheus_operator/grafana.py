@@ -14,29 +14,24 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from firestream_core.plugin import value_of
+
 from .chart import options_of
 
 if TYPE_CHECKING:
-    from firestream_core.model import HelmChart
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin import DeployContext, HelmChart
 
 USER_KEY = "admin-user"
 PASSWORD_KEY = "admin-password"
 
 
-def _value(chart: HelmChart, context: DeployContext, key: str, default: Any = None) -> Any:
-    from firestream_core.plugin.checks import chart_value
-
-    return chart_value(chart.chart_info, key, default, project_dir=context.project_dir)
-
-
 def grafana_enabled(chart: HelmChart, context: DeployContext) -> bool:
-    return bool(_value(chart, context, "grafana.enabled", True))
+    return bool(value_of(chart, context, "grafana.enabled", True))
 
 
 def users_own_secret(chart: HelmChart, context: DeployContext) -> str | None:
     """A Grafana admin Secret the user configured themselves (not firestream's)."""
-    given = _value(chart, context, "grafana.admin.existingSecret")
+    given = value_of(chart, context, "grafana.admin.existingSecret")
     ours = options_of(chart).grafana_secret_name(chart.chart_info.name)
     return str(given) if given and given != ours else None
 
@@ -67,7 +62,7 @@ def prepare_grafana_admin(
     chart: HelmChart, context: DeployContext, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any] | None:
     """Create or reuse the admin Secret Grafana reads (:func:`admin_values`); a payload summary (no values)."""
-    from firestream_core.plugin.secrets import ensure_namespace, ensure_secret
+    from firestream_core.plugin import ensure_namespace, ensure_secret
 
     if not grafana_enabled(chart, context) or users_own_secret(chart, context):
         return None
@@ -77,9 +72,9 @@ def prepare_grafana_admin(
     name = opts.grafana_secret_name(info.name)
     password = env.get(opts.grafana_password_env) if opts.grafana_password_env else None
     if not password:
-        given = _value(chart, context, "grafana.adminPassword")
+        given = value_of(chart, context, "grafana.adminPassword")
         password = str(given) if given not in (None, "") else None
-    user = str(_value(chart, context, "grafana.adminUser", opts.grafana_admin_user))
+    user = str(value_of(chart, context, "grafana.adminUser", opts.grafana_admin_user))
     if info.create_namespace:
         ensure_namespace(context, info.namespace_name)
     outcome = ensure_secret(

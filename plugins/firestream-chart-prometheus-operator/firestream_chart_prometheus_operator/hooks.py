@@ -27,8 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.model import ChartType, HelmAction
-from firestream_core.plugin.markers import hookimpl
+from firestream_core.plugin import ChartType, HelmAction, hookimpl, is_dry_run, value_of
 
 from .chart import (
     CHART,
@@ -40,8 +39,7 @@ from .chart import (
 )
 
 if TYPE_CHECKING:
-    from firestream_core.model import ChartPayload, HelmChart, ValidationResult
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin import ChartPayload, DeployContext, HelmChart, ValidationResult
 
 PAYLOAD_KEY = "prometheus-operator"
 
@@ -72,23 +70,13 @@ def register_chart_types(register: Callable[[ChartType], None]) -> None:
     register(chart_type())
 
 
-def _value(chart: HelmChart, context: DeployContext, key: str, default: Any = None) -> Any:
-    from firestream_core.plugin.checks import chart_value
-
-    return chart_value(chart.chart_info, key, default, project_dir=context.project_dir)
-
-
-def _dry_run(chart: HelmChart, context: DeployContext) -> bool:
-    return bool(context.dry_run or chart.chart_info.dry_run)
-
-
 def _payload(payload: ChartPayload) -> dict[str, Any]:
     return payload.setdefault(PAYLOAD_KEY, {})
 
 
 def operator_selector(chart: HelmChart, context: DeployContext) -> str:
     """The operator Deployment's labels (``app: <chart name>-operator``, ``release``)."""
-    name = _value(chart, context, "nameOverride") or CHART
+    name = value_of(chart, context, "nameOverride") or CHART
     return f"app={name}-operator,release={chart.chart_info.name}"
 
 
@@ -127,18 +115,18 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
 @hookimpl
 def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:  # noqa: A001
     """Breaking versions and CRD upgrades before the default ``helm upgrade --install``."""
-    from firestream_core.deploy.defaults import current_release
-    from firestream_core.deploy.recovery import (
+    from firestream_core.plugin import (
+        current_release,
         decide_breaking,
         handle_breaking_version,
         recover_pending,
+        upgrade_chart_crds,
     )
-    from firestream_core.plugin.crds import upgrade_chart_crds
 
     from .crds import CRDS, delete_crds
 
     info = chart.chart_info
-    if info.action is not HelmAction.DEPLOY or _dry_run(chart, context):
+    if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
         return None
     opts = options_of(chart)
     record = _payload(payload)
@@ -155,7 +143,7 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Non
         if opts.delete_crds:
             record["crds_deleted"] = delete_crds(context, info)
             crds_gone = True
-    if opts.upgrade_crds and not crds_gone and _value(chart, context, "crds.enabled", True):
+    if opts.upgrade_crds and not crds_gone and value_of(chart, context, "crds.enabled", True):
         applied = upgrade_chart_crds(context, info, installed=installed, probe=CRDS[:1])
         if applied is not None:
             record["crds_applied"] = applied
@@ -165,12 +153,12 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Non
 @hookimpl
 def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
     """Deploy: wait for the operator. Destroy: delete the CRDs when ``delete_crds``."""
-    from firestream_core.errors import HelmTimeoutError
+    from firestream_core.plugin import HelmTimeoutError
 
     from .crds import delete_crds
 
     info = chart.chart_info
-    if _dry_run(chart, context):
+    if is_dry_run(chart, context):
         return
     if info.action is HelmAction.DESTROY:
         if options_of(chart).delete_crds:
@@ -181,7 +169,7 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
                 info.name,
             )
         return
-    if info.action is not HelmAction.DEPLOY or not _value(chart, context, "prometheusOperator.enabled", True):
+    if info.action is not HelmAction.DEPLOY or not value_of(chart, context, "prometheusOperator.enabled", True):
         return
     context.log.info("Post-exec: Waiting for Prometheus Operator to be ready")
     ready = context.kubectl.wait(
@@ -212,21 +200,21 @@ def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult]
         return None
     ns = info.namespace_name
     results = [checks.crds_established(context, CRDS, check="prometheus_crds")]
-    if _value(chart, context, "prometheusOperator.enabled", True):
+    if value_of(chart, context, "prometheusOperator.enabled", True):
         results.append(
             checks.deployment_available(
                 context, namespace=ns, selector=operator_selector(chart, context),
                 check="operator_available",
             )
         )
-    if _value(chart, context, "prometheus.enabled", True):
+    if value_of(chart, context, "prometheus.enabled", True):
         results.append(
             checks.resources_exist(
                 context, "prometheuses.monitoring.coreos.com", namespace=ns,
                 selector=f"release={info.name}", check="prometheus_instances",
             )
         )
-    if _value(chart, context, "grafana.enabled", True):
+    if value_of(chart, context, "grafana.enabled", True):
         results.append(
             checks.deployment_available(
                 context, namespace=ns,

@@ -186,3 +186,17 @@ def test_grafana_password_from_the_environment(
     assert result.ok, result.error
     secret = kube.kubectl().get("secret", "grafana-login", namespace=kube.namespace)
     assert base64.b64decode(secret["data"]["admin-password"]).decode() == "grafana-from-env-1"
+
+
+def test_crds_with_bare_equals_enum_items_upgrade(
+    kube: Any, helm_bin: Path, run_lifecycle: Callable[..., Any]
+) -> None:
+    """The real CRDs' "- =" enum items: a reinstall while the CRDs remain and an upgrade both work."""
+    assert run_lifecycle(chart(kube), helm_bin).ok
+    result = run_lifecycle(chart(kube), helm_bin)  # an upgrade: the chart's CRDs applied first
+    assert result.ok, result.error
+    assert "alertmanagerconfigs.monitoring.coreos.com" in result.payload["prometheus-operator"]["crds_applied"]
+    crd = kube.kubectl().get("customresourcedefinition", "alertmanagerconfigs.monitoring.coreos.com")
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    match = schema["properties"]["spec"]["properties"]["inhibitRules"]["items"]["properties"]["sourceMatch"]
+    assert match["items"]["properties"]["matchType"]["enum"] == ["!=", "=", "=~", "!~"]

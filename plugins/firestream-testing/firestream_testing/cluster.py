@@ -6,6 +6,7 @@ Python API::
         run(["helm", "install", ...], env={"KUBECONFIG": str(cluster.kubeconfig), ...})
         cluster.set_controller(False)     # workloads stop becoming ready
         cluster.set_loadbalancer(False)   # LoadBalancer Services stay pending
+        cluster.set_status_rules([{"kind": "Kafka", "after": 1}])  # Kafka objects Ready after 1 s
 
 Command line (foreground until SIGINT/SIGTERM)::
 
@@ -129,6 +130,14 @@ class ClusterProcess:
     def set_loadbalancer(self, enabled: bool) -> None:
         """Turn LoadBalancer address assignment on/off (off: addresses stay pending)."""
         self._call("POST", "/_emulator/controller", {"loadbalancer": bool(enabled)})
+
+    def set_status_rules(self, rules: list[dict[str, Any]]) -> None:
+        """Custom resources of a kind get a status condition (default ``Ready``) ``after`` seconds.
+
+        ``[{"kind": "Kafka", "group": "kafka.strimzi.io", "after": 0.5}]`` plays the
+        Strimzi operator reporting a Kafka Ready; ``[]`` removes every rule.
+        """
+        self._call("POST", "/_emulator/controller", {"status_rules": list(rules)})
 
     def stop(self, grace: float = 5.0) -> None:
         """Terminate the subprocess by PID; kill it if it has not exited after ``grace`` s."""

@@ -324,6 +324,7 @@ def kube(
             raise ClusterError("the emulator process has exited")
         kube_cluster.set_controller(True)
         kube_cluster.set_loadbalancer(True)
+        kube_cluster.set_status_rules([])
     except ClusterError as e:
         log = kube_cluster.kubeconfig.parent / "apiserver.log"
         pytest.fail(f"firestream test kit: the module's API emulator is unusable: {e}\n"

@@ -21,6 +21,12 @@ When enabled (switch ``enabled``):
 Separately (switch ``loadbalancer``): Services of type LoadBalancer get
 ``status.loadBalancer.ingress: [{ip: 127.0.0.1}]``.
 
+Status rules (``set_status_rules``), for custom resources an operator would
+report on: per kind (``Kafka``, optionally with its API group), a condition
+(default ``Ready``) set ``True`` ``after`` seconds once an object of that
+kind is created or changed without it, with ``observedGeneration``. Rules
+apply to objects written after they are set; an empty list removes them.
+
 Nothing runs: no images, no probes, no scheduling constraints, no rollout
 pacing (maxSurge/maxUnavailable), no restarts, no failures, no HPA/CronJob.
 Reconciling is synchronous and immediate (scheduled right after each change),
@@ -126,6 +132,8 @@ class Controller:
             rtype = store.catalog.get(group, version, plural)
             assert rtype is not None, plural
             self._types[(group, plural)] = rtype
+        self.status_rules: dict[str, dict[str, Any]] = {}
+        self._timers: set[tuple[str, str, str, str]] = set()
         store.add_listener(self._on_event)
         self._ensure_node()
 
@@ -141,9 +149,61 @@ class Controller:
         if enabled:
             self._enqueue_all({("", "services")})
 
+    def set_status_rules(self, rules: Iterable[dict[str, Any]]) -> None:
+        """Replace the status rules: ``[{"kind", "group"?, "condition"?, "after"?, "reason"?}]``."""
+        parsed: dict[str, dict[str, Any]] = {}
+        for rule in rules:
+            kind = rule.get("kind")
+            after = rule.get("after", 0)
+            if not isinstance(kind, str) or not kind or isinstance(after, bool) \
+                    or not isinstance(after, int | float) or after < 0:
+                raise ValueError(f"a status rule needs a kind and after >= 0 seconds: {rule!r}")
+            parsed[kind] = {"group": str(rule.get("group") or ""), "after": float(after),
+                            "condition": str(rule.get("condition") or "Ready"),
+                            "reason": str(rule.get("reason") or "EmulatorStatusRule")}
+        self.status_rules = parsed
+
     def state(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "loadbalancer": self.loadbalancer,
+                "status_rules": [{"kind": k, **v} for k, v in self.status_rules.items()],
                 "errors": self.errors[-10:]}
+
+    # -- status rules ------------------------------------------------------------------------
+
+    def _status_rule(self, event: Event) -> None:
+        rule = self.status_rules.get(str(event.obj.get("kind") or ""))
+        if rule is None or event.type == "DELETED" or (rule["group"] and rule["group"] != event.group):
+            return
+        conditions = (event.obj.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == rule["condition"] and c.get("status") == "True" for c in conditions):
+            return
+        meta = event.obj["metadata"]
+        key = (event.group, event.plural, meta.get("namespace") or "", meta["name"])
+        if key in self._timers:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._timers.add(key)
+        version = str(event.obj.get("apiVersion") or "").rsplit("/", 1)[-1]
+        loop.call_later(rule["after"], self._mark, key, version, meta.get("uid"), rule)
+
+    def _mark(self, key: tuple[str, str, str, str], version: str, uid: Any, rule: dict[str, Any]) -> None:
+        self._timers.discard(key)
+        group, plural, namespace, name = key
+        rtype = self.store.catalog.get(group, version, plural)
+        obj = self.store.find(rtype, namespace or None, name) if rtype is not None else None
+        if rtype is None or obj is None or obj["metadata"].get("uid") != uid or not _alive(obj):
+            return
+        status = copy.deepcopy(obj.get("status") or {})
+        kept = [c for c in status.get("conditions") or [] if c.get("type") != rule["condition"]]
+        status["conditions"] = [*kept, {"type": rule["condition"], "status": "True", "reason": rule["reason"],
+                                         "message": "set by the emulator's status rule",
+                                         "lastTransitionTime": now_iso()}]
+        if obj["metadata"].get("generation") is not None:
+            status["observedGeneration"] = obj["metadata"]["generation"]
+        self.store.write_status(rtype, obj, status)
 
     # -- queueing ----------------------------------------------------------------------------
 
@@ -164,6 +224,8 @@ class Controller:
             loop.call_soon(self._drain)
 
     def _on_event(self, event: Event) -> None:
+        if self.status_rules:
+            self._status_rule(event)
         kind = (event.group, event.plural)
         if kind == ("", "services"):
             if self.loadbalancer:

@@ -3,8 +3,11 @@
 Approximations, stated plainly:
 
 * Strategic merge picks list merge keys by *field name* (``containers`` ->
-  ``name``, ``ports`` -> ``containerPort`` or ``port``, ``volumeMounts`` ->
-  ``mountPath``...), not from the Go types' struct tags. ``$patch: delete`` /
+  ``name``, ``ports`` -> ``containerPort`` or ``port`` together with
+  ``protocol`` (default TCP), ``volumeMounts`` -> ``mountPath``...), not from
+  the Go types' struct tags. Ports are keyed as server-side apply's
+  ``listMapKeys`` key them, for strategic merge too (whose ``containerPort``
+  -only key merges 53/UDP into 53/TCP: kubernetes issue 39188). ``$patch: delete`` /
   ``replace``, ``$retainKeys`` and ``$deleteFromPrimitiveList/`` are honoured;
   ``$setElementOrder/`` is dropped (order is kept as merged).
 * Server-side apply merges the applied configuration like a strategic merge
@@ -39,14 +42,22 @@ class PatchError(ValueError):
     """The patch cannot be applied (answered as 422 / 400)."""
 
 
-def _merge_key(field: str, items: list[Any]) -> str | None:
-    """The merge key of a list field, guessed by the field's name and its items."""
+def _merge_key(field: str, items: list[Any]) -> tuple[str, ...] | None:
+    """The merge key fields of a list field, guessed by the field's name and its items."""
     if field in _NAME_KEYED:
-        return "name"
+        return ("name",)
     if field == "ports":
         sample = next((i for i in items if isinstance(i, Mapping)), {})
-        return "containerPort" if "containerPort" in sample else "port"
-    return _KEYED.get(field)
+        return ("containerPort" if "containerPort" in sample else "port", "protocol")
+    key = _KEYED.get(field)
+    return (key,) if key else None
+
+
+def _ident(item: Any, keys: tuple[str, ...]) -> tuple[Any, ...]:
+    """An item's merge-key values (``protocol`` defaults to TCP, as the server fills it in)."""
+    if not isinstance(item, Mapping):
+        return ()
+    return tuple(item.get(k, "TCP" if k == "protocol" else None) for k in keys)
 
 
 def _strip_directives(value: Any) -> Any:
@@ -113,7 +124,7 @@ def _merge_list(field: str, original: list[Any], patch: list[Any]) -> list[Any]:
         return _strip_directives([i for i in patch if i.get("$patch") != "replace"])
     result = list(original)
     for item in patch:
-        index = next((n for n, o in enumerate(result) if o.get(key) == item.get(key)), None)
+        index = next((n for n, o in enumerate(result) if _ident(o, key) == _ident(item, key)), None)
         if item.get("$patch") == "delete":
             if index is not None:
                 del result[index]
@@ -236,17 +247,17 @@ def _prune(live: Any, before: Any, now: Any) -> None:
             mkey = _merge_key(key, old + now[key])
             if mkey is None:
                 continue
-            kept = {i.get(mkey) for i in now[key] if isinstance(i, Mapping)}
+            kept = {_ident(i, mkey) for i in now[key] if isinstance(i, Mapping)}
             live[key] = [
                 i for i in live[key]
-                if not (isinstance(i, Mapping) and i.get(mkey) not in kept
-                        and any(isinstance(o, Mapping) and o.get(mkey) == i.get(mkey) for o in old))
+                if not (isinstance(i, Mapping) and _ident(i, mkey) not in kept
+                        and any(_ident(o, mkey) == _ident(i, mkey) for o in old))
             ]
             for item in live[key]:
                 if not isinstance(item, Mapping):
                     continue
-                prev = next((o for o in old if isinstance(o, Mapping) and o.get(mkey) == item.get(mkey)), None)
-                cur = next((o for o in now[key] if isinstance(o, Mapping) and o.get(mkey) == item.get(mkey)), None)
+                prev = next((o for o in old if _ident(o, mkey) == _ident(item, mkey)), None)
+                cur = next((o for o in now[key] if _ident(o, mkey) == _ident(item, mkey)), None)
                 if prev is not None and cur is not None:
                     _prune(item, prev, cur)
 

@@ -19,7 +19,8 @@ returned whole); ``Accept: ...;as=Table`` gets a server-side Table
 Control endpoints (not Kubernetes)::
 
     GET  /_emulator/state        -> {"enabled", "loadbalancer", "resourceVersion", ...}
-    POST /_emulator/controller   <- {"enabled": bool} and/or {"loadbalancer": bool}
+    POST /_emulator/controller   <- {"enabled": bool}, {"loadbalancer": bool} and/or
+                                    {"status_rules": [{"kind", "group"?, "condition"?, "after"?}]}
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import yaml
 from aiohttp import web
 
+from firestream_core.tools import kube_yaml
 from firestream_testing.apiserver import discovery, openapi, protobuf
 from firestream_testing.apiserver.catalog import ResourceType
 from firestream_testing.apiserver.controller import Controller
@@ -51,7 +52,6 @@ _PATCH_TYPES = {
     "application/strategic-merge-patch+json", "application/merge-patch+json",
     "application/json-patch+json", APPLY,
 }
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -192,11 +192,11 @@ class Emulator:
             if ctype == "application/vnd.kubernetes.protobuf":
                 return protobuf.decode_object(raw)
             if ctype in _YAML_TYPES:
-                return yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader
+                return kube_yaml.load(raw)
             return json.loads(raw)
         except protobuf.ProtobufError as e:
             raise ApiError(415, "UnsupportedMediaType", str(e)) from e
-        except (ValueError, yaml.YAMLError) as e:
+        except (ValueError, kube_yaml.YAMLError) as e:
             raise ApiError(400, "BadRequest", f"cannot decode the {ctype} body: {e}") from e
 
     @staticmethod
@@ -356,10 +356,19 @@ class Emulator:
                 body = json.loads(await request.read() or b"{}")
             except ValueError as e:
                 raise ApiError(400, "BadRequest", f"invalid JSON: {e}") from e
-            if not isinstance(body, dict) or not body or set(body) - {"enabled", "loadbalancer"} \
-                    or not all(isinstance(v, bool) for v in body.values()):
-                raise ApiError(400, "BadRequest", 'expected {"enabled": bool} and/or'
-                               ' {"loadbalancer": bool}')
+            rules = body.pop("status_rules", None) if isinstance(body, dict) else None
+            if not isinstance(body, dict) or (not body and rules is None) \
+                    or set(body) - {"enabled", "loadbalancer"} \
+                    or not all(isinstance(v, bool) for v in body.values()) \
+                    or (rules is not None and not (isinstance(rules, list)
+                                                   and all(isinstance(r, dict) for r in rules))):
+                raise ApiError(400, "BadRequest", 'expected {"enabled": bool}, {"loadbalancer": bool}'
+                               ' and/or {"status_rules": [{"kind": ..., "after": seconds}, ...]}')
+            if rules is not None:
+                try:
+                    self.controller.set_status_rules(rules)
+                except ValueError as e:
+                    raise ApiError(400, "BadRequest", str(e)) from e
             if "enabled" in body:
                 self.controller.set_enabled(body["enabled"])
             if "loadbalancer" in body:

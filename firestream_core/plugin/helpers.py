@@ -1,0 +1,90 @@
+"""Small helpers every chart plugin needs, written once (they were copied into each plugin).
+
+* :func:`options_of` - the release's chart-type options, or the options class's defaults;
+* :func:`value_of` - the value helm will see at a dotted key (``--set`` syntax);
+* :func:`is_dry_run` - nothing may change in the cluster (run-wide or for this release);
+* :func:`current_release` - the release as installed: the plan's view, else one ``helm list``;
+* :func:`needs_crd` - a preset's ServiceMonitor (or any value needing another chart's CRD)
+  turned off, with the reason, when that CRD is absent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from firestream_core.model import HelmChart, InstalledRelease
+    from firestream_core.plugin.context import DeployContext
+
+__all__ = ["current_release", "is_dry_run", "needs_crd", "options_of", "value_of"]
+
+OptionsT = TypeVar("OptionsT")
+
+
+def options_of(chart: HelmChart, options_class: type[OptionsT]) -> OptionsT:
+    """``chart.options`` when it is an ``options_class``, else ``options_class()`` (its defaults)."""
+    opts = chart.options
+    return opts if isinstance(opts, options_class) else options_class()
+
+
+def value_of(chart: HelmChart, context: DeployContext, key: str, default: Any = None) -> Any:
+    """The value helm will see at ``key`` for this release, or ``default`` (the chart's own default).
+
+    See :func:`firestream_core.plugin.checks.chart_value`; values files are
+    read relative to the project folder.
+    """
+    from firestream_core.plugin.checks import chart_value
+
+    return chart_value(chart.chart_info, key, default, project_dir=context.project_dir)
+
+
+def is_dry_run(chart: HelmChart, context: DeployContext) -> bool:
+    """True when nothing may change in the cluster (``--dry-run`` for the run or this release)."""
+    return bool(context.dry_run or chart.chart_info.dry_run)
+
+
+def current_release(chart: HelmChart, context: DeployContext) -> InstalledRelease | None:
+    """The release as installed: the plan's view (``context.installed``), or one ``helm list`` outside a plan."""
+    if context.installed is not None or context.change is not None:
+        return context.installed
+    info = chart.chart_info
+    ns = info.namespace_name
+    return next((r for r in context.helm.list_releases() if r.name == info.name and r.namespace == ns), None)
+
+
+def needs_crd(
+    chart: HelmChart, context: DeployContext, key: str, crd: str, *, provider: str, default: bool = False
+) -> str | None:
+    """Keep a value that makes the chart create a custom resource (a ServiceMonitor) from breaking a fresh cluster.
+
+    When ``key`` is true for helm but the CRD ``crd`` is not installed:
+
+    * if only the chart type's preset turned it on, it is turned off here
+      (``key`` = false appended to the release's values) and a line naming the
+      release says why; the return value is that reason, for a validation
+      note. Deploy ``provider`` first (``depends_on``) and it stays on;
+    * if the user's config turned it on, the answer is a problem (for
+      ``check_prerequisites``) naming the key, the CRD and the two ways out.
+
+    :return: None when nothing is wrong (off, or the CRD exists); else the
+        reason (``off: ...``) or the problem text.
+    """
+    import attrs
+
+    from firestream_core.model import ChartSetValue
+    from firestream_core.plugin.checks import chart_value
+    from firestream_core.plugin.presets import PRESET_PREFIX
+
+    info = chart.chart_info
+    if not value_of(chart, context, key, default) or context.kubectl.get("customresourcedefinition", crd):
+        return None
+    own = attrs.evolve(info, yaml_files_content=[d for d in info.yaml_files_content
+                                                  if not d.filename.startswith(PRESET_PREFIX)])
+    if chart_value(own, key, None, project_dir=context.project_dir) is None:
+        reason = (f"off: {key} turned off because the CRD {crd} is not installed "
+                  f"(deploy {provider} first, with depends_on, to have it on)")
+        info.values = [*(v for v in info.values if v.key != key), ChartSetValue(key, "false")]
+        context.log.info("release '%s': %s", info.name, reason)
+        return reason
+    return (f"release '{info.name}': {key} is true but the CRD {crd} is not installed; "
+            f"deploy {provider} first (depends_on) or set {key} = false")
