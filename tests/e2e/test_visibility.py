@@ -117,7 +117,7 @@ def test_quickstart_shows_every_name_and_no_secret(kube, helm_bin, tmp_path):
     done = firestream(["plan", "--json", *run.flags], cwd=project_dir, env=run.env)
     run.texts["plan --json"] = done.stdout + done.stderr
     plan_json = json.loads(done.stdout)
-    (api,) = [r for r in plan_json["releases"] if r["release"] == "api"]
+    (api,) = [r for r in plan_json["releases"] if r["name"] == "api"]
     assert {"path": "env.LOG_LEVEL", "old": "info", "new": "debug"} in api["value_changes"]
     run("apply", "--yes", watch=True)
 

@@ -172,8 +172,8 @@ def test_second_machine_is_refused_then_waits_and_reads_the_first_ones_state(mac
 
     shown = machines.run(b, "--json", command="state show")
     assert shown.returncode == 0, shown.stderr
-    assert f'"release": "{machines.ns}/slow"' in shown.stdout
-    assert f'"release": "{machines.ns}/fast"' in shown.stdout
+    assert f'"key": "{machines.ns}/slow"' in shown.stdout
+    assert f'"key": "{machines.ns}/fast"' in shown.stdout
 
 
 def _descendants(pid: int) -> list[int]:
