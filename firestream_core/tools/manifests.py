@@ -149,11 +149,15 @@ def split_manifest(text: str) -> list[ManifestObject]:
     from firestream_core.tools import kube_yaml
 
     out: list[ManifestObject] = []
+    source = ""
     for chunk in _SEPARATOR.split(text or ""):
         if not chunk.strip():
             continue
+        # helm writes "# Source:" once per template file; a file holding several documents
+        # (or starting with comments and its own "---", as upstream CRD files do) keeps it
         m = _SOURCE.search(chunk)
-        source = m.group(1) if m else ""
+        if m:
+            source = m.group(1)
         try:
             docs = list(kube_yaml.load_all(chunk))
         except kube_yaml.YAMLError:

@@ -210,7 +210,9 @@ class ArgvWatcher:
                 if argv in seen:
                     continue
                 seen.append(argv)
-            if argv != self._root_argv:
+            # a forked child that has not exec'd yet shows its parent's command line and
+            # environment: only a program's own environment is recorded (read again once it execs)
+            if argv != self._root_argv and argv != _cmdline(parents.get(pid, -1)):
                 env = _environ(pid)
                 if env:
                     with self._lock:
