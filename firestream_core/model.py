@@ -31,7 +31,12 @@ _CONSTRAINT = re.compile(r"^\s*(?:(?:[<>=!~^]=?|=)?\s*v?[0-9x*]+(?:\.[0-9x*]+){0
 
 
 class HelmAction(enum.Enum):
-    """What to do with a release: the seed's ``Deploy`` / ``Destroy`` / ``Skip``."""
+    """What to do with a release: the seed's ``Deploy`` / ``Destroy`` / ``Skip``.
+
+    >>> HelmAction("destroy") is HelmAction.Destroy is HelmAction.DESTROY
+    True
+    >>> ChartInfo(name="old-app", chart="bitnami/nginx", action="skip").action
+    <HelmAction.SKIP: 'skip'>"""
 
     DEPLOY = "deploy"
     DESTROY = "destroy"
@@ -43,7 +48,16 @@ class HelmAction(enum.Enum):
 
 
 class HelmChartNamespace(enum.Enum):
-    """The original's well-known namespaces; anything else is ``Custom``."""
+    """The original's well-known namespaces; anything else is ``Custom``.
+
+    ``ChartInfo.namespace`` takes a member or any namespace name:
+
+    >>> ChartInfo(name="ingress", namespace=HelmChartNamespace.NginxIngress).namespace_name
+    'nginx-ingress'
+    >>> ChartInfo(name="app", namespace=HelmChartNamespace.CUSTOM, custom_namespace="shop").namespace_name
+    'shop'
+    >>> ChartInfo(name="app", namespace="shop").namespace_name
+    'shop'"""
 
     KUBE_SYSTEM = "kube-system"
     DEFAULT = "default"
@@ -68,6 +82,13 @@ def parse_duration(text: str) -> int:
     """Seconds in a helm-style duration: ``300s``, ``5m``, ``1h``, ``1h30m``.
 
     A bare integer is taken as seconds. Raises ``ValueError`` otherwise.
+
+    >>> parse_duration("1h30m"), parse_duration("300s"), parse_duration("45")
+    (5400, 300, 45)
+    >>> parse_duration("soon")
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid duration 'soon': expected e.g. '300s', '5m' or '1h'
     """
     if isinstance(text, int):
         if text < 0:
@@ -85,7 +106,14 @@ def parse_duration(text: str) -> int:
 
 @attrs.frozen(order=False)
 class SemVer:
-    """A parsed semantic version, compared by precedence (``10.0.0 > 9.0.0``)."""
+    """A parsed semantic version, compared by precedence (``10.0.0 > 9.0.0``).
+
+    >>> SemVer.parse("10.0.0") > SemVer.parse("9.4.1")
+    True
+    >>> SemVer.parse("2.0.0-rc.1") < SemVer.parse("2.0.0")
+    True
+    >>> str(SemVer.parse("v1.2.3"))
+    'v1.2.3'"""
 
     major: int
     minor: int
@@ -175,7 +203,12 @@ def check_namespace_name(name: str) -> str:
 
 @attrs.define
 class ChartSetValue:
-    """One ``--set key=value`` pair (passed to helm in a values file, never on argv)."""
+    """One ``--set key=value`` pair (passed to helm in a values file, never on argv).
+
+    >>> info = ChartInfo(name="web", chart="bitnami/nginx")
+    >>> info.values.append(ChartSetValue("replicaCount", "2"))
+    >>> info.values
+    [ChartSetValue(key='replicaCount', value='2')]"""
 
     key: str
     value: str
@@ -187,6 +220,11 @@ class ChartValuesGenerated:
 
     ``secret``: every value in it is sensitive (``secret_values`` become such
     files): ``plan`` shows its changes as ``(sensitive)``.
+
+    >>> doc = ChartValuesGenerated("resources.yaml", "resources: {limits: {memory: 512Mi}}")
+    >>> info = ChartInfo(name="web", chart="bitnami/nginx", yaml_files_content=[doc])
+    >>> info.yaml_files_content[0].filename, info.yaml_files_content[0].secret
+    ('resources.yaml', False)
     """
 
     filename: str
@@ -212,6 +250,16 @@ class BreakingVersion:
     ``pre_upgrade_commands`` run first (each an argument list; the string
     form ``"kubectl delete crd x"`` is split with shlex, never given to a
     shell) and the release is uninstalled first if ``requires_uninstall``.
+
+    >>> bv = BreakingVersion("10.0.0", requires_uninstall=True,
+    ...                      pre_upgrade_commands=["kubectl delete crd widgets.example.com"])
+    >>> bv.pre_upgrade_commands
+    [['kubectl', 'delete', 'crd', 'widgets.example.com']]
+    >>> bv.applies_to("9.4.1"), bv.applies_to("10.1.0")
+    (True, False)
+    >>> ChartInfo(name="db", chart="bitnami/postgresql",
+    ...           last_breaking_version_requiring_restart=bv).last_breaking_version_requiring_restart.version
+    '10.0.0'
     """
 
     version: str = attrs.field(converter=str)
@@ -334,6 +382,17 @@ class ChartInfo:
 
     ``namespace`` takes a ``HelmChartNamespace`` or any namespace name;
     ``namespace_name`` is the name actually used.
+
+    >>> info = ChartInfo(name="db", chart="postgresql", repository="bitnami", version="13.2.24",
+    ...                  namespace="data", timeout="10m", depends_on=["cert-manager"])
+    >>> info.namespace_name, info.chart_ref, info.timeout_seconds
+    ('data', 'bitnami/postgresql', 600)
+    >>> info.check()
+    []
+    >>> ChartInfo(name="Bad_Name", chart="x", timeout="soon").check()  # doctest: +NORMALIZE_WHITESPACE
+    ["name: release name 'Bad_Name' is not a DNS-1123 label (lower-case letters, digits and '-',
+      starting and ending with a letter or digit)",
+     "timeout: invalid duration 'soon': expected e.g. '300s', '5m' or '1h'"]
     """
 
     name: str
@@ -431,6 +490,11 @@ class ReleaseSettings:
     :param on_validation_failure: ``fail`` (default) or ``warn``.
     :param sensitive_keys: dotted values paths (``fnmatch`` patterns) that are
         sensitive besides the built-in rules (docs/secrets.md).
+
+    >>> chart = HelmChart(ChartInfo(name="api", chart="./charts/api"),
+    ...                   settings=ReleaseSettings(retries=2, run_tests=True, sensitive_keys=("api.token*",)))
+    >>> chart.settings.retries, chart.settings.on_validation_failure
+    (2, 'fail')
     """
 
     retries: int = 0
@@ -460,6 +524,11 @@ class HelmChart:
     release's hooks to that plugin. ``ChartType(name=..., chart_class=...)``
     sets it, so the name is written once; a class that is never registered
     keeps ``generic``.
+
+    >>> chart = HelmChart(ChartInfo(name="web", chart="bitnami/nginx"))
+    >>> chart.get_chart_info_mut().timeout = "600s"
+    >>> chart.name, chart.chart_type, chart.get_chart_info().timeout
+    ('web', 'generic', '600s')
     """
 
     chart_type: ClassVar[str] = "generic"
@@ -600,6 +669,14 @@ class ChartPayload(dict[str, Any]):
 
 
 class ValidationStatus(enum.Enum):
+    """The status of a :class:`ValidationResult`; ``PASSED`` and ``WARNING`` count as passed.
+
+    >>> ValidationResult("tls", "warning", "certificate expires in 20 days").passed
+    True
+    >>> ValidationStatus("pending") is ValidationStatus.PENDING
+    True
+    """
+
     PASSED = "passed"
     FAILED = "failed"
     PENDING = "pending"
@@ -612,6 +689,13 @@ class ValidationResult:
 
     ``PENDING`` means "not yet, ask again": the runner re-validates until the
     release's timeout, after which a pending check counts as failed.
+
+    Build one with :meth:`ok`, :meth:`fail` or :meth:`pending`, in a ``validate`` stage:
+
+    >>> results = [ValidationResult.ok("endpoint", "answers"),
+    ...            ValidationResult.pending("replicas", "1 of 2 ready")]
+    >>> [r.passed for r in results]
+    [True, False]
     """
 
     name: str
@@ -675,6 +759,22 @@ class ChartType:
         this chart type's ``exec`` adds to a breaking-version step
         (:class:`BreakingStep`), e.g. deleting its CRDs with the uninstall;
         ``plan`` lists them with the step's own. None: it adds none.
+
+    >>> @attrs.define
+    ... class CacheChart(HelmChart):
+    ...     @classmethod
+    ...     def development(cls) -> "CacheChart":
+    ...         return cls(ChartInfo(name="cache", chart="redis", repository="bitnami"))
+    >>> cache = ChartType(name="cache", chart_class=CacheChart,
+    ...                   presets={"development": CacheChart.development},
+    ...                   repositories={"bitnami": "https://charts.bitnami.com/bitnami"})
+    >>> CacheChart.chart_type                     # set from the ChartType's name
+    'cache'
+    >>> cache.default_chart().chart_info.name     # no default(): chart_class(ChartInfo(name))
+    'cache'
+
+    A plugin registers it from its ``register_chart_types`` hook:
+    ``register(cache)``.
     """
 
     name: str
@@ -706,7 +806,11 @@ _CHART_VERSION_SPLIT = re.compile(r"^(?P<name>.+)-(?P<version>v?\d+\.\d+\.\d+.*)
 
 @attrs.frozen
 class InstalledRelease:
-    """One release as the cluster reports it (``helm list -A -a -o json``)."""
+    """One release as the cluster reports it (``helm list -A -a -o json``).
+
+    >>> rel = InstalledRelease("db", "data", revision=3, status="deployed", chart="postgresql-13.2.24")
+    >>> rel.chart_name, rel.chart_version, rel.key, rel.is_pending
+    ('postgresql', '13.2.24', ('data', 'db'), False)"""
 
     name: str
     namespace: str
@@ -742,6 +846,12 @@ class ExecOutcome:
     ``status`` is helm's status of ``revision`` as the operation itself
     reported it (``helm upgrade --install --output json``), or None when not
     known; validation may rely on it instead of asking helm again.
+
+    An ``exec`` that carries out the action itself returns one, replacing the
+    default ``helm upgrade --install``:
+
+    >>> ExecOutcome("deployed", revision=4, message="upgraded by the operator", status="deployed")
+    ExecOutcome(performed='deployed', revision=4, message='upgraded by the operator', status='deployed', workloads=None)
     """
 
     performed: str
