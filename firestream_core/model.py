@@ -36,7 +36,8 @@ class HelmAction(enum.Enum):
     >>> HelmAction("destroy") is HelmAction.Destroy is HelmAction.DESTROY
     True
     >>> ChartInfo(name="old-app", chart="bitnami/nginx", action="skip").action
-    <HelmAction.SKIP: 'skip'>"""
+    <HelmAction.SKIP: 'skip'>
+    """
 
     DEPLOY = "deploy"
     DESTROY = "destroy"
@@ -57,7 +58,8 @@ class HelmChartNamespace(enum.Enum):
     >>> ChartInfo(name="app", namespace=HelmChartNamespace.CUSTOM, custom_namespace="shop").namespace_name
     'shop'
     >>> ChartInfo(name="app", namespace="shop").namespace_name
-    'shop'"""
+    'shop'
+    """
 
     KUBE_SYSTEM = "kube-system"
     DEFAULT = "default"
@@ -113,7 +115,8 @@ class SemVer:
     >>> SemVer.parse("2.0.0-rc.1") < SemVer.parse("2.0.0")
     True
     >>> str(SemVer.parse("v1.2.3"))
-    'v1.2.3'"""
+    'v1.2.3'
+    """
 
     major: int
     minor: int
@@ -208,7 +211,8 @@ class ChartSetValue:
     >>> info = ChartInfo(name="web", chart="bitnami/nginx")
     >>> info.values.append(ChartSetValue("replicaCount", "2"))
     >>> info.values
-    [ChartSetValue(key='replicaCount', value='2')]"""
+    [ChartSetValue(key='replicaCount', value='2')]
+    """
 
     key: str
     value: str
@@ -810,7 +814,8 @@ class InstalledRelease:
 
     >>> rel = InstalledRelease("db", "data", revision=3, status="deployed", chart="postgresql-13.2.24")
     >>> rel.chart_name, rel.chart_version, rel.key, rel.is_pending
-    ('postgresql', '13.2.24', ('data', 'db'), False)"""
+    ('postgresql', '13.2.24', ('data', 'db'), False)
+    """
 
     name: str
     namespace: str
