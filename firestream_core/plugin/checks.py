@@ -550,6 +550,16 @@ def chart_value(
     Example, in ``validate``::
 
         checks.chart_value(chart.chart_info, "auth.enabled", True, project_dir=context.project_dir)
+
+    >>> from firestream_core.model import ChartInfo, ChartSetValue
+    >>> from firestream_core.plugin.presets import preset_values
+    >>> info = ChartInfo(name="ingress", chart="ingress-nginx",
+    ...                  yaml_files_content=[preset_values("ingress", "dev", {"controller.replicaCount": 1})],
+    ...                  values=[ChartSetValue("controller.replicaCount", "2")])
+    >>> chart_value(info, "controller.replicaCount")     # --set pairs have the last word
+    2
+    >>> chart_value(info, "controller.hostNetwork", False)
+    False
     """
     from firestream_core.tools.values import deep_merge, load_document, merged_values, parse_key
 

@@ -15,7 +15,9 @@ NAME = "firestream"
 >>> NAME, ENTRY_POINT_GROUP
 ('firestream', 'firestream.charts')
 
-A plugin distribution registers its module in that group (``pyproject.toml``)::
+A plugin distribution registers its module in that group (``pyproject.toml``):
+
+.. code-block:: toml
 
     [project.entry-points."firestream.charts"]
     my-chart = "firestream_chart_my_chart"
