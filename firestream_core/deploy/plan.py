@@ -107,6 +107,13 @@ class Change:
         never shown, not part of :meth:`to_dict`).
     :ivar record_state: a no-op whose state entry is missing or stale: the
         cluster already matches the desired state, and apply records it.
+
+    >>> change = Change("web", "default", "generic", "upgrade",
+    ...                 reasons=("values changed: replicaCount",), changed_keys=("replicaCount",))
+    >>> change.is_change, change.key, change.reason
+    (True, 'default/web', 'values changed: replicaCount')
+    >>> change.to_dict()["changed_keys"]
+    ['replicaCount']
     """
 
     name: str
@@ -176,6 +183,18 @@ class Plan:
     :ivar targets: the releases asked for (empty: the whole project).
     :ivar deps: release -> the planned releases it depends on (the
         sub-graph the scheduler runs).
+
+    What :meth:`Project.plan <firestream_core.project.Project.plan>` returns, read the way a
+    caller reads it:
+
+    >>> plan = Plan((Change("db", "data", "postgresql", "no-op"),
+    ...              Change("web", "default", "generic", "upgrade", reasons=("chart version changed",))))
+    >>> plan.has_changes, plan.summary(), len(plan), "web" in plan
+    (True, '1 to upgrade, 1 unchanged', 2, True)
+    >>> [(c.name, c.action, c.reason) for c in plan.changes]
+    [('web', 'upgrade', 'chart version changed')]
+    >>> plan["db"].action
+    'no-op'
     """
 
     releases: tuple[Change, ...]

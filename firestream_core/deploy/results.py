@@ -60,6 +60,12 @@ class ReleaseOutcome:
     :ivar revision: helm's revision after the run, when known.
     :ivar rolled_back: the release was rolled back after a failed validation.
     :ivar debug: ``on_deploy_failure``'s lines (redacted).
+
+    >>> from firestream_core.model import ValidationResult
+    >>> outcome = ReleaseOutcome("web", "upgrade", "ok", revision=4,
+    ...                          validations=(ValidationResult.ok("endpoint", "answers"),))
+    >>> outcome.ok, outcome.to_dict()["validations"]
+    (True, [{'name': 'endpoint', 'status': 'passed', 'message': 'answers'}])
     """
 
     name: str
@@ -101,6 +107,24 @@ class ApplyResult:
     :ivar interrupted: Ctrl-C reached the run (the CLI exits 130).
     :ivar dry_run: nothing was changed.
     :ivar duration: seconds the whole run took.
+
+    What :meth:`Project.apply <firestream_core.project.Project.apply>` returns, read the way a
+    caller reads it:
+
+    >>> from firestream_core.deploy.plan import Change, Plan
+    >>> plan = Plan((Change("db", "data", "postgresql", "no-op"),
+    ...              Change("web", "default", "generic", "upgrade", depends_on=("db",))))
+    >>> result = ApplyResult(plan, {
+    ...     "db": ReleaseOutcome("db", "no-op", "ok"),
+    ...     "web": ReleaseOutcome("web", "upgrade", "failed", reason="endpoint: connection refused",
+    ...                           stage_failed="validate", rolled_back=True),
+    ... })
+    >>> result.ok, result.exit_code, result.with_result("failed")
+    (False, 1, ['web'])
+    >>> for name, outcome in result.releases.items():
+    ...     print(name, outcome.action, outcome.result, outcome.stage_failed)
+    db no-op ok None
+    web upgrade failed validate
     """
 
     plan: Plan
@@ -148,6 +172,16 @@ class ReleaseStatus:
         ``firestream test`` or an apply with ``run_tests = true``), one mapping
         per test (``name``, ``phase``, ``passed``, ``started``, ``completed``,
         ``run_at``); None when no test result is recorded.
+
+    :meth:`Project.status <firestream_core.project.Project.status>` returns one per release:
+
+    >>> status = ReleaseStatus("web", "default", "generic", "deployed", revision=4, last_result="ok",
+    ...                        tests=({"name": "web-test-connection", "phase": "Succeeded",
+    ...                                "passed": True, "run_at": "2026-12-06T06:00:00Z"},))
+    >>> status.tests_result, status.tests_run_at
+    ('passed', '2026-12-06T06:00:00Z')
+    >>> ReleaseStatus("db", "data", "postgresql", "not deployed").tests_result is None
+    True
     """
 
     name: str
