@@ -246,6 +246,17 @@ def deployment_available(
     Example, in ``validate``::
 
         checks.deployment_available(context, namespace=ns, selector=f"app.kubernetes.io/instance={release}")
+
+    What it answers while a rollout is under way (``Cluster`` stands in for
+    ``context.kubectl``: any object whose ``get`` reads the cluster the same way):
+
+    >>> class Cluster:
+    ...     def get(self, kind, name=None, *, namespace=None, selector=None):
+    ...         return {"items": [{"metadata": {"name": "web"}, "spec": {"replicas": 2},
+    ...                            "status": {"availableReplicas": 1, "updatedReplicas": 2}}]}
+    >>> result = deployment_available(Cluster(), namespace="shop", selector="app.kubernetes.io/instance=web")
+    >>> result.status, result.message
+    (<ValidationStatus.PENDING: 'pending'>, 'deployment not ready yet: web: 1/2 available')
     """
     return _workloads(check, "deployment", _deployment_state, source, name, namespace, selector)
 

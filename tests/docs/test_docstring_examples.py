@@ -109,6 +109,14 @@ def test_every_name_of_the_author_surface_has_an_example(name: str) -> None:
         check_python(block, f"firestream_core.plugin.{name}")  # a literal block is Python as written
 
 
+@pytest.mark.parametrize("name", surface.checks.__all__)
+def test_every_check_has_an_example(name: str) -> None:
+    doc = getattr(surface.checks, name).__doc__
+    assert has_example(doc), f"checks.{name} shows no example"
+    for block in literal_blocks(doc):
+        check_python(block, f"checks.{name}")
+
+
 def _public_members(cls: type) -> list[tuple[str, Any]]:
     out = []
     for attr, value in vars(cls).items():
