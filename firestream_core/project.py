@@ -850,7 +850,11 @@ class Project:
 
         Example, what ``firestream plan --out plan.json`` then ``firestream apply plan.json`` do::
 
-            project.plan().summary()        # reviewed; the CLI saved it to plan.json
+            from firestream_core.deploy.saved import saved_plan, write_saved
+
+            plan = project.plan()             # reviewed, then saved
+            write_saved(saved_plan(plan, config=project.path), "plan.json")
+            ...                               # later, maybe elsewhere
             result = project.apply(project.saved_plan("plan.json"))
         """
         from firestream_core.deploy.saved import check_saved, read_saved
