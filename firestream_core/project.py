@@ -272,7 +272,7 @@ class Project:
         Example::
 
             project = Project.load("deploy/firestream.toml", environment="staging",
-                                   set_values=[("web.replicaCount", "3")])
+                                   set_values=[("image.pullPolicy", "Always")])
             print(project.names)
         """
         from firestream_core.config.project_check import load_project_checked
@@ -957,7 +957,7 @@ class Project:
         :raises StateLockedError: another run holds the project's lock (still, after
             ``lock_timeout``).
 
-        Example, with a progress display and Ctrl-C handled by ``cancel``::
+        Example, with a progress display::
 
             def show(event):
                 if event.kind == "finished":
@@ -1095,8 +1095,11 @@ class Project:
 
         Example::
 
-            for release_diff in project.diff(["web"]):
-                print(release_diff)
+            for release in project.diff(["web"]):          # ReleaseDiff
+                print(release.name, release.action, release.status)
+                for obj in release.objects:
+                    print(obj.change, obj.key.kind, obj.key.name)
+                    print(obj.diff)                           # sensitive values masked
         """
         from firestream_core.ops.diff import diff_project
 
@@ -1107,8 +1110,9 @@ class Project:
 
         Example::
 
-            drifted = project.drift()
-            print(len(drifted), "releases checked")
+            for release in project.drift():                # ReleaseDrift
+                if release.drifted:
+                    print(release.name, [o.key.name for o in release.objects])
         """
         from firestream_core.ops.drift import drift_project
 
@@ -1119,8 +1123,8 @@ class Project:
 
         Example::
 
-            project.test(["web"])
-            print(project.status()[0].tests_result)     # passed, failed or no-tests
+            for result in project.test(["web"]):           # ReleaseTestResult
+                print(result.name, result.status, result.message)
         """
         from firestream_core.deploy.helm_tests import run_helm_tests
 
@@ -1143,6 +1147,7 @@ class Project:
         Example, a release installed by hand with ``helm install``::
 
             imported = project.import_release("legacy-redis", "cache", chart="redis", repository="bitnami")
+            print(imported.config_path, imported.warnings)
             project = project.reload()
         """
         from firestream_core.ops.importer import ImportInput, import_release
