@@ -126,6 +126,15 @@ class SemVer:
 
     @classmethod
     def parse(cls, text: str) -> SemVer:
+        """Parse ``text`` (``1.2.3``, ``v1.2.3``, ``2.0.0-rc.1+build``); ``ValueError`` otherwise.
+
+        >>> SemVer.parse("v13.2.24").minor
+        2
+        >>> SemVer.parse("13.2")
+        Traceback (most recent call last):
+        ...
+        ValueError: invalid semantic version '13.2'
+        """
         m = _SEMVER.match(str(text).strip())
         if not m:
             raise ValueError(f"invalid semantic version {text!r}")
@@ -279,6 +288,9 @@ class BreakingVersion:
 
         Half of the rule: whether an upgrade crosses it also depends on the
         target version; decide with :func:`breaking_step`.
+
+        >>> BreakingVersion("10.0.0").applies_to("9.4.1"), BreakingVersion("10.0.0").applies_to(None)
+        (True, False)
         """
         if not installed_version:
             return False
@@ -432,6 +444,11 @@ class ChartInfo:
 
     @property
     def namespace_name(self) -> str:
+        """The namespace name used: ``custom_namespace`` for ``CUSTOM``, else the namespace's name.
+
+        >>> ChartInfo(name="db", namespace=HelmChartNamespace.Custom, custom_namespace="data").namespace_name
+        'data'
+        """
         ns = self.namespace
         if ns is HelmChartNamespace.CUSTOM:
             if not self.custom_namespace:
@@ -441,11 +458,22 @@ class ChartInfo:
 
     @property
     def timeout_seconds(self) -> int:
+        """``timeout`` in seconds (:func:`parse_duration`).
+
+        >>> ChartInfo(name="db", timeout="5m").timeout_seconds
+        300
+        """
         return parse_duration(self.timeout)
 
     @property
     def chart_ref(self) -> str:
-        """What helm is given as the chart: a local path, an OCI URL or ``repo/chart``."""
+        """What helm is given as the chart: a local path, an OCI URL or ``repo/chart``.
+
+        >>> ChartInfo(name="db", chart="postgresql", repository="bitnami").chart_ref
+        'bitnami/postgresql'
+        >>> ChartInfo(name="api", path="charts/api").chart_ref
+        'charts/api'
+        """
         if self.path is not None:
             return str(self.path)
         if self.chart.startswith("oci://") or "/" in self.chart or not self.repository:
@@ -453,7 +481,13 @@ class ChartInfo:
         return f"{self.repository}/{self.chart}"
 
     def check(self) -> list[str]:
-        """Every problem with this info, as ``field: message`` (empty when valid)."""
+        """Every problem with this info, as ``field: message`` (empty when valid).
+
+        >>> ChartInfo(name="web", chart="bitnami/nginx").check()
+        []
+        >>> ChartInfo(name="web").check()
+        ['chart: a chart or a path is required']
+        """
         problems: list[str] = []
 
         def run(field: str, fn: Any, *args: Any) -> None:
@@ -542,15 +576,30 @@ class HelmChart:
     settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
 
     def get_chart_info(self) -> ChartInfo:
-        """The seed's ``get_chart_info()``."""
+        """The seed's ``get_chart_info()``.
+
+        >>> HelmChart(ChartInfo(name="web", chart="bitnami/nginx")).get_chart_info().chart
+        'bitnami/nginx'
+        """
         return self.chart_info
 
     def get_chart_info_mut(self) -> ChartInfo:
-        """The seed's ``get_chart_info_mut()`` (Python has one kind of reference)."""
+        """The seed's ``get_chart_info_mut()`` (Python has one kind of reference).
+
+        >>> chart = HelmChart(ChartInfo(name="web", chart="bitnami/nginx"))
+        >>> chart.get_chart_info_mut().values.append(ChartSetValue("replicaCount", "3"))
+        >>> chart.chart_info.values[0].value
+        '3'
+        """
         return self.chart_info
 
     @property
     def name(self) -> str:
+        """The release name (``chart_info.name``).
+
+        >>> HelmChart(ChartInfo(name="web", chart="bitnami/nginx")).name
+        'web'
+        """
         return self.chart_info.name
 
     # -- the seed's lifecycle methods ------------------------------------------------
@@ -567,6 +616,11 @@ class HelmChart:
         :param context: the run's :class:`~firestream_core.plugin.context.DeployContext`, with
             read-only tools.
         :return: a nested values mapping, or None.
+
+        Example, in a subclass::
+
+            def contribute_values(self, context):
+                return {"metrics": {"enabled": True}}
         """
         return None
 
@@ -576,11 +630,28 @@ class HelmChart:
         :param context: the run's :class:`~firestream_core.plugin.context.DeployContext`.
         :param payload: data shared with this release's later stages.
         :return: readable problems, or None when there are none.
+
+        Example, in a subclass (the core prefixes each problem with the release name)::
+
+            def check_prerequisites(self, context, payload):
+                if not self.chart_info.depends_on:
+                    return ["needs its database release in depends_on"]
+                return None
         """
         return None
 
     def pre_exec(self, context: Any, payload: ChartPayload) -> None:
-        """Prepare the cluster before helm runs (the ``pre_exec`` hook). Raise to fail."""
+        """Prepare the cluster before helm runs (the ``pre_exec`` hook). Raise to fail.
+
+        Example, in a subclass::
+
+            def pre_exec(self, context, payload):
+                ns = self.chart_info.namespace_name
+                ensure_namespace(context, ns)
+                outcome = ensure_secret(context, name=f"{self.name}-auth", namespace=ns,
+                                        keys={"password": None})
+                payload.section(self.chart_type)["secret"] = outcome.to_payload()
+        """
         return None
 
     def exec(self, context: Any, payload: ChartPayload) -> ExecOutcome | None:  # noqa: A003
@@ -588,17 +659,38 @@ class HelmChart:
 
         :return: an :class:`ExecOutcome` to replace the default ``helm upgrade --install``
             / ``helm uninstall``, or None to let the plugins and the default do it.
+
+        Example, in a subclass::
+
+            def exec(self, context, payload):
+                if self.chart_info.action is HelmAction.DEPLOY and not is_dry_run(self, context):
+                    upgrade_chart_crds(context, self.chart_info, installed=current_release(self, context))
+                return None      # the default helm upgrade --install runs
         """
         return None
 
     def post_exec(self, context: Any, payload: ChartPayload) -> None:
-        """Finish the release after helm succeeded (the ``post_exec`` hook). Raise to fail."""
+        """Finish the release after helm succeeded (the ``post_exec`` hook). Raise to fail.
+
+        Example, in a subclass::
+
+            def post_exec(self, context, payload):
+                done = payload.get("firestream.exec", {})       # what exec did
+                payload.section(self.chart_type)["revision"] = done.get("revision")
+        """
         return None
 
     def validate(self, context: Any, payload: ChartPayload) -> list[ValidationResult] | None:
         """Check that the release works (the ``validate`` hook).
 
         :return: :class:`ValidationResult`\\ s, added to the plugins' and the defaults'.
+
+        Example, in a subclass::
+
+            def validate(self, context, payload):
+                ns = self.chart_info.namespace_name
+                return [checks.deployment_available(context, namespace=ns,
+                                                    selector=f"app.kubernetes.io/instance={self.name}")]
         """
         return None
 
@@ -608,6 +700,12 @@ class HelmChart:
         """Debug lines after ``stage`` failed with ``error`` (the ``on_deploy_failure`` hook).
 
         Called when a stage raised and when validation failed.
+
+        Example, in a subclass::
+
+            def on_deploy_failure(self, context, payload, stage, error):
+                mine = payload.section(self.chart_type)
+                return [f"{self.name} failed at {stage}; prepared: {', '.join(sorted(mine))}"]
         """
         return None
 
@@ -709,6 +807,11 @@ class ValidationResult:
 
     @property
     def passed(self) -> bool:
+        """True for ``PASSED`` and ``WARNING``.
+
+        >>> ValidationResult.ok("x").passed, ValidationResult.fail("x").passed
+        (True, False)
+        """
         return self.status in (ValidationStatus.PASSED, ValidationStatus.WARNING)
 
     @classmethod
@@ -798,7 +901,11 @@ class ChartType:
             cls.chart_type = self.name
 
     def default_chart(self, name: str | None = None) -> HelmChart:
-        """The chart type's defaults: ``chart_class.default()`` or ``chart_class(ChartInfo(name))``."""
+        """The chart type's defaults: ``chart_class.default()`` or ``chart_class(ChartInfo(name))``.
+
+        >>> ChartType(name="web", chart_class=HelmChart).default_chart().name
+        'web'
+        """
         factory = getattr(self.chart_class, "default", None)
         if callable(factory):
             return factory()
@@ -827,20 +934,40 @@ class InstalledRelease:
 
     @property
     def chart_name(self) -> str:
+        """The chart's name, from helm's ``name-version``.
+
+        >>> InstalledRelease("db", "data", 1, "deployed", "kube-prometheus-stack-55.5.0").chart_name
+        'kube-prometheus-stack'
+        """
         m = _CHART_VERSION_SPLIT.match(self.chart)
         return m.group("name") if m else self.chart
 
     @property
     def chart_version(self) -> str:
+        """The chart's version, from helm's ``name-version`` (empty when not readable).
+
+        >>> InstalledRelease("db", "data", 1, "deployed", "postgresql-13.2.24").chart_version
+        '13.2.24'
+        """
         m = _CHART_VERSION_SPLIT.match(self.chart)
         return m.group("version") if m else ""
 
     @property
     def is_pending(self) -> bool:
+        """helm reports ``pending-*``: an earlier operation was interrupted (``recover`` in a plan).
+
+        >>> InstalledRelease("db", "data", 2, "pending-upgrade", "postgresql-13.2.24").is_pending
+        True
+        """
         return self.status.startswith("pending-")
 
     @property
     def key(self) -> tuple[str, str]:
+        """``(namespace, name)``, how releases are told apart across namespaces.
+
+        >>> InstalledRelease("db", "data", 1, "deployed", "postgresql-13.2.24").key
+        ('data', 'db')
+        """
         return (self.namespace, self.name)
 
 

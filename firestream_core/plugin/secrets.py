@@ -85,7 +85,11 @@ class SecretOutcome:
     configured: tuple[str, ...] = ()
 
     def to_payload(self) -> dict[str, Any]:
-        """A JSON-friendly summary for the chart payload (no values)."""
+        """A JSON-friendly summary for the chart payload (no values).
+
+        >>> SecretOutcome("db-auth", "data", existed=False, written=True, generated=("password",)).to_payload()
+        {'name': 'db-auth', 'namespace': 'data', 'existed': False, 'written': True, 'generated': ['password'], 'reused': [], 'configured': []}
+        """
         return {
             "name": self.name,
             "namespace": self.namespace,

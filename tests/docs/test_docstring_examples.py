@@ -109,6 +109,21 @@ def test_every_name_of_the_author_surface_has_an_example(name: str) -> None:
         check_python(block, f"firestream_core.plugin.{name}")  # a literal block is Python as written
 
 
+SURFACE_CLASSES = [n for n in surface.__all__
+                   if inspect.isclass(getattr(surface, n)) and not issubclass(getattr(surface, n), BaseException)]
+
+
+@pytest.mark.parametrize("name", SURFACE_CLASSES)
+def test_every_method_of_the_author_surface_has_an_example(name: str) -> None:
+    """The methods and properties a class of the surface defines show one too (the reference lists them)."""
+    cls = getattr(surface, name)
+    members = _public_members(cls)
+    assert [attr for attr, fn in members if not has_example(fn.__doc__)] == []
+    for attr, fn in members:
+        for block in literal_blocks(fn.__doc__ or ""):
+            check_python(block, f"{name}.{attr}")
+
+
 @pytest.mark.parametrize("name", surface.checks.__all__)
 def test_every_check_has_an_example(name: str) -> None:
     doc = getattr(surface.checks, name).__doc__
