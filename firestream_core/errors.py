@@ -10,7 +10,17 @@ from __future__ import annotations
 
 
 class FirestreamError(Exception):
-    """Base class: an expected failure with a readable message."""
+    """Base class: an expected failure with a readable message.
+
+    Raise it (or a subclass) from a stage for a failure the user can act on:
+    the CLI prints the message and the ``hint`` on one line each, without a
+    traceback, and exits with ``exit_code``.
+
+    >>> err = FirestreamError("release 'web': values file 'web.yaml' not found",
+    ...                       hint="check 'values_files' in firestream.toml")
+    >>> str(err), err.hint, err.exit_code
+    ("release 'web': values file 'web.yaml' not found", "check 'values_files' in firestream.toml", 1)
+    """
 
     exit_code = 1
     hint: str | None = None
@@ -73,7 +83,17 @@ class UnknownChartTypeError(ConfigError):
 
 # -- helm and the cluster -------------------------------------------------------
 class HelmError(FirestreamError):
-    """A helm or kubectl call failed. ``stderr`` is already redacted."""
+    """A helm or kubectl call failed. ``stderr`` is already redacted.
+
+    The helm and kubectl layers raise it (as one of the subclasses below); a
+    stage can catch it to decide what to do:
+
+    >>> try:
+    ...     raise HelmError("helm upgrade of 'web' failed", release="web", stderr="Error: UPGRADE FAILED")
+    ... except FirestreamError as exc:
+    ...     (type(exc).__name__, exc.release, exc.stderr)
+    ('HelmError', 'web', 'Error: UPGRADE FAILED')
+    """
 
     def __init__(
         self,
@@ -105,7 +125,15 @@ class ReleaseLockedError(HelmError):
 
 
 class HelmTimeoutError(HelmError):
-    """helm gave up waiting (``--wait``/``--timeout``) or a stage timed out."""
+    """helm gave up waiting (``--wait``/``--timeout``) or a stage timed out.
+
+    A stage that waits itself raises it when the release's timeout passed:
+
+    >>> err = HelmTimeoutError("release 'db': the operator did not report Ready within 600s",
+    ...                        release="db")
+    >>> isinstance(err, HelmError), err.release
+    (True, 'db')
+    """
 
 
 class RenderError(HelmError):
@@ -132,11 +160,35 @@ class CancelledError(FirestreamError):
 
 # -- lifecycle and state ------------------------------------------------------
 class PrerequisiteError(FirestreamError):
-    """``check_prerequisites`` found the release cannot be deployed."""
+    """``check_prerequisites`` found the release cannot be deployed.
+
+    The runner raises it from the problems ``check_prerequisites`` returned; a
+    later stage may raise it too when it finds what is missing:
+
+    >>> raise PrerequisiteError("release 'db': Secret 'db-auth' (existing_secret) does not exist",
+    ...                         hint="create it, or drop existing_secret")
+    Traceback (most recent call last):
+    ...
+    firestream_core.errors.PrerequisiteError: release 'db': Secret 'db-auth' (existing_secret) does not exist
+    """
 
 
 class ValidationFailedError(FirestreamError):
-    """At least one validation check failed for a release."""
+    """At least one validation check failed for a release.
+
+    The runner raises it when a ``validate`` result failed (never a stage: a
+    stage returns :meth:`ValidationResult.fail <firestream_core.model.ValidationResult.fail>`);
+    ``on_deploy_failure`` receives it as ``error``:
+
+    >>> from firestream_core.plugin import hookimpl
+    >>> @hookimpl
+    ... def on_deploy_failure(chart, context, payload, stage, error):
+    ...     if isinstance(error, ValidationFailedError):
+    ...         return [f"validation failed: {error}"]
+    ...     return None
+    >>> on_deploy_failure(None, None, {}, "validate", ValidationFailedError("endpoint: refused"))
+    ['validation failed: endpoint: refused']
+    """
 
 
 class StageFailedError(FirestreamError):

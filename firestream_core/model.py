@@ -31,7 +31,13 @@ _CONSTRAINT = re.compile(r"^\s*(?:(?:[<>=!~^]=?|=)?\s*v?[0-9x*]+(?:\.[0-9x*]+){0
 
 
 class HelmAction(enum.Enum):
-    """What to do with a release: the seed's ``Deploy`` / ``Destroy`` / ``Skip``."""
+    """What to do with a release: the seed's ``Deploy`` / ``Destroy`` / ``Skip``.
+
+    >>> HelmAction("destroy") is HelmAction.Destroy is HelmAction.DESTROY
+    True
+    >>> ChartInfo(name="old-app", chart="bitnami/nginx", action="skip").action
+    <HelmAction.SKIP: 'skip'>
+    """
 
     DEPLOY = "deploy"
     DESTROY = "destroy"
@@ -43,7 +49,17 @@ class HelmAction(enum.Enum):
 
 
 class HelmChartNamespace(enum.Enum):
-    """The original's well-known namespaces; anything else is ``Custom``."""
+    """The original's well-known namespaces; anything else is ``Custom``.
+
+    ``ChartInfo.namespace`` takes a member or any namespace name:
+
+    >>> ChartInfo(name="ingress", namespace=HelmChartNamespace.NginxIngress).namespace_name
+    'nginx-ingress'
+    >>> ChartInfo(name="app", namespace=HelmChartNamespace.CUSTOM, custom_namespace="shop").namespace_name
+    'shop'
+    >>> ChartInfo(name="app", namespace="shop").namespace_name
+    'shop'
+    """
 
     KUBE_SYSTEM = "kube-system"
     DEFAULT = "default"
@@ -68,6 +84,13 @@ def parse_duration(text: str) -> int:
     """Seconds in a helm-style duration: ``300s``, ``5m``, ``1h``, ``1h30m``.
 
     A bare integer is taken as seconds. Raises ``ValueError`` otherwise.
+
+    >>> parse_duration("1h30m"), parse_duration("300s"), parse_duration("45")
+    (5400, 300, 45)
+    >>> parse_duration("soon")
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid duration 'soon': expected e.g. '300s', '5m' or '1h'
     """
     if isinstance(text, int):
         if text < 0:
@@ -85,7 +108,15 @@ def parse_duration(text: str) -> int:
 
 @attrs.frozen(order=False)
 class SemVer:
-    """A parsed semantic version, compared by precedence (``10.0.0 > 9.0.0``)."""
+    """A parsed semantic version, compared by precedence (``10.0.0 > 9.0.0``).
+
+    >>> SemVer.parse("10.0.0") > SemVer.parse("9.4.1")
+    True
+    >>> SemVer.parse("2.0.0-rc.1") < SemVer.parse("2.0.0")
+    True
+    >>> str(SemVer.parse("v1.2.3"))
+    'v1.2.3'
+    """
 
     major: int
     minor: int
@@ -95,6 +126,15 @@ class SemVer:
 
     @classmethod
     def parse(cls, text: str) -> SemVer:
+        """Parse ``text`` (``1.2.3``, ``v1.2.3``, ``2.0.0-rc.1+build``); ``ValueError`` otherwise.
+
+        >>> SemVer.parse("v13.2.24").minor
+        2
+        >>> SemVer.parse("13.2")
+        Traceback (most recent call last):
+        ...
+        ValueError: invalid semantic version '13.2'
+        """
         m = _SEMVER.match(str(text).strip())
         if not m:
             raise ValueError(f"invalid semantic version {text!r}")
@@ -175,7 +215,13 @@ def check_namespace_name(name: str) -> str:
 
 @attrs.define
 class ChartSetValue:
-    """One ``--set key=value`` pair (passed to helm in a values file, never on argv)."""
+    """One ``--set key=value`` pair (passed to helm in a values file, never on argv).
+
+    >>> info = ChartInfo(name="web", chart="bitnami/nginx")
+    >>> info.values.append(ChartSetValue("replicaCount", "2"))
+    >>> info.values
+    [ChartSetValue(key='replicaCount', value='2')]
+    """
 
     key: str
     value: str
@@ -187,6 +233,11 @@ class ChartValuesGenerated:
 
     ``secret``: every value in it is sensitive (``secret_values`` become such
     files): ``plan`` shows its changes as ``(sensitive)``.
+
+    >>> doc = ChartValuesGenerated("resources.yaml", "resources: {limits: {memory: 512Mi}}")
+    >>> info = ChartInfo(name="web", chart="bitnami/nginx", yaml_files_content=[doc])
+    >>> info.yaml_files_content[0].filename, info.yaml_files_content[0].secret
+    ('resources.yaml', False)
     """
 
     filename: str
@@ -212,6 +263,16 @@ class BreakingVersion:
     ``pre_upgrade_commands`` run first (each an argument list; the string
     form ``"kubectl delete crd x"`` is split with shlex, never given to a
     shell) and the release is uninstalled first if ``requires_uninstall``.
+
+    >>> bv = BreakingVersion("10.0.0", requires_uninstall=True,
+    ...                      pre_upgrade_commands=["kubectl delete crd widgets.example.com"])
+    >>> bv.pre_upgrade_commands
+    [['kubectl', 'delete', 'crd', 'widgets.example.com']]
+    >>> bv.applies_to("9.4.1"), bv.applies_to("10.1.0")
+    (True, False)
+    >>> ChartInfo(name="db", chart="bitnami/postgresql",
+    ...           last_breaking_version_requiring_restart=bv).last_breaking_version_requiring_restart.version
+    '10.0.0'
     """
 
     version: str = attrs.field(converter=str)
@@ -227,6 +288,9 @@ class BreakingVersion:
 
         Half of the rule: whether an upgrade crosses it also depends on the
         target version; decide with :func:`breaking_step`.
+
+        >>> BreakingVersion("10.0.0").applies_to("9.4.1"), BreakingVersion("10.0.0").applies_to(None)
+        (True, False)
         """
         if not installed_version:
             return False
@@ -334,6 +398,17 @@ class ChartInfo:
 
     ``namespace`` takes a ``HelmChartNamespace`` or any namespace name;
     ``namespace_name`` is the name actually used.
+
+    >>> info = ChartInfo(name="db", chart="postgresql", repository="bitnami", version="13.2.24",
+    ...                  namespace="data", timeout="10m", depends_on=["cert-manager"])
+    >>> info.namespace_name, info.chart_ref, info.timeout_seconds
+    ('data', 'bitnami/postgresql', 600)
+    >>> info.check()
+    []
+    >>> ChartInfo(name="Bad_Name", chart="x", timeout="soon").check()  # doctest: +NORMALIZE_WHITESPACE
+    ["name: release name 'Bad_Name' is not a DNS-1123 label (lower-case letters, digits and '-',
+      starting and ending with a letter or digit)",
+     "timeout: invalid duration 'soon': expected e.g. '300s', '5m' or '1h'"]
     """
 
     name: str
@@ -369,6 +444,11 @@ class ChartInfo:
 
     @property
     def namespace_name(self) -> str:
+        """The namespace name used: ``custom_namespace`` for ``CUSTOM``, else the namespace's name.
+
+        >>> ChartInfo(name="db", namespace=HelmChartNamespace.Custom, custom_namespace="data").namespace_name
+        'data'
+        """
         ns = self.namespace
         if ns is HelmChartNamespace.CUSTOM:
             if not self.custom_namespace:
@@ -378,11 +458,22 @@ class ChartInfo:
 
     @property
     def timeout_seconds(self) -> int:
+        """``timeout`` in seconds (:func:`parse_duration`).
+
+        >>> ChartInfo(name="db", timeout="5m").timeout_seconds
+        300
+        """
         return parse_duration(self.timeout)
 
     @property
     def chart_ref(self) -> str:
-        """What helm is given as the chart: a local path, an OCI URL or ``repo/chart``."""
+        """What helm is given as the chart: a local path, an OCI URL or ``repo/chart``.
+
+        >>> ChartInfo(name="db", chart="postgresql", repository="bitnami").chart_ref
+        'bitnami/postgresql'
+        >>> ChartInfo(name="api", path="charts/api").chart_ref
+        'charts/api'
+        """
         if self.path is not None:
             return str(self.path)
         if self.chart.startswith("oci://") or "/" in self.chart or not self.repository:
@@ -390,7 +481,13 @@ class ChartInfo:
         return f"{self.repository}/{self.chart}"
 
     def check(self) -> list[str]:
-        """Every problem with this info, as ``field: message`` (empty when valid)."""
+        """Every problem with this info, as ``field: message`` (empty when valid).
+
+        >>> ChartInfo(name="web", chart="bitnami/nginx").check()
+        []
+        >>> ChartInfo(name="web").check()
+        ['chart: a chart or a path is required']
+        """
         problems: list[str] = []
 
         def run(field: str, fn: Any, *args: Any) -> None:
@@ -431,6 +528,11 @@ class ReleaseSettings:
     :param on_validation_failure: ``fail`` (default) or ``warn``.
     :param sensitive_keys: dotted values paths (``fnmatch`` patterns) that are
         sensitive besides the built-in rules (docs/secrets.md).
+
+    >>> chart = HelmChart(ChartInfo(name="api", chart="./charts/api"),
+    ...                   settings=ReleaseSettings(retries=2, run_tests=True, sensitive_keys=("api.token*",)))
+    >>> chart.settings.retries, chart.settings.on_validation_failure
+    (2, 'fail')
     """
 
     retries: int = 0
@@ -460,6 +562,11 @@ class HelmChart:
     release's hooks to that plugin. ``ChartType(name=..., chart_class=...)``
     sets it, so the name is written once; a class that is never registered
     keeps ``generic``.
+
+    >>> chart = HelmChart(ChartInfo(name="web", chart="bitnami/nginx"))
+    >>> chart.get_chart_info_mut().timeout = "600s"
+    >>> chart.name, chart.chart_type, chart.get_chart_info().timeout
+    ('web', 'generic', '600s')
     """
 
     chart_type: ClassVar[str] = "generic"
@@ -469,15 +576,30 @@ class HelmChart:
     settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
 
     def get_chart_info(self) -> ChartInfo:
-        """The seed's ``get_chart_info()``."""
+        """The seed's ``get_chart_info()``.
+
+        >>> HelmChart(ChartInfo(name="web", chart="bitnami/nginx")).get_chart_info().chart
+        'bitnami/nginx'
+        """
         return self.chart_info
 
     def get_chart_info_mut(self) -> ChartInfo:
-        """The seed's ``get_chart_info_mut()`` (Python has one kind of reference)."""
+        """The seed's ``get_chart_info_mut()`` (Python has one kind of reference).
+
+        >>> chart = HelmChart(ChartInfo(name="web", chart="bitnami/nginx"))
+        >>> chart.get_chart_info_mut().values.append(ChartSetValue("replicaCount", "3"))
+        >>> chart.chart_info.values[0].value
+        '3'
+        """
         return self.chart_info
 
     @property
     def name(self) -> str:
+        """The release name (``chart_info.name``).
+
+        >>> HelmChart(ChartInfo(name="web", chart="bitnami/nginx")).name
+        'web'
+        """
         return self.chart_info.name
 
     # -- the seed's lifecycle methods ------------------------------------------------
@@ -494,6 +616,11 @@ class HelmChart:
         :param context: the run's :class:`~firestream_core.plugin.context.DeployContext`, with
             read-only tools.
         :return: a nested values mapping, or None.
+
+        Example, in a subclass::
+
+            def contribute_values(self, context):
+                return {"metrics": {"enabled": True}}
         """
         return None
 
@@ -503,11 +630,28 @@ class HelmChart:
         :param context: the run's :class:`~firestream_core.plugin.context.DeployContext`.
         :param payload: data shared with this release's later stages.
         :return: readable problems, or None when there are none.
+
+        Example, in a subclass (the core prefixes each problem with the release name)::
+
+            def check_prerequisites(self, context, payload):
+                if not self.chart_info.depends_on:
+                    return ["needs its database release in depends_on"]
+                return None
         """
         return None
 
     def pre_exec(self, context: Any, payload: ChartPayload) -> None:
-        """Prepare the cluster before helm runs (the ``pre_exec`` hook). Raise to fail."""
+        """Prepare the cluster before helm runs (the ``pre_exec`` hook). Raise to fail.
+
+        Example, in a subclass::
+
+            def pre_exec(self, context, payload):
+                ns = self.chart_info.namespace_name
+                ensure_namespace(context, ns)
+                outcome = ensure_secret(context, name=f"{self.name}-auth", namespace=ns,
+                                        keys={"password": None})
+                payload.section(self.chart_type)["secret"] = outcome.to_payload()
+        """
         return None
 
     def exec(self, context: Any, payload: ChartPayload) -> ExecOutcome | None:  # noqa: A003
@@ -515,17 +659,38 @@ class HelmChart:
 
         :return: an :class:`ExecOutcome` to replace the default ``helm upgrade --install``
             / ``helm uninstall``, or None to let the plugins and the default do it.
+
+        Example, in a subclass::
+
+            def exec(self, context, payload):
+                if self.chart_info.action is HelmAction.DEPLOY and not is_dry_run(self, context):
+                    upgrade_chart_crds(context, self.chart_info, installed=current_release(self, context))
+                return None      # the default helm upgrade --install runs
         """
         return None
 
     def post_exec(self, context: Any, payload: ChartPayload) -> None:
-        """Finish the release after helm succeeded (the ``post_exec`` hook). Raise to fail."""
+        """Finish the release after helm succeeded (the ``post_exec`` hook). Raise to fail.
+
+        Example, in a subclass::
+
+            def post_exec(self, context, payload):
+                done = payload.get("firestream.exec", {})       # what exec did
+                payload.section(self.chart_type)["revision"] = done.get("revision")
+        """
         return None
 
     def validate(self, context: Any, payload: ChartPayload) -> list[ValidationResult] | None:
         """Check that the release works (the ``validate`` hook).
 
         :return: :class:`ValidationResult`\\ s, added to the plugins' and the defaults'.
+
+        Example, in a subclass::
+
+            def validate(self, context, payload):
+                ns = self.chart_info.namespace_name
+                return [checks.deployment_available(context, namespace=ns,
+                                                    selector=f"app.kubernetes.io/instance={self.name}")]
         """
         return None
 
@@ -535,6 +700,12 @@ class HelmChart:
         """Debug lines after ``stage`` failed with ``error`` (the ``on_deploy_failure`` hook).
 
         Called when a stage raised and when validation failed.
+
+        Example, in a subclass::
+
+            def on_deploy_failure(self, context, payload, stage, error):
+                mine = payload.section(self.chart_type)
+                return [f"{self.name} failed at {stage}; prepared: {', '.join(sorted(mine))}"]
         """
         return None
 
@@ -600,6 +771,14 @@ class ChartPayload(dict[str, Any]):
 
 
 class ValidationStatus(enum.Enum):
+    """The status of a :class:`ValidationResult`; ``PASSED`` and ``WARNING`` count as passed.
+
+    >>> ValidationResult("tls", "warning", "certificate expires in 20 days").passed
+    True
+    >>> ValidationStatus("pending") is ValidationStatus.PENDING
+    True
+    """
+
     PASSED = "passed"
     FAILED = "failed"
     PENDING = "pending"
@@ -612,6 +791,13 @@ class ValidationResult:
 
     ``PENDING`` means "not yet, ask again": the runner re-validates until the
     release's timeout, after which a pending check counts as failed.
+
+    Build one with :meth:`ok`, :meth:`fail` or :meth:`pending`, in a ``validate`` stage:
+
+    >>> results = [ValidationResult.ok("endpoint", "answers"),
+    ...            ValidationResult.pending("replicas", "1 of 2 ready")]
+    >>> [r.passed for r in results]
+    [True, False]
     """
 
     name: str
@@ -621,6 +807,11 @@ class ValidationResult:
 
     @property
     def passed(self) -> bool:
+        """True for ``PASSED`` and ``WARNING``.
+
+        >>> ValidationResult.ok("x").passed, ValidationResult.fail("x").passed
+        (True, False)
+        """
         return self.status in (ValidationStatus.PASSED, ValidationStatus.WARNING)
 
     @classmethod
@@ -675,6 +866,22 @@ class ChartType:
         this chart type's ``exec`` adds to a breaking-version step
         (:class:`BreakingStep`), e.g. deleting its CRDs with the uninstall;
         ``plan`` lists them with the step's own. None: it adds none.
+
+    >>> @attrs.define
+    ... class CacheChart(HelmChart):
+    ...     @classmethod
+    ...     def development(cls) -> "CacheChart":
+    ...         return cls(ChartInfo(name="cache", chart="redis", repository="bitnami"))
+    >>> cache = ChartType(name="cache", chart_class=CacheChart,
+    ...                   presets={"development": CacheChart.development},
+    ...                   repositories={"bitnami": "https://charts.bitnami.com/bitnami"})
+    >>> CacheChart.chart_type                     # set from the ChartType's name
+    'cache'
+    >>> cache.default_chart().chart_info.name     # no default(): chart_class(ChartInfo(name))
+    'cache'
+
+    A plugin registers it from its ``register_chart_types`` hook:
+    ``register(cache)``.
     """
 
     name: str
@@ -694,7 +901,11 @@ class ChartType:
             cls.chart_type = self.name
 
     def default_chart(self, name: str | None = None) -> HelmChart:
-        """The chart type's defaults: ``chart_class.default()`` or ``chart_class(ChartInfo(name))``."""
+        """The chart type's defaults: ``chart_class.default()`` or ``chart_class(ChartInfo(name))``.
+
+        >>> ChartType(name="web", chart_class=HelmChart).default_chart().name
+        'web'
+        """
         factory = getattr(self.chart_class, "default", None)
         if callable(factory):
             return factory()
@@ -706,7 +917,12 @@ _CHART_VERSION_SPLIT = re.compile(r"^(?P<name>.+)-(?P<version>v?\d+\.\d+\.\d+.*)
 
 @attrs.frozen
 class InstalledRelease:
-    """One release as the cluster reports it (``helm list -A -a -o json``)."""
+    """One release as the cluster reports it (``helm list -A -a -o json``).
+
+    >>> rel = InstalledRelease("db", "data", revision=3, status="deployed", chart="postgresql-13.2.24")
+    >>> rel.chart_name, rel.chart_version, rel.key, rel.is_pending
+    ('postgresql', '13.2.24', ('data', 'db'), False)
+    """
 
     name: str
     namespace: str
@@ -718,20 +934,40 @@ class InstalledRelease:
 
     @property
     def chart_name(self) -> str:
+        """The chart's name, from helm's ``name-version``.
+
+        >>> InstalledRelease("db", "data", 1, "deployed", "kube-prometheus-stack-55.5.0").chart_name
+        'kube-prometheus-stack'
+        """
         m = _CHART_VERSION_SPLIT.match(self.chart)
         return m.group("name") if m else self.chart
 
     @property
     def chart_version(self) -> str:
+        """The chart's version, from helm's ``name-version`` (empty when not readable).
+
+        >>> InstalledRelease("db", "data", 1, "deployed", "postgresql-13.2.24").chart_version
+        '13.2.24'
+        """
         m = _CHART_VERSION_SPLIT.match(self.chart)
         return m.group("version") if m else ""
 
     @property
     def is_pending(self) -> bool:
+        """helm reports ``pending-*``: an earlier operation was interrupted (``recover`` in a plan).
+
+        >>> InstalledRelease("db", "data", 2, "pending-upgrade", "postgresql-13.2.24").is_pending
+        True
+        """
         return self.status.startswith("pending-")
 
     @property
     def key(self) -> tuple[str, str]:
+        """``(namespace, name)``, how releases are told apart across namespaces.
+
+        >>> InstalledRelease("db", "data", 1, "deployed", "postgresql-13.2.24").key
+        ('data', 'db')
+        """
         return (self.namespace, self.name)
 
 
@@ -742,6 +978,12 @@ class ExecOutcome:
     ``status`` is helm's status of ``revision`` as the operation itself
     reported it (``helm upgrade --install --output json``), or None when not
     known; validation may rely on it instead of asking helm again.
+
+    An ``exec`` that carries out the action itself returns one, replacing the
+    default ``helm upgrade --install``:
+
+    >>> ExecOutcome("deployed", revision=4, message="upgraded by the operator", status="deployed")
+    ExecOutcome(performed='deployed', revision=4, message='upgraded by the operator', status='deployed', workloads=None)
     """
 
     performed: str

@@ -178,6 +178,25 @@ class Project:
     so ``repo add`` happens once per distinct repository per run; ``apply``
     / ``destroy`` of the plan :meth:`plan` just made reuse that plan's (one
     ``helm version`` for both). The run itself is :class:`~firestream_core.deploy.run.Run`.
+
+    Built in code (no cluster needed until ``plan``):
+
+    >>> from firestream_core.model import ChartInfo
+    >>> from firestream_core.plugin.generic import GenericChart
+    >>> db = GenericChart(ChartInfo(name="db", chart="bitnami/postgresql", version="13.2.24"))
+    >>> web = GenericChart(ChartInfo(name="web", chart="bitnami/nginx", depends_on=["db"]))
+    >>> project = Project.from_charts([db, web], project_dir="/srv/shop")
+    >>> project.names, project.graph().order()
+    (['db', 'web'], ['db', 'web'])
+
+    From a file, planned and applied::
+
+        project = Project.load("firestream.toml", kube_context="staging")
+        plan = project.plan()
+        print(plan.summary())
+        if plan.has_changes:
+            result = project.apply(plan)
+            raise SystemExit(result.exit_code)
     """
 
     def __init__(
@@ -249,6 +268,12 @@ class Project:
         :param set_values: ``(path, value)`` pairs set on every release, last (``--set``).
         :param values_files: values files added to every release, last (``--values``).
         :raises ConfigError: every problem of the file at once.
+
+        Example::
+
+            project = Project.load("deploy/firestream.toml", environment="staging",
+                                   set_values=[("image.pullPolicy", "Always")])
+            print(project.names)
         """
         from firestream_core.config.project_check import load_project_checked
         from firestream_core.plugin.manager import get_plugin_manager
@@ -367,7 +392,21 @@ class Project:
         self.add_charts([chart])
 
     def add_charts(self, charts: Iterable[HelmChart]) -> None:
-        """:meth:`add_chart` for several charts; every problem is reported at once."""
+        """:meth:`add_chart` for several charts; every problem is reported at once.
+
+        >>> from firestream_core.model import ChartInfo
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> project = Project.from_charts([], project_dir="/srv/shop")
+        >>> project.add_charts([GenericChart.for_chart("web", "bitnami/nginx"),
+        ...                     GenericChart.for_chart("cache", "bitnami/redis")])
+        >>> project.names
+        ['web', 'cache']
+        >>> project.add_charts([GenericChart.for_chart("x", "a/b"), GenericChart.for_chart("x", "a/b")])
+        Traceback (most recent call last):
+        ...
+        firestream_core.errors.ConfigError: charts built in code are invalid
+          chart 'x': two charts have this name
+        """
         from firestream_core.errors import ConfigError
         from firestream_core.plugin.chart_methods import chart_method_problems
         from firestream_core.tools.oci import resolve_oci_charts
@@ -405,7 +444,14 @@ class Project:
         return out
 
     def repositories_with(self, charts: Iterable[HelmChart]) -> dict[str, str]:
-        """:meth:`repositories` counting ``charts`` too (before they are added)."""
+        """:meth:`repositories` counting ``charts`` too (before they are added).
+
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> project = Project.from_charts([], project_dir="/srv/shop",
+        ...                               repositories={"bitnami": "https://charts.bitnami.com/bitnami"})
+        >>> project.repositories_with([GenericChart.for_chart("web", "bitnami/nginx")])
+        {'bitnami': 'https://charts.bitnami.com/bitnami'}
+        """
         out: dict[str, str] = {}
         for chart in [*self.charts, *charts]:
             try:
@@ -417,7 +463,13 @@ class Project:
         return out
 
     def reload(self) -> Project:
-        """The same project read again from its file (after ``import``)."""
+        """The same project read again from its file (after ``import``).
+
+        Example::
+
+            project.import_release("legacy-redis", "cache")
+            project = project.reload()     # the file now names legacy-redis
+        """
         return Project.load(
             self.config.path,
             environment=self.config.environment,
@@ -433,25 +485,58 @@ class Project:
 
     @property
     def path(self) -> Path:
+        """The project's ``firestream.toml`` (where it would be, for a project built in code).
+
+        >>> Project.from_charts([], project_dir="/srv/shop").path
+        PosixPath('/srv/shop/firestream.toml')
+        """
         return Path(self.config.path)
 
     @property
     def project_dir(self) -> Path:
+        """The project folder: the state file and the lock live there; relative paths start there.
+
+        >>> Project.from_charts([], project_dir="/srv/shop").project_dir
+        PosixPath('/srv/shop')
+        """
         return Path(self.config.project_dir)
 
     @property
     def names(self) -> list[str]:
-        """Release names in config order."""
+        """Release names in config order.
+
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> charts = [GenericChart.for_chart("web", "bitnami/nginx"), GenericChart.for_chart("db", "bitnami/postgresql")]
+        >>> Project.from_charts(charts, project_dir="/srv/shop").names
+        ['web', 'db']
+        """
         return [c.chart_info.name for c in self.charts]
 
     def chart(self, name: str) -> HelmChart:
+        """The chart of release ``name``; ``KeyError`` when the project has none.
+
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> project = Project.from_charts([GenericChart.for_chart("web", "bitnami/nginx")], project_dir="/srv/shop")
+        >>> project.chart("web").chart_info.chart
+        'bitnami/nginx'
+        """
         for c in self.charts:
             if c.chart_info.name == name:
                 return c
         raise KeyError(name)
 
     def graph(self) -> ReleaseGraph:
-        """The ``depends_on`` graph of the releases."""
+        """The ``depends_on`` graph of the releases.
+
+        >>> from firestream_core.model import ChartInfo
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> project = Project.from_charts([
+        ...     GenericChart(ChartInfo(name="web", chart="bitnami/nginx", depends_on=["db"])),
+        ...     GenericChart(ChartInfo(name="db", chart="bitnami/postgresql")),
+        ... ], project_dir="/srv/shop")
+        >>> project.graph().order(), project.graph().dependencies("web")
+        (['db', 'web'], ['db'])
+        """
         if self._graph is None:
             from firestream_core.graph import build_graph
 
@@ -460,7 +545,13 @@ class Project:
 
     def labels(self) -> dict[str, dict[str, str]]:
         """Release name -> its selector labels (``[defaults]``, its own, then ``name``,
-        ``namespace``, ``chart``, ``type``), in config order."""
+        ``namespace``, ``chart``, ``type``), in config order.
+
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> project = Project.from_charts([GenericChart.for_chart("web", "bitnami/nginx")], project_dir="/srv/shop")
+        >>> project.labels()["web"]
+        {'name': 'web', 'namespace': 'default', 'chart': 'bitnami/nginx', 'type': 'generic'}
+        """
         from firestream_core.config.selectors import release_labels
 
         out: dict[str, dict[str, str]] = {}
@@ -489,6 +580,17 @@ class Project:
 
         :raises FirestreamError: an unknown target, an invalid or empty selector, or
             ``include_deps`` / ``include_dependents`` without a selection.
+
+        >>> from firestream_core.model import ChartInfo
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> project = Project.from_charts([
+        ...     GenericChart(ChartInfo(name="db", chart="bitnami/postgresql")),
+        ...     GenericChart(ChartInfo(name="web", chart="bitnami/nginx", depends_on=["db"])),
+        ... ], project_dir="/srv/shop")
+        >>> project.select(["web"], include_deps=True), project.select(selectors=["name=db"])
+        (['web', 'db'], ['db'])
+        >>> project.select() is None     # nothing selected: the whole project
+        True
         """
         from firestream_core.config.selectors import expand, select
         from firestream_core.errors import SelectorError
@@ -521,7 +623,13 @@ class Project:
         )
 
     def repositories(self) -> dict[str, str]:
-        """Repository name -> URL: the chart types' defaults, overridden by ``[repositories]``."""
+        """Repository name -> URL: the chart types' defaults, overridden by ``[repositories]``.
+
+        >>> project = Project.from_charts([], project_dir="/srv/shop",
+        ...                               repositories={"bitnami": "https://charts.bitnami.com/bitnami"})
+        >>> project.repositories()
+        {'bitnami': 'https://charts.bitnami.com/bitnami'}
+        """
         out: dict[str, str] = {}
         for chart in self.charts:
             try:
@@ -536,7 +644,14 @@ class Project:
     # -- the tools of one run ---------------------------------------------------------------
 
     def tools(self) -> Tools:
-        """A fresh ``(runner, helm, kubectl)`` for one run, sharing one process runner."""
+        """A fresh ``(runner, helm, kubectl)`` for one run, sharing one process runner.
+
+        Example, asking the cluster what the project's plan would ask::
+
+            runner, helm, kubectl = project.tools()
+            installed = helm.list_releases()
+            plan = project.plan(helm=helm, kubectl=kubectl, installed=installed)
+        """
         from firestream_core.tools.helm import Helm
         from firestream_core.tools.kubectl import Kubectl
         from firestream_core.tools.process import Runner
@@ -570,7 +685,13 @@ class Project:
         return self.tools()
 
     def state_backend(self) -> StateBackend:
-        """Where the state and the lock live (``[state] backend``, local by default)."""
+        """Where the state and the lock live (``[state] backend``, local by default).
+
+        Example::
+
+            state = project.state_backend().load()
+            print(sorted(state.releases))       # "namespace/name" keys
+        """
         kubectl = None
         if self.config.state.backend == "kubernetes":
             from firestream_core.tools.kubectl import Kubectl
@@ -589,6 +710,13 @@ class Project:
 
         :param timeout: seconds to wait for a lock another run holds (0: refuse at once).
         :raises StateLockedError: another run holds it (the message names the holder).
+
+        Example, a plan confirmed before it is applied, no other run in between::
+
+            with project.lock("deploy script", timeout=60):
+                plan = project.plan()
+                if plan.has_changes and input(plan.summary() + " - apply? ") == "y":
+                    project.apply(plan)
         """
         if self._locked:
             yield None
@@ -601,6 +729,13 @@ class Project:
                 self._locked = False
 
     def load_state(self) -> State:
+        """The project's state as recorded by the last runs (no cluster call).
+
+        Example::
+
+            for key, record in project.load_state().releases.items():
+                print(key, record.action, record.result, record.applied_at)
+        """
         return self.state_backend().load()
 
     # -- plan -------------------------------------------------------------------------------
@@ -633,6 +768,13 @@ class Project:
             (with ``helm``; the fresh tools' when None).
         :raises DependentsDeployedError: destroy of a release that deployed releases
             outside the targets depend on, without ``include_deps`` or ``force``.
+
+        Example::
+
+            plan = project.plan(["web"], include_deps=True)
+            for change in plan.changes:
+                print(change.name, change.action, change.reason)
+            print(plan.to_json())          # names, actions, reasons: never a value
         """
         from firestream_core.deploy.plan import make_plan
 
@@ -705,6 +847,15 @@ class Project:
 
         :raises PlanMismatchError: a release's cluster revision, desired state
             or action changed since (the message names it); nothing is done.
+
+        Example, what ``firestream plan --out plan.json`` then ``firestream apply plan.json`` do::
+
+            from firestream_core.deploy.saved import saved_plan, write_saved
+
+            plan = project.plan()             # reviewed, then saved
+            write_saved(saved_plan(plan, config=project.path), "plan.json")
+            ...                               # later, maybe elsewhere
+            result = project.apply(project.saved_plan("plan.json"))
         """
         from firestream_core.deploy.saved import check_saved, read_saved
 
@@ -729,6 +880,11 @@ class Project:
         (:func:`~firestream_core.deploy.desired.desired_states`; read-only tools).
 
         The one function plan, apply (through the plan), template and diff use.
+
+        Example, the values a release would be deployed with, the plugins' included::
+
+            desired = project.desired_states(names=["db"])
+            print(desired["db"].contributed)      # what each plugin's contribute_values added
         """
         from firestream_core.deploy.desired import desired_states
 
@@ -755,6 +911,11 @@ class Project:
         second ``helm version``), and the run that carries the repaired plan
         out reuses them too. Returns the new plan and the drift found
         (:func:`~firestream_core.ops.drift.repair_plan`).
+
+        Example, ``firestream apply --repair-drift``::
+
+            plan, drifts = project.repair_drift(project.plan())
+            result = project.apply(plan)
         """
         from firestream_core.ops.drift import repair_plan
 
@@ -795,6 +956,16 @@ class Project:
             Unused when the lock is already held (:meth:`lock`) or for a dry run.
         :raises StateLockedError: another run holds the project's lock (still, after
             ``lock_timeout``).
+
+        Example, with a progress display::
+
+            def show(event):
+                if event.kind == "finished":
+                    print(event.release, event.result, event.reason or "")
+
+            result = project.apply(project.plan(), concurrency=4, on_event=show)
+            for name in result.with_result("failed"):
+                print(name, result.releases[name].reason)
         """
         options = self._run_options(concurrency, fail_fast, dry_run, on_event, cancel, lock_timeout)
         return self._run(plan, targets, include_deps, destroy=False, options=options)
@@ -819,6 +990,11 @@ class Project:
         outlive what they need); without it a target that a deployed release
         depends on is refused (``DependentsDeployedError``) unless ``force``.
         Arguments (``lock_timeout`` too) as for :meth:`apply`.
+
+        Example::
+
+            result = project.destroy(["web"], include_deps=True)   # web and what depends on it
+            assert result.ok, result.with_result("failed")
         """
         options = self._run_options(concurrency, fail_fast, dry_run, on_event, cancel, lock_timeout)
         return self._run(plan, targets, include_deps, destroy=True, options=options, force=force)
@@ -875,7 +1051,13 @@ class Project:
 
     def status(self, *, helm: Any = None) -> list[ReleaseStatus]:
         """Each release's helm status, revision and chart version, with the state's last
-        validation and ``helm test`` results; one ``helm list`` call."""
+        validation and ``helm test`` results; one ``helm list`` call.
+
+        Example::
+
+            for release in project.status():
+                print(release.name, release.status, release.revision, release.tests_result)
+        """
         if helm is None:
             _, helm, _ = self.tools()
         live = {r.key: r for r in helm.list_releases()}
@@ -909,19 +1091,41 @@ class Project:
     # -- diff / drift / helm tests (diff.py, drift.py, helmtests.py) -------------------------
 
     def diff(self, targets: Iterable[str] | None = None, *, include_deps: bool = False) -> list[Any]:
-        """Per changing release, the masked object diffs apply would make (:func:`~firestream_core.ops.diff.diff_project`)."""
+        """Per changing release, the masked object diffs apply would make (:func:`~firestream_core.ops.diff.diff_project`).
+
+        Example::
+
+            for release in project.diff(["web"]):          # ReleaseDiff
+                print(release.name, release.action, release.status)
+                for obj in release.objects:
+                    print(obj.change, obj.key.kind, obj.key.name)
+                    print(obj.diff)                           # sensitive values masked
+        """
         from firestream_core.ops.diff import diff_project
 
         return diff_project(self, targets, include_deps=include_deps)
 
     def drift(self, targets: Iterable[str] | None = None) -> list[Any]:
-        """Per deployed release, whether its live objects match its manifest (:mod:`firestream_core.ops.drift`)."""
+        """Per deployed release, whether its live objects match its manifest (:mod:`firestream_core.ops.drift`).
+
+        Example::
+
+            for release in project.drift():                # ReleaseDrift
+                if release.drifted:
+                    print(release.name, [o.key.name for o in release.objects])
+        """
         from firestream_core.ops.drift import drift_project
 
         return drift_project(self, targets)
 
     def test(self, targets: Iterable[str] | None = None, *, record: bool = True) -> list[Any]:
-        """``helm test`` of the deployed releases, results kept in the state (:mod:`firestream_core.deploy.helm_tests`)."""
+        """``helm test`` of the deployed releases, results kept in the state (:mod:`firestream_core.deploy.helm_tests`).
+
+        Example::
+
+            for result in project.test(["web"]):           # ReleaseTestResult
+                print(result.name, result.status, result.message)
+        """
         from firestream_core.deploy.helm_tests import run_helm_tests
 
         return run_helm_tests(self, targets, record=record)
@@ -938,7 +1142,14 @@ class Project:
         repository: str | None = None,
         repo_url: str | None = None,
     ) -> ImportResult:
-        """Take an existing helm release under management (see :mod:`firestream_core.ops.importer`)."""
+        """Take an existing helm release under management (see :mod:`firestream_core.ops.importer`).
+
+        Example, a release installed by hand with ``helm install``::
+
+            imported = project.import_release("legacy-redis", "cache", chart="redis", repository="bitnami")
+            print(imported.config_path, imported.warnings)
+            project = project.reload()
+        """
         from firestream_core.ops.importer import ImportInput, import_release
 
         _, helm, _ = self.tools()
@@ -979,6 +1190,11 @@ class Project:
             values plugins contributed (``contribute_values``) and that they may
             name objects only apply creates (``pre_exec``: a Secret, CRDs).
         :return: release name -> rendered manifest, in dependency order.
+
+        Example::
+
+            manifests = project.template("rendered/", targets=["web"])
+            print(manifests["web"][:200])
         """
         _, helm, kubectl = self.tools()
         repos = self.repositories()

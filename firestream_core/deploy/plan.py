@@ -107,6 +107,13 @@ class Change:
         never shown, not part of :meth:`to_dict`).
     :ivar record_state: a no-op whose state entry is missing or stale: the
         cluster already matches the desired state, and apply records it.
+
+    >>> change = Change("web", "default", "generic", "upgrade",
+    ...                 reasons=("values changed: replicaCount",), changed_keys=("replicaCount",))
+    >>> change.is_change, change.key, change.reason
+    (True, 'default/web', 'values changed: replicaCount')
+    >>> change.to_dict()["changed_keys"]
+    ['replicaCount']
     """
 
     name: str
@@ -131,21 +138,38 @@ class Change:
 
     @property
     def is_change(self) -> bool:
-        """True unless the action is ``no-op``."""
+        """True unless the action is ``no-op``.
+
+        >>> Change("db", "data", "postgresql", "no-op").is_change
+        False
+        """
         return self.action != "no-op"
 
     @property
     def key(self) -> str:
-        """The state-file key, ``namespace/name``."""
+        """The state-file key, ``namespace/name``.
+
+        >>> Change("db", "data", "postgresql", "create").key
+        'data/db'
+        """
         return f"{self.namespace}/{self.name}"
 
     @property
     def reason(self) -> str:
-        """The reasons joined with a semicolon and a space (``"; "``)."""
+        """The reasons joined with a semicolon and a space (``"; "``).
+
+        >>> Change("db", "data", "postgresql", "upgrade", reasons=("chart version changed", "status failed")).reason
+        'chart version changed; status failed'
+        """
         return "; ".join(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description: names, versions, statuses, key names and value changes (sensitive ones hidden)."""
+        """JSON-ready description: names, versions, statuses, key names and value changes (sensitive ones hidden).
+
+        >>> change = Change("db", "data", "postgresql", "upgrade", value_changes=(("auth.password", "(sensitive)", "(sensitive)"),))
+        >>> change.to_dict()["value_changes"]
+        [{'path': 'auth.password', 'old': '(sensitive)', 'new': '(sensitive)'}]
+        """
         inst = self.installed
         return {
             "release": self.name,
@@ -176,6 +200,18 @@ class Plan:
     :ivar targets: the releases asked for (empty: the whole project).
     :ivar deps: release -> the planned releases it depends on (the
         sub-graph the scheduler runs).
+
+    What :meth:`Project.plan <firestream_core.project.Project.plan>` returns, read the way a
+    caller reads it:
+
+    >>> plan = Plan((Change("db", "data", "postgresql", "no-op"),
+    ...              Change("web", "default", "generic", "upgrade", reasons=("chart version changed",))))
+    >>> plan.has_changes, plan.summary(), len(plan), "web" in plan
+    (True, '1 to upgrade, 1 unchanged', 2, True)
+    >>> [(c.name, c.action, c.reason) for c in plan.changes]
+    [('web', 'upgrade', 'chart version changed')]
+    >>> plan["db"].action
+    'no-op'
     """
 
     releases: tuple[Change, ...]
@@ -185,17 +221,32 @@ class Plan:
 
     @property
     def changes(self) -> list[Change]:
-        """The entries that change the cluster (everything but ``no-op``)."""
+        """The entries that change the cluster (everything but ``no-op``).
+
+        >>> plan = Plan((Change("db", "data", "postgresql", "no-op"), Change("web", "default", "generic", "create")))
+        >>> [c.name for c in plan.changes]
+        ['web']
+        """
         return [c for c in self.releases if c.is_change]
 
     @property
     def has_changes(self) -> bool:
+        """True when some release changes (apply has work to do).
+
+        >>> Plan((Change("db", "data", "postgresql", "no-op"),)).has_changes
+        False
+        """
         return any(c.is_change for c in self.releases)
 
     @property
     def to_record(self) -> list[Change]:
         """No-op releases whose state entry is missing or stale: the cluster already holds their
-        desired state (helm finished after firestream was killed); apply records them."""
+        desired state (helm finished after firestream was killed); apply records them.
+
+        >>> stale = Change("db", "data", "postgresql", "no-op", record_state=True)
+        >>> Plan((stale,)).to_record == [stale]
+        True
+        """
         return [c for c in self.releases if c.record_state and not c.is_change]
 
     def __getitem__(self, name: str) -> Change:
@@ -214,14 +265,22 @@ class Plan:
         return len(self.releases)
 
     def counts(self) -> dict[str, int]:
-        """How many releases per action (every action listed, zeros included)."""
+        """How many releases per action (every action listed, zeros included).
+
+        >>> Plan((Change("web", "default", "generic", "create"),)).counts()["create"]
+        1
+        """
         out = dict.fromkeys(ACTIONS, 0)
         for c in self.releases:
             out[c.action] = out.get(c.action, 0) + 1
         return out
 
     def summary(self) -> str:
-        """``2 to create, 1 to upgrade, 3 unchanged`` (or ``no changes``)."""
+        """``2 to create, 1 to upgrade, 3 unchanged`` (or ``no changes``).
+
+        >>> Plan((Change("db", "data", "postgresql", "no-op"),)).summary()
+        'no changes (1 unchanged)'
+        """
         counts = self.counts()
         words = {"create": "to create", "upgrade": "to upgrade", "recover": "to recover",
                  "reinstall": "to reinstall", "destroy": "to destroy", "no-op": "unchanged"}
@@ -231,6 +290,11 @@ class Plan:
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
+        """The plan as plain data (what :meth:`to_json` writes).
+
+        >>> Plan((Change("web", "default", "generic", "create"),)).to_dict()["releases"][0]["action"]
+        'create'
+        """
         return {
             "destroy": self.destroy,
             "targets": list(self.targets),
@@ -240,7 +304,12 @@ class Plan:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The plan as JSON. Holds release names, actions, reasons and key names: never a value."""
+        """The plan as JSON. Holds release names, actions, reasons and key names: never a value.
+
+        >>> text = Plan((Change("web", "default", "generic", "create"),)).to_json()
+        >>> json.loads(text)["summary"]["create"], json.loads(text)["releases"][0]["release"]
+        (1, 'web')
+        """
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
 
 

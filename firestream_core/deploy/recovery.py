@@ -162,6 +162,30 @@ def recover_pending(
     working revision in its history) is uninstalled: None is returned and
     the next step installs afresh. Otherwise the release is rolled back to
     its last ``deployed`` revision, which is returned.
+
+    Example, a plugin's ``exec`` that runs its own step before the default upgrade
+    (the runner's steps, in the runner's order). What it did is left in
+    ``context.installed``, so the default ``exec`` that follows does not do it again::
+
+        from firestream_core.plugin import (HelmAction, current_release, decide_breaking,
+                                            handle_breaking_version, hookimpl, is_dry_run,
+                                            recover_pending)
+
+        @hookimpl
+        def exec(chart, context, payload):
+            info = chart.chart_info
+            if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
+                return None
+            installed = current_release(chart, context)
+            if installed is not None and installed.is_pending:
+                installed = recover_pending(context, info, installed)
+                context.installed = installed
+            step = decide_breaking(context, info, installed)   # the plan's rule
+            if installed is not None and step is not None and step.uninstall:
+                handle_breaking_version(context, info, installed)   # its commands, then the uninstall
+                context.installed = installed = None
+            migrate_schema(context, info, installed)   # the plugin's own step
+            return None                  # the default helm upgrade --install runs
     """
     log = context.log
     name, ns = info.name, info.namespace_name
@@ -247,6 +271,12 @@ def decide_breaking(
     (``context.change`` set) a step that differs from the plan's
     (``context.breaking``) raises :class:`~firestream_core.errors.PlanMismatchError`
     before anything ran: the cluster changed since the plan was made.
+
+    Example, deciding without acting (the step's ``describe()`` for a log line)::
+
+        step = decide_breaking(context, chart.chart_info, current_release(chart, context))
+        if step is not None:
+            context.log.info("release '%s': %s", chart.name, step.describe())
     """
     from firestream_core.deploy.plan import desired_chart
     from firestream_core.errors import PlanMismatchError
@@ -286,6 +316,30 @@ def handle_breaking_version(
     order, then the release is uninstalled when ``requires_uninstall``.
     Returns True when the release was uninstalled (the upgrade becomes an
     install).
+
+    Example, a plugin's ``exec`` that runs its own step before the default upgrade
+    (the runner's steps, in the runner's order). What it did is left in
+    ``context.installed``, so the default ``exec`` that follows does not do it again::
+
+        from firestream_core.plugin import (HelmAction, current_release, decide_breaking,
+                                            handle_breaking_version, hookimpl, is_dry_run,
+                                            recover_pending)
+
+        @hookimpl
+        def exec(chart, context, payload):
+            info = chart.chart_info
+            if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
+                return None
+            installed = current_release(chart, context)
+            if installed is not None and installed.is_pending:
+                installed = recover_pending(context, info, installed)
+                context.installed = installed
+            step = decide_breaking(context, info, installed)   # the plan's rule
+            if installed is not None and step is not None and step.uninstall:
+                handle_breaking_version(context, info, installed)   # its commands, then the uninstall
+                context.installed = installed = None
+            migrate_schema(context, info, installed)   # the plugin's own step
+            return None                  # the default helm upgrade --install runs
     """
     step = decide_breaking(context, info, installed)
     if step is None or installed is None:

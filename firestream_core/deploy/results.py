@@ -60,6 +60,12 @@ class ReleaseOutcome:
     :ivar revision: helm's revision after the run, when known.
     :ivar rolled_back: the release was rolled back after a failed validation.
     :ivar debug: ``on_deploy_failure``'s lines (redacted).
+
+    >>> from firestream_core.model import ValidationResult
+    >>> outcome = ReleaseOutcome("web", "upgrade", "ok", revision=4,
+    ...                          validations=(ValidationResult.ok("endpoint", "answers"),))
+    >>> outcome.ok, outcome.to_dict()["validations"]
+    (True, [{'name': 'endpoint', 'status': 'passed', 'message': 'answers'}])
     """
 
     name: str
@@ -75,9 +81,19 @@ class ReleaseOutcome:
 
     @property
     def ok(self) -> bool:
+        """True when the release ended ``ok`` (a ``no-op`` is ``ok``).
+
+        >>> ReleaseOutcome("db", "no-op", "ok").ok, ReleaseOutcome("web", "create", "skipped").ok
+        (True, False)
+        """
         return self.result == "ok"
 
     def to_dict(self) -> dict[str, Any]:
+        """The outcome as plain data (``--json``); reasons are redacted, never a value.
+
+        >>> ReleaseOutcome("web", "create", "skipped", reason="dependency 'db' failed").to_dict()["reason"]
+        "dependency 'db' failed"
+        """
         return {
             "release": self.name,
             "action": self.action,
@@ -101,6 +117,24 @@ class ApplyResult:
     :ivar interrupted: Ctrl-C reached the run (the CLI exits 130).
     :ivar dry_run: nothing was changed.
     :ivar duration: seconds the whole run took.
+
+    What :meth:`Project.apply <firestream_core.project.Project.apply>` returns, read the way a
+    caller reads it:
+
+    >>> from firestream_core.deploy.plan import Change, Plan
+    >>> plan = Plan((Change("db", "data", "postgresql", "no-op"),
+    ...              Change("web", "default", "generic", "upgrade", depends_on=("db",))))
+    >>> result = ApplyResult(plan, {
+    ...     "db": ReleaseOutcome("db", "no-op", "ok"),
+    ...     "web": ReleaseOutcome("web", "upgrade", "failed", reason="endpoint: connection refused",
+    ...                           stage_failed="validate", rolled_back=True),
+    ... })
+    >>> result.ok, result.exit_code, result.with_result("failed")
+    (False, 1, ['web'])
+    >>> for name, outcome in result.releases.items():
+    ...     print(name, outcome.action, outcome.result, outcome.stage_failed)
+    db no-op ok None
+    web upgrade failed validate
     """
 
     plan: Plan
@@ -112,21 +146,44 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        """True when every release ended ``ok`` and the run was not interrupted."""
+        """True when every release ended ``ok`` and the run was not interrupted.
+
+        >>> from firestream_core.deploy.plan import Plan
+        >>> ApplyResult(Plan(()), {"db": ReleaseOutcome("db", "no-op", "ok")}).ok
+        True
+        """
         return not (self.cancelled or self.interrupted) and all(o.ok for o in self.releases.values())
 
     def with_result(self, result: str) -> list[str]:
-        """The releases that ended with ``result``, in plan order."""
+        """The releases that ended with ``result``, in plan order.
+
+        >>> from firestream_core.deploy.plan import Plan
+        >>> result = ApplyResult(Plan(()), {"db": ReleaseOutcome("db", "create", "failed"),
+        ...                                 "web": ReleaseOutcome("web", "create", "skipped")})
+        >>> result.with_result("skipped")
+        ['web']
+        """
         return [n for n, o in self.releases.items() if o.result == result]
 
     @property
     def exit_code(self) -> int:
-        """0 when ok, 130 when interrupted or cancelled, else 1."""
+        """0 when ok, 130 when interrupted or cancelled, else 1.
+
+        >>> from firestream_core.deploy.plan import Plan
+        >>> ApplyResult(Plan(()), {}, interrupted=True).exit_code
+        130
+        """
         if self.interrupted or self.cancelled:
             return 130
         return 0 if self.ok else 1
 
     def to_dict(self) -> dict[str, Any]:
+        """The run as plain data (``apply --json``): one entry per release, never a value.
+
+        >>> from firestream_core.deploy.plan import Plan
+        >>> ApplyResult(Plan(()), {"db": ReleaseOutcome("db", "no-op", "ok")}, dry_run=True).to_dict()["dry_run"]
+        True
+        """
         return {
             "ok": self.ok,
             "cancelled": self.cancelled,
@@ -148,6 +205,16 @@ class ReleaseStatus:
         ``firestream test`` or an apply with ``run_tests = true``), one mapping
         per test (``name``, ``phase``, ``passed``, ``started``, ``completed``,
         ``run_at``); None when no test result is recorded.
+
+    :meth:`Project.status <firestream_core.project.Project.status>` returns one per release:
+
+    >>> status = ReleaseStatus("web", "default", "generic", "deployed", revision=4, last_result="ok",
+    ...                        tests=({"name": "web-test-connection", "phase": "Succeeded",
+    ...                                "passed": True, "run_at": "2026-12-06T06:00:00Z"},))
+    >>> status.tests_result, status.tests_run_at
+    ('passed', '2026-12-06T06:00:00Z')
+    >>> ReleaseStatus("db", "data", "postgresql", "not deployed").tests_result is None
+    True
     """
 
     name: str
@@ -167,7 +234,11 @@ class ReleaseStatus:
 
     @property
     def tests_result(self) -> str | None:
-        """``passed``, ``failed``, ``no-tests`` (the chart has none) or None (no result recorded)."""
+        """``passed``, ``failed``, ``no-tests`` (the chart has none) or None (no result recorded).
+
+        >>> ReleaseStatus("web", "default", "generic", "deployed", tests=()).tests_result
+        'no-tests'
+        """
         if self.tests is None:
             return None
         if not self.tests:
@@ -176,11 +247,22 @@ class ReleaseStatus:
 
     @property
     def tests_run_at(self) -> str | None:
-        """When the recorded tests ran (ISO 8601 UTC), when known."""
+        """When the recorded tests ran (ISO 8601 UTC), when known.
+
+        >>> ReleaseStatus("web", "default", "generic", "deployed",
+        ...               tests=({"name": "t", "passed": False, "run_at": "2026-12-06T06:00:00Z"},)).tests_run_at
+        '2026-12-06T06:00:00Z'
+        """
         return max((str(t["run_at"]) for t in self.tests or () if t.get("run_at")), default=None)
 
     def tests_dict(self) -> dict[str, Any] | None:
-        """The recorded tests for ``--json``: result, when, and each test's name, phase and times."""
+        """The recorded tests for ``--json``: result, when, and each test's name, phase and times.
+
+        >>> status = ReleaseStatus("web", "default", "generic", "deployed",
+        ...                        tests=({"name": "web-test", "phase": "Failed", "passed": False},))
+        >>> status.tests_dict()["result"], status.tests_dict()["tests"][0]["phase"]
+        ('failed', 'Failed')
+        """
         if self.tests is None:
             return None
         keys = ("name", "phase", "passed", "started", "completed")
@@ -191,6 +273,11 @@ class ReleaseStatus:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """The status as plain data (``status --json``).
+
+        >>> ReleaseStatus("db", "data", "postgresql", "not deployed").to_dict()["status"]
+        'not deployed'
+        """
         return {
             "release": self.name,
             "namespace": self.namespace,

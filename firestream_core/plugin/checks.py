@@ -246,6 +246,17 @@ def deployment_available(
     Example, in ``validate``::
 
         checks.deployment_available(context, namespace=ns, selector=f"app.kubernetes.io/instance={release}")
+
+    What it answers while a rollout is under way (``Cluster`` stands in for
+    ``context.kubectl``: any object whose ``get`` reads the cluster the same way):
+
+    >>> class Cluster:
+    ...     def get(self, kind, name=None, *, namespace=None, selector=None):
+    ...         return {"items": [{"metadata": {"name": "web"}, "spec": {"replicas": 2},
+    ...                            "status": {"availableReplicas": 1, "updatedReplicas": 2}}]}
+    >>> result = deployment_available(Cluster(), namespace="shop", selector="app.kubernetes.io/instance=web")
+    >>> result.status, result.message
+    (<ValidationStatus.PENDING: 'pending'>, 'deployment not ready yet: web: 1/2 available')
     """
     return _workloads(check, "deployment", _deployment_state, source, name, namespace, selector)
 
@@ -550,6 +561,16 @@ def chart_value(
     Example, in ``validate``::
 
         checks.chart_value(chart.chart_info, "auth.enabled", True, project_dir=context.project_dir)
+
+    >>> from firestream_core.model import ChartInfo, ChartSetValue
+    >>> from firestream_core.plugin.presets import preset_values
+    >>> info = ChartInfo(name="ingress", chart="ingress-nginx",
+    ...                  yaml_files_content=[preset_values("ingress", "dev", {"controller.replicaCount": 1})],
+    ...                  values=[ChartSetValue("controller.replicaCount", "2")])
+    >>> chart_value(info, "controller.replicaCount")     # --set pairs have the last word
+    2
+    >>> chart_value(info, "controller.hostNetwork", False)
+    False
     """
     from firestream_core.tools.values import deep_merge, load_document, merged_values, parse_key
 

@@ -42,6 +42,19 @@ class DeployContext:
         ``warn``; ``run_tests``; ...). The old key ``validation_failure`` is still
         read, with a ``DeprecationWarning``.
     :ivar cancel: set when the run is interrupted; long waits should poll it.
+
+    A stage reads it, never builds it (the runner does)::
+
+        @hookimpl
+        def post_exec(chart, context, payload):
+            if context.dry_run:
+                return
+            ns = chart.chart_info.namespace_name
+            context.log.info("release '%s': %s", chart.name, context.change)
+            context.kubectl.get("service", f"{chart.name}-headless", namespace=ns)
+            seed = context.resolve("seed/schema.sql")    # relative to firestream.toml
+            if context.settings.get("on_validation_failure") == "warn":
+                ...
     """
 
     helm: Helm
@@ -58,6 +71,12 @@ class DeployContext:
     cancel: threading.Event = attrs.field(factory=threading.Event)
 
     def resolve(self, path: Path | str) -> Path:
-        """A config path made absolute against the project folder."""
+        """A config path made absolute against the project folder.
+
+        >>> from pathlib import Path
+        >>> context = DeployContext(helm=None, kubectl=None, project_dir=Path("/srv/shop"))
+        >>> context.resolve("values/web.yaml"), context.resolve("/etc/web.yaml")
+        (PosixPath('/srv/shop/values/web.yaml'), PosixPath('/etc/web.yaml'))
+        """
         p = Path(path)
         return p if p.is_absolute() else self.project_dir / p

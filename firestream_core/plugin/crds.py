@@ -80,6 +80,11 @@ def chart_crds(context: DeployContext, info: ChartInfo) -> str:
 
     A local chart is read where it is (a folder, or a ``.tgz`` archive);
     any other is fetched with ``helm pull`` into a temporary folder.
+
+    Example, in ``check_prerequisites``, listing what an upgrade would apply::
+
+        manifests = chart_crds(context, chart.chart_info)
+        context.log.info("release '%s' ships %d CRDs", chart.name, len(crd_names(manifests)))
     """
     if info.path is not None:
         local = context.resolve(info.path)
@@ -92,7 +97,19 @@ def chart_crds(context: DeployContext, info: ChartInfo) -> str:
 
 
 def crd_names(manifests: str) -> list[str]:
-    """The names of the CustomResourceDefinitions in a YAML stream."""
+    """The names of the CustomResourceDefinitions in a YAML stream.
+
+    >>> crd_names('''
+    ... apiVersion: apiextensions.k8s.io/v1
+    ... kind: CustomResourceDefinition
+    ... metadata: {name: widgets.example.com}
+    ... ---
+    ... apiVersion: v1
+    ... kind: ConfigMap
+    ... metadata: {name: settings}
+    ... ''')
+    ['widgets.example.com']
+    """
     from firestream_core.tools import kube_yaml
 
     return [
@@ -106,6 +123,13 @@ def apply_crds(context: DeployContext, info: ChartInfo) -> list[str]:
     """Server-side apply the chart's CRDs (field manager ``firestream``); their names.
 
     Nothing is applied (and ``[]`` returned) when the chart has no CRDs.
+
+    Example, in ``exec``, applying them whatever is installed (prefer
+    :func:`upgrade_chart_crds`, which knows when not to)::
+
+        if not is_dry_run(chart, context):
+            applied = apply_crds(context, chart.chart_info)
+            payload.section("my-operator")["crds"] = applied
     """
     manifests = chart_crds(context, info)
     names = crd_names(manifests)
@@ -140,6 +164,17 @@ def upgrade_chart_crds(
         them from ``crds/`` itself.
     :return: the CRD names applied; None when nothing was due: not a deploy,
         a dry run, ``skip_crds``, or a first install whose CRDs are absent.
+
+    Example, the ``exec`` hook of an operator chart plugin::
+
+        @hookimpl
+        def exec(chart, context, payload):
+            applied = upgrade_chart_crds(context, chart.chart_info,
+                                         installed=current_release(chart, context),
+                                         probe=["kafkas.kafka.strimzi.io"])
+            if applied:
+                payload.section("kafka")["crds_applied"] = applied
+            return None          # the default helm upgrade --install still runs
     """
     if info.action is not HelmAction.DEPLOY or context.dry_run or info.dry_run or info.skip_crds:
         return None

@@ -22,7 +22,18 @@ OptionsT = TypeVar("OptionsT")
 
 
 def options_of(chart: HelmChart, options_class: type[OptionsT]) -> OptionsT:
-    """``chart.options`` when it is an ``options_class``, else ``options_class()`` (its defaults)."""
+    """``chart.options`` when it is an ``options_class``, else ``options_class()`` (its defaults).
+
+    >>> import attrs
+    >>> from firestream_core.model import ChartInfo, HelmChart
+    >>> @attrs.frozen
+    ... class CacheOptions:
+    ...     replicas: int = 1
+    >>> options_of(HelmChart(ChartInfo(name="cache", chart="redis")), CacheOptions)
+    CacheOptions(replicas=1)
+    >>> options_of(HelmChart(ChartInfo(name="cache", chart="redis"), options=CacheOptions(3)), CacheOptions)
+    CacheOptions(replicas=3)
+    """
     opts = chart.options
     return opts if isinstance(opts, options_class) else options_class()
 
@@ -32,6 +43,16 @@ def value_of(chart: HelmChart, context: DeployContext, key: str, default: Any = 
 
     See :func:`firestream_core.plugin.checks.chart_value`; values files are
     read relative to the project folder.
+
+    >>> from firestream_core.model import ChartInfo, ChartSetValue, HelmChart
+    >>> from firestream_core.plugin.context import DeployContext
+    >>> chart = HelmChart(ChartInfo(name="ingress", chart="ingress-nginx",
+    ...                             values=[ChartSetValue("controller.hostNetwork", "true")]))
+    >>> context = DeployContext(helm=None, kubectl=None)   # what a stage receives
+    >>> value_of(chart, context, "controller.hostNetwork")
+    True
+    >>> value_of(chart, context, "controller.kind", "Deployment")   # not set: the default
+    'Deployment'
     """
     from firestream_core.plugin.checks import chart_value
 
@@ -39,12 +60,34 @@ def value_of(chart: HelmChart, context: DeployContext, key: str, default: Any = 
 
 
 def is_dry_run(chart: HelmChart, context: DeployContext) -> bool:
-    """True when nothing may change in the cluster (``--dry-run`` for the run or this release)."""
+    """True when nothing may change in the cluster (``--dry-run`` for the run or this release).
+
+    >>> from firestream_core.model import ChartInfo, HelmChart
+    >>> from firestream_core.plugin.context import DeployContext
+    >>> chart = HelmChart(ChartInfo(name="db", chart="postgresql"))
+    >>> is_dry_run(chart, DeployContext(helm=None, kubectl=None, dry_run=True))
+    True
+    >>> chart.chart_info.dry_run = True   # this release only
+    >>> is_dry_run(chart, DeployContext(helm=None, kubectl=None))
+    True
+    """
     return bool(context.dry_run or chart.chart_info.dry_run)
 
 
 def current_release(chart: HelmChart, context: DeployContext) -> InstalledRelease | None:
-    """The release as installed: the plan's view (``context.installed``), or one ``helm list`` outside a plan."""
+    """The release as installed: the plan's view (``context.installed``), or one ``helm list`` outside a plan.
+
+    Inside a plan (``apply``) no helm call is made:
+
+    >>> from firestream_core.model import ChartInfo, HelmChart, InstalledRelease
+    >>> from firestream_core.plugin.context import DeployContext
+    >>> chart = HelmChart(ChartInfo(name="db", chart="postgresql"))
+    >>> seen = InstalledRelease("db", "default", revision=2, status="deployed", chart="postgresql-13.2.24")
+    >>> current_release(chart, DeployContext(helm=None, kubectl=None, change="upgrade", installed=seen))
+    InstalledRelease(name='db', namespace='default', revision=2, status='deployed', chart='postgresql-13.2.24', app_version='', updated='')
+    >>> current_release(chart, DeployContext(helm=None, kubectl=None, change="create")) is None
+    True
+    """
     if context.installed is not None or context.change is not None:
         return context.installed
     info = chart.chart_info
@@ -68,6 +111,16 @@ def needs_crd(
 
     :return: None when nothing is wrong (off, or the CRD exists); else the
         reason (``off: ...``) or the problem text.
+
+    Example, a chart whose preset turns on a ServiceMonitor::
+
+        @hookimpl
+        def check_prerequisites(chart, context, payload):
+            said = needs_crd(chart, context, "metrics.serviceMonitor.enabled",
+                             "servicemonitors.monitoring.coreos.com", provider="prometheus-operator")
+            if said and not said.startswith("off: "):
+                return [said]          # the user's config asks for it: a problem
+            return None                # turned off (logged), or nothing to do
     """
     import attrs
 

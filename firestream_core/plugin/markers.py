@@ -10,7 +10,18 @@ from __future__ import annotations
 import pluggy
 
 NAME = "firestream"
-"""The pluggy project name, also the prefix of the entry-point group."""
+"""The pluggy project name, also the prefix of the entry-point group.
+
+>>> NAME, ENTRY_POINT_GROUP
+('firestream', 'firestream.charts')
+
+A plugin distribution registers its module in that group (``pyproject.toml``):
+
+.. code-block:: toml
+
+    [project.entry-points."firestream.charts"]
+    my-chart = "firestream_chart_my_chart"
+"""
 
 ENTRY_POINT_GROUP = "firestream.charts"
 """Entry-point group through which chart plugins are discovered."""
@@ -26,7 +37,36 @@ A plugin module may declare ``FIRESTREAM_PLUGIN_API = N``; a plugin built for
 a newer API than this one is refused with a clear message instead of
 crashing at call time. Hookspecs only ever gain arguments within one API
 version (pluggy lets an implementation accept fewer than the spec offers).
+
+A plugin implementing ``contribute_values`` declares it at module level::
+
+    from firestream_core.plugin import hookimpl
+
+    FIRESTREAM_PLUGIN_API = 2
+
+    @hookimpl
+    def contribute_values(chart, context):
+        return {"metrics": {"enabled": True}}
 """
 
 hookspec = pluggy.HookspecMarker(NAME)
+"""The marker of a hook specification (the core's ``spec`` module uses it; a plugin never does).
+
+How ``firestream_core.plugin.spec`` declares a stage::
+
+    @hookspec
+    def post_exec(chart, context, payload):
+        ...
+"""
+
 hookimpl = pluggy.HookimplMarker(NAME)
+"""The marker of a hook implementation: ``@hookimpl`` (or ``@hookimpl(tryfirst=True)``,
+``@hookimpl(wrapper=True)``). The function keeps working as written:
+
+>>> from firestream_core.plugin import hookimpl
+>>> @hookimpl
+... def validate(chart, context, payload):
+...     return []
+>>> validate(None, None, {}), hasattr(validate, "firestream_impl")
+([], True)
+"""

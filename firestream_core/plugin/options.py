@@ -32,6 +32,16 @@ class OptionValueError(ValueError):
 
     :ivar option: the option's name.
     :ivar message: why, naming the option, the bound and the value (names and numbers only).
+
+    >>> import attrs
+    >>> @attrs.frozen
+    ... class Options:
+    ...     password_length: int = attrs.field(default=32, validator=at_least(16))
+    >>> try:
+    ...     Options(password_length=4)
+    ... except OptionValueError as exc:
+    ...     (exc.option, exc.message)
+    ('password_length', 'password_length = 4 is below the minimum of 16')
     """
 
     def __init__(self, option: str, message: str) -> None:
@@ -42,7 +52,19 @@ class OptionValueError(ValueError):
 
 def secret_name(_inst: Any, attribute: Any, value: str | None) -> None:
     """An attrs validator: None, or a valid Kubernetes Secret name (DNS subdomain, at most
-    253 characters). Use it as is: ``attrs.field(default=None, validator=secret_name)``."""
+    253 characters). Use it as is: ``attrs.field(default=None, validator=secret_name)``.
+
+    >>> import attrs
+    >>> @attrs.frozen
+    ... class Options:
+    ...     auth_secret: str | None = attrs.field(default=None, validator=secret_name)
+    >>> Options(auth_secret="db-auth").auth_secret
+    'db-auth'
+    >>> Options(auth_secret="DB_Auth")
+    Traceback (most recent call last):
+    ...
+    firestream_core.plugin.options.OptionValueError: auth_secret = 'DB_Auth' is not a valid Secret name (lower-case letters, digits, '-' and '.', at most 253 characters)
+    """
     if value is not None and (len(value) > 253 or not re.fullmatch(_DNS_SUBDOMAIN, value)):
         raise OptionValueError(
             attribute.name,
@@ -53,7 +75,19 @@ def secret_name(_inst: Any, attribute: Any, value: str | None) -> None:
 
 def env_var_name(_inst: Any, attribute: Any, value: str | None) -> None:
     """An attrs validator: None, or the name of an environment variable. Use it as is:
-    ``attrs.field(default=None, validator=env_var_name)``."""
+    ``attrs.field(default=None, validator=env_var_name)``.
+
+    >>> import attrs
+    >>> @attrs.frozen
+    ... class Options:
+    ...     password_env: str | None = attrs.field(default=None, validator=env_var_name)
+    >>> Options(password_env="DB_PASSWORD").password_env
+    'DB_PASSWORD'
+    >>> Options(password_env="db-password")
+    Traceback (most recent call last):
+    ...
+    firestream_core.plugin.options.OptionValueError: password_env = 'db-password' is not an environment variable name
+    """
     if value is not None and not re.fullmatch(_ENV_NAME, value):
         raise OptionValueError(
             attribute.name, f"{attribute.name} = {value!r} is not an environment variable name"
@@ -69,6 +103,17 @@ def at_least(minimum: int) -> Callable[[Any, Any, int], None]:
 
     The config reports ``deployments.db[0].password_length: password_length = 4
     is below the minimum of 16``.
+
+    >>> import attrs
+    >>> @attrs.frozen
+    ... class Options:
+    ...     password_length: int = attrs.field(default=32, validator=at_least(16))
+    >>> Options().password_length, Options(password_length=20).password_length
+    (32, 20)
+    >>> Options(password_length=4)
+    Traceback (most recent call last):
+    ...
+    firestream_core.plugin.options.OptionValueError: password_length = 4 is below the minimum of 16
     """
 
     def check(_inst: Any, attribute: Any, value: int) -> None:

@@ -64,6 +64,16 @@ class SecretOutcome:
     :ivar generated: keys given a newly generated value.
     :ivar reused: keys whose value was kept from the existing Secret.
     :ivar configured: keys set from a configured value.
+
+    >>> outcome = SecretOutcome("db-auth", "data", existed=True, written=False,
+    ...                         reused=("postgres-password",), configured=())
+    >>> outcome.to_payload()["reused"], outcome.written
+    (['postgres-password'], False)
+
+    What a plugin keeps of it, in ``pre_exec``::
+
+        outcome = ensure_secret(context, name="db-auth", namespace=ns, keys={"postgres-password": None})
+        payload.section("postgresql")["secret"] = outcome.to_payload()
     """
 
     name: str
@@ -75,7 +85,11 @@ class SecretOutcome:
     configured: tuple[str, ...] = ()
 
     def to_payload(self) -> dict[str, Any]:
-        """A JSON-friendly summary for the chart payload (no values)."""
+        """A JSON-friendly summary for the chart payload (no values).
+
+        >>> SecretOutcome("db-auth", "data", existed=False, written=True, generated=("password",)).to_payload()
+        {'name': 'db-auth', 'namespace': 'data', 'existed': False, 'written': True, 'generated': ['password'], 'reused': [], 'configured': []}
+        """
         return {
             "name": self.name,
             "namespace": self.namespace,
