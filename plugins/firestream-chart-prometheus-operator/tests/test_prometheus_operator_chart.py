@@ -24,7 +24,7 @@ def test_bare_constructor_gives_the_originals_defaults() -> None:
     for chart in (PrometheusOperatorChart(), PrometheusOperatorChart.default()):
         info = chart.get_chart_info()
         assert (info.name, info.repository, info.chart, info.version) == (
-            "prometheus-operator", "prometheus-community", "kube-prometheus-stack", "45.7.1",
+            "prometheus-operator", "prometheus-community", "kube-prometheus-stack", "81.5.0",
         )
         assert info.namespace is HelmChartNamespace.PROMETHEUS
         assert info.timeout == "600s"
