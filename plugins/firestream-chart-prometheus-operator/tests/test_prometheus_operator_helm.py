@@ -200,3 +200,21 @@ def test_crds_with_bare_equals_enum_items_upgrade(
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     match = schema["properties"]["spec"]["properties"]["inhibitRules"]["items"]["properties"]["sourceMatch"]
     assert match["items"]["properties"]["matchType"]["enum"] == ["!=", "=", "=~", "!~"]
+
+
+def test_a_seed_era_install_upgrades_to_the_default_in_one_apply(
+    kube: Any, helm_bin: Path, deploy_context: Any, run_lifecycle: Callable[..., Any]
+) -> None:
+    """45.7.1 (the seed's default) -> the default: its CRDs applied first, then one helm upgrade."""
+    from firestream_chart_prometheus_operator.chart import VERSION
+
+    assert run_lifecycle(chart(kube, "45.7.1"), helm_bin).ok
+    kube.run(["kubectl", "delete", "crd", "probes.monitoring.coreos.com"])  # an older CRD set
+    runner = deploy_context.runner
+    runner.clear()
+    result = run_lifecycle(chart(kube, VERSION), helm_bin)
+    assert result.ok, result.error
+    assert result.payload["prometheus-operator"]["crds_applied"] == ALL_CRDS
+    assert "uninstalled_for_breaking_version" not in result.payload["prometheus-operator"]
+    assert runner.index("apply", "--server-side") < runner.index("upgrade", "--install")
+    assert [h["chart"] for h in history(kube)][-1] == f"kube-prometheus-stack-{VERSION}"
