@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 from firestream_core.plugin import ChartType, HelmAction, hookimpl, is_dry_run
 
-from .chart import REPOSITORY, REPOSITORY_URL, VERSION, KafkaChart, KafkaOptions, notes_crossed, options_of
+from .chart import (
+    REPOSITORY,
+    REPOSITORY_URL,
+    VERSION,
+    KafkaChart,
+    KafkaOptions,
+    notes_crossed,
+    options_of,
+)
 
 if TYPE_CHECKING:
     from firestream_core.plugin import ChartPayload, DeployContext, HelmChart, ValidationResult
