@@ -68,9 +68,9 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     crossed = notes_crossed(step.installed, step.target)
     if not options_of(chart).upgrade_crds:
         return [f"Strimzi CRDs NOT updated (upgrade_crds = false): apply those of strimzi-kafka-operator "
-                f"{target} yourself first"] + [f"  note of {v}: {note}" for v, note in crossed]
-    lines = [f"server-side apply the Strimzi CRDs of strimzi-kafka-operator {target} before the upgrade (helm never updates crds/); it covers:"]
-    lines += [f"  note of {version}: {note}" for version, note in crossed]
+                f"{target} yourself first"] + [f"upgrade note of {v}: {note}" for v, note in crossed]
+    lines = [f"server-side apply the Strimzi CRDs of strimzi-kafka-operator {target} before the upgrade (helm never updates crds/)"]
+    lines += [f"which covers the note of {version}: {note}" for version, note in crossed]
     return lines
 
 

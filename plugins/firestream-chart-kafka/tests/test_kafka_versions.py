@@ -46,10 +46,11 @@ def test_a_seed_era_install_plans_the_crd_step_exec_takes(tmp_path: Path) -> Non
     assert change.reasons[0] == "breaking version 1.0.0: upgrade across it (installed 0.38.0)"
     assert change.destructive[0] == (
         "server-side apply the Strimzi CRDs of strimzi-kafka-operator 1.2.0 before the upgrade "
-        "(helm never updates crds/); it covers:"
+        "(helm never updates crds/)"
     )
     assert [line.split(":")[0].strip() for line in change.destructive[1:]] == [
-        "note of 0.40.0", "note of 0.46.0", "note of 1.0.0",
+        "which covers the note of 0.40.0", "which covers the note of 0.46.0",
+        "which covers the note of 1.0.0",
     ]
     assert any("must use KRaft before the upgrade" in line for line in change.destructive)
 
@@ -61,4 +62,4 @@ def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) ->
         "Strimzi CRDs NOT updated (upgrade_crds = false): apply those of strimzi-kafka-operator 1.2.0 "
         "yourself first"
     )
-    assert [line.split(":")[0].strip() for line in change.destructive[1:]] == ["note of 1.0.0"]
+    assert [line.split(":")[0].strip() for line in change.destructive[1:]] == ["upgrade note of 1.0.0"]

@@ -76,8 +76,8 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
         return [f"CRDs NOT updated (upgrade_crds = false): apply those of kube-prometheus-stack {target} "
                 f"yourself first; upstream requires it for {', '.join(v for v, _ in crossed) or 'this upgrade'}"]
     lines = [f"server-side apply the monitoring.coreos.com CRDs of kube-prometheus-stack {target} "
-             "before the upgrade (helm never updates crds/); it covers:"]
-    lines += [f"  CRD update of {version}: {note}" for version, note in crossed]
+             "before the upgrade (helm never updates crds/)"]
+    lines += [f"which covers the CRD update of {version}: {note}" for version, note in crossed]
     return lines
 
 

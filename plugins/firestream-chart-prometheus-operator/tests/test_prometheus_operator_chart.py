@@ -127,8 +127,8 @@ def test_the_plan_is_told_that_a_breaking_uninstall_deletes_the_crds_with_delete
     # delete_crds off: the CRDs stay and are applied (the new chart's) before the install
     assert steps(chart, uninstall) == [
         "server-side apply the monitoring.coreos.com CRDs of kube-prometheus-stack 46.0.0 before the "
-        "upgrade (helm never updates crds/); it covers:",
-        "  CRD update of 46.0.0: Prometheus Operator v0.65.1, new CRDs PrometheusAgent and ScrapeConfig",
+        "upgrade (helm never updates crds/)",
+        "which covers the CRD update of 46.0.0: Prometheus Operator v0.65.1, new CRDs PrometheusAgent and ScrapeConfig",
     ]
     deleting = attrs.evolve(chart, options=PrometheusOperatorOptions(delete_crds=True))
     assert steps(deleting, uninstall) == [

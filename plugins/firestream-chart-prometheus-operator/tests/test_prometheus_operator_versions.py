@@ -47,11 +47,11 @@ def test_a_seed_era_install_plans_one_upgrade_naming_each_crd_step(tmp_path: Pat
     assert change.reasons[0] == "breaking version 81.0.0: upgrade across it (installed 45.7.1)"
     assert change.destructive[0] == (
         "server-side apply the monitoring.coreos.com CRDs of kube-prometheus-stack 81.5.0 before the "
-        "upgrade (helm never updates crds/); it covers:"
+        "upgrade (helm never updates crds/)"
     )
     named = [line.split(":")[0].strip() for line in change.destructive[1:]]
-    assert named == [f"CRD update of {v}" for v, _ in CRD_UPGRADES]
-    assert "  CRD update of 65.0.0: Prometheus Operator v0.77.1" in change.destructive
+    assert named == [f"which covers the CRD update of {v}" for v, _ in CRD_UPGRADES]
+    assert "which covers the CRD update of 65.0.0: Prometheus Operator v0.77.1" in change.destructive
 
 
 def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) -> None:
