@@ -97,7 +97,8 @@ def setup_readme(folder: Path, make_chart_repo: Any, kube: Any) -> None:
     running prometheus-operator has it.
     """
     kube.run([kube.tools["kubectl"], "apply", "--server-side", "-f", str(SERVICEMONITOR_CRD)])
-    repo = make_chart_repo([POSTGRES_STAND_IN, _tiny_app()], "docs-bitnami")
+    repo = make_chart_repo([POSTGRES_STAND_IN, _tiny_app()], "docs-bitnami",
+                           versions={"postgresql": ["13.2.24", "17.1.0"]})  # the seed's, the default
     (folder / "firestream.toml").write_text(
         f'[repositories]\nbitnami = "{repo.url}"\n\n'
         '[[deployments.generic]]\nname = "redis"\nchart = "bitnami/tiny-app"\ntimeout = "60s"\n'

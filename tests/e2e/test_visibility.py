@@ -139,7 +139,12 @@ def _repos(make_chart_repo) -> dict[str, str]:
         "ingress-nginx": [PLUGINS / "firestream-chart-nginx-ingress/tests/charts/ingress-nginx"],
         "prometheus-community": [PLUGINS / "firestream-chart-prometheus-operator/tests/charts/kube-prometheus-stack"],
     }
-    return {name: make_chart_repo(dirs, name).url for name, dirs in charts.items()}
+    versions = {  # the seed's versions and the plugins' defaults
+        "postgresql": ["13.2.24", "17.1.0"], "external-dns": ["6.31.0", "9.0.4"],
+        "strimzi-kafka-operator": ["0.38.0", "1.2.0"], "ingress-nginx": ["4.7.1", "4.15.1"],
+        "kube-prometheus-stack": ["45.7.1", "81.5.0"],
+    }
+    return {name: make_chart_repo(dirs, name, versions=versions).url for name, dirs in charts.items()}
 
 
 @pytest.fixture(scope="module")

@@ -93,9 +93,9 @@ def test_the_seeds_python_use() -> None:
     postgres = PostgresqlChart.development()
     assert prometheus.get_chart_info().chart == "kube-prometheus-stack"
     assert nginx.get_chart_info().name == "nginx-ingress"
-    assert postgres.get_chart_info().version == "13.2.24"
+    assert postgres.get_chart_info().version == "17.1.0"
     assert ExternalDnsChart.local().chart_info.namespace_name == "kube-system"
-    assert KafkaChart.strimzi_operator().chart_info.version == "0.38.0"
+    assert KafkaChart.strimzi_operator().chart_info.version == "1.2.0"
     for chart in (prometheus, nginx, postgres):
         assert chart.get_chart_info().check() == []
 

@@ -361,7 +361,7 @@ def test_adding_a_kafka_cluster_to_a_deployed_operator_is_planned_and_applied(
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    repo = make_chart_repo([KAFKA_CHART], "strimzi")
+    repo = make_chart_repo([KAFKA_CHART], "strimzi", versions={"strimzi-kafka-operator": ["1.2.0"]})  # the default
     folder = tmp_path / "p"
     path = kafka_config(folder, kube, repo)
     try:

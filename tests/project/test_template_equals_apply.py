@@ -26,17 +26,20 @@ pytestmark = pytest.mark.helm
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 
 CASES = {
-    # chart type: (stand-in chart folder, repository, versions, release config lines)
-    "postgresql": ("firestream-chart-postgresql/tests/charts/postgresql", "bitnami", None,
+    # chart type: (stand-in chart folder, repository, versions (the plugin's default), release config lines)
+    "postgresql": ("firestream-chart-postgresql/tests/charts/postgresql", "bitnami", {"postgresql": ["17.1.0"]},
                    'preset = "development"\n[deployments.postgresql.values]\n'
                    "metrics.serviceMonitor.enabled = false\n"),
     "prometheus-operator": ("firestream-chart-prometheus-operator/tests/charts/kube-prometheus-stack",
-                            "prometheus-community", {"kube-prometheus-stack": ["45.7.1"]}, 'timeout = "120s"\n'),
-    "kafka": ("firestream-chart-kafka/tests/charts/strimzi-kafka-operator", "strimzi", None, 'timeout = "120s"\n'),
-    "nginx-ingress": ("firestream-chart-nginx-ingress/tests/charts/ingress-nginx", "ingress-nginx", None,
+                            "prometheus-community", {"kube-prometheus-stack": ["81.5.0"]}, 'timeout = "120s"\n'),
+    "kafka": ("firestream-chart-kafka/tests/charts/strimzi-kafka-operator", "strimzi",
+              {"strimzi-kafka-operator": ["1.2.0"]}, 'timeout = "120s"\n'),
+    "nginx-ingress": ("firestream-chart-nginx-ingress/tests/charts/ingress-nginx", "ingress-nginx",
+                      {"ingress-nginx": ["4.15.1"]},
                       'preset = "k3d_local"\n[deployments.nginx-ingress.values]\n'
                       "controller.metrics.serviceMonitor.enabled = false\n"),
-    "external-dns": ("firestream-chart-external-dns/tests/charts/external-dns", "bitnami", None,
+    "external-dns": ("firestream-chart-external-dns/tests/charts/external-dns", "bitnami",
+                     {"external-dns": ["9.0.4"]},
                      'preset = "local"\n'),
 }
 

@@ -1,4 +1,4 @@
-"""``ExternalDnsChart``: bitnami/external-dns 6.31.0 with the original's presets."""
+"""``ExternalDnsChart``: bitnami/external-dns 9.0.4 with the original's presets."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from firestream_core.plugin import (
 REPOSITORY = "bitnami"
 REPOSITORY_URL = "https://charts.bitnami.com/bitnami"
 CHART = "external-dns"
-VERSION = "6.31.0"
+VERSION = "9.0.4"
+"""The default chart version (the seed's was 6.31.0; see docs/charts.md for where it was read)."""
 
 
 DEFAULT_VALUES: dict[str, Any] = {
@@ -74,7 +75,7 @@ class ExternalDnsChart(HelmChart):
 
     @classmethod
     def default(cls) -> ExternalDnsChart:
-        """external-dns 6.31.0 for AWS Route 53 (credentials from the cluster, e.g. IRSA)."""
+        """external-dns 9.0.4 for AWS Route 53 (credentials from the cluster, e.g. IRSA)."""
         return cls()
 
     @classmethod

@@ -18,7 +18,7 @@ def test_defaults_are_the_originals() -> None:
     for chart in (ExternalDnsChart(), ExternalDnsChart.default()):
         info = chart.get_chart_info()
         assert (info.name, info.repository, info.chart, info.version) == (
-            "external-dns", "bitnami", "external-dns", "6.31.0",
+            "external-dns", "bitnami", "external-dns", "9.0.4",
         )
         assert info.namespace is HelmChartNamespace.KUBE_SYSTEM
         values = merged_values(info)

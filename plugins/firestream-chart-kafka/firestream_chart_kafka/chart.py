@@ -1,4 +1,4 @@
-"""``KafkaChart``: the Strimzi Kafka operator 0.38.0, and optionally a Kafka cluster.
+"""``KafkaChart``: the Strimzi Kafka operator 1.2.0 (the seed had 0.38.0), and optionally a Kafka cluster.
 
 The original only installed the operator and printed "create a Kafka
 cluster using Strimzi CRs" as the next step. Here the ``kafka_cluster``
@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import attrs
 
 from firestream_core.plugin import (
+    BreakingVersion,
     ChartInfo,
     HelmChart,
     HelmChartNamespace,
@@ -26,7 +27,44 @@ from firestream_core.plugin import options_of as core_options_of
 REPOSITORY = "strimzi"
 REPOSITORY_URL = "https://strimzi.io/charts/"
 CHART = "strimzi-kafka-operator"
-VERSION = "0.38.0"
+VERSION = "1.2.0"
+"""The default chart version (the seed's was 0.38.0; see docs/charts.md for where it was read)."""
+
+UPGRADE_NOTES: tuple[tuple[str, str], ...] = (
+    ("0.40.0", "CRD label and annotation values must be strings (CHANGELOG 0.40.0)"),
+    ("0.46.0", "ZooKeeper-based Kafka clusters and MirrorMaker 1 removed: every Kafka cluster "
+               "must use KRaft before the upgrade (CHANGELOG 0.46.0)"),
+    ("1.0.0", "0.47-1.x: their upgrade notes were not read (newer than the stored CHANGELOG); "
+              "taken as a CRD update"),
+)
+"""strimzi-kafka-operator versions whose CHANGELOG notes change the CRDs or require action first.
+
+The default's breaking version is the last of them at or below :data:`VERSION`:
+``plan`` shows an upgrade across it with the CRD step ``exec`` takes
+(``hooks.destructive_steps``).
+"""
+
+
+def notes_crossed(installed: str, target: str | None) -> list[tuple[str, str]]:
+    """The :data:`UPGRADE_NOTES` with ``installed < version <= target`` (semver; no target: all above installed)."""
+    from firestream_core.plugin import SemVer
+
+    try:
+        low = SemVer.parse(installed)
+        high = SemVer.parse(target) if target else None
+    except ValueError:
+        return []
+    return [(v, note) for v, note in UPGRADE_NOTES
+            if low < SemVer.parse(v) and (high is None or SemVer.parse(v) <= high)]
+
+
+def default_breaking_version(version: str = VERSION) -> BreakingVersion | None:
+    """The last :data:`UPGRADE_NOTES` version at or below ``version``: no uninstall, the CRDs are applied."""
+    from firestream_core.plugin import SemVer
+
+    top = SemVer.parse(version)
+    crossed = [v for v, _ in UPGRADE_NOTES if SemVer.parse(v) <= top]
+    return BreakingVersion(crossed[-1]) if crossed else None
 
 OPERATOR_VALUES: dict[str, Any] = {
     "watchAnyNamespace": False,
@@ -121,6 +159,7 @@ def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
         chart=CHART,
         version=VERSION,
         namespace=HelmChartNamespace.DEFAULT,
+        last_breaking_version_requiring_restart=default_breaking_version(),
         yaml_files_content=[preset_values("kafka", preset, values)],
     )
 
@@ -134,7 +173,7 @@ class KafkaChart(HelmChart):
     """The Strimzi Kafka operator, as the seed's ``KafkaChart``.
 
     ``KafkaChart.strimzi_operator()`` (also ``KafkaChart()`` and
-    ``KafkaChart.default()``): strimzi-kafka-operator 0.38.0 watching its own
+    ``KafkaChart.default()``): strimzi-kafka-operator 1.2.0 watching its own
     namespace. ``options=KafkaOptions(kafka_cluster=KafkaCluster(...))``
     adds a Kafka cluster, created and waited for after the operator.
     """
@@ -147,7 +186,7 @@ class KafkaChart(HelmChart):
 
     @classmethod
     def strimzi_operator(cls) -> KafkaChart:
-        """strimzi-kafka-operator 0.38.0 in ``default``, watching its own namespace."""
+        """strimzi-kafka-operator 1.2.0 in ``default``, watching its own namespace."""
         return cls()
 
     @classmethod

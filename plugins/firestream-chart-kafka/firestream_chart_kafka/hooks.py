@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 from firestream_core.plugin import ChartType, HelmAction, hookimpl, is_dry_run
 
-from .chart import REPOSITORY, REPOSITORY_URL, KafkaChart, KafkaOptions, options_of
+from .chart import (
+    REPOSITORY,
+    REPOSITORY_URL,
+    VERSION,
+    KafkaChart,
+    KafkaOptions,
+    notes_crossed,
+    options_of,
+)
 
 if TYPE_CHECKING:
     from firestream_core.plugin import ChartPayload, DeployContext, HelmChart, ValidationResult
@@ -46,8 +54,24 @@ def chart_type() -> ChartType:
         presets={"default": KafkaChart.default, "strimzi_operator": KafkaChart.strimzi_operator},
         options=KafkaOptions,
         repositories={REPOSITORY: REPOSITORY_URL},
-        description="Strimzi Kafka operator 0.38.0; optionally a Kafka cluster, created and waited for",
+        description=f"Strimzi Kafka operator {VERSION}; optionally a Kafka cluster, created and waited for",
+        destructive_steps=destructive_steps,
     )
+
+
+def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
+    """What ``exec`` adds to a breaking step, for the plan: the Strimzi CRDs applied before helm.
+
+    One step, named with each upgrade note it crosses (:data:`.chart.UPGRADE_NOTES`).
+    """
+    target = step.target or chart.chart_info.version or "the resolved version"
+    crossed = notes_crossed(step.installed, step.target)
+    if not options_of(chart).upgrade_crds:
+        return [f"Strimzi CRDs NOT updated (upgrade_crds = false): apply those of strimzi-kafka-operator "
+                f"{target} yourself first"] + [f"upgrade note of {v}: {note}" for v, note in crossed]
+    lines = [f"server-side apply the Strimzi CRDs of strimzi-kafka-operator {target} before the upgrade (helm never updates crds/)"]
+    lines += [f"which covers the note of {version}: {note}" for version, note in crossed]
+    return lines
 
 
 @hookimpl

@@ -21,7 +21,7 @@ def test_strimzi_operator_is_the_originals() -> None:
     for chart in (KafkaChart.strimzi_operator(), KafkaChart(), KafkaChart.default()):
         info = chart.get_chart_info()
         assert (info.name, info.repository, info.chart, info.version) == (
-            "kafka", "strimzi", "strimzi-kafka-operator", "0.38.0",
+            "kafka", "strimzi", "strimzi-kafka-operator", "1.2.0",
         )
         assert info.namespace is HelmChartNamespace.DEFAULT
         assert merged_values(info) == {

@@ -1,4 +1,4 @@
-"""``NginxIngressChart``: ingress-nginx 4.7.1 with the original's presets."""
+"""``NginxIngressChart``: ingress-nginx 4.15.1 with the original's presets."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from firestream_core.plugin import (
 REPOSITORY = "ingress-nginx"
 REPOSITORY_URL = "https://kubernetes.github.io/ingress-nginx"
 CHART = "ingress-nginx"
-VERSION = "4.7.1"
+VERSION = "4.15.1"
+"""The default chart version (the seed's was 4.7.1; see docs/charts.md for where it was read)."""
 
 DEFAULT_VALUES: dict[str, Any] = {
     "controller.service.type": "LoadBalancer",
@@ -73,7 +74,7 @@ class NginxIngressChart(HelmChart):
 
     @classmethod
     def default(cls) -> NginxIngressChart:
-        """ingress-nginx 4.7.1 behind a LoadBalancer, with metrics."""
+        """ingress-nginx 4.15.1 behind a LoadBalancer, with metrics."""
         return cls()
 
     @classmethod

@@ -34,7 +34,7 @@ def chart_type() -> ChartType:
         chart_class=NginxIngressChart,
         presets={"default": NginxIngressChart.default, "k3d_local": NginxIngressChart.k3d_local},
         repositories={REPOSITORY: REPOSITORY_URL},
-        description="ingress-nginx 4.7.1; presets default (LoadBalancer) and k3d_local (hostNetwork)",
+        description="ingress-nginx 4.15.1; presets default (LoadBalancer) and k3d_local (hostNetwork)",
     )
 
 

@@ -11,5 +11,6 @@ CHARTS = Path(__file__).parent / "charts"
 
 @pytest.fixture(scope="session")
 def deploy_chart_repo(make_chart_repo: Callable[..., ChartRepo]) -> ChartRepo:
-    """The stand-in ingress-nginx 4.7.1, served as ``ingress-nginx``."""
-    return make_chart_repo([CHARTS / "ingress-nginx"], "ingress-nginx")
+    """The stand-in ingress-nginx, served as ``ingress-nginx`` at 4.7.1 (the seed's) and 4.15.1 (the default)."""
+    return make_chart_repo([CHARTS / "ingress-nginx"], "ingress-nginx",
+                           versions={"ingress-nginx": ["4.7.1", "4.15.1"]})

@@ -18,7 +18,7 @@ def test_defaults_are_the_originals() -> None:
     for chart in (NginxIngressChart(), NginxIngressChart.default()):
         info = chart.get_chart_info()
         assert (info.name, info.repository, info.chart, info.version) == (
-            "nginx-ingress", "ingress-nginx", "ingress-nginx", "4.7.1",
+            "nginx-ingress", "ingress-nginx", "ingress-nginx", "4.15.1",
         )
         assert info.namespace is HelmChartNamespace.NGINX_INGRESS
         controller = merged_values(info)["controller"]

@@ -1,4 +1,4 @@
-"""``PostgresqlChart``: bitnami/postgresql 13.2.24 with the original's presets.
+"""``PostgresqlChart``: bitnami/postgresql 17.1.0 with the original's presets.
 
 The original passed ``auth.postgresPassword=postgres`` on helm's command
 line. Here no preset holds a password: ``pre_exec`` (see :mod:`.auth`) keeps
@@ -29,7 +29,8 @@ from firestream_core.plugin import options_of as core_options_of
 REPOSITORY = "bitnami"
 REPOSITORY_URL = "https://charts.bitnami.com/bitnami"
 CHART = "postgresql"
-VERSION = "13.2.24"
+VERSION = "17.1.0"
+"""The default chart version (the seed's was 13.2.24; see docs/charts.md for where it was read)."""
 
 ADMIN_PASSWORD_KEY = "postgres-password"
 USER_PASSWORD_KEY = "password"
@@ -164,7 +165,7 @@ class PostgresqlChart(HelmChart):
 
     @classmethod
     def default(cls) -> PostgresqlChart:
-        """postgresql 13.2.24 in ``default``: 250m-500m CPU, 256-512Mi, 10Gi disk, metrics."""
+        """postgresql 17.1.0 in ``default``: 250m-500m CPU, 256-512Mi, 10Gi disk, metrics."""
         return cls()
 
     @classmethod

@@ -45,7 +45,7 @@ def chart_type() -> ChartType:
         },
         options=PostgresqlOptions,
         repositories={REPOSITORY: REPOSITORY_URL},
-        description="bitnami/postgresql 13.2.24; passwords kept in a Secret, never on argv",
+        description="bitnami/postgresql 17.1.0; passwords kept in a Secret, never on argv",
     )
 
 

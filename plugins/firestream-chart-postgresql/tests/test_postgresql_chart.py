@@ -39,7 +39,7 @@ def test_bare_constructor_and_default_are_the_originals_defaults() -> None:
     for chart in (PostgresqlChart(), PostgresqlChart.default()):
         info = chart.get_chart_info()
         assert (info.name, info.repository, info.chart, info.version) == (
-            "postgresql", "bitnami", "postgresql", "13.2.24",
+            "postgresql", "bitnami", "postgresql", "17.1.0",
         )
         assert info.namespace is HelmChartNamespace.DEFAULT
         assert info.timeout == "300s"

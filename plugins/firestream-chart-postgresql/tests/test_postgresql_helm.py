@@ -1,6 +1,6 @@
 """The postgresql plugin through the real lifecycle, the real helm and the emulated cluster.
 
-The chart is a stand-in for bitnami/postgresql 13.2.24 (``tests/charts``):
+The chart is a stand-in for bitnami/postgresql (``tests/charts``), served at 13.2.24 and 17.1.0:
 same name, version, object names, labels and auth values.
 """
 
@@ -308,9 +308,11 @@ def test_an_unreachable_repository_fails_before_any_secret_is_written(
 def test_a_postgresql_major_upgrade_is_refused_unless_reinstall_is_chosen(
     kube: Any, run_lifecycle: Callable[..., Any], helm_bin: Path
 ) -> None:
-    assert run_lifecycle(dev_chart(kube.namespace), helm_bin).ok
+    seed_era = dev_chart(kube.namespace)
+    seed_era.chart_info.version = "13.2.24"  # the seed's default, PostgreSQL 16
+    assert run_lifecycle(seed_era, helm_bin).ok
     newer = dev_chart(kube.namespace)
-    newer.chart_info.version = "17.1.0"
+    assert newer.chart_info.version == "17.1.0"  # the default: PostgreSQL 17
     refused = run_lifecycle(newer, helm_bin)
     assert refused.stage_failed == "check_prerequisites"
     assert refused.problems == [

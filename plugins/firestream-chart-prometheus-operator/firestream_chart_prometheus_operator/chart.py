@@ -1,4 +1,4 @@
-"""``PrometheusOperatorChart``: kube-prometheus-stack 45.7.1 as in the original.
+"""``PrometheusOperatorChart``: kube-prometheus-stack 81.5.0 (the seed had 45.7.1).
 
 The original passed ``grafana.adminPassword=admin`` on helm's command line;
 here the Grafana admin password is kept in a Secret (see :mod:`.grafana`).
@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import attrs
 
 from firestream_core.plugin import (
+    BreakingVersion,
     ChartInfo,
     HelmChart,
     HelmChartNamespace,
@@ -25,7 +26,55 @@ from firestream_core.plugin import options_of as core_options_of
 REPOSITORY = "prometheus-community"
 REPOSITORY_URL = "https://prometheus-community.github.io/helm-charts"
 CHART = "kube-prometheus-stack"
-VERSION = "45.7.1"
+VERSION = "81.5.0"
+"""The default chart version (the seed's was 45.7.1; see docs/charts.md for where it was read)."""
+
+CRD_UPGRADES: tuple[tuple[str, str], ...] = (
+    ("46.0.0", "Prometheus Operator v0.65.1, new CRDs PrometheusAgent and ScrapeConfig"),
+    ("47.0.0", "Prometheus Operator v0.66.0"),
+    ("49.0.0", "Prometheus Operator v0.67.1"),
+    ("51.0.0", "Prometheus Operator v0.68.0"),
+    ("53.0.0", "Prometheus Operator v0.69.1"),
+    ("55.0.0", "Prometheus Operator v0.70.0"),
+    ("56.0.0", "Prometheus Operator v0.71.0"),
+    ("57.0.0", "Prometheus Operator v0.72.0"),
+    ("58.0.0", "Prometheus Operator v0.73.0"),
+    ("59.0.0", "Prometheus Operator v0.74.0"),
+    ("61.0.0", "Prometheus Operator v0.75.0"),
+    ("62.0.0", "Prometheus Operator v0.76.0"),
+    ("65.0.0", "Prometheus Operator v0.77.1"),
+    ("81.0.0", "majors 66-81: their upgrade notes were not read (newer than the stored README); "
+               "taken as CRD updates, as most majors are"),
+)
+"""kube-prometheus-stack majors whose upgrade notes ("Upgrading Chart" in the chart's
+README) say "update the CRDs before applying the upgrade", with the operator version.
+
+The default's breaking version is the last of them at or below :data:`VERSION`:
+an upgrade across it is shown by ``plan`` with the CRD step ``exec`` takes
+(``hooks.destructive_steps``) and one ``firestream apply`` carries it out.
+"""
+
+
+def crd_upgrades_crossed(installed: str, target: str | None) -> list[tuple[str, str]]:
+    """The :data:`CRD_UPGRADES` with ``installed < version <= target`` (semver; no target: all above installed)."""
+    from firestream_core.plugin import SemVer
+
+    try:
+        low = SemVer.parse(installed)
+        high = SemVer.parse(target) if target else None
+    except ValueError:
+        return []
+    return [(v, note) for v, note in CRD_UPGRADES
+            if low < SemVer.parse(v) and (high is None or SemVer.parse(v) <= high)]
+
+
+def default_breaking_version(version: str = VERSION) -> BreakingVersion | None:
+    """The last :data:`CRD_UPGRADES` major at or below ``version``: no uninstall, the CRDs are applied."""
+    from firestream_core.plugin import SemVer
+
+    top = SemVer.parse(version)
+    crossed = [v for v, _ in CRD_UPGRADES if SemVer.parse(v) <= top]
+    return BreakingVersion(crossed[-1]) if crossed else None
 
 DEFAULT_VALUES: dict[str, Any] = {
     "prometheus.prometheusSpec.retention": "30d",
@@ -71,6 +120,7 @@ def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
         version=VERSION,
         namespace=HelmChartNamespace.PROMETHEUS,
         timeout="600s",
+        last_breaking_version_requiring_restart=default_breaking_version(),
         yaml_files_content=[preset_values("prometheus-operator", preset, values)],
     )
 
@@ -83,9 +133,10 @@ def _default_info() -> ChartInfo:
 class PrometheusOperatorChart(HelmChart):
     """kube-prometheus-stack, as the seed's ``PrometheusOperatorChart``.
 
-    ``PrometheusOperatorChart()`` (or ``.default()``): version 45.7.1 in
+    ``PrometheusOperatorChart()`` (or ``.default()``): version 81.5.0 in
     ``prometheus`` with a 600s timeout, 30 days of retention and 1-2Gi of
-    memory for Prometheus. The preset's values are the chart's first values
+    memory for Prometheus; an install older than the last CRD-updating major
+    (:data:`CRD_UPGRADES`) is upgraded across it with the chart's CRDs applied first. The preset's values are the chart's first values
     document: config ``values`` override them.
     """
 
@@ -97,7 +148,7 @@ class PrometheusOperatorChart(HelmChart):
 
     @classmethod
     def default(cls) -> PrometheusOperatorChart:
-        """kube-prometheus-stack 45.7.1 in ``prometheus``, 600s timeout."""
+        """kube-prometheus-stack 81.5.0 in ``prometheus``, 600s timeout."""
         return cls()
 
 

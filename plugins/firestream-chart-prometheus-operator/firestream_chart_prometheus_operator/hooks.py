@@ -33,8 +33,10 @@ from .chart import (
     CHART,
     REPOSITORY,
     REPOSITORY_URL,
+    VERSION,
     PrometheusOperatorChart,
     PrometheusOperatorOptions,
+    crd_upgrades_crossed,
     options_of,
 )
 
@@ -52,16 +54,31 @@ def chart_type() -> ChartType:
         presets={"default": PrometheusOperatorChart.default},
         options=PrometheusOperatorOptions,
         repositories={REPOSITORY: REPOSITORY_URL},
-        description="kube-prometheus-stack 45.7.1; CRDs upgraded with the chart, Grafana admin in a Secret",
+        description=f"kube-prometheus-stack {VERSION}; CRDs upgraded with the chart, Grafana admin in a Secret",
         destructive_steps=destructive_steps,
     )
 
 
 def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
-    """What ``exec`` adds to a breaking uninstall, for the plan: the CRDs go too with ``delete_crds``."""
-    if not step.uninstall or not options_of(chart).delete_crds:
-        return []
-    return ["delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds"]
+    """What ``exec`` adds to a breaking step, for the plan, in its order.
+
+    With an uninstall and ``delete_crds`` the CRDs go too (helm installs the
+    new chart's afresh). Otherwise, with ``upgrade_crds``, the chart's CRDs
+    are server-side applied before helm runs: one step, named with each
+    CRD-updating major of the upgrade notes it covers (:data:`.chart.CRD_UPGRADES`).
+    """
+    opts = options_of(chart)
+    if step.uninstall and opts.delete_crds:
+        return ["delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds"]
+    target = step.target or chart.chart_info.version or "the resolved version"
+    crossed = crd_upgrades_crossed(step.installed, step.target)
+    if not opts.upgrade_crds:
+        return [f"CRDs NOT updated (upgrade_crds = false): apply those of kube-prometheus-stack {target} "
+                f"yourself first; upstream requires it for {', '.join(v for v, _ in crossed) or 'this upgrade'}"]
+    lines = [f"server-side apply the monitoring.coreos.com CRDs of kube-prometheus-stack {target} "
+             "before the upgrade (helm never updates crds/)"]
+    lines += [f"which covers the CRD update of {version}: {note}" for version, note in crossed]
+    return lines
 
 
 @hookimpl

@@ -200,3 +200,58 @@ def test_crds_with_bare_equals_enum_items_upgrade(
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     match = schema["properties"]["spec"]["properties"]["inhibitRules"]["items"]["properties"]["sourceMatch"]
     assert match["items"]["properties"]["matchType"]["enum"] == ["!=", "=", "=~", "!~"]
+
+
+def test_a_seed_era_install_upgrades_to_the_default_in_one_apply(
+    kube: Any, helm_bin: Path, deploy_context: Any, run_lifecycle: Callable[..., Any]
+) -> None:
+    """45.7.1 (the seed's default) -> the default: its CRDs applied first, then one helm upgrade."""
+    from firestream_chart_prometheus_operator.chart import VERSION
+
+    assert run_lifecycle(chart(kube, "45.7.1"), helm_bin).ok
+    kube.run(["kubectl", "delete", "crd", "probes.monitoring.coreos.com"])  # an older CRD set
+    runner = deploy_context.runner
+    runner.clear()
+    result = run_lifecycle(chart(kube, VERSION), helm_bin)
+    assert result.ok, result.error
+    assert result.payload["prometheus-operator"]["crds_applied"] == ALL_CRDS
+    assert "uninstalled_for_breaking_version" not in result.payload["prometheus-operator"]
+    assert runner.index("apply", "--server-side") < runner.index("upgrade", "--install")
+    assert [h["chart"] for h in history(kube)][-1] == f"kube-prometheus-stack-{VERSION}"
+
+
+def test_firestream_plan_names_the_crd_steps_and_apply_takes_them(
+    kube: Any, deploy_chart_repo: Any, tmp_path: Path
+) -> None:
+    """Through the project, as ``firestream plan`` / ``apply``: the seed's 45.7.1, then the default."""
+    from firestream_chart_prometheus_operator.chart import VERSION
+
+    from firestream_core.cli.progress import format_plan
+    from firestream_core.project import Project
+
+    path = tmp_path / "firestream.toml"
+
+    def load(version_line: str) -> Project:
+        path.write_text(
+            f'[repositories]\nprometheus-community = "{deploy_chart_repo.url}"\n\n'
+            f'[[deployments.prometheus-operator]]\nnamespace = "{kube.namespace}"\n'
+            f'timeout = "120s"\n{version_line}'
+        )
+        return Project.load(path, helm_binary=kube.tools["helm"], kubectl_binary=kube.tools["kubectl"],
+                            kubeconfig=kube.kubeconfig, env=kube.env)
+
+    seed = load('version = "45.7.1"\n')
+    assert seed.apply().ok
+    project = load("")  # the default version
+    plan = project.plan()
+    (change,) = plan.releases
+    assert (change.action, change.breaking.version if change.breaking else None) == ("upgrade", "81.0.0")
+    text = format_plan(plan)
+    assert "Destructive steps:" in text
+    assert (f"! prometheus-operator: server-side apply the monitoring.coreos.com CRDs of "
+            f"kube-prometheus-stack {VERSION} before the upgrade") in text
+    assert "! prometheus-operator: which covers the CRD update of 46.0.0" in text
+    result = project.apply(plan)
+    assert result.ok, result.to_dict()
+    assert [h["chart"] for h in history(kube)] == ["kube-prometheus-stack-45.7.1", f"kube-prometheus-stack-{VERSION}"]
+    assert [c.action for c in load("").plan().releases] == ["no-op"]

@@ -1,0 +1,65 @@
+"""The default chart version, its breaking version and the CRD step an old install's plan shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+from firestream_chart_kafka import KafkaChart, KafkaOptions
+from firestream_chart_kafka.chart import UPGRADE_NOTES, VERSION, notes_crossed
+from firestream_chart_kafka.hooks import chart_type
+
+from firestream_core.deploy.plan import Plan, make_plan
+from firestream_core.model import InstalledRelease
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "charts.md"
+SEED_VERSION = "0.38.0"
+
+
+def test_the_default_version_is_the_documented_one() -> None:
+    assert VERSION == "1.2.0"
+    assert KafkaChart.strimzi_operator().chart_info.version == VERSION
+    text = DOCS.read_text(encoding="utf-8")
+    assert f"strimzi/strimzi-kafka-operator {VERSION}" in text
+    assert f"| `kafka` | strimzi-kafka-operator | {SEED_VERSION} | {VERSION} |" in text
+
+
+def test_the_breaking_version_is_the_last_noted_version_of_the_default() -> None:
+    bv = KafkaChart.default().chart_info.last_breaking_version_requiring_restart
+    assert bv is not None and bv.version == "1.0.0"
+    assert not bv.requires_uninstall and bv.pre_upgrade_commands == []
+    assert [v for v, _ in notes_crossed(SEED_VERSION, VERSION)] == [v for v, _ in UPGRADE_NOTES]
+    assert [v for v, _ in notes_crossed("0.45.0", "0.46.0")] == ["0.46.0"]
+
+
+def plan_from(installed_version: str, chart: KafkaChart, tmp_path: Path) -> Plan:
+    info = chart.chart_info
+    live = InstalledRelease(info.name, info.namespace_name, 2, "deployed",
+                            f"strimzi-kafka-operator-{installed_version}")
+    return make_plan([chart], [live], None, project_dir=tmp_path,
+                     extra_steps=chart_type().destructive_steps)
+
+
+def test_a_seed_era_install_plans_the_crd_step_exec_takes(tmp_path: Path) -> None:
+    change = plan_from(SEED_VERSION, KafkaChart.default(), tmp_path)["kafka"]
+    assert change.action == "upgrade"
+    assert change.reasons[0] == "breaking version 1.0.0: upgrade across it (installed 0.38.0)"
+    assert change.destructive[0] == (
+        "server-side apply the Strimzi CRDs of strimzi-kafka-operator 1.2.0 before the upgrade "
+        "(helm never updates crds/)"
+    )
+    assert [line.split(":")[0].strip() for line in change.destructive[1:]] == [
+        "which covers the note of 0.40.0", "which covers the note of 0.46.0",
+        "which covers the note of 1.0.0",
+    ]
+    assert any("must use KRaft before the upgrade" in line for line in change.destructive)
+
+
+def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) -> None:
+    chart = attrs.evolve(KafkaChart.default(), options=KafkaOptions(upgrade_crds=False))
+    change = plan_from("0.46.0", chart, tmp_path)["kafka"]
+    assert change.destructive[0] == (
+        "Strimzi CRDs NOT updated (upgrade_crds = false): apply those of strimzi-kafka-operator 1.2.0 "
+        "yourself first"
+    )
+    assert [line.split(":")[0].strip() for line in change.destructive[1:]] == ["upgrade note of 1.0.0"]

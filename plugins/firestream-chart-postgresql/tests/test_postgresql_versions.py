@@ -1,0 +1,30 @@
+"""The default chart version, and what an install at the seed's version meets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from firestream_chart_postgresql import PostgresqlChart
+from firestream_chart_postgresql.chart import VERSION
+from firestream_chart_postgresql.major import FIRST_CHART_OF, postgres_major
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "charts.md"
+SEED_VERSION = "13.2.24"
+
+
+def test_the_default_version_is_the_documented_one() -> None:
+    assert VERSION == "17.1.0"
+    assert PostgresqlChart.default().chart_info.version == VERSION
+    text = DOCS.read_text(encoding="utf-8")
+    assert f"bitnami/postgresql {VERSION}" in text
+    assert f"| `postgresql` | bitnami postgresql | {SEED_VERSION} | {VERSION} |" in text
+
+
+def test_the_default_crosses_the_postgresql_major_of_a_seed_era_install() -> None:
+    """13.2.24 ships PostgreSQL 16, the default 17: refused unless major_upgrade = "reinstall"
+    (test_postgresql_helm.py runs both with the real helm); the breaking version is 16.0.0."""
+    assert (postgres_major(SEED_VERSION), postgres_major(VERSION)) == (16, 17)
+    assert FIRST_CHART_OF[17] == "16.0.0"
+    # no breaking version by default: only the reinstall path adds one (major.py), so an upgrade
+    # without it is refused before anything runs, never done half-way
+    assert PostgresqlChart.default().chart_info.last_breaking_version_requiring_restart is None

@@ -1,0 +1,69 @@
+"""The default chart version, its breaking version and the CRD steps an old install's plan shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+from firestream_chart_prometheus_operator import PrometheusOperatorChart, PrometheusOperatorOptions
+from firestream_chart_prometheus_operator.chart import CRD_UPGRADES, VERSION, crd_upgrades_crossed
+from firestream_chart_prometheus_operator.hooks import chart_type
+
+from firestream_core.deploy.plan import Plan, make_plan
+from firestream_core.model import InstalledRelease
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "charts.md"
+SEED_VERSION = "45.7.1"
+
+
+def test_the_default_version_is_the_documented_one() -> None:
+    assert VERSION == "81.5.0"
+    assert PrometheusOperatorChart.default().chart_info.version == VERSION
+    text = DOCS.read_text(encoding="utf-8")
+    assert f"prometheus-community/kube-prometheus-stack {VERSION}" in text
+    assert f"| `prometheus-operator` | kube-prometheus-stack | {SEED_VERSION} | {VERSION} |" in text
+
+
+def test_the_breaking_version_is_the_last_crd_updating_major_of_the_default() -> None:
+    bv = PrometheusOperatorChart.default().chart_info.last_breaking_version_requiring_restart
+    assert bv is not None and bv.version == "81.0.0"
+    assert not bv.requires_uninstall and bv.pre_upgrade_commands == []
+    assert [v for v, _ in crd_upgrades_crossed(SEED_VERSION, VERSION)] == [v for v, _ in CRD_UPGRADES]
+    assert [v for v, _ in crd_upgrades_crossed("55.0.0", "58.1.0")] == ["56.0.0", "57.0.0", "58.0.0"]
+    assert crd_upgrades_crossed("81.0.0", VERSION) == []
+
+
+def plan_from(installed_version: str, chart: PrometheusOperatorChart, tmp_path: Path) -> Plan:
+    info = chart.chart_info
+    live = InstalledRelease(info.name, info.namespace_name, 3, "deployed",
+                            f"kube-prometheus-stack-{installed_version}")
+    return make_plan([chart], [live], None, project_dir=tmp_path,
+                     extra_steps=chart_type().destructive_steps)
+
+
+def test_a_seed_era_install_plans_one_upgrade_naming_each_crd_step(tmp_path: Path) -> None:
+    change = plan_from(SEED_VERSION, PrometheusOperatorChart.default(), tmp_path)["prometheus-operator"]
+    assert change.action == "upgrade"  # one step: no uninstall, the CRDs are applied first
+    assert change.reasons[0] == "breaking version 81.0.0: upgrade across it (installed 45.7.1)"
+    assert change.destructive[0] == (
+        "server-side apply the monitoring.coreos.com CRDs of kube-prometheus-stack 81.5.0 before the "
+        "upgrade (helm never updates crds/)"
+    )
+    named = [line.split(":")[0].strip() for line in change.destructive[1:]]
+    assert named == [f"which covers the CRD update of {v}" for v, _ in CRD_UPGRADES]
+    assert "which covers the CRD update of 65.0.0: Prometheus Operator v0.77.1" in change.destructive
+
+
+def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) -> None:
+    chart = attrs.evolve(PrometheusOperatorChart.default(),
+                         options=PrometheusOperatorOptions(upgrade_crds=False))
+    change = plan_from("60.0.0", chart, tmp_path)["prometheus-operator"]
+    assert change.destructive == (
+        "CRDs NOT updated (upgrade_crds = false): apply those of kube-prometheus-stack 81.5.0 yourself "
+        "first; upstream requires it for 61.0.0, 62.0.0, 65.0.0, 81.0.0",
+    )
+
+
+def test_an_install_at_the_default_major_plans_no_crd_step(tmp_path: Path) -> None:
+    change = plan_from("81.1.0", PrometheusOperatorChart.default(), tmp_path)["prometheus-operator"]
+    assert change.breaking is None and change.destructive == ()
