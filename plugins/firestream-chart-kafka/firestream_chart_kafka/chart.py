@@ -103,6 +103,15 @@ def _version(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> 
         raise OptionValueError(attribute.name, f"{value!r} must be a Kafka version such as '3.6.0'")
 
 
+def _no_zookeeper(_inst: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None:
+        raise OptionValueError(
+            attribute.name,
+            f"{attribute.name} = {value!r}: Strimzi 0.46.0 and later run Kafka without ZooKeeper "
+            "(KRaft): remove it; replicas sizes the controller-and-broker node pool",
+        )
+
+
 def _duration(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     from firestream_core.plugin import parse_duration
 
@@ -115,11 +124,11 @@ class KafkaCluster:
     """The ``Kafka`` resource the plugin creates (``kafka_cluster = {...}`` in the config).
 
     :ivar name: the Kafka cluster's name (a DNS label, at most 40 characters).
-    :ivar replicas: Kafka brokers.
+    :ivar replicas: Kafka nodes (each a KRaft controller and a broker).
     :ivar storage: ``ephemeral``, or a volume size (``10Gi``) for a
-        ``persistent-claim`` volume per broker and ZooKeeper node.
-    :ivar zookeeper_replicas: ZooKeeper nodes; default 1 for fewer than 3
-        brokers, else 3.
+        ``persistent-claim`` volume per node (it keeps the KRaft metadata too).
+    :ivar zookeeper_replicas: refused: Strimzi 0.46.0 removed ZooKeeper (the
+        cluster runs KRaft); kept only to say so when a config still sets it.
     :ivar version: the Kafka version; default: the operator's default.
     :ivar delete_claim: delete the volumes when the cluster is deleted.
     :ivar ready_timeout: how long post_exec waits for ``Ready``; default:
@@ -129,7 +138,7 @@ class KafkaCluster:
     name: str = attrs.field(default="kafka", validator=_cluster_name)
     replicas: int = attrs.field(default=1, validator=_positive)
     storage: str = attrs.field(default="ephemeral", validator=_storage)
-    zookeeper_replicas: int | None = attrs.field(default=None, validator=_positive)
+    zookeeper_replicas: int | None = attrs.field(default=None, validator=_no_zookeeper)
     version: str | None = attrs.field(default=None, validator=_version)
     delete_claim: bool = False
     ready_timeout: str | None = attrs.field(default=None, validator=_duration)

@@ -1,9 +1,12 @@
-"""The ``Kafka`` resource created from the ``kafka_cluster`` option.
+"""The ``Kafka`` and ``KafkaNodePool`` resources created from the ``kafka_cluster`` option.
 
-A Strimzi 0.38 cluster in ZooKeeper mode: ``plain`` (9092) and ``tls``
-(9093) internal listeners, replication factors that fit the number of
-brokers, the Topic and User operators, and ``ephemeral`` or
-``persistent-claim`` storage. It is applied server-side (stdin) in the
+A KRaft cluster, as Strimzi runs it since 0.46.0 (ZooKeeper was removed
+then; the default chart is 1.2.0): one ``KafkaNodePool`` whose nodes are
+both controllers and brokers, holding the replicas and the storage
+(``ephemeral``, or a ``persistent-claim`` JBOD volume that also keeps the
+KRaft metadata), and a ``Kafka`` with ``plain`` (9092) and ``tls`` (9093)
+internal listeners, replication factors that fit the number of brokers, and
+the Topic and User operators. Both are applied server-side (stdin) in the
 release's namespace, which is the one the operator watches.
 """
 
@@ -17,27 +20,63 @@ if TYPE_CHECKING:
     from firestream_core.plugin import ChartInfo, DeployContext
 
 KIND = "kafkas.kafka.strimzi.io"
+POOL_KIND = "kafkanodepools.kafka.strimzi.io"
 API_VERSION = "kafka.strimzi.io/v1beta2"
 
 
 def _storage(cluster: KafkaCluster) -> dict[str, Any]:
     if cluster.storage == "ephemeral":
-        return {"type": "ephemeral"}
-    return {"type": "persistent-claim", "size": cluster.storage, "deleteClaim": cluster.delete_claim}
+        return {"type": "ephemeral", "kraftMetadata": "shared"}
+    return {
+        "type": "jbod",
+        "volumes": [{
+            "id": 0, "type": "persistent-claim", "size": cluster.storage,
+            "deleteClaim": cluster.delete_claim, "kraftMetadata": "shared",
+        }],
+    }
 
 
-def zookeeper_replicas(cluster: KafkaCluster) -> int:
-    if cluster.zookeeper_replicas is not None:
-        return cluster.zookeeper_replicas
-    return 1 if cluster.replicas < 3 else 3
+def _metadata(cluster: KafkaCluster, info: ChartInfo, name: str, **labels: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": info.namespace_name,
+        "labels": {
+            "app.kubernetes.io/managed-by": "firestream",
+            "app.kubernetes.io/instance": info.name,
+            **labels,
+        },
+    }
+
+
+def pool_name(cluster: KafkaCluster) -> str:
+    """The node pool's name: ``<cluster>-nodes``."""
+    return f"{cluster.name}-nodes"
+
+
+def node_pool_manifest(cluster: KafkaCluster, info: ChartInfo) -> dict[str, Any]:
+    """The ``KafkaNodePool`` of ``cluster``: ``replicas`` nodes, each controller and broker."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "KafkaNodePool",
+        "metadata": _metadata(cluster, info, pool_name(cluster), **{"strimzi.io/cluster": cluster.name}),
+        "spec": {
+            "replicas": cluster.replicas,
+            "roles": ["controller", "broker"],
+            "storage": _storage(cluster),
+        },
+    }
+
+
+def cluster_manifests(cluster: KafkaCluster, info: ChartInfo) -> list[dict[str, Any]]:
+    """What ``post_exec`` applies: the node pool, then the ``Kafka`` that uses it."""
+    return [node_pool_manifest(cluster, info), kafka_manifest(cluster, info)]
 
 
 def kafka_manifest(cluster: KafkaCluster, info: ChartInfo) -> dict[str, Any]:
-    """The ``Kafka`` object for ``cluster``, owned (by label) by release ``info.name``."""
+    """The ``Kafka`` object for ``cluster`` (KRaft, node pools), owned (by label) by release ``info.name``."""
     n = cluster.replicas
     factor, isr = min(n, 3), min(n, 2)
     kafka: dict[str, Any] = {
-        "replicas": n,
         "listeners": [
             {"name": "plain", "port": 9092, "type": "internal", "tls": False},
             {"name": "tls", "port": 9093, "type": "internal", "tls": True},
@@ -49,24 +88,18 @@ def kafka_manifest(cluster: KafkaCluster, info: ChartInfo) -> dict[str, Any]:
             "default.replication.factor": factor,
             "min.insync.replicas": isr,
         },
-        "storage": _storage(cluster),
     }
     if cluster.version:
         kafka["version"] = cluster.version
+    metadata = _metadata(cluster, info, cluster.name)
+    # read by Strimzi 0.36-0.45 (KRaft and node pools opt-in); 0.46 and later need neither
+    metadata["annotations"] = {"strimzi.io/node-pools": "enabled", "strimzi.io/kraft": "enabled"}
     return {
         "apiVersion": API_VERSION,
         "kind": "Kafka",
-        "metadata": {
-            "name": cluster.name,
-            "namespace": info.namespace_name,
-            "labels": {
-                "app.kubernetes.io/managed-by": "firestream",
-                "app.kubernetes.io/instance": info.name,
-            },
-        },
+        "metadata": metadata,
         "spec": {
             "kafka": kafka,
-            "zookeeper": {"replicas": zookeeper_replicas(cluster), "storage": _storage(cluster)},
             "entityOperator": {"topicOperator": {}, "userOperator": {}},
         },
     }
@@ -80,7 +113,7 @@ def create_and_wait(context: DeployContext, cluster: KafkaCluster, info: ChartIn
     """
     from firestream_core.plugin import HelmTimeoutError
 
-    context.kubectl.apply_server_side(kafka_manifest(cluster, info), namespace=info.namespace_name)
+    context.kubectl.apply_server_side(cluster_manifests(cluster, info), namespace=info.namespace_name)
     timeout = cluster.ready_timeout or info.timeout
     context.log.info(
         "Post-exec: Waiting for Kafka cluster '%s' (%d brokers) to be Ready", cluster.name, cluster.replicas
@@ -95,10 +128,16 @@ def create_and_wait(context: DeployContext, cluster: KafkaCluster, info: ChartIn
 
 
 def delete(context: DeployContext, cluster: KafkaCluster, info: ChartInfo) -> bool:
-    """Delete the Kafka resource (before its operator goes); True when one was deleted."""
-    return bool(
+    """Delete the Kafka resource and its node pool (before their operator goes); True when
+    the Kafka was deleted."""
+    deleted = bool(
         context.kubectl.delete(
             KIND, cluster.name, namespace=info.namespace_name, ignore_not_found=True,
             timeout=info.timeout,
         )
     )
+    context.kubectl.delete(
+        POOL_KIND, pool_name(cluster), namespace=info.namespace_name, ignore_not_found=True,
+        timeout=info.timeout,
+    )
+    return deleted

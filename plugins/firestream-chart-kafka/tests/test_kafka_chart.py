@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from firestream_chart_kafka import KafkaChart, KafkaCluster, KafkaOptions
-from firestream_chart_kafka.cluster import kafka_manifest
+from firestream_chart_kafka.cluster import cluster_manifests, kafka_manifest, node_pool_manifest
 
 from firestream_core.config.build import build_charts
 from firestream_core.config.load import load_config
@@ -48,7 +48,7 @@ def test_with_cluster() -> None:
         ("name", "x" * 41),
         ("replicas", 0),
         ("storage", "lots"),
-        ("zookeeper_replicas", 0),
+        ("zookeeper_replicas", 3),  # refused at any value: Strimzi 0.46.0 removed ZooKeeper
         ("version", "latest"),
         ("ready_timeout", "soon"),
     ],
@@ -56,6 +56,12 @@ def test_with_cluster() -> None:
 def test_cluster_options_are_checked(field: str, value: object) -> None:
     with pytest.raises(ValueError):
         KafkaCluster(**{field: value})  # type: ignore[arg-type]
+
+
+def test_zookeeper_replicas_says_why_it_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"zookeeper_replicas = 1: Strimzi 0.46.0 and later run Kafka "
+                                         r"without ZooKeeper \(KRaft\): remove it"):
+        KafkaCluster(zookeeper_replicas=1)
 
 
 def test_registered_through_the_entry_point() -> None:
@@ -115,21 +121,26 @@ def test_manifest_for_three_persistent_brokers() -> None:
     assert (m["apiVersion"], m["kind"]) == ("kafka.strimzi.io/v1beta2", "Kafka")
     assert m["metadata"]["name"] == "events" and m["metadata"]["namespace"] == "streaming"
     kafka = m["spec"]["kafka"]
-    assert kafka["replicas"] == 3 and kafka["version"] == "3.6.0"
-    assert kafka["storage"] == {"type": "persistent-claim", "size": "10Gi", "deleteClaim": False}
+    assert kafka["version"] == "3.6.0" and "replicas" not in kafka and "storage" not in kafka
     assert kafka["config"]["default.replication.factor"] == 3
     assert kafka["config"]["min.insync.replicas"] == 2
-    assert m["spec"]["zookeeper"] == {
-        "replicas": 3,
-        "storage": {"type": "persistent-claim", "size": "10Gi", "deleteClaim": False},
-    }
+    assert "zookeeper" not in m["spec"]  # KRaft: Strimzi 0.46.0 removed ZooKeeper
+    pool = node_pool_manifest(chart.options.kafka_cluster, chart.chart_info)
+    assert (pool["kind"], pool["metadata"]["name"]) == ("KafkaNodePool", "events-nodes")
+    assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "events"
+    assert pool["spec"]["replicas"] == 3 and pool["spec"]["roles"] == ["controller", "broker"]
+    assert pool["spec"]["storage"] == {"type": "jbod", "volumes": [{
+        "id": 0, "type": "persistent-claim", "size": "10Gi", "deleteClaim": False, "kraftMetadata": "shared"}]}
+    assert [o["kind"] for o in cluster_manifests(chart.options.kafka_cluster, chart.chart_info)] == [
+        "KafkaNodePool", "Kafka"]
 
 
 def test_manifest_for_one_ephemeral_broker() -> None:
     chart = KafkaChart().with_cluster()
     m = kafka_manifest(chart.options.kafka_cluster, chart.chart_info)
     kafka = m["spec"]["kafka"]
-    assert kafka["replicas"] == 1 and "version" not in kafka
-    assert kafka["storage"] == {"type": "ephemeral"}
+    assert "version" not in kafka
     assert set(kafka["config"].values()) == {1}
-    assert m["spec"]["zookeeper"]["replicas"] == 1
+    pool = node_pool_manifest(chart.options.kafka_cluster, chart.chart_info)
+    assert pool["spec"]["replicas"] == 1
+    assert pool["spec"]["storage"] == {"type": "ephemeral", "kraftMetadata": "shared"}

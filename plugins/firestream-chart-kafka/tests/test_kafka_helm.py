@@ -76,9 +76,13 @@ def test_kafka_cluster_is_created_and_waited_for(
     check = next(v for v in result.validations if v.name == "kafka_ready")
     assert check.message == f"{KIND} 'events' in namespace '{kube.namespace}' is Ready"
     kafka = kube.kubectl().get(KIND, "events", namespace=kube.namespace)
-    assert kafka["spec"]["kafka"]["replicas"] == 3
-    assert kafka["spec"]["kafka"]["storage"]["size"] == "10Gi"
+    assert "zookeeper" not in kafka["spec"]  # KRaft
+    assert kafka["metadata"]["annotations"]["strimzi.io/node-pools"] == "enabled"
     assert kafka["metadata"]["labels"]["app.kubernetes.io/instance"] == "kafka"
+    pool = kube.kubectl().get("kafkanodepools.kafka.strimzi.io", "events-nodes", namespace=kube.namespace)
+    assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "events"
+    assert pool["spec"]["replicas"] == 3 and pool["spec"]["roles"] == ["controller", "broker"]
+    assert pool["spec"]["storage"]["volumes"][0]["size"] == "10Gi"
 
 
 def test_a_cluster_that_never_gets_ready_fails_with_the_operator_logs(
