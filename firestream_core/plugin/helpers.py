@@ -84,12 +84,14 @@ def needs_crd(
         return None  # the provider is deployed first and installs the CRD
     if providers:
         fix = f"add depends_on = [\"{providers[0]}\"] (its {provider} release installs the CRD first)"
+        to_have_it_on = f"{fix}, to have it on"
     else:
-        fix = f"deploy {provider} first, with depends_on"
+        fix = f"deploy {provider} first (depends_on)"
+        to_have_it_on = f"deploy {provider} first, with depends_on, to have it on"
     own = attrs.evolve(info, yaml_files_content=[d for d in info.yaml_files_content
                                                   if not d.filename.startswith(PRESET_PREFIX)])
     if chart_value(own, key, None, project_dir=context.project_dir) is None:
-        reason = f"{key} off: the CRD {crd} is not installed ({fix}, to have it on)"
+        reason = f"{key} off: the CRD {crd} is not installed ({to_have_it_on})"
         context.note(reason)
         context.log.info("release '%s': %s", info.name, reason)
         out: dict[str, Any] = {}
@@ -100,5 +102,5 @@ def needs_crd(
         inner[last] = False
         return out
     context.refuse(f"release '{info.name}': {key} is true but the CRD {crd} is not installed; "
-                   f"{fix}, or set {key} = false")
+                   f"{fix} or set {key} = false")
     return None
