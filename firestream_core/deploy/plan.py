@@ -532,7 +532,8 @@ def plan_release(
                            get_values=get_values, redact=redact, desired=desired, extra_steps=extra_steps)
     if desired is None or change.action == "destroy" or chart.chart_info.action is not HelmAction.DEPLOY:
         return change
-    said: dict[str, Any] = {"reasons": (*(["refused: " + "; ".join(desired.problems)] if desired.problems else []),
+    refused = "; ".join(p.removeprefix(f"release '{change.name}': ") for p in desired.problems)
+    said: dict[str, Any] = {"reasons": (*([f"refused: {refused}"] if refused else []),
                         *change.reasons, *desired.notes),
             "notes": desired.notes, "problems": desired.problems}
     if desired.breaking_version is not None:

@@ -449,7 +449,7 @@ def test_the_plan_refuses_a_postgresql_major_upgrade_and_shows_the_chosen_reinst
     plan = project.plan()
     assert plan["db"].action == "upgrade"
     assert plan.problems == [("db", MAJOR_PROBLEM)]
-    assert plan["db"].reasons[0] == "refused: " + MAJOR_PROBLEM
+    assert plan["db"].reasons[0] == "refused: " + MAJOR_PROBLEM.removeprefix("release 'db': ")
     code, out, err = _plan_cli(path, kube, helm_bin, capsys, monkeypatch)
     assert code == 1
     assert "  ! db: chart 13.2.24 -> 17.1.0 moves PostgreSQL 16 -> 17" in out
