@@ -165,13 +165,23 @@ def _project(path: Path, kube: Any, helm_bin: Path) -> Any:
 
 def _plan_cli(path: Path, kube: Any, helm_bin: Path, capsys: pytest.CaptureFixture[str],
               monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    """``firestream plan`` on ``path``: exit code, stdout, stderr."""
+    """``firestream plan`` on ``path``: exit code, stdout, stderr (the ``firestream`` logger as it was after)."""
+    from firestream_core.cli import logs
     from firestream_core.cli.main import main
 
     for k, v in kube.env.items():
         monkeypatch.setenv(k, v)
-    code = main(["-f", str(path), "--helm-binary", str(helm_bin), "--kubectl-binary", str(kube.tools["kubectl"]),
-                 "--kubeconfig", str(kube.kubeconfig), "--color", "never", "plan"])
+    logger = logging.getLogger(logs.LOGGER_NAME)  # main() configures it: later tests' caplog needs it back
+    saved = (list(logger.handlers), logger.level, logger.propagate, logs._handler, list(logs._redactors))
+    try:
+        code = main(["-f", str(path), "--helm-binary", str(helm_bin), "--kubectl-binary",
+                     str(kube.tools["kubectl"]), "--kubeconfig", str(kube.kubeconfig), "--color", "never", "plan"])
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
+        logs._handler = saved[3]
+        logs._redactors[:] = saved[4]
     out, err = capsys.readouterr()
     return code, out, err
 
