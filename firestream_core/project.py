@@ -898,6 +898,7 @@ class Project:
             repositories=self.repositories(),
             installed={r.key: r for r in installed or ()},
             redactor=self.redactor,
+            releases={c.chart_info.name: c.chart_type for c in self.charts},
         )
         for state in states.values():  # a contributed value under a secret-looking key is hidden too
             if state.contributed:

@@ -124,7 +124,8 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
 
     A change that takes destructive steps (a breaking version's pre-upgrade
     commands, secrets hidden, and its uninstall) lists them under the table,
-    ``! release: step``, in the order they run.
+    ``! release: step``, in the order they run. A release a plugin refuses to
+    deploy as configured (``Change.problems``) is listed under ``Refused:``.
     """
     from firestream_core.cli.logs import redact
 
@@ -138,6 +139,10 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
     steps = [(c.name, line) for c in plan.releases if c.is_change for line in c.destructive]
     if steps:
         table += "\nDestructive steps:\n" + "".join(f"  ! {name}: {line}\n" for name, line in steps)
+    refused = [(c.name, p.removeprefix(f"release '{c.name}': ")) for c in shown for p in c.problems]
+    if refused:
+        table += ("\nRefused (apply stops these releases before any change):\n"
+                  + "".join(f"  ! {name}: {line}\n" for name, line in refused))
     values = format_value_changes(plan.releases)
     return redact(table + (f"\n{values}" if values else "") + f"\n{head}: {plan.summary()}.\n")
 

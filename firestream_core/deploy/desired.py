@@ -11,7 +11,11 @@ the cluster for it:
 * the values plugins contribute in the pure ``contribute_values`` stage,
   merged over all other values (``ChartInfo.plugin_values``);
 * the values' digest (values files, documents, pairs, contributed values) and
-  a local chart's content digest.
+  a local chart's content digest;
+* what the plugins said about it in that stage: notes (why a value is what
+  it is, shown as plan reasons), problems (why it cannot be deployed as
+  configured: the plan lists them, apply refuses the release) and a breaking
+  version a plugin decided (the plan's breaking step uses it).
 
 :func:`desired_state` computes it for one chart; :func:`desired_states` for a
 project's charts with the plugins and a read-only view of the cluster.
@@ -116,6 +120,10 @@ class DesiredState:
     :ivar parts: ``option <name>`` / ``setting <name>`` -> digest (the chart and
         its version are compared with helm's own record by the plan).
     :ivar digest: one digest over all of it.
+    :ivar notes: what plugins said about the values (``context.note``), plan reasons.
+    :ivar problems: why the release cannot be deployed as configured (``context.refuse``).
+    :ivar breaking_version: the ``BreakingVersion`` a plugin decided
+        (``context.require_breaking_version``), also in ``chart``; None when none did.
     """
 
     chart: HelmChart = attrs.field(repr=False)
@@ -126,6 +134,9 @@ class DesiredState:
     files_problem: str | None = None
     parts: Mapping[str, str] = attrs.field(factory=dict)
     digest: str = ""
+    notes: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    breaking_version: Any = None
 
     @property
     def plugin_values(self) -> dict[str, Any]:
@@ -184,11 +195,18 @@ def desired_state(
     *,
     project_dir: Path | str,
     contributed: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    notes: Iterable[str] = (),
+    problems: Iterable[str] = (),
+    breaking_version: Any = None,
 ) -> DesiredState:
     """The desired state of ``chart`` with the values plugins contributed (pure; no tool call).
 
     :param contributed: ``(plugin name, values)`` in the order to merge them
         (what :meth:`FirestreamPluginManager.contribute_values` returns).
+    :param notes: what the plugins said about the values (plan reasons).
+    :param problems: why the release cannot be deployed as configured.
+    :param breaking_version: a ``BreakingVersion`` a plugin decided; it
+        replaces the chart's ``last_breaking_version_requiring_restart``.
     """
     from firestream_core.tools.values import deep_merge
 
@@ -205,6 +223,8 @@ def desired_state(
         by_plugin[plugin] = given
         merged = deep_merge(merged, given)
     desired.chart_info.plugin_values = merged
+    if breaking_version is not None:
+        desired.chart_info.last_breaking_version_requiring_restart = breaking_version
     digest, problem = _values_digest(desired, project_dir)
     files, files_problem = _chart_digest(desired, project_dir)
     parts = _parts(desired)
@@ -217,6 +237,9 @@ def desired_state(
         files_problem=files_problem,
         parts=parts,
         digest=_hash({"values": digest, "chart files": files, "parts": parts}),
+        notes=tuple(dict.fromkeys(notes)),
+        problems=tuple(dict.fromkeys(problems)),
+        breaking_version=breaking_version,
     )
 
 
@@ -230,8 +253,12 @@ def desired_states(
     repositories: Mapping[str, str] | None = None,
     installed: Mapping[tuple[str, str], InstalledRelease] | None = None,
     redactor: Redactor | None = None,
+    releases: Mapping[str, str] | None = None,
 ) -> dict[str, DesiredState]:
     """Release name -> its desired state, each plugin's ``contribute_values`` called once per release.
+
+    :param releases: the project's releases, name -> chart type (``context.releases``);
+        those of ``charts`` when None.
 
     The hooks see read-only views of ``helm`` and ``kubectl``
     (:class:`ReadOnlyTool`). A hook that raises stops here with a
@@ -242,10 +269,14 @@ def desired_states(
 
     project_dir = Path(project_dir)
     seen = installed or {}
+    charts = list(charts)
+    if releases is None:
+        releases = {c.chart_info.name: getattr(c, "chart_type", "generic") for c in charts}
     out: dict[str, DesiredState] = {}
     for chart in charts:
         info = chart.chart_info
         contributed: list[tuple[str, Mapping[str, Any]]] = []
+        said: dict[str, Any] = {}
         if manager is not None:
             try:
                 ns = info.namespace_name
@@ -259,9 +290,12 @@ def desired_states(
                 installed=seen.get((ns, info.name)),
                 redactor=redactor,
                 log=logging.getLogger("firestream"),
+                releases=dict(releases),
             )
             contributed = _contributions(manager, chart, context)
-        out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed)
+            said = {"notes": context.notes, "problems": context.problems,
+                    "breaking_version": context.breaking_version}
+        out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, **said)
     return out
 
 

@@ -11,7 +11,8 @@ and returns a :class:`ReleaseResult`; it never raises for a failed stage.
   outside a plan (``context.change`` is None): in a run the plan already
   computed it and the chart carries the contributed values
   (``chart_info.plugin_values``). A failure there fails the release at
-  ``check_prerequisites``, before anything changed.
+  ``check_prerequisites``, before anything changed; so do the problems it
+  reported (``context.refuse``, the plan's ``Change.problems``).
 * Problems reported by ``check_prerequisites`` stop the release before
   ``pre_exec``: nothing in the cluster has changed.
 * An exception from ``pre_exec``, ``exec``, ``post_exec`` or ``validate``
@@ -297,7 +298,11 @@ class _LifecycleRun:
             kubectl=c.kubectl, repositories=c.repositories, redactor=c.redactor,
             installed={} if c.installed is None else {c.installed.key: c.installed},
         )
-        self.chart.chart_info.plugin_values = wanted[self.name].chart.chart_info.plugin_values
+        state = wanted[self.name]
+        self.chart.chart_info.plugin_values = state.chart.chart_info.plugin_values
+        if state.breaking_version is not None:
+            self.chart.chart_info.last_breaking_version_requiring_restart = state.breaking_version
+        c.problems = list(state.problems)
 
     def run(self) -> ReleaseResult:
         self.log.info("Running lifecycle for chart: %s", self.name)
@@ -349,7 +354,8 @@ class _LifecycleRun:
             "check_prerequisites",
             lambda: self.manager.check_prerequisites(self.chart, self.context, self.payload),
         )
-        problems = [self.redact(str(p)) for p in problems or []]
+        # the desired state's problems first (context.refuse): the plan showed them
+        problems = [self.redact(str(p)) for p in [*self.context.problems, *(problems or [])]]
         if not problems:
             return
         r = self.result

@@ -61,6 +61,7 @@ import attrs
 from firestream_core.deploy.desired import DesiredState, desired_state, part_reasons
 from firestream_core.model import (
     BreakingStep,
+    BreakingVersion,
     HelmAction,
     HelmChart,
     InstalledRelease,
@@ -107,6 +108,13 @@ class Change:
         never shown, not part of :meth:`to_dict`).
     :ivar record_state: a no-op whose state entry is missing or stale: the
         cluster already matches the desired state, and apply records it.
+    :ivar notes: what plugins said about the desired values in
+        ``contribute_values`` (``context.note``); also the last reasons.
+    :ivar problems: why the release cannot be deployed as configured
+        (``context.refuse``): ``plan`` lists them and exits 1, apply stops the
+        release at ``check_prerequisites`` before anything changed.
+    :ivar breaking_version: the breaking version a plugin decided in the
+        desired state (for the run's exec; not part of :meth:`to_dict`).
 
     >>> change = Change("web", "default", "generic", "upgrade",
     ...                 reasons=("values changed: replicaCount",), changed_keys=("replicaCount",))
@@ -135,6 +143,9 @@ class Change:
     parts: Mapping[str, str] = attrs.field(factory=dict, repr=False)
     plugin_values: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     record_state: bool = False
+    notes: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    breaking_version: BreakingVersion | None = attrs.field(default=None, repr=False, eq=False)
 
     @property
     def is_change(self) -> bool:
@@ -180,6 +191,8 @@ class Change:
             "changed_keys": list(self.changed_keys),
             "value_changes": [{"path": p, "old": o, "new": n} for p, o, n in self.value_changes],
             "destructive": list(self.destructive),
+            "notes": list(self.notes),
+            "problems": list(self.problems),
             "depends_on": list(self.depends_on),
             "desired": {"chart": self.desired_chart, "version": self.desired_version},
             "installed": None if inst is None else {
@@ -237,6 +250,11 @@ class Plan:
         False
         """
         return any(c.is_change for c in self.releases)
+
+    @property
+    def problems(self) -> list[tuple[str, str]]:
+        """``(release, problem)`` for each release the plugins refuse to deploy as configured."""
+        return [(c.name, p) for c in self.releases for p in c.problems]
 
     @property
     def to_record(self) -> list[Change]:
@@ -579,6 +597,31 @@ def plan_release(
     :param extra_steps: the destructive steps the chart type adds to a breaking
         step (``ChartType.destructive_steps``), listed after the step's own.
     """
+    change = _plan_release(chart, installed, record, project_dir=project_dir, destroy=destroy,
+                           get_values=get_values, redact=redact, desired=desired, extra_steps=extra_steps)
+    if desired is None or change.action == "destroy" or chart.chart_info.action is not HelmAction.DEPLOY:
+        return change
+    refused = "; ".join(p.removeprefix(f"release '{change.name}': ") for p in desired.problems)
+    said: dict[str, Any] = {"reasons": (*([f"refused: {refused}"] if refused else []),
+                        *change.reasons, *desired.notes),
+            "notes": desired.notes, "problems": desired.problems}
+    if desired.breaking_version is not None:
+        said["breaking_version"] = desired.breaking_version
+    return attrs.evolve(change, **said)
+
+
+def _plan_release(
+    chart: HelmChart,
+    installed: InstalledRelease | None,
+    record: Any,
+    *,
+    project_dir: Path,
+    destroy: bool,
+    get_values: GetValues | None,
+    redact: Callable[[str], str] | None,
+    desired: DesiredState | None,
+    extra_steps: ExtraSteps | None,
+) -> Change:
     base = _identity(chart, installed, project_dir)
     early = _destroy_or_skip(chart, installed, destroy, base)
     if early is not None:
@@ -591,7 +634,8 @@ def plan_release(
     if installed is None or installed.status == "uninstalled":
         why = "not deployed" if installed is None else f"not deployed (status is {installed.status})"
         return Change(action="create", reasons=(why,), **base)
-    bv = chart.chart_info.last_breaking_version_requiring_restart
+    # a plugin may decide the breaking version in the desired state (a reinstall the user chose)
+    bv = desired.chart.chart_info.last_breaking_version_requiring_restart
     step = breaking_step(bv, installed.chart_version, base["desired_version"])
     extra = _extra_steps(chart, step, extra_steps)
     if installed.is_pending:

@@ -289,6 +289,8 @@ class Run:
         chart = copy.deepcopy(self.project.chart(change.name))
         # the desired state the plan computed: the values plugins contributed (contribute_values)
         chart.chart_info.plugin_values = copy.deepcopy(dict(change.plugin_values))
+        if change.breaking_version is not None:  # decided by a plugin in the desired state
+            chart.chart_info.last_breaking_version_requiring_restart = change.breaking_version
         if self.plan.destroy:
             chart.chart_info.action = HelmAction.DESTROY
         if self.dry_run:
@@ -304,6 +306,7 @@ class Run:
             installed=change.installed,
             change=change.action,
             breaking=change.breaking,
+            problems=list(change.problems),
             redactor=self.project.redactor,
             log=self._log,
             dry_run=self.dry_run,

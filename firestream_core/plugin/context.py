@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from firestream_core.model import BreakingStep, InstalledRelease
+    from firestream_core.model import BreakingStep, BreakingVersion, InstalledRelease
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.kubectl import Kubectl
     from firestream_core.tools.redact import Redactor
@@ -42,6 +42,16 @@ class DeployContext:
         ``warn``; ``run_tests``; ...). The old key ``validation_failure`` is still
         read, with a ``DeprecationWarning``.
     :ivar cancel: set when the run is interrupted; long waits should poll it.
+    :ivar releases: the project's releases, name -> chart type (the desired-state
+        stage: a plugin may ask whether the project deploys the chart that
+        provides a CRD it needs).
+    :ivar notes: what the desired-state stage said about this release's
+        values (:meth:`note`); the plan shows each as a reason.
+    :ivar problems: why this release cannot be deployed as configured
+        (:meth:`refuse`); the plan shows them and apply stops the release at
+        ``check_prerequisites``, before anything changed.
+    :ivar breaking_version: a breaking version the desired-state stage decided
+        (:meth:`require_breaking_version`); the plan decides the breaking step with it.
 
     A stage reads it, never builds it (the runner does)::
 
@@ -69,6 +79,33 @@ class DeployContext:
     dry_run: bool = False
     settings: Mapping[str, Any] = attrs.field(factory=dict)
     cancel: threading.Event = attrs.field(factory=threading.Event)
+    releases: Mapping[str, str] = attrs.field(factory=dict)
+    notes: list[str] = attrs.field(factory=list)
+    problems: list[str] = attrs.field(factory=list)
+    breaking_version: BreakingVersion | None = None
+
+    def note(self, text: str) -> None:
+        """Say why a value of this release is what it is (``contribute_values``).
+
+        The plan shows the line as a reason on the release's line
+        (``metrics.serviceMonitor.enabled off: ...``); it never changes the action.
+        """
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def refuse(self, text: str) -> None:
+        """Refuse to deploy this release as configured (``contribute_values``).
+
+        ``plan`` lists the problem (and exits 1); ``apply`` stops the release
+        at ``check_prerequisites`` with it, before anything changed.
+        """
+        if text not in self.problems:
+            self.problems.append(text)
+
+    def require_breaking_version(self, version: BreakingVersion) -> None:
+        """Use ``version`` as this release's breaking version (``contribute_values``), e.g. a
+        reinstall the user chose for a data-format change; the plan shows the step it takes."""
+        self.breaking_version = version
 
     def resolve(self, path: Path | str) -> Path:
         """A config path made absolute against the project folder.

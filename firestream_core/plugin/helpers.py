@@ -4,8 +4,9 @@
 * :func:`value_of` - the value helm will see at a dotted key (``--set`` syntax);
 * :func:`is_dry_run` - nothing may change in the cluster (run-wide or for this release);
 * :func:`current_release` - the release as installed: the plan's view, else one ``helm list``;
-* :func:`needs_crd` - a preset's ServiceMonitor (or any value needing another chart's CRD)
-  turned off, with the reason, when that CRD is absent.
+* :func:`needs_crd` - in ``contribute_values``: a preset's ServiceMonitor (or any value
+  needing another chart's CRD) turned off, with a plan note, when that CRD is absent and
+  no release of the project the release depends on provides it.
 """
 
 from __future__ import annotations
@@ -97,47 +98,59 @@ def current_release(chart: HelmChart, context: DeployContext) -> InstalledReleas
 
 def needs_crd(
     chart: HelmChart, context: DeployContext, key: str, crd: str, *, provider: str, default: bool = False
-) -> str | None:
-    """Keep a value that makes the chart create a custom resource (a ServiceMonitor) from breaking a fresh cluster.
+) -> dict[str, Any] | None:
+    """Decide, in ``contribute_values``, whether a value that needs another chart's CRD (a ServiceMonitor) stays on.
 
-    When ``key`` is true for helm but the CRD ``crd`` is not installed:
+    When ``key`` is true for helm it stays on if the CRD ``crd`` is installed
+    or the release ``depends_on`` a release of the project whose chart type is
+    ``provider`` (that release installs the CRD first). Otherwise:
 
-    * if only the chart type's preset turned it on, it is turned off here
-      (``key`` = false appended to the release's values) and a line naming the
-      release says why; the return value is that reason, for a validation
-      note. Deploy ``provider`` first (``depends_on``) and it stays on;
-    * if the user's config turned it on, the answer is a problem (for
-      ``check_prerequisites``) naming the key, the CRD and the two ways out.
+    * if only the chart type's preset turned it on, it is turned off: the
+      return value is ``{key: false}`` as nested values to contribute, and
+      ``context.note`` says why (the plan shows it on the release's line);
+    * if the user's config turned it on, ``context.refuse`` names the key, the
+      CRD and the ways out (``plan`` lists it; apply stops the release before
+      anything changed).
 
-    :return: None when nothing is wrong (off, or the CRD exists); else the
-        reason (``off: ...``) or the problem text.
+    :return: the values to contribute (``{key: false}``, nested), or None.
 
     Example, a chart whose preset turns on a ServiceMonitor::
 
         @hookimpl
-        def check_prerequisites(chart, context, payload):
-            said = needs_crd(chart, context, "metrics.serviceMonitor.enabled",
+        def contribute_values(chart, context):
+            return needs_crd(chart, context, "metrics.serviceMonitor.enabled",
                              "servicemonitors.monitoring.coreos.com", provider="prometheus-operator")
-            if said and not said.startswith("off: "):
-                return [said]          # the user's config asks for it: a problem
-            return None                # turned off (logged), or nothing to do
     """
     import attrs
 
-    from firestream_core.model import ChartSetValue
     from firestream_core.plugin.checks import chart_value
     from firestream_core.plugin.presets import PRESET_PREFIX
 
     info = chart.chart_info
     if not value_of(chart, context, key, default) or context.kubectl.get("customresourcedefinition", crd):
         return None
+    providers = sorted(n for n, t in context.releases.items() if t == provider and n != info.name)
+    if any(p in info.depends_on for p in providers):
+        return None  # the provider is deployed first and installs the CRD
+    if providers:
+        fix = f"add depends_on = [\"{providers[0]}\"] (its {provider} release installs the CRD first)"
+        to_have_it_on = f"{fix}, to have it on"
+    else:
+        fix = f"deploy {provider} first (depends_on)"
+        to_have_it_on = f"deploy {provider} first, with depends_on, to have it on"
     own = attrs.evolve(info, yaml_files_content=[d for d in info.yaml_files_content
                                                   if not d.filename.startswith(PRESET_PREFIX)])
     if chart_value(own, key, None, project_dir=context.project_dir) is None:
-        reason = (f"off: {key} turned off because the CRD {crd} is not installed "
-                  f"(deploy {provider} first, with depends_on, to have it on)")
-        info.values = [*(v for v in info.values if v.key != key), ChartSetValue(key, "false")]
+        reason = f"{key} off: the CRD {crd} is not installed ({to_have_it_on})"
+        context.note(reason)
         context.log.info("release '%s': %s", info.name, reason)
-        return reason
-    return (f"release '{info.name}': {key} is true but the CRD {crd} is not installed; "
-            f"deploy {provider} first (depends_on) or set {key} = false")
+        out: dict[str, Any] = {}
+        inner = out
+        *path, last = key.split(".")
+        for part in path:
+            inner = inner.setdefault(part, {})
+        inner[last] = False
+        return out
+    context.refuse(f"release '{info.name}': {key} is true but the CRD {crd} is not installed; "
+                   f"{fix} or set {key} = false")
+    return None

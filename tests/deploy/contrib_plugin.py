@@ -45,6 +45,15 @@ class Plugin:
         opts = chart.options
         if opts.greeting == "write":
             context.kubectl.delete("configmap", "x", namespace="default")
+        if opts.greeting == "note":  # said twice: shown once
+            context.note("message is 'note' (because the test says so)")
+            context.note("message is 'note' (because the test says so)")
+        if opts.greeting == "refuse":
+            context.refuse(f"release '{chart.chart_info.name}': greeting 'refuse' cannot be deployed")
+        if opts.greeting == "breaking":
+            from firestream_core.model import BreakingVersion
+
+            context.require_breaking_version(BreakingVersion("0.2.0", requires_uninstall=True))
         return {"message": opts.greeting}
 
 

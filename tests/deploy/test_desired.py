@@ -96,3 +96,65 @@ def test_entries_without_parts_name_no_option() -> None:
     assert part_reasons({"option a": "x", "setting b": "y"}, {"option a": "z", "setting b": "y"}) == [
         "option a changed"
     ]
+
+
+# -- what plugins say in the desired state: notes, problems, a breaking version ----------------
+
+
+def test_a_plugins_note_is_a_reason_on_every_plan_line_and_never_changes_the_action(tmp_path: Path) -> None:
+    note = "message is 'note' (because the test says so)"
+    ds = desired_states([contrib(greeting="note")], manager=manager(), project_dir=tmp_path)["c"]
+    assert ds.notes == (note,) and ds.problems == ()
+    create = make_plan([contrib(greeting="note")], [], State(), project_dir=tmp_path, desired={"c": ds})
+    assert create["c"].action == "create"
+    assert create["c"].reasons == ("not deployed", note)
+    assert create["c"].to_dict()["notes"] == [note]
+    again = plan_after(contrib(greeting="note"), contrib(greeting="note"), tmp_path)
+    assert (again["c"].action, again["c"].reasons) == ("no-op", ("up to date", note))
+    assert not again.has_changes
+    assert again.problems == []
+
+
+def test_a_plugins_refusal_is_listed_by_the_plan(tmp_path: Path) -> None:
+    from firestream_core.cli.progress import format_plan
+
+    plan = plan_after(contrib(greeting="one"), contrib(greeting="refuse"), tmp_path)
+    problem = "release 'c': greeting 'refuse' cannot be deployed"
+    assert plan.problems == [("c", problem)]
+    assert plan["c"].reasons[0] == "refused: greeting 'refuse' cannot be deployed"
+    assert plan["c"].to_dict()["problems"] == [problem]
+    text = format_plan(plan)
+    assert ("Refused (apply stops these releases before any change):\n"
+            "  ! c: greeting 'refuse' cannot be deployed\n") in text
+
+
+def test_a_breaking_version_a_plugin_decides_is_the_plans_breaking_step(tmp_path: Path) -> None:
+    old, new = contrib(greeting="breaking"), contrib(greeting="breaking")
+    new.chart_info.version = "0.2.0"
+    ds = desired_states([new], manager=manager(), project_dir=tmp_path)["c"]
+    assert ds.chart.chart_info.last_breaking_version_requiring_restart is not None
+    assert new.chart_info.last_breaking_version_requiring_restart is None  # the config is untouched
+    plan = plan_after(old, new, tmp_path)
+    change = plan["c"]
+    assert change.action == "reinstall"
+    assert change.reasons[0].startswith("breaking version 0.2.0: reinstall (requires_uninstall)")
+    assert change.breaking_version is not None and change.breaking_version.version == "0.2.0"
+    assert change.destructive  # the uninstall is shown
+    # without the plugin's decision the same upgrade is an ordinary one
+    plain = plan_after(contrib(greeting="one"), attrs.evolve(new, options=ContribOptions(greeting="one")),
+                       tmp_path)
+    assert plain["c"].action == "upgrade" and plain["c"].breaking is None
+
+
+def test_context_problems_stop_run_release_at_check_prerequisites(tmp_path: Path) -> None:
+    from firestream_core.deploy.lifecycle import run_release
+    from firestream_core.plugin.context import DeployContext
+
+    from .fakes import FakeHelm, FakeKubectl
+
+    context = DeployContext(helm=FakeHelm(), kubectl=FakeKubectl(), project_dir=tmp_path)  # type: ignore[arg-type]
+    result = run_release(contrib(greeting="refuse"), manager(), context)
+    assert result.stage_failed == "check_prerequisites"
+    assert result.problems == ["release 'c': greeting 'refuse' cannot be deployed"]
+    assert result.error == "release 'c' failed at check_prerequisites: greeting 'refuse' cannot be deployed"
+    assert result.outcome is None  # exec never ran

@@ -1,63 +1,72 @@
-"""plugin/helpers.py: needs_crd, a preset's ServiceMonitor and its CRD (no cluster: stand-in tools)."""
+"""``firestream_core.plugin.helpers.needs_crd``: a value needing another chart's CRD, decided in the
+desired state (``contribute_values``) with a plan note or a refusal."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import attrs
-
 from firestream_core.model import ChartInfo, ChartSetValue, HelmChart
-from firestream_core.plugin.helpers import (
-    needs_crd,
-)
+from firestream_core.plugin.context import DeployContext
+from firestream_core.plugin.helpers import needs_crd
 from firestream_core.plugin.presets import preset_values
 
-
-@attrs.frozen
-class Opts:
-    size: int = 3
+CRD = "servicemonitors.monitoring.coreos.com"
+KEY = "metrics.serviceMonitor.enabled"
 
 
 class Kubectl:
     def __init__(self, crds: set[str]) -> None:
         self.crds = crds
+        self.asked: list[tuple[str, str]] = []
 
-    def get(self, kind: str, name: str, **_: Any) -> dict[str, Any] | None:
-        assert kind == "customresourcedefinition"
+    def get(self, kind: str, name: str, **_: Any) -> Any:
+        self.asked.append((kind, name))
         return {"metadata": {"name": name}} if name in self.crds else None
 
 
-def context(tmp_path: Path, *, crds: set[str] = frozenset(), **kw: Any) -> Any:
-    fields = {"project_dir": tmp_path, "dry_run": False, "installed": None, "change": None,
-              "kubectl": Kubectl(set(crds)), "log": logging.getLogger("test"), "helm": None}
-    return SimpleNamespace(**{**fields, **kw})
+def chart(*, user: str | None = None, depends_on: tuple[str, ...] = ()) -> HelmChart:
+    info = ChartInfo(name="db", chart="x/db", yaml_files_content=[preset_values("db", "default", {KEY: True})],
+                     depends_on=list(depends_on))
+    if user is not None:
+        info.values.append(ChartSetValue(KEY, user))
+    return HelmChart(info)
 
 
-def test_a_presets_servicemonitor_is_turned_off_without_its_crd_and_kept_with_it(tmp_path: Path) -> None:
-    crd = "servicemonitors.monitoring.coreos.com"
-    key = "metrics.serviceMonitor.enabled"
-
-    def chart() -> HelmChart:
-        return HelmChart(ChartInfo(name="db", yaml_files_content=[
-            preset_values("postgresql", "default", {"metrics": {"serviceMonitor": {"enabled": True}}})]))
-
-    with_crd = chart()
-    assert needs_crd(with_crd, context(tmp_path, crds={crd}), key, crd, provider="prometheus-operator") is None
-    assert with_crd.chart_info.values == []
-
-    without = chart()
-    reason = needs_crd(without, context(tmp_path), key, crd, provider="prometheus-operator")
-    assert reason is not None and reason.startswith("off: ") and crd in reason
-    assert without.chart_info.values == [ChartSetValue(key, "false")]
+def context(tmp_path: Path, crds: set[str] = frozenset(), releases: dict[str, str] | None = None) -> DeployContext:
+    return DeployContext(helm=None, kubectl=Kubectl(set(crds)), project_dir=tmp_path,  # type: ignore[arg-type]
+                         releases=releases or {})
 
 
-def test_a_servicemonitor_the_user_set_without_its_crd_is_a_problem(tmp_path: Path) -> None:
-    crd = "servicemonitors.monitoring.coreos.com"
-    key = "metrics.serviceMonitor.enabled"
-    chart = HelmChart(ChartInfo(name="db", values=[ChartSetValue(key, "true")]))
-    problem = needs_crd(chart, context(tmp_path), key, crd, provider="prometheus-operator")
-    assert problem is not None and problem.startswith("release 'db': ") and "set " + key in problem
-    assert chart.chart_info.values == [ChartSetValue(key, "true")]  # the user's value is not changed
+def test_a_presets_value_is_turned_off_with_a_note_when_the_crd_is_absent(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    assert needs_crd(chart(), ctx, KEY, CRD, provider="prometheus-operator") == {
+        "metrics": {"serviceMonitor": {"enabled": False}}}
+    assert ctx.notes == [f"{KEY} off: the CRD {CRD} is not installed (deploy prometheus-operator first, "
+                         "with depends_on, to have it on)"]
+    assert ctx.problems == [] and ctx.kubectl.asked == [("customresourcedefinition", CRD)]  # type: ignore[attr-defined]
+
+
+def test_it_stays_on_with_the_crd_or_a_dependency_on_the_projects_provider(tmp_path: Path) -> None:
+    with_crd = context(tmp_path, {CRD})
+    assert needs_crd(chart(), with_crd, KEY, CRD, provider="prometheus-operator") is None
+    releases = {"db": "postgresql", "mon": "prometheus-operator"}
+    depends = context(tmp_path, releases=releases)
+    assert needs_crd(chart(depends_on=("mon",)), depends, KEY, CRD, provider="prometheus-operator") is None
+    assert depends.notes == [] and depends.problems == []
+    # in the project but not a dependency: off, and the note names the release to depend on
+    apart = context(tmp_path, releases=releases)
+    assert needs_crd(chart(), apart, KEY, CRD, provider="prometheus-operator") is not None
+    assert apart.notes == [f'{KEY} off: the CRD {CRD} is not installed (add depends_on = ["mon"] (its '
+                           "prometheus-operator release installs the CRD first), to have it on)"]
+
+
+def test_off_asks_nothing_and_the_users_own_value_is_refused(tmp_path: Path) -> None:
+    off = context(tmp_path)
+    assert needs_crd(chart(user="false"), off, KEY, CRD, provider="prometheus-operator") is None
+    assert off.kubectl.asked == [] and off.notes == []  # type: ignore[attr-defined]
+    mine = context(tmp_path)
+    assert needs_crd(chart(user="true"), mine, KEY, CRD, provider="prometheus-operator") is None
+    assert mine.problems == [f"release 'db': {KEY} is true but the CRD {CRD} is not installed; deploy "
+                             f"prometheus-operator first (depends_on) or set {KEY} = false"]
+    assert mine.notes == []

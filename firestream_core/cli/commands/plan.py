@@ -5,7 +5,9 @@ Exit codes: 0 on success; with ``--detailed-exitcode`` 0 means no changes,
 and shows each as ``old -> new``, sensitive values as ``(sensitive)``
 (docs/secrets.md; ``--json`` too). ``--out FILE`` also saves the plan
 (actions, desired-state digests, the cluster revisions it saw; no value) for
-``firestream apply FILE``.
+``firestream apply FILE``. A release a plugin refuses to deploy as
+configured (a PostgreSQL major crossed without ``major_upgrade``) is listed
+under ``Refused:`` and the exit code is 1 (no plan is saved).
 """
 
 from __future__ import annotations
@@ -161,6 +163,10 @@ def run(args: argparse.Namespace) -> int:
         print(redact(plan_json(project, plan)))
     else:
         print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
+    if plan.problems:
+        from firestream_core.errors import PrerequisiteError
+
+        raise PrerequisiteError("the plan refuses " + "; ".join(p for _, p in plan.problems))
     if getattr(args, "out", None):
         from firestream_core.deploy.saved import saved_plan, write_saved
 

@@ -14,14 +14,14 @@ From Python, as in the seed::
 from __future__ import annotations
 
 from .chart import NginxIngressChart
-from .hooks import check_prerequisites, register_chart_types, validate
+from .hooks import contribute_values, register_chart_types, validate
 
-FIRESTREAM_PLUGIN_API = 1
+FIRESTREAM_PLUGIN_API = 3  # contribute_values with context.note / refuse
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",
     "NginxIngressChart",
-    "check_prerequisites",
+    "contribute_values",
     "register_chart_types",
     "validate",
 ]

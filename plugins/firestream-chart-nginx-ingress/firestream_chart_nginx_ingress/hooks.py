@@ -1,7 +1,10 @@
 """The ``nginx-ingress`` chart type's hook implementations.
 
-* ``check_prerequisites`` - with ``controller.metrics.serviceMonitor.enabled``
-  (on in both presets, as in the original) the ServiceMonitor CRD exists.
+* ``contribute_values`` - ``controller.metrics.serviceMonitor.enabled`` (on
+  in both presets, as in the original) stays on only when the ServiceMonitor
+  CRD exists or the release depends on the project's prometheus-operator
+  release; otherwise it is turned off and the plan says why. Set by the user
+  without the CRD: the plan refuses the release.
 * ``validate`` - ``ingress_class``: the IngressClass the chart creates
   (``controller.ingressClassResource.name``, ``nginx`` by default) exists;
   ``controller_address``: unless the controller uses ``hostNetwork``, the
@@ -15,7 +18,7 @@ The other stages are the built-in defaults.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from firestream_core.plugin import ChartType, HelmAction, hookimpl, needs_crd, value_of
 
@@ -45,16 +48,15 @@ def register_chart_types(register: Callable[[ChartType], None]) -> None:
 
 
 @hookimpl
-def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] | None:
-    """A ServiceMonitor is only asked for when its CRD is installed."""
+def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
+    """The ServiceMonitor stays on only when its CRD is there (or comes first); else off, with a note."""
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
     if not value_of(chart, context, "controller.metrics.enabled", False):
         return None
-    reason = needs_crd(chart, context, "controller.metrics.serviceMonitor.enabled", SERVICEMONITOR_CRD,
-                       provider="prometheus-operator")
-    return None if reason is None or reason.startswith("off:") else [reason]
+    return needs_crd(chart, context, "controller.metrics.serviceMonitor.enabled", SERVICEMONITOR_CRD,
+                     provider="prometheus-operator")
 
 
 @hookimpl

@@ -110,3 +110,41 @@ def test_a_servicemonitor_the_user_asked_for_without_its_crd_is_a_prerequisite_p
         "servicemonitors.monitoring.coreos.com is not installed; deploy prometheus-operator "
         "first (depends_on) or set controller.metrics.serviceMonitor.enabled = false"
     ]
+
+
+def test_the_presets_servicemonitor_is_off_without_its_crd_and_the_plan_says_why(
+    kube: Any, helm_bin: Path, deploy_chart_repo: Any, tmp_path: Path
+) -> None:
+    """No ServiceMonitor CRD: the preset's ServiceMonitor is off in the desired state; plan notes it,
+    apply deploys exactly that; one the user sets is refused by the plan."""
+    import json
+
+    from firestream_core.project import Project
+
+    path = tmp_path / "firestream.toml"
+    head = (f'[repositories]\ningress-nginx = "{deploy_chart_repo.url}"\n[[deployments.nginx-ingress]]\n'
+            f'preset = "k3d_local"\nnamespace = "{kube.namespace}"\ntimeout = "60s"\n')
+    path.write_text(head)
+
+    def load() -> Any:
+        return Project.load(path, helm_binary=helm_bin, kubectl_binary=kube.tools["kubectl"],
+                            kubeconfig=kube.kubeconfig, env=kube.env)
+
+    note = ("controller.metrics.serviceMonitor.enabled off: the CRD servicemonitors.monitoring.coreos.com "
+            "is not installed (deploy prometheus-operator first, with depends_on, to have it on)")
+    plan = load().plan()
+    assert plan["nginx-ingress"].reasons == ("not deployed", note)
+    assert plan.problems == []
+    result = load().apply(plan)
+    assert result.ok, result.to_dict()
+    values = kube.run([str(helm_bin), "get", "values", "nginx-ingress", "-n", kube.namespace, "-o", "json"])
+    assert json.loads(values.stdout)["controller"]["metrics"]["serviceMonitor"]["enabled"] is False
+    again = load().plan()["nginx-ingress"]
+    assert (again.action, again.reasons) == ("no-op", ("up to date", note))
+
+    path.write_text(head + "[deployments.nginx-ingress.values]\ncontroller.metrics.serviceMonitor.enabled = true\n")
+    refused = load().plan()
+    assert refused.problems == [("nginx-ingress", (
+        "release 'nginx-ingress': controller.metrics.serviceMonitor.enabled is true but the CRD "
+        "servicemonitors.monitoring.coreos.com is not installed; deploy prometheus-operator "
+        "first (depends_on) or set controller.metrics.serviceMonitor.enabled = false"))]

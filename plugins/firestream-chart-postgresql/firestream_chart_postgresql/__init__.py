@@ -28,7 +28,7 @@ from .hooks import (
     validate,
 )
 
-FIRESTREAM_PLUGIN_API = 2  # contribute_values
+FIRESTREAM_PLUGIN_API = 3  # contribute_values with context.note / refuse / require_breaking_version
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",

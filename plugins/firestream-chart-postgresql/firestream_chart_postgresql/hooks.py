@@ -4,13 +4,15 @@ Only the stages it changes: the built-in defaults add the repository, run
 ``helm upgrade --install`` / ``helm uninstall`` and check the release and
 its pods.
 
-* ``check_prerequisites`` - the environment variables the options name are
-  set; ``metrics.serviceMonitor.enabled`` (on in the presets, as in the
-  original) stays on only when the ServiceMonitor CRD is installed
-  (prometheus-operator deployed first, with ``depends_on``); otherwise it is
-  turned off with a line saying why. Set by the user without the CRD: a problem.
-* ``contribute_values`` (deploy) - the chart is pointed at the passwords'
-  Secret with ``auth.existingSecret`` (pure: plan and template see it too).
+* ``check_prerequisites`` - the environment variables the options name are set.
+* ``contribute_values`` (deploy; pure: plan and template see it too) - the
+  chart is pointed at the passwords' Secret with ``auth.existingSecret``;
+  ``metrics.serviceMonitor.enabled`` (on in the presets, as in the original)
+  stays on only when the ServiceMonitor CRD is installed or the release
+  depends on the project's prometheus-operator release; otherwise it is
+  turned off and the plan says why. Set by the user without the CRD: the
+  plan refuses the release. A PostgreSQL major crossed without a documented
+  way (``major_upgrade``) is refused the same way (:mod:`.major`).
 * ``pre_exec`` (deploy) - the passwords go to that Secret (:mod:`.auth`).
 * ``post_exec`` (destroy) - the Secret is deleted only with
   ``delete_secret_on_destroy = true``.
@@ -66,38 +68,37 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
-    from .major import major_upgrade_problem
-
-    problems = missing_environment(chart)
-    for problem in (servicemonitor_problem(chart, context), major_upgrade_problem(chart, context)):
-        if problem:
-            problems.append(problem)
-    return problems or None
+    return missing_environment(chart) or None
 
 
-def servicemonitor_problem(chart: HelmChart, context: DeployContext) -> str | None:
-    """Why the chart's ServiceMonitor cannot be created (None: it can, or it is off).
+def servicemonitor_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
+    """``metrics.serviceMonitor.enabled = false`` when the preset's ServiceMonitor cannot be created.
 
-    The preset's ServiceMonitor is turned off, with a line saying why, when
-    the CRD is absent; one the user asked for is a problem.
+    Decided in the desired state (:func:`~firestream_core.plugin.needs_crd`):
+    the plan notes why it is off; one the user asked for without its CRD is
+    refused.
     """
     from firestream_core.plugin import needs_crd, value_of
 
     if not value_of(chart, context, "metrics.enabled", False):
         return None
-    reason = needs_crd(chart, context, "metrics.serviceMonitor.enabled", SERVICEMONITOR_CRD,
-                       provider="prometheus-operator")
-    return None if reason is None or reason.startswith("off:") else reason
+    return needs_crd(chart, context, "metrics.serviceMonitor.enabled", SERVICEMONITOR_CRD,
+                     provider="prometheus-operator")
 
 
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
-    """``auth.existingSecret``: the user's own Secret, else the one ``pre_exec`` keeps."""
+    """``auth.existingSecret`` (the user's own Secret, else the one ``pre_exec`` keeps), the
+    ServiceMonitor decision, and the PostgreSQL major-version decision (:mod:`.major`)."""
     from .auth import auth_secret
+    from .major import decide_major_upgrade
 
     if chart.chart_info.action is not HelmAction.DEPLOY:
         return None
-    return {"auth": {"existingSecret": auth_secret(chart, context)}}
+    decide_major_upgrade(chart, context)
+    values: dict[str, Any] = {"auth": {"existingSecret": auth_secret(chart, context)}}
+    values.update(servicemonitor_values(chart, context) or {})  # {"metrics": ...}: no key shared
+    return values
 
 
 @hookimpl

@@ -9,6 +9,11 @@ release's ``major_upgrade`` names a documented way (docs/charts.md):
   uninstalled and its PersistentVolumeClaims deleted (a breaking version
   with ``requires_uninstall``: ``plan`` shows it as a reinstall), the new
   major starts empty and you restore the dump.
+
+Both are decided in the desired state (``contribute_values``), so ``plan``
+shows them: the refusal as a problem naming the release and both versions
+(``plan`` exits 1, apply stops the release before anything changed), the
+reinstall as the plan's breaking step and its destructive steps.
 """
 
 from __future__ import annotations
@@ -35,11 +40,20 @@ def postgres_major(chart_version: str) -> int:
     return 17 if major >= 16 else 16
 
 
+def decide_major_upgrade(chart: HelmChart, context: DeployContext) -> None:
+    """In ``contribute_values``: refuse a PostgreSQL major crossed without a way chosen
+    (``context.refuse``), or require the breaking version ``major_upgrade = "reinstall"`` takes."""
+    problem = major_upgrade_problem(chart, context)
+    if problem:
+        context.refuse(problem)
+
+
 def major_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
     """Why this deploy may not run (a PostgreSQL major crossed without a way chosen), or None.
 
     With ``major_upgrade = "reinstall"`` the release gets the breaking version
-    that uninstalls it and deletes its data volumes first.
+    that uninstalls it and deletes its data volumes first
+    (``context.require_breaking_version``: the plan shows the reinstall).
     """
     info = chart.chart_info
     installed = current_release(chart, context)
@@ -50,11 +64,11 @@ def major_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | Non
         return None
     if options_of(chart).major_upgrade == "reinstall":
         ns = info.namespace_name
-        info.last_breaking_version_requiring_restart = BreakingVersion(
+        context.require_breaking_version(BreakingVersion(
             FIRST_CHART_OF[new], requires_uninstall=True,
             pre_upgrade_commands=[["kubectl", "delete", "pvc", "--namespace", ns, "--selector",
                                    f"app.kubernetes.io/instance={info.name}", "--wait=false"]],
-        )
+        ))
         context.log.warning(
             "release '%s': PostgreSQL %d -> %d (chart %s -> %s): major_upgrade = reinstall, so the "
             "release and its data volumes are deleted first; restore your dump afterwards",

@@ -114,36 +114,141 @@ def test_an_unset_password_variable_stops_the_release_before_anything_changes(
     assert kube.kubectl().get("namespace", kube.namespace) is None
 
 
-def test_the_presets_servicemonitor_is_off_on_a_fresh_cluster_and_says_why(
-    kube: Any, run_lifecycle: Callable[..., Any], caplog: pytest.LogCaptureFixture
-) -> None:
-    import logging
+OFF_NOTE = ("metrics.serviceMonitor.enabled off: the CRD servicemonitors.monitoring.coreos.com is not "
+            "installed (deploy prometheus-operator first, with depends_on, to have it on)")
 
+
+def test_the_presets_servicemonitor_is_off_on_a_fresh_cluster_and_says_why(
+    kube: Any, run_lifecycle: Callable[..., Any], helm_bin: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="firestream")
     chart = PostgresqlChart.default()
     chart.chart_info.namespace = kube.namespace
     chart.chart_info.timeout = "60s"
-    result = run_lifecycle(chart)
+    result = run_lifecycle(chart, helm_bin)
     assert result.ok, (result.error, result.problems)
-    assert ChartSetValue("metrics.serviceMonitor.enabled", "false") in chart.chart_info.values
-    assert ("release 'postgresql': off: metrics.serviceMonitor.enabled turned off because the CRD "
-            "servicemonitors.monitoring.coreos.com is not installed (deploy prometheus-operator first, "
-            "with depends_on, to have it on)") in caplog.text
+    # decided in the desired state (contribute_values), not by editing the chart in a stage
+    assert chart.chart_info.plugin_values["metrics"] == {"serviceMonitor": {"enabled": False}}
+    values = kube.run([str(helm_bin), "get", "values", "postgresql", "-n", kube.namespace, "-o", "json"])
+    assert json.loads(values.stdout)["metrics"]["serviceMonitor"]["enabled"] is False
+    assert f"release 'postgresql': {OFF_NOTE}" in caplog.text
 
 
 def test_a_servicemonitor_the_user_asked_for_without_its_crd_is_a_prerequisite_problem(
-    kube: Any, run_lifecycle: Callable[..., Any]
+    kube: Any, run_lifecycle: Callable[..., Any], helm_bin: Path
 ) -> None:
     chart = PostgresqlChart.default()
     chart.chart_info.namespace = kube.namespace
     chart.chart_info.values.append(ChartSetValue("metrics.serviceMonitor.enabled", "true"))
-    result = run_lifecycle(chart)
+    result = run_lifecycle(chart, helm_bin)
     assert result.stage_failed == "check_prerequisites"
     assert result.problems == [
         "release 'postgresql': metrics.serviceMonitor.enabled is true but the CRD "
         "servicemonitors.monitoring.coreos.com is not installed; deploy prometheus-operator "
         "first (depends_on) or set metrics.serviceMonitor.enabled = false"
     ]
+    assert kube.kubectl().get("namespace", kube.namespace) is None  # nothing was changed
+
+
+SERVICEMONITOR_CRD = (
+    Path(__file__).parents[2] / "firestream-chart-prometheus-operator/tests/charts/kube-prometheus-stack"
+    / "charts/crds/crds/crd-servicemonitors.yaml"
+)
+
+
+def _project(path: Path, kube: Any, helm_bin: Path) -> Any:
+    from firestream_core.project import Project
+
+    return Project.load(path, helm_binary=helm_bin, kubectl_binary=kube.tools["kubectl"],
+                        kubeconfig=kube.kubeconfig, env=kube.env)
+
+
+def _plan_cli(path: Path, kube: Any, helm_bin: Path, capsys: pytest.CaptureFixture[str],
+              monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    """``firestream plan`` on ``path``: exit code, stdout, stderr (the ``firestream`` logger as it was after)."""
+    from firestream_core.cli import logs
+    from firestream_core.cli.main import main
+
+    for k, v in kube.env.items():
+        monkeypatch.setenv(k, v)
+    logger = logging.getLogger(logs.LOGGER_NAME)  # main() configures it: later tests' caplog needs it back
+    saved = (list(logger.handlers), logger.level, logger.propagate, logs._handler, list(logs._redactors))
+    try:
+        code = main(["-f", str(path), "--helm-binary", str(helm_bin), "--kubectl-binary",
+                     str(kube.tools["kubectl"]), "--kubeconfig", str(kube.kubeconfig), "--color", "never", "plan"])
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
+        logs._handler = saved[3]
+        logs._redactors[:] = saved[4]
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_plan_says_why_the_servicemonitor_is_off_and_keeps_it_on_when_it_can_be(
+    kube: Any, deploy_chart_repo: Any, tmp_path: Path, helm_bin: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "firestream.toml"
+    head = f'[repositories]\nbitnami = "{deploy_chart_repo.url}"\n'
+    db = f'[[deployments.postgresql]]\nname = "db"\nnamespace = "{kube.namespace}"\n'
+    path.write_text(head + db)
+    plan = _project(path, kube, helm_bin).plan()
+    assert plan["db"].action == "create"
+    assert plan["db"].notes == (OFF_NOTE,)
+    assert plan["db"].reasons == ("not deployed", OFF_NOTE)
+    assert plan["db"].plugin_values["metrics"] == {"serviceMonitor": {"enabled": False}}
+    code, out, _ = _plan_cli(path, kube, helm_bin, capsys, monkeypatch)
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("+  db "))
+    assert line.split()[1:4] == ["db", kube.namespace, "create"]
+    assert line.endswith(f"not deployed; {OFF_NOTE}")
+
+    # the project deploys prometheus-operator, but db does not depend on it: off, and the plan says how
+    mon = f'[[deployments.prometheus-operator]]\nname = "mon"\nnamespace = "{kube.namespace}-mon"\n'
+    path.write_text(head + mon + db)
+    plan = _project(path, kube, helm_bin).plan()
+    assert plan["db"].notes == (
+        "metrics.serviceMonitor.enabled off: the CRD servicemonitors.monitoring.coreos.com is not installed "
+        '(add depends_on = ["mon"] (its prometheus-operator release installs the CRD first), to have it on)',)
+    # db depends on it: on, no note
+    path.write_text(head + mon + db + 'depends_on = ["mon"]\n')
+    plan = _project(path, kube, helm_bin).plan()
+    assert plan["db"].notes == () and "metrics" not in plan["db"].plugin_values
+    assert plan["db"].reasons == ("not deployed",)
+
+    # the CRD is installed: on
+    path.write_text(head + db)
+    kube.run([kube.tools["kubectl"], "apply", "--server-side", "-f", str(SERVICEMONITOR_CRD)])
+    try:
+        plan = _project(path, kube, helm_bin).plan()
+        assert plan["db"].notes == () and "metrics" not in plan["db"].plugin_values
+    finally:
+        kube.run([kube.tools["kubectl"], "delete", "-f", str(SERVICEMONITOR_CRD), "--wait=true"])
+
+
+def test_a_servicemonitor_the_user_asked_for_without_its_crd_is_refused_by_the_plan(
+    kube: Any, deploy_chart_repo: Any, tmp_path: Path, helm_bin: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "firestream.toml"
+    path.write_text(f'[repositories]\nbitnami = "{deploy_chart_repo.url}"\n[[deployments.postgresql]]\n'
+                    f'name = "db"\nnamespace = "{kube.namespace}"\n'
+                    "[deployments.postgresql.values]\nmetrics.serviceMonitor.enabled = true\n")
+    problem = ("release 'db': metrics.serviceMonitor.enabled is true but the CRD "
+               "servicemonitors.monitoring.coreos.com is not installed; deploy prometheus-operator "
+               "first (depends_on) or set metrics.serviceMonitor.enabled = false")
+    project = _project(path, kube, helm_bin)
+    plan = project.plan()
+    assert plan.problems == [("db", problem)]
+    code, out, err = _plan_cli(path, kube, helm_bin, capsys, monkeypatch)
+    assert code == 1
+    assert "Refused (apply stops these releases before any change):\n  ! db: metrics.serviceMonitor" in out
+    assert f"error: the plan refuses {problem}" in err
+    result = project.apply(plan)
+    assert not result.ok and result.releases["db"].stage_failed == "check_prerequisites"
+    assert kube.kubectl().get("namespace", kube.namespace) is None  # nothing was changed
 
 
 def test_existing_secret_is_used_as_is_and_a_missing_one_is_named(
@@ -305,6 +410,14 @@ def test_an_unreachable_repository_fails_before_any_secret_is_written(
     assert kube.kubectl().get("secret", "db-auth", namespace=kube.namespace) is None
 
 
+MAJOR_PROBLEM = (
+    "release 'db': chart 13.2.24 -> 17.1.0 moves PostgreSQL 16 -> 17, which an in-place helm upgrade "
+    "cannot migrate (the data directory is PostgreSQL 16's). Dump the data (pg_dumpall) and set "
+    "major_upgrade = \"reinstall\" (the release and its data volumes are deleted, PostgreSQL 17 starts "
+    "empty, restore the dump), or keep version = \"13.2.24\"; see docs/charts.md"
+)
+
+
 def test_a_postgresql_major_upgrade_is_refused_unless_reinstall_is_chosen(
     kube: Any, run_lifecycle: Callable[..., Any], helm_bin: Path
 ) -> None:
@@ -315,12 +428,7 @@ def test_a_postgresql_major_upgrade_is_refused_unless_reinstall_is_chosen(
     assert newer.chart_info.version == "17.1.0"  # the default: PostgreSQL 17
     refused = run_lifecycle(newer, helm_bin)
     assert refused.stage_failed == "check_prerequisites"
-    assert refused.problems == [
-        "release 'db': chart 13.2.24 -> 17.1.0 moves PostgreSQL 16 -> 17, which an in-place helm upgrade "
-        "cannot migrate (the data directory is PostgreSQL 16's). Dump the data (pg_dumpall) and set "
-        "major_upgrade = \"reinstall\" (the release and its data volumes are deleted, PostgreSQL 17 starts "
-        "empty, restore the dump), or keep version = \"13.2.24\"; see docs/charts.md"
-    ]
+    assert refused.problems == [MAJOR_PROBLEM]
     history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])
     assert [h["chart"] for h in json.loads(history.stdout)] == ["postgresql-13.2.24"]
 
@@ -334,3 +442,52 @@ def test_a_postgresql_major_upgrade_is_refused_unless_reinstall_is_chosen(
     again = dev_chart(kube.namespace)
     again.chart_info.version = "17.1.0"
     assert run_lifecycle(again, helm_bin).ok
+
+
+def test_the_plan_refuses_a_postgresql_major_upgrade_and_shows_the_chosen_reinstall(
+    kube: Any, deploy_chart_repo: Any, tmp_path: Path, helm_bin: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "firestream.toml"
+    block = (f'[repositories]\nbitnami = "{deploy_chart_repo.url}"\n[[deployments.postgresql]]\n'
+             f'name = "db"\npreset = "development"\nnamespace = "{kube.namespace}"\nversion = "{{version}}"\n'
+             "{options}[deployments.postgresql.values]\nmetrics.serviceMonitor.enabled = false\n")
+    path.write_text(block.format(version="13.2.24", options=""))
+    first = _project(path, kube, helm_bin).apply()
+    assert first.ok, first.to_dict()
+
+    path.write_text(block.format(version="17.1.0", options=""))
+    project = _project(path, kube, helm_bin)
+    plan = project.plan()
+    assert plan["db"].action == "upgrade"
+    assert plan.problems == [("db", MAJOR_PROBLEM)]
+    assert plan["db"].reasons[0] == "refused: " + MAJOR_PROBLEM.removeprefix("release 'db': ")
+    code, out, err = _plan_cli(path, kube, helm_bin, capsys, monkeypatch)
+    assert code == 1
+    assert "  ! db: chart 13.2.24 -> 17.1.0 moves PostgreSQL 16 -> 17" in out
+    assert f"error: the plan refuses {MAJOR_PROBLEM}" in err
+    # apply refuses the release before anything changed: the plan said so
+    result = project.apply(plan)
+    assert not result.ok
+    outcome = result.releases["db"]
+    assert outcome.stage_failed == "check_prerequisites"
+    assert MAJOR_PROBLEM.removeprefix("release 'db': ") in outcome.reason
+    history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])
+    assert [h["chart"] for h in json.loads(history.stdout)] == ["postgresql-13.2.24"]
+
+    # the documented way: the plan shows the reinstall and its destructive steps, apply takes exactly them
+    path.write_text(block.format(version="17.1.0", options='major_upgrade = "reinstall"\n'))
+    project = _project(path, kube, helm_bin)
+    plan = project.plan()
+    assert plan.problems == []
+    assert plan["db"].action == "reinstall"
+    assert plan["db"].reasons[0].startswith("breaking version 16.0.0: reinstall")
+    assert any(f"kubectl delete pvc --namespace {kube.namespace} --selector app.kubernetes.io/instance=db"
+               in step for step in plan["db"].destructive), plan["db"].destructive
+    code, out, _ = _plan_cli(path, kube, helm_bin, capsys, monkeypatch)
+    assert code == 0 and "Destructive steps:" in out
+    result = project.apply(plan)
+    assert result.ok, result.to_dict()
+    history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])
+    assert [(h["revision"], h["chart"]) for h in json.loads(history.stdout)] == [(1, "postgresql-17.1.0")]
+    assert _project(path, kube, helm_bin).plan()["db"].action == "no-op"
