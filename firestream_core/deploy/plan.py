@@ -253,7 +253,12 @@ class Plan:
 
     @property
     def problems(self) -> list[tuple[str, str]]:
-        """``(release, problem)`` for each release the plugins refuse to deploy as configured."""
+        """``(release, problem)`` for each release the plugins refuse to deploy as configured.
+
+        >>> refused = Change("db", "data", "postgresql", "upgrade", problems=("refused: a PostgreSQL major",))
+        >>> Plan((refused,)).problems
+        [('db', 'refused: a PostgreSQL major')]
+        """
         return [(c.name, p) for c in self.releases for p in c.problems]
 
     @property

@@ -89,6 +89,11 @@ class DeployContext:
 
         The plan shows the line as a reason on the release's line
         (``metrics.serviceMonitor.enabled off: ...``); it never changes the action.
+
+        >>> context = DeployContext(helm=None, kubectl=None)
+        >>> context.note("metrics.serviceMonitor.enabled off: no ServiceMonitor CRD")
+        >>> context.notes
+        ['metrics.serviceMonitor.enabled off: no ServiceMonitor CRD']
         """
         if text not in self.notes:
             self.notes.append(text)
@@ -98,13 +103,25 @@ class DeployContext:
 
         ``plan`` lists the problem (and exits 1); ``apply`` stops the release
         at ``check_prerequisites`` with it, before anything changed.
+
+        >>> context = DeployContext(helm=None, kubectl=None)
+        >>> context.refuse("chart 17.1.0 moves PostgreSQL 16 -> 17: set major_upgrade")
+        >>> context.problems
+        ['chart 17.1.0 moves PostgreSQL 16 -> 17: set major_upgrade']
         """
         if text not in self.problems:
             self.problems.append(text)
 
     def require_breaking_version(self, version: BreakingVersion) -> None:
         """Use ``version`` as this release's breaking version (``contribute_values``), e.g. a
-        reinstall the user chose for a data-format change; the plan shows the step it takes."""
+        reinstall the user chose for a data-format change; the plan shows the step it takes.
+
+        >>> from firestream_core.model import BreakingVersion
+        >>> context = DeployContext(helm=None, kubectl=None)
+        >>> context.require_breaking_version(BreakingVersion("16.0.0", requires_uninstall=True))
+        >>> context.breaking_version.version, context.breaking_version.requires_uninstall
+        ('16.0.0', True)
+        """
         self.breaking_version = version
 
     def resolve(self, path: Path | str) -> Path:
