@@ -317,29 +317,13 @@ def handle_breaking_version(
     Returns True when the release was uninstalled (the upgrade becomes an
     install).
 
-    Example, a plugin's ``exec`` that runs its own step before the default upgrade
-    (the runner's steps, in the runner's order). What it did is left in
-    ``context.installed``, so the default ``exec`` that follows does not do it again::
+    Example, inside a plugin's ``exec`` (the whole ``exec`` around it, with the
+    runner's other steps in the runner's order, is :func:`recover_pending`'s example)::
 
-        from firestream_core.plugin import (HelmAction, current_release, decide_breaking,
-                                            handle_breaking_version, hookimpl, is_dry_run,
-                                            recover_pending)
-
-        @hookimpl
-        def exec(chart, context, payload):
-            info = chart.chart_info
-            if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
-                return None
-            installed = current_release(chart, context)
-            if installed is not None and installed.is_pending:
-                installed = recover_pending(context, info, installed)
-                context.installed = installed
-            step = decide_breaking(context, info, installed)   # the plan's rule
-            if installed is not None and step is not None and step.uninstall:
-                handle_breaking_version(context, info, installed)   # its commands, then the uninstall
-                context.installed = installed = None
-            migrate_schema(context, info, installed)   # the plugin's own step
-            return None                  # the default helm upgrade --install runs
+        step = decide_breaking(context, info, installed)   # the plan's rule
+        if installed is not None and step is not None and step.uninstall:
+            handle_breaking_version(context, info, installed)   # its commands, then the uninstall
+            context.installed = installed = None
     """
     step = decide_breaking(context, info, installed)
     if step is None or installed is None:
