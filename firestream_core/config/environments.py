@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 
 from firestream_core.config.paths import join_path, type_name, unknown_key
+from firestream_core.tools.values import deep_merge
 
 ENV_KEYS = ("kube_context", "namespace", "releases", "values", "values_files", "deployments")
 
@@ -40,16 +41,6 @@ class Environment:
     kube_context: str | None = None
 
 
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in override.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
 def _release_name(ctype: str, entry: Mapping[str, Any]) -> str:
     name = entry.get("name")
     return name if isinstance(name, str) and name else ctype
@@ -58,7 +49,7 @@ def _release_name(ctype: str, entry: Mapping[str, Any]) -> str:
 def _overlay_release(entry: dict[str, Any], overlay: Mapping[str, Any]) -> None:
     for key, value in overlay.items():
         if key == "values" and isinstance(value, Mapping) and isinstance(entry.get("values"), Mapping):
-            entry["values"] = _merge(entry["values"], value)
+            entry["values"] = deep_merge(entry["values"], value)
         elif key in ("values_files",) and isinstance(value, list) and isinstance(entry.get(key), list):
             entry[key] = [*entry[key], *value]
         elif key == "labels" and isinstance(value, Mapping) and isinstance(entry.get("labels"), Mapping):
@@ -136,7 +127,7 @@ def apply_environment(
                 continue
             entry = copy.deepcopy(dict(entry))
             if "values" in env:
-                entry["values"] = _merge(entry.get("values", {}) if isinstance(entry.get("values"), Mapping)
+                entry["values"] = deep_merge(entry.get("values", {}) if isinstance(entry.get("values"), Mapping)
                                          else {}, env["values"])
             if "values_files" in env:
                 own = entry.get("values_files", [])
