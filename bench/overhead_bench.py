@@ -179,8 +179,10 @@ class Folder:
             toml.append("\n")
         (root / "helmfile.yaml").write_text("\n".join(lines) + "\n")
         (root / "firestream.toml").write_text("".join(toml))
+        # FAKE_DIR reaches the fake helm only when named: firestream's children get an
+        # allow-listed environment (docs/secrets.md)
         self.env = {**os.environ, "FAKE_DIR": str(root), "FIRESTREAM_KUBECTL_BINARY": str(self.kubectl),
-                    "FIRESTREAM_PLUGIN_CACHE": "on"}
+                    "FIRESTREAM_PLUGIN_CACHE": "on", "FIRESTREAM_CHILD_ENV": "FAKE_DIR"}
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     def span(self) -> tuple[float, int]:
