@@ -675,8 +675,8 @@ class HelmChart:
         Example, in a subclass::
 
             def post_exec(self, context, payload):
-                done = payload.get("firestream.exec", {})       # what exec did
-                payload.section(self.chart_type)["revision"] = done.get("revision")
+                done = context.lifecycle.executed               # what exec did
+                payload.section(self.chart_type)["revision"] = done.revision if done else None
         """
         return None
 
@@ -729,11 +729,6 @@ def overridden_chart_methods(cls: type) -> tuple[str, ...]:
     )
 
 
-EXEC_PAYLOAD_KEY = "firestream.exec"
-"""Payload key where the lifecycle leaves what ``exec`` did (``performed``, ``revision``, and,
-when the exec reported it, helm's ``status`` of that revision with ``status_fresh``)."""
-
-
 class ChartPayload(dict[str, Any]):
     """Data a stage hands to later stages of the same release (the seed's payload).
 
@@ -746,15 +741,17 @@ class ChartPayload(dict[str, Any]):
         ...
         payload.section("postgresql")["admin_secret"]   # in a later stage
 
-    The core's own data lives under keys starting with ``firestream.``
-    (``firestream.exec``: what ``exec`` did; ``firestream.helm_tests``).
+    The payload is the plugins' alone: the core keeps its own bookkeeping
+    (what ``exec`` did, the ``helm test`` results) in ``context.lifecycle``
+    and the release's outcome, never here. Keys starting with ``firestream.``
+    stay reserved.
     """
 
     def section(self, name: str) -> dict[str, Any]:
         """The mutable mapping kept under ``name``, created empty on first use.
 
         :param name: the plugin's namespace: its chart type or plugin name
-            (names starting with ``firestream.`` belong to the core).
+            (names starting with ``firestream.`` are reserved).
         :raises TypeError: when ``name`` holds something other than a mapping.
 
         >>> payload = ChartPayload()

@@ -29,7 +29,6 @@ on_deploy_failure      events, pod status and last log lines, redacted
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -37,7 +36,6 @@ import attrs
 from firestream_core.deploy.debuginfo import (
     collect_debug_info,
 )
-from firestream_core.deploy.helm_tests import as_test_dict
 from firestream_core.deploy.recovery import (
     handle_breaking_version,
     recover_pending,
@@ -46,7 +44,6 @@ from firestream_core.deploy.recovery import (
 from firestream_core.deploy.workloads import check_pods_running
 from firestream_core.errors import ChartNotFoundError, HelmCommandError
 from firestream_core.model import (
-    EXEC_PAYLOAD_KEY,
     ExecOutcome,
     HelmAction,
     ValidationResult,
@@ -57,15 +54,9 @@ from firestream_core.plugin.markers import hookimpl
 
 if TYPE_CHECKING:
     from firestream_core.model import ChartInfo, ChartPayload, HelmChart
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin.context import DeployContext, LifecycleRecord
 
 FIRESTREAM_PLUGIN_API = 1
-
-TESTS_PAYLOAD_KEY = "firestream.helm_tests"
-"""Payload key under which the outcome of ``helm test`` is kept for this run:
-``{"passed": bool, "message": str, "tests": [...]}``, ``tests`` (one mapping per
-test hook: ``name``, ``phase``, ``passed``, ``started``, ``completed``) only when
-helm ran the tests. ``apply`` writes ``tests`` into the release's state entry."""
 
 VALIDATION_FAILURE_MODES = ("fail", "warn")
 
@@ -251,30 +242,26 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
 # -- validate -----------------------------------------------------------------------------------
 
 
-def fresh_exec_status(payload: ChartPayload | None) -> str | None:
+def fresh_exec_status(record: LifecycleRecord) -> str | None:
     """helm's status of the revision ``exec`` just made, while nothing can have changed it since.
 
-    That is ``payload["firestream.exec"]["status"]`` (helm's own record of
-    the upgrade, from its ``--output json``) while its ``status_fresh`` is
-    true: the runner sets it after ``exec`` and clears it when a plugin's
-    ``post_exec`` ran and after the first ``validate`` call, so only the
-    first validation right after the upgrade relies on it. None otherwise
-    (a chart plugin's own ``exec``, a dry run, a later poll): ask helm.
+    That is ``record.executed.status`` (helm's own record of the upgrade,
+    from its ``--output json``) while ``record.status_fresh`` is true: the
+    runner sets it after ``exec`` and clears it when a plugin's ``post_exec``
+    ran and after the first ``validate`` call, so only the first validation
+    right after the upgrade relies on it. None otherwise (a chart plugin's
+    own ``exec``, a dry run, a later poll): ask helm.
     """
-    record = payload.get(EXEC_PAYLOAD_KEY) if payload is not None else None
-    if not isinstance(record, Mapping) or record.get("status_fresh") is not True:
+    done = record.executed
+    if not record.status_fresh or done is None or done.performed != "deployed" or not done.status:
         return None
-    status, revision = record.get("status"), record.get("revision")
-    if record.get("performed") != "deployed" or not status:
-        return None
+    revision = done.revision
     if not isinstance(revision, int) or isinstance(revision, bool) or revision <= 0:
         return None
-    return str(status)
+    return done.status
 
 
-def check_release_exists(
-    chart: HelmChart, context: DeployContext, payload: ChartPayload | None = None
-) -> ValidationResult:
+def check_release_exists(chart: HelmChart, context: DeployContext) -> ValidationResult:
     """``release_exists``: helm reports the release ``deployed``.
 
     Right after the upgrade, helm's report is the upgrade's own output
@@ -282,7 +269,7 @@ def check_release_exists(
     ``helm status``.
     """
     name = chart.name
-    status = fresh_exec_status(payload)
+    status = fresh_exec_status(context.lifecycle)
     if status is None:
         status = release_status(context, chart.chart_info)
     if status is None:
@@ -294,23 +281,23 @@ def check_release_exists(
     return ValidationResult.fail("release_exists", f"Helm release '{name}' is {status}", status=status)
 
 
-def check_helm_tests(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> ValidationResult:
-    """``helm_tests``: ``helm test`` passes (run once per lifecycle, kept in the payload)."""
+def check_helm_tests(chart: HelmChart, context: DeployContext) -> ValidationResult:
+    """``helm_tests``: ``helm test`` passes (run once per lifecycle, kept in ``context.lifecycle``)."""
     info = chart.chart_info
-    done = payload.get(TESTS_PAYLOAD_KEY)
-    if done is None:
+    record = context.lifecycle
+    if record.tests is None and record.tests_error is None:
         try:
-            run = context.helm.test(info.name, info.namespace_name, info.timeout)
-            passed = bool(run.passed)
-            failed = [t.name for t in getattr(run, "tests", ()) if not t.passed]
-            detail = f" (failed: {', '.join(failed)})" if failed else ""
-            done = {"passed": passed, "message": f"helm test {'passed' if passed else 'failed'}{detail}",
-                    "tests": [as_test_dict(t) for t in getattr(run, "tests", ())]}
+            record.tests = context.helm.test(info.name, info.namespace_name, info.timeout)
         except HelmCommandError as exc:
-            done = {"passed": False, "message": f"helm test failed: {exc}"}
-        payload[TESTS_PAYLOAD_KEY] = done
-    message = f"{done['message']} for release '{info.name}'"
-    if done["passed"]:
+            record.tests_error = f"helm test failed: {exc}"
+    if record.tests is None:
+        message = f"{record.tests_error} for release '{info.name}'"
+        return ValidationResult.fail("helm_tests", message)
+    failed = [t.name for t in record.tests.tests if not t.passed]
+    detail = f" (failed: {', '.join(failed)})" if failed else ""
+    passed = record.tests.passed
+    message = f"helm test {'passed' if passed else 'failed'}{detail} for release '{info.name}'"
+    if passed:
         return ValidationResult.ok("helm_tests", message)
     return ValidationResult.fail("helm_tests", message)
 
@@ -338,10 +325,10 @@ def validate(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
         ]
     if info.action is not HelmAction.DEPLOY:
         return []
-    results = [check_release_exists(chart, context, payload), check_pods_running(chart, context, payload)]
+    results = [check_release_exists(chart, context), check_pods_running(chart, context)]
     if wants_tests(chart, context):
         if all(r.passed for r in results):
-            results.append(check_helm_tests(chart, context, payload))
+            results.append(check_helm_tests(chart, context))
         else:
             results.append(
                 ValidationResult.pending("helm_tests", "waiting for the release to be ready")

@@ -5,7 +5,8 @@
     (contribute_values) -> check_prerequisites -> pre_exec -> exec -> post_exec -> validate
                               \\________ on_deploy_failure on error ____/
 
-and returns a :class:`ReleaseResult`; it never raises for a failed stage.
+and returns the release's :class:`~firestream_core.deploy.results.ReleaseOutcome`
+(also known as ``ReleaseResult``); it never raises for a failed stage.
 
 * ``contribute_values`` (the pure desired-state stage) runs here only
   outside a plan (``context.change`` is None): in a run the plan already
@@ -37,6 +38,12 @@ and returns a :class:`ReleaseResult`; it never raises for a failed stage.
 * ``Skip`` releases only go through ``exec`` (which logs and does nothing
   by default); ``dry_run`` releases are not validated.
 
+What ``exec`` did and the ``helm test`` results are the core's bookkeeping:
+the runner keeps them in ``context.lifecycle`` (a
+:class:`~firestream_core.plugin.context.LifecycleRecord`, new for every
+release) and hands them on as the outcome's ``executed`` and ``tests``; the
+payload stays the plugins' own.
+
 Every message kept or logged is passed through ``context.redactor``.
 """
 
@@ -47,11 +54,12 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
 from firestream_core.deploy.recovery import find_installed, rollback_release
+from firestream_core.deploy.results import ReleaseOutcome
 from firestream_core.errors import (
     CancelledError,
     ClusterUnreachableError,
@@ -62,7 +70,6 @@ from firestream_core.errors import (
     ValidationFailedError,
 )
 from firestream_core.model import (
-    EXEC_PAYLOAD_KEY,
     ChartPayload,
     ExecOutcome,
     HelmAction,
@@ -71,6 +78,7 @@ from firestream_core.model import (
     overridden_chart_methods,
     parse_duration,
 )
+from firestream_core.plugin.context import LifecycleRecord
 
 if TYPE_CHECKING:
     from firestream_core.model import HelmChart
@@ -102,67 +110,8 @@ _STAGE_LINE = {
 _PERFORMED = {HelmAction.DEPLOY: "deployed", HelmAction.DESTROY: "destroyed", HelmAction.SKIP: "skipped"}
 
 
-@attrs.define
-class ReleaseResult:
-    """What happened to one release.
-
-    :ivar name: the release name.
-    :ivar namespace: its namespace.
-    :ivar action: Deploy, Destroy or Skip.
-    :ivar ok: True when every stage succeeded (validation warnings allowed).
-    :ivar stage_failed: the stage that failed or was interrupted, else None.
-    :ivar error: why, one redacted line naming the release and the stage.
-    :ivar outcome: what ``exec`` did, when it ran.
-    :ivar validations: the final validation results (pending ones turned
-        failed at the timeout, failed ones turned warnings in ``warn`` mode).
-    :ivar problems: what ``check_prerequisites`` reported.
-    :ivar warnings: validation failures accepted as warnings.
-    :ivar debug: the lines ``on_deploy_failure`` collected.
-    :ivar rolled_back: True when a failed validation was undone.
-    :ivar rollback: what the rollback did, or why it failed.
-    :ivar interrupted: True when the run was cancelled during this release.
-    :ivar retries_used: how many stage calls were retried.
-    :ivar durations: seconds spent per stage (retries and polling included).
-    :ivar payload: the payload as the stages left it.
-    :ivar exception: the typed error behind ``error`` (``StageFailedError``,
-        ``PrerequisiteError``, ``ValidationFailedError``, ``CancelledError``).
-    """
-
-    name: str
-    namespace: str
-    action: HelmAction
-    ok: bool = False
-    stage_failed: str | None = None
-    error: str | None = None
-    outcome: ExecOutcome | None = None
-    validations: list[ValidationResult] = attrs.field(factory=list)
-    problems: list[str] = attrs.field(factory=list)
-    warnings: list[str] = attrs.field(factory=list)
-    debug: list[str] = attrs.field(factory=list)
-    rolled_back: bool = False
-    rollback: str | None = None
-    interrupted: bool = False
-    retries_used: int = 0
-    durations: dict[str, float] = attrs.field(factory=dict)
-    payload: ChartPayload = attrs.field(factory=ChartPayload, repr=False)
-    exception: FirestreamError | None = attrs.field(default=None, eq=False, repr=False)
-
-    @property
-    def status(self) -> str:
-        """``succeeded``, ``failed`` or ``interrupted``."""
-        if self.interrupted:
-            return "interrupted"
-        return "succeeded" if self.ok else "failed"
-
-    @property
-    def duration(self) -> float:
-        """Total seconds over all stages."""
-        return sum(self.durations.values())
-
-    def raise_for_status(self) -> None:
-        """Raise the release's error when it did not succeed."""
-        if not self.ok:
-            raise self.exception or FirestreamError(self.error or f"release '{self.name}' failed")
+ReleaseResult = ReleaseOutcome
+"""The name ``run_release``'s result had before a release's outcome got one type: the same class."""
 
 
 def validation_failure_mode(chart: HelmChart, context: DeployContext) -> str:
@@ -201,12 +150,25 @@ class _LifecycleRun:
         self.log = context.log
         self.payload = payload if payload is not None else ChartPayload()
         try:
-            namespace = self.info.namespace_name
+            self.namespace = self.info.namespace_name
         except ValueError:
-            namespace = str(self.info.custom_namespace or "")
-        self.result = ReleaseResult(
-            self.info.name, namespace, self.info.action, payload=self.payload
-        )
+            self.namespace = str(self.info.custom_namespace or "")
+        # what becomes the release's outcome, filled in as the stages go
+        self.ok = False
+        self.interrupted = False
+        self.stage_failed: str | None = None
+        self.error: str | None = None
+        self.exception: FirestreamError | None = None
+        self.validations: list[ValidationResult] = []
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+        self.debug: list[str] = []
+        self.rolled_back = False
+        self.rollback: str | None = None
+        self.retries_used = 0
+        self.durations: dict[str, float] = {}
+        context.lifecycle = LifecycleRecord()  # exec's record and the tests: this release's alone
+        self.record = context.lifecycle
 
     # -- helpers ----------------------------------------------------------------
 
@@ -228,9 +190,7 @@ class _LifecycleRun:
         try:
             yield
         finally:
-            self.result.durations[stage] = self.result.durations.get(stage, 0.0) + (
-                time.monotonic() - start
-            )
+            self.durations[stage] = self.durations.get(stage, 0.0) + (time.monotonic() - start)
 
     def _check_cancel(self, stage: str) -> None:
         if self.context.cancel.is_set():
@@ -262,7 +222,7 @@ class _LifecycleRun:
                 if attempt >= retries:
                     raise
                 attempt += 1
-                self.result.retries_used += 1
+                self.retries_used += 1
                 self.log.warning(
                     "Chart %s: %s failed (%s: %s); retry %d of %d in %ss",
                     self.name,
@@ -304,8 +264,9 @@ class _LifecycleRun:
             self.chart.chart_info.last_breaking_version_requiring_restart = state.breaking_version
         c.problems = list(state.problems)
 
-    def run(self) -> ReleaseResult:
+    def run(self) -> ReleaseOutcome:
         self.log.info("Running lifecycle for chart: %s", self.name)
+        started = time.monotonic()
         stage = "check_prerequisites"
         try:
             if self.info.action is not HelmAction.SKIP:
@@ -324,9 +285,40 @@ class _LifecycleRun:
         except Exception as exc:  # any stage failure, whatever a plugin raised
             self._failed(stage, exc)
         else:
-            self.result.ok = True
+            self.ok = True
         self._finish()
-        return self.result
+        return self.outcome(time.monotonic() - started)
+
+    def outcome(self, duration: float) -> ReleaseOutcome:
+        """The release's outcome, once its lifecycle ended."""
+        executed, tests = self.record.executed, self.record.tests
+        if self.ok:
+            result, reason = "ok", ""
+        else:
+            result = "cancelled" if self.interrupted else "failed"
+            reason = self.error or (f"{self.stage_failed} failed" if self.stage_failed else "failed")
+        return ReleaseOutcome(
+            name=self.name,
+            action=self.context.change or self.info.action.value,
+            result=result,
+            reason=reason,
+            duration=duration,
+            validations=tuple(self.validations),
+            stage_failed=self.stage_failed,
+            revision=executed.revision if executed is not None else None,
+            rolled_back=self.rolled_back,
+            debug=tuple(self.debug),
+            namespace=self.namespace,
+            executed=executed,
+            tests=tests.tests if tests is not None else None,
+            problems=tuple(self.problems),
+            warnings=tuple(self.warnings),
+            rollback=self.rollback,
+            retries_used=self.retries_used,
+            durations=dict(self.durations),
+            exception=self.exception,
+            payload=self.payload,
+        )
 
     def _stages(self) -> list[tuple[str, Callable[[], None]]]:
         if self.info.action is HelmAction.SKIP:
@@ -337,14 +329,14 @@ class _LifecycleRun:
         return steps
 
     def _finish(self) -> None:
-        r = self.result
-        if r.ok:
-            what = r.outcome.message if r.outcome and r.outcome.message else r.status
+        done = self.record.executed
+        if self.ok:
+            what = done.message if done and done.message else "succeeded"
             self.log.info("Lifecycle for chart %s succeeded: %s", self.name, self.redact(what))
-        elif r.interrupted:
-            self.log.warning("Lifecycle for chart %s interrupted at %s", self.name, r.stage_failed)
+        elif self.interrupted:
+            self.log.warning("Lifecycle for chart %s interrupted at %s", self.name, self.stage_failed)
         else:
-            self.log.error("Lifecycle for chart %s failed at %s: %s", self.name, r.stage_failed, r.error)
+            self.log.error("Lifecycle for chart %s failed at %s: %s", self.name, self.stage_failed, self.error)
 
     # -- stages -----------------------------------------------------------------------
 
@@ -358,16 +350,15 @@ class _LifecycleRun:
         problems = [self.redact(str(p)) for p in [*self.context.problems, *(problems or [])]]
         if not problems:
             return
-        r = self.result
-        r.problems = problems  # as the implementations said them
-        r.stage_failed = "check_prerequisites"
+        self.problems = problems  # as the implementations said them
+        self.stage_failed = "check_prerequisites"
         # the error and the log lines name the release once: a problem starting with it loses that
         prefix = f"release '{self.name}': "
         said = [p.removeprefix(prefix) for p in problems]
         for p in said:
             self.log.error("Prerequisite not met for chart %s: %s", self.name, p)
-        r.error = f"release '{self.name}' failed at check_prerequisites: " + "; ".join(said)
-        r.exception = PrerequisiteError(r.error)
+        self.error = f"release '{self.name}' failed at check_prerequisites: " + "; ".join(said)
+        self.exception = PrerequisiteError(self.error)
         raise _Failed
 
     def _pre_exec(self) -> None:
@@ -384,16 +375,11 @@ class _LifecycleRun:
             )
         if not isinstance(value, ExecOutcome):
             value = ExecOutcome(_PERFORMED[self.info.action], None, "done by a chart plugin")
-        self.result.outcome = value
-        record: dict[str, Any] = {"performed": value.performed, "revision": value.revision}
-        if value.status is not None:
-            # helm's own report of the revision it just wrote: the first validation may
-            # rely on it instead of asking helm again (see _post_exec and _validate_once)
-            record.update(status=value.status, status_fresh=True)
-        if value.workloads is not None:
-            # the revision's workloads, from helm's own record: pods_running checks each of them
-            record["workloads"] = [list(w) for w in value.workloads]
-        self.payload[EXEC_PAYLOAD_KEY] = record
+        self.record.executed = value
+        # helm's own report of the revision it just wrote (and its workloads, which pods_running
+        # checks): the first validation may rely on it instead of asking helm again (see
+        # _post_exec and _validate_once)
+        self.record.status_fresh = value.status is not None
         if value.message:
             self.log.debug("Exec for chart %s: %s", self.name, self.redact(value.message))
 
@@ -413,9 +399,7 @@ class _LifecycleRun:
 
     def _exec_status_stale(self) -> None:
         """From now on helm's status must be asked again, not taken from ``exec``'s record."""
-        record = self.payload.get(EXEC_PAYLOAD_KEY)
-        if isinstance(record, dict) and record.get("status_fresh"):
-            record["status_fresh"] = False
+        self.record.status_fresh = False
 
     def _validate_once(self) -> list[ValidationResult]:
         def validate() -> list[ValidationResult]:
@@ -466,8 +450,8 @@ class _LifecycleRun:
                 else r
                 for r in final
             ]
-            self.result.warnings.extend(f"{r.name}: {r.message}" for r in failed)
-        self.result.validations = final
+            self.warnings.extend(f"{r.name}: {r.message}" for r in failed)
+        self.validations = final
         for r in final:
             # every line names its release: parallel releases' lines are told apart
             if r.status is ValidationStatus.FAILED:
@@ -485,22 +469,20 @@ class _LifecycleRun:
     # -- failure handling ----------------------------------------------------------------
 
     def _interrupted(self, stage: str, exc: CancelledError) -> None:
-        r = self.result
-        r.interrupted = True
-        r.stage_failed = stage
-        r.error = f"release '{self.name}' interrupted at {stage}"
-        r.exception = CancelledError(r.error, releases=[self.name])
+        self.interrupted = True
+        self.stage_failed = stage
+        self.error = f"release '{self.name}' interrupted at {stage}"
+        self.exception = CancelledError(self.error, releases=[self.name])
 
     def _failed(self, stage: str, exc: Exception) -> None:
-        r = self.result
-        r.stage_failed = stage
+        self.stage_failed = stage
         if isinstance(exc, ValidationFailedError):
-            r.error = self.redact(str(exc))
-            r.exception = exc
+            self.error = self.redact(str(exc))
+            self.exception = exc
         else:
-            r.error = f"release '{self.name}' failed at {stage}: {self._reason(exc)}"
-            r.exception = StageFailedError(r.error, release=self.name, stage=stage, cause=exc)
-            r.exception.__cause__ = exc
+            self.error = f"release '{self.name}' failed at {stage}: {self._reason(exc)}"
+            self.exception = StageFailedError(self.error, release=self.name, stage=stage, cause=exc)
+            self.exception.__cause__ = exc
             if not isinstance(exc, FirestreamError):
                 tb = "".join(traceback.format_exception(exc))
                 self.log.debug("Traceback of chart %s at %s:\n%s", self.name, stage, self.redact(tb))
@@ -523,10 +505,10 @@ class _LifecycleRun:
                 self._reason(hook_exc),
             )
             lines = self._collect_debug_one_by_one(stage, exc)
-        self.result.debug = [self.redact(str(line)) for line in lines or []]
-        if self.result.debug:
+        self.debug = [self.redact(str(line)) for line in lines or []]
+        if self.debug:
             self.log.info("Debug information for chart %s:", self.name)
-            for line in self.result.debug:
+            for line in self.debug:
                 self.log.info("  %s", line)
 
     def _collect_debug_one_by_one(self, stage: str, exc: BaseException) -> list[str]:
@@ -535,7 +517,7 @@ class _LifecycleRun:
         )
 
     def _should_roll_back(self) -> bool:
-        o = self.result.outcome
+        o = self.record.executed
         return (
             self.info.atomic
             and self.info.action is HelmAction.DEPLOY
@@ -545,23 +527,22 @@ class _LifecycleRun:
         )
 
     def _roll_back(self) -> None:
-        r = self.result
         try:
-            outcome = r.outcome
+            done = self.record.executed
             what = self._call(
                 "rollback",
-                lambda: rollback_release(self.context, self.info, outcome.revision if outcome else None),
+                lambda: rollback_release(self.context, self.info, done.revision if done else None),
             )
         except Exception as exc:  # the validation error stays the release's error
-            r.rollback = f"rollback failed: {self._reason(exc)}"
-            self.log.error("Chart %s: %s", self.name, r.rollback)
+            self.rollback = f"rollback failed: {self._reason(exc)}"
+            self.log.error("Chart %s: %s", self.name, self.rollback)
         else:
-            r.rolled_back = True
-            r.rollback = what
+            self.rolled_back = True
+            self.rollback = what
             self.log.warning("Chart %s: %s after failed validation", self.name, what)
-        r.error = f"{r.error}; {r.rollback}"
-        if r.exception is not None:
-            r.exception.args = (r.error,)  # raise_for_status() tells the whole story
+        self.error = f"{self.error}; {self.rollback}"
+        if self.exception is not None:
+            self.exception.args = (self.error,)  # raise_for_status() tells the whole story
 
 
 def run_release(
@@ -569,7 +550,7 @@ def run_release(
     manager: FirestreamPluginManager,
     context: DeployContext,
     payload: ChartPayload | None = None,
-) -> ReleaseResult:
+) -> ReleaseOutcome:
     """Run one release's lifecycle and say what happened; never raises for a failed stage.
 
     :param chart: the release.
@@ -577,8 +558,10 @@ def run_release(
         its typed stage methods call only the implementations concerned.
     :param context: helm, kubectl, cluster state and settings for this release.
     :param payload: the payload to thread through the stages (a new one
-        when None); the result keeps it.
-    :return: a :class:`ReleaseResult`. ``KeyboardInterrupt`` propagates;
-        use ``context.cancel`` to interrupt cleanly.
+        when None); the outcome keeps it. The core puts nothing of its own in it.
+    :return: the release's :class:`~firestream_core.deploy.results.ReleaseOutcome`
+        (its ``action`` is the plan's, ``context.change``, or else the chart's
+        action). ``KeyboardInterrupt`` propagates; use ``context.cancel`` to
+        interrupt cleanly.
     """
     return _LifecycleRun(chart, manager, context, payload).run()

@@ -2,6 +2,10 @@
 release, the :class:`ApplyEvent`\\ s a progress display receives, and
 :class:`ReleaseStatus` (``firestream status``).
 
+One release's result has one type, :class:`ReleaseOutcome`: the lifecycle
+returns it, the scheduler carries it as the node's value, :class:`ApplyResult`
+collects it and :func:`release_state` turns it into the state's record.
+
 Plain frozen data; nothing here runs anything. Each has ``to_dict()`` for
 ``--json`` output, which never holds a value (reasons are redacted upstream).
 """
@@ -9,15 +13,31 @@ Plain frozen data; nothing here runs anything. Each has ``to_dict()`` for
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from firestream_core.deploy.helm_tests import state_test_entries
+from firestream_core.errors import FirestreamError
+from firestream_core.model import ChartPayload, ExecOutcome, ValidationResult
+from firestream_core.state.lock import utc_now
+from firestream_core.state.store import ReleaseState
+
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Plan
+    from firestream_core.model import HelmChart
+    from firestream_core.tools.helm_output import TestResult
 
-__all__ = ["RESULTS", "ApplyEvent", "ApplyResult", "ReleaseOutcome", "ReleaseStatus", "validation_dict"]
+__all__ = [
+    "RESULTS",
+    "ApplyEvent",
+    "ApplyResult",
+    "ReleaseOutcome",
+    "ReleaseStatus",
+    "release_state",
+    "validation_dict",
+]
 
 RESULTS: tuple[str, ...] = ("ok", "failed", "skipped", "not_started", "cancelled")
 """What can become of a release in a run."""
@@ -49,23 +69,49 @@ class ApplyEvent:
 
 @attrs.frozen
 class ReleaseOutcome:
-    """What a run did to one release.
+    """What became of one release: the one result type of a release, from its lifecycle to the state.
 
-    :ivar action: the plan's action (``create`` ... ``no-op``).
+    :func:`~firestream_core.deploy.lifecycle.run_release` returns one (its
+    older name ``ReleaseResult`` is the same class), a run keeps one per
+    release in :attr:`ApplyResult.releases` (the scheduler carries it as the
+    node's value) and :func:`release_state` turns one into the state's
+    record. ``firestream rollback`` returns one per rolled-back release.
+
+    :ivar name: the release name.
+    :ivar action: the plan's action (``create`` ... ``no-op``, ``rollback``);
+        outside a plan, the chart's action (``deploy``, ``destroy``, ``skip``).
     :ivar result: one of :data:`RESULTS` (a ``no-op`` is ``ok``).
-    :ivar reason: why it failed or was skipped; the plan's reason otherwise.
+    :ivar reason: why it failed or was skipped (one redacted line naming the
+        release and the stage); the plan's reason otherwise.
     :ivar duration: seconds its lifecycle ran (0 when it did not run).
-    :ivar validations: its validation results.
-    :ivar stage_failed: the lifecycle stage that failed, if any.
+    :ivar validations: the final validation results (pending ones turned
+        failed at the timeout, failed ones turned warnings in ``warn`` mode).
+    :ivar stage_failed: the lifecycle stage that failed or was interrupted, if any.
     :ivar revision: helm's revision after the run, when known.
     :ivar rolled_back: the release was rolled back after a failed validation.
     :ivar debug: ``on_deploy_failure``'s lines (redacted).
+    :ivar namespace: the release's namespace.
+    :ivar executed: what ``exec`` did, when it ran (``performed``, ``revision``,
+        helm's ``status`` and the revision's ``workloads``); kept by the runner,
+        never in the payload.
+    :ivar tests: the ``helm test`` results of the ``helm_tests`` validation
+        (``run_tests = true``), None when helm ran no test in this lifecycle.
+    :ivar problems: what ``check_prerequisites`` reported (and the plan's refusals).
+    :ivar warnings: validation failures accepted as warnings.
+    :ivar rollback: what the rollback after a failed validation did, or why it failed.
+    :ivar retries_used: how many stage calls were retried.
+    :ivar durations: seconds spent per stage (retries and polling included).
+    :ivar exception: the typed error behind ``reason`` (``StageFailedError``,
+        ``PrerequisiteError``, ``ValidationFailedError``, ``CancelledError``).
+    :ivar payload: the plugins' payload as the stages left it (the core keeps
+        nothing of its own in it).
 
-    >>> from firestream_core.model import ValidationResult
+    >>> from firestream_core.model import ExecOutcome, ValidationResult
     >>> outcome = ReleaseOutcome("web", "upgrade", "ok", revision=4,
-    ...                          validations=(ValidationResult.ok("endpoint", "answers"),))
-    >>> outcome.ok, outcome.to_dict()["validations"]
-    (True, [{'name': 'endpoint', 'status': 'passed', 'message': 'answers'}])
+    ...                          validations=(ValidationResult.ok("endpoint", "answers"),),
+    ...                          executed=ExecOutcome("deployed", 4, "release 'web' upgraded, revision 4"))
+    >>> outcome.ok, outcome.status, outcome.executed.performed, outcome.to_dict()["validations"]
+    (True, 'succeeded', 'deployed', [{'name': 'endpoint', 'status': 'passed', 'message': 'answers'}])
     """
 
     name: str
@@ -73,11 +119,21 @@ class ReleaseOutcome:
     result: str
     reason: str = ""
     duration: float = 0.0
-    validations: tuple[Any, ...] = ()
+    validations: tuple[ValidationResult, ...] = ()
     stage_failed: str | None = None
     revision: int | None = None
     rolled_back: bool = False
     debug: tuple[str, ...] = ()
+    namespace: str = ""
+    executed: ExecOutcome | None = None
+    tests: tuple[TestResult, ...] | None = None
+    problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    rollback: str | None = None
+    retries_used: int = 0
+    durations: Mapping[str, float] = attrs.field(factory=dict, eq=False)
+    exception: FirestreamError | None = attrs.field(default=None, eq=False, repr=False)
+    payload: ChartPayload = attrs.field(factory=ChartPayload, eq=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -87,6 +143,46 @@ class ReleaseOutcome:
         (True, False)
         """
         return self.result == "ok"
+
+    @property
+    def interrupted(self) -> bool:
+        """True when the run was cancelled while the release ran.
+
+        >>> ReleaseOutcome("web", "create", "cancelled").interrupted
+        True
+        """
+        return self.result == "cancelled"
+
+    @property
+    def status(self) -> str:
+        """``succeeded``, ``failed`` or ``interrupted`` (how the lifecycle ended).
+
+        >>> ReleaseOutcome("web", "create", "cancelled").status
+        'interrupted'
+        """
+        if self.interrupted:
+            return "interrupted"
+        return "succeeded" if self.ok else "failed"
+
+    @property
+    def error(self) -> str | None:
+        """Why the release did not end ``ok`` (its ``reason``), None when it did.
+
+        >>> ReleaseOutcome("web", "create", "failed", "release 'web' failed at exec: boom").error
+        "release 'web' failed at exec: boom"
+        """
+        return None if self.ok else (self.reason or f"release '{self.name}' {self.result}")
+
+    def raise_for_status(self) -> None:
+        """Raise the release's error when it did not end ``ok``.
+
+        >>> ReleaseOutcome("web", "create", "failed", "release 'web' failed at exec: boom").raise_for_status()
+        Traceback (most recent call last):
+        ...
+        firestream_core.errors.FirestreamError: release 'web' failed at exec: boom
+        """
+        if not self.ok:
+            raise self.exception or FirestreamError(self.error or f"release '{self.name}' failed")
 
     def to_dict(self) -> dict[str, Any]:
         """The outcome as plain data (``--json``); reasons are redacted, never a value.
@@ -306,3 +402,62 @@ def validation_dict(v: Any) -> dict[str, Any]:
         "status": getattr(status, "value", str(status)),
         "message": getattr(v, "message", ""),
     }
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def release_state(
+    outcome: ReleaseOutcome,
+    chart: HelmChart,
+    *,
+    version: str | None,
+    values_digest: str,
+    chart_digest: str | None = None,
+    desired_digest: str | None = None,
+    desired_parts: Mapping[str, str] | None = None,
+    redact: Callable[[str], str] = _same,
+) -> ReleaseState:
+    """The state's record of ``outcome``, stamped now: the one place a release's result becomes state.
+
+    The release's identity, revision, action, result (``ok`` is written
+    ``succeeded``), duration, failed stage, validations and ``helm test``
+    results come from the outcome; its chart type and chart reference from
+    ``chart``; what was applied (version, digests) from the keywords. Every
+    message passes through ``redact``.
+
+    >>> from firestream_core.model import ChartInfo, HelmChart
+    >>> chart = HelmChart(ChartInfo(name="web", chart="repo/web", namespace="shop"))
+    >>> entry = release_state(ReleaseOutcome("web", "create", "ok", namespace="shop", revision=1, duration=2.5),
+    ...                       chart, version="1.0.0", values_digest="sha256:ab")
+    >>> entry.key, entry.result, entry.revision, entry.tests
+    ('shop/web', 'succeeded', 1, None)
+    """
+    when = utc_now()
+    tests = None
+    if outcome.tests is not None:
+        tests = [{k: redact(v) if isinstance(v, str) else v for k, v in t.items()}
+                 for t in state_test_entries(outcome.tests, when)]
+    return ReleaseState(
+        name=outcome.name,
+        namespace=outcome.namespace,
+        chart_type=chart.chart_type,
+        chart=chart.chart_info.chart_ref,
+        version=version,
+        values_digest=values_digest,
+        revision=outcome.revision,
+        applied_at=when,
+        action=outcome.action,
+        result="succeeded" if outcome.ok else outcome.result,
+        duration=outcome.duration,
+        stage_failed=outcome.stage_failed,
+        validations=[
+            {k: redact(v) if isinstance(v, str) else v for k, v in validation_dict(v).items()}
+            for v in outcome.validations
+        ],
+        tests=tests,
+        chart_digest=chart_digest,
+        desired_digest=desired_digest,
+        desired_parts=dict(desired_parts) if desired_parts else None,
+    )

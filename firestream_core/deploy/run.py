@@ -7,9 +7,12 @@ lock, makes (or checks) the plan, then hands it here. A :class:`Run`
   (:mod:`~firestream_core.deploy.scheduler`), no-op releases counting as satisfied;
 * runs its lifecycle on a deep copy of its chart (:mod:`~firestream_core.deploy.lifecycle`),
   reporting each stage as an :class:`~firestream_core.deploy.results.ApplyEvent`
-  through a proxy of the plugin manager;
+  through a proxy of the plugin manager; the lifecycle's
+  :class:`~firestream_core.deploy.results.ReleaseOutcome` is the scheduler
+  node's value and the release's entry in the result;
 * stops every helm process of the run as soon as ``cancel`` is set;
-* records each finished release in the state at once: O(1) per release
+* records each finished release in the state at once
+  (:func:`~firestream_core.deploy.results.release_state`): O(1) per release
   through a :class:`~firestream_core.state.store.StateWriter` backend (the
   local journal, the Secret's batches), compacted once when the run ends;
 * returns an :class:`~firestream_core.deploy.results.ApplyResult`.
@@ -27,15 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from firestream_core.deploy.defaults import TESTS_PAYLOAD_KEY
-from firestream_core.deploy.helm_tests import state_test_entries
 from firestream_core.deploy.lifecycle import run_release
-from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseOutcome, validation_dict
-from firestream_core.deploy.scheduler import Scheduler
+from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseOutcome, release_state
+from firestream_core.deploy.scheduler import NodeResult, Scheduler, SchedulerEvent
 from firestream_core.model import HelmAction, HelmChart
 from firestream_core.plugin.context import DeployContext
 from firestream_core.plugin.spec import ALL_HOOKS
-from firestream_core.state.lock import utc_now
 from firestream_core.state.store import ReleaseState, StateWriter
 
 if TYPE_CHECKING:
@@ -104,15 +104,6 @@ class _StageReporter:
         return call
 
 
-def _tests_run(result: Any) -> list[Any] | None:
-    """The tests the ``helm_tests`` validation ran in this lifecycle (the payload key the
-    defaults set), or None when none ran."""
-    payload = getattr(result, "payload", None)
-    done = payload.get(TESTS_PAYLOAD_KEY) if payload is not None else None
-    tests = done.get("tests") if isinstance(done, Mapping) else None
-    return list(tests) if isinstance(tests, (list, tuple)) else None
-
-
 def _first_line(error: BaseException | None) -> str:
     if error is None:
         return ""
@@ -155,7 +146,6 @@ class Run:
         self.cancel = options.cancel
         self.repositories = dict(project.repositories)
         self.changes = {c.name: c for c in plan.releases}
-        self.outcomes: dict[str, ReleaseOutcome] = {}
         self.state: State | None = None
         self.manager = _StageReporter(project.manager, self._stage)
         self._events_broken = False
@@ -177,10 +167,9 @@ class Run:
         change = self.changes.get(release)
         self.emit(ApplyEvent("stage", release, change.action if change else "", stage=stage))
 
-    def _scheduler_event(self, event: Any) -> None:
+    def _scheduler_event(self, event: SchedulerEvent) -> None:
         change = self.changes.get(event.name)
-        status = getattr(event, "status", None)
-        result = _SCHEDULER_RESULT.get(str(status)) if status is not None else None
+        result = _SCHEDULER_RESULT.get(str(event.status)) if event.status is not None else None
         self.emit(
             ApplyEvent(
                 event.kind,
@@ -297,7 +286,7 @@ class Run:
             chart.chart_info.dry_run = True
         return chart
 
-    def context_for(self, chart: HelmChart, change: Change) -> Any:
+    def context_for(self, chart: HelmChart, change: Change) -> DeployContext:
         return DeployContext(
             helm=self.helm,
             kubectl=self.kubectl,
@@ -322,46 +311,22 @@ class Run:
         change = self.changes[name]
         chart = self.chart_for(change)
         context = self.context_for(chart, change)
-        t0 = time.monotonic()
-        result = run_release(chart, self.manager, context)  # type: ignore[arg-type]  # a proxy
-        duration = time.monotonic() - t0
-        outcome = self.outcome_from(change, result, duration)
-        self.outcomes[name] = outcome
+        outcome = run_release(chart, self.manager, context)  # type: ignore[arg-type]  # a proxy
+        if outcome.ok:  # the plan's reason stays the release's reason
+            outcome = attrs.evolve(outcome, reason=change.reason)
         if not self.dry_run and outcome.result != "cancelled" and not (not outcome.ok and self.cancel.is_set()):
-            self.record(change, outcome, tests=_tests_run(result))
+            self.record(change, outcome)
         return outcome
-
-    def outcome_from(self, change: Change, result: Any, duration: float) -> ReleaseOutcome:
-        """A ``ReleaseOutcome`` from the lifecycle's ``ReleaseResult`` (messages are redacted)."""
-        red = self.project.redactor.redact
-        ok = bool(getattr(result, "ok", False))
-        stage = getattr(result, "stage_failed", None)
-        reason = change.reason
-        if not ok:
-            error = getattr(result, "error", None)
-            reason = red(str(error)) if error else (f"{stage} failed" if stage else "failed")
-        exec_outcome = getattr(result, "outcome", None)
-        return ReleaseOutcome(
-            name=change.name,
-            action=change.action,
-            result="ok" if ok else ("cancelled" if getattr(result, "interrupted", False) else "failed"),
-            reason=reason,
-            duration=duration,
-            validations=tuple(getattr(result, "validations", ()) or ()),
-            stage_failed=stage,
-            revision=getattr(exec_outcome, "revision", None),
-            rolled_back=bool(getattr(result, "rolled_back", False)),
-            debug=tuple(red(str(line)) for line in getattr(result, "debug", ()) or ()),
-        )
 
     # -- state ----------------------------------------------------------------------------------
 
-    def record(self, change: Change, outcome: ReleaseOutcome, *, tests: list[Any] | None = None) -> None:
+    def record(self, change: Change, outcome: ReleaseOutcome) -> None:
         """Write what happened to ``change``'s release into the state file, atomically.
 
-        :param tests: the ``helm test`` results of the ``helm_tests`` validation
-            (``run_tests = true``), kept in the entry's ``tests`` field as
-            ``firestream test`` keeps them; None when no test ran.
+        The entry is :func:`~firestream_core.deploy.results.release_state` of
+        the outcome: its validations and, when the ``helm_tests`` validation ran
+        (``run_tests = true``), its ``helm test`` results, kept in the entry's
+        ``tests`` field as ``firestream test`` keeps them.
         """
         assert self.state is not None
         if change.action == "destroy":
@@ -370,28 +335,9 @@ class Run:
                 self._persist(change.key)
             return
         previous = self.state.releases.get(change.key)
-        revision = outcome.revision
-        if revision is None and not outcome.ok and previous is not None:
-            revision = previous.revision
-        red = self.project.redactor.redact
-        entry = self._release_state(
-            change,
-            version=change.desired_version,
-            values_digest=change.values_digest or "",
-            revision=revision,
-            action=change.action,
-            result="succeeded" if outcome.ok else "failed",
-            duration=outcome.duration,
-            stage_failed=outcome.stage_failed,
-            validations=[
-                {k: red(str(v)) if isinstance(v, str) else v for k, v in validation_dict(v).items()}
-                for v in outcome.validations
-            ],
-        )
-        if tests is not None:
-            entry.tests = [{k: red(v) if isinstance(v, str) else v for k, v in t.items()}
-                           for t in state_test_entries(tests, entry.applied_at)]
-        self.state.record(entry)
+        if outcome.revision is None and not outcome.ok and previous is not None:
+            outcome = attrs.evolve(outcome, revision=previous.revision)
+        self.state.record(self._release_state(change, outcome))
         self._persist(change.key)
 
     def _persist(self, key: str) -> None:
@@ -420,15 +366,12 @@ class Run:
             if previous is None or previous.revision != inst.revision:
                 log.info("Recorded release '%s' in the state: it already matches the cluster "
                          "(revision %d, %s)", c.name, inst.revision, c.reason)
-            entry = self._release_state(
-                c,
-                version=inst.chart_version or c.desired_version,
-                values_digest=c.values_digest,
-                revision=inst.revision,
-                action="no-op" if previous is None else previous.action,
-                result="succeeded",
+            adopted = ReleaseOutcome(
+                c.name, "no-op" if previous is None else previous.action, "ok", c.reason,
                 duration=0.0 if previous is None else previous.duration,
+                revision=inst.revision, namespace=c.namespace,
             )
+            entry = self._release_state(c, adopted, version=inst.chart_version or c.desired_version)
             if previous is not None:
                 entry.applied_at = previous.applied_at if previous.revision == inst.revision else entry.applied_at
                 entry.validations = previous.validations
@@ -440,41 +383,45 @@ class Run:
         if changed and self._writer is None:
             self.backend.save(self.state)
 
-    def _release_state(self, change: Change, **fields: Any) -> ReleaseState:
-        """The state record of ``change``'s release: its identity and chart, stamped now, plus ``fields``."""
-        chart = self.project.chart(change.name)
-        return ReleaseState(
-            name=change.name,
-            namespace=change.namespace,
-            chart_type=chart.chart_type,
-            chart=chart.chart_info.chart_ref,
+    def _release_state(self, change: Change, outcome: ReleaseOutcome, *, version: str | None = None) -> ReleaseState:
+        """The state record of ``change``'s release: its outcome, and what the plan applied."""
+        return release_state(
+            outcome,
+            self.project.chart(change.name),
+            version=version or change.desired_version,
+            values_digest=change.values_digest or "",
             chart_digest=change.chart_digest,
             desired_digest=change.desired_digest,
-            desired_parts=dict(change.parts) or None,
-            applied_at=utc_now(),
-            **fields,
+            desired_parts=change.parts,
+            redact=self.project.redactor.redact,
         )
 
     # -- results ---------------------------------------------------------------------------------
 
-    def outcome_of(self, change: Change, node: Any, blocked: str | None) -> ReleaseOutcome:
+    def outcome_of(
+        self, change: Change, node: NodeResult[ReleaseOutcome] | None, blocked: str | None
+    ) -> ReleaseOutcome:
+        """The release's entry in the run's result: its lifecycle's outcome (the node's value), or
+        why it did not run."""
         if blocked is not None:
-            return ReleaseOutcome(change.name, change.action, "skipped", blocked)
+            return ReleaseOutcome(change.name, change.action, "skipped", blocked, namespace=change.namespace)
         if not change.is_change:
-            return ReleaseOutcome(change.name, change.action, "ok", change.reason)
-        mine = self.outcomes.get(change.name)
-        status = str(getattr(node, "status", "not_started"))
-        result = _SCHEDULER_RESULT.get(status, status)
+            return ReleaseOutcome(change.name, change.action, "ok", change.reason, namespace=change.namespace)
+        if node is None:
+            reason = "not started (interrupted)" if self.cancel.is_set() else "not started"
+            return ReleaseOutcome(change.name, change.action, "not_started", reason, namespace=change.namespace)
+        result = _SCHEDULER_RESULT.get(str(node.status), str(node.status))
+        mine = node.value
         if mine is not None:
             if result == "cancelled":
                 return attrs.evolve(mine, result="cancelled", reason=f"interrupted ({mine.reason})")
             return mine
-        reason = getattr(node, "reason", None) or ""
-        if result == "failed":  # the work raised instead of returning a result
+        reason = node.reason or ""
+        if result == "failed":  # the work raised instead of returning an outcome
             reason = self.project.redactor.redact(
                 f"{type(node.error).__name__}: {_first_line(node.error)}" if node.error else reason
             )
-        duration = getattr(node, "duration", None) or 0.0
         if result == "not_started" and not reason:
             reason = "not started (interrupted)" if self.cancel.is_set() else "not started"
-        return ReleaseOutcome(change.name, change.action, result, reason, duration)
+        return ReleaseOutcome(change.name, change.action, result, reason, node.duration or 0.0,
+                              namespace=change.namespace)

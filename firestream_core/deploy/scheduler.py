@@ -41,7 +41,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -59,6 +59,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+"""What a node's work returns (a run's: the release's ``ReleaseOutcome``)."""
+
 _POLL = 0.05
 """Seconds between wake-ups while waiting for work to end (keeps Ctrl-C responsive)."""
 
@@ -74,14 +77,18 @@ class NodeStatus(enum.StrEnum):
 
 
 @attrs.define
-class NodeResult:
-    """One node's outcome.
+class NodeResult(Generic[T]):
+    """One node's outcome: how the scheduling ended, and what the work returned.
+
+    The scheduler runs any work; a run's node carries the release's own
+    result as its ``value`` (``NodeResult[ReleaseOutcome]``), not a copy of it.
 
     :ivar status: a :class:`NodeStatus`.
     :ivar reason: why it ended so, for people (``dependency 'db' failed``);
         None for a plain success.
     :ivar error: the exception the work raised, if any.
-    :ivar value: what the work returned (also when its ``.ok`` was false).
+    :ivar value: what the work returned (also when its ``.ok`` was false),
+        None when it did not return.
     :ivar started: ``time.monotonic()`` when the work was started, or None.
     :ivar ended: ``time.monotonic()`` when the work returned, or None.
     :ivar blocked_by: for ``skipped``: the failed node that caused it.
@@ -91,7 +98,7 @@ class NodeResult:
     status: NodeStatus = NodeStatus.NOT_STARTED
     reason: str | None = None
     error: BaseException | None = None
-    value: Any = None
+    value: T | None = None
     started: float | None = None
     ended: float | None = None
     blocked_by: str | None = None
@@ -129,7 +136,7 @@ class SchedulerEvent:
 
 
 @attrs.define
-class ScheduleResult:
+class ScheduleResult(Generic[T]):
     """Every node's :class:`NodeResult` and the events of the run, in order.
 
     :ivar interrupted: a ``KeyboardInterrupt`` reached the scheduler; it
@@ -137,7 +144,7 @@ class ScheduleResult:
         propagating. The caller should exit with code 130.
     """
 
-    nodes: dict[str, NodeResult]
+    nodes: dict[str, NodeResult[T]]
     events: list[SchedulerEvent] = attrs.field(factory=list)
     cancelled: bool = False
     interrupted: bool = False
@@ -345,14 +352,14 @@ class Scheduler:
     def run(
         self,
         deps: Mapping[str, Sequence[str]],
-        work: Callable[[str], Any],
+        work: Callable[[str], T],
         *,
         reverse: bool = False,
         estimates: Mapping[str, float] | None = None,
         on_event: Callable[[SchedulerEvent], None] | None = None,
         cancel: threading.Event | None = None,
         satisfied: Iterable[str] = (),
-    ) -> ScheduleResult:
+    ) -> ScheduleResult[T]:
         """Run ``work(name)`` for every node of ``deps``, dependencies first.
 
         :param deps: name -> names it depends on. Every name depended upon
@@ -382,13 +389,13 @@ class Scheduler:
         return _Run(self, work, waits_for, released, chain, sat, deps, reverse, on_event, cancel).go()
 
 
-class _Run:
+class _Run(Generic[T]):
     """The state of one ``Scheduler.run`` call (only the coordinating thread touches it)."""
 
     def __init__(
         self,
         scheduler: Scheduler,
-        work: Callable[[str], Any],
+        work: Callable[[str], T],
         waits_for: dict[str, set[str]],
         released: dict[str, set[str]],
         chain: dict[str, float],
@@ -408,7 +415,7 @@ class _Run:
         self.limit = scheduler.concurrency or max(1, len(waits_for))
         self.width = _widest_level(waits_for)
         self.pending = {n: len(w) for n, w in waits_for.items()}
-        self.nodes: dict[str, NodeResult] = {}
+        self.nodes: dict[str, NodeResult[T]] = {}
         for name in deps:
             if name in satisfied:
                 self.nodes[name] = NodeResult(name, NodeStatus.SUCCEEDED, reason="already satisfied")
@@ -421,7 +428,7 @@ class _Run:
         self.running: set[str] = set()
         # a worker stores its outcome, then queues the name: an interrupt between the
         # coordinator's get() and complete() cannot lose an outcome
-        self.outcomes: dict[str, tuple[Any, BaseException | None, float]] = {}
+        self.outcomes: dict[str, tuple[T | None, BaseException | None, float]] = {}
         self.done: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.events: list[SchedulerEvent] = []
         self.first_failure: str | None = None
@@ -441,7 +448,7 @@ class _Run:
             log.exception("scheduler event callback failed; no further events are sent to it")
 
     # -- the loop -----------------------------------------------------------------
-    def go(self) -> ScheduleResult:
+    def go(self) -> ScheduleResult[T]:
         pool = _Workers(self._call, self.limit, self.width)
         try:
             while True:
@@ -483,7 +490,7 @@ class _Run:
 
     def _call(self, name: str) -> None:
         """Worker thread: do one node's work and always report back."""
-        value: Any = None
+        value: T | None = None
         error: BaseException | None = None
         try:
             value = self.work(name)

@@ -6,8 +6,9 @@ they name - so a chart whose pods do not carry
 ``app.kubernetes.io/instance`` (Strimzi's operator) or that puts a workload
 in another namespace is still checked, never passed for want of a label
 match. The manifest's workloads come from helm's own record of the upgrade
-(``--output json``, kept in the exec record); when that is missing (a chart
-plugin's own ``exec``), ``helm get manifest`` is asked once per lifecycle.
+(``--output json``, kept in ``context.lifecycle.executed``); when that is
+missing (a chart plugin's own ``exec``), ``helm get manifest`` is asked once
+per lifecycle (kept in ``context.lifecycle.workloads``).
 
 Calls per poll: ONE ``kubectl get pods,deployments,statefulsets,daemonsets
 -l app.kubernetes.io/instance=<release>`` in the release's namespace (as
@@ -42,17 +43,14 @@ from firestream_core.deploy.debuginfo import (
     release_pods_and_workloads,
 )
 from firestream_core.errors import HelmError
-from firestream_core.model import EXEC_PAYLOAD_KEY, ValidationResult
+from firestream_core.model import ValidationResult
 from firestream_core.tools.manifests import api_group, manifest_workloads
 
 if TYPE_CHECKING:
-    from firestream_core.model import ChartPayload, HelmChart
+    from firestream_core.model import HelmChart
     from firestream_core.plugin.context import DeployContext
 
-__all__ = ["WORKLOADS_PAYLOAD_KEY", "check_pods_running", "workload_state"]
-
-WORKLOADS_PAYLOAD_KEY = "firestream.workloads"
-"""Payload key caching the manifest's workloads when ``helm get manifest`` had to be asked."""
+__all__ = ["check_pods_running", "workload_state"]
 
 CHECK = "pods_running"
 
@@ -119,19 +117,17 @@ def workload_state(obj: Mapping[str, Any]) -> tuple[str, int, int]:
     return ("ready" if ready >= want else "waiting"), ready, want
 
 
-def manifest_keys(chart: HelmChart, context: DeployContext, payload: ChartPayload | None) -> list[Key]:
-    """The release's workloads from its manifest: the exec record, the cache, else ``helm get manifest``."""
+def manifest_keys(chart: HelmChart, context: DeployContext) -> list[Key]:
+    """The release's workloads from its manifest: what ``exec`` reported, those read earlier in
+    this lifecycle (``context.lifecycle``), else ``helm get manifest`` (kept for the next poll)."""
     info = chart.chart_info
-    record = payload.get(EXEC_PAYLOAD_KEY) if payload is not None else None
-    if isinstance(record, Mapping) and isinstance(record.get("workloads"), list):
-        return [(str(k), str(n), str(m)) for k, n, m in record["workloads"]]
-    cached = payload.get(WORKLOADS_PAYLOAD_KEY) if payload is not None else None
-    if isinstance(cached, list):
-        return [(str(k), str(n), str(m)) for k, n, m in cached]
-    keys = list(manifest_workloads(context.helm.get_manifest(info.name, info.namespace_name), info.namespace_name))
-    if payload is not None:
-        payload[WORKLOADS_PAYLOAD_KEY] = [list(k) for k in keys]
-    return keys
+    record = context.lifecycle
+    if record.executed is not None and record.executed.workloads is not None:
+        return list(record.executed.workloads)
+    if record.workloads is None:
+        manifest = context.helm.get_manifest(info.name, info.namespace_name)
+        record.workloads = tuple(manifest_workloads(manifest, info.namespace_name))
+    return list(record.workloads)
 
 
 def _selector(obj: Mapping[str, Any]) -> str | None:
@@ -154,14 +150,12 @@ def _pods_of(context: DeployContext, obj: Mapping[str, Any], namespace: str) -> 
     return [dict(i) for i in (data or {}).get("items") or [] if isinstance(i, Mapping)]
 
 
-def check_pods_running(
-    chart: HelmChart, context: DeployContext, payload: ChartPayload | None = None
-) -> ValidationResult:
+def check_pods_running(chart: HelmChart, context: DeployContext) -> ValidationResult:
     """``pods_running`` for one release (see the module's docstring)."""
     info = chart.chart_info
     name, ns = info.name, info.namespace_name
     try:
-        keys = manifest_keys(chart, context, payload)
+        keys = manifest_keys(chart, context)
     except HelmError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return ValidationResult.fail(CHECK, f"release '{name}': cannot read its manifest: {first}")

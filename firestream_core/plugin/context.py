@@ -11,10 +11,53 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from firestream_core.model import BreakingStep, BreakingVersion, InstalledRelease
+    from firestream_core.model import BreakingStep, BreakingVersion, ExecOutcome, InstalledRelease
     from firestream_core.tools.helm import Helm
+    from firestream_core.tools.helm_output import TestRun
     from firestream_core.tools.kubectl import Kubectl
     from firestream_core.tools.redact import Redactor
+
+
+@attrs.define
+class LifecycleRecord:
+    """What the runner keeps of one release's lifecycle while it runs (``context.lifecycle``).
+
+    The core's own bookkeeping, kept out of the payload (which is the
+    plugins'); the release's :class:`~firestream_core.deploy.results.ReleaseOutcome`
+    carries ``executed`` and the tests' results when the lifecycle ends.
+    Stages read it; the runner and the built-in defaults write it.
+
+    :ivar executed: what ``exec`` did in this lifecycle (``performed``,
+        ``revision``, helm's ``status`` of that revision, its ``workloads``),
+        None before ``exec`` ran.
+    :ivar status_fresh: ``executed.status`` is still helm's status of the
+        release: true right after ``exec``, false once a plugin's own
+        ``post_exec`` ran or after the first ``validate`` call.
+    :ivar tests: the ``helm test`` run of the ``helm_tests`` validation (run
+        once per lifecycle), None until it ran.
+    :ivar tests_error: why ``helm test`` could not be run, if it could not.
+    :ivar workloads: the release's workloads ``(kind, namespace, name)`` read
+        from ``helm get manifest`` (once per lifecycle), None until read.
+
+    A plugin's later stage reads what ``exec`` did::
+
+        @hookimpl
+        def post_exec(chart, context, payload):
+            done = context.lifecycle.executed
+            if done is not None and done.performed == "deployed":
+                payload.section("redis")["revision"] = done.revision
+
+    >>> from firestream_core.model import ExecOutcome
+    >>> record = LifecycleRecord(ExecOutcome("deployed", 3, status="deployed"), status_fresh=True)
+    >>> record.executed.revision, record.status_fresh, record.tests
+    (3, True, None)
+    """
+
+    executed: ExecOutcome | None = None
+    status_fresh: bool = False
+    tests: TestRun | None = None
+    tests_error: str | None = None
+    workloads: tuple[tuple[str, str, str], ...] | None = None
 
 
 @attrs.define
@@ -52,6 +95,9 @@ class DeployContext:
         ``check_prerequisites``, before anything changed.
     :ivar breaking_version: a breaking version the desired-state stage decided
         (:meth:`require_breaking_version`); the plan decides the breaking step with it.
+    :ivar lifecycle: what the runner keeps of this release's lifecycle
+        (:class:`LifecycleRecord`: what ``exec`` did, the ``helm test`` run);
+        the runner starts a new one for every release it runs.
 
     A stage reads it, never builds it (the runner does)::
 
@@ -83,6 +129,7 @@ class DeployContext:
     notes: list[str] = attrs.field(factory=list)
     problems: list[str] = attrs.field(factory=list)
     breaking_version: BreakingVersion | None = None
+    lifecycle: LifecycleRecord = attrs.field(factory=LifecycleRecord)
 
     def note(self, text: str) -> None:
         """Say why a value of this release is what it is (``contribute_values``).

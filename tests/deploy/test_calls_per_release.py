@@ -22,14 +22,12 @@ from firestream_core.deploy.defaults import check_release_exists, fresh_exec_sta
 from firestream_core.deploy.lifecycle import run_release
 from firestream_core.errors import ClusterUnreachableError
 from firestream_core.model import (
-    EXEC_PAYLOAD_KEY,
     ChartInfo,
-    ChartPayload,
     ExecOutcome,
     ReleaseSettings,
     ValidationStatus,
 )
-from firestream_core.plugin.context import DeployContext
+from firestream_core.plugin.context import DeployContext, LifecycleRecord
 from firestream_core.plugin.generic import GenericChart
 
 from .conftest import generic, make_manager
@@ -58,9 +56,10 @@ def test_deployed_release_costs_one_helm_and_one_kubectl_call(context, helm, kub
     assert helm.ops() == ["upgrade_install"]  # no helm status: the upgrade said "deployed"
     assert kubectl.calls == [POD_AND_WORKLOADS]
     assert _check(result, "release_exists").message == "Helm release 'web' exists"
-    assert result.payload[EXEC_PAYLOAD_KEY] == {
-        "performed": "deployed", "revision": 1, "status": "deployed", "status_fresh": False,
-        "workloads": []}
+    assert result.executed == ExecOutcome("deployed", 1, "release 'web' installed, revision 1",
+                                          status="deployed", workloads=())
+    assert context.lifecycle.executed is result.executed and context.lifecycle.status_fresh is False
+    assert result.payload == {}  # the exec record is the runner's, not the plugins' payload
 
 
 def test_upgrade_of_an_installed_release_costs_the_same(context, helm, kubectl, chart_dir):
@@ -68,7 +67,7 @@ def test_upgrade_of_an_installed_release_costs_the_same(context, helm, kubectl, 
     context.installed = helm.list_releases()[0]
     helm.calls.clear()
     result = run_release(generic(), make_manager(), context)
-    assert result.ok and result.outcome.revision == 2
+    assert result.ok and result.executed.revision == 2 and result.revision == 2
     assert helm.ops() == ["upgrade_install"]
     assert kubectl.calls == [POD_AND_WORKLOADS]
 
@@ -137,8 +136,9 @@ def test_plugin_exec_without_status_falls_back_to_helm_status(context, helm, kub
     assert result.ok, result.error
     # no record of the revision's workloads either: its manifest is read once, then kept
     assert helm.ops() == ["upgrade_install", "status", "get_manifest"]
-    assert result.payload["firestream.workloads"] == []
-    assert result.payload[EXEC_PAYLOAD_KEY] == {"performed": "deployed", "revision": 1}
+    assert context.lifecycle.workloads == ()
+    assert result.executed == ExecOutcome("deployed", 1, "deployed by the plugin")
+    assert result.payload == {}
 
 
 class PendingExec:
@@ -172,29 +172,28 @@ class WaitingPostExec:
 def test_a_plugin_post_exec_makes_validation_ask_helm(context, helm, kubectl, chart_dir):
     result = run_release(generic(), make_manager(WaitingPostExec()), context)
     assert result.ok, result.error
-    assert result.payload["waited"] is True
+    assert result.payload == {"waited": True}  # the plugin's own data, and nothing of the core's
     assert helm.ops() == ["upgrade_install", "status"]
-    assert result.payload[EXEC_PAYLOAD_KEY]["status_fresh"] is False
+    assert context.lifecycle.status_fresh is False
 
 
 @pytest.mark.parametrize(
-    ("record", "fresh"),
+    ("executed", "status_fresh", "fresh"),
     [
-        ({"performed": "deployed", "revision": 3, "status": "deployed", "status_fresh": True}, "deployed"),
-        ({"performed": "deployed", "revision": 3, "status": "deployed", "status_fresh": False}, None),
-        ({"performed": "deployed", "revision": 3, "status": "deployed"}, None),
-        ({"performed": "deployed", "revision": None, "status": "deployed", "status_fresh": True}, None),
-        ({"performed": "deployed", "revision": 0, "status": "deployed", "status_fresh": True}, None),
-        ({"performed": "destroyed", "revision": 3, "status": "deployed", "status_fresh": True}, None),
-        ({"performed": "deployed", "revision": 3, "status_fresh": True}, None),
-        ({"performed": "deployed", "revision": 3}, None),
+        (ExecOutcome("deployed", 3, status="deployed"), True, "deployed"),
+        (ExecOutcome("deployed", 3, status="deployed"), False, None),
+        (ExecOutcome("deployed", None, status="deployed"), True, None),
+        (ExecOutcome("deployed", 0, status="deployed"), True, None),
+        (ExecOutcome("destroyed", 3, status="deployed"), True, None),
+        (ExecOutcome("deployed", 3), True, None),
+        (None, True, None),
     ],
 )
-def test_fresh_exec_status_only_for_a_fresh_deployed_revision(record, fresh):
-    assert fresh_exec_status(ChartPayload({EXEC_PAYLOAD_KEY: record})) == fresh
+def test_fresh_exec_status_only_for_a_fresh_deployed_revision(executed, status_fresh, fresh):
+    assert fresh_exec_status(LifecycleRecord(executed, status_fresh=status_fresh)) == fresh
 
 
-def test_release_exists_without_a_payload_asks_helm(context, helm):
+def test_release_exists_without_an_exec_record_asks_helm(context, helm):
     helm.seed("web", "default", (1, "deployed", "chart-0.1.0"))
     assert check_release_exists(generic(), context).passed
     assert helm.ops() == ["status"]
@@ -254,7 +253,7 @@ def test_real_helm_deploy_costs_one_upgrade_and_one_kubectl_get(kube, helm_bin, 
     kubectl_ops = [a[1:3] for a in runner.argvs if Path(a[0]).name == "kubectl"]
     assert helm_ops == ["repo", "upgrade"]  # one repo add per repository, one upgrade; no status
     assert kubectl_ops == [["get", "pods,deployments,statefulsets,daemonsets"]]
-    assert result.payload[EXEC_PAYLOAD_KEY]["status"] == "deployed"
+    assert result.executed.status == "deployed" and result.payload == {}
 
 
 @pytest.mark.helm

@@ -99,7 +99,7 @@ def test_destroy_does_not_need_files(context, helm):
     chart = generic(chart="./gone", values_files=["gone.yaml"], action=HelmAction.DESTROY)
     result = run_release(chart, make_manager(), context)
     assert result.ok, result.error
-    assert result.outcome.performed == "unchanged"
+    assert result.executed.performed == "unchanged"
 
 
 # -- pre_exec: repositories ---------------------------------------------------------------
@@ -156,7 +156,7 @@ def test_pending_install_at_revision_1_is_uninstalled_first(context, helm, chart
     assert result.ok, result.error
     ops = [o for o in helm.ops() if o in ("uninstall", "rollback", "upgrade_install")]
     assert ops == ["uninstall", "upgrade_install"]
-    assert result.outcome.revision == 1
+    assert result.executed.revision == 1
     assert any("is pending-install" in m and "recovering" in m for m in caplog.messages)
 
 
@@ -172,7 +172,7 @@ def test_pending_upgrade_is_rolled_back_to_last_deployed(context, helm, chart_di
     assert result.ok, result.error
     assert ("rollback", "web", "default", 2) in helm.calls
     assert helm.ops().index("rollback") < helm.ops().index("upgrade_install")
-    assert result.outcome.revision == 5
+    assert result.executed.revision == 5
 
 
 def test_pending_rollback_without_working_revision_is_uninstalled(context, helm, chart_dir):
@@ -264,8 +264,8 @@ def test_breaking_version_requires_uninstall_first(context, helm, kubectl, chart
     assert result.ok
     ops = [o for o in helm.ops() if o in ("uninstall", "upgrade_install")]
     assert ops == ["uninstall", "upgrade_install"]
-    assert result.outcome.revision == 1
-    assert "installed" in result.outcome.message
+    assert result.executed.revision == 1
+    assert "installed" in result.executed.message
 
 
 @pytest.mark.parametrize(
@@ -317,7 +317,7 @@ def test_destroy_uninstalls_and_validates_removed(context, helm, caplog):
     context.installed = _installed(helm)
     result = run_release(generic(action=HelmAction.DESTROY), make_manager(), context)
     assert result.ok, result.error
-    assert result.outcome == ExecOutcome("destroyed", 1, "release 'web' uninstalled")
+    assert result.executed == ExecOutcome("destroyed", 1, "release 'web' uninstalled")
     assert [(v.name, v.status) for v in result.validations] == [("release_removed", ValidationStatus.PASSED)]
     assert "Destroying Helm chart: web" in caplog.messages
     assert "release 'web': Validation 'release_removed': PASSED - Helm release 'web' removed" in caplog.messages
@@ -326,7 +326,7 @@ def test_destroy_uninstalls_and_validates_removed(context, helm, caplog):
 def test_destroy_of_absent_release_changes_nothing(make_context, helm):
     context = make_context(change="destroy")
     result = run_release(generic(action=HelmAction.DESTROY), make_manager(), context)
-    assert result.ok and result.outcome.performed == "unchanged"
+    assert result.ok and result.executed.performed == "unchanged"
     assert "uninstall" not in helm.ops()
 
 
@@ -479,7 +479,7 @@ def test_a_problem_that_names_its_release_is_prefixed_once(context, helm):
     assert result.error.startswith(
         f"release '{name}' failed at check_prerequisites: not today; nor tomorrow; chart path"
     )
-    assert result.problems[:2] == [f"release '{name}': not today", "nor tomorrow"]  # as said
+    assert result.problems[:2] == (f"release '{name}': not today", "nor tomorrow")  # as said
     assert result.error.count(f"release '{name}'") == 1
 
 

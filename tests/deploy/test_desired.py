@@ -155,6 +155,6 @@ def test_context_problems_stop_run_release_at_check_prerequisites(tmp_path: Path
     context = DeployContext(helm=FakeHelm(), kubectl=FakeKubectl(), project_dir=tmp_path)  # type: ignore[arg-type]
     result = run_release(contrib(greeting="refuse"), manager(), context)
     assert result.stage_failed == "check_prerequisites"
-    assert result.problems == ["release 'c': greeting 'refuse' cannot be deployed"]
+    assert result.problems == ("release 'c': greeting 'refuse' cannot be deployed",)
     assert result.error == "release 'c' failed at check_prerequisites: greeting 'refuse' cannot be deployed"
-    assert result.outcome is None  # exec never ran
+    assert result.executed is None  # exec never ran

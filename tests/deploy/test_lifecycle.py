@@ -142,13 +142,79 @@ def test_stages_run_in_order_with_one_payload(context, helm, chart_dir):
     assert result.payload is payload
     assert payload["seen"] == STAGES_OK
     assert payload["origin"] == "caller"
+    assert set(payload) == {"origin", "seen"}  # the caller's and the plugin's keys, none of the core's
     # helm's status from the upgrade's own output, relied on by the first validation only
-    assert payload["firestream.exec"] == {
-        "performed": "deployed", "revision": 1, "status": "deployed", "status_fresh": False,
-        "workloads": []}
-    assert result.outcome.performed == "deployed" and result.outcome.revision == 1
+    assert result.executed == ExecOutcome("deployed", 1, "release 'web' installed, revision 1",
+                                          status="deployed", workloads=())
+    assert result.revision == 1 and result.namespace == "default" and result.action == "deploy"
     assert [v.name for v in result.validations] == ["release_exists", "pods_running"]
     assert set(result.durations) == set(STAGES_OK)
+
+
+class PayloadWatcher:
+    """A cross-cutting plugin noting, at every stage, the payload's keys and what exec did."""
+
+    firestream_plugin_name = "payload-watcher"
+
+    def __init__(self) -> None:
+        self.keys: dict[str, set[str]] = {}
+        self.executed: dict[str, ExecOutcome | None] = {}
+
+    def _see(self, stage: str, context: Any, payload: ChartPayload) -> None:
+        self.keys.setdefault(stage, set()).update(payload)
+        self.executed[stage] = context.lifecycle.executed
+
+    @hookimpl
+    def pre_exec(self, chart, context, payload):
+        self._see("pre_exec", context, payload)
+        payload.section("watcher")["mine"] = True
+
+    @hookimpl
+    def post_exec(self, chart, context, payload):
+        self._see("post_exec", context, payload)
+
+    @hookimpl
+    def validate(self, chart, context, payload):
+        self._see("validate", context, payload)
+
+    @hookimpl
+    def on_deploy_failure(self, chart, context, payload, stage, error):
+        self._see("on_deploy_failure", context, payload)
+
+
+@pytest.mark.parametrize("tests_pass", [True, False])
+def test_the_exec_record_and_test_results_stay_out_of_the_plugins_payload(
+    context, helm, chart_dir, tests_pass
+):
+    """What exec did and helm test's results are the runner's (context.lifecycle, the outcome):
+    a plugin's payload holds only what plugins put there, at every stage, and the outcome carries
+    both as typed fields."""
+    helm.tests_pass = tests_pass
+    watcher = PayloadWatcher()
+    chart = generic(settings=ReleaseSettings(run_tests=True), atomic=False)
+    result = run_release(chart, make_manager(watcher), context)
+    assert result.ok is tests_pass, result.error
+    seen = ["pre_exec", "post_exec", "validate"] + ([] if tests_pass else ["on_deploy_failure"])
+    assert sorted(watcher.keys) == sorted(seen)
+    for stage in seen:
+        assert watcher.keys[stage] <= {"watcher"}, stage
+    assert result.payload == {"watcher": {"mine": True}}
+    # a later stage reads what exec did from its context, typed
+    assert watcher.executed["pre_exec"] is None
+    assert watcher.executed["post_exec"] is watcher.executed["validate"] is result.executed
+    assert result.executed.performed == "deployed" and result.executed.revision == 1
+    [test] = result.tests
+    assert (test.name, test.passed) == ("web-test", tests_pass)
+
+
+def test_each_lifecycle_starts_a_new_record(context, helm, chart_dir):
+    """One context used for two releases (a plugin's tests): the second does not see the first's record."""
+    first = run_release(generic(settings=ReleaseSettings(run_tests=True)), make_manager(), context)
+    assert first.ok and first.tests is not None
+    second = run_release(generic(), make_manager(), context)
+    assert second.ok and second.tests is None
+    assert second.executed is context.lifecycle.executed is not first.executed
+    assert helm.ops().count("test") == 1
 
 
 def test_seed_log_lines(context, chart_dir, caplog):
@@ -171,7 +237,7 @@ def test_chart_plugin_exec_replaces_default_and_pre_exec_adds(context, helm):
     assert demo.calls == ["pre_exec", "exec"]
     assert ("repo_add", "stable", "https://charts.example.test") in helm.calls  # default pre_exec ran too
     assert "upgrade_install" not in helm.ops()  # default exec did not
-    assert result.outcome == ExecOutcome("deployed", 7, "deployed by the demo plugin")
+    assert result.executed == ExecOutcome("deployed", 7, "deployed by the demo plugin")
 
 
 def test_chart_plugin_not_called_for_other_chart_types(context, chart_dir):
@@ -185,7 +251,7 @@ def test_skip_only_runs_exec(context, helm, caplog):
     caplog.set_level(logging.INFO, logger="firestream")
     rec = Recorder()
     result = run_release(generic(action=HelmAction.SKIP), make_manager(rec), context)
-    assert result.ok and result.outcome.performed == "skipped"
+    assert result.ok and result.executed.performed == "skipped"
     assert rec.stages() == ["exec"]
     assert helm.calls == []
     assert "Skipping Helm chart: web" in caplog.messages
@@ -311,7 +377,7 @@ def test_warn_mode_turns_failure_into_warning(context, helm, chart_dir):
     chart = generic(settings=ReleaseSettings(on_validation_failure="warn"))
     result = run_release(chart, make_manager(v), context)
     assert result.ok
-    assert result.warnings == ["custom: slow endpoint"]
+    assert result.warnings == ("custom: slow endpoint",)
     custom = next(r for r in result.validations if r.name == "custom")
     assert custom.status is ValidationStatus.WARNING
     assert "rollback" not in helm.ops()

@@ -75,7 +75,7 @@ def test_deploy_tiny_app_through_the_lifecycle(kube, helm_bin, deploy_context, c
     context = _context(deploy_context, helm_bin)
     result = run_release(_chart(kube), make_manager(), context)
     assert result.ok, (result.error, result.debug)
-    assert result.outcome.performed == "deployed" and result.outcome.revision == 1
+    assert result.executed.performed == "deployed" and result.executed.revision == 1
     assert _status(result.validations, "release_exists").status is ValidationStatus.PASSED
     pods = _status(result.validations, "pods_running")
     assert pods.status is ValidationStatus.PASSED
@@ -225,7 +225,7 @@ def test_destroy_gives_release_removed(kube, helm_bin, deploy_context):
     assert run_release(_chart(kube), manager, context).ok
     result = run_release(_chart(kube, action=HelmAction.DESTROY), manager, context)
     assert result.ok, result.error
-    assert result.outcome.performed == "destroyed"
+    assert result.executed.performed == "destroyed"
     removed = _status(result.validations, "release_removed")
     assert removed.status is ValidationStatus.PASSED
     assert removed.message == "Helm release 'app' removed"

@@ -299,7 +299,7 @@ class Custom(HelmChart):
     def post_exec(self, context, payload):
         mine = payload.section("custom")
         mine["order"].append("post_exec")
-        mine["revision"] = payload["firestream.exec"]["revision"]
+        mine["revision"] = context.lifecycle.executed.revision  # what exec did: the runner's record
 
     def validate(self, context, payload):
         payload.section("custom")["order"].append("validate")

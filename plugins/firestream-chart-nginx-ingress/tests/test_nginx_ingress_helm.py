@@ -105,11 +105,11 @@ def test_a_servicemonitor_the_user_asked_for_without_its_crd_is_a_prerequisite_p
     chart.chart_info.values.append(ChartSetValue("controller.metrics.serviceMonitor.enabled", "true"))
     result = run_lifecycle(chart)
     assert result.stage_failed == "check_prerequisites"
-    assert result.problems == [
+    assert result.problems == (
         "release 'nginx-ingress': controller.metrics.serviceMonitor.enabled is true but the CRD "
         "servicemonitors.monitoring.coreos.com is not installed; deploy prometheus-operator "
-        "first (depends_on) or set controller.metrics.serviceMonitor.enabled = false"
-    ]
+        "first (depends_on) or set controller.metrics.serviceMonitor.enabled = false",
+    )
 
 
 def test_the_presets_servicemonitor_is_off_without_its_crd_and_the_plan_says_why(

@@ -108,9 +108,9 @@ def test_an_unset_password_variable_stops_the_release_before_anything_changes(
     result = run_lifecycle(dev_chart(kube.namespace, password_env="TEST_PG_MISSING"))
     assert not result.ok
     assert result.stage_failed == "check_prerequisites"
-    assert result.problems == [
-        "release 'db': environment variable 'TEST_PG_MISSING' (option password_env) is not set or empty"
-    ]
+    assert result.problems == (
+        "release 'db': environment variable 'TEST_PG_MISSING' (option password_env) is not set or empty",
+    )
     assert kube.kubectl().get("namespace", kube.namespace) is None
 
 
@@ -142,11 +142,11 @@ def test_a_servicemonitor_the_user_asked_for_without_its_crd_is_a_prerequisite_p
     chart.chart_info.values.append(ChartSetValue("metrics.serviceMonitor.enabled", "true"))
     result = run_lifecycle(chart, helm_bin)
     assert result.stage_failed == "check_prerequisites"
-    assert result.problems == [
+    assert result.problems == (
         "release 'postgresql': metrics.serviceMonitor.enabled is true but the CRD "
         "servicemonitors.monitoring.coreos.com is not installed; deploy prometheus-operator "
-        "first (depends_on) or set metrics.serviceMonitor.enabled = false"
-    ]
+        "first (depends_on) or set metrics.serviceMonitor.enabled = false",
+    )
     assert kube.kubectl().get("namespace", kube.namespace) is None  # nothing was changed
 
 
@@ -428,7 +428,7 @@ def test_a_postgresql_major_upgrade_is_refused_unless_reinstall_is_chosen(
     assert newer.chart_info.version == "17.1.0"  # the default: PostgreSQL 17
     refused = run_lifecycle(newer, helm_bin)
     assert refused.stage_failed == "check_prerequisites"
-    assert refused.problems == [MAJOR_PROBLEM]
+    assert refused.problems == (MAJOR_PROBLEM,)
     history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])
     assert [h["chart"] for h in json.loads(history.stdout)] == ["postgresql-13.2.24"]
 

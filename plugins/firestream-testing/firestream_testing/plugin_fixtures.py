@@ -17,7 +17,7 @@ fixture               scope     value
                                 -> DeployContext``, ``.runner``, ``.redactor``
 ``run_lifecycle``     function  ``run_lifecycle(chart, binary=None, *,
                                 context=None, manager=None, **overrides)
-                                -> ReleaseResult`` with a fresh plugin manager
+                                -> ReleaseOutcome`` with a fresh plugin manager
 ===================== ========= ===============================================
 
 A plugin's ``tests/conftest.py`` overrides ``deploy_chart_repo`` with its
@@ -53,7 +53,7 @@ from firestream_core.tools.process import Completed, Runner
 from firestream_testing.argv_watch import assert_not_on_command_lines
 
 if TYPE_CHECKING:
-    from firestream_core.deploy.lifecycle import ReleaseResult
+    from firestream_core.deploy.results import ReleaseOutcome
     from firestream_core.model import ChartPayload, HelmChart
     from firestream_core.plugin.context import DeployContext
     from firestream_core.plugin.manager import FirestreamPluginManager
@@ -166,7 +166,7 @@ class DeployContexts:
         manager: FirestreamPluginManager | None = None,
         payload: ChartPayload | None = None,
         **overrides: Any,
-    ) -> ReleaseResult:
+    ) -> ReleaseOutcome:
         """One release through ``firestream_core.deploy.lifecycle.run_release`` (the ``run_lifecycle`` fixture).
 
         :param chart: the release.
@@ -177,7 +177,7 @@ class DeployContexts:
             (entry points, disable list) by default.
         :param payload: passed to ``run_release``.
         :param overrides: ``DeployContext`` fields of a new context (see :meth:`__call__`).
-        :return: the ``ReleaseResult``; it never raises for a failed stage.
+        :return: the release's ``ReleaseOutcome``; it never raises for a failed stage.
         """
         from firestream_core.deploy.lifecycle import run_release
         from firestream_core.plugin.manager import get_plugin_manager
@@ -212,8 +212,8 @@ def deploy_context(kube: KubeEnv, deploy_chart_repo: ChartRepo, tmp_path: Path) 
 
 
 @pytest.fixture
-def run_lifecycle(deploy_context: DeployContexts) -> Callable[..., ReleaseResult]:
-    """``run_lifecycle(chart, binary=None, **overrides) -> ReleaseResult``: one release, fresh manager.
+def run_lifecycle(deploy_context: DeployContexts) -> Callable[..., ReleaseOutcome]:
+    """``run_lifecycle(chart, binary=None, **overrides) -> ReleaseOutcome``: one release, fresh manager.
 
     The context is ``deploy_context(binary, **overrides)``, or ``context=``;
     the runs share ``deploy_context.runner``.
