@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from firestream_core.deploy.plan import Plan
     from firestream_core.graph import ReleaseGraph
     from firestream_core.ops.importer import ImportResult
+    from firestream_core.ops.rollback import RollbackInput
     from firestream_core.plugin.manager import FirestreamPluginManager
     from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.redact import Redactor
@@ -618,6 +619,30 @@ class Project:
             charts={c.chart_info.name: c for c in self.charts},
             manager=self.manager,
             project_dir=self.project_dir,
+            redactor=self.redactor,
+            repositories=self.repositories(),
+        )
+
+    def rollback_input(self) -> RollbackInput:
+        """What ``firestream rollback`` needs of the project (:mod:`firestream_core.ops.rollback`).
+
+        >>> from firestream_core.model import ChartInfo
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> project = Project.from_charts([
+        ...     GenericChart(ChartInfo(name="web", chart="bitnami/nginx", depends_on=["db"])),
+        ...     GenericChart(ChartInfo(name="db", chart="bitnami/postgresql"))], project_dir="/srv/shop")
+        >>> target = project.rollback_input()
+        >>> target.order, sorted(target.charts)
+        (('db', 'web'), ['db', 'web'])
+        """
+        from firestream_core.ops.rollback import RollbackInput
+
+        return RollbackInput(
+            charts={c.chart_info.name: c for c in self.charts},
+            order=tuple(self.graph().order()),
+            manager=self.manager,
+            project_dir=self.project_dir,
+            backend=self.state_backend(),
             redactor=self.redactor,
             repositories=self.repositories(),
         )

@@ -501,24 +501,13 @@ def atomic_text_write(path: Path, text: str) -> None:
 
 def _record(project: ImportInput, rel: InstalledRelease, new_chart: HelmChart) -> None:
     """The import in the state: the next plan compares against it (a no-op when nothing changed)."""
-    from firestream_core.state.lock import utc_now
-    from firestream_core.state.store import ReleaseState
+    from firestream_core.deploy.results import ReleaseOutcome, release_state
     from firestream_core.tools.values import values_digest
 
+    imported = ReleaseOutcome(rel.name, "import", "ok", namespace=rel.namespace, revision=rel.revision)
     state = project.backend.load()
-    state.record(
-        ReleaseState(
-            name=rel.name,
-            namespace=rel.namespace,
-            chart_type=new_chart.chart_type,
-            chart=new_chart.chart_info.chart_ref,
-            version=rel.chart_version or None,
-            values_digest=values_digest(new_chart.chart_info, project.project_dir),
-            revision=rel.revision,
-            applied_at=utc_now(),
-            action="import",
-            result="succeeded",
-            duration=0.0,
-        )
-    )
+    state.record(release_state(
+        imported, new_chart, version=rel.chart_version or None,
+        values_digest=values_digest(new_chart.chart_info, project.project_dir),
+    ))
     project.backend.save(state)

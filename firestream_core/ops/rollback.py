@@ -16,14 +16,48 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
+from firestream_core.deploy.results import ReleaseOutcome, release_state
 from firestream_core.errors import FirestreamError
+from firestream_core.model import (
+    ChartPayload,
+    HelmChart,
+    InstalledRelease,
+    ValidationResult,
+    ValidationStatus,
+)
+from firestream_core.plugin.context import DeployContext
+
+if TYPE_CHECKING:
+    from firestream_core.deploy.run import Tools
+    from firestream_core.plugin.manager import FirestreamPluginManager
+    from firestream_core.state.store import StateBackend
+    from firestream_core.tools.redact import Redactor
+
+__all__ = ["RollbackInput", "RollbackStep", "plan_rollback", "run_rollback"]
 
 log = logging.getLogger("firestream")
+
+
+@attrs.frozen
+class RollbackInput:
+    """What a rollback needs of its project, and nothing more (``Project.rollback_input()`` builds it)."""
+
+    charts: Mapping[str, HelmChart]
+    """The project's charts by release name."""
+    order: tuple[str, ...]
+    """The release names in dependency order (dependencies first)."""
+    manager: FirestreamPluginManager
+    project_dir: Path
+    backend: StateBackend
+    redactor: Redactor
+    repositories: Mapping[str, str] = attrs.field(factory=dict)
+    """Repository name -> URL (chart types' defaults, overridden by ``[repositories]``)."""
 
 
 @attrs.frozen
@@ -42,33 +76,25 @@ class RollbackStep:
         return self.action == "rollback"
 
 
-@attrs.frozen
-class RollbackOutcome:
-    name: str
-    namespace: str
-    result: str  # ok | failed | skipped
-    reason: str
-    revision: int | None = None
-    duration: float = 0.0
-
-
 def plan_rollback(
-    project: Any, names: Sequence[str] | None, to_revision: int | None, installed: Iterable[Any]
+    project: RollbackInput,
+    names: Sequence[str] | None,
+    to_revision: int | None,
+    installed: Iterable[InstalledRelease],
 ) -> list[RollbackStep]:
-    """Each named release's rollback step (all releases when ``names`` is None).
+    """Each named release's rollback step (all releases when ``names`` is None), dependents first.
 
     :raises FirestreamError: ``to_revision`` with other than exactly one release.
     """
-    graph = project.graph()
-    chosen = list(names) if names else graph.order()
+    chosen = list(names) if names else list(project.order)
     if to_revision is not None and len(chosen) != 1:
         raise FirestreamError("--to-revision needs exactly one release",
                               hint="firestream rollback RELEASE --to-revision N")
     live = {r.key: r for r in installed}
-    state = project.load_state()
+    state = project.backend.load()
     steps = []
-    for name in [n for n in graph.reverse_order() if n in chosen]:
-        ns = project.chart(name).chart_info.namespace_name
+    for name in [n for n in reversed(project.order) if n in chosen]:
+        ns = project.charts[name].chart_info.namespace_name
         inst = live.get((ns, name))
         if inst is None:
             steps.append(RollbackStep(name, ns, "error", "not deployed"))
@@ -94,69 +120,80 @@ def plan_rollback(
     return steps
 
 
-def run_rollback(project: Any, steps: Sequence[RollbackStep], tools: Any, *, dry_run: bool = False) -> list[
-        RollbackOutcome]:
+def run_rollback(
+    project: RollbackInput, steps: Sequence[RollbackStep], tools: Tools, *, dry_run: bool = False
+) -> list[ReleaseOutcome]:
     """Carry the ``rollback`` steps out one by one (dependents first); each is validated and
-    recorded in the state. A failure skips the rest."""
-    from firestream_core.model import ChartPayload, ValidationStatus
-    from firestream_core.plugin.context import DeployContext
-    from firestream_core.state.lock import utc_now
-    from firestream_core.state.store import ReleaseState
+    recorded in the state. A failure skips the rest.
 
-    _, helm, kubectl = tools
-    backend = project.state_backend()
-    out: list[RollbackOutcome] = []
+    :return: one :class:`~firestream_core.deploy.results.ReleaseOutcome` (action
+        ``rollback``) per step carried out, skipped or dry-run.
+    """
+    out: list[ReleaseOutcome] = []
     failed = False
     for step in steps:
         if not step.is_change:
             continue
         if failed:
-            out.append(RollbackOutcome(step.name, step.namespace, "skipped", "an earlier rollback failed"))
+            out.append(ReleaseOutcome(step.name, "rollback", "skipped", "an earlier rollback failed",
+                                      namespace=step.namespace))
             continue
-        chart = project.chart(step.name)
-        info = chart.chart_info
-        start = time.monotonic()
         log.info("Rolling back release '%s' to revision %d", step.name, step.target)
         if dry_run:
-            out.append(RollbackOutcome(step.name, step.namespace, "ok", "dry run", step.current))
+            out.append(ReleaseOutcome(step.name, "rollback", "ok", "dry run", revision=step.current,
+                                      namespace=step.namespace))
             continue
-        validations: list[Any] = []
-        revision: int | None = None
-        try:
-            helm.rollback(step.name, step.namespace, step.target, timeout=info.timeout,
-                          history_max=info.history_max)
-            now = {r.key: r for r in helm.list_releases()}.get((step.namespace, step.name))
-            revision = now.revision if now is not None else None
-            context = DeployContext(helm=helm, kubectl=kubectl, project_dir=project.project_dir,
-                                    repositories=project.repositories(), installed=now, change="rollback",
-                                    redactor=project.redactor, log=log,
-                                    settings={"on_validation_failure": chart.settings.on_validation_failure,
-                                              "validation_failure": chart.settings.on_validation_failure})
-            validations = list(project.manager.validate(chart, context, ChartPayload()))
-            bad = [v for v in validations if v.status is ValidationStatus.FAILED]
-            warn = chart.settings.on_validation_failure == "warn"
-            for v in validations:
-                (log.error if v.status is ValidationStatus.FAILED else log.info)("%s", v)
-            if bad and not warn:
-                raise FirestreamError(f"release '{step.name}' failed at validate after the rollback: "
-                                      + "; ".join(f"{v.name}: {v.message}" for v in bad))
-            result, reason = "ok", f"at revision {revision} (the content of revision {step.target})"
-        except FirestreamError as exc:
-            failed = True
-            result, reason = "failed", project.redactor.redact(str(exc))
-        duration = time.monotonic() - start
-        previous = project.load_state().releases.get(f"{step.namespace}/{step.name}")
-        state = backend.load()
-        state.record(ReleaseState(
-            name=step.name, namespace=step.namespace, chart_type=chart.chart_type, chart=info.chart_ref,
-            version=getattr(previous, "version", None) if previous is not None else None,
-            values_digest=getattr(previous, "values_digest", "") if previous is not None else "",
-            revision=revision, applied_at=utc_now(), action="rollback",
-            result="succeeded" if result == "ok" else "failed", duration=duration,
-            stage_failed=None if result == "ok" else "rollback",
-            validations=[{"name": v.name, "status": v.status.value, "message": v.message} for v in validations],
-            chart_digest=getattr(previous, "chart_digest", None) if previous is not None else None,
-        ))
-        backend.save(state)
-        out.append(RollbackOutcome(step.name, step.namespace, result, reason, revision, duration))
+        outcome = _roll_back(project, step, tools)
+        failed = not outcome.ok
+        _record(project, outcome)
+        out.append(outcome)
     return out
+
+
+def _roll_back(project: RollbackInput, step: RollbackStep, tools: Tools) -> ReleaseOutcome:
+    """``helm rollback --wait`` of one release, then its ``validate`` hooks."""
+    _, helm, kubectl = tools
+    chart = project.charts[step.name]
+    info = chart.chart_info
+    start = time.monotonic()
+    validations: list[ValidationResult] = []
+    revision: int | None = None
+    try:
+        helm.rollback(step.name, step.namespace, step.target, timeout=info.timeout,
+                      history_max=info.history_max)
+        now = {r.key: r for r in helm.list_releases()}.get((step.namespace, step.name))
+        revision = now.revision if now is not None else None
+        context = DeployContext(helm=helm, kubectl=kubectl, project_dir=project.project_dir,
+                                repositories=dict(project.repositories), installed=now, change="rollback",
+                                redactor=project.redactor, log=log,
+                                settings={"on_validation_failure": chart.settings.on_validation_failure,
+                                          "validation_failure": chart.settings.on_validation_failure})
+        validations = list(project.manager.validate(chart, context, ChartPayload()))
+        bad = [v for v in validations if v.status is ValidationStatus.FAILED]
+        warn = chart.settings.on_validation_failure == "warn"
+        for v in validations:
+            (log.error if v.status is ValidationStatus.FAILED else log.info)("%s", v)
+        if bad and not warn:
+            raise FirestreamError(f"release '{step.name}' failed at validate after the rollback: "
+                                  + "; ".join(f"{v.name}: {v.message}" for v in bad))
+        result, reason = "ok", f"at revision {revision} (the content of revision {step.target})"
+    except FirestreamError as exc:
+        result, reason = "failed", project.redactor.redact(str(exc))
+    return ReleaseOutcome(
+        step.name, "rollback", result, reason, time.monotonic() - start, tuple(validations),
+        stage_failed=None if result == "ok" else "rollback", revision=revision, namespace=step.namespace,
+    )
+
+
+def _record(project: RollbackInput, outcome: ReleaseOutcome) -> None:
+    """The rollback in the state; what was applied (version, digests) stays the previous record's."""
+    state = project.backend.load()
+    previous = state.releases.get(f"{outcome.namespace}/{outcome.name}")
+    state.record(release_state(
+        outcome, project.charts[outcome.name],
+        version=previous.version if previous is not None else None,
+        values_digest=previous.values_digest if previous is not None else "",
+        chart_digest=previous.chart_digest if previous is not None else None,
+        redact=project.redactor.redact,
+    ))
+    project.backend.save(state)

@@ -1,16 +1,21 @@
-"""ops/rollback.py: which revision each release goes back to (no cluster: the plan part)."""
+"""ops/rollback.py: which revision each release goes back to, and carrying it out through the
+frozen ``RollbackInput`` the project builds (fake helm: no cluster)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 
-from firestream_core.errors import FirestreamError
+from firestream_core.deploy.results import ReleaseOutcome
+from firestream_core.errors import FirestreamError, HelmCommandError
 from firestream_core.model import InstalledRelease
-from firestream_core.ops.rollback import plan_rollback
+from firestream_core.ops.rollback import RollbackInput, plan_rollback, run_rollback
 from firestream_core.project import Project
 from firestream_core.state.store import ReleaseState, utc_now
+from tests.deploy.fakes import FakeHelm, FakeKubectl
 
 TOML = """
 [[deployments.generic]]
@@ -29,7 +34,11 @@ repo = "https://charts.example.com"
 """
 
 
-def _project(tmp_path: Path) -> Project:
+def _project(tmp_path: Path) -> RollbackInput:
+    return _loaded(tmp_path).rollback_input()
+
+
+def _loaded(tmp_path: Path) -> Project:
     (tmp_path / "firestream.toml").write_text(TOML)
     project = Project.load(tmp_path / "firestream.toml")
     backend = project.state_backend()
@@ -69,3 +78,60 @@ def test_to_revision_for_one_release_and_its_bounds(tmp_path: Path) -> None:
 def test_a_release_not_deployed_is_an_error_step(tmp_path: Path) -> None:
     [step] = plan_rollback(_project(tmp_path), ["db"], None, [])
     assert (step.action, step.reason) == ("error", "not deployed")
+
+
+class _Helm(FakeHelm):
+    """The test fakes' helm, taking ``helm rollback``'s ``--history-max`` too."""
+
+    def rollback(self, name: str, namespace: str, revision: int | None = None, *, wait: bool = True,
+                 timeout: str = "300s", history_max: Any = None) -> None:
+        super().rollback(name, namespace, revision, wait=wait, timeout=timeout)
+
+
+def _cluster() -> _Helm:
+    helm = _Helm()
+    helm.seed("db", "shop", *((r, "superseded" if r < 4 else "deployed", "db-1.0.0") for r in range(1, 5)))
+    helm.seed("api", "shop", *((r, "superseded" if r < 5 else "deployed", "api-1.0.0") for r in range(1, 6)))
+    return helm
+
+
+def test_the_input_is_frozen_and_holds_only_what_a_rollback_uses(tmp_path: Path) -> None:
+    project = _loaded(tmp_path)
+    target = project.rollback_input()
+    assert target.order == ("db", "api")  # dependencies first; steps go the other way
+    assert set(target.charts) == {"db", "api"} and target.charts["db"] is project.chart("db")
+    assert target.repositories == {"repo": "https://charts.example.com"}
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        target.order = ()  # type: ignore[misc]
+
+
+def test_rollback_through_its_input_validates_and_records_the_outcome(tmp_path: Path) -> None:
+    target = _project(tmp_path)
+    helm, kubectl = _cluster(), FakeKubectl()
+    steps = plan_rollback(target, ["db"], None, helm.list_releases())
+    [outcome] = run_rollback(target, steps, (None, helm, kubectl))
+    assert isinstance(outcome, ReleaseOutcome)
+    assert (outcome.name, outcome.namespace, outcome.action, outcome.result) == ("db", "shop", "rollback", "ok")
+    assert outcome.revision == 5 and outcome.reason == "at revision 5 (the content of revision 2)"
+    assert [v.name for v in outcome.validations] == ["release_exists", "pods_running"]
+    assert ("rollback", "db", "shop", 2) in helm.calls
+    entry = target.backend.load().releases["shop/db"]
+    assert (entry.action, entry.result, entry.revision, entry.stage_failed) == ("rollback", "succeeded", 5, None)
+    assert (entry.version, entry.values_digest, entry.chart) == ("1.0.0", "x", "repo/db")  # the previous apply's
+    assert [v["name"] for v in entry.validations] == ["release_exists", "pods_running"]
+
+
+def test_a_failed_rollback_is_recorded_and_skips_the_rest(tmp_path: Path) -> None:
+    target = _project(tmp_path)
+    helm, kubectl = _cluster(), FakeKubectl()
+    helm.fail("rollback", HelmCommandError("release 'api': helm rollback failed: boom", release="api"))
+    steps = plan_rollback(target, ["db", "api"], None, helm.list_releases())
+    steps = [attrs.evolve(s, action="rollback", target=1) if s.name == "api" else s for s in steps]
+    api, db = run_rollback(target, steps, (None, helm, kubectl))
+    assert (api.result, api.stage_failed, api.reason) == ("failed", "rollback",
+                                                           "release 'api': helm rollback failed: boom")
+    assert (db.result, db.reason) == ("skipped", "an earlier rollback failed")
+    entries = target.backend.load().releases
+    assert (entries["shop/api"].action, entries["shop/api"].result) == ("rollback", "failed")
+    assert entries["shop/api"].stage_failed == "rollback" and entries["shop/api"].revision is None
+    assert entries["shop/db"].action == "upgrade"  # not touched

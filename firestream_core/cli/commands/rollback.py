@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     color = use_color(args, sys.stdout)
     with project.lock("firestream rollback", timeout=args.lock_timeout):
         tools = project.tools()
-        steps = plan_rollback(project, names, args.to_revision, tools[1].list_releases())
+        target = project.rollback_input()
+        steps = plan_rollback(target, names, args.to_revision, tools[1].list_releases())
         rows = [["<" if s.is_change else ("!" if s.action == "error" else "="), s.name, s.namespace, s.action,
                  s.reason] for s in steps]
         table = format_table(["", "release", "namespace", "action", "why"], rows)
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         if not confirm("Roll these releases back?", args, "roll back"):
             print("Cancelled: nothing was changed.")
             return 1
-        outcomes = run_rollback(project, steps, tools)
+        outcomes = run_rollback(target, steps, tools)
     print()
     print(format_table(["release", "result", "revision", "duration", "why"],
                        [[o.name, o.result, o.revision or "-", format_duration(o.duration),
