@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -887,7 +887,7 @@ class ChartType:
     options: type | None = None
     repositories: Mapping[str, str] = attrs.field(factory=dict)
     description: str = ""
-    destructive_steps: Any = None
+    destructive_steps: Callable[[HelmChart, BreakingStep], Sequence[str]] | None = None
 
     def __attrs_post_init__(self) -> None:
         # the chart class takes its type name from here: written once, in ChartType(name=...)

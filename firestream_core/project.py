@@ -54,12 +54,18 @@ from firestream_core.model import HelmAction, HelmChart, InstalledRelease
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectConfig
     from firestream_core.deploy.desired import DesiredState
+    from firestream_core.deploy.helm_tests import ReleaseTestResult
     from firestream_core.deploy.plan import Plan
     from firestream_core.graph import ReleaseGraph
+    from firestream_core.model import BreakingStep
+    from firestream_core.ops.diff import ReleaseDiff
+    from firestream_core.ops.drift import ReleaseDrift
     from firestream_core.ops.importer import ImportResult
     from firestream_core.ops.rollback import RollbackInput
     from firestream_core.plugin.manager import FirestreamPluginManager
     from firestream_core.state.store import State, StateBackend
+    from firestream_core.tools.helm import Helm
+    from firestream_core.tools.kubectl import Kubectl
     from firestream_core.tools.redact import Redactor
 
 __all__ = ["Project", "state_backend", "state_scope"]
@@ -76,7 +82,9 @@ def state_scope(config: ProjectConfig, kube_context: str | None = None) -> str |
     return re.sub(r"[^A-Za-z0-9_.@-]+", "-", text)
 
 
-def state_backend(config: ProjectConfig, *, kubectl: Any = None, kube_context: str | None = None) -> StateBackend:
+def state_backend(
+    config: ProjectConfig, *, kubectl: Kubectl | None = None, kube_context: str | None = None
+) -> StateBackend:
     """The state backend ``config``'s ``[state]`` names (the local file by default).
 
     The state is kept per environment (``-e``) and kube context: ``.firestream/state.json``
@@ -148,7 +156,7 @@ def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]
 _TEST_KEYS = ("name", "phase", "passed", "started", "completed", "run_at")
 
 
-def _recorded_tests(tests: Any) -> tuple[dict[str, Any], ...] | None:
+def _recorded_tests(tests: Iterable[object] | None) -> tuple[dict[str, Any], ...] | None:
     """The state's ``tests`` field for ``status``: only the known keys of each test (no value
     a hand-edited state could hold), None when no test result is recorded."""
     if tests is None:
@@ -296,7 +304,7 @@ class Project:
             kubeconfig=kubeconfig,
             kube_context=kube_context,
             env=env,
-            secrets=getattr(charts, "secrets", ()),
+            secrets=charts.secrets,
         )
         project.overrides = (*(f"--set {k}" for k, _ in set_values),
                              *(f"--values {f}" for f in values_files))  # as given
@@ -661,8 +669,7 @@ class Project:
                 reg = self.manager.chart_type(chart.chart_type)
             except Exception:  # noqa: BLE001 - build_charts already reported it
                 continue
-            ct = getattr(reg, "chart_type", reg)
-            out.update(getattr(ct, "repositories", {}) or {})
+            out.update(reg.chart_type.repositories)
         out.update(self.config.repositories)
         return out
 
@@ -771,10 +778,10 @@ class Project:
         include_deps: bool = False,
         *,
         destroy: bool = False,
-        helm: Any = None,
+        helm: Helm | None = None,
         installed: list[InstalledRelease] | None = None,
         force: bool = False,
-        kubectl: Any = None,
+        kubectl: Kubectl | None = None,
     ) -> Plan:
         """What ``apply`` (or ``destroy``) would do, from one ``helm list -A -a -o json``.
 
@@ -855,14 +862,14 @@ class Project:
                 "or --force to destroy only the targets",
             )
 
-    def _chart_type_steps(self, chart: HelmChart, step: Any) -> list[str]:
+    def _chart_type_steps(self, chart: HelmChart, step: BreakingStep) -> list[str]:
         """The destructive steps ``chart``'s type adds to a breaking step (``ChartType.destructive_steps``)."""
         try:
             reg = self.manager.chart_type(chart.chart_type)
         except Exception:  # noqa: BLE001 - build_charts already reported it
             return []
-        steps = getattr(getattr(reg, "chart_type", reg), "destructive_steps", None)
-        return [self.redactor.redact(str(s)) for s in steps(chart, step)] if callable(steps) else []
+        steps = reg.chart_type.destructive_steps
+        return [self.redactor.redact(str(s)) for s in steps(chart, step)] if steps is not None else []
 
     def saved_plan(self, path: str | os.PathLike[str]) -> Plan:
         """The plan a ``plan --out`` file saved, made again now and checked against it.
@@ -896,8 +903,8 @@ class Project:
     def desired_states(
         self,
         *,
-        helm: Any = None,
-        kubectl: Any = None,
+        helm: Helm | None = None,
+        kubectl: Kubectl | None = None,
         installed: Iterable[InstalledRelease] | None = None,
         names: Iterable[str] | None = None,
     ) -> dict[str, DesiredState]:
@@ -930,7 +937,7 @@ class Project:
                 _hide_secret_looking(self.redactor, state.chart)
         return states
 
-    def repair_drift(self, plan: Plan) -> tuple[Plan, list[Any]]:
+    def repair_drift(self, plan: Plan) -> tuple[Plan, list[ReleaseDrift]]:
         """``plan`` with each drifted ``no-op`` release turned into an upgrade (``apply --repair-drift``).
 
         The drift check uses the tools :meth:`plan` made for ``plan`` (no
@@ -1075,7 +1082,7 @@ class Project:
 
     # -- status ---------------------------------------------------------------------------
 
-    def status(self, *, helm: Any = None) -> list[ReleaseStatus]:
+    def status(self, *, helm: Helm | None = None) -> list[ReleaseStatus]:
         """Each release's helm status, revision and chart version, with the state's last
         validation and ``helm test`` results; one ``helm list`` call.
 
@@ -1105,18 +1112,18 @@ class Project:
                     version=inst.chart_version if inst is not None else None,
                     app_version=(inst.app_version or None) if inst is not None else None,
                     updated=(inst.updated or None) if inst is not None else None,
-                    last_action=getattr(rec, "action", None),
-                    last_result=getattr(rec, "result", None),
-                    applied_at=getattr(rec, "applied_at", None),
-                    validations=tuple(getattr(rec, "validations", None) or ()),
-                    tests=_recorded_tests(getattr(rec, "tests", None)),
+                    last_action=rec.action if rec is not None else None,
+                    last_result=rec.result if rec is not None else None,
+                    applied_at=rec.applied_at if rec is not None else None,
+                    validations=tuple(rec.validations) if rec is not None else (),
+                    tests=_recorded_tests(rec.tests) if rec is not None else None,
                 )
             )
         return out
 
     # -- diff / drift / helm tests (diff.py, drift.py, helmtests.py) -------------------------
 
-    def diff(self, targets: Iterable[str] | None = None, *, include_deps: bool = False) -> list[Any]:
+    def diff(self, targets: Iterable[str] | None = None, *, include_deps: bool = False) -> list[ReleaseDiff]:
         """Per changing release, the masked object diffs apply would make (:func:`~firestream_core.ops.diff.diff_project`).
 
         Example::
@@ -1131,7 +1138,7 @@ class Project:
 
         return diff_project(self, targets, include_deps=include_deps)
 
-    def drift(self, targets: Iterable[str] | None = None) -> list[Any]:
+    def drift(self, targets: Iterable[str] | None = None) -> list[ReleaseDrift]:
         """Per deployed release, whether its live objects match its manifest (:mod:`firestream_core.ops.drift`).
 
         Example::
@@ -1144,7 +1151,7 @@ class Project:
 
         return drift_project(self, targets)
 
-    def test(self, targets: Iterable[str] | None = None, *, record: bool = True) -> list[Any]:
+    def test(self, targets: Iterable[str] | None = None, *, record: bool = True) -> list[ReleaseTestResult]:
         """``helm test`` of the deployed releases, results kept in the state (:mod:`firestream_core.deploy.helm_tests`).
 
         Example::

@@ -44,8 +44,11 @@ import attrs
 from firestream_core.errors import FirestreamError, PluginError
 
 if TYPE_CHECKING:
-    from firestream_core.model import HelmChart, InstalledRelease
+    from firestream_core.model import BreakingVersion, HelmChart, InstalledRelease
+    from firestream_core.plugin.context import DeployContext
     from firestream_core.plugin.manager import FirestreamPluginManager
+    from firestream_core.tools.helm import Helm
+    from firestream_core.tools.kubectl import Kubectl
     from firestream_core.tools.redact import Redactor
 
 __all__ = [
@@ -92,7 +95,7 @@ class ReadOnlyTool:
     ``run``...) raises :class:`~firestream_core.errors.PluginError` naming it.
     """
 
-    def __init__(self, tool: Any, kind: str) -> None:
+    def __init__(self, tool: Helm | Kubectl | None, kind: str) -> None:
         self._tool = tool
         self._kind = kind
 
@@ -136,7 +139,7 @@ class DesiredState:
     digest: str = ""
     notes: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
-    breaking_version: Any = None
+    breaking_version: BreakingVersion | None = None
 
     @property
     def plugin_values(self) -> dict[str, Any]:
@@ -197,7 +200,7 @@ def desired_state(
     contributed: Iterable[tuple[str, Mapping[str, Any]]] = (),
     notes: Iterable[str] = (),
     problems: Iterable[str] = (),
-    breaking_version: Any = None,
+    breaking_version: BreakingVersion | None = None,
 ) -> DesiredState:
     """The desired state of ``chart`` with the values plugins contributed (pure; no tool call).
 
@@ -248,8 +251,8 @@ def desired_states(
     *,
     manager: FirestreamPluginManager | None,
     project_dir: Path | str,
-    helm: Any = None,
-    kubectl: Any = None,
+    helm: Helm | None = None,
+    kubectl: Kubectl | None = None,
     repositories: Mapping[str, str] | None = None,
     installed: Mapping[tuple[str, str], InstalledRelease] | None = None,
     redactor: Redactor | None = None,
@@ -271,12 +274,14 @@ def desired_states(
     seen = installed or {}
     charts = list(charts)
     if releases is None:
-        releases = {c.chart_info.name: getattr(c, "chart_type", "generic") for c in charts}
+        releases = {c.chart_info.name: c.chart_type for c in charts}
     out: dict[str, DesiredState] = {}
     for chart in charts:
         info = chart.chart_info
         contributed: list[tuple[str, Mapping[str, Any]]] = []
-        said: dict[str, Any] = {}
+        notes: list[str] = []
+        problems: list[str] = []
+        breaking: BreakingVersion | None = None
         if manager is not None:
             try:
                 ns = info.namespace_name
@@ -293,14 +298,14 @@ def desired_states(
                 releases=dict(releases),
             )
             contributed = _contributions(manager, chart, context)
-            said = {"notes": context.notes, "problems": context.problems,
-                    "breaking_version": context.breaking_version}
-        out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, **said)
+            notes, problems, breaking = context.notes, context.problems, context.breaking_version
+        out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, notes=notes,
+                                       problems=problems, breaking_version=breaking)
     return out
 
 
 def _contributions(
-    manager: FirestreamPluginManager, chart: HelmChart, context: Any
+    manager: FirestreamPluginManager, chart: HelmChart, context: DeployContext
 ) -> list[tuple[str, Mapping[str, Any]]]:
     try:
         return manager.contribute_values(copy.deepcopy(chart), context)

@@ -54,7 +54,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -68,6 +68,10 @@ from firestream_core.model import (
     SemVer,
     breaking_step,
 )
+
+if TYPE_CHECKING:
+    from firestream_core.graph import ReleaseGraph
+    from firestream_core.state.store import ReleaseState, State
 
 log = logging.getLogger("firestream.plan")
 
@@ -393,11 +397,6 @@ def _same_version(a: str, b: str) -> bool:
 # -- the decision ----------------------------------------------------------------------
 
 
-def _record(state: Any, key: str) -> Any:
-    releases = getattr(state, "releases", None) or {}
-    return releases.get(key)
-
-
 def desired_values(chart: HelmChart, project_dir: Path) -> dict[str, Any]:
     """The values helm will hold for ``chart``: its values files, then the generated values."""
     from firestream_core.tools.values import deep_merge, load_document, merged_values
@@ -431,8 +430,7 @@ def _changed_keys(
         log.debug("cannot compare values of %s: %s", installed.name, type(exc).__name__)
         return None
     if shown is not None:
-        patterns = getattr(getattr(chart, "settings", None), "sensitive_keys", ())
-        shown.extend(value_changes(current, desired, patterns=patterns,
+        shown.extend(value_changes(current, desired, patterns=chart.settings.sensitive_keys,
                                    secret_paths=secret_file_paths(chart.chart_info)))
     return list(changed_keys(current, desired))
 
@@ -444,7 +442,7 @@ def _identity(chart: HelmChart, installed: InstalledRelease | None, project_dir:
     return {
         "name": info.name,
         "namespace": info.namespace_name,
-        "chart_type": getattr(chart, "chart_type", "generic"),
+        "chart_type": chart.chart_type,
         "depends_on": tuple(info.depends_on),
         "installed": installed,
         "desired_chart": want_chart,
@@ -481,13 +479,13 @@ def _release_reasons(installed: InstalledRelease, base: Mapping[str, Any]) -> li
     return reasons
 
 
-def _files_reasons(files_digest: str | None, files_problem: str | None, record: Any) -> list[str]:
+def _files_reasons(files_digest: str | None, files_problem: str | None, record: ReleaseState | None) -> list[str]:
     """A local chart's files: unreadable, changed, or never recorded."""
     if files_problem:
         return [files_problem]
     if files_digest is None or record is None:
         return []
-    recorded = getattr(record, "chart_digest", None)
+    recorded = record.chart_digest
     if recorded is None:
         return ["chart files not recorded in state"]
     return ["chart files changed"] if recorded != files_digest else []
@@ -496,7 +494,7 @@ def _files_reasons(files_digest: str | None, files_problem: str | None, record: 
 def _values_reasons(
     chart: HelmChart,
     installed: InstalledRelease,
-    record: Any,
+    record: ReleaseState | None,
     desired: DesiredState,
     *,
     project_dir: Path,
@@ -518,11 +516,10 @@ def _values_reasons(
             return ["not recorded in state: values unknown"], [], False
         return (["values changed: " + ", ".join(found)], found, False) if found else ([], [], True)
     reasons: list[str] = []
-    last = getattr(record, "result", "succeeded")
-    if last != "succeeded":
-        stage = getattr(record, "stage_failed", None)
-        reasons.append(f"last apply {last}" + (f" in {stage}" if stage else ""))
-    if getattr(record, "values_digest", None) == desired.values_digest:
+    if record.result != "succeeded":
+        stage = record.stage_failed
+        reasons.append(f"last apply {record.result}" + (f" in {stage}" if stage else ""))
+    if record.values_digest == desired.values_digest:
         return reasons, [], False
     found = _changed_keys(desired.chart, installed, project_dir, get_values, shown)
     if found == []:
@@ -531,9 +528,9 @@ def _values_reasons(
     return reasons, found or [], False
 
 
-def _outside_reason(installed: InstalledRelease, record: Any) -> list[str]:
+def _outside_reason(installed: InstalledRelease, record: ReleaseState | None) -> list[str]:
     """A revision helm made that firestream did not record."""
-    rev = getattr(record, "revision", None) if record is not None else None
+    rev = record.revision if record is not None else None
     if rev is not None and installed.revision != rev:
         return [f"changed outside firestream (revision {installed.revision} in the cluster, {rev} recorded)"]
     return []
@@ -569,14 +566,16 @@ def _extra_steps(chart: HelmChart, step: BreakingStep | None, extra_steps: Extra
     return tuple(str(line) for line in extra_steps(chart, step) or ())
 
 
-def _unchanged(base: dict[str, Any], installed: InstalledRelease, record: Any, matches: bool) -> Change:
+def _unchanged(
+    base: dict[str, Any], installed: InstalledRelease, record: ReleaseState | None, matches: bool
+) -> Change:
     """The no-op of a release whose cluster state is the desired one; recorded when the state lags."""
-    rev = getattr(record, "revision", None) if record is not None else None
     if record is None:
         return Change(action="no-op", reasons=("matches the cluster (not yet recorded in state)",),
                       record_state=True, **base)
+    rev = record.revision
     stale = rev is not None and rev != installed.revision
-    if matches or stale or getattr(record, "desired_digest", None) != base.get("desired_digest"):
+    if matches or stale or record.desired_digest != base.get("desired_digest"):
         why = (f"matches the cluster (state was stale: revision {rev} recorded, {installed.revision} in "
                "the cluster)") if stale else "up to date"
         return Change(action="no-op", reasons=(why,), record_state=True, **base)
@@ -586,7 +585,7 @@ def _unchanged(base: dict[str, Any], installed: InstalledRelease, record: Any, m
 def plan_release(
     chart: HelmChart,
     installed: InstalledRelease | None,
-    record: Any,
+    record: ReleaseState | None,
     *,
     project_dir: Path,
     destroy: bool = False,
@@ -618,7 +617,7 @@ def plan_release(
 def _plan_release(
     chart: HelmChart,
     installed: InstalledRelease | None,
-    record: Any,
+    record: ReleaseState | None,
     *,
     project_dir: Path,
     destroy: bool,
@@ -655,7 +654,7 @@ def _plan_release(
                                            project_dir=project_dir, get_values=get_values, shown=shown)
     reasons += found
     if record is not None:
-        reasons += part_reasons(getattr(record, "desired_parts", None), desired.parts)
+        reasons += part_reasons(record.desired_parts, desired.parts)
     if not reasons and not matches:
         reasons = _outside_reason(installed, record)
     if not reasons:
@@ -671,14 +670,14 @@ def _plan_release(
 def make_plan(
     charts: Sequence[HelmChart],
     installed: Iterable[InstalledRelease],
-    state: Any,
+    state: State,
     *,
     project_dir: Path | str,
     targets: Iterable[str] | None = None,
     include_deps: bool = False,
     destroy: bool = False,
     get_values: GetValues | None = None,
-    graph: Any = None,
+    graph: ReleaseGraph | None = None,
     redact: Callable[[str], str] | None = None,
     desired: Mapping[str, DesiredState] | None = None,
     extra_steps: ExtraSteps | None = None,
@@ -725,7 +724,7 @@ def make_plan(
             plan_release(
                 chart,
                 live.get((ns, name)),
-                _record(state, f"{ns}/{name}"),
+                state.releases.get(f"{ns}/{name}"),
                 project_dir=project_dir,
                 destroy=destroy,
                 get_values=get_values,

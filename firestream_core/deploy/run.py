@@ -42,13 +42,16 @@ if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
     from firestream_core.plugin.manager import FirestreamPluginManager
     from firestream_core.state.store import State, StateBackend
+    from firestream_core.tools.helm import Helm
+    from firestream_core.tools.kubectl import Kubectl
+    from firestream_core.tools.process import Runner
     from firestream_core.tools.redact import Redactor
 
 __all__ = ["Run", "RunInput", "RunOptions", "Tools"]
 
 log = logging.getLogger("firestream.project")
 
-Tools = tuple[Any, Any, Any]
+Tools = tuple["Runner", "Helm", "Kubectl"]
 """``(runner, helm, kubectl)`` sharing one process runner (:meth:`Project.tools`)."""
 
 _SCHEDULER_RESULT = {
@@ -88,7 +91,7 @@ _REPORTED_STAGES = (
 class _StageReporter:
     """The plugin manager, seen through a proxy that reports each stage before calling it."""
 
-    def __init__(self, manager: Any, report: Callable[[str, str], None]) -> None:
+    def __init__(self, manager: FirestreamPluginManager, report: Callable[[str, str], None]) -> None:
         self._manager = manager
         self._report = report
 
