@@ -16,12 +16,15 @@ is ``atomic``, rolls it back (see ``docs/helm-tests.md``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from firestream_core.errors import FirestreamError, HelmError, StateLockedError
+
+if TYPE_CHECKING:
+    from firestream_core.tools.helm_output import TestResult
 
 __all__ = ["ReleaseTestResult", "format_test_results", "run_helm_tests", "as_test_dict", "state_test_entries"]
 
@@ -30,25 +33,17 @@ log = logging.getLogger("firestream.test")
 STATUSES = ("passed", "failed", "no-tests", "not-deployed", "skipped", "error")
 
 
-def as_test_dict(test: Any) -> dict[str, Any]:
+def as_test_dict(test: TestResult) -> dict[str, Any]:
     """One test hook's result (a ``TestResult``) as plain data: name, phase, passed, times."""
     return {"name": test.name, "phase": test.phase, "passed": bool(test.passed),
             "started": test.started or None, "completed": test.completed or None}
 
 
-def state_test_entries(tests: Iterable[Any], when: str) -> list[dict[str, Any]]:
-    """What the state's ``tests`` field keeps: one mapping per test, stamped ``run_at``.
-
-    ``tests`` are ``TestResult``\\ s or their :func:`as_test_dict` mappings
-    (``apply``'s ``helm_tests`` validation keeps those in the payload).
-    """
-    out = []
-    for t in tests:
-        d = dict(t) if isinstance(t, Mapping) else as_test_dict(t)
-        out.append({"name": d.get("name"), "phase": d.get("phase"), "passed": bool(d.get("passed")),
-                    "started": d.get("started") or None, "completed": d.get("completed") or None,
-                    "run_at": when})
-    return out
+def state_test_entries(tests: Iterable[TestResult], when: str) -> list[dict[str, Any]]:
+    """What the state's ``tests`` field keeps: one mapping per test, stamped ``run_at``
+    (``firestream test``'s results, and ``apply``'s ``helm_tests`` validation's through
+    its :class:`~firestream_core.deploy.results.ReleaseOutcome`)."""
+    return [{**as_test_dict(t), "run_at": when} for t in tests]
 
 
 @attrs.frozen
@@ -67,7 +62,7 @@ class ReleaseTestResult:
     name: str
     namespace: str
     status: str
-    tests: tuple[Any, ...] = ()
+    tests: tuple[TestResult, ...] = ()
     message: str = ""
     recorded: bool = False
 

@@ -14,9 +14,9 @@ from firestream_core.tools.helm_output import TestResult
 
 
 def test_the_state_keeps_each_test_stamped_with_its_run() -> None:
-    from_helm = TestResult("web-test", "Succeeded", "2026-01-02T03:04:05Z", "2026-01-02T03:04:09Z")
-    from_payload = {"name": "db-test", "phase": "Failed", "passed": False, "started": "", "completed": None}
-    assert state_test_entries([from_helm, from_payload], "2026-01-02T03:05:00Z") == [
+    passed = TestResult("web-test", "Succeeded", "2026-01-02T03:04:05Z", "2026-01-02T03:04:09Z")
+    failed = TestResult("db-test", "Failed", "", "")
+    assert state_test_entries([passed, failed], "2026-01-02T03:05:00Z") == [
         {"name": "web-test", "phase": "Succeeded", "passed": True, "started": "2026-01-02T03:04:05Z",
          "completed": "2026-01-02T03:04:09Z", "run_at": "2026-01-02T03:05:00Z"},
         {"name": "db-test", "phase": "Failed", "passed": False, "started": None, "completed": None,

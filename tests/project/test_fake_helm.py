@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from firestream_core import hookimpl
 from firestream_core.cli.main import main
 from firestream_core.errors import StateLockedError
 from firestream_core.project import Project
@@ -451,6 +452,48 @@ def test_apply_with_run_tests_records_the_tests_in_state(env, fake_helm):
     entry = state_entry(env.dir, "default/a")
     assert entry["result"] == "failed"
     assert [(t["name"], t["phase"], t["passed"]) for t in entry["tests"]] == [("a-test", "Failed", False)]
+
+
+class _PayloadWatcher:
+    """A cross-cutting plugin: the payload keys it sees at each stage; what exec did, from its context."""
+
+    firestream_plugin_name = "payload-watcher"
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    @hookimpl
+    def post_exec(self, chart, context, payload):
+        self.keys.update(payload)
+        payload.section("watcher")["revision"] = context.lifecycle.executed.revision
+
+    @hookimpl
+    def validate(self, chart, context, payload):
+        self.keys.update(payload)
+
+
+def test_apply_keeps_the_exec_record_and_tests_out_of_the_payload(env, fake_helm, fake_kubectl):
+    """In a run, a plugin's payload holds only plugins' data; what exec did and helm test's
+    results are the release's outcome's typed fields, and the state is written from that outcome."""
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    watcher = _PayloadWatcher()
+    env.write(block("a", extra=RUN_TESTS), block("b", ("a",)))
+    manager = get_plugin_manager(load_entry_points=False, extra_plugins=[watcher])
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=manager)
+    result = project.apply()
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert watcher.keys == {"watcher"}  # never a firestream.* key, at post_exec or validate
+    a, b = result.releases["a"], result.releases["b"]
+    assert a.payload == {"watcher": {"revision": 1}} and b.payload == {"watcher": {"revision": 1}}
+    assert (a.executed.performed, a.executed.revision, a.revision) == ("deployed", 1, 1)
+    assert [(t.name, t.passed) for t in a.tests] == [("a-test", True)] and b.tests is None
+    assert (a.action, a.namespace, a.reason) == ("create", "default", "not deployed")
+    entry = StateStore(env.dir).load().releases["default/a"]
+    assert entry.tests is not None
+    assert [(t["name"], t["passed"], t["run_at"]) for t in entry.tests] == [("a-test", True, entry.applied_at)]
+    assert [v["name"] for v in entry.validations] == [v.name for v in a.validations]
 
 
 def test_status_shows_the_last_test_results_never_a_value(env, fake_helm, capsys):

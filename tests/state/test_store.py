@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from firestream_core.deploy.results import ReleaseOutcome, release_state
 from firestream_core.errors import StateError
+from firestream_core.model import ChartInfo, ExecOutcome, ValidationResult
+from firestream_core.plugin.generic import GenericChart
 from firestream_core.state.store import (
     SCHEMA_VERSION,
     ReleaseState,
@@ -23,6 +26,7 @@ from firestream_core.state.store import (
     register_backend,
     release_key,
 )
+from firestream_core.tools.helm_output import TestResult
 
 
 def entry(name: str = "db", *, action: str = "create", result: str = "succeeded", duration: float = 12.0, revision: int = 1) -> ReleaseState:
@@ -245,6 +249,59 @@ def test_local_backend_and_registry(tmp_path):
 
 
 # -- the journal: O(1) per release during a run -------------------------------------------------
+
+
+def _outcome(name: str, result: str = "ok", **fields) -> ReleaseOutcome:
+    return ReleaseOutcome(
+        name, "upgrade", result, namespace="data", duration=4.5, revision=3,
+        executed=ExecOutcome("deployed", 3, f"release '{name}' upgraded, revision 3", status="deployed"),
+        validations=(ValidationResult.ok("release_exists", "exists"),
+                     ValidationResult.fail("endpoint", "token hunter2 refused")),
+        **fields,
+    )
+
+
+@pytest.mark.parametrize("through", ["save", "journal"])
+def test_state_written_from_an_outcome_round_trips(tmp_path, through):
+    """release_state turns a release's outcome into its record; written (whole file or one journal
+    line) and read back, the record is the same, its validations and tests included."""
+    chart = GenericChart(ChartInfo(name="web", chart="repo/web", namespace="data"))
+    tests = (TestResult("web-test", "Succeeded", "2026-01-02T03:04:05Z", "2026-01-02T03:04:09Z"),
+             TestResult("web-smoke", "Failed"))
+    written = {
+        "web": release_state(_outcome("web", tests=tests), chart, version="1.2.0", values_digest="sha256:v",
+                             chart_digest="sha256:c", desired_digest="sha256:d",
+                             desired_parts={"setting timeout": "sha256:t"},
+                             redact=lambda text: text.replace("hunter2", "***")),
+        "db": release_state(_outcome("db", "failed", stage_failed="validate"),
+                            GenericChart(ChartInfo(name="db", chart="repo/db", namespace="data")),
+                            version=None, values_digest="sha256:w"),
+    }
+    store = StateStore(tmp_path)
+    state = State()
+    for entry_ in written.values():
+        state.record(entry_)
+        if through == "journal":
+            store.save_release(state, entry_.key)
+    if through == "save":
+        store.save(state)
+    loaded = StateStore(tmp_path).load()
+    assert loaded.releases == {"data/web": written["web"], "data/db": written["db"]}
+    web, db = loaded.releases["data/web"], loaded.releases["data/db"]
+    assert (web.action, web.result, web.revision, web.duration, web.version) == ("upgrade", "succeeded", 3, 4.5,
+                                                                                "1.2.0")
+    assert (web.chart_type, web.chart, web.chart_digest, web.desired_parts) == (
+        "generic", "repo/web", "sha256:c", {"setting timeout": "sha256:t"})
+    assert web.validations == [{"name": "release_exists", "status": "passed", "message": "exists"},
+                               {"name": "endpoint", "status": "failed", "message": "token *** refused"}]
+    assert web.tests == [
+        {"name": "web-test", "phase": "Succeeded", "passed": True, "started": "2026-01-02T03:04:05Z",
+         "completed": "2026-01-02T03:04:09Z", "run_at": web.applied_at},
+        {"name": "web-smoke", "phase": "Failed", "passed": False, "started": None, "completed": None,
+         "run_at": web.applied_at},
+    ]
+    assert (db.result, db.stage_failed, db.tests, db.version) == ("failed", "validate", None, None)
+    assert loaded.durations == {"data/web": 4.5}  # only a successful deploy feeds the estimates
 
 
 def test_save_release_appends_to_the_journal_and_leaves_the_file_alone(tmp_path):
