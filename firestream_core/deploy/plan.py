@@ -670,7 +670,7 @@ def _plan_release(
 def make_plan(
     charts: Sequence[HelmChart],
     installed: Iterable[InstalledRelease],
-    state: State,
+    state: State | None,
     *,
     project_dir: Path | str,
     targets: Iterable[str] | None = None,
@@ -686,7 +686,8 @@ def make_plan(
 
     :param charts: the project's releases (``build_charts`` output), config order.
     :param installed: the one cluster-state call's result (``Helm.list_releases()``).
-    :param state: the state file's ``State`` (``.releases`` keyed ``namespace/name``).
+    :param state: the state file's ``State`` (``.releases`` keyed ``namespace/name``);
+        None: nothing recorded.
     :param project_dir: the folder of ``firestream.toml`` (relative paths).
     :param targets: plan only these releases (None: all).
     :param include_deps: with ``targets``, also their dependencies (for
@@ -714,6 +715,7 @@ def make_plan(
         else:
             sub = full.subgraph(wanted, include_deps=include_deps)
     by_name = {c.chart_info.name: c for c in charts}
+    recorded = state.releases if state is not None else {}
     live = {r.key: r for r in installed}
     order = sub.reverse_order() if destroy else sub.order()
     changes = []
@@ -724,7 +726,7 @@ def make_plan(
             plan_release(
                 chart,
                 live.get((ns, name)),
-                state.releases.get(f"{ns}/{name}"),
+                recorded.get(f"{ns}/{name}"),
                 project_dir=project_dir,
                 destroy=destroy,
                 get_values=get_values,
