@@ -3,17 +3,21 @@
 The emulator runs no Strimzi operator: where a test needs the Kafka cluster
 to become Ready, it sets the resource's status itself, as the operator would,
 once the plugin has created it.
+
+The chart's ClusterRole has a fixed name (as upstream's), so two releases
+of it in two namespaces collide: each test uninstalls its release when it ends.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from firestream_chart_kafka import KafkaChart
 
 from firestream_core.model import HelmAction, ValidationStatus
@@ -22,6 +26,12 @@ KIND = "kafkas.kafka.strimzi.io"
 READY = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 STRIMZI_CRDS = [KIND, "kafkatopics.kafka.strimzi.io", "kafkausers.kafka.strimzi.io",
                 "kafkanodepools.kafka.strimzi.io"]
+
+
+@pytest.fixture(autouse=True)
+def uninstall_afterwards(kube: Any) -> Iterator[None]:
+    yield
+    kube.run(["helm", "uninstall", "kafka", "-n", kube.namespace], check=False)
 
 
 def operator(kube: Any) -> KafkaChart:
@@ -77,7 +87,7 @@ def test_kafka_cluster_is_created_and_waited_for(
     assert check.message == f"{KIND} 'events' in namespace '{kube.namespace}' is Ready"
     kafka = kube.kubectl().get(KIND, "events", namespace=kube.namespace)
     assert "zookeeper" not in kafka["spec"]  # KRaft
-    assert kafka["metadata"]["annotations"]["strimzi.io/node-pools"] == "enabled"
+    assert kafka["apiVersion"] == "kafka.strimzi.io/v1"  # the 1.2.0 CRDs serve nothing else
     assert kafka["metadata"]["labels"]["app.kubernetes.io/instance"] == "kafka"
     pool = kube.kubectl().get("kafkanodepools.kafka.strimzi.io", "events-nodes", namespace=kube.namespace)
     assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "events"
