@@ -75,7 +75,7 @@ def test_registered_through_the_entry_point() -> None:
     assert ct.repositories == {"strimzi": "https://strimzi.io/charts/"}
     assert not [p for p in check_plugins(manager) if "'kafka'" in p]
     info = next(i for i in manager.plugin_infos() if i.name == "kafka")
-    assert info.hooks == ("pre_exec", "exec", "post_exec", "validate", "on_deploy_failure")
+    assert info.hooks == ("contribute_values", "pre_exec", "exec", "post_exec", "validate", "on_deploy_failure")
 
 
 def _load(tmp_path: Path, text: str) -> list:

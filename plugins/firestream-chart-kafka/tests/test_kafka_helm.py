@@ -188,23 +188,3 @@ def test_kafka_cluster_path_end_to_end_with_an_emulator_status_rule(
     gone = run_lifecycle(destroy, helm_bin)
     assert gone.ok, gone.error
     assert kube.kubectl().get(KIND, "orders", namespace=kube.namespace) is None
-
-
-def test_a_seed_era_operator_upgrades_to_the_default_in_one_apply(
-    kube: Any, helm_bin: Path, deploy_context: Any, run_lifecycle: Callable[..., Any]
-) -> None:
-    """0.38.0 (the seed's default) -> the default: the Strimzi CRDs applied first, then one helm upgrade."""
-    from firestream_chart_kafka.chart import VERSION
-
-    old = operator(kube)
-    old.chart_info.version = "0.38.0"
-    assert run_lifecycle(old, helm_bin).ok
-    kube.run(["kubectl", "delete", "crd", "kafkausers.kafka.strimzi.io"])  # an older CRD set
-    runner = deploy_context.runner
-    runner.clear()
-    result = run_lifecycle(operator(kube), helm_bin)
-    assert result.ok, result.error
-    assert "kafkausers.kafka.strimzi.io" in result.payload["kafka"]["crds_applied"]
-    assert runner.index("apply", "--server-side") < runner.index("upgrade", "--install")
-    out = kube.run([str(helm_bin), "history", "kafka", "-n", kube.namespace, "-o", "json"]).stdout
-    assert json.loads(out)[-1]["chart"] == f"strimzi-kafka-operator-{VERSION}"
