@@ -130,8 +130,12 @@ def _no_zookeeper(_inst: Any, attribute: attrs.Attribute[Any], value: int | None
 def _duration(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     from firestream_core.plugin import parse_duration
 
-    if value is not None:
+    if value is None:
+        return
+    try:
         parse_duration(value)
+    except ValueError as e:  # name the option and the value, not only the class
+        raise OptionValueError(attribute.name, f"{attribute.name} = {value!r}: {e}") from None
 
 
 @attrs.frozen

@@ -147,7 +147,8 @@ def create_and_wait(context: DeployContext, cluster: KafkaCluster, info: ChartIn
     context.kubectl.apply_server_side(cluster_manifests(cluster, info), namespace=info.namespace_name)
     timeout = cluster.ready_timeout or info.timeout
     context.log.info(
-        "Post-exec: Waiting for Kafka cluster '%s' (%d brokers) to be Ready", cluster.name, cluster.replicas
+        "release '%s': waiting for Kafka cluster '%s' (%d nodes) to be Ready", info.name, cluster.name,
+        cluster.replicas,
     )
     if not context.kubectl.wait(
         KIND, cluster.name, namespace=info.namespace_name, condition="condition=Ready", timeout=timeout

@@ -192,7 +192,7 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
     if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
         return
     record = payload.setdefault(PAYLOAD_KEY, {})
-    context.log.info("Post-exec: Waiting for the Strimzi operator to be ready")
+    context.log.info("release '%s': waiting for the Strimzi operator to be ready", info.name)
     if not context.kubectl.wait(
         "deployment",
         namespace=info.namespace_name,
@@ -209,8 +209,8 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
     cluster = options_of(chart).kafka_cluster
     if cluster is None:
         context.log.info(
-            "Strimzi operator is ready; Kafka clusters can now be created "
-            "(kafka_cluster = { name = \"kafka\", replicas = 3, storage = \"10Gi\" })"
+            "release '%s': the Strimzi operator is ready; Kafka clusters can now be created "
+            "(kafka_cluster = { name = \"kafka\", replicas = 3, storage = \"10Gi\" })", info.name,
         )
         return
     record["cluster"] = cluster.name

@@ -158,3 +158,24 @@ def test_a_chart_pinned_below_0_49_gets_v1beta2_and_the_kraft_opt_ins() -> None:
         kafka, pool = kafka_manifest(cluster, chart.chart_info), node_pool_manifest(cluster, chart.chart_info)
         assert (kafka["apiVersion"], pool["apiVersion"]) == (f"kafka.strimzi.io/{api}",) * 2, version
         assert ("annotations" in kafka["metadata"]) is annotated, version
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("replicas = 0", "kafka_cluster.replicas: replicas = 0 is below the minimum of 1"),
+        ('ready_timeout = "soon"', "kafka_cluster.ready_timeout: ready_timeout = 'soon': invalid duration 'soon'"),
+        (f'name = "{"x" * 41}"', f"kafka_cluster.name: '{'x' * 41}' must be a DNS label of at most 40 characters"),
+        ('storage = "lots"', "kafka_cluster.storage: 'lots' must be 'ephemeral' or a volume size such as '10Gi'"),
+    ],
+)
+def test_option_errors_name_the_option_the_bound_and_the_value(tmp_path: Path, option: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, f"[[deployments.kafka]]\nkafka_cluster = {{ {option} }}\n")
+    assert f"deployments.kafka[0].{message}" in str(info.value)
+
+
+def test_python_and_the_config_name_the_release_the_same_way(tmp_path: Path) -> None:
+    (from_config,) = _load(tmp_path, "[[deployments.kafka]]\n")
+    assert {c.chart_info.name for c in (from_config, KafkaChart(), KafkaChart.default(),
+                                         KafkaChart.strimzi_operator())} == {"kafka"}

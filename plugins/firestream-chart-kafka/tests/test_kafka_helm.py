@@ -188,3 +188,21 @@ def test_kafka_cluster_path_end_to_end_with_an_emulator_status_rule(
     gone = run_lifecycle(destroy, helm_bin)
     assert gone.ok, gone.error
     assert kube.kubectl().get(KIND, "orders", namespace=kube.namespace) is None
+
+
+def test_every_log_line_names_its_release(
+    kube: Any, kube_cluster: Any, run_lifecycle: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Lines of parallel releases are told apart: the plugin's and the validation lines name 'kafka'."""
+    import logging
+
+    kube_cluster.set_status_rules([{"kind": "Kafka", "group": "kafka.strimzi.io", "after": 0.2}])
+    with caplog.at_level(logging.INFO, logger="firestream"):
+        result = run_lifecycle(operator(kube).with_cluster(name="events"))
+    assert result.ok, result.error
+    plugin = f"firestream_chart_{'kafka'.replace('-', '_')}"
+    lines = [r.getMessage() for r in caplog.records  # the plugin's own lines and the validation lines
+             if r.levelno >= logging.INFO and (plugin in r.pathname or "Validation '" in r.getMessage())]
+    assert any("waiting for Kafka cluster 'events'" in line for line in lines)
+    assert any("kafka_ready" in line for line in lines)  # a validation line
+    assert [line for line in lines if "'kafka'" not in line] == []
