@@ -66,6 +66,9 @@ def test_operator_only(
         "deployment ready: strimzi-cluster-operator: 1/1 available"
     )
     assert "kafka_ready" not in checks
+    # the operator's pods lack the instance label: pods_running finds them through the manifest's Deployment
+    assert checks["pods_running"].message == (
+        "1 pods of release 'kafka' running (Deployment/strimzi-cluster-operator 1/1)")
     record = result.payload["kafka"]
     assert record["operator_ready"] is True
     # a first install leaves the CRDs to helm, unless an earlier test's are already there
@@ -114,15 +117,18 @@ def test_a_cluster_that_never_gets_ready_fails_with_the_operator_logs(
 
 
 def test_destroy_deletes_the_kafka_cluster_before_the_operator(
-    kube: Any, run_lifecycle: Callable[..., Any]
+    kube: Any, helm_bin: Path, deploy_context: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     chart = operator(kube).with_cluster(name="events")
     with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(run_lifecycle, chart)
+        running = pool.submit(run_lifecycle, chart, helm_bin)
         act_as_the_operator(kube, "events")
         assert running.result(timeout=120).ok
     chart.chart_info.action = HelmAction.DESTROY
-    result = run_lifecycle(chart)
+    runner = deploy_context.runner
+    runner.clear()
+    result = run_lifecycle(chart, helm_bin)
+    assert runner.index("delete", KIND) < runner.index("uninstall", "kafka")  # while the operator runs
     assert result.ok, result.error
     assert result.payload["kafka"] == {"cluster_deleted": True}
     assert kube.kubectl().get(KIND, "events", namespace=kube.namespace) is None
