@@ -131,7 +131,7 @@ def v1_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """Refuse an upgrade from below 0.49.0 straight to 1.x (:func:`v1_upgrade_problem`); else an
     upgrade across upgrade notes gets the last as its breaking version (the plan shows the CRD
-    step, a pinned ``version`` too). No values."""
+    step, a pinned ``version`` too), and one across none a note naming the CRD step. No values."""
     from firestream_core.plugin import BreakingVersion, current_release
 
     info = chart.chart_info
@@ -142,9 +142,14 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
         context.refuse(problem)
         return None
     installed = current_release(chart, context)
-    crossed = notes_crossed(installed.chart_version, info.version) if installed and info.version else []
+    if installed is None or not info.version or installed.chart_version in ("", info.version):
+        return None
+    crossed = notes_crossed(installed.chart_version, info.version)
     if crossed:
         context.require_breaking_version(BreakingVersion(crossed[-1][0]))
+    elif options_of(chart).upgrade_crds:  # no note crossed: still a CRD step exec takes, said on the line
+        context.note(f"the Strimzi CRDs of strimzi-kafka-operator {info.version} are server-side applied "
+                     f"before the upgrade (helm never updates crds/)")
     return None
 
 

@@ -86,3 +86,28 @@ def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) ->
         "yourself first"
     )
     assert [line.split(":")[0].strip() for line in change.destructive[1:]] == ["upgrade note of 1.0.0"]
+
+
+def test_every_version_change_names_the_crd_step_in_the_plan() -> None:
+    """Across notes: the last as breaking version (its destructive steps); across none: a note; same version: nothing."""
+    from firestream_chart_kafka.hooks import contribute_values
+
+    from firestream_core.model import InstalledRelease
+    from firestream_core.plugin import DeployContext
+
+    def decided(installed: str, target: str, **options: bool) -> tuple[str | None, list[str]]:
+        chart = attrs.evolve(KafkaChart.default(), options=KafkaOptions(**options))
+        chart.chart_info.version = target
+        live = InstalledRelease("kafka", "default", 1, "deployed", f"strimzi-kafka-operator-{installed}")
+        context = DeployContext(helm=None, kubectl=None, change="upgrade", installed=live)
+        assert contribute_values(chart, context) is None
+        bv = context.breaking_version
+        return (bv.version if bv else None), context.notes
+
+    assert decided("0.38.0", "0.51.0") == ("0.49.0", [])
+    assert decided("0.51.0", "1.2.0") == ("1.0.0", [])
+    assert decided("1.1.0", "1.2.0") == (None, [
+        "the Strimzi CRDs of strimzi-kafka-operator 1.2.0 are server-side applied before the upgrade "
+        "(helm never updates crds/)"])
+    assert decided("1.1.0", "1.2.0", upgrade_crds=False) == (None, [])
+    assert decided("1.2.0", "1.2.0") == (None, [])
