@@ -75,7 +75,8 @@ def test_firestream_plugins_lists_all_five() -> None:
         assert entry["chart_types"] == [chart_type]
         assert entry["builtin"] is False
         assert "register_chart_types" not in entry["hooks"]
-    assert listed["kafka"]["hooks"] == ["pre_exec", "exec", "post_exec", "validate", "on_deploy_failure"]
+    assert listed["kafka"]["hooks"] == [
+        "contribute_values", "pre_exec", "exec", "post_exec", "validate", "on_deploy_failure"]
     assert listed["prometheus-operator"]["hooks"] == [
         "contribute_values", "check_prerequisites", "pre_exec", "exec", "post_exec", "validate",
     ]

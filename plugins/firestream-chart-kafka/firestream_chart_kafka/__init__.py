@@ -14,15 +14,24 @@ From Python, as in the seed::
 from __future__ import annotations
 
 from .chart import KafkaChart, KafkaCluster, KafkaOptions
-from .hooks import exec, on_deploy_failure, post_exec, pre_exec, register_chart_types, validate
+from .hooks import (
+    contribute_values,
+    exec,
+    on_deploy_failure,
+    post_exec,
+    pre_exec,
+    register_chart_types,
+    validate,
+)
 
-FIRESTREAM_PLUGIN_API = 1
+FIRESTREAM_PLUGIN_API = 3  # contribute_values with context.refuse
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",
     "KafkaChart",
     "KafkaCluster",
     "KafkaOptions",
+    "contribute_values",
     "exec",
     "on_deploy_failure",
     "post_exec",

@@ -34,15 +34,30 @@ UPGRADE_NOTES: tuple[tuple[str, str], ...] = (
     ("0.40.0", "CRD label and annotation values must be strings (CHANGELOG 0.40.0)"),
     ("0.46.0", "ZooKeeper-based Kafka clusters and MirrorMaker 1 removed: every Kafka cluster "
                "must use KRaft before the upgrade (CHANGELOG 0.46.0)"),
-    ("1.0.0", "0.47-1.x: their upgrade notes were not read (newer than the stored CHANGELOG); "
-              "taken as a CRD update"),
+    ("0.48.0", "KRaft and node pools are the default; the strimzi.io/kraft and strimzi.io/node-pools "
+               "annotations are ignored (CHANGELOG 0.48.0)"),
+    ("0.49.0", "the v1 API added to the CRDs, v1beta2 deprecated; KafkaUser ACL rules must use "
+               "operations, not operation, before the upgrade, and helm users must update the CRDs "
+               "(CHANGELOG 0.49.0)"),
+    ("1.0.0", "v1beta2 removed from the CRDs: every Strimzi custom resource and the CRDs' stored "
+              "versions must have been converted to v1 (Strimzi's v1 API conversion tool) under "
+              "0.49-0.51 (Strimzi proposal 113; the 1.x CHANGELOG was not in the stored snapshot)"),
 )
 """strimzi-kafka-operator versions whose CHANGELOG notes change the CRDs or require action first.
 
 The default's breaking version is the last of them at or below :data:`VERSION`:
 ``plan`` shows an upgrade across it with the CRD step ``exec`` takes
-(``hooks.destructive_steps``).
+(``hooks.destructive_steps``). An upgrade from below :data:`V1_API_SINCE` to
+:data:`V1_ONLY_SINCE` or later is refused (``hooks.contribute_values``):
+Strimzi supports it only through 0.49-0.51 and the v1 conversion.
 """
+
+V1_API_SINCE = "0.49.0"
+"""The first strimzi-kafka-operator whose CRDs serve ``kafka.strimzi.io/v1``."""
+V1_ONLY_SINCE = "1.0.0"
+"""The first whose CRDs serve only ``v1`` (``v1beta2`` removed)."""
+STEP_VERSION = "0.51.0"
+"""The version to stop at on the way from below 0.49.0 to 1.x (the last before 1.0.0)."""
 
 
 def notes_crossed(installed: str, target: str | None) -> list[tuple[str, str]]:
@@ -115,8 +130,12 @@ def _no_zookeeper(_inst: Any, attribute: attrs.Attribute[Any], value: int | None
 def _duration(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     from firestream_core.plugin import parse_duration
 
-    if value is not None:
+    if value is None:
+        return
+    try:
         parse_duration(value)
+    except ValueError as e:  # name the option and the value, not only the class
+        raise OptionValueError(attribute.name, f"{attribute.name} = {value!r}: {e}") from None
 
 
 @attrs.frozen

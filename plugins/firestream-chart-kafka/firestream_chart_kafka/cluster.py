@@ -8,6 +8,10 @@ KRaft metadata), and a ``Kafka`` with ``plain`` (9092) and ``tls`` (9093)
 internal listeners, replication factors that fit the number of brokers, and
 the Topic and User operators. Both are applied server-side (stdin) in the
 release's namespace, which is the one the operator watches.
+
+Both are written in API ``kafka.strimzi.io/v1`` (Strimzi 0.49.0 added it,
+1.0.0 removed ``v1beta2``), or ``v1beta2`` with the KRaft and node-pool
+opt-in annotations for a chart pinned below 0.49.0 / 0.48.0.
 """
 
 from __future__ import annotations
@@ -21,7 +25,34 @@ if TYPE_CHECKING:
 
 KIND = "kafkas.kafka.strimzi.io"
 POOL_KIND = "kafkanodepools.kafka.strimzi.io"
-API_VERSION = "kafka.strimzi.io/v1beta2"
+API_VERSION = "kafka.strimzi.io/v1"
+"""What the plugin writes for strimzi-kafka-operator 0.49.0 and later: 0.49.0 added ``v1``, 1.0.0
+removed ``v1beta2`` (the 1.2.0 default serves only ``v1``)."""
+OLD_API_VERSION = "kafka.strimzi.io/v1beta2"
+"""What it writes for a chart pinned below 0.49.0, which does not serve ``v1``."""
+V1_SINCE = "0.49.0"
+ANNOTATIONS_UNTIL = "0.48.0"
+"""From 0.48.0 KRaft and node pools are the default and the opt-in annotations are ignored."""
+
+
+def _below(info: ChartInfo, version: str) -> bool:
+    """The release's chart version is older than ``version`` (False when unknown: the default is newer)."""
+    from firestream_core.plugin import SemVer
+
+    try:
+        return SemVer.parse(str(info.version)) < SemVer.parse(version)
+    except ValueError:
+        return False
+
+
+def api_version(info: ChartInfo) -> str:
+    """``kafka.strimzi.io/v1``, or ``v1beta2`` for a chart pinned below 0.49.0.
+
+    >>> from firestream_core.plugin import ChartInfo
+    >>> api_version(ChartInfo(name="kafka", version="1.2.0")), api_version(ChartInfo(name="kafka", version="0.45.0"))
+    ('kafka.strimzi.io/v1', 'kafka.strimzi.io/v1beta2')
+    """
+    return OLD_API_VERSION if _below(info, V1_SINCE) else API_VERSION
 
 
 def _storage(cluster: KafkaCluster) -> dict[str, Any]:
@@ -56,7 +87,7 @@ def pool_name(cluster: KafkaCluster) -> str:
 def node_pool_manifest(cluster: KafkaCluster, info: ChartInfo) -> dict[str, Any]:
     """The ``KafkaNodePool`` of ``cluster``: ``replicas`` nodes, each controller and broker."""
     return {
-        "apiVersion": API_VERSION,
+        "apiVersion": api_version(info),
         "kind": "KafkaNodePool",
         "metadata": _metadata(cluster, info, pool_name(cluster), **{"strimzi.io/cluster": cluster.name}),
         "spec": {
@@ -92,10 +123,10 @@ def kafka_manifest(cluster: KafkaCluster, info: ChartInfo) -> dict[str, Any]:
     if cluster.version:
         kafka["version"] = cluster.version
     metadata = _metadata(cluster, info, cluster.name)
-    # read by Strimzi 0.36-0.45 (KRaft and node pools opt-in); 0.46 and later need neither
-    metadata["annotations"] = {"strimzi.io/node-pools": "enabled", "strimzi.io/kraft": "enabled"}
+    if _below(info, ANNOTATIONS_UNTIL):  # Strimzi 0.36-0.47: KRaft and node pools are opt-in
+        metadata["annotations"] = {"strimzi.io/node-pools": "enabled", "strimzi.io/kraft": "enabled"}
     return {
-        "apiVersion": API_VERSION,
+        "apiVersion": api_version(info),
         "kind": "Kafka",
         "metadata": metadata,
         "spec": {
@@ -116,7 +147,8 @@ def create_and_wait(context: DeployContext, cluster: KafkaCluster, info: ChartIn
     context.kubectl.apply_server_side(cluster_manifests(cluster, info), namespace=info.namespace_name)
     timeout = cluster.ready_timeout or info.timeout
     context.log.info(
-        "Post-exec: Waiting for Kafka cluster '%s' (%d brokers) to be Ready", cluster.name, cluster.replicas
+        "release '%s': waiting for Kafka cluster '%s' (%d nodes) to be Ready", info.name, cluster.name,
+        cluster.replicas,
     )
     if not context.kubectl.wait(
         KIND, cluster.name, namespace=info.namespace_name, condition="condition=Ready", timeout=timeout

@@ -3,6 +3,12 @@
 =====================  =============================================================
 stage                  what this plugin adds to the defaults
 =====================  =============================================================
+contribute_values      (deploy) refuses an upgrade from below 0.49.0 to 1.x, which
+                       Strimzi supports only through 0.49-0.51 and the v1 conversion
+                       (the plan lists it, apply stops before any change); an
+                       upgrade across upgrade notes - to a pinned version too -
+                       gets the last one as its breaking version, so the plan
+                       names the CRD step exec takes
 pre_exec               (destroy) the Kafka resource is deleted before its operator
                        is uninstalled (``delete_cluster_on_destroy``)
 exec                   (deploy) before the default ``helm upgrade --install``: on
@@ -30,6 +36,9 @@ from firestream_core.plugin import ChartType, HelmAction, hookimpl, is_dry_run
 from .chart import (
     REPOSITORY,
     REPOSITORY_URL,
+    STEP_VERSION,
+    V1_API_SINCE,
+    V1_ONLY_SINCE,
     VERSION,
     KafkaChart,
     KafkaOptions,
@@ -88,6 +97,62 @@ def operator_selector(chart: HelmChart, context: DeployContext) -> str:
     return f"app={name or 'strimzi'},release={chart.chart_info.name}"
 
 
+def v1_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
+    """Why this deploy may not run: an install below 0.49.0 upgraded straight to 1.x, or None.
+
+    1.0.0 removed ``v1beta2`` from the Strimzi CRDs; Kubernetes refuses a CRD
+    update that drops a version its objects are still stored in, and the
+    operators need the custom resources in ``v1`` first. Strimzi's upgrade
+    path (proposal 113) passes one of 0.49-0.51, where the conversion tool
+    moves the resources and the CRDs' stored versions to ``v1``.
+    """
+    from firestream_core.plugin import SemVer, current_release
+
+    info = chart.chart_info
+    installed = current_release(chart, context)
+    if installed is None or not info.version or not installed.chart_version:
+        return None
+    try:
+        old, new = SemVer.parse(installed.chart_version), SemVer.parse(info.version)
+    except ValueError:
+        return None
+    if not (old < SemVer.parse(V1_API_SINCE) and new >= SemVer.parse(V1_ONLY_SINCE)):
+        return None
+    return (
+        f"release '{info.name}': strimzi-kafka-operator {installed.chart_version} -> {info.version} "
+        f"crosses {V1_API_SINCE} (the v1 API added) and {V1_ONLY_SINCE} (v1beta2 removed), which "
+        f"Strimzi supports only in two steps: set version = \"{STEP_VERSION}\" and apply, convert "
+        f"the Strimzi custom resources and CRDs to v1 with Strimzi's v1 API conversion tool "
+        f"(convert-resource, then crd-upgrade), then remove the pin and apply again"
+    )
+
+
+@hookimpl
+def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
+    """Refuse an upgrade from below 0.49.0 straight to 1.x (:func:`v1_upgrade_problem`); else an
+    upgrade across upgrade notes gets the last as its breaking version (the plan shows the CRD
+    step, a pinned ``version`` too), and one across none a note naming the CRD step. No values."""
+    from firestream_core.plugin import BreakingVersion, current_release
+
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY:
+        return None
+    problem = v1_upgrade_problem(chart, context)
+    if problem:
+        context.refuse(problem)
+        return None
+    installed = current_release(chart, context)
+    if installed is None or not info.version or installed.chart_version in ("", info.version):
+        return None
+    crossed = notes_crossed(installed.chart_version, info.version)
+    if crossed:
+        context.require_breaking_version(BreakingVersion(crossed[-1][0]))
+    elif options_of(chart).upgrade_crds:  # no note crossed: still a CRD step exec takes, said on the line
+        context.note(f"the Strimzi CRDs of strimzi-kafka-operator {info.version} are server-side applied "
+                     f"before the upgrade (helm never updates crds/)")
+    return None
+
+
 @hookimpl
 def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
     """On destroy, delete the Kafka cluster while its operator can still clean up."""
@@ -132,7 +197,7 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
     if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
         return
     record = payload.setdefault(PAYLOAD_KEY, {})
-    context.log.info("Post-exec: Waiting for the Strimzi operator to be ready")
+    context.log.info("release '%s': waiting for the Strimzi operator to be ready", info.name)
     if not context.kubectl.wait(
         "deployment",
         namespace=info.namespace_name,
@@ -149,8 +214,8 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
     cluster = options_of(chart).kafka_cluster
     if cluster is None:
         context.log.info(
-            "Strimzi operator is ready; Kafka clusters can now be created "
-            "(kafka_cluster = { name = \"kafka\", replicas = 3, storage = \"10Gi\" })"
+            "release '%s': the Strimzi operator is ready; Kafka clusters can now be created "
+            "(kafka_cluster = { name = \"kafka\", replicas = 3, storage = \"10Gi\" })", info.name,
         )
         return
     record["cluster"] = cluster.name

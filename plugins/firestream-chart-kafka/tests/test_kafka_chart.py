@@ -75,7 +75,7 @@ def test_registered_through_the_entry_point() -> None:
     assert ct.repositories == {"strimzi": "https://strimzi.io/charts/"}
     assert not [p for p in check_plugins(manager) if "'kafka'" in p]
     info = next(i for i in manager.plugin_infos() if i.name == "kafka")
-    assert info.hooks == ("pre_exec", "exec", "post_exec", "validate", "on_deploy_failure")
+    assert info.hooks == ("contribute_values", "pre_exec", "exec", "post_exec", "validate", "on_deploy_failure")
 
 
 def _load(tmp_path: Path, text: str) -> list:
@@ -118,7 +118,8 @@ def test_manifest_for_three_persistent_brokers() -> None:
     chart = KafkaChart().with_cluster(name="events", replicas=3, storage="10Gi", version="3.6.0")
     chart.chart_info.namespace = "streaming"
     m = kafka_manifest(chart.options.kafka_cluster, chart.chart_info)
-    assert (m["apiVersion"], m["kind"]) == ("kafka.strimzi.io/v1beta2", "Kafka")
+    assert (m["apiVersion"], m["kind"]) == ("kafka.strimzi.io/v1", "Kafka")  # 1.x serves only v1
+    assert "annotations" not in m["metadata"]  # KRaft and node pools need no opt-in since 0.48.0
     assert m["metadata"]["name"] == "events" and m["metadata"]["namespace"] == "streaming"
     kafka = m["spec"]["kafka"]
     assert kafka["version"] == "3.6.0" and "replicas" not in kafka and "storage" not in kafka
@@ -126,7 +127,8 @@ def test_manifest_for_three_persistent_brokers() -> None:
     assert kafka["config"]["min.insync.replicas"] == 2
     assert "zookeeper" not in m["spec"]  # KRaft: Strimzi 0.46.0 removed ZooKeeper
     pool = node_pool_manifest(chart.options.kafka_cluster, chart.chart_info)
-    assert (pool["kind"], pool["metadata"]["name"]) == ("KafkaNodePool", "events-nodes")
+    assert (pool["apiVersion"], pool["kind"], pool["metadata"]["name"]) == (
+        "kafka.strimzi.io/v1", "KafkaNodePool", "events-nodes")
     assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "events"
     assert pool["spec"]["replicas"] == 3 and pool["spec"]["roles"] == ["controller", "broker"]
     assert pool["spec"]["storage"] == {"type": "jbod", "volumes": [{
@@ -144,3 +146,36 @@ def test_manifest_for_one_ephemeral_broker() -> None:
     pool = node_pool_manifest(chart.options.kafka_cluster, chart.chart_info)
     assert pool["spec"]["replicas"] == 1
     assert pool["spec"]["storage"] == {"type": "ephemeral", "kraftMetadata": "shared"}
+
+
+def test_a_chart_pinned_below_0_49_gets_v1beta2_and_the_kraft_opt_ins() -> None:
+    """0.49.0 added the v1 API and 0.48.0 made KRaft and node pools the default (CHANGELOG)."""
+    chart = KafkaChart().with_cluster(name="events")
+    cluster = chart.options.kafka_cluster
+    for version, api, annotated in [("0.45.0", "v1beta2", True), ("0.48.0", "v1beta2", False),
+                                    ("0.49.0", "v1", False), ("0.51.0", "v1", False), ("1.2.0", "v1", False)]:
+        chart.chart_info.version = version
+        kafka, pool = kafka_manifest(cluster, chart.chart_info), node_pool_manifest(cluster, chart.chart_info)
+        assert (kafka["apiVersion"], pool["apiVersion"]) == (f"kafka.strimzi.io/{api}",) * 2, version
+        assert ("annotations" in kafka["metadata"]) is annotated, version
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("replicas = 0", "kafka_cluster.replicas: replicas = 0 is below the minimum of 1"),
+        ('ready_timeout = "soon"', "kafka_cluster.ready_timeout: ready_timeout = 'soon': invalid duration 'soon'"),
+        (f'name = "{"x" * 41}"', f"kafka_cluster.name: '{'x' * 41}' must be a DNS label of at most 40 characters"),
+        ('storage = "lots"', "kafka_cluster.storage: 'lots' must be 'ephemeral' or a volume size such as '10Gi'"),
+    ],
+)
+def test_option_errors_name_the_option_the_bound_and_the_value(tmp_path: Path, option: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, f"[[deployments.kafka]]\nkafka_cluster = {{ {option} }}\n")
+    assert f"deployments.kafka[0].{message}" in str(info.value)
+
+
+def test_python_and_the_config_name_the_release_the_same_way(tmp_path: Path) -> None:
+    (from_config,) = _load(tmp_path, "[[deployments.kafka]]\n")
+    assert {c.chart_info.name for c in (from_config, KafkaChart(), KafkaChart.default(),
+                                         KafkaChart.strimzi_operator())} == {"kafka"}

@@ -3,17 +3,21 @@
 The emulator runs no Strimzi operator: where a test needs the Kafka cluster
 to become Ready, it sets the resource's status itself, as the operator would,
 once the plugin has created it.
+
+The chart's ClusterRole has a fixed name (as upstream's), so two releases
+of it in two namespaces collide: each test uninstalls its release when it ends.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from firestream_chart_kafka import KafkaChart
 
 from firestream_core.model import HelmAction, ValidationStatus
@@ -22,6 +26,12 @@ KIND = "kafkas.kafka.strimzi.io"
 READY = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 STRIMZI_CRDS = [KIND, "kafkatopics.kafka.strimzi.io", "kafkausers.kafka.strimzi.io",
                 "kafkanodepools.kafka.strimzi.io"]
+
+
+@pytest.fixture(autouse=True)
+def uninstall_afterwards(kube: Any) -> Iterator[None]:
+    yield
+    kube.run(["helm", "uninstall", "kafka", "-n", kube.namespace], check=False)
 
 
 def operator(kube: Any) -> KafkaChart:
@@ -56,6 +66,9 @@ def test_operator_only(
         "deployment ready: strimzi-cluster-operator: 1/1 available"
     )
     assert "kafka_ready" not in checks
+    # the operator's pods lack the instance label: pods_running finds them through the manifest's Deployment
+    assert checks["pods_running"].message == (
+        "1 pods of release 'kafka' running (Deployment/strimzi-cluster-operator 1/1)")
     record = result.payload["kafka"]
     assert record["operator_ready"] is True
     # a first install leaves the CRDs to helm, unless an earlier test's are already there
@@ -77,7 +90,7 @@ def test_kafka_cluster_is_created_and_waited_for(
     assert check.message == f"{KIND} 'events' in namespace '{kube.namespace}' is Ready"
     kafka = kube.kubectl().get(KIND, "events", namespace=kube.namespace)
     assert "zookeeper" not in kafka["spec"]  # KRaft
-    assert kafka["metadata"]["annotations"]["strimzi.io/node-pools"] == "enabled"
+    assert kafka["apiVersion"] == "kafka.strimzi.io/v1"  # the 1.2.0 CRDs serve nothing else
     assert kafka["metadata"]["labels"]["app.kubernetes.io/instance"] == "kafka"
     pool = kube.kubectl().get("kafkanodepools.kafka.strimzi.io", "events-nodes", namespace=kube.namespace)
     assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "events"
@@ -104,15 +117,18 @@ def test_a_cluster_that_never_gets_ready_fails_with_the_operator_logs(
 
 
 def test_destroy_deletes_the_kafka_cluster_before_the_operator(
-    kube: Any, run_lifecycle: Callable[..., Any]
+    kube: Any, helm_bin: Path, deploy_context: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
     chart = operator(kube).with_cluster(name="events")
     with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(run_lifecycle, chart)
+        running = pool.submit(run_lifecycle, chart, helm_bin)
         act_as_the_operator(kube, "events")
         assert running.result(timeout=120).ok
     chart.chart_info.action = HelmAction.DESTROY
-    result = run_lifecycle(chart)
+    runner = deploy_context.runner
+    runner.clear()
+    result = run_lifecycle(chart, helm_bin)
+    assert runner.index("delete", KIND) < runner.index("uninstall", "kafka")  # while the operator runs
     assert result.ok, result.error
     assert result.payload["kafka"] == {"cluster_deleted": True}
     assert kube.kubectl().get(KIND, "events", namespace=kube.namespace) is None
@@ -180,21 +196,19 @@ def test_kafka_cluster_path_end_to_end_with_an_emulator_status_rule(
     assert kube.kubectl().get(KIND, "orders", namespace=kube.namespace) is None
 
 
-def test_a_seed_era_operator_upgrades_to_the_default_in_one_apply(
-    kube: Any, helm_bin: Path, deploy_context: Any, run_lifecycle: Callable[..., Any]
+def test_every_log_line_names_its_release(
+    kube: Any, kube_cluster: Any, run_lifecycle: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """0.38.0 (the seed's default) -> the default: the Strimzi CRDs applied first, then one helm upgrade."""
-    from firestream_chart_kafka.chart import VERSION
+    """Lines of parallel releases are told apart: the plugin's and the validation lines name 'kafka'."""
+    import logging
 
-    old = operator(kube)
-    old.chart_info.version = "0.38.0"
-    assert run_lifecycle(old, helm_bin).ok
-    kube.run(["kubectl", "delete", "crd", "kafkausers.kafka.strimzi.io"])  # an older CRD set
-    runner = deploy_context.runner
-    runner.clear()
-    result = run_lifecycle(operator(kube), helm_bin)
+    kube_cluster.set_status_rules([{"kind": "Kafka", "group": "kafka.strimzi.io", "after": 0.2}])
+    with caplog.at_level(logging.INFO, logger="firestream"):
+        result = run_lifecycle(operator(kube).with_cluster(name="events"))
     assert result.ok, result.error
-    assert "kafkausers.kafka.strimzi.io" in result.payload["kafka"]["crds_applied"]
-    assert runner.index("apply", "--server-side") < runner.index("upgrade", "--install")
-    out = kube.run([str(helm_bin), "history", "kafka", "-n", kube.namespace, "-o", "json"]).stdout
-    assert json.loads(out)[-1]["chart"] == f"strimzi-kafka-operator-{VERSION}"
+    plugin = f"firestream_chart_{'kafka'.replace('-', '_')}"
+    lines = [r.getMessage() for r in caplog.records  # the plugin's own lines and the validation lines
+             if r.levelno >= logging.INFO and (plugin in r.pathname or "Validation '" in r.getMessage())]
+    assert any("waiting for Kafka cluster 'events'" in line for line in lines)
+    assert any("kafka_ready" in line for line in lines)  # a validation line
+    assert [line for line in lines if "'kafka'" not in line] == []

@@ -40,7 +40,9 @@ def plan_from(installed_version: str, chart: KafkaChart, tmp_path: Path) -> Plan
                      extra_steps=chart_type().destructive_steps)
 
 
-def test_a_seed_era_install_plans_the_crd_step_exec_takes(tmp_path: Path) -> None:
+def test_the_crd_step_names_each_note_it_crosses(tmp_path: Path) -> None:
+    """The step's lines (the breaking version alone, as make_plan sees it; the project's plan refuses
+    0.38.0 -> 1.2.0 straight, test_kafka_project.py)."""
     change = plan_from(SEED_VERSION, KafkaChart.default(), tmp_path)["kafka"]
     assert change.action == "upgrade"
     assert change.reasons[0] == "breaking version 1.0.0: upgrade across it (installed 0.38.0)"
@@ -50,16 +52,62 @@ def test_a_seed_era_install_plans_the_crd_step_exec_takes(tmp_path: Path) -> Non
     )
     assert [line.split(":")[0].strip() for line in change.destructive[1:]] == [
         "which covers the note of 0.40.0", "which covers the note of 0.46.0",
+        "which covers the note of 0.48.0", "which covers the note of 0.49.0",
         "which covers the note of 1.0.0",
     ]
     assert any("must use KRaft before the upgrade" in line for line in change.destructive)
+    assert any("v1beta2 removed from the CRDs" in line for line in change.destructive)
+
+
+def test_a_seed_era_install_is_refused_straight_to_1x_and_allowed_through_0_51() -> None:
+    """Strimzi proposal 113: the path passes one of 0.49-0.51 (the v1 conversion) before 1.x."""
+    from firestream_chart_kafka.hooks import v1_upgrade_problem
+
+    from firestream_core.model import InstalledRelease
+    from firestream_core.plugin import DeployContext
+
+    def problem(installed: str, target: str) -> str | None:
+        chart = KafkaChart.default()
+        chart.chart_info.version = target
+        live = InstalledRelease("kafka", "default", 1, "deployed", f"strimzi-kafka-operator-{installed}")
+        return v1_upgrade_problem(chart, DeployContext(helm=None, kubectl=None, change="upgrade", installed=live))
+
+    assert problem("0.38.0", "1.2.0") is not None
+    assert "set version = \"0.51.0\" and apply" in (problem("0.48.0", "1.0.0") or "")
+    assert [problem(a, b) for a, b in [("0.38.0", "0.51.0"), ("0.49.0", "1.2.0"), ("0.51.0", "1.2.0"),
+                                       ("1.0.0", "1.2.0")]] == [None] * 4
 
 
 def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) -> None:
     chart = attrs.evolve(KafkaChart.default(), options=KafkaOptions(upgrade_crds=False))
-    change = plan_from("0.46.0", chart, tmp_path)["kafka"]
+    change = plan_from("0.51.0", chart, tmp_path)["kafka"]
     assert change.destructive[0] == (
         "Strimzi CRDs NOT updated (upgrade_crds = false): apply those of strimzi-kafka-operator 1.2.0 "
         "yourself first"
     )
     assert [line.split(":")[0].strip() for line in change.destructive[1:]] == ["upgrade note of 1.0.0"]
+
+
+def test_every_version_change_names_the_crd_step_in_the_plan() -> None:
+    """Across notes: the last as breaking version (its destructive steps); across none: a note; same version: nothing."""
+    from firestream_chart_kafka.hooks import contribute_values
+
+    from firestream_core.model import InstalledRelease
+    from firestream_core.plugin import DeployContext
+
+    def decided(installed: str, target: str, **options: bool) -> tuple[str | None, list[str]]:
+        chart = attrs.evolve(KafkaChart.default(), options=KafkaOptions(**options))
+        chart.chart_info.version = target
+        live = InstalledRelease("kafka", "default", 1, "deployed", f"strimzi-kafka-operator-{installed}")
+        context = DeployContext(helm=None, kubectl=None, change="upgrade", installed=live)
+        assert contribute_values(chart, context) is None
+        bv = context.breaking_version
+        return (bv.version if bv else None), context.notes
+
+    assert decided("0.38.0", "0.51.0") == ("0.49.0", [])
+    assert decided("0.51.0", "1.2.0") == ("1.0.0", [])
+    assert decided("1.1.0", "1.2.0") == (None, [
+        "the Strimzi CRDs of strimzi-kafka-operator 1.2.0 are server-side applied before the upgrade "
+        "(helm never updates crds/)"])
+    assert decided("1.1.0", "1.2.0", upgrade_crds=False) == (None, [])
+    assert decided("1.2.0", "1.2.0") == (None, [])

@@ -76,3 +76,12 @@ controller.ingressClassResource.name = "public"
     controller = merged_values(chart.chart_info)["controller"]
     assert controller["ingressClassResource"] == {"default": True, "name": "public"}
     assert config.repositories == {"ingress-nginx": "https://charts.mirror.internal/ingress-nginx"}
+
+
+def test_python_and_the_config_name_the_release_the_same_way(tmp_path: Path) -> None:
+    path = tmp_path / "firestream.toml"
+    path.write_text('[[deployments.nginx-ingress]]\n\n[[deployments.nginx-ingress]]\nname = "edge"\npreset = "k3d_local"\n')
+    default, named = build_charts(load_config(path), get_plugin_manager())
+    assert {c.chart_info.name for c in (default, NginxIngressChart(), NginxIngressChart.default(),
+                                         NginxIngressChart.k3d_local())} == {"nginx-ingress"}
+    assert named.chart_info.name == "edge"

@@ -148,3 +148,19 @@ def test_the_presets_servicemonitor_is_off_without_its_crd_and_the_plan_says_why
         "release 'nginx-ingress': controller.metrics.serviceMonitor.enabled is true but the CRD "
         "servicemonitors.monitoring.coreos.com is not installed; deploy prometheus-operator "
         "first (depends_on) or set controller.metrics.serviceMonitor.enabled = false"))]
+
+
+def test_every_log_line_names_its_release(
+    kube: Any, run_lifecycle: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Lines of parallel releases are told apart: the validation lines name 'nginx-ingress'."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="firestream"):
+        result = run_lifecycle(prepare(NginxIngressChart(), kube))
+    assert result.ok, result.error
+    plugin = f"firestream_chart_{'nginx-ingress'.replace('-', '_')}"
+    lines = [r.getMessage() for r in caplog.records  # the plugin's own lines and the validation lines
+             if r.levelno >= logging.INFO and (plugin in r.pathname or "Validation '" in r.getMessage())]
+    assert any("controller_address" in line for line in lines) and any("ingress_class" in line for line in lines)
+    assert [line for line in lines if "'nginx-ingress'" not in line] == []
