@@ -52,6 +52,9 @@ class DeployContext:
         ``check_prerequisites``, before anything changed.
     :ivar breaking_version: a breaking version the desired-state stage decided
         (:meth:`require_breaking_version`); the plan decides the breaking step with it.
+    :ivar offline: the desired-state stage as ``firestream validate`` runs it: no
+        cluster (``helm`` and ``kubectl`` answer nothing), nothing is installed;
+        a hook notes what it will decide at plan time instead of asking.
 
     A stage reads it, never builds it (the runner does)::
 
@@ -83,6 +86,7 @@ class DeployContext:
     notes: list[str] = attrs.field(factory=list)
     problems: list[str] = attrs.field(factory=list)
     breaking_version: BreakingVersion | None = None
+    offline: bool = False
 
     def note(self, text: str) -> None:
         """Say why a value of this release is what it is (``contribute_values``).
