@@ -56,6 +56,9 @@ def test_generated_password_lives_in_a_secret_and_is_reused(
         "pods_running",
     ):
         assert checks[name].status is ValidationStatus.PASSED, checks[name]
+    # every validation line names its release (parallel releases' lines are told apart)
+    lines = [r.getMessage() for r in caplog.records if "Validation '" in r.getMessage()]
+    assert len(lines) >= 5 and all(line.startswith("release 'db': ") for line in lines), lines
 
     data = secret_data(kube, "db-auth")
     assert set(data) == {"postgres-password", "password", "replication-password"}
