@@ -254,7 +254,30 @@ def structure(data: Any, cls: type, path: str) -> tuple[Any, list[str]]:
     except Exception as exc:
         problems: list[str] = []
         _collect(exc, path, cls, problems)
+        # cattrs wraps the options class's refusal in one ClassValidationError
+        subs = exc.exceptions if isinstance(exc, BaseExceptionGroup) else ()
+        first = getattr(exc, "option", None) or next(
+            (o for e in subs if (o := getattr(e, "option", None))), None)
+        if first and attrs.has(cls) and isinstance(data, dict):
+            problems += _other_option_problems(cls, data, path, first)
         return None, problems
+
+
+def _other_option_problems(cls: type, data: dict[str, Any], path: str, first: str) -> list[str]:
+    """The options class's validators stop at the first value they refuse: run the others'
+    on their own values so every bad option is named at once (the types are already right)."""
+    out: list[str] = []
+    for field in attrs.fields(cls):
+        if field.name == first or field.name not in data or field.validator is None:
+            continue
+        try:
+            value = converter().structure(data[field.name], field.type)
+            field.validator(None, field, value)
+        except Exception as exc:  # noqa: BLE001 - each refused value becomes one problem line
+            option = getattr(exc, "option", None)
+            if option:
+                out.append(f"{join_path(path, option)}: {str(exc).splitlines()[0]}")
+    return out
 
 
 def _collect(exc: BaseException, path: str, cls: Any, out: list[str]) -> None:

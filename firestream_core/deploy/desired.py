@@ -257,11 +257,14 @@ def desired_states(
     installed: Mapping[tuple[str, str], InstalledRelease] | None = None,
     redactor: Redactor | None = None,
     releases: Mapping[str, str] | None = None,
+    offline: bool = False,
 ) -> dict[str, DesiredState]:
     """Release name -> its desired state, each plugin's ``contribute_values`` called once per release.
 
     :param releases: the project's releases, name -> chart type (``context.releases``);
         those of ``charts`` when None.
+    :param offline: no cluster (``firestream validate``): the hooks see ``context.offline``
+        and note what they will decide instead of asking (``helm`` and ``kubectl`` are None).
 
     The hooks see read-only views of ``helm`` and ``kubectl``
     (:class:`ReadOnlyTool`). A hook that raises stops here with a
@@ -296,6 +299,7 @@ def desired_states(
                 redactor=redactor,
                 log=logging.getLogger("firestream"),
                 releases=dict(releases),
+                offline=offline,
             )
             contributed = _contributions(manager, chart, context)
             notes, problems, breaking = context.notes, context.problems, context.breaking_version

@@ -98,6 +98,9 @@ class DeployContext:
     :ivar lifecycle: what the runner keeps of this release's lifecycle
         (:class:`LifecycleRecord`: what ``exec`` did, the ``helm test`` run);
         the runner starts a new one for every release it runs.
+    :ivar offline: the desired-state stage as ``firestream validate`` runs it: no
+        cluster (``helm`` and ``kubectl`` answer nothing), nothing is installed;
+        a hook notes what it will decide at plan time instead of asking.
 
     A stage reads it, never builds it (the runner does)::
 
@@ -130,6 +133,7 @@ class DeployContext:
     problems: list[str] = attrs.field(factory=list)
     breaking_version: BreakingVersion | None = None
     lifecycle: LifecycleRecord = attrs.field(factory=LifecycleRecord)
+    offline: bool = False
 
     def note(self, text: str) -> None:
         """Say why a value of this release is what it is (``contribute_values``).

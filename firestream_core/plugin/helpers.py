@@ -89,8 +89,8 @@ def current_release(chart: HelmChart, context: DeployContext) -> InstalledReleas
     >>> current_release(chart, DeployContext(helm=None, kubectl=None, change="create")) is None
     True
     """
-    if context.installed is not None or context.change is not None:
-        return context.installed
+    if context.installed is not None or context.change is not None or context.offline:
+        return context.installed  # offline (validate): no cluster, nothing known to be installed
     info = chart.chart_info
     ns = info.namespace_name
     return next((r for r in context.helm.list_releases() if r.name == info.name and r.namespace == ns), None)
@@ -112,6 +112,10 @@ def needs_crd(
       CRD and the ways out (``plan`` lists it; apply stops the release before
       anything changed).
 
+    Offline (``context.offline``: ``firestream validate``, no cluster) nothing is
+    decided: ``context.note`` says, from the config alone, when ``key`` will be
+    on (the CRD at apply time, or the project's ``provider`` release it depends on).
+
     :return: the values to contribute (``{key: false}``, nested), or None.
 
     Example, a chart whose preset turns on a ServiceMonitor::
@@ -127,9 +131,17 @@ def needs_crd(
     from firestream_core.plugin.presets import PRESET_PREFIX
 
     info = chart.chart_info
-    if not value_of(chart, context, key, default) or context.kubectl.get("customresourcedefinition", crd):
+    if not value_of(chart, context, key, default):
         return None
     providers = sorted(n for n, t in context.releases.items() if t == provider and n != info.name)
+    own = attrs.evolve(info, yaml_files_content=[d for d in info.yaml_files_content
+                                                  if not d.filename.startswith(PRESET_PREFIX)])
+    yours = chart_value(own, key, None, project_dir=context.project_dir) is not None
+    if context.offline:
+        context.note(_offline_crd_note(info.depends_on, providers, key, crd, provider, yours))
+        return None
+    if context.kubectl.get("customresourcedefinition", crd):
+        return None
     if any(p in info.depends_on for p in providers):
         return None  # the provider is deployed first and installs the CRD
     if providers:
@@ -138,9 +150,7 @@ def needs_crd(
     else:
         fix = f"deploy {provider} first (depends_on)"
         to_have_it_on = f"deploy {provider} first, with depends_on, to have it on"
-    own = attrs.evolve(info, yaml_files_content=[d for d in info.yaml_files_content
-                                                  if not d.filename.startswith(PRESET_PREFIX)])
-    if chart_value(own, key, None, project_dir=context.project_dir) is None:
+    if not yours:
         reason = f"{key} off: the CRD {crd} is not installed ({to_have_it_on})"
         context.note(reason)
         context.log.info("release '%s': %s", info.name, reason)
@@ -154,3 +164,19 @@ def needs_crd(
     context.refuse(f"release '{info.name}': {key} is true but the CRD {crd} is not installed; "
                    f"{fix} or set {key} = false")
     return None
+
+
+def _offline_crd_note(
+    depends_on: Any, providers: list[str], key: str, crd: str, provider: str, yours: bool
+) -> str:
+    """What :func:`needs_crd` will decide, said from the config alone (``firestream validate``)."""
+    used = [p for p in providers if p in depends_on]
+    if used:
+        return f"{key} on: release '{used[0]}' ({provider}) installs the CRD {crd} first (depends_on)"
+    if providers:
+        how = (f"release '{providers[0]}' ({provider}) provides it: add depends_on = [\"{providers[0]}\"] "
+               "to have it on")
+    else:
+        how = f"no release in this project provides it (deploy {provider}, with depends_on, to have it on)"
+    otherwise = "otherwise the plan refuses the release (you set it)" if yours else "otherwise it is turned off"
+    return f"{key} is on only if the CRD {crd} exists at apply time; {how}; {otherwise}"

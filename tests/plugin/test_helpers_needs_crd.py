@@ -70,3 +70,32 @@ def test_off_asks_nothing_and_the_users_own_value_is_refused(tmp_path: Path) -> 
     assert mine.problems == [f"release 'db': {KEY} is true but the CRD {CRD} is not installed; deploy "
                              f"prometheus-operator first (depends_on) or set {KEY} = false"]
     assert mine.notes == []
+
+
+def test_offline_it_asks_nothing_and_says_when_the_value_will_be_on(tmp_path: Path) -> None:
+    """``firestream validate`` (``context.offline``): no cluster, nothing turned off, one note each."""
+    def offline(releases: dict[str, str] | None = None) -> DeployContext:
+        ctx = context(tmp_path, releases=releases)
+        ctx.offline = True
+        return ctx
+
+    ctx = offline()
+    assert needs_crd(chart(), ctx, KEY, CRD, provider="prometheus-operator") is None
+    assert ctx.kubectl.asked == [] and ctx.problems == []  # type: ignore[attr-defined]
+    assert ctx.notes == [f"{KEY} is on only if the CRD {CRD} exists at apply time; no release in this project "
+                         "provides it (deploy prometheus-operator, with depends_on, to have it on); "
+                         "otherwise it is turned off"]
+
+    ctx = offline({"db": "generic", "mon": "prometheus-operator"})
+    needs_crd(chart(user="true"), ctx, KEY, CRD, provider="prometheus-operator")
+    assert ctx.notes == [f'{KEY} is on only if the CRD {CRD} exists at apply time; release \'mon\' '
+                         '(prometheus-operator) provides it: add depends_on = ["mon"] to have it on; '
+                         "otherwise the plan refuses the release (you set it)"]
+
+    ctx = offline({"db": "generic", "mon": "prometheus-operator"})
+    needs_crd(chart(depends_on=("mon",)), ctx, KEY, CRD, provider="prometheus-operator")
+    assert ctx.notes == [f"{KEY} on: release 'mon' (prometheus-operator) installs the CRD {CRD} first (depends_on)"]
+
+    ctx = offline()
+    assert needs_crd(chart(user="false"), ctx, KEY, CRD, provider="prometheus-operator") is None
+    assert ctx.notes == []  # off: nothing to say

@@ -10,12 +10,21 @@ every problem is listed (one ``ConfigError``) and the exit code is 1. With
 ``--json`` the problems are printed on stdout as a list of ``{path, message,
 file, line}`` (``[]`` when valid). Broken plugins that no release uses are
 reported as warnings only.
+
+A valid project also gets the plugins' notes, decided from the config alone
+(each plugin's ``contribute_values`` with ``context.offline``: no cluster):
+e.g. that a preset's ServiceMonitor is on only if its CRD exists at apply
+time, or that the project's prometheus-operator release provides it. They are
+printed as ``note: release '<name>': ...`` lines (``notes`` in ``--json``) and
+never change the exit code.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
+from typing import Any
 
 EXAMPLES = """
 firestream validate
@@ -70,18 +79,48 @@ def run(args: argparse.Namespace) -> int:
         if b.name not in used:
             log.warning("%s (no release uses it)", b.message)
     levels = graph.levels()
+    notes = offline_notes(list(charts), manager, config.path.parent)
     if want_json:
         print(dumps("validate", [
             {"name": c.chart_info.name, "namespace": c.chart_info.namespace_name, "chart_type": c.chart_type,
              "depends_on": list(c.chart_info.depends_on)} for c in charts],
             file=str(config.path), valid=True, environment=config.environment, levels=len(levels),
-            problems=[]))
+            problems=[], notes=[{"release": name, "message": text} for name, text in notes]))
         return 0
     print(
         f"{config.path} is valid: {len(charts)} release{'s' if len(charts) != 1 else ''} "
         f"in {len(levels)} level{'s' if len(levels) != 1 else ''}"
     )
+    for name, text in notes:
+        print(f"note: release '{name}': {text}")
     return 0
+
+
+def offline_notes(charts: list[Any], manager: Any, project_dir: Path) -> list[tuple[str, str]]:
+    """``(release, note)`` for what the plugins say of each release from the config alone.
+
+    Each plugin's ``contribute_values`` runs with ``context.offline`` (no helm, no
+    kubectl): what needs the cluster is said as a condition
+    (:func:`~firestream_core.plugin.helpers.needs_crd`). A hook that fails
+    offline only loses its notes (``plan`` runs it for real).
+    """
+    from firestream_core.deploy.desired import desired_states
+    from firestream_core.errors import FirestreamError
+
+    log = logging.getLogger("firestream")
+    releases = {c.chart_info.name: getattr(c, "chart_type", "generic") for c in charts}
+    out: list[tuple[str, str]] = []
+    for chart in charts:
+        name = chart.chart_info.name
+        try:
+            desired = desired_states([chart], manager=manager, project_dir=project_dir,
+                                     releases=releases, offline=True)[name]
+        except FirestreamError as exc:
+            log.debug("release '%s': no offline notes: %s", name, exc)
+            continue
+        out += [(name, text) for text in desired.notes]
+        out += [(name, f"the plan refuses it: {p.removeprefix(f'release {name!r}: ')}") for p in desired.problems]
+    return out
 
 
 def _line(message: str) -> int | None:

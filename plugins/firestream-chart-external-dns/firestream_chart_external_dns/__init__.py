@@ -14,8 +14,8 @@ From Python, as in the seed::
 from __future__ import annotations
 
 from .chart import ExternalDnsChart
-from .hooks import register_chart_types, validate
+from .hooks import contribute_values, register_chart_types, validate
 
-FIRESTREAM_PLUGIN_API = 1
+FIRESTREAM_PLUGIN_API = 3  # contribute_values with context.refuse
 
-__all__ = ["FIRESTREAM_PLUGIN_API", "ExternalDnsChart", "register_chart_types", "validate"]
+__all__ = ["FIRESTREAM_PLUGIN_API", "ExternalDnsChart", "contribute_values", "register_chart_types", "validate"]

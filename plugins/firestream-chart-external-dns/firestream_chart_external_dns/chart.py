@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import attrs
 
 from firestream_core.plugin import (
+    BreakingVersion,
     ChartInfo,
     HelmChart,
     HelmChartNamespace,
@@ -19,6 +20,57 @@ REPOSITORY_URL = "https://charts.bitnami.com/bitnami"
 CHART = "external-dns"
 VERSION = "9.0.4"
 """The default chart version (the seed's was 6.31.0; see docs/charts.md for where it was read)."""
+
+UPGRADE_NOTES: tuple[tuple[str, str], ...] = (
+    ("7.0.0", "security defaults changed (bitnami/charts#24325, CHANGELOG 7.0.0): check your own "
+              "securityContext and resources values"),
+    ("8.0.0", "DaemonSet and multiple replicas dropped (bitnami/charts#26759): replicaCount, useDaemonset, "
+              "revisionHistoryLimit, podDisruptionBudget and metrics.serviceMonitor.additionalLabels are no "
+              "longer read; one Deployment pod runs (same selector: helm upgrades it in place)"),
+    ("9.0.0", "in-tree providers ExternalDNS no longer supports removed (bitnami/charts#35175, CHANGELOG "
+              "9.0.0): such a provider needs a webhook provider"),
+)
+"""bitnami/external-dns majors between the seed's 6.31.0 and the default, and what each asks of an upgrade.
+
+None changes a selector or another immutable field, and the chart's only CRD
+(``DNSEndpoint``, with ``crd.create``) is a template helm upgrades itself: no
+major needs an uninstall or a CRD step. The default's breaking version is the
+last of them (no uninstall): ``plan`` shows an upgrade across it with each note
+it crosses (``hooks.destructive_steps``); values 8.0.0 stopped reading are
+refused in the desired state (``hooks.contribute_values``).
+"""
+
+REMOVED_IN_8 = ("replicaCount", "useDaemonset", "revisionHistoryLimit", "podDisruptionBudget",
+                "metrics.serviceMonitor.additionalLabels")
+"""The values bitnami/external-dns 8.0.0 removed (bitnami/charts#26759)."""
+
+
+def notes_crossed(installed: str, target: str | None) -> list[tuple[str, str]]:
+    """The :data:`UPGRADE_NOTES` with ``installed < version <= target`` (semver; no target: all above installed).
+
+    >>> [v for v, _ in notes_crossed("6.31.0", "9.0.4")]
+    ['7.0.0', '8.0.0', '9.0.0']
+    >>> [v for v, _ in notes_crossed("8.7.9", "9.0.4")]
+    ['9.0.0']
+    """
+    from firestream_core.plugin import SemVer
+
+    try:
+        low = SemVer.parse(installed)
+        high = SemVer.parse(target) if target else None
+    except ValueError:
+        return []
+    return [(v, note) for v, note in UPGRADE_NOTES
+            if low < SemVer.parse(v) and (high is None or SemVer.parse(v) <= high)]
+
+
+def default_breaking_version(version: str = VERSION) -> BreakingVersion | None:
+    """The last :data:`UPGRADE_NOTES` version at or below ``version``: no uninstall, no command."""
+    from firestream_core.plugin import SemVer
+
+    top = SemVer.parse(version)
+    crossed = [v for v, _ in UPGRADE_NOTES if SemVer.parse(v) <= top]
+    return BreakingVersion(crossed[-1]) if crossed else None
 
 
 DEFAULT_VALUES: dict[str, Any] = {
@@ -48,6 +100,7 @@ def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
         version=VERSION,
         namespace=HelmChartNamespace.KUBE_SYSTEM,
         yaml_files_content=[preset_values("external-dns", preset, values)],
+        last_breaking_version_requiring_restart=default_breaking_version(),
     )
 
 

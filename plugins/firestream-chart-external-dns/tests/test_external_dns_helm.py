@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from firestream_chart_external_dns import ExternalDnsChart
 
 from firestream_core.model import ValidationStatus
@@ -18,10 +20,16 @@ def local_chart(namespace: str) -> ExternalDnsChart:
 
 
 def test_local_preset_deploys_and_its_deployment_is_validated(
-    kube: Any, helm_bin: Path, run_lifecycle: Callable[..., Any]
+    kube: Any, helm_bin: Path, run_lifecycle: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="firestream")
     result = run_lifecycle(local_chart(kube.namespace), helm_bin)
     assert result.ok, result.error
+    # every validation line names its release (parallel releases' lines are told apart)
+    lines = [r.getMessage() for r in caplog.records if "Validation '" in r.getMessage()]
+    assert {line.split(": Validation '")[1].split("'")[0] for line in lines} >= {
+        "external_dns_deployment", "release_exists", "pods_running"}, lines
+    assert all(line.startswith("release 'external-dns': ") for line in lines), lines
     check = next(v for v in result.validations if v.name == "external_dns_deployment")
     assert check.status is ValidationStatus.PASSED
     assert check.message == "deployment ready: external-dns: 1/1 available"

@@ -243,3 +243,23 @@ def test_major_upgrade_takes_only_a_documented_way() -> None:
     assert problems == ["deployments.postgresql[0].major_upgrade: 'in-place' is not one of reinstall"]
     assert PostgresqlOptions(major_upgrade="reinstall").major_upgrade == "reinstall"
     assert [postgres_major(v) for v in ("13.2.24", "15.5.38", "16.0.0", "17.1.0")] == [16, 16, 17, 17]
+
+
+def test_every_bad_option_is_named_at_once_with_its_bound_and_value(tmp_path: Path) -> None:
+    """The options class's validators stop at the first refusal; the config names them all."""
+    path = _write(tmp_path, """
+[[deployments.postgresql]]
+name = "db"
+password_length = 4
+major_upgrade = "in-place"
+auth_secret = "Bad_Name"
+""")
+    with pytest.raises(ConfigError) as info:
+        build_charts(load_config(path), get_plugin_manager())
+    lines = set(str(info.value).splitlines())
+    assert {
+        "  deployments.postgresql[0].password_length: password_length = 4 is below the minimum of 16",
+        "  deployments.postgresql[0].major_upgrade: 'in-place' is not one of reinstall",
+        "  deployments.postgresql[0].auth_secret: auth_secret = 'Bad_Name' is not a valid Secret name "
+        "(lower-case letters, digits, '-' and '.', at most 253 characters)",
+    } <= lines, str(info.value)

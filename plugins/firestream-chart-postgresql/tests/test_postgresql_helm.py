@@ -56,6 +56,9 @@ def test_generated_password_lives_in_a_secret_and_is_reused(
         "pods_running",
     ):
         assert checks[name].status is ValidationStatus.PASSED, checks[name]
+    # every validation line names its release (parallel releases' lines are told apart)
+    lines = [r.getMessage() for r in caplog.records if "Validation '" in r.getMessage()]
+    assert len(lines) >= 5 and all(line.startswith("release 'db': ") for line in lines), lines
 
     data = secret_data(kube, "db-auth")
     assert set(data) == {"postgres-password", "password", "replication-password"}
@@ -455,6 +458,8 @@ def test_the_plan_refuses_a_postgresql_major_upgrade_and_shows_the_chosen_reinst
     path.write_text(block.format(version="13.2.24", options=""))
     first = _project(path, kube, helm_bin).apply()
     assert first.ok, first.to_dict()
+    _assert_settled(path, kube, helm_bin, "db", objects=4)  # no NetworkPolicy before chart 14.0.0
+    assert kube.kubectl().get("networkpolicy", "db-postgresql", namespace=kube.namespace) is None
 
     path.write_text(block.format(version="17.1.0", options=""))
     project = _project(path, kube, helm_bin)
@@ -490,4 +495,47 @@ def test_the_plan_refuses_a_postgresql_major_upgrade_and_shows_the_chosen_reinst
     assert result.ok, result.to_dict()
     history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])
     assert [(h["revision"], h["chart"]) for h in json.loads(history.stdout)] == [(1, "postgresql-17.1.0")]
-    assert _project(path, kube, helm_bin).plan()["db"].action == "no-op"
+    _assert_settled(path, kube, helm_bin, "db")
+    sts = kube.kubectl().get("statefulset", "db-postgresql", namespace=kube.namespace)
+    assert sts["spec"]["template"]["spec"]["containers"][0]["image"].endswith("/bitnami/postgresql:17.2.0-debian-12-r0")
+
+    # one of the three mounts of the same volume moved behind helm's back: drift names that one mount
+    kube.run([kube.tools["kubectl"], "patch", "statefulset", "db-postgresql", "-n", kube.namespace, "--type=json",
+              "-p", json.dumps([{"op": "replace", "path": "/spec/template/spec/containers/0/volumeMounts/2/mountPath",
+                                 "value": "/var/tmp"}])])
+    (drift,) = _project(path, kube, helm_bin).drift()
+    assert drift.drifted, drift.to_dict()
+    found = [f for o in drift.objects for f in o.fields]
+    assert [(f.path, f.live) for f in found] == [
+        ("spec.template.spec.containers[name=postgresql].volumeMounts[mountPath=/opt/bitnami/postgresql/tmp]",
+         "(absent)")], drift.to_dict()  # mounts are told apart by path, not by the volume's name
+    assert '"subPath": "app-tmp-dir"' in found[0].desired
+
+    # destroy: the release and everything helm made go; the passwords' Secret stays (delete_secret_on_destroy)
+    gone = _project(path, kube, helm_bin).destroy()
+    assert gone.ok, gone.to_dict()
+    listed = kube.run([str(helm_bin), "list", "-n", kube.namespace, "-q"]).stdout.split()
+    assert "db" not in listed
+    for kind, name in (("statefulset", "db-postgresql"), ("service", "db-postgresql"),
+                       ("service", "db-postgresql-metrics"), ("networkpolicy", "db-postgresql")):
+        assert kube.kubectl().get(kind, name, namespace=kube.namespace) is None, (kind, name)
+    assert kube.kubectl().get("secret", "db-auth", namespace=kube.namespace) is not None
+    assert _project(path, kube, helm_bin).plan()["db"].action == "create"
+
+
+def _assert_settled(path: Path, kube: Any, helm_bin: Path, name: str, objects: int = 5) -> None:
+    """After an apply: the next plan is a no-op and ``drift`` finds every object as helm made it.
+
+    The primary StatefulSet mounts one volume (``empty-dir``) at three paths, as bitnami's does,
+    and the metrics sidecar mounts it again: a drift that keyed mounts by name would report them.
+    """
+    project = _project(path, kube, helm_bin)
+    assert project.plan()[name].action == "no-op"
+    (drift,) = [d for d in project.drift() if d.name == name]
+    assert drift.status == "in-sync", drift.to_dict()
+    # StatefulSet, primary and headless Services, metrics Service (and from chart 14.0.0 the NetworkPolicy)
+    assert drift.checked == objects, drift.to_dict()
+    sts = kube.kubectl().get("statefulset", f"{name}-postgresql", namespace=kube.namespace)
+    mounts = [(m["name"], m["mountPath"]) for m in sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]]
+    assert [p for n, p in mounts if n == "empty-dir"] == ["/tmp", "/opt/bitnami/postgresql/conf",
+                                                           "/opt/bitnami/postgresql/tmp"]

@@ -1,3 +1,6 @@
+{{- /* Names and labels as bitnami/postgresql makes them through bitnami/common:
+common.labels.standard on objects and pods, common.labels.matchLabels (name +
+instance only) in selectors, app.kubernetes.io/component per part. */ -}}
 {{- define "postgresql.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
@@ -25,9 +28,21 @@
 
 {{- define "postgresql.labels" -}}
 app.kubernetes.io/name: {{ include "postgresql.name" . }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/version: {{ include "postgresql.appVersion" . | quote }}
+{{- end -}}
+
+{{- define "postgresql.matchLabels" -}}
+app.kubernetes.io/name: {{ include "postgresql.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- /* The PostgreSQL major a chart version ships: 13.x-15.x PostgreSQL 16, 16.0.0 and later 17
+(the real charts' appVersion; one stand-in is packaged at both versions). */ -}}
+{{- define "postgresql.appVersion" -}}
+{{- if semverCompare ">=16.0.0" .Chart.Version -}}17.2.0{{- else -}}16.1.0{{- end -}}
 {{- end -}}
 
 {{- define "postgresql.secretName" -}}
