@@ -37,6 +37,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -266,6 +267,7 @@ def desired_states(
     release: nothing has been changed.
     """
     from firestream_core.plugin.context import DeployContext
+    from firestream_core.tools.chartfiles import reading_once
 
     project_dir = Path(project_dir)
     seen = installed or {}
@@ -273,29 +275,31 @@ def desired_states(
     if releases is None:
         releases = {c.chart_info.name: getattr(c, "chart_type", "generic") for c in charts}
     out: dict[str, DesiredState] = {}
-    for chart in charts:
-        info = chart.chart_info
-        contributed: list[tuple[str, Mapping[str, Any]]] = []
-        said: dict[str, Any] = {}
-        if manager is not None:
-            try:
-                ns = info.namespace_name
-            except ValueError:
-                ns = ""
-            context = DeployContext(
-                helm=ReadOnlyTool(helm, "helm"),  # type: ignore[arg-type]
-                kubectl=ReadOnlyTool(kubectl, "kubectl"),  # type: ignore[arg-type]
-                project_dir=project_dir,
-                repositories=dict(repositories or {}),
-                installed=seen.get((ns, info.name)),
-                redactor=redactor,
-                log=logging.getLogger("firestream"),
-                releases=dict(releases),
-            )
-            contributed = _contributions(manager, chart, context)
-            said = {"notes": context.notes, "problems": context.problems,
-                    "breaking_version": context.breaking_version}
-        out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, **said)
+    project_releases = MappingProxyType(dict(releases))  # one read-only copy for every release
+    with reading_once():  # a chart folder several releases share is hashed once
+        for chart in charts:
+            info = chart.chart_info
+            contributed: list[tuple[str, Mapping[str, Any]]] = []
+            said: dict[str, Any] = {}
+            if manager is not None:
+                try:
+                    ns = info.namespace_name
+                except ValueError:
+                    ns = ""
+                context = DeployContext(
+                    helm=ReadOnlyTool(helm, "helm"),  # type: ignore[arg-type]
+                    kubectl=ReadOnlyTool(kubectl, "kubectl"),  # type: ignore[arg-type]
+                    project_dir=project_dir,
+                    repositories=dict(repositories or {}),
+                    installed=seen.get((ns, info.name)),
+                    redactor=redactor,
+                    log=logging.getLogger("firestream"),
+                    releases=project_releases,
+                )
+                contributed = _contributions(manager, chart, context)
+                said = {"notes": context.notes, "problems": context.problems,
+                        "breaking_version": context.breaking_version}
+            out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, **said)
     return out
 
 
