@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from firestream_core.errors import FirestreamError, PluginError
+from firestream_core.tools.chartfiles import reading_once
 
 if TYPE_CHECKING:
     from firestream_core.model import HelmChart, InstalledRelease
@@ -244,6 +245,7 @@ def desired_state(
     )
 
 
+@reading_once()  # a chart folder several releases share is hashed once
 def desired_states(
     charts: Iterable[HelmChart],
     *,
@@ -267,7 +269,6 @@ def desired_states(
     release: nothing has been changed.
     """
     from firestream_core.plugin.context import DeployContext
-    from firestream_core.tools.chartfiles import reading_once
 
     project_dir = Path(project_dir)
     seen = installed or {}
@@ -276,30 +277,29 @@ def desired_states(
         releases = {c.chart_info.name: getattr(c, "chart_type", "generic") for c in charts}
     out: dict[str, DesiredState] = {}
     project_releases = MappingProxyType(dict(releases))  # one read-only copy for every release
-    with reading_once():  # a chart folder several releases share is hashed once
-        for chart in charts:
-            info = chart.chart_info
-            contributed: list[tuple[str, Mapping[str, Any]]] = []
-            said: dict[str, Any] = {}
-            if manager is not None:
-                try:
-                    ns = info.namespace_name
-                except ValueError:
-                    ns = ""
-                context = DeployContext(
-                    helm=ReadOnlyTool(helm, "helm"),  # type: ignore[arg-type]
-                    kubectl=ReadOnlyTool(kubectl, "kubectl"),  # type: ignore[arg-type]
-                    project_dir=project_dir,
-                    repositories=dict(repositories or {}),
-                    installed=seen.get((ns, info.name)),
-                    redactor=redactor,
-                    log=logging.getLogger("firestream"),
-                    releases=project_releases,
-                )
-                contributed = _contributions(manager, chart, context)
-                said = {"notes": context.notes, "problems": context.problems,
-                        "breaking_version": context.breaking_version}
-            out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, **said)
+    for chart in charts:
+        info = chart.chart_info
+        contributed: list[tuple[str, Mapping[str, Any]]] = []
+        said: dict[str, Any] = {}
+        if manager is not None:
+            try:
+                ns = info.namespace_name
+            except ValueError:
+                ns = ""
+            context = DeployContext(
+                helm=ReadOnlyTool(helm, "helm"),  # type: ignore[arg-type]
+                kubectl=ReadOnlyTool(kubectl, "kubectl"),  # type: ignore[arg-type]
+                project_dir=project_dir,
+                repositories=dict(repositories or {}),
+                installed=seen.get((ns, info.name)),
+                redactor=redactor,
+                log=logging.getLogger("firestream"),
+                releases=project_releases,
+            )
+            contributed = _contributions(manager, chart, context)
+            said = {"notes": context.notes, "problems": context.problems,
+                    "breaking_version": context.breaking_version}
+        out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, **said)
     return out
 
 

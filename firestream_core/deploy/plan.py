@@ -68,6 +68,7 @@ from firestream_core.model import (
     SemVer,
     breaking_step,
 )
+from firestream_core.tools.chartfiles import read_once, reading_once
 
 log = logging.getLogger("firestream.plan")
 
@@ -375,8 +376,6 @@ def _chart_yaml(path: Path) -> dict[str, Any]:
 
     Read once per plan for a chart several releases share (:func:`~firestream_core.tools.chartfiles.read_once`).
     """
-    from firestream_core.tools.chartfiles import read_once
-
     file = path / "Chart.yaml"
     return read_once("Chart.yaml", file, lambda: _read_chart_yaml(file))
 
@@ -385,7 +384,7 @@ def _read_chart_yaml(file: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        # libyaml's parser when there is one (same safe schema as yaml.safe_load, ~8x faster)
+        # libyaml's parser when there is one (the schema of yaml.safe_load, ~8x faster)
         data = yaml.load(file.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except (OSError, yaml.YAMLError) as exc:
         log.debug("cannot read %s: %s", file, type(exc).__name__)
@@ -678,6 +677,7 @@ def _plan_release(
                   value_changes=tuple(shown), **fields)
 
 
+@reading_once()  # a chart folder several releases share is read once per plan
 def make_plan(
     charts: Sequence[HelmChart],
     installed: Iterable[InstalledRelease],
@@ -713,7 +713,6 @@ def make_plan(
     :return: the :class:`Plan`, in dependency order (reverse for destroy).
     """
     from firestream_core.graph import build_graph
-    from firestream_core.tools.chartfiles import reading_once
 
     project_dir = Path(project_dir)
     full = graph if graph is not None else build_graph(charts)
@@ -729,23 +728,22 @@ def make_plan(
     live = {r.key: r for r in installed}
     order = sub.reverse_order() if destroy else sub.order()
     changes = []
-    with reading_once():  # a chart folder several releases share is read once
-        for name in order:
-            chart = by_name[name]
-            ns = chart.chart_info.namespace_name
-            changes.append(
-                plan_release(
-                    chart,
-                    live.get((ns, name)),
-                    _record(state, f"{ns}/{name}"),
-                    project_dir=project_dir,
-                    destroy=destroy,
-                    get_values=get_values,
-                    redact=redact,
-                    desired=(desired or {}).get(name),
-                    extra_steps=extra_steps,
-                )
+    for name in order:
+        chart = by_name[name]
+        ns = chart.chart_info.namespace_name
+        changes.append(
+            plan_release(
+                chart,
+                live.get((ns, name)),
+                _record(state, f"{ns}/{name}"),
+                project_dir=project_dir,
+                destroy=destroy,
+                get_values=get_values,
+                redact=redact,
+                desired=(desired or {}).get(name),
+                extra_steps=extra_steps,
             )
+        )
     return Plan(
         releases=tuple(changes),
         destroy=destroy,

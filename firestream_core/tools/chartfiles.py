@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tarfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -204,6 +203,7 @@ def chart_files(folder: Path | str) -> list[tuple[str, Path]]:
 
 def _update_archive(h: hashlib._Hash, path: Path) -> bool:
     """Hash a ``.tgz``'s members (name and bytes, sorted); False when it is no archive."""
+    import tarfile  # only for archives: a plan of folder charts does without it
     try:
         with tarfile.open(path, "r:*") as tar:
             members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
