@@ -12,7 +12,7 @@ import enum
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
@@ -416,7 +416,7 @@ def _deepcopy_fields(obj: Any, memo: dict[int, Any]) -> Any:
     memo[id(obj)] = new
     for name in names:
         value = getattr(obj, name)
-        if type(value) not in _ATOMS and not isinstance(value, PurePath) and not _plain_enum(value):
+        if type(value) not in _ATOMS and not isinstance(value, Path) and not _plain_enum(value):
             value = copy.deepcopy(value, memo)
         object.__setattr__(new, name, value)
     extra = getattr(obj, "__dict__", None)  # a subclass's attributes outside attrs
