@@ -5,6 +5,8 @@ Run by hand (never a test)::
     .venv/bin/python -m firestream_testing.tools --with-helmfile   # once: installs .tools/helmfile
     .venv/bin/python bench/overhead_bench.py                        # ~10-20 min on a busy machine
     .venv/bin/python bench/overhead_bench.py --quick                # small shapes only
+    git worktree add --detach /tmp/fs-main main                     # before/after, interleaved:
+    .venv/bin/python bench/overhead_bench.py --compare-tree /tmp/fs-main
 
 **The fakes** are bash scripts made of builtins only (no fork per call):
 ``helm`` answers ``version``, ``list``, ``status``, ``show``, ``upgrade``
@@ -30,7 +32,10 @@ RSS) and ``helmfile sync`` in fresh folders, interleaved, and reports:
 * *cpu/rel*: firestream's own CPU seconds (user + system, children not
   counted) / releases, start-up and plan included: everything firestream
   itself does per release;
-* *RSS*: peak resident set of the firestream process / of helmfile.
+* *RSS*: peak resident set of the firestream process / of helmfile;
+* with ``--compare-tree DIR``: *before* wall, span and cpu/rel of the
+  firestream checked out in ``DIR``, run in the same rounds, and
+  *fs/before* (wall).
 
 Then the dispatch check (in-process, the scheduler with work that records
 when it was entered): the largest gap between consecutive roots of
@@ -208,9 +213,10 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, float, in
         time.sleep(0.01)
 
 
-def run_firestream(f: Folder, conc: int, timeout: float) -> dict[str, float]:
+def run_firestream(f: Folder, conc: int, timeout: float, root: Path = ROOT) -> dict[str, float]:
+    """``firestream apply --yes`` of the checkout in ``root`` (this one by default) on ``f``."""
     out = f.root / "fs-usage.json"
-    code = FS_CHILD.format(root=str(ROOT), out=str(out))
+    code = FS_CHILD.format(root=str(root), out=str(out))
     argv = [sys.executable, "-c", code, "apply", "--yes", "-f", str(f.root / "firestream.toml"),
             "--helm-binary", str(f.helm), "--concurrency", str(conc)]
     t0 = time.monotonic()
@@ -282,7 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="runs per cell for shapes under 1,000 (median)")
     p.add_argument("--quick", action="store_true", help="no 1,000-release shape, 1 repeat")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds one helmfile / firestream run may take")
+    p.add_argument("--compare-tree", type=Path, metavar="DIR",
+                   help="also run the firestream checked out in DIR (e.g. a worktree of main), interleaved "
+                   "with the others: columns 'before' and 'fs/before'")
     args = p.parse_args(argv)
+    before_root: Path | None = args.compare_tree.resolve() if args.compare_tree else None
     repeats = 1 if args.quick else args.repeats
     helmfile = shutil.which("helmfile") or str(ROOT / ".tools" / "helmfile")
     if not Path(helmfile).exists():
@@ -296,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[tuple[str, int], dict[str, dict[str, float] | None]] = {}
     header = (f"{'shape':<13}{'conc':>4} {'rel':>5} {'edges':>5} {'bound':>6} | {'fs wall':>7} {'fs span':>7} "
               f"{'ratio':>5} {'ms/rel':>6} {'cpu/rel':>7} {'RSS MB':>6} | {'hf wall':>7} {'hf span':>7} "
-              f"{'ratio':>5} {'ms/rel':>6} {'RSS MB':>6} | fs/hf")
+              f"{'ratio':>5} {'ms/rel':>6} {'RSS MB':>6} | fs/hf"
+              + (f" | {'before wall':>11} {'span':>6} {'cpu/rel':>7} | fs/before" if before_root else ""))
     print("\n" + header + "\n" + "-" * len(header))
     counter = 0
     for shape in shapes(args.quick):
@@ -305,13 +316,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for conc in (0, 8):
             fs_runs: list[dict[str, float]] = []
             hf_runs: list[dict[str, float]] = []
+            before_runs: list[dict[str, float]] = []
             hf_timeout = False
             for _ in range(reps):
-                for tool in ("fs", "hf"):
+                for tool in ("fs", "hf", "before") if before_root else ("fs", "hf"):
                     counter += 1
                     folder = Folder(tmp / f"{counter:03d}-{tool}-{shape.name}-c{conc}", shape)
                     if tool == "fs":
                         fs_runs.append(run_firestream(folder, conc, args.timeout))
+                    elif tool == "before":
+                        before_runs.append(run_firestream(folder, conc, args.timeout, before_root))  # type: ignore[arg-type]
                     elif not hf_timeout:
                         got = run_helmfile(folder, helmfile, conc, args.timeout)
                         if got is None:
@@ -333,6 +347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{fmt(hf['span'] if hf else None):>7} {fmt(hf_ratio):>5} {fmt(hf_per):>6} "
                   f"{fmt(hf['rss_mb'] if hf else None, '.1f'):>6} | "
                   f"{fmt(fs['wall'] / hf['wall'] if hf else None)}"
+                  + (f" | {med(before_runs, 'wall'):>11.2f} {med(before_runs, 'span'):>6.2f} "
+                     f"{med(before_runs, 'cpu') / n * 1000:>7.2f} | {fs['wall'] / med(before_runs, 'wall'):.2f}"
+                     if before_runs else "")
                   + ("  (helmfile timed out)" if hf_timeout else ""), flush=True)
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -7,6 +7,7 @@ read from the configuration file is frozen (see ``config``).
 
 from __future__ import annotations
 
+import copy
 import enum
 import re
 import shlex
@@ -226,6 +227,9 @@ class ChartSetValue:
     key: str
     value: str
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> ChartSetValue:
+        return _deepcopy_fields(self, memo)  # as ChartInfo's: a chart is copied per release
+
 
 @attrs.define
 class ChartValuesGenerated:
@@ -243,6 +247,9 @@ class ChartValuesGenerated:
     filename: str
     yaml_content: str
     secret: bool = False
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ChartValuesGenerated:
+        return _deepcopy_fields(self, memo)  # as ChartInfo's: a chart is copied per release
 
 
 def _commands(value: Iterable[Any]) -> list[list[str]]:
@@ -278,6 +285,9 @@ class BreakingVersion:
     version: str = attrs.field(converter=str)
     requires_uninstall: bool = False
     pre_upgrade_commands: list[list[str]] = attrs.field(factory=list, converter=_commands)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BreakingVersion:
+        return _deepcopy_fields(self, memo)  # as ChartInfo's: a chart is copied per release
 
     @version.validator
     def _check(self, _attr: Any, value: str) -> None:
@@ -392,6 +402,34 @@ def _namespace(value: HelmChartNamespace | str) -> HelmChartNamespace | str:
         return str(value)
 
 
+_ATOMS = frozenset({str, int, float, bool, type(None), bytes})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _deepcopy_fields(obj: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy`` of an attrs instance: immutable field values shared, the rest deep-copied."""
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES.setdefault(cls, tuple(a.name for a in attrs.fields(cls)))
+    new = object.__new__(cls)
+    memo[id(obj)] = new
+    for name in names:
+        value = getattr(obj, name)
+        if type(value) not in _ATOMS and not isinstance(value, Path) and not _plain_enum(value):
+            value = copy.deepcopy(value, memo)
+        object.__setattr__(new, name, value)
+    extra = getattr(obj, "__dict__", None)  # a subclass's attributes outside attrs
+    if extra:
+        new.__dict__.update(copy.deepcopy(extra, memo))
+    return new
+
+
+def _plain_enum(value: Any) -> bool:
+    """An enum member ``copy.deepcopy`` returns as it is (no ``__deepcopy__`` of its own)."""
+    return isinstance(value, enum.Enum) and type(value).__deepcopy__ is enum.Enum.__deepcopy__
+
+
 @attrs.define
 class ChartInfo:
     """Everything firestream needs to deploy one release (the original's fields and defaults).
@@ -441,6 +479,16 @@ class ChartInfo:
     # (the ``contribute_values`` hook), merged over every other value. The core fills it in
     # (``firestream_core.deploy.desired``); plugins return values from the hook instead.
     plugin_values: dict[str, Any] = attrs.field(factory=dict)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ChartInfo:
+        """A deep copy, as ``copy.deepcopy`` makes it, in a few microseconds instead of ~25.
+
+        Every run, plan and desired state copies each release's chart; the generic copy
+        goes through ``__reduce_ex__`` and rebuilds every ``Path``. Strings, numbers, enums
+        and paths cannot change, so the copy shares them; everything else (the lists, the
+        values, the breaking version, a subclass's fields) is deep-copied.
+        """
+        return _deepcopy_fields(self, memo)
 
     @property
     def namespace_name(self) -> str:
@@ -540,6 +588,9 @@ class ReleaseSettings:
     run_tests: bool = False
     on_validation_failure: str = "fail"
     sensitive_keys: tuple[str, ...] = ()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ReleaseSettings:
+        return _deepcopy_fields(self, memo)  # as ChartInfo's: a chart is copied per release
 
 
 @attrs.define

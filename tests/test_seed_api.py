@@ -108,3 +108,46 @@ def test_custom_chart_overriding_some_methods() -> None:
     (result,) = m.validate(chart, object(), ChartPayload(port=8080))
     assert str(result) == "Validation 'endpoint': PASSED - mine answers"
     assert result.details == {"port": 8080}
+
+
+def test_a_deep_copy_of_a_chart_is_equal_and_independent() -> None:
+    """Charts are deep-copied per release (desired state, contribute_values, the run): the copy
+    (a field-wise one since issue 13) must be equal and share nothing that can change."""
+    import copy
+
+    from firestream_core.model import (
+        BreakingVersion,
+        ChartSetValue,
+        ChartValuesGenerated,
+        ReleaseSettings,
+    )
+
+    info = ChartInfo(name="db", path="charts/db", namespace="data", values=[ChartSetValue("a", "1")],
+                     values_files=[Path("v.yaml")], depends_on=["x"],
+                     yaml_files_content=[ChartValuesGenerated("g.yaml", "k: v")],
+                     last_breaking_version_requiring_restart=BreakingVersion("2.0.0", pre_upgrade_commands=["a b"]),
+                     plugin_values={"nested": {"list": [1, {"deep": True}]}})
+
+    @attrs.define
+    class Options:
+        items: list[str] = attrs.field(factory=list)
+
+    chart = GenericChart(info, options=Options(["o"]), settings=ReleaseSettings(retries=2))
+    dup = copy.deepcopy(chart)
+    assert dup == chart
+    d = dup.chart_info
+    d.values.append(ChartSetValue("b", "2"))
+    d.values[0].value = "changed"
+    d.values_files.append(Path("w.yaml"))
+    d.depends_on.append("y")
+    d.yaml_files_content[0].yaml_content = "k: other"
+    d.last_breaking_version_requiring_restart.pre_upgrade_commands[0].append("c")  # type: ignore[union-attr]
+    d.plugin_values["nested"]["list"][1]["deep"] = False
+    dup.options.items.append("p")
+    assert info.values == [ChartSetValue("a", "1")] and info.values_files == [Path("v.yaml")]
+    assert info.depends_on == ["x"] and info.yaml_files_content[0].yaml_content == "k: v"
+    assert info.last_breaking_version_requiring_restart.pre_upgrade_commands == [["a", "b"]]  # type: ignore[union-attr]
+    assert info.plugin_values == {"nested": {"list": [1, {"deep": True}]}}
+    assert chart.options.items == ["o"]
+    shared = copy.deepcopy([info, info])  # one object copied once, as copy.deepcopy does
+    assert shared[0] is shared[1] and shared[0] is not info

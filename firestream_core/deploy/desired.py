@@ -37,11 +37,13 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from firestream_core.errors import FirestreamError, PluginError
+from firestream_core.tools.chartfiles import reading_once
 
 if TYPE_CHECKING:
     from firestream_core.model import BreakingVersion, HelmChart, InstalledRelease
@@ -246,6 +248,7 @@ def desired_state(
     )
 
 
+@reading_once()  # a chart folder several releases share is hashed once
 def desired_states(
     charts: Iterable[HelmChart],
     *,
@@ -279,6 +282,7 @@ def desired_states(
     if releases is None:
         releases = {c.chart_info.name: c.chart_type for c in charts}
     out: dict[str, DesiredState] = {}
+    project_releases = MappingProxyType(dict(releases))  # one read-only copy for every release
     for chart in charts:
         info = chart.chart_info
         contributed: list[tuple[str, Mapping[str, Any]]] = []
@@ -298,7 +302,7 @@ def desired_states(
                 installed=seen.get((ns, info.name)),
                 redactor=redactor,
                 log=logging.getLogger("firestream"),
-                releases=dict(releases),
+                releases=project_releases,
                 offline=offline,
             )
             contributed = _contributions(manager, chart, context)

@@ -152,6 +152,7 @@ class Run:
         self.state: State | None = None
         self.manager = _StageReporter(project.manager, self._stage)
         self._events_broken = False
+        self._watching = threading.Lock()
         self._writer = backend if isinstance(backend, StateWriter) else None
         self._log = logging.getLogger("firestream")
 
@@ -241,8 +242,8 @@ class Run:
                 satisfied=satisfied,
             )
         finally:
-            done.set()
-            watcher.join()
+            with self._watching:  # from here on the watcher stops nothing (it ends by itself)
+                done.set()
             if not self.dry_run and self._writer is not None:
                 self.record_adopted(satisfied)
                 self._writer.flush(self.state)  # the journal compacted, the last batch written
@@ -261,10 +262,18 @@ class Run:
         )
 
     def _watch_cancel(self, done: threading.Event) -> None:
-        """Stop every helm process of this run as soon as ``cancel`` is set."""
+        """Stop every helm process of this run as soon as ``cancel`` is set.
+
+        ``done`` is set under ``_watching`` when the run ends: the run does not wait
+        for this thread's next wake-up (up to 50 ms on every run), yet once ``done``
+        is set no process is stopped and no refusal is left on the runner.
+        """
         while not done.is_set():
             if self.cancel.wait(0.05):
-                stopped = self.runner.terminate_all(refuse_new=True)
+                with self._watching:
+                    if done.is_set():
+                        return
+                    stopped = self.runner.terminate_all(refuse_new=True)
                 if stopped:
                     log.warning("interrupted: stopped helm for %s", ", ".join(stopped))
                 return

@@ -27,6 +27,10 @@ What is hashed, in sorted order of the path relative to the chart folder:
 
 The digest reads only the files, never runs helm, and is
 ``sha256:<hex>``; equal chart content gives equal digests across machines.
+
+Within :func:`reading_once` (one plan), a chart folder shared by several
+releases is read once: its digest, and what :func:`read_once` keeps (the
+plan's ``Chart.yaml``), are computed for the first release and reused.
 """
 
 from __future__ import annotations
@@ -34,11 +38,50 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tarfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["HelmIgnore", "chart_digest", "chart_files"]
+T = TypeVar("T")
+
+_once: ContextVar[dict[tuple[str, str], Any] | None] = ContextVar("firestream_chart_reads", default=None)
+
+
+@contextmanager
+def reading_once() -> Iterator[None]:
+    """Within the block (one plan, on one thread), each chart folder is read once.
+
+    The folder's content cannot differ between two releases of the same
+    plan, so the digest and ``Chart.yaml`` of a chart that several releases
+    share are computed once. Nested blocks share the outer one's memo; a new
+    block reads everything afresh.
+    """
+    if _once.get() is not None:
+        yield
+        return
+    token = _once.set({})
+    try:
+        yield
+    finally:
+        _once.reset(token)
+
+
+def read_once(kind: str, path: Path | str, read: Callable[[], T]) -> T:
+    """``read()``, or within :func:`reading_once` what it returned for ``(kind, path)`` before.
+
+    An exception is not remembered: the next release reads again (and fails alike).
+    """
+    memo = _once.get()
+    if memo is None:
+        return read()
+    key = (kind, os.fspath(path))
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]  # type: ignore[no-any-return]
+
+__all__ = ["HelmIgnore", "chart_digest", "chart_files", "read_once", "reading_once"]
 
 HELMIGNORE = ".helmignore"
 _DEFAULT_RULES = ("templates/.?*",)
@@ -160,6 +203,7 @@ def chart_files(folder: Path | str) -> list[tuple[str, Path]]:
 
 def _update_archive(h: hashlib._Hash, path: Path) -> bool:
     """Hash a ``.tgz``'s members (name and bytes, sorted); False when it is no archive."""
+    import tarfile  # only for archives: a plan of folder charts does without it
     try:
         with tarfile.open(path, "r:*") as tar:
             members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
@@ -180,7 +224,10 @@ def chart_digest(path: Path | str) -> str:
 
     :raises OSError: the chart cannot be read (the message names the path).
     """
-    p = Path(path)
+    return read_once("digest", path, lambda: _digest(Path(path)))
+
+
+def _digest(p: Path) -> str:
     h = hashlib.sha256()
     if p.is_file():
         if not _update_archive(h, p):

@@ -142,6 +142,10 @@ def parse_upgrade(name: str, namespace: str, stdout: str) -> UpgradedRelease:
     inner = data.get("info")
     status = inner.get("status") if isinstance(inner, Mapping) else None
     manifest = data.get("manifest")
+    if manifest is None and isinstance(inner, Mapping) and data.get("name") and revision:
+        # helm's record of the release, without the manifest: helm (3 and 4) leaves an empty
+        # manifest out of its JSON ("manifest,omitempty"), so there are no workloads to ask for
+        manifest = ""
     workloads = None
     if isinstance(manifest, str):
         # imported here: PyYAML only when a manifest is read (firestream --version stays light)

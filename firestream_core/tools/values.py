@@ -31,6 +31,7 @@ cannot happen).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -464,26 +465,37 @@ def sweep_stale_values_dirs(base: str | Path, *, min_age: float = STALE_AFTER) -
 
 def _sweep_once(base: str) -> None:
     """:func:`sweep_stale_values_dirs` of ``base``, once per process (before its first folder there)."""
+    if base in _swept:  # this very spelling was swept (no realpath: a syscall per folder level)
+        return
     key = os.path.realpath(base)
     with _sweep_lock:
         if key in _swept:
+            _swept.add(base)
             return
-        _swept.add(key)
+        _swept.update((key, base))
         try:
             sweep_stale_values_dirs(base)
         except Exception:  # noqa: BLE001 - tidying must never stop a deploy
             pass
 
 
+_shm_usable: bool | None = None
+
+
 def _private_base() -> str | None:
-    """Where temp values files go: ``FIRESTREAM_TMPDIR``, else RAM-backed /dev/shm, else TMPDIR."""
+    """Where temp values files go: ``FIRESTREAM_TMPDIR``, else RAM-backed /dev/shm, else TMPDIR.
+
+    Whether /dev/shm is usable is asked once per process (a file there failing later
+    fails that upgrade, as it would have anyway).
+    """
+    global _shm_usable
     env = os.environ.get("FIRESTREAM_TMPDIR")
     if env:
         return env
     shm = "/dev/shm"
-    if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
-        return shm
-    return None
+    if _shm_usable is None:
+        _shm_usable = os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK)
+    return shm if _shm_usable else None
 
 
 def dump_values(values: Mapping[str, Any]) -> bytes:
@@ -531,5 +543,10 @@ def values_file(
             os.close(fd)
         yield Path(path)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        try:  # the file and its folder: two calls, where rmtree walks the folder first
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, name))
+            os.rmdir(folder)
+        except OSError:  # something else in there (or a file helm left): remove the lot
+            shutil.rmtree(folder, ignore_errors=True)
         _live.discard(os.path.basename(folder))

@@ -85,6 +85,33 @@ def test_live_progress_redraws_stages_and_keeps_log_lines_above() -> None:
     assert handler.stream is stream  # restored
 
 
+def test_a_large_live_block_is_redrawn_a_few_times_a_second_not_on_every_event() -> None:
+    """issue 13: each draw writes every release's line; 200 releases' events and log lines
+    redrawn one by one would write ~100,000 lines. A large block is drawn at most ten times
+    a second (and at the end), whatever happens meanwhile."""
+    names = [f"r{i:03d}" for i in range(200)]
+    plan = Plan(releases=tuple(Change(n, "default", "generic", "create", ("not deployed",)) for n in names),
+                deps={n: () for n in names})
+    stream = io.StringIO()
+    logger = logging.getLogger("firestream")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        with LiveProgress(plan, stream, live=True) as progress:
+            for n in names:
+                progress(ApplyEvent("started", n, "create", time=1.0))
+                logger.warning("log line of %s", n)
+                progress(ApplyEvent("finished", n, "create", result="ok", time=2.0))
+        text = stream.getvalue()
+    finally:
+        logger.removeHandler(handler)
+    draws = text.count("  r000 ")
+    assert 2 <= draws < 50, draws  # the first draw, the ticker's, the last: not one per event
+    assert all(f"log line of {n}\n" in text for n in names)  # every log line, above the block
+    last = text.splitlines()[-len(names):]  # the final block, drawn when the run ends
+    assert [line.split()[:3] for line in last] == [[n, "create", "ok"] for n in names]
+
+
 def test_progress_off_a_terminal_prints_one_line_per_finished_release() -> None:
     stream = io.StringIO()
     with LiveProgress(_plan(), stream, live=False) as progress:

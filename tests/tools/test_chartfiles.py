@@ -117,3 +117,27 @@ def test_symlinks_are_followed_and_loops_end(tmp_path: Path) -> None:
     first = chart_digest(d)
     shared.write_text("kind: Secret\ndata: {}\n")
     assert chart_digest(d) != first
+
+
+def test_within_one_plan_a_shared_chart_is_read_once_and_afresh_after(tmp_path: Path) -> None:
+    from firestream_core.tools.chartfiles import read_once, reading_once
+
+    chart = make_chart(tmp_path)
+    reads: list[str] = []
+
+    def meta() -> str:
+        reads.append("read")
+        return (chart / "Chart.yaml").read_text()
+
+    first = chart_digest(chart)
+    with reading_once():
+        assert chart_digest(chart) == first
+        (chart / "values.yaml").write_text("replicaCount: 2\n")
+        assert chart_digest(chart) == first  # the plan's releases all see the content it read first
+        with reading_once():  # a nested block shares the outer memo
+            assert chart_digest(chart) == first
+        assert read_once("meta", chart, meta) == read_once("meta", chart, meta)
+        assert reads == ["read"]
+    edited = chart_digest(chart)
+    assert edited != first  # the next plan reads the folder again
+    assert read_once("meta", chart, meta) and reads == ["read", "read"]  # outside a block: every time

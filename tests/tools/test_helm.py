@@ -107,6 +107,25 @@ def test_release_lifecycle_seen_by_the_cluster_state_call(kube, helm, chart_repo
     assert "web" in str(info_exc.value) and "status" in str(info_exc.value)
 
 
+def test_upgrade_output_gives_the_workloads_even_when_helm_leaves_the_manifest_out(
+    kube, helm, chart_repo, tmp_path
+) -> None:  # noqa: ANN001
+    # helm 3 and 4 write the release JSON with "manifest,omitempty": a chart rendering nothing
+    # prints no manifest at all. That is an empty manifest (no workloads), not an unknown one:
+    # pods_running must not ask `helm get manifest` for it.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "Chart.yaml").write_text("apiVersion: v2\nname: empty\nversion: 0.1.0\n")
+    up = helm.upgrade_install_release(ChartInfo(name="nothing", path=empty, namespace=kube.namespace,
+                                                wait=False, atomic=False), tmp_path)
+    assert (up.revision, up.status, up.workloads) == (1, "deployed", ())
+    assert helm.get_manifest("nothing", kube.namespace).strip() == ""
+
+    up = helm.upgrade_install_release(tiny(chart_repo, namespace=kube.namespace, wait=False, atomic=False),
+                                      tmp_path)
+    assert up.workloads == (("Deployment", kube.namespace, "app-tiny-app"),)
+
+
 def test_major_is_detected(helm, helm_major) -> None:  # noqa: ANN001
     assert helm.major == helm_major
     assert helm.version.startswith(f"v{helm_major}.")

@@ -199,3 +199,31 @@ def test_children_get_an_allow_listed_environment(monkeypatch: pytest.MonkeyPatc
     for name in ("DB_PASSWORD_FOR_TEST", "SOME_TOOL_SETTING", "MY_EXTRA"):
         assert name not in seen, name
     assert "s3cret-in-env-1" not in result.stdout
+
+
+def test_a_runner_sees_every_change_of_the_environment_and_of_its_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The filtered environment is kept between calls (issue 13), never past a change: a variable
+    set, changed or removed, a call's own variables and a secret registered later all show."""
+    from firestream_core.tools.redact import Redactor
+
+    code = "import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('HELM_FS')}))"
+    red = Redactor()
+    runner = Runner(redactor=red)
+
+    def seen(**env: str) -> dict[str, str]:
+        result = runner.run([PY, "-c", code], env=env or None)
+        assert result.ok, result.stderr
+        return json.loads(result.stdout)
+
+    monkeypatch.setenv("HELM_FS_A", "one-value")
+    assert seen() == {"HELM_FS_A": "one-value"}
+    assert seen() == {"HELM_FS_A": "one-value"}
+    monkeypatch.setenv("HELM_FS_A", "two-value")
+    assert seen() == {"HELM_FS_A": "two-value"}
+    assert seen(HELM_FS_B="call-only") == {"HELM_FS_A": "two-value", "HELM_FS_B": "call-only"}
+    assert seen() == {"HELM_FS_A": "two-value"}
+    red.add("two-value")  # now a secret: dropped from the next child's environment
+    assert seen() == {}
+    monkeypatch.delenv("HELM_FS_A")
+    monkeypatch.setenv("HELM_FS_C", "three-value")
+    assert seen() == {"HELM_FS_C": "three-value"}

@@ -187,6 +187,17 @@ def test_values_file_removed_whatever_happens(tmp_path: Path, exc: type[BaseExce
     assert list(tmp_path.iterdir()) == []
 
 
+def test_values_folder_removed_with_whatever_else_was_put_in_it(tmp_path: Path) -> None:
+    # the file and its folder go with two calls; anything else in there (a file helm left,
+    # the file already gone) still leaves nothing behind
+    with values_file({"a": 1}, dir=tmp_path) as path:
+        (path.parent / "left-by-someone").write_text("x")
+        (path.parent / "sub").mkdir()
+    with values_file({"a": 1}, dir=tmp_path) as path:
+        path.unlink()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_values_file_default_location_is_not_left_behind() -> None:
     with values_file({"a": 1}) as path:
         assert path.exists()

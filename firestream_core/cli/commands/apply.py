@@ -143,7 +143,14 @@ def record_only(args: argparse.Namespace, project: Any, plan: Any) -> None:
 
 def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool) -> int:
     """Run ``plan`` with live progress and print the summary; return the exit code."""
+    import gc
+
     from firestream_core.cli.progress import LiveProgress, format_summary, use_color
+
+    # Everything made so far (modules, the project, the plan) lives until the command ends:
+    # out of the collector's sight, the run's collections and the interpreter's exit do not
+    # walk it again (one CLI process, one run: nothing frozen is garbage before the end).
+    gc.freeze()
 
     kwargs: dict[str, Any] = {
         "plan": plan,
