@@ -329,6 +329,7 @@ def _print_error(message: str, hint: str | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``firestream`` command; returns the exit code (the console script exits with it)."""
+    one_shot = argv is None  # the console script: this process ends with the command
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "--version" or argv == ["-V"]:
         print(_version())  # the cheap path: nothing else imported
@@ -336,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     verbose = 0
     try:
         args = parse_args(argv)
+        args.one_shot = one_shot
         verbose = args.verbose
         from firestream_core.cli.logs import setup_logging
 

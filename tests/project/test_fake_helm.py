@@ -148,6 +148,21 @@ def test_cli_apply_asks_helm_version_once(env, fake_helm, capsys):
     assert ops.count("list") == 1
 
 
+def test_cli_apply_called_in_process_freezes_nothing(env, fake_helm, monkeypatch):
+    """``gc.freeze()`` speeds up a console-script run's end; a program calling ``main()`` keeps living."""
+    import gc
+
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(1))
+    path = env.write(block("a"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    assert frozen == []
+    env.write(block("a"), block("b"))  # something to apply again
+    monkeypatch.setattr(sys, "argv", ["firestream", "apply", "--yes", "-f", str(path), *env.flags])
+    assert main() == 0  # as the console script calls it
+    assert frozen == [1]
+
+
 def test_one_value_changed_upgrades_only_that_release(env, fake_helm):
     env.write(block("a"), block("b", ("a",), extra="[deployments.generic.values]\nmessage = 'one'\n"))
     assert env.load().apply().ok

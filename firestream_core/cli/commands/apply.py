@@ -150,7 +150,9 @@ def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool)
     # Everything made so far (modules, the project, the plan) lives until the command ends:
     # out of the collector's sight, the run's collections and the interpreter's exit do not
     # walk it again (one CLI process, one run: nothing frozen is garbage before the end).
-    gc.freeze()
+    # Only in the console script: a program calling main() in-process keeps living.
+    if getattr(args, "one_shot", False):
+        gc.freeze()
 
     kwargs: dict[str, Any] = {
         "plan": plan,
