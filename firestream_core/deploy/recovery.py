@@ -1,7 +1,11 @@
 """Getting a release into a state helm can upgrade, and back out of a bad one.
 
 Three things the default ``exec`` and the lifecycle runner need, kept apart
-from the hook implementations so they can be read (and tested) on their own:
+from the hook implementations so they can be read (and tested) on their own.
+The first two are the default ``exec``'s first step, :func:`prepare_release`,
+which the built-in ``exec`` wrapper runs before any other ``exec`` (a chart
+plugin's ``wrapper=True`` step, then ``helm upgrade --install``); a plugin
+never calls them, it reads what they did in ``context.prepared``:
 
 * **pending recovery** - a release left in ``pending-install``,
   ``pending-upgrade`` or ``pending-rollback`` (an earlier helm process was
@@ -36,11 +40,13 @@ from firestream_core.errors import (
     HelmError,
     HelmTimeoutError,
 )
-from firestream_core.model import InstalledRelease
+from firestream_core.model import HelmAction, InstalledRelease
+from firestream_core.plugin.context import PreparedRelease
+from firestream_core.plugin.helpers import current_release, is_dry_run
 from firestream_core.tools.helm_errors import ReleaseNotFoundError
 
 if TYPE_CHECKING:
-    from firestream_core.model import BreakingStep, ChartInfo
+    from firestream_core.model import BreakingStep, ChartInfo, HelmChart
     from firestream_core.plugin.context import DeployContext
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "handle_breaking_version",
     "history_entries",
     "last_deployed_revision",
+    "prepare_release",
     "recover_pending",
     "release_status",
     "rollback_release",
@@ -163,29 +170,11 @@ def recover_pending(
     the next step installs afresh. Otherwise the release is rolled back to
     its last ``deployed`` revision, which is returned.
 
-    Example, a plugin's ``exec`` that runs its own step before the default upgrade
-    (the runner's steps, in the runner's order). What it did is left in
-    ``context.installed``, so the default ``exec`` that follows does not do it again::
+    Example, what :func:`prepare_release` does first::
 
-        from firestream_core.plugin import (HelmAction, current_release, decide_breaking,
-                                            handle_breaking_version, hookimpl, is_dry_run,
-                                            recover_pending)
-
-        @hookimpl
-        def exec(chart, context, payload):
-            info = chart.chart_info
-            if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
-                return None
-            installed = current_release(chart, context)
-            if installed is not None and installed.is_pending:
-                installed = recover_pending(context, info, installed)
-                context.installed = installed
-            step = decide_breaking(context, info, installed)   # the plan's rule
-            if installed is not None and step is not None and step.uninstall:
-                handle_breaking_version(context, info, installed)   # its commands, then the uninstall
-                context.installed = installed = None
-            migrate_schema(context, info, installed)   # the plugin's own step
-            return None                  # the default helm upgrade --install runs
+        installed = current_release(chart, context)
+        if installed is not None and installed.is_pending:
+            installed = recover_pending(context, chart.chart_info, installed)
     """
     log = context.log
     name, ns = info.name, info.namespace_name
@@ -317,17 +306,24 @@ def handle_breaking_version(
     Returns True when the release was uninstalled (the upgrade becomes an
     install).
 
-    Example, inside a plugin's ``exec`` (the whole ``exec`` around it, with the
-    runner's other steps in the runner's order, is :func:`recover_pending`'s example)::
+    Example, the step :func:`prepare_release` takes::
 
-        step = decide_breaking(context, info, installed)   # the plan's rule
-        if installed is not None and step is not None and step.uninstall:
-            handle_breaking_version(context, info, installed)   # its commands, then the uninstall
-            context.installed = installed = None
+        if installed is not None and handle_breaking_version(context, info, installed):
+            installed = None          # uninstalled: helm installs it afresh
     """
     step = decide_breaking(context, info, installed)
     if step is None or installed is None:
         return False
+    return take_breaking_step(context, info, installed, step)
+
+
+def take_breaking_step(
+    context: DeployContext, info: ChartInfo, installed: InstalledRelease, step: BreakingStep
+) -> bool:
+    """Carry out ``step`` (decided by :func:`decide_breaking`): its commands, then the uninstall.
+
+    Returns True when the release was uninstalled.
+    """
     log = context.log
     log.info(
         "Breaking version: release '%s' goes from chart version %s across %s",
@@ -348,6 +344,40 @@ def handle_breaking_version(
         context.helm.uninstall(info.name, info.namespace_name, wait=True, timeout=info.timeout)
         return True
     return False
+
+
+# -- the default exec's first step ------------------------------------------------------
+
+
+def prepare_release(chart: HelmChart, context: DeployContext) -> PreparedRelease | None:
+    """Get a release ready for ``helm upgrade --install``: what the built-in ``exec`` wrapper does.
+
+    A ``pending-*`` release is recovered (:func:`recover_pending`), then the
+    breaking-version step is decided (:func:`decide_breaking`: the plan's
+    rule, a step the plan did not show refused before anything ran) and taken
+    (:func:`take_breaking_step`). None for a Destroy, a Skip or a dry run.
+
+    Example, the built-in wrapper (``deploy/defaults.py``)::
+
+        @hookimpl(specname="exec", wrapper=True, tryfirst=True)
+        def prepare(chart, context, payload):
+            context.prepared = None    # a retry prepares from what the cluster says now
+            context.prepared = prepare_release(chart, context)
+            return (yield)
+    """
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
+        return None
+    installed = current_release(chart, context)
+    recovered = installed is not None and installed.is_pending
+    if installed is not None and installed.is_pending:
+        installed = recover_pending(context, info, installed)
+    step = decide_breaking(context, info, installed)
+    if installed is None or step is None:
+        return PreparedRelease(installed, recovered=recovered)
+    uninstalled = take_breaking_step(context, info, installed, step)
+    return PreparedRelease(None if uninstalled else installed, recovered=recovered, breaking=step,
+                           uninstalled=uninstalled)
 
 
 # -- rollback after a failed validation -----------------------------------------------------

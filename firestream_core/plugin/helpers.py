@@ -3,7 +3,8 @@
 * :func:`options_of` - the release's chart-type options, or the options class's defaults;
 * :func:`value_of` - the value helm will see at a dotted key (``--set`` syntax);
 * :func:`is_dry_run` - nothing may change in the cluster (run-wide or for this release);
-* :func:`current_release` - the release as installed: the plan's view, else one ``helm list``;
+* :func:`current_release` - the release as installed: the plan's view, else one ``helm list``
+  (in ``exec``, as the core's preparation left it);
 * :func:`needs_crd` - in ``contribute_values``: a preset's ServiceMonitor (or any value
   needing another chart's CRD) turned off, with a plan note, when that CRD is absent and
   no release of the project the release depends on provides it.
@@ -78,6 +79,10 @@ def is_dry_run(chart: HelmChart, context: DeployContext) -> bool:
 def current_release(chart: HelmChart, context: DeployContext) -> InstalledRelease | None:
     """The release as installed: the plan's view (``context.installed``), or one ``helm list`` outside a plan.
 
+    In ``exec``, once the core prepared the release (``context.prepared``: a
+    pending release recovered, a breaking version's uninstall done), the
+    release as that left it.
+
     Inside a plan (``apply``) no helm call is made:
 
     >>> from firestream_core.model import ChartInfo, HelmChart, InstalledRelease
@@ -89,6 +94,8 @@ def current_release(chart: HelmChart, context: DeployContext) -> InstalledReleas
     >>> current_release(chart, DeployContext(helm=None, kubectl=None, change="create")) is None
     True
     """
+    if context.prepared is not None:
+        return context.prepared.installed
     if context.installed is not None or context.change is not None:
         return context.installed
     info = chart.chart_info
