@@ -29,7 +29,8 @@ a plugin costs only what it uses. The modules of this package hold:
 ``checks``   reusable validation checks
 ``secrets``  Secrets a plugin creates and keeps (generated passwords)
 ``options``  attrs validators for a chart type's options
-``presets``  a preset's values as the chart's first values document
+``presets``  a preset's values as the chart's first values document; ``ChartPresets``,
+             what every preset of a chart type shares
 ``crds``     CRD upgrades helm does not do
 ``helpers``  ``options_of``, ``value_of``, ``is_dry_run``, ``current_release``, ``needs_crd``
 
@@ -88,7 +89,7 @@ if TYPE_CHECKING:
     )
     from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION, hookimpl, hookspec
     from firestream_core.plugin.options import OptionValueError, at_least, env_var_name, secret_name
-    from firestream_core.plugin.presets import preset_values
+    from firestream_core.plugin.presets import ChartPresets, preset_values
     from firestream_core.plugin.secrets import (
         SecretOutcome,
         ensure_namespace,
@@ -128,6 +129,7 @@ _EXPORTS = {
     "OptionValueError": "plugin.options",
     "env_var_name": "plugin.options",
     "secret_name": "plugin.options",
+    "ChartPresets": "plugin.presets",
     "preset_values": "plugin.presets",
     "SecretOutcome": "plugin.secrets",
     "ensure_namespace": "plugin.secrets",
@@ -147,6 +149,7 @@ __all__ = [
     "BreakingVersion",
     "ChartInfo",
     "ChartPayload",
+    "ChartPresets",
     "ChartSetValue",
     "ChartType",
     "ChartValuesGenerated",

@@ -8,10 +8,10 @@ import attrs
 
 from firestream_core.plugin import (
     ChartInfo,
+    ChartPresets,
     HelmChart,
     HelmChartNamespace,
     ReleaseSettings,
-    preset_values,
 )
 
 REPOSITORY = "bitnami"
@@ -40,19 +40,8 @@ LOCAL_VALUES: dict[str, Any] = {
 }
 
 
-def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
-    return ChartInfo(
-        name="external-dns",
-        repository=REPOSITORY,
-        chart=CHART,
-        version=VERSION,
-        namespace=HelmChartNamespace.KUBE_SYSTEM,
-        yaml_files_content=[preset_values("external-dns", preset, values)],
-    )
-
-
-def _default_info() -> ChartInfo:
-    return _info("default", DEFAULT_VALUES)
+PRESETS = ChartPresets("external-dns", chart=CHART, version=VERSION, repository=REPOSITORY,
+                       namespace=HelmChartNamespace.KUBE_SYSTEM)
 
 
 @attrs.define
@@ -69,7 +58,7 @@ class ExternalDnsChart(HelmChart):
 
     chart_type: ClassVar[str] = "external-dns"
 
-    chart_info: ChartInfo = attrs.field(factory=_default_info)
+    chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("default", DEFAULT_VALUES))
     options: Any = None
     settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
 
@@ -81,4 +70,4 @@ class ExternalDnsChart(HelmChart):
     @classmethod
     def local(cls) -> ExternalDnsChart:
         """The ``noop`` provider: records are computed and logged, nothing is changed."""
-        return cls(_info("local", LOCAL_VALUES))
+        return cls(PRESETS.info("local", LOCAL_VALUES))

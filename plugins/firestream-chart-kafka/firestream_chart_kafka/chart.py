@@ -16,11 +16,11 @@ import attrs
 from firestream_core.plugin import (
     BreakingVersion,
     ChartInfo,
+    ChartPresets,
     HelmChart,
     HelmChartNamespace,
     OptionValueError,
     ReleaseSettings,
-    preset_values,
 )
 from firestream_core.plugin import options_of as core_options_of
 
@@ -161,20 +161,9 @@ class KafkaOptions:
     upgrade_crds: bool = True
 
 
-def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
-    return ChartInfo(
-        name="kafka",  # as the config names it: the chart type's name
-        repository=REPOSITORY,
-        chart=CHART,
-        version=VERSION,
-        namespace=HelmChartNamespace.DEFAULT,
-        last_breaking_version_requiring_restart=default_breaking_version(),
-        yaml_files_content=[preset_values("kafka", preset, values)],
-    )
-
-
-def _operator_info() -> ChartInfo:
-    return _info("strimzi_operator", OPERATOR_VALUES)
+PRESETS = ChartPresets("kafka", chart=CHART, version=VERSION, repository=REPOSITORY,
+                       namespace=HelmChartNamespace.DEFAULT,
+                       fields={"last_breaking_version_requiring_restart": default_breaking_version()})
 
 
 @attrs.define
@@ -189,7 +178,7 @@ class KafkaChart(HelmChart):
 
     chart_type: ClassVar[str] = "kafka"
 
-    chart_info: ChartInfo = attrs.field(factory=_operator_info)
+    chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("strimzi_operator", OPERATOR_VALUES))
     options: KafkaOptions = attrs.field(factory=KafkaOptions)
     settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
 

@@ -13,12 +13,12 @@ import attrs
 from firestream_core.plugin import (
     BreakingVersion,
     ChartInfo,
+    ChartPresets,
     HelmChart,
     HelmChartNamespace,
     ReleaseSettings,
     at_least,
     env_var_name,
-    preset_values,
     secret_name,
 )
 from firestream_core.plugin import options_of as core_options_of
@@ -112,21 +112,10 @@ class PrometheusOperatorOptions:
         return self.grafana_secret or f"{release}-grafana-admin"
 
 
-def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
-    return ChartInfo(
-        name="prometheus-operator",
-        repository=REPOSITORY,
-        chart=CHART,
-        version=VERSION,
-        namespace=HelmChartNamespace.PROMETHEUS,
-        timeout="600s",
-        last_breaking_version_requiring_restart=default_breaking_version(),
-        yaml_files_content=[preset_values("prometheus-operator", preset, values)],
-    )
-
-
-def _default_info() -> ChartInfo:
-    return _info("default", DEFAULT_VALUES)
+PRESETS = ChartPresets("prometheus-operator", chart=CHART, version=VERSION, repository=REPOSITORY,
+                       namespace=HelmChartNamespace.PROMETHEUS,
+                       fields={"timeout": "600s",
+                               "last_breaking_version_requiring_restart": default_breaking_version()})
 
 
 @attrs.define
@@ -142,7 +131,7 @@ class PrometheusOperatorChart(HelmChart):
 
     chart_type: ClassVar[str] = "prometheus-operator"
 
-    chart_info: ChartInfo = attrs.field(factory=_default_info)
+    chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("default", DEFAULT_VALUES))
     options: PrometheusOperatorOptions = attrs.field(factory=PrometheusOperatorOptions)
     settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
 
