@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
@@ -55,8 +55,6 @@ class ExternalDnsChart(HelmChart):
     The preset's values are the chart's first values document: config
     ``values`` override them.
     """
-
-    chart_type: ClassVar[str] = "external-dns"
 
     chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("default", DEFAULT_VALUES))
     options: Any = None

@@ -9,7 +9,7 @@ is up (see :mod:`.cluster`).
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
@@ -175,8 +175,6 @@ class KafkaChart(HelmChart):
     namespace. ``options=KafkaOptions(kafka_cluster=KafkaCluster(...))``
     adds a Kafka cluster, created and waited for after the operator.
     """
-
-    chart_type: ClassVar[str] = "kafka"
 
     chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("strimzi_operator", OPERATOR_VALUES))
     options: KafkaOptions = attrs.field(factory=KafkaOptions)

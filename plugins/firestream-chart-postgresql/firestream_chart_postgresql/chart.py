@@ -8,7 +8,7 @@ the passwords in a Kubernetes Secret and points the chart at it with
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
@@ -145,8 +145,6 @@ class PostgresqlChart(HelmChart):
     config's ``values``, its ``set`` pairs and ``ChartSetValue`` pairs appended
     from Python all override them.
     """
-
-    chart_type: ClassVar[str] = "postgresql"
 
     chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("default", DEFAULT_VALUES))
     options: PostgresqlOptions = attrs.field(factory=PostgresqlOptions)

@@ -6,7 +6,7 @@ here the Grafana admin password is kept in a Secret (see :mod:`.grafana`).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
@@ -128,8 +128,6 @@ class PrometheusOperatorChart(HelmChart):
     (:data:`CRD_UPGRADES`) is upgraded across it with the chart's CRDs applied first. The preset's values are the chart's first values
     document: config ``values`` override them.
     """
-
-    chart_type: ClassVar[str] = "prometheus-operator"
 
     chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("default", DEFAULT_VALUES))
     options: PrometheusOperatorOptions = attrs.field(factory=PrometheusOperatorOptions)
