@@ -392,6 +392,20 @@ def test_an_exec_wrapper_sees_the_breaking_versions_uninstall(context, helm, kub
     assert helm.ops().count("uninstall") == 1
 
 
+def test_a_breaking_step_the_plan_did_not_show_is_refused_before_a_wrappers_step(make_context, helm, chart_dir):
+    """Inside a plan that shows no breaking step, the core refuses before the plugin's wrapper runs."""
+    helm.seed("web", "default", (1, "deployed", "chart-9.0.0"))
+    context = make_context(change="upgrade")  # the plan's view: no breaking step (context.breaking None)
+    context.installed = _installed(helm)
+    step = StepBeforeHelm(helm)
+    bv = _breaking(requires_uninstall=True)
+    result = run_release(generic(last_breaking_version_requiring_restart=bv), make_manager(step), context)
+    assert not result.ok and result.stage_failed == "exec"
+    assert "which the plan did not show" in result.error
+    assert step.seen == []  # the plugin's step never ran
+    assert "uninstall" not in helm.ops() and "upgrade_install" not in helm.ops()
+
+
 def test_an_exec_wrapper_that_raises_fails_exec_before_helm(context, helm, chart_dir):
     step = StepBeforeHelm(helm, fail=True)
     result = run_release(generic(), make_manager(step), context)
