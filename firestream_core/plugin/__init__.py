@@ -24,13 +24,11 @@ a plugin costs only what it uses. The modules of this package hold:
 ``spec``     every hook, in lifecycle order
 ``manager``  the plugin manager: discovery, chart types, per-type hook calls
 ``generic``  the built-in ``generic`` chart type
-``context``  ``DeployContext``, what a stage receives besides chart and payload;
-             ``PreparedRelease``, what the core did before helm (``context.prepared``)
+``context``  ``DeployContext`` (what a stage receives) and ``PreparedRelease`` (``context.prepared``)
 ``checks``   reusable validation checks
 ``secrets``  Secrets a plugin creates and keeps (generated passwords)
 ``options``  attrs validators for a chart type's options
-``presets``  a preset's values as the chart's first values document; ``ChartPresets``,
-             what every preset of a chart type shares
+``presets``  ``ChartPresets`` (what every preset shares), ``preset_values`` (its values document)
 ``crds``     CRD upgrades helm does not do
 ``helpers``  ``options_of``, ``value_of``, ``is_dry_run``, ``current_release``, ``needs_crd``
 
