@@ -13,7 +13,7 @@ never calls them, it reads what they did in ``context.prepared``:
   progress"). ``recover_pending`` uninstalls a ``pending-install`` at
   revision 1 and otherwise rolls back to the last ``deployed`` revision, as
   Qovery and Flux do.
-* **breaking versions** - ``handle_breaking_version`` runs a chart's
+* **breaking versions** - ``take_breaking_step`` runs a chart's
   ``pre_upgrade_commands`` (argument lists, never through a shell) and
   uninstalls first when ``requires_uninstall``, when the upgrade crosses the
   breaking version (installed < breaking <= target, semver: the one rule
@@ -53,7 +53,6 @@ __all__ = [
     "DEPLOYED_STATUSES",
     "decide_breaking",
     "find_installed",
-    "handle_breaking_version",
     "history_entries",
     "last_deployed_revision",
     "prepare_release",
@@ -61,6 +60,7 @@ __all__ = [
     "release_status",
     "rollback_release",
     "run_command",
+    "take_breaking_step",
 ]
 
 DEPLOYED_STATUSES = ("deployed", "superseded")
@@ -293,36 +293,21 @@ def decide_breaking(
     )
 
 
-def handle_breaking_version(
-    context: DeployContext,
-    info: ChartInfo,
-    installed: InstalledRelease | None,
-) -> bool:
-    """Prepare an upgrade across ``info.last_breaking_version_requiring_restart``.
-
-    Decided by :func:`decide_breaking` (the plan's rule; refused when the plan
-    did not show it): each ``pre_upgrade_commands`` argument list runs in
-    order, then the release is uninstalled when ``requires_uninstall``.
-    Returns True when the release was uninstalled (the upgrade becomes an
-    install).
-
-    Example, the step :func:`prepare_release` takes::
-
-        if installed is not None and handle_breaking_version(context, info, installed):
-            installed = None          # uninstalled: helm installs it afresh
-    """
-    step = decide_breaking(context, info, installed)
-    if step is None or installed is None:
-        return False
-    return take_breaking_step(context, info, installed, step)
-
-
 def take_breaking_step(
     context: DeployContext, info: ChartInfo, installed: InstalledRelease, step: BreakingStep
 ) -> bool:
-    """Carry out ``step`` (decided by :func:`decide_breaking`): its commands, then the uninstall.
+    """Carry out an upgrade across ``info.last_breaking_version_requiring_restart``.
 
-    Returns True when the release was uninstalled.
+    ``step`` is what :func:`decide_breaking` decided (the plan's rule; refused
+    when the plan did not show it): each ``pre_upgrade_commands`` argument list
+    runs in order, then the release is uninstalled when ``step.uninstall``.
+    Returns True when the release was uninstalled (the upgrade becomes an install).
+
+    Example, as :func:`prepare_release` takes it::
+
+        step = decide_breaking(context, info, installed)
+        if installed is not None and step is not None and take_breaking_step(context, info, installed, step):
+            installed = None          # uninstalled: helm installs it afresh
     """
     log = context.log
     log.info(
