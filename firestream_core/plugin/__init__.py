@@ -30,7 +30,7 @@ a plugin costs only what it uses. The modules of this package hold:
 ``options``  attrs validators for a chart type's options
 ``presets``  ``ChartPresets`` (what every preset shares), ``preset_values`` (its values document)
 ``crds``     CRD upgrades helm does not do
-``helpers``  ``options_of``, ``value_of``, ``is_dry_run``, ``current_release``, ``needs_crd``
+``helpers``  ``options_of``, ``value_of``, ``is_dry_run``, ``current_release``, ``needs_crd``, ...
 
 A plugin whose chart needs a step of its own before helm (an operator's CRDs)
 writes an ``exec`` *wrapper*: the core has recovered a pending release and
@@ -79,9 +79,11 @@ if TYPE_CHECKING:
     from firestream_core.plugin.context import DeployContext, PreparedRelease
     from firestream_core.plugin.crds import apply_crds, chart_crds, crd_names, upgrade_chart_crds
     from firestream_core.plugin.helpers import (
+        breaking_version_at,
         current_release,
         is_dry_run,
         needs_crd,
+        notes_crossed,
         options_of,
         value_of,
     )
@@ -135,9 +137,11 @@ _EXPORTS = {
     "generate_password": "plugin.secrets",
     "read_secret": "plugin.secrets",
     "chart_value": "plugin.checks",
+    "breaking_version_at": "plugin.helpers",
     "current_release": "plugin.helpers",
     "is_dry_run": "plugin.helpers",
     "needs_crd": "plugin.helpers",
+    "notes_crossed": "plugin.helpers",
     "options_of": "plugin.helpers",
     "value_of": "plugin.helpers",
 }
@@ -173,6 +177,7 @@ __all__ = [
     "ValidationStatus",
     "apply_crds",
     "at_least",
+    "breaking_version_at",
     "chart_crds",
     "chart_value",
     "checks",
@@ -186,6 +191,7 @@ __all__ = [
     "hookspec",
     "is_dry_run",
     "needs_crd",
+    "notes_crossed",
     "options_of",
     "parse_duration",
     "preset_values",

@@ -21,7 +21,9 @@ from firestream_core.plugin import (
     HelmChartNamespace,
     OptionValueError,
     ReleaseSettings,
+    breaking_version_at,
 )
+from firestream_core.plugin import notes_crossed as core_notes_crossed
 from firestream_core.plugin import options_of as core_options_of
 
 REPOSITORY = "strimzi"
@@ -47,24 +49,13 @@ The default's breaking version is the last of them at or below :data:`VERSION`:
 
 def notes_crossed(installed: str, target: str | None) -> list[tuple[str, str]]:
     """The :data:`UPGRADE_NOTES` with ``installed < version <= target`` (semver; no target: all above installed)."""
-    from firestream_core.plugin import SemVer
-
-    try:
-        low = SemVer.parse(installed)
-        high = SemVer.parse(target) if target else None
-    except ValueError:
-        return []
-    return [(v, note) for v, note in UPGRADE_NOTES
-            if low < SemVer.parse(v) and (high is None or SemVer.parse(v) <= high)]
+    return core_notes_crossed(UPGRADE_NOTES, installed, target)
 
 
 def default_breaking_version(version: str = VERSION) -> BreakingVersion | None:
     """The last :data:`UPGRADE_NOTES` version at or below ``version``: no uninstall, the CRDs are applied."""
-    from firestream_core.plugin import SemVer
+    return breaking_version_at(UPGRADE_NOTES, version)
 
-    top = SemVer.parse(version)
-    crossed = [v for v, _ in UPGRADE_NOTES if SemVer.parse(v) <= top]
-    return BreakingVersion(crossed[-1]) if crossed else None
 
 OPERATOR_VALUES: dict[str, Any] = {
     "watchAnyNamespace": False,

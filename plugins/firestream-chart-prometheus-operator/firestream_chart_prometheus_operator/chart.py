@@ -18,7 +18,9 @@ from firestream_core.plugin import (
     HelmChartNamespace,
     ReleaseSettings,
     at_least,
+    breaking_version_at,
     env_var_name,
+    notes_crossed,
     secret_name,
 )
 from firestream_core.plugin import options_of as core_options_of
@@ -57,24 +59,13 @@ an upgrade across it is shown by ``plan`` with the CRD step ``exec`` takes
 
 def crd_upgrades_crossed(installed: str, target: str | None) -> list[tuple[str, str]]:
     """The :data:`CRD_UPGRADES` with ``installed < version <= target`` (semver; no target: all above installed)."""
-    from firestream_core.plugin import SemVer
-
-    try:
-        low = SemVer.parse(installed)
-        high = SemVer.parse(target) if target else None
-    except ValueError:
-        return []
-    return [(v, note) for v, note in CRD_UPGRADES
-            if low < SemVer.parse(v) and (high is None or SemVer.parse(v) <= high)]
+    return notes_crossed(CRD_UPGRADES, installed, target)
 
 
 def default_breaking_version(version: str = VERSION) -> BreakingVersion | None:
     """The last :data:`CRD_UPGRADES` major at or below ``version``: no uninstall, the CRDs are applied."""
-    from firestream_core.plugin import SemVer
+    return breaking_version_at(CRD_UPGRADES, version)
 
-    top = SemVer.parse(version)
-    crossed = [v for v, _ in CRD_UPGRADES if SemVer.parse(v) <= top]
-    return BreakingVersion(crossed[-1]) if crossed else None
 
 DEFAULT_VALUES: dict[str, Any] = {
     "prometheus.prometheusSpec.retention": "30d",
