@@ -2,9 +2,12 @@
 
 Every implementation here is ``trylast``, so a chart plugin's implementation
 of the same hook runs before it - except ``pre_exec``, which is ``tryfirst``:
-the chart's repository is added before a plugin makes any change. For ``exec`` (firstresult) a chart plugin
-returning an ``ExecOutcome`` replaces the default; for the other stages the
-default runs as well and its results are added to the plugin's.
+the chart's repository is added before a plugin makes any change, and ``exec``'s
+first step, the outermost ``wrapper`` (``prepare``), which gets the release ready
+before any other ``exec`` runs. For ``exec`` (firstresult) a chart plugin
+returning an ``ExecOutcome`` replaces the default upgrade; a plugin's
+``wrapper=True`` ``exec`` runs its step between the preparation and helm. For
+the other stages the default runs as well and its results are added to the plugin's.
 
 =====================  ====================================================
 stage                  default
@@ -14,8 +17,10 @@ check_prerequisites    ``ChartInfo.check()``, the release settings, the
                        readable, a named repository has a known URL
 pre_exec               ``helm repo add`` of the chart's repository, once
                        per run (not for OCI or local charts)
-exec                   Deploy: recover a ``pending-*`` release, handle a
-                       breaking version, ``helm upgrade --install``;
+exec                   Deploy: first (the ``prepare`` wrapper, around every
+                       other ``exec``) recover a ``pending-*`` release and
+                       take the breaking-version step (``context.prepared``),
+                       last ``helm upgrade --install``;
                        Destroy: ``helm uninstall`` when installed;
                        Skip: nothing
 post_exec              nothing
@@ -36,11 +41,7 @@ import attrs
 from firestream_core.deploy.debuginfo import (
     collect_debug_info,
 )
-from firestream_core.deploy.recovery import (
-    handle_breaking_version,
-    recover_pending,
-    release_status,
-)
+from firestream_core.deploy.recovery import prepare_release, release_status
 from firestream_core.deploy.workloads import check_pods_running
 from firestream_core.errors import ChartNotFoundError, HelmCommandError
 from firestream_core.model import (
@@ -53,6 +54,8 @@ from firestream_core.plugin.helpers import current_release, is_dry_run
 from firestream_core.plugin.markers import hookimpl
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from firestream_core.model import ChartInfo, ChartPayload, HelmChart
     from firestream_core.plugin.context import DeployContext, LifecycleRecord
 
@@ -191,11 +194,7 @@ def _deploy(chart: HelmChart, context: DeployContext) -> ExecOutcome:
         dry = info if info.dry_run else attrs.evolve(info, dry_run=True)
         context.helm.upgrade_install(dry, context.project_dir)
         return ExecOutcome("deployed", None, f"dry run: release '{info.name}' rendered, nothing changed")
-    installed = current_release(chart, context)
-    if installed is not None and installed.is_pending:
-        installed = recover_pending(context, info, installed)
-    if installed is not None and handle_breaking_version(context, info, installed):
-        installed = None
+    installed = current_release(chart, context)  # as the prepare wrapper left it
     upgraded = context.helm.upgrade_install_release(info, context.project_dir)
     revision = upgraded.revision
     verb = "upgraded" if installed is not None else "installed"
@@ -220,9 +219,18 @@ def _destroy(chart: HelmChart, context: DeployContext) -> ExecOutcome:
     return ExecOutcome("destroyed", installed.revision, f"release '{info.name}' uninstalled")
 
 
+@hookimpl(specname="exec", wrapper=True, tryfirst=True)
+def prepare(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Generator[None, Any, Any]:
+    """``exec``'s first step, around every other ``exec``: recover a pending release, take the
+    breaking-version step; what it did is ``context.prepared`` (``deploy.recovery.prepare_release``)."""
+    context.prepared = None  # a retry prepares again, from what the cluster says now
+    context.prepared = prepare_release(chart, context)
+    return (yield)
+
+
 @hookimpl(trylast=True)
 def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> ExecOutcome:  # noqa: A001
-    """Deploy: upgrade --install (after recovery and breaking versions); Destroy: uninstall."""
+    """Deploy: upgrade --install (the ``prepare`` wrapper recovered it first); Destroy: uninstall."""
     action = chart.chart_info.action
     if action is HelmAction.DEPLOY:
         return _deploy(chart, context)

@@ -1,7 +1,11 @@
 """Getting a release into a state helm can upgrade, and back out of a bad one.
 
 Three things the default ``exec`` and the lifecycle runner need, kept apart
-from the hook implementations so they can be read (and tested) on their own:
+from the hook implementations so they can be read (and tested) on their own.
+The first two are the default ``exec``'s first step, :func:`prepare_release`,
+which the built-in ``exec`` wrapper runs before any other ``exec`` (a chart
+plugin's ``wrapper=True`` step, then ``helm upgrade --install``); a plugin
+never calls them, it reads what they did in ``context.prepared``:
 
 * **pending recovery** - a release left in ``pending-install``,
   ``pending-upgrade`` or ``pending-rollback`` (an earlier helm process was
@@ -9,7 +13,7 @@ from the hook implementations so they can be read (and tested) on their own:
   progress"). ``recover_pending`` uninstalls a ``pending-install`` at
   revision 1 and otherwise rolls back to the last ``deployed`` revision, as
   Qovery and Flux do.
-* **breaking versions** - ``handle_breaking_version`` runs a chart's
+* **breaking versions** - ``take_breaking_step`` runs a chart's
   ``pre_upgrade_commands`` (argument lists, never through a shell) and
   uninstalls first when ``requires_uninstall``, when the upgrade crosses the
   breaking version (installed < breaking <= target, semver: the one rule
@@ -36,24 +40,27 @@ from firestream_core.errors import (
     HelmError,
     HelmTimeoutError,
 )
-from firestream_core.model import InstalledRelease
+from firestream_core.model import HelmAction, InstalledRelease
+from firestream_core.plugin.context import PreparedRelease
+from firestream_core.plugin.helpers import current_release, is_dry_run
 from firestream_core.tools.helm_errors import ReleaseNotFoundError
 
 if TYPE_CHECKING:
-    from firestream_core.model import BreakingStep, ChartInfo
+    from firestream_core.model import BreakingStep, ChartInfo, HelmChart
     from firestream_core.plugin.context import DeployContext
 
 __all__ = [
     "DEPLOYED_STATUSES",
     "decide_breaking",
     "find_installed",
-    "handle_breaking_version",
     "history_entries",
     "last_deployed_revision",
+    "prepare_release",
     "recover_pending",
     "release_status",
     "rollback_release",
     "run_command",
+    "take_breaking_step",
 ]
 
 DEPLOYED_STATUSES = ("deployed", "superseded")
@@ -163,29 +170,11 @@ def recover_pending(
     the next step installs afresh. Otherwise the release is rolled back to
     its last ``deployed`` revision, which is returned.
 
-    Example, a plugin's ``exec`` that runs its own step before the default upgrade
-    (the runner's steps, in the runner's order). What it did is left in
-    ``context.installed``, so the default ``exec`` that follows does not do it again::
+    Example, what :func:`prepare_release` does first::
 
-        from firestream_core.plugin import (HelmAction, current_release, decide_breaking,
-                                            handle_breaking_version, hookimpl, is_dry_run,
-                                            recover_pending)
-
-        @hookimpl
-        def exec(chart, context, payload):
-            info = chart.chart_info
-            if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
-                return None
-            installed = current_release(chart, context)
-            if installed is not None and installed.is_pending:
-                installed = recover_pending(context, info, installed)
-                context.installed = installed
-            step = decide_breaking(context, info, installed)   # the plan's rule
-            if installed is not None and step is not None and step.uninstall:
-                handle_breaking_version(context, info, installed)   # its commands, then the uninstall
-                context.installed = installed = None
-            migrate_schema(context, info, installed)   # the plugin's own step
-            return None                  # the default helm upgrade --install runs
+        installed = current_release(chart, context)
+        if installed is not None and installed.is_pending:
+            installed = recover_pending(context, chart.chart_info, installed)
     """
     log = context.log
     name, ns = info.name, info.namespace_name
@@ -304,30 +293,22 @@ def decide_breaking(
     )
 
 
-def handle_breaking_version(
-    context: DeployContext,
-    info: ChartInfo,
-    installed: InstalledRelease | None,
+def take_breaking_step(
+    context: DeployContext, info: ChartInfo, installed: InstalledRelease, step: BreakingStep
 ) -> bool:
-    """Prepare an upgrade across ``info.last_breaking_version_requiring_restart``.
+    """Carry out an upgrade across ``info.last_breaking_version_requiring_restart``.
 
-    Decided by :func:`decide_breaking` (the plan's rule; refused when the plan
-    did not show it): each ``pre_upgrade_commands`` argument list runs in
-    order, then the release is uninstalled when ``requires_uninstall``.
-    Returns True when the release was uninstalled (the upgrade becomes an
-    install).
+    ``step`` is what :func:`decide_breaking` decided (the plan's rule; refused
+    when the plan did not show it): each ``pre_upgrade_commands`` argument list
+    runs in order, then the release is uninstalled when ``step.uninstall``.
+    Returns True when the release was uninstalled (the upgrade becomes an install).
 
-    Example, inside a plugin's ``exec`` (the whole ``exec`` around it, with the
-    runner's other steps in the runner's order, is :func:`recover_pending`'s example)::
+    Example, as :func:`prepare_release` takes it::
 
-        step = decide_breaking(context, info, installed)   # the plan's rule
-        if installed is not None and step is not None and step.uninstall:
-            handle_breaking_version(context, info, installed)   # its commands, then the uninstall
-            context.installed = installed = None
+        step = decide_breaking(context, info, installed)
+        if installed is not None and step is not None and take_breaking_step(context, info, installed, step):
+            installed = None          # uninstalled: helm installs it afresh
     """
-    step = decide_breaking(context, info, installed)
-    if step is None or installed is None:
-        return False
     log = context.log
     log.info(
         "Breaking version: release '%s' goes from chart version %s across %s",
@@ -348,6 +329,40 @@ def handle_breaking_version(
         context.helm.uninstall(info.name, info.namespace_name, wait=True, timeout=info.timeout)
         return True
     return False
+
+
+# -- the default exec's first step ------------------------------------------------------
+
+
+def prepare_release(chart: HelmChart, context: DeployContext) -> PreparedRelease | None:
+    """Get a release ready for ``helm upgrade --install``: what the built-in ``exec`` wrapper does.
+
+    A ``pending-*`` release is recovered (:func:`recover_pending`), then the
+    breaking-version step is decided (:func:`decide_breaking`: the plan's
+    rule, a step the plan did not show refused before anything ran) and taken
+    (:func:`take_breaking_step`). None for a Destroy, a Skip or a dry run.
+
+    Example, the built-in wrapper (``deploy/defaults.py``)::
+
+        @hookimpl(specname="exec", wrapper=True, tryfirst=True)
+        def prepare(chart, context, payload):
+            context.prepared = None    # a retry prepares from what the cluster says now
+            context.prepared = prepare_release(chart, context)
+            return (yield)
+    """
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
+        return None
+    installed = current_release(chart, context)
+    recovered = installed is not None and installed.is_pending
+    if installed is not None and installed.is_pending:
+        installed = recover_pending(context, info, installed)
+    step = decide_breaking(context, info, installed)
+    if installed is None or step is None:
+        return PreparedRelease(installed, recovered=recovered)
+    uninstalled = take_breaking_step(context, info, installed, step)
+    return PreparedRelease(None if uninstalled else installed, recovered=recovered, breaking=step,
+                           uninstalled=uninstalled)
 
 
 # -- rollback after a failed validation -----------------------------------------------------

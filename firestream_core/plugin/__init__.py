@@ -24,17 +24,24 @@ a plugin costs only what it uses. The modules of this package hold:
 ``spec``     every hook, in lifecycle order
 ``manager``  the plugin manager: discovery, chart types, per-type hook calls
 ``generic``  the built-in ``generic`` chart type
-``context``  ``DeployContext``, what a stage receives besides chart and payload
+``context``  ``DeployContext`` (what a stage receives) and ``PreparedRelease`` (``context.prepared``)
 ``checks``   reusable validation checks
 ``secrets``  Secrets a plugin creates and keeps (generated passwords)
 ``options``  attrs validators for a chart type's options
-``presets``  a preset's values as the chart's first values document
+``presets``  ``ChartPresets`` (what every preset shares), ``preset_values`` (its values document)
 ``crds``     CRD upgrades helm does not do
-``helpers``  ``options_of``, ``value_of``, ``is_dry_run``, ``current_release``, ``needs_crd``
+``helpers``  ``options_of``, ``value_of``, ``is_dry_run``, ``current_release``, ``needs_crd``, ...
 
-``recover_pending``, ``decide_breaking`` and ``handle_breaking_version`` are the runner's own
-steps (``deploy.recovery``), offered to a plugin whose ``exec`` runs code
-before the default upgrade; they resolve only when a plugin asks for them.
+A plugin whose chart needs a step of its own before helm (an operator's CRDs)
+writes an ``exec`` *wrapper*: the core has recovered a pending release and
+taken the plan's breaking-version step before it runs, and says what it did in
+``context.prepared`` (a ``PreparedRelease``)::
+
+    @hookimpl(wrapper=True)
+    def exec(chart, context, payload):
+        if context.prepared is not None:           # a Deploy that changes the cluster
+            apply_crds(context, chart.chart_info)  # the plugin's own step
+        return (yield)                             # the default helm upgrade --install
 """
 
 from __future__ import annotations
@@ -69,18 +76,20 @@ if TYPE_CHECKING:
     )
     from firestream_core.plugin import checks
     from firestream_core.plugin.checks import chart_value
-    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin.context import DeployContext, PreparedRelease
     from firestream_core.plugin.crds import apply_crds, chart_crds, crd_names, upgrade_chart_crds
     from firestream_core.plugin.helpers import (
+        breaking_version_at,
         current_release,
         is_dry_run,
         needs_crd,
+        notes_crossed,
         options_of,
         value_of,
     )
     from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION, hookimpl, hookspec
     from firestream_core.plugin.options import OptionValueError, at_least, env_var_name, secret_name
-    from firestream_core.plugin.presets import preset_values
+    from firestream_core.plugin.presets import ChartPresets, preset_values
     from firestream_core.plugin.secrets import (
         SecretOutcome,
         ensure_namespace,
@@ -111,6 +120,7 @@ _EXPORTS = {
         )
     },
     "DeployContext": "plugin.context",
+    "PreparedRelease": "plugin.context",
     "apply_crds": "plugin.crds",
     "chart_crds": "plugin.crds",
     "crd_names": "plugin.crds",
@@ -119,6 +129,7 @@ _EXPORTS = {
     "OptionValueError": "plugin.options",
     "env_var_name": "plugin.options",
     "secret_name": "plugin.options",
+    "ChartPresets": "plugin.presets",
     "preset_values": "plugin.presets",
     "SecretOutcome": "plugin.secrets",
     "ensure_namespace": "plugin.secrets",
@@ -126,16 +137,13 @@ _EXPORTS = {
     "generate_password": "plugin.secrets",
     "read_secret": "plugin.secrets",
     "chart_value": "plugin.checks",
+    "breaking_version_at": "plugin.helpers",
     "current_release": "plugin.helpers",
     "is_dry_run": "plugin.helpers",
     "needs_crd": "plugin.helpers",
+    "notes_crossed": "plugin.helpers",
     "options_of": "plugin.helpers",
     "value_of": "plugin.helpers",
-    # the runner's own steps, for a plugin whose exec runs code before the default upgrade
-    # (resolved lazily, at the plugin's call: the plugin layer itself never imports deploy/)
-    "decide_breaking": "deploy.recovery",
-    "handle_breaking_version": "deploy.recovery",
-    "recover_pending": "deploy.recovery",
 }
 _MODULES = {"checks": "plugin.checks"}
 
@@ -143,6 +151,7 @@ __all__ = [
     "BreakingVersion",
     "ChartInfo",
     "ChartPayload",
+    "ChartPresets",
     "ChartSetValue",
     "ChartType",
     "ChartValuesGenerated",
@@ -158,6 +167,7 @@ __all__ = [
     "NAME",
     "OptionValueError",
     "PLUGIN_API_VERSION",
+    "PreparedRelease",
     "PrerequisiteError",
     "ReleaseSettings",
     "SecretOutcome",
@@ -167,6 +177,7 @@ __all__ = [
     "ValidationStatus",
     "apply_crds",
     "at_least",
+    "breaking_version_at",
     "chart_crds",
     "chart_value",
     "checks",
@@ -176,17 +187,15 @@ __all__ = [
     "ensure_secret",
     "env_var_name",
     "generate_password",
-    "decide_breaking",
-    "handle_breaking_version",
     "hookimpl",
     "hookspec",
     "is_dry_run",
     "needs_crd",
+    "notes_crossed",
     "options_of",
     "parse_duration",
     "preset_values",
     "read_secret",
-    "recover_pending",
     "secret_name",
     "upgrade_chart_crds",
     "value_of",

@@ -18,6 +18,52 @@ if TYPE_CHECKING:
     from firestream_core.tools.redact import Redactor
 
 
+@attrs.frozen
+class PreparedRelease:
+    """What the core did to a release before helm runs: ``context.prepared``, read by an ``exec`` wrapper.
+
+    The default ``exec`` is two documented steps. First the built-in ``exec``
+    *wrapper* (the outermost one) prepares the release: a ``pending-*`` release
+    is recovered (rolled back, or uninstalled when it never worked) and the
+    plan's breaking-version step is taken (its ``pre_upgrade_commands``, then
+    the uninstall with ``requires_uninstall``; a step the plan did not show is
+    refused). What it did is this record, in ``context.prepared``. Then every
+    other ``exec`` runs: a chart plugin's ``wrapper=True`` hookimpl (its code
+    before ``yield`` runs now, between the preparation and helm), and the
+    default ``helm upgrade --install``. ``context.prepared`` is None for a
+    Destroy, a Skip and a dry run (nothing is prepared).
+
+    :ivar installed: the release as it stands now: None when it is not
+        installed, or was uninstalled by the preparation.
+    :ivar recovered: a ``pending-*`` release was recovered first.
+    :ivar breaking: the breaking-version step taken (the plan's), or None.
+    :ivar uninstalled: the release was uninstalled for that step; helm now
+        installs it afresh.
+
+    Example, an operator chart's step before helm (the ``exec`` wrapper of the
+    kafka and prometheus-operator plugins)::
+
+        @hookimpl(wrapper=True)
+        def exec(chart, context, payload):
+            prepared = context.prepared        # None: a Destroy, a Skip, a dry run
+            if prepared is not None and not prepared.uninstalled:
+                applied = upgrade_chart_crds(context, chart.chart_info,
+                                             installed=prepared.installed,
+                                             probe=["kafkas.kafka.strimzi.io"])
+                if applied:
+                    payload.section("kafka")["crds_applied"] = applied
+            return (yield)                     # the default helm upgrade --install
+
+    >>> PreparedRelease(installed=None, uninstalled=True).uninstalled
+    True
+    """
+
+    installed: InstalledRelease | None
+    recovered: bool = False
+    breaking: BreakingStep | None = None
+    uninstalled: bool = False
+
+
 @attrs.define
 class LifecycleRecord:
     """What the runner keeps of one release's lifecycle while it runs (``context.lifecycle``).
@@ -101,6 +147,9 @@ class DeployContext:
     :ivar offline: the desired-state stage as ``firestream validate`` runs it: no
         cluster (``helm`` and ``kubectl`` answer nothing), nothing is installed;
         a hook notes what it will decide at plan time instead of asking.
+    :ivar prepared: in ``exec``, what the core did before helm (pending recovery,
+        the breaking-version step): a :class:`PreparedRelease`, None outside a
+        Deploy that changes the cluster.
 
     A stage reads it, never builds it (the runner does)::
 
@@ -134,6 +183,7 @@ class DeployContext:
     breaking_version: BreakingVersion | None = None
     lifecycle: LifecycleRecord = attrs.field(factory=LifecycleRecord)
     offline: bool = False
+    prepared: PreparedRelease | None = None
 
     def note(self, text: str) -> None:
         """Say why a value of this release is what it is (``contribute_values``).

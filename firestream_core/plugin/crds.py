@@ -4,9 +4,9 @@ helm installs the ``crds/`` folders of a chart and of its subcharts on the
 first install and never touches them again: an upgraded operator chart
 (Strimzi, kube-prometheus-stack, ...) would run its newer operator against
 the CRDs of its first version. A chart plugin calls
-:func:`upgrade_chart_crds` from its ``exec`` hook (which runs before the
-default ``helm upgrade --install`` and returns None so that the default still
-runs). It reads the CRDs of the chart version being deployed - the local
+:func:`upgrade_chart_crds` from an ``exec`` wrapper (``@hookimpl(wrapper=True)``:
+its code before ``yield`` runs after the core's preparation of the release,
+``context.prepared``, and before the default ``helm upgrade --install``). It reads the CRDs of the chart version being deployed - the local
 chart (``path``: a folder or a ``.tgz``), or the archive ``helm pull`` fetches
 through the helm layer (the repository was added by ``pre_exec``) - and
 applies them with ``kubectl apply --server-side`` (field manager
@@ -124,10 +124,10 @@ def apply_crds(context: DeployContext, info: ChartInfo) -> list[str]:
 
     Nothing is applied (and ``[]`` returned) when the chart has no CRDs.
 
-    Example, in ``exec``, applying them whatever is installed (prefer
+    Example, in an ``exec`` wrapper, applying them whatever is installed (prefer
     :func:`upgrade_chart_crds`, which knows when not to)::
 
-        if not is_dry_run(chart, context):
+        if context.prepared is not None:    # a Deploy that changes the cluster
             applied = apply_crds(context, chart.chart_info)
             payload.section("my-operator")["crds"] = applied
     """
@@ -152,11 +152,11 @@ def upgrade_chart_crds(
 ) -> list[str] | None:
     """Before an upgrade, server-side apply the CRDs of the chart version being deployed.
 
-    Call it from a chart plugin's ``exec`` hook, before the default
+    Call it from a chart plugin's ``exec`` wrapper, before the default
     ``helm upgrade --install`` runs.
 
-    :param installed: the release as installed (``firestream_core.plugin.current_release``),
-        None for a first install.
+    :param installed: the release as installed (``context.prepared.installed``, or
+        ``firestream_core.plugin.current_release``), None for a first install.
     :param probe: CRD names that show the chart's CRDs are already in the
         cluster (from an earlier install, or kept when the release was
         uninstalled): a first install then applies them too, since helm
@@ -165,16 +165,17 @@ def upgrade_chart_crds(
     :return: the CRD names applied; None when nothing was due: not a deploy,
         a dry run, ``skip_crds``, or a first install whose CRDs are absent.
 
-    Example, the ``exec`` hook of an operator chart plugin::
+    Example, the ``exec`` wrapper of an operator chart plugin::
 
-        @hookimpl
+        @hookimpl(wrapper=True)
         def exec(chart, context, payload):
-            applied = upgrade_chart_crds(context, chart.chart_info,
-                                         installed=current_release(chart, context),
-                                         probe=["kafkas.kafka.strimzi.io"])
-            if applied:
-                payload.section("kafka")["crds_applied"] = applied
-            return None          # the default helm upgrade --install still runs
+            if context.prepared is not None:     # a Deploy, pending release recovered
+                applied = upgrade_chart_crds(context, chart.chart_info,
+                                             installed=context.prepared.installed,
+                                             probe=["kafkas.kafka.strimzi.io"])
+                if applied:
+                    payload.section("kafka")["crds_applied"] = applied
+            return (yield)       # the default helm upgrade --install
     """
     if info.action is not HelmAction.DEPLOY or context.dry_run or info.dry_run or info.skip_crds:
         return None

@@ -3,7 +3,11 @@
 * :func:`options_of` - the release's chart-type options, or the options class's defaults;
 * :func:`value_of` - the value helm will see at a dotted key (``--set`` syntax);
 * :func:`is_dry_run` - nothing may change in the cluster (run-wide or for this release);
-* :func:`current_release` - the release as installed: the plan's view, else one ``helm list``;
+* :func:`current_release` - the release as installed: the plan's view, else one ``helm list``
+  (in ``exec``, as the core's preparation left it);
+* :func:`notes_crossed` / :func:`breaking_version_at` - a chart type's table of upgrade notes
+  (versions whose upgrade needs a step, e.g. new CRDs): those an upgrade crosses (for the
+  plan's destructive steps), and the chart version's breaking version;
 * :func:`needs_crd` - in ``contribute_values``: a preset's ServiceMonitor (or any value
   needing another chart's CRD) turned off, with a plan note, when that CRD is absent and
   no release of the project the release depends on provides it.
@@ -11,13 +15,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from firestream_core.model import HelmChart, InstalledRelease
+    from firestream_core.model import BreakingVersion, HelmChart, InstalledRelease
     from firestream_core.plugin.context import DeployContext
 
-__all__ = ["current_release", "is_dry_run", "needs_crd", "options_of", "value_of"]
+__all__ = [
+    "breaking_version_at",
+    "current_release",
+    "is_dry_run",
+    "needs_crd",
+    "notes_crossed",
+    "options_of",
+    "value_of",
+]
 
 OptionsT = TypeVar("OptionsT")
 
@@ -78,6 +91,10 @@ def is_dry_run(chart: HelmChart, context: DeployContext) -> bool:
 def current_release(chart: HelmChart, context: DeployContext) -> InstalledRelease | None:
     """The release as installed: the plan's view (``context.installed``), or one ``helm list`` outside a plan.
 
+    In ``exec``, once the core prepared the release (``context.prepared``: a
+    pending release recovered, a breaking version's uninstall done), the
+    release as that left it.
+
     Inside a plan (``apply``) no helm call is made:
 
     >>> from firestream_core.model import ChartInfo, HelmChart, InstalledRelease
@@ -89,11 +106,59 @@ def current_release(chart: HelmChart, context: DeployContext) -> InstalledReleas
     >>> current_release(chart, DeployContext(helm=None, kubectl=None, change="create")) is None
     True
     """
+    if context.prepared is not None:
+        return context.prepared.installed
     if context.installed is not None or context.change is not None or context.offline:
         return context.installed  # offline (validate): no cluster, nothing known to be installed
     info = chart.chart_info
     ns = info.namespace_name
     return next((r for r in context.helm.list_releases() if r.name == info.name and r.namespace == ns), None)
+
+
+def notes_crossed(
+    notes: Sequence[tuple[str, str]], installed: str, target: str | None
+) -> list[tuple[str, str]]:
+    """The ``(version, note)`` entries of ``notes`` an upgrade crosses: ``installed < version <= target``.
+
+    Compared as semantic versions; no ``target`` (not pinned) crosses every
+    version above ``installed``; an ``installed`` or ``target`` that is not a
+    version crosses none.
+
+    >>> NOTES = (("46.0.0", "new CRDs"), ("47.0.0", "operator v0.66.0"), ("49.0.0", "operator v0.67.1"))
+    >>> notes_crossed(NOTES, "45.7.1", "47.1.0")
+    [('46.0.0', 'new CRDs'), ('47.0.0', 'operator v0.66.0')]
+    >>> [v for v, _ in notes_crossed(NOTES, "46.0.0", None)]
+    ['47.0.0', '49.0.0']
+    """
+    from firestream_core.model import SemVer
+
+    try:
+        low = SemVer.parse(installed)
+        high = SemVer.parse(target) if target else None
+    except ValueError:
+        return []
+    return [(v, note) for v, note in notes
+            if low < SemVer.parse(v) and (high is None or SemVer.parse(v) <= high)]
+
+
+def breaking_version_at(notes: Sequence[tuple[str, str]], version: str) -> BreakingVersion | None:
+    """The last version of ``notes`` at or below ``version``, as a breaking version (no uninstall).
+
+    A chart type's default ``last_breaking_version_requiring_restart``: an
+    install older than it is upgraded across it, and the plan shows the step
+    the plugin's ``exec`` wrapper takes for it (``ChartType.destructive_steps``).
+
+    >>> NOTES = (("46.0.0", "new CRDs"), ("47.0.0", "operator v0.66.0"), ("49.0.0", "operator v0.67.1"))
+    >>> breaking_version_at(NOTES, "48.2.0").version
+    '47.0.0'
+    >>> breaking_version_at(NOTES, "45.7.1") is None
+    True
+    """
+    from firestream_core.model import BreakingVersion, SemVer
+
+    top = SemVer.parse(version)
+    crossed = [v for v, _ in notes if SemVer.parse(v) <= top]
+    return BreakingVersion(crossed[-1]) if crossed else None
 
 
 def needs_crd(

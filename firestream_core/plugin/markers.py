@@ -63,7 +63,10 @@ How ``firestream_core.plugin.spec`` declares a stage::
 
 hookimpl = pluggy.HookimplMarker(NAME)
 """The marker of a hook implementation: ``@hookimpl`` (or ``@hookimpl(tryfirst=True)``,
-``@hookimpl(wrapper=True)``). The function keeps working as written:
+``@hookimpl(wrapper=True)``: a pluggy new-style wrapper, whose code before
+``result = yield`` runs before the hook's other implementations; an ``exec``
+wrapper is how a chart plugin runs its own step before helm, see
+``PreparedRelease``). The function keeps working as written:
 
 >>> from firestream_core.plugin import hookimpl
 >>> @hookimpl

@@ -143,9 +143,18 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
 def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Any | None:  # noqa: A001
     """Carry out the release's action.
 
-    The default does ``helm upgrade --install`` for ``Deploy`` (after the
-    breaking-version handling), ``helm uninstall`` for ``Destroy`` and
-    nothing for ``Skip``.
+    The default is two steps. First, around every other implementation, the
+    built-in wrapper prepares a ``Deploy``: a ``pending-*`` release is
+    recovered and the plan's breaking-version step taken; what it did is
+    ``context.prepared`` (:class:`~firestream_core.plugin.context.PreparedRelease`).
+    Last, ``helm upgrade --install`` for ``Deploy``, ``helm uninstall`` for
+    ``Destroy`` and nothing for ``Skip``.
+
+    A chart plugin with a step of its own before helm (an operator's CRDs)
+    implements it as a pluggy new-style wrapper, ``@hookimpl(wrapper=True)``:
+    its code before ``return (yield)`` runs between the preparation and helm,
+    and the value of ``yield`` is the outcome of the implementations inside
+    it. It never returns None from a plain ``exec`` to run first.
 
     :param chart: the release's chart.
     :param context: tools, cluster state and settings of this run.

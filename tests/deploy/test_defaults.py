@@ -343,6 +343,88 @@ def test_dry_run_changes_nothing_and_skips_validation(make_context, helm, chart_
     assert "validate" not in result.durations
 
 
+# -- exec: the seam a chart plugin's own step uses (a wrapper=True exec) -------------------------
+
+
+class StepBeforeHelm:
+    """A chart plugin's ``exec`` wrapper: what it saw when its step ran, and what came out."""
+
+    firestream_plugin_name = "crd-step"
+
+    def __init__(self, helm, fail: bool = False):
+        self.helm, self.fail = helm, fail
+        self.seen: list[tuple] = []
+        self.outcomes: list = []
+
+    @hookimpl(wrapper=True)
+    def exec(self, chart, context, payload):
+        self.seen.append((context.prepared, list(self.helm.ops())))
+        if self.fail:
+            raise RuntimeError("CRD step failed")
+        outcome = yield
+        self.outcomes.append(outcome)
+        return outcome
+
+
+def test_an_exec_wrapper_runs_after_the_pending_recovery_and_before_helm(context, helm, chart_dir):
+    helm.seed("web", "default", (1, "deployed", "chart-0.1.0"), (2, "pending-upgrade", "chart-0.2.0"))
+    context.installed = _installed(helm)
+    step = StepBeforeHelm(helm)
+    result = run_release(generic(), make_manager(step), context)
+    assert result.ok, result.error
+    ((prepared, ops_then),) = step.seen
+    assert "rollback" in ops_then and "upgrade_install" not in ops_then
+    assert (prepared.recovered, prepared.installed.revision, prepared.uninstalled) == (True, 1, False)
+    assert helm.ops().count("rollback") == 1  # recovered once, by the core
+    assert step.outcomes == [result.outcome] and result.outcome.performed == "deployed"
+
+
+def test_an_exec_wrapper_sees_the_breaking_versions_uninstall(context, helm, kubectl, chart_dir):
+    helm.seed("web", "default", (1, "deployed", "chart-9.0.0"))
+    context.installed = _installed(helm)
+    step = StepBeforeHelm(helm)
+    bv = _breaking(requires_uninstall=True)
+    result = run_release(generic(last_breaking_version_requiring_restart=bv), make_manager(step), context)
+    assert result.ok, result.error
+    ((prepared, ops_then),) = step.seen
+    assert "uninstall" in ops_then and "upgrade_install" not in ops_then
+    assert prepared.uninstalled and prepared.installed is None and prepared.breaking.version == "10.0.0"
+    assert helm.ops().count("uninstall") == 1
+
+
+def test_a_breaking_step_the_plan_did_not_show_is_refused_before_a_wrappers_step(make_context, helm, chart_dir):
+    """Inside a plan that shows no breaking step, the core refuses before the plugin's wrapper runs."""
+    helm.seed("web", "default", (1, "deployed", "chart-9.0.0"))
+    context = make_context(change="upgrade")  # the plan's view: no breaking step (context.breaking None)
+    context.installed = _installed(helm)
+    step = StepBeforeHelm(helm)
+    bv = _breaking(requires_uninstall=True)
+    result = run_release(generic(last_breaking_version_requiring_restart=bv), make_manager(step), context)
+    assert not result.ok and result.stage_failed == "exec"
+    assert "which the plan did not show" in result.error
+    assert step.seen == []  # the plugin's step never ran
+    assert "uninstall" not in helm.ops() and "upgrade_install" not in helm.ops()
+
+
+def test_an_exec_wrapper_that_raises_fails_exec_before_helm(context, helm, chart_dir):
+    step = StepBeforeHelm(helm, fail=True)
+    result = run_release(generic(), make_manager(step), context)
+    assert not result.ok and result.stage_failed == "exec"
+    assert "CRD step failed" in result.error
+    assert "upgrade_install" not in helm.ops()
+
+
+@pytest.mark.parametrize("how", ["dry_run", "destroy"])
+def test_nothing_is_prepared_for_a_dry_run_or_a_destroy(make_context, helm, chart_dir, how):
+    helm.seed("web", "default", (1, "pending-install", "chart-0.1.0"))
+    context = make_context(dry_run=how == "dry_run")
+    step = StepBeforeHelm(helm)
+    action = HelmAction.DESTROY if how == "destroy" else HelmAction.DEPLOY
+    run_release(generic(action=action), make_manager(step), context)
+    ((prepared, _),) = step.seen
+    assert prepared is None
+
+
 # -- validate ----------------------------------------------------------------------------------
 
 

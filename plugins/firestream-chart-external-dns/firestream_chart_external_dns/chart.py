@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
 from firestream_core.plugin import (
     BreakingVersion,
     ChartInfo,
+    ChartPresets,
     HelmChart,
     HelmChartNamespace,
     ReleaseSettings,
-    preset_values,
+    breaking_version_at,
 )
+from firestream_core.plugin import notes_crossed as core_notes_crossed
 
 REPOSITORY = "bitnami"
 REPOSITORY_URL = "https://charts.bitnami.com/bitnami"
@@ -53,24 +55,12 @@ def notes_crossed(installed: str, target: str | None) -> list[tuple[str, str]]:
     >>> [v for v, _ in notes_crossed("8.7.9", "9.0.4")]
     ['9.0.0']
     """
-    from firestream_core.plugin import SemVer
-
-    try:
-        low = SemVer.parse(installed)
-        high = SemVer.parse(target) if target else None
-    except ValueError:
-        return []
-    return [(v, note) for v, note in UPGRADE_NOTES
-            if low < SemVer.parse(v) and (high is None or SemVer.parse(v) <= high)]
+    return core_notes_crossed(UPGRADE_NOTES, installed, target)
 
 
 def default_breaking_version(version: str = VERSION) -> BreakingVersion | None:
     """The last :data:`UPGRADE_NOTES` version at or below ``version``: no uninstall, no command."""
-    from firestream_core.plugin import SemVer
-
-    top = SemVer.parse(version)
-    crossed = [v for v, _ in UPGRADE_NOTES if SemVer.parse(v) <= top]
-    return BreakingVersion(crossed[-1]) if crossed else None
+    return breaking_version_at(UPGRADE_NOTES, version)
 
 
 DEFAULT_VALUES: dict[str, Any] = {
@@ -92,20 +82,9 @@ LOCAL_VALUES: dict[str, Any] = {
 }
 
 
-def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
-    return ChartInfo(
-        name="external-dns",
-        repository=REPOSITORY,
-        chart=CHART,
-        version=VERSION,
-        namespace=HelmChartNamespace.KUBE_SYSTEM,
-        yaml_files_content=[preset_values("external-dns", preset, values)],
-        last_breaking_version_requiring_restart=default_breaking_version(),
-    )
-
-
-def _default_info() -> ChartInfo:
-    return _info("default", DEFAULT_VALUES)
+PRESETS = ChartPresets("external-dns", chart=CHART, version=VERSION, repository=REPOSITORY,
+                       namespace=HelmChartNamespace.KUBE_SYSTEM,
+                       fields={"last_breaking_version_requiring_restart": default_breaking_version()})
 
 
 @attrs.define
@@ -120,9 +99,7 @@ class ExternalDnsChart(HelmChart):
     ``values`` override them.
     """
 
-    chart_type: ClassVar[str] = "external-dns"
-
-    chart_info: ChartInfo = attrs.field(factory=_default_info)
+    chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("default", DEFAULT_VALUES))
     options: Any = None
     settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
 
@@ -134,4 +111,4 @@ class ExternalDnsChart(HelmChart):
     @classmethod
     def local(cls) -> ExternalDnsChart:
         """The ``noop`` provider: records are computed and logged, nothing is changed."""
-        return cls(_info("local", LOCAL_VALUES))
+        return cls(PRESETS.info("local", LOCAL_VALUES))

@@ -52,7 +52,11 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
 @hookimpl
 def register_chart_types(register: Callable[[ChartType], None]) -> None:
     """Register the ``external-dns`` chart type."""
-    register(chart_type())
+    register(CHART_TYPE)
+
+
+CHART_TYPE = chart_type()
+"""The chart type, built on import: from then on the chart class's ``chart_type`` is its name."""
 
 
 @hookimpl

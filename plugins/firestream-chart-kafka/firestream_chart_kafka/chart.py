@@ -9,19 +9,21 @@ is up (see :mod:`.cluster`).
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
 from firestream_core.plugin import (
     BreakingVersion,
     ChartInfo,
+    ChartPresets,
     HelmChart,
     HelmChartNamespace,
     OptionValueError,
     ReleaseSettings,
-    preset_values,
+    breaking_version_at,
 )
+from firestream_core.plugin import notes_crossed as core_notes_crossed
 from firestream_core.plugin import options_of as core_options_of
 
 REPOSITORY = "strimzi"
@@ -62,24 +64,13 @@ STEP_VERSION = "0.51.0"
 
 def notes_crossed(installed: str, target: str | None) -> list[tuple[str, str]]:
     """The :data:`UPGRADE_NOTES` with ``installed < version <= target`` (semver; no target: all above installed)."""
-    from firestream_core.plugin import SemVer
-
-    try:
-        low = SemVer.parse(installed)
-        high = SemVer.parse(target) if target else None
-    except ValueError:
-        return []
-    return [(v, note) for v, note in UPGRADE_NOTES
-            if low < SemVer.parse(v) and (high is None or SemVer.parse(v) <= high)]
+    return core_notes_crossed(UPGRADE_NOTES, installed, target)
 
 
 def default_breaking_version(version: str = VERSION) -> BreakingVersion | None:
     """The last :data:`UPGRADE_NOTES` version at or below ``version``: no uninstall, the CRDs are applied."""
-    from firestream_core.plugin import SemVer
+    return breaking_version_at(UPGRADE_NOTES, version)
 
-    top = SemVer.parse(version)
-    crossed = [v for v, _ in UPGRADE_NOTES if SemVer.parse(v) <= top]
-    return BreakingVersion(crossed[-1]) if crossed else None
 
 OPERATOR_VALUES: dict[str, Any] = {
     "watchAnyNamespace": False,
@@ -180,20 +171,9 @@ class KafkaOptions:
     upgrade_crds: bool = True
 
 
-def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
-    return ChartInfo(
-        name="kafka",  # as the config names it: the chart type's name
-        repository=REPOSITORY,
-        chart=CHART,
-        version=VERSION,
-        namespace=HelmChartNamespace.DEFAULT,
-        last_breaking_version_requiring_restart=default_breaking_version(),
-        yaml_files_content=[preset_values("kafka", preset, values)],
-    )
-
-
-def _operator_info() -> ChartInfo:
-    return _info("strimzi_operator", OPERATOR_VALUES)
+PRESETS = ChartPresets("kafka", chart=CHART, version=VERSION, repository=REPOSITORY,
+                       namespace=HelmChartNamespace.DEFAULT,
+                       fields={"last_breaking_version_requiring_restart": default_breaking_version()})
 
 
 @attrs.define
@@ -206,9 +186,7 @@ class KafkaChart(HelmChart):
     adds a Kafka cluster, created and waited for after the operator.
     """
 
-    chart_type: ClassVar[str] = "kafka"
-
-    chart_info: ChartInfo = attrs.field(factory=_operator_info)
+    chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("strimzi_operator", OPERATOR_VALUES))
     options: KafkaOptions = attrs.field(factory=KafkaOptions)
     settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
 

@@ -11,12 +11,13 @@ contribute_values      (deploy) refuses an upgrade from below 0.49.0 to 1.x, whi
                        names the CRD step exec takes
 pre_exec               (destroy) the Kafka resource is deleted before its operator
                        is uninstalled (``delete_cluster_on_destroy``)
-exec                   (deploy) before the default ``helm upgrade --install``: on
-                       an upgrade (or when the Strimzi CRDs are already there),
-                       the chart's CRDs are server-side applied
-                       (``firestream_core.plugin.crds.upgrade_chart_crds``;
-                       ``upgrade_crds = false`` to leave them). Returns None:
-                       the default ``exec`` then runs helm.
+exec                   (deploy) a ``wrapper=True`` step between the core's
+                       preparation (``context.prepared``) and its ``helm
+                       upgrade --install``: on an upgrade (or when the Strimzi
+                       CRDs are already there), the chart's CRDs are
+                       server-side applied (``upgrade_chart_crds``;
+                       ``upgrade_crds = false`` to leave them). The plan lists
+                       this step (``destructive_steps``).
 post_exec              (deploy) waits until the operator Deployment is available,
                        then creates the ``kafka_cluster`` (if any) and waits for
                        its ``Ready`` condition
@@ -28,7 +29,7 @@ on_deploy_failure      the operator's last log lines (and the cluster's conditio
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from firestream_core.plugin import ChartType, HelmAction, hookimpl, is_dry_run
@@ -86,7 +87,11 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
 @hookimpl
 def register_chart_types(register: Callable[[ChartType], None]) -> None:
     """Register the ``kafka`` chart type."""
-    register(chart_type())
+    register(CHART_TYPE)
+
+
+CHART_TYPE = chart_type()
+"""The chart type, built on import: from then on the chart class's ``chart_type`` is its name."""
 
 
 def operator_selector(chart: HelmChart, context: DeployContext) -> str:
@@ -170,20 +175,20 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
     payload.setdefault(PAYLOAD_KEY, {})["cluster_deleted"] = deleted
 
 
-@hookimpl
-def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:  # noqa: A001
-    """The Strimzi CRDs of the chart version being deployed, applied before helm upgrades it."""
-    from firestream_core.plugin import current_release, upgrade_chart_crds
+@hookimpl(wrapper=True)
+def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Generator[None, Any, Any]:  # noqa: A001
+    """The Strimzi CRDs of the chart version being deployed, applied between the core's
+    preparation (``context.prepared``) and its ``helm upgrade --install``."""
+    from firestream_core.plugin import upgrade_chart_crds
 
     from .cluster import KIND
 
-    info = chart.chart_info
-    if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context) or not options_of(chart).upgrade_crds:
-        return None
-    applied = upgrade_chart_crds(context, info, installed=current_release(chart, context), probe=(KIND,))
-    if applied is not None:
-        payload.setdefault(PAYLOAD_KEY, {})["crds_applied"] = applied
-    return None
+    prepared = context.prepared  # None: a Destroy, a Skip, a dry run
+    if prepared is not None and options_of(chart).upgrade_crds:
+        applied = upgrade_chart_crds(context, chart.chart_info, installed=prepared.installed, probe=(KIND,))
+        if applied is not None:
+            payload.setdefault(PAYLOAD_KEY, {})["crds_applied"] = applied
+    return (yield)
 
 
 @hookimpl

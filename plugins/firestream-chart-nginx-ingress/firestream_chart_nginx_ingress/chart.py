@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
 from firestream_core.plugin import (
     ChartInfo,
+    ChartPresets,
     HelmChart,
     HelmChartNamespace,
     ReleaseSettings,
-    preset_values,
 )
 
 REPOSITORY = "ingress-nginx"
@@ -40,19 +40,8 @@ K3D_LOCAL_VALUES: dict[str, Any] = {
 """For k3d: no load balancer, the controller on the node's network, the default IngressClass."""
 
 
-def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
-    return ChartInfo(
-        name="nginx-ingress",
-        repository=REPOSITORY,
-        chart=CHART,
-        version=VERSION,
-        namespace=HelmChartNamespace.NGINX_INGRESS,
-        yaml_files_content=[preset_values("nginx-ingress", preset, values)],
-    )
-
-
-def _default_info() -> ChartInfo:
-    return _info("default", DEFAULT_VALUES)
+PRESETS = ChartPresets("nginx-ingress", chart=CHART, version=VERSION, repository=REPOSITORY,
+                       namespace=HelmChartNamespace.NGINX_INGRESS)
 
 
 @attrs.define
@@ -66,9 +55,7 @@ class NginxIngressChart(HelmChart):
     document: config ``values`` override them.
     """
 
-    chart_type: ClassVar[str] = "nginx-ingress"
-
-    chart_info: ChartInfo = attrs.field(factory=_default_info)
+    chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("default", DEFAULT_VALUES))
     options: Any = None
     settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
 
@@ -80,4 +67,4 @@ class NginxIngressChart(HelmChart):
     @classmethod
     def k3d_local(cls) -> NginxIngressChart:
         """For a local k3d cluster: hostNetwork, ClusterIP, default IngressClass."""
-        return cls(_info("k3d_local", K3D_LOCAL_VALUES))
+        return cls(PRESETS.info("k3d_local", K3D_LOCAL_VALUES))

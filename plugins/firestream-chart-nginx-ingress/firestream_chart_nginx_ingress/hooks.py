@@ -44,7 +44,11 @@ def chart_type() -> ChartType:
 @hookimpl
 def register_chart_types(register: Callable[[ChartType], None]) -> None:
     """Register the ``nginx-ingress`` chart type."""
-    register(chart_type())
+    register(CHART_TYPE)
+
+
+CHART_TYPE = chart_type()
+"""The chart type, built on import: from then on the chart class's ``chart_type`` is its name."""
 
 
 @hookimpl

@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.plugin import PrerequisiteError
+from firestream_core.plugin import PrerequisiteError, is_dry_run
 
 from .chart import (
     ADMIN_PASSWORD_KEY,
@@ -118,7 +118,7 @@ def prepare_auth(chart: HelmChart, context: DeployContext) -> dict[str, Any]:
     ns = info.namespace_name
     theirs = user_secret(chart, context)
     if theirs is not None:
-        if not context.dry_run and context.kubectl.get("secret", theirs, namespace=ns) is None:
+        if not is_dry_run(chart, context) and context.kubectl.get("secret", theirs, namespace=ns) is None:
             raise PrerequisiteError(
                 f"release '{info.name}': Secret '{theirs}' (existing_secret) does not exist "
                 f"in namespace '{ns}'",

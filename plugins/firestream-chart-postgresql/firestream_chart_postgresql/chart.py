@@ -8,12 +8,13 @@ the passwords in a Kubernetes Secret and points the chart at it with
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
 from firestream_core.plugin import (
     ChartInfo,
+    ChartPresets,
     ChartSetValue,
     HelmChart,
     HelmChartNamespace,
@@ -21,7 +22,6 @@ from firestream_core.plugin import (
     ReleaseSettings,
     at_least,
     env_var_name,
-    preset_values,
     secret_name,
 )
 from firestream_core.plugin import options_of as core_options_of
@@ -131,19 +131,8 @@ PRODUCTION_VALUES: dict[str, Any] = {
 }
 
 
-def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
-    return ChartInfo(
-        name="postgresql",
-        repository=REPOSITORY,
-        chart=CHART,
-        version=VERSION,
-        namespace=HelmChartNamespace.DEFAULT,
-        yaml_files_content=[preset_values("postgresql", preset, values)],
-    )
-
-
-def _default_info() -> ChartInfo:
-    return _info("default", DEFAULT_VALUES)
+PRESETS = ChartPresets("postgresql", chart=CHART, version=VERSION, repository=REPOSITORY,
+                       namespace=HelmChartNamespace.DEFAULT)
 
 
 @attrs.define
@@ -157,9 +146,7 @@ class PostgresqlChart(HelmChart):
     from Python all override them.
     """
 
-    chart_type: ClassVar[str] = "postgresql"
-
-    chart_info: ChartInfo = attrs.field(factory=_default_info)
+    chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("default", DEFAULT_VALUES))
     options: PostgresqlOptions = attrs.field(factory=PostgresqlOptions)
     settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
 
@@ -171,12 +158,12 @@ class PostgresqlChart(HelmChart):
     @classmethod
     def development(cls) -> PostgresqlChart:
         """Smaller: 100m-200m CPU, 128-256Mi memory, a 1Gi disk."""
-        return cls(_info("development", DEVELOPMENT_VALUES))
+        return cls(PRESETS.info("development", DEVELOPMENT_VALUES))
 
     @classmethod
     def production(cls) -> PostgresqlChart:
         """Replication with 2 read replicas, a 100Gi disk and backups."""
-        return cls(_info("production", PRODUCTION_VALUES))
+        return cls(PRESETS.info("production", PRODUCTION_VALUES))
 
 
 def options_of(chart: HelmChart) -> PostgresqlOptions:

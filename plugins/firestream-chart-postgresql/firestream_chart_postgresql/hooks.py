@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.plugin import ChartType, HelmAction, ValidationResult, hookimpl
+from firestream_core.plugin import ChartType, HelmAction, ValidationResult, hookimpl, is_dry_run
 
 from .chart import REPOSITORY, REPOSITORY_URL, PostgresqlChart, PostgresqlOptions, options_of
 
@@ -54,7 +54,11 @@ def chart_type() -> ChartType:
 @hookimpl
 def register_chart_types(register: Callable[[ChartType], None]) -> None:
     """Register the ``postgresql`` chart type."""
-    register(chart_type())
+    register(CHART_TYPE)
+
+
+CHART_TYPE = chart_type()
+"""The chart type, built on import: from then on the chart class's ``chart_type`` is its name."""
 
 
 SERVICEMONITOR_CRD = "servicemonitors.monitoring.coreos.com"
@@ -123,7 +127,7 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
     if user_secret(chart, context) is not None:
         return  # theirs, not ours to delete
     name = opts.secret_name(info.name)
-    if context.dry_run:
+    if is_dry_run(chart, context):
         context.log.info("release '%s': would delete Secret '%s'", info.name, name)
         return
     context.kubectl.delete("secret", name, namespace=info.namespace_name, ignore_not_found=True)

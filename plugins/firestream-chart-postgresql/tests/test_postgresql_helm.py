@@ -314,6 +314,19 @@ def test_destroy_keeps_the_secret_unless_asked(
     assert kube.kubectl().get("secret", "db-auth", namespace=kube.namespace) is None
 
 
+def test_a_dry_run_destroy_of_this_release_only_keeps_the_secret(
+    kube: Any, run_lifecycle: Callable[..., Any]
+) -> None:
+    """``dry_run`` on the release alone (not the run) is a dry run too: nothing is deleted."""
+    assert run_lifecycle(dev_chart(kube.namespace)).ok
+    drop = dev_chart(kube.namespace, delete_secret_on_destroy=True)
+    drop.chart_info.action = HelmAction.DESTROY
+    drop.chart_info.dry_run = True
+    result = run_lifecycle(drop)
+    assert result.ok, result.error
+    assert kube.kubectl().get("secret", "db-auth", namespace=kube.namespace) is not None
+
+
 def test_from_firestream_toml_through_plan_and_apply(
     kube: Any, deploy_chart_repo: Any, tmp_path: Path
 ) -> None:

@@ -6,19 +6,21 @@ here the Grafana admin password is kept in a Secret (see :mod:`.grafana`).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
 from firestream_core.plugin import (
     BreakingVersion,
     ChartInfo,
+    ChartPresets,
     HelmChart,
     HelmChartNamespace,
     ReleaseSettings,
     at_least,
+    breaking_version_at,
     env_var_name,
-    preset_values,
+    notes_crossed,
     secret_name,
 )
 from firestream_core.plugin import options_of as core_options_of
@@ -57,24 +59,13 @@ an upgrade across it is shown by ``plan`` with the CRD step ``exec`` takes
 
 def crd_upgrades_crossed(installed: str, target: str | None) -> list[tuple[str, str]]:
     """The :data:`CRD_UPGRADES` with ``installed < version <= target`` (semver; no target: all above installed)."""
-    from firestream_core.plugin import SemVer
-
-    try:
-        low = SemVer.parse(installed)
-        high = SemVer.parse(target) if target else None
-    except ValueError:
-        return []
-    return [(v, note) for v, note in CRD_UPGRADES
-            if low < SemVer.parse(v) and (high is None or SemVer.parse(v) <= high)]
+    return notes_crossed(CRD_UPGRADES, installed, target)
 
 
 def default_breaking_version(version: str = VERSION) -> BreakingVersion | None:
     """The last :data:`CRD_UPGRADES` major at or below ``version``: no uninstall, the CRDs are applied."""
-    from firestream_core.plugin import SemVer
+    return breaking_version_at(CRD_UPGRADES, version)
 
-    top = SemVer.parse(version)
-    crossed = [v for v, _ in CRD_UPGRADES if SemVer.parse(v) <= top]
-    return BreakingVersion(crossed[-1]) if crossed else None
 
 DEFAULT_VALUES: dict[str, Any] = {
     "prometheus.prometheusSpec.retention": "30d",
@@ -112,21 +103,10 @@ class PrometheusOperatorOptions:
         return self.grafana_secret or f"{release}-grafana-admin"
 
 
-def _info(preset: str, values: dict[str, Any]) -> ChartInfo:
-    return ChartInfo(
-        name="prometheus-operator",
-        repository=REPOSITORY,
-        chart=CHART,
-        version=VERSION,
-        namespace=HelmChartNamespace.PROMETHEUS,
-        timeout="600s",
-        last_breaking_version_requiring_restart=default_breaking_version(),
-        yaml_files_content=[preset_values("prometheus-operator", preset, values)],
-    )
-
-
-def _default_info() -> ChartInfo:
-    return _info("default", DEFAULT_VALUES)
+PRESETS = ChartPresets("prometheus-operator", chart=CHART, version=VERSION, repository=REPOSITORY,
+                       namespace=HelmChartNamespace.PROMETHEUS,
+                       fields={"timeout": "600s",
+                               "last_breaking_version_requiring_restart": default_breaking_version()})
 
 
 @attrs.define
@@ -140,9 +120,7 @@ class PrometheusOperatorChart(HelmChart):
     document: config ``values`` override them.
     """
 
-    chart_type: ClassVar[str] = "prometheus-operator"
-
-    chart_info: ChartInfo = attrs.field(factory=_default_info)
+    chart_info: ChartInfo = attrs.field(factory=PRESETS.factory("default", DEFAULT_VALUES))
     options: PrometheusOperatorOptions = attrs.field(factory=PrometheusOperatorOptions)
     settings: ReleaseSettings = attrs.field(factory=ReleaseSettings)
 

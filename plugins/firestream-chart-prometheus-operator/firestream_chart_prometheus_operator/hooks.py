@@ -6,14 +6,15 @@ stage                  what this plugin adds to the defaults
 check_prerequisites    ``grafana_password_env`` names a set variable
 contribute_values      (deploy) Grafana pointed at its admin Secret (pure)
 pre_exec               (deploy) the Grafana admin Secret
-exec                   (deploy) before the default ``helm upgrade --install``: a
-                       breaking version (the plan's decision, installed <
-                       breaking <= target) uninstalls first and, with ``delete_crds``, deletes the
-                       ``monitoring.coreos.com`` CRDs; otherwise, on an upgrade
-                       (or when the CRDs are already there), the chart's CRDs
-                       are server-side applied (the core's
-                       ``firestream_core.plugin.crds.upgrade_chart_crds``). Returns
-                       None: the default ``exec`` then runs helm.
+exec                   (deploy) a ``wrapper=True`` step between the core's
+                       preparation and its ``helm upgrade --install``: when the
+                       core uninstalled the release for a breaking version (the
+                       plan's step, ``context.prepared``) and ``delete_crds``,
+                       the ``monitoring.coreos.com`` CRDs are deleted; otherwise,
+                       on an upgrade (or when the CRDs are already there), the
+                       chart's CRDs are server-side applied (the core's
+                       ``upgrade_chart_crds``). The plan lists this step
+                       (``destructive_steps``).
 post_exec              (deploy) waits until the operator is available;
                        (destroy) deletes the CRDs only with ``delete_crds``
 validate               ``prometheus_crds``, ``operator_available``,
@@ -24,7 +25,7 @@ validate               ``prometheus_crds``, ``operator_available``,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from firestream_core.plugin import ChartType, HelmAction, hookimpl, is_dry_run, value_of
@@ -84,7 +85,11 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
 @hookimpl
 def register_chart_types(register: Callable[[ChartType], None]) -> None:
     """Register the ``prometheus-operator`` chart type."""
-    register(chart_type())
+    register(CHART_TYPE)
+
+
+CHART_TYPE = chart_type()
+"""The chart type, built on import: from then on the chart class's ``chart_type`` is its name."""
 
 
 def _payload(payload: ChartPayload) -> dict[str, Any]:
@@ -129,42 +134,29 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
         _payload(payload)["grafana_admin"] = summary
 
 
-@hookimpl
-def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:  # noqa: A001
-    """Breaking versions and CRD upgrades before the default ``helm upgrade --install``."""
-    from firestream_core.plugin import (
-        current_release,
-        decide_breaking,
-        handle_breaking_version,
-        recover_pending,
-        upgrade_chart_crds,
-    )
+@hookimpl(wrapper=True)
+def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Generator[None, Any, Any]:  # noqa: A001
+    """The CRD step, between the core's preparation (``context.prepared``) and ``helm upgrade --install``."""
+    from firestream_core.plugin import upgrade_chart_crds
 
     from .crds import CRDS, delete_crds
 
-    info = chart.chart_info
-    if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
-        return None
-    opts = options_of(chart)
-    record = _payload(payload)
-    installed = current_release(chart, context)
-    if installed is not None and installed.is_pending:
-        installed = recover_pending(context, info, installed)
-        context.installed = installed
-    crds_gone = False
-    step = decide_breaking(context, info, installed)  # the plan's rule; refused if it did not show it
-    if installed is not None and step is not None and step.uninstall:
-        handle_breaking_version(context, info, installed)  # its commands, then uninstall
-        context.installed = installed = None
-        record["uninstalled_for_breaking_version"] = True
-        if opts.delete_crds:
-            record["crds_deleted"] = delete_crds(context, info)
-            crds_gone = True
-    if opts.upgrade_crds and not crds_gone and value_of(chart, context, "crds.enabled", True):
-        applied = upgrade_chart_crds(context, info, installed=installed, probe=CRDS[:1])
-        if applied is not None:
-            record["crds_applied"] = applied
-    return None
+    prepared = context.prepared  # None: a Destroy, a Skip, a dry run
+    if prepared is not None:
+        info = chart.chart_info
+        opts = options_of(chart)
+        record = _payload(payload)
+        crds_gone = False
+        if prepared.uninstalled:  # the plan's breaking step, taken by the core
+            record["uninstalled_for_breaking_version"] = True
+            if opts.delete_crds:
+                record["crds_deleted"] = delete_crds(context, info)
+                crds_gone = True
+        if opts.upgrade_crds and not crds_gone and value_of(chart, context, "crds.enabled", True):
+            applied = upgrade_chart_crds(context, info, installed=prepared.installed, probe=CRDS[:1])
+            if applied is not None:
+                record["crds_applied"] = applied
+    return (yield)
 
 
 @hookimpl
