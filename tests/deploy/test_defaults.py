@@ -376,7 +376,7 @@ def test_an_exec_wrapper_runs_after_the_pending_recovery_and_before_helm(context
     assert "rollback" in ops_then and "upgrade_install" not in ops_then
     assert (prepared.recovered, prepared.installed.revision, prepared.uninstalled) == (True, 1, False)
     assert helm.ops().count("rollback") == 1  # recovered once, by the core
-    assert step.outcomes == [result.outcome] and result.outcome.performed == "deployed"
+    assert step.outcomes == [result.executed] and result.executed.performed == "deployed"
 
 
 def test_an_exec_wrapper_sees_the_breaking_versions_uninstall(context, helm, kubectl, chart_dir):
