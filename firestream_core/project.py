@@ -54,12 +54,13 @@ from firestream_core.model import HelmAction, HelmChart, InstalledRelease
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectConfig
     from firestream_core.deploy.desired import DesiredState
-    from firestream_core.deploy.helm_tests import ReleaseTestResult
+    from firestream_core.deploy.helm_tests import ReleaseTestResult, TestInput
     from firestream_core.deploy.plan import Plan
     from firestream_core.graph import ReleaseGraph
     from firestream_core.model import BreakingStep
-    from firestream_core.ops.diff import ReleaseDiff
-    from firestream_core.ops.drift import ReleaseDrift
+    from firestream_core.ops.diff import DiffInput, ReleaseDiff
+    from firestream_core.ops.drift import DriftInput, ReleaseDrift
+    from firestream_core.ops.helm_hooks import HooksInput
     from firestream_core.ops.importer import ImportResult
     from firestream_core.ops.rollback import RollbackInput
     from firestream_core.plugin.manager import FirestreamPluginManager
@@ -624,7 +625,7 @@ class Project:
 
     def _run_input(self) -> RunInput:
         return RunInput(
-            charts={c.chart_info.name: c for c in self.charts},
+            charts=self._charts_by_name(),
             manager=self.manager,
             project_dir=self.project_dir,
             redactor=self.redactor,
@@ -646,7 +647,7 @@ class Project:
         from firestream_core.ops.rollback import RollbackInput
 
         return RollbackInput(
-            charts={c.chart_info.name: c for c in self.charts},
+            charts=self._charts_by_name(),
             order=tuple(self.graph().order()),
             manager=self.manager,
             project_dir=self.project_dir,
@@ -654,6 +655,85 @@ class Project:
             redactor=self.redactor,
             repositories=self.repositories(),
         )
+
+    def diff_input(self) -> DiffInput:
+        """What ``diff`` needs of the project (:mod:`firestream_core.ops.diff`).
+
+        >>> from firestream_core.model import ChartInfo
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> project = Project.from_charts([
+        ...     GenericChart(ChartInfo(name="web", chart="bitnami/nginx", depends_on=["db"])),
+        ...     GenericChart(ChartInfo(name="db", chart="bitnami/postgresql"))], project_dir="/srv/shop")
+        >>> dict(project.diff_input().dependencies)
+        {'web': ('db',), 'db': ()}
+        """
+        from firestream_core.ops.diff import DiffInput
+
+        graph = self.graph()
+
+        def desired(name: str, helm: Helm, kubectl: Kubectl) -> HelmChart:
+            return self.desired_states(helm=helm, kubectl=kubectl, names=[name])[name].chart
+
+        return DiffInput(
+            charts=self._charts_by_name(),
+            dependencies={n: tuple(graph.dependencies(n)) for n in graph.names},
+            project_dir=self.project_dir,
+            redactor=self.redactor,
+            repositories=self.repositories(),
+            desired=desired,
+        )
+
+    def drift_input(self) -> DriftInput:
+        """What ``drift`` and ``apply --repair-drift`` need of the project (:mod:`firestream_core.ops.drift`).
+
+        >>> from firestream_core.model import ChartInfo
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> project = Project.from_charts([
+        ...     GenericChart(ChartInfo(name="web", chart="bitnami/nginx", depends_on=["db"])),
+        ...     GenericChart(ChartInfo(name="db", chart="bitnami/postgresql"))], project_dir="/srv/shop")
+        >>> target = project.drift_input()
+        >>> target.order, list(target.charts)
+        (('db', 'web'), ['web', 'db'])
+        """
+        from firestream_core.ops.drift import DriftInput
+
+        return DriftInput(charts=self._charts_by_name(), order=tuple(self.graph().order()),
+                          redactor=self.redactor)
+
+    def hooks_input(self) -> HooksInput:
+        """What ``plan --hooks`` needs of the project (:mod:`firestream_core.ops.helm_hooks`).
+
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> project = Project.from_charts([GenericChart.for_chart("web", "bitnami/nginx")], project_dir="/srv/shop")
+        >>> target = project.hooks_input()
+        >>> list(target.charts), target.project_dir
+        (['web'], PosixPath('/srv/shop'))
+        """
+        from firestream_core.ops.helm_hooks import HooksInput
+
+        return HooksInput(charts=self._charts_by_name(), project_dir=self.project_dir, redactor=self.redactor,
+                          repositories=self.repositories())
+
+    def test_input(self) -> TestInput:
+        """What ``firestream test`` needs of the project (:mod:`firestream_core.deploy.helm_tests`);
+        ``locked`` when the caller holds :meth:`lock` (recording then does not take it again).
+
+        >>> from firestream_core.model import ChartInfo
+        >>> from firestream_core.plugin.generic import GenericChart
+        >>> project = Project.from_charts([
+        ...     GenericChart(ChartInfo(name="web", chart="bitnami/nginx", depends_on=["db"])),
+        ...     GenericChart(ChartInfo(name="db", chart="bitnami/postgresql"))], project_dir="/srv/shop")
+        >>> target = project.test_input()
+        >>> target.order, target.locked
+        (('db', 'web'), False)
+        """
+        from firestream_core.deploy.helm_tests import TestInput
+
+        return TestInput(charts=self._charts_by_name(), order=tuple(self.graph().order()),
+                         redactor=self.redactor, backend=self.state_backend(), locked=self._locked)
+
+    def _charts_by_name(self) -> dict[str, HelmChart]:
+        return {c.chart_info.name: c for c in self.charts}
 
     def repositories(self) -> dict[str, str]:
         """Repository name -> URL: the chart types' defaults, overridden by ``[repositories]``.
@@ -954,7 +1034,7 @@ class Project:
 
         tools = self._tools_for(plan)
         _, helm, kubectl = tools
-        repaired, drifts = repair_plan(self, plan, helm=helm, kubectl=kubectl)
+        repaired, drifts = repair_plan(self.drift_input(), plan, helm, kubectl)
         self._planned = (repaired, tools)
         return repaired, drifts
 
@@ -1123,8 +1203,13 @@ class Project:
 
     # -- diff / drift / helm tests (diff.py, drift.py, helmtests.py) -------------------------
 
-    def diff(self, targets: Iterable[str] | None = None, *, include_deps: bool = False) -> list[ReleaseDiff]:
+    def diff(
+        self, targets: Iterable[str] | None = None, *, include_deps: bool = False, context: int = 3
+    ) -> list[ReleaseDiff]:
         """Per changing release, the masked object diffs apply would make (:func:`~firestream_core.ops.diff.diff_project`).
+
+        :param targets: only these releases (their dependencies too with ``include_deps``).
+        :param context: lines of context around each change.
 
         Example::
 
@@ -1136,7 +1221,9 @@ class Project:
         """
         from firestream_core.ops.diff import diff_project
 
-        return diff_project(self, targets, include_deps=include_deps)
+        _, helm, kubectl = self.tools()
+        plan = self.plan(list(targets) if targets else None, include_deps, helm=helm, kubectl=kubectl)
+        return diff_project(self.diff_input(), plan, helm, kubectl, context=context)
 
     def drift(self, targets: Iterable[str] | None = None) -> list[ReleaseDrift]:
         """Per deployed release, whether its live objects match its manifest (:mod:`firestream_core.ops.drift`).
@@ -1149,10 +1236,16 @@ class Project:
         """
         from firestream_core.ops.drift import drift_project
 
-        return drift_project(self, targets)
+        _, helm, kubectl = self.tools()
+        return drift_project(self.drift_input(), helm, kubectl, targets)
 
-    def test(self, targets: Iterable[str] | None = None, *, record: bool = True) -> list[ReleaseTestResult]:
+    def test(
+        self, targets: Iterable[str] | None = None, *, record: bool = True, timeout: str | int | None = None
+    ) -> list[ReleaseTestResult]:
         """``helm test`` of the deployed releases, results kept in the state (:mod:`firestream_core.deploy.helm_tests`).
+
+        :param record: write the results into the state (under the project lock).
+        :param timeout: per release (default: the release's ``timeout``).
 
         Example::
 
@@ -1161,7 +1254,8 @@ class Project:
         """
         from firestream_core.deploy.helm_tests import run_helm_tests
 
-        return run_helm_tests(self, targets, record=record)
+        _, helm, _ = self.tools()
+        return run_helm_tests(self.test_input(), helm, targets, record=record, timeout=timeout)
 
     # -- import / template --------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ is ``atomic``, rolls it back (see ``docs/helm-tests.md``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -24,9 +25,14 @@ import attrs
 from firestream_core.errors import FirestreamError, HelmError, StateLockedError
 
 if TYPE_CHECKING:
+    from firestream_core.model import HelmChart
+    from firestream_core.state.store import StateBackend
+    from firestream_core.tools.helm import Helm
     from firestream_core.tools.helm_output import TestResult
+    from firestream_core.tools.redact import Redactor
 
-__all__ = ["ReleaseTestResult", "format_test_results", "run_helm_tests", "as_test_dict", "state_test_entries"]
+__all__ = ["ReleaseTestResult", "TestInput", "format_test_results", "run_helm_tests", "as_test_dict",
+           "state_test_entries"]
 
 log = logging.getLogger("firestream.test")
 
@@ -44,6 +50,23 @@ def state_test_entries(tests: Iterable[TestResult], when: str) -> list[dict[str,
     (``firestream test``'s results, and ``apply``'s ``helm_tests`` validation's through
     its :class:`~firestream_core.deploy.results.ReleaseOutcome`)."""
     return [{**as_test_dict(t), "run_at": when} for t in tests]
+
+
+@attrs.frozen
+class TestInput:
+    """What ``firestream test`` needs of its project, and nothing more (``Project.test_input()`` builds it)."""
+
+    __test__ = False  # not a pytest class
+
+    charts: Mapping[str, HelmChart]
+    """The project's charts by release name, in config order."""
+    order: tuple[str, ...]
+    """The release names in dependency order (dependencies first): the order releases are tested in."""
+    redactor: Redactor
+    backend: StateBackend
+    """Where the results are recorded."""
+    locked: bool = False
+    """The caller already holds the project lock (``Project.lock``): recording does not take it again."""
 
 
 @attrs.frozen
@@ -86,10 +109,10 @@ class ReleaseTestResult:
 
 
 def run_helm_tests(
-    project: Any,
+    project: TestInput,
+    helm: Helm,
     targets: Iterable[str] | None = None,
     *,
-    helm: Any = None,
     record: bool = True,
     timeout: str | int | None = None,
 ) -> list[ReleaseTestResult]:
@@ -99,19 +122,17 @@ def run_helm_tests(
     :param timeout: per release (default: the release's ``timeout``).
     :raises FirestreamError: a target that is not a release of the project.
     """
-    if helm is None:
-        _, helm, _ = project.tools()
     wanted = set(targets or ())
-    unknown = wanted - set(project.names)
+    unknown = wanted - set(project.charts)
     if unknown:
         raise FirestreamError(f"unknown release(s): {', '.join(sorted(unknown))}",
-                              hint="the releases are: " + ", ".join(project.names))
+                              hint="the releases are: " + ", ".join(project.charts))
     live = {r.key: r for r in helm.list_releases()}
     results: list[ReleaseTestResult] = []
-    for name in project.graph().order():
+    for name in project.order:
         if wanted and name not in wanted:
             continue
-        info = project.chart(name).chart_info
+        info = project.charts[name].chart_info
         ns = info.namespace_name
         inst = live.get((ns, name))
         if inst is None or inst.status == "uninstalled":
@@ -138,16 +159,16 @@ def run_helm_tests(
     return results
 
 
-def _record(project: Any, results: Sequence[ReleaseTestResult]) -> list[ReleaseTestResult]:
+def _record(project: TestInput, results: Sequence[ReleaseTestResult]) -> list[ReleaseTestResult]:
     """Write the results of tested releases into the state; mark those written."""
     from firestream_core.state.lock import utc_now
 
     tested = [r for r in results if r.status in ("passed", "failed", "no-tests")]
     if not tested:
         return list(results)
+    backend = project.backend
     try:
-        with project.lock("firestream test"):
-            backend = project.state_backend()
+        with nullcontext() if project.locked else backend.lock("firestream test"):
             state = backend.load()
             when = utc_now()
             written: set[str] = set()

@@ -79,6 +79,7 @@ from firestream_core.model import (
     parse_duration,
 )
 from firestream_core.plugin.context import LifecycleRecord
+from firestream_core.plugin.spec import STAGES
 
 if TYPE_CHECKING:
     from firestream_core.model import HelmChart
@@ -89,11 +90,17 @@ __all__ = [
     "DEFAULT_VALIDATION_INTERVAL",
     "TRANSIENT_ERRORS",
     "ReleaseResult",
+    "StageListener",
     "run_release",
     "validation_failure_mode",
 ]
 
 T = TypeVar("T")
+
+StageListener = Callable[[str, str], None]
+"""Told ``(release, stage)`` just before each call of a stage's hooks (a retry or another
+validation poll is told again): ``check_prerequisites``, ``pre_exec``, ``exec``,
+``post_exec``, ``validate``, ``on_deploy_failure``. A run turns it into its ``stage`` events."""
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ClusterUnreachableError, HelmTimeoutError)
 """Errors worth retrying: the cluster may answer next time. Nothing else is retried."""
@@ -142,10 +149,12 @@ class _LifecycleRun:
         manager: FirestreamPluginManager,
         context: DeployContext,
         payload: ChartPayload | None,
+        on_stage: StageListener | None = None,
     ) -> None:
         self.chart = chart
         self.info = chart.chart_info
         self.manager = manager
+        self.on_stage = on_stage
         self.context = context
         self.log = context.log
         self.payload = payload if payload is not None else ChartPayload()
@@ -192,6 +201,11 @@ class _LifecycleRun:
         finally:
             self.durations[stage] = self.durations.get(stage, 0.0) + (time.monotonic() - start)
 
+    def _calling(self, stage: str) -> None:
+        """The hooks of ``stage`` are about to be called: tell the listener."""
+        if self.on_stage is not None:
+            self.on_stage(self.name, stage)
+
     def _check_cancel(self, stage: str) -> None:
         if self.context.cancel.is_set():
             raise CancelledError(f"release '{self.name}' interrupted at {stage}", releases=[self.name])
@@ -217,6 +231,8 @@ class _LifecycleRun:
                 if attempt and stage == "exec" and self.info.action is not HelmAction.SKIP:
                     # the failed attempt may have changed the release: look again
                     self.context.installed = find_installed(self.context, self.info)
+                if stage in STAGES:  # not the rollback after a failed validation
+                    self._calling(stage)
                 return fn()
             except TRANSIENT_ERRORS as exc:
                 if attempt >= retries:
@@ -496,6 +512,7 @@ class _LifecycleRun:
                 self._roll_back()
 
     def _collect_debug(self, stage: str, exc: BaseException) -> None:
+        self._calling("on_deploy_failure")
         try:
             lines = self.manager.on_deploy_failure(self.chart, self.context, self.payload, stage, exc)
         except Exception as hook_exc:  # never let it hide the first error
@@ -550,6 +567,8 @@ def run_release(
     manager: FirestreamPluginManager,
     context: DeployContext,
     payload: ChartPayload | None = None,
+    *,
+    on_stage: StageListener | None = None,
 ) -> ReleaseOutcome:
     """Run one release's lifecycle and say what happened; never raises for a failed stage.
 
@@ -559,9 +578,11 @@ def run_release(
     :param context: helm, kubectl, cluster state and settings for this release.
     :param payload: the payload to thread through the stages (a new one
         when None); the outcome keeps it. The core puts nothing of its own in it.
+    :param on_stage: told ``(release, stage)`` before each call of a stage's hooks
+        (:data:`StageListener`; a run's progress events).
     :return: the release's :class:`~firestream_core.deploy.results.ReleaseOutcome`
         (its ``action`` is the plan's, ``context.change``, or else the chart's
         action). ``KeyboardInterrupt`` propagates; use ``context.cancel`` to
         interrupt cleanly.
     """
-    return _LifecycleRun(chart, manager, context, payload).run()
+    return _LifecycleRun(chart, manager, context, payload, on_stage).run()

@@ -7,7 +7,7 @@ lock, makes (or checks) the plan, then hands it here. A :class:`Run`
   (:mod:`~firestream_core.deploy.scheduler`), no-op releases counting as satisfied;
 * runs its lifecycle on a deep copy of its chart (:mod:`~firestream_core.deploy.lifecycle`),
   reporting each stage as an :class:`~firestream_core.deploy.results.ApplyEvent`
-  through a proxy of the plugin manager; the lifecycle's
+  (``run_release`` tells the run before each stage's hooks: ``on_stage``); the lifecycle's
   :class:`~firestream_core.deploy.results.ReleaseOutcome` is the scheduler
   node's value and the release's entry in the result;
 * stops every helm process of the run as soon as ``cancel`` is set;
@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -76,37 +76,6 @@ class RunOptions:
     """Seconds to wait for the project lock another run holds (0: refuse at once)."""
 
 
-# -- progress reporting through the manager ------------------------------------------------
-
-_REPORTED_STAGES = (
-    "check_prerequisites",
-    "pre_exec",
-    "exec",
-    "post_exec",
-    "validate",
-    "on_deploy_failure",
-)
-
-
-class _StageReporter:
-    """The plugin manager, seen through a proxy that reports each stage before calling it."""
-
-    def __init__(self, manager: FirestreamPluginManager, report: Callable[[str, str], None]) -> None:
-        self._manager = manager
-        self._report = report
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._manager, name)
-        if name not in _REPORTED_STAGES or not callable(attr):
-            return attr
-
-        def call(chart: HelmChart, *args: Any, **kwargs: Any) -> Any:
-            self._report(chart.chart_info.name, name)
-            return attr(chart, *args, **kwargs)
-
-        return call
-
-
 def _first_line(error: BaseException | None) -> str:
     if error is None:
         return ""
@@ -150,7 +119,7 @@ class Run:
         self.repositories = dict(project.repositories)
         self.changes = {c.name: c for c in plan.releases}
         self.state: State | None = None
-        self.manager = _StageReporter(project.manager, self._stage)
+        self.manager = project.manager
         self._events_broken = False
         self._watching = threading.Lock()
         self._writer = backend if isinstance(backend, StateWriter) else None
@@ -323,7 +292,7 @@ class Run:
         change = self.changes[name]
         chart = self.chart_for(change)
         context = self.context_for(chart, change)
-        outcome = run_release(chart, self.manager, context)  # type: ignore[arg-type]  # a proxy
+        outcome = run_release(chart, self.manager, context, on_stage=self._stage)
         if outcome.ok:  # the plan's reason stays the release's reason
             outcome = attrs.evolve(outcome, reason=change.reason)
         if not self.dry_run and outcome.result != "cancelled" and not (not outcome.ok and self.cancel.is_set()):

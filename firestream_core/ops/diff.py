@@ -27,10 +27,10 @@ depends on (directly or not) installs that CRD, the release is reported as
 ``known after '<dependency>' is applied`` (status ``pending``), not as an
 error. A kind that nothing installs is an ``error`` for that release only.
 
-Library::
+Library (``Project.diff`` makes the plan and the tools, builds the
+:class:`DiffInput` and calls :func:`diff_project`)::
 
-    from firestream_core.ops.diff import diff_project
-    for d in diff_project(project):
+    for d in project.diff(["web"], context=5):
         print(d.name, d.status, [str(o.key) for o in d.objects])
 """
 
@@ -39,8 +39,9 @@ from __future__ import annotations
 import copy
 import difflib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import yaml
@@ -56,7 +57,14 @@ from firestream_core.tools.manifests import (
     split_manifest,
 )
 
-__all__ = ["ObjectDiff", "ReleaseDiff", "diff_project", "format_diffs", "served_kinds"]
+if TYPE_CHECKING:
+    from firestream_core.deploy.plan import Change, Plan
+    from firestream_core.model import HelmChart, InstalledRelease
+    from firestream_core.tools.helm import Helm
+    from firestream_core.tools.kubectl import Kubectl
+    from firestream_core.tools.redact import Redactor
+
+__all__ = ["DiffInput", "ObjectDiff", "ReleaseDiff", "diff_project", "format_diffs", "served_kinds"]
 
 log = logging.getLogger("firestream.diff")
 
@@ -134,7 +142,7 @@ class ReleaseDiff:
 # -- discovery ------------------------------------------------------------------------------
 
 
-def served_kinds(kubectl: Any, group_versions: Iterable[str]) -> dict[str, set[str] | None]:
+def served_kinds(kubectl: Kubectl, group_versions: Iterable[str]) -> dict[str, set[str] | None]:
     """group/version -> the kinds the cluster serves in it (None: not served).
 
     One ``kubectl get --raw /apis/<group>/<version>`` per group/version.
@@ -147,7 +155,7 @@ def served_kinds(kubectl: Any, group_versions: Iterable[str]) -> dict[str, set[s
         try:
             result = kubectl.run(["kubectl", "get", "--raw", path])
         except HelmCommandError as exc:
-            text = f"{exc} {getattr(exc, 'stderr', '')}"
+            text = f"{exc} {exc.stderr}"
             if "NotFound" in text or "could not find the requested resource" in text or "404" in text:
                 out[gv] = None
                 continue
@@ -188,7 +196,7 @@ def _object_diffs(
     current: Sequence[ManifestObject],
     desired: Sequence[ManifestObject],
     namespace: str,
-    redactor: Any,
+    redactor: Redactor | None,
     context: int,
     label: str,
 ) -> list[ObjectDiff]:
@@ -226,7 +234,27 @@ HIDDEN_NOTE = "a hidden value changed"
 # -- the project ------------------------------------------------------------------------------
 
 
-def _release_redactor(project: Any, helm: Any, chart: Any, installed: Any) -> Any:
+@attrs.frozen
+class DiffInput:
+    """What ``diff`` needs of its project, and nothing more (``Project.diff_input()`` builds it)."""
+
+    charts: Mapping[str, HelmChart]
+    """The project's charts by release name."""
+    dependencies: Mapping[str, tuple[str, ...]]
+    """Release name -> every release it depends on, directly or not (where a missing CRD may come from)."""
+    project_dir: Path
+    redactor: Redactor
+    repositories: Mapping[str, str]
+    """Repository name -> URL (chart types' defaults, overridden by ``[repositories]``)."""
+    desired: Callable[[str, Helm, Kubectl], HelmChart]
+    """A release's chart with the values plugins contribute, from the same desired-state
+    function the plan uses (for a release the plan does not hold: a dependency outside the
+    targets that may install a CRD)."""
+
+
+def _release_redactor(
+    project: DiffInput, helm: Helm, chart: HelmChart, installed: InstalledRelease | None
+) -> Redactor:
     """The project's redactor plus the sensitive values of this release, desired and installed."""
     from firestream_core.deploy.plan import desired_values
 
@@ -260,19 +288,19 @@ class _Renderer:
     hold, the same desired-state function the plan uses.
     """
 
-    def __init__(self, project: Any, helm: Any, plan: Any = None, kubectl: Any = None) -> None:
+    def __init__(self, project: DiffInput, helm: Helm, plan: Plan, kubectl: Kubectl) -> None:
         self.project = project
         self.helm = helm
         self.kubectl = kubectl
-        self.repos = project.repositories()
+        self.repos = project.repositories
         self.cache: dict[str, list[ManifestObject] | BaseException] = {}
-        self.planned = {c.name: c.plugin_values for c in plan.releases} if plan is not None else {}
+        self.planned = {c.name: c.plugin_values for c in plan.releases}
 
-    def desired_chart(self, name: str) -> Any:
+    def desired_chart(self, name: str) -> HelmChart:
         """The release's chart with the values plugins contribute (what apply deploys)."""
         if name not in self.planned:
-            return self.project.desired_states(helm=self.helm, kubectl=self.kubectl, names=[name])[name].chart
-        chart = copy.deepcopy(self.project.chart(name))
+            return self.project.desired(name, self.helm, self.kubectl)
+        chart = copy.deepcopy(self.project.charts[name])
         chart.chart_info.plugin_values = copy.deepcopy(dict(self.planned[name]))
         return chart
 
@@ -298,27 +326,14 @@ class _Renderer:
 
 
 def diff_project(
-    project: Any,
-    targets: Iterable[str] | None = None,
-    *,
-    include_deps: bool = False,
-    helm: Any = None,
-    kubectl: Any = None,
-    context: int = 3,
-    plan: Any = None,
+    project: DiffInput, plan: Plan, helm: Helm, kubectl: Kubectl, *, context: int = 3
 ) -> list[ReleaseDiff]:
-    """A :class:`ReleaseDiff` for every release the plan changes, in plan order.
+    """A :class:`ReleaseDiff` for every release ``plan`` changes, in plan order.
 
-    :param targets: only these releases (their dependencies too with ``include_deps``).
+    :param plan: the plan apply would carry out (``Project.diff`` makes it with
+        ``helm`` and ``kubectl``, for the targets it was given).
     :param context: lines of context around each change.
-    :param plan: a plan already made (``project.plan(...)``); made here when None.
     """
-    if helm is None or kubectl is None:
-        _, h, k = project.tools()
-        helm = helm or h
-        kubectl = kubectl or k
-    if plan is None:
-        plan = project.plan(list(targets) if targets else None, include_deps, helm=helm, kubectl=kubectl)
     run = _DiffRun(project, helm, kubectl, context, plan)
     return [run.release(change) for change in plan.releases if change.is_change]
 
@@ -326,20 +341,20 @@ def diff_project(
 class _DiffRun:
     """One ``diff``: the tools, the rendered releases and the cluster's served kinds, shared by its releases."""
 
-    def __init__(self, project: Any, helm: Any, kubectl: Any, context: int, plan: Any) -> None:
+    def __init__(self, project: DiffInput, helm: Helm, kubectl: Kubectl, context: int, plan: Plan) -> None:
         self.project = project
         self.helm = helm
         self.kubectl = kubectl
         self.context = context
         self.renderer = _Renderer(project, helm, plan, kubectl)
-        self.graph = project.graph()
         self.discovery: dict[str, set[str] | None] = {}
 
-    def release(self, change: Any) -> ReleaseDiff:
+    def release(self, change: Change) -> ReleaseDiff:
         """The diff of one changing release: its manifests compared, or why it is pending or failed."""
         chart = self.renderer.desired_chart(change.name)
-        base = {"name": change.name, "namespace": change.namespace, "action": change.action,
-                "reasons": tuple(change.reasons), "value_changes": tuple(change.value_changes)}
+        base: dict[str, Any] = {
+            "name": change.name, "namespace": change.namespace, "action": change.action,
+            "reasons": tuple(change.reasons), "value_changes": tuple(change.value_changes)}
         installed = change.installed
         live = installed is not None and installed.status != "uninstalled"
         red = _release_redactor(self.project, self.helm, chart, installed if live else None)
@@ -357,7 +372,7 @@ class _DiffRun:
         status = "changed" if objects or new_crds else "unchanged"
         return ReleaseDiff(status=status, objects=tuple(objects), hooks=hooks, crds=new_crds, **base)
 
-    def _manifests(self, change: Any, live: bool) -> tuple[list[ManifestObject], list[ManifestObject]]:
+    def _manifests(self, change: Change, live: bool) -> tuple[list[ManifestObject], list[ManifestObject]]:
         """(what helm holds for the release, what apply would install)."""
         current = split_manifest(self.helm.get_manifest(change.name, change.namespace)) if live else []
         if change.action == "destroy":
@@ -385,7 +400,7 @@ class _DiffRun:
         hooks: tuple[str, ...], base: dict[str, Any],
     ) -> ReleaseDiff:
         """``pending`` when a dependency installs the missing CRDs, else ``error``."""
-        waiting, nowhere = _providers(self.project, self.graph, self.renderer, name, unserved)
+        waiting, nowhere = _providers(self.project.dependencies[name], self.renderer, unserved)
         if nowhere:
             kinds = ", ".join(f"{k} ({gv})" for (_g, gv, k) in nowhere)
             return ReleaseDiff(
@@ -403,7 +418,7 @@ class _DiffRun:
             waiting_for=deps, hooks=hooks, crds=new_crds, **base)
 
 
-def _hide_secret_data(redactor: Any, objects: Iterable[ManifestObject]) -> None:
+def _hide_secret_data(redactor: Redactor, objects: Iterable[ManifestObject]) -> None:
     """Register every Secret's data with ``redactor``: wherever else a value shows, it is hidden."""
     from firestream_core.tools.manifests import is_secret, secret_data
 
@@ -414,12 +429,11 @@ def _hide_secret_data(redactor: Any, objects: Iterable[ManifestObject]) -> None:
 
 
 def _providers(
-    project: Any, graph: Any, renderer: _Renderer, name: str, unserved: Sequence[tuple[str, str, str]]
+    deps: Sequence[str], renderer: _Renderer, unserved: Sequence[tuple[str, str, str]]
 ) -> tuple[list[str], list[tuple[str, str, str]]]:
     """(dependencies that install the unserved kinds, kinds nothing installs)."""
     found: list[str] = []
     nowhere: list[tuple[str, str, str]] = []
-    deps = graph.dependencies(name)
     for item in unserved:
         group, _gv, kind = item
         provider = None

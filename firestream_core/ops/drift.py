@@ -36,11 +36,12 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from firestream_core.errors import HelmError
+from firestream_core.errors import FirestreamError, HelmError
+from firestream_core.model import HelmAction
 from firestream_core.tools.manifests import (
     HIDDEN,
     HIDDEN_CHANGED,
@@ -51,7 +52,14 @@ from firestream_core.tools.manifests import (
     split_manifest,
 )
 
-__all__ = ["FieldDrift", "ObjectDrift", "ReleaseDrift", "compare_object", "drift_project",
+if TYPE_CHECKING:
+    from firestream_core.deploy.plan import Plan
+    from firestream_core.model import HelmChart, InstalledRelease
+    from firestream_core.tools.helm import Helm
+    from firestream_core.tools.kubectl import Kubectl
+    from firestream_core.tools.redact import Redactor
+
+__all__ = ["DriftInput", "FieldDrift", "ObjectDrift", "ReleaseDrift", "compare_object", "drift_project",
            "format_drift", "repair_plan"]
 
 log = logging.getLogger("firestream.drift")
@@ -248,7 +256,7 @@ def _compare(want: Any, have: Any, path: str, out: list[tuple[str, Any, Any]]) -
         out.append((path, want, have))
 
 
-def _show(value: Any, redactor: Any) -> str:
+def _show(value: Any, redactor: Redactor | None) -> str:
     if value is _MISSING:
         return ABSENT
     masked = mask_object(value, redactor=redactor)
@@ -262,7 +270,9 @@ def _is_secret(obj: Mapping[str, Any]) -> bool:
     return obj.get("kind") == "Secret" and api_group(str(obj.get("apiVersion") or "")) == ""
 
 
-def compare_object(desired: Mapping[str, Any], live: Mapping[str, Any], redactor: Any = None) -> list[FieldDrift]:
+def compare_object(
+    desired: Mapping[str, Any], live: Mapping[str, Any], redactor: Redactor | None = None
+) -> list[FieldDrift]:
     """The fields of ``desired`` (a manifest object) that ``live`` does not match, masked."""
     found: list[tuple[str, Any, Any]] = []
     if _is_secret(desired):
@@ -294,7 +304,8 @@ def _live_index(objects: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, st
 
 
 def release_drift(
-    name: str, namespace: str, manifest: str, kubectl: Any, redactor: Any = None, *, revision: int | None = None
+    name: str, namespace: str, manifest: str, kubectl: Kubectl, redactor: Redactor | None = None, *,
+    revision: int | None = None
 ) -> ReleaseDrift:
     """Compare one release's manifest with the live objects (one ``kubectl get -f -``)."""
     objects = [o for o in split_manifest(manifest) if not o.is_hook]
@@ -317,13 +328,25 @@ def release_drift(
                         checked=len(objects), revision=revision)
 
 
+@attrs.frozen
+class DriftInput:
+    """What ``drift`` and ``apply --repair-drift`` need of their project, and nothing more
+    (``Project.drift_input()`` builds it)."""
+
+    charts: Mapping[str, HelmChart]
+    """The project's charts by release name, in config order."""
+    order: tuple[str, ...]
+    """The release names in dependency order (dependencies first): the order of the report."""
+    redactor: Redactor
+
+
 def drift_project(
-    project: Any,
+    project: DriftInput,
+    helm: Helm,
+    kubectl: Kubectl,
     targets: Iterable[str] | None = None,
     *,
-    helm: Any = None,
-    kubectl: Any = None,
-    installed: Sequence[Any] | None = None,
+    installed: Sequence[InstalledRelease] | None = None,
 ) -> list[ReleaseDrift]:
     """A :class:`ReleaseDrift` per release of the project (or of ``targets``), in dependency order.
 
@@ -331,23 +354,17 @@ def drift_project(
     release ``helm get manifest``, ``helm get values`` (to hide them) and
     one ``kubectl get -f -``.
     """
-    if helm is None or kubectl is None:
-        _, h, k = project.tools()
-        helm = helm or h
-        kubectl = kubectl or k
     wanted = set(targets or ())
-    unknown = wanted - set(project.names)
+    unknown = wanted - set(project.charts)
     if unknown:
-        from firestream_core.errors import FirestreamError
-
         raise FirestreamError(f"unknown release(s): {', '.join(sorted(unknown))}",
-                              hint="the releases are: " + ", ".join(project.names))
+                              hint="the releases are: " + ", ".join(project.charts))
     live = {r.key: r for r in (installed if installed is not None else helm.list_releases())}
     out: list[ReleaseDrift] = []
-    for name in project.graph().order():
+    for name in project.order:
         if wanted and name not in wanted:
             continue
-        ns = project.chart(name).chart_info.namespace_name
+        ns = project.charts[name].chart_info.namespace_name
         inst = live.get((ns, name))
         if inst is None or inst.status == "uninstalled":
             out.append(ReleaseDrift(name, ns, "not-deployed"))
@@ -366,27 +383,23 @@ def drift_project(
     return out
 
 
-def repair_plan(project: Any, plan: Any, *, helm: Any = None, kubectl: Any = None) -> tuple[Any, list[ReleaseDrift]]:
+def repair_plan(project: DriftInput, plan: Plan, helm: Helm, kubectl: Kubectl) -> tuple[Plan, list[ReleaseDrift]]:
     """``plan`` with each drifted ``no-op`` release turned into an ``upgrade`` ("drift repair").
 
     Only deployed releases the plan leaves alone (and does not skip) are
     checked. Returns the new plan and the drift found.
     """
-    from firestream_core.model import HelmAction
-
     candidates = [
         c.name for c in plan.releases
         if c.action == "no-op" and c.installed is not None and c.installed.status == "deployed"
-        and project.chart(c.name).chart_info.action is HelmAction.DEPLOY
+        and project.charts[c.name].chart_info.action is HelmAction.DEPLOY
     ]
     if not candidates or plan.destroy:
         return plan, []
-    drifts = drift_project(project, candidates, helm=helm, kubectl=kubectl,
+    drifts = drift_project(project, helm, kubectl, candidates,
                            installed=[c.installed for c in plan.releases if c.installed is not None])
     failed = [d for d in drifts if d.status == "error"]
     if failed:
-        from firestream_core.errors import FirestreamError
-
         raise FirestreamError(
             "cannot check drift of " + "; ".join(f"release '{d.name}': {d.message}" for d in failed),
             hint="nothing was changed; run 'firestream drift' to see the live objects' state",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -26,11 +27,15 @@ from firestream_core.tools.manifests import ManifestObject, split_manifest
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Plan
+    from firestream_core.model import HelmChart
+    from firestream_core.tools.helm import Helm
+    from firestream_core.tools.redact import Redactor
 
 __all__ = [
     "ACTION_EVENTS",
     "HOOK_EVENTS",
     "Hook",
+    "HooksInput",
     "ReleaseHooks",
     "format_hooks",
     "hooks_in",
@@ -134,20 +139,32 @@ class ReleaseHooks:
         }
 
 
-def plan_hooks(project: Any, plan: Plan, *, helm: Any = None, all_releases: bool = False) -> dict[str, ReleaseHooks]:
+@attrs.frozen
+class HooksInput:
+    """What ``plan --hooks`` needs of its project, and nothing more (``Project.hooks_input()`` builds it)."""
+
+    charts: Mapping[str, HelmChart]
+    """The project's charts by release name."""
+    project_dir: Path
+    redactor: Redactor
+    repositories: Mapping[str, str]
+    """Repository name -> URL (chart types' defaults, overridden by ``[repositories]``)."""
+
+
+def plan_hooks(
+    project: HooksInput, plan: Plan, helm: Helm, *, all_releases: bool = False
+) -> dict[str, ReleaseHooks]:
     """Each planned release's hooks, read from its rendering.
 
     Releases that change are rendered with ``helm template`` (a destroyed
     one: ``helm get hooks`` of the installed release); no-op releases only
     with ``all_releases``. A release that fails to render gets ``error``.
     """
-    if helm is None:
-        _, helm, _ = project.tools()
-    repos = project.repositories()
+    repos = project.repositories
     out: dict[str, ReleaseHooks] = {}
     for change in plan.releases:
         # the plan's desired state: the values plugins contribute included
-        info = attrs.evolve(project.chart(change.name).chart_info, plugin_values=dict(change.plugin_values))
+        info = attrs.evolve(project.charts[change.name].chart_info, plugin_values=dict(change.plugin_values))
         if not change.is_change and not all_releases:
             continue
         try:
@@ -204,7 +221,7 @@ def plan_json_with_hooks(plan: Plan, hooks: Mapping[str, ReleaseHooks], indent: 
     return json.dumps(data, indent=indent)
 
 
-def print_plan_hooks(project: Any, plan: Plan, as_json: bool) -> str:
+def print_plan_hooks(project: HooksInput, plan: Plan, as_json: bool, helm: Helm) -> str:
     """What ``firestream plan --hooks`` prints after (or instead of, with ``--json``) the plan."""
-    hooks = plan_hooks(project, plan)
+    hooks = plan_hooks(project, plan, helm)
     return plan_json_with_hooks(plan, hooks) + "\n" if as_json else format_hooks(hooks)

@@ -272,6 +272,28 @@ def test_prerequisite_problems_stop_before_pre_exec(context, helm):
     assert helm.calls == []
 
 
+def test_the_stage_listener_is_told_each_stage_just_before_its_hooks(context, chart_dir):
+    rec = Recorder()
+
+    def told(release: str, stage: str) -> None:
+        rec.calls.append((f"told {stage}", release))
+
+    result = run_release(generic(), make_manager(rec), context, on_stage=told)
+    assert result.ok, result.error
+    assert rec.calls == [call for stage in STAGES_OK for call in ((f"told {stage}", "web"), (stage, "web"))]
+
+
+def test_the_stage_listener_is_told_of_each_retry_and_of_on_deploy_failure(context, helm, chart_dir):
+    helm.fail("upgrade_install", *[ClusterUnreachableError("cluster unreachable")] * 2)
+    chart = generic(settings=ReleaseSettings(retries=1, retry_delay="0s"))
+    told: list[tuple[str, str]] = []
+    result = run_release(chart, make_manager(), context, on_stage=lambda *call: told.append(call))
+    assert result.stage_failed == "exec"
+    assert [stage for _, stage in told] == ["check_prerequisites", "pre_exec", "exec", "exec",
+                                            "on_deploy_failure"]
+    assert {release for release, _ in told} == {"web"}
+
+
 @pytest.mark.parametrize("stage", ["pre_exec", "exec", "post_exec", "validate"])
 def test_on_deploy_failure_runs_for_every_stage(context, chart_dir, stage):
     rec = Recorder()

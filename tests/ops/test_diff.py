@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
+import attrs
 import pytest
 
-from firestream_core.ops.diff import diff_project, format_diffs
+from firestream_core.deploy.plan import Change, Plan
+from firestream_core.model import HelmChart
+from firestream_core.ops.diff import DiffInput, diff_project, format_diffs
+from firestream_core.project import Project
 from firestream_core.tools.manifests import HIDDEN, HIDDEN_CHANGED, mask_object, split_manifest
 from firestream_core.tools.redact import Redactor
+from tests.deploy.fakes import FakeHelm, FakeKubectl
 
 from .conftest import CHARTS
 from .helpers import extras_app_config, load, write_config
@@ -84,7 +90,7 @@ def no_secret(text: str, *secrets: str) -> None:
 
 def test_diff_of_create_then_upgrade_hides_secrets_and_shows_values(tmp_path, kube, helm_bin, cli):
     path = app_config(tmp_path, kube)
-    diffs = diff_project(load(path, kube, helm_bin))
+    diffs = load(path, kube, helm_bin).diff()
     assert [(d.name, d.action, d.status) for d in diffs] == [("web", "create", "changed")]
     d = diffs[0]
     assert sorted((o.key.kind, o.change) for o in d.objects) == [
@@ -105,7 +111,7 @@ def test_diff_of_create_then_upgrade_hides_secrets_and_shows_values(tmp_path, ku
     assert (code, out) == (0, "No changes: every release is up to date.\n")
 
     path = app_config(tmp_path, kube, message=MSG2, password=PW2, replicas=2)
-    diffs = diff_project(load(path, kube, helm_bin))
+    diffs = load(path, kube, helm_bin).diff()
     assert [(d.name, d.action) for d in diffs] == [("web", "upgrade")]
     changes = {o.key.kind: o for o in diffs[0].objects}
     assert {k: o.change for k, o in changes.items()} == {
@@ -136,7 +142,7 @@ def test_destroy_diff_removes_everything(tmp_path, kube, helm_bin):
     path = app_config(tmp_path, kube)
     assert load(path, kube, helm_bin).apply().ok
     path = app_config(tmp_path, kube, action="destroy")
-    (d,) = diff_project(load(path, kube, helm_bin))
+    (d,) = load(path, kube, helm_bin).diff()
     assert (d.action, d.status, d.hooks) == ("destroy", "changed", ())
     assert sorted(o.change for o in d.objects) == ["removed"] * 3
     no_secret(format_diffs([d]), PW1)
@@ -161,7 +167,7 @@ def crd_config(tmp_path, kube, *, depends: bool = True):
 def test_crds_of_a_dependency_are_known_after_it_is_applied(tmp_path, kube, helm_bin, cli):
     kube.kubectl().delete("crd", "gadgets.extras.firestream.dev")  # the emulator is shared by the module
     path = crd_config(tmp_path, kube)
-    diffs = {d.name: d for d in diff_project(load(path, kube, helm_bin))}
+    diffs = {d.name: d for d in load(path, kube, helm_bin).diff()}
     op, user = diffs["operator"], diffs["user"]
     assert op.status == "changed" and op.crds == ("gadgets.extras.firestream.dev",)
     assert [(o.key.kind, o.change) for o in op.objects] == [("ConfigMap", "added")]
@@ -174,11 +180,11 @@ def test_crds_of_a_dependency_are_known_after_it_is_applied(tmp_path, kube, helm
 
     result = load(path, kube, helm_bin).apply()
     assert result.ok, {n: o.reason for n, o in result.releases.items()}
-    assert diff_project(load(path, kube, helm_bin)) == []
+    assert load(path, kube, helm_bin).diff() == []
     # now the kind is served: a change to user is an ordinary diff
     text = path.read_text() + '\n[deployments.generic.values]\nsize = 5\n'
     path.write_text(text)
-    (d,) = diff_project(load(path, kube, helm_bin))
+    (d,) = load(path, kube, helm_bin).diff()
     assert (d.name, d.status) == ("user", "changed")
     assert "-  size: 3\n+  size: 5" in next(o.diff for o in d.objects if o.key.kind == "Gadget")
 
@@ -186,7 +192,7 @@ def test_crds_of_a_dependency_are_known_after_it_is_applied(tmp_path, kube, helm
 def test_a_kind_nothing_installs_is_an_error_for_that_release_only(tmp_path, kube, helm_bin, cli):
     kube.kubectl().delete("crd", "gadgets.extras.firestream.dev")
     path = crd_config(tmp_path, kube, depends=False)
-    diffs = {d.name: d for d in diff_project(load(path, kube, helm_bin))}
+    diffs = {d.name: d for d in load(path, kube, helm_bin).diff()}
     assert diffs["operator"].status == "changed"
     assert diffs["user"].status == "error"
     assert diffs["user"].message == (
@@ -209,4 +215,77 @@ def test_target_limits_the_diff(tmp_path, kube, helm_bin, target):
         path = "{CHARTS / 'gadget-crds'}"
         namespace = "{kube.namespace}"
     """)
-    assert [d.name for d in diff_project(load(path, kube, helm_bin), [target])] == [target]
+    assert [d.name for d in load(path, kube, helm_bin).diff([target])] == [target]
+
+
+# -- the input the project builds (fake helm: no cluster) ---------------------------------------
+
+INPUT_TOML = """
+[[deployments.generic]]
+name = "web"
+chart = "web"
+repository = "repo"
+namespace = "shop"
+depends_on = ["api"]
+
+[[deployments.generic]]
+name = "api"
+chart = "repo/api"
+namespace = "shop"
+depends_on = ["db"]
+
+[[deployments.generic]]
+name = "db"
+chart = "repo/db"
+namespace = "shop"
+
+[repositories]
+repo = "https://charts.example.com"
+"""
+
+
+def _diff_input(tmp_path: Path) -> tuple[Project, DiffInput]:
+    (tmp_path / "firestream.toml").write_text(INPUT_TOML)
+    project = Project.load(tmp_path / "firestream.toml")
+    return project, project.diff_input()
+
+
+def test_the_input_is_frozen_and_holds_only_what_diff_uses(tmp_path):
+    project, target = _diff_input(tmp_path)
+    assert target.charts["web"] is project.chart("web") and list(target.charts) == ["web", "api", "db"]
+    # every release a CRD may come from: what it depends on, directly or not
+    assert dict(target.dependencies) == {"web": ("api", "db"), "api": ("db",), "db": ()}
+    assert target.project_dir == tmp_path and target.redactor is project.redactor
+    assert target.repositories == {"repo": "https://charts.example.com"}
+    # a release the plan does not hold: its chart from the plan's desired-state function, a copy
+    chart = target.desired("db", FakeHelm(), FakeKubectl())
+    assert isinstance(chart, HelmChart) and chart is not project.chart("db")
+    assert chart.chart_info.name == "db" and chart.chart_info.chart == "repo/db"
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        target.dependencies = {}  # type: ignore[misc]
+
+
+class _Helm(FakeHelm):
+    """The test fakes' helm, rendering one ConfigMap per release (``helm template``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rendered: list[str] = []
+
+    def template(self, info, project_dir, *, include_crds=False, is_upgrade=False):
+        self.rendered.append(info.name)
+        return (f"---\n# Source: {info.name}/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\n"
+                f"metadata:\n  name: {info.name}\ndata:\n  plugin: {info.plugin_values.get('from', 'none')}\n")
+
+
+def test_diff_runs_on_its_input_and_the_plan_given(tmp_path):
+    _, target = _diff_input(tmp_path)
+    helm = _Helm()
+    plan = Plan(releases=(Change("db", "shop", "generic", "no-op"),
+                          Change("web", "shop", "generic", "create", reasons=("not installed",),
+                                 plugin_values={"from": "the-plan"})))
+    [web] = diff_project(target, plan, helm, FakeKubectl(), context=1)
+    assert (web.name, web.action, web.status, web.reasons) == ("web", "create", "changed", ("not installed",))
+    [obj] = web.objects
+    assert obj.change == "added" and "plugin: the-plan" in obj.diff  # the plan's contributed values
+    assert helm.rendered == ["web"] and ("repo_add", "repo", "https://charts.example.com") in helm.calls

@@ -9,13 +9,135 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
+from typing import Any
 
-from firestream_core.ops.drift import compare_object, drift_project, format_drift
+import attrs
+import pytest
+
+from firestream_core.deploy.plan import Change, Plan
+from firestream_core.errors import FirestreamError
+from firestream_core.model import InstalledRelease
+from firestream_core.ops.drift import (
+    DriftInput,
+    compare_object,
+    drift_project,
+    format_drift,
+    repair_plan,
+)
+from firestream_core.project import Project
 from firestream_core.tools.manifests import HIDDEN, HIDDEN_CHANGED
 from firestream_core.tools.redact import Redactor
+from tests.deploy.fakes import FakeHelm, FakeKubectl
 
 from .conftest import CHARTS
 from .helpers import extras_app_config, load, write_config
+
+# -- the input the project builds (fake helm and kubectl) --------------------------------------
+
+TOML = """
+[[deployments.generic]]
+name = "web"
+chart = "repo/web"
+namespace = "shop"
+depends_on = ["db"]
+
+[[deployments.generic]]
+name = "db"
+chart = "repo/db"
+namespace = "shop"
+
+[repositories]
+repo = "https://charts.example.com"
+"""
+
+MANIFEST = """---
+# Source: web/templates/cm.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web
+data:
+  greeting: hello
+  token: Tk-held-by-helm-42
+"""
+
+
+def _drift_input(tmp_path: Path) -> tuple[Project, DriftInput]:
+    (tmp_path / "firestream.toml").write_text(TOML)
+    project = Project.load(tmp_path / "firestream.toml")
+    return project, project.drift_input()
+
+
+class _Helm(FakeHelm):
+    """The test fakes' helm, holding values for the release (which drift hides)."""
+
+    def get_values(self, name: str, namespace: str) -> dict[str, Any]:
+        self.calls.append(("get_values", name, namespace))
+        return {"token": "Tk-held-by-helm-42"}
+
+
+class _Kubectl(FakeKubectl):
+    """The test fakes' kubectl, answering ``get -f -`` with ``live``."""
+
+    def __init__(self, live: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.live = live
+
+    def get_manifest_objects(self, manifest: str, *, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self.live
+
+
+def _cluster(greeting: str, token: str = "Tk-changed-live-43") -> tuple[_Helm, _Kubectl]:
+    helm = _Helm()
+    helm.manifest = MANIFEST
+    helm.seed("web", "shop", (2, "deployed", "web-1.0.0"))
+    live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web", "namespace": "shop"},
+            "data": {"greeting": greeting, "token": token}}
+    return helm, _Kubectl([live])
+
+
+def test_the_input_is_frozen_and_holds_only_what_drift_uses(tmp_path: Path) -> None:
+    project, target = _drift_input(tmp_path)
+    assert target.order == ("db", "web")  # dependencies first: the report's order
+    assert list(target.charts) == ["web", "db"] and target.charts["web"] is project.chart("web")
+    assert target.redactor is project.redactor
+    assert set(attrs.fields_dict(DriftInput)) == {"charts", "order", "redactor"}
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        target.order = ()  # type: ignore[misc]
+
+
+def test_drift_runs_on_its_input_masked_in_dependency_order(tmp_path: Path) -> None:
+    _, target = _drift_input(tmp_path)
+    helm, kubectl = _cluster("changed by hand")
+    db, web = drift_project(target, helm, kubectl)
+    assert (db.name, db.status) == ("db", "not-deployed")
+    assert (web.name, web.status, web.revision, web.checked) == ("web", "drifted", 2, 1)
+    [obj] = web.objects
+    fields = {f.path: (f.desired, f.live) for f in obj.fields}
+    assert fields["data.greeting"] == ("hello", "changed by hand")
+    assert "Tk-held-by-helm-42" not in str(fields["data.token"])  # helm's values hidden
+    assert "Tk-held-by-helm-42" not in format_drift([db, web])
+    with pytest.raises(FirestreamError, match="unknown release") as info:
+        drift_project(target, helm, kubectl, ["nope"])
+    assert info.value.hint == "the releases are: web, db"
+
+
+def test_repair_turns_a_drifted_no_op_into_an_upgrade_through_the_input(tmp_path: Path) -> None:
+    _, target = _drift_input(tmp_path)
+    web = InstalledRelease("web", "shop", 2, "deployed", "web-1.0.0")
+    plan = Plan(releases=(Change("db", "shop", "generic", "create"),
+                          Change("web", "shop", "generic", "no-op", installed=web)))
+    helm, kubectl = _cluster("changed by hand")
+    repaired, drifts = repair_plan(target, plan, helm, kubectl)
+    assert [(c.name, c.action) for c in repaired.releases] == [("db", "create"), ("web", "upgrade")]
+    assert next(c for c in repaired.releases if c.name == "web").reasons == ("drift repair: 1 changed object(s)",)
+    assert [d.name for d in drifts] == ["web"]  # only the no-op was checked
+    assert ("list_releases",) not in helm.calls  # the plan's cluster state, no second helm list
+    helm, kubectl = _cluster("hello", "Tk-held-by-helm-42")
+    same, _ = repair_plan(target, plan, helm, kubectl)
+    assert same is plan
+
 
 # -- comparing (no binaries) ------------------------------------------------------------------
 
@@ -98,12 +220,12 @@ def tamper(kube, kubectl_bin, ns):
 def test_drift_found_masked_and_repaired(tmp_path, kube, helm_bin, kubectl_bin, cli):
     path = app_config(tmp_path, kube)
     assert load(path, kube, helm_bin).apply().ok
-    (d,) = drift_project(load(path, kube, helm_bin))
+    (d,) = load(path, kube, helm_bin).drift()
     assert (d.status, d.checked, d.revision) == ("in-sync", 3, 1)
     assert cli(path, "drift")[0] == 0
 
     tamper(kube, kubectl_bin, kube.namespace)
-    (d,) = drift_project(load(path, kube, helm_bin))
+    (d,) = load(path, kube, helm_bin).drift()
     assert d.status == "drifted"
     got = {(o.key.kind, o.state): [(f.path, f.desired, f.live) for f in o.fields] for o in d.objects}
     assert got == {
@@ -123,12 +245,12 @@ def test_drift_found_masked_and_repaired(tmp_path, kube, helm_bin, kubectl_bin, 
     # plain apply leaves drift alone (the plan is a no-op)
     code, out, _ = cli(path, "apply", "--yes")
     assert code == 0 and "Nothing to do." in out
-    assert drift_project(load(path, kube, helm_bin))[0].drifted
+    assert load(path, kube, helm_bin).drift()[0].drifted
 
     code, out, err = cli(path, "apply", "--yes", "--repair-drift")
     assert code == 0, out + err
     assert "drift repair: 1 missing, 2 changed object(s)" in out
-    (d,) = drift_project(load(path, kube, helm_bin))
+    (d,) = load(path, kube, helm_bin).drift()
     assert (d.status, d.revision) == ("in-sync", 2), format_drift([d])
     assert cli(path, "drift")[0] == 0
 
@@ -138,12 +260,12 @@ def test_repair_drift_leaves_in_sync_releases_alone(tmp_path, kube, helm_bin, cl
     assert load(path, kube, helm_bin).apply().ok
     code, out, _ = cli(path, "apply", "--yes", "--repair-drift")
     assert code == 0 and "Nothing to do." in out
-    assert drift_project(load(path, kube, helm_bin))[0].revision == 1
+    assert load(path, kube, helm_bin).drift()[0].revision == 1
 
 
 def test_not_deployed_and_unknown_target(tmp_path, kube, helm_bin, cli):
     path = app_config(tmp_path, kube)
-    (d,) = drift_project(load(path, kube, helm_bin))
+    (d,) = load(path, kube, helm_bin).drift()
     assert d.status == "not-deployed"
     assert format_drift([d]).startswith("web  not deployed\n")
     code, _, err = cli(path, "drift", "--target", "nope")
@@ -219,7 +341,7 @@ def test_drift_on_real_chart_shapes(tmp_path, kube, helm_bin, kubectl_bin, cli):
     kube.run([str(kubectl_bin), "create", "namespace", system_ns])
     path = shapes_config(tmp_path, kube, system_ns)
     assert load(path, kube, helm_bin).apply().ok
-    (d,) = drift_project(load(path, kube, helm_bin))
+    (d,) = load(path, kube, helm_bin).drift()
     assert (d.status, d.checked) == ("in-sync", 4), format_drift([d])
     code, out, _ = cli(path, "drift")
     assert code == 0 and "No drift." in out
@@ -231,7 +353,7 @@ def test_drift_on_real_chart_shapes(tmp_path, kube, helm_bin, kubectl_bin, cli):
               json.dumps([{"op": "replace",
                            "path": "/spec/template/spec/containers/0/volumeMounts/1/subPath",
                            "value": "elsewhere"}])])
-    (d,) = drift_project(load(path, kube, helm_bin))
+    (d,) = load(path, kube, helm_bin).drift()
     got = {(o.key.kind, o.key.namespace): [(f.path, f.live) for f in o.fields] for o in d.objects}
     assert got == {
         ("Service", system_ns): [("spec.ports[port=9153,protocol=TCP]", "(absent)")],
@@ -241,7 +363,7 @@ def test_drift_on_real_chart_shapes(tmp_path, kube, helm_bin, kubectl_bin, cli):
     }, format_drift([d])
     code, out, err = cli(path, "apply", "--yes", "--repair-drift")
     assert code == 0, out + err
-    (d,) = drift_project(load(path, kube, helm_bin))
+    (d,) = load(path, kube, helm_bin).drift()
     assert d.status == "in-sync", format_drift([d])
 
 

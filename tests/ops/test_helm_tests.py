@@ -8,10 +8,23 @@ from __future__ import annotations
 
 import json
 
-from firestream_core.ops.helm_hooks import ReleaseHooks, format_hooks, hooks_in
-from firestream_core.state.store import StateStore
+import attrs
+import pytest
 
-from .helpers import extras_app_config, load, record_argv
+from firestream_core.deploy.plan import Change, Plan
+from firestream_core.errors import RenderError
+from firestream_core.ops.helm_hooks import (
+    HooksInput,
+    ReleaseHooks,
+    format_hooks,
+    hooks_in,
+    plan_hooks,
+)
+from firestream_core.project import Project
+from firestream_core.state.store import StateStore
+from tests.deploy.fakes import FakeHelm
+
+from .helpers import extras_app_config, load, record_argv, write_config
 
 # -- reading hooks (no binaries) ------------------------------------------------------------
 
@@ -45,6 +58,53 @@ metadata: {name: plain}
     off = ReleaseHooks("web", "create", tuple(hooks), disabled=True)
     assert off.will_run == []
     assert "none run (hooks_disabled: --no-hooks)" in format_hooks({"web": off})
+
+
+class _Helm(FakeHelm):
+    """The test fakes' helm, rendering a pre-install Job (``db`` fails to render)."""
+
+    def template(self, info, project_dir, *, include_crds=False, is_upgrade=False):
+        self.calls.append(("template", info.name, str(project_dir), info.plugin_values.get("from")))
+        if info.name == "db":
+            raise RenderError("db: template: Tk-secret-in-an-error-77 is not a value")
+        return ("---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n"
+                "  annotations: {\"helm.sh/hook\": pre-install}\n")
+
+
+def test_the_hooks_input_is_frozen_and_holds_only_what_plan_hooks_uses(tmp_path):
+    path = write_config(tmp_path, """
+        [[deployments.generic]]
+        name = "web"
+        chart = "web"
+        repository = "repo"
+        namespace = "shop"
+
+        [[deployments.generic]]
+        name = "db"
+        chart = "repo/db"
+        namespace = "shop"
+
+        [repositories]
+        repo = "https://charts.example.com"
+    """)
+    project = Project.load(path)
+    project.redactor.add("Tk-secret-in-an-error-77")
+    target = project.hooks_input()
+    assert list(target.charts) == ["web", "db"] and target.charts["web"] is project.chart("web")
+    assert (target.project_dir, target.redactor) == (tmp_path, project.redactor)
+    assert target.repositories == {"repo": "https://charts.example.com"}
+    assert set(attrs.fields_dict(HooksInput)) == {"charts", "project_dir", "redactor", "repositories"}
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        target.repositories = {}  # type: ignore[misc]
+
+    helm = _Helm()
+    plan = Plan(releases=(Change("web", "shop", "generic", "create", plugin_values={"from": "the-plan"}),
+                          Change("db", "shop", "generic", "create")))
+    hooks = plan_hooks(target, plan, helm)
+    assert [h.name for h in hooks["web"].will_run] == ["migrate"]
+    assert ("template", "web", str(tmp_path), "the-plan") in helm.calls  # the plan's desired state
+    assert ("repo_add", "repo", "https://charts.example.com") in helm.calls
+    assert hooks["db"].error and "Tk-secret-in-an-error-77" not in hooks["db"].error
 
 
 # -- against the emulator --------------------------------------------------------------------

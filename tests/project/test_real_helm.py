@@ -14,6 +14,7 @@ import pytest
 
 from firestream_core.cli.main import main
 from firestream_core.deploy.results import ApplyEvent
+from firestream_core.plugin.spec import STAGES
 from firestream_core.project import Project
 from firestream_core.state.store import StateStore
 
@@ -67,6 +68,11 @@ def test_create_noop_upgrade_destroy(tmp_path, kube, chart_repo, helm_bin, no_lo
     finished = {e.release: i for i, e in enumerate(events) if e.kind == "finished"}
     for name, needs in deps.items():
         assert all(finished[d] < started[name] for d in needs), name
+        # each stage reported once it starts (validate again per poll), between start and finish
+        stages = [(i, e.stage) for i, e in enumerate(events) if e.kind == "stage" and e.release == name]
+        assert list(dict.fromkeys(s for _, s in stages)) == list(STAGES), name
+        assert all(started[name] < i < finished[name] for i, _ in stages), name
+        assert {e.action for e in events if e.kind == "stage" and e.release == name} == {"create"}
     assert revisions(kube, helm_bin) == dict.fromkeys(deps, 1)
 
     # no-op: nothing to do, nothing run

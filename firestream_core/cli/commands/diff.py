@@ -41,13 +41,12 @@ def run(args: argparse.Namespace) -> int:
     """Print the diffs."""
     from firestream_core.cli.logs import redact
     from firestream_core.errors import FirestreamError
-    from firestream_core.ops.diff import diff_project, format_diffs
+    from firestream_core.ops.diff import format_diffs
 
     if not 0 <= args.context <= 10_000:
         raise FirestreamError(f"argument --context: {args.context} is out of range: expected 0 to 10000 lines")
     project = load_project(args)
-    diffs = diff_project(project, selection(args, project),
-                         context=max(0, args.context))
+    diffs = project.diff(selection(args, project), context=max(0, args.context))
     if args.json:
         from firestream_core.cli.jsonout import dumps
 

@@ -27,10 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the drift of every deployed release."""
     from firestream_core.cli.commands.plan import load_project, selection
-    from firestream_core.ops.drift import drift_project, format_drift
+    from firestream_core.ops.drift import format_drift
 
     project = load_project(args)
-    drifts = drift_project(project, selection(args, project))
+    drifts = project.drift(selection(args, project))
     if args.json:
         from firestream_core.cli.jsonout import dumps
 

@@ -152,11 +152,12 @@ def run(args: argparse.Namespace) -> int:
             print_plan_hooks,  # which helm hooks each change fires
         )
 
+        target, helm = project.hooks_input(), project.tools()[1]
         if not args.json:
             print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
-            print(print_plan_hooks(project, plan, False), end="")
+            print(print_plan_hooks(target, plan, False, helm), end="")
         else:
-            print(plan_json(project, plan, print_plan_hooks(project, plan, True)))
+            print(plan_json(project, plan, print_plan_hooks(target, plan, True, helm)))
     elif args.json:
         from firestream_core.cli.logs import redact
 

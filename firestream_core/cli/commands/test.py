@@ -29,10 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the tests and print the results."""
     from firestream_core.cli.commands.plan import load_project, selection
-    from firestream_core.deploy.helm_tests import format_test_results, run_helm_tests
+    from firestream_core.deploy.helm_tests import format_test_results
 
     project = load_project(args)
-    results = run_helm_tests(project, selection(args, project), record=not args.no_record, timeout=args.timeout)
+    results = project.test(selection(args, project), record=not args.no_record, timeout=args.timeout)
     if args.json:
         print(json.dumps({"ok": all(r.ok for r in results), "releases": [r.to_dict() for r in results]},
                          indent=2))
