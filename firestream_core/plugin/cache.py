@@ -33,11 +33,9 @@ import os
 import sys
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from firestream_core.plugin.markers import ENTRY_POINT_GROUP
 from firestream_core.version import __version__
 
 __all__ = [
@@ -55,8 +53,7 @@ CACHE_DIR_ENV = "FIRESTREAM_CACHE_DIR"
 _FORMAT = 2  # 2: the fingerprint holds the metadata folders' names
 
 
-@dataclass(frozen=True)
-class EntryPointRecord:
+class EntryPointRecord(NamedTuple):
     """One ``firestream.charts`` entry point, as found in an installed distribution."""
 
     name: str
@@ -77,13 +74,12 @@ class EntryPointRecord:
         return self.value.partition(":")[2].split("[")[0].strip()
 
 
-@dataclass
-class PluginRecord:
+class PluginRecord(NamedTuple):
     """What a cleanly loaded plugin registers, and the files that decide it."""
 
     chart_types: list[str]
     hooks: list[str]
-    files: dict[str, int] = field(default_factory=dict)
+    files: dict[str, int]
     """Path -> ``st_mtime_ns`` of the plugin's module files when it was recorded."""
 
     def current(self) -> bool:
@@ -197,7 +193,7 @@ class PluginCache:
         """Remember ``records``, under the fingerprint :meth:`entry_points` saw before the scan."""
         doc = self._load()
         doc["fingerprint"] = self._seen if self._seen is not None else _fingerprint()
-        doc["entry_points"] = [asdict(r) for r in records]
+        doc["entry_points"] = [r._asdict() for r in records]
         self._dirty = True
 
     def plugin(self, ep: EntryPointRecord) -> PluginRecord | None:
@@ -212,7 +208,7 @@ class PluginCache:
         return record if record.current() else None
 
     def set_plugin(self, ep: EntryPointRecord, record: PluginRecord) -> None:
-        self._load().setdefault("plugins", {})[ep.key] = asdict(record)
+        self._load().setdefault("plugins", {})[ep.key] = record._asdict()
         self._dirty = True
 
     def forget_plugin(self, ep: EntryPointRecord) -> None:
@@ -240,6 +236,8 @@ def scan_entry_points() -> list[EntryPointRecord]:
     Python 3.11's ``importlib.metadata``: see docs/architecture.md).
     """
     import importlib_metadata
+
+    from firestream_core.plugin.markers import ENTRY_POINT_GROUP
 
     records = []
     for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):

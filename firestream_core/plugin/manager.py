@@ -43,11 +43,8 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
-
-import pluggy
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from firestream_core.errors import PluginError, UnknownChartTypeError
 from firestream_core.plugin.cache import (
@@ -57,9 +54,10 @@ from firestream_core.plugin.cache import (
     module_files,
     scan_entry_points,
 )
-from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION
 
 if TYPE_CHECKING:
+    import pluggy
+
     from firestream_core.model import (
         ChartPayload,
         ChartType,
@@ -83,8 +81,7 @@ CORE_DISTRIBUTION = "firestream-core"
 _CHART_TYPE_NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$")
 
 
-@dataclass(frozen=True)
-class BrokenPlugin:
+class BrokenPlugin(NamedTuple):
     """A plugin that could not be used, and why.
 
     :ivar name: the entry-point (or built-in / extra) plugin name.
@@ -123,8 +120,7 @@ class BrokenPlugin:
         }
 
 
-@dataclass(frozen=True)
-class RegisteredChartType:
+class RegisteredChartType(NamedTuple):
     """A chart type together with the plugin that registered it."""
 
     chart_type: ChartType
@@ -142,8 +138,7 @@ class RegisteredChartType:
         return _origin(self.plugin_name, self.distribution, self.version)
 
 
-@dataclass(frozen=True)
-class PluginInfo:
+class PluginInfo(NamedTuple):
     """What ``firestream plugins`` shows for one loaded plugin."""
 
     name: str
@@ -164,13 +159,19 @@ class PluginInfo:
         }
 
 
-@dataclass
 class _Source:
-    name: str
-    distribution: str | None = None
-    version: str | None = None
-    builtin: bool = False
-    chart_types: list[str] = field(default_factory=list)
+    """Where a plugin comes from, and the chart types it registered (filled in as it loads)."""
+
+    __slots__ = ("builtin", "chart_types", "distribution", "name", "version")
+
+    def __init__(
+        self, name: str, distribution: str | None = None, version: str | None = None, builtin: bool = False
+    ) -> None:
+        self.name = name
+        self.distribution = distribution
+        self.version = version
+        self.builtin = builtin
+        self.chart_types: list[str] = []
 
 
 def _origin(name: str, distribution: str | None, version: str | None) -> str:
@@ -202,10 +203,8 @@ class FirestreamPluginManager:
     """
 
     def __init__(self) -> None:
-        from firestream_core.plugin import spec as hookspecs
-
-        self.pm = pluggy.PluginManager(NAME)
-        self.pm.add_hookspecs(hookspecs)
+        self._pm: pluggy.PluginManager | None = None
+        self._blocked: set[str] = set()
         self._chart_types: dict[str, RegisteredChartType] = {}
         self.broken: list[BrokenPlugin] = []
         self.conflicts: dict[str, list[RegisteredChartType]] = {}
@@ -219,6 +218,31 @@ class FirestreamPluginManager:
         self._cache = PluginCache()
 
     @property
+    def pm(self) -> pluggy.PluginManager:
+        """pluggy's manager with the hookspecs, made on first use.
+
+        Listing the plugins from the cache (``firestream plugins``) registers nothing,
+        so it never imports pluggy (nor ``inspect``, which pluggy needs): a few ms of
+        start-up (issue 13).
+        """
+        if self._pm is None:
+            import pluggy
+
+            from firestream_core.plugin import spec as hookspecs
+            from firestream_core.plugin.markers import NAME
+
+            pm = pluggy.PluginManager(NAME)
+            pm.add_hookspecs(hookspecs)
+            for name in self._blocked:
+                pm.set_blocked(name)
+            self._pm = pm
+        return self._pm
+
+    def is_blocked(self, name: str) -> bool:
+        """True when plugin ``name`` was blocked (disabled) before loading."""
+        return name in self._blocked
+
+    @property
     def chart_types(self) -> dict[str, RegisteredChartType]:
         """Every registered chart type by name (imports the plugins not loaded yet)."""
         self.load_all()
@@ -229,8 +253,10 @@ class FirestreamPluginManager:
     def block(self, names: Iterable[str]) -> None:
         """Block plugins by name so that loading them is a no-op."""
         for name in names:
-            if name and not self.pm.is_blocked(name):
-                self.pm.set_blocked(name)
+            if name and name not in self._blocked:
+                self._blocked.add(name)
+                if self._pm is not None:
+                    self._pm.set_blocked(name)
                 self.disabled.append(name)
 
     def load_builtins(self) -> None:
@@ -238,7 +264,7 @@ class FirestreamPluginManager:
         from firestream_core.version import __version__
 
         for name, module in BUILTIN_PLUGINS:
-            if self.pm.is_blocked(name):
+            if self.is_blocked(name):
                 continue
             src = _Source(name, CORE_DISTRIBUTION, __version__, builtin=True)
             self._register_or_defer(EntryPointRecord(name, module, CORE_DISTRIBUTION, __version__), src)
@@ -262,7 +288,7 @@ class FirestreamPluginManager:
             cache.set_entry_points(records)
         for ep in sorted(records, key=lambda e: e.name):
             src = _Source(ep.name, ep.distribution, ep.version)
-            if self.pm.is_blocked(ep.name):
+            if self.is_blocked(ep.name):
                 continue
             other = self._sources.get(ep.name) or (self._lazy[ep.name][2] if ep.name in self._lazy else None)
             if other is not None:
@@ -366,7 +392,7 @@ class FirestreamPluginManager:
         for i, obj in enumerate(plugins):
             name = getattr(obj, "__name__", None) if isinstance(obj, ModuleType) else None
             name = name or getattr(obj, "firestream_plugin_name", None) or f"extra-{i}-{type(obj).__name__}"
-            if self.pm.is_blocked(name):
+            if self.is_blocked(name):
                 continue
             self._add(obj, _Source(name))
 
@@ -377,6 +403,8 @@ class FirestreamPluginManager:
         )
 
     def _api_version_problem(self, obj: Any) -> str | None:
+        from firestream_core.plugin.markers import PLUGIN_API_VERSION
+
         module = obj if isinstance(obj, ModuleType) else sys.modules.get(getattr(obj, "__module__", ""))
         wanted = getattr(obj, "FIRESTREAM_PLUGIN_API", None)
         if wanted is None and module is not None:
@@ -398,6 +426,8 @@ class FirestreamPluginManager:
         if problem:
             self._record_broken(src, problem)
             return False
+        import pluggy
+
         try:
             registered = self.pm.register(obj, name=src.name)
         except pluggy.PluginValidationError as exc:
@@ -499,6 +529,10 @@ class FirestreamPluginManager:
 
     def check_pending(self) -> None:
         """Unregister and record every plugin with a hook no spec declares."""
+        if self._pm is None:  # nothing registered yet
+            return
+        import pluggy
+
         while True:
             try:
                 self.pm.check_pending()
@@ -538,6 +572,8 @@ class FirestreamPluginManager:
         for b in self.broken:
             if name == b.name or name in b.chart_types:
                 if b.traceback:  # -v shows where the plugin failed, not only where we noticed
+                    from firestream_core.plugin.markers import NAME
+
                     logging.getLogger(NAME).debug("%s:\n%s", b.message, b.traceback.rstrip())
                 raise PluginError(b.message, hint="run 'firestream plugins -v' for the traceback")
         if name in self.disabled:
@@ -568,18 +604,17 @@ class FirestreamPluginManager:
         A plugin not imported yet is described from what it registered last time.
         """
         found: dict[str, PluginInfo] = {}
-        for name, plugin in self.pm.list_name_plugin():
+        for name, plugin in self._pm.list_name_plugin() if self._pm is not None else ():
             if plugin is None:  # a blocked name
                 continue
             src = self._sources.get(name, _Source(name))
             found[name] = PluginInfo(
                 name, src.distribution, src.version, tuple(src.chart_types), self._hooks_of(plugin), src.builtin
             )
-        order = {h: i for i, h in enumerate(_hook_order())}
         for name, (ep, known, _) in self._lazy.items():
-            hooks = tuple(sorted(known.hooks, key=lambda h: order.get(h, 99)))
-            found[name] = PluginInfo(name, ep.distribution, ep.version, tuple(known.chart_types), hooks,
-                                     self._lazy[name][2].builtin)
+            # recorded in lifecycle order (``_hooks_of``): no need for the hookspecs, nor pluggy
+            found[name] = PluginInfo(name, ep.distribution, ep.version, tuple(known.chart_types),
+                                     tuple(known.hooks), self._lazy[name][2].builtin)
         return [found[n] for n in self._order if n in found] + [
             i for n, i in found.items() if n not in self._order
         ]
