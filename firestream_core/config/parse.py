@@ -341,7 +341,7 @@ def resolve_chart_type(rc: ReleaseConfig, manager: FirestreamPluginManager) -> s
     except UnknownChartTypeError:
         if rc.chart or rc.path:
             return "generic"
-        installed = ", ".join(sorted(manager.chart_types)) or "none"
+        installed = ", ".join(manager.chart_type_names()) or "none"
         raise UnknownChartTypeError(
             f"unknown chart type '{key}': no installed plugin provides it and no 'chart' or "
             f"'path' is given (installed chart types: {installed})"

@@ -580,8 +580,21 @@ class FirestreamPluginManager:
             raise PluginError(f"chart type '{name}' is provided by a disabled plugin")
         raise UnknownChartTypeError(
             f"unknown chart type '{name}': no installed plugin provides it "
-            f"(installed chart types: {', '.join(sorted(self.chart_types)) or 'none'})"
+            f"(installed chart types: {', '.join(self.chart_type_names()) or 'none'})"
         )
+
+    def chart_type_names(self) -> list[str]:
+        """The names of every chart type, sorted, without importing the plugins not loaded yet
+        (those are named from what they registered last time, their files unchanged).
+
+        A release whose table key is not a chart type (``[deployments.web]`` with a
+        ``chart``) is looked up as one first: saying that it is unknown must not import
+        every installed plugin (start-up of ``validate`` and every command, issue 13).
+        """
+        names = set(self._chart_types) | set(self.conflicts)
+        for _, known, _ in self._lazy.values():
+            names.update(known.chart_types)
+        return sorted(names)
 
     def conflict_message(self, name: str) -> str:
         regs = self.conflicts[name]

@@ -113,17 +113,21 @@ def test_plugins_from_a_warm_cache_imports_no_plugin_nor_pluggy(tmp_path: Path) 
         "\n".join(cold.stdout.splitlines()[:-1]))  # and lists the same plugins, hooks and versions
 
 
-def test_validate_without_environments_or_values_files_does_not_import_yaml(project: Path) -> None:
-    r = run_py(
-        """
+def test_validate_imports_no_yaml_and_no_unused_plugin(project: Path, tmp_path: Path) -> None:
+    """No environments, values files or registries: no YAML reader, no OCI module; releases
+    keyed by names that are no chart type (``[deployments.db]`` with a chart) are generic
+    ones, which imports none of the installed chart plugins once the plugin cache is warm."""
+    env = {"FIRESTREAM_CACHE_DIR": str(tmp_path / "cache"), "FIRESTREAM_PLUGIN_CACHE": "on"}
+    code = """
         import sys
         from firestream_core.cli.main import main
         code = main(["validate"])
         print("code:", code, "heavy:", sorted({m for m in sys.modules} & {
-            "yaml", "firestream_core.tools.values", "firestream_core.tools.oci"}))
-        """,
-        cwd=project,
-    )
+            "yaml", "firestream_core.tools.values", "firestream_core.tools.oci",
+            "firestream_chart_kafka", "firestream_chart_postgresql", "firestream_chart_external_dns"}))
+        """
+    run_py(code, env=env, cwd=project)  # warms the plugin cache
+    r = run_py(code, env=env, cwd=project)
     assert r.stdout.splitlines()[-1] == "code: 0 heavy: []", r.stderr
 
 

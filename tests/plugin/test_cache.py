@@ -61,6 +61,20 @@ def test_second_manager_neither_scans_nor_imports_until_a_chart_type_is_used(cac
     assert other in sys.modules
 
 
+def test_an_unknown_chart_type_is_refused_without_importing_every_plugin(cached) -> None:
+    """A release keyed ``[deployments.web]`` with a chart is looked up as chart type ``web``
+    first: refusing it must not import the installed plugins."""
+    demo = cached.plugin("firestream-chart-demo", "demo", chart_plugin_source("demo", "DemoChart"))
+    other = cached.plugin("firestream-chart-other", "other", chart_plugin_source("other", "OtherChart"))
+    get_plugin_manager(disabled=["defaults"])
+    del sys.modules[demo], sys.modules[other]
+    m = get_plugin_manager(disabled=["defaults"])
+    with pytest.raises(UnknownChartTypeError, match=r"\(installed chart types: demo, generic, other\)"):
+        m.chart_type("web")
+    assert demo not in sys.modules and other not in sys.modules
+    assert m.chart_type_names() == sorted(m.chart_types) == ["demo", "generic", "other"]  # imports all
+
+
 def test_a_plugin_without_chart_types_is_imported_before_the_first_hook_call(cached) -> None:
     cross = cached.plugin("firestream-audit", "audit", CROSS)
     get_plugin_manager(disabled=["defaults"])
