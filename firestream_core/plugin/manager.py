@@ -24,8 +24,9 @@ A plugin that registers chart types *owns* them: its stage hooks are called
 only for releases of those types. Plugins that register no chart type are
 cross-cutting and are called for every release, like the built-in defaults.
 
-This module imports only the standard library and pluggy at start-up, so
-``firestream plugins`` stays fast. Entry points and what each plugin
+This module imports only the standard library at start-up, and pluggy (with
+the hookspecs) when the first plugin is registered, so ``firestream plugins``
+stays fast. Entry points and what each plugin
 registers are remembered between runs (``plugin/cache.py``): a plugin that
 loaded cleanly before is imported only when one of its chart types is asked
 for (:meth:`FirestreamPluginManager.chart_type`, ``.chart_types``) or, when
