@@ -208,8 +208,11 @@ class PluginCache:
         return record if record.current() else None
 
     def set_plugin(self, ep: EntryPointRecord, record: PluginRecord) -> None:
-        self._load().setdefault("plugins", {})[ep.key] = record._asdict()
-        self._dirty = True
+        plugins = self._load().setdefault("plugins", {})
+        raw = record._asdict()
+        if plugins.get(ep.key) != raw:  # a plugin imported again as remembered: no rewrite
+            plugins[ep.key] = raw
+            self._dirty = True
 
     def forget_plugin(self, ep: EntryPointRecord) -> None:
         if self._load().get("plugins", {}).pop(ep.key, None) is not None:

@@ -75,6 +75,19 @@ def test_an_unknown_chart_type_is_refused_without_importing_every_plugin(cached)
     assert m.chart_type_names() == sorted(m.chart_types) == ["demo", "generic", "other"]  # imports all
 
 
+def test_importing_a_remembered_plugin_again_does_not_rewrite_the_cache(cached) -> None:
+    demo = cached.plugin("firestream-chart-demo", "demo", chart_plugin_source("demo", "DemoChart"))
+    get_plugin_manager(disabled=["defaults"])
+    del sys.modules[demo]
+    get_plugin_manager(disabled=["defaults"]).chart_type("demo")  # the generic plugin and demo imported
+    path = plugin_cache.PluginCache().path
+    before = path.stat().st_ino, path.read_text()
+    del sys.modules[demo]
+    m = get_plugin_manager(disabled=["defaults"])
+    assert m.chart_type("demo").plugin_name == "demo" and demo in sys.modules
+    assert (path.stat().st_ino, path.read_text()) == before  # written atomically: a new inode
+
+
 def test_a_plugin_without_chart_types_is_imported_before_the_first_hook_call(cached) -> None:
     cross = cached.plugin("firestream-audit", "audit", CROSS)
     get_plugin_manager(disabled=["defaults"])
