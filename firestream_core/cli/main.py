@@ -250,7 +250,7 @@ def checkout_tool(name: str) -> str | None:
     helm and kubectl there); else None (the plain name on ``PATH`` is used)."""
     if _on_path(name):
         return None
-    candidate = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    candidate = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))),
                              ".tools", name)
     return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
 

@@ -592,7 +592,7 @@ class FirestreamPluginManager:
         ``chart``) is looked up as one first: saying that it is unknown must not import
         every installed plugin (start-up of ``validate`` and every command, issue 13).
         """
-        names = set(self._chart_types) | set(self.conflicts)
+        names = set(self._chart_types)  # as .chart_types: a name two plugins clash on is not listed
         for _, known, _ in self._lazy.values():
             names.update(known.chart_types)
         return sorted(names)
