@@ -9,9 +9,19 @@ Runs, interleaved so that machine noise hits every case alike, N times each:
 * ``firestream validate`` on a generated 10-release project (target: within 2.5x),
 
 and prints the medians, the ratio to the floor and whether each target is
-met. Not a test: timings belong here, never in assertions.
+met. A last row without a target, ``python + config libs``, imports the
+libraries ``validate`` is built on (attrs, cattrs, pluggy, tomllib, logging,
+argparse) and nothing else: the part of ``validate``'s time no change to
+firestream's own code removes. Not a test: timings belong here, never in assertions.
 
-    python bench/startup.py [-n 30] [--json]
+With ``--compare-tree DIR`` (a checkout of an earlier commit, e.g. ``git
+worktree add --detach /tmp/fs-before <commit>``) the three firestream
+commands also run from that checkout, interleaved with the others: a copy of
+the console script that imports that checkout's ``firestream_core`` (put first
+on ``sys.path``, this environment's editable finder for it set aside), with
+the same interpreter and installed plugins.
+
+    python bench/startup.py [-n 30] [--json] [--compare-tree DIR]
 """
 
 from __future__ import annotations
@@ -36,6 +46,18 @@ TEN_RELEASES = "\n".join(
         for i in range(10)
     ]
 )
+
+
+BEFORE_SCRIPT = """import re
+import sys
+sys.path.insert(0, {tree!r})
+sys.meta_path[:] = [f for f in sys.meta_path if "firestream_core" not in getattr(f, "__module__", "")]
+from firestream_core.cli.main import main
+if __name__ == "__main__":
+    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
+    sys.exit(main())
+"""
+"""The console script pip writes, importing ``firestream_core`` from another checkout."""
 
 
 def _firestream() -> list[str]:
@@ -70,6 +92,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=30, help="runs per case (default 30)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--compare-tree", metavar="DIR",
+                        help="also run the commands from this checkout, interleaved")
     args = parser.parse_args()
 
     # As installed: bytecode cached (this environment may set PYTHONDONTWRITEBYTECODE,
@@ -84,8 +108,15 @@ def main() -> int:
         "firestream --version": [*fs, "--version"],
         "firestream plugins": [*fs, "plugins"],
         "firestream validate": [*fs, "validate", "-f", str(project)],
+        # no target: what importing the libraries a config check is built on costs by itself
+        "python + config libs": [sys.executable, "-c", "import attrs, cattrs, pluggy, tomllib, logging, argparse"],
     }
-    for argv in cases.values():  # warm the file cache and write the bytecode
+    if args.compare_tree:
+        script = project.parent / "firestream-before"
+        script.write_text(BEFORE_SCRIPT.format(tree=str(Path(args.compare_tree).resolve())))
+        for name in ("firestream --version", "firestream plugins", "firestream validate"):
+            cases[f"before: {name[11:]}"] = [sys.executable, str(script), *cases[name][len(fs):]]
+    for argv in cases.values():  # warm the file cache, the plugin cache and the bytecode
         _time(argv, env)
         _time(argv, env)
     samples: dict[str, list[float]] = {k: [] for k in cases}

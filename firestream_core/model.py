@@ -28,7 +28,8 @@ _SEMVER = re.compile(
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
-_CONSTRAINT = re.compile(r"^\s*(?:(?:[<>=!~^]=?|=)?\s*v?[0-9x*]+(?:\.[0-9x*]+){0,2}(?:-[0-9A-Za-z.-]+)?\s*(?:,|\|\||\s)?\s*)+$")
+# compiled on first use (re caches it), not at import: start-up of every command (issue 13)
+_CONSTRAINT = r"^\s*(?:(?:[<>=!~^]=?|=)?\s*v?[0-9x*]+(?:\.[0-9x*]+){0,2}(?:-[0-9A-Za-z.-]+)?\s*(?:,|\|\||\s)?\s*)+$"
 
 
 class HelmAction(enum.Enum):
@@ -184,7 +185,7 @@ def check_version(text: str) -> str:
         return t
     except ValueError:
         pass
-    if _CONSTRAINT.match(t):
+    if re.match(_CONSTRAINT, t):
         return t
     raise ValueError(f"invalid chart version {text!r}: expected a semantic version or a constraint")
 
@@ -960,7 +961,7 @@ class ChartType:
         return self.chart_class(ChartInfo(name=name or self.name))
 
 
-_CHART_VERSION_SPLIT = re.compile(r"^(?P<name>.+)-(?P<version>v?\d+\.\d+\.\d+.*)$")
+_CHART_VERSION_SPLIT = r"^(?P<name>.+)-(?P<version>v?\d+\.\d+\.\d+.*)$"  # compiled on first use
 
 
 @attrs.frozen
@@ -987,7 +988,7 @@ class InstalledRelease:
         >>> InstalledRelease("db", "data", 1, "deployed", "kube-prometheus-stack-55.5.0").chart_name
         'kube-prometheus-stack'
         """
-        m = _CHART_VERSION_SPLIT.match(self.chart)
+        m = re.match(_CHART_VERSION_SPLIT, self.chart)
         return m.group("name") if m else self.chart
 
     @property
@@ -997,7 +998,7 @@ class InstalledRelease:
         >>> InstalledRelease("db", "data", 1, "deployed", "postgresql-13.2.24").chart_version
         '13.2.24'
         """
-        m = _CHART_VERSION_SPLIT.match(self.chart)
+        m = re.match(_CHART_VERSION_SPLIT, self.chart)
         return m.group("version") if m else ""
 
     @property

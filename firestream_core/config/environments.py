@@ -28,7 +28,6 @@ from typing import Any
 import attrs
 
 from firestream_core.config.paths import join_path, type_name, unknown_key
-from firestream_core.tools.values import deep_merge
 
 ENV_KEYS = ("kube_context", "namespace", "releases", "values", "values_files", "deployments")
 
@@ -39,6 +38,15 @@ class Environment:
 
     name: str
     kube_context: str | None = None
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``tools.values.deep_merge`` (helm's merge), imported only when an environment merges
+    values: ``tools.values`` loads PyYAML, which ``validate`` of a project without
+    environments or values files never needs (start-up, issue 13)."""
+    from firestream_core.tools.values import deep_merge as merge
+
+    return merge(base, override)
 
 
 def _release_name(ctype: str, entry: Mapping[str, Any]) -> str:

@@ -96,6 +96,8 @@ def parse_config_collect(
         if not isinstance(raw, dict):
             problems.append(f"{key}: expected a table, got {type_name(raw)}")
             return cls()
+        if not raw and _all_defaulted(cls):
+            return cls()  # what structuring {} gives, without generating cls's structuring code
         obj, errs = structure(raw, cls, key)
         problems.extend(errs)
         return obj if obj is not None else cls()
@@ -157,8 +159,19 @@ def _parse_defaults(defaults_raw: Any, problems: list[str]) -> ReleaseKeys:
     for key in [k for k in raw if k not in DEFAULTS_KEYS]:
         raw.pop(key)
         problems.append(unknown_key("defaults", key, DEFAULTS_KEYS))
+    if not raw:  # no [defaults]: what structuring {} gives, without generating ReleaseKeys' code
+        return ReleaseKeys()
     obj = _structure_release_keys(raw, ReleaseKeys, "defaults", problems)
     return obj if obj is not None else ReleaseKeys()
+
+
+def _all_defaulted(cls: type) -> bool:
+    """Every field of the attrs class ``cls`` has a default (so ``cls()`` == structuring ``{}``).
+
+    Start-up (issue 13): cattrs generates and compiles a structuring function per
+    class on first use, about 1-2 ms each; a table the file leaves out needs none.
+    """
+    return all(a.default is not attrs.NOTHING for a in attrs.fields(cls))
 
 
 def _parse_deployments(
@@ -271,12 +284,13 @@ def _structure_release_keys(
 
 def _parse_registries(raw: Any, problems: list[str]) -> dict[str, Any]:
     """``[registries."host:port"]`` tables -> host -> ``oci.RegistryConfig`` (problems appended)."""
-    from firestream_core.tools.oci import RegistryConfig, registry_problems
-
     out: dict[str, Any] = {}
     if not isinstance(raw, dict):
         problems.append(f"registries: expected a table, got {type_name(raw)}")
         return out
+    if not raw:
+        return out
+    from firestream_core.tools.oci import RegistryConfig, registry_problems
     for host, entry in raw.items():
         where = join_path("registries", host)
         if not isinstance(entry, dict):
@@ -327,7 +341,7 @@ def resolve_chart_type(rc: ReleaseConfig, manager: FirestreamPluginManager) -> s
     except UnknownChartTypeError:
         if rc.chart or rc.path:
             return "generic"
-        installed = ", ".join(sorted(manager.chart_types)) or "none"
+        installed = ", ".join(manager.chart_type_names()) or "none"
         raise UnknownChartTypeError(
             f"unknown chart type '{key}': no installed plugin provides it and no 'chart' or "
             f"'path' is given (installed chart types: {installed})"

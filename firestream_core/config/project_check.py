@@ -159,18 +159,19 @@ def _repository_problems(config: ProjectConfig, charts: BuiltCharts, manager: An
     return out
 
 
-_PATH_HEAD = re.compile(r'^((?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*")(?:\.(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*")|\[\d+\])*): ')
+# patterns compiled on first use (re caches them): only a project with problems needs them
+_PATH_HEAD = r'^((?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*")(?:\.(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*")|\[\d+\])*): '
 
 
 def split_problem(problem: str) -> tuple[str, str]:
     """``'a.b[0].c: message'`` -> ``('a.b[0].c', 'message')``; ``('', problem)`` without a path."""
-    m = _PATH_HEAD.match(problem)
+    m = re.match(_PATH_HEAD, problem)
     if not m:
         return "", problem
     return m.group(1), problem[m.end():]
 
 
-_SEGMENT = re.compile(r'([A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*")(?:\[(\d+)\])?')
+_SEGMENT = r'([A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*")(?:\[(\d+)\])?'
 
 
 def line_of(text: str, path: str) -> int | None:
@@ -180,7 +181,7 @@ def line_of(text: str, path: str) -> int | None:
     ``key =`` lines; the deepest part found wins (the table's header when the
     key itself is not on a line of its own).
     """
-    parts = [(m.group(1).strip('"'), int(m.group(2)) if m.group(2) else None) for m in _SEGMENT.finditer(path)]
+    parts = [(m.group(1).strip('"'), int(m.group(2)) if m.group(2) else None) for m in re.finditer(_SEGMENT, path)]
     if not parts:
         return None
     lines = text.splitlines()

@@ -7,9 +7,10 @@ command that lists the plugins or uses only some chart types needs neither
 once it has run before, so both results are kept in a small JSON file:
 
 * **the entry points** (name, ``module:attr``, distribution, version), valid
-  while every ``sys.path`` folder keeps its modification time (installing,
-  upgrading or removing a distribution adds or removes a ``*.dist-info``
-  folder there) and the core's version is the same;
+  while every ``sys.path`` folder keeps its modification time and the same
+  ``*.dist-info`` / ``*.egg-info`` names (installing, upgrading or removing a
+  distribution adds, renames or removes such a folder there) and the core's
+  version is the same;
 * **per plugin that loaded cleanly**: the chart types it registers and the
   hooks it implements, valid while its entry point is the same and the files
   of its modules keep their modification times.
@@ -32,11 +33,9 @@ import os
 import sys
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from firestream_core.plugin.markers import ENTRY_POINT_GROUP
 from firestream_core.version import __version__
 
 __all__ = [
@@ -51,11 +50,10 @@ __all__ = [
 CACHE_ENV = "FIRESTREAM_PLUGIN_CACHE"
 """``off`` (or ``0``) disables the cache: every run scans and imports."""
 CACHE_DIR_ENV = "FIRESTREAM_CACHE_DIR"
-_FORMAT = 1
+_FORMAT = 2  # 2: the fingerprint holds the metadata folders' names
 
 
-@dataclass(frozen=True)
-class EntryPointRecord:
+class EntryPointRecord(NamedTuple):
     """One ``firestream.charts`` entry point, as found in an installed distribution."""
 
     name: str
@@ -76,13 +74,12 @@ class EntryPointRecord:
         return self.value.partition(":")[2].split("[")[0].strip()
 
 
-@dataclass
-class PluginRecord:
+class PluginRecord(NamedTuple):
     """What a cleanly loaded plugin registers, and the files that decide it."""
 
     chart_types: list[str]
     hooks: list[str]
-    files: dict[str, int] = field(default_factory=dict)
+    files: dict[str, int]
     """Path -> ``st_mtime_ns`` of the plugin's module files when it was recorded."""
 
     def current(self) -> bool:
@@ -107,14 +104,32 @@ def _cache_dir(environ: Mapping[str, str]) -> Path:
     return Path(base) / "firestream"
 
 
+_METADATA_SUFFIXES = (".dist-info", ".egg-info")
+
+
 def _fingerprint() -> list[list[Any]]:
-    """Each ``sys.path`` folder with its modification time, and the core's version."""
+    """The installed distributions as cheaply as they can be told apart: the core's version,
+    then each ``sys.path`` folder with its modification time and a checksum of the names of
+    the distribution metadata folders in it (``name-version.dist-info``).
+
+    Installing, upgrading or removing a distribution adds, renames or removes such a
+    folder. The names catch what the modification time alone may not: the kernel's file
+    times advance in ticks of a few ms, and an upgrade (old folder removed, new one
+    written) can fall within one tick of the scan it must invalidate.
+    """
     out: list[list[Any]] = [["firestream-core", __version__]]
     for entry in sys.path:
+        folder = entry or "."
         try:
-            out.append([entry, os.stat(entry or ".").st_mtime_ns])
+            mtime = os.stat(folder).st_mtime_ns
         except OSError:
             out.append([entry, None])
+            continue
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(_METADATA_SUFFIXES))
+        except OSError:  # a zip file, or not readable
+            names = []
+        out.append([entry, mtime, zlib.crc32("\n".join(names).encode("utf-8", "surrogateescape"))])
     return out
 
 
@@ -141,6 +156,7 @@ class PluginCache:
         self.path = _cache_dir(env) / f"plugins-{key:08x}.json"
         self._doc: dict[str, Any] | None = None
         self._dirty = False
+        self._seen: list[list[Any]] | None = None
 
     def _load(self) -> dict[str, Any]:
         if self._doc is None:
@@ -156,9 +172,17 @@ class PluginCache:
         return self._doc
 
     def entry_points(self) -> list[EntryPointRecord] | None:
-        """The remembered entry points, or None when they may have changed."""
+        """The remembered entry points, or None when they may have changed.
+
+        The installation's fingerprint is taken here, before any scan: the scan that
+        follows a miss is recorded under it, so a distribution installed while that
+        scan runs changes the fingerprint and the next run scans again.
+        """
+        if not self.enabled:
+            return None
         doc = self._load()
-        if doc.get("fingerprint") != _fingerprint() or not isinstance(doc.get("entry_points"), list):
+        self._seen = _fingerprint()
+        if doc.get("fingerprint") != self._seen or not isinstance(doc.get("entry_points"), list):
             return None
         try:
             return [EntryPointRecord(**e) for e in doc["entry_points"]]
@@ -166,9 +190,10 @@ class PluginCache:
             return None
 
     def set_entry_points(self, records: Iterable[EntryPointRecord]) -> None:
+        """Remember ``records``, under the fingerprint :meth:`entry_points` saw before the scan."""
         doc = self._load()
-        doc["fingerprint"] = _fingerprint()
-        doc["entry_points"] = [asdict(r) for r in records]
+        doc["fingerprint"] = self._seen if self._seen is not None else _fingerprint()
+        doc["entry_points"] = [r._asdict() for r in records]
         self._dirty = True
 
     def plugin(self, ep: EntryPointRecord) -> PluginRecord | None:
@@ -183,8 +208,11 @@ class PluginCache:
         return record if record.current() else None
 
     def set_plugin(self, ep: EntryPointRecord, record: PluginRecord) -> None:
-        self._load().setdefault("plugins", {})[ep.key] = asdict(record)
-        self._dirty = True
+        plugins = self._load().setdefault("plugins", {})
+        raw = record._asdict()
+        if plugins.get(ep.key) != raw:  # a plugin imported again as remembered: no rewrite
+            plugins[ep.key] = raw
+            self._dirty = True
 
     def forget_plugin(self, ep: EntryPointRecord) -> None:
         if self._load().get("plugins", {}).pop(ep.key, None) is not None:
@@ -211,6 +239,8 @@ def scan_entry_points() -> list[EntryPointRecord]:
     Python 3.11's ``importlib.metadata``: see docs/architecture.md).
     """
     import importlib_metadata
+
+    from firestream_core.plugin.markers import ENTRY_POINT_GROUP
 
     records = []
     for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):

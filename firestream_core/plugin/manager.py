@@ -24,8 +24,9 @@ A plugin that registers chart types *owns* them: its stage hooks are called
 only for releases of those types. Plugins that register no chart type are
 cross-cutting and are called for every release, like the built-in defaults.
 
-This module imports only the standard library and pluggy at start-up, so
-``firestream plugins`` stays fast. Entry points and what each plugin
+This module imports only the standard library at start-up, and pluggy (with
+the hookspecs) when the first plugin is registered, so ``firestream plugins``
+stays fast. Entry points and what each plugin
 registers are remembered between runs (``plugin/cache.py``): a plugin that
 loaded cleanly before is imported only when one of its chart types is asked
 for (:meth:`FirestreamPluginManager.chart_type`, ``.chart_types``) or, when
@@ -43,11 +44,8 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
-
-import pluggy
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from firestream_core.errors import PluginError, UnknownChartTypeError
 from firestream_core.plugin.cache import (
@@ -57,9 +55,10 @@ from firestream_core.plugin.cache import (
     module_files,
     scan_entry_points,
 )
-from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION
 
 if TYPE_CHECKING:
+    import pluggy
+
     from firestream_core.model import (
         ChartPayload,
         ChartType,
@@ -83,8 +82,7 @@ CORE_DISTRIBUTION = "firestream-core"
 _CHART_TYPE_NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$")
 
 
-@dataclass(frozen=True)
-class BrokenPlugin:
+class BrokenPlugin(NamedTuple):
     """A plugin that could not be used, and why.
 
     :ivar name: the entry-point (or built-in / extra) plugin name.
@@ -123,8 +121,7 @@ class BrokenPlugin:
         }
 
 
-@dataclass(frozen=True)
-class RegisteredChartType:
+class RegisteredChartType(NamedTuple):
     """A chart type together with the plugin that registered it."""
 
     chart_type: ChartType
@@ -142,8 +139,7 @@ class RegisteredChartType:
         return _origin(self.plugin_name, self.distribution, self.version)
 
 
-@dataclass(frozen=True)
-class PluginInfo:
+class PluginInfo(NamedTuple):
     """What ``firestream plugins`` shows for one loaded plugin."""
 
     name: str
@@ -164,13 +160,19 @@ class PluginInfo:
         }
 
 
-@dataclass
 class _Source:
-    name: str
-    distribution: str | None = None
-    version: str | None = None
-    builtin: bool = False
-    chart_types: list[str] = field(default_factory=list)
+    """Where a plugin comes from, and the chart types it registered (filled in as it loads)."""
+
+    __slots__ = ("builtin", "chart_types", "distribution", "name", "version")
+
+    def __init__(
+        self, name: str, distribution: str | None = None, version: str | None = None, builtin: bool = False
+    ) -> None:
+        self.name = name
+        self.distribution = distribution
+        self.version = version
+        self.builtin = builtin
+        self.chart_types: list[str] = []
 
 
 def _origin(name: str, distribution: str | None, version: str | None) -> str:
@@ -202,10 +204,8 @@ class FirestreamPluginManager:
     """
 
     def __init__(self) -> None:
-        from firestream_core.plugin import spec as hookspecs
-
-        self.pm = pluggy.PluginManager(NAME)
-        self.pm.add_hookspecs(hookspecs)
+        self._pm: pluggy.PluginManager | None = None
+        self._blocked: set[str] = set()
         self._chart_types: dict[str, RegisteredChartType] = {}
         self.broken: list[BrokenPlugin] = []
         self.conflicts: dict[str, list[RegisteredChartType]] = {}
@@ -219,6 +219,31 @@ class FirestreamPluginManager:
         self._cache = PluginCache()
 
     @property
+    def pm(self) -> pluggy.PluginManager:
+        """pluggy's manager with the hookspecs, made on first use.
+
+        Listing the plugins from the cache (``firestream plugins``) registers nothing,
+        so it never imports pluggy (nor ``inspect``, which pluggy needs): a few ms of
+        start-up (issue 13).
+        """
+        if self._pm is None:
+            import pluggy
+
+            from firestream_core.plugin import spec as hookspecs
+            from firestream_core.plugin.markers import NAME
+
+            pm = pluggy.PluginManager(NAME)
+            pm.add_hookspecs(hookspecs)
+            for name in self._blocked:
+                pm.set_blocked(name)
+            self._pm = pm
+        return self._pm
+
+    def is_blocked(self, name: str) -> bool:
+        """True when plugin ``name`` was blocked (disabled) before loading."""
+        return name in self._blocked
+
+    @property
     def chart_types(self) -> dict[str, RegisteredChartType]:
         """Every registered chart type by name (imports the plugins not loaded yet)."""
         self.load_all()
@@ -229,8 +254,10 @@ class FirestreamPluginManager:
     def block(self, names: Iterable[str]) -> None:
         """Block plugins by name so that loading them is a no-op."""
         for name in names:
-            if name and not self.pm.is_blocked(name):
-                self.pm.set_blocked(name)
+            if name and name not in self._blocked:
+                self._blocked.add(name)
+                if self._pm is not None:
+                    self._pm.set_blocked(name)
                 self.disabled.append(name)
 
     def load_builtins(self) -> None:
@@ -238,7 +265,7 @@ class FirestreamPluginManager:
         from firestream_core.version import __version__
 
         for name, module in BUILTIN_PLUGINS:
-            if self.pm.is_blocked(name):
+            if self.is_blocked(name):
                 continue
             src = _Source(name, CORE_DISTRIBUTION, __version__, builtin=True)
             self._register_or_defer(EntryPointRecord(name, module, CORE_DISTRIBUTION, __version__), src)
@@ -262,7 +289,7 @@ class FirestreamPluginManager:
             cache.set_entry_points(records)
         for ep in sorted(records, key=lambda e: e.name):
             src = _Source(ep.name, ep.distribution, ep.version)
-            if self.pm.is_blocked(ep.name):
+            if self.is_blocked(ep.name):
                 continue
             other = self._sources.get(ep.name) or (self._lazy[ep.name][2] if ep.name in self._lazy else None)
             if other is not None:
@@ -366,7 +393,7 @@ class FirestreamPluginManager:
         for i, obj in enumerate(plugins):
             name = getattr(obj, "__name__", None) if isinstance(obj, ModuleType) else None
             name = name or getattr(obj, "firestream_plugin_name", None) or f"extra-{i}-{type(obj).__name__}"
-            if self.pm.is_blocked(name):
+            if self.is_blocked(name):
                 continue
             self._add(obj, _Source(name))
 
@@ -377,6 +404,8 @@ class FirestreamPluginManager:
         )
 
     def _api_version_problem(self, obj: Any) -> str | None:
+        from firestream_core.plugin.markers import PLUGIN_API_VERSION
+
         module = obj if isinstance(obj, ModuleType) else sys.modules.get(getattr(obj, "__module__", ""))
         wanted = getattr(obj, "FIRESTREAM_PLUGIN_API", None)
         if wanted is None and module is not None:
@@ -398,6 +427,8 @@ class FirestreamPluginManager:
         if problem:
             self._record_broken(src, problem)
             return False
+        import pluggy
+
         try:
             registered = self.pm.register(obj, name=src.name)
         except pluggy.PluginValidationError as exc:
@@ -499,6 +530,10 @@ class FirestreamPluginManager:
 
     def check_pending(self) -> None:
         """Unregister and record every plugin with a hook no spec declares."""
+        if self._pm is None:  # nothing registered yet
+            return
+        import pluggy
+
         while True:
             try:
                 self.pm.check_pending()
@@ -538,14 +573,29 @@ class FirestreamPluginManager:
         for b in self.broken:
             if name == b.name or name in b.chart_types:
                 if b.traceback:  # -v shows where the plugin failed, not only where we noticed
+                    from firestream_core.plugin.markers import NAME
+
                     logging.getLogger(NAME).debug("%s:\n%s", b.message, b.traceback.rstrip())
                 raise PluginError(b.message, hint="run 'firestream plugins -v' for the traceback")
         if name in self.disabled:
             raise PluginError(f"chart type '{name}' is provided by a disabled plugin")
         raise UnknownChartTypeError(
             f"unknown chart type '{name}': no installed plugin provides it "
-            f"(installed chart types: {', '.join(sorted(self.chart_types)) or 'none'})"
+            f"(installed chart types: {', '.join(self.chart_type_names()) or 'none'})"
         )
+
+    def chart_type_names(self) -> list[str]:
+        """The names of every chart type, sorted, without importing the plugins not loaded yet
+        (those are named from what they registered last time, their files unchanged).
+
+        A release whose table key is not a chart type (``[deployments.web]`` with a
+        ``chart``) is looked up as one first: saying that it is unknown must not import
+        every installed plugin (start-up of ``validate`` and every command, issue 13).
+        """
+        names = set(self._chart_types)  # as .chart_types: a name two plugins clash on is not listed
+        for _, known, _ in self._lazy.values():
+            names.update(known.chart_types)
+        return sorted(names)
 
     def conflict_message(self, name: str) -> str:
         regs = self.conflicts[name]
@@ -568,18 +618,17 @@ class FirestreamPluginManager:
         A plugin not imported yet is described from what it registered last time.
         """
         found: dict[str, PluginInfo] = {}
-        for name, plugin in self.pm.list_name_plugin():
+        for name, plugin in self._pm.list_name_plugin() if self._pm is not None else ():
             if plugin is None:  # a blocked name
                 continue
             src = self._sources.get(name, _Source(name))
             found[name] = PluginInfo(
                 name, src.distribution, src.version, tuple(src.chart_types), self._hooks_of(plugin), src.builtin
             )
-        order = {h: i for i, h in enumerate(_hook_order())}
         for name, (ep, known, _) in self._lazy.items():
-            hooks = tuple(sorted(known.hooks, key=lambda h: order.get(h, 99)))
-            found[name] = PluginInfo(name, ep.distribution, ep.version, tuple(known.chart_types), hooks,
-                                     self._lazy[name][2].builtin)
+            # recorded in lifecycle order (``_hooks_of``): no need for the hookspecs, nor pluggy
+            found[name] = PluginInfo(name, ep.distribution, ep.version, tuple(known.chart_types),
+                                     tuple(known.hooks), self._lazy[name][2].builtin)
         return [found[n] for n in self._order if n in found] + [
             i for n, i in found.items() if n not in self._order
         ]

@@ -93,6 +93,44 @@ def test_plugins_command_does_not_import_cattrs_sh_or_yaml() -> None:
     assert r.stdout.splitlines()[-1] == "heavy: []", r.stderr
 
 
+def test_plugins_from_a_warm_cache_imports_no_plugin_nor_pluggy(tmp_path: Path) -> None:
+    """With the plugin cache warm, listing needs neither the entry-point scan, nor the plugins'
+    modules, nor pluggy (and ``inspect`` with it): all of it comes from the cache."""
+    env = {"FIRESTREAM_CACHE_DIR": str(tmp_path / "cache"), "FIRESTREAM_PLUGIN_CACHE": "on"}
+    code = """
+        import sys
+        from firestream_core.cli.main import main
+        main(["plugins", "--json"])
+        print("heavy:", sorted({m.split(".")[0] for m in sys.modules} & {
+            "pluggy", "attrs", "cattrs", "yaml", "importlib_metadata", "firestream_chart_kafka",
+            "firestream_chart_postgresql"}))
+        """
+    cold = run_py(code, env=env)
+    warm = run_py(code, env=env)
+    assert cold.stdout.splitlines()[-1] != "heavy: []", cold.stderr  # the first run scans and imports
+    assert warm.stdout.splitlines()[-1] == "heavy: []", warm.stderr
+    assert json.loads("\n".join(warm.stdout.splitlines()[:-1])) == json.loads(
+        "\n".join(cold.stdout.splitlines()[:-1]))  # and lists the same plugins, hooks and versions
+
+
+def test_validate_imports_no_yaml_and_no_unused_plugin(project: Path, tmp_path: Path) -> None:
+    """No environments, values files or registries: no YAML reader, no OCI module; releases
+    keyed by names that are no chart type (``[deployments.db]`` with a chart) are generic
+    ones, which imports none of the installed chart plugins once the plugin cache is warm."""
+    env = {"FIRESTREAM_CACHE_DIR": str(tmp_path / "cache"), "FIRESTREAM_PLUGIN_CACHE": "on"}
+    code = """
+        import sys
+        from firestream_core.cli.main import main
+        code = main(["validate"])
+        print("code:", code, "heavy:", sorted({m for m in sys.modules} & {
+            "yaml", "firestream_core.tools.values", "firestream_core.tools.oci",
+            "firestream_chart_kafka", "firestream_chart_postgresql", "firestream_chart_external_dns"}))
+        """
+    run_py(code, env=env, cwd=project)  # warms the plugin cache
+    r = run_py(code, env=env, cwd=project)
+    assert r.stdout.splitlines()[-1] == "code: 0 heavy: []", r.stderr
+
+
 def test_only_the_command_run_is_imported(project: Path) -> None:
     r = run_py(
         """

@@ -27,6 +27,10 @@ def cached(fake_dists, tmp_path, monkeypatch):
     """``fake_dists`` with the cache on, in a folder of this test; counts the slow scans."""
     monkeypatch.setenv("FIRESTREAM_PLUGIN_CACHE", "on")
     monkeypatch.setenv("FIRESTREAM_CACHE_DIR", str(tmp_path / "cache"))
+    # importing a module written straight into a sys.path folder would create that folder's
+    # __pycache__ and so change the installation's fingerprint: the scans counted here would
+    # then depend on PYTHONDONTWRITEBYTECODE
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
     scans: list[int] = []
     real = plugin_cache.scan_entry_points
 
@@ -55,6 +59,33 @@ def test_second_manager_neither_scans_nor_imports_until_a_chart_type_is_used(cac
     assert demo in sys.modules and other not in sys.modules  # only the plugin of the type used
     assert sorted(second.chart_types) == ["demo", "generic", "other"]  # asking for all imports all
     assert other in sys.modules
+
+
+def test_an_unknown_chart_type_is_refused_without_importing_every_plugin(cached) -> None:
+    """A release keyed ``[deployments.web]`` with a chart is looked up as chart type ``web``
+    first: refusing it must not import the installed plugins."""
+    demo = cached.plugin("firestream-chart-demo", "demo", chart_plugin_source("demo", "DemoChart"))
+    other = cached.plugin("firestream-chart-other", "other", chart_plugin_source("other", "OtherChart"))
+    get_plugin_manager(disabled=["defaults"])
+    del sys.modules[demo], sys.modules[other]
+    m = get_plugin_manager(disabled=["defaults"])
+    with pytest.raises(UnknownChartTypeError, match=r"\(installed chart types: demo, generic, other\)"):
+        m.chart_type("web")
+    assert demo not in sys.modules and other not in sys.modules
+    assert m.chart_type_names() == sorted(m.chart_types) == ["demo", "generic", "other"]  # imports all
+
+
+def test_importing_a_remembered_plugin_again_does_not_rewrite_the_cache(cached) -> None:
+    demo = cached.plugin("firestream-chart-demo", "demo", chart_plugin_source("demo", "DemoChart"))
+    get_plugin_manager(disabled=["defaults"])
+    del sys.modules[demo]
+    get_plugin_manager(disabled=["defaults"]).chart_type("demo")  # the generic plugin and demo imported
+    path = plugin_cache.PluginCache().path
+    before = path.stat().st_ino, path.read_text()
+    del sys.modules[demo]
+    m = get_plugin_manager(disabled=["defaults"])
+    assert m.chart_type("demo").plugin_name == "demo" and demo in sys.modules
+    assert (path.stat().st_ino, path.read_text()) == before  # written atomically: a new inode
 
 
 def test_a_plugin_without_chart_types_is_imported_before_the_first_hook_call(cached) -> None:
@@ -116,3 +147,139 @@ def test_cache_off_scans_every_time(fake_dists, monkeypatch, tmp_path) -> None:
     assert not (tmp_path / "cache").exists()
     with pytest.raises(UnknownChartTypeError):
         m.chart_type("nothing")
+
+
+# -- invalidation by real installs: distributions on sys.path, the real importlib_metadata scan ----
+
+
+class Site:
+    """A ``sys.path`` folder where distributions are installed, upgraded and removed the way
+    pip does it (a ``name-version.dist-info`` folder beside the module), seen through the real
+    ``importlib_metadata`` scan, with the cache on and the slow scans counted."""
+
+    def __init__(self, root, monkeypatch) -> None:
+        self.root = root
+        self.modules: list[str] = []
+        monkeypatch.syspath_prepend(str(root))
+        self.monkeypatch = monkeypatch
+
+    def install(self, dist: str, version: str, ep_name: str, source: str) -> str:
+        module = f"fs_site_{dist.replace('-', '_')}"
+        (self.root / f"{module}.py").write_text(source)
+        info = self.root / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        (info / "entry_points.txt").write_text(f"[firestream.charts]\n{ep_name} = {module}\n")
+        self.monkeypatch.delitem(sys.modules, module, raising=False)
+        self.modules.append(module)
+        self.fresh_process()
+        return module
+
+    def remove(self, dist: str, version: str) -> None:
+        info = self.root / f"{dist.replace('-', '_')}-{version}.dist-info"
+        for f in info.iterdir():
+            f.unlink()
+        info.rmdir()
+        self.fresh_process()
+
+    def fresh_process(self) -> None:
+        """What a new ``firestream`` process would not have: imported plugin modules and
+        importlib's own in-process caches of folder listings."""
+        import importlib
+
+        import importlib_metadata
+
+        for m in self.modules:
+            sys.modules.pop(m, None)
+        importlib.invalidate_caches()
+        importlib_metadata.MetadataPathFinder.invalidate_caches()
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    monkeypatch.delenv("FIRESTREAM_DISABLE_PLUGINS", raising=False)
+    monkeypatch.setenv("FIRESTREAM_PLUGIN_CACHE", "on")
+    monkeypatch.setenv("FIRESTREAM_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "__pycache__").mkdir()  # as in site-packages: importing a module does not change the folder
+    s = Site(root, monkeypatch)
+    scans: list[int] = []
+    real = plugin_cache.scan_entry_points
+
+    def counting():
+        scans.append(1)
+        return real()
+
+    monkeypatch.setattr("firestream_core.plugin.manager.scan_entry_points", counting)
+    s.scans = scans  # type: ignore[attr-defined]
+    return s
+
+
+def _listed(name: str) -> list[tuple[str | None, str | None, tuple[str, ...]]]:
+    m = get_plugin_manager(disabled=["defaults"])
+    return [(i.distribution, i.version, i.chart_types) for i in m.plugin_infos() if i.name == name]
+
+
+def test_installing_a_plugin_distribution_is_seen_by_the_next_run(site) -> None:
+    assert _listed("sitedemo") == []
+    assert _listed("sitedemo") == []
+    assert len(site.scans) == 1  # nothing changed: the second run used the cache
+    site.install("fs-site-demo", "1.0.0", "sitedemo", chart_plugin_source("sitedemo", "SiteChart"))
+    assert _listed("sitedemo") == [("fs-site-demo", "1.0.0", ("sitedemo",))]
+    assert len(site.scans) == 2
+    site.fresh_process()
+    assert _listed("sitedemo") == [("fs-site-demo", "1.0.0", ("sitedemo",))]  # from the cache
+    assert len(site.scans) == 2
+
+
+def test_upgrading_a_plugin_distribution_is_seen_by_the_next_run(site) -> None:
+    site.install("fs-site-demo", "1.0.0", "sitedemo", chart_plugin_source("sitedemo", "SiteChart"))
+    assert _listed("sitedemo") == [("fs-site-demo", "1.0.0", ("sitedemo",))]
+    # pip's upgrade: the old metadata folder removed, the new version's written, new code
+    site.remove("fs-site-demo", "1.0.0")
+    site.install("fs-site-demo", "2.0.0", "sitedemo", chart_plugin_source("sitedemo2", "SiteChart"))
+    assert _listed("sitedemo") == [("fs-site-demo", "2.0.0", ("sitedemo2",))]
+    m = get_plugin_manager(disabled=["defaults"])
+    assert m.chart_type("sitedemo2").version == "2.0.0"
+    with pytest.raises(UnknownChartTypeError):
+        m.chart_type("sitedemo")
+
+
+def test_removing_a_plugin_distribution_is_seen_by_the_next_run(site) -> None:
+    site.install("fs-site-demo", "1.0.0", "sitedemo", chart_plugin_source("sitedemo", "SiteChart"))
+    assert _listed("sitedemo") == [("fs-site-demo", "1.0.0", ("sitedemo",))]
+    site.remove("fs-site-demo", "1.0.0")
+    assert _listed("sitedemo") == []
+    with pytest.raises(UnknownChartTypeError):
+        get_plugin_manager(disabled=["defaults"]).chart_type("sitedemo")
+
+
+def test_a_change_within_one_tick_of_the_folder_time_is_still_seen(site) -> None:
+    """The folder's modification time may not move (file times advance in ticks): the
+    metadata folders' names still tell the installations apart."""
+    site.install("fs-site-demo", "1.0.0", "sitedemo", chart_plugin_source("sitedemo", "SiteChart"))
+    assert _listed("sitedemo") == [("fs-site-demo", "1.0.0", ("sitedemo",))]
+    before = os.stat(site.root)
+    site.remove("fs-site-demo", "1.0.0")
+    site.install("fs-site-demo", "1.0.1", "sitedemo", chart_plugin_source("sitedemo", "SiteChart"))
+    os.utime(site.root, ns=(before.st_atime_ns, before.st_mtime_ns))  # as if in the same tick
+    site.fresh_process()
+    assert _listed("sitedemo") == [("fs-site-demo", "1.0.1", ("sitedemo",))]
+
+
+def test_the_fingerprint_is_taken_before_the_scan(site, monkeypatch) -> None:
+    """A distribution installed while a run scans is seen by the next run."""
+    real = plugin_cache.scan_entry_points
+    installed: list[str] = []
+
+    def scan_then_install():
+        found = real()
+        if not installed:  # pip finishes while this run is scanning
+            installed.append(site.install("fs-site-late", "1.0.0", "sitelate",
+                                          chart_plugin_source("sitelate", "LateChart")))
+        return found
+
+    monkeypatch.setattr("firestream_core.plugin.manager.scan_entry_points", scan_then_install)
+    assert _listed("sitelate") == []
+    assert _listed("sitelate") == [("fs-site-late", "1.0.0", ("sitelate",))]
