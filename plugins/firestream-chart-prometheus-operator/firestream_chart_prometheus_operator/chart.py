@@ -15,6 +15,7 @@ from firestream_core.plugin import (
     ChartInfo,
     HelmChart,
     HelmChartNamespace,
+    OptionValueError,
     ReleaseSettings,
     at_least,
     env_var_name,
@@ -95,6 +96,15 @@ DEFAULT_VALUES: dict[str, Any] = {
 }
 """The original's values, without its ``grafana.adminPassword=admin``."""
 
+def _user_name(_inst: Any, attribute: Any, value: str) -> None:
+    """An attrs validator: Grafana's admin user is a non-empty name on one line."""
+    if not value.strip() or "\n" in value or ":" in value:
+        raise OptionValueError(
+            attribute.name,
+            f"{attribute.name} = {value!r} is not a user name (at least one character; no ':' or newline)",
+        )
+
+
 @attrs.frozen
 class PrometheusOperatorOptions:
     """Options of the ``prometheus-operator`` chart type.
@@ -117,7 +127,7 @@ class PrometheusOperatorOptions:
     upgrade_crds: bool = True
     grafana_secret: str | None = attrs.field(default=None, validator=secret_name)
     grafana_password_env: str | None = attrs.field(default=None, validator=env_var_name)
-    grafana_admin_user: str = "admin"
+    grafana_admin_user: str = attrs.field(default="admin", validator=_user_name)
     password_length: int = attrs.field(default=32, validator=at_least(16))
 
     def grafana_secret_name(self, release: str) -> str:

@@ -70,6 +70,13 @@ def test_install_validates_crds_operator_prometheus_and_grafana(
         ValidationStatus.PASSED,
     )
     assert checks["prometheus_crds"].message == "7 CRDs established"
+    # parallel releases' lines can be told apart: the plugin's own lines and every validation line
+    own = [r.getMessage() for r in caplog.records
+           if "firestream_chart_prometheus_operator" in r.pathname and r.levelno >= logging.INFO]
+    assert len(own) >= 2 and all("release 'prometheus-operator'" in m for m in own), own
+    lines = [m for m in caplog.messages if "Validation '" in m]
+    assert len(lines) == len(result.validations) >= 6
+    assert all(m.startswith("release 'prometheus-operator': Validation '") for m in lines), lines
     assert checks["prometheus_instances"].message.startswith("1 prometheuses.monitoring.coreos.com")
     assert result.payload["prometheus-operator"]["operator_ready"] is True
 
