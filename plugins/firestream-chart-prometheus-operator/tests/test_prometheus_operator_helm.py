@@ -251,3 +251,17 @@ def test_a_seed_era_install_upgrades_to_the_default_in_one_apply(
     assert "uninstalled_for_breaking_version" not in result.payload["prometheus-operator"]
     assert runner.index("apply", "--server-side") < runner.index("upgrade", "--install")
     assert [h["chart"] for h in history(kube)][-1] == f"kube-prometheus-stack-{VERSION}"
+
+
+def test_the_prometheuses_crd_only_goes_in_server_side(kube: Any) -> None:
+    """Like the real one, the stand-in's CRD is too large for a client-side apply's annotation.
+
+    The upgrade tests above apply it with the plugin's CRD step (server-side), which is the
+    only way it goes in on an upgrade.
+    """
+    crd = Path(__file__).parent / "charts/kube-prometheus-stack/charts/crds/crds/crd-prometheuses.yaml"
+    assert crd.stat().st_size > 262144
+    refused = kube.run(["kubectl", "apply", "-f", str(crd)], check=False)
+    assert refused.returncode != 0
+    assert "metadata.annotations: Too long: must have at most 262144 bytes" in refused.stderr
+    kube.run(["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(crd)])

@@ -500,6 +500,20 @@ def test_cluster_scoped_crd_and_cr_via_kubectl(env: Env) -> None:
             or "could not find the requested resource" in gone.stderr), gone.stderr
 
 
+def test_annotations_over_256k_are_refused_so_only_a_server_side_apply_takes_a_large_object(env: Env) -> None:
+    """As a real API server: a client-side apply stores the whole object in an annotation."""
+    manifest = env.charts / "large.yaml"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: large\n"
+                        f"data:\n  big: {'x' * 300_000}\n")
+    refused = env.run("kubectl", "apply", "-f", str(manifest), check=False)
+    assert refused.returncode != 0
+    assert "metadata.annotations: Too long: must have at most 262144 bytes" in refused.stderr
+    env.run("kubectl", "apply", "--server-side", "-f", str(manifest))
+    assert len(env.kubectl_json("get", "configmap", "large")["data"]["big"]) == 300_000
+    env.run("kubectl", "delete", "configmap", "large")
+
+
 # -- raw protocol ----------------------------------------------------------------------------
 
 
