@@ -265,3 +265,24 @@ def test_the_prometheuses_crd_only_goes_in_server_side(kube: Any) -> None:
     assert refused.returncode != 0
     assert "metadata.annotations: Too long: must have at most 262144 bytes" in refused.stderr
     kube.run(["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(crd)])
+
+
+def test_upstreams_crd_upgrade_hook_job_with_unlabelled_pods_does_not_count_as_a_workload(
+    kube: Any, helm_bin: Path, deploy_context: Any, run_lifecycle: Callable[..., Any]
+) -> None:
+    """``crds.upgradeJob.enabled`` (upstream's own CRD upgrade, a pre-install/pre-upgrade hook Job
+    whose pod template has no labels at all): helm runs it, and the release's workloads, those of
+    its manifest, are what ``pods_running`` checks."""
+    from firestream_chart_prometheus_operator.chart import VERSION
+
+    c = chart(kube, VERSION)
+    c.chart_info.values.append(ChartSetValue("crds.upgradeJob.enabled", "true"))
+    result = run_lifecycle(c, helm_bin)
+    assert result.ok, result.error
+    hooks = kube.run(["helm", "get", "hooks", RELEASE, "-n", kube.namespace]).stdout
+    assert "name: prometheus-operator-crds-upgrade" in hooks
+    assert '"helm.sh/hook": pre-install,pre-upgrade,pre-rollback' in hooks
+    checks = {v.name: v for v in result.validations}
+    assert checks["pods_running"].status is ValidationStatus.PASSED
+    # the operator, grafana, kube-state-metrics and node-exporter: not the hook's pod
+    assert checks["pods_running"].message == "4 pods of release 'prometheus-operator' running"

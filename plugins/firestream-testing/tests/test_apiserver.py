@@ -580,6 +580,19 @@ def test_protobuf_secret_and_put_replace(cluster: ClusterProcess) -> None:
     assert stale[0] == 409 and json.loads(stale[2])["reason"] == "Conflict"
 
 
+def test_a_job_whose_pod_template_metadata_is_null_is_created(cluster: ClusterProcess) -> None:
+    """kube-prometheus-stack's CRD upgrade Job renders ``metadata:`` with nothing under it (its
+    labels are optional): the API server reads null as empty and adds the Job's own labels."""
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "no-labels"},
+           "spec": {"template": {"metadata": None,
+                                 "spec": {"containers": [{"name": "c", "image": "x"}],
+                                          "restartPolicy": "OnFailure"}}}}
+    status, _, raw = _http(cluster, "POST", "/apis/batch/v1/namespaces/default/jobs", job)
+    assert status == 201, raw
+    labels = json.loads(raw)["spec"]["template"]["metadata"]["labels"]
+    assert labels["job-name"] == "no-labels" and "app.kubernetes.io/instance" not in labels
+
+
 def test_kubeconfig_is_the_plain_http_form(cluster: ClusterProcess) -> None:
     config = yaml.safe_load(cluster.kubeconfig.read_text())
     assert config == {
