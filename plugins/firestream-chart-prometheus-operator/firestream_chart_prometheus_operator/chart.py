@@ -16,6 +16,7 @@ from firestream_core.plugin import (
     ChartPresets,
     HelmChart,
     HelmChartNamespace,
+    OptionValueError,
     ReleaseSettings,
     at_least,
     breaking_version_at,
@@ -45,11 +46,23 @@ CRD_UPGRADES: tuple[tuple[str, str], ...] = (
     ("61.0.0", "Prometheus Operator v0.75.0"),
     ("62.0.0", "Prometheus Operator v0.76.0"),
     ("65.0.0", "Prometheus Operator v0.77.1"),
-    ("81.0.0", "majors 66-81: their upgrade notes were not read (newer than the stored README); "
-               "taken as CRD updates, as most majors are"),
+    ("66.0.0", "Prometheus Operator v0.78.1"),
+    ("67.0.0", "Prometheus Operator v0.79.0, Prometheus 3.0.1"),
+    ("69.0.0", "Prometheus Operator v0.80.0"),
+    ("70.0.0", "Prometheus Operator v0.81.0"),
+    ("71.0.0", "Prometheus Operator v0.82.0"),
+    ("74.0.0", "Prometheus Operator v0.83.0"),
+    ("76.0.0", "Prometheus Operator v0.84.1"),
+    ("77.0.0", "Prometheus Operator v0.85.0"),
+    ("78.0.0", "Prometheus Operator v0.86.0"),
+    ("80.0.0", "Prometheus Operator v0.87.0"),
+    ("81.0.0", "Prometheus Operator v0.88.0"),
 )
-"""kube-prometheus-stack majors whose upgrade notes ("Upgrading Chart" in the chart's
-README) say "update the CRDs before applying the upgrade", with the operator version.
+"""kube-prometheus-stack majors whose upgrade notes say "update the CRDs before applying
+the upgrade" (``kubectl apply --server-side``), with the operator version: the chart's
+``UPGRADE.md`` (45.x -> 81.x; older notes were in its README's "Upgrading Chart"). No
+major from 46 to 81 asks for an uninstall; 48, 50, 52, 54, 60, 63, 64, 68, 72, 73, 75
+and 79 need no CRD step (see docs/charts.md).
 
 The default's breaking version is the last of them at or below :data:`VERSION`:
 an upgrade across it is shown by ``plan`` with the CRD step ``exec`` takes
@@ -74,6 +87,15 @@ DEFAULT_VALUES: dict[str, Any] = {
 }
 """The original's values, without its ``grafana.adminPassword=admin``."""
 
+def _user_name(_inst: Any, attribute: Any, value: str) -> None:
+    """An attrs validator: Grafana's admin user is a non-empty name on one line."""
+    if not value.strip() or "\n" in value or ":" in value:
+        raise OptionValueError(
+            attribute.name,
+            f"{attribute.name} = {value!r} is not a user name (at least one character; no ':' or newline)",
+        )
+
+
 @attrs.frozen
 class PrometheusOperatorOptions:
     """Options of the ``prometheus-operator`` chart type.
@@ -96,7 +118,7 @@ class PrometheusOperatorOptions:
     upgrade_crds: bool = True
     grafana_secret: str | None = attrs.field(default=None, validator=secret_name)
     grafana_password_env: str | None = attrs.field(default=None, validator=env_var_name)
-    grafana_admin_user: str = "admin"
+    grafana_admin_user: str = attrs.field(default="admin", validator=_user_name)
     password_length: int = attrs.field(default=32, validator=at_least(16))
 
     def grafana_secret_name(self, release: str) -> str:

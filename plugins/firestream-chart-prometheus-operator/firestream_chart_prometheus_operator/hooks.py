@@ -180,7 +180,7 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
         return
     if info.action is not HelmAction.DEPLOY or not value_of(chart, context, "prometheusOperator.enabled", True):
         return
-    context.log.info("Post-exec: Waiting for Prometheus Operator to be ready")
+    context.log.info("release '%s': Post-exec: waiting for the Prometheus Operator to be available", info.name)
     ready = context.kubectl.wait(
         "deployment",
         namespace=info.namespace_name,

@@ -46,6 +46,27 @@ def test_options_are_checked() -> None:
     assert PrometheusOperatorOptions().grafana_secret_name("mon") == "mon-grafana-admin"
 
 
+@pytest.mark.parametrize(("line", "message"), [
+    ("password_length = 4", "password_length: password_length = 4 is below the minimum of 16"),
+    ('grafana_secret = "Bad_Name"', "grafana_secret: grafana_secret = 'Bad_Name' is not a valid Secret name"),
+    ('grafana_password_env = "no-dash"',
+     "grafana_password_env: grafana_password_env = 'no-dash' is not an environment variable name"),
+    ('grafana_admin_user = ""', "grafana_admin_user: grafana_admin_user = '' is not a user name"),
+    ('delete_crds = "yes"', "delete_crds: expected a boolean (true or false), got a string"),
+])
+def test_an_option_error_names_the_option_the_bound_and_the_value(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    """As ``firestream validate`` prints it: the file, the release's option, the bound, the value."""
+    from firestream_core.errors import ConfigError
+
+    path = tmp_path / "firestream.toml"
+    path.write_text(f"[[deployments.prometheus-operator]]\n{line}\n")
+    with pytest.raises(ConfigError) as caught:
+        build_charts(load_config(path), get_plugin_manager())
+    assert f"deployments.prometheus-operator[0].{message}" in str(caught.value)
+
+
 def test_registered_through_the_entry_point() -> None:
     manager = get_plugin_manager()
     reg = manager.chart_type("prometheus-operator")

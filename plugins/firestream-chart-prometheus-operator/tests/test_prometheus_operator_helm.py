@@ -1,8 +1,9 @@
 """The prometheus-operator plugin through the real lifecycle, the real helm and the emulated cluster.
 
 The chart is a stand-in for kube-prometheus-stack (``tests/charts``), served
-at 45.7.1 and 46.0.0. CRDs are cluster-wide and this module's tests share one
-emulated cluster, so no test assumes they are absent when it starts.
+at 45.7.1 (eight CRDs), 46.0.0 and 81.5.0 (ten). CRDs are cluster-wide and this
+module's tests share one emulated cluster, so no test assumes they are absent
+when it starts.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ import pytest
 from firestream_chart_prometheus_operator import PrometheusOperatorChart, PrometheusOperatorOptions
 from firestream_chart_prometheus_operator.crds import CRDS
 
-from firestream_core.model import BreakingVersion, HelmAction, ValidationStatus
+from firestream_core.model import BreakingVersion, ChartSetValue, HelmAction, ValidationStatus
 
 RELEASE = "prometheus-operator"
 ALL_CRDS = sorted([*CRDS, "alertmanagerconfigs.monitoring.coreos.com"])
+"""The CRDs of 45.7.1: the seven the plugin checks and alertmanagerconfigs."""
+NEWER_CRDS = ["prometheusagents.monitoring.coreos.com", "scrapeconfigs.monitoring.coreos.com"]
+"""The CRDs 46.0.0 and later add (upstream's notes for 46.x and 47.x)."""
+ALL_CRDS_NOW = sorted([*ALL_CRDS, *NEWER_CRDS])
 
 
 def chart(kube: Any, version: str = "45.7.1", **options: Any) -> PrometheusOperatorChart:
@@ -33,7 +38,7 @@ def chart(kube: Any, version: str = "45.7.1", **options: Any) -> PrometheusOpera
 
 def crd_uids(kube: Any) -> dict[str, str]:
     out = {}
-    for name in ALL_CRDS:
+    for name in ALL_CRDS_NOW:
         obj = kube.kubectl().get("customresourcedefinition", name)
         if obj is not None:
             out[name] = obj["metadata"]["uid"]
@@ -65,6 +70,13 @@ def test_install_validates_crds_operator_prometheus_and_grafana(
         ValidationStatus.PASSED,
     )
     assert checks["prometheus_crds"].message == "7 CRDs established"
+    # parallel releases' lines can be told apart: the plugin's own lines and every validation line
+    own = [r.getMessage() for r in caplog.records
+           if "firestream_chart_prometheus_operator" in r.pathname and r.levelno >= logging.INFO]
+    assert len(own) >= 2 and all("release 'prometheus-operator'" in m for m in own), own
+    lines = [m for m in caplog.messages if "Validation '" in m]
+    assert len(lines) == len(result.validations) >= 6
+    assert all(m.startswith("release 'prometheus-operator': Validation '") for m in lines), lines
     assert checks["prometheus_instances"].message.startswith("1 prometheuses.monitoring.coreos.com")
     assert result.payload["prometheus-operator"]["operator_ready"] is True
 
@@ -75,7 +87,8 @@ def test_install_validates_crds_operator_prometheus_and_grafana(
     password = data["admin-password"]
     assert len(password) == 32
     grafana = kube.kubectl().get("deployment", "prometheus-operator-grafana", namespace=kube.namespace)
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in grafana["spec"]["template"]["spec"]["containers"][0]["env"]}
+    (container,) = [c for c in grafana["spec"]["template"]["spec"]["containers"] if c["name"] == "grafana"]
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
     assert env["GF_SECURITY_ADMIN_PASSWORD"] == {
         "name": "prometheus-operator-grafana-admin", "key": "admin-password",
     }
@@ -127,7 +140,7 @@ def test_breaking_version_uninstalls_first_and_deletes_crds_when_asked(
     assert set(ALL_CRDS) <= set(record["crds_deleted"])
     assert "crds_applied" not in record  # the install recreates them from crds/
     after = crd_uids(kube)
-    assert set(after) == set(ALL_CRDS)
+    assert set(after) == set(ALL_CRDS_NOW)  # 46.0.0's, installed afresh from crds/
     assert all(after[n] != before[n] for n in ALL_CRDS)  # deleted and created anew
     assert [(h["revision"], h["chart"]) for h in history(kube)] == [(1, "kube-prometheus-stack-46.0.0")]
 
@@ -137,8 +150,9 @@ def test_breaking_version_keeps_crds_by_default(
 ) -> None:
     before, record = upgrade_across_a_breaking_version(kube, run_lifecycle)
     assert "crds_deleted" not in record
-    assert record["crds_applied"] == ALL_CRDS  # kept, and brought to the new chart's
-    assert crd_uids(kube) == before
+    assert record["crds_applied"] == ALL_CRDS_NOW  # kept, and brought to the new chart's
+    after = crd_uids(kube)
+    assert {n: after[n] for n in before} == before and set(after) == set(ALL_CRDS_NOW)
     assert [h["revision"] for h in history(kube)] == [1]
 
 
@@ -149,7 +163,7 @@ def test_destroy_keeps_crds_unless_delete_crds(
     keep = chart(kube)
     keep.chart_info.action = HelmAction.DESTROY
     assert run_lifecycle(keep).ok
-    assert set(crd_uids(kube)) == set(ALL_CRDS)
+    assert set(ALL_CRDS) <= set(crd_uids(kube))
 
     assert run_lifecycle(chart(kube)).ok
     drop = chart(kube, delete_crds=True)
@@ -168,12 +182,29 @@ def test_an_operator_that_never_becomes_available_fails_post_exec(
     c.chart_info.wait = False
     c.chart_info.atomic = False
     c.chart_info.timeout = "1s"
+    # without the admission hook Jobs (which would never complete either: see the next test)
+    c.chart_info.values.append(ChartSetValue("prometheusOperator.admissionWebhooks.patch.enabled", "false"))
     result = run_lifecycle(c)
     assert result.stage_failed == "post_exec"
     assert result.error == (
         "release 'prometheus-operator' failed at post_exec: the Prometheus Operator of release "
         "'prometheus-operator' did not become available within 1s"
     )
+
+
+def test_an_admission_hook_job_that_never_completes_fails_helm_before_any_object(
+    kube: Any, run_lifecycle: Callable[..., Any]
+) -> None:
+    """The chart's pre-install hook Job (admission-create) must complete before helm creates anything."""
+    kube.cluster.set_controller(False)
+    c = chart(kube)
+    c.chart_info.timeout = "2s"
+    result = run_lifecycle(c)
+    assert result.stage_failed == "exec"
+    assert "failed pre-install" in (result.error or "")
+    job = kube.kubectl().get("job", "prometheus-operator-kube-p-admission-create", namespace=kube.namespace)
+    assert job is not None and job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert kube.kubectl().get("deployment", "prometheus-operator-kube-p-operator", namespace=kube.namespace) is None
 
 
 def test_grafana_password_from_the_environment(
@@ -208,50 +239,50 @@ def test_a_seed_era_install_upgrades_to_the_default_in_one_apply(
     """45.7.1 (the seed's default) -> the default: its CRDs applied first, then one helm upgrade."""
     from firestream_chart_prometheus_operator.chart import VERSION
 
+    kube.run(["kubectl", "delete", "crd", *NEWER_CRDS, "--ignore-not-found"])  # left by another test
     assert run_lifecycle(chart(kube, "45.7.1"), helm_bin).ok
-    kube.run(["kubectl", "delete", "crd", "probes.monitoring.coreos.com"])  # an older CRD set
+    assert set(crd_uids(kube)) == set(ALL_CRDS)  # 45.7.1's eight
     runner = deploy_context.runner
     runner.clear()
     result = run_lifecycle(chart(kube, VERSION), helm_bin)
     assert result.ok, result.error
-    assert result.payload["prometheus-operator"]["crds_applied"] == ALL_CRDS
+    assert result.payload["prometheus-operator"]["crds_applied"] == ALL_CRDS_NOW
+    assert set(crd_uids(kube)) == set(ALL_CRDS_NOW)  # helm alone would not have created the new two
     assert "uninstalled_for_breaking_version" not in result.payload["prometheus-operator"]
     assert runner.index("apply", "--server-side") < runner.index("upgrade", "--install")
     assert [h["chart"] for h in history(kube)][-1] == f"kube-prometheus-stack-{VERSION}"
 
 
-def test_firestream_plan_names_the_crd_steps_and_apply_takes_them(
-    kube: Any, deploy_chart_repo: Any, tmp_path: Path
+def test_the_prometheuses_crd_only_goes_in_server_side(kube: Any) -> None:
+    """Like the real one, the stand-in's CRD is too large for a client-side apply's annotation.
+
+    The upgrade tests above apply it with the plugin's CRD step (server-side), which is the
+    only way it goes in on an upgrade.
+    """
+    crd = Path(__file__).parent / "charts/kube-prometheus-stack/charts/crds/crds/crd-prometheuses.yaml"
+    assert crd.stat().st_size > 262144
+    refused = kube.run(["kubectl", "apply", "-f", str(crd)], check=False)
+    assert refused.returncode != 0
+    assert "metadata.annotations: Too long: must have at most 262144 bytes" in refused.stderr
+    kube.run(["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(crd)])
+
+
+def test_upstreams_crd_upgrade_hook_job_with_unlabelled_pods_does_not_count_as_a_workload(
+    kube: Any, helm_bin: Path, deploy_context: Any, run_lifecycle: Callable[..., Any]
 ) -> None:
-    """Through the project, as ``firestream plan`` / ``apply``: the seed's 45.7.1, then the default."""
+    """``crds.upgradeJob.enabled`` (upstream's own CRD upgrade, a pre-install/pre-upgrade hook Job
+    whose pod template has no labels at all): helm runs it, and the release's workloads, those of
+    its manifest, are what ``pods_running`` checks."""
     from firestream_chart_prometheus_operator.chart import VERSION
 
-    from firestream_core.cli.progress import format_plan
-    from firestream_core.project import Project
-
-    path = tmp_path / "firestream.toml"
-
-    def load(version_line: str) -> Project:
-        path.write_text(
-            f'[repositories]\nprometheus-community = "{deploy_chart_repo.url}"\n\n'
-            f'[[deployments.prometheus-operator]]\nnamespace = "{kube.namespace}"\n'
-            f'timeout = "120s"\n{version_line}'
-        )
-        return Project.load(path, helm_binary=kube.tools["helm"], kubectl_binary=kube.tools["kubectl"],
-                            kubeconfig=kube.kubeconfig, env=kube.env)
-
-    seed = load('version = "45.7.1"\n')
-    assert seed.apply().ok
-    project = load("")  # the default version
-    plan = project.plan()
-    (change,) = plan.releases
-    assert (change.action, change.breaking.version if change.breaking else None) == ("upgrade", "81.0.0")
-    text = format_plan(plan)
-    assert "Destructive steps:" in text
-    assert (f"! prometheus-operator: server-side apply the monitoring.coreos.com CRDs of "
-            f"kube-prometheus-stack {VERSION} before the upgrade") in text
-    assert "! prometheus-operator: which covers the CRD update of 46.0.0" in text
-    result = project.apply(plan)
-    assert result.ok, result.to_dict()
-    assert [h["chart"] for h in history(kube)] == ["kube-prometheus-stack-45.7.1", f"kube-prometheus-stack-{VERSION}"]
-    assert [c.action for c in load("").plan().releases] == ["no-op"]
+    c = chart(kube, VERSION)
+    c.chart_info.values.append(ChartSetValue("crds.upgradeJob.enabled", "true"))
+    result = run_lifecycle(c, helm_bin)
+    assert result.ok, result.error
+    hooks = kube.run(["helm", "get", "hooks", RELEASE, "-n", kube.namespace]).stdout
+    assert "name: prometheus-operator-crds-upgrade" in hooks
+    assert '"helm.sh/hook": pre-install,pre-upgrade,pre-rollback' in hooks
+    checks = {v.name: v for v in result.validations}
+    assert checks["pods_running"].status is ValidationStatus.PASSED
+    # the operator, grafana, kube-state-metrics and node-exporter: not the hook's pod
+    assert checks["pods_running"].message == "4 pods of release 'prometheus-operator' running"

@@ -60,7 +60,8 @@ def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) ->
     change = plan_from("60.0.0", chart, tmp_path)["prometheus-operator"]
     assert change.destructive == (
         "CRDs NOT updated (upgrade_crds = false): apply those of kube-prometheus-stack 81.5.0 yourself "
-        "first; upstream requires it for 61.0.0, 62.0.0, 65.0.0, 81.0.0",
+        "first; upstream requires it for 61.0.0, 62.0.0, 65.0.0, 66.0.0, 67.0.0, 69.0.0, 70.0.0, 71.0.0, "
+        "74.0.0, 76.0.0, 77.0.0, 78.0.0, 80.0.0, 81.0.0",
     )
 
 

@@ -500,6 +500,20 @@ def test_cluster_scoped_crd_and_cr_via_kubectl(env: Env) -> None:
             or "could not find the requested resource" in gone.stderr), gone.stderr
 
 
+def test_annotations_over_256k_are_refused_so_only_a_server_side_apply_takes_a_large_object(env: Env) -> None:
+    """As a real API server: a client-side apply stores the whole object in an annotation."""
+    manifest = env.charts / "large.yaml"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: large\n"
+                        f"data:\n  big: {'x' * 300_000}\n")
+    refused = env.run("kubectl", "apply", "-f", str(manifest), check=False)
+    assert refused.returncode != 0
+    assert "metadata.annotations: Too long: must have at most 262144 bytes" in refused.stderr
+    env.run("kubectl", "apply", "--server-side", "-f", str(manifest))
+    assert len(env.kubectl_json("get", "configmap", "large")["data"]["big"]) == 300_000
+    env.run("kubectl", "delete", "configmap", "large")
+
+
 # -- raw protocol ----------------------------------------------------------------------------
 
 
@@ -564,6 +578,19 @@ def test_protobuf_secret_and_put_replace(cluster: ClusterProcess) -> None:
     assert status == 200 and json.loads(raw)["metadata"]["labels"] == {"status": "x"}
     stale = _http(cluster, "PUT", f"{base}/pb-secret", replaced)  # same old resourceVersion
     assert stale[0] == 409 and json.loads(stale[2])["reason"] == "Conflict"
+
+
+def test_a_job_whose_pod_template_metadata_is_null_is_created(cluster: ClusterProcess) -> None:
+    """kube-prometheus-stack's CRD upgrade Job renders ``metadata:`` with nothing under it (its
+    labels are optional): the API server reads null as empty and adds the Job's own labels."""
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "no-labels"},
+           "spec": {"template": {"metadata": None,
+                                 "spec": {"containers": [{"name": "c", "image": "x"}],
+                                          "restartPolicy": "OnFailure"}}}}
+    status, _, raw = _http(cluster, "POST", "/apis/batch/v1/namespaces/default/jobs", job)
+    assert status == 201, raw
+    labels = json.loads(raw)["spec"]["template"]["metadata"]["labels"]
+    assert labels["job-name"] == "no-labels" and "app.kubernetes.io/instance" not in labels
 
 
 def test_kubeconfig_is_the_plain_http_form(cluster: ClusterProcess) -> None:

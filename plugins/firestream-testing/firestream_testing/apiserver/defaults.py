@@ -69,7 +69,7 @@ def _job(obj: Obj, _: Obj | None, __: Callable[[], str]) -> None:
     uid = obj["metadata"]["uid"]
     name = obj["metadata"]["name"]
     spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
-    labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
+    labels = _mapping(_mapping(_mapping(spec, "template"), "metadata"), "labels")
     labels.setdefault("batch.kubernetes.io/controller-uid", uid)
     labels.setdefault("batch.kubernetes.io/job-name", name)
     labels.setdefault("controller-uid", uid)
@@ -77,9 +77,18 @@ def _job(obj: Obj, _: Obj | None, __: Callable[[], str]) -> None:
     _pod_template(spec, restart_policy="Never")
 
 
+def _mapping(parent: Obj, key: str) -> Obj:
+    """``parent[key]``, made ``{}`` when missing or null (as the API server reads ``metadata:``
+    with nothing under it, e.g. a chart's pod template whose labels are all optional)."""
+    if parent.get(key) is None:
+        parent[key] = {}
+    value: Obj = parent[key]
+    return value
+
+
 def _pod_template(spec: Obj, restart_policy: str = "Always") -> None:
-    template = spec.setdefault("template", {})
-    template.setdefault("metadata", {})
+    template = _mapping(spec, "template")
+    _mapping(template, "metadata")
     pod_spec = template.setdefault("spec", {})
     pod_spec.setdefault("restartPolicy", restart_policy)
     pod_spec.setdefault("terminationGracePeriodSeconds", 30)

@@ -78,6 +78,23 @@ def _clean_input(body: Any, what: str) -> Obj:
     return body
 
 
+ANNOTATIONS_LIMIT = 262144
+"""The API server's limit on an object's annotations, keys and values together (bytes):
+a client-side ``kubectl apply`` of a large CRD fails on it (its
+``last-applied-configuration`` annotation holds the whole object)."""
+
+
+def _check_annotations(kind: str, obj: Obj) -> None:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
+    if size > ANNOTATIONS_LIMIT:
+        name = str(obj["metadata"].get("name", ""))
+        too_long = f"Too long: must have at most {ANNOTATIONS_LIMIT} bytes"
+        raise ApiError(422, "Invalid", f'{kind} "{name}" is invalid: metadata.annotations: {too_long}',
+                       {"name": name, "kind": kind, "causes": [
+                           {"reason": "FieldValueTooLong", "message": too_long, "field": "metadata.annotations"}]})
+
+
 class Store:
     """All objects of the emulated cluster and the stream of their changes."""
 
@@ -215,6 +232,7 @@ class Store:
                 raise invalid(rtype.kind, "", "metadata.name: Required value: name or"
                               " generateName is required")
         name = meta["name"]
+        _check_annotations(rtype.kind, obj)
         key = self._key(rtype, namespace, name)
         if key in self._objects:
             what = f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural
@@ -335,6 +353,7 @@ class Store:
                 else:
                     new.pop("status", None)
             new.setdefault("metadata", {})
+            _check_annotations(rtype.kind, new)
             meta, old_meta = new["metadata"], old["metadata"]
             for fixed in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
                           "deletionGracePeriodSeconds", "generation"):

@@ -1,4 +1,4 @@
-{{/* As the real chart: the full name is cut at 26 characters. */}}
+{{/* As upstream's templates/_helpers.tpl: the full name is cut at 26 characters. */}}
 {{- define "kube-prometheus-stack.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 50 | trimSuffix "-" -}}
 {{- end }}
@@ -16,12 +16,40 @@
 {{- end -}}
 {{- end }}
 
+{{- define "kube-prometheus-stack.operator.fullname" -}}
+{{- printf "%s-operator" (include "kube-prometheus-stack.fullname" .) -}}
+{{- end }}
+
+{{- define "kube-prometheus-stack.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride -}}
+{{- end }}
+
+{{- define "kube-prometheus-stack.chartref" -}}
+{{- replace "+" "_" .Chart.Version | printf "%s-%s" .Chart.Name -}}
+{{- end }}
+
 {{- define "kube-prometheus-stack.labels" }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: "{{ .Chart.Version }}"
-app.kubernetes.io/part-of: {{ template "kube-prometheus-stack.name" . }}
-chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 release: {{ $.Release.Name | quote }}
 heritage: {{ $.Release.Service | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: "{{ replace "+" "_" .Chart.Version }}"
+app.kubernetes.io/part-of: {{ template "kube-prometheus-stack.name" . }}
+chart: {{ template "kube-prometheus-stack.chartref" . }}
+{{- end }}
+
+{{- define "kube-prometheus-stack.prometheus-operator-webhook.labels" }}
+{{- include "kube-prometheus-stack.labels" . }}
+app.kubernetes.io/name: {{ template "kube-prometheus-stack.name" . }}-prometheus-operator
+app.kubernetes.io/component: prometheus-operator-webhook
+{{- end }}
+
+{{- define "kube-prometheus-stack.operator.admission-webhook.failurePolicy" -}}
+{{- if .Values.prometheusOperator.admissionWebhooks.failurePolicy -}}
+{{ .Values.prometheusOperator.admissionWebhooks.failurePolicy }}
+{{- else if .Values.prometheusOperator.admissionWebhooks.patch.enabled -}}
+Ignore
+{{- else -}}
+Fail
+{{- end -}}
 {{- end }}
