@@ -112,6 +112,8 @@ def offline_notes(charts: list[Any], manager: Any, project_dir: Path) -> list[tu
     out: list[tuple[str, str]] = []
     for chart in charts:
         name = chart.chart_info.name
+        if manager.only_builtin("contribute_values", releases[name]):
+            continue  # firestream's own contribute nothing to say offline (and need no YAML)
         try:
             desired = desired_states([chart], manager=manager, project_dir=project_dir,
                                      releases=releases, offline=True)[name]
