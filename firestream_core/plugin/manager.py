@@ -633,6 +633,20 @@ class FirestreamPluginManager:
             i for n, i in found.items() if n not in self._order
         ]
 
+    def contributes_values(self, chart_type: str) -> bool:
+        """True when a plugin other than firestream's own implements ``contribute_values``
+        for ``chart_type`` (its owner, or a plugin registering no chart type).
+
+        Read from what the plugins registered (the cache for one not imported yet):
+        it imports no plugin and makes no pluggy manager. ``firestream validate`` asks
+        it before working out a release's offline notes.
+        """
+        return any(
+            not info.builtin and "contribute_values" in info.hooks
+            and (not info.chart_types or chart_type in info.chart_types)
+            for info in self.plugin_infos()
+        )
+
     # -- calling ---------------------------------------------------------------
 
     def hook_caller(self, hook: str, chart_type: str) -> Any:

@@ -480,3 +480,41 @@ def test_check_reports_every_problem_of_defaults_presets_and_options(fake_dists)
 def test_check_of_good_plugins_is_clean(fake_dists) -> None:
     fake_dists.plugin("firestream-chart-demo", "demo", GOOD)
     assert check_plugins(get_plugin_manager(disabled=["defaults"])) == []
+
+
+def test_contributes_values_names_the_owner_and_cross_cutting_plugins_only(no_entry_points) -> None:
+    """What ``validate`` asks before working out a release's offline notes: a chart type's
+    owner or a plugin registering no chart type implements ``contribute_values``;
+    firestream's own (``chart-methods``, the defaults) do not count."""
+    rec = Recorder()
+    alpha, beta = make_chart_plugin(rec, "alpha"), make_chart_plugin(rec, "beta")
+
+    @attrs.define
+    class Gamma(HelmChart):
+        pass
+
+    class Values:
+        firestream_plugin_name = "gamma"
+
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="gamma", chart_class=Gamma))
+
+        @hookimpl
+        def contribute_values(self, chart, context):
+            return None
+
+    m = get_plugin_manager(extra_plugins=[alpha, beta, Values()])
+    assert m.broken == []
+    assert (m.contributes_values("gamma"), m.contributes_values("alpha"), m.contributes_values("generic")) == (
+        True, False, False)
+
+    class Everyone:
+        firestream_plugin_name = "everyone"
+
+        @hookimpl
+        def contribute_values(self, chart, context):
+            return None
+
+    m = get_plugin_manager(extra_plugins=[alpha, Everyone()])
+    assert m.contributes_values("alpha") and m.contributes_values("generic")

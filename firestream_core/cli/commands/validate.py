@@ -104,7 +104,6 @@ def offline_notes(charts: list[Any], manager: Any, project_dir: Path) -> list[tu
     (:func:`~firestream_core.plugin.helpers.needs_crd`). A hook that fails
     offline only loses its notes (``plan`` runs it for real).
     """
-    from firestream_core.deploy.desired import desired_states
     from firestream_core.errors import FirestreamError
 
     log = logging.getLogger("firestream")
@@ -112,8 +111,10 @@ def offline_notes(charts: list[Any], manager: Any, project_dir: Path) -> list[tu
     out: list[tuple[str, str]] = []
     for chart in charts:
         name = chart.chart_info.name
-        if manager.only_builtin("contribute_values", releases[name]):
-            continue  # firestream's own contribute nothing to say offline (and need no YAML)
+        if not manager.contributes_values(releases[name]):
+            continue  # firestream's own say nothing offline: no desired state, no plugin imported
+        from firestream_core.deploy.desired import desired_states
+
         try:
             desired = desired_states([chart], manager=manager, project_dir=project_dir,
                                      releases=releases, offline=True)[name]
