@@ -117,7 +117,8 @@ def test_repository_added_once_per_run(context, helm, caplog):
     ]
     assert len(helm.repos) == 1
     # ...and the line is logged only when it was really added
-    assert caplog.messages.count("Pre-exec: Adding bitnami Helm repository") == 1
+    added = [m for m in caplog.messages if m.endswith("Pre-exec: Adding bitnami Helm repository")]
+    assert added == ["release 'db': Pre-exec: Adding bitnami Helm repository"]
 
 
 @pytest.mark.parametrize(
