@@ -320,7 +320,7 @@ def test_destroy_uninstalls_and_validates_removed(context, helm, caplog):
     assert result.ok, result.error
     assert result.executed == ExecOutcome("destroyed", 1, "release 'web' uninstalled")
     assert [(v.name, v.status) for v in result.validations] == [("release_removed", ValidationStatus.PASSED)]
-    assert "Destroying Helm chart: web" in caplog.messages
+    assert "release 'web': Destroying Helm chart" in caplog.messages
     assert "release 'web': Validation 'release_removed': PASSED - Helm release 'web' removed" in caplog.messages
 
 

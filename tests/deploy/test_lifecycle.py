@@ -255,7 +255,7 @@ def test_skip_only_runs_exec(context, helm, caplog):
     assert result.ok and result.executed.performed == "skipped"
     assert rec.stages() == ["exec"]
     assert helm.calls == []
-    assert "Skipping Helm chart: web" in caplog.messages
+    assert "release 'web': Skipping Helm chart" in caplog.messages
 
 
 # -- failures ----------------------------------------------------------------------------
