@@ -79,7 +79,7 @@ def naming_release(name: str) -> Iterator[None]:
 
 
 def name_record(record: logging.LogRecord, name: str | None) -> None:
-    """Make ``record``'s message start with ``release '<name>': `` (once) and set ``record.release``.
+    """Make ``record``'s message start with ``release '<name>':`` (once) and set ``record.release``.
 
     The message is formatted with its arguments first (as ``getMessage`` does),
     so ``"release '%s': ..."`` written by a plugin is seen as already named. A
