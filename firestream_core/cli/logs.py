@@ -10,6 +10,12 @@ Redaction: :func:`add_redactor` attaches a redactor (anything with
 handler as a ``logging.Filter``, so every record is redacted before it is
 formatted; :func:`redact` applies the same redactors to any text the CLI
 prints (error messages).
+
+Release names: every line logged while a release's lifecycle runs starts with
+``release '<name>': `` (``firestream_core/tools/release_log.py``). The core's
+loggers write it into the message; the handler's :class:`ReleaseFilter` adds
+it to the lines of any other ``firestream`` logger (a plugin's own module
+logger) logged during a lifecycle, so the lines of parallel releases are told apart.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import logging
 import os
 import sys
 from typing import Any, Protocol, TextIO
+
+from firestream_core.tools.release_log import ReleaseFilter
 
 LOGGER_NAME = "firestream"
 LOG_ENV = "FIRESTREAM_LOG"
@@ -126,6 +134,7 @@ def setup_logging(
         logger.removeHandler(_handler)
     _handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     _handler.setFormatter(logging.Formatter(FORMAT))
+    _handler.addFilter(ReleaseFilter())  # a line logged during a lifecycle names its release
     for r in _redactors:
         _handler.addFilter(RedactingFilter(r))
     logger.addHandler(_handler)

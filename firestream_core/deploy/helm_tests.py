@@ -141,7 +141,7 @@ def run_helm_tests(
         if inst.status != "deployed":
             results.append(ReleaseTestResult(name, ns, "skipped", message=f"status is {inst.status}"))
             continue
-        log.info("Running helm tests for release: %s", name)
+        log.info("release '%s': Running helm tests", name)
         try:
             run = helm.test(name, ns, timeout if timeout is not None else info.timeout)
         except HelmError as exc:

@@ -80,6 +80,7 @@ from firestream_core.model import (
 )
 from firestream_core.plugin.context import LifecycleRecord
 from firestream_core.plugin.spec import STAGES
+from firestream_core.tools.release_log import ReleaseLogger, naming_release
 
 if TYPE_CHECKING:
     from firestream_core.model import HelmChart
@@ -110,9 +111,9 @@ DEFAULT_VALIDATION_INTERVAL = 1.0
 
 
 _STAGE_LINE = {
-    HelmAction.DEPLOY: "Deploying Helm chart: %s",
-    HelmAction.DESTROY: "Destroying Helm chart: %s",
-    HelmAction.SKIP: "Skipping Helm chart: %s",
+    HelmAction.DEPLOY: "Deploying Helm chart",
+    HelmAction.DESTROY: "Destroying Helm chart",
+    HelmAction.SKIP: "Skipping Helm chart",
 }
 _PERFORMED = {HelmAction.DEPLOY: "deployed", HelmAction.DESTROY: "destroyed", HelmAction.SKIP: "skipped"}
 
@@ -156,7 +157,9 @@ class _LifecycleRun:
         self.manager = manager
         self.on_stage = on_stage
         self.context = context
-        self.log = context.log
+        # every line of this lifecycle names the release (tools/release_log.py): the core's,
+        # and the plugins' through context.log
+        context.log = self.log = ReleaseLogger(context.log, chart.chart_info.name)
         self.payload = payload if payload is not None else ChartPayload()
         try:
             self.namespace = self.info.namespace_name
@@ -240,8 +243,7 @@ class _LifecycleRun:
                 attempt += 1
                 self.retries_used += 1
                 self.log.warning(
-                    "Chart %s: %s failed (%s: %s); retry %d of %d in %ss",
-                    self.name,
+                    "%s failed (%s: %s); retry %d of %d in %ss",
                     stage,
                     type(exc).__name__,
                     self._reason(exc),
@@ -281,7 +283,7 @@ class _LifecycleRun:
         c.problems = list(state.problems)
 
     def run(self) -> ReleaseOutcome:
-        self.log.info("Running lifecycle for chart: %s", self.name)
+        self.log.info("Running lifecycle")
         started = time.monotonic()
         stage = "check_prerequisites"
         try:
@@ -348,16 +350,16 @@ class _LifecycleRun:
         done = self.record.executed
         if self.ok:
             what = done.message if done and done.message else "succeeded"
-            self.log.info("Lifecycle for chart %s succeeded: %s", self.name, self.redact(what))
+            self.log.info("Lifecycle succeeded: %s", self.redact(what))
         elif self.interrupted:
-            self.log.warning("Lifecycle for chart %s interrupted at %s", self.name, self.stage_failed)
+            self.log.warning("Lifecycle interrupted at %s", self.stage_failed)
         else:
-            self.log.error("Lifecycle for chart %s failed at %s: %s", self.name, self.stage_failed, self.error)
+            self.log.error("Lifecycle failed at %s: %s", self.stage_failed, self.error)
 
     # -- stages -----------------------------------------------------------------------
 
     def _prerequisites(self) -> None:
-        self.log.info("Checking prerequisites for chart: %s", self.name)
+        self.log.info("Checking prerequisites")
         problems = self._call(
             "check_prerequisites",
             lambda: self.manager.check_prerequisites(self.chart, self.context, self.payload),
@@ -372,17 +374,17 @@ class _LifecycleRun:
         prefix = f"release '{self.name}': "
         said = [p.removeprefix(prefix) for p in problems]
         for p in said:
-            self.log.error("Prerequisite not met for chart %s: %s", self.name, p)
+            self.log.error("Prerequisite not met: %s", p)
         self.error = f"release '{self.name}' failed at check_prerequisites: " + "; ".join(said)
         self.exception = PrerequisiteError(self.error)
         raise _Failed
 
     def _pre_exec(self) -> None:
-        self.log.debug("Pre-exec for chart: %s", self.name)
+        self.log.debug("Pre-exec")
         self._call("pre_exec", lambda: self.manager.pre_exec(self.chart, self.context, self.payload))
 
     def _exec(self) -> None:
-        self.log.info(_STAGE_LINE[self.info.action], self.name)
+        self.log.info(_STAGE_LINE[self.info.action])
         value = self._call("exec", lambda: self.manager.exec(self.chart, self.context, self.payload))
         if value is None:
             raise FirestreamError(
@@ -397,10 +399,10 @@ class _LifecycleRun:
         # _post_exec and _validate_once)
         self.record.status_fresh = value.status is not None
         if value.message:
-            self.log.debug("Exec for chart %s: %s", self.name, self.redact(value.message))
+            self.log.debug("Exec: %s", self.redact(value.message))
 
     def _post_exec(self) -> None:
-        self.log.debug("Post-exec for chart: %s", self.name)
+        self.log.debug("Post-exec")
         if not self._only_builtin("post_exec"):
             # a plugin's post_exec may run for minutes or act on the release itself
             self._exec_status_stale()
@@ -433,7 +435,7 @@ class _LifecycleRun:
         return out
 
     def _validate(self) -> None:
-        self.log.debug("Validating chart: %s", self.name)
+        self.log.debug("Validating")
         interval = float(self.context.settings.get("validation_interval", DEFAULT_VALIDATION_INTERVAL))
         deadline = time.monotonic() + self.info.timeout_seconds
         while True:
@@ -443,7 +445,7 @@ class _LifecycleRun:
             if not pending or remaining <= 0:
                 break
             for r in pending:
-                self.log.debug("release '%s': %s", self.name, r)
+                self.log.debug("%s", r)
             if self.context.cancel.wait(min(interval, remaining)):
                 raise CancelledError(f"release '{self.name}' interrupted at validate", releases=[self.name])
         final = [
@@ -471,11 +473,11 @@ class _LifecycleRun:
         for r in final:
             # every line names its release: parallel releases' lines are told apart
             if r.status is ValidationStatus.FAILED:
-                self.log.error("release '%s': %s", self.name, r)
+                self.log.error("%s", r)
             elif r.status is ValidationStatus.WARNING:
-                self.log.warning("release '%s': %s (on_validation_failure = warn)", self.name, r)
+                self.log.warning("%s (on_validation_failure = warn)", r)
             else:
-                self.log.info("release '%s': %s", self.name, r)
+                self.log.info("%s", r)
         if failed and not warn:
             raise ValidationFailedError(
                 f"release '{self.name}' failed at validate: "
@@ -501,7 +503,7 @@ class _LifecycleRun:
             self.exception.__cause__ = exc
             if not isinstance(exc, FirestreamError):
                 tb = "".join(traceback.format_exception(exc))
-                self.log.debug("Traceback of chart %s at %s:\n%s", self.name, stage, self.redact(tb))
+                self.log.debug("Traceback at %s:\n%s", stage, self.redact(tb))
         if stage == "check_prerequisites":
             return  # nothing was changed: nothing to collect
         with self._timed("on_deploy_failure"):
@@ -517,14 +519,13 @@ class _LifecycleRun:
             lines = self.manager.on_deploy_failure(self.chart, self.context, self.payload, stage, exc)
         except Exception as hook_exc:  # never let it hide the first error
             self.log.warning(
-                "on_deploy_failure for chart %s raised %s; calling each implementation alone",
-                self.name,
+                "on_deploy_failure raised %s; calling each implementation alone",
                 self._reason(hook_exc),
             )
             lines = self._collect_debug_one_by_one(stage, exc)
         self.debug = [self.redact(str(line)) for line in lines or []]
         if self.debug:
-            self.log.info("Debug information for chart %s:", self.name)
+            self.log.info("Debug information:")
             for line in self.debug:
                 self.log.info("  %s", line)
 
@@ -552,11 +553,11 @@ class _LifecycleRun:
             )
         except Exception as exc:  # the validation error stays the release's error
             self.rollback = f"rollback failed: {self._reason(exc)}"
-            self.log.error("Chart %s: %s", self.name, self.rollback)
+            self.log.error("%s", self.rollback)
         else:
             self.rolled_back = True
             self.rollback = what
-            self.log.warning("Chart %s: %s after failed validation", self.name, what)
+            self.log.warning("%s after failed validation", what)
         self.error = f"{self.error}; {self.rollback}"
         if self.exception is not None:
             self.exception.args = (self.error,)  # raise_for_status() tells the whole story
@@ -585,4 +586,5 @@ def run_release(
         action). ``KeyboardInterrupt`` propagates; use ``context.cancel`` to
         interrupt cleanly.
     """
-    return _LifecycleRun(chart, manager, context, payload, on_stage).run()
+    with naming_release(chart.chart_info.name):  # the tools' lines (helm, kubectl) name it too
+        return _LifecycleRun(chart, manager, context, payload, on_stage).run()

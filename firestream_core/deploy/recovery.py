@@ -179,7 +179,7 @@ def recover_pending(
     log = context.log
     name, ns = info.name, info.namespace_name
     log.warning(
-        "Release '%s' in namespace '%s' is %s (revision %d): an earlier operation was "
+        "release '%s': in namespace '%s' it is %s (revision %d): an earlier operation was "
         "interrupted; recovering it",
         name,
         ns,
@@ -190,11 +190,11 @@ def recover_pending(
     if not (installed.status == "pending-install" and installed.revision <= 1):
         good = last_deployed_revision(history_entries(context, info), below=installed.revision)
     if good is None:
-        log.info("Recovery: uninstalling release '%s' (no working revision to return to)", name)
+        log.info("release '%s': Recovery: uninstalling it (no working revision to return to)", name)
         context.helm.uninstall(name, ns, wait=True, timeout=info.timeout)
         return None
     revision = int(good["revision"])
-    log.info("Recovery: rolling back release '%s' to revision %d", name, revision)
+    log.info("release '%s': Recovery: rolling back to revision %d", name, revision)
     context.helm.rollback(name, ns, revision, wait=info.wait, timeout=info.timeout)
     return _as_installed(info, good)
 
@@ -311,21 +311,21 @@ def take_breaking_step(
     """
     log = context.log
     log.info(
-        "Breaking version: release '%s' goes from chart version %s across %s",
+        "release '%s': Breaking version: from chart version %s across %s",
         info.name,
         installed.chart_version,
         step.version,
     )
     for i, argv in enumerate(step.commands, 1):
         program = os.path.basename(argv[0])
-        log.info("Pre-upgrade command %d for '%s': %s", i, info.name, program)
+        log.info("release '%s': Pre-upgrade command %d: %s", info.name, i, program)
         try:
             run_command(context, argv, release=info.name, timeout=info.timeout_seconds)
         except FirestreamError:
-            log.error("Pre-upgrade command %d (%s) of release '%s' failed", i, program, info.name)
+            log.error("release '%s': Pre-upgrade command %d (%s) failed", info.name, i, program)
             raise
     if step.uninstall:
-        log.info("Breaking version: uninstalling release '%s' before upgrading", info.name)
+        log.info("release '%s': Breaking version: uninstalling it before upgrading", info.name)
         context.helm.uninstall(info.name, info.namespace_name, wait=True, timeout=info.timeout)
         return True
     return False
@@ -382,10 +382,10 @@ def rollback_release(context: DeployContext, info: ChartInfo, revision: int | No
         revision = int(entries[-1].get("revision", 0))
     good = last_deployed_revision(entries, below=revision) if revision else None
     if good is None:
-        context.log.warning("Rollback: uninstalling release '%s' (it has no previous revision)", name)
+        context.log.warning("release '%s': Rollback: uninstalling it (it has no previous revision)", name)
         context.helm.uninstall(name, ns, wait=True, timeout=info.timeout)
         return f"release '{name}' uninstalled (it had no previous revision)"
     target = int(good["revision"])
-    context.log.warning("Rollback: rolling back release '%s' to revision %d", name, target)
+    context.log.warning("release '%s': Rollback: rolling back to revision %d", name, target)
     context.helm.rollback(name, ns, target, wait=info.wait, timeout=info.timeout)
     return f"release '{name}' rolled back to revision {target}"

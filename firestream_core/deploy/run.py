@@ -37,6 +37,7 @@ from firestream_core.model import HelmAction, HelmChart
 from firestream_core.plugin.context import DeployContext
 from firestream_core.plugin.spec import ALL_HOOKS
 from firestream_core.state.store import ReleaseState, StateWriter
+from firestream_core.tools.release_log import naming_release
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
@@ -289,15 +290,16 @@ class Run:
 
     def work(self, name: str) -> ReleaseOutcome:
         """One release's lifecycle (on a worker thread); its state is saved as soon as it ends."""
-        change = self.changes[name]
-        chart = self.chart_for(change)
-        context = self.context_for(chart, change)
-        outcome = run_release(chart, self.manager, context, on_stage=self._stage)
-        if outcome.ok:  # the plan's reason stays the release's reason
-            outcome = attrs.evolve(outcome, reason=change.reason)
-        if not self.dry_run and outcome.result != "cancelled" and not (not outcome.ok and self.cancel.is_set()):
-            self.record(change, outcome)
-        return outcome
+        with naming_release(name):  # its state's lines too name the release
+            change = self.changes[name]
+            chart = self.chart_for(change)
+            context = self.context_for(chart, change)
+            outcome = run_release(chart, self.manager, context, on_stage=self._stage)
+            if outcome.ok:  # the plan's reason stays the release's reason
+                outcome = attrs.evolve(outcome, reason=change.reason)
+            if not self.dry_run and outcome.result != "cancelled" and not (not outcome.ok and self.cancel.is_set()):
+                self.record(change, outcome)
+            return outcome
 
     # -- state ----------------------------------------------------------------------------------
 

@@ -125,7 +125,9 @@ class DeployContext:
         (:func:`~firestream_core.model.breaking_step`), None when it decided none;
         exec refuses a different one while ``change`` is set.
     :ivar redactor: hides sensitive values (docs/secrets.md) in any text shown or logged.
-    :ivar log: the logger stages should use (its output is redacted).
+    :ivar log: the logger stages should use (its output is redacted). During a
+        lifecycle it is bound to the release: each line starts with
+        ``release '<name>':`` (once, even when the message names it already).
     :ivar dry_run: nothing may be changed in the cluster.
     :ivar settings: further run settings (``on_validation_failure``: ``fail`` or
         ``warn``; ``run_tests``; ...). The old key ``validation_failure`` is still

@@ -84,7 +84,7 @@ def chart_crds(context: DeployContext, info: ChartInfo) -> str:
     Example, in ``check_prerequisites``, listing what an upgrade would apply::
 
         manifests = chart_crds(context, chart.chart_info)
-        context.log.info("release '%s' ships %d CRDs", chart.name, len(crd_names(manifests)))
+        context.log.info("release '%s': ships %d CRDs", chart.name, len(crd_names(manifests)))
     """
     if info.path is not None:
         local = context.resolve(info.path)

@@ -21,7 +21,6 @@ The operations; their rules:
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
@@ -46,6 +45,7 @@ from firestream_core.tools.helm_output import (
 from firestream_core.tools.kubetool import KubeTool
 from firestream_core.tools.process import Completed, Runner
 from firestream_core.tools.redact import Redactor
+from firestream_core.tools.release_log import release_logger
 from firestream_core.tools.values import load_document, merged_values, values_file
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ __all__ = ["ENV_HELM_BINARY", "Helm"]
 # The command lines live in helm_args, the error typing in helm_errors and helm's output in
 # helm_output.
 
-log = logging.getLogger("firestream.helm")
+log = release_logger("firestream.helm")  # during a lifecycle its lines name the release
 
 ENV_HELM_BINARY = "FIRESTREAM_HELM_BINARY"
 """Environment variable naming the helm binary (default: ``helm`` on PATH)."""

@@ -11,7 +11,6 @@ validation can ask "is it there?" without catching anything.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -24,10 +23,11 @@ from firestream_core.tools.helm_errors import KUBECTL_TIMED_OUT, UNREACHABLE, ku
 from firestream_core.tools.kubetool import KubeTool
 from firestream_core.tools.process import Completed, Runner
 from firestream_core.tools.redact import Redactor
+from firestream_core.tools.release_log import release_logger
 
 __all__ = ["ENV_KUBECTL_BINARY", "Kubectl"]
 
-log = logging.getLogger("firestream.kubectl")
+log = release_logger("firestream.kubectl")  # during a lifecycle its lines name the release
 
 ENV_KUBECTL_BINARY = "FIRESTREAM_KUBECTL_BINARY"
 """Environment variable naming the kubectl binary (default: ``kubectl`` on PATH)."""

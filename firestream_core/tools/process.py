@@ -46,13 +46,14 @@ import attrs
 
 from firestream_core.errors import CancelledError, HelmNotInstalledError
 from firestream_core.tools.environment import child_environment
+from firestream_core.tools.release_log import release_logger
 
 if TYPE_CHECKING:
     from firestream_core.tools.redact import Redactor
 
 __all__ = ["Completed", "ProgramNotFoundError", "Runner", "RunningProcess", "install_hint", "run_tool"]
 
-log = logging.getLogger("firestream.process")
+log = release_logger("firestream.process")  # during a lifecycle its lines name the release
 
 _INSTALL_HINTS = {
     "helm": (

@@ -117,7 +117,8 @@ def test_repository_added_once_per_run(context, helm, caplog):
     ]
     assert len(helm.repos) == 1
     # ...and the line is logged only when it was really added
-    assert caplog.messages.count("Pre-exec: Adding bitnami Helm repository") == 1
+    added = [m for m in caplog.messages if m.endswith("Pre-exec: Adding bitnami Helm repository")]
+    assert added == ["release 'db': Pre-exec: Adding bitnami Helm repository"]
 
 
 @pytest.mark.parametrize(
@@ -319,7 +320,7 @@ def test_destroy_uninstalls_and_validates_removed(context, helm, caplog):
     assert result.ok, result.error
     assert result.executed == ExecOutcome("destroyed", 1, "release 'web' uninstalled")
     assert [(v.name, v.status) for v in result.validations] == [("release_removed", ValidationStatus.PASSED)]
-    assert "Destroying Helm chart: web" in caplog.messages
+    assert "release 'web': Destroying Helm chart" in caplog.messages
     assert "release 'web': Validation 'release_removed': PASSED - Helm release 'web' removed" in caplog.messages
 
 

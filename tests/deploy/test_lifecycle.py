@@ -221,10 +221,11 @@ def test_seed_log_lines(context, chart_dir, caplog):
     caplog.set_level(logging.INFO, logger="firestream")
     run_release(generic(), make_manager(), context)
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    # the seed's lines, each named in the one form of docs/lifecycle.md ("Log lines")
     assert lines[:3] == [
-        "Running lifecycle for chart: web",
-        "Checking prerequisites for chart: web",
-        "Deploying Helm chart: web",
+        "release 'web': Running lifecycle",
+        "release 'web': Checking prerequisites",
+        "release 'web': Deploying Helm chart",
     ]
     assert "release 'web': Validation 'release_exists': PASSED - Helm release 'web' exists" in lines
 
@@ -254,7 +255,7 @@ def test_skip_only_runs_exec(context, helm, caplog):
     assert result.ok and result.executed.performed == "skipped"
     assert rec.stages() == ["exec"]
     assert helm.calls == []
-    assert "Skipping Helm chart: web" in caplog.messages
+    assert "release 'web': Skipping Helm chart" in caplog.messages
 
 
 # -- failures ----------------------------------------------------------------------------

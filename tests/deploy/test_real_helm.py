@@ -80,7 +80,7 @@ def test_deploy_tiny_app_through_the_lifecycle(kube, helm_bin, deploy_context, c
     pods = _status(result.validations, "pods_running")
     assert pods.status is ValidationStatus.PASSED
     assert pods.message == "1 pods of release 'app' running"
-    assert "Pre-exec: Adding fixtures Helm repository" in caplog.messages
+    assert "release 'app': Pre-exec: Adding fixtures Helm repository" in caplog.messages
     assert "release 'app': Validation 'release_exists': PASSED - Helm release 'app' exists" in caplog.messages
 
 

@@ -27,6 +27,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from firestream_testing.chartrepo import ChartRepo, RepoServer, package_charts, read_index
 
 from .conftest import clean_env, firestream, watched, write_config
 
@@ -135,21 +136,35 @@ def _repos(make_chart_repo) -> dict[str, str]:
     charts = {
         "bitnami": [PLUGINS / "firestream-chart-postgresql/tests/charts/postgresql",
                     PLUGINS / "firestream-chart-external-dns/tests/charts/external-dns"],
-        "strimzi": [PLUGINS / "firestream-chart-kafka/tests/charts/strimzi-kafka-operator"],
         "ingress-nginx": [PLUGINS / "firestream-chart-nginx-ingress/tests/charts/ingress-nginx"],
         "prometheus-community": [PLUGINS / "firestream-chart-prometheus-operator/tests/charts/kube-prometheus-stack"],
     }
     versions = {  # the seed's versions and the plugins' defaults
         "postgresql": ["13.2.24", "17.1.0"], "external-dns": ["6.31.0", "9.0.4"],
-        "strimzi-kafka-operator": ["0.38.0", "1.2.0"], "ingress-nginx": ["4.7.1", "4.15.1"],
+        "ingress-nginx": ["4.7.1", "4.15.1"],
         "kube-prometheus-stack": ["45.7.1", "81.5.0"],
     }
     return {name: make_chart_repo(dirs, name, versions=versions).url for name, dirs in charts.items()}
 
 
+STRIMZI = {  # each version from its own stand-in (the 0.38.0 one has the seed-era CRDs)
+    "0.38.0": PLUGINS / "firestream-chart-kafka/tests/charts/strimzi-kafka-operator-0.38.0",
+    "1.2.0": PLUGINS / "firestream-chart-kafka/tests/charts/strimzi-kafka-operator",
+}
+
+
 @pytest.fixture(scope="module")
-def plugin_repos(make_chart_repo):
-    return _repos(make_chart_repo)
+def plugin_repos(make_chart_repo, helm_tools, tmp_path_factory):
+    urls = _repos(make_chart_repo)
+    dest = tmp_path_factory.mktemp("chart-repo-strimzi")
+    for chart_dir in STRIMZI.values():  # one chart name per call: the kit refuses two in one
+        package_charts(helm_tools["helm"], [chart_dir], dest)
+    strimzi = ChartRepo("strimzi", dest, {"strimzi-kafka-operator": STRIMZI["1.2.0"]},
+                        read_index(dest / "index.yaml"), RepoServer(dest))
+    assert strimzi.charts == {"strimzi-kafka-operator": list(STRIMZI)}
+    urls["strimzi"] = strimzi.url
+    yield urls
+    strimzi.stop()
 
 
 PLUGIN_CASES = {

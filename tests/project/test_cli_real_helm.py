@@ -142,7 +142,7 @@ def test_live_display_keeps_every_log_line_under_a_terminal(tmp_path, kube, char
     for line in set(info):
         assert info.count(line) == logged.count(line), line
     for name in ("db", "cache", "api"):
-        assert any(f"Running lifecycle for chart: {name}" in line for line in info), name
+        assert any(f"release '{name}': Running lifecycle" in line for line in info), name
         # the live block ends with one final line per release; nothing stale remains
         final = [line for line in lines if re.match(rf"^  {name}\s+create\s+", line)]
         assert len(final) == 1 and re.search(r"create\s+ok \(\d", final[0]), (name, final)

@@ -38,6 +38,25 @@ def test_local_preset_deploys_and_its_deployment_is_validated(
     assert "--provider=noop" in args and "--txt-owner-id=firestream-local" in args
 
 
+def test_every_line_of_the_lifecycle_names_the_release_at_debug(
+    kube: Any, helm_bin: Path, run_lifecycle: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """-v: the core's stage lines, helm's and kubectl's command lines, the plugin's validation
+    lines: each starts with ``release 'external-dns': `` (docs/lifecycle.md, "Log lines")."""
+    caplog.set_level(logging.DEBUG, logger="firestream")
+    result = run_lifecycle(local_chart(kube.namespace), helm_bin)
+    assert result.ok, result.error
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "release 'external-dns': Running lifecycle", lines
+    assert all(line.startswith("release 'external-dns': ") for line in lines), lines
+    assert not any("release 'external-dns': release 'external-dns'" in line for line in lines), lines
+    assert any(line.startswith("release 'external-dns': ran ") and " upgrade external-dns " in line
+               for line in lines), lines  # helm's own command line, at DEBUG
+    checks = {line.split(": Validation '")[1].split("'")[0] for line in lines if ": Validation '" in line}
+    assert checks >= {"external_dns_deployment", "release_exists", "pods_running"}, lines
+    assert lines[-1].startswith("release 'external-dns': Lifecycle succeeded: "), lines
+
+
 def test_an_unavailable_deployment_fails_the_release(
     kube: Any, run_lifecycle: Callable[..., Any]
 ) -> None:

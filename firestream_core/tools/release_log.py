@@ -1,0 +1,144 @@
+"""Log lines that name their release: ``release '<name>': <message>``.
+
+While a release's lifecycle runs (``deploy/lifecycle.py`` wraps it in
+:func:`naming_release`), every line the core logs for it starts with the
+same prefix, the form the plugins already write by hand, so the lines of
+releases running in parallel can be told apart::
+
+    INFO release 'kafka': Running lifecycle
+    INFO release 'kafka': Pre-exec: Adding strimzi Helm repository
+    DEBUG release 'db': ran helm upgrade --install db ... -> exit 0 in 0.412s
+
+The name goes into the message itself (not only into a formatter's field),
+so any handler shows it: the CLI's, a library user's, pytest's ``caplog``.
+The record also carries it as ``record.release`` for handlers that want it
+apart. A message that already starts with the prefix (a plugin's
+``"release '%s': ..."``) is left as it is: never named twice.
+
+Two ways a line gets its name:
+
+* :class:`ReleaseLogger` (a ``logging.Logger`` that hands its records to
+  the logger it wraps): bound to a release (``context.log`` during a
+  lifecycle) or, unbound, naming the release of the running lifecycle
+  (the tools' module loggers: helm, kubectl, the process module);
+* :class:`ReleaseFilter`, a handler filter (the CLI installs it) naming
+  the records of any other ``firestream`` logger, such as a plugin's own
+  module logger, emitted during a lifecycle.
+
+The release is a context variable: each worker thread runs one lifecycle
+at a time and :func:`naming_release` restores the previous value on exit.
+Nothing is masked or dropped; redaction stays the handler's job.
+
+>>> import logging
+>>> log = ReleaseLogger(logging.getLogger("firestream.example"), "db")
+>>> record = log.makeRecord("firestream.example", logging.INFO, "f.py", 1, "waited %ds", (3,), None)
+>>> record.getMessage(), record.release
+("release 'db': waited 3s", 'db')
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+_RELEASE: ContextVar[str | None] = ContextVar("firestream_release", default=None)
+
+
+def release_prefix(name: str) -> str:
+    """The prefix of every line of release ``name``.
+
+    >>> release_prefix("kafka")
+    "release 'kafka': "
+    """
+    return f"release '{name}': "
+
+
+def current_release() -> str | None:
+    """The release whose lifecycle runs on this thread, if any."""
+    return _RELEASE.get()
+
+
+@contextmanager
+def naming_release(name: str) -> Iterator[None]:
+    """Within the block, this thread's log lines name release ``name``.
+
+    >>> with naming_release("db"):
+    ...     current_release()
+    'db'
+    >>> current_release() is None
+    True
+    """
+    token = _RELEASE.set(name)
+    try:
+        yield
+    finally:
+        _RELEASE.reset(token)
+
+
+def name_record(record: logging.LogRecord, name: str | None) -> None:
+    """Make ``record``'s message start with ``release '<name>':`` (once) and set ``record.release``.
+
+    The message is formatted with its arguments first (as ``getMessage`` does),
+    so ``"release '%s': ..."`` written by a plugin is seen as already named. A
+    record whose message cannot be formatted is left for logging to report.
+    """
+    if not name or getattr(record, "release", None):
+        return
+    try:
+        text = record.getMessage()
+    except Exception:
+        return
+    prefix = release_prefix(name)
+    if not text.startswith(prefix):
+        record.msg = prefix + text
+        record.args = None
+    setattr(record, "release", name)  # noqa: B010 (a LogRecord attribute of our own)
+
+
+class ReleaseLogger(logging.Logger):
+    """A logger whose lines name a release; its records go to the wrapped logger.
+
+    Bound (``release="db"``) it names that release; unbound, the release of
+    the lifecycle running on the calling thread (none outside one). Levels,
+    filters, handlers and propagation are the wrapped logger's: configuring
+    ``firestream`` configures it.
+    """
+
+    logger: logging.Logger
+    release: str | None
+
+    def __init__(self, logger: logging.Logger, release: str | None = None) -> None:
+        base: logging.Logger = logger.logger if isinstance(logger, ReleaseLogger) else logger
+        super().__init__(base.name)
+        self.logger = base
+        self.release = release
+
+    def isEnabledFor(self, level: int) -> bool:
+        return self.logger.isEnabledFor(level)
+
+    def getEffectiveLevel(self) -> int:
+        return self.logger.getEffectiveLevel()
+
+    def makeRecord(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = super().makeRecord(*args, **kwargs)
+        name_record(record, self.release or current_release())
+        return record
+
+    def handle(self, record: logging.LogRecord) -> None:
+        self.logger.handle(record)
+
+
+def release_logger(name: str) -> ReleaseLogger:
+    """A module's logger whose lines, during a lifecycle, name its release."""
+    return ReleaseLogger(logging.getLogger(name))
+
+
+class ReleaseFilter(logging.Filter):
+    """A handler filter naming every record emitted during a lifecycle (never drops one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name_record(record, current_release())
+        return True
