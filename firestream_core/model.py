@@ -622,6 +622,9 @@ class HelmChart:
     """
 
     chart_type: ClassVar[str] = "generic"
+    config_supplies_chart: ClassVar[bool] = False
+    """True when the config names the chart (``chart =``), so the chart type's
+    defaults may leave ``chart`` empty (``plugins --check``); ``GenericChart`` sets it."""
 
     chart_info: ChartInfo
     options: Any = None

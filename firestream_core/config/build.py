@@ -9,8 +9,8 @@ names or cycles. The result carries ``.secrets`` for the redactor.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from firestream_core.config.converter import converter, structure
 from firestream_core.config.model import RELEASE_KEYS
@@ -21,8 +21,10 @@ from firestream_core.errors import ConfigError, FirestreamError, PluginError
 
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectConfig, ReleaseConfig, ReleaseKeys
-    from firestream_core.model import HelmChart
-    from firestream_core.plugin.manager import FirestreamPluginManager
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin.manager import FirestreamPluginManager, RegisteredChartType
+
+T = TypeVar("T")
 
 
 class BuiltCharts(list):  # type: ignore[type-arg]
@@ -159,7 +161,7 @@ def _build_one(
     return chart if len(problems) == n else None
 
 
-def _call_plugin(factory: Any, label: str, reg: Any) -> HelmChart:
+def _call_plugin(factory: Callable[[], object], label: str, reg: RegisteredChartType) -> HelmChart:
     from firestream_core.model import HelmChart
 
     try:
@@ -198,7 +200,7 @@ _SCALARS = (
 
 def _apply_keys(
     config: ProjectConfig,
-    info: Any,
+    info: ChartInfo,
     keys: ReleaseKeys,
     where: str,
     secrets: list[str],
@@ -255,8 +257,8 @@ def _dump_yaml(data: Mapping[str, Any]) -> str:
 
 
 def _options(
-    ct: Any, fields: Mapping[str, Any], base: Any, rc: ReleaseConfig, problems: list[str]
-) -> Any:
+    ct: ChartType, fields: Mapping[str, Any], base: object, rc: ReleaseConfig, problems: list[str]
+) -> object:
     """The chart type's options: the preset's/defaults' options updated with the release's keys."""
     cls = ct.options
     known = RELEASE_KEYS | set(fields)
@@ -275,11 +277,9 @@ def _options(
     return obj if obj is not None else base
 
 
-def _pick(*values: Any) -> Any:
-    for v in values:
-        if v is not None:
-            return v
-    return None
+def _pick(release: T | None, defaults: T | None, default: T) -> T:
+    """The release's value, else ``[defaults]``'s, else the built-in default."""
+    return release if release is not None else defaults if defaults is not None else default
 
 
 def _duplicate_problems(charts: BuiltCharts) -> list[str]:

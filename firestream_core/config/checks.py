@@ -20,14 +20,15 @@ the offending part, never a value from ``values``, ``set`` or ``secret_values``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from firestream_core.config.converter import url_problem
+from firestream_core.config.model import ReleaseConfig
 from firestream_core.config.paths import join_path
 
 if TYPE_CHECKING:
-    from firestream_core.config.model import ProjectSection, ReleaseKeys, StateConfig
+    from firestream_core.config.model import ProjectSection, ReleaseKeys, Settings, StateConfig
 
 INT_BOUNDS = {"retries": 100, "history_max": 1_000_000}
 """The largest accepted value of each integer release key (sizes that reach helm or the scheduler)."""
@@ -38,9 +39,9 @@ STATE_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 MIN_LEASE_SECONDS = 1
 
 
-def _try(where: str, fn: Any, *args: Any) -> list[str]:
+def _try(where: str, fn: Callable[[str], object], value: str) -> list[str]:
     try:
-        fn(*args)
+        fn(value)
     except ValueError as exc:
         return [f"{where}: {exc}"]
     return []
@@ -51,7 +52,7 @@ def release_key_problems(keys: ReleaseKeys, where: str) -> list[str]:
     from firestream_core.model import check_namespace_name, check_release_name
 
     out: list[str] = []
-    name = getattr(keys, "name", None)
+    name = keys.name if isinstance(keys, ReleaseConfig) else None  # [defaults] has no name
     if name is not None:
         out += _try(join_path(where, "name"), check_release_name, name)
     if keys.namespace is not None and keys.namespace.lower() != "custom":
@@ -65,8 +66,8 @@ def release_key_problems(keys: ReleaseKeys, where: str) -> list[str]:
             f"{join_path(where, 'repository')}: invalid repository name '{keys.repository}' "
             "(a name from [repositories]: letters, digits, '-' and '_')"
         )
-    for key, bound in INT_BOUNDS.items():
-        value = getattr(keys, key)
+    for key, value in (("retries", keys.retries), ("history_max", keys.history_max)):
+        bound = INT_BOUNDS[key]
         if value is not None and value > bound:
             out.append(f"{join_path(where, key)}: {value} is over the bound of {bound}")
     for i, s in enumerate(keys.set or ()):
@@ -80,7 +81,7 @@ def release_key_problems(keys: ReleaseKeys, where: str) -> list[str]:
     for i, g in enumerate(keys.yaml_files_content or ()):
         if not g.filename.strip():
             out.append(f"{join_path(join_path(where, 'yaml_files_content'), i)}.filename: must not be empty")
-    for i, pattern in enumerate(getattr(keys, "sensitive_keys", None) or ()):
+    for i, pattern in enumerate(keys.sensitive_keys or ()):
         if not pattern.strip():
             out.append(f"{join_path(join_path(where, 'sensitive_keys'), i)}: must not be empty")
         elif any(c.isspace() for c in pattern):
@@ -109,7 +110,7 @@ def chart_ref_problems(chart: str, where: str) -> list[str]:
     return []
 
 
-def settings_problems(settings: Any) -> list[str]:
+def settings_problems(settings: Settings) -> list[str]:
     """``[settings]``: ``concurrency`` bounded."""
     if settings.concurrency > MAX_CONCURRENCY:
         return [f"settings.concurrency: {settings.concurrency} is over the bound of {MAX_CONCURRENCY}"]

@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -46,6 +46,8 @@ from firestream_core.errors import ConfigError, FirestreamError, PluginError
 
 if TYPE_CHECKING:
     from firestream_core.plugin.manager import FirestreamPluginManager
+
+T = TypeVar("T")
 
 
 def parse_config(
@@ -91,7 +93,7 @@ def parse_config_collect(
         if key not in TOP_LEVEL_KEYS:
             problems.append(unknown_key("", key, TOP_LEVEL_KEYS))
 
-    def section(key: str, cls: type) -> Any:
+    def section(key: str, cls: type[T]) -> T:
         raw = data.get(key, {})
         if not isinstance(raw, dict):
             problems.append(f"{key}: expected a table, got {type_name(raw)}")

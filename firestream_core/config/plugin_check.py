@@ -56,7 +56,7 @@ def check_plugins(manager: FirestreamPluginManager) -> list[str]:
             if not isinstance(chart.chart_info, ChartInfo):
                 problems.append(f"{where}: {label} has no ChartInfo")
                 continue
-            supplied = getattr(type(chart), "config_supplies_chart", False)
+            supplied = type(chart).config_supplies_chart
             for p in chart.chart_info.check():
                 if supplied and p.startswith("chart:"):
                     continue

@@ -136,7 +136,9 @@ def _field_of(problem: str) -> str:
     return split_problem(problem)[0]
 
 
-def _repository_problems(config: ProjectConfig, charts: BuiltCharts, manager: Any) -> list[str]:
+def _repository_problems(
+    config: ProjectConfig, charts: BuiltCharts, manager: FirestreamPluginManager
+) -> list[str]:
     """``repository = "x"`` with no URL in ``[repositories]`` nor in the chart type's defaults."""
     known = dict(config.repositories)
     for chart in charts:
@@ -144,7 +146,7 @@ def _repository_problems(config: ProjectConfig, charts: BuiltCharts, manager: An
             ct = manager.chart_type(chart.chart_type).chart_type
         except Exception:  # noqa: BLE001 - reported by the build pass
             continue
-        known.update(getattr(ct, "repositories", {}) or {})
+        known.update(ct.repositories)
     out = []
     for chart, where in zip(charts, charts.paths, strict=False):
         info = chart.chart_info

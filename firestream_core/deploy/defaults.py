@@ -55,6 +55,7 @@ from firestream_core.plugin.markers import hookimpl
 
 if TYPE_CHECKING:
     from collections.abc import Generator
+    from pathlib import Path
 
     from firestream_core.model import ChartInfo, ChartPayload, HelmChart
     from firestream_core.plugin.context import DeployContext, LifecycleRecord
@@ -96,7 +97,9 @@ def _missing_repository_message(info: ChartInfo, repo: str) -> str:
 # -- check_prerequisites -----------------------------------------------------------------
 
 
-def _file_problem(context: DeployContext, label: str, given: Any, *, directory_ok: bool) -> str | None:
+def _file_problem(
+    context: DeployContext, label: str, given: Path | str, *, directory_ok: bool
+) -> str | None:
     path = context.resolve(given)
     if not path.exists():
         return f"{label} '{given}' not found (paths are relative to {context.project_dir})"

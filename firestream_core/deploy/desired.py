@@ -35,7 +35,7 @@ import copy
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -43,20 +43,22 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from firestream_core.errors import FirestreamError, PluginError
+from firestream_core.plugin.stage_tools import HelmTool, KubectlTool
 from firestream_core.tools.chartfiles import reading_once
 
 if TYPE_CHECKING:
-    from firestream_core.model import BreakingVersion, HelmChart, InstalledRelease
+    from firestream_core.model import BreakingVersion, ChartInfo, HelmChart, InstalledRelease
     from firestream_core.plugin.context import DeployContext
     from firestream_core.plugin.manager import FirestreamPluginManager
-    from firestream_core.tools.helm import Helm
-    from firestream_core.tools.kubectl import Kubectl
+    from firestream_core.tools.helm_output import TestRun, UpgradedRelease
+    from firestream_core.tools.process import Completed, Runner
     from firestream_core.tools.redact import Redactor
 
 __all__ = [
     "HELM_SETTINGS",
     "DesiredState",
-    "ReadOnlyTool",
+    "ReadOnlyHelm",
+    "ReadOnlyKubectl",
     "desired_state",
     "desired_states",
     "part_reasons",
@@ -77,37 +79,310 @@ HELM_SETTINGS: tuple[str, ...] = (
 )
 """The ``ChartInfo`` fields that change how helm deploys the release (each a part)."""
 
-_READS = {
-    "helm": frozenset({
-        "version", "major", "list_releases", "status", "history", "get_values", "get_manifest",
-        "get_hooks", "template", "repo_add", "pull", "binary", "kubeconfig", "kube_context", "env",
-        "registries", "redactor",
-    }),
-    "kubectl": frozenset({
-        "get", "get_manifest_objects", "logs", "events", "binary", "kubeconfig", "kube_context",
-        "env", "redactor",
-    }),
-}
+class _ReadOnly:
+    """What the read-only views share: the tool they read through, and the refusals."""
+
+    _kind: str
+
+    def _refuse(self, name: str) -> PluginError:
+        return PluginError(
+            f"contribute_values must not change the cluster: {self._kind}.{name} is not allowed "
+            "in the desired-state stage (do it in pre_exec)"
+        )
+
+    def _missing(self, name: str) -> PluginError:
+        return PluginError(
+            f"contribute_values: there is no {self._kind} in this desired-state stage, so "
+            f"{self._kind}.{name} cannot be called (no cluster: see context.offline)"
+        )
 
 
-class ReadOnlyTool:
-    """``helm`` or ``kubectl`` as the desired-state stage sees it: reads only.
+class ReadOnlyHelm(_ReadOnly, HelmTool):
+    """``context.helm`` as the desired-state stage sees it: helm's reads only.
 
-    Any other attribute (``apply_server_side``, ``delete``, ``upgrade_install``,
-    ``run``...) raises :class:`~firestream_core.errors.PluginError` naming it.
+    Every read is the run's :class:`~firestream_core.tools.helm.Helm` call
+    (``status``, ``get_values``, ``template``, ``repo_add``, ``pull``...); every
+    other call (``upgrade_install``, ``uninstall``, ``rollback``, ``runner``...)
+    raises :class:`~firestream_core.errors.PluginError` naming it. Without a
+    helm (``firestream validate``: no cluster) a read raises one too.
     """
 
-    def __init__(self, tool: Helm | Kubectl | None, kind: str) -> None:
-        self._tool = tool
-        self._kind = kind
+    _kind = "helm"
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in _READS[self._kind]:
-            raise PluginError(
-                f"contribute_values must not change the cluster: {self._kind}.{name} is not allowed "
-                "in the desired-state stage (do it in pre_exec)"
-            )
-        return getattr(self._tool, name)
+    def __init__(self, tool: HelmTool | None) -> None:
+        self._tool = tool
+
+    def _read(self, name: str) -> HelmTool:
+        if self._tool is None:
+            raise self._missing(name)
+        return self._tool
+
+    # -- reads --------------------------------------------------------------------------
+    @property
+    def binary(self) -> str:
+        return self._read("binary").binary
+
+    @property
+    def kubeconfig(self) -> Path | None:
+        return self._read("kubeconfig").kubeconfig
+
+    @property
+    def kube_context(self) -> str | None:
+        return self._read("kube_context").kube_context
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self._read("env").env
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._read("redactor").redactor
+
+    @property
+    def version(self) -> str:
+        return self._read("version").version
+
+    @property
+    def major(self) -> int:
+        return self._read("major").major
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        return self._read("argv").argv(args)
+
+    def program_env(self) -> dict[str, str]:
+        return self._read("program_env").program_env()
+
+    def list_releases(self) -> list[InstalledRelease]:
+        return self._read("list_releases").list_releases()
+
+    def status(self, name: str, namespace: str) -> dict[str, Any]:
+        return self._read("status").status(name, namespace)
+
+    def history(self, name: str, namespace: str) -> list[dict[str, Any]]:
+        return self._read("history").history(name, namespace)
+
+    def get_values(self, name: str, namespace: str, all_values: bool = False) -> dict[str, Any]:
+        return self._read("get_values").get_values(name, namespace, all_values)
+
+    def get_manifest(self, name: str, namespace: str) -> str:
+        return self._read("get_manifest").get_manifest(name, namespace)
+
+    def get_hooks(self, name: str, namespace: str) -> str:
+        return self._read("get_hooks").get_hooks(name, namespace)
+
+    def template(
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+        include_crds: bool = True,
+        is_upgrade: bool = False,
+    ) -> str:
+        return self._read("template").template(
+            info, project_dir, extra_values=extra_values, include_crds=include_crds, is_upgrade=is_upgrade
+        )
+
+    def repo_add(
+        self, name: str, url: str, *, username: str | None = None, password: str | None = None
+    ) -> bool:
+        return self._read("repo_add").repo_add(name, url, username=username, password=password)
+
+    def pull(self, chart_ref: str, version: str | None, dest: Path | str) -> Path:
+        return self._read("pull").pull(chart_ref, version, dest)
+
+    # -- refused ------------------------------------------------------------------------
+    @property
+    def runner(self) -> Runner:
+        raise self._refuse("runner")
+
+    def repo_update(self, names: Sequence[str] | None = None) -> None:
+        raise self._refuse("repo_update")
+
+    def repo_list(self) -> dict[str, str]:
+        raise self._refuse("repo_list")
+
+    def search_repo(self, chart: str, version: str | None = None) -> list[str]:
+        raise self._refuse("search_repo")
+
+    def upgrade_install_args(
+        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None
+    ) -> list[str]:
+        raise self._refuse("upgrade_install_args")
+
+    def upgrade_install(
+        self, info: ChartInfo, project_dir: Path | str, *, extra_values: Mapping[str, Any] | None = None
+    ) -> int:
+        raise self._refuse("upgrade_install")
+
+    def upgrade_install_release(
+        self, info: ChartInfo, project_dir: Path | str, *, extra_values: Mapping[str, Any] | None = None
+    ) -> UpgradedRelease:
+        raise self._refuse("upgrade_install_release")
+
+    def uninstall(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        wait: bool = True,
+        timeout: str | int = "300s",
+        ignore_not_found: bool = True,
+    ) -> bool:
+        raise self._refuse("uninstall")
+
+    def rollback(
+        self,
+        name: str,
+        namespace: str,
+        revision: int | None = None,
+        *,
+        wait: bool = True,
+        timeout: str | int = "300s",
+        history_max: int = 50,
+    ) -> None:
+        raise self._refuse("rollback")
+
+    def test(self, name: str, namespace: str, timeout: str | int = "300s") -> TestRun:
+        raise self._refuse("test")
+
+    def dependency_build(self, chart_dir: Path | str) -> None:
+        raise self._refuse("dependency_build")
+
+    def registry_login(
+        self, host: str, username: str, password: str, insecure: bool = False, *, plain_http: bool = False
+    ) -> None:
+        raise self._refuse("registry_login")
+
+    def push(
+        self,
+        chart_archive: Path | str,
+        remote: str,
+        *,
+        plain_http: bool | None = None,
+        insecure: bool | None = None,
+    ) -> str:
+        raise self._refuse("push")
+
+
+class ReadOnlyKubectl(_ReadOnly, KubectlTool):
+    """``context.kubectl`` as the desired-state stage sees it: kubectl's reads only.
+
+    ``get``, ``get_manifest_objects``, ``logs`` and ``events`` are the run's
+    :class:`~firestream_core.tools.kubectl.Kubectl` calls; every other call
+    (``apply_server_side``, ``delete``, ``create``, ``replace``, ``run``,
+    ``wait``, ``runner``) raises :class:`~firestream_core.errors.PluginError`
+    naming it. Without a kubectl (no cluster) a read raises one too.
+    """
+
+    _kind = "kubectl"
+
+    def __init__(self, tool: KubectlTool | None) -> None:
+        self._tool = tool
+
+    def _read(self, name: str) -> KubectlTool:
+        if self._tool is None:
+            raise self._missing(name)
+        return self._tool
+
+    # -- reads --------------------------------------------------------------------------
+    @property
+    def binary(self) -> str:
+        return self._read("binary").binary
+
+    @property
+    def kubeconfig(self) -> str | None:
+        return self._read("kubeconfig").kubeconfig
+
+    @property
+    def kube_context(self) -> str | None:
+        return self._read("kube_context").kube_context
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self._read("env").env
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._read("redactor").redactor
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        return self._read("argv").argv(args)
+
+    def program_env(self) -> dict[str, str]:
+        return self._read("program_env").program_env()
+
+    def get(
+        self,
+        kind: str,
+        name: str | None = None,
+        *,
+        namespace: str | None = None,
+        selector: str | None = None,
+        all_namespaces: bool = False,
+    ) -> dict[str, Any] | None:
+        return self._read("get").get(
+            kind, name, namespace=namespace, selector=selector, all_namespaces=all_namespaces
+        )
+
+    def get_manifest_objects(
+        self, manifest: str | Sequence[Mapping[str, Any]], *, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
+        return self._read("get_manifest_objects").get_manifest_objects(manifest, namespace=namespace)
+
+    def logs(self, pod: str, namespace: str, *, tail: int = 50, container: str | None = None) -> str:
+        return self._read("logs").logs(pod, namespace, tail=tail, container=container)
+
+    def events(self, namespace: str, *, involved_object: str | None = None) -> list[dict[str, Any]]:
+        return self._read("events").events(namespace, involved_object=involved_object)
+
+    # -- refused ------------------------------------------------------------------------
+    @property
+    def runner(self) -> Runner:
+        raise self._refuse("runner")
+
+    def wait(
+        self,
+        kind: str,
+        name: str | None = None,
+        *,
+        namespace: str,
+        condition: str = "condition=Ready",
+        selector: str | None = None,
+        timeout: str | int = "60s",
+    ) -> bool:
+        raise self._refuse("wait")
+
+    def apply_server_side(
+        self,
+        manifests: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        namespace: str | None = None,
+        field_manager: str = "firestream",
+        force_conflicts: bool = True,
+    ) -> list[str]:
+        raise self._refuse("apply_server_side")
+
+    def delete(
+        self,
+        kind: str,
+        name: str,
+        *,
+        namespace: str | None = None,
+        ignore_not_found: bool = True,
+        wait: bool = True,
+        timeout: str | int = "120s",
+    ) -> bool:
+        raise self._refuse("delete")
+
+    def create(self, manifest: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any] | None:
+        raise self._refuse("create")
+
+    def replace(self, manifest: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any] | None:
+        raise self._refuse("replace")
+
+    def run(self, argv: Sequence[str], *, label: str | None = None, timeout: float | None = None) -> Completed:
+        raise self._refuse("run")
 
 
 @attrs.frozen
@@ -254,8 +529,8 @@ def desired_states(
     *,
     manager: FirestreamPluginManager | None,
     project_dir: Path | str,
-    helm: Helm | None = None,
-    kubectl: Kubectl | None = None,
+    helm: HelmTool | None = None,
+    kubectl: KubectlTool | None = None,
     repositories: Mapping[str, str] | None = None,
     installed: Mapping[tuple[str, str], InstalledRelease] | None = None,
     redactor: Redactor | None = None,
@@ -270,7 +545,7 @@ def desired_states(
         and note what they will decide instead of asking (``helm`` and ``kubectl`` are None).
 
     The hooks see read-only views of ``helm`` and ``kubectl``
-    (:class:`ReadOnlyTool`). A hook that raises stops here with a
+    (:class:`ReadOnlyHelm`, :class:`ReadOnlyKubectl`). A hook that raises stops here with a
     :class:`~firestream_core.errors.PluginError` naming the plugin stage and
     release: nothing has been changed.
     """
@@ -295,8 +570,8 @@ def desired_states(
             except ValueError:
                 ns = ""
             context = DeployContext(
-                helm=ReadOnlyTool(helm, "helm"),  # type: ignore[arg-type]
-                kubectl=ReadOnlyTool(kubectl, "kubectl"),  # type: ignore[arg-type]
+                helm=ReadOnlyHelm(helm),
+                kubectl=ReadOnlyKubectl(kubectl),
                 project_dir=project_dir,
                 repositories=dict(repositories or {}),
                 installed=seen.get((ns, info.name)),

@@ -364,7 +364,7 @@ def desired_chart(chart: HelmChart, project_dir: Path | None = None) -> tuple[st
     return ref.rsplit("/", 1)[-1], version
 
 
-def _exact(version: Any) -> str | None:
+def _exact(version: object) -> str | None:
     if not version:
         return None
     text = str(version).strip()

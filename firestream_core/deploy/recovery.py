@@ -220,18 +220,10 @@ def run_command(context: DeployContext, argv: Sequence[str], *, release: str, ti
         context.kubectl.run(args, label=release, timeout=timeout)
         return
     helm = context.helm
-    env = {str(k): str(v) for k, v in (getattr(helm, "env", None) or {}).items()}
-    kubeconfig = getattr(helm, "kubeconfig", None)
-    if kubeconfig and "KUBECONFIG" not in env:
-        env["KUBECONFIG"] = str(kubeconfig)
     if program == "helm":
-        args[0] = str(getattr(helm, "binary", "helm"))
-        if kubeconfig:
-            args += ["--kubeconfig", str(kubeconfig)]
-        if getattr(helm, "kube_context", None):
-            args += ["--kube-context", str(helm.kube_context)]
+        args = helm.argv(args[1:])
     result = helm.runner.run_program(
-        args, env=env, label=release, timeout=timeout, cwd=context.project_dir
+        args, env=helm.program_env(), label=release, timeout=timeout, cwd=context.project_dir
     )
     if result.cancelled:
         raise CancelledError(f"pre-upgrade command '{program}' of release '{release}' was interrupted",

@@ -41,7 +41,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -50,6 +50,7 @@ from firestream_core.errors import CancelledError
 __all__ = [
     "NodeResult",
     "NodeStatus",
+    "Outcome",
     "ScheduleResult",
     "Scheduler",
     "SchedulerEvent",
@@ -324,10 +325,38 @@ class _Workers:
 # -- the scheduler --------------------------------------------------------------------
 
 
-def _failed_value(value: Any) -> bool:
-    """True when ``value`` reports failure through a false ``.ok``."""
-    ok = getattr(value, "ok", True)
-    return not callable(ok) and not ok
+@runtime_checkable
+class Outcome(Protocol):
+    """A node's value that reports how its work went (a run's ``ReleaseOutcome``).
+
+    Work fails by raising, or by returning an ``Outcome`` whose ``ok`` is
+    false; its ``reason``, when it has one, is then the node's reason. Any
+    other value is a success.
+
+    >>> import attrs
+    >>> @attrs.frozen
+    ... class Checked:
+    ...     ok: bool
+    ...     reason: str = ""
+    >>> isinstance(Checked(False, "validation 'pods' failed"), Outcome), isinstance(3, Outcome)
+    (True, False)
+    """
+
+    @property
+    def ok(self) -> bool: ...
+
+
+@runtime_checkable
+class _Explained(Protocol):
+    """An :class:`Outcome` that says why it failed."""
+
+    @property
+    def reason(self) -> str: ...
+
+
+def _failed_value(value: object) -> bool:
+    """True when ``value`` is an :class:`Outcome` reporting failure."""
+    return isinstance(value, Outcome) and not value.ok
 
 
 def _describe(error: BaseException) -> str:
@@ -366,7 +395,7 @@ class Scheduler:
             must be a key or in ``satisfied``, else ``ValueError``; a cycle
             is a ``ValueError`` too.
         :param work: does one node; fails by raising or by returning an
-            object whose ``.ok`` is false. Called on worker threads.
+            :class:`Outcome` whose ``ok`` is false. Called on worker threads.
         :param reverse: destroy order: a node starts once all of its
             dependents have finished successfully.
         :param estimates: name -> expected seconds (from earlier runs), to
@@ -545,7 +574,7 @@ class _Run(Generic[T]):
         if error is not None:
             node.reason = _describe(error)
         else:
-            node.reason = str(getattr(value, "reason", None) or getattr(value, "message", None) or "failed")
+            node.reason = (value.reason if isinstance(value, _Explained) else "") or "failed"
         if self.first_failure is None:
             self.first_failure = name
         self.emit("finished", name, node.status, node.reason)

@@ -12,9 +12,8 @@ import attrs
 
 if TYPE_CHECKING:
     from firestream_core.model import BreakingStep, BreakingVersion, ExecOutcome, InstalledRelease
-    from firestream_core.tools.helm import Helm
+    from firestream_core.plugin.stage_tools import HelmTool, KubectlTool
     from firestream_core.tools.helm_output import TestRun
-    from firestream_core.tools.kubectl import Kubectl
     from firestream_core.tools.redact import Redactor
 
 
@@ -110,9 +109,13 @@ class LifecycleRecord:
 class DeployContext:
     """The run's tools and settings, as one release's stages see them.
 
-    :ivar helm: the helm layer (``firestream_core.tools.helm.Helm``); every helm call
-        goes through it.
-    :ivar kubectl: the kubectl layer (``firestream_core.tools.kubectl.Kubectl``).
+    :ivar helm: the helm layer (the run's ``firestream_core.tools.helm.Helm``); every
+        helm call goes through it. Typed by what a stage may call on it
+        (:class:`~firestream_core.plugin.stage_tools.HelmTool`): in
+        ``contribute_values`` it is a read-only view whose writes raise ``PluginError``.
+    :ivar kubectl: the kubectl layer (the run's ``firestream_core.tools.kubectl.Kubectl``;
+        :class:`~firestream_core.plugin.stage_tools.KubectlTool`, read-only in
+        ``contribute_values``).
     :ivar project_dir: the folder of ``firestream.toml``; relative paths in the
         config are relative to it.
     :ivar repositories: repository name -> URL, the config's ``[repositories]``
@@ -167,8 +170,8 @@ class DeployContext:
                 ...
     """
 
-    helm: Helm
-    kubectl: Kubectl
+    helm: HelmTool
+    kubectl: KubectlTool
     project_dir: Path = attrs.field(factory=Path.cwd)
     repositories: Mapping[str, str] = attrs.field(factory=dict)
     installed: InstalledRelease | None = None

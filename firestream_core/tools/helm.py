@@ -26,7 +26,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from firestream_core.errors import ChartNotFoundError, HelmCommandError, HelmError, HelmTimeoutError
 from firestream_core.model import InstalledRelease
@@ -51,7 +51,7 @@ from firestream_core.tools.values import load_document, merged_values, values_fi
 if TYPE_CHECKING:
     from firestream_core.model import ChartInfo
 
-__all__ = ["ENV_HELM_BINARY", "Helm"]
+__all__ = ["ENV_HELM_BINARY", "Helm", "Registries"]
 
 # The command lines live in helm_args, the error typing in helm_errors and helm's output in
 # helm_output.
@@ -60,6 +60,14 @@ log = release_logger("firestream.helm")  # during a lifecycle its lines name the
 
 ENV_HELM_BINARY = "FIRESTREAM_HELM_BINARY"
 """Environment variable naming the helm binary (default: ``helm`` on PATH)."""
+
+
+class Registries(Protocol):
+    """What ``Helm`` asks of its ``registries`` (:class:`~firestream_core.tools.oci.RegistryLogins`)."""
+
+    def prepare(self, helm: Helm, ref: str) -> list[str]:
+        """Log in to ``ref``'s registry once if it has credentials; its flags (``--plain-http``...)."""
+        ...
 
 
 # -- the Helm class ---------------------------------------------------------------------------
@@ -96,7 +104,7 @@ class Helm(KubeTool):
         env: Mapping[str, str] | None = None,
         redactor: Redactor | None = None,
         wait_strategy: str = "watcher",
-        registries: Any = None,
+        registries: Registries | None = None,
     ) -> None:
         if wait_strategy not in WAIT_STRATEGIES:
             raise ValueError(
@@ -106,7 +114,7 @@ class Helm(KubeTool):
         self.kubeconfig: Path | None = Path(kubeconfig) if kubeconfig is not None else None
         self.wait_strategy = wait_strategy
         # firestream_core.tools.oci.RegistryLogins: login once per registry, --plain-http...
-        self.registries = registries
+        self.registries: Registries | None = registries
         self._lock = threading.Lock()
         self._version: str | None = None
         self._repos_done: set[tuple[str, str]] = set()

@@ -66,9 +66,34 @@ class KubeTool:
         label: str | None = None,
     ) -> Completed:
         """``<binary> <args>`` (+ the kubeconfig / context flags unless ``kube`` is off), run once."""
-        flags = kube_flags(self.kubeconfig, self.kube_context, context_flag=self.context_flag) if kube else []
-        return run_tool(self.runner, self.program, [self.binary, *args, *flags], what=what, env=self.env,
+        argv = self.argv(args) if kube else [self.binary, *args]
+        return run_tool(self.runner, self.program, argv, what=what, env=self.env,
                         stdin=stdin, timeout=timeout, label=label)
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        """``<binary> <args>`` and this tool's kubeconfig / context flags: how it runs ``args``.
+
+        >>> from firestream_core.tools.helm import Helm
+        >>> Helm(binary="/opt/helm", kubeconfig="/k/config", kube_context="prod").argv(["list"])
+        ['/opt/helm', 'list', '--kubeconfig', '/k/config', '--kube-context', 'prod']
+        """
+        flags = kube_flags(self.kubeconfig, self.kube_context, context_flag=self.context_flag)
+        return [self.binary, *args, *flags]
+
+    def program_env(self) -> dict[str, str]:
+        """The environment for another program run against this tool's cluster.
+
+        This tool's variables, plus ``KUBECONFIG`` naming its kubeconfig
+        unless they set one (e.g. a chart's ``pre_upgrade_commands``).
+
+        >>> from firestream_core.tools.kubectl import Kubectl
+        >>> Kubectl(binary="kubectl", kubeconfig="/k/config", env={"HOME": "/h"}).program_env()
+        {'HOME': '/h', 'KUBECONFIG': '/k/config'}
+        """
+        env = dict(self.env)
+        if self.kubeconfig is not None:
+            env.setdefault("KUBECONFIG", os.fspath(self.kubeconfig))
+        return env
 
     def _redacted_stderr(self, result: Completed, redactor: Redactor | None = None) -> str:
         """A failed call's stderr with this call's (or the instance's) values hidden."""

@@ -45,6 +45,9 @@ class Plugin:
         opts = chart.options
         if opts.greeting == "write":
             context.kubectl.delete("configmap", "x", namespace="default")
+        if opts.greeting == "read":  # a read goes to the run's kubectl
+            found = context.kubectl.get("configmap", "settings", namespace="default")
+            context.note(f"configmap settings {'found' if found else 'absent'}")
         if opts.greeting == "note":  # said twice: shown once
             context.note("message is 'note' (because the test says so)")
             context.note("message is 'note' (because the test says so)")

@@ -14,6 +14,7 @@ from typing import Any
 
 from firestream_core.errors import HelmCommandError
 from firestream_core.model import ChartInfo, InstalledRelease
+from firestream_core.tools.helm_args import kube_flags
 from firestream_core.tools.helm_output import TestResult, TestRun, UpgradedRelease
 from firestream_core.tools.process import Completed
 
@@ -54,6 +55,12 @@ class FakeHelm:
         self.upgraded_infos: list[ChartInfo] = []
         self.manifest = ""  # what get_manifest answers
         self.manifest_workloads: tuple[tuple[str, str, str], ...] | None = ()  # what the upgrade reports
+
+    def argv(self, args: list[str]) -> list[str]:  # as Helm.argv
+        return [self.binary, *args, *kube_flags(self.kubeconfig, self.kube_context, context_flag="--kube-context")]
+
+    def program_env(self) -> dict[str, str]:  # as Helm.program_env
+        return {"KUBECONFIG": str(self.kubeconfig), **self.env}
 
     # -- test controls ---------------------------------------------------------------
     def fail(self, op: str, *errors: BaseException) -> None:

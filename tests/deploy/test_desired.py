@@ -7,11 +7,20 @@ from pathlib import Path
 import attrs
 import pytest
 
-from firestream_core.deploy.desired import ReadOnlyTool, desired_state, desired_states, part_reasons
+from firestream_core.deploy.desired import (
+    ReadOnlyHelm,
+    ReadOnlyKubectl,
+    desired_state,
+    desired_states,
+    part_reasons,
+)
 from firestream_core.deploy.plan import make_plan
 from firestream_core.errors import PluginError
 from firestream_core.model import InstalledRelease
 from firestream_core.state.store import ReleaseState, State
+from firestream_core.tools.helm import Helm
+from firestream_core.tools.kubectl import Kubectl
+from firestream_core.tools.process import Completed, Runner
 
 from .contrib_plugin import ContribChart, ContribOptions, manager
 
@@ -47,14 +56,64 @@ def test_contributed_values_are_in_the_desired_chart_and_digest(tmp_path: Path) 
     assert desired_state(contrib(greeting="hi"), project_dir=tmp_path).values_digest != ds.values_digest
 
 
+class Recorder(Runner):
+    """A runner that records each command and answers ``stdout``."""
+
+    def __init__(self, stdout: str = "") -> None:
+        super().__init__()
+        self.argv: list[list[str]] = []
+        self.stdout = stdout
+
+    def run(self, argv, *, env=None, stdin=None, timeout=None, label=None, cwd=None) -> Completed:  # noqa: ANN001
+        self.argv.append([str(a) for a in argv])
+        return Completed(tuple(argv), 0, self.stdout, "", 0.0, label)
+
+
 def test_the_desired_state_stage_cannot_write(tmp_path: Path) -> None:
-    with pytest.raises(PluginError, match=r"contribute_values must not change the cluster: kubectl.delete"):
+    runner = Recorder()
+    with pytest.raises(PluginError, match=r"contribute_values must not change the cluster: kubectl.delete is not"):
         desired_states([contrib(greeting="write")], manager=manager(), project_dir=tmp_path,
-                       kubectl=object())
-    tool = ReadOnlyTool(object(), "helm")
-    for name in ("upgrade_install", "uninstall", "rollback", "runner"):
-        with pytest.raises(PluginError):
-            getattr(tool, name)
+                       kubectl=Kubectl(runner, "kubectl"))
+    helm = ReadOnlyHelm(Helm(runner, "helm"))
+    kubectl = ReadOnlyKubectl(Kubectl(runner, "kubectl"))
+    writes = [
+        ("helm.upgrade_install", lambda: helm.upgrade_install(contrib().chart_info, tmp_path)),
+        ("helm.uninstall", lambda: helm.uninstall("c", "default")),
+        ("helm.rollback", lambda: helm.rollback("c", "default", 1)),
+        ("helm.runner", lambda: helm.runner),
+        ("kubectl.apply_server_side", lambda: kubectl.apply_server_side({"kind": "ConfigMap"})),
+        ("kubectl.run", lambda: kubectl.run(["kubectl", "delete", "ns", "x"])),
+        ("kubectl.runner", lambda: kubectl.runner),
+    ]
+    for name, call in writes:
+        with pytest.raises(PluginError) as refused:
+            call()
+        assert str(refused.value) == (
+            f"contribute_values must not change the cluster: {name} is not allowed "
+            "in the desired-state stage (do it in pre_exec)"
+        )
+    assert runner.argv == []  # nothing ran
+
+
+def test_a_stage_reads_through_the_runs_tools(tmp_path: Path) -> None:
+    runner = Recorder('{"kind": "ConfigMap", "metadata": {"name": "settings"}}')
+    kubectl = Kubectl(runner, "kubectl", kubeconfig="/k/config")
+    ds = desired_states([contrib(greeting="read")], manager=manager(), project_dir=tmp_path, kubectl=kubectl)["c"]
+    assert ds.notes == ("configmap settings found",)
+    assert runner.argv == [
+        ["kubectl", "get", "configmap", "settings", "--output", "json", "--namespace", "default",
+         "--kubeconfig", "/k/config"]
+    ]
+    helm = ReadOnlyHelm(Helm(Recorder('{"message": "hi"}'), "helm"))
+    assert helm.get_values("c", "default") == {"message": "hi"}
+    assert (helm.binary, helm.argv(["list"])) == ("helm", ["helm", "list"])
+
+
+def test_without_a_cluster_a_read_names_the_missing_tool(tmp_path: Path) -> None:
+    with pytest.raises(PluginError, match=r"there is no kubectl in this desired-state stage, so kubectl.get"):
+        desired_states([contrib(greeting="read")], manager=manager(), project_dir=tmp_path)
+    with pytest.raises(PluginError, match=r"no helm .* helm.status cannot be called"):
+        ReadOnlyHelm(None).status("c", "default")
 
 
 def plan_after(old: ContribChart, new: ContribChart, tmp_path: Path):

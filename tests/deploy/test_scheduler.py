@@ -11,6 +11,7 @@ import pytest
 
 from firestream_core.deploy.scheduler import (
     NodeStatus,
+    Outcome,
     Scheduler,
     SchedulerEvent,
     critical_path,
@@ -111,6 +112,28 @@ def test_result_with_false_ok_is_a_failure():
     assert result.nodes["a"].value.ok is False
     assert result.nodes["b"].status == "skipped"
 
+
+
+def test_a_failed_outcome_without_a_reason_and_other_values():
+    """An ``Outcome`` with a false ``ok`` fails, "failed" when it gives no reason; other values succeed."""
+
+    class Silent:
+        ok = False
+        reason = ""
+
+    class OkOnly:  # an Outcome that gives no reason
+        ok = False
+
+    class Fine:
+        ok = True
+
+    values: dict[str, object] = {"silent": Silent(), "ok-only": OkOnly(), "fine": Fine(), "none": None, "zero": 0}
+    result = Scheduler().run({n: [] for n in values}, values.__getitem__)
+    assert [(result.nodes[n].status, result.nodes[n].reason) for n in ("silent", "ok-only")] == [
+        ("failed", "failed"), ("failed", "failed")
+    ]
+    assert isinstance(OkOnly(), Outcome) and not isinstance(0, Outcome)
+    assert [result.nodes[n].status for n in ("fine", "none", "zero")] == ["succeeded"] * 3
 
 # -- ordering ------------------------------------------------------------------------------
 

@@ -52,3 +52,19 @@ def test_a_missing_binary_gets_its_tools_install_hint_whatever_its_file_name(tmp
     with pytest.raises(ProgramNotFoundError) as caught:
         Helm(binary=tmp_path / "h").uninstall("web", "apps")
     assert caught.value.hint == install_hint("helm") != install_hint("h")
+
+
+def test_argv_and_program_env_give_how_the_tool_reaches_its_cluster() -> None:
+    """What ``pre_upgrade_commands`` use to run helm (and other programs) as the run's helm does."""
+    helm = Helm(binary="/opt/helm", kubeconfig="/k/config", kube_context="prod", env={"HELM_CACHE_HOME": "/c"})
+    assert helm.argv(["uninstall", "old"]) == [
+        "/opt/helm", "uninstall", "old", "--kubeconfig", "/k/config", "--kube-context", "prod"
+    ]
+    assert helm.program_env() == {"HELM_CACHE_HOME": "/c", "KUBECONFIG": "/k/config"}
+    assert Kubectl(binary="kubectl").argv(["get", "pods"]) == ["kubectl", "get", "pods"]
+    assert Kubectl(binary="kubectl", env={"KUBECONFIG": "/own"}).program_env() == {"KUBECONFIG": "/own"}
+    # set by the tool's own env: not overridden; the instance's env is never changed
+    own = Helm(binary="helm", kubeconfig="/k/config", env={"KUBECONFIG": "/own"})
+    assert own.program_env() == {"KUBECONFIG": "/own"}
+    assert own.env == {"KUBECONFIG": "/own"} and helm.env == {"HELM_CACHE_HOME": "/c"}
+    assert Helm(binary="helm").program_env() == {}
