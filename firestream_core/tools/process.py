@@ -260,10 +260,23 @@ class Runner:
 
     @contextmanager
     def _tracked(self, entry: RunningProcess) -> Iterator[None]:
-        """``entry`` is in :meth:`running` (and stoppable by :meth:`terminate_all`) meanwhile."""
+        """``entry`` is in :meth:`running` (and stoppable by :meth:`terminate_all`) meanwhile.
+
+        A program that was being started while :meth:`terminate_all` refused new
+        ones (it passed the check, then was spawned after the others were
+        stopped) is stopped here at once, like them: none outlives the refusal.
+        """
         key = id(entry)
         with self._lock:
             self._running[key] = entry
+            late = self._refusing is not None
+            if late:
+                entry.terminated = True
+        if late:
+            entry._signal(signal.SIGTERM)
+            kill = threading.Timer(self.grace, lambda: entry.alive() and entry._signal(signal.SIGKILL))
+            kill.daemon = True
+            kill.start()
         try:
             yield
         finally:

@@ -118,6 +118,23 @@ def test_refuse_new_raises_cancelled_until_accept_new() -> None:
     assert runner.run([PY, "-c", "pass"]).ok
 
 
+def test_a_program_spawned_while_the_refusal_came_is_stopped_at_once() -> None:
+    """The race an interrupted apply once lost: a program passed the refusal check, then
+    ``terminate_all`` (finding nothing to stop) ran before it was tracked. It must not
+    run on (here: ``sleep 60``, as a ``helm --wait`` would)."""
+    runner = Runner(grace=0.5)
+    check = runner._check_accepting
+
+    def passes_then_refused(label: str | None) -> None:
+        check(label)
+        assert runner.terminate_all(grace=0, refuse_new=True) == []  # nothing tracked yet
+
+    runner._check_accepting = passes_then_refused  # type: ignore[method-assign]
+    result = runner.run([PY, "-c", "import time; time.sleep(60)"], label="slow", timeout=30)
+    assert result.cancelled and not result.ok and result.duration < 20
+    assert runner.running() == []
+
+
 def test_exception_in_waiting_thread_stops_its_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """A KeyboardInterrupt while waiting must not leave the program running."""
     import subprocess
