@@ -154,6 +154,12 @@ class RunningProcess:
         return self._proc.poll() is None
 
 
+def _kill_if_alive(entry: RunningProcess) -> None:
+    """SIGKILL ``entry`` unless it has ended (the grace after a SIGTERM)."""
+    if entry.alive():
+        entry._signal(signal.SIGKILL)
+
+
 def _check_env(env: Mapping[str, str]) -> dict[str, str]:
     """Validate an environment without ever showing a value (``os.execve``'s errors would)."""
     out: dict[str, str] = {}
@@ -274,7 +280,7 @@ class Runner:
                 entry.terminated = True
         if late:
             entry._signal(signal.SIGTERM)
-            kill = threading.Timer(self.grace, lambda: entry.alive() and entry._signal(signal.SIGKILL))
+            kill = threading.Timer(self.grace, _kill_if_alive, (entry,))
             kill.daemon = True
             kill.start()
         try:
