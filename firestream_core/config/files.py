@@ -125,8 +125,6 @@ def _kind(value: Any) -> str:
 
 def chart_path_problems(project_dir: Path, given: str, where: str) -> list[str]:
     """A local chart: a folder holding ``Chart.yaml``, or a ``.tgz`` chart archive."""
-    import tarfile
-
     path = _resolve(project_dir, given)
     label = f"chart path '{given}' ({path})"
     if not path.exists():
@@ -137,6 +135,8 @@ def chart_path_problems(project_dir: Path, given: str, where: str) -> list[str]:
         return []
     if not path.is_file():
         return [f"{where}: {label} is not a chart folder or archive"]
+    import tarfile  # only for archives: a project of chart folders does without it
+
     try:
         ok = tarfile.is_tarfile(path)
     except OSError as exc:

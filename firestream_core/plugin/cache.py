@@ -7,8 +7,8 @@ command that lists the plugins or uses only some chart types needs neither
 once it has run before, so both results are kept in a small JSON file:
 
 * **the entry points** (name, ``module:attr``, distribution, version), valid
-  while every ``sys.path`` folder keeps its modification time and the same
-  ``*.dist-info`` / ``*.egg-info`` names (installing, upgrading or removing a
+  while every ``sys.path`` folder keeps the same ``*.dist-info`` /
+  ``*.egg-info`` names and, if it has any, its modification time (installing, upgrading or removing a
   distribution adds, renames or removes such a folder there) and the core's
   version is the same;
 * **per plugin that loaded cleanly**: the chart types it registers and the
@@ -110,7 +110,8 @@ _METADATA_SUFFIXES = (".dist-info", ".egg-info")
 def _fingerprint() -> list[list[Any]]:
     """The installed distributions as cheaply as they can be told apart: the core's version,
     then each ``sys.path`` folder with its modification time and a checksum of the names of
-    the distribution metadata folders in it (``name-version.dist-info``).
+    the distribution metadata folders in it (``name-version.dist-info``); a folder with
+    no such folder counts by that alone, without its time.
 
     Installing, upgrading or removing a distribution adds, renames or removes such a
     folder. The names catch what the modification time alone may not: the kernel's file
@@ -129,7 +130,11 @@ def _fingerprint() -> list[list[Any]]:
             names = sorted(n for n in os.listdir(folder) if n.endswith(_METADATA_SUFFIXES))
         except OSError:  # a zip file, or not readable
             names = []
-        out.append([entry, mtime, zlib.crc32("\n".join(names).encode("utf-8", "surrogateescape"))])
+        # a folder holding no distribution (the project folder on sys.path as '' or '.',
+        # whose time moves with every state write) is told apart by having none: installing
+        # one into it adds a name, so its time is not needed and would only miss the cache
+        out.append([entry, mtime if names else None,
+                    zlib.crc32("\n".join(names).encode("utf-8", "surrogateescape"))])
     return out
 
 

@@ -283,3 +283,19 @@ def test_the_fingerprint_is_taken_before_the_scan(site, monkeypatch) -> None:
     monkeypatch.setattr("firestream_core.plugin.manager.scan_entry_points", scan_then_install)
     assert _listed("sitelate") == []
     assert _listed("sitelate") == [("fs-site-late", "1.0.0", ("sitelate",))]
+
+
+def test_a_folder_without_distributions_may_change_without_a_new_scan(tmp_path, monkeypatch) -> None:
+    """The project folder is on ``sys.path`` ('' for ``python -c``) and every run writes its
+    state there: its time moving must not throw the remembered entry points away, while a
+    distribution installed into it must."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    monkeypatch.setattr(sys, "path", [str(folder), *sys.path])
+    before = plugin_cache._fingerprint()
+    (folder / ".firestream").mkdir()
+    st = os.stat(folder)
+    os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    assert plugin_cache._fingerprint() == before
+    (folder / "fs_late-1.0.0.dist-info").mkdir()
+    assert plugin_cache._fingerprint() != before
