@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 PROG = "firestream"
+ONE_SHOT_GC_THRESHOLD = 50_000
+"""The young generation's collection threshold in the console script (Python's default: 700)."""
 HELM_BINARY_ENV = "FIRESTREAM_HELM_BINARY"
 KUBECTL_BINARY_ENV = "FIRESTREAM_KUBECTL_BINARY"
 FILE_ENV = "FIRESTREAM_FILE"
@@ -344,6 +346,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--version" or argv == ["-V"]:
         print(_version())  # the cheap path: nothing else imported
         return 0
+    if one_shot:
+        # What a command builds before its work (modules, config, plan) lives until the
+        # process ends: the collector's young generation, run every 700 allocations by
+        # default, walked it ~80 times for nothing (~8 ms of a 100-release apply's
+        # start-up). Garbage is still collected, just in larger batches; a program
+        # calling main() in-process keeps its own settings.
+        import gc
+
+        gc.set_threshold(ONE_SHOT_GC_THRESHOLD, *gc.get_threshold()[1:])
     verbose = 0
     try:
         args = parse_args(argv)

@@ -382,3 +382,23 @@ def test_every_command_is_listed_in_help(capsys) -> None:
     for name in ("plugins", "validate", "graph", "plan", "apply", "destroy", "status", "import",
                  "template", "diff", "test", "drift", "state", "new"):
         assert f"    {name}" in out
+
+
+def test_the_console_script_raises_the_young_collection_threshold_only_for_itself() -> None:
+    """Start-up builds what lives until the process ends: the console script (``main()``)
+    collects the young generation in larger batches; ``main(argv)`` in a program does not
+    touch the program's collector."""
+    code = """
+        import gc, sys
+        from firestream_core.cli.main import ONE_SHOT_GC_THRESHOLD, main
+        default = gc.get_threshold()
+        main(["frobnicate"])
+        assert gc.get_threshold() == default, gc.get_threshold()
+        sys.argv = ["firestream", "frobnicate"]
+        main()
+        assert gc.get_threshold() == (ONE_SHOT_GC_THRESHOLD, *default[1:]), gc.get_threshold()
+        assert gc.isenabled()
+        print("ok")
+    """
+    result = run_py(code)
+    assert result.stdout == "ok\n", result.stderr
