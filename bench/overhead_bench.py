@@ -102,7 +102,7 @@ sys.path.insert(0, {root!r})
 t0 = time.monotonic()
 from firestream_core.cli.main import main
 try:
-    rc = main(sys.argv[1:])
+    rc = main()  # as the console script calls it (sys.argv[1:]): its one-shot settings apply
 except SystemExit as exc:
     rc = exc.code
 u = resource.getrusage(resource.RUSAGE_SELF)
