@@ -602,7 +602,6 @@ class Project:
         >>> project.select() is None     # nothing selected: the whole project
         True
         """
-        from firestream_core.config.selectors import expand, select
         from firestream_core.errors import SelectorError
 
         targets, selectors = list(targets), list(selectors)
@@ -611,6 +610,8 @@ class Project:
                 flag = "--include-deps" if include_deps else "--include-dependents"
                 raise SelectorError(f"{flag} needs a selection: pass --target NAME or -l KEY=VALUE")
             return None
+        from firestream_core.config.selectors import expand, select  # only for a selection
+
         graph = self.graph()
         unknown = [t for t in targets if t not in graph]
         if unknown:
