@@ -38,12 +38,12 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
 from firestream_core.errors import FirestreamError, PluginError
-from firestream_core.plugin.stage_tools import HelmTool, KubectlTool
+from firestream_core.plugin.stage_tools import ClusterTool, HelmTool, KubectlTool
 from firestream_core.tools.chartfiles import reading_once
 
 if TYPE_CHECKING:
@@ -79,10 +79,49 @@ HELM_SETTINGS: tuple[str, ...] = (
 )
 """The ``ChartInfo`` fields that change how helm deploys the release (each a part)."""
 
-class _ReadOnly:
-    """What the read-only views share: the tool they read through, and the refusals."""
+_Tool = TypeVar("_Tool", bound=ClusterTool)
+
+
+class _ReadOnly(Generic[_Tool]):
+    """What the read-only views share: the tool they read through, the calls helm and
+    kubectl have alike (:class:`~firestream_core.plugin.stage_tools.ClusterTool`), and
+    the refusals."""
 
     _kind: str
+
+    def __init__(self, tool: _Tool | None) -> None:
+        self._tool = tool
+
+    def _read(self, name: str) -> _Tool:
+        if self._tool is None:
+            raise self._missing(name)
+        return self._tool
+
+    @property
+    def binary(self) -> str:
+        return self._read("binary").binary
+
+    @property
+    def kube_context(self) -> str | None:
+        return self._read("kube_context").kube_context
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self._read("env").env
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._read("redactor").redactor
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        return self._read("argv").argv(args)
+
+    def program_env(self) -> dict[str, str]:
+        return self._read("program_env").program_env()
+
+    @property
+    def runner(self) -> Runner:
+        raise self._refuse("runner")
 
     def _refuse(self, name: str) -> PluginError:
         return PluginError(
@@ -97,7 +136,7 @@ class _ReadOnly:
         )
 
 
-class ReadOnlyHelm(_ReadOnly, HelmTool):
+class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
     """``context.helm`` as the desired-state stage sees it: helm's reads only.
 
     Every read is the run's :class:`~firestream_core.tools.helm.Helm` call
@@ -109,34 +148,10 @@ class ReadOnlyHelm(_ReadOnly, HelmTool):
 
     _kind = "helm"
 
-    def __init__(self, tool: HelmTool | None) -> None:
-        self._tool = tool
-
-    def _read(self, name: str) -> HelmTool:
-        if self._tool is None:
-            raise self._missing(name)
-        return self._tool
-
     # -- reads --------------------------------------------------------------------------
-    @property
-    def binary(self) -> str:
-        return self._read("binary").binary
-
     @property
     def kubeconfig(self) -> Path | None:
         return self._read("kubeconfig").kubeconfig
-
-    @property
-    def kube_context(self) -> str | None:
-        return self._read("kube_context").kube_context
-
-    @property
-    def env(self) -> dict[str, str]:
-        return self._read("env").env
-
-    @property
-    def redactor(self) -> Redactor:
-        return self._read("redactor").redactor
 
     @property
     def version(self) -> str:
@@ -145,12 +160,6 @@ class ReadOnlyHelm(_ReadOnly, HelmTool):
     @property
     def major(self) -> int:
         return self._read("major").major
-
-    def argv(self, args: Sequence[str]) -> list[str]:
-        return self._read("argv").argv(args)
-
-    def program_env(self) -> dict[str, str]:
-        return self._read("program_env").program_env()
 
     def list_releases(self) -> list[InstalledRelease]:
         return self._read("list_releases").list_releases()
@@ -192,10 +201,6 @@ class ReadOnlyHelm(_ReadOnly, HelmTool):
         return self._read("pull").pull(chart_ref, version, dest)
 
     # -- refused ------------------------------------------------------------------------
-    @property
-    def runner(self) -> Runner:
-        raise self._refuse("runner")
-
     def repo_update(self, names: Sequence[str] | None = None) -> None:
         raise self._refuse("repo_update")
 
@@ -265,7 +270,7 @@ class ReadOnlyHelm(_ReadOnly, HelmTool):
         raise self._refuse("push")
 
 
-class ReadOnlyKubectl(_ReadOnly, KubectlTool):
+class ReadOnlyKubectl(_ReadOnly[KubectlTool], KubectlTool):
     """``context.kubectl`` as the desired-state stage sees it: kubectl's reads only.
 
     ``get``, ``get_manifest_objects``, ``logs`` and ``events`` are the run's
@@ -277,40 +282,10 @@ class ReadOnlyKubectl(_ReadOnly, KubectlTool):
 
     _kind = "kubectl"
 
-    def __init__(self, tool: KubectlTool | None) -> None:
-        self._tool = tool
-
-    def _read(self, name: str) -> KubectlTool:
-        if self._tool is None:
-            raise self._missing(name)
-        return self._tool
-
     # -- reads --------------------------------------------------------------------------
-    @property
-    def binary(self) -> str:
-        return self._read("binary").binary
-
     @property
     def kubeconfig(self) -> str | None:
         return self._read("kubeconfig").kubeconfig
-
-    @property
-    def kube_context(self) -> str | None:
-        return self._read("kube_context").kube_context
-
-    @property
-    def env(self) -> dict[str, str]:
-        return self._read("env").env
-
-    @property
-    def redactor(self) -> Redactor:
-        return self._read("redactor").redactor
-
-    def argv(self, args: Sequence[str]) -> list[str]:
-        return self._read("argv").argv(args)
-
-    def program_env(self) -> dict[str, str]:
-        return self._read("program_env").program_env()
 
     def get(
         self,
@@ -337,10 +312,6 @@ class ReadOnlyKubectl(_ReadOnly, KubectlTool):
         return self._read("events").events(namespace, involved_object=involved_object)
 
     # -- refused ------------------------------------------------------------------------
-    @property
-    def runner(self) -> Runner:
-        raise self._refuse("runner")
-
     def wait(
         self,
         kind: str,
