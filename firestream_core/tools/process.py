@@ -154,12 +154,6 @@ class RunningProcess:
         return self._proc.poll() is None
 
 
-def _kill_if_alive(entry: RunningProcess) -> None:
-    """SIGKILL ``entry`` unless it has ended (the grace after a SIGTERM)."""
-    if entry.alive():
-        entry._signal(signal.SIGKILL)
-
-
 def _check_env(env: Mapping[str, str]) -> dict[str, str]:
     """Validate an environment without ever showing a value (``os.execve``'s errors would)."""
     out: dict[str, str] = {}
@@ -278,11 +272,9 @@ class Runner:
             late = self._refusing is not None
             if late:
                 entry.terminated = True
-        if late:
-            entry._signal(signal.SIGTERM)
-            kill = threading.Timer(self.grace, _kill_if_alive, (entry,))
-            kill.daemon = True
-            kill.start()
+        if late:  # SIGTERM now, SIGKILL after the grace, beside the run that waits for it
+            threading.Thread(target=self._stop, args=(entry, self.grace), daemon=True,
+                             name="firestream-late-stop").start()
         try:
             yield
         finally:
