@@ -24,7 +24,11 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from firestream_core.model import HelmChart
+    from firestream_core.plugin.manager import FirestreamPluginManager
 
 EXAMPLES = """
 firestream validate
@@ -96,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def offline_notes(charts: list[Any], manager: Any, project_dir: Path) -> list[tuple[str, str]]:
+def offline_notes(
+    charts: list[HelmChart], manager: FirestreamPluginManager, project_dir: Path
+) -> list[tuple[str, str]]:
     """``(release, note)`` for what the plugins say of each release from the config alone.
 
     Each plugin's ``contribute_values`` runs with ``context.offline`` (no helm, no
@@ -107,7 +113,7 @@ def offline_notes(charts: list[Any], manager: Any, project_dir: Path) -> list[tu
     from firestream_core.errors import FirestreamError
 
     log = logging.getLogger("firestream")
-    releases = {c.chart_info.name: getattr(c, "chart_type", "generic") for c in charts}
+    releases = {c.chart_info.name: c.chart_type for c in charts}
     out: list[tuple[str, str]] = []
     for chart in charts:
         name = chart.chart_info.name
