@@ -342,7 +342,20 @@ def _print_error(message: str, hint: str | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``firestream`` command; returns the exit code (the console script exits with it)."""
     one_shot = argv is None  # the console script: this process ends with the command
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv), one_shot)
+    finally:
+        if one_shot:
+            # The process ends now: everything still alive is put out of the collector's
+            # sight, so the interpreter's exit does not walk it all once more (about 20 ms
+            # of a `validate`, measured: bench/README.md). Nothing is skipped: atexit
+            # handlers, finalizers and flushes run as usual.
+            import gc
+
+            gc.freeze()
+
+
+def _main(argv: list[str], one_shot: bool) -> int:
     if argv and argv[0] == "--version" or argv == ["-V"]:
         print(_version())  # the cheap path: nothing else imported
         return 0

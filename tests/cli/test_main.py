@@ -386,18 +386,22 @@ def test_every_command_is_listed_in_help(capsys) -> None:
 
 def test_the_console_script_raises_the_young_collection_threshold_only_for_itself() -> None:
     """Start-up builds what lives until the process ends: the console script (``main()``)
-    collects the young generation in larger batches; ``main(argv)`` in a program does not
-    touch the program's collector."""
+    collects the young generation in larger batches and freezes what is alive when the
+    command ends (the interpreter's exit does not walk it); ``main(argv)`` in a program does
+    not touch the program's collector."""
     code = """
         import gc, sys
         from firestream_core.cli.main import ONE_SHOT_GC_THRESHOLD, main
         default = gc.get_threshold()
         main(["frobnicate"])
         assert gc.get_threshold() == default, gc.get_threshold()
+        assert gc.get_freeze_count() == 0, gc.get_freeze_count()
         sys.argv = ["firestream", "frobnicate"]
         main()
         assert gc.get_threshold() == (ONE_SHOT_GC_THRESHOLD, *default[1:]), gc.get_threshold()
         assert gc.isenabled()
+        # the process ends with the command: what is alive is frozen, the exit does not walk it
+        assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()
         print("ok")
     """
     result = run_py(code)
