@@ -221,12 +221,6 @@ class _LifecycleRun:
 
     def _call(self, stage: str, fn: Callable[[], T]) -> T:
         """Run ``fn``; retry it on transient errors as the release's settings allow."""
-        settings = self.chart.settings
-        retries = max(0, int(settings.retries))
-        try:
-            delay = float(parse_duration(settings.retry_delay))
-        except ValueError:
-            delay = 10.0
         attempt = 0
         while True:
             self._check_cancel(stage)
@@ -238,6 +232,7 @@ class _LifecycleRun:
                     self._calling(stage)
                 return fn()
             except TRANSIENT_ERRORS as exc:
+                retries, delay = self._retry_settings()  # read only when a retry may follow
                 if attempt >= retries:
                     raise
                 attempt += 1
@@ -255,6 +250,16 @@ class _LifecycleRun:
                     raise CancelledError(
                         f"release '{self.name}' interrupted at {stage}", releases=[self.name]
                     ) from exc
+
+    def _retry_settings(self) -> tuple[int, float]:
+        """How often and how far apart a stage failing transiently is run again."""
+        settings = self.chart.settings
+        retries = max(0, int(settings.retries))
+        try:
+            delay = float(parse_duration(settings.retry_delay))
+        except ValueError:
+            delay = 10.0
+        return retries, delay
 
     # -- the run -------------------------------------------------------------------
 
