@@ -797,6 +797,12 @@ def overridden_chart_methods(cls: type) -> tuple[str, ...]:
     )
 
 
+def overrides_chart_method(cls: type, stage: str) -> bool:
+    """``stage in overridden_chart_methods(cls)``, asked for that one stage (every hook call
+    of every release asks it: two lookups instead of the whole table's fourteen)."""
+    return stage in CHART_METHODS and getattr(cls, stage, None) is not getattr(HelmChart, stage)
+
+
 class ChartPayload(dict[str, Any]):
     """Data a stage hands to later stages of the same release (the seed's payload).
 
