@@ -98,14 +98,27 @@ def parse_duration(text: str) -> int:
         if text < 0:
             raise ValueError("duration must not be negative")
         return text
+    known = _PARSED_DURATIONS.get(text) if type(text) is str else None
+    if known is not None:
+        return known
     s = str(text).strip()
     if s.isdigit():
-        return int(s)
-    m = _DURATION.match(s)
-    if not s or not m or not any(m.groups()):
-        raise ValueError(f"invalid duration {text!r}: expected e.g. '300s', '5m' or '1h'")
-    h, mi, se = (int(g) if g else 0 for g in m.groups())
-    return h * 3600 + mi * 60 + se
+        seconds = int(s)
+    else:
+        m = _DURATION.match(s)
+        if not s or not m or not any(m.groups()):
+            raise ValueError(f"invalid duration {text!r}: expected e.g. '300s', '5m' or '1h'")
+        h, mi, se = (int(g) if g else 0 for g in m.groups())
+        seconds = h * 3600 + mi * 60 + se
+    if type(text) is str and len(_PARSED_DURATIONS) < _PARSED_DURATIONS_MAX:
+        _PARSED_DURATIONS[text] = seconds
+    return seconds
+
+
+_PARSED_DURATIONS: dict[str, int] = {}
+"""Durations already read (a run reads each release's ``timeout`` and ``retry_delay`` several
+times, and a project has few distinct ones); invalid texts are never kept."""
+_PARSED_DURATIONS_MAX = 1024
 
 
 @attrs.frozen(order=False)
@@ -782,6 +795,12 @@ def overridden_chart_methods(cls: type) -> tuple[str, ...]:
     return tuple(
         m for m in CHART_METHODS if getattr(cls, m, None) is not getattr(HelmChart, m)
     )
+
+
+def overrides_chart_method(cls: type, stage: str) -> bool:
+    """``stage in overridden_chart_methods(cls)``, asked for that one stage (every hook call
+    of every release asks it: two lookups instead of the whole table's fourteen)."""
+    return stage in CHART_METHODS and getattr(cls, stage, None) is not getattr(HelmChart, stage)
 
 
 class ChartPayload(dict[str, Any]):

@@ -75,7 +75,7 @@ from firestream_core.model import (
     HelmAction,
     ValidationResult,
     ValidationStatus,
-    overridden_chart_methods,
+    overrides_chart_method,
     parse_duration,
 )
 from firestream_core.plugin.context import LifecycleRecord
@@ -221,12 +221,6 @@ class _LifecycleRun:
 
     def _call(self, stage: str, fn: Callable[[], T]) -> T:
         """Run ``fn``; retry it on transient errors as the release's settings allow."""
-        settings = self.chart.settings
-        retries = max(0, int(settings.retries))
-        try:
-            delay = float(parse_duration(settings.retry_delay))
-        except ValueError:
-            delay = 10.0
         attempt = 0
         while True:
             self._check_cancel(stage)
@@ -238,6 +232,7 @@ class _LifecycleRun:
                     self._calling(stage)
                 return fn()
             except TRANSIENT_ERRORS as exc:
+                retries, delay = self._retry_settings()  # read only when a retry may follow
                 if attempt >= retries:
                     raise
                 attempt += 1
@@ -256,6 +251,16 @@ class _LifecycleRun:
                         f"release '{self.name}' interrupted at {stage}", releases=[self.name]
                     ) from exc
 
+    def _retry_settings(self) -> tuple[int, float]:
+        """How often and how far apart a stage failing transiently is run again."""
+        settings = self.chart.settings
+        retries = max(0, int(settings.retries))
+        try:
+            delay = float(parse_duration(settings.retry_delay))
+        except ValueError:
+            delay = 10.0
+        return retries, delay
+
     # -- the run -------------------------------------------------------------------
 
     def _desired(self) -> None:
@@ -266,10 +271,10 @@ class _LifecycleRun:
         on its own (a plugin's tests) gets the same chart through the same
         function (:func:`~firestream_core.deploy.desired.desired_states`).
         """
+        if self.context.change is not None or self.info.action is not HelmAction.DEPLOY:
+            return  # a run's release: no import statement on the way
         from firestream_core.deploy.desired import desired_states
 
-        if self.context.change is not None or self.info.action is not HelmAction.DEPLOY:
-            return
         c = self.context
         wanted = desired_states(
             [self.chart], manager=self.manager, project_dir=c.project_dir, helm=c.helm,
@@ -411,7 +416,7 @@ class _LifecycleRun:
     def _only_builtin(self, hook: str) -> bool:
         """True when the only implementation of ``hook`` for this release is the built-in default
         (a chart class overriding the stage counts as a plugin's implementation)."""
-        if hook in overridden_chart_methods(type(self.chart)):
+        if overrides_chart_method(type(self.chart), hook):
             return False
         return self.manager.only_builtin(hook, self.chart.chart_type)
 

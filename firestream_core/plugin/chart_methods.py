@@ -40,7 +40,12 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.model import CHART_METHODS, HelmChart, overridden_chart_methods
+from firestream_core.model import (
+    CHART_METHODS,
+    HelmChart,
+    overridden_chart_methods,
+    overrides_chart_method,
+)
 from firestream_core.plugin.markers import hookimpl
 
 if TYPE_CHECKING:
@@ -157,7 +162,7 @@ def call_chart_method(chart: Any, stage: str, /, **arguments: Any) -> Any:
     :param arguments: the stage's arguments (:data:`STAGE_ARGUMENTS`).
     :raises TypeError: the method takes an argument the stage does not pass.
     """
-    if not isinstance(chart, HelmChart) or stage not in overridden_chart_methods(type(chart)):
+    if not isinstance(chart, HelmChart) or not overrides_chart_method(type(chart), stage):
         return None
     cls: type = type(chart)
     names, var_kw = _call_plan(cls, stage)

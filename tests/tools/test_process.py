@@ -38,6 +38,29 @@ def test_non_zero_exit_is_returned_not_raised() -> None:
     assert result.argv[0] == PY
 
 
+def test_both_outputs_are_read_together_whatever_their_size() -> None:
+    """Megabytes on both streams, interleaved: a reader taking one stream to its end first
+    would leave the program blocked on the other's full pipe."""
+    code = (
+        "import sys\n"
+        "for i in range(64):\n"
+        "    sys.stdout.write('o' * 16384); sys.stdout.flush()\n"
+        "    sys.stderr.write('e' * 16384 + '\\xff'); sys.stderr.flush()\n"
+    )
+    result = Runner().run([PY, "-c", code], timeout=60)
+    assert result.ok and not result.timed_out
+    assert result.stdout == "o" * 16384 * 64
+    assert result.stderr == ("e" * 16384 + "\N{LATIN SMALL LETTER Y WITH DIAERESIS}") * 64
+
+
+def test_what_a_timed_out_program_printed_before_is_kept() -> None:
+    code = "import sys, time; print('before', flush=True); print('err', file=sys.stderr, flush=True); time.sleep(30)"
+    result = Runner(grace=0.5).run([PY, "-c", code], timeout=1.0)
+    assert result.timed_out and result.returncode < 0
+    assert result.stdout == "before\n"
+    assert result.stderr == "err\n"
+
+
 def test_stdin_env_and_cwd_reach_the_program(tmp_path: Path) -> None:
     code = "import os, sys; print(sys.stdin.read(), os.environ['FS_TEST_VAR'], os.getcwd())"
     result = Runner().run([PY, "-c", code], stdin=b"fed", env={"FS_TEST_VAR": "v1"}, cwd=tmp_path)
@@ -135,9 +158,13 @@ def test_a_program_spawned_while_the_refusal_came_is_stopped_at_once() -> None:
     assert runner.running() == []
 
 
-def test_exception_in_waiting_thread_stops_its_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A KeyboardInterrupt while waiting must not leave the program running."""
+@pytest.mark.parametrize("stdin", [None, b"input"], ids=["no-stdin", "stdin"])
+def test_exception_in_waiting_thread_stops_its_process(monkeypatch: pytest.MonkeyPatch, stdin: bytes | None) -> None:
+    """A KeyboardInterrupt while waiting must not leave the program running (both ways of
+    waiting: the outputs read alone, and ``communicate`` feeding stdin)."""
     import subprocess
+
+    from firestream_core.tools import process
 
     runner = Runner(grace=0.5)
     pids: list[int] = []
@@ -146,10 +173,15 @@ def test_exception_in_waiting_thread_stops_its_process(monkeypatch: pytest.Monke
         pids.append(self.pid)
         raise KeyboardInterrupt
 
+    def interrupted_read(self, timeout=None):  # noqa: ANN001
+        pids.append(self.proc.pid)
+        raise KeyboardInterrupt
+
     with monkeypatch.context() as m:
         m.setattr(subprocess.Popen, "communicate", interrupted_communicate)
+        m.setattr(process._Outputs, "read", interrupted_read)
         with pytest.raises(KeyboardInterrupt):
-            runner.run([PY, "-c", "import time; time.sleep(30)"])
+            runner.run([PY, "-c", "import time; time.sleep(30)"], stdin=stdin)
     assert runner.running() == []
     import os
 
