@@ -160,7 +160,7 @@ def test_cli_apply_called_in_process_freezes_nothing(env, fake_helm, monkeypatch
     env.write(block("a"), block("b"))  # something to apply again
     monkeypatch.setattr(sys, "argv", ["firestream", "apply", "--yes", "-f", str(path), *env.flags])
     assert main() == 0  # as the console script calls it
-    assert frozen == [1]
+    assert frozen == [1, 1]  # before the run, and when the command ends
 
 
 def test_one_value_changed_upgrades_only_that_release(env, fake_helm):
