@@ -6,6 +6,9 @@ manifests go on stdin (``-f -``), never on argv; failures are typed
 (:func:`~firestream_core.tools.helm_errors.kubectl_error`) and their stderr redacted.
 ``get`` answers None for an object (or a kind) that does not exist, so a
 validation can ask "is it there?" without catching anything.
+``get_labelled`` is ``get`` by one label's value, shared by the calls made
+at the same time (:mod:`~firestream_core.tools.coalesce`): releases validating
+together read their pods with one ``kubectl get -l 'label in (a,b,c)'``.
 """
 
 from __future__ import annotations
