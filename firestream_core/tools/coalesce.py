@@ -38,7 +38,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 __all__ = ["DEFAULT_LIMIT", "Coalescer"]
 
@@ -141,7 +141,7 @@ class Coalescer(Generic[K, V, R]):
             return self._fetch(key, [me.value])[me.value]
         if me.error is not None:
             raise me.error
-        return me.answer  # type: ignore[return-value]  # set with the answer, None only if fetch said so
+        return cast(R, me.answer)  # set by _settle with the answer fetch gave
 
     def _call(self, key: K, batch: list[_Request[V, R]], me: _Request[V, R]) -> R:
         """Make the call for ``batch`` (``me`` among it), then hand each request its outcome."""

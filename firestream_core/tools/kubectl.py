@@ -37,15 +37,15 @@ log = release_logger("firestream.kubectl")  # during a lifecycle its lines name 
 ENV_KUBECTL_BINARY = "FIRESTREAM_KUBECTL_BINARY"
 """Environment variable naming the kubectl binary (default: ``kubectl`` on PATH)."""
 
-_NOT_FOUND = re.compile(
-    r"\(NotFound\)|not found|the server doesn't have a resource type|no matches for kind", re.I
-)
 LABELLED_BATCH = 50
 """Most label values one shared ``get_labelled`` call asks for (the selector stays short)."""
 
 # a label value (at most 63 characters); only such a value can stand in a selector's set
 _LABEL_VALUE = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 
+_NOT_FOUND = re.compile(
+    r"\(NotFound\)|not found|the server doesn't have a resource type|no matches for kind", re.I
+)
 _NO_MATCH = re.compile(r"no matching resources found", re.I)
 _ALREADY_EXISTS = re.compile(r"\(AlreadyExists\)|already exists", re.I)
 _CONFLICT = re.compile(r"\(Conflict\)|the object has been modified", re.I)
