@@ -8,6 +8,7 @@ for an event, never for a duration, and nothing asserts a time.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from firestream_core.errors import HelmCommandError
 from firestream_core.tools.coalesce import Coalescer
 from firestream_core.tools.kubectl import Kubectl
 from firestream_core.tools.process import Completed, Runner
+from firestream_core.tools.release_log import naming_release
 
 LABEL = "app.kubernetes.io/instance"
 KINDS = "pods,deployments,statefulsets,daemonsets"
@@ -267,14 +269,18 @@ class LabelledReads:
 
     def start(self, value: str, namespace: str = "apps") -> None:
         def ask() -> None:
-            try:
-                self.answers[namespace, value] = self.kubectl.get_labelled(KINDS, LABEL, value, namespace=namespace)
-            except BaseException as exc:  # noqa: BLE001 - kept for the test to look at
-                self.errors[namespace, value] = exc
+            with naming_release(value):  # as a release's lifecycle runs it: its lines name it
+                self.ask(value, namespace)
 
         t = threading.Thread(target=ask, daemon=True)
         self.threads.append(t)
         t.start()
+
+    def ask(self, value: str, namespace: str) -> None:
+        try:
+            self.answers[namespace, value] = self.kubectl.get_labelled(KINDS, LABEL, value, namespace=namespace)
+        except BaseException as exc:  # noqa: BLE001 - kept for the test to look at
+            self.errors[namespace, value] = exc
 
     def join(self) -> None:
         for t in self.threads:
@@ -295,7 +301,8 @@ def test_get_labelled_alone_is_the_get_of_today() -> None:
                              "--selector", f"{LABEL}=a", "--context", "prod"]]
 
 
-def test_get_labelled_calls_made_together_share_one_get_split_by_the_label() -> None:
+def test_get_labelled_calls_made_together_share_one_get_split_by_the_label(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="firestream.kubectl")
     objects = [pod("a-1", "a"), pod("b-1", "b"), pod("b-2", "b"), pod("c-1", "c"), pod("x-1", "x"),
                pod("stray", None)]
     runner = KubectlRunner(objects, gated=True)
@@ -318,6 +325,10 @@ def test_get_labelled_calls_made_together_share_one_get_split_by_the_label() -> 
     assert selector.startswith(f"{LABEL} in (") and sorted(selector[len(LABEL) + 5:-1].split(",")) == ["b", "c", "d"]
     assert shared[:7] == ["kubectl", "get", KINDS, "--output", "json", "--namespace", "apps"]
     assert shared[-2:] == ["--context", "prod"]
+    # each release the shared call served names it, on its own line; the lone call logs nothing more
+    lines = sorted(r.getMessage() for r in caplog.records if "shared call" in r.getMessage())
+    assert lines == [f"release '{v}': {LABEL}={v} read by one shared call: kubectl get {KINDS} "
+                     f"--namespace apps --selector {selector}" for v in "bcd"]
 
 
 def test_get_labelled_never_shares_across_namespaces_or_kubectls() -> None:
