@@ -161,7 +161,7 @@ def check_pods_running(chart: HelmChart, context: DeployContext) -> ValidationRe
     except HelmError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return ValidationResult.fail(CHECK, f"release '{name}': cannot read its manifest: {first}")
-    listed, labelled = release_pods_and_workloads(context, info)  # one kubectl call
+    listed, labelled = release_pods_and_workloads(context, info)  # one kubectl call, maybe shared
     found = {_key(w, ns) for w in labelled}
     extra = [k for k in keys if k not in found]  # unlabelled, in another namespace, or Jobs
     live = _fetch(context, extra, ns) if extra else {}
