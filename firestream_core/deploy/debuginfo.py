@@ -104,9 +104,9 @@ def release_pods_and_workloads(
     'app.kubernetes.io/instance in (a,b,c)'`` whose List is split by the
     label's value (``tools/coalesce.py``); a release validating alone makes
     it at once, alone. Each release gets only its own objects, or the call's
-    error. When kubectl answers nothing usable (a
-    kind refused as unknown: the one call then says nothing about the
-    others), the pods and the workloads are read separately, as
+    error. When kubectl answers nothing usable (a kind refused as unknown:
+    the one call then says nothing about the others), the pods and the
+    workloads are read separately, each release on its own, as
     :func:`release_pods` and :func:`release_workloads` do.
     """
     data = context.kubectl.get_labelled(RELEASE_KINDS, INSTANCE_LABEL, info.name, namespace=info.namespace_name)

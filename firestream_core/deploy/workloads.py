@@ -14,7 +14,8 @@ Calls per poll: ONE ``kubectl get pods,deployments,statefulsets,daemonsets
 -l app.kubernetes.io/instance=<release>`` in the release's namespace (as
 before), shared with the releases of that namespace validating at the same
 moment (one ``-l 'app.kubernetes.io/instance in (a,b,c)'``, each release
-given only its own objects: ``debuginfo.release_pods_and_workloads``); only workloads that call did not return (unlabelled, or in another
+given only its own objects: ``debuginfo.release_pods_and_workloads``);
+only workloads that call did not return (unlabelled, or in another
 namespace, or Jobs) cost one ``kubectl get -f -`` per namespace, and their
 pods one ``kubectl get pods -l <their selector>`` each.
 
