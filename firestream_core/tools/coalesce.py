@@ -75,13 +75,14 @@ class _Key(Generic[V, R]):
 
 
 def _own_copy(error: Exception) -> Exception:
-    """``error`` for one more waiting request: a copy (same type, message and attributes), so no
-    two releases hold, and raise, the same exception object; the error itself if it cannot be copied."""
+    """``error`` for one more waiting request: a copy (same type, arguments, message and
+    attributes), so no two releases hold, and raise, the same exception object; the error
+    itself when a copy would not be the same (a constructor that rewrites its arguments)."""
     try:
         twin = copy.copy(error)
     except Exception:
         return error
-    if type(twin) is not type(error):  # pragma: no cover - a __reduce__ of its own
+    if type(twin) is not type(error) or twin.args != error.args or str(twin) != str(error):
         return error
     twin.__cause__, twin.__context__ = error.__cause__, error.__context__
     twin.__suppress_context__ = error.__suppress_context__

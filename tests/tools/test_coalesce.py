@@ -19,7 +19,7 @@ import pytest
 from firestream_core.errors import HelmCommandError
 from firestream_core.tools.coalesce import Coalescer
 from firestream_core.tools.kubectl import Kubectl
-from firestream_core.tools.process import Completed, Runner
+from firestream_core.tools.process import Completed, ProgramNotFoundError, Runner
 from firestream_core.tools.release_log import naming_release
 
 LABEL = "app.kubernetes.io/instance"
@@ -193,6 +193,23 @@ def test_the_error_of_a_shared_call_reaches_each_request_it_served_as_its_own_co
     # and the coalescer is not stuck: the next request calls at once
     fetch.fail = lambda values: None
     assert lookups.get("ns", "e") == "ns:e"
+
+
+def test_an_error_that_cannot_be_copied_as_it_is_reaches_each_request_itself() -> None:
+    missing = ProgramNotFoundError("kubectl")  # its constructor rewrites its arguments: a copy would not say the same
+
+    fetch = Fetch(gated=True, fail=lambda values: missing if len(values) > 1 else None)
+    lookups: Coalescer[str, str, str] = Coalescer(fetch)
+    requests = Requests(lookups)
+    requests.start("ns", "a")
+    until(lambda: fetch.entered == 1, "a's call started")
+    for value in "bc":
+        requests.start("ns", value)
+    until(lambda: lookups.waiting("ns") == 2, "b and c wait")
+    fetch.gate.set()
+    requests.join()
+    assert requests.errors == {"b": missing, "c": missing}
+    assert all(e is missing and str(e) == str(ProgramNotFoundError("kubectl")) for e in requests.errors.values())
 
 
 def test_a_call_ended_by_a_base_exception_has_the_others_ask_again_alone() -> None:
