@@ -98,14 +98,18 @@ def release_pods_and_workloads(
 
     ``kubectl get pods,deployments,statefulsets,daemonsets -l
     app.kubernetes.io/instance=<name> -o json`` answers a List of mixed
-    kinds, split here by ``kind``. When kubectl answers nothing usable (a
-    kind refused as unknown: the one call then says nothing about the
-    others), the pods and the workloads are read separately, as
+    kinds, split here by ``kind``. The call is ``context.kubectl.get_labelled``:
+    releases of the same namespace validating at the same time (the run
+    shares one ``Kubectl``) share it, as one ``kubectl get ... -l
+    'app.kubernetes.io/instance in (a,b,c)'`` whose List is split by the
+    label's value (``tools/coalesce.py``); a release validating alone makes
+    it at once, alone. Each release gets only its own objects, or the call's
+    error. When kubectl answers nothing usable (a kind refused as unknown:
+    the one call then says nothing about the others), the pods and the
+    workloads are read separately, each release on its own, as
     :func:`release_pods` and :func:`release_workloads` do.
     """
-    data = context.kubectl.get(
-        RELEASE_KINDS, namespace=info.namespace_name, selector=f"{INSTANCE_LABEL}={info.name}"
-    )
+    data = context.kubectl.get_labelled(RELEASE_KINDS, INSTANCE_LABEL, info.name, namespace=info.namespace_name)
     items = data.get("items") if isinstance(data, Mapping) else None
     if not isinstance(items, list):
         return release_pods(context, info), release_workloads(context, info)

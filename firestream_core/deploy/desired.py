@@ -273,7 +273,7 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
 class ReadOnlyKubectl(_ReadOnly[KubectlTool], KubectlTool):
     """``context.kubectl`` as the desired-state stage sees it: kubectl's reads only.
 
-    ``get``, ``get_manifest_objects``, ``logs`` and ``events`` are the run's
+    ``get``, ``get_labelled``, ``get_manifest_objects``, ``logs`` and ``events`` are the run's
     :class:`~firestream_core.tools.kubectl.Kubectl` calls; every other call
     (``apply_server_side``, ``delete``, ``create``, ``replace``, ``run``,
     ``wait``, ``runner``) raises :class:`~firestream_core.errors.PluginError`
@@ -299,6 +299,9 @@ class ReadOnlyKubectl(_ReadOnly[KubectlTool], KubectlTool):
         return self._read("get").get(
             kind, name, namespace=namespace, selector=selector, all_namespaces=all_namespaces
         )
+
+    def get_labelled(self, kind: str, label: str, value: str, *, namespace: str) -> dict[str, Any] | None:
+        return self._read("get_labelled").get_labelled(kind, label, value, namespace=namespace)
 
     def get_manifest_objects(
         self, manifest: str | Sequence[Mapping[str, Any]], *, namespace: str | None = None

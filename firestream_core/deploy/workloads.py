@@ -12,7 +12,10 @@ per lifecycle (kept in ``context.lifecycle.workloads``).
 
 Calls per poll: ONE ``kubectl get pods,deployments,statefulsets,daemonsets
 -l app.kubernetes.io/instance=<release>`` in the release's namespace (as
-before); only workloads that call did not return (unlabelled, or in another
+before), shared with the releases of that namespace validating at the same
+moment (one ``-l 'app.kubernetes.io/instance in (a,b,c)'``, each release
+given only its own objects: ``debuginfo.release_pods_and_workloads``);
+only workloads that call did not return (unlabelled, or in another
 namespace, or Jobs) cost one ``kubectl get -f -`` per namespace, and their
 pods one ``kubectl get pods -l <their selector>`` each.
 
@@ -159,7 +162,7 @@ def check_pods_running(chart: HelmChart, context: DeployContext) -> ValidationRe
     except HelmError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return ValidationResult.fail(CHECK, f"release '{name}': cannot read its manifest: {first}")
-    listed, labelled = release_pods_and_workloads(context, info)  # one kubectl call
+    listed, labelled = release_pods_and_workloads(context, info)  # one kubectl call, maybe shared
     found = {_key(w, ns) for w in labelled}
     extra = [k for k in keys if k not in found]  # unlabelled, in another namespace, or Jobs
     live = _fetch(context, extra, ns) if extra else {}

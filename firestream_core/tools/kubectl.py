@@ -6,10 +6,14 @@ manifests go on stdin (``-f -``), never on argv; failures are typed
 (:func:`~firestream_core.tools.helm_errors.kubectl_error`) and their stderr redacted.
 ``get`` answers None for an object (or a kind) that does not exist, so a
 validation can ask "is it there?" without catching anything.
+``get_labelled`` is ``get`` by one label's value, shared by the calls made
+at the same time (:mod:`~firestream_core.tools.coalesce`): releases validating
+together read their pods with one ``kubectl get -l 'label in (a,b,c)'``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -18,6 +22,7 @@ from typing import Any
 
 from firestream_core.errors import HelmError
 from firestream_core.tools import kube_yaml
+from firestream_core.tools.coalesce import Coalescer
 from firestream_core.tools.helm_args import seconds
 from firestream_core.tools.helm_errors import KUBECTL_TIMED_OUT, UNREACHABLE, kubectl_error
 from firestream_core.tools.kubetool import KubeTool
@@ -25,12 +30,18 @@ from firestream_core.tools.process import Completed, Runner
 from firestream_core.tools.redact import Redactor
 from firestream_core.tools.release_log import release_logger
 
-__all__ = ["ENV_KUBECTL_BINARY", "Kubectl"]
+__all__ = ["ENV_KUBECTL_BINARY", "LABELLED_BATCH", "Kubectl"]
 
 log = release_logger("firestream.kubectl")  # during a lifecycle its lines name the release
 
 ENV_KUBECTL_BINARY = "FIRESTREAM_KUBECTL_BINARY"
 """Environment variable naming the kubectl binary (default: ``kubectl`` on PATH)."""
+
+LABELLED_BATCH = 50
+"""Most label values one shared ``get_labelled`` call asks for (the selector stays short)."""
+
+# a label value (at most 63 characters); only such a value can stand in a selector's set
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 
 _NOT_FOUND = re.compile(
     r"\(NotFound\)|not found|the server doesn't have a resource type|no matches for kind", re.I
@@ -67,6 +78,10 @@ class Kubectl(KubeTool):
     ) -> None:
         super().__init__(runner, binary, kube_context=kube_context, env=env, redactor=redactor)
         self.kubeconfig: str | None = os.fspath(kubeconfig) if kubeconfig is not None else None
+        # get_labelled's calls made at the same time share one kubectl call (tools/coalesce.py)
+        self._labelled: Coalescer[tuple[str, str, str], str, tuple[dict[str, Any] | None, str | None]] = (
+            Coalescer(self._labelled_batch, limit=LABELLED_BATCH)
+        )
 
     def __repr__(self) -> str:
         return f"Kubectl(binary={self.binary!r}, kubeconfig={self.kubeconfig!r})"
@@ -117,6 +132,52 @@ class Kubectl(KubeTool):
                 return None
             raise self._failure("get", result)
         return json.loads(result.stdout) if result.stdout.strip() else None
+
+    def get_labelled(self, kind: str, label: str, value: str, *, namespace: str) -> dict[str, Any] | None:
+        """``get(kind, namespace=namespace, selector=f"{label}={value}")``, shared with the same
+        reads of other values made at the same time (releases validating in parallel).
+
+        A call that finds no other running for the same ``kind``, ``label`` and
+        ``namespace`` is made at once, alone, exactly as ``get`` makes it. Calls
+        made while one runs wait for it to end, then ONE ``kubectl get KIND
+        --selector 'LABEL in (v1,v2,...)'`` (at most :data:`LABELLED_BATCH`
+        values; the command line names every value it serves) answers them
+        all: each gets the List of the objects carrying its own value, None
+        when kubectl answered None (a kind the server does not know), or the
+        error the call raised. A value that cannot stand in a selector's set
+        is asked alone. Calls of another ``Kubectl`` (another cluster,
+        context, binary or environment) never share one.
+        """
+        if not _LABEL_VALUE.fullmatch(value):
+            return self.get(kind, namespace=namespace, selector=f"{label}={value}")
+        data, selector = self._labelled.get((kind, namespace, label), value)
+        if selector is not None:  # each release served says which call answered it
+            log.debug("%s=%s read by one shared call: kubectl get %s --namespace %s --selector %s",
+                      label, value, kind, namespace, selector)
+        return data
+
+    def _labelled_batch(
+        self, key: tuple[str, str, str], values: Sequence[str]
+    ) -> dict[str, tuple[dict[str, Any] | None, str | None]]:
+        """``get_labelled``'s one call for ``values``: ``label=value`` for one (``get``'s own
+        call), ``label in (...)`` for several, its List split by the label's value."""
+        kind, namespace, label = key
+        if len(values) == 1:
+            return {values[0]: (self.get(kind, namespace=namespace, selector=f"{label}={values[0]}"), None)}
+        selector = f"{label} in ({','.join(values)})"
+        data = self.get(kind, namespace=namespace, selector=selector)
+        items = data.get("items") if isinstance(data, Mapping) else None
+        if data is None or not isinstance(items, list):  # nothing to split: each gets the answer as it is
+            return {v: (copy.deepcopy(data), selector) for v in values}
+        mine: dict[str, list[dict[str, Any]]] = {v: [] for v in values}
+        for item in items:
+            meta = item.get("metadata") if isinstance(item, Mapping) else None
+            labels = meta.get("labels") if isinstance(meta, Mapping) else None
+            own = labels.get(label) if isinstance(labels, Mapping) else None
+            if isinstance(own, str) and own in mine:
+                mine[own].append(item)
+        head = {k: v for k, v in data.items() if k != "items"}
+        return {v: ({**copy.deepcopy(head), "items": mine[v]}, selector) for v in values}
 
     def get_manifest_objects(
         self, manifest: str | Sequence[Mapping[str, Any]], *, namespace: str | None = None

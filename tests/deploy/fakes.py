@@ -204,6 +204,10 @@ class FakeKubectl:
             return {"kind": "List", "items": self._workloads(selector)}
         return {"kind": "PodList", "items": self._pods(selector)}
 
+    def get_labelled(self, kind: str, label: str, value: str, *, namespace: str) -> dict[str, Any] | None:
+        """As ``Kubectl.get_labelled`` answers a release validating alone: its ``get``."""
+        return self.get(kind, namespace=namespace, selector=f"{label}={value}")
+
     def _workloads(self, selector: str | None) -> list[dict[str, Any]]:
         release = (selector or "=").split("=", 1)[1]
         return self.workloads.get(release, [])

@@ -2,18 +2,26 @@
 
 Real helm 3 and 4 on the emulator with a Strimzi-shaped chart: the
 operator's pods carry no ``app.kubernetes.io/instance``, one Deployment
-lives in another namespace, a plain Job runs once.
+lives in another namespace, a plain Job runs once. And releases validating
+together share one real ``kubectl get -l 'app.kubernetes.io/instance in
+(...)'``, each answered with its own pods only.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from firestream_testing.plugin_fixtures import RecordingRunner
 
+from firestream_core.deploy.debuginfo import INSTANCE_LABEL, RELEASE_KINDS
 from firestream_core.deploy.lifecycle import run_release
-from firestream_core.deploy.workloads import workload_state
-from firestream_core.model import ChartInfo, ChartSetValue, ValidationStatus
+from firestream_core.deploy.workloads import check_pods_running, workload_state
+from firestream_core.model import ChartInfo, ChartSetValue, ValidationResult, ValidationStatus
+from firestream_core.plugin.context import DeployContext
 from firestream_core.plugin.generic import GenericChart
 from firestream_core.tools.manifests import manifest_workloads
 
@@ -101,3 +109,73 @@ def test_a_release_without_workloads_says_so(kube, helm_bin, deploy_context):
     assert result.ok, (result.error, result.debug)
     check = next(v for v in result.validations if v.name == "pods_running")
     assert check.message.startswith("release 'plain' has no workloads (Deployment, StatefulSet, DaemonSet, Job)")
+
+
+class _HeldFirstGet(RecordingRunner):
+    """Runs programs for real; the first labelled ``kubectl get`` is held until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def run(self, argv: Any, **kwargs: Any) -> Any:
+        if "--selector" in [str(a) for a in argv] and not self.entered.is_set():
+            self.entered.set()
+            assert self.gate.wait(60), "the test never opened the gate"
+        return super().run(argv, **kwargs)
+
+
+def _until(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.01)
+
+
+@pytest.mark.helm
+def test_releases_validating_together_share_one_real_kubectl_get_each_with_its_own_pods(
+    kube, chart_repo, tmp_path, kubectl_bin
+):
+    ns = kube.namespace
+    helm = kube.helm()
+    replicas = {"a": 1, "b": 2, "c": 3}
+    charts = {}
+    for name, count in replicas.items():
+        info = ChartInfo(name=name, path=chart_repo.tgz("tiny-app", "0.1.0"), namespace=ns, timeout="60s",
+                         values=[ChartSetValue("replicaCount", str(count))])
+        helm.upgrade_install(info, tmp_path)  # --wait: its pods are ready
+        charts[name] = GenericChart(info)
+    runner = _HeldFirstGet()
+    kubectl = kube.kubectl(runner=runner)  # one run's kubectl, shared by its releases
+    contexts = {}
+    for name in replicas:
+        context = DeployContext(helm=helm, kubectl=kubectl, project_dir=tmp_path)
+        context.lifecycle.workloads = tuple(manifest_workloads(helm.get_manifest(name, ns), ns))
+        contexts[name] = context
+    results: dict[str, ValidationResult] = {}
+
+    def validate(name: str) -> None:
+        results[name] = check_pods_running(charts[name], contexts[name])
+
+    threads = [threading.Thread(target=validate, args=(name,), daemon=True) for name in replicas]
+    threads[0].start()  # a: alone, at once (held at the gate)
+    _until(runner.entered.is_set, "a's kubectl get started")
+    threads[1].start()
+    threads[2].start()  # b and c come while a's call runs: they wait for the next, shared call
+    _until(lambda: kubectl._labelled.waiting((RELEASE_KINDS, ns, INSTANCE_LABEL)) == 2, "b and c wait")
+    runner.gate.set()
+    for t in threads:
+        t.join(120)
+        assert not t.is_alive()
+
+    gets = [argv for argv in runner.argvs if "--selector" in argv]
+    selectors = sorted(argv[argv.index("--selector") + 1] for argv in gets)
+    assert selectors in ([f"{INSTANCE_LABEL} in (b,c)", f"{INSTANCE_LABEL}=a"],
+                         [f"{INSTANCE_LABEL} in (c,b)", f"{INSTANCE_LABEL}=a"])  # three releases, two calls
+    assert all(argv[1:3] == ["get", RELEASE_KINDS] for argv in gets)
+    for name, count in replicas.items():  # each counts its own pods, never another release's
+        result = results[name]
+        assert result.status is ValidationStatus.PASSED, result.message
+        assert result.message == f"{count} pods of release '{name}' running"
+        assert result.details["workloads"] == [f"Deployment/{name}-tiny-app"]
