@@ -21,7 +21,9 @@ live in :mod:`~firestream_core.deploy.results`, the run's machinery in
 Guarantees of :meth:`Project.apply` (shown by ``tests/project``):
 
 * one ``helm version`` and one cluster-state call per run (the plan's: a run
-  carrying out a plan ``plan()`` made reuses its tools), one ``repo add`` per distinct
+  carrying out a plan ``plan()`` made reuses its tools; the two run at the
+  same time, and on helm 4 the list first tried with helm 3's ``--all`` is
+  refused by helm before it reaches the cluster), one ``repo add`` per distinct
   repository, one lifecycle per changed release and zero helm calls for
   ``no-op`` releases, which count as satisfied for their dependents;
 * a release starts the moment its own dependencies succeeded; a failure
