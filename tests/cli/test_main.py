@@ -131,6 +131,37 @@ def test_validate_imports_no_yaml_and_no_unused_plugin(project: Path, tmp_path: 
     assert r.stdout.splitlines()[-1] == "code: 0 heavy: []", r.stderr
 
 
+def test_a_valid_apply_imports_no_test_runner_and_compiles_no_error_pattern(
+    tmp_path: Path, fake_helm, fake_kubectl  # noqa: ANN001
+) -> None:
+    """An apply whose releases run no helm tests and whose every call succeeds: the
+    ``firestream test`` module, ``difflib`` (a misspelt key's "did you mean") and the
+    patterns that read a failed call's stderr (``tools/helm_errors.py``) are never loaded."""
+    d = tmp_path / "proj"
+    (d / "chart").mkdir(parents=True)
+    (d / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (d / "firestream.toml").write_text('[[deployments.generic]]\nname = "a"\npath = "chart"\n'
+                                       '[[deployments.generic]]\nname = "b"\npath = "chart"\n'
+                                       'depends_on = ["a"]\n')
+    r = run_py(
+        """
+        import sys
+        from firestream_core.cli.main import main
+        from firestream_core.tools import helm_errors
+        code = main(["apply", "--yes", "--helm-binary", sys.argv[1]])
+        compiled = [n for n, p in vars(helm_errors).items()
+                    if isinstance(p, helm_errors._OnFirstUse) and p._compiled is not None]
+        print("code:", code, "loaded:", sorted({"difflib", "firestream_core.deploy.helm_tests"} & set(sys.modules)),
+              "compiled:", compiled)
+        """,
+        str(fake_helm.binary),
+        env={**fake_helm.env, "FIRESTREAM_KUBECTL_BINARY": str(fake_kubectl)},
+        cwd=d,
+    )
+    assert r.stdout.splitlines()[-1] == "code: 0 loaded: [] compiled: []", r.stdout + r.stderr
+    assert [c.op for c in fake_helm.call_log() if c.op == "upgrade"] == ["upgrade", "upgrade"]
+
+
 def test_only_the_command_run_is_imported(project: Path) -> None:
     r = run_py(
         """
