@@ -39,7 +39,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import stat
 import tempfile
 import threading
@@ -398,7 +397,7 @@ def host_marker() -> str:
     """
     global _host_marker
     if _host_marker is None:
-        parts = [socket.gethostname()]
+        parts = [os.uname().nodename]  # socket.gethostname(), without importing socket
         for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
             try:
                 parts.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text().strip())

@@ -135,14 +135,18 @@ def test_a_valid_apply_imports_no_test_runner_and_compiles_no_error_pattern(
     tmp_path: Path, fake_helm, fake_kubectl  # noqa: ANN001
 ) -> None:
     """An apply whose releases run no helm tests and whose every call succeeds: the
-    ``firestream test`` module, ``difflib`` (a misspelt key's "did you mean") and the
-    patterns that read a failed call's stderr (``tools/helm_errors.py``) are never loaded."""
+    ``firestream test`` module, ``difflib`` (a misspelt key's "did you mean"), ``socket``
+    and ``uuid`` (the lock's host and id come from ``os``) and the patterns that read a
+    failed call's stderr (``tools/helm_errors.py``) are never loaded."""
     d = tmp_path / "proj"
     (d / "chart").mkdir(parents=True)
     (d / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
     (d / "firestream.toml").write_text('[[deployments.generic]]\nname = "a"\npath = "chart"\n'
                                        '[[deployments.generic]]\nname = "b"\npath = "chart"\n'
                                        'depends_on = ["a"]\n')
+    env = {**fake_helm.env, "FIRESTREAM_KUBECTL_BINARY": str(fake_kubectl),
+           "FIRESTREAM_CACHE_DIR": str(tmp_path / "cache"), "FIRESTREAM_PLUGIN_CACHE": "on"}
+    run_py("from firestream_core.cli.main import main; main(['validate'])", env=env, cwd=d)  # warm cache
     r = run_py(
         """
         import sys
@@ -151,11 +155,11 @@ def test_a_valid_apply_imports_no_test_runner_and_compiles_no_error_pattern(
         code = main(["apply", "--yes", "--helm-binary", sys.argv[1]])
         compiled = [n for n, p in vars(helm_errors).items()
                     if isinstance(p, helm_errors._OnFirstUse) and p._compiled is not None]
-        print("code:", code, "loaded:", sorted({"difflib", "firestream_core.deploy.helm_tests"} & set(sys.modules)),
+        print("code:", code, "loaded:", sorted({"difflib", "firestream_core.deploy.helm_tests", "socket", "uuid"} & set(sys.modules)),
               "compiled:", compiled)
         """,
         str(fake_helm.binary),
-        env={**fake_helm.env, "FIRESTREAM_KUBECTL_BINARY": str(fake_kubectl)},
+        env=env,
         cwd=d,
     )
     assert r.stdout.splitlines()[-1] == "code: 0 loaded: [] compiled: []", r.stdout + r.stderr
