@@ -891,16 +891,18 @@ class Project:
                 print(change.name, change.action, change.reason)
             print(plan.to_json())          # names, actions, reasons: never a value
         """
-        from firestream_core.deploy.plan import make_plan
-
         # the state first: a damaged state file is refused before any cluster call
         state = self.load_state()
         tools = None
         if helm is None:
             tools = self.tools()
             helm, kubectl = tools[1], tools[2]
+            if installed is None:  # our own helm: list in the background, prepare meanwhile
+                installed = self._list_while_preparing(helm)
         if installed is None:
             installed = helm.list_releases()
+        from firestream_core.deploy.plan import make_plan
+
         if destroy and targets and not include_deps and not force:
             self._refuse_stranded_dependents(list(targets), installed)
         desired = self.desired_states(helm=helm, kubectl=kubectl, installed=installed)
@@ -921,6 +923,45 @@ class Project:
         if tools is not None:
             self._planned = (plan, tools)
         return plan
+
+    def _list_while_preparing(self, helm: Helm) -> list[InstalledRelease]:
+        """``helm.list_releases()`` (with ``helm version`` beside it), while this thread
+        does the Python work the plan does next anyway and that needs no cluster: it
+        imports the plan's modules and has the plugin manager import and select the
+        ``contribute_values`` hooks of the project's chart types (built-in plugins
+        included). helm's start-up and cluster round trip (30-100 ms each with a real
+        helm) then hide that work instead of adding to it.
+
+        A failure while preparing is left for the plan to meet again in its place (the
+        same call, after the list); the list's own failure is raised here.
+        """
+        listed: list[list[InstalledRelease]] = []
+        failed: list[BaseException] = []
+
+        def listing() -> None:
+            try:
+                listed.append(helm.list_releases())
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                failed.append(exc)
+
+        worker = threading.Thread(target=listing, name="helm-list", daemon=True)
+        worker.start()
+        try:
+            try:
+                import firestream_core.deploy.desired
+                import firestream_core.deploy.plan  # noqa: F401 - imported while helm runs
+
+                for chart_type in dict.fromkeys(c.chart_type for c in self.charts):
+                    self.manager.hook_caller("contribute_values", chart_type)
+            except Exception:  # noqa: BLE001, S110 - desired_states makes the same calls and raises it
+                pass
+            worker.join()
+        except BaseException:  # Ctrl-C / SIGTERM here: stop helm, as a list in this thread would be
+            helm.runner.terminate_all()
+            raise
+        if failed:
+            raise failed[0]
+        return listed[0]
 
     def _refuse_stranded_dependents(self, targets: list[str], installed: list[InstalledRelease]) -> None:
         """Destroying ``targets`` must not strand a deployed release that depends on one."""

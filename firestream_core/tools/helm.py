@@ -241,11 +241,12 @@ class Helm(KubeTool):
         asking.start()
         try:
             listed = self._run("list", helmargs.list_args(3), check=False)
-        except BaseException:
+        except Exception:
             asking.join()
             if failed:
                 raise failed[0] from None
             raise
+        # (Ctrl-C stopped the list and propagates at once: the version call ends by itself)
         asking.join()
         if failed:
             raise failed[0]
