@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.kubectl import Kubectl
+    from firestream_core.tools.process import Runner
     from firestream_core.tools.redact import Redactor
 
 __all__ = ["Project", "state_backend", "state_scope"]
@@ -767,18 +768,24 @@ class Project:
             installed = helm.list_releases()
             plan = project.plan(helm=helm, kubectl=kubectl, installed=installed)
         """
-        from firestream_core.tools.helm import Helm
-        from firestream_core.tools.kubectl import Kubectl
-        from firestream_core.tools.process import Runner
+        runner, helm = self._helm_tool()
+        return runner, helm, self._kubectl_tool(runner)
 
-        runner = Runner(redactor=self.redactor)
-        common: dict[str, Any] = {
+    def _tool_options(self) -> dict[str, Any]:
+        return {
             "kubeconfig": self.kubeconfig,
             "kube_context": self.kube_context,
             "env": self.env or None,
             "redactor": self.redactor,
         }
-        helm = Helm(runner, self.helm_binary, **common)
+
+    def _helm_tool(self) -> tuple[Runner, Helm]:
+        """The run's process runner and its helm (:meth:`tools` without kubectl)."""
+        from firestream_core.tools.helm import Helm
+        from firestream_core.tools.process import Runner
+
+        runner = Runner(redactor=self.redactor)
+        helm = Helm(runner, self.helm_binary, **self._tool_options())
         from firestream_core.tools.oci import (
             RegistryLogins,  # [registries]: one login per registry per run
         )
@@ -789,8 +796,13 @@ class Project:
             environ={**os.environ, **(self.env or {})},
             redactor=self.redactor,
         )
-        kubectl = Kubectl(runner, self.kubectl_binary, **common)
-        return runner, helm, kubectl
+        return runner, helm
+
+    def _kubectl_tool(self, runner: Runner) -> Kubectl:
+        """The run's kubectl, on ``runner`` (:meth:`tools`)."""
+        from firestream_core.tools.kubectl import Kubectl
+
+        return Kubectl(runner, self.kubectl_binary, **self._tool_options())
 
     def _tools_for(self, plan: Plan | None) -> Tools:
         """The tools ``plan()`` made for ``plan`` (once: a run may stop its runner), else fresh ones."""
@@ -895,10 +907,12 @@ class Project:
         state = self.load_state()
         tools = None
         if helm is None:
-            tools = self.tools()
-            helm, kubectl = tools[1], tools[2]
-            if installed is None:  # our own helm: list in the background, prepare meanwhile
-                installed = self._list_while_preparing(helm)
+            runner, helm = self._helm_tool()
+            if installed is None:  # our own helm: it lists on a thread while kubectl & co are made
+                installed, kubectl = self._list_while_preparing(helm)
+            else:
+                kubectl = self._kubectl_tool(runner)
+            tools = (runner, helm, kubectl)
         if installed is None:
             installed = helm.list_releases()
         from firestream_core.deploy.plan import make_plan
@@ -924,13 +938,15 @@ class Project:
             self._planned = (plan, tools)
         return plan
 
-    def _list_while_preparing(self, helm: Helm) -> list[InstalledRelease]:
-        """``helm.list_releases()`` (with ``helm version`` beside it), while this thread
-        does the Python work the plan does next anyway and that needs no cluster: it
-        imports the plan's modules and has the plugin manager import and select the
-        ``contribute_values`` hooks of the project's chart types (built-in plugins
-        included). helm's start-up and cluster round trip (30-100 ms each with a real
-        helm) then hide that work instead of adding to it.
+    def _list_while_preparing(self, helm: Helm) -> tuple[list[InstalledRelease], Kubectl]:
+        """``helm.list_releases()`` (with ``helm version`` beside it) and the run's kubectl
+        (on helm's runner), made while helm lists: this thread does meanwhile the Python work
+        the plan does next anyway and that needs no cluster. It makes kubectl (importing
+        PyYAML, which a run imports before its first release anyway), imports the plan's
+        modules and has the plugin manager import and select the ``contribute_values``
+        hooks of the project's chart types (built-in plugins included). helm's start-up
+        and cluster round trip (30-100 ms each with a real helm) then hide that work
+        instead of adding to it.
 
         A failure while preparing is left for the plan to meet again in its place (the
         same call, after the list); the list's own failure is raised here.
@@ -947,6 +963,7 @@ class Project:
         worker = threading.Thread(target=listing, name="helm-list", daemon=True)
         worker.start()
         try:
+            kubectl = self._kubectl_tool(helm.runner)
             try:
                 import firestream_core.deploy.desired
                 import firestream_core.deploy.plan  # noqa: F401 - imported while helm runs
@@ -961,7 +978,7 @@ class Project:
             raise
         if failed:
             raise failed[0]
-        return listed[0]
+        return listed[0], kubectl
 
     def _refuse_stranded_dependents(self, targets: list[str], installed: list[InstalledRelease]) -> None:
         """Destroying ``targets`` must not strand a deployed release that depends on one."""

@@ -48,8 +48,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 if TYPE_CHECKING:
     from firestream_core.model import ChartInfo, ChartSetValue
 
@@ -269,6 +267,10 @@ def load_document(filename: str, text: str) -> dict[str, Any]:
     :raises ValueError: the YAML is invalid or not a mapping; the message
         names ``filename`` and the line, never the content.
     """
+    # PyYAML only for a release that has a document (a project without any needs it first in
+    # the run, which imports it before the first release is dispatched: deploy/run.py)
+    import yaml
+
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
