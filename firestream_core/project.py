@@ -37,6 +37,7 @@ Guarantees of :meth:`Project.apply` (shown by ``tests/project``):
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -960,9 +961,13 @@ class Project:
             except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
                 failed.append(exc)
 
+        # A thread waiting for the interpreter gets it only every switch interval (5 ms):
+        # meanwhile helm's threads must get it at once to start helm and read its output.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, 0.0002))
         worker = threading.Thread(target=listing, name="helm-list", daemon=True)
-        worker.start()
         try:
+            worker.start()
             kubectl = self._kubectl_tool(helm.runner)
             try:
                 import firestream_core.deploy.desired
@@ -976,6 +981,8 @@ class Project:
         except BaseException:  # Ctrl-C / SIGTERM here: stop helm, as a list in this thread would be
             helm.runner.terminate_all()
             raise
+        finally:
+            sys.setswitchinterval(interval)
         if failed:
             raise failed[0]
         return listed[0], kubectl
