@@ -36,6 +36,7 @@ Guarantees of :meth:`Project.apply` (shown by ``tests/project``):
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 import threading
@@ -965,7 +966,8 @@ class Project:
         # meanwhile helm's threads must get it at once to start helm and read its output.
         interval = sys.getswitchinterval()
         sys.setswitchinterval(min(interval, 0.0002))
-        worker = threading.Thread(target=listing, name="helm-list", daemon=True)
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(listing,), name="helm-list",
+                                  daemon=True)
         try:
             worker.start()
             kubectl = self._kubectl_tool(helm.runner)

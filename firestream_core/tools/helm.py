@@ -22,6 +22,7 @@ The operations; their rules:
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import threading
@@ -237,7 +238,9 @@ class Helm(KubeTool):
             except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
                 failed.append(exc)
 
-        asking = threading.Thread(target=ask, name="helm-version", daemon=True)
+        # in this thread's context: the release a lifecycle runs for names the version's log line too
+        asking = threading.Thread(target=contextvars.copy_context().run, args=(ask,), name="helm-version",
+                                  daemon=True)
         asking.start()
         try:
             listed = self._run("list", helmargs.list_args(3), check=False)

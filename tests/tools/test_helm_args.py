@@ -246,3 +246,20 @@ def test_first_list_failure_is_typed_as_the_lists() -> None:
     with pytest.raises(ClusterUnreachableError) as exc:
         helm.list_releases()
     assert "helm list failed" in str(exc.value) and "tok-123456" not in str(exc.value)
+
+
+def test_first_list_in_a_lifecycle_asks_the_version_for_that_release() -> None:
+    """The version runs on its own thread, in the caller's context: inside a release's
+    lifecycle its call (and log line) names that release like the list's."""
+    from firestream_core.tools.release_log import current_release, naming_release
+
+    seen: dict[str, str | None] = {}
+
+    def respond(argv: list[str]) -> tuple[int, str, str]:
+        seen[argv[1]] = current_release()
+        return (0, "v3.9.0", "") if argv[1] == "version" else (0, "[]", "")
+
+    helm = Helm(StubRunner(respond), "helm")
+    with naming_release("web"):
+        assert helm.list_releases() == []
+    assert seen == {"version": "web", "list": "web"}
