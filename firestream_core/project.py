@@ -21,7 +21,9 @@ live in :mod:`~firestream_core.deploy.results`, the run's machinery in
 Guarantees of :meth:`Project.apply` (shown by ``tests/project``):
 
 * one ``helm version`` and one cluster-state call per run (the plan's: a run
-  carrying out a plan ``plan()`` made reuses its tools), one ``repo add`` per distinct
+  carrying out a plan ``plan()`` made reuses its tools; the two run at the
+  same time, and on helm 4 the list first tried with helm 3's ``--all`` is
+  refused by helm before it reaches the cluster), one ``repo add`` per distinct
   repository, one lifecycle per changed release and zero helm calls for
   ``no-op`` releases, which count as satisfied for their dependents;
 * a release starts the moment its own dependencies succeeded; a failure
@@ -34,6 +36,7 @@ Guarantees of :meth:`Project.apply` (shown by ``tests/project``):
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -67,6 +70,7 @@ if TYPE_CHECKING:
     from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.kubectl import Kubectl
+    from firestream_core.tools.process import Runner
     from firestream_core.tools.redact import Redactor
 
 __all__ = ["Project", "state_backend", "state_scope"]
@@ -765,18 +769,24 @@ class Project:
             installed = helm.list_releases()
             plan = project.plan(helm=helm, kubectl=kubectl, installed=installed)
         """
-        from firestream_core.tools.helm import Helm
-        from firestream_core.tools.kubectl import Kubectl
-        from firestream_core.tools.process import Runner
+        runner, helm = self._helm_tool()
+        return runner, helm, self._kubectl_tool(runner)
 
-        runner = Runner(redactor=self.redactor)
-        common: dict[str, Any] = {
+    def _tool_options(self) -> dict[str, Any]:
+        return {
             "kubeconfig": self.kubeconfig,
             "kube_context": self.kube_context,
             "env": self.env or None,
             "redactor": self.redactor,
         }
-        helm = Helm(runner, self.helm_binary, **common)
+
+    def _helm_tool(self) -> tuple[Runner, Helm]:
+        """The run's process runner and its helm (:meth:`tools` without kubectl)."""
+        from firestream_core.tools.helm import Helm
+        from firestream_core.tools.process import Runner
+
+        runner = Runner(redactor=self.redactor)
+        helm = Helm(runner, self.helm_binary, **self._tool_options())
         from firestream_core.tools.oci import (
             RegistryLogins,  # [registries]: one login per registry per run
         )
@@ -787,8 +797,13 @@ class Project:
             environ={**os.environ, **(self.env or {})},
             redactor=self.redactor,
         )
-        kubectl = Kubectl(runner, self.kubectl_binary, **common)
-        return runner, helm, kubectl
+        return runner, helm
+
+    def _kubectl_tool(self, runner: Runner) -> Kubectl:
+        """The run's kubectl, on ``runner`` (:meth:`tools`)."""
+        from firestream_core.tools.kubectl import Kubectl
+
+        return Kubectl(runner, self.kubectl_binary, **self._tool_options())
 
     def _tools_for(self, plan: Plan | None) -> Tools:
         """The tools ``plan()`` made for ``plan`` (once: a run may stop its runner), else fresh ones."""
@@ -889,16 +904,20 @@ class Project:
                 print(change.name, change.action, change.reason)
             print(plan.to_json())          # names, actions, reasons: never a value
         """
-        from firestream_core.deploy.plan import make_plan
-
         # the state first: a damaged state file is refused before any cluster call
         state = self.load_state()
         tools = None
         if helm is None:
-            tools = self.tools()
-            helm, kubectl = tools[1], tools[2]
+            runner, helm = self._helm_tool()
+            if installed is None:  # our own helm: it lists on a thread while kubectl & co are made
+                installed, kubectl = self._list_while_preparing(helm)
+            else:
+                kubectl = self._kubectl_tool(runner)
+            tools = (runner, helm, kubectl)
         if installed is None:
             installed = helm.list_releases()
+        from firestream_core.deploy.plan import make_plan
+
         if destroy and targets and not include_deps and not force:
             self._refuse_stranded_dependents(list(targets), installed)
         desired = self.desired_states(helm=helm, kubectl=kubectl, installed=installed)
@@ -919,6 +938,49 @@ class Project:
         if tools is not None:
             self._planned = (plan, tools)
         return plan
+
+    def _list_while_preparing(self, helm: Helm) -> tuple[list[InstalledRelease], Kubectl]:
+        """``helm.list_releases()`` (with ``helm version`` beside it) and the run's kubectl
+        (on helm's runner), made while helm lists: this thread does meanwhile the Python work
+        the plan does next anyway and that needs no cluster. It makes kubectl (importing
+        PyYAML, which a run imports before its first release anyway), imports the plan's
+        modules and has the plugin manager import and select the ``contribute_values``
+        hooks of the project's chart types (built-in plugins included). helm's start-up
+        and cluster round trip (30-100 ms each with a real helm) then hide that work
+        instead of adding to it.
+
+        A failure while preparing is left for the plan to meet again in its place (the
+        same call, after the list); the list's own failure is raised here.
+        """
+        listed: list[list[InstalledRelease]] = []
+        failed: list[BaseException] = []
+
+        def listing() -> None:
+            try:
+                listed.append(helm.list_releases())
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                failed.append(exc)
+
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(listing,), name="helm-list",
+                                  daemon=True)
+        try:
+            worker.start()
+            kubectl = self._kubectl_tool(helm.runner)
+            try:
+                import firestream_core.deploy.desired
+                import firestream_core.deploy.plan  # noqa: F401 - imported while helm runs
+
+                for chart_type in dict.fromkeys(c.chart_type for c in self.charts):
+                    self.manager.hook_caller("contribute_values", chart_type)
+            except Exception:  # noqa: BLE001, S110 - desired_states makes the same calls and raises it
+                pass
+            worker.join()
+        except BaseException:  # Ctrl-C / SIGTERM here: stop helm, as a list in this thread would be
+            helm.runner.terminate_all()
+            raise
+        if failed:
+            raise failed[0]
+        return listed[0], kubectl
 
     def _refuse_stranded_dependents(self, targets: list[str], installed: list[InstalledRelease]) -> None:
         """Destroying ``targets`` must not strand a deployed release that depends on one."""

@@ -42,8 +42,8 @@ class Environment:
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """``tools.values.deep_merge`` (helm's merge), imported only when an environment merges
-    values: ``tools.values`` loads PyYAML, which ``validate`` of a project without
-    environments or values files never needs (start-up, issue 13)."""
+    values: ``validate`` of a project without environments or values files never needs
+    ``tools.values`` (start-up, issue 13)."""
     from firestream_core.tools.values import deep_merge as merge
 
     return merge(base, override)

@@ -8,7 +8,6 @@ the chart building so that they all name places alike.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -39,6 +38,8 @@ def type_name(value: Any) -> str:
 
 
 def unknown_key(path: str, key: str, known: Iterable[str]) -> str:
+    import difflib  # only for a file with a mistake: a valid one never needs it
+
     close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return f"{join_path(path, key)}: unknown key{hint}"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from firestream_core.errors import FirestreamError, HelmError, StateLockedError
+from firestream_core.tools.helm_output import as_test_dict, state_test_entries
 
 if TYPE_CHECKING:
     from firestream_core.model import HelmChart
@@ -31,25 +32,11 @@ if TYPE_CHECKING:
     from firestream_core.tools.helm_output import TestResult
     from firestream_core.tools.redact import Redactor
 
-__all__ = ["ReleaseTestResult", "TestInput", "format_test_results", "run_helm_tests", "as_test_dict",
-           "state_test_entries"]
+__all__ = ["ReleaseTestResult", "TestInput", "format_test_results", "run_helm_tests"]
 
 log = logging.getLogger("firestream.test")
 
 STATUSES = ("passed", "failed", "no-tests", "not-deployed", "skipped", "error")
-
-
-def as_test_dict(test: TestResult) -> dict[str, Any]:
-    """One test hook's result (a ``TestResult``) as plain data: name, phase, passed, times."""
-    return {"name": test.name, "phase": test.phase, "passed": bool(test.passed),
-            "started": test.started or None, "completed": test.completed or None}
-
-
-def state_test_entries(tests: Iterable[TestResult], when: str) -> list[dict[str, Any]]:
-    """What the state's ``tests`` field keeps: one mapping per test, stamped ``run_at``
-    (``firestream test``'s results, and ``apply``'s ``helm_tests`` validation's through
-    its :class:`~firestream_core.deploy.results.ReleaseOutcome`)."""
-    return [{**as_test_dict(t), "run_at": when} for t in tests]
 
 
 @attrs.frozen

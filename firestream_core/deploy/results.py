@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from firestream_core.deploy.helm_tests import state_test_entries
 from firestream_core.errors import FirestreamError
 from firestream_core.model import ChartPayload, ExecOutcome, ValidationResult
 from firestream_core.state.lock import utc_now
 from firestream_core.state.store import ReleaseState
+from firestream_core.tools.helm_output import state_test_entries
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Plan

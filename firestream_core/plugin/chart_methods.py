@@ -34,7 +34,6 @@ stage but matches none (``def validat(self, context, payload)``).
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Mapping
 from functools import cache
@@ -136,6 +135,8 @@ def misnamed_chart_methods(cls: type) -> list[str]:
             seen.add(name)
             if name in CHART_METHODS:
                 continue
+            import difflib  # a class with methods besides the stages only
+
             close = difflib.get_close_matches(name.lstrip("_"), CHART_METHODS, n=1, cutoff=0.75)
             if close:
                 out.append(

@@ -35,9 +35,7 @@ import fcntl
 import json
 import logging
 import os
-import socket
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -60,6 +58,12 @@ _YOUNG = 5.0
 def lock_path(project_dir: Path | str) -> Path:
     """Where a project's lock file lives: ``<project>/.firestream/lock``."""
     return Path(project_dir) / STATE_DIR / LOCK_NAME
+
+
+def _hostname() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it (the kernel's node name),
+    without importing ``socket`` (start-up of every command that takes the lock)."""
+    return os.uname().nodename
 
 
 def utc_now() -> str:
@@ -100,7 +104,7 @@ class LockInfo:
 
     @classmethod
     def mine(cls, command: str) -> LockInfo:
-        return cls(os.getpid(), socket.gethostname(), utc_now(), command, uuid.uuid4().hex)
+        return cls(os.getpid(), _hostname(), utc_now(), command, os.urandom(16).hex())
 
 
 def _pid_running(pid: int) -> bool:
@@ -295,7 +299,7 @@ class ProjectLock:
                     hint=_UNLOCK_HINT,
                 )
             log.warning("taking over an empty lock file left by a crashed run: %s", self.path)
-        elif holder.host != socket.gethostname():
+        elif holder.host != _hostname():
             raise self._locked(holder, other_host=True)
         elif _pid_running(holder.pid):
             raise self._locked(holder, other_host=False)

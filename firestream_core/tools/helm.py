@@ -7,9 +7,10 @@ The operations; their rules:
   one private temporary file (mode 0600, removed afterwards, see
   :func:`~firestream_core.tools.values.values_file`); ``values_files`` from the
   config are passed by path (paths are not secret); passwords go on stdin.
-* The helm major version is asked once (lazily) and decides the flags;
-  the command lines, and what helm 3 and 4 spell differently, are built in
-  :mod:`~firestream_core.tools.helm_args`.
+* The helm major version is asked once (lazily) and decides the flags; a
+  ``list_releases`` before it is known asks it at the same time (two helm
+  processes at once, not one after the other). The command lines, and what
+  helm 3 and 4 spell differently, are built in :mod:`~firestream_core.tools.helm_args`.
 * Failures are typed from helm's exit and stderr
   (:mod:`~firestream_core.tools.helm_errors`), and the message names the
   operation and release and carries helm's stderr with every known value
@@ -21,6 +22,7 @@ The operations; their rules:
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import threading
@@ -204,9 +206,58 @@ class Helm(KubeTool):
 
     # -- release state ---------------------------------------------------------------
     def list_releases(self) -> list[InstalledRelease]:
-        """Every release in every namespace, in any status (pending-* included), in ONE call."""
-        result = self._run("list", helmargs.list_args(self.major))
+        """Every release in every namespace, in any status (pending-* included), in ONE call.
+
+        While helm's version is not known yet, ``helm version`` runs at the same
+        time as the list (see :meth:`_list_asking_version`).
+        """
+        if self._version is None:
+            result = self._list_asking_version()
+        else:
+            result = self._run("list", helmargs.list_args(self.major))
         return parse_list(result.stdout)
+
+    def _list_asking_version(self) -> Completed:
+        """``helm version`` and ``helm list`` at once: both spawned, then both waited for.
+
+        The list's flags depend on the major version (helm 3 needs ``--all``, helm 4
+        refuses it), so it is started with helm 3's. When the version says helm 4, that
+        list was refused by helm's flag parsing before it reached the cluster, and
+        the list runs again with helm 4's flags: helm 4 waits as long as when the two
+        ran one after the other, helm 3 (one helm start-up and cluster call fewer on
+        the way to the plan) does not wait for the version first.
+
+        A version that cannot be told (helm missing, helm 2, nothing usable printed)
+        is the error raised, whatever the list did.
+        """
+        failed: list[BaseException] = []
+
+        def ask() -> None:
+            try:
+                _ = self.version  # asked once, under the instance's lock
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                failed.append(exc)
+
+        # in this thread's context: the release a lifecycle runs for names the version's log line too
+        asking = threading.Thread(target=contextvars.copy_context().run, args=(ask,), name="helm-version",
+                                  daemon=True)
+        asking.start()
+        try:
+            listed = self._run("list", helmargs.list_args(3), check=False)
+        except Exception:
+            asking.join()
+            if failed:
+                raise failed[0] from None
+            raise
+        # (Ctrl-C stopped the list and propagates at once: the version call ends by itself)
+        asking.join()
+        if failed:
+            raise failed[0]
+        if self.major != 3:
+            return self._run("list", helmargs.list_args(self.major))
+        if not listed.ok:
+            raise self._failure("list", listed, release=None, namespace=None, redactor=None)
+        return listed
 
     def status(self, name: str, namespace: str) -> dict[str, Any]:
         """``helm status -o json`` of a release (raises ``ReleaseNotFoundError`` when absent)."""

@@ -43,29 +43,54 @@ class ReleaseNotFoundError(HelmCommandError):
     """The release does not exist (``helm status``/``history``/``get`` of an unknown release)."""
 
 
-_LOCKED = re.compile(r"another operation \(install/upgrade/rollback\) is in progress", re.I)
-UNREACHABLE = re.compile(
+class _OnFirstUse:
+    """A regular expression compiled when it is first searched.
+
+    Only a failed call's stderr is read with these, so a run where every call
+    succeeds compiles none of them (compiled at import, they cost every plan and
+    apply about 1.5 ms). Two threads failing at once may both compile it: same result.
+
+    >>> _OnFirstUse(r"not found", re.I).search("Error: release NOT FOUND") is not None
+    True
+    """
+
+    __slots__ = ("_compiled", "_flags", "_pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._pattern = pattern
+        self._flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def search(self, text: str) -> re.Match[str] | None:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = re.compile(self._pattern, self._flags)
+        return compiled.search(text)
+
+
+_LOCKED = _OnFirstUse(r"another operation \(install/upgrade/rollback\) is in progress", re.I)
+UNREACHABLE = _OnFirstUse(
     r"kubernetes cluster unreachable|connection refused|no such host|unable to connect to the server"
     r"|dial tcp|network is unreachable|tls handshake timeout|no route to host"
     r"|i/o timeout|server has asked for the client to provide credentials"
     r"|couldn't get current server api group list",
     re.I,
 )
-_CLUSTERUNREACHABLE = re.compile(r"kubernetes cluster unreachable", re.I)
-_REGISTRY_AUTH = re.compile(
+_CLUSTERUNREACHABLE = _OnFirstUse(r"kubernetes cluster unreachable", re.I)
+_REGISTRY_AUTH = _OnFirstUse(
     r"response status code 40[13]|basic credential not found|unauthorized: authentication required"
     r"|denied: requested access to the resource is denied",
     re.I,
 )
-_REGISTRY_CONTEXT = re.compile(r"authenticating to|/v2/|oci://|registry", re.I)
-_CHART_FETCH = re.compile(r'"\S*(/v2/|index\.yaml|\.tgz|\.prov)\S*"|oci://', re.I)
-_TIMEOUT = re.compile(
+_REGISTRY_CONTEXT = _OnFirstUse(r"authenticating to|/v2/|oci://|registry", re.I)
+_CHART_FETCH = _OnFirstUse(r'"\S*(/v2/|index\.yaml|\.tgz|\.prov)\S*"|oci://', re.I)
+_TIMEOUT = _OnFirstUse(
     r"context deadline exceeded|timed out waiting|timeout waiting|wait(ing)? timed out", re.I
 )
-_ROLLED_BACK = re.compile(r"has been rolled back due to", re.I)
-_UNINSTALLED = re.compile(r"has been uninstalled due to", re.I)
-_RELEASE_NOT_FOUND = re.compile(r"release: not found|release not found|has no deployed releases", re.I)
-_CHART_NOT_FOUND = re.compile(
+_ROLLED_BACK = _OnFirstUse(r"has been rolled back due to", re.I)
+_UNINSTALLED = _OnFirstUse(r"has been uninstalled due to", re.I)
+_RELEASE_NOT_FOUND = _OnFirstUse(r"release: not found|release not found|has no deployed releases", re.I)
+_CHART_NOT_FOUND = _OnFirstUse(
     r"chart \S+ not found|no chart (version )?(named|found|exists)|chart not found"
     r"|repo \S+ not found|no repo named|no cached repo|not a valid chart repository"
     r"|failed to fetch|failed to download|path \S+ not found|not found in \S+ repository"
@@ -73,7 +98,7 @@ _CHART_NOT_FOUND = re.compile(
     r"|invalid chart reference|unable to locate chart",
     re.I | re.M,
 )
-_RENDER = re.compile(
+_RENDER = _OnFirstUse(
     r"parse error|template: |execution error|error converting yaml|(?<![.\w])yaml: |unable to build kubernetes objects"
     r"|error validating|values don't meet the specifications|schema\(s\)|render error"
     r"|invalid character|cannot unmarshal|failed to create resource",
@@ -165,7 +190,7 @@ def helm_error(
     return cls(message, release=release, stderr=stderr, hint=HINTS.get(cls))
 
 
-KUBECTL_TIMED_OUT = re.compile(r"timed out waiting", re.I)
+KUBECTL_TIMED_OUT = _OnFirstUse(r"timed out waiting", re.I)
 
 
 def kubectl_error(op: str, result: Completed, stderr: str) -> HelmError:

@@ -17,8 +17,8 @@ import attrs
 from firestream_core.errors import HelmCommandError
 from firestream_core.model import InstalledRelease
 
-__all__ = ["TestResult", "TestRun", "UpgradedRelease", "parse_json", "parse_list", "parse_test_suite",
-           "parse_upgrade"]
+__all__ = ["TestResult", "TestRun", "UpgradedRelease", "as_test_dict", "parse_json", "parse_list", "parse_test_suite",
+           "parse_upgrade", "state_test_entries"]
 
 
 @attrs.frozen
@@ -53,6 +53,27 @@ class TestResult:
     @property
     def passed(self) -> bool:
         return self.phase == "Succeeded"
+
+
+def as_test_dict(test: TestResult) -> dict[str, Any]:
+    """One test hook's result (a ``TestResult``) as plain data: name, phase, passed, times.
+
+    >>> as_test_dict(TestResult("web-smoke", "Succeeded"))
+    {'name': 'web-smoke', 'phase': 'Succeeded', 'passed': True, 'started': None, 'completed': None}
+    """
+    return {"name": test.name, "phase": test.phase, "passed": bool(test.passed),
+            "started": test.started or None, "completed": test.completed or None}
+
+
+def state_test_entries(tests: Iterable[TestResult], when: str) -> list[dict[str, Any]]:
+    """What the state's ``tests`` field keeps: one mapping per test, stamped ``run_at``
+    (``firestream test``'s results, and ``apply``'s ``helm_tests`` validation's through
+    its :class:`~firestream_core.deploy.results.ReleaseOutcome`).
+
+    >>> [e["run_at"] for e in state_test_entries([TestResult("t", "Failed")], "2026-01-01T00:00:00Z")]
+    ['2026-01-01T00:00:00Z']
+    """
+    return [{**as_test_dict(t), "run_at": when} for t in tests]
 
 
 @attrs.frozen

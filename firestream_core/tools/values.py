@@ -40,7 +40,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import stat
 import tempfile
 import threading
@@ -49,8 +48,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 if TYPE_CHECKING:
     from firestream_core.model import ChartInfo, ChartSetValue
@@ -271,6 +268,10 @@ def load_document(filename: str, text: str) -> dict[str, Any]:
     :raises ValueError: the YAML is invalid or not a mapping; the message
         names ``filename`` and the line, never the content.
     """
+    # PyYAML only for a release that has a document (a project without any needs it first in
+    # the run, which imports it before the first release is dispatched: deploy/run.py)
+    import yaml
+
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -399,7 +400,7 @@ def host_marker() -> str:
     """
     global _host_marker
     if _host_marker is None:
-        parts = [socket.gethostname()]
+        parts = [os.uname().nodename]  # socket.gethostname(), without importing socket
         for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
             try:
                 parts.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text().strip())

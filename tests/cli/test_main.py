@@ -131,6 +131,53 @@ def test_validate_imports_no_yaml_and_no_unused_plugin(project: Path, tmp_path: 
     assert r.stdout.splitlines()[-1] == "code: 0 heavy: []", r.stderr
 
 
+def test_a_valid_apply_imports_no_test_runner_and_compiles_no_error_pattern(
+    tmp_path: Path, fake_helm, fake_kubectl  # noqa: ANN001
+) -> None:
+    """An apply whose releases run no helm tests and whose every call succeeds: the
+    ``firestream test`` module, ``difflib`` (a misspelt key's "did you mean"), ``socket``
+    and ``uuid`` (the lock's host and id come from ``os``) and the patterns that read a
+    failed call's stderr (``tools/helm_errors.py``) are never loaded. What the lifecycles
+    use (PyYAML among it) is imported before the first release is dispatched: no
+    lifecycle imports a module."""
+    d = tmp_path / "proj"
+    (d / "chart").mkdir(parents=True)
+    (d / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (d / "firestream.toml").write_text('[[deployments.generic]]\nname = "a"\npath = "chart"\n'
+                                       '[[deployments.generic]]\nname = "b"\npath = "chart"\n'
+                                       'depends_on = ["a"]\n')
+    env = {**fake_helm.env, "FIRESTREAM_KUBECTL_BINARY": str(fake_kubectl),
+           "FIRESTREAM_CACHE_DIR": str(tmp_path / "cache"), "FIRESTREAM_PLUGIN_CACHE": "on"}
+    run_py("from firestream_core.cli.main import main; main(['validate'])", env=env, cwd=d)  # warm cache
+    r = run_py(
+        """
+        import sys
+        from firestream_core.cli.main import main
+        from firestream_core.deploy import run
+        from firestream_core.tools import helm_errors
+        before, during, real = [], set(), run.run_release
+        def lifecycle(*a, **k):  # the modules at the first dispatch; any a lifecycle adds
+            before.append(before[0] if before else set(sys.modules))
+            try:
+                return real(*a, **k)
+            finally:
+                during.update(set(sys.modules) - before[0])
+        run.run_release = lifecycle
+        code = main(["apply", "--yes", "--helm-binary", sys.argv[1]])
+        compiled = [n for n, p in vars(helm_errors).items()
+                    if isinstance(p, helm_errors._OnFirstUse) and p._compiled is not None]
+        print("code:", code, "loaded:", sorted({"difflib", "firestream_core.deploy.helm_tests", "socket", "uuid"} & set(sys.modules)),
+              "compiled:", compiled, "yaml at dispatch:", "yaml" in before[0], "in lifecycles:", sorted(during))
+        """,
+        str(fake_helm.binary),
+        env=env,
+        cwd=d,
+    )
+    assert r.stdout.splitlines()[-1] == (
+        "code: 0 loaded: [] compiled: [] yaml at dispatch: True in lifecycles: []"), r.stdout + r.stderr
+    assert [c.op for c in fake_helm.call_log() if c.op == "upgrade"] == ["upgrade", "upgrade"]
+
+
 def test_only_the_command_run_is_imported(project: Path) -> None:
     r = run_py(
         """

@@ -16,12 +16,11 @@ from firestream_core.deploy.helm_tests import (
     TestInput,
     format_test_results,
     run_helm_tests,
-    state_test_entries,
 )
 from firestream_core.errors import FirestreamError
 from firestream_core.project import Project
 from firestream_core.state.store import ReleaseState, utc_now
-from firestream_core.tools.helm_output import TestResult
+from firestream_core.tools.helm_output import TestResult, state_test_entries
 
 from .fakes import FakeHelm
 

@@ -133,7 +133,12 @@ def test_each_created_release_costs_one_upgrade_and_one_kubectl_get(project, fak
     project.write(block("a"), block("b", ("a",)), block("c", ("b",)), block("d"))
     result = project().apply(concurrency=0)
     assert result.ok, {n: o.reason for n, o in result.releases.items()}
-    assert Counter(helm_ops(fake_helm)) == {"version": 1, "list": 1, "repo add": 1, "upgrade": 4}
+    calls = fake_helm.call_log()
+    # the first list starts beside `helm version`, with helm 3's flags: helm 4 refuses its
+    # --all (before any cluster call) and the list runs again with helm 4's
+    refused = [(c.op, "--all" in c.argv) for c in calls if c.exit != 0]
+    assert refused == ([("list", True)] if major == 4 else [])
+    assert Counter(c.op for c in calls if c.exit == 0) == {"version": 1, "list": 1, "repo add": 1, "upgrade": 4}
     for name in "abcd":
         assert helm_ops(fake_helm, name) == ["upgrade"], name  # no status, history or get
         assert next(v for v in result.releases[name].validations

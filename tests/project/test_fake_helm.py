@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,9 +19,10 @@ import pytest
 
 from firestream_core import hookimpl
 from firestream_core.cli.main import main
-from firestream_core.errors import StateLockedError
+from firestream_core.errors import HelmNotInstalledError, StateLockedError
 from firestream_core.project import Project
 from firestream_core.state.store import StateStore
+from firestream_core.tools.helm import Helm
 
 from .conftest import write_config
 
@@ -592,3 +594,41 @@ def test_cli_apply_repair_drift_asks_helm_version_once(env, fake_helm, capsys):
     assert ops.count("version") == 1
     assert ops.count("list") == 1
     assert sorted(c.release for c in fake_helm.call_log("upgrade")) == ["a", "b"]
+
+
+# -- plan: the Python work that needs no cluster is done while helm lists ----------------------
+
+
+def test_plan_selects_the_hooks_while_helm_lists(env, fake_helm, monkeypatch):
+    """plan() has the plugin manager import and select the ``contribute_values`` hooks while
+    helm lists: the list waits (at most 20 s) for that selection and says whether it came."""
+    env.write(block("a"), block("b", ("a",)))
+    project = env.load()
+    selected = threading.Event()
+    real_caller = project.manager.hook_caller
+
+    def hook_caller(hook, chart_type):
+        if hook == "contribute_values":
+            selected.set()
+        return real_caller(hook, chart_type)
+
+    monkeypatch.setattr(project.manager, "hook_caller", hook_caller)
+    seen = []
+    real_list = Helm.list_releases
+
+    def list_releases(self):
+        seen.append(selected.wait(20))
+        return real_list(self)
+
+    monkeypatch.setattr(Helm, "list_releases", list_releases)
+    plan = project.plan()
+    assert seen == [True]
+    assert [(c.name, c.action) for c in plan.changes] == [("a", "create"), ("b", "create")]
+    assert [c.op for c in fake_helm.call_log()].count("list") == 1
+
+
+def test_plan_raises_the_lists_failure(env, tmp_path):
+    env.write(block("a"))
+    project = Project.load(env.path, helm_binary=tmp_path / "no-helm-here")
+    with pytest.raises(HelmNotInstalledError, match="no-helm-here"):
+        project.plan()

@@ -409,3 +409,47 @@ def test_dry_run_changes_nothing(kube, helm, chart_repo, tmp_path) -> None:  # n
     info = tiny(chart_repo, name="dry", namespace=kube.namespace, dry_run=True, create_namespace=True)
     helm.upgrade_install(info, tmp_path)
     assert release(helm, "dry", kube.namespace) is None
+
+
+# -- the version and the first list at once ---------------------------------------------------------
+
+_MEETING_HELM = """#!/bin/bash
+# version and list each say they started, then wait (at most 20 s) for the other to have
+# started: run one after the other, the first finds itself alone and says so
+dir={dir}
+case "$1" in
+  version) me=version other=list ;;
+  list) me=list other=version ;;
+  *) exit 3 ;;
+esac
+: > "$dir/$me.started"
+for _ in $(seq 400); do
+  [[ -e $dir/$other.started ]] && break
+  sleep 0.05
+done
+if [[ -e $dir/$other.started ]]; then echo met >> "$dir/$me.log"; else echo alone >> "$dir/$me.log"; fi
+case "$1" in
+  version) printf 'v3.19.0' ;;
+  list) printf '[]' ;;
+esac
+"""
+
+
+def test_version_and_first_list_run_at_the_same_time(tmp_path) -> None:  # noqa: ANN001
+    binary = tmp_path / "helm"
+    binary.write_text(_MEETING_HELM.format(dir=tmp_path))
+    binary.chmod(0o755)
+    helm = Helm(binary=binary)
+    assert helm.list_releases() == []
+    # each saw the other running: both were spawned before either was waited for
+    assert (tmp_path / "version.log").read_text() == "met\n"
+    assert (tmp_path / "list.log").read_text() == "met\n"
+    assert helm.major == 3
+
+
+def test_a_fresh_helm_lists_what_another_installed(kube, helm, helm_bin, helm_major, chart_repo, tmp_path) -> None:  # noqa: ANN001
+    helm.upgrade_install(tiny(chart_repo, namespace=kube.namespace, wait=False, atomic=False), tmp_path)
+    fresh = kube.helm(helm_bin)  # version not asked yet: its first list asks it at the same time
+    seen = [r for r in fresh.list_releases() if r.namespace == kube.namespace]
+    assert [(r.name, r.revision, r.status) for r in seen] == [("app", 1, "deployed")]
+    assert fresh.major == helm_major

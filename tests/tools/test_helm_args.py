@@ -194,3 +194,72 @@ def test_kube_flags_name_the_tools_context_flag_and_nothing_unset() -> None:
     assert kube_flags("/k", "prod", context_flag="--kube-context") == ["--kubeconfig", "/k", "--kube-context", "prod"]
     assert kube_flags(None, "prod", context_flag="--context") == ["--context", "prod"]
     assert kube_flags(None, None, context_flag="--context") == []
+
+
+# -- the first cluster-state call asks the version beside it ---------------------------------------
+
+
+def _answering(major: int, list_exit: int = 0, list_err: str = "") -> StubRunner:
+    """A stub helm of ``major``: helm 4 refuses ``--all`` as the real one does."""
+
+    def respond(argv: list[str]) -> tuple[int, str, str]:
+        if argv[1] == "version":
+            return 0, f"v{major}.9.0", ""
+        if major >= 4 and "--all" in argv:
+            return 1, "", "Error: unknown flag: --all"
+        if list_exit:
+            return list_exit, "", list_err
+        return 0, '[{"name": "web", "namespace": "apps", "revision": "2", "status": "deployed"}]', ""
+
+    return StubRunner(respond)
+
+
+def test_first_list_on_helm3_is_one_list_beside_the_version() -> None:
+    runner = _answering(3)
+    helm = Helm(runner, "helm")
+    assert [(r.name, r.revision) for r in helm.list_releases()] == [("web", 2)]
+    ops = sorted(c["argv"][1] for c in runner.calls)
+    assert ops == ["list", "version"]  # one list: helm 3's flags were the right ones
+    assert "--all" in next(c["argv"] for c in runner.calls if c["argv"][1] == "list")
+    helm.list_releases()  # the version is known now: a plain list, no second version
+    assert sorted(c["argv"][1] for c in runner.calls) == ["list", "list", "version"]
+
+
+def test_first_list_on_helm4_lists_again_with_helm4s_flags() -> None:
+    runner = _answering(4)
+    helm = Helm(runner, "helm")
+    assert [r.name for r in helm.list_releases()] == ["web"]
+    lists = [c["argv"] for c in runner.calls if c["argv"][1] == "list"]
+    assert len(lists) == 2 and "--all" in lists[0] and "--all" not in lists[1]
+    assert helm.major == 4 and [c["argv"][1] for c in runner.calls].count("version") == 1
+
+
+def test_first_list_raises_the_version_error_first() -> None:
+    runner = StubRunner(lambda argv: (0, "v2.17.0", "") if argv[1] == "version" else (0, "[]", ""))
+    with pytest.raises(HelmCommandError, match="not supported"):
+        Helm(runner, "helm").list_releases()
+
+
+def test_first_list_failure_is_typed_as_the_lists() -> None:
+    runner = _answering(3, 1, "Error: Kubernetes cluster unreachable: token tok-123456 refused")
+    helm = Helm(runner, "helm", redactor=Redactor(["tok-123456"]))
+    with pytest.raises(ClusterUnreachableError) as exc:
+        helm.list_releases()
+    assert "helm list failed" in str(exc.value) and "tok-123456" not in str(exc.value)
+
+
+def test_first_list_in_a_lifecycle_asks_the_version_for_that_release() -> None:
+    """The version runs on its own thread, in the caller's context: inside a release's
+    lifecycle its call (and log line) names that release like the list's."""
+    from firestream_core.tools.release_log import current_release, naming_release
+
+    seen: dict[str, str | None] = {}
+
+    def respond(argv: list[str]) -> tuple[int, str, str]:
+        seen[argv[1]] = current_release()
+        return (0, "v3.9.0", "") if argv[1] == "version" else (0, "[]", "")
+
+    helm = Helm(StubRunner(respond), "helm")
+    with naming_release("web"):
+        assert helm.list_releases() == []
+    assert seen == {"version": "web", "list": "web"}
