@@ -274,11 +274,14 @@ def _widest_level(waits_for: Mapping[str, set[str]]) -> int:
 
 
 class _Workers:
-    """Worker threads started ahead of the work, each taking names from one queue.
+    """Worker threads, each taking names from one queue.
 
-    ``submit`` hands a name to an idle worker (a queue put: microseconds),
-    starting a new thread only when none is idle and fewer than ``limit``
-    exist. ``close`` waits for every worker.
+    The threads the graph's widest level needs are started by a starter thread, not
+    by the coordinator: ``submit`` is a queue put (microseconds) from the first
+    node on, and a name submitted before a worker is up waits in the queue for the
+    first one that is (starting 100 threads took the coordinator ~10 ms, every
+    root waiting behind it). Past that, ``submit`` starts a thread itself when no
+    worker is idle and fewer than ``limit`` exist. ``close`` waits for every worker.
     """
 
     def __init__(self, call: Callable[[str], None], limit: int, start: int) -> None:
@@ -286,25 +289,38 @@ class _Workers:
         self._limit = limit
         self._tasks: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._idle = 0
         self._lock = threading.Lock()
-        for _ in range(min(start, limit)):
-            self._spawn()
-            self._idle += 1
+        ahead = min(start, limit)
+        self._idle = ahead  # counted now: each will take a name as soon as it is up
+        self._starter: threading.Thread | None = None
+        if ahead:
+            self._starter = threading.Thread(target=self._start_ahead, args=(ahead,),
+                                             name="firestream-node-starter", daemon=True)
+            self._starter.start()
 
-    def _spawn(self) -> None:
+    def _start_ahead(self, count: int) -> None:
+        for _ in range(count):
+            with self._lock:
+                t = self._new_thread()
+            t.start()
+
+    def _new_thread(self) -> threading.Thread:
+        """A worker, counted at once (the caller holds the lock and starts it after)."""
         t = threading.Thread(target=self._loop, name=f"firestream-node-{len(self._threads)}", daemon=True)
         self._threads.append(t)
-        t.start()
+        return t
 
     def submit(self, name: str) -> None:
+        new: threading.Thread | None = None
         with self._lock:
             if self._idle > 0:
                 self._idle -= 1
             elif len(self._threads) < self._limit:
-                self._spawn()
+                new = self._new_thread()
             # else: every worker busy at the limit; the scheduler never over-submits
         self._tasks.put(name)
+        if new is not None:
+            new.start()
 
     def _loop(self) -> None:
         while True:
@@ -316,9 +332,13 @@ class _Workers:
                 self._idle += 1
 
     def close(self) -> None:
-        for _ in self._threads:
+        if self._starter is not None:
+            self._starter.join()  # every thread it starts exists before the stop signals go out
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
             self._tasks.put(None)
-        for t in self._threads:
+        for t in threads:
             t.join()
 
 

@@ -407,3 +407,36 @@ def test_every_ready_node_is_handed_out_before_any_started_event():
     result = Scheduler(concurrency=0).run({**{r: [] for r in roots}, "last": roots}, work, on_event=on_event)
     assert seen_at_first_event == [True]
     assert result.ok and result.start_order[-1] == "last"
+
+
+def test_the_first_ready_node_runs_while_the_other_workers_are_still_being_started(monkeypatch):
+    """The coordinator does not start the widest level's threads itself: with every worker
+    but the first held back at its start, the first root's work still runs (before, the
+    coordinator started all 60 threads before handing out a node)."""
+    gate = threading.Event()
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if self.name.removeprefix("firestream-node-").isdigit() and self.name != "firestream-node-0":
+            gate.wait(WAIT)  # held back until the first root's work ran
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    entered = threading.Event()
+
+    def work(name: str) -> None:
+        if name == "r00":
+            entered.set()
+        else:
+            assert entered.wait(WAIT)
+
+    deps: dict[str, list[str]] = {f"r{i:02d}": [] for i in range(60)}
+    runner = threading.Thread(target=lambda: result.append(Scheduler(0).run(deps, work, estimates={"r00": 9.0})))
+    result: list[Any] = []
+    runner.start()
+    try:
+        assert entered.wait(WAIT), "the first root waited for every worker thread to start"
+    finally:
+        gate.set()
+        runner.join(WAIT)
+    assert all(n.status is NodeStatus.SUCCEEDED for n in result[0].nodes.values())
