@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import functools
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -98,27 +99,26 @@ def parse_duration(text: str) -> int:
         if text < 0:
             raise ValueError("duration must not be negative")
         return text
-    known = _PARSED_DURATIONS.get(text) if type(text) is str else None
-    if known is not None:
-        return known
+    if type(text) is str:
+        return _text_seconds(text)
+    return _seconds(text)
+
+
+def _seconds(text: Any) -> int:
+    """:func:`parse_duration` of a text (or anything that prints as one)."""
     s = str(text).strip()
     if s.isdigit():
-        seconds = int(s)
-    else:
-        m = _DURATION.match(s)
-        if not s or not m or not any(m.groups()):
-            raise ValueError(f"invalid duration {text!r}: expected e.g. '300s', '5m' or '1h'")
-        h, mi, se = (int(g) if g else 0 for g in m.groups())
-        seconds = h * 3600 + mi * 60 + se
-    if type(text) is str and len(_PARSED_DURATIONS) < _PARSED_DURATIONS_MAX:
-        _PARSED_DURATIONS[text] = seconds
-    return seconds
+        return int(s)
+    m = _DURATION.match(s)
+    if not s or not m or not any(m.groups()):
+        raise ValueError(f"invalid duration {text!r}: expected e.g. '300s', '5m' or '1h'")
+    h, mi, se = (int(g) if g else 0 for g in m.groups())
+    return h * 3600 + mi * 60 + se
 
 
-_PARSED_DURATIONS: dict[str, int] = {}
+_text_seconds = functools.lru_cache(maxsize=1024)(_seconds)
 """Durations already read (a run reads each release's ``timeout`` and ``retry_delay`` several
-times, and a project has few distinct ones); invalid texts are never kept."""
-_PARSED_DURATIONS_MAX = 1024
+times, and a project has few distinct ones); an invalid text raises again, it is never kept."""
 
 
 @attrs.frozen(order=False)
@@ -792,14 +792,12 @@ CHART_METHODS: tuple[str, ...] = (
 
 def overridden_chart_methods(cls: type) -> tuple[str, ...]:
     """The lifecycle methods ``cls`` (a :class:`HelmChart` subclass) overrides."""
-    return tuple(
-        m for m in CHART_METHODS if getattr(cls, m, None) is not getattr(HelmChart, m)
-    )
+    return tuple(m for m in CHART_METHODS if overrides_chart_method(cls, m))
 
 
 def overrides_chart_method(cls: type, stage: str) -> bool:
-    """``stage in overridden_chart_methods(cls)``, asked for that one stage (every hook call
-    of every release asks it: two lookups instead of the whole table's fourteen)."""
+    """Whether ``cls`` overrides the lifecycle method ``stage`` (asked for that one stage:
+    every hook call of every release asks it, two lookups instead of the whole table's)."""
     return stage in CHART_METHODS and getattr(cls, stage, None) is not getattr(HelmChart, stage)
 
 
