@@ -33,9 +33,7 @@ on_deploy_failure      events, pod status and last log lines, redacted
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -99,25 +97,13 @@ def _missing_repository_message(info: ChartInfo, repo: str) -> str:
 # -- check_prerequisites -----------------------------------------------------------------
 
 
-_MISSING_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
-"""The errors ``Path.exists()`` reads as "not there" (pathlib's ``_IGNORED_ERRNOS``)."""
-
-
 def _file_problem(
     context: DeployContext, label: str, given: Path | str, *, directory_ok: bool
 ) -> str | None:
     path = context.resolve(given)
-    try:
-        is_dir = stat.S_ISDIR(os.stat(path).st_mode)  # one stat: exists() and is_dir() made two
-    except OSError as exc:
-        if exc.errno not in _MISSING_ERRNOS:  # as Path.exists(): a permission problem raises
-            raise
-        is_dir = None
-    except ValueError:  # an embedded NUL byte
-        is_dir = None
-    if is_dir is None:
+    if not path.exists():
         return f"{label} '{given}' not found (paths are relative to {context.project_dir})"
-    if is_dir:
+    if path.is_dir():
         if not directory_ok:
             return f"{label} '{given}' is a folder, not a file"
         return None if os.access(path, os.R_OK | os.X_OK) else f"{label} '{given}' is not readable"

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import errno
 import hashlib
 import json
 import logging
@@ -512,27 +511,6 @@ def dump_values(values: Mapping[str, Any]) -> bytes:
     return (json.dumps(values, ensure_ascii=False, default=str, allow_nan=False) + "\n").encode("utf-8")
 
 
-def _new_private_folder(base: str) -> tuple[str, str]:
-    """A new folder ``firestream-values-<host>-<pid>-<random>`` in ``base``, mode 0700 (less
-    the umask: :func:`values_file` sets it after), as an absolute path and its name.
-
-    What ``tempfile.mkdtemp`` does, without its name generator (a lock and a ``random``
-    call per letter, ~15 us a release): the random part is 12 hex digits from
-    ``os.urandom``, and a name that exists already is never reused.
-    """
-    stem = f"{VALUES_DIR_PREFIX}{host_marker()}-{os.getpid()}-"
-    parent = os.path.abspath(base)
-    for _ in range(100):
-        name = stem + os.urandom(6).hex()
-        folder = os.path.join(parent, name)
-        try:
-            os.mkdir(folder, 0o700)
-        except FileExistsError:
-            continue
-        return folder, name
-    raise FileExistsError(errno.EEXIST, "no usable name for a values folder", parent)
-
-
 @contextmanager
 def values_file(
     values: Mapping[str, Any], *, dir: str | Path | None = None, name: str = "values.yaml"
@@ -550,7 +528,8 @@ def values_file(
     """
     base = str(dir) if dir else (_private_base() or tempfile.gettempdir())
     _sweep_once(base)
-    folder, folder_name = _new_private_folder(base)
+    folder = tempfile.mkdtemp(prefix=f"{VALUES_DIR_PREFIX}{host_marker()}-{os.getpid()}-", dir=base)
+    folder_name = os.path.basename(folder)
     _live.add(folder_name)
     try:
         os.chmod(folder, 0o700)
