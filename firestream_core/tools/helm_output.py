@@ -167,10 +167,8 @@ def parse_upgrade(name: str, namespace: str, stdout: str) -> UpgradedRelease:
         # helm's record of the release, without the manifest: helm (3 and 4) leaves an empty
         # manifest out of its JSON ("manifest,omitempty"), so there are no workloads to ask for
         manifest = ""
-    workloads: tuple[tuple[str, str, str], ...] | None = None
-    if manifest == "":
-        workloads = ()  # what manifest_workloads("") says, without the import statement
-    elif isinstance(manifest, str):
+    workloads = None
+    if isinstance(manifest, str):
         # imported here: PyYAML only when a manifest is read (firestream --version stays light)
         from firestream_core.tools.manifests import manifest_workloads
 
