@@ -83,6 +83,15 @@ class Requests:
             t.join(60)
             assert not t.is_alive(), f"{t.name} never got its answer"
 
+    def one_running_then_waiting(self, fetch: Fetch, key: str, first: str, others: str) -> None:
+        """``first``'s call started (held at ``fetch``'s gate), then each of ``others`` asked and
+        waiting for the next call."""
+        self.start(key, first)
+        until(lambda: fetch.entered == 1, f"{first}'s call started")
+        for value in others:
+            self.start(key, value)
+        until(lambda: self.lookups.waiting(key) == len(others), f"{', '.join(others)} wait")
+
 
 def test_a_lone_request_is_one_call_at_once_on_its_own_thread() -> None:
     fetch = Fetch()
@@ -98,11 +107,7 @@ def test_requests_arriving_during_a_call_share_the_next_call_and_each_gets_its_o
     fetch = Fetch(gated=True)
     lookups: Coalescer[str, str, str] = Coalescer(fetch)
     requests = Requests(lookups)
-    requests.start("ns", "a")
-    until(lambda: fetch.entered == 1, "a's call started")
-    for value in "bcd":
-        requests.start("ns", value)
-    until(lambda: lookups.waiting("ns") == 3, "b, c and d wait")
+    requests.one_running_then_waiting(fetch, "ns", "a", "bcd")
     assert fetch.entered == 1  # they wait, they do not call
     fetch.gate.set()
     requests.join()
@@ -174,11 +179,7 @@ def test_the_error_of_a_shared_call_reaches_each_request_it_served_as_its_own_co
     fetch = Fetch(gated=True, fail=fail)
     lookups: Coalescer[str, str, str] = Coalescer(fetch)
     requests = Requests(lookups)
-    requests.start("ns", "a")
-    until(lambda: fetch.entered == 1, "a's call started")
-    for value in "bcd":
-        requests.start("ns", value)
-    until(lambda: lookups.waiting("ns") == 3, "b, c and d wait")
+    requests.one_running_then_waiting(fetch, "ns", "a", "bcd")
     fetch.gate.set()
     requests.join()
     assert requests.answers == {"a": "ns:a"}  # the first call succeeded: its request is answered
@@ -201,11 +202,7 @@ def test_an_error_that_cannot_be_copied_as_it_is_reaches_each_request_itself() -
     fetch = Fetch(gated=True, fail=lambda values: missing if len(values) > 1 else None)
     lookups: Coalescer[str, str, str] = Coalescer(fetch)
     requests = Requests(lookups)
-    requests.start("ns", "a")
-    until(lambda: fetch.entered == 1, "a's call started")
-    for value in "bc":
-        requests.start("ns", value)
-    until(lambda: lookups.waiting("ns") == 2, "b and c wait")
+    requests.one_running_then_waiting(fetch, "ns", "a", "bc")
     fetch.gate.set()
     requests.join()
     assert requests.errors == {"b": missing, "c": missing}
@@ -219,11 +216,7 @@ def test_a_call_ended_by_a_base_exception_has_the_others_ask_again_alone() -> No
     fetch = Fetch(gated=True, fail=fail)
     lookups: Coalescer[str, str, str] = Coalescer(fetch)
     requests = Requests(lookups)
-    requests.start("ns", "a")
-    until(lambda: fetch.entered == 1, "a's call started")
-    for value in "bc":
-        requests.start("ns", value)
-    until(lambda: lookups.waiting("ns") == 2, "b and c wait")
+    requests.one_running_then_waiting(fetch, "ns", "a", "bc")
     fetch.gate.set()
     requests.join()
     (leader,) = [v for v, e in requests.errors.items() if isinstance(e, KeyboardInterrupt)]
@@ -304,6 +297,16 @@ class LabelledReads:
             t.join(60)
             assert not t.is_alive()
 
+    def one_running_then_waiting(self, runner: KubectlRunner, first: str, others: str) -> None:
+        """``first``'s get started (held at ``runner``'s gate), then each of ``others`` asked and
+        waiting for the next call (namespace ``apps``)."""
+        self.start(first)
+        until(lambda: len(runner.argvs) == 1, f"{first}'s get started")
+        for value in others:
+            self.start(value)
+        until(lambda: self.kubectl._labelled.waiting((KINDS, "apps", LABEL)) == len(others),
+              f"{', '.join(others)} wait")
+
 
 def names(answer: Mapping[str, Any]) -> list[str]:
     return [i["metadata"]["name"] for i in answer["items"]]
@@ -325,11 +328,7 @@ def test_get_labelled_calls_made_together_share_one_get_split_by_the_label(caplo
     runner = KubectlRunner(objects, gated=True)
     kubectl = Kubectl(runner, "kubectl", kube_context="prod")
     reads = LabelledReads(kubectl)
-    reads.start("a")
-    until(lambda: len(runner.argvs) == 1, "a's get started")
-    for value in "bcd":
-        reads.start(value)
-    until(lambda: kubectl._labelled.waiting((KINDS, "apps", LABEL)) == 3, "b, c and d wait")
+    reads.one_running_then_waiting(runner, "a", "bcd")
     runner.gate.set()
     reads.join()
     assert reads.errors == {}
@@ -370,11 +369,7 @@ def test_get_labelled_error_reaches_each_release_of_the_shared_call() -> None:
     runner = KubectlRunner([], gated=True, stderr="Error from server (Forbidden): pods is forbidden")
     kubectl = Kubectl(runner, "kubectl")
     reads = LabelledReads(kubectl)
-    reads.start("a")
-    until(lambda: len(runner.argvs) == 1, "a's get started")
-    for value in "bc":
-        reads.start(value)
-    until(lambda: kubectl._labelled.waiting((KINDS, "apps", LABEL)) == 2, "b and c wait")
+    reads.one_running_then_waiting(runner, "a", "bc")
     runner.gate.set()
     reads.join()
     assert reads.answers == {}
@@ -389,11 +384,7 @@ def test_get_labelled_unknown_kind_answers_none_to_each() -> None:
     runner = KubectlRunner([], gated=True)
     kubectl = Kubectl(runner, "kubectl")
     reads = LabelledReads(kubectl)
-    reads.start("a")
-    until(lambda: len(runner.argvs) == 1, "a's get started")
-    for value in "bc":
-        reads.start(value)
-    until(lambda: kubectl._labelled.waiting((KINDS, "apps", LABEL)) == 2, "b and c wait")
+    reads.one_running_then_waiting(runner, "a", "bc")
     runner.stderr = 'error: the server doesn\'t have a resource type "statefulsets"'
     runner.gate.set()
     reads.join()
