@@ -36,7 +36,6 @@ Guarantees of :meth:`Project.apply` (shown by ``tests/project``):
 
 from __future__ import annotations
 
-import contextvars
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -952,19 +951,11 @@ class Project:
         A failure while preparing is left for the plan to meet again in its place (the
         same call, after the list); the list's own failure is raised here.
         """
-        listed: list[list[InstalledRelease]] = []
-        failed: list[BaseException] = []
+        from firestream_core.tools.release_log import Beside
 
-        def listing() -> None:
-            try:
-                listed.append(helm.list_releases())
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-                failed.append(exc)
-
-        worker = threading.Thread(target=contextvars.copy_context().run, args=(listing,), name="helm-list",
-                                  daemon=True)
         try:
-            worker.start()
+            # in this thread's context: inside a lifecycle, helm's lines name its release
+            listing = Beside(helm.list_releases, name="helm-list")
             kubectl = self._kubectl_tool(helm.runner)
             try:
                 import firestream_core.deploy.desired
@@ -974,13 +965,11 @@ class Project:
                     self.manager.hook_caller("contribute_values", chart_type)
             except Exception:  # noqa: BLE001, S110 - desired_states makes the same calls and raises it
                 pass
-            worker.join()
+            listing.wait()
         except BaseException:  # Ctrl-C / SIGTERM here: stop helm, as a list in this thread would be
             helm.runner.terminate_all()
             raise
-        if failed:
-            raise failed[0]
-        return listed[0], kubectl
+        return listing.result(), kubectl
 
     def _refuse_stranded_dependents(self, targets: list[str], installed: list[InstalledRelease]) -> None:
         """Destroying ``targets`` must not strand a deployed release that depends on one."""

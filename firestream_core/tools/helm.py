@@ -22,7 +22,6 @@ The operations; their rules:
 
 from __future__ import annotations
 
-import contextvars
 import os
 import re
 import threading
@@ -47,7 +46,7 @@ from firestream_core.tools.helm_output import (
 from firestream_core.tools.kubetool import KubeTool
 from firestream_core.tools.process import Completed, Runner
 from firestream_core.tools.redact import Redactor
-from firestream_core.tools.release_log import release_logger
+from firestream_core.tools.release_log import Beside, release_logger
 from firestream_core.tools.values import load_document, merged_values, values_file
 
 if TYPE_CHECKING:
@@ -230,29 +229,16 @@ class Helm(KubeTool):
         A version that cannot be told (helm missing, helm 2, nothing usable printed)
         is the error raised, whatever the list did.
         """
-        failed: list[BaseException] = []
-
-        def ask() -> None:
-            try:
-                _ = self.version  # asked once, under the instance's lock
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-                failed.append(exc)
-
         # in this thread's context: the release a lifecycle runs for names the version's log line too
-        asking = threading.Thread(target=contextvars.copy_context().run, args=(ask,), name="helm-version",
-                                  daemon=True)
-        asking.start()
+        asking = Beside(lambda: self.version, name="helm-version")  # asked once, under the instance's lock
         try:
             listed = self._run("list", helmargs.list_args(3), check=False)
         except Exception:
-            asking.join()
-            if failed:
-                raise failed[0] from None
+            if (failed := asking.wait()) is not None:
+                raise failed from None
             raise
         # (Ctrl-C stopped the list and propagates at once: the version call ends by itself)
-        asking.join()
-        if failed:
-            raise failed[0]
+        asking.result()
         if self.major != 3:
             return self._run("list", helmargs.list_args(self.major))
         if not listed.ok:

@@ -38,11 +38,15 @@ Nothing is masked or dropped; redaction stays the handler's job.
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
+
+T = TypeVar("T")
 
 _RELEASE: ContextVar[str | None] = ContextVar("firestream_release", default=None)
 
@@ -59,6 +63,42 @@ def release_prefix(name: str) -> str:
 def current_release() -> str | None:
     """The release whose lifecycle runs on this thread, if any."""
     return _RELEASE.get()
+
+
+class Beside(Generic[T]):
+    """``fn()`` run at once on a thread of its own, in the caller's context: inside a
+    lifecycle its log lines name the caller's release. The caller goes on meanwhile, then
+    :meth:`wait` for it (its error, if any) or :meth:`result` (its value, or its error raised).
+
+    >>> with naming_release("db"):
+    ...     beside = Beside(current_release, name="example")
+    >>> beside.result()
+    'db'
+    """
+
+    def __init__(self, fn: Callable[[], T], *, name: str) -> None:
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, fn),
+                                        name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], T]) -> None:
+        try:
+            self._value = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by wait() / result()
+            self._error = exc
+
+    def wait(self) -> BaseException | None:
+        """Wait for ``fn`` to end; what it raised, or None."""
+        self._thread.join()
+        return self._error
+
+    def result(self) -> T:
+        """Wait for ``fn`` to end; its value, or what it raised raised here."""
+        if (error := self.wait()) is not None:
+            raise error
+        return cast(T, self._value)  # set: fn returned
 
 
 @contextmanager

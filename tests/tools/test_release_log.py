@@ -11,6 +11,7 @@ import pytest
 from firestream_core.cli import logs
 from firestream_core.tools.redact import Redactor
 from firestream_core.tools.release_log import (
+    Beside,
     ReleaseFilter,
     ReleaseLogger,
     current_release,
@@ -100,3 +101,25 @@ def test_the_filter_never_drops_a_record() -> None:
         assert ReleaseFilter().filter(record)  # unformattable: left for logging to report
     assert record.msg == "bad %d"
     assert release_prefix("db") == "release 'db': "
+
+
+def test_beside_runs_on_its_own_thread_naming_the_callers_release_and_hands_back_value_or_error() -> None:
+    seen: list[tuple[str | None, str]] = []
+
+    def work() -> int:
+        seen.append((current_release(), threading.current_thread().name))
+        return 7
+
+    with naming_release("db"):
+        beside = Beside(work, name="side")
+    assert beside.result() == 7
+    assert seen == [("db", "side")]
+
+    def broken() -> int:
+        raise ValueError("list failed")
+
+    failing = Beside(broken, name="side")
+    error = failing.wait()
+    assert isinstance(error, ValueError) and str(error) == "list failed"
+    with pytest.raises(ValueError, match="list failed"):
+        failing.result()
