@@ -31,7 +31,9 @@ A runner is thread-safe: the scheduler runs releases in threads.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -289,8 +291,13 @@ class Runner:
         A ``KeyboardInterrupt`` (or any error) here stops the process before
         propagating, and reaps it.
         """
+        # nothing to feed (stdin is /dev/null): both outputs read with one poll object,
+        # ~60 us less per program than communicate()'s selector machinery
+        outputs = _Outputs(proc) if stdin is None else None
         try:
             try:
+                if outputs is not None:
+                    return outputs.read(timeout)
                 return proc.communicate(stdin, timeout=timeout)
             except subprocess.TimeoutExpired:
                 with self._lock:
@@ -298,6 +305,8 @@ class Runner:
                     entry.timed_out = mine
                 if mine:
                     self._stop(entry, self.grace)
+                if outputs is not None:
+                    return outputs.read(None)  # the rest, after what was read already
                 return proc.communicate()
         except BaseException:
             self._stop(entry, self.grace)
@@ -376,6 +385,56 @@ class Runner:
         """Start processes again after ``terminate_all(refuse_new=True)``."""
         with self._lock:
             self._refusing = None
+
+
+_READABLE = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
+
+
+class _Outputs:
+    """A child's stdout and stderr read to their end, then its exit waited for.
+
+    What ``Popen.communicate`` does for a child with nothing on stdin, with one
+    ``select.poll`` and no selector objects. :meth:`read` may be called again after
+    it raised ``TimeoutExpired``: it goes on from what was read (as ``communicate``
+    does).
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self.proc = proc
+        self.out, self.err = proc.stdout.fileno(), proc.stderr.fileno()
+        self.chunks: dict[int, list[bytes]] = {self.out: [], self.err: []}
+        self.poller = select.poll()
+        for fd in self.chunks:
+            self.poller.register(fd, _READABLE)
+        self.open = len(self.chunks)
+
+    def read(self, timeout: float | None) -> tuple[bytes, bytes]:
+        """Both outputs, once the child closed them and exited.
+
+        :raises subprocess.TimeoutExpired: ``timeout`` seconds passed first.
+        """
+        proc = self.proc
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.open:
+            wait = None
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise subprocess.TimeoutExpired(proc.args, timeout or 0.0)
+                wait = math.ceil(left * 1000)
+            for fd, _ in self.poller.poll(wait):
+                data = os.read(fd, 65536)
+                if data:
+                    self.chunks[fd].append(data)
+                else:  # end of file: the child (and whatever inherited it) closed it
+                    self.poller.unregister(fd)
+                    self.open -= 1
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return b"".join(self.chunks[self.out]), b"".join(self.chunks[self.err])
 
 
 def run_tool(

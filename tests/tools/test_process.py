@@ -160,9 +160,11 @@ def test_a_program_spawned_while_the_refusal_came_is_stopped_at_once() -> None:
 
 @pytest.mark.parametrize("stdin", [None, b"input"], ids=["no-stdin", "stdin"])
 def test_exception_in_waiting_thread_stops_its_process(monkeypatch: pytest.MonkeyPatch, stdin: bytes | None) -> None:
-    """A KeyboardInterrupt while waiting must not leave the program running (with nothing
-    on stdin, and with stdin fed)."""
+    """A KeyboardInterrupt while waiting must not leave the program running (both ways of
+    waiting: the outputs read alone, and ``communicate`` feeding stdin)."""
     import subprocess
+
+    from firestream_core.tools import process
 
     runner = Runner(grace=0.5)
     pids: list[int] = []
@@ -171,8 +173,13 @@ def test_exception_in_waiting_thread_stops_its_process(monkeypatch: pytest.Monke
         pids.append(self.pid)
         raise KeyboardInterrupt
 
+    def interrupted_read(self, timeout=None):  # noqa: ANN001
+        pids.append(self.proc.pid)
+        raise KeyboardInterrupt
+
     with monkeypatch.context() as m:
         m.setattr(subprocess.Popen, "communicate", interrupted_communicate)
+        m.setattr(process._Outputs, "read", interrupted_read)
         with pytest.raises(KeyboardInterrupt):
             runner.run([PY, "-c", "import time; time.sleep(30)"], stdin=stdin)
     assert runner.running() == []
