@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -397,8 +398,26 @@ class DesiredState:
         return dict(self.chart.chart_info.plugin_values)
 
 
+_SCALAR_JSON: dict[Any, str] = {True: "true", False: "false", None: "null"}
+
+
 def _hash(data: Any) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    """``sha256:`` of ``data`` as canonical JSON (sorted keys, no spaces): the state keeps these.
+
+    A string is encoded by the function ``json.dumps`` itself calls for one, an
+    ``int`` by ``int.__repr__`` as json does, and ``True``/``False``/``None``
+    are their JSON words: the same text, without building an encoder for each
+    of the settings every release hashes.
+    """
+    kind = type(data)
+    if kind is str:
+        text = encode_basestring_ascii(data)
+    elif kind is bool or data is None:
+        text = _SCALAR_JSON[data]
+    elif kind is int:
+        text = int.__repr__(data)
+    else:
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -407,7 +426,8 @@ def _option_fields(options: Any) -> dict[str, Any]:
     if options is None:
         return {}
     if attrs.has(type(options)):
-        return {f.name: attrs.asdict(options, recurse=True).get(f.name) for f in attrs.fields(type(options))}
+        every = attrs.asdict(options, recurse=True)
+        return {f.name: every.get(f.name) for f in attrs.fields(type(options))}
     if isinstance(options, Mapping):
         return dict(options)
     return {"options": repr(options)}
@@ -538,7 +558,8 @@ def desired_states(
         notes: list[str] = []
         problems: list[str] = []
         breaking: BreakingVersion | None = None
-        if manager is not None:
+        # no plugin concerned contributes: no context to build, no copy of the chart to hand out
+        if manager is not None and manager.calls_contribute_values(chart):
             try:
                 ns = info.namespace_name
             except ValueError:

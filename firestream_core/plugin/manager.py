@@ -682,6 +682,20 @@ class FirestreamPluginManager:
                 out.extend(r)
         return out
 
+    def calls_contribute_values(self, chart: HelmChart) -> bool:
+        """Whether :meth:`contribute_values` would call anything for ``chart``: a plugin
+        concerned by its type implements the hook (wrappers aside; the built-in
+        ``chart-methods`` one calls only a class that overrides ``contribute_values``).
+        When nothing would be called, the desired-state stage builds no context for it
+        (:meth:`contributes_values` answers for ``validate`` without importing a plugin)."""
+        from firestream_core.model import overrides_chart_method
+
+        own_method = overrides_chart_method(type(chart), "contribute_values")
+        return any(
+            not (impl.hookwrapper or impl.wrapper) and (own_method or impl.plugin_name != "chart-methods")
+            for impl in self.hook_caller("contribute_values", chart.chart_type).get_hookimpls()
+        )
+
     def contribute_values(self, chart: HelmChart, context: DeployContext) -> list[tuple[str, Any]]:
         """Each concerned ``contribute_values`` result that is not None, as
         ``(plugin name, mapping)`` in call order (the desired-state stage)."""

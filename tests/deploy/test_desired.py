@@ -217,3 +217,41 @@ def test_context_problems_stop_run_release_at_check_prerequisites(tmp_path: Path
     assert result.problems == ("release 'c': greeting 'refuse' cannot be deployed",)
     assert result.error == "release 'c' failed at check_prerequisites: greeting 'refuse' cannot be deployed"
     assert result.executed is None  # exec never ran
+
+
+def test_the_digests_the_state_keeps_do_not_change_between_firestream_versions() -> None:
+    """The state file keeps these digests; a new firestream computing them differently would
+    plan every deployed release as changed. Recorded from the digests firestream wrote
+    before ``_hash`` encoded scalars itself (and ``_option_fields`` read the options once)."""
+    ds = desired_states([contrib(greeting="hi")], manager=manager(), project_dir=Path("/nonexistent"))["c"]
+    assert ds.digest == "sha256:1b0383d72948779aa00bbb39b6cbab24be0b17e634bb0d5bdf9a8ea345e291f6"
+    assert ds.values_digest == "sha256:8ca53720cac49471e16a6df5773199388ef2b1d6a7b36763d5f37b7b1c673e77"
+    true, false = (
+        "sha256:b5bea41b6c623f7c09f1bf24dcae58ebab3c0cdd90ad966bc43a45b44867e12b",
+        "sha256:fcbcf165908dd18a9e49f7ff27810176db8e9f63b4352213741664245224f8aa",
+    )
+    assert dict(ds.parts) == {
+        "option greeting": "sha256:b49177e05868b7af8e82a644c1ce20e521af46497adeaffe861d294d9b4bb75e",
+        "option flag": false,
+        "setting atomic": true,
+        "setting force_upgrade": false,
+        "setting create_namespace": true,
+        "setting timeout": "sha256:a054cb74468176aa7732d8048713e6e3927dbf5305c2ec4a19ba0c6e3d3fe6ef",
+        "setting wait": true,
+        "setting wait_for_jobs": true,
+        "setting hooks_disabled": false,
+        "setting skip_crds": false,
+        "setting history_max": "sha256:1a6562590ef19d1045d06c4055742d38288e9e6dcd71ccde5cee80f1d5a774eb",
+    }
+
+
+@pytest.mark.parametrize("value", ["10m", "é\u2028\"q\\", "", True, False, None, 0, -5, 10**30, 1.5,
+                                   ["a", 1], {"b": 1, "a": [True, None]}])
+def test_a_part_digest_is_the_sha256_of_the_values_canonical_json(value: object) -> None:
+    import hashlib
+    import json
+
+    from firestream_core.deploy.desired import _hash
+
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    assert _hash(value) == "sha256:" + hashlib.sha256(text.encode()).hexdigest()

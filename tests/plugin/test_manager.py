@@ -518,3 +518,58 @@ def test_contributes_values_names_the_owner_and_cross_cutting_plugins_only(no_en
 
     m = get_plugin_manager(extra_plugins=[alpha, Everyone()])
     assert m.contributes_values("alpha") and m.contributes_values("generic")
+
+
+def test_calls_contribute_values_says_whether_the_desired_state_stage_has_anything_to_call(
+    no_entry_points,
+) -> None:
+    """The desired-state stage builds a release's context and copy of its chart only when
+    something would be called: a concerned plugin's hookimpl (even one answering None), or
+    the chart class's own ``contribute_values`` (through the built-in ``chart-methods``)."""
+    rec = Recorder()
+    alpha = make_chart_plugin(rec, "alpha")
+
+    @attrs.define
+    class Own(HelmChart):
+        def contribute_values(self, context):
+            return {"from": "the class"}
+
+    class OwnPlugin:
+        firestream_plugin_name = "own"
+
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="own", chart_class=Own))
+
+    @attrs.define
+    class QuietChart(HelmChart):
+        pass
+
+    class Quiet:
+        firestream_plugin_name = "quiet"
+
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="quiet", chart_class=QuietChart))
+
+        @hookimpl
+        def contribute_values(self, chart, context):
+            return None
+
+    class Wrapping:
+        firestream_plugin_name = "wrapping"
+
+        @hookimpl(wrapper=True)
+        def contribute_values(self, chart, context):
+            return (yield)
+
+    m = get_plugin_manager(extra_plugins=[alpha, OwnPlugin(), Quiet(), Wrapping()])
+    assert m.broken == []
+    info = ChartInfo(name="r", chart="tiny-app")
+    plain = alpha.chart_class(info)
+    assert not m.calls_contribute_values(plain)  # chart-methods would call nothing, a wrapper is no callee
+    assert m.calls_contribute_values(Own(info))
+    assert m.calls_contribute_values(QuietChart(info))
+    # and the stage agrees: what it calls is what contribute_values returns
+    assert [p for p, _ in m.contribute_values(Own(info), None)] == ["chart-methods"]  # type: ignore[arg-type]
+    assert m.contribute_values(plain, None) == []  # type: ignore[arg-type]
