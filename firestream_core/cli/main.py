@@ -368,6 +368,13 @@ def _main(argv: list[str], one_shot: bool) -> int:
         import gc
 
         gc.set_threshold(ONE_SHOT_GC_THRESHOLD, *gc.get_threshold()[1:])
+        # The command's only log handler prints level and message (FORMAT): where each
+        # call was made (a walk up the stack), and which thread and process made it, are
+        # not worth finding for every record (the logging module's documented knobs).
+        import logging
+
+        logging._srcfile = None  # type: ignore[attr-defined]
+        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     verbose = 0
     try:
         args = parse_args(argv)

@@ -453,3 +453,30 @@ def test_the_console_script_raises_the_young_collection_threshold_only_for_itsel
     """
     result = run_py(code)
     assert result.stdout == "ok\n", result.stderr
+
+
+def test_the_console_script_does_not_look_up_where_each_log_line_came_from(tmp_path: Path) -> None:
+    """Its one handler prints level and message: the console script turns off the logging
+    module's per-record caller, thread and process lookups; ``main(argv)`` in a program
+    leaves them as the program set them. The lines printed are the same."""
+    code = """
+        import logging, sys
+        from firestream_core.cli.main import main
+        before = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
+        main(["-f", sys.argv[1], "validate"])
+        assert (logging._srcfile, logging.logThreads, logging.logProcesses,
+                logging.logMultiprocessing) == before
+        assert logging._srcfile is not None and logging.logThreads
+        sys.argv = ["firestream", "-f", sys.argv[1], "validate"]
+        main()
+        assert logging._srcfile is None
+        assert not (logging.logThreads or logging.logProcesses or logging.logMultiprocessing)
+        logging.getLogger("firestream").warning("a line from %s", "the console script")
+        print("ok")
+    """
+    (tmp_path / "firestream.toml").write_text('[[deployments.generic]]\nname = "web"\nchart = "tiny-app"\n'
+                                             'repository = "fixtures"\nversion = "0.1.0"\n'
+                                             '[repositories]\nfixtures = "https://charts.example.com"\n')
+    result = run_py(code, str(tmp_path / "firestream.toml"))
+    assert result.stdout.splitlines()[-1] == "ok", result.stderr
+    assert result.stderr.splitlines()[-1] == "WARNING a line from the console script", result.stderr
