@@ -24,6 +24,8 @@ each at concurrency 0 (unlimited) and 8. Each cell runs ``firestream apply
 RSS) and ``helmfile sync`` in fresh folders, interleaved, and reports:
 
 * *wall*: the command's wall time (start-up and plan included);
+* *first*: from the command's launch to the first upgrade's start (start-up,
+  config and plan: what no release can overlap);
 * *span*: first upgrade start to last upgrade end, from the fake's log;
 * *bound*: the critical path at c0, max(critical path, work / 8) at c8;
 * *ratio*: span / bound (``-`` when the bound is 0);
@@ -196,6 +198,12 @@ class Folder:
         ends = [float(r[2]) for r in rows]
         return max(ends) - min(starts), len(rows)
 
+    def first_upgrade(self, launched: float) -> float:
+        """Seconds from ``launched`` (``time.time()`` before the command started) to the
+        first upgrade's start (the fake logs ``$EPOCHREALTIME``, the same clock)."""
+        rows = [line.split() for line in (self.root / "upgrades.log").read_text().splitlines()]
+        return min(float(r[1]) for r in rows) - launched
+
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, float, int]:
     """(exit status, wall, peak RSS in kB of the child and what it waited for)."""
@@ -219,7 +227,7 @@ def run_firestream(f: Folder, conc: int, timeout: float, root: Path = ROOT) -> d
     code = FS_CHILD.format(root=str(root), out=str(out))
     argv = [sys.executable, "-c", code, "apply", "--yes", "-f", str(f.root / "firestream.toml"),
             "--helm-binary", str(f.helm), "--concurrency", str(conc)]
-    t0 = time.monotonic()
+    launched, t0 = time.time(), time.monotonic()
     proc = subprocess.Popen(argv, cwd=f.root, env=f.env, stdout=subprocess.DEVNULL,  # noqa: S603
                             stderr=open(f.root / "fs.err", "wb"))  # noqa: SIM115
     rc, _, _ = _wait(proc, timeout)
@@ -229,13 +237,14 @@ def run_firestream(f: Folder, conc: int, timeout: float, root: Path = ROOT) -> d
         raise RuntimeError(f"firestream apply failed ({rc}) in {f.root}: {tail}")
     usage = json.loads(out.read_text())
     span, n = f.span()
-    return {"wall": wall, "span": span, "upgrades": n, "cpu": usage["cpu"], "rss_mb": usage["rss_kb"] / 1024}
+    return {"wall": wall, "span": span, "first": f.first_upgrade(launched), "upgrades": n, "cpu": usage["cpu"],
+            "rss_mb": usage["rss_kb"] / 1024}
 
 
 def run_helmfile(f: Folder, helmfile: str, conc: int, timeout: float) -> dict[str, float] | None:
     argv = [helmfile, "--helm-binary", str(f.helm), "--file", "helmfile.yaml", "sync",
             "--concurrency", str(conc), "--skip-deps"]
-    t0 = time.monotonic()
+    launched, t0 = time.time(), time.monotonic()
     proc = subprocess.Popen(argv, cwd=f.root, env=f.env, stdout=subprocess.DEVNULL,  # noqa: S603
                             stderr=open(f.root / "hf.err", "wb"))  # noqa: SIM115
     rc, _, rss = _wait(proc, timeout)
@@ -245,7 +254,24 @@ def run_helmfile(f: Folder, helmfile: str, conc: int, timeout: float) -> dict[st
     if rc != 0:
         raise RuntimeError(f"helmfile failed ({rc}) in {f.root}: {(f.root / 'hf.err').read_text()[-600:]}")
     span, n = f.span()
-    return {"wall": wall, "span": span, "upgrades": n, "rss_mb": rss / 1024}
+    return {"wall": wall, "span": span, "first": f.first_upgrade(launched), "upgrades": n, "rss_mb": rss / 1024}
+
+
+APPLY_LIBRARIES = ("attrs", "cattrs", "pluggy", "yaml", "tomllib", "logging", "argparse", "json", "subprocess",
+                   "threading")
+"""What ``firestream apply`` imports from outside firestream before its first release."""
+
+
+def libraries_floor(runs: int = 5) -> float:
+    """Median seconds of a bare interpreter importing :data:`APPLY_LIBRARIES`: the part of
+    firestream's time to its first upgrade that no change to firestream's own code removes."""
+    code = "import " + ", ".join(APPLY_LIBRARIES)
+    times = []
+    for _ in range(runs):
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603
+        times.append(time.monotonic() - t0)
+    return statistics.median(times)
 
 
 def med(rows: Sequence[Mapping[str, float]], key: str) -> float:
@@ -304,9 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     tmp = Path(tempfile.mkdtemp(prefix="fs-overhead-"))
     results: dict[tuple[str, int], dict[str, dict[str, float] | None]] = {}
-    header = (f"{'shape':<13}{'conc':>4} {'rel':>5} {'edges':>5} {'bound':>6} | {'fs wall':>7} {'fs span':>7} "
-              f"{'ratio':>5} {'ms/rel':>6} {'cpu/rel':>7} {'RSS MB':>6} | {'hf wall':>7} {'hf span':>7} "
-              f"{'ratio':>5} {'ms/rel':>6} {'RSS MB':>6} | fs/hf"
+    header = (f"{'shape':<13}{'conc':>4} {'rel':>5} {'edges':>5} {'bound':>6} | {'fs wall':>7} {'first':>5} "
+              f"{'fs span':>7} {'ratio':>5} {'ms/rel':>6} {'cpu/rel':>7} {'RSS MB':>6} | {'hf wall':>7} "
+              f"{'first':>5} {'hf span':>7} {'ratio':>5} {'ms/rel':>6} {'RSS MB':>6} | fs/hf"
               + (f" | {'before wall':>11} {'span':>6} {'cpu/rel':>7} | fs/before" if before_root else ""))
     print("\n" + header + "\n" + "-" * len(header))
     counter = 0
@@ -342,8 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             fs_per = (fs["span"] - bound) / n * 1000
             hf_per = (hf["span"] - bound) / n * 1000 if hf else None
             print(f"{shape.name:<13}{conc:>4} {n:>5} {shape.edges:>5} {bound:>6.2f} | {fs['wall']:>7.2f} "
-                  f"{fs['span']:>7.2f} {fmt(fs_ratio):>5} {fs_per:>6.2f} {fs['cpu'] / n * 1000:>7.2f} "
-                  f"{fs['rss_mb']:>6.1f} | {fmt(hf['wall'] if hf else None):>7} "
+                  f"{fs['first']:>5.2f} {fs['span']:>7.2f} {fmt(fs_ratio):>5} {fs_per:>6.2f} "
+                  f"{fs['cpu'] / n * 1000:>7.2f} {fs['rss_mb']:>6.1f} | {fmt(hf['wall'] if hf else None):>7} "
+                  f"{fmt(hf['first'] if hf else None):>5} "
                   f"{fmt(hf['span'] if hf else None):>7} {fmt(hf_ratio):>5} {fmt(hf_per):>6} "
                   f"{fmt(hf['rss_mb'] if hf else None, '.1f'):>6} | "
                   f"{fmt(fs['wall'] / hf['wall'] if hf else None)}"
@@ -352,6 +379,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                      if before_runs else "")
                   + ("  (helmfile timed out)" if hf_timeout else ""), flush=True)
     shutil.rmtree(tmp, ignore_errors=True)
+
+    floor = libraries_floor()
+    hf_firsts = [r["hf"]["first"] for r in results.values() if r["hf"]]  # type: ignore[index]
+    print(f"\nstart-up floor (median of 5): python importing the libraries an apply runs on, and no "
+          f"firestream code ({', '.join(APPLY_LIBRARIES)}): {floor:.3f} s; helmfile's first upgrade "
+          f"(median over the cells above): {statistics.median(hf_firsts):.3f} s" if hf_firsts else "")
 
     rand = next(s for s in shapes(True) if s.name == "random-120")
     root_gap, fan_gap = dispatch_gaps(rand, 5)
