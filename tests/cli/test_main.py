@@ -116,7 +116,9 @@ def test_plugins_from_a_warm_cache_imports_no_plugin_nor_pluggy(tmp_path: Path) 
 def test_validate_imports_no_yaml_and_no_unused_plugin(project: Path, tmp_path: Path) -> None:
     """No environments, values files or registries: no YAML reader, no OCI module; releases
     keyed by names that are no chart type (``[deployments.db]`` with a chart) are generic
-    ones, which imports none of the installed chart plugins once the plugin cache is warm."""
+    ones, which imports none of the installed chart plugins once the plugin cache is warm.
+    Building the argument parser does not ask ``shutil`` for the terminal's width (help and
+    errors do, when they are printed)."""
     env = {"FIRESTREAM_CACHE_DIR": str(tmp_path / "cache"), "FIRESTREAM_PLUGIN_CACHE": "on"}
     code = """
         import sys
@@ -124,7 +126,8 @@ def test_validate_imports_no_yaml_and_no_unused_plugin(project: Path, tmp_path: 
         code = main(["validate"])
         print("code:", code, "heavy:", sorted({m for m in sys.modules} & {
             "yaml", "firestream_core.tools.values", "firestream_core.tools.oci",
-            "firestream_chart_kafka", "firestream_chart_postgresql", "firestream_chart_external_dns"}))
+            "firestream_chart_kafka", "firestream_chart_postgresql", "firestream_chart_external_dns",
+            "shutil"}))
         """
     run_py(code, env=env, cwd=project)  # warms the plugin cache
     r = run_py(code, env=env, cwd=project)
