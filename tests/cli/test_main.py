@@ -127,7 +127,7 @@ def test_validate_imports_no_yaml_and_no_unused_plugin(project: Path, tmp_path: 
         print("code:", code, "heavy:", sorted({m for m in sys.modules} & {
             "yaml", "firestream_core.tools.values", "firestream_core.tools.oci",
             "firestream_chart_kafka", "firestream_chart_postgresql", "firestream_chart_external_dns",
-            "shutil"}))
+            "shutil", "firestream_core.config.environments"}))
         """
     run_py(code, env=env, cwd=project)  # warms the plugin cache
     r = run_py(code, env=env, cwd=project)
