@@ -68,7 +68,7 @@ MAX_INDEX = 65536
 """Largest list index a ``--set`` key may use (helm's own limit)."""
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_DIGITS = re.compile(r"^[+-]?[0-9]+$")
+_DIGITS = r"^[+-]?[0-9]+$"  # compiled on first use (re caches it), not at import
 
 
 # -- --set pairs ---------------------------------------------------------------------
@@ -90,7 +90,7 @@ def typed_value(text: str) -> Any:
         return None
     if text == "0":
         return 0
-    if text and text[0] != "0" and _DIGITS.match(text):
+    if text and text[0] != "0" and re.match(_DIGITS, text):
         n = int(text)
         if _INT64_MIN <= n <= _INT64_MAX:
             return n
