@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -326,6 +325,8 @@ def values_digest(
 
     :raises FileNotFoundError: a values file is missing (named by path).
     """
+    import hashlib  # with the digests (the plan's), not before a plan's first helm call
+
     h = hashlib.sha256()
     base = Path(project_dir)
     for f in info.values_files:
@@ -399,6 +400,8 @@ def host_marker() -> str:
     """
     global _host_marker
     if _host_marker is None:
+        import hashlib  # imported already: by the plan's digests, and by a run before its dispatch
+
         parts = [os.uname().nodename]  # socket.gethostname(), without importing socket
         for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
             try:
