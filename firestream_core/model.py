@@ -11,7 +11,6 @@ import copy
 import enum
 import functools
 import re
-import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -267,6 +266,8 @@ class ChartValuesGenerated:
 
 
 def _commands(value: Iterable[Any]) -> list[list[str]]:
+    import shlex  # only for a breaking version's commands (start-up of every command)
+
     out: list[list[str]] = []
     for cmd in value or []:
         argv = shlex.split(cmd) if isinstance(cmd, str) else [str(a) for a in cmd]
@@ -361,6 +362,8 @@ class BreakingStep:
 
         Command text goes through ``redact`` (a ``str -> str``) so no secret shows.
         """
+        import shlex
+
         hide = redact if callable(redact) else (lambda text: text)
         out = [f"run: {hide(shlex.join(argv))}" for argv in self.commands]
         if self.uninstall:

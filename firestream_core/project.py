@@ -45,12 +45,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from firestream_core.deploy.results import (
-    ApplyEvent,
-    ApplyResult,
-    ReleaseStatus,
-)
-from firestream_core.deploy.run import Run, RunInput, RunOptions, Tools
 from firestream_core.model import HelmAction, HelmChart, InstalledRelease
 
 if TYPE_CHECKING:
@@ -58,6 +52,8 @@ if TYPE_CHECKING:
     from firestream_core.deploy.desired import DesiredState
     from firestream_core.deploy.helm_tests import ReleaseTestResult, TestInput
     from firestream_core.deploy.plan import Plan
+    from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseStatus
+    from firestream_core.deploy.run import RunInput, RunOptions, Tools
     from firestream_core.graph import ReleaseGraph
     from firestream_core.model import BreakingStep
     from firestream_core.ops.diff import DiffInput, ReleaseDiff
@@ -73,6 +69,24 @@ if TYPE_CHECKING:
     from firestream_core.tools.redact import Redactor
 
 __all__ = ["Project", "state_backend", "state_scope"]
+
+_RUN_NAMES = {
+    "ApplyEvent": "results", "ApplyResult": "results", "ReleaseStatus": "results",
+    "Run": "run", "RunInput": "run", "RunOptions": "run", "Tools": "run",
+}
+"""The run's names importable from here too, imported on first use: the run's modules
+(lifecycle, scheduler, results) are not needed before a plan's first helm call."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _RUN_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"firestream_core.deploy.{module}"), name)
+    globals()[name] = value
+    return value
 
 def state_scope(config: ProjectConfig, kube_context: str | None = None) -> str | None:
     """What keeps one environment's / kube context's state apart: ``<env>@<context>``,
@@ -628,6 +642,8 @@ class Project:
                       include_deps=include_deps, include_dependents=include_dependents)
 
     def _run_input(self) -> RunInput:
+        from firestream_core.deploy.run import RunInput
+
         return RunInput(
             charts=self._charts_by_name(),
             manager=self.manager,
@@ -944,9 +960,12 @@ class Project:
         the plan does next anyway and that needs no cluster. It makes kubectl (importing
         PyYAML, which a run imports before its first release anyway), imports the plan's
         modules and has the plugin manager import and select the ``contribute_values``
-        hooks of the project's chart types (built-in plugins included). helm's start-up
-        and cluster round trip (30-100 ms each with a real helm) then hide that work
-        instead of adding to it.
+        hooks of the project's chart types (built-in plugins included) and, under the
+        project's lock (``firestream apply`` / ``destroy``: the run comes next), imports the
+        run's modules (:mod:`~firestream_core.deploy.run`, its lifecycle, scheduler and
+        results), which nothing before the first helm call needs. helm's start-up and
+        cluster round trip (30-100 ms each with a real helm) then hide that work instead of
+        adding to it.
 
         A failure while preparing is left for the plan to meet again in its place (the
         same call, after the list); the list's own failure is raised here.
@@ -960,6 +979,9 @@ class Project:
             try:
                 import firestream_core.deploy.desired
                 import firestream_core.deploy.plan  # noqa: F401 - imported while helm runs
+
+                if self._locked:  # a plan made under the run's lock is carried out next
+                    import firestream_core.deploy.run  # noqa: F401 - its lifecycle modules too
 
                 for chart_type in dict.fromkeys(c.chart_type for c in self.charts):
                     self.manager.hook_caller("contribute_values", chart_type)
@@ -1174,6 +1196,8 @@ class Project:
         lock_timeout: float = 0.0,
     ) -> RunOptions:
         """The run's options, ``[settings]`` filling in what the call left as None."""
+        from firestream_core.deploy.run import RunOptions
+
         settings = self.config.settings
         return RunOptions(
             concurrency=settings.concurrency if concurrency is None else concurrency,
@@ -1197,6 +1221,7 @@ class Project:
         """Take the lock (unless held or a dry run), make or check the plan, carry it out (:mod:`.run`)."""
         from contextlib import nullcontext
 
+        from firestream_core.deploy.run import Run
         from firestream_core.errors import FirestreamError
 
         tools = self._tools_for(plan)
@@ -1223,6 +1248,8 @@ class Project:
             for release in project.status():
                 print(release.name, release.status, release.revision, release.tests_result)
         """
+        from firestream_core.deploy.results import ReleaseStatus
+
         if helm is None:
             _, helm, _ = self.tools()
         live = {r.key: r for r in helm.list_releases()}

@@ -150,18 +150,32 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; only ``command``'s module is imported to add its arguments."""
     import argparse
 
+    class BuildFormatter(argparse.HelpFormatter):
+        """The formatter argparse makes while the parser is built (one per option, to check
+        its metavar): a fixed width, where ``HelpFormatter`` asks ``shutil`` for the
+        terminal's (importing shutil, bz2 and lzma: ~3 ms of every command). Usage, help and
+        errors are formatted afterwards, by argparse's own formatters put back below."""
+
+        def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                     width: int | None = None) -> None:
+            super().__init__(prog, indent_increment, max_help_position, 80 if width is None else width)
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Deploy Helm charts through a pluggable lifecycle: "
         "check_prerequisites -> pre_exec -> exec -> post_exec -> validate.",
+        formatter_class=BuildFormatter,
     )
     parser.add_argument("--version", action="version", version=_version())
     _global_options(parser, sub=False)
-    subs = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog=PROG)
     # A known command gets only its own subparser (argparse builds each one, about
     # 0.5 ms apiece); the full table is for --help, completions and a mistyped name.
+    formatters: list[tuple[argparse.ArgumentParser, type[argparse.HelpFormatter]]] = [
+        (parser, argparse.HelpFormatter)]
     for name, (_module, help_text) in COMMANDS.items() if command is None else [(command, COMMANDS[command])]:
-        sp = subs.add_parser(name, help=help_text, description=help_text)
+        sp = subs.add_parser(name, help=help_text, description=help_text, formatter_class=BuildFormatter)
+        formatter: type[argparse.HelpFormatter] = argparse.HelpFormatter
         if name == command:  # only the command being run pays for its options
             _global_options(sp, sub=True)
             module = load_command(name)
@@ -170,8 +184,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             if examples:
                 sp.epilog = "examples:\n" + "\n".join(
                     "  " + line for line in examples.strip("\n").splitlines())
-                sp.formatter_class = argparse.RawDescriptionHelpFormatter
+                formatter = argparse.RawDescriptionHelpFormatter
             parser.set_defaults(_subparser=sp)
+        formatters.append((sp, formatter))
+    for p, formatter_class in formatters:
+        p.formatter_class = formatter_class
     return parser
 
 

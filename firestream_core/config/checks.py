@@ -34,8 +34,9 @@ INT_BOUNDS = {"retries": 100, "history_max": 1_000_000}
 """The largest accepted value of each integer release key (sizes that reach helm or the scheduler)."""
 MAX_CONCURRENCY = 10_000
 
-STATE_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
-"""A DNS-1123 subdomain: the Secret and Lease of the Kubernetes state backend."""
+STATE_OBJECT_NAME = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
+"""A DNS-1123 subdomain: the Secret and Lease of the Kubernetes state backend (a pattern,
+compiled on first use: only a project naming them needs it)."""
 MIN_LEASE_SECONDS = 1
 
 
@@ -137,7 +138,7 @@ def state_problems(state: StateConfig, project: ProjectSection, raw: Mapping[str
         out += _try("state.namespace", check_namespace_name, state.namespace)
     if state.name is not None:
         n = state.name
-        if not n or len(n) > 253 or not STATE_OBJECT_NAME.fullmatch(n):
+        if not n or len(n) > 253 or not re.fullmatch(STATE_OBJECT_NAME, n):
             out.append(
                 f"state.name: {n!r} is not a valid Kubernetes object name (lower-case letters, "
                 "digits, '-' and '.', starting and ending with a letter or digit, at most 253)"

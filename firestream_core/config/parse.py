@@ -83,12 +83,16 @@ def parse_config_collect(
         settings_problems,
         state_problems,
     )
-    from firestream_core.config.environments import apply_environment
 
     p = Path(path)
     problems: list[str] = []
     hints: list[str] = []
-    data, env = apply_environment(data, environment, problems)
+    if "environments" in data or environment is not None:
+        from firestream_core.config.environments import apply_environment
+
+        data, env = apply_environment(data, environment, problems)
+    else:  # what apply_environment returns then, without importing it (start-up of every command)
+        data, env = dict(data), None
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             problems.append(unknown_key("", key, TOP_LEVEL_KEYS))

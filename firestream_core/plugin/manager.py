@@ -79,7 +79,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
 """(name, module) of the built-in plugins, in load order."""
 
 CORE_DISTRIBUTION = "firestream-core"
-_CHART_TYPE_NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$")
+_CHART_TYPE_NAME = r"^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$"  # compiled when a plugin registers (not `plugins`)
 
 
 class BrokenPlugin(NamedTuple):
@@ -488,7 +488,7 @@ class FirestreamPluginManager:
                 raise TypeError(
                     f"register() takes a firestream_core.ChartType, got {type(chart_type).__name__}"
                 )
-            if not _CHART_TYPE_NAME.match(chart_type.name or ""):
+            if not re.match(_CHART_TYPE_NAME, chart_type.name or ""):
                 raise ValueError(
                     f"chart type name {chart_type.name!r} is invalid: use lower-case letters, "
                     "digits, '-' and '_'"

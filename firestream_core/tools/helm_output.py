@@ -110,14 +110,14 @@ def parse_json(text: str, op: str) -> Any:
         raise HelmCommandError(f"helm {op} printed output that is not JSON") from None
 
 
-_SUITE_FIELD = re.compile(r"^\s*(TEST SUITE|Last Started|Last Completed|Phase):\s*(.*?)\s*$")
+_SUITE_FIELD = r"^\s*(TEST SUITE|Last Started|Last Completed|Phase):\s*(.*?)\s*$"  # compiled on first use
 
 
 def parse_test_suite(stdout: str) -> Iterable[TestResult]:
     """The ``TEST SUITE:`` blocks of ``helm test`` output."""
     current: dict[str, str] | None = None
     for line in stdout.splitlines():
-        m = _SUITE_FIELD.match(line)
+        m = re.match(_SUITE_FIELD, line)
         if not m:
             continue
         field, value = m.groups()

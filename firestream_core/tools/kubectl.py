@@ -43,12 +43,12 @@ LABELLED_BATCH = 50
 # a label value (at most 63 characters); only such a value can stand in a selector's set
 _LABEL_VALUE = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 
-_NOT_FOUND = re.compile(
-    r"\(NotFound\)|not found|the server doesn't have a resource type|no matches for kind", re.I
-)
-_NO_MATCH = re.compile(r"no matching resources found", re.I)
-_ALREADY_EXISTS = re.compile(r"\(AlreadyExists\)|already exists", re.I)
-_CONFLICT = re.compile(r"\(Conflict\)|the object has been modified", re.I)
+# what a failed call's stderr says: patterns compiled on first use (re caches them), only a
+# failure reads them (tools/helm_errors.py's _OnFirstUse, for the same reason)
+_NOT_FOUND = r"(?i)\(NotFound\)|not found|the server doesn't have a resource type|no matches for kind"
+_NO_MATCH = r"(?i)no matching resources found"
+_ALREADY_EXISTS = r"(?i)\(AlreadyExists\)|already exists"
+_CONFLICT = r"(?i)\(Conflict\)|the object has been modified"
 
 
 class Kubectl(KubeTool):
@@ -128,7 +128,7 @@ class Kubectl(KubeTool):
             args += ["--selector", selector]
         result = self._run("get", args)
         if not result.ok:
-            if not result.timed_out and _NOT_FOUND.search(result.stderr) and not UNREACHABLE.search(result.stderr):
+            if not result.timed_out and re.search(_NOT_FOUND, result.stderr) and not UNREACHABLE.search(result.stderr):
                 return None
             raise self._failure("get", result)
         return json.loads(result.stdout) if result.stdout.strip() else None
@@ -250,8 +250,8 @@ class Kubectl(KubeTool):
         result = self._run("wait", args, timeout=seconds(timeout) + 60)
         if result.ok:
             return True
-        if KUBECTL_TIMED_OUT.search(result.stderr) or _NO_MATCH.search(result.stderr) or (
-            _NOT_FOUND.search(result.stderr) and not UNREACHABLE.search(result.stderr)
+        if KUBECTL_TIMED_OUT.search(result.stderr) or re.search(_NO_MATCH, result.stderr) or (
+            re.search(_NOT_FOUND, result.stderr) and not UNREACHABLE.search(result.stderr)
         ):
             return False
         raise self._failure("wait", result)
@@ -263,7 +263,7 @@ class Kubectl(KubeTool):
             args += ["--container", container]
         result = self._run("logs", args)
         if not result.ok:
-            if _NOT_FOUND.search(result.stderr) and not UNREACHABLE.search(result.stderr):
+            if re.search(_NOT_FOUND, result.stderr) and not UNREACHABLE.search(result.stderr):
                 return ""
             raise self._failure("logs", result)
         return self.redactor.redact(result.stdout)
@@ -356,7 +356,7 @@ class Kubectl(KubeTool):
         result, red = self._send("create", manifest, timeout)
         if result.ok:
             return json.loads(result.stdout)
-        if _ALREADY_EXISTS.search(result.stderr) and not UNREACHABLE.search(result.stderr):
+        if re.search(_ALREADY_EXISTS, result.stderr) and not UNREACHABLE.search(result.stderr):
             return None
         raise self._failure("create", result, redactor=red)
 
@@ -374,7 +374,7 @@ class Kubectl(KubeTool):
             return json.loads(result.stdout)
         stderr = result.stderr
         if not result.timed_out and not UNREACHABLE.search(stderr) and (
-            _CONFLICT.search(stderr) or _NOT_FOUND.search(stderr)
+            re.search(_CONFLICT, stderr) or re.search(_NOT_FOUND, stderr)
         ):
             return None
         raise self._failure("replace", result, redactor=red)

@@ -73,7 +73,7 @@ __all__ = [
 
 OCI_SCHEME = "oci://"
 
-_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$")
+_HOST = r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$"  # compiled on first use
 
 
 class RegistryCredentialsError(ConfigError):
@@ -113,7 +113,7 @@ def registry_problems(host: str, cfg: RegistryConfig, where: str) -> list[str]:
     problems: list[str] = []
     if host.startswith(OCI_SCHEME) or "://" in host:
         problems.append(f"{where}: write the registry host without a scheme (e.g. \"{oci_host(host)}\")")
-    elif not _HOST.match(host):
+    elif not re.match(_HOST, host):
         problems.append(f"{where}: not a registry host ('host' or 'host:port')")
     if cfg.password_env and cfg.password_file:
         problems.append(f"{where}: give password_env or password_file, not both")

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -68,7 +67,7 @@ MAX_INDEX = 65536
 """Largest list index a ``--set`` key may use (helm's own limit)."""
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_DIGITS = re.compile(r"^[+-]?[0-9]+$")
+_DIGITS = r"^[+-]?[0-9]+$"  # compiled on first use (re caches it), not at import
 
 
 # -- --set pairs ---------------------------------------------------------------------
@@ -90,7 +89,7 @@ def typed_value(text: str) -> Any:
         return None
     if text == "0":
         return 0
-    if text and text[0] != "0" and _DIGITS.match(text):
+    if text and text[0] != "0" and re.match(_DIGITS, text):
         n = int(text)
         if _INT64_MIN <= n <= _INT64_MAX:
             return n
@@ -326,6 +325,8 @@ def values_digest(
 
     :raises FileNotFoundError: a values file is missing (named by path).
     """
+    import hashlib  # with the digests (the plan's), not before a plan's first helm call
+
     h = hashlib.sha256()
     base = Path(project_dir)
     for f in info.values_files:
@@ -399,6 +400,8 @@ def host_marker() -> str:
     """
     global _host_marker
     if _host_marker is None:
+        import hashlib  # imported already: by the plan's digests, and by a run before its dispatch
+
         parts = [os.uname().nodename]  # socket.gethostname(), without importing socket
         for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
             try:

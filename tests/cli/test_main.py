@@ -116,7 +116,9 @@ def test_plugins_from_a_warm_cache_imports_no_plugin_nor_pluggy(tmp_path: Path) 
 def test_validate_imports_no_yaml_and_no_unused_plugin(project: Path, tmp_path: Path) -> None:
     """No environments, values files or registries: no YAML reader, no OCI module; releases
     keyed by names that are no chart type (``[deployments.db]`` with a chart) are generic
-    ones, which imports none of the installed chart plugins once the plugin cache is warm."""
+    ones, which imports none of the installed chart plugins once the plugin cache is warm.
+    Building the argument parser does not ask ``shutil`` for the terminal's width (help and
+    errors do, when they are printed)."""
     env = {"FIRESTREAM_CACHE_DIR": str(tmp_path / "cache"), "FIRESTREAM_PLUGIN_CACHE": "on"}
     code = """
         import sys
@@ -124,7 +126,8 @@ def test_validate_imports_no_yaml_and_no_unused_plugin(project: Path, tmp_path: 
         code = main(["validate"])
         print("code:", code, "heavy:", sorted({m for m in sys.modules} & {
             "yaml", "firestream_core.tools.values", "firestream_core.tools.oci",
-            "firestream_chart_kafka", "firestream_chart_postgresql", "firestream_chart_external_dns"}))
+            "firestream_chart_kafka", "firestream_chart_postgresql", "firestream_chart_external_dns",
+            "shutil", "firestream_core.config.environments"}))
         """
     run_py(code, env=env, cwd=project)  # warms the plugin cache
     r = run_py(code, env=env, cwd=project)
@@ -176,6 +179,31 @@ def test_a_valid_apply_imports_no_test_runner_and_compiles_no_error_pattern(
     assert r.stdout.splitlines()[-1] == (
         "code: 0 loaded: [] compiled: [] yaml at dispatch: True in lifecycles: []"), r.stdout + r.stderr
     assert [c.op for c in fake_helm.call_log() if c.op == "upgrade"] == ["upgrade", "upgrade"]
+
+
+def test_plan_imports_none_of_the_runs_modules(tmp_path: Path, fake_helm, fake_kubectl) -> None:  # noqa: ANN001
+    """``firestream plan`` carries nothing out: the run, its lifecycle, scheduler and result
+    types are not imported (an apply imports them while helm lists, under its lock)."""
+    d = tmp_path / "proj"
+    (d / "chart").mkdir(parents=True)
+    (d / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (d / "firestream.toml").write_text('[[deployments.generic]]\nname = "a"\npath = "chart"\n')
+    env = {**fake_helm.env, "FIRESTREAM_KUBECTL_BINARY": str(fake_kubectl),
+           "FIRESTREAM_CACHE_DIR": str(tmp_path / "cache"), "FIRESTREAM_PLUGIN_CACHE": "on"}
+    code = """
+        import sys
+        from firestream_core.cli.main import main
+        code = main([sys.argv[1], "--helm-binary", sys.argv[2], *sys.argv[3:]])
+        print("code:", code, "run's modules:", sorted({m for m in sys.modules} & {
+            "firestream_core.deploy.run", "firestream_core.deploy.lifecycle",
+            "firestream_core.deploy.scheduler", "firestream_core.deploy.results"}))
+        """
+    plan = run_py(code, "plan", str(fake_helm.binary), env=env, cwd=d)
+    assert plan.stdout.splitlines()[-1] == "code: 0 run's modules: []", plan.stdout + plan.stderr
+    apply = run_py(code, "apply", str(fake_helm.binary), "--yes", env=env, cwd=d)
+    assert apply.stdout.splitlines()[-1] == (
+        "code: 0 run's modules: ['firestream_core.deploy.lifecycle', 'firestream_core.deploy.results', "
+        "'firestream_core.deploy.run', 'firestream_core.deploy.scheduler']"), apply.stdout + apply.stderr
 
 
 def test_only_the_command_run_is_imported(project: Path) -> None:
