@@ -43,7 +43,7 @@ from firestream_core.config.paths import (
     unknown_key,
 )
 from firestream_core.config.secrets import flatten_secret_values
-from firestream_core.errors import ConfigError, FirestreamError, PluginError
+from firestream_core.errors import ConfigError, FirestreamError, PluginError, UnknownChartTypeError
 
 if TYPE_CHECKING:
     from firestream_core.plugin.manager import FirestreamPluginManager
@@ -330,8 +330,6 @@ def resolve_chart_type(rc: ReleaseConfig, manager: FirestreamPluginManager) -> s
     :raises PluginError: the key names a chart type whose plugin is broken.
     :raises UnknownChartTypeError: neither an installed type nor a chart given.
     """
-    from firestream_core.errors import UnknownChartTypeError
-
     key = rc.chart_type
     try:
         manager.chart_type(key)
