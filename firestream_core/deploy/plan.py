@@ -399,7 +399,9 @@ def _read_chart_yaml(file: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+@functools.lru_cache(maxsize=1024)
 def _same_version(a: str, b: str) -> bool:
+    """``a`` and ``b`` name the same version (once per pair: most releases of a plan repeat one)."""
     try:
         return SemVer.parse(a) == SemVer.parse(b)
     except ValueError:
@@ -484,10 +486,11 @@ def _release_reasons(installed: InstalledRelease, base: Mapping[str, Any]) -> li
     if installed.status != "deployed":
         reasons.append(f"status is {installed.status}")
     want_chart, want_version = base["desired_chart"], base["desired_version"]
-    if installed.chart_name != want_chart:
-        reasons.append(f"chart changed {installed.chart_name} -> {want_chart}")
-    if want_version and installed.chart_version and not _same_version(installed.chart_version, want_version):
-        reasons.append(f"version changed {installed.chart_version} -> {want_version}")
+    have_chart, have_version = installed.chart_name, installed.chart_version
+    if have_chart != want_chart:
+        reasons.append(f"chart changed {have_chart} -> {want_chart}")
+    if want_version and have_version and not _same_version(have_version, want_version):
+        reasons.append(f"version changed {have_version} -> {want_version}")
     return reasons
 
 
