@@ -133,8 +133,9 @@ def state_backend(
     return open_backend(cfg.backend, config.project_dir, **options)
 
 
-def _hide_secret_looking(redactor: Redactor, chart: HelmChart) -> None:
-    """Register the sensitive config values (``password``, ``apiKey``, ``sensitive_keys``...).
+def _hide_secret_looking(redactor: Redactor, charts: Iterable[HelmChart]) -> None:
+    """Register the sensitive config values (``password``, ``apiKey``, ``sensitive_keys``...)
+    of ``charts``.
 
     Only those (docs/secrets.md): hiding every configured value would hide
     release names and namespaces too. ``secret_values`` are registered by
@@ -142,11 +143,12 @@ def _hide_secret_looking(redactor: Redactor, chart: HelmChart) -> None:
     """
     from firestream_core.tools.values import merged_values
 
-    try:
-        values = merged_values(chart.chart_info)
-    except Exception:  # noqa: BLE001 - an invalid document is reported by check_prerequisites
-        return
-    redactor.add_values(values, patterns=chart.settings.sensitive_keys)
+    for chart in charts:
+        try:
+            values = merged_values(chart.chart_info)
+        except Exception:  # noqa: BLE001 - an invalid document is reported by check_prerequisites
+            continue
+        redactor.add_values(values, patterns=chart.settings.sensitive_keys)
 
 
 def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]], values_files: list[Path]) -> None:
@@ -251,8 +253,7 @@ class Project:
         self.env = dict(env or {})
         self.overrides: tuple[str, ...] = ()  # --set / --values given on the command line (names only)
         self.redactor: Redactor = Redactor(secrets)
-        for chart in self.charts:
-            _hide_secret_looking(self.redactor, chart)
+        _hide_secret_looking(self.redactor, self.charts)
         self._graph: ReleaseGraph | None = None
         self._locked = False
         # the tools the last plan() made for itself: the run that carries that plan out reuses
@@ -451,8 +452,7 @@ class Project:
             raise ConfigError("charts built in code are invalid", problems)
         kept = [c for c in self.charts if c.chart_info.name not in seen]
         self.charts = resolve_oci_charts([*kept, *new], self.repositories_with(new))
-        for chart in new:
-            _hide_secret_looking(self.redactor, chart)
+        _hide_secret_looking(self.redactor, new)
         self._graph = None
         self._planned = None
 
@@ -1086,9 +1086,8 @@ class Project:
             redactor=self.redactor,
             releases={c.chart_info.name: c.chart_type for c in self.charts},
         )
-        for state in states.values():  # a contributed value under a secret-looking key is hidden too
-            if state.contributed:
-                _hide_secret_looking(self.redactor, state.chart)
+        # a contributed value under a secret-looking key is hidden too
+        _hide_secret_looking(self.redactor, [s.chart for s in states.values() if s.contributed])
         return states
 
     def repair_drift(self, plan: Plan) -> tuple[Plan, list[ReleaseDrift]]:

@@ -85,6 +85,21 @@ def test_enums_in_seed_spelling() -> None:
     assert info.action is HelmAction.SKIP
 
 
+def test_namespace_and_path_are_converted_on_assignment() -> None:
+    info = ChartInfo(name="x", chart="c/x")
+    info.namespace = "kube-system"  # a well-known name becomes its member
+    assert info.namespace is HelmChartNamespace.KUBE_SYSTEM
+    info.namespace = "shop"  # any other name stays a string
+    assert info.namespace == "shop" and info.namespace_name == "shop"
+    info.path = "charts/x"
+    assert info.path == Path("charts/x") and isinstance(info.path, Path)
+    folder = Path("charts/y")
+    info.path = folder
+    assert info.path == folder
+    info.path = None
+    assert info.path is None
+
+
 def test_custom_chart_overriding_some_methods() -> None:
     """The seed's MyCustomChart: a chart plugin implements only what it changes."""
     from firestream_core.model import ChartType

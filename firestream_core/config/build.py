@@ -9,7 +9,9 @@ names or cycles. The result carries ``.secrets`` for the redactor.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from firestream_core.config.converter import converter, structure
@@ -18,10 +20,18 @@ from firestream_core.config.parse import option_fields, resolve_chart_type
 from firestream_core.config.paths import first_line, join_path, problems_hint, unknown_key
 from firestream_core.config.secrets import leaves, resolve_secret_values
 from firestream_core.errors import ConfigError, FirestreamError, PluginError
+from firestream_core.model import (
+    BreakingVersion,
+    ChartSetValue,
+    ChartValuesGenerated,
+    HelmAction,
+    HelmChart,
+    ReleaseSettings,
+)
 
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectConfig, ReleaseConfig, ReleaseKeys
-    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.model import ChartInfo, ChartType
     from firestream_core.plugin.manager import FirestreamPluginManager, RegisteredChartType
 
 T = TypeVar("T")
@@ -82,8 +92,6 @@ def collect_charts(
         (validate reports everything at once); a release that could not be
         built still counts as defined there, with its own ``depends_on``.
     """
-    from firestream_core.model import ReleaseSettings
-
     problems: list[str] = []
     hints: list[str] = []
     charts = BuiltCharts()
@@ -162,8 +170,6 @@ def _build_one(
 
 
 def _call_plugin(factory: Callable[[], object], label: str, reg: RegisteredChartType) -> HelmChart:
-    from firestream_core.model import HelmChart
-
     try:
         chart = factory()
     except Exception as exc:
@@ -208,13 +214,6 @@ def _apply_keys(
     resolve_secrets: bool = True,
 ) -> None:
     """Apply the given (non-None) keys of a release or of ``[defaults]`` to ``info``."""
-    from firestream_core.model import (
-        BreakingVersion,
-        ChartSetValue,
-        ChartValuesGenerated,
-        HelmAction,
-    )
-
     for key in _SCALARS:
         value = getattr(keys, key)
         if value is not None:
@@ -222,14 +221,14 @@ def _apply_keys(
     if keys.action is not None:
         info.action = HelmAction(keys.action)
     if keys.path is not None:
-        info.path = config.project_dir / keys.path
+        info.path = _under(config.project_dir, keys.path)
     if keys.last_breaking_version_requiring_restart is not None:
         b = keys.last_breaking_version_requiring_restart
         info.last_breaking_version_requiring_restart = BreakingVersion(
             b.version, b.requires_uninstall, [list(c) for c in b.pre_upgrade_commands]
         )
     if keys.values_files:
-        info.values_files.extend(config.project_dir / f for f in keys.values_files)
+        info.values_files.extend(_under(config.project_dir, f) for f in keys.values_files)
     if keys.yaml_files_content:
         info.yaml_files_content.extend(
             ChartValuesGenerated(g.filename, g.yaml_content) for g in keys.yaml_files_content
@@ -250,6 +249,12 @@ def _apply_keys(
         info.values.extend(ChartSetValue(s.key, s.value) for s in keys.set)
 
 
+@functools.lru_cache(maxsize=1024)
+def _under(folder: Path, given: str) -> Path:
+    """``folder / given``, one ``Path`` for the releases that name the same chart or file."""
+    return folder / given
+
+
 def _dump_yaml(data: Mapping[str, Any]) -> str:
     import yaml
 
@@ -261,13 +266,12 @@ def _options(
 ) -> object:
     """The chart type's options: the preset's/defaults' options updated with the release's keys."""
     cls = ct.options
-    known = RELEASE_KEYS | set(fields)
     given = {}
     for key, value in rc.options.items():
         if key in fields:
             given[key] = value
         else:
-            problems.append(unknown_key(rc.where, key, known))
+            problems.append(unknown_key(rc.where, key, RELEASE_KEYS | set(fields)))
     if cls is None or (not given and base is not None):
         return base
     data: dict[str, Any] = dict(converter().unstructure(base)) if base is not None else {}

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from firestream_core.config.converter import url_problem
 from firestream_core.config.model import ReleaseConfig
 from firestream_core.config.paths import join_path
+from firestream_core.model import check_namespace_name, check_release_name
 
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectSection, ReleaseKeys, Settings, StateConfig
@@ -40,26 +41,25 @@ compiled on first use: only a project naming them needs it)."""
 MIN_LEASE_SECONDS = 1
 
 
-def _try(where: str, fn: Callable[[str], object], value: str) -> list[str]:
+def _try(where: str, key: str, fn: Callable[[str], object], value: str) -> list[str]:
+    """``fn(value)``'s refusal as a problem at ``where.key`` (the path is worded only then)."""
     try:
         fn(value)
     except ValueError as exc:
-        return [f"{where}: {exc}"]
+        return [f"{join_path(where, key)}: {exc}"]
     return []
 
 
 def release_key_problems(keys: ReleaseKeys, where: str) -> list[str]:
     """Names, namespaces, chart references and ``set``/``values_files`` entries of one table."""
-    from firestream_core.model import check_namespace_name, check_release_name
-
     out: list[str] = []
     name = keys.name if isinstance(keys, ReleaseConfig) else None  # [defaults] has no name
     if name is not None:
-        out += _try(join_path(where, "name"), check_release_name, name)
+        out += _try(where, "name", check_release_name, name)
     if keys.namespace is not None and keys.namespace.lower() != "custom":
-        out += _try(join_path(where, "namespace"), check_namespace_name, keys.namespace)
+        out += _try(where, "namespace", check_namespace_name, keys.namespace)
     if keys.custom_namespace is not None:
-        out += _try(join_path(where, "custom_namespace"), check_namespace_name, keys.custom_namespace)
+        out += _try(where, "custom_namespace", check_namespace_name, keys.custom_namespace)
     if keys.chart is not None:
         out += chart_ref_problems(keys.chart, join_path(where, "chart"))
     if keys.repository is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", keys.repository):
@@ -120,7 +120,7 @@ def settings_problems(settings: Settings) -> list[str]:
 
 def state_problems(state: StateConfig, project: ProjectSection, raw: Mapping[str, Any]) -> list[str]:
     """``[state]``: what the Kubernetes backend needs (docs/state.md), the lease bound."""
-    from firestream_core.model import check_namespace_name, parse_duration
+    from firestream_core.model import parse_duration
 
     out: list[str] = []
     if "lease_duration" in raw:
@@ -135,7 +135,7 @@ def state_problems(state: StateConfig, project: ProjectSection, raw: Mapping[str
     if state.path is not None:
         out.append("state.path: applies to the local backend only (the kubernetes backend keeps a Secret)")
     if state.namespace is not None:
-        out += _try("state.namespace", check_namespace_name, state.namespace)
+        out += _try("state", "namespace", check_namespace_name, state.namespace)
     if state.name is not None:
         n = state.name
         if not n or len(n) > 253 or not re.fullmatch(STATE_OBJECT_NAME, n):

@@ -29,6 +29,8 @@ from firestream_core.config.model import (
     Table,
 )
 from firestream_core.config.paths import join_path, type_name, unknown_key
+from firestream_core.model import SemVer, check_version, parse_duration
+from firestream_core.tools.sensitivity import url_has_credentials
 
 if TYPE_CHECKING:
     import cattrs
@@ -75,8 +77,6 @@ def _structure_nonneg(value: Any, _t: Any) -> int:
 
 
 def _structure_duration(value: Any, _t: Any) -> str:
-    from firestream_core.model import parse_duration
-
     _expect(value, (str,), "a duration such as '300s'")
     try:
         seconds = parse_duration(value)
@@ -88,8 +88,6 @@ def _structure_duration(value: Any, _t: Any) -> str:
 
 
 def _structure_chart_version(value: Any, _t: Any) -> str:
-    from firestream_core.model import check_version
-
     _expect(value, (str,), "a version string")
     try:
         return check_version(value)
@@ -98,8 +96,6 @@ def _structure_chart_version(value: Any, _t: Any) -> str:
 
 
 def _structure_strict_version(value: Any, _t: Any) -> str:
-    from firestream_core.model import SemVer
-
     _expect(value, (str,), "a version string")
     try:
         SemVer.parse(value)
@@ -186,8 +182,6 @@ _CREDENTIALS_IN_URL = (
 
 
 def _structure_chart_ref(value: Any, _t: Any) -> str:
-    from firestream_core.tools.sensitivity import url_has_credentials
-
     _expect(value, (str,), "a string")
     if url_has_credentials(value):
         raise _Problem(_CREDENTIALS_IN_URL)

@@ -17,8 +17,10 @@ they never hold a file's content.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,22 +35,30 @@ _LOCAL_PREFIXES = ("./", "../", "/", "~")
 
 
 def file_problems(config: ProjectConfig) -> list[str]:
-    """Every problem with the files ``[defaults]`` and the releases name, in file order."""
-    out = _table_problems(config.project_dir, config.defaults, "defaults")
+    """Every problem with the files ``[defaults]`` and the releases name, in file order.
+
+    A chart folder or values file that several releases name is checked once
+    per pass, and its problem is reported at each of them.
+    """
+    chart = functools.cache(functools.partial(chart_path_problem, config.project_dir))
+    values = functools.cache(functools.partial(values_file_problem, config.project_dir))
+    out = _table_problems(config.defaults, "defaults", chart, values)
     for rc in config.releases:
-        out += _table_problems(config.project_dir, rc, rc.where)
+        out += _table_problems(rc, rc.where, chart, values)
     return out
 
 
-def _table_problems(project_dir: Path, keys: ReleaseKeys, where: str) -> list[str]:
+def _table_problems(
+    keys: ReleaseKeys, where: str, chart: Callable[[str], str | None], values: Callable[[str], str | None]
+) -> list[str]:
     out: list[str] = []
     if keys.path is not None and keys.path.strip():
-        out += chart_path_problems(project_dir, keys.path, join_path(where, "path"))
+        out += _at(join_path(where, "path"), chart(keys.path))
     elif keys.chart is not None and keys.chart.startswith(_LOCAL_PREFIXES):
-        out += chart_path_problems(project_dir, keys.chart, join_path(where, "chart"))
+        out += _at(join_path(where, "chart"), chart(keys.chart))
     for i, f in enumerate(keys.values_files or ()):
         if f.strip():
-            out += values_file_problems(project_dir, f, join_path(join_path(where, "values_files"), i))
+            out += _at(join_path(join_path(where, "values_files"), i), values(f))
     for i, g in enumerate(keys.yaml_files_content or ()):
         problem = yaml_mapping_problem(g.yaml_content)
         if problem:
@@ -56,36 +66,41 @@ def _table_problems(project_dir: Path, keys: ReleaseKeys, where: str) -> list[st
     return out
 
 
+def _at(where: str, problem: str | None) -> list[str]:
+    return [f"{where}: {problem}"] if problem else []
+
+
 def _resolve(project_dir: Path, given: str) -> Path:
     return (project_dir / os.path.expanduser(given)).absolute()
 
 
-def values_file_problems(project_dir: Path, given: str, where: str) -> list[str]:
-    """One ``values_files`` entry: a readable YAML mapping (problems name both paths)."""
+def values_file_problem(project_dir: Path, given: str) -> str | None:
+    """What is wrong with one ``values_files`` entry, a readable YAML mapping (naming both
+    paths), or None."""
     path = _resolve(project_dir, given)
     label = f"values file '{given}' ({path})"
     try:
         st = path.stat()
     except FileNotFoundError:
-        return [f"{where}: {label} not found (paths are relative to {project_dir})"]
+        return f"{label} not found (paths are relative to {project_dir})"
     except OSError as exc:
-        return [f"{where}: {label} cannot be read: {exc.strerror}"]
+        return f"{label} cannot be read: {exc.strerror}"
     if stat.S_ISDIR(st.st_mode):
-        return [f"{where}: {label} is a folder, not a file"]
+        return f"{label} is a folder, not a file"
     if not stat.S_ISREG(st.st_mode):
-        return [f"{where}: {label} is not a regular file"]
+        return f"{label} is not a regular file"
     if st.st_size > MAX_FILE_BYTES:
-        return [f"{where}: {label} is {st.st_size} bytes, over the bound of {MAX_FILE_BYTES}"]
+        return f"{label} is {st.st_size} bytes, over the bound of {MAX_FILE_BYTES}"
     try:
         data = path.read_bytes()[: MAX_FILE_BYTES + 1]
     except OSError as exc:
-        return [f"{where}: {label} cannot be read: {exc.strerror}"]
+        return f"{label} cannot be read: {exc.strerror}"
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return [f"{where}: {label} is not UTF-8 text (byte {exc.start})"]
+        return f"{label} is not UTF-8 text (byte {exc.start})"
     problem = yaml_mapping_problem(text)
-    return [f"{where}: {label} {problem}"] if problem else []
+    return f"{label} {problem}" if problem else None
 
 
 def yaml_mapping_problem(text: str) -> str | None:
@@ -123,24 +138,25 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def chart_path_problems(project_dir: Path, given: str, where: str) -> list[str]:
-    """A local chart: a folder holding ``Chart.yaml``, or a ``.tgz`` chart archive."""
+def chart_path_problem(project_dir: Path, given: str) -> str | None:
+    """What is wrong with a local chart, a folder holding ``Chart.yaml`` or a ``.tgz`` chart
+    archive (naming both paths), or None."""
     path = _resolve(project_dir, given)
     label = f"chart path '{given}' ({path})"
     if not path.exists():
-        return [f"{where}: {label} not found (paths are relative to {project_dir})"]
+        return f"{label} not found (paths are relative to {project_dir})"
     if path.is_dir():
         if not (path / "Chart.yaml").is_file():
-            return [f"{where}: {label} is a folder without Chart.yaml, not a chart"]
-        return []
+            return f"{label} is a folder without Chart.yaml, not a chart"
+        return None
     if not path.is_file():
-        return [f"{where}: {label} is not a chart folder or archive"]
+        return f"{label} is not a chart folder or archive"
     import tarfile  # only for archives: a project of chart folders does without it
 
     try:
         ok = tarfile.is_tarfile(path)
     except OSError as exc:
-        return [f"{where}: {label} cannot be read: {exc.strerror}"]
+        return f"{label} cannot be read: {exc.strerror}"
     if not ok:
-        return [f"{where}: {label} is a file that is not a chart archive (.tgz) or folder"]
-    return []
+        return f"{label} is a file that is not a chart archive (.tgz) or folder"
+    return None

@@ -90,15 +90,17 @@ def _too_deep(data: dict[str, Any]) -> str | None:
     """The dotted path of the first value nested deeper than ``MAX_DEPTH``, or None (no recursion)."""
     from firestream_core.config.paths import join_path
 
-    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    # each entry: a value, its table's or array's path and its key there (worded only for a
+    # table or array, or the value found too deep: most values are neither)
+    stack: list[tuple[Any, str, Any, int]] = [(data, "", None, 0)]
     while stack:
-        node, where, depth = stack.pop()
+        node, parent, key, depth = stack.pop()
         if depth > MAX_DEPTH:
-            return where
-        if isinstance(node, dict):
-            stack.extend((v, join_path(where, k), depth + 1) for k, v in node.items())
-        elif isinstance(node, list):
-            stack.extend((v, join_path(where, i), depth + 1) for i, v in enumerate(node))
+            return join_path(parent, key)
+        if isinstance(node, dict | list):
+            where = parent if key is None else join_path(parent, key)
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend((v, where, k, depth + 1) for k, v in items)
     return None
 
 

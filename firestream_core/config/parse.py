@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from firestream_core.config.checks import release_key_problems, settings_problems, state_problems
 from firestream_core.config.converter import structure
 from firestream_core.config.model import (
     DEFAULTS_KEYS,
@@ -42,7 +43,7 @@ from firestream_core.config.paths import (
     unknown_key,
 )
 from firestream_core.config.secrets import flatten_secret_values
-from firestream_core.errors import ConfigError, FirestreamError, PluginError
+from firestream_core.errors import ConfigError, FirestreamError, PluginError, UnknownChartTypeError
 
 if TYPE_CHECKING:
     from firestream_core.plugin.manager import FirestreamPluginManager
@@ -78,12 +79,6 @@ def parse_config_collect(
     so that the later passes (files, graph) still see it. ``[environments]`` is
     applied first (``environment``: the one chosen with ``-e NAME``).
     """
-    from firestream_core.config.checks import (
-        release_key_problems,
-        settings_problems,
-        state_problems,
-    )
-
     p = Path(path)
     problems: list[str] = []
     hints: list[str] = []
@@ -223,8 +218,6 @@ def _parse_release(
     hints: list[str],
 ) -> ReleaseConfig | None:
     """One release: its release keys structured, then its chart type and options checked."""
-    from firestream_core.config.checks import release_key_problems
-
     known = {k: v for k, v in entry.items() if k in RELEASE_KEYS}
     options = {k: v for k, v in entry.items() if k not in RELEASE_KEYS}
     known.update(chart_type=ctype, index=index, options=options)
@@ -249,10 +242,10 @@ def _structure_release_keys(
     """One release (or ``[defaults]``) structured, or None; ``secret_values`` flattened first.
 
     Every problem is appended to ``problems``, in the order the keys are written.
+    ``raw`` is the caller's own copy: keys that cannot be structured are taken out of it.
     """
-    raw = dict(raw)
     start = len(problems)
-    order = {k: i for i, k in enumerate(raw)}
+    keys = list(raw)  # the order they are written in, for the problems
     if "secret_values" in raw:
         flat, errs = flatten_secret_values(raw["secret_values"], join_path(where, "secret_values"))
         problems.extend(errs)
@@ -270,9 +263,8 @@ def _structure_release_keys(
         if key in raw and not isinstance(raw[key], list):  # a string or table would be iterated
             problems.append(f"{join_path(where, key)}: expected an array, got {type_name(raw.pop(key))}")
     obj, errs = structure(raw, cls, where)
-    # report in the order the keys are written in the file
-    def position(problem: str) -> int:
-        return order.get(head(problem), len(order))
+    if len(problems) == start and not errs:
+        return obj
 
     def head(problem: str) -> str:
         rest = problem[len(where) + 1 :]
@@ -282,9 +274,11 @@ def _structure_release_keys(
         bad = {head(e) for e in errs} - {"chart_type", "index", "options"}
         obj, _ = structure({k: v for k, v in raw.items() if k not in bad}, cls, where)
 
+    # report in the order the keys are written in the file
+    order = {k: i for i, k in enumerate(keys)}
     pre = problems[start:]
     del problems[start:]
-    problems.extend(sorted([*pre, *errs], key=position))
+    problems.extend(sorted([*pre, *errs], key=lambda p: order.get(head(p), len(order))))
     return obj
 
 
@@ -339,8 +333,6 @@ def resolve_chart_type(rc: ReleaseConfig, manager: FirestreamPluginManager) -> s
     :raises PluginError: the key names a chart type whose plugin is broken.
     :raises UnknownChartTypeError: neither an installed type nor a chart given.
     """
-    from firestream_core.errors import UnknownChartTypeError
-
     key = rc.chart_type
     try:
         manager.chart_type(key)

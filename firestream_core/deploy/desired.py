@@ -603,7 +603,7 @@ def part_reasons(recorded: Mapping[str, str] | None, parts: Mapping[str, str]) -
     firestream recorded them): what was deployed then is unknown, and the
     values and chart comparisons still apply.
     """
-    if not recorded:
+    if not recorded or recorded == parts:
         return []
     out = []
     for name in sorted(set(recorded) | set(parts)):

@@ -50,6 +50,7 @@ whose values digest changed.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -354,7 +355,7 @@ def desired_chart(chart: HelmChart, project_dir: Path | None = None) -> tuple[st
     info = chart.chart_info
     version = _exact(info.version)
     if info.path is not None:
-        path = Path(info.path)
+        path = info.path  # a Path (ChartInfo converts it)
         if project_dir is not None and not path.is_absolute():
             path = Path(project_dir) / path
         meta = _chart_yaml(path)
@@ -365,9 +366,12 @@ def desired_chart(chart: HelmChart, project_dir: Path | None = None) -> tuple[st
 
 
 def _exact(version: object) -> str | None:
-    if not version:
-        return None
-    text = str(version).strip()
+    return _exact_text(str(version).strip()) if version else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _exact_text(text: str) -> str | None:
+    """``text`` as an exact version (without ``v``), None for a constraint; once per text."""
     try:
         SemVer.parse(text)
     except ValueError:
@@ -380,8 +384,7 @@ def _chart_yaml(path: Path) -> dict[str, Any]:
 
     Read once per plan for a chart several releases share (:func:`~firestream_core.tools.chartfiles.read_once`).
     """
-    file = path / "Chart.yaml"
-    return read_once("Chart.yaml", file, lambda: _read_chart_yaml(file))
+    return read_once("Chart.yaml", path, lambda: _read_chart_yaml(path / "Chart.yaml"))
 
 
 def _read_chart_yaml(file: Path) -> dict[str, Any]:
@@ -396,7 +399,9 @@ def _read_chart_yaml(file: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+@functools.lru_cache(maxsize=1024)
 def _same_version(a: str, b: str) -> bool:
+    """``a`` and ``b`` name the same version (once per pair: most releases of a plan repeat one)."""
     try:
         return SemVer.parse(a) == SemVer.parse(b)
     except ValueError:
@@ -481,10 +486,11 @@ def _release_reasons(installed: InstalledRelease, base: Mapping[str, Any]) -> li
     if installed.status != "deployed":
         reasons.append(f"status is {installed.status}")
     want_chart, want_version = base["desired_chart"], base["desired_version"]
-    if installed.chart_name != want_chart:
-        reasons.append(f"chart changed {installed.chart_name} -> {want_chart}")
-    if want_version and installed.chart_version and not _same_version(installed.chart_version, want_version):
-        reasons.append(f"version changed {installed.chart_version} -> {want_version}")
+    have_chart, have_version = installed.chart_name, installed.chart_version
+    if have_chart != want_chart:
+        reasons.append(f"chart changed {have_chart} -> {want_chart}")
+    if want_version and have_version and not _same_version(have_version, want_version):
+        reasons.append(f"version changed {have_version} -> {want_version}")
     return reasons
 
 
@@ -614,6 +620,8 @@ def plan_release(
                            get_values=get_values, redact=redact, desired=desired, extra_steps=extra_steps)
     if desired is None or change.action == "destroy" or chart.chart_info.action is not HelmAction.DEPLOY:
         return change
+    if not (desired.problems or desired.notes or desired.breaking_version is not None):
+        return change  # the plugins said nothing to add
     refused = "; ".join(p.removeprefix(f"release '{change.name}': ") for p in desired.problems)
     said: dict[str, Any] = {"reasons": (*([f"refused: {refused}"] if refused else []),
                         *change.reasons, *desired.notes),

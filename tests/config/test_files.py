@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from firestream_core.config.files import (
-    chart_path_problems,
-    values_file_problems,
+    chart_path_problem,
+    file_problems,
+    values_file_problem,
     yaml_mapping_problem,
 )
+from firestream_core.config.parse import parse_config
 
 
 @pytest.mark.parametrize(
@@ -37,14 +39,11 @@ def test_values_files_missing_a_folder_or_binary_are_problems_naming_the_file(tm
     (tmp_path / "dir").mkdir()
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00bad")
     (tmp_path / "ok.yaml").write_text("a: 1\n")
-    where = "deployments.web[0].values_files[0]"
-    [missing] = values_file_problems(tmp_path, "nope.yaml", where)
-    assert missing.startswith(where) and "'nope.yaml'" in missing and "not found" in missing
-    [folder] = values_file_problems(tmp_path, "dir", where)
-    assert "is a folder" in folder
-    [binary] = values_file_problems(tmp_path, "bin.yaml", where)
-    assert "not UTF-8" in binary
-    assert values_file_problems(tmp_path, "ok.yaml", where) == []
+    missing = values_file_problem(tmp_path, "nope.yaml")
+    assert missing is not None and "'nope.yaml'" in missing and "not found" in missing
+    assert "is a folder" in (values_file_problem(tmp_path, "dir") or "")
+    assert "not UTF-8" in (values_file_problem(tmp_path, "bin.yaml") or "")
+    assert values_file_problem(tmp_path, "ok.yaml") is None
 
 
 def test_a_local_chart_must_be_a_chart_folder_or_archive(tmp_path: Path) -> None:
@@ -52,8 +51,24 @@ def test_a_local_chart_must_be_a_chart_folder_or_archive(tmp_path: Path) -> None
     (tmp_path / "chart").mkdir()
     (tmp_path / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
     (tmp_path / "file.txt").write_text("x")
-    where = "deployments.web[0].path"
-    assert "without Chart.yaml" in chart_path_problems(tmp_path, "empty", where)[0]
-    assert "not found" in chart_path_problems(tmp_path, "gone", where)[0]
-    assert "is a file that is not a chart archive (.tgz) or folder" in chart_path_problems(tmp_path, "file.txt", where)[0]
-    assert chart_path_problems(tmp_path, "chart", where) == []
+    assert "without Chart.yaml" in (chart_path_problem(tmp_path, "empty") or "")
+    assert "not found" in (chart_path_problem(tmp_path, "gone") or "")
+    assert "is a file that is not a chart archive (.tgz) or folder" in (chart_path_problem(tmp_path, "file.txt") or "")
+    assert chart_path_problem(tmp_path, "chart") is None
+
+
+def test_a_folder_or_file_several_releases_name_is_reported_at_each_of_them(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    data = {"deployments": {"generic": [
+        {"name": "a", "path": "empty", "values_files": ["gone.yaml"]},
+        {"name": "b", "path": "empty", "values_files": ["gone.yaml"]},
+        {"name": "c", "chart": "./empty"},
+    ]}}
+    problems = file_problems(parse_config(data, tmp_path / "firestream.toml"))
+    assert [p.split(": ", 1)[0] for p in problems] == [
+        "deployments.generic[0].path", "deployments.generic[0].values_files[0]",
+        "deployments.generic[1].path", "deployments.generic[1].values_files[0]",
+        "deployments.generic[2].chart",
+    ]
+    assert problems[0].split(": ", 1)[1] == problems[2].split(": ", 1)[1]
+    assert "chart path './empty'" in problems[4] and "without Chart.yaml" in problems[4]
