@@ -385,13 +385,31 @@ def _main(argv: list[str], one_shot: bool) -> int:
         import gc
 
         gc.set_threshold(ONE_SHOT_GC_THRESHOLD, *gc.get_threshold()[1:])
-        # The command's only log handler prints level and message (FORMAT): where each
-        # call was made (a walk up the stack), and which thread and process made it, are
-        # not worth finding for every record (the logging module's documented knobs).
-        import logging
+        with _lean_log_records():
+            return _command(argv, one_shot)
+    return _command(argv, one_shot)
 
-        logging._srcfile = None  # type: ignore[attr-defined]
-        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+
+@contextmanager
+def _lean_log_records() -> Iterator[None]:
+    """While the console script's command runs, log records skip looking up where each
+    call was made (a walk up the stack) and which thread and process made it: its only
+    log handler prints level and message (the logging module's documented knobs, put
+    back afterwards for whatever runs next in the process)."""
+    import logging
+
+    saved = (logging._srcfile, logging.logThreads, logging.logProcesses,  # type: ignore[attr-defined]
+             logging.logMultiprocessing)
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    try:
+        yield
+    finally:
+        (logging._srcfile, logging.logThreads, logging.logProcesses,  # type: ignore[attr-defined]
+         logging.logMultiprocessing) = saved
+
+
+def _command(argv: list[str], one_shot: bool) -> int:
     verbose = 0
     try:
         args = parse_args(argv)

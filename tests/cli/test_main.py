@@ -484,27 +484,36 @@ def test_the_console_script_raises_the_young_collection_threshold_only_for_itsel
 
 
 def test_the_console_script_does_not_look_up_where_each_log_line_came_from(tmp_path: Path) -> None:
-    """Its one handler prints level and message: the console script turns off the logging
-    module's per-record caller, thread and process lookups; ``main(argv)`` in a program
-    leaves them as the program set them. The lines printed are the same."""
+    """Its one handler prints level and message: while the console script's command runs,
+    records skip the logging module's caller, thread and process lookups, and the knobs are
+    put back when it returns; ``main(argv)`` in a program leaves them as they are. The
+    printed line is the same either way."""
     code = """
         import logging, sys
         from firestream_core.cli.main import main
-        before = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
-        main(["-f", sys.argv[1], "validate"])
-        assert (logging._srcfile, logging.logThreads, logging.logProcesses,
-                logging.logMultiprocessing) == before
-        assert logging._srcfile is not None and logging.logThreads
-        sys.argv = ["firestream", "-f", sys.argv[1], "validate"]
+        seen = []
+        class Keep(logging.Handler):
+            def emit(self, record):
+                seen.append((record.pathname, record.threadName, record.processName))
+        logging.getLogger("firestream").addHandler(Keep())
+        knobs = lambda: (logging._srcfile, logging.logThreads, logging.logProcesses,
+                         logging.logMultiprocessing)
+        before = knobs()
+        assert before[0] is not None and before[1]
+        main(["validate"])  # found above the current folder: one info line says which file
+        assert knobs() == before
+        assert seen[-1][0].endswith("main.py") and seen[-1][1] == "MainThread", seen
+        sys.argv = ["firestream", "validate"]
         main()
-        assert logging._srcfile is None
-        assert not (logging.logThreads or logging.logProcesses or logging.logMultiprocessing)
-        logging.getLogger("firestream").warning("a line from %s", "the console script")
+        assert seen[-1] == ("(unknown file)", None, None), seen  # nothing looked up meanwhile
+        assert knobs() == before  # and put back for what runs next
         print("ok")
     """
     (tmp_path / "firestream.toml").write_text('[[deployments.generic]]\nname = "web"\nchart = "tiny-app"\n'
                                              'repository = "fixtures"\nversion = "0.1.0"\n'
                                              '[repositories]\nfixtures = "https://charts.example.com"\n')
-    result = run_py(code, str(tmp_path / "firestream.toml"))
+    (tmp_path / "sub").mkdir()
+    result = run_py(code, cwd=tmp_path / "sub")
     assert result.stdout.splitlines()[-1] == "ok", result.stderr
-    assert result.stderr.splitlines()[-1] == "WARNING a line from the console script", result.stderr
+    assert result.stderr.splitlines().count(
+        "INFO using ../firestream.toml (the nearest firestream.toml above the current folder)") == 2, result.stderr
