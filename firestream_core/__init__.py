@@ -6,6 +6,7 @@ Public names are re-exported here lazily so ``import firestream_core`` (and
 
 from __future__ import annotations
 
+from firestream_core.lazy import lazy_attribute
 from firestream_core.version import __version__
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms of --version)
@@ -44,14 +45,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'firestream_core' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"firestream_core.{module}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(globals(), _EXPORTS, name)
 
 
 def __dir__() -> list[str]:

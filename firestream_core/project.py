@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from firestream_core.lazy import lazy_attribute
 from firestream_core.model import HelmAction, HelmChart, InstalledRelease
 
 if TYPE_CHECKING:
@@ -71,22 +72,15 @@ if TYPE_CHECKING:
 __all__ = ["Project", "state_backend", "state_scope"]
 
 _RUN_NAMES = {
-    "ApplyEvent": "results", "ApplyResult": "results", "ReleaseStatus": "results",
-    "Run": "run", "RunInput": "run", "RunOptions": "run", "Tools": "run",
+    "ApplyEvent": "deploy.results", "ApplyResult": "deploy.results", "ReleaseStatus": "deploy.results",
+    "Run": "deploy.run", "RunInput": "deploy.run", "RunOptions": "deploy.run", "Tools": "deploy.run",
 }
 """The run's names importable from here too, imported on first use: the run's modules
 (lifecycle, scheduler, results) are not needed before a plan's first helm call."""
 
 
 def __getattr__(name: str) -> Any:
-    module = _RUN_NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"firestream_core.deploy.{module}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(globals(), _RUN_NAMES, name)
 
 def state_scope(config: ProjectConfig, kube_context: str | None = None) -> str | None:
     """What keeps one environment's / kube context's state apart: ``<env>@<context>``,

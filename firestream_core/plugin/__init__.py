@@ -48,6 +48,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from firestream_core.lazy import lazy_attribute
+
 if TYPE_CHECKING:
     from firestream_core.errors import (
         FirestreamError,
@@ -203,16 +205,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    import importlib
-
     if name in _MODULES:
-        value = importlib.import_module(f"firestream_core.{_MODULES[name]}")
-    elif name in _EXPORTS:
-        value = getattr(importlib.import_module(f"firestream_core.{_EXPORTS[name]}"), name)
-    else:
-        raise AttributeError(f"module 'firestream_core.plugin' has no attribute {name!r}")
-    globals()[name] = value
-    return value
+        import importlib
+
+        module = importlib.import_module(f"firestream_core.{_MODULES[name]}")
+        globals()[name] = module
+        return module
+    return lazy_attribute(globals(), _EXPORTS, name)
 
 
 def __dir__() -> list[str]:
