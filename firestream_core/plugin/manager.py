@@ -683,31 +683,34 @@ class FirestreamPluginManager:
         return out
 
     def calls_contribute_values(self, chart: HelmChart) -> bool:
-        """Whether :meth:`contribute_values` would call anything for ``chart``: a plugin
-        concerned by its type implements the hook (wrappers aside; the built-in
-        ``chart-methods`` one calls only a class that overrides ``contribute_values``).
-        When nothing would be called, the desired-state stage builds no context for it
-        (:meth:`contributes_values` answers for ``validate`` without importing a plugin)."""
-        from firestream_core.model import overrides_chart_method
-
-        own_method = overrides_chart_method(type(chart), "contribute_values")
-        return any(
-            not (impl.hookwrapper or impl.wrapper) and (own_method or impl.plugin_name != "chart-methods")
-            for impl in self.hook_caller("contribute_values", chart.chart_type).get_hookimpls()
-        )
+        """Whether :meth:`contribute_values` would call anything for ``chart``. When nothing
+        would, the desired-state stage builds no context for it (:meth:`contributes_values`
+        answers for ``validate`` without importing a plugin)."""
+        return bool(self._value_contributors(chart))
 
     def contribute_values(self, chart: HelmChart, context: DeployContext) -> list[tuple[str, Any]]:
         """Each concerned ``contribute_values`` result that is not None, as
         ``(plugin name, mapping)`` in call order (the desired-state stage)."""
         out: list[tuple[str, Any]] = []
-        for impl in reversed(self.hook_caller("contribute_values", chart.chart_type).get_hookimpls()):
-            if impl.hookwrapper or impl.wrapper:
-                continue
+        for impl in self._value_contributors(chart):
             args = {"chart": chart, "context": context}
             got = impl.function(*[args[a] for a in impl.argnames])
             if got is not None:
                 out.append((impl.plugin_name, got))
         return out
+
+    def _value_contributors(self, chart: HelmChart) -> list[Any]:
+        """The ``contribute_values`` implementations called for ``chart``, in call order:
+        those of the plugins concerned by its type, wrappers aside, and the built-in
+        ``chart-methods`` one only for a class that overrides ``contribute_values`` (for any
+        other it answers None)."""
+        from firestream_core.model import overrides_chart_method
+
+        own_method = overrides_chart_method(type(chart), "contribute_values")
+        return [
+            impl for impl in reversed(self.hook_caller("contribute_values", chart.chart_type).get_hookimpls())
+            if not (impl.hookwrapper or impl.wrapper) and (own_method or impl.plugin_name != "chart-methods")
+        ]
 
     def check_prerequisites(
         self, chart: HelmChart, context: DeployContext, payload: ChartPayload
