@@ -43,66 +43,39 @@ class ReleaseNotFoundError(HelmCommandError):
     """The release does not exist (``helm status``/``history``/``get`` of an unknown release)."""
 
 
-class _OnFirstUse:
-    """A regular expression compiled when it is first searched.
-
-    Only a failed call's stderr is read with these, so a run where every call
-    succeeds compiles none of them (compiled at import, they cost every plan and
-    apply about 1.5 ms). Two threads failing at once may both compile it: same result.
-
-    >>> _OnFirstUse(r"not found", re.I).search("Error: release NOT FOUND") is not None
-    True
-    """
-
-    __slots__ = ("_compiled", "_flags", "_pattern")
-
-    def __init__(self, pattern: str, flags: int = 0) -> None:
-        self._pattern = pattern
-        self._flags = flags
-        self._compiled: re.Pattern[str] | None = None
-
-    def search(self, text: str) -> re.Match[str] | None:
-        compiled = self._compiled
-        if compiled is None:
-            compiled = self._compiled = re.compile(self._pattern, self._flags)
-        return compiled.search(text)
-
-
-_LOCKED = _OnFirstUse(r"another operation \(install/upgrade/rollback\) is in progress", re.I)
-UNREACHABLE = _OnFirstUse(
-    r"kubernetes cluster unreachable|connection refused|no such host|unable to connect to the server"
+# What a failed call's stderr says. Each is a pattern string with its flags inline, compiled
+# on first use by the ``re`` module's cache (as elsewhere in the project): only a failure
+# reads them, so a run where every call succeeds compiles none (at import they cost every
+# plan and apply about 1.5 ms).
+_LOCKED = r"(?i)another operation \(install/upgrade/rollback\) is in progress"
+UNREACHABLE = (
+    r"(?i)kubernetes cluster unreachable|connection refused|no such host|unable to connect to the server"
     r"|dial tcp|network is unreachable|tls handshake timeout|no route to host"
     r"|i/o timeout|server has asked for the client to provide credentials"
-    r"|couldn't get current server api group list",
-    re.I,
+    r"|couldn't get current server api group list"
 )
-_CLUSTERUNREACHABLE = _OnFirstUse(r"kubernetes cluster unreachable", re.I)
-_REGISTRY_AUTH = _OnFirstUse(
-    r"response status code 40[13]|basic credential not found|unauthorized: authentication required"
-    r"|denied: requested access to the resource is denied",
-    re.I,
+_CLUSTERUNREACHABLE = r"(?i)kubernetes cluster unreachable"
+_REGISTRY_AUTH = (
+    r"(?i)response status code 40[13]|basic credential not found|unauthorized: authentication required"
+    r"|denied: requested access to the resource is denied"
 )
-_REGISTRY_CONTEXT = _OnFirstUse(r"authenticating to|/v2/|oci://|registry", re.I)
-_CHART_FETCH = _OnFirstUse(r'"\S*(/v2/|index\.yaml|\.tgz|\.prov)\S*"|oci://', re.I)
-_TIMEOUT = _OnFirstUse(
-    r"context deadline exceeded|timed out waiting|timeout waiting|wait(ing)? timed out", re.I
-)
-_ROLLED_BACK = _OnFirstUse(r"has been rolled back due to", re.I)
-_UNINSTALLED = _OnFirstUse(r"has been uninstalled due to", re.I)
-_RELEASE_NOT_FOUND = _OnFirstUse(r"release: not found|release not found|has no deployed releases", re.I)
-_CHART_NOT_FOUND = _OnFirstUse(
-    r"chart \S+ not found|no chart (version )?(named|found|exists)|chart not found"
+_REGISTRY_CONTEXT = r"(?i)authenticating to|/v2/|oci://|registry"
+_CHART_FETCH = r'(?i)"\S*(/v2/|index\.yaml|\.tgz|\.prov)\S*"|oci://'
+_TIMEOUT = r"(?i)context deadline exceeded|timed out waiting|timeout waiting|wait(ing)? timed out"
+_ROLLED_BACK = r"(?i)has been rolled back due to"
+_UNINSTALLED = r"(?i)has been uninstalled due to"
+_RELEASE_NOT_FOUND = r"(?i)release: not found|release not found|has no deployed releases"
+_CHART_NOT_FOUND = (
+    r"(?im)chart \S+ not found|no chart (version )?(named|found|exists)|chart not found"
     r"|repo \S+ not found|no repo named|no cached repo|not a valid chart repository"
     r"|failed to fetch|failed to download|path \S+ not found|not found in \S+ repository"
     r"|could not find protocol handler|manifest unknown|name unknown|: not found$"
-    r"|invalid chart reference|unable to locate chart",
-    re.I | re.M,
+    r"|invalid chart reference|unable to locate chart"
 )
-_RENDER = _OnFirstUse(
-    r"parse error|template: |execution error|error converting yaml|(?<![.\w])yaml: |unable to build kubernetes objects"
+_RENDER = (
+    r"(?i)parse error|template: |execution error|error converting yaml|(?<![.\w])yaml: |unable to build kubernetes objects"
     r"|error validating|values don't meet the specifications|schema\(s\)|render error"
-    r"|invalid character|cannot unmarshal|failed to create resource",
-    re.I,
+    r"|invalid character|cannot unmarshal|failed to create resource"
 )
 
 
@@ -112,23 +85,30 @@ def classify(stderr: str, *, op: str = "") -> type[HelmError]:
     Order matters: a release lock, then an unreachable cluster, a timeout
     (also when helm rolled back because of it), a missing release, a
     missing chart, a rendering error; anything else is ``HelmCommandError``.
+
+    >>> classify("Error: Kubernetes cluster unreachable: Get ...: dial tcp: connection refused").__name__
+    'ClusterUnreachableError'
+    >>> classify('Error: INSTALLATION FAILED: template: web/templates/a.yaml:3: bad', op="upgrade").__name__
+    'RenderError'
+    >>> classify("Error: something else").__name__
+    'HelmCommandError'
     """
-    if _LOCKED.search(stderr):
+    if re.search(_LOCKED, stderr):
         return ReleaseLockedError
-    if _REGISTRY_AUTH.search(stderr) and _REGISTRY_CONTEXT.search(stderr):
+    if re.search(_REGISTRY_AUTH, stderr) and re.search(_REGISTRY_CONTEXT, stderr):
         return RegistryAuthError
-    if _CLUSTERUNREACHABLE.search(stderr):
+    if re.search(_CLUSTERUNREACHABLE, stderr):
         return ClusterUnreachableError
-    if UNREACHABLE.search(stderr):
+    if re.search(UNREACHABLE, stderr):
         # a repository or registry that cannot be reached is a chart problem
-        return ChartNotFoundError if _CHART_FETCH.search(stderr) else ClusterUnreachableError
-    if _TIMEOUT.search(stderr):
+        return ChartNotFoundError if re.search(_CHART_FETCH, stderr) else ClusterUnreachableError
+    if re.search(_TIMEOUT, stderr):
         return HelmTimeoutError
-    if _RELEASE_NOT_FOUND.search(stderr) and op not in {"upgrade", "template", "pull"}:
+    if re.search(_RELEASE_NOT_FOUND, stderr) and op not in {"upgrade", "template", "pull"}:
         return ReleaseNotFoundError
-    if _CHART_NOT_FOUND.search(stderr):
+    if re.search(_CHART_NOT_FOUND, stderr):
         return ChartNotFoundError
-    if _RENDER.search(stderr):
+    if re.search(_RENDER, stderr):
         return RenderError
     return HelmCommandError
 
@@ -182,23 +162,23 @@ def helm_error(
         if namespace:
             where += f" in namespace '{namespace}'"
     rolled_back = ""
-    if _ROLLED_BACK.search(stderr):
+    if re.search(_ROLLED_BACK, stderr):
         rolled_back = " (helm rolled the release back)"
-    elif _UNINSTALLED.search(stderr):  # a failed first install: nothing to roll back to
+    elif re.search(_UNINSTALLED, stderr):  # a failed first install: nothing to roll back to
         rolled_back = " (helm uninstalled the failed release)"
     message = f"helm {op} failed{where}{rolled_back}: {detail}"
     return cls(message, release=release, stderr=stderr, hint=HINTS.get(cls))
 
 
-KUBECTL_TIMED_OUT = _OnFirstUse(r"timed out waiting", re.I)
+KUBECTL_TIMED_OUT = r"(?i)timed out waiting"
 
 
 def kubectl_error(op: str, result: Completed, stderr: str) -> HelmError:
     """The error a failed ``kubectl <op>`` raises; ``stderr`` is ``result``'s, redacted."""
     cls: type[HelmError]
-    if result.timed_out or KUBECTL_TIMED_OUT.search(stderr):
+    if result.timed_out or re.search(KUBECTL_TIMED_OUT, stderr):
         cls = HelmTimeoutError
-    elif UNREACHABLE.search(stderr):
+    elif re.search(UNREACHABLE, stderr):
         cls = ClusterUnreachableError
     else:
         cls = HelmCommandError

@@ -44,7 +44,7 @@ LABELLED_BATCH = 50
 _LABEL_VALUE = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 
 # what a failed call's stderr says: patterns compiled on first use (re caches them), only a
-# failure reads them (tools/helm_errors.py's _OnFirstUse, for the same reason)
+# failure reads them (as tools/helm_errors.py's)
 _NOT_FOUND = r"(?i)\(NotFound\)|not found|the server doesn't have a resource type|no matches for kind"
 _NO_MATCH = r"(?i)no matching resources found"
 _ALREADY_EXISTS = r"(?i)\(AlreadyExists\)|already exists"
@@ -128,7 +128,7 @@ class Kubectl(KubeTool):
             args += ["--selector", selector]
         result = self._run("get", args)
         if not result.ok:
-            if not result.timed_out and re.search(_NOT_FOUND, result.stderr) and not UNREACHABLE.search(result.stderr):
+            if not result.timed_out and re.search(_NOT_FOUND, result.stderr) and not re.search(UNREACHABLE, result.stderr):
                 return None
             raise self._failure("get", result)
         return json.loads(result.stdout) if result.stdout.strip() else None
@@ -220,7 +220,7 @@ class Kubectl(KubeTool):
         args = ["get", "--filename", "-", "--output", "json", "--ignore-not-found", *self._scope(namespace)]
         result = self._run("get", args, stdin=text.encode("utf-8"))
         if not result.ok and (
-            result.timed_out or UNREACHABLE.search(result.stderr)
+            result.timed_out or re.search(UNREACHABLE, result.stderr)
             or not re.search(r"resource mapping not found|no matches for kind|NotFound", result.stderr)
         ):
             raise self._failure("get", result, redactor=red)
@@ -250,8 +250,8 @@ class Kubectl(KubeTool):
         result = self._run("wait", args, timeout=seconds(timeout) + 60)
         if result.ok:
             return True
-        if KUBECTL_TIMED_OUT.search(result.stderr) or re.search(_NO_MATCH, result.stderr) or (
-            re.search(_NOT_FOUND, result.stderr) and not UNREACHABLE.search(result.stderr)
+        if re.search(KUBECTL_TIMED_OUT, result.stderr) or re.search(_NO_MATCH, result.stderr) or (
+            re.search(_NOT_FOUND, result.stderr) and not re.search(UNREACHABLE, result.stderr)
         ):
             return False
         raise self._failure("wait", result)
@@ -263,7 +263,7 @@ class Kubectl(KubeTool):
             args += ["--container", container]
         result = self._run("logs", args)
         if not result.ok:
-            if re.search(_NOT_FOUND, result.stderr) and not UNREACHABLE.search(result.stderr):
+            if re.search(_NOT_FOUND, result.stderr) and not re.search(UNREACHABLE, result.stderr):
                 return ""
             raise self._failure("logs", result)
         return self.redactor.redact(result.stdout)
@@ -356,7 +356,7 @@ class Kubectl(KubeTool):
         result, red = self._send("create", manifest, timeout)
         if result.ok:
             return json.loads(result.stdout)
-        if re.search(_ALREADY_EXISTS, result.stderr) and not UNREACHABLE.search(result.stderr):
+        if re.search(_ALREADY_EXISTS, result.stderr) and not re.search(UNREACHABLE, result.stderr):
             return None
         raise self._failure("create", result, redactor=red)
 
@@ -373,7 +373,7 @@ class Kubectl(KubeTool):
         if result.ok:
             return json.loads(result.stdout)
         stderr = result.stderr
-        if not result.timed_out and not UNREACHABLE.search(stderr) and (
+        if not result.timed_out and not re.search(UNREACHABLE, stderr) and (
             re.search(_CONFLICT, stderr) or re.search(_NOT_FOUND, stderr)
         ):
             return None
