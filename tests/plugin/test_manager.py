@@ -482,29 +482,36 @@ def test_check_of_good_plugins_is_clean(fake_dists) -> None:
     assert check_plugins(get_plugin_manager(disabled=["defaults"])) == []
 
 
+def quiet_contributor(ctype: str) -> Any:
+    """A plugin owning chart type ``ctype`` (its class: ``.chart_class``) whose
+    ``contribute_values`` is implemented and answers None."""
+
+    @attrs.define
+    class Chart(HelmChart):
+        pass
+
+    class Plugin:
+        firestream_plugin_name = ctype
+        chart_class = Chart
+
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name=ctype, chart_class=Chart))
+
+        @hookimpl
+        def contribute_values(self, chart, context):
+            return None
+
+    return Plugin()
+
+
 def test_contributes_values_names_the_owner_and_cross_cutting_plugins_only(no_entry_points) -> None:
     """What ``validate`` asks before working out a release's offline notes: a chart type's
     owner or a plugin registering no chart type implements ``contribute_values``;
     firestream's own (``chart-methods``, the defaults) do not count."""
     rec = Recorder()
     alpha, beta = make_chart_plugin(rec, "alpha"), make_chart_plugin(rec, "beta")
-
-    @attrs.define
-    class Gamma(HelmChart):
-        pass
-
-    class Values:
-        firestream_plugin_name = "gamma"
-
-        @hookimpl
-        def register_chart_types(self, register):
-            register(ChartType(name="gamma", chart_class=Gamma))
-
-        @hookimpl
-        def contribute_values(self, chart, context):
-            return None
-
-    m = get_plugin_manager(extra_plugins=[alpha, beta, Values()])
+    m = get_plugin_manager(extra_plugins=[alpha, beta, quiet_contributor("gamma")])
     assert m.broken == []
     assert (m.contributes_values("gamma"), m.contributes_values("alpha"), m.contributes_values("generic")) == (
         True, False, False)
@@ -541,20 +548,7 @@ def test_calls_contribute_values_says_whether_the_desired_state_stage_has_anythi
         def register_chart_types(self, register):
             register(ChartType(name="own", chart_class=Own))
 
-    @attrs.define
-    class QuietChart(HelmChart):
-        pass
-
-    class Quiet:
-        firestream_plugin_name = "quiet"
-
-        @hookimpl
-        def register_chart_types(self, register):
-            register(ChartType(name="quiet", chart_class=QuietChart))
-
-        @hookimpl
-        def contribute_values(self, chart, context):
-            return None
+    quiet = quiet_contributor("quiet")
 
     class Wrapping:
         firestream_plugin_name = "wrapping"
@@ -563,13 +557,13 @@ def test_calls_contribute_values_says_whether_the_desired_state_stage_has_anythi
         def contribute_values(self, chart, context):
             return (yield)
 
-    m = get_plugin_manager(extra_plugins=[alpha, OwnPlugin(), Quiet(), Wrapping()])
+    m = get_plugin_manager(extra_plugins=[alpha, OwnPlugin(), quiet, Wrapping()])
     assert m.broken == []
     info = ChartInfo(name="r", chart="tiny-app")
     plain = alpha.chart_class(info)
     assert not m.calls_contribute_values(plain)  # chart-methods would call nothing, a wrapper is no callee
     assert m.calls_contribute_values(Own(info))
-    assert m.calls_contribute_values(QuietChart(info))
+    assert m.calls_contribute_values(quiet.chart_class(info))
     # and the stage agrees: what it calls is what contribute_values returns
     assert [p for p, _ in m.contribute_values(Own(info), None)] == ["chart-methods"]  # type: ignore[arg-type]
     assert m.contribute_values(plain, None) == []  # type: ignore[arg-type]
