@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
+import random
+import re
 import threading
 
 import pytest
 
+from firestream_core.tools import redact
 from firestream_core.tools.redact import MASK, Redactor, looks_secret
 
 
@@ -142,3 +146,112 @@ def test_short_strings_booleans_and_numbers_are_never_registered() -> None:
     r.add(3.5)
     assert len(r) == 0
     assert r.redact("x ab abc True 1234 3.5") == "x ab abc True 1234 3.5"
+
+
+# -- one regex over the secrets' prefix tree, in levels --------------------------------------------
+
+_ALPHABET = "ab-_ .:/\\*+?()[]{}|^$\n\té🙂"
+"""Word and non-word characters, regex metacharacters and non-ASCII: where the tree can go wrong."""
+
+
+def _reference(secrets: set[str], text: str) -> str:
+    """The definition: one flat alternation of every secret, longest first, whole tokens only."""
+    return re.sub(redact._alternation(secrets), MASK, text) if secrets else text
+
+
+def _random_text(rnd: random.Random, secrets: list[str]) -> str:
+    parts = []
+    for _ in range(rnd.randint(0, 8)):
+        r = rnd.random()
+        if r < 0.5 and secrets:
+            parts.append(rnd.choice(secrets))  # whole
+        elif r < 0.7 and secrets:
+            parts.append(rnd.choice(secrets)[: rnd.randint(0, 6)])  # a prefix: a branch left part-way
+        else:
+            parts.append("".join(rnd.choice(_ALPHABET) for _ in range(rnd.randint(0, 4))))
+    return "".join(parts)
+
+
+def test_the_prefix_tree_pattern_matches_as_the_flat_alternation() -> None:
+    rnd = random.Random(7)
+    checked = 0
+    for _ in range(1500):
+        secrets = {"".join(rnd.choice(_ALPHABET) for _ in range(rnd.randint(1, 7))) for _ in range(rnd.randint(1, 8))}
+        tree = re.compile(redact._tree_pattern(secrets))
+        for _ in range(8):
+            text = _random_text(rnd, sorted(secrets))
+            assert tree.sub(MASK, text) == _reference(secrets, text), (secrets, text)
+            checked += text != _reference(secrets, text)
+    assert checked > 1000  # most texts did contain something to hide
+
+
+def test_levels_added_between_redactions_hide_as_one_pattern_would() -> None:
+    rnd = random.Random(11)
+    for _ in range(150):
+        r, known = Redactor(), set()
+        copies: list[tuple[Redactor, set[str]]] = []
+        for _ in range(rnd.randint(1, 12)):
+            op = rnd.random()
+            if op < 0.5:
+                secret = "".join(rnd.choice(_ALPHABET) for _ in range(rnd.randint(4, 8)))
+                r.add(secret)
+                known = set(r._secrets)
+            elif op < 0.6:
+                copies.append((r.copy(), set(known)))
+            text = _random_text(rnd, sorted(known))
+            assert r.redact(text) == _reference(known, text), (known, text)
+        for c, at_copy in copies:  # a copy hides what it was given, nothing added later
+            text = _random_text(rnd, sorted(known))
+            assert c.redact(text) == _reference(at_copy, text)
+
+
+def _count_compiled(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    real = redact._compile
+
+    def counting(secrets):  # type: ignore[no-untyped-def]
+        secrets = list(secrets)
+        sizes.append(len(secrets))
+        return real(secrets)
+
+    monkeypatch.setattr(redact, "_compile", counting)
+    return sizes
+
+
+def test_a_secret_added_between_redactions_is_compiled_log_n_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release adding its own Secret's values, then logging: n additions compile
+    O(n log n) secrets in all, not O(n^2) (one whole pattern rebuilt per addition)."""
+    sizes = _count_compiled(monkeypatch)
+    r = Redactor()
+    n = 1000
+    for i in range(n):
+        r.add(f"generated-password-{i:04d}")  # three forms: plain, base64 and none JSON-escaped
+        assert r.redact(f"release r{i}: password generated-password-{i:04d}") == f"release r{i}: password {MASK}"
+    forms = len(r)
+    assert forms == 2 * n
+    assert sum(sizes) <= forms * (math.log2(forms) + 2)
+    assert len(r._levels) <= math.log2(forms) + 1
+    assert r.redact("generated-password-0000 generated-password-0999") == f"{MASK} {MASK}"
+
+
+def test_a_copy_adding_nothing_new_compiles_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    r = Redactor([f"secret-value-{i}" for i in range(50)])
+    assert r.redact("secret-value-7") == MASK
+    sizes = _count_compiled(monkeypatch)
+    c = r.copy()
+    c.add("secret-value-7")
+    assert c.redact("x secret-value-49 y") == f"x {MASK} y"
+    assert sizes == []
+    c.add("one-more-secret")
+    assert c.redact("one-more-secret secret-value-1") == f"{MASK} {MASK}"
+    assert sizes == [2]  # the new value and its base64 form only
+    assert r.redact("one-more-secret") == "one-more-secret"  # the original is left alone
+
+
+def test_secrets_each_a_prefix_of_the_next_are_hidden_by_the_flat_alternation() -> None:
+    """A tree nesting deeper than the regex parser recurses falls back to the alternation."""
+    chain = ["x" * i for i in range(4, 700)]
+    with pytest.raises(RecursionError):
+        re.compile(redact._tree_pattern(chain))
+    r = Redactor(chain)
+    assert r.redact("a " + "x" * 650 + " b xxx " + "x" * 800) == f"a {MASK} b xxx " + "x" * 800
