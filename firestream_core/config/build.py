@@ -256,9 +256,9 @@ def _under(folder: Path, given: str) -> Path:
 
 
 def _dump_yaml(data: Mapping[str, Any]) -> str:
-    import yaml
+    from firestream_core.tools.values import dump_document
 
-    return yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return dump_document(data)
 
 
 def _options(

@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -263,9 +265,74 @@ def _string_keys(node: Any) -> Any:
 def load_document(filename: str, text: str) -> dict[str, Any]:
     """One generated values document as a mapping (empty for an empty document).
 
+    A fresh mapping each call, which the caller may change. A document is parsed
+    once (PyYAML's pure-Python parser: ~0.4 ms for a small values table) and
+    copied on later calls: a release's documents are read when the project is
+    loaded, for its desired state and for its helm call. A document firestream
+    wrote itself from plain data (a TOML ``values`` table) is not parsed at all:
+    see :func:`dump_document`.
+
     :raises ValueError: the YAML is invalid or not a mapping; the message
         names ``filename`` and the line, never the content.
     """
+    doc = _documents.get(text)
+    if doc is None:
+        doc = _parse_document(filename, text)
+        _remember(text, doc)
+    return _fresh(doc)
+
+
+def dump_document(data: Mapping[str, Any]) -> str:
+    """``data`` as the YAML text of a generated values document (block style, keys in order).
+
+    When ``data`` holds only strings, integers, finite floats, booleans, None,
+    lists and mappings with string keys (what a TOML table holds, dates aside),
+    the text reads back as ``data`` itself (PyYAML's representer quotes whatever
+    would resolve to another type: ``"true"``, ``"1e3"``, ``"null"``), so
+    :func:`load_document` is given ``data`` for it instead of parsing it again.
+    """
+    import yaml
+
+    text: str = yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=False, allow_unicode=True)
+    if _plain(data):
+        _remember(text, _fresh(dict(data)))
+    return text
+
+
+_MAX_DOCUMENTS = 2048
+_documents: dict[str, dict[str, Any]] = {}
+_documents_lock = threading.Lock()
+
+
+def _remember(text: str, doc: dict[str, Any]) -> None:
+    with _documents_lock:
+        if len(_documents) >= _MAX_DOCUMENTS:  # the oldest goes: a project's documents are read in turn
+            del _documents[next(iter(_documents))]
+        _documents[text] = doc
+
+
+def _plain(node: Any) -> bool:
+    """True when ``node``'s YAML text reads back as the very same values.
+
+    Made of strings, integers, finite floats, booleans, None, lists and
+    string-keyed mappings, and no string holding NEL (U+0085): PyYAML writes it
+    as a line break and reads a space back (the one character of a search over
+    every code point below U+3000, in values, keys and list items, that does
+    not round-trip; ``tests/tools/test_values.py`` checks random documents).
+    """
+    if type(node) is dict:
+        return all(type(k) is str and "\x85" not in k and _plain(v) for k, v in node.items())
+    if type(node) is list:
+        return all(_plain(v) for v in node)
+    if type(node) is str:
+        return "\x85" not in node
+    if type(node) is float:
+        return math.isfinite(node)
+    return node is None or type(node) in (int, bool)
+
+
+def _parse_document(filename: str, text: str) -> dict[str, Any]:
+    """:func:`load_document`'s parse (never handed out: see ``_fresh``)."""
     # PyYAML only for a release that has a document (a project without any needs it first in
     # the run, which imports it before the first release is dispatched: deploy/run.py)
     import yaml
@@ -281,6 +348,23 @@ def load_document(filename: str, text: str) -> dict[str, Any]:
     if not isinstance(doc, Mapping):
         raise ValueError(f"values document {filename!r} must be a mapping at the top level")
     return _string_keys(doc)
+
+
+_IMMUTABLE = (str, int, float, bool, type(None), bytes, datetime.date, datetime.time)
+"""The scalars ``yaml.safe_load`` makes that need no copy (``datetime`` is a ``date``)."""
+
+
+def _fresh(node: Any) -> Any:
+    """A copy of a parsed document sharing only its immutable scalars (a deep copy without the memo)."""
+    if type(node) is dict:
+        return {k: _fresh(v) for k, v in node.items()}
+    if type(node) is list:
+        return [_fresh(v) for v in node]
+    if isinstance(node, _IMMUTABLE):
+        return node
+    if type(node) is tuple:  # !!omap and !!pairs: (key, value) pairs
+        return tuple(_fresh(v) for v in node)
+    return copy.deepcopy(node)  # a !!set, or anything else
 
 
 def merged_values(info: ChartInfo, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:

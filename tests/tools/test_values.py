@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import stat
 import subprocess
@@ -123,6 +124,75 @@ def test_invalid_document_names_the_file_not_the_content() -> None:
     assert "SECRETVALUE" not in str(info_exc.value)
     with pytest.raises(ValueError, match="mapping"):
         merged_values(_info(yaml_files_content=[ChartValuesGenerated("l.yaml", "- a\n")]))
+
+
+def test_a_document_read_again_is_a_fresh_copy_of_the_same_values() -> None:
+    """Parsed once, copied after: what one caller changes, the next never sees."""
+    text = (
+        "a: {x: 1, list: [1, {deep: v}]}\n"
+        "when: 2026-12-06T10:00:00Z\nday: 2026-12-06\nblob: !!binary aGVsbG8=\n"
+        "kinds: !!set {one, two}\nordered: !!omap [{k1: {n: 1}}, {k2: 2}]\n"
+    )
+    expected = values_module._string_keys(yaml.safe_load(text))
+    first = values_module.load_document("doc.yaml", text)
+    assert first == expected
+    first["a"]["list"][1]["deep"] = "changed"
+    first["kinds"].add("three")
+    first["ordered"][0][1]["n"] = 99
+    del first["a"]["x"]
+    assert text in values_module._documents  # the second read is not parsed again
+    again = values_module.load_document("doc.yaml", text)
+    assert again == expected
+
+
+_NASTY = ["true", "False", "yes", "no", "on", "null", "~", "", " ", "1e3", "1.5", ".inf", "-.nan", "0x1F", "0o17",
+          "017", "1_000", "+1", "12:30:00", "2026-12-06", "2026-12-06T10:00:00Z", "=", "<<", "-", "- x", "? x",
+          ": x", "a: b", "#c", "a #c", "'q'", '"dq"', "!tag", "&a", "*a", "%x", "@x", "`x", "{x}", "[x]", "a,b",
+          " lead", "trail ", "multi\nline", "tab\there", "\u2028", "\x85", "\ufeff", "é", "🙂", "\x00", "\x1b[0m"]
+
+
+def _plain_value(rnd: random.Random, depth: int = 0) -> object:
+    r = rnd.random()
+    if depth < 3 and r < 0.15:
+        return {rnd.choice(_NASTY + ["k", "key"]): _plain_value(rnd, depth + 1) for _ in range(rnd.randint(0, 4))}
+    if depth < 3 and r < 0.25:
+        return [_plain_value(rnd, depth + 1) for _ in range(rnd.randint(0, 4))]
+    return rnd.choice([rnd.choice(_NASTY), rnd.randint(-(10**30), 10**30), rnd.uniform(-1e300, 1e300), 1e-300,
+                       -0.0, 0.1, True, False, None, rnd.choice(_NASTY) * 3])
+
+
+def test_a_written_document_reads_back_as_the_data_it_was_written_from() -> None:
+    """What ``dump_document`` hands ``load_document`` instead of a parse is what the parse gives."""
+    rnd = random.Random(3)
+    handed = 0
+    for _ in range(400):
+        data = {rnd.choice(_NASTY + ["a", "b"]): _plain_value(rnd) for _ in range(rnd.randint(1, 6))}
+        text = values_module.dump_document(data)
+        parsed = values_module._parse_document("d.yaml", text)
+        if "\\u0085" in json.dumps(data):  # NEL reads back as a space: such a document is parsed
+            assert text not in values_module._documents or values_module._documents[text] == parsed
+            continue
+        assert values_module._documents[text] == data
+        assert parsed == data
+        assert json.dumps(parsed, sort_keys=True) == json.dumps(data, sort_keys=True)  # -0.0, float vs int
+        handed += 1
+    assert handed > 300
+
+
+def test_a_document_with_dates_is_parsed_not_handed_over() -> None:
+    import datetime
+
+    data = {"when": datetime.datetime(2026, 12, 6, 10, 0), "n": float("nan"), "ok": "x"}
+    text = values_module.dump_document(data)
+    assert text not in values_module._documents
+    doc = values_module.load_document("d.yaml", text)
+    assert doc["when"] == data["when"] and doc["ok"] == "x"
+
+
+def test_an_invalid_document_is_refused_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(ValueError, match="'bad.yaml' is not valid YAML"):
+            values_module.load_document("bad.yaml", "pw: [unclosed\n")
 
 
 def test_values_digest_is_stable_and_sensitive(tmp_path: Path) -> None:
