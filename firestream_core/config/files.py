@@ -118,6 +118,11 @@ def yaml_mapping_problem(text: str) -> str | None:
         return "is not valid YAML: nested too deeply"
     except Exception as exc:  # noqa: BLE001 - PyYAML raises others on hostile input
         return f"is not valid YAML: {type(exc).__name__}"
+    if len(docs) <= 1 and (not docs or docs[0] is None or isinstance(docs[0], dict)):
+        # what load_document would parse again (for the secrets, the plan, the helm call)
+        from firestream_core.tools.values import remember_document
+
+        remember_document(text, docs[0] if docs else None)
     docs = [d for d in docs if d is not None]
     if len(docs) > 1:
         return "holds several YAML documents; helm reads one mapping"

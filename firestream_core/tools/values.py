@@ -306,6 +306,12 @@ def dump_document(data: Mapping[str, Any]) -> str:
     return text
 
 
+def remember_document(text: str, parsed: Any) -> None:
+    """Give :func:`load_document` what ``yaml.safe_load(text)`` returned elsewhere (the
+    config checks parse every values file and document once to report problems)."""
+    _remember(text, {} if parsed is None else _string_keys(parsed))
+
+
 _MAX_DOCUMENTS = 2048
 _documents: dict[str, dict[str, Any]] = {}
 _documents_lock = threading.Lock()

@@ -196,6 +196,18 @@ def test_a_document_with_dates_is_parsed_not_handed_over() -> None:
     assert doc["when"] == data["when"] and doc["ok"] == "x"
 
 
+def test_the_config_checks_parse_hands_load_document_the_same_values() -> None:
+    """A values file is parsed once: by the check that reports its problems."""
+    from firestream_core.config.files import yaml_mapping_problem
+
+    for text in ("auth:\n  password: pw-1\nlist: [1, {a: b}]\ntrue: 1\n", "", "---\n", "# only a comment\n"):
+        assert yaml_mapping_problem(text) is None
+        assert values_module._documents[text] == values_module._parse_document("f.yaml", text)
+    for text in ("- a\n", "---\nnull\n---\nk: v\n", "a: 1\n---\nb: 2\n"):
+        yaml_mapping_problem(text)
+        assert text not in values_module._documents  # what load_document refuses or reads otherwise
+
+
 def test_an_invalid_document_is_refused_every_time() -> None:
     for _ in range(2):
         with pytest.raises(ValueError, match="'bad.yaml' is not valid YAML"):
