@@ -122,7 +122,10 @@ def yaml_mapping_problem(text: str) -> str | None:
         # what load_document would parse again (for the secrets, the plan, the helm call)
         from firestream_core.tools.values import remember_document
 
-        remember_document(text, docs[0] if docs else None)
+        try:
+            remember_document(text, docs[0] if docs else None)
+        except RecursionError:  # an alias inside the node it names: values without end
+            return "is not valid YAML: nested too deeply"
     docs = [d for d in docs if d is not None]
     if len(docs) > 1:
         return "holds several YAML documents; helm reads one mapping"

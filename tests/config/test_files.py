@@ -22,6 +22,7 @@ from firestream_core.config.parse import parse_config
         ("- a\n- b\n", ["a list", "not a mapping"]),
         ("just text\n", ["a string", "not a mapping"]),
         ("a: 1\n---\nb: 2\n", ["several YAML documents"]),
+        ("a: &x [*x]\n", ["is not valid YAML", "nested too deeply"]),  # an alias inside what it names
     ],
 )
 def test_values_that_are_not_one_yaml_mapping_are_named(text: str, words: list[str]) -> None:
