@@ -145,6 +145,26 @@ def _hide_secret_looking(redactor: Redactor, charts: Iterable[HelmChart]) -> Non
         redactor.add_values(values, patterns=chart.settings.sensitive_keys)
 
 
+def _hide_values_files(redactor: Redactor, charts: Iterable[HelmChart], project_dir: Path) -> None:
+    """Register the sensitive values of ``charts``' ``values_files`` too, as their values tables'.
+
+    helm's calls hide them already (their redactor reads the files); this puts them in
+    the project's redactor, which every log line, event and pod log line collected on a
+    failure goes through. A file that cannot be read or parsed is left to the config
+    checks and ``check_prerequisites`` to report.
+    """
+    from firestream_core.tools.helm_args import values_paths
+    from firestream_core.tools.values import load_document
+
+    for chart in charts:
+        for path in values_paths(chart.chart_info, project_dir):
+            try:
+                values = load_document(path.name, path.read_text(encoding="utf-8"))
+            except (OSError, ValueError, RecursionError):
+                continue
+            redactor.add_values(values, patterns=chart.settings.sensitive_keys)
+
+
 def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]], values_files: list[Path]) -> None:
     """``--set`` pairs and ``--values`` files on top of every release's own values.
 
@@ -248,6 +268,7 @@ class Project:
         self.overrides: tuple[str, ...] = ()  # --set / --values given on the command line (names only)
         self.redactor: Redactor = Redactor(secrets)
         _hide_secret_looking(self.redactor, self.charts)
+        _hide_values_files(self.redactor, self.charts, self.project_dir)
         self._graph: ReleaseGraph | None = None
         self._locked = False
         # the tools the last plan() made for itself: the run that carries that plan out reuses
@@ -447,6 +468,7 @@ class Project:
         kept = [c for c in self.charts if c.chart_info.name not in seen]
         self.charts = resolve_oci_charts([*kept, *new], self.repositories_with(new))
         _hide_secret_looking(self.redactor, new)
+        _hide_values_files(self.redactor, new, self.project_dir)
         self._graph = None
         self._planned = None
 

@@ -77,3 +77,28 @@ def test_from_charts_takes_the_tables_of_a_file(tmp_path, manager) -> None:
     assert project.repositories() == {"repo": "https://charts.example.com"}
     assert project.config.settings.concurrency == 2
     assert project.names == ["db"]
+
+
+def test_a_password_in_a_values_file_is_hidden_by_the_projects_redactor(tmp_path, manager) -> None:
+    """As one in a values table: pod logs and events collected on a failure go through
+    the project's redactor, not only helm's calls."""
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values" / "db.yaml").write_text("auth:\n  username: app\n  password: file-pw-7c1e9a\n")
+    (tmp_path / "values" / "web.yaml").write_text("config:\n  dsn: postgres://app@db/shop\n")
+    path = write_config(tmp_path, """
+        [repositories]
+        repo = "https://charts.example.com"
+
+        [[deployments.generic]]
+        name = "db"
+        chart = "repo/db"
+        values_files = ["values/db.yaml"]
+    """)
+    project = Project.load(path, manager=manager)
+    assert project.redactor.redact("pod db-0: app logged in with file-pw-7c1e9a") == (
+        "pod db-0: app logged in with ***"
+    )
+    web = chart("web", values_files=["values/web.yaml"])
+    web.settings = attrs.evolve(web.settings, sensitive_keys=["config.dsn"])
+    project.add_chart(web)  # a release added in code: its file's sensitive_keys leaf too
+    assert project.redactor.redact("dsn=postgres://app@db/shop user app") == "dsn=*** user app"
