@@ -4,6 +4,7 @@
 machine deploying the project can reach it, in the target cluster::
 
     Secret  <namespace>/<name>   data["state.json"]: the state file's JSON
+                                 (data["state.json.gz"]: gzip-compressed, over 512 KiB)
     Lease   <namespace>/<name>   coordination.k8s.io/v1: the project lock
 
 ``namespace`` defaults to ``firestream`` and ``name`` to
@@ -46,6 +47,7 @@ from __future__ import annotations
 import base64
 import binascii
 import getpass
+import gzip
 import json
 import logging
 import os
@@ -90,6 +92,18 @@ DEFAULT_LEASE_DURATION = 30
 """Seconds a lease holds without being renewed (``[state] lease_duration``)."""
 DATA_KEY = "state.json"
 """The key of the Secret's ``data`` holding the state document."""
+GZIP_KEY = "state.json.gz"
+"""The key holding it gzip-compressed instead, once it is over :data:`PLAIN_LIMIT`."""
+PLAIN_LIMIT = 512 * 1024
+"""Bytes of state JSON kept readable in the Secret; a bigger state is stored compressed.
+
+A Secret holds at most 1 MiB, and a release's entry is about 2 KB of JSON (its
+digests): as it is (base64, a third more), 1 MiB holds some 370 releases;
+compressed, at least 3 times more (about 720 bytes a release when every digest
+differs), and many more when releases share settings.
+"""
+SECRET_LIMIT = 1024 * 1024 - 16 * 1024
+"""What the state's ``data`` may take: a Secret's 1 MiB, less room for its metadata."""
 COMMAND_ANNOTATION = "firestream.dev/command"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "firestream"}
 LEASE_API = "coordination.k8s.io/v1"
@@ -641,7 +655,15 @@ class KubernetesStateBackend:
 
     def _parse(self, obj: Mapping[str, Any]) -> State:
         source = f"state {self.describe()}"
-        raw = (obj.get("data") or {}).get(DATA_KEY)
+        held = obj.get("data") or {}
+        if held.get(GZIP_KEY) is not None:
+            try:
+                text = gzip.decompress(base64.b64decode(held[GZIP_KEY], validate=True))
+                data = json.loads(text.decode("utf-8"))
+            except (binascii.Error, OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
+                raise StateError(f"{source}: {GZIP_KEY} is not base64-encoded gzip of JSON: {exc}") from None
+            return State.from_dict(data, source=source)
+        raw = held.get(DATA_KEY)
         if raw is None:
             raise StateError(f"{source}: no {DATA_KEY!r} key", hint="it is not a firestream state Secret")
         try:
@@ -649,6 +671,20 @@ class KubernetesStateBackend:
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise StateError(f"{source}: {DATA_KEY} is not base64-encoded JSON: {exc}") from None
         return State.from_dict(data, source=source)
+
+    def _data(self, state: State) -> dict[str, str]:
+        """The Secret's ``data``: the state file's JSON, gzip-compressed once over :data:`PLAIN_LIMIT`."""
+        text = (json.dumps(state.to_dict(), indent=2, sort_keys=False) + "\n").encode("utf-8")
+        if len(text) <= PLAIN_LIMIT:
+            return {DATA_KEY: base64.b64encode(text).decode("ascii")}
+        packed = base64.b64encode(gzip.compress(text, compresslevel=9, mtime=0)).decode("ascii")
+        if len(packed) > SECRET_LIMIT:
+            raise StateError(
+                f"state {self.describe()}: the state of {len(state.releases)} releases is "
+                f"{len(packed) // 1024} KiB compressed, more than a Secret holds (1 MiB); not written",
+                hint="keep this project's state in a file ([state] backend = \"local\") or split the project",
+            )
+        return {GZIP_KEY: packed}
 
     def save(self, state: State) -> None:
         """Write the state into the Secret (created, with its namespace, when missing).
@@ -663,13 +699,12 @@ class KubernetesStateBackend:
                 current = self.kubectl.get("secret", self.name, namespace=self.namespace)
                 self._version = None if current is None else str(current["metadata"]["resourceVersion"])
                 self._based = True
-            text = json.dumps(state.to_dict(), indent=2, sort_keys=False) + "\n"
             body: dict[str, Any] = {
                 "apiVersion": "v1",
                 "kind": "Secret",
                 "type": "Opaque",
                 "metadata": {"name": self.name, "namespace": self.namespace, "labels": dict(MANAGED_BY)},
-                "data": {DATA_KEY: base64.b64encode(text.encode("utf-8")).decode("ascii")},
+                "data": self._data(state),
             }
             if self._version is None:
                 written = self._create(body)

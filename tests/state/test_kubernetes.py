@@ -9,16 +9,21 @@ moved by hand. What the real API server and kubectl do is tested in
 from __future__ import annotations
 
 import base64
+import gzip
+import hashlib
 import json
 import logging
 import re
 import threading
 import time
 
+import attrs
 import pytest
 
 from firestream_core.errors import StateError, StateLockedError
+from firestream_core.state import kubernetes as kubernetes_state
 from firestream_core.state.kubernetes import (
+    SECRET_LIMIT,
     KubernetesStateBackend,
     LeaseLock,
     LeaseRecord,
@@ -346,12 +351,53 @@ def test_a_save_without_load_writes_over_what_is_there(mem, clock):
     ({}, "no 'state.json' key"),
     ({"state.json": "%%%"}, "not base64-encoded JSON"),
     ({"state.json": base64.b64encode(b'{"schema_version": 99}').decode()}, "unknown state schema version 99"),
+    ({"state.json.gz": base64.b64encode(b"not gzip").decode()}, "not base64-encoded gzip of JSON"),
+    ({"state.json.gz": base64.b64encode(gzip.compress(b'{"schema_version": 99}')).decode()},
+     "unknown state schema version 99"),
 ])
 def test_an_unreadable_secret_is_refused(mem, clock, data, message):
     mem.objects[("secret", NS, NAME)] = {"kind": "Secret", "metadata": {"resourceVersion": "1"}, "data": data}
     with pytest.raises(StateError, match=message) as err:
         backend(mem, clock).load()
     assert "state secret firestream/firestream-state-shop" in str(err.value)
+
+
+def _big_state(n: int) -> State:
+    state = State()
+    for i in range(n):
+        digest = "sha256:" + hashlib.sha256(f"r{i}".encode()).hexdigest()
+        state.record(attrs.evolve(entry(f"release-{i:05d}"), values_digest=digest, desired_digest=digest))
+    return state
+
+
+def test_a_state_too_big_for_a_plain_secret_is_stored_compressed_and_read_back(mem, clock):
+    """A Secret holds 1 MiB: over PLAIN_LIMIT the JSON goes in gzip-compressed (same document)."""
+    state = _big_state(3000)
+    plain = json.dumps(state.to_dict(), indent=2) + "\n"
+    assert len(base64.b64encode(plain.encode())) > 1024 * 1024  # as it is, more than a Secret holds
+    backend(mem, clock).save(state)
+    data = mem.objects[("secret", NS, NAME)]["data"]
+    assert set(data) == {"state.json.gz"}
+    assert len(data["state.json.gz"]) < SECRET_LIMIT
+    assert gzip.decompress(base64.b64decode(data["state.json.gz"])).decode() == plain
+    assert backend(mem, clock).load().to_dict() == state.to_dict()
+    small = State()
+    small.record(entry())
+    kube = backend(mem, clock)
+    kube.load()
+    kube.save(small)  # back under the limit: readable again, the compressed key gone
+    assert set(mem.objects[("secret", NS, NAME)]["data"]) == {"state.json"}
+    assert set(backend(mem, clock).load().releases) == {"data/db"}
+
+
+def test_a_state_too_big_even_compressed_is_refused_and_nothing_written(mem, clock, monkeypatch):
+    kube = backend(mem, clock)
+    kube.save(State())
+    before = json.dumps(mem.objects[("secret", NS, NAME)], sort_keys=True)
+    monkeypatch.setattr(kubernetes_state, "SECRET_LIMIT", 1000)
+    with pytest.raises(StateError, match=r"the state of 3000 releases is \d+ KiB compressed, more than a Secret"):
+        kube.save(_big_state(3000))
+    assert json.dumps(mem.objects[("secret", NS, NAME)], sort_keys=True) == before
 
 
 def test_releases_recorded_during_a_run_reach_the_secret_in_batches(mem, clock):
