@@ -127,42 +127,31 @@ def state_backend(
     return open_backend(cfg.backend, config.project_dir, **options)
 
 
-def _hide_secret_looking(redactor: Redactor, charts: Iterable[HelmChart]) -> None:
+def _hide_secret_looking(redactor: Redactor, charts: Iterable[HelmChart], project_dir: Path | None = None) -> None:
     """Register the sensitive config values (``password``, ``apiKey``, ``sensitive_keys``...)
-    of ``charts``.
+    of ``charts``: their values tables and ``--set`` pairs and, given the folder their
+    ``values_files`` are relative to, those files too.
 
     Only those (docs/secrets.md): hiding every configured value would hide
     release names and namespaces too. ``secret_values`` are registered by
-    ``build_charts``.
+    ``build_charts``. helm's calls hide the files' values already (their redactor
+    reads them); the project's redactor is what every log line, event and pod log
+    line collected on a failure goes through.
     """
-    from firestream_core.tools.values import merged_values
+    from firestream_core.tools.helm_args import values_paths
+    from firestream_core.tools.values import file_documents, merged_values
 
     for chart in charts:
+        patterns = chart.settings.sensitive_keys
         try:
             values = merged_values(chart.chart_info)
         except Exception:  # noqa: BLE001 - an invalid document is reported by check_prerequisites
-            continue
-        redactor.add_values(values, patterns=chart.settings.sensitive_keys)
-
-
-def _hide_values_files(redactor: Redactor, charts: Iterable[HelmChart], project_dir: Path) -> None:
-    """Register the sensitive values of ``charts``' ``values_files`` too, as their values tables'.
-
-    helm's calls hide them already (their redactor reads the files); this puts them in
-    the project's redactor, which every log line, event and pod log line collected on a
-    failure goes through. A file that cannot be read or parsed is left to the config
-    checks and ``check_prerequisites`` to report.
-    """
-    from firestream_core.tools.helm_args import values_paths
-    from firestream_core.tools.values import load_document
-
-    for chart in charts:
-        for path in values_paths(chart.chart_info, project_dir):
-            try:
-                values = load_document(path.name, path.read_text(encoding="utf-8"))
-            except (OSError, ValueError, RecursionError):
-                continue
-            redactor.add_values(values, patterns=chart.settings.sensitive_keys)
+            pass
+        else:
+            redactor.add_values(values, patterns=patterns)
+        if project_dir is not None:
+            for document in file_documents(values_paths(chart.chart_info, project_dir)):
+                redactor.add_values(document, patterns=patterns)
 
 
 def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]], values_files: list[Path]) -> None:
@@ -267,8 +256,7 @@ class Project:
         self.env = dict(env or {})
         self.overrides: tuple[str, ...] = ()  # --set / --values given on the command line (names only)
         self.redactor: Redactor = Redactor(secrets)
-        _hide_secret_looking(self.redactor, self.charts)
-        _hide_values_files(self.redactor, self.charts, self.project_dir)
+        _hide_secret_looking(self.redactor, self.charts, self.project_dir)
         self._graph: ReleaseGraph | None = None
         self._locked = False
         # the tools the last plan() made for itself: the run that carries that plan out reuses
@@ -467,8 +455,7 @@ class Project:
             raise ConfigError("charts built in code are invalid", problems)
         kept = [c for c in self.charts if c.chart_info.name not in seen]
         self.charts = resolve_oci_charts([*kept, *new], self.repositories_with(new))
-        _hide_secret_looking(self.redactor, new)
-        _hide_values_files(self.redactor, new, self.project_dir)
+        _hide_secret_looking(self.redactor, new, self.project_dir)
         self._graph = None
         self._planned = None
 

@@ -47,7 +47,7 @@ from firestream_core.tools.kubetool import KubeTool
 from firestream_core.tools.process import Completed, Runner
 from firestream_core.tools.redact import Redactor
 from firestream_core.tools.release_log import Beside, release_logger
-from firestream_core.tools.values import load_document, merged_values, values_file
+from firestream_core.tools.values import file_documents, merged_values, values_file
 
 if TYPE_CHECKING:
     from firestream_core.model import ChartInfo
@@ -196,11 +196,8 @@ class Helm(KubeTool):
         red = self.redactor.copy()
         if values:
             red.add_values(values)
-        for path in files:
-            try:
-                red.add_values(load_document(path.name, path.read_text(errors="replace")))
-            except (OSError, ValueError):
-                continue
+        for document in file_documents(files):
+            red.add_values(document)
         return red
 
     # -- release state ---------------------------------------------------------------

@@ -282,6 +282,20 @@ def load_document(filename: str, text: str) -> dict[str, Any]:
     return _fresh(doc)
 
 
+def file_documents(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
+    """The values files at ``paths`` as mappings, in order, each through :func:`load_document`.
+
+    A file that cannot be read or parsed is skipped: what registers their secrets
+    (the project, a helm call) leaves it to the config checks, ``check_prerequisites``
+    or helm itself to report.
+    """
+    for path in paths:
+        try:
+            yield load_document(path.name, path.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, ValueError, RecursionError):
+            continue
+
+
 def dump_document(data: Mapping[str, Any]) -> str:
     """``data`` as the YAML text of a generated values document (block style, keys in order).
 
