@@ -359,9 +359,19 @@ def _print_error(message: str, hint: str | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``firestream`` command; returns the exit code (the console script exits with it)."""
     one_shot = argv is None  # the console script: this process ends with the command
+    args = list(sys.argv[1:] if argv is None else argv)
+    code_cache = None
+    if one_shot and not (args and args[0] == "--version" or args == ["-V"]):
+        # attrs' generated methods read back instead of compiled, before any model is
+        # defined (cli/codecache.py); a program calling main() in-process keeps attrs as is
+        from firestream_core.cli import codecache
+
+        code_cache = codecache.install()
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv), one_shot)
+        return _main(args, one_shot)
     finally:
+        if code_cache is not None:
+            codecache.uninstall(code_cache)
         if one_shot:
             # The process ends now: everything still alive is put out of the collector's
             # sight, so the interpreter's exit does not walk it all once more (about 20 ms

@@ -44,6 +44,7 @@ __all__ = [
     "EntryPointRecord",
     "PluginCache",
     "PluginRecord",
+    "cache_dir",
     "scan_entry_points",
 ]
 
@@ -97,7 +98,9 @@ def enabled(environ: Mapping[str, str] | None = None) -> bool:
     return env.get(CACHE_ENV, "").strip().lower() not in ("off", "0", "no", "false")
 
 
-def _cache_dir(environ: Mapping[str, str]) -> Path:
+def cache_dir(environ: Mapping[str, str]) -> Path:
+    """The folder of firestream's caches: ``$FIRESTREAM_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/firestream``, else ``~/.cache/firestream``."""
     if environ.get(CACHE_DIR_ENV):
         return Path(environ[CACHE_DIR_ENV])
     base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -158,7 +161,7 @@ class PluginCache:
         env = os.environ if environ is None else environ
         self.enabled = enabled(env)
         key = zlib.crc32(json.dumps([sys.executable, sys.path]).encode("utf-8"))
-        self.path = _cache_dir(env) / f"plugins-{key:08x}.json"
+        self.path = cache_dir(env) / f"plugins-{key:08x}.json"
         self._doc: dict[str, Any] | None = None
         self._dirty = False
         self._seen: list[list[Any]] | None = None

@@ -1,0 +1,258 @@
+"""attrs' generated methods, compiled once and read back on later runs (the console script only).
+
+attrs writes the ``__init__``, ``__repr__``, ``__eq__`` and ``__hash__`` of each
+class it defines as Python source and compiles it when the class is defined.
+A command defines about a hundred such classes (firestream's models, its
+config, its results) and ``compile()`` was a fifth of its start-up: 20 ms of
+the ~120 ms before an apply's first helm call, 18 ms of a ``validate``
+(measured: bench/README.md, "Seventh pass"). With this cache the code objects
+are read back with ``marshal``, as Python reads its own ``.pyc`` files.
+
+**Exactly the same code.** An entry is found by the name attrs gives the
+generated file (``<attrs generated methods module.Class>``) and used only when
+the source text attrs wrote this time is the one it was compiled from. The
+one part of that text that changes from run to run is the number ``__hash__``
+mixes in, ``hash()`` of a string (randomised per process, ``PYTHONHASHSEED``):
+it is stored as a placeholder and this run's number is put back into the code
+object's constants. Its width moves the columns the code object records for
+tracebacks, so there is one entry per width (two, almost always: 19 digits,
+with or without a sign). Anything else (another mode, flags, a source that is not
+a ``str``) compiles as usual. One file per interpreter version and
+optimisation level, since code objects are specific to both.
+
+**Installed only by the console script** (``cli/main.py``), before the first
+model is imported: a program that imports ``firestream_core`` gets attrs
+unchanged. It replaces the name ``compile`` in ``attr._make``, the attrs
+module that compiles the generated methods, which calls it as
+``compile(script, filename, "exec")``.
+
+**Only ever saves time.** The file lives beside the plugin cache
+(``$FIRESTREAM_CACHE_DIR``, default ``~/.cache/firestream``); it is written
+atomically (mode 0600) when a run compiled something new, and read only when
+it belongs to this user and nobody else may write it (it holds code, as a
+``.pyc`` does). A file that cannot be read, does not parse or has another
+format is ignored, and ``FIRESTREAM_CODE_CACHE=off`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+from types import CodeType
+from typing import Any
+
+__all__ = ["CODE_CACHE_ENV", "CodeCache", "install"]
+
+CODE_CACHE_ENV = "FIRESTREAM_CODE_CACHE"
+"""``off`` (or ``0``, ``no``, ``false``) disables the cache: attrs compiles as usual."""
+_FORMAT = 1
+MAX_ENTRIES = 4000
+"""Past this many entries a save keeps only what this run used (old versions' code goes)."""
+_PLACEHOLDER = "\x00type-hash\x00"
+"""Stands for this run's ``__hash__`` number, in a stored key and a stored code object."""
+_PREFIX = "<attrs generated "
+
+
+def _type_hash(filename: str) -> int | None:
+    """The number attrs mixes into the ``__hash__`` of the class ``filename`` was generated for.
+
+    attrs computes it as ``hash("<attrs generated hash module.Class>")`` whichever
+    file the ``__hash__`` source ends up in (its own, or the class's ``methods``).
+    """
+    if not (filename.startswith(_PREFIX) and filename.endswith(">")):
+        return None
+    _, _, qualified = filename[len(_PREFIX):].partition(" ")
+    return hash(f"{_PREFIX}hash {qualified}") if qualified else None
+
+
+def _swap(value: Any, old: object, new: object) -> Any:
+    """``value`` (a code object, or a constant tuple in one) with the constant ``old``
+    replaced by ``new`` wherever it is, nested functions included."""
+    if isinstance(value, CodeType):
+        consts = tuple(_swap(c, old, new) for c in value.co_consts)
+        return value.replace(co_consts=consts) if consts != value.co_consts else value
+    if type(value) is tuple:
+        return tuple(_swap(v, old, new) for v in value)
+    if type(value) is type(old) and value == old:
+        return new
+    return value
+
+
+class CodeCache:
+    """The cache file of this interpreter (see the module doc)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._entries: dict[str, tuple[str, CodeType]] = {}
+        self._used: dict[str, tuple[str, CodeType]] = {}
+        self._dirty = False
+        self.hits = self.misses = 0
+        self.installed: Any = None
+        """The ``attr._make`` module compiling through this cache, once patched."""
+        self.pending: _PatchOnImport | None = None
+
+    def load(self) -> None:
+        """Read the file, when there is one this user owns and only this user can write."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return
+        try:
+            st = os.fstat(fd)
+            if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                return
+            with os.fdopen(fd, "rb") as f:
+                fd = -1
+                doc = marshal.loads(f.read())
+        except (OSError, EOFError, ValueError, TypeError):
+            return
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        if isinstance(doc, dict) and doc.get("format") == _FORMAT and isinstance(doc.get("entries"), dict):
+            self._entries = doc["entries"]
+
+    def compile(self, source: Any, filename: Any, mode: str, flags: int = 0, dont_inherit: bool = False,
+                optimize: int = -1) -> Any:
+        """``compile()`` as attrs calls it, answered from the cache when the source is the same.
+
+        Compiled here, in a module that like ``attr._make`` has ``from __future__
+        import annotations``: the flags a call inherits are the same.
+        """
+        if mode != "exec" or flags or dont_inherit or optimize != -1 or type(source) is not str \
+                or type(filename) is not str:
+            return compile(source, filename, mode, flags, dont_inherit, optimize)
+        number = _type_hash(filename)
+        text, name = source, filename
+        if number is not None and str(number) in source:
+            text = source.replace(str(number), _PLACEHOLDER)
+            # the number's width moves the columns a code object records (tracebacks'
+            # carets): one entry per width (19 digits, or a sign and 19, almost always)
+            name = f"{filename}\x00{len(str(number))}"
+        else:
+            number = None
+        entry = self._entries.get(name)
+        if entry is not None and type(entry) is tuple and len(entry) == 2 and entry[0] == text \
+                and isinstance(entry[1], CodeType):
+            self.hits += 1
+            self._used[name] = entry
+            return entry[1] if number is None else _swap(entry[1], _PLACEHOLDER, number)
+        self.misses += 1
+        code = compile(source, filename, mode)
+        stored = code if number is None else _swap(code, number, _PLACEHOLDER)
+        self._entries[name] = self._used[name] = (text, stored)
+        self._dirty = True
+        return code
+
+    def save(self) -> None:
+        """Write the file if this run compiled something new (atomically, 0600; errors ignored)."""
+        if not self._dirty:
+            return
+        entries = self._entries if len(self._entries) <= MAX_ENTRIES else self._used
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(marshal.dumps({"format": _FORMAT, "entries": entries}))
+            os.replace(tmp, self.path)
+            self._dirty = False
+        except (OSError, ValueError):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def enabled(environ: Any = None) -> bool:
+    env = os.environ if environ is None else environ
+    return env.get(CODE_CACHE_ENV, "").strip().lower() not in ("off", "0", "no", "false")
+
+
+def cache_path(environ: Any = None) -> str:
+    """This interpreter's cache file: code objects are specific to its version and ``-O`` level."""
+    from firestream_core.plugin.cache import cache_dir
+
+    env = os.environ if environ is None else environ
+    tag = sys.implementation.cache_tag or "python"
+    return os.path.join(cache_dir(env), f"attrs-code-{tag}-O{sys.flags.optimize}.marshal")
+
+
+def _patch(make: Any, cache: CodeCache) -> bool:
+    """Have ``make`` (``attr._make``) compile through ``cache``, reading the file first; False
+    when it is not the attrs expected (no ``_linecache_and_compile`` calling the built-in
+    ``compile`` by that name) or something replaced that name already."""
+    if not hasattr(make, "_linecache_and_compile") or "compile" in vars(make):
+        return False
+    cache.load()
+    make.compile = cache.compile
+    cache.installed = make
+    return True
+
+
+class _PatchOnImport:
+    """A ``sys.meta_path`` finder that patches ``attr._make`` once it has run, then steps aside:
+    a command that defines no attrs class (``firestream plugins``) does not import attrs."""
+
+    def __init__(self, cache: CodeCache) -> None:
+        self.cache = cache
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "attr._make":
+            return None
+        self.remove()
+        for finder in sys.meta_path:
+            spec = getattr(finder, "find_spec", lambda *a: None)(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            return spec
+        cache = self.cache
+
+        def exec_and_patch(module: Any) -> None:
+            exec_module(module)
+            _patch(module, cache)
+
+        loader.exec_module = exec_and_patch
+        return spec
+
+    def remove(self) -> None:
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass
+
+
+def install() -> CodeCache | None:
+    """Have attrs compile through this interpreter's cache from now on (from when it is
+    imported, if it is not yet); None when the cache is off."""
+    if not enabled():
+        return None
+    cache = CodeCache(cache_path())
+    make = sys.modules.get("attr._make")
+    if make is not None:
+        _patch(make, cache)
+    else:
+        hook = _PatchOnImport(cache)
+        cache.pending = hook
+        sys.meta_path.insert(0, hook)
+    return cache
+
+
+def uninstall(cache: CodeCache | None) -> None:
+    """Give attrs back the built-in ``compile`` (and save what ``cache`` learned)."""
+    if cache is None:
+        return
+    if cache.pending is not None:
+        cache.pending.remove()
+        cache.pending = None
+    make = cache.installed
+    if make is not None and vars(make).get("compile") == cache.compile:
+        del make.compile
+    cache.installed = None
+    cache.save()

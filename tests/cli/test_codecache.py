@@ -1,0 +1,278 @@
+"""The console script's cache of attrs' generated methods (``cli/codecache.py``)."""
+
+from __future__ import annotations
+
+import builtins
+import marshal
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from firestream_core.cli import codecache
+from firestream_core.cli.codecache import CodeCache
+
+METHODS = "<attrs generated methods pkg.mod.Thing>"
+
+
+def hashed_source(number: int) -> str:
+    """What attrs writes for a frozen class with one field: ``__hash__`` mixes ``number`` in."""
+    return textwrap.dedent(f"""\
+        def __init__(self, name):
+            _setattr = _cached_setattr_get(self)
+            _setattr('name', name)
+        def __hash__(self):
+            return hash((
+                    {number},
+                    self.name,
+                ))
+        def __empty_hash__(self):
+            return hash((
+                    {number},
+                ))
+        """)
+
+
+def run_py(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+        env={**os.environ, **env}, timeout=60, check=False)
+
+
+# -- the cache itself ---------------------------------------------------------------------------
+
+
+def test_a_hit_returns_the_code_compile_would_and_a_changed_source_compiles_again(tmp_path: Path) -> None:
+    path = str(tmp_path / "code.marshal")
+    source = "def __repr__(self):\n    return f'Thing(name={self.name!r})'\n"
+    first = CodeCache(path)
+    assert first.compile(source, METHODS, "exec") == compile(source, METHODS, "exec")
+    first.save()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+    again = CodeCache(path)
+    again.load()
+    assert again.compile(source, METHODS, "exec") == compile(source, METHODS, "exec")
+    assert (again.hits, again.misses) == (1, 0)
+    changed = source.replace("name=", "label=")
+    assert again.compile(changed, METHODS, "exec") == compile(changed, METHODS, "exec")
+    assert (again.hits, again.misses) == (1, 1)
+
+
+def test_the_hash_number_of_another_process_is_swapped_for_this_ones(tmp_path: Path, monkeypatch) -> None:
+    """``__hash__`` mixes in ``hash()`` of a string, which differs in every process: the entry
+    written by one process must give the next one code with the next one's number. A number
+    of another width (a sign) moves the recorded columns: it has its own entry."""
+    path = str(tmp_path / "code.marshal")
+    monkeypatch.setattr(codecache, "_type_hash", lambda filename: 8_123_456_789_012_345_678)
+    writer = CodeCache(path)
+    writer.compile(hashed_source(8_123_456_789_012_345_678), METHODS, "exec")
+    writer.save()
+
+    class Thing:
+        name = "x"
+
+    reader = CodeCache(path)
+    reader.load()
+    for number, counts in ((7_987_654_321_098_765_432, (1, 0)), (-4_987_654_321_098_765_432, (1, 1)),
+                           (-1_234_567_890_123_456_789, (2, 1))):
+        monkeypatch.setattr(codecache, "_type_hash", lambda filename, n=number: n)
+        source = hashed_source(number)
+        code = reader.compile(source, METHODS, "exec")
+        assert (reader.hits, reader.misses) == counts
+        assert code == compile(source, METHODS, "exec")  # the nested functions' constants included
+        namespace: dict[str, object] = {}
+        exec(code, namespace)  # noqa: S102 - the test's own source
+        assert namespace["__hash__"](Thing()) == hash((number, "x"))  # type: ignore[operator]
+        assert namespace["__empty_hash__"](Thing()) == hash((number,))  # type: ignore[operator]
+
+
+def test_what_attrs_never_asks_for_compiles_as_usual(tmp_path: Path) -> None:
+    cache = CodeCache(str(tmp_path / "code.marshal"))
+    assert cache.compile("1 + 1", "<x>", "eval") == compile("1 + 1", "<x>", "eval")
+    assert cache.compile(b"x = 1\n", "<x>", "exec") == compile(b"x = 1\n", "<x>", "exec")
+    assert (cache.hits, cache.misses) == (0, 0)
+    cache.save()
+    assert not (tmp_path / "code.marshal").exists()  # nothing learned, nothing written
+
+
+@pytest.mark.parametrize("damage", ["garbage", "other format", "writable by others", "another owner"])
+def test_a_damaged_or_unsafe_file_is_not_read_and_is_replaced(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "code.marshal"
+    source = "def __repr__(self):\n    return 'Thing()'\n"
+    good = CodeCache(str(path))
+    good.compile(source, METHODS, "exec")
+    good.save()
+    if damage == "garbage":
+        path.write_bytes(b"\x00not marshal")
+    elif damage == "other format":
+        path.write_bytes(marshal.dumps({"format": 99, "entries": {}}))
+    elif damage == "writable by others":  # it holds code: anyone who may write it could run theirs
+        path.chmod(0o666)
+    else:
+        if os.geteuid() != 0:
+            pytest.fail("this case needs root to give the file away (the CI machine runs as root)")
+        os.chown(path, 65534, 65534)
+    cache = CodeCache(str(path))
+    cache.load()
+    assert cache.compile(source, METHODS, "exec") == compile(source, METHODS, "exec")
+    assert (cache.hits, cache.misses) == (0, 1)
+    cache.save()  # a fresh file of ours, readable next time
+    st = os.stat(path)
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (os.geteuid(), 0o600)
+    after = CodeCache(str(path))
+    after.load()
+    after.compile(source, METHODS, "exec")
+    assert after.hits == 1
+
+
+def test_past_the_limit_a_save_keeps_only_what_this_run_used(tmp_path: Path, monkeypatch) -> None:
+    path = str(tmp_path / "code.marshal")
+    old = CodeCache(path)
+    for i in range(3):
+        old.compile(f"x = {i}\n", f"<attrs generated methods old.C{i}>", "exec")
+    old.save()
+    monkeypatch.setattr(codecache, "MAX_ENTRIES", 3)
+    run = CodeCache(path)
+    run.load()
+    run.compile("x = 0\n", "<attrs generated methods old.C0>", "exec")  # used again
+    run.compile("y = 1\n", "<attrs generated methods new.D>", "exec")  # new
+    run.save()
+    kept = marshal.loads(Path(path).read_bytes())["entries"]
+    assert sorted(kept) == ["<attrs generated methods new.D>", "<attrs generated methods old.C0>"]
+
+
+# -- installed into attrs, by the console script --------------------------------------------------
+
+CHECKED_RUN = """
+    from __future__ import annotations  # as attr._make: the flags compile() inherits
+    import builtins, json, sys
+    import attr._make as make
+    from firestream_core.cli import codecache
+    cache = codecache.install()
+    through_cache = vars(make).get("compile", builtins.compile)  # the built-in when the cache is off
+    mismatches = []
+    def checked(source, filename, mode, *args):
+        code = through_cache(source, filename, mode, *args)
+        if code != builtins.compile(source, filename, mode, *args):
+            mismatches.append(filename)
+        return code
+    make.compile = checked
+    import firestream_core.model as model, firestream_core.config.model as config
+    import firestream_core.deploy.results, firestream_core.plugin.context
+    release = model.InstalledRelease("db", "data", 3, "deployed", "postgresql-13.2.24")
+    same = model.InstalledRelease("db", "data", 3, "deployed", "postgresql-13.2.24")
+    values = [hash(release), repr(release), release == same, hash(model.SemVer.parse("1.2.3-rc.1"))]
+    make.compile = through_cache
+    if cache is None:
+        del make.compile
+    codecache.uninstall(cache)
+    print(json.dumps({"hits": getattr(cache, "hits", 0), "misses": getattr(cache, "misses", 0), "mismatches": mismatches,
+                      "values": [str(v) for v in values], "patched": "compile" in vars(make)}))
+"""
+
+
+def test_another_process_reads_firestreams_classes_back_with_its_own_hashes(tmp_path: Path) -> None:
+    """Every class of the models, config, results and chart context: written by one process,
+    read back by the next with another hash seed, each code object equal to what compile()
+    gives in that process, and instances hashing as with the cache off."""
+    import json
+
+    env = {"FIRESTREAM_CACHE_DIR": str(tmp_path)}
+    first = run_py(CHECKED_RUN, {**env, "PYTHONHASHSEED": "1"})
+    assert first.returncode == 0, first.stderr
+    written = json.loads(first.stdout)
+    assert written["hits"] == 0 and written["misses"] >= 30 and written["mismatches"] == []
+
+    second = run_py(CHECKED_RUN, {**env, "PYTHONHASHSEED": "2"})
+    assert second.returncode == 0, second.stderr
+    read = json.loads(second.stdout)
+    # read back, but for the __hash__ numbers whose width differs from the first process's
+    assert read["hits"] + read["misses"] == written["misses"] and read["hits"] > read["misses"]
+    assert read["mismatches"] == [] and read["patched"] is False  # uninstall gave attrs its compile back
+    third = run_py(CHECKED_RUN, {**env, "PYTHONHASHSEED": "2"})
+    read = json.loads(third.stdout)
+    assert (read["hits"], read["misses"], read["mismatches"]) == (written["misses"], 0, []), third.stderr
+
+    off = run_py(CHECKED_RUN, {**env, "PYTHONHASHSEED": "2", "FIRESTREAM_CODE_CACHE": "off"})
+    assert off.returncode == 0, off.stderr
+    assert read["values"] == json.loads(off.stdout)["values"]  # same hash, repr and eq as compiled
+    assert read["values"] != written["values"]  # the hash did change with the seed
+
+
+def test_the_console_script_writes_the_cache_once_and_the_off_switch_writes_none(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "firestream.toml").write_text('[deployments.db]\nchart = "bitnami/postgresql"\n')
+    argv = [sys.executable, "-m", "firestream_core.cli.main", "validate"]
+
+    off = subprocess.run(argv, cwd=project, capture_output=True, text=True, check=False,  # noqa: S603
+                         env={**os.environ, "FIRESTREAM_CACHE_DIR": str(tmp_path / "off"),
+                              "FIRESTREAM_CODE_CACHE": "off"})
+    assert off.returncode == 0, off.stderr
+    assert not list((tmp_path / "off").glob("attrs-code-*"))
+
+    # one hash seed: the widths of the __hash__ numbers are the same in both runs
+    env = {**os.environ, "FIRESTREAM_CACHE_DIR": str(tmp_path / "on"), "PYTHONHASHSEED": "7"}
+    first = subprocess.run(argv, cwd=project, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    assert first.returncode == 0, first.stderr
+    [written] = (tmp_path / "on").glob("attrs-code-*.marshal")
+    before = written.stat().st_mtime_ns, written.read_bytes()
+    second = subprocess.run(argv, cwd=project, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    assert (second.returncode, second.stdout) == (0, first.stdout), second.stderr
+    assert (written.stat().st_mtime_ns, written.read_bytes()) == before  # all read back: nothing new
+
+
+def test_a_command_that_defines_no_attrs_class_does_not_import_attrs(tmp_path: Path) -> None:
+    """The console script installs the cache as an import hook: ``firestream plugins`` from
+    a warm plugin cache still imports no attrs, and the hook is gone when it ends."""
+    code = """
+        import sys
+        sys.argv = ["firestream", "plugins", "--json"]
+        from firestream_core.cli.main import main
+        main()
+        print("attrs imported:", "attr" in sys.modules, "hooks left:",
+              [type(f).__name__ for f in sys.meta_path if "codecache" in type(f).__module__])
+    """
+    env = {"FIRESTREAM_CACHE_DIR": str(tmp_path), "FIRESTREAM_PLUGIN_CACHE": "on"}
+    run_py(code, env)  # warms the plugin cache
+    warm = run_py(code, env)
+    assert warm.stdout.splitlines()[-1] == "attrs imported: False hooks left: []", warm.stderr
+
+
+def test_the_hook_patches_attrs_when_it_is_imported_and_uninstall_undoes_it(tmp_path: Path) -> None:
+    code = """
+        import sys
+        from firestream_core.cli import codecache
+        cache = codecache.install()
+        import attrs
+        import attr._make as make
+
+        @attrs.frozen
+        class Point:
+            x: int
+        print("patched:", make.compile == cache.compile, "misses:", cache.misses)
+        codecache.uninstall(cache)
+        print("after:", "compile" in vars(make), any("codecache" in type(f).__module__ for f in sys.meta_path))
+    """
+    r = run_py(code, {"FIRESTREAM_CACHE_DIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    patched, after = r.stdout.splitlines()
+    assert patched.startswith("patched: True misses: ") and int(patched.split()[-1]) >= 1
+    assert after == "after: False False"
+
+
+def test_a_program_calling_main_keeps_attrs_as_it_is(tmp_path: Path, monkeypatch) -> None:
+    import attr._make as make
+
+    from firestream_core.cli.main import main
+
+    monkeypatch.setenv("FIRESTREAM_CACHE_DIR", str(tmp_path))
+    assert main(["plugins", "--json"]) in (0, 1)
+    assert "compile" not in vars(make)
+    assert make.__dict__.get("compile", builtins.compile) is builtins.compile
+    assert not list(tmp_path.glob("attrs-code-*"))
