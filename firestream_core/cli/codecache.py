@@ -18,7 +18,8 @@ object's constants. Its width moves the columns the code object records for
 tracebacks, so there is one entry per width (two, almost always: 19 digits,
 with or without a sign). Anything else (another mode, flags, a source that is not
 a ``str``) compiles as usual. One file per interpreter version and
-optimisation level, since code objects are specific to both.
+optimisation level, since code objects are specific to both, and a file
+whose bytecode version (a ``.pyc``'s magic number) differs is not read.
 
 **Installed only by the console script** (``cli/main.py``), before the first
 model is imported: a program that imports ``firestream_core`` gets attrs
@@ -39,6 +40,7 @@ from __future__ import annotations
 import marshal
 import os
 import sys
+from importlib.util import MAGIC_NUMBER
 from types import CodeType
 from typing import Any
 
@@ -52,6 +54,8 @@ MAX_ENTRIES = 4000
 _PLACEHOLDER = "\x00type-hash\x00"
 """Stands for this run's ``__hash__`` number, in a stored key and a stored code object."""
 _PREFIX = "<attrs generated "
+_MAGIC = MAGIC_NUMBER
+"""The bytecode's version, as in a ``.pyc`` file: another one and the file is not read."""
 
 
 def _type_hash(filename: str) -> int | None:
@@ -110,7 +114,8 @@ class CodeCache:
         finally:
             if fd >= 0:
                 os.close(fd)
-        if isinstance(doc, dict) and doc.get("format") == _FORMAT and isinstance(doc.get("entries"), dict):
+        if isinstance(doc, dict) and doc.get("format") == _FORMAT and doc.get("magic") == _MAGIC \
+                and isinstance(doc.get("entries"), dict):
             self._entries = doc["entries"]
 
     def compile(self, source: Any, filename: Any, mode: str, flags: int = 0, dont_inherit: bool = False,
@@ -155,7 +160,7 @@ class CodeCache:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
             with os.fdopen(fd, "wb") as f:
-                f.write(marshal.dumps({"format": _FORMAT, "entries": entries}))
+                f.write(marshal.dumps({"format": _FORMAT, "magic": _MAGIC, "entries": entries}))
             os.replace(tmp, self.path)
             self._dirty = False
         except (OSError, ValueError):
@@ -215,10 +220,16 @@ class _PatchOnImport:
         cache = self.cache
 
         def exec_and_patch(module: Any) -> None:
-            exec_module(module)
+            try:
+                exec_module(module)
+            finally:
+                del loader.exec_module  # the loader's own method again
             _patch(module, cache)
 
-        loader.exec_module = exec_and_patch
+        try:
+            loader.exec_module = exec_and_patch
+        except AttributeError:  # a loader that takes no attributes: attrs compiles as usual
+            pass
         return spec
 
     def remove(self) -> None:

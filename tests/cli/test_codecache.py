@@ -100,7 +100,8 @@ def test_what_attrs_never_asks_for_compiles_as_usual(tmp_path: Path) -> None:
     assert not (tmp_path / "code.marshal").exists()  # nothing learned, nothing written
 
 
-@pytest.mark.parametrize("damage", ["garbage", "other format", "writable by others", "another owner"])
+@pytest.mark.parametrize("damage", ["garbage", "other format", "other bytecode version", "writable by others",
+                                    "another owner"])
 def test_a_damaged_or_unsafe_file_is_not_read_and_is_replaced(tmp_path: Path, damage: str) -> None:
     path = tmp_path / "code.marshal"
     source = "def __repr__(self):\n    return 'Thing()'\n"
@@ -111,6 +112,9 @@ def test_a_damaged_or_unsafe_file_is_not_read_and_is_replaced(tmp_path: Path, da
         path.write_bytes(b"\x00not marshal")
     elif damage == "other format":
         path.write_bytes(marshal.dumps({"format": 99, "entries": {}}))
+    elif damage == "other bytecode version":  # the same entries, from another Python
+        doc = marshal.loads(path.read_bytes())
+        path.write_bytes(marshal.dumps({**doc, "magic": b"\x00\x00\r\n"}))
     elif damage == "writable by others":  # it holds code: anyone who may write it could run theirs
         path.chmod(0o666)
     else:
