@@ -44,7 +44,7 @@ from importlib.util import MAGIC_NUMBER
 from types import CodeType
 from typing import Any
 
-__all__ = ["CODE_CACHE_ENV", "CodeCache", "install"]
+__all__ = ["CODE_CACHE_ENV", "MAX_ENTRIES", "CodeCache", "cache_path", "enabled", "install", "uninstall"]
 
 CODE_CACHE_ENV = "FIRESTREAM_CODE_CACHE"
 """``off`` (or ``0``, ``no``, ``false``) disables the cache: attrs compiles as usual."""
@@ -67,6 +67,8 @@ def _type_hash(filename: str) -> int | None:
     if not (filename.startswith(_PREFIX) and filename.endswith(">")):
         return None
     _, _, qualified = filename[len(_PREFIX):].partition(" ")
+    if "-" in qualified:  # "<... mod.Class-1>": attrs' suffix for a name linecache holds already
+        qualified = qualified[:qualified.rindex("-")] + ">"
     return hash(f"{_PREFIX}hash {qualified}") if qualified else None
 
 

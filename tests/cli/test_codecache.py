@@ -280,3 +280,35 @@ def test_a_program_calling_main_keeps_attrs_as_it_is(tmp_path: Path, monkeypatch
     assert "compile" not in vars(make)
     assert make.__dict__.get("compile", builtins.compile) is builtins.compile
     assert not list(tmp_path.glob("attrs-code-*"))
+
+
+def test_a_class_name_defined_twice_is_read_back_too(tmp_path: Path) -> None:
+    """attrs names the second class of a name it saw already ``<... Point-1>``: its entry
+    is found, and hashes as compiled, like the first one's."""
+    import json
+
+    code = """
+        import json
+        import attr._make
+        from firestream_core.cli import codecache
+        cache = codecache.install()
+        import attrs
+
+        def make(*names):
+            @attrs.frozen
+            class Point:
+                pass
+            return attrs.make_class("Point", list(names), frozen=True)
+
+        first, second = make("x"), make("x", "y")
+        values = [hash(first(1)), hash(second(1, 2))]
+        codecache.uninstall(cache)
+        print(json.dumps({"misses": getattr(cache, "misses", 0), "values": values}))
+    """
+    env = {"FIRESTREAM_CACHE_DIR": str(tmp_path)}
+    for seed in ("1", "2", "3", "4"):  # every width of the hash numbers gets its entry
+        run_py(code, {**env, "PYTHONHASHSEED": seed})
+    runs = {seed: json.loads(run_py(code, {**env, "PYTHONHASHSEED": seed}).stdout) for seed in ("1", "2")}
+    assert [r["misses"] for r in runs.values()] == [0, 0]
+    off = json.loads(run_py(code, {**env, "PYTHONHASHSEED": "2", "FIRESTREAM_CODE_CACHE": "off"}).stdout)
+    assert runs["2"]["values"] == off["values"]
