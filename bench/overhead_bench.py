@@ -5,6 +5,7 @@ Run by hand (never a test)::
     .venv/bin/python -m firestream_testing.tools --with-helmfile   # once: installs .tools/helmfile
     .venv/bin/python bench/overhead_bench.py                        # ~10-20 min on a busy machine
     .venv/bin/python bench/overhead_bench.py --quick                # small shapes only
+    .venv/bin/python bench/overhead_bench.py --only chain-40 --repeats 9   # one shape, more rounds
     git worktree add --detach /tmp/fs-main main                     # before/after, interleaved:
     .venv/bin/python bench/overhead_bench.py --compare-tree /tmp/fs-main
 
@@ -313,6 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3, help="runs per cell (median; the 1,000-release verdicts too)")
     p.add_argument("--quick", action="store_true", help="no 1,000-release shape, 1 repeat")
+    p.add_argument("--only", metavar="SHAPES",
+                   help="only these shapes, comma-separated (e.g. chain-40,wide-200): their cells and the "
+                   "verdicts they decide")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds one helmfile / firestream run may take")
     p.add_argument("--compare-tree", type=Path, metavar="DIR",
                    help="also run the firestream checked out in DIR (e.g. a worktree of main), interleaved "
@@ -320,6 +324,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     before_root: Path | None = args.compare_tree.resolve() if args.compare_tree else None
     repeats = 1 if args.quick else args.repeats
+    run_shapes = shapes(args.quick)
+    if args.only:
+        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = sorted(set(wanted) - {sh.name for sh in shapes()})
+        if unknown:
+            print(f"unknown shape(s): {', '.join(unknown)}; shapes: {', '.join(sh.name for sh in shapes())}")
+            return 2
+        run_shapes = [sh for sh in shapes() if sh.name in wanted]
     helmfile = shutil.which("helmfile") or str(ROOT / ".tools" / "helmfile")
     if not Path(helmfile).exists():
         print("helmfile not found: run  .venv/bin/python -m firestream_testing.tools --with-helmfile")
@@ -336,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               + (f" | {'before wall':>11} {'span':>6} {'cpu/rel':>7} | fs/before" if before_root else ""))
     print("\n" + header + "\n" + "-" * len(header))
     counter = 0
-    for shape in shapes(args.quick):
+    for shape in run_shapes:
         n = len(shape.deps)
         reps = repeats  # the per-release and growth verdicts read instant-1000: a median, not one run
         for conc in (0, 8):
@@ -392,7 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"random-120 entering their work {root_gap:.3f} ms; between the 20 releases one release "
           f"unblocks {fan_gap:.3f} ms")
 
-    print("\nverdicts:")
+    print("\nverdicts" + (f" (only the shapes run: {', '.join(sh.name for sh in run_shapes)})" if args.only else "")
+          + ":")
     verdicts: list[tuple[str, bool]] = []
     faster = [(k, r["fs"]["wall"] < r["hf"]["wall"]) for k, r in results.items() if r["hf"]]  # type: ignore[index]
     slow = [f"{k[0]} c{k[1]}" for k, ok in faster if not ok]
@@ -400,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdicts.append(("firestream faster than helmfile (wall) on every shape"
                      + (f"; slower on {', '.join(slow)}" if slow else "")
                      + (f"; helmfile did not finish {', '.join(missing)}" if missing else ""), not slow))
-    for conc, factor in ((0, 1.05), (8, 1.10)):
+    for conc, factor in ((0, 1.05), (8, 1.10)) if ("random-120", 8) in results else ():
         r = results[("random-120", conc)]
         bound = r["bound"]["v"]  # type: ignore[index]
         span = r["fs"]["span"]  # type: ignore[index]
@@ -415,6 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              cpu <= 5.0))
             rss = r["fs"]["rss_mb"]  # type: ignore[index]
             verdicts.append((f"1,000-release apply c{conc}: peak RSS {rss:.1f} MB <= 120 MB", rss <= 120.0))
+    if ("instant-1000", 8) in results and ("instant-100", 8) in results:
         for conc in (0, 8):
             big = results[("instant-1000", conc)]["fs"]["span"] / 1000  # type: ignore[index]
             small = results[("instant-100", conc)]["fs"]["span"] / 100  # type: ignore[index]
