@@ -200,16 +200,24 @@ def _patch(make: Any, cache: CodeCache) -> bool:
 
 class _PatchOnImport:
     """A ``sys.meta_path`` finder that patches ``attr._make`` once it has run, then steps aside:
-    a command that defines no attrs class (``firestream plugins``) does not import attrs."""
+    a command that defines no attrs class (``firestream plugins``) does not import attrs.
+
+    It stays in ``sys.meta_path``, answering nothing, until :func:`uninstall`: taking
+    itself out while another thread's import walks the list could make that import
+    skip the finder after it.
+    """
 
     def __init__(self, cache: CodeCache) -> None:
         self.cache = cache
+        self.done = False
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "attr._make":
+        if self.done or name != "attr._make":
             return None
-        self.remove()
+        self.done = True
         for finder in sys.meta_path:
+            if finder is self:
+                continue
             spec = getattr(finder, "find_spec", lambda *a: None)(name, path, target)
             if spec is not None:
                 break
