@@ -228,12 +228,16 @@ class _PatchOnImport:
         if exec_module is None:
             return spec
         cache = self.cache
+        own = getattr(loader, "__dict__", {}).get("exec_module")  # what the loader held, if anything
 
         def exec_and_patch(module: Any) -> None:
             try:
                 exec_module(module)
-            finally:
-                del loader.exec_module  # the loader's own method again
+            finally:  # the loader as it was
+                if own is None:
+                    del loader.exec_module
+                else:
+                    loader.exec_module = own
             _patch(module, cache)
 
         try:

@@ -366,12 +366,18 @@ def main(argv: list[str] | None = None) -> int:
         # defined (cli/codecache.py); a program calling main() in-process keeps attrs as is
         from firestream_core.cli import codecache
 
-        code_cache = codecache.install()
+        try:
+            code_cache = codecache.install()
+        except Exception:  # noqa: BLE001 - it only ever saves time: the command runs without it
+            code_cache = None
     try:
         return _main(args, one_shot)
     finally:
         if code_cache is not None:
-            codecache.uninstall(code_cache)
+            try:
+                codecache.uninstall(code_cache)
+            except Exception:  # noqa: BLE001, S110 - as above: the command's result stands
+                pass
         if one_shot:
             # The process ends now: everything still alive is put out of the collector's
             # sight, so the interpreter's exit does not walk it all once more (about 20 ms

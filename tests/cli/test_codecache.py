@@ -314,3 +314,29 @@ def test_a_class_name_defined_twice_is_read_back_too(tmp_path: Path) -> None:
     assert [r["misses"] for r in runs.values()] == [0, 0]
     off = json.loads(run_py(code, {**env, "PYTHONHASHSEED": "2", "FIRESTREAM_CODE_CACHE": "off"}).stdout)
     assert runs["2"]["values"] == off["values"]
+
+
+def test_a_cache_that_fails_costs_the_command_nothing(tmp_path: Path) -> None:
+    """install() or the save failing unexpectedly: the command runs and exits as without it."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "firestream.toml").write_text('[deployments.db]\nchart = "bitnami/postgresql"\n')
+    code = """
+        import sys
+        from firestream_core.cli import codecache
+        from firestream_core.cli.main import main
+
+        def broken(*args):
+            raise RuntimeError("cache broke")
+
+        codecache.install = broken if sys.argv[1] == "install" else codecache.install
+        codecache.uninstall = broken if sys.argv[1] == "uninstall" else codecache.uninstall
+        sys.argv = ["firestream", "validate"]
+        sys.exit(main())
+    """
+    for where in ("install", "uninstall"):
+        r = subprocess.run([sys.executable, "-c", textwrap.dedent(code), where], cwd=project,  # noqa: S603
+                           capture_output=True, text=True, timeout=60, check=False,
+                           env={**os.environ, "FIRESTREAM_CACHE_DIR": str(tmp_path / "cache")})
+        assert (r.returncode, r.stderr) == (0, ""), where
+        assert "is valid" in r.stdout, where
