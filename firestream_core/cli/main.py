@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     one_shot = argv is None  # the console script: this process ends with the command
     args = list(sys.argv[1:] if argv is None else argv)
     code_cache = None
-    if one_shot and not (args and args[0] == "--version" or args == ["-V"]):
+    if one_shot and not _asks_version(args):
         # attrs' generated methods read back instead of compiled, before any model is
         # defined (cli/codecache.py); a program calling main() in-process keeps attrs as is
         from firestream_core.cli import codecache
@@ -388,8 +388,13 @@ def main(argv: list[str] | None = None) -> int:
             gc.freeze()
 
 
+def _asks_version(argv: list[str]) -> bool:
+    """``firestream --version`` (or ``-V``): answered before anything else is imported."""
+    return bool(argv) and argv[0] == "--version" or argv == ["-V"]
+
+
 def _main(argv: list[str], one_shot: bool) -> int:
-    if argv and argv[0] == "--version" or argv == ["-V"]:
+    if _asks_version(argv):
         print(_version())  # the cheap path: nothing else imported
         return 0
     if one_shot:
