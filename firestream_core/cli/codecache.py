@@ -44,6 +44,8 @@ from importlib.util import MAGIC_NUMBER
 from types import CodeType
 from typing import Any
 
+from firestream_core.plugin.cache import cache_dir, switched_on
+
 __all__ = ["CODE_CACHE_ENV", "MAX_ENTRIES", "CodeCache", "cache_path", "enabled", "install", "uninstall"]
 
 CODE_CACHE_ENV = "FIRESTREAM_CODE_CACHE"
@@ -104,18 +106,14 @@ class CodeCache:
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             return
-        try:
-            st = os.fstat(fd)
-            if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-                return
-            with os.fdopen(fd, "rb") as f:
-                fd = -1
+        with os.fdopen(fd, "rb") as f:
+            try:
+                st = os.fstat(f.fileno())
+                if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                    return
                 doc = marshal.loads(f.read())
-        except (OSError, EOFError, ValueError, TypeError):
-            return
-        finally:
-            if fd >= 0:
-                os.close(fd)
+            except (OSError, EOFError, ValueError, TypeError):
+                return
         if isinstance(doc, dict) and doc.get("format") == _FORMAT and doc.get("magic") == _MAGIC \
                 and isinstance(doc.get("entries"), dict):
             self._entries = doc["entries"]
@@ -173,14 +171,11 @@ class CodeCache:
 
 
 def enabled(environ: Any = None) -> bool:
-    env = os.environ if environ is None else environ
-    return env.get(CODE_CACHE_ENV, "").strip().lower() not in ("off", "0", "no", "false")
+    return switched_on(CODE_CACHE_ENV, environ)
 
 
 def cache_path(environ: Any = None) -> str:
     """This interpreter's cache file: code objects are specific to its version and ``-O`` level."""
-    from firestream_core.plugin.cache import cache_dir
-
     env = os.environ if environ is None else environ
     tag = sys.implementation.cache_tag or "python"
     return os.path.join(cache_dir(env), f"attrs-code-{tag}-O{sys.flags.optimize}.marshal")

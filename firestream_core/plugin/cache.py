@@ -46,6 +46,7 @@ __all__ = [
     "PluginRecord",
     "cache_dir",
     "scan_entry_points",
+    "switched_on",
 ]
 
 CACHE_ENV = "FIRESTREAM_PLUGIN_CACHE"
@@ -93,9 +94,14 @@ class PluginRecord(NamedTuple):
         return True
 
 
-def enabled(environ: Mapping[str, str] | None = None) -> bool:
+def switched_on(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """False when the variable ``name`` says ``off`` (or ``0``, ``no``, ``false``): a cache's switch."""
     env = os.environ if environ is None else environ
-    return env.get(CACHE_ENV, "").strip().lower() not in ("off", "0", "no", "false")
+    return env.get(name, "").strip().lower() not in ("off", "0", "no", "false")
+
+
+def enabled(environ: Mapping[str, str] | None = None) -> bool:
+    return switched_on(CACHE_ENV, environ)
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path:
