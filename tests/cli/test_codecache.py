@@ -6,8 +6,6 @@ import builtins
 import marshal
 import os
 import stat
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 
 from firestream_core.cli import codecache
 from firestream_core.cli.codecache import CodeCache
+from tests.cli.test_main import firestream, run_py
 
 METHODS = "<attrs generated methods pkg.mod.Thing>"
 
@@ -35,12 +34,6 @@ def hashed_source(number: int) -> str:
                     {number},
                 ))
         """)
-
-
-def run_py(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-        env={**os.environ, **env}, timeout=60, check=False)
 
 
 # -- the cache itself ---------------------------------------------------------------------------
@@ -189,22 +182,22 @@ def test_another_process_reads_firestreams_classes_back_with_its_own_hashes(tmp_
     import json
 
     env = {"FIRESTREAM_CACHE_DIR": str(tmp_path)}
-    first = run_py(CHECKED_RUN, {**env, "PYTHONHASHSEED": "1"})
+    first = run_py(CHECKED_RUN, env={**env, "PYTHONHASHSEED": "1"})
     assert first.returncode == 0, first.stderr
     written = json.loads(first.stdout)
     assert written["hits"] == 0 and written["misses"] >= 30 and written["mismatches"] == []
 
-    second = run_py(CHECKED_RUN, {**env, "PYTHONHASHSEED": "2"})
+    second = run_py(CHECKED_RUN, env={**env, "PYTHONHASHSEED": "2"})
     assert second.returncode == 0, second.stderr
     read = json.loads(second.stdout)
     # read back, but for the __hash__ numbers whose width differs from the first process's
     assert read["hits"] + read["misses"] == written["misses"] and read["hits"] > read["misses"]
     assert read["mismatches"] == [] and read["patched"] is False  # uninstall gave attrs its compile back
-    third = run_py(CHECKED_RUN, {**env, "PYTHONHASHSEED": "2"})
+    third = run_py(CHECKED_RUN, env={**env, "PYTHONHASHSEED": "2"})
     read = json.loads(third.stdout)
     assert (read["hits"], read["misses"], read["mismatches"]) == (written["misses"], 0, []), third.stderr
 
-    off = run_py(CHECKED_RUN, {**env, "PYTHONHASHSEED": "2", "FIRESTREAM_CODE_CACHE": "off"})
+    off = run_py(CHECKED_RUN, env={**env, "PYTHONHASHSEED": "2", "FIRESTREAM_CODE_CACHE": "off"})
     assert off.returncode == 0, off.stderr
     assert read["values"] == json.loads(off.stdout)["values"]  # same hash, repr and eq as compiled
     assert read["values"] != written["values"]  # the hash did change with the seed
@@ -214,21 +207,18 @@ def test_the_console_script_writes_the_cache_once_and_the_off_switch_writes_none
     project = tmp_path / "proj"
     project.mkdir()
     (project / "firestream.toml").write_text('[deployments.db]\nchart = "bitnami/postgresql"\n')
-    argv = [sys.executable, "-m", "firestream_core.cli.main", "validate"]
-
-    off = subprocess.run(argv, cwd=project, capture_output=True, text=True, check=False,  # noqa: S603
-                         env={**os.environ, "FIRESTREAM_CACHE_DIR": str(tmp_path / "off"),
-                              "FIRESTREAM_CODE_CACHE": "off"})
+    off = firestream("validate", cwd=project,
+                     env={"FIRESTREAM_CACHE_DIR": str(tmp_path / "off"), "FIRESTREAM_CODE_CACHE": "off"})
     assert off.returncode == 0, off.stderr
     assert not list((tmp_path / "off").glob("attrs-code-*"))
 
     # one hash seed: the widths of the __hash__ numbers are the same in both runs
-    env = {**os.environ, "FIRESTREAM_CACHE_DIR": str(tmp_path / "on"), "PYTHONHASHSEED": "7"}
-    first = subprocess.run(argv, cwd=project, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    env = {"FIRESTREAM_CACHE_DIR": str(tmp_path / "on"), "PYTHONHASHSEED": "7"}
+    first = firestream("validate", cwd=project, env=env)
     assert first.returncode == 0, first.stderr
     [written] = (tmp_path / "on").glob("attrs-code-*.marshal")
     before = written.stat().st_mtime_ns, written.read_bytes()
-    second = subprocess.run(argv, cwd=project, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    second = firestream("validate", cwd=project, env=env)
     assert (second.returncode, second.stdout) == (0, first.stdout), second.stderr
     assert (written.stat().st_mtime_ns, written.read_bytes()) == before  # all read back: nothing new
 
@@ -245,8 +235,8 @@ def test_a_command_that_defines_no_attrs_class_does_not_import_attrs(tmp_path: P
               [type(f).__name__ for f in sys.meta_path if "codecache" in type(f).__module__])
     """
     env = {"FIRESTREAM_CACHE_DIR": str(tmp_path), "FIRESTREAM_PLUGIN_CACHE": "on"}
-    run_py(code, env)  # warms the plugin cache
-    warm = run_py(code, env)
+    run_py(code, env=env)  # warms the plugin cache
+    warm = run_py(code, env=env)
     assert warm.stdout.splitlines()[-1] == "attrs imported: False hooks left: []", warm.stderr
 
 
@@ -265,7 +255,7 @@ def test_the_hook_patches_attrs_when_it_is_imported_and_uninstall_undoes_it(tmp_
         codecache.uninstall(cache)
         print("after:", "compile" in vars(make), any("codecache" in type(f).__module__ for f in sys.meta_path))
     """
-    r = run_py(code, {"FIRESTREAM_CACHE_DIR": str(tmp_path)})
+    r = run_py(code, env={"FIRESTREAM_CACHE_DIR": str(tmp_path)})
     assert r.returncode == 0, r.stderr
     patched, after = r.stdout.splitlines()
     assert patched.startswith("patched: True misses: ") and int(patched.split()[-1]) >= 1
@@ -309,10 +299,10 @@ def test_a_class_name_defined_twice_is_read_back_too(tmp_path: Path) -> None:
     """
     env = {"FIRESTREAM_CACHE_DIR": str(tmp_path)}
     for seed in ("1", "2", "3", "4"):  # every width of the hash numbers gets its entry
-        run_py(code, {**env, "PYTHONHASHSEED": seed})
-    runs = {seed: json.loads(run_py(code, {**env, "PYTHONHASHSEED": seed}).stdout) for seed in ("1", "2")}
+        run_py(code, env={**env, "PYTHONHASHSEED": seed})
+    runs = {seed: json.loads(run_py(code, env={**env, "PYTHONHASHSEED": seed}).stdout) for seed in ("1", "2")}
     assert [r["misses"] for r in runs.values()] == [0, 0]
-    off = json.loads(run_py(code, {**env, "PYTHONHASHSEED": "2", "FIRESTREAM_CODE_CACHE": "off"}).stdout)
+    off = json.loads(run_py(code, env={**env, "PYTHONHASHSEED": "2", "FIRESTREAM_CODE_CACHE": "off"}).stdout)
     assert runs["2"]["values"] == off["values"]
 
 
@@ -335,8 +325,6 @@ def test_a_cache_that_fails_costs_the_command_nothing(tmp_path: Path) -> None:
         sys.exit(main())
     """
     for where in ("install", "uninstall"):
-        r = subprocess.run([sys.executable, "-c", textwrap.dedent(code), where], cwd=project,  # noqa: S603
-                           capture_output=True, text=True, timeout=60, check=False,
-                           env={**os.environ, "FIRESTREAM_CACHE_DIR": str(tmp_path / "cache")})
+        r = run_py(code, where, cwd=project, env={"FIRESTREAM_CACHE_DIR": str(tmp_path / "cache")})
         assert (r.returncode, r.stderr) == (0, ""), where
         assert "is valid" in r.stdout, where
