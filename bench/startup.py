@@ -14,13 +14,15 @@ libraries ``validate`` is built on (attrs, cattrs, pluggy, tomllib, logging,
 argparse) and nothing else: the part of ``validate``'s time no change to
 firestream's own code removes. Not a test: timings belong here, never in assertions.
 
-Every case runs in firestream *as installed*: a fresh environment with
+The cases run in two environments, interleaved, each against its own
+``python -c pass``: firestream *as installed* (a fresh environment with
 firestream-core and the five chart plugins installed from wheels of this
-checkout (``bench/installed.py``), as an operator's pip installs them.
-``--environment current`` runs them in this interpreter's environment
-instead: in a bootstrapped ``.venv`` the editable installs' path finders
-add about 14 ms to every interpreter's start, ``python -c pass`` included,
-which flatters every ratio.
+checkout, ``bench/installed.py``, as an operator's pip installs them), and
+this interpreter's environment (a bootstrapped ``.venv``, where the editable
+installs' path finders add about 14 ms to every interpreter's start,
+``python -c pass`` included, which flatters every ratio). ``--environment``
+picks one. Two more rows without a target: ``python -c 'import re'`` is what
+the console script pip writes imports before any firestream code runs.
 
 With ``--compare-tree DIR`` (a checkout of an earlier commit, e.g. ``git
 worktree add --detach /tmp/fs-before <commit>``) the three firestream
@@ -29,7 +31,7 @@ the console script that imports that checkout's ``firestream_core`` (put first
 on ``sys.path``, this environment's editable finder for it set aside), with
 the same interpreter and installed plugins.
 
-    python bench/startup.py [-n 30] [--json] [--compare-tree DIR] [--environment installed|current]
+    python bench/startup.py [-n 30] [--json] [--compare-tree DIR] [--environment installed|current|both]
 """
 
 from __future__ import annotations
@@ -104,15 +106,20 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+ENVIRONMENTS = ("installed", "current")
+LABEL = {"installed": "installed", "current": ".venv"}
+
+
 def _main(workdir: Path) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=30, help="runs per case (default 30)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--compare-tree", metavar="DIR",
                         help="also run the commands from this checkout, interleaved")
-    parser.add_argument("--environment", choices=("installed", "current"), default="installed",
-                        help="installed (default): a fresh environment with wheels of this checkout "
-                        "(bench/installed.py); current: this interpreter's environment")
+    parser.add_argument("--environment", choices=(*ENVIRONMENTS, "both"), default="both",
+                        help="installed: a fresh environment with wheels of this checkout "
+                        "(bench/installed.py); current: this interpreter's environment; "
+                        "both (default): the two, interleaved, each against its own python -c pass")
     args = parser.parse_args()
 
     # As installed: bytecode cached (this environment may set PYTHONDONTWRITEBYTECODE,
@@ -121,64 +128,82 @@ def _main(workdir: Path) -> int:
     env = {k: v for k, v in os.environ.items() if k not in drop}
     project = workdir / "firestream.toml"
     project.write_text(TEN_RELEASES)
-    if args.environment == "installed":
-        from installed import describe, prepare
+    environments = ENVIRONMENTS if args.environment == "both" else (args.environment,)
+    where: dict[str, str] = {}
+    cases: dict[str, dict[str, list[str]]] = {}
+    for name in environments:
+        if name == "installed":
+            from installed import describe, prepare
 
-        python = str(prepare(project.parent / "env"))
-        where = describe(Path(python))
-    else:
-        python = sys.executable
-        where = f"firestream in this environment ({sys.prefix})"
-    fs = _firestream(python)
-    cases = {
-        "python -c pass": [python, "-c", "pass"],
-        "firestream --version": [*fs, "--version"],
-        "firestream plugins": [*fs, "plugins"],
-        "firestream validate": [*fs, "validate", "-f", str(project)],
-        # no target: what importing the libraries a config check is built on costs by itself
-        "python + config libs": [python, "-c", "import attrs, cattrs, pluggy, tomllib, logging, argparse"],
-    }
-    if args.compare_tree:
-        script = project.parent / "firestream-before"
-        script.write_text(BEFORE_SCRIPT.format(tree=str(Path(args.compare_tree).resolve())))
-        for name in ("firestream --version", "firestream plugins", "firestream validate"):
-            cases[f"before: {name[11:]}"] = [python, str(script), *cases[name][len(fs):]]
-    for argv in cases.values():  # warm the file cache, the plugin cache and the bytecode
+            python = str(prepare(workdir / "env"))
+            where[name] = describe(Path(python))
+        else:
+            python = sys.executable
+            where[name] = f"firestream in this interpreter's environment ({sys.prefix}, editable installs)"
+        fs = _firestream(python)
+        group = {
+            "python -c pass": [python, "-c", "pass"],
+            # no target: what pip's console script imports before any firestream code runs
+            "python -c 'import re'": [python, "-c", "import re"],
+            "firestream --version": [*fs, "--version"],
+            "firestream plugins": [*fs, "plugins"],
+            "firestream validate": [*fs, "validate", "-f", str(project)],
+            # no target: what importing the libraries a config check is built on costs by itself
+            "python + config libs": [python, "-c", "import attrs, cattrs, pluggy, tomllib, logging, argparse"],
+        }
+        if args.compare_tree:
+            script = workdir / "firestream-before"
+            script.write_text(BEFORE_SCRIPT.format(tree=str(Path(args.compare_tree).resolve())))
+            for case in ("firestream --version", "firestream plugins", "firestream validate"):
+                group[f"before: {case[11:]}"] = [python, str(script), *group[case][len(fs):]]
+        cases[name] = group
+    flat = {(e, c): argv for e, group in cases.items() for c, argv in group.items()}
+    for argv in flat.values():  # warm the file cache, the plugin cache and the bytecode
         _time(argv, env)
         _time(argv, env)
-    samples: dict[str, list[float]] = {k: [] for k in cases}
+    samples: dict[tuple[str, str], list[float]] = {k: [] for k in flat}
     for _ in range(args.n):
-        for name, argv in cases.items():
-            samples[name].append(_time(argv, env))
+        for key, argv in flat.items():
+            samples[key].append(_time(argv, env))
 
     med = {k: statistics.median(v) * 1000 for k, v in samples.items()}
-    floor = med["python -c pass"]
-    plugins, broken = _plugin_count(fs, env)
-    targets = {
-        "firestream --version": (med["firestream --version"] <= 1.5 * floor, "<= 1.5x bare python"),
-        "firestream plugins": (med["firestream plugins"] <= 2.5 * floor, "<= 2.5x bare python"),
-        "firestream validate": (med["firestream validate"] <= 2.5 * floor, "<= 2.5x bare python (10 releases)"),
-    }
+    plugins, broken = _plugin_count(_firestream(sys.executable), env)
+    results = {}
+    for e in environments:
+        floor = med[(e, "python -c pass")]
+        results[e] = {
+            "floor": floor,
+            "targets": {
+                "firestream --version": (med[(e, "firestream --version")] <= 1.5 * floor, "<= 1.5x bare python"),
+                "firestream plugins": (med[(e, "firestream plugins")] <= 2.5 * floor, "<= 2.5x bare python"),
+                "firestream validate": (med[(e, "firestream validate")] <= 2.5 * floor,
+                                        "<= 2.5x bare python (10 releases)"),
+            },
+        }
     if args.json:
         print(json.dumps({
             "runs": args.n,
-            "median_ms": med,
-            "ratio": {k: v / floor for k, v in med.items()},
-            "targets_met": {k: ok for k, (ok, _) in targets.items()},
             "entry_point_plugins": plugins,
-            "environment": where,
             "broken_plugins": broken,
+            "environments": {e: {
+                "where": where[e],
+                "median_ms": {c: med[(e, c)] for c in cases[e]},
+                "ratio": {c: med[(e, c)] / results[e]["floor"] for c in cases[e]},
+                "targets_met": {k: ok for k, (ok, _) in results[e]["targets"].items()},
+            } for e in environments},
         }, indent=2))
         return 0
 
-    print(where)
-    print(f"{args.n} runs each, interleaved; {plugins} entry-point plugins installed"
-          + (f", {broken} broken" if broken else ""))
-    print(f"{'case':<24}{'median':>10}{'ratio':>8}  target")
-    for name, ms in med.items():
-        ok, what = targets.get(name, (None, ""))
-        verdict = "" if ok is None else f"{what}: {'met' if ok else 'MISSED'}"
-        print(f"{name:<24}{ms:>8.1f}ms{ms / floor:>7.2f}x  {verdict}")
+    print(f"{args.n} runs each, every case of every environment interleaved; {plugins} entry-point plugins "
+          "installed" + (f", {broken} broken" if broken else ""))
+    for e in environments:
+        print(f"\n[{LABEL[e]}] {where[e]}")
+        print(f"{'case':<24}{'median':>10}{'ratio':>8}  target")
+        for case in cases[e]:
+            ms = med[(e, case)]
+            ok, what = results[e]["targets"].get(case, (None, ""))
+            verdict = "" if ok is None else f"{what}: {'met' if ok else 'MISSED'}"
+            print(f"{case:<24}{ms:>8.1f}ms{ms / results[e]['floor']:>7.2f}x  {verdict}")
     return 0
 
 
