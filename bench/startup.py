@@ -9,10 +9,7 @@ Runs, interleaved so that machine noise hits every case alike, N times each:
 * ``firestream validate`` on a generated 10-release project (target: within 2.5x),
 
 and prints the medians, the ratio to the floor and whether each target is
-met. A last row without a target, ``python + config libs``, imports the
-libraries ``validate`` is built on (attrs, cattrs, pluggy, tomllib, logging,
-argparse) and nothing else: the part of ``validate``'s time no change to
-firestream's own code removes. Not a test: timings belong here, never in assertions.
+met. Not a test: timings belong here, never in assertions.
 
 The cases run in two environments, interleaved, each against its own
 ``python -c pass``: firestream *as installed* (a fresh environment with
@@ -21,8 +18,13 @@ checkout, ``bench/installed.py``, as an operator's pip installs them), and
 this interpreter's environment (a bootstrapped ``.venv``, where the editable
 installs' path finders add about 14 ms to every interpreter's start,
 ``python -c pass`` included, which flatters every ratio). ``--environment``
-picks one. Two more rows without a target: ``python -c 'import re'`` is what
-the console script pip writes imports before any firestream code runs.
+picks one. Three more rows without a target are floors: ``python -c 'import
+re'`` is what the console script pip writes imports before any firestream
+code runs; ``python + CLI libs`` imports what every command but
+``--version`` is built on (argparse, logging, json, and that ``re``);
+``python + config libs`` what a config check is built on (attrs, cattrs,
+pluggy, tomllib, logging, argparse): the part of ``validate``'s time no
+change to firestream's own code removes.
 
 With ``--compare-tree DIR`` (a checkout of an earlier commit, e.g. ``git
 worktree add --detach /tmp/fs-before <commit>``) the three firestream
@@ -147,6 +149,9 @@ def _main(workdir: Path) -> int:
             "python -c 'import re'": [python, "-c", "import re"],
             "firestream --version": [*fs, "--version"],
             "firestream plugins": [*fs, "plugins"],
+            # no target: the libraries every command but --version is built on (its parser, its
+            # log lines, JSON), and the console script's own import re
+            "python + CLI libs": [python, "-c", "import re, argparse, logging, json"],
             "firestream validate": [*fs, "validate", "-f", str(project)],
             # no target: what importing the libraries a config check is built on costs by itself
             "python + config libs": [python, "-c", "import attrs, cattrs, pluggy, tomllib, logging, argparse"],
