@@ -364,6 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         python, fs_root = sys.executable, ROOT
         print(f"firestream checked out in {ROOT}, in this environment ({sys.prefix})")
+    for tree in (t for t in (fs_root, before_root) if t is not None):  # its bytecode, as an install leaves it
+        subprocess.run([python, "-m", "compileall", "-q", str(tree / "firestream_core")], check=True,  # noqa: S603
+                       stdout=subprocess.DEVNULL)
     results: dict[tuple[str, int], dict[str, dict[str, float] | None]] = {}
     header = (f"{'shape':<13}{'conc':>4} {'rel':>5} {'edges':>5} {'bound':>6} | {'fs wall':>7} {'first':>5} "
               f"{'fs span':>7} {'ratio':>5} {'ms/rel':>6} {'cpu/rel':>7} {'RSS MB':>6} | {'hf wall':>7} "
