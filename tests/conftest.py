@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -157,19 +156,6 @@ def write_config(tmp_path: Path):
         return p
 
     return write
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _plugin_cache_in_a_temporary_folder(tmp_path_factory):
-    """The plugin cache (``plugin/cache.py``) of this run, CLI subprocesses included,
-    lives in a folder of its own, never in the user's ``~/.cache``."""
-    saved = os.environ.get("FIRESTREAM_CACHE_DIR")
-    os.environ["FIRESTREAM_CACHE_DIR"] = str(tmp_path_factory.mktemp("firestream-cache"))
-    yield
-    if saved is None:
-        os.environ.pop("FIRESTREAM_CACHE_DIR", None)
-    else:
-        os.environ["FIRESTREAM_CACHE_DIR"] = saved
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,8 @@ def firestream(*args: str, cwd: Path | None = None, env: dict[str, str] | None =
                input: str | None = None) -> subprocess.CompletedProcess:
     """``firestream ARGS`` through the installed console script."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("FIRESTREAM_") and k != "NO_COLOR"}
+    if "FIRESTREAM_CACHE_DIR" in os.environ:  # the run's caches stay out of the user's ~/.cache
+        base["FIRESTREAM_CACHE_DIR"] = os.environ["FIRESTREAM_CACHE_DIR"]
     return subprocess.run([FIRESTREAM, *args], capture_output=True, text=True, cwd=cwd,  # noqa: S603
                           env={**base, **(env or {})}, timeout=60, input=input)
 

@@ -37,6 +37,8 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment without anything that would steer firestream or helm."""
     drop = ("FIRESTREAM_", "FAKE_HELM_", "KUBECONFIG", "HELM_", "PYTEST_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    if "FIRESTREAM_CACHE_DIR" in os.environ:  # the run's caches stay out of the user's ~/.cache
+        env["FIRESTREAM_CACHE_DIR"] = os.environ["FIRESTREAM_CACHE_DIR"]
     env.update(extra or {})
     return env
 

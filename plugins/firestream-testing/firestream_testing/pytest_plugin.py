@@ -5,6 +5,7 @@ Registered through the ``pytest11`` entry point, so installing
 """
 
 pytest_plugins = [
+    "firestream_testing.isolation",
     "firestream_testing.kube_fixtures",
     "firestream_testing.fake_fixtures",
     "firestream_testing.plugin_fixtures",

@@ -263,3 +263,35 @@ def test_a_dead_emulator_fails_the_next_test_with_its_log(tmp_path: Path) -> Non
     assert re.search(r"\b1 passed, 1 error\b", done.stdout), done.stdout
     assert "the module's API emulator is unusable" in done.stdout
     assert "apiserver.log" in done.stdout
+
+
+def test_a_test_run_keeps_firestreams_caches_out_of_the_users_home(tmp_path: Path) -> None:
+    """The kit's autouse fixture: a run's ``firestream`` subprocesses write their plugin cache
+    into a folder of the run, and nothing into ``~/.cache`` (HOME is a fresh folder here)."""
+    project, home, base = tmp_path / "inner", tmp_path / "home", tmp_path / "base"
+    project.mkdir()
+    home.mkdir()
+    (project / "test_inner.py").write_text(textwrap.dedent("""\
+        import os, subprocess, sys
+
+        def test_runs_firestream():
+            folder = os.environ["FIRESTREAM_CACHE_DIR"]
+            done = subprocess.run([sys.executable, "-m", "firestream_core.cli.main", "plugins"],
+                                  capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+            print("CACHE", folder, sorted(os.listdir(folder)))
+        """))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYTEST_") and k not in ("FIRESTREAM_CACHE_DIR", "XDG_CACHE_HOME",
+                                                         "FIRESTREAM_PLUGIN_CACHE")}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "--basetemp", str(base)],
+        cwd=project, env={**env, "HOME": str(home)}, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [line] = [li for li in done.stdout.splitlines() if li.startswith("CACHE ")]
+    folder = line.split()[1]
+    assert Path(folder).is_relative_to(base)
+    assert "plugins-" in line  # the subprocess did write its plugin cache, there
+    assert not (home / ".cache").exists()
+    assert os.environ.get("FIRESTREAM_CACHE_DIR") != folder
