@@ -22,7 +22,11 @@ plugin that registers none, before the first hook call).
 
 The file lives in ``$FIRESTREAM_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/firestream`` or ``~/.cache/firestream``), one per
-interpreter and ``sys.path``; ``FIRESTREAM_PLUGIN_CACHE=off`` disables it.
+interpreter and ``sys.path``, where a folder holding no distribution counts
+as any other such folder: ``python -m`` and a script put the current or the
+script's folder first on ``sys.path``, and running from another folder must
+neither miss the cache nor leave one more file behind.
+``FIRESTREAM_PLUGIN_CACHE=off`` disables it.
 A cache that cannot be read or written is ignored: it only ever saves time.
 """
 
@@ -33,7 +37,6 @@ import os
 import sys
 import zlib
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from firestream_core.version import __version__
@@ -104,13 +107,17 @@ def enabled(environ: Mapping[str, str] | None = None) -> bool:
     return switched_on(CACHE_ENV, environ)
 
 
-def cache_dir(environ: Mapping[str, str]) -> Path:
+def cache_dir(environ: Mapping[str, str]) -> str:
     """The folder of firestream's caches: ``$FIRESTREAM_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/firestream``, else ``~/.cache/firestream``."""
+    ``$XDG_CACHE_HOME/firestream``, else ``~/.cache/firestream``.
+
+    A string, as every path of this module: the light commands that read a cache
+    (``firestream plugins``) import no ``pathlib`` (4 ms of an installed ``plugins``).
+    """
     if environ.get(CACHE_DIR_ENV):
-        return Path(environ[CACHE_DIR_ENV])
+        return environ[CACHE_DIR_ENV]
     base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "firestream"
+    return os.path.join(base, "firestream")
 
 
 _METADATA_SUFFIXES = (".dist-info", ".egg-info")
@@ -120,7 +127,7 @@ def _fingerprint() -> list[list[Any]]:
     """The installed distributions as cheaply as they can be told apart: the core's version,
     then each ``sys.path`` folder with its modification time and a checksum of the names of
     the distribution metadata folders in it (``name-version.dist-info``); a folder with
-    no such folder counts by that alone, without its time.
+    no such folder counts by that alone, without its time or its name.
 
     Installing, upgrading or removing a distribution adds, renames or removes such a
     folder. The names catch what the modification time alone may not: the kernel's file
@@ -139,10 +146,11 @@ def _fingerprint() -> list[list[Any]]:
             names = sorted(n for n in os.listdir(folder) if n.endswith(_METADATA_SUFFIXES))
         except OSError:  # a zip file, or not readable
             names = []
-        # a folder holding no distribution (the project folder on sys.path as '' or '.',
-        # whose time moves with every state write) is told apart by having none: installing
-        # one into it adds a name, so its time is not needed and would only miss the cache
-        out.append([entry, mtime if names else None,
+        # a folder holding no distribution (the project folder on sys.path as '' or '.', or
+        # as its path under python -m; its time moves with every state write) is told apart
+        # by having none: installing one into it adds a name, so neither its time nor its
+        # name is needed, and either would only miss the cache
+        out.append([entry if names else None, mtime if names else None,
                     zlib.crc32("\n".join(names).encode("utf-8", "surrogateescape"))])
     return out
 
@@ -166,18 +174,24 @@ class PluginCache:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         self.enabled = enabled(env)
-        key = zlib.crc32(json.dumps([sys.executable, sys.path]).encode("utf-8"))
-        self.path = cache_dir(env) / f"plugins-{key:08x}.json"
+        self._seen: list[list[Any]] | None = None
+        if self.enabled:  # the fingerprint's folders name the file: those without distributions as one
+            self._seen = _fingerprint()
+            folders: list[Any] = [entry[0] for entry in self._seen[1:]]
+        else:
+            folders = sys.path
+        key = zlib.crc32(json.dumps([sys.executable, folders]).encode("utf-8"))
+        self.path = os.path.join(cache_dir(env), f"plugins-{key:08x}.json")
         self._doc: dict[str, Any] | None = None
         self._dirty = False
-        self._seen: list[list[Any]] | None = None
 
     def _load(self) -> dict[str, Any]:
         if self._doc is None:
             doc: Any = None
             if self.enabled:
                 try:
-                    doc = json.loads(self.path.read_text(encoding="utf-8"))
+                    with open(self.path, encoding="utf-8") as f:
+                        doc = json.loads(f.read())
                 except (OSError, ValueError):
                     doc = None
             if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
@@ -188,14 +202,15 @@ class PluginCache:
     def entry_points(self) -> list[EntryPointRecord] | None:
         """The remembered entry points, or None when they may have changed.
 
-        The installation's fingerprint is taken here, before any scan: the scan that
-        follows a miss is recorded under it, so a distribution installed while that
-        scan runs changes the fingerprint and the next run scans again.
+        The installation's fingerprint was taken when this cache was made, before any
+        scan: the scan that follows a miss is recorded under it, so a distribution
+        installed while that scan runs changes the fingerprint and the next run scans again.
         """
         if not self.enabled:
             return None
         doc = self._load()
-        self._seen = _fingerprint()
+        if self._seen is None:
+            self._seen = _fingerprint()
         if doc.get("fingerprint") != self._seen or not isinstance(doc.get("entry_points"), list):
             return None
         try:
@@ -237,9 +252,11 @@ class PluginCache:
         if not (self.enabled and self._dirty and self._doc is not None):
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self._doc), encoding="utf-8")
+            folder, name = os.path.split(self.path)
+            os.makedirs(folder, exist_ok=True)
+            tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(json.dumps(self._doc))
             os.replace(tmp, self.path)
             self._dirty = False
         except OSError:

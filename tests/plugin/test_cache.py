@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_importing_a_remembered_plugin_again_does_not_rewrite_the_cache(cached) 
     get_plugin_manager(disabled=["defaults"])
     del sys.modules[demo]
     get_plugin_manager(disabled=["defaults"]).chart_type("demo")  # the generic plugin and demo imported
-    path = plugin_cache.PluginCache().path
+    path = Path(plugin_cache.PluginCache().path)
     before = path.stat().st_ino, path.read_text()
     del sys.modules[demo]
     m = get_plugin_manager(disabled=["defaults"])
@@ -130,7 +131,7 @@ def test_two_remembered_providers_of_one_type_still_clash(cached) -> None:
     get_plugin_manager(disabled=["defaults"])
     b = cached.plugin("dist-b", "b", chart_plugin_source("same", "BChart"))
     cached.scans.clear()
-    plugin_cache.PluginCache().path.unlink()  # the new distribution: scanned again
+    os.unlink(plugin_cache.PluginCache().path)  # the new distribution: scanned again
     get_plugin_manager(disabled=["defaults"])
     del sys.modules[a], sys.modules[b]
     m = get_plugin_manager(disabled=["defaults"])
@@ -299,3 +300,25 @@ def test_a_folder_without_distributions_may_change_without_a_new_scan(tmp_path, 
     assert plugin_cache._fingerprint() == before
     (folder / "fs_late-1.0.0.dist-info").mkdir()
     assert plugin_cache._fingerprint() != before
+
+
+def test_the_folder_python_m_puts_first_on_sys_path_does_not_name_the_cache(tmp_path, monkeypatch) -> None:
+    """``python -m`` (and a script) put the current (the script's) folder first on ``sys.path``:
+    run from two folders without distributions, firestream uses one cache file and finds its
+    entry points there; a folder holding a distribution has a file of its own."""
+    here, there, site = tmp_path / "here", tmp_path / "there", tmp_path / "site"
+    for folder in (here, there, site):
+        folder.mkdir()
+    (site / "fs_site-1.0.0.dist-info").mkdir()
+    rest = list(sys.path)
+    monkeypatch.setattr(sys, "path", [str(here), *rest])
+    first = plugin_cache.PluginCache()
+    first.entry_points()
+    first.set_entry_points([plugin_cache.EntryPointRecord("demo", "demo_mod:Demo", "fs-demo", "1.0")])
+    first.save()
+    monkeypatch.setattr(sys, "path", [str(there), *rest])
+    second = plugin_cache.PluginCache()
+    assert second.path == first.path
+    assert second.entry_points() == [plugin_cache.EntryPointRecord("demo", "demo_mod:Demo", "fs-demo", "1.0")]
+    monkeypatch.setattr(sys, "path", [str(site), *rest])
+    assert plugin_cache.PluginCache().path != first.path
