@@ -129,6 +129,39 @@ def test_a_damaged_or_unsafe_file_is_not_read_and_is_replaced(tmp_path: Path, da
     assert after.hits == 1
 
 
+def test_an_entry_is_read_only_when_asked_for_and_a_damaged_one_is_compiled_again(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    path = str(tmp_path / "code.marshal")
+    writer = CodeCache(path)
+    for i in range(3):
+        writer.compile(f"x = {i}\n", f"<attrs generated methods pkg.C{i}>", "exec")
+    writer.save()
+    doc = marshal.loads(Path(path).read_bytes())
+    doc["entries"]["<attrs generated methods pkg.C1>"] = b"\x00not marshal"
+    doc["entries"]["<attrs generated methods pkg.C2>"] = marshal.dumps(("x = 2\n", "not code"))
+    Path(path).write_bytes(marshal.dumps(doc))
+
+    read: list[bytes] = []
+    real = codecache._read_entry
+    monkeypatch.setattr(codecache, "_read_entry", lambda raw: read.append(raw) or real(raw))
+    cache = CodeCache(path)
+    cache.load()
+    assert read == []  # loading the file unmarshals no entry
+    first = "<attrs generated methods pkg.C0>"
+    assert cache.compile("x = 0\n", first, "exec") == compile("x = 0\n", first, "exec")
+    assert (len(read), cache.hits, cache.misses) == (1, 1, 0)
+    for i in (1, 2):
+        source, name = f"x = {i}\n", f"<attrs generated methods pkg.C{i}>"
+        assert cache.compile(source, name, "exec") == compile(source, name, "exec")
+    assert (cache.hits, cache.misses) == (1, 2)
+    cache.save()
+    again = CodeCache(path)
+    again.load()
+    for i in range(3):
+        again.compile(f"x = {i}\n", f"<attrs generated methods pkg.C{i}>", "exec")
+    assert (again.hits, again.misses) == (3, 0)
+
+
 def test_past_the_limit_a_save_keeps_only_what_this_run_used(tmp_path: Path, monkeypatch) -> None:
     path = str(tmp_path / "code.marshal")
     old = CodeCache(path)
@@ -217,6 +250,8 @@ def test_the_console_script_writes_the_cache_once_and_the_off_switch_writes_none
     first = firestream("validate", cwd=project, env=env)
     assert first.returncode == 0, first.stderr
     [written] = (tmp_path / "on").glob("attrs-code-*.marshal")
+    # the format in the name: a firestream writing another format keeps its own file
+    assert written.name.endswith(f"-f{codecache._FORMAT}.marshal")
     before = written.stat().st_mtime_ns, written.read_bytes()
     second = firestream("validate", cwd=project, env=env)
     assert (second.returncode, second.stdout) == (0, first.stdout), second.stderr
