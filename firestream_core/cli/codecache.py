@@ -33,7 +33,8 @@ module that compiles the generated methods, which calls it as
 
 **Only ever saves time.** The file lives beside the plugin cache
 (``$FIRESTREAM_CACHE_DIR``, default ``~/.cache/firestream``); it is written
-atomically (mode 0600) when a run compiled something new, and read only when
+atomically (mode 0600) when a run compiled something new (which also removes
+cache files nobody wrote for 30 days: another Python's, an older format's), and read only when
 it belongs to this user and nobody else may write it (it holds code, as a
 ``.pyc`` does). A file that cannot be read, does not parse or has another
 format is ignored, and ``FIRESTREAM_CODE_CACHE=off`` turns the cache off.
@@ -47,7 +48,7 @@ import sys
 from types import CodeType
 from typing import TYPE_CHECKING
 
-from firestream_core.plugin.cache import cache_dir, switched_on
+from firestream_core.plugin.cache import cache_dir, prune_stale, switched_on
 
 if TYPE_CHECKING:
     from typing import Any
@@ -193,6 +194,9 @@ class CodeCache:
                 os.unlink(tmp)
             except OSError:
                 pass
+            return
+        # another Python's or format's file, unwritten for a month, goes (the plugin cache's rule)
+        prune_stale(os.path.dirname(self.path), keep=os.path.basename(self.path))
 
 
 def enabled(environ: Any = None) -> bool:

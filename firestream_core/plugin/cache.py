@@ -28,6 +28,7 @@ script's folder first on ``sys.path``, and running from another folder must
 neither miss the cache nor leave one more file behind.
 ``FIRESTREAM_PLUGIN_CACHE=off`` disables it.
 A cache that cannot be read or written is ignored: it only ever saves time.
+Writing one removes firestream's cache files nobody wrote for 30 days (:func:`prune_stale`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
@@ -48,6 +50,7 @@ __all__ = [
     "PluginCache",
     "PluginRecord",
     "cache_dir",
+    "prune_stale",
     "scan_entry_points",
     "switched_on",
 ]
@@ -260,7 +263,35 @@ class PluginCache:
             os.replace(tmp, self.path)
             self._dirty = False
         except OSError:
-            pass
+            return
+        prune_stale(folder, keep=name)
+
+
+STALE_DAYS = 30
+"""A cache file nobody wrote for this long goes when another one is written."""
+_CACHE_FILES = ("plugins-", ".plugins-", "attrs-code-")
+
+
+def prune_stale(folder: str, *, keep: str) -> None:
+    """Remove firestream's cache files in ``folder`` that nobody wrote for :data:`STALE_DAYS`
+    (and a crashed write's temporary files), ``keep`` aside: there is one plugin cache per
+    interpreter and ``sys.path`` and one code cache per Python version and format, and
+    virtual environments and Pythons come and go (a CI job's, a tox env's, an upgrade's).
+    Errors are ignored; a file still in use is only made again."""
+    cutoff = time.time() - STALE_DAYS * 86400
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for other in names:
+        if other == keep or not other.startswith(_CACHE_FILES):
+            continue
+        path = os.path.join(folder, other)
+        try:
+            if os.stat(path).st_mtime < cutoff:
+                os.unlink(path)
+        except OSError:
+            continue
 
 
 def scan_entry_points() -> list[EntryPointRecord]:

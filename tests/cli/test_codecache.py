@@ -363,3 +363,19 @@ def test_a_cache_that_fails_costs_the_command_nothing(tmp_path: Path) -> None:
         r = run_py(code, where, cwd=project, env={"FIRESTREAM_CACHE_DIR": str(tmp_path / "cache")})
         assert (r.returncode, r.stderr) == (0, ""), where
         assert "is valid" in r.stdout, where
+
+
+def test_a_save_removes_another_formats_file_nobody_wrote_for_a_month(tmp_path: Path) -> None:
+    import time
+
+    from firestream_core.plugin.cache import STALE_DAYS
+
+    old = tmp_path / "attrs-code-cpython-311-O0.marshal"  # the name before formats were in it
+    recent = tmp_path / "attrs-code-cpython-312-O0-f2.marshal"  # another Python, used this week
+    for path, age in ((old, STALE_DAYS * 86400 + 60), (recent, 3 * 86400)):
+        path.write_bytes(b"")
+        os.utime(path, (time.time() - age,) * 2)
+    cache = CodeCache(str(tmp_path / "attrs-code-cpython-311-O0-f2.marshal"))
+    cache.compile("x = 1\n", METHODS, "exec")
+    cache.save()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([recent.name, "attrs-code-cpython-311-O0-f2.marshal"])

@@ -322,3 +322,23 @@ def test_the_folder_python_m_puts_first_on_sys_path_does_not_name_the_cache(tmp_
     assert second.entry_points() == [plugin_cache.EntryPointRecord("demo", "demo_mod:Demo", "fs-demo", "1.0")]
     monkeypatch.setattr(sys, "path", [str(site), *rest])
     assert plugin_cache.PluginCache().path != first.path
+
+
+def test_writing_the_cache_removes_firestreams_cache_files_nobody_wrote_for_a_month(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("FIRESTREAM_CACHE_DIR", str(tmp_path))
+    month = plugin_cache.STALE_DAYS * 86400
+    files = {name: tmp_path / name for name in ("plugins-00000001.json", "plugins-00000002.json",
+                                                 ".plugins-00000003.json.99.tmp", "attrs-code-x.marshal",
+                                                 "notes.txt")}
+    for path in files.values():
+        path.write_text("{}")
+        os.utime(path, (time.time() - month - 60,) * 2)
+    os.utime(files["plugins-00000002.json"])  # written just now: another environment in use
+    cache = plugin_cache.PluginCache()
+    cache.entry_points()
+    cache.set_entry_points([])
+    cache.save()
+    left = sorted(p.name for p in tmp_path.iterdir())
+    # firestream's stale cache files go (another environment's, a crashed write's, an old code
+    # cache's); the one in use this month and what is not a cache of firestream's stay
+    assert left == sorted([os.path.basename(cache.path), "plugins-00000002.json", "notes.txt"])
