@@ -259,6 +259,8 @@ class Project:
         _hide_secret_looking(self.redactor, self.charts, self.project_dir)
         self._graph: ReleaseGraph | None = None
         self._locked = False
+        self._held: Any = None
+        """The project lock :meth:`lock` holds (the run asks it whether it was lost)."""
         # the tools the last plan() made for itself: the run that carries that plan out reuses
         # them (one `helm version` per plan-and-apply, e.g. `firestream apply`)
         self._planned: tuple[Plan, Tools] | None = None
@@ -868,11 +870,11 @@ class Project:
             yield None
             return
         with self.state_backend().lock(command, timeout=timeout) as held:
-            self._locked = True
+            self._locked, self._held = True, held
             try:
                 yield held
             finally:
-                self._locked = False
+                self._locked, self._held = False, None
 
     def load_state(self) -> State:
         """The project's state as recorded by the last runs (no cluster call).
@@ -1230,7 +1232,13 @@ class Project:
         backend = self.state_backend()
         command = "firestream destroy" if destroy else "firestream apply"
         unlocked = options.dry_run or self._locked
-        with nullcontext() if unlocked else backend.lock(command, timeout=options.lock_timeout):
+        held_outside = None if options.dry_run else self._held
+        with nullcontext(held_outside) if unlocked else backend.lock(command, timeout=options.lock_timeout) as held:
+            # a lock that can be lost while the run goes on (a cluster lease: expired and taken
+            # over, or removed by `state unlock --force`) stops the run from starting releases
+            lost = getattr(held, "lost_reason", None)
+            if lost is not None and options.stop_new is None:
+                options = attrs.evolve(options, stop_new=lost)
             if plan is None:
                 plan = self.plan(targets, include_deps, destroy=destroy, helm=tools[1], kubectl=tools[2],
                                  force=force)

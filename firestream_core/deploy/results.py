@@ -213,6 +213,9 @@ class ApplyResult:
     :ivar interrupted: Ctrl-C reached the run (the CLI exits 130).
     :ivar dry_run: nothing was changed.
     :ivar duration: seconds the whole run took.
+    :ivar stopped: why the run stopped starting releases while it ran (it lost the
+        project lock: another run holds the state lease now), or None; the releases
+        it did not start end ``not_started`` with that reason.
 
     What :meth:`Project.apply <firestream_core.project.Project.apply>` returns, read the way a
     caller reads it:
@@ -239,6 +242,7 @@ class ApplyResult:
     interrupted: bool = False
     dry_run: bool = False
     duration: float = 0.0
+    stopped: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -284,6 +288,7 @@ class ApplyResult:
             "ok": self.ok,
             "cancelled": self.cancelled,
             "interrupted": self.interrupted,
+            "stopped": self.stopped,
             "dry_run": self.dry_run,
             "duration": round(self.duration, 3),
             "releases": [o.to_dict() for o in self.releases.values()],

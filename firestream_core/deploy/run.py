@@ -75,6 +75,9 @@ class RunOptions:
     cancel: threading.Event = attrs.field(factory=threading.Event)
     lock_timeout: float = 0.0
     """Seconds to wait for the project lock another run holds (0: refuse at once)."""
+    stop_new: Callable[[], str | None] | None = None
+    """Asked before each release starts: once it gives a reason (the project lock was
+    lost), no release starts any more and those left end ``not_started`` with it."""
 
 
 def _first_line(error: BaseException | None) -> str:
@@ -117,6 +120,7 @@ class Run:
         self.dry_run = options.dry_run
         self.on_event = options.on_event
         self.cancel = options.cancel
+        self.stop_new = options.stop_new
         self.repositories = dict(project.repositories)
         self.changes = {c.name: c for c in plan.releases}
         self.state: State | None = None
@@ -216,6 +220,7 @@ class Run:
                 on_event=self._scheduler_event,
                 cancel=self.cancel,
                 satisfied=satisfied,
+                stop_new=self.stop_new,
             )
         finally:
             with self._watching:  # from here on the watcher stops nothing (it ends by itself)
@@ -233,6 +238,7 @@ class Run:
             releases=releases,
             cancelled=bool(result.cancelled),
             interrupted=bool(result.interrupted),
+            stopped=result.stopped,
             dry_run=self.dry_run,
             duration=time.monotonic() - started,
         )

@@ -143,12 +143,15 @@ class ScheduleResult(Generic[T]):
     :ivar interrupted: a ``KeyboardInterrupt`` reached the scheduler; it
         cancelled the run and waited for the running work instead of
         propagating. The caller should exit with code 130.
+    :ivar stopped: the reason ``stop_new`` gave, when it stopped the run from
+        starting nodes (running ones finished); None otherwise.
     """
 
     nodes: dict[str, NodeResult[T]]
     events: list[SchedulerEvent] = attrs.field(factory=list)
     cancelled: bool = False
     interrupted: bool = False
+    stopped: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -417,6 +420,7 @@ class Scheduler:
         on_event: Callable[[SchedulerEvent], None] | None = None,
         cancel: threading.Event | None = None,
         satisfied: Iterable[str] = (),
+        stop_new: Callable[[], str | None] | None = None,
     ) -> ScheduleResult[T]:
         """Run ``work(name)`` for every node of ``deps``, dependencies first.
 
@@ -435,6 +439,10 @@ class Scheduler:
             for (the caller stops its helm processes through the same event).
         :param satisfied: names treated as already succeeded: they do not
             run and do not block the nodes depending on them.
+        :param stop_new: asked before each start (keep it quick); once it
+            returns a reason, nothing new starts, running work finishes, and
+            the nodes that never started end ``not_started`` with that reason
+            (the run lost its project lock, for one).
         :return: a :class:`ScheduleResult`. A ``KeyboardInterrupt`` while
             waiting sets ``cancel`` (so the caller's processes are stopped),
             waits for running work and returns with ``interrupted`` set; a
@@ -444,7 +452,7 @@ class Scheduler:
         waits_for, released = _edges(deps, sat, reverse)
         weight = _weights(waits_for, estimates)
         chain = _chains(released, weight)
-        return _Run(self, work, waits_for, released, chain, sat, deps, reverse, on_event, cancel).go()
+        return _Run(self, work, waits_for, released, chain, sat, deps, reverse, on_event, cancel, stop_new).go()
 
 
 class _Run(Generic[T]):
@@ -462,8 +470,11 @@ class _Run(Generic[T]):
         reverse: bool,
         on_event: Callable[[SchedulerEvent], None] | None,
         cancel: threading.Event | None,
+        stop_new: Callable[[], str | None] | None = None,
     ) -> None:
         self.work = work
+        self.stop_new = stop_new
+        self.stopped: str | None = None
         self.released = released
         self.chain = chain
         self.reverse = reverse
@@ -528,11 +539,17 @@ class _Run(Generic[T]):
             self.complete(name)
         self.finish_unstarted()
         return ScheduleResult(
-            self.nodes, self.events, cancelled=self.cancel.is_set(), interrupted=self.interrupted
+            self.nodes, self.events, cancelled=self.cancel.is_set(), interrupted=self.interrupted,
+            stopped=self.stopped,
         )
 
     def stopping(self) -> bool:
-        return self.cancel.is_set() or (self.fail_fast and self.first_failure is not None)
+        if self.stopped is None and self.stop_new is not None:
+            self.stopped = self.stop_new()
+            if self.stopped is not None:
+                log.warning("starting nothing new: %s", self.stopped)
+        return (self.cancel.is_set() or (self.fail_fast and self.first_failure is not None)
+                or self.stopped is not None)
 
     def start_ready(self, pool: _Workers) -> None:
         """Hand every node that may start to a worker, then emit their ``started`` events."""
@@ -631,6 +648,8 @@ class _Run(Generic[T]):
         """Give every node that never started its reason."""
         if self.cancel.is_set():
             why = "interrupted" if self.interrupted else "cancelled"
+        elif self.stopped is not None:
+            why = f"not started: {self.stopped}"
         elif self.first_failure is not None and self.fail_fast:
             why = f"fail-fast: '{self.first_failure}' failed"
         else:

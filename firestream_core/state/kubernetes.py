@@ -336,6 +336,7 @@ class LeaseLock:
         self.info: LeaseHolder | None = None
         self.lost = threading.Event()
         """Set when the lease was taken away (force-unlocked, or expired and taken over)."""
+        self._loss: str | None = None
         self._ensure_namespace = ensure_namespace
         self._record: LeaseRecord | None = None
         self._stop = threading.Event()
@@ -357,6 +358,11 @@ class LeaseLock:
     def record(self) -> LeaseRecord | None:
         """The lease as this holder last wrote it."""
         return self._record
+
+    def lost_reason(self) -> str | None:
+        """Why this run no longer holds the project lock, once it lost the lease; None while it
+        holds it. A run stops starting releases when it says so (``Project.apply``)."""
+        return self._loss if self.lost.is_set() else None
 
     # -- context manager ----------------------------------------------------------------
     def __enter__(self) -> LeaseLock:
@@ -509,13 +515,11 @@ class LeaseLock:
             return True
 
     def _lose(self, now_rec: LeaseRecord | None) -> None:
-        self.lost.set()
         who = now_rec.holder if now_rec is not None else None
-        log.error(
-            "lost state lease %s: %s; this run no longer holds the project lock",
-            self.where,
-            f"it is now held by {who}" if who else "it was removed or released by someone else",
-        )
+        self._loss = (f"state lease {self.where} is now held by {who}" if who
+                      else f"state lease {self.where} was removed or released by someone else")
+        self.lost.set()
+        log.error("lost the project lock: %s; this run starts no more releases", self._loss)
 
     def _renew_loop(self) -> None:
         interval = max(self.duration / 3.0, 0.1)

@@ -255,6 +255,32 @@ def test_fail_fast_starts_nothing_new_but_running_nodes_finish():
     assert sorted(work.started) == ["a", "b"]
 
 
+def test_stop_new_starts_nothing_more_once_it_gives_a_reason_and_running_nodes_finish():
+    """A run that lost its project lock: what runs finishes, nothing else starts."""
+    lost: list[str] = []
+    d_started = threading.Event()
+
+    def hold_b(name: str) -> None:
+        assert d_started.wait(WAIT)  # b and d both running
+        lost.append("state lease ns/lease is now held by bob")  # lost while they run
+
+    deps = {"a": [], "b": ["a"], "c": ["b"], "d": ["a"]}
+    work = Recorder(hooks={"b": hold_b, "d": lambda n: d_started.set()})
+    result = Scheduler(concurrency=2).run(deps, work, stop_new=lambda: lost[0] if lost else None)
+    assert sorted(work.started) == ["a", "b", "d"]  # b and d started together after a
+    assert result.with_status("succeeded") == ["a", "b", "d"]
+    assert result.nodes["c"].status == "not_started"
+    assert result.nodes["c"].reason == "not started: state lease ns/lease is now held by bob"
+    assert result.stopped == "state lease ns/lease is now held by bob" and not result.ok
+    assert not result.cancelled
+
+
+def test_stop_new_that_never_says_stop_changes_nothing():
+    deps = {"a": [], "b": ["a"]}
+    result = Scheduler(concurrency=0).run(deps, Recorder(), stop_new=lambda: None)
+    assert result.ok and result.stopped is None
+
+
 def test_without_fail_fast_everything_independent_runs():
     deps = {"a": [], "b": [], "c": []}
     result = Scheduler(concurrency=1).run(deps, Recorder(fail={"a"}))

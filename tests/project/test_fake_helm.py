@@ -316,6 +316,34 @@ def test_state_unlock_force(env, capsys):
 # -- lock and interruption -------------------------------------------------------------------
 
 
+def test_a_program_calling_apply_stops_starting_releases_when_its_lock_is_lost(env, fake_helm, monkeypatch):
+    """``Project.apply`` takes the lock itself: a lock that says it was lost (as a cluster lease
+    does, ``state/kubernetes.py``) stops the run from starting releases, as under the CLI."""
+    from firestream_core.state.lock import ProjectLock
+
+    lost: list[str] = []
+    monkeypatch.setattr(ProjectLock, "lost_reason", lambda self: lost[0] if lost else None, raising=False)
+
+    class LoseAfterA:
+        @hookimpl
+        def post_exec(self, chart):
+            if chart.chart_info.name == "a":
+                lost.append("the lock went to someone else")
+
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    env.write(block("a"), block("b", ("a",)))
+    manager = get_plugin_manager(load_entry_points=False, extra_plugins=[LoseAfterA()])
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=os.environ["FIRESTREAM_KUBECTL_BINARY"], manager=manager)
+    result = project.apply(concurrency=1)
+    assert result.releases["a"].result == "ok"
+    assert (result.releases["b"].result, result.releases["b"].reason) == (
+        "not_started", "not started: the lock went to someone else")
+    assert result.stopped == "the lock went to someone else" and result.exit_code == 1
+    assert [c[c.index("upgrade") + 1] for c in fake_helm.calls("upgrade")] == ["a"]
+
+
 def test_lock_refuses_a_second_run_in_process(env):
     env.write(block("a"))
     project = env.load()

@@ -247,7 +247,9 @@ def test_a_holder_whose_lease_was_taken_notices_and_leaves_it_alone(mem, clock, 
     lock(mem, clock, identity="bob@h2:22:bbbb").acquire(renew=False)
     assert a.renew_once() is False
     assert a.lost.is_set() and not a.held
-    assert "lost state lease firestream/firestream-state-shop: it is now held by bob@h2:22:bbbb" in logs.text()
+    assert a.lost_reason() == "state lease firestream/firestream-state-shop is now held by bob@h2:22:bbbb"
+    assert ("lost the project lock: state lease firestream/firestream-state-shop is now held by "
+            "bob@h2:22:bbbb; this run starts no more releases") in logs.text()
     a.release()
     assert mem.lease()["spec"]["holderIdentity"] == "bob@h2:22:bbbb"
 
@@ -256,6 +258,7 @@ def test_force_unlock_clears_the_holder_and_the_holder_notices(mem, clock, logs)
     b = backend(mem, clock)
     a = lock(mem, clock, identity="ann@h1:11:aaaa")
     a.acquire(renew=False)
+    assert a.lost_reason() is None
     clock.advance(3)
     held = b.lock_holder()
     assert held.identity == "ann@h1:11:aaaa" and held.renewed_ago == 3 and not held.expired
@@ -263,6 +266,7 @@ def test_force_unlock_clears_the_holder_and_the_holder_notices(mem, clock, logs)
     assert removed.identity == "ann@h1:11:aaaa"
     assert b.lock_holder() is None and b.force_unlock() is None
     assert a.renew_once() is False
+    assert a.lost_reason() == "state lease firestream/firestream-state-shop was removed or released by someone else"
     assert "removed or released by someone else" in logs.text()
 
 

@@ -240,3 +240,38 @@ def test_ctrl_c_releases_the_lease_for_the_next_machine(machines):
     assert second.returncode == 0, second.stderr
     assert "took over" not in second.stderr and "waiting" not in second.stderr
     assert machines.backend().load().releases[f"{machines.ns}/slow"].result == "succeeded"
+
+
+AFTER_SLOW = """
+[[deployments.generic]]
+name = "after"
+chart = "tiny-app"
+repository = "fixtures"
+version = "0.1.0"
+namespace = "{ns}"
+depends_on = ["slow"]
+"""
+
+
+def test_a_holder_that_loses_the_lease_mid_run_starts_no_more_releases(machines, fake_helm):
+    """The lease is removed while the run waits at ``slow`` (``state unlock --force`` by someone
+    else): the run notices at its next renewal, lets ``slow`` finish, starts nothing after it,
+    and fails naming the lease; ``after`` never reaches helm."""
+    a = machines.folder("machine-a", "3s")
+    a.write_text(a.read_text() + AFTER_SLOW.format(ns=machines.ns))
+    log = machines.tmp / "a.err"
+    first = machines.start(a, log=log)
+    machines.held_mid_apply(first)
+    assert machines.backend().force_unlock() is not None
+    machines.wait_for("the holder notices at its next renewal",
+                      lambda: "lost the project lock" in log.read_text(), first)
+    machines.gate.touch()
+    out, _ = first.communicate(timeout=BOUND)
+    err = log.read_text()
+    assert first.returncode == 1, out + err
+    lease = f"state lease {machines.ns}/firestream-state-shop was removed or released by someone else"
+    assert f"lost the project lock: {lease}; this run starts no more releases" in err
+    assert f"not started: {lease}" in out  # the summary's reason for 'after'
+    upgraded = {call[call.index("upgrade") + 1] for call in fake_helm.calls("upgrade")}
+    assert upgraded == {"fast", "slow"}
+    assert fake_helm.release("after", machines.ns) is None
