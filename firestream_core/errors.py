@@ -145,7 +145,7 @@ class HelmCommandError(HelmError):
 
 
 class RegistryAuthError(HelmError):
-    """An OCI registry refused the credentials, or asked for some and got none."""
+    """An OCI registry or a chart repository refused the credentials, or asked for some and got none."""
 
 
 class CancelledError(FirestreamError):

@@ -29,7 +29,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from firestream_core.errors import ChartNotFoundError, HelmCommandError, HelmError, HelmTimeoutError
+from firestream_core.errors import (
+    ChartNotFoundError,
+    HelmCommandError,
+    HelmError,
+    HelmTimeoutError,
+    RegistryAuthError,
+)
 from firestream_core.model import InstalledRelease
 from firestream_core.tools import helm_args as helmargs
 from firestream_core.tools.helm_args import WAIT_STRATEGIES, duration, seconds
@@ -69,6 +75,27 @@ class Registries(Protocol):
     def prepare(self, helm: Helm, ref: str) -> list[str]:
         """Log in to ``ref``'s registry once if it has credentials; its flags (``--plain-http``...)."""
         ...
+
+
+def _repo_refused(name: str, url: str, username: str | None, access: Any, exc: HelmError) -> RegistryAuthError:
+    """A chart repository's 401/403 on ``helm repo add``, as one message naming what to check."""
+    from firestream_core.tools.oci import oci_host
+
+    host = oci_host(url)
+    if username:
+        source = getattr(access, "source", None)
+        return RegistryAuthError(
+            f"chart repository '{name}' ({url}) refused the credentials of user '{username}'"
+            + (f" (password from {source})" if source else ""),
+            stderr=exc.stderr,
+            hint=f"check the user name and the password{f' in {source}' if source else ''}",
+        )
+    return RegistryAuthError(
+        f"chart repository '{name}' ({url}) asks for credentials, and none are configured for {host}",
+        stderr=exc.stderr,
+        hint=f'give them in [registries."{host}"]: username, and password_env or password_file '
+        "(they reach helm on stdin, never on its command line)",
+    )
 
 
 # -- the Helm class ---------------------------------------------------------------------------
@@ -480,7 +507,12 @@ class Helm(KubeTool):
         others wait for it. Returns True when this call added it, False when
         it was already added (or the URL is an ``oci://`` registry, which
         needs no ``repo add``: use :meth:`registry_login`). A password goes
-        on stdin.
+        on stdin. Without ``username``, the repository host's ``[registries]``
+        entry (``registries``: :meth:`~firestream_core.tools.oci.RegistryLogins.repo_access`)
+        gives the credentials and ``--insecure-skip-tls-verify``.
+
+        :raises RegistryAuthError: the repository refused the credentials, or
+            asked for some and had none (the message names the host to give them for).
         """
         if url.startswith("oci://"):
             return False
@@ -496,13 +528,26 @@ class Helm(KubeTool):
             args = ["repo", "add", name, url, "--force-update"]
             stdin = None
             red = self.redactor
+            access = None
+            repo_access = getattr(self.registries, "repo_access", None)
+            if username is None and repo_access is not None:
+                access = repo_access(self, url)
+                if access is not None:
+                    username, password = access.username, access.password
+                    if access.insecure:
+                        args.append("--insecure-skip-tls-verify")
             if username:
                 args += ["--username", username]
             if password:
                 self.redactor.add(password)
                 args.append("--password-stdin")
                 stdin = password.encode()
-            self._run("repo add", args, stdin=stdin, redactor=red, kube=False)
+            try:
+                self._run("repo add", args, stdin=stdin, redactor=red, kube=False)
+            except HelmError as exc:
+                if not re.search(r"\b(401|403)\b|Unauthorized|Forbidden", exc.stderr or str(exc)):
+                    raise
+                raise _repo_refused(name, url, username, access, exc) from None
             with self._lock:
                 self._repos_done.add(key)
             return True

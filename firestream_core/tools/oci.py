@@ -37,6 +37,12 @@ never the password; it is not retried within the run.
 helm keeps the credentials in its registry config file
 (``$HELM_CONFIG_HOME/registry/config.json``), as ``helm registry login``
 always does.
+
+The same ``[registries."host"]`` entry serves a classic (``https://``) chart
+repository on that host: :meth:`RegistryLogins.repo_access` gives
+``helm repo add`` the user, the password (on stdin) and
+``--insecure-skip-tls-verify`` (``Helm.repo_add``); helm keeps them in its
+``repositories.yaml``, as ``helm repo add --username`` always does.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ __all__ = [
     "RegistryConfig",
     "RegistryCredentialsError",
     "RegistryLogins",
+    "RepoAccess",
     "is_oci",
     "oci_chart_ref",
     "oci_host",
@@ -217,6 +224,24 @@ def read_password(
     raise RegistryCredentialsError(f"registry '{host}': no password_env or password_file configured")
 
 
+@attrs.frozen
+class RepoAccess:
+    """How ``helm repo add`` reaches a classic chart repository (its host's ``[registries]`` entry).
+
+    :ivar host: the repository's ``host[:port]``.
+    :ivar username: the user (None: no credentials, only TLS settings).
+    :ivar password: the password, read at run time (already given to the redactor).
+    :ivar insecure: skip TLS certificate verification.
+    :ivar source: where the password came from, for messages (``$VAR``, ``file 'path'``).
+    """
+
+    host: str
+    username: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+    insecure: bool = False
+    source: str = "nowhere"
+
+
 class RegistryLogins:
     """Logs in to each configured registry once per run and gives the flags its charts need.
 
@@ -324,3 +349,23 @@ class RegistryLogins:
         """Log in if needed (:meth:`ensure`), then the flags for ``ref`` (:meth:`flags`)."""
         self.ensure(helm, ref)
         return self.flags(ref)
+
+    def repo_access(self, helm: Helm, url: str) -> RepoAccess | None:
+        """The credentials and TLS setting of the classic chart repository at ``url``, from its
+        host's ``[registries]`` entry; None when it has none.
+
+        :raises RegistryCredentialsError: the password cannot be read (the message names the
+            variable or the file).
+        """
+        host = oci_host(url)
+        cfg = self.registries.get(host)
+        if cfg is None:
+            return None
+        if not cfg.username:
+            return RepoAccess(host, insecure=cfg.insecure)
+        environ: Mapping[str, str] = self.environ if self.environ is not None else os.environ
+        password = read_password(host, cfg, project_dir=self.project_dir,
+                                 environ={**environ, **getattr(helm, "env", {})})
+        if self.redactor is not None:
+            self.redactor.add(password)
+        return RepoAccess(host, cfg.username, password, cfg.insecure, cfg.password_source)

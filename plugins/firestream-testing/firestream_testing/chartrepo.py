@@ -34,6 +34,7 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
 import os
@@ -75,11 +76,20 @@ def fixture_chart_dirs() -> list[Path]:
 
 
 class RepoServer:
-    """Serves one folder over HTTP on a free loopback port, in a daemon thread."""
+    """Serves one folder over HTTP on a free loopback port, in a daemon thread.
 
-    def __init__(self, root: Path) -> None:
-        handler = functools.partial(_QuietHandler, directory=str(root))
+    With ``auth`` (user, password) every request must carry them (HTTP basic
+    authentication, as a private ChartMuseum, Harbor or Artifactory asks);
+    one without them, or with others, gets 401.
+    """
+
+    def __init__(self, root: Path, auth: tuple[str, str] | None = None) -> None:
+        expected = None
+        if auth is not None:
+            expected = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        handler = functools.partial(_QuietHandler, directory=str(root), expected_auth=expected)
         self.root = root
+        self.auth = auth
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
@@ -104,7 +114,28 @@ class RepoServer:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files without one stderr line per request."""
+    """Static files without one stderr line per request (behind basic auth when asked)."""
+
+    def __init__(self, *args: Any, expected_auth: str | None = None, **kwargs: Any) -> None:
+        self.expected_auth = expected_auth
+        super().__init__(*args, **kwargs)
+
+    def _allowed(self) -> bool:
+        if self.expected_auth is None or self.headers.get("Authorization") == self.expected_auth:
+            return True
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="charts"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return False
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self._allowed():
+            super().do_GET()
+
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+        if self._allowed():
+            super().do_HEAD()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return
@@ -257,13 +288,15 @@ def build_chart_repo(
     name: str = "extra",
     versions: Mapping[str, Sequence[str]] | None = None,
     serve: bool = True,
+    auth: tuple[str, str] | None = None,
 ) -> ChartRepo:
     """Package and index ``chart_dirs`` into ``dest`` and (by default) serve it.
 
+    ``auth`` (user, password): serve it behind HTTP basic authentication.
     Call :meth:`ChartRepo.stop` (or use it as a context manager) when done.
     """
     sources = package_charts(helm, chart_dirs, dest, versions)
     repo = ChartRepo(name=name, root=dest, sources=sources, charts=read_index(dest / "index.yaml"))
     if serve:
-        repo.server = RepoServer(dest)
+        repo.server = RepoServer(dest, auth=auth)
     return repo

@@ -360,11 +360,12 @@ def _tail(path: Path, lines: int = 20) -> str:
 def make_chart_repo(
     helm_tools: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., ChartRepo]]:
-    """A factory ``(chart_dirs, name="extra", *, versions=None) -> ChartRepo``.
+    """A factory ``(chart_dirs, name="extra", *, versions=None, auth=None) -> ChartRepo``.
 
     Packages the chart folders with the real ``helm package``, indexes them
     and serves them on a loopback port until the session ends. ``versions``
-    maps a chart name to extra versions to package it at. Charts with
+    maps a chart name to extra versions to package it at; ``auth`` (user,
+    password) serves it behind HTTP basic authentication. Charts with
     dependencies must have them vendored (``charts/``): nothing is fetched.
 
     Example::
@@ -380,12 +381,13 @@ def make_chart_repo(
         name: str = "extra",
         *,
         versions: Mapping[str, Sequence[str]] | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> ChartRepo:
         dest = tmp_path_factory.mktemp(f"chart-repo-{name}")
         try:
             repo = build_chart_repo(
                 [Path(d) for d in chart_dirs], dest, helm=helm_tools["helm"],
-                name=name, versions=versions,
+                name=name, versions=versions, auth=auth,
             )
         except ChartRepoError as e:
             pytest.fail(f"firestream test kit: cannot build chart repository {name!r}: {e}",

@@ -152,6 +152,30 @@ def test_make_chart_repo_serves_an_authors_chart(
     assert [r["chart"] for r in listed] == ["mine-0.4.0-rc.1"]
 
 
+def test_a_repository_served_with_auth_answers_only_with_those_credentials(
+    make_chart_repo: Callable[..., ChartRepo]
+) -> None:
+    import base64
+    import urllib.error
+
+    repo = make_chart_repo([d for d in fixture_chart_dirs() if d.name == "tiny-app"], "locked",
+                           auth=("deploy", "pw-1"))
+
+    def get(user: str | None, password: str = "") -> int:
+        request = urllib.request.Request(f"{repo.url}/index.yaml")
+        if user is not None:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            assert exc.headers.get("WWW-Authenticate") == 'Basic realm="charts"'
+            return int(exc.code)
+
+    assert (get(None), get("deploy", "nope"), get("other", "pw-1"), get("deploy", "pw-1")) == (401, 401, 401, 200)
+
+
 def test_two_charts_with_one_name_are_refused(
     helm_tools: dict[str, Path], tmp_path: Path
 ) -> None:
