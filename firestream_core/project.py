@@ -1357,8 +1357,12 @@ class Project:
         chart: str | None = None,
         repository: str | None = None,
         repo_url: str | None = None,
+        lock_timeout: float = 0.0,
     ) -> ImportResult:
         """Take an existing helm release under management (see :mod:`firestream_core.ops.importer`).
+
+        :param lock_timeout: seconds to wait for the project lock another run holds
+            (0: refuse at once; the CLI's ``--lock-timeout``).
 
         Example, a release installed by hand with ``helm install``::
 
@@ -1380,6 +1384,7 @@ class Project:
             load_chart=lambda release: self.reload().chart(release),
             repositories=self.repositories(),
             config_repositories=dict(self.config.repositories),
+            lock_timeout=float(lock_timeout),
         )
         return import_release(target, name, namespace, chart_type, chart=chart, repository=repository,
                               repo_url=repo_url)

@@ -237,6 +237,8 @@ class ImportInput:
     """Repository name -> URL the project knows: ``[repositories]`` and the chart types' defaults."""
     config_repositories: Mapping[str, str] = attrs.field(factory=dict)
     """Only those written in the file's ``[repositories]`` (the others are added to it)."""
+    lock_timeout: float = 0.0
+    """Seconds to wait for the project lock another run holds (0: refuse at once)."""
 
 
 @attrs.frozen
@@ -285,7 +287,7 @@ def import_release(
         raise FirestreamError(f"release '{name}' is already defined in {project.path}")
     ctype = chart_type or "generic"
     project.manager.chart_type(ctype)  # raises naming the installed chart types
-    with project.backend.lock(f"firestream import deployment {name}"):
+    with project.backend.lock(f"firestream import deployment {name}", timeout=project.lock_timeout):
         rel = _find(project.helm.list_releases(), name, namespace)
         source = locate_chart(project, rel, ctype, chart, repository, repo_url)
         values = dict(project.helm.get_values(rel.name, rel.namespace) or {})

@@ -225,6 +225,18 @@ def test_bad_run_argument_is_refused_naming_the_flag(flag, value, code, run, pro
     assert_nothing_written(project_dir, before, values_tmp, fake_helm)
 
 
+@pytest.mark.parametrize("command", [("rollback", "--yes"), ("import", "deployment", "legacy")])
+@pytest.mark.parametrize("value", ["-5", "inf", "90000"])
+def test_every_command_that_takes_the_lock_checks_lock_timeout_first(command, value, run, project_dir,
+                                                                     values_tmp, fake_helm):
+    write_config(project_dir, REPOS + web())
+    before = snapshot(project_dir)
+    done = run(*command, "--lock-timeout", value)
+    assert done.returncode == 1, done.stderr
+    assert_one_error(done.stderr, "argument --lock-timeout", "out of range")
+    assert_nothing_written(project_dir, before, values_tmp, fake_helm)
+
+
 # -- plugins ----------------------------------------------------------------------------------
 
 

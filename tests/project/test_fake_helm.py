@@ -610,6 +610,36 @@ def test_apply_and_destroy_wait_lock_timeout_for_a_held_lock(env, monkeypatch):
         other.release()
 
 
+def test_import_waits_lock_timeout_for_a_held_lock(env, fake_helm, monkeypatch, capsys):
+    """``firestream import --lock-timeout``: refused at once without it, naming the holder; with
+    it, the import waits for the other run to let go, then appends its block."""
+    import types
+
+    from firestream_core.state import lock as lock_module
+
+    fake_helm.seed_release("legacy", "apps", version="0.1.0", revision=1, values={"replicaCount": 2})
+    path = env.write("# keep me\n")
+    flags = ["-f", str(path), *env.flags]
+    argv = ["import", "deployment", "legacy", "-n", "apps", "--chart", "fixtures/tiny-app", *flags]
+    other = env.load().state_backend().lock("firestream other-run")
+    other.acquire()
+    try:
+        assert main(argv) == 1
+        assert "firestream other-run" in capsys.readouterr().err
+        assert "legacy" not in path.read_text()
+        waits = []
+
+        def sleep(seconds: float) -> None:  # the lock's wait between attempts: the other run ends
+            waits.append(seconds)
+            other.release()
+
+        monkeypatch.setattr(lock_module, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+        assert main([*argv, "--lock-timeout", "60"]) == 0
+        assert len(waits) == 1 and 'name = "legacy"' in path.read_text()
+    finally:
+        other.release()
+
+
 def test_cli_apply_repair_drift_asks_helm_version_once(env, fake_helm, capsys):
     """The drift check and the run reuse the plan's tools: one ``version`` for plan, drift check and apply."""
     path = env.write(block("a"), block("b", ("a",)))

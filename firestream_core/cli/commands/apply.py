@@ -61,20 +61,36 @@ def check_run_arguments(args: argparse.Namespace) -> None:
 
     :raises FirestreamError: a value out of range.
     """
-    import math
-
     from firestream_core.errors import FirestreamError
 
     if args.concurrency is not None and args.concurrency < 0:
         raise FirestreamError(
             f"argument --concurrency: must be 0 (no limit) or positive, not {args.concurrency}"
         )
-    lt = args.lock_timeout
-    if not math.isfinite(lt) or lt < 0 or lt > MAX_LOCK_TIMEOUT:
+    check_lock_timeout(args.lock_timeout)
+
+
+def check_lock_timeout(seconds: float) -> None:
+    """``--lock-timeout`` in range (every command that takes the project lock), before anything
+    is read or contacted.
+
+    :raises FirestreamError: out of range, naming the flag.
+    """
+    import math
+
+    from firestream_core.errors import FirestreamError
+
+    if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_LOCK_TIMEOUT:
         raise FirestreamError(
-            f"argument --lock-timeout: {lt:g} is out of range: expected 0 to {MAX_LOCK_TIMEOUT:g} "
+            f"argument --lock-timeout: {seconds:g} is out of range: expected 0 to {MAX_LOCK_TIMEOUT:g} "
             "seconds (0: refuse at once when the lock is held)"
         )
+
+
+def add_lock_timeout_argument(parser: argparse.ArgumentParser) -> None:
+    """``--lock-timeout SECONDS``: apply, destroy, rollback and import wait that long for the lock."""
+    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS", default=0.0,
+                        help="wait this long for a lock another run holds (default 0: refuse at once)")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,8 +102,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start nothing new after the first failure")
     parser.add_argument("--dry-run", action="store_true",
                         help="run helm with --dry-run: nothing changes, the state is not written")
-    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS", default=0.0,
-                        help="wait this long for a lock another run holds (default 0: refuse at once)")
+    add_lock_timeout_argument(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

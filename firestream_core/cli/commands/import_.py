@@ -30,12 +30,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo-url", default=None, metavar="URL",
                         help="the repository's URL, when neither [repositories] nor helm knows it "
                         "(added to [repositories])")
+    from firestream_core.cli.commands.apply import add_lock_timeout_argument
+
+    add_lock_timeout_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Import the release and say where it went."""
+    from firestream_core.cli.commands.apply import check_lock_timeout
     from firestream_core.cli.commands.plan import load_project
 
+    check_lock_timeout(args.lock_timeout)
     if args.repo_url is not None:  # checked before any cluster call
         from firestream_core.config.converter import url_problem
         from firestream_core.errors import FirestreamError
@@ -47,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
             raise FirestreamError(f"argument --repo-url: {problem}")
     project = load_project(args)
     result = project.import_release(args.name, args.namespace, args.chart_type, chart=args.chart,
-                                    repository=args.repository, repo_url=args.repo_url)
+                                    repository=args.repository, repo_url=args.repo_url,
+                                    lock_timeout=args.lock_timeout)
     print(
         f"imported release '{result.name}' (namespace {result.namespace}, chart {result.chart} "
         f"{result.version}, revision {result.revision}) as [[deployments.{result.chart_type}]] "

@@ -39,12 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="this helm revision instead of the last successful apply (one release only)")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--dry-run", action="store_true", help="show the plan only; change nothing")
-    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS", default=0.0,
-                        help="wait this long for a lock another run holds (default 0: refuse at once)")
+    from firestream_core.cli.commands.apply import add_lock_timeout_argument
+
+    add_lock_timeout_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from firestream_core.cli.commands.apply import confirm
+    from firestream_core.cli.commands.apply import check_lock_timeout, confirm
     from firestream_core.cli.commands.plan import load_project
     from firestream_core.cli.progress import (
         format_duration,
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from firestream_core.ops.rollback import plan_rollback, run_rollback
 
+    check_lock_timeout(args.lock_timeout)
     project = load_project(args)
     names = project.select(args.releases, args.selectors)
     color = use_color(args, sys.stdout)
