@@ -79,9 +79,9 @@ class Registries(Protocol):
 
 def _repo_refused(name: str, url: str, username: str | None, access: Any, exc: HelmError) -> RegistryAuthError:
     """A chart repository's 401/403 on ``helm repo add``, as one message naming what to check."""
-    from firestream_core.tools.oci import oci_host
+    from urllib.parse import urlsplit
 
-    host = oci_host(url)
+    host = urlsplit(url).netloc
     if username:
         source = getattr(access, "source", None)
         return RegistryAuthError(
