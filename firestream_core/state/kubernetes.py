@@ -360,9 +360,24 @@ class LeaseLock:
         return self._record
 
     def lost_reason(self) -> str | None:
-        """Why this run no longer holds the project lock, once it lost the lease; None while it
-        holds it. A run stops starting releases when it says so (``Project.apply``)."""
-        return self._loss if self.lost.is_set() else None
+        """Why this run can no longer count on the project lock; None while it holds it. A run
+        stops starting releases when it says so (``Project.apply``).
+
+        Lost: the lease was taken away (:meth:`renew_once` found another holder, or none).
+        Or, as a Kubernetes leader steps down at its renew deadline, the lease was not
+        renewed for longer than its duration (the API server out of reach): from then on
+        another run may take it over, and this one cannot tell.
+        """
+        if self.lost.is_set():
+            return self._loss
+        rec = self._record
+        if rec is None:
+            return None
+        ago = rec.renewed_ago(self.clock())
+        if ago > self.duration:
+            return (f"state lease {self.where} was not renewed for {int(ago)}s (lease duration "
+                    f"{self.duration}s): another run may hold it now")
+        return None
 
     # -- context manager ----------------------------------------------------------------
     def __enter__(self) -> LeaseLock:

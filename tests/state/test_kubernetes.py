@@ -254,6 +254,23 @@ def test_a_holder_whose_lease_was_taken_notices_and_leaves_it_alone(mem, clock, 
     assert mem.lease()["spec"]["holderIdentity"] == "bob@h2:22:bbbb"
 
 
+def test_a_holder_that_cannot_renew_past_its_duration_counts_the_lock_as_lost(mem, clock):
+    """The API server out of reach: past ``renewTime + leaseDurationSeconds`` another run may
+    take the lease over, so the holder stops counting on it, as a Kubernetes leader steps
+    down at its renew deadline; a renewal in time keeps it."""
+    a = lock(mem, clock, identity="ann@h1:11:aaaa")
+    a.acquire(renew=False)
+    clock.advance(20)
+    assert a.lost_reason() is None
+    assert a.renew_once() is True
+    clock.advance(20)  # 40 s since she took it, 20 since she renewed it
+    assert a.lost_reason() is None
+    clock.advance(11)
+    assert a.lost_reason() == ("state lease firestream/firestream-state-shop was not renewed for 31s "
+                               "(lease duration 30s): another run may hold it now")
+    assert not a.lost.is_set()  # nobody took it (yet): releasing still clears it
+
+
 def test_force_unlock_clears_the_holder_and_the_holder_notices(mem, clock, logs):
     b = backend(mem, clock)
     a = lock(mem, clock, identity="ann@h1:11:aaaa")
