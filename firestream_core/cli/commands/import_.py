@@ -17,6 +17,8 @@ firestream import deployment api -n shop --type generic --chart bitnami/nginx
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from firestream_core.cli.commands.apply import add_lock_timeout_argument
+
     parser.add_argument("kind", choices=["deployment"], help="what to import (a helm release)")
     parser.add_argument("name", help="the helm release name")
     parser.add_argument("--namespace", "-n", default=None, help="the release's namespace")
@@ -30,8 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo-url", default=None, metavar="URL",
                         help="the repository's URL, when neither [repositories] nor helm knows it "
                         "(added to [repositories])")
-    from firestream_core.cli.commands.apply import add_lock_timeout_argument
-
     add_lock_timeout_argument(parser)
 
 

@@ -32,6 +32,8 @@ def _revision(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from firestream_core.cli.commands.apply import add_lock_timeout_argument
+
     parser.add_argument("releases", nargs="*", metavar="RELEASE", help="the releases (default: all)")
     parser.add_argument("-l", "--selector", dest="selectors", metavar="SELECTOR", action="append", default=[],
                         help="only the releases whose labels match (as for plan)")
@@ -39,8 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="this helm revision instead of the last successful apply (one release only)")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--dry-run", action="store_true", help="show the plan only; change nothing")
-    from firestream_core.cli.commands.apply import add_lock_timeout_argument
-
     add_lock_timeout_argument(parser)
 
 
