@@ -1234,8 +1234,8 @@ class Project:
         unlocked = options.dry_run or self._locked
         held_outside = None if options.dry_run else self._held
         with nullcontext(held_outside) if unlocked else backend.lock(command, timeout=options.lock_timeout) as held:
-            # a lock that can be lost while the run goes on (a cluster lease: expired and taken
-            # over, or removed by `state unlock --force`) stops the run from starting releases
+            # a lock lost while the run goes on (`state unlock --force`; a cluster lease expired
+            # or taken over) stops the run from starting releases
             lost = getattr(held, "lost_reason", None)
             if lost is not None and options.stop_new is None:
                 options = attrs.evolve(options, stop_new=lost)

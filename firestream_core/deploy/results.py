@@ -214,8 +214,8 @@ class ApplyResult:
     :ivar dry_run: nothing was changed.
     :ivar duration: seconds the whole run took.
     :ivar stopped: why the run stopped starting releases while it ran (it lost the
-        project lock: another run holds the state lease now), or None; the releases
-        it did not start end ``not_started`` with that reason.
+        project lock: its file was removed, or another run holds the state lease
+        now), or None; the releases it did not start end ``not_started`` with that reason.
 
     What :meth:`Project.apply <firestream_core.project.Project.apply>` returns, read the way a
     caller reads it:

@@ -166,8 +166,10 @@ def force_unlock(project_dir: Path | str, *, lock_id: str | None = None) -> Lock
         acquisition's (``LockInfo.id``), else raise ``StateError``.
     :return: the holder that was removed, or None when there was no lock.
 
-    A holder that is still running is not stopped; it goes on believing it
-    holds the lock. Use this only when that run is known to be over.
+    A holder that is still running is not stopped: it notices before it
+    starts its next release (:meth:`ProjectLock.lost_reason`) and starts none,
+    while the releases it is running finish. Use this only when that run is
+    known to be over.
     """
     path = lock_path(project_dir)
     info = read_lock(project_dir)
@@ -200,6 +202,16 @@ class ProjectLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+    def lost_reason(self) -> str | None:
+        """Why this run can no longer count on the lock: its file was removed or replaced
+        while it held it (``firestream state unlock --force``; another run may have taken
+        it since). None while it is this run's. A run stops starting releases when it
+        says so (``Project.apply``); two ``stat`` calls, asked before each release starts."""
+        fd = self._fd
+        if fd is None or _same_file(fd, self.path):
+            return None
+        return f"the project lock {self.path} was removed or replaced meanwhile; another run may hold it now"
 
     def __enter__(self) -> ProjectLock:
         self.acquire()

@@ -316,31 +316,30 @@ def test_state_unlock_force(env, capsys):
 # -- lock and interruption -------------------------------------------------------------------
 
 
-def test_a_program_calling_apply_stops_starting_releases_when_its_lock_is_lost(env, fake_helm, monkeypatch):
-    """``Project.apply`` takes the lock itself: a lock that says it was lost (as a cluster lease
-    does, ``state/kubernetes.py``) stops the run from starting releases, as under the CLI."""
-    from firestream_core.state.lock import ProjectLock
+def test_a_run_whose_lock_is_removed_meanwhile_starts_no_more_releases(env, fake_helm, capsys):
+    """``firestream state unlock --force`` while a run goes on (here from a hook of release
+    ``a``): the run notices before it starts ``b``, which ends not started with the reason
+    (exit code 1); what was running finished. ``Project.apply`` takes the lock itself here;
+    the CLI's path, under ``project.lock``, is tests/state/test_kubernetes_two_machines.py's."""
+    from firestream_core.plugin.manager import get_plugin_manager
+    from firestream_core.state.lock import force_unlock
 
-    lost: list[str] = []
-    monkeypatch.setattr(ProjectLock, "lost_reason", lambda self: lost[0] if lost else None, raising=False)
-
-    class LoseAfterA:
+    class UnlockAfterA:
         @hookimpl
         def post_exec(self, chart):
             if chart.chart_info.name == "a":
-                lost.append("the lock went to someone else")
-
-    from firestream_core.plugin.manager import get_plugin_manager
+                force_unlock(env.dir)
 
     env.write(block("a"), block("b", ("a",)))
-    manager = get_plugin_manager(load_entry_points=False, extra_plugins=[LoseAfterA()])
+    manager = get_plugin_manager(load_entry_points=False, extra_plugins=[UnlockAfterA()])
     project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
                            kubectl_binary=os.environ["FIRESTREAM_KUBECTL_BINARY"], manager=manager)
     result = project.apply(concurrency=1)
     assert result.releases["a"].result == "ok"
-    assert (result.releases["b"].result, result.releases["b"].reason) == (
-        "not_started", "not started: the lock went to someone else")
-    assert result.stopped == "the lock went to someone else" and result.exit_code == 1
+    b = result.releases["b"]
+    assert b.result == "not_started" and b.reason.startswith("not started: the project lock ")
+    assert result.stopped and "was removed or replaced meanwhile" in result.stopped
+    assert result.exit_code == 1
     assert [c[c.index("upgrade") + 1] for c in fake_helm.calls("upgrade")] == ["a"]
 
 

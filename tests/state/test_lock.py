@@ -193,9 +193,13 @@ def test_force_unlock(tmp_path):
 def test_release_after_force_unlock_leaves_the_new_holders_lock(tmp_path):
     first = ProjectLock(tmp_path, "firestream apply")
     first.acquire()
+    assert first.lost_reason() is None
     assert StateStore(tmp_path).force_unlock() == first.info
+    lost = f"the project lock {lock_path(tmp_path)} was removed or replaced meanwhile; another run may hold it now"
+    assert first.lost_reason() == lost  # the holder can tell, before it starts another release
     second = ProjectLock(tmp_path, "firestream apply")
     second.acquire()
+    assert first.lost_reason() == lost and second.lost_reason() is None
     first.release()
     assert read_lock(tmp_path) == second.info
     second.release()
