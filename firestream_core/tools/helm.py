@@ -29,6 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import attrs
+
 from firestream_core.errors import (
     ChartNotFoundError,
     HelmCommandError,
@@ -58,7 +60,7 @@ from firestream_core.tools.values import file_documents, merged_values, values_f
 if TYPE_CHECKING:
     from firestream_core.model import ChartInfo
 
-__all__ = ["ENV_HELM_BINARY", "Helm", "Registries"]
+__all__ = ["ENV_HELM_BINARY", "Helm", "Registries", "RepoAccess"]
 
 # The command lines live in helm_args, the error typing in helm_errors and helm's output in
 # helm_output.
@@ -69,6 +71,23 @@ ENV_HELM_BINARY = "FIRESTREAM_HELM_BINARY"
 """Environment variable naming the helm binary (default: ``helm`` on PATH)."""
 
 
+@attrs.frozen
+class RepoAccess:
+    """How ``helm repo add`` reaches a classic chart repository (its host's ``[registries]``
+    entry, from :meth:`Registries.repo_access`).
+
+    :ivar username: the user (None: no credentials, only TLS settings).
+    :ivar password: the password, read at run time (already given to the redactor).
+    :ivar insecure: skip TLS certificate verification.
+    :ivar source: where the password came from, for messages (``$VAR``, ``file 'path'``).
+    """
+
+    username: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+    insecure: bool = False
+    source: str = "nowhere"
+
+
 class Registries(Protocol):
     """What ``Helm`` asks of its ``registries`` (:class:`~firestream_core.tools.oci.RegistryLogins`)."""
 
@@ -76,14 +95,18 @@ class Registries(Protocol):
         """Log in to ``ref``'s registry once if it has credentials; its flags (``--plain-http``...)."""
         ...
 
+    def repo_access(self, helm: Helm, url: str) -> RepoAccess | None:
+        """The credentials and TLS setting of the chart repository at ``url`` (its host's entry)."""
+        ...
 
-def _repo_refused(name: str, url: str, username: str | None, access: Any, exc: HelmError) -> RegistryAuthError:
-    """A chart repository's 401/403 on ``helm repo add``, as one message naming what to check."""
+
+def _repo_refused(name: str, url: str, username: str | None, source: str | None, exc: HelmError) -> RegistryAuthError:
+    """A chart repository's 401/403 on ``helm repo add``, as one message naming what to check
+    (``source``: where the password came from, when the host's entry gave it)."""
     from urllib.parse import urlsplit
 
     host = urlsplit(url).netloc
     if username:
-        source = getattr(access, "source", None)
         return RegistryAuthError(
             f"chart repository '{name}' ({url}) refused the credentials of user '{username}'"
             + (f" (password from {source})" if source else ""),
@@ -528,14 +551,12 @@ class Helm(KubeTool):
             args = ["repo", "add", name, url, "--force-update"]
             stdin = None
             red = self.redactor
-            access = None
-            repo_access = getattr(self.registries, "repo_access", None)
-            if username is None and repo_access is not None:
-                access = repo_access(self, url)
-                if access is not None:
-                    username, password = access.username, access.password
-                    if access.insecure:
-                        args.append("--insecure-skip-tls-verify")
+            source = None
+            access = self.registries.repo_access(self, url) if username is None and self.registries else None
+            if access is not None:
+                username, password, source = access.username, access.password, access.source
+                if access.insecure:
+                    args.append("--insecure-skip-tls-verify")
             if username:
                 args += ["--username", username]
             if password:
@@ -547,7 +568,7 @@ class Helm(KubeTool):
             except HelmError as exc:
                 if not re.search(r"\b(401|403)\b|Unauthorized|Forbidden", exc.stderr or str(exc)):
                     raise
-                raise _repo_refused(name, url, username, access, exc) from None
+                raise _repo_refused(name, url, username, source, exc) from None
             with self._lock:
                 self._repos_done.add(key)
             return True

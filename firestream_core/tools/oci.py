@@ -58,6 +58,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from firestream_core.errors import ConfigError, FirestreamError, HelmError, RegistryAuthError
+from firestream_core.tools.helm import RepoAccess
 
 if TYPE_CHECKING:
     from firestream_core.model import HelmChart
@@ -69,7 +70,6 @@ __all__ = [
     "RegistryConfig",
     "RegistryCredentialsError",
     "RegistryLogins",
-    "RepoAccess",
     "is_oci",
     "oci_chart_ref",
     "oci_host",
@@ -224,24 +224,6 @@ def read_password(
     raise RegistryCredentialsError(f"registry '{host}': no password_env or password_file configured")
 
 
-@attrs.frozen
-class RepoAccess:
-    """How ``helm repo add`` reaches a classic chart repository (its host's ``[registries]`` entry).
-
-    :ivar host: the repository's ``host[:port]``.
-    :ivar username: the user (None: no credentials, only TLS settings).
-    :ivar password: the password, read at run time (already given to the redactor).
-    :ivar insecure: skip TLS certificate verification.
-    :ivar source: where the password came from, for messages (``$VAR``, ``file 'path'``).
-    """
-
-    host: str
-    username: str | None = None
-    password: str | None = attrs.field(default=None, repr=False)
-    insecure: bool = False
-    source: str = "nowhere"
-
-
 class RegistryLogins:
     """Logs in to each configured registry once per run and gives the flags its charts need.
 
@@ -328,12 +310,17 @@ class RegistryLogins:
             with self._lock:
                 self._done[host] = None
 
-    def _login(self, helm: Helm, host: str, cfg: RegistryConfig) -> None:
+    def _password(self, helm: Helm, host: str, cfg: RegistryConfig) -> str:
+        """``cfg``'s password (helm's own ``env`` looked at first), given to the redactor."""
         environ: Mapping[str, str] = self.environ if self.environ is not None else os.environ
-        merged = {**environ, **getattr(helm, "env", {})}
-        password = read_password(host, cfg, project_dir=self.project_dir, environ=merged)
+        password = read_password(host, cfg, project_dir=self.project_dir,
+                                 environ={**environ, **getattr(helm, "env", {})})
         if self.redactor is not None:
             self.redactor.add(password)
+        return password
+
+    def _login(self, helm: Helm, host: str, cfg: RegistryConfig) -> None:
+        password = self._password(helm, host, cfg)
         assert cfg.username is not None
         try:
             helm.registry_login(host, cfg.username, password, cfg.insecure, plain_http=cfg.plain_http)
@@ -362,10 +349,5 @@ class RegistryLogins:
         if cfg is None:
             return None
         if not cfg.username:
-            return RepoAccess(host, insecure=cfg.insecure)
-        environ: Mapping[str, str] = self.environ if self.environ is not None else os.environ
-        password = read_password(host, cfg, project_dir=self.project_dir,
-                                 environ={**environ, **getattr(helm, "env", {})})
-        if self.redactor is not None:
-            self.redactor.add(password)
-        return RepoAccess(host, cfg.username, password, cfg.insecure, cfg.password_source)
+            return RepoAccess(insecure=cfg.insecure)
+        return RepoAccess(cfg.username, self._password(helm, host, cfg), cfg.insecure, cfg.password_source)
