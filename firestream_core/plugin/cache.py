@@ -177,16 +177,26 @@ class PluginCache:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         self.enabled = enabled(env)
+        self._dir = cache_dir(env)
+        self._path: str | None = None
         self._seen: list[list[Any]] | None = None
-        if self.enabled:  # the fingerprint's folders name the file: those without distributions as one
-            self._seen = _fingerprint()
-            folders: list[Any] = [entry[0] for entry in self._seen[1:]]
-        else:
-            folders = sys.path
-        key = zlib.crc32(json.dumps([sys.executable, folders]).encode("utf-8"))
-        self.path = os.path.join(cache_dir(env), f"plugins-{key:08x}.json")
         self._doc: dict[str, Any] | None = None
         self._dirty = False
+
+    @property
+    def path(self) -> str:
+        """The file of this interpreter and installation. Naming it takes the installation's
+        fingerprint, whose folders name it (those without distributions as one), when the
+        file is first needed: a manager that never looks at entry points lists no folder."""
+        if self._path is None:
+            if self.enabled:
+                self._seen = _fingerprint()
+                folders: list[Any] = [entry[0] for entry in self._seen[1:]]
+            else:
+                folders = list(sys.path)
+            key = zlib.crc32(json.dumps([sys.executable, folders]).encode("utf-8"))
+            self._path = os.path.join(self._dir, f"plugins-{key:08x}.json")
+        return self._path
 
     def _load(self) -> dict[str, Any]:
         if self._doc is None:
@@ -205,15 +215,14 @@ class PluginCache:
     def entry_points(self) -> list[EntryPointRecord] | None:
         """The remembered entry points, or None when they may have changed.
 
-        The installation's fingerprint was taken when this cache was made, before any
-        scan: the scan that follows a miss is recorded under it, so a distribution
-        installed while that scan runs changes the fingerprint and the next run scans again.
+        The installation's fingerprint is taken when the file is first named (here,
+        before any scan): the scan that follows a miss is recorded under it, so a
+        distribution installed while that scan runs changes the fingerprint and the next
+        run scans again.
         """
         if not self.enabled:
             return None
-        doc = self._load()
-        if self._seen is None:
-            self._seen = _fingerprint()
+        doc = self._load()  # names the file: the fingerprint is taken
         if doc.get("fingerprint") != self._seen or not isinstance(doc.get("entry_points"), list):
             return None
         try:
