@@ -245,22 +245,27 @@ def find_project_file(given: str | None, environ: Any = None, cwd: str | None = 
     the repository root (a folder holding ``.git``) or the home folder. When none is
     found, ``firestream.toml`` (whose absence the command then reports).
     """
-    from pathlib import Path
-
     environ = os.environ if environ is None else environ
     chosen = given or environ.get(FILE_ENV) or None
+    # os.path, not pathlib: the commands that read no project (plugins, --help) do not import it
     if chosen:
-        path = Path(chosen)
-        return str(path / CONFIG_NAME) if path.is_dir() else chosen
-    here = Path(cwd or os.getcwd()).resolve()
-    home = Path(environ.get("HOME") or Path.home()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / CONFIG_NAME
-        if candidate.is_file():
+        if not os.path.isdir(chosen):
+            return chosen
+        # written as pathlib writes it: no "." parts, no doubled or trailing "/" ("./dir/" ->
+        # "dir/firestream.toml"), and ".." kept (a symlink's ".." is not its folder's parent)
+        parts = [p for p in chosen.split("/") if p not in ("", ".")]
+        return ("/" if chosen.startswith("/") else "") + "/".join([*parts, CONFIG_NAME])
+    here = os.path.realpath(cwd or os.getcwd())
+    home = os.path.realpath(environ.get("HOME") or os.path.expanduser("~"))
+    folder = here
+    while True:
+        candidate = os.path.join(folder, CONFIG_NAME)
+        if os.path.isfile(candidate):
             return os.path.relpath(candidate, here) if folder != here else CONFIG_NAME
-        if (folder / ".git").exists() or folder == home:
-            break
-    return CONFIG_NAME
+        parent = os.path.dirname(folder)
+        if os.path.exists(os.path.join(folder, ".git")) or folder == home or parent == folder:
+            return CONFIG_NAME
+        folder = parent
 
 
 def checkout_tool(name: str) -> str | None:

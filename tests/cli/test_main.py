@@ -95,15 +95,17 @@ def test_plugins_command_does_not_import_cattrs_sh_or_yaml() -> None:
 
 def test_plugins_from_a_warm_cache_imports_no_plugin_nor_pluggy(tmp_path: Path) -> None:
     """With the plugin cache warm, listing needs neither the entry-point scan, nor the plugins'
-    modules, nor pluggy (and ``inspect`` with it): all of it comes from the cache."""
+    modules, nor pluggy (and ``inspect`` with it): all of it comes from the cache. Nor pathlib:
+    finding the project file (which ``plugins`` does not read) walks with ``os.path``."""
     env = {"FIRESTREAM_CACHE_DIR": str(tmp_path / "cache"), "FIRESTREAM_PLUGIN_CACHE": "on"}
     code = """
         import sys
+        sys.modules.pop("pathlib", None)  # an editable install's finder imported it at start-up
         from firestream_core.cli.main import main
         main(["plugins", "--json"])
         print("heavy:", sorted({m.split(".")[0] for m in sys.modules} & {
             "pluggy", "attrs", "cattrs", "yaml", "importlib_metadata", "firestream_chart_kafka",
-            "firestream_chart_postgresql"}))
+            "firestream_chart_postgresql", "pathlib"}))
         """
     cold = run_py(code, env=env)
     warm = run_py(code, env=env)
@@ -223,6 +225,30 @@ def test_only_the_command_run_is_imported(project: Path) -> None:
 
 
 # -- flags before and after the subcommand -----------------------------------------------------
+
+
+def test_project_file_is_named_as_pathlib_names_it(tmp_path: Path, monkeypatch) -> None:
+    """``-f FOLDER`` and the upward walk, written without pathlib: "." parts, doubled and
+    trailing slashes go, ".." stays (a symlink's ".." is not its folder's parent)."""
+    from firestream_core.cli.main import find_project_file
+
+    (tmp_path / "a" / "b" / "c" / "d").mkdir(parents=True)
+    (tmp_path / "a" / "b" / ".git").mkdir()
+    (tmp_path / "a" / "firestream.toml").write_text("")
+    (tmp_path / "a" / "b" / "c" / "firestream.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    for given in ("./a/", "a//", "a", "a/b/..", str(tmp_path / "a"), "x.toml", "."):
+        expected = str(Path(given) / "firestream.toml") if Path(given).is_dir() else given
+        assert find_project_file(given, {}) == expected, given
+    assert find_project_file(None, {"FIRESTREAM_FILE": "a"}) == "a/firestream.toml"
+    home = {"HOME": str(tmp_path)}
+    assert find_project_file(None, home, cwd=str(tmp_path / "a/b/c/d")) == "../firestream.toml"
+    assert find_project_file(None, home, cwd=str(tmp_path / "a/b/c")) == "firestream.toml"
+    # the walk stops at the repository root (a/b holds .git) and at the home folder
+    assert find_project_file(None, home, cwd=str(tmp_path / "a/b")) == "firestream.toml"
+    assert find_project_file(None, {"HOME": str(tmp_path / "a/b/c/d")},
+                             cwd=str(tmp_path / "a/b/c/d")) == "firestream.toml"
+    assert find_project_file(None, {"HOME": "/nonexistent"}, cwd="/") == "firestream.toml"
 
 
 def test_find_command_skips_global_flags_and_their_values() -> None:
