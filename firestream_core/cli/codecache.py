@@ -1,4 +1,4 @@
-"""attrs' generated methods, compiled once and read back on later runs (the console script only).
+"""attrs' and cattrs' generated code, compiled once and read back on later runs (the console script only).
 
 attrs writes the ``__init__``, ``__repr__``, ``__eq__`` and ``__hash__`` of each
 class it defines as Python source and compiles it when the class is defined.
@@ -7,6 +7,9 @@ results) and ``compile()`` was a fifth of its start-up: 24 ms of the ~120 ms
 before an apply's first helm call. With this cache the code objects are read
 back with ``marshal``, as Python reads its own ``.pyc`` files, which saves 17
 ms there and 9.5 ms of a ``validate`` (bench/README.md, "Seventh pass").
+cattrs does the same for the functions that structure the config (one of 15
+KB for a release's table), and attrs for its own classes when it is imported:
+both are read back too (bench/README.md, "Ninth pass").
 
 **Exactly the same code.** An entry is found by the name attrs gives the
 generated file (``<attrs generated methods module.Class>``) and used only when
@@ -26,10 +29,13 @@ defines, not for every class the file holds (the whole file is about 1 MB
 once every command ran, 2.3 ms to read in one piece).
 
 **Installed only by the console script** (``cli/main.py``), before the first
-model is imported: a program that imports ``firestream_core`` gets attrs
-unchanged. It replaces the name ``compile`` in ``attr._make``, the attrs
-module that compiles the generated methods, which calls it as
-``compile(script, filename, "exec")``.
+model is imported: a program that imports ``firestream_core`` gets attrs and
+cattrs unchanged. It puts the name ``compile`` in the namespace of
+``attr._make`` and ``cattrs.gen`` (:data:`PATCHED`), the modules that compile
+the generated code, each calling it as ``compile(script, filename, "exec")``,
+as they are imported and before their bodies run. cattrs' names for its
+generated files may repeat for another source (or be empty), so its entries
+are found by name and source together.
 
 **Only ever saves time.** The file lives beside the plugin cache
 (``$FIRESTREAM_CACHE_DIR``, default ``~/.cache/firestream``); it is written
@@ -53,7 +59,7 @@ from firestream_core.plugin.cache import cache_dir, prune_stale, switched_on
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["CODE_CACHE_ENV", "MAX_ENTRIES", "CodeCache", "cache_path", "enabled", "install", "uninstall"]
+__all__ = ["CODE_CACHE_ENV", "MAX_ENTRIES", "CodeCache", "PATCHED", "cache_path", "enabled", "install", "uninstall"]
 
 CODE_CACHE_ENV = "FIRESTREAM_CODE_CACHE"
 """``off`` (or ``0``, ``no``, ``false``) disables the cache: attrs compiles as usual."""
@@ -122,13 +128,18 @@ class CodeCache:
         so a command pays for the classes it defines, not for every class the file holds."""
         self._used: dict[str, bytes] = {}
         self._dirty = False
+        self._loaded = False
         self.hits = self.misses = 0
-        self.installed: Any = None
-        """The ``attr._make`` module compiling through this cache, once patched."""
+        self.installed: list[Any] = []
+        """The modules compiling through this cache (:data:`PATCHED`), once patched."""
         self.pending: _PatchOnImport | None = None
 
     def load(self) -> None:
-        """Read the file, when there is one this user owns and only this user can write."""
+        """Read the file, when there is one this user owns and only this user can write (once:
+        attrs and cattrs are patched one after the other)."""
+        if self._loaded:
+            return
+        self._loaded = True
         try:
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
@@ -164,6 +175,10 @@ class CodeCache:
             name = f"{filename}\x00{len(str(number))}"
         else:
             number = None
+            if not filename.startswith(_PREFIX):
+                # cattrs' names ("<cattrs generated structure module.Class>", or "") may
+                # stand for another source elsewhere: the source is part of the key
+                name = f"{filename}\x00{source}"
         raw = self._entries.get(name)
         if raw is not None and (entry := _read_entry(raw)) is not None and entry[0] == text:
             self.hits += 1
@@ -212,21 +227,29 @@ def cache_path(environ: Any = None) -> str:
     return os.path.join(cache_dir(env), f"attrs-code-{tag}-O{sys.flags.optimize}-f{_FORMAT}.marshal")
 
 
-def _patch(make: Any, cache: CodeCache) -> bool:
-    """Have ``make`` (``attr._make``) compile through ``cache``, reading the file first; False
-    when it is not the attrs expected (no ``_linecache_and_compile`` calling the built-in
-    ``compile`` by that name) or something replaced that name already."""
-    if not hasattr(make, "_linecache_and_compile") or "compile" in vars(make):
+PATCHED = {"attr._make": "_linecache_and_compile", "cattrs.gen": "make_dict_structure_fn"}
+"""The modules that compile generated code through the cache, each with a name it must define
+(the attrs and cattrs this module was written against); each calls the built-in ``compile``
+by that name, as ``compile(script, filename, "exec")``."""
+
+
+def _patch(module: Any, cache: CodeCache) -> bool:
+    """Have ``module`` (one of :data:`PATCHED`, run already) compile through ``cache``; False
+    when it is not the module expected or something replaced its ``compile`` already."""
+    if not hasattr(module, PATCHED[module.__name__]) or "compile" in vars(module):
         return False
     cache.load()
-    make.compile = cache.compile
-    cache.installed = make
+    module.compile = cache.compile
+    cache.installed.append(module)
     return True
 
 
 class _PatchOnImport:
-    """A ``sys.meta_path`` finder that patches ``attr._make`` once it has run, then steps aside:
-    a command that defines no attrs class (``firestream plugins``) does not import attrs.
+    """A ``sys.meta_path`` finder that has each of :data:`PATCHED` compile through the cache
+    from the moment it is imported: ``compile`` is put in the module's namespace before its
+    body runs, so attrs' own classes (``Attribute``, ``Factory``...) are read back too. A
+    module that turns out not to be the one expected gets the built-in back; a command
+    that defines no attrs class (``firestream plugins``) imports neither.
 
     It stays in ``sys.meta_path``, answering nothing, until :func:`uninstall`: taking
     itself out while another thread's import walks the list could make that import
@@ -235,12 +258,12 @@ class _PatchOnImport:
 
     def __init__(self, cache: CodeCache) -> None:
         self.cache = cache
-        self.done = False
+        self.waiting = set(PATCHED)
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if self.done or name != "attr._make":
+        if name not in self.waiting:
             return None
-        self.done = True
+        self.waiting.discard(name)
         for finder in sys.meta_path:
             if finder is self:
                 continue
@@ -257,6 +280,8 @@ class _PatchOnImport:
         own = getattr(loader, "__dict__", {}).get("exec_module")  # what the loader held, if anything
 
         def exec_and_patch(module: Any) -> None:
+            cache.load()
+            module.compile = cache.compile
             try:
                 exec_module(module)
             finally:  # the loader as it was
@@ -264,11 +289,15 @@ class _PatchOnImport:
                     del loader.exec_module
                 else:
                     loader.exec_module = own
-            _patch(module, cache)
+            if vars(module).get("compile") == cache.compile:
+                if hasattr(module, PATCHED[name]):
+                    cache.installed.append(module)
+                else:  # not the module expected: the built-in from now on
+                    del module.compile
 
         try:
             loader.exec_module = exec_and_patch
-        except AttributeError:  # a loader that takes no attributes: attrs compiles as usual
+        except AttributeError:  # a loader that takes no attributes: it compiles as usual
             pass
         return spec
 
@@ -280,30 +309,32 @@ class _PatchOnImport:
 
 
 def install() -> CodeCache | None:
-    """Have attrs compile through this interpreter's cache from now on (from when it is
-    imported, if it is not yet); None when the cache is off."""
+    """Have attrs and cattrs compile through this interpreter's cache from now on (from when
+    each is imported, if it is not yet); None when the cache is off."""
     if not enabled():
         return None
     cache = CodeCache(cache_path())
-    make = sys.modules.get("attr._make")
-    if make is not None:
-        _patch(make, cache)
-    else:
-        hook = _PatchOnImport(cache)
+    hook = _PatchOnImport(cache)
+    for name in PATCHED:
+        module = sys.modules.get(name)
+        if module is not None:
+            hook.waiting.discard(name)
+            _patch(module, cache)
+    if hook.waiting:
         cache.pending = hook
         sys.meta_path.insert(0, hook)
     return cache
 
 
 def uninstall(cache: CodeCache | None) -> None:
-    """Give attrs back the built-in ``compile`` (and save what ``cache`` learned)."""
+    """Give attrs and cattrs back the built-in ``compile`` (and save what ``cache`` learned)."""
     if cache is None:
         return
     if cache.pending is not None:
         cache.pending.remove()
         cache.pending = None
-    make = cache.installed
-    if make is not None and vars(make).get("compile") == cache.compile:
-        del make.compile
-    cache.installed = None
+    for module in cache.installed:
+        if vars(module).get("compile") == cache.compile:
+            del module.compile
+    cache.installed = []
     cache.save()

@@ -1,8 +1,7 @@
-"""The console script's cache of attrs' generated methods (``cli/codecache.py``)."""
+"""The console script's cache of attrs' and cattrs' generated code (``cli/codecache.py``)."""
 
 from __future__ import annotations
 
-import builtins
 import marshal
 import os
 import stat
@@ -186,32 +185,44 @@ CHECKED_RUN = """
     import attr._make as make
     from firestream_core.cli import codecache
     cache = codecache.install()
-    through_cache = vars(make).get("compile", builtins.compile)  # the built-in when the cache is off
+    import cattrs.gen as gen  # patched as it is imported (attr._make was imported before install)
     mismatches = []
-    def checked(source, filename, mode, *args):
-        code = through_cache(source, filename, mode, *args)
-        if code != builtins.compile(source, filename, mode, *args):
-            mismatches.append(filename)
-        return code
-    make.compile = checked
+    def checked(module):
+        through_cache = vars(module).get("compile", builtins.compile)  # the built-in when off
+        def checked(source, filename, mode, *args):
+            code = through_cache(source, filename, mode, *args)
+            if code != builtins.compile(source, filename, mode, *args):
+                mismatches.append(filename)
+            return code
+        module.compile = checked
+        return through_cache
+    through = {module: checked(module) for module in (make, gen)}
     import firestream_core.model as model, firestream_core.config.model as config
     import firestream_core.deploy.results, firestream_core.plugin.context
+    from firestream_core.config.converter import structure
     release = model.InstalledRelease("db", "data", 3, "deployed", "postgresql-13.2.24")
     same = model.InstalledRelease("db", "data", 3, "deployed", "postgresql-13.2.24")
-    values = [hash(release), repr(release), release == same, hash(model.SemVer.parse("1.2.3-rc.1"))]
-    make.compile = through_cache
-    if cache is None:
-        del make.compile
+    parsed, problems = structure({"name": "db", "chart": "bitnami/postgresql", "depends_on": ["net"],
+                                  "values": {"auth": {"database": "app"}}}, config.ReleaseConfig, "deployments.db")
+    values = [hash(release), repr(release), release == same, hash(model.SemVer.parse("1.2.3-rc.1")),
+              repr(parsed), problems]
+    for module, through_cache in through.items():
+        module.compile = through_cache
+        if cache is None:
+            del module.compile
     codecache.uninstall(cache)
     print(json.dumps({"hits": getattr(cache, "hits", 0), "misses": getattr(cache, "misses", 0), "mismatches": mismatches,
-                      "values": [str(v) for v in values], "patched": "compile" in vars(make)}))
+                      "values": [str(v) for v in values],
+                      "patched": "compile" in vars(make) or "compile" in vars(gen),
+                      "cattrs": sum(1 for k in getattr(cache, "_entries", {}) if "cattrs generated" in k)}))
 """
 
 
 def test_another_process_reads_firestreams_classes_back_with_its_own_hashes(tmp_path: Path) -> None:
-    """Every class of the models, config, results and chart context: written by one process,
-    read back by the next with another hash seed, each code object equal to what compile()
-    gives in that process, and instances hashing as with the cache off."""
+    """Every class of the models, config, results and chart context, and cattrs' structuring
+    of a release: written by one process, read back by the next with another hash seed, each
+    code object equal to what compile() gives in that process, and instances hashing (and
+    the config structured) as with the cache off."""
     import json
 
     env = {"FIRESTREAM_CACHE_DIR": str(tmp_path)}
@@ -219,6 +230,7 @@ def test_another_process_reads_firestreams_classes_back_with_its_own_hashes(tmp_
     assert first.returncode == 0, first.stderr
     written = json.loads(first.stdout)
     assert written["hits"] == 0 and written["misses"] >= 30 and written["mismatches"] == []
+    assert written["cattrs"] >= 1  # cattrs' generated structuring code is in the file too
 
     second = run_py(CHECKED_RUN, env={**env, "PYTHONHASHSEED": "2"})
     assert second.returncode == 0, second.stderr
@@ -297,6 +309,49 @@ def test_the_hook_patches_attrs_when_it_is_imported_and_uninstall_undoes_it(tmp_
     assert after == "after: False False"
 
 
+def test_attrs_own_classes_are_read_back_when_the_hook_runs_before_its_body(tmp_path: Path) -> None:
+    """``compile`` is in ``attr._make``'s namespace before its body runs: the classes attrs
+    defines for itself (``Attribute``, ``Factory``...) are read back on the next run too."""
+    import json
+
+    code = """
+        import json, sys
+        from firestream_core.cli import codecache
+        cache = codecache.install()
+        import attrs
+        import cattrs.gen
+        names = sorted({k.split(">")[0] + ">" for k in cache._used})
+        codecache.uninstall(cache)
+        print(json.dumps({"hits": cache.hits, "misses": cache.misses, "names": names}))
+    """
+    env = {"FIRESTREAM_CACHE_DIR": str(tmp_path), "PYTHONHASHSEED": "5"}
+    first = json.loads(run_py(code, env=env).stdout)
+    second = json.loads(run_py(code, env=env).stdout)
+    assert "<attrs generated __repr__ attr._make.Attribute>" in first["names"]
+    assert first["misses"] >= 5 and first["hits"] == 0
+    assert (second["hits"], second["misses"], second["names"]) == (first["misses"], 0, first["names"])
+
+
+def test_a_module_that_is_not_the_one_expected_gets_the_built_in_back(tmp_path: Path) -> None:
+    """An ``attr._make`` without ``_linecache_and_compile`` (another attrs than the one
+    written against) compiles with the built-in once its body ran, and is left alone after."""
+    fake = tmp_path / "fake" / "attr"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "_make.py").write_text("seen = compile('x = 1', '<attrs generated methods m.C>', 'exec')\n")
+    code = """
+        import sys
+        from firestream_core.cli import codecache
+        cache = codecache.install()
+        import attr._make as make
+        print("compile" in vars(make), cache.misses, make not in cache.installed)
+        codecache.uninstall(cache)
+    """
+    r = run_py(code, env={"FIRESTREAM_CACHE_DIR": str(tmp_path / "cache"),
+                          "PYTHONPATH": str(tmp_path / "fake")})
+    assert r.stdout.split() == ["False", "1", "True"], r.stderr
+
+
 def test_a_program_calling_main_keeps_attrs_as_it_is(tmp_path: Path, monkeypatch) -> None:
     import attr._make as make
 
@@ -304,8 +359,10 @@ def test_a_program_calling_main_keeps_attrs_as_it_is(tmp_path: Path, monkeypatch
 
     monkeypatch.setenv("FIRESTREAM_CACHE_DIR", str(tmp_path))
     assert main(["plugins", "--json"]) in (0, 1)
-    assert "compile" not in vars(make)
-    assert make.__dict__.get("compile", builtins.compile) is builtins.compile
+    import cattrs.gen as gen
+
+    for module in (make, gen):
+        assert "compile" not in vars(module)
     assert not list(tmp_path.glob("attrs-code-*"))
 
 
