@@ -9,8 +9,10 @@ action     when
 create     the release is not deployed (not in ``helm list``, or uninstalled)
 upgrade    chart, version or values changed (the values plugins contribute
            included), a chart-type option or helm setting changed, a local
-           chart's files changed, status ``failed``, changed outside
-           firestream, or not recorded in state and differing
+           chart's files changed, status ``failed``, the last apply failed,
+           rolled back by ``firestream rollback``, changed outside
+           firestream, or not recorded in state and differing (a local
+           chart with no state entry always: its files cannot be compared)
 recover    helm reports ``pending-install`` / ``pending-upgrade`` /
            ``pending-rollback`` (an earlier run was killed)
 reinstall  the upgrade crosses the chart's breaking version that requires an
@@ -40,12 +42,15 @@ A local chart (``path = "charts/x"``) can change without a version bump:
 its content digest (:func:`firestream_core.tools.chartfiles.chart_digest`) is
 recorded in state as ``chart_digest``, and a different digest is an
 upgrade, ``chart files changed``. A state entry written before firestream
-recorded it (no ``chart_digest``) upgrades once, ``chart files not recorded
-in state``, since what was deployed from the folder is unknown.
+recorded it (no ``chart_digest``), and a release with no state entry at all,
+upgrades once, ``chart files not recorded in state``, since what was deployed
+from the folder is unknown.
 
 The plan is built from exactly one cluster-state call made by the caller
 (``helm list -A -a -o json``), plus ``helm get values`` only for releases
-whose values digest changed.
+whose values digest changed, and for those whose recorded digest cannot say
+what helm holds (the last apply failed, a rollback, a revision made outside
+firestream): their value changes are listed against helm's values.
 """
 
 from __future__ import annotations
@@ -495,12 +500,18 @@ def _release_reasons(installed: InstalledRelease, base: Mapping[str, Any]) -> li
 
 
 def _files_reasons(files_digest: str | None, files_problem: str | None, record: ReleaseState | None) -> list[str]:
-    """A local chart's files: unreadable, changed, or never recorded."""
+    """A local chart's files: unreadable, changed, or never recorded.
+
+    With no record at all (the state lost, a new environment's state, a release
+    helm made) the files the cluster runs cannot be compared, even when helm
+    holds the desired values: the release upgrades once, as an entry that
+    predates ``chart_digest`` does. A repository chart is named by its version.
+    """
     if files_problem:
         return [files_problem]
-    if files_digest is None or record is None:
+    if files_digest is None:
         return []
-    recorded = record.chart_digest
+    recorded = record.chart_digest if record is not None else None
     if recorded is None:
         return ["chart files not recorded in state"]
     return ["chart files changed"] if recorded != files_digest else []
@@ -531,11 +542,26 @@ def _values_reasons(
             return ["not recorded in state: values unknown"], [], False
         return (["values changed: " + ", ".join(found)], found, False) if found else ([], [], True)
     reasons: list[str] = []
-    if record.result != "succeeded":
+    rolled_back = record.action == "rollback"
+    if rolled_back and record.result == "succeeded":
+        # the rollback's record keeps the digests of the apply before it: the cluster runs an
+        # older revision's chart and values, whatever they were
+        reasons.append(f"rolled back to an earlier revision by 'firestream rollback' (revision "
+                       f"{record.revision}): the config is not what runs")
+    elif record.result != "succeeded":
         stage = record.stage_failed
-        reasons.append(f"last apply {record.result}" + (f" in {stage}" if stage else ""))
+        what = "rollback" if rolled_back else "apply"
+        reasons.append(f"last {what} {record.result}" + (f" in {stage}" if stage else ""))
+    # after a failed apply (helm rolled back, or stopped half-way), a rollback, or a revision
+    # made outside firestream, the recorded digest says nothing of what helm holds: compare
+    unsure = bool(reasons) or (record.revision is not None and installed.revision != record.revision)
     if record.values_digest == desired.values_digest:
-        return reasons, [], False
+        if not unsure:
+            return reasons, [], False
+        found = _changed_keys(desired.chart, installed, project_dir, get_values, shown)
+        if found:
+            reasons.append("values changed: " + ", ".join(found))
+        return reasons, found or [], False
     found = _changed_keys(desired.chart, installed, project_dir, get_values, shown)
     if found == []:
         return reasons, [], True
@@ -672,8 +698,8 @@ def _plan_release(
     reasons += found
     if record is not None:
         reasons += part_reasons(record.desired_parts, desired.parts)
-    if not reasons and not matches:
-        reasons = _outside_reason(installed, record)
+    if not matches:  # a revision helm made without firestream comes first, whatever else differs
+        reasons = [*_outside_reason(installed, record), *reasons]
     if not reasons:
         return _unchanged(base, installed, record, matches)
     fields = _with_breaking(base, step, redact, extra)

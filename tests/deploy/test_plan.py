@@ -357,3 +357,81 @@ def test_repository_chart_has_no_chart_digest(tmp_path: Path) -> None:
     c = chart("db")
     plan = make_plan([c], [installed("db")], state_of(recorded(c, tmp_path)), project_dir=tmp_path)
     assert plan["db"].action == "no-op" and plan["db"].chart_digest is None
+
+
+def test_a_local_chart_with_no_state_entry_upgrades_even_when_helm_holds_its_values(tmp_path: Path) -> None:
+    """The state lost (or a new environment's state): helm's values say nothing of the files the
+    cluster runs, so the release is not "matches the cluster" and recorded as such."""
+    c = local_chart(tmp_path)
+    plan = make_plan([c], [installed("web", chart_name="web", version="0.1.0")], State(),
+                     project_dir=tmp_path, get_values=lambda n, ns: {})
+    assert plan["web"].action == "upgrade"
+    assert plan["web"].reasons == ("chart files not recorded in state",)
+    assert not plan.to_record
+    repo = chart("db")  # a repository chart is named by its version: matching values are enough
+    plan = make_plan([repo], [installed("db")], State(), project_dir=tmp_path, get_values=lambda n, ns: {})
+    assert plan["db"].action == "no-op" and [r.name for r in plan.to_record] == ["db"]
+
+
+def rolled_back(c: GenericChart, tmp_path: Path, *, revision: int, result: str = "succeeded") -> ReleaseState:
+    """What ``firestream rollback`` records: the previous apply's digests, the new revision."""
+    rec = recorded(c, tmp_path, revision=revision, result=result)
+    rec.action = "rollback"
+    if result != "succeeded":
+        rec.stage_failed = "rollback"
+    return rec
+
+
+def test_after_a_rollback_the_plan_upgrades_back_to_the_config_and_names_the_values(tmp_path: Path) -> None:
+    c = chart("web", values=f"message: v2\npassword: {SECRET}\n")
+    helm_now = {"message": "v1", "password": "old-one"}  # revision 3 = revision 1's values
+    plan = make_plan([c], [installed("web", revision=3)], state_of(rolled_back(c, tmp_path, revision=3)),
+                     project_dir=tmp_path, get_values=lambda n, ns: helm_now)
+    change = plan["web"]
+    assert change.action == "upgrade"
+    assert change.reasons == (
+        "rolled back to an earlier revision by 'firestream rollback' (revision 3): the config is not what runs",
+        "values changed: message, password")
+    assert change.value_changes == (("message", "v1", "v2"), ("password", "(sensitive)", "(sensitive)"))
+    assert SECRET not in plan.to_json() and "old-one" not in plan.to_json()
+    # helm's values equal to the config's (a rollback of chart files only): still an upgrade
+    same = make_plan([c], [installed("web", revision=3)], state_of(rolled_back(c, tmp_path, revision=3)),
+                     project_dir=tmp_path, get_values=lambda n, ns: {"message": "v2", "password": SECRET})
+    assert same["web"].action == "upgrade" and len(same["web"].reasons) == 1
+    failed = make_plan([c], [installed("web", revision=2)],
+                       state_of(rolled_back(c, tmp_path, revision=2, result="failed")), project_dir=tmp_path)
+    assert failed["web"].reasons == ("last rollback failed in rollback",)
+
+
+@pytest.mark.parametrize("how", ["failed", "outside"])
+def test_value_changes_are_listed_against_helm_when_the_record_cannot_say(tmp_path: Path, how: str) -> None:
+    """A failed apply recorded the new digest though helm rolled back; a helm upgrade made outside
+    firestream changed values the state never saw: the plan lists what differs from helm's."""
+    c = chart("api", values="message: hello-api-2\nreplicaCount: 1\n")
+    rec = recorded(c, tmp_path, revision=2, result="failed" if how == "failed" else "succeeded")
+    if how == "failed":
+        rec.stage_failed = "exec"
+    live = installed("api", revision=2 if how == "failed" else 3)
+    helm_now = {"message": "hello-api" if how == "failed" else "oob", "replicaCount": 1}
+    calls: list[str] = []
+
+    def get_values(name: str, ns: str) -> dict[str, object]:
+        calls.append(name)
+        return helm_now
+
+    plan = make_plan([c], [live], state_of(rec), project_dir=tmp_path, get_values=get_values)
+    first = "last apply failed in exec" if how == "failed" else \
+        "changed outside firestream (revision 3 in the cluster, 2 recorded)"
+    assert plan["api"].action == "upgrade" and calls == ["api"]
+    assert plan["api"].reasons == (first, "values changed: message")
+    assert plan["api"].changed_keys == ("message",)
+    assert plan["api"].value_changes == (("message", helm_now["message"], "hello-api-2"),)
+    # helm holds the config's values: the same decision, no values reason, one get_values call
+    same = make_plan([c], [live], state_of(rec), project_dir=tmp_path,
+                     get_values=lambda n, ns: {"message": "hello-api-2", "replicaCount": 1})
+    assert same["api"].action == "upgrade" and same["api"].reasons == (first,)
+    # a clean record with the same digest and revision asks helm nothing
+    calls.clear()
+    clean = make_plan([c], [installed("api", revision=2)], state_of(recorded(c, tmp_path, revision=2)),
+                      project_dir=tmp_path, get_values=get_values)
+    assert clean["api"].action == "no-op" and calls == []

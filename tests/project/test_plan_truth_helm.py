@@ -391,3 +391,62 @@ def test_adding_a_kafka_cluster_to_a_deployed_operator_is_planned_and_applied(
         assert not load(path, kube, helm_bin).plan().has_changes
     finally:
         kube.run([helm_bin, "uninstall", "streams", "-n", kube.namespace, "--wait"], check=False)
+
+
+# -- what the state cannot vouch for: a rollback, a lost state ---------------------------------------
+
+
+def test_after_a_rollback_the_plan_brings_the_release_back_to_the_config(tmp_path, kube, chart_repo, helm_bin,
+                                                                         no_log_redactors):
+    """``firestream rollback`` runs an older revision: the next plan says so and which values
+    differ from helm's, apply upgrades back to the config, and only then is it up to date."""
+    folder = tmp_path / "p"
+    path = one_release(folder, kube, chart_repo, version="0.1.0", message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    one_release(folder, kube, chart_repo, version="0.1.0", message="two")
+    assert load(path, kube, helm_bin).apply().ok
+    done = cli(path, kube, helm_bin, "rollback", "db", "--to-revision", "1", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    helm = kube.helm(helm_bin)
+    assert helm.get_values("db", kube.namespace)["message"] == "one"
+
+    done = cli(path, kube, helm_bin, "plan", "--detailed-exitcode")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "rolled back to an earlier revision by 'firestream rollback' (revision 3)" in done.stdout
+    assert "values changed: message" in done.stdout
+    assert done.stdout.count("Plan: 1 to upgrade.") == 1, done.stdout
+    assert cli(path, kube, helm_bin, "apply", "--yes").returncode == 0
+    assert helm.get_values("db", kube.namespace)["message"] == "two"
+    assert load(path, kube, helm_bin).plan()["db"].reasons == ("up to date",)
+
+
+def test_a_local_chart_whose_state_was_lost_is_upgraded_not_recorded(tmp_path, kube, helm_bin, no_log_redactors):
+    """Without a state entry the files a local chart's release runs cannot be compared: a template
+    changed meanwhile is deployed by the next apply instead of being recorded as matching."""
+    folder = tmp_path / "p"
+    chart = folder / "charts" / "app"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: app\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\ndata:\n"
+        "  message: {{ .Values.message | quote }}\n")
+    path = write_config(folder, f"""
+        [[deployments.generic]]
+        name = "solo"
+        path = "charts/app"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        [deployments.generic.values]
+        message = "hello"
+    """)
+    assert load(path, kube, helm_bin).apply().ok
+    (chart / "templates" / "cm.yaml").write_text((chart / "templates" / "cm.yaml").read_text()
+                                                 + '  extra: "new-key"\n')
+    (folder / ".firestream" / "state.json").unlink()
+
+    plan = load(path, kube, helm_bin).plan()
+    assert (plan["solo"].action, plan["solo"].reasons) == ("upgrade", ("chart files not recorded in state",))
+    assert load(path, kube, helm_bin).apply(plan).ok
+    live = kube.kubectl().get("configmap", "solo-cm", namespace=kube.namespace)
+    assert live["data"] == {"message": "hello", "extra": "new-key"}
+    assert load(path, kube, helm_bin).plan()["solo"].reasons == ("up to date",)
