@@ -36,12 +36,14 @@ class ConfigError(FirestreamError):
     """The configuration file is missing, malformed or invalid.
 
     ``problems`` lists every problem found (``path: message``), so all of
-    them can be reported at once.
+    them can be reported at once; an error that is one problem (the file is
+    missing, a dependency cycle) lists its message, so ``problems`` is never
+    empty.
     """
 
     def __init__(self, message: str, problems: list[str] | None = None, *, hint: str | None = None):
-        self.problems = list(problems or [])
-        full = message if not self.problems else message + "\n" + "\n".join(
+        self.problems = list(problems or [message])
+        full = message if not problems else message + "\n" + "\n".join(
             f"  {p}" for p in self.problems
         )
         super().__init__(full, hint=hint)

@@ -51,6 +51,13 @@ T = TypeVar("T")
 _RELEASE: ContextVar[str | None] = ContextVar("firestream_release", default=None)
 
 
+# A library prints nothing (docs/library.md): with no handler of the program's, a warning or an
+# error the core logs (a release failing) would reach Python's last-resort handler, stderr. The
+# CLI adds its own handlers; a program adds its own, or sees nothing.
+for _logger in ("firestream", "firestream_core"):
+    logging.getLogger(_logger).addHandler(logging.NullHandler())
+
+
 def release_prefix(name: str) -> str:
     """The prefix of every line of release ``name``.
 

@@ -102,3 +102,31 @@ def test_a_password_in_a_values_file_is_hidden_by_the_projects_redactor(tmp_path
     web.settings = attrs.evolve(web.settings, sensitive_keys=["config.dsn"])
     project.add_chart(web)  # a release added in code: its file's sensitive_keys leaf too
     assert project.redactor.redact("dsn=postgres://app@db/shop user app") == "dsn=*** user app"
+
+
+def test_a_missing_file_is_a_config_error_listing_one_problem(tmp_path) -> None:
+    """docs/library.md's ``for problem in exc.problems: print(problem)`` prints something for
+    every ConfigError, also the one-problem ones."""
+    with pytest.raises(ConfigError) as caught:
+        Project.load(tmp_path / "nofile.toml")
+    assert caught.value.problems == [f"configuration file not found: {tmp_path / 'nofile.toml'}"]
+    assert str(caught.value) == caught.value.problems[0]
+
+
+def test_the_library_prints_nothing_when_a_release_fails(tmp_path, fake_helm, fake_kubectl) -> None:
+    """No handler of the program's: the failure is in the result, and nothing reaches stderr
+    through Python's last-resort handler."""
+    import os
+    import subprocess
+    import sys
+
+    fake_helm.fail_on("web", message="injected: chart refused")
+    write_config(tmp_path, '[[deployments.generic]]\nname = "web"\nchart = "repo/web"\n'
+                           '[repositories]\nrepo = "https://charts.example.com"\n')
+    code = (f"from firestream_core import Project\n"
+            f"p = Project.load({str(tmp_path / 'firestream.toml')!r}, helm_binary={str(fake_helm.binary)!r}, "
+            f"kubectl_binary={str(fake_kubectl)!r})\n"
+            "r = p.apply()\nprint(r.releases['web'].result)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,  # noqa: S603
+                          env={**os.environ, **fake_helm.env}, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "failed\n", "")
