@@ -125,7 +125,9 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
     A change that takes destructive steps (a breaking version's pre-upgrade
     commands, secrets hidden, and its uninstall) lists them under the table,
     ``! release: step``, in the order they run. A release a plugin refuses to
-    deploy as configured (``Change.problems``) is listed under ``Refused:``.
+    deploy as configured (``Change.problems``) is listed under ``Refused:``, and a
+    release the state records and helm runs that the config no longer names
+    (``Plan.left_behind``) under ``Not in the config any more``.
     """
     from firestream_core.cli.logs import redact
 
@@ -144,6 +146,10 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
         table += ("\nRefused (apply stops these releases before any change):\n"
                   + "".join(f"  ! {name}: {line}\n" for name, line in refused))
     values = format_value_changes(plan.releases)
+    left = getattr(plan, "left_behind", ())
+    if left:
+        table += ("\nNot in the config any more (firestream leaves them running; 'helm uninstall' "
+                  "removes one):\n" + "".join(f"  ? {key}: {note}\n" for key, note in left))
     return redact(table + (f"\n{values}" if values else "") + f"\n{head}: {plan.summary()}.\n")
 
 

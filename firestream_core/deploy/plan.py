@@ -224,6 +224,9 @@ class Plan:
     :ivar targets: the releases asked for (empty: the whole project).
     :ivar deps: release -> the planned releases it depends on (the
         sub-graph the scheduler runs).
+    :ivar left_behind: ``(namespace/name, note)`` of each release the state
+        records and helm still runs that the config no longer names (renamed,
+        moved to another namespace, removed): left as it is, and said so.
 
     What :meth:`Project.plan <firestream_core.project.Project.plan>` returns, read the way a
     caller reads it:
@@ -242,6 +245,7 @@ class Plan:
     destroy: bool = False
     targets: tuple[str, ...] = ()
     deps: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    left_behind: tuple[tuple[str, str], ...] = ()
 
     @property
     def changes(self) -> list[Change]:
@@ -335,6 +339,7 @@ class Plan:
             "has_changes": self.has_changes,
             "summary": {a: n for a, n in self.counts().items()},
             "releases": [c.to_dict() for c in self.releases],
+            "left_behind": [{"key": key, "note": note} for key, note in self.left_behind],
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -784,4 +789,26 @@ def make_plan(
         destroy=destroy,
         targets=tuple(wanted),
         deps={n: tuple(sub.deps[n]) for n in sub.names},
+        left_behind=_left_behind(charts, recorded, live) if not wanted else (),
     )
+
+
+def _left_behind(charts: Sequence[HelmChart], recorded: Mapping[str, ReleaseState],
+                 live: Mapping[tuple[str, str], InstalledRelease]) -> tuple[tuple[str, str], ...]:
+    """The releases firestream deployed (the state says so) that helm still runs and the config
+    no longer names: a rename, a move to another namespace or a removal leaves them running,
+    since firestream never touches a release the config does not name."""
+    named = set()
+    for c in charts:
+        try:
+            named.add(f"{c.chart_info.namespace_name}/{c.chart_info.name}")
+        except ValueError:  # an invalid namespace: validation reports it
+            continue
+    out = []
+    for key, entry in sorted(recorded.items()):
+        running = live.get((entry.namespace, entry.name))
+        if key in named or running is None or running.status == "uninstalled" or entry.action == "destroy":
+            continue
+        out.append((key, f"in the state (last {entry.action} {entry.result}), revision {running.revision} "
+                         "running: not in the config any more, left as it is"))
+    return tuple(out)

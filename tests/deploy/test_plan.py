@@ -435,3 +435,24 @@ def test_value_changes_are_listed_against_helm_when_the_record_cannot_say(tmp_pa
     clean = make_plan([c], [installed("api", revision=2)], state_of(recorded(c, tmp_path, revision=2)),
                       project_dir=tmp_path, get_values=get_values)
     assert clean["api"].action == "no-op" and calls == []
+
+
+def test_a_release_renamed_or_moved_is_left_running_and_the_plan_says_so(tmp_path: Path) -> None:
+    from firestream_core.cli.progress import format_plan
+
+    old = chart("web", namespace="shop")
+    moved = chart("web", namespace="shop2")
+    gone = chart("old", namespace="shop")
+    state = state_of(recorded(old, tmp_path, revision=3), recorded(gone, tmp_path, revision=1),
+                     recorded(chart("removed", namespace="shop"), tmp_path))
+    live = [installed("web", namespace="shop", revision=3), installed("web", namespace="shop2"),
+            installed("old", namespace="shop", status="uninstalled")]  # "removed" is not in helm any more
+    plan = make_plan([moved], live, state, project_dir=tmp_path)
+    assert plan.left_behind == (("shop/web", "in the state (last create succeeded), revision 3 running: "
+                                              "not in the config any more, left as it is"),)
+    assert json.loads(plan.to_json())["left_behind"] == [{"key": "shop/web", "note": plan.left_behind[0][1]}]
+    assert "  ? shop/web: in the state" in format_plan(plan)
+    assert [(c.name, c.namespace) for c in plan.releases] == [("web", "shop2")]  # nothing is done to it
+    assert make_plan([moved], live, state, project_dir=tmp_path, targets=["web"]).left_behind == ()
+    assert "Not in the config" not in format_plan(make_plan([old], live[:1], state_of(recorded(old, tmp_path)),
+                                                            project_dir=tmp_path))
