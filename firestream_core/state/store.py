@@ -69,6 +69,9 @@ SCHEMA_VERSION = 1
 
 STATE_FILE = "state.json"
 JOURNAL_FILE = "state.journal"
+STATE_MODE = 0o600
+"""The state file's and the journal's mode: the owner's alone. They hold digests of the values,
+secrets included, and a digest of a weak secret can be guessed offline by whoever reads it."""
 """Per-release changes since the last compaction, one JSON line each (see the module doc)."""
 
 DEPLOY_ACTIONS = frozenset({"create", "upgrade", "recover", "reinstall", "import"})
@@ -437,7 +440,7 @@ class StateStore:
         with self._write_lock:
             text = json.dumps(state.to_dict(), indent=2, sort_keys=False) + "\n"
             self.dir.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, text)
+            atomic_write(self.path, text, mode=STATE_MODE)
             self._drop_journal()
 
     def save_release(self, state: State, key: str) -> None:
@@ -453,7 +456,7 @@ class StateStore:
         with self._write_lock:
             if self._journal_fd is None:
                 self.dir.mkdir(parents=True, exist_ok=True)
-                self._journal_fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                self._journal_fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, STATE_MODE)
             os.write(self._journal_fd, line)
             self._unsynced = True
             if self._syncer is None:

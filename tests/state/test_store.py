@@ -395,3 +395,20 @@ def test_a_damaged_journal_line_is_named(tmp_path):
     with pytest.raises(StateError, match="line 1 is not valid JSON") as info:
         store.load()
     assert str(store.journal) in str(info.value)
+
+
+def test_the_state_and_its_journal_are_the_owners_alone(tmp_path):
+    """Digests of values that hold secrets: nobody else may read them (a weak secret's digest
+    can be guessed offline). An older file written 0644 is 0600 after the next save."""
+    import stat
+
+    store = StateStore(tmp_path)
+    store.dir.mkdir()
+    store.path.write_text('{"schema_version": 1, "releases": {}, "durations": {}}')
+    store.path.chmod(0o644)
+    state = store.load()
+    state.record(entry("db"))
+    store.save_release(state, "data/db")
+    assert stat.S_IMODE(store.journal.stat().st_mode) == 0o600
+    store.flush(state)
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
