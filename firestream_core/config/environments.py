@@ -22,6 +22,7 @@ replace the release's. Without ``-e`` the environments are ignored.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,22 @@ class Environment:
 
     name: str
     kube_context: str | None = None
+    overlaid: Mapping[str, tuple[str, frozenset[str]]] = attrs.field(factory=dict)
+    """A release's path in the merged config (``deployments.generic[1]``) -> the path of the
+    overlay that set some of its keys (``environments.prod.deployments.api``) and those keys:
+    a problem with one of them is reported where it is written (:func:`overlay_problem`)."""
+
+
+def overlay_problem(problem: str, overlaid: Mapping[str, tuple[str, frozenset[str]]]) -> str:
+    """``problem`` about a key an environment's release overlay set, named at the overlay
+    (``environments.prod.deployments.api.timeout: ...``) instead of the release it was merged
+    into; any other problem as it is."""
+    for where, (source, keys) in overlaid.items():
+        if problem.startswith(where + "."):
+            key = re.split(r"[.\[:]", problem[len(where) + 1:], maxsplit=1)[0]
+            if key in keys:
+                return source + problem[len(where):]
+    return problem
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,8 +107,9 @@ def apply_environment(
         return out, None
     env = envs.get(name)
     if not isinstance(env, Mapping):
-        known = ", ".join(f"'{e}'" for e in envs) or "none"
-        problems.append(f"environments: unknown environment '{name}' (environments: {known})")
+        if name not in envs:  # one that is not a table was reported above
+            known = ", ".join(f"'{e}'" for e in envs) or "none"
+            problems.append(f"environments: unknown environment '{name}' (environments: {known})")
         return out, None
     where = join_path("environments", name)
     start = len(problems)
@@ -117,6 +135,7 @@ def apply_environment(
     enabled = env.get("releases")
     overlays: Mapping[str, Any] = env.get("deployments", {})
     seen: set[str] = set()
+    overlaid: dict[str, tuple[str, frozenset[str]]] = {}
     new_deployments: dict[str, Any] = {}
     for ctype, entries in deployments.items():
         single = isinstance(entries, Mapping)
@@ -146,6 +165,8 @@ def apply_environment(
                     problems.append(f"{where}.deployments.{rname}: expected a table, got {type_name(overlay)}")
                 else:
                     _overlay_release(entry, overlay)
+                    at = join_path("deployments", ctype) + ("" if single else f"[{len(kept)}]")
+                    overlaid[at] = (join_path(join_path(where, "deployments"), rname), frozenset(overlay))
             kept.append(entry)
         if kept:
             new_deployments[ctype] = kept[0] if single else kept
@@ -153,4 +174,4 @@ def apply_environment(
         if rname not in seen:
             problems.append(f"{where}: unknown release '{rname}' (releases: {', '.join(sorted(seen)) or 'none'})")
     out["deployments"] = new_deployments
-    return out, Environment(name, env.get("kube_context"))
+    return out, Environment(name, env.get("kube_context"), overlaid)

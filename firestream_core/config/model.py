@@ -218,6 +218,9 @@ class ProjectConfig:
     # the [environments.NAME] this config was read for (-e NAME) and its kube_context
     environment: str | None = None
     kube_context: str | None = None
+    # where each release overlay of that environment is written (config/environments.py):
+    # a problem with a key it set is named there
+    overlaid: Mapping[str, tuple[str, frozenset[str]]] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
     def name(self) -> str:

@@ -98,10 +98,16 @@ def check_project(
         p = p / DEFAULT_CONFIG_NAME
     data = read_toml(p)
     config, problems, hints = parse_config_collect(data, p, manager, environment)
-    problems += file_problems(config)
+    later = file_problems(config)
     charts, build_problems, build_hints = collect_charts(
         config, manager, resolve_secrets=resolve_secrets, graph_always=True
     )
+    if config.overlaid:  # a key an environment's release overlay set is named where it is written
+        from firestream_core.config.environments import overlay_problem
+
+        later = [overlay_problem(x, config.overlaid) for x in later]
+        build_problems = [overlay_problem(x, config.overlaid) for x in build_problems]
+    problems += later
     seen_fields = {_field_of(x) for x in problems}
     for bp in build_problems:
         # a release's chart info repeats a field already reported where it is written

@@ -55,3 +55,30 @@ def test_an_unknown_environment_or_key_is_a_problem_naming_it() -> None:
     apply_environment({**DATA, "environments": {"prod": {"kube_contxt": "x"}}}, "staging", problems)
     assert any("environments.prod" in p and "kube_contxt" in p for p in problems)
     assert any("unknown environment 'staging'" in p and "'prod'" in p for p in problems)
+
+
+def test_a_bad_key_an_overlay_sets_is_named_where_it_is_written(tmp_path) -> None:
+    """Through validate --json: the overlay's key and line, not the release it was merged into
+    (once each: the build pass does not report it again under the release)."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "db"\nchart = "repo/db"\n'
+        '[[deployments.generic]]\nname = "a"\nchart = "repo/a"\ntimeout = "bad-too"\n'
+        '[environments.prod]\nreleases = ["a"]\n'
+        '[environments.prod.deployments.a]\ntimeout = "forever"\nbogus = 1\n'
+        '[repositories]\nrepo = "https://charts.example.com"\n')
+    done = subprocess.run([sys.executable, "-m", "firestream_core.cli.main", "validate", "-e", "prod", "--json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stderr
+    problems = [(p["path"], p["line"]) for p in json.loads(done.stdout)["problems"]]
+    assert problems == [("environments.prod.deployments.a.timeout", 11),
+                        ("environments.prod.deployments.a.bogus", 12)]
+
+
+def test_an_environment_that_is_not_a_table_is_not_also_unknown() -> None:
+    problems: list[str] = []
+    apply_environment({"environments": {"prod": 5}}, "prod", problems)
+    assert problems == ["environments.prod: expected a table, got an integer"]
