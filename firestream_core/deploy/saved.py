@@ -12,8 +12,8 @@ The file holds what the plan decided and what it saw, never a value:
 * the targets, ``include_deps`` and the config file's path.
 
 Applying it makes the plan again, now, and compares it with the file
-(:func:`check_saved`). A release whose desired state digest, cluster
-revision or status, or action differs is refused with a message naming the
+(:func:`check_saved`). A release whose namespace, desired state digest,
+cluster revision or status, or action differs is refused with a message naming the
 release and what changed: the run carries out the saved plan exactly, or
 nothing at all.
 """
@@ -150,6 +150,9 @@ def read_saved(path: str | os.PathLike[str]) -> SavedPlan:
 
 def _release_problem(saved: SavedRelease, now: SavedRelease) -> str | None:
     where = f"release '{saved.name}'"
+    if saved.namespace != now.namespace:
+        return (f"{where}: its namespace changed since the plan was saved "
+                f"(the plan has {saved.namespace}, the config now {now.namespace})")
     if (saved.revision, saved.status) != (now.revision, now.status):
         def seen(rev: int | None, status: str | None) -> str:
             return "not installed" if rev is None else f"revision {rev} ({status})"

@@ -17,8 +17,8 @@ from firestream_core.state.store import State
 SECRET = "Zq9-saved-unit-secret"
 
 
-def chart(name: str, message: str = "one") -> GenericChart:
-    c = GenericChart.for_chart(name, "repo/app", version="1.0.0")
+def chart(name: str, message: str = "one", namespace: str = "default") -> GenericChart:
+    c = GenericChart.for_chart(name, "repo/app", version="1.0.0", namespace=namespace)
     c.chart_info.yaml_files_content.append(
         ChartValuesGenerated("firestream.toml:x.values", f"message: {message}\npassword: {SECRET}\n"))
     return c
@@ -62,3 +62,12 @@ def test_a_file_that_is_not_a_saved_plan_is_named(tmp_path: Path, content: str, 
     path.write_text(content)
     with pytest.raises(FirestreamError, match=f"plan.json: not a saved firestream plan \\({why}\\)"):
         read_saved(path)
+
+
+def test_a_release_in_another_namespace_is_refused(tmp_path: Path) -> None:
+    saved = saved_plan(make_plan([chart("nsrel", namespace="ns-a")], [], State(), project_dir=tmp_path), config="x")
+    now = make_plan([chart("nsrel", namespace="ns-b")], [], State(), project_dir=tmp_path)
+    assert now["nsrel"].desired_digest == saved.releases[0].desired_digest  # only the namespace tells
+    with pytest.raises(PlanMismatchError, match=r"release 'nsrel': its namespace changed since the plan was "
+                       r"saved \(the plan has ns-a, the config now ns-b\)"):
+        check_saved(saved, now)
