@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from firestream_core.deploy.plan import Plan
     from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseStatus
     from firestream_core.deploy.run import RunInput, RunOptions, Tools
+    from firestream_core.deploy.saved import SavedPlan
     from firestream_core.graph import ReleaseGraph
     from firestream_core.model import BreakingStep
     from firestream_core.ops.diff import DiffInput, ReleaseDiff
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from firestream_core.plugin.manager import FirestreamPluginManager
     from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.helm import Helm
+    from firestream_core.tools.kubeconfig import ClusterIdentity
     from firestream_core.tools.kubectl import Kubectl
     from firestream_core.tools.process import Runner
     from firestream_core.tools.redact import Redactor
@@ -255,6 +257,8 @@ class Project:
         self.kube_context = kube_context or config.kube_context
         self.env = dict(env or {})
         self.overrides: tuple[str, ...] = ()  # --set / --values given on the command line (names only)
+        self.set_keys: tuple[str, ...] = ()  # the --set paths (never their values), in order
+        self.values_files: tuple[Path, ...] = ()  # the --values files, resolved, in order
         self.redactor: Redactor = Redactor(secrets)
         _hide_secret_looking(self.redactor, self.charts, self.project_dir)
         self._graph: ReleaseGraph | None = None
@@ -332,6 +336,8 @@ class Project:
         )
         project.overrides = (*(f"--set {k}" for k, _ in set_values),
                              *(f"--values {f}" for f in values_files))  # as given
+        project.set_keys = tuple(k for k, _ in set_values)
+        project.values_files = tuple(files)
         return project
 
     @classmethod
@@ -1030,27 +1036,99 @@ class Project:
         steps = reg.chart_type.destructive_steps
         return [self.redactor.redact(str(s)) for s in steps(chart, step)] if steps is not None else []
 
-    def saved_plan(self, path: str | os.PathLike[str]) -> Plan:
+    def cluster_identity(self) -> ClusterIdentity:
+        """The kube context this project's helm and kubectl use and its cluster's server URL,
+        read from the kubeconfig (nothing is run or contacted; no credential is read).
+
+        Example::
+
+            print(project.cluster_identity().describe())   # kube context 'prod' (server https://...)
+        """
+        from firestream_core.tools.kubeconfig import cluster_identity
+
+        return cluster_identity(self.kubeconfig, self.kube_context, environ={**os.environ, **self.env})
+
+    def _values_files_relative(self) -> tuple[str, ...]:
+        """The ``--values`` files relative to the project folder, as a saved plan records them."""
+        base = self.project_dir.resolve()
+        return tuple(Path(os.path.relpath(f, base)).as_posix() for f in self.values_files)
+
+    def save_plan(self, plan: Plan, path: str | os.PathLike[str], *, include_deps: bool = False) -> SavedPlan:
+        """Write ``plan`` to ``path`` for :meth:`saved_plan` (``firestream plan --out``), with the
+        environment, the kube context and server, and the ``--set`` paths and ``--values`` files
+        it was made with (never a value).
+
+        Example::
+
+            plan = project.plan()
+            saved = project.save_plan(plan, "plan.json")   # reviewed, then later:
+            result = project.apply(project.saved_plan("plan.json"))
+        """
+        from firestream_core.deploy.saved import saved_plan, write_saved
+
+        saved = saved_plan(plan, config=self.path, include_deps=include_deps, environment=self.config.environment,
+                           cluster=self.cluster_identity(), set_keys=self.set_keys,
+                           values_files=self._values_files_relative())
+        write_saved(saved, path)
+        return saved
+
+    def check_saved_target(self, saved: SavedPlan, plan_file: str | os.PathLike[str] = "PLAN", *,
+                           flags: Iterable[str] = ()) -> None:
+        """Refuse, before any cluster call, a saved plan made for another environment, kube
+        context or cluster server, or with other ``--set`` paths or ``--values`` files.
+
+        :param plan_file: the plan's file, for the command the hint names.
+        :param flags: options the hint's command starts with (``-f``, ``--kubeconfig``).
+        :raises PlanMismatchError: every difference, and the command that carries the plan out.
+
+        Example::
+
+            from firestream_core.deploy.saved import read_saved
+
+            saved = read_saved("prod.plan")
+            project = Project.load("firestream.toml", environment=saved.environment)
+            project.check_saved_target(saved, "prod.plan")   # before taking the lock
+        """
+        from firestream_core.deploy.saved import apply_command, check_target
+
+        here = self.cluster_identity()
+        extra = list(flags)
+        if saved.cluster.context and saved.cluster.context != here.context and \
+                saved.environment == self.config.environment:
+            if "--kube-context" in extra:  # the one given is the wrong one
+                at = extra.index("--kube-context")
+                del extra[at:at + 2]
+            extra += ["--kube-context", saved.cluster.context]
+        base = self.project_dir.resolve()
+        shown = [os.path.relpath(base / f) for f in saved.values_files]  # from the current folder
+        check_target(saved, environment=self.config.environment, cluster=here, set_keys=self.set_keys,
+                     values_files=self._values_files_relative(),
+                     command=apply_command(saved, plan_file, flags=extra, values_files=shown))
+
+    def saved_plan(self, path: str | os.PathLike[str] | SavedPlan) -> Plan:
         """The plan a ``plan --out`` file saved, made again now and checked against it.
 
         The run that carries the returned plan out does exactly what the file
         says (:mod:`~firestream_core.deploy.saved`).
 
-        :raises PlanMismatchError: a release's cluster revision, desired state
-            or action changed since (the message names it); nothing is done.
+        :param path: the file, or what :func:`~firestream_core.deploy.saved.read_saved` read from it.
+            Another environment, cluster or overrides is refused first
+            (:meth:`check_saved_target`), before any cluster call.
+        :raises PlanMismatchError: the run is for another environment, cluster or
+            overrides, or a release's namespace, cluster revision, desired state or
+            action changed since (the message names it); nothing is done.
 
         Example, what ``firestream plan --out plan.json`` then ``firestream apply plan.json`` do::
 
-            from firestream_core.deploy.saved import saved_plan, write_saved
-
             plan = project.plan()             # reviewed, then saved
-            write_saved(saved_plan(plan, config=project.path), "plan.json")
+            project.save_plan(plan, "plan.json")
             ...                               # later, maybe elsewhere
             result = project.apply(project.saved_plan("plan.json"))
         """
-        from firestream_core.deploy.saved import check_saved, read_saved
+        from firestream_core.deploy.saved import SavedPlan, check_saved, read_saved
 
-        saved = read_saved(path)
+        saved = path if isinstance(path, SavedPlan) else read_saved(path)
+        self.check_saved_target(saved, "PLAN" if isinstance(path, SavedPlan) else path)
         fresh = self.plan(list(saved.targets) or None, saved.include_deps, destroy=saved.destroy)
         try:
             check_saved(saved, fresh)

@@ -3,40 +3,54 @@
 The review-then-apply workflow of CI pipelines: one job writes the plan, a
 person (or a policy) reviews it, a later job carries out exactly that plan.
 
-The file holds what the plan decided and what it saw, never a value:
+The file holds what the plan decided, what it saw and where, never a value:
 
-* per release: the action, the reasons, the destructive steps (secrets
-  hidden), the digest of the release's whole desired state
+* where it was made for: the environment (``-e``), the kube context and the
+  server URL of its cluster (:mod:`~firestream_core.tools.kubeconfig`; no
+  credential), the ``--set`` paths and ``--values`` files (relative to the
+  project folder) it was made with: never a ``--set`` value;
+* per release: its namespace, the action, the reasons, the destructive steps
+  (secrets hidden), the digest of the release's whole desired state
   (:class:`~firestream_core.deploy.desired.DesiredState`), and the helm
   revision and status the plan saw (None when not installed);
 * the targets, ``include_deps`` and the config file's path.
 
-Applying it makes the plan again, now, and compares it with the file
-(:func:`check_saved`). A release whose desired state digest, cluster
-revision or status, or action differs is refused with a message naming the
-release and what changed: the run carries out the saved plan exactly, or
-nothing at all.
+Applying it first checks, before any cluster call, that the run is for the
+same environment, cluster and overrides (:func:`check_target`); then makes
+the plan again, now, and compares it with the file (:func:`check_saved`). A
+release whose namespace, desired state digest (a ``--set`` value given
+differently included), cluster revision or status, or action differs is
+refused with a message naming the release and what changed: the run carries
+out the saved plan exactly, or nothing at all.
+
+The format is versioned (:data:`FORMAT`); a file of the first format, which
+recorded neither the environment nor the cluster, is refused with a message
+saying to plan again.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from firestream_core.errors import FirestreamError, PlanMismatchError
+from firestream_core.tools.kubeconfig import ClusterIdentity
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
 
-__all__ = ["FORMAT", "SavedPlan", "check_saved", "read_saved", "saved_plan", "write_saved"]
+__all__ = ["FORMAT", "SavedPlan", "apply_command", "check_saved", "check_target", "read_saved", "saved_plan",
+           "write_saved"]
 
-FORMAT = "firestream-plan/1"
-"""The ``format`` field of a saved plan file."""
+FORMAT = "firestream-plan/2"
+"""The ``format`` field of a saved plan file (2: the environment, cluster and overrides recorded)."""
+
+_PREFIX = "firestream-plan/"
 
 
 @attrs.frozen
@@ -62,18 +76,29 @@ class SavedRelease:
 
 @attrs.frozen
 class SavedPlan:
-    """A plan as written by ``firestream plan --out``."""
+    """A plan as written by ``firestream plan --out``.
+
+    ``values_files``: the ``--values`` files, relative to the project folder
+    (``/``-separated); ``set_keys``: the ``--set`` paths, never their values.
+    """
 
     config: str
     targets: tuple[str, ...]
     include_deps: bool
     destroy: bool
     releases: tuple[SavedRelease, ...]
+    environment: str | None = None
+    cluster: ClusterIdentity = ClusterIdentity(None, None)
+    set_keys: tuple[str, ...] = ()
+    values_files: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "config": self.config,
+            "environment": self.environment,
+            "kube": {"context": self.cluster.context, "server": self.cluster.server},
+            "overrides": {"set": list(self.set_keys), "values": list(self.values_files)},
             "targets": list(self.targets),
             "include_deps": self.include_deps,
             "destroy": self.destroy,
@@ -95,14 +120,29 @@ def _saved_release(change: Change) -> SavedRelease:
     )
 
 
-def saved_plan(plan: Plan, *, config: str | os.PathLike[str], include_deps: bool = False) -> SavedPlan:
-    """What ``plan --out`` writes for ``plan``."""
+def saved_plan(
+    plan: Plan,
+    *,
+    config: str | os.PathLike[str],
+    include_deps: bool = False,
+    environment: str | None = None,
+    cluster: ClusterIdentity | None = None,
+    set_keys: Iterable[str] = (),
+    values_files: Iterable[str] = (),
+) -> SavedPlan:
+    """What ``plan --out`` writes for ``plan``, made for ``environment`` against ``cluster`` with
+    the ``--set`` paths ``set_keys`` and the ``--values`` files ``values_files`` (relative to
+    the project folder)."""
     return SavedPlan(
         config=str(config),
         targets=tuple(plan.targets),
         include_deps=include_deps,
         destroy=plan.destroy,
         releases=tuple(_saved_release(c) for c in plan.releases),
+        environment=environment,
+        cluster=cluster or ClusterIdentity(None, None),
+        set_keys=tuple(set_keys),
+        values_files=tuple(values_files),
     )
 
 
@@ -128,8 +168,9 @@ def read_saved(path: str | os.PathLike[str]) -> SavedPlan:
         raise FirestreamError(f"{name}: cannot read the saved plan ({exc.strerror})") from None
     except ValueError:
         raise _problem(name, "not JSON") from None
-    if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+    if not isinstance(data, Mapping):
         raise _problem(name, f"format is not {FORMAT!r}")
+    _check_format(name, data.get("format"))
     try:
         releases = tuple(
             SavedRelease(
@@ -141,15 +182,123 @@ def read_saved(path: str | os.PathLike[str]) -> SavedPlan:
             )
             for r in data["releases"]
         )
-        return SavedPlan(config=str(data.get("config", "")), targets=tuple(data.get("targets") or ()),
-                         include_deps=bool(data.get("include_deps")), destroy=bool(data.get("destroy")),
-                         releases=releases)
     except (KeyError, TypeError, AttributeError) as exc:
         raise _problem(name, f"a release entry lacks {exc}") from None
+    kube = data.get("kube")
+    overrides = data.get("overrides")
+    if not isinstance(kube, Mapping) or not isinstance(overrides, Mapping):
+        raise _problem(name, "'kube' and 'overrides' must be objects")
+    environment, context, server = data.get("environment"), kube.get("context"), kube.get("server")
+    set_keys, values_files = overrides.get("set", []), overrides.get("values", [])
+    if not all(v is None or isinstance(v, str) for v in (environment, context, server)):
+        raise _problem(name, "'environment', 'kube.context' and 'kube.server' must be strings or null")
+    if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in (set_keys, values_files)):
+        raise _problem(name, "'overrides.set' and 'overrides.values' must be lists of strings")
+    return SavedPlan(config=str(data.get("config", "")), targets=tuple(data.get("targets") or ()),
+                     include_deps=bool(data.get("include_deps")), destroy=bool(data.get("destroy")),
+                     releases=releases, environment=environment, cluster=ClusterIdentity(context, server),
+                     set_keys=tuple(set_keys), values_files=tuple(values_files))
+
+
+def _check_format(name: str, fmt: object) -> None:
+    """Refuse a file of another format: an older one cannot be checked, a newer one is unknown."""
+    if fmt == FORMAT:
+        return
+    version = fmt[len(_PREFIX):] if isinstance(fmt, str) and fmt.startswith(_PREFIX) else ""
+    if not version.isdigit():
+        raise _problem(name, f"format is not {FORMAT!r}")
+    if int(version) < int(FORMAT[len(_PREFIX):]):
+        raise FirestreamError(
+            f"{name}: a saved plan of an older firestream (format {fmt!r}): it does not record the "
+            "environment, kube context and overrides it was made for, so this run cannot be checked "
+            "against it; nothing was applied",
+            hint="make and review the plan again: 'firestream plan --out FILE'")
+    raise FirestreamError(
+        f"{name}: a saved plan of a newer firestream (format {fmt!r}); this one reads {FORMAT!r}",
+        hint="apply it with the firestream that wrote it, or make the plan again with this one")
+
+
+def _overrides(set_keys: Sequence[str], values_files: Sequence[str]) -> str:
+    return ", ".join([*(f"--set {k}" for k in set_keys), *(f"--values {f}" for f in values_files)])
+
+
+def apply_command(
+    saved: SavedPlan,
+    plan_file: str | os.PathLike[str],
+    *,
+    flags: Sequence[str] = (),
+    values_files: Sequence[str] | None = None,
+) -> str:
+    """The ``firestream apply`` command line that carries ``saved`` out: its ``-e``, each
+    ``--set`` path with ``<value>`` for its value (never the value), its ``--values`` files.
+
+    :param flags: more options first (``-f``, ``--kubeconfig``, ``--kube-context``), as given.
+    :param values_files: the ``--values`` files as this command's reader would write them
+        (default: as recorded, relative to the project folder).
+
+    >>> plan = SavedPlan("firestream.toml", (), False, False, (), environment="prod",
+    ...                  set_keys=("image.tag",), values_files=("over.yaml",))
+    >>> apply_command(plan, "prod.plan")
+    'firestream apply -e prod --set image.tag=<value> --values over.yaml prod.plan'
+    """
+    import shlex
+
+    parts = ["firestream", "apply", *(shlex.quote(f) for f in flags)]
+    if saved.environment:
+        parts += ["-e", shlex.quote(saved.environment)]
+    parts += [f"--set {shlex.quote(k)}=<value>" for k in saved.set_keys]
+    files = saved.values_files if values_files is None else values_files
+    parts += [f"--values {shlex.quote(f)}" for f in files]
+    parts.append(shlex.quote(os.fspath(plan_file)))
+    return " ".join(parts)
+
+
+def check_target(
+    saved: SavedPlan,
+    *,
+    environment: str | None,
+    cluster: ClusterIdentity,
+    set_keys: Sequence[str],
+    values_files: Sequence[str],
+    command: str,
+) -> None:
+    """Refuse a run for another environment, cluster or overrides than ``saved`` was made for.
+
+    Made before the plan is made again: nothing of the cluster is read or changed.
+
+    :param values_files: this run's ``--values`` files, relative to the project folder.
+    :param command: the command to run instead (:func:`apply_command`), for the hint.
+    :raises PlanMismatchError: every difference in one message.
+    """
+    def env(name: str | None) -> str:
+        return f"environment '{name}'" if name else "no environment"
+
+    problems = []
+    if saved.environment != environment:
+        problems.append(f"the plan was made for {env(saved.environment)}, this run is for {env(environment)}")
+    if saved.cluster != cluster:
+        problems.append(f"the plan was made against {saved.cluster.describe()}, "
+                        f"this run uses {cluster.describe()}")
+    if (tuple(saved.set_keys), tuple(saved.values_files)) != (tuple(set_keys), tuple(values_files)):
+        problems.append(f"the plan was made with {_overrides(saved.set_keys, saved.values_files) or 'no overrides'}, "
+                        f"this run has {_overrides(set_keys, values_files) or 'none'}")
+    if not problems:
+        return
+    notes = [*(["the --set values it was made with"] if saved.set_keys else []),
+             *(["the kubeconfig it was made with"] if saved.cluster.context == cluster.context
+               and saved.cluster != cluster else [])]
+    raise PlanMismatchError(
+        "refusing to apply the saved plan: " + "; ".join(problems),
+        hint=f"carry it out with: {command}" + (f" ({', '.join(notes)})" if notes else "")
+        + "; or make and review a new plan ('firestream plan --out FILE')",
+    )
 
 
 def _release_problem(saved: SavedRelease, now: SavedRelease) -> str | None:
     where = f"release '{saved.name}'"
+    if saved.namespace != now.namespace:
+        return (f"{where}: its namespace changed since the plan was saved "
+                f"(the plan has {saved.namespace}, the config now {now.namespace})")
     if (saved.revision, saved.status) != (now.revision, now.status):
         def seen(rev: int | None, status: str | None) -> str:
             return "not installed" if rev is None else f"revision {rev} ({status})"

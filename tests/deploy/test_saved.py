@@ -8,17 +8,27 @@ from pathlib import Path
 import pytest
 
 from firestream_core.deploy.plan import make_plan
-from firestream_core.deploy.saved import check_saved, read_saved, saved_plan, write_saved
+from firestream_core.deploy.saved import (
+    FORMAT,
+    SavedPlan,
+    apply_command,
+    check_saved,
+    check_target,
+    read_saved,
+    saved_plan,
+    write_saved,
+)
 from firestream_core.errors import FirestreamError, PlanMismatchError
 from firestream_core.model import ChartValuesGenerated, InstalledRelease
 from firestream_core.plugin.generic import GenericChart
 from firestream_core.state.store import State
+from firestream_core.tools.kubeconfig import ClusterIdentity
 
 SECRET = "Zq9-saved-unit-secret"
 
 
-def chart(name: str, message: str = "one") -> GenericChart:
-    c = GenericChart.for_chart(name, "repo/app", version="1.0.0")
+def chart(name: str, message: str = "one", namespace: str = "default") -> GenericChart:
+    c = GenericChart.for_chart(name, "repo/app", version="1.0.0", namespace=namespace)
     c.chart_info.yaml_files_content.append(
         ChartValuesGenerated("firestream.toml:x.values", f"message: {message}\npassword: {SECRET}\n"))
     return c
@@ -54,11 +64,98 @@ def test_every_difference_is_refused_by_name(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("content", "why"), [
     ("{", "not JSON"),
-    ('{"format": "other"}', "format is not 'firestream-plan/1'"),
-    ('{"format": "firestream-plan/1", "releases": [{"action": "create"}]}', "a release entry lacks 'release'"),
+    ('{"format": "other"}', "format is not 'firestream-plan/2'"),
+    ('{"format": "firestream-plan/x"}', "format is not 'firestream-plan/2'"),
+    ('{"format": "firestream-plan/2", "releases": [{"action": "create"}]}', "a release entry lacks 'release'"),
+    ('{"format": "firestream-plan/2", "releases": []}', "'kube' and 'overrides' must be objects"),
+    ('{"format": "firestream-plan/2", "releases": [], "kube": {"context": 1}, "overrides": {}}',
+     "'environment', 'kube.context' and 'kube.server' must be strings or null"),
+    ('{"format": "firestream-plan/2", "releases": [], "kube": {}, "overrides": {"set": "a"}}',
+     "'overrides.set' and 'overrides.values' must be lists of strings"),
 ])
 def test_a_file_that_is_not_a_saved_plan_is_named(tmp_path: Path, content: str, why: str) -> None:
     path = tmp_path / "plan.json"
     path.write_text(content)
     with pytest.raises(FirestreamError, match=f"plan.json: not a saved firestream plan \\({why}\\)"):
+        read_saved(path)
+
+
+# -- where the plan was made for: environment, cluster, namespaces, overrides -----------------------------
+
+PROD = ClusterIdentity("prod", "https://prod.example:6443")
+
+
+def made_for(tmp_path: Path, **kwargs) -> SavedPlan:
+    plan = make_plan([chart("a")], [], State(), project_dir=tmp_path)
+    return saved_plan(plan, config="firestream.toml", **kwargs)
+
+
+def test_the_file_records_environment_cluster_and_override_names_only(tmp_path: Path) -> None:
+    saved = made_for(tmp_path, environment="prod", cluster=PROD, set_keys=["image.tag"], values_files=["v/o.yaml"])
+    path = tmp_path / "plan.json"
+    write_saved(saved, path)
+    data = json.loads(path.read_text())
+    assert data["format"] == FORMAT == "firestream-plan/2"
+    assert (data["environment"], data["kube"], data["overrides"]) == (
+        "prod", {"context": "prod", "server": "https://prod.example:6443"},
+        {"set": ["image.tag"], "values": ["v/o.yaml"]})
+    assert read_saved(path) == saved
+
+
+def test_a_release_in_another_namespace_is_refused(tmp_path: Path) -> None:
+    saved = saved_plan(make_plan([chart("nsrel", namespace="ns-a")], [], State(), project_dir=tmp_path), config="x")
+    now = make_plan([chart("nsrel", namespace="ns-b")], [], State(), project_dir=tmp_path)
+    assert now["nsrel"].desired_digest == saved.releases[0].desired_digest  # only the namespace tells
+    with pytest.raises(PlanMismatchError, match=r"release 'nsrel': its namespace changed since the plan was "
+                       r"saved \(the plan has ns-a, the config now ns-b\)"):
+        check_saved(saved, now)
+
+
+def check(saved: SavedPlan, **kwargs) -> None:
+    run = {"environment": None, "cluster": ClusterIdentity(None, None), "set_keys": (), "values_files": (),
+           "command": "firestream apply PLAN", **kwargs}
+    check_target(saved, **run)
+
+
+def test_another_environment_cluster_or_overrides_is_refused_all_at_once(tmp_path: Path) -> None:
+    saved = made_for(tmp_path, environment="prod", cluster=PROD, set_keys=["image.tag"])
+    check(saved, environment="prod", cluster=PROD, set_keys=["image.tag"])  # the same: accepted
+    with pytest.raises(PlanMismatchError) as err:
+        check(saved, environment="staging", cluster=ClusterIdentity("staging", None), values_files=["o.yaml"])
+    assert str(err.value) == (
+        "refusing to apply the saved plan: the plan was made for environment 'prod', this run is for "
+        "environment 'staging'; the plan was made against kube context 'prod' (server "
+        "https://prod.example:6443), this run uses kube context 'staging' (server unknown); the plan was "
+        "made with --set image.tag, this run has --values o.yaml")
+    assert err.value.hint == ("carry it out with: firestream apply PLAN (the --set values it was made with); "
+                              "or make and review a new plan ('firestream plan --out FILE')")
+    with pytest.raises(PlanMismatchError, match="the plan was made for no environment, this run is for "
+                       "environment 'prod'; the plan was made with no overrides, this run has --set x"):
+        check(made_for(tmp_path), environment="prod", set_keys=["x"])
+    with pytest.raises(PlanMismatchError) as err:  # the same context name, another server
+        check(saved, environment="prod", cluster=ClusterIdentity("prod", "https://elsewhere:6443"),
+              set_keys=["image.tag"])
+    assert "(the --set values it was made with, the kubeconfig it was made with)" in str(err.value.hint)
+
+
+def test_the_apply_command_shows_every_flag_and_no_value(tmp_path: Path) -> None:
+    saved = made_for(tmp_path, environment="prod", set_keys=["a.b", "c"], values_files=["v/o.yaml"])
+    assert apply_command(saved, "my plan.json", flags=["-f", "deploy/firestream.toml"]) == (
+        "firestream apply -f deploy/firestream.toml -e prod --set a.b=<value> --set c=<value> "
+        "--values v/o.yaml 'my plan.json'")
+    assert apply_command(made_for(tmp_path), "p.json") == "firestream apply p.json"
+
+
+def test_a_plan_of_the_first_format_is_refused_saying_to_plan_again(tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"format": "firestream-plan/1", "config": "firestream.toml", "targets": [],
+                                "include_deps": False, "destroy": False, "releases": []}))
+    with pytest.raises(FirestreamError) as err:
+        read_saved(path)
+    assert str(err.value).startswith(f"{path}: a saved plan of an older firestream (format 'firestream-plan/1'): "
+                                     "it does not record the environment, kube context and overrides")
+    assert err.value.hint == "make and review the plan again: 'firestream plan --out FILE'"
+    path.write_text('{"format": "firestream-plan/9"}')
+    with pytest.raises(FirestreamError, match="a saved plan of a newer firestream .format 'firestream-plan/9'.; "
+                       "this one reads 'firestream-plan/2'"):
         read_saved(path)

@@ -336,6 +336,44 @@ def test_saved_plan_is_refused_when_the_config_changed(tmp_path, kube, chart_rep
     assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0"), (2, "tiny-app-0.1.0")]
 
 
+def test_saved_plan_for_one_context_is_refused_in_another_and_taken_to_its_own(
+        tmp_path, kube, chart_repo, helm_bin, monkeypatch, no_log_redactors):
+    """Two contexts on the one emulator: applied with the wrong one, the plan would deploy there."""
+    import yaml
+
+    config = yaml.safe_load(kube.kubeconfig.read_text())
+    config["contexts"].append({"name": "staging", "context": {"cluster": "emu", "user": "emu"}})
+    kube.kubeconfig.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("SAVED_PLAN_SECRET", PLAN_SECRET)
+    path = secret_config(tmp_path / "p", kube, chart_repo, message="one")
+    path.write_text(path.read_text() + '\n[environments.prod]\nkube_context = "emu"\n'
+                    '[environments.staging]\nkube_context = "staging"\n')
+    plan_file = tmp_path / "prod.json"
+    made = cli(path, kube, helm_bin, "plan", "-e", "prod", "--out", str(plan_file))
+    assert made.returncode == 0, made.stderr
+
+    refused = cli(path, kube, helm_bin, "apply", "-e", "staging", "--yes", str(plan_file))
+    assert refused.returncode == 1, refused.stdout
+    assert _helm_status(kube, helm_bin, "web") is None
+    assert ("refusing to apply the saved plan: the plan was made for environment 'prod', this run is for "
+            f"environment 'staging'; the plan was made against kube context 'emu' (server {kube.url}), "
+            f"this run uses kube context 'staging' (server {kube.url})") in refused.stderr
+    refused = cli(path, kube, helm_bin, "apply", "-e", "prod", "--kube-context", "staging", "--yes", str(plan_file))
+    assert refused.returncode == 1
+    assert "this run uses kube context 'staging'" in refused.stderr
+    assert "--kube-context emu" in refused.stderr  # the hint names the plan's context
+    assert _helm_status(kube, helm_bin, "web") is None  # nothing deployed anywhere
+    assert not (path.parent / ".firestream" / "state.staging@staging.json").exists()
+    assert f"'firestream apply -f {path} --kubeconfig {kube.kubeconfig} -e prod {plan_file}'" in made.stdout
+    assert json.loads(plan_file.read_text())["kube"] == {"context": "emu", "server": kube.url}
+
+    # without -e: the plan's environment, its context
+    done = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert done.returncode == 0, done.stderr
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]
+    assert (path.parent / ".firestream" / "state.prod@emu.json").exists()
+
+
 # -- an option that acts after helm only: kafka's kafka_cluster ------------------------------------------
 
 KAFKA_CHART = Path(__file__).resolve().parents[2] / "plugins/firestream-chart-kafka/tests/charts/strimzi-kafka-operator"

@@ -9,9 +9,12 @@ after a killed firestream) is recorded, with a line saying so, even when
 there is nothing else to do.
 
 ``firestream apply PLAN`` carries out a plan saved by ``plan --out PLAN``
-exactly: the plan is made again and compared with the file, and a release
-whose cluster revision, desired state or action changed since is refused by
-name, before anything runs. Exit 0 when every release succeeded, 1 when one
+exactly: it runs in the plan's environment (``-e`` may only repeat it) and
+refuses, before any cluster call, another kube context or cluster server or
+other ``--set`` paths / ``--values`` files than the plan's; then the plan is
+made again and compared with the file, and a release whose namespace,
+cluster revision, desired state or action changed since is refused by name,
+before anything runs. Exit 0 when every release succeeded, 1 when one
 failed or was skipped because of a failure, 130 when interrupted (Ctrl-C:
 running helm processes are stopped, the state keeps what finished, the lock
 is released); SIGTERM takes the same path and exits 143 (see ``cli/main.py``).
@@ -31,6 +34,7 @@ from firestream_core.cli.commands.plan import (
     load_project,
     plan_header,
     selection,
+    target_flags,
 )
 
 EXAMPLES = """
@@ -187,19 +191,33 @@ def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool)
     return result.exit_code
 
 
-def planned(args: argparse.Namespace, project: Any) -> Any:
-    """The plan to carry out: made now, or a saved one checked against now (``apply PLAN``)."""
+def read_plan_file(args: argparse.Namespace) -> Any:
+    """``apply PLAN``: the saved plan, read before the project is loaded; its environment is the
+    run's when ``-e`` is not given (a different one is refused later, naming it). None without PLAN.
+
+    :raises FirestreamError: a selection or ``--repair-drift`` given with PLAN; not a saved plan.
+    """
     from firestream_core.errors import FirestreamError
 
-    saved = getattr(args, "plan_file", None)
+    if getattr(args, "plan_file", None) is None:
+        return None
+    if (args.targets or args.selectors or args.include_deps or getattr(args, "include_dependents", False)
+            or getattr(args, "repair_drift", False)):
+        raise FirestreamError("apply PLAN carries out the saved plan as it is: --target, -l, "
+                              "--include-deps, --include-dependents and --repair-drift do not apply "
+                              "(the --set and --values it was made with do)")
+    from firestream_core.deploy.saved import read_saved
+
+    saved = read_saved(args.plan_file)
+    if args.environment is None:
+        args.environment = saved.environment
+    return saved
+
+
+def planned(args: argparse.Namespace, project: Any, saved: Any = None) -> Any:
+    """The plan to carry out: made now, or ``saved`` checked against now (``apply PLAN``)."""
     if saved is None:
         return project.plan(selection(args, project))
-    if (args.targets or args.selectors or args.include_deps or getattr(args, "include_dependents", False)
-            or getattr(args, "repair_drift", False) or getattr(args, "set_values", None)
-            or getattr(args, "values_files", None)):
-        raise FirestreamError("apply PLAN carries out the saved plan as it is: --target, -l, "
-                              "--include-deps, --include-dependents, --set, --values and --repair-drift "
-                              "do not apply")
     return project.saved_plan(saved)
 
 
@@ -210,9 +228,14 @@ def run(args: argparse.Namespace) -> int:
     from firestream_core.cli.progress import format_plan, use_color
 
     check_run_arguments(args)
+    saved = read_plan_file(args)
     project = load_project(args)
+    if saved is not None:
+        # another environment, cluster or overrides: refused before the lock (a state Lease in
+        # the wrong cluster) and before any cluster call
+        project.check_saved_target(saved, args.plan_file, flags=target_flags(args))
     with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
-        plan = planned(args, project)
+        plan = planned(args, project, saved)
         if getattr(args, "repair_drift", False):
             # drifted no-op releases -> upgrade "drift repair", checked with the plan's tools
             plan, _ = project.repair_drift(plan)

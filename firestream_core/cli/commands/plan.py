@@ -4,8 +4,10 @@ Exit codes: 0 on success; with ``--detailed-exitcode`` 0 means no changes,
 2 means changes, 1 an error. The plan names the keys whose values changed
 and shows each as ``old -> new``, sensitive values as ``(sensitive)``
 (docs/secrets.md; ``--json`` too). ``--out FILE`` also saves the plan
-(actions, desired-state digests, the cluster revisions it saw; no value) for
-``firestream apply FILE``. A release a plugin refuses to deploy as
+(actions, desired-state digests, the cluster revisions it saw, the
+environment, kube context and server, the ``--set`` paths and ``--values``
+files; no value) for ``firestream apply FILE``, and prints that command in
+full (``--set PATH=<value>``: never the value). A release a plugin refuses to deploy as
 configured (a PostgreSQL major crossed without ``major_upgrade``) is listed
 under ``Refused:`` and the exit code is 1 (no plan is saved).
 """
@@ -119,6 +121,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also save the plan to FILE (JSON, no values) for 'firestream apply FILE'")
 
 
+def target_flags(args: argparse.Namespace) -> list[str]:
+    """``-f``, ``--kubeconfig`` and ``--kube-context`` as given (``-f`` only when the file is not
+    the one found without it): what a later command needs to reach the same project and cluster."""
+    from firestream_core.cli.main import find_project_file
+
+    flags = []
+    if args.file != find_project_file(None):
+        flags += ["-f", args.file]
+    if args.kubeconfig:
+        flags += ["--kubeconfig", args.kubeconfig]
+    if args.kube_context:
+        flags += ["--kube-context", args.kube_context]
+    return flags
+
+
 def load_project(args: argparse.Namespace) -> Any:
     """The ``Project`` named by the global flags, its secrets registered with the log redactor."""
     from firestream_core.cli.logs import add_redactor
@@ -169,11 +186,12 @@ def run(args: argparse.Namespace) -> int:
 
         raise PrerequisiteError("the plan refuses " + "; ".join(p for _, p in plan.problems))
     if getattr(args, "out", None):
-        from firestream_core.deploy.saved import saved_plan, write_saved
+        from firestream_core.deploy.saved import apply_command
 
-        write_saved(saved_plan(plan, config=project.path, include_deps=args.include_deps), args.out)
+        saved = project.save_plan(plan, args.out, include_deps=args.include_deps)
         if not args.json:
-            print(f"Plan saved to {args.out}: 'firestream apply {args.out}' carries out exactly this plan.")
+            command = apply_command(saved, args.out, flags=target_flags(args), values_files=args.values_files)
+            print(f"Plan saved to {args.out}: '{command}' carries out exactly this plan.")
     if args.detailed_exitcode:
         return 2 if plan.has_changes else 0
     return 0
