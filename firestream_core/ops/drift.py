@@ -20,7 +20,9 @@ revision (``helm get manifest``) is compared with the live objects
 Nothing secret is shown: a Secret's keys are compared on their decoded
 values (``stringData`` in the chart counts as ``data``), and a changed key
 is reported as ``data.password: <hidden> -> <hidden, changed>``; any value
-holding a sensitive value (docs/secrets.md) is shown as ``<hidden>``.
+holding a sensitive value (docs/secrets.md) is shown as ``<hidden>``, and a
+field whose chart side is hidden is ``<hidden, changed>`` on the live side,
+whatever the live value (a rotated password no redactor knows).
 
 ``apply --repair-drift`` (:func:`repair_plan`) turns each drifted release
 that the plan would leave alone (``no-op``) into an ``upgrade`` with the
@@ -256,14 +258,31 @@ def _compare(want: Any, have: Any, path: str, out: list[tuple[str, Any, Any]]) -
         out.append((path, want, have))
 
 
-def _show(value: Any, redactor: Redactor | None) -> str:
-    if value is _MISSING:
-        return ABSENT
+def _masked(value: Any, redactor: Redactor | None) -> tuple[str, bool]:
+    """``value`` as drift shows it (sensitive values hidden), and whether anything was hidden."""
     masked = mask_object(value, redactor=redactor)
+    hidden = masked != value
     text = masked if isinstance(masked, str) else json.dumps(masked, sort_keys=True, default=str)
     if redactor is not None:
-        text = redactor.redact(text)
-    return text if len(text) <= 120 else text[:117] + "..."
+        redacted = redactor.redact(text)
+        hidden = hidden or redacted != text
+        text = redacted
+    return (text if len(text) <= 120 else text[:117] + "..."), hidden
+
+
+def _field(path: str, want: Any, have: Any, redactor: Redactor | None) -> FieldDrift:
+    """One drifted field, masked: when the chart's side hides a sensitive value, so does the live side.
+
+    A live value is whatever someone put in the cluster (a rotated password, a
+    value no redactor has seen): it is shown only when the chart's side of the
+    field holds nothing sensitive, and even then passes the redactor.
+    """
+    desired, sensitive = _masked(want, redactor)
+    if have is _MISSING:
+        return FieldDrift(path, desired, ABSENT)
+    if sensitive:
+        return FieldDrift(path, desired, HIDDEN_CHANGED)
+    return FieldDrift(path, desired, _masked(have, redactor)[0])
 
 
 def _is_secret(obj: Mapping[str, Any]) -> bool:
@@ -285,9 +304,9 @@ def compare_object(
                 out.append(FieldDrift(f"data.{k}", HIDDEN, HIDDEN_CHANGED))
         rest = {k: v for k, v in desired.items() if k not in ("data", "stringData")}
         _compare(rest, live, "", found)
-        return out + [FieldDrift(p, _show(w, redactor), _show(h, redactor)) for p, w, h in found]
+        return out + [_field(p, w, h, redactor) for p, w, h in found]
     _compare(desired, live, "", found)
-    return [FieldDrift(p, _show(w, redactor), _show(h, redactor)) for p, w, h in found]
+    return [_field(p, w, h, redactor) for p, w, h in found]
 
 
 # -- the project ------------------------------------------------------------------------------
