@@ -11,7 +11,7 @@ revision (``helm get manifest``) is compared with the live objects
   add) and the metadata the server manages (``uid``, ``resourceVersion``,
   ``generation``, ``creationTimestamp``, ``managedFields``...) are ignored.
   Lists are matched by their strategic-merge keys, as kubectl merges them
-  (:data:`MERGE_KEYS`: containers, volumes, env by ``name``, volumeMounts
+  (:data:`~firestream_core.tools.manifests.MERGE_KEYS`: containers, volumes, env by ``name``, volumeMounts
   by ``mountPath``, container ports by ``containerPort`` + ``protocol``,
   Service ports by ``port`` + ``protocol``, ...); other lists of objects
   whose ``name`` values are unique by name; any other list item by item. Quantities compare by value
@@ -50,6 +50,8 @@ from firestream_core.tools.manifests import (
     ObjectKey,
     api_group,
     mask_object,
+    merge_key,
+    merge_keys,
     secret_data,
     split_manifest,
 )
@@ -175,44 +177,9 @@ def _empty(value: Any) -> bool:
 _MISSING = object()
 
 
-MERGE_KEYS: Mapping[str, tuple[str, ...]] = {
-    "containers": ("name",), "initContainers": ("name",), "ephemeralContainers": ("name",),
-    "volumes": ("name",), "env": ("name",), "imagePullSecrets": ("name",),
-    "resourceClaims": ("name",), "volumeMounts": ("mountPath",), "volumeDevices": ("devicePath",),
-    "hostAliases": ("ip",), "conditions": ("type",),
-    "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
-}
-"""Lists matched item by item on these fields (their strategic-merge keys, as kubectl merges them)."""
-
-_DEFAULTS = {"protocol": "TCP"}
-"""A merge-key field the server fills in when the chart leaves it out."""
-
-
 def _merge_keys(path: str, want: list[Any], have: list[Any]) -> tuple[str, ...] | None:
-    """The fields that identify an item of the list at ``path``; None: compare item by item.
-
-    Container ports are keyed by ``containerPort`` + ``protocol``, Service
-    ports by ``port`` + ``protocol``; any other list of objects that all
-    carry a ``name``, unique on both sides, by ``name``.
-    """
-    if not want or not all(isinstance(i, Mapping) for i in (*want, *have)):
-        return None
-    field = path.rsplit(".", 1)[-1].split("[", 1)[0]
-    keys = MERGE_KEYS.get(field)
-    if keys is None and field == "ports":
-        if all("containerPort" in w for w in want):
-            keys = ("containerPort", "protocol")
-        elif all("port" in w for w in want):
-            keys = ("port", "protocol")
-    if keys is not None:
-        return keys if all(keys[0] in w for w in want) else None
-    named = all("name" in i for i in (*want, *have))
-    unique = named and all(len({str(i["name"]) for i in side}) == len(side) for side in (want, have))
-    return ("name",) if unique else None
-
-
-def _merge_key(item: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(str(item.get(k, _DEFAULTS.get(k, ""))) for k in keys)
+    """The fields that identify an item of the list at ``path`` (:func:`merge_keys`); None: item by item."""
+    return merge_keys(path.rsplit(".", 1)[-1].split("[", 1)[0], want, have)
 
 
 def _compare(want: Any, have: Any, path: str, out: list[tuple[str, Any, Any]]) -> None:
@@ -242,9 +209,9 @@ def _compare(want: Any, have: Any, path: str, out: list[tuple[str, Any, Any]]) -
             return
         keys = _merge_keys(path, want, have)
         if keys is not None:
-            live = {_merge_key(h, keys): h for h in have}
+            live = {merge_key(h, keys): h for h in have}
             for w in want:
-                k = _merge_key(w, keys)
+                k = merge_key(w, keys)
                 label = ",".join(f"{n}={v}" for n, v in zip(keys, k, strict=True) if v != "")
                 _compare(w, live.get(k, _MISSING), f"{path}[{label}]", out)
             return
