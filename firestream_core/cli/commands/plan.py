@@ -120,7 +120,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_project(args: argparse.Namespace) -> Any:
-    """The ``Project`` named by the global flags, its secrets registered with the log redactor."""
+    """The ``Project`` named by the global flags, its secrets registered with the log redactor.
+
+    A secret equal to one of the project's names is not hidden: each is warned about here.
+    """
     from firestream_core.cli.logs import add_redactor
     from firestream_core.project import Project
 
@@ -136,6 +139,12 @@ def load_project(args: argparse.Namespace) -> Any:
         values_files=getattr(args, "values_files", ()),
     )
     add_redactor(project.redactor)
+    clashes = project.name_clashes()  # secrets equal to a name: printed wherever it is (docs/secrets.md)
+    if clashes:
+        import logging
+
+        for warning in clashes:
+            logging.getLogger("firestream").warning("%s", warning)
     return project
 
 
