@@ -273,6 +273,31 @@ class Project:
         )
 
         self.charts = resolve_oci_charts(self.charts, self.repositories())
+        self._keep_names_readable()
+
+    def _keep_names_readable(self) -> None:
+        """The project's names are never masked, even when a secret equals one (docs/secrets.md)."""
+        from firestream_core.tools.sensitivity import identifiers
+
+        self.redactor.keep_readable(identifiers(self.charts))
+
+    def name_clashes(self) -> list[str]:
+        """A warning per secret equal to one of the project's names, which is therefore not hidden.
+
+        Release names, namespaces, chart types and firestream's own words are
+        never masked (docs/secrets.md): a secret equal to one is printed
+        wherever that name is. Each warning names the release and values path,
+        never another value; ``firestream validate`` and every command that
+        loads the project log them.
+
+        Example::
+
+            for warning in Project.load("firestream.toml").name_clashes():
+                print("warning:", warning)
+        """
+        from firestream_core.tools.sensitivity import name_clashes
+
+        return name_clashes(self.charts, self.redactor.readable_secrets())
 
     # -- construction ---------------------------------------------------------------------
 
@@ -464,6 +489,7 @@ class Project:
         kept = [c for c in self.charts if c.chart_info.name not in seen]
         self.charts = resolve_oci_charts([*kept, *new], self.repositories_with(new))
         _hide_secret_looking(self.redactor, new, self.project_dir)
+        self._keep_names_readable()
         self._graph = None
         self._planned = None
 

@@ -11,7 +11,7 @@ revision (``helm get manifest``) is compared with the live objects
   add) and the metadata the server manages (``uid``, ``resourceVersion``,
   ``generation``, ``creationTimestamp``, ``managedFields``...) are ignored.
   Lists are matched by their strategic-merge keys, as kubectl merges them
-  (:data:`MERGE_KEYS`: containers, volumes, env by ``name``, volumeMounts
+  (:data:`~firestream_core.tools.manifests.MERGE_KEYS`: containers, volumes, env by ``name``, volumeMounts
   by ``mountPath``, container ports by ``containerPort`` + ``protocol``,
   Service ports by ``port`` + ``protocol``, ...); other lists of objects
   whose ``name`` values are unique by name; any other list item by item. Quantities compare by value
@@ -20,7 +20,9 @@ revision (``helm get manifest``) is compared with the live objects
 Nothing secret is shown: a Secret's keys are compared on their decoded
 values (``stringData`` in the chart counts as ``data``), and a changed key
 is reported as ``data.password: <hidden> -> <hidden, changed>``; any value
-holding a sensitive value (docs/secrets.md) is shown as ``<hidden>``.
+holding a sensitive value (docs/secrets.md) is shown as ``<hidden>``, and a
+field whose chart side is hidden is ``<hidden, changed>`` on the live side,
+whatever the live value (a rotated password no redactor knows).
 
 ``apply --repair-drift`` (:func:`repair_plan`) turns each drifted release
 that the plan would leave alone (``no-op``) into an ``upgrade`` with the
@@ -48,6 +50,8 @@ from firestream_core.tools.manifests import (
     ObjectKey,
     api_group,
     mask_object,
+    merge_key,
+    merge_keys,
     secret_data,
     split_manifest,
 )
@@ -173,44 +177,9 @@ def _empty(value: Any) -> bool:
 _MISSING = object()
 
 
-MERGE_KEYS: Mapping[str, tuple[str, ...]] = {
-    "containers": ("name",), "initContainers": ("name",), "ephemeralContainers": ("name",),
-    "volumes": ("name",), "env": ("name",), "imagePullSecrets": ("name",),
-    "resourceClaims": ("name",), "volumeMounts": ("mountPath",), "volumeDevices": ("devicePath",),
-    "hostAliases": ("ip",), "conditions": ("type",),
-    "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
-}
-"""Lists matched item by item on these fields (their strategic-merge keys, as kubectl merges them)."""
-
-_DEFAULTS = {"protocol": "TCP"}
-"""A merge-key field the server fills in when the chart leaves it out."""
-
-
 def _merge_keys(path: str, want: list[Any], have: list[Any]) -> tuple[str, ...] | None:
-    """The fields that identify an item of the list at ``path``; None: compare item by item.
-
-    Container ports are keyed by ``containerPort`` + ``protocol``, Service
-    ports by ``port`` + ``protocol``; any other list of objects that all
-    carry a ``name``, unique on both sides, by ``name``.
-    """
-    if not want or not all(isinstance(i, Mapping) for i in (*want, *have)):
-        return None
-    field = path.rsplit(".", 1)[-1].split("[", 1)[0]
-    keys = MERGE_KEYS.get(field)
-    if keys is None and field == "ports":
-        if all("containerPort" in w for w in want):
-            keys = ("containerPort", "protocol")
-        elif all("port" in w for w in want):
-            keys = ("port", "protocol")
-    if keys is not None:
-        return keys if all(keys[0] in w for w in want) else None
-    named = all("name" in i for i in (*want, *have))
-    unique = named and all(len({str(i["name"]) for i in side}) == len(side) for side in (want, have))
-    return ("name",) if unique else None
-
-
-def _merge_key(item: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(str(item.get(k, _DEFAULTS.get(k, ""))) for k in keys)
+    """The fields that identify an item of the list at ``path`` (:func:`merge_keys`); None: item by item."""
+    return merge_keys(path.rsplit(".", 1)[-1].split("[", 1)[0], want, have)
 
 
 def _compare(want: Any, have: Any, path: str, out: list[tuple[str, Any, Any]]) -> None:
@@ -240,9 +209,9 @@ def _compare(want: Any, have: Any, path: str, out: list[tuple[str, Any, Any]]) -
             return
         keys = _merge_keys(path, want, have)
         if keys is not None:
-            live = {_merge_key(h, keys): h for h in have}
+            live = {merge_key(h, keys): h for h in have}
             for w in want:
-                k = _merge_key(w, keys)
+                k = merge_key(w, keys)
                 label = ",".join(f"{n}={v}" for n, v in zip(keys, k, strict=True) if v != "")
                 _compare(w, live.get(k, _MISSING), f"{path}[{label}]", out)
             return
@@ -256,14 +225,31 @@ def _compare(want: Any, have: Any, path: str, out: list[tuple[str, Any, Any]]) -
         out.append((path, want, have))
 
 
-def _show(value: Any, redactor: Redactor | None) -> str:
-    if value is _MISSING:
-        return ABSENT
+def _masked(value: Any, redactor: Redactor | None) -> tuple[str, bool]:
+    """``value`` as drift shows it (sensitive values hidden), and whether anything was hidden."""
     masked = mask_object(value, redactor=redactor)
+    hidden = masked != value
     text = masked if isinstance(masked, str) else json.dumps(masked, sort_keys=True, default=str)
     if redactor is not None:
-        text = redactor.redact(text)
-    return text if len(text) <= 120 else text[:117] + "..."
+        redacted = redactor.redact(text)
+        hidden = hidden or redacted != text
+        text = redacted
+    return (text if len(text) <= 120 else text[:117] + "..."), hidden
+
+
+def _field(path: str, want: Any, have: Any, redactor: Redactor | None) -> FieldDrift:
+    """One drifted field, masked: when the chart's side hides a sensitive value, so does the live side.
+
+    A live value is whatever someone put in the cluster (a rotated password, a
+    value no redactor has seen): it is shown only when the chart's side of the
+    field holds nothing sensitive, and even then passes the redactor.
+    """
+    desired, sensitive = _masked(want, redactor)
+    if have is _MISSING:
+        return FieldDrift(path, desired, ABSENT)
+    if sensitive:
+        return FieldDrift(path, desired, HIDDEN_CHANGED)
+    return FieldDrift(path, desired, _masked(have, redactor)[0])
 
 
 def _is_secret(obj: Mapping[str, Any]) -> bool:
@@ -285,9 +271,9 @@ def compare_object(
                 out.append(FieldDrift(f"data.{k}", HIDDEN, HIDDEN_CHANGED))
         rest = {k: v for k, v in desired.items() if k not in ("data", "stringData")}
         _compare(rest, live, "", found)
-        return out + [FieldDrift(p, _show(w, redactor), _show(h, redactor)) for p, w, h in found]
+        return out + [_field(p, w, h, redactor) for p, w, h in found]
     _compare(desired, live, "", found)
-    return [FieldDrift(p, _show(w, redactor), _show(h, redactor)) for p, w, h in found]
+    return [_field(p, w, h, redactor) for p, w, h in found]
 
 
 # -- the project ------------------------------------------------------------------------------

@@ -9,9 +9,12 @@ Masking: nothing that leaves these modules may hold a Secret's data or a
 sensitive value (docs/secrets.md). :func:`mask_object` replaces every
 ``data`` / ``stringData`` value of a Secret, and every string that contains
 a sensitive value the redactor knows, by :data:`HIDDEN`; ordinary values
-stay in clear; given the object's counterpart (the
-other side of a diff) it writes :data:`HIDDEN_CHANGED` where the hidden
-values differ, so a reader sees *that* a key changed, never *what* it holds.
+stay in clear. Given the object's counterpart (the other side of a diff) it
+hides a field on both sides when either side is sensitive (the other side's
+value may be one no redactor knows: too short to be matched as text, or a
+rotated secret), and writes :data:`HIDDEN_CHANGED` where the hidden values
+differ, so a reader sees *that* a key changed, never *what* it holds. Lists
+are paired as kubectl merges them (:data:`MERGE_KEYS`, shared with drift).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import attrs
 __all__ = [
     "HIDDEN",
     "HIDDEN_CHANGED",
+    "MERGE_KEYS",
     "ManifestObject",
     "ObjectKey",
     "api_group",
@@ -33,6 +37,8 @@ __all__ = [
     "is_secret",
     "manifest_workloads",
     "mask_object",
+    "merge_key",
+    "merge_keys",
     "split_manifest",
 ]
 
@@ -220,19 +226,23 @@ def secret_data(obj: Mapping[str, Any]) -> dict[str, bytes]:
 def mask_object(obj: Any, other: Any = _MISSING, redactor: Any = None, *, mark_changes: bool = True) -> Any:
     """A copy of ``obj`` with Secret data and sensitive values hidden.
 
-    :param other: the counterpart of ``obj`` (the other side of a diff); where
-        a hidden value differs from the counterpart's, :data:`HIDDEN_CHANGED`
-        is written instead of :data:`HIDDEN`.
+    :param other: the counterpart of ``obj`` (the other side of a diff). A
+        value is hidden when it or its counterpart is sensitive: the same field
+        is hidden on both sides, even where one side holds a value no redactor
+        knows (too short to be matched as text, an old secret at a path no
+        longer declared secret). Where a hidden value differs from the
+        counterpart's, :data:`HIDDEN_CHANGED` is written instead of :data:`HIDDEN`.
+        Mappings are paired key by key, lists by their merge keys
+        (:func:`merge_keys`) or, for other lists, by aligning equal items.
     :param redactor: a :class:`~firestream_core.tools.redact.Redactor`: any string
         holding a value it knows is hidden whole.
     :param mark_changes: write :data:`HIDDEN_CHANGED` (the new side of a
         diff); False for the old side, which shows :data:`HIDDEN` only.
     """
-    if not mark_changes:
-        other = _MISSING
     if isinstance(obj, Mapping) and _is_secret(obj):
-        theirs = secret_data(other) if isinstance(other, Mapping) and _is_secret(other) else None
+        theirs = secret_data(other) if mark_changes and isinstance(other, Mapping) and _is_secret(other) else None
         mine = secret_data(obj)
+        masker = _Masker(redactor, mark_changes)
         out: dict[str, Any] = {}
         for k, v in obj.items():
             if k in ("data", "stringData") and isinstance(v, Mapping):
@@ -243,20 +253,110 @@ def mask_object(obj: Any, other: Any = _MISSING, redactor: Any = None, *, mark_c
                 }
             else:
                 o = other.get(k, _MISSING) if isinstance(other, Mapping) else _MISSING
-                out[k] = mask_object(v, o, redactor)
+                out[k] = masker.mask(v, o, str(k))
         return out
-    return _mask(obj, other, redactor)
+    return _Masker(redactor, mark_changes).mask(obj, other, "")
 
 
-def _mask(node: Any, other: Any, redactor: Any) -> Any:
-    if isinstance(node, Mapping):
-        theirs: Mapping[Any, Any] = other if isinstance(other, Mapping) else {}
-        return {k: _mask(v, theirs.get(k, _MISSING), redactor) for k, v in node.items()}
-    if isinstance(node, list):
-        items: list[Any] = other if isinstance(other, list) else []
-        return [_mask(v, items[i] if i < len(items) else _MISSING, redactor) for i, v in enumerate(node)]
-    if isinstance(node, str) and redactor is not None and redactor.redact(node) != node:
-        if other is not _MISSING and other != node:
-            return HIDDEN_CHANGED
-        return HIDDEN
-    return node
+MERGE_KEYS: Mapping[str, tuple[str, ...]] = {
+    "containers": ("name",), "initContainers": ("name",), "ephemeralContainers": ("name",),
+    "volumes": ("name",), "env": ("name",), "imagePullSecrets": ("name",),
+    "resourceClaims": ("name",), "volumeMounts": ("mountPath",), "volumeDevices": ("devicePath",),
+    "hostAliases": ("ip",), "conditions": ("type",),
+    "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
+}
+"""Lists matched item by item on these fields (their strategic-merge keys, as kubectl merges them)."""
+
+_DEFAULTS = {"protocol": "TCP"}
+"""A merge-key field the server fills in when the chart leaves it out."""
+
+
+def merge_keys(field: str, want: list[Any], have: list[Any]) -> tuple[str, ...] | None:
+    """The fields that identify an item of the list under the key ``field``; None: compare item by item.
+
+    Used by drift (manifest against live) and by masking (one side of a diff
+    against the other). Container ports are keyed by ``containerPort`` +
+    ``protocol``, Service ports by ``port`` + ``protocol``; any other list of
+    objects that all carry a ``name``, unique on both sides, by ``name``.
+
+    >>> merge_keys("env", [{"name": "A", "value": "1"}], [])
+    ('name',)
+    >>> merge_keys("args", ["--debug"], ["--debug"]) is None
+    True
+    """
+    if not want or not all(isinstance(i, Mapping) for i in (*want, *have)):
+        return None
+    keys = MERGE_KEYS.get(field)
+    if keys is None and field == "ports":
+        if all("containerPort" in w for w in want):
+            keys = ("containerPort", "protocol")
+        elif all("port" in w for w in want):
+            keys = ("port", "protocol")
+    if keys is not None:
+        return keys if all(keys[0] in w for w in want) else None
+    named = all("name" in i for i in (*want, *have))
+    unique = named and all(len({str(i["name"]) for i in side}) == len(side) for side in (want, have))
+    return ("name",) if unique else None
+
+
+def merge_key(item: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The values of ``keys`` in ``item`` (a default where the server fills one in): what pairs it."""
+    return tuple(str(item.get(k, _DEFAULTS.get(k, ""))) for k in keys)
+
+
+class _Masker:
+    """Masks one value against its counterpart (see :func:`mask_object`)."""
+
+    def __init__(self, redactor: Any, mark_changes: bool) -> None:
+        self.redactor = redactor
+        self.mark_changes = mark_changes
+
+    def known(self, node: Any) -> bool:
+        """True when ``node`` is a string holding a value the redactor hides."""
+        return isinstance(node, str) and self.redactor is not None and self.redactor.redact(node) != node
+
+    def holds_known(self, node: Any) -> bool:
+        """True when ``node`` holds, anywhere in it, a value the redactor hides."""
+        if isinstance(node, Mapping):
+            return any(self.holds_known(v) for v in node.values())
+        if isinstance(node, list):
+            return any(self.holds_known(v) for v in node)
+        return self.known(node)
+
+    def hidden(self, node: Any, other: Any) -> str:
+        changed = self.mark_changes and other is not _MISSING and other != node
+        return HIDDEN_CHANGED if changed else HIDDEN
+
+    def mask(self, node: Any, other: Any, field: str) -> Any:
+        if self.known(other) and not isinstance(node, str):
+            return self.hidden(node, other)  # a secret replaced by a container or a number
+        if isinstance(node, Mapping):
+            theirs: Mapping[Any, Any] = other if isinstance(other, Mapping) else {}
+            return {k: self.mask(v, theirs.get(k, _MISSING), str(k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return self.mask_list(node, other if isinstance(other, list) else [], field)
+        if self.known(node) or self.known(other):
+            return self.hidden(node, other)
+        return node
+
+    def mask_list(self, node: list[Any], other: list[Any], field: str) -> list[Any]:
+        keys = merge_keys(field, node, other)
+        if keys is not None:  # env, containers, volumes...: each item against the item of the same key
+            by_key = {merge_key(o, keys): o for o in other}
+            return [self.mask(v, by_key.get(merge_key(v, keys), _MISSING), "") for v in node]
+        # any other list (args, command): equal items pair up; in a changed stretch, if the
+        # other side's items hold a hidden value, each item here is hidden whole (it may be
+        # the same value moved, or a rotated one no redactor knows)
+        import difflib  # here: the manifest readers (kubectl, workloads) never mask
+
+        out: list[Any] = []
+        matcher = difflib.SequenceMatcher(None, [repr(v) for v in node], [repr(o) for o in other], autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op == "equal":
+                out += [self.mask(v, o, "") for v, o in zip(node[i1:i2], other[j1:j2], strict=True)]
+            elif any(self.holds_known(o) for o in other[j1:j2]):
+                out += [self.hidden(v, other[j1] if j1 < j2 else _MISSING) for v in node[i1:i2]]
+            else:
+                out += [self.mask(v, other[j1 + n] if j1 + n < j2 else _MISSING, "")
+                        for n, v in enumerate(node[i1:i2])]
+        return out

@@ -28,6 +28,15 @@ readable everywhere.
   make it part of a longer word or flag).
 
 Replacement is longest-first, so a secret containing another is hidden whole.
+
+Names stay readable (:meth:`Redactor.keep_readable`): a secret equal to one of
+the project's identifiers (a release name, a namespace, a chart type,
+firestream's own words; :func:`~firestream_core.tools.sensitivity.identifiers`)
+is still registered (``secret in redactor`` is true, so it never reaches a
+child's environment) but is never replaced in text: in a log line or a table it
+cannot be told apart from the name, which is printed everywhere anyway, and
+masking it would mask the name. ``firestream validate`` and every command that
+loads the project warn about such a secret.
 All methods are thread-safe.
 """
 
@@ -188,6 +197,15 @@ def _sub_all(patterns: Sequence[re.Pattern[str]], text: str) -> str:
     return "".join(out)
 
 
+def _spellings(text: str) -> set[str]:
+    """How a secret may show in text: as written, base64-encoded, JSON-escaped."""
+    forms = {text, base64.b64encode(text.encode()).decode()}
+    escaped = json.dumps(text)[1:-1]
+    if escaped != text:
+        forms.add(escaped)
+    return {f for f in forms if f}
+
+
 class Redactor(logging.Filter):
     """Replaces known sensitive values with ``***`` in text and in log records.
 
@@ -200,8 +218,10 @@ class Redactor(logging.Filter):
         super().__init__()
         self.min_length = min_length
         self._lock = threading.Lock()
-        self._secrets: set[str] = set()
-        # compiled on demand: _levels cover every secret not in _pending (see _compiled)
+        self._secrets: set[str] = set()  # every spelling registered (what ``in`` answers)
+        self._masked: set[str] = set()  # those replaced in text: all but the readable names' spellings
+        self._readable: frozenset[str] = frozenset()  # names a secret may equal and still be shown
+        # compiled on demand: _levels cover every masked secret not in _pending (see _compiled)
         self._levels: list[tuple[frozenset[str], re.Pattern[str]]] = []
         self._patterns: tuple[re.Pattern[str], ...] = ()  # the levels' patterns, read without the lock
         self._pending: set[str] = set()
@@ -218,14 +238,34 @@ class Redactor(logging.Filter):
         text = text_to_hide(secret)
         if text is None:
             return
-        forms = {text, base64.b64encode(text.encode()).decode()}
-        escaped = json.dumps(text)[1:-1]
-        if escaped != text:
-            forms.add(escaped)
+        forms = _spellings(text)
         with self._lock:
-            new = {f for f in forms if f} - self._secrets
+            new = forms - self._secrets
             self._secrets |= new
-            self._pending |= new
+            if text not in self._readable:
+                self._masked |= new
+                self._pending |= new
+
+    def keep_readable(self, names: Iterable[str]) -> None:
+        """Never replace ``names`` in text, even when a secret equals one (see the module docstring).
+
+        A secret equal to a name stays registered (``in`` is true) but none of
+        its spellings is masked any more; later :meth:`add` calls follow the
+        same rule, and copies keep it.
+        """
+        with self._lock:
+            self._readable |= frozenset(n for n in names if n)
+            shown = {f for n in self._readable & self._secrets for f in _spellings(n)}
+            if not shown & self._masked:
+                return
+            self._masked -= shown
+            self._pending = set(self._masked)  # first: a text redacted meanwhile recompiles
+            self._levels, self._patterns = [], ()
+
+    def readable_secrets(self) -> frozenset[str]:
+        """The registered secrets left readable because each equals a name (:meth:`keep_readable`)."""
+        with self._lock:
+            return frozenset(self._readable & self._secrets)
 
     def add_values(
         self,
@@ -248,19 +288,23 @@ class Redactor(logging.Filter):
             self.add(value)
 
     def update(self, other: Redactor) -> None:
-        """Hide everything ``other`` hides too."""
+        """Hide everything ``other`` hides too (and keep the names it keeps readable)."""
         with other._lock:
-            extra = set(other._secrets)
+            extra, masked, readable = set(other._secrets), set(other._masked), other._readable
         with self._lock:
-            new = extra - self._secrets
-            self._secrets |= new
-            self._pending |= new
+            shown = {f for n in self._readable for f in _spellings(n)}
+            new_masked = (masked - self._masked) - shown
+            self._secrets |= extra
+            self._masked |= new_masked
+            self._pending |= new_masked
+        if readable - self._readable:
+            self.keep_readable(readable)
 
     def copy(self) -> Redactor:
         """A new redactor hiding the same values; adding to it leaves this one alone."""
         new = Redactor(min_length=self.min_length)
         with self._lock:  # the compiled levels go along: a copy adding nothing new compiles nothing
-            new._secrets = set(self._secrets)
+            new._secrets, new._masked, new._readable = set(self._secrets), set(self._masked), self._readable
             new._levels, new._patterns = list(self._levels), self._patterns
             new._pending = set(self._pending)
         return new
@@ -297,7 +341,7 @@ class Redactor(logging.Filter):
 
     def redact(self, text: str) -> str:
         """``text`` with every known value, as a whole token, replaced by ``***`` (longest first)."""
-        if not text or not self._secrets:  # nothing to hide: no lock taken (a release redacts ~16 texts)
+        if not text or not self._masked:  # nothing to hide: no lock taken (a release redacts ~16 texts)
             return text
         # one attribute read when nothing was added since the last text: no lock taken
         patterns = self._compiled() if self._pending else self._patterns
@@ -308,7 +352,7 @@ class Redactor(logging.Filter):
     # -- logging.Filter ------------------------------------------------------
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact a log record in place (message, args, traceback); never drops it."""
-        if not self._secrets:
+        if not self._masked:
             return True
         try:
             message = record.getMessage()

@@ -31,6 +31,15 @@ redactor replaces whole tokens only (never inside a longer word or a flag
 name). Object names, namespaces, release names, file names and flags are
 never hidden.
 
+A secret equal to one of the project's identifiers (:func:`identifiers`: a
+release name, a namespace, a chart type or reference, a repository name,
+firestream's own words) is not matched as text: the name is printed
+everywhere, so the secret is public in practice, and masking it would mask
+the name. It stays sensitive where firestream knows it is the value
+(``plan``'s ``(sensitive)``, a Secret's data, command lines, the state, the
+children's environment), and :func:`name_clashes` words the warning
+``validate`` and the other commands print.
+
 Credentials written into a URL (``oci://user:pw@host/x``) are refused by the
 config check (:func:`url_has_credentials`), since a URL travels on helm's
 command line and in logs: they belong in ``[registries]`` / the
@@ -47,11 +56,14 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "MIN_TEXT_LENGTH",
+    "OWN_NAMES",
     "SENSITIVE",
+    "identifiers",
     "is_name_key",
     "is_sensitive_key",
     "is_sensitive_path",
     "leaves",
+    "name_clashes",
     "sensitive_leaves",
     "show_value",
     "strip_url_credentials",
@@ -267,13 +279,83 @@ def value_changes(
 
 def secret_file_paths(info: Any) -> list[str]:
     """The values paths of a ``ChartInfo``'s values files marked secret (``secret_values``)."""
+    return [path for path, _ in secret_file_leaves(info)]
+
+
+def secret_file_leaves(info: Any) -> list[tuple[str, Any]]:
+    """``(path, value)`` of a ``ChartInfo``'s values files marked secret (``secret_values``)."""
     from firestream_core.tools.values import load_document
 
-    out: list[str] = []
+    out: list[tuple[str, Any]] = []
     for g in getattr(info, "yaml_files_content", ()) or ():
         if getattr(g, "secret", False):
             try:
-                out += [path for path, _ in leaves(load_document(g.filename, g.yaml_content))]
+                out += list(leaves(load_document(g.filename, g.yaml_content)))
             except ValueError:
                 continue
+    return out
+
+
+# -- names: never masked, even when a secret equals one -----------------------------------------
+
+OWN_NAMES = frozenset({
+    "firestream", "firestream.toml", "helm", "kubectl",
+    # plan actions, lifecycle stages, results and statuses the commands print
+    "create", "upgrade", "recover", "reinstall", "destroy", "no-op",
+    "check_prerequisites", "pre_exec", "exec", "post_exec", "validate", "on_deploy_failure",
+    "failed", "skipped", "not_started", "cancelled", "deployed", "uninstalled", "pending",
+    "changed", "unchanged", "in-sync", "drifted", "not-deployed", "error", "missing",
+})
+"""firestream's own words: command and program names, actions, stages, results and statuses."""
+
+
+def identifiers(charts: Iterable[Any]) -> dict[str, str]:
+    """The names text must show in clear, each with what it names (for :func:`name_clashes`).
+
+    Each release's name and namespace, its chart type, its chart reference
+    (``bitnami/postgresql``: ``bitnami``, ``postgresql``) and repository, and
+    :data:`OWN_NAMES`. ``charts`` are ``HelmChart`` objects.
+    """
+    charts = list(charts)  # iterated twice
+    out = {word: f"firestream's own word '{word}'" for word in OWN_NAMES}
+    named: dict[str, str] = {}
+    for chart in charts:
+        info = chart.chart_info
+        out[str(chart.chart_type)] = f"the chart type '{chart.chart_type}'"
+        ref = str(getattr(info, "chart", "") or "")
+        if ref and "://" not in ref and not ref.startswith((".", "/")):
+            for part in ref.split("/"):
+                out.setdefault(part, f"a chart name in '{ref}'")
+        if getattr(info, "repository", None):
+            out[str(info.repository)] = f"the repository name '{info.repository}'"
+        named.setdefault(info.namespace_name, f"the namespace '{info.namespace_name}' (of release '{info.name}')")
+    for chart in charts:  # a release name says most: it wins over the other meanings
+        named[chart.chart_info.name] = f"the release name '{chart.chart_info.name}'"
+    out.update(named)
+    return {k: v for k, v in out.items() if k}
+
+
+def name_clashes(charts: Iterable[Any], secrets: Iterable[str]) -> list[str]:
+    """One warning per secret equal to one of the project's names (:func:`identifiers`).
+
+    ``secrets`` are the registered secrets left readable
+    (:meth:`~firestream_core.tools.redact.Redactor.readable_secrets`). A
+    ``secret_values`` entry is named by its release and values path; any
+    other (a ``*_env`` password option, a credential) is counted. The
+    messages name the identifier, which is printed anyway, never another value.
+    """
+    charts = list(charts)  # iterated three times
+    names = identifiers(charts)
+    left = {s for s in secrets if s in names}
+    out: list[str] = []
+    for chart in charts:
+        for path, value in secret_file_leaves(chart.chart_info):
+            if isinstance(value, str) and value in left:
+                out.append(f"release '{chart.chart_info.name}': the secret value at '{path}' equals {names[value]} "
+                           "and is not hidden: a name is printed wherever it appears; choose a value that "
+                           "is not one of the project's names")
+    named = {v for c in charts for _, v in secret_file_leaves(c.chart_info) if isinstance(v, str)}
+    for value in sorted(left - named):
+        out.append(f"a secret (a password option or a credential) equals {names[value]} and is not hidden: "
+                   "a name is printed wherever it appears")
     return out

@@ -191,6 +191,67 @@ def test_render_error_never_shows_the_secret(kube, chart_repo, helm_bin, setup, 
         assert_hidden(out.stdout + out.stderr, ENV_SECRET, PLAIN_SECRET)
 
 
+# -- a secret equal to a name: the name stays readable -------------------------------------------
+
+
+def test_a_secret_equal_to_a_name_never_masks_that_name(kube, chart_repo, helm_bin, setup, project_dir):
+    """``secret_values`` equal to the namespace and to the release name: every output shows both
+    names in clear (no ``***``) and says once that such a secret is printed wherever the name is;
+    a real secret beside them is still hidden, and none reaches a child's environment."""
+    flags, env = setup
+    ns = kube.namespace
+    write_config(project_dir, f"""
+        [repositories]
+        fixtures = "{chart_repo.url}"
+
+        [[deployments.generic]]
+        name = "billing"
+        chart = "fixtures/tiny-app"
+        version = "0.1.0"
+        namespace = "{ns}"
+
+        [deployments.generic.secret_values]
+        apiKey = {{ env = "BILLING_KEY" }}
+        owner = {{ env = "BILLING_OWNER" }}
+        password = {{ env = "E2E_SECRET_PW" }}
+        """)
+    env = {**env, "BILLING_KEY": ns, "BILLING_OWNER": "billing", "FIRESTREAM_CHILD_ENV": "BILLING_*"}
+    texts = {}
+    for args in (["validate"], ["plan"], ["plan", "--json"]):
+        done = firestream([*args, *flags], cwd=project_dir, env=env)
+        assert done.returncode == 0, (args, done.stdout + done.stderr)
+        texts[" ".join(args)] = done.stdout + done.stderr
+    apply, watcher = watched(["apply", "--yes", *flags], cwd=project_dir, env=env)
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    texts["apply"] = apply.stdout + apply.stderr
+    for args in (["status"], ["status", "--json"], ["diff"]):
+        done = firestream([*args, *flags], cwd=project_dir, env=env)
+        assert done.returncode == 0, (args, done.stdout + done.stderr)
+        texts[" ".join(args)] = done.stdout + done.stderr
+
+    for cmd, text in texts.items():
+        assert "***" not in text, (cmd, text)
+        assert_hidden(text, ENV_SECRET)
+    table = texts["plan"]
+    assert any(line.split()[:3] == ["+", "billing", ns] for line in table.splitlines()), table
+    plan_json = json.loads(firestream(["plan", "--json", *flags], cwd=project_dir, env=env).stdout)
+    assert plan_json["releases"][0]["key"] == f"{ns}/billing"
+    assert "upgrade billing" in texts["apply"] and f"--namespace {ns}" in texts["apply"], texts["apply"]
+    # the user is told, once per command, by the values path and never the value
+    for cmd in ("validate", "plan"):
+        warnings = [line for line in texts[cmd].splitlines() if "is not hidden" in line]
+        assert len(warnings) == 2, (cmd, texts[cmd])
+        assert any("'apiKey'" in w and "namespace" in w for w in warnings), warnings
+        assert any("'owner'" in w and "release name" in w for w in warnings), warnings
+    # still a secret as a value: plan shows it changed as (sensitive), no child gets the variable
+    rotated = firestream(["plan", *flags], cwd=project_dir, env={**env, "BILLING_KEY": "Rotated-Key-9"})
+    assert "apiKey: (sensitive) -> (sensitive)" in rotated.stdout, rotated.stdout + rotated.stderr
+    assert "Rotated-Key-9" not in rotated.stdout + rotated.stderr
+    watcher.assert_env_absent(names=("BILLING_KEY", "BILLING_OWNER"))
+    state = (project_dir / ".firestream" / "state.json").read_text()
+    assert_hidden(state, ENV_SECRET)
+
+
 # -- no shell strings: only process.py runs programs --------------------------------------------
 
 PACKAGE = Path(firestream_core.__file__).parent

@@ -54,6 +54,40 @@ def test_sensitive_values_are_hidden_whole_and_ordinary_ones_shown():
     assert masked["data"] == {"message": "hello-v2", "pw": HIDDEN_CHANGED, "dsn": HIDDEN, "level": "debug"}
 
 
+def test_a_hidden_value_hides_its_counterpart_on_both_sides():
+    """A field hidden on one side of the diff is hidden on the other, even a value no redactor knows.
+
+    The other side may hold a value too short to be matched as text, or an old
+    secret helm holds at a path no longer declared secret: it is the same field.
+    """
+    red = Redactor()
+    red.add_values({"auth": {"password": "pw-v2-secret"}})
+    env = [{"name": "MODE", "value": "one"}, {"name": "PW", "value": "pw1"}]
+    old = {"kind": "StatefulSet", "spec": {"template": {"spec": {"containers": [
+        {"name": "kv", "env": env, "args": ["--user", "pw1"]}]}}},
+        "data": {"apiKey": "old-key-unregistered", "n": 7}}
+    new = {"kind": "StatefulSet", "spec": {"template": {"spec": {"containers": [
+        {"name": "kv", "env": [{"name": "ADDED", "value": "two"}, {"name": "MODE", "value": "one"},
+                               {"name": "PW", "value": "pw-v2-secret"}],
+         "args": ["--user", "pw-v2-secret"]}]}}},
+        "data": {"apiKey": "pw-v2-secret", "n": "pw-v2-secret"}}
+    ma, mb = mask_object(old, new, red, mark_changes=False), mask_object(new, old, red)
+    [ca], [cb] = ma["spec"]["template"]["spec"]["containers"], mb["spec"]["template"]["spec"]["containers"]
+    # env items are paired by name, as kubectl merges them: the item added before PW moves nothing
+    assert ca["env"] == [{"name": "MODE", "value": "one"}, {"name": "PW", "value": HIDDEN}]
+    assert cb["env"] == [{"name": "ADDED", "value": "two"}, {"name": "MODE", "value": "one"},
+                         {"name": "PW", "value": HIDDEN_CHANGED}]
+    assert (ca["args"], cb["args"]) == (["--user", HIDDEN], ["--user", HIDDEN_CHANGED])
+    assert ma["data"] == {"apiKey": HIDDEN, "n": HIDDEN}  # unknown, short or not a string: its pair is hidden
+    assert mb["data"] == {"apiKey": HIDDEN_CHANGED, "n": HIDDEN_CHANGED}
+    assert "pw1" not in json.dumps([ma, mb]) and "old-key" not in json.dumps([ma, mb])
+    # a list without merge keys: equal items pair up, only the stretch holding the secret is hidden
+    old_args = ["--user", "pw1", "--mode", "a"]
+    new_args = ["--debug", "--user", "pw-v2-secret", "--mode", "b"]
+    assert mask_object(old_args, new_args, red, mark_changes=False) == ["--user", HIDDEN, "--mode", "a"]
+    assert mask_object(new_args, old_args, red) == ["--debug", "--user", HIDDEN_CHANGED, "--mode", "b"]
+
+
 def test_split_manifest_keeps_sources_and_hooks():
     text = (
         "---\n# Source: c/crds/x.yaml\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
@@ -200,6 +234,36 @@ def test_a_kind_nothing_installs_is_an_error_for_that_release_only(tmp_path, kub
         "depends on installs its CRD")
     code, out, _ = cli(path, "diff", "--detailed-exitcode")
     assert code == 1 and "error: the cluster does not serve Gadget" in out
+
+
+def test_diff_hides_both_sides_of_a_sensitive_field(tmp_path, kube, helm_bin, cli, monkeypatch):
+    """A secret too short to be matched as text, rotated: the field is hidden on both sides.
+
+    The deployed side (what helm holds) is the diff's counterpart of drift's live
+    side: its value shows only where the new side's does.
+    """
+    path = write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "dr"
+        path = "{CHARTS / 'kvstore'}"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        [deployments.generic.secret_values]
+        "auth.password" = {{ env = "DR_PW" }}
+    """)
+    monkeypatch.setenv("DR_PW", "pw1")
+    assert cli(path, "apply", "--yes")[0] == 0
+    monkeypatch.setenv("DR_PW", "Rotated-Pw-222")
+    code, out, err = cli(path, "-v", "diff", "--detailed-exitcode")
+    assert code == 2, out + err
+    assert f"-          value: {HIDDEN}\n+          value: {HIDDEN_CHANGED}" in out
+    assert f"-  apiKey: {HIDDEN}\n+  apiKey: {HIDDEN_CHANGED}" in out
+    assert "  mode: standalone" in out and "name: PW" in out  # names and ordinary values stay readable
+    code, js, err2 = cli(path, "-v", "diff", "--json")
+    assert code == 0
+    for text in (out, js):
+        assert "value: pw1" not in text and "apiKey: pw1" not in text and ": pw1" not in text
+    no_secret(out + err + js + err2, "Rotated-Pw-222")
 
 
 @pytest.mark.parametrize("target", ["web"])

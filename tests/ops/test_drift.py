@@ -188,14 +188,30 @@ def test_secret_drift_names_keys_never_values():
 
 
 def test_sensitive_values_are_masked_in_field_drift():
+    """A field whose chart side is hidden is hidden on the live side, whatever the live value."""
     red = Redactor()
     red.add_values({"message": "configured-message", "apiToken": "configured-token"})
     desired = {"kind": "ConfigMap", "metadata": {"name": "c"},
-               "data": {"message": "configured-message", "token": "configured-token"}}
-    live = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"message": "edited", "token": "edited-tok"}}
+               "data": {"message": "configured-message", "token": "configured-token",
+                        "other": "configured-token"}}
+    live = {"kind": "ConfigMap", "metadata": {"name": "c"},
+            "data": {"message": "edited", "token": "edited-tok", "other": "abc"}}
     found = compare_object(desired, live, red)
     assert [(f.path, f.desired, f.live) for f in found] == [
-        ("data.message", "configured-message", "edited"), ("data.token", HIDDEN, "edited-tok")]
+        ("data.message", "configured-message", "edited"),
+        ("data.token", HIDDEN, HIDDEN_CHANGED),
+        ("data.other", HIDDEN, HIDDEN_CHANGED),  # a short live value is hidden all the same
+    ]
+    live["data"]["token"] = {"nested": "edited-tok"}  # a live value of another shape
+    found = {f.path: f.live for f in compare_object(desired, live, red)}
+    assert found["data.token"] == HIDDEN_CHANGED
+    # a list compared whole (its length changed) holding a hidden item: the live list is hidden whole
+    pod = {"kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"containers": [{"name": "a", "args": ["--token", "configured-token"]}]}}
+    live_pod = {"kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"containers": [{"name": "a", "args": ["--debug", "--token", "edited-tok"]}]}}
+    [field] = compare_object(pod, live_pod, red)
+    assert (field.desired, field.live) == ('["--token", "<hidden>"]', HIDDEN_CHANGED)
 
 
 # -- against the emulator -----------------------------------------------------------------------
@@ -386,3 +402,51 @@ def test_drift_read_failure_is_an_error(tmp_path, kube, helm_bin, kubectl_bin, c
     assert "shapes  error:" in out and "1 release(s) could not be checked: shapes" in out
     code, out, err = cli(path, "apply", "--yes", "--repair-drift")
     assert code == 1 and "cannot check drift of release 'shapes'" in err
+
+
+# -- a sensitive field's live side (the chart side hidden: the live side too) ---------------------
+
+KVSTORE = CHARTS / "kvstore"
+ORIGINAL_PW = "Original-Pw-111"
+ROTATED_PW = "Rotated-Pw-222"
+
+
+def test_drift_never_shows_the_live_value_of_a_sensitive_field(tmp_path, kube, helm_bin, kubectl_bin, cli,
+                                                              monkeypatch):
+    """The review's repro: a rotated password in a StatefulSet's env, a Secret and a ConfigMap."""
+    path = write_config(tmp_path / "p", f"""
+[[deployments.generic]]
+name = "dr"
+path = "{KVSTORE}"
+namespace = "{kube.namespace}"
+timeout = "60s"
+[deployments.generic.secret_values]
+"auth.password" = {{ env = "DR_PW" }}
+""")
+    monkeypatch.setenv("DR_PW", ORIGINAL_PW)
+    code, out, err = cli(path, "apply", "--yes")
+    assert code == 0, out + err
+    k = [str(kubectl_bin), "--namespace", kube.namespace]
+    kube.run([*k, "set", "env", "statefulset/dr-kvstore", f"PW={ROTATED_PW}", "MODE=cluster"])
+    kube.run([*k, "patch", "secret", "dr-kvstore", "--type", "merge",
+              "-p", json.dumps({"stringData": {"password": ROTATED_PW}})])
+    kube.run([*k, "patch", "configmap", "dr-kvstore", "--type", "merge",
+              "-p", json.dumps({"data": {"apiKey": ROTATED_PW, "mode": "cluster"}})])
+
+    code, out, err = cli(path, "-v", "drift")
+    assert code == 2, out + err
+    assert "env[name=PW].value: chart <hidden>, live <hidden, changed>" in out
+    assert "data.apiKey: chart <hidden>, live <hidden, changed>" in out
+    assert "data.password: chart <hidden>, live <hidden, changed>" in out
+    # ordinary values stay readable
+    assert "env[name=MODE].value: chart standalone, live cluster" in out
+    assert "data.mode: chart standalone, live cluster" in out
+    code, js, err2 = cli(path, "-v", "drift", "--json")
+    assert code == 2 and json.loads(js)["drifted"] is True
+    code, rep, err3 = cli(path, "-v", "apply", "--yes", "--repair-drift")
+    assert code == 0, rep + err3
+    assert "drift repair: 3 changed object(s)" in rep
+    for secret in (ORIGINAL_PW, ROTATED_PW):
+        for spelling in (secret, base64.b64encode(secret.encode()).decode()):
+            assert spelling not in out + err + js + err2 + rep + err3
+    assert load(path, kube, helm_bin, env={"DR_PW": ORIGINAL_PW}).drift()[0].status == "in-sync"

@@ -255,3 +255,26 @@ def test_secrets_each_a_prefix_of_the_next_are_hidden_by_the_flat_alternation() 
         re.compile(redact._tree_pattern(chain))
     r = Redactor(chain)
     assert r.redact("a " + "x" * 650 + " b xxx " + "x" * 800) == f"a {MASK} b xxx " + "x" * 800
+
+
+def test_a_secret_equal_to_a_name_is_never_masked_but_stays_registered() -> None:
+    """Names stay readable: a secret equal to one is not replaced in text (added before or after)."""
+    red = Redactor(["payments", "Real-Secret-77"])
+    assert red.redact("helm upgrade billing --namespace payments") == "helm upgrade billing --namespace ***"
+    red.keep_readable(["payments", "billing"])
+    red.add("billing")
+    text = "helm upgrade billing --namespace payments --set x=Real-Secret-77"
+    assert red.redact(text) == "helm upgrade billing --namespace payments --set x=***"
+    # still a secret: the children's environment filter asks `in`
+    assert "payments" in red and "billing" in red
+    assert red.readable_secrets() == {"payments", "billing"}
+    # copies and updates keep the names readable
+    copy = red.copy()
+    copy.add("Other-Secret-88")
+    assert copy.redact("payments Other-Secret-88 billing") == "payments *** billing"
+    other = Redactor(["payments"])
+    other.update(red)
+    assert other.redact("payments billing Real-Secret-77") == "payments billing ***"
+    # only names: a secret merely holding one as a token is hidden whole
+    red.add("payments-key-1")
+    assert red.redact("payments-key-1 payments") == "*** payments"

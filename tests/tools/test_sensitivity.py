@@ -154,3 +154,32 @@ def test_chart_info_check_refuses_credentials_in_the_chart_url():
     problems = ChartInfo("web", chart="oci://user:hunter2pw@registry.example/x/web").check()
     assert [p for p in problems if p.startswith("chart: credentials")] and "hunter2pw" not in str(problems)
     assert ChartInfo("web", chart="oci://registry.example/x/web").check() == []
+
+
+def test_identifiers_and_the_warning_for_a_secret_equal_to_a_name():
+    from firestream_core.model import ChartInfo, ChartValuesGenerated
+    from firestream_core.plugin.generic import GenericChart
+    from firestream_core.tools.sensitivity import OWN_NAMES, identifiers, name_clashes
+
+    info = ChartInfo(name="billing", chart="bitnami/nginx", namespace="payments")
+    info.yaml_files_content.append(ChartValuesGenerated(
+        filename="secret_values", yaml_content="apiKey: payments\nowner: billing\npassword: Real-Pass-1\n",
+        secret=True))
+    chart = GenericChart(info)
+    names = identifiers([chart])
+    assert names["billing"] == "the release name 'billing'"
+    assert names["payments"] == "the namespace 'payments' (of release 'billing')"
+    assert {"generic", "bitnami", "nginx", "create", "upgrade", "firestream"} <= set(names)
+    assert "Real-Pass-1" not in names
+    warnings = name_clashes([chart], {"payments", "billing", "create"})
+    assert warnings[0].startswith("release 'billing': the secret value at 'apiKey' equals the namespace 'payments'")
+    assert warnings[1].startswith("release 'billing': the secret value at 'owner' equals the release name 'billing'")
+    assert warnings[2].startswith("a secret (a password option or a credential) equals firestream's own word")
+    assert len(warnings) == 3 and not any("Real-Pass-1" in w for w in warnings)
+    # firestream's own words cover what the commands print
+    from firestream_core.deploy.plan import ACTIONS
+    from firestream_core.deploy.results import RESULTS
+    from firestream_core.ops.drift import STATUSES
+    from firestream_core.plugin.spec import STAGES
+
+    assert {*ACTIONS, *STAGES, *RESULTS, *STATUSES} - {"ok"} <= OWN_NAMES

@@ -137,7 +137,10 @@ def target_flags(args: argparse.Namespace) -> list[str]:
 
 
 def load_project(args: argparse.Namespace) -> Any:
-    """The ``Project`` named by the global flags, its secrets registered with the log redactor."""
+    """The ``Project`` named by the global flags, its secrets registered with the log redactor.
+
+    A secret equal to one of the project's names is not hidden: each is warned about here.
+    """
     from firestream_core.cli.logs import add_redactor
     from firestream_core.project import Project
 
@@ -153,6 +156,12 @@ def load_project(args: argparse.Namespace) -> Any:
         values_files=getattr(args, "values_files", ()),
     )
     add_redactor(project.redactor)
+    clashes = project.name_clashes()  # secrets equal to a name: printed wherever it is (docs/secrets.md)
+    if clashes:
+        import logging
+
+        for warning in clashes:
+            logging.getLogger("firestream").warning("%s", warning)
     return project
 
 

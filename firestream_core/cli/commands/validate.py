@@ -65,10 +65,15 @@ def run(args: argparse.Namespace) -> int:
         problem = Problem("", str(exc), str(args.file), _line(str(exc)))
         print(dumps("validate", [], file=str(args.file), valid=False, problems=[problem.to_dict()]))
         return 1
+    clashes: list[str] = []
     if checked.charts is not None and checked.charts.secrets:
         from firestream_core.tools.redact import Redactor
+        from firestream_core.tools.sensitivity import identifiers, name_clashes
 
-        add_redactor(Redactor(checked.charts.secrets))
+        redactor = Redactor(checked.charts.secrets)
+        redactor.keep_readable(identifiers(checked.charts))  # names are never masked
+        add_redactor(redactor)
+        clashes = name_clashes(checked.charts, redactor.readable_secrets())
     if not checked.ok:
         if want_json:
             print(dumps("validate", [], file=str(args.file), valid=False,
@@ -82,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     for b in manager.broken:
         if b.name not in used:
             log.warning("%s (no release uses it)", b.message)
+    for warning in clashes:  # a secret equal to a name is printed wherever that name is
+        log.warning("%s", warning)
     levels = graph.levels()
     notes = offline_notes(list(charts), manager, config.path.parent)
     if want_json:
