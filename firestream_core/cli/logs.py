@@ -28,6 +28,8 @@ from typing import Any, Protocol, TextIO
 from firestream_core.tools.release_log import ReleaseFilter
 
 LOGGER_NAME = "firestream"
+CORE_LOGGER_NAME = "firestream_core"
+"""The core modules' own loggers (``logging.getLogger(__name__)``): the CLI shows their warnings."""
 LOG_ENV = "FIRESTREAM_LOG"
 RUST_LOG_ENV = "RUST_LOG"
 FORMAT = "%(levelname)s %(message)s"
@@ -127,11 +129,19 @@ def _rust_log_level(text: str) -> str:
 def setup_logging(
     verbose: int = 0, quiet: bool = False, stream: TextIO | None = None
 ) -> logging.Logger:
-    """Configure the ``firestream`` logger once (calling again updates level and stream)."""
+    """Configure the ``firestream`` logger once (calling again updates level and stream).
+
+    The core's module loggers (``firestream_core.deploy.scheduler``...) write through the
+    same handler, so their lines are formatted and redacted like the rest, from warnings up
+    (or the ``firestream`` logger's level, when higher): they say what went wrong (``interrupted: starting nothing new``), their
+    debug lines are for a library's own handlers.
+    """
     global _handler
     logger = logging.getLogger(LOGGER_NAME)
+    core = logging.getLogger(CORE_LOGGER_NAME)
     if _handler is not None:
         logger.removeHandler(_handler)
+        core.removeHandler(_handler)
     _handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     _handler.setFormatter(logging.Formatter(FORMAT))
     _handler.addFilter(ReleaseFilter())  # a line logged during a lifecycle names its release
@@ -140,6 +150,9 @@ def setup_logging(
     logger.addHandler(_handler)
     logger.setLevel(level_for(verbose, quiet))
     logger.propagate = False
+    core.addHandler(_handler)
+    core.setLevel(max(logging.WARNING, logger.level))
+    core.propagate = False
     return logger
 
 

@@ -59,6 +59,20 @@ def test_redactor_hides_values_in_messages_arguments_and_errors() -> None:
     assert logs.redact("x hunter2-secret y") == "x *** y"
 
 
+def test_the_core_modules_warnings_go_through_the_same_handler_redacted(capsys) -> None:
+    """A core module's logger (``firestream_core.deploy.scheduler``) reaches the CLI's handler,
+    formatted and redacted, from warnings up; before, its warnings reached stderr only through
+    Python's last-resort handler (unredacted), and its library NullHandler silenced them."""
+    out = io.StringIO()
+    logs.setup_logging(verbose=2, stream=out)
+    logs.add_redactor(Redactor(["hunter2-secret"]))
+    core = logging.getLogger("firestream_core.deploy.scheduler")
+    core.warning("interrupted: starting nothing new (%s)", "hunter2-secret")
+    core.info("only for a library's own handlers")
+    assert out.getvalue() == "WARNING interrupted: starting nothing new (***)\n"
+    assert capsys.readouterr().err == ""
+
+
 def test_redactor_added_before_setup_applies_to_the_new_handler() -> None:
     logs.add_redactor(Redactor(["early-secret-value"]))
     out = io.StringIO()
