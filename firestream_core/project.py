@@ -484,9 +484,20 @@ class Project:
             if name in seen:
                 problems.append(f"chart '{name}': two charts have this name")
             seen.add(str(name))
+        kept = [c for c in self.charts if c.chart_info.name not in seen]
+        if not problems:
+            from firestream_core.graph import destroyed_but_needed
+
+            for name, dependents in destroyed_but_needed([*kept, *new]).items():
+                one = len(dependents) == 1
+                problems.append(
+                    f"chart '{name}': its action is destroy, but "
+                    + ", ".join(f"'{d}'" for d in dependents)
+                    + f" (action deploy) {'depends' if one else 'depend'} on it: give "
+                    + f"{'it' if one else 'them'} action destroy or skip too"
+                )
         if problems:
             raise ConfigError("charts built in code are invalid", problems)
-        kept = [c for c in self.charts if c.chart_info.name not in seen]
         self.charts = resolve_oci_charts([*kept, *new], self.repositories_with(new))
         _hide_secret_looking(self.redactor, new, self.project_dir)
         self._keep_names_readable()
