@@ -1046,7 +1046,8 @@ class Project:
         from firestream_core.errors import DependentsDeployedError
 
         graph = self.graph()
-        live = {r.key for r in installed}
+        # a release `helm uninstall --keep-history` left (helm lists it, `uninstalled`) is gone
+        live = {r.key for r in installed if r.status != "uninstalled"}
         wanted = set(targets)
         stranded: dict[str, list[str]] = {}
         for t in targets:
