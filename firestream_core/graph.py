@@ -230,6 +230,39 @@ def find_problems(deps: Mapping[str, Sequence[str]], source: str | None = None) 
     return problems
 
 
+def destroyed_but_needed(charts: Iterable[Any]) -> dict[str, list[str]]:
+    """Each release whose ``action`` is destroy -> the releases whose action is deploy that
+    depend on it directly, in config order (releases nothing deployed needs are left out).
+
+    ``charts`` are ``HelmChart``s or ``ChartInfo``s. A dependent whose action is
+    destroy goes too (dependents first); one whose action is skip is left as it
+    stands, which the user chose: neither is a problem. A deployed dependent
+    would be upgraded after its dependency was uninstalled (the ``destroy``
+    command refuses the same thing).
+
+    >>> from firestream_core.model import ChartInfo, HelmAction
+    >>> destroyed_but_needed([
+    ...     ChartInfo(name="api", chart="a/api", action=HelmAction.DESTROY),
+    ...     ChartInfo(name="web", chart="a/web", depends_on=["api"]),
+    ...     ChartInfo(name="admin", chart="a/admin", depends_on=["api"], action=HelmAction.SKIP),
+    ... ])
+    {'api': ['web']}
+    """
+    from firestream_core.model import HelmAction
+
+    infos = [getattr(c, "chart_info", c) for c in charts]
+    destroyed = {i.name for i in infos if i.action is HelmAction.DESTROY}
+    out: dict[str, list[str]] = {}
+    for info in infos:
+        if info.action is not HelmAction.DEPLOY:
+            continue
+        for dep in dict.fromkeys(info.depends_on):
+            if dep in destroyed:
+                out.setdefault(dep, []).append(info.name)
+    order = {i.name: n for n, i in reversed(list(enumerate(infos)))}
+    return {k: out[k] for k in sorted(out, key=order.__getitem__)}
+
+
 def _find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
     """A cycle in depends-on direction, starting at its earliest release in config order."""
     ts: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()

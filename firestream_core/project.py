@@ -484,9 +484,20 @@ class Project:
             if name in seen:
                 problems.append(f"chart '{name}': two charts have this name")
             seen.add(str(name))
+        kept = [c for c in self.charts if c.chart_info.name not in seen]
+        if not problems:
+            from firestream_core.graph import destroyed_but_needed
+
+            for name, dependents in destroyed_but_needed([*kept, *new]).items():
+                one = len(dependents) == 1
+                problems.append(
+                    f"chart '{name}': its action is destroy, but "
+                    + ", ".join(f"'{d}'" for d in dependents)
+                    + f" (action deploy) {'depends' if one else 'depend'} on it: give "
+                    + f"{'it' if one else 'them'} action destroy or skip too"
+                )
         if problems:
             raise ConfigError("charts built in code are invalid", problems)
-        kept = [c for c in self.charts if c.chart_info.name not in seen]
         self.charts = resolve_oci_charts([*kept, *new], self.repositories_with(new))
         _hide_secret_looking(self.redactor, new, self.project_dir)
         self._keep_names_readable()
@@ -1035,7 +1046,8 @@ class Project:
         from firestream_core.errors import DependentsDeployedError
 
         graph = self.graph()
-        live = {r.key for r in installed}
+        # a release `helm uninstall --keep-history` left (helm lists it, `uninstalled`) is gone
+        live = {r.key for r in installed if r.status != "uninstalled"}
         wanted = set(targets)
         stranded: dict[str, list[str]] = {}
         for t in targets:

@@ -3,8 +3,9 @@
 For each release: the chart type's preset (or its defaults), then
 ``[defaults]``, then the release's own keys and options; config ``values``
 and resolved ``secret_values`` become generated values files. Then release
-names must be unique and ``depends_on`` must form a graph without unknown
-names or cycles. The result carries ``.secrets`` for the redactor.
+names must be unique, ``depends_on`` must form a graph without unknown
+names or cycles, and no release to deploy may depend on one whose action is
+destroy. The result carries ``.secrets`` for the redactor.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def build_charts(
         at the project's shape, such as ``graph``.
     :raises ConfigError: every problem at once (unknown chart types, broken
         plugins, unknown presets or option keys, missing secrets, invalid
-        ``ChartInfo`` fields, duplicate releases, unknown dependencies, cycles).
+        ``ChartInfo`` fields, duplicate releases, unknown dependencies, cycles,
+        a destroyed release a deployed one depends on).
     """
     charts, problems, hints = collect_charts(config, manager, resolve_secrets=resolve_secrets)
     if problems:
@@ -128,6 +130,7 @@ def collect_charts(
         problems += _graph_problems(charts, config)
     elif graph_always:
         problems += _graph_problems(charts, config, unbuilt)
+    problems += _action_problems(charts)
     return charts, problems, hints
 
 
@@ -308,6 +311,32 @@ def _duplicate_problems(charts: BuiltCharts) -> list[str]:
                 "be unique in a project so that depends_on is unambiguous (set 'name')"
             )
     return problems
+
+
+def _action_problems(charts: BuiltCharts) -> list[str]:
+    """A release whose ``action`` is destroy that a release whose action is deploy depends on.
+
+    One problem per destroyed release, at its ``action`` key, naming each such
+    dependent and its ``depends_on`` key. A dependent that is destroyed too,
+    or skipped (left as it stands), is fine (:func:`~firestream_core.graph.destroyed_but_needed`).
+    """
+    from firestream_core.graph import destroyed_but_needed
+
+    out = []
+    for name, dependents in destroyed_but_needed(charts).items():
+        who = ", ".join(f"'{d}' ({charts.where(d)}.depends_on)" for d in dependents)
+        if len(dependents) == 1:
+            them, their = f"'{dependents[0]}'", "its"
+            who = f"release {who} depends on it and has"
+        else:
+            them, their = "them", "their"
+            who = f"releases {who} depend on it and have"
+        out.append(
+            f"{charts.where(name)}.action: release '{name}' has action = \"destroy\", but {who} "
+            f"action = \"deploy\": apply would uninstall '{name}' and still deploy {them}; give "
+            f"{them} action = \"destroy\" or \"skip\" too, or take '{name}' out of {their} depends_on"
+        )
+    return out
 
 
 def _graph_problems(

@@ -7,7 +7,8 @@
    (``files.file_problems``);
 3. **build and graph**: presets, ``secret_values`` (a missing variable is one
    more problem), each release's chart info, duplicate names, repositories
-   with no known URL, ``depends_on`` (``build.collect_charts``).
+   with no known URL, ``depends_on``, a release to destroy that one to deploy
+   depends on (``build.collect_charts``).
 
 ``check_project`` is what ``validate`` and every command that loads a project
 run before their first cluster call; ``load_project_checked`` raises one

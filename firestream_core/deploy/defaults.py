@@ -20,7 +20,8 @@ pre_exec               ``helm repo add`` of the chart's repository, once
 exec                   Deploy: first (the ``prepare`` wrapper, around every
                        other ``exec``) recover a ``pending-*`` release and
                        take the breaking-version step (``context.prepared``),
-                       last ``helm upgrade --install``;
+                       last ``helm upgrade --install`` (``helm install
+                       --replace`` for a release helm reports ``uninstalled``);
                        Destroy: ``helm uninstall`` when installed;
                        Skip: nothing
 post_exec              nothing
@@ -193,14 +194,17 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
 
 def _deploy(chart: HelmChart, context: DeployContext) -> ExecOutcome:
     info = chart.chart_info
+    installed = current_release(chart, context)  # as the prepare wrapper left it
+    # uninstalled with --keep-history: `helm install --replace` (helm's upgrade --install
+    # may refuse it, "has no deployed releases"; tools/helm_args.py)
+    replace = installed is not None and installed.status == "uninstalled"
     if is_dry_run(chart, context):
         dry = info if info.dry_run else attrs.evolve(info, dry_run=True)
-        context.helm.upgrade_install(dry, context.project_dir)
+        context.helm.upgrade_install(dry, context.project_dir, replace=replace)
         return ExecOutcome("deployed", None, f"dry run: release '{info.name}' rendered, nothing changed")
-    installed = current_release(chart, context)  # as the prepare wrapper left it
-    upgraded = context.helm.upgrade_install_release(info, context.project_dir)
+    upgraded = context.helm.upgrade_install_release(info, context.project_dir, replace=replace)
     revision = upgraded.revision
-    verb = "upgraded" if installed is not None else "installed"
+    verb = "upgraded" if installed is not None and not replace else "installed"
     return ExecOutcome(
         "deployed",
         revision,

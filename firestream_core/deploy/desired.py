@@ -212,17 +212,27 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
         raise self._refuse("search_repo")
 
     def upgrade_install_args(
-        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None
+        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None, *, replace: bool = False
     ) -> list[str]:
         raise self._refuse("upgrade_install_args")
 
     def upgrade_install(
-        self, info: ChartInfo, project_dir: Path | str, *, extra_values: Mapping[str, Any] | None = None
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+        replace: bool = False,
     ) -> int:
         raise self._refuse("upgrade_install")
 
     def upgrade_install_release(
-        self, info: ChartInfo, project_dir: Path | str, *, extra_values: Mapping[str, Any] | None = None
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+        replace: bool = False,
     ) -> UpgradedRelease:
         raise self._refuse("upgrade_install_release")
 

@@ -333,6 +333,9 @@ def prepare_release(chart: HelmChart, context: DeployContext) -> PreparedRelease
     breaking-version step is decided (:func:`decide_breaking`: the plan's
     rule, a step the plan did not show refused before anything ran) and taken
     (:func:`take_breaking_step`). None for a Destroy, a Skip or a dry run.
+    A release helm reports ``uninstalled`` (``helm uninstall --keep-history``)
+    is handed on as it is: no breaking step (the plan's ``create`` shows none),
+    and exec installs it again.
 
     Example, the built-in wrapper (``deploy/defaults.py``)::
 
@@ -346,6 +349,10 @@ def prepare_release(chart: HelmChart, context: DeployContext) -> PreparedRelease
     if info.action is not HelmAction.DEPLOY or is_dry_run(chart, context):
         return None
     installed = current_release(chart, context)
+    if installed is not None and installed.status == "uninstalled":
+        # nothing runs (helm keeps only its history): exec installs it again (`install
+        # --replace`), and no breaking step applies to it, as the plan's `create` shows
+        return PreparedRelease(installed)
     recovered = installed is not None and installed.is_pending
     if installed is not None and installed.is_pending:
         installed = recover_pending(context, info, installed)

@@ -8,7 +8,8 @@ then the release's ``validate`` hooks, then a ``rollback`` record in the
 state (result, new revision, validations).
 
 The target is the revision the state recorded for the release's last
-successful apply (or import / rollback), or ``--to-revision N`` for one
+successful apply (or import / rollback), kept across the failed applies
+after it (``ReleaseState.last_successful``), or ``--to-revision N`` for one
 release.
 """
 
@@ -103,13 +104,14 @@ def plan_rollback(
         target = to_revision
         why = f"revision {inst.revision} -> {to_revision} (--to-revision)"
         if target is None:
-            if record is None or record.result != "succeeded" or record.revision is None:
+            good = record.last_successful() if record is not None else None
+            if record is None or good is None:
                 last = f"last: {record.action} {record.result}" if record is not None else "no record"
                 steps.append(RollbackStep(name, ns, "error", f"no successful apply recorded ({last}); "
                                           "pass --to-revision N", inst.revision))
                 continue
-            target = record.revision
-            why = f"revision {inst.revision} -> {target} (last successful {record.action} at {record.applied_at})"
+            target = good.revision
+            why = f"revision {inst.revision} -> {target} (last successful {good.action} at {good.applied_at})"
         if target == inst.revision and inst.status == "deployed":
             steps.append(RollbackStep(name, ns, "no-op", f"already at revision {target}", inst.revision, target))
         elif target > inst.revision or target < 1:

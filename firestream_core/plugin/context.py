@@ -33,7 +33,9 @@ class PreparedRelease:
     Destroy, a Skip and a dry run (nothing is prepared).
 
     :ivar installed: the release as it stands now: None when it is not
-        installed, or was uninstalled by the preparation.
+        installed, or was uninstalled by the preparation; status
+        ``uninstalled`` when ``helm uninstall --keep-history`` left only its
+        history (the default ``exec`` installs it with ``helm install --replace``).
     :ivar recovered: a ``pending-*`` release was recovered first.
     :ivar breaking: the breaking-version step taken (the plan's), or None.
     :ivar uninstalled: the release was uninstalled for that step; helm now

@@ -99,15 +99,25 @@ class HelmTool(ClusterTool, Protocol):
 
     # -- writes -----------------------------------------------------------------------
     def upgrade_install_args(
-        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None
+        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None, *, replace: bool = False
     ) -> list[str]: ...
 
     def upgrade_install(
-        self, info: ChartInfo, project_dir: Path | str, *, extra_values: Mapping[str, Any] | None = None
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+        replace: bool = False,
     ) -> int: ...
 
     def upgrade_install_release(
-        self, info: ChartInfo, project_dir: Path | str, *, extra_values: Mapping[str, Any] | None = None
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+        replace: bool = False,
     ) -> UpgradedRelease: ...
 
     def uninstall(

@@ -53,6 +53,7 @@ __all__ = [
     "DEPLOY_ACTIONS",
     "SCHEMA_VERSION",
     "STATE_FILE",
+    "LastSuccess",
     "ReleaseState",
     "State",
     "StateBackend",
@@ -86,6 +87,20 @@ def release_key(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
 
 
+@attrs.frozen
+class LastSuccess:
+    """The last successful apply of a release, kept in the records that followed it and failed.
+
+    :ivar revision: helm's revision that apply left.
+    :ivar action: its action (``create``, ``upgrade``, ``import``, ``rollback``...).
+    :ivar applied_at: ISO 8601 UTC time it ended.
+    """
+
+    revision: int
+    action: str
+    applied_at: str
+
+
 @attrs.define
 class ReleaseState:
     """What firestream last did to one release.
@@ -113,6 +128,11 @@ class ReleaseState:
         options, helm settings), None in entries written before it was recorded.
     :ivar desired_parts: the digest of each part of it (``option kafka_cluster``,
         ``setting timeout``...), so the next plan names what changed; never a value.
+    :ivar last_success: in a record that is not a success (a failed apply), the
+        last successful one before it (:class:`LastSuccess`), carried forward
+        by :meth:`State.record` so that ``firestream rollback`` still finds it;
+        None in a successful record and in entries written before it was
+        recorded (they load as they are). See :meth:`last_successful`.
     """
 
     name: str
@@ -132,10 +152,26 @@ class ReleaseState:
     chart_digest: str | None = None
     desired_digest: str | None = None
     desired_parts: dict[str, str] | None = None
+    last_success: LastSuccess | None = None
 
     @property
     def key(self) -> str:
         return release_key(self.namespace, self.name)
+
+    def last_successful(self) -> LastSuccess | None:
+        """The release's last successful apply: this record when it succeeded with a
+        revision, else the one carried forward (``last_success``), else None.
+
+        >>> ok = ReleaseState("web", "shop", "generic", "repo/web", "1.0.0", "sha256:ab", 3,
+        ...                   "2026-01-02T03:04:05Z", "upgrade", "succeeded", 2.5)
+        >>> ok.last_successful()
+        LastSuccess(revision=3, action='upgrade', applied_at='2026-01-02T03:04:05Z')
+        >>> attrs.evolve(ok, result="failed", revision=4).last_successful() is None
+        True
+        """
+        if self.result == "succeeded" and self.revision is not None:
+            return LastSuccess(self.revision, self.action, self.applied_at)
+        return self.last_success
 
 
 @attrs.define
@@ -152,12 +188,19 @@ class State:
     _lock: threading.RLock = attrs.field(factory=threading.RLock, eq=False, repr=False, alias="_lock")
 
     def record(self, entry: ReleaseState) -> ReleaseState:
-        """Store ``entry`` under its key, replacing the previous one.
+        """Store ``entry`` under its key, replacing the previous one; returns what was stored.
 
-        A successful deploy action (``DEPLOY_ACTIONS``) also updates the
-        release's duration estimate (a moving average).
+        An entry that is not a success keeps the previous record's last
+        successful apply in ``last_success`` (:meth:`ReleaseState.last_successful`),
+        so a failed apply does not lose the revision ``firestream rollback``
+        returns to. A successful deploy action (``DEPLOY_ACTIONS``) also
+        updates the release's duration estimate (a moving average).
         """
         with self._lock:
+            previous = self.releases.get(entry.key)
+            if previous is not None and entry.last_success is None:
+                if not (entry.result == "succeeded" and entry.revision is not None):
+                    entry = attrs.evolve(entry, last_success=previous.last_successful())
             self.releases[entry.key] = entry
             if entry.result == "succeeded" and entry.action in DEPLOY_ACTIONS:
                 old = self.durations.get(entry.key)

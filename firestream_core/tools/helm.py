@@ -359,16 +359,17 @@ class Helm(KubeTool):
         return list(self.registries.prepare(self, ref))
 
     def upgrade_install_args(
-        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None
+        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None, *, replace: bool = False
     ) -> list[str]:
         """The ``helm upgrade --install`` arguments for ``info`` (:func:`.helmargs.upgrade_install_args`).
 
-        ``values_path`` is the temporary merged values file, passed last.
+        ``values_path`` is the temporary merged values file, passed last;
+        ``replace``: ``helm install --replace`` instead (a release helm reports ``uninstalled``).
         """
         major = self.major
         return helmargs.upgrade_install_args(
             info, self._chart_args(info, project_dir), helmargs.values_paths(info, project_dir),
-            values_path, major=major, wait_strategy=self.wait_strategy,
+            values_path, major=major, wait_strategy=self.wait_strategy, replace=replace,
         )
 
     def upgrade_install(
@@ -377,19 +378,25 @@ class Helm(KubeTool):
         project_dir: Path | str,
         *,
         extra_values: Mapping[str, Any] | None = None,
+        replace: bool = False,
     ) -> int:
         """``helm upgrade --install`` the release described by ``info``; returns its revision.
 
         Every ``ChartInfo`` option is honoured (see the module table). The
         ``values_files`` are given by path, in order; the merged values
         (``yaml_files_content``, then ``values`` pairs, then ``extra_values``)
-        go last, in one 0600 temporary file removed afterwards.
+        go last, in one 0600 temporary file removed afterwards. ``replace``
+        installs a release helm reports ``uninstalled`` (``helm uninstall
+        --keep-history``) again with ``helm install --replace``, which helm's
+        ``upgrade --install`` may refuse (``has no deployed releases``, see
+        :mod:`~firestream_core.tools.helm_args`).
 
         :raises RenderError, ChartNotFoundError, ReleaseLockedError,
             HelmTimeoutError, ClusterUnreachableError, HelmCommandError:
             by what helm reported; :class:`CancelledError` when interrupted.
         """
-        return self.upgrade_install_release(info, project_dir, extra_values=extra_values).revision
+        return self.upgrade_install_release(info, project_dir, extra_values=extra_values,
+                                            replace=replace).revision
 
     def upgrade_install_release(
         self,
@@ -397,10 +404,12 @@ class Helm(KubeTool):
         project_dir: Path | str,
         *,
         extra_values: Mapping[str, Any] | None = None,
+        replace: bool = False,
     ) -> UpgradedRelease:
         """:meth:`upgrade_install`, returning helm's record of the new revision.
 
-        The same single ``helm upgrade --install ... --output json``; its
+        The same single ``helm upgrade --install ... --output json`` (``helm
+        install --replace ... --output json`` with ``replace``); its
         output gives the revision and the status helm left the release in,
         so a caller need not ask ``helm status`` right afterwards.
         """
@@ -412,9 +421,9 @@ class Helm(KubeTool):
         # runner's timeout is only a safety net against a hung helm.
         limit = info.timeout_seconds * (2 if info.atomic else 1) + 120
         with values_file(values) as tmp:
-            argv = self.upgrade_install_args(info, project_dir, tmp)
+            argv = self.upgrade_install_args(info, project_dir, tmp, replace=replace)
             result = self._run(
-                "upgrade", argv, release=info.name, namespace=info.namespace_name,
+                argv[0], argv, release=info.name, namespace=info.namespace_name,
                 timeout=limit, redactor=red,
             )
         return parse_upgrade(info.name, info.namespace_name, result.stdout)

@@ -17,6 +17,14 @@ ChartInfo / call             helm 3             helm 4
 ``dry_run``                  ``--dry-run=client`` (both)
 list every status            ``list --all``     ``list`` (all by default)
 ============================ ================== ============================
+
+A release helm reports ``uninstalled`` (``helm uninstall --keep-history``) is
+installed again with ``helm install --replace`` (both majors, ``replace=True``):
+``helm upgrade --install`` decides whether the name is free from the last
+entry of the release's history *in storage order* (``...v10`` sorts before
+``...v9``), so from its tenth revision on it takes the upgrade path and fails
+with ``"NAME" has no deployed releases``, on every run. ``install`` has no
+``--history-max`` nor ``--cleanup-on-fail``; the next upgrade trims the history.
 """
 
 from __future__ import annotations
@@ -124,10 +132,19 @@ def upgrade_install_args(
     *,
     major: int,
     wait_strategy: str,
+    replace: bool = False,
 ) -> list[str]:
-    """``helm upgrade --install`` for ``info``; ``values_path`` (the merged values) goes last."""
+    """``helm upgrade --install`` for ``info``; ``values_path`` (the merged values) goes last.
+
+    ``replace``: ``helm install --replace`` instead, for a release helm reports
+    ``uninstalled`` (see the module docstring), with the same flags but
+    ``--history-max`` and ``--cleanup-on-fail``, which only ``upgrade`` has.
+    """
     ns = info.namespace_name
-    args = ["upgrade", info.name, *chart, "--install"]
+    if replace:
+        args = ["install", info.name, *chart, "--replace"]
+    else:
+        args = ["upgrade", info.name, *chart, "--install"]
     args += ["--namespace", ns]
     if info.create_namespace:
         args.append("--create-namespace")
@@ -151,8 +168,9 @@ def upgrade_install_args(
         args.append("--skip-crds")
     if info.hooks_disabled:
         args.append("--no-hooks")
-    args += ["--history-max", str(int(info.history_max))]
-    args.append("--cleanup-on-fail")
+    if not replace:
+        args += ["--history-max", str(int(info.history_max))]
+        args.append("--cleanup-on-fail")
     args += _values_args(files, values_path)
     args += ["--output", "json"]
     return args

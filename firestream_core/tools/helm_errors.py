@@ -104,7 +104,7 @@ def classify(stderr: str, *, op: str = "") -> type[HelmError]:
         return ChartNotFoundError if re.search(_CHART_FETCH, stderr) else ClusterUnreachableError
     if re.search(_TIMEOUT, stderr):
         return HelmTimeoutError
-    if re.search(_RELEASE_NOT_FOUND, stderr) and op not in {"upgrade", "template", "pull"}:
+    if re.search(_RELEASE_NOT_FOUND, stderr) and op not in {"upgrade", "install", "template", "pull"}:
         return ReleaseNotFoundError
     if re.search(_CHART_NOT_FOUND, stderr):
         return ChartNotFoundError

@@ -448,6 +448,62 @@ def test_unknown_dependency_and_cycle_are_reported_with_paths(write_config, mana
     assert problems_of(path, manager) == [f"dependency cycle in {path}: app -> cache -> app"]
 
 
+def test_a_destroyed_release_a_deployed_one_depends_on_is_a_config_problem(write_config, manager) -> None:
+    # apply would uninstall 'api', then upgrade 'web' without it: refused before any cluster call
+    path = write_config(
+        """
+        [[deployments.generic]]
+        name = "api"
+        chart = "x/api"
+        action = "destroy"
+        [[deployments.generic]]
+        name = "web"
+        chart = "x/web"
+        depends_on = ["api"]
+        [[deployments.generic]]
+        name = "admin"
+        chart = "x/admin"
+        depends_on = ["api"]
+        action = "Deploy"
+        """
+    )
+    assert problems_of(path, manager) == [
+        "deployments.generic[0].action: release 'api' has action = \"destroy\", but releases "
+        "'web' (deployments.generic[1].depends_on), 'admin' (deployments.generic[2].depends_on) "
+        "depend on it and have action = \"deploy\": apply would uninstall 'api' and still deploy "
+        "them; give them action = \"destroy\" or \"skip\" too, or take 'api' out of their depends_on"
+    ]
+
+
+def test_a_destroyed_release_whose_dependents_are_destroyed_or_skipped_is_valid(write_config,
+                                                                                 manager) -> None:
+    from firestream_core.config.project_check import check_project
+
+    path = write_config(
+        """
+        [[deployments.generic]]
+        name = "api"
+        chart = "x/api"
+        action = "destroy"
+        [[deployments.generic]]
+        name = "web"
+        chart = "x/web"
+        depends_on = ["api"]
+        action = "destroy"
+        [[deployments.generic]]
+        name = "admin"
+        chart = "x/admin"
+        depends_on = ["api"]
+        action = "skip"
+        [[deployments.generic]]
+        name = "docs"
+        chart = "x/docs"
+        depends_on = ["admin"]
+        """
+    )
+    assert check_project(path, manager).problems == []
+
+
 # -- secrets ---------------------------------------------------------------------------------------
 
 

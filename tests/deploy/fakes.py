@@ -92,15 +92,25 @@ class FakeHelm:
                 out.append(InstalledRelease(name, ns, e["revision"], e["status"], e["chart"]))
         return out
 
-    def upgrade_install(self, info: ChartInfo, project_dir: Path, *, extra_values: Any = None) -> int:
-        self.calls.append(("upgrade_install", info.name, info.namespace_name))
+    def upgrade_install(self, info: ChartInfo, project_dir: Path, *, extra_values: Any = None,
+                        replace: bool = False) -> int:
+        """``replace``: ``helm install --replace``; without it an uninstalled release is refused
+        as helm's ``upgrade --install`` refuses it once its history is ten revisions long."""
+        self.calls.append(("install_replace" if replace else "upgrade_install", info.name, info.namespace_name))
         self.upgraded_infos.append(info)
         self._maybe_fail("upgrade_install")
+        past = self.history_.get((info.namespace_name, info.name), [])
+        uninstalled = bool(past) and past[-1]["status"] == "uninstalled"
+        if uninstalled and not replace:
+            raise HelmCommandError(f'UPGRADE FAILED: "{info.name}" has no deployed releases', release=info.name)
+        if replace and not uninstalled:
+            raise HelmCommandError("INSTALLATION FAILED: cannot re-use a name that is still in use",
+                                   release=info.name)
         if info.dry_run:
             return 0
         hist = self.history_.setdefault((info.namespace_name, info.name), [])
         for e in hist:
-            if e["status"] == "deployed":
+            if e["status"] in ("deployed", "uninstalled"):
                 e["status"] = "superseded"
         rev = hist[-1]["revision"] + 1 if hist else 1
         chart = f"{info.chart.split('/')[-1] or 'chart'}-{info.version or '0.1.0'}"
@@ -108,9 +118,9 @@ class FakeHelm:
         return rev
 
     def upgrade_install_release(self, info: ChartInfo, project_dir: Path, *,
-                                extra_values: Any = None) -> UpgradedRelease:
+                                extra_values: Any = None, replace: bool = False) -> UpgradedRelease:
         """``upgrade_install`` with helm's record of the revision, as ``--output json`` gives it."""
-        rev = self.upgrade_install(info, project_dir, extra_values=extra_values)
+        rev = self.upgrade_install(info, project_dir, extra_values=extra_values, replace=replace)
         status = "pending-install" if info.dry_run else "deployed"
         # helm's --output json carries the manifest; these fakes' charts create no workloads
         return UpgradedRelease(info.name, info.namespace_name, rev, status, workloads=self.manifest_workloads)

@@ -199,6 +199,34 @@ def test_plan_view_is_trusted(make_context, helm, chart_dir):
     assert "list_releases" not in helm.ops()
 
 
+def test_a_release_uninstalled_with_kept_history_is_installed_with_replace(make_context, helm, kubectl,
+                                                                           chart_dir):
+    # `helm uninstall --keep-history`: the plan's create; helm's upgrade --install refuses it
+    # ("has no deployed releases"), so exec installs with `install --replace`; a breaking
+    # version the old chart would cross is no step for it (the plan's create shows none)
+    helm.seed("web", "default", (1, "superseded", "chart-9.0.0"), (2, "uninstalled", "chart-9.0.0"))
+    context = make_context(change="create")
+    context.installed = _installed(helm)
+    helm.calls.clear()
+    bv = _breaking(requires_uninstall=True, pre_upgrade_commands=["kubectl delete crd x"])
+    result = run_release(generic(version="10.0.0", last_breaking_version_requiring_restart=bv),
+                         make_manager(), context)
+    assert result.ok, result.error
+    assert [o for o in helm.ops() if o != "status"] == ["install_replace"]
+    assert kubectl.runs == []
+    assert result.executed == ExecOutcome("deployed", 3, "release 'web' installed, revision 3",
+                                          status="deployed", workloads=())
+
+
+def test_a_dry_run_of_an_uninstalled_release_renders_with_replace(make_context, helm, chart_dir):
+    helm.seed("web", "default", (1, "uninstalled", "chart-0.1.0"))
+    context = make_context(dry_run=True, change="create")
+    context.installed = _installed(helm)
+    helm.calls.clear()
+    assert run_release(generic(), make_manager(), context).ok
+    assert helm.ops() == ["install_replace"] and helm.upgraded_infos[-1].dry_run is True
+
+
 # -- exec: breaking versions -----------------------------------------------------------------
 
 

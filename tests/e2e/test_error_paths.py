@@ -124,6 +124,11 @@ CONFIG_CASES = {
         ["deployments.web[0].depends_on", "release 'web' depends on 'db', which is not defined",
          "(firestream.toml)"],
     ),
+    "destroyed-but-needed": (
+        web('name = "api"\naction = "destroy"') + web('depends_on = ["api"]'),
+        ["firestream.toml is invalid", "deployments.web[0].action: release 'api' has action = "
+         "\"destroy\", but release 'web' (deployments.web[1].depends_on) depends on it"],
+    ),
     "duplicate-release": (
         web() + web(),
         ["firestream.toml", "deployments.web[1]: release 'web'", "already defined by deployments.web[0]"],

@@ -63,6 +63,20 @@ def test_back_to_the_last_successful_apply_dependents_first(tmp_path: Path) -> N
     assert (db.current, db.target) == (4, 2) and "revision 4 -> 2" in db.reason
 
 
+def test_back_to_the_last_successful_apply_across_a_failed_one(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    state = project.backend.load()
+    for revision, result in ((4, "succeeded"), (5, "failed"), (6, "failed")):
+        state.record(ReleaseState(name="api", namespace="shop", chart_type="generic", chart="repo/api",
+                                  version="1.0.0", values_digest="x", revision=revision,
+                                  applied_at=f"2026-01-0{revision}T00:00:00Z", action="upgrade",
+                                  result=result, duration=1.0))
+    project.backend.save(state)
+    [step] = plan_rollback(project, ["api"], None, [_live("api", 6, "failed")])
+    assert (step.action, step.current, step.target) == ("rollback", 6, 4)
+    assert step.reason == "revision 6 -> 4 (last successful upgrade at 2026-01-04T00:00:00Z)"
+
+
 def test_to_revision_for_one_release_and_its_bounds(tmp_path: Path) -> None:
     project = _project(tmp_path)
     [step] = plan_rollback(project, ["api"], 1, [_live("db", 4), _live("api", 5)])

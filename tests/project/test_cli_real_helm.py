@@ -304,6 +304,39 @@ def test_every_read_command_json_follows_one_schema(tmp_path, kube, chart_repo, 
     assert doc["valid"] is False and any(p["path"] == "bogus" for p in doc["problems"])
 
 
+def test_rollback_after_a_failed_apply_returns_to_the_last_successful_one(tmp_path, kube, chart_repo,
+                                                                           helm_bin):
+    def project(message: str, broken: bool) -> Path:
+        body = release_blocks([("web", [], {"message": message})], chart="tiny-app",
+                              repository=chart_repo.name, namespace=kube.namespace, version="0.2.0")
+        if broken:  # the new pods never get ready: the (non-atomic) upgrade fails, left `failed`
+            body += 'podAnnotations = { "emulator.firestream.dev/ready" = "false" }\n'
+        return write_config(tmp_path / "p", f"""
+            [repositories]
+            {chart_repo.name} = "{chart_repo.url}"
+
+            [defaults]
+            timeout = "3s"
+            atomic = false
+
+        """ + body)
+
+    d = project("good", broken=False).parent
+    assert cli(kube, helm_bin, "apply", "--yes", cwd=d).returncode == 0
+    project("bad", broken=True)
+    done = cli(kube, helm_bin, "apply", "--yes", cwd=d)
+    assert done.returncode == 1, done.stdout + done.stderr
+    helm = kube.helm(helm_bin)
+    live = [(r.revision, r.status) for r in helm.list_releases() if r.name == "web"]
+    assert [rev for rev, _ in live] == [2], live  # `failed` (helm's wait) or, on a slow machine, validate's
+
+    done = cli(kube, helm_bin, "rollback", "web", "--yes", cwd=d)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"<\s+web\s+\S+\s+rollback\s+revision 2 -> 1 \(last successful create at ", done.stdout)
+    assert helm.get_values("web", kube.namespace)["message"] == "good"
+    assert [(r.revision, r.status) for r in helm.list_releases() if r.name == "web"] == [(3, "deployed")]
+
+
 def test_rollback_to_the_last_successful_apply(tmp_path, kube, chart_repo, helm_bin):
     releases = [("db", [], {"message": "applied"}), ("api", ["db"], {"message": "applied"})]
     path = config(tmp_path / "p", kube, chart_repo, releases)

@@ -236,6 +236,20 @@ def test_targets(env, fake_helm):
     assert fake_helm.releases() == []
 
 
+def test_destroy_refuses_for_a_deployed_dependent_not_for_one_uninstalled_with_its_history(env, fake_helm):
+    from firestream_core.errors import DependentsDeployedError
+
+    env.write(block("op4"), block("api", ("op4",)))
+    assert env.load().apply().ok
+    with pytest.raises(DependentsDeployedError, match=r"'op4' is needed by 'api' \(still deployed\)"):
+        env.load().destroy(targets=["op4"])
+    # `helm uninstall --keep-history api`: helm still lists it, as uninstalled; it is gone
+    fake_helm.seed_release("api", status="uninstalled", revision=2)
+    gone = env.load().destroy(targets=["op4"])
+    assert gone.ok and [(n, o.action) for n, o in gone.releases.items()] == [("op4", "destroy")]
+    assert [(r["name"], r["status"]) for r in fake_helm.releases()] == [("api", "uninstalled")]
+
+
 def test_destroy_runs_in_reverse_order(env, fake_helm):
     env.write(block("db"), block("api", ("db",)), block("web", ("api",)), block("cache"))
     assert env.load().apply().ok

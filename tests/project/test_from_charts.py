@@ -7,7 +7,7 @@ import attrs
 import pytest
 
 from firestream_core.errors import ConfigError
-from firestream_core.model import ChartInfo, HelmChart
+from firestream_core.model import ChartInfo, HelmAction, HelmChart
 from firestream_core.plugin.generic import GenericChart
 from firestream_core.plugin.manager import get_plugin_manager
 from firestream_core.project import Project
@@ -130,3 +130,17 @@ def test_the_library_prints_nothing_when_a_release_fails(tmp_path, fake_helm, fa
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,  # noqa: S603
                           env={**os.environ, **fake_helm.env}, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (0, "failed\n", "")
+
+
+def test_charts_built_in_code_may_not_destroy_what_a_deployed_chart_needs(tmp_path, manager) -> None:
+    api = GenericChart(ChartInfo(name="api", chart="x/api", action=HelmAction.DESTROY))
+    project = Project.from_charts([api], project_dir=tmp_path, manager=manager)
+    with pytest.raises(ConfigError) as exc:  # however the charts arrive
+        project.add_chart(GenericChart(ChartInfo(name="web", chart="x/web", depends_on=["api"])))
+    assert exc.value.problems == [
+        "chart 'api': its action is destroy, but 'web' (action deploy) depends on it: give it "
+        "action destroy or skip too"]
+    assert project.names == ["api"]
+    project.add_chart(GenericChart(ChartInfo(name="web", chart="x/web", depends_on=["api"],
+                                             action=HelmAction.SKIP)))
+    assert project.names == ["api", "web"]

@@ -325,3 +325,40 @@ def test_failed_upgrade_is_rolled_back_and_next_plan_retries(tmp_path, kube, cha
     plan = load(config(True), kube, helm_bin).plan()
     assert plan["app"].action == "upgrade"
     assert f"last apply failed in {outcome.stage_failed}" in plan["app"].reasons
+
+
+def test_release_uninstalled_with_keep_history_is_created_again(tmp_path, kube, chart_repo, helm_bin,
+                                                                no_log_redactors):
+    # `helm uninstall --keep-history` of a release at revision 10: helm's `upgrade --install`
+    # looks at the last history entry in storage order (v9 after v10), takes the upgrade
+    # path and fails with '"web" has no deployed releases' on every run; the plan's `create`
+    # must work, with helm 3 and helm 4 alike
+    path = write_config(tmp_path / "p", f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [defaults]
+        timeout = "60s"
+
+    """ + release_blocks([("web", [], {"message": "one"})], chart="tiny-app",
+                         repository=chart_repo.name, namespace=kube.namespace, version="0.2.0"))
+    assert load(path, kube, helm_bin).apply().ok
+    for _ in range(9):  # revisions 2..10, the same values
+        kube.run([helm_bin, "upgrade", "web", chart_repo.tgz("tiny-app", "0.2.0"), "-n", kube.namespace,
+                  "--reuse-values"])
+    kube.run([helm_bin, "uninstall", "web", "-n", kube.namespace, "--keep-history"])
+    assert _status(kube, helm_bin, "web") == "uninstalled"
+
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    assert (plan["web"].action, plan["web"].reasons) == ("create", ("not deployed (status is uninstalled)",))
+    result = project.apply(plan)
+    outcome = result.releases["web"]
+    assert result.ok, outcome.reason
+    assert (outcome.action, outcome.revision) == ("create", 11)
+    assert outcome.executed is not None
+    assert outcome.executed.message == "release 'web' installed, revision 11"
+    assert _status(kube, helm_bin, "web") == "deployed"
+    assert kube.helm(helm_bin).get_values("web", kube.namespace) == {"message": "one"}
+    again = load(path, kube, helm_bin).plan()
+    assert not again.has_changes, [(c.name, c.reasons) for c in again.releases]

@@ -18,6 +18,7 @@ from firestream_core.model import ChartInfo, ExecOutcome, ValidationResult
 from firestream_core.plugin.generic import GenericChart
 from firestream_core.state.store import (
     SCHEMA_VERSION,
+    LastSuccess,
     ReleaseState,
     State,
     StateBackend,
@@ -86,6 +87,41 @@ def test_entries_without_chart_digest_still_load(tmp_path):
     store.save(state)
     assert store.load().releases["data/db"].chart_digest == "sha256:0f"
     assert json.loads(store.path.read_text())["schema_version"] == 1
+
+def test_a_failed_apply_keeps_the_last_successful_one(tmp_path):
+    """What ``firestream rollback`` returns to survives failed applies, on disk and in the journal."""
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db", revision=1))
+    state.record(entry("db", action="upgrade", revision=2))
+    stored = state.record(entry("db", action="upgrade", result="failed", revision=3))
+    good = LastSuccess(revision=2, action="upgrade", applied_at="2026-01-02T03:04:05Z")
+    assert stored.last_success == good == stored.last_successful()
+    state.record(entry("db", action="recover", result="failed", revision=4))  # and the next failure
+    assert state.releases["data/db"].last_successful() == good
+    store.save_release(state, "data/db")
+    assert store.load().releases["data/db"].last_successful() == good  # the journal's line
+    store.flush(state)
+    assert json.loads(store.path.read_text())["releases"]["data/db"]["last_success"] == {
+        "revision": 2, "action": "upgrade", "applied_at": "2026-01-02T03:04:05Z"}
+    assert store.load().releases["data/db"].last_successful() == good
+    # a success is its own last success and carries nothing
+    state.record(entry("db", action="upgrade", revision=5))
+    assert state.releases["data/db"].last_success is None
+    assert state.releases["data/db"].last_successful() == LastSuccess(5, "upgrade", "2026-01-02T03:04:05Z")
+
+
+def test_entries_without_last_success_load_as_they_are(tmp_path):
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db", action="upgrade", result="failed", revision=3))
+    store.save(state)
+    raw = json.loads(store.path.read_text())
+    del raw["releases"]["data/db"]["last_success"]
+    store.path.write_text(json.dumps(raw))
+    loaded = store.load().releases["data/db"]
+    assert loaded.last_success is None and loaded.last_successful() is None
+
 
 def test_durations_feed_estimates_only_from_successful_deploys(tmp_path):
     state = State()

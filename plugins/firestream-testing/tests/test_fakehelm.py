@@ -71,6 +71,26 @@ def test_release_lifecycle_through_firestream(fake_helm: FakeHelm, chart_dir: Pa
     assert all(SECRET not in " ".join(argv) for argv in fake_helm.calls())
 
 
+@pytest.mark.parametrize("major", [3, 4])
+def test_install_reuses_an_uninstalled_name_only_with_replace(fake_helm: FakeHelm, chart_dir: Path,
+                                                              tmp_path: Path, major: int) -> None:
+    fake_helm.set_major(major)
+    helm = fake_helm.helm()
+    i = info(chart_dir)
+    assert helm.upgrade_install(i, tmp_path) == 1
+    assert helm.upgrade_install(i, tmp_path) == 2
+    with pytest.raises(HelmCommandError, match="cannot re-use a name that is still in use"):
+        helm.upgrade_install(i, tmp_path, replace=True)  # deployed: install refuses it
+    done = helm.runner.run(helm.argv(["uninstall", "app", "--namespace", "apps", "--keep-history"]),
+                           env=helm.program_env())
+    assert done.ok, done.stderr
+    assert [r.status for r in helm.list_releases()] == ["uninstalled"]
+    fake_helm.reset_calls()
+    assert helm.upgrade_install(i, tmp_path, replace=True) == 3  # the history goes on, as helm's
+    assert fake_helm.calls()[0][:2] == ["install", "app"] and "--replace" in fake_helm.calls()[0]
+    assert fake_helm.release("app")["history"] == ["superseded", "superseded", "deployed"]
+
+
 def test_flags_per_major(fake_helm: FakeHelm, chart_dir: Path, tmp_path: Path) -> None:
     i = info(chart_dir, force_upgrade=True, wait=True, atomic=True)
     fake_helm.helm().upgrade_install(i, tmp_path)

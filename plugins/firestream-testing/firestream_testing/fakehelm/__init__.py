@@ -23,6 +23,7 @@ What it does (``helm <command>``):
                             ``--filter``, status filters; helm 3 shows deployed
                             and failed unless ``-a/--all``; helm 4 shows every
                             status and, like the real one, rejects ``--all``
+                            (``uninstalled``, kept by ``--keep-history``, too)
 ``upgrade`` / ``install``   records a revision (pending while its delay runs,
                             then ``deployed``; earlier one ``superseded``),
                             chart name/version (from a chart folder's
@@ -32,7 +33,10 @@ What it does (``helm <command>``):
                             ``--set``; a pending release answers "another
                             operation ... is in progress"; injected failures
                             honour ``--atomic`` / ``--rollback-on-failure``;
-                            ``--dry-run`` records nothing; ``-o json``
+                            ``--dry-run`` records nothing; ``-o json``;
+                            ``install`` re-uses the name of a release
+                            uninstalled with ``--keep-history`` only with
+                            ``--replace`` (the history goes on)
 ``uninstall`` / ``delete``  ``--ignore-not-found``, ``--keep-history``
 ``status`` ``history``      ``-o json`` (and a readable table)
 ``rollback``                ``NAME [REVISION]``

@@ -107,8 +107,8 @@ class Invocation(ReleaseCommands):
                 continue
             rev = latest(rel)
             status = rev["status"]
-            if status == "uninstalled" and not args.has("--uninstalled"):
-                continue
+            if status == "uninstalled" and not (every or args.has("--uninstalled")):
+                continue  # like the real ones: helm 3's --all and helm 4's list show it
             if wanted:
                 bucket = "pending" if status.startswith("pending-") else status
                 if bucket not in wanted:

@@ -71,7 +71,8 @@ def _check_release(rel: dict[str, Any] | None, up: _Upgrade) -> None:
         raise Exit(1, f"Error: {up.word} FAILED: another operation (install/upgrade/rollback) "
                       "is in progress")
     up.exists = rel is not None and latest(rel)["status"] != "uninstalled"
-    if up.install_only and up.exists:
+    # `install` re-uses a name only with --replace and only when its release is uninstalled
+    if up.install_only and rel is not None and (up.exists or not up.args.has("--replace")):
         raise Exit(1, "Error: INSTALLATION FAILED: cannot re-use a name that is still in use")
     if not up.exists and not up.install:
         raise Exit(1, f'Error: UPGRADE FAILED: "{up.name}" has no deployed releases')
@@ -102,10 +103,11 @@ def _begin(state: dict[str, Any], up: _Upgrade) -> tuple[str | None, float, dict
         rev = _new_revision(number, "pending-install", meta, up, "Dry run complete")
         fake_rel = rel or {"name": up.name, "namespace": up.namespace, "revisions": [rev]}
         return failure, delay, release_json(fake_rel, rev)
-    if rel is None or not up.exists:
-        if rel is None or not up.args.has("--keep-history"):
-            rel = {"name": up.name, "namespace": up.namespace, "revisions": []}
+    if rel is None:
+        rel = {"name": up.name, "namespace": up.namespace, "revisions": []}
         state["releases"][key(up.namespace, up.name)] = rel
+    elif not up.exists:  # uninstalled, its history kept: the new revision follows it, as helm's
+        latest(rel)["status"] = "superseded"
     number = (latest(rel)["revision"] + 1) if rel["revisions"] else 1
     rel["revisions"].append(_new_revision(
         number, "pending-upgrade" if up.exists else "pending-install", meta, up,
