@@ -29,7 +29,9 @@ What it does (``helm <command>``):
                             chart name/version (from a chart folder's
                             ``Chart.yaml``, a ``name-version.tgz``, or
                             ``repo/chart`` + ``--version``, the repo having been
-                            added), values from every ``-f`` file then
+                            added; a constraint or no version picks among the
+                            chart's published versions, :meth:`FakeHelm.publish`,
+                            ``1.0.0`` when none were), values from every ``-f`` file then
                             ``--set``; a pending release answers "another
                             operation ... is in progress"; injected failures
                             honour ``--atomic`` / ``--rollback-on-failure``;
@@ -47,7 +49,12 @@ What it does (``helm <command>``):
 ``dependency build|update`` no-op
 ``pull``                    writes ``name-version.tgz`` in ``--destination``
 ``test``                    a ``TEST SUITE`` block; fails when told to
-``show chart|values|all``   from the chart folder (helmfile asks for it)
+``show chart|values|all``   from the chart folder (helmfile asks for it); a
+                            repository or OCI chart at the version it resolves
+``search repo``             ``KEYWORD [--version C] -o json``: the published
+                            charts of added repositories (and ``KEYWORD`` itself
+                            when it is a ``repo/chart``), each at the highest
+                            version ``C`` allows
 ``plugin list``             empty; ``diff`` is absent, as without the plugin
 =========================== ====================================================
 

@@ -102,6 +102,15 @@ class FakeHelm:
         with self._store.locked() as state:
             state["failures"] = []
 
+    def publish(self, ref: str, *versions: str) -> None:
+        """Make the repository or OCI chart ``ref`` (``repo/chart``, ``oci://host/path/chart``)
+        exist at ``versions`` (added to those published before): ``search repo``, ``show
+        chart`` and an install with a version constraint (or none) pick among them as helm
+        does. A chart nothing was published for exists at ``1.0.0`` only."""
+        with self._store.locked() as state:
+            known = state.setdefault("charts", {}).setdefault(ref, [])
+            known.extend(v for v in versions if v not in known)
+
     def seed_release(
         self,
         name: str,

@@ -18,9 +18,11 @@ from typing import Any
 from firestream_testing.fakehelm.helmio import (
     Args,
     Exit,
+    catalogue,
     chart_meta,
     load_yaml,
     manifest,
+    matching_version,
     namespace_of,
     output_of,
     parse,
@@ -283,6 +285,34 @@ class Invocation(ReleaseCommands):
                         raise Exit(1, f"Error: no repo named \"{name}\" found")
         else:
             raise Exit(1, f'Error: unknown command "{sub}" for "helm repo"')
+
+    def cmd_search(self, argv: list[str]) -> None:
+        """``search repo KEYWORD [--version C] -o json``: the published charts of the added
+        repositories whose name holds KEYWORD, each at its highest version C allows."""
+        args = parse(argv)
+        if args.positionals[:1] != ["repo"] or len(args.positionals) < 2:
+            raise Exit(1, 'Error: "helm search" requires "repo KEYWORD" here')
+        self.op = "search repo"
+        keyword = args.positionals[1]
+        state = self.store.read()
+        if not state["repos"]:
+            raise Exit(1, "Error: no repositories configured")
+        refs = {r for r in state.get("charts") or {} if not r.startswith("oci://")}
+        if "/" in keyword:  # a chart of an added repository exists at the default versions
+            refs.add(keyword)
+        rows = []
+        for ref in sorted(refs):
+            if ref.split("/", 1)[0] not in state["repos"] or keyword.lower() not in ref.lower():
+                continue
+            found = matching_version(catalogue(state, ref), args.value("--version"))
+            if found is not None:
+                rows.append({"name": ref, "version": found, "app_version": "", "description": ""})
+        if output_of(args) in ("json", "yaml"):
+            print_data(rows, output_of(args))
+        else:
+            print("NAME\tCHART VERSION\tAPP VERSION\tDESCRIPTION")
+            for r in rows:
+                print(f"{r['name']}\t{r['version']}\t\t")
 
     def cmd_registry(self, argv: list[str]) -> None:
         args = parse(argv)

@@ -160,6 +160,90 @@ def values_of(args: Args) -> dict[str, Any]:
 
 
 
+DEFAULT_VERSIONS = ("1.0.0",)
+"""The versions of a repository or OCI chart nothing was published for (:meth:`FakeHelm.publish`)."""
+
+_VERSION = re.compile(r"^v?(\d+)(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?(?:-([0-9A-Za-z.-]+))?(?:\+\S*)?$")
+
+
+def _key(version: str) -> tuple[Any, ...] | None:
+    """A published version's sort key (a prerelease before its release), None when not semver."""
+    m = _VERSION.match(version.strip())
+    if not m or not (m.group(2) or "").isdigit() or not (m.group(3) or "").isdigit():
+        return None
+    pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in (m.group(4) or "").split(".") if p)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if pre else 1, pre)
+
+
+def _term(term: str) -> Any:
+    """One constraint term (``^0.1``, ``>=1.2``, ``1.2.x``, ``*``) as a predicate on sort keys."""
+    m = re.match(r"^(\^|~>?|>=|<=|!=|>|<|=)?\s*(.*)$", term.strip())
+    assert m is not None
+    op, text = m.group(1) or "=", m.group(2)
+    if text in ("", "*", "x", "X"):
+        return lambda k: True
+    v = _VERSION.match(text)
+    if v is None:
+        raise Exit(1, f'Error: improper constraint: {term}')
+    given = [int(p) for p in (v.group(1), v.group(2), v.group(3)) if p is not None and p.isdigit()]
+    lo = (*given, *[0] * (3 - len(given)), 1, ())
+    bump = [*given]
+    bump[-1] += 1
+    above = (*bump, *[0] * (3 - len(bump)), 0, ())  # below every version of the next one
+    if op == "^":
+        first = next((i for i, p in enumerate(given) if p), len(given) - 1)
+        up = [*given[: first + 1]]
+        up[-1] += 1
+        above = (*up, *[0] * (3 - len(up)), 0, ())
+    elif op.startswith("~"):
+        up = [*given[:2]] if len(given) > 1 else [*given]
+        up[-1] += 1
+        above = (*up, *[0] * (3 - len(up)), 0, ())
+    full = len(given) == 3
+    checks = {
+        "^": lambda k: lo <= k < above, "~": lambda k: lo <= k < above, "~>": lambda k: lo <= k < above,
+        "=": (lambda k: k[:3] == lo[:3]) if full else (lambda k: lo <= k < above),
+        "!=": lambda k: k[:3] != lo[:3], ">=": lambda k: k >= lo, "<": lambda k: k < (*lo[:3], 0, ()),
+        ">": (lambda k: k > lo) if full else (lambda k: k >= above),
+        "<=": (lambda k: k <= lo) if full else (lambda k: k < above),
+    }
+    return checks[op]
+
+
+def matching_version(versions: Sequence[str], constraint: str | None) -> str | None:
+    """The highest of ``versions`` that ``constraint`` allows (None: the latest stable), as helm
+    picks it: ``,`` or a space joins terms, ``||`` alternatives; a prerelease only when the
+    constraint names one."""
+    text = (constraint or "").strip()
+    alternatives = [[_term(t) for t in re.split(r"\s*,\s*|\s+(?![0-9vxX*])", alt.strip()) if t]
+                    for alt in text.split("||")] if text else [[lambda k: True]]
+    best: tuple[tuple[Any, ...], str] | None = None
+    for version in versions:
+        k = _key(version)
+        if k is None or (k[3] == 0 and "-" not in text):
+            continue
+        if any(all(check(k) for check in alt) for alt in alternatives) and (best is None or k > best[0]):
+            best = (k, version)
+    return best[1] if best else None
+
+
+def catalogue(state: Mapping[str, Any], ref: str) -> list[str]:
+    """The versions of a repository or OCI chart: those published, else :data:`DEFAULT_VERSIONS`."""
+    return list((state.get("charts") or {}).get(ref) or DEFAULT_VERSIONS)
+
+
+def resolve(ref: str, version: str | None, state: Mapping[str, Any]) -> str:
+    """The version helm installs for ``ref`` at ``version``: an exact one as given, a
+    constraint (or none) as matched against :func:`catalogue`."""
+    if version and _key(version) is not None:
+        return version
+    found = matching_version(catalogue(state, ref), version)
+    if found is None:
+        raise Exit(1, f'Error: chart "{ref.rsplit("/", 1)[-1]}" matching {version} not found in '
+                      f'{ref.split("/", 1)[0]} index. (try \'helm repo update\'): no chart version found')
+    return found
+
+
 def chart_meta(ref: str, version: str | None, state: Mapping[str, Any]) -> dict[str, str]:
     """(name, version, appVersion) of a chart reference, as helm would resolve it."""
     p = Path(ref)
@@ -181,14 +265,15 @@ def chart_meta(ref: str, version: str | None, state: Mapping[str, Any]) -> dict[
             return {"name": p.stem, "version": "0.1.0", "appVersion": ""}
         return {"name": m.group("name"), "version": m.group("version"), "appVersion": ""}
     if ref.startswith("oci://"):
-        return {"name": ref.rstrip("/").rsplit("/", 1)[-1], "version": version or "1.0.0", "appVersion": ""}
+        return {"name": ref.rstrip("/").rsplit("/", 1)[-1], "version": resolve(ref, version, state),
+                "appVersion": ""}
     if "/" in ref:
         repo, name = ref.split("/", 1)
         if repo in ("", ".", "..") or ref.startswith(("./", "../", "/")):
             raise Exit(1, f'Error: path "{ref}" not found')
         if repo not in state["repos"]:
             raise Exit(1, f"Error: repo {repo} not found")
-        return {"name": name, "version": version or "1.0.0", "appVersion": ""}
+        return {"name": name, "version": resolve(ref, version, state), "appVersion": ""}
     raise Exit(1, f'Error: non-absolute URLs should be in form of repo_name/path_to_chart, got: {ref}')
 
 
