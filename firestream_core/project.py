@@ -1186,26 +1186,32 @@ class Project:
         """Release name -> its desired state, the plugins' ``contribute_values`` run once each
         (:func:`~firestream_core.deploy.desired.desired_states`; read-only tools).
 
-        The one function plan, apply (through the plan), template and diff use.
+        The one function plan, apply (through the plan), template and diff use. With
+        ``helm``, the version constraints (and missing versions) of repository and OCI
+        charts are resolved to the exact version helm installs
+        (:class:`~firestream_core.deploy.desired.ChartVersions`: one helm call per
+        distinct chart and constraint).
 
         Example, the values a release would be deployed with, the plugins' included::
 
             desired = project.desired_states(names=["db"])
             print(desired["db"].contributed)      # what each plugin's contribute_values added
         """
-        from firestream_core.deploy.desired import desired_states
+        from firestream_core.deploy.desired import ChartVersions, desired_states
 
         wanted = None if names is None else set(names)
+        repositories = self.repositories()
         states = desired_states(
             [c for c in self.charts if wanted is None or c.chart_info.name in wanted],
             manager=self.manager,
             project_dir=self.project_dir,
             helm=helm,
             kubectl=kubectl,
-            repositories=self.repositories(),
+            repositories=repositories,
             installed={r.key: r for r in installed or ()},
             redactor=self.redactor,
             releases={c.chart_info.name: c.chart_type for c in self.charts},
+            versions=ChartVersions(helm, repositories) if helm is not None else None,
         )
         # a contributed value under a secret-looking key is hidden too
         _hide_secret_looking(self.redactor, [s.chart for s in states.values() if s.contributed])

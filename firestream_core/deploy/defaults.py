@@ -73,21 +73,6 @@ def _looks_like_path(chart: str) -> bool:
     return chart.startswith(("./", "../", "/", "~"))
 
 
-def chart_repository(info: ChartInfo) -> tuple[str | None, bool]:
-    """The helm repository name the chart comes from, and whether it was named explicitly.
-
-    ``repository = "bitnami"`` is explicit; ``chart = "bitnami/postgresql"``
-    names it implicitly. Local paths and ``oci://`` charts have none.
-    """
-    if info.path is not None or info.chart.startswith("oci://") or _looks_like_path(info.chart):
-        return None, False
-    if info.repository:
-        return info.repository, True
-    if "/" in info.chart:
-        return info.chart.split("/", 1)[0], False
-    return None, False
-
-
 def _missing_repository_message(info: ChartInfo, repo: str) -> str:
     return (
         f"release '{info.name}': the chart's repository '{repo}' has no known URL; "
@@ -149,6 +134,8 @@ def check_prerequisites(chart: HelmChart, context: DeployContext, payload: Chart
         p = _file_problem(context, "values file", f, directory_ok=False)
         if p:
             problems.append(p)
+    from firestream_core.deploy.desired import chart_repository
+
     repo, explicit = chart_repository(info)
     if repo and explicit and repo not in context.repositories:
         problems.append(
@@ -171,6 +158,8 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return
+    from firestream_core.deploy.desired import chart_repository
+
     repo, explicit = chart_repository(info)
     if not repo:
         return

@@ -12,6 +12,10 @@ the cluster for it:
   merged over all other values (``ChartInfo.plugin_values``);
 * the values' digest (values files, documents, pairs, contributed values) and
   a local chart's content digest;
+* the exact chart version of a repository or OCI chart whose config gives a
+  constraint (``^0.1``) or no version: resolved by helm when the plan is made
+  (:class:`ChartVersions`, once per distinct chart and constraint), the version
+  the run installs (``--version 0.1.1``) and ``template`` and ``diff`` render;
 * what the plugins said about it in that stage: notes (why a value is what
   it is, shown as plan reasons), problems (why it cannot be deployed as
   configured: the plan lists them, apply refuses the release) and a breaking
@@ -32,6 +36,7 @@ The state file keeps :attr:`DesiredState.digest` and the digest of every part
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -51,17 +56,21 @@ if TYPE_CHECKING:
     from firestream_core.model import BreakingVersion, ChartInfo, HelmChart, InstalledRelease
     from firestream_core.plugin.context import DeployContext
     from firestream_core.plugin.manager import FirestreamPluginManager
+    from firestream_core.tools.helm import Helm
     from firestream_core.tools.helm_output import TestRun, UpgradedRelease
     from firestream_core.tools.process import Completed, Runner
     from firestream_core.tools.redact import Redactor
 
 __all__ = [
     "HELM_SETTINGS",
+    "ChartVersions",
     "DesiredState",
     "ReadOnlyHelm",
     "ReadOnlyKubectl",
+    "chart_repository",
     "desired_state",
     "desired_states",
+    "exact_version",
     "part_reasons",
 ]
 
@@ -389,6 +398,10 @@ class DesiredState:
     :ivar problems: why the release cannot be deployed as configured (``context.refuse``).
     :ivar breaking_version: the ``BreakingVersion`` a plugin decided
         (``context.require_breaking_version``), also in ``chart``; None when none did.
+    :ivar resolved_version: the exact version helm installs for a repository or OCI
+        chart whose config gives a version constraint or none (:class:`ChartVersions`),
+        also ``chart``'s version and part of ``digest``; None for a local chart, an
+        exact version, or when nothing resolved it (no helm: ``firestream validate``).
     """
 
     chart: HelmChart = attrs.field(repr=False)
@@ -402,6 +415,7 @@ class DesiredState:
     notes: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
     breaking_version: BreakingVersion | None = None
+    resolved_version: str | None = None
 
     @property
     def plugin_values(self) -> dict[str, Any]:
@@ -482,6 +496,7 @@ def desired_state(
     notes: Iterable[str] = (),
     problems: Iterable[str] = (),
     breaking_version: BreakingVersion | None = None,
+    resolved_version: str | None = None,
 ) -> DesiredState:
     """The desired state of ``chart`` with the values plugins contributed (pure; no tool call).
 
@@ -491,6 +506,9 @@ def desired_state(
     :param problems: why the release cannot be deployed as configured.
     :param breaking_version: a ``BreakingVersion`` a plugin decided; it
         replaces the chart's ``last_breaking_version_requiring_restart``.
+    :param resolved_version: the exact version helm resolved the chart's version
+        constraint (or missing version) to (:class:`ChartVersions`); it replaces the
+        chart's ``version`` and is part of the digest.
     """
     from firestream_core.tools.values import deep_merge
 
@@ -509,9 +527,14 @@ def desired_state(
     desired.chart_info.plugin_values = merged
     if breaking_version is not None:
         desired.chart_info.last_breaking_version_requiring_restart = breaking_version
+    if resolved_version is not None:
+        desired.chart_info.version = resolved_version
     digest, problem = _values_digest(desired, project_dir)
     files, files_problem = _chart_digest(desired, project_dir)
     parts = _parts(desired)
+    hashed: dict[str, Any] = {"values": digest, "chart files": files, "parts": parts}
+    if resolved_version is not None:  # only then: the digests of other releases stay what they were
+        hashed["version"] = resolved_version
     return DesiredState(
         chart=desired,
         contributed=by_plugin,
@@ -520,10 +543,11 @@ def desired_state(
         chart_digest=files,
         files_problem=files_problem,
         parts=parts,
-        digest=_hash({"values": digest, "chart files": files, "parts": parts}),
+        digest=_hash(hashed),
         notes=tuple(dict.fromkeys(notes)),
         problems=tuple(dict.fromkeys(problems)),
         breaking_version=breaking_version,
+        resolved_version=resolved_version,
     )
 
 
@@ -540,6 +564,7 @@ def desired_states(
     redactor: Redactor | None = None,
     releases: Mapping[str, str] | None = None,
     offline: bool = False,
+    versions: ChartVersions | None = None,
 ) -> dict[str, DesiredState]:
     """Release name -> its desired state, each plugin's ``contribute_values`` called once per release.
 
@@ -547,6 +572,9 @@ def desired_states(
         those of ``charts`` when None.
     :param offline: no cluster (``firestream validate``): the hooks see ``context.offline``
         and note what they will decide instead of asking (``helm`` and ``kubectl`` are None).
+    :param versions: resolves the version constraints (and missing versions) of repository
+        and OCI charts with helm (:class:`ChartVersions`); None: none is resolved (the
+        chart keeps its constraint and the plan cannot compare it).
 
     The hooks see read-only views of ``helm`` and ``kubectl``
     (:class:`ReadOnlyHelm`, :class:`ReadOnlyKubectl`). A hook that raises stops here with a
@@ -587,9 +615,118 @@ def desired_states(
             )
             contributed = _contributions(manager, chart, context)
             notes, problems, breaking = context.notes, context.problems, context.breaking_version
+        resolved = None
+        if versions is not None and not offline:
+            resolved, problem = versions.resolve(info)
+            if problem:
+                problems = [*problems, problem]
         out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, notes=notes,
-                                       problems=problems, breaking_version=breaking)
+                                       problems=problems, breaking_version=breaking,
+                                       resolved_version=resolved)
     return out
+
+
+def exact_version(version: object) -> str | None:
+    """``version`` as an exact version (without ``v``), None for a constraint (``^1.2``) or none.
+
+    >>> exact_version("v1.2.3"), exact_version("^1.2"), exact_version(None)
+    ('1.2.3', None, None)
+    """
+    return _exact_text(str(version).strip()) if version else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _exact_text(text: str) -> str | None:
+    """``text`` as an exact version (without ``v``), None for a constraint; once per text."""
+    from firestream_core.model import SemVer
+
+    try:
+        SemVer.parse(text)
+    except ValueError:
+        return None
+    return text.lstrip("v")
+
+
+def chart_repository(info: ChartInfo) -> tuple[str | None, bool]:
+    """The helm repository name the chart comes from, and whether it was named explicitly.
+
+    ``repository = "bitnami"`` is explicit; ``chart = "bitnami/postgresql"``
+    names it implicitly. Local paths and ``oci://`` charts have none.
+
+    >>> from firestream_core.model import ChartInfo
+    >>> chart_repository(ChartInfo(name="db", chart="bitnami/postgresql"))
+    ('bitnami', False)
+    """
+    if info.path is not None or info.chart.startswith(("oci://", "./", "../", "/", "~")):
+        return None, False
+    if info.repository:
+        return info.repository, True
+    if "/" in info.chart:
+        return info.chart.split("/", 1)[0], False
+    return None, False
+
+
+class ChartVersions:
+    """The exact versions of one plan's repository and OCI charts, asked of helm.
+
+    A release of a repository (``repo/chart``) or ``oci://`` chart whose config gives
+    a version constraint (``^0.1``) or no version is installed at the version helm
+    picks then; the plan names that version, so it is resolved when the plan is
+    made, with helm itself (:meth:`~firestream_core.tools.helm.Helm.resolve_version`):
+    the repository is added first (``helm repo add --force-update``, once per run,
+    with its host's credentials: it fetches the index), then one ``helm search
+    repo`` (or ``helm show chart`` for OCI) per distinct (chart, constraint). A
+    local chart or an exact version costs nothing.
+
+    :param helm: the run's helm.
+    :param repositories: repository name -> URL (the project's ``[repositories]``).
+    """
+
+    def __init__(self, helm: Helm, repositories: Mapping[str, str]) -> None:
+        self.helm = helm
+        self.repositories = dict(repositories)
+        self._found: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+
+    def resolve(self, info: ChartInfo) -> tuple[str | None, str | None]:
+        """``(version, None)``, or ``(None, problem)`` when nothing matches or helm failed;
+        ``(None, None)`` when there is nothing to resolve (a local chart, an exact
+        version, a release that is not deployed, a chart named without a repository)."""
+        from firestream_core.model import HelmAction
+
+        if info.path is not None or info.action is not HelmAction.DEPLOY or exact_version(info.version):
+            return None, None
+        ref = info.chart_ref
+        repo, _ = chart_repository(info)
+        if repo is None and not ref.startswith("oci://"):
+            return None, None  # helm itself will say what it makes of it
+        constraint = str(info.version).strip() if info.version else ""
+        key = (ref, constraint)
+        if key not in self._found:
+            self._found[key] = self._ask(ref, repo, constraint)
+        version, problem = self._found[key]
+        return version, problem and f"release '{info.name}': {problem}"
+
+    def _ask(self, ref: str, repo: str | None, constraint: str) -> tuple[str | None, str | None]:
+        from firestream_core.errors import CancelledError
+
+        what = f"version '{constraint}'" if constraint else "the latest version"
+        url = self.repositories.get(repo) if repo else None
+        try:
+            if repo and url and not url.startswith("oci://"):
+                self.helm.repo_add(repo, url)
+            found = self.helm.resolve_version(ref, constraint or None)
+        except CancelledError:
+            raise
+        except FirestreamError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return None, f"cannot resolve {what} of chart '{ref}': {first}"
+        if found is None:
+            where = "" if url or not repo else f" (repository '{repo}' has no URL in [repositories])"
+            if constraint:
+                return None, f"no version of chart '{ref}' matches '{constraint}'{where}"
+            return None, f"chart '{ref}' has no version to install{where}"
+        log.debug("chart %s %s resolved to %s", ref, constraint or "(latest)", found)
+        return found, None
 
 
 def _contributions(

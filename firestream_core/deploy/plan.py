@@ -8,7 +8,9 @@ action     when
 ========== ====================================================================
 create     the release is not deployed (not in ``helm list``, or uninstalled)
 upgrade    chart, version or values changed (the values plugins contribute
-           included), a chart-type option or helm setting changed, a local
+           included; a version constraint, or no version, is the exact
+           version helm resolves it to now), a chart-type option or helm
+           setting changed, a local
            chart's files changed, status ``failed``, the last apply failed,
            rolled back by ``firestream rollback``, changed outside
            firestream, or not recorded in state and differing (a local
@@ -46,11 +48,25 @@ recorded it (no ``chart_digest``), and a release with no state entry at all,
 upgrades once, ``chart files not recorded in state``, since what was deployed
 from the folder is unknown.
 
+A repository or OCI chart whose config gives a version constraint
+(``version = "^0.1"``) or no version is planned at the exact version helm
+would install now, resolved in the desired state
+(:class:`~firestream_core.deploy.desired.ChartVersions`): the plan says
+``version changed 0.1.0 -> 0.1.1 (^0.1)`` when a newer match appeared, even
+with nothing else changed; the run installs that version (``--version 0.1.1``),
+the state records it, and it is part of the desired digest (a saved plan
+carried out after a newer match appeared is refused). A constraint nothing
+matches is a problem of the release (``plan`` exits 1, apply refuses it).
+
 The plan is built from exactly one cluster-state call made by the caller
 (``helm list -A -a -o json``), plus ``helm get values`` only for releases
 whose values digest changed, and for those whose recorded digest cannot say
 what helm holds (the last apply failed, a rollback, a revision made outside
-firestream): their value changes are listed against helm's values.
+firestream): their value changes are listed against helm's values. Resolving
+versions adds, per repository of such a chart, one ``helm repo add`` (which
+the run's ``pre_exec`` then need not repeat) and one ``helm search repo``
+(``helm show chart`` for OCI) per distinct chart and constraint; nothing for a
+local chart or an exact version.
 """
 
 from __future__ import annotations
@@ -64,7 +80,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from firestream_core.deploy.desired import DesiredState, desired_state, part_reasons
+from firestream_core.deploy.desired import DesiredState, desired_state, exact_version, part_reasons
 from firestream_core.model import (
     BreakingStep,
     BreakingVersion,
@@ -102,7 +118,12 @@ class Change:
     :ivar depends_on: the releases it needs, as configured.
     :ivar installed: the release as the cluster-state call saw it, or None.
     :ivar desired_chart: the chart name the config asks for.
-    :ivar desired_version: the chart version the config asks for (None: any).
+    :ivar desired_version: the exact chart version the release is deployed at: the
+        config's, or the one helm resolved its constraint (or missing version) to
+        when the plan was made (None: unknown, e.g. no helm to ask).
+    :ivar resolved_version: that resolved version when the config gives a
+        constraint or no version (None otherwise): the run installs it
+        (``--version``), never the constraint.
     :ivar breaking: the breaking-version step this change takes
         (:func:`~firestream_core.model.breaking_step`), None when it takes none.
     :ivar destructive: the destructive steps the change takes, one line each
@@ -146,6 +167,7 @@ class Change:
     installed: InstalledRelease | None = None
     desired_chart: str = ""
     desired_version: str | None = None
+    resolved_version: str | None = attrs.field(default=None, repr=False)
     breaking: BreakingStep | None = None
     destructive: tuple[str, ...] = ()
     values_digest: str | None = attrs.field(default=None, repr=False)
@@ -360,33 +382,21 @@ def desired_chart(chart: HelmChart, project_dir: Path | None = None) -> tuple[st
 
     ``bitnami/postgresql`` -> ``postgresql``; ``oci://host/x/chart`` -> ``chart``;
     a local ``path`` -> the name and version of its ``Chart.yaml``. The
-    version is None when the config gives none or a constraint (``^1.2``).
+    version is None when the config gives none or a constraint (``^1.2``): the
+    plan then names the version helm resolved it to
+    (:attr:`~firestream_core.deploy.desired.DesiredState.resolved_version`).
     """
     info = chart.chart_info
-    version = _exact(info.version)
+    version = exact_version(info.version)
     if info.path is not None:
         path = info.path  # a Path (ChartInfo converts it)
         if project_dir is not None and not path.is_absolute():
             path = Path(project_dir) / path
         meta = _chart_yaml(path)
         name = str(meta.get("name") or info.chart or path.name)
-        return name, version or _exact(meta.get("version"))
+        return name, version or exact_version(meta.get("version"))
     ref = info.chart.rstrip("/")
     return ref.rsplit("/", 1)[-1], version
-
-
-def _exact(version: object) -> str | None:
-    return _exact_text(str(version).strip()) if version else None
-
-
-@functools.lru_cache(maxsize=1024)
-def _exact_text(text: str) -> str | None:
-    """``text`` as an exact version (without ``v``), None for a constraint; once per text."""
-    try:
-        SemVer.parse(text)
-    except ValueError:
-        return None
-    return text.lstrip("v")
 
 
 def _chart_yaml(path: Path) -> dict[str, Any]:
@@ -490,8 +500,12 @@ def _destroy_or_skip(
     return None
 
 
-def _release_reasons(installed: InstalledRelease, base: Mapping[str, Any]) -> list[str]:
-    """What differs in the release itself: its status, chart or version."""
+def _release_reasons(installed: InstalledRelease, base: Mapping[str, Any], asked: str | None = None) -> list[str]:
+    """What differs in the release itself: its status, chart or version.
+
+    ``asked``: the config's version when helm resolved it (``^0.1``, "" for none), named
+    after the version (``version changed 0.1.0 -> 0.1.1 (^0.1)``).
+    """
     reasons = []
     if installed.status != "deployed":
         reasons.append(f"status is {installed.status}")
@@ -500,7 +514,8 @@ def _release_reasons(installed: InstalledRelease, base: Mapping[str, Any]) -> li
     if have_chart != want_chart:
         reasons.append(f"chart changed {have_chart} -> {want_chart}")
     if want_version and have_version and not _same_version(have_version, want_version):
-        reasons.append(f"version changed {have_version} -> {want_version}")
+        why = "" if asked is None else f" ({asked or 'latest'})"
+        reasons.append(f"version changed {have_version} -> {want_version}{why}")
     return reasons
 
 
@@ -683,6 +698,10 @@ def _plan_release(
     base.update(values_digest=desired.values_digest, chart_digest=desired.chart_digest,
                 desired_digest=desired.digest, parts=dict(desired.parts),
                 plugin_values=desired.plugin_values)
+    asked = None
+    if desired.resolved_version is not None:  # a constraint (or no version) helm resolved
+        asked = str(chart.chart_info.version or "").strip()
+        base.update(desired_version=desired.resolved_version, resolved_version=desired.resolved_version)
     if installed is None or installed.status == "uninstalled":
         why = "not deployed" if installed is None else f"not deployed (status is {installed.status})"
         return Change(action="create", reasons=(why,), **base)
@@ -695,7 +714,7 @@ def _plan_release(
         fields["destructive"] = (_recovery_step(installed), *fields.get("destructive", ()))
         return Change(action="recover", reasons=(f"status is {installed.status}",), **fields)
 
-    reasons = _release_reasons(installed, base)
+    reasons = _release_reasons(installed, base, asked)
     reasons += _files_reasons(desired.chart_digest, desired.files_problem, record)
     shown: list[tuple[str, str, str]] = []
     found, keys, matches = _values_reasons(chart, installed, record, desired,

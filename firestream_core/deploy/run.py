@@ -267,13 +267,16 @@ class Run:
         ``info.values.push(...)``), and such edits must not leak into the
         project's desired state, or the next ``plan()`` on the same object
         would see a change. The copy carries the values plugins contributed
-        in the desired-state stage, as the plan computed them.
+        in the desired-state stage, as the plan computed them, and the exact
+        version the plan resolved a version constraint to.
         """
         chart = copy.deepcopy(self.project.chart(change.name))
         # the desired state the plan computed: the values plugins contributed (contribute_values)
         chart.chart_info.plugin_values = copy.deepcopy(dict(change.plugin_values))
         if change.breaking_version is not None:  # decided by a plugin in the desired state
             chart.chart_info.last_breaking_version_requiring_restart = change.breaking_version
+        if change.resolved_version is not None:  # the version the plan resolved a constraint to
+            chart.chart_info.version = change.resolved_version
         if self.plan.destroy:
             chart.chart_info.action = HelmAction.DESTROY
         if self.dry_run:

@@ -284,7 +284,8 @@ class _Renderer:
     """Renders releases once each (``helm template``), adding classic repositories once.
 
     Each release is rendered from its desired state: the plan's contributed
-    values (``Change.plugin_values``), or, for a release the plan does not
+    values (``Change.plugin_values``) and resolved chart version
+    (``Change.resolved_version``), or, for a release the plan does not
     hold, the same desired-state function the plan uses.
     """
 
@@ -294,14 +295,17 @@ class _Renderer:
         self.kubectl = kubectl
         self.repos = project.repositories
         self.cache: dict[str, list[ManifestObject] | BaseException] = {}
-        self.planned = {c.name: c.plugin_values for c in plan.releases}
+        self.planned = {c.name: c for c in plan.releases}
 
     def desired_chart(self, name: str) -> HelmChart:
         """The release's chart with the values plugins contribute (what apply deploys)."""
         if name not in self.planned:
             return self.project.desired(name, self.helm, self.kubectl)
+        change = self.planned[name]
         chart = copy.deepcopy(self.project.charts[name])
-        chart.chart_info.plugin_values = copy.deepcopy(dict(self.planned[name]))
+        chart.chart_info.plugin_values = copy.deepcopy(dict(change.plugin_values))
+        if change.resolved_version is not None:  # the version the plan resolved a constraint to
+            chart.chart_info.version = change.resolved_version
         return chart
 
     def render(self, name: str, *, is_upgrade: bool = False) -> list[ManifestObject]:

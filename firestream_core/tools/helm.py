@@ -620,6 +620,37 @@ class Helm(KubeTool):
         names = [str(r.get("name", "")) for r in rows if isinstance(r, dict)]
         return [n for n in names if n.split("/", 1)[-1] == chart]
 
+    def resolve_version(self, chart_ref: str, version: str | None = None) -> str | None:
+        """The exact version helm installs for ``chart_ref`` at ``version`` (a constraint such as
+        ``^1.2``; None: the latest stable one), None when no version matches.
+
+        A repository chart (``repo/chart``) is looked up in helm's local copy of the
+        repository's index (``helm search repo repo/chart --version C -o json``, the rule
+        ``helm install`` follows; no cluster call): add the repository first
+        (:meth:`repo_add` fetches the index). An ``oci://`` chart asks the registry
+        (``helm show chart oci://... --version C``, after its login and with its flags).
+
+        :raises HelmError: helm failed (an unreachable registry, a refused login...).
+        """
+        import json
+
+        if chart_ref.startswith("oci://"):
+            args = ["show", "chart", chart_ref, *(["--version", version] if version else [])]
+            result = self._run("show chart", args + self._oci_flags(chart_ref), kube=False)
+            found = re.search(r"(?m)^version:\s*['\"]?([^'\"\s#]+)", result.stdout)
+            return found.group(1) if found else None
+        args = ["search", "repo", chart_ref, "-o", "json", *(["--version", version] if version else [])]
+        result = self._run("search repo", args, kube=False)
+        try:
+            rows = json.loads(result.stdout or "[]")
+        except ValueError:
+            rows = []
+        for row in rows if isinstance(rows, list) else ():
+            # the search matches names containing the text (repo/app-extra): only this chart counts
+            if isinstance(row, dict) and row.get("name") == chart_ref and row.get("version"):
+                return str(row["version"])
+        return None
+
     def dependency_build(self, chart_dir: Path | str) -> None:
         """``helm dependency build`` for a local chart folder."""
         self._run("dependency build", ["dependency", "build", str(chart_dir)], kube=False)

@@ -8,6 +8,7 @@ import attrs
 import pytest
 
 from firestream_core.deploy.desired import (
+    ChartVersions,
     ReadOnlyHelm,
     ReadOnlyKubectl,
     desired_state,
@@ -16,7 +17,8 @@ from firestream_core.deploy.desired import (
 )
 from firestream_core.deploy.plan import make_plan
 from firestream_core.errors import PluginError
-from firestream_core.model import InstalledRelease
+from firestream_core.model import ChartInfo, InstalledRelease
+from firestream_core.plugin.generic import GenericChart
 from firestream_core.state.store import ReleaseState, State
 from firestream_core.tools.helm import Helm
 from firestream_core.tools.kubectl import Kubectl
@@ -255,3 +257,93 @@ def test_a_part_digest_is_the_sha256_of_the_values_canonical_json(value: object)
 
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     assert _hash(value) == "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- version constraints: resolved by helm when the plan is made ---------------------------------------
+
+
+def repo_chart(name: str, version: str | None, chart: str = "local/app", **info: object) -> GenericChart:
+    return GenericChart.for_chart(name, chart, version=version, **info)
+
+
+def test_constraints_are_resolved_once_per_chart_and_constraint(tmp_path: Path, fake_helm) -> None:
+    """``^0.1`` and no version resolve to the exact version helm installs: one ``repo add`` per
+    repository, one ``search repo`` per distinct (chart, constraint); a local chart, an exact
+    version and a release to destroy ask nothing."""
+    fake_helm.publish("local/app", "0.1.0", "0.1.1", "0.2.0", "1.0.0-rc.1")
+    (tmp_path / "charts/own").mkdir(parents=True)
+    (tmp_path / "charts/own/Chart.yaml").write_text("apiVersion: v2\nname: own\nversion: 0.3.0\n")
+    charts = [repo_chart("a", "^0.1"), repo_chart("b", "^0.1"), repo_chart("c", None),
+              repo_chart("d", "0.1.0"), GenericChart(ChartInfo(name="e", path="charts/own", version="^0.3")),
+              repo_chart("f", "~0.2", action="destroy")]
+    helm = fake_helm.helm()
+    versions = ChartVersions(helm, {"local": "http://127.0.0.1:9/charts"})
+    states = desired_states(charts, manager=None, project_dir=tmp_path, versions=versions)
+    assert {n: s.resolved_version for n, s in states.items()} == {
+        "a": "0.1.1", "b": "0.1.1", "c": "0.2.0", "d": None, "e": None, "f": None}
+    assert states["a"].chart.chart_info.version == "0.1.1"  # what template renders and exec installs
+    assert charts[0].chart_info.version == "^0.1"  # the config is left as it was
+    assert [c[:3] for c in fake_helm.calls()] == [
+        ["repo", "add", "local"], ["search", "repo", "local/app"], ["search", "repo", "local/app"]]
+    assert [c[-2:] for c in fake_helm.calls("search repo")] == [["--version", "^0.1"], ["-o", "json"]]
+
+
+def test_the_resolved_version_is_part_of_the_digest(tmp_path: Path, fake_helm) -> None:
+    """A newer match changes the desired digest (a saved plan is then refused); a release with
+    nothing to resolve keeps the digest it had before versions were resolved."""
+    fake_helm.publish("local/app", "0.1.0")
+    helm = fake_helm.helm()
+    chart = repo_chart("a", "^0.1")
+
+    def digest() -> str:
+        versions = ChartVersions(helm, {"local": "http://127.0.0.1:9/charts"})
+        return desired_states([chart], manager=None, project_dir=tmp_path, versions=versions)["a"].digest
+
+    before = digest()
+    fake_helm.publish("local/app", "0.1.1")
+    assert digest() != before
+    exact = repo_chart("x", "0.1.0")
+    assert desired_states([exact], manager=None, project_dir=tmp_path,
+                          versions=ChartVersions(helm, {}))["x"].digest == desired_state(
+        exact, project_dir=tmp_path).digest
+
+
+def test_a_constraint_nothing_matches_is_a_problem_naming_release_chart_and_constraint(
+        tmp_path: Path, fake_helm) -> None:
+    fake_helm.publish("local/app", "0.1.0")
+    versions = ChartVersions(fake_helm.helm(), {"local": "http://127.0.0.1:9/charts"})
+    state = desired_states([repo_chart("a", "^9")], manager=None, project_dir=tmp_path, versions=versions)["a"]
+    assert state.resolved_version is None
+    assert state.problems == ("release 'a': no version of chart 'local/app' matches '^9'",)
+    # in the plan: refused, listed, never a traceback
+    plan = make_plan([repo_chart("a", "^9")], [], State(), project_dir=tmp_path, desired={"a": state})
+    assert plan.problems == [("a", "release 'a': no version of chart 'local/app' matches '^9'")]
+    assert plan["a"].reasons[0] == "refused: no version of chart 'local/app' matches '^9'"
+
+
+def test_a_helm_failure_while_resolving_is_a_problem(tmp_path: Path, fake_helm) -> None:
+    fake_helm.fail_on("local", "repo add", "connection refused")
+    versions = ChartVersions(fake_helm.helm(), {"local": "http://127.0.0.1:9/charts"})
+    state = desired_states([repo_chart("a", "^0.1")], manager=None, project_dir=tmp_path, versions=versions)["a"]
+    assert state.resolved_version is None
+    assert state.problems[0].startswith("release 'a': cannot resolve version '^0.1' of chart 'local/app': "
+                                        "helm repo add failed")
+
+
+def test_an_oci_constraint_is_resolved_with_show_chart(tmp_path: Path, fake_helm) -> None:
+    fake_helm.publish("oci://registry.example/charts/app", "1.2.0", "1.3.0", "2.0.0")
+    versions = ChartVersions(fake_helm.helm(), {})
+    chart = repo_chart("a", "^1", chart="oci://registry.example/charts/app")
+    assert desired_states([chart], manager=None, project_dir=tmp_path,
+                          versions=versions)["a"].resolved_version == "1.3.0"
+    assert fake_helm.calls("show chart") == [["show", "chart", "oci://registry.example/charts/app",
+                                              "--version", "^1"]]
+
+
+def test_offline_resolves_nothing(tmp_path: Path, fake_helm) -> None:
+    """``firestream validate`` stays offline: no helm call, the constraint stays unresolved."""
+    versions = ChartVersions(fake_helm.helm(), {"local": "http://127.0.0.1:9/charts"})
+    state = desired_states([repo_chart("a", "^0.1")], manager=None, project_dir=tmp_path, versions=versions,
+                           offline=True)["a"]
+    assert (state.resolved_version, state.problems) == (None, ())
+    assert fake_helm.calls() == []

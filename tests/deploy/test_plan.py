@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from firestream_core.deploy.desired import desired_state
 from firestream_core.deploy.plan import make_plan
 from firestream_core.model import (
     BreakingVersion,
@@ -123,11 +124,44 @@ def test_version_and_chart_changes(tmp_path: Path) -> None:
     assert plan["cache"].reasons == ("chart changed memcached -> redis",)
 
 
-def test_version_constraint_is_not_compared(tmp_path: Path) -> None:
+def test_version_constraint_is_compared_at_the_version_helm_resolved(tmp_path: Path) -> None:
+    """A constraint is planned at the exact version helm resolved it to (the desired state's
+    ``resolved_version``): a newer match is an upgrade naming both versions and the constraint,
+    with nothing else changed; the same version is a no-op."""
     c = chart("db", version="^1.0")
+    state = state_of(recorded(c, tmp_path))
+    newer = desired_state(c, project_dir=tmp_path, resolved_version="1.5.0")
+    plan = make_plan([c], [installed("db", version="1.4.2")], state, project_dir=tmp_path,
+                     desired={"db": newer})
+    change = plan["db"]
+    assert (change.action, change.reasons) == ("upgrade", ("version changed 1.4.2 -> 1.5.0 (^1.0)",))
+    assert (change.desired_version, change.resolved_version) == ("1.5.0", "1.5.0")
+    assert change.to_dict()["desired"] == {"chart": "app", "version": "1.5.0"}
+    same = desired_state(c, project_dir=tmp_path, resolved_version="1.4.2")
+    plan = make_plan([c], [installed("db", version="1.4.2")], state, project_dir=tmp_path,
+                     desired={"db": same})
+    assert (plan["db"].action, plan["db"].reasons) == ("no-op", ("up to date",))
+
+
+def test_no_version_is_compared_at_the_latest_helm_resolved(tmp_path: Path) -> None:
+    c = chart("db", version="")
+    latest = desired_state(c, project_dir=tmp_path, resolved_version="2.0.0")
     plan = make_plan([c], [installed("db", version="1.4.2")], state_of(recorded(c, tmp_path)),
-                     project_dir=tmp_path)
-    assert plan["db"].action == "no-op"
+                     project_dir=tmp_path, desired={"db": latest})
+    assert plan["db"].reasons == ("version changed 1.4.2 -> 2.0.0 (latest)",)
+
+
+def test_resolved_version_decides_the_breaking_step(tmp_path: Path) -> None:
+    """The breaking-version rule sees the resolved version, not the constraint (unknown target)."""
+    c = chart("db", version="^1.0",
+              last_breaking_version_requiring_restart=BreakingVersion("2.0.0", requires_uninstall=True))
+    below = desired_state(c, project_dir=tmp_path, resolved_version="1.5.0")
+    plan = make_plan([c], [installed("db", version="1.4.2")], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path, desired={"db": below})
+    assert (plan["db"].action, plan["db"].breaking) == ("upgrade", None)
+    unresolved = make_plan([c], [installed("db", version="1.4.2")], state_of(recorded(c, tmp_path)),
+                           project_dir=tmp_path)  # no helm asked: the target is unknown, the step assumed
+    assert unresolved["db"].action == "reinstall"
 
 
 @pytest.mark.parametrize("status", ["pending-install", "pending-upgrade", "pending-rollback"])

@@ -17,7 +17,7 @@ MODULES = ["firestream_core.model", "firestream_core.plugin.chart_methods", "fir
            "firestream_core.plugin.presets", "firestream_core.errors", "firestream_core.plugin.options",
            "firestream_core.plugin.context", "firestream_core.plugin.markers", "firestream_core.plugin.helpers",
            "firestream_core.plugin.crds", "firestream_core.plugin.checks", "firestream_core.deploy.results",
-           "firestream_core.deploy.plan", "firestream_core.project", "firestream_core.tools.release_log",
+           "firestream_core.deploy.plan", "firestream_core.deploy.desired", "firestream_core.project", "firestream_core.tools.release_log",
            "firestream_core.tools.kubetool", "firestream_core.deploy.scheduler", "firestream_core.tools.coalesce",
            "firestream_core.tools.helm_errors", "firestream_core.tools.helm_output", "firestream_core.lazy",
            "firestream_core.tools.redact", "firestream_core.tools.kubeconfig", "firestream_core.deploy.saved",

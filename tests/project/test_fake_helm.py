@@ -703,3 +703,60 @@ def test_plan_raises_the_lists_failure(env, tmp_path):
     project = Project.load(env.path, helm_binary=tmp_path / "no-helm-here")
     with pytest.raises(HelmNotInstalledError, match="no-helm-here"):
         project.plan()
+
+
+# -- version constraints: the plan names the version apply installs ----------------------------------
+
+
+def test_a_version_constraint_is_planned_applied_rendered_and_recorded_at_one_version(env, fake_helm, tmp_path,
+                                                                                     capsys):
+    """``version = "^0.1"``: the plan resolves it with helm (one ``search repo``), says when a newer
+    match appeared with nothing else changed, apply installs exactly that version (``--version
+    0.1.1``, never the constraint), template renders it, the state records it; a saved plan
+    carried out after a still newer match appeared is refused."""
+    fake_helm.publish("fixtures/tiny-app", "0.1.0", "0.2.0")
+    path = env.write(block("web", version="^0.1"))
+    assert env.load().apply().ok
+    assert fake_helm.release("web")["version"] == "0.1.0"
+    assert state_entry(env.dir, "default/web")["version"] == "0.1.0"
+    assert env.load().plan()["web"].reasons == ("up to date",)
+
+    fake_helm.publish("fixtures/tiny-app", "0.1.1")
+    fake_helm.reset_calls()
+    plan = env.load().plan()
+    assert (plan["web"].action, plan["web"].reasons) == ("upgrade", ("version changed 0.1.0 -> 0.1.1 (^0.1)",))
+    assert [c[:2] for c in fake_helm.calls() if c[0] != "version"] == [
+        ["list", "--all-namespaces"], ["repo", "add"], ["search", "repo"]]
+    assert "chartVersion: \"0.1.1\"" in env.load().template()["web"]
+
+    plan_file = tmp_path / "plan.json"
+    assert main(["plan", "--out", str(plan_file), "-f", str(path), *env.flags]) == 0
+    fake_helm.publish("fixtures/tiny-app", "0.1.2")  # after the review
+    capsys.readouterr()
+    assert main(["apply", "--yes", str(plan_file), "-f", str(path), *env.flags]) == 1
+    assert "release 'web': its desired state changed since the plan was saved" in capsys.readouterr().err
+    assert fake_helm.release("web")["version"] == "0.1.0"
+
+    fake_helm.reset_calls()
+    project = env.load()
+    plan = project.plan()
+    assert plan["web"].reasons == ("version changed 0.1.0 -> 0.1.2 (^0.1)",)
+    assert project.apply(plan).ok
+    (upgrade,) = fake_helm.calls("upgrade")
+    assert upgrade[upgrade.index("--version") + 1] == "0.1.2"
+    assert [c[:2] for c in fake_helm.calls("repo add")] == [["repo", "add"]]  # once: the plan's, not pre_exec's
+    assert fake_helm.release("web")["version"] == "0.1.2"
+    assert state_entry(env.dir, "default/web")["version"] == "0.1.2"
+    assert env.load().plan()["web"].reasons == ("up to date",)
+
+
+def test_a_constraint_nothing_matches_is_a_plan_problem(env, fake_helm, capsys):
+    fake_helm.publish("fixtures/tiny-app", "0.1.0")
+    path = env.write(block("web", version="^9"))
+    assert main(["plan", "-f", str(path), *env.flags]) == 1
+    err = capsys.readouterr()
+    assert "no version of chart 'fixtures/tiny-app' matches '^9'" in err.out + err.err
+    assert "Traceback" not in err.out + err.err
+    result = env.load().apply()
+    assert result.releases["web"].stage_failed == "check_prerequisites"
+    assert fake_helm.calls("upgrade") == []
