@@ -488,3 +488,89 @@ def test_a_local_chart_whose_state_was_lost_is_upgraded_not_recorded(tmp_path, k
     live = kube.kubectl().get("configmap", "solo-cm", namespace=kube.namespace)
     assert live["data"] == {"message": "hello", "extra": "new-key"}
     assert load(path, kube, helm_bin).plan()["solo"].reasons == ("up to date",)
+
+
+# -- version constraints: planned at the version helm installs ------------------------------------------
+
+
+def publish(repo, helm_bin, folder: Path, version: str, replicas: str | None = None) -> None:
+    """Package tiny-app at ``version`` into the served ``repo`` (re-indexed): a newer chart appears."""
+    import shutil
+
+    from firestream_testing.chartrepo import FIXTURE_CHARTS_DIR, package_charts
+
+    source = folder / f"tiny-app-{version}" / "tiny-app"
+    shutil.copytree(FIXTURE_CHARTS_DIR / "tiny-app", source)
+    if replicas is not None:  # the new version's template changes what runs, whatever the values say
+        deployment = source / "templates" / "deployment.yaml"
+        deployment.write_text(deployment.read_text().replace("{{ .Values.replicaCount }}", replicas))
+    package_charts(helm_bin, [source], repo.root, versions={"tiny-app": [version]})
+
+
+def constrained(folder: Path, kube, repo, *, message: str) -> Path:
+    return write_config(folder, f"""
+        [repositories]
+        {repo.name} = "{repo.url}"
+
+        [[deployments.generic]]
+        name = "rel"
+        chart = "{repo.name}/tiny-app"
+        version = "^0.1"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        [deployments.generic.values]
+        message = "{message}"
+    """)
+
+
+def test_a_version_constraint_is_planned_at_the_version_apply_installs(tmp_path, kube, make_chart_repo, helm_bin,
+                                                                       no_log_redactors):
+    """``version = "^0.1"`` with 0.1.0 served, then 0.1.1 published (its template sets 3 replicas):
+    the plan says so with nothing else changed, and with a value changed too; apply installs
+    exactly 0.1.1 (the new template runs), the state records it, the next plan is up to date."""
+    repo = make_chart_repo([], "versions")
+    publish(repo, helm_bin, tmp_path, "0.1.0")
+    folder = tmp_path / "p"
+    path = constrained(folder, kube, repo, message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    assert history(kube, helm_bin, "rel") == [(1, "tiny-app-0.1.0")]
+    assert state_entry(path, kube, "rel")["version"] == "0.1.0"
+    assert load(path, kube, helm_bin).plan()["rel"].reasons == ("up to date",)
+
+    publish(repo, helm_bin, tmp_path, "0.1.1", replicas="3")
+    plan = load(path, kube, helm_bin).plan()
+    assert (plan["rel"].action, plan["rel"].reasons) == ("upgrade", ("version changed 0.1.0 -> 0.1.1 (^0.1)",))
+
+    constrained(folder, kube, repo, message="two")
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    assert plan["rel"].reasons == ("version changed 0.1.0 -> 0.1.1 (^0.1)", "values changed: message")
+    assert "replicas: 3" in project.template()["rel"]  # rendered as applied
+    assert project.apply(plan).ok
+    assert history(kube, helm_bin, "rel") == [(1, "tiny-app-0.1.0"), (2, "tiny-app-0.1.1")]
+    live = kube.kubectl().get("deployment", "rel-tiny-app", namespace=kube.namespace)
+    assert live["spec"]["replicas"] == 3
+    assert state_entry(path, kube, "rel")["version"] == "0.1.1"
+    assert load(path, kube, helm_bin).plan()["rel"].reasons == ("up to date",)
+
+
+def test_a_saved_plan_is_refused_when_a_newer_version_matches_since(tmp_path, kube, make_chart_repo, helm_bin,
+                                                                    no_log_redactors):
+    """The plan saved with 0.1.0 the newest match of ``^0.1``; 0.1.1 published before the apply:
+    the saved plan is refused (its desired state named 0.1.0), nothing is installed."""
+    repo = make_chart_repo([], "versions")
+    publish(repo, helm_bin, tmp_path, "0.1.0")
+    folder = tmp_path / "p"
+    path = constrained(folder, kube, repo, message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    constrained(folder, kube, repo, message="two")
+    plan_file = tmp_path / "plan.json"
+    made = cli(path, kube, helm_bin, "plan", "--out", str(plan_file))
+    assert made.returncode == 0, made.stderr
+    assert "values changed: message" in made.stdout and "version changed" not in made.stdout
+
+    publish(repo, helm_bin, tmp_path, "0.1.1", replicas="3")
+    refused = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert refused.returncode == 1
+    assert "release 'rel': its desired state changed since the plan was saved" in refused.stderr
+    assert history(kube, helm_bin, "rel") == [(1, "tiny-app-0.1.0")]
