@@ -159,9 +159,13 @@ def test_resolved_version_decides_the_breaking_step(tmp_path: Path) -> None:
     plan = make_plan([c], [installed("db", version="1.4.2")], state_of(recorded(c, tmp_path)),
                      project_dir=tmp_path, desired={"db": below})
     assert (plan["db"].action, plan["db"].breaking) == ("upgrade", None)
-    unresolved = make_plan([c], [installed("db", version="1.4.2")], state_of(recorded(c, tmp_path)),
-                           project_dir=tmp_path)  # no helm asked: the target is unknown, the step assumed
-    assert unresolved["db"].action == "reinstall"
+    c = chart("db", version=">=1.0",
+              last_breaking_version_requiring_restart=BreakingVersion("2.0.0", requires_uninstall=True))
+    across = desired_state(c, project_dir=tmp_path, resolved_version="2.1.0")
+    plan = make_plan([c], [installed("db", version="1.4.2")], state_of(recorded(c, tmp_path)),
+                     project_dir=tmp_path, desired={"db": across})
+    assert plan["db"].action == "reinstall"
+    assert plan["db"].reasons[1] == "version changed 1.4.2 -> 2.1.0 (>=1.0)"
 
 
 @pytest.mark.parametrize("status", ["pending-install", "pending-upgrade", "pending-rollback"])

@@ -145,12 +145,18 @@ def test_one_list_one_repo_add_per_repository_and_noop_makes_no_helm_call(
     spy.clear()
     plan = _load(path, kube).plan()
     assert not plan.has_changes
-    assert len(spy.helm("list")) == 1 and len(spy.calls) <= 2  # list (+ helm version)
+    # list (+ helm version); the releases give no version, so the plan names the one helm would
+    # install now: one repo add per repository, one search per distinct chart, nothing per release
+    assert len(spy.helm("list")) == 1
+    assert sorted(c["argv"][3] for c in spy.helm("repo add")) == ["fixtures", "mirror"]
+    assert sorted(c["argv"][3] for c in spy.helm("search repo")) == ["fixtures/tiny-app", "mirror/tiny-app"]
+    assert len(spy.calls) <= 6
 
     spy.clear()
     again = _load(path, kube).apply()
     assert again.ok and {o.action for o in again.releases.values()} == {"no-op"}
-    assert spy.helm("upgrade") == [] and spy.helm("repo add") == [] and spy.helm("status") == []
+    assert spy.helm("upgrade") == [] and spy.helm("status") == []
+    assert len(spy.helm("repo add")) == 2 and len(spy.helm("search repo")) == 2  # the plan's, as above
     assert len(spy.helm("list")) == 1
     assert [c for c in spy.calls if "kubectl" in c["argv"][0]] == []
 
