@@ -46,6 +46,7 @@ class FakeHelm:
         self.calls: list[tuple[Any, ...]] = []
         self.failures: dict[str, list[BaseException]] = defaultdict(list)
         self.repos: dict[str, str] = {}
+        self.published: dict[str, str] = {}  # chart ref -> the version resolve_version finds
         self.tests_pass = True
         self.runner = RecordingRunner()
         self.binary = "/opt/helm"
@@ -162,6 +163,13 @@ class FakeHelm:
             if e["status"] in ("deployed", "pending-upgrade", "pending-rollback", "pending-install"):
                 e["status"] = "superseded" if e["status"] == "deployed" else "failed"
         hist.append({**target, "revision": hist[-1]["revision"] + 1, "status": "deployed"})
+
+    def resolve_version(self, chart_ref: str, version: str | None = None) -> str | None:
+        """As ``Helm.resolve_version``: the version ``published`` gives ``chart_ref`` (1.0.0
+        when none), whatever the constraint."""
+        self.calls.append(("resolve_version", chart_ref, version))
+        self._maybe_fail("resolve_version")
+        return self.published.get(chart_ref, "1.0.0")
 
     def repo_add(self, name: str, url: str) -> bool:
         self.calls.append(("repo_add", name, url))
