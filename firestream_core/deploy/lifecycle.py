@@ -527,7 +527,10 @@ class _LifecycleRun:
                 "on_deploy_failure raised %s; calling each implementation alone",
                 self._reason(hook_exc),
             )
-            lines = self._collect_debug_one_by_one(stage, exc)
+            try:
+                lines = self._collect_debug_one_by_one(stage, exc)
+            except Exception as again:  # noqa: BLE001 - whatever happens, the first error stays
+                lines = [f"on_deploy_failure could not be called: {self._reason(again)}"]
         self.debug = [self.redact(str(line)) for line in lines or []]
         if self.debug:
             self.log.info("Debug information:")

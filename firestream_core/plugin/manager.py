@@ -188,6 +188,45 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1].lower() in "aeiou" else f"a {kind}"
+
+
+_EXPECTED = {
+    "check_prerequisites": "a list of problems (strings) or None",
+    "exec": "an ExecOutcome or None",
+    "validate": "a list of ValidationResult or None",
+    "on_deploy_failure": "a list of lines (strings) or None",
+}
+"""What each checked hook's implementation must return (:func:`result_problem`)."""
+
+
+def result_problem(hook: str, value: Any) -> str | None:
+    """What is wrong with ``value``, returned by one implementation of ``hook``
+    (``returned a str, not a list of problems (strings) or None``), or None when it is fine
+    or ``hook`` is not one whose results are checked."""
+    expected = _EXPECTED.get(hook)
+    if expected is None or value is None:
+        return None
+    if hook == "exec":
+        from firestream_core.model import ExecOutcome
+
+        ok = isinstance(value, ExecOutcome)
+        return None if ok else f"returned {_a(type(value).__name__)}, not {expected}"
+    if not isinstance(value, list | tuple):
+        return f"returned {_a(type(value).__name__)}, not {expected}"
+    if hook == "validate":
+        from firestream_core.model import ValidationResult
+
+        item: type = ValidationResult
+    else:
+        item = str
+    for v in value:
+        if not isinstance(v, item):
+            return f"returned a list holding {_a(type(v).__name__)}, not {expected}"
+    return None
+
+
 def disabled_from_env(environ: Any = None) -> list[str]:
     """Plugin names listed in ``FIRESTREAM_DISABLE_PLUGINS`` (comma separated)."""
     env = os.environ if environ is None else environ
@@ -767,8 +806,10 @@ class FirestreamPluginManager:
         error: BaseException,
         describe: Callable[[BaseException], str] = one_line,
     ) -> list[str]:
-        """Like :meth:`on_deploy_failure`, one plugin at a time: a plugin that raises is noted
-        (``on_deploy_failure of plugin 'x' raised ...``) and the others still run."""
+        """Like :meth:`on_deploy_failure`, one plugin at a time: a plugin that raises, or returns
+        something else than a list of strings, is noted (``on_deploy_failure of plugin 'x'
+        raised ...`` / ``... returned an int, not a list of lines (strings) or None``) and the
+        others still run."""
         args: dict[str, Any] = {
             "chart": chart, "context": context, "payload": payload, "stage": stage, "error": error,
         }
@@ -780,6 +821,10 @@ class FirestreamPluginManager:
                 got = impl.function(*[args[a] for a in impl.argnames])
             except Exception as e:  # a broken plugin: note it, go on with the others
                 lines.append(f"on_deploy_failure of plugin '{impl.plugin_name}' raised {describe(e)}")
+                continue
+            problem = result_problem("on_deploy_failure", got)
+            if problem is not None:  # e.g. 12345: noted too, never the release's error
+                lines.append(f"on_deploy_failure of plugin '{impl.plugin_name}' {problem}")
                 continue
             lines.extend(got or [])
         return lines

@@ -348,6 +348,32 @@ def test_on_deploy_failure_exception_does_not_mask_error(context, kubectl, chart
     assert any("debug collector broke" in m for m in caplog.messages)
 
 
+
+@pytest.mark.parametrize("returned", [12345])
+def test_on_deploy_failure_returning_a_non_list_is_noted_and_the_error_kept(context, chart_dir, returned):
+    """A plugin's on_deploy_failure returning 12345 used to replace the release's error with
+    ``'int' object is not iterable`` (raised out of the lifecycle: nothing recorded)."""
+
+    class BadDebug:
+        firestream_plugin_name = "bad-debug"
+
+        @hookimpl
+        def on_deploy_failure(self, chart, context, payload, stage, error):
+            return returned
+
+    rec = Recorder()
+    boom = RuntimeError("pre_exec exploded")
+    result = run_release(generic(), make_manager(rec, BadDebug(), _failing("pre_exec", boom)), context)
+    assert result.stage_failed == "pre_exec"
+    assert result.error.startswith("release 'web' failed at pre_exec: RuntimeError: pre_exec exploded")
+    assert result.exception.cause is boom
+    kind = type(returned if not isinstance(returned, list) else returned[0]).__name__
+    noted = [d for d in result.debug if "on_deploy_failure of plugin 'bad-debug' returned" in d]
+    assert len(noted) == 1 and kind in noted[0], result.debug
+    assert "recorder saw pre_exec fail" in result.debug  # the others' lines are kept
+    assert "n" not in result.debug  # a str is not split into characters
+
+
 # -- validation ------------------------------------------------------------------------------
 
 

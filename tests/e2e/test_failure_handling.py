@@ -1,0 +1,86 @@
+"""A broken plugin, a bad journal line, a tool that cannot start, a state that cannot be
+written: one readable message, a non-zero exit, no traceback, nothing lost.
+
+Each case runs ``firestream`` as a subprocess on the recording fake helm
+(``tests/e2e/conftest.py``). A plugin is installed for the subprocess only: a
+``*.dist-info`` with its ``firestream.charts`` entry point and the module, on
+``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .conftest import firestream, write_config
+
+REPOS = """
+[repositories]
+fixtures = "http://127.0.0.1:9/fixtures"
+"""
+
+
+def release(name: str, deps: tuple[str, ...] = ()) -> str:
+    dep = f"depends_on = [{', '.join(repr(d) for d in deps)}]\n" if deps else ""
+    return f'[[deployments.generic]]\nname = "{name}"\nchart = "fixtures/tiny-app"\nversion = "0.1.0"\n{dep}\n'
+
+
+def plugin_site(root: Path, source: str, name: str = "e2equirk") -> dict[str, str]:
+    """Install the plugin module ``source`` for a subprocess; the variables to add to its env."""
+    dist = root / f"firestream_chart_{name}-0.1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: firestream-chart-{name}\nVersion: 0.1.0\n")
+    (dist / "entry_points.txt").write_text(f"[firestream.charts]\n{name} = {name}_plugin\n")
+    (root / f"{name}_plugin.py").write_text(textwrap.dedent(source))
+    return {"PYTHONPATH": str(root), "FIRESTREAM_PLUGIN_CACHE": "off"}
+
+
+@pytest.fixture
+def run(project_dir, cli_env, fake_helm, fake_kubectl):
+    """``run(*args, env=None)``: firestream in the project, on the fake helm and kubectl."""
+    base = {**cli_env, **fake_helm.env, "FIRESTREAM_KUBECTL_BINARY": str(fake_kubectl)}
+
+    def go(*args: str, env: dict[str, str] | None = None):
+        return firestream([*args, "--helm-binary", fake_helm.binary], cwd=project_dir,
+                          env={**base, **(env or {})})
+
+    return go
+
+
+def state_of(project_dir: Path) -> dict:
+    return json.loads((project_dir / ".firestream" / "state.json").read_text())
+
+
+def summary_rows(stdout: str, *names: str) -> dict[str, str]:
+    return {line.split()[0]: line for line in stdout.splitlines() if line.split() and line.split()[0] in names}
+
+
+# -- a plugin's hook returning the wrong type ------------------------------------------------
+
+
+def test_on_deploy_failure_returning_an_int_keeps_and_records_the_real_error(run, project_dir, tmp_path):
+    env = plugin_site(tmp_path / "site", """
+        from firestream_core import hookimpl
+
+        @hookimpl
+        def pre_exec(chart):
+            raise RuntimeError("pre_exec exploded")
+
+        @hookimpl
+        def on_deploy_failure(chart):
+            return 12345
+    """)
+    write_config(project_dir, REPOS + release("web"))
+    done = run("apply", "--yes", env=env)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    row = summary_rows(done.stdout, "web")["web"]
+    assert "failed" in row and "release 'web' failed at pre_exec" in row
+    assert "not iterable" not in row
+    assert "RuntimeError: pre_exec exploded" in done.stderr
+    assert "on_deploy_failure of plugin 'e2equirk' returned an int" in done.stderr
+    web = state_of(project_dir)["releases"]["default/web"]
+    assert (web["result"], web["stage_failed"]) == ("failed", "pre_exec")
