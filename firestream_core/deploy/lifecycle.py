@@ -65,6 +65,7 @@ from firestream_core.errors import (
     ClusterUnreachableError,
     FirestreamError,
     HelmTimeoutError,
+    PluginError,
     PrerequisiteError,
     StageFailedError,
     ValidationFailedError,
@@ -115,7 +116,6 @@ _STAGE_LINE = {
     HelmAction.DESTROY: "Destroying Helm chart",
     HelmAction.SKIP: "Skipping Helm chart",
 }
-_PERFORMED = {HelmAction.DEPLOY: "deployed", HelmAction.DESTROY: "destroyed", HelmAction.SKIP: "skipped"}
 
 
 ReleaseResult = ReleaseOutcome
@@ -396,8 +396,11 @@ class _LifecycleRun:
                 f"no exec implementation returned an outcome for release '{self.name}' "
                 "(is the built-in 'defaults' plugin disabled?)"
             )
-        if not isinstance(value, ExecOutcome):
-            value = ExecOutcome(_PERFORMED[self.info.action], None, "done by a chart plugin")
+        if not isinstance(value, ExecOutcome):  # an exec wrapper's (each plugin's own is checked)
+            raise PluginError(
+                f"exec returned {'an' if type(value).__name__[:1] in 'aeiouAEIOU' else 'a'} "
+                f"{type(value).__name__}, not an ExecOutcome"
+            )
         self.record.executed = value
         # helm's own report of the revision it just wrote (and its workloads, which pods_running
         # checks): the first validation may rely on it instead of asking helm again (see

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import firestream, write_config
+from .conftest import assert_one_error, firestream, write_config
 
 REPOS = """
 [repositories]
@@ -79,8 +79,48 @@ def test_on_deploy_failure_returning_an_int_keeps_and_records_the_real_error(run
     assert "Traceback" not in done.stderr
     row = summary_rows(done.stdout, "web")["web"]
     assert "failed" in row and "release 'web' failed at pre_exec" in row
-    assert "not iterable" not in row
+    assert "not iterable" not in done.stdout + done.stderr
     assert "RuntimeError: pre_exec exploded" in done.stderr
     assert "on_deploy_failure of plugin 'e2equirk' returned an int" in done.stderr
     web = state_of(project_dir)["releases"]["default/web"]
     assert (web["result"], web["stage_failed"]) == ("failed", "pre_exec")
+
+
+def test_check_prerequisites_returning_a_str_fails_the_release_naming_the_plugin(run, project_dir, tmp_path,
+                                                                                  fake_helm):
+    env = plugin_site(tmp_path / "site", """
+        from firestream_core import hookimpl
+
+        @hookimpl
+        def check_prerequisites(chart):
+            return "abc"
+    """)
+    write_config(project_dir, REPOS + release("web"))
+    done = run("apply", "--yes", env=env)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "Prerequisite not met: a" not in done.stderr  # not one problem per character
+    assert ("release 'web' failed at check_prerequisites: plugin 'e2equirk': check_prerequisites "
+            "returned a str, not a list of problems (strings) or None") in done.stderr
+    assert fake_helm.calls("upgrade") == []
+
+
+def test_contributed_values_that_are_not_plain_data_are_one_error_before_any_change(
+    run, project_dir, tmp_path, fake_helm
+):
+    env = plugin_site(tmp_path / "site", """
+        from firestream_core import hookimpl
+
+        @hookimpl
+        def contribute_values(chart):
+            return {"image": {"tag": object()}}
+    """)
+    write_config(project_dir, REPOS + release("web"))
+    for command in (["plan"], ["apply", "--yes"]):
+        done = run(*command, env=env)
+        assert done.returncode == 1, done.stdout
+        assert_one_error(done.stderr, "plugin 'e2equirk'", "contribute_values", "release 'web'",
+                         "an object at key 'image.tag'")
+        assert "<object object" not in done.stdout + done.stderr
+    assert fake_helm.calls("upgrade") == []
+    assert not (project_dir / ".firestream" / "state.json").exists()
