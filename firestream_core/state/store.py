@@ -211,8 +211,8 @@ class State:
                     raise StateError(f"{source}: release key {key!r} does not match {entry.key!r}")
                 self.releases[key] = entry
             duration = line.get("duration")
-            if duration is not None:
-                self.durations[key] = float(duration)
+            if duration is not None:  # checked as state.json's durations are
+                self.durations[key] = _structure(duration, float, f"$.{key}.duration", source)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document written to the state file."""

@@ -412,3 +412,13 @@ def test_the_state_and_its_journal_are_the_owners_alone(tmp_path):
     assert stat.S_IMODE(store.journal.stat().st_mode) == 0o600
     store.flush(state)
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("duration", [[1], "x", {"s": 1}])
+def test_a_journal_line_with_a_bad_duration_is_named(tmp_path, duration):
+    store = StateStore(tmp_path)
+    store.dir.mkdir()
+    store.journal.write_text(json.dumps({"key": "k9/cache", "entry": None, "duration": duration}) + "\n")
+    with pytest.raises(StateError, match=r"line 1: invalid state: .*\$\.k9/cache\.duration") as info:
+        store.load()
+    assert str(store.journal) in str(info.value)
