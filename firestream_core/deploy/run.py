@@ -33,10 +33,12 @@ import attrs
 from firestream_core.deploy.lifecycle import run_release
 from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseOutcome, release_state
 from firestream_core.deploy.scheduler import NodeResult, Scheduler, SchedulerEvent
+from firestream_core.errors import HelmNotInstalledError
 from firestream_core.model import HelmAction, HelmChart
 from firestream_core.plugin.context import DeployContext
 from firestream_core.plugin.spec import ALL_HOOKS
 from firestream_core.state.store import ReleaseState, StateWriter
+from firestream_core.tools.kubetool import KubeTool, check_startable
 from firestream_core.tools.release_log import naming_release
 
 if TYPE_CHECKING:
@@ -189,8 +191,24 @@ class Run:
             for hook in ALL_HOOKS[1:]:
                 self.manager.hook_caller(hook, chart_type)
 
+    def _check_kubectl(self) -> None:
+        """An apply that changes releases needs kubectl to validate them: a kubectl that cannot be
+        started (missing, not executable) refuses the run before the first release changes
+        anything, rather than after helm installed it (then rolled back). A file lookup only."""
+        if self.plan.destroy or self.dry_run or not any(c.is_change for c in self.plan.releases):
+            return
+        if not isinstance(self.kubectl, KubeTool):  # a test's stand-in
+            return
+        try:
+            check_startable(self.kubectl)
+        except HelmNotInstalledError as exc:
+            raise HelmNotInstalledError(
+                f"{exc}; apply needs it to validate the releases, so nothing was changed", hint=exc.hint
+            ) from None
+
     def go(self) -> ApplyResult:
         started = time.monotonic()
+        self._check_kubectl()
         self.state = self.backend.load()
         blocked = self.blocked()
         deps = {n: list(ds) for n, ds in self.plan.deps.items() if n not in blocked}

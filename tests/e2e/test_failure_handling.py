@@ -124,3 +124,39 @@ def test_contributed_values_that_are_not_plain_data_are_one_error_before_any_cha
         assert "<object object" not in done.stdout + done.stderr
     assert fake_helm.calls("upgrade") == []
     assert not (project_dir / ".firestream" / "state.json").exists()
+
+
+# -- a tool that cannot be started -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["plan"], ["apply", "--yes"]])
+def test_a_helm_that_is_not_a_program_is_one_error_with_the_hint(command, project_dir, cli_env, tmp_path):
+    """It was ``error: unexpected OSError: [Errno 8] Exec format error``."""
+    helm = tmp_path / "bin" / "helm"
+    helm.parent.mkdir()
+    helm.write_text("this is not a program\n")
+    helm.chmod(0o755)
+    write_config(project_dir, REPOS + release("web"))
+    done = firestream([*command, "--helm-binary", helm], cwd=project_dir, env=cli_env)
+    assert done.returncode == 1
+    message = assert_one_error(done.stderr, f"cannot run '{helm}': Exec format error")
+    assert "unexpected" not in message
+    assert "hint: install helm" in done.stderr
+    assert not (project_dir / ".firestream" / "state.json").exists()
+
+
+def test_a_missing_kubectl_refuses_apply_before_helm_changes_anything(
+    project_dir, cli_env, fake_helm, tmp_path
+):
+    """It used to install the release with helm, then fail at validate and roll it back."""
+    write_config(project_dir, REPOS + release("web"))
+    kubectl = tmp_path / "nowhere" / "kubectl"
+    done = firestream(["apply", "--yes", "--helm-binary", fake_helm.binary], cwd=project_dir,
+                      env={**cli_env, **fake_helm.env, "FIRESTREAM_KUBECTL_BINARY": str(kubectl)})
+    assert done.returncode == 1
+    assert_one_error(done.stderr, f"cannot run '{kubectl}': not found or not executable",
+                     "nothing was changed")
+    assert "hint: install kubectl" in done.stderr
+    assert fake_helm.calls("upgrade") == [] and fake_helm.releases() == []
+    assert not (project_dir / ".firestream" / "state.json").exists()
+    assert not (project_dir / ".firestream" / "lock").exists()
