@@ -160,3 +160,87 @@ def test_a_missing_kubectl_refuses_apply_before_helm_changes_anything(
     assert fake_helm.calls("upgrade") == [] and fake_helm.releases() == []
     assert not (project_dir / ".firestream" / "state.json").exists()
     assert not (project_dir / ".firestream" / "lock").exists()
+
+
+# -- a state (or lock) that cannot be written --------------------------------------------------
+
+FULL_DISK = """
+import errno, os
+from firestream_core.state import store
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+store._write = _no_space           # the journal's os.write
+store.atomic_write = _no_space     # state.json
+"""
+
+READ_ONLY = """
+import errno, os
+_mkdir = os.mkdir
+
+def _read_only(path, *args, **kwargs):
+    if str(path).endswith(".firestream"):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+    return _mkdir(path, *args, **kwargs)
+
+os.mkdir = _read_only
+"""
+
+
+def injected(root: Path, code: str) -> dict[str, str]:
+    """A ``sitecustomize`` making the subprocess's disk full or read-only (we run as root:
+    chmod cannot make a folder read-only)."""
+    root.mkdir(parents=True)
+    (root / "sitecustomize.py").write_text(textwrap.dedent(code))
+    return {"PYTHONPATH": str(root)}
+
+
+def one_error_line(stderr: str, *needles: str) -> str:
+    assert "Traceback" not in stderr and "unexpected" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stderr
+    for needle in needles:
+        assert needle in errors[0], stderr
+    assert stderr.rstrip("\n").splitlines()[-1].startswith("hint: "), stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize("case", ["state-folder-is-a-file", "lock-is-a-folder", "read-only"])
+def test_a_lock_that_cannot_be_taken_is_one_error_before_any_change(case, run, project_dir, fake_helm, tmp_path):
+    write_config(project_dir, REPOS + release("web"))
+    env = None
+    if case == "state-folder-is-a-file":
+        (project_dir / ".firestream").write_text("")
+        expect = [f"cannot write the lock at {project_dir / '.firestream'}: it is not a folder"]
+    elif case == "lock-is-a-folder":
+        (project_dir / ".firestream" / "lock").mkdir(parents=True)
+        expect = [f"cannot write the lock at {project_dir / '.firestream' / 'lock'}: Is a directory"]
+    else:
+        env = injected(tmp_path / "inject", READ_ONLY)
+        expect = [f"cannot write the lock at {project_dir / '.firestream'}: Read-only file system"]
+    done = run("apply", "--yes", env=env)
+    assert done.returncode == 1
+    assert_one_error(done.stderr, *expect)
+    assert fake_helm.calls("upgrade") == []
+
+
+def test_a_full_disk_mid_run_still_prints_the_summary_and_the_next_run_recovers(
+    run, project_dir, fake_helm, tmp_path
+):
+    """It was: the deployed release reported ``create failed ... No space left on device``, its
+    dependents skipped, no summary, ``unexpected OSError``, an empty journal."""
+    write_config(project_dir, REPOS + release("a") + release("b", ("a",)))
+    done = run("apply", "--yes", "--concurrency", "1", env=injected(tmp_path / "inject", FULL_DISK))
+    assert done.returncode == 1
+    one_error_line(done.stderr, "cannot write the state at", "No space left on device")
+    rows = summary_rows(done.stdout, "a", "b")
+    assert " ok " in rows["a"] and "not recorded in the state" in rows["a"], done.stdout
+    assert "not_started" in rows["b"].replace("not started", "not_started"), done.stdout
+    assert "FAILED in" in done.stdout  # the verdict line of the summary
+    assert [c[c.index("upgrade") + 1] for c in fake_helm.calls("upgrade")] == ["a"]
+
+    again = run("apply", "--yes", "--concurrency", "1")  # the disk has space again
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [c[c.index("upgrade") + 1] for c in fake_helm.calls("upgrade")] == ["a", "b"]  # a not redone
+    assert sorted(state_of(project_dir)["releases"]) == ["default/a", "default/b"]
