@@ -183,6 +183,8 @@ def format_summary(result: ApplyResult, *, color: bool = False) -> str:
         why = "" if o.result == "ok" else shorten(o.reason)
         if o.rolled_back:
             why = (why + "; " if why else "") + "rolled back"
+        if o.unrecorded:  # helm's work stands; the state could not say so (the error follows)
+            why = (why + "; " if why else "") + "not recorded in the state"
         rows.append([o.name, o.action, o.result, format_duration(o.duration if o.action != "no-op" else None), why])
     table = format_table(["release", "action", "result", "duration", "why"], rows)
     table = _paint_rows(table, [o.result for o in result.releases.values()], color)

@@ -40,6 +40,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
@@ -445,6 +446,35 @@ def _hash(data: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+_PLAIN_SCALARS = (str, bool, int, float, type(None))
+
+
+def _not_plain_data(values: Mapping[str, Any]) -> str | None:
+    """What in ``values`` is not plain YAML data a values file holds (``the key 1 (an int)``,
+    ``an object at key 'a.b'``), or None. A non-finite float is refused too: helm's values
+    file (JSON) cannot hold it."""
+    stack: list[tuple[str, Any]] = [("", values)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                if not isinstance(k, str):
+                    at = f" under key '{path}'" if path else ""
+                    return f"the key {k!r} ({_a(type(k).__name__)}){at}, not a string"
+                stack.append((f"{path}.{k}" if path else k, v))
+        elif isinstance(node, list | tuple):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(node))
+        elif not isinstance(node, _PLAIN_SCALARS):
+            return f"{_a(type(node).__name__)} at key '{path}'"
+        elif isinstance(node, float) and not math.isfinite(node):
+            return f"the float {node!r} at key '{path}'"
+    return None
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1].lower() in "aeiou" else f"a {kind}"
+
+
 def _option_fields(options: Any) -> dict[str, Any]:
     """An options object as ``{field: value}`` (attrs class, mapping, or one opaque value)."""
     if options is None:
@@ -521,6 +551,13 @@ def desired_state(
             raise PluginError(
                 f"plugin '{plugin}': contribute_values for release '{chart.chart_info.name}' returned "
                 f"a {type(given).__name__}, not a mapping of values"
+            )
+        problem = _not_plain_data(given)
+        if problem is not None:
+            raise PluginError(
+                f"plugin '{plugin}': contribute_values for release '{chart.chart_info.name}' returned "
+                f"{problem}: values must be plain YAML data (string keys; str, int, float, bool, "
+                "None, lists and mappings)"
             )
         by_plugin[plugin] = given
         merged = deep_merge(merged, given)

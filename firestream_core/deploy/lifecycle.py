@@ -65,6 +65,7 @@ from firestream_core.errors import (
     ClusterUnreachableError,
     FirestreamError,
     HelmTimeoutError,
+    PluginError,
     PrerequisiteError,
     StageFailedError,
     ValidationFailedError,
@@ -115,7 +116,6 @@ _STAGE_LINE = {
     HelmAction.DESTROY: "Destroying Helm chart",
     HelmAction.SKIP: "Skipping Helm chart",
 }
-_PERFORMED = {HelmAction.DEPLOY: "deployed", HelmAction.DESTROY: "destroyed", HelmAction.SKIP: "skipped"}
 
 
 ReleaseResult = ReleaseOutcome
@@ -396,8 +396,11 @@ class _LifecycleRun:
                 f"no exec implementation returned an outcome for release '{self.name}' "
                 "(is the built-in 'defaults' plugin disabled?)"
             )
-        if not isinstance(value, ExecOutcome):
-            value = ExecOutcome(_PERFORMED[self.info.action], None, "done by a chart plugin")
+        if not isinstance(value, ExecOutcome):  # an exec wrapper's (each plugin's own is checked)
+            raise PluginError(
+                f"exec returned {'an' if type(value).__name__[:1] in 'aeiouAEIOU' else 'a'} "
+                f"{type(value).__name__}, not an ExecOutcome"
+            )
         self.record.executed = value
         # helm's own report of the revision it just wrote (and its workloads, which pods_running
         # checks): the first validation may rely on it instead of asking helm again (see
@@ -527,7 +530,10 @@ class _LifecycleRun:
                 "on_deploy_failure raised %s; calling each implementation alone",
                 self._reason(hook_exc),
             )
-            lines = self._collect_debug_one_by_one(stage, exc)
+            try:
+                lines = self._collect_debug_one_by_one(stage, exc)
+            except Exception as again:  # noqa: BLE001 - whatever happens, the first error stays
+                lines = [f"on_deploy_failure could not be called: {self._reason(again)}"]
         self.debug = [self.redact(str(line)) for line in lines or []]
         if self.debug:
             self.log.info("Debug information:")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from firestream_core.errors import FirestreamError
+from firestream_core.errors import FirestreamError, StateError
 from firestream_core.model import ChartPayload, ExecOutcome, ValidationResult
 from firestream_core.state.lock import utc_now
 from firestream_core.state.store import ReleaseState
@@ -105,6 +105,9 @@ class ReleaseOutcome:
         ``PrerequisiteError``, ``ValidationFailedError``, ``CancelledError``).
     :ivar payload: the plugins' payload as the stages left it (the core keeps
         nothing of its own in it).
+    :ivar unrecorded: why this outcome is not in the state (the state could not be
+        written: a full disk, a read-only folder), else None. What helm did stands: the
+        next plan finds it in the cluster.
 
     >>> from firestream_core.model import ExecOutcome, ValidationResult
     >>> outcome = ReleaseOutcome("web", "upgrade", "ok", revision=4,
@@ -134,6 +137,7 @@ class ReleaseOutcome:
     durations: Mapping[str, float] = attrs.field(factory=dict, eq=False)
     exception: FirestreamError | None = attrs.field(default=None, eq=False, repr=False)
     payload: ChartPayload = attrs.field(factory=ChartPayload, eq=False, repr=False)
+    unrecorded: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -200,6 +204,7 @@ class ReleaseOutcome:
             "revision": self.revision,
             "rolled_back": self.rolled_back,
             "validations": [validation_dict(v) for v in self.validations],
+            "unrecorded": self.unrecorded,
         }
 
 
@@ -215,7 +220,11 @@ class ApplyResult:
     :ivar duration: seconds the whole run took.
     :ivar stopped: why the run stopped starting releases while it ran (it lost the
         project lock: its file was removed, or another run holds the state lease
-        now), or None; the releases it did not start end ``not_started`` with that reason.
+        now; the state cannot be written), or None; the releases it did not start end
+        ``not_started`` with that reason.
+    :ivar state_error: the first error writing the state (``cannot write the state at
+        PATH: No space left on device``), or None. The run is then not ``ok``; the releases
+        whose outcome it could not record say so (``ReleaseOutcome.unrecorded``).
 
     What :meth:`Project.apply <firestream_core.project.Project.apply>` returns, read the way a
     caller reads it:
@@ -243,16 +252,19 @@ class ApplyResult:
     dry_run: bool = False
     duration: float = 0.0
     stopped: str | None = None
+    state_error: StateError | None = attrs.field(default=None, eq=False)
 
     @property
     def ok(self) -> bool:
-        """True when every release ended ``ok`` and the run was not interrupted.
+        """True when every release ended ``ok``, the run was not interrupted and its state
+        was written.
 
         >>> from firestream_core.deploy.plan import Plan
         >>> ApplyResult(Plan(()), {"db": ReleaseOutcome("db", "no-op", "ok")}).ok
         True
         """
-        return not (self.cancelled or self.interrupted) and all(o.ok for o in self.releases.values())
+        return (not (self.cancelled or self.interrupted) and self.state_error is None
+                and all(o.ok for o in self.releases.values()))
 
     def with_result(self, result: str) -> list[str]:
         """The releases that ended with ``result``, in plan order.
@@ -289,6 +301,7 @@ class ApplyResult:
             "cancelled": self.cancelled,
             "interrupted": self.interrupted,
             "stopped": self.stopped,
+            "state_error": None if self.state_error is None else str(self.state_error),
             "dry_run": self.dry_run,
             "duration": round(self.duration, 3),
             "releases": [o.to_dict() for o in self.releases.values()],

@@ -33,10 +33,12 @@ import attrs
 from firestream_core.deploy.lifecycle import run_release
 from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseOutcome, release_state
 from firestream_core.deploy.scheduler import NodeResult, Scheduler, SchedulerEvent
+from firestream_core.errors import HelmNotInstalledError, StateError
 from firestream_core.model import HelmAction, HelmChart
 from firestream_core.plugin.context import DeployContext
 from firestream_core.plugin.spec import ALL_HOOKS
 from firestream_core.state.store import ReleaseState, StateWriter
+from firestream_core.tools.kubetool import KubeTool, check_startable
 from firestream_core.tools.release_log import naming_release
 
 if TYPE_CHECKING:
@@ -120,7 +122,10 @@ class Run:
         self.dry_run = options.dry_run
         self.on_event = options.on_event
         self.cancel = options.cancel
-        self.stop_new = options.stop_new
+        self._stop_new = options.stop_new
+        self.state_error: StateError | None = None
+        """The first error writing the state: no release starts after it (:meth:`stop_new`)."""
+        self._state_error_lock = threading.Lock()
         self.repositories = dict(project.repositories)
         self.changes = {c.name: c for c in plan.releases}
         self.state: State | None = None
@@ -129,6 +134,26 @@ class Run:
         self._watching = threading.Lock()
         self._writer = backend if isinstance(backend, StateWriter) else None
         self._log = logging.getLogger("firestream")
+
+    def stop_new(self) -> str | None:
+        """Asked before each release starts: once the state cannot be written, nothing more is
+        deployed (what helm would do could not be recorded either); else the run's own reason
+        (``RunOptions.stop_new``: the project lock was lost)."""
+        if self.state_error is not None:
+            return "the state cannot be written (the error follows)"
+        return self._stop_new() if self._stop_new is not None else None
+
+    def _state_failed(self, exc: StateError | OSError) -> StateError:
+        """Keep the first error writing the state (logged once); return it as a ``StateError``."""
+        error = exc if isinstance(exc, StateError) else StateError(
+            f"cannot write the state at {self.backend.describe()}: {exc.strerror or exc}")
+        with self._state_error_lock:
+            first = self.state_error is None
+            if first:
+                self.state_error = error
+        if first:
+            log.error("%s; starting no more releases", error)
+        return error
 
     # -- events ------------------------------------------------------------------------------
 
@@ -189,8 +214,24 @@ class Run:
             for hook in ALL_HOOKS[1:]:
                 self.manager.hook_caller(hook, chart_type)
 
+    def _check_kubectl(self) -> None:
+        """An apply that changes releases needs kubectl to validate them: a kubectl that cannot be
+        started (missing, not executable) refuses the run before the first release changes
+        anything, rather than after helm installed it (then rolled back). A file lookup only."""
+        if self.plan.destroy or self.dry_run or not any(c.is_change for c in self.plan.releases):
+            return
+        if not isinstance(self.kubectl, KubeTool):  # a test's stand-in
+            return
+        try:
+            check_startable(self.kubectl)
+        except HelmNotInstalledError as exc:
+            raise HelmNotInstalledError(
+                f"{exc}; apply needs it to validate the releases, so nothing was changed", hint=exc.hint
+            ) from None
+
     def go(self) -> ApplyResult:
         started = time.monotonic()
+        self._check_kubectl()
         self.state = self.backend.load()
         blocked = self.blocked()
         deps = {n: list(ds) for n, ds in self.plan.deps.items() if n not in blocked}
@@ -226,10 +267,16 @@ class Run:
             with self._watching:  # from here on the watcher stops nothing (it ends by itself)
                 done.set()
             if not self.dry_run and self._writer is not None:
-                self.record_adopted(satisfied)
-                self._writer.flush(self.state)  # the journal compacted, the last batch written
+                try:
+                    self.record_adopted(satisfied)
+                    self._writer.flush(self.state)  # the journal compacted, the last batch written
+                except (StateError, OSError) as exc:  # the summary still tells what happened
+                    self._state_failed(exc)
         if not self.dry_run and self._writer is None:
-            self.record_adopted(satisfied)
+            try:
+                self.record_adopted(satisfied)
+            except (StateError, OSError) as exc:
+                self._state_failed(exc)
         releases: dict[str, ReleaseOutcome] = {}
         for c in self.plan.releases:
             releases[c.name] = self.outcome_of(c, result.nodes.get(c.name), blocked.get(c.name))
@@ -241,6 +288,7 @@ class Run:
             stopped=result.stopped,
             dry_run=self.dry_run,
             duration=time.monotonic() - started,
+            state_error=self.state_error,
         )
 
     def _watch_cancel(self, done: threading.Event) -> None:
@@ -313,7 +361,11 @@ class Run:
             if outcome.ok:  # the plan's reason stays the release's reason
                 outcome = attrs.evolve(outcome, reason=change.reason)
             if not self.dry_run and outcome.result != "cancelled" and not (not outcome.ok and self.cancel.is_set()):
-                self.record(change, outcome)
+                try:
+                    self.record(change, outcome)
+                except (StateError, OSError) as exc:  # what helm did stands: say it, not a failed create
+                    error = self._state_failed(exc)
+                    outcome = attrs.evolve(outcome, unrecorded=str(error))
             return outcome
 
     # -- state ----------------------------------------------------------------------------------

@@ -188,6 +188,80 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1].lower() in "aeiou" else f"a {kind}"
+
+
+_EXPECTED = {
+    "check_prerequisites": "a list of problems (strings) or None",
+    "exec": "an ExecOutcome or None",
+    "validate": "a list of ValidationResult or None",
+    "on_deploy_failure": "a list of lines (strings) or None",
+}
+"""What each checked hook's implementation must return (:func:`result_problem`)."""
+
+
+def result_problem(hook: str, value: Any) -> str | None:
+    """What is wrong with ``value``, returned by one implementation of ``hook``
+    (``returned a str, not a list of problems (strings) or None``), or None when it is fine
+    or ``hook`` is not one whose results are checked."""
+    expected = _EXPECTED.get(hook)
+    if expected is None or value is None:
+        return None
+    if hook == "exec":
+        from firestream_core.model import ExecOutcome
+
+        ok = isinstance(value, ExecOutcome)
+        return None if ok else f"returned {_a(type(value).__name__)}, not {expected}"
+    if not isinstance(value, list | tuple):
+        return f"returned {_a(type(value).__name__)}, not {expected}"
+    if hook == "validate":
+        from firestream_core.model import ValidationResult
+
+        item: type = ValidationResult
+    else:
+        item = str
+    for v in value:
+        if not isinstance(v, item):
+            return f"returned a list holding {_a(type(v).__name__)}, not {expected}"
+    return None
+
+
+class HookResultError(PluginError):
+    """A plugin's implementation of a stage hook returned a value of the wrong type.
+
+    :ivar plugin: the plugin's name.
+    :ivar hook: the hook.
+    :ivar problem: what it returned (``returned a str, not a list of problems (strings) or None``).
+    """
+
+    def __init__(self, who: str, plugin: str, hook: str, problem: str) -> None:
+        super().__init__(f"{who}: {hook} {problem}")
+        self.plugin, self.hook, self.problem = plugin, hook, problem
+
+
+def _checking(hook: str, plugin: str, fn: Callable[..., Any], argnames: Sequence[str]) -> Callable[..., Any]:
+    """``fn`` (one implementation of ``hook``), raising :class:`HookResultError` for a result
+    :func:`result_problem` refuses. The built-in ``chart-methods`` plugin's is named by the
+    chart class whose method it called."""
+    chart_at = list(argnames).index("chart") if "chart" in argnames else None
+
+    def checked(*args: Any) -> Any:
+        got = fn(*args)
+        if got is not None:
+            problem = result_problem(hook, got)
+            if problem is not None:
+                who = f"plugin '{plugin}'"
+                if plugin == "chart-methods" and chart_at is not None:
+                    who = f"chart class {type(args[chart_at]).__name__}"
+                raise HookResultError(who, plugin, hook, problem)
+        return got
+
+    checked.__wrapped__ = fn  # type: ignore[attr-defined]
+    checked.__name__ = getattr(fn, "__name__", hook)
+    return checked
+
+
 def disabled_from_env(environ: Any = None) -> list[str]:
     """Plugin names listed in ``FIRESTREAM_DISABLE_PLUGINS`` (comma separated)."""
     env = os.environ if environ is None else environ
@@ -451,8 +525,28 @@ class FirestreamPluginManager:
             return False
         for ct in types:
             self._add_chart_type(ct, obj, src)
+        self._check_results_of(obj)
         self._callers.clear()
         return True
+
+    def _check_results_of(self, plugin: Any) -> None:
+        """Each of ``plugin``'s implementations of a stage hook whose results firestream reads
+        (``check_prerequisites``, ``exec``, ``validate``, ``on_deploy_failure``; wrappers aside)
+        raises :class:`HookResultError`, naming the plugin, the hook and the type, when it
+        returns a value of the wrong type: a str is not split into problems, nor does it replace
+        helm's ``exec``. In a stage that fails the release at that stage."""
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            if caller.name not in _EXPECTED:
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin and not (impl.hookwrapper or impl.wrapper):
+                    # pluggy calls ``impl.function(*args)`` with the arguments named by
+                    # ``impl.argnames`` (read from the plugin's function at registration): the
+                    # checking function takes them as they come (pluggy types it Final for
+                    # its own code; it offers no per-implementation hook of its own)
+                    impl.function = _checking(  # type: ignore[misc]
+                        caller.name, impl.plugin_name, impl.function, impl.argnames
+                    )
 
     def _hooks_of(self, plugin: Any) -> tuple[str, ...]:
         """The hooks ``plugin`` implements, in lifecycle order (``register_chart_types`` left out)."""
@@ -767,8 +861,10 @@ class FirestreamPluginManager:
         error: BaseException,
         describe: Callable[[BaseException], str] = one_line,
     ) -> list[str]:
-        """Like :meth:`on_deploy_failure`, one plugin at a time: a plugin that raises is noted
-        (``on_deploy_failure of plugin 'x' raised ...``) and the others still run."""
+        """Like :meth:`on_deploy_failure`, one plugin at a time: a plugin that raises, or returns
+        something else than a list of strings, is noted (``on_deploy_failure of plugin 'x'
+        raised ...`` / ``... returned an int, not a list of lines (strings) or None``) and the
+        others still run."""
         args: dict[str, Any] = {
             "chart": chart, "context": context, "payload": payload, "stage": stage, "error": error,
         }
@@ -778,8 +874,15 @@ class FirestreamPluginManager:
                 continue
             try:
                 got = impl.function(*[args[a] for a in impl.argnames])
+            except HookResultError as e:  # e.g. 12345: noted too, never the release's error
+                lines.append(f"on_deploy_failure of plugin '{impl.plugin_name}' {e.problem}")
+                continue
             except Exception as e:  # a broken plugin: note it, go on with the others
                 lines.append(f"on_deploy_failure of plugin '{impl.plugin_name}' raised {describe(e)}")
+                continue
+            problem = result_problem("on_deploy_failure", got)
+            if problem is not None:  # a plugin registered around the manager: checked here
+                lines.append(f"on_deploy_failure of plugin '{impl.plugin_name}' {problem}")
                 continue
             lines.extend(got or [])
         return lines

@@ -44,7 +44,16 @@ import attrs
 
 from firestream_core.errors import StateError, StateLockedError
 
-__all__ = ["LOCK_NAME", "LockInfo", "ProjectLock", "force_unlock", "lock_path", "read_lock"]
+__all__ = [
+    "LOCK_NAME",
+    "LockInfo",
+    "ProjectLock",
+    "cannot_write",
+    "force_unlock",
+    "lock_path",
+    "make_state_dir",
+    "read_lock",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +62,36 @@ LOCK_NAME = "lock"
 _UNLOCK_HINT = "if that run is over, remove the lock with: firestream state unlock --force"
 _YOUNG = 5.0
 """Seconds during which an empty lock file is taken to be still being written."""
+
+
+_WRITE_HINT = (
+    "make the project folder writable (and free some disk space), then run again; what helm "
+    "deployed stays in the cluster, and the next plan finds it"
+)
+
+
+def cannot_write(what: str, path: Path | str, exc: OSError) -> StateError:
+    """``cannot write the <what> at <path>: <the system's reason>``, with how to go on: a full
+    disk, a read-only folder, a folder where a file belongs."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if isinstance(exc, IsADirectoryError):
+        reason += " (a folder is where this file belongs: move it aside)"
+    return StateError(f"cannot write the {what} at {path}: {reason}", hint=_WRITE_HINT)
+
+
+def make_state_dir(path: Path, what: str) -> None:
+    """Create the project's ``.firestream`` folder ``path`` if needed, or ``StateError``
+    (``cannot write the state at .../.firestream: ...``) when it cannot be: a read-only
+    project folder, a full disk, a file of that name."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file (or a broken link) of that name
+        raise StateError(
+            f"cannot write the {what} at {path}: it is not a folder",
+            hint=f"move {path} aside: firestream keeps its state and lock in that folder",
+        ) from None
+    except OSError as exc:
+        raise cannot_write(what, path, exc) from None
 
 
 def lock_path(project_dir: Path | str) -> Path:
@@ -153,10 +192,14 @@ def _same_file(fd: int, path: Path) -> bool:
 
 def read_lock(project_dir: Path | str) -> LockInfo | None:
     """The current holder recorded in the lock file, or None when unlocked."""
+    path = lock_path(project_dir)
     try:
-        return LockInfo.parse(lock_path(project_dir).read_text(encoding="utf-8"))
+        return LockInfo.parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+    except OSError as exc:  # a folder named lock, .firestream a file...
+        raise StateError(f"cannot read the lock at {path}: {exc.strerror or exc}",
+                         hint=f"move {path} aside if it is not firestream's lock file") from None
 
 
 def force_unlock(project_dir: Path | str, *, lock_id: str | None = None) -> LockInfo | None:
@@ -229,7 +272,7 @@ class ProjectLock:
         """Take the lock or raise ``StateLockedError`` naming its holder."""
         if self._fd is not None:
             raise StateError(f"{self.path}: this lock object already holds the lock")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_state_dir(self.path.parent, "lock")
         deadline = time.monotonic() + self.timeout
         while True:
             try:
@@ -238,6 +281,8 @@ class ProjectLock:
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+            except OSError as exc:  # read-only, full disk, a folder named lock: nothing taken
+                raise cannot_write("lock", self.path, exc) from None
 
     def release(self) -> None:
         """Remove the lock file (if still ours) and drop the ``flock``. Idempotent."""

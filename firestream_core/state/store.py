@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -44,7 +45,9 @@ from firestream_core.state.lock import (
     STATE_DIR,
     LockInfo,
     ProjectLock,
+    cannot_write,
     force_unlock,
+    make_state_dir,
     read_lock,
     utc_now,
 )
@@ -64,6 +67,8 @@ __all__ = [
     "release_key",
     "utc_now",
 ]
+
+_log = logging.getLogger("firestream.state")
 
 SCHEMA_VERSION = 1
 """Version of the state file layout this firestream reads and writes."""
@@ -254,8 +259,8 @@ class State:
                     raise StateError(f"{source}: release key {key!r} does not match {entry.key!r}")
                 self.releases[key] = entry
             duration = line.get("duration")
-            if duration is not None:
-                self.durations[key] = float(duration)
+            if duration is not None:  # checked as state.json's durations are
+                self.durations[key] = _structure(duration, float, f"$.{key}.duration", source)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document written to the state file."""
@@ -411,6 +416,7 @@ class StateStore:
         self._sync = threading.Condition(self._write_lock)
         self._unsynced = False  # lines written since the last fdatasync
         self._syncer: threading.Thread | None = None
+        self._journal_torn: StateError | None = None  # a line cut short could not be cut off
 
     def describe(self) -> str:
         return str(self.path)
@@ -482,8 +488,11 @@ class StateStore:
         """
         with self._write_lock:
             text = json.dumps(state.to_dict(), indent=2, sort_keys=False) + "\n"
-            self.dir.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, text, mode=STATE_MODE)
+            make_state_dir(self.dir, "state")
+            try:
+                atomic_write(self.path, text, mode=STATE_MODE)
+            except OSError as exc:  # the old file and the journal stay: the next load replays it
+                raise cannot_write("state", self.path, exc) from None
             self._drop_journal()
 
     def save_release(self, state: State, key: str) -> None:
@@ -497,16 +506,41 @@ class StateStore:
         """
         line = state.journal_line(key).encode("utf-8")
         with self._write_lock:
+            if self._journal_torn is not None:
+                raise StateError(str(self._journal_torn), hint=self._journal_torn.hint)
             if self._journal_fd is None:
-                self.dir.mkdir(parents=True, exist_ok=True)
-                self._journal_fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, STATE_MODE)
-            os.write(self._journal_fd, line)
+                make_state_dir(self.dir, "state")
+                try:
+                    self._journal_fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, STATE_MODE)
+                except OSError as exc:
+                    raise cannot_write("state", self.journal, exc) from None
+            self._append(self._journal_fd, line)
             self._unsynced = True
             if self._syncer is None:
                 self._syncer = threading.Thread(target=self._sync_loop, args=(self._journal_fd,),
                                                 daemon=True, name="firestream-journal-sync")
                 self._syncer.start()
             self._sync.notify()
+
+    def _append(self, fd: int, line: bytes) -> None:
+        """Write the whole ``line`` at the journal's end (write lock held), or ``StateError``.
+
+        A write the disk refuses half-way (full) leaves the line cut short: it is cut off
+        again, so the journal keeps whole lines only; when even that fails, the cut line stays
+        the journal's last (a reader ignores it) and nothing more is appended in this run.
+        """
+        written = 0
+        try:
+            while written < len(line):
+                written += _write(fd, line[written:])
+        except OSError as exc:
+            error = cannot_write("state", self.journal, exc)
+            if written:
+                try:
+                    os.ftruncate(fd, os.fstat(fd).st_size - written)
+                except OSError:
+                    self._journal_torn = error
+            raise error from None
 
     def _sync_loop(self, fd: int) -> None:
         """fdatasync the journal whenever lines were written since the last sync.
@@ -522,7 +556,10 @@ class StateStore:
                     os.close(fd)
                     return
                 self._unsynced = False
-            os.fdatasync(fd)
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:  # the lines stay in the kernel's hands; flush writes them all again
+                _log.warning("cannot sync the state journal %s: %s", self.journal, exc.strerror or exc)
 
     def flush(self, state: State) -> None:
         """Compact: the whole state into ``state.json`` (atomically), then the journal removed.
@@ -540,8 +577,13 @@ class StateStore:
             self._syncer = None
             self._unsynced = False
             self._sync.notify_all()
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(self.journal)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # state.json holds every line: replaying them again changes nothing
+            _log.warning("cannot remove the state journal %s: %s", self.journal, exc.strerror or exc)
+        self._journal_torn = None
 
     def lock(self, command: str, *, timeout: float = 0.0) -> ProjectLock:
         return ProjectLock(self.project_dir, command, timeout=timeout)
@@ -551,6 +593,11 @@ class StateStore:
 
     def force_unlock(self) -> LockInfo | None:
         return force_unlock(self.project_dir)
+
+
+def _write(fd: int, data: bytes) -> int:
+    """``os.write``: one place a test can make the disk full."""
+    return os.write(fd, data)
 
 
 def atomic_write(path: Path, text: str, *, mode: int = 0o644) -> None:

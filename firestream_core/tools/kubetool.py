@@ -15,7 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from firestream_core.tools.helm_args import kube_flags
-from firestream_core.tools.process import Completed, Runner, run_tool
+from firestream_core.tools.process import (
+    Completed,
+    ProgramNotFoundError,
+    Runner,
+    install_hint,
+    run_tool,
+)
 from firestream_core.tools.redact import Redactor
 
 
@@ -98,3 +104,19 @@ class KubeTool:
     def _redacted_stderr(self, result: Completed, redactor: Redactor | None = None) -> str:
         """A failed call's stderr with this call's (or the instance's) values hidden."""
         return (redactor or self.redactor).redact(result.stderr)
+
+
+def check_startable(tool: KubeTool) -> None:
+    """Raise :class:`~firestream_core.tools.process.ProgramNotFoundError` (with ``tool``'s
+    install hint) when its binary cannot be started: not on the PATH it would get, or not an
+    executable file. A file lookup, no program started; nothing to check with a runner whose
+    ``run`` is not :meth:`Runner.run <firestream_core.tools.process.Runner.run>` (a test's,
+    which may start nothing). Not a method: a stage's ``context.helm`` / ``context.kubectl``
+    keep their calls (``plugin/stage_tools.py``)."""
+    if getattr(type(tool.runner), "run", None) is not Runner.run:
+        return
+    try:
+        tool.runner.startable(tool.binary, env=tool.env)
+    except ProgramNotFoundError as exc:
+        exc.hint = install_hint(tool.program)
+        raise

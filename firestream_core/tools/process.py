@@ -11,7 +11,9 @@ about 1 ms per process; ``sh.Command``, which the design named, cost about
   :class:`Completed` and the caller decides what the exit means.
 * A missing program raises :class:`ProgramNotFoundError` (both a
   ``FileNotFoundError`` and a ``HelmNotInstalledError``) saying how to
-  install it.
+  install it; so does any other ``OSError`` starting it (a file that is not
+  a program for this machine: ``Exec format error``), with the system's reason.
+  :meth:`Runner.startable` checks a program can be started without starting it.
 * Every running process is registered with its label (the release it works
   for), so :meth:`Runner.terminate_all` can stop them all - SIGTERM, then
   SIGKILL after a grace period - from a SIGINT handler or a stage timeout,
@@ -79,14 +81,19 @@ def install_hint(program: str) -> str:
 
 
 class ProgramNotFoundError(HelmNotInstalledError, FileNotFoundError):
-    """A program to run does not exist or is not executable."""
+    """A program to run does not exist, is not executable, or cannot be started.
 
-    def __init__(self, program: str, *, release: str | None = None) -> None:
+    :param reason: why the system would not start it (an ``OSError``'s ``strerror``:
+        ``Exec format error``); None for a program not found or not executable.
+    """
+
+    def __init__(self, program: str, *, release: str | None = None, reason: str | None = None) -> None:
         self.program = program
+        self.reason = reason
         hint = install_hint(program)
         HelmNotInstalledError.__init__(
             self,
-            f"cannot run '{program}': not found or not executable",
+            f"cannot run '{program}': {reason or 'not found or not executable'}",
             release=release,
             hint=hint,
         )
@@ -230,6 +237,15 @@ class Runner:
         )
         self._log(result)
         return result
+
+    def startable(self, program: str, *, env: Mapping[str, str] | None = None) -> str:
+        """The path ``program`` would be started from by :meth:`run` with ``env``, checked
+        without starting anything (a file lookup): found on the PATH the program would get
+        (a bare name), else an existing executable file.
+
+        :raises ProgramNotFoundError: it cannot be started.
+        """
+        return _startable(program, self._child_env(env))
 
     def _check_accepting(self, label: str | None) -> None:
         """Raise ``CancelledError`` after ``terminate_all(refuse_new=True)``."""
@@ -528,6 +544,29 @@ def _spawn(
         )
     except (FileNotFoundError, PermissionError, NotADirectoryError):
         raise ProgramNotFoundError(program, release=label) from None
+    except OSError as exc:  # Exec format error (not a program for this machine), too many files...
+        raise ProgramNotFoundError(program, release=label, reason=_start_failure(exc)) from None
+
+
+def _start_failure(exc: OSError) -> str:
+    """Why the system would not start a program, said for a reader."""
+    import errno
+
+    text = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno == errno.ENOEXEC:
+        return f"{text} (not a program this machine can run: built for another system, or a script " \
+               "without a '#!' line)"
+    return text
+
+
+def _startable(program: str, env: Mapping[str, str]) -> str:
+    """The path ``program`` would be started from, checked without starting it: found on the
+    PATH ``env`` gives (a bare name), else an existing executable file; or
+    :class:`ProgramNotFoundError`."""
+    path = _resolve(program, env, None)
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise ProgramNotFoundError(program)
+    return path
 
 
 def _decode(data: bytes | str | None) -> str:

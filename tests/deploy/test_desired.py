@@ -58,6 +58,34 @@ def test_contributed_values_are_in_the_desired_chart_and_digest(tmp_path: Path) 
     assert desired_state(contrib(greeting="hi"), project_dir=tmp_path).values_digest != ds.values_digest
 
 
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ({1: "a", (2, 3): "b"}, "returned the key 1 (an int), not a string"),
+        ({"a": {"b": {None: 1}}}, "returned the key None (a NoneType) under key 'a.b', not a string"),
+        ({"a": object()}, "returned an object at key 'a'"),
+        ({"a": {"list": [1, {"x": {1, 2}}]}}, "returned a set at key 'a.list[1].x'"),
+        ({"a": float("nan")}, "returned the float nan at key 'a'"),
+    ],
+)
+def test_contributed_values_that_are_not_plain_data_are_refused_naming_plugin_and_key(
+    tmp_path: Path, given: dict, said: str
+) -> None:
+    """``{1: "a"}`` and ``{"a": object()}`` were deployed (the plan showed
+    ``<object object at 0x...>``): refused in the desired state, before any cluster change."""
+    with pytest.raises(PluginError) as refused:
+        desired_state(contrib(), project_dir=tmp_path, contributed=[("quirky", given)])
+    assert str(refused.value).startswith(f"plugin 'quirky': contribute_values for release 'c' {said}")
+    assert "plain YAML data" in str(refused.value)
+
+
+def test_plain_contributed_values_pass(tmp_path: Path) -> None:
+    plain = {"a": {"b": [1, 2.5, True, None, "x", {"c": ()}]}}
+    ds = desired_state(contrib(), project_dir=tmp_path, contributed=[("fine", plain)])
+    assert ds.chart.chart_info.plugin_values["a"]["b"][0] == 1
+
+
 class Recorder(Runner):
     """A runner that records each command and answers ``stdout``."""
 

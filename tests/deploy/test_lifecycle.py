@@ -348,6 +348,115 @@ def test_on_deploy_failure_exception_does_not_mask_error(context, kubectl, chart
     assert any("debug collector broke" in m for m in caplog.messages)
 
 
+
+@pytest.mark.parametrize("returned", [12345, "not a list", {"a": 1}, [1, 2]])
+def test_on_deploy_failure_returning_a_non_list_is_noted_and_the_error_kept(context, chart_dir, returned):
+    """A plugin's on_deploy_failure returning 12345 used to replace the release's error with
+    ``'int' object is not iterable`` (raised out of the lifecycle: nothing recorded)."""
+
+    class BadDebug:
+        firestream_plugin_name = "bad-debug"
+
+        @hookimpl
+        def on_deploy_failure(self, chart, context, payload, stage, error):
+            return returned
+
+    rec = Recorder()
+    boom = RuntimeError("pre_exec exploded")
+    result = run_release(generic(), make_manager(rec, BadDebug(), _failing("pre_exec", boom)), context)
+    assert result.stage_failed == "pre_exec"
+    assert result.error.startswith("release 'web' failed at pre_exec: RuntimeError: pre_exec exploded")
+    assert result.exception.cause is boom
+    kind = type(returned if not isinstance(returned, list) else returned[0]).__name__
+    noted = [d for d in result.debug if "on_deploy_failure of plugin 'bad-debug' returned" in d]
+    assert len(noted) == 1 and kind in noted[0], result.debug
+    assert "recorder saw pre_exec fail" in result.debug  # the others' lines are kept
+    assert "n" not in result.debug  # a str is not split into characters
+
+
+
+# -- a hook returning the wrong type -------------------------------------------------------
+
+
+def _returning(stage: str, value: object) -> object:
+    """A cross-cutting plugin ``quirky`` whose ``stage`` returns ``value``."""
+
+    class Quirky:
+        firestream_plugin_name = "quirky"
+
+    def impl(chart, context, payload):
+        return value
+
+    impl.__name__ = stage
+    setattr(Quirky, stage, staticmethod(hookimpl(impl)))
+    return Quirky()
+
+
+@pytest.mark.parametrize(
+    ("stage", "value", "said"),
+    [
+        ("check_prerequisites", "abc", "returned a str, not a list of problems (strings) or None"),
+        ("check_prerequisites", 42, "returned an int, not a list of problems (strings) or None"),
+        ("check_prerequisites", {"a problem": 1}, "returned a dict, not a list of problems"),
+        ("check_prerequisites", [42], "returned a list holding an int, not a list of problems"),
+        ("exec", "done", "returned a str, not an ExecOutcome or None"),
+        ("validate", "fine", "returned a str, not a list of ValidationResult or None"),
+        ("validate", ["fine"], "returned a list holding a str, not a list of ValidationResult"),
+    ],
+)
+def test_a_hook_returning_the_wrong_type_fails_the_release_at_that_stage_naming_the_plugin(
+    context, helm, chart_dir, caplog, stage, value, said
+):
+    """check_prerequisites' "abc" was split into one problem per character, 42 raised a bare
+    TypeError, a dict's keys became problems; exec's "done" silently replaced helm's upgrade."""
+    rec = Recorder()
+    result = run_release(generic(), make_manager(_returning(stage, value), rec), context)
+    assert result.stage_failed == stage
+    assert result.error.startswith(f"release 'web' failed at {stage}: plugin 'quirky': {stage} {said}"), result.error
+    assert "Prerequisite not met" not in caplog.text
+    if stage == "check_prerequisites":
+        assert rec.stages() == ["check_prerequisites"]  # nothing changed, nothing collected
+        assert helm.calls == []
+    else:
+        assert rec.stages()[-1] == "on_deploy_failure"
+    if stage == "exec":
+        assert not any(c[0] == "upgrade_install" for c in helm.calls)  # never ran as if deployed
+        assert result.executed is None
+
+
+def test_a_chart_class_method_returning_the_wrong_type_is_named_by_its_class(context, helm):
+    @attrs.define
+    class SloppyChart(HelmChart):
+        chart_type: ClassVar[str] = "sloppy"
+
+        def check_prerequisites(self, context, payload):
+            return "oops"
+
+    class Sloppy:
+        firestream_plugin_name = "sloppy"
+
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType("sloppy", SloppyChart))
+
+    chart = SloppyChart(ChartInfo(name="web", chart="./chart"))
+    result = run_release(chart, make_manager(Sloppy()), context)
+    assert result.stage_failed == "check_prerequisites"
+    assert "chart class SloppyChart: check_prerequisites returned a str" in result.error
+
+
+def test_the_checked_hooks_keep_their_arguments_and_a_right_value_passes(context, chart_dir):
+    class Fine:
+        firestream_plugin_name = "fine"
+
+        @hookimpl
+        def check_prerequisites(self, chart):
+            return ("one problem",)
+
+    result = run_release(generic(), make_manager(Fine()), context)
+    assert result.error == "release 'web' failed at check_prerequisites: one problem"
+
+
 # -- validation ------------------------------------------------------------------------------
 
 

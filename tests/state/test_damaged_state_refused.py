@@ -100,3 +100,23 @@ def test_a_good_state_reaches_the_cluster(project: Path, fake_helm: Any, capsys:
     code = main(["plan", "-f", str(project / "firestream.toml"), "--helm-binary", str(fake_helm.binary)])
     assert code == 0, capsys.readouterr()
     assert fake_helm.calls()
+
+
+@pytest.mark.parametrize("command", [["plan"], ["apply", "--yes"], ["destroy", "--yes"], ["state", "show"]])
+@pytest.mark.parametrize("duration", ["[1]", '"x"', "{}"])
+def test_a_bad_duration_in_the_journal_is_refused_naming_the_journal_and_the_key(
+    duration: str, command: list[str], project: Path, fake_helm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was ``error: unexpected TypeError: float() argument must be ...``, naming no file."""
+    (project / ".firestream" / "state.json").write_text('{"schema_version": 1, "releases": {}}')
+    journal = project / ".firestream" / "state.journal"
+    content = '{"key":"k9/cache","entry":null,"duration":' + duration + '}\n'
+    journal.write_text(content)
+    code = main([*command, "-f", str(project / "firestream.toml"), "--helm-binary", str(fake_helm.binary)])
+    out, err = capsys.readouterr()
+    assert code == 1, (out, err)
+    assert "Traceback" not in err and "unexpected" not in err, err
+    (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+    assert f"state journal {journal} line 1" in line and "k9/cache" in line and "duration" in line, err
+    assert fake_helm.calls() == [], "no helm call with a damaged journal"
+    assert journal.read_text() == content

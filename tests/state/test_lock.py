@@ -238,3 +238,48 @@ def test_empty_fresh_lock_file_is_left_to_its_creator(tmp_path):
     os.utime(path, (0, 0))  # long ago: a crash before the write
     with ProjectLock(tmp_path, "firestream apply") as lock:
         assert read_lock(tmp_path) == lock.info
+
+
+# -- a lock that cannot be written: one StateError naming the path -----------------------------
+
+
+def test_a_lock_that_is_a_folder_is_a_state_error_naming_it(tmp_path: Path) -> None:
+    lock_path(tmp_path).mkdir(parents=True)
+    with pytest.raises(StateError) as info:
+        ProjectLock(tmp_path, "firestream apply").acquire()
+    assert str(info.value).startswith(f"cannot write the lock at {lock_path(tmp_path)}: Is a directory")
+    assert info.value.hint
+    with pytest.raises(StateError, match=r"cannot read the lock at .*: Is a directory"):
+        read_lock(tmp_path)
+
+
+def test_a_state_folder_that_is_a_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / ".firestream").write_text("")
+    with pytest.raises(StateError, match=r"cannot write the lock at .*/\.firestream: it is not a folder"):
+        ProjectLock(tmp_path, "firestream apply").acquire()
+
+
+def test_a_read_only_or_full_project_folder_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from firestream_core.state import lock as lock_module
+
+    real_open = os.open
+
+    def read_only(path, flags, *args):  # noqa: ANN001
+        if str(path).endswith("/lock") and flags & os.O_CREAT:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(lock_module.os, "open", read_only)
+    with pytest.raises(StateError, match=r"cannot write the lock at .*/\.firestream/lock: Read-only file system"):
+        ProjectLock(tmp_path, "firestream apply").acquire()
+    monkeypatch.undo()
+
+    def full(fd: int, text: str) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(lock_module, "_write", full)
+    with pytest.raises(StateError, match="No space left on device"):
+        ProjectLock(tmp_path, "firestream apply").acquire()
+    assert not lock_path(tmp_path).exists()  # nothing left half-written

@@ -166,7 +166,7 @@ def test_failed_rename_keeps_the_old_file_and_removes_the_temp_file(tmp_path, mo
     monkeypatch.setattr(os, "replace", broken_replace)
     new = State()
     new.record(entry("other"))
-    with pytest.raises(OSError, match="disk gone"):
+    with pytest.raises(StateError, match=f"cannot write the state at {store.path}: disk gone"):
         store.save(new)
     assert store.path.read_bytes() == before
     assert os.listdir(store.dir) == ["state.json"]
@@ -448,3 +448,94 @@ def test_the_state_and_its_journal_are_the_owners_alone(tmp_path):
     assert stat.S_IMODE(store.journal.stat().st_mode) == 0o600
     store.flush(state)
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("duration", [[1], "x", {"s": 1}])
+def test_a_journal_line_with_a_bad_duration_is_named(tmp_path, duration):
+    store = StateStore(tmp_path)
+    store.dir.mkdir()
+    store.journal.write_text(json.dumps({"key": "k9/cache", "entry": None, "duration": duration}) + "\n")
+    with pytest.raises(StateError, match=r"line 1: invalid state: .*\$\.k9/cache\.duration") as info:
+        store.load()
+    assert str(store.journal) in str(info.value)
+
+
+# -- a state that cannot be written: one StateError naming the path -----------------------------
+
+
+def _no_space(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_state_file_that_cannot_be_written_is_a_state_error_naming_it(tmp_path, monkeypatch):
+    from firestream_core.state import store as state_store
+
+    store = StateStore(tmp_path)
+    monkeypatch.setattr(state_store.os, "replace", _no_space)
+    with pytest.raises(StateError) as info:
+        store.save(State())
+    assert str(info.value) == f"cannot write the state at {store.path}: No space left on device"
+    assert "writable" in (info.value.hint or "")
+    assert sorted(p.name for p in store.dir.iterdir()) == []  # no temp file left
+
+
+def test_a_state_folder_that_is_a_file_or_under_a_file_is_named(tmp_path):
+    (tmp_path / ".firestream").write_text("not a folder")
+    state = State()
+    state.record(entry("db"))
+    for write in (lambda s: s.save(state), lambda s: s.save_release(state, "data/db")):
+        with pytest.raises(StateError, match=r"cannot write the state at .*/\.firestream: it is not a folder"):
+            write(StateStore(tmp_path))
+    with pytest.raises(StateError, match=r"cannot write the state at .*/\.firestream: Not a directory"):
+        StateStore(tmp_path / ".firestream" / "inner").save(state)  # a path under a file: ENOTDIR
+
+
+def test_a_journal_line_the_disk_cuts_short_is_cut_off_and_the_journal_stays_readable(tmp_path, monkeypatch):
+    from firestream_core.state import store as state_store
+
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db"))
+    store.save_release(state, "data/db")
+    before = store.journal.read_bytes()
+    real = state_store._write
+    calls = []
+
+    def half_then_full(fd, data):
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real(fd, data[: len(data) // 2])  # a short write...
+        return _no_space()  # ...and then the disk is full
+
+    monkeypatch.setattr(state_store, "_write", half_then_full)
+    state.record(entry("api"))
+    with pytest.raises(StateError, match=f"cannot write the state at {store.journal}: No space left on device"):
+        store.save_release(state, "data/api")
+    assert store.journal.read_bytes() == before  # the half line was cut off
+    monkeypatch.undo()
+    store.save_release(state, "data/api")  # space again: the journal goes on
+    assert StateStore(tmp_path).load() == state
+
+
+def test_a_line_that_cannot_be_cut_off_stays_last_and_nothing_is_appended_after_it(tmp_path, monkeypatch):
+    from firestream_core.state import store as state_store
+
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db"))
+    store.save_release(state, "data/db")
+    real = state_store._write
+    monkeypatch.setattr(state_store, "_write", lambda fd, data: real(fd, data[:10]) if len(data) > 10 else _no_space())
+    monkeypatch.setattr(state_store.os, "ftruncate", _no_space)
+    state.record(entry("api"))
+    with pytest.raises(StateError):
+        store.save_release(state, "data/api")
+    monkeypatch.undo()
+    with pytest.raises(StateError, match="No space left on device"):  # refused: it would follow the cut line
+        store.save_release(state, "data/api")
+    loaded = StateStore(tmp_path).load()  # the cut line is the last: ignored, like a crash mid-write
+    assert sorted(loaded.releases) == ["data/db"]
+    store.flush(state)  # a compaction writes everything and starts a new journal
+    assert StateStore(tmp_path).load() == state and not store.journal.exists()

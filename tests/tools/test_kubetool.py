@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from firestream_core.tools.helm import Helm
 from firestream_core.tools.kubectl import Kubectl
-from firestream_core.tools.kubetool import KubeTool
+from firestream_core.tools.kubetool import KubeTool, check_startable
 from firestream_core.tools.process import Completed, ProgramNotFoundError, Runner, install_hint
 
 
@@ -52,6 +53,15 @@ def test_a_missing_binary_gets_its_tools_install_hint_whatever_its_file_name(tmp
     with pytest.raises(ProgramNotFoundError) as caught:
         Helm(binary=tmp_path / "h").uninstall("web", "apps")
     assert caught.value.hint == install_hint("helm") != install_hint("h")
+
+
+def test_check_startable_names_the_tool_and_its_hint(tmp_path: Path) -> None:
+    with pytest.raises(ProgramNotFoundError) as caught:
+        check_startable(Kubectl(binary=tmp_path / "k"))
+    assert caught.value.hint == install_hint("kubectl")
+    assert str(caught.value) == f"cannot run '{tmp_path / 'k'}': not found or not executable"
+    check_startable(Kubectl(binary=sys.executable))  # an executable file: fine
+    check_startable(Kubectl(Recorder(), "kubectl-nowhere"))  # a runner that starts nothing
 
 
 def test_argv_and_program_env_give_how_the_tool_reaches_its_cluster() -> None:

@@ -83,6 +83,46 @@ def test_missing_program_is_typed_and_says_how_to_install(tmp_path: Path) -> Non
     assert err.release == "rel"
 
 
+def test_a_file_that_is_not_a_program_is_the_same_error_with_the_systems_reason(tmp_path: Path) -> None:
+    """An executable file that is not a program for this machine (no ELF, no ``#!``) was an
+    ``unexpected OSError: [Errno 8] Exec format error``."""
+    helm = tmp_path / "helm"
+    helm.write_text("not a program\n")
+    helm.chmod(0o755)
+    with pytest.raises(ProgramNotFoundError) as info:
+        Runner().run([str(helm), "version"], label="rel")
+    err = info.value
+    assert isinstance(err, HelmNotInstalledError) and err.release == "rel"
+    assert str(err).startswith(f"cannot run '{helm}': Exec format error (not a program this machine can run")
+    assert "firestream_testing.tools" in (err.hint or "")
+
+
+def test_any_oserror_starting_a_program_is_that_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import subprocess
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    with pytest.raises(ProgramNotFoundError, match=r"^cannot run '.*': Too many open files$"):
+        Runner().run([PY, "-c", "pass"])
+
+
+def test_startable_checks_without_starting(tmp_path: Path) -> None:
+    tool = tmp_path / "only-here-tool"
+    tool.write_text("#!/bin/sh\necho started > started\n")
+    tool.chmod(0o755)
+    runner = Runner()
+    assert runner.startable("only-here-tool", env={"PATH": str(tmp_path)}) == str(tool)
+    assert runner.startable(str(tool)) == str(tool)
+    assert not (tmp_path / "started").exists()
+    tool.chmod(0o644)
+    for missing in (str(tool), str(tmp_path / "absent"), "only-here-tool", str(tmp_path)):
+        with pytest.raises(ProgramNotFoundError, match="not found or not executable"):
+            runner.startable(missing, env={"PATH": str(tmp_path)})
+
+
 def test_invalid_environment_never_shows_the_value() -> None:
     with pytest.raises(ValueError) as info:
         Runner().run([PY, "-c", "pass"], env={"TOKEN": 12345678})  # type: ignore[dict-item]

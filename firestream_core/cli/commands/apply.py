@@ -156,7 +156,9 @@ def record_only(args: argparse.Namespace, project: Any, plan: Any) -> None:
     """A plan with no change may still have releases to record (``Plan.to_record``): record them."""
     if not plan.to_record or args.dry_run:
         return
-    project.apply(plan, concurrency=args.concurrency, fail_fast=args.fail_fast)
+    result = project.apply(plan, concurrency=args.concurrency, fail_fast=args.fail_fast)
+    if result.state_error is not None:
+        raise result.state_error
     print(recorded_lines(plan), end="")
 
 
@@ -186,6 +188,8 @@ def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool)
             result = project.apply(on_event=progress, **kwargs)
     print()
     print(format_summary(result, color=use_color(args, sys.stdout)), end="")
+    if result.state_error is not None and result.exit_code == 1:
+        raise result.state_error  # after the summary: its one error line and hint, exit 1
     if not destroy and not args.dry_run:
         print(recorded_lines(plan), end="")
     return result.exit_code
