@@ -211,6 +211,9 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
     def pull(self, chart_ref: str, version: str | None, dest: Path | str) -> Path:
         return self._read("pull").pull(chart_ref, version, dest)
 
+    def resolve_version(self, chart_ref: str, version: str | None = None) -> str | None:
+        return self._read("resolve_version").resolve_version(chart_ref, version)
+
     # -- refused ------------------------------------------------------------------------
     def repo_update(self, names: Sequence[str] | None = None) -> None:
         raise self._refuse("repo_update")
