@@ -20,7 +20,7 @@ MODULES = ["firestream_core.model", "firestream_core.plugin.chart_methods", "fir
            "firestream_core.deploy.plan", "firestream_core.project", "firestream_core.tools.release_log",
            "firestream_core.tools.kubetool", "firestream_core.deploy.scheduler", "firestream_core.tools.coalesce",
            "firestream_core.tools.helm_errors", "firestream_core.tools.helm_output", "firestream_core.lazy",
-           "firestream_core.tools.redact"]
+           "firestream_core.tools.redact", "firestream_core.tools.readfile"]
 FLAGS = doctest.ELLIPSIS
 
 
