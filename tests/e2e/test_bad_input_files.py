@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import FIRESTREAM, assert_one_error, snapshot, write_config
+from .conftest import FIRESTREAM, assert_one_error, leftovers, snapshot, write_config
 
 TIMEOUT = 60
 MEMORY = 2 * 1024**3  # address space of the child: enough for firestream, not for /dev/zero read whole
@@ -90,6 +90,87 @@ def applied(project_dir: Path, run: Callable[..., Any], fake_helm: Any) -> dict[
     assert (project_dir / ".firestream" / "state.json").is_file()
     fake_helm.reset_calls()
     return snapshot(project_dir)
+
+
+def _values_file(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / f"{kind}.yaml"
+    if kind == "invalid":
+        path.write_text("a: [1\n")
+    elif kind == "list":
+        path.write_text("- a\n- b\n")
+    elif kind == "several":
+        path.write_text("a: 1\n---\nb: 2\n")
+    elif kind == "zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "missing":
+        pass
+    return path
+
+
+VALUES_CASES = {
+    "invalid": "is not valid YAML at line 2, column 1",
+    "list": "is YAML holding a list, not a mapping of values",
+    "several": "holds several YAML documents",
+    "zero": "is not a regular file",
+    "fifo": "is not a regular file",
+    "missing": "not found",
+}
+
+
+@pytest.mark.parametrize("command", [["plan"], ["apply", "--yes"]], ids=["plan", "apply"])
+@pytest.mark.parametrize("kind", list(VALUES_CASES))
+def test_a_bad_values_flag_is_refused_before_any_cluster_call_and_the_state_is_kept(
+    kind: str, command: list[str], tmp_path: Path, project_dir: Path, values_tmp: Path,
+    run: Callable[..., subprocess.CompletedProcess[str]], fake_helm: Any, applied: dict[str, Any],
+) -> None:
+    bad = _values_file(tmp_path, kind)
+    done = run(*command, "--values", str(bad))
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    message = assert_one_error(done.stderr, f"--values {bad}: values file", VALUES_CASES[kind])
+    assert len(message.splitlines()) == 1, message
+    assert fake_helm.calls() == []  # not even helm's version or list
+    assert snapshot(project_dir) == applied  # no release marked failed: the state is as it was
+    assert leftovers(values_tmp) == []
+
+
+@pytest.mark.parametrize("key", ["a[", "a..b", "x]", "a[0]b", "a[999999999]"])
+def test_a_bad_set_path_is_refused_before_any_cluster_call(
+    key: str, project_dir: Path, run: Callable[..., subprocess.CompletedProcess[str]], fake_helm: Any,
+    applied: dict[str, Any],
+) -> None:
+    done = run("apply", "--yes", "--set", f"{key}=secret-value-9Zq")
+    assert done.returncode == 1, done.stderr
+    assert_one_error(done.stderr, f"--set {key}: invalid values key")
+    assert "secret-value-9Zq" not in done.stderr
+    assert fake_helm.calls() == []
+    assert snapshot(project_dir) == applied
+
+
+def test_every_bad_override_is_named_in_one_error(
+    tmp_path: Path, project_dir: Path, run: Callable[..., subprocess.CompletedProcess[str]], fake_helm: Any,
+    applied: dict[str, Any],
+) -> None:
+    done = run("plan", "--values", str(_values_file(tmp_path, "list")), "--set", "a..b=1",
+               "--values", str(_values_file(tmp_path, "invalid")))
+    assert done.returncode == 1
+    message = assert_one_error(done.stderr, "--set / --values are invalid", "list.yaml", "invalid.yaml",
+                               "--set a..b")
+    assert len(message.splitlines()) == 4, message
+    assert fake_helm.calls() == []
+
+
+def test_a_good_values_flag_still_reaches_helm(
+    tmp_path: Path, project_dir: Path, run: Callable[..., subprocess.CompletedProcess[str]], fake_helm: Any,
+    applied: dict[str, Any],
+) -> None:
+    """The control: a good ``--values`` and ``--set`` pass the checks and are applied."""
+    good = tmp_path / "good.yaml"
+    good.write_text("replicaCount: 2\n")
+    done = run("apply", "--yes", "--values", str(good), "--set", "image.tag=2")
+    assert done.returncode == 0, done.stderr
+    assert len(fake_helm.calls("upgrade")) == 2
 
 
 # -- bounded reads: the project file, the state, secret files ------------------------------------
