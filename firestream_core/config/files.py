@@ -112,8 +112,12 @@ def yaml_mapping_problem(text: str) -> str | None:
     """None when ``text`` is YAML holding a mapping (or nothing); else what is wrong."""
     import yaml
 
+    from firestream_core.tools.values import ExcessiveAliasing, load_values_yaml_all
+
     try:
-        docs = list(yaml.safe_load_all(text))
+        docs = load_values_yaml_all(text)
+    except ExcessiveAliasing as exc:  # a "billion laughs": refused before it is expanded
+        return str(exc)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -106,6 +106,8 @@ def _values_file(tmp_path: Path, kind: str) -> Path:
         os.mkfifo(path)
     elif kind == "missing":
         pass
+    elif kind == "bomb":
+        path.write_text(BOMB)
     return path
 
 
@@ -116,6 +118,7 @@ VALUES_CASES = {
     "zero": "is not a regular file",
     "fifo": "is not a regular file",
     "missing": "not found",
+    "bomb": "has too many YAML aliases",
 }
 
 
@@ -241,3 +244,24 @@ def test_a_hostile_secret_file_is_one_problem_naming_the_key(
     assert not (project_dir / ".firestream" / "state.json").exists()
 
 
+# -- a "billion laughs" -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["values_files", "yaml_files_content"])
+def test_an_alias_bomb_is_refused_at_once(
+    where: str, project_dir: Path, run: Callable[..., subprocess.CompletedProcess[str]], fake_helm: Any,
+) -> None:
+    assert len(BOMB) == 377
+    if where == "values_files":
+        (project_dir / "bomb.yaml").write_text(BOMB)
+        extra = 'values_files = ["bomb.yaml"]\n'
+        needles = ["deployments.web[0].values_files[0]: values file 'bomb.yaml'"]
+    else:
+        extra = f"yaml_files_content = [{{ filename = 'x.yaml', yaml_content = '''{BOMB}''' }}]\n"
+        needles = ["deployments.web[0].yaml_files_content[0].yaml_content"]
+    write_config(project_dir, CONFIG.replace('name = "db"\n', 'name = "db"\n' + extra, 1))
+    for command in (["validate"], ["plan"], ["apply", "--yes"]):
+        done = run(*command)
+        assert done.returncode == 1, done.stderr
+        assert_one_error(done.stderr, *needles, "has too many YAML aliases")
+    assert fake_helm.calls() == []
