@@ -156,20 +156,42 @@ def _hide_secret_looking(redactor: Redactor, charts: Iterable[HelmChart], projec
                 redactor.add_values(document, patterns=patterns)
 
 
-def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]], values_files: list[Path]) -> None:
+def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]],
+                   values_files: list[tuple[str, Path]]) -> None:
     """``--set`` pairs and ``--values`` files on top of every release's own values.
 
-    :raises ConfigError: a ``--values`` file that does not exist.
+    Checked first, every one of them, before anything reaches a chart: a ``--values``
+    file gets the checks of a config ``values_files`` entry (a regular file, at most
+    8 MiB, UTF-8, one YAML document holding a mapping; ``config/files.py``) and a
+    ``--set`` path helm's key syntax.
+
+    :param values_files: each ``--values`` file as given and as resolved.
+    :raises ConfigError: naming each bad ``--values`` file (as given) or ``--set`` path,
+        never a value.
     """
+    from firestream_core.config.files import read_values_file
     from firestream_core.errors import ConfigError
     from firestream_core.model import ChartSetValue, ChartValuesGenerated
+    from firestream_core.tools.values import parse_key
 
+    problems: list[str] = []
     documents = []
-    for f in values_files:
+    for given, f in values_files:
+        text, problem = read_values_file(f)
+        if text is None:
+            where = f" ({f})" if problem == "not found" or given != str(f) else ""
+            problems.append(f"--values {given}: values file{where} {problem}")
+        else:
+            documents.append(ChartValuesGenerated(f"--values {f.name}", text))
+    for key, _ in set_values:
         try:
-            documents.append(ChartValuesGenerated(f"--values {f.name}", f.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"--values: cannot read {f}: {getattr(exc, 'strerror', None) or exc}") from None
+            parse_key(key)
+        except ValueError as exc:  # names the key, never the value
+            problems.append(f"--set {key}: {exc}")
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        raise ConfigError("the command line's --set / --values are invalid:", problems)
     for chart in charts:
         # after the config's values (a values document, not a path: the config's values
         # documents come after values_files), then the --set pairs over everything
@@ -345,7 +367,7 @@ class Project:
         # the three passes of `validate` (structure, values and files, graph), every problem at once
         config, charts = load_project_checked(path, manager, environment=environment)
         set_values = list(set_values)
-        files = [Path(f).resolve() for f in values_files]
+        files = [(os.fspath(f), Path(f).resolve()) for f in values_files]
         if set_values or files:
             _add_overrides(charts, set_values, files)
         project = cls(

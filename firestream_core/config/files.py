@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,37 +77,47 @@ def values_file_problem(project_dir: Path, given: str) -> str | None:
     """What is wrong with one ``values_files`` entry, a readable YAML mapping (naming both
     paths), or None."""
     path = _resolve(project_dir, given)
-    label = f"values file '{given}' ({path})"
+    _, problem = read_values_file(path)
+    if problem is None:
+        return None
+    if problem == "not found":
+        return f"values file '{given}' ({path}) not found (paths are relative to {project_dir})"
+    return f"values file '{given}' ({path}) {problem}"
+
+
+def read_values_file(path: Path) -> tuple[str, None] | tuple[None, str]:
+    """``(text, None)`` when the file at ``path`` is a values file helm can read, else
+    ``(None, problem)``, the problem worded to follow the file's name.
+
+    The checks of a ``values_files`` entry, made on a ``--values FILE`` too: a regular
+    file (a symlink is checked as its target; not a folder, not a device such as
+    ``/dev/zero``, not a FIFO), at most ``MAX_FILE_BYTES``, UTF-8, one YAML document
+    holding a mapping.
+    """
+    from firestream_core.tools.readfile import UnreadableFile, read_bounded
+
     try:
-        st = path.stat()
-    except FileNotFoundError:
-        return f"{label} not found (paths are relative to {project_dir})"
-    except OSError as exc:
-        return f"{label} cannot be read: {exc.strerror}"
-    if stat.S_ISDIR(st.st_mode):
-        return f"{label} is a folder, not a file"
-    if not stat.S_ISREG(st.st_mode):
-        return f"{label} is not a regular file"
-    if st.st_size > MAX_FILE_BYTES:
-        return f"{label} is {st.st_size} bytes, over the bound of {MAX_FILE_BYTES}"
-    try:
-        data = path.read_bytes()[: MAX_FILE_BYTES + 1]
-    except OSError as exc:
-        return f"{label} cannot be read: {exc.strerror}"
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except UnreadableFile as exc:
+        return None, exc.reason
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return f"{label} is not UTF-8 text (byte {exc.start})"
+        return None, f"is not UTF-8 text (byte {exc.start})"
     problem = yaml_mapping_problem(text)
-    return f"{label} {problem}" if problem else None
+    return (None, problem) if problem else (text, None)
 
 
 def yaml_mapping_problem(text: str) -> str | None:
     """None when ``text`` is YAML holding a mapping (or nothing); else what is wrong."""
     import yaml
 
+    from firestream_core.tools.values import ExcessiveAliasing, load_values_yaml_all
+
     try:
-        docs = list(yaml.safe_load_all(text))
+        docs = load_values_yaml_all(text)
+    except ExcessiveAliasing as exc:  # a "billion laughs": refused before it is expanded
+        return str(exc)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -41,21 +41,19 @@ if TYPE_CHECKING:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """The parsed TOML; a syntax error names the file, line and column."""
+    from firestream_core.tools.readfile import UnreadableFile, read_bounded
+
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"configuration file not found: {path}",
-            hint=f"create {DEFAULT_CONFIG_NAME} or pass -f PATH",
-        ) from None
-    except IsADirectoryError:
-        raise ConfigError(f"configuration path is a folder, not a file: {path}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(
-            f"{path}: the file is {len(data)} bytes, over the bound of {MAX_CONFIG_BYTES} bytes"
-        )
+        data = read_bounded(path, MAX_CONFIG_BYTES)
+    except UnreadableFile as exc:
+        if exc.missing:
+            raise ConfigError(
+                f"configuration file not found: {path}",
+                hint=f"create {DEFAULT_CONFIG_NAME} or pass -f PATH",
+            ) from None
+        if exc.folder:
+            raise ConfigError(f"configuration path is a folder, not a file: {path}") from None
+        raise ConfigError(f"configuration file {path} {exc.reason}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -81,7 +79,8 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
-"""The largest ``firestream.toml`` read (16 MiB)."""
+"""The largest ``firestream.toml`` read (16 MiB): a larger file, or anything but a regular
+file (``/dev/zero``, a FIFO), is refused before more than that is read."""
 MAX_DEPTH = 64
 """The deepest nesting of tables and arrays accepted (values are turned into YAML for helm)."""
 

@@ -118,9 +118,12 @@ def check_project(
         problems.append(bp)
     problems += _repository_problems(config, charts, manager)
     hints += build_hints
+    from firestream_core.config.load import MAX_CONFIG_BYTES
+    from firestream_core.tools.readfile import UnreadableFile, read_bounded
+
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):  # pragma: no cover - read_toml read it
+        text = read_bounded(p, MAX_CONFIG_BYTES).decode("utf-8")
+    except (UnreadableFile, UnicodeDecodeError):  # pragma: no cover - read_toml read it
         text = ""
     return CheckedProject(p, config, charts, list(dict.fromkeys(problems)), hints, text)
 

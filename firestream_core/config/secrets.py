@@ -18,6 +18,10 @@ from firestream_core.config.paths import type_name
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectConfig, SecretRef
 
+MAX_SECRET_FILE_BYTES = 1024 * 1024
+"""The largest secret file read (1 MiB, what a Kubernetes Secret holds at most): a larger
+file, or anything but a regular file (``/dev/zero``, a FIFO), is a problem naming the key."""
+
 
 def flatten_secret_values(raw: Any, where: str) -> tuple[dict[str, Any], list[str]]:
     """``secret_values``: nested tables or quoted dotted keys -> {"a.b": {env|file}}.
@@ -68,16 +72,17 @@ def resolve_secret_values(
                 continue
         else:
             assert ref.file is not None
+            from firestream_core.tools.readfile import UnreadableFile, read_bounded
+
             f = config.project_dir / ref.file
             try:
-                value = f.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                problems.append(f"{kpath}: secret file '{ref.file}' not found")
+                value = read_bounded(f, MAX_SECRET_FILE_BYTES).decode("utf-8")
+            except UnreadableFile as exc:
+                problems.append(f"{kpath}: secret file '{ref.file}' {exc.reason}")
                 ok = False
                 continue
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-                problems.append(f"{kpath}: secret file '{ref.file}' cannot be read: {reason}")
+            except UnicodeDecodeError:
+                problems.append(f"{kpath}: secret file '{ref.file}' cannot be read: not UTF-8 text")
                 ok = False
                 continue
             if value.endswith("\r\n"):

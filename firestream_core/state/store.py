@@ -51,6 +51,7 @@ from firestream_core.state.lock import (
     read_lock,
     utc_now,
 )
+from firestream_core.tools.readfile import UnreadableFile, read_bounded
 
 __all__ = [
     "DEPLOY_ACTIONS",
@@ -75,6 +76,9 @@ SCHEMA_VERSION = 1
 
 STATE_FILE = "state.json"
 JOURNAL_FILE = "state.journal"
+MAX_STATE_BYTES = 64 * 1024 * 1024
+"""The largest state file (and journal) read: 64 MiB, some 30,000 releases' entries. A larger
+file, or anything but a regular file (``/dev/zero``, a FIFO), is refused naming it."""
 STATE_MODE = 0o600
 """The state file's and the journal's mode: the owner's alone. They hold digests of the values,
 secrets included, and a digest of a weak secret can be guessed offline by whoever reads it."""
@@ -428,17 +432,17 @@ class StateStore:
         JSON, or has another schema version.
         """
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            state = State()
-            self._replay_journal(state)  # a first run that crashed
-            return state
+            text = read_bounded(self.path, MAX_STATE_BYTES).decode("utf-8")
+        except UnreadableFile as exc:
+            if exc.missing:
+                state = State()
+                self._replay_journal(state)  # a first run that crashed
+                return state
+            raise StateError(f"state file {self.path} {exc.reason}", hint=recovery_hint(str(self.path))) from None
         except UnicodeDecodeError as exc:
             raise StateError(
                 f"state file {self.path} is not UTF-8 text (byte {exc.start})", hint=recovery_hint(str(self.path))
             ) from None
-        except OSError as exc:
-            raise StateError(f"cannot read state file {self.path}: {exc.strerror or exc}") from None
         if not text.strip():
             raise StateError(f"state file {self.path} is empty", hint=recovery_hint(str(self.path)))
         try:
@@ -460,11 +464,12 @@ class StateStore:
         that release was in flight.
         """
         try:
-            lines = self.journal.read_bytes().split(b"\n")
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise StateError(f"cannot read state journal {self.journal}: {exc}") from None
+            lines = read_bounded(self.journal, MAX_STATE_BYTES).split(b"\n")
+        except UnreadableFile as exc:
+            if exc.missing:
+                return
+            raise StateError(f"state journal {self.journal} {exc.reason}",
+                             hint="remove the journal (the cluster keeps what is deployed)") from None
         source = f"state journal {self.journal}"
         for number, raw in enumerate(lines, 1):
             if not raw.strip():

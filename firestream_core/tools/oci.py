@@ -207,12 +207,14 @@ def read_password(
         path = Path(cfg.password_file).expanduser()
         if not path.is_absolute():
             path = Path(project_dir) / path
+        from firestream_core.tools.readfile import MIB, UnreadableFile, read_bounded
+
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
+            text = read_bounded(path, MIB).decode("utf-8")
+        except (UnreadableFile, UnicodeDecodeError) as exc:
+            reason = exc.reason if isinstance(exc, UnreadableFile) else "not UTF-8 text"
             raise RegistryCredentialsError(
-                f"registry '{host}': cannot read the password file '{cfg.password_file}' "
-                f"({exc.strerror or type(exc).__name__})"
+                f"registry '{host}': cannot read the password file '{cfg.password_file}' ({reason})"
             ) from None
         if text.endswith("\n"):
             text = text[:-1]

@@ -262,6 +262,136 @@ def _string_keys(node: Any) -> Any:
     return node
 
 
+# -- reading YAML values: aliases bounded as helm bounds them ---------------------------------
+
+
+class ExcessiveAliasing(ValueError):
+    """A YAML document whose aliases expand it beyond what helm reads (a "billion laughs"),
+    or an alias inside the node it names (values without end); the message is worded to
+    follow the document's name (``has too many YAML aliases: ...``).
+
+    Found on the composed node graph, before any value is built, in time proportional to
+    the text: the expanded values are never walked.
+    """
+
+
+_ALIAS_RATIO_LOW = 400_000
+_ALIAS_RATIO_HIGH = 4_000_000
+_EXPANDED_CAP = 10**15  # expansion counts stop growing there (a bomb's are astronomic)
+
+
+def _allowed_alias_ratio(decodes: int) -> float:
+    """go-yaml's ``allowedAliasRatio``: the share of decoded nodes that may come from aliases."""
+    if decodes <= _ALIAS_RATIO_LOW:
+        return 0.99
+    if decodes >= _ALIAS_RATIO_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * (decodes - _ALIAS_RATIO_LOW) / (_ALIAS_RATIO_HIGH - _ALIAS_RATIO_LOW)
+
+
+def _excessive(decodes: int, aliased: int) -> bool:
+    """go-yaml's test (helm's YAML reader, v2 and v3 alike): ``document contains excessive aliasing``."""
+    return aliased > 100 and decodes > 1000 and aliased / decodes > _allowed_alias_ratio(decodes)
+
+
+def _children(node: Any) -> list[Any]:
+    value = node.value
+    if isinstance(value, list):  # a sequence's items, or a mapping's (key, value) pairs
+        return [c for item in value for c in (item if isinstance(item, tuple) else (item,))]
+    return []  # a scalar
+
+
+def check_aliasing(root: Any) -> None:
+    """Refuse a composed YAML document (PyYAML nodes) that helm would refuse for its aliases.
+
+    Counts what go-yaml counts while it decodes, without decoding: every node, and
+    every node reached through an alias (an alias's node decoded again, each time),
+    and applies its test as it goes (more than 100 aliased nodes, more than 1000
+    nodes, and a share of aliased ones above 99 % up to 400,000 nodes, falling to
+    10 % at 4,000,000). An alias is the same node object as its anchor in PyYAML's
+    graph, so the size of each anchored node once expanded is computed once, from
+    its children: time and memory grow with the text, never with the expansion.
+
+    :raises ExcessiveAliasing: too many aliases, or an alias inside the node it names.
+    """
+    seen: set[int] = set()
+    aliases: set[tuple[int, int]] = set()  # (parent, child position): a mention after the anchor
+    expanded: dict[int, int] = {}  # node -> nodes decoded for it, its aliases expanded
+
+    def size(node: Any) -> int:
+        stack: list[tuple[Any, bool]] = [(node, False)]
+        open_: set[int] = set()
+        while stack:
+            n, done = stack.pop()
+            if done:
+                total = 1
+                for i, c in enumerate(_children(n)):
+                    total += expanded[id(c)] + ((id(n), i) in aliases)
+                expanded[id(n)] = min(total, _EXPANDED_CAP)
+                open_.discard(id(n))
+                continue
+            if id(n) in expanded:
+                continue
+            if id(n) in open_:
+                raise ExcessiveAliasing(
+                    "is not valid YAML: an alias inside the node it names (nested too deeply, without end)")
+            open_.add(id(n))
+            stack.append((n, True))
+            stack.extend((c, False) for c in _children(n) if id(c) not in expanded)
+        return expanded[id(node)]
+
+    decodes, aliased = 1, 0  # the document node
+    walk: list[tuple[Any, int, int]] = [(root, 0, -1)]
+    while walk:
+        node, parent, position = walk.pop()
+        if id(node) in seen:  # an alias: its node decoded again, every node of it aliased
+            aliases.add((parent, position))
+            n = size(node)
+            decodes, aliased = decodes + 1 + n, aliased + n
+        else:
+            seen.add(id(node))
+            decodes += 1
+            walk.extend((c, id(node), i) for i, c in reversed(list(enumerate(_children(node)))))
+        # inside an alias both counts grow together, so its end is where the test fails first
+        if _excessive(decodes, aliased):
+            raise ExcessiveAliasing(
+                "has too many YAML aliases: expanded, it is larger than helm reads "
+                "(helm: 'document contains excessive aliasing')"
+            )
+
+
+_values_loader: Any = None
+
+
+def values_loader() -> Any:
+    """PyYAML's ``SafeLoader`` refusing, as helm does, documents whose aliases expand too far
+    (:func:`check_aliasing`, before any value is built): the loader of every values document
+    and values file (``load_document``, ``config/files.py``)."""
+    global _values_loader
+    if _values_loader is None:
+        import yaml
+
+        class ValuesLoader(yaml.SafeLoader):
+            def compose_document(self) -> Any:
+                node = super().compose_document()
+                check_aliasing(node)
+                return node
+
+        _values_loader = ValuesLoader
+    return _values_loader
+
+
+def load_values_yaml_all(text: str) -> list[Any]:
+    """Every document of ``text`` as ``yaml.safe_load_all`` reads them, aliases bounded.
+
+    :raises ExcessiveAliasing: a document helm would refuse for its aliases.
+    :raises yaml.YAMLError: the text is not YAML.
+    """
+    import yaml
+
+    return list(yaml.load_all(text, Loader=values_loader()))  # noqa: S506 - a SafeLoader
+
+
 def load_document(filename: str, text: str) -> dict[str, Any]:
     """One generated values document as a mapping (empty for an empty document).
 
@@ -362,11 +492,13 @@ def _parse_document(filename: str, text: str) -> dict[str, Any]:
     import yaml
 
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=values_loader())  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ValueError(f"values document {filename!r} is not valid YAML{where}") from None
+    except ExcessiveAliasing as exc:
+        raise ValueError(f"values document {filename!r} {exc}") from None
     if doc is None:
         return {}
     if not isinstance(doc, Mapping):

@@ -400,7 +400,7 @@ case("deep-tables-200", "nesting", BASE + WEB + "values = " + "{a = " * 200 + "1
 case("deep-arrays-80", "nesting", BASE + WEB + "values = {a = " + "[" * 80 + "]" * 80 + "}\n",
      "firestream.toml", "deployments.web.values.a[0]", "nested more than 64 levels deep", json_path="")
 case("huge-file", "huge", BASE + WEB + "#" + "x" * (17 * 1024 * 1024) + "\n", "firestream.toml",
-     "over the bound", json_path="")
+     "larger than 16 MiB", json_path="")
 
 # -- several problems at once (the issue's example: four kinds, one run) ------------------------
 case(

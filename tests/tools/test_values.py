@@ -374,3 +374,96 @@ def test_a_sweep_never_removes_this_processs_own_folders(tmp_path: Path) -> None
     # a folder with this pid that it does not hold: an earlier process had the pid
     earlier = left_folder(tmp_path, os.getpid())
     assert sweep_stale_values_dirs(tmp_path) == [earlier]
+
+
+# -- YAML aliases: refused as helm refuses them, never expanded --------------------------------
+
+
+def _chain(levels: int, fan: int = 9, plain: int = 0) -> str:
+    """Each level a list of ``fan`` aliases of the one before (a "billion laughs" at 10 x 9),
+    after ``plain`` ordinary keys."""
+    lines = [f"k{i}: v" for i in range(plain)]
+    lines.append("l0: &l0 [" + ",".join(['"lol"'] * fan) + "]")
+    lines += [f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * fan) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def in_child(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a child Python bounded in time and memory: a document that is expanded
+    after all fails the test instead of hanging it or eating the machine's memory."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,  # noqa: S603
+                          timeout=timeout, check=False, preexec_fn=limit)  # noqa: PLW1509
+
+
+def test_a_billion_laughs_is_refused_at_once_without_expanding_it() -> None:
+    code = f"""
+import time
+from firestream_core.config.files import yaml_mapping_problem
+from firestream_core.tools import values
+started = time.process_time()
+try:
+    values.load_document("bomb.yaml", {_chain(10)!r})
+except ValueError as exc:
+    print(exc)
+try:
+    values.load_values_yaml_all({_chain(200)!r})  # 9**200 values: counted, never built
+except values.ExcessiveAliasing as exc:
+    print(exc)
+print(yaml_mapping_problem({_chain(10)!r}))
+print(round(time.process_time() - started, 3))
+"""
+    done = in_child(code)
+    assert done.returncode == 0, done.stderr[-500:]
+    bomb, deep, checked, seconds = done.stdout.splitlines()
+    assert bomb.startswith("values document 'bomb.yaml' has too many YAML aliases")
+    assert "has too many YAML aliases" in deep and "excessive aliasing" in deep
+    assert checked.startswith("has too many YAML aliases")
+    assert float(seconds) < 5
+
+
+def test_aliases_helm_reads_are_read() -> None:
+    doc = values_module.load_document("ok.yaml", "base: &b {x: 1}\nuse: *b\nmerged: {<<: *b, y: 2}\n")
+    assert doc == {"base": {"x": 1}, "use": {"x": 1}, "merged": {"x": 1, "y": 2}}
+    assert values_module.load_values_yaml_all(_chain(3))  # 819 values from aliases: helm reads it
+
+
+def test_an_alias_inside_the_node_it_names_is_refused() -> None:
+    with pytest.raises(values_module.ExcessiveAliasing, match="an alias inside the node it names"):
+        values_module.load_values_yaml_all("a: &x [1, *x]\n")
+
+
+ALIAS_SHAPES = [  # pairs on either side of helm's bound: the last it reads, the first it refuses
+    (3, 17, 0), (3, 18, 0), (9, 2, 0), (10, 2, 0), (6, 3, 0), (6, 4, 0),
+    (4, 9, 24), (4, 9, 23), (7, 6, 7517), (7, 6, 7516),  # plain keys first dilute the aliases
+    (6, 9, 51580), (6, 9, 51579),  # over 400,000 nodes, where the share allowed falls
+]
+
+
+@pytest.mark.helm
+@pytest.mark.parametrize(("levels", "fan", "plain"), ALIAS_SHAPES)
+def test_firestream_and_helm_refuse_the_same_aliases(levels: int, fan: int, plain: int, helm_tools,  # noqa: ANN001
+                                                     tmp_path: Path) -> None:
+    """go-yaml's ``excessive aliasing`` test, counted on PyYAML's nodes: both sides of its bound
+    (and diluted by plain keys), against helm 3 and helm 4 themselves."""
+    import firestream_testing
+
+    chart = Path(firestream_testing.__file__).parent / "charts" / "tiny-app"
+    doc = tmp_path / "v.yaml"
+    doc.write_text(_chain(levels, fan, plain))
+    try:
+        values_module.load_values_yaml_all(doc.read_text())
+        ours = None
+    except values_module.ExcessiveAliasing as exc:
+        ours = str(exc)
+    for binary in (helm_tools["helm"], helm_tools["helm4"]):
+        helm = subprocess.run([binary, "template", "x", chart, "-f", doc], capture_output=True,  # noqa: S603
+                              text=True, timeout=120, check=False)
+        refused = "excessive aliasing" in helm.stderr
+        assert refused == (ours is not None), (binary, helm.returncode, helm.stderr[-300:], ours)
+        if not refused:
+            assert helm.returncode == 0, helm.stderr[-300:]
