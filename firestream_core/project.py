@@ -384,7 +384,7 @@ class Project:
         project.overrides = (*(f"--set {k}" for k, _ in set_values),
                              *(f"--values {f}" for f in values_files))  # as given
         project.set_keys = tuple(k for k, _ in set_values)
-        project.values_files = tuple(files)
+        project.values_files = tuple(resolved for _, resolved in files)
         return project
 
     @classmethod
