@@ -161,15 +161,17 @@ def write_config(tmp_path: Path):
 @pytest.fixture(autouse=True)
 def _restore_firestream_logging():
     """``firestream_core.cli.main.main()`` run in-process configures the ``firestream``
-    logger (own handler, no propagation, redactors): undo it after each test so
-    later tests' ``caplog`` sees records again."""
+    and ``firestream_core`` loggers (own handler, no propagation, redactors): undo it after
+    each test so later tests' ``caplog`` sees records again."""
     from firestream_core.cli import logs
 
-    logger = logging.getLogger(logs.LOGGER_NAME)
-    saved = (list(logger.handlers), logger.level, logger.propagate, logs._handler, list(logs._redactors))
+    loggers = [logging.getLogger(name) for name in (logs.LOGGER_NAME, logs.CORE_LOGGER_NAME)]
+    saved = [(list(lg.handlers), lg.level, lg.propagate) for lg in loggers]
+    handler, redactors = logs._handler, list(logs._redactors)
     yield
-    logger.handlers[:] = saved[0]
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
-    logs._handler = saved[3]
-    logs._redactors[:] = saved[4]
+    for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        lg.handlers[:] = handlers
+        lg.setLevel(level)
+        lg.propagate = propagate
+    logs._handler = handler
+    logs._redactors[:] = redactors

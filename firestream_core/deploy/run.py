@@ -134,6 +134,9 @@ class Run:
         self._watching = threading.Lock()
         self._writer = backend if isinstance(backend, StateWriter) else None
         self._log = logging.getLogger("firestream")
+        self._events_lock = threading.Lock()
+        self._announced: set[str] = set()  # releases whose ``started`` event is out
+        self._held: dict[str, list[ApplyEvent]] = {}  # stages that came before it (:meth:`_stage`)
 
     def stop_new(self) -> str | None:
         """Asked before each release starts: once the state cannot be written, nothing more is
@@ -167,8 +170,22 @@ class Run:
             log.exception("progress callback failed; no further events are sent to it")
 
     def _stage(self, release: str, stage: str) -> None:
+        """A worker's ``stage`` event; held until the release's ``started`` is out.
+
+        The scheduler announces the releases it dispatched together after handing
+        them all to workers (so a slow display delays none of them): a worker may
+        reach its first stage first. Its stages then wait here, in order, and go
+        out right after ``started``; nobody ever sees a stage before its start.
+        """
+        if self.on_event is None:
+            return
         change = self.changes.get(release)
-        self.emit(ApplyEvent("stage", release, change.action if change else "", stage=stage))
+        event = ApplyEvent("stage", release, change.action if change else "", stage=stage)
+        with self._events_lock:
+            if release not in self._announced:
+                self._held.setdefault(release, []).append(event)
+                return
+        self.emit(event)
 
     def _scheduler_event(self, event: SchedulerEvent) -> None:
         change = self.changes.get(event.name)
@@ -183,6 +200,11 @@ class Run:
                 time=event.time,
             )
         )
+        if event.kind == "started" and self.on_event is not None:
+            with self._events_lock:  # held stages go out before any later one of the release
+                self._announced.add(event.name)
+                for held in self._held.pop(event.name, ()):
+                    self.emit(held)
 
     # -- the run -------------------------------------------------------------------------------
 

@@ -760,3 +760,33 @@ def test_a_constraint_nothing_matches_is_a_plan_problem(env, fake_helm, capsys):
     result = env.load().apply()
     assert result.releases["web"].stage_failed == "check_prerequisites"
     assert fake_helm.calls("upgrade") == []
+
+
+# -- events ---------------------------------------------------------------------------------------
+
+
+def test_no_stage_event_comes_before_its_releases_started_event(env):
+    """The scheduler announces the releases it dispatched together after handing them all out: a
+    slow display of the first ``started`` lets the others reach their first stage meanwhile.
+    Their stages are held until their own ``started`` is out, in order."""
+    import threading
+    import time
+
+    env.write(*(block(name) for name in ("a", "b", "c", "d")))
+    events = []
+    lock = threading.Lock()
+
+    def slow_display(event) -> None:
+        with lock:
+            events.append(event)
+        if event.kind == "started" and len([e for e in events if e.kind == "started"]) == 1:
+            time.sleep(0.5)  # the others' workers run meanwhile
+
+    result = env.load().apply(concurrency=0, on_event=slow_display)
+    assert result.ok
+    for name in "abcd":
+        kinds = [(e.kind, e.stage) for e in events if e.release == name]
+        assert kinds[0] == ("started", None), (name, kinds)
+        stages = [s for k, s in kinds if k == "stage"]
+        assert list(dict.fromkeys(stages))[:2] == ["check_prerequisites", "pre_exec"], (name, stages)
+        assert kinds[-1][0] == "finished", (name, kinds)
