@@ -1430,6 +1430,7 @@ class Project:
                     applied_at=rec.applied_at if rec is not None else None,
                     validations=tuple(rec.validations) if rec is not None else (),
                     tests=_recorded_tests(rec.tests) if rec is not None else None,
+                    last_error=rec.error if rec is not None else None,
                 )
             )
         return out

@@ -206,11 +206,15 @@ def format_status(statuses: Sequence[ReleaseStatus]) -> str:
         )
         rows.append([s.name, s.namespace, s.status, s.revision or "-", s.chart or "-", s.version or "-",
                      s.last_result or "-", checks or "-", _tests_cell(s)])
-    return format_table(
+    table = format_table(
         ["release", "namespace", "status", "revision", "chart", "version", "last apply", "validations",
          "tests"],
         rows,
     )
+    errors = [(s.name, s.last_error) for s in statuses if s.last_error]
+    if errors:  # the whole text the apply's summary cut to its column
+        table += "\nLast apply's errors:\n" + "".join(f"  {name}: {text}\n" for name, text in errors)
+    return table
 
 
 def _tests_cell(s: ReleaseStatus) -> str:

@@ -315,6 +315,7 @@ class ReleaseStatus:
     :ivar status: helm's status (``deployed``, ``failed``, ``pending-upgrade``...)
         or ``not deployed``.
     :ivar validations: the last validation results recorded in state.
+    :ivar last_error: the last apply's error when it did not succeed (redacted, from the state).
     :ivar tests: the last ``helm test`` results recorded in state (by
         ``firestream test`` or an apply with ``run_tests = true``), one mapping
         per test (``name``, ``phase``, ``passed``, ``started``, ``completed``,
@@ -345,6 +346,7 @@ class ReleaseStatus:
     applied_at: str | None = None
     validations: tuple[Mapping[str, Any], ...] = ()
     tests: tuple[Mapping[str, Any], ...] | None = None
+    last_error: str | None = None
 
     @property
     def tests_result(self) -> str | None:
@@ -407,6 +409,7 @@ class ReleaseStatus:
             "applied_at": self.applied_at,
             "validations": [dict(v) for v in self.validations],
             "tests": self.tests_dict(),
+            "last_error": self.last_error,
         }
 
 
@@ -475,4 +478,5 @@ def release_state(
         chart_digest=chart_digest,
         desired_digest=desired_digest,
         desired_parts=dict(desired_parts) if desired_parts else None,
+        error=redact(outcome.reason) if not outcome.ok and outcome.reason else None,
     )

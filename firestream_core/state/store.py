@@ -142,6 +142,9 @@ class ReleaseState:
         by :meth:`State.record` so that ``firestream rollback`` still finds it;
         None in a successful record and in entries written before it was
         recorded (they load as they are). See :meth:`last_successful`.
+    :ivar error: a release that did not succeed: its error as the run reported it,
+        redacted (``firestream status`` shows it); None otherwise and in entries
+        written before it was recorded.
     """
 
     name: str
@@ -162,6 +165,7 @@ class ReleaseState:
     desired_digest: str | None = None
     desired_parts: dict[str, str] | None = None
     last_success: LastSuccess | None = None
+    error: str | None = None
 
     @property
     def key(self) -> str:

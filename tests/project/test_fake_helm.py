@@ -790,3 +790,27 @@ def test_no_stage_event_comes_before_its_releases_started_event(env):
         stages = [s for k, s in kinds if k == "stage"]
         assert list(dict.fromkeys(stages))[:2] == ["check_prerequisites", "pre_exec"], (name, stages)
         assert kinds[-1][0] == "finished", (name, kinds)
+
+
+def test_status_shows_the_last_failed_applys_whole_error_redacted(env, fake_helm, capsys):
+    """The apply's summary cuts a failure to its column; the state keeps the whole text (secrets
+    hidden) and ``firestream status`` shows it, until the release succeeds again."""
+    from firestream_core.cli.main import main
+
+    secret = "[deployments.generic.secret_values]\nauth.password = { env = 'FAKE_SECRET' }\n"
+    env.write(block("a", extra=secret))
+    long_tail = "x" * 150
+    fake_helm.fail_on("a", message=f"chart refused: password {SECRET} rejected {long_tail}")
+    assert main(["apply", "--yes", "-f", str(env.path), *env.flags]) == 1
+    capsys.readouterr()
+    entry = StateStore(env.dir).load().releases["default/a"]
+    assert entry.error is not None and SECRET not in entry.error and long_tail in entry.error
+    assert main(["status", "-f", str(env.path), *env.flags]) == 0
+    out = capsys.readouterr().out
+    assert "Last apply's errors:\n  a: " in out and long_tail in out and SECRET not in out
+    fake_helm.clear_failures()
+    assert main(["apply", "--yes", "-f", str(env.path), *env.flags]) == 0
+    assert StateStore(env.dir).load().releases["default/a"].error is None
+    capsys.readouterr()
+    assert main(["status", "-f", str(env.path), *env.flags]) == 0
+    assert "Last apply's errors" not in capsys.readouterr().out
