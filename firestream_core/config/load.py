@@ -41,6 +41,11 @@ if TYPE_CHECKING:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """The parsed TOML; a syntax error names the file, line and column."""
+    return parse_toml(read_config_text(path), path)
+
+
+def read_config_text(path: Path) -> str:
+    """The project file's text (bounded, UTF-8); a problem reading it is one ``ConfigError``."""
     from firestream_core.tools.readfile import UnreadableFile, read_bounded
 
     try:
@@ -55,9 +60,13 @@ def read_toml(path: Path) -> dict[str, Any]:
             raise ConfigError(f"configuration path is a folder, not a file: {path}") from None
         raise ConfigError(f"configuration file {path} {exc.reason}") from None
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def parse_toml(text: str, path: Path) -> dict[str, Any]:
+    """``text`` (the file at ``path``) parsed; a syntax error names the file, line and column."""
     try:
         parsed = tomllib.loads(text)
     except RecursionError:
@@ -125,4 +134,4 @@ def load_config(
     return parse_config(read_toml(p), p, manager, environment)
 
 
-__all__ = ["load_config", "read_toml"]
+__all__ = ["load_config", "parse_toml", "read_config_text", "read_toml"]

@@ -91,13 +91,14 @@ def check_project(
     """
     from firestream_core.config.build import collect_charts
     from firestream_core.config.files import file_problems
-    from firestream_core.config.load import read_toml
+    from firestream_core.config.load import parse_toml, read_config_text
     from firestream_core.config.parse import parse_config_collect
 
     p = Path(path)
     if p.is_dir():  # a folder names the project file in it
         p = p / DEFAULT_CONFIG_NAME
-    data = read_toml(p)
+    text = read_config_text(p)  # read once: parsed here, and kept for the problems' line numbers
+    data = parse_toml(text, p)
     config, problems, hints = parse_config_collect(data, p, manager, environment)
     later = file_problems(config)
     charts, build_problems, build_hints = collect_charts(
@@ -118,13 +119,6 @@ def check_project(
         problems.append(bp)
     problems += _repository_problems(config, charts, manager)
     hints += build_hints
-    from firestream_core.config.load import MAX_CONFIG_BYTES
-    from firestream_core.tools.readfile import UnreadableFile, read_bounded
-
-    try:
-        text = read_bounded(p, MAX_CONFIG_BYTES).decode("utf-8")
-    except (UnreadableFile, UnicodeDecodeError):  # pragma: no cover - read_toml read it
-        text = ""
     return CheckedProject(p, config, charts, list(dict.fromkeys(problems)), hints, text)
 
 
