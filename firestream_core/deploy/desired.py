@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 
 from firestream_core.errors import FirestreamError, PluginError
+from firestream_core.plugin.manager import a_type
 from firestream_core.plugin.stage_tools import ClusterTool, HelmTool, KubectlTool
 from firestream_core.tools.chartfiles import reading_once
 
@@ -463,19 +464,15 @@ def _not_plain_data(values: Mapping[str, Any]) -> str | None:
             for k, v in node.items():
                 if not isinstance(k, str):
                     at = f" under key '{path}'" if path else ""
-                    return f"the key {k!r} ({_a(type(k).__name__)}){at}, not a string"
+                    return f"the key {k!r} ({a_type(k)}){at}, not a string"
                 stack.append((f"{path}.{k}" if path else k, v))
         elif isinstance(node, list | tuple):
             stack.extend((f"{path}[{i}]", v) for i, v in enumerate(node))
         elif not isinstance(node, _PLAIN_SCALARS):
-            return f"{_a(type(node).__name__)} at key '{path}'"
+            return f"{a_type(node)} at key '{path}'"
         elif isinstance(node, float) and not math.isfinite(node):
             return f"the float {node!r} at key '{path}'"
     return None
-
-
-def _a(kind: str) -> str:
-    return f"an {kind}" if kind[:1].lower() in "aeiou" else f"a {kind}"
 
 
 def _option_fields(options: Any) -> dict[str, Any]:

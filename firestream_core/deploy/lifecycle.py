@@ -80,6 +80,7 @@ from firestream_core.model import (
     parse_duration,
 )
 from firestream_core.plugin.context import LifecycleRecord
+from firestream_core.plugin.manager import a_type
 from firestream_core.plugin.spec import STAGES
 from firestream_core.tools.release_log import ReleaseLogger, naming_release
 
@@ -397,10 +398,7 @@ class _LifecycleRun:
                 "(is the built-in 'defaults' plugin disabled?)"
             )
         if not isinstance(value, ExecOutcome):  # an exec wrapper's (each plugin's own is checked)
-            raise PluginError(
-                f"exec returned {'an' if type(value).__name__[:1] in 'aeiouAEIOU' else 'a'} "
-                f"{type(value).__name__}, not an ExecOutcome"
-            )
+            raise PluginError(f"exec returned {a_type(value)}, not an ExecOutcome")
         self.record.executed = value
         # helm's own report of the revision it just wrote (and its workloads, which pods_running
         # checks): the first validation may rely on it instead of asking helm again (see

@@ -188,7 +188,10 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
-def _a(kind: str) -> str:
+def a_type(value: object) -> str:
+    """The type of ``value`` with its article, as messages name what a plugin gave:
+    ``a_type(1)`` is ``'an int'``, ``a_type("x")`` is ``'a str'``."""
+    kind = type(value).__name__
     return f"an {kind}" if kind[:1].lower() in "aeiou" else f"a {kind}"
 
 
@@ -212,9 +215,9 @@ def result_problem(hook: str, value: Any) -> str | None:
         from firestream_core.model import ExecOutcome
 
         ok = isinstance(value, ExecOutcome)
-        return None if ok else f"returned {_a(type(value).__name__)}, not {expected}"
+        return None if ok else f"returned {a_type(value)}, not {expected}"
     if not isinstance(value, list | tuple):
-        return f"returned {_a(type(value).__name__)}, not {expected}"
+        return f"returned {a_type(value)}, not {expected}"
     if hook == "validate":
         from firestream_core.model import ValidationResult
 
@@ -223,7 +226,7 @@ def result_problem(hook: str, value: Any) -> str | None:
         item = str
     for v in value:
         if not isinstance(v, item):
-            return f"returned a list holding {_a(type(v).__name__)}, not {expected}"
+            return f"returned a list holding {a_type(v)}, not {expected}"
     return None
 
 
