@@ -344,17 +344,25 @@ def name_clashes(charts: Iterable[Any], secrets: Iterable[str]) -> list[str]:
     other (a ``*_env`` password option, a credential) is counted. The
     messages name the identifier, which is printed anyway, never another value.
     """
-    charts = list(charts)  # iterated three times
+    readable = set(secrets)
+    if not readable:  # the usual case, on every command's start: no secret equals a name
+        return []
+    charts = list(charts)  # iterated twice
     names = identifiers(charts)
-    left = {s for s in secrets if s in names}
+    left = {s for s in readable if s in names}
+    if not left:
+        return []
     out: list[str] = []
+    named: set[str] = set()
     for chart in charts:
-        for path, value in secret_file_leaves(chart.chart_info):
-            if isinstance(value, str) and value in left:
+        for path, value in secret_file_leaves(chart.chart_info):  # each secret document read once
+            if not isinstance(value, str):
+                continue
+            named.add(value)
+            if value in left:
                 out.append(f"release '{chart.chart_info.name}': the secret value at '{path}' equals {names[value]} "
                            "and is not hidden: a name is printed wherever it appears; choose a value that "
                            "is not one of the project's names")
-    named = {v for c in charts for _, v in secret_file_leaves(c.chart_info) if isinstance(v, str)}
     for value in sorted(left - named):
         out.append(f"a secret (a password option or a credential) equals {names[value]} and is not hidden: "
                    "a name is printed wherever it appears")
