@@ -42,6 +42,7 @@ import attrs
 from firestream_core.deploy.debuginfo import (
     collect_debug_info,
 )
+from firestream_core.deploy.desired import chart_repository
 from firestream_core.deploy.recovery import prepare_release, release_status
 from firestream_core.deploy.workloads import check_pods_running
 from firestream_core.errors import ChartNotFoundError, HelmCommandError
@@ -134,8 +135,6 @@ def check_prerequisites(chart: HelmChart, context: DeployContext, payload: Chart
         p = _file_problem(context, "values file", f, directory_ok=False)
         if p:
             problems.append(p)
-    from firestream_core.deploy.desired import chart_repository
-
     repo, explicit = chart_repository(info)
     if repo and explicit and repo not in context.repositories:
         problems.append(
@@ -158,8 +157,6 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return
-    from firestream_core.deploy.desired import chart_repository
-
     repo, explicit = chart_repository(info)
     if not repo:
         return
