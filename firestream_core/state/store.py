@@ -76,13 +76,13 @@ SCHEMA_VERSION = 1
 
 STATE_FILE = "state.json"
 JOURNAL_FILE = "state.journal"
+"""Per-release changes since the last compaction, one JSON line each (see the module doc)."""
 MAX_STATE_BYTES = 64 * 1024 * 1024
 """The largest state file (and journal) read: 64 MiB, some 30,000 releases' entries. A larger
 file, or anything but a regular file (``/dev/zero``, a FIFO), is refused naming it."""
 STATE_MODE = 0o600
 """The state file's and the journal's mode: the owner's alone. They hold digests of the values,
 secrets included, and a digest of a weak secret can be guessed offline by whoever reads it."""
-"""Per-release changes since the last compaction, one JSON line each (see the module doc)."""
 
 DEPLOY_ACTIONS = frozenset({"create", "upgrade", "recover", "reinstall", "import"})
 """Actions whose successful durations feed the scheduler's estimates."""
