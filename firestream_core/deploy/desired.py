@@ -258,6 +258,7 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
         wait: bool = True,
         timeout: str | int = "300s",
         ignore_not_found: bool = True,
+        keep_history: bool = False,
     ) -> bool:
         raise self._refuse("uninstall")
 

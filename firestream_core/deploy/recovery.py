@@ -372,10 +372,20 @@ def rollback_release(context: DeployContext, info: ChartInfo, revision: int | No
 
     ``revision`` is the revision ``exec`` made (None: the newest). With a
     working revision below it the release is rolled back to that one;
-    without one (a first install) it is uninstalled. Returns one sentence
-    saying what was done.
+    without one (a first install) it is uninstalled. A release this
+    lifecycle installed again from ``uninstalled`` (``helm uninstall
+    --keep-history``; ``context.prepared``) is uninstalled again, its history
+    kept: nothing ran before, so an older revision (helm marked it
+    ``superseded`` on ``install --replace``) is not brought back. Returns one
+    sentence saying what was done.
     """
     name, ns = info.name, info.namespace_name
+    prepared = context.prepared
+    if prepared is not None and prepared.installed is not None and prepared.installed.status == "uninstalled":
+        context.log.warning("release '%s': Rollback: uninstalling it again (it was uninstalled before this "
+                            "run; its history is kept)", name)
+        context.helm.uninstall(name, ns, wait=True, timeout=info.timeout, keep_history=True)
+        return f"release '{name}' uninstalled again (it was uninstalled before; its history is kept)"
     entries = history_entries(context, info)
     if not revision and entries:  # unknown (None, or 0 when helm's output lacked it): the newest
         revision = int(entries[-1].get("revision", 0))

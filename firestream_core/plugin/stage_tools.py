@@ -130,6 +130,7 @@ class HelmTool(ClusterTool, Protocol):
         wait: bool = True,
         timeout: str | int = "300s",
         ignore_not_found: bool = True,
+        keep_history: bool = False,
     ) -> bool: ...
 
     def rollback(

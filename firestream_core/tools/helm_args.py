@@ -199,8 +199,11 @@ def template_args(
     return args + _values_args(files, values_path)
 
 
-def uninstall_args(name: str, namespace: str, timeout: str | int, wait: Sequence[str]) -> list[str]:
-    return ["uninstall", name, "--namespace", namespace, "--timeout", duration(timeout), *wait]
+def uninstall_args(
+    name: str, namespace: str, timeout: str | int, wait: Sequence[str], *, keep_history: bool = False
+) -> list[str]:
+    args = ["uninstall", name, "--namespace", namespace, "--timeout", duration(timeout), *wait]
+    return [*args, "--keep-history"] if keep_history else args
 
 
 def rollback_args(

@@ -131,9 +131,13 @@ class FakeHelm:
         return self.manifest
 
     def uninstall(self, name: str, namespace: str, *, wait: bool = True, timeout: str = "300s",
-                  ignore_not_found: bool = True) -> None:
-        self.calls.append(("uninstall", name, namespace))
+                  ignore_not_found: bool = True, keep_history: bool = False) -> None:
+        self.calls.append(("uninstall_keep_history" if keep_history else "uninstall", name, namespace))
         self._maybe_fail("uninstall")
+        if keep_history and self.history_.get((namespace, name)):
+            hist = self.history_[(namespace, name)]
+            hist[-1]["status"] = "uninstalled"
+            return
         self.history_.pop((namespace, name), None)
 
     def status(self, name: str, namespace: str) -> dict[str, Any]:

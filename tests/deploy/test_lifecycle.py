@@ -497,6 +497,20 @@ def test_failed_validation_of_new_release_uninstalls(context, helm, chart_dir):
     assert ("default", "web") not in helm.history_
 
 
+def test_failed_validation_of_a_release_installed_again_uninstalls_it_keeping_history(context, helm, chart_dir):
+    # `helm uninstall --keep-history` earlier: nothing ran before this run's `install --replace`,
+    # which marked revision 2 superseded; rolling back to it would start the old config again
+    helm.seed("web", "default", (1, "superseded", "chart-0.1.0"), (2, "uninstalled", "chart-0.1.0"))
+    context.change, context.installed = "create", helm.list_releases()[0]
+    v = _validator([ValidationResult.fail("custom", "no")])
+    result = run_release(generic(), make_manager(v), context)
+    assert not result.ok and result.rolled_back
+    assert "rollback" not in helm.ops()
+    assert ("uninstall_keep_history", "web", "default") in helm.calls
+    assert [e["status"] for e in helm.history_[("default", "web")]] == ["superseded", "superseded", "uninstalled"]
+    assert result.rollback == "release 'web' uninstalled again (it was uninstalled before; its history is kept)"
+
+
 def test_failed_validation_not_atomic_is_not_rolled_back(context, helm, chart_dir):
     v = _validator([ValidationResult.fail("custom", "no")])
     result = run_release(generic(atomic=False), make_manager(v), context)

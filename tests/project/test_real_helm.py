@@ -362,3 +362,45 @@ def test_release_uninstalled_with_keep_history_is_created_again(tmp_path, kube, 
     assert kube.helm(helm_bin).get_values("web", kube.namespace) == {"message": "one"}
     again = load(path, kube, helm_bin).plan()
     assert not again.has_changes, [(c.name, c.reasons) for c in again.releases]
+
+
+def test_failed_validation_of_a_release_installed_again_leaves_it_uninstalled(tmp_path, kube, chart_repo, helm_bin,
+                                                                             no_log_redactors):
+    # an atomic release helm lists `uninstalled` (--keep-history) is installed again, helm's own
+    # wait passes, then the validate stage fails (a crashing pod carrying the release's instance
+    # label): it is uninstalled again, its history kept, and the revision `install --replace`
+    # marked superseded is not brought back to life
+    path = write_config(tmp_path / "p", f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [defaults]
+        timeout = "20s"
+
+    """ + release_blocks([("web", [], {"message": "one"})], chart="tiny-app", repository=chart_repo.name,
+                         namespace=kube.namespace, version="0.2.0"))
+    assert load(path, kube, helm_bin).apply().ok
+    kube.run([helm_bin, "uninstall", "web", "-n", kube.namespace, "--keep-history"])
+    crashing = tmp_path / "crashing.yaml"
+    crashing.write_text(f"""
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-sidecar
+  namespace: {kube.namespace}
+  labels: {{app.kubernetes.io/instance: web}}
+  annotations: {{emulator.firestream.dev/ready: "false"}}
+spec:
+  containers: [{{name: c, image: busybox:1.36}}]
+""")
+    kube.run([kube.tools["kubectl"], "apply", "-f", str(crashing)])
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    assert plan["web"].action == "create"
+    outcome = project.apply(plan).releases["web"]
+    assert (outcome.result, outcome.stage_failed, outcome.rolled_back) == ("failed", "validate", True), outcome.reason
+    assert outcome.rollback == "release 'web' uninstalled again (it was uninstalled before; its history is kept)"
+    assert _status(kube, helm_bin, "web") == "uninstalled"
+    history = kube.helm(helm_bin).history("web", kube.namespace)
+    assert [int(e["revision"]) for e in history] == [1, 2]
+    assert "deployed" not in [e["status"] for e in history]

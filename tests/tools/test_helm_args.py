@@ -75,6 +75,16 @@ def test_replace_installs_with_install_replace_and_the_same_flags(major: int, at
     assert atomic in replace and replace[-4:] == ["--values", "/tmp/v.yaml", "--output", "json"]
 
 
+def test_uninstall_keeps_history_only_when_asked() -> None:
+    helm, runner = helm_with(3)
+    helm.uninstall("web", "apps", timeout="30s")
+    helm.uninstall("web", "apps", timeout="30s", keep_history=True)
+    plain, kept = (c["argv"] for c in runner.calls[-2:])
+    assert plain[:6] == ["/opt/helm", "uninstall", "web", "--namespace", "apps", "--timeout"]
+    assert "--keep-history" not in plain
+    assert [a for a in kept if a != "--keep-history"] == plain and kept.count("--keep-history") == 1
+
+
 def test_upgrade_passes_globals_env_label_and_returns_revision(tmp_path: Path) -> None:
     helm, runner = helm_with(3)
     info = ChartInfo(name="web", chart="c", repository="repo", namespace="apps", timeout="1h")
