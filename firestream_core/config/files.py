@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from firestream_core.config.paths import join_path
+from firestream_core.tools.readfile import VALUES_FILE_LIMIT
 
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectConfig, ReleaseKeys
 
-MAX_FILE_BYTES = 8 * 1024 * 1024
-"""The largest values file read (8 MiB)."""
+MAX_FILE_BYTES = VALUES_FILE_LIMIT
+"""The largest values file read (8 MiB; ``tools.readfile.VALUES_FILE_LIMIT``)."""
 _LOCAL_PREFIXES = ("./", "../", "/", "~")
 
 

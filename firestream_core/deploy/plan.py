@@ -433,13 +433,12 @@ def _same_version(a: str, b: str) -> bool:
 
 def desired_values(chart: HelmChart, project_dir: Path) -> dict[str, Any]:
     """The values helm will hold for ``chart``: its values files, then the generated values."""
-    from firestream_core.tools.values import deep_merge, load_document, merged_values
+    from firestream_core.tools.values import deep_merge, merged_values, read_values_file
 
     out: dict[str, Any] = {}
     for f in chart.chart_info.values_files:
         p = Path(f)
-        p = p if p.is_absolute() else project_dir / p
-        out = deep_merge(out, load_document(str(f), p.read_text()))
+        out = deep_merge(out, read_values_file(p if p.is_absolute() else project_dir / p))
     return deep_merge(out, merged_values(chart.chart_info))
 
 

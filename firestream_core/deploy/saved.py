@@ -161,11 +161,13 @@ def _problem(path: str, what: str) -> FirestreamError:
 
 def read_saved(path: str | os.PathLike[str]) -> SavedPlan:
     """Read a plan file; a readable :class:`FirestreamError` naming the file when it is not one."""
+    from firestream_core.tools.readfile import PLAN_FILE_LIMIT, UnreadableFile, read_bounded
+
     name = str(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise FirestreamError(f"{name}: cannot read the saved plan ({exc.strerror})") from None
+        data = json.loads(read_bounded(path, PLAN_FILE_LIMIT))
+    except UnreadableFile as exc:
+        raise FirestreamError(f"{name}: cannot read the saved plan ({exc.reason})") from None
     except ValueError:
         raise _problem(name, "not JSON") from None
     if not isinstance(data, Mapping):

@@ -572,15 +572,16 @@ def chart_value(
     >>> chart_value(info, "controller.hostNetwork", False)
     False
     """
-    from firestream_core.tools.values import deep_merge, load_document, merged_values, parse_key
+    from firestream_core.tools.readfile import UnreadableFile
+    from firestream_core.tools.values import deep_merge, merged_values, parse_key, read_values_file
 
     merged: dict[str, Any] = {}
     base = Path(project_dir) if project_dir is not None else Path.cwd()
     for f in info.values_files:
         path = Path(f) if Path(f).is_absolute() else base / f
         try:
-            merged = deep_merge(merged, load_document(str(path), path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
+            merged = deep_merge(merged, read_values_file(path))
+        except (UnreadableFile, ValueError):
             continue
     merged = deep_merge(merged, merged_values(info))
     node: Any = merged

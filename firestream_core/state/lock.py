@@ -43,6 +43,7 @@ from types import TracebackType
 import attrs
 
 from firestream_core.errors import StateError, StateLockedError
+from firestream_core.tools.readfile import LOCK_FILE_LIMIT, UnreadableFile, read_bounded
 
 __all__ = [
     "LOCK_NAME",
@@ -164,11 +165,14 @@ def _pid_running(pid: int) -> bool:
 
 
 def _read(fd: int) -> str:
+    """The lock file's text; one larger than ``LOCK_FILE_LIMIT`` is not ours (empty text)."""
     os.lseek(fd, 0, os.SEEK_SET)
     chunks = []
-    while chunk := os.read(fd, 65536):
+    left = LOCK_FILE_LIMIT + 1
+    while left > 0 and (chunk := os.read(fd, min(left, 65536))):
         chunks.append(chunk)
-    return b"".join(chunks).decode("utf-8", "replace")
+        left -= len(chunk)
+    return "" if left <= 0 else b"".join(chunks).decode("utf-8", "replace")
 
 
 def _write(fd: int, text: str) -> None:
@@ -194,12 +198,13 @@ def read_lock(project_dir: Path | str) -> LockInfo | None:
     """The current holder recorded in the lock file, or None when unlocked."""
     path = lock_path(project_dir)
     try:
-        return LockInfo.parse(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:  # a folder named lock, .firestream a file...
-        raise StateError(f"cannot read the lock at {path}: {exc.strerror or exc}",
+        text = read_bounded(path, LOCK_FILE_LIMIT).decode("utf-8", errors="replace")
+    except UnreadableFile as exc:  # a folder named lock, .firestream a file, a FIFO...
+        if exc.missing:
+            return None
+        raise StateError(f"cannot read the lock at {path}: it {exc.reason}",
                          hint=f"move {path} aside if it is not firestream's lock file") from None
+    return LockInfo.parse(text)
 
 
 def force_unlock(project_dir: Path | str, *, lock_id: str | None = None) -> LockInfo | None:

@@ -1,8 +1,9 @@
 """Reading an input file with a bound: the one reader of every file a user hands firestream.
 
-The project file, the state file and its journal, ``secret_values`` and
-registry password files, ``values_files`` and ``--values`` files are read
-through :func:`read_bounded`, each kind with its own limit:
+The project file, the state file and its journal, the lock file, saved plans,
+``secret_values`` and registry password files, ``values_files`` and
+``--values`` files (at load and on every later read) are read through
+:func:`read_bounded`, each kind with its own limit:
 
 * the file is opened with ``O_NONBLOCK`` (a FIFO opens at once instead of
   waiting for a writer) and ``O_CLOEXEC``, then ``fstat``-ed: anything but a
@@ -24,9 +25,16 @@ import errno
 import os
 import stat
 
-__all__ = ["MIB", "UnreadableFile", "read_bounded", "size_text"]
+__all__ = ["LOCK_FILE_LIMIT", "MIB", "PLAN_FILE_LIMIT", "VALUES_FILE_LIMIT", "UnreadableFile", "read_bounded",
+           "size_text"]
 
 MIB = 1024 * 1024
+VALUES_FILE_LIMIT = 8 * MIB
+"""The largest values file read (``values_files``, ``--values``), at load and each time after."""
+PLAN_FILE_LIMIT = 64 * MIB
+"""The largest saved plan read (``apply PLAN``): a plan holds no values, a state's worth of releases."""
+LOCK_FILE_LIMIT = 64 * 1024
+"""The largest lock file read (one holder's JSON line)."""
 _CHUNK = 1024 * 1024
 
 

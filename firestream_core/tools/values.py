@@ -49,6 +49,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from firestream_core.tools.readfile import VALUES_FILE_LIMIT, UnreadableFile, read_bounded
+
 if TYPE_CHECKING:
     from firestream_core.model import ChartInfo, ChartSetValue
 
@@ -58,6 +60,7 @@ __all__ = [
     "deep_merge",
     "merged_values",
     "parse_key",
+    "read_values_file",
     "parse_set_pairs",
     "sweep_stale_values_dirs",
     "typed_value",
@@ -412,6 +415,16 @@ def load_document(filename: str, text: str) -> dict[str, Any]:
     return _fresh(doc)
 
 
+def read_values_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A values file read again after the load's checks, bounded as they were, and parsed.
+
+    :raises UnreadableFile: no longer a regular file, or over ``VALUES_FILE_LIMIT``.
+    :raises ValueError: not a YAML mapping (any more).
+    """
+    text = read_bounded(path, VALUES_FILE_LIMIT).decode("utf-8", errors="replace")
+    return load_document(str(path), text)
+
+
 def file_documents(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
     """The values files at ``paths`` as mappings, in order, each through :func:`load_document`.
 
@@ -421,8 +434,8 @@ def file_documents(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
     """
     for path in paths:
         try:
-            yield load_document(path.name, path.read_text(encoding="utf-8", errors="replace"))
-        except (OSError, ValueError, RecursionError):
+            yield read_values_file(path)
+        except (UnreadableFile, ValueError, RecursionError):
             continue
 
 

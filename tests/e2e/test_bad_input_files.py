@@ -9,8 +9,8 @@ a regression fails here instead of hanging on a FIFO or eating the machine's mem
   most 8 MiB, UTF-8, one YAML document holding a mapping) and ``--set`` helm's key syntax,
   when the project loads: ``plan`` and ``apply`` stop with one error naming the flag and
   the file, helm is never run, and an earlier apply's state stays byte for byte;
-* the project file, the state file, its journal and ``secret_values`` files are read with
-  a bound: ``/dev/zero``, a FIFO or a 3 GB sparse file is refused naming it;
+* the project file, the state file, its journal, ``secret_values`` files and saved plans
+  are read with a bound: ``/dev/zero``, a FIFO or a 3 GB sparse file is refused naming it;
 * a "billion laughs" (377 bytes of YAML aliases) as a values file, inline
   ``yaml_files_content`` or ``--values`` is refused at once ("too many YAML aliases"),
   as helm refuses it, instead of expanding it.
@@ -242,6 +242,24 @@ def test_a_hostile_secret_file_is_one_problem_naming_the_key(
             assert "larger than 1 MiB" in done.stderr
     assert fake_helm.calls() == []
     assert not (project_dir / ".firestream" / "state.json").exists()
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_a_hostile_saved_plan_is_refused_naming_it(
+    kind: str, tmp_path: Path, project_dir: Path, run: Callable[..., subprocess.CompletedProcess[str]],
+    fake_helm: Any,
+) -> None:
+    write_config(project_dir, CONFIG)
+    plan = tmp_path / "saved.plan"  # outside the folder the snapshot reads
+    _hostile(plan, kind)
+    before = snapshot(project_dir)
+    done = run("apply", str(plan), "--yes")
+    assert done.returncode == 1, done.stderr
+    assert_one_error(done.stderr, f"{plan}: cannot read the saved plan ({HOSTILE[kind]}")
+    if kind == "sparse":
+        assert "larger than 64 MiB" in done.stderr
+    assert fake_helm.calls() == []
+    assert snapshot(project_dir) == before
 
 
 # -- a "billion laughs" -------------------------------------------------------------------------

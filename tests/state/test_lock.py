@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -249,7 +250,22 @@ def test_a_lock_that_is_a_folder_is_a_state_error_naming_it(tmp_path: Path) -> N
         ProjectLock(tmp_path, "firestream apply").acquire()
     assert str(info.value).startswith(f"cannot write the lock at {lock_path(tmp_path)}: Is a directory")
     assert info.value.hint
-    with pytest.raises(StateError, match=r"cannot read the lock at .*: Is a directory"):
+    with pytest.raises(StateError, match=r"cannot read the lock at .*: it is a folder, not a file"):
+        read_lock(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
+def test_a_lock_file_that_is_a_fifo_or_huge_is_refused_without_reading_it_all(tmp_path: Path, kind: str) -> None:
+    path = lock_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: an unbounded open or read would wait for ever
+        reason = "is not a regular file"
+    else:
+        with open(path, "wb") as f:  # sparse: 2 GiB that a plain read_text would take in
+            f.truncate(2 * 1024**3)
+        reason = "is larger than 64 KiB"
+    with pytest.raises(StateError, match=rf"cannot read the lock at {re.escape(str(path))}: it {reason}$"):
         read_lock(tmp_path)
 
 

@@ -97,3 +97,30 @@ def test_an_unreadable_file_says_why(tmp_path: Path, monkeypatch) -> None:
 
 def test_size_text() -> None:
     assert [size_text(n) for n in (MIB, 8 * MIB, 1536, 1000)] == ["1 MiB", "8 MiB", "1536 bytes", "1000 bytes"]
+
+
+def test_values_files_read_again_after_the_load_keep_its_bound(tmp_path: Path) -> None:
+    """The plan's changed keys, diff's redactor and the plugins' value checks read a
+    ``values_files`` entry again after the load checked it: a file swapped meanwhile for a
+    FIFO or a huge one is refused the same way, never waited on or read whole."""
+    from firestream_core.tools.values import file_documents, read_values_file
+
+    good, fifo, huge = tmp_path / "good.yaml", tmp_path / "fifo.yaml", tmp_path / "huge.yaml"
+    good.write_text("a: 1\n")
+    os.mkfifo(fifo)
+    with huge.open("wb") as f:
+        f.truncate(3 * 1024**3)
+    assert read_values_file(good) == {"a": 1}
+    for path, why in ((fifo, "is not a regular file"), (huge, "is larger than 8 MiB")):
+        with pytest.raises(UnreadableFile, match=why):
+            read_values_file(path)
+    done = threading.Event()
+    docs: list[object] = []
+
+    def read_all() -> None:
+        docs.extend(file_documents([fifo, huge, good]))
+        done.set()
+
+    threading.Thread(target=read_all, daemon=True).start()
+    assert done.wait(10), "file_documents waited on a FIFO"
+    assert docs == [{"a": 1}]  # the unreadable ones skipped, as before
