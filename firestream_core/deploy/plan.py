@@ -124,6 +124,9 @@ class Change:
     :ivar resolved_version: that resolved version when the config gives a
         constraint or no version (None otherwise): the run installs it
         (``--version``), never the constraint.
+    :ivar version_constraint: what the config asks for when helm resolved it: the
+        constraint as written (``^0.1``), or ``latest`` when the config gives no
+        version (None when it names an exact version).
     :ivar breaking: the breaking-version step this change takes
         (:func:`~firestream_core.model.breaking_step`), None when it takes none.
     :ivar destructive: the destructive steps the change takes, one line each
@@ -168,6 +171,7 @@ class Change:
     desired_chart: str = ""
     desired_version: str | None = None
     resolved_version: str | None = attrs.field(default=None, repr=False)
+    version_constraint: str | None = attrs.field(default=None, repr=False)
     breaking: BreakingStep | None = None
     destructive: tuple[str, ...] = ()
     values_digest: str | None = attrs.field(default=None, repr=False)
@@ -227,7 +231,8 @@ class Change:
             "notes": list(self.notes),
             "problems": list(self.problems),
             "depends_on": list(self.depends_on),
-            "desired": {"chart": self.desired_chart, "version": self.desired_version},
+            "desired": {"chart": self.desired_chart, "version": self.desired_version,
+                        "constraint": self.version_constraint},
             "installed": None if inst is None else {
                 "status": inst.status,
                 "revision": inst.revision,
@@ -700,7 +705,8 @@ def _plan_release(
     asked = None
     if desired.resolved_version is not None:  # a constraint (or no version) helm resolved
         asked = str(chart.chart_info.version or "").strip()
-        base.update(desired_version=desired.resolved_version, resolved_version=desired.resolved_version)
+        base.update(desired_version=desired.resolved_version, resolved_version=desired.resolved_version,
+                    version_constraint=asked or "latest")
     if installed is None or installed.status == "uninstalled":
         why = "not deployed" if installed is None else f"not deployed (status is {installed.status})"
         return Change(action="create", reasons=(why,), **base)

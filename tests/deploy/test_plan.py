@@ -136,7 +136,7 @@ def test_version_constraint_is_compared_at_the_version_helm_resolved(tmp_path: P
     change = plan["db"]
     assert (change.action, change.reasons) == ("upgrade", ("version changed 1.4.2 -> 1.5.0 (^1.0)",))
     assert (change.desired_version, change.resolved_version) == ("1.5.0", "1.5.0")
-    assert change.to_dict()["desired"] == {"chart": "app", "version": "1.5.0"}
+    assert change.to_dict()["desired"] == {"chart": "app", "version": "1.5.0", "constraint": "^1.0"}
     same = desired_state(c, project_dir=tmp_path, resolved_version="1.4.2")
     plan = make_plan([c], [installed("db", version="1.4.2")], state, project_dir=tmp_path,
                      desired={"db": same})
@@ -149,6 +149,11 @@ def test_no_version_is_compared_at_the_latest_helm_resolved(tmp_path: Path) -> N
     plan = make_plan([c], [installed("db", version="1.4.2")], state_of(recorded(c, tmp_path)),
                      project_dir=tmp_path, desired={"db": latest})
     assert plan["db"].reasons == ("version changed 1.4.2 -> 2.0.0 (latest)",)
+    assert plan["db"].to_dict()["desired"] == {"chart": "app", "version": "2.0.0", "constraint": "latest"}
+    exact = chart("db", version="1.4.2")
+    plan = make_plan([exact], [installed("db", version="1.4.2")], state_of(recorded(exact, tmp_path)),
+                     project_dir=tmp_path)
+    assert plan["db"].to_dict()["desired"] == {"chart": "app", "version": "1.4.2", "constraint": None}
 
 
 def test_resolved_version_decides_the_breaking_step(tmp_path: Path) -> None:
