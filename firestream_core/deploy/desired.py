@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import json
 import logging
 import math
@@ -53,6 +52,7 @@ from firestream_core.errors import FirestreamError, PluginError
 from firestream_core.plugin.manager import a_type
 from firestream_core.plugin.stage_tools import ClusterTool, HelmTool, KubectlTool
 from firestream_core.tools.chartfiles import reading_once
+from firestream_core.tools.digest import sha256
 
 if TYPE_CHECKING:
     from firestream_core.model import BreakingVersion, ChartInfo, HelmChart, InstalledRelease
@@ -448,7 +448,7 @@ def _hash(data: Any) -> str:
         text = int.__repr__(data)
     else:
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return "sha256:" + sha256(text.encode()).hexdigest()
 
 
 _PLAIN_SCALARS = (str, bool, int, float, type(None))

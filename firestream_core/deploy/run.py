@@ -265,10 +265,9 @@ class Run:
             self.emit(ApplyEvent("skipped", name, self.changes[name].action, result="skipped", reason=why))
         self._prepare_plugins(n for n in deps if self.changes[n].is_change)
         # what the stages read manifests and values documents with (PyYAML) and name their
-        # values files' folder with (hashlib, tools/values.py), imported here and not by the
-        # first release using them (usually imported already by the plan)
-        import hashlib  # noqa: F401
-
+        # values files' folder with (tools/digest.py, from tools/values.py), imported here and
+        # not by the first release using them (usually imported already by the plan)
+        import firestream_core.tools.digest  # noqa: F401
         import firestream_core.tools.kube_yaml  # noqa: F401
         done = threading.Event()
         watcher = threading.Thread(target=self._watch_cancel, args=(done,), daemon=True,

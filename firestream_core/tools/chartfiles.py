@@ -35,7 +35,6 @@ plan's ``Chart.yaml``), are computed for the first release and reused.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -43,6 +42,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
+
+from firestream_core.tools.digest import sha256
 
 T = TypeVar("T")
 
@@ -201,7 +202,7 @@ def chart_files(folder: Path | str) -> list[tuple[str, Path]]:
     return sorted(out)
 
 
-def _update_archive(h: hashlib._Hash, path: Path) -> bool:
+def _update_archive(h: Any, path: Path) -> bool:
     """Hash a ``.tgz``'s members (name and bytes, sorted); False when it is no archive."""
     import tarfile  # only for archives: a plan of folder charts does without it
     try:
@@ -228,7 +229,7 @@ def chart_digest(path: Path | str) -> str:
 
 
 def _digest(p: Path) -> str:
-    h = hashlib.sha256()
+    h = sha256()
     if p.is_file():
         if not _update_archive(h, p):
             h.update(p.read_bytes())

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
+import errno
 import json
 import logging
 import math
@@ -577,15 +578,22 @@ def values_digest(
     machines; any change of a file, a document or a pair changes it.
 
     :raises FileNotFoundError: a values file is missing (named by path).
+    :raises OSError: a values file is no longer a regular file, or is over
+        ``VALUES_FILE_LIMIT`` (named by path; read with the load's bound).
     """
-    import hashlib  # with the digests (the plan's), not before a plan's first helm call
+    from firestream_core.tools.digest import sha256
 
-    h = hashlib.sha256()
+    h = sha256()
     base = Path(project_dir)
     for f in info.values_files:
         p = Path(f)
         p = p if p.is_absolute() else base / p
-        data = p.read_bytes()
+        try:
+            data = read_bounded(p, VALUES_FILE_LIMIT)
+        except UnreadableFile as exc:
+            if exc.missing:
+                raise FileNotFoundError(errno.ENOENT, exc.reason, str(p)) from None
+            raise OSError(errno.EINVAL, exc.reason, str(p)) from None
         h.update(b"file\0%d\0" % len(data))
         h.update(data)
     merged = canonical_json(merged_values(info, extra))
@@ -653,7 +661,7 @@ def host_marker() -> str:
     """
     global _host_marker
     if _host_marker is None:
-        import hashlib  # imported already: by the plan's digests, and by a run before its dispatch
+        from firestream_core.tools.digest import sha256
 
         parts = [os.uname().nodename]  # socket.gethostname(), without importing socket
         for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
@@ -661,7 +669,7 @@ def host_marker() -> str:
                 parts.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text().strip())
             except OSError:
                 parts.append("")
-        _host_marker = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:10]
+        _host_marker = sha256("\0".join(parts).encode()).hexdigest()[:10]
     return _host_marker
 
 

@@ -141,8 +141,9 @@ def test_a_valid_apply_imports_no_test_runner_and_compiles_no_error_pattern(
 ) -> None:
     """An apply whose releases run no helm tests and whose every call succeeds: the
     ``firestream test`` module, ``difflib`` (a misspelt key's "did you mean"), ``socket``
-    and ``uuid`` (the lock's host and id come from ``os``) and the patterns that read a
-    failed call's stderr (``tools/helm_errors.py``) are never loaded. What the lifecycles
+    and ``uuid`` (the lock's host and id come from ``os``), ``hashlib`` (OpenSSL's start:
+    the digests use ``tools/digest.py``) and the patterns that read a failed call's stderr
+    (``tools/helm_errors.py``) are never loaded. What the lifecycles
     use (PyYAML among it) is imported before the first release is dispatched: no
     lifecycle imports a module."""
     d = tmp_path / "proj"
@@ -173,7 +174,7 @@ def test_a_valid_apply_imports_no_test_runner_and_compiles_no_error_pattern(
         failure = {n: p for n, p in vars(helm_errors).items() if isinstance(p, str) and p.startswith("(?i")}
         cached = {key[1] for key in re._cache}  # re's compiled patterns, keyed (type, pattern, flags)
         compiled = sorted(n for n, p in failure.items() if p in cached)
-        print("code:", code, "loaded:", sorted({"difflib", "firestream_core.deploy.helm_tests", "socket", "uuid"} & set(sys.modules)),
+        print("code:", code, "loaded:", sorted({"difflib", "firestream_core.deploy.helm_tests", "socket", "uuid", "hashlib"} & set(sys.modules)),
               "compiled:", compiled, "of", len(failure), "yaml at dispatch:", "yaml" in before[0],
               "in lifecycles:", sorted(during))
         """,

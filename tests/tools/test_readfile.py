@@ -124,3 +124,13 @@ def test_values_files_read_again_after_the_load_keep_its_bound(tmp_path: Path) -
     threading.Thread(target=read_all, daemon=True).start()
     assert done.wait(10), "file_documents waited on a FIFO"
     assert docs == [{"a": 1}]  # the unreadable ones skipped, as before
+    # the values digest (plan, state) reads them again too: an OSError naming the file
+    from firestream_core.model import ChartInfo
+    from firestream_core.tools.values import values_digest
+
+    for path, why in ((fifo, "is not a regular file"), (huge, "is larger than 8 MiB")):
+        with pytest.raises(OSError, match=why) as caught:
+            values_digest(ChartInfo(name="r", chart="c", values_files=[str(path)]), tmp_path)
+        assert caught.value.filename == str(path)
+    with pytest.raises(FileNotFoundError):
+        values_digest(ChartInfo(name="r", chart="c", values_files=["gone.yaml"]), tmp_path)
