@@ -70,6 +70,7 @@ __all__ = [
     "ReadOnlyHelm",
     "ReadOnlyKubectl",
     "chart_repository",
+    "changed_since_plan",
     "desired_state",
     "desired_states",
     "exact_version",
@@ -586,6 +587,41 @@ def desired_state(
         breaking_version=breaking_version,
         resolved_version=resolved_version,
     )
+
+
+def _shown_path(path: Path | str, project_dir: Path) -> str:
+    """``path`` relative to the project's folder when it is below it, as the config gives it."""
+    p = Path(path)
+    try:
+        return p.relative_to(project_dir).as_posix() if p.is_absolute() else str(path)
+    except ValueError:
+        return str(path)
+
+
+def changed_since_plan(
+    chart: HelmChart, *, project_dir: Path | str, values_digest: str | None, chart_digest: str | None
+) -> list[str]:
+    """Why ``chart`` is no longer the desired state its plan showed: its files changed on disk.
+
+    ``values_digest`` and ``chart_digest`` are the plan's (``Change``); the values
+    files and a local chart folder are read again now, as helm is about to read
+    them. A values file edited (or a branch checked out) while apply waited for a
+    confirmation or for the release's dependencies would otherwise reach helm
+    unseen by the plan. Nothing is compared where the plan could not read them
+    (a digest of None). The problem names the files, never a value.
+    """
+    project_dir = Path(project_dir)
+    info = chart.chart_info
+    changed: list[str] = []
+    if values_digest is not None and _values_digest(chart, project_dir)[0] != values_digest:
+        files = ", ".join(_shown_path(f, project_dir) for f in info.values_files)
+        changed.append("its values" + (f" (values files: {files})" if files else ""))
+    if chart_digest is not None and _chart_digest(chart, project_dir)[0] != chart_digest:
+        changed.append(f"its local chart '{_shown_path(info.path or '', project_dir)}'")
+    if not changed:
+        return []
+    return [" and ".join(changed) + " changed since the plan was made: nothing was changed; "
+            "make and review a new plan"]
 
 
 @reading_once()  # a chart folder several releases share is hashed once

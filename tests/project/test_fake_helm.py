@@ -198,6 +198,37 @@ def test_local_chart_edited_without_a_version_bump_is_upgraded(env, fake_helm):
     (chart / "values.yaml").write_text("replicaCount: 2\n")  # the chart's own values are chart files
     assert [c.reasons for c in env.load().plan().changes] == [("chart files changed",)]
 
+def test_files_edited_between_plan_and_apply_are_refused_never_deployed_unseen(env, fake_helm):
+    """A values file or local chart edited after the plan (at the confirmation prompt, or while
+    the release waited for its dependencies) stops that release before any change: helm would
+    otherwise read what the plan never showed."""
+    chart = env.dir / "charts" / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text("kind: ConfigMap\n")
+    (env.dir / "api.yaml").write_text("message: planned\n")
+    env.write(block("db"), block("api", ("db",), extra='values_files = ["api.yaml"]\n'),
+              '[[deployments.generic]]\nname = "web"\npath = "charts/web"\n')
+    plan = env.load().plan()
+    assert [c.action for c in plan.changes] == ["create"] * 3
+    project = env.load()
+    (env.dir / "api.yaml").write_text("message: unseen\n")
+    (chart / "templates" / "cm.yaml").write_text("kind: ConfigMap\ndata: {}\n")
+    result = project.apply(plan)
+    assert result.releases["db"].ok
+    assert [c.release for c in fake_helm.call_log("upgrade")] == ["db"]
+    for name, what in (("api", "its values (values files: api.yaml)"), ("web", "its local chart 'charts/web'")):
+        outcome = result.releases[name]
+        assert (outcome.result, outcome.stage_failed) == ("failed", "check_prerequisites")
+        assert f"{what} changed since the plan was made: nothing was changed" in outcome.reason
+    assert "unseen" not in result.releases["api"].reason
+    # planned again, the edits are shown and applied
+    plan = env.load().plan()
+    assert [c.name for c in plan.changes] == ["api", "web"]
+    assert env.load().apply(plan).ok
+    assert fake_helm.release("api")["values"]["message"] == "unseen"
+
+
 def test_pending_release_is_recovered_and_breaking_version_reinstalled(env, fake_helm):
     bv = 'last_breaking_version_requiring_restart = { version = "0.2.0", requires_uninstall = true }\n'
     env.write(block("stuck"), block("old", version="0.2.0", extra=bv))
