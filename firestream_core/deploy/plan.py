@@ -590,9 +590,14 @@ def _values_reasons(
 
 
 def _outside_reason(installed: InstalledRelease, record: ReleaseState | None) -> list[str]:
-    """A revision helm made that firestream did not record."""
+    """A revision helm made that firestream did not record.
+
+    Not after a failed (or interrupted) apply or rollback: its record keeps the
+    revision before it, and the revisions helm made since are that run's own (a
+    failed upgrade and its atomic rollback), which "last apply failed" says.
+    """
     rev = record.revision if record is not None else None
-    if rev is not None and installed.revision != rev:
+    if rev is not None and installed.revision != rev and record is not None and record.result == "succeeded":
         return [f"changed outside firestream (revision {installed.revision} in the cluster, {rev} recorded)"]
     return []
 
