@@ -52,7 +52,7 @@ import attrs
 from firestream_core.errors import FirestreamError, PluginError
 from firestream_core.plugin.manager import a_type
 from firestream_core.plugin.stage_tools import ClusterTool, HelmTool, KubectlTool
-from firestream_core.tools.chartfiles import reading_once
+from firestream_core.tools.chartfiles import read_once, reading_once
 
 if TYPE_CHECKING:
     from firestream_core.model import BreakingVersion, ChartInfo, HelmChart, InstalledRelease
@@ -71,9 +71,11 @@ __all__ = [
     "ReadOnlyKubectl",
     "chart_repository",
     "changed_since_plan",
+    "chart_yaml",
     "desired_state",
     "desired_states",
     "exact_version",
+    "local_chart_version",
     "part_reasons",
 ]
 
@@ -406,7 +408,8 @@ class DesiredState:
         (``context.require_breaking_version``), also in ``chart``; None when none did.
     :ivar resolved_version: the exact version helm installs for a repository or OCI
         chart whose config gives a version constraint or none (:class:`ChartVersions`),
-        also ``chart``'s version and part of ``digest``; None for a local chart, an
+        also ``chart``'s version and part of ``digest``; for a local chart its ``Chart.yaml``'s
+        version when the chart info named another (:func:`local_chart_version`); None for a local chart, an
         exact version, or when nothing resolved it (no helm: ``firestream validate``).
     """
 
@@ -665,6 +668,11 @@ def desired_states(
     project_releases = MappingProxyType(dict(releases))  # one read-only copy for every release
     for chart in charts:
         info = chart.chart_info
+        local = local_chart_version(info, project_dir)
+        if local is not None:  # the hooks and the desired state see the version helm deploys
+            chart = copy.deepcopy(chart)
+            info = chart.chart_info
+            info.version = local
         contributed: list[tuple[str, Mapping[str, Any]]] = []
         notes: list[str] = []
         problems: list[str] = []
@@ -688,8 +696,8 @@ def desired_states(
             )
             contributed = _contributions(manager, chart, context)
             notes, problems, breaking = context.notes, context.problems, context.breaking_version
-        resolved = None
-        if versions is not None and not offline:
+        resolved = local
+        if local is None and versions is not None and not offline:
             resolved, problem = versions.resolve(info)
             if problem:
                 problems = [*problems, problem]
@@ -697,6 +705,43 @@ def desired_states(
                                        problems=problems, breaking_version=breaking,
                                        resolved_version=resolved)
     return out
+
+
+def chart_yaml(path: Path) -> dict[str, Any]:
+    """A local chart's ``Chart.yaml`` as a mapping ({} when unreadable: prerequisites report it).
+
+    Read once per plan for a chart several releases share (:func:`~firestream_core.tools.chartfiles.read_once`).
+    """
+    return read_once("Chart.yaml", path, lambda: _read_chart_yaml(path / "Chart.yaml"))
+
+
+def _read_chart_yaml(file: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        # libyaml's parser when there is one (the schema of yaml.safe_load, ~8x faster)
+        data = yaml.load(file.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except (OSError, yaml.YAMLError) as exc:
+        log.debug("cannot read %s: %s", file, type(exc).__name__)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def local_chart_version(info: ChartInfo, project_dir: Path) -> str | None:
+    """The version a local chart (``path``) deploys when its chart info names another, else None.
+
+    helm installs a folder at the version its ``Chart.yaml`` gives and ignores any
+    other: a chart type's default version (``17.1.0``, its repository chart's) or a
+    ``version`` key beside ``path`` is not what runs. None when they agree, when the
+    chart info names no exact version (a constraint is not resolved for a local chart:
+    the plan reads ``Chart.yaml``'s), or when ``Chart.yaml`` names none.
+    """
+    named = exact_version(info.version) if info.path is not None else None
+    if named is None:  # no path, no version, or a constraint: the plan reads Chart.yaml's anyway
+        return None
+    path = Path(info.path)  # type: ignore[arg-type]
+    local = exact_version(chart_yaml(path if path.is_absolute() else project_dir / path).get("version"))
+    return local if local is not None and local != named else None
 
 
 def exact_version(version: object) -> str | None:
