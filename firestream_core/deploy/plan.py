@@ -597,6 +597,9 @@ ExtraSteps = Callable[[HelmChart, BreakingStep], Sequence[str]]
 
 def _recovery_step(installed: InstalledRelease) -> str:
     """What unlocking a ``pending-*`` release takes (``deploy/recovery.py``'s ``recover_pending``)."""
+    if installed.status == "uninstalling":
+        return (f"roll back release '{installed.name}' to revision {installed.revision} (an uninstall "
+                "did not finish), then upgrade")
     if installed.status == "pending-install" and installed.revision <= 1:
         return f"uninstall release '{installed.name}' (pending-install, nothing to return to), then install it"
     return (f"roll back release '{installed.name}' to its last deployed revision below {installed.revision} "

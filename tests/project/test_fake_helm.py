@@ -248,6 +248,24 @@ def test_pending_release_is_recovered_and_breaking_version_reinstalled(env, fake
     assert not env.load().plan().has_changes
 
 
+def test_a_release_left_uninstalling_is_recovered_by_rolling_back_to_itself(env, fake_helm):
+    """An uninstall stopped half-way (a failed pre-delete hook, a killed helm) leaves the release
+    'uninstalling', which `helm upgrade` refuses ("has no deployed releases"): the plan says
+    `recover` and apply rolls it back to its own revision (no pre-delete hook again), then upgrades."""
+    env.write(block("top"))
+    fake_helm.seed_release("top", revision=1, status="uninstalling")
+    plan = env.load().plan()
+    assert (plan["top"].action, plan["top"].reasons) == ("recover", ("status is uninstalling",))
+    assert plan["top"].destructive == (
+        "roll back release 'top' to revision 1 (an uninstall did not finish), then upgrade",)
+    result = env.load().apply(plan)
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert [c.op for c in fake_helm.call_log(release="top") if c.op in ("rollback", "uninstall", "upgrade")] == [
+        "rollback", "upgrade"]
+    assert fake_helm.release("top")["status"] == "deployed"
+    assert not env.load().plan().has_changes
+
+
 def test_dry_run_changes_nothing(env, fake_helm):
     env.write(block("a"), block("b", ("a",)))
     result = env.load().apply(dry_run=True)
