@@ -1035,12 +1035,17 @@ class InstalledRelease:
 
     @property
     def is_pending(self) -> bool:
-        """helm reports ``pending-*``: an earlier operation was interrupted (``recover`` in a plan).
+        """helm reports ``pending-*`` or ``uninstalling``: an earlier operation did not finish
+        (``recover`` in a plan). An ``uninstalling`` release (a ``helm uninstall`` interrupted, or
+        stopped by a failed ``pre-delete`` hook) is refused by ``helm upgrade`` ("has no deployed
+        releases") as a ``pending-*`` one is ("another operation is in progress").
 
         >>> InstalledRelease("db", "data", 2, "pending-upgrade", "postgresql-13.2.24").is_pending
         True
+        >>> InstalledRelease("db", "data", 2, "uninstalling", "postgresql-13.2.24").is_pending
+        True
         """
-        return self.status.startswith("pending-")
+        return self.status.startswith("pending-") or self.status == "uninstalling"
 
     @property
     def key(self) -> tuple[str, str]:

@@ -80,7 +80,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from firestream_core.deploy.desired import DesiredState, desired_state, exact_version, part_reasons
+from firestream_core.deploy.desired import (
+    DesiredState,
+    chart_yaml,
+    desired_state,
+    exact_version,
+    part_reasons,
+)
 from firestream_core.model import (
     BreakingStep,
     BreakingVersion,
@@ -90,7 +96,7 @@ from firestream_core.model import (
     SemVer,
     breaking_step,
 )
-from firestream_core.tools.chartfiles import read_once, reading_once
+from firestream_core.tools.chartfiles import reading_once
 
 if TYPE_CHECKING:
     from firestream_core.graph import ReleaseGraph
@@ -386,7 +392,8 @@ def desired_chart(chart: HelmChart, project_dir: Path | None = None) -> tuple[st
     """The chart name and exact version the config asks for.
 
     ``bitnami/postgresql`` -> ``postgresql``; ``oci://host/x/chart`` -> ``chart``;
-    a local ``path`` -> the name and version of its ``Chart.yaml``. The
+    a local ``path`` -> the name and version of its ``Chart.yaml`` (what helm
+    installs from the folder, even when the chart info names another version). The
     version is None when the config gives none or a constraint (``^1.2``): the
     plan then names the version helm resolved it to
     (:attr:`~firestream_core.deploy.desired.DesiredState.resolved_version`).
@@ -397,31 +404,13 @@ def desired_chart(chart: HelmChart, project_dir: Path | None = None) -> tuple[st
         path = info.path  # a Path (ChartInfo converts it)
         if project_dir is not None and not path.is_absolute():
             path = Path(project_dir) / path
-        meta = _chart_yaml(path)
+        meta = chart_yaml(path)
+        # helm installs the folder's own version, whatever the chart info says (a chart
+        # type's default version describes its repository chart)
         name = str(meta.get("name") or info.chart or path.name)
-        return name, version or exact_version(meta.get("version"))
+        return name, exact_version(meta.get("version")) or version
     ref = info.chart.rstrip("/")
     return ref.rsplit("/", 1)[-1], version
-
-
-def _chart_yaml(path: Path) -> dict[str, Any]:
-    """The chart's ``Chart.yaml`` as a mapping ({} when unreadable: prerequisites report it).
-
-    Read once per plan for a chart several releases share (:func:`~firestream_core.tools.chartfiles.read_once`).
-    """
-    return read_once("Chart.yaml", path, lambda: _read_chart_yaml(path / "Chart.yaml"))
-
-
-def _read_chart_yaml(file: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        # libyaml's parser when there is one (the schema of yaml.safe_load, ~8x faster)
-        data = yaml.load(file.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except (OSError, yaml.YAMLError) as exc:
-        log.debug("cannot read %s: %s", file, type(exc).__name__)
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -594,9 +583,14 @@ def _values_reasons(
 
 
 def _outside_reason(installed: InstalledRelease, record: ReleaseState | None) -> list[str]:
-    """A revision helm made that firestream did not record."""
+    """A revision helm made that firestream did not record.
+
+    Not after a failed (or interrupted) apply or rollback: its record keeps the
+    revision before it, and the revisions helm made since are that run's own (a
+    failed upgrade and its atomic rollback), which "last apply failed" says.
+    """
     rev = record.revision if record is not None else None
-    if rev is not None and installed.revision != rev:
+    if rev is not None and installed.revision != rev and record is not None and record.result == "succeeded":
         return [f"changed outside firestream (revision {installed.revision} in the cluster, {rev} recorded)"]
     return []
 
@@ -607,6 +601,9 @@ ExtraSteps = Callable[[HelmChart, BreakingStep], Sequence[str]]
 
 def _recovery_step(installed: InstalledRelease) -> str:
     """What unlocking a ``pending-*`` release takes (``deploy/recovery.py``'s ``recover_pending``)."""
+    if installed.status == "uninstalling":
+        return (f"roll back release '{installed.name}' to revision {installed.revision} (an uninstall "
+                "did not finish), then upgrade")
     if installed.status == "pending-install" and installed.revision <= 1:
         return f"uninstall release '{installed.name}' (pending-install, nothing to return to), then install it"
     return (f"roll back release '{installed.name}' to its last deployed revision below {installed.revision} "
@@ -704,9 +701,11 @@ def _plan_release(
                 plugin_values=desired.plugin_values)
     asked = None
     if desired.resolved_version is not None:  # a constraint (or no version) helm resolved
-        asked = str(chart.chart_info.version or "").strip()
-        base.update(desired_version=desired.resolved_version, resolved_version=desired.resolved_version,
-                    version_constraint=asked or "latest")
+        # (a local chart's is its Chart.yaml's: nothing was asked of helm)
+        asked = None if chart.chart_info.path is not None else str(chart.chart_info.version or "").strip()
+        base.update(desired_version=desired.resolved_version, resolved_version=desired.resolved_version)
+        if asked is not None:
+            base.update(version_constraint=asked or "latest")
     if installed is None or installed.status == "uninstalled":
         why = "not deployed" if installed is None else f"not deployed (status is {installed.status})"
         return Change(action="create", reasons=(why,), **base)

@@ -12,7 +12,9 @@ never calls them, it reads what they did in ``context.prepared``:
   killed) blocks every later operation ("another operation is in
   progress"). ``recover_pending`` uninstalls a ``pending-install`` at
   revision 1 and otherwise rolls back to the last ``deployed`` revision, as
-  Qovery and Flux do.
+  Qovery and Flux do. A release left ``uninstalling`` (an uninstall killed,
+  or stopped by a failed ``pre-delete`` hook) is rolled back to its own
+  revision, which makes it ``deployed`` again.
 * **breaking versions** - ``take_breaking_step`` runs a chart's
   ``pre_upgrade_commands`` (argument lists, never through a shell) and
   uninstalls first when ``requires_uninstall``, when the upgrade crosses the
@@ -32,6 +34,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from firestream_core.errors import (
     CancelledError,
@@ -186,6 +190,14 @@ def recover_pending(
         installed.status,
         installed.revision,
     )
+    if installed.status == "uninstalling":
+        # helm marks every revision uninstalling and deleted nothing yet, or not all: rolling
+        # back to the current revision makes it deployed again, without re-running the
+        # pre-delete hooks that may have stopped the uninstall (helm 3 and 4 both do this)
+        log.info("release '%s': Recovery: rolling back to revision %d (an uninstall did not finish)",
+                 name, installed.revision)
+        context.helm.rollback(name, ns, installed.revision, wait=info.wait, timeout=info.timeout)
+        return attrs.evolve(installed, status="deployed")
     good = None
     if not (installed.status == "pending-install" and installed.revision <= 1):
         good = last_deployed_revision(history_entries(context, info), below=installed.revision)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from firestream_core.deploy.desired import changed_since_plan
 from firestream_core.deploy.lifecycle import run_release
 from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseOutcome, release_state
 from firestream_core.deploy.scheduler import NodeResult, Scheduler, SchedulerEvent
@@ -378,6 +379,11 @@ class Run:
             change = self.changes[name]
             chart = self.chart_for(change)
             context = self.context_for(chart, change)
+            if chart.chart_info.action is HelmAction.DEPLOY:  # the plan is the truth: nothing unseen
+                context.problems += changed_since_plan(
+                    chart, project_dir=self.project.project_dir,
+                    values_digest=change.values_digest, chart_digest=change.chart_digest,
+                )
             outcome = run_release(chart, self.manager, context, on_stage=self._stage)
             if outcome.ok:  # the plan's reason stays the release's reason
                 outcome = attrs.evolve(outcome, reason=change.reason)

@@ -32,6 +32,8 @@ class Plugin:
 
     FIRESTREAM_PLUGIN_API = 1
     seen: ClassVar[list[str]] = []
+    versions: ClassVar[list[tuple[str, str | None]]] = []
+    """``(release, chart version)`` as each ``contribute_values`` call saw it."""
 
     @hookimpl
     def register_chart_types(self, register: Any) -> None:
@@ -42,6 +44,7 @@ class Plugin:
         if chart.chart_info.action is not HelmAction.DEPLOY:
             return None
         Plugin.seen.append(chart.chart_info.name)
+        Plugin.versions.append((chart.chart_info.name, chart.chart_info.version))
         opts = chart.options
         if opts.greeting == "write":
             context.kubectl.delete("configmap", "x", namespace="default")

@@ -24,7 +24,7 @@ from firestream_core.tools.helm import Helm
 from firestream_core.tools.kubectl import Kubectl
 from firestream_core.tools.process import Completed, Runner
 
-from .contrib_plugin import ContribChart, ContribOptions, manager
+from .contrib_plugin import ContribChart, ContribOptions, Plugin, manager
 
 
 def contrib(name: str = "c", **options: object) -> ContribChart:
@@ -375,3 +375,27 @@ def test_offline_resolves_nothing(tmp_path: Path, fake_helm) -> None:
                            offline=True)["a"]
     assert (state.resolved_version, state.problems) == (None, ())
     assert fake_helm.calls() == []
+
+
+def test_a_local_chart_is_planned_and_seen_at_its_chart_yaml_version(tmp_path: Path) -> None:
+    """helm installs a folder at its Chart.yaml's version: a chart type's default version (its
+    repository chart's) beside ``path`` is never what runs, so neither plugins nor the plan use it."""
+    d = tmp_path / "charts" / "app"
+    (d / "templates").mkdir(parents=True)
+    (d / "Chart.yaml").write_text("apiVersion: v2\nname: tiny-app\nversion: 0.3.0\n")
+    c = contrib()  # its chart info names 0.1.0, as a chart type's default does
+    c.chart_info.path = Path("charts/app")
+    Plugin.versions.clear()
+    desired = desired_states([c], manager=manager(), project_dir=tmp_path)
+    assert Plugin.versions == [("c", "0.3.0")]
+    assert desired["c"].chart.chart_info.version == "0.3.0"
+    live = InstalledRelease("c", "default", 1, "deployed", "tiny-app-0.3.0")
+    plan = make_plan([c], [live], State(), project_dir=tmp_path, desired=desired,
+                     get_values=lambda n, ns: {"message": "hello"})
+    assert plan["c"].desired_version == "0.3.0"
+    assert not [r for r in plan["c"].reasons if "version" in r]
+    (d / "Chart.yaml").write_text("apiVersion: v2\nname: tiny-app\nversion: 0.4.0\n")
+    desired = desired_states([c], manager=manager(), project_dir=tmp_path)
+    plan = make_plan([c], [live], State(), project_dir=tmp_path, desired=desired,
+                     get_values=lambda n, ns: {"message": "hello"})
+    assert "version changed 0.3.0 -> 0.4.0" in plan["c"].reasons

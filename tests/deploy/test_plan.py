@@ -190,7 +190,8 @@ def test_not_deployed_status_is_never_noop(tmp_path: Path, status: str) -> None:
     c = chart("db")
     plan = make_plan([c], [installed("db", status=status)], state_of(recorded(c, tmp_path)),
                      project_dir=tmp_path)
-    assert plan["db"].action == "upgrade"
+    # helm upgrade refuses an 'uninstalling' release ("has no deployed releases"): it is recovered
+    assert plan["db"].action == ("recover" if status == "uninstalling" else "upgrade")
     assert f"status is {status}" in plan["db"].reasons
 
 
@@ -321,6 +322,22 @@ def test_changed_outside_firestream(tmp_path: Path) -> None:
                      project_dir=tmp_path)
     assert plan["db"].action == "upgrade"
     assert plan["db"].reasons == ("changed outside firestream (revision 3 in the cluster, 2 recorded)",)
+
+
+def test_revisions_of_firestreams_own_failed_apply_are_not_changes_outside_it(tmp_path: Path) -> None:
+    """A failed atomic upgrade leaves helm two revisions on (the failed one and its rollback) while
+    the record keeps the revision before it: firestream made them, and the plan says so."""
+    c = chart("api", values="message: two\n")
+    rec = recorded(c, tmp_path, revision=2, result="failed")
+    rec.stage_failed = "exec"
+    plan = make_plan([c], [installed("api", revision=4)], state_of(rec), project_dir=tmp_path,
+                     get_values=lambda n, ns: {"message": "one"})
+    assert plan["api"].reasons == ("last apply failed in exec", "values changed: message")
+    # a succeeded record still tells a revision made by hand
+    rec.result = "succeeded"
+    plan = make_plan([c], [installed("api", revision=4)], state_of(rec), project_dir=tmp_path,
+                     get_values=lambda n, ns: {"message": "one"})
+    assert plan["api"].reasons[0] == "changed outside firestream (revision 4 in the cluster, 2 recorded)"
 
 
 def test_last_apply_failed_is_retried(tmp_path: Path) -> None:

@@ -198,6 +198,37 @@ def test_local_chart_edited_without_a_version_bump_is_upgraded(env, fake_helm):
     (chart / "values.yaml").write_text("replicaCount: 2\n")  # the chart's own values are chart files
     assert [c.reasons for c in env.load().plan().changes] == [("chart files changed",)]
 
+def test_files_edited_between_plan_and_apply_are_refused_never_deployed_unseen(env, fake_helm):
+    """A values file or local chart edited after the plan (at the confirmation prompt, or while
+    the release waited for its dependencies) stops that release before any change: helm would
+    otherwise read what the plan never showed."""
+    chart = env.dir / "charts" / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text("kind: ConfigMap\n")
+    (env.dir / "api.yaml").write_text("message: planned\n")
+    env.write(block("db"), block("api", ("db",), extra='values_files = ["api.yaml"]\n'),
+              '[[deployments.generic]]\nname = "web"\npath = "charts/web"\n')
+    plan = env.load().plan()
+    assert [c.action for c in plan.changes] == ["create"] * 3
+    project = env.load()
+    (env.dir / "api.yaml").write_text("message: unseen\n")
+    (chart / "templates" / "cm.yaml").write_text("kind: ConfigMap\ndata: {}\n")
+    result = project.apply(plan)
+    assert result.releases["db"].ok
+    assert [c.release for c in fake_helm.call_log("upgrade")] == ["db"]
+    for name, what in (("api", "its values (values files: api.yaml)"), ("web", "its local chart 'charts/web'")):
+        outcome = result.releases[name]
+        assert (outcome.result, outcome.stage_failed) == ("failed", "check_prerequisites")
+        assert f"{what} changed since the plan was made: nothing was changed" in outcome.reason
+    assert "unseen" not in result.releases["api"].reason
+    # planned again, the edits are shown and applied
+    plan = env.load().plan()
+    assert [c.name for c in plan.changes] == ["api", "web"]
+    assert env.load().apply(plan).ok
+    assert fake_helm.release("api")["values"]["message"] == "unseen"
+
+
 def test_pending_release_is_recovered_and_breaking_version_reinstalled(env, fake_helm):
     bv = 'last_breaking_version_requiring_restart = { version = "0.2.0", requires_uninstall = true }\n'
     env.write(block("stuck"), block("old", version="0.2.0", extra=bv))
@@ -214,6 +245,24 @@ def test_pending_release_is_recovered_and_breaking_version_reinstalled(env, fake
         "uninstall", "upgrade"]
     assert fake_helm.release("stuck")["status"] == "deployed"
     assert fake_helm.release("old")["version"] == "0.2.0"
+    assert not env.load().plan().has_changes
+
+
+def test_a_release_left_uninstalling_is_recovered_by_rolling_back_to_itself(env, fake_helm):
+    """An uninstall stopped half-way (a failed pre-delete hook, a killed helm) leaves the release
+    'uninstalling', which `helm upgrade` refuses ("has no deployed releases"): the plan says
+    `recover` and apply rolls it back to its own revision (no pre-delete hook again), then upgrades."""
+    env.write(block("top"))
+    fake_helm.seed_release("top", revision=1, status="uninstalling")
+    plan = env.load().plan()
+    assert (plan["top"].action, plan["top"].reasons) == ("recover", ("status is uninstalling",))
+    assert plan["top"].destructive == (
+        "roll back release 'top' to revision 1 (an uninstall did not finish), then upgrade",)
+    result = env.load().apply(plan)
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert [c.op for c in fake_helm.call_log(release="top") if c.op in ("rollback", "uninstall", "upgrade")] == [
+        "rollback", "upgrade"]
+    assert fake_helm.release("top")["status"] == "deployed"
     assert not env.load().plan().has_changes
 
 
