@@ -405,6 +405,8 @@ class DesiredState:
     :ivar digest: one digest over all of it.
     :ivar notes: what plugins said about the values (``context.note``), plan reasons.
     :ivar problems: why the release cannot be deployed as configured (``context.refuse``).
+    :ivar steps: what the chart type's ``exec`` does besides helm when the release changes
+        (``context.exec_step``), listed by the plan under the destructive steps of a change.
     :ivar breaking_version: the ``BreakingVersion`` a plugin decided
         (``context.require_breaking_version``), also in ``chart``; None when none did.
     :ivar resolved_version: the exact version helm installs for a repository or OCI
@@ -426,6 +428,7 @@ class DesiredState:
     problems: tuple[str, ...] = ()
     breaking_version: BreakingVersion | None = None
     resolved_version: str | None = None
+    steps: tuple[str, ...] = ()
 
     @property
     def plugin_values(self) -> dict[str, Any]:
@@ -532,6 +535,7 @@ def desired_state(
     problems: Iterable[str] = (),
     breaking_version: BreakingVersion | None = None,
     resolved_version: str | None = None,
+    steps: Iterable[str] = (),
 ) -> DesiredState:
     """The desired state of ``chart`` with the values plugins contributed (pure; no tool call).
 
@@ -539,6 +543,7 @@ def desired_state(
         (what :meth:`FirestreamPluginManager.contribute_values` returns).
     :param notes: what the plugins said about the values (plan reasons).
     :param problems: why the release cannot be deployed as configured.
+    :param steps: what the chart type's ``exec`` does besides helm when the release changes.
     :param breaking_version: a ``BreakingVersion`` a plugin decided; it
         replaces the chart's ``last_breaking_version_requiring_restart``.
     :param resolved_version: the exact version helm resolved the chart's version
@@ -590,6 +595,7 @@ def desired_state(
         problems=tuple(dict.fromkeys(problems)),
         breaking_version=breaking_version,
         resolved_version=resolved_version,
+        steps=tuple(dict.fromkeys(steps)),
     )
 
 
@@ -678,6 +684,7 @@ def desired_states(
         notes: list[str] = []
         problems: list[str] = []
         breaking: BreakingVersion | None = None
+        steps: list[str] = []
         # no plugin concerned contributes: no context to build, no copy of the chart to hand out
         if manager is not None and manager.calls_contribute_values(chart):
             try:
@@ -697,6 +704,7 @@ def desired_states(
             )
             contributed = _contributions(manager, chart, context)
             notes, problems, breaking = context.notes, context.problems, context.breaking_version
+            steps = context.steps
         resolved = local
         if local is None and versions is not None and not offline:
             resolved, problem = versions.resolve(info)
@@ -704,7 +712,7 @@ def desired_states(
                 problems = [*problems, problem]
         out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, notes=notes,
                                        problems=problems, breaking_version=breaking,
-                                       resolved_version=resolved)
+                                       resolved_version=resolved, steps=steps)
     return out
 
 

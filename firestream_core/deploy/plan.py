@@ -667,12 +667,16 @@ def plan_release(
                            get_values=get_values, redact=redact, desired=desired, extra_steps=extra_steps)
     if desired is None or change.action == "destroy" or chart.chart_info.action is not HelmAction.DEPLOY:
         return change
-    if not (desired.problems or desired.notes or desired.breaking_version is not None):
+    if not (desired.problems or desired.notes or desired.steps or desired.breaking_version is not None):
         return change  # the plugins said nothing to add
     refused = "; ".join(p.removeprefix(f"release '{change.name}': ") for p in desired.problems)
     said: dict[str, Any] = {"reasons": (*([f"refused: {refused}"] if refused else []),
                         *change.reasons, *desired.notes),
             "notes": desired.notes, "problems": desired.problems}
+    # exec's own steps run only when the release changes; a breaking step's lines from the chart
+    # type (ChartType.destructive_steps) already tell what its exec does then
+    if change.is_change and desired.steps and (change.breaking is None or extra_steps is None):
+        said["destructive"] = tuple(dict.fromkeys((*change.destructive, *desired.steps)))
     if desired.breaking_version is not None:
         said["breaking_version"] = desired.breaking_version
     return attrs.evolve(change, **said)

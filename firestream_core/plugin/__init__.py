@@ -79,7 +79,13 @@ if TYPE_CHECKING:
     from firestream_core.plugin import checks
     from firestream_core.plugin.checks import chart_value
     from firestream_core.plugin.context import DeployContext, PreparedRelease
-    from firestream_core.plugin.crds import apply_crds, chart_crds, crd_names, upgrade_chart_crds
+    from firestream_core.plugin.crds import (
+        apply_crds,
+        chart_crds,
+        crd_names,
+        crds_step_due,
+        upgrade_chart_crds,
+    )
     from firestream_core.plugin.helpers import (
         breaking_version_at,
         current_release,
@@ -126,6 +132,7 @@ _EXPORTS = {
     "apply_crds": "plugin.crds",
     "chart_crds": "plugin.crds",
     "crd_names": "plugin.crds",
+    "crds_step_due": "plugin.crds",
     "upgrade_chart_crds": "plugin.crds",
     "at_least": "plugin.options",
     "OptionValueError": "plugin.options",
@@ -184,6 +191,7 @@ __all__ = [
     "chart_value",
     "checks",
     "crd_names",
+    "crds_step_due",
     "current_release",
     "ensure_namespace",
     "ensure_secret",

@@ -148,6 +148,8 @@ class DeployContext:
         ``check_prerequisites``, before anything changed.
     :ivar breaking_version: a breaking version the desired-state stage decided
         (:meth:`require_breaking_version`); the plan decides the breaking step with it.
+    :ivar steps: what this chart type's ``exec`` does besides helm whenever the release
+        changes, said in the desired-state stage (:meth:`exec_step`); the plan lists them.
     :ivar lifecycle: what the runner keeps of this release's lifecycle
         (:class:`LifecycleRecord`: what ``exec`` did, the ``helm test`` run);
         the runner starts a new one for every release it runs.
@@ -188,6 +190,7 @@ class DeployContext:
     notes: list[str] = attrs.field(factory=list)
     problems: list[str] = attrs.field(factory=list)
     breaking_version: BreakingVersion | None = None
+    steps: list[str] = attrs.field(factory=list)
     lifecycle: LifecycleRecord = attrs.field(factory=LifecycleRecord)
     offline: bool = False
     prepared: PreparedRelease | None = None
@@ -219,6 +222,22 @@ class DeployContext:
         """
         if text not in self.problems:
             self.problems.append(text)
+
+    def exec_step(self, text: str) -> None:
+        """Say a step this chart type's ``exec`` takes whenever the release is created,
+        upgraded or recovered (``contribute_values``), e.g. its CRDs server-side applied before helm.
+
+        The plan lists it under the release's destructive steps when the release
+        changes, never on a ``no-op`` (nothing runs then); a line equal to one of the
+        breaking-version step's (``ChartType.destructive_steps``) is listed once.
+
+        >>> context = DeployContext(helm=None, kubectl=None)
+        >>> context.exec_step("server-side apply the example.com CRDs of my-operator 1.2.0 before helm")
+        >>> context.steps
+        ['server-side apply the example.com CRDs of my-operator 1.2.0 before helm']
+        """
+        if text not in self.steps:
+            self.steps.append(text)
 
     def require_breaking_version(self, version: BreakingVersion) -> None:
         """Use ``version`` as this release's breaking version (``contribute_values``), e.g. a

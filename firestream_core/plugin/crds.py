@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from firestream_core.model import ChartInfo, InstalledRelease
     from firestream_core.plugin.context import DeployContext
 
-__all__ = ["apply_crds", "chart_crds", "crd_names", "is_crd_file", "upgrade_chart_crds"]
+__all__ = ["apply_crds", "chart_crds", "crd_names", "crds_step_due", "is_crd_file", "upgrade_chart_crds"]
 
 _SUFFIXES = (".yaml", ".yml", ".json")
 _MAX_CRD_BYTES = 64 * 1024 * 1024
@@ -184,3 +184,27 @@ def upgrade_chart_crds(
     ):
         return None
     return apply_crds(context, info)
+
+
+def crds_step_due(context: DeployContext, info: ChartInfo, *, probe: Iterable[str] = ()) -> bool:
+    """Whether :func:`upgrade_chart_crds` will apply CRDs when this release is deployed, decided
+    in the desired-state stage (``contribute_values``) so the plan can say so (``context.exec_step``).
+
+    The same rule, on the plan's view of the cluster: a deploy without ``skip_crds`` of a
+    release helm already knows (``context.installed``), or whose ``probe`` CRDs exist (a
+    read-only ``kubectl get``). Offline (``firestream validate``) nothing is known: False.
+
+    Example, the ``contribute_values`` of an operator chart plugin whose ``exec`` calls
+    :func:`upgrade_chart_crds`::
+
+        @hookimpl
+        def contribute_values(chart, context):
+            if crds_step_due(context, chart.chart_info, probe=["kafkas.kafka.strimzi.io"]):
+                context.exec_step(f"server-side apply the CRDs of my-operator {chart.chart_info.version} "
+                                  "before the upgrade (helm never updates crds/)")
+    """
+    if info.action is not HelmAction.DEPLOY or info.skip_crds or context.offline:
+        return False
+    if context.installed is not None:
+        return True
+    return any(context.kubectl.get("customresourcedefinition", name) is not None for name in probe)

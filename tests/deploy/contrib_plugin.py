@@ -56,6 +56,8 @@ class Plugin:
             context.note("message is 'note' (because the test says so)")
         if opts.greeting == "refuse":
             context.refuse(f"release '{chart.chart_info.name}': greeting 'refuse' cannot be deployed")
+        if opts.greeting == "step":  # exec does more than helm whenever the release changes
+            context.exec_step("apply the widgets CRD before helm")
         if opts.greeting == "breaking":
             from firestream_core.model import BreakingVersion
 

@@ -399,3 +399,18 @@ def test_a_local_chart_is_planned_and_seen_at_its_chart_yaml_version(tmp_path: P
     plan = make_plan([c], [live], State(), project_dir=tmp_path, desired=desired,
                      get_values=lambda n, ns: {"message": "hello"})
     assert "version changed 0.3.0 -> 0.4.0" in plan["c"].reasons
+
+
+def test_an_exec_step_a_plugin_says_is_listed_on_a_change_never_on_a_noop(tmp_path: Path) -> None:
+    """``context.exec_step``: what exec does besides helm whenever the release changes (an operator
+    plugin's CRD apply) is a destructive step of a create or an upgrade; a no-op runs nothing."""
+    step = "apply the widgets CRD before helm"
+    ds = desired_states([contrib(greeting="step")], manager=manager(), project_dir=tmp_path)["c"]
+    assert ds.steps == (step,) and ds.notes == ()
+    create = make_plan([contrib(greeting="step")], [], State(), project_dir=tmp_path, desired={"c": ds})
+    assert (create["c"].action, create["c"].destructive) == ("create", (step,))
+    assert create["c"].to_dict()["destructive"] == [step]
+    again = plan_after(contrib(greeting="step"), contrib(greeting="step"), tmp_path)
+    assert (again["c"].action, again["c"].destructive) == ("no-op", ())
+    changed = plan_after(contrib(greeting="one"), contrib(greeting="step"), tmp_path)
+    assert (changed["c"].action, changed["c"].destructive) == ("upgrade", (step,))

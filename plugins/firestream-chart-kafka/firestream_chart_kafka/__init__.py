@@ -24,7 +24,7 @@ from .hooks import (
     validate,
 )
 
-FIRESTREAM_PLUGIN_API = 3  # contribute_values with context.refuse
+FIRESTREAM_PLUGIN_API = 4  # contribute_values with context.refuse / exec_step
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",

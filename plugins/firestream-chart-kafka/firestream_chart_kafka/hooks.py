@@ -8,7 +8,8 @@ contribute_values      (deploy) refuses an upgrade from below 0.49.0 to 1.x, whi
                        (the plan lists it, apply stops before any change); an
                        upgrade across upgrade notes - to a pinned version too -
                        gets the last one as its breaking version, so the plan
-                       names the CRD step exec takes
+                       names the CRD step exec takes; any other create or upgrade
+                       over existing CRDs says it too (``context.exec_step``)
 pre_exec               (destroy) the Kafka resource is deleted before its operator
                        is uninstalled (``delete_cluster_on_destroy``)
 exec                   (deploy) a ``wrapper=True`` step between the core's
@@ -17,7 +18,7 @@ exec                   (deploy) a ``wrapper=True`` step between the core's
                        CRDs are already there), the chart's CRDs are
                        server-side applied (``upgrade_chart_crds``;
                        ``upgrade_crds = false`` to leave them). The plan lists
-                       this step (``destructive_steps``).
+                       this step (``context.exec_step``, ``destructive_steps``).
 post_exec              (deploy) waits until the operator Deployment is available,
                        then creates the ``kafka_cluster`` (if any) and waits for
                        its ``Ready`` condition
@@ -69,6 +70,12 @@ def chart_type() -> ChartType:
     )
 
 
+def crd_step_line(version: str | None) -> str:
+    """The plan's line for the CRD step ``exec`` takes before helm (``upgrade_chart_crds``)."""
+    return (f"server-side apply the Strimzi CRDs of strimzi-kafka-operator {version or 'the resolved version'} "
+            "before the upgrade (helm never updates crds/)")
+
+
 def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     """What ``exec`` adds to a breaking step, for the plan: the Strimzi CRDs applied before helm.
 
@@ -79,7 +86,7 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     if not options_of(chart).upgrade_crds:
         return [f"Strimzi CRDs NOT updated (upgrade_crds = false): apply those of strimzi-kafka-operator "
                 f"{target} yourself first"] + [f"upgrade note of {v}: {note}" for v, note in crossed]
-    lines = [f"server-side apply the Strimzi CRDs of strimzi-kafka-operator {target} before the upgrade (helm never updates crds/)"]
+    lines = [crd_step_line(target)]
     lines += [f"which covers the note of {version}: {note}" for version, note in crossed]
     return lines
 
@@ -136,7 +143,8 @@ def v1_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """Refuse an upgrade from below 0.49.0 straight to 1.x (:func:`v1_upgrade_problem`); else an
     upgrade across upgrade notes gets the last as its breaking version (the plan shows the CRD
-    step, a pinned ``version`` too), and one across none a note naming the CRD step. No values."""
+    step, a pinned ``version`` too); any deploy over existing CRDs (an upgrade, a create whose CRDs
+    are there) lists the CRD step exec takes (``context.exec_step``). No values."""
     from firestream_core.plugin import BreakingVersion, current_release
 
     info = chart.chart_info
@@ -146,15 +154,19 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     if problem:
         context.refuse(problem)
         return None
+    from firestream_core.plugin import crds_step_due
+
+    from .cluster import KIND
+
+    if options_of(chart).upgrade_crds and crds_step_due(context, info, probe=(KIND,)):
+        # every create or upgrade over existing CRDs applies them first (exec): the plan lists it
+        context.exec_step(crd_step_line(info.version))
     installed = current_release(chart, context)
     if installed is None or not info.version or installed.chart_version in ("", info.version):
         return None
     crossed = notes_crossed(installed.chart_version, info.version)
     if crossed:
         context.require_breaking_version(BreakingVersion(crossed[-1][0]))
-    elif options_of(chart).upgrade_crds:  # no note crossed: still a CRD step exec takes, said on the line
-        context.note(f"the Strimzi CRDs of strimzi-kafka-operator {info.version} are server-side applied "
-                     f"before the upgrade (helm never updates crds/)")
     return None
 
 

@@ -88,8 +88,9 @@ def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) ->
     assert [line.split(":")[0].strip() for line in change.destructive[1:]] == ["upgrade note of 1.0.0"]
 
 
-def test_every_version_change_names_the_crd_step_in_the_plan() -> None:
-    """Across notes: the last as breaking version (its destructive steps); across none: a note; same version: nothing."""
+def test_every_deploy_over_installed_crds_names_the_crd_step_in_the_plan() -> None:
+    """Across notes: the last as breaking version (its destructive steps); any upgrade, a values-only
+    one too, applies the CRDs first: said for the plan (``context.exec_step``), never as a note."""
     from firestream_chart_kafka.hooks import contribute_values
 
     from firestream_core.model import InstalledRelease
@@ -101,13 +102,16 @@ def test_every_version_change_names_the_crd_step_in_the_plan() -> None:
         live = InstalledRelease("kafka", "default", 1, "deployed", f"strimzi-kafka-operator-{installed}")
         context = DeployContext(helm=None, kubectl=None, change="upgrade", installed=live)
         assert contribute_values(chart, context) is None
+        assert context.notes == []
         bv = context.breaking_version
-        return (bv.version if bv else None), context.notes
+        return (bv.version if bv else None), context.steps
 
-    assert decided("0.38.0", "0.51.0") == ("0.49.0", [])
-    assert decided("0.51.0", "1.2.0") == ("1.0.0", [])
-    assert decided("1.1.0", "1.2.0") == (None, [
-        "the Strimzi CRDs of strimzi-kafka-operator 1.2.0 are server-side applied before the upgrade "
-        "(helm never updates crds/)"])
+    def step(version: str) -> list[str]:
+        return [f"server-side apply the Strimzi CRDs of strimzi-kafka-operator {version} before the upgrade "
+                "(helm never updates crds/)"]
+
+    assert decided("0.38.0", "0.51.0") == ("0.49.0", step("0.51.0"))
+    assert decided("0.51.0", "1.2.0") == ("1.0.0", step("1.2.0"))
+    assert decided("1.1.0", "1.2.0") == (None, step("1.2.0"))
     assert decided("1.1.0", "1.2.0", upgrade_crds=False) == (None, [])
-    assert decided("1.2.0", "1.2.0") == (None, [])
+    assert decided("1.2.0", "1.2.0") == (None, step("1.2.0"))

@@ -28,7 +28,7 @@ from .hooks import (
     validate,
 )
 
-FIRESTREAM_PLUGIN_API = 2  # contribute_values
+FIRESTREAM_PLUGIN_API = 4  # contribute_values with context.exec_step
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",

@@ -4,7 +4,8 @@
 stage                  what this plugin adds to the defaults
 =====================  ==============================================================
 check_prerequisites    ``grafana_password_env`` names a set variable
-contribute_values      (deploy) Grafana pointed at its admin Secret (pure)
+contribute_values      (deploy) Grafana pointed at its admin Secret (pure); the
+                       CRD step exec takes, for the plan (``context.exec_step``)
 pre_exec               (deploy) the Grafana admin Secret
 exec                   (deploy) a ``wrapper=True`` step between the core's
                        preparation and its ``helm upgrade --install``: when the
@@ -60,6 +61,12 @@ def chart_type() -> ChartType:
     )
 
 
+def crd_step_line(version: str | None) -> str:
+    """The plan's line for the CRD step ``exec`` takes before helm (``upgrade_chart_crds``)."""
+    return (f"server-side apply the monitoring.coreos.com CRDs of kube-prometheus-stack "
+            f"{version or 'the resolved version'} before the upgrade (helm never updates crds/)")
+
+
 def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     """What ``exec`` adds to a breaking step, for the plan, in its order.
 
@@ -76,8 +83,7 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     if not opts.upgrade_crds:
         return [f"CRDs NOT updated (upgrade_crds = false): apply those of kube-prometheus-stack {target} "
                 f"yourself first; upstream requires it for {', '.join(v for v, _ in crossed) or 'this upgrade'}"]
-    lines = [f"server-side apply the monitoring.coreos.com CRDs of kube-prometheus-stack {target} "
-             "before the upgrade (helm never updates crds/)"]
+    lines = [crd_step_line(target)]
     lines += [f"which covers the CRD update of {version}: {note}" for version, note in crossed]
     return lines
 
@@ -114,11 +120,19 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
 
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
-    """Grafana pointed at the admin Secret ``pre_exec`` keeps (``grafana.admin.*``)."""
+    """Grafana pointed at the admin Secret ``pre_exec`` keeps (``grafana.admin.*``); and the CRD
+    step ``exec`` takes on this deploy, said for the plan (``context.exec_step``)."""
+    from firestream_core.plugin import crds_step_due
+
+    from .crds import CRDS
     from .grafana import admin_values
 
-    if chart.chart_info.action is not HelmAction.DEPLOY:
+    info = chart.chart_info
+    if info.action is not HelmAction.DEPLOY:
         return None
+    if (options_of(chart).upgrade_crds and value_of(chart, context, "crds.enabled", True)
+            and crds_step_due(context, info, probe=CRDS[:1])):
+        context.exec_step(crd_step_line(info.version))
     return admin_values(chart, context)
 
 
