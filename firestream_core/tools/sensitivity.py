@@ -254,16 +254,20 @@ def strip_url_credentials(url: str) -> str:
 
 
 def value_changes(
-    old: Any, new: Any, *, patterns: Iterable[str] = (), secret_paths: Iterable[str] = ()
+    old: Any, new: Any, *, patterns: Iterable[str] = (), secret_paths: Iterable[str] = (),
+    old_secret_paths: Iterable[str] = (),
 ) -> list[tuple[str, str, str]]:
     """``(path, old, new)`` for every leaf that differs, sorted; sensitive values as ``(sensitive)``.
 
     ``secret_paths`` are paths known secret whatever their key (those of a
-    values file marked secret, such as ``secret_values``). A leaf missing on
-    one side shows ``(none)``; a container replacing a scalar shows as JSON.
+    values file marked secret, such as ``secret_values``); ``old_secret_paths``
+    are paths that were secret when ``old`` was applied (the state's record),
+    hiding the old side only. A leaf missing on one side shows ``(none)``; a
+    container replacing a scalar shows as JSON.
     """
     patterns = tuple(patterns)
     secret = set(secret_paths)
+    was_secret = secret | set(old_secret_paths)
     a = dict(leaves(old or {}))
     b = dict(leaves(new or {}))
     out: list[tuple[str, str, str]] = []
@@ -272,7 +276,7 @@ def value_changes(
         if va is not _ABSENT and vb is not _ABSENT and type(va) is type(vb) and va == vb:
             continue
         hide = path in secret or is_sensitive_path(path, patterns)
-        out.append((path, show_value(va, sensitive=hide and va is not _ABSENT),
+        out.append((path, show_value(va, sensitive=(hide or path in was_secret) and va is not _ABSENT),
                     show_value(vb, sensitive=hide and vb is not _ABSENT)))
     return out
 

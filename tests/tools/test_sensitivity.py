@@ -125,6 +125,9 @@ def test_value_changes_show_ordinary_values_and_hide_sensitive_ones():
         ("extra.token", "(none)", SENSITIVE),
         ("replicaCount", "(none)", "2"),
     ]
+    # a path the state recorded as secret hides helm's old value only
+    assert value_changes({"db": {"dsn": "old-dsn-1"}}, {"db": {"dsn": "plain-now"}}, old_secret_paths=["db.dsn"]) == [
+        ("db.dsn", SENSITIVE, "plain-now")]
     # a secret_values path is sensitive whatever its key
     assert value_changes({"db": {"pw": "aaaa"}}, {"db": {"pw": "bbbb"}}, secret_paths=["db.pw"]) == [
         ("db.pw", SENSITIVE, SENSITIVE)]
