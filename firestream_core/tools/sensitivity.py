@@ -15,7 +15,9 @@ Everything that hides something (the :class:`~firestream_core.tools.redact.Redac
 * a values leaf whose **own** key says secret (:func:`is_sensitive_key`:
   ``password``, ``postgresPassword``, ``apiKey``, ``token``, ``secretKey``,
   ``privateKey``, ``credentials``, ``clientSecret``, ...), or a leaf below such
-  a key (``credentials.accessKeyId``). A parent key such as ``auth`` makes
+  a key (``credentials.accessKeyId``), or the ``value`` of a ``{name, value}``
+  pair whose ``name`` says secret (``extraEnvVars: [{name: DB_PASSWORD,
+  value: ...}]``, :func:`named_secret_paths`). A parent key such as ``auth`` makes
   nothing secret: ``auth.database`` and ``auth.existingSecret`` stay visible;
   keys that *name* an object or a file (``existingSecret``, ``secretName``,
   ``passwordFile``, ``adminPasswordKey``, ``imagePullSecrets``) are never
@@ -64,6 +66,7 @@ __all__ = [
     "is_sensitive_path",
     "leaves",
     "name_clashes",
+    "named_secret_paths",
     "sensitive_leaves",
     "show_value",
     "strip_url_credentials",
@@ -172,11 +175,34 @@ def leaves(values: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, values
 
 
+def named_secret_paths(values: Any, prefix: str = "") -> Iterator[str]:
+    """The paths of the ``value`` of every ``{name: ..., value: ...}`` whose ``name`` says secret.
+
+    An environment variable list (``extraEnvVars``, ``env``) names its secret in
+    its ``name``, not in a key: ``[{name: DB_PASSWORD, value: ...}]`` holds a
+    password at ``extraEnvVars[0].value``. Paths are written as :func:`leaves`
+    writes them.
+    """
+    if isinstance(values, Mapping):
+        name = values.get("name")
+        if isinstance(name, str) and "value" in values and is_sensitive_key(name):
+            at = f"{prefix}.value" if prefix else "value"
+            yield from (path for path, _ in leaves(values["value"], at))
+        for k, v in values.items():
+            key = _escape(str(k))
+            yield from named_secret_paths(v, f"{prefix}.{key}" if prefix else key)
+    elif isinstance(values, (list, tuple)):
+        for i, v in enumerate(values):
+            yield from named_secret_paths(v, f"{prefix}[{i}]")
+
+
 def sensitive_leaves(values: Any, patterns: Iterable[str] = ()) -> Iterator[tuple[str, Any]]:
-    """The ``(path, value)`` leaves of ``values`` that :func:`is_sensitive_path` calls sensitive."""
+    """The ``(path, value)`` leaves of ``values`` that :func:`is_sensitive_path` calls sensitive,
+    and the values of the ``{name, value}`` pairs whose name says secret (:func:`named_secret_paths`)."""
     patterns = tuple(patterns)
+    named = set(named_secret_paths(values))
     for path, value in leaves(values):
-        if is_sensitive_path(path, patterns):
+        if path in named or is_sensitive_path(path, patterns):
             yield path, value
 
 
@@ -266,8 +292,8 @@ def value_changes(
     container replacing a scalar shows as JSON.
     """
     patterns = tuple(patterns)
-    secret = set(secret_paths)
-    was_secret = secret | set(old_secret_paths)
+    secret = set(secret_paths) | set(named_secret_paths(new or {}))
+    was_secret = secret | set(old_secret_paths) | set(named_secret_paths(old or {}))
     a = dict(leaves(old or {}))
     b = dict(leaves(new or {}))
     out: list[tuple[str, str, str]] = []

@@ -133,6 +133,22 @@ def test_value_changes_show_ordinary_values_and_hide_sensitive_ones():
         ("db.pw", SENSITIVE, SENSITIVE)]
 
 
+def test_an_env_var_list_hides_the_value_its_name_says_secret():
+    """``extraEnvVars: [{name: DB_PASSWORD, value: ...}]``: the name says secret, not a key."""
+    old = {"extraEnvVars": [{"name": "DB_PASSWORD", "value": "old-env-pw-1"}, {"name": "LOG_LEVEL", "value": "info"}]}
+    new = {"extraEnvVars": [{"name": "DB_PASSWORD", "value": "new-env-pw-2"}, {"name": "LOG_LEVEL", "value": "debug"}]}
+    assert value_changes(old, new) == [
+        ("extraEnvVars[0].value", SENSITIVE, SENSITIVE),
+        ("extraEnvVars[1].value", "info", "debug"),
+    ]
+    assert dict(sensitive_leaves(new)) == {"extraEnvVars[0].value": "new-env-pw-2"}
+    r = project_redactor(new)
+    assert r.redact("DB_PASSWORD=new-env-pw-2 LOG_LEVEL=debug") == f"DB_PASSWORD={MASK} LOG_LEVEL=debug"
+    # a name that names something (a file, a Secret) keeps its value readable
+    named = {"env": [{"name": "DB_PASSWORD_FILE", "value": "/run/secrets/db"}]}
+    assert dict(sensitive_leaves(named)) == {}
+
+
 @pytest.mark.parametrize(("url", "has"), [
     ("oci://user:hunter2pw@registry.example/x/web", True),
     ("https://user:pw@charts.example/stable", True),
