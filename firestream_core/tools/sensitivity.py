@@ -144,8 +144,10 @@ def _matches(path: str, patterns: Iterable[str]) -> bool:
 def is_sensitive_path(path: str, patterns: Iterable[str] = ()) -> bool:
     """True when the value at dotted ``path`` (``auth.password``, ``a.list[0].token``) is sensitive.
 
-    Its leaf key says secret, or a key above it does and the leaf does not
-    name something (``credentials.user`` yes, ``credentials.secretName`` no),
+    Its leaf key says secret, or a leaf ``key`` with its parent does (``tls.key``,
+    ``ca.key``, ``api.key``; not ``tolerations[0].key``), or a key above it does
+    and the leaf does not name something (``credentials.user`` yes,
+    ``credentials.secretName`` no),
     or the path matches one of ``patterns`` (the project's ``sensitive_keys``).
     """
     keys = _split_path(path)
@@ -155,6 +157,9 @@ def is_sensitive_path(path: str, patterns: Iterable[str] = ()) -> bool:
         return False
     if is_sensitive_key(keys[-1]):
         return True
+    if len(keys) > 1 and _norm(keys[-1]) == "key" and not is_name_key(keys[-2]) \
+            and is_sensitive_key(keys[-2] + keys[-1]):
+        return True  # tls.key, ca.key, api.key: the key and its parent say it together
     return not is_name_key(keys[-1]) and any(is_sensitive_key(k) for k in keys[:-1])
 
 

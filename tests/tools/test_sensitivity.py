@@ -38,6 +38,7 @@ def project_redactor(values=QUICKSTART, secrets=()) -> Redactor:
     "password", "auth.password", "postgresPassword", "auth.postgresPassword", "apiKey", "token",
     "secretKey", "privateKey", "credentials", "clientSecret", "oauth.clientSecret",
     "credentials.accessKeyId", "list[0].token", "env.DB_PASSWORD", "extraSecrets.DB", "tls.caKey",
+    "tls.key", "ingress.tls[0].key", "ca.key", "api.key", "server.ssl.key",
 ])
 def test_sensitive_paths(path):
     assert is_sensitive_path(path)
@@ -48,6 +49,8 @@ def test_sensitive_paths(path):
     "env.LOG_LEVEL", "secretName", "tls.secretName", "credentials.secretName", "imagePullSecrets[0].name",
     "auth.secretKeys.adminPasswordKey", "passwordFile", "existingSecretPasswordKey", "imagePullSecrets[0]",
     "tokenTtl", "passwordLength", "createSecret",
+    "tls.crt", "tls.keyFile", "tolerations[0].key", "env[0].valueFrom.secretKeyRef.key", "existingSecret.key",
+    "key", "nodeSelector.key",
 ])
 def test_visible_paths(path):
     assert not is_sensitive_path(path)
