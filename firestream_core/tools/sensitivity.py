@@ -104,11 +104,18 @@ def _norm(key: str) -> str:
     return key.lower().replace("_", "").replace("-", "")
 
 
+_KEY_SECRETS = tuple(w for w in _SECRET_WORDS if w.endswith("key") and w != "secretkey")
+"""Secret words naming a key: their plural (``apiKeys``) is a map of keys, not the names of a
+Secret's keys (``secretKeys.adminPasswordKey``, bitnami's spelling)."""
+
+
 def is_name_key(key: object) -> bool:
     """True when a key names an object, a file or a switch (``existingSecret``, ``secretName``)."""
     if not isinstance(key, str):
         return False
     k = _norm(key)
+    if k.endswith("keys") and k[:-1].endswith(_KEY_SECRETS):
+        return k.startswith(_NAME_PREFIXES)  # apiKeys, accessKeys: the keys themselves
     return k.startswith(_NAME_PREFIXES) or k.endswith(_NAME_SUFFIXES)
 
 

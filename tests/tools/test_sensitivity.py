@@ -39,6 +39,7 @@ def project_redactor(values=QUICKSTART, secrets=()) -> Redactor:
     "secretKey", "privateKey", "credentials", "clientSecret", "oauth.clientSecret",
     "credentials.accessKeyId", "list[0].token", "env.DB_PASSWORD", "extraSecrets.DB", "tls.caKey",
     "tls.key", "ingress.tls[0].key", "ca.key", "api.key", "server.ssl.key",
+    "apiKeys.stripe", "accessKeys[0]", "config.privateKeys.signing",
 ])
 def test_sensitive_paths(path):
     assert is_sensitive_path(path)
@@ -50,7 +51,7 @@ def test_sensitive_paths(path):
     "auth.secretKeys.adminPasswordKey", "passwordFile", "existingSecretPasswordKey", "imagePullSecrets[0]",
     "tokenTtl", "passwordLength", "createSecret",
     "tls.crt", "tls.keyFile", "tolerations[0].key", "env[0].valueFrom.secretKeyRef.key", "existingSecret.key",
-    "key", "nodeSelector.key",
+    "key", "nodeSelector.key", "auth.secretKeys.userPasswordKey", "existingApiKeys",
 ])
 def test_visible_paths(path):
     assert not is_sensitive_path(path)
