@@ -403,7 +403,7 @@ class FirestreamPluginManager:
             self._record_broken(src, f"import failed: {one_line(exc)}", exc)
             self._forget(ep)
             return
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() at import ("install X first"): broken too
             self._record_broken(src, f"import failed: {one_line(exc)}", exc)
             self._forget(ep)
             return
@@ -526,7 +526,7 @@ class FirestreamPluginManager:
             self._order.append(src.name)
         try:
             types = self._collect_chart_types(obj, src)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self.pm.unregister(obj)
             del self._sources[src.name]
             self._record_broken(src, f"register_chart_types failed: {one_line(exc)}", exc)
