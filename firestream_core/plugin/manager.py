@@ -804,8 +804,8 @@ class FirestreamPluginManager:
                 raise PluginError(f"{_who(impl.plugin_name, chart)}: {exc}", hint=exc.hint) from exc
             except FirestreamError:
                 raise
-            except Exception as exc:  # a plugin's bug: named, never a traceback without -v
-                raise PluginError(
+            except (Exception, SystemExit) as exc:  # a plugin's bug: named, never a traceback without -v
+                raise PluginError(  # (a sys.exit(0) here made plan exit 0 having printed nothing)
                     f"{_who(impl.plugin_name, chart)}: contribute_values for release "
                     f"'{chart.chart_info.name}' raised {type(exc).__name__}: {exc}"
                 ) from exc

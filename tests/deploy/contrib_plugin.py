@@ -53,6 +53,8 @@ class Plugin:
             context.note("message is 'note' (because the test says so)")
         if opts.greeting == "crash":  # a plugin's bug
             raise KeyError("replicas")
+        if opts.greeting == "quit":
+            raise SystemExit(0)
         if opts.greeting == "refuse":
             context.refuse(f"release '{chart.chart_info.name}': greeting 'refuse' cannot be deployed")
         if opts.greeting == "breaking":

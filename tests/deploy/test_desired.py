@@ -108,6 +108,12 @@ def test_a_contribute_values_that_raises_is_named_by_its_plugin(tmp_path: Path) 
     assert str(refused.value) == f"plugin '{name}': contribute_values for release 'c' raised KeyError: 'replicas'"
 
 
+def test_a_contribute_values_calling_sys_exit_fails_the_plan_by_name(tmp_path: Path) -> None:
+    """``sys.exit(0)`` in the desired-state stage made ``firestream plan`` exit 0, printing nothing."""
+    with pytest.raises(PluginError, match=r"^plugin '.+': contribute_values for release 'c' raised SystemExit: 0$"):
+        desired_states([contrib(greeting="quit")], manager=manager(), project_dir=tmp_path)
+
+
 def test_the_desired_state_stage_cannot_write(tmp_path: Path) -> None:
     runner = Recorder()
     with pytest.raises(PluginError, match=r"^plugin '.+': contribute_values must not change the cluster: "
