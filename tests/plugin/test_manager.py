@@ -469,10 +469,13 @@ def test_check_reports_every_problem_of_defaults_presets_and_options(fake_dists)
         def boom():
             raise RuntimeError("preset exploded")
 
+        def quits():
+            raise SystemExit(0)
+
         @hookimpl
         def register_chart_types(register):
             register(ChartType(name="sloppy", chart_class=Sloppy, options=NotAttrs,
-                               presets={"broken": boom, "wrong": lambda: 3},
+                               presets={"broken": boom, "quits": quits, "wrong": lambda: 3},
                                repositories={"r": "ftp://x"}))
             register(ChartType(name="shadow", chart_class=Sloppy, options=Shadow))
         """,
@@ -492,6 +495,7 @@ def test_check_reports_every_problem_of_defaults_presets_and_options(fake_dists)
         "(lower-case letters, digits and '-', starting and ending with a letter or digit)",
         f"{where}: defaults: timeout: invalid duration 'forever': expected e.g. '300s', '5m' or '1h'",
         f"{where}: preset 'broken' failed: RuntimeError: preset exploded",
+        f"{where}: preset 'quits' failed: SystemExit: 0",
         f"{where}: preset 'wrong' returned int, not a HelmChart",
         f"{where}: options must be an attrs class",
         f"{where}: repository 'r' must be an https:// or oci:// URL",
