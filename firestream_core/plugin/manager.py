@@ -897,7 +897,7 @@ class FirestreamPluginManager:
             except HookResultError as e:  # e.g. 12345: noted too, never the release's error
                 lines.append(f"on_deploy_failure of plugin '{impl.plugin_name}' {e.problem}")
                 continue
-            except Exception as e:  # a broken plugin: note it, go on with the others
+            except (Exception, SystemExit) as e:  # a broken plugin: note it, go on with the others
                 lines.append(f"on_deploy_failure of plugin '{impl.plugin_name}' raised {describe(e)}")
                 continue
             problem = result_problem("on_deploy_failure", got)
