@@ -175,7 +175,7 @@ def _build_one(
 def _call_plugin(factory: Callable[[], object], label: str, reg: RegisteredChartType) -> HelmChart:
     try:
         chart = factory()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit(0) here made plan and validate exit 0, silent
         raise PluginError(
             f"plugin {reg.origin}: {label} of chart type '{reg.name}' failed: "
             f"{type(exc).__name__}: {first_line(exc)}"

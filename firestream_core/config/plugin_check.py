@@ -44,7 +44,7 @@ def check_plugins(manager: FirestreamPluginManager) -> list[str]:
         for label, fn in builders:
             try:
                 chart = fn()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 problems.append(f"{where}: {label} failed: {one_line(exc)}")
                 continue
             if not isinstance(chart, HelmChart):

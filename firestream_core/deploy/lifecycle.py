@@ -306,7 +306,7 @@ class _LifecycleRun:
             pass
         except CancelledError as exc:
             self._interrupted(stage, exc)
-        except Exception as exc:  # any stage failure, whatever a plugin raised
+        except (Exception, SystemExit) as exc:  # any stage failure, whatever a plugin raised (sys.exit too)
             self._failed(stage, exc)
         else:
             self.ok = True
@@ -498,7 +498,7 @@ class _LifecycleRun:
         self.error = f"release '{self.name}' interrupted at {stage}"
         self.exception = CancelledError(self.error, releases=[self.name])
 
-    def _failed(self, stage: str, exc: Exception) -> None:
+    def _failed(self, stage: str, exc: BaseException) -> None:
         self.stage_failed = stage
         if isinstance(exc, ValidationFailedError):
             self.error = self.redact(str(exc))
@@ -523,14 +523,14 @@ class _LifecycleRun:
         self._calling("on_deploy_failure")
         try:
             lines = self.manager.on_deploy_failure(self.chart, self.context, self.payload, stage, exc)
-        except Exception as hook_exc:  # never let it hide the first error
+        except (Exception, SystemExit) as hook_exc:  # never let it hide the first error
             self.log.warning(
                 "on_deploy_failure raised %s; calling each implementation alone",
                 self._reason(hook_exc),
             )
             try:
                 lines = self._collect_debug_one_by_one(stage, exc)
-            except Exception as again:  # noqa: BLE001 - whatever happens, the first error stays
+            except (Exception, SystemExit) as again:  # noqa: BLE001 - whatever happens, the first error stays
                 lines = [f"on_deploy_failure could not be called: {self._reason(again)}"]
         self.debug = [self.redact(str(line)) for line in lines or []]
         if self.debug:

@@ -438,12 +438,14 @@ def desired_values(chart: HelmChart, project_dir: Path) -> dict[str, Any]:
 
 def _changed_keys(
     chart: HelmChart, installed: InstalledRelease, project_dir: Path, get_values: GetValues | None,
-    shown: list[tuple[str, str, str]] | None = None,
+    shown: list[tuple[str, str, str]] | None = None, record: ReleaseState | None = None,
 ) -> list[str] | None:
     """Keys whose value differs between helm's values and the desired ones (None: unknown).
 
     ``shown`` receives each changed leaf as ``(path, old, new)``, sensitive
-    values as ``(sensitive)`` (:func:`~firestream_core.tools.sensitivity.value_changes`).
+    values as ``(sensitive)`` (:func:`~firestream_core.tools.sensitivity.value_changes`);
+    helm's value at a path ``record`` says was a secret when applied is sensitive
+    too, even once the config no longer declares it.
     """
     if get_values is None:
         return None
@@ -458,7 +460,8 @@ def _changed_keys(
         return None
     if shown is not None:
         shown.extend(value_changes(current, desired, patterns=chart.settings.sensitive_keys,
-                                   secret_paths=secret_file_paths(chart.chart_info)))
+                                   secret_paths=secret_file_paths(chart.chart_info),
+                                   old_secret_paths=(record.secret_paths or ()) if record else ()))
     return list(changed_keys(current, desired))
 
 
@@ -550,7 +553,7 @@ def _values_reasons(
     if desired.values_problem:
         return [desired.values_problem], [], False
     if record is None:
-        found = _changed_keys(desired.chart, installed, project_dir, get_values, shown)
+        found = _changed_keys(desired.chart, installed, project_dir, get_values, shown, record)
         if found is None:
             return ["not recorded in state: values unknown"], [], False
         return (["values changed: " + ", ".join(found)], found, False) if found else ([], [], True)
@@ -571,11 +574,11 @@ def _values_reasons(
     if record.values_digest == desired.values_digest:
         if not unsure:
             return reasons, [], False
-        found = _changed_keys(desired.chart, installed, project_dir, get_values, shown)
+        found = _changed_keys(desired.chart, installed, project_dir, get_values, shown, record)
         if found:
             reasons.append("values changed: " + ", ".join(found))
         return reasons, found or [], False
-    found = _changed_keys(desired.chart, installed, project_dir, get_values, shown)
+    found = _changed_keys(desired.chart, installed, project_dir, get_values, shown, record)
     if found == []:
         return reasons, [], True
     reasons.append("values changed: " + ", ".join(found) if found else "values changed")

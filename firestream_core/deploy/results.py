@@ -13,7 +13,7 @@ Plain frozen data; nothing here runs anything. Each has ``to_dict()`` for
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -435,6 +435,7 @@ def release_state(
     chart_digest: str | None = None,
     desired_digest: str | None = None,
     desired_parts: Mapping[str, str] | None = None,
+    secret_paths: Iterable[str] = (),
     redact: Callable[[str], str] = _same,
 ) -> ReleaseState:
     """The state's record of ``outcome``, stamped now: the one place a release's result becomes state.
@@ -442,8 +443,8 @@ def release_state(
     The release's identity, revision, action, result (``ok`` is written
     ``succeeded``), duration, failed stage, validations and ``helm test``
     results come from the outcome; its chart type and chart reference from
-    ``chart``; what was applied (version, digests) from the keywords. Every
-    message passes through ``redact``.
+    ``chart``; what was applied (version, digests, the values paths of its
+    ``secret_values``) from the keywords. Every message passes through ``redact``.
 
     >>> from firestream_core.model import ChartInfo, HelmChart
     >>> chart = HelmChart(ChartInfo(name="web", chart="repo/web", namespace="shop"))
@@ -479,4 +480,5 @@ def release_state(
         desired_digest=desired_digest,
         desired_parts=dict(desired_parts) if desired_parts else None,
         error=redact(outcome.reason) if not outcome.ok and outcome.reason else None,
+        secret_paths=sorted(set(secret_paths)) or None,
     )

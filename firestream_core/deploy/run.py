@@ -462,14 +462,18 @@ class Run:
 
     def _release_state(self, change: Change, outcome: ReleaseOutcome, *, version: str | None = None) -> ReleaseState:
         """The state record of ``change``'s release: its outcome, and what the plan applied."""
+        from firestream_core.tools.sensitivity import secret_file_paths
+
+        chart = self.project.chart(change.name)
         return release_state(
             outcome,
-            self.project.chart(change.name),
+            chart,
             version=version or change.desired_version,
             values_digest=change.values_digest or "",
             chart_digest=change.chart_digest,
             desired_digest=change.desired_digest,
             desired_parts=change.parts,
+            secret_paths=secret_file_paths(chart.chart_info),
             redact=self.project.redactor.redact,
         )
 

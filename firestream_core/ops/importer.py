@@ -16,7 +16,9 @@ to pass. The file is replaced atomically (``locate_chart``, ``_block``,
 ``_joined_text``, ``_check_loads``, ``_write_files``, ``_record``: the steps
 of ``import_release``).
 Values under a key that looks secret (``password``, ``secret``, ``token``,
-``key``, ...) never go into the file: they are written to a separate values
+``key``, ...), and any other value :mod:`firestream_core.tools.sensitivity` calls
+sensitive (``tls.key``, a list holding a password or an ``{name: DB_PASSWORD,
+value: ...}`` pair, whole), never go into the file: they are written to a separate values
 file created with mode 0600 (``values/<name>.secret.yaml``) and the result
 carries a warning. The other values are written inline as TOML (or, when TOML
 cannot hold them, e.g. a ``null``, to ``values/<name>.yaml``).
@@ -98,30 +100,39 @@ class ImportResult:
 
 
 def split_secret_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    """``(plain, secret, secret_keys)``: every subtree under a secret-looking key goes to ``secret``."""
+    """``(plain, secret, secret_keys)``: every subtree under a secret-looking key goes to ``secret``,
+    and every value the sensitivity model calls sensitive (``tls.key``, the ``value`` of an
+    ``{name: DB_PASSWORD, value: ...}`` pair). helm replaces a list rather than merging it, so a
+    list holding a sensitive value goes to ``secret`` whole (``creds: [{user, password}]``)."""
     from firestream_core.tools.redact import looks_secret
+    from firestream_core.tools.sensitivity import sensitive_leaves
 
     keys: list[str] = []
+    sensitive = {path for path, _ in sensitive_leaves(values)}
 
-    def walk(node: Mapping[str, Any], prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def walk(node: Mapping[str, Any], prefix: str, at: str) -> tuple[dict[str, Any], dict[str, Any]]:
         plain: dict[str, Any] = {}
         secret: dict[str, Any] = {}
         for k, v in node.items():
             dotted = f"{prefix}.{k}" if prefix else str(k)
-            if looks_secret(k):
-                secret[k] = v
-                keys.append(dotted)
-            elif isinstance(v, Mapping):
-                p, s = walk(v, dotted)
+            path = str(k).replace(".", "\\.")  # a values path, as sensitive_leaves writes it
+            path = f"{at}.{path}" if at else path
+            if isinstance(v, Mapping) and not looks_secret(k):
+                p, s = walk(v, dotted, path)
                 if p or not s:
                     plain[k] = p
                 if s:
                     secret[k] = s
+            elif looks_secret(k) or path in sensitive or (
+                isinstance(v, list | tuple) and any(x.startswith(path + "[") for x in sensitive)
+            ):
+                secret[k] = v
+                keys.append(dotted)
             else:
                 plain[k] = v
         return plain, secret
 
-    plain, secret = walk(values, "")
+    plain, secret = walk(values, "", "")
     return plain, secret, keys
 
 

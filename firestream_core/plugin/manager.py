@@ -265,6 +265,11 @@ def _checking(hook: str, plugin: str, fn: Callable[..., Any], argnames: Sequence
     return checked
 
 
+def _who(plugin: str, chart: Any) -> str:
+    """``plugin 'x'``, or the chart class whose own method the built-in ``chart-methods`` called."""
+    return f"chart class {type(chart).__name__}" if plugin == "chart-methods" else f"plugin '{plugin}'"
+
+
 def disabled_from_env(environ: Any = None) -> list[str]:
     """Plugin names listed in ``FIRESTREAM_DISABLE_PLUGINS`` (comma separated)."""
     env = os.environ if environ is None else environ
@@ -398,7 +403,7 @@ class FirestreamPluginManager:
             self._record_broken(src, f"import failed: {one_line(exc)}", exc)
             self._forget(ep)
             return
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() at import ("install X first"): broken too
             self._record_broken(src, f"import failed: {one_line(exc)}", exc)
             self._forget(ep)
             return
@@ -521,7 +526,7 @@ class FirestreamPluginManager:
             self._order.append(src.name)
         try:
             types = self._collect_chart_types(obj, src)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self.pm.unregister(obj)
             del self._sources[src.name]
             self._record_broken(src, f"register_chart_types failed: {one_line(exc)}", exc)
@@ -788,10 +793,22 @@ class FirestreamPluginManager:
     def contribute_values(self, chart: HelmChart, context: DeployContext) -> list[tuple[str, Any]]:
         """Each concerned ``contribute_values`` result that is not None, as
         ``(plugin name, mapping)`` in call order (the desired-state stage)."""
+        from firestream_core.errors import FirestreamError
+
         out: list[tuple[str, Any]] = []
         for impl in self._value_contributors(chart):
             args = {"chart": chart, "context": context}
-            got = impl.function(*[args[a] for a in impl.argnames])
+            try:
+                got = impl.function(*[args[a] for a in impl.argnames])
+            except PluginError as exc:  # a write refused by the read-only tools: whose
+                raise PluginError(f"{_who(impl.plugin_name, chart)}: {exc}", hint=exc.hint) from exc
+            except FirestreamError:
+                raise
+            except (Exception, SystemExit) as exc:  # a plugin's bug: named, never a traceback without -v
+                raise PluginError(  # (a sys.exit(0) here made plan exit 0 having printed nothing)
+                    f"{_who(impl.plugin_name, chart)}: contribute_values for release "
+                    f"'{chart.chart_info.name}' raised {type(exc).__name__}: {exc}"
+                ) from exc
             if got is not None:
                 out.append((impl.plugin_name, got))
         return out
@@ -880,7 +897,7 @@ class FirestreamPluginManager:
             except HookResultError as e:  # e.g. 12345: noted too, never the release's error
                 lines.append(f"on_deploy_failure of plugin '{impl.plugin_name}' {e.problem}")
                 continue
-            except Exception as e:  # a broken plugin: note it, go on with the others
+            except (Exception, SystemExit) as e:  # a broken plugin: note it, go on with the others
                 lines.append(f"on_deploy_failure of plugin '{impl.plugin_name}' raised {describe(e)}")
                 continue
             problem = result_problem("on_deploy_failure", got)

@@ -145,6 +145,13 @@ class ReleaseState:
     :ivar error: a release that did not succeed: its error as the run reported it,
         redacted (``firestream status`` shows it); None otherwise and in entries
         written before it was recorded.
+    :ivar secret_paths: the values paths the release's ``secret_values`` set when it
+        was applied (paths only, never a value), so that the next plan still shows
+        the value helm holds there as ``(sensitive)`` once the config no longer
+        declares it (a ``secret_values`` entry removed, or replaced by an
+        environment's). A record that is not a successful deploy keeps the previous
+        record's paths as well (helm may hold either release's values). None in
+        entries written before it was recorded and when there were none.
     """
 
     name: str
@@ -166,6 +173,7 @@ class ReleaseState:
     desired_parts: dict[str, str] | None = None
     last_success: LastSuccess | None = None
     error: str | None = None
+    secret_paths: list[str] | None = None
 
     @property
     def key(self) -> str:
@@ -214,6 +222,11 @@ class State:
             if previous is not None and entry.last_success is None:
                 if not (entry.result == "succeeded" and entry.revision is not None):
                     entry = attrs.evolve(entry, last_success=previous.last_successful())
+            if previous is not None and previous.secret_paths and not (
+                entry.result == "succeeded" and entry.action in DEPLOY_ACTIONS
+            ):  # helm may still hold the previous values: their secrets stay secret
+                paths = sorted(set(previous.secret_paths) | set(entry.secret_paths or ()))
+                entry = attrs.evolve(entry, secret_paths=paths)
             self.releases[entry.key] = entry
             if entry.result == "succeeded" and entry.action in DEPLOY_ACTIONS:
                 old = self.durations.get(entry.key)

@@ -15,7 +15,9 @@ Everything that hides something (the :class:`~firestream_core.tools.redact.Redac
 * a values leaf whose **own** key says secret (:func:`is_sensitive_key`:
   ``password``, ``postgresPassword``, ``apiKey``, ``token``, ``secretKey``,
   ``privateKey``, ``credentials``, ``clientSecret``, ...), or a leaf below such
-  a key (``credentials.accessKeyId``). A parent key such as ``auth`` makes
+  a key (``credentials.accessKeyId``), or the ``value`` of a ``{name, value}``
+  pair whose ``name`` says secret (``extraEnvVars: [{name: DB_PASSWORD,
+  value: ...}]``, :func:`named_secret_paths`). A parent key such as ``auth`` makes
   nothing secret: ``auth.database`` and ``auth.existingSecret`` stay visible;
   keys that *name* an object or a file (``existingSecret``, ``secretName``,
   ``passwordFile``, ``adminPasswordKey``, ``imagePullSecrets``) are never
@@ -64,6 +66,7 @@ __all__ = [
     "is_sensitive_path",
     "leaves",
     "name_clashes",
+    "named_secret_paths",
     "sensitive_leaves",
     "show_value",
     "strip_url_credentials",
@@ -101,11 +104,18 @@ def _norm(key: str) -> str:
     return key.lower().replace("_", "").replace("-", "")
 
 
+_KEY_SECRETS = tuple(w for w in _SECRET_WORDS if w.endswith("key") and w != "secretkey")
+"""Secret words naming a key: their plural (``apiKeys``) is a map of keys, not the names of a
+Secret's keys (``secretKeys.adminPasswordKey``, bitnami's spelling)."""
+
+
 def is_name_key(key: object) -> bool:
     """True when a key names an object, a file or a switch (``existingSecret``, ``secretName``)."""
     if not isinstance(key, str):
         return False
     k = _norm(key)
+    if k.endswith("keys") and k[:-1].endswith(_KEY_SECRETS):
+        return k.startswith(_NAME_PREFIXES)  # apiKeys, accessKeys: the keys themselves
     return k.startswith(_NAME_PREFIXES) or k.endswith(_NAME_SUFFIXES)
 
 
@@ -141,8 +151,10 @@ def _matches(path: str, patterns: Iterable[str]) -> bool:
 def is_sensitive_path(path: str, patterns: Iterable[str] = ()) -> bool:
     """True when the value at dotted ``path`` (``auth.password``, ``a.list[0].token``) is sensitive.
 
-    Its leaf key says secret, or a key above it does and the leaf does not
-    name something (``credentials.user`` yes, ``credentials.secretName`` no),
+    Its leaf key says secret, or a leaf ``key`` with its parent does (``tls.key``,
+    ``ca.key``, ``api.key``; not ``tolerations[0].key``), or a key above it does
+    and the leaf does not name something (``credentials.user`` yes,
+    ``credentials.secretName`` no),
     or the path matches one of ``patterns`` (the project's ``sensitive_keys``).
     """
     keys = _split_path(path)
@@ -152,6 +164,9 @@ def is_sensitive_path(path: str, patterns: Iterable[str] = ()) -> bool:
         return False
     if is_sensitive_key(keys[-1]):
         return True
+    if len(keys) > 1 and _norm(keys[-1]) == "key" and not is_name_key(keys[-2]) \
+            and is_sensitive_key(keys[-2] + keys[-1]):
+        return True  # tls.key, ca.key, api.key: the key and its parent say it together
     return not is_name_key(keys[-1]) and any(is_sensitive_key(k) for k in keys[:-1])
 
 
@@ -172,11 +187,34 @@ def leaves(values: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, values
 
 
+def named_secret_paths(values: Any, prefix: str = "") -> Iterator[str]:
+    """The paths of the ``value`` of every ``{name: ..., value: ...}`` whose ``name`` says secret.
+
+    An environment variable list (``extraEnvVars``, ``env``) names its secret in
+    its ``name``, not in a key: ``[{name: DB_PASSWORD, value: ...}]`` holds a
+    password at ``extraEnvVars[0].value``. Paths are written as :func:`leaves`
+    writes them.
+    """
+    if isinstance(values, Mapping):
+        name = values.get("name")
+        if isinstance(name, str) and "value" in values and is_sensitive_key(name):
+            at = f"{prefix}.value" if prefix else "value"
+            yield from (path for path, _ in leaves(values["value"], at))
+        for k, v in values.items():
+            key = _escape(str(k))
+            yield from named_secret_paths(v, f"{prefix}.{key}" if prefix else key)
+    elif isinstance(values, (list, tuple)):
+        for i, v in enumerate(values):
+            yield from named_secret_paths(v, f"{prefix}[{i}]")
+
+
 def sensitive_leaves(values: Any, patterns: Iterable[str] = ()) -> Iterator[tuple[str, Any]]:
-    """The ``(path, value)`` leaves of ``values`` that :func:`is_sensitive_path` calls sensitive."""
+    """The ``(path, value)`` leaves of ``values`` that :func:`is_sensitive_path` calls sensitive,
+    and the values of the ``{name, value}`` pairs whose name says secret (:func:`named_secret_paths`)."""
     patterns = tuple(patterns)
+    named = set(named_secret_paths(values))
     for path, value in leaves(values):
-        if is_sensitive_path(path, patterns):
+        if path in named or is_sensitive_path(path, patterns):
             yield path, value
 
 
@@ -254,16 +292,20 @@ def strip_url_credentials(url: str) -> str:
 
 
 def value_changes(
-    old: Any, new: Any, *, patterns: Iterable[str] = (), secret_paths: Iterable[str] = ()
+    old: Any, new: Any, *, patterns: Iterable[str] = (), secret_paths: Iterable[str] = (),
+    old_secret_paths: Iterable[str] = (),
 ) -> list[tuple[str, str, str]]:
     """``(path, old, new)`` for every leaf that differs, sorted; sensitive values as ``(sensitive)``.
 
     ``secret_paths`` are paths known secret whatever their key (those of a
-    values file marked secret, such as ``secret_values``). A leaf missing on
-    one side shows ``(none)``; a container replacing a scalar shows as JSON.
+    values file marked secret, such as ``secret_values``); ``old_secret_paths``
+    are paths that were secret when ``old`` was applied (the state's record),
+    hiding the old side only. A leaf missing on one side shows ``(none)``; a
+    container replacing a scalar shows as JSON.
     """
     patterns = tuple(patterns)
-    secret = set(secret_paths)
+    secret = set(secret_paths) | set(named_secret_paths(new or {}))
+    was_secret = secret | set(old_secret_paths) | set(named_secret_paths(old or {}))
     a = dict(leaves(old or {}))
     b = dict(leaves(new or {}))
     out: list[tuple[str, str, str]] = []
@@ -272,7 +314,7 @@ def value_changes(
         if va is not _ABSENT and vb is not _ABSENT and type(va) is type(vb) and va == vb:
             continue
         hide = path in secret or is_sensitive_path(path, patterns)
-        out.append((path, show_value(va, sensitive=hide and va is not _ABSENT),
+        out.append((path, show_value(va, sensitive=(hide or path in was_secret) and va is not _ABSENT),
                     show_value(vb, sensitive=hide and vb is not _ABSENT)))
     return out
 

@@ -324,6 +324,16 @@ def test_missing_config_file_prints_hint(tmp_path: Path) -> None:
     )
 
 
+def test_test_with_a_bad_timeout_is_a_usage_error_before_any_cluster_call(project: Path, capsys) -> None:
+    """``firestream test --timeout forever`` ran ``helm list`` and started the tests, then ended
+    in ``unexpected ValueError`` with a traceback hint."""
+    helm = project / "helm-must-not-run"  # any call to it would fail: nothing may call it
+    assert main(["test", "--timeout", "forever", "-f", str(project), "--helm-binary", str(helm)]) == 2
+    err = capsys.readouterr().err
+    assert "argument --timeout: invalid duration 'forever'" in err
+    assert "unexpected" not in err and "cannot run" not in err
+
+
 @pytest.mark.parametrize(
     ("fmt", "first_line"),
     [("text", "level 1:"), ("dot", "digraph firestream {"), ("mermaid", "flowchart LR")],

@@ -583,6 +583,19 @@ def demo_manager(fake_dists):
     return get_plugin_manager(disabled=["defaults"])
 
 
+def test_a_preset_calling_sys_exit_is_a_config_problem_naming_the_plugin(write_config, fake_dists) -> None:
+    """``sys.exit(0)`` in a chart type's preset made ``firestream plan`` and ``validate`` exit 0, silent."""
+    source = chart_plugin_source("demo", "DemoChart").replace(
+        "        chart = cls.default()\n", "        raise SystemExit(0)\n")
+    fake_dists.plugin("firestream-chart-demo", "demo", source)
+    manager = get_plugin_manager(disabled=["defaults"])
+    path = write_config('[[deployments.demo]]\npreset = "development"\n')
+    with pytest.raises(ConfigError) as refused:
+        build_charts(load_config(path, manager), manager)
+    assert "deployments.demo[0]: plugin 'demo' (firestream-chart-demo 1.0.0): preset 'development' of chart " \
+           "type 'demo' failed: SystemExit: 0" in str(refused.value)
+
+
 def test_preset_then_defaults_then_release_keys(write_config, demo_manager) -> None:
     path = write_config(
         """

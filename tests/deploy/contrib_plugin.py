@@ -54,6 +54,10 @@ class Plugin:
         if opts.greeting == "note":  # said twice: shown once
             context.note("message is 'note' (because the test says so)")
             context.note("message is 'note' (because the test says so)")
+        if opts.greeting == "crash":  # a plugin's bug
+            raise KeyError("replicas")
+        if opts.greeting == "quit":
+            raise SystemExit(0)
         if opts.greeting == "refuse":
             context.refuse(f"release '{chart.chart_info.name}': greeting 'refuse' cannot be deployed")
         if opts.greeting == "step":  # exec does more than helm whenever the release changes

@@ -99,9 +99,25 @@ class Recorder(Runner):
         return Completed(tuple(argv), 0, self.stdout, "", 0.0, label)
 
 
+def test_a_contribute_values_that_raises_is_named_by_its_plugin(tmp_path: Path) -> None:
+    """A plugin's bug in the desired-state stage: one readable message naming the plugin and the release."""
+    plugin = manager()
+    name = next(n for n, p in plugin.pm.list_name_plugin() if type(p).__name__ == "Plugin")
+    with pytest.raises(PluginError) as refused:
+        desired_states([contrib(greeting="crash")], manager=plugin, project_dir=tmp_path)
+    assert str(refused.value) == f"plugin '{name}': contribute_values for release 'c' raised KeyError: 'replicas'"
+
+
+def test_a_contribute_values_calling_sys_exit_fails_the_plan_by_name(tmp_path: Path) -> None:
+    """``sys.exit(0)`` in the desired-state stage made ``firestream plan`` exit 0, printing nothing."""
+    with pytest.raises(PluginError, match=r"^plugin '.+': contribute_values for release 'c' raised SystemExit: 0$"):
+        desired_states([contrib(greeting="quit")], manager=manager(), project_dir=tmp_path)
+
+
 def test_the_desired_state_stage_cannot_write(tmp_path: Path) -> None:
     runner = Recorder()
-    with pytest.raises(PluginError, match=r"contribute_values must not change the cluster: kubectl.delete is not"):
+    with pytest.raises(PluginError, match=r"^plugin '.+': contribute_values must not change the cluster: "
+                                          r"kubectl.delete is not"):
         desired_states([contrib(greeting="write")], manager=manager(), project_dir=tmp_path,
                        kubectl=Kubectl(runner, "kubectl"))
     helm = ReadOnlyHelm(Helm(runner, "helm"))

@@ -309,6 +309,34 @@ def test_on_deploy_failure_runs_for_every_stage(context, chart_dir, stage):
     assert result.error.startswith(f"release 'web' failed at {stage}: RuntimeError: {stage} exploded")
 
 
+@pytest.mark.parametrize("stage", ["pre_exec", "exec", "post_exec", "validate"])
+def test_a_stage_calling_sys_exit_fails_at_that_stage(context, chart_dir, stage):
+    """``sys.exit()`` in a plugin's stage went past the lifecycle: no stage, no on_deploy_failure,
+    no rollback, and the run recorded nothing for a release helm had already changed."""
+    rec = Recorder()
+    boom = SystemExit("plugin gives up")
+    result = run_release(generic(), make_manager(rec, _failing(stage, boom)), context)
+    assert not result.ok and result.stage_failed == stage
+    assert rec.stages()[-1] == "on_deploy_failure"
+    assert result.error.startswith(f"release 'web' failed at {stage}: SystemExit: plugin gives up")
+
+
+def test_on_deploy_failure_calling_sys_exit_is_noted_and_the_others_kept(context, chart_dir):
+    class QuitDebug:
+        firestream_plugin_name = "quit-debug"
+
+        @hookimpl
+        def on_deploy_failure(self, chart, context, payload, stage, error):
+            raise SystemExit(0)
+
+    rec = Recorder()
+    boom = RuntimeError("pre_exec exploded")
+    result = run_release(generic(), make_manager(rec, QuitDebug(), _failing("pre_exec", boom)), context)
+    assert result.stage_failed == "pre_exec" and result.exception.cause is boom
+    assert any("on_deploy_failure of plugin 'quit-debug' raised" in d for d in result.debug), result.debug
+    assert "recorder saw pre_exec fail" in result.debug
+
+
 def test_default_debug_info_collected(context, kubectl, chart_dir):
     kubectl.pods["web"] = [pod("web-1", ready=False, waiting="CrashLoopBackOff")]
     kubectl.events_ = [

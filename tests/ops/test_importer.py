@@ -24,6 +24,23 @@ def test_secret_looking_subtrees_are_split_off() -> None:
     assert keys == ["db.password", "db.tls.caKey", "apiToken"]  # a parent such as 'auth' makes nothing secret
 
 
+def test_sensitive_values_in_lists_and_nested_keys_never_stay_in_the_file() -> None:
+    """``tls.key``, a password inside a list and an env var list naming DB_PASSWORD were written
+    into firestream.toml in clear: only a key that said secret by itself was split off."""
+    values = {
+        "tls": {"key": "-----BEGIN KEY-----", "crt": "cert"},
+        "creds": [{"user": "u", "password": "in-a-list"}],
+        "extraEnvVars": [{"name": "DB_PASSWORD", "value": "env-pw"}],
+        "env": [{"name": "LOG_LEVEL", "value": "info"}],
+        "ports": [80, 443],
+    }
+    plain, secret, keys = split_secret_values(values)
+    assert plain == {"tls": {"crt": "cert"}, "env": [{"name": "LOG_LEVEL", "value": "info"}], "ports": [80, 443]}
+    assert secret == {"tls": {"key": "-----BEGIN KEY-----"}, "creds": values["creds"],
+                      "extraEnvVars": values["extraEnvVars"]}  # lists whole: helm replaces them
+    assert keys == ["tls.key", "creds", "extraEnvVars"]
+
+
 def test_block_round_trips_through_toml() -> None:
     values = {"a": 1, "b": "x \"quoted\" \\ \n newline", "c": [1, "two", {"d": False}],
               "weird key.with dots": {"e": 1.5, "empty": {}}, "f": {"g": {"h": "i"}}}

@@ -140,6 +140,27 @@ def test_registering_a_builtin_chart_type_again_is_a_clash(fake_dists) -> None:
         m.chart_type("generic")
 
 
+def test_a_plugin_calling_sys_exit_is_broken_not_the_end_of_firestream(fake_dists) -> None:
+    """``sys.exit("install X first")`` at import or in register_chart_types made every command
+    (``firestream plugins`` included) exit silently with the plugin's code."""
+    fake_dists.plugin("firestream-chart-quits", "quits", "import sys\nsys.exit('install libfoo first')\n")
+    fake_dists.plugin("firestream-chart-quits2", "quits2", """
+        import sys
+        from firestream_core import hookimpl
+
+        @hookimpl
+        def register_chart_types(register):
+            sys.exit(3)
+        """)
+    fake_dists.plugin("firestream-chart-demo", "demo", GOOD)
+    m = get_plugin_manager(disabled=["defaults"])
+    assert [(b.name, b.cause) for b in m.broken] == [
+        ("quits", "import failed: SystemExit: install libfoo first"),
+        ("quits2", "register_chart_types failed: SystemExit: 3"),
+    ]
+    assert m.chart_type("demo").name == "demo"
+
+
 def test_failing_register_chart_types_is_broken(fake_dists) -> None:
     fake_dists.plugin(
         "bad-names",
@@ -448,10 +469,13 @@ def test_check_reports_every_problem_of_defaults_presets_and_options(fake_dists)
         def boom():
             raise RuntimeError("preset exploded")
 
+        def quits():
+            raise SystemExit(0)
+
         @hookimpl
         def register_chart_types(register):
             register(ChartType(name="sloppy", chart_class=Sloppy, options=NotAttrs,
-                               presets={"broken": boom, "wrong": lambda: 3},
+                               presets={"broken": boom, "quits": quits, "wrong": lambda: 3},
                                repositories={"r": "ftp://x"}))
             register(ChartType(name="shadow", chart_class=Sloppy, options=Shadow))
         """,
@@ -471,6 +495,7 @@ def test_check_reports_every_problem_of_defaults_presets_and_options(fake_dists)
         "(lower-case letters, digits and '-', starting and ending with a letter or digit)",
         f"{where}: defaults: timeout: invalid duration 'forever': expected e.g. '300s', '5m' or '1h'",
         f"{where}: preset 'broken' failed: RuntimeError: preset exploded",
+        f"{where}: preset 'quits' failed: SystemExit: 0",
         f"{where}: preset 'wrong' returned int, not a HelmChart",
         f"{where}: options must be an attrs class",
         f"{where}: repository 'r' must be an https:// or oci:// URL",

@@ -351,6 +351,33 @@ def test_plan_json_never_contains_a_value(env, fake_helm, monkeypatch, capsys):
         assert SECRET not in text
 
 
+def test_a_secret_no_longer_declared_stays_hidden_in_the_plan(env, fake_helm, monkeypatch, capsys):
+    """A ``secret_values`` entry at a path whose key says nothing (``config.dsn``) is removed
+    from the config: helm still holds the secret, and the plan shows the path ``(sensitive)``,
+    never the deployed value, from the paths the state recorded; ordinary values stay readable."""
+    secret = "[deployments.generic.secret_values]\nconfig.dsn = { env = 'FAKE_SECRET' }\n"
+    path = env.write(block("a", extra=secret + "[deployments.generic.values]\nlevel = 'info'\n"))
+    flags = ["-f", str(path), *env.flags]
+    assert main(["apply", "--yes", *flags]) == 0
+    assert fake_helm.release("a")["values"]["config"]["dsn"] == SECRET  # it did reach helm
+    assert state_entry(env.dir, "default/a")["secret_paths"] == ["config.dsn"]
+    monkeypatch.delenv("FAKE_SECRET")  # not read any more: the redactor does not know it
+    env.write(block("a", extra="[deployments.generic.values]\nlevel = 'debug'\n"))
+    assert main(["plan", *flags]) == 0
+    assert main(["plan", "--json", *flags]) == 0
+    out, err = capsys.readouterr()
+    assert "config.dsn: (sensitive) -> (none)" in out and "level: info -> debug" in out
+    assert SECRET not in out + err
+    # a failed apply keeps the paths: helm rolled back to the values holding the secret
+    fake_helm.fail_on("a", "upgrade", "boom")
+    assert main(["apply", "--yes", *flags]) == 1
+    assert state_entry(env.dir, "default/a")["secret_paths"] == ["config.dsn"]
+    capsys.readouterr()
+    assert main(["plan", *flags]) == 0
+    out, err = capsys.readouterr()
+    assert "config.dsn: (sensitive) -> (none)" in out and SECRET not in out + err
+
+
 def test_progress_and_summary_on_the_cli(env, fake_helm, capsys):
     path = env.write(block("a"), block("b", ("a",)))
     fake_helm.fail_on("b", "upgrade", "boom")

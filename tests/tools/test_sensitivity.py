@@ -38,6 +38,8 @@ def project_redactor(values=QUICKSTART, secrets=()) -> Redactor:
     "password", "auth.password", "postgresPassword", "auth.postgresPassword", "apiKey", "token",
     "secretKey", "privateKey", "credentials", "clientSecret", "oauth.clientSecret",
     "credentials.accessKeyId", "list[0].token", "env.DB_PASSWORD", "extraSecrets.DB", "tls.caKey",
+    "tls.key", "ingress.tls[0].key", "ca.key", "api.key", "server.ssl.key",
+    "apiKeys.stripe", "accessKeys[0]", "config.privateKeys.signing",
 ])
 def test_sensitive_paths(path):
     assert is_sensitive_path(path)
@@ -48,6 +50,8 @@ def test_sensitive_paths(path):
     "env.LOG_LEVEL", "secretName", "tls.secretName", "credentials.secretName", "imagePullSecrets[0].name",
     "auth.secretKeys.adminPasswordKey", "passwordFile", "existingSecretPasswordKey", "imagePullSecrets[0]",
     "tokenTtl", "passwordLength", "createSecret",
+    "tls.crt", "tls.keyFile", "tolerations[0].key", "env[0].valueFrom.secretKeyRef.key", "existingSecret.key",
+    "key", "nodeSelector.key", "auth.secretKeys.userPasswordKey", "existingApiKeys",
 ])
 def test_visible_paths(path):
     assert not is_sensitive_path(path)
@@ -125,9 +129,28 @@ def test_value_changes_show_ordinary_values_and_hide_sensitive_ones():
         ("extra.token", "(none)", SENSITIVE),
         ("replicaCount", "(none)", "2"),
     ]
+    # a path the state recorded as secret hides helm's old value only
+    assert value_changes({"db": {"dsn": "old-dsn-1"}}, {"db": {"dsn": "plain-now"}}, old_secret_paths=["db.dsn"]) == [
+        ("db.dsn", SENSITIVE, "plain-now")]
     # a secret_values path is sensitive whatever its key
     assert value_changes({"db": {"pw": "aaaa"}}, {"db": {"pw": "bbbb"}}, secret_paths=["db.pw"]) == [
         ("db.pw", SENSITIVE, SENSITIVE)]
+
+
+def test_an_env_var_list_hides_the_value_its_name_says_secret():
+    """``extraEnvVars: [{name: DB_PASSWORD, value: ...}]``: the name says secret, not a key."""
+    old = {"extraEnvVars": [{"name": "DB_PASSWORD", "value": "old-env-pw-1"}, {"name": "LOG_LEVEL", "value": "info"}]}
+    new = {"extraEnvVars": [{"name": "DB_PASSWORD", "value": "new-env-pw-2"}, {"name": "LOG_LEVEL", "value": "debug"}]}
+    assert value_changes(old, new) == [
+        ("extraEnvVars[0].value", SENSITIVE, SENSITIVE),
+        ("extraEnvVars[1].value", "info", "debug"),
+    ]
+    assert dict(sensitive_leaves(new)) == {"extraEnvVars[0].value": "new-env-pw-2"}
+    r = project_redactor(new)
+    assert r.redact("DB_PASSWORD=new-env-pw-2 LOG_LEVEL=debug") == f"DB_PASSWORD={MASK} LOG_LEVEL=debug"
+    # a name that names something (a file, a Secret) keeps its value readable
+    named = {"env": [{"name": "DB_PASSWORD_FILE", "value": "/run/secrets/db"}]}
+    assert dict(sensitive_leaves(named)) == {}
 
 
 @pytest.mark.parametrize(("url", "has"), [

@@ -16,11 +16,22 @@ firestream test --json --no-record
 """
 
 
+def _duration(text: str) -> str:
+    """``--timeout``'s value, checked before anything is loaded or asked of the cluster."""
+    from firestream_core.model import parse_duration
+
+    try:
+        parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from firestream_core.cli.commands.plan import add_target_arguments
 
     add_target_arguments(parser)
-    parser.add_argument("--timeout", metavar="DURATION", default=None,
+    parser.add_argument("--timeout", metavar="DURATION", default=None, type=_duration,
                         help="per release (default: the release's timeout)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--no-record", action="store_true", help="do not write the results into the state")
