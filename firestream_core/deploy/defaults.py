@@ -1,8 +1,9 @@
 """The built-in plugin: what every stage does when no chart plugin says otherwise.
 
 Every implementation here is ``trylast``, so a chart plugin's implementation
-of the same hook runs before it - except ``pre_exec``, which is ``tryfirst``:
-the chart's repository is added before a plugin makes any change, and ``exec``'s
+of the same hook runs before it - except ``pre_exec``, whose default is the
+outermost ``wrapper``: the chart's repository is added before any other
+``pre_exec`` (a plugin's or a chart class's method) makes a change, and ``exec``'s
 first step, the outermost ``wrapper`` (``prepare``), which gets the release ready
 before any other ``exec`` runs. For ``exec`` (firstresult) a chart plugin
 returning an ``ExecOutcome`` replaces the default upgrade; a plugin's
@@ -146,14 +147,21 @@ def check_prerequisites(chart: HelmChart, context: DeployContext, payload: Chart
 # -- pre_exec --------------------------------------------------------------------------------
 
 
-@hookimpl(tryfirst=True)
-def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
-    """Add the chart's helm repository (once per run) before a Deploy.
+@hookimpl(wrapper=True, tryfirst=True)
+def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Generator[None, Any, Any]:
+    """``pre_exec``'s first step, around every other ``pre_exec``: :func:`add_repository`.
 
-    ``tryfirst``, unlike the other defaults: the repository must be reachable
-    before any chart plugin's ``pre_exec`` writes to the cluster (a Secret, a
-    namespace), so a run that fails at ``helm repo add`` leaves nothing behind.
+    A wrapper, unlike the other defaults: the repository must be reachable before
+    any ``pre_exec`` writes to the cluster (a Secret, a namespace), a plugin's or
+    a chart class's own method (``chart-methods``, itself ``tryfirst``), so a run
+    that fails at ``helm repo add`` leaves nothing behind.
     """
+    add_repository(chart, context)
+    return (yield)
+
+
+def add_repository(chart: HelmChart, context: DeployContext) -> None:
+    """Add the chart's helm repository (once per run) before a Deploy."""
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return

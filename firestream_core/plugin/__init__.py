@@ -3,7 +3,7 @@
 A chart plugin is a module (registered through the ``firestream.charts``
 entry point) that registers its chart types and implements lifecycle stages::
 
-    from firestream_core.plugin import ChartType, HelmChart, ChartInfo, hookimpl
+    from firestream_core.plugin import ChartInfo, ChartType, HelmChart, checks, hookimpl
 
     class MyChart(HelmChart):
         ...
@@ -14,7 +14,10 @@ entry point) that registers its chart types and implements lifecycle stages::
 
     @hookimpl
     def validate(chart, context, payload):
-        return checks.deployment_available(context, chart.chart_info, "my-app")
+        info = chart.chart_info
+        return [checks.deployment_available(
+            context, namespace=info.namespace_name,
+            selector=f"app.kubernetes.io/instance={info.name}")]
 
 The names below are the whole, documented surface (``docs/hooks.md``,
 ``docs/writing-a-chart-plugin.md``); they are imported lazily so that loading

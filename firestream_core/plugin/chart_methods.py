@@ -19,7 +19,8 @@ chart's override of that stage, if it has one. So, per stage, the order is:
 1. the chart class's method,
 2. the plugins' hookimpls (the plugin owning the chart type and the
    cross-cutting plugins; pluggy calls them last-registered-first),
-3. the built-in defaults (``trylast``).
+3. the built-in defaults (``trylast``); ``pre_exec``'s ``helm repo add`` and
+   ``exec``'s preparation excepted, wrappers that run before all three.
 
 The results contract is the hooks': problems, validation results and debug
 lines of all three are concatenated; for ``exec`` the first non-None result

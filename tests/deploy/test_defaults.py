@@ -121,6 +121,49 @@ def test_repository_added_once_per_run(context, helm, caplog):
     assert added == ["release 'db': Pre-exec: Adding bitnami Helm repository"]
 
 
+class _RecordsPreExec:
+    """A plugin, and a chart class, whose ``pre_exec`` writes to the cluster."""
+
+    def __init__(self, helm):
+        self.helm, self.seen = helm, []
+
+    @hookimpl
+    def pre_exec(self, chart):
+        self.seen.append(("plugin", [c[0] for c in self.helm.calls]))
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_repository_added_before_every_other_pre_exec(context, helm, failing):
+    # a repository that cannot be reached fails the release before anything writes to the
+    # cluster: a plugin's pre_exec and a chart class's own method (chart-methods) alike
+    import attrs
+
+    from firestream_core.model import ChartInfo
+    from firestream_core.plugin.generic import GenericChart
+
+    seen = []
+
+    @attrs.define
+    class OwnPreExec(GenericChart):
+        def pre_exec(self, context):
+            seen.append(("method", [c[0] for c in helm.calls]))
+
+    plugin = _RecordsPreExec(helm)
+    context.repositories = {"bitnami": "https://charts.bitnami.test"}
+    if failing:
+        helm.fail("repo_add", HelmCommandError("helm repo add failed: not a valid chart repository"))
+    chart = OwnPreExec(ChartInfo(name="db", chart="postgresql", repository="bitnami"))
+    result = run_release(chart, make_manager(plugin), context)
+    seen += plugin.seen
+    if failing:
+        assert result.stage_failed == "pre_exec"
+        assert seen == []  # neither ran: nothing was written
+    else:
+        assert result.ok, result.error
+        assert [who for who, _ in seen] == ["method", "plugin"]
+        assert all("repo_add" in calls for _, calls in seen), seen
+
+
 @pytest.mark.parametrize(
     "info",
     [
@@ -138,10 +181,9 @@ def test_oci_charts_add_no_repository(context, helm, info):
 def test_unknown_named_repository_in_pre_exec_is_clear(context, helm):
     from firestream_core.deploy import defaults
     from firestream_core.errors import ChartNotFoundError
-    from firestream_core.model import ChartPayload
 
     with pytest.raises(ChartNotFoundError) as err:
-        defaults.pre_exec(generic(chart="app", repository="acme"), context, ChartPayload())
+        defaults.add_repository(generic(chart="app", repository="acme"), context)
     assert "release 'web'" in str(err.value)
     assert "add it to [repositories] in firestream.toml" in str(err.value)
     assert 'acme = "https://..."' in err.value.hint

@@ -169,3 +169,29 @@ def test_literal_blocks_are_read_as_written() -> None:
     check_python("return [1]\n", "a stage's body")
     with pytest.raises(SyntaxError):
         check_python("payload.section(\n", "an unclosed call")
+
+
+def test_the_surface_s_own_example_runs_as_written() -> None:
+    """The reference's first example (``firestream_core.plugin``'s docstring) is a whole plugin:
+    registered with a plugin manager, its ``validate`` gives a list of results, the type the
+    hook must return, from the checks' real signatures."""
+    import types
+
+    from firestream_core.model import ChartInfo, ChartPayload, ValidationStatus
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    (block,) = literal_blocks(surface.__doc__ or "")[:1]
+    plugin = types.ModuleType("docstring_plugin")
+    exec(compile(block, "firestream_core.plugin", "exec"), plugin.__dict__)
+
+    class Ready:
+        def get(self, kind, name=None, *, namespace=None, selector=None, **_):
+            return {"items": [{"metadata": {"name": "web"}, "spec": {"replicas": 1},
+                               "status": {"availableReplicas": 1, "updatedReplicas": 1}}]}
+
+    manager = get_plugin_manager(disabled=["defaults"], load_entry_points=False,
+                                 extra_plugins=[plugin], environ={})
+    assert manager.problems() == []
+    chart = plugin.MyChart(ChartInfo(name="web", chart="./chart", namespace="shop"))
+    results = manager.validate(chart, types.SimpleNamespace(kubectl=Ready()), ChartPayload())
+    assert [r.status for r in results] == [ValidationStatus.PASSED]

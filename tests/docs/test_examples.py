@@ -178,3 +178,16 @@ def no_log_redactors():
     from firestream_core.cli.logs import remove_redactors
 
     remove_redactors()
+
+
+def test_the_run_release_examples_read_what_a_release_outcome_has() -> None:
+    """Every ```python block calling ``run_release`` (docs/lifecycle.md, library.md) reads only
+    attributes of the ``ReleaseOutcome`` it returns (those blocks need the internet to run)."""
+    from firestream_core.deploy.results import ReleaseOutcome
+
+    has = {a.name for a in attrs.fields(ReleaseOutcome)} | set(dir(ReleaseOutcome))
+    blocks = [b for b in BLOCKS if "result = run_release(" in b.code]
+    assert len(blocks) >= 2
+    unknown = [f"{b.where}: result.{name}" for b in blocks
+               for name in re.findall(r"\bresult\.(\w+)", b.code) if name not in has]
+    assert unknown == []

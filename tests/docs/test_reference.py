@@ -56,3 +56,23 @@ def test_the_reference_builds_with_warnings_as_errors(tmp_path: Path) -> None:
                  "ApplyResult", "check_plugins"):
         assert name in library, name
     assert (html / "writing-a-chart-plugin.html").is_file()
+
+
+def test_the_cli_reference_s_selection_options_are_each_command_s() -> None:
+    """docs/cli.md, "Selecting releases": every command it lists takes every option of its
+    table, as its parser reads them (rollback, which takes release names, is not listed)."""
+    from firestream_core.cli.main import build_parser
+
+    section = (DOCS / "cli.md").read_text().split("## Selecting releases", 1)[1].split("\n## ", 1)[0]
+    listed = section.split("takes", 1)[0]
+    commands = re.findall(r"`(\w+)`", listed)
+    options = [o for row in re.findall(r"^\| ([^|]*) \|", section, re.MULTILINE)
+               for o in re.findall(r"`(-[\w-]+)", row)]
+    assert "plan" in commands and "--target" in options and "--include-dependents" in options
+    missing = []
+    for command in commands:
+        parser = build_parser(command)
+        sub = next(a for a in parser._actions if a.choices and command in a.choices).choices[command]
+        known = {s for a in sub._actions for s in a.option_strings}
+        missing += [f"{command} {o}" for o in options if o not in known]
+    assert missing == []
