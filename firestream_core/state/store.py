@@ -12,8 +12,9 @@ fsync of the folder): a crash leaves either the old file or the new one.
 
 During a run each finished release costs O(1), not a rewrite of the whole
 file: :meth:`StateStore.save_release` appends one line (the release's entry
-and duration, or its removal) to the journal ``state.journal`` beside the
-file, and :meth:`StateStore.flush` at the end of the run folds the journal
+and duration, or its removal) to the journal beside the
+file (``state.journal`` for ``state.json``, ``state.<env>.journal`` for an
+environment's ``state.<env>.json``), and :meth:`StateStore.flush` at the end of the run folds the journal
 into ``state.json`` (compaction) and removes it. :meth:`StateStore.load`
 replays a journal a crashed run left, so the next run sees everything that
 run recorded, and compacts it when that run ends. Every journal line *sets*
@@ -412,19 +413,32 @@ class StateStore:
     """The local backend: ``<project>/.firestream/state.json`` and ``.firestream/lock``.
 
     :param project_dir: the folder holding ``firestream.toml``.
+    :param path: the state file (default ``<project_dir>/.firestream/state.json``;
+        one per environment: ``state.<env>.json``). Its journal is beside it, named
+        after it (``state.journal``, ``state.<env>.journal``): each state file has
+        its own, so one environment's crashed run is never replayed into another's.
     """
 
-    def __init__(self, project_dir: Path | str) -> None:
+    def __init__(self, project_dir: Path | str, *, path: Path | str | None = None) -> None:
         self.project_dir = Path(project_dir)
-        self.dir = self.project_dir / STATE_DIR
-        self.path = self.dir / STATE_FILE
-        self.journal = self.dir / JOURNAL_FILE
+        self.path = self.project_dir / STATE_DIR / STATE_FILE if path is None else Path(path)
         self._write_lock = threading.Lock()
         self._journal_fd: int | None = None
         self._sync = threading.Condition(self._write_lock)
         self._unsynced = False  # lines written since the last fdatasync
         self._syncer: threading.Thread | None = None
         self._journal_torn: StateError | None = None  # a line cut short could not be cut off
+
+    @property
+    def dir(self) -> Path:
+        """The folder holding the state file and its journal."""
+        return self.path.parent
+
+    @property
+    def journal(self) -> Path:
+        """The state file's own journal: ``state.json`` -> ``state.journal``."""
+        return self.path.with_name(f"{self.path.stem}.journal" if self.path.suffix == ".json"
+                                   else f"{self.path.name}.journal")
 
     def describe(self) -> str:
         return str(self.path)

@@ -539,3 +539,32 @@ def test_a_line_that_cannot_be_cut_off_stays_last_and_nothing_is_appended_after_
     assert sorted(loaded.releases) == ["data/db"]
     store.flush(state)  # a compaction writes everything and starts a new journal
     assert StateStore(tmp_path).load() == state and not store.journal.exists()
+
+
+def test_each_environments_state_file_has_its_own_journal(tmp_path):
+    """A crashed run of one environment (its journal left behind) is replayed into that
+    environment's state only: another environment's run neither shows nor compacts it."""
+    from firestream_core.config.load import load_config
+    from firestream_core.project import state_backend
+
+    (tmp_path / "firestream.toml").write_text(
+        "[environments.prod]\n[[deployments.generic]]\nname = 'db'\npath = 'charts/db'\n")
+    (tmp_path / "charts" / "db").mkdir(parents=True)
+    (tmp_path / "charts" / "db" / "Chart.yaml").write_text("apiVersion: v2\nname: db\nversion: 0.1.0\n")
+    prod = state_backend(load_config(tmp_path / "firestream.toml", environment="prod"))
+    plain = state_backend(load_config(tmp_path / "firestream.toml"))
+    assert isinstance(prod, StateStore) and isinstance(plain, StateStore)
+    assert prod.journal == tmp_path / ".firestream" / "state.prod.journal"
+    assert plain.journal == tmp_path / ".firestream" / "state.journal"
+
+    crashed = prod.load()
+    crashed.record(entry("db"))
+    prod.save_release(crashed, "data/db")  # then killed: no flush
+
+    other = plain.load()
+    assert other.releases == {}  # prod's release is not in the default state
+    other.record(entry("web"))
+    plain.save(other)  # the default environment's compaction leaves prod's journal alone
+    assert sorted(plain.load().releases) == ["data/web"]
+    assert sorted(state_backend(load_config(tmp_path / "firestream.toml", environment="prod")).load().releases) == [
+        "data/db"]
