@@ -534,9 +534,15 @@ class StateStore:
             if self._journal_fd is None:
                 make_state_dir(self.dir, "state")
                 try:
-                    self._journal_fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, STATE_MODE)
+                    fd = os.open(self.journal, os.O_RDWR | os.O_APPEND | os.O_CREAT, STATE_MODE)
                 except OSError as exc:
                     raise cannot_write("state", self.journal, exc) from None
+                try:
+                    _cut_torn_tail(fd)
+                except OSError as exc:
+                    os.close(fd)
+                    raise cannot_write("state", self.journal, exc) from None
+                self._journal_fd = fd
             self._append(self._journal_fd, line)
             self._unsynced = True
             if self._syncer is None:
@@ -616,6 +622,29 @@ class StateStore:
 
     def force_unlock(self) -> LockInfo | None:
         return force_unlock(self.project_dir)
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """Cut off a last line a crashed run left cut short (no newline after it), before appending.
+
+    ``load`` ignores such a line because it is the last; a line appended after it would
+    join it into one line that is not JSON, in the middle of the journal, which
+    ``load`` refuses (and that appended release would be lost).
+    """
+    size = os.fstat(fd).st_size
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        chunk = os.pread(fd, end - start, start)
+        if end == size and chunk.endswith(b"\n"):
+            return  # whole lines only
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            os.ftruncate(fd, start + newline + 1)
+            return
+        end = start
+    if size:
+        os.ftruncate(fd, 0)
 
 
 def _write(fd: int, data: bytes) -> int:

@@ -568,3 +568,23 @@ def test_each_environments_state_file_has_its_own_journal(tmp_path):
     assert sorted(plain.load().releases) == ["data/web"]
     assert sorted(state_backend(load_config(tmp_path / "firestream.toml", environment="prod")).load().releases) == [
         "data/db"]
+
+
+def test_a_line_a_lost_machine_cut_short_is_cut_off_before_the_next_run_appends(tmp_path):
+    """The last line cut short by a power cut is ignored by load; the next run's lines must not
+    be glued to it (a line in the middle that is not JSON: every later load refused)."""
+    store = StateStore(tmp_path)
+    state = store.load()
+    state.record(entry("db"))
+    store.save_release(state, "data/db")
+    with open(store.journal, "ab") as f:
+        f.write(b'{"key":"data/api","entry":{"na')  # the machine lost power mid-line
+
+    store2 = StateStore(tmp_path)
+    state2 = store2.load()
+    assert sorted(state2.releases) == ["data/db"]
+    state2.record(entry("web"))
+    store2.save_release(state2, "data/web")  # then this run is killed too: no flush
+
+    assert sorted(StateStore(tmp_path).load().releases) == ["data/db", "data/web"]
+    assert store2.journal.read_bytes().count(b"\n") == 2
