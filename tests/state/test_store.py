@@ -588,3 +588,27 @@ def test_a_line_a_lost_machine_cut_short_is_cut_off_before_the_next_run_appends(
 
     assert sorted(StateStore(tmp_path).load().releases) == ["data/db", "data/web"]
     assert store2.journal.read_bytes().count(b"\n") == 2
+
+
+def test_the_state_path_of_the_config_is_where_the_local_state_is_kept(tmp_path):
+    """``[state] path`` (docs/configuration.md: the local file) is used, relative to the
+    project's folder, with the environment's suffix and its own journal."""
+    from firestream_core.config.load import load_config
+    from firestream_core.project import state_backend
+
+    (tmp_path / "firestream.toml").write_text(
+        "[state]\npath = 'var/shop-state.json'\n[environments.prod]\n"
+        "[[deployments.generic]]\nname = 'db'\npath = 'charts/db'\n")
+    (tmp_path / "charts" / "db").mkdir(parents=True)
+    (tmp_path / "charts" / "db" / "Chart.yaml").write_text("apiVersion: v2\nname: db\nversion: 0.1.0\n")
+    plain = state_backend(load_config(tmp_path / "firestream.toml"))
+    prod = state_backend(load_config(tmp_path / "firestream.toml", environment="prod"))
+    assert isinstance(plain, StateStore) and isinstance(prod, StateStore)
+    assert plain.path == tmp_path / "var" / "shop-state.json"
+    assert prod.path == tmp_path / "var" / "shop-state.prod.json"
+    assert prod.journal == tmp_path / "var" / "shop-state.prod.journal"
+    state = plain.load()
+    state.record(entry("db"))
+    plain.save(state)
+    assert json.loads((tmp_path / "var" / "shop-state.json").read_text())["releases"]["data/db"]
+    assert not (tmp_path / ".firestream" / "state.json").exists()
