@@ -109,15 +109,18 @@ def state_backend(
         the target cluster (default: ``kubectl`` with its own kubeconfig).
     :param kube_context: the context given on the command line (else the environment's).
     """
-    from firestream_core.state.store import StateStore, open_backend
+    from firestream_core.state.lock import STATE_DIR
+    from firestream_core.state.store import STATE_FILE, StateStore, open_backend
 
     cfg = config.state
     scope = state_scope(config, kube_context)
     if cfg.backend == "local":
-        store = StateStore(config.project_dir)
-        if scope:
-            store.path = store.dir / f"state.{scope}.json"
-        return store
+        # [state] path (relative to the project's folder), else .firestream/state.json
+        base = config.project_dir / (cfg.path or f"{STATE_DIR}/{STATE_FILE}")
+        if scope:  # its own file, and so its own journal
+            suffix = base.suffix if base.suffix == ".json" else ""
+            base = base.with_name(f"{base.name.removesuffix(suffix)}.{scope}{suffix}")
+        return StateStore(config.project_dir, path=base)
     options = {k: v for k, v in attrs.asdict(cfg).items() if k != "backend" and v is not None}
     if cfg.backend == "kubernetes":  # the Secret and the Lease live in the target cluster
         project_name = config.project.name

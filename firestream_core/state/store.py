@@ -12,8 +12,9 @@ fsync of the folder): a crash leaves either the old file or the new one.
 
 During a run each finished release costs O(1), not a rewrite of the whole
 file: :meth:`StateStore.save_release` appends one line (the release's entry
-and duration, or its removal) to the journal ``state.journal`` beside the
-file, and :meth:`StateStore.flush` at the end of the run folds the journal
+and duration, or its removal) to the journal beside the
+file (``state.journal`` for ``state.json``, ``state.<env>.journal`` for an
+environment's ``state.<env>.json``), and :meth:`StateStore.flush` at the end of the run folds the journal
 into ``state.json`` (compaction) and removes it. :meth:`StateStore.load`
 replays a journal a crashed run left, so the next run sees everything that
 run recorded, and compacts it when that run ends. Every journal line *sets*
@@ -425,19 +426,32 @@ class StateStore:
     """The local backend: ``<project>/.firestream/state.json`` and ``.firestream/lock``.
 
     :param project_dir: the folder holding ``firestream.toml``.
+    :param path: the state file (default ``<project_dir>/.firestream/state.json``;
+        one per environment: ``state.<env>.json``). Its journal is beside it, named
+        after it (``state.journal``, ``state.<env>.journal``): each state file has
+        its own, so one environment's crashed run is never replayed into another's.
     """
 
-    def __init__(self, project_dir: Path | str) -> None:
+    def __init__(self, project_dir: Path | str, *, path: Path | str | None = None) -> None:
         self.project_dir = Path(project_dir)
-        self.dir = self.project_dir / STATE_DIR
-        self.path = self.dir / STATE_FILE
-        self.journal = self.dir / JOURNAL_FILE
+        self.path = self.project_dir / STATE_DIR / STATE_FILE if path is None else Path(path)
         self._write_lock = threading.Lock()
         self._journal_fd: int | None = None
         self._sync = threading.Condition(self._write_lock)
         self._unsynced = False  # lines written since the last fdatasync
         self._syncer: threading.Thread | None = None
         self._journal_torn: StateError | None = None  # a line cut short could not be cut off
+
+    @property
+    def dir(self) -> Path:
+        """The folder holding the state file and its journal."""
+        return self.path.parent
+
+    @property
+    def journal(self) -> Path:
+        """The state file's own journal: ``state.json`` -> ``state.journal``."""
+        return self.path.with_name(f"{self.path.stem}.journal" if self.path.suffix == ".json"
+                                   else f"{self.path.name}.journal")
 
     def describe(self) -> str:
         return str(self.path)
@@ -533,9 +547,15 @@ class StateStore:
             if self._journal_fd is None:
                 make_state_dir(self.dir, "state")
                 try:
-                    self._journal_fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, STATE_MODE)
+                    fd = os.open(self.journal, os.O_RDWR | os.O_APPEND | os.O_CREAT, STATE_MODE)
                 except OSError as exc:
                     raise cannot_write("state", self.journal, exc) from None
+                try:
+                    _cut_torn_tail(fd)
+                except OSError as exc:
+                    os.close(fd)
+                    raise cannot_write("state", self.journal, exc) from None
+                self._journal_fd = fd
             self._append(self._journal_fd, line)
             self._unsynced = True
             if self._syncer is None:
@@ -615,6 +635,29 @@ class StateStore:
 
     def force_unlock(self) -> LockInfo | None:
         return force_unlock(self.project_dir)
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """Cut off a last line a crashed run left cut short (no newline after it), before appending.
+
+    ``load`` ignores such a line because it is the last; a line appended after it would
+    join it into one line that is not JSON, in the middle of the journal, which
+    ``load`` refuses (and that appended release would be lost).
+    """
+    size = os.fstat(fd).st_size
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        chunk = os.pread(fd, end - start, start)
+        if end == size and chunk.endswith(b"\n"):
+            return  # whole lines only
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            os.ftruncate(fd, start + newline + 1)
+            return
+        end = start
+    if size:
+        os.ftruncate(fd, 0)
 
 
 def _write(fd: int, data: bytes) -> int:

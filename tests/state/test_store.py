@@ -539,3 +539,76 @@ def test_a_line_that_cannot_be_cut_off_stays_last_and_nothing_is_appended_after_
     assert sorted(loaded.releases) == ["data/db"]
     store.flush(state)  # a compaction writes everything and starts a new journal
     assert StateStore(tmp_path).load() == state and not store.journal.exists()
+
+
+def test_each_environments_state_file_has_its_own_journal(tmp_path):
+    """A crashed run of one environment (its journal left behind) is replayed into that
+    environment's state only: another environment's run neither shows nor compacts it."""
+    from firestream_core.config.load import load_config
+    from firestream_core.project import state_backend
+
+    (tmp_path / "firestream.toml").write_text(
+        "[environments.prod]\n[[deployments.generic]]\nname = 'db'\npath = 'charts/db'\n")
+    (tmp_path / "charts" / "db").mkdir(parents=True)
+    (tmp_path / "charts" / "db" / "Chart.yaml").write_text("apiVersion: v2\nname: db\nversion: 0.1.0\n")
+    prod = state_backend(load_config(tmp_path / "firestream.toml", environment="prod"))
+    plain = state_backend(load_config(tmp_path / "firestream.toml"))
+    assert isinstance(prod, StateStore) and isinstance(plain, StateStore)
+    assert prod.journal == tmp_path / ".firestream" / "state.prod.journal"
+    assert plain.journal == tmp_path / ".firestream" / "state.journal"
+
+    crashed = prod.load()
+    crashed.record(entry("db"))
+    prod.save_release(crashed, "data/db")  # then killed: no flush
+
+    other = plain.load()
+    assert other.releases == {}  # prod's release is not in the default state
+    other.record(entry("web"))
+    plain.save(other)  # the default environment's compaction leaves prod's journal alone
+    assert sorted(plain.load().releases) == ["data/web"]
+    assert sorted(state_backend(load_config(tmp_path / "firestream.toml", environment="prod")).load().releases) == [
+        "data/db"]
+
+
+def test_a_line_a_lost_machine_cut_short_is_cut_off_before_the_next_run_appends(tmp_path):
+    """The last line cut short by a power cut is ignored by load; the next run's lines must not
+    be glued to it (a line in the middle that is not JSON: every later load refused)."""
+    store = StateStore(tmp_path)
+    state = store.load()
+    state.record(entry("db"))
+    store.save_release(state, "data/db")
+    with open(store.journal, "ab") as f:
+        f.write(b'{"key":"data/api","entry":{"na')  # the machine lost power mid-line
+
+    store2 = StateStore(tmp_path)
+    state2 = store2.load()
+    assert sorted(state2.releases) == ["data/db"]
+    state2.record(entry("web"))
+    store2.save_release(state2, "data/web")  # then this run is killed too: no flush
+
+    assert sorted(StateStore(tmp_path).load().releases) == ["data/db", "data/web"]
+    assert store2.journal.read_bytes().count(b"\n") == 2
+
+
+def test_the_state_path_of_the_config_is_where_the_local_state_is_kept(tmp_path):
+    """``[state] path`` (docs/configuration.md: the local file) is used, relative to the
+    project's folder, with the environment's suffix and its own journal."""
+    from firestream_core.config.load import load_config
+    from firestream_core.project import state_backend
+
+    (tmp_path / "firestream.toml").write_text(
+        "[state]\npath = 'var/shop-state.json'\n[environments.prod]\n"
+        "[[deployments.generic]]\nname = 'db'\npath = 'charts/db'\n")
+    (tmp_path / "charts" / "db").mkdir(parents=True)
+    (tmp_path / "charts" / "db" / "Chart.yaml").write_text("apiVersion: v2\nname: db\nversion: 0.1.0\n")
+    plain = state_backend(load_config(tmp_path / "firestream.toml"))
+    prod = state_backend(load_config(tmp_path / "firestream.toml", environment="prod"))
+    assert isinstance(plain, StateStore) and isinstance(prod, StateStore)
+    assert plain.path == tmp_path / "var" / "shop-state.json"
+    assert prod.path == tmp_path / "var" / "shop-state.prod.json"
+    assert prod.journal == tmp_path / "var" / "shop-state.prod.journal"
+    state = plain.load()
+    state.record(entry("db"))
+    plain.save(state)
+    assert json.loads((tmp_path / "var" / "shop-state.json").read_text())["releases"]["data/db"]
+    assert not (tmp_path / ".firestream" / "state.json").exists()
