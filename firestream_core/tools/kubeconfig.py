@@ -67,12 +67,17 @@ def kubeconfig_files(kubeconfig: str | os.PathLike[str] | None, environ: Mapping
 
 
 def _read(path: Path) -> Mapping[str, Any] | None:
-    """One kubeconfig file's mapping; None when it is missing or unreadable (helm says why)."""
+    """One kubeconfig file's mapping; None when it is missing or unreadable (helm says why).
+
+    Read through :func:`~firestream_core.tools.readfile.read_bounded`: a ``KUBECONFIG``
+    naming a FIFO or ``/dev/zero`` never hangs the plan nor fills its memory.
+    """
     from firestream_core.tools import kube_yaml
+    from firestream_core.tools.readfile import KUBECONFIG_LIMIT, UnreadableFile, read_bounded
 
     try:
-        data = kube_yaml.load(path.read_bytes())
-    except (OSError, kube_yaml.YAMLError):
+        data = kube_yaml.load(read_bounded(path, KUBECONFIG_LIMIT))
+    except (UnreadableFile, kube_yaml.YAMLError):
         return None
     return data if isinstance(data, Mapping) else None
 

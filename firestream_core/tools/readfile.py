@@ -1,6 +1,7 @@
 """Reading an input file with a bound: the one reader of every file a user hands firestream.
 
 The project file, the state file and its journal, the lock file, saved plans,
+the kubeconfig files a plan reads its cluster's identity from,
 ``secret_values`` and registry password files, ``values_files`` and
 ``--values`` files (at load and on every later read) are read through
 :func:`read_bounded`, each kind with its own limit:
@@ -25,7 +26,7 @@ import errno
 import os
 import stat
 
-__all__ = ["LOCK_FILE_LIMIT", "MIB", "PLAN_FILE_LIMIT", "VALUES_FILE_LIMIT", "UnreadableFile", "read_bounded",
+__all__ = ["KUBECONFIG_LIMIT", "LOCK_FILE_LIMIT", "MIB", "PLAN_FILE_LIMIT", "VALUES_FILE_LIMIT", "UnreadableFile", "read_bounded",
            "size_text"]
 
 MIB = 1024 * 1024
@@ -35,6 +36,8 @@ PLAN_FILE_LIMIT = 64 * MIB
 """The largest saved plan read (``apply PLAN``): a plan holds no values, a state's worth of releases."""
 LOCK_FILE_LIMIT = 64 * 1024
 """The largest lock file read (one holder's JSON line)."""
+KUBECONFIG_LIMIT = 16 * MIB
+"""The largest kubeconfig file read for the cluster's identity (``tools/kubeconfig.py``)."""
 _CHUNK = 1024 * 1024
 
 

@@ -49,3 +49,21 @@ def test_the_default_file_and_in_cluster(tmp_path: Path) -> None:
     assert cluster_identity(environ=pod) == ClusterIdentity(None, "https://10.96.0.1:443")
     (tmp_path / "bad").write_text("clusters: [")
     assert cluster_identity(tmp_path / "bad", "x", environ={}) == ClusterIdentity("x", None)
+
+
+def test_a_fifo_or_a_device_as_kubeconfig_is_skipped_not_read_forever(tmp_path: Path, monkeypatch) -> None:
+    """A ``KUBECONFIG`` naming a FIFO (no writer: an unbounded read would wait forever) or
+    ``/dev/zero`` (endless bytes) is passed over as unreadable; the next file still counts."""
+    import os
+
+    from firestream_core.tools import readfile
+
+    fifo, second, big = tmp_path / "fifo", tmp_path / "second", tmp_path / "big"
+    os.mkfifo(fifo)
+    second.write_text(SECOND)
+    env = {"KUBECONFIG": f"{fifo}:/dev/zero:{second}", "HOME": str(tmp_path)}
+    assert cluster_identity(environ=env) == ClusterIdentity("ctx-b", "https://b.example")
+    big.write_text(FIRST + "#" * 200)
+    monkeypatch.setattr(readfile, "KUBECONFIG_LIMIT", len(FIRST) + 100)
+    assert cluster_identity(environ={"KUBECONFIG": f"{big}:{second}"}) == ClusterIdentity(
+        "ctx-b", "https://b.example")
