@@ -19,6 +19,8 @@ What is hashed, in sorted order of the path relative to the chart folder:
   ``.helmignore``, editor swap files): version-control data and dotfiles
   are not chart content (a change of ``.helmignore`` still shows through the
   files it adds or removes);
+* each file and archive member is read and hashed a megabyte at a time, so
+  a chart holding a huge file costs time, never its size in memory;
 * a ``.tgz`` archive (a vendored dependency in ``charts/``, or the chart
   itself when ``path`` names an archive) is hashed by its members' names
   and bytes, not the archive's bytes: ``helm dependency build`` re-packages
@@ -35,6 +37,7 @@ plan's ``Chart.yaml``), are computed for the first release and reused.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -46,6 +49,9 @@ from typing import Any, TypeVar
 from firestream_core.tools.digest import sha256
 
 T = TypeVar("T")
+
+_CHUNK = 1024 * 1024
+"""Bytes hashed at a time: a chart's file of any size is read in pieces."""
 
 _once: ContextVar[dict[tuple[str, str], Any] | None] = ContextVar("firestream_chart_reads", default=None)
 
@@ -211,13 +217,37 @@ def _update_archive(h: Any, path: Path) -> bool:
             h.update(b"tgz\0%d\0" % len(members))
             for m in members:
                 handle = tar.extractfile(m)
-                data = handle.read() if handle is not None else b""
                 name = m.name.encode("utf-8", "surrogateescape")
-                h.update(b"member\0%s\0%d\0" % (name, len(data)))
-                h.update(data)
+                h.update(b"member\0%s\0%d\0" % (name, m.size if handle is not None else 0))
+                if handle is not None:
+                    _update_stream(h, handle, m.size)
     except (tarfile.TarError, OSError, EOFError):
         return False
     return True
+
+
+def _update_stream(h: Any, stream: Any, size: int) -> None:
+    """Hash ``size`` bytes of ``stream`` a chunk at a time: memory stays bounded whatever the size.
+
+    :raises OSError: the stream held another number of bytes (a file changed while read).
+    """
+    left = size
+    while left > 0:
+        chunk = stream.read(min(left, _CHUNK))
+        if not chunk:
+            break
+        h.update(chunk)
+        left -= len(chunk)
+    if left or stream.read(1):
+        raise OSError(errno.EAGAIN, "changed while it was read", getattr(stream, "name", None))
+
+
+def _update_file(h: Any, path: Path) -> None:
+    """``bytes\0<size>\0`` and the file's bytes, streamed (the digest's form for one file)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        h.update(b"bytes\0%d\0" % size)
+        _update_stream(h, f, size)
 
 
 def chart_digest(path: Path | str) -> str:
@@ -232,7 +262,8 @@ def _digest(p: Path) -> str:
     h = sha256()
     if p.is_file():
         if not _update_archive(h, p):
-            h.update(p.read_bytes())
+            with open(p, "rb") as f:
+                _update_stream(h, f, os.fstat(f.fileno()).st_size)
         return "sha256:" + h.hexdigest()
     if not p.is_dir():
         raise FileNotFoundError(2, "chart folder not found", str(p))
@@ -240,7 +271,5 @@ def _digest(p: Path) -> str:
         h.update(b"file\0%s\0" % rel.encode("utf-8", "surrogateescape"))
         if rel.endswith(".tgz") and _update_archive(h, file):
             continue
-        data = file.read_bytes()
-        h.update(b"bytes\0%d\0" % len(data))
-        h.update(data)
+        _update_file(h, file)
     return "sha256:" + h.hexdigest()

@@ -141,3 +141,59 @@ def test_within_one_plan_a_shared_chart_is_read_once_and_afresh_after(tmp_path: 
     edited = chart_digest(chart)
     assert edited != first  # the next plan reads the folder again
     assert read_once("meta", chart, meta) and reads == ["read", "read"]  # outside a block: every time
+
+
+def test_the_digest_keeps_its_form_so_recorded_charts_do_not_all_look_changed(tmp_path: Path) -> None:
+    """The state keeps these digests: the same content must give the same digest as firestream
+    versions before it (the values below were computed by the whole-file reader it replaced)."""
+    d = make_chart(tmp_path)
+    (d / "charts").mkdir()
+    tgz(d / "charts" / "dep-1.0.0.tgz", {"dep/Chart.yaml": b"name: dep\n",
+                                         "dep/big.bin": bytes(range(256)) * 9000}, mtime=1)
+    (d / "files").mkdir()
+    (d / "files" / "blob").write_bytes(bytes(range(256)) * 5000)
+    tgz(tmp_path / "alone.tgz", {"web/Chart.yaml": b"name: web\n"}, mtime=1)
+    (tmp_path / "plain.tgz").write_bytes(b"not an archive" * 1000)
+    assert chart_digest(d) == "sha256:be3db924c97acc9cb4fcc604adb9e3fcc73a13418373c899209909aaaa51e234"
+    assert chart_digest(tmp_path / "alone.tgz") == (
+        "sha256:d77a82ef2fad99dff8ce1041858d0bb599d3197e1a57beb9d38e030eed4c5e9a")
+    assert chart_digest(tmp_path / "plain.tgz") == (
+        "sha256:1bde5b73a5a33ade2881a81986cb33629d7962a37de3cfebc1cf58c4a9085121")
+
+
+def test_files_and_archive_members_are_hashed_a_chunk_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    """A chart holding a huge file (or an archive member that inflates to one) costs time, never
+    its size in memory: no read asks for more than a chunk."""
+    import firestream_core.tools.chartfiles as chartfiles
+
+    d = make_chart(tmp_path)
+    (d / "files").mkdir()
+    (d / "files" / "blob").write_bytes(b"x" * 10_000)
+    (d / "charts").mkdir()
+    tgz(d / "charts" / "dep-1.0.0.tgz", {"dep/big": b"y" * 10_000}, mtime=1)
+    whole = chart_digest(d)
+    asked: list[int] = []
+    real = chartfiles._update_stream
+
+    def watched(h, stream, size):  # noqa: ANN001, ANN202
+        read = stream.read
+        stream_reads = type("R", (), {"read": lambda self, n=-1: (asked.append(n), read(n))[1],
+                                      "name": getattr(stream, "name", None)})()
+        return real(h, stream_reads, size)
+
+    monkeypatch.setattr(chartfiles, "_CHUNK", 1000)
+    monkeypatch.setattr(chartfiles, "_update_stream", watched)
+    assert chart_digest(d) == whole
+    assert asked and max(asked) <= 1000 and -1 not in asked
+    assert asked.count(1000) >= 20  # both 10,000-byte files went through in pieces
+
+
+def test_a_file_that_grows_while_it_is_hashed_is_an_error_not_a_wrong_digest(tmp_path: Path) -> None:
+    import hashlib
+
+    from firestream_core.tools.chartfiles import _update_stream
+
+    with pytest.raises(OSError, match="changed while it was read"):
+        _update_stream(hashlib.sha256(), io.BytesIO(b"abcdef"), 3)
+    with pytest.raises(OSError, match="changed while it was read"):
+        _update_stream(hashlib.sha256(), io.BytesIO(b"ab"), 3)
