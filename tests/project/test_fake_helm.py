@@ -498,6 +498,44 @@ def test_import_appends_block_and_next_plan_is_noop(env, fake_helm, capsys):
     assert fake_helm.call_log("upgrade") == []
 
 
+def test_import_under_a_chart_type_plans_the_values_its_defaults_add(env, fake_helm, fake_kubectl):
+    """``import --type T``: T's default preset adds values the release never had. Its digest was
+    recorded as if helm held them, so the next plan said ``no-op`` while template, diff and the
+    next upgrade used the preset's values; the plan now names them."""
+    import attrs
+
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin import ChartPresets, hookimpl
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    presets = ChartPresets("tuned", chart="tiny-app", version="0.1.0", repository="fixtures")
+
+    @attrs.define
+    class Tuned(HelmChart):
+        chart_info: ChartInfo = attrs.field(factory=presets.factory("default", {"replicaCount": 3}))
+
+    class Plugin:
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="tuned", chart_class=Tuned))
+
+    fake_helm.seed_release("legacy", "apps", version="0.1.0", values={"message": "hi"})
+    fake_helm.seed_release("plain", "apps", version="0.1.0", values={"message": "hi"})
+    env.write("")
+    manager = get_plugin_manager(extra_plugins=[Plugin()])
+
+    def load() -> Project:
+        return Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                            kubectl_binary=fake_kubectl, manager=manager)
+
+    load().import_release("legacy", "apps", chart_type="tuned", chart="fixtures/tiny-app")
+    load().import_release("plain", "apps", chart="fixtures/tiny-app")
+    plan = load().plan()
+    assert plan["legacy"].action == "upgrade"
+    assert list(plan["legacy"].changed_keys) == ["replicaCount"]
+    assert plan["plain"].action == "no-op" and list(plan["plain"].reasons) == ["up to date"]
+
+
 def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
     env.write("")
     fake_helm.seed_release("twin", "a")
