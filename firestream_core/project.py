@@ -640,7 +640,10 @@ class Project:
         if self._graph is None:
             from firestream_core.graph import build_graph
 
-            self._graph = build_graph(self.charts, str(self.config.path))
+            # charts built in code (from_charts) have no file to name: say where they come from
+            path = self.config.path
+            source = str(path) if path.is_file() else "the charts built in code"
+            self._graph = build_graph(self.charts, source)
         return self._graph
 
     def labels(self) -> dict[str, dict[str, str]]:
@@ -869,10 +872,16 @@ class Project:
         }
 
     def _helm_tool(self) -> tuple[Runner, Helm]:
-        """The run's process runner and its helm (:meth:`tools` without kubectl)."""
+        """The run's process runner and its helm (:meth:`tools` without kubectl).
+
+        The ``depends_on`` graph is checked first: a file's is checked when it loads, but charts
+        built in code (:meth:`from_charts`, :meth:`add_chart`) only here, so a dependency on an
+        unknown release or a cycle is refused before any helm or cluster call.
+        """
         from firestream_core.tools.helm import Helm
         from firestream_core.tools.process import Runner
 
+        self.graph()
         runner = Runner(redactor=self.redactor)
         helm = Helm(runner, self.helm_binary, **self._tool_options())
         from firestream_core.tools.oci import (

@@ -144,3 +144,26 @@ def test_charts_built_in_code_may_not_destroy_what_a_deployed_chart_needs(tmp_pa
     project.add_chart(GenericChart(ChartInfo(name="web", chart="x/web", depends_on=["api"],
                                              action=HelmAction.SKIP)))
     assert project.names == ["api", "web"]
+
+
+def test_a_dependency_no_chart_provides_is_refused_before_helm_runs(tmp_path, manager, fake_helm,
+                                                                   fake_kubectl) -> None:
+    """Charts built in code get no load-time graph check: plan ran ``helm list`` first and the
+    error named a firestream.toml that does not exist."""
+    from firestream_core.errors import CycleError, UnknownDependencyError
+
+    project = Project.from_charts([chart("web", depends_on=["redis"])], project_dir=tmp_path,
+                                  manager=manager, helm_binary=fake_helm.binary,
+                                  kubectl_binary=fake_kubectl, env=fake_helm.env)
+    for call in (project.plan, project.apply, project.destroy, project.diff, project.status):
+        with pytest.raises(UnknownDependencyError) as exc:
+            call()
+        assert str(exc.value) == ("release 'web' depends on 'redis', which is not defined "
+                                  "(the charts built in code)")
+    assert fake_helm.calls() == []
+    project.add_chart(chart("redis", depends_on=["web"]))
+    with pytest.raises(CycleError, match="in the charts built in code: "):
+        project.plan()
+    assert fake_helm.calls() == []
+    project.add_chart(chart("redis"))
+    assert [c.name for c in project.plan().releases] == ["redis", "web"]
