@@ -422,7 +422,8 @@ class Project:
 
         The charts are taken as written (no ``[defaults]`` apply). Each must be of
         a chart type an installed plugin registers (a class never registered is
-        ``generic``) and pass :meth:`ChartInfo.check`; names must be unique.
+        ``generic``) and pass :meth:`ChartInfo.check`, the values files and local
+        chart it names must be readable (relative to ``project_dir``); names must be unique.
 
         :param charts: the releases, in order.
         :param project_dir: where the state file and the lock live, and what
@@ -475,8 +476,9 @@ class Project:
             plan = project.plan()
 
         :raises ConfigError: the chart's type is not installed, its class's
-            lifecycle methods take arguments their stage does not pass, or
-            its ``ChartInfo`` is invalid.
+            lifecycle methods take arguments their stage does not pass, its
+            ``ChartInfo`` is invalid, or a values file or local chart it names
+            is missing or unreadable (relative to the project folder).
         """
         self.add_charts([chart])
 
@@ -541,6 +543,24 @@ class Project:
             return [f"{where}: {exc}"]
         out = [f"{where}: {p}" for p in method_problems(type(chart))]
         out += [f"{where}: {p}" for p in chart.chart_info.check()]
+        return out + [f"{where}: {p}" for p in self._file_problems(chart.chart_info)]
+
+    def _file_problems(self, info: Any) -> list[str]:
+        """The files a chart built in code names, checked as a file's release's are (``validate``'s
+        second pass): each ``values_files`` entry and a local chart, relative to the project folder."""
+        from firestream_core.config.files import chart_path_problem, values_file_problem
+        from firestream_core.config.paths import join_path
+
+        out: list[str] = []
+        local = str(info.path) if info.path is not None else None
+        if local is None and info.chart.startswith(("./", "../", "/", "~")):
+            local = info.chart
+        if local:
+            problem = chart_path_problem(self.project_dir, local)
+            out += [f"{'path' if info.path is not None else 'chart'}: {problem}"] if problem else []
+        for i, f in enumerate(info.values_files):
+            problem = values_file_problem(self.project_dir, str(f))
+            out += [f"{join_path('values_files', i)}: {problem}"] if problem else []
         return out
 
     def repositories_with(self, charts: Iterable[HelmChart]) -> dict[str, str]:

@@ -167,3 +167,27 @@ def test_a_dependency_no_chart_provides_is_refused_before_helm_runs(tmp_path, ma
     assert fake_helm.calls() == []
     project.add_chart(chart("redis"))
     assert [c.name for c in project.plan().releases] == ["redis", "web"]
+
+
+def test_the_files_a_chart_built_in_code_names_are_checked_as_a_files_are(tmp_path, manager) -> None:
+    """A values file missing (the seed's ``values/postgres-custom.yaml``) was found only by apply's
+    check_prerequisites, after a plan that showed a create."""
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values/list.yaml").write_text("- not a mapping\n")
+    bad = chart("db", values_files=["values/postgres-custom.yaml", "values/list.yaml"])
+    local = GenericChart(ChartInfo(name="web", path="charts/web"))
+    with pytest.raises(ConfigError) as exc:
+        Project.from_charts([bad, local], project_dir=tmp_path, manager=manager)
+    assert exc.value.problems == [
+        f"chart 'db' (GenericChart): values_files[0]: values file 'values/postgres-custom.yaml' "
+        f"({tmp_path}/values/postgres-custom.yaml) not found (paths are relative to {tmp_path})",
+        f"chart 'db' (GenericChart): values_files[1]: values file 'values/list.yaml' "
+        f"({tmp_path}/values/list.yaml) is YAML holding a list, not a mapping of values",
+        f"chart 'web' (GenericChart): path: chart path 'charts/web' ({tmp_path}/charts/web) not found "
+        f"(paths are relative to {tmp_path})",
+    ]
+    (tmp_path / "values/postgres-custom.yaml").write_text("auth: {database: myapp}\n")
+    (tmp_path / "values/list.yaml").write_text("{}\n")
+    (tmp_path / "charts/web").mkdir(parents=True)
+    (tmp_path / "charts/web/Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    assert Project.from_charts([bad, local], project_dir=tmp_path, manager=manager).names == ["db", "web"]
