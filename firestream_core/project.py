@@ -1607,10 +1607,9 @@ class Project:
                 continue
             if notes is not None and desired[name].contributed:
                 notes[name] = _contributed_note(desired[name].contributed)
-            if info.path is None and info.repository and not info.chart.startswith("oci://"):
-                url = repos.get(info.repository)
-                if url:
-                    helm.repo_add(info.repository, url)
+            from firestream_core.deploy.desired import add_chart_repository
+
+            add_chart_repository(helm, info, repos)
             out[name] = helm.template(info, self.project_dir)
         if output_dir is not None:
             folder = Path(output_dir)

@@ -793,6 +793,19 @@ def chart_repository(info: ChartInfo) -> tuple[str | None, bool]:
     return None, False
 
 
+def add_chart_repository(helm: Helm, info: ChartInfo, repositories: Mapping[str, str]) -> None:
+    """``helm repo add`` the repository ``info``'s chart comes from, when its URL is known.
+
+    What the commands that render a chart (``template``, ``diff``, ``plan --hooks``) do
+    before ``helm template``, as apply's ``pre_exec`` does: the repository is the one
+    :func:`chart_repository` names, ``repository = "..."`` or the ``repo/`` of ``chart``.
+    """
+    repo, _ = chart_repository(info)
+    url = repositories.get(repo) if repo else None
+    if repo and url:
+        helm.repo_add(repo, url)
+
+
 class ChartVersions:
     """The exact versions of one plan's repository and OCI charts, asked of helm.
 

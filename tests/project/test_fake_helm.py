@@ -536,6 +536,33 @@ def test_import_under_a_chart_type_plans_the_values_its_defaults_add(env, fake_h
     assert plan["plain"].action == "no-op" and list(plan["plain"].reasons) == ["up to date"]
 
 
+def _render_template(project):
+    assert project.template()["web"]
+
+
+def _render_diff(project):
+    (diff,) = project.diff()
+    assert diff.status != "error", diff.message
+
+
+def _render_hooks(project):
+    from firestream_core.ops.helm_hooks import plan_hooks
+
+    _, helm, _ = project.tools()
+    hooks = plan_hooks(project.hooks_input(), project.plan(helm=helm), helm)
+    assert not hooks["web"].error
+
+
+@pytest.mark.parametrize("render", [_render_template, _render_diff, _render_hooks])
+def test_rendering_adds_a_repository_the_chart_names_as_repo_slash_chart(env, fake_helm, render):
+    """The seed's ``chart = "bitnami/postgresql"`` form with an exact version: apply added the
+    repository, but template, diff and plan --hooks only added one named by ``repository``, so
+    on a machine whose helm did not know it they failed with 'repo fixtures not found'."""
+    env.write('[[deployments.generic]]\nname = "web"\nchart = "fixtures/tiny-app"\nversion = "0.1.0"\n')
+    render(env.load())
+    assert ["repo", "add", "fixtures"] in [c[:3] for c in fake_helm.calls()]
+
+
 def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
     env.write("")
     fake_helm.seed_release("twin", "a")
