@@ -563,6 +563,39 @@ def test_rendering_adds_a_repository_the_chart_names_as_repo_slash_chart(env, fa
     assert ["repo", "add", "fixtures"] in [c[:3] for c in fake_helm.calls()]
 
 
+def test_a_repo_in_chart_wins_over_the_chart_types_default_repository(env, fake_helm, fake_kubectl):
+    """``chart = "mirror/tiny-app"`` in a release of a chart type whose default repository is
+    another: helm got ``mirror/tiny-app`` but pre_exec added the chart type's repository (the
+    public one, unreachable from an air-gapped cluster), failing the release the plan created."""
+    import attrs
+
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin import ChartPresets, hookimpl
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    presets = ChartPresets("stock", chart="tiny-app", version="0.1.0", repository="upstream")
+
+    @attrs.define
+    class Stock(HelmChart):
+        chart_info: ChartInfo = attrs.field(factory=presets.factory("default", {}))
+
+    class Plugin:
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="stock", chart_class=Stock,
+                               repositories={"upstream": "https://charts.example.com/upstream"}))
+
+    fake_helm.fail_on("upstream", "repo add", "dial tcp: lookup charts.example.com: no such host")
+    env.write('[[deployments.stock]]\nchart = "mirror/tiny-app"\n')
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=get_plugin_manager(extra_plugins=[Plugin()]))
+    result = project.apply()
+    assert result.ok, result.releases["stock"].reason
+    added = [c[2] for c in fake_helm.calls() if c[:2] == ["repo", "add"]]
+    assert added == ["mirror"]
+    assert project.template()["stock"]
+
+
 def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
     env.write("")
     fake_helm.seed_release("twin", "a")
