@@ -191,3 +191,26 @@ def test_the_files_a_chart_built_in_code_names_are_checked_as_a_files_are(tmp_pa
     (tmp_path / "charts/web").mkdir(parents=True)
     (tmp_path / "charts/web/Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
     assert Project.from_charts([bad, local], project_dir=tmp_path, manager=manager).names == ["db", "web"]
+
+
+def test_a_chart_class_whose_init_sets_only_chart_info_is_a_readable_config_error(tmp_path, manager) -> None:
+    """The seed's ``struct MyCustomChart { chart_info }`` written as a plain ``__init__``: the
+    slots HelmChart.__init__ fills stayed unset and from_charts raised an AttributeError."""
+
+    class Mine(HelmChart):
+        def __init__(self, chart_info: ChartInfo) -> None:
+            self.chart_info = chart_info
+
+    with pytest.raises(ConfigError) as exc:
+        Project.from_charts([Mine(ChartInfo(name="mine", chart="repo/app"))], project_dir=tmp_path,
+                            manager=manager)
+    assert exc.value.problems == [
+        "chart 'mine' (Mine): options and settings not set: its __init__ must call "
+        "super().__init__(chart_info) (or declare the class with @attrs.define)"]
+
+    class Fixed(HelmChart):
+        def __init__(self, chart_info: ChartInfo) -> None:
+            super().__init__(chart_info)
+
+    assert Project.from_charts([Fixed(ChartInfo(name="mine", chart="repo/app"))], project_dir=tmp_path,
+                               manager=manager).names == ["mine"]
