@@ -532,15 +532,14 @@ class Project:
         self._planned = None
 
     def _chart_problems(self, chart: Any, method_problems: Callable[[type], list[str]]) -> list[str]:
-        from firestream_core.model import ChartInfo
+        from firestream_core.model import ChartInfo, unset_chart_fields
 
         if not isinstance(chart, HelmChart) or not isinstance(getattr(chart, "chart_info", None), ChartInfo):
             return [f"{chart!r}: not a HelmChart with a ChartInfo"]
         where = f"'{chart.chart_info.name}' ({type(chart).__name__})"
-        unset = [f for f in ("options", "settings") if not hasattr(chart, f)]
-        if unset:  # an __init__ of its own that set only chart_info, as the seed's struct has
-            return [f"{where}: {' and '.join(unset)} not set: its __init__ must call "
-                    f"super().__init__(chart_info) (or declare the class with @attrs.define)"]
+        unset = unset_chart_fields(chart)  # an __init__ of its own that set only chart_info
+        if unset:
+            return [f"{where}: {unset}"]
         try:
             self.manager.chart_type(chart.chart_type)
         except Exception as exc:  # noqa: BLE001 - unknown, broken or disabled: said as is
