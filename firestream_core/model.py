@@ -813,6 +813,27 @@ def overrides_chart_method(cls: type, stage: str) -> bool:
     return stage in CHART_METHODS and getattr(cls, stage, None) is not getattr(HelmChart, stage)
 
 
+def unset_chart_fields(chart: HelmChart) -> str | None:
+    """Why ``chart`` cannot be used, or None: the fields a subclass's own ``__init__`` left unset.
+
+    The seed's ``struct MyCustomChart { chart_info }`` written as a plain ``__init__`` that
+    sets only ``self.chart_info`` leaves ``options`` and ``settings`` unset (``HelmChart``
+    is an attrs class with slots), and every later use would fail with an AttributeError.
+
+    >>> class Mine(HelmChart):
+    ...     def __init__(self, chart_info):
+    ...         self.chart_info = chart_info
+    >>> unset_chart_fields(Mine(ChartInfo(name="web", chart="bitnami/nginx")))
+    'options and settings not set: its __init__ must call super().__init__(chart_info) (or declare the class with @attrs.define)'
+    """
+    unset = [f for f in ("chart_info", "options", "settings") if not hasattr(chart, f)]
+    if not unset:
+        return None
+    names = ", ".join(unset[:-1]) + (" and " if len(unset) > 1 else "") + unset[-1]
+    return (f"{names} not set: its __init__ must call super().__init__(chart_info) "
+            "(or declare the class with @attrs.define)")
+
+
 class ChartPayload(dict[str, Any]):
     """Data a stage hands to later stages of the same release (the seed's payload).
 

@@ -422,7 +422,8 @@ class Project:
 
         The charts are taken as written (no ``[defaults]`` apply). Each must be of
         a chart type an installed plugin registers (a class never registered is
-        ``generic``) and pass :meth:`ChartInfo.check`; names must be unique.
+        ``generic``) and pass :meth:`ChartInfo.check`, the values files and local
+        chart it names must be readable (relative to ``project_dir``); names must be unique.
 
         :param charts: the releases, in order.
         :param project_dir: where the state file and the lock live, and what
@@ -475,8 +476,9 @@ class Project:
             plan = project.plan()
 
         :raises ConfigError: the chart's type is not installed, its class's
-            lifecycle methods take arguments their stage does not pass, or
-            its ``ChartInfo`` is invalid.
+            lifecycle methods take arguments their stage does not pass, its
+            ``ChartInfo`` is invalid, or a values file or local chart it names
+            is missing or unreadable (relative to the project folder).
         """
         self.add_charts([chart])
 
@@ -530,17 +532,38 @@ class Project:
         self._planned = None
 
     def _chart_problems(self, chart: Any, method_problems: Callable[[type], list[str]]) -> list[str]:
-        from firestream_core.model import ChartInfo
+        from firestream_core.model import ChartInfo, unset_chart_fields
 
-        if not isinstance(chart, HelmChart) or not isinstance(chart.chart_info, ChartInfo):
+        if not isinstance(chart, HelmChart) or not isinstance(getattr(chart, "chart_info", None), ChartInfo):
             return [f"{chart!r}: not a HelmChart with a ChartInfo"]
         where = f"'{chart.chart_info.name}' ({type(chart).__name__})"
+        unset = unset_chart_fields(chart)  # an __init__ of its own that set only chart_info
+        if unset:
+            return [f"{where}: {unset}"]
         try:
             self.manager.chart_type(chart.chart_type)
         except Exception as exc:  # noqa: BLE001 - unknown, broken or disabled: said as is
             return [f"{where}: {exc}"]
         out = [f"{where}: {p}" for p in method_problems(type(chart))]
         out += [f"{where}: {p}" for p in chart.chart_info.check()]
+        return out + [f"{where}: {p}" for p in self._file_problems(chart.chart_info)]
+
+    def _file_problems(self, info: Any) -> list[str]:
+        """The files a chart built in code names, checked as a file's release's are (``validate``'s
+        second pass): each ``values_files`` entry and a local chart, relative to the project folder."""
+        from firestream_core.config.files import chart_path_problem, values_file_problem
+        from firestream_core.config.paths import join_path
+
+        out: list[str] = []
+        local = str(info.path) if info.path is not None else None
+        if local is None and info.chart.startswith(("./", "../", "/", "~")):
+            local = info.chart
+        if local:
+            problem = chart_path_problem(self.project_dir, local)
+            out += [f"{'path' if info.path is not None else 'chart'}: {problem}"] if problem else []
+        for i, f in enumerate(info.values_files):
+            problem = values_file_problem(self.project_dir, str(f))
+            out += [f"{join_path('values_files', i)}: {problem}"] if problem else []
         return out
 
     def repositories_with(self, charts: Iterable[HelmChart]) -> dict[str, str]:
@@ -640,7 +663,10 @@ class Project:
         if self._graph is None:
             from firestream_core.graph import build_graph
 
-            self._graph = build_graph(self.charts, str(self.config.path))
+            # charts built in code (from_charts) have no file to name: say where they come from
+            path = self.config.path
+            source = str(path) if path.is_file() else "the charts built in code"
+            self._graph = build_graph(self.charts, source)
         return self._graph
 
     def labels(self) -> dict[str, dict[str, str]]:
@@ -869,10 +895,16 @@ class Project:
         }
 
     def _helm_tool(self) -> tuple[Runner, Helm]:
-        """The run's process runner and its helm (:meth:`tools` without kubectl)."""
+        """The run's process runner and its helm (:meth:`tools` without kubectl).
+
+        The ``depends_on`` graph is checked first: a file's is checked when it loads, but charts
+        built in code (:meth:`from_charts`, :meth:`add_chart`) only here, so a dependency on an
+        unknown release or a cycle is refused before any helm or cluster call.
+        """
         from firestream_core.tools.helm import Helm
         from firestream_core.tools.process import Runner
 
+        self.graph()
         runner = Runner(redactor=self.redactor)
         helm = Helm(runner, self.helm_binary, **self._tool_options())
         from firestream_core.tools.oci import (
@@ -1578,10 +1610,9 @@ class Project:
                 continue
             if notes is not None and desired[name].contributed:
                 notes[name] = _contributed_note(desired[name].contributed)
-            if info.path is None and info.repository and not info.chart.startswith("oci://"):
-                url = repos.get(info.repository)
-                if url:
-                    helm.repo_add(info.repository, url)
+            from firestream_core.deploy.desired import add_chart_repository
+
+            add_chart_repository(helm, info, repos)
             out[name] = helm.template(info, self.project_dir)
         if output_dir is not None:
             folder = Path(output_dir)

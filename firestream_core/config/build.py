@@ -28,6 +28,7 @@ from firestream_core.model import (
     HelmAction,
     HelmChart,
     ReleaseSettings,
+    unset_chart_fields,
 )
 
 if TYPE_CHECKING:
@@ -184,6 +185,12 @@ def _call_plugin(factory: Callable[[], object], label: str, reg: RegisteredChart
         raise PluginError(
             f"plugin {reg.origin}: {label} of chart type '{reg.name}' returned "
             f"{type(chart).__name__}, not a HelmChart"
+        )
+    unset = unset_chart_fields(chart)
+    if unset:
+        raise PluginError(
+            f"plugin {reg.origin}: {label} of chart type '{reg.name}' returned a "
+            f"{type(chart).__name__}: {unset}"
         )
     return chart
 

@@ -13,7 +13,7 @@ import attrs
 
 from firestream_core.config.converter import converter, structure
 from firestream_core.config.model import RELEASE_KEYS
-from firestream_core.model import ChartInfo, HelmChart
+from firestream_core.model import ChartInfo, HelmChart, unset_chart_fields
 from firestream_core.plugin.chart_methods import chart_method_problems, misnamed_chart_methods
 from firestream_core.plugin.manager import FirestreamPluginManager, RegisteredChartType, one_line
 
@@ -49,6 +49,10 @@ def check_plugins(manager: FirestreamPluginManager) -> list[str]:
                 continue
             if not isinstance(chart, HelmChart):
                 problems.append(f"{where}: {label} returned {type(chart).__name__}, not a HelmChart")
+                continue
+            unset = unset_chart_fields(chart)
+            if unset:
+                problems.append(f"{where}: {label} returned a {type(chart).__name__}: {unset}")
                 continue
             if type(chart) not in classes:
                 classes.add(type(chart))

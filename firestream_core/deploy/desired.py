@@ -778,19 +778,38 @@ def chart_repository(info: ChartInfo) -> tuple[str | None, bool]:
     """The helm repository name the chart comes from, and whether it was named explicitly.
 
     ``repository = "bitnami"`` is explicit; ``chart = "bitnami/postgresql"``
-    names it implicitly. Local paths and ``oci://`` charts have none.
+    names it implicitly. Local paths and ``oci://`` charts have none. A ``repo/``
+    in ``chart`` is what helm is given (:attr:`ChartInfo.chart_ref`), so it wins
+    over ``repository``: ``chart = "mirror/postgresql"`` in a release of a chart
+    type whose default repository is ``bitnami`` comes from ``mirror``.
 
     >>> from firestream_core.model import ChartInfo
     >>> chart_repository(ChartInfo(name="db", chart="bitnami/postgresql"))
     ('bitnami', False)
+    >>> chart_repository(ChartInfo(name="db", chart="mirror/postgresql", repository="bitnami"))
+    ('mirror', False)
     """
     if info.path is not None or info.chart.startswith(("oci://", "./", "../", "/", "~")):
         return None, False
+    if "/" in info.chart:
+        prefix = info.chart.split("/", 1)[0]
+        return prefix, prefix == info.repository
     if info.repository:
         return info.repository, True
-    if "/" in info.chart:
-        return info.chart.split("/", 1)[0], False
     return None, False
+
+
+def add_chart_repository(helm: Helm, info: ChartInfo, repositories: Mapping[str, str]) -> None:
+    """``helm repo add`` the repository ``info``'s chart comes from, when its URL is known.
+
+    What the commands that render a chart (``template``, ``diff``, ``plan --hooks``) do
+    before ``helm template``, as apply's ``pre_exec`` does: the repository is the one
+    :func:`chart_repository` names, ``repository = "..."`` or the ``repo/`` of ``chart``.
+    """
+    repo, _ = chart_repository(info)
+    url = repositories.get(repo) if repo else None
+    if repo and url:
+        helm.repo_add(repo, url)
 
 
 class ChartVersions:

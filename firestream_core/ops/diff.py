@@ -316,10 +316,9 @@ class _Renderer:
             return hit
         info = self.desired_chart(name).chart_info
         try:
-            if info.path is None and info.repository and not str(info.chart).startswith("oci://"):
-                url = self.repos.get(info.repository)
-                if url:
-                    self.helm.repo_add(info.repository, url)
+            from firestream_core.deploy.desired import add_chart_repository
+
+            add_chart_repository(self.helm, info, self.repos)
             text = self.helm.template(info, self.project.project_dir, include_crds=True, is_upgrade=is_upgrade)
             objects = split_manifest(text)
         except (HelmError, ValueError) as exc:

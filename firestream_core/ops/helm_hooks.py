@@ -171,10 +171,9 @@ def plan_hooks(
             if change.action == "destroy":
                 text = helm.get_hooks(change.name, change.namespace)
             else:
-                if info.path is None and info.repository and not str(info.chart).startswith("oci://"):
-                    url = repos.get(info.repository)
-                    if url:
-                        helm.repo_add(info.repository, url)
+                from firestream_core.deploy.desired import add_chart_repository
+
+                add_chart_repository(helm, info, repos)
                 # rendered with hooks even when disabled, to say which will not run
                 shown = attrs.evolve(info, hooks_disabled=False) if info.hooks_disabled else info
                 text = helm.template(shown, project.project_dir, include_crds=False)

@@ -24,7 +24,8 @@ carries a warning. The other values are written inline as TOML (or, when TOML
 cannot hold them, e.g. a ``null``, to ``values/<name>.yaml``).
 
 The import is recorded in the state file (values digest, revision, chart
-version), so the next plan shows the release as ``no-op``.
+version), so the next plan shows the release as ``no-op``; under a chart type
+whose defaults add values helm does not hold, as an ``upgrade`` naming them.
 """
 
 from __future__ import annotations
@@ -311,7 +312,7 @@ def import_release(
         warnings = _write_files(plain, plain_path, secret, secret_path, secret_keys)
         atomic_text_write(project.path, joined)
         new_chart = project.load_chart(rel.name)
-        _record(project, rel, new_chart)
+        _record(project, rel, new_chart, values)
     return ImportResult(
         name=rel.name,
         namespace=rel.namespace,
@@ -512,15 +513,27 @@ def atomic_text_write(path: Path, text: str) -> None:
     atomic_write(path, text, mode=mode)
 
 
-def _record(project: ImportInput, rel: InstalledRelease, new_chart: HelmChart) -> None:
-    """The import in the state: the next plan compares against it (a no-op when nothing changed)."""
-    from firestream_core.deploy.results import ReleaseOutcome, release_state
-    from firestream_core.tools.values import values_digest
+def _record(project: ImportInput, rel: InstalledRelease, new_chart: HelmChart,
+            held: Mapping[str, Any]) -> None:
+    """The import in the state: the next plan compares against it (a no-op when nothing changed).
 
+    The values digest is recorded only when the block's values are exactly those helm holds
+    (``held``). Under a chart type (``--type``) its defaults or preset add values the release
+    was never given: recording their digest would make the next plan a no-op while apply,
+    ``template`` and ``diff`` work from other values, so none is recorded ("" as a run whose
+    values are unknown), and the next plan compares with helm's values and lists what the
+    chart type changes.
+    """
+    from firestream_core.deploy.plan import desired_values
+    from firestream_core.deploy.results import ReleaseOutcome, release_state
+    from firestream_core.tools.values import canonical_json, values_digest
+
+    digest = values_digest(new_chart.chart_info, project.project_dir)
+    if canonical_json(desired_values(new_chart, project.project_dir)) != canonical_json(dict(held)):
+        digest = ""
     imported = ReleaseOutcome(rel.name, "import", "ok", namespace=rel.namespace, revision=rel.revision)
     state = project.backend.load()
     state.record(release_state(
-        imported, new_chart, version=rel.chart_version or None,
-        values_digest=values_digest(new_chart.chart_info, project.project_dir),
+        imported, new_chart, version=rel.chart_version or None, values_digest=digest,
     ))
     project.backend.save(state)

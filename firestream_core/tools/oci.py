@@ -159,12 +159,17 @@ def resolve_oci_charts(charts: Iterable[HelmChart], repositories: Mapping[str, s
     ``repository = "internal"`` with ``internal = "oci://host/charts"`` and
     ``chart = "api"`` becomes ``chart = "oci://host/charts/api"`` (no
     repository): helm pulls it directly, there is nothing to ``repo add``.
+    A ``repo/`` in ``chart`` names the repository, as for helm
+    (``deploy.desired.chart_repository``): ``chart = "internal/api"`` is the same
+    chart, and ``chart = "mirror/api"`` comes from ``mirror`` whatever ``repository`` says.
     Other charts are returned unchanged (the same objects).
     """
     out: list[HelmChart] = []
     for chart in charts:
         info = chart.chart_info
-        url = repositories.get(info.repository or "") if info.repository else None
+        prefixed = "/" in (info.chart or "")
+        repo = info.chart.split("/", 1)[0] if prefixed else info.repository
+        url = repositories.get(repo) if repo else None
         if (
             info.path is None
             and url is not None
@@ -172,7 +177,7 @@ def resolve_oci_charts(charts: Iterable[HelmChart], repositories: Mapping[str, s
             and info.chart
             and not is_oci(info.chart)
         ):
-            name = info.chart.split("/", 1)[1] if info.chart.startswith(f"{info.repository}/") else info.chart
+            name = info.chart.split("/", 1)[1] if prefixed else info.chart
             new_info = attrs.evolve(info, chart=oci_chart_ref(url, name), repository=None)
             chart = attrs.evolve(chart, chart_info=new_info)
         out.append(chart)

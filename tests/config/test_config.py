@@ -596,6 +596,37 @@ def test_a_preset_calling_sys_exit_is_a_config_problem_naming_the_plugin(write_c
            "type 'demo' failed: SystemExit: 0" in str(refused.value)
 
 
+def test_a_chart_class_whose_init_sets_only_chart_info_is_a_problem_naming_the_plugin(
+    write_config, fake_dists
+) -> None:
+    """The seed's ``struct { chart_info }`` as a plain ``__init__``: validate, plan and
+    plugins --check said only 'unexpected AttributeError: ... no attribute 'options''."""
+    from firestream_core.config.plugin_check import check_plugins
+
+    fake_dists.plugin("firestream-chart-bare", "bare", """
+        from firestream_core import ChartInfo, ChartType, HelmChart, hookimpl
+
+        class BareChart(HelmChart):
+            def __init__(self, chart_info=None):
+                self.chart_info = chart_info or ChartInfo(name="bare", chart="x/bare")
+
+        @hookimpl
+        def register_chart_types(register):
+            register(ChartType(name="bare", chart_class=BareChart))
+        """)
+    manager = get_plugin_manager(disabled=["defaults"])
+    path = write_config('[[deployments.bare]]\n')
+    unset = ("options and settings not set: its __init__ must call super().__init__(chart_info) "
+             "(or declare the class with @attrs.define)")
+    with pytest.raises(ConfigError) as refused:
+        build_charts(load_config(path, manager), manager)
+    assert refused.value.problems == [
+        f"deployments.bare[0]: plugin 'bare' (firestream-chart-bare 1.0.0): defaults of chart type 'bare' "
+        f"returned a BareChart: {unset}"]
+    assert check_plugins(manager) == [
+        f"chart type 'bare' of plugin 'bare' (firestream-chart-bare 1.0.0): defaults returned a BareChart: {unset}"]
+
+
 def test_preset_then_defaults_then_release_keys(write_config, demo_manager) -> None:
     path = write_config(
         """

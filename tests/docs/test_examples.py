@@ -139,6 +139,11 @@ def check_seed(ns: dict[str, Any], kube: Any, helm_bin: Path) -> None:
     ]
     listed = kube.run([helm_bin, "list", "-n", "apps", "-o", "json"]).stdout
     assert [r["name"] for r in json.loads(listed)] == ["my-app"]
+    # the same class's stages run for the destroy: its validate must not look for what is gone
+    gone = ns["project"].destroy()
+    assert gone.ok, {n: o.reason for n, o in gone.releases.items()}
+    listed = kube.run([helm_bin, "list", "-n", "apps", "-o", "json"]).stdout
+    assert json.loads(listed) == []
 
 
 def check_library(ns: dict[str, Any], kube: Any, helm_bin: Path) -> None:

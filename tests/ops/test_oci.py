@@ -99,6 +99,18 @@ def test_oci_repository_becomes_the_chart_reference():
     assert out[2] is charts[2] and out[3] is charts[3]
 
 
+def test_a_repo_in_chart_names_the_oci_repository_as_helm_reads_it():
+    """``chart = "internal/api"`` is the repository's chart without ``repository`` too, and a
+    ``repo/`` naming another repository wins over ``repository`` (a chart type's default)."""
+    charts = [
+        _chart(chart="internal/tiny-app"),
+        _chart(name="b", chart="plain/tiny-app", repository="internal"),
+    ]
+    out = resolve_oci_charts(charts, {"internal": "oci://h:5000/charts/", "plain": "https://x"})
+    assert out[0].chart_info.chart_ref == "oci://h:5000/charts/tiny-app"
+    assert out[1] is charts[1] and out[1].chart_info.chart_ref == "plain/tiny-app"
+
+
 def test_read_password_from_env_and_file(tmp_path):
     cfg = RegistryConfig("u", password_env="PW")
     assert read_password("h", cfg, environ={"PW": "p1"}) == "p1"

@@ -498,6 +498,104 @@ def test_import_appends_block_and_next_plan_is_noop(env, fake_helm, capsys):
     assert fake_helm.call_log("upgrade") == []
 
 
+def test_import_under_a_chart_type_plans_the_values_its_defaults_add(env, fake_helm, fake_kubectl):
+    """``import --type T``: T's default preset adds values the release never had. Its digest was
+    recorded as if helm held them, so the next plan said ``no-op`` while template, diff and the
+    next upgrade used the preset's values; the plan now names them."""
+    import attrs
+
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin import ChartPresets, hookimpl
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    presets = ChartPresets("tuned", chart="tiny-app", version="0.1.0", repository="fixtures")
+
+    @attrs.define
+    class Tuned(HelmChart):
+        chart_info: ChartInfo = attrs.field(factory=presets.factory("default", {"replicaCount": 3}))
+
+    class Plugin:
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="tuned", chart_class=Tuned))
+
+    fake_helm.seed_release("legacy", "apps", version="0.1.0", values={"message": "hi"})
+    fake_helm.seed_release("plain", "apps", version="0.1.0", values={"message": "hi"})
+    env.write("")
+    manager = get_plugin_manager(extra_plugins=[Plugin()])
+
+    def load() -> Project:
+        return Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                            kubectl_binary=fake_kubectl, manager=manager)
+
+    load().import_release("legacy", "apps", chart_type="tuned", chart="fixtures/tiny-app")
+    load().import_release("plain", "apps", chart="fixtures/tiny-app")
+    plan = load().plan()
+    assert plan["legacy"].action == "upgrade"
+    assert list(plan["legacy"].changed_keys) == ["replicaCount"]
+    assert plan["plain"].action == "no-op" and list(plan["plain"].reasons) == ["up to date"]
+
+
+def _render_template(project):
+    assert project.template()["web"]
+
+
+def _render_diff(project):
+    (diff,) = project.diff()
+    assert diff.status != "error", diff.message
+
+
+def _render_hooks(project):
+    from firestream_core.ops.helm_hooks import plan_hooks
+
+    _, helm, _ = project.tools()
+    hooks = plan_hooks(project.hooks_input(), project.plan(helm=helm), helm)
+    assert not hooks["web"].error
+
+
+@pytest.mark.parametrize("render", [_render_template, _render_diff, _render_hooks])
+def test_rendering_adds_a_repository_the_chart_names_as_repo_slash_chart(env, fake_helm, render):
+    """The seed's ``chart = "bitnami/postgresql"`` form with an exact version: apply added the
+    repository, but template, diff and plan --hooks only added one named by ``repository``, so
+    on a machine whose helm did not know it they failed with 'repo fixtures not found'."""
+    env.write('[[deployments.generic]]\nname = "web"\nchart = "fixtures/tiny-app"\nversion = "0.1.0"\n')
+    render(env.load())
+    assert ["repo", "add", "fixtures"] in [c[:3] for c in fake_helm.calls()]
+
+
+def test_a_repo_in_chart_wins_over_the_chart_types_default_repository(env, fake_helm, fake_kubectl):
+    """``chart = "mirror/tiny-app"`` in a release of a chart type whose default repository is
+    another: helm got ``mirror/tiny-app`` but pre_exec added the chart type's repository (the
+    public one, unreachable from an air-gapped cluster), failing the release the plan created."""
+    import attrs
+
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin import ChartPresets, hookimpl
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    presets = ChartPresets("stock", chart="tiny-app", version="0.1.0", repository="upstream")
+
+    @attrs.define
+    class Stock(HelmChart):
+        chart_info: ChartInfo = attrs.field(factory=presets.factory("default", {}))
+
+    class Plugin:
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="stock", chart_class=Stock,
+                               repositories={"upstream": "https://charts.example.com/upstream"}))
+
+    fake_helm.fail_on("upstream", "repo add", "dial tcp: lookup charts.example.com: no such host")
+    env.write('[[deployments.stock]]\nchart = "mirror/tiny-app"\n')
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=get_plugin_manager(extra_plugins=[Plugin()]))
+    result = project.apply()
+    assert result.ok, result.releases["stock"].reason
+    added = [c[2] for c in fake_helm.calls() if c[:2] == ["repo", "add"]]
+    assert added == ["mirror"]
+    assert project.template()["stock"]
+
+
 def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
     env.write("")
     fake_helm.seed_release("twin", "a")

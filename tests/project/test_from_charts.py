@@ -144,3 +144,73 @@ def test_charts_built_in_code_may_not_destroy_what_a_deployed_chart_needs(tmp_pa
     project.add_chart(GenericChart(ChartInfo(name="web", chart="x/web", depends_on=["api"],
                                              action=HelmAction.SKIP)))
     assert project.names == ["api", "web"]
+
+
+def test_a_dependency_no_chart_provides_is_refused_before_helm_runs(tmp_path, manager, fake_helm,
+                                                                   fake_kubectl) -> None:
+    """Charts built in code get no load-time graph check: plan ran ``helm list`` first and the
+    error named a firestream.toml that does not exist."""
+    from firestream_core.errors import CycleError, UnknownDependencyError
+
+    project = Project.from_charts([chart("web", depends_on=["redis"])], project_dir=tmp_path,
+                                  manager=manager, helm_binary=fake_helm.binary,
+                                  kubectl_binary=fake_kubectl, env=fake_helm.env)
+    for call in (project.plan, project.apply, project.destroy, project.diff, project.status):
+        with pytest.raises(UnknownDependencyError) as exc:
+            call()
+        assert str(exc.value) == ("release 'web' depends on 'redis', which is not defined "
+                                  "(the charts built in code)")
+    assert fake_helm.calls() == []
+    project.add_chart(chart("redis", depends_on=["web"]))
+    with pytest.raises(CycleError, match="in the charts built in code: "):
+        project.plan()
+    assert fake_helm.calls() == []
+    project.add_chart(chart("redis"))
+    assert [c.name for c in project.plan().releases] == ["redis", "web"]
+
+
+def test_the_files_a_chart_built_in_code_names_are_checked_as_a_files_are(tmp_path, manager) -> None:
+    """A values file missing (the seed's ``values/postgres-custom.yaml``) was found only by apply's
+    check_prerequisites, after a plan that showed a create."""
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values/list.yaml").write_text("- not a mapping\n")
+    bad = chart("db", values_files=["values/postgres-custom.yaml", "values/list.yaml"])
+    local = GenericChart(ChartInfo(name="web", path="charts/web"))
+    with pytest.raises(ConfigError) as exc:
+        Project.from_charts([bad, local], project_dir=tmp_path, manager=manager)
+    assert exc.value.problems == [
+        f"chart 'db' (GenericChart): values_files[0]: values file 'values/postgres-custom.yaml' "
+        f"({tmp_path}/values/postgres-custom.yaml) not found (paths are relative to {tmp_path})",
+        f"chart 'db' (GenericChart): values_files[1]: values file 'values/list.yaml' "
+        f"({tmp_path}/values/list.yaml) is YAML holding a list, not a mapping of values",
+        f"chart 'web' (GenericChart): path: chart path 'charts/web' ({tmp_path}/charts/web) not found "
+        f"(paths are relative to {tmp_path})",
+    ]
+    (tmp_path / "values/postgres-custom.yaml").write_text("auth: {database: myapp}\n")
+    (tmp_path / "values/list.yaml").write_text("{}\n")
+    (tmp_path / "charts/web").mkdir(parents=True)
+    (tmp_path / "charts/web/Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    assert Project.from_charts([bad, local], project_dir=tmp_path, manager=manager).names == ["db", "web"]
+
+
+def test_a_chart_class_whose_init_sets_only_chart_info_is_a_readable_config_error(tmp_path, manager) -> None:
+    """The seed's ``struct MyCustomChart { chart_info }`` written as a plain ``__init__``: the
+    slots HelmChart.__init__ fills stayed unset and from_charts raised an AttributeError."""
+
+    class Mine(HelmChart):
+        def __init__(self, chart_info: ChartInfo) -> None:
+            self.chart_info = chart_info
+
+    with pytest.raises(ConfigError) as exc:
+        Project.from_charts([Mine(ChartInfo(name="mine", chart="repo/app"))], project_dir=tmp_path,
+                            manager=manager)
+    assert exc.value.problems == [
+        "chart 'mine' (Mine): options and settings not set: its __init__ must call "
+        "super().__init__(chart_info) (or declare the class with @attrs.define)"]
+
+    class Fixed(HelmChart):
+        def __init__(self, chart_info: ChartInfo) -> None:
+            super().__init__(chart_info)
+
+    assert Project.from_charts([Fixed(ChartInfo(name="mine", chart="repo/app"))], project_dir=tmp_path,
+                               manager=manager).names == ["mine"]
