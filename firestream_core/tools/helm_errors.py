@@ -126,18 +126,34 @@ HINTS: dict[type[HelmError], str] = {
 }
 
 
+_KLOG = r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]\s]+\] "
+"""The header of a line client-go's logger (klog) writes inside helm and kubectl:
+``E1207 11:48:09.588388   22196 reflector.go:205] "Failed to watch" ...`` (level, month
+and day, time, thread, source). Its month runs 01 to 12: matching ``W0`` / ``I0`` alone let
+October to December's lines through."""
+
+
 def summarize(stderr: str, *, limit: int = 20) -> str:
-    """helm's stderr reduced to its meaningful lines (warnings dropped), at most ``limit``."""
-    lines = []
+    """helm's stderr reduced to its meaningful lines (warnings dropped), at most ``limit``.
+
+    client-go's own log lines (klog: ``W1207 ...``, ``E1207 ... "Failed to watch" err="context
+    canceled"``) are dropped too: helm says what failed on lines of its own (``Error: ...``).
+    Only when nothing else is left are klog's error lines kept, as the one account there is.
+    """
+    lines: list[str] = []
+    klog_errors: list[str] = []
     for raw in stderr.splitlines():
         line = raw.strip()
-        if not line or line.startswith(
-            ("WARNING:", "walk.go:", "W0", "I0", "level=WARN", "level=INFO", "level=DEBUG")
-        ):
+        if not line or line.startswith(("WARNING:", "walk.go:", "level=WARN", "level=INFO", "level=DEBUG")):
+            continue
+        if re.match(_KLOG, line):
+            if line[0] in "EF":
+                klog_errors.append(line)
             continue
         if line.startswith("Error: "):
             line = line[len("Error: ") :]
         lines.append(line)
+    lines = lines or klog_errors
     if len(lines) > limit:
         lines = [*lines[: limit - 1], f"... ({len(lines) - limit + 1} more lines)"]
     return "\n".join(lines) or "(no error output)"

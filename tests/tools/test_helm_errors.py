@@ -43,3 +43,25 @@ def test_summary_drops_warnings_and_error_prefix() -> None:
     assert summarize("") == "(no error output)"
     long = "\n".join(f"line {i}" for i in range(50))
     assert summarize(long, limit=5).endswith("(46 more lines)")
+
+
+@pytest.mark.parametrize("month", ["01", "09", "10", "12"])
+def test_summary_drops_client_go_log_lines_of_every_month(month: str) -> None:
+    # helm 3.19's stderr for a failed pre-install hook Job: client-go's reflector logs its
+    # cancelled watch before helm's own error; in October to December ``W0``/``I0`` missed it
+    text = (
+        f'E{month}07 11:48:09.588388   22196 reflector.go:205] "Failed to watch" err="context canceled"'
+        ' logger="UnhandledError" reflector="k8s.io/client-go@v0.34.0/tools/cache/reflector.go:290"\n'
+        f"W{month}07 11:48:09.600000   22196 warnings.go:70] spec.template: deprecated\n"
+        f"I{month}07 11:48:09.600001   22196 request.go:700] Waited for 1s due to throttling\n"
+        "Error: INSTALLATION FAILED: failed pre-install: 1 error occurred:\n"
+        "\t* job web-migrate failed: BackoffLimitExceeded\n"
+    )
+    assert summarize(text) == (
+        "INSTALLATION FAILED: failed pre-install: 1 error occurred:\n* job web-migrate failed: BackoffLimitExceeded"
+    )
+
+
+def test_summary_keeps_client_go_errors_when_they_are_all_there_is() -> None:
+    text = "E1207 11:48:09.588388   22196 memcache.go:265] couldn't get current server API group list\n"
+    assert summarize(text) == text.strip()
