@@ -243,21 +243,47 @@ class HookResultError(PluginError):
         self.plugin, self.hook, self.problem = plugin, hook, problem
 
 
+RAISED_BY = "_firestream_raised_by"
+"""The attribute :func:`_checking` sets on an exception a plugin's stage hook raised (not a
+``FirestreamError``): who raised it (``plugin 'x'``, or ``chart class X``), for the release's
+error (:func:`raised_by`). The exception itself is left as it was raised."""
+
+
+def raised_by(exc: BaseException) -> str | None:
+    """``plugin 'x'`` (or ``chart class X``) when a plugin's stage hook raised ``exc``, else None."""
+    who = getattr(exc, RAISED_BY, None)
+    return who if isinstance(who, str) else None
+
+
 def _checking(hook: str, plugin: str, fn: Callable[..., Any], argnames: Sequence[str]) -> Callable[..., Any]:
     """``fn`` (one implementation of ``hook``), raising :class:`HookResultError` for a result
     :func:`result_problem` refuses. The built-in ``chart-methods`` plugin's is named by the
-    chart class whose method it called."""
+    chart class whose method it called. An exception it raises that is not firestream's own
+    (which names what failed itself) goes on unchanged, marked with who raised it
+    (:func:`raised_by`): a stage's error names the plugin at fault."""
     chart_at = list(argnames).index("chart") if "chart" in argnames else None
 
+    def who(args: Sequence[Any]) -> str:
+        if plugin == "chart-methods" and chart_at is not None:
+            return f"chart class {type(args[chart_at]).__name__}"
+        return f"plugin '{plugin}'"
+
     def checked(*args: Any) -> Any:
-        got = fn(*args)
+        try:
+            got = fn(*args)
+        except (Exception, SystemExit) as exc:
+            from firestream_core.errors import FirestreamError
+
+            if not isinstance(exc, FirestreamError) and raised_by(exc) is None:
+                try:
+                    setattr(exc, RAISED_BY, who(args))
+                except (AttributeError, TypeError):  # an exception class refusing attributes
+                    pass
+            raise
         if got is not None:
             problem = result_problem(hook, got)
             if problem is not None:
-                who = f"plugin '{plugin}'"
-                if plugin == "chart-methods" and chart_at is not None:
-                    who = f"chart class {type(args[chart_at]).__name__}"
-                raise HookResultError(who, plugin, hook, problem)
+                raise HookResultError(who(args), plugin, hook, problem)
         return got
 
     checked.__wrapped__ = fn  # type: ignore[attr-defined]
@@ -538,13 +564,16 @@ class FirestreamPluginManager:
         return True
 
     def _check_results_of(self, plugin: Any) -> None:
-        """Each of ``plugin``'s implementations of a stage hook whose results firestream reads
-        (``check_prerequisites``, ``exec``, ``validate``, ``on_deploy_failure``; wrappers aside)
-        raises :class:`HookResultError`, naming the plugin, the hook and the type, when it
-        returns a value of the wrong type: a str is not split into problems, nor does it replace
-        helm's ``exec``. In a stage that fails the release at that stage."""
+        """Each of ``plugin``'s implementations of a stage hook (wrappers aside) is called
+        through :func:`_checking`: one whose results firestream reads (``check_prerequisites``,
+        ``exec``, ``validate``, ``on_deploy_failure``) raises :class:`HookResultError`, naming
+        the plugin, the hook and the type, when it returns a value of the wrong type: a str is
+        not split into problems, nor does it replace helm's ``exec``. In a stage that fails the
+        release at that stage. Any stage's exception is marked with the plugin that raised it."""
+        from firestream_core.plugin.spec import STAGES
+
         for caller in self.pm.get_hookcallers(plugin) or []:
-            if caller.name not in _EXPECTED:
+            if caller.name not in _EXPECTED and caller.name not in STAGES:
                 continue
             for impl in caller.get_hookimpls():
                 if impl.plugin is plugin and not (impl.hookwrapper or impl.wrapper):
