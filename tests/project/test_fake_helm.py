@@ -498,6 +498,40 @@ def test_import_appends_block_and_next_plan_is_noop(env, fake_helm, capsys):
     assert fake_helm.call_log("upgrade") == []
 
 
+def test_import_that_cannot_write_the_project_file_leaves_nothing_behind(env, fake_helm, monkeypatch, capsys):
+    """A full disk while the project file was written: the import said ``unexpected OSError``
+    (no file named) and left ``values/legacy.secret.yaml`` behind, so running it again once
+    space was freed was refused (``... already exists; move it away``)."""
+    import errno
+
+    from firestream_core.ops import importer
+
+    fake_helm.seed_release("legacy", "apps", version="0.1.0",
+                           values={"replicaCount": 2, "db": {"password": SECRET}, "n": None})
+    path = env.write("# keep me\n")
+    before = path.read_text()
+    flags = ["-f", str(path), *env.flags]
+    real_write = importer.atomic_text_write
+
+    def disk_full(target, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(importer, "atomic_text_write", disk_full)
+    argv = ["import", "deployment", "legacy", "-n", "apps", "--chart", "fixtures/tiny-app", *flags]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == (
+        f"error: cannot write {path}: No space left on device; nothing was imported "
+        "(firestream.toml and the values files are as they were)"
+    )
+    assert "Traceback" not in err and SECRET not in err
+    assert path.read_text() == before
+    assert not (env.dir / "values").exists()  # the files and the folder it made are gone
+    monkeypatch.setattr(importer, "atomic_text_write", real_write)
+    assert main(argv) == 0  # once the disk has room again, the same command works
+    assert (env.dir / "values" / "legacy.secret.yaml").exists()
+
+
 def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
     env.write("")
     fake_helm.seed_release("twin", "a")
