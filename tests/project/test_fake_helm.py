@@ -924,3 +924,19 @@ def test_status_shows_the_last_failed_applys_whole_error_redacted(env, fake_helm
     capsys.readouterr()
     assert main(["status", "-f", str(env.path), *env.flags]) == 0
     assert "Last apply's errors" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["a file", "under a file"])
+def test_template_output_dir_that_cannot_be_made_is_named_before_any_helm_call(env, fake_helm, capsys, kind):
+    """``template --output-dir`` naming a file (or a folder under one) rendered every release,
+    then failed with ``unexpected FileExistsError`` / ``NotADirectoryError``."""
+    path = env.write(block("web"))
+    (env.dir / "taken").write_text("")
+    out = env.dir / "taken" if kind == "a file" else env.dir / "taken" / "out"
+    fake_helm.reset_calls()
+    assert main(["template", "--output-dir", str(out), "-f", str(path), *env.flags]) == 1
+    err = capsys.readouterr().err
+    why = "it is not a folder" if kind == "a file" else "Not a directory"
+    assert err.splitlines()[0] == f"error: template: cannot write {out}: {why}"
+    assert "Traceback" not in err
+    assert fake_helm.calls() == []
