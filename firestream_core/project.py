@@ -1611,6 +1611,9 @@ class Project:
                 try:
                     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                     with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                        # a file that was there keeps its mode through O_CREAT: made 0600 before
+                        # a rendered Secret (or a sensitive value) is written into it
+                        os.fchmod(fh.fileno(), 0o600)
                         fh.write(text)
                 except OSError as exc:
                     raise _cannot_write_output(target, exc) from None

@@ -940,3 +940,16 @@ def test_template_output_dir_that_cannot_be_made_is_named_before_any_helm_call(e
     assert err.splitlines()[0] == f"error: template: cannot write {out}: {why}"
     assert "Traceback" not in err
     assert fake_helm.calls() == []
+
+
+def test_template_output_file_that_was_there_is_made_private(env, fake_helm):
+    """A ``web.yaml`` left readable by all (0644) by an earlier tool kept that mode, and the
+    rendered manifest, sensitive values included, was written into it."""
+    env.write(block("web"))
+    out = env.dir / "rendered"
+    out.mkdir()
+    (out / "web.yaml").write_text("old\n")
+    (out / "web.yaml").chmod(0o644)
+    env.load().template(out)
+    assert oct((out / "web.yaml").stat().st_mode & 0o777) == "0o600"
+    assert (out / "web.yaml").read_text() != "old\n"
