@@ -355,7 +355,12 @@ def _graph_problems(
     for p in find_problems(deps, str(config.path)):
         if isinstance(p, UnknownDependencyError):
             at = where[p.release] if p.release in where else charts.where(p.release)
-            out.append(f"{at}.depends_on: {p}")
+            if p.missing in config.left_out:  # defined, but not part of this environment
+                env = join_path("environments", config.environment)
+                out.append(f"{at}.depends_on: release '{p.release}' depends on '{p.missing}', which "
+                           f"environment '{config.environment}' leaves out ({env}.releases)")
+            else:
+                out.append(f"{at}.depends_on: {p}")
         else:  # a cycle
             out.append(str(p))
     return out

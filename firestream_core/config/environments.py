@@ -46,6 +46,9 @@ class Environment:
     """A release's path in the merged config (``deployments.generic[1]``) -> the path of the
     overlay that set some of its keys (``environments.prod.deployments.api``) and those keys:
     a problem with one of them is reported where it is written (:func:`overlay_problem`)."""
+    left_out: frozenset[str] = frozenset()
+    """The releases the file defines that the environment's ``releases`` leaves out: a
+    ``depends_on`` naming one is worded as such, not as a release the file lacks."""
     moved: Mapping[str, str] = attrs.field(factory=dict)
     """A kept release's path in the merged config (``deployments.generic[0]``) -> its path in
     the file (``deployments.generic[1]``) when ``releases`` left out one written before it:
@@ -197,4 +200,5 @@ def apply_environment(
         if rname not in seen:
             problems.append(f"{where}: unknown release '{rname}' (releases: {', '.join(sorted(seen)) or 'none'})")
     out["deployments"] = new_deployments
-    return out, Environment(name, env.get("kube_context"), overlaid, moved)
+    left_out = frozenset(seen - set(enabled)) if enabled is not None else frozenset()
+    return out, Environment(name, env.get("kube_context"), overlaid, left_out, moved)

@@ -127,6 +127,7 @@ def parse_config_collect(
         environment=env.name if env else None,
         kube_context=env.kube_context if env else None,
         overlaid=env.overlaid if env else {},
+        left_out=env.left_out if env else frozenset(),
         moved=env.moved if env else {},
     )
     if config.overlaid or config.moved:  # a problem of an environment's release: named where it is written

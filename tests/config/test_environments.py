@@ -84,6 +84,26 @@ def test_an_environment_that_is_not_a_table_is_not_also_unknown() -> None:
     assert problems == ["environments.prod: expected a table, got an integer"]
 
 
+def test_a_dependency_the_environment_leaves_out_is_named_as_left_out(tmp_path, capsys) -> None:
+    """``releases = ["api"]`` leaving out ``db``, which ``api`` depends on, read ``depends on
+    'db', which is not defined``: the file defines it, the environment leaves it out."""
+    from firestream_core.cli.main import main
+
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "db"\nchart = "repo/db"\n'
+        '[[deployments.generic]]\nname = "api"\nchart = "repo/api"\ndepends_on = ["db", "ghost"]\n'
+        '[environments.prod]\nreleases = ["api"]\n'
+        '[repositories]\nrepo = "https://charts.example.com"\n')
+    assert main(["validate", "-f", str(tmp_path), "-e", "prod"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[1:] == [
+        "  deployments.generic[1].depends_on: release 'api' depends on 'db', which environment 'prod' "
+        "leaves out (environments.prod.releases)",
+        f"  deployments.generic[1].depends_on: release 'api' depends on 'ghost', which is not defined "
+        f"({tmp_path / 'firestream.toml'})",
+    ]
+
+
 def test_a_problem_of_a_release_after_a_left_out_one_is_named_at_its_own_block(tmp_path, capsys) -> None:
     """With ``releases = ["api"]`` leaving out ``db`` written before it, api's bad timeout was
     reported at ``deployments.generic[0]`` (db's block, line 1): its index in the merged
