@@ -133,6 +133,31 @@ and day, time, thread, source). Its month runs 01 to 12: matching ``W0`` / ``I0`
 October to December's lines through."""
 
 
+_OCCURRED = r"\d+ errors? occurred:$"
+"""The header of go-multierror's list (``1 error occurred:``, then one ``* ...`` line each)."""
+
+
+def _join_error_lists(lines: list[str]) -> list[str]:
+    """go-multierror's lists put on their header's line: ``failed pre-install: 1 error
+    occurred:`` + ``* job x failed: BackoffLimitExceeded`` -> ``failed pre-install: job x failed:
+    BackoffLimitExceeded`` (several joined with ``; ``), so that the line a reader keeps (a
+    summary table, ``firestream test``) says what failed."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        m = re.search(_OCCURRED, lines[i])
+        j = i + 1
+        while m and j < len(lines) and lines[j].startswith("* "):
+            j += 1
+        if m and j > i + 1:
+            out.append(lines[i][: m.start()] + "; ".join(item[2:] for item in lines[i + 1 : j]))
+            i = j
+            continue
+        out.append(lines[i])
+        i += 1
+    return out
+
+
 def summarize(stderr: str, *, limit: int = 20) -> str:
     """helm's stderr reduced to its meaningful lines (warnings dropped), at most ``limit``.
 
@@ -153,6 +178,7 @@ def summarize(stderr: str, *, limit: int = 20) -> str:
         if line.startswith("Error: "):
             line = line[len("Error: ") :]
         lines.append(line)
+    lines = _join_error_lists(lines)
     lines = lines or klog_errors
     if len(lines) > limit:
         lines = [*lines[: limit - 1], f"... ({len(lines) - limit + 1} more lines)"]

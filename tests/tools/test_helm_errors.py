@@ -57,11 +57,21 @@ def test_summary_drops_client_go_log_lines_of_every_month(month: str) -> None:
         "Error: INSTALLATION FAILED: failed pre-install: 1 error occurred:\n"
         "\t* job web-migrate failed: BackoffLimitExceeded\n"
     )
-    assert summarize(text) == (
-        "INSTALLATION FAILED: failed pre-install: 1 error occurred:\n* job web-migrate failed: BackoffLimitExceeded"
-    )
+    assert summarize(text) == "INSTALLATION FAILED: failed pre-install: job web-migrate failed: BackoffLimitExceeded"
 
 
 def test_summary_keeps_client_go_errors_when_they_are_all_there_is() -> None:
     text = "E1207 11:48:09.588388   22196 memcache.go:265] couldn't get current server API group list\n"
     assert summarize(text) == text.strip()
+
+
+def test_summary_puts_an_error_list_on_its_header_line() -> None:
+    """helm 3's ``helm test`` of a failing test pod ends ``Error: 1 error occurred:`` +
+    ``* pod x failed``; ``firestream test`` (and the run's summary) keep the first line: it read
+    ``1 error occurred:`` and nothing else."""
+    assert summarize("Error: 1 error occurred:\n\t* pod web-test failed\n\n") == "pod web-test failed"
+    two = "Error: UPGRADE FAILED: 2 errors occurred:\n\t* job a failed\n\t* job b failed\n"
+    assert summarize(two) == "UPGRADE FAILED: job a failed; job b failed"
+    # a header with no list after it, and a list with no header, stay as they are
+    assert summarize("Error: 1 error occurred:\nsomething else\n") == "1 error occurred:\nsomething else"
+    assert summarize("* a bullet\n") == "* a bullet"
