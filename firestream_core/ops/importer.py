@@ -299,6 +299,14 @@ def import_release(
         release already in the file, a chart whose repository cannot be told,
         or a block that would not load.
     """
+    from firestream_core.model import check_namespace_name, check_release_name
+
+    try:  # a name no release can have: said before any helm call (nor the lock)
+        check_release_name(name)
+        if namespace is not None:
+            check_namespace_name(namespace)
+    except ValueError as exc:
+        raise FirestreamError(f"cannot import: {exc}") from None
     if name in project.names:
         raise FirestreamError(f"release '{name}' is already defined in {project.path}")
     ctype = chart_type or "generic"

@@ -548,6 +548,20 @@ def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
         project.import_release("broken")
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (["Bad_Name"], "cannot import: release name 'Bad_Name' is not a DNS-1123 label"),
+    (["ok", "-n", "Bad_NS"], "cannot import: namespace 'Bad_NS' is not a DNS-1123 label"),
+])
+def test_import_of_a_name_no_release_can_have_calls_no_helm(env, fake_helm, capsys, args, said):
+    """``import deployment Bad_Name`` listed the cluster's releases (and took the lock) to say
+    ``no helm release named 'Bad_Name'``."""
+    path = env.write("")
+    fake_helm.reset_calls()
+    assert main(["import", "deployment", *args, "-f", str(path), *env.flags]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {said}")
+    assert fake_helm.calls() == []
+
+
 class _AppendsInPreExec:
     """A chart plugin that edits its chart in place during pre_exec (the seed's style)."""
 
