@@ -318,6 +318,7 @@ class FirestreamPluginManager:
         self.broken: list[BrokenPlugin] = []
         self.conflicts: dict[str, list[RegisteredChartType]] = {}
         self.disabled: list[str] = []
+        self._named: set[str] = set()  # every plugin name met while loading, blocked or not
         self._sources: dict[str, _Source] = {}
         self._callers: dict[tuple[str, str], Any] = {}
         self._order: list[str] = []  # plugin names in load order (loaded and not yet loaded)
@@ -347,6 +348,11 @@ class FirestreamPluginManager:
             self._pm = pm
         return self._pm
 
+    def unknown_disabled(self) -> list[str]:
+        """The disabled names no plugin met while loading has (a misspelt ``--disable-plugin``
+        that would leave the plugin meant loaded)."""
+        return [n for n in self.disabled if n not in self._named]
+
     def is_blocked(self, name: str) -> bool:
         """True when plugin ``name`` was blocked (disabled) before loading."""
         return name in self._blocked
@@ -373,6 +379,7 @@ class FirestreamPluginManager:
         from firestream_core.version import __version__
 
         for name, module in BUILTIN_PLUGINS:
+            self._named.add(name)
             if self.is_blocked(name):
                 continue
             src = _Source(name, CORE_DISTRIBUTION, __version__, builtin=True)
@@ -397,6 +404,7 @@ class FirestreamPluginManager:
             cache.set_entry_points(records)
         for ep in sorted(records, key=lambda e: e.name):
             src = _Source(ep.name, ep.distribution, ep.version)
+            self._named.add(ep.name)
             if self.is_blocked(ep.name):
                 continue
             other = self._sources.get(ep.name) or (self._lazy[ep.name][2] if ep.name in self._lazy else None)
@@ -501,6 +509,7 @@ class FirestreamPluginManager:
         for i, obj in enumerate(plugins):
             name = getattr(obj, "__name__", None) if isinstance(obj, ModuleType) else None
             name = name or getattr(obj, "firestream_plugin_name", None) or f"extra-{i}-{type(obj).__name__}"
+            self._named.add(name)
             if self.is_blocked(name):
                 continue
             self._add(obj, _Source(name))
@@ -943,6 +952,9 @@ def _hook_order() -> tuple[str, ...]:
     return ALL_HOOKS
 
 
+_WARNED_UNKNOWN_DISABLED: set[str] = set()
+
+
 def get_plugin_manager(
     *,
     disabled: Iterable[str] = (),
@@ -963,6 +975,16 @@ def get_plugin_manager(
     if load_entry_points:
         fpm.load_entry_points()
     fpm.load_extra(extra_plugins)
+    if load_entry_points:
+        for name in fpm.unknown_disabled():
+            if name in _WARNED_UNKNOWN_DISABLED:  # once per process, however many managers
+                continue
+            _WARNED_UNKNOWN_DISABLED.add(name)
+            from firestream_core.plugin.markers import NAME  # (pluggy: only when there is one)
+
+            logging.getLogger(NAME).warning(
+                "no plugin is named '%s' (--disable-plugin / %s): nothing was disabled by it; "
+                "'firestream plugins' lists their names", name, DISABLE_ENV)
     fpm.check_pending()
     fpm.save_cache()
     return fpm
