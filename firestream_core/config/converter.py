@@ -4,7 +4,7 @@
 strict scalars: a string is never taken for a number). ``structure(data, cls,
 path)`` returns the object or every problem as ``path: message``, walking
 cattrs' exception groups (cattrs' own messages, which may quote the value,
-become ``invalid value (expected T)``). cattrs is imported on first use, not
+become what was expected in TOML's words: ``expected a table (key, value)``). cattrs is imported on first use, not
 with this module.
 """
 
@@ -291,7 +291,7 @@ def _collect(exc: BaseException, path: str, cls: Any, out: list[str]) -> None:
                 sub_cls = _field_type(exc, note.name)
                 _collect(sub, join_path(path, note.name), sub_cls, out)
             elif isinstance(note, IterableValidationNote):
-                _collect(sub, join_path(path, note.index), None, out)
+                _collect(sub, join_path(path, note.index), _element_type(exc), out)
             else:  # pragma: no cover - cattrs gives one of the two notes
                 _collect(sub, path, None, out)
         for sub in without:
@@ -310,13 +310,36 @@ def _collect(exc: BaseException, path: str, cls: Any, out: list[str]) -> None:
     elif isinstance(exc, (ValueError, TypeError)) and _attrs_class(cls) is not None and str(exc):
         # an attrs validator of an options class refused a value: its own message
         out.append(f"{path}: {str(exc).splitlines()[0]} (in {_describe(_attrs_class(cls))})")
-    elif isinstance(exc, (ValueError, TypeError)):
-        # cattrs' own messages may quote the value; do not repeat it
-        expected = f" (expected {_describe(cls)})" if cls is not None else ""
-        out.append(f"{path}: invalid value{expected}")
-    else:  # a value of the wrong shape deep inside (cattrs iterating a string, ...)
-        expected = f" (expected {_describe(cls)})" if cls is not None else ""
-        out.append(f"{path}: invalid value{expected}")
+    else:
+        # cattrs' own messages may quote the value; do not repeat it. A value of the wrong
+        # shape (a string where a table belongs: cattrs asked it for its keys) is named by
+        # what was expected, in the file's words, never by a Python class
+        out.append(f"{path}: expected {_expected(cls)}" if _expected(cls) else f"{path}: invalid value")
+
+
+def _element_type(exc: Any) -> Any:
+    """The element type of the array cattrs was structuring (``tuple[SetValueConfig, ...]``)."""
+    import typing
+
+    args = [a for a in typing.get_args(getattr(exc, "cl", None)) if a is not Ellipsis]
+    return args[0] if len(args) == 1 else None
+
+
+def _expected(t: Any) -> str | None:
+    """What a value of type ``t`` is in TOML's words (``a table (key, value)``, ``an array``),
+    or None when that cannot be said."""
+    import typing
+    from collections.abc import Mapping, Sequence
+
+    cl = _attrs_class(t)
+    if cl is not None:
+        return f"a table ({', '.join(a.name for a in attrs.fields(cl) if not a.name.startswith('_'))})"
+    origin = typing.get_origin(t)
+    if origin in (list, tuple, Sequence):
+        return "an array"
+    if origin in (dict, Mapping):
+        return "a table"
+    return {str: "a string", bool: "a boolean (true or false)", int: "an integer", float: "a number"}.get(t)
 
 
 def _field_type(exc: Any, name: str) -> Any:

@@ -18,3 +18,21 @@ def test_every_problem_of_a_table_is_named_by_its_path_never_by_value() -> None:
         "settings.concurrency: must not be negative",
         "settings.fail_fast: expected a boolean (true or false), got a string",
     ]
+
+
+def test_a_value_where_a_table_belongs_is_named_by_what_was_expected() -> None:
+    """A string in ``set = ["x"]`` read ``set[0]: invalid value``, and
+    ``last_breaking_version_requiring_restart = "1.0.0"`` read ``invalid value (expected
+    firestream_core.config.model.BreakingVersionConfig | None)``: a Python class, not a key."""
+    from firestream_core.config.model import ReleaseKeys
+
+    given = {"set": ["x", {"key": "a", "value": 1}], "yaml_files_content": [5],
+             "last_breaking_version_requiring_restart": "1.0.0"}
+    keys, problems = structure(given, ReleaseKeys, "deployments.web[0]")
+    assert keys is None
+    assert sorted(problems) == [
+        "deployments.web[0].last_breaking_version_requiring_restart: expected a table "
+        "(version, requires_uninstall, pre_upgrade_commands)",
+        "deployments.web[0].set[0]: expected a table (key, value)",
+        "deployments.web[0].yaml_files_content[0]: expected a table (filename, yaml_content)",
+    ]
