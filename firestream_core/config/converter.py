@@ -41,7 +41,12 @@ MAX_DURATION_SECONDS = 24 * 3600
 
 
 class _Problem(ValueError):
-    """A structuring failure with a ready message (raised by the converter's hooks)."""
+    """A structuring failure with a ready message (raised by the converter's hooks);
+    ``under``: the place inside the value it is about (``a.b[1]``), joined to its path."""
+
+    def __init__(self, message: str, under: str = "") -> None:
+        super().__init__(message)
+        self.under = under
 
 
 def _expect(value: Any, types: tuple[type, ...], what: str) -> None:
@@ -202,6 +207,29 @@ def _choice(kind: Any) -> Any:
     return structure
 
 
+def _unrepresentable(values: dict[str, Any]) -> tuple[str, str] | None:
+    """What in a ``values`` table TOML can hold but a values file cannot (named by its key,
+    never by its value), or None: a local time (``t = 07:32:00``: PyYAML cannot write one)
+    and a float that is not finite (``inf``, ``nan``: helm's values are JSON). Dates and
+    date-times are written as YAML timestamps, which helm reads as strings. Returned as
+    ``(problem, key)``."""
+    import datetime
+    import math
+
+    stack: list[tuple[str, Any]] = [("", values)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((join_path(path, str(k)), v) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
+        elif isinstance(node, datetime.time):
+            return "is a TOML local time, which a values file cannot hold: write it as a string", path
+        elif isinstance(node, float) and not math.isfinite(node):
+            return "is not a finite number (inf or nan), which helm's values cannot hold: write it as a string", path
+    return None
+
+
 @functools.cache
 def converter() -> cattrs.Converter:
     """The one cattrs converter for firestream's config (unknown keys forbidden)."""
@@ -226,6 +254,9 @@ def converter() -> cattrs.Converter:
 
     def table(value: Any, _t: Any) -> dict[str, Any]:
         _expect(value, (dict,), "a table")
+        problem = _unrepresentable(value)
+        if problem:
+            raise _Problem(*problem)
         return value
 
     c.register_structure_hook(Table, table)
@@ -303,7 +334,7 @@ def _collect(exc: BaseException, path: str, cls: Any, out: list[str]) -> None:
     elif isinstance(exc, KeyError):
         out.append(f"{path}: required key missing")
     elif isinstance(exc, _Problem):
-        out.append(f"{path}: {exc}")
+        out.append(f"{path}.{exc.under}: {exc}" if exc.under else f"{path}: {exc}")
     elif isinstance(exc, (ValueError, TypeError)) and (option := getattr(exc, "option", None)):
         # a chart-type option's validator (plugin/options.py): names the option, bound and value
         out.append(f"{join_path(path, option)}: {str(exc).splitlines()[0]}")

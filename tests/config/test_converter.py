@@ -36,3 +36,22 @@ def test_a_value_where_a_table_belongs_is_named_by_what_was_expected() -> None:
         "deployments.web[0].set[0]: expected a table (key, value)",
         "deployments.web[0].yaml_files_content[0]: expected a table (filename, yaml_content)",
     ]
+
+
+def test_values_a_values_file_cannot_hold_are_named_by_key_before_any_helm_call() -> None:
+    """``t = 07:32:00`` made validate, plan and template fail with ``unexpected RepresenterError``
+    (no file, no key), and ``f = inf`` passed validate, then plan failed with ``unexpected
+    ValueError: Out of range float values are not JSON compliant``."""
+    import datetime
+
+    from firestream_core.config.model import ReleaseKeys
+
+    given = {"values": {"when": datetime.time(7, 32), "ok": {"day": datetime.date(1979, 5, 27)}}}
+    assert structure(given, ReleaseKeys, "deployments.web[0]")[1] == [
+        "deployments.web[0].values.when: is a TOML local time, which a values file cannot hold: write it as a string"]
+    given = {"values": {"n": {"a": [1.5, float("-inf")]}}}
+    assert structure(given, ReleaseKeys, "defaults")[1] == [
+        "defaults.values.n.a[1]: is not a finite number (inf or nan), which helm's values cannot hold: "
+        "write it as a string"]
+    keys, problems = structure({"values": {"d": datetime.datetime(1979, 5, 27, 7, 32)}}, ReleaseKeys, "x")
+    assert problems == [] and keys is not None  # a date-time is a YAML timestamp: kept
