@@ -121,3 +121,20 @@ def test_a_problem_of_a_release_after_a_left_out_one_is_named_at_its_own_block(t
     assert main(["validate", "-f", str(tmp_path), "-e", "prod", "--json"]) == 1
     problems = [(p["path"], p["line"]) for p in json.loads(capsys.readouterr().out)["problems"]]
     assert problems == [("deployments.generic[1].timeout", 7), ("deployments.generic[2].timeout", 11)]
+
+
+def test_a_cycle_an_overlay_makes_names_the_overlay(tmp_path, capsys) -> None:
+    """A ``depends_on`` set in ``[environments.prod.deployments.db]`` closing a cycle read only
+    ``dependency cycle in firestream.toml: db -> api -> db``: the releases' own blocks hold no
+    cycle, and nothing pointed at the overlay."""
+    from firestream_core.cli.main import main
+
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "db"\nchart = "repo/db"\n'
+        '[[deployments.generic]]\nname = "api"\nchart = "repo/api"\ndepends_on = ["db"]\n'
+        '[environments.prod.deployments.db]\ndepends_on = ["api"]\n'
+        '[repositories]\nrepo = "https://charts.example.com"\n')
+    assert main(["validate", "-f", str(tmp_path), "-e", "prod"]) == 1
+    assert capsys.readouterr().err.splitlines()[1] == (
+        f"  dependency cycle in {tmp_path / 'firestream.toml'}: db -> api -> db "
+        "(environments.prod.deployments.db.depends_on)")
