@@ -1029,7 +1029,9 @@ class Project:
 
         if destroy and targets and not include_deps and not force:
             self._refuse_stranded_dependents(list(targets), installed)
-        desired = self.desired_states(helm=helm, kubectl=kubectl, installed=installed)
+        # a destroy plan uninstalls: no desired state is read (nor a plugin's contribute_values
+        # run, nor a version constraint resolved), so a plugin that fails there blocks no destroy
+        desired = {} if destroy else self.desired_states(helm=helm, kubectl=kubectl, installed=installed)
         plan = make_plan(
             self.charts,
             installed,

@@ -967,3 +967,26 @@ def test_template_output_file_that_was_there_is_made_private(env, fake_helm):
     env.load().template(out)
     assert oct((out / "web.yaml").stat().st_mode & 0o777) == "0o600"
     assert (out / "web.yaml").read_text() != "old\n"
+
+
+def test_destroy_runs_no_contribute_values_so_a_broken_plugin_blocks_no_destroy(env, fake_helm, fake_kubectl):
+    """A plugin whose contribute_values raised made every destroy fail (``plugin 'x':
+    contribute_values ... raised``), a targeted one of an unrelated release too: the destroy plan
+    computed every release's desired state, values and version constraints, and used none."""
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    class Broken:
+        firestream_plugin_name = "broken-values"
+
+        @hookimpl
+        def contribute_values(self, chart, context):
+            raise RuntimeError("boom")
+
+    env.write(block("web"), block("db"))
+    fake_helm.seed_release("web", version="0.1.0")
+    fake_helm.seed_release("db", version="0.1.0")
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=get_plugin_manager(extra_plugins=[Broken()]))
+    result = project.destroy(["web"])
+    assert result.ok, result
+    assert fake_helm.release("web") is None and fake_helm.release("db") is not None
