@@ -1031,7 +1031,12 @@ class Project:
             self._refuse_stranded_dependents(list(targets), installed)
         # a destroy plan uninstalls: no desired state is read (nor a plugin's contribute_values
         # run, nor a version constraint resolved), so a plugin that fails there blocks no destroy
-        desired = {} if destroy else self.desired_states(helm=helm, kubectl=kubectl, installed=installed)
+        # and an apply of a selection reads the desired state of the releases it plans only
+        # (make_plan's subgraph): another release's failing plugin is not in its way
+        names = (None if destroy or not targets else
+                 self.graph().subgraph(list(dict.fromkeys(targets)), include_deps=include_deps).names)
+        desired = {} if destroy else self.desired_states(helm=helm, kubectl=kubectl, installed=installed,
+                                                         names=names)
         plan = make_plan(
             self.charts,
             installed,

@@ -990,3 +990,27 @@ def test_destroy_runs_no_contribute_values_so_a_broken_plugin_blocks_no_destroy(
     result = project.destroy(["web"])
     assert result.ok, result
     assert fake_helm.release("web") is None and fake_helm.release("db") is not None
+
+
+def test_an_apply_of_a_selection_runs_no_contribute_values_of_releases_it_leaves_out(env, fake_helm, fake_kubectl):
+    """``apply --target web`` failed on db's plugin raising in contribute_values: the plan
+    computed the desired state of every release, then planned web alone."""
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    class BrokenForDb:
+        firestream_plugin_name = "broken-for-db"
+
+        @hookimpl
+        def contribute_values(self, chart, context):
+            if chart.chart_info.name == "db":
+                raise RuntimeError("boom")
+
+    env.write(block("web"), block("db"))
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=get_plugin_manager(extra_plugins=[BrokenForDb()]))
+    assert project.apply(project.plan(["web"])).ok
+    assert fake_helm.release("web") is not None and fake_helm.release("db") is None
+    from firestream_core.errors import PluginError
+
+    with pytest.raises(PluginError, match="plugin 'broken-for-db': contribute_values for release 'db'"):
+        project.plan()  # the whole project still needs db's desired state
