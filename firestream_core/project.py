@@ -226,6 +226,27 @@ def _contributed_note(contributed: Mapping[str, Mapping[str, Any]]) -> str:
             + "; they may name objects only apply creates (pre_exec: Secrets, CRDs)")
 
 
+def _output_folder(output_dir: str | os.PathLike[str]) -> Path:
+    """``template``'s output folder, made if needed, or a :class:`FirestreamError` naming it
+    (a file of that name, a read-only or full disk): said before anything is rendered."""
+    folder = Path(output_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise _cannot_write_output(folder, None) from None
+    except OSError as exc:
+        raise _cannot_write_output(folder, exc) from None
+    return folder
+
+
+def _cannot_write_output(path: Path, exc: OSError | None) -> Exception:
+    from firestream_core.errors import FirestreamError
+
+    reason = "it is not a folder" if exc is None else (exc.strerror or str(exc) or type(exc).__name__)
+    return FirestreamError(f"template: cannot write {path}: {reason}",
+                           hint="pass --output-dir a folder that can be created and written")
+
+
 # -- the project ----------------------------------------------------------------------------
 
 
@@ -1040,7 +1061,14 @@ class Project:
 
         if destroy and targets and not include_deps and not force:
             self._refuse_stranded_dependents(list(targets), installed)
-        desired = self.desired_states(helm=helm, kubectl=kubectl, installed=installed)
+        # a destroy plan uninstalls: no desired state is read (nor a plugin's contribute_values
+        # run, nor a version constraint resolved), so a plugin that fails there blocks no destroy
+        # and an apply of a selection reads the desired state of the releases it plans only
+        # (make_plan's subgraph): another release's failing plugin is not in its way
+        names = (None if destroy or not targets else
+                 self.graph().subgraph(list(dict.fromkeys(targets)), include_deps=include_deps).names)
+        desired = {} if destroy else self.desired_states(helm=helm, kubectl=kubectl, installed=installed,
+                                                         names=names)
         plan = make_plan(
             self.charts,
             installed,
@@ -1597,6 +1625,7 @@ class Project:
             manifests = project.template("rendered/", targets=["web"])
             print(manifests["web"][:200])
         """
+        folder = _output_folder(output_dir) if output_dir is not None else None  # before any helm call
         _, helm, kubectl = self.tools()
         repos = self.repositories()
         wanted = set(targets) if targets is not None else None
@@ -1614,12 +1643,16 @@ class Project:
 
             add_chart_repository(helm, info, repos)
             out[name] = helm.template(info, self.project_dir)
-        if output_dir is not None:
-            folder = Path(output_dir)
-            folder.mkdir(parents=True, exist_ok=True)
+        if folder is not None:
             for name, text in out.items():
                 target = folder / f"{name}.yaml"
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
+                try:
+                    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                        # a file that was there keeps its mode through O_CREAT: made 0600 before
+                        # a rendered Secret (or a sensitive value) is written into it
+                        os.fchmod(fh.fileno(), 0o600)
+                        fh.write(text)
+                except OSError as exc:
+                    raise _cannot_write_output(target, exc) from None
         return out

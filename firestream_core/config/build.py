@@ -362,7 +362,25 @@ def _graph_problems(
     for p in find_problems(deps, str(config.path)):
         if isinstance(p, UnknownDependencyError):
             at = where[p.release] if p.release in where else charts.where(p.release)
-            out.append(f"{at}.depends_on: {p}")
-        else:  # a cycle
-            out.append(str(p))
+            if p.missing in config.left_out:  # defined, but not part of this environment
+                env = join_path("environments", config.environment)
+                out.append(f"{at}.depends_on: release '{p.release}' depends on '{p.missing}', which "
+                           f"environment '{config.environment}' leaves out ({env}.releases)")
+            else:
+                out.append(f"{at}.depends_on: {p}")
+        else:  # a cycle; a link an environment's overlay made is named where it is written
+            overlays = []
+            for name in dict.fromkeys(getattr(p, "cycle", [])):
+                place = where.get(name) or _path_or_none(charts, name)
+                source, keys = config.overlaid.get(place, ("", frozenset())) if place else ("", frozenset())
+                if "depends_on" in keys:
+                    overlays.append(f"{source}.depends_on")
+            out.append(f"{p} ({', '.join(overlays)})" if overlays else str(p))
     return out
+
+
+def _path_or_none(charts: BuiltCharts, name: str) -> str | None:
+    try:
+        return charts.where(name)
+    except KeyError:
+        return None

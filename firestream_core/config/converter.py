@@ -4,7 +4,7 @@
 strict scalars: a string is never taken for a number). ``structure(data, cls,
 path)`` returns the object or every problem as ``path: message``, walking
 cattrs' exception groups (cattrs' own messages, which may quote the value,
-become ``invalid value (expected T)``). cattrs is imported on first use, not
+become what was expected in TOML's words: ``expected a table (key, value)``). cattrs is imported on first use, not
 with this module.
 """
 
@@ -41,7 +41,12 @@ MAX_DURATION_SECONDS = 24 * 3600
 
 
 class _Problem(ValueError):
-    """A structuring failure with a ready message (raised by the converter's hooks)."""
+    """A structuring failure with a ready message (raised by the converter's hooks);
+    ``under``: the place inside the value it is about (``a.b[1]``), joined to its path."""
+
+    def __init__(self, message: str, under: str = "") -> None:
+        super().__init__(message)
+        self.under = under
 
 
 def _expect(value: Any, types: tuple[type, ...], what: str) -> None:
@@ -202,6 +207,29 @@ def _choice(kind: Any) -> Any:
     return structure
 
 
+def _unrepresentable(values: dict[str, Any]) -> tuple[str, str] | None:
+    """What in a ``values`` table TOML can hold but a values file cannot (named by its key,
+    never by its value), or None: a local time (``t = 07:32:00``: PyYAML cannot write one)
+    and a float that is not finite (``inf``, ``nan``: helm's values are JSON). Dates and
+    date-times are written as YAML timestamps, which helm reads as strings. Returned as
+    ``(problem, key)``."""
+    import datetime
+    import math
+
+    stack: list[tuple[str, Any]] = [("", values)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((join_path(path, str(k)), v) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
+        elif isinstance(node, datetime.time):
+            return "is a TOML local time, which a values file cannot hold: write it as a string", path
+        elif isinstance(node, float) and not math.isfinite(node):
+            return "is not a finite number (inf or nan), which helm's values cannot hold: write it as a string", path
+    return None
+
+
 @functools.cache
 def converter() -> cattrs.Converter:
     """The one cattrs converter for firestream's config (unknown keys forbidden)."""
@@ -226,6 +254,9 @@ def converter() -> cattrs.Converter:
 
     def table(value: Any, _t: Any) -> dict[str, Any]:
         _expect(value, (dict,), "a table")
+        problem = _unrepresentable(value)
+        if problem:
+            raise _Problem(*problem)
         return value
 
     c.register_structure_hook(Table, table)
@@ -291,7 +322,7 @@ def _collect(exc: BaseException, path: str, cls: Any, out: list[str]) -> None:
                 sub_cls = _field_type(exc, note.name)
                 _collect(sub, join_path(path, note.name), sub_cls, out)
             elif isinstance(note, IterableValidationNote):
-                _collect(sub, join_path(path, note.index), None, out)
+                _collect(sub, join_path(path, note.index), _element_type(exc), out)
             else:  # pragma: no cover - cattrs gives one of the two notes
                 _collect(sub, path, None, out)
         for sub in without:
@@ -303,20 +334,43 @@ def _collect(exc: BaseException, path: str, cls: Any, out: list[str]) -> None:
     elif isinstance(exc, KeyError):
         out.append(f"{path}: required key missing")
     elif isinstance(exc, _Problem):
-        out.append(f"{path}: {exc}")
+        out.append(f"{path}.{exc.under}: {exc}" if exc.under else f"{path}: {exc}")
     elif isinstance(exc, (ValueError, TypeError)) and (option := getattr(exc, "option", None)):
         # a chart-type option's validator (plugin/options.py): names the option, bound and value
         out.append(f"{join_path(path, option)}: {str(exc).splitlines()[0]}")
     elif isinstance(exc, (ValueError, TypeError)) and _attrs_class(cls) is not None and str(exc):
         # an attrs validator of an options class refused a value: its own message
         out.append(f"{path}: {str(exc).splitlines()[0]} (in {_describe(_attrs_class(cls))})")
-    elif isinstance(exc, (ValueError, TypeError)):
-        # cattrs' own messages may quote the value; do not repeat it
-        expected = f" (expected {_describe(cls)})" if cls is not None else ""
-        out.append(f"{path}: invalid value{expected}")
-    else:  # a value of the wrong shape deep inside (cattrs iterating a string, ...)
-        expected = f" (expected {_describe(cls)})" if cls is not None else ""
-        out.append(f"{path}: invalid value{expected}")
+    else:
+        # cattrs' own messages may quote the value; do not repeat it. A value of the wrong
+        # shape (a string where a table belongs: cattrs asked it for its keys) is named by
+        # what was expected, in the file's words, never by a Python class
+        out.append(f"{path}: expected {_expected(cls)}" if _expected(cls) else f"{path}: invalid value")
+
+
+def _element_type(exc: Any) -> Any:
+    """The element type of the array cattrs was structuring (``tuple[SetValueConfig, ...]``)."""
+    import typing
+
+    args = [a for a in typing.get_args(getattr(exc, "cl", None)) if a is not Ellipsis]
+    return args[0] if len(args) == 1 else None
+
+
+def _expected(t: Any) -> str | None:
+    """What a value of type ``t`` is in TOML's words (``a table (key, value)``, ``an array``),
+    or None when that cannot be said."""
+    import typing
+    from collections.abc import Mapping, Sequence
+
+    cl = _attrs_class(t)
+    if cl is not None:
+        return f"a table ({', '.join(a.name for a in attrs.fields(cl) if not a.name.startswith('_'))})"
+    origin = typing.get_origin(t)
+    if origin in (list, tuple, Sequence):
+        return "an array"
+    if origin in (dict, Mapping):
+        return "a table"
+    return {str: "a string", bool: "a boolean (true or false)", int: "an integer", float: "a number"}.get(t)
 
 
 def _field_type(exc: Any, name: str) -> Any:

@@ -24,11 +24,14 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from firestream_core.config.paths import join_path, type_name, unknown_key
+
+if TYPE_CHECKING:
+    from firestream_core.config.model import ProjectConfig
 
 ENV_KEYS = ("kube_context", "namespace", "releases", "values", "values_files", "deployments")
 
@@ -43,6 +46,13 @@ class Environment:
     """A release's path in the merged config (``deployments.generic[1]``) -> the path of the
     overlay that set some of its keys (``environments.prod.deployments.api``) and those keys:
     a problem with one of them is reported where it is written (:func:`overlay_problem`)."""
+    left_out: frozenset[str] = frozenset()
+    """The releases the file defines that the environment's ``releases`` leaves out: a
+    ``depends_on`` naming one is worded as such, not as a release the file lacks."""
+    moved: Mapping[str, str] = attrs.field(factory=dict)
+    """A kept release's path in the merged config (``deployments.generic[0]``) -> its path in
+    the file (``deployments.generic[1]``) when ``releases`` left out one written before it:
+    its problems are named at its own block (:func:`written_at`), not at the one before."""
 
 
 def overlay_problem(problem: str, overlaid: Mapping[str, tuple[str, frozenset[str]]]) -> str:
@@ -54,6 +64,17 @@ def overlay_problem(problem: str, overlaid: Mapping[str, tuple[str, frozenset[st
             key = re.split(r"[.\[:]", problem[len(where) + 1:], maxsplit=1)[0]
             if key in keys:
                 return source + problem[len(where):]
+    return problem
+
+
+def written_at(problem: str, config: ProjectConfig) -> str:
+    """``problem`` (about the merged config of ``config``'s environment) named where the file
+    says it: at the release overlay that set the key (:func:`overlay_problem`), else at the
+    release's own block when ``releases`` left out one before it (:attr:`Environment.moved`)."""
+    problem = overlay_problem(problem, config.overlaid)
+    for where, source in config.moved.items():
+        if problem.startswith((where + ".", where + ":", where + "[")):
+            return source + problem[len(where):]
     return problem
 
 
@@ -136,6 +157,7 @@ def apply_environment(
     overlays: Mapping[str, Any] = env.get("deployments", {})
     seen: set[str] = set()
     overlaid: dict[str, tuple[str, frozenset[str]]] = {}
+    moved: dict[str, str] = {}
     new_deployments: dict[str, Any] = {}
     for ctype, entries in deployments.items():
         single = isinstance(entries, Mapping)
@@ -143,14 +165,18 @@ def apply_environment(
         if items is None:
             new_deployments[ctype] = entries  # parse_config reports it
             continue
-        kept = []
-        for entry in items:
+        kept: list[Any] = []
+        for index, entry in enumerate(items):
+            if not single and index != len(kept):  # an entry before it was left out
+                moved[join_path(join_path("deployments", ctype), len(kept))] = join_path(
+                    join_path("deployments", ctype), index)
             if not isinstance(entry, Mapping):
                 kept.append(entry)
                 continue
             rname = _release_name(ctype, entry)
             seen.add(rname)
             if enabled is not None and rname not in enabled:
+                moved.pop(join_path(join_path("deployments", ctype), len(kept)), None)
                 continue
             entry = copy.deepcopy(dict(entry))
             if "values" in env:
@@ -174,4 +200,5 @@ def apply_environment(
         if rname not in seen:
             problems.append(f"{where}: unknown release '{rname}' (releases: {', '.join(sorted(seen)) or 'none'})")
     out["deployments"] = new_deployments
-    return out, Environment(name, env.get("kube_context"), overlaid)
+    left_out = frozenset(seen - set(enabled)) if enabled is not None else frozenset()
+    return out, Environment(name, env.get("kube_context"), overlaid, left_out, moved)

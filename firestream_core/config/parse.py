@@ -83,7 +83,7 @@ def parse_config_collect(
     problems: list[str] = []
     hints: list[str] = []
     if "environments" in data or environment is not None:
-        from firestream_core.config.environments import apply_environment, overlay_problem
+        from firestream_core.config.environments import apply_environment, written_at
 
         data, env = apply_environment(data, environment, problems)
     else:  # what apply_environment returns then, without importing it (start-up of every command)
@@ -127,9 +127,11 @@ def parse_config_collect(
         environment=env.name if env else None,
         kube_context=env.kube_context if env else None,
         overlaid=env.overlaid if env else {},
+        left_out=env.left_out if env else frozenset(),
+        moved=env.moved if env else {},
     )
-    if config.overlaid:  # a key an environment's release overlay set is named where it is written
-        problems = [overlay_problem(x, config.overlaid) for x in problems]
+    if config.overlaid or config.moved:  # a problem of an environment's release: named where it is written
+        problems = [written_at(x, config) for x in problems]
     return config, problems, hints
 
 

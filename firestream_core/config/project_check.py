@@ -104,11 +104,11 @@ def check_project(
     charts, build_problems, build_hints = collect_charts(
         config, manager, resolve_secrets=resolve_secrets, graph_always=True
     )
-    if config.overlaid:  # a key an environment's release overlay set is named where it is written
-        from firestream_core.config.environments import overlay_problem
+    if config.overlaid or config.moved:  # a problem of an environment's release: named where it is written
+        from firestream_core.config.environments import written_at
 
-        later = [overlay_problem(x, config.overlaid) for x in later]
-        build_problems = [overlay_problem(x, config.overlaid) for x in build_problems]
+        later = [written_at(x, config) for x in later]
+        build_problems = [written_at(x, config) for x in build_problems]
     problems += later
     seen_fields = {_field_of(x) for x in problems}
     for bp in build_problems:

@@ -460,22 +460,35 @@ def _hash(data: Any) -> str:
 
 _PLAIN_SCALARS = (str, bool, int, float, type(None))
 
+MAX_VALUES_DEPTH = 100
+"""How deep a plugin's contributed values may nest (mappings and lists): deeper, they are
+refused as the plugin's problem, before merging, digests or YAML recurse into them."""
+
 
 def _not_plain_data(values: Mapping[str, Any]) -> str | None:
     """What in ``values`` is not plain YAML data a values file holds (``the key 1 (an int)``,
     ``an object at key 'a.b'``), or None. A non-finite float is refused too: helm's values
-    file (JSON) cannot hold it."""
-    stack: list[tuple[str, Any]] = [("", values)]
+    file (JSON) cannot hold it; so are values that hold themselves (a mapping inside itself:
+    values without end, walked forever) and values nested more than :data:`MAX_VALUES_DEPTH`
+    levels deep."""
+    stack: list[tuple[str, Any, tuple[int, ...]]] = [("", values, ())]
     while stack:
-        path, node = stack.pop()
+        path, node, above = stack.pop()
+        if isinstance(node, Mapping | list | tuple):
+            at = f" at key '{path if len(path) <= 60 else path[:57] + '...'}'" if path else ""
+            if id(node) in above:
+                return f"values that hold themselves{at}"
+            if len(above) >= MAX_VALUES_DEPTH:
+                return f"values nested more than {MAX_VALUES_DEPTH} levels deep{at}"
+            above = (*above, id(node))
         if isinstance(node, Mapping):
             for k, v in node.items():
                 if not isinstance(k, str):
                     at = f" under key '{path}'" if path else ""
                     return f"the key {k!r} ({a_type(k)}){at}, not a string"
-                stack.append((f"{path}.{k}" if path else k, v))
+                stack.append((f"{path}.{k}" if path else k, v, above))
         elif isinstance(node, list | tuple):
-            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(node))
+            stack.extend((f"{path}[{i}]", v, above) for i, v in enumerate(node))
         elif not isinstance(node, _PLAIN_SCALARS):
             return f"{a_type(node)} at key '{path}'"
         elif isinstance(node, float) and not math.isfinite(node):

@@ -80,7 +80,7 @@ from firestream_core.model import (
     parse_duration,
 )
 from firestream_core.plugin.context import LifecycleRecord
-from firestream_core.plugin.manager import a_type
+from firestream_core.plugin.manager import a_type, raised_by
 from firestream_core.plugin.spec import STAGES
 from firestream_core.tools.release_log import ReleaseLogger, naming_release
 
@@ -218,7 +218,9 @@ class _LifecycleRun:
         text = str(exc).strip()
         if isinstance(exc, FirestreamError):
             return self.redact(text or type(exc).__name__)
-        return self.redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+        who = raised_by(exc)  # a plugin's stage raised it: named, as its wrong results are
+        what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return self.redact(f"{who}: {what}" if who else what)
 
     def _call(self, stage: str, fn: Callable[[], T]) -> T:
         """Run ``fn``; retry it on transient errors as the release's settings allow."""

@@ -30,6 +30,7 @@ saying to plan again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -147,11 +148,26 @@ def saved_plan(
 
 
 def write_saved(saved: SavedPlan, path: str | os.PathLike[str]) -> None:
-    """Write the plan file atomically (a temporary file renamed into place)."""
+    """Write the plan file atomically (a temporary file renamed into place, beside it).
+
+    :raises FirestreamError: the file cannot be written (a folder of that name, a missing or
+        read-only folder, a full disk), naming it; no temporary file is left behind.
+    """
     target = Path(path)
+    if target.is_dir():
+        raise FirestreamError(f"cannot write the plan to {path}: it is a folder",
+                              hint="name a file: firestream plan --out FILE")
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(saved.to_dict(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    try:
+        tmp.write_text(json.dumps(saved.to_dict(), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise FirestreamError(
+            f"cannot write the plan to {path}: {exc.strerror or exc}",
+            hint="name a file in a folder that exists and is writable",
+        ) from None
 
 
 def _problem(path: str, what: str) -> FirestreamError:

@@ -334,15 +334,18 @@ class _Workers:
             with self._lock:
                 self._idle += 1
 
-    def close(self) -> None:
-        if self._starter is not None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers once their work is done; wait for them unless ``wait`` is off
+        (a second Ctrl-C: the caller leaves at once, the daemon threads end with the process)."""
+        if self._starter is not None and wait:
             self._starter.join()  # every thread it starts exists before the stop signals go out
         with self._lock:
             threads = list(self._threads)
         for _ in threads:
             self._tasks.put(None)
-        for t in threads:
-            t.join()
+        if wait:
+            for t in threads:
+                t.join()
 
 
 # -- the scheduler --------------------------------------------------------------------
@@ -519,6 +522,7 @@ class _Run(Generic[T]):
     # -- the loop -----------------------------------------------------------------
     def go(self) -> ScheduleResult[T]:
         pool = _Workers(self._call, self.limit, self.width)
+        wait = True
         try:
             while True:
                 try:
@@ -528,12 +532,15 @@ class _Run(Generic[T]):
                     self.wait_one()
                 except KeyboardInterrupt:
                     if self.interrupted:
+                        # the second Ctrl-C: leave now, without waiting for the running work
+                        # (a stage that never returns would hold the process, and its lock)
+                        wait = False
                         raise
                     self.interrupted = True
                     log.warning("interrupted: starting nothing new, waiting for running releases")
                     self.cancel.set()
         finally:
-            pool.close()
+            pool.close(wait)
         # closing the pool waited for every worker; take in what an interrupt left unread
         for name in sorted(self.outcomes):
             self.complete(name)

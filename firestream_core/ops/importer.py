@@ -13,7 +13,7 @@ chart types' defaults or ``helm repo list``) is added on a line under the
 ``[repositories]`` header (or in a new ``[repositories]`` table). When the
 repository cannot be told, nothing is written and the error says which flags
 to pass. The file is replaced atomically (``locate_chart``, ``_block``,
-``_joined_text``, ``_check_loads``, ``_write_files``, ``_record``: the steps
+``_joined_text``, ``_check_loads``, ``_write_all``, ``_record``: the steps
 of ``import_release``).
 Values under a key that looks secret (``password``, ``secret``, ``token``,
 ``key``, ...), and any other value :mod:`firestream_core.tools.sensitivity` calls
@@ -30,6 +30,7 @@ whose defaults add values helm does not hold, as an ``upgrade`` naming them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -188,13 +189,17 @@ def toml_block(
     return "\n".join(lines) + "\n"
 
 
-def _write_new(path: Path, text: str, mode: int) -> None:
-    """Create ``path`` with ``mode`` (never overwriting an existing file)."""
+def _write_new(path: Path, text: str, mode: int, created: list[Path]) -> None:
+    """Create ``path`` with ``mode`` (never overwriting an existing file); what it created
+    (the folders it made, then the file) is added to ``created``."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
+    created += reversed(missing)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileExistsError:
         raise FirestreamError(f"{path} already exists; move it away to import again") from None
+    created.append(path)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.chmod(path, mode)
@@ -295,6 +300,14 @@ def import_release(
         release already in the file, a chart whose repository cannot be told,
         or a block that would not load.
     """
+    from firestream_core.model import check_namespace_name, check_release_name
+
+    try:  # a name no release can have: said before any helm call (nor the lock)
+        check_release_name(name)
+        if namespace is not None:
+            check_namespace_name(namespace)
+    except ValueError as exc:
+        raise FirestreamError(f"cannot import: {exc}") from None
     if name in project.names:
         raise FirestreamError(f"release '{name}' is already defined in {project.path}")
     ctype = chart_type or "generic"
@@ -309,8 +322,8 @@ def import_release(
         original = project.path.read_text(encoding="utf-8")
         joined = _joined_text(original, block, source)
         _check_loads(project, joined, ctype)
-        warnings = _write_files(plain, plain_path, secret, secret_path, secret_keys)
-        atomic_text_write(project.path, joined)
+        _write_all(project.path, joined, plain, plain_path, secret, secret_path)
+        warnings = _secret_warnings(secret_path, secret_keys)
         new_chart = project.load_chart(rel.name)
         _record(project, rel, new_chart, values)
     return ImportResult(
@@ -484,25 +497,51 @@ def _check_loads(project: ImportInput, joined: str, ctype: str) -> None:
     build_charts(parse_config(data, project.path), project.manager)
 
 
-def _write_files(
+def _write_all(
+    config: Path,
+    joined: str,
     plain: dict[str, Any],
     plain_path: Path | None,
     secret: dict[str, Any],
     secret_path: Path | None,
-    secret_keys: list[str],
-) -> list[str]:
-    """Write the values files the block names; the warnings to show (never a value)."""
-    warnings: list[str] = []
-    if plain_path is not None:
-        _write_new(plain_path, _dump_yaml(plain), 0o644)
-    if secret_path is not None:
-        _write_new(secret_path, _dump_yaml(secret), 0o600)
-        warnings.append(
-            f"values that look secret ({', '.join(secret_keys)}) were written to {secret_path} "
-            "(mode 0600), not to the config: keep that file out of version control, or move "
-            "them to secret_values"
-        )
-    return warnings
+) -> None:
+    """Write the values files the block names, then the project file, as one step: when any
+    write fails (a full disk, a read-only folder) the files this import created are removed
+    and the project file is as it was, so running the import again once the cause is gone
+    works (a values file left behind used to make it refuse: ``... already exists``)."""
+    created: list[Path] = []
+    try:
+        for path, data, mode in ((plain_path, plain, 0o644), (secret_path, secret, 0o600)):
+            if path is not None:
+                _write_new(path, _dump_yaml(data), mode, created)
+        atomic_text_write(config, joined)
+    except BaseException as exc:
+        for path in reversed(created):  # files first, then the folders made for them
+            with contextlib.suppress(OSError):
+                if path.is_dir():
+                    path.rmdir()
+                else:
+                    path.unlink()
+        if isinstance(exc, OSError):
+            where = exc.filename or config
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise FirestreamError(
+                f"cannot write {where}: {reason}; nothing was imported ({config.name} and the "
+                "values files are as they were)",
+                hint="make the project folder writable (and free some disk space), then run again",
+            ) from exc
+        raise
+
+
+def _secret_warnings(secret_path: Path | None, secret_keys: list[str]) -> list[str]:
+    """The warnings to show for the values written to ``secret_path`` (never a value)."""
+    if secret_path is None:
+        return []
+    return [
+        f"values that look secret ({', '.join(secret_keys)}) were written to {secret_path} "
+        "(mode 0600), not to the config: keep that file out of version control, or move "
+        "them to secret_values"
+    ]
 
 
 def atomic_text_write(path: Path, text: str) -> None:

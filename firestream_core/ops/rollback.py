@@ -181,6 +181,13 @@ def _roll_back(project: RollbackInput, step: RollbackStep, tools: Tools) -> Rele
         result, reason = "ok", f"at revision {revision} (the content of revision {step.target})"
     except FirestreamError as exc:
         result, reason = "failed", project.redactor.redact(str(exc))
+    except (Exception, SystemExit) as exc:  # a plugin's validate hook: named, and helm's rollback recorded
+        from firestream_core.plugin.manager import raised_by
+
+        who = raised_by(exc)
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        result, reason = "failed", project.redactor.redact(
+            f"release '{step.name}' failed at validate after the rollback: {who + ': ' if who else ''}{what}")
     return ReleaseOutcome(
         step.name, "rollback", result, reason, time.monotonic() - start, tuple(validations),
         stage_failed=None if result == "ok" else "rollback", revision=revision, namespace=step.namespace,

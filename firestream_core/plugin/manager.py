@@ -243,21 +243,47 @@ class HookResultError(PluginError):
         self.plugin, self.hook, self.problem = plugin, hook, problem
 
 
+RAISED_BY = "_firestream_raised_by"
+"""The attribute :func:`_checking` sets on an exception a plugin's stage hook raised (not a
+``FirestreamError``): who raised it (``plugin 'x'``, or ``chart class X``), for the release's
+error (:func:`raised_by`). The exception itself is left as it was raised."""
+
+
+def raised_by(exc: BaseException) -> str | None:
+    """``plugin 'x'`` (or ``chart class X``) when a plugin's stage hook raised ``exc``, else None."""
+    who = getattr(exc, RAISED_BY, None)
+    return who if isinstance(who, str) else None
+
+
 def _checking(hook: str, plugin: str, fn: Callable[..., Any], argnames: Sequence[str]) -> Callable[..., Any]:
     """``fn`` (one implementation of ``hook``), raising :class:`HookResultError` for a result
     :func:`result_problem` refuses. The built-in ``chart-methods`` plugin's is named by the
-    chart class whose method it called."""
+    chart class whose method it called. An exception it raises that is not firestream's own
+    (which names what failed itself) goes on unchanged, marked with who raised it
+    (:func:`raised_by`): a stage's error names the plugin at fault."""
     chart_at = list(argnames).index("chart") if "chart" in argnames else None
 
+    def who(args: Sequence[Any]) -> str:
+        if plugin == "chart-methods" and chart_at is not None:
+            return f"chart class {type(args[chart_at]).__name__}"
+        return f"plugin '{plugin}'"
+
     def checked(*args: Any) -> Any:
-        got = fn(*args)
+        try:
+            got = fn(*args)
+        except (Exception, SystemExit) as exc:
+            from firestream_core.errors import FirestreamError
+
+            if not isinstance(exc, FirestreamError) and raised_by(exc) is None:
+                try:
+                    setattr(exc, RAISED_BY, who(args))
+                except (AttributeError, TypeError):  # an exception class refusing attributes
+                    pass
+            raise
         if got is not None:
             problem = result_problem(hook, got)
             if problem is not None:
-                who = f"plugin '{plugin}'"
-                if plugin == "chart-methods" and chart_at is not None:
-                    who = f"chart class {type(args[chart_at]).__name__}"
-                raise HookResultError(who, plugin, hook, problem)
+                raise HookResultError(who(args), plugin, hook, problem)
         return got
 
     checked.__wrapped__ = fn  # type: ignore[attr-defined]
@@ -292,6 +318,7 @@ class FirestreamPluginManager:
         self.broken: list[BrokenPlugin] = []
         self.conflicts: dict[str, list[RegisteredChartType]] = {}
         self.disabled: list[str] = []
+        self._named: set[str] = set()  # every plugin name met while loading, blocked or not
         self._sources: dict[str, _Source] = {}
         self._callers: dict[tuple[str, str], Any] = {}
         self._order: list[str] = []  # plugin names in load order (loaded and not yet loaded)
@@ -321,6 +348,11 @@ class FirestreamPluginManager:
             self._pm = pm
         return self._pm
 
+    def unknown_disabled(self) -> list[str]:
+        """The disabled names no plugin met while loading has (a misspelt ``--disable-plugin``
+        that would leave the plugin meant loaded)."""
+        return [n for n in self.disabled if n not in self._named]
+
     def is_blocked(self, name: str) -> bool:
         """True when plugin ``name`` was blocked (disabled) before loading."""
         return name in self._blocked
@@ -347,6 +379,7 @@ class FirestreamPluginManager:
         from firestream_core.version import __version__
 
         for name, module in BUILTIN_PLUGINS:
+            self._named.add(name)
             if self.is_blocked(name):
                 continue
             src = _Source(name, CORE_DISTRIBUTION, __version__, builtin=True)
@@ -371,6 +404,7 @@ class FirestreamPluginManager:
             cache.set_entry_points(records)
         for ep in sorted(records, key=lambda e: e.name):
             src = _Source(ep.name, ep.distribution, ep.version)
+            self._named.add(ep.name)
             if self.is_blocked(ep.name):
                 continue
             other = self._sources.get(ep.name) or (self._lazy[ep.name][2] if ep.name in self._lazy else None)
@@ -475,6 +509,7 @@ class FirestreamPluginManager:
         for i, obj in enumerate(plugins):
             name = getattr(obj, "__name__", None) if isinstance(obj, ModuleType) else None
             name = name or getattr(obj, "firestream_plugin_name", None) or f"extra-{i}-{type(obj).__name__}"
+            self._named.add(name)
             if self.is_blocked(name):
                 continue
             self._add(obj, _Source(name))
@@ -538,13 +573,16 @@ class FirestreamPluginManager:
         return True
 
     def _check_results_of(self, plugin: Any) -> None:
-        """Each of ``plugin``'s implementations of a stage hook whose results firestream reads
-        (``check_prerequisites``, ``exec``, ``validate``, ``on_deploy_failure``; wrappers aside)
-        raises :class:`HookResultError`, naming the plugin, the hook and the type, when it
-        returns a value of the wrong type: a str is not split into problems, nor does it replace
-        helm's ``exec``. In a stage that fails the release at that stage."""
+        """Each of ``plugin``'s implementations of a stage hook (wrappers aside) is called
+        through :func:`_checking`: one whose results firestream reads (``check_prerequisites``,
+        ``exec``, ``validate``, ``on_deploy_failure``) raises :class:`HookResultError`, naming
+        the plugin, the hook and the type, when it returns a value of the wrong type: a str is
+        not split into problems, nor does it replace helm's ``exec``. In a stage that fails the
+        release at that stage. Any stage's exception is marked with the plugin that raised it."""
+        from firestream_core.plugin.spec import STAGES
+
         for caller in self.pm.get_hookcallers(plugin) or []:
-            if caller.name not in _EXPECTED:
+            if caller.name not in _EXPECTED and caller.name not in STAGES:
                 continue
             for impl in caller.get_hookimpls():
                 if impl.plugin is plugin and not (impl.hookwrapper or impl.wrapper):
@@ -914,6 +952,9 @@ def _hook_order() -> tuple[str, ...]:
     return ALL_HOOKS
 
 
+_WARNED_UNKNOWN_DISABLED: set[str] = set()
+
+
 def get_plugin_manager(
     *,
     disabled: Iterable[str] = (),
@@ -934,6 +975,16 @@ def get_plugin_manager(
     if load_entry_points:
         fpm.load_entry_points()
     fpm.load_extra(extra_plugins)
+    if load_entry_points:
+        for name in fpm.unknown_disabled():
+            if name in _WARNED_UNKNOWN_DISABLED:  # once per process, however many managers
+                continue
+            _WARNED_UNKNOWN_DISABLED.add(name)
+            from firestream_core.plugin.markers import NAME  # (pluggy: only when there is one)
+
+            logging.getLogger(NAME).warning(
+                "no plugin is named '%s' (--disable-plugin / %s): nothing was disabled by it; "
+                "'firestream plugins' lists their names", name, DISABLE_ENV)
     fpm.check_pending()
     fpm.save_cache()
     return fpm

@@ -70,6 +70,9 @@ log = release_logger("firestream.helm")  # during a lifecycle its lines name the
 ENV_HELM_BINARY = "FIRESTREAM_HELM_BINARY"
 """Environment variable naming the helm binary (default: ``helm`` on PATH)."""
 
+SUPPORTED_MAJORS = (3, 4)
+"""The helm majors whose command lines firestream writes (``tools/helm_args.py``)."""
+
 
 @attrs.frozen
 class RepoAccess:
@@ -194,10 +197,12 @@ class Helm(KubeTool):
         for args in (["version", "--template", "{{.Version}}"], ["version", "--short"]):
             result = self._run("version", args, kube=False, check=False)
             text = result.stdout.strip()
-            m = re.search(r"v?(\d+)\.\d+\.\d+\S*", text)
+            m = re.search(r"v?(\d+)\.\d+\.\d+[0-9A-Za-z.+-]*", text)
             if result.ok and m:
                 version = m.group(0).split("+", 1)[0]
-                if int(m.group(1)) < 3:
+                # the flags firestream passes are helm 3's and helm 4's: another major (2, or a
+                # helm 5 that changed them again) is refused before it is handed a command line
+                if int(m.group(1)) not in SUPPORTED_MAJORS:
                     raise HelmCommandError(
                         f"helm {version} is not supported: firestream needs helm 3 or 4",
                         hint="install helm 3 or 4 (https://helm.sh/docs/intro/install/)",

@@ -126,18 +126,60 @@ HINTS: dict[type[HelmError], str] = {
 }
 
 
+_KLOG = r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]\s]+\] "
+"""The header of a line client-go's logger (klog) writes inside helm and kubectl:
+``E1207 11:48:09.588388   22196 reflector.go:205] "Failed to watch" ...`` (level, month
+and day, time, thread, source). Its month runs 01 to 12: matching ``W0`` / ``I0`` alone let
+October to December's lines through."""
+
+
+_OCCURRED = r"\d+ errors? occurred:$"
+"""The header of go-multierror's list (``1 error occurred:``, then one ``* ...`` line each)."""
+
+
+def _join_error_lists(lines: list[str]) -> list[str]:
+    """go-multierror's lists put on their header's line: ``failed pre-install: 1 error
+    occurred:`` + ``* job x failed: BackoffLimitExceeded`` -> ``failed pre-install: job x failed:
+    BackoffLimitExceeded`` (several joined with ``; ``), so that the line a reader keeps (a
+    summary table, ``firestream test``) says what failed."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        m = re.search(_OCCURRED, lines[i])
+        j = i + 1
+        while m and j < len(lines) and lines[j].startswith("* "):
+            j += 1
+        if m and j > i + 1:
+            out.append(lines[i][: m.start()] + "; ".join(item[2:] for item in lines[i + 1 : j]))
+            i = j
+            continue
+        out.append(lines[i])
+        i += 1
+    return out
+
+
 def summarize(stderr: str, *, limit: int = 20) -> str:
-    """helm's stderr reduced to its meaningful lines (warnings dropped), at most ``limit``."""
-    lines = []
+    """helm's stderr reduced to its meaningful lines (warnings dropped), at most ``limit``.
+
+    client-go's own log lines (klog: ``W1207 ...``, ``E1207 ... "Failed to watch" err="context
+    canceled"``) are dropped too: helm says what failed on lines of its own (``Error: ...``).
+    Only when nothing else is left are klog's error lines kept, as the one account there is.
+    """
+    lines: list[str] = []
+    klog_errors: list[str] = []
     for raw in stderr.splitlines():
         line = raw.strip()
-        if not line or line.startswith(
-            ("WARNING:", "walk.go:", "W0", "I0", "level=WARN", "level=INFO", "level=DEBUG")
-        ):
+        if not line or line.startswith(("WARNING:", "walk.go:", "level=WARN", "level=INFO", "level=DEBUG")):
+            continue
+        if re.match(_KLOG, line):
+            if line[0] in "EF":
+                klog_errors.append(line)
             continue
         if line.startswith("Error: "):
             line = line[len("Error: ") :]
         lines.append(line)
+    lines = _join_error_lists(lines)
+    lines = lines or klog_errors
     if len(lines) > limit:
         lines = [*lines[: limit - 1], f"... ({len(lines) - limit + 1} more lines)"]
     return "\n".join(lines) or "(no error output)"

@@ -18,3 +18,40 @@ def test_every_problem_of_a_table_is_named_by_its_path_never_by_value() -> None:
         "settings.concurrency: must not be negative",
         "settings.fail_fast: expected a boolean (true or false), got a string",
     ]
+
+
+def test_a_value_where_a_table_belongs_is_named_by_what_was_expected() -> None:
+    """A string in ``set = ["x"]`` read ``set[0]: invalid value``, and
+    ``last_breaking_version_requiring_restart = "1.0.0"`` read ``invalid value (expected
+    firestream_core.config.model.BreakingVersionConfig | None)``: a Python class, not a key."""
+    from firestream_core.config.model import ReleaseKeys
+
+    given = {"set": ["x", {"key": "a", "value": 1}], "yaml_files_content": [5],
+             "last_breaking_version_requiring_restart": "1.0.0"}
+    keys, problems = structure(given, ReleaseKeys, "deployments.web[0]")
+    assert keys is None
+    assert sorted(problems) == [
+        "deployments.web[0].last_breaking_version_requiring_restart: expected a table "
+        "(version, requires_uninstall, pre_upgrade_commands)",
+        "deployments.web[0].set[0]: expected a table (key, value)",
+        "deployments.web[0].yaml_files_content[0]: expected a table (filename, yaml_content)",
+    ]
+
+
+def test_values_a_values_file_cannot_hold_are_named_by_key_before_any_helm_call() -> None:
+    """``t = 07:32:00`` made validate, plan and template fail with ``unexpected RepresenterError``
+    (no file, no key), and ``f = inf`` passed validate, then plan failed with ``unexpected
+    ValueError: Out of range float values are not JSON compliant``."""
+    import datetime
+
+    from firestream_core.config.model import ReleaseKeys
+
+    given = {"values": {"when": datetime.time(7, 32), "ok": {"day": datetime.date(1979, 5, 27)}}}
+    assert structure(given, ReleaseKeys, "deployments.web[0]")[1] == [
+        "deployments.web[0].values.when: is a TOML local time, which a values file cannot hold: write it as a string"]
+    given = {"values": {"n": {"a": [1.5, float("-inf")]}}}
+    assert structure(given, ReleaseKeys, "defaults")[1] == [
+        "defaults.values.n.a[1]: is not a finite number (inf or nan), which helm's values cannot hold: "
+        "write it as a string"]
+    keys, problems = structure({"values": {"d": datetime.datetime(1979, 5, 27, 7, 32)}}, ReleaseKeys, "x")
+    assert problems == [] and keys is not None  # a date-time is a YAML timestamp: kept

@@ -82,3 +82,59 @@ def test_an_environment_that_is_not_a_table_is_not_also_unknown() -> None:
     problems: list[str] = []
     apply_environment({"environments": {"prod": 5}}, "prod", problems)
     assert problems == ["environments.prod: expected a table, got an integer"]
+
+
+def test_a_dependency_the_environment_leaves_out_is_named_as_left_out(tmp_path, capsys) -> None:
+    """``releases = ["api"]`` leaving out ``db``, which ``api`` depends on, read ``depends on
+    'db', which is not defined``: the file defines it, the environment leaves it out."""
+    from firestream_core.cli.main import main
+
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "db"\nchart = "repo/db"\n'
+        '[[deployments.generic]]\nname = "api"\nchart = "repo/api"\ndepends_on = ["db", "ghost"]\n'
+        '[environments.prod]\nreleases = ["api"]\n'
+        '[repositories]\nrepo = "https://charts.example.com"\n')
+    assert main(["validate", "-f", str(tmp_path), "-e", "prod"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[1:] == [
+        "  deployments.generic[1].depends_on: release 'api' depends on 'db', which environment 'prod' "
+        "leaves out (environments.prod.releases)",
+        f"  deployments.generic[1].depends_on: release 'api' depends on 'ghost', which is not defined "
+        f"({tmp_path / 'firestream.toml'})",
+    ]
+
+
+def test_a_problem_of_a_release_after_a_left_out_one_is_named_at_its_own_block(tmp_path, capsys) -> None:
+    """With ``releases = ["api"]`` leaving out ``db`` written before it, api's bad timeout was
+    reported at ``deployments.generic[0]`` (db's block, line 1): its index in the merged
+    config, not in the file."""
+    import json
+
+    from firestream_core.cli.main import main
+
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "db"\nchart = "repo/db"\n'
+        '[[deployments.generic]]\nname = "api"\nchart = "repo/api"\ntimeout = "soon"\n'
+        '[[deployments.generic]]\nname = "web"\nchart = "repo/web"\ntimeout = "later"\n'
+        '[environments.prod]\nreleases = ["api", "web"]\n'
+        '[repositories]\nrepo = "https://charts.example.com"\n')
+    assert main(["validate", "-f", str(tmp_path), "-e", "prod", "--json"]) == 1
+    problems = [(p["path"], p["line"]) for p in json.loads(capsys.readouterr().out)["problems"]]
+    assert problems == [("deployments.generic[1].timeout", 7), ("deployments.generic[2].timeout", 11)]
+
+
+def test_a_cycle_an_overlay_makes_names_the_overlay(tmp_path, capsys) -> None:
+    """A ``depends_on`` set in ``[environments.prod.deployments.db]`` closing a cycle read only
+    ``dependency cycle in firestream.toml: db -> api -> db``: the releases' own blocks hold no
+    cycle, and nothing pointed at the overlay."""
+    from firestream_core.cli.main import main
+
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "db"\nchart = "repo/db"\n'
+        '[[deployments.generic]]\nname = "api"\nchart = "repo/api"\ndepends_on = ["db"]\n'
+        '[environments.prod.deployments.db]\ndepends_on = ["api"]\n'
+        '[repositories]\nrepo = "https://charts.example.com"\n')
+    assert main(["validate", "-f", str(tmp_path), "-e", "prod"]) == 1
+    assert capsys.readouterr().err.splitlines()[1] == (
+        f"  dependency cycle in {tmp_path / 'firestream.toml'}: db -> api -> db "
+        "(environments.prod.deployments.db.depends_on)")

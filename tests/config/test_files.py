@@ -73,3 +73,13 @@ def test_a_folder_or_file_several_releases_name_is_reported_at_each_of_them(tmp_
     ]
     assert problems[0].split(": ", 1)[1] == problems[2].split(": ", 1)[1]
     assert "chart path './empty'" in problems[4] and "without Chart.yaml" in problems[4]
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("a: .inf\n", "a"), ("x: {y: [1, .NaN]}\n", "x.y[1]"), ("deep: {q: -.Inf}\n", "deep.q")])
+def test_values_helm_cannot_read_are_named_when_the_project_is_checked(text: str, key: str) -> None:
+    """A values file holding ``.inf`` or ``.nan`` passed validate and plan; helm 3 and 4 then
+    refused it at apply (``error converting YAML to JSON: json: unsupported value: +Inf``)."""
+    assert yaml_mapping_problem(text) == (
+        f"holds a number that is not finite (.inf or .nan) at '{key}', which helm cannot read: quote it")
+    assert yaml_mapping_problem("a: '.inf'\nb: 1.5e300\n") is None

@@ -80,6 +80,53 @@ def test_contributed_values_that_are_not_plain_data_are_refused_naming_plugin_an
     assert "plain YAML data" in str(refused.value)
 
 
+def _holding_itself() -> dict:
+    looped: dict = {"b": []}
+    looped["b"].append(looped)
+    return {"a": looped}
+
+
+def _nested(depth: int) -> dict:
+    out: dict = {}
+    node = out
+    for _ in range(depth - 1):
+        node["k"] = {}
+        node = node["k"]
+    return out
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    (_holding_itself, "returned values that hold themselves at key 'a.b[0]'"),
+    (lambda: _nested(5000), "returned values nested more than 100 levels deep at key 'k.k.k"),
+])
+def test_contributed_values_without_end_are_refused_at_once(tmp_path: Path, given, said: str) -> None:
+    """A mapping inside itself made plan walk it forever (ten minutes, then killed), and 5,000
+    nested levels raised ``unexpected RecursionError`` from plan and validate."""
+    import threading
+
+    raised: list[BaseException] = []
+
+    def check() -> None:
+        try:
+            desired_state(contrib(), project_dir=tmp_path, contributed=[("quirky", given())])
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            raised.append(exc)
+
+    walker = threading.Thread(target=check, daemon=True)  # a regression walks forever: not here
+    walker.start()
+    walker.join(30)
+    assert not walker.is_alive(), "the values were still being walked after 30 s"
+    assert len(raised) == 1 and isinstance(raised[0], PluginError), raised
+    assert str(raised[0]).startswith(f"plugin 'quirky': contribute_values for release 'c' {said}")
+
+
+def test_contributed_values_may_share_a_mapping_and_nest_a_hundred_levels(tmp_path: Path) -> None:
+    shared = {"x": 1}
+    ds = desired_state(contrib(), project_dir=tmp_path, contributed=[("fine", {"a": shared, "b": shared,
+                                                                             "deep": _nested(99)})])
+    assert ds.chart.chart_info.plugin_values["b"] == {"x": 1}
+
+
 def test_plain_contributed_values_pass(tmp_path: Path) -> None:
     plain = {"a": {"b": [1, 2.5, True, None, "x", {"c": ()}]}}
     ds = desired_state(contrib(), project_dir=tmp_path, contributed=[("fine", plain)])

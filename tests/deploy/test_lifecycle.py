@@ -306,7 +306,27 @@ def test_on_deploy_failure_runs_for_every_stage(context, chart_dir, stage):
     assert f"recorder saw {stage} fail" in result.debug
     assert isinstance(result.exception, StageFailedError)
     assert result.exception.cause is boom and result.exception.stage == stage
-    assert result.error.startswith(f"release 'web' failed at {stage}: RuntimeError: {stage} exploded")
+    assert result.error.startswith(
+        f"release 'web' failed at {stage}: plugin 'failing-{stage}': RuntimeError: {stage} exploded")
+
+
+def test_a_plugin_raising_at_check_prerequisites_is_named_and_its_exception_kept(context, chart_dir):
+    """A third-party plugin's bug read ``release 'web' failed at check_prerequisites:
+    RuntimeError: boom``: nothing said which of the installed plugins raised it."""
+    boom = RuntimeError("boom")
+    result = run_release(generic(), make_manager(_failing("check_prerequisites", boom)), context)
+    assert result.stage_failed == "check_prerequisites"
+    assert result.error == (
+        "release 'web' failed at check_prerequisites: plugin 'failing-check_prerequisites': RuntimeError: boom"
+    )
+    assert result.exception.cause is boom  # the plugin's exception, as it raised it
+
+
+def test_a_firestream_error_a_plugin_raises_names_itself(context, chart_dir):
+    """firestream's own errors (a helm call the plugin made) say what failed: no prefix."""
+    boom = ClusterUnreachableError("kubectl get failed: cluster unreachable")
+    result = run_release(generic(), make_manager(_failing("pre_exec", boom)), context)
+    assert result.error == "release 'web' failed at pre_exec: kubectl get failed: cluster unreachable"
 
 
 @pytest.mark.parametrize("stage", ["pre_exec", "exec", "post_exec", "validate"])
@@ -318,7 +338,7 @@ def test_a_stage_calling_sys_exit_fails_at_that_stage(context, chart_dir, stage)
     result = run_release(generic(), make_manager(rec, _failing(stage, boom)), context)
     assert not result.ok and result.stage_failed == stage
     assert rec.stages()[-1] == "on_deploy_failure"
-    assert result.error.startswith(f"release 'web' failed at {stage}: SystemExit: plugin gives up")
+    assert result.error.startswith(f"release 'web' failed at {stage}: plugin 'failing-{stage}': SystemExit: plugin gives up")
 
 
 def test_on_deploy_failure_calling_sys_exit_is_noted_and_the_others_kept(context, chart_dir):
@@ -393,7 +413,7 @@ def test_on_deploy_failure_returning_a_non_list_is_noted_and_the_error_kept(cont
     boom = RuntimeError("pre_exec exploded")
     result = run_release(generic(), make_manager(rec, BadDebug(), _failing("pre_exec", boom)), context)
     assert result.stage_failed == "pre_exec"
-    assert result.error.startswith("release 'web' failed at pre_exec: RuntimeError: pre_exec exploded")
+    assert result.error.startswith("release 'web' failed at pre_exec: plugin 'failing-pre_exec': RuntimeError: pre_exec exploded")
     assert result.exception.cause is boom
     kind = type(returned if not isinstance(returned, list) else returned[0]).__name__
     noted = [d for d in result.debug if "on_deploy_failure of plugin 'bad-debug' returned" in d]

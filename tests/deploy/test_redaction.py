@@ -75,7 +75,7 @@ def test_secret_in_unexpected_exception_traceback_is_hidden(context, redactor, c
             raise KeyError(SECRET)
 
     result = run_release(generic(), make_manager(Crashes()), context)
-    assert result.error == "release 'web' failed at post_exec: KeyError: '***'"
+    assert result.error == "release 'web' failed at post_exec: plugin 'crashes': KeyError: '***'"
     logged = _everything_logged(caplog)
     assert "Traceback" in logged
     assert SECRET not in logged

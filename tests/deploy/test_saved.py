@@ -159,3 +159,34 @@ def test_a_plan_of_the_first_format_is_refused_saying_to_plan_again(tmp_path: Pa
     with pytest.raises(FirestreamError, match="a saved plan of a newer firestream .format 'firestream-plan/9'.; "
                        "this one reads 'firestream-plan/2'"):
         read_saved(path)
+
+
+@pytest.mark.parametrize(("where", "why"), [
+    ("missing/plan.json", "No such file or directory"),
+    (".", "it is a folder"),
+])
+def test_a_plan_file_that_cannot_be_written_is_named(tmp_path: Path, where: str, why: str) -> None:
+    """``plan --out`` into a missing folder, or naming a folder, said ``unexpected
+    FileNotFoundError`` / ``IsADirectoryError``; ``--out /tmp`` even left ``/.tmp.tmp`` behind."""
+    plan = make_plan([chart("a")], [], State(), project_dir=tmp_path)
+    target = tmp_path / where
+    with pytest.raises(FirestreamError) as caught:
+        write_saved(saved_plan(plan, config=tmp_path / "firestream.toml"), target)
+    assert str(caught.value) == f"cannot write the plan to {target}: {why}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary file left
+
+
+def test_a_failed_rename_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    from firestream_core.deploy import saved as saved_module
+
+    def refuse(src: object, dst: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(saved_module.os, "replace", refuse)
+    plan = make_plan([chart("a")], [], State(), project_dir=tmp_path)
+    with pytest.raises(FirestreamError, match="Read-only file system"):
+        write_saved(saved_plan(plan, config=tmp_path / "firestream.toml"), tmp_path / "plan.json")
+    assert list(tmp_path.iterdir()) == []

@@ -377,6 +377,34 @@ def test_keyboard_interrupt_cancels_and_returns_what_finished():
     assert work.started == ["a"]
 
 
+def test_a_second_keyboard_interrupt_leaves_at_once_even_with_work_that_never_returns():
+    """After the first Ctrl-C the scheduler waits for the running work; the documented second
+    Ctrl-C then went on waiting too (closing the pool joined every worker): a plugin stage
+    that never returned held the process, and the project's lock, until it was killed."""
+    import os
+    import signal
+    import time
+
+    stuck = threading.Event()  # set only at the end: the work "never" returns
+
+    def on_event(event: SchedulerEvent) -> None:
+        if event.kind == "started" and event.name == "a":
+            # the second Ctrl-C, from the terminal, while the coordinator waits for "a"
+            threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+            raise KeyboardInterrupt  # the first, as if Ctrl-C hit the coordinating thread
+
+    work = Recorder(hooks={"a": lambda n: stuck.wait(60)})
+    assert threading.current_thread() is threading.main_thread()  # where Python delivers SIGINT
+    began = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Scheduler(concurrency=1).run({"a": [], "b": []}, work, on_event=on_event,
+                                         cancel=threading.Event())
+        assert time.monotonic() - began < 30
+    finally:
+        stuck.set()
+
+
 # -- events ---------------------------------------------------------------------------------
 
 

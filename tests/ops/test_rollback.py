@@ -149,3 +149,29 @@ def test_a_failed_rollback_is_recorded_and_skips_the_rest(tmp_path: Path) -> Non
     assert (entries["shop/api"].action, entries["shop/api"].result) == ("rollback", "failed")
     assert entries["shop/api"].stage_failed == "rollback" and entries["shop/api"].revision is None
     assert entries["shop/db"].action == "upgrade"  # not touched
+
+
+def test_a_plugin_validate_raising_after_the_rollback_is_named_and_recorded(tmp_path: Path) -> None:
+    """A plugin's validate raising after helm rolled back escaped as ``unexpected RuntimeError``:
+    no plugin named, and the rollback helm had made was not recorded in the state."""
+    from firestream_core import hookimpl
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    class Raises:
+        firestream_plugin_name = "raises"
+
+        @hookimpl
+        def validate(self, chart, context, payload):
+            raise RuntimeError("boom")
+
+    (tmp_path / "firestream.toml").write_text(TOML)
+    manager = get_plugin_manager(extra_plugins=[Raises()])
+    target = Project.load(tmp_path / "firestream.toml", manager=manager).rollback_input()
+    helm, kubectl = _cluster(), FakeKubectl()
+    steps = plan_rollback(target, ["db"], 2, helm.list_releases())
+    [outcome] = run_rollback(target, steps, (None, helm, kubectl))
+    assert (outcome.result, outcome.reason) == (
+        "failed", "release 'db' failed at validate after the rollback: plugin 'raises': RuntimeError: boom")
+    assert ("rollback", "db", "shop", 2) in helm.calls
+    entry = target.backend.load().releases["shop/db"]
+    assert (entry.action, entry.result, entry.revision) == ("rollback", "failed", 5)

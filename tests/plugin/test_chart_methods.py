@@ -339,7 +339,7 @@ def test_a_failing_chart_method_fails_its_stage_and_collects_debug(kube, helm_bi
     result = run_lifecycle(chart, helm_bin)
     assert not result.ok
     assert result.stage_failed == "post_exec"
-    assert result.error == "release 'failing' failed at post_exec: RuntimeError: not today"
+    assert result.error == "release 'failing' failed at post_exec: chart class Failing: RuntimeError: not today"
     assert result.debug[0] == "custom: post_exec failed"  # before the defaults' lines
 
 

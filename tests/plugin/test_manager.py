@@ -592,3 +592,18 @@ def test_calls_contribute_values_says_whether_the_desired_state_stage_has_anythi
     # and the stage agrees: what it calls is what contribute_values returns
     assert [p for p, _ in m.contribute_values(Own(info), None)] == ["chart-methods"]  # type: ignore[arg-type]
     assert m.contribute_values(plain, None) == []  # type: ignore[arg-type]
+
+
+def test_a_disabled_name_no_plugin_has_is_warned_about_once(caplog) -> None:
+    """``--disable-plugin kafak`` (misspelt) disabled nothing, silently: kafka kept loading."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="firestream")
+    m = get_plugin_manager(disabled=["defaults", "no-such-plugin-xyz"])
+    get_plugin_manager(disabled=["no-such-plugin-xyz"])  # a second manager in the process: no repeat
+    assert m.unknown_disabled() == ["no-such-plugin-xyz"]  # "defaults" is a plugin's name
+    warned = [r.getMessage() for r in caplog.records if "no-such-plugin-xyz" in r.getMessage()]
+    assert warned == [
+        "no plugin is named 'no-such-plugin-xyz' (--disable-plugin / FIRESTREAM_DISABLE_PLUGINS): nothing "
+        "was disabled by it; 'firestream plugins' lists their names"
+    ]

@@ -596,6 +596,40 @@ def test_a_repo_in_chart_wins_over_the_chart_types_default_repository(env, fake_
     assert project.template()["stock"]
 
 
+def test_import_that_cannot_write_the_project_file_leaves_nothing_behind(env, fake_helm, monkeypatch, capsys):
+    """A full disk while the project file was written: the import said ``unexpected OSError``
+    (no file named) and left ``values/legacy.secret.yaml`` behind, so running it again once
+    space was freed was refused (``... already exists; move it away``)."""
+    import errno
+
+    from firestream_core.ops import importer
+
+    fake_helm.seed_release("legacy", "apps", version="0.1.0",
+                           values={"replicaCount": 2, "db": {"password": SECRET}, "n": None})
+    path = env.write("# keep me\n")
+    before = path.read_text()
+    flags = ["-f", str(path), *env.flags]
+    real_write = importer.atomic_text_write
+
+    def disk_full(target, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(importer, "atomic_text_write", disk_full)
+    argv = ["import", "deployment", "legacy", "-n", "apps", "--chart", "fixtures/tiny-app", *flags]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == (
+        f"error: cannot write {path}: No space left on device; nothing was imported "
+        "(firestream.toml and the values files are as they were)"
+    )
+    assert "Traceback" not in err and SECRET not in err
+    assert path.read_text() == before
+    assert not (env.dir / "values").exists()  # the files and the folder it made are gone
+    monkeypatch.setattr(importer, "atomic_text_write", real_write)
+    assert main(argv) == 0  # once the disk has room again, the same command works
+    assert (env.dir / "values" / "legacy.secret.yaml").exists()
+
+
 def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
     env.write("")
     fake_helm.seed_release("twin", "a")
@@ -610,6 +644,20 @@ def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
         project.import_release("twin")
     with pytest.raises(FirestreamError, match="is failed; only a deployed release"):
         project.import_release("broken")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["Bad_Name"], "cannot import: release name 'Bad_Name' is not a DNS-1123 label"),
+    (["ok", "-n", "Bad_NS"], "cannot import: namespace 'Bad_NS' is not a DNS-1123 label"),
+])
+def test_import_of_a_name_no_release_can_have_calls_no_helm(env, fake_helm, capsys, args, said):
+    """``import deployment Bad_Name`` listed the cluster's releases (and took the lock) to say
+    ``no helm release named 'Bad_Name'``."""
+    path = env.write("")
+    fake_helm.reset_calls()
+    assert main(["import", "deployment", *args, "-f", str(path), *env.flags]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {said}")
+    assert fake_helm.calls() == []
 
 
 class _AppendsInPreExec:
@@ -988,3 +1036,79 @@ def test_status_shows_the_last_failed_applys_whole_error_redacted(env, fake_helm
     capsys.readouterr()
     assert main(["status", "-f", str(env.path), *env.flags]) == 0
     assert "Last apply's errors" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["a file", "under a file"])
+def test_template_output_dir_that_cannot_be_made_is_named_before_any_helm_call(env, fake_helm, capsys, kind):
+    """``template --output-dir`` naming a file (or a folder under one) rendered every release,
+    then failed with ``unexpected FileExistsError`` / ``NotADirectoryError``."""
+    path = env.write(block("web"))
+    (env.dir / "taken").write_text("")
+    out = env.dir / "taken" if kind == "a file" else env.dir / "taken" / "out"
+    fake_helm.reset_calls()
+    assert main(["template", "--output-dir", str(out), "-f", str(path), *env.flags]) == 1
+    err = capsys.readouterr().err
+    why = "it is not a folder" if kind == "a file" else "Not a directory"
+    assert err.splitlines()[0] == f"error: template: cannot write {out}: {why}"
+    assert "Traceback" not in err
+    assert fake_helm.calls() == []
+
+
+def test_template_output_file_that_was_there_is_made_private(env, fake_helm):
+    """A ``web.yaml`` left readable by all (0644) by an earlier tool kept that mode, and the
+    rendered manifest, sensitive values included, was written into it."""
+    env.write(block("web"))
+    out = env.dir / "rendered"
+    out.mkdir()
+    (out / "web.yaml").write_text("old\n")
+    (out / "web.yaml").chmod(0o644)
+    env.load().template(out)
+    assert oct((out / "web.yaml").stat().st_mode & 0o777) == "0o600"
+    assert (out / "web.yaml").read_text() != "old\n"
+
+
+def test_destroy_runs_no_contribute_values_so_a_broken_plugin_blocks_no_destroy(env, fake_helm, fake_kubectl):
+    """A plugin whose contribute_values raised made every destroy fail (``plugin 'x':
+    contribute_values ... raised``), a targeted one of an unrelated release too: the destroy plan
+    computed every release's desired state, values and version constraints, and used none."""
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    class Broken:
+        firestream_plugin_name = "broken-values"
+
+        @hookimpl
+        def contribute_values(self, chart, context):
+            raise RuntimeError("boom")
+
+    env.write(block("web"), block("db"))
+    fake_helm.seed_release("web", version="0.1.0")
+    fake_helm.seed_release("db", version="0.1.0")
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=get_plugin_manager(extra_plugins=[Broken()]))
+    result = project.destroy(["web"])
+    assert result.ok, result
+    assert fake_helm.release("web") is None and fake_helm.release("db") is not None
+
+
+def test_an_apply_of_a_selection_runs_no_contribute_values_of_releases_it_leaves_out(env, fake_helm, fake_kubectl):
+    """``apply --target web`` failed on db's plugin raising in contribute_values: the plan
+    computed the desired state of every release, then planned web alone."""
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    class BrokenForDb:
+        firestream_plugin_name = "broken-for-db"
+
+        @hookimpl
+        def contribute_values(self, chart, context):
+            if chart.chart_info.name == "db":
+                raise RuntimeError("boom")
+
+    env.write(block("web"), block("db"))
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=get_plugin_manager(extra_plugins=[BrokenForDb()]))
+    assert project.apply(project.plan(["web"])).ok
+    assert fake_helm.release("web") is not None and fake_helm.release("db") is None
+    from firestream_core.errors import PluginError
+
+    with pytest.raises(PluginError, match="plugin 'broken-for-db': contribute_values for release 'db'"):
+        project.plan()  # the whole project still needs db's desired state

@@ -22,6 +22,7 @@ from firestream_core.errors import (
     CancelledError,
     ChartNotFoundError,
     ClusterUnreachableError,
+    HelmCommandError,
     HelmNotInstalledError,
     HelmTimeoutError,
     ReleaseLockedError,
@@ -453,3 +454,28 @@ def test_a_fresh_helm_lists_what_another_installed(kube, helm, helm_bin, helm_ma
     seen = [r for r in fresh.list_releases() if r.namespace == kube.namespace]
     assert [(r.name, r.revision, r.status) for r in seen] == [("app", 1, "deployed")]
     assert fresh.major == helm_major
+
+
+@pytest.mark.parametrize(("printed", "version"), [
+    ("v5.0.0+g1234abc", "v5.0.0"),
+    ("v2.17.0", "v2.17.0"),
+    # helm 2's own format, where the version is quoted: the quote and comma are not part of it
+    ('Client: &version.Version{SemVer:"v2.17.0", GitCommit:"a9c0a1b", GitTreeState:"clean"}', "v2.17.0"),
+])
+def test_a_helm_other_than_3_or_4_is_refused_naming_its_version(tmp_path, printed: str, version: str) -> None:  # noqa: ANN001
+    """helm 5 was taken for helm 4 (its command lines written for a helm nobody tested) and
+    helm 2's version was read with the quote and comma that follow it."""
+    binary = tmp_path / "helm"
+    binary.write_text(f"#!/bin/sh\n[ \"$1\" = version ] && printf '%s' '{printed}' && exit 0\nexit 3\n")
+    binary.chmod(0o755)
+    with pytest.raises(HelmCommandError) as caught:
+        Helm(binary=binary).major  # noqa: B018
+    assert str(caught.value) == f"helm {version} is not supported: firestream needs helm 3 or 4"
+
+
+def test_a_helm_4_prerelease_is_taken(tmp_path) -> None:  # noqa: ANN001
+    binary = tmp_path / "helm"
+    binary.write_text("#!/bin/sh\nprintf 'v4.1.0-rc.1+gabc'\n")
+    binary.chmod(0o755)
+    helm = Helm(binary=binary)
+    assert (helm.version, helm.major) == ("v4.1.0-rc.1", 4)

@@ -43,3 +43,35 @@ def test_summary_drops_warnings_and_error_prefix() -> None:
     assert summarize("") == "(no error output)"
     long = "\n".join(f"line {i}" for i in range(50))
     assert summarize(long, limit=5).endswith("(46 more lines)")
+
+
+@pytest.mark.parametrize("month", ["01", "09", "10", "12"])
+def test_summary_drops_client_go_log_lines_of_every_month(month: str) -> None:
+    # helm 3.19's stderr for a failed pre-install hook Job: client-go's reflector logs its
+    # cancelled watch before helm's own error; in October to December ``W0``/``I0`` missed it
+    text = (
+        f'E{month}07 11:48:09.588388   22196 reflector.go:205] "Failed to watch" err="context canceled"'
+        ' logger="UnhandledError" reflector="k8s.io/client-go@v0.34.0/tools/cache/reflector.go:290"\n'
+        f"W{month}07 11:48:09.600000   22196 warnings.go:70] spec.template: deprecated\n"
+        f"I{month}07 11:48:09.600001   22196 request.go:700] Waited for 1s due to throttling\n"
+        "Error: INSTALLATION FAILED: failed pre-install: 1 error occurred:\n"
+        "\t* job web-migrate failed: BackoffLimitExceeded\n"
+    )
+    assert summarize(text) == "INSTALLATION FAILED: failed pre-install: job web-migrate failed: BackoffLimitExceeded"
+
+
+def test_summary_keeps_client_go_errors_when_they_are_all_there_is() -> None:
+    text = "E1207 11:48:09.588388   22196 memcache.go:265] couldn't get current server API group list\n"
+    assert summarize(text) == text.strip()
+
+
+def test_summary_puts_an_error_list_on_its_header_line() -> None:
+    """helm 3's ``helm test`` of a failing test pod ends ``Error: 1 error occurred:`` +
+    ``* pod x failed``; ``firestream test`` (and the run's summary) keep the first line: it read
+    ``1 error occurred:`` and nothing else."""
+    assert summarize("Error: 1 error occurred:\n\t* pod web-test failed\n\n") == "pod web-test failed"
+    two = "Error: UPGRADE FAILED: 2 errors occurred:\n\t* job a failed\n\t* job b failed\n"
+    assert summarize(two) == "UPGRADE FAILED: job a failed; job b failed"
+    # a header with no list after it, and a list with no header, stay as they are
+    assert summarize("Error: 1 error occurred:\nsomething else\n") == "1 error occurred:\nsomething else"
+    assert summarize("* a bullet\n") == "* a bullet"
