@@ -59,7 +59,7 @@ from firestream_core.tools.manifests import (
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
-    from firestream_core.model import HelmChart, InstalledRelease
+    from firestream_core.model import ChartInfo, HelmChart, InstalledRelease
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.kubectl import Kubectl
     from firestream_core.tools.redact import Redactor
@@ -320,13 +320,29 @@ class _Renderer:
                 url = self.repos.get(info.repository)
                 if url:
                     self.helm.repo_add(info.repository, url)
-            text = self.helm.template(info, self.project.project_dir, include_crds=True, is_upgrade=is_upgrade)
+            text = self._template(info, is_upgrade)
             objects = split_manifest(text)
         except (HelmError, ValueError) as exc:
             self.cache[name] = exc
             raise
         self.cache[name] = objects
         return objects
+
+    def _template(self, info: ChartInfo, is_upgrade: bool) -> str:
+        """The release as apply would render it: against the cluster (``--dry-run=server``), so
+        that the chart's ``lookup`` finds what it finds when apply runs (bitnami's charts keep
+        the password their Secret holds, and refuse an upgrade that would lose it); offline
+        when the cluster cannot render it yet (helm 4 checks the objects' kinds, which a CRD
+        not installed yet does not serve: the release is then pending, see ``_waiting``)."""
+        project_dir = self.project.project_dir
+        try:
+            return self.helm.template(info, project_dir, include_crds=True, is_upgrade=is_upgrade, server=True)
+        except HelmError as server_error:
+            log.debug("release '%s' does not render against the cluster; rendering it offline", info.name)
+            try:
+                return self.helm.template(info, project_dir, include_crds=True, is_upgrade=is_upgrade)
+            except HelmError:
+                raise server_error from None
 
 
 def diff_project(

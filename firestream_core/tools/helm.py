@@ -482,11 +482,15 @@ class Helm(KubeTool):
         extra_values: Mapping[str, Any] | None = None,
         include_crds: bool = True,
         is_upgrade: bool = False,
+        server: bool = False,
     ) -> str:
-        """Render the release offline (``helm template``) with the same values as an upgrade.
+        """Render the release (``helm template``) with the same values as an upgrade.
 
         ``is_upgrade`` renders it as an upgrade of an installed release
         (``.Release.IsUpgrade``), as ``diff`` does for deployed releases.
+        Offline unless ``server``: then ``--dry-run=server`` lets the chart's
+        ``lookup`` read the cluster, as it does when apply installs it (a
+        password bitnami's charts keep in their Secret), for ``diff``.
         """
         project_dir = Path(project_dir)
         values = merged_values(info, extra_values)
@@ -495,11 +499,11 @@ class Helm(KubeTool):
         with values_file(values) as tmp:
             args = helmargs.template_args(
                 info, self._chart_args(info, project_dir), files, tmp,
-                include_crds=include_crds, is_upgrade=is_upgrade,
+                include_crds=include_crds, is_upgrade=is_upgrade, server=server,
             )
             result = self._run(
                 "template", args, release=info.name, namespace=info.namespace_name,
-                redactor=red, kube=False,
+                redactor=red, kube=server,
             )
         return result.stdout
 

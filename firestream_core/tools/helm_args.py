@@ -184,8 +184,10 @@ def template_args(
     *,
     include_crds: bool,
     is_upgrade: bool,
+    server: bool = False,
 ) -> list[str]:
-    """``helm template`` for ``info`` with the same values as an upgrade."""
+    """``helm template`` for ``info`` with the same values as an upgrade (``server``:
+    ``--dry-run=server``, the chart's ``lookup`` reads the cluster; both majors)."""
     args = ["template", info.name, *chart]
     args += ["--namespace", info.namespace_name]
     if include_crds and not info.skip_crds:
@@ -196,6 +198,8 @@ def template_args(
         args.append("--no-hooks")
     if is_upgrade:
         args.append("--is-upgrade")
+    if server:
+        args.append("--dry-run=server")
     return args + _values_args(files, values_path)
 
 

@@ -336,7 +336,7 @@ class _Helm(FakeHelm):
         super().__init__()
         self.rendered: list[str] = []
 
-    def template(self, info, project_dir, *, include_crds=False, is_upgrade=False):
+    def template(self, info, project_dir, *, include_crds=False, is_upgrade=False, server=False):
         self.rendered.append(info.name)
         return (f"---\n# Source: {info.name}/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\n"
                 f"metadata:\n  name: {info.name}\ndata:\n  plugin: {info.plugin_values.get('from', 'none')}\n")
@@ -353,3 +353,30 @@ def test_diff_runs_on_its_input_and_the_plan_given(tmp_path):
     [obj] = web.objects
     assert obj.change == "added" and "plugin: the-plan" in obj.diff  # the plan's contributed values
     assert helm.rendered == ["web"] and ("repo_add", "repo", "https://charts.example.com") in helm.calls
+
+
+POSTGRES_STAND_IN = Path(__file__).resolve().parents[2] / "plugins/firestream-chart-postgresql/tests/charts/postgresql"
+
+
+def test_diff_renders_lookup_against_the_cluster(tmp_path, kube, helm_bin):
+    """bitnami/postgresql without a password: its Secret keeps the generated one through
+    ``lookup``, and an upgrade that finds none fails ("PASSWORDS ERROR"). Rendered offline,
+    every upgrade's diff was that error; apply renders against the cluster, and so does diff."""
+    def config(size: str) -> Path:
+        return write_config(tmp_path / "p", f"""
+            [[deployments.generic]]
+            name = "pg"
+            path = "{POSTGRES_STAND_IN}"
+            namespace = "{kube.namespace}"
+            [deployments.generic.values]
+            primary.persistence.size = "{size}"
+        """)
+
+    assert load(config("8Gi"), kube, helm_bin).apply().ok
+    secret = kube.kubectl().get("secret", "pg-postgresql", namespace=kube.namespace)
+    password = base64.b64decode(secret["data"]["postgres-password"]).decode()
+    (d,) = load(config("9Gi"), kube, helm_bin).diff()
+    assert (d.action, d.status, d.message) == ("upgrade", "changed", "")
+    assert [(o.key.kind, o.change) for o in d.objects] == [("StatefulSet", "changed")]  # the password stays
+    assert "-          storage: 8Gi\n+          storage: 9Gi" in d.objects[0].diff
+    assert password not in format_diffs([d])
