@@ -76,7 +76,8 @@ applied; ``error``: it could not be rendered or compared."""
 
 @attrs.frozen
 class ObjectDiff:
-    """One object that changes: ``added``, ``removed`` or ``changed``, with its masked unified diff."""
+    """One object that changes: ``added``, ``removed`` or ``changed``, with its masked unified diff;
+    or ``kept``: dropped by the release but left in the cluster (``helm.sh/resource-policy: keep``)."""
 
     key: ObjectKey
     change: str
@@ -209,6 +210,10 @@ def _object_diffs(
         if a is not None and b is not None and a == b:
             continue
         change = "added" if a is None else "removed" if b is None else "changed"
+        if change == "removed" and a is not None and _kept(a):
+            out.append(ObjectDiff(key, "kept", f"   kept: {key.short} ({RESOURCE_POLICY}: keep: helm leaves it "
+                                               "in the cluster, no longer managed by the release)"))
+            continue
         ma = mask_object(a, b, redactor, mark_changes=False) if a is not None else None
         mb = mask_object(b, a, redactor) if b is not None else None
         lines = difflib.unified_diff(
@@ -229,6 +234,14 @@ def _object_diffs(
 
 
 HIDDEN_NOTE = "a hidden value changed"
+RESOURCE_POLICY = "helm.sh/resource-policy"
+
+
+def _kept(obj: Mapping[str, Any]) -> bool:
+    """True for an object helm does not delete when the release drops it or is uninstalled
+    (``helm.sh/resource-policy: keep``, read as helm reads it: trimmed, any case)."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return isinstance(annotations, Mapping) and str(annotations.get(RESOURCE_POLICY) or "").strip().lower() == "keep"
 
 
 # -- the project ------------------------------------------------------------------------------
@@ -537,8 +550,9 @@ def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
     added = sum(d.count("added") for d in diffs)
     changed_n = sum(d.count("changed") for d in diffs)
     removed = sum(d.count("removed") for d in diffs)
+    kept = sum(d.count("kept") for d in diffs)
     summary = f"{len(changed)} release(s) with changes: {added} object(s) to add, {changed_n} to change, " \
-              f"{removed} to remove"
+              f"{removed} to remove" + (f", {kept} to keep (resource-policy)" if kept else "")
     pending = [d.name for d in diffs if d.status == "pending"]
     errors = [d.name for d in diffs if d.status == "error"]
     if pending:

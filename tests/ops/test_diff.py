@@ -380,3 +380,46 @@ def test_diff_renders_lookup_against_the_cluster(tmp_path, kube, helm_bin):
     assert [(o.key.kind, o.change) for o in d.objects] == [("StatefulSet", "changed")]  # the password stays
     assert "-          storage: 8Gi\n+          storage: 9Gi" in d.objects[0].diff
     assert password not in format_diffs([d])
+
+
+KUBE_PROMETHEUS_STACK = (Path(__file__).resolve().parents[2]
+                         / "plugins/firestream-chart-prometheus-operator/tests/charts/kube-prometheus-stack")
+
+
+def test_objects_helm_keeps_are_kept_not_removed(tmp_path, kube, helm_bin, kubectl_bin):
+    """grafana's PVC with ``helm.sh/resource-policy: keep`` (its ``persistence.annotations``):
+    helm leaves it when the release drops it or is uninstalled; diff says so, not "removed"."""
+    def config(persistence: bool, action: str = "deploy") -> Path:
+        return write_config(tmp_path / "p", f"""
+            [[deployments.generic]]
+            name = "kps"
+            path = "{KUBE_PROMETHEUS_STACK}"
+            namespace = "{kube.namespace}"
+            action = "{action}"
+            [deployments.generic.values]
+            grafana.persistence.enabled = {str(persistence).lower()}
+            grafana.persistence.annotations = {{"helm.sh/resource-policy" = "keep"}}
+            nodeExporter.enabled = false
+            kubeStateMetrics.enabled = false
+        """)
+
+    def pvc_exists() -> bool:
+        got = kube.run([str(kubectl_bin), "get", "pvc", "kps-grafana", "-n", kube.namespace,
+                        "--ignore-not-found", "-o", "name"])
+        return bool(got.stdout.strip())
+
+    try:
+        assert load(config(True), kube, helm_bin).apply().ok
+        (d,) = load(config(True, "destroy"), kube, helm_bin).diff()
+        changes = {(o.key.kind, o.key.name): o.change for o in d.objects}
+        assert changes[("PersistentVolumeClaim", "kps-grafana")] == "kept"
+        assert changes[("Deployment", "kps-grafana")] == "removed"
+        assert "1 to keep (resource-policy)" in format_diffs([d])
+        (d,) = load(config(False), kube, helm_bin).diff()  # the upgrade drops it: helm keeps it
+        assert [(o.key.kind, o.change) for o in d.objects] == [("PersistentVolumeClaim", "kept")]
+        assert load(config(False), kube, helm_bin).apply().ok
+        assert pvc_exists()
+    finally:
+        kube.run([str(helm_bin), "uninstall", "kps", "-n", kube.namespace, "--wait"], check=False)
+        kube.run([str(kubectl_bin), "delete", "pvc", "kps-grafana", "-n", kube.namespace, "--ignore-not-found"],
+                 check=False)
