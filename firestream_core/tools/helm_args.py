@@ -24,7 +24,7 @@ installed again with ``helm install --replace`` (both majors, ``replace=True``):
 entry of the release's history *in storage order* (``...v10`` sorts before
 ``...v9``), so from its tenth revision on it takes the upgrade path and fails
 with ``"NAME" has no deployed releases``, on every run. ``install`` has no
-``--history-max`` nor ``--cleanup-on-fail``; the next upgrade trims the history.
+``--history-max``, ``--cleanup-on-fail`` nor ``--reset-values``; the next upgrade trims the history.
 """
 
 from __future__ import annotations
@@ -171,6 +171,9 @@ def upgrade_install_args(
     if not replace:
         args += ["--history-max", str(int(info.history_max))]
         args.append("--cleanup-on-fail")
+        # the values given are all the release's values: without this, an upgrade given none
+        # (the config's last value removed) keeps the previous revision's values
+        args.append("--reset-values")
     args += _values_args(files, values_path)
     args += ["--output", "json"]
     return args
