@@ -262,6 +262,7 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
         timeout: str | int = "300s",
         ignore_not_found: bool = True,
         keep_history: bool = False,
+        no_hooks: bool = False,
     ) -> bool:
         raise self._refuse("uninstall")
 

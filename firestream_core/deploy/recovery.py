@@ -330,7 +330,8 @@ def take_breaking_step(
             raise
     if step.uninstall:
         log.info("release '%s': Breaking version: uninstalling it before upgrading", info.name)
-        context.helm.uninstall(info.name, info.namespace_name, wait=True, timeout=info.timeout)
+        context.helm.uninstall(info.name, info.namespace_name, wait=True, timeout=info.timeout,
+                               no_hooks=info.hooks_disabled)
         return True
     return False
 

@@ -131,6 +131,7 @@ class HelmTool(ClusterTool, Protocol):
         timeout: str | int = "300s",
         ignore_not_found: bool = True,
         keep_history: bool = False,
+        no_hooks: bool = False,
     ) -> bool: ...
 
     def rollback(

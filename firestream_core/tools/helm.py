@@ -437,15 +437,18 @@ class Helm(KubeTool):
         timeout: str | int = "300s",
         ignore_not_found: bool = True,
         keep_history: bool = False,
+        no_hooks: bool = False,
     ) -> bool:
         """``helm uninstall``; True when a release was removed, False when there was none.
 
         Without ``ignore_not_found`` a missing release raises ``ReleaseNotFoundError``.
         ``keep_history``: ``--keep-history`` (helm then lists the release ``uninstalled``).
+        ``no_hooks``: ``--no-hooks`` (a release with ``hooks_disabled``: no delete hook runs).
         """
         # Not helm's --ignore-not-found: it reports "uninstalled" either way,
         # and firestream wants to know which it was.
-        args = helmargs.uninstall_args(name, namespace, timeout, self._wait_flags(wait), keep_history=keep_history)
+        args = helmargs.uninstall_args(name, namespace, timeout, self._wait_flags(wait), keep_history=keep_history,
+                                       no_hooks=no_hooks)
         try:
             self._run(
                 "uninstall", args, release=name, namespace=namespace,

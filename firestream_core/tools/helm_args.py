@@ -207,9 +207,12 @@ def template_args(
 
 
 def uninstall_args(
-    name: str, namespace: str, timeout: str | int, wait: Sequence[str], *, keep_history: bool = False
+    name: str, namespace: str, timeout: str | int, wait: Sequence[str], *, keep_history: bool = False,
+    no_hooks: bool = False,
 ) -> list[str]:
     args = ["uninstall", name, "--namespace", namespace, "--timeout", duration(timeout), *wait]
+    if no_hooks:  # hooks_disabled: no pre-delete / post-delete hook runs either
+        args.append("--no-hooks")
     return [*args, "--keep-history"] if keep_history else args
 
 

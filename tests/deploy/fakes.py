@@ -131,7 +131,7 @@ class FakeHelm:
         return self.manifest
 
     def uninstall(self, name: str, namespace: str, *, wait: bool = True, timeout: str = "300s",
-                  ignore_not_found: bool = True, keep_history: bool = False) -> None:
+                  ignore_not_found: bool = True, keep_history: bool = False, no_hooks: bool = False) -> None:
         self.calls.append(("uninstall_keep_history" if keep_history else "uninstall", name, namespace))
         self._maybe_fail("uninstall")
         if keep_history and self.history_.get((namespace, name)):

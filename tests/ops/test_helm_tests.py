@@ -150,6 +150,22 @@ def test_hooks_disabled_maps_to_no_hooks(tmp_path, kube, helm_bin, cli, monkeypa
     assert kc.get("configmap", "web-config", namespace=kube.namespace) is not None
 
 
+def test_hooks_disabled_runs_no_delete_hook_on_destroy(tmp_path, kube, helm_bin, cli, monkeypatch):
+    """``plan --hooks`` says no hook runs; the uninstall ran the chart's post-delete hook anyway."""
+    keys = "hooks_disabled = true"
+    path = extras_app_config(tmp_path, kube, keys=keys, values={"message": "m1", "postDeleteHook": True})
+    assert load(path, kube, helm_bin).apply().ok
+    path = extras_app_config(tmp_path, kube, keys=keys + '\naction = "destroy"',
+                             values={"message": "m1", "postDeleteHook": True})
+    code, out, _ = cli(path, "plan", "--hooks")
+    assert "post-delete, test; none run (hooks_disabled: --no-hooks)" in out, out
+    with record_argv(monkeypatch) as rec:
+        assert load(path, kube, helm_bin).apply().ok
+    (uninstall,) = rec.of("uninstall")
+    assert "--no-hooks" in uninstall
+    assert kube.kubectl().get("configmap", "web-post-delete", namespace=kube.namespace) is None
+
+
 def test_firestream_test_passes_and_is_kept_in_state(tmp_path, kube, helm_bin, cli):
     path = app_config(tmp_path, kube)
     code, out, _ = cli(path, "test")
