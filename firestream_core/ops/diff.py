@@ -393,10 +393,13 @@ class _DiffRun:
         red = _release_redactor(self.project, self.helm, chart, installed if live else None)
         try:
             current, rendered = self._manifests(change, live)
+            # helm uninstall runs the delete hooks of the installed release, not of the chart
+            deleting = live and change.action in ("destroy", "reinstall")
+            installed_hooks = split_manifest(self.helm.get_hooks(change.name, change.namespace)) if deleting else []
         except (HelmError, ValueError) as exc:
             return ReleaseDiff(status="error", message=red.redact(_first_line(exc)), **base)
         _hide_secret_data(red, [*current, *rendered])
-        hooks = _hooks_run(rendered, change.action, chart.chart_info.hooks_disabled)
+        hooks = _hooks_run(rendered, change.action, chart.chart_info.hooks_disabled, installed_hooks)
         unserved, new_crds = self._unserved_kinds(rendered)
         if unserved and change.action != "destroy":
             return self._waiting(change.name, unserved, new_crds, hooks, base)
@@ -496,11 +499,21 @@ def _crd_served(crd: ManifestObject, discovery: Mapping[str, set[str] | None]) -
     return any(kind in (discovery.get(gv) or set()) for gv in _crd_group_versions(crd))
 
 
-def _hooks_run(rendered: Sequence[ManifestObject], action: str, disabled: bool) -> tuple[str, ...]:
+_DELETE_EVENTS = frozenset({"pre-delete", "post-delete"})
+
+
+def _hooks_run(
+    rendered: Sequence[ManifestObject], action: str, disabled: bool,
+    installed: Sequence[ManifestObject] = (),
+) -> tuple[str, ...]:
+    """The hooks the action fires: the delete hooks from the installed release's (``installed``,
+    ``helm get hooks``), the others from the rendering."""
     if disabled:
         return ()
     fired = set(ACTION_EVENTS.get(action, ()))
-    return tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in hooks_in(rendered) if fired & set(h.events))
+    deleting = [h for h in hooks_in(installed) if _DELETE_EVENTS & fired & set(h.events)]
+    others = [h for h in hooks_in(rendered) if (fired - _DELETE_EVENTS) & set(h.events)]
+    return tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in [*deleting, *others])
 
 
 def _first_line(exc: BaseException) -> str:

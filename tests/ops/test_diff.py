@@ -423,3 +423,15 @@ def test_objects_helm_keeps_are_kept_not_removed(tmp_path, kube, helm_bin, kubec
         kube.run([str(helm_bin), "uninstall", "kps", "-n", kube.namespace, "--wait"], check=False)
         kube.run([str(kubectl_bin), "delete", "pvc", "kps-grafana", "-n", kube.namespace, "--ignore-not-found"],
                  check=False)
+
+
+def test_destroy_lists_the_installed_releases_delete_hooks(tmp_path, kube, helm_bin):
+    """helm uninstall runs the installed release's pre-/post-delete hooks: diff lists them."""
+    def config(action: str) -> Path:
+        return extras_app_config(tmp_path, kube, keys=f'action = "{action}"',
+                                 values={"message": MSG1, "password": PW1, "postDeleteHook": True})
+
+    assert load(config("deploy"), kube, helm_bin).apply().ok
+    (d,) = load(config("destroy"), kube, helm_bin).diff()
+    assert (d.action, d.hooks) == ("destroy", ("ConfigMap/web-post-delete (post-delete)",))
+    assert "hooks that run: ConfigMap/web-post-delete (post-delete)" in format_diffs([d])
