@@ -333,29 +333,42 @@ class _Renderer:
                 url = self.repos.get(info.repository)
                 if url:
                     self.helm.repo_add(info.repository, url)
-            text = self._template(info, is_upgrade)
-            objects = split_manifest(text)
+            objects = self._objects(info, is_upgrade)
         except (HelmError, ValueError) as exc:
             self.cache[name] = exc
             raise
         self.cache[name] = objects
         return objects
 
-    def _template(self, info: ChartInfo, is_upgrade: bool) -> str:
+    def _objects(self, info: ChartInfo, is_upgrade: bool) -> list[ManifestObject]:
         """The release as apply would render it: against the cluster (``--dry-run=server``), so
         that the chart's ``lookup`` finds what it finds when apply runs (bitnami's charts keep
-        the password their Secret holds, and refuse an upgrade that would lose it); offline
-        when the cluster cannot render it yet (helm 4 checks the objects' kinds, which a CRD
-        not installed yet does not serve: the release is then pending, see ``_waiting``)."""
+        the password their Secret holds, and refuse an upgrade that would lose it) and an
+        object another release owns is refused as apply would refuse it. The CRDs of the
+        ``crds/`` folders come from an offline rendering: helm checks them for owners when
+        rendered against the cluster, while apply skips those already there. Offline alone
+        when the cluster cannot render it yet (a kind whose CRD is not installed: the release
+        is then pending, see ``_waiting``)."""
         project_dir = self.project.project_dir
         try:
-            return self.helm.template(info, project_dir, include_crds=True, is_upgrade=is_upgrade, server=True)
+            text = self.helm.template(info, project_dir, include_crds=False, is_upgrade=is_upgrade, server=True)
         except HelmError as server_error:
-            log.debug("release '%s' does not render against the cluster; rendering it offline", info.name)
+            if not _unserved_kind_error(server_error):
+                raise  # what apply would meet (an object another release owns, a chart's fail)
+            log.debug("release '%s' has kinds the cluster does not serve yet; rendering it offline", info.name)
             try:
-                return self.helm.template(info, project_dir, include_crds=True, is_upgrade=is_upgrade)
+                return split_manifest(self.helm.template(info, project_dir, include_crds=True, is_upgrade=is_upgrade))
             except HelmError:
                 raise server_error from None
+        objects = split_manifest(text)
+        if info.skip_crds:
+            return objects
+        try:
+            offline = split_manifest(self.helm.template(info, project_dir, include_crds=True, is_upgrade=is_upgrade))
+        except HelmError:  # renders only with the cluster (lookup): its crds/ folder is not read
+            log.debug("release '%s' does not render offline; its crds/ folder is not compared", info.name)
+            return objects
+        return [o for o in offline if o.from_crds_folder] + objects
 
 
 def diff_project(
@@ -452,6 +465,17 @@ class _DiffRun:
             message=f"known after {names} {'is' if len(deps) == 1 else 'are'} applied "
                     f"(it needs {what}, whose CRD {names} installs)",
             waiting_for=deps, hooks=hooks, crds=new_crds, **base)
+
+
+_UNSERVED_KIND = ("no matches for kind", "resource mapping not found", "ensure CRDs are installed first",
+                  "could not find the requested resource")
+
+
+def _unserved_kind_error(exc: HelmError) -> bool:
+    """True when helm refused to render against the cluster because a kind is not served yet
+    (a CRD this release or a dependency installs): the offline rendering is then the diff's."""
+    text = f"{exc} {exc.stderr}"
+    return any(p in text for p in _UNSERVED_KIND)
 
 
 def _hide_secret_data(redactor: Redactor, objects: Iterable[ManifestObject]) -> None:

@@ -491,9 +491,10 @@ class Helm(KubeTool):
 
         ``is_upgrade`` renders it as an upgrade of an installed release
         (``.Release.IsUpgrade``), as ``diff`` does for deployed releases.
-        Offline unless ``server``: then ``--dry-run=server`` lets the chart's
-        ``lookup`` read the cluster, as it does when apply installs it (a
-        password bitnami's charts keep in their Secret), for ``diff``.
+        Offline unless ``server``: then rendered against the cluster, as apply
+        installs it (``--dry-run=server``, helm 3's ``--validate``): the chart's
+        ``lookup`` reads it (a password bitnami's charts keep in their Secret),
+        and an object another release owns is refused, for ``diff``.
         """
         project_dir = Path(project_dir)
         values = merged_values(info, extra_values)
@@ -503,6 +504,7 @@ class Helm(KubeTool):
             args = helmargs.template_args(
                 info, self._chart_args(info, project_dir), files, tmp,
                 include_crds=include_crds, is_upgrade=is_upgrade, server=server,
+                major=self.major if server else 3,
             )
             result = self._run(
                 "template", args, release=info.name, namespace=info.namespace_name,

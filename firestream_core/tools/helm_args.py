@@ -188,9 +188,15 @@ def template_args(
     include_crds: bool,
     is_upgrade: bool,
     server: bool = False,
+    major: int = 3,
 ) -> list[str]:
-    """``helm template`` for ``info`` with the same values as an upgrade (``server``:
-    ``--dry-run=server``, the chart's ``lookup`` reads the cluster; both majors)."""
+    """``helm template`` for ``info`` with the same values as an upgrade.
+
+    ``server``: rendered as an install against the cluster: ``--dry-run=server``
+    (the chart's ``lookup`` reads it), plus helm 3's ``--validate`` for what helm
+    4's ``--dry-run=server`` does by itself and refuses beside it (the objects'
+    kinds checked, an object another release owns refused, the cluster's
+    ``.Capabilities``)."""
     args = ["template", info.name, *chart]
     args += ["--namespace", info.namespace_name]
     if include_crds and not info.skip_crds:
@@ -203,6 +209,8 @@ def template_args(
         args.append("--is-upgrade")
     if server:
         args.append("--dry-run=server")
+        if major < 4:
+            args.append("--validate")
     return args + _values_args(files, values_path)
 
 

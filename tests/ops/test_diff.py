@@ -334,10 +334,10 @@ class _Helm(FakeHelm):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rendered: list[str] = []
+        self.rendered: list[tuple[str, bool, bool]] = []
 
     def template(self, info, project_dir, *, include_crds=False, is_upgrade=False, server=False):
-        self.rendered.append(info.name)
+        self.rendered.append((info.name, server, include_crds))
         return (f"---\n# Source: {info.name}/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\n"
                 f"metadata:\n  name: {info.name}\ndata:\n  plugin: {info.plugin_values.get('from', 'none')}\n")
 
@@ -352,7 +352,9 @@ def test_diff_runs_on_its_input_and_the_plan_given(tmp_path):
     assert (web.name, web.action, web.status, web.reasons) == ("web", "create", "changed", ("not installed",))
     [obj] = web.objects
     assert obj.change == "added" and "plugin: the-plan" in obj.diff  # the plan's contributed values
-    assert helm.rendered == ["web"] and ("repo_add", "repo", "https://charts.example.com") in helm.calls
+    # against the cluster, then offline for the crds/ folder only
+    assert helm.rendered == [("web", True, False), ("web", False, True)]
+    assert ("repo_add", "repo", "https://charts.example.com") in helm.calls
 
 
 POSTGRES_STAND_IN = Path(__file__).resolve().parents[2] / "plugins/firestream-chart-postgresql/tests/charts/postgresql"
@@ -435,3 +437,33 @@ def test_destroy_lists_the_installed_releases_delete_hooks(tmp_path, kube, helm_
     (d,) = load(config("destroy"), kube, helm_bin).diff()
     assert (d.action, d.hooks) == ("destroy", ("ConfigMap/web-post-delete (post-delete)",))
     assert "hooks that run: ConfigMap/web-post-delete (post-delete)" in format_diffs([d])
+
+
+STRIMZI = Path(__file__).resolve().parents[2] / "plugins/firestream-chart-kafka/tests/charts/strimzi-kafka-operator"
+
+
+def test_an_object_another_release_owns_is_an_error_as_in_apply(tmp_path, kube, helm_bin):
+    """Strimzi's ClusterRoles have fixed names: a second operator release in another namespace
+    fails at helm (invalid ownership metadata). diff said "5 objects to add"; now it says what
+    apply will meet. Its CRDs (crds/, installed by the first) are no conflict: helm skips them."""
+    other = f"{kube.namespace}-b"
+
+    def config(*releases: tuple[str, str]) -> Path:
+        return write_config(tmp_path / "p", "".join(f"""
+            [[deployments.generic]]
+            name = "{name}"
+            path = "{STRIMZI}"
+            namespace = "{ns}"
+            create_namespace = true
+        """ for name, ns in releases))
+
+    try:
+        assert load(config(("kafka", kube.namespace)), kube, helm_bin).apply().ok
+        diffs = {d.name: d for d in load(config(("kafka", kube.namespace), ("kafka-b", other)), kube,
+                                         helm_bin).diff()}
+        d = diffs["kafka-b"]
+        assert (d.action, d.status) == ("create", "error")
+        assert 'ClusterRole "strimzi-cluster-operator-namespaced"' in d.message
+        assert "exists and cannot be imported into the current release" in d.message
+    finally:
+        kube.run([str(helm_bin), "uninstall", "kafka", "-n", kube.namespace, "--wait"], check=False)
