@@ -485,3 +485,37 @@ controller.admissionWebhooks.enabled = false
     assert load(path, kube, helm_bin).apply().ok
     (d,) = load(path, kube, helm_bin).drift()
     assert d.status == "in-sync", format_drift([d])
+
+
+KUBE_PROMETHEUS_STACK = (Path(__file__).resolve().parents[2]
+                         / "plugins/firestream-chart-prometheus-operator/tests/charts/kube-prometheus-stack")
+
+
+def test_kube_prometheus_stack_rules_in_a_list_document(tmp_path, kube, helm_bin, kubectl_bin):
+    """kube-prometheus-stack writes additionalPrometheusRulesMap as one ``kind: List`` document:
+    helm installs its items, drift checks each of them (the emulator used to refuse the List)."""
+    path = write_config(tmp_path / "p", f"""
+[[deployments.generic]]
+name = "kps"
+path = "{KUBE_PROMETHEUS_STACK}"
+namespace = "{kube.namespace}"
+[deployments.generic.values]
+nodeExporter.enabled = false
+kubeStateMetrics.enabled = false
+grafana.enabled = false
+[deployments.generic.values.additionalPrometheusRulesMap.rule-a]
+groups = [{{name = "g", rules = [{{alert = "A", expr = "up == 0"}}]}}]
+[deployments.generic.values.additionalPrometheusRulesMap.rule-b]
+groups = [{{name = "g", rules = [{{alert = "B", expr = "up == 1"}}]}}]
+""")
+    try:
+        result = load(path, kube, helm_bin).apply()
+        assert result.ok, result.releases["kps"].reason
+        (d,) = load(path, kube, helm_bin).drift()
+        assert d.status == "in-sync", format_drift([d])
+        kube.run([str(kubectl_bin), "delete", "prometheusrule", "kube-prometheus-stack-rule-a", "-n", kube.namespace])
+        (d,) = load(path, kube, helm_bin).drift()
+        assert [(o.key.kind, o.key.name, o.state) for o in d.objects] == [
+            ("PrometheusRule", "kube-prometheus-stack-rule-a", "missing")]
+    finally:
+        kube.run([str(helm_bin), "uninstall", "kps", "-n", kube.namespace, "--wait"], check=False)
