@@ -275,6 +275,7 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
         wait: bool = True,
         timeout: str | int = "300s",
         history_max: int = 50,
+        no_hooks: bool = False,
     ) -> None:
         raise self._refuse("rollback")
 

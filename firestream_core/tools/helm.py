@@ -469,9 +469,12 @@ class Helm(KubeTool):
         wait: bool = True,
         timeout: str | int = "300s",
         history_max: int = 50,
+        no_hooks: bool = False,
     ) -> None:
-        """Roll the release back to ``revision`` (default: the previous one)."""
-        args = helmargs.rollback_args(name, namespace, revision, timeout, self._wait_flags(wait), history_max)
+        """Roll the release back to ``revision`` (default: the previous one); ``no_hooks``:
+        ``--no-hooks`` (a release with ``hooks_disabled``: no pre-/post-rollback hook runs)."""
+        args = helmargs.rollback_args(name, namespace, revision, timeout, self._wait_flags(wait), history_max,
+                                      no_hooks=no_hooks)
         self._run(
             "rollback", args, release=name, namespace=namespace,
             timeout=seconds(timeout) + 120,

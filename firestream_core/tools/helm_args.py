@@ -225,10 +225,13 @@ def uninstall_args(
 
 
 def rollback_args(
-    name: str, namespace: str, revision: int | None, timeout: str | int, wait: Sequence[str], history_max: int
+    name: str, namespace: str, revision: int | None, timeout: str | int, wait: Sequence[str], history_max: int,
+    *, no_hooks: bool = False,
 ) -> list[str]:
     args = ["rollback", name]
     if revision is not None:
         args.append(str(int(revision)))
     args += ["--namespace", namespace, "--timeout", duration(timeout), *wait]
+    if no_hooks:  # hooks_disabled: no pre-rollback / post-rollback hook runs either
+        args.append("--no-hooks")
     return args + ["--history-max", str(int(history_max)), "--cleanup-on-fail"]

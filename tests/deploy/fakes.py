@@ -158,7 +158,7 @@ class FakeHelm:
         return [dict(e) for e in hist]
 
     def rollback(self, name: str, namespace: str, revision: int | None = None, *, wait: bool = True,
-                 timeout: str = "300s") -> None:
+                 timeout: str = "300s", no_hooks: bool = False) -> None:
         self.calls.append(("rollback", name, namespace, revision))
         self._maybe_fail("rollback")
         hist = self.history_[(namespace, name)]

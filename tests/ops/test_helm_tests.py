@@ -166,6 +166,24 @@ def test_hooks_disabled_runs_no_delete_hook_on_destroy(tmp_path, kube, helm_bin,
     assert kube.kubectl().get("configmap", "web-post-delete", namespace=kube.namespace) is None
 
 
+def test_hooks_disabled_runs_no_rollback_hook(tmp_path, kube, helm_bin, cli, monkeypatch):
+    """A pre-rollback hook (kube-prometheus-stack's CRD upgrade Job has one) of a release with
+    hooks_disabled ran on ``firestream rollback`` (and on the recovery's rollbacks)."""
+    def config(message: str):
+        return extras_app_config(tmp_path, kube, keys="hooks_disabled = true",
+                                 values={"message": message, "preRollbackHook": True})
+
+    assert load(config("m1"), kube, helm_bin).apply().ok
+    path = config("m2")
+    assert load(path, kube, helm_bin).apply().ok
+    with record_argv(monkeypatch) as rec:
+        code, out, err = cli(path, "rollback", "web", "--to-revision", "1", "--yes")
+    assert code == 0, out + err
+    (rollback,) = rec.of("rollback")
+    assert "--no-hooks" in rollback
+    assert kube.kubectl().get("configmap", "web-pre-rollback", namespace=kube.namespace) is None
+
+
 def test_firestream_test_passes_and_is_kept_in_state(tmp_path, kube, helm_bin, cli):
     path = app_config(tmp_path, kube)
     code, out, _ = cli(path, "test")
