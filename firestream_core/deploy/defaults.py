@@ -216,7 +216,8 @@ def _destroy(chart: HelmChart, context: DeployContext) -> ExecOutcome:
         return ExecOutcome("unchanged", None, f"release '{info.name}' is not installed")
     if is_dry_run(chart, context):
         return ExecOutcome("destroyed", None, f"dry run: release '{info.name}' would be uninstalled")
-    context.helm.uninstall(info.name, info.namespace_name, wait=info.wait, timeout=info.timeout)
+    context.helm.uninstall(info.name, info.namespace_name, wait=info.wait, timeout=info.timeout,
+                           no_hooks=info.hooks_disabled)
     return ExecOutcome("destroyed", installed.revision, f"release '{info.name}' uninstalled")
 
 

@@ -262,6 +262,7 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
         timeout: str | int = "300s",
         ignore_not_found: bool = True,
         keep_history: bool = False,
+        no_hooks: bool = False,
     ) -> bool:
         raise self._refuse("uninstall")
 
@@ -274,6 +275,7 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
         wait: bool = True,
         timeout: str | int = "300s",
         history_max: int = 50,
+        no_hooks: bool = False,
     ) -> None:
         raise self._refuse("rollback")
 

@@ -196,18 +196,19 @@ def recover_pending(
         # pre-delete hooks that may have stopped the uninstall (helm 3 and 4 both do this)
         log.info("release '%s': Recovery: rolling back to revision %d (an uninstall did not finish)",
                  name, installed.revision)
-        context.helm.rollback(name, ns, installed.revision, wait=info.wait, timeout=info.timeout)
+        context.helm.rollback(name, ns, installed.revision, wait=info.wait, timeout=info.timeout,
+                              no_hooks=info.hooks_disabled)
         return attrs.evolve(installed, status="deployed")
     good = None
     if not (installed.status == "pending-install" and installed.revision <= 1):
         good = last_deployed_revision(history_entries(context, info), below=installed.revision)
     if good is None:
         log.info("release '%s': Recovery: uninstalling it (no working revision to return to)", name)
-        context.helm.uninstall(name, ns, wait=True, timeout=info.timeout)
+        context.helm.uninstall(name, ns, wait=True, timeout=info.timeout, no_hooks=info.hooks_disabled)
         return None
     revision = int(good["revision"])
     log.info("release '%s': Recovery: rolling back to revision %d", name, revision)
-    context.helm.rollback(name, ns, revision, wait=info.wait, timeout=info.timeout)
+    context.helm.rollback(name, ns, revision, wait=info.wait, timeout=info.timeout, no_hooks=info.hooks_disabled)
     return _as_installed(info, good)
 
 
@@ -330,7 +331,8 @@ def take_breaking_step(
             raise
     if step.uninstall:
         log.info("release '%s': Breaking version: uninstalling it before upgrading", info.name)
-        context.helm.uninstall(info.name, info.namespace_name, wait=True, timeout=info.timeout)
+        context.helm.uninstall(info.name, info.namespace_name, wait=True, timeout=info.timeout,
+                               no_hooks=info.hooks_disabled)
         return True
     return False
 
@@ -396,7 +398,8 @@ def rollback_release(context: DeployContext, info: ChartInfo, revision: int | No
     if prepared is not None and prepared.installed is not None and prepared.installed.status == "uninstalled":
         context.log.warning("release '%s': Rollback: uninstalling it again (it was uninstalled before this "
                             "run; its history is kept)", name)
-        context.helm.uninstall(name, ns, wait=True, timeout=info.timeout, keep_history=True)
+        context.helm.uninstall(name, ns, wait=True, timeout=info.timeout, keep_history=True,
+                               no_hooks=info.hooks_disabled)
         return f"release '{name}' uninstalled again (it was uninstalled before; its history is kept)"
     entries = history_entries(context, info)
     if not revision and entries:  # unknown (None, or 0 when helm's output lacked it): the newest
@@ -404,9 +407,9 @@ def rollback_release(context: DeployContext, info: ChartInfo, revision: int | No
     good = last_deployed_revision(entries, below=revision) if revision else None
     if good is None:
         context.log.warning("release '%s': Rollback: uninstalling it (it has no previous revision)", name)
-        context.helm.uninstall(name, ns, wait=True, timeout=info.timeout)
+        context.helm.uninstall(name, ns, wait=True, timeout=info.timeout, no_hooks=info.hooks_disabled)
         return f"release '{name}' uninstalled (it had no previous revision)"
     target = int(good["revision"])
     context.log.warning("release '%s': Rollback: rolling back to revision %d", name, target)
-    context.helm.rollback(name, ns, target, wait=info.wait, timeout=info.timeout)
+    context.helm.rollback(name, ns, target, wait=info.wait, timeout=info.timeout, no_hooks=info.hooks_disabled)
     return f"release '{name}' rolled back to revision {target}"

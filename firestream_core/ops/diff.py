@@ -59,7 +59,7 @@ from firestream_core.tools.manifests import (
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
-    from firestream_core.model import HelmChart, InstalledRelease
+    from firestream_core.model import ChartInfo, HelmChart, InstalledRelease
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.kubectl import Kubectl
     from firestream_core.tools.redact import Redactor
@@ -76,7 +76,8 @@ applied; ``error``: it could not be rendered or compared."""
 
 @attrs.frozen
 class ObjectDiff:
-    """One object that changes: ``added``, ``removed`` or ``changed``, with its masked unified diff."""
+    """One object that changes: ``added``, ``removed`` or ``changed``, with its masked unified diff;
+    or ``kept``: dropped by the release but left in the cluster (``helm.sh/resource-policy: keep``)."""
 
     key: ObjectKey
     change: str
@@ -209,6 +210,10 @@ def _object_diffs(
         if a is not None and b is not None and a == b:
             continue
         change = "added" if a is None else "removed" if b is None else "changed"
+        if change == "removed" and a is not None and _kept(a):
+            out.append(ObjectDiff(key, "kept", f"   kept: {key.short} ({RESOURCE_POLICY}: keep: helm leaves it "
+                                               "in the cluster, no longer managed by the release)"))
+            continue
         ma = mask_object(a, b, redactor, mark_changes=False) if a is not None else None
         mb = mask_object(b, a, redactor) if b is not None else None
         lines = difflib.unified_diff(
@@ -229,6 +234,14 @@ def _object_diffs(
 
 
 HIDDEN_NOTE = "a hidden value changed"
+RESOURCE_POLICY = "helm.sh/resource-policy"
+
+
+def _kept(obj: Mapping[str, Any]) -> bool:
+    """True for an object helm does not delete when the release drops it or is uninstalled
+    (``helm.sh/resource-policy: keep``, read as helm reads it: trimmed, any case)."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return isinstance(annotations, Mapping) and str(annotations.get(RESOURCE_POLICY) or "").strip().lower() == "keep"
 
 
 # -- the project ------------------------------------------------------------------------------
@@ -319,13 +332,42 @@ class _Renderer:
             from firestream_core.deploy.desired import add_chart_repository
 
             add_chart_repository(self.helm, info, self.repos)
-            text = self.helm.template(info, self.project.project_dir, include_crds=True, is_upgrade=is_upgrade)
-            objects = split_manifest(text)
+            objects = self._objects(info, is_upgrade)
         except (HelmError, ValueError) as exc:
             self.cache[name] = exc
             raise
         self.cache[name] = objects
         return objects
+
+    def _objects(self, info: ChartInfo, is_upgrade: bool) -> list[ManifestObject]:
+        """The release as apply would render it: against the cluster (``--dry-run=server``), so
+        that the chart's ``lookup`` finds what it finds when apply runs (bitnami's charts keep
+        the password their Secret holds, and refuse an upgrade that would lose it) and an
+        object another release owns is refused as apply would refuse it. The CRDs of the
+        ``crds/`` folders come from an offline rendering: helm checks them for owners when
+        rendered against the cluster, while apply skips those already there. Offline alone
+        when the cluster cannot render it yet (a kind whose CRD is not installed: the release
+        is then pending, see ``_waiting``)."""
+        project_dir = self.project.project_dir
+        try:
+            text = self.helm.template(info, project_dir, include_crds=False, is_upgrade=is_upgrade, server=True)
+        except HelmError as server_error:
+            if not _unserved_kind_error(server_error):
+                raise  # what apply would meet (an object another release owns, a chart's fail)
+            log.debug("release '%s' has kinds the cluster does not serve yet; rendering it offline", info.name)
+            try:
+                return split_manifest(self.helm.template(info, project_dir, include_crds=True, is_upgrade=is_upgrade))
+            except HelmError:
+                raise server_error from None
+        objects = split_manifest(text)
+        if info.skip_crds:
+            return objects
+        try:
+            offline = split_manifest(self.helm.template(info, project_dir, include_crds=True, is_upgrade=is_upgrade))
+        except HelmError:  # renders only with the cluster (lookup): its crds/ folder is not read
+            log.debug("release '%s' does not render offline; its crds/ folder is not compared", info.name)
+            return objects
+        return [o for o in offline if o.from_crds_folder] + objects
 
 
 def diff_project(
@@ -363,10 +405,13 @@ class _DiffRun:
         red = _release_redactor(self.project, self.helm, chart, installed if live else None)
         try:
             current, rendered = self._manifests(change, live)
+            # helm uninstall runs the delete hooks of the installed release, not of the chart
+            deleting = live and change.action in ("destroy", "reinstall")
+            installed_hooks = split_manifest(self.helm.get_hooks(change.name, change.namespace)) if deleting else []
         except (HelmError, ValueError) as exc:
             return ReleaseDiff(status="error", message=red.redact(_first_line(exc)), **base)
         _hide_secret_data(red, [*current, *rendered])
-        hooks = _hooks_run(rendered, change.action, chart.chart_info.hooks_disabled)
+        hooks = _hooks_run(rendered, change.action, chart.chart_info.hooks_disabled, installed_hooks)
         unserved, new_crds = self._unserved_kinds(rendered)
         if unserved and change.action != "destroy":
             return self._waiting(change.name, unserved, new_crds, hooks, base)
@@ -421,6 +466,17 @@ class _DiffRun:
             waiting_for=deps, hooks=hooks, crds=new_crds, **base)
 
 
+_UNSERVED_KIND = ("no matches for kind", "resource mapping not found", "ensure CRDs are installed first",
+                  "could not find the requested resource")
+
+
+def _unserved_kind_error(exc: HelmError) -> bool:
+    """True when helm refused to render against the cluster because a kind is not served yet
+    (a CRD this release or a dependency installs): the offline rendering is then the diff's."""
+    text = f"{exc} {exc.stderr}"
+    return any(p in text for p in _UNSERVED_KIND)
+
+
 def _hide_secret_data(redactor: Redactor, objects: Iterable[ManifestObject]) -> None:
     """Register every Secret's data with ``redactor``: wherever else a value shows, it is hidden."""
     from firestream_core.tools.manifests import is_secret, secret_data
@@ -466,11 +522,21 @@ def _crd_served(crd: ManifestObject, discovery: Mapping[str, set[str] | None]) -
     return any(kind in (discovery.get(gv) or set()) for gv in _crd_group_versions(crd))
 
 
-def _hooks_run(rendered: Sequence[ManifestObject], action: str, disabled: bool) -> tuple[str, ...]:
+_DELETE_EVENTS = frozenset({"pre-delete", "post-delete"})
+
+
+def _hooks_run(
+    rendered: Sequence[ManifestObject], action: str, disabled: bool,
+    installed: Sequence[ManifestObject] = (),
+) -> tuple[str, ...]:
+    """The hooks the action fires: the delete hooks from the installed release's (``installed``,
+    ``helm get hooks``), the others from the rendering."""
     if disabled:
         return ()
     fired = set(ACTION_EVENTS.get(action, ()))
-    return tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in hooks_in(rendered) if fired & set(h.events))
+    deleting = [h for h in hooks_in(installed) if _DELETE_EVENTS & fired & set(h.events)]
+    others = [h for h in hooks_in(rendered) if (fired - _DELETE_EVENTS) & set(h.events)]
+    return tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in [*deleting, *others])
 
 
 def _first_line(exc: BaseException) -> str:
@@ -520,8 +586,9 @@ def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
     added = sum(d.count("added") for d in diffs)
     changed_n = sum(d.count("changed") for d in diffs)
     removed = sum(d.count("removed") for d in diffs)
+    kept = sum(d.count("kept") for d in diffs)
     summary = f"{len(changed)} release(s) with changes: {added} object(s) to add, {changed_n} to change, " \
-              f"{removed} to remove"
+              f"{removed} to remove" + (f", {kept} to keep (resource-policy)" if kept else "")
     pending = [d.name for d in diffs if d.status == "pending"]
     errors = [d.name for d in diffs if d.status == "error"]
     if pending:

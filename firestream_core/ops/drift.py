@@ -52,6 +52,7 @@ from firestream_core.tools.manifests import (
     mask_object,
     merge_key,
     merge_keys,
+    pair_by_key,
     secret_data,
     split_manifest,
 )
@@ -209,11 +210,10 @@ def _compare(want: Any, have: Any, path: str, out: list[tuple[str, Any, Any]]) -
             return
         keys = _merge_keys(path, want, have)
         if keys is not None:
-            live = {merge_key(h, keys): h for h in have}
-            for w in want:
+            for w, h in pair_by_key(want, have, keys):
                 k = merge_key(w, keys)
                 label = ",".join(f"{n}={v}" for n, v in zip(keys, k, strict=True) if v != "")
-                _compare(w, live.get(k, _MISSING), f"{path}[{label}]", out)
+                _compare(w, _MISSING if h is None else h, f"{path}[{label}]", out)
             return
         if len(want) != len(have):
             out.append((path, want, have))

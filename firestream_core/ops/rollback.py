@@ -162,7 +162,7 @@ def _roll_back(project: RollbackInput, step: RollbackStep, tools: Tools) -> Rele
     revision: int | None = None
     try:
         helm.rollback(step.name, step.namespace, step.target, timeout=info.timeout,
-                      history_max=info.history_max)
+                      history_max=info.history_max, no_hooks=info.hooks_disabled)
         now = {r.key: r for r in helm.list_releases()}.get((step.namespace, step.name))
         revision = now.revision if now is not None else None
         context = DeployContext(helm=helm, kubectl=kubectl, project_dir=project.project_dir,

@@ -131,6 +131,7 @@ class HelmTool(ClusterTool, Protocol):
         timeout: str | int = "300s",
         ignore_not_found: bool = True,
         keep_history: bool = False,
+        no_hooks: bool = False,
     ) -> bool: ...
 
     def rollback(
@@ -142,6 +143,7 @@ class HelmTool(ClusterTool, Protocol):
         wait: bool = True,
         timeout: str | int = "300s",
         history_max: int = 50,
+        no_hooks: bool = False,
     ) -> None: ...
 
     def test(self, name: str, namespace: str, timeout: str | int = "300s") -> TestRun: ...

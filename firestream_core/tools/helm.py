@@ -442,15 +442,18 @@ class Helm(KubeTool):
         timeout: str | int = "300s",
         ignore_not_found: bool = True,
         keep_history: bool = False,
+        no_hooks: bool = False,
     ) -> bool:
         """``helm uninstall``; True when a release was removed, False when there was none.
 
         Without ``ignore_not_found`` a missing release raises ``ReleaseNotFoundError``.
         ``keep_history``: ``--keep-history`` (helm then lists the release ``uninstalled``).
+        ``no_hooks``: ``--no-hooks`` (a release with ``hooks_disabled``: no delete hook runs).
         """
         # Not helm's --ignore-not-found: it reports "uninstalled" either way,
         # and firestream wants to know which it was.
-        args = helmargs.uninstall_args(name, namespace, timeout, self._wait_flags(wait), keep_history=keep_history)
+        args = helmargs.uninstall_args(name, namespace, timeout, self._wait_flags(wait), keep_history=keep_history,
+                                       no_hooks=no_hooks)
         try:
             self._run(
                 "uninstall", args, release=name, namespace=namespace,
@@ -471,9 +474,12 @@ class Helm(KubeTool):
         wait: bool = True,
         timeout: str | int = "300s",
         history_max: int = 50,
+        no_hooks: bool = False,
     ) -> None:
-        """Roll the release back to ``revision`` (default: the previous one)."""
-        args = helmargs.rollback_args(name, namespace, revision, timeout, self._wait_flags(wait), history_max)
+        """Roll the release back to ``revision`` (default: the previous one); ``no_hooks``:
+        ``--no-hooks`` (a release with ``hooks_disabled``: no pre-/post-rollback hook runs)."""
+        args = helmargs.rollback_args(name, namespace, revision, timeout, self._wait_flags(wait), history_max,
+                                      no_hooks=no_hooks)
         self._run(
             "rollback", args, release=name, namespace=namespace,
             timeout=seconds(timeout) + 120,
@@ -487,11 +493,16 @@ class Helm(KubeTool):
         extra_values: Mapping[str, Any] | None = None,
         include_crds: bool = True,
         is_upgrade: bool = False,
+        server: bool = False,
     ) -> str:
-        """Render the release offline (``helm template``) with the same values as an upgrade.
+        """Render the release (``helm template``) with the same values as an upgrade.
 
         ``is_upgrade`` renders it as an upgrade of an installed release
         (``.Release.IsUpgrade``), as ``diff`` does for deployed releases.
+        Offline unless ``server``: then rendered against the cluster, as apply
+        installs it (``--dry-run=server``, helm 3's ``--validate``): the chart's
+        ``lookup`` reads it (a password bitnami's charts keep in their Secret),
+        and an object another release owns is refused, for ``diff``.
         """
         project_dir = Path(project_dir)
         values = merged_values(info, extra_values)
@@ -500,11 +511,12 @@ class Helm(KubeTool):
         with values_file(values) as tmp:
             args = helmargs.template_args(
                 info, self._chart_args(info, project_dir), files, tmp,
-                include_crds=include_crds, is_upgrade=is_upgrade,
+                include_crds=include_crds, is_upgrade=is_upgrade, server=server,
+                major=self.major if server else 3,
             )
             result = self._run(
                 "template", args, release=info.name, namespace=info.namespace_name,
-                redactor=red, kube=False,
+                redactor=red, kube=server,
             )
         return result.stdout
 

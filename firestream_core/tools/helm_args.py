@@ -24,7 +24,7 @@ installed again with ``helm install --replace`` (both majors, ``replace=True``):
 entry of the release's history *in storage order* (``...v10`` sorts before
 ``...v9``), so from its tenth revision on it takes the upgrade path and fails
 with ``"NAME" has no deployed releases``, on every run. ``install`` has no
-``--history-max`` nor ``--cleanup-on-fail``; the next upgrade trims the history.
+``--history-max``, ``--cleanup-on-fail`` nor ``--reset-values``; the next upgrade trims the history.
 """
 
 from __future__ import annotations
@@ -171,6 +171,9 @@ def upgrade_install_args(
     if not replace:
         args += ["--history-max", str(int(info.history_max))]
         args.append("--cleanup-on-fail")
+        # the values given are all the release's values: without this, an upgrade given none
+        # (the config's last value removed) keeps the previous revision's values
+        args.append("--reset-values")
     args += _values_args(files, values_path)
     args += ["--output", "json"]
     return args
@@ -184,8 +187,16 @@ def template_args(
     *,
     include_crds: bool,
     is_upgrade: bool,
+    server: bool = False,
+    major: int = 3,
 ) -> list[str]:
-    """``helm template`` for ``info`` with the same values as an upgrade."""
+    """``helm template`` for ``info`` with the same values as an upgrade.
+
+    ``server``: rendered as an install against the cluster: ``--dry-run=server``
+    (the chart's ``lookup`` reads it), plus helm 3's ``--validate`` for what helm
+    4's ``--dry-run=server`` does by itself and refuses beside it (the objects'
+    kinds checked, an object another release owns refused, the cluster's
+    ``.Capabilities``)."""
     args = ["template", info.name, *chart]
     args += ["--namespace", info.namespace_name]
     if include_crds and not info.skip_crds:
@@ -196,21 +207,31 @@ def template_args(
         args.append("--no-hooks")
     if is_upgrade:
         args.append("--is-upgrade")
+    if server:
+        args.append("--dry-run=server")
+        if major < 4:
+            args.append("--validate")
     return args + _values_args(files, values_path)
 
 
 def uninstall_args(
-    name: str, namespace: str, timeout: str | int, wait: Sequence[str], *, keep_history: bool = False
+    name: str, namespace: str, timeout: str | int, wait: Sequence[str], *, keep_history: bool = False,
+    no_hooks: bool = False,
 ) -> list[str]:
     args = ["uninstall", name, "--namespace", namespace, "--timeout", duration(timeout), *wait]
+    if no_hooks:  # hooks_disabled: no pre-delete / post-delete hook runs either
+        args.append("--no-hooks")
     return [*args, "--keep-history"] if keep_history else args
 
 
 def rollback_args(
-    name: str, namespace: str, revision: int | None, timeout: str | int, wait: Sequence[str], history_max: int
+    name: str, namespace: str, revision: int | None, timeout: str | int, wait: Sequence[str], history_max: int,
+    *, no_hooks: bool = False,
 ) -> list[str]:
     args = ["rollback", name]
     if revision is not None:
         args.append(str(int(revision)))
     args += ["--namespace", namespace, "--timeout", duration(timeout), *wait]
+    if no_hooks:  # hooks_disabled: no pre-rollback / post-rollback hook runs either
+        args.append("--no-hooks")
     return args + ["--history-max", str(int(history_max)), "--cleanup-on-fail"]

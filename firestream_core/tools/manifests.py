@@ -39,6 +39,7 @@ __all__ = [
     "mask_object",
     "merge_key",
     "merge_keys",
+    "pair_by_key",
     "split_manifest",
 ]
 
@@ -304,6 +305,32 @@ def merge_key(item: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, ...]
     return tuple(str(item.get(k, _DEFAULTS.get(k, ""))) for k in keys)
 
 
+def pair_by_key(
+    items: list[Any], others: list[Any], keys: tuple[str, ...]
+) -> list[tuple[Any, Mapping[str, Any] | None]]:
+    """Each of ``items`` with the item of ``others`` that has the same key (None: none has).
+
+    A key may repeat (a chart's env var that ``extraEnvs`` names again: the API
+    keeps both, in order), so the n-th item of a key pairs with the n-th of the
+    other side, not with the last one.
+
+    >>> pair_by_key([{"name": "A", "value": "1"}, {"name": "A", "value": ""}],
+    ...             [{"name": "A", "value": "1"}, {"name": "A", "value": ""}], ("name",))[1][1]
+    {'name': 'A', 'value': ''}
+    """
+    pools: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for other in others:
+        pools.setdefault(merge_key(other, keys), []).append(other)
+    seen: dict[tuple[str, ...], int] = {}
+    out: list[tuple[Any, Mapping[str, Any] | None]] = []
+    for item in items:
+        key = merge_key(item, keys)
+        n = seen[key] = seen.get(key, -1) + 1
+        pool = pools.get(key, ())
+        out.append((item, pool[n] if n < len(pool) else None))
+    return out
+
+
 class _Masker:
     """Masks one value against its counterpart (see :func:`mask_object`)."""
 
@@ -342,8 +369,7 @@ class _Masker:
     def mask_list(self, node: list[Any], other: list[Any], field: str) -> list[Any]:
         keys = merge_keys(field, node, other)
         if keys is not None:  # env, containers, volumes...: each item against the item of the same key
-            by_key = {merge_key(o, keys): o for o in other}
-            return [self.mask(v, by_key.get(merge_key(v, keys), _MISSING), "") for v in node]
+            return [self.mask(v, _MISSING if o is None else o, "") for v, o in pair_by_key(node, other, keys)]
         # any other list (args, command): equal items pair up; in a changed stretch, if the
         # other side's items hold a hidden value, each item here is hidden whole (it may be
         # the same value moved, or a rotated one no redactor knows)

@@ -131,7 +131,7 @@ class FakeHelm:
         return self.manifest
 
     def uninstall(self, name: str, namespace: str, *, wait: bool = True, timeout: str = "300s",
-                  ignore_not_found: bool = True, keep_history: bool = False) -> None:
+                  ignore_not_found: bool = True, keep_history: bool = False, no_hooks: bool = False) -> None:
         self.calls.append(("uninstall_keep_history" if keep_history else "uninstall", name, namespace))
         self._maybe_fail("uninstall")
         if keep_history and self.history_.get((namespace, name)):
@@ -158,7 +158,7 @@ class FakeHelm:
         return [dict(e) for e in hist]
 
     def rollback(self, name: str, namespace: str, revision: int | None = None, *, wait: bool = True,
-                 timeout: str = "300s") -> None:
+                 timeout: str = "300s", no_hooks: bool = False) -> None:
         self.calls.append(("rollback", name, namespace, revision))
         self._maybe_fail("rollback")
         hist = self.history_[(namespace, name)]

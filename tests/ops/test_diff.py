@@ -334,10 +334,10 @@ class _Helm(FakeHelm):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rendered: list[str] = []
+        self.rendered: list[tuple[str, bool, bool]] = []
 
-    def template(self, info, project_dir, *, include_crds=False, is_upgrade=False):
-        self.rendered.append(info.name)
+    def template(self, info, project_dir, *, include_crds=False, is_upgrade=False, server=False):
+        self.rendered.append((info.name, server, include_crds))
         return (f"---\n# Source: {info.name}/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\n"
                 f"metadata:\n  name: {info.name}\ndata:\n  plugin: {info.plugin_values.get('from', 'none')}\n")
 
@@ -352,4 +352,118 @@ def test_diff_runs_on_its_input_and_the_plan_given(tmp_path):
     assert (web.name, web.action, web.status, web.reasons) == ("web", "create", "changed", ("not installed",))
     [obj] = web.objects
     assert obj.change == "added" and "plugin: the-plan" in obj.diff  # the plan's contributed values
-    assert helm.rendered == ["web"] and ("repo_add", "repo", "https://charts.example.com") in helm.calls
+    # against the cluster, then offline for the crds/ folder only
+    assert helm.rendered == [("web", True, False), ("web", False, True)]
+    assert ("repo_add", "repo", "https://charts.example.com") in helm.calls
+
+
+POSTGRES_STAND_IN = Path(__file__).resolve().parents[2] / "plugins/firestream-chart-postgresql/tests/charts/postgresql"
+
+
+def test_diff_renders_lookup_against_the_cluster(tmp_path, kube, helm_bin):
+    """bitnami/postgresql without a password: its Secret keeps the generated one through
+    ``lookup``, and an upgrade that finds none fails ("PASSWORDS ERROR"). Rendered offline,
+    every upgrade's diff was that error; apply renders against the cluster, and so does diff."""
+    def config(size: str) -> Path:
+        return write_config(tmp_path / "p", f"""
+            [[deployments.generic]]
+            name = "pg"
+            path = "{POSTGRES_STAND_IN}"
+            namespace = "{kube.namespace}"
+            [deployments.generic.values]
+            primary.persistence.size = "{size}"
+        """)
+
+    assert load(config("8Gi"), kube, helm_bin).apply().ok
+    secret = kube.kubectl().get("secret", "pg-postgresql", namespace=kube.namespace)
+    password = base64.b64decode(secret["data"]["postgres-password"]).decode()
+    (d,) = load(config("9Gi"), kube, helm_bin).diff()
+    assert (d.action, d.status, d.message) == ("upgrade", "changed", "")
+    assert [(o.key.kind, o.change) for o in d.objects] == [("StatefulSet", "changed")]  # the password stays
+    assert "-          storage: 8Gi\n+          storage: 9Gi" in d.objects[0].diff
+    assert password not in format_diffs([d])
+
+
+KUBE_PROMETHEUS_STACK = (Path(__file__).resolve().parents[2]
+                         / "plugins/firestream-chart-prometheus-operator/tests/charts/kube-prometheus-stack")
+
+
+def test_objects_helm_keeps_are_kept_not_removed(tmp_path, kube, helm_bin, kubectl_bin):
+    """grafana's PVC with ``helm.sh/resource-policy: keep`` (its ``persistence.annotations``):
+    helm leaves it when the release drops it or is uninstalled; diff says so, not "removed"."""
+    def config(persistence: bool, action: str = "deploy") -> Path:
+        return write_config(tmp_path / "p", f"""
+            [[deployments.generic]]
+            name = "kps"
+            path = "{KUBE_PROMETHEUS_STACK}"
+            namespace = "{kube.namespace}"
+            action = "{action}"
+            [deployments.generic.values]
+            grafana.persistence.enabled = {str(persistence).lower()}
+            grafana.persistence.annotations = {{"helm.sh/resource-policy" = "keep"}}
+            nodeExporter.enabled = false
+            kubeStateMetrics.enabled = false
+        """)
+
+    def pvc_exists() -> bool:
+        got = kube.run([str(kubectl_bin), "get", "pvc", "kps-grafana", "-n", kube.namespace,
+                        "--ignore-not-found", "-o", "name"])
+        return bool(got.stdout.strip())
+
+    try:
+        assert load(config(True), kube, helm_bin).apply().ok
+        (d,) = load(config(True, "destroy"), kube, helm_bin).diff()
+        changes = {(o.key.kind, o.key.name): o.change for o in d.objects}
+        assert changes[("PersistentVolumeClaim", "kps-grafana")] == "kept"
+        assert changes[("Deployment", "kps-grafana")] == "removed"
+        assert "1 to keep (resource-policy)" in format_diffs([d])
+        (d,) = load(config(False), kube, helm_bin).diff()  # the upgrade drops it: helm keeps it
+        assert [(o.key.kind, o.change) for o in d.objects] == [("PersistentVolumeClaim", "kept")]
+        assert load(config(False), kube, helm_bin).apply().ok
+        assert pvc_exists()
+    finally:
+        kube.run([str(helm_bin), "uninstall", "kps", "-n", kube.namespace, "--wait"], check=False)
+        kube.run([str(kubectl_bin), "delete", "pvc", "kps-grafana", "-n", kube.namespace, "--ignore-not-found"],
+                 check=False)
+
+
+def test_destroy_lists_the_installed_releases_delete_hooks(tmp_path, kube, helm_bin):
+    """helm uninstall runs the installed release's pre-/post-delete hooks: diff lists them."""
+    def config(action: str) -> Path:
+        return extras_app_config(tmp_path, kube, keys=f'action = "{action}"',
+                                 values={"message": MSG1, "password": PW1, "postDeleteHook": True})
+
+    assert load(config("deploy"), kube, helm_bin).apply().ok
+    (d,) = load(config("destroy"), kube, helm_bin).diff()
+    assert (d.action, d.hooks) == ("destroy", ("ConfigMap/web-post-delete (post-delete)",))
+    assert "hooks that run: ConfigMap/web-post-delete (post-delete)" in format_diffs([d])
+
+
+STRIMZI = Path(__file__).resolve().parents[2] / "plugins/firestream-chart-kafka/tests/charts/strimzi-kafka-operator"
+
+
+def test_an_object_another_release_owns_is_an_error_as_in_apply(tmp_path, kube, helm_bin):
+    """Strimzi's ClusterRoles have fixed names: a second operator release in another namespace
+    fails at helm (invalid ownership metadata). diff said "5 objects to add"; now it says what
+    apply will meet. Its CRDs (crds/, installed by the first) are no conflict: helm skips them."""
+    other = f"{kube.namespace}-b"
+
+    def config(*releases: tuple[str, str]) -> Path:
+        return write_config(tmp_path / "p", "".join(f"""
+            [[deployments.generic]]
+            name = "{name}"
+            path = "{STRIMZI}"
+            namespace = "{ns}"
+            create_namespace = true
+        """ for name, ns in releases))
+
+    try:
+        assert load(config(("kafka", kube.namespace)), kube, helm_bin).apply().ok
+        diffs = {d.name: d for d in load(config(("kafka", kube.namespace), ("kafka-b", other)), kube,
+                                         helm_bin).diff()}
+        d = diffs["kafka-b"]
+        assert (d.action, d.status) == ("create", "error")
+        assert 'ClusterRole "strimzi-cluster-operator-namespaced"' in d.message
+        assert "exists and cannot be imported into the current release" in d.message
+    finally:
+        kube.run([str(helm_bin), "uninstall", "kafka", "-n", kube.namespace, "--wait"], check=False)

@@ -450,3 +450,72 @@ timeout = "60s"
         for spelling in (secret, base64.b64encode(secret.encode()).decode()):
             assert spelling not in out + err + js + err2 + rep + err3
     assert load(path, kube, helm_bin, env={"DR_PW": ORIGINAL_PW}).drift()[0].status == "in-sync"
+
+
+def test_a_repeated_key_pairs_each_occurrence_with_its_own():
+    """ingress-nginx's LD_PRELOAD, named again by ``controller.extraEnvs``: the API keeps both."""
+    env = [{"name": "POD_NAME", "value": "p"}, {"name": "LD_PRELOAD", "value": "/usr/local/lib/libmimalloc.so"},
+           {"name": "LD_PRELOAD", "value": ""}]
+    desired = {"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"spec": {
+        "containers": [{"name": "controller", "env": env}]}}}}
+    live = json.loads(json.dumps(desired))
+    assert compare_object(desired, live) == []
+    live["spec"]["template"]["spec"]["containers"][0]["env"][2]["value"] = "/lib/other.so"
+    assert [(f.path, f.desired, f.live) for f in compare_object(desired, live)] == [
+        ("spec.template.spec.containers[name=controller].env[name=LD_PRELOAD].value", "", "/lib/other.so")]
+    del live["spec"]["template"]["spec"]["containers"][0]["env"][2]
+    assert [(f.path, f.live) for f in compare_object(desired, live)] == [
+        ("spec.template.spec.containers[name=controller].env[name=LD_PRELOAD]", "(absent)")]
+
+
+INGRESS_NGINX = Path(__file__).resolve().parents[2] / "plugins/firestream-chart-nginx-ingress/tests/charts/ingress-nginx"
+
+
+def test_ingress_nginx_extra_env_of_a_chart_name_is_not_drift(tmp_path, kube, helm_bin):
+    path = write_config(tmp_path / "p", f"""
+[[deployments.generic]]
+name = "ing"
+path = "{INGRESS_NGINX}"
+namespace = "{kube.namespace}"
+[deployments.generic.values]
+controller.extraEnvs = [{{name = "LD_PRELOAD", value = ""}}]
+controller.ingressClassResource.enabled = false
+controller.admissionWebhooks.enabled = false
+""")
+    assert load(path, kube, helm_bin).apply().ok
+    (d,) = load(path, kube, helm_bin).drift()
+    assert d.status == "in-sync", format_drift([d])
+
+
+KUBE_PROMETHEUS_STACK = (Path(__file__).resolve().parents[2]
+                         / "plugins/firestream-chart-prometheus-operator/tests/charts/kube-prometheus-stack")
+
+
+def test_kube_prometheus_stack_rules_in_a_list_document(tmp_path, kube, helm_bin, kubectl_bin):
+    """kube-prometheus-stack writes additionalPrometheusRulesMap as one ``kind: List`` document:
+    helm installs its items, drift checks each of them (the emulator used to refuse the List)."""
+    path = write_config(tmp_path / "p", f"""
+[[deployments.generic]]
+name = "kps"
+path = "{KUBE_PROMETHEUS_STACK}"
+namespace = "{kube.namespace}"
+[deployments.generic.values]
+nodeExporter.enabled = false
+kubeStateMetrics.enabled = false
+grafana.enabled = false
+[deployments.generic.values.additionalPrometheusRulesMap.rule-a]
+groups = [{{name = "g", rules = [{{alert = "A", expr = "up == 0"}}]}}]
+[deployments.generic.values.additionalPrometheusRulesMap.rule-b]
+groups = [{{name = "g", rules = [{{alert = "B", expr = "up == 1"}}]}}]
+""")
+    try:
+        result = load(path, kube, helm_bin).apply()
+        assert result.ok, result.releases["kps"].reason
+        (d,) = load(path, kube, helm_bin).drift()
+        assert d.status == "in-sync", format_drift([d])
+        kube.run([str(kubectl_bin), "delete", "prometheusrule", "kube-prometheus-stack-rule-a", "-n", kube.namespace])
+        (d,) = load(path, kube, helm_bin).drift()
+        assert [(o.key.kind, o.key.name, o.state) for o in d.objects] == [
+            ("PrometheusRule", "kube-prometheus-stack-rule-a", "missing")]
+    finally:
+        kube.run([str(helm_bin), "uninstall", "kps", "-n", kube.namespace, "--wait"], check=False)

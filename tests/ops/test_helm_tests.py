@@ -150,6 +150,40 @@ def test_hooks_disabled_maps_to_no_hooks(tmp_path, kube, helm_bin, cli, monkeypa
     assert kc.get("configmap", "web-config", namespace=kube.namespace) is not None
 
 
+def test_hooks_disabled_runs_no_delete_hook_on_destroy(tmp_path, kube, helm_bin, cli, monkeypatch):
+    """``plan --hooks`` says no hook runs; the uninstall ran the chart's post-delete hook anyway."""
+    keys = "hooks_disabled = true"
+    path = extras_app_config(tmp_path, kube, keys=keys, values={"message": "m1", "postDeleteHook": True})
+    assert load(path, kube, helm_bin).apply().ok
+    path = extras_app_config(tmp_path, kube, keys=keys + '\naction = "destroy"',
+                             values={"message": "m1", "postDeleteHook": True})
+    code, out, _ = cli(path, "plan", "--hooks")
+    assert "post-delete, test; none run (hooks_disabled: --no-hooks)" in out, out
+    with record_argv(monkeypatch) as rec:
+        assert load(path, kube, helm_bin).apply().ok
+    (uninstall,) = rec.of("uninstall")
+    assert "--no-hooks" in uninstall
+    assert kube.kubectl().get("configmap", "web-post-delete", namespace=kube.namespace) is None
+
+
+def test_hooks_disabled_runs_no_rollback_hook(tmp_path, kube, helm_bin, cli, monkeypatch):
+    """A pre-rollback hook (kube-prometheus-stack's CRD upgrade Job has one) of a release with
+    hooks_disabled ran on ``firestream rollback`` (and on the recovery's rollbacks)."""
+    def config(message: str):
+        return extras_app_config(tmp_path, kube, keys="hooks_disabled = true",
+                                 values={"message": message, "preRollbackHook": True})
+
+    assert load(config("m1"), kube, helm_bin).apply().ok
+    path = config("m2")
+    assert load(path, kube, helm_bin).apply().ok
+    with record_argv(monkeypatch) as rec:
+        code, out, err = cli(path, "rollback", "web", "--to-revision", "1", "--yes")
+    assert code == 0, out + err
+    (rollback,) = rec.of("rollback")
+    assert "--no-hooks" in rollback
+    assert kube.kubectl().get("configmap", "web-pre-rollback", namespace=kube.namespace) is None
+
+
 def test_firestream_test_passes_and_is_kept_in_state(tmp_path, kube, helm_bin, cli):
     path = app_config(tmp_path, kube)
     code, out, _ = cli(path, "test")

@@ -98,7 +98,7 @@ class _Helm(FakeHelm):
     """The test fakes' helm, taking ``helm rollback``'s ``--history-max`` too."""
 
     def rollback(self, name: str, namespace: str, revision: int | None = None, *, wait: bool = True,
-                 timeout: str = "300s", history_max: Any = None) -> None:
+                 timeout: str = "300s", history_max: Any = None, no_hooks: bool = False) -> None:
         super().rollback(name, namespace, revision, wait=wait, timeout=timeout)
 
 

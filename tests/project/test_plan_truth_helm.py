@@ -574,3 +574,23 @@ def test_a_saved_plan_is_refused_when_a_newer_version_matches_since(tmp_path, ku
     assert refused.returncode == 1
     assert "release 'rel': its desired state changed since the plan was saved" in refused.stderr
     assert history(kube, helm_bin, "rel") == [(1, "tiny-app-0.1.0")]
+
+
+def test_removing_the_last_value_removes_it_from_the_release(tmp_path, kube, chart_repo, helm_bin,
+                                                             no_log_redactors):
+    """The plan shows ``message: changed -> (none)``; helm given no values at all reuses the last
+    revision's unless told otherwise, so the cluster kept the old message while the state
+    recorded the new config (and the next plan said no changes)."""
+    folder = tmp_path / "p"
+    path = one_release(folder, kube, chart_repo, version="0.1.0", message="changed")
+    assert load(path, kube, helm_bin).apply().ok
+    path.write_text(path.read_text().split("[deployments.generic.values]")[0])
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    (change,) = plan.releases
+    assert change.action == "upgrade" and ("message", "changed", "(none)") in change.value_changes
+    assert project.apply(plan).ok
+    held = json.loads(kube.run([helm_bin, "get", "values", "db", "-n", kube.namespace, "-o", "json"]).stdout)
+    assert not held  # helm prints null or {} for no values
+    manifest = kube.run([helm_bin, "get", "manifest", "db", "-n", kube.namespace]).stdout
+    assert "hello from tiny-app" in manifest and "changed" not in manifest

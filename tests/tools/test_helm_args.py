@@ -63,14 +63,14 @@ def test_atomic_and_wait_per_major(major: int, atomic: bool, wait: bool, expecte
 @pytest.mark.parametrize(("major", "atomic"), [(3, "--atomic"), (4, "--rollback-on-failure")])
 def test_replace_installs_with_install_replace_and_the_same_flags(major: int, atomic: str) -> None:
     """A release helm reports uninstalled: ``install --replace``, whose flags ``upgrade`` shares but
-    ``--history-max`` and ``--cleanup-on-fail`` (``install`` has neither)."""
+    ``--history-max``, ``--cleanup-on-fail`` and ``--reset-values`` (``install`` has none)."""
     helm, _ = helm_with(major)
     info = ChartInfo(name="web", chart="repo/c", version="1.0.0", namespace="apps")
     upgrade = helm.upgrade_install_args(info, Path("/p"), Path("/tmp/v.yaml"))
     replace = helm.upgrade_install_args(info, Path("/p"), Path("/tmp/v.yaml"), replace=True)
     swapped = {"upgrade": "install", "--install": "--replace"}
     assert replace == [swapped.get(a, a) for a in upgrade
-                       if a not in ("--history-max", "50", "--cleanup-on-fail")]
+                       if a not in ("--history-max", "50", "--cleanup-on-fail", "--reset-values")]
     assert replace[:3] == ["install", "web", "repo/c"] and "--history-max" in upgrade
     assert atomic in replace and replace[-4:] == ["--values", "/tmp/v.yaml", "--output", "json"]
 

@@ -4,8 +4,11 @@ helm and kubectl fetch ``/openapi/v3`` to validate objects client-side and to
 check that PATCH accepts ``fieldValidation``. Every kind gets a schema that
 accepts any object (``x-kubernetes-preserve-unknown-fields``) tagged with its
 ``x-kubernetes-group-version-kind``, and every resource path declares the
-usual query parameters. Nothing is actually validated. ``/openapi/v2`` is not
-served (404); clients fall back to v3.
+usual query parameters. Nothing is actually validated. ``/openapi/v2`` is an
+empty document (no definitions): clients use v3, but kubectl's validation (and
+helm's, which is kubectl's) reads v2 for a ``kind: List`` document
+(kube-prometheus-stack's additionalPrometheusRules), and a kind v2 does not
+define is not validated.
 """
 
 from __future__ import annotations
@@ -16,7 +19,23 @@ from typing import Any
 
 from firestream_testing.apiserver.catalog import Catalog, ResourceType
 
-__all__ = ["gv_document", "gv_path", "v3_index"]
+__all__ = ["V2_CONTENT_TYPE", "gv_document", "gv_path", "v2_document", "v3_index"]
+
+V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+"""The answer's type, as kube-apiserver writes it (client-go asks for ``...spec.v2@v1.0+protobuf``,
+which Go's media type parser refuses in an answer)."""
+
+
+def _pb_string(field: int, text: str) -> bytes:
+    data = text.encode()
+    return bytes([field << 3 | 2, len(data)]) + data
+
+
+def v2_document() -> bytes:
+    """``/openapi/v2``: gnostic's ``openapi_v2.Document`` in protobuf, ``swagger: "2.0"`` and an
+    ``info`` (title, version), nothing else: no kind has a schema, so none is validated."""
+    info = _pb_string(1, "Kubernetes (firestream emulator)") + _pb_string(2, "v1.34.0")
+    return _pb_string(1, "2.0") + bytes([2 << 3 | 2, len(info)]) + info
 
 _PARAMS = ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")
 

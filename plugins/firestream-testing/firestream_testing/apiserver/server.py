@@ -5,6 +5,7 @@ Kubernetes paths served::
     /version /healthz /readyz /livez
     /api /api/v1 /apis /apis/<g> /apis/<g>/<v>                 discovery
     /openapi/v3 /openapi/v3/api/v1 /openapi/v3/apis/<g>/<v>     OpenAPI v3
+    /openapi/v2                                              an empty v2 document (protobuf)
     /api/v1/[namespaces/<ns>/]<plural>[/<name>[/<sub>]]         core resources
     /apis/<g>/<v>/[namespaces/<ns>/]<plural>[/<name>[/<sub>]]   group resources
 
@@ -119,6 +120,8 @@ class Emulator:
         }
         if path in simple:
             return _json(simple[path]())
+        if path == "/openapi/v2":
+            return web.Response(body=openapi.v2_document(), content_type=openapi.V2_CONTENT_TYPE)
         if path in ("/healthz", "/readyz", "/livez"):
             return web.Response(text="ok")
         if path == "/":

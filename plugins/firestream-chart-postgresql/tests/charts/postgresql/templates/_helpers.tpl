@@ -48,3 +48,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "postgresql.secretName" -}}
 {{- default (include "postgresql.fullname" .) .Values.auth.existingSecret -}}
 {{- end -}}
+
+{{- /* bitnami/common's common.secrets.passwords.manage, reduced to one provided value. */ -}}
+{{- define "postgresql.passwords.manage" -}}
+{{- $password := "" -}}
+{{- $secretData := (lookup "v1" "Secret" .context.Release.Namespace .secret).data -}}
+{{- if $secretData -}}
+  {{- if hasKey $secretData .key -}}
+    {{- $password = index $secretData .key | quote -}}
+  {{- else -}}
+    {{- printf "\nPASSWORDS ERROR: The secret \"%s\" does not contain the key \"%s\"\n" .secret .key | fail -}}
+  {{- end -}}
+{{- else if .provided -}}
+  {{- $password = .provided | toString | b64enc | quote -}}
+{{- else -}}
+  {{- if .context.Release.IsUpgrade -}}
+    {{- printf "\nPASSWORDS ERROR: You must provide your current passwords when upgrading the release.\n    'auth.postgresPassword' must not be empty, please add '--set auth.postgresPassword=$POSTGRES_PASSWORD' to the command. To get the current value:\n\n        export POSTGRES_PASSWORD=$(kubectl get secret --namespace \"%s\" %s -o jsonpath=\"{.data.%s}\" | base64 -d)\n" .context.Release.Namespace .secret .key | fail -}}
+  {{- end -}}
+  {{- $password = randAlphaNum 10 | b64enc | quote -}}
+{{- end -}}
+{{- printf "%s" $password -}}
+{{- end -}}
