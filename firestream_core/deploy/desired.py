@@ -202,9 +202,11 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
         extra_values: Mapping[str, Any] | None = None,
         include_crds: bool = True,
         is_upgrade: bool = False,
+        server: bool = False,
     ) -> str:
         return self._read("template").template(
-            info, project_dir, extra_values=extra_values, include_crds=include_crds, is_upgrade=is_upgrade
+            info, project_dir, extra_values=extra_values, include_crds=include_crds, is_upgrade=is_upgrade,
+            server=server,
         )
 
     def repo_add(

@@ -83,6 +83,7 @@ class HelmTool(ClusterTool, Protocol):
         extra_values: Mapping[str, Any] | None = None,
         include_crds: bool = True,
         is_upgrade: bool = False,
+        server: bool = False,
     ) -> str: ...
 
     def repo_add(
