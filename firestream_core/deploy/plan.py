@@ -814,6 +814,8 @@ def make_plan(
                 extra_steps=extra_steps,
             )
         )
+    if wanted and not destroy:
+        changes = [_refuse_missing_dependencies(c, full, sub, by_name, live) for c in changes]
     return Plan(
         releases=tuple(changes),
         destroy=destroy,
@@ -821,6 +823,32 @@ def make_plan(
         deps={n: tuple(sub.deps[n]) for n in sub.names},
         left_behind=_left_behind(charts, recorded, live) if not wanted else (),
     )
+
+
+def _refuse_missing_dependencies(
+    change: Change, full: ReleaseGraph, sub: ReleaseGraph, by_name: Mapping[str, HelmChart],
+    live: Mapping[tuple[str, str], InstalledRelease],
+) -> Change:
+    """A selection's release that changes while a dependency left out of the selection is not
+    deployed (absent, or uninstalled) is refused: apply would deploy it without what it
+    depends on ("dependencies are satisfied" is ``check_prerequisites``' promise). The
+    problem says how to go on; a no-op or a destroy changes nothing and is left as it is."""
+    if not change.is_change or change.action == "destroy":
+        return change
+    missing = []
+    for dep in full.deps.get(change.name, ()):
+        if dep in sub or dep not in by_name:
+            continue
+        found = live.get((by_name[dep].chart_info.namespace_name, dep))
+        if found is None or found.status == "uninstalled":
+            missing.append(dep)
+    if not missing:
+        return change
+    names = ", ".join(f"'{d}'" for d in missing)
+    text = (f"it depends on {names}, not deployed and not in this selection: add --include-deps "
+            f"(or deploy {names} first)")
+    return attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
+                        problems=(*change.problems, f"release '{change.name}': {text}"))
 
 
 def _left_behind(charts: Sequence[HelmChart], recorded: Mapping[str, ReleaseState],

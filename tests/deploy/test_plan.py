@@ -305,6 +305,33 @@ def test_targets_with_and_without_deps(tmp_path: Path) -> None:
     assert [c.name for c in gone.releases] == ["web", "api"]
 
 
+def test_a_selection_whose_dependency_is_not_deployed_is_refused(tmp_path: Path) -> None:
+    """``--target api`` while ``db``, which api depends on, was never deployed (or was
+    uninstalled): apply would deploy api without it. The plan refuses api, naming db and
+    the way on; a deployed dependency, --include-deps, a no-op and a destroy are fine."""
+    charts = [chart("db"), chart("cache"), chart("api", deps=("db", "cache"))]
+    alone = make_plan(charts, [installed("cache")], State(), project_dir=tmp_path, targets=["api"])
+    text = ("it depends on 'db', not deployed and not in this selection: add --include-deps "
+            "(or deploy 'db' first)")
+    assert alone.problems == [("api", f"release 'api': {text}")]
+    assert alone["api"].reasons[0] == f"refused: {text}"
+    assert alone["api"].to_dict()["problems"] == [f"release 'api': {text}"]
+    gone = make_plan(charts, [installed("cache"), installed("db", status="uninstalled")], State(),
+                     project_dir=tmp_path, targets=["api"])
+    assert gone.problems == alone.problems
+    both = make_plan(charts, [], State(), project_dir=tmp_path, targets=["api"])
+    assert "'db', 'cache', not deployed" in both.problems[0][1]
+    ok = make_plan(charts, [installed("db"), installed("cache", status="failed")], State(),
+                   project_dir=tmp_path, targets=["api"])
+    assert ok.problems == [] and ok["api"].action == "create"
+    assert make_plan(charts, [], State(), project_dir=tmp_path, targets=["api"], include_deps=True).problems == []
+    running = make_plan(charts, [installed("api")], state_of(recorded(charts[2], tmp_path)),
+                        project_dir=tmp_path, targets=["api"])
+    assert running["api"].action == "no-op" and running.problems == []
+    assert make_plan(charts, [installed("api")], State(), project_dir=tmp_path, targets=["api"],
+                     destroy=True).problems == []
+
+
 def test_unrecorded_release_matching_cluster_is_noop(tmp_path: Path) -> None:
     c = chart("db", values="a: 1\n")
     same = make_plan([c], [installed("db")], State(), project_dir=tmp_path, get_values=lambda n, ns: {"a": 1})
