@@ -40,7 +40,7 @@ import functools
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from types import MappingProxyType
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from firestream_core.model import BreakingVersion, ChartInfo, HelmChart, InstalledRelease
     from firestream_core.plugin.context import DeployContext
     from firestream_core.plugin.manager import FirestreamPluginManager
+    from firestream_core.tools.chartfiles import RecentDigests
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.helm_output import TestRun, UpgradedRelease
     from firestream_core.tools.process import Completed, Runner
@@ -529,7 +530,9 @@ def _values_digest(chart: HelmChart, project_dir: Path) -> tuple[str | None, str
         return None, f"values cannot be read ({type(exc).__name__}: {what})"
 
 
-def _chart_digest(chart: HelmChart, project_dir: Path) -> tuple[str | None, str | None]:
+def _chart_digest(
+    chart: HelmChart, project_dir: Path, digest: Callable[[Path], str] | None = None
+) -> tuple[str | None, str | None]:
     from firestream_core.tools.chartfiles import chart_digest
 
     path = chart.chart_info.path
@@ -538,7 +541,7 @@ def _chart_digest(chart: HelmChart, project_dir: Path) -> tuple[str | None, str 
     p = Path(path)
     p = p if p.is_absolute() else project_dir / p
     try:
-        return chart_digest(p), None
+        return (digest or chart_digest)(p), None
     except OSError as exc:
         return None, f"chart files cannot be read ({type(exc).__name__}: {getattr(exc, 'filename', '') or p})"
 
@@ -626,7 +629,8 @@ def _shown_path(path: Path | str, project_dir: Path) -> str:
 
 
 def changed_since_plan(
-    chart: HelmChart, *, project_dir: Path | str, values_digest: str | None, chart_digest: str | None
+    chart: HelmChart, *, project_dir: Path | str, values_digest: str | None, chart_digest: str | None,
+    chart_digests: RecentDigests | None = None,
 ) -> list[str]:
     """Why ``chart`` is no longer the desired state its plan showed: its files changed on disk.
 
@@ -635,7 +639,9 @@ def changed_since_plan(
     them. A values file edited (or a branch checked out) while apply waited for a
     confirmation or for the release's dependencies would otherwise reach helm
     unseen by the plan. Nothing is compared where the plan could not read them
-    (a digest of None). The problem names the files, never a value.
+    (a digest of None). The problem names the files, never a value. ``chart_digests``
+    (a run's :class:`~firestream_core.tools.chartfiles.RecentDigests`) reads a chart
+    folder many releases share once per tenth of a second instead of once per release.
     """
     project_dir = Path(project_dir)
     info = chart.chart_info
@@ -643,7 +649,8 @@ def changed_since_plan(
     if values_digest is not None and _values_digest(chart, project_dir)[0] != values_digest:
         files = ", ".join(_shown_path(f, project_dir) for f in info.values_files)
         changed.append("its values" + (f" (values files: {files})" if files else ""))
-    if chart_digest is not None and _chart_digest(chart, project_dir)[0] != chart_digest:
+    digest = chart_digests.digest if chart_digests is not None else None
+    if chart_digest is not None and _chart_digest(chart, project_dir, digest)[0] != chart_digest:
         changed.append(f"its local chart '{_shown_path(info.path or '', project_dir)}'")
     if not changed:
         return []

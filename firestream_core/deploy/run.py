@@ -39,6 +39,7 @@ from firestream_core.model import HelmAction, HelmChart
 from firestream_core.plugin.context import DeployContext
 from firestream_core.plugin.spec import ALL_HOOKS
 from firestream_core.state.store import ReleaseState, StateWriter
+from firestream_core.tools.chartfiles import RecentDigests
 from firestream_core.tools.kubetool import KubeTool, check_startable
 from firestream_core.tools.release_log import naming_release
 
@@ -116,6 +117,7 @@ class Run:
     ) -> None:
         self.project = project
         self.plan = plan
+        self.chart_digests = RecentDigests()  # a local chart many releases share: read once per 0.1 s
         self.runner, self.helm, self.kubectl = tools
         self.backend = backend
         self.concurrency = options.concurrency
@@ -383,6 +385,7 @@ class Run:
                 context.problems += changed_since_plan(
                     chart, project_dir=self.project.project_dir,
                     values_digest=change.values_digest, chart_digest=change.chart_digest,
+                    chart_digests=self.chart_digests,
                 )
             outcome = run_release(chart, self.manager, context, on_stage=self._stage)
             if outcome.ok:  # the plan's reason stays the release's reason

@@ -40,6 +40,8 @@ from __future__ import annotations
 import errno
 import os
 import re
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -88,7 +90,7 @@ def read_once(kind: str, path: Path | str, read: Callable[[], T]) -> T:
         memo[key] = read()
     return memo[key]  # type: ignore[no-any-return]
 
-__all__ = ["HelmIgnore", "chart_digest", "chart_files", "read_once", "reading_once"]
+__all__ = ["HelmIgnore", "RecentDigests", "chart_digest", "chart_files", "read_once", "reading_once"]
 
 HELMIGNORE = ".helmignore"
 _DEFAULT_RULES = ("templates/.?*",)
@@ -273,3 +275,40 @@ def _digest(p: Path) -> str:
             continue
         _update_file(h, file)
     return "sha256:" + h.hexdigest()
+
+
+class RecentDigests:
+    """:func:`chart_digest` for a run's releases, each just before helm reads its chart.
+
+    A folder several releases share (a thousand releases of one local chart) is
+    read again only when ``max_age`` seconds have passed since the reading the
+    last digest came from started: an edit made before that still shows, and one
+    made within it is the same race as one made between this reading and helm's
+    own. Thread-safe: releases asking for one folder at once wait for a single
+    reading (a thousand releases started together read it once). An error is not
+    remembered (the next release reads again).
+    """
+
+    def __init__(self, max_age: float = 0.1, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[float, str]] = {}
+        self._folders: dict[str, threading.Lock] = {}
+
+    def digest(self, path: Path | str) -> str:
+        """``chart_digest(path)``, or the one read less than ``max_age`` seconds ago.
+
+        :raises OSError: the chart cannot be read (the message names the path).
+        """
+        key = os.fspath(path)
+        with self._lock:
+            folder_lock = self._folders.setdefault(key, threading.Lock())
+        with folder_lock:  # releases starting together wait for one reading, not one each
+            hit = self._seen.get(key)
+            started = self._clock()
+            if hit is not None and started - hit[0] <= self.max_age:
+                return hit[1]
+            value = _digest(Path(path))
+            self._seen[key] = (started, value)
+            return value

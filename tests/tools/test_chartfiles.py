@@ -197,3 +197,59 @@ def test_a_file_that_grows_while_it_is_hashed_is_an_error_not_a_wrong_digest(tmp
         _update_stream(hashlib.sha256(), io.BytesIO(b"abcdef"), 3)
     with pytest.raises(OSError, match="changed while it was read"):
         _update_stream(hashlib.sha256(), io.BytesIO(b"ab"), 3)
+
+
+def test_a_runs_recent_digests_read_a_shared_folder_once_per_tenth_of_a_second(tmp_path: Path) -> None:
+    """apply checks each release's local chart just before helm reads it; a folder a thousand
+    releases share is read again only once ``max_age`` has passed since the last reading began,
+    so an edit older than that is still seen, and an unreadable folder is never remembered."""
+    from firestream_core.tools.chartfiles import RecentDigests
+
+    now = [100.0]
+    d = make_chart(tmp_path)
+    recent = RecentDigests(max_age=0.1, clock=lambda: now[0])
+    first = recent.digest(d)
+    assert first == chart_digest(d)
+    (d / "templates" / "cm.yaml").write_text("kind: ConfigMap\ndata: {}\n")
+    now[0] += 0.05
+    assert recent.digest(d) == first  # within the window: the reading of 0.05 s ago
+    now[0] += 0.06
+    edited = recent.digest(d)
+    assert edited == chart_digest(d) != first  # older than the window: read again, the edit shows
+    other = make_chart(tmp_path / "other")
+    (other / "values.yaml").write_text("replicaCount: 5\n")
+    assert recent.digest(other) == chart_digest(other) != edited  # each folder on its own
+    gone = tmp_path / "gone"
+    for _ in range(2):
+        with pytest.raises(FileNotFoundError):
+            recent.digest(gone)
+    make_chart(gone.parent / "gone-tmp").rename(gone)
+    assert recent.digest(gone) == chart_digest(gone)
+
+
+def test_releases_starting_together_wait_for_one_reading(tmp_path: Path, monkeypatch) -> None:
+    """At unlimited concurrency a thousand releases check one folder at the same moment: each
+    reading its own copy was the thundering herd the window alone did not stop."""
+    import threading
+    import time
+
+    import firestream_core.tools.chartfiles as chartfiles
+
+    d = make_chart(tmp_path)
+    readings: list[float] = []
+    real = chartfiles._digest
+
+    def slow(path: Path) -> str:
+        readings.append(time.monotonic())
+        time.sleep(0.05)
+        return real(path)
+
+    monkeypatch.setattr(chartfiles, "_digest", slow)
+    recent = chartfiles.RecentDigests(max_age=1.0)
+    got: list[str] = []
+    threads = [threading.Thread(target=lambda: got.append(recent.digest(d))) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(readings) == 1 and got == [chart_digest(d)] * 20
