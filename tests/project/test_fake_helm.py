@@ -1112,3 +1112,12 @@ def test_an_apply_of_a_selection_runs_no_contribute_values_of_releases_it_leaves
 
     with pytest.raises(PluginError, match="plugin 'broken-for-db': contribute_values for release 'db'"):
         project.plan()  # the whole project still needs db's desired state
+
+
+def test_template_output_dir_with_a_trailing_slash_names_each_file_once(env, fake_helm, capsys):
+    """``--output-dir rendered/`` printed ``rendered//web.yaml``."""
+    path = env.write(block("web"))
+    out = env.dir / "rendered"
+    assert main(["template", "--output-dir", f"{out}/", "-f", str(path), *env.flags]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"web: {out}/web.yaml"]
+    assert (out / "web.yaml").exists()

@@ -12,6 +12,7 @@ values plugins contribute included); a release with such values gets a
 from __future__ import annotations
 
 import argparse
+import os
 
 EXAMPLES = """
 firestream template
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output_dir:
         for name in rendered:
             note = f" ({notes[name]})" if name in notes else ""
-            print(f"{name}: {args.output_dir}/{name}.yaml{note}")
+            print(f"{name}: {os.path.join(args.output_dir, name + '.yaml')}{note}")  # rendered/ -> rendered/db.yaml
         return 0
     for name, text in rendered.items():
         print(f"---\n# release: {name}")
