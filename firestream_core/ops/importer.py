@@ -308,6 +308,13 @@ def import_release(
             check_namespace_name(namespace)
     except ValueError as exc:
         raise FirestreamError(f"cannot import: {exc}") from None
+    if chart is not None and (chart.startswith((".", "/", "~")) or "\\" in chart):
+        raise FirestreamError(  # read as repository '.', it failed after the lock and helm's list
+            f"cannot import: --chart '{chart}' is a local path; import writes a repository chart "
+            "(repo/chart, or a chart name with --repository) or an oci:// URL. For a local chart, "
+            f"add the block with path = \"{chart}\" to {project.path.name} yourself and run "
+            "'firestream plan'"
+        )
     if name in project.names:
         raise FirestreamError(f"release '{name}' is already defined in {project.path}")
     ctype = chart_type or "generic"

@@ -649,6 +649,9 @@ def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
 @pytest.mark.parametrize(("args", "said"), [
     (["Bad_Name"], "cannot import: release name 'Bad_Name' is not a DNS-1123 label"),
     (["ok", "-n", "Bad_NS"], "cannot import: namespace 'Bad_NS' is not a DNS-1123 label"),
+    (["ok", "--chart", "./charts/web"], "cannot import: --chart './charts/web' is a local path; import "
+                                        "writes a repository chart"),
+    (["ok", "--chart", "/srv/charts/web"], "cannot import: --chart '/srv/charts/web' is a local path"),
 ])
 def test_import_of_a_name_no_release_can_have_calls_no_helm(env, fake_helm, capsys, args, said):
     """``import deployment Bad_Name`` listed the cluster's releases (and took the lock) to say
