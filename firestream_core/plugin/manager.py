@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from firestream_core.errors import PluginError, UnknownChartTypeError
+from firestream_core.errors import FirestreamError, PluginError, UnknownChartTypeError
 from firestream_core.plugin.cache import (
     EntryPointRecord,
     PluginCache,
@@ -255,6 +255,11 @@ def raised_by(exc: BaseException) -> str | None:
     return who if isinstance(who, str) else None
 
 
+def _who(plugin: str, chart: Any) -> str:
+    """``plugin 'x'``, or the chart class whose own method the built-in ``chart-methods`` called."""
+    return f"chart class {type(chart).__name__}" if plugin == "chart-methods" else f"plugin '{plugin}'"
+
+
 def _checking(hook: str, plugin: str, fn: Callable[..., Any], argnames: Sequence[str]) -> Callable[..., Any]:
     """``fn`` (one implementation of ``hook``), raising :class:`HookResultError` for a result
     :func:`result_problem` refuses. The built-in ``chart-methods`` plugin's is named by the
@@ -264,16 +269,12 @@ def _checking(hook: str, plugin: str, fn: Callable[..., Any], argnames: Sequence
     chart_at = list(argnames).index("chart") if "chart" in argnames else None
 
     def who(args: Sequence[Any]) -> str:
-        if plugin == "chart-methods" and chart_at is not None:
-            return f"chart class {type(args[chart_at]).__name__}"
-        return f"plugin '{plugin}'"
+        return _who(plugin, args[chart_at]) if chart_at is not None else f"plugin '{plugin}'"
 
     def checked(*args: Any) -> Any:
         try:
             got = fn(*args)
         except (Exception, SystemExit) as exc:
-            from firestream_core.errors import FirestreamError
-
             if not isinstance(exc, FirestreamError) and raised_by(exc) is None:
                 try:
                     setattr(exc, RAISED_BY, who(args))
@@ -289,11 +290,6 @@ def _checking(hook: str, plugin: str, fn: Callable[..., Any], argnames: Sequence
     checked.__wrapped__ = fn  # type: ignore[attr-defined]
     checked.__name__ = getattr(fn, "__name__", hook)
     return checked
-
-
-def _who(plugin: str, chart: Any) -> str:
-    """``plugin 'x'``, or the chart class whose own method the built-in ``chart-methods`` called."""
-    return f"chart class {type(chart).__name__}" if plugin == "chart-methods" else f"plugin '{plugin}'"
 
 
 def disabled_from_env(environ: Any = None) -> list[str]:
@@ -831,8 +827,6 @@ class FirestreamPluginManager:
     def contribute_values(self, chart: HelmChart, context: DeployContext) -> list[tuple[str, Any]]:
         """Each concerned ``contribute_values`` result that is not None, as
         ``(plugin name, mapping)`` in call order (the desired-state stage)."""
-        from firestream_core.errors import FirestreamError
-
         out: list[tuple[str, Any]] = []
         for impl in self._value_contributors(chart):
             args = {"chart": chart, "context": context}
