@@ -1625,6 +1625,8 @@ class Project:
             manifests = project.template("rendered/", targets=["web"])
             print(manifests["web"][:200])
         """
+        from firestream_core.deploy.desired import add_chart_repository
+
         folder = _output_folder(output_dir) if output_dir is not None else None  # before any helm call
         _, helm, kubectl = self.tools()
         repos = self.repositories()
@@ -1639,8 +1641,6 @@ class Project:
                 continue
             if notes is not None and desired[name].contributed:
                 notes[name] = _contributed_note(desired[name].contributed)
-            from firestream_core.deploy.desired import add_chart_repository
-
             add_chart_repository(helm, info, repos)
             out[name] = helm.template(info, self.project_dir)
         if folder is not None:

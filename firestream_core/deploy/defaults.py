@@ -43,7 +43,7 @@ import attrs
 from firestream_core.deploy.debuginfo import (
     collect_debug_info,
 )
-from firestream_core.deploy.desired import chart_repository
+from firestream_core.deploy.desired import add_chart_repository, chart_repository
 from firestream_core.deploy.recovery import prepare_release, release_status
 from firestream_core.deploy.workloads import check_pods_running
 from firestream_core.errors import ChartNotFoundError, HelmCommandError
@@ -166,20 +166,14 @@ def add_repository(chart: HelmChart, context: DeployContext) -> None:
     if info.action is not HelmAction.DEPLOY:
         return
     repo, explicit = chart_repository(info)
-    if not repo:
-        return
-    url = context.repositories.get(repo)
-    if url is None:
-        if explicit:
-            raise ChartNotFoundError(
-                _missing_repository_message(info, repo),
-                release=info.name,
-                hint=f"[repositories]\n{repo} = \"https://...\"",
-            )
-        return  # e.g. a repository the user's own helm configuration knows
-    if str(url).startswith("oci://"):
-        return  # registries are not added; helm pulls oci:// references directly
-    if context.helm.repo_add(repo, url):
+    if repo and explicit and context.repositories.get(repo) is None:
+        raise ChartNotFoundError(
+            _missing_repository_message(info, repo),
+            release=info.name,
+            hint=f"[repositories]\n{repo} = \"https://...\"",
+        )
+    # an implicit one without a URL: e.g. a repository the user's own helm configuration knows
+    if add_chart_repository(context.helm, info, context.repositories):
         context.log.info("Pre-exec: Adding %s Helm repository", repo)
 
 

@@ -823,17 +823,18 @@ def chart_repository(info: ChartInfo) -> tuple[str | None, bool]:
     return None, False
 
 
-def add_chart_repository(helm: Helm, info: ChartInfo, repositories: Mapping[str, str]) -> None:
+def add_chart_repository(helm: HelmTool, info: ChartInfo, repositories: Mapping[str, str]) -> bool:
     """``helm repo add`` the repository ``info``'s chart comes from, when its URL is known.
 
-    What the commands that render a chart (``template``, ``diff``, ``plan --hooks``) do
-    before ``helm template``, as apply's ``pre_exec`` does: the repository is the one
+    What apply's ``pre_exec`` does, and the commands that render a chart (``template``,
+    ``diff``, ``plan --hooks``) before ``helm template``: the repository is the one
     :func:`chart_repository` names, ``repository = "..."`` or the ``repo/`` of ``chart``.
+    True when this call added it (once per run); an ``oci://`` registry is never added
+    (helm pulls ``oci://`` references directly).
     """
     repo, _ = chart_repository(info)
     url = repositories.get(repo) if repo else None
-    if repo and url:
-        helm.repo_add(repo, url)
+    return bool(repo and url and not str(url).startswith("oci://") and helm.repo_add(repo, url))
 
 
 class ChartVersions:
