@@ -592,8 +592,10 @@ def _outside_reason(installed: InstalledRelease, record: ReleaseState | None) ->
     revision before it, and the revisions helm made since are that run's own (a
     failed upgrade and its atomic rollback), which "last apply failed" says.
     """
-    rev = record.revision if record is not None else None
-    if rev is not None and installed.revision != rev and record is not None and record.result == "succeeded":
+    if record is None or record.result != "succeeded":
+        return []
+    rev = record.revision
+    if rev is not None and installed.revision != rev:
         return [f"changed outside firestream (revision {installed.revision} in the cluster, {rev} recorded)"]
     return []
 

@@ -42,6 +42,7 @@ from firestream_core.state.store import ReleaseState, StateWriter
 from firestream_core.tools.chartfiles import RecentDigests
 from firestream_core.tools.kubetool import KubeTool, check_startable
 from firestream_core.tools.release_log import naming_release
+from firestream_core.tools.sensitivity import secret_file_paths
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
@@ -465,8 +466,6 @@ class Run:
 
     def _release_state(self, change: Change, outcome: ReleaseOutcome, *, version: str | None = None) -> ReleaseState:
         """The state record of ``change``'s release: its outcome, and what the plan applied."""
-        from firestream_core.tools.sensitivity import secret_file_paths
-
         chart = self.project.chart(change.name)
         return release_state(
             outcome,
