@@ -1603,6 +1603,7 @@ class Project:
         *,
         targets: Iterable[str] | None = None,
         notes: dict[str, str] | None = None,
+        masked: bool = False,
     ) -> dict[str, str]:
         """Render every release with ``helm template``, in dependency order.
 
@@ -1615,6 +1616,10 @@ class Project:
         Secrets hold values).
 
         :param targets: only these releases (None: all).
+        :param masked: return each manifest as ``firestream template`` prints it, every
+            Secret's data shown as ``<hidden>`` and every sensitive value (docs/secrets.md)
+            as ``***`` (:func:`~firestream_core.tools.manifests.mask_manifest`); the files in
+            ``output_dir`` are written whole all the same.
         :param notes: when given, filled with release name -> one line naming the
             values plugins contributed (``contribute_values``) and that they may
             name objects only apply creates (``pre_exec``: a Secret, CRDs).
@@ -1655,4 +1660,8 @@ class Project:
                         fh.write(text)
                 except OSError as exc:
                     raise _cannot_write_output(target, exc) from None
+        if masked:
+            from firestream_core.tools.manifests import mask_manifest
+
+            return {name: mask_manifest(text, self.redactor) for name, text in out.items()}
         return out

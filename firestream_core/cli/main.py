@@ -52,7 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "destroy": ("destroy", "uninstall the releases in reverse dependency order"),
     "status": ("status", "show the releases' state in the cluster"),
     "import": ("import_", "adopt releases already installed with helm"),
-    "template": ("template", "render the releases' manifests locally"),
+    "template": ("template", "render the releases' manifests locally (secrets hidden when printed)"),
     "diff": ("diff", "show the manifest changes apply would make"),
     "test": ("test", "run the releases' helm tests"),
     "drift": ("drift", "detect changes made in the cluster outside firestream"),

@@ -1,6 +1,6 @@
 """Rendered manifests as objects: splitting, identifying, masking.
 
-Shared by ``diff``, ``drift`` and ``hookinfo``. A rendered manifest (``helm
+Shared by ``diff``, ``drift``, ``hookinfo`` and ``template``. A rendered manifest (``helm
 template`` / ``helm get manifest`` output) is split on its ``---`` lines;
 each document keeps helm's ``# Source: chart/templates/x.yaml`` comment so
 objects of a chart's ``crds/`` folder can be told apart.
@@ -36,6 +36,7 @@ __all__ = [
     "is_builtin_group",
     "is_secret",
     "manifest_workloads",
+    "mask_manifest",
     "mask_object",
     "merge_key",
     "merge_keys",
@@ -222,6 +223,78 @@ def secret_data(obj: Mapping[str, Any]) -> dict[str, bytes]:
     for k, v in (obj.get("stringData") or {}).items():
         out[str(k)] = ("" if v is None else str(v)).encode()
     return out
+
+
+def mask_manifest(text: str, redactor: Any = None) -> str:
+    r"""A rendered manifest as ``template`` prints it: every Secret's ``data`` / ``stringData``
+    value replaced by :data:`HIDDEN`, and every value ``redactor`` knows, or a Secret holds,
+    replaced wherever else it shows (by the redactor's :data:`~firestream_core.tools.redact.MASK`).
+
+    Everything else is the text helm wrote, byte for byte: the documents without a Secret,
+    the ``---`` lines and the ``# Source:`` comments; a document holding a Secret is written
+    again from its masked object (its comments kept). A document that does not parse is kept
+    as written and only redacted. ``redactor`` is not changed (a copy learns the Secrets'
+    values).
+
+    >>> text = "---\n# Source: db/templates/secret.yaml\napiVersion: v1\nkind: Secret\n" \
+    ...        "metadata:\n  name: db\nstringData:\n  password: hunter2hunter2\n" \
+    ...        "---\n# Source: db/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\n" \
+    ...        "metadata:\n  name: db\ndata:\n  dsn: postgres://app:hunter2hunter2@db/app\n"
+    >>> print(mask_manifest(text))
+    ---
+    # Source: db/templates/secret.yaml
+    apiVersion: v1
+    kind: Secret
+    metadata:
+      name: db
+    stringData:
+      password: <hidden>
+    ---
+    # Source: db/templates/cm.yaml
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: db
+    data:
+      dsn: postgres://app:***@db/app
+    <BLANKLINE>
+    """
+    import yaml
+
+    from firestream_core.tools import kube_yaml
+    from firestream_core.tools.redact import Redactor
+
+    red = redactor.copy() if redactor is not None else Redactor()
+    bounds = [0, *(x for m in _SEPARATOR.finditer(text) for x in (m.start(), m.end())), len(text)]
+    pieces: list[str] = []
+    for i in range(0, len(bounds), 2):  # documents at even places, "---" lines between them
+        chunk = text[bounds[i]:bounds[i + 1]]
+        if i:
+            pieces.append(text[bounds[i - 1]:bounds[i]])
+        try:
+            docs = list(kube_yaml.load_all(chunk)) if chunk.strip() else []
+        except kube_yaml.YAMLError:
+            docs = []
+        secrets = [o for d in docs for o in _objects(d) if is_secret(o)]
+        if not secrets:
+            pieces.append(chunk)
+            continue
+        for o in secrets:
+            for value in secret_data(o).values():
+                red.add(value.decode("utf-8", errors="replace"))
+        comments = "".join(line for line in chunk.splitlines(keepends=True) if line.lstrip().startswith("#"))
+        lead = "\n" if chunk.startswith("\n") else ""
+        body = yaml.safe_dump_all([mask_object(d, redactor=red, mark_changes=False) for d in docs],
+                                  sort_keys=False, default_flow_style=False, allow_unicode=True)
+        pieces.append(lead + comments + body)
+    return red.redact("".join(pieces))
+
+
+def _objects(doc: Any) -> list[Any]:
+    """``doc``, or the items of a ``List`` document."""
+    if isinstance(doc, Mapping) and str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
+        return list(doc["items"])
+    return [doc]
 
 
 def mask_object(obj: Any, other: Any = _MISSING, redactor: Any = None, *, mark_changes: bool = True) -> Any:

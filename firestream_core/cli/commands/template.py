@@ -3,7 +3,10 @@
 Releases are rendered in dependency order. Without ``--output-dir`` the
 manifests go to stdout, each introduced by a ``# release: NAME`` comment;
 with it, one ``<release>.yaml`` per release (mode 0600: rendered Secrets hold
-values). Each release is rendered from the desired state apply deploys (the
+values). What is printed never holds a secret: each Secret's ``data`` /
+``stringData`` values show as ``<hidden>``, and a sensitive value (a declared
+secret, a password-like key's value, a Secret's value) shows as ``***``
+wherever else the chart put it (docs/secrets.md); the files are whole. Each release is rendered from the desired state apply deploys (the
 values plugins contribute included); a release with such values gets a
 ``# note:`` line naming them, since they may name objects only apply creates
 (a Secret made in ``pre_exec``).
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     project = load_project(args)
     notes: dict[str, str] = {}
-    rendered = project.template(args.output_dir, targets=selection(args, project), notes=notes)
+    rendered = project.template(args.output_dir, targets=selection(args, project), notes=notes, masked=True)
     if args.output_dir:
         for name in rendered:
             note = f" ({notes[name]})" if name in notes else ""
