@@ -395,12 +395,31 @@ def test_state_unlock_force(env, capsys):
     path = env.write(block("a"))
     lock = path.parent / ".firestream" / "lock"
     lock.parent.mkdir(parents=True)
-    lock.write_text(json.dumps({"pid": 999999, "host": "elsewhere", "time": "t", "command": "firestream apply",
+    lock.write_text(json.dumps({"pid": 999999, "host": "elsewhere", "since": "t", "command": "firestream apply",
                                 "id": "x"}))
     assert main(["state", "unlock", "-f", str(path)]) == 1
     assert "--force" in capsys.readouterr().err
     assert main(["state", "unlock", "--force", "-f", str(path)]) == 0
     assert not lock.exists()
+    assert capsys.readouterr().out == (
+        "removed the lock of pid 999999 on host elsewhere since t running 'firestream apply'\n")
+
+
+@pytest.mark.parametrize("text", ["", "garbage{", '{"pid": 1, "host": "h", "time": "t"}'],
+                         ids=["empty", "not-json", "not-firestreams"])
+def test_state_unlock_force_of_an_unreadable_lock_says_it_removed_it(text, env, capsys):
+    """It removed the file (its warning said so) and then printed "the project was not locked"."""
+    path = env.write(block("a"))
+    lock = path.parent / ".firestream" / "lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(text)
+    assert main(["state", "unlock", "--force", "-f", str(path)]) == 0
+    assert not lock.exists()
+    out, err = capsys.readouterr()
+    assert out == "removed the lock of an unknown holder (the lock file could not be read)\n"
+    assert "not locked" not in out + err
+    assert main(["state", "unlock", "--force", "-f", str(path)]) == 0  # nothing left to remove
+    assert capsys.readouterr().out == "the project was not locked\n"
 
 
 # -- lock and interruption -------------------------------------------------------------------
