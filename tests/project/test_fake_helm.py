@@ -452,6 +452,30 @@ def test_a_run_whose_lock_is_removed_meanwhile_starts_no_more_releases(env, fake
     assert [c[c.index("upgrade") + 1] for c in fake_helm.calls("upgrade")] == ["a"]
 
 
+def test_a_plugin_stage_raising_keyboard_interrupt_interrupts_project_apply(env, fake_helm):
+    """The library's apply: the run is interrupted as by Ctrl-C (exit code 130, nothing new
+    started, what finished recorded, the lock released), not one failed release."""
+    from firestream_core.plugin.manager import get_plugin_manager
+    from firestream_core.state.lock import lock_path
+
+    class InterruptB:
+        @hookimpl
+        def pre_exec(self, chart):
+            if chart.chart_info.name == "b":
+                raise KeyboardInterrupt
+
+    env.write(block("a"), block("b", ("a",)), block("c", ("b",)))
+    manager = get_plugin_manager(load_entry_points=False, extra_plugins=[InterruptB()])
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=os.environ["FIRESTREAM_KUBECTL_BINARY"], manager=manager)
+    result = project.apply()
+    assert (result.interrupted, result.exit_code) == (True, 130)
+    assert {n: o.result for n, o in result.releases.items()} == {
+        "a": "ok", "b": "cancelled", "c": "not_started"}
+    assert sorted(project.state_backend().load().releases) == ["default/a"]
+    assert not lock_path(env.dir).exists()
+
+
 def test_lock_refuses_a_second_run_in_process(env):
     env.write(block("a"))
     project = env.load()
