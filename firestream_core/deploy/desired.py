@@ -59,7 +59,6 @@ if TYPE_CHECKING:
     from firestream_core.plugin.context import DeployContext
     from firestream_core.plugin.manager import FirestreamPluginManager
     from firestream_core.tools.chartfiles import RecentDigests
-    from firestream_core.tools.helm import Helm
     from firestream_core.tools.helm_output import TestRun, UpgradedRelease
     from firestream_core.tools.process import Completed, Runner
     from firestream_core.tools.redact import Redactor
@@ -853,7 +852,7 @@ class ChartVersions:
     :param repositories: repository name -> URL (the project's ``[repositories]``).
     """
 
-    def __init__(self, helm: Helm, repositories: Mapping[str, str]) -> None:
+    def __init__(self, helm: HelmTool, repositories: Mapping[str, str]) -> None:
         self.helm = helm
         self.repositories = dict(repositories)
         self._found: dict[tuple[str, str], tuple[str | None, str | None]] = {}

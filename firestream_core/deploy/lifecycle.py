@@ -13,7 +13,10 @@ and returns the release's :class:`~firestream_core.deploy.results.ReleaseOutcome
   computed it and the chart carries the contributed values
   (``chart_info.plugin_values``). A failure there fails the release at
   ``check_prerequisites``, before anything changed; so do the problems it
-  reported (``context.refuse``, the plan's ``Change.problems``).
+  reported (``context.refuse``, the plan's ``Change.problems``). Outside a
+  plan a version constraint is resolved there too, as the plan resolves it
+  (``ChartVersions`` on ``context.helm``): the chart's ``version`` becomes the
+  exact version helm installs; one nothing matches is such a problem.
 * Problems reported by ``check_prerequisites`` stop the release before
   ``pre_exec``: nothing in the cluster has changed.
 * An exception from ``pre_exec``, ``exec``, ``post_exec`` or ``validate``
@@ -270,21 +273,28 @@ class _LifecycleRun:
         """Outside a plan (``context.change`` is None), the desired-state stage runs here.
 
         In a run, the plan computed the release's desired state once and the
-        chart arrives with its contributed values; a caller of ``run_release``
-        on its own (a plugin's tests) gets the same chart through the same
-        function (:func:`~firestream_core.deploy.desired.desired_states`).
+        chart arrives with its contributed values and the exact version the plan
+        resolved a version constraint to; a caller of ``run_release`` on its own
+        (a plugin's tests, a program) gets the same chart through the same
+        function (:func:`~firestream_core.deploy.desired.desired_states`, with
+        :class:`~firestream_core.deploy.desired.ChartVersions` on ``context.helm``
+        and ``context.repositories``, as the plan): a constraint nothing matches
+        is a problem that stops the release at ``check_prerequisites``.
         """
         if self.context.change is not None or self.info.action is not HelmAction.DEPLOY:
             return  # a run's release: no import statement on the way
-        from firestream_core.deploy.desired import desired_states
+        from firestream_core.deploy.desired import ChartVersions, desired_states
 
         c = self.context
         wanted = desired_states(
             [self.chart], manager=self.manager, project_dir=c.project_dir, helm=c.helm,
             kubectl=c.kubectl, repositories=c.repositories, redactor=c.redactor,
             installed={} if c.installed is None else {c.installed.key: c.installed},
+            versions=ChartVersions(c.helm, c.repositories) if c.helm is not None else None,
         )
         state = wanted[self.name]
+        if state.resolved_version is not None:  # the version the plan shows: exec installs it
+            self.chart.chart_info.version = state.resolved_version
         self.chart.chart_info.plugin_values = state.chart.chart_info.plugin_values
         if state.breaking_version is not None:
             self.chart.chart_info.last_breaking_version_requiring_restart = state.breaking_version

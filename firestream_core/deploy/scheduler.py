@@ -140,7 +140,8 @@ class SchedulerEvent:
 class ScheduleResult(Generic[T]):
     """Every node's :class:`NodeResult` and the events of the run, in order.
 
-    :ivar interrupted: a ``KeyboardInterrupt`` reached the scheduler; it
+    :ivar interrupted: a ``KeyboardInterrupt`` reached the scheduler (while it
+        waited, or raised by a node's work on its worker thread); it
         cancelled the run and waited for the running work instead of
         propagating. The caller should exit with code 130.
     :ivar stopped: the reason ``stop_new`` gave, when it stopped the run from
@@ -447,9 +448,10 @@ class Scheduler:
             the nodes that never started end ``not_started`` with that reason
             (the run lost its project lock, for one).
         :return: a :class:`ScheduleResult`. A ``KeyboardInterrupt`` while
-            waiting sets ``cancel`` (so the caller's processes are stopped),
-            waits for running work and returns with ``interrupted`` set; a
-            second one propagates.
+            waiting, or raised by ``work`` (a node ending that way is
+            ``cancelled``), sets ``cancel`` (so the caller's processes are
+            stopped), waits for running work and returns with ``interrupted``
+            set; a second one while waiting propagates.
         """
         sat = frozenset(satisfied)
         waits_for, released = _edges(deps, sat, reverse)
@@ -536,9 +538,7 @@ class _Run(Generic[T]):
                         # (a stage that never returns would hold the process, and its lock)
                         wait = False
                         raise
-                    self.interrupted = True
-                    log.warning("interrupted: starting nothing new, waiting for running releases")
-                    self.cancel.set()
+                    self.interrupt()
         finally:
             pool.close(wait)
         # closing the pool waited for every worker; take in what an interrupt left unread
@@ -549,6 +549,12 @@ class _Run(Generic[T]):
             self.nodes, self.events, cancelled=self.cancel.is_set(), interrupted=self.interrupted,
             stopped=self.stopped,
         )
+
+    def interrupt(self) -> None:
+        """The run is interrupted: nothing new starts, running work is cancelled."""
+        self.interrupted = True
+        log.warning("interrupted: starting nothing new, waiting for running releases")
+        self.cancel.set()
 
     def stopping(self) -> bool:
         if self.stopped is None and self.stop_new is not None:
@@ -618,7 +624,16 @@ class _Run(Generic[T]):
                 if self.pending[m] == 0 and self.nodes[m].status is NodeStatus.NOT_STARTED:
                     heapq.heappush(self.ready, (-self.chain[m], m))
             return
-        if isinstance(error, CancelledError | KeyboardInterrupt) or was_cancelled:
+        if isinstance(error, KeyboardInterrupt):
+            # raised in the work (a plugin's stage, a Ctrl-C landing in a worker's code): the
+            # run's interrupt, as if the coordinator had taken it; not the node's own failure
+            if not self.interrupted:
+                self.interrupt()
+            node.status = NodeStatus.CANCELLED
+            node.reason = "interrupted while running"
+            self.emit("finished", name, node.status, node.reason)
+            return
+        if isinstance(error, CancelledError) or was_cancelled:
             node.status = NodeStatus.CANCELLED
             node.reason = "cancelled while running" + (f" ({_describe(error)})" if error else "")
             self.emit("finished", name, node.status, node.reason)

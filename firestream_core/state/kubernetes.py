@@ -841,6 +841,10 @@ class KubernetesStateBackend:
 
         A run still holding it notices at its next renewal, logs that it
         lost the lease, and stops renewing.
+
+        :return: the holder cleared (its identity is always readable: a lease names it
+            in ``spec.holderIdentity``), or None only when no lease or no holder was there
+            (the :class:`~firestream_core.state.store.StateBackend` contract).
         """
         for _ in range(_RETRIES):
             rec = self._lease()

@@ -49,6 +49,7 @@ __all__ = [
     "LOCK_NAME",
     "LockInfo",
     "ProjectLock",
+    "UnknownHolder",
     "cannot_write",
     "force_unlock",
     "lock_path",
@@ -147,6 +148,28 @@ class LockInfo:
         return cls(os.getpid(), _hostname(), utc_now(), command, os.urandom(16).hex())
 
 
+@attrs.frozen
+class UnknownHolder(LockInfo):
+    """What :func:`force_unlock` (and a backend's ``force_unlock``) returns for a lock it removed
+    whose holder could not be read: a lock file that is empty, cut short or not firestream's.
+    A :class:`LockInfo` (pid 0, empty host, time and command), so callers written for
+    ``LockInfo | None`` keep working; None still means that there was no lock at all.
+
+    >>> str(UnknownHolder())
+    'an unknown holder (the lock file could not be read)'
+    """
+
+    pid: int = 0
+    host: str = ""
+    since: str = ""
+    command: str = ""
+    id: str = ""
+    reason: str = "the lock file could not be read"
+
+    def __str__(self) -> str:
+        return f"an unknown holder ({self.reason})"
+
+
 def _pid_running(pid: int) -> bool:
     """True when a process with ``pid`` exists on this host (any owner)."""
     if pid <= 0:
@@ -212,7 +235,9 @@ def force_unlock(project_dir: Path | str, *, lock_id: str | None = None) -> Lock
 
     :param lock_id: when given, remove the lock only if it is this
         acquisition's (``LockInfo.id``), else raise ``StateError``.
-    :return: the holder that was removed, or None when there was no lock.
+    :return: what was removed: its holder, an :class:`UnknownHolder` when a lock file
+        was there but could not be parsed (empty, cut short, not firestream's), or None
+        only when there was no lock.
 
     A holder that is still running is not stopped: it notices before it
     starts its next release (:meth:`ProjectLock.lost_reason`) and starts none,
@@ -227,8 +252,9 @@ def force_unlock(project_dir: Path | str, *, lock_id: str | None = None) -> Lock
         path.unlink()
     except FileNotFoundError:
         return None
-    log.warning("removed the lock of %s", info or "an unknown holder")
-    return info
+    removed = info if info is not None else UnknownHolder()
+    log.warning("removed the lock of %s", removed)
+    return removed
 
 
 class ProjectLock:

@@ -400,7 +400,13 @@ class StateBackend(Protocol):
         ...
 
     def force_unlock(self) -> LockInfo | None:
-        """Remove the lock whoever holds it; return the holder removed."""
+        """Remove the lock whoever holds it; say what was removed.
+
+        :return: the holder removed; when a lock was there but its holder could not be
+            read, a :class:`~firestream_core.state.lock.UnknownHolder` (a ``LockInfo``);
+            None only when there was no lock (``firestream state unlock --force`` then
+            prints ``the project was not locked``).
+        """
         ...
 
 

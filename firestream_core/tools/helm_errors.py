@@ -33,6 +33,7 @@ __all__ = [
     "UNREACHABLE",
     "ReleaseNotFoundError",
     "classify",
+    "final_error",
     "helm_error",
     "kubectl_error",
     "summarize",
@@ -79,8 +80,44 @@ _RENDER = (
 )
 
 
+_KLOG = r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]\s]+\] "
+"""The header of a line client-go's logger (klog) writes inside helm and kubectl:
+``E1207 11:48:09.588388   22196 reflector.go:205] "Failed to watch" ...`` (level, month
+and day, time, thread, source). Its month runs 01 to 12: matching ``W0`` / ``I0`` alone let
+October to December's lines through."""
+
+_HELM_LOG = ("WARNING:", "walk.go:", "level=WARN", "level=INFO", "level=DEBUG")
+"""How the log lines helm writes itself start (not its error)."""
+
+
+def final_error(stderr: str) -> str:
+    """The part of a failed helm call's stderr that says why it failed: from helm's first
+    ``Error: ...`` line to the end, without client-go's log lines (klog: ``E1207 ...
+    reflector.go:158] ... connection refused``, printed while a watch of ``--wait`` is
+    retried, whatever then failed). Without an ``Error:`` line: every line but klog's and
+    the log lines helm writes itself (``WARNING:``, ``level=...``). Only when that leaves
+    nothing is the whole stderr the account there is.
+
+    >>> final_error('W1207 12:00:01.000000   12345 reflector.go:561] failed to list: connection refused\\n'
+    ...             'Error: UPGRADE FAILED: context deadline exceeded\\n')
+    'Error: UPGRADE FAILED: context deadline exceeded'
+    """
+    lines = [line for line in stderr.splitlines() if not re.match(_KLOG, line.strip())]
+    start = next((i for i, line in enumerate(lines) if line.startswith("Error: ")), None)
+    if start is not None:
+        own = lines[start:]
+    else:
+        own = [line for line in lines if not line.strip().startswith(_HELM_LOG)]
+    text = "\n".join(line for line in own if line.strip())
+    return text or stderr
+
+
 def classify(stderr: str, *, op: str = "") -> type[HelmError]:
     """The error class for a failed helm call, from its stderr.
+
+    Only helm's own error is read (:func:`final_error`): a client-go log line saying
+    ``connection refused`` while ``--wait`` retried a watch does not make a failed
+    hook or a timeout an unreachable cluster.
 
     Order matters: a release lock, then an unreachable cluster, a timeout
     (also when helm rolled back because of it), a missing release, a
@@ -93,6 +130,7 @@ def classify(stderr: str, *, op: str = "") -> type[HelmError]:
     >>> classify("Error: something else").__name__
     'HelmCommandError'
     """
+    stderr = final_error(stderr)
     if re.search(_LOCKED, stderr):
         return ReleaseLockedError
     if re.search(_REGISTRY_AUTH, stderr) and re.search(_REGISTRY_CONTEXT, stderr):
@@ -125,12 +163,6 @@ HINTS: dict[type[HelmError], str] = {
     RegistryAuthError: "check [registries] in firestream.toml: user name and password for this registry",
 }
 
-
-_KLOG = r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]\s]+\] "
-"""The header of a line client-go's logger (klog) writes inside helm and kubectl:
-``E1207 11:48:09.588388   22196 reflector.go:205] "Failed to watch" ...`` (level, month
-and day, time, thread, source). Its month runs 01 to 12: matching ``W0`` / ``I0`` alone let
-October to December's lines through."""
 
 
 _OCCURRED = r"\d+ errors? occurred:$"
@@ -169,7 +201,7 @@ def summarize(stderr: str, *, limit: int = 20) -> str:
     klog_errors: list[str] = []
     for raw in stderr.splitlines():
         line = raw.strip()
-        if not line or line.startswith(("WARNING:", "walk.go:", "level=WARN", "level=INFO", "level=DEBUG")):
+        if not line or line.startswith(_HELM_LOG):
             continue
         if re.match(_KLOG, line):
             if line[0] in "EF":
@@ -204,9 +236,10 @@ def helm_error(
         if namespace:
             where += f" in namespace '{namespace}'"
     rolled_back = ""
-    if re.search(_ROLLED_BACK, stderr):
+    said = final_error(stderr)
+    if re.search(_ROLLED_BACK, said):
         rolled_back = " (helm rolled the release back)"
-    elif re.search(_UNINSTALLED, stderr):  # a failed first install: nothing to roll back to
+    elif re.search(_UNINSTALLED, said):  # a failed first install: nothing to roll back to
         rolled_back = " (helm uninstalled the failed release)"
     message = f"helm {op} failed{where}{rolled_back}: {detail}"
     return cls(message, release=release, stderr=stderr, hint=HINTS.get(cls))

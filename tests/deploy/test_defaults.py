@@ -109,8 +109,9 @@ def test_repository_added_once_per_run(context, helm, caplog):
     caplog.set_level(logging.INFO, logger="firestream")
     context.repositories = {"bitnami": "https://charts.bitnami.test"}
     m = make_manager()
-    run_release(generic("db", chart="postgresql", repository="bitnami"), m, context)
-    run_release(generic("cache", chart="bitnami/redis"), m, context)
+    # exact versions: nothing to resolve in the desired state (which adds the repository too)
+    run_release(generic("db", chart="postgresql", repository="bitnami", version="1.0.0"), m, context)
+    run_release(generic("cache", chart="bitnami/redis", version="1.0.0"), m, context)
     assert [c for c in helm.calls if c[0] == "repo_add"] == [
         ("repo_add", "bitnami", "https://charts.bitnami.test"),
         ("repo_add", "bitnami", "https://charts.bitnami.test"),  # the helm layer dedupes...
@@ -152,7 +153,9 @@ def test_repository_added_before_every_other_pre_exec(context, helm, failing):
     context.repositories = {"bitnami": "https://charts.bitnami.test"}
     if failing:
         helm.fail("repo_add", HelmCommandError("helm repo add failed: not a valid chart repository"))
-    chart = OwnPreExec(ChartInfo(name="db", chart="postgresql", repository="bitnami"))
+    # an exact version: no resolving in the desired state, where a failing repo add is a
+    # problem at check_prerequisites (test_desired.py), before any pre_exec too
+    chart = OwnPreExec(ChartInfo(name="db", chart="postgresql", repository="bitnami", version="1.0.0"))
     result = run_release(chart, make_manager(plugin), context)
     seen += plugin.seen
     if failing:

@@ -431,6 +431,45 @@ def test_an_oci_constraint_is_resolved_with_show_chart(tmp_path: Path, fake_helm
                                               "--version", "^1"]]
 
 
+def _run_alone(chart: GenericChart, tmp_path: Path, fake_helm):  # noqa: ANN202
+    """``run_release`` called by a program, with no plan (dry run: no validation)."""
+    import logging
+
+    from firestream_core.deploy.lifecycle import run_release
+    from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    context = DeployContext(helm=fake_helm.helm(), kubectl=None, project_dir=tmp_path,  # type: ignore[arg-type]
+                            repositories={"local": "http://127.0.0.1:9/charts"}, dry_run=True,
+                            log=logging.getLogger("firestream"))
+    return run_release(chart, get_plugin_manager(load_entry_points=False), context)
+
+
+def test_run_release_alone_resolves_a_constraint_as_the_plan_does(tmp_path: Path, fake_helm) -> None:
+    """It passed ``--version ^0.1`` on to helm: the version installed was helm's pick at exec
+    time, not the one the plan (the same config) shows."""
+    fake_helm.publish("local/app", "0.1.0", "0.1.1", "0.2.0")
+    planned = desired_states([repo_chart("a", "^0.1")], manager=None, project_dir=tmp_path,
+                             versions=ChartVersions(fake_helm.helm(), {"local": "http://127.0.0.1:9/charts"}))
+    assert planned["a"].resolved_version == "0.1.1"
+    fake_helm.reset_calls()
+    chart = repo_chart("a", "^0.1")
+    result = _run_alone(chart, tmp_path, fake_helm)
+    assert result.ok, result.error
+    upgrade = fake_helm.calls("upgrade")[-1]
+    assert upgrade[upgrade.index("--version") + 1] == "0.1.1"
+    assert chart.chart_info.version == "0.1.1"  # the chart run_release was given, as a run's copy
+
+
+def test_run_release_alone_refuses_a_constraint_nothing_matches_at_check_prerequisites(
+        tmp_path: Path, fake_helm) -> None:
+    fake_helm.publish("local/app", "0.1.0")
+    result = _run_alone(repo_chart("a", "^9"), tmp_path, fake_helm)
+    assert result.stage_failed == "check_prerequisites"
+    assert result.problems == ("release 'a': no version of chart 'local/app' matches '^9'",)  # the plan's words
+    assert fake_helm.calls("upgrade") == []
+
+
 def test_offline_resolves_nothing(tmp_path: Path, fake_helm) -> None:
     """``firestream validate`` stays offline: no helm call, the constraint stays unresolved."""
     versions = ChartVersions(fake_helm.helm(), {"local": "http://127.0.0.1:9/charts"})

@@ -377,6 +377,32 @@ def test_keyboard_interrupt_cancels_and_returns_what_finished():
     assert work.started == ["a"]
 
 
+def test_keyboard_interrupt_raised_by_the_work_is_the_runs_interrupt():
+    """A plugin's stage raising ``KeyboardInterrupt`` (on a worker thread) was taken as that
+    node's failure: the run went on starting releases, was not ``interrupted``, and the CLI
+    exited 1 where a Ctrl-C exits 130."""
+    cancel = threading.Event()
+
+    def interrupt(name: str) -> None:
+        raise KeyboardInterrupt
+
+    def sibling(name: str) -> None:  # running when "a" is interrupted: told to stop through cancel
+        assert cancel.wait(WAIT)
+        raise CancelledError("stopped")  # as the helm layer does for a helm it stopped
+
+    deps = {"a": [], "s": [], "after_a": ["a"], "after_s": ["s"]}
+    work = Recorder(hooks={"a": interrupt, "s": sibling})
+    result = Scheduler(concurrency=2).run(deps, work, cancel=cancel)
+    assert result.interrupted
+    assert cancel.is_set()
+    assert result.nodes["a"].status == "cancelled"
+    assert result.nodes["a"].reason == "interrupted while running"
+    assert result.nodes["s"].status == "cancelled"  # ended while the run was interrupted
+    assert (result.nodes["after_a"].status, result.nodes["after_a"].reason) == ("not_started", "interrupted")
+    assert (result.nodes["after_s"].status, result.nodes["after_s"].reason) == ("not_started", "interrupted")
+    assert sorted(work.started) == ["a", "s"]
+
+
 def test_a_second_keyboard_interrupt_leaves_at_once_even_with_work_that_never_returns():
     """After the first Ctrl-C the scheduler waits for the running work; the documented second
     Ctrl-C then went on waiting too (closing the pool joined every worker): a plugin stage

@@ -126,6 +126,37 @@ def test_contributed_values_that_are_not_plain_data_are_one_error_before_any_cha
     assert not (project_dir / ".firestream" / "state.json").exists()
 
 
+# -- a plugin's stage raising KeyboardInterrupt --------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["check_prerequisites", "pre_exec", "exec", "post_exec", "validate",
+                                   "on_deploy_failure"])
+def test_a_stage_raising_keyboard_interrupt_is_handled_as_ctrl_c(stage, run, project_dir, tmp_path):
+    """It ended the release ``cancelled`` but the run went on and exited 1; a Ctrl-C exits 130,
+    starts nothing new, keeps in the state what finished and releases the lock."""
+    fails_first = ("@hookimpl\ndef pre_exec(chart):\n    if chart.chart_info.name == 'web':\n"
+                   "        raise RuntimeError('pre_exec exploded')\n") if stage == "on_deploy_failure" else ""
+    env = plugin_site(tmp_path / "site", f"""
+from firestream_core import hookimpl
+{fails_first}
+@hookimpl
+def {stage}(chart):
+    if chart.chart_info.name == "web":
+        raise KeyboardInterrupt
+""")
+    write_config(project_dir, REPOS + release("db") + release("web", ("db",)) + release("after", ("web",)))
+    done = run("apply", "--yes", env=env)
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "interrupted: starting nothing new" in done.stderr  # the scheduler's Ctrl-C path
+    rows = {line.split()[0]: line.split()[2] for line in done.stdout.splitlines()
+            if line.split() and line.split()[0] in ("db", "web", "after")}
+    assert rows == {"db": "ok", "web": "cancelled", "after": "not_started"}
+    assert "interrupted in" in done.stdout
+    assert sorted(state_of(project_dir)["releases"]) == ["default/db"]
+    assert sorted(p.name for p in (project_dir / ".firestream").iterdir()) == ["state.json"]  # no lock
+
+
 # -- a tool that cannot be started -----------------------------------------------------------
 
 

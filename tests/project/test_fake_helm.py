@@ -395,12 +395,31 @@ def test_state_unlock_force(env, capsys):
     path = env.write(block("a"))
     lock = path.parent / ".firestream" / "lock"
     lock.parent.mkdir(parents=True)
-    lock.write_text(json.dumps({"pid": 999999, "host": "elsewhere", "time": "t", "command": "firestream apply",
+    lock.write_text(json.dumps({"pid": 999999, "host": "elsewhere", "since": "t", "command": "firestream apply",
                                 "id": "x"}))
     assert main(["state", "unlock", "-f", str(path)]) == 1
     assert "--force" in capsys.readouterr().err
     assert main(["state", "unlock", "--force", "-f", str(path)]) == 0
     assert not lock.exists()
+    assert capsys.readouterr().out == (
+        "removed the lock of pid 999999 on host elsewhere since t running 'firestream apply'\n")
+
+
+@pytest.mark.parametrize("text", ["", "garbage{", '{"pid": 1, "host": "h", "time": "t"}'],
+                         ids=["empty", "not-json", "not-firestreams"])
+def test_state_unlock_force_of_an_unreadable_lock_says_it_removed_it(text, env, capsys):
+    """It removed the file (its warning said so) and then printed "the project was not locked"."""
+    path = env.write(block("a"))
+    lock = path.parent / ".firestream" / "lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(text)
+    assert main(["state", "unlock", "--force", "-f", str(path)]) == 0
+    assert not lock.exists()
+    out, err = capsys.readouterr()
+    assert out == "removed the lock of an unknown holder (the lock file could not be read)\n"
+    assert "not locked" not in out + err
+    assert main(["state", "unlock", "--force", "-f", str(path)]) == 0  # nothing left to remove
+    assert capsys.readouterr().out == "the project was not locked\n"
 
 
 # -- lock and interruption -------------------------------------------------------------------
@@ -431,6 +450,30 @@ def test_a_run_whose_lock_is_removed_meanwhile_starts_no_more_releases(env, fake
     assert result.stopped and "was removed or replaced meanwhile" in result.stopped
     assert result.exit_code == 1
     assert [c[c.index("upgrade") + 1] for c in fake_helm.calls("upgrade")] == ["a"]
+
+
+def test_a_plugin_stage_raising_keyboard_interrupt_interrupts_project_apply(env, fake_helm):
+    """The library's apply: the run is interrupted as by Ctrl-C (exit code 130, nothing new
+    started, what finished recorded, the lock released), not one failed release."""
+    from firestream_core.plugin.manager import get_plugin_manager
+    from firestream_core.state.lock import lock_path
+
+    class InterruptB:
+        @hookimpl
+        def pre_exec(self, chart):
+            if chart.chart_info.name == "b":
+                raise KeyboardInterrupt
+
+    env.write(block("a"), block("b", ("a",)), block("c", ("b",)))
+    manager = get_plugin_manager(load_entry_points=False, extra_plugins=[InterruptB()])
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=os.environ["FIRESTREAM_KUBECTL_BINARY"], manager=manager)
+    result = project.apply()
+    assert (result.interrupted, result.exit_code) == (True, 130)
+    assert {n: o.result for n, o in result.releases.items()} == {
+        "a": "ok", "b": "cancelled", "c": "not_started"}
+    assert sorted(project.state_backend().load().releases) == ["default/a"]
+    assert not lock_path(env.dir).exists()
 
 
 def test_lock_refuses_a_second_run_in_process(env):

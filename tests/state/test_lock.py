@@ -191,6 +191,22 @@ def test_force_unlock(tmp_path):
         pass
 
 
+@pytest.mark.parametrize("text", ["", "{not json", "[]", '{"pid": 1}'])
+def test_force_unlock_of_a_lock_file_it_cannot_parse_says_it_removed_one(tmp_path, text):
+    """None means "there was no lock": a removed unreadable file is an ``UnknownHolder``, for
+    the local store's backend too (``StateBackend.force_unlock``)."""
+    from firestream_core.state.lock import UnknownHolder
+
+    for unlock in (force_unlock, lambda d: StateStore(d).force_unlock()):
+        lock_path(tmp_path).parent.mkdir(parents=True, exist_ok=True)
+        lock_path(tmp_path).write_text(text)
+        removed = unlock(tmp_path)
+        assert isinstance(removed, UnknownHolder) and isinstance(removed, LockInfo)
+        assert str(removed) == "an unknown holder (the lock file could not be read)"
+        assert not lock_path(tmp_path).exists()
+        assert unlock(tmp_path) is None
+
+
 def test_release_after_force_unlock_leaves_the_new_holders_lock(tmp_path):
     first = ProjectLock(tmp_path, "firestream apply")
     first.acquire()

@@ -479,3 +479,133 @@ def test_a_helm_4_prerelease_is_taken(tmp_path) -> None:  # noqa: ANN001
     binary.chmod(0o755)
     helm = Helm(binary=binary)
     assert (helm.version, helm.major) == ("v4.1.0-rc.1", 4)
+
+
+# -- client-go's watch retries during a wait --------------------------------------------------
+
+
+class _FlakyApiServer:
+    """A TCP relay to the emulator that refuses connections for ``outage`` seconds from the
+    first list of Jobs in ``namespace`` (the informer of helm 3's hook wait), then calls
+    ``after``: client-go retries that list and logs ``connection refused`` lines (klog), as it
+    does while an API server restarts."""
+
+    def __init__(self, port: int, namespace: str, outage: float, after: Callable[[], object]) -> None:
+        import socket
+
+        self._socket = socket
+        self.port_to = port
+        self.trigger = f"GET /apis/batch/v1/namespaces/{namespace}/jobs?".encode()
+        self.outage = outage
+        self.after = after
+        self.triggered = False
+        self.closed = False
+        self.conns: list = []
+        self.lock = threading.Lock()
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._listen()
+
+    def _listen(self) -> None:
+        s = self._socket
+        self.server = s.socket()
+        self.server.setsockopt(s.SOL_SOCKET, s.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", self.port))
+        self.server.listen(64)
+        threading.Thread(target=self._accept, args=(self.server,), daemon=True).start()
+
+    def _accept(self, server) -> None:  # noqa: ANN001
+        while True:
+            try:
+                client, _ = server.accept()
+                upstream = self._socket.create_connection(("127.0.0.1", self.port_to))
+            except OSError:
+                return
+            with self.lock:
+                self.conns += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, a, b, from_client: bool) -> None:  # noqa: ANN001
+        try:
+            while data := a.recv(65536):
+                first = data.split(b"\r\n", 1)[0]
+                if from_client and not self.triggered and self.trigger in first and b"watch=true" not in first:
+                    self.triggered = True
+                    self._refuse()
+                    return
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._drop(a, b)
+
+    def _drop(self, *conns) -> None:  # noqa: ANN002
+        for c in conns:
+            try:
+                c.shutdown(self._socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _refuse(self) -> None:
+        try:
+            self.server.shutdown(self._socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.server.close()
+        with self.lock:
+            self._drop(*self.conns)
+            self.conns = []
+        threading.Timer(self.outage, self._back).start()
+
+    def _back(self) -> None:
+        if not self.closed:
+            self._listen()
+            self.after()
+
+    def close(self) -> None:
+        self.closed = True
+        self.server.close()
+        with self.lock:
+            self._drop(*self.conns)
+
+
+def test_a_failed_hook_stays_a_helm_error_when_client_go_logged_connection_refused(
+    kube, chart_repo, tmp_path
+) -> None:  # noqa: ANN001
+    """helm 3.19 waiting for a hook Job while the API server refused connections for a moment:
+    client-go logs ``reflector.go:205] "Failed to watch" err="failed to list ...: dial tcp ...:
+    connect: connection refused"``, then the Job fails. Any "connection refused" in stderr made
+    that a ``ClusterUnreachableError`` (retried as transient, "check the kubeconfig")."""
+    chart = tmp_path / "hooky"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: hooky\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\ndata:\n  a: b\n")
+    (chart / "templates" / "job.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ .Release.Name }}-migrate\n"
+        "  annotations:\n    helm.sh/hook: post-install\nspec:\n  backoffLimit: 0\n  template:\n"
+        "    metadata:\n      annotations:\n        emulator.firestream.dev/ready: \"false\"\n"
+        "    spec:\n      restartPolicy: Never\n      containers:\n      - name: m\n        image: busybox\n")
+    kube.cluster.set_controller(False)  # the Job stays pending until the outage is over
+    relay = _FlakyApiServer(kube.cluster.port, kube.namespace, 2.0, lambda: kube.cluster.set_controller(True))
+    try:
+        flaky = tmp_path / "flaky-kubeconfig"
+        flaky.write_text(kube.kubeconfig.read_text().replace(kube.url, f"http://127.0.0.1:{relay.port}"))
+        flaky.chmod(0o600)
+        helm = Helm(binary=kube.tools["helm"], kubeconfig=flaky, env=kube.env)
+        info = ChartInfo(name="web", path=str(chart), namespace=kube.namespace, wait=True, atomic=False,
+                         timeout="60s")
+        with pytest.raises(HelmCommandError) as caught:
+            helm.upgrade_install(info, tmp_path)
+    finally:
+        relay.close()
+        kube.cluster.set_controller(True)
+    assert relay.triggered
+    assert "connect: connection refused" in caught.value.stderr  # client-go did log its retries
+    assert type(caught.value) is HelmCommandError, caught.value.stderr
+    assert "BackoffLimitExceeded" in str(caught.value)
+    assert "connection refused" not in str(caught.value)
+    assert caught.value.hint is None  # not "check the kubeconfig"

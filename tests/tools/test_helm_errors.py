@@ -12,7 +12,8 @@ from firestream_core.errors import (
     ReleaseLockedError,
     RenderError,
 )
-from firestream_core.tools.helm_errors import ReleaseNotFoundError, classify, summarize
+from firestream_core.tools.helm_errors import ReleaseNotFoundError, classify, helm_error, summarize
+from firestream_core.tools.process import Completed
 
 CASES = [
     ("Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", ReleaseLockedError),
@@ -75,3 +76,51 @@ def test_summary_puts_an_error_list_on_its_header_line() -> None:
     # a header with no list after it, and a list with no header, stay as they are
     assert summarize("Error: 1 error occurred:\nsomething else\n") == "1 error occurred:\nsomething else"
     assert summarize("* a bullet\n") == "* a bullet"
+
+
+# client-go's lines while ``--wait`` retries its watches (the API server restarting, a load
+# balancer dropping connections): they say "connection refused" whatever helm then fails with
+_WATCH_RETRIES = (
+    'E1207 12:00:00.000000   12345 reflector.go:158] "Unhandled Error" err="k8s.io/client-go/'
+    "tools/watch/informerwatcher.go:146: Failed to watch *unstructured.Unstructured: Get "
+    '\\"https://127.0.0.1:6443/apis/batch/v1/namespaces/shop/jobs?allowWatchBookmarks=true&'
+    'fieldSelector=metadata.name%3Dweb-migrate&watch=true\\": dial tcp 127.0.0.1:6443: connect: '
+    'connection refused" logger="UnhandledError"\n'
+    "W1207 12:00:01.000000   12345 reflector.go:561] k8s.io/client-go/tools/watch/"
+    "informerwatcher.go:146: failed to list *unstructured.Unstructured: Get "
+    '"https://127.0.0.1:6443/apis/batch/v1/namespaces/shop/jobs?fieldSelector=metadata.name%3D'
+    'web-migrate&limit=500": dial tcp 127.0.0.1:6443: connect: connection refused\n'
+)
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    ("Error: UPGRADE FAILED: post-upgrade hooks failed: 1 error occurred:\n"
+     "\t* job web-migrate failed: BackoffLimitExceeded\n", HelmCommandError),
+    ("Error: UPGRADE FAILED: context deadline exceeded\n", HelmTimeoutError),
+    ("Error: UPGRADE FAILED: release web failed, and has been rolled back due to atomic being set: "
+     "resource Deployment/shop/web not ready. status: InProgress, message: Available: 0/1\n",
+     HelmCommandError),
+    ("Error: UPGRADE FAILED: execution error at (web/templates/a.yaml:6:12): image.tag is required\n",
+     RenderError),
+    # helm's own error says the cluster is gone: that stays unreachable
+    ('Error: UPGRADE FAILED: Kubernetes cluster unreachable: Get "https://127.0.0.1:6443/version": '
+     "dial tcp 127.0.0.1:6443: connect: connection refused\n", ClusterUnreachableError),
+    ('Error: UPGRADE FAILED: Get "https://127.0.0.1:6443/api/v1/namespaces/shop/secrets": dial tcp '
+     "127.0.0.1:6443: connect: connection refused\n", ClusterUnreachableError),
+], ids=["hook-failed", "timeout", "rolled-back", "render", "unreachable", "refused"])
+def test_client_go_watch_retries_do_not_decide_the_class(error: str, expected: type) -> None:
+    """Any "connection refused" anywhere in stderr made a failed hook (or a render error) a
+    ``ClusterUnreachableError``: retried as transient, with the hint to check the kubeconfig.
+    Only helm's own error decides."""
+    stderr = "WARNING: Kubernetes configuration file is group-readable.\n" + _WATCH_RETRIES + error
+    assert classify(stderr, op="upgrade") is expected
+    err = helm_error("upgrade", Completed(["helm", "upgrade"], 1, "", stderr, 30.0), stderr, release="web")
+    assert type(err) is expected
+    assert "connection refused" not in str(err) or "connection refused" in error
+    assert ("(helm rolled the release back)" in str(err)) == ("rolled back" in error)
+
+
+def test_client_go_lines_alone_still_decide_when_helm_said_nothing_else() -> None:
+    assert classify(_WATCH_RETRIES) is ClusterUnreachableError
+    text = "E1207 11:48:09.588388   22196 memcache.go:265] couldn't get current server API group list\n"
+    assert classify(text) is ClusterUnreachableError
