@@ -36,6 +36,7 @@ __all__ = [
     "final_error",
     "helm_error",
     "kubectl_error",
+    "kubectl_said",
     "summarize",
 ]
 
@@ -53,7 +54,7 @@ UNREACHABLE = (
     r"(?i)kubernetes cluster unreachable|connection refused|no such host|unable to connect to the server"
     r"|dial tcp|network is unreachable|tls handshake timeout|no route to host"
     r"|i/o timeout|server has asked for the client to provide credentials"
-    r"|couldn't get current server api group list"
+    r"|couldn't get current server api group list|the connection to the server \S+ was refused"
 )
 _CLUSTERUNREACHABLE = r"(?i)kubernetes cluster unreachable"
 _REGISTRY_AUTH = (
@@ -248,12 +249,32 @@ def helm_error(
 KUBECTL_TIMED_OUT = r"(?i)timed out waiting"
 
 
+def kubectl_said(stderr: str) -> str:
+    """What a failed kubectl call says itself: its stderr without client-go's log lines
+    (klog's ``E1207 ... memcache.go:265] couldn't get current server API group list: ...
+    connection refused``, printed while a request is retried, whatever then failed); the
+    whole stderr when it holds nothing else. What the failure is (not found, a conflict, an
+    unreachable cluster) is read from this: a retry logged on the way does not make a
+    ``NotFound`` an unreachable cluster. kubectl's own words for one are kept:
+    ``The connection to the server 127.0.0.1:6443 was refused``.
+
+    >>> kubectl_said('E1207 12:00:01.000000   12345 memcache.go:265] "Unhandled Error" err="dial tcp: '
+    ...              'connect: connection refused"\\n'
+    ...              'Error from server (NotFound): pods "web-0" not found\\n')
+    'Error from server (NotFound): pods "web-0" not found'
+    """
+    own = "\n".join(line for line in stderr.splitlines() if line.strip() and not re.match(_KLOG, line.strip()))
+    return own or stderr
+
+
 def kubectl_error(op: str, result: Completed, stderr: str) -> HelmError:
-    """The error a failed ``kubectl <op>`` raises; ``stderr`` is ``result``'s, redacted."""
+    """The error a failed ``kubectl <op>`` raises; ``stderr`` is ``result``'s, redacted.
+    Its class is read from what kubectl said itself (:func:`kubectl_said`)."""
     cls: type[HelmError]
-    if result.timed_out or re.search(KUBECTL_TIMED_OUT, stderr):
+    said = kubectl_said(stderr)
+    if result.timed_out or re.search(KUBECTL_TIMED_OUT, said):
         cls = HelmTimeoutError
-    elif re.search(UNREACHABLE, stderr):
+    elif re.search(UNREACHABLE, said):
         cls = ClusterUnreachableError
     else:
         cls = HelmCommandError

@@ -24,7 +24,12 @@ from firestream_core.errors import HelmError
 from firestream_core.tools import kube_yaml
 from firestream_core.tools.coalesce import Coalescer
 from firestream_core.tools.helm_args import seconds
-from firestream_core.tools.helm_errors import KUBECTL_TIMED_OUT, UNREACHABLE, kubectl_error
+from firestream_core.tools.helm_errors import (
+    KUBECTL_TIMED_OUT,
+    UNREACHABLE,
+    kubectl_error,
+    kubectl_said,
+)
 from firestream_core.tools.kubetool import KubeTool
 from firestream_core.tools.process import Completed, Runner
 from firestream_core.tools.redact import Redactor
@@ -128,7 +133,8 @@ class Kubectl(KubeTool):
             args += ["--selector", selector]
         result = self._run("get", args)
         if not result.ok:
-            if not result.timed_out and re.search(_NOT_FOUND, result.stderr) and not re.search(UNREACHABLE, result.stderr):
+            said = kubectl_said(result.stderr)
+            if not result.timed_out and re.search(_NOT_FOUND, said) and not re.search(UNREACHABLE, said):
                 return None
             raise self._failure("get", result)
         return json.loads(result.stdout) if result.stdout.strip() else None
@@ -219,9 +225,10 @@ class Kubectl(KubeTool):
         text = "\n---\n".join(json.dumps(dict(o)) for o in objects) + "\n"
         args = ["get", "--filename", "-", "--output", "json", "--ignore-not-found", *self._scope(namespace)]
         result = self._run("get", args, stdin=text.encode("utf-8"))
+        said = kubectl_said(result.stderr) if not result.ok else ""
         if not result.ok and (
-            result.timed_out or re.search(UNREACHABLE, result.stderr)
-            or not re.search(r"resource mapping not found|no matches for kind|NotFound", result.stderr)
+            result.timed_out or re.search(UNREACHABLE, said)
+            or not re.search(r"resource mapping not found|no matches for kind|NotFound", said)
         ):
             raise self._failure("get", result, redactor=red)
         data = json.loads(result.stdout) if result.stdout.strip() else {}
@@ -250,8 +257,9 @@ class Kubectl(KubeTool):
         result = self._run("wait", args, timeout=seconds(timeout) + 60)
         if result.ok:
             return True
-        if re.search(KUBECTL_TIMED_OUT, result.stderr) or re.search(_NO_MATCH, result.stderr) or (
-            re.search(_NOT_FOUND, result.stderr) and not re.search(UNREACHABLE, result.stderr)
+        said = kubectl_said(result.stderr)
+        if re.search(KUBECTL_TIMED_OUT, said) or re.search(_NO_MATCH, said) or (
+            re.search(_NOT_FOUND, said) and not re.search(UNREACHABLE, said)
         ):
             return False
         raise self._failure("wait", result)
@@ -263,7 +271,8 @@ class Kubectl(KubeTool):
             args += ["--container", container]
         result = self._run("logs", args)
         if not result.ok:
-            if re.search(_NOT_FOUND, result.stderr) and not re.search(UNREACHABLE, result.stderr):
+            said = kubectl_said(result.stderr)
+            if re.search(_NOT_FOUND, said) and not re.search(UNREACHABLE, said):
                 return ""
             raise self._failure("logs", result)
         return self.redactor.redact(result.stdout)
@@ -356,7 +365,8 @@ class Kubectl(KubeTool):
         result, red = self._send("create", manifest, timeout)
         if result.ok:
             return json.loads(result.stdout)
-        if re.search(_ALREADY_EXISTS, result.stderr) and not re.search(UNREACHABLE, result.stderr):
+        said = kubectl_said(result.stderr)
+        if re.search(_ALREADY_EXISTS, said) and not re.search(UNREACHABLE, said):
             return None
         raise self._failure("create", result, redactor=red)
 
@@ -372,7 +382,7 @@ class Kubectl(KubeTool):
         result, red = self._send("replace", manifest, timeout)
         if result.ok:
             return json.loads(result.stdout)
-        stderr = result.stderr
+        stderr = kubectl_said(result.stderr)
         if not result.timed_out and not re.search(UNREACHABLE, stderr) and (
             re.search(_CONFLICT, stderr) or re.search(_NOT_FOUND, stderr)
         ):

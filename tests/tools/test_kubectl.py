@@ -118,3 +118,45 @@ def test_unreachable_server(kube, tmp_path: Path) -> None:  # noqa: ANN001
 def test_kubectl_binary_from_environment(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
     monkeypatch.setenv("FIRESTREAM_KUBECTL_BINARY", str(tmp_path / "k"))
     assert Kubectl().binary == str(tmp_path / "k")
+
+
+# client-go's retry lines (klog) that kubectl prints on its way to another failure
+KLOG_REFUSED = (
+    'E1207 12:00:00.000000   12345 memcache.go:265] "Unhandled Error" err="couldn\'t get current server API '
+    'group list: Get \\"https://127.0.0.1:6443/api?timeout=32s\\": dial tcp 127.0.0.1:6443: connect: '
+    'connection refused"\n'
+)
+
+
+def _kubectl_saying(tmp_path: Path, stderr: str) -> Kubectl:
+    """A kubectl that fails with ``stderr`` (what a real one prints after client-go retried)."""
+    (tmp_path / "stderr.txt").write_text(stderr)
+    fake = tmp_path / "kubectl"
+    fake.write_text(f"#!/bin/sh\ncat '{tmp_path / 'stderr.txt'}' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    return Kubectl(binary=fake)
+
+
+def test_a_not_found_after_client_go_logged_a_refused_connection_is_not_found(tmp_path: Path) -> None:
+    kc = _kubectl_saying(tmp_path, KLOG_REFUSED + 'Error from server (NotFound): pods "web-0" not found\n')
+    assert kc.get("pod", "web-0", namespace="default") is None
+    assert kc.logs("web-0", "default") == ""
+
+
+def test_a_failure_after_client_go_logged_a_refused_connection_is_not_an_unreachable_cluster(tmp_path: Path) -> None:
+    kc = _kubectl_saying(tmp_path, KLOG_REFUSED + 'Error from server (Forbidden): pods is forbidden: User '
+                                                 '"ci" cannot list resource "pods"\n')
+    with pytest.raises(HelmCommandError) as exc:
+        kc.get("pods", namespace="default")
+    assert not isinstance(exc.value, ClusterUnreachableError)
+    assert "forbidden" in str(exc.value)
+
+
+def test_kubectls_own_refused_connection_is_an_unreachable_cluster(tmp_path: Path) -> None:
+    kc = _kubectl_saying(tmp_path, KLOG_REFUSED + "The connection to the server 127.0.0.1:6443 was refused - "
+                                                 "did you specify the right host or port?\n")
+    with pytest.raises(ClusterUnreachableError):
+        kc.get("pod", "web-0", namespace="default")
+    kc = _kubectl_saying(tmp_path, KLOG_REFUSED)  # nothing but client-go's lines: they are the account
+    with pytest.raises(ClusterUnreachableError):
+        kc.get("pod", "web-0", namespace="default")
