@@ -116,6 +116,12 @@ def _structure_set_scalar(value: Any, _t: Any) -> str:
     return str(value)
 
 
+def _structure_label(value: Any, _t: Any) -> str:
+    if not isinstance(value, str):
+        raise _Problem(f"expected a string, got {type_name(value)} (labels are compared as text: quote it)")
+    return value
+
+
 def _structure_command(value: Any, _t: Any) -> tuple[str, ...]:
     import shlex
 
@@ -245,7 +251,7 @@ def converter() -> cattrs.Converter:
     c.register_structure_hook(ChartVersion, _structure_chart_version)
     c.register_structure_hook(StrictVersion, _structure_strict_version)
     c.register_structure_hook(SetScalar, _structure_set_scalar)
-    c.register_structure_hook(LabelValue, _structure_set_scalar)
+    c.register_structure_hook(LabelValue, _structure_label)
     c.register_structure_hook(Command, _structure_command)
     c.register_structure_hook(RepositoryURL, _structure_url)
     c.register_structure_hook(ChartRef, _structure_chart_ref)

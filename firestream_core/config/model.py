@@ -33,7 +33,8 @@ Command = NewType("Command", tuple)  # type: ignore[type-var]
 """A pre-upgrade command: an argument list, or a string split with shlex."""
 Action = NewType("Action", str)
 LabelValue = NewType("LabelValue", str)
-"""A label's value (``labels = {tier = "db"}``): a string, number or boolean, kept as text."""
+"""A label's value (``labels = {tier = "db"}``): a string, as Kubernetes labels and the
+``-l tier=db`` selectors it is compared with are (``tier = 5`` is refused: quote it)."""
 Table = NewType("Table", dict)  # type: ignore[type-var]
 """A TOML table kept as is (``values``)."""
 RepositoryURL = NewType("RepositoryURL", str)
