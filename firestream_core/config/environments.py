@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from firestream_core.config.converter import structure
 from firestream_core.config.paths import join_path, type_name, unknown_key
 
 if TYPE_CHECKING:
@@ -134,12 +135,14 @@ def apply_environment(
         return out, None
     where = join_path("environments", name)
     start = len(problems)
-    for key in ("kube_context", "namespace"):
-        if key in env and not isinstance(env[key], str):
-            problems.append(f"{where}.{key}: expected a string, got {type_name(env[key])}")
-    for key in ("releases", "values_files"):
-        if key in env and not (isinstance(env[key], list) and all(isinstance(v, str) for v in env[key])):
-            problems.append(f"{where}.{key}: expected an array of strings")
+    for key, kind in (("kube_context", str), ("namespace", str), ("releases", tuple[str, ...]),
+                      ("values_files", tuple[str, ...])):
+        if key not in env:
+            continue
+        if kind is not str and not isinstance(env[key], list):  # a string would be read as its letters
+            problems.append(f"{where}.{key}: expected an array of strings, got {type_name(env[key])}")
+        else:  # the converter names the item: environments.prod.releases[1]
+            problems.extend(structure(env[key], kind, join_path(where, key))[1])
     for key in ("values", "deployments"):
         if key in env and not isinstance(env[key], Mapping):
             problems.append(f"{where}.{key}: expected a table, got {type_name(env[key])}")

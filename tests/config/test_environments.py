@@ -57,6 +57,19 @@ def test_an_unknown_environment_or_key_is_a_problem_naming_it() -> None:
     assert any("unknown environment 'staging'" in p and "'prod'" in p for p in problems)
 
 
+def test_an_environment_key_of_the_wrong_type_names_the_item() -> None:
+    """``releases = ["db", 5]`` used to say only "expected an array of strings"."""
+    envs = {"prod": {"releases": ["db", 5], "values_files": "prod.yaml", "kube_context": 1}}
+    problems: list[str] = []
+    _, env = apply_environment({**DATA, "environments": envs}, "prod", problems)
+    assert env is None
+    assert problems == [
+        "environments.prod.kube_context: expected a string, got an integer",
+        "environments.prod.releases[1]: expected a string, got an integer",
+        "environments.prod.values_files: expected an array of strings, got a string",
+    ]
+
+
 def test_a_bad_key_an_overlay_sets_is_named_where_it_is_written(tmp_path) -> None:
     """Through validate --json: the overlay's key and line, not the release it was merged into
     (once each: the build pass does not report it again under the release)."""
