@@ -28,7 +28,7 @@ from firestream_core.config.model import (
     StrictVersion,
     Table,
 )
-from firestream_core.config.paths import join_path, type_name, unknown_key
+from firestream_core.config.paths import first_leaf, join_path, not_finite, type_name, unknown_key
 from firestream_core.model import SemVer, check_version, parse_duration
 from firestream_core.tools.sensitivity import url_has_credentials
 
@@ -220,20 +220,15 @@ def _unrepresentable(values: dict[str, Any]) -> tuple[str, str] | None:
     date-times are written as YAML timestamps, which helm reads as strings. Returned as
     ``(problem, key)``."""
     import datetime
-    import math
 
-    stack: list[tuple[str, Any]] = [("", values)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend((join_path(path, str(k)), v) for k, v in reversed(node.items()))
-        elif isinstance(node, list):
-            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
-        elif isinstance(node, datetime.time):
-            return "is a TOML local time, which a values file cannot hold: write it as a string", path
-        elif isinstance(node, float) and not math.isfinite(node):
-            return "is not a finite number (inf or nan), which helm's values cannot hold: write it as a string", path
-    return None
+    found = first_leaf(values, lambda v: isinstance(v, datetime.time) or not_finite(v),
+                       lambda path, k: join_path(path, str(k)))
+    if found is None:
+        return None
+    path, value = found
+    if isinstance(value, datetime.time):
+        return "is a TOML local time, which a values file cannot hold: write it as a string", path
+    return "is not a finite number (inf or nan), which helm's values cannot hold: write it as a string", path
 
 
 @functools.cache

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.config.paths import join_path
+from firestream_core.config.paths import first_leaf, join_path, not_finite
 from firestream_core.tools.readfile import VALUES_FILE_LIMIT
 
 if TYPE_CHECKING:
@@ -142,25 +142,10 @@ def yaml_mapping_problem(text: str) -> str | None:
     if docs and not isinstance(docs[0], dict):
         return f"is YAML holding {_kind(docs[0])}, not a mapping of values"
     if docs:
-        at = _not_finite(docs[0])
-        if at is not None:  # helm: "error converting YAML to JSON: json: unsupported value: +Inf"
+        found = first_leaf(docs[0], not_finite, lambda path, k: f"{path}.{k}" if path else str(k))
+        if found is not None:  # helm: "error converting YAML to JSON: json: unsupported value: +Inf"
+            at = found[0]
             return f"holds a number that is not finite (.inf or .nan) at '{at}', which helm cannot read: quote it"
-    return None
-
-
-def _not_finite(values: dict[Any, Any]) -> str | None:
-    """The key of the first ``.inf`` / ``.nan`` in a values document, or None."""
-    import math
-
-    stack: list[tuple[str, Any]] = [("", values)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(node.items()))
-        elif isinstance(node, list):
-            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
-        elif isinstance(node, float) and not math.isfinite(node):
-            return path
     return None
 
 
