@@ -590,6 +590,50 @@ class ChartInfo:
         return problems
 
 
+def chart_in_repository(info: ChartInfo) -> tuple[str, str, bool] | None:
+    """The helm repository ``info``'s chart comes from, the chart's name in it, and whether
+    ``repository`` names that repository; None for a local path, an ``oci://`` chart or a
+    chart named without a repository.
+
+    ``repository = "bitnami"`` is explicit; ``chart = "bitnami/postgresql"`` names it
+    implicitly. A ``repo/`` in ``chart`` is what helm is given (:attr:`ChartInfo.chart_ref`),
+    so it wins over ``repository``: ``chart = "mirror/postgresql"`` in a release of a chart
+    type whose default repository is ``bitnami`` comes from ``mirror``. The one place this
+    rule is written: the desired state, apply's ``pre_exec`` and the ``oci://`` repositories
+    (``tools/oci.py``) all read it here.
+
+    >>> chart_in_repository(ChartInfo(name="db", chart="bitnami/postgresql"))
+    ('bitnami', 'postgresql', False)
+    >>> chart_in_repository(ChartInfo(name="db", chart="mirror/postgresql", repository="bitnami"))
+    ('mirror', 'postgresql', False)
+    >>> chart_in_repository(ChartInfo(name="db", chart="postgresql", repository="bitnami"))
+    ('bitnami', 'postgresql', True)
+    >>> chart_in_repository(ChartInfo(name="db", chart="oci://host/charts/postgresql")) is None
+    True
+    """
+    if info.path is not None or info.chart.startswith(("oci://", "./", "../", "/", "~")):
+        return None
+    if "/" in info.chart:
+        prefix, name = info.chart.split("/", 1)
+        return prefix, name, prefix == info.repository
+    if info.repository:
+        return info.repository, info.chart, True
+    return None
+
+
+def chart_repository(info: ChartInfo) -> tuple[str | None, bool]:
+    """:func:`chart_in_repository`'s repository and whether it is explicit; ``(None, False)``
+    when the chart comes from none.
+
+    >>> chart_repository(ChartInfo(name="db", chart="bitnami/postgresql"))
+    ('bitnami', False)
+    >>> chart_repository(ChartInfo(name="api", path="charts/api"))
+    (None, False)
+    """
+    found = chart_in_repository(info)
+    return (found[0], found[2]) if found else (None, False)
+
+
 @attrs.frozen
 class ReleaseSettings:
     """Per-release run settings that are not helm options.
