@@ -231,6 +231,53 @@ def _unrepresentable(values: dict[str, Any]) -> tuple[str, str] | None:
     return "is not a finite number (inf or nan), which helm's values cannot hold: write it as a string", path
 
 
+_ARRAYS: dict[Any, Any] = {}
+"""An array type's origin -> what it is built as (filled when the converter is made)."""
+
+
+def _array_type(t: Any) -> bool:
+    """``list[X]``, ``tuple[X, ...]``, ``Sequence[X]``, ``set[X]``, ``frozenset[X]``: a TOML array
+    of one kind of item (a fixed-length ``tuple[X, Y]`` is left to cattrs)."""
+    import typing
+
+    args = typing.get_args(t)
+    if typing.get_origin(t) is tuple:
+        return len(args) == 2 and args[1] is Ellipsis
+    return typing.get_origin(t) in _ARRAYS and len(args) == 1
+
+
+def _array_hook(c: cattrs.Converter, t: Any) -> Any:
+    """The structuring of an array type: an array only (cattrs reads a string as its letters
+    and a table as its keys, so ``hosts = "a.example.com"`` became ``('a', '.', ...)``), each
+    item through its own hook, a wrong one named by its index."""
+    import typing
+
+    from cattrs.errors import IterableValidationError, IterableValidationNote
+
+    item = typing.get_args(t)[0]
+    build = _ARRAYS[typing.get_origin(t)]
+
+    def structure(value: Any, _t: Any) -> Any:
+        # a tuple or set: what unstructuring a chart type's options gives back (plugins --check)
+        if not isinstance(value, list | tuple | set | frozenset):
+            expected = "an array of strings" if item is str and isinstance(value, str) else "an array"
+            raise _Problem(f"expected {expected}, got {type_name(value)}")
+        hook = c.get_structure_hook(item)
+        out, errors = [], []
+        for i, v in enumerate(value):
+            try:
+                out.append(hook(v, item))
+            except Exception as exc:
+                exc.__notes__ = [*getattr(exc, "__notes__", []),
+                                 IterableValidationNote(f"Structuring {t} @ index {i}", i, item)]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError(f"While structuring {t!r}", errors, t)
+        return build(out)
+
+    return structure
+
+
 @functools.cache
 def converter() -> cattrs.Converter:
     """The one cattrs converter for firestream's config (unknown keys forbidden)."""
@@ -261,6 +308,12 @@ def converter() -> cattrs.Converter:
         return value
 
     c.register_structure_hook(Table, table)
+
+    from collections.abc import MutableSequence, MutableSet, Sequence, Set
+
+    _ARRAYS.update({list: list, MutableSequence: list, tuple: tuple, Sequence: tuple,
+                    set: set, MutableSet: set, frozenset: frozenset, Set: frozenset})
+    c.register_structure_hook_factory(_array_type, lambda t: _array_hook(c, t))
 
     labels_default = c.get_structure_hook(dict[str, LabelValue])
 

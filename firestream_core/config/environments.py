@@ -137,11 +137,7 @@ def apply_environment(
     start = len(problems)
     for key, kind in (("kube_context", str), ("namespace", str), ("releases", tuple[str, ...]),
                       ("values_files", tuple[str, ...])):
-        if key not in env:
-            continue
-        if kind is not str and not isinstance(env[key], list):  # a string would be read as its letters
-            problems.append(f"{where}.{key}: expected an array of strings, got {type_name(env[key])}")
-        else:  # the converter names the item: environments.prod.releases[1]
+        if key in env:  # the converter names the item: environments.prod.releases[1]
             problems.extend(structure(env[key], kind, join_path(where, key))[1])
     for key in ("values", "deployments"):
         if key in env and not isinstance(env[key], Mapping):

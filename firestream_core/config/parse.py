@@ -258,15 +258,6 @@ def _structure_release_keys(
     if "values" in raw and not isinstance(raw["values"], dict):
         problems.append(f"{join_path(where, 'values')}: expected a table, got {type_name(raw['values'])}")
         raw.pop("values")
-    for key in ("depends_on", "values_files", "sensitive_keys"):
-        if key in raw:
-            v = raw[key]
-            if isinstance(v, str):
-                problems.append(f"{join_path(where, key)}: expected an array of strings, got a string")
-                raw.pop(key)
-    for key in ("set", "yaml_files_content", "depends_on", "values_files"):
-        if key in raw and not isinstance(raw[key], list):  # a string or table would be iterated
-            problems.append(f"{join_path(where, key)}: expected an array, got {type_name(raw.pop(key))}")
     obj, errs = structure(raw, cls, where)
     if len(problems) == start and not errs:
         return obj
