@@ -22,7 +22,6 @@ replace the release's. Without ``-e`` the environments are ignored.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -59,13 +58,38 @@ class Environment:
 def overlay_problem(problem: str, overlaid: Mapping[str, tuple[str, frozenset[str]]]) -> str:
     """``problem`` about a key an environment's release overlay set, named at the overlay
     (``environments.prod.deployments.api.timeout: ...``) instead of the release it was merged
-    into; any other problem as it is."""
+    into; any other problem as it is. Of a table merged into the release's (``values``,
+    ``labels``) only what the overlay wrote is its (the keys hold those paths: ``labels.tier``)."""
     for where, (source, keys) in overlaid.items():
         if problem.startswith(where + "."):
-            key = re.split(r"[.\[:]", problem[len(where) + 1:], maxsplit=1)[0]
-            if key in keys:
+            at = problem[len(where) + 1:].split(": ", 1)[0]
+            if any(at == k or at.startswith((k + ".", k + "[")) for k in keys):
                 return source + problem[len(where):]
     return problem
+
+
+_MERGED = ("values", "labels")
+"""The release keys whose tables an overlay merges into the release's (``values_files`` is added)."""
+
+
+def _overlay_keys(entry: Mapping[str, Any], overlay: Mapping[str, Any]) -> frozenset[str]:
+    """What ``overlay`` writes into ``entry`` (before it is merged): its keys, and of a table
+    merged into the release's, the paths of its own leaves (``values.image.tag``)."""
+    out: set[str] = set()
+
+    def leaves(path: str, node: Any) -> None:
+        if isinstance(node, Mapping) and node:
+            for k, v in node.items():
+                leaves(join_path(path, str(k)), v)
+        else:
+            out.add(path)
+
+    for key, value in overlay.items():
+        if key in _MERGED and isinstance(value, Mapping) and isinstance(entry.get(key), Mapping) and value:
+            leaves(key, value)
+        else:
+            out.add(key)
+    return frozenset(out)
 
 
 def written_at(problem: str, config: ProjectConfig) -> str:
@@ -189,9 +213,10 @@ def apply_environment(
                 if not isinstance(overlay, Mapping):
                     problems.append(f"{where}.deployments.{rname}: expected a table, got {type_name(overlay)}")
                 else:
+                    written = _overlay_keys(entry, overlay)
                     _overlay_release(entry, overlay)
                     at = join_path("deployments", ctype) + ("" if single else f"[{len(kept)}]")
-                    overlaid[at] = (join_path(join_path(where, "deployments"), rname), frozenset(overlay))
+                    overlaid[at] = (join_path(join_path(where, "deployments"), rname), written)
             kept.append(entry)
         if kept:
             new_deployments[ctype] = kept[0] if single else kept

@@ -151,3 +151,27 @@ def test_a_cycle_an_overlay_makes_names_the_overlay(tmp_path, capsys) -> None:
     assert capsys.readouterr().err.splitlines()[1] == (
         f"  dependency cycle in {tmp_path / 'firestream.toml'}: db -> api -> db "
         "(environments.prod.deployments.db.depends_on)")
+
+
+def test_a_problem_in_a_merged_table_is_named_where_its_value_is_written(tmp_path, capsys) -> None:
+    """An overlay's ``labels`` / ``values`` are merged into the release's: a bad label the
+    release itself wrote was named at the overlay (``environments.prod.deployments.a.labels.tier``),
+    which does not hold it, as soon as the overlay set any label."""
+    import json
+
+    from firestream_core.cli.main import main
+
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "a"\nchart = "repo/a"\nlabels = {tier = 5}\nvalues = {n = inf}\n'
+        '[[deployments.generic]]\nname = "b"\nchart = "repo/b"\nvalues = {ok = 1}\n'
+        '[environments.prod.deployments.a]\nlabels = {extra = 1}\nvalues = {m = 1}\n'
+        '[environments.prod.deployments.b]\nvalues = {x = {y = [nan]}}\n'
+        '[repositories]\nrepo = "https://charts.example.com"\n')
+    assert main(["validate", "-f", str(tmp_path), "-e", "prod", "--json"]) == 1
+    problems = [(p["path"], p["line"]) for p in json.loads(capsys.readouterr().out)["problems"]]
+    assert problems == [
+        ("deployments.generic[0].labels.tier", 4),
+        ("environments.prod.deployments.a.labels.extra", 11),
+        ("deployments.generic[0].values.n", 5),
+        ("environments.prod.deployments.b.values.x.y[0]", 14),
+    ]
