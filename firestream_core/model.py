@@ -590,6 +590,21 @@ class ChartInfo:
         return problems
 
 
+LOCAL_CHART_PREFIXES = ("./", "../", "/", "~")
+"""How a ``chart`` that is a local folder or archive starts (helm reads it as a path)."""
+
+
+def is_local_chart(chart: str) -> bool:
+    """``chart`` names a local folder or archive (``./charts/web``, ``~/charts/web``), not a
+    repository's chart: the one rule the config checks, the desired state, ``pre_exec`` and
+    the library's file checks read.
+
+    >>> is_local_chart("./charts/web"), is_local_chart("~/web"), is_local_chart("bitnami/nginx")
+    (True, True, False)
+    """
+    return chart.startswith(LOCAL_CHART_PREFIXES)
+
+
 def chart_in_repository(info: ChartInfo) -> tuple[str, str, bool] | None:
     """The helm repository ``info``'s chart comes from, the chart's name in it, and whether
     ``repository`` names that repository; None for a local path, an ``oci://`` chart or a
@@ -611,7 +626,7 @@ def chart_in_repository(info: ChartInfo) -> tuple[str, str, bool] | None:
     >>> chart_in_repository(ChartInfo(name="db", chart="oci://host/charts/postgresql")) is None
     True
     """
-    if info.path is not None or info.chart.startswith(("oci://", "./", "../", "/", "~")):
+    if info.path is not None or info.chart.startswith("oci://") or is_local_chart(info.chart):
         return None
     if "/" in info.chart:
         prefix, name = info.chart.split("/", 1)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from firestream_core.config.paths import first_leaf, join_path, not_finite
+from firestream_core.model import is_local_chart
 from firestream_core.tools.readfile import VALUES_FILE_LIMIT
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 MAX_FILE_BYTES = VALUES_FILE_LIMIT
 """The largest values file read (8 MiB; ``tools.readfile.VALUES_FILE_LIMIT``)."""
-_LOCAL_PREFIXES = ("./", "../", "/", "~")
 
 
 def file_problems(config: ProjectConfig) -> list[str]:
@@ -54,7 +54,7 @@ def _table_problems(
     out: list[str] = []
     if keys.path is not None and keys.path.strip():
         out += _at(join_path(where, "path"), chart(keys.path))
-    elif keys.chart is not None and keys.chart.startswith(_LOCAL_PREFIXES):
+    elif keys.chart is not None and is_local_chart(keys.chart):
         out += _at(join_path(where, "chart"), chart(keys.chart))
     for i, f in enumerate(keys.values_files or ()):
         if f.strip():

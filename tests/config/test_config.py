@@ -770,3 +770,29 @@ def test_sensitive_keys_per_release_and_in_defaults(write_config, manager):
         """)
     (problem,) = problems_of(bad)
     assert problem.startswith("deployments.generic[0].sensitive_keys")
+
+
+def test_a_local_chart_under_home_is_a_path_to_every_check(write_config, manager, monkeypatch) -> None:
+    """``chart = "~/charts/web"`` is a local chart (the files pass checks it as one), but the
+    repository check had its own copy of the local-chart rule without ``~``: with a
+    ``repository`` given (a chart type's default, say) it asked for that repository's URL,
+    which ``chart = "./charts/web"`` never did."""
+    from firestream_core.config.project_check import check_project
+
+    path = write_config(
+        """
+        [[deployments.generic]]
+        name = "a"
+        chart = "./charts/web"
+        repository = "nope"
+        [[deployments.generic]]
+        name = "b"
+        chart = "~/charts/web"
+        repository = "nope"
+        """
+    )
+    chart = path.parent / "charts" / "web"
+    chart.mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    monkeypatch.setenv("HOME", str(path.parent))
+    assert check_project(path, manager).problems == []
