@@ -159,6 +159,16 @@ def _structure_url(value: Any, _t: Any) -> str:
     return value
 
 
+def repository_url_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a ``[repositories]`` URL (scheme, host, credentials in it),
+    in the words the file's check uses, or None: for a URL given elsewhere (``import --repo-url``)."""
+    try:
+        _structure_url(value, RepositoryURL)
+    except _Problem as exc:
+        return str(exc)
+    return None
+
+
 def url_problem(value: str, *, chart: bool = False) -> str | None:
     """What is wrong with an ``https://`` / ``oci://`` URL (the offending part quoted), or None.
 
