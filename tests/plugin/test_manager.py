@@ -526,7 +526,7 @@ def test_check_reports_every_problem_of_defaults_presets_and_options(fake_dists)
         f"{where}: preset 'quits' failed: SystemExit: 0",
         f"{where}: preset 'wrong' returned int, not a HelmChart",
         f"{where}: options must be an attrs class",
-        f"{where}: repository 'r' must be an https:// or oci:// URL",
+        f"{where}: repository 'r': scheme 'ftp' is not supported: expected an https://, http:// or oci:// URL",
     ]
 
 
