@@ -205,6 +205,8 @@ def chart_type_field_problems(ct: ChartType) -> list[str]:
     problems."""
     from collections.abc import Mapping
 
+    from firestream_core.tools.sensitivity import url_has_credentials
+
     out: list[str] = []
     if not isinstance(ct.presets, Mapping):
         out.append(f"presets must be a mapping of preset name -> callable, got {a_type(ct.presets)}")
@@ -224,6 +226,9 @@ def chart_type_field_problems(ct: ChartType) -> list[str]:
                 out.append(f"repositories: a repository name must be a str, got {a_type(key)}")
             elif not isinstance(url, str):
                 out.append(f"repositories[{key!r}] must be a URL string, got {a_type(url)}")
+            elif url_has_credentials(url):  # helm repo add would carry them on its command line
+                out.append(f"repositories[{key!r}] must not hold credentials: give them in the project's "
+                           "[registries.\"<host>\"] (they reach helm on stdin)")
     if not isinstance(ct.description, str):
         out.append(f"description must be a str, got {a_type(ct.description)}")
     if ct.destructive_steps is not None and not callable(ct.destructive_steps):

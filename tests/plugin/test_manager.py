@@ -227,6 +227,27 @@ def test_a_chart_type_with_wrongly_typed_fields_is_broken_naming_the_plugin_and_
     assert m.chart_type("demo").name == "demo"
 
 
+def test_a_chart_type_default_repository_with_credentials_is_broken_not_sent_to_helm(fake_dists) -> None:
+    """``repositories={"s": "https://user:pw@host/charts"}`` passed validate and apply ran
+    ``helm repo add s https://user:pw@host/charts``: the password on a child's command line."""
+    fake_dists.plugin("firestream-chart-leaky", "leaky", """
+        from firestream_core import ChartType, HelmChart, hookimpl
+
+        class Web(HelmChart):
+            pass
+
+        @hookimpl
+        def register_chart_types(register):
+            register(ChartType(name="web", chart_class=Web,
+                               repositories={"s": "https://user:s3cretpw@charts.example.com/x"}))
+        """)
+    m = get_plugin_manager(disabled=["defaults"])
+    ((name, cause),) = [(b.name, b.cause) for b in m.broken]
+    assert name == "leaky" and "s3cretpw" not in cause
+    assert cause.startswith("register_chart_types failed: TypeError: chart type 'web': repositories['s'] "
+                            "must not hold credentials")
+
+
 def test_two_entry_points_with_one_name(fake_dists) -> None:
     fake_dists.plugin("dist-a", "same", GOOD)
     fake_dists.plugin("dist-b", "same", chart_plugin_source("other", "O"))
