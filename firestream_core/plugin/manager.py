@@ -207,28 +207,30 @@ def chart_type_field_problems(ct: ChartType) -> list[str]:
 
     from firestream_core.tools.sensitivity import url_has_credentials
 
+    def table(field: str, value: object, what: str, item: Callable[[str, object], str | None]) -> None:
+        """``field`` must map str keys to items ``item`` finds nothing wrong with."""
+        if not isinstance(value, Mapping):
+            out.append(f"{field} must be a mapping of {what}, got {a_type(value)}")
+            return
+        for key, v in value.items():
+            problem = item(key, v) if isinstance(key, str) else f"a key must be a str, got {a_type(key)}"
+            if problem:
+                out.append(f"{field}[{key!r}] {problem}" if isinstance(key, str) else f"{field}: {problem}")
+
+    def repository(_key: str, url: object) -> str | None:
+        if not isinstance(url, str):
+            return f"must be a URL string, got {a_type(url)}"
+        if url_has_credentials(url):  # helm repo add would carry them on its command line
+            return ("must not hold credentials: give them in the project's [registries.\"<host>\"] "
+                    "(they reach helm on stdin)")
+        return None
+
     out: list[str] = []
-    if not isinstance(ct.presets, Mapping):
-        out.append(f"presets must be a mapping of preset name -> callable, got {a_type(ct.presets)}")
-    else:
-        for key, fn in ct.presets.items():
-            if not isinstance(key, str):
-                out.append(f"presets: a preset name must be a str, got {a_type(key)}")
-            elif not callable(fn):
-                out.append(f"presets[{key!r}] must be a callable returning a HelmChart, got {a_type(fn)}")
+    table("presets", ct.presets, "preset name -> callable",
+          lambda _k, fn: None if callable(fn) else f"must be a callable returning a HelmChart, got {a_type(fn)}")
     if ct.options is not None and not isinstance(ct.options, type):
         out.append(f"options must be an attrs class or None, got {a_type(ct.options)}")
-    if not isinstance(ct.repositories, Mapping):
-        out.append(f"repositories must be a mapping of repository name -> URL, got {a_type(ct.repositories)}")
-    else:
-        for key, url in ct.repositories.items():
-            if not isinstance(key, str):
-                out.append(f"repositories: a repository name must be a str, got {a_type(key)}")
-            elif not isinstance(url, str):
-                out.append(f"repositories[{key!r}] must be a URL string, got {a_type(url)}")
-            elif url_has_credentials(url):  # helm repo add would carry them on its command line
-                out.append(f"repositories[{key!r}] must not hold credentials: give them in the project's "
-                           "[registries.\"<host>\"] (they reach helm on stdin)")
+    table("repositories", ct.repositories, "repository name -> URL", repository)
     if not isinstance(ct.description, str):
         out.append(f"description must be a str, got {a_type(ct.description)}")
     if ct.destructive_steps is not None and not callable(ct.destructive_steps):
