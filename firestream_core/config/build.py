@@ -372,9 +372,9 @@ def _graph_problems(
             overlays = []
             for name in dict.fromkeys(getattr(p, "cycle", [])):
                 place = where.get(name) or _path_or_none(charts, name)
-                source, keys = config.overlaid.get(place, ("", frozenset())) if place else ("", frozenset())
-                if "depends_on" in keys:
-                    overlays.append(f"{source}.depends_on")
+                for source, keys in config.overlaid.get(place, ()) if place else ():
+                    if "depends_on" in keys:
+                        overlays.append(f"{source}.depends_on")
             out.append(f"{p} ({', '.join(overlays)})" if overlays else str(p))
     return out
 

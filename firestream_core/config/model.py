@@ -221,7 +221,9 @@ class ProjectConfig:
     kube_context: str | None = None
     # where each release overlay of that environment is written (config/environments.py):
     # a problem with a key it set is named there
-    overlaid: Mapping[str, tuple[str, frozenset[str]]] = attrs.field(factory=dict, eq=False, repr=False)
+    # (environments.Layers: where each thing it wrote is written)
+    overlaid: Mapping[str, tuple[tuple[str, frozenset[str]], ...]] = attrs.field(factory=dict, eq=False,
+                                                                                repr=False)
     # the releases the file defines that the environment's `releases` leaves out
     left_out: frozenset[str] = attrs.field(factory=frozenset, eq=False, repr=False)
     # a kept release's path here -> its path in the file, when `releases` left out one before it

@@ -131,7 +131,7 @@ def parse_config_collect(
         moved=env.moved if env else {},
     )
     if config.overlaid or config.moved:  # a problem of an environment's release: named where it is written
-        problems = [written_at(x, config) for x in problems]
+        problems = list(dict.fromkeys(written_at(x, config) for x in problems))  # an environment's value: once
     return config, problems, hints
 
 

@@ -108,8 +108,8 @@ def check_project(
     if config.overlaid or config.moved:  # a problem of an environment's release: named where it is written
         from firestream_core.config.environments import written_at
 
-        later = [written_at(x, config) for x in later]
-        build_problems = [written_at(x, config) for x in build_problems]
+        later = list(dict.fromkeys(written_at(x, config) for x in later))
+        build_problems = list(dict.fromkeys(written_at(x, config) for x in build_problems))
     problems += later
     seen_fields = {_field_of(x) for x in problems}
     for bp in build_problems:

@@ -175,3 +175,22 @@ def test_a_problem_in_a_merged_table_is_named_where_its_value_is_written(tmp_pat
         ("deployments.generic[0].values.n", 5),
         ("environments.prod.deployments.b.values.x.y[0]", 14),
     ]
+
+
+def test_a_problem_in_the_environments_own_values_is_named_there_once(tmp_path, capsys) -> None:
+    """``[environments.prod] values = {x = inf}`` is merged into every release: it was reported
+    once per release, each time at the release's block (``deployments.generic[0].values.x``,
+    line 1), none of which holds it."""
+    import json
+
+    from firestream_core.cli.main import main
+
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "a"\nchart = "repo/a"\n'
+        '[[deployments.generic]]\nname = "b"\nchart = "repo/b"\n'
+        '[environments.prod]\nvalues = {x = {y = inf}}\n'
+        '[environments.prod.deployments.b]\nvalues = {z = 1}\n'
+        '[repositories]\nrepo = "https://charts.example.com"\n')
+    assert main(["validate", "-f", str(tmp_path), "-e", "prod", "--json"]) == 1
+    problems = [(p["path"], p["line"]) for p in json.loads(capsys.readouterr().out)["problems"]]
+    assert problems == [("environments.prod.values.x.y", 8)]
