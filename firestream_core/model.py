@@ -587,7 +587,29 @@ class ChartInfo:
                             "[registries] (docs/secrets.md)")
         if self.history_max < 0:
             problems.append("history_max: must not be negative")
+        problems += self._list_problems()
         return problems
+
+    def _list_problems(self) -> list[str]:
+        """The list fields of the wrong type (``depends_on="db"`` was read as depending on 'd'
+        and 'b'), each naming the field and the item."""
+        out: list[str] = []
+        for field, item, what in (
+            ("depends_on", (str,), "a release name (str)"),
+            ("values_files", (str, os.PathLike), "a path"),
+            ("values", (ChartSetValue,), "a ChartSetValue"),
+            ("yaml_files_content", (ChartValuesGenerated,), "a ChartValuesGenerated"),
+        ):
+            value = getattr(self, field)
+            if not isinstance(value, list | tuple):
+                out.append(f"{field}: expected a list, each item {what}, got {type(value).__name__}")
+                continue
+            for i, v in enumerate(value):
+                if not isinstance(v, item):
+                    out.append(f"{field}[{i}]: expected {what}, got {type(v).__name__}")
+                elif isinstance(v, ChartSetValue) and not isinstance(v.key, str):
+                    out.append(f"{field}[{i}].key: expected a str, got {type(v.key).__name__}")
+        return out
 
 
 LOCAL_CHART_PREFIXES = ("./", "../", "/", "~")

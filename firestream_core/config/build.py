@@ -354,7 +354,9 @@ def _graph_problems(
     from firestream_core.errors import UnknownDependencyError
     from firestream_core.graph import find_problems
 
-    deps = {c.chart_info.name: list(c.chart_info.depends_on) for c in charts}
+    # a depends_on that is no list (ChartInfo.check() names it) is not read as its letters
+    deps = {c.chart_info.name: [d for d in c.chart_info.depends_on if isinstance(d, str)]
+            if isinstance(c.chart_info.depends_on, list | tuple) else [] for c in charts}
     where = {name: w for name, (w, _) in (unbuilt or {}).items()}
     for name, (_, d) in (unbuilt or {}).items():
         deps.setdefault(name, d)
