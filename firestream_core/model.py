@@ -587,7 +587,88 @@ class ChartInfo:
                             "[registries] (docs/secrets.md)")
         if self.history_max < 0:
             problems.append("history_max: must not be negative")
+        problems += self._list_problems()
         return problems
+
+    def _list_problems(self) -> list[str]:
+        """The list fields of the wrong type (``depends_on="db"`` was read as depending on 'd'
+        and 'b'), each naming the field and the item."""
+        out: list[str] = []
+        for field, item, what in (
+            ("depends_on", (str,), "a release name (str)"),
+            ("values_files", (str, os.PathLike), "a path"),
+            ("values", (ChartSetValue,), "a ChartSetValue"),
+            ("yaml_files_content", (ChartValuesGenerated,), "a ChartValuesGenerated"),
+        ):
+            value = getattr(self, field)
+            if not isinstance(value, list | tuple):
+                out.append(f"{field}: expected a list, each item {what}, got {type(value).__name__}")
+                continue
+            for i, v in enumerate(value):
+                if not isinstance(v, item):
+                    out.append(f"{field}[{i}]: expected {what}, got {type(v).__name__}")
+                elif isinstance(v, ChartSetValue) and not isinstance(v.key, str):
+                    out.append(f"{field}[{i}].key: expected a str, got {type(v.key).__name__}")
+        return out
+
+
+LOCAL_CHART_PREFIXES = ("./", "../", "/", "~")
+"""How a ``chart`` that is a local folder or archive starts (helm reads it as a path)."""
+
+
+def is_local_chart(chart: str) -> bool:
+    """``chart`` names a local folder or archive (``./charts/web``, ``~/charts/web``), not a
+    repository's chart: the one rule the config checks, the desired state, ``pre_exec`` and
+    the library's file checks read.
+
+    >>> is_local_chart("./charts/web"), is_local_chart("~/web"), is_local_chart("bitnami/nginx")
+    (True, True, False)
+    """
+    return chart.startswith(LOCAL_CHART_PREFIXES)
+
+
+def chart_in_repository(info: ChartInfo) -> tuple[str, str, bool] | None:
+    """The helm repository ``info``'s chart comes from, the chart's name in it, and whether
+    ``repository`` names that repository; None for a local path, an ``oci://`` chart or a
+    chart named without a repository.
+
+    ``repository = "bitnami"`` is explicit; ``chart = "bitnami/postgresql"`` names it
+    implicitly. A ``repo/`` in ``chart`` is what helm is given (:attr:`ChartInfo.chart_ref`),
+    so it wins over ``repository``: ``chart = "mirror/postgresql"`` in a release of a chart
+    type whose default repository is ``bitnami`` comes from ``mirror``. The one place this
+    rule is written: the desired state, apply's ``pre_exec`` and the ``oci://`` repositories
+    (``tools/oci.py``) all read it here.
+
+    >>> chart_in_repository(ChartInfo(name="db", chart="bitnami/postgresql"))
+    ('bitnami', 'postgresql', False)
+    >>> chart_in_repository(ChartInfo(name="db", chart="mirror/postgresql", repository="bitnami"))
+    ('mirror', 'postgresql', False)
+    >>> chart_in_repository(ChartInfo(name="db", chart="postgresql", repository="bitnami"))
+    ('bitnami', 'postgresql', True)
+    >>> chart_in_repository(ChartInfo(name="db", chart="oci://host/charts/postgresql")) is None
+    True
+    """
+    if info.path is not None or info.chart.startswith("oci://") or is_local_chart(info.chart):
+        return None
+    if "/" in info.chart:
+        prefix, name = info.chart.split("/", 1)
+        return prefix, name, prefix == info.repository
+    if info.repository:
+        return info.repository, info.chart, True
+    return None
+
+
+def chart_repository(info: ChartInfo) -> tuple[str | None, bool]:
+    """:func:`chart_in_repository`'s repository and whether it is explicit; ``(None, False)``
+    when the chart comes from none.
+
+    >>> chart_repository(ChartInfo(name="db", chart="bitnami/postgresql"))
+    ('bitnami', False)
+    >>> chart_repository(ChartInfo(name="api", path="charts/api"))
+    (None, False)
+    """
+    found = chart_in_repository(info)
+    return (found[0], found[2]) if found else (None, False)
 
 
 @attrs.frozen

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from firestream_core.lazy import lazy_attribute
-from firestream_core.model import HelmAction, HelmChart, InstalledRelease
+from firestream_core.model import HelmAction, HelmChart, InstalledRelease, is_local_chart
 
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectConfig
@@ -577,7 +577,7 @@ class Project:
 
         out: list[str] = []
         local = str(info.path) if info.path is not None else None
-        if local is None and info.chart.startswith(("./", "../", "/", "~")):
+        if local is None and is_local_chart(info.chart):
             local = info.chart
         if local:
             problem = chart_path_problem(self.project_dir, local)

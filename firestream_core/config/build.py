@@ -354,7 +354,9 @@ def _graph_problems(
     from firestream_core.errors import UnknownDependencyError
     from firestream_core.graph import find_problems
 
-    deps = {c.chart_info.name: list(c.chart_info.depends_on) for c in charts}
+    # a depends_on that is no list (ChartInfo.check() names it) is not read as its letters
+    deps = {c.chart_info.name: [d for d in c.chart_info.depends_on if isinstance(d, str)]
+            if isinstance(c.chart_info.depends_on, list | tuple) else [] for c in charts}
     where = {name: w for name, (w, _) in (unbuilt or {}).items()}
     for name, (_, d) in (unbuilt or {}).items():
         deps.setdefault(name, d)
@@ -372,9 +374,9 @@ def _graph_problems(
             overlays = []
             for name in dict.fromkeys(getattr(p, "cycle", [])):
                 place = where.get(name) or _path_or_none(charts, name)
-                source, keys = config.overlaid.get(place, ("", frozenset())) if place else ("", frozenset())
-                if "depends_on" in keys:
-                    overlays.append(f"{source}.depends_on")
+                for source, keys in config.overlaid.get(place, ()) if place else ():
+                    if "depends_on" in keys:
+                        overlays.append(f"{source}.depends_on")
             out.append(f"{p} ({', '.join(overlays)})" if overlays else str(p))
     return out
 

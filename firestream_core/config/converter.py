@@ -28,7 +28,7 @@ from firestream_core.config.model import (
     StrictVersion,
     Table,
 )
-from firestream_core.config.paths import join_path, type_name, unknown_key
+from firestream_core.config.paths import first_leaf, join_path, not_finite, type_name, unknown_key
 from firestream_core.model import SemVer, check_version, parse_duration
 from firestream_core.tools.sensitivity import url_has_credentials
 
@@ -116,6 +116,12 @@ def _structure_set_scalar(value: Any, _t: Any) -> str:
     return str(value)
 
 
+def _structure_label(value: Any, _t: Any) -> str:
+    if not isinstance(value, str):
+        raise _Problem(f"expected a string, got {type_name(value)} (labels are compared as text: quote it)")
+    return value
+
+
 def _structure_command(value: Any, _t: Any) -> tuple[str, ...]:
     import shlex
 
@@ -151,6 +157,16 @@ def _structure_url(value: Any, _t: Any) -> str:
     if problem:
         raise _Problem(problem)
     return value
+
+
+def repository_url_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a ``[repositories]`` URL (scheme, host, credentials in it),
+    in the words the file's check uses, or None: for a URL given elsewhere (``import --repo-url``)."""
+    try:
+        _structure_url(value, RepositoryURL)
+    except _Problem as exc:
+        return str(exc)
+    return None
 
 
 def url_problem(value: str, *, chart: bool = False) -> str | None:
@@ -214,20 +230,62 @@ def _unrepresentable(values: dict[str, Any]) -> tuple[str, str] | None:
     date-times are written as YAML timestamps, which helm reads as strings. Returned as
     ``(problem, key)``."""
     import datetime
-    import math
 
-    stack: list[tuple[str, Any]] = [("", values)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend((join_path(path, str(k)), v) for k, v in reversed(node.items()))
-        elif isinstance(node, list):
-            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
-        elif isinstance(node, datetime.time):
-            return "is a TOML local time, which a values file cannot hold: write it as a string", path
-        elif isinstance(node, float) and not math.isfinite(node):
-            return "is not a finite number (inf or nan), which helm's values cannot hold: write it as a string", path
-    return None
+    found = first_leaf(values, lambda v: isinstance(v, datetime.time) or not_finite(v),
+                       lambda path, k: join_path(path, str(k)))
+    if found is None:
+        return None
+    path, value = found
+    if isinstance(value, datetime.time):
+        return "is a TOML local time, which a values file cannot hold: write it as a string", path
+    return "is not a finite number (inf or nan), which helm's values cannot hold: write it as a string", path
+
+
+_ARRAYS: dict[Any, Any] = {}
+"""An array type's origin -> what it is built as (filled when the converter is made)."""
+
+
+def _array_type(t: Any) -> bool:
+    """``list[X]``, ``tuple[X, ...]``, ``Sequence[X]``, ``set[X]``, ``frozenset[X]``: a TOML array
+    of one kind of item (a fixed-length ``tuple[X, Y]`` is left to cattrs)."""
+    import typing
+
+    args = typing.get_args(t)
+    if typing.get_origin(t) is tuple:
+        return len(args) == 2 and args[1] is Ellipsis
+    return typing.get_origin(t) in _ARRAYS and len(args) == 1
+
+
+def _array_hook(c: cattrs.Converter, t: Any) -> Any:
+    """The structuring of an array type: an array only (cattrs reads a string as its letters
+    and a table as its keys, so ``hosts = "a.example.com"`` became ``('a', '.', ...)``), each
+    item through its own hook, a wrong one named by its index."""
+    import typing
+
+    from cattrs.errors import IterableValidationError, IterableValidationNote
+
+    item = typing.get_args(t)[0]
+    build = _ARRAYS[typing.get_origin(t)]
+
+    def structure(value: Any, _t: Any) -> Any:
+        # a tuple or set: what unstructuring a chart type's options gives back (plugins --check)
+        if not isinstance(value, list | tuple | set | frozenset):
+            expected = "an array of strings" if item is str and isinstance(value, str) else "an array"
+            raise _Problem(f"expected {expected}, got {type_name(value)}")
+        hook = c.get_structure_hook(item)
+        out, errors = [], []
+        for i, v in enumerate(value):
+            try:
+                out.append(hook(v, item))
+            except Exception as exc:
+                exc.__notes__ = [*getattr(exc, "__notes__", []),
+                                 IterableValidationNote(f"Structuring {t} @ index {i}", i, item)]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError(f"While structuring {t!r}", errors, t)
+        return build(out)
+
+    return structure
 
 
 @functools.cache
@@ -245,7 +303,7 @@ def converter() -> cattrs.Converter:
     c.register_structure_hook(ChartVersion, _structure_chart_version)
     c.register_structure_hook(StrictVersion, _structure_strict_version)
     c.register_structure_hook(SetScalar, _structure_set_scalar)
-    c.register_structure_hook(LabelValue, _structure_set_scalar)
+    c.register_structure_hook(LabelValue, _structure_label)
     c.register_structure_hook(Command, _structure_command)
     c.register_structure_hook(RepositoryURL, _structure_url)
     c.register_structure_hook(ChartRef, _structure_chart_ref)
@@ -260,6 +318,12 @@ def converter() -> cattrs.Converter:
         return value
 
     c.register_structure_hook(Table, table)
+
+    from collections.abc import MutableSequence, MutableSet, Sequence, Set
+
+    _ARRAYS.update({list: list, MutableSequence: list, tuple: tuple, Sequence: tuple,
+                    set: set, MutableSet: set, frozenset: frozenset, Set: frozenset})
+    c.register_structure_hook_factory(_array_type, lambda t: _array_hook(c, t))
 
     labels_default = c.get_structure_hook(dict[str, LabelValue])
 

@@ -22,16 +22,19 @@ replace the release's. Without ``-e`` the environments are ignored.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from firestream_core.config.converter import structure
 from firestream_core.config.paths import join_path, type_name, unknown_key
 
 if TYPE_CHECKING:
     from firestream_core.config.model import ProjectConfig
+
+Layers = tuple[tuple[str, frozenset[str]], ...]
+"""What an environment wrote into one release: (where it is written, the keys or leaf paths)."""
 
 ENV_KEYS = ("kube_context", "namespace", "releases", "values", "values_files", "deployments")
 
@@ -42,9 +45,10 @@ class Environment:
 
     name: str
     kube_context: str | None = None
-    overlaid: Mapping[str, tuple[str, frozenset[str]]] = attrs.field(factory=dict)
-    """A release's path in the merged config (``deployments.generic[1]``) -> the path of the
-    overlay that set some of its keys (``environments.prod.deployments.api``) and those keys:
+    overlaid: Mapping[str, Layers] = attrs.field(factory=dict)
+    """A release's path in the merged config (``deployments.generic[1]``) -> what the environment
+    wrote into it, the release's own overlay first: ``(environments.prod.deployments.api, its
+    keys)``, then ``(environments.prod, values.<leaf paths>)`` for the environment's ``values``;
     a problem with one of them is reported where it is written (:func:`overlay_problem`)."""
     left_out: frozenset[str] = frozenset()
     """The releases the file defines that the environment's ``releases`` leaves out: a
@@ -55,16 +59,42 @@ class Environment:
     its problems are named at its own block (:func:`written_at`), not at the one before."""
 
 
-def overlay_problem(problem: str, overlaid: Mapping[str, tuple[str, frozenset[str]]]) -> str:
+def overlay_problem(problem: str, overlaid: Mapping[str, Layers]) -> str:
     """``problem`` about a key an environment's release overlay set, named at the overlay
-    (``environments.prod.deployments.api.timeout: ...``) instead of the release it was merged
-    into; any other problem as it is."""
-    for where, (source, keys) in overlaid.items():
+    (``environments.prod.deployments.api.timeout: ...``), or about a value of the environment's
+    own ``values`` (``environments.prod.values.x``), instead of the release it was merged into;
+    any other problem as it is. Of a table merged into the release's (``values``, ``labels``)
+    only what the overlay wrote is its (the keys hold those paths: ``labels.tier``)."""
+    for where, layers in overlaid.items():
         if problem.startswith(where + "."):
-            key = re.split(r"[.\[:]", problem[len(where) + 1:], maxsplit=1)[0]
-            if key in keys:
-                return source + problem[len(where):]
+            at = problem[len(where) + 1:].split(": ", 1)[0]
+            for source, keys in layers:
+                if any(at == k or at.startswith((k + ".", k + "[")) for k in keys):
+                    return source + problem[len(where):]
     return problem
+
+
+_MERGED = ("values", "labels")
+"""The release keys whose tables an overlay merges into the release's (``values_files`` is added)."""
+
+
+def _overlay_keys(entry: Mapping[str, Any], overlay: Mapping[str, Any]) -> frozenset[str]:
+    """What ``overlay`` writes into ``entry`` (before it is merged): its keys, and of a table
+    merged into the release's, the paths of its own leaves (``values.image.tag``)."""
+    out: set[str] = set()
+    for key, value in overlay.items():
+        if key in _MERGED and isinstance(value, Mapping) and isinstance(entry.get(key), Mapping) and value:
+            out |= _leaf_paths(key, value)
+        else:
+            out.add(key)
+    return frozenset(out)
+
+
+def _leaf_paths(path: str, node: Any) -> frozenset[str]:
+    """The paths of a table's leaves (``values.image.tag``); an array is one leaf (merging replaces it)."""
+    if isinstance(node, Mapping) and node:
+        return frozenset().union(*(_leaf_paths(join_path(path, str(k)), v) for k, v in node.items()))
+    return frozenset({path})
 
 
 def written_at(problem: str, config: ProjectConfig) -> str:
@@ -134,12 +164,10 @@ def apply_environment(
         return out, None
     where = join_path("environments", name)
     start = len(problems)
-    for key in ("kube_context", "namespace"):
-        if key in env and not isinstance(env[key], str):
-            problems.append(f"{where}.{key}: expected a string, got {type_name(env[key])}")
-    for key in ("releases", "values_files"):
-        if key in env and not (isinstance(env[key], list) and all(isinstance(v, str) for v in env[key])):
-            problems.append(f"{where}.{key}: expected an array of strings")
+    for key, kind in (("kube_context", str), ("namespace", str), ("releases", tuple[str, ...]),
+                      ("values_files", tuple[str, ...])):
+        if key in env:  # the converter names the item: environments.prod.releases[1]
+            problems.extend(structure(env[key], kind, join_path(where, key))[1])
     for key in ("values", "deployments"):
         if key in env and not isinstance(env[key], Mapping):
             problems.append(f"{where}.{key}: expected a table, got {type_name(env[key])}")
@@ -156,7 +184,9 @@ def apply_environment(
     enabled = env.get("releases")
     overlays: Mapping[str, Any] = env.get("deployments", {})
     seen: set[str] = set()
-    overlaid: dict[str, tuple[str, frozenset[str]]] = {}
+    overlaid: dict[str, Layers] = {}
+    env_values = env.get("values")
+    env_layer = (where, _leaf_paths("values", env_values)) if isinstance(env_values, Mapping) and env_values else None
     moved: dict[str, str] = {}
     new_deployments: dict[str, Any] = {}
     for ctype, entries in deployments.items():
@@ -186,13 +216,17 @@ def apply_environment(
                 own = entry.get("values_files", [])
                 entry["values_files"] = [*(own if isinstance(own, list) else []), *env["values_files"]]
             overlay = overlays.get(rname)
+            layers: list[tuple[str, frozenset[str]]] = []
             if overlay is not None:
                 if not isinstance(overlay, Mapping):
                     problems.append(f"{where}.deployments.{rname}: expected a table, got {type_name(overlay)}")
                 else:
+                    layers.append((join_path(join_path(where, "deployments"), rname), _overlay_keys(entry, overlay)))
                     _overlay_release(entry, overlay)
-                    at = join_path("deployments", ctype) + ("" if single else f"[{len(kept)}]")
-                    overlaid[at] = (join_path(join_path(where, "deployments"), rname), frozenset(overlay))
+            if env_layer is not None:
+                layers.append(env_layer)
+            if layers:
+                overlaid[join_path("deployments", ctype) + ("" if single else f"[{len(kept)}]")] = tuple(layers)
             kept.append(entry)
         if kept:
             new_deployments[ctype] = kept[0] if single else kept

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from firestream_core.config.paths import join_path
+from firestream_core.config.paths import first_leaf, join_path, not_finite
+from firestream_core.model import is_local_chart
 from firestream_core.tools.readfile import VALUES_FILE_LIMIT
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 MAX_FILE_BYTES = VALUES_FILE_LIMIT
 """The largest values file read (8 MiB; ``tools.readfile.VALUES_FILE_LIMIT``)."""
-_LOCAL_PREFIXES = ("./", "../", "/", "~")
 
 
 def file_problems(config: ProjectConfig) -> list[str]:
@@ -54,7 +54,7 @@ def _table_problems(
     out: list[str] = []
     if keys.path is not None and keys.path.strip():
         out += _at(join_path(where, "path"), chart(keys.path))
-    elif keys.chart is not None and keys.chart.startswith(_LOCAL_PREFIXES):
+    elif keys.chart is not None and is_local_chart(keys.chart):
         out += _at(join_path(where, "chart"), chart(keys.chart))
     for i, f in enumerate(keys.values_files or ()):
         if f.strip():
@@ -142,25 +142,10 @@ def yaml_mapping_problem(text: str) -> str | None:
     if docs and not isinstance(docs[0], dict):
         return f"is YAML holding {_kind(docs[0])}, not a mapping of values"
     if docs:
-        at = _not_finite(docs[0])
-        if at is not None:  # helm: "error converting YAML to JSON: json: unsupported value: +Inf"
+        found = first_leaf(docs[0], not_finite, lambda path, k: f"{path}.{k}" if path else str(k))
+        if found is not None:  # helm: "error converting YAML to JSON: json: unsupported value: +Inf"
+            at = found[0]
             return f"holds a number that is not finite (.inf or .nan) at '{at}', which helm cannot read: quote it"
-    return None
-
-
-def _not_finite(values: dict[Any, Any]) -> str | None:
-    """The key of the first ``.inf`` / ``.nan`` in a values document, or None."""
-    import math
-
-    stack: list[tuple[str, Any]] = [("", values)]
-    while stack:
-        path, node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(node.items()))
-        elif isinstance(node, list):
-            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
-        elif isinstance(node, float) and not math.isfinite(node):
-            return path
     return None
 
 

@@ -33,7 +33,8 @@ Command = NewType("Command", tuple)  # type: ignore[type-var]
 """A pre-upgrade command: an argument list, or a string split with shlex."""
 Action = NewType("Action", str)
 LabelValue = NewType("LabelValue", str)
-"""A label's value (``labels = {tier = "db"}``): a string, number or boolean, kept as text."""
+"""A label's value (``labels = {tier = "db"}``): a string, as Kubernetes labels and the
+``-l tier=db`` selectors it is compared with are (``tier = 5`` is refused: quote it)."""
 Table = NewType("Table", dict)  # type: ignore[type-var]
 """A TOML table kept as is (``values``)."""
 RepositoryURL = NewType("RepositoryURL", str)
@@ -220,7 +221,9 @@ class ProjectConfig:
     kube_context: str | None = None
     # where each release overlay of that environment is written (config/environments.py):
     # a problem with a key it set is named there
-    overlaid: Mapping[str, tuple[str, frozenset[str]]] = attrs.field(factory=dict, eq=False, repr=False)
+    # (environments.Layers: where each thing it wrote is written)
+    overlaid: Mapping[str, tuple[tuple[str, frozenset[str]], ...]] = attrs.field(factory=dict, eq=False,
+                                                                                repr=False)
     # the releases the file defines that the environment's `releases` leaves out
     left_out: frozenset[str] = attrs.field(factory=frozenset, eq=False, repr=False)
     # a kept release's path here -> its path in the file, when `releases` left out one before it

@@ -131,7 +131,7 @@ def parse_config_collect(
         moved=env.moved if env else {},
     )
     if config.overlaid or config.moved:  # a problem of an environment's release: named where it is written
-        problems = [written_at(x, config) for x in problems]
+        problems = list(dict.fromkeys(written_at(x, config) for x in problems))  # an environment's value: once
     return config, problems, hints
 
 
@@ -258,15 +258,6 @@ def _structure_release_keys(
     if "values" in raw and not isinstance(raw["values"], dict):
         problems.append(f"{join_path(where, 'values')}: expected a table, got {type_name(raw['values'])}")
         raw.pop("values")
-    for key in ("depends_on", "values_files", "sensitive_keys"):
-        if key in raw:
-            v = raw[key]
-            if isinstance(v, str):
-                problems.append(f"{join_path(where, key)}: expected an array of strings, got a string")
-                raw.pop(key)
-    for key in ("set", "yaml_files_content", "depends_on", "values_files"):
-        if key in raw and not isinstance(raw[key], list):  # a string or table would be iterated
-            problems.append(f"{join_path(where, key)}: expected an array, got {type_name(raw.pop(key))}")
     obj, errs = structure(raw, cls, where)
     if len(problems) == start and not errs:
         return obj

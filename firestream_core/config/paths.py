@@ -9,7 +9,7 @@ the chart building so that they all name places alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -24,6 +24,32 @@ def join_path(path: str, key: Any) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
     return f"{path}.{quote_key(key)}" if path else quote_key(key)
+
+
+def first_leaf(
+    values: Any, offending: Callable[[Any], bool], join: Callable[[str, Any], str] = join_path
+) -> tuple[str, Any] | None:
+    """The first value in nested tables and arrays (a ``values`` table, a values document)
+    that ``offending`` refuses, in the order they are written, with its path, or None; the
+    caller says what is wrong with it (never quoting it: it may be a secret). ``join(path, key)`` spells a table's key (an array's index is
+    ``[i]``); the walk is a loop, not a recursion, however deep the document."""
+    stack: list[tuple[str, Any]] = [("", values)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((join(path, k), v) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
+        elif offending(node):
+            return path, node
+    return None
+
+
+def not_finite(value: Any) -> bool:
+    """``inf`` / ``nan``: a float TOML and YAML can hold and helm's values (JSON) cannot."""
+    import math
+
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def type_name(value: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from firestream_core.config.converter import converter, structure
+from firestream_core.config.converter import converter, repository_url_problem, structure
 from firestream_core.config.model import RELEASE_KEYS
 from firestream_core.model import ChartInfo, HelmChart, unset_chart_fields
 from firestream_core.plugin.chart_methods import chart_method_problems, misnamed_chart_methods
@@ -75,9 +75,10 @@ def check_plugins(manager: FirestreamPluginManager) -> list[str]:
                 clash = sorted(a.name for a in attrs.fields(ct.options) if a.name in release_keys)
                 if clash:
                     problems.append(f"{where}: options shadow release keys: {', '.join(clash)}")
-        for repo, url in ct.repositories.items():
-            if not str(url).startswith(("https://", "http://", "oci://")):
-                problems.append(f"{where}: repository '{repo}' must be an https:// or oci:// URL")
+        for repo, url in ct.repositories.items():  # the [repositories] rule: they are merged with it
+            problem = repository_url_problem(url)
+            if problem:
+                problems.append(f"{where}: repository '{repo}': {problem}")
     return problems
 
 

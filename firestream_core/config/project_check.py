@@ -28,6 +28,7 @@ import attrs
 from firestream_core.config.model import DEFAULT_CONFIG_NAME
 from firestream_core.config.paths import problems_hint
 from firestream_core.errors import ConfigError
+from firestream_core.model import is_local_chart
 
 if TYPE_CHECKING:
     from firestream_core.config.build import BuiltCharts
@@ -107,8 +108,8 @@ def check_project(
     if config.overlaid or config.moved:  # a problem of an environment's release: named where it is written
         from firestream_core.config.environments import written_at
 
-        later = [written_at(x, config) for x in later]
-        build_problems = [written_at(x, config) for x in build_problems]
+        later = list(dict.fromkeys(written_at(x, config) for x in later))
+        build_problems = list(dict.fromkeys(written_at(x, config) for x in build_problems))
     problems += later
     seen_fields = {_field_of(x) for x in problems}
     for bp in build_problems:
@@ -155,7 +156,7 @@ def _repository_problems(
     for chart, where in zip(charts, charts.paths, strict=False):
         info = chart.chart_info
         repo = info.repository
-        if not repo or info.path is not None or info.chart.startswith(("oci://", "./", "../", "/")):
+        if not repo or info.path is not None or info.chart.startswith("oci://") or is_local_chart(info.chart):
             continue
         if repo not in known:
             out.append(

@@ -43,7 +43,7 @@ import attrs
 from firestream_core.deploy.debuginfo import (
     collect_debug_info,
 )
-from firestream_core.deploy.desired import add_chart_repository, chart_repository
+from firestream_core.deploy.desired import add_chart_repository
 from firestream_core.deploy.recovery import prepare_release, release_status
 from firestream_core.deploy.workloads import check_pods_running
 from firestream_core.errors import ChartNotFoundError, HelmCommandError
@@ -51,6 +51,8 @@ from firestream_core.model import (
     ExecOutcome,
     HelmAction,
     ValidationResult,
+    chart_repository,
+    is_local_chart,
     parse_duration,
 )
 from firestream_core.plugin.helpers import current_release, is_dry_run
@@ -69,10 +71,6 @@ VALIDATION_FAILURE_MODES = ("fail", "warn")
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-
-def _looks_like_path(chart: str) -> bool:
-    return chart.startswith(("./", "../", "/", "~"))
 
 
 def _missing_repository_message(info: ChartInfo, repo: str) -> str:
@@ -128,7 +126,7 @@ def check_prerequisites(chart: HelmChart, context: DeployContext, payload: Chart
         p = _file_problem(context, "chart path", info.path, directory_ok=True)
         if p:
             problems.append(p)
-    elif _looks_like_path(info.chart):
+    elif is_local_chart(info.chart):
         p = _file_problem(context, "chart path", info.chart, directory_ok=True)
         if p:
             problems.append(p)

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 
 from firestream_core.errors import FirestreamError, PluginError
+from firestream_core.model import chart_repository
 from firestream_core.plugin.manager import a_type
 from firestream_core.plugin.stage_tools import ClusterTool, HelmTool, KubectlTool
 from firestream_core.tools.chartfiles import read_once, reading_once
@@ -795,31 +796,6 @@ def _exact_text(text: str) -> str | None:
     except ValueError:
         return None
     return text.lstrip("v")
-
-
-def chart_repository(info: ChartInfo) -> tuple[str | None, bool]:
-    """The helm repository name the chart comes from, and whether it was named explicitly.
-
-    ``repository = "bitnami"`` is explicit; ``chart = "bitnami/postgresql"``
-    names it implicitly. Local paths and ``oci://`` charts have none. A ``repo/``
-    in ``chart`` is what helm is given (:attr:`ChartInfo.chart_ref`), so it wins
-    over ``repository``: ``chart = "mirror/postgresql"`` in a release of a chart
-    type whose default repository is ``bitnami`` comes from ``mirror``.
-
-    >>> from firestream_core.model import ChartInfo
-    >>> chart_repository(ChartInfo(name="db", chart="bitnami/postgresql"))
-    ('bitnami', False)
-    >>> chart_repository(ChartInfo(name="db", chart="mirror/postgresql", repository="bitnami"))
-    ('mirror', False)
-    """
-    if info.path is not None or info.chart.startswith(("oci://", "./", "../", "/", "~")):
-        return None, False
-    if "/" in info.chart:
-        prefix = info.chart.split("/", 1)[0]
-        return prefix, prefix == info.repository
-    if info.repository:
-        return info.repository, True
-    return None, False
 
 
 def add_chart_repository(helm: HelmTool, info: ChartInfo, repositories: Mapping[str, str]) -> bool:

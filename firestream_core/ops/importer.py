@@ -308,6 +308,12 @@ def import_release(
             check_namespace_name(namespace)
     except ValueError as exc:
         raise FirestreamError(f"cannot import: {exc}") from None
+    if repo_url is not None:  # what [repositories] would refuse when the block is checked, after helm's calls
+        from firestream_core.config.converter import repository_url_problem
+
+        problem = repository_url_problem(repo_url)
+        if problem:
+            raise FirestreamError(f"cannot import: the repository URL (--repo-url): {problem}")
     if chart is not None and (chart.startswith((".", "/", "~")) or "\\" in chart):
         raise FirestreamError(  # read as repository '.', it failed after the lock and helm's list
             f"cannot import: --chart '{chart}' is a local path; import writes a repository chart "

@@ -195,6 +195,49 @@ def a_type(value: object) -> str:
     return f"an {kind}" if kind[:1].lower() in "aeiou" else f"a {kind}"
 
 
+def chart_type_field_problems(ct: ChartType) -> list[str]:
+    """What is wrongly typed in a ``ChartType`` a plugin registers, each problem naming the
+    field (``repositories['x'] must be ...``): checked when it registers, so a wrong field
+    makes the plugin broken, named, instead of failing later in a release's helm call.
+    ``name`` and ``chart_class`` are checked before (their own messages); what only a
+    well-typed value can show (an options class that is not attrs, a URL's scheme, what a
+    preset builds) ``plugins --check`` and the config report, with the plugin's other
+    problems."""
+    from collections.abc import Mapping
+
+    from firestream_core.tools.sensitivity import url_has_credentials
+
+    def table(field: str, value: object, what: str, item: Callable[[str, object], str | None]) -> None:
+        """``field`` must map str keys to items ``item`` finds nothing wrong with."""
+        if not isinstance(value, Mapping):
+            out.append(f"{field} must be a mapping of {what}, got {a_type(value)}")
+            return
+        for key, v in value.items():
+            problem = item(key, v) if isinstance(key, str) else f"a key must be a str, got {a_type(key)}"
+            if problem:
+                out.append(f"{field}[{key!r}] {problem}" if isinstance(key, str) else f"{field}: {problem}")
+
+    def repository(_key: str, url: object) -> str | None:
+        if not isinstance(url, str):
+            return f"must be a URL string, got {a_type(url)}"
+        if url_has_credentials(url):  # helm repo add would carry them on its command line
+            return ("must not hold credentials: give them in the project's [registries.\"<host>\"] "
+                    "(they reach helm on stdin)")
+        return None
+
+    out: list[str] = []
+    table("presets", ct.presets, "preset name -> callable",
+          lambda _k, fn: None if callable(fn) else f"must be a callable returning a HelmChart, got {a_type(fn)}")
+    if ct.options is not None and not isinstance(ct.options, type):
+        out.append(f"options must be an attrs class or None, got {a_type(ct.options)}")
+    table("repositories", ct.repositories, "repository name -> URL", repository)
+    if not isinstance(ct.description, str):
+        out.append(f"description must be a str, got {a_type(ct.description)}")
+    if ct.destructive_steps is not None and not callable(ct.destructive_steps):
+        out.append(f"destructive_steps must be a callable or None, got {a_type(ct.destructive_steps)}")
+    return out
+
+
 _EXPECTED = {
     "check_prerequisites": "a list of problems (strings) or None",
     "exec": "an ExecOutcome or None",
@@ -624,14 +667,19 @@ class FirestreamPluginManager:
                 raise TypeError(
                     f"register() takes a firestream_core.ChartType, got {type(chart_type).__name__}"
                 )
-            if not re.match(_CHART_TYPE_NAME, chart_type.name or ""):
+            if not isinstance(chart_type.name, str) or not re.match(_CHART_TYPE_NAME, chart_type.name):
                 raise ValueError(
                     f"chart type name {chart_type.name!r} is invalid: use lower-case letters, "
                     "digits, '-' and '_'"
                 )
+            if chart_type.name not in src.chart_types:  # a broken one is named for its releases
+                src.chart_types.append(chart_type.name)
             cls = chart_type.chart_class
             if not (isinstance(cls, type) and issubclass(cls, HelmChart)):
                 raise TypeError(f"chart type '{chart_type.name}': chart_class must subclass HelmChart")
+            field_problems = chart_type_field_problems(chart_type)
+            if field_problems:
+                raise TypeError(f"chart type '{chart_type.name}': " + "; ".join(field_problems))
             method_problems = chart_method_problems(cls)
             if method_problems:
                 raise TypeError(f"chart type '{chart_type.name}': " + "; ".join(method_problems))
@@ -652,7 +700,6 @@ class FirestreamPluginManager:
                     "would never be called for its releases; remove that line "
                     "(ChartType(name=...) sets it)"
                 )
-        src.chart_types.extend(c.name for c in found)
         return found
 
     def _add_chart_type(self, ct: ChartType, obj: Any, src: _Source) -> None:

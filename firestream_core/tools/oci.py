@@ -160,25 +160,19 @@ def resolve_oci_charts(charts: Iterable[HelmChart], repositories: Mapping[str, s
     ``chart = "api"`` becomes ``chart = "oci://host/charts/api"`` (no
     repository): helm pulls it directly, there is nothing to ``repo add``.
     A ``repo/`` in ``chart`` names the repository, as for helm
-    (``deploy.desired.chart_repository``): ``chart = "internal/api"`` is the same
-    chart, and ``chart = "mirror/api"`` comes from ``mirror`` whatever ``repository`` says.
+    (:func:`firestream_core.model.chart_in_repository`): ``chart = "internal/api"`` is the
+    same chart, and ``chart = "mirror/api"`` comes from ``mirror`` whatever ``repository`` says.
     Other charts are returned unchanged (the same objects).
     """
+    from firestream_core.model import chart_in_repository  # loaded with the charts given
+
     out: list[HelmChart] = []
     for chart in charts:
         info = chart.chart_info
-        prefixed = "/" in (info.chart or "")
-        repo = info.chart.split("/", 1)[0] if prefixed else info.repository
-        url = repositories.get(repo) if repo else None
-        if (
-            info.path is None
-            and url is not None
-            and is_oci(url)
-            and info.chart
-            and not is_oci(info.chart)
-        ):
-            name = info.chart.split("/", 1)[1] if prefixed else info.chart
-            new_info = attrs.evolve(info, chart=oci_chart_ref(url, name), repository=None)
+        found = chart_in_repository(info)
+        url = repositories.get(found[0]) if found else None
+        if found is not None and url is not None and is_oci(url) and found[1]:
+            new_info = attrs.evolve(info, chart=oci_chart_ref(url, found[1]), repository=None)
             chart = attrs.evolve(chart, chart_info=new_info)
         out.append(chart)
     return out

@@ -770,3 +770,65 @@ def test_sensitive_keys_per_release_and_in_defaults(write_config, manager):
         """)
     (problem,) = problems_of(bad)
     assert problem.startswith("deployments.generic[0].sensitive_keys")
+
+
+def test_a_local_chart_under_home_is_a_path_to_every_check(write_config, manager, monkeypatch) -> None:
+    """``chart = "~/charts/web"`` is a local chart (the files pass checks it as one), but the
+    repository check had its own copy of the local-chart rule without ``~``: with a
+    ``repository`` given (a chart type's default, say) it asked for that repository's URL,
+    which ``chart = "./charts/web"`` never did."""
+    from firestream_core.config.project_check import check_project
+
+    path = write_config(
+        """
+        [[deployments.generic]]
+        name = "a"
+        chart = "./charts/web"
+        repository = "nope"
+        [[deployments.generic]]
+        name = "b"
+        chart = "~/charts/web"
+        repository = "nope"
+        """
+    )
+    chart = path.parent / "charts" / "web"
+    chart.mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    monkeypatch.setenv("HOME", str(path.parent))
+    assert check_project(path, manager).problems == []
+
+
+def test_a_plugin_chart_info_list_of_the_wrong_type_is_named_not_read_as_letters(write_config, fake_dists) -> None:
+    """A chart type's defaults with ``depends_on="db"`` passed ``plugins --check`` and validate
+    said ``release 'api' depends on 'd', which is not defined`` (and 'b'): the string was read
+    as a list of its letters."""
+    from firestream_core.config.plugin_check import check_plugins
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    fake_dists.plugin(
+        "firestream-chart-api",
+        "api",
+        """
+        from firestream_core import ChartInfo, ChartType, HelmChart, hookimpl
+
+        class Api(HelmChart):
+            @classmethod
+            def default(cls):
+                return cls(ChartInfo(name="api", chart="x/api", depends_on="db", values_files=[5]))
+
+        @hookimpl
+        def register_chart_types(register):
+            register(ChartType(name="api", chart_class=Api))
+        """,
+    )
+    manager = get_plugin_manager(disabled=["defaults"])
+    where = "chart type 'api' of plugin 'api' (firestream-chart-api 1.0.0): defaults"
+    assert check_plugins(manager) == [
+        f"{where}: depends_on: expected a list, each item a release name (str), got str",
+        f"{where}: values_files[0]: expected a path, got int",
+    ]
+    path = write_config('[[deployments.generic]]\nname = "db"\nchart = "x/db"\n[[deployments.api]]\n')
+    assert problems_of(path, manager) == [
+        "deployments.api[0].depends_on: expected a list, each item a release name (str), got str",
+        "deployments.api[0].values_files[0]: expected a path, got int",
+    ]

@@ -55,3 +55,27 @@ def test_values_a_values_file_cannot_hold_are_named_by_key_before_any_helm_call(
         "write it as a string"]
     keys, problems = structure({"values": {"d": datetime.datetime(1979, 5, 27, 7, 32)}}, ReleaseKeys, "x")
     assert problems == [] and keys is not None  # a date-time is a YAML timestamp: kept
+
+
+def test_a_string_or_table_where_an_array_belongs_is_refused_not_read_as_its_letters() -> None:
+    """A chart type's option ``hosts: tuple[str, ...]`` given ``hosts = "a.example.com"`` became
+    ``('a', '.', 'e', ...)`` and ``{a = 1}`` became ``('a',)``, with no problem reported: cattrs
+    iterates whatever it is given. Release keys had their own checks; options had none."""
+    import attrs
+
+    @attrs.frozen
+    class Options:
+        hosts: tuple[str, ...] = ()
+        ports: list[int] = attrs.field(factory=list)
+        zones: frozenset[str] = frozenset()
+
+    assert structure({"hosts": "a.example.com", "ports": {"a": 1}, "zones": "eu"}, Options, "deployments.api")[1] == [
+        "deployments.api.hosts: expected an array of strings, got a string",
+        "deployments.api.ports: expected an array, got a table",
+        "deployments.api.zones: expected an array of strings, got a string",
+    ]
+    assert structure({"hosts": ["a", 5]}, Options, "x")[1] == ["x.hosts[1]: expected a string, got an integer"]
+    given = {"hosts": ["a.example.com"], "ports": [80], "zones": ["eu", "eu"]}
+    assert structure(given, Options, "x") == (Options(("a.example.com",), [80], frozenset({"eu"})), [])
+    # what unstructuring the options gives back (plugins --check) is read again
+    assert structure({"hosts": ("a",), "zones": {"eu"}}, Options, "x")[1] == []

@@ -57,6 +57,19 @@ def test_an_unknown_environment_or_key_is_a_problem_naming_it() -> None:
     assert any("unknown environment 'staging'" in p and "'prod'" in p for p in problems)
 
 
+def test_an_environment_key_of_the_wrong_type_names_the_item() -> None:
+    """``releases = ["db", 5]`` used to say only "expected an array of strings"."""
+    envs = {"prod": {"releases": ["db", 5], "values_files": "prod.yaml", "kube_context": 1}}
+    problems: list[str] = []
+    _, env = apply_environment({**DATA, "environments": envs}, "prod", problems)
+    assert env is None
+    assert problems == [
+        "environments.prod.kube_context: expected a string, got an integer",
+        "environments.prod.releases[1]: expected a string, got an integer",
+        "environments.prod.values_files: expected an array of strings, got a string",
+    ]
+
+
 def test_a_bad_key_an_overlay_sets_is_named_where_it_is_written(tmp_path) -> None:
     """Through validate --json: the overlay's key and line, not the release it was merged into
     (once each: the build pass does not report it again under the release)."""
@@ -138,3 +151,46 @@ def test_a_cycle_an_overlay_makes_names_the_overlay(tmp_path, capsys) -> None:
     assert capsys.readouterr().err.splitlines()[1] == (
         f"  dependency cycle in {tmp_path / 'firestream.toml'}: db -> api -> db "
         "(environments.prod.deployments.db.depends_on)")
+
+
+def test_a_problem_in_a_merged_table_is_named_where_its_value_is_written(tmp_path, capsys) -> None:
+    """An overlay's ``labels`` / ``values`` are merged into the release's: a bad label the
+    release itself wrote was named at the overlay (``environments.prod.deployments.a.labels.tier``),
+    which does not hold it, as soon as the overlay set any label."""
+    import json
+
+    from firestream_core.cli.main import main
+
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "a"\nchart = "repo/a"\nlabels = {tier = 5}\nvalues = {n = inf}\n'
+        '[[deployments.generic]]\nname = "b"\nchart = "repo/b"\nvalues = {ok = 1}\n'
+        '[environments.prod.deployments.a]\nlabels = {extra = 1}\nvalues = {m = 1}\n'
+        '[environments.prod.deployments.b]\nvalues = {x = {y = [nan]}}\n'
+        '[repositories]\nrepo = "https://charts.example.com"\n')
+    assert main(["validate", "-f", str(tmp_path), "-e", "prod", "--json"]) == 1
+    problems = [(p["path"], p["line"]) for p in json.loads(capsys.readouterr().out)["problems"]]
+    assert problems == [
+        ("deployments.generic[0].labels.tier", 4),
+        ("environments.prod.deployments.a.labels.extra", 11),
+        ("deployments.generic[0].values.n", 5),
+        ("environments.prod.deployments.b.values.x.y[0]", 14),
+    ]
+
+
+def test_a_problem_in_the_environments_own_values_is_named_there_once(tmp_path, capsys) -> None:
+    """``[environments.prod] values = {x = inf}`` is merged into every release: it was reported
+    once per release, each time at the release's block (``deployments.generic[0].values.x``,
+    line 1), none of which holds it."""
+    import json
+
+    from firestream_core.cli.main import main
+
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "a"\nchart = "repo/a"\n'
+        '[[deployments.generic]]\nname = "b"\nchart = "repo/b"\n'
+        '[environments.prod]\nvalues = {x = {y = inf}}\n'
+        '[environments.prod.deployments.b]\nvalues = {z = 1}\n'
+        '[repositories]\nrepo = "https://charts.example.com"\n')
+    assert main(["validate", "-f", str(tmp_path), "-e", "prod", "--json"]) == 1
+    problems = [(p["path"], p["line"]) for p in json.loads(capsys.readouterr().out)["problems"]]
+    assert problems == [("environments.prod.values.x.y", 8)]

@@ -86,7 +86,10 @@ RELEASE_BAD: dict[str, list[tuple[str, str, list[str]]]] = {
     "labels": [
         ("5", "wrong-type", ["expected a table of label = value, got an integer"]),
         ('["db"]', "wrong-type", ["expected a table of label = value, got an array"]),
-        ("{tier = {a = 1}}", "wrong-type", ["labels.tier", "expected a string, number or boolean, got a table"]),
+        ("{tier = {a = 1}}", "wrong-type", ["labels.tier", "expected a string, got a table"]),
+        # labels are text, compared as text with -l tier=5 (docs/configuration.md: a table of strings)
+        ("{tier = 5}", "wrong-type", ["labels.tier", "expected a string, got an integer", "quote it"]),
+        ("{ok = true}", "wrong-type", ["labels.ok", "expected a string, got a boolean"]),
     ],
     "chart": [
         ("5", "wrong-type", ["expected a string, got an integer"]),

@@ -199,6 +199,55 @@ def test_failing_register_chart_types_is_broken(fake_dists) -> None:
     assert m.pm.get_plugin("badname") is None
 
 
+def test_a_chart_type_with_wrongly_typed_fields_is_broken_naming_the_plugin_and_fields(fake_dists) -> None:
+    """``repositories={"x": 5}`` was accepted and failed later, in a release's helm call;
+    now the plugin is broken when it registers, and a release of its type names it."""
+    fake_dists.plugin("firestream-chart-typos", "typos", """
+        from firestream_core import ChartType, HelmChart, hookimpl
+
+        class Web(HelmChart):
+            pass
+
+        @hookimpl
+        def register_chart_types(register):
+            register(ChartType(name="web", chart_class=Web, repositories={"x": 5}, presets={"dev": 3},
+                               options={"a": 1}, description=7, destructive_steps="no"))
+        """)
+    fake_dists.plugin("firestream-chart-demo", "demo", GOOD)
+    m = get_plugin_manager(disabled=["defaults"])
+    assert [(b.name, b.cause) for b in m.broken] == [(
+        "typos",
+        "register_chart_types failed: TypeError: chart type 'web': presets['dev'] must be a callable "
+        "returning a HelmChart, got an int; options must be an attrs class or None, got a dict; "
+        "repositories['x'] must be a URL string, got an int; description must be a str, got an int; "
+        "destructive_steps must be a callable or None, got a str",
+    )]
+    with pytest.raises(PluginError, match="^plugin 'typos' .*is broken: .*repositories\\['x'\\]"):
+        m.chart_type("web")
+    assert m.chart_type("demo").name == "demo"
+
+
+def test_a_chart_type_default_repository_with_credentials_is_broken_not_sent_to_helm(fake_dists) -> None:
+    """``repositories={"s": "https://user:pw@host/charts"}`` passed validate and apply ran
+    ``helm repo add s https://user:pw@host/charts``: the password on a child's command line."""
+    fake_dists.plugin("firestream-chart-leaky", "leaky", """
+        from firestream_core import ChartType, HelmChart, hookimpl
+
+        class Web(HelmChart):
+            pass
+
+        @hookimpl
+        def register_chart_types(register):
+            register(ChartType(name="web", chart_class=Web,
+                               repositories={"s": "https://user:s3cretpw@charts.example.com/x"}))
+        """)
+    m = get_plugin_manager(disabled=["defaults"])
+    ((name, cause),) = [(b.name, b.cause) for b in m.broken]
+    assert name == "leaky" and "s3cretpw" not in cause
+    assert cause.startswith("register_chart_types failed: TypeError: chart type 'web': repositories['s'] "
+                            "must not hold credentials")
+
+
 def test_two_entry_points_with_one_name(fake_dists) -> None:
     fake_dists.plugin("dist-a", "same", GOOD)
     fake_dists.plugin("dist-b", "same", chart_plugin_source("other", "O"))
@@ -498,7 +547,7 @@ def test_check_reports_every_problem_of_defaults_presets_and_options(fake_dists)
         f"{where}: preset 'quits' failed: SystemExit: 0",
         f"{where}: preset 'wrong' returned int, not a HelmChart",
         f"{where}: options must be an attrs class",
-        f"{where}: repository 'r' must be an https:// or oci:// URL",
+        f"{where}: repository 'r': scheme 'ftp' is not supported: expected an https://, http:// or oci:// URL",
     ]
 
 

@@ -695,6 +695,12 @@ def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
     (["ok", "--chart", "./charts/web"], "cannot import: --chart './charts/web' is a local path; import "
                                         "writes a repository chart"),
     (["ok", "--chart", "/srv/charts/web"], "cannot import: --chart '/srv/charts/web' is a local path"),
+    # a URL [repositories] refuses: the credentials one passed the CLI's own check and was refused
+    # only after helm's list and get values, by the block check, at a key the user never wrote
+    (["ok", "--chart", "x/web", "--repo-url", "https://u:s3cret@charts.example.com/x"],
+     "cannot import: the repository URL (--repo-url): credentials must not be written in a URL"),
+    (["ok", "--chart", "x/web", "--repo-url", "ftp://charts.example.com/x"],
+     "cannot import: the repository URL (--repo-url): scheme 'ftp' is not supported"),
 ])
 def test_import_of_a_name_no_release_can_have_calls_no_helm(env, fake_helm, capsys, args, said):
     """``import deployment Bad_Name`` listed the cluster's releases (and took the lock) to say

@@ -41,16 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from firestream_core.cli.commands.plan import load_project
 
     check_lock_timeout(args.lock_timeout)
-    if args.repo_url is not None:  # checked before any cluster call
-        from firestream_core.config.converter import url_problem
-        from firestream_core.errors import FirestreamError
-
-        if not args.repo_url.startswith(("https://", "http://", "oci://")):
-            raise FirestreamError("argument --repo-url: expected an https://, http:// or oci:// URL")
-        problem = url_problem(args.repo_url)
-        if problem:
-            raise FirestreamError(f"argument --repo-url: {problem}")
-    project = load_project(args)
+    project = load_project(args)  # --repo-url is checked by the import, before any cluster call
     result = project.import_release(args.name, args.namespace, args.chart_type, chart=args.chart,
                                     repository=args.repository, repo_url=args.repo_url,
                                     lock_timeout=args.lock_timeout)
