@@ -57,6 +57,11 @@ class Environment:
     """A kept release's path in the merged config (``deployments.generic[0]``) -> its path in
     the file (``deployments.generic[1]``) when ``releases`` left out one written before it:
     its problems are named at its own block (:func:`written_at`), not at the one before."""
+    added: Mapping[str, str] = attrs.field(factory=dict)
+    """An item the environment added to a release's ``values_files`` (its path in the merged
+    config: ``deployments.generic[0].values_files[1]``) -> where the file writes it
+    (``environments.prod.values_files[0]``, ``environments.prod.deployments.web.values_files[0]``):
+    a missing or broken file is named there, once, not at the release with a shifted index."""
 
 
 def overlay_problem(problem: str, overlaid: Mapping[str, Layers]) -> str:
@@ -99,8 +104,12 @@ def _leaf_paths(path: str, node: Any) -> frozenset[str]:
 
 def written_at(problem: str, config: ProjectConfig) -> str:
     """``problem`` (about the merged config of ``config``'s environment) named where the file
-    says it: at the release overlay that set the key (:func:`overlay_problem`), else at the
-    release's own block when ``releases`` left out one before it (:attr:`Environment.moved`)."""
+    says it: at the environment's item of ``values_files`` (:attr:`Environment.added`), at the
+    release overlay that set the key (:func:`overlay_problem`), else at the release's own
+    block when ``releases`` left out one before it (:attr:`Environment.moved`)."""
+    for where, source in config.added.items():
+        if problem.startswith((where + ":", where + ".")):
+            return source + problem[len(where):]
     problem = overlay_problem(problem, config.overlaid)
     for where, source in config.moved.items():
         if problem.startswith((where + ".", where + ":", where + "[")):
@@ -188,6 +197,7 @@ def apply_environment(
     env_values = env.get("values")
     env_layer = (where, _leaf_paths("values", env_values)) if isinstance(env_values, Mapping) and env_values else None
     moved: dict[str, str] = {}
+    added: dict[str, str] = {}
     new_deployments: dict[str, Any] = {}
     for ctype, entries in deployments.items():
         single = isinstance(entries, Mapping)
@@ -209,24 +219,31 @@ def apply_environment(
                 moved.pop(join_path(join_path("deployments", ctype), len(kept)), None)
                 continue
             entry = copy.deepcopy(dict(entry))
+            here = join_path("deployments", ctype) + ("" if single else f"[{len(kept)}]")
             if "values" in env:
                 entry["values"] = deep_merge(entry.get("values", {}) if isinstance(entry.get("values"), Mapping)
                                          else {}, env["values"])
             if "values_files" in env:
                 own = entry.get("values_files", [])
                 entry["values_files"] = [*(own if isinstance(own, list) else []), *env["values_files"]]
+                _added(added, here, len(entry["values_files"]) - len(env["values_files"]),
+                       join_path(where, "values_files"), len(env["values_files"]))
             overlay = overlays.get(rname)
             layers: list[tuple[str, frozenset[str]]] = []
             if overlay is not None:
                 if not isinstance(overlay, Mapping):
                     problems.append(f"{where}.deployments.{rname}: expected a table, got {type_name(overlay)}")
                 else:
-                    layers.append((join_path(join_path(where, "deployments"), rname), _overlay_keys(entry, overlay)))
+                    source = join_path(join_path(where, "deployments"), rname)
+                    layers.append((source, _overlay_keys(entry, overlay)))
+                    files = overlay.get("values_files")
+                    if isinstance(files, list) and isinstance(entry.get("values_files"), list):  # appended
+                        _added(added, here, len(entry["values_files"]), join_path(source, "values_files"), len(files))
                     _overlay_release(entry, overlay)
             if env_layer is not None:
                 layers.append(env_layer)
             if layers:
-                overlaid[join_path("deployments", ctype) + ("" if single else f"[{len(kept)}]")] = tuple(layers)
+                overlaid[here] = tuple(layers)
             kept.append(entry)
         if kept:
             new_deployments[ctype] = kept[0] if single else kept
@@ -235,4 +252,10 @@ def apply_environment(
             problems.append(f"{where}: unknown release '{rname}' (releases: {', '.join(sorted(seen)) or 'none'})")
     out["deployments"] = new_deployments
     left_out = frozenset(seen - set(enabled)) if enabled is not None else frozenset()
-    return out, Environment(name, env.get("kube_context"), overlaid, left_out, moved)
+    return out, Environment(name, env.get("kube_context"), overlaid, left_out, moved, added)
+
+
+def _added(added: dict[str, str], release: str, start: int, source: str, count: int) -> None:
+    """Record that ``source``'s ``count`` items are ``release``'s ``values_files`` from index ``start``."""
+    for j in range(count):
+        added[f"{release}.values_files[{start + j}]"] = f"{source}[{j}]"

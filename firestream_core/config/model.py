@@ -228,6 +228,8 @@ class ProjectConfig:
     left_out: frozenset[str] = attrs.field(factory=frozenset, eq=False, repr=False)
     # a kept release's path here -> its path in the file, when `releases` left out one before it
     moved: Mapping[str, str] = attrs.field(factory=dict, eq=False, repr=False)
+    # an item the environment added to a release's `values_files` -> where the file writes it
+    added: Mapping[str, str] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
     def name(self) -> str:

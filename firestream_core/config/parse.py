@@ -129,8 +129,9 @@ def parse_config_collect(
         overlaid=env.overlaid if env else {},
         left_out=env.left_out if env else frozenset(),
         moved=env.moved if env else {},
+        added=env.added if env else {},
     )
-    if config.overlaid or config.moved:  # a problem of an environment's release: named where it is written
+    if config.overlaid or config.moved or config.added:  # a problem of an environment's release: named where it is written
         problems = list(dict.fromkeys(written_at(x, config) for x in problems))  # an environment's value: once
     return config, problems, hints
 

@@ -105,7 +105,7 @@ def check_project(
     charts, build_problems, build_hints = collect_charts(
         config, manager, resolve_secrets=resolve_secrets, graph_always=True
     )
-    if config.overlaid or config.moved:  # a problem of an environment's release: named where it is written
+    if config.overlaid or config.moved or config.added:  # an environment's release: named where it is written
         from firestream_core.config.environments import written_at
 
         later = list(dict.fromkeys(written_at(x, config) for x in later))

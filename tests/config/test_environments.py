@@ -194,3 +194,24 @@ def test_a_problem_in_the_environments_own_values_is_named_there_once(tmp_path, 
     assert main(["validate", "-f", str(tmp_path), "-e", "prod", "--json"]) == 1
     problems = [(p["path"], p["line"]) for p in json.loads(capsys.readouterr().out)["problems"]]
     assert problems == [("environments.prod.values.x.y", 8)]
+
+
+def test_a_values_file_an_environment_adds_is_named_where_it_is_written_once(tmp_path, capsys) -> None:
+    """A missing file of ``[environments.prod] values_files`` was named at each release's own
+    ``values_files`` with the index it got there (``deployments.generic[0].values_files[1]``),
+    and one of a release overlay's at the overlay with that shifted index."""
+    import json
+
+    from firestream_core.cli.main import main
+
+    (tmp_path / "own.yaml").write_text("a: 1\n")
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "a"\nchart = "repo/a"\nvalues_files = ["own.yaml"]\n'
+        '[[deployments.generic]]\nname = "b"\nchart = "repo/b"\n'
+        '[environments.prod]\nvalues_files = ["own.yaml", "prod.yaml"]\n'
+        '[environments.prod.deployments.a]\nvalues_files = ["a-prod.yaml"]\n'
+        '[repositories]\nrepo = "https://charts.example.com"\n')
+    assert main(["validate", "-f", str(tmp_path), "-e", "prod", "--json"]) == 1
+    problems = [(p["path"], p["line"]) for p in json.loads(capsys.readouterr().out)["problems"]]
+    assert problems == [("environments.prod.values_files[1]", 9),
+                        ("environments.prod.deployments.a.values_files[0]", 11)]
