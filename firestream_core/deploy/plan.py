@@ -559,30 +559,53 @@ def _values_reasons(
         return (["values changed: " + ", ".join(found)], found, False) if found else ([], [], True)
     reasons: list[str] = []
     rolled_back = record.action == "rollback"
-    if rolled_back and record.result == "succeeded":
-        # the rollback's record keeps the digests of the apply before it: the cluster runs an
-        # older revision's chart and values, whatever they were
-        reasons.append(f"rolled back to an earlier revision by 'firestream rollback' (revision "
-                       f"{record.revision}): the config is not what runs")
-    elif record.result != "succeeded":
+    # the rollback's record keeps the digests of the apply before it: the cluster runs an
+    # older revision's chart and values, compared below with the config's
+    back = rolled_back and record.result == "succeeded"
+    if not back and record.result != "succeeded":
         stage = record.stage_failed
         what = "rollback" if rolled_back else "apply"
         reasons.append(f"last {what} {record.result}" + (f" in {stage}" if stage else ""))
     # after a failed apply (helm rolled back, or stopped half-way), a rollback, or a revision
     # made outside firestream, the recorded digest says nothing of what helm holds: compare
-    unsure = bool(reasons) or (record.revision is not None and installed.revision != record.revision)
-    if record.values_digest == desired.values_digest:
-        if not unsure:
-            return reasons, [], False
-        found = _changed_keys(desired.chart, installed, project_dir, get_values, shown, record)
-        if found:
-            reasons.append("values changed: " + ", ".join(found))
-        return reasons, found or [], False
+    unsure = back or bool(reasons) or (record.revision is not None and installed.revision != record.revision)
+    if record.values_digest == desired.values_digest and not unsure:
+        return reasons, [], False
     found = _changed_keys(desired.chart, installed, project_dir, get_values, shown, record)
-    if found == []:
+    if back:
+        return _rolled_back_reasons(record, desired, found)
+    if found == [] and record.values_digest != desired.values_digest:
         return reasons, [], True
-    reasons.append("values changed: " + ", ".join(found) if found else "values changed")
+    if found or record.values_digest != desired.values_digest:
+        reasons.append("values changed: " + ", ".join(found) if found else "values changed")
     return reasons, found or [], False
+
+
+ROLLED_BACK = "rolled back to an earlier revision by 'firestream rollback' (revision {revision})"
+
+
+def _rolled_back_reasons(
+    record: ReleaseState, desired: DesiredState, found: list[str] | None
+) -> tuple[list[str], list[str], bool]:
+    """:func:`_values_reasons` after a ``firestream rollback``: the cluster runs an earlier
+    revision, and what the plan says depends on how it compares with the config.
+
+    * values that differ from the config's (or cannot be read): an upgrade, "the config is
+      not what runs", the values named;
+    * the config's values on a local chart: an upgrade all the same, since the files that
+      revision was made from cannot be compared with the chart folder's;
+    * the config's values on a repository or OCI chart: nothing of the rollback to undo (the
+      chart version is compared by the caller): no reason, and the state is recorded.
+    """
+    rolled = ROLLED_BACK.format(revision=record.revision)
+    if found is None:  # helm's values not read: nothing says the revision is the config's
+        return [f"{rolled}: the config is not what runs"], [], False
+    if found:
+        return [f"{rolled}: the config is not what runs", "values changed: " + ", ".join(found)], found, False
+    if desired.chart_digest is not None or desired.files_problem:
+        return [f"{rolled}: its values are the config's, but its chart files cannot be compared with the "
+                "local chart's"], [], False
+    return [], [], True
 
 
 def _outside_reason(installed: InstalledRelease, record: ReleaseState | None) -> list[str]:
@@ -642,6 +665,10 @@ def _unchanged(
                       record_state=True, **base)
     rev = record.revision
     stale = rev is not None and rev != installed.revision
+    if record.action == "rollback" and record.result == "succeeded" and not stale:
+        why = (f"matches the config: {ROLLED_BACK.format(revision=rev)}, whose chart version and values "
+               "are the config's")
+        return Change(action="no-op", reasons=(why,), record_state=True, **base)
     if matches or stale or record.desired_digest != base.get("desired_digest"):
         why = (f"matches the cluster (state was stale: revision {rev} recorded, {installed.revision} in "
                "the cluster)") if stale else "up to date"

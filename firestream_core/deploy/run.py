@@ -447,8 +447,10 @@ class Run:
             if previous is None or previous.revision != inst.revision:
                 log.info("Recorded release '%s' in the state: it already matches the cluster "
                          "(revision %d, %s)", c.name, inst.revision, c.reason)
+            # a rollback's record gives way: the release runs what the config says (deploy/plan.py)
+            action = previous.action if previous is not None and previous.action != "rollback" else "no-op"
             adopted = ReleaseOutcome(
-                c.name, "no-op" if previous is None else previous.action, "ok", c.reason,
+                c.name, action, "ok", c.reason,
                 duration=0.0 if previous is None else previous.duration,
                 revision=inst.revision, namespace=c.namespace,
             )

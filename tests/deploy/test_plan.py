@@ -481,13 +481,38 @@ def test_after_a_rollback_the_plan_upgrades_back_to_the_config_and_names_the_val
         "values changed: message, password")
     assert change.value_changes == (("message", "v1", "v2"), ("password", "(sensitive)", "(sensitive)"))
     assert SECRET not in plan.to_json() and "old-one" not in plan.to_json()
-    # helm's values equal to the config's (a rollback of chart files only): still an upgrade
+    # helm's values and chart version equal to the config's: nothing of the rollback to undo
     same = make_plan([c], [installed("web", revision=3)], state_of(rolled_back(c, tmp_path, revision=3)),
                      project_dir=tmp_path, get_values=lambda n, ns: {"message": "v2", "password": SECRET})
-    assert same["web"].action == "upgrade" and len(same["web"].reasons) == 1
+    assert same["web"].action == "no-op"
+    assert same["web"].reasons == ("matches the config: rolled back to an earlier revision by 'firestream "
+                                   "rollback' (revision 3), whose chart version and values are the config's",)
+    assert [r.name for r in same.to_record] == ["web"]  # the rollback's record gives way to the config's
+    # the same values, an older chart version: an upgrade, the version named (not "the config is not what runs")
+    older = make_plan([c], [installed("web", revision=3, version="0.0.9")],
+                      state_of(rolled_back(c, tmp_path, revision=3)),
+                      project_dir=tmp_path, get_values=lambda n, ns: {"message": "v2", "password": SECRET})
+    assert older["web"].action == "upgrade" and not any("rollback" in r for r in older["web"].reasons)
+    # helm's values not read: the plan cannot say the revision is the config's
+    unread = make_plan([c], [installed("web", revision=3)], state_of(rolled_back(c, tmp_path, revision=3)),
+                       project_dir=tmp_path)
+    assert unread["web"].reasons == (
+        "rolled back to an earlier revision by 'firestream rollback' (revision 3): the config is not what runs",)
     failed = make_plan([c], [installed("web", revision=2)],
                        state_of(rolled_back(c, tmp_path, revision=2, result="failed")), project_dir=tmp_path)
     assert failed["web"].reasons == ("last rollback failed in rollback",)
+
+
+def test_after_a_rollback_of_a_local_chart_to_the_configs_values_its_files_still_upgrade(tmp_path: Path) -> None:
+    c = local_chart(tmp_path)
+    rec = rolled_back(c, tmp_path, revision=3)  # the apply before it recorded the folder's digest
+    rec.chart_digest = make_plan([c], [], State(), project_dir=tmp_path)["web"].chart_digest
+    plan = make_plan([c], [installed("web", chart_name="web", version="0.1.0", revision=3)],
+                     state_of(rec), project_dir=tmp_path, get_values=lambda n, ns: {})
+    assert plan["web"].action == "upgrade"
+    assert plan["web"].reasons == ("rolled back to an earlier revision by 'firestream rollback' (revision 3): its "
+                                   "values are the config's, but its chart files cannot be compared with the "
+                                   "local chart's",)
 
 
 @pytest.mark.parametrize("how", ["failed", "outside"])

@@ -265,6 +265,28 @@ def test_a_release_missing_from_the_state_is_recorded(tmp_path, kube, chart_repo
     assert load(path, kube, helm_bin).plan()["db"].reasons == ("up to date",)
 
 
+def test_after_a_rollback_to_what_the_config_says_the_plan_changes_nothing(tmp_path, kube, chart_repo, helm_bin,
+                                                                          no_log_redactors):
+    """Rolled back, then the config changed to what the rolled-back revision runs (the operator
+    keeps the rollback): the plan says nothing is to do and why, apply records it, no revision."""
+    folder = tmp_path / "p"
+    path = one_release(folder, kube, chart_repo, version="0.1.0", message="one")
+    assert load(path, kube, helm_bin).apply().ok
+    one_release(folder, kube, chart_repo, version="0.1.0", message="two")
+    assert load(path, kube, helm_bin).apply().ok
+    assert cli(path, kube, helm_bin, "rollback", "db", "--to-revision", "1", "--yes").returncode == 0
+    one_release(folder, kube, chart_repo, version="0.1.0", message="one")  # the config follows the rollback
+
+    done = cli(path, kube, helm_bin, "plan", "--detailed-exitcode")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "matches the config: rolled back to an earlier revision by 'firestream rollback' (revision 3)" \
+        in done.stdout
+    assert cli(path, kube, helm_bin, "apply", "--yes").returncode == 0
+    helm = kube.helm(helm_bin)
+    assert [r["revision"] for r in helm.history("db", kube.namespace)][-1] == 3  # nothing was upgraded
+    assert load(path, kube, helm_bin).plan()["db"].reasons == ("up to date",)
+
+
 # -- saved plans: plan --out FILE, apply FILE ------------------------------------------------------------
 
 PLAN_SECRET = "Zq9-saved-plan-secret-5521"
