@@ -21,8 +21,10 @@ readable everywhere.
 * booleans, numbers and strings shorter than
   :data:`~firestream_core.tools.sensitivity.MIN_TEXT_LENGTH` are never
   registered: they cannot be told apart from ordinary text;
-* each secret is also hidden in its base64 and JSON-escaped spellings, since
-  helm and kubectl print Secrets' data base64-encoded and JSON escapes quotes;
+* each secret is also hidden in its base64, JSON-escaped, percent-encoded and
+  YAML single-quoted spellings, since helm and kubectl print Secrets' data
+  base64-encoded, JSON escapes quotes, a connection string holds a password
+  percent-encoded (``p%40ss``) and a YAML dump doubles a ``'``;
 * only whole tokens are replaced: a secret ``exec`` leaves ``executable`` and
   ``--kube-context`` alone (letters, digits, ``_`` and ``-`` next to a match
   make it part of a longer word or flag).
@@ -197,9 +199,21 @@ def _sub_all(patterns: Sequence[re.Pattern[str]], text: str) -> str:
     return "".join(out)
 
 
+_URL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _percent_encoded(text: str) -> str:
+    """``text`` as a URL holds it (RFC 3986: every byte but the unreserved characters as
+    ``%XX``): a password in a connection string (``postgres://app:p%40ss@db/app``).
+    Written out here: ``urllib.parse`` is not imported for it (start-up)."""
+    return "".join(c if c in _URL_SAFE else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+
+
 def _spellings(text: str) -> set[str]:
-    """How a secret may show in text: as written, base64-encoded, JSON-escaped."""
-    forms = {text, base64.b64encode(text.encode()).decode()}
+    """How a secret may show in text: as written, base64-encoded, JSON-escaped, percent-encoded
+    (in a URL), and inside a single-quoted YAML string (``'`` doubled, as PyYAML and helm's
+    ``quote``-less templates write it)."""
+    forms = {text, base64.b64encode(text.encode()).decode(), _percent_encoded(text), text.replace("'", "''")}
     escaped = json.dumps(text)[1:-1]
     if escaped != text:
         forms.add(escaped)

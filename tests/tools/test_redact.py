@@ -36,6 +36,19 @@ def test_base64_and_json_escaped_forms_are_hidden() -> None:
     assert 'pa\\"ss' not in out
 
 
+def test_percent_encoded_and_yaml_single_quoted_forms_are_hidden() -> None:
+    """A password in a connection string is percent-encoded; PyYAML (diff, drift) writes a
+    string holding ``'`` single-quoted with it doubled. Neither was matched."""
+    r = Redactor()
+    r.add("p@ss:w/rd 'x' é")
+    text = ("url: postgres://app:p%40ss%3Aw%2Frd%20%27x%27%20%C3%A9@db:5432/app\n"
+            "quoted: 'p@ss:w/rd ''x'' é'\n")
+    out = r.redact(text)
+    assert out == f"url: postgres://app:{MASK}@db:5432/app\nquoted: '{MASK}'\n"
+    plain = Redactor(["plain-secret_1.2~"])  # nothing to encode: no extra form registered
+    assert len(plain) == 2  # the value and its base64
+
+
 def test_add_values_takes_only_sensitive_leaves() -> None:
     r = Redactor()
     r.add_values(
