@@ -2,8 +2,10 @@
 
 A chart's hooks are the rendered objects annotated ``helm.sh/hook``
 (``pre-install``, ``post-upgrade``, ``test``, ...). They are read from the
-release's rendering (``helm template``, the same values as an upgrade), so
-a hook behind an ``{{ if }}`` counts only when the values enable it.
+release's rendering as apply renders it (the same values, as an install or an
+upgrade, against the cluster: :mod:`firestream_core.ops.render`), so a hook
+behind an ``{{ if }}`` counts only when the values, ``.Release.IsUpgrade`` or
+a ``lookup`` enable it when apply runs.
 
 ``firestream plan --hooks`` shows them per release, and which would run for
 the planned action (``create`` -> ``pre-install``/``post-install``,
@@ -156,28 +158,34 @@ def plan_hooks(
 ) -> dict[str, ReleaseHooks]:
     """Each planned release's hooks, read from its rendering.
 
-    Releases that change are rendered with ``helm template`` (a destroyed
-    one: ``helm get hooks`` of the installed release); no-op releases only
-    with ``all_releases``. A release that fails to render gets ``error``.
+    Releases that change are rendered as apply renders them
+    (:func:`~firestream_core.ops.render.render_as_apply`, the function ``diff``
+    uses: as an install or an upgrade, against the cluster so that ``lookup``
+    sees what apply sees; a destroyed one: ``helm get hooks`` of the installed
+    release); no-op releases only with ``all_releases``. A release that fails
+    to render (as apply would fail) gets ``error``.
     """
+    from firestream_core.deploy.desired import add_chart_repository
+    from firestream_core.ops.render import planned_chart, render_as_apply, renders_as_upgrade
+
     repos = project.repositories
     out: dict[str, ReleaseHooks] = {}
     for change in plan.releases:
-        # the plan's desired state: the values plugins contribute included
-        info = attrs.evolve(project.charts[change.name].chart_info, plugin_values=dict(change.plugin_values))
         if not change.is_change and not all_releases:
             continue
+        # the plan's desired state: the values plugins contribute, the version it resolved
+        info = planned_chart(project.charts[change.name], change).chart_info
         try:
             if change.action == "destroy":
-                text = helm.get_hooks(change.name, change.namespace)
+                objects = split_manifest(helm.get_hooks(change.name, change.namespace))
             else:
-                from firestream_core.deploy.desired import add_chart_repository
-
                 add_chart_repository(helm, info, repos)
-                # rendered with hooks even when disabled, to say which will not run
+                # rendered with hooks even when disabled, to say which will not run; as apply
+                # renders it (install or upgrade, against the cluster), as diff does
                 shown = attrs.evolve(info, hooks_disabled=False) if info.hooks_disabled else info
-                text = helm.template(shown, project.project_dir, include_crds=False)
-            hooks = tuple(hooks_in(text))
+                objects = render_as_apply(helm, shown, project.project_dir,
+                                          is_upgrade=renders_as_upgrade(change), crds=False)
+            hooks = tuple(hooks_in(objects))
             out[change.name] = ReleaseHooks(change.name, change.action, hooks, bool(info.hooks_disabled))
         except (HelmError, ValueError) as exc:
             message = project.redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)

@@ -502,7 +502,7 @@ class Helm(KubeTool):
         Offline unless ``server``: then rendered against the cluster, as apply
         installs it (``--dry-run=server``, helm 3's ``--validate``): the chart's
         ``lookup`` reads it (a password bitnami's charts keep in their Secret),
-        and an object another release owns is refused, for ``diff``.
+        and an object another release owns is refused, for ``diff`` and ``plan --hooks``.
         """
         project_dir = Path(project_dir)
         values = merged_values(info, extra_values)

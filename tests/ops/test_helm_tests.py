@@ -24,6 +24,7 @@ from firestream_core.project import Project
 from firestream_core.state.store import StateStore
 from tests.deploy.fakes import FakeHelm
 
+from .conftest import CHARTS
 from .helpers import extras_app_config, load, record_argv, write_config
 
 # -- reading hooks (no binaries) ------------------------------------------------------------
@@ -63,7 +64,7 @@ metadata: {name: plain}
 class _Helm(FakeHelm):
     """The test fakes' helm, rendering a pre-install Job (``db`` fails to render)."""
 
-    def template(self, info, project_dir, *, include_crds=False, is_upgrade=False):
+    def template(self, info, project_dir, *, include_crds=False, is_upgrade=False, server=False):
         self.calls.append(("template", info.name, str(project_dir), info.plugin_values.get("from")))
         if info.name == "db":
             raise RenderError("db: template: Tk-secret-in-an-error-77 is not a value")
@@ -239,3 +240,57 @@ def test_run_tests_failure_without_atomic_fails_but_stays(tmp_path, kube, helm_b
     assert not result.ok and outcome.stage_failed == "validate" and not outcome.rolled_back
     cm = kube.kubectl().get("configmap", "web-config", namespace=kube.namespace)
     assert cm["data"]["message"] == "kept"
+
+
+# -- plan --hooks shows the hooks apply runs (real helm) ---------------------------------------
+
+HOOK_SHAPES = CHARTS / "hook-shapes"
+
+
+def hook_shapes_config(tmp_path, kube, *, chart=HOOK_SHAPES, image="busybox:1.36", keys=""):
+    return write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "hs"
+        path = "{chart}"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        {keys}
+        [deployments.generic.values]
+        image = "{image}"
+    """)
+
+
+def planned_hooks(project):
+    _, helm, _ = project.tools()
+    plan = project.plan(helm=helm)
+    (change,) = plan.releases
+    rh = plan_hooks(project.hooks_input(), plan, helm)["hs"]
+    assert not rh.error, rh.error
+    return change.action, [h.name for h in rh.will_run]
+
+
+def stored_hooks(kube, helm_bin, events):
+    """The hooks helm stored for the release (what it ran), those of ``events``."""
+    out = kube.run([helm_bin, "get", "hooks", "hs", "-n", kube.namespace]).stdout
+    return [h.name for h in hooks_in(out) if set(events) & set(h.events)]
+
+
+def test_plan_hooks_are_rendered_as_apply_renders_them(tmp_path, kube, helm_bin):
+    """Hooks behind ``.Release.IsUpgrade``/``.Release.IsInstall`` and ``lookup`` (the Job that makes
+    a certificate while its Secret is missing): plan --hooks rendered offline as an install, so an
+    upgrade's plan listed the install-only Job and the certificate Job (which apply does not run)
+    and hid the upgrade Job (which it runs). It renders as apply does now, as diff does."""
+    path = hook_shapes_config(tmp_path, kube)
+    assert planned_hooks(load(path, kube, helm_bin)) == (
+        "create", ["hs-init", "hs-admission-create", "hs-admission-patch", "hs-certgen"])
+    assert load(path, kube, helm_bin).apply().ok
+    assert stored_hooks(kube, helm_bin, ("pre-install", "post-install")) == [
+        "hs-init", "hs-admission-create", "hs-admission-patch", "hs-certgen"]
+    kube.run([kube.tools["kubectl"], "create", "secret", "generic", "hs-tls", "-n", kube.namespace,
+              "--from-literal=tls.crt=x"])
+
+    path = hook_shapes_config(tmp_path, kube, image="busybox:1.37")
+    shown = planned_hooks(load(path, kube, helm_bin))
+    assert shown == ("upgrade", ["hs-admission-create", "hs-admission-patch", "hs-upgrade"])
+    assert load(path, kube, helm_bin).apply().ok
+    assert stored_hooks(kube, helm_bin, ("pre-upgrade", "post-upgrade")) == shown[1]  # what helm ran
