@@ -46,8 +46,13 @@ import attrs
 import yaml
 
 from firestream_core.errors import HelmCommandError, HelmError
-from firestream_core.ops.helm_hooks import ACTION_EVENTS, hooks_in
-from firestream_core.ops.render import planned_chart, render_as_apply, renders_as_upgrade
+from firestream_core.ops.helm_hooks import ReleaseHooks, hooks_in
+from firestream_core.ops.render import (
+    planned_chart,
+    render_as_apply,
+    renders_as_upgrade,
+    uninstalls_first,
+)
 from firestream_core.tools.manifests import (
     ManifestObject,
     ObjectKey,
@@ -372,8 +377,8 @@ class _DiffRun:
         try:
             current, rendered = self._manifests(change, live)
             # helm uninstall runs the delete hooks of the installed release, not of the chart
-            deleting = live and change.action in ("destroy", "reinstall")
-            installed_hooks = split_manifest(self.helm.get_hooks(change.name, change.namespace)) if deleting else []
+            installed_hooks = split_manifest(self.helm.get_hooks(change.name, change.namespace)) \
+                if uninstalls_first(change) else []
         except (HelmError, ValueError) as exc:
             return ReleaseDiff(status="error", message=red.redact(_first_line(exc)), **base)
         _hide_secret_data(red, [*current, *rendered])
@@ -477,21 +482,15 @@ def _crd_served(crd: ManifestObject, discovery: Mapping[str, set[str] | None]) -
     return any(kind in (discovery.get(gv) or set()) for gv in _crd_group_versions(crd))
 
 
-_DELETE_EVENTS = frozenset({"pre-delete", "post-delete"})
-
-
 def _hooks_run(
     rendered: Sequence[ManifestObject], action: str, disabled: bool,
     installed: Sequence[ManifestObject] = (),
 ) -> tuple[str, ...]:
-    """The hooks the action fires: the delete hooks from the installed release's (``installed``,
-    ``helm get hooks``), the others from the rendering."""
-    if disabled:
-        return ()
-    fired = set(ACTION_EVENTS.get(action, ()))
-    deleting = [h for h in hooks_in(installed) if _DELETE_EVENTS & fired & set(h.events)]
-    others = [h for h in hooks_in(rendered) if (fired - _DELETE_EVENTS) & set(h.events)]
-    return tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in [*deleting, *others])
+    """The hooks the action fires (:attr:`ReleaseHooks.will_run`, as ``plan --hooks`` lists them):
+    the delete hooks from the installed release's (``installed``, ``helm get hooks``), the others
+    from the rendering."""
+    rh = ReleaseHooks("", action, tuple(hooks_in(rendered)), disabled, uninstall_hooks=tuple(hooks_in(installed)))
+    return tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in rh.will_run)
 
 
 def _first_line(exc: BaseException) -> str:

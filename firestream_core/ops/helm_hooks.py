@@ -11,7 +11,9 @@ a ``lookup`` enable it when apply runs.
 the planned action (``create`` -> ``pre-install``/``post-install``,
 ``upgrade`` -> ``pre-upgrade``/``post-upgrade``, ``destroy`` ->
 ``pre-delete``/``post-delete``; ``test`` hooks run with ``firestream
-test``). A release with ``hooks_disabled = true`` is deployed with
+test``). An uninstall (``destroy``, a ``reinstall``'s first step) runs the
+delete hooks helm stored with the installed release (``helm get hooks``),
+not the new chart's. A release with ``hooks_disabled = true`` is deployed with
 ``--no-hooks``: none of them runs, and the plan says so.
 """
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTION_EVENTS",
+    "DELETE_EVENTS",
     "HOOK_EVENTS",
     "Hook",
     "HooksInput",
@@ -95,14 +98,22 @@ def hooks_in(manifest: str | Iterable[ManifestObject]) -> list[Hook]:
     return sorted(hooks, key=lambda h: (h.weight, h.kind, h.name))
 
 
+DELETE_EVENTS: frozenset[str] = frozenset({"pre-delete", "post-delete"})
+"""The events of an uninstall: helm runs them from the installed release, not from the chart."""
+
+
 @attrs.frozen
 class ReleaseHooks:
     """A release's hooks as the plan sees them.
 
-    :ivar hooks: every hook the chart carries with these values.
+    :ivar hooks: every hook the chart carries with these values, as apply renders it
+        (a ``destroy``: the installed release's).
     :ivar action: the plan's action.
     :ivar disabled: ``hooks_disabled`` is set: helm runs with ``--no-hooks``.
     :ivar error: why they could not be read (the chart failed to render...), or "".
+    :ivar uninstall_hooks: the installed release's hooks (``helm get hooks``), which the
+        uninstall of a ``reinstall`` runs (helm runs the hooks it stored with the release,
+        not the new chart's); None: the ``pre-delete``/``post-delete`` hooks are in ``hooks``.
     """
 
     release: str
@@ -110,6 +121,7 @@ class ReleaseHooks:
     hooks: tuple[Hook, ...] = ()
     disabled: bool = False
     error: str = ""
+    uninstall_hooks: tuple[Hook, ...] | None = None
 
     @property
     def events(self) -> list[str]:
@@ -119,11 +131,14 @@ class ReleaseHooks:
 
     @property
     def will_run(self) -> list[Hook]:
-        """The hooks the planned action fires (none when disabled)."""
+        """The hooks the planned action fires, in the order helm runs them: the uninstall's
+        (from ``uninstall_hooks`` when read), then the others (none when disabled)."""
         if self.disabled:
             return []
         fired = set(ACTION_EVENTS.get(self.action, ()))
-        return [h for h in self.hooks if fired & set(h.events)]
+        deleting = self.hooks if self.uninstall_hooks is None else self.uninstall_hooks
+        return [*(h for h in deleting if fired & DELETE_EVENTS & set(h.events)),
+                *(h for h in self.hooks if (fired - DELETE_EVENTS) & set(h.events))]
 
     @property
     def tests(self) -> list[Hook]:
@@ -137,6 +152,7 @@ class ReleaseHooks:
             "will_run": [f"{h.kind}/{h.name}" for h in self.will_run],
             "tests": [f"{h.kind}/{h.name}" for h in self.tests],
             "hooks": [h.to_dict() for h in self.hooks],
+            "uninstall_hooks": None if self.uninstall_hooks is None else [h.to_dict() for h in self.uninstall_hooks],
             "error": self.error or None,
         }
 
@@ -166,7 +182,12 @@ def plan_hooks(
     to render (as apply would fail) gets ``error``.
     """
     from firestream_core.deploy.desired import add_chart_repository
-    from firestream_core.ops.render import planned_chart, render_as_apply, renders_as_upgrade
+    from firestream_core.ops.render import (
+        planned_chart,
+        render_as_apply,
+        renders_as_upgrade,
+        uninstalls_first,
+    )
 
     repos = project.repositories
     out: dict[str, ReleaseHooks] = {}
@@ -176,17 +197,20 @@ def plan_hooks(
         # the plan's desired state: the values plugins contribute, the version it resolved
         info = planned_chart(project.charts[change.name], change).chart_info
         try:
+            # helm uninstall runs the hooks stored with the installed release, not the chart's
+            installed = tuple(hooks_in(helm.get_hooks(change.name, change.namespace))) \
+                if uninstalls_first(change) else None
             if change.action == "destroy":
-                objects = split_manifest(helm.get_hooks(change.name, change.namespace))
+                hooks = installed or ()
             else:
                 add_chart_repository(helm, info, repos)
                 # rendered with hooks even when disabled, to say which will not run; as apply
                 # renders it (install or upgrade, against the cluster), as diff does
                 shown = attrs.evolve(info, hooks_disabled=False) if info.hooks_disabled else info
-                objects = render_as_apply(helm, shown, project.project_dir,
-                                          is_upgrade=renders_as_upgrade(change), crds=False)
-            hooks = tuple(hooks_in(objects))
-            out[change.name] = ReleaseHooks(change.name, change.action, hooks, bool(info.hooks_disabled))
+                hooks = tuple(hooks_in(render_as_apply(helm, shown, project.project_dir,
+                                                       is_upgrade=renders_as_upgrade(change), crds=False)))
+            out[change.name] = ReleaseHooks(change.name, change.action, hooks, bool(info.hooks_disabled),
+                                            uninstall_hooks=installed if change.action != "destroy" else None)
         except (HelmError, ValueError) as exc:
             message = project.redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             out[change.name] = ReleaseHooks(change.name, change.action, (), bool(info.hooks_disabled), message)
@@ -211,10 +235,15 @@ def format_hooks(hooks: Mapping[str, ReleaseHooks]) -> str:
             runs = "none run (hooks_disabled: --no-hooks)"
         else:
             run = rh.will_run
-            runs = ("runs " + ", ".join(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in run)) if run \
-                else f"none run on {rh.action}"
+            runs = ("runs " + ", ".join(_shown(h, rh) for h in run)) if run else f"none run on {rh.action}"
         lines.append(f"  {name:<{width}}  {events}; {runs}")
     return "\n".join(lines) + "\n"
+
+
+def _shown(hook: Hook, rh: ReleaseHooks) -> str:
+    """``Job/x (post-delete)``; ``, installed release`` added to a reinstall's uninstall hook."""
+    installed = rh.uninstall_hooks is not None and hook in rh.uninstall_hooks and DELETE_EVENTS & set(hook.events)
+    return f"{hook.kind}/{hook.name} ({'/'.join(hook.events)}{', installed release' if installed else ''})"
 
 
 def plan_json_with_hooks(plan: Plan, hooks: Mapping[str, ReleaseHooks], indent: int | None = 2) -> str:

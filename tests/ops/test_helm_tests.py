@@ -294,3 +294,35 @@ def test_plan_hooks_are_rendered_as_apply_renders_them(tmp_path, kube, helm_bin)
     assert shown == ("upgrade", ["hs-admission-create", "hs-admission-patch", "hs-upgrade"])
     assert load(path, kube, helm_bin).apply().ok
     assert stored_hooks(kube, helm_bin, ("pre-upgrade", "post-upgrade")) == shown[1]  # what helm ran
+
+
+def hook_shapes_020(tmp_path):
+    """hook-shapes 0.2.0, whose cleanup Job is renamed (``hs-purge``)."""
+    import shutil
+
+    chart = tmp_path / "hook-shapes-0.2.0"
+    shutil.copytree(HOOK_SHAPES, chart)
+    (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text().replace("version: 0.1.0", "version: 0.2.0"))
+    (chart / "values.yaml").write_text((chart / "values.yaml").read_text().replace("cleanupName: cleanup",
+                                                                                   "cleanupName: purge"))
+    return chart
+
+
+REINSTALL = 'last_breaking_version_requiring_restart = {version = "0.2.0", requires_uninstall = true}'
+
+
+def test_a_reinstalls_uninstall_runs_the_installed_releases_delete_hooks(tmp_path, kube, helm_bin, cli):
+    """A reinstall uninstalls first, and helm's uninstall runs the hooks stored with the installed
+    release: plan --hooks listed the new chart's post-delete Job (hs-purge) instead of hs-cleanup."""
+    assert load(hook_shapes_config(tmp_path, kube), kube, helm_bin).apply().ok
+    path = hook_shapes_config(tmp_path, kube, chart=hook_shapes_020(tmp_path), keys=REINSTALL)
+    action, shown = planned_hooks(load(path, kube, helm_bin))
+    assert action == "reinstall"
+    assert stored_hooks(kube, helm_bin, ("pre-delete", "post-delete")) == ["hs-cleanup"]  # what uninstall runs
+    assert shown[0] == "hs-cleanup" and "hs-purge" not in shown
+    code, out, _ = cli(path, "plan", "--hooks")
+    assert "runs Job/hs-cleanup (post-delete, installed release), Job/" in out, out
+    code, out, _ = cli(path, "plan", "--hooks", "--json")
+    hooks = json.loads(out)["releases"][0]["hooks"]
+    assert [h["name"] for h in hooks["uninstall_hooks"]][-1] == "hs-cleanup"
+    assert hooks["will_run"][0] == "Job/hs-cleanup"
