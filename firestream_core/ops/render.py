@@ -67,7 +67,7 @@ def uninstalls_first(change: Change) -> bool:
 def renders_as_upgrade(change: Change) -> bool:
     """True when apply's helm call upgrades the installed release (``.Release.IsUpgrade``); False
     when it installs (no release, one helm lists ``uninstalled``, or one apply uninstalls first)."""
-    return _live(change) and change.action != "destroy"
+    return _live(change) and change.action != "destroy" and not uninstalls_first(change)
 
 
 _UNSERVED_KIND = ("no matches for kind", "resource mapping not found", "ensure CRDs are installed first",

@@ -326,3 +326,18 @@ def test_a_reinstalls_uninstall_runs_the_installed_releases_delete_hooks(tmp_pat
     hooks = json.loads(out)["releases"][0]["hooks"]
     assert [h["name"] for h in hooks["uninstall_hooks"]][-1] == "hs-cleanup"
     assert hooks["will_run"][0] == "Job/hs-cleanup"
+
+
+def test_a_reinstalls_install_is_rendered_as_an_install(tmp_path, kube, helm_bin):
+    """After the uninstall, a reinstall installs afresh (``.Release.IsInstall``): plan --hooks and
+    diff rendered it as an upgrade, hiding the install-only Job apply then runs."""
+    assert load(hook_shapes_config(tmp_path, kube), kube, helm_bin).apply().ok
+    path = hook_shapes_config(tmp_path, kube, chart=hook_shapes_020(tmp_path), keys=REINSTALL)
+    project = load(path, kube, helm_bin)
+    action, shown = planned_hooks(project)
+    assert (action, shown) == (
+        "reinstall", ["hs-cleanup", "hs-init", "hs-admission-create", "hs-admission-patch", "hs-certgen"])
+    (d,) = project.diff()
+    assert [h.split(" ")[0] for h in d.hooks] == [f"Job/{n}" for n in shown]
+    assert load(path, kube, helm_bin).apply().ok
+    assert stored_hooks(kube, helm_bin, ("pre-install", "post-install")) == shown[1:]  # what the install ran

@@ -73,3 +73,21 @@ def test_the_planned_chart_has_the_plans_values_and_resolved_version():
     planned = planned_chart(chart, change)
     assert (planned.chart_info.version, planned.chart_info.plugin_values) == ("1.2.3", {"from": "plugin"})
     assert (chart.chart_info.version, chart.chart_info.plugin_values) == ("^1.0", {})  # left as it is
+
+
+@pytest.mark.parametrize(("action", "status", "revision", "upgrade", "uninstalls"), [
+    ("create", None, 0, False, False),
+    ("create", "uninstalled", 2, False, False),        # helm install --replace
+    ("upgrade", "deployed", 3, True, False),
+    ("reinstall", "deployed", 3, False, True),         # uninstall, then a fresh install
+    ("recover", "pending-upgrade", 3, True, False),    # roll back, then upgrade
+    ("recover", "pending-install", 1, False, True),    # uninstall, then install
+    ("destroy", "deployed", 3, False, True),
+])
+def test_install_or_upgrade_as_apply_does(action, status, revision, upgrade, uninstalls):
+    from firestream_core.model import InstalledRelease
+    from firestream_core.ops.render import renders_as_upgrade, uninstalls_first
+
+    installed = None if status is None else InstalledRelease("web", "default", revision, status, "web-1.0.0")
+    change = Change("web", "default", "generic", action, installed=installed)
+    assert (renders_as_upgrade(change), uninstalls_first(change)) == (upgrade, uninstalls)
