@@ -32,7 +32,7 @@ Every program runs through the helm layer (``context.helm``,
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -61,6 +61,7 @@ __all__ = [
     "last_deployed_revision",
     "prepare_release",
     "recover_pending",
+    "recovery_rollback",
     "release_status",
     "rollback_release",
     "run_command",
@@ -149,6 +150,18 @@ def last_deployed_revision(
     return max(pool, key=lambda e: int(e.get("revision", 0)))
 
 
+def recovery_rollback(
+    installed: InstalledRelease, history: Callable[[], Sequence[Mapping[str, Any]]]
+) -> Mapping[str, Any] | None:
+    """The history entry the recovery of a ``pending-*`` release rolls back to, or None when it
+    is uninstalled instead: a ``pending-install`` at revision 1, or no working revision below
+    (:func:`last_deployed_revision`). ``history`` is called only when needed. The one rule
+    :func:`recover_pending` follows and ``plan --hooks`` and ``diff`` show."""
+    if installed.status == "pending-install" and installed.revision <= 1:
+        return None
+    return last_deployed_revision(history(), below=installed.revision)
+
+
 def _as_installed(info: ChartInfo, entry: Mapping[str, Any]) -> InstalledRelease:
     return InstalledRelease(
         name=info.name,
@@ -199,9 +212,7 @@ def recover_pending(
         context.helm.rollback(name, ns, installed.revision, wait=info.wait, timeout=info.timeout,
                               no_hooks=info.hooks_disabled)
         return attrs.evolve(installed, status="deployed")
-    good = None
-    if not (installed.status == "pending-install" and installed.revision <= 1):
-        good = last_deployed_revision(history_entries(context, info), below=installed.revision)
+    good = recovery_rollback(installed, lambda: history_entries(context, info))
     if good is None:
         log.info("release '%s': Recovery: uninstalling it (no working revision to return to)", name)
         context.helm.uninstall(name, ns, wait=True, timeout=info.timeout, no_hooks=info.hooks_disabled)

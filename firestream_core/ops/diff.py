@@ -46,13 +46,8 @@ import attrs
 import yaml
 
 from firestream_core.errors import HelmCommandError, HelmError
-from firestream_core.ops.helm_hooks import ReleaseHooks, hooks_in
-from firestream_core.ops.render import (
-    planned_chart,
-    render_as_apply,
-    renders_as_upgrade,
-    uninstalls_first,
-)
+from firestream_core.ops.helm_hooks import release_hooks
+from firestream_core.ops.render import HelmSteps, helm_steps, planned_chart, render_as_apply
 from firestream_core.tools.manifests import (
     ManifestObject,
     ObjectKey,
@@ -375,14 +370,14 @@ class _DiffRun:
         live = installed is not None and installed.status != "uninstalled"
         red = _release_redactor(self.project, self.helm, chart, installed if live else None)
         try:
-            current, rendered = self._manifests(change, live)
-            # helm uninstall runs the delete hooks of the installed release, not of the chart
-            installed_hooks = split_manifest(self.helm.get_hooks(change.name, change.namespace)) \
-                if uninstalls_first(change) else []
+            steps = helm_steps(change, lambda: self.helm.history(change.name, change.namespace))
+            current, rendered = self._manifests(change, live, steps)
+            # a rollback and an uninstall run the hooks helm stored, not the chart's
+            run = release_hooks(self.helm, change, steps, rendered, chart.chart_info.hooks_disabled)
         except (HelmError, ValueError) as exc:
             return ReleaseDiff(status="error", message=red.redact(_first_line(exc)), **base)
         _hide_secret_data(red, [*current, *rendered])
-        hooks = _hooks_run(rendered, change.action, chart.chart_info.hooks_disabled, installed_hooks)
+        hooks = tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in run.will_run)
         unserved, new_crds = self._unserved_kinds(rendered)
         if unserved and change.action != "destroy":
             return self._waiting(change.name, unserved, new_crds, hooks, base)
@@ -391,12 +386,14 @@ class _DiffRun:
         status = "changed" if objects or new_crds else "unchanged"
         return ReleaseDiff(status=status, objects=tuple(objects), hooks=hooks, crds=new_crds, **base)
 
-    def _manifests(self, change: Change, live: bool) -> tuple[list[ManifestObject], list[ManifestObject]]:
+    def _manifests(
+        self, change: Change, live: bool, steps: HelmSteps
+    ) -> tuple[list[ManifestObject], list[ManifestObject]]:
         """(what helm holds for the release, what apply would install)."""
         current = split_manifest(self.helm.get_manifest(change.name, change.namespace)) if live else []
-        if change.action == "destroy":
+        if not steps.then:  # a destroy
             return current, []
-        return current, self.renderer.render(change.name, is_upgrade=renders_as_upgrade(change))
+        return current, self.renderer.render(change.name, is_upgrade=steps.then == "upgrade")
 
     def _unserved_kinds(
         self, rendered: Sequence[ManifestObject]
@@ -480,17 +477,6 @@ def _crd_group_versions(crd: ManifestObject) -> list[str]:
 def _crd_served(crd: ManifestObject, discovery: Mapping[str, set[str] | None]) -> bool:
     kind = str(((crd.obj.get("spec") or {}).get("names") or {}).get("kind") or "")
     return any(kind in (discovery.get(gv) or set()) for gv in _crd_group_versions(crd))
-
-
-def _hooks_run(
-    rendered: Sequence[ManifestObject], action: str, disabled: bool,
-    installed: Sequence[ManifestObject] = (),
-) -> tuple[str, ...]:
-    """The hooks the action fires (:attr:`ReleaseHooks.will_run`, as ``plan --hooks`` lists them):
-    the delete hooks from the installed release's (``installed``, ``helm get hooks``), the others
-    from the rendering."""
-    rh = ReleaseHooks("", action, tuple(hooks_in(rendered)), disabled, uninstall_hooks=tuple(hooks_in(installed)))
-    return tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in rh.will_run)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ not the new chart's. A release with ``hooks_disabled = true`` is deployed with
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -30,14 +31,16 @@ from firestream_core.errors import HelmError
 from firestream_core.tools.manifests import ManifestObject, split_manifest
 
 if TYPE_CHECKING:
-    from firestream_core.deploy.plan import Plan
+    from firestream_core.deploy.plan import Change, Plan
     from firestream_core.model import HelmChart
+    from firestream_core.ops.render import HelmSteps
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.redact import Redactor
 
 __all__ = [
     "ACTION_EVENTS",
     "DELETE_EVENTS",
+    "ROLLBACK_EVENTS",
     "HOOK_EVENTS",
     "Hook",
     "HooksInput",
@@ -45,6 +48,7 @@ __all__ = [
     "format_hooks",
     "hooks_in",
     "plan_hooks",
+    "release_hooks",
 ]
 
 log = logging.getLogger("firestream.hooks")
@@ -101,6 +105,9 @@ def hooks_in(manifest: str | Iterable[ManifestObject]) -> list[Hook]:
 DELETE_EVENTS: frozenset[str] = frozenset({"pre-delete", "post-delete"})
 """The events of an uninstall: helm runs them from the installed release, not from the chart."""
 
+ROLLBACK_EVENTS: frozenset[str] = frozenset({"pre-rollback", "post-rollback"})
+"""The events of a rollback: helm runs them from the revision it returns to, not from the chart."""
+
 
 @attrs.frozen
 class ReleaseHooks:
@@ -111,9 +118,14 @@ class ReleaseHooks:
     :ivar action: the plan's action.
     :ivar disabled: ``hooks_disabled`` is set: helm runs with ``--no-hooks``.
     :ivar error: why they could not be read (the chart failed to render...), or "".
-    :ivar uninstall_hooks: the installed release's hooks (``helm get hooks``), which the
-        uninstall of a ``reinstall`` runs (helm runs the hooks it stored with the release,
-        not the new chart's); None: the ``pre-delete``/``post-delete`` hooks are in ``hooks``.
+    :ivar uninstall_hooks: the hooks helm stored with the release it uninstalls
+        (``helm get hooks``), whose ``pre-delete``/``post-delete`` hooks run, not the new
+        chart's; None: they are in ``hooks``.
+    :ivar rollback_hooks: the hooks stored with the revision a recovery rolls back to
+        (``rollback_revision``), whose ``pre-rollback``/``post-rollback`` hooks run; None:
+        they are in ``hooks``.
+    :ivar fires: the events the change fires, in order (:class:`~firestream_core.ops.render.HelmSteps`);
+        None: those of the action (:data:`ACTION_EVENTS`).
     """
 
     release: str
@@ -122,6 +134,9 @@ class ReleaseHooks:
     disabled: bool = False
     error: str = ""
     uninstall_hooks: tuple[Hook, ...] | None = None
+    rollback_hooks: tuple[Hook, ...] | None = None
+    rollback_revision: int | None = None
+    fires: tuple[str, ...] | None = None
 
     @property
     def events(self) -> list[str]:
@@ -129,16 +144,26 @@ class ReleaseHooks:
         seen = {e for h in self.hooks for e in h.events}
         return [e for e in HOOK_EVENTS if e in seen] + sorted(seen - set(HOOK_EVENTS))
 
-    @property
-    def will_run(self) -> list[Hook]:
-        """The hooks the planned action fires, in the order helm runs them: the uninstall's
-        (from ``uninstall_hooks`` when read), then the others (none when disabled)."""
+    def runs(self) -> list[tuple[Hook, str]]:
+        """``(hook, where it comes from)`` for each hook the change fires, in the order helm runs
+        them: a recovery's rollback (``revision N``), the uninstall (``installed release``, when
+        the change installs after it), then the chart's own (``""``). None when disabled."""
         if self.disabled:
             return []
-        fired = set(ACTION_EVENTS.get(self.action, ()))
+        fired = set(self.fires if self.fires is not None else ACTION_EVENTS.get(self.action, ()))
+        rolling = self.hooks if self.rollback_hooks is None else self.rollback_hooks
         deleting = self.hooks if self.uninstall_hooks is None else self.uninstall_hooks
-        return [*(h for h in deleting if fired & DELETE_EVENTS & set(h.events)),
-                *(h for h in self.hooks if (fired - DELETE_EVENTS) & set(h.events))]
+        revision = f"revision {self.rollback_revision}" if self.rollback_hooks is not None else ""
+        installed = "installed release" if self.uninstall_hooks is not None and self.action != "destroy" else ""
+        own = fired - DELETE_EVENTS - ROLLBACK_EVENTS
+        return [*((h, revision) for h in rolling if fired & ROLLBACK_EVENTS & set(h.events)),
+                *((h, installed) for h in deleting if fired & DELETE_EVENTS & set(h.events)),
+                *((h, "") for h in self.hooks if own & set(h.events))]
+
+    @property
+    def will_run(self) -> list[Hook]:
+        """The hooks the planned change fires, in the order helm runs them (:meth:`runs`)."""
+        return [h for h, _ in self.runs()]
 
     @property
     def tests(self) -> list[Hook]:
@@ -153,8 +178,29 @@ class ReleaseHooks:
             "tests": [f"{h.kind}/{h.name}" for h in self.tests],
             "hooks": [h.to_dict() for h in self.hooks],
             "uninstall_hooks": None if self.uninstall_hooks is None else [h.to_dict() for h in self.uninstall_hooks],
+            "rollback_hooks": None if self.rollback_hooks is None else [h.to_dict() for h in self.rollback_hooks],
+            "rollback_revision": self.rollback_revision,
             "error": self.error or None,
         }
+
+
+def release_hooks(
+    helm: Helm, change: Change, steps: HelmSteps, rendered: Iterable[ManifestObject], disabled: bool
+) -> ReleaseHooks:
+    """The hooks ``change`` fires: those of the rendering (``rendered``, as apply renders it), and
+    those helm stored with the release it rolls back to or uninstalls (``helm get hooks``), which
+    helm runs instead of the chart's. One function for ``plan --hooks`` and ``diff``."""
+    name, namespace = change.name, change.namespace
+    rollback = None if steps.rollback_to is None else \
+        tuple(hooks_in(helm.get_hooks(name, namespace, revision=steps.rollback_to)))
+    # after a recovery's rollback, the release uninstalled is the revision it returned to
+    uninstall = None if not steps.uninstall else \
+        rollback if rollback is not None else tuple(hooks_in(helm.get_hooks(name, namespace)))
+    own = tuple(hooks_in(rendered))
+    if change.action == "destroy":
+        return ReleaseHooks(name, change.action, uninstall or (), disabled, fires=steps.events)
+    return ReleaseHooks(name, change.action, own, disabled, uninstall_hooks=uninstall, rollback_hooks=rollback,
+                        rollback_revision=steps.rollback_to, fires=steps.events)
 
 
 @attrs.frozen
@@ -182,12 +228,7 @@ def plan_hooks(
     to render (as apply would fail) gets ``error``.
     """
     from firestream_core.deploy.desired import add_chart_repository
-    from firestream_core.ops.render import (
-        planned_chart,
-        render_as_apply,
-        renders_as_upgrade,
-        uninstalls_first,
-    )
+    from firestream_core.ops.render import helm_steps, planned_chart, render_as_apply
 
     repos = project.repositories
     out: dict[str, ReleaseHooks] = {}
@@ -197,20 +238,16 @@ def plan_hooks(
         # the plan's desired state: the values plugins contribute, the version it resolved
         info = planned_chart(project.charts[change.name], change).chart_info
         try:
-            # helm uninstall runs the hooks stored with the installed release, not the chart's
-            installed = tuple(hooks_in(helm.get_hooks(change.name, change.namespace))) \
-                if uninstalls_first(change) else None
-            if change.action == "destroy":
-                hooks = installed or ()
-            else:
+            steps = helm_steps(change, functools.partial(helm.history, change.name, change.namespace))
+            rendered: list[ManifestObject] = []
+            if steps.then:
                 add_chart_repository(helm, info, repos)
                 # rendered with hooks even when disabled, to say which will not run; as apply
                 # renders it (install or upgrade, against the cluster), as diff does
                 shown = attrs.evolve(info, hooks_disabled=False) if info.hooks_disabled else info
-                hooks = tuple(hooks_in(render_as_apply(helm, shown, project.project_dir,
-                                                       is_upgrade=renders_as_upgrade(change), crds=False)))
-            out[change.name] = ReleaseHooks(change.name, change.action, hooks, bool(info.hooks_disabled),
-                                            uninstall_hooks=installed if change.action != "destroy" else None)
+                rendered = render_as_apply(helm, shown, project.project_dir,
+                                           is_upgrade=steps.then == "upgrade", crds=False)
+            out[change.name] = release_hooks(helm, change, steps, rendered, bool(info.hooks_disabled))
         except (HelmError, ValueError) as exc:
             message = project.redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             out[change.name] = ReleaseHooks(change.name, change.action, (), bool(info.hooks_disabled), message)
@@ -227,23 +264,23 @@ def format_hooks(hooks: Mapping[str, ReleaseHooks]) -> str:
         if rh.error:
             lines.append(f"  {name:<{width}}  unknown: {rh.error}")
             continue
-        if not rh.hooks:
+        run = rh.runs()
+        if not rh.hooks and not run:
             lines.append(f"  {name:<{width}}  none")
             continue
-        events = ", ".join(rh.events)
+        events = ", ".join(rh.events) or "no hooks in the chart"
         if rh.disabled:
             runs = "none run (hooks_disabled: --no-hooks)"
         else:
-            run = rh.will_run
-            runs = ("runs " + ", ".join(_shown(h, rh) for h in run)) if run else f"none run on {rh.action}"
+            runs = ("runs " + ", ".join(_shown(h, where) for h, where in run)) if run \
+                else f"none run on {rh.action}"
         lines.append(f"  {name:<{width}}  {events}; {runs}")
     return "\n".join(lines) + "\n"
 
 
-def _shown(hook: Hook, rh: ReleaseHooks) -> str:
-    """``Job/x (post-delete)``; ``, installed release`` added to a reinstall's uninstall hook."""
-    installed = rh.uninstall_hooks is not None and hook in rh.uninstall_hooks and DELETE_EVENTS & set(hook.events)
-    return f"{hook.kind}/{hook.name} ({'/'.join(hook.events)}{', installed release' if installed else ''})"
+def _shown(hook: Hook, where: str) -> str:
+    """``Job/x (post-delete)``, or ``Job/x (post-delete, installed release)`` for a hook helm stored."""
+    return f"{hook.kind}/{hook.name} ({'/'.join(hook.events)}{', ' + where if where else ''})"
 
 
 def plan_json_with_hooks(plan: Plan, hooks: Mapping[str, ReleaseHooks], indent: int | None = 2) -> str:

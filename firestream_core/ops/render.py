@@ -9,8 +9,10 @@ planned release the same way:
 * from the plan's desired state (:func:`planned_chart`: the values plugins
   contributed, the version a constraint resolved to);
 * as an upgrade exactly when apply upgrades the installed release
-  (:func:`renders_as_upgrade`: not for a ``create``, nor for a ``reinstall``,
-  whose install after the uninstall is a fresh one);
+  (:func:`helm_steps`: not for a ``create``, nor for a ``reinstall``, whose
+  install after the uninstall is a fresh one, nor for a recovery that
+  uninstalls); the hooks a rollback or an uninstall runs are those helm
+  stored, read by :func:`~firestream_core.ops.helm_hooks.release_hooks`;
 * against the cluster (``--dry-run=server``), falling back to the offline
   rendering only when the cluster cannot render it yet (a kind whose CRD is
   not installed), by :func:`render_as_apply`.
@@ -20,8 +22,11 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from firestream_core.errors import HelmError
 from firestream_core.tools.manifests import ManifestObject, split_manifest
@@ -31,7 +36,7 @@ if TYPE_CHECKING:
     from firestream_core.model import ChartInfo, HelmChart
     from firestream_core.tools.helm import Helm
 
-__all__ = ["planned_chart", "render_as_apply", "renders_as_upgrade", "uninstalls_first", "unserved_kind_error"]
+__all__ = ["HelmSteps", "helm_steps", "planned_chart", "render_as_apply", "unserved_kind_error"]
 
 log = logging.getLogger("firestream.render")
 
@@ -46,28 +51,62 @@ def planned_chart(chart: HelmChart, change: Change) -> HelmChart:
     return out
 
 
-def _live(change: Change) -> bool:
+@attrs.frozen
+class HelmSteps:
+    """The helm operations apply carries out for one change, in order, as far as hooks tell them apart.
+
+    :ivar rollback_to: the revision a recovery rolls back to first (helm runs that
+        revision's stored ``pre-rollback``/``post-rollback`` hooks), or None.
+    :ivar uninstall: the installed release is uninstalled (helm runs its stored
+        ``pre-delete``/``post-delete`` hooks): a ``destroy``, a ``reinstall``, a
+        recovery with no working revision to return to.
+    :ivar then: ``"install"``, ``"upgrade"`` (``.Release.IsUpgrade``), or ``""`` (a destroy).
+    """
+
+    rollback_to: int | None
+    uninstall: bool
+    then: str
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        """The hook events these steps make helm fire, in order."""
+        return ((("pre-rollback", "post-rollback") if self.rollback_to is not None else ())
+                + (("pre-delete", "post-delete") if self.uninstall else ())
+                + {"install": ("pre-install", "post-install"), "upgrade": ("pre-upgrade", "post-upgrade")}
+                .get(self.then, ()))
+
+
+def helm_steps(change: Change, history: Callable[[], Sequence[Mapping[str, Any]]] | None = None) -> HelmSteps:
+    """What apply's helm calls are for ``change``, by the rules apply follows.
+
+    A ``recover`` rolls back to the revision :func:`~firestream_core.deploy.recovery.recovery_rollback`
+    picks from ``history`` (helm's history of the release, read only for a recover; without
+    it, a ``pending-install`` at revision 1 is uninstalled and anything else assumed to roll
+    back), or uninstalls when there is none; then upgrades, or installs after an uninstall."""
+    from firestream_core.deploy.recovery import recovery_rollback
+
     installed = change.installed
-    return installed is not None and installed.status != "uninstalled"
-
-
-def uninstalls_first(change: Change) -> bool:
-    """True when apply uninstalls the installed release for this change: a ``destroy``, a
-    ``reinstall``, or the recovery of a ``pending-install`` with nothing to roll back to. helm's
-    uninstall runs the installed release's ``pre-delete``/``post-delete`` hooks (``helm get hooks``)."""
-    if not _live(change):
-        return False
-    if change.action in ("destroy", "reinstall"):
-        return True
-    installed = change.installed
-    return (change.action == "recover" and installed is not None
-            and installed.status == "pending-install" and installed.revision <= 1)
-
-
-def renders_as_upgrade(change: Change) -> bool:
-    """True when apply's helm call upgrades the installed release (``.Release.IsUpgrade``); False
-    when it installs (no release, one helm lists ``uninstalled``, or one apply uninstalls first)."""
-    return _live(change) and change.action != "destroy" and not uninstalls_first(change)
+    live = installed is not None and installed.status != "uninstalled"
+    if change.action == "destroy":
+        return HelmSteps(None, live, "")
+    if not live or installed is None:
+        return HelmSteps(None, False, "install")
+    if change.action == "reinstall":
+        return HelmSteps(None, True, "install")
+    if change.action != "recover":
+        return HelmSteps(None, False, "upgrade")
+    if installed.status == "uninstalling":  # rolled back to the revision the uninstall left
+        rollback_to: int | None = installed.revision
+    elif history is None:
+        first = installed.status == "pending-install" and installed.revision <= 1
+        rollback_to = None if first else installed.revision - 1
+    else:
+        good = recovery_rollback(installed, history)
+        rollback_to = None if good is None else int(good.get("revision", 0))
+    uninstall = rollback_to is None
+    # a breaking step that uninstalls follows the recovery's rollback
+    breaking = change.breaking is not None and change.breaking.uninstall
+    return HelmSteps(rollback_to, uninstall or breaking, "install" if uninstall or breaking else "upgrade")
 
 
 _UNSERVED_KIND = ("no matches for kind", "resource mapping not found", "ensure CRDs are installed first",

@@ -337,12 +337,12 @@ class Helm(KubeTool):
         )
         return result.stdout
 
-    def get_hooks(self, name: str, namespace: str) -> str:
-        """The rendered hooks of the release's current revision (``helm get hooks``)."""
-        result = self._run(
-            "get hooks", ["get", "hooks", name, "--namespace", namespace],
-            release=name, namespace=namespace,
-        )
+    def get_hooks(self, name: str, namespace: str, revision: int | None = None) -> str:
+        """The rendered hooks of the release's current revision, or of ``revision`` (``helm get hooks``)."""
+        args = ["get", "hooks", name, "--namespace", namespace]
+        if revision is not None:
+            args += ["--revision", str(int(revision))]
+        result = self._run("get hooks", args, release=name, namespace=namespace)
         return result.stdout
 
     def _hide_release_values(self, data: Mapping[str, Any]) -> None:

@@ -297,14 +297,15 @@ def test_plan_hooks_are_rendered_as_apply_renders_them(tmp_path, kube, helm_bin)
 
 
 def hook_shapes_020(tmp_path):
-    """hook-shapes 0.2.0, whose cleanup Job is renamed (``hs-purge``)."""
+    """hook-shapes 0.2.0, whose cleanup and pre-rollback Jobs are renamed (``hs-purge``, ``hs-rollback-verify``)."""
     import shutil
 
     chart = tmp_path / "hook-shapes-0.2.0"
     shutil.copytree(HOOK_SHAPES, chart)
     (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text().replace("version: 0.1.0", "version: 0.2.0"))
-    (chart / "values.yaml").write_text((chart / "values.yaml").read_text().replace("cleanupName: cleanup",
-                                                                                   "cleanupName: purge"))
+    values = (chart / "values.yaml").read_text()
+    (chart / "values.yaml").write_text(values.replace("cleanupName: cleanup", "cleanupName: purge")
+                                       .replace("rollbackName: rollback-check", "rollbackName: rollback-verify"))
     return chart
 
 
@@ -324,7 +325,8 @@ def test_a_reinstalls_uninstall_runs_the_installed_releases_delete_hooks(tmp_pat
     assert "runs Job/hs-cleanup (post-delete, installed release), Job/" in out, out
     code, out, _ = cli(path, "plan", "--hooks", "--json")
     hooks = json.loads(out)["releases"][0]["hooks"]
-    assert [h["name"] for h in hooks["uninstall_hooks"]][-1] == "hs-cleanup"
+    uninstall_hooks = [h["name"] for h in hooks["uninstall_hooks"]]
+    assert "hs-cleanup" in uninstall_hooks and "hs-purge" not in uninstall_hooks
     assert hooks["will_run"][0] == "Job/hs-cleanup"
 
 
@@ -341,3 +343,58 @@ def test_a_reinstalls_install_is_rendered_as_an_install(tmp_path, kube, helm_bin
     assert [h.split(" ")[0] for h in d.hooks] == [f"Job/{n}" for n in shown]
     assert load(path, kube, helm_bin).apply().ok
     assert stored_hooks(kube, helm_bin, ("pre-install", "post-install")) == shown[1:]  # what the install ran
+
+
+def _interrupted_upgrade(kube, helm_bin, chart) -> None:
+    """A helm upgrade killed while its pre-upgrade hook Jobs wait (controller off): pending-upgrade."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    kube.cluster.set_controller(False)
+    proc = subprocess.Popen(  # noqa: S603 - the test kit's helm, an argument list
+        [str(helm_bin), "upgrade", "hs", str(chart), "--namespace", kube.namespace, "--timeout", "120s"],
+        env=kube.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(300):
+            out = kube.run([helm_bin, "history", "hs", "-n", kube.namespace, "-o", "json"]).stdout
+            if '"pending-upgrade"' in out:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"the release never became pending-upgrade: {out}")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kube.cluster.set_controller(True)
+
+
+def jobs_created(kube) -> set[str]:
+    """The Jobs the emulator's controller ran in the namespace (from its events)."""
+    out = kube.run([kube.tools["kubectl"], "get", "events", "-n", kube.namespace, "-o", "json"]).stdout
+    return {e["involvedObject"]["name"] for e in json.loads(out)["items"]
+            if e["involvedObject"].get("kind") == "Job"}
+
+
+def test_a_recoverys_rollback_runs_the_hooks_of_the_revision_it_returns_to(tmp_path, kube, helm_bin):
+    """A release left pending-upgrade is rolled back to its last deployed revision, then upgraded;
+    helm's rollback runs the pre-rollback hooks stored with that revision. plan --hooks and diff
+    listed the new chart's (hs-rollback-verify) instead of revision 1's (hs-rollback-check)."""
+    assert load(hook_shapes_config(tmp_path, kube), kube, helm_bin).apply().ok
+    chart = hook_shapes_020(tmp_path)
+    _interrupted_upgrade(kube, helm_bin, chart)
+    path = hook_shapes_config(tmp_path, kube, chart=chart)
+    project = load(path, kube, helm_bin)
+    action, shown = planned_hooks(project)
+    assert (action, shown) == (
+        "recover", ["hs-rollback-check", "hs-admission-create", "hs-admission-patch", "hs-certgen", "hs-upgrade"])
+    (d,) = project.diff()
+    assert [h.split(" ")[0] for h in d.hooks] == [f"Job/{n}" for n in shown]
+    _, helm, _ = project.tools()
+    rh = plan_hooks(project.hooks_input(), project.plan(helm=helm), helm)["hs"]
+    assert "runs Job/hs-rollback-check (pre-rollback, revision 1), Job/hs-admission-create" in format_hooks({"hs": rh})
+    assert load(path, kube, helm_bin).apply().ok
+    ran = jobs_created(kube)
+    assert "hs-rollback-check" in ran and "hs-rollback-verify" not in ran  # what helm's rollback ran
+    assert stored_hooks(kube, helm_bin, ("pre-upgrade", "post-upgrade")) == shown[1:]  # and the upgrade

@@ -75,19 +75,25 @@ def test_the_planned_chart_has_the_plans_values_and_resolved_version():
     assert (chart.chart_info.version, chart.chart_info.plugin_values) == ("^1.0", {})  # left as it is
 
 
-@pytest.mark.parametrize(("action", "status", "revision", "upgrade", "uninstalls"), [
-    ("create", None, 0, False, False),
-    ("create", "uninstalled", 2, False, False),        # helm install --replace
-    ("upgrade", "deployed", 3, True, False),
-    ("reinstall", "deployed", 3, False, True),         # uninstall, then a fresh install
-    ("recover", "pending-upgrade", 3, True, False),    # roll back, then upgrade
-    ("recover", "pending-install", 1, False, True),    # uninstall, then install
-    ("destroy", "deployed", 3, False, True),
+@pytest.mark.parametrize(("action", "status", "revision", "steps"), [
+    ("create", None, 0, (None, False, "install")),
+    ("create", "uninstalled", 2, (None, False, "install")),         # helm install --replace
+    ("upgrade", "deployed", 3, (None, False, "upgrade")),
+    ("reinstall", "deployed", 3, (None, True, "install")),          # uninstall, then a fresh install
+    ("recover", "pending-upgrade", 3, (2, False, "upgrade")),       # roll back to 2, then upgrade
+    ("recover", "pending-rollback", 5, (None, True, "install")),    # no working revision: uninstall
+    ("recover", "pending-install", 1, (None, True, "install")),     # uninstall, then install
+    ("recover", "uninstalling", 4, (4, False, "upgrade")),          # back to what the uninstall left
+    ("destroy", "deployed", 3, (None, True, "")),
 ])
-def test_install_or_upgrade_as_apply_does(action, status, revision, upgrade, uninstalls):
+def test_the_helm_steps_are_those_apply_takes(action, status, revision, steps):
     from firestream_core.model import InstalledRelease
-    from firestream_core.ops.render import renders_as_upgrade, uninstalls_first
+    from firestream_core.ops.render import helm_steps
 
     installed = None if status is None else InstalledRelease("web", "default", revision, status, "web-1.0.0")
+    history = {3: [{"revision": 1, "status": "superseded"}, {"revision": 2, "status": "deployed"},
+                   {"revision": 3, "status": "pending-upgrade"}],
+               5: [{"revision": 5, "status": "pending-rollback"}]}.get(revision, [])
     change = Change("web", "default", "generic", action, installed=installed)
-    assert (renders_as_upgrade(change), uninstalls_first(change)) == (upgrade, uninstalls)
+    got = helm_steps(change, lambda: history)
+    assert (got.rollback_to, got.uninstall, got.then) == steps
