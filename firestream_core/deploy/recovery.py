@@ -32,7 +32,7 @@ Every program runs through the helm layer (``context.helm``,
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -44,7 +44,13 @@ from firestream_core.errors import (
     HelmError,
     HelmTimeoutError,
 )
-from firestream_core.model import HelmAction, InstalledRelease
+from firestream_core.model import (
+    DEPLOYED_STATUSES,
+    HelmAction,
+    InstalledRelease,
+    last_deployed_revision,
+    recovery_rollback,
+)
 from firestream_core.plugin.context import PreparedRelease
 from firestream_core.plugin.helpers import current_release, is_dry_run
 from firestream_core.tools.helm_errors import ReleaseNotFoundError
@@ -67,10 +73,6 @@ __all__ = [
     "run_command",
     "take_breaking_step",
 ]
-
-DEPLOYED_STATUSES = ("deployed", "superseded")
-"""History statuses of a revision that once was a working release."""
-
 
 def _redact(context: DeployContext, text: str) -> str:
     return context.redactor.redact(text) if context.redactor is not None else text
@@ -127,39 +129,6 @@ def history_entries(context: DeployContext, info: ChartInfo) -> list[dict[str, A
     out = [dict(e) for e in entries or []]
     out.sort(key=lambda e: int(e.get("revision", 0)))
     return out
-
-
-def last_deployed_revision(
-    entries: Sequence[Mapping[str, Any]], *, below: int | None = None
-) -> Mapping[str, Any] | None:
-    """The newest history entry that was a working release, below revision ``below``.
-
-    A ``deployed`` entry is preferred over a ``superseded`` one (helm marks
-    the release it is replacing ``superseded`` only once the new one works).
-    """
-    candidates = [
-        e
-        for e in entries
-        if str(e.get("status", "")) in DEPLOYED_STATUSES
-        and (below is None or int(e.get("revision", 0)) < below)
-    ]
-    if not candidates:
-        return None
-    deployed = [e for e in candidates if e.get("status") == "deployed"]
-    pool = deployed or candidates
-    return max(pool, key=lambda e: int(e.get("revision", 0)))
-
-
-def recovery_rollback(
-    installed: InstalledRelease, history: Callable[[], Sequence[Mapping[str, Any]]]
-) -> Mapping[str, Any] | None:
-    """The history entry the recovery of a ``pending-*`` release rolls back to, or None when it
-    is uninstalled instead: a ``pending-install`` at revision 1, or no working revision below
-    (:func:`last_deployed_revision`). ``history`` is called only when needed. The one rule
-    :func:`recover_pending` follows and ``plan --hooks`` and ``diff`` show."""
-    if installed.status == "pending-install" and installed.revision <= 1:
-        return None
-    return last_deployed_revision(history(), below=installed.revision)
 
 
 def _as_installed(info: ChartInfo, entry: Mapping[str, Any]) -> InstalledRelease:

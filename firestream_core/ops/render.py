@@ -79,11 +79,11 @@ class HelmSteps:
 def helm_steps(change: Change, history: Callable[[], Sequence[Mapping[str, Any]]] | None = None) -> HelmSteps:
     """What apply's helm calls are for ``change``, by the rules apply follows.
 
-    A ``recover`` rolls back to the revision :func:`~firestream_core.deploy.recovery.recovery_rollback`
+    A ``recover`` rolls back to the revision :func:`~firestream_core.model.recovery_rollback`
     picks from ``history`` (helm's history of the release, read only for a recover; without
     it, a ``pending-install`` at revision 1 is uninstalled and anything else assumed to roll
     back), or uninstalls when there is none; then upgrades, or installs after an uninstall."""
-    from firestream_core.deploy.recovery import recovery_rollback
+    from firestream_core.model import recovery_rollback
 
     installed = change.installed
     live = installed is not None and installed.status != "uninstalled"

@@ -25,7 +25,7 @@ from firestream_core.state.store import StateStore
 from tests.deploy.fakes import FakeHelm
 
 from .conftest import CHARTS
-from .helpers import extras_app_config, load, record_argv, write_config
+from .helpers import extras_app_config, interrupted_upgrade, load, record_argv, write_config
 
 # -- reading hooks (no binaries) ------------------------------------------------------------
 
@@ -345,31 +345,6 @@ def test_a_reinstalls_install_is_rendered_as_an_install(tmp_path, kube, helm_bin
     assert stored_hooks(kube, helm_bin, ("pre-install", "post-install")) == shown[1:]  # what the install ran
 
 
-def _interrupted_upgrade(kube, helm_bin, chart) -> None:
-    """A helm upgrade killed while its pre-upgrade hook Jobs wait (controller off): pending-upgrade."""
-    import os
-    import signal
-    import subprocess
-    import time
-
-    kube.cluster.set_controller(False)
-    proc = subprocess.Popen(  # noqa: S603 - the test kit's helm, an argument list
-        [str(helm_bin), "upgrade", "hs", str(chart), "--namespace", kube.namespace, "--timeout", "120s"],
-        env=kube.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        for _ in range(300):
-            out = kube.run([helm_bin, "history", "hs", "-n", kube.namespace, "-o", "json"]).stdout
-            if '"pending-upgrade"' in out:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"the release never became pending-upgrade: {out}")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        kube.cluster.set_controller(True)
-
-
 def jobs_created(kube) -> set[str]:
     """The Jobs the emulator's controller ran in the namespace (from its events)."""
     out = kube.run([kube.tools["kubectl"], "get", "events", "-n", kube.namespace, "-o", "json"]).stdout
@@ -383,7 +358,7 @@ def test_a_recoverys_rollback_runs_the_hooks_of_the_revision_it_returns_to(tmp_p
     listed the new chart's (hs-rollback-verify) instead of revision 1's (hs-rollback-check)."""
     assert load(hook_shapes_config(tmp_path, kube), kube, helm_bin).apply().ok
     chart = hook_shapes_020(tmp_path)
-    _interrupted_upgrade(kube, helm_bin, chart)
+    interrupted_upgrade(kube, helm_bin, "hs", chart)
     path = hook_shapes_config(tmp_path, kube, chart=chart)
     project = load(path, kube, helm_bin)
     action, shown = planned_hooks(project)
