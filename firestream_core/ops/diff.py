@@ -373,11 +373,13 @@ class _DiffRun:
             steps = helm_steps(change, lambda: self.helm.history(change.name, change.namespace))
             current, rendered = self._manifests(change, live, steps)
             # a rollback and an uninstall run the hooks helm stored, not the chart's
-            run = release_hooks(self.helm, change, steps, rendered, chart.chart_info.hooks_disabled)
+            run = release_hooks(self.helm, change, steps, rendered, chart.chart_info.hooks_disabled,
+                                run_tests=chart.settings.run_tests)
         except (HelmError, ValueError) as exc:
             return ReleaseDiff(status="error", message=red.redact(_first_line(exc)), **base)
         _hide_secret_data(red, [*current, *rendered])
-        hooks = tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in run.will_run)
+        hooks = tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in run.will_run) \
+            + tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)}, run_tests)" for h in run.tests_that_run)
         unserved, new_crds = self._unserved_kinds(rendered)
         if unserved and change.action != "destroy":
             return self._waiting(change.name, unserved, new_crds, hooks, base)

@@ -126,6 +126,8 @@ class ReleaseHooks:
         they are in ``hooks``.
     :ivar fires: the events the change fires, in order (:class:`~firestream_core.ops.render.HelmSteps`);
         None: those of the action (:data:`ACTION_EVENTS`).
+    :ivar tests_run: apply runs ``helm test`` after the change (``run_tests = true``): the
+        :attr:`tests` hooks run too (``hooks_disabled`` does not stop ``helm test``).
     """
 
     release: str
@@ -137,6 +139,7 @@ class ReleaseHooks:
     rollback_hooks: tuple[Hook, ...] | None = None
     rollback_revision: int | None = None
     fires: tuple[str, ...] | None = None
+    tests_run: bool = False
 
     @property
     def events(self) -> list[str]:
@@ -170,12 +173,18 @@ class ReleaseHooks:
         """The ``helm test`` hooks."""
         return [h for h in self.hooks if {"test", "test-success"} & set(h.events)]
 
+    @property
+    def tests_that_run(self) -> list[Hook]:
+        """The ``helm test`` hooks apply's validation runs (``run_tests``), else none."""
+        return self.tests if self.tests_run else []
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "events": self.events,
             "disabled": self.disabled,
             "will_run": [f"{h.kind}/{h.name}" for h in self.will_run],
             "tests": [f"{h.kind}/{h.name}" for h in self.tests],
+            "tests_run": self.tests_run,
             "hooks": [h.to_dict() for h in self.hooks],
             "uninstall_hooks": None if self.uninstall_hooks is None else [h.to_dict() for h in self.uninstall_hooks],
             "rollback_hooks": None if self.rollback_hooks is None else [h.to_dict() for h in self.rollback_hooks],
@@ -185,11 +194,14 @@ class ReleaseHooks:
 
 
 def release_hooks(
-    helm: Helm, change: Change, steps: HelmSteps, rendered: Iterable[ManifestObject], disabled: bool
+    helm: Helm, change: Change, steps: HelmSteps, rendered: Iterable[ManifestObject], disabled: bool,
+    *, run_tests: bool = False,
 ) -> ReleaseHooks:
     """The hooks ``change`` fires: those of the rendering (``rendered``, as apply renders it), and
     those helm stored with the release it rolls back to or uninstalls (``helm get hooks``), which
-    helm runs instead of the chart's. One function for ``plan --hooks`` and ``diff``."""
+    helm runs instead of the chart's; with ``run_tests`` (the release's setting), the ``helm test``
+    hooks apply's validation runs after an install or upgrade. One function for ``plan --hooks``
+    and ``diff``."""
     name, namespace = change.name, change.namespace
     rollback = None if steps.rollback_to is None else \
         tuple(hooks_in(helm.get_hooks(name, namespace, revision=steps.rollback_to)))
@@ -200,7 +212,8 @@ def release_hooks(
     if change.action == "destroy":
         return ReleaseHooks(name, change.action, uninstall or (), disabled, fires=steps.events)
     return ReleaseHooks(name, change.action, own, disabled, uninstall_hooks=uninstall, rollback_hooks=rollback,
-                        rollback_revision=steps.rollback_to, fires=steps.events)
+                        rollback_revision=steps.rollback_to, fires=steps.events,
+                        tests_run=run_tests and bool(steps.then))
 
 
 @attrs.frozen
@@ -236,7 +249,8 @@ def plan_hooks(
         if not change.is_change and not all_releases:
             continue
         # the plan's desired state: the values plugins contribute, the version it resolved
-        info = planned_chart(project.charts[change.name], change).chart_info
+        chart = planned_chart(project.charts[change.name], change)
+        info = chart.chart_info
         try:
             steps = helm_steps(change, functools.partial(helm.history, change.name, change.namespace))
             rendered: list[ManifestObject] = []
@@ -247,7 +261,8 @@ def plan_hooks(
                 shown = attrs.evolve(info, hooks_disabled=False) if info.hooks_disabled else info
                 rendered = render_as_apply(helm, shown, project.project_dir,
                                            is_upgrade=steps.then == "upgrade", crds=False)
-            out[change.name] = release_hooks(helm, change, steps, rendered, bool(info.hooks_disabled))
+            out[change.name] = release_hooks(helm, change, steps, rendered, bool(info.hooks_disabled),
+                                             run_tests=chart.settings.run_tests)
         except (HelmError, ValueError) as exc:
             message = project.redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             out[change.name] = ReleaseHooks(change.name, change.action, (), bool(info.hooks_disabled), message)
@@ -274,6 +289,9 @@ def format_hooks(hooks: Mapping[str, ReleaseHooks]) -> str:
         else:
             runs = ("runs " + ", ".join(_shown(h, where) for h, where in run)) if run \
                 else f"none run on {rh.action}"
+        tests = rh.tests_that_run
+        if tests:
+            runs += "; then helm test runs " + ", ".join(_shown(h, "run_tests") for h in tests)
         lines.append(f"  {name:<{width}}  {events}; {runs}")
     return "\n".join(lines) + "\n"
 

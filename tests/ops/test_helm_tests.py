@@ -373,3 +373,20 @@ def test_a_recoverys_rollback_runs_the_hooks_of_the_revision_it_returns_to(tmp_p
     ran = jobs_created(kube)
     assert "hs-rollback-check" in ran and "hs-rollback-verify" not in ran  # what helm's rollback ran
     assert stored_hooks(kube, helm_bin, ("pre-upgrade", "post-upgrade")) == shown[1:]  # and the upgrade
+
+
+@pytest.mark.parametrize("hooks_disabled", [False, True])
+def test_plan_hooks_shows_the_test_hooks_run_tests_runs(tmp_path, kube, helm_bin, cli, hooks_disabled):
+    """With ``run_tests = true`` apply's validation runs ``helm test``, so the test Pod runs (with
+    ``hooks_disabled`` too: ``--no-hooks`` is not a helm test flag); plan --hooks did not say so."""
+    code, out, _ = cli(app_config(tmp_path, kube, hooks_disabled=hooks_disabled), "plan", "--hooks", "--json")
+    assert json.loads(out)["releases"][0]["hooks"]["tests_run"] is False  # run_tests off
+    path = app_config(tmp_path, kube, run_tests=True, hooks_disabled=hooks_disabled)
+    code, out, _ = cli(path, "plan", "--hooks")
+    assert code == 0 and "; then helm test runs Pod/web-smoke (test, run_tests)" in out, out
+    code, out, _ = cli(path, "plan", "--hooks", "--json")
+    assert json.loads(out)["releases"][0]["hooks"]["tests_run"] is True
+    result = load(path, kube, helm_bin).apply()
+    assert result.ok
+    tests = result.releases["web"].tests
+    assert tests is not None and [t.name for t in tests] == ["web-smoke"]  # helm test ran it
