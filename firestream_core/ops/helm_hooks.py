@@ -95,11 +95,32 @@ def _hook(obj: ManifestObject) -> Hook:
     return Hook(obj.kind, obj.name, obj.hook_events, weight, policy)
 
 
+INSTALL_ORDER: tuple[str, ...] = (
+    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy", "PodDisruptionBudget",
+    "ServiceAccount", "Secret", "ConfigMap", "StorageClass", "PersistentVolume", "PersistentVolumeClaim",
+    "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding", "ClusterRoleBindingList",
+    "Role", "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod", "ReplicationController",
+    "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "Ingress", "APIService",
+)
+"""helm's kind order (``releaseutil.InstallOrder``): the order it stores a release's hooks in."""
+
+_KIND_RANK = {kind: i for i, kind in enumerate(INSTALL_ORDER)}
+
+
+def _helm_order(hook: Hook) -> tuple[int, str, int, str]:
+    """helm runs an event's hooks by weight, then name, keeping its kind order among equals
+    (``sort.Stable(hookByWeight)`` over hooks sorted by ``InstallOrder``, unknown kinds last,
+    by kind): a ServiceAccount before the Job of the same name and weight."""
+    rank = _KIND_RANK.get(hook.kind)
+    return (hook.weight, hook.name, len(INSTALL_ORDER) if rank is None else rank, "" if rank is not None else hook.kind)
+
+
 def hooks_in(manifest: str | Iterable[ManifestObject]) -> list[Hook]:
-    """The hooks of a rendered manifest (text or split objects), in helm's order (weight, then name)."""
+    """The hooks of a rendered manifest (text or split objects), in the order helm runs them
+    (weight, then name, then helm's kind order: :data:`INSTALL_ORDER`)."""
     objects = split_manifest(manifest) if isinstance(manifest, str) else list(manifest)
     hooks = [_hook(o) for o in objects if o.is_hook]
-    return sorted(hooks, key=lambda h: (h.weight, h.kind, h.name))
+    return sorted(hooks, key=_helm_order)
 
 
 DELETE_EVENTS: frozenset[str] = frozenset({"pre-delete", "post-delete"})

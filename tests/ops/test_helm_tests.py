@@ -390,3 +390,40 @@ def test_plan_hooks_shows_the_test_hooks_run_tests_runs(tmp_path, kube, helm_bin
     assert result.ok
     tests = result.releases["web"].tests
     assert tests is not None and [t.name for t in tests] == ["web-smoke"]  # helm test ran it
+
+
+def test_plan_hooks_lists_them_in_the_order_helm_runs_them(tmp_path, kube, helm_bin):
+    """kube-prometheus-stack's admission hooks: a ServiceAccount, Role and RoleBinding named
+    ``X-admission`` and the Jobs ``X-admission-create`` / ``-patch``, all weight 0. helm runs an
+    event's hooks by weight, then name, then its kind order; plan --hooks sorted by kind first
+    (alphabetically), so it showed the Jobs before the RBAC they run with."""
+    path = write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "hs"
+        path = "{HOOK_SHAPES}"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        [deployments.generic.values]
+        rbac.enabled = true
+        rbac.deletePolicy = "before-hook-creation"   # kept: their resourceVersion is when helm made them
+    """)
+    project = load(path, kube, helm_bin)
+    _, helm, _ = project.tools()
+    rh = plan_hooks(project.hooks_input(), project.plan(helm=helm), helm)["hs"]
+    shown = [(h.kind, h.name) for h in rh.will_run]
+    assert shown == [("Job", "hs-init"), ("ServiceAccount", "hs-admission"), ("Role", "hs-admission"),
+                     ("RoleBinding", "hs-admission"), ("Job", "hs-admission-create"),
+                     ("Job", "hs-admission-patch"), ("Job", "hs-certgen")]
+    assert project.apply().ok
+
+    def made_at(kind, name):  # the resourceVersion helm's create got (a Job: its first event's)
+        if kind != "Job":
+            return int(kube.kubectl().get(kind.lower(), name, namespace=kube.namespace)["metadata"]["resourceVersion"])
+        out = kube.run([kube.tools["kubectl"], "get", "events", "-n", kube.namespace, "-o", "json"]).stdout
+        return min(int(e["metadata"]["resourceVersion"]) for e in json.loads(out)["items"]
+                   if e["involvedObject"].get("kind") == "Job" and e["involvedObject"]["name"] == name)
+
+    post = [(h.kind, h.name) for h in rh.will_run if "post-install" in h.events]
+    assert sorted(post, key=lambda k: made_at(*k)) == post  # the order helm created them in
+    pre_jobs = [(h.kind, h.name) for h in rh.will_run if "pre-install" in h.events and h.kind == "Job"]
+    assert sorted(pre_jobs, key=lambda k: made_at(*k)) == pre_jobs
