@@ -171,18 +171,27 @@ class ReleaseHooks:
     def runs(self) -> list[tuple[Hook, str]]:
         """``(hook, where it comes from)`` for each hook the change fires, in the order helm runs
         them: a recovery's rollback (``revision N``), the uninstall (``installed release``, when
-        the change installs after it), then the chart's own (``""``). None when disabled."""
+        the change installs after it), then the chart's own (``""``); each event's hooks (the
+        ``pre-`` before the ``post-``) in helm's order, a hook of both events at its first. None
+        when disabled."""
         if self.disabled:
             return []
-        fired = set(self.fires if self.fires is not None else ACTION_EVENTS.get(self.action, ()))
+        order = self.fires if self.fires is not None else ACTION_EVENTS.get(self.action, ())
+        fired = set(order)
         rolling = self.hooks if self.rollback_hooks is None else self.rollback_hooks
         deleting = self.hooks if self.uninstall_hooks is None else self.uninstall_hooks
         revision = f"revision {self.rollback_revision}" if self.rollback_hooks is not None else ""
         installed = "installed release" if self.uninstall_hooks is not None and self.action != "destroy" else ""
         own = fired - DELETE_EVENTS - ROLLBACK_EVENTS
-        return [*((h, revision) for h in rolling if fired & ROLLBACK_EVENTS & set(h.events)),
-                *((h, installed) for h in deleting if fired & DELETE_EVENTS & set(h.events)),
-                *((h, "") for h in self.hooks if own & set(h.events))]
+
+        def by_event(hooks: Iterable[Hook], events: set[str], where: str) -> list[tuple[Hook, str]]:
+            chosen = [h for h in hooks if events & set(h.events)]  # in helm's order (hooks_in)
+            return [(h, where) for h in sorted(chosen, key=lambda h: min(order.index(e) for e in h.events
+                                                                         if e in events))]
+
+        return [*by_event(rolling, fired & ROLLBACK_EVENTS, revision),
+                *by_event(deleting, fired & DELETE_EVENTS, installed),
+                *by_event(self.hooks, own, "")]
 
     @property
     def will_run(self) -> list[Hook]:

@@ -270,9 +270,11 @@ def planned_hooks(project):
 
 
 def stored_hooks(kube, helm_bin, events):
-    """The hooks helm stored for the release (what it ran), those of ``events``."""
+    """The hooks helm stored for the release (what it ran), those of ``events`` (in order: an
+    event's hooks in helm's order, the first event's first)."""
     out = kube.run([helm_bin, "get", "hooks", "hs", "-n", kube.namespace]).stdout
-    return [h.name for h in hooks_in(out) if set(events) & set(h.events)]
+    hooks = [h for h in hooks_in(out) if set(events) & set(h.events)]
+    return [h.name for h in sorted(hooks, key=lambda h: min(events.index(e) for e in h.events if e in events))]
 
 
 def test_plan_hooks_are_rendered_as_apply_renders_them(tmp_path, kube, helm_bin):
@@ -282,16 +284,16 @@ def test_plan_hooks_are_rendered_as_apply_renders_them(tmp_path, kube, helm_bin)
     and hid the upgrade Job (which it runs). It renders as apply does now, as diff does."""
     path = hook_shapes_config(tmp_path, kube)
     assert planned_hooks(load(path, kube, helm_bin)) == (
-        "create", ["hs-init", "hs-admission-create", "hs-admission-patch", "hs-certgen"])
+        "create", ["hs-init", "hs-admission-create", "hs-certgen", "hs-admission-patch"])
     assert load(path, kube, helm_bin).apply().ok
     assert stored_hooks(kube, helm_bin, ("pre-install", "post-install")) == [
-        "hs-init", "hs-admission-create", "hs-admission-patch", "hs-certgen"]
+        "hs-init", "hs-admission-create", "hs-certgen", "hs-admission-patch"]
     kube.run([kube.tools["kubectl"], "create", "secret", "generic", "hs-tls", "-n", kube.namespace,
               "--from-literal=tls.crt=x"])
 
     path = hook_shapes_config(tmp_path, kube, image="busybox:1.37")
     shown = planned_hooks(load(path, kube, helm_bin))
-    assert shown == ("upgrade", ["hs-admission-create", "hs-admission-patch", "hs-upgrade"])
+    assert shown == ("upgrade", ["hs-admission-create", "hs-upgrade", "hs-admission-patch"])
     assert load(path, kube, helm_bin).apply().ok
     assert stored_hooks(kube, helm_bin, ("pre-upgrade", "post-upgrade")) == shown[1]  # what helm ran
 
@@ -338,7 +340,7 @@ def test_a_reinstalls_install_is_rendered_as_an_install(tmp_path, kube, helm_bin
     project = load(path, kube, helm_bin)
     action, shown = planned_hooks(project)
     assert (action, shown) == (
-        "reinstall", ["hs-cleanup", "hs-init", "hs-admission-create", "hs-admission-patch", "hs-certgen"])
+        "reinstall", ["hs-cleanup", "hs-init", "hs-admission-create", "hs-certgen", "hs-admission-patch"])
     (d,) = project.diff()
     assert [h.split(" ")[0] for h in d.hooks] == [f"Job/{n}" for n in shown]
     assert load(path, kube, helm_bin).apply().ok
@@ -363,7 +365,7 @@ def test_a_recoverys_rollback_runs_the_hooks_of_the_revision_it_returns_to(tmp_p
     project = load(path, kube, helm_bin)
     action, shown = planned_hooks(project)
     assert (action, shown) == (
-        "recover", ["hs-rollback-check", "hs-admission-create", "hs-admission-patch", "hs-certgen", "hs-upgrade"])
+        "recover", ["hs-rollback-check", "hs-admission-create", "hs-certgen", "hs-upgrade", "hs-admission-patch"])
     (d,) = project.diff()
     assert [h.split(" ")[0] for h in d.hooks] == [f"Job/{n}" for n in shown]
     _, helm, _ = project.tools()
@@ -412,8 +414,8 @@ def test_plan_hooks_lists_them_in_the_order_helm_runs_them(tmp_path, kube, helm_
     rh = plan_hooks(project.hooks_input(), project.plan(helm=helm), helm)["hs"]
     shown = [(h.kind, h.name) for h in rh.will_run]
     assert shown == [("Job", "hs-init"), ("ServiceAccount", "hs-admission"), ("Role", "hs-admission"),
-                     ("RoleBinding", "hs-admission"), ("Job", "hs-admission-create"),
-                     ("Job", "hs-admission-patch"), ("Job", "hs-certgen")]
+                     ("RoleBinding", "hs-admission"), ("Job", "hs-admission-create"), ("Job", "hs-certgen"),
+                     ("Job", "hs-admission-patch")]  # pre-install's, then post-install's
     assert project.apply().ok
 
     def made_at(kind, name):  # the resourceVersion helm's create got (a Job: its first event's)
@@ -425,5 +427,5 @@ def test_plan_hooks_lists_them_in_the_order_helm_runs_them(tmp_path, kube, helm_
 
     post = [(h.kind, h.name) for h in rh.will_run if "post-install" in h.events]
     assert sorted(post, key=lambda k: made_at(*k)) == post  # the order helm created them in
-    pre_jobs = [(h.kind, h.name) for h in rh.will_run if "pre-install" in h.events and h.kind == "Job"]
-    assert sorted(pre_jobs, key=lambda k: made_at(*k)) == pre_jobs
+    jobs = [k for k in shown if k[0] == "Job"]  # the pre-install ones, then the post-install one
+    assert sorted(jobs, key=lambda k: made_at(*k)) == jobs
