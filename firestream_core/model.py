@@ -1180,3 +1180,44 @@ class ExecOutcome:
     status: str | None = None
     workloads: tuple[tuple[str, str, str], ...] | None = None
     """The deployed revision's workloads ``(kind, namespace, name)`` from its manifest (None: not known)."""
+
+
+# -- recovering a pending release (the rule recover_pending follows and the plan shows) ----------
+
+DEPLOYED_STATUSES = ("deployed", "superseded")
+"""History statuses of a revision that once was a working release."""
+
+
+def last_deployed_revision(
+    entries: Sequence[Mapping[str, Any]], *, below: int | None = None
+) -> Mapping[str, Any] | None:
+    """The newest history entry that was a working release, below revision ``below``.
+
+    A ``deployed`` entry is preferred over a ``superseded`` one (helm marks
+    the release it is replacing ``superseded`` only once the new one works).
+    """
+    candidates = [
+        e
+        for e in entries
+        if str(e.get("status", "")) in DEPLOYED_STATUSES
+        and (below is None or int(e.get("revision", 0)) < below)
+    ]
+    if not candidates:
+        return None
+    deployed = [e for e in candidates if e.get("status") == "deployed"]
+    pool = deployed or candidates
+    return max(pool, key=lambda e: int(e.get("revision", 0)))
+
+
+def recovery_rollback(
+    installed: InstalledRelease, history: Callable[[], Sequence[Mapping[str, Any]]]
+) -> Mapping[str, Any] | None:
+    """The history entry the recovery of a ``pending-*`` release rolls back to, or None when it
+    is uninstalled instead: a ``pending-install`` at revision 1, or no working revision below
+    (:func:`last_deployed_revision`). ``history`` is called only when needed. The one rule
+    :func:`~firestream_core.deploy.recovery.recover_pending` follows, and the plan (the
+    chart version it returns to, for the breaking-version step), ``plan --hooks`` and ``diff``
+    show."""
+    if installed.status == "pending-install" and installed.revision <= 1:
+        return None
+    return last_deployed_revision(history(), below=installed.revision)

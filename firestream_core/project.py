@@ -1078,6 +1078,7 @@ class Project:
             include_deps=include_deps,
             destroy=destroy,
             get_values=lambda name, ns: helm.get_values(name, ns),
+            get_history=lambda name, ns: helm.history(name, ns),
             graph=self.graph(),
             redact=self.redactor.redact,
             desired=desired,

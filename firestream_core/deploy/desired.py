@@ -192,8 +192,8 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
     def get_manifest(self, name: str, namespace: str) -> str:
         return self._read("get_manifest").get_manifest(name, namespace)
 
-    def get_hooks(self, name: str, namespace: str) -> str:
-        return self._read("get_hooks").get_hooks(name, namespace)
+    def get_hooks(self, name: str, namespace: str, revision: int | None = None) -> str:
+        return self._read("get_hooks").get_hooks(name, namespace, revision)
 
     def template(
         self,

@@ -16,7 +16,8 @@ upgrade    chart, version or values changed (the values plugins contribute
            firestream, or not recorded in state and differing (a local
            chart with no state entry always: its files cannot be compared)
 recover    helm reports ``pending-install`` / ``pending-upgrade`` /
-           ``pending-rollback`` (an earlier run was killed)
+           ``pending-rollback`` (an earlier run was killed); its breaking
+           step is decided from the version the recovery returns to
 reinstall  the upgrade crosses the chart's breaking version that requires an
            uninstall: installed < breaking <= target (semver), the one
            rule exec uses too (:func:`~firestream_core.model.breaking_step`)
@@ -95,6 +96,7 @@ from firestream_core.model import (
     InstalledRelease,
     SemVer,
     breaking_step,
+    recovery_rollback,
 )
 from firestream_core.tools.chartfiles import reading_once
 
@@ -108,6 +110,8 @@ ACTIONS: tuple[str, ...] = ("create", "upgrade", "recover", "reinstall", "destro
 """Every plan action; all but ``no-op`` change the cluster."""
 
 GetValues = Callable[[str, str], Mapping[str, Any]]
+GetHistory = Callable[[str, str], Sequence[Mapping[str, Any]]]
+"""``(name, namespace) -> helm history``: read for a ``pending-*`` release only."""
 """``get_values(name, namespace) -> dict``: the user-supplied values helm holds."""
 
 
@@ -638,6 +642,19 @@ def _recovery_step(installed: InstalledRelease) -> str:
             "(uninstall when there is none), then upgrade")
 
 
+def _recovered_version(installed: InstalledRelease, get_history: GetHistory | None) -> str | None:
+    """The chart version a ``pending-*`` release is at once recovered (``recover_pending``): that
+    of the revision it rolls back to (:func:`~firestream_core.model.recovery_rollback`), None when
+    it is uninstalled (it is then installed afresh: no breaking step). Without ``get_history``,
+    or for an uninstall that did not finish (rolled back to its own revision): its own."""
+    if get_history is None or installed.status == "uninstalling":
+        return installed.chart_version
+    good = recovery_rollback(installed, lambda: get_history(installed.name, installed.namespace))
+    if good is None:
+        return None
+    return attrs.evolve(installed, chart=str(good.get("chart", ""))).chart_version
+
+
 def _with_breaking(
     base: dict[str, Any],
     step: BreakingStep | None,
@@ -687,6 +704,7 @@ def plan_release(
     redact: Callable[[str], str] | None = None,
     desired: DesiredState | None = None,
     extra_steps: ExtraSteps | None = None,
+    get_history: GetHistory | None = None,
 ) -> Change:
     """The :class:`Change` for one release (see the module docstring for the rules).
 
@@ -694,9 +712,13 @@ def plan_release(
         with the values plugins contribute); computed from ``chart`` alone when None.
     :param extra_steps: the destructive steps the chart type adds to a breaking
         step (``ChartType.destructive_steps``), listed after the step's own.
+    :param get_history: ``helm history``, for a ``pending-*`` release: its recovery rolls
+        back to an earlier revision, whose chart version the breaking-version step is
+        decided from, as exec decides it after the recovery (without it: the pending one's).
     """
     change = _plan_release(chart, installed, record, project_dir=project_dir, destroy=destroy,
-                           get_values=get_values, redact=redact, desired=desired, extra_steps=extra_steps)
+                           get_values=get_values, redact=redact, desired=desired, extra_steps=extra_steps,
+                           get_history=get_history)
     if desired is None or change.action == "destroy" or chart.chart_info.action is not HelmAction.DEPLOY:
         return change
     if not (desired.problems or desired.notes or desired.steps or desired.breaking_version is not None):
@@ -725,6 +747,7 @@ def _plan_release(
     redact: Callable[[str], str] | None,
     desired: DesiredState | None,
     extra_steps: ExtraSteps | None,
+    get_history: GetHistory | None = None,
 ) -> Change:
     base = _identity(chart, installed, project_dir)
     early = _destroy_or_skip(chart, installed, destroy, base)
@@ -747,7 +770,9 @@ def _plan_release(
         return Change(action="create", reasons=(why,), **base)
     # a plugin may decide the breaking version in the desired state (a reinstall the user chose)
     bv = desired.chart.chart_info.last_breaking_version_requiring_restart
-    step = breaking_step(bv, installed.chart_version, base["desired_version"])
+    # exec decides the step on the release as the recovery of a pending one leaves it
+    from_version = _recovered_version(installed, get_history) if installed.is_pending else installed.chart_version
+    step = breaking_step(bv, from_version, base["desired_version"])
     extra = _extra_steps(chart, step, extra_steps)
     if installed.is_pending:
         fields = _with_breaking(base, step, redact, extra)
@@ -789,6 +814,7 @@ def make_plan(
     redact: Callable[[str], str] | None = None,
     desired: Mapping[str, DesiredState] | None = None,
     extra_steps: ExtraSteps | None = None,
+    get_history: GetHistory | None = None,
 ) -> Plan:
     """Compare ``charts`` with the cluster (``installed``) and ``state``.
 
@@ -808,6 +834,8 @@ def make_plan(
         values, :func:`~firestream_core.deploy.desired.desired_states`); a
         release missing from it is computed from its chart alone.
     :param extra_steps: the chart types' destructive steps (``ChartType.destructive_steps``).
+    :param get_history: ``helm history``, read for a ``pending-*`` release only (the version
+        its recovery returns to decides the breaking-version step).
     :return: the :class:`Plan`, in dependency order (reverse for destroy).
     """
     from firestream_core.graph import build_graph
@@ -841,6 +869,7 @@ def make_plan(
                 redact=redact,
                 desired=(desired or {}).get(name),
                 extra_steps=extra_steps,
+                get_history=get_history,
             )
         )
     if wanted and not destroy:

@@ -44,7 +44,13 @@ from firestream_core.errors import (
     HelmError,
     HelmTimeoutError,
 )
-from firestream_core.model import HelmAction, InstalledRelease
+from firestream_core.model import (
+    DEPLOYED_STATUSES,
+    HelmAction,
+    InstalledRelease,
+    last_deployed_revision,
+    recovery_rollback,
+)
 from firestream_core.plugin.context import PreparedRelease
 from firestream_core.plugin.helpers import current_release, is_dry_run
 from firestream_core.tools.helm_errors import ReleaseNotFoundError
@@ -61,15 +67,12 @@ __all__ = [
     "last_deployed_revision",
     "prepare_release",
     "recover_pending",
+    "recovery_rollback",
     "release_status",
     "rollback_release",
     "run_command",
     "take_breaking_step",
 ]
-
-DEPLOYED_STATUSES = ("deployed", "superseded")
-"""History statuses of a revision that once was a working release."""
-
 
 def _redact(context: DeployContext, text: str) -> str:
     return context.redactor.redact(text) if context.redactor is not None else text
@@ -128,27 +131,6 @@ def history_entries(context: DeployContext, info: ChartInfo) -> list[dict[str, A
     return out
 
 
-def last_deployed_revision(
-    entries: Sequence[Mapping[str, Any]], *, below: int | None = None
-) -> Mapping[str, Any] | None:
-    """The newest history entry that was a working release, below revision ``below``.
-
-    A ``deployed`` entry is preferred over a ``superseded`` one (helm marks
-    the release it is replacing ``superseded`` only once the new one works).
-    """
-    candidates = [
-        e
-        for e in entries
-        if str(e.get("status", "")) in DEPLOYED_STATUSES
-        and (below is None or int(e.get("revision", 0)) < below)
-    ]
-    if not candidates:
-        return None
-    deployed = [e for e in candidates if e.get("status") == "deployed"]
-    pool = deployed or candidates
-    return max(pool, key=lambda e: int(e.get("revision", 0)))
-
-
 def _as_installed(info: ChartInfo, entry: Mapping[str, Any]) -> InstalledRelease:
     return InstalledRelease(
         name=info.name,
@@ -199,9 +181,7 @@ def recover_pending(
         context.helm.rollback(name, ns, installed.revision, wait=info.wait, timeout=info.timeout,
                               no_hooks=info.hooks_disabled)
         return attrs.evolve(installed, status="deployed")
-    good = None
-    if not (installed.status == "pending-install" and installed.revision <= 1):
-        good = last_deployed_revision(history_entries(context, info), below=installed.revision)
+    good = recovery_rollback(installed, lambda: history_entries(context, info))
     if good is None:
         log.info("release '%s': Recovery: uninstalling it (no working revision to return to)", name)
         context.helm.uninstall(name, ns, wait=True, timeout=info.timeout, no_hooks=info.hooks_disabled)

@@ -36,7 +36,6 @@ Library (``Project.diff`` makes the plan and the tools, builds the
 
 from __future__ import annotations
 
-import copy
 import difflib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -47,7 +46,8 @@ import attrs
 import yaml
 
 from firestream_core.errors import HelmCommandError, HelmError
-from firestream_core.ops.helm_hooks import ACTION_EVENTS, hooks_in
+from firestream_core.ops.helm_hooks import release_hooks
+from firestream_core.ops.render import HelmSteps, helm_steps, planned_chart, render_as_apply
 from firestream_core.tools.manifests import (
     ManifestObject,
     ObjectKey,
@@ -59,7 +59,7 @@ from firestream_core.tools.manifests import (
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
-    from firestream_core.model import ChartInfo, HelmChart, InstalledRelease
+    from firestream_core.model import HelmChart, InstalledRelease
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.kubectl import Kubectl
     from firestream_core.tools.redact import Redactor
@@ -314,12 +314,7 @@ class _Renderer:
         """The release's chart with the values plugins contribute (what apply deploys)."""
         if name not in self.planned:
             return self.project.desired(name, self.helm, self.kubectl)
-        change = self.planned[name]
-        chart = copy.deepcopy(self.project.charts[name])
-        chart.chart_info.plugin_values = copy.deepcopy(dict(change.plugin_values))
-        if change.resolved_version is not None:  # the version the plan resolved a constraint to
-            chart.chart_info.version = change.resolved_version
-        return chart
+        return planned_chart(self.project.charts[name], self.planned[name])
 
     def render(self, name: str, *, is_upgrade: bool = False) -> list[ManifestObject]:
         hit = self.cache.get(name)
@@ -332,42 +327,13 @@ class _Renderer:
             from firestream_core.deploy.desired import add_chart_repository
 
             add_chart_repository(self.helm, info, self.repos)
-            objects = self._objects(info, is_upgrade)
+            # as apply renders it: against the cluster, the crds/ folder from an offline rendering
+            objects = render_as_apply(self.helm, info, self.project.project_dir, is_upgrade=is_upgrade)
         except (HelmError, ValueError) as exc:
             self.cache[name] = exc
             raise
         self.cache[name] = objects
         return objects
-
-    def _objects(self, info: ChartInfo, is_upgrade: bool) -> list[ManifestObject]:
-        """The release as apply would render it: against the cluster (``--dry-run=server``), so
-        that the chart's ``lookup`` finds what it finds when apply runs (bitnami's charts keep
-        the password their Secret holds, and refuse an upgrade that would lose it) and an
-        object another release owns is refused as apply would refuse it. The CRDs of the
-        ``crds/`` folders come from an offline rendering: helm checks them for owners when
-        rendered against the cluster, while apply skips those already there. Offline alone
-        when the cluster cannot render it yet (a kind whose CRD is not installed: the release
-        is then pending, see ``_waiting``)."""
-        project_dir = self.project.project_dir
-        try:
-            text = self.helm.template(info, project_dir, include_crds=False, is_upgrade=is_upgrade, server=True)
-        except HelmError as server_error:
-            if not _unserved_kind_error(server_error):
-                raise  # what apply would meet (an object another release owns, a chart's fail)
-            log.debug("release '%s' has kinds the cluster does not serve yet; rendering it offline", info.name)
-            try:
-                return split_manifest(self.helm.template(info, project_dir, include_crds=True, is_upgrade=is_upgrade))
-            except HelmError:
-                raise server_error from None
-        objects = split_manifest(text)
-        if info.skip_crds:
-            return objects
-        try:
-            offline = split_manifest(self.helm.template(info, project_dir, include_crds=True, is_upgrade=is_upgrade))
-        except HelmError:  # renders only with the cluster (lookup): its crds/ folder is not read
-            log.debug("release '%s' does not render offline; its crds/ folder is not compared", info.name)
-            return objects
-        return [o for o in offline if o.from_crds_folder] + objects
 
 
 def diff_project(
@@ -404,14 +370,16 @@ class _DiffRun:
         live = installed is not None and installed.status != "uninstalled"
         red = _release_redactor(self.project, self.helm, chart, installed if live else None)
         try:
-            current, rendered = self._manifests(change, live)
-            # helm uninstall runs the delete hooks of the installed release, not of the chart
-            deleting = live and change.action in ("destroy", "reinstall")
-            installed_hooks = split_manifest(self.helm.get_hooks(change.name, change.namespace)) if deleting else []
+            steps = helm_steps(change, lambda: self.helm.history(change.name, change.namespace))
+            current, rendered = self._manifests(change, live, steps)
+            # a rollback and an uninstall run the hooks helm stored, not the chart's
+            run = release_hooks(self.helm, change, steps, rendered, chart.chart_info.hooks_disabled,
+                                run_tests=chart.settings.run_tests)
         except (HelmError, ValueError) as exc:
             return ReleaseDiff(status="error", message=red.redact(_first_line(exc)), **base)
         _hide_secret_data(red, [*current, *rendered])
-        hooks = _hooks_run(rendered, change.action, chart.chart_info.hooks_disabled, installed_hooks)
+        hooks = tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in run.will_run) \
+            + tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)}, run_tests)" for h in run.tests_that_run)
         unserved, new_crds = self._unserved_kinds(rendered)
         if unserved and change.action != "destroy":
             return self._waiting(change.name, unserved, new_crds, hooks, base)
@@ -420,12 +388,14 @@ class _DiffRun:
         status = "changed" if objects or new_crds else "unchanged"
         return ReleaseDiff(status=status, objects=tuple(objects), hooks=hooks, crds=new_crds, **base)
 
-    def _manifests(self, change: Change, live: bool) -> tuple[list[ManifestObject], list[ManifestObject]]:
+    def _manifests(
+        self, change: Change, live: bool, steps: HelmSteps
+    ) -> tuple[list[ManifestObject], list[ManifestObject]]:
         """(what helm holds for the release, what apply would install)."""
         current = split_manifest(self.helm.get_manifest(change.name, change.namespace)) if live else []
-        if change.action == "destroy":
+        if not steps.then:  # a destroy
             return current, []
-        return current, self.renderer.render(change.name, is_upgrade=live)
+        return current, self.renderer.render(change.name, is_upgrade=steps.then == "upgrade")
 
     def _unserved_kinds(
         self, rendered: Sequence[ManifestObject]
@@ -464,17 +434,6 @@ class _DiffRun:
             message=f"known after {names} {'is' if len(deps) == 1 else 'are'} applied "
                     f"(it needs {what}, whose CRD {names} installs)",
             waiting_for=deps, hooks=hooks, crds=new_crds, **base)
-
-
-_UNSERVED_KIND = ("no matches for kind", "resource mapping not found", "ensure CRDs are installed first",
-                  "could not find the requested resource")
-
-
-def _unserved_kind_error(exc: HelmError) -> bool:
-    """True when helm refused to render against the cluster because a kind is not served yet
-    (a CRD this release or a dependency installs): the offline rendering is then the diff's."""
-    text = f"{exc} {exc.stderr}"
-    return any(p in text for p in _UNSERVED_KIND)
 
 
 def _hide_secret_data(redactor: Redactor, objects: Iterable[ManifestObject]) -> None:
@@ -520,23 +479,6 @@ def _crd_group_versions(crd: ManifestObject) -> list[str]:
 def _crd_served(crd: ManifestObject, discovery: Mapping[str, set[str] | None]) -> bool:
     kind = str(((crd.obj.get("spec") or {}).get("names") or {}).get("kind") or "")
     return any(kind in (discovery.get(gv) or set()) for gv in _crd_group_versions(crd))
-
-
-_DELETE_EVENTS = frozenset({"pre-delete", "post-delete"})
-
-
-def _hooks_run(
-    rendered: Sequence[ManifestObject], action: str, disabled: bool,
-    installed: Sequence[ManifestObject] = (),
-) -> tuple[str, ...]:
-    """The hooks the action fires: the delete hooks from the installed release's (``installed``,
-    ``helm get hooks``), the others from the rendering."""
-    if disabled:
-        return ()
-    fired = set(ACTION_EVENTS.get(action, ()))
-    deleting = [h for h in hooks_in(installed) if _DELETE_EVENTS & fired & set(h.events)]
-    others = [h for h in hooks_in(rendered) if (fired - _DELETE_EVENTS) & set(h.events)]
-    return tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in [*deleting, *others])
 
 
 def _first_line(exc: BaseException) -> str:

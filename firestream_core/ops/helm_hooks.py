@@ -2,19 +2,24 @@
 
 A chart's hooks are the rendered objects annotated ``helm.sh/hook``
 (``pre-install``, ``post-upgrade``, ``test``, ...). They are read from the
-release's rendering (``helm template``, the same values as an upgrade), so
-a hook behind an ``{{ if }}`` counts only when the values enable it.
+release's rendering as apply renders it (the same values, as an install or an
+upgrade, against the cluster: :mod:`firestream_core.ops.render`), so a hook
+behind an ``{{ if }}`` counts only when the values, ``.Release.IsUpgrade`` or
+a ``lookup`` enable it when apply runs.
 
 ``firestream plan --hooks`` shows them per release, and which would run for
 the planned action (``create`` -> ``pre-install``/``post-install``,
 ``upgrade`` -> ``pre-upgrade``/``post-upgrade``, ``destroy`` ->
 ``pre-delete``/``post-delete``; ``test`` hooks run with ``firestream
-test``). A release with ``hooks_disabled = true`` is deployed with
+test``). An uninstall (``destroy``, a ``reinstall``'s first step) runs the
+delete hooks helm stored with the installed release (``helm get hooks``),
+not the new chart's. A release with ``hooks_disabled = true`` is deployed with
 ``--no-hooks``: none of them runs, and the plan says so.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -26,13 +31,16 @@ from firestream_core.errors import HelmError
 from firestream_core.tools.manifests import ManifestObject, split_manifest
 
 if TYPE_CHECKING:
-    from firestream_core.deploy.plan import Plan
+    from firestream_core.deploy.plan import Change, Plan
     from firestream_core.model import HelmChart
+    from firestream_core.ops.render import HelmSteps
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.redact import Redactor
 
 __all__ = [
     "ACTION_EVENTS",
+    "DELETE_EVENTS",
+    "ROLLBACK_EVENTS",
     "HOOK_EVENTS",
     "Hook",
     "HooksInput",
@@ -40,6 +48,7 @@ __all__ = [
     "format_hooks",
     "hooks_in",
     "plan_hooks",
+    "release_hooks",
 ]
 
 log = logging.getLogger("firestream.hooks")
@@ -86,21 +95,60 @@ def _hook(obj: ManifestObject) -> Hook:
     return Hook(obj.kind, obj.name, obj.hook_events, weight, policy)
 
 
+INSTALL_ORDER: tuple[str, ...] = (
+    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy", "PodDisruptionBudget",
+    "ServiceAccount", "Secret", "ConfigMap", "StorageClass", "PersistentVolume", "PersistentVolumeClaim",
+    "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding", "ClusterRoleBindingList",
+    "Role", "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod", "ReplicationController",
+    "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "Ingress", "APIService",
+)
+"""helm's kind order (``releaseutil.InstallOrder``): the order it stores a release's hooks in."""
+
+_KIND_RANK = {kind: i for i, kind in enumerate(INSTALL_ORDER)}
+
+
+def _helm_order(hook: Hook) -> tuple[int, str, int, str]:
+    """helm runs an event's hooks by weight, then name, keeping its kind order among equals
+    (``sort.Stable(hookByWeight)`` over hooks sorted by ``InstallOrder``, unknown kinds last,
+    by kind): a ServiceAccount before the Job of the same name and weight."""
+    rank = _KIND_RANK.get(hook.kind)
+    return (hook.weight, hook.name, len(INSTALL_ORDER) if rank is None else rank, "" if rank is not None else hook.kind)
+
+
 def hooks_in(manifest: str | Iterable[ManifestObject]) -> list[Hook]:
-    """The hooks of a rendered manifest (text or split objects), in helm's order (weight, then name)."""
+    """The hooks of a rendered manifest (text or split objects), in the order helm runs them
+    (weight, then name, then helm's kind order: :data:`INSTALL_ORDER`)."""
     objects = split_manifest(manifest) if isinstance(manifest, str) else list(manifest)
     hooks = [_hook(o) for o in objects if o.is_hook]
-    return sorted(hooks, key=lambda h: (h.weight, h.kind, h.name))
+    return sorted(hooks, key=_helm_order)
+
+
+DELETE_EVENTS: frozenset[str] = frozenset({"pre-delete", "post-delete"})
+"""The events of an uninstall: helm runs them from the installed release, not from the chart."""
+
+ROLLBACK_EVENTS: frozenset[str] = frozenset({"pre-rollback", "post-rollback"})
+"""The events of a rollback: helm runs them from the revision it returns to, not from the chart."""
 
 
 @attrs.frozen
 class ReleaseHooks:
     """A release's hooks as the plan sees them.
 
-    :ivar hooks: every hook the chart carries with these values.
+    :ivar hooks: every hook the chart carries with these values, as apply renders it
+        (a ``destroy``: the installed release's).
     :ivar action: the plan's action.
     :ivar disabled: ``hooks_disabled`` is set: helm runs with ``--no-hooks``.
     :ivar error: why they could not be read (the chart failed to render...), or "".
+    :ivar uninstall_hooks: the hooks helm stored with the release it uninstalls
+        (``helm get hooks``), whose ``pre-delete``/``post-delete`` hooks run, not the new
+        chart's; None: they are in ``hooks``.
+    :ivar rollback_hooks: the hooks stored with the revision a recovery rolls back to
+        (``rollback_revision``), whose ``pre-rollback``/``post-rollback`` hooks run; None:
+        they are in ``hooks``.
+    :ivar fires: the events the change fires, in order (:class:`~firestream_core.ops.render.HelmSteps`);
+        None: those of the action (:data:`ACTION_EVENTS`).
+    :ivar tests_run: apply runs ``helm test`` after the change (``run_tests = true``): the
+        :attr:`tests` hooks run too (``hooks_disabled`` does not stop ``helm test``).
     """
 
     release: str
@@ -108,6 +156,11 @@ class ReleaseHooks:
     hooks: tuple[Hook, ...] = ()
     disabled: bool = False
     error: str = ""
+    uninstall_hooks: tuple[Hook, ...] | None = None
+    rollback_hooks: tuple[Hook, ...] | None = None
+    rollback_revision: int | None = None
+    fires: tuple[str, ...] | None = None
+    tests_run: bool = False
 
     @property
     def events(self) -> list[str]:
@@ -115,18 +168,45 @@ class ReleaseHooks:
         seen = {e for h in self.hooks for e in h.events}
         return [e for e in HOOK_EVENTS if e in seen] + sorted(seen - set(HOOK_EVENTS))
 
-    @property
-    def will_run(self) -> list[Hook]:
-        """The hooks the planned action fires (none when disabled)."""
+    def runs(self) -> list[tuple[Hook, str]]:
+        """``(hook, where it comes from)`` for each hook the change fires, in the order helm runs
+        them: a recovery's rollback (``revision N``), the uninstall (``installed release``, when
+        the change installs after it), then the chart's own (``""``); each event's hooks (the
+        ``pre-`` before the ``post-``) in helm's order, a hook of both events at its first. None
+        when disabled."""
         if self.disabled:
             return []
-        fired = set(ACTION_EVENTS.get(self.action, ()))
-        return [h for h in self.hooks if fired & set(h.events)]
+        order = self.fires if self.fires is not None else ACTION_EVENTS.get(self.action, ())
+        fired = set(order)
+        rolling = self.hooks if self.rollback_hooks is None else self.rollback_hooks
+        deleting = self.hooks if self.uninstall_hooks is None else self.uninstall_hooks
+        revision = f"revision {self.rollback_revision}" if self.rollback_hooks is not None else ""
+        installed = "installed release" if self.uninstall_hooks is not None and self.action != "destroy" else ""
+        own = fired - DELETE_EVENTS - ROLLBACK_EVENTS
+
+        def by_event(hooks: Iterable[Hook], events: set[str], where: str) -> list[tuple[Hook, str]]:
+            chosen = [h for h in hooks if events & set(h.events)]  # in helm's order (hooks_in)
+            return [(h, where) for h in sorted(chosen, key=lambda h: min(order.index(e) for e in h.events
+                                                                         if e in events))]
+
+        return [*by_event(rolling, fired & ROLLBACK_EVENTS, revision),
+                *by_event(deleting, fired & DELETE_EVENTS, installed),
+                *by_event(self.hooks, own, "")]
+
+    @property
+    def will_run(self) -> list[Hook]:
+        """The hooks the planned change fires, in the order helm runs them (:meth:`runs`)."""
+        return [h for h, _ in self.runs()]
 
     @property
     def tests(self) -> list[Hook]:
         """The ``helm test`` hooks."""
         return [h for h in self.hooks if {"test", "test-success"} & set(h.events)]
+
+    @property
+    def tests_that_run(self) -> list[Hook]:
+        """The ``helm test`` hooks apply's validation runs (``run_tests``), else none."""
+        return self.tests if self.tests_run else []
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,9 +214,36 @@ class ReleaseHooks:
             "disabled": self.disabled,
             "will_run": [f"{h.kind}/{h.name}" for h in self.will_run],
             "tests": [f"{h.kind}/{h.name}" for h in self.tests],
+            "tests_run": self.tests_run,
             "hooks": [h.to_dict() for h in self.hooks],
+            "uninstall_hooks": None if self.uninstall_hooks is None else [h.to_dict() for h in self.uninstall_hooks],
+            "rollback_hooks": None if self.rollback_hooks is None else [h.to_dict() for h in self.rollback_hooks],
+            "rollback_revision": self.rollback_revision,
             "error": self.error or None,
         }
+
+
+def release_hooks(
+    helm: Helm, change: Change, steps: HelmSteps, rendered: Iterable[ManifestObject], disabled: bool,
+    *, run_tests: bool = False,
+) -> ReleaseHooks:
+    """The hooks ``change`` fires: those of the rendering (``rendered``, as apply renders it), and
+    those helm stored with the release it rolls back to or uninstalls (``helm get hooks``), which
+    helm runs instead of the chart's; with ``run_tests`` (the release's setting), the ``helm test``
+    hooks apply's validation runs after an install or upgrade. One function for ``plan --hooks``
+    and ``diff``."""
+    name, namespace = change.name, change.namespace
+    rollback = None if steps.rollback_to is None else \
+        tuple(hooks_in(helm.get_hooks(name, namespace, revision=steps.rollback_to)))
+    # after a recovery's rollback, the release uninstalled is the revision it returned to
+    uninstall = None if not steps.uninstall else \
+        rollback if rollback is not None else tuple(hooks_in(helm.get_hooks(name, namespace)))
+    own = tuple(hooks_in(rendered))
+    if change.action == "destroy":
+        return ReleaseHooks(name, change.action, uninstall or (), disabled, fires=steps.events)
+    return ReleaseHooks(name, change.action, own, disabled, uninstall_hooks=uninstall, rollback_hooks=rollback,
+                        rollback_revision=steps.rollback_to, fires=steps.events,
+                        tests_run=run_tests and bool(steps.then))
 
 
 @attrs.frozen
@@ -156,29 +263,36 @@ def plan_hooks(
 ) -> dict[str, ReleaseHooks]:
     """Each planned release's hooks, read from its rendering.
 
-    Releases that change are rendered with ``helm template`` (a destroyed
-    one: ``helm get hooks`` of the installed release); no-op releases only
-    with ``all_releases``. A release that fails to render gets ``error``.
+    Releases that change are rendered as apply renders them
+    (:func:`~firestream_core.ops.render.render_as_apply`, the function ``diff``
+    uses: as an install or an upgrade, against the cluster so that ``lookup``
+    sees what apply sees; a destroyed one: ``helm get hooks`` of the installed
+    release); no-op releases only with ``all_releases``. A release that fails
+    to render (as apply would fail) gets ``error``.
     """
+    from firestream_core.deploy.desired import add_chart_repository
+    from firestream_core.ops.render import helm_steps, planned_chart, render_as_apply
+
     repos = project.repositories
     out: dict[str, ReleaseHooks] = {}
     for change in plan.releases:
-        # the plan's desired state: the values plugins contribute included
-        info = attrs.evolve(project.charts[change.name].chart_info, plugin_values=dict(change.plugin_values))
         if not change.is_change and not all_releases:
             continue
+        # the plan's desired state: the values plugins contribute, the version it resolved
+        chart = planned_chart(project.charts[change.name], change)
+        info = chart.chart_info
         try:
-            if change.action == "destroy":
-                text = helm.get_hooks(change.name, change.namespace)
-            else:
-                from firestream_core.deploy.desired import add_chart_repository
-
+            steps = helm_steps(change, functools.partial(helm.history, change.name, change.namespace))
+            rendered: list[ManifestObject] = []
+            if steps.then:
                 add_chart_repository(helm, info, repos)
-                # rendered with hooks even when disabled, to say which will not run
+                # rendered with hooks even when disabled, to say which will not run; as apply
+                # renders it (install or upgrade, against the cluster), as diff does
                 shown = attrs.evolve(info, hooks_disabled=False) if info.hooks_disabled else info
-                text = helm.template(shown, project.project_dir, include_crds=False)
-            hooks = tuple(hooks_in(text))
-            out[change.name] = ReleaseHooks(change.name, change.action, hooks, bool(info.hooks_disabled))
+                rendered = render_as_apply(helm, shown, project.project_dir,
+                                           is_upgrade=steps.then == "upgrade", crds=False)
+            out[change.name] = release_hooks(helm, change, steps, rendered, bool(info.hooks_disabled),
+                                             run_tests=chart.settings.run_tests)
         except (HelmError, ValueError) as exc:
             message = project.redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             out[change.name] = ReleaseHooks(change.name, change.action, (), bool(info.hooks_disabled), message)
@@ -195,18 +309,26 @@ def format_hooks(hooks: Mapping[str, ReleaseHooks]) -> str:
         if rh.error:
             lines.append(f"  {name:<{width}}  unknown: {rh.error}")
             continue
-        if not rh.hooks:
+        run = rh.runs()
+        if not rh.hooks and not run:
             lines.append(f"  {name:<{width}}  none")
             continue
-        events = ", ".join(rh.events)
+        events = ", ".join(rh.events) or "no hooks in the chart"
         if rh.disabled:
             runs = "none run (hooks_disabled: --no-hooks)"
         else:
-            run = rh.will_run
-            runs = ("runs " + ", ".join(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in run)) if run \
+            runs = ("runs " + ", ".join(_shown(h, where) for h, where in run)) if run \
                 else f"none run on {rh.action}"
+        tests = rh.tests_that_run
+        if tests:
+            runs += "; then helm test runs " + ", ".join(_shown(h, "run_tests") for h in tests)
         lines.append(f"  {name:<{width}}  {events}; {runs}")
     return "\n".join(lines) + "\n"
+
+
+def _shown(hook: Hook, where: str) -> str:
+    """``Job/x (post-delete)``, or ``Job/x (post-delete, installed release)`` for a hook helm stored."""
+    return f"{hook.kind}/{hook.name} ({'/'.join(hook.events)}{', ' + where if where else ''})"
 
 
 def plan_json_with_hooks(plan: Plan, hooks: Mapping[str, ReleaseHooks], indent: int | None = 2) -> str:

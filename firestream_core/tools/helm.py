@@ -337,12 +337,12 @@ class Helm(KubeTool):
         )
         return result.stdout
 
-    def get_hooks(self, name: str, namespace: str) -> str:
-        """The rendered hooks of the release's current revision (``helm get hooks``)."""
-        result = self._run(
-            "get hooks", ["get", "hooks", name, "--namespace", namespace],
-            release=name, namespace=namespace,
-        )
+    def get_hooks(self, name: str, namespace: str, revision: int | None = None) -> str:
+        """The rendered hooks of the release's current revision, or of ``revision`` (``helm get hooks``)."""
+        args = ["get", "hooks", name, "--namespace", namespace]
+        if revision is not None:
+            args += ["--revision", str(int(revision))]
+        result = self._run("get hooks", args, release=name, namespace=namespace)
         return result.stdout
 
     def _hide_release_values(self, data: Mapping[str, Any]) -> None:
@@ -502,7 +502,7 @@ class Helm(KubeTool):
         Offline unless ``server``: then rendered against the cluster, as apply
         installs it (``--dry-run=server``, helm 3's ``--validate``): the chart's
         ``lookup`` reads it (a password bitnami's charts keep in their Secret),
-        and an object another release owns is refused, for ``diff``.
+        and an object another release owns is refused, for ``diff`` and ``plan --hooks``.
         """
         project_dir = Path(project_dir)
         values = merged_values(info, extra_values)

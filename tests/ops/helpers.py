@@ -83,3 +83,30 @@ def record_argv(monkeypatch: Any) -> Iterator[ArgvRecorder]:
 
     monkeypatch.setattr(Runner, "run", run)
     yield recorder
+
+
+def interrupted_upgrade(kube: Any, helm_bin: Any, release: str, chart: Any) -> None:
+    """A ``helm upgrade --wait`` of ``release`` to ``chart`` killed while it waits (the emulator's
+    controller off: neither hook Jobs nor workloads get ready): helm leaves it ``pending-upgrade``."""
+    import signal
+    import subprocess
+    import time
+
+    kube.cluster.set_controller(False)
+    proc = subprocess.Popen(  # noqa: S603 - the test kit's helm, an argument list
+        [str(helm_bin), "upgrade", release, str(chart), "--namespace", kube.namespace, "--wait",
+         "--timeout", "120s"],
+        env=kube.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    out = ""
+    try:
+        for _ in range(300):
+            out = kube.run([helm_bin, "history", release, "-n", kube.namespace, "-o", "json"]).stdout
+            if '"pending-upgrade"' in out:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"the release never became pending-upgrade: {out}")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kube.cluster.set_controller(True)

@@ -24,7 +24,8 @@ from firestream_core.project import Project
 from firestream_core.state.store import StateStore
 from tests.deploy.fakes import FakeHelm
 
-from .helpers import extras_app_config, load, record_argv, write_config
+from .conftest import CHARTS
+from .helpers import extras_app_config, interrupted_upgrade, load, record_argv, write_config
 
 # -- reading hooks (no binaries) ------------------------------------------------------------
 
@@ -63,7 +64,7 @@ metadata: {name: plain}
 class _Helm(FakeHelm):
     """The test fakes' helm, rendering a pre-install Job (``db`` fails to render)."""
 
-    def template(self, info, project_dir, *, include_crds=False, is_upgrade=False):
+    def template(self, info, project_dir, *, include_crds=False, is_upgrade=False, server=False):
         self.calls.append(("template", info.name, str(project_dir), info.plugin_values.get("from")))
         if info.name == "db":
             raise RenderError("db: template: Tk-secret-in-an-error-77 is not a value")
@@ -239,3 +240,192 @@ def test_run_tests_failure_without_atomic_fails_but_stays(tmp_path, kube, helm_b
     assert not result.ok and outcome.stage_failed == "validate" and not outcome.rolled_back
     cm = kube.kubectl().get("configmap", "web-config", namespace=kube.namespace)
     assert cm["data"]["message"] == "kept"
+
+
+# -- plan --hooks shows the hooks apply runs (real helm) ---------------------------------------
+
+HOOK_SHAPES = CHARTS / "hook-shapes"
+
+
+def hook_shapes_config(tmp_path, kube, *, chart=HOOK_SHAPES, image="busybox:1.36", keys=""):
+    return write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "hs"
+        path = "{chart}"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        {keys}
+        [deployments.generic.values]
+        image = "{image}"
+    """)
+
+
+def planned_hooks(project):
+    _, helm, _ = project.tools()
+    plan = project.plan(helm=helm)
+    (change,) = plan.releases
+    rh = plan_hooks(project.hooks_input(), plan, helm)["hs"]
+    assert not rh.error, rh.error
+    return change.action, [h.name for h in rh.will_run]
+
+
+def stored_hooks(kube, helm_bin, events):
+    """The hooks helm stored for the release (what it ran), those of ``events`` (in order: an
+    event's hooks in helm's order, the first event's first)."""
+    out = kube.run([helm_bin, "get", "hooks", "hs", "-n", kube.namespace]).stdout
+    hooks = [h for h in hooks_in(out) if set(events) & set(h.events)]
+    return [h.name for h in sorted(hooks, key=lambda h: min(events.index(e) for e in h.events if e in events))]
+
+
+def test_plan_hooks_are_rendered_as_apply_renders_them(tmp_path, kube, helm_bin):
+    """Hooks behind ``.Release.IsUpgrade``/``.Release.IsInstall`` and ``lookup`` (the Job that makes
+    a certificate while its Secret is missing): plan --hooks rendered offline as an install, so an
+    upgrade's plan listed the install-only Job and the certificate Job (which apply does not run)
+    and hid the upgrade Job (which it runs). It renders as apply does now, as diff does."""
+    path = hook_shapes_config(tmp_path, kube)
+    assert planned_hooks(load(path, kube, helm_bin)) == (
+        "create", ["hs-init", "hs-admission-create", "hs-certgen", "hs-admission-patch"])
+    assert load(path, kube, helm_bin).apply().ok
+    assert stored_hooks(kube, helm_bin, ("pre-install", "post-install")) == [
+        "hs-init", "hs-admission-create", "hs-certgen", "hs-admission-patch"]
+    kube.run([kube.tools["kubectl"], "create", "secret", "generic", "hs-tls", "-n", kube.namespace,
+              "--from-literal=tls.crt=x"])
+
+    path = hook_shapes_config(tmp_path, kube, image="busybox:1.37")
+    shown = planned_hooks(load(path, kube, helm_bin))
+    assert shown == ("upgrade", ["hs-admission-create", "hs-upgrade", "hs-admission-patch"])
+    assert load(path, kube, helm_bin).apply().ok
+    assert stored_hooks(kube, helm_bin, ("pre-upgrade", "post-upgrade")) == shown[1]  # what helm ran
+
+
+def hook_shapes_020(tmp_path):
+    """hook-shapes 0.2.0, whose cleanup and pre-rollback Jobs are renamed (``hs-purge``, ``hs-rollback-verify``)."""
+    import shutil
+
+    chart = tmp_path / "hook-shapes-0.2.0"
+    shutil.copytree(HOOK_SHAPES, chart)
+    (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text().replace("version: 0.1.0", "version: 0.2.0"))
+    values = (chart / "values.yaml").read_text()
+    (chart / "values.yaml").write_text(values.replace("cleanupName: cleanup", "cleanupName: purge")
+                                       .replace("rollbackName: rollback-check", "rollbackName: rollback-verify"))
+    return chart
+
+
+REINSTALL = 'last_breaking_version_requiring_restart = {version = "0.2.0", requires_uninstall = true}'
+
+
+def test_a_reinstalls_uninstall_runs_the_installed_releases_delete_hooks(tmp_path, kube, helm_bin, cli):
+    """A reinstall uninstalls first, and helm's uninstall runs the hooks stored with the installed
+    release: plan --hooks listed the new chart's post-delete Job (hs-purge) instead of hs-cleanup."""
+    assert load(hook_shapes_config(tmp_path, kube), kube, helm_bin).apply().ok
+    path = hook_shapes_config(tmp_path, kube, chart=hook_shapes_020(tmp_path), keys=REINSTALL)
+    action, shown = planned_hooks(load(path, kube, helm_bin))
+    assert action == "reinstall"
+    assert stored_hooks(kube, helm_bin, ("pre-delete", "post-delete")) == ["hs-cleanup"]  # what uninstall runs
+    assert shown[0] == "hs-cleanup" and "hs-purge" not in shown
+    code, out, _ = cli(path, "plan", "--hooks")
+    assert "runs Job/hs-cleanup (post-delete, installed release), Job/" in out, out
+    code, out, _ = cli(path, "plan", "--hooks", "--json")
+    hooks = json.loads(out)["releases"][0]["hooks"]
+    uninstall_hooks = [h["name"] for h in hooks["uninstall_hooks"]]
+    assert "hs-cleanup" in uninstall_hooks and "hs-purge" not in uninstall_hooks
+    assert hooks["will_run"][0] == "Job/hs-cleanup"
+
+
+def test_a_reinstalls_install_is_rendered_as_an_install(tmp_path, kube, helm_bin):
+    """After the uninstall, a reinstall installs afresh (``.Release.IsInstall``): plan --hooks and
+    diff rendered it as an upgrade, hiding the install-only Job apply then runs."""
+    assert load(hook_shapes_config(tmp_path, kube), kube, helm_bin).apply().ok
+    path = hook_shapes_config(tmp_path, kube, chart=hook_shapes_020(tmp_path), keys=REINSTALL)
+    project = load(path, kube, helm_bin)
+    action, shown = planned_hooks(project)
+    assert (action, shown) == (
+        "reinstall", ["hs-cleanup", "hs-init", "hs-admission-create", "hs-certgen", "hs-admission-patch"])
+    (d,) = project.diff()
+    assert [h.split(" ")[0] for h in d.hooks] == [f"Job/{n}" for n in shown]
+    assert load(path, kube, helm_bin).apply().ok
+    assert stored_hooks(kube, helm_bin, ("pre-install", "post-install")) == shown[1:]  # what the install ran
+
+
+def jobs_created(kube) -> set[str]:
+    """The Jobs the emulator's controller ran in the namespace (from its events)."""
+    out = kube.run([kube.tools["kubectl"], "get", "events", "-n", kube.namespace, "-o", "json"]).stdout
+    return {e["involvedObject"]["name"] for e in json.loads(out)["items"]
+            if e["involvedObject"].get("kind") == "Job"}
+
+
+def test_a_recoverys_rollback_runs_the_hooks_of_the_revision_it_returns_to(tmp_path, kube, helm_bin):
+    """A release left pending-upgrade is rolled back to its last deployed revision, then upgraded;
+    helm's rollback runs the pre-rollback hooks stored with that revision. plan --hooks and diff
+    listed the new chart's (hs-rollback-verify) instead of revision 1's (hs-rollback-check)."""
+    assert load(hook_shapes_config(tmp_path, kube), kube, helm_bin).apply().ok
+    chart = hook_shapes_020(tmp_path)
+    interrupted_upgrade(kube, helm_bin, "hs", chart)
+    path = hook_shapes_config(tmp_path, kube, chart=chart)
+    project = load(path, kube, helm_bin)
+    action, shown = planned_hooks(project)
+    assert (action, shown) == (
+        "recover", ["hs-rollback-check", "hs-admission-create", "hs-certgen", "hs-upgrade", "hs-admission-patch"])
+    (d,) = project.diff()
+    assert [h.split(" ")[0] for h in d.hooks] == [f"Job/{n}" for n in shown]
+    _, helm, _ = project.tools()
+    rh = plan_hooks(project.hooks_input(), project.plan(helm=helm), helm)["hs"]
+    assert "runs Job/hs-rollback-check (pre-rollback, revision 1), Job/hs-admission-create" in format_hooks({"hs": rh})
+    assert load(path, kube, helm_bin).apply().ok
+    ran = jobs_created(kube)
+    assert "hs-rollback-check" in ran and "hs-rollback-verify" not in ran  # what helm's rollback ran
+    assert stored_hooks(kube, helm_bin, ("pre-upgrade", "post-upgrade")) == shown[1:]  # and the upgrade
+
+
+@pytest.mark.parametrize("hooks_disabled", [False, True])
+def test_plan_hooks_shows_the_test_hooks_run_tests_runs(tmp_path, kube, helm_bin, cli, hooks_disabled):
+    """With ``run_tests = true`` apply's validation runs ``helm test``, so the test Pod runs (with
+    ``hooks_disabled`` too: ``--no-hooks`` is not a helm test flag); plan --hooks did not say so."""
+    code, out, _ = cli(app_config(tmp_path, kube, hooks_disabled=hooks_disabled), "plan", "--hooks", "--json")
+    assert json.loads(out)["releases"][0]["hooks"]["tests_run"] is False  # run_tests off
+    path = app_config(tmp_path, kube, run_tests=True, hooks_disabled=hooks_disabled)
+    code, out, _ = cli(path, "plan", "--hooks")
+    assert code == 0 and "; then helm test runs Pod/web-smoke (test, run_tests)" in out, out
+    code, out, _ = cli(path, "plan", "--hooks", "--json")
+    assert json.loads(out)["releases"][0]["hooks"]["tests_run"] is True
+    result = load(path, kube, helm_bin).apply()
+    assert result.ok
+    tests = result.releases["web"].tests
+    assert tests is not None and [t.name for t in tests] == ["web-smoke"]  # helm test ran it
+
+
+def test_plan_hooks_lists_them_in_the_order_helm_runs_them(tmp_path, kube, helm_bin):
+    """kube-prometheus-stack's admission hooks: a ServiceAccount, Role and RoleBinding named
+    ``X-admission`` and the Jobs ``X-admission-create`` / ``-patch``, all weight 0. helm runs an
+    event's hooks by weight, then name, then its kind order; plan --hooks sorted by kind first
+    (alphabetically), so it showed the Jobs before the RBAC they run with."""
+    path = write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "hs"
+        path = "{HOOK_SHAPES}"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        [deployments.generic.values]
+        rbac.enabled = true
+        rbac.deletePolicy = "before-hook-creation"   # kept: their resourceVersion is when helm made them
+    """)
+    project = load(path, kube, helm_bin)
+    _, helm, _ = project.tools()
+    rh = plan_hooks(project.hooks_input(), project.plan(helm=helm), helm)["hs"]
+    shown = [(h.kind, h.name) for h in rh.will_run]
+    assert shown == [("Job", "hs-init"), ("ServiceAccount", "hs-admission"), ("Role", "hs-admission"),
+                     ("RoleBinding", "hs-admission"), ("Job", "hs-admission-create"), ("Job", "hs-certgen"),
+                     ("Job", "hs-admission-patch")]  # pre-install's, then post-install's
+    assert project.apply().ok
+
+    def made_at(kind, name):  # the resourceVersion helm's create got (a Job: its first event's)
+        if kind != "Job":
+            return int(kube.kubectl().get(kind.lower(), name, namespace=kube.namespace)["metadata"]["resourceVersion"])
+        out = kube.run([kube.tools["kubectl"], "get", "events", "-n", kube.namespace, "-o", "json"]).stdout
+        return min(int(e["metadata"]["resourceVersion"]) for e in json.loads(out)["items"]
+                   if e["involvedObject"].get("kind") == "Job" and e["involvedObject"]["name"] == name)
+
+    post = [(h.kind, h.name) for h in rh.will_run if "post-install" in h.events]
+    assert sorted(post, key=lambda k: made_at(*k)) == post  # the order helm created them in
+    jobs = [k for k in shown if k[0] == "Job"]  # the pre-install ones, then the post-install one
+    assert sorted(jobs, key=lambda k: made_at(*k)) == jobs

@@ -48,6 +48,32 @@ def one_release(folder: Path, kube, chart_repo, *, version: str, message: str, b
 BREAKING_10 = 'last_breaking_version_requiring_restart = { version = "10.0.0", requires_uninstall = true }'
 
 
+BREAKING_02 = 'last_breaking_version_requiring_restart = { version = "0.2.0", requires_uninstall = true }'
+
+
+def test_a_pending_upgrade_across_the_breaking_version_is_planned_from_the_revision_it_returns_to(
+        tmp_path, kube, chart_repo, helm_bin, no_log_redactors):
+    """0.1.0 installed, an upgrade to 0.2.0 (breaking 0.2.0, requires_uninstall) killed: pending-upgrade
+    at 0.2.0. The recovery rolls back to 0.1.0, and exec then crosses the breaking version; the plan
+    decided the step from the pending revision (0.2.0: none), so apply rolled the release back and
+    then refused it ('exec would take ... which the plan did not show')."""
+    from tests.ops.helpers import interrupted_upgrade
+
+    folder = tmp_path / "p"
+    path = one_release(folder, kube, chart_repo, version="0.1.0", message="one", breaking=BREAKING_02)
+    assert load(path, kube, helm_bin).apply().ok
+    interrupted_upgrade(kube, helm_bin, "db", chart_repo.tgz("tiny-app", "0.2.0"))
+    path = one_release(folder, kube, chart_repo, version="0.2.0", message="one", breaking=BREAKING_02)
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    change = plan["db"]
+    assert change.action == "recover" and change.breaking is not None and change.breaking.uninstall
+    assert "uninstall release 'db', then install it afresh (helm history restarts)" in change.destructive
+    result = project.apply(plan)
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert history(kube, helm_bin, "db") == [(1, "tiny-app-0.2.0")]  # reinstalled
+
+
 def test_breaking_version_above_the_target_upgrades_in_place(tmp_path, kube, chart_repo, helm_bin,
                                                              no_log_redactors):
     """installed 0.1.0, breaking 10.0.0 (requires_uninstall), one value changed: plan and exec agree on

@@ -1,0 +1,154 @@
+"""A planned release rendered as apply will render it: one function for ``diff`` and ``plan --hooks``.
+
+What apply installs depends on how helm renders the chart at that moment,
+and a chart can render differently for an install and an upgrade
+(``.Release.IsInstall`` / ``.Release.IsUpgrade``) and with the cluster
+(``lookup``). So everything that shows what apply will do renders the
+planned release the same way:
+
+* from the plan's desired state (:func:`planned_chart`: the values plugins
+  contributed, the version a constraint resolved to);
+* as an upgrade exactly when apply upgrades the installed release
+  (:func:`helm_steps`: not for a ``create``, nor for a ``reinstall``, whose
+  install after the uninstall is a fresh one, nor for a recovery that
+  uninstalls); the hooks a rollback or an uninstall runs are those helm
+  stored, read by :func:`~firestream_core.ops.helm_hooks.release_hooks`;
+* against the cluster (``--dry-run=server``), falling back to the offline
+  rendering only when the cluster cannot render it yet (a kind whose CRD is
+  not installed), by :func:`render_as_apply`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from firestream_core.errors import HelmError
+from firestream_core.tools.manifests import ManifestObject, split_manifest
+
+if TYPE_CHECKING:
+    from firestream_core.deploy.plan import Change
+    from firestream_core.model import ChartInfo, HelmChart
+    from firestream_core.tools.helm import Helm
+
+__all__ = ["HelmSteps", "helm_steps", "planned_chart", "render_as_apply", "unserved_kind_error"]
+
+log = logging.getLogger("firestream.render")
+
+
+def planned_chart(chart: HelmChart, change: Change) -> HelmChart:
+    """``chart`` as the plan's ``change`` deploys it: with the values plugins contributed and the
+    version the plan resolved a constraint to (a copy; ``chart`` is left as it is)."""
+    out = copy.deepcopy(chart)
+    out.chart_info.plugin_values = copy.deepcopy(dict(change.plugin_values))
+    if change.resolved_version is not None:  # the version the plan resolved a constraint to
+        out.chart_info.version = change.resolved_version
+    return out
+
+
+@attrs.frozen
+class HelmSteps:
+    """The helm operations apply carries out for one change, in order, as far as hooks tell them apart.
+
+    :ivar rollback_to: the revision a recovery rolls back to first (helm runs that
+        revision's stored ``pre-rollback``/``post-rollback`` hooks), or None.
+    :ivar uninstall: the installed release is uninstalled (helm runs its stored
+        ``pre-delete``/``post-delete`` hooks): a ``destroy``, a ``reinstall``, a
+        recovery with no working revision to return to.
+    :ivar then: ``"install"``, ``"upgrade"`` (``.Release.IsUpgrade``), or ``""`` (a destroy).
+    """
+
+    rollback_to: int | None
+    uninstall: bool
+    then: str
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        """The hook events these steps make helm fire, in order."""
+        return ((("pre-rollback", "post-rollback") if self.rollback_to is not None else ())
+                + (("pre-delete", "post-delete") if self.uninstall else ())
+                + {"install": ("pre-install", "post-install"), "upgrade": ("pre-upgrade", "post-upgrade")}
+                .get(self.then, ()))
+
+
+def helm_steps(change: Change, history: Callable[[], Sequence[Mapping[str, Any]]] | None = None) -> HelmSteps:
+    """What apply's helm calls are for ``change``, by the rules apply follows.
+
+    A ``recover`` rolls back to the revision :func:`~firestream_core.model.recovery_rollback`
+    picks from ``history`` (helm's history of the release, read only for a recover; without
+    it, a ``pending-install`` at revision 1 is uninstalled and anything else assumed to roll
+    back), or uninstalls when there is none; then upgrades, or installs after an uninstall."""
+    from firestream_core.model import recovery_rollback
+
+    installed = change.installed
+    live = installed is not None and installed.status != "uninstalled"
+    if change.action == "destroy":
+        return HelmSteps(None, live, "")
+    if not live or installed is None:
+        return HelmSteps(None, False, "install")
+    if change.action == "reinstall":
+        return HelmSteps(None, True, "install")
+    if change.action != "recover":
+        return HelmSteps(None, False, "upgrade")
+    if installed.status == "uninstalling":  # rolled back to the revision the uninstall left
+        rollback_to: int | None = installed.revision
+    elif history is None:
+        first = installed.status == "pending-install" and installed.revision <= 1
+        rollback_to = None if first else installed.revision - 1
+    else:
+        good = recovery_rollback(installed, history)
+        rollback_to = None if good is None else int(good.get("revision", 0))
+    uninstall = rollback_to is None
+    # a breaking step that uninstalls follows the recovery's rollback
+    breaking = change.breaking is not None and change.breaking.uninstall
+    return HelmSteps(rollback_to, uninstall or breaking, "install" if uninstall or breaking else "upgrade")
+
+
+_UNSERVED_KIND = ("no matches for kind", "resource mapping not found", "ensure CRDs are installed first",
+                  "could not find the requested resource")
+
+
+def unserved_kind_error(exc: HelmError) -> bool:
+    """True when helm refused to render against the cluster because a kind is not served yet
+    (a CRD this release or a dependency installs): the offline rendering is then the one to use."""
+    text = f"{exc} {exc.stderr}"
+    return any(p in text for p in _UNSERVED_KIND)
+
+
+def render_as_apply(
+    helm: Helm, info: ChartInfo, project_dir: Path, *, is_upgrade: bool, crds: bool = True
+) -> list[ManifestObject]:
+    """The release as apply would render it: against the cluster (``--dry-run=server``), so
+    that the chart's ``lookup`` finds what it finds when apply runs (bitnami's charts keep
+    the password their Secret holds, and refuse an upgrade that would lose it; a hook Job
+    rendered only while a Secret is missing) and an object another release owns is refused
+    as apply would refuse it (that error is raised). Offline alone when the cluster cannot
+    render it yet (a kind whose CRD is not installed, :func:`unserved_kind_error`).
+
+    ``crds``: the CRDs of the ``crds/`` folder are added, from an offline rendering: helm
+    checks them for owners when rendered against the cluster, while apply skips those
+    already there (not with ``skip_crds``)."""
+    try:
+        text = helm.template(info, project_dir, include_crds=False, is_upgrade=is_upgrade, server=True)
+    except HelmError as server_error:
+        if not unserved_kind_error(server_error):
+            raise  # what apply would meet (an object another release owns, a chart's fail)
+        log.debug("release '%s' has kinds the cluster does not serve yet; rendering it offline", info.name)
+        try:
+            return split_manifest(helm.template(info, project_dir, include_crds=crds, is_upgrade=is_upgrade))
+        except HelmError:
+            raise server_error from None
+    objects = split_manifest(text)
+    if info.skip_crds or not crds:
+        return objects
+    try:
+        offline = split_manifest(helm.template(info, project_dir, include_crds=True, is_upgrade=is_upgrade))
+    except HelmError:  # renders only with the cluster (lookup): its crds/ folder is not read
+        log.debug("release '%s' does not render offline; its crds/ folder is not compared", info.name)
+        return objects
+    return [o for o in offline if o.from_crds_folder] + objects
