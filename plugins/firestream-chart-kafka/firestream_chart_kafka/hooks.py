@@ -3,7 +3,8 @@
 =====================  =============================================================
 stage                  what this plugin adds to the defaults
 =====================  =============================================================
-contribute_values      (deploy) refuses an upgrade from below 0.49.0 to 1.x, which
+contribute_values      (deploy) refuses a downgrade back across an upgrade note, and
+                       an upgrade from below 0.49.0 to 1.x, which
                        Strimzi supports only through 0.49-0.51 and the v1 conversion
                        (the plan lists it, apply stops before any change); an
                        upgrade across upgrade notes - to a pinned version too -
@@ -139,6 +140,23 @@ def v1_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
     )
 
 
+def crd_downgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
+    """Why this deploy may not run: a downgrade back across an upgrade note (:data:`.chart.UPGRADE_NOTES`)."""
+    from firestream_core.plugin import current_release, downgrade_problem
+
+    from .chart import CHART, UPGRADE_NOTES
+
+    info = chart.chart_info
+    installed = current_release(chart, context)
+    if installed is None or not installed.chart_version:
+        return None
+    return downgrade_problem(
+        UPGRADE_NOTES, info.name, CHART, installed.chart_version, info.version,
+        why="exec would server-side apply the older chart's CRDs over the newer ones, which may "
+            "no longer serve the API versions the custom resources are stored in",
+    )
+
+
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """Refuse an upgrade from below 0.49.0 straight to 1.x (:func:`v1_upgrade_problem`); else an
@@ -150,7 +168,7 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
-    problem = v1_upgrade_problem(chart, context)
+    problem = v1_upgrade_problem(chart, context) or crd_downgrade_problem(chart, context)
     if problem:
         context.refuse(problem)
         return None

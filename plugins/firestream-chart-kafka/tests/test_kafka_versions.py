@@ -115,3 +115,30 @@ def test_every_deploy_over_installed_crds_names_the_crd_step_in_the_plan() -> No
     assert decided("1.1.0", "1.2.0") == (None, step("1.2.0"))
     assert decided("1.1.0", "1.2.0", upgrade_crds=False) == (None, [])
     assert decided("1.2.0", "1.2.0") == (None, step("1.2.0"))
+
+
+def test_a_downgrade_back_across_an_upgrade_note_is_refused_naming_release_versions_and_the_way() -> None:
+    """1.2.0 -> 0.38.0 would apply v1beta2-only CRDs over v1-stored ones: refused, nothing decided;
+    a downgrade within one note's range is an ordinary deploy."""
+    from firestream_chart_kafka.hooks import contribute_values
+
+    from firestream_core.model import InstalledRelease
+    from firestream_core.plugin import DeployContext
+
+    def refused(installed: str, target: str) -> list[str]:
+        chart = KafkaChart.default()
+        chart.chart_info.version = target
+        live = InstalledRelease("kafka", "default", 1, "deployed", f"strimzi-kafka-operator-{installed}")
+        context = DeployContext(helm=None, kubectl=None, change="upgrade", installed=live)
+        assert contribute_values(chart, context) is None
+        if context.problems:
+            assert (context.breaking_version, context.steps) == (None, [])
+        return context.problems
+
+    assert refused("1.2.0", "0.38.0") == [
+        "release 'kafka': strimzi-kafka-operator 1.2.0 -> 0.38.0 is a downgrade back across 5 of its upgrade "
+        "notes, 0.40.0 to 1.0.0 (exec would server-side apply the older chart's CRDs over the newer ones, "
+        "which may no longer serve the API versions the custom resources are stored in), which upstream "
+        "does not support and firestream does not do: keep version = \"1.2.0\" (or any version from 1.0.0 up)"]
+    assert "back across 1.0.0 (" in refused("1.2.0", "0.51.0")[0]
+    assert refused("1.2.0", "1.0.0") == [] and refused("0.51.0", "0.49.0") == []

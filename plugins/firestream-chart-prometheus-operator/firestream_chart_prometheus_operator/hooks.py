@@ -5,7 +5,8 @@ stage                  what this plugin adds to the defaults
 =====================  ==============================================================
 check_prerequisites    ``grafana_password_env`` names a set variable
 contribute_values      (deploy) Grafana pointed at its admin Secret (pure); the
-                       CRD step exec takes, for the plan (``context.exec_step``)
+                       CRD step exec takes, for the plan (``context.exec_step``);
+                       a downgrade back across a CRD update is refused
 pre_exec               (deploy) the Grafana admin Secret
 exec                   (deploy) a ``wrapper=True`` step between the core's
                        preparation and its ``helm upgrade --install``: when the
@@ -118,6 +119,23 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
     return missing_environment(chart) or None
 
 
+def crd_downgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
+    """Why this deploy may not run: a downgrade back across a CRD update of :data:`.chart.CRD_UPGRADES`."""
+    from firestream_core.plugin import current_release, downgrade_problem
+
+    from .chart import CRD_UPGRADES
+
+    info = chart.chart_info
+    installed = current_release(chart, context)
+    if installed is None or not installed.chart_version:
+        return None
+    return downgrade_problem(
+        CRD_UPGRADES, info.name, CHART, installed.chart_version, info.version,
+        why="exec would server-side apply the older chart's CRDs over the newer ones the cluster "
+            "holds, dropping what the newer operator's objects use",
+    )
+
+
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """Grafana pointed at the admin Secret ``pre_exec`` keeps (``grafana.admin.*``); and the CRD
@@ -129,6 +147,10 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
 
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
+        return None
+    problem = crd_downgrade_problem(chart, context)
+    if problem:
+        context.refuse(problem)
         return None
     if (options_of(chart).upgrade_crds and value_of(chart, context, "crds.enabled", True)
             and crds_step_due(context, info, probe=CRDS[:1])):
