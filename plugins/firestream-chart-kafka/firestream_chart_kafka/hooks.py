@@ -80,12 +80,15 @@ def crd_step_line(version: str | None) -> str:
 def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     """What ``exec`` adds to a breaking step, for the plan: the Strimzi CRDs applied before helm.
 
-    One step, named with each upgrade note it crosses (:data:`.chart.UPGRADE_NOTES`).
+    One step, named with each upgrade note it crosses (:data:`.chart.UPGRADE_NOTES`). With
+    ``upgrade_crds = false`` or ``skip_crds`` exec applies none, and the line says so.
     """
     target = step.target or chart.chart_info.version or "the resolved version"
     crossed = notes_crossed(step.installed, step.target)
-    if not options_of(chart).upgrade_crds:
-        return [f"Strimzi CRDs NOT updated (upgrade_crds = false): apply those of strimzi-kafka-operator "
+    left = ("upgrade_crds = false" if not options_of(chart).upgrade_crds
+            else "skip_crds = true" if chart.chart_info.skip_crds else None)  # exec applies none then
+    if left:
+        return [f"Strimzi CRDs NOT updated ({left}): apply those of strimzi-kafka-operator "
                 f"{target} yourself first"] + [f"upgrade note of {v}: {note}" for v, note in crossed]
     lines = [crd_step_line(target)]
     lines += [f"which covers the note of {version}: {note}" for version, note in crossed]

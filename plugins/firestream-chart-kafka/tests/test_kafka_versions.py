@@ -88,6 +88,16 @@ def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) ->
     assert [line.split(":")[0].strip() for line in change.destructive[1:]] == ["upgrade note of 1.0.0"]
 
 
+def test_with_skip_crds_the_plan_says_the_crds_are_left_as_exec_leaves_them(tmp_path: Path) -> None:
+    chart = KafkaChart.default()
+    chart.chart_info.skip_crds = True
+    change = plan_from("0.51.0", chart, tmp_path)["kafka"]
+    assert change.destructive[0] == (
+        "Strimzi CRDs NOT updated (skip_crds = true): apply those of strimzi-kafka-operator 1.2.0 "
+        "yourself first"
+    )
+
+
 def test_every_deploy_over_installed_crds_names_the_crd_step_in_the_plan() -> None:
     """Across notes: the last as breaking version (its destructive steps); any upgrade, a values-only
     one too, applies the CRDs first: said for the plan (``context.exec_step``), never as a note."""

@@ -75,14 +75,17 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     new chart's afresh). Otherwise, with ``upgrade_crds``, the chart's CRDs
     are server-side applied before helm runs: one step, named with each
     CRD-updating major of the upgrade notes it covers (:data:`.chart.CRD_UPGRADES`).
+    With ``upgrade_crds = false`` or ``skip_crds`` exec applies none, and the line says so.
     """
     opts = options_of(chart)
     if step.uninstall and opts.delete_crds:
         return ["delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds"]
     target = step.target or chart.chart_info.version or "the resolved version"
     crossed = crd_upgrades_crossed(step.installed, step.target)
-    if not opts.upgrade_crds:
-        return [f"CRDs NOT updated (upgrade_crds = false): apply those of kube-prometheus-stack {target} "
+    left = ("upgrade_crds = false" if not opts.upgrade_crds
+            else "skip_crds = true" if chart.chart_info.skip_crds else None)  # exec applies none then
+    if left:
+        return [f"CRDs NOT updated ({left}): apply those of kube-prometheus-stack {target} "
                 f"yourself first; upstream requires it for {', '.join(v for v, _ in crossed) or 'this upgrade'}"]
     lines = [crd_step_line(target)]
     lines += [f"which covers the CRD update of {version}: {note}" for version, note in crossed]

@@ -65,6 +65,17 @@ def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) ->
     )
 
 
+def test_with_skip_crds_the_plan_says_the_crds_are_left_as_exec_leaves_them(tmp_path: Path) -> None:
+    """skip_crds: upgrade_chart_crds applies nothing, so the plan may not say it does."""
+    chart = PrometheusOperatorChart.default()
+    chart.chart_info.skip_crds = True
+    change = plan_from("80.0.0", chart, tmp_path)["prometheus-operator"]
+    assert change.destructive == (
+        "CRDs NOT updated (skip_crds = true): apply those of kube-prometheus-stack 81.5.0 yourself "
+        "first; upstream requires it for 81.0.0",
+    )
+
+
 def test_an_install_at_the_default_major_plans_no_crd_step(tmp_path: Path) -> None:
     change = plan_from("81.1.0", PrometheusOperatorChart.default(), tmp_path)["prometheus-operator"]
     assert change.breaking is None and change.destructive == ()
