@@ -75,15 +75,20 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     new chart's afresh). Otherwise, with ``upgrade_crds``, the chart's CRDs
     are server-side applied before helm runs: one step, named with each
     CRD-updating major of the upgrade notes it covers (:data:`.chart.CRD_UPGRADES`).
-    With ``upgrade_crds = false`` or ``skip_crds`` exec applies none, and the line says so.
+    With ``upgrade_crds = false``, ``skip_crds`` or the value ``crds.enabled: false`` exec
+    applies none, and the line says so.
     """
+    from firestream_core.plugin import chart_value
+
     opts = options_of(chart)
     if step.uninstall and opts.delete_crds:
         return ["delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds"]
     target = step.target or chart.chart_info.version or "the resolved version"
     crossed = crd_upgrades_crossed(step.installed, step.target)
     left = ("upgrade_crds = false" if not opts.upgrade_crds
-            else "skip_crds = true" if chart.chart_info.skip_crds else None)  # exec applies none then
+            else "skip_crds = true" if chart.chart_info.skip_crds
+            else None if chart_value(chart.chart_info, "crds.enabled", True) else "crds.enabled = false")
+    # exec applies none then (the values files of a config's release are absolute paths)
     if left:
         return [f"CRDs NOT updated ({left}): apply those of kube-prometheus-stack {target} "
                 f"yourself first; upstream requires it for {', '.join(v for v, _ in crossed) or 'this upgrade'}"]

@@ -76,6 +76,25 @@ def test_with_skip_crds_the_plan_says_the_crds_are_left_as_exec_leaves_them(tmp_
     )
 
 
+def test_with_the_crds_subchart_off_the_plan_says_the_crds_are_left_as_exec_leaves_them(tmp_path: Path) -> None:
+    """crds.enabled: false (a values file of the config, read from its absolute path): exec skips the step."""
+    from firestream_core.model import ChartSetValue
+
+    chart = PrometheusOperatorChart.default()
+    chart.chart_info.values.append(ChartSetValue("crds.enabled", "false"))
+    change = plan_from("80.0.0", chart, tmp_path)["prometheus-operator"]
+    assert change.destructive == (
+        "CRDs NOT updated (crds.enabled = false): apply those of kube-prometheus-stack 81.5.0 yourself "
+        "first; upstream requires it for 81.0.0",
+    )
+    values = tmp_path / "off.yaml"
+    values.write_text("crds:\n  enabled: false\n")
+    chart = PrometheusOperatorChart.default()
+    chart.chart_info.values_files.append(values)
+    assert plan_from("80.0.0", chart, tmp_path)["prometheus-operator"].destructive[0].startswith(
+        "CRDs NOT updated (crds.enabled = false)")
+
+
 def test_an_install_at_the_default_major_plans_no_crd_step(tmp_path: Path) -> None:
     change = plan_from("81.1.0", PrometheusOperatorChart.default(), tmp_path)["prometheus-operator"]
     assert change.breaking is None and change.destructive == ()
