@@ -126,7 +126,9 @@ def v1_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
 
     info = chart.chart_info
     installed = current_release(chart, context)
-    if installed is None or not info.version or not installed.chart_version:
+    if installed is None:
+        return kept_crds_problem(chart, context)
+    if not info.version or not installed.chart_version:
         return None
     try:
         old, new = SemVer.parse(installed.chart_version), SemVer.parse(info.version)
@@ -157,6 +159,43 @@ def crd_downgrade_problem(chart: HelmChart, context: DeployContext) -> str | Non
         UPGRADE_NOTES, info.name, CHART, installed.chart_version, info.version,
         why="exec would server-side apply the older chart's CRDs over the newer ones, which may "
             "no longer serve the API versions the custom resources are stored in",
+    )
+
+
+def kept_crds_problem(chart: HelmChart, context: DeployContext) -> str | None:
+    """Why installing 1.x may not run: Strimzi CRDs left by an earlier install still hold ``v1beta2``.
+
+    helm keeps ``crds/`` when a release is uninstalled (``firestream destroy``), and a
+    create over them applies the new chart's CRDs first (``crds_step_due``). 1.x's CRDs
+    drop ``v1beta2``: Kubernetes refuses that update while ``v1beta2`` is still served
+    alone or stored (``status.storedVersions``), so the same path as an upgrade applies.
+    """
+    from firestream_core.plugin import SemVer
+
+    from .cluster import KIND
+
+    info = chart.chart_info
+    if context.offline or not info.version:
+        return None
+    try:
+        if SemVer.parse(info.version) < SemVer.parse(V1_ONLY_SINCE):
+            return None
+    except ValueError:
+        return None
+    crd = context.kubectl.get("customresourcedefinition", KIND)
+    if crd is None:
+        return None
+    served = [str(v.get("name")) for v in (crd.get("spec") or {}).get("versions") or [] if v.get("served")]
+    stored = [str(v) for v in (crd.get("status") or {}).get("storedVersions") or []]
+    if "v1" in served and "v1beta2" not in stored:
+        return None
+    return (
+        f"release '{info.name}': the Strimzi CRDs an earlier install left in the cluster still hold "
+        f"v1beta2 ({KIND} serves {', '.join(served) or 'nothing'}, stores {', '.join(stored) or 'nothing'}), "
+        f"and strimzi-kafka-operator {info.version}'s CRDs remove it, which Kubernetes refuses: set "
+        f"version = \"{STEP_VERSION}\" and apply, convert the Strimzi custom resources and CRDs to v1 with "
+        f"Strimzi's v1 API conversion tool (convert-resource, then crd-upgrade), then remove the pin and "
+        f"apply again"
     )
 
 

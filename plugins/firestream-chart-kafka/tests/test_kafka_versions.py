@@ -152,3 +152,37 @@ def test_a_downgrade_back_across_an_upgrade_note_is_refused_naming_release_versi
         "does not support and firestream does not do: keep version = \"1.2.0\" (or any version from 1.0.0 up)"]
     assert "back across 1.0.0 (" in refused("1.2.0", "0.51.0")[0]
     assert refused("1.2.0", "1.0.0") == [] and refused("0.51.0", "0.49.0") == []
+
+
+def test_a_create_over_crds_an_earlier_install_left_at_v1beta2_is_refused_straight_to_1x() -> None:
+    """helm keeps crds/ on uninstall: 1.x's v1-only CRDs over v1beta2-stored ones are refused by
+    Kubernetes, so the plan refuses the create as it refuses the upgrade; v1-only CRDs pass."""
+    from firestream_chart_kafka.hooks import contribute_values
+
+    from firestream_core.plugin import DeployContext
+
+    class Kubectl:
+        def __init__(self, served: list[str], stored: list[str]) -> None:
+            self.crd = {"spec": {"versions": [{"name": v, "served": True} for v in served]},
+                        "status": {"storedVersions": stored}}
+
+        def get(self, kind: str, name: str | None = None, **_: object) -> dict[str, object] | None:
+            assert (kind, name) == ("customresourcedefinition", "kafkas.kafka.strimzi.io")
+            return self.crd
+
+    def problems(target: str, served: list[str], stored: list[str]) -> list[str]:
+        chart = KafkaChart.default()
+        chart.chart_info.version = target
+        context = DeployContext(helm=None, kubectl=Kubectl(served, stored), change="create")  # type: ignore[arg-type]
+        contribute_values(chart, context)
+        return context.problems
+
+    assert problems("1.2.0", ["v1beta2"], ["v1beta2"]) == [
+        "release 'kafka': the Strimzi CRDs an earlier install left in the cluster still hold v1beta2 "
+        "(kafkas.kafka.strimzi.io serves v1beta2, stores v1beta2), and strimzi-kafka-operator 1.2.0's CRDs "
+        "remove it, which Kubernetes refuses: set version = \"0.51.0\" and apply, convert the Strimzi custom "
+        "resources and CRDs to v1 with Strimzi's v1 API conversion tool (convert-resource, then crd-upgrade), "
+        "then remove the pin and apply again"]
+    assert len(problems("1.2.0", ["v1", "v1beta2"], ["v1beta2"])) == 1  # 0.51's CRDs, not converted
+    assert problems("1.2.0", ["v1"], ["v1"]) == []  # converted
+    assert problems("0.51.0", ["v1beta2"], ["v1beta2"]) == []  # the documented step
