@@ -15,7 +15,8 @@ the cluster for it:
 * the exact chart version of a repository or OCI chart whose config gives a
   constraint (``^0.1``) or no version: resolved by helm when the plan is made
   (:class:`ChartVersions`, once per distinct chart and constraint), the version
-  the run installs (``--version 0.1.1``) and ``template`` and ``diff`` render;
+  the run installs (``--version 0.1.1``) and ``template`` and ``diff`` render,
+  and the version the ``contribute_values`` hooks see (never the constraint);
 * what the plugins said about it in that stage: notes (why a value is what
   it is, shown as plan reasons), problems (why it cannot be deployed as
   configured: the plan lists them, apply refuses the release) and a breaking
@@ -700,10 +701,13 @@ def desired_states(
     for chart in charts:
         info = chart.chart_info
         local = local_chart_version(info, project_dir)
-        if local is not None:  # the hooks and the desired state see the version helm deploys
-            chart = copy.deepcopy(chart)
+        resolved, resolve_problem = local, None
+        if local is None and versions is not None and not offline:
+            resolved, resolve_problem = versions.resolve(info)
+        if resolved is not None:  # the hooks and the desired state see the version helm deploys,
+            chart = copy.deepcopy(chart)  # never a constraint (a plugin's version rules compare it)
             info = chart.chart_info
-            info.version = local
+            info.version = resolved
         contributed: list[tuple[str, Mapping[str, Any]]] = []
         notes: list[str] = []
         problems: list[str] = []
@@ -729,11 +733,8 @@ def desired_states(
             contributed = _contributions(manager, chart, context)
             notes, problems, breaking = context.notes, context.problems, context.breaking_version
             steps = context.steps
-        resolved = local
-        if local is None and versions is not None and not offline:
-            resolved, problem = versions.resolve(info)
-            if problem:
-                problems = [*problems, problem]
+        if resolve_problem:
+            problems = [*problems, resolve_problem]
         out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, notes=notes,
                                        problems=problems, breaking_version=breaking,
                                        resolved_version=resolved, steps=steps)

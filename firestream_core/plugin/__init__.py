@@ -92,6 +92,7 @@ if TYPE_CHECKING:
     from firestream_core.plugin.helpers import (
         breaking_version_at,
         current_release,
+        downgrade_problem,
         is_dry_run,
         needs_crd,
         notes_crossed,
@@ -150,6 +151,7 @@ _EXPORTS = {
     "read_secret": "plugin.secrets",
     "chart_value": "plugin.checks",
     "breaking_version_at": "plugin.helpers",
+    "downgrade_problem": "plugin.helpers",
     "current_release": "plugin.helpers",
     "is_dry_run": "plugin.helpers",
     "needs_crd": "plugin.helpers",
@@ -196,6 +198,7 @@ __all__ = [
     "crd_names",
     "crds_step_due",
     "current_release",
+    "downgrade_problem",
     "ensure_namespace",
     "ensure_secret",
     "env_var_name",

@@ -164,6 +164,9 @@ def upgrade_chart_crds(
         them from ``crds/`` itself.
     :return: the CRD names applied; None when nothing was due: not a deploy,
         a dry run, ``skip_crds``, or a first install whose CRDs are absent.
+    :raises HelmError: of kubectl's class, when a CRD is refused: its message says
+        helm did not run and where the release stands (unchanged at its installed
+        version, or still uninstalled after the plan's breaking-version step).
 
     Example, the ``exec`` wrapper of an operator chart plugin::
 
@@ -183,7 +186,28 @@ def upgrade_chart_crds(
         context.kubectl.get("customresourcedefinition", name) is not None for name in probe
     ):
         return None
-    return apply_crds(context, info)
+    from firestream_core.errors import HelmError
+
+    try:
+        return apply_crds(context, info)
+    except HelmError as exc:  # name where the release stands: helm never ran
+        raise type(exc)(
+            f"the CRDs of {info.chart or info.chart_ref} {info.version or ''} were not all applied, so helm "
+            f"did not run and {_release_left(context, info, installed)}; CRDs applied before the failure "
+            f"stay applied, apply again once the rejected one is fixed: {exc}",
+            release=info.name, stderr=exc.stderr, hint=exc.hint,
+        ) from exc
+
+
+def _release_left(context: DeployContext, info: ChartInfo, installed: InstalledRelease | None) -> str:
+    """Where a release stands when its CRD step failed before helm ran."""
+    prepared = context.prepared
+    if prepared is not None and prepared.uninstalled:
+        return (f"release '{info.name}' stays uninstalled (the plan's breaking-version step removed it): "
+                "the next plan creates it")
+    if installed is not None:
+        return f"release '{info.name}' is unchanged at {installed.chart_version} (revision {installed.revision})"
+    return f"release '{info.name}' is not installed"
 
 
 def crds_step_due(context: DeployContext, info: ChartInfo, *, probe: Iterable[str] = ()) -> bool:

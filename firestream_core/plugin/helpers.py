@@ -141,6 +141,39 @@ def notes_crossed(
             if low < SemVer.parse(v) and (high is None or SemVer.parse(v) <= high)]
 
 
+def downgrade_problem(
+    notes: Sequence[tuple[str, str]], release: str, chart: str, installed: str, target: str | None, *, why: str
+) -> str | None:
+    """Why a deploy going back across ``notes`` (``target < version <= installed``) may not run, or None.
+
+    For a chart type whose upgrade notes change what stays in the cluster after
+    helm (CRDs, a data directory): going back across one is not a helm rollback,
+    upstream documents none, and exec would act on the older chart (apply its
+    older CRDs over the newer ones). The plan refuses it (``context.refuse``)
+    naming the release, both versions, the notes and what to do.
+
+    >>> NOTES = (("46.0.0", "new CRDs"), ("47.0.0", "operator v0.66.0"))
+    >>> print(downgrade_problem(NOTES, "mon", "kube-prometheus-stack", "47.1.0", "45.7.1",
+    ...                         why="its older CRDs would replace the newer ones"))
+    release 'mon': kube-prometheus-stack 47.1.0 -> 45.7.1 is a downgrade back across 46.0.0 and 47.0.0 (its older CRDs would replace the newer ones), which upstream does not support and firestream does not do: keep version = "47.1.0" (or any version from 47.0.0 up)
+    >>> downgrade_problem(NOTES, "mon", "kube-prometheus-stack", "47.1.0", "47.0.0", why="") is None
+    True
+    """
+    if not target:
+        return None
+    back = notes_crossed(notes, target, installed)
+    if not back:
+        return None
+    names = [v for v, _ in back]
+    if len(names) > 3:
+        across = f"{len(names)} of its upgrade notes, {names[0]} to {names[-1]}"
+    else:
+        across = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return (f"release '{release}': {chart} {installed} -> {target} is a downgrade back across {across} ({why}), "
+            f"which upstream does not support and firestream does not do: keep version = \"{installed}\" "
+            f"(or any version from {names[-1]} up)")
+
+
 def breaking_version_at(notes: Sequence[tuple[str, str]], version: str) -> BreakingVersion | None:
     """The last version of ``notes`` at or below ``version``, as a breaking version (no uninstall).
 

@@ -479,6 +479,21 @@ def test_offline_resolves_nothing(tmp_path: Path, fake_helm) -> None:
     assert fake_helm.calls() == []
 
 
+def test_contribute_values_sees_the_resolved_version_never_the_constraint(tmp_path: Path, fake_helm) -> None:
+    """A plugin's version rules (a major refused, a breaking version decided) compare the
+    version apply installs: ``^0.1`` reaches the hooks as 0.1.1, the config keeps ``^0.1``."""
+    fake_helm.publish("local/tiny-app", "0.1.0", "0.1.1", "0.2.0")
+    c = contrib()
+    c.chart_info.chart = "local/tiny-app"
+    c.chart_info.version = "^0.1"
+    Plugin.versions.clear()
+    versions = ChartVersions(fake_helm.helm(), {"local": "http://127.0.0.1:9/charts"})
+    desired = desired_states([c], manager=manager(), project_dir=tmp_path, versions=versions)
+    assert Plugin.versions == [("c", "0.1.1")]
+    assert desired["c"].resolved_version == "0.1.1" and desired["c"].chart.chart_info.version == "0.1.1"
+    assert c.chart_info.version == "^0.1"
+
+
 def test_a_local_chart_is_planned_and_seen_at_its_chart_yaml_version(tmp_path: Path) -> None:
     """helm installs a folder at its Chart.yaml's version: a chart type's default version (its
     repository chart's) beside ``path`` is never what runs, so neither plugins nor the plan use it."""

@@ -159,3 +159,34 @@ def test_a_chart_without_crds_applies_nothing(tmp_path: Path) -> None:
     info = ChartInfo(name="op", path=chart_folder(tmp_path))
     assert upgrade_chart_crds(context(tmp_path, kubectl=kubectl), info, installed=UPGRADE) == []
     assert kubectl.applied == []
+
+
+class RefusingKubectl(Kubectl):
+    def apply_server_side(self, manifests: str, **_: Any) -> list[str]:
+        from firestream_core.errors import HelmCommandError
+
+        raise HelmCommandError('kubectl apply failed: The CustomResourceDefinition "b.example.dev" is invalid',
+                               stderr="x", hint="see kubectl")
+
+
+def test_a_refused_crd_says_helm_did_not_run_and_where_the_release_stands(tmp_path: Path) -> None:
+    """Half-way (one CRD of several refused): the error names the release, the chart, the CRD
+    kubectl named, and whether the release is unchanged or stays uninstalled by the plan's step."""
+    from firestream_core.errors import HelmCommandError
+    from firestream_core.plugin.context import PreparedRelease
+
+    info = ChartInfo(name="op", chart="op", version="2.0.0", path=chart_folder(tmp_path, "a.example.dev",
+                                                                                 "b.example.dev"))
+    with pytest.raises(HelmCommandError) as caught:
+        upgrade_chart_crds(context(tmp_path, kubectl=RefusingKubectl()), info, installed=UPGRADE)
+    assert str(caught.value) == (
+        "the CRDs of op 2.0.0 were not all applied, so helm did not run and release 'op' is unchanged at "
+        "1.0.0 (revision 1); CRDs applied before the failure stay applied, apply again once the rejected one "
+        "is fixed: kubectl apply failed: The CustomResourceDefinition \"b.example.dev\" is invalid")
+    assert (caught.value.release, caught.value.stderr, caught.value.hint) == ("op", "x", "see kubectl")
+
+    gone = context(tmp_path, kubectl=RefusingKubectl({"a.example.dev"}))
+    gone.prepared = PreparedRelease(installed=None, uninstalled=True)
+    with pytest.raises(HelmCommandError, match=r"helm did not run and release 'op' stays uninstalled \(the "
+                       r"plan's breaking-version step removed it\): the next plan creates it; .*b\.example\.dev"):
+        upgrade_chart_crds(gone, info, installed=None, probe=["a.example.dev"])

@@ -3,7 +3,8 @@
 =====================  =============================================================
 stage                  what this plugin adds to the defaults
 =====================  =============================================================
-contribute_values      (deploy) refuses an upgrade from below 0.49.0 to 1.x, which
+contribute_values      (deploy) refuses a downgrade back across an upgrade note, and
+                       an upgrade from below 0.49.0 to 1.x, which
                        Strimzi supports only through 0.49-0.51 and the v1 conversion
                        (the plan lists it, apply stops before any change); an
                        upgrade across upgrade notes - to a pinned version too -
@@ -79,12 +80,15 @@ def crd_step_line(version: str | None) -> str:
 def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     """What ``exec`` adds to a breaking step, for the plan: the Strimzi CRDs applied before helm.
 
-    One step, named with each upgrade note it crosses (:data:`.chart.UPGRADE_NOTES`).
+    One step, named with each upgrade note it crosses (:data:`.chart.UPGRADE_NOTES`). With
+    ``upgrade_crds = false`` or ``skip_crds`` exec applies none, and the line says so.
     """
     target = step.target or chart.chart_info.version or "the resolved version"
     crossed = notes_crossed(step.installed, step.target)
-    if not options_of(chart).upgrade_crds:
-        return [f"Strimzi CRDs NOT updated (upgrade_crds = false): apply those of strimzi-kafka-operator "
+    left = ("upgrade_crds = false" if not options_of(chart).upgrade_crds
+            else "skip_crds = true" if chart.chart_info.skip_crds else None)  # exec applies none then
+    if left:
+        return [f"Strimzi CRDs NOT updated ({left}): apply those of strimzi-kafka-operator "
                 f"{target} yourself first"] + [f"upgrade note of {v}: {note}" for v, note in crossed]
     lines = [crd_step_line(target)]
     lines += [f"which covers the note of {version}: {note}" for version, note in crossed]
@@ -122,7 +126,9 @@ def v1_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
 
     info = chart.chart_info
     installed = current_release(chart, context)
-    if installed is None or not info.version or not installed.chart_version:
+    if installed is None:
+        return kept_crds_problem(chart, context)
+    if not info.version or not installed.chart_version:
         return None
     try:
         old, new = SemVer.parse(installed.chart_version), SemVer.parse(info.version)
@@ -139,6 +145,60 @@ def v1_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
     )
 
 
+def crd_downgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
+    """Why this deploy may not run: a downgrade back across an upgrade note (:data:`.chart.UPGRADE_NOTES`)."""
+    from firestream_core.plugin import current_release, downgrade_problem
+
+    from .chart import CHART, UPGRADE_NOTES
+
+    info = chart.chart_info
+    installed = current_release(chart, context)
+    if installed is None or not installed.chart_version:
+        return None
+    return downgrade_problem(
+        UPGRADE_NOTES, info.name, CHART, installed.chart_version, info.version,
+        why="exec would server-side apply the older chart's CRDs over the newer ones, which may "
+            "no longer serve the API versions the custom resources are stored in",
+    )
+
+
+def kept_crds_problem(chart: HelmChart, context: DeployContext) -> str | None:
+    """Why installing 1.x may not run: Strimzi CRDs left by an earlier install still hold ``v1beta2``.
+
+    helm keeps ``crds/`` when a release is uninstalled (``firestream destroy``), and a
+    create over them applies the new chart's CRDs first (``crds_step_due``). 1.x's CRDs
+    drop ``v1beta2``: Kubernetes refuses that update while ``v1beta2`` is still served
+    alone or stored (``status.storedVersions``), so the same path as an upgrade applies.
+    """
+    from firestream_core.plugin import SemVer
+
+    from .cluster import KIND
+
+    info = chart.chart_info
+    if context.offline or not info.version:
+        return None
+    try:
+        if SemVer.parse(info.version) < SemVer.parse(V1_ONLY_SINCE):
+            return None
+    except ValueError:
+        return None
+    crd = context.kubectl.get("customresourcedefinition", KIND)
+    if crd is None:
+        return None
+    served = [str(v.get("name")) for v in (crd.get("spec") or {}).get("versions") or [] if v.get("served")]
+    stored = [str(v) for v in (crd.get("status") or {}).get("storedVersions") or []]
+    if "v1" in served and "v1beta2" not in stored:
+        return None
+    return (
+        f"release '{info.name}': the Strimzi CRDs an earlier install left in the cluster still hold "
+        f"v1beta2 ({KIND} serves {', '.join(served) or 'nothing'}, stores {', '.join(stored) or 'nothing'}), "
+        f"and strimzi-kafka-operator {info.version}'s CRDs remove it, which Kubernetes refuses: set "
+        f"version = \"{STEP_VERSION}\" and apply, convert the Strimzi custom resources and CRDs to v1 with "
+        f"Strimzi's v1 API conversion tool (convert-resource, then crd-upgrade), then remove the pin and "
+        f"apply again"
+    )
+
+
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """Refuse an upgrade from below 0.49.0 straight to 1.x (:func:`v1_upgrade_problem`); else an
@@ -150,7 +210,7 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
-    problem = v1_upgrade_problem(chart, context)
+    problem = v1_upgrade_problem(chart, context) or crd_downgrade_problem(chart, context)
     if problem:
         context.refuse(problem)
         return None

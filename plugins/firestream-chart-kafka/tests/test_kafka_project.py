@@ -109,6 +109,9 @@ def test_the_seed_era_operator_upgrade_is_refused_straight_and_taken_in_two_step
         "1.0.0 (v1beta2 removed), which Strimzi supports only in two steps: set version = \"0.51.0\" "
         "and apply, convert the Strimzi custom resources and CRDs to v1 with Strimzi's v1 API "
         "conversion tool (convert-resource, then crd-upgrade), then remove the pin and apply again"))
+    # a constraint is judged at the version helm resolves it to (1.2.0), never let through
+    assert at("^1").plan().problems == refused.problems
+    assert not at(">=0.38.0").apply().ok
     stopped = at(None).apply(refused)
     assert not stopped.ok
     assert history(kube, helm_bin) == ["strimzi-kafka-operator-0.38.0"]  # nothing changed

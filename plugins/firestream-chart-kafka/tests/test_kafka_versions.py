@@ -88,6 +88,16 @@ def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) ->
     assert [line.split(":")[0].strip() for line in change.destructive[1:]] == ["upgrade note of 1.0.0"]
 
 
+def test_with_skip_crds_the_plan_says_the_crds_are_left_as_exec_leaves_them(tmp_path: Path) -> None:
+    chart = KafkaChart.default()
+    chart.chart_info.skip_crds = True
+    change = plan_from("0.51.0", chart, tmp_path)["kafka"]
+    assert change.destructive[0] == (
+        "Strimzi CRDs NOT updated (skip_crds = true): apply those of strimzi-kafka-operator 1.2.0 "
+        "yourself first"
+    )
+
+
 def test_every_deploy_over_installed_crds_names_the_crd_step_in_the_plan() -> None:
     """Across notes: the last as breaking version (its destructive steps); any upgrade, a values-only
     one too, applies the CRDs first: said for the plan (``context.exec_step``), never as a note."""
@@ -115,3 +125,64 @@ def test_every_deploy_over_installed_crds_names_the_crd_step_in_the_plan() -> No
     assert decided("1.1.0", "1.2.0") == (None, step("1.2.0"))
     assert decided("1.1.0", "1.2.0", upgrade_crds=False) == (None, [])
     assert decided("1.2.0", "1.2.0") == (None, step("1.2.0"))
+
+
+def test_a_downgrade_back_across_an_upgrade_note_is_refused_naming_release_versions_and_the_way() -> None:
+    """1.2.0 -> 0.38.0 would apply v1beta2-only CRDs over v1-stored ones: refused, nothing decided;
+    a downgrade within one note's range is an ordinary deploy."""
+    from firestream_chart_kafka.hooks import contribute_values
+
+    from firestream_core.model import InstalledRelease
+    from firestream_core.plugin import DeployContext
+
+    def refused(installed: str, target: str) -> list[str]:
+        chart = KafkaChart.default()
+        chart.chart_info.version = target
+        live = InstalledRelease("kafka", "default", 1, "deployed", f"strimzi-kafka-operator-{installed}")
+        context = DeployContext(helm=None, kubectl=None, change="upgrade", installed=live)
+        assert contribute_values(chart, context) is None
+        if context.problems:
+            assert (context.breaking_version, context.steps) == (None, [])
+        return context.problems
+
+    assert refused("1.2.0", "0.38.0") == [
+        "release 'kafka': strimzi-kafka-operator 1.2.0 -> 0.38.0 is a downgrade back across 5 of its upgrade "
+        "notes, 0.40.0 to 1.0.0 (exec would server-side apply the older chart's CRDs over the newer ones, "
+        "which may no longer serve the API versions the custom resources are stored in), which upstream "
+        "does not support and firestream does not do: keep version = \"1.2.0\" (or any version from 1.0.0 up)"]
+    assert "back across 1.0.0 (" in refused("1.2.0", "0.51.0")[0]
+    assert refused("1.2.0", "1.0.0") == [] and refused("0.51.0", "0.49.0") == []
+
+
+def test_a_create_over_crds_an_earlier_install_left_at_v1beta2_is_refused_straight_to_1x() -> None:
+    """helm keeps crds/ on uninstall: 1.x's v1-only CRDs over v1beta2-stored ones are refused by
+    Kubernetes, so the plan refuses the create as it refuses the upgrade; v1-only CRDs pass."""
+    from firestream_chart_kafka.hooks import contribute_values
+
+    from firestream_core.plugin import DeployContext
+
+    class Kubectl:
+        def __init__(self, served: list[str], stored: list[str]) -> None:
+            self.crd = {"spec": {"versions": [{"name": v, "served": True} for v in served]},
+                        "status": {"storedVersions": stored}}
+
+        def get(self, kind: str, name: str | None = None, **_: object) -> dict[str, object] | None:
+            assert (kind, name) == ("customresourcedefinition", "kafkas.kafka.strimzi.io")
+            return self.crd
+
+    def problems(target: str, served: list[str], stored: list[str]) -> list[str]:
+        chart = KafkaChart.default()
+        chart.chart_info.version = target
+        context = DeployContext(helm=None, kubectl=Kubectl(served, stored), change="create")  # type: ignore[arg-type]
+        contribute_values(chart, context)
+        return context.problems
+
+    assert problems("1.2.0", ["v1beta2"], ["v1beta2"]) == [
+        "release 'kafka': the Strimzi CRDs an earlier install left in the cluster still hold v1beta2 "
+        "(kafkas.kafka.strimzi.io serves v1beta2, stores v1beta2), and strimzi-kafka-operator 1.2.0's CRDs "
+        "remove it, which Kubernetes refuses: set version = \"0.51.0\" and apply, convert the Strimzi custom "
+        "resources and CRDs to v1 with Strimzi's v1 API conversion tool (convert-resource, then crd-upgrade), "
+        "then remove the pin and apply again"]
+    assert len(problems("1.2.0", ["v1", "v1beta2"], ["v1beta2"])) == 1  # 0.51's CRDs, not converted
+    assert problems("1.2.0", ["v1"], ["v1"]) == []  # converted
+    assert problems("0.51.0", ["v1beta2"], ["v1beta2"]) == []  # the documented step

@@ -10,6 +10,9 @@ release's ``major_upgrade`` names a documented way (docs/charts.md):
   with ``requires_uninstall``: ``plan`` shows it as a reinstall), the new
   major starts empty and you restore the dump.
 
+Going back to an older major (a chart below 16.0.0 over a PostgreSQL 17
+install) is refused whatever ``major_upgrade`` says.
+
 Both are decided in the desired state (``contribute_values``), so ``plan``
 shows them: the refusal as a problem naming the release and both versions
 (``plan`` exits 1, apply stops the release before anything changed), the
@@ -60,6 +63,13 @@ def major_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | Non
     if installed is None or not info.version or not installed.chart_version:
         return None
     old, new = postgres_major(installed.chart_version), postgres_major(info.version)
+    if old and new and new < old:
+        return (
+            f"release '{info.name}': chart {installed.chart_version} -> {info.version} moves PostgreSQL "
+            f"{old} -> {new}, which cannot start on the data directory PostgreSQL {old} wrote, and "
+            f"major_upgrade does not go back: keep version = \"{installed.chart_version}\" (or any chart "
+            f"from {FIRST_CHART_OF[old]} up); see docs/charts.md"
+        )
     if not old or new <= old:
         return None
     if options_of(chart).major_upgrade == "reinstall":

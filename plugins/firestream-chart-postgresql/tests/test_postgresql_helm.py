@@ -493,6 +493,13 @@ def test_the_plan_refuses_a_postgresql_major_upgrade_and_shows_the_chosen_reinst
     history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])
     assert [h["chart"] for h in json.loads(history.stdout)] == ["postgresql-13.2.24"]
 
+    # a constraint is judged at the version helm resolves it to, never let through
+    path.write_text(block.format(version="^17", options=""))
+    assert _project(path, kube, helm_bin).plan().problems == [("db", MAJOR_PROBLEM)]
+    assert not _project(path, kube, helm_bin).apply().ok
+    history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])
+    assert [h["chart"] for h in json.loads(history.stdout)] == ["postgresql-13.2.24"]
+
     # the documented way: the plan shows the reinstall and its destructive steps, apply takes exactly them
     path.write_text(block.format(version="17.1.0", options='major_upgrade = "reinstall"\n'))
     project = _project(path, kube, helm_bin)

@@ -5,7 +5,8 @@ stage                  what this plugin adds to the defaults
 =====================  ==============================================================
 check_prerequisites    ``grafana_password_env`` names a set variable
 contribute_values      (deploy) Grafana pointed at its admin Secret (pure); the
-                       CRD step exec takes, for the plan (``context.exec_step``)
+                       CRD step exec takes, for the plan (``context.exec_step``);
+                       a downgrade back across a CRD update is refused
 pre_exec               (deploy) the Grafana admin Secret
 exec                   (deploy) a ``wrapper=True`` step between the core's
                        preparation and its ``helm upgrade --install``: when the
@@ -74,14 +75,22 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     new chart's afresh). Otherwise, with ``upgrade_crds``, the chart's CRDs
     are server-side applied before helm runs: one step, named with each
     CRD-updating major of the upgrade notes it covers (:data:`.chart.CRD_UPGRADES`).
+    With ``upgrade_crds = false``, ``skip_crds`` or the value ``crds.enabled: false`` exec
+    applies none, and the line says so.
     """
+    from firestream_core.plugin import chart_value
+
     opts = options_of(chart)
     if step.uninstall and opts.delete_crds:
         return ["delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds"]
     target = step.target or chart.chart_info.version or "the resolved version"
     crossed = crd_upgrades_crossed(step.installed, step.target)
-    if not opts.upgrade_crds:
-        return [f"CRDs NOT updated (upgrade_crds = false): apply those of kube-prometheus-stack {target} "
+    left = ("upgrade_crds = false" if not opts.upgrade_crds
+            else "skip_crds = true" if chart.chart_info.skip_crds
+            else None if chart_value(chart.chart_info, "crds.enabled", True) else "crds.enabled = false")
+    # exec applies none then (the values files of a config's release are absolute paths)
+    if left:
+        return [f"CRDs NOT updated ({left}): apply those of kube-prometheus-stack {target} "
                 f"yourself first; upstream requires it for {', '.join(v for v, _ in crossed) or 'this upgrade'}"]
     lines = [crd_step_line(target)]
     lines += [f"which covers the CRD update of {version}: {note}" for version, note in crossed]
@@ -118,6 +127,23 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
     return missing_environment(chart) or None
 
 
+def crd_downgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
+    """Why this deploy may not run: a downgrade back across a CRD update of :data:`.chart.CRD_UPGRADES`."""
+    from firestream_core.plugin import current_release, downgrade_problem
+
+    from .chart import CRD_UPGRADES
+
+    info = chart.chart_info
+    installed = current_release(chart, context)
+    if installed is None or not installed.chart_version:
+        return None
+    return downgrade_problem(
+        CRD_UPGRADES, info.name, CHART, installed.chart_version, info.version,
+        why="exec would server-side apply the older chart's CRDs over the newer ones the cluster "
+            "holds, dropping what the newer operator's objects use",
+    )
+
+
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """Grafana pointed at the admin Secret ``pre_exec`` keeps (``grafana.admin.*``); and the CRD
@@ -129,6 +155,10 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
 
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
+        return None
+    problem = crd_downgrade_problem(chart, context)
+    if problem:
+        context.refuse(problem)
         return None
     if (options_of(chart).upgrade_crds and value_of(chart, context, "crds.enabled", True)
             and crds_step_due(context, info, probe=CRDS[:1])):

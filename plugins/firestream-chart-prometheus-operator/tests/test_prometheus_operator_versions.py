@@ -65,6 +65,62 @@ def test_without_upgrade_crds_the_plan_says_the_crds_are_left(tmp_path: Path) ->
     )
 
 
+def test_with_skip_crds_the_plan_says_the_crds_are_left_as_exec_leaves_them(tmp_path: Path) -> None:
+    """skip_crds: upgrade_chart_crds applies nothing, so the plan may not say it does."""
+    chart = PrometheusOperatorChart.default()
+    chart.chart_info.skip_crds = True
+    change = plan_from("80.0.0", chart, tmp_path)["prometheus-operator"]
+    assert change.destructive == (
+        "CRDs NOT updated (skip_crds = true): apply those of kube-prometheus-stack 81.5.0 yourself "
+        "first; upstream requires it for 81.0.0",
+    )
+
+
+def test_with_the_crds_subchart_off_the_plan_says_the_crds_are_left_as_exec_leaves_them(tmp_path: Path) -> None:
+    """crds.enabled: false (a values file of the config, read from its absolute path): exec skips the step."""
+    from firestream_core.model import ChartSetValue
+
+    chart = PrometheusOperatorChart.default()
+    chart.chart_info.values.append(ChartSetValue("crds.enabled", "false"))
+    change = plan_from("80.0.0", chart, tmp_path)["prometheus-operator"]
+    assert change.destructive == (
+        "CRDs NOT updated (crds.enabled = false): apply those of kube-prometheus-stack 81.5.0 yourself "
+        "first; upstream requires it for 81.0.0",
+    )
+    values = tmp_path / "off.yaml"
+    values.write_text("crds:\n  enabled: false\n")
+    chart = PrometheusOperatorChart.default()
+    chart.chart_info.values_files.append(values)
+    assert plan_from("80.0.0", chart, tmp_path)["prometheus-operator"].destructive[0].startswith(
+        "CRDs NOT updated (crds.enabled = false)")
+
+
 def test_an_install_at_the_default_major_plans_no_crd_step(tmp_path: Path) -> None:
     change = plan_from("81.1.0", PrometheusOperatorChart.default(), tmp_path)["prometheus-operator"]
     assert change.breaking is None and change.destructive == ()
+
+
+def test_a_downgrade_back_across_a_crd_update_is_refused_naming_release_versions_and_the_way() -> None:
+    """81.5.0 -> 80.0.0 would apply v0.87's CRDs over v0.88's: refused, no CRD step said; a downgrade
+    within one CRD major (81.5.0 -> 81.0.0) is an ordinary deploy."""
+    from firestream_chart_prometheus_operator.hooks import contribute_values
+
+    from firestream_core.plugin import DeployContext
+
+    def refused(installed: str, target: str) -> tuple[list[str], list[str]]:
+        chart = PrometheusOperatorChart.default()
+        chart.chart_info.name, chart.chart_info.version = "mon", target
+        live = InstalledRelease("mon", "prometheus", 1, "deployed", f"kube-prometheus-stack-{installed}")
+        context = DeployContext(helm=None, kubectl=None, change="upgrade", installed=live)
+        contribute_values(chart, context)
+        return context.problems, context.steps
+
+    problems, steps = refused("81.5.0", "80.0.0")
+    assert (problems, steps) == ([
+        "release 'mon': kube-prometheus-stack 81.5.0 -> 80.0.0 is a downgrade back across 81.0.0 (exec would "
+        "server-side apply the older chart's CRDs over the newer ones the cluster holds, dropping what the "
+        "newer operator's objects use), which upstream does not support and firestream does not do: keep "
+        "version = \"81.5.0\" (or any version from 81.0.0 up)"], [])
+    assert "back across 24 of its upgrade notes, 46.0.0 to 81.0.0" in refused("81.5.0", "45.7.1")[0][0]
+    problems, steps = refused("81.5.0", "81.0.0")
+    assert problems == [] and len(steps) == 1  # the CRDs of 81.0.0, same operator major
