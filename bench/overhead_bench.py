@@ -109,18 +109,23 @@ printf '{"apiVersion": "v1", "kind": "List", "items": []}\n'
 """
 
 FS_CHILD = """
-import json, resource, sys, time
+import atexit, json, resource, sys, time
 if {root!r}:
     sys.path.insert(0, {root!r})
 t0 = time.monotonic()
-from firestream_core.cli.main import main
+def report(rc=None):
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    with open({out!r}, "w") as f:
+        json.dump({{"rc": rc, "cpu": u.ru_utime + u.ru_stime, "rss_kb": u.ru_maxrss, "wall": time.monotonic() - t0}}, f)
+import firestream_core.cli.main as cli
+if hasattr(cli, "console"):  # the console script's entry (its exit runs the atexit handlers)
+    atexit.register(report)
+    cli.console()
 try:
-    rc = main()  # as the console script calls it (sys.argv[1:]): its one-shot settings apply
+    rc = cli.main()  # a checkout before console(): as its console script called it
 except SystemExit as exc:
     rc = exc.code
-u = resource.getrusage(resource.RUSAGE_SELF)
-with open({out!r}, "w") as f:
-    json.dump({{"rc": rc, "cpu": u.ru_utime + u.ru_stime, "rss_kb": u.ru_maxrss, "wall": time.monotonic() - t0}}, f)
+report(rc)
 """
 
 

@@ -557,3 +557,51 @@ def test_the_console_script_does_not_look_up_where_each_log_line_came_from(tmp_p
     assert result.stdout.splitlines()[-1] == "ok", result.stderr
     assert result.stderr.splitlines().count(
         "INFO using ../firestream.toml (the nearest firestream.toml above the current folder)") == 2, result.stderr
+
+
+# -- the console script's exit -------------------------------------------------------------------
+
+
+def test_the_console_script_exits_with_the_commands_code_its_output_and_the_atexit_handlers(
+    tmp_path: Path,
+) -> None:
+    """``console()`` ends the process without the interpreter's teardown: the exit code, every
+    byte written to stdout and stderr (a file, not a terminal: block-buffered) and what the
+    ``atexit`` handlers do (a plugin's, logging's) are as a normal exit gives them."""
+    mark = tmp_path / "atexit-ran"
+    out = tmp_path / "out.txt"
+    code = f"""
+        import atexit, sys
+        atexit.register(lambda: open({str(mark)!r}, "w").write("ran"))
+        from firestream_core.cli.main import console
+        sys.argv = ["firestream", "graph", "-f", {str(tmp_path / "missing.toml")!r}]
+        print("x" * 100_000)  # still in the buffer when console() ends the process
+        console()
+        print("never reached")
+    """
+    with out.open("w") as fh:
+        r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], stdout=fh, stderr=subprocess.PIPE,
+                           text=True, timeout=60, env={**os.environ, "FIRESTREAM_CACHE_DIR": str(tmp_path)})
+    assert r.returncode == 1
+    assert out.read_text() == "x" * 100_000 + "\n"
+    assert "missing.toml" in r.stderr and r.stderr.startswith("error: ")
+    assert mark.read_text() == "ran"
+
+
+def test_the_console_script_waits_for_a_thread_that_is_not_a_daemon(tmp_path: Path) -> None:
+    """A plugin's non-daemon thread still running: the process exits as the interpreter does,
+    after it ended (``os._exit`` would cut it short)."""
+    mark = tmp_path / "thread-done"
+    code = f"""
+        import sys, threading, time
+        def later():
+            time.sleep(0.3)
+            open({str(mark)!r}, "w").write("done")
+        threading.Thread(target=later).start()
+        from firestream_core.cli.main import console
+        sys.argv = ["firestream", "--version"]
+        console()
+    """
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, "firestream 0.1.0\n")
+    assert mark.read_text() == "done"
