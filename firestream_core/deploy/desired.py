@@ -157,7 +157,7 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
     """``context.helm`` as the desired-state stage sees it: helm's reads only.
 
     Every read is the run's :class:`~firestream_core.tools.helm.Helm` call
-    (``status``, ``get_values``, ``template``, ``repo_add``, ``pull``...); every
+    (``status``, ``get_values``, ``template``, ``render_release``, ``repo_add``, ``pull``...); every
     other call (``upgrade_install``, ``uninstall``, ``rollback``, ``runner``...)
     raises :class:`~firestream_core.errors.PluginError` naming it. Without a
     helm (``firestream validate``: no cluster) a read raises one too.
@@ -211,6 +211,18 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
             server=server,
         )
 
+    def render_release(
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+        replace: bool = False,
+    ) -> str:
+        # a --dry-run=server: changes nothing, as template's server rendering
+        return self._read("render_release").render_release(
+            info, project_dir, extra_values=extra_values, replace=replace)
+
     def repo_add(
         self, name: str, url: str, *, username: str | None = None, password: str | None = None
     ) -> bool:
@@ -233,7 +245,8 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
         raise self._refuse("search_repo")
 
     def upgrade_install_args(
-        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None, *, replace: bool = False
+        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None, *, replace: bool = False,
+        server_dry_run: bool = False,
     ) -> list[str]:
         raise self._refuse("upgrade_install_args")
 

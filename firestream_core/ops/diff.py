@@ -316,7 +316,9 @@ class _Renderer:
             return self.project.desired(name, self.helm, self.kubectl)
         return planned_chart(self.project.charts[name], self.planned[name])
 
-    def render(self, name: str, *, is_upgrade: bool = False) -> list[ManifestObject]:
+    def render(
+        self, name: str, *, is_upgrade: bool = False, replace: bool = False, after_rollback: bool = False
+    ) -> list[ManifestObject]:
         hit = self.cache.get(name)
         if isinstance(hit, BaseException):
             raise hit
@@ -328,7 +330,8 @@ class _Renderer:
 
             add_chart_repository(self.helm, info, self.repos)
             # as apply renders it: against the cluster, the crds/ folder from an offline rendering
-            objects = render_as_apply(self.helm, info, self.project.project_dir, is_upgrade=is_upgrade)
+            objects = render_as_apply(self.helm, info, self.project.project_dir, is_upgrade=is_upgrade,
+                                      replace=replace, after_rollback=after_rollback)
         except (HelmError, ValueError) as exc:
             self.cache[name] = exc
             raise
@@ -395,7 +398,10 @@ class _DiffRun:
         current = split_manifest(self.helm.get_manifest(change.name, change.namespace)) if live else []
         if not steps.then:  # a destroy
             return current, []
-        return current, self.renderer.render(change.name, is_upgrade=steps.then == "upgrade")
+        # an install where helm holds the name (uninstalled, reinstalled, recovered): helm install --replace
+        return current, self.renderer.render(change.name, is_upgrade=steps.then == "upgrade",
+                                             replace=change.installed is not None,
+                                             after_rollback=steps.rollback_to is not None)
 
     def _unserved_kinds(
         self, rendered: Sequence[ManifestObject]

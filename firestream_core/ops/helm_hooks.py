@@ -290,7 +290,9 @@ def plan_hooks(
                 # renders it (install or upgrade, against the cluster), as diff does
                 shown = attrs.evolve(info, hooks_disabled=False) if info.hooks_disabled else info
                 rendered = render_as_apply(helm, shown, project.project_dir,
-                                           is_upgrade=steps.then == "upgrade", crds=False)
+                                           is_upgrade=steps.then == "upgrade", crds=False,
+                                           replace=change.installed is not None,
+                                           after_rollback=steps.rollback_to is not None)
             out[change.name] = release_hooks(helm, change, steps, rendered, bool(info.hooks_disabled),
                                              run_tests=chart.settings.run_tests)
         except (HelmError, ValueError) as exc:

@@ -13,9 +13,11 @@ planned release the same way:
   install after the uninstall is a fresh one, nor for a recovery that
   uninstalls); the hooks a rollback or an uninstall runs are those helm
   stored, read by :func:`~firestream_core.ops.helm_hooks.release_hooks`;
-* against the cluster (``--dry-run=server``), falling back to the offline
-  rendering only when the cluster cannot render it yet (a kind whose CRD is
-  not installed), by :func:`render_as_apply`.
+* by helm itself, as apply's own call made a ``--dry-run=server`` (the
+  revision apply records in ``.Release.Revision``, ``lookup`` reading the
+  cluster), falling back to ``helm template`` for a ``pending-*`` release
+  helm will not dry-run, and to the offline rendering only when the cluster
+  cannot render it yet (a kind whose CRD is not installed), by :func:`render_as_apply`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from firestream_core.errors import HelmError
+from firestream_core.errors import HelmError, ReleaseLockedError
 from firestream_core.tools.manifests import ManifestObject, split_manifest
 
 if TYPE_CHECKING:
@@ -121,20 +123,40 @@ def unserved_kind_error(exc: HelmError) -> bool:
 
 
 def render_as_apply(
-    helm: Helm, info: ChartInfo, project_dir: Path, *, is_upgrade: bool, crds: bool = True
+    helm: Helm, info: ChartInfo, project_dir: Path, *, is_upgrade: bool, crds: bool = True, replace: bool = False,
+    after_rollback: bool = False,
 ) -> list[ManifestObject]:
-    """The release as apply would render it: against the cluster (``--dry-run=server``), so
-    that the chart's ``lookup`` finds what it finds when apply runs (bitnami's charts keep
-    the password their Secret holds, and refuse an upgrade that would lose it; a hook Job
-    rendered only while a Secret is missing) and an object another release owns is refused
-    as apply would refuse it (that error is raised). Offline alone when the cluster cannot
-    render it yet (a kind whose CRD is not installed, :func:`unserved_kind_error`).
+    """The release as apply would render it, by helm itself: the upgrade apply runs, with the
+    same arguments, as a ``--dry-run=server`` (:meth:`~firestream_core.tools.helm.Helm.render_release`).
+    So ``.Release.Revision`` is the revision apply records (``helm template`` always says 1:
+    a migration Job ``NAME-migrate-{{ .Release.Revision }}`` would show as removed and added
+    under the wrong name), the chart's ``lookup`` finds what it finds when apply runs
+    (bitnami's charts keep the password their Secret holds, and refuse an upgrade that would
+    lose it; a hook Job rendered only while a Secret is missing), and an object another
+    release owns is refused as apply would refuse it (that error is raised).
+
+    ``is_upgrade``: apply upgrades the installed release (``helm upgrade --install``);
+    otherwise it installs. ``replace``: the release's name is held while apply installs (a
+    release helm reports ``uninstalled``, which apply installs with ``helm install --replace``;
+    a reinstall or a recovery, installed again after their uninstall): rendered as
+    ``helm install --replace``, helm's install of a name it holds, revision 1 as after the
+    uninstall (helm checks no name on a dry run).
+
+    Rendered with ``helm template --dry-run=server`` (as an install or an upgrade, against
+    the cluster, but ``.Release.Revision`` 1) when helm cannot dry-run apply's call: the
+    upgrade of a ``pending-*`` release, which helm refuses, and ``after_rollback``, the
+    upgrade a recovery runs after its rollback (a dry run now would render the revision
+    before that rollback's); offline alone when the cluster cannot render it yet (a kind
+    whose CRD is not installed, :func:`unserved_kind_error`).
 
     ``crds``: the CRDs of the ``crds/`` folder are added, from an offline rendering: helm
     checks them for owners when rendered against the cluster, while apply skips those
     already there (not with ``skip_crds``)."""
     try:
-        text = helm.template(info, project_dir, include_crds=False, is_upgrade=is_upgrade, server=True)
+        if after_rollback:
+            text = helm.template(info, project_dir, include_crds=False, is_upgrade=is_upgrade, server=True)
+        else:
+            text = _server_rendering(helm, info, project_dir, is_upgrade=is_upgrade, replace=replace)
     except HelmError as server_error:
         if not unserved_kind_error(server_error):
             raise  # what apply would meet (an object another release owns, a chart's fail)
@@ -152,3 +174,13 @@ def render_as_apply(
         log.debug("release '%s' does not render offline; its crds/ folder is not compared", info.name)
         return objects
     return [o for o in offline if o.from_crds_folder] + objects
+
+
+def _server_rendering(helm: Helm, info: ChartInfo, project_dir: Path, *, is_upgrade: bool, replace: bool) -> str:
+    """helm's dry run of apply's call; ``helm template --dry-run=server`` for a ``pending-*`` release."""
+    try:
+        return helm.render_release(info, project_dir, replace=replace and not is_upgrade)
+    except ReleaseLockedError:
+        # helm dry-runs no upgrade of a pending-* release (apply recovers it first)
+        log.debug("release '%s' is pending: rendered with helm template (revision 1)", info.name)
+        return helm.template(info, project_dir, include_crds=False, is_upgrade=is_upgrade, server=True)

@@ -86,6 +86,15 @@ class HelmTool(ClusterTool, Protocol):
         server: bool = False,
     ) -> str: ...
 
+    def render_release(
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+        replace: bool = False,
+    ) -> str: ...
+
     def repo_add(
         self, name: str, url: str, *, username: str | None = None, password: str | None = None
     ) -> bool: ...
@@ -102,7 +111,8 @@ class HelmTool(ClusterTool, Protocol):
 
     # -- writes -----------------------------------------------------------------------
     def upgrade_install_args(
-        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None, *, replace: bool = False
+        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None, *, replace: bool = False,
+        server_dry_run: bool = False,
     ) -> list[str]: ...
 
     def upgrade_install(

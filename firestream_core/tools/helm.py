@@ -48,6 +48,7 @@ from firestream_core.tools.helm_output import (
     UpgradedRelease,
     parse_json,
     parse_list,
+    parse_rendered,
     parse_test_suite,
     parse_upgrade,
 )
@@ -364,17 +365,20 @@ class Helm(KubeTool):
         return list(self.registries.prepare(self, ref))
 
     def upgrade_install_args(
-        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None, *, replace: bool = False
+        self, info: ChartInfo, project_dir: Path, values_path: Path | None = None, *, replace: bool = False,
+        server_dry_run: bool = False,
     ) -> list[str]:
         """The ``helm upgrade --install`` arguments for ``info`` (:func:`.helmargs.upgrade_install_args`).
 
         ``values_path`` is the temporary merged values file, passed last;
-        ``replace``: ``helm install --replace`` instead (a release helm reports ``uninstalled``).
+        ``replace``: ``helm install --replace`` instead (a release helm reports ``uninstalled``);
+        ``server_dry_run``: the same call as a ``--dry-run=server`` (:meth:`render_release`).
         """
         major = self.major
         return helmargs.upgrade_install_args(
             info, self._chart_args(info, project_dir), helmargs.values_paths(info, project_dir),
             values_path, major=major, wait_strategy=self.wait_strategy, replace=replace,
+            server_dry_run=server_dry_run,
         )
 
     def upgrade_install(
@@ -519,6 +523,38 @@ class Helm(KubeTool):
                 redactor=red, kube=server,
             )
         return result.stdout
+
+    def render_release(
+        self,
+        info: ChartInfo,
+        project_dir: Path | str,
+        *,
+        extra_values: Mapping[str, Any] | None = None,
+        replace: bool = False,
+    ) -> str:
+        """The release as :meth:`upgrade_install_release` would install it now, rendered by helm
+        itself: the same arguments (:meth:`upgrade_install_args`, ``replace`` alike) with
+        ``--dry-run=server``. Unlike ``helm template`` (always revision 1), helm renders it with
+        the revision it would record (``.Release.Revision``: a Job named after it, a
+        ``checksum/revision`` annotation) and as an install or an upgrade as it would decide;
+        against the cluster, so ``lookup`` reads it and an object another release owns is refused.
+
+        Returned as ``helm template`` prints it: the manifest, then each hook under its
+        ``# Source:`` line (none with ``hooks_disabled``, as ``--no-hooks`` prints none).
+        Only ``manifest`` and ``hooks`` are read from helm's JSON: its ``config`` and
+        ``chart`` (the values, secrets among them) are neither kept nor logged.
+
+        :raises HelmError: as the upgrade would fail (``ReleaseLockedError`` for a ``pending-*`` release).
+        """
+        project_dir = Path(project_dir)
+        values = merged_values(info, extra_values)
+        red = self._call_redactor(values, helmargs.values_paths(info, project_dir))
+        with values_file(values) as tmp:
+            argv = self.upgrade_install_args(info, project_dir, tmp, replace=replace, server_dry_run=True)
+            # named as the dry run it is: "helm upgrade --dry-run=server failed for release ..."
+            result = self._run(f"{argv[0]} --dry-run=server", argv, release=info.name,
+                               namespace=info.namespace_name, redactor=red)
+        return parse_rendered(result.stdout, hooks=not info.hooks_disabled)
 
     def test(self, name: str, namespace: str, timeout: str | int = "300s") -> TestRun:
         """Run the release's ``helm test`` hooks; a failing test gives ``passed=False``.

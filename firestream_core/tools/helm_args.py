@@ -133,12 +133,17 @@ def upgrade_install_args(
     major: int,
     wait_strategy: str,
     replace: bool = False,
+    server_dry_run: bool = False,
 ) -> list[str]:
     """``helm upgrade --install`` for ``info``; ``values_path`` (the merged values) goes last.
 
     ``replace``: ``helm install --replace`` instead, for a release helm reports
     ``uninstalled`` (see the module docstring), with the same flags but
     ``--history-max`` and ``--cleanup-on-fail``, which only ``upgrade`` has.
+    ``server_dry_run``: the same command with ``--dry-run=server`` (in place of a
+    ``dry_run`` release's ``--dry-run=client``): what ``diff`` and ``plan --hooks``
+    render, helm's own rendering of this very call (``.Release.Revision`` the one
+    it would record), nothing changed.
     """
     ns = info.namespace_name
     if replace:
@@ -162,7 +167,9 @@ def upgrade_install_args(
     args += wait_flags(info.wait, major, wait_strategy)
     if info.wait_for_jobs and waits:
         args.append("--wait-for-jobs")
-    if info.dry_run:
+    if server_dry_run:
+        args.append("--dry-run=server")
+    elif info.dry_run:
         args.append("--dry-run=client")
     if info.skip_crds:
         args.append("--skip-crds")

@@ -143,7 +143,8 @@ def classify(stderr: str, *, op: str = "") -> type[HelmError]:
         return ChartNotFoundError if re.search(_CHART_FETCH, stderr) else ClusterUnreachableError
     if re.search(_TIMEOUT, stderr):
         return HelmTimeoutError
-    if re.search(_RELEASE_NOT_FOUND, stderr) and op not in {"upgrade", "install", "template", "pull"}:
+    # (the command's first word: "upgrade --dry-run=server" is an upgrade)
+    if re.search(_RELEASE_NOT_FOUND, stderr) and op.split(" ", 1)[0] not in {"upgrade", "install", "template", "pull"}:
         return ReleaseNotFoundError
     if re.search(_CHART_NOT_FOUND, stderr):
         return ChartNotFoundError

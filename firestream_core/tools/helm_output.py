@@ -17,8 +17,8 @@ import attrs
 from firestream_core.errors import HelmCommandError
 from firestream_core.model import InstalledRelease
 
-__all__ = ["TestResult", "TestRun", "UpgradedRelease", "as_test_dict", "parse_json", "parse_list", "parse_test_suite",
-           "parse_upgrade", "state_test_entries"]
+__all__ = ["TestResult", "TestRun", "UpgradedRelease", "as_test_dict", "parse_json", "parse_list", "parse_rendered",
+           "parse_test_suite", "parse_upgrade", "state_test_entries"]
 
 
 @attrs.frozen
@@ -108,6 +108,22 @@ def parse_json(text: str, op: str) -> Any:
             except json.JSONDecodeError:
                 pass
         raise HelmCommandError(f"helm {op} printed output that is not JSON") from None
+
+
+def parse_rendered(stdout: str, *, hooks: bool = True) -> str:
+    """The manifest and hooks of a dry run's release JSON, as ``helm template`` prints them:
+    the manifest, then ``---\\n# Source: PATH\\nMANIFEST`` per hook (none unless ``hooks``).
+
+    Nothing else of the JSON is kept: ``config`` (the values) and ``chart`` (its files and
+    default values) may hold secrets."""
+    data = parse_json(stdout, "dry run")
+    if not isinstance(data, Mapping):
+        raise HelmCommandError("helm's dry run printed no release")
+    text = str(data.get("manifest") or "")
+    for hook in (data.get("hooks") or []) if hooks else []:
+        if isinstance(hook, Mapping):
+            text += f"---\n# Source: {hook.get('path', '')}\n{hook.get('manifest', '')}\n"
+    return text
 
 
 _SUITE_FIELD = r"^\s*(TEST SUITE|Last Started|Last Completed|Phase):\s*(.*?)\s*$"  # compiled on first use

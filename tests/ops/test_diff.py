@@ -341,6 +341,9 @@ class _Helm(FakeHelm):
         return (f"---\n# Source: {info.name}/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\n"
                 f"metadata:\n  name: {info.name}\ndata:\n  plugin: {info.plugin_values.get('from', 'none')}\n")
 
+    def render_release(self, info, project_dir, *, replace=False):  # helm's dry run of apply's call
+        return self.template(info, project_dir, server=True)
+
 
 def test_diff_runs_on_its_input_and_the_plan_given(tmp_path):
     _, target = _diff_input(tmp_path)
@@ -352,7 +355,7 @@ def test_diff_runs_on_its_input_and_the_plan_given(tmp_path):
     assert (web.name, web.action, web.status, web.reasons) == ("web", "create", "changed", ("not installed",))
     [obj] = web.objects
     assert obj.change == "added" and "plugin: the-plan" in obj.diff  # the plan's contributed values
-    # against the cluster, then offline for the crds/ folder only
+    # helm's dry run of apply's call, then offline for the crds/ folder only
     assert helm.rendered == [("web", True, False), ("web", False, True)]
     assert ("repo_add", "repo", "https://charts.example.com") in helm.calls
 
@@ -467,3 +470,70 @@ def test_an_object_another_release_owns_is_an_error_as_in_apply(tmp_path, kube, 
         assert "exists and cannot be imported into the current release" in d.message
     finally:
         kube.run([str(helm_bin), "uninstall", "kafka", "-n", kube.namespace, "--wait"], check=False)
+
+
+REVISION_NAMED = CHARTS / "revision-named"
+
+
+def _revision_named(tmp_path: Path, kube, message: str) -> Path:
+    return write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "rv"
+        path = "{REVISION_NAMED}"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+        [deployments.generic.values]
+        message = "{message}"
+    """)
+
+
+def _shown(project) -> tuple[dict[str, str], list[str], list[str]]:
+    """(object name -> change, the hooks diff says run, the hooks plan --hooks says run)."""
+    from firestream_core.ops.helm_hooks import plan_hooks
+
+    (d,) = project.diff()
+    assert d.status == "changed", d.message
+    _, helm, _ = project.tools()
+    (hooks,) = plan_hooks(project.hooks_input(), project.plan(helm=helm), helm).values()
+    assert not hooks.error, hooks.error
+    return {o.key.name: o.change for o in d.objects}, list(d.hooks), [h.name for h in hooks.will_run]
+
+
+def _installed(kube, helm_bin) -> tuple[set[str], set[str]]:
+    """(the names in helm's manifest of 'rv', those of its hooks): what apply installed and ran."""
+    def names(what: str) -> set[str]:
+        out = kube.run([helm_bin, "get", what, "rv", "-n", kube.namespace]).stdout
+        return {o.name for o in split_manifest(out)}
+    return names("manifest"), names("hooks")
+
+
+def test_diff_and_plan_hooks_show_the_revision_apply_installs(tmp_path, kube, helm_bin):
+    """A migration Job named ``NAME-migrate-{{ .Release.Revision }}``, a ``checksum/revision``
+    annotation and a hook named after the revision: rendered with ``helm template`` (always
+    revision 1), diff showed the deployed ``rv-migrate-2`` removed and ``rv-migrate-1`` added
+    while apply created ``rv-migrate-3``, and plan --hooks listed ``rv-hook-1`` while apply ran
+    ``rv-hook-3``. helm's dry run of apply's own call renders the revision apply records."""
+    assert load(_revision_named(tmp_path, kube, "one"), kube, helm_bin).apply().ok
+    assert load(_revision_named(tmp_path, kube, "two"), kube, helm_bin).apply().ok  # revision 2
+
+    project = load(_revision_named(tmp_path, kube, "three"), kube, helm_bin)
+    objects, diff_hooks, planned = _shown(project)
+    assert objects == {"rv-config": "changed", "rv-migrate-2": "removed", "rv-migrate-3": "added"}
+    assert diff_hooks == ["Job/rv-hook-3 (pre-install/pre-upgrade)"] and planned == ["rv-hook-3"]
+    (d,) = project.diff()
+    config = next(o for o in d.objects if o.key.name == "rv-config")
+    assert "-    checksum/revision: '2'" in config.diff and "+    checksum/revision: '3'" in config.diff
+    assert load(_revision_named(tmp_path, kube, "three"), kube, helm_bin).apply().ok
+    manifest, hooks = _installed(kube, helm_bin)
+    assert "rv-migrate-3" in manifest and hooks == {"rv-hook-3"}  # what diff and plan --hooks showed
+
+    # uninstalled, its history kept: apply installs it with helm install --replace, revision 1 in
+    # its templates (helm numbers the stored revision 4), and so do diff and plan --hooks
+    kube.run([helm_bin, "uninstall", "rv", "-n", kube.namespace, "--keep-history"])
+    project = load(_revision_named(tmp_path, kube, "four"), kube, helm_bin)
+    objects, diff_hooks, planned = _shown(project)
+    assert objects == {"rv-config": "added", "rv-migrate-1": "added"}
+    assert diff_hooks == ["Job/rv-hook-1 (pre-install/pre-upgrade)"] and planned == ["rv-hook-1"]
+    assert load(_revision_named(tmp_path, kube, "four"), kube, helm_bin).apply().ok
+    manifest, hooks = _installed(kube, helm_bin)
+    assert "rv-migrate-1" in manifest and hooks == {"rv-hook-1"}

@@ -62,10 +62,10 @@ metadata: {name: plain}
 
 
 class _Helm(FakeHelm):
-    """The test fakes' helm, rendering a pre-install Job (``db`` fails to render)."""
+    """The test fakes' helm, rendering a pre-install Job (``db`` fails to render) in a dry run of apply's call."""
 
-    def template(self, info, project_dir, *, include_crds=False, is_upgrade=False, server=False):
-        self.calls.append(("template", info.name, str(project_dir), info.plugin_values.get("from")))
+    def render_release(self, info, project_dir, *, replace=False):
+        self.calls.append(("dry run", info.name, str(project_dir), info.plugin_values.get("from")))
         if info.name == "db":
             raise RenderError("db: template: Tk-secret-in-an-error-77 is not a value")
         return ("---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n"
@@ -103,7 +103,7 @@ def test_the_hooks_input_is_frozen_and_holds_only_what_plan_hooks_uses(tmp_path)
                           Change("db", "shop", "generic", "create")))
     hooks = plan_hooks(target, plan, helm)
     assert [h.name for h in hooks["web"].will_run] == ["migrate"]
-    assert ("template", "web", str(tmp_path), "the-plan") in helm.calls  # the plan's desired state
+    assert ("dry run", "web", str(tmp_path), "the-plan") in helm.calls  # the plan's desired state
     assert ("repo_add", "repo", "https://charts.example.com") in helm.calls
     assert hooks["db"].error and "Tk-secret-in-an-error-77" not in hooks["db"].error
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from firestream_core.deploy.plan import Change
-from firestream_core.errors import RenderError
+from firestream_core.errors import ReleaseLockedError, RenderError
 from firestream_core.model import ChartInfo
 from firestream_core.ops.render import planned_chart, render_as_apply
 from firestream_core.plugin.generic import GenericChart
@@ -24,14 +24,23 @@ OFFLINE = CM.format(name="offline")
 
 
 class _Helm:
-    """``template`` answers by its ``server`` flag: a string, or an error to raise."""
+    """``render_release`` (helm's dry run of apply's call) and ``template`` (by its ``server`` flag)
+    answer a string, or an error to raise."""
 
-    def __init__(self, server: str | Exception, offline: str | Exception = OFFLINE) -> None:
+    def __init__(self, server: str | Exception, offline: str | Exception = OFFLINE,
+                 dry_run: str | Exception | None = None) -> None:
         self.server, self.offline = server, offline
-        self.calls: list[tuple[bool, bool, bool]] = []
+        self.dry_run = server if dry_run is None else dry_run
+        self.calls: list[tuple[str, bool, bool]] = []
+
+    def render_release(self, info, project_dir, *, replace=False):
+        self.calls.append(("dry-run", replace, False))
+        if isinstance(self.dry_run, Exception):
+            raise self.dry_run
+        return self.dry_run
 
     def template(self, info, project_dir, *, include_crds=True, is_upgrade=False, server=False):
-        self.calls.append((server, include_crds, is_upgrade))
+        self.calls.append(("server" if server else "offline", include_crds, is_upgrade))
         answer = self.server if server else self.offline
         if isinstance(answer, Exception):
             raise answer
@@ -45,22 +54,47 @@ def names(objects):
     return [o.name for o in objects]
 
 
-def test_rendered_against_the_cluster_with_the_crds_folder_read_offline():
+def test_rendered_by_helms_dry_run_of_apply_with_the_crds_folder_read_offline():
     helm = _Helm(CM.format(name="server"))
     assert names(render_as_apply(helm, INFO, Path("."), is_upgrade=True)) == ["gadgets.example.com", "server"]
-    assert helm.calls == [(True, False, True), (False, True, True)]
+    assert helm.calls == [("dry-run", False, False), ("offline", True, True)]
     helm = _Helm(CM.format(name="server"))
     assert names(render_as_apply(helm, INFO, Path("."), is_upgrade=False, crds=False)) == ["server"]
-    assert helm.calls == [(True, False, False)]  # hooks only: no second rendering
+    assert helm.calls == [("dry-run", False, False)]  # hooks only: no second rendering
+
+
+@pytest.mark.parametrize(("is_upgrade", "replace", "dry_run_replace"), [
+    (True, False, False), (True, True, False),  # helm upgrade --install: an upgrade
+    (False, False, False),                      # a first install: helm upgrade --install, as apply
+    (False, True, True),                        # the name held (uninstalled, reinstalled): install --replace
+])
+def test_an_install_where_helm_holds_the_name_is_dry_run_as_install_replace(is_upgrade, replace, dry_run_replace):
+    helm = _Helm(CM.format(name="server"))
+    render_as_apply(helm, INFO, Path("."), is_upgrade=is_upgrade, crds=False, replace=replace)
+    assert helm.calls == [("dry-run", dry_run_replace, False)]
+
+
+def test_helm_template_when_helm_cannot_dry_run_apply_s_call():
+    """A pending-* release (helm refuses its dry run), and the upgrade a recovery runs after its
+    rollback: rendered against the cluster by helm template, as an upgrade."""
+    locked = ReleaseLockedError("helm upgrade of 'web' failed",
+                                stderr="Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress")
+    helm = _Helm(CM.format(name="templated"), dry_run=locked)
+    assert names(render_as_apply(helm, INFO, Path("."), is_upgrade=True, crds=False)) == ["templated"]
+    assert helm.calls == [("dry-run", False, False), ("server", False, True)]
+    helm = _Helm(CM.format(name="templated"), dry_run=CM.format(name="dry-run"))
+    assert names(render_as_apply(helm, INFO, Path("."), is_upgrade=True, crds=False,
+                                 after_rollback=True)) == ["templated"]
+    assert helm.calls == [("server", False, True)]
 
 
 def test_offline_only_when_the_cluster_does_not_serve_a_kind_yet():
-    unserved = RenderError("helm template of 'web' failed",
+    unserved = RenderError("helm upgrade of 'web' failed",
                            stderr='Error: resource mapping not found for name: "g" ... ensure CRDs are installed first')
     helm = _Helm(unserved)
     assert names(render_as_apply(helm, INFO, Path("."), is_upgrade=True, crds=False)) == ["offline"]
-    assert helm.calls == [(True, False, True), (False, False, True)]
-    owned = RenderError("helm template of 'web' failed",
+    assert helm.calls == [("dry-run", False, False), ("offline", False, True)]
+    owned = RenderError("helm upgrade of 'web' failed",
                         stderr='Error: ClusterRole "x" exists and cannot be imported into the current release')
     with pytest.raises(RenderError, match="failed"):  # what apply would meet
         render_as_apply(_Helm(owned), INFO, Path("."), is_upgrade=True)

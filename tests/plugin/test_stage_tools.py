@@ -27,7 +27,7 @@ NOT_FOR_STAGES = {"registries", "wait_strategy"}  # Helm's own settings, not a s
 READS = {
     ReadOnlyHelm: {"binary", "kubeconfig", "kube_context", "env", "redactor", "version", "major", "argv",
                    "program_env", "list_releases", "status", "history", "get_values", "get_manifest",
-                   "get_hooks", "template", "repo_add", "pull", "resolve_version"},
+                   "get_hooks", "template", "render_release", "repo_add", "pull", "resolve_version"},
     ReadOnlyKubectl: {"binary", "kubeconfig", "kube_context", "env", "redactor", "argv", "program_env", "get",
                       "get_labelled", "get_manifest_objects", "logs", "events"},
 }

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from firestream_testing.argv_watch import watch_argv
 
@@ -410,6 +411,36 @@ def test_dry_run_changes_nothing(kube, helm, chart_repo, tmp_path) -> None:  # n
     info = tiny(chart_repo, name="dry", namespace=kube.namespace, dry_run=True, create_namespace=True)
     helm.upgrade_install(info, tmp_path)
     assert release(helm, "dry", kube.namespace) is None
+
+
+def test_render_release_is_apply_s_call_dry_run_and_keeps_nothing_of_the_values(
+    kube, helm, chart_repo, tmp_path, debug_logs, monkeypatch  # noqa: ANN001
+) -> None:
+    """diff and plan --hooks render with helm's dry run of apply's own call: the same argument
+    list but --dry-run=server (a dry_run release's --dry-run=client replaced), at the revision
+    helm would record, nothing changed; of helm's JSON only the manifest and hooks are kept
+    (its ``config`` holds every value: one no template renders appears nowhere)."""
+    from firestream_core.tools.process import Runner
+
+    unrendered = "Zq-never-rendered-9981"
+    info = tiny(chart_repo, name="rr", namespace=kube.namespace, dry_run=True,
+                yaml_files_content=[ChartValuesGenerated("firestream.toml", f"apiToken: {unrendered}\n")])
+    assert helm.upgrade_install(attrs.evolve(info, dry_run=False), tmp_path) == 1
+    argvs: list[list[str]] = []
+    original = Runner.run
+
+    def run(self, argv, **kwargs):  # noqa: ANN001, ANN202
+        argvs.append([os.fspath(a) for a in argv])
+        return original(self, argv, **kwargs)
+
+    monkeypatch.setattr(Runner, "run", run)
+    text = helm.render_release(info, tmp_path)
+    (argv,) = [a for a in argvs if "upgrade" in a]
+    expected = helm.argv(helm.upgrade_install_args(info, tmp_path, Path("VALUES"), server_dry_run=True))
+    assert [("VALUES" if "firestream-values" in a else a) for a in argv] == expected
+    assert "--dry-run=server" in argv and "--dry-run=client" not in argv and "--reset-values" in argv
+    assert "name: rr-tiny-app" in text and unrendered not in text and unrendered not in debug_logs.text
+    assert release(helm, "rr", kube.namespace).revision == 1  # nothing changed
 
 
 # -- the version and the first list at once ---------------------------------------------------------

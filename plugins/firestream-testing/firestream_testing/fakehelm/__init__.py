@@ -38,7 +38,8 @@ What it does (``helm <command>``):
                             ``--dry-run`` records nothing; ``-o json``;
                             ``install`` re-uses the name of a release
                             uninstalled with ``--keep-history`` only with
-                            ``--replace`` (the history goes on)
+                            ``--replace`` (the history goes on); an
+                            ``install --dry-run`` checks no name, as helm's
 ``uninstall`` / ``delete``  ``--ignore-not-found``, ``--keep-history``
 ``status`` ``history``      ``-o json`` (and a readable table)
 ``rollback``                ``NAME [REVISION]``

@@ -67,12 +67,14 @@ def _check_flags(state: dict[str, Any], up: _Upgrade) -> None:
 
 def _check_release(rel: dict[str, Any] | None, up: _Upgrade) -> None:
     """Sets ``up.exists``; refuses a pending release, a re-install and an upgrade of nothing."""
-    if rel is not None and latest(rel)["status"].startswith("pending-"):
+    # (helm's install dry run reads no history: it renders one of a pending release)
+    if rel is not None and latest(rel)["status"].startswith("pending-") and not (up.install_only and up.dry_run):
         raise Exit(1, f"Error: {up.word} FAILED: another operation (install/upgrade/rollback) "
                       "is in progress")
     up.exists = rel is not None and latest(rel)["status"] != "uninstalled"
     # `install` re-uses a name only with --replace and only when its release is uninstalled
-    if up.install_only and rel is not None and (up.exists or not up.args.has("--replace")):
+    # (a dry run checks no name, as the real helm's)
+    if up.install_only and rel is not None and not up.dry_run and (up.exists or not up.args.has("--replace")):
         raise Exit(1, "Error: INSTALLATION FAILED: cannot re-use a name that is still in use")
     if not up.exists and not up.install:
         raise Exit(1, f'Error: UPGRADE FAILED: "{up.name}" has no deployed releases')
@@ -99,7 +101,7 @@ def _begin(state: dict[str, Any], up: _Upgrade) -> tuple[str | None, float, dict
     failure = failure_for(state, up.name, "upgrade")
     delay = delay_of(state, up.name)
     if up.dry_run:
-        number = (latest(rel)["revision"] + 1) if rel else 1
+        number = (latest(rel)["revision"] + 1) if rel and not up.install_only else 1  # install: revision 1
         rev = _new_revision(number, "pending-install", meta, up, "Dry run complete")
         fake_rel = rel or {"name": up.name, "namespace": up.namespace, "revisions": [rev]}
         return failure, delay, release_json(fake_rel, rev)
