@@ -308,8 +308,9 @@ class Project:
         self.redactor: Redactor = Redactor(secrets)
         _hide_secret_looking(self.redactor, self.charts, self.project_dir)
         self._graph: ReleaseGraph | None = None
-        self._locked = False
-        self._held: Any = None
+        self._lock_owner: int | None = None
+        """The thread inside :meth:`lock` (its ``threading.get_ident()``), else None."""
+        self._held_lock: Any = None
         """The project lock :meth:`lock` holds (the run asks it whether it was lost)."""
         # the tools the last plan() made for itself: the run that carries that plan out reuses
         # them (one `helm version` per plan-and-apply, e.g. `firestream apply`)
@@ -991,11 +992,25 @@ class Project:
             yield None
             return
         with self.state_backend().lock(command, timeout=timeout) as held:
-            self._locked, self._held = True, held
+            self._lock_owner, self._held_lock = threading.get_ident(), held
             try:
                 yield held
             finally:
-                self._locked, self._held = False, None
+                self._lock_owner, self._held_lock = None, None
+
+    @property
+    def _locked(self) -> bool:
+        """True in the thread inside :meth:`lock`: only its calls run under that lock.
+
+        Another thread using the same ``Project`` meanwhile is another run: its ``apply``
+        takes the lock itself, and is refused (``StateLockedError``) while this one holds it.
+        """
+        return self._lock_owner is not None and self._lock_owner == threading.get_ident()
+
+    @property
+    def _held(self) -> Any:
+        """The lock :meth:`lock` holds, in the thread holding it; else None."""
+        return self._held_lock if self._locked else None
 
     def load_state(self) -> State:
         """The project's state as recorded by the last runs (no cluster call).

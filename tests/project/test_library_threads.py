@@ -1,0 +1,68 @@
+"""A ``Project`` in a long-running service: several threads, many calls (docs/library.md).
+
+Against the recording fake helm; counts, never timings.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firestream_core.errors import StateLockedError
+from firestream_core.project import Project
+
+from .conftest import write_config
+
+REPOS = '[repositories]\nfixtures = "http://127.0.0.1:9/fixtures"\n'
+
+
+def block(name: str, extra: str = "") -> str:
+    return (f'[[deployments.generic]]\nname = "{name}"\nchart = "tiny-app"\nrepository = "fixtures"\n'
+            f'version = "0.1.0"\n{extra}\n')
+
+
+@pytest.fixture
+def make(fake_helm: Any, fake_kubectl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_log_redactors: None):
+    """``make(folder, text)`` writes a project; returns a loader of it wired to the fake helm."""
+    for k, v in fake_helm.env.items():
+        monkeypatch.setenv(k, v)
+
+    def project(name: str, text: str) -> Any:
+        folder = tmp_path / name
+        write_config(folder, REPOS + text)
+        return lambda: Project.load(folder, helm_binary=fake_helm.binary, env=fake_helm.env,
+                                    kubectl_binary=fake_kubectl)
+
+    return project
+
+
+def in_thread(fn: Any) -> Any:
+    """``fn()``'s result, or the exception it raised, called on another thread."""
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            out.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    return out[0]
+
+
+def test_lock_held_by_one_thread_refuses_another_threads_apply_on_the_same_project(make, fake_helm):
+    """``project.lock()`` covers the calls of the thread inside it, not every thread using the object."""
+    project = make("p", block("a") + block("b"))()
+    with project.lock("deploy-bot"):
+        got = in_thread(project.apply)
+        assert isinstance(got, StateLockedError), got
+        assert "deploy-bot" in str(got)
+        assert fake_helm.call_log("upgrade") == []
+        assert project.apply().ok  # the holder's own apply runs under its lock
+    assert {c.release for c in fake_helm.call_log("upgrade")} == {"a", "b"}
+    assert in_thread(project.apply).ok  # released: another thread takes it itself
