@@ -66,3 +66,25 @@ def test_lock_held_by_one_thread_refuses_another_threads_apply_on_the_same_proje
         assert project.apply().ok  # the holder's own apply runs under its lock
     assert {c.release for c in fake_helm.call_log("upgrade")} == {"a", "b"}
     assert in_thread(project.apply).ok  # released: another thread takes it itself
+
+
+def test_cli_main_called_for_two_projects_masks_neither_with_the_others_secrets(make, fake_helm, fake_kubectl,
+                                                                               tmp_path, capsys, monkeypatch):
+    """A CI script calling ``main()`` once per project: A's secret is an ordinary value of B."""
+    from firestream_core.cli import logs
+    from firestream_core.cli.main import main
+
+    monkeypatch.setenv("FIRESTREAM_KUBECTL_BINARY", str(fake_kubectl))
+    make("a", block("a", '[deployments.generic.values]\npassword = "shared-word-1234"\n'))
+    make("b", block("b", '[deployments.generic.values]\nmessage = "shared-word-1234"\n'))
+    helm = ["--helm-binary", str(fake_helm.binary)]
+    for _ in range(3):
+        assert main(["-f", str(tmp_path / "a" / "firestream.toml"), *helm, "plan"]) == 0
+    assert logs._redactors == []  # nothing of A's runs left registered in the process
+    capsys.readouterr()
+    fake_helm.fail_on("b", "upgrade", "bad message shared-word-1234")
+    assert main(["-f", str(tmp_path / "b" / "firestream.toml"), *helm, "apply", "-y"]) == 1
+    err = capsys.readouterr().err
+    assert "Lifecycle failed at exec" in err
+    assert "***" not in err
+    assert "bad message shared-word-1234" in err
