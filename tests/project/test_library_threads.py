@@ -5,13 +5,16 @@ Against the recording fake helm; counts, never timings.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from firestream_core import hookimpl
 from firestream_core.errors import StateLockedError
+from firestream_core.plugin.manager import get_plugin_manager
 from firestream_core.project import Project
 
 from .conftest import write_config
@@ -88,3 +91,64 @@ def test_cli_main_called_for_two_projects_masks_neither_with_the_others_secrets(
     assert "Lifecycle failed at exec" in err
     assert "***" not in err
     assert "bad message shared-word-1234" in err
+
+
+SECRETS = {"a": "alpha-pass-5551", "b": "bravo-pass-7772"}
+
+
+class TellsItsPassword:
+    """A plugin logging its release's password through ``context.log``, traceback included."""
+
+    @hookimpl
+    def pre_exec(self, chart, context, payload):
+        secret = SECRETS[chart.chart_info.name]
+        context.log.info("connecting with %s", secret)
+        try:
+            raise RuntimeError(f"login {secret} refused")
+        except RuntimeError:
+            context.log.warning("retrying", exc_info=True)
+
+
+class Records(logging.Handler):
+    """A program's own handler: no redacting filter of firestream's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def test_context_log_reaches_a_programs_handler_redacted_with_its_own_projects_secrets(
+        fake_helm, fake_kubectl, tmp_path, monkeypatch):
+    """Two projects applied at once from two threads; the program's handler has no filter."""
+    for k, v in fake_helm.env.items():
+        monkeypatch.setenv(k, v)
+    projects = {}
+    for name, secret in SECRETS.items():
+        values = f'[deployments.generic.values]\npassword = "{secret}"\n'
+        write_config(tmp_path / name, REPOS + block(name, values))
+        manager = get_plugin_manager(extra_plugins=[TellsItsPassword()])
+        projects[name] = Project.load(tmp_path / name, helm_binary=fake_helm.binary, env=fake_helm.env,
+                                      kubectl_binary=fake_kubectl, manager=manager)
+    handler = Records()
+    logger = logging.getLogger("firestream")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        threads = [threading.Thread(target=p.apply) for p in projects.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    text = "\n".join(handler.lines)
+    for name, secret in SECRETS.items():
+        assert f"release '{name}': connecting with ***" in text
+        assert "RuntimeError: login *** refused" in text
+        assert secret not in text, name
