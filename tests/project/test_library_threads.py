@@ -152,3 +152,60 @@ def test_context_log_reaches_a_programs_handler_redacted_with_its_own_projects_s
         assert f"release '{name}': connecting with ***" in text
         assert "RuntimeError: login *** refused" in text
         assert secret not in text, name
+
+
+def _process_resources() -> dict[str, Any]:
+    """What a long-running program must not accumulate, by count."""
+    import os
+    import signal
+
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger))]
+    mine = f"-{os.getpid()}-"
+    shm = [d for d in os.listdir("/dev/shm") if mine in d] if os.path.isdir("/dev/shm") else []
+    return {
+        "fds": len(os.listdir("/proc/self/fd")),
+        "threads": sorted(t.name for t in threading.enumerate()),
+        "handlers": sum(len(lg.handlers) for lg in loggers),
+        "filters": sum(len(lg.filters) + sum(len(h.filters) for h in lg.handlers) for lg in loggers),
+        "values folders": shm,
+        "signals": [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD)],
+    }
+
+
+def test_a_service_calling_the_library_over_and_over_accumulates_nothing(make, fake_helm, tmp_path):
+    """load / plan / apply / diff / template / status, again and again, in one process (and a
+    failing release, a missing helm): no fd, thread, log handler or filter, values folder or
+    signal handler is left behind, and no project stays alive once the program drops it."""
+    import gc
+    import weakref
+
+    from firestream_core.errors import HelmNotInstalledError
+
+    load = make("p", block("a", '[deployments.generic.values]\npassword = "svc-pass-31337"\n')
+                + block("b", 'depends_on = ["a"]\n'))
+    folder = tmp_path / "p"
+
+    def cycle(i: int) -> weakref.ref:
+        project = load()
+        if i % 3 == 1:
+            fake_helm.fail_on("a", "upgrade", "boom")
+        else:
+            fake_helm.clear_failures()
+        project.apply(project.plan())
+        project.diff()
+        project.template()
+        project.status()
+        with pytest.raises(HelmNotInstalledError):
+            Project.load(folder, helm_binary=tmp_path / "no-helm").plan()
+        return weakref.ref(project)
+
+    for i in range(3):  # warm-up: modules, plugin entry points, caches of fixed size
+        cycle(i)
+    gc.collect()
+    before = _process_resources()
+    refs = [cycle(i) for i in range(20)]
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
+    assert _process_resources() == before
+    assert not (folder / ".firestream" / "lock").exists()
