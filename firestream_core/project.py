@@ -1300,7 +1300,8 @@ class Project:
         """
         from firestream_core.deploy.desired import ChartVersions, desired_states
 
-        wanted = None if names is None else set(names)
+        # an unknown name is refused as plan refuses an unknown target, before any plugin or helm call
+        wanted = None if names is None else set(self.graph().subgraph(names, include_deps=False).names)
         repositories = self.repositories()
         states = desired_states(
             [c for c in self.charts if wanted is None or c.chart_info.name in wanted],
@@ -1631,7 +1632,7 @@ class Project:
         also written to ``<output_dir>/<release>.yaml`` (mode 0600: rendered
         Secrets hold values).
 
-        :param targets: only these releases (None: all).
+        :param targets: only these releases (None: all); an unknown one raises ``GraphError``.
         :param masked: return each manifest as ``firestream template`` prints it, every
             Secret's data shown as ``<hidden>`` and every sensitive value (docs/secrets.md)
             as ``***`` (:func:`~firestream_core.tools.manifests.mask_manifest`); the files in

@@ -1173,3 +1173,18 @@ def test_template_output_dir_with_a_trailing_slash_names_each_file_once(env, fak
     assert main(["template", "--output-dir", f"{out}/", "-f", str(path), *env.flags]) == 0
     assert capsys.readouterr().out.splitlines() == [f"web: {out}/web.yaml"]
     assert (out / "web.yaml").exists()
+
+
+def test_template_refuses_an_unknown_target_as_plan_does(env, fake_helm):
+    """A typo in ``template(targets=...)`` is named, not an empty result; no helm call is made."""
+    from firestream_core.errors import GraphError
+
+    env.write(block("web"), block("api", ("web",)))
+    project = env.load()
+    fake_helm.reset_calls()
+    with pytest.raises(GraphError, match=r"unknown release: 'wbe' \(releases: web, api\)"):
+        project.template(targets=["wbe"])
+    with pytest.raises(GraphError, match="'wbe'"):
+        project.desired_states(names=["api", "wbe"])
+    assert fake_helm.calls() == []
+    assert list(project.template(targets=["api"])) == ["api"]
