@@ -305,6 +305,7 @@ class Project:
         self.overrides: tuple[str, ...] = ()  # --set / --values given on the command line (names only)
         self.set_keys: tuple[str, ...] = ()  # the --set paths (never their values), in order
         self.values_files: tuple[Path, ...] = ()  # the --values files, resolved, in order
+        self._set_values: tuple[tuple[str, str], ...] = ()  # the --set pairs, kept for reload()
         self.redactor: Redactor = Redactor(secrets)
         _hide_secret_looking(self.redactor, self.charts, self.project_dir)
         self._graph: ReleaseGraph | None = None
@@ -410,6 +411,7 @@ class Project:
                              *(f"--values {f}" for f in values_files))  # as given
         project.set_keys = tuple(k for k, _ in set_values)
         project.values_files = tuple(resolved for _, resolved in files)
+        project._set_values = tuple(set_values)  # for reload() only: never shown
         return project
 
     @classmethod
@@ -610,12 +612,15 @@ class Project:
     def reload(self) -> Project:
         """The same project read again from its file (after ``import``).
 
+        Loaded as this one was: the same tools, environment and plugins, and the same
+        ``set_values`` and ``values_files`` overrides (the files as resolved when it loaded).
+
         Example::
 
             project.import_release("legacy-redis", "cache")
             project = project.reload()     # the file now names legacy-redis
         """
-        return Project.load(
+        project = Project.load(
             self.config.path,
             environment=self.config.environment,
             helm_binary=self.helm_binary,
@@ -624,7 +629,11 @@ class Project:
             env=self.env,
             kubectl_binary=self.kubectl_binary,
             manager=self.manager,
+            set_values=self._set_values,
+            values_files=self.values_files,
         )
+        project.overrides = self.overrides  # as given to the first load
+        return project
 
     # -- simple properties -------------------------------------------------------------------
 

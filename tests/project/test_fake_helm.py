@@ -1188,3 +1188,22 @@ def test_template_refuses_an_unknown_target_as_plan_does(env, fake_helm):
         project.desired_states(names=["api", "wbe"])
     assert fake_helm.calls() == []
     assert list(project.template(targets=["api"])) == ["api"]
+
+
+def test_reload_keeps_the_set_values_and_values_files_the_project_was_loaded_with(env, fake_helm, tmp_path,
+                                                                                   monkeypatch):
+    """``reload()`` after an import is the same project: its overrides still apply, so the
+    next plan is not an upgrade taking them away (even after the program changed folder)."""
+    env.write(block("web"))
+    (tmp_path / "hotfix.yaml").write_text("extra: 1\n")
+    monkeypatch.chdir(tmp_path)
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=os.environ["FIRESTREAM_KUBECTL_BINARY"],
+                           set_values=[("image.tag", "1.2.3")], values_files=["hotfix.yaml"])
+    assert project.apply().ok
+    monkeypatch.chdir(env.dir)
+    again = project.reload()
+    assert again.overrides == ("--set image.tag", "--values hotfix.yaml")
+    assert again.values_files == project.values_files
+    plan = again.plan()
+    assert [c.action for c in plan.releases] == ["no-op"], [c.reasons for c in plan.releases]
