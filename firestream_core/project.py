@@ -985,7 +985,8 @@ class Project:
     def lock(self, command: str = "firestream", *, timeout: float = 0.0) -> Iterator[Any]:
         """Hold the project's lock for several operations (plan, confirmation, apply).
 
-        ``apply``/``destroy`` called inside it do not take the lock again.
+        ``apply``, ``destroy``, ``import_release`` and ``test`` called inside it (in the same
+        thread) do not take the lock again.
 
         :param timeout: seconds to wait for a lock another run holds (0: refuse at once).
         :raises StateLockedError: another run holds it (the message names the holder).
@@ -1619,6 +1620,7 @@ class Project:
             repositories=self.repositories(),
             config_repositories=dict(self.config.repositories),
             lock_timeout=float(lock_timeout),
+            locked=self._locked,
         )
         return import_release(target, name, namespace, chart_type, chart=chart, repository=repository,
                               repo_url=repo_url)

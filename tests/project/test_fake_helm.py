@@ -1207,3 +1207,18 @@ def test_reload_keeps_the_set_values_and_values_files_the_project_was_loaded_wit
     assert again.values_files == project.values_files
     plan = again.plan()
     assert [c.action for c in plan.releases] == ["no-op"], [c.reasons for c in plan.releases]
+
+
+def test_import_release_inside_project_lock_does_not_refuse_itself(env, fake_helm):
+    """``with project.lock(): project.import_release(...)`` imports (as apply would run): the lock
+    is the caller's; outside it, another holder still refuses the import."""
+    env.write(block("web"))
+    fake_helm.seed_release("legacy", "apps", version="0.1.0", values={"message": "hi"})
+    project = env.load()
+    with project.lock("deploy-bot"):
+        imported = project.import_release("legacy", "apps", chart="fixtures/tiny-app")
+    assert imported.name == "legacy"
+    assert project.reload().names == ["web", "legacy"]
+    fake_helm.seed_release("other", "apps", version="0.1.0")
+    with env.load().lock("someone else"), pytest.raises(StateLockedError, match="someone else"):
+        project.import_release("other", "apps", chart="fixtures/tiny-app")
