@@ -100,6 +100,10 @@ class TellsItsPassword:
     """A plugin logging its release's password through ``context.log``, traceback included."""
 
     @hookimpl
+    def contribute_values(self, chart, context):
+        context.log.info("contributing for %s", SECRETS[chart.chart_info.name])
+
+    @hookimpl
     def pre_exec(self, chart, context, payload):
         secret = SECRETS[chart.chart_info.name]
         context.log.info("connecting with %s", secret)
@@ -150,6 +154,7 @@ def test_context_log_reaches_a_programs_handler_redacted_with_its_own_projects_s
     text = "\n".join(handler.lines)
     for name, secret in SECRETS.items():
         assert f"release '{name}': connecting with ***" in text
+        assert f"release '{name}': contributing for ***" in text
         assert "RuntimeError: login *** refused" in text
         assert secret not in text, name
 
