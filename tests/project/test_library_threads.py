@@ -166,6 +166,9 @@ def _process_resources() -> dict[str, Any]:
 
     loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
                                        if isinstance(lg, logging.Logger))]
+    for t in threading.enumerate():  # one ending by itself (a run's cancel watcher: 50 ms) is not left behind
+        if t is not threading.current_thread() and t.name.startswith("firestream-"):
+            t.join(timeout=1.0)
     mine = f"-{os.getpid()}-"
     shm = [d for d in os.listdir("/dev/shm") if mine in d] if os.path.isdir("/dev/shm") else []
     return {
