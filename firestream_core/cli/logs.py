@@ -23,6 +23,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
 from firestream_core.tools.release_log import ReleaseFilter
@@ -163,6 +165,32 @@ def add_redactor(redactor: SupportsRedact) -> None:
     _redactors.append(redactor)
     if _handler is not None:
         _handler.addFilter(RedactingFilter(redactor))
+
+
+def remove_redactor(redactor: SupportsRedact) -> None:
+    """Stop redacting with ``redactor`` (log records and the CLI's errors)."""
+    _redactors[:] = [r for r in _redactors if r is not redactor]
+    if _handler is not None:
+        for f in list(_handler.filters):
+            if isinstance(f, RedactingFilter) and f.redactor is redactor:
+                _handler.removeFilter(f)
+
+
+@contextmanager
+def redactors_of_the_block() -> Iterator[None]:
+    """The redactors added within the block (one command's project) are removed when it ends.
+
+    The list is process-global: a program calling ``main()`` for one project, then another,
+    would otherwise keep masking the first project's secrets in the second's output and keep
+    every project alive. Only the block's own go: another command running meanwhile in
+    another thread keeps its own.
+    """
+    before = list(_redactors)
+    try:
+        yield
+    finally:
+        for r in [r for r in _redactors if not any(r is b for b in before)]:
+            remove_redactor(r)
 
 
 def remove_redactors() -> None:

@@ -475,20 +475,13 @@ def _lean_log_records() -> Iterator[None]:
 
 
 def _command(argv: list[str], one_shot: bool) -> int:
-    """Run one command; the log redactors its project registered are forgotten afterwards.
+    """Run one command; the log redactors its project registered are forgotten afterwards
+    (:func:`~firestream_core.cli.logs.redactors_of_the_block`), those of a command running
+    meanwhile in another thread are not."""
+    from firestream_core.cli.logs import redactors_of_the_block
 
-    They are process-global (``cli.logs``): a program calling :func:`main` for one project,
-    then another, would otherwise keep every earlier project's secrets masked in the later
-    ones' output (an ordinary value of B equal to a secret of A shown as ``***``), and keep
-    every project it ever loaded alive.
-    """
-    try:
+    with redactors_of_the_block():
         return _run_command(argv, one_shot)
-    finally:
-        if "firestream_core.cli.logs" in sys.modules:
-            from firestream_core.cli.logs import remove_redactors
-
-            remove_redactors()
 
 
 def _run_command(argv: list[str], one_shot: bool) -> int:
