@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
@@ -100,6 +101,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 _handler: logging.Handler | None = None
 _redactors: list[SupportsRedact] = []
+_block = threading.local()  # .added: what this thread's redactors_of_the_block added so far
 
 
 def level_for(verbose: int = 0, quiet: bool = False, environ: Any = None) -> int:
@@ -163,6 +165,9 @@ def add_redactor(redactor: SupportsRedact) -> None:
     if any(r is redactor for r in _redactors):
         return
     _redactors.append(redactor)
+    block = getattr(_block, "added", None)
+    if block is not None:  # this thread's command (redactors_of_the_block) removes it when it ends
+        block.append(redactor)
     if _handler is not None:
         _handler.addFilter(RedactingFilter(redactor))
 
@@ -185,11 +190,14 @@ def redactors_of_the_block() -> Iterator[None]:
     every project alive. Only the block's own go: another command running meanwhile in
     another thread keeps its own.
     """
-    before = list(_redactors)
+    added: list[SupportsRedact] = []
+    outer = getattr(_block, "added", None)
+    _block.added = added
     try:
         yield
     finally:
-        for r in [r for r in _redactors if not any(r is b for b in before)]:
+        _block.added = outer
+        for r in added:
             remove_redactor(r)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 
 import pytest
 
@@ -132,9 +133,13 @@ def test_a_commands_redactors_go_with_it_and_no_others() -> None:
     log = logs.setup_logging(stream=out)
     other, mine = Redactor(["other-secret-1"]), Redactor(["mine-secret-22"])
     logs.add_redactor(other)
+    later = Redactor(["later-secret-333"])  # added by another thread's command while this one runs
     with logs.redactors_of_the_block():
         logs.add_redactor(mine)
         log.info("in: other-secret-1 mine-secret-22")
+        thread = threading.Thread(target=logs.add_redactor, args=(later,))
+        thread.start()
+        thread.join()
     log.info("after: other-secret-1 mine-secret-22")
     assert out.getvalue() == "INFO in: *** ***\nINFO after: *** mine-secret-22\n"
-    assert logs.redact("mine-secret-22 other-secret-1") == "mine-secret-22 ***"
+    assert logs.redact("mine-secret-22 other-secret-1 later-secret-333") == "mine-secret-22 *** ***"
