@@ -1479,7 +1479,28 @@ class Project:
             elif plan.destroy != destroy:
                 kind = "destroy" if plan.destroy else "deploy"
                 raise FirestreamError(f"this is a {kind} plan; pass it to {'destroy' if plan.destroy else 'apply'}()")
+            else:
+                self._check_plan_releases(plan)
             return Run(self._run_input(), plan, tools, backend, options).go()
+
+    def _check_plan_releases(self, plan: Plan) -> None:
+        """Refuse a plan naming a release this project does not define, before anything runs.
+
+        A plan made before the file lost a release (or by another project) cannot be carried
+        out by this one: it has no chart for the release.
+        """
+        from firestream_core.errors import PlanMismatchError
+
+        charts = self._charts_by_name()
+        missing = [c.name for c in plan.releases if c.name not in charts]
+        if missing:
+            raise PlanMismatchError(
+                "refusing to carry out the plan: it names release " + ", ".join(f"'{n}'" for n in missing)
+                + f", which this project ({self.config.path or self.project_dir}) does not define; "
+                "nothing was changed",
+                release=missing[0],
+                hint="make and review a new plan",
+            )
 
     # -- status ---------------------------------------------------------------------------
 

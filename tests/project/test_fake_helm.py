@@ -1222,3 +1222,24 @@ def test_import_release_inside_project_lock_does_not_refuse_itself(env, fake_hel
     fake_helm.seed_release("other", "apps", version="0.1.0")
     with env.load().lock("someone else"), pytest.raises(StateLockedError, match="someone else"):
         project.import_release("other", "apps", chart="fixtures/tiny-app")
+
+
+def test_a_plan_naming_a_release_the_project_no_longer_defines_is_refused_typed(env, fake_helm):
+    """A service plans, the file loses a release, it reloads and applies the old plan: a
+    ``PlanMismatchError`` naming the release, nothing run (it was a bare ``KeyError``)."""
+    from firestream_core.errors import PlanMismatchError
+
+    env.write(block("web"), block("api", ("web",)))
+    project = env.load()
+    plan, gone = project.plan(), project.plan(destroy=True)
+    env.write(block("web"))
+    again = project.reload()
+    fake_helm.reset_calls()
+    with pytest.raises(PlanMismatchError, match="names release 'api', which this project .* does not define") as err:
+        again.apply(plan)
+    assert err.value.release == "api"
+    with pytest.raises(PlanMismatchError, match="'api'"):
+        again.destroy(plan=gone)
+    assert fake_helm.call_log("upgrade") == [] and fake_helm.call_log("uninstall") == []
+    assert not (env.dir / ".firestream" / "lock").exists()
+    assert again.apply(again.plan()).ok
