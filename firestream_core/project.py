@@ -305,11 +305,13 @@ class Project:
         self.overrides: tuple[str, ...] = ()  # --set / --values given on the command line (names only)
         self.set_keys: tuple[str, ...] = ()  # the --set paths (never their values), in order
         self.values_files: tuple[Path, ...] = ()  # the --values files, resolved, in order
+        self._set_values: tuple[tuple[str, str], ...] = ()  # the --set pairs, kept for reload()
         self.redactor: Redactor = Redactor(secrets)
         _hide_secret_looking(self.redactor, self.charts, self.project_dir)
         self._graph: ReleaseGraph | None = None
-        self._locked = False
-        self._held: Any = None
+        self._lock_owner: int | None = None
+        """The thread inside :meth:`lock` (its ``threading.get_ident()``), else None."""
+        self._held_lock: Any = None
         """The project lock :meth:`lock` holds (the run asks it whether it was lost)."""
         # the tools the last plan() made for itself: the run that carries that plan out reuses
         # them (one `helm version` per plan-and-apply, e.g. `firestream apply`)
@@ -409,6 +411,7 @@ class Project:
                              *(f"--values {f}" for f in values_files))  # as given
         project.set_keys = tuple(k for k, _ in set_values)
         project.values_files = tuple(resolved for _, resolved in files)
+        project._set_values = tuple(set_values)  # for reload() only: never shown
         return project
 
     @classmethod
@@ -609,12 +612,15 @@ class Project:
     def reload(self) -> Project:
         """The same project read again from its file (after ``import``).
 
+        Loaded as this one was: the same tools, environment and plugins, and the same
+        ``set_values`` and ``values_files`` overrides (the files as resolved when it loaded).
+
         Example::
 
             project.import_release("legacy-redis", "cache")
             project = project.reload()     # the file now names legacy-redis
         """
-        return Project.load(
+        project = Project.load(
             self.config.path,
             environment=self.config.environment,
             helm_binary=self.helm_binary,
@@ -623,7 +629,11 @@ class Project:
             env=self.env,
             kubectl_binary=self.kubectl_binary,
             manager=self.manager,
+            set_values=self._set_values,
+            values_files=self.values_files,
         )
+        project.overrides = self.overrides  # as given to the first load
+        return project
 
     # -- simple properties -------------------------------------------------------------------
 
@@ -975,7 +985,8 @@ class Project:
     def lock(self, command: str = "firestream", *, timeout: float = 0.0) -> Iterator[Any]:
         """Hold the project's lock for several operations (plan, confirmation, apply).
 
-        ``apply``/``destroy`` called inside it do not take the lock again.
+        ``apply``, ``destroy``, ``import_release`` and ``test`` called inside it (in the same
+        thread) do not take the lock again.
 
         :param timeout: seconds to wait for a lock another run holds (0: refuse at once).
         :raises StateLockedError: another run holds it (the message names the holder).
@@ -991,11 +1002,25 @@ class Project:
             yield None
             return
         with self.state_backend().lock(command, timeout=timeout) as held:
-            self._locked, self._held = True, held
+            self._lock_owner, self._held_lock = threading.get_ident(), held
             try:
                 yield held
             finally:
-                self._locked, self._held = False, None
+                self._lock_owner, self._held_lock = None, None
+
+    @property
+    def _locked(self) -> bool:
+        """True in the thread inside :meth:`lock`: only its calls run under that lock.
+
+        Another thread using the same ``Project`` meanwhile is another run: its ``apply``
+        takes the lock itself, and is refused (``StateLockedError``) while this one holds it.
+        """
+        return self._lock_owner is not None and self._lock_owner == threading.get_ident()
+
+    @property
+    def _held(self) -> Any:
+        """The lock :meth:`lock` holds, in the thread holding it; else None."""
+        return self._held_lock if self._locked else None
 
     def load_state(self) -> State:
         """The project's state as recorded by the last runs (no cluster call).
@@ -1285,7 +1310,8 @@ class Project:
         """
         from firestream_core.deploy.desired import ChartVersions, desired_states
 
-        wanted = None if names is None else set(names)
+        # an unknown name is refused as plan refuses an unknown target, before any plugin or helm call
+        wanted = None if names is None else set(self.graph().subgraph(names, include_deps=False).names)
         repositories = self.repositories()
         states = desired_states(
             [c for c in self.charts if wanted is None or c.chart_info.name in wanted],
@@ -1453,7 +1479,28 @@ class Project:
             elif plan.destroy != destroy:
                 kind = "destroy" if plan.destroy else "deploy"
                 raise FirestreamError(f"this is a {kind} plan; pass it to {'destroy' if plan.destroy else 'apply'}()")
+            else:
+                self._check_plan_releases(plan)
             return Run(self._run_input(), plan, tools, backend, options).go()
+
+    def _check_plan_releases(self, plan: Plan) -> None:
+        """Refuse a plan naming a release this project does not define, before anything runs.
+
+        A plan made before the file lost a release (or by another project) cannot be carried
+        out by this one: it has no chart for the release.
+        """
+        from firestream_core.errors import PlanMismatchError
+
+        charts = self._charts_by_name()
+        missing = [c.name for c in plan.releases if c.name not in charts]
+        if missing:
+            raise PlanMismatchError(
+                "refusing to carry out the plan: it names release " + ", ".join(f"'{n}'" for n in missing)
+                + f", which this project ({self.config.path or self.project_dir}) does not define; "
+                "nothing was changed",
+                release=missing[0],
+                hint="make and review a new plan",
+            )
 
     # -- status ---------------------------------------------------------------------------
 
@@ -1594,6 +1641,7 @@ class Project:
             repositories=self.repositories(),
             config_repositories=dict(self.config.repositories),
             lock_timeout=float(lock_timeout),
+            locked=self._locked,
         )
         return import_release(target, name, namespace, chart_type, chart=chart, repository=repository,
                               repo_url=repo_url)
@@ -1616,7 +1664,7 @@ class Project:
         also written to ``<output_dir>/<release>.yaml`` (mode 0600: rendered
         Secrets hold values).
 
-        :param targets: only these releases (None: all).
+        :param targets: only these releases (None: all); an unknown one raises ``GraphError``.
         :param masked: return each manifest as ``firestream template`` prints it, every
             Secret's data shown as ``<hidden>`` and every sensitive value (docs/secrets.md)
             as ``***`` (:func:`~firestream_core.tools.manifests.mask_manifest`); the files in

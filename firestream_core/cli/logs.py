@@ -23,6 +23,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
 from firestream_core.tools.release_log import ReleaseFilter
@@ -98,6 +101,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 _handler: logging.Handler | None = None
 _redactors: list[SupportsRedact] = []
+_block = threading.local()  # .added: what this thread's redactors_of_the_block added so far
 
 
 def level_for(verbose: int = 0, quiet: bool = False, environ: Any = None) -> int:
@@ -161,8 +165,40 @@ def add_redactor(redactor: SupportsRedact) -> None:
     if any(r is redactor for r in _redactors):
         return
     _redactors.append(redactor)
+    block = getattr(_block, "added", None)
+    if block is not None:  # this thread's command (redactors_of_the_block) removes it when it ends
+        block.append(redactor)
     if _handler is not None:
         _handler.addFilter(RedactingFilter(redactor))
+
+
+def remove_redactor(redactor: SupportsRedact) -> None:
+    """Stop redacting with ``redactor`` (log records and the CLI's errors)."""
+    _redactors[:] = [r for r in _redactors if r is not redactor]
+    if _handler is not None:
+        for f in list(_handler.filters):
+            if isinstance(f, RedactingFilter) and f.redactor is redactor:
+                _handler.removeFilter(f)
+
+
+@contextmanager
+def redactors_of_the_block() -> Iterator[None]:
+    """The redactors added within the block (one command's project) are removed when it ends.
+
+    The list is process-global: a program calling ``main()`` for one project, then another,
+    would otherwise keep masking the first project's secrets in the second's output and keep
+    every project alive. Only the block's own go: another command running meanwhile in
+    another thread keeps its own.
+    """
+    added: list[SupportsRedact] = []
+    outer = getattr(_block, "added", None)
+    _block.added = added
+    try:
+        yield
+    finally:
+        _block.added = outer
+        for r in added:
+            remove_redactor(r)
 
 
 def remove_redactors() -> None:

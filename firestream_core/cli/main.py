@@ -475,6 +475,16 @@ def _lean_log_records() -> Iterator[None]:
 
 
 def _command(argv: list[str], one_shot: bool) -> int:
+    """Run one command; the log redactors its project registered are forgotten afterwards
+    (:func:`~firestream_core.cli.logs.redactors_of_the_block`), those of a command running
+    meanwhile in another thread are not."""
+    from firestream_core.cli.logs import redactors_of_the_block
+
+    with redactors_of_the_block():
+        return _run_command(argv, one_shot)
+
+
+def _run_command(argv: list[str], one_shot: bool) -> int:
     verbose = 0
     try:
         args = parse_args(argv)

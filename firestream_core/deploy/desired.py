@@ -55,6 +55,7 @@ from firestream_core.plugin.manager import a_type
 from firestream_core.plugin.stage_tools import ClusterTool, HelmTool, KubectlTool
 from firestream_core.tools.chartfiles import read_once, reading_once
 from firestream_core.tools.digest import sha256
+from firestream_core.tools.release_log import ReleaseLogger
 
 if TYPE_CHECKING:
     from firestream_core.model import BreakingVersion, ChartInfo, HelmChart, InstalledRelease
@@ -739,7 +740,8 @@ def desired_states(
                 repositories=dict(repositories or {}),
                 installed=seen.get((ns, info.name)),
                 redactor=redactor,
-                log=logging.getLogger("firestream"),
+                # named and redacted as the lifecycle's context.log (a library user's handler has no filter)
+                log=ReleaseLogger(logging.getLogger("firestream"), info.name, redactor=redactor),
                 releases=project_releases,
                 offline=offline,
             )

@@ -163,7 +163,8 @@ class _LifecycleRun:
         self.context = context
         # every line of this lifecycle names the release (tools/release_log.py): the core's,
         # and the plugins' through context.log
-        context.log = self.log = ReleaseLogger(context.log, chart.chart_info.name)
+        # and what they log is redacted before any handler sees it (a library user's has no filter)
+        context.log = self.log = ReleaseLogger(context.log, chart.chart_info.name, redactor=context.redactor)
         self.payload = payload if payload is not None else ChartPayload()
         try:
             self.namespace = self.info.namespace_name

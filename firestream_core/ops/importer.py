@@ -256,6 +256,8 @@ class ImportInput:
     """Only those written in the file's ``[repositories]`` (the others are added to it)."""
     lock_timeout: float = 0.0
     """Seconds to wait for the project lock another run holds (0: refuse at once)."""
+    locked: bool = False
+    """The caller holds the project lock already (``Project.lock``): it is not taken again."""
 
 
 @attrs.frozen
@@ -325,7 +327,10 @@ def import_release(
         raise FirestreamError(f"release '{name}' is already defined in {project.path}")
     ctype = chart_type or "generic"
     project.manager.chart_type(ctype)  # raises naming the installed chart types
-    with project.backend.lock(f"firestream import deployment {name}", timeout=project.lock_timeout):
+    held: contextlib.AbstractContextManager[Any] = (
+        contextlib.nullcontext() if project.locked
+        else project.backend.lock(f"firestream import deployment {name}", timeout=project.lock_timeout))
+    with held:
         rel = _find(project.helm.list_releases(), name, namespace)
         source = locate_chart(project, rel, ctype, chart, repository, repo_url)
         values = dict(project.helm.get_values(rel.name, rel.namespace) or {})

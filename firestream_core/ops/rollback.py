@@ -33,6 +33,7 @@ from firestream_core.model import (
     ValidationStatus,
 )
 from firestream_core.plugin.context import DeployContext
+from firestream_core.tools.release_log import ReleaseLogger
 
 if TYPE_CHECKING:
     from firestream_core.deploy.run import Tools
@@ -167,7 +168,8 @@ def _roll_back(project: RollbackInput, step: RollbackStep, tools: Tools) -> Rele
         revision = now.revision if now is not None else None
         context = DeployContext(helm=helm, kubectl=kubectl, project_dir=project.project_dir,
                                 repositories=dict(project.repositories), installed=now, change="rollback",
-                                redactor=project.redactor, log=log,
+                                redactor=project.redactor,
+                                log=ReleaseLogger(log, step.name, redactor=project.redactor),
                                 settings={"on_validation_failure": chart.settings.on_validation_failure,
                                           "validation_failure": chart.settings.on_validation_failure})
         validations = list(project.manager.validate(chart, context, ChartPayload()))

@@ -145,6 +145,26 @@ def name_record(record: logging.LogRecord, name: str | None) -> None:
     setattr(record, "release", name)  # noqa: B010 (a LogRecord attribute of our own)
 
 
+def redact_record(record: logging.LogRecord, redact: Callable[[str], str]) -> None:
+    """Pass ``record``'s message, and its traceback when it carries one, through ``redact``.
+
+    The message is formatted with its arguments first; the traceback is formatted
+    now into ``exc_text`` (which handlers' formatters print as it is). A record whose
+    message cannot be formatted is left for logging to report.
+    """
+    try:
+        text = record.getMessage()
+    except Exception:
+        return
+    hidden = redact(text)
+    if hidden != text:
+        record.msg, record.args = hidden, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
 class ReleaseLogger(logging.Logger):
     """A logger whose lines name a release; its records go to the wrapped logger.
 
@@ -152,16 +172,29 @@ class ReleaseLogger(logging.Logger):
     the lifecycle running on the calling thread (none outside one). Levels,
     filters, handlers and propagation are the wrapped logger's: configuring
     ``firestream`` configures it.
+
+    Given a ``redactor`` (anything with ``redact(text)``: the run's, for
+    ``context.log``), each message and its traceback are passed through it
+    when the record is made, so whatever handler the program has (a library
+    user's, not only the CLI's redacting one) never receives a value it hides:
+
+    >>> class Stars:
+    ...     def redact(self, text):
+    ...         return text.replace("hunter22", "***")
+    >>> log = ReleaseLogger(logging.getLogger("firestream.example"), "db", redactor=Stars())
+    >>> log.makeRecord("firestream.example", logging.INFO, "f.py", 1, "dsn %s", ("u:hunter22@h",), None).getMessage()
+    "release 'db': dsn u:***@h"
     """
 
     logger: logging.Logger
     release: str | None
 
-    def __init__(self, logger: logging.Logger, release: str | None = None) -> None:
+    def __init__(self, logger: logging.Logger, release: str | None = None, *, redactor: Any = None) -> None:
         base: logging.Logger = logger.logger if isinstance(logger, ReleaseLogger) else logger
         super().__init__(base.name)
         self.logger = base
         self.release = release
+        self.redactor = redactor
 
     def isEnabledFor(self, level: int) -> bool:
         return self.logger.isEnabledFor(level)
@@ -172,6 +205,8 @@ class ReleaseLogger(logging.Logger):
     def makeRecord(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = super().makeRecord(*args, **kwargs)
         name_record(record, self.release or current_release())
+        if self.redactor is not None:
+            redact_record(record, self.redactor.redact)
         return record
 
     def handle(self, record: logging.LogRecord) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 
 import pytest
 
@@ -123,3 +124,22 @@ def test_default_handler_stream_can_be_routed_and_put_back(monkeypatch) -> None:
 )
 def test_rust_log_is_honoured(env: dict[str, str], level: int) -> None:
     assert logs.level_for(environ=env) == level
+
+
+def test_a_commands_redactors_go_with_it_and_no_others() -> None:
+    """One ``main()`` call's project secrets stop being masked when it returns; a redactor
+    registered by another command running meanwhile (another thread) stays."""
+    out = io.StringIO()
+    log = logs.setup_logging(stream=out)
+    other, mine = Redactor(["other-secret-1"]), Redactor(["mine-secret-22"])
+    logs.add_redactor(other)
+    later = Redactor(["later-secret-333"])  # added by another thread's command while this one runs
+    with logs.redactors_of_the_block():
+        logs.add_redactor(mine)
+        log.info("in: other-secret-1 mine-secret-22")
+        thread = threading.Thread(target=logs.add_redactor, args=(later,))
+        thread.start()
+        thread.join()
+    log.info("after: other-secret-1 mine-secret-22")
+    assert out.getvalue() == "INFO in: *** ***\nINFO after: *** mine-secret-22\n"
+    assert logs.redact("mine-secret-22 other-secret-1 later-secret-333") == "mine-secret-22 *** ***"

@@ -175,3 +175,28 @@ def test_a_plugin_validate_raising_after_the_rollback_is_named_and_recorded(tmp_
     assert ("rollback", "db", "shop", 2) in helm.calls
     entry = target.backend.load().releases["shop/db"]
     assert (entry.action, entry.result, entry.revision) == ("rollback", "failed", 5)
+
+
+def test_a_plugin_logging_through_context_log_after_the_rollback_is_redacted(tmp_path: Path, caplog) -> None:
+    """The validate hook's ``context.log`` names the release and hides the project's secrets
+    before any handler (a library user's has no redacting filter) sees the line."""
+    import logging
+
+    from firestream_core import hookimpl
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    class Talks:
+        @hookimpl
+        def validate(self, chart, context, payload):
+            context.log.info("checked with %s", "rb-pass-90210")
+
+    (tmp_path / "firestream.toml").write_text(TOML + '\n[deployments.generic.values]\npassword = "rb-pass-90210"\n')
+    manager = get_plugin_manager(extra_plugins=[Talks()])
+    target = Project.load(tmp_path / "firestream.toml", manager=manager).rollback_input()
+    helm, kubectl = _cluster(), FakeKubectl()
+    steps = plan_rollback(target, ["db"], 2, helm.list_releases())
+    with caplog.at_level(logging.INFO, logger="firestream"):
+        run_rollback(target, steps, (None, helm, kubectl))
+    lines = [r.getMessage() for r in caplog.records]
+    assert "release 'db': checked with ***" in lines, lines
+    assert not any("rb-pass-90210" in line for line in lines)

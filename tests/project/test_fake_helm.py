@@ -1173,3 +1173,73 @@ def test_template_output_dir_with_a_trailing_slash_names_each_file_once(env, fak
     assert main(["template", "--output-dir", f"{out}/", "-f", str(path), *env.flags]) == 0
     assert capsys.readouterr().out.splitlines() == [f"web: {out}/web.yaml"]
     assert (out / "web.yaml").exists()
+
+
+def test_template_refuses_an_unknown_target_as_plan_does(env, fake_helm):
+    """A typo in ``template(targets=...)`` is named, not an empty result; no helm call is made."""
+    from firestream_core.errors import GraphError
+
+    env.write(block("web"), block("api", ("web",)))
+    project = env.load()
+    fake_helm.reset_calls()
+    with pytest.raises(GraphError, match=r"unknown release: 'wbe' \(releases: web, api\)"):
+        project.template(targets=["wbe"])
+    with pytest.raises(GraphError, match="'wbe'"):
+        project.desired_states(names=["api", "wbe"])
+    assert fake_helm.calls() == []
+    assert list(project.template(targets=["api"])) == ["api"]
+
+
+def test_reload_keeps_the_set_values_and_values_files_the_project_was_loaded_with(env, fake_helm, tmp_path,
+                                                                                   monkeypatch):
+    """``reload()`` after an import is the same project: its overrides still apply, so the
+    next plan is not an upgrade taking them away (even after the program changed folder)."""
+    env.write(block("web"))
+    (tmp_path / "hotfix.yaml").write_text("extra: 1\n")
+    monkeypatch.chdir(tmp_path)
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=os.environ["FIRESTREAM_KUBECTL_BINARY"],
+                           set_values=[("image.tag", "1.2.3")], values_files=["hotfix.yaml"])
+    assert project.apply().ok
+    monkeypatch.chdir(env.dir)
+    again = project.reload()
+    assert again.overrides == ("--set image.tag", "--values hotfix.yaml")
+    assert again.values_files == project.values_files
+    plan = again.plan()
+    assert [c.action for c in plan.releases] == ["no-op"], [c.reasons for c in plan.releases]
+
+
+def test_import_release_inside_project_lock_does_not_refuse_itself(env, fake_helm):
+    """``with project.lock(): project.import_release(...)`` imports (as apply would run): the lock
+    is the caller's; outside it, another holder still refuses the import."""
+    env.write(block("web"))
+    fake_helm.seed_release("legacy", "apps", version="0.1.0", values={"message": "hi"})
+    project = env.load()
+    with project.lock("deploy-bot"):
+        imported = project.import_release("legacy", "apps", chart="fixtures/tiny-app")
+    assert imported.name == "legacy"
+    assert project.reload().names == ["web", "legacy"]
+    fake_helm.seed_release("other", "apps", version="0.1.0")
+    with env.load().lock("someone else"), pytest.raises(StateLockedError, match="someone else"):
+        project.import_release("other", "apps", chart="fixtures/tiny-app")
+
+
+def test_a_plan_naming_a_release_the_project_no_longer_defines_is_refused_typed(env, fake_helm):
+    """A service plans, the file loses a release, it reloads and applies the old plan: a
+    ``PlanMismatchError`` naming the release, nothing run (it was a bare ``KeyError``)."""
+    from firestream_core.errors import PlanMismatchError
+
+    env.write(block("web"), block("api", ("web",)))
+    project = env.load()
+    plan, gone = project.plan(), project.plan(destroy=True)
+    env.write(block("web"))
+    again = project.reload()
+    fake_helm.reset_calls()
+    with pytest.raises(PlanMismatchError, match="names release 'api', which this project .* does not define") as err:
+        again.apply(plan)
+    assert err.value.release == "api"
+    with pytest.raises(PlanMismatchError, match="'api'"):
+        again.destroy(plan=gone)
+    assert fake_helm.call_log("upgrade") == [] and fake_helm.call_log("uninstall") == []
+    assert not (env.dir / ".firestream" / "lock").exists()
+    assert again.apply(again.plan()).ok
