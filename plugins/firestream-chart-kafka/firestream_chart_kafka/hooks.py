@@ -240,6 +240,18 @@ def newer_crds_problem(chart: HelmChart, context: DeployContext) -> str | None:
     )
 
 
+def refused_now(problem: str | None, chart: HelmChart, *, uninstalled: bool = False) -> None:
+    """In exec: what the plan would now refuse (the cluster changed since) stops the release before
+    any CRD is written and before helm runs."""
+    from firestream_core.errors import PlanMismatchError
+
+    if problem:
+        left = (f"; release '{chart.chart_info.name}' stays uninstalled (the plan's breaking-version step "
+                "removed it)" if uninstalled else "")
+        raise PlanMismatchError(f"{problem}; no CRD was applied and helm did not run{left}",
+                                release=chart.chart_info.name, hint="run 'firestream plan' again and review it")
+
+
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """Refuse an upgrade from below 0.49.0 straight to 1.x (:func:`v1_upgrade_problem`); else an
@@ -298,6 +310,8 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Gen
     from .cluster import KIND
 
     prepared = context.prepared  # None: a Destroy, a Skip, a dry run
+    if prepared is not None:
+        refused_now(newer_crds_problem(chart, context), chart, uninstalled=prepared.uninstalled)
     if prepared is not None and options_of(chart).upgrade_crds:
         applied = upgrade_chart_crds(context, chart.chart_info, installed=prepared.installed, probe=(KIND,))
         if applied is not None:

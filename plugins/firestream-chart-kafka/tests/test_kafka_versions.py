@@ -233,3 +233,36 @@ def test_crds_below_0_49_over_v1_serving_crds_of_the_cluster_are_refused_naming_
     assert problems(["v1"], upgrade_crds=False) == []
     assert problems(["v1"], installed="0.47.0", upgrade_crds=False, helm_major=4) == []
     assert len(problems(["v1"], upgrade_crds=False, helm_major=4)) == 1
+
+
+def test_exec_writes_no_crd_over_v1_serving_crds_the_plan_did_not_see() -> None:
+    """The cluster changed since the plan: exec stops before the CRD step and before helm."""
+    from firestream_chart_kafka.hooks import exec as kafka_exec
+
+    from firestream_core.errors import PlanMismatchError
+    from firestream_core.plugin import ChartPayload, DeployContext, PreparedRelease
+
+    class Kubectl:
+        applied: list[str] = []
+
+        def get(self, kind: str, name: str | None = None, **_: object) -> dict[str, object] | None:
+            return {"spec": {"versions": [{"name": "v1", "served": True}]}}
+
+        def apply_server_side(self, manifests: str) -> None:
+            self.applied.append(manifests)
+
+    chart = KafkaChart.default()
+    chart.chart_info.version = "0.48.0"
+    live = InstalledRelease("kafka", "default", 1, "deployed", "strimzi-kafka-operator-0.47.0")
+    kubectl = Kubectl()
+    context = DeployContext(helm=None, kubectl=kubectl, installed=live, change="upgrade",  # type: ignore[arg-type]
+                            prepared=PreparedRelease(installed=live))
+    steps = kafka_exec(chart, context, ChartPayload())
+    try:
+        next(steps)
+    except PlanMismatchError as exc:
+        assert "the Strimzi CRDs in the cluster serve v1" in str(exc)
+        assert str(exc).endswith("; no CRD was applied and helm did not run")
+    else:
+        raise AssertionError("exec went on to the CRD step and helm")
+    assert kubectl.applied == []

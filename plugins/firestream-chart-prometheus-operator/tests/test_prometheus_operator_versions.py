@@ -226,3 +226,27 @@ def test_exec_applies_nothing_over_newer_crds_the_plan_did_not_see() -> None:
     cluster.versions["probes.monitoring.coreos.com"] = "0.88.0"
     applied = upgrade_chart_crds(context, info, installed=live, version_annotation="operator.prometheus.io/version")
     assert applied is not None and len(applied) == 10 and cluster.applied == applied
+
+
+def test_exec_lets_helm_4_write_no_crd_over_newer_ones_the_plan_did_not_see() -> None:
+    """upgrade_crds = false, a create with helm 4 (its install server-side applies crds/): newer CRDs
+    since the plan stop the release in exec, before helm."""
+    from firestream_chart_prometheus_operator.hooks import exec as prometheus_exec
+
+    from firestream_core.errors import PlanMismatchError
+    from firestream_core.plugin import ChartPayload, DeployContext, PreparedRelease
+
+    chart = attrs.evolve(stand_in("81.5.0"), options=PrometheusOperatorOptions(upgrade_crds=False))
+    cluster = ClusterCRDs({"prometheuses.monitoring.coreos.com": "0.89.0"})
+    for major, stops in ((4, True), (3, False)):
+        helm = type("Helm", (), {"major": major})()
+        context = DeployContext(helm=helm, kubectl=cluster, change="create",  # type: ignore[arg-type]
+                                prepared=PreparedRelease(installed=None))
+        steps = prometheus_exec(chart, context, ChartPayload())
+        try:
+            next(steps)
+        except PlanMismatchError as exc:
+            assert stops and "prometheuses.monitoring.coreos.com at 0.89.0 (this chart's 0.88.0)" in str(exc)
+        else:
+            assert not stops, "exec went on to helm 4's install"
+        assert cluster.applied == []
