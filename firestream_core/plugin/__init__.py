@@ -87,6 +87,8 @@ if TYPE_CHECKING:
         chart_crds,
         crd_names,
         crds_step_due,
+        newer_crds_in_cluster,
+        newer_crds_problem,
         upgrade_chart_crds,
     )
     from firestream_core.plugin.helpers import (
@@ -137,6 +139,8 @@ _EXPORTS = {
     "chart_crds": "plugin.crds",
     "crd_names": "plugin.crds",
     "crds_step_due": "plugin.crds",
+    "newer_crds_in_cluster": "plugin.crds",
+    "newer_crds_problem": "plugin.crds",
     "upgrade_chart_crds": "plugin.crds",
     "at_least": "plugin.options",
     "OptionValueError": "plugin.options",
@@ -197,6 +201,8 @@ __all__ = [
     "checks",
     "crd_names",
     "crds_step_due",
+    "newer_crds_in_cluster",
+    "newer_crds_problem",
     "current_release",
     "downgrade_problem",
     "ensure_namespace",

@@ -28,10 +28,13 @@ from typing import TYPE_CHECKING
 from firestream_core.model import HelmAction
 
 if TYPE_CHECKING:
-    from firestream_core.model import ChartInfo, InstalledRelease
+    from firestream_core.model import ChartInfo, InstalledRelease, SemVer
     from firestream_core.plugin.context import DeployContext
 
-__all__ = ["apply_crds", "chart_crds", "crd_names", "crds_step_due", "is_crd_file", "upgrade_chart_crds"]
+__all__ = [
+    "apply_crds", "chart_crds", "crd_names", "crds_step_due", "is_crd_file", "newer_crds_in_cluster",
+    "newer_crds_problem", "upgrade_chart_crds",
+]
 
 _SUFFIXES = (".yaml", ".yml", ".json")
 _MAX_CRD_BYTES = 64 * 1024 * 1024
@@ -79,7 +82,8 @@ def chart_crds(context: DeployContext, info: ChartInfo) -> str:
     """The CRD manifests of the chart version ``info`` deploys, as one YAML stream.
 
     A local chart is read where it is (a folder, or a ``.tgz`` archive);
-    any other is fetched with ``helm pull`` into a temporary folder.
+    any other is fetched with ``helm pull`` into a temporary folder, its repository
+    added first (``context.repositories``; once per run) so the plan can read them too.
 
     Example, in ``check_prerequisites``, listing what an upgrade would apply::
 
@@ -90,6 +94,12 @@ def chart_crds(context: DeployContext, info: ChartInfo) -> str:
         local = context.resolve(info.path)
         docs = _from_archive(local) if local.is_file() else _from_folder(local)
     else:
+        from firestream_core.model import chart_repository
+
+        repo, _ = chart_repository(info)
+        url = context.repositories.get(repo) if repo else None
+        if repo and url and not url.startswith("oci://"):  # in the plan too, as its version resolution does
+            context.helm.repo_add(repo, url)
         with tempfile.TemporaryDirectory(prefix="firestream-crds-") as tmp:
             archive = context.helm.pull(info.chart_ref, info.version, tmp)
             docs = _from_archive(archive)
@@ -119,7 +129,7 @@ def crd_names(manifests: str) -> list[str]:
     ]
 
 
-def apply_crds(context: DeployContext, info: ChartInfo) -> list[str]:
+def apply_crds(context: DeployContext, info: ChartInfo, *, manifests: str | None = None) -> list[str]:
     """Server-side apply the chart's CRDs (field manager ``firestream``); their names.
 
     Nothing is applied (and ``[]`` returned) when the chart has no CRDs.
@@ -131,7 +141,8 @@ def apply_crds(context: DeployContext, info: ChartInfo) -> list[str]:
             applied = apply_crds(context, chart.chart_info)
             payload.section("my-operator")["crds"] = applied
     """
-    manifests = chart_crds(context, info)
+    if manifests is None:
+        manifests = chart_crds(context, info)
     names = crd_names(manifests)
     if not names:
         return []
@@ -149,6 +160,7 @@ def upgrade_chart_crds(
     *,
     installed: InstalledRelease | None,
     probe: Iterable[str] = (),
+    version_annotation: str | None = None,
 ) -> list[str] | None:
     """Before an upgrade, server-side apply the CRDs of the chart version being deployed.
 
@@ -162,6 +174,11 @@ def upgrade_chart_crds(
         uninstalled): a first install then applies them too, since helm
         would skip existing CRDs. Without one, helm's first install creates
         them from ``crds/`` itself.
+    :param version_annotation: the annotation giving a CRD's version (``operator.prometheus.io/version``):
+        when the cluster holds one of the chart's CRDs at a newer version (another release's, or
+        one a destroyed release left) nothing is applied and :class:`PlanMismatchError` is raised,
+        since the plan refuses that deploy (:func:`newer_crds_problem`): CRDs are cluster-wide and
+        an older chart's would downgrade them under every other release.
     :return: the CRD names applied; None when nothing was due: not a deploy,
         a dry run, ``skip_crds``, or a first install whose CRDs are absent.
     :raises HelmError: of kubectl's class, when a CRD is refused: its message says
@@ -186,10 +203,18 @@ def upgrade_chart_crds(
         context.kubectl.get("customresourcedefinition", name) is not None for name in probe
     ):
         return None
-    from firestream_core.errors import HelmError
+    from firestream_core.errors import HelmError, PlanMismatchError
 
+    manifests = chart_crds(context, info) if version_annotation else None
+    if version_annotation and manifests is not None:
+        problem = newer_crds_problem(context, info, version_annotation, manifests=manifests)
+        if problem:  # the plan refused this; the cluster changed since it was made
+            raise PlanMismatchError(
+                f"{problem}; nothing was applied and helm did not run, {_release_left(context, info, installed)}",
+                release=info.name, hint="run 'firestream plan' again and review it",
+            )
     try:
-        return apply_crds(context, info)
+        return apply_crds(context, info, manifests=manifests)
     except HelmError as exc:  # name where the release stands: helm never ran
         raise type(exc)(
             f"the CRDs of {info.chart or info.chart_ref} {info.version or ''} were not all applied, so helm "
@@ -232,3 +257,89 @@ def crds_step_due(context: DeployContext, info: ChartInfo, *, probe: Iterable[st
     if context.installed is not None:
         return True
     return any(context.kubectl.get("customresourcedefinition", name) is not None for name in probe)
+
+
+def newer_crds_in_cluster(
+    context: DeployContext, manifests: str, annotation: str
+) -> list[tuple[str, str, str]]:
+    """``(name, version in the cluster, version in the chart)`` of each CRD of ``manifests``
+    the cluster holds at a newer version, read from ``annotation`` (semver, a leading ``v`` allowed).
+
+    CRDs are cluster-wide: another release of the operator (or one a destroyed release
+    left) may have put newer ones there. A CRD without the annotation on either side, or
+    with one that is not a version, cannot be compared and is not listed. Read-only
+    (``kubectl get``), so the desired-state stage may call it.
+
+    Example, naming them in a log line::
+
+        manifests = chart_crds(context, chart.chart_info)
+        for name, theirs, ours in newer_crds_in_cluster(context, manifests, "operator.prometheus.io/version"):
+            context.log.warning("release '%s': %s is at %s, newer than the chart's %s", chart.name, name, theirs, ours)
+    """
+    from firestream_core.model import SemVer
+    from firestream_core.tools import kube_yaml
+
+    def version(doc: object) -> tuple[str, SemVer] | None:
+        meta = doc.get("metadata") if isinstance(doc, dict) else None
+        text = ((meta or {}).get("annotations") or {}).get(annotation) if isinstance(meta, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            return None
+        try:
+            return text.strip(), SemVer.parse(text.strip().removeprefix("v"))
+        except ValueError:
+            return None
+
+    newer = []
+    for doc in kube_yaml.load_all(manifests):
+        if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
+            continue
+        name = str((doc.get("metadata") or {}).get("name") or "")
+        ours = version(doc)
+        if not name or ours is None:
+            continue
+        theirs = version(context.kubectl.get("customresourcedefinition", name))
+        if theirs is not None and theirs[1] > ours[1]:
+            newer.append((name, theirs[0], ours[0]))
+    return newer
+
+
+def newer_crds_problem(
+    context: DeployContext, info: ChartInfo, annotation: str, *, manifests: str | None = None
+) -> str | None:
+    """Why the CRD step of this deploy may not run: the cluster's CRDs are newer than the chart's.
+
+    Applying the chart's over them would downgrade CRDs every other release of the
+    operator relies on (schema fields removed, versions dropped). helm 3 never
+    changes an existing CRD; helm 4's install applies ``crds/`` server-side and so
+    overwrites existing ones too (a create over them), unless ``skip_crds``. The plan refuses it (``context.refuse``)
+    naming the release, each newer CRD and the two ways on; :func:`upgrade_chart_crds`
+    with ``version_annotation`` applies nothing in that case.
+
+    Example, the ``contribute_values`` of an operator chart plugin, once the CRD step is due::
+
+        problem = newer_crds_problem(context, chart.chart_info, "operator.prometheus.io/version")
+        if problem:
+            context.refuse(problem)
+    """
+    if manifests is None:
+        manifests = chart_crds(context, info)
+    newer = newer_crds_in_cluster(context, manifests, annotation)
+    if not newer:
+        return None
+    chart = f"{info.chart or info.chart_ref} {info.version or ''}".strip()
+    shown = [f"{name} at {theirs} (this chart's {ours})" for name, theirs, ours in newer[:3]]
+    more = f" and {len(newer) - 3} more" if len(newer) > 3 else ""
+    newest = max((theirs for _, theirs, _ in newer), key=lambda v: _semver(v))
+    return (
+        f"release '{info.name}': the cluster's CRDs are newer than those of {chart}: "
+        f"{', '.join(shown)}{more} ({annotation}); the CRD step would server-side apply the older ones "
+        f"over them, downgrading CRDs every other release of the operator in the cluster relies on: "
+        f"deploy a chart version whose CRDs are at {newest} or newer, or set skip_crds = true to "
+        f"leave the cluster's CRDs as they are (no CRD step, and helm installs none)"
+    )
+
+
+def _semver(text: str) -> SemVer:
+    from firestream_core.model import SemVer
+
+    return SemVer.parse(text.removeprefix("v"))

@@ -6,7 +6,8 @@ stage                  what this plugin adds to the defaults
 contribute_values      (deploy) refuses a downgrade back across an upgrade note, and
                        an upgrade from below 0.49.0 to 1.x, which
                        Strimzi supports only through 0.49-0.51 and the v1 conversion
-                       (the plan lists it, apply stops before any change); an
+                       (the plan lists it, apply stops before any change), and
+                       CRDs below 0.49.0 written over v1-serving ones; an
                        upgrade across upgrade notes - to a pinned version too -
                        gets the last one as its breaking version, so the plan
                        names the CRD step exec takes; any other create or upgrade
@@ -199,6 +200,58 @@ def kept_crds_problem(chart: HelmChart, context: DeployContext) -> str | None:
     )
 
 
+def newer_crds_problem(chart: HelmChart, context: DeployContext) -> str | None:
+    """Why the CRDs of a chart below 0.49.0 may not reach the cluster: its Strimzi CRDs serve ``v1``.
+
+    CRDs are cluster-wide: another release (or one destroyed: helm keeps ``crds/``) may have
+    left newer ones. Strimzi's carry no version (labels ``app: strimzi``,
+    ``strimzi.io/crd-install``, ``component`` only), but ``v1`` served tells 0.49.0 or newer:
+    a chart older than that would remove the ``v1`` API every other release's operator and
+    custom resources use. Checked whenever the chart's CRDs would be written: the CRD step
+    exec takes, or helm 4's own install, which server-side applies ``crds/`` over existing
+    CRDs (helm 3 skips them).
+    """
+    from firestream_core.plugin import SemVer, crds_step_due
+
+    from .cluster import KIND
+
+    info = chart.chart_info
+    if context.offline or not info.version:
+        return None
+    try:
+        if SemVer.parse(info.version) >= SemVer.parse(V1_API_SINCE):
+            return None
+    except ValueError:
+        return None
+    if not crds_step_due(context, info, probe=(KIND,)):
+        return None  # not a deploy, skip_crds, or no Strimzi CRDs in the cluster
+    if not options_of(chart).upgrade_crds and (context.installed is not None or context.helm.major < 4):
+        return None  # no CRD step, and helm leaves existing CRDs
+    crd = context.kubectl.get("customresourcedefinition", KIND) or {}
+    served = [str(v.get("name")) for v in (crd.get("spec") or {}).get("versions") or [] if v.get("served")]
+    if "v1" not in served:
+        return None
+    return (
+        f"release '{info.name}': the Strimzi CRDs in the cluster serve v1 ({KIND} serves {', '.join(served)}: "
+        f"strimzi-kafka-operator {V1_API_SINCE} or newer, another release's or left by a destroyed one), "
+        f"and strimzi-kafka-operator {info.version}'s CRDs do not: applying them would remove the v1 API "
+        f"every other Strimzi release in the cluster relies on: deploy version {V1_API_SINCE} or newer, "
+        f"or set skip_crds = true to leave the cluster's CRDs as they are (no CRD step, and helm installs none)"
+    )
+
+
+def refused_now(problem: str | None, chart: HelmChart, *, uninstalled: bool = False) -> None:
+    """In exec: what the plan would now refuse (the cluster changed since) stops the release before
+    any CRD is written and before helm runs."""
+    from firestream_core.errors import PlanMismatchError
+
+    if problem:
+        left = (f"; release '{chart.chart_info.name}' stays uninstalled (the plan's breaking-version step "
+                "removed it)" if uninstalled else "")
+        raise PlanMismatchError(f"{problem}; no CRD was applied and helm did not run{left}",
+                                release=chart.chart_info.name, hint="run 'firestream plan' again and review it")
+
+
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """Refuse an upgrade from below 0.49.0 straight to 1.x (:func:`v1_upgrade_problem`); else an
@@ -210,7 +263,8 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
-    problem = v1_upgrade_problem(chart, context) or crd_downgrade_problem(chart, context)
+    problem = (v1_upgrade_problem(chart, context) or crd_downgrade_problem(chart, context)
+               or newer_crds_problem(chart, context))
     if problem:
         context.refuse(problem)
         return None
@@ -256,6 +310,8 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Gen
     from .cluster import KIND
 
     prepared = context.prepared  # None: a Destroy, a Skip, a dry run
+    if prepared is not None:
+        refused_now(newer_crds_problem(chart, context), chart, uninstalled=prepared.uninstalled)
     if prepared is not None and options_of(chart).upgrade_crds:
         applied = upgrade_chart_crds(context, chart.chart_info, installed=prepared.installed, probe=(KIND,))
         if applied is not None:

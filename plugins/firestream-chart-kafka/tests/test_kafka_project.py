@@ -99,6 +99,19 @@ def test_the_seed_era_operator_upgrade_is_refused_straight_and_taken_in_two_step
         line = f'version = "{version}"\n' if version else ""
         return project(kube, helm_bin, deploy_chart_repo, tmp_path, line)
 
+    # CRDs are cluster-wide: the 1.2.0 stand-in's (v1 only), as another release would leave them. 0.38.0's
+    # v1beta2-only CRDs over them would remove v1: refused by plan and apply, nothing written
+    crds = Path(__file__).parent / "charts/strimzi-kafka-operator/crds"
+    kube.run(["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(crds)])
+    assert served(kube, KIND) == ["v1"]
+    (newer,) = at("0.38.0").plan().problems
+    assert newer[1].startswith("release 'kafka': the Strimzi CRDs in the cluster serve v1 "
+                               "(kafkas.kafka.strimzi.io serves v1: strimzi-kafka-operator 0.49.0 or newer"), newer
+    assert not at("0.38.0").apply().ok
+    assert served(kube, KIND) == ["v1"]
+    assert kube.run(["helm", "list", "-n", kube.namespace, "-q"]).stdout.strip() == ""
+    kube.run(["kubectl", "delete", "crd", *STRIMZI_CRDS, "--ignore-not-found"])  # a fresh cluster from here
+
     assert at("0.38.0").apply().ok
     assert served(kube, KIND) == ["v1beta2"]
 

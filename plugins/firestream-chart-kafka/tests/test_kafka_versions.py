@@ -186,3 +186,83 @@ def test_a_create_over_crds_an_earlier_install_left_at_v1beta2_is_refused_straig
     assert len(problems("1.2.0", ["v1", "v1beta2"], ["v1beta2"])) == 1  # 0.51's CRDs, not converted
     assert problems("1.2.0", ["v1"], ["v1"]) == []  # converted
     assert problems("0.51.0", ["v1beta2"], ["v1beta2"]) == []  # the documented step
+
+
+def test_crds_below_0_49_over_v1_serving_crds_of_the_cluster_are_refused_naming_the_ways_on() -> None:
+    """CRDs are cluster-wide and Strimzi's carry no version, but v1 served tells 0.49.0 or newer: a
+    0.48 chart's CRDs (v1beta2 only) over them would remove v1 for every other Strimzi release. Refused
+    whenever they would be written (the CRD step; helm 4's install on a create), never otherwise."""
+    from firestream_chart_kafka.hooks import contribute_values
+
+    from firestream_core.plugin import DeployContext
+
+    class Kubectl:
+        def __init__(self, served: list[str]) -> None:
+            self.served = served
+
+        def get(self, kind: str, name: str | None = None, **_: object) -> dict[str, object] | None:
+            assert (kind, name) == ("customresourcedefinition", "kafkas.kafka.strimzi.io")
+            if not self.served:
+                return None
+            return {"spec": {"versions": [{"name": v, "served": True} for v in self.served]}}
+
+    def problems(served: list[str], installed: str | None = None, helm_major: int = 3,
+                 skip_crds: bool = False, **options: bool) -> list[str]:
+        chart = attrs.evolve(KafkaChart.default(), options=KafkaOptions(**options))
+        chart.chart_info.version, chart.chart_info.skip_crds = "0.48.0", skip_crds
+        live = None if installed is None else InstalledRelease(
+            "kafka", "default", 1, "deployed", f"strimzi-kafka-operator-{installed}")
+        helm = type("Helm", (), {"major": helm_major})()
+        context = DeployContext(helm=helm, kubectl=Kubectl(served), installed=live,  # type: ignore[arg-type]
+                                change="create" if live is None else "upgrade")
+        contribute_values(chart, context)
+        if context.problems:
+            assert context.steps == []
+        return context.problems
+
+    assert problems(["v1", "v1beta2"]) == [
+        "release 'kafka': the Strimzi CRDs in the cluster serve v1 (kafkas.kafka.strimzi.io serves v1, v1beta2: "
+        "strimzi-kafka-operator 0.49.0 or newer, another release's or left by a destroyed one), and "
+        "strimzi-kafka-operator 0.48.0's CRDs do not: applying them would remove the v1 API every other "
+        "Strimzi release in the cluster relies on: deploy version 0.49.0 or newer, or set skip_crds = true "
+        "to leave the cluster's CRDs as they are (no CRD step, and helm installs none)"]
+    assert len(problems(["v1"], installed="0.47.0")) == 1  # an upgrade of this release, another's CRDs
+    assert problems(["v1beta2"]) == [] and problems([]) == []  # as old, or none: helm creates them
+    assert problems(["v1"], skip_crds=True) == []
+    # no CRD step: helm 3 and every upgrade leave existing CRDs; helm 4's install writes them on a create
+    assert problems(["v1"], upgrade_crds=False) == []
+    assert problems(["v1"], installed="0.47.0", upgrade_crds=False, helm_major=4) == []
+    assert len(problems(["v1"], upgrade_crds=False, helm_major=4)) == 1
+
+
+def test_exec_writes_no_crd_over_v1_serving_crds_the_plan_did_not_see() -> None:
+    """The cluster changed since the plan: exec stops before the CRD step and before helm."""
+    from firestream_chart_kafka.hooks import exec as kafka_exec
+
+    from firestream_core.errors import PlanMismatchError
+    from firestream_core.plugin import ChartPayload, DeployContext, PreparedRelease
+
+    class Kubectl:
+        applied: list[str] = []
+
+        def get(self, kind: str, name: str | None = None, **_: object) -> dict[str, object] | None:
+            return {"spec": {"versions": [{"name": "v1", "served": True}]}}
+
+        def apply_server_side(self, manifests: str) -> None:
+            self.applied.append(manifests)
+
+    chart = KafkaChart.default()
+    chart.chart_info.version = "0.48.0"
+    live = InstalledRelease("kafka", "default", 1, "deployed", "strimzi-kafka-operator-0.47.0")
+    kubectl = Kubectl()
+    context = DeployContext(helm=None, kubectl=kubectl, installed=live, change="upgrade",  # type: ignore[arg-type]
+                            prepared=PreparedRelease(installed=live))
+    steps = kafka_exec(chart, context, ChartPayload())
+    try:
+        next(steps)
+    except PlanMismatchError as exc:
+        assert "the Strimzi CRDs in the cluster serve v1" in str(exc)
+        assert str(exc).endswith("; no CRD was applied and helm did not run")
+    else:
+        raise AssertionError("exec went on to the CRD step and helm")
+    assert kubectl.applied == []

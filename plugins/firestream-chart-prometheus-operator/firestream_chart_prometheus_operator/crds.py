@@ -19,9 +19,13 @@ from firestream_core.plugin import apply_crds, chart_crds, crd_names
 if TYPE_CHECKING:
     from firestream_core.plugin import ChartInfo, DeployContext
 
-__all__ = ["CRDS", "GROUP", "apply_crds", "chart_crds", "crd_names", "delete_crds", "installed_crds"]
+__all__ = ["CRDS", "GROUP", "VERSION_ANNOTATION", "apply_crds", "chart_crds", "crd_names", "delete_crds", "installed_crds"]
 
 GROUP = "monitoring.coreos.com"
+
+VERSION_ANNOTATION = "operator.prometheus.io/version"
+"""The Prometheus Operator version each upstream CRD carries (``operator.prometheus.io/version: 0.88.0``):
+the CRD step refuses to apply a chart's CRDs over newer ones in the cluster."""
 
 CRDS: tuple[str, ...] = (
     "prometheuses.monitoring.coreos.com",

@@ -6,7 +6,9 @@ stage                  what this plugin adds to the defaults
 check_prerequisites    ``grafana_password_env`` names a set variable
 contribute_values      (deploy) Grafana pointed at its admin Secret (pure); the
                        CRD step exec takes, for the plan (``context.exec_step``);
-                       a downgrade back across a CRD update is refused
+                       a downgrade back across a CRD update is refused, and
+                       so is a CRD step over newer CRDs in the cluster
+                       (``operator.prometheus.io/version``, another release's)
 pre_exec               (deploy) the Grafana admin Secret
 exec                   (deploy) a ``wrapper=True`` step between the core's
                        preparation and its ``helm upgrade --install``: when the
@@ -144,13 +146,32 @@ def crd_downgrade_problem(chart: HelmChart, context: DeployContext) -> str | Non
     )
 
 
+def crds_written(chart: HelmChart, context: DeployContext, *, check_step: bool = True) -> tuple[bool, str | None]:
+    """Whether exec takes the CRD step on this deploy, and why the chart's CRDs may not be written.
+
+    They are written by the CRD step, or by helm 4's own install on a create over existing CRDs
+    (it server-side applies ``crds/``; helm 3 skips existing CRDs). CRDs are cluster-wide: over
+    newer ones another release put there (``operator.prometheus.io/version``) they may not be.
+    ``check_step=False``: the CRD step is not checked (``upgrade_chart_crds`` checks it in exec).
+    """
+    from firestream_core.plugin import crds_step_due, newer_crds_problem
+
+    from .crds import CRDS, VERSION_ANNOTATION
+
+    info = chart.chart_info
+    crds_on = value_of(chart, context, "crds.enabled", True)
+    step = options_of(chart).upgrade_crds and crds_on and crds_step_due(context, info, probe=CRDS[:1])
+    by_helm = (not step and crds_on and context.installed is None
+               and crds_step_due(context, info, probe=CRDS[:1]) and context.helm.major >= 4)
+    if not (step or by_helm) or (step and not check_step):
+        return bool(step), None
+    return bool(step), newer_crds_problem(context, info, VERSION_ANNOTATION)
+
+
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """Grafana pointed at the admin Secret ``pre_exec`` keeps (``grafana.admin.*``); and the CRD
     step ``exec`` takes on this deploy, said for the plan (``context.exec_step``)."""
-    from firestream_core.plugin import crds_step_due
-
-    from .crds import CRDS
     from .grafana import admin_values
 
     info = chart.chart_info
@@ -160,8 +181,11 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     if problem:
         context.refuse(problem)
         return None
-    if (options_of(chart).upgrade_crds and value_of(chart, context, "crds.enabled", True)
-            and crds_step_due(context, info, probe=CRDS[:1])):
+    step, problem = crds_written(chart, context)
+    if problem:
+        context.refuse(problem)
+        return None
+    if step:
         context.exec_step(crd_step_line(info.version))
     return admin_values(chart, context)
 
@@ -183,7 +207,7 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Gen
     """The CRD step, between the core's preparation (``context.prepared``) and ``helm upgrade --install``."""
     from firestream_core.plugin import upgrade_chart_crds
 
-    from .crds import CRDS, delete_crds
+    from .crds import CRDS, VERSION_ANNOTATION, delete_crds
 
     prepared = context.prepared  # None: a Destroy, a Skip, a dry run
     if prepared is not None:
@@ -196,8 +220,16 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Gen
             if opts.delete_crds:
                 record["crds_deleted"] = delete_crds(context, info)
                 crds_gone = True
+        if not crds_gone:  # helm 4's install over newer CRDs the plan did not see (the cluster changed)
+            _, problem = crds_written(chart, context, check_step=False)
+            if problem:
+                from firestream_core.errors import PlanMismatchError
+
+                raise PlanMismatchError(f"{problem}; nothing was applied and helm did not run",
+                                        release=info.name, hint="run 'firestream plan' again and review it")
         if opts.upgrade_crds and not crds_gone and value_of(chart, context, "crds.enabled", True):
-            applied = upgrade_chart_crds(context, info, installed=prepared.installed, probe=CRDS[:1])
+            applied = upgrade_chart_crds(context, info, installed=prepared.installed, probe=CRDS[:1],
+                                         version_annotation=VERSION_ANNOTATION)
             if applied is not None:
                 record["crds_applied"] = applied
     return (yield)

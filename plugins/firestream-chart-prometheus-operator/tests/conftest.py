@@ -26,16 +26,24 @@ from firestream_testing.chartrepo import ChartRepo, package_charts, read_index
 CHARTS = Path(__file__).parent / "charts"
 STAND_IN = CHARTS / "kube-prometheus-stack"
 SEED_VERSION = "45.7.1"
+SEED_OPERATOR = "0.63.0"
+"""The Prometheus Operator of kube-prometheus-stack 45.7.1: its CRDs' ``operator.prometheus.io/version``."""
 NEWER_CRDS = ("crd-prometheusagents.yaml", "crd-scrapeconfigs.yaml")
 """The CRD files of the stand-in that kube-prometheus-stack 45.7.1 did not have."""
 
 
 def seed_era_chart(dest: Path) -> Path:
-    """A copy of the stand-in as 45.7.1: its Chart.yaml version and appVersion, without :data:`NEWER_CRDS`."""
+    """A copy of the stand-in as 45.7.1: its Chart.yaml version and appVersion, without :data:`NEWER_CRDS`,
+    each CRD annotated with its operator version as upstream's are (``operator.prometheus.io/version``)."""
     chart = dest / "kube-prometheus-stack"
     shutil.copytree(STAND_IN, chart)
     for name in NEWER_CRDS:
         (chart / "charts/crds/crds" / name).unlink()
+    for crd in (chart / "charts/crds/crds").glob("*.yaml"):
+        text = crd.read_text(encoding="utf-8")
+        assert "operator.prometheus.io/version: 0.88.0" in text, crd
+        crd.write_text(text.replace("operator.prometheus.io/version: 0.88.0",
+                                    f"operator.prometheus.io/version: {SEED_OPERATOR}"), encoding="utf-8")
     meta = chart / "Chart.yaml"
     text = meta.read_text(encoding="utf-8")
     text = text.replace("version: 81.5.0", f"version: {SEED_VERSION}").replace(
@@ -60,7 +68,8 @@ def deploy_chart_repo(
 
 @pytest.fixture(autouse=True)
 def _uninstall_the_tests_releases(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After a test on the emulator, uninstall the releases left in its namespace.
+    """After a test on the emulator, uninstall the releases left in its namespace, and delete the
+    ``monitoring.coreos.com`` CRDs (cluster-wide, kept by helm).
 
     The chart's kube-system Services and cluster-scoped objects are named after the
     release: the module's next test installing the same release name would find
@@ -78,3 +87,9 @@ def _uninstall_the_tests_releases(request: pytest.FixtureRequest) -> Iterator[No
         names = []
     for name in names:
         kube.run([kube.tools["helm"], "uninstall", name, "-n", kube.namespace, "--wait"], check=False)
+    # and the monitoring.coreos.com CRDs it left (at the stand-in's 0.88.0): the next test's 45.7.1
+    # (0.63.0) over them would be refused, as it is on a real cluster holding newer CRDs
+    listed = kube.run(["kubectl", "get", "crd", "-o", "name"], check=False).stdout.split()
+    ours = [n.split("/", 1)[1] for n in listed if n.endswith(".monitoring.coreos.com")]
+    if ours:
+        kube.run(["kubectl", "delete", "crd", *ours, "--ignore-not-found"], check=False)

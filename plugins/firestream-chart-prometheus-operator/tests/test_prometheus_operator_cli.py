@@ -128,7 +128,8 @@ def test_install_no_op_drift_clean_destroy_keeps_crds(
 def test_upgrade_from_the_seed_version_takes_the_planned_crd_step_and_nothing_else(
     kube: Any, helm_bin: Path, deploy_chart_repo: Any, tmp_path: Path
 ) -> None:
-    kube.run(["kubectl", "delete", "crd", *NEW_CRDS, "--ignore-not-found"])  # left by another test
+    # left by another test, at 0.88.0: 45.7.1 over them would be refused (a downgrade of the cluster's CRDs)
+    kube.run(["kubectl", "delete", "crd", *OLD_CRDS, *NEW_CRDS, "--ignore-not-found"])
     folder = tmp_path / "project"
     write_project(folder, kube, deploy_chart_repo, version="45.7.1")
     ok(firestream(kube, helm_bin, folder, "apply", "--yes"))
@@ -157,3 +158,62 @@ def test_upgrade_from_the_seed_version_takes_the_planned_crd_step_and_nothing_el
     assert crd["metadata"]["annotations"]["operator.prometheus.io/version"] == "0.88.0"
 
     assert_no_op_and_in_sync(kube, helm_bin, folder)
+
+
+def crd_versions(kube: Any) -> dict[str, tuple[str, str]]:
+    """CRD name -> (its operator.prometheus.io/version, its resourceVersion)."""
+    out = {}
+    for name in [*OLD_CRDS, *NEW_CRDS]:
+        obj = kube.kubectl().get("customresourcedefinition", name)
+        if obj is not None:
+            meta = obj["metadata"]
+            out[name] = (meta["annotations"]["operator.prometheus.io/version"], meta["resourceVersion"])
+    return out
+
+
+def test_an_older_chart_over_newer_crds_of_the_cluster_is_refused_and_leaves_them(
+    kube: Any, helm_bin: Path, deploy_chart_repo: Any, tmp_path: Path
+) -> None:
+    """CRDs are cluster-wide: 45.7.1 (operator 0.63.0) created over the 0.88.0 CRDs another release put
+    there (or a destroyed one left) would downgrade them for every Prometheus in the cluster. plan,
+    plan --json and apply refuse it, naming the release, the CRDs and the ways on; nothing changes.
+    With upgrade_crds = false helm installs it and, as plain helm does, leaves the CRDs as they are."""
+    crds = Path(__file__).parent / "charts/kube-prometheus-stack/charts/crds/crds"
+    kube.run(["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(crds)])  # 0.88.0's ten
+    before = crd_versions(kube)
+    assert {v for v, _ in before.values()} == {"0.88.0"} and len(before) == 10
+
+    folder = tmp_path / "project"
+    write_project(folder, kube, deploy_chart_repo, version="45.7.1")
+    plan = firestream(kube, helm_bin, folder, "plan")
+    assert plan.returncode == 1, plan
+    said = plan.stdout + plan.stderr
+    assert ("the cluster's CRDs are newer than those of kube-prometheus-stack 45.7.1: "
+            "alertmanagerconfigs.monitoring.coreos.com at 0.88.0 (this chart's 0.63.0)") in said, said
+    assert "and 5 more (operator.prometheus.io/version)" in said
+    assert "set skip_crds = true to leave the cluster's CRDs as they are" in said
+    assert "server-side apply the monitoring.coreos.com CRDs" not in said
+    planned = json.loads(firestream(kube, helm_bin, folder, "plan", "--json").stdout)
+    (change,) = planned["releases"]
+    assert change["destructive"] == [] and len(change["problems"]) == 1
+    assert change["problems"][0].startswith(f"release '{RELEASE}': the cluster's CRDs are newer than those")
+
+    applied = firestream(kube, helm_bin, folder, "apply", "--yes")
+    assert applied.returncode != 0, applied
+    assert "the cluster's CRDs are newer than those of kube-prometheus-stack 45.7.1" in applied.stdout + applied.stderr
+    assert kube.run(["helm", "list", "-n", kube.namespace, "-q"]).stdout.strip() == ""
+    assert crd_versions(kube) == before  # not one applied
+
+    # upgrade_crds = false is no way on for a create: helm 4's install server-side applies crds/ over
+    # existing CRDs (helm 3 skips them), so with helm 4 the plan still refuses it
+    toml = (folder / "firestream.toml").read_text(encoding="utf-8")
+    (folder / "firestream.toml").write_text(toml + "upgrade_crds = false\n", encoding="utf-8")
+    plan = firestream(kube, helm_bin, folder, "plan")
+    assert plan.returncode == (1 if helm_bin.name == "helm4" else 0), plan
+    # skip_crds: no CRD step and helm --skip-crds: the release is installed, the CRDs left at 0.88.0
+    (folder / "firestream.toml").write_text(toml + "skip_crds = true\n", encoding="utf-8")
+    plan = ok(firestream(kube, helm_bin, folder, "plan"))
+    assert "Plan: 1 to create." in plan and "CRDs" not in plan, plan
+    ok(firestream(kube, helm_bin, folder, "apply", "--yes"))
+    assert history(kube) == [(1, "kube-prometheus-stack-45.7.1", "deployed")]
+    assert crd_versions(kube) == before
