@@ -10,10 +10,6 @@ controller marks pods ready; see docs/testing.md).
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import subprocess
-import time
 
 import pytest
 
@@ -32,6 +28,7 @@ from firestream_core.model import (
 )
 from firestream_core.plugin.context import DeployContext
 from firestream_core.plugin.generic import GenericChart
+from tests.ops.helpers import interrupted_upgrade
 
 from .conftest import make_manager
 
@@ -174,39 +171,11 @@ def _installed(context, namespace, name="app"):
     )
 
 
-def _make_pending(kube, helm_bin, chart_repo, namespace: str) -> None:
-    """Start a waiting helm upgrade and kill it mid-way: the release stays pending-upgrade."""
-    kube.cluster.set_controller(False)
-    proc = subprocess.Popen(  # noqa: S603 - the test kit's helm, an argument list
-        [str(helm_bin), "upgrade", "--install", "app", chart_repo.tgz("tiny-app", "0.2.0"),
-         "--namespace", namespace, "--wait", "--timeout", "120s"],
-        env=kube.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        every = ["--all"] if _major(kube, helm_bin) == 3 else []
-        for _ in range(300):
-            out = kube.run([helm_bin, "list", "-n", namespace, *every, "-o", "json"]).stdout
-            if '"pending-upgrade"' in out:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"the release never became pending-upgrade: {out}")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    kube.cluster.set_controller(True)
-
-
-def _major(kube, helm_bin) -> int:
-    out = kube.run([helm_bin, "version", "--template", "{{.Version}}"]).stdout
-    return int(out.lstrip("v").split(".")[0])
-
-
 def test_pending_release_is_recovered_by_the_next_run(kube, helm_bin, deploy_context, chart_repo):
     context = _context(deploy_context, helm_bin)
     manager = make_manager()
     assert run_release(_chart(kube), manager, context).ok
-    _make_pending(kube, helm_bin, chart_repo, kube.namespace)
+    interrupted_upgrade(kube, helm_bin, "app", chart_repo.tgz("tiny-app", "0.2.0"))
     installed = _installed(context, kube.namespace)
     assert installed.status == "pending-upgrade"
     context.installed = installed
