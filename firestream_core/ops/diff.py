@@ -47,7 +47,7 @@ import yaml
 
 from firestream_core.errors import HelmCommandError, HelmError
 from firestream_core.ops.helm_hooks import release_hooks
-from firestream_core.ops.render import HelmSteps, helm_steps, planned_chart, render_as_apply
+from firestream_core.ops.render import INSTALL, HelmSteps, helm_steps, planned_chart, render_steps
 from firestream_core.tools.manifests import (
     ManifestObject,
     ObjectKey,
@@ -316,9 +316,7 @@ class _Renderer:
             return self.project.desired(name, self.helm, self.kubectl)
         return planned_chart(self.project.charts[name], self.planned[name])
 
-    def render(
-        self, name: str, *, is_upgrade: bool = False, replace: bool = False, after_rollback: bool = False
-    ) -> list[ManifestObject]:
+    def render(self, name: str, steps: HelmSteps = INSTALL) -> list[ManifestObject]:
         hit = self.cache.get(name)
         if isinstance(hit, BaseException):
             raise hit
@@ -330,8 +328,7 @@ class _Renderer:
 
             add_chart_repository(self.helm, info, self.repos)
             # as apply renders it: against the cluster, the crds/ folder from an offline rendering
-            objects = render_as_apply(self.helm, info, self.project.project_dir, is_upgrade=is_upgrade,
-                                      replace=replace, after_rollback=after_rollback)
+            objects = render_steps(self.helm, info, self.project.project_dir, steps)
         except (HelmError, ValueError) as exc:
             self.cache[name] = exc
             raise
@@ -398,10 +395,7 @@ class _DiffRun:
         current = split_manifest(self.helm.get_manifest(change.name, change.namespace)) if live else []
         if not steps.then:  # a destroy
             return current, []
-        # an install where helm holds the name (uninstalled, reinstalled, recovered): helm install --replace
-        return current, self.renderer.render(change.name, is_upgrade=steps.then == "upgrade",
-                                             replace=change.installed is not None,
-                                             after_rollback=steps.rollback_to is not None)
+        return current, self.renderer.render(change.name, steps)
 
     def _unserved_kinds(
         self, rendered: Sequence[ManifestObject]

@@ -271,7 +271,7 @@ def plan_hooks(
     to render (as apply would fail) gets ``error``.
     """
     from firestream_core.deploy.desired import add_chart_repository
-    from firestream_core.ops.render import helm_steps, planned_chart, render_as_apply
+    from firestream_core.ops.render import helm_steps, planned_chart, render_steps
 
     repos = project.repositories
     out: dict[str, ReleaseHooks] = {}
@@ -289,10 +289,7 @@ def plan_hooks(
                 # rendered with hooks even when disabled, to say which will not run; as apply
                 # renders it (install or upgrade, against the cluster), as diff does
                 shown = attrs.evolve(info, hooks_disabled=False) if info.hooks_disabled else info
-                rendered = render_as_apply(helm, shown, project.project_dir,
-                                           is_upgrade=steps.then == "upgrade", crds=False,
-                                           replace=change.installed is not None,
-                                           after_rollback=steps.rollback_to is not None)
+                rendered = render_steps(helm, shown, project.project_dir, steps, crds=False)
             out[change.name] = release_hooks(helm, change, steps, rendered, bool(info.hooks_disabled),
                                              run_tests=chart.settings.run_tests)
         except (HelmError, ValueError) as exc:

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from firestream_core.model import ChartInfo, HelmChart
     from firestream_core.tools.helm import Helm
 
-__all__ = ["HelmSteps", "helm_steps", "planned_chart", "render_as_apply", "unserved_kind_error"]
+__all__ = ["INSTALL", "HelmSteps", "helm_steps", "planned_chart", "render_as_apply", "render_steps",
+           "unserved_kind_error"]
 
 log = logging.getLogger("firestream.render")
 
@@ -63,11 +64,14 @@ class HelmSteps:
         ``pre-delete``/``post-delete`` hooks): a ``destroy``, a ``reinstall``, a
         recovery with no working revision to return to.
     :ivar then: ``"install"``, ``"upgrade"`` (``.Release.IsUpgrade``), or ``""`` (a destroy).
+    :ivar held: helm holds the release's name (it is installed, or ``uninstalled`` with its
+        history kept): an install is ``helm install --replace``.
     """
 
     rollback_to: int | None
     uninstall: bool
     then: str
+    held: bool = False
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -92,11 +96,11 @@ def helm_steps(change: Change, history: Callable[[], Sequence[Mapping[str, Any]]
     if change.action == "destroy":
         return HelmSteps(None, live, "")
     if not live or installed is None:
-        return HelmSteps(None, False, "install")
+        return HelmSteps(None, False, "install", held=installed is not None)
     if change.action == "reinstall":
-        return HelmSteps(None, True, "install")
+        return HelmSteps(None, True, "install", held=True)
     if change.action != "recover":
-        return HelmSteps(None, False, "upgrade")
+        return HelmSteps(None, False, "upgrade", held=True)
     if installed.status == "uninstalling":  # rolled back to the revision the uninstall left
         rollback_to: int | None = installed.revision
     elif history is None:
@@ -108,7 +112,22 @@ def helm_steps(change: Change, history: Callable[[], Sequence[Mapping[str, Any]]
     uninstall = rollback_to is None
     # a breaking step that uninstalls follows the recovery's rollback
     breaking = change.breaking is not None and change.breaking.uninstall
-    return HelmSteps(rollback_to, uninstall or breaking, "install" if uninstall or breaking else "upgrade")
+    return HelmSteps(rollback_to, uninstall or breaking, "install" if uninstall or breaking else "upgrade", held=True)
+
+
+INSTALL = HelmSteps(None, False, "install")
+"""A fresh install: what a release no plan holds is rendered as (a dependency ``diff`` reads)."""
+
+
+def render_steps(
+    helm: Helm, info: ChartInfo, project_dir: Path, steps: HelmSteps, *, crds: bool = True
+) -> list[ManifestObject]:
+    """What ``steps`` install or upgrade, rendered as apply renders it (:func:`render_as_apply`):
+    an upgrade or an install (``install --replace`` where helm holds the name), after a
+    recovery's rollback the way that allows. The one reading of :class:`HelmSteps` for
+    ``diff`` and ``plan --hooks``."""
+    return render_as_apply(helm, info, project_dir, is_upgrade=steps.then == "upgrade", crds=crds,
+                           replace=steps.held, after_rollback=steps.rollback_to is not None)
 
 
 _UNSERVED_KIND = ("no matches for kind", "resource mapping not found", "ensure CRDs are installed first",
