@@ -11,6 +11,7 @@ with this module.
 from __future__ import annotations
 
 import functools
+from collections.abc import MutableSequence, MutableSet, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -241,8 +242,9 @@ def _unrepresentable(values: dict[str, Any]) -> tuple[str, str] | None:
     return "is not a finite number (inf or nan), which helm's values cannot hold: write it as a string", path
 
 
-_ARRAYS: dict[Any, Any] = {}
-"""An array type's origin -> what it is built as (filled when the converter is made)."""
+_ARRAYS: dict[Any, Any] = {list: list, MutableSequence: list, tuple: tuple, Sequence: tuple,
+                           set: set, MutableSet: set, frozenset: frozenset, Set: frozenset}
+"""An array type's origin -> what it is built as."""
 
 
 def _array_type(t: Any) -> bool:
@@ -319,10 +321,6 @@ def converter() -> cattrs.Converter:
 
     c.register_structure_hook(Table, table)
 
-    from collections.abc import MutableSequence, MutableSet, Sequence, Set
-
-    _ARRAYS.update({list: list, MutableSequence: list, tuple: tuple, Sequence: tuple,
-                    set: set, MutableSet: set, frozenset: frozenset, Set: frozenset})
     c.register_structure_hook_factory(_array_type, lambda t: _array_hook(c, t))
 
     labels_default = c.get_structure_hook(dict[str, LabelValue])
@@ -424,7 +422,7 @@ def _expected(t: Any) -> str | None:
     """What a value of type ``t`` is in TOML's words (``a table (key, value)``, ``an array``),
     or None when that cannot be said."""
     import typing
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
     cl = _attrs_class(t)
     if cl is not None:

@@ -110,9 +110,9 @@ ACTIONS: tuple[str, ...] = ("create", "upgrade", "recover", "reinstall", "destro
 """Every plan action; all but ``no-op`` change the cluster."""
 
 GetValues = Callable[[str, str], Mapping[str, Any]]
+"""``get_values(name, namespace) -> dict``: the user-supplied values helm holds."""
 GetHistory = Callable[[str, str], Sequence[Mapping[str, Any]]]
 """``(name, namespace) -> helm history``: read for a ``pending-*`` release only."""
-"""``get_values(name, namespace) -> dict``: the user-supplied values helm holds."""
 
 
 @attrs.frozen
