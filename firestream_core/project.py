@@ -1679,7 +1679,7 @@ class Project:
             manifests = project.template("rendered/", targets=["web"])
             print(manifests["web"][:200])
         """
-        from firestream_core.deploy.desired import add_chart_repository
+        from firestream_core.plugin.helpers import add_chart_repository
 
         folder = _output_folder(output_dir) if output_dir is not None else None  # before any helm call
         _, helm, kubectl = self.tools()

@@ -43,7 +43,6 @@ import attrs
 from firestream_core.deploy.debuginfo import (
     collect_debug_info,
 )
-from firestream_core.deploy.desired import add_chart_repository
 from firestream_core.deploy.recovery import prepare_release, release_status
 from firestream_core.deploy.workloads import check_pods_running
 from firestream_core.errors import ChartNotFoundError, HelmCommandError
@@ -55,7 +54,7 @@ from firestream_core.model import (
     is_local_chart,
     parse_duration,
 )
-from firestream_core.plugin.helpers import current_release, is_dry_run
+from firestream_core.plugin.helpers import add_chart_repository, current_release, is_dry_run
 from firestream_core.plugin.markers import hookimpl
 
 if TYPE_CHECKING:

@@ -814,20 +814,6 @@ def _exact_text(text: str) -> str | None:
     return text.lstrip("v")
 
 
-def add_chart_repository(helm: HelmTool, info: ChartInfo, repositories: Mapping[str, str]) -> bool:
-    """``helm repo add`` the repository ``info``'s chart comes from, when its URL is known.
-
-    What apply's ``pre_exec`` does, and the commands that render a chart (``template``,
-    ``diff``, ``plan --hooks``) before ``helm template``: the repository is the one
-    :func:`chart_repository` names, ``repository = "..."`` or the ``repo/`` of ``chart``.
-    True when this call added it (once per run); an ``oci://`` registry is never added
-    (helm pulls ``oci://`` references directly).
-    """
-    repo, _ = chart_repository(info)
-    url = repositories.get(repo) if repo else None
-    return bool(repo and url and not str(url).startswith("oci://") and helm.repo_add(repo, url))
-
-
 class ChartVersions:
     """The exact versions of one plan's repository and OCI charts, asked of helm.
 

@@ -324,7 +324,7 @@ class _Renderer:
             return hit
         info = self.desired_chart(name).chart_info
         try:
-            from firestream_core.deploy.desired import add_chart_repository
+            from firestream_core.plugin.helpers import add_chart_repository
 
             add_chart_repository(self.helm, info, self.repos)
             # as apply renders it: against the cluster, the crds/ folder from an offline rendering

@@ -270,8 +270,8 @@ def plan_hooks(
     release); no-op releases only with ``all_releases``. A release that fails
     to render (as apply would fail) gets ``error``.
     """
-    from firestream_core.deploy.desired import add_chart_repository
     from firestream_core.ops.render import helm_steps, planned_chart, render_steps
+    from firestream_core.plugin.helpers import add_chart_repository
 
     repos = project.repositories
     out: dict[str, ReleaseHooks] = {}

@@ -94,12 +94,9 @@ def chart_crds(context: DeployContext, info: ChartInfo) -> str:
         local = context.resolve(info.path)
         docs = _from_archive(local) if local.is_file() else _from_folder(local)
     else:
-        from firestream_core.model import chart_repository
+        from firestream_core.plugin.helpers import add_chart_repository
 
-        repo, _ = chart_repository(info)
-        url = context.repositories.get(repo) if repo else None
-        if repo and url and not url.startswith("oci://"):  # in the plan too, as its version resolution does
-            context.helm.repo_add(repo, url)
+        add_chart_repository(context.helm, info, context.repositories)  # in the plan too
         with tempfile.TemporaryDirectory(prefix="firestream-crds-") as tmp:
             archive = context.helm.pull(info.chart_ref, info.version, tmp)
             docs = _from_archive(archive)

@@ -8,6 +8,8 @@
 * :func:`notes_crossed` / :func:`breaking_version_at` - a chart type's table of upgrade notes
   (versions whose upgrade needs a step, e.g. new CRDs): those an upgrade crosses (for the
   plan's destructive steps), and the chart version's breaking version;
+* :func:`add_chart_repository` - ``helm repo add`` of the repository a chart comes from
+  (apply's ``pre_exec``, the commands that render, a plugin reading a chart's CRDs);
 * :func:`needs_crd` - in ``contribute_values``: a preset's ServiceMonitor (or any value
   needing another chart's CRD) turned off, with a plan note, when that CRD is absent and
   no release of the project the release depends on provides it.
@@ -15,14 +17,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from firestream_core.model import BreakingVersion, HelmChart, InstalledRelease
+    from firestream_core.model import BreakingVersion, ChartInfo, HelmChart, InstalledRelease
     from firestream_core.plugin.context import DeployContext
+    from firestream_core.plugin.stage_tools import HelmTool
 
 __all__ = [
+    "add_chart_repository",
     "breaking_version_at",
     "current_release",
     "is_dry_run",
@@ -33,6 +37,23 @@ __all__ = [
 ]
 
 OptionsT = TypeVar("OptionsT")
+
+
+def add_chart_repository(helm: HelmTool, info: ChartInfo, repositories: Mapping[str, str]) -> bool:
+    """``helm repo add`` the repository ``info``'s chart comes from, when its URL is known.
+
+    What apply's ``pre_exec`` does, the commands that render a chart (``template``,
+    ``diff``, ``plan --hooks``) before helm renders it, and :func:`~firestream_core.plugin.crds.chart_crds`
+    before ``helm pull``: the repository is the one
+    :func:`~firestream_core.model.chart_repository` names, ``repository = "..."`` or the ``repo/``
+    of ``chart``. True when this call added it (once per run); an ``oci://`` registry is never
+    added (helm pulls ``oci://`` references directly).
+    """
+    from firestream_core.model import chart_repository
+
+    repo, _ = chart_repository(info)
+    url = repositories.get(repo) if repo else None
+    return bool(repo and url and not str(url).startswith("oci://") and helm.repo_add(repo, url))
 
 
 def options_of(chart: HelmChart, options_class: type[OptionsT]) -> OptionsT:
