@@ -51,6 +51,8 @@ from .chart import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from firestream_core.plugin import ChartPayload, DeployContext, HelmChart, ValidationResult
 
 PAYLOAD_KEY = "kafka"
@@ -114,6 +116,17 @@ def operator_selector(chart: HelmChart, context: DeployContext) -> str:
     return f"app={name or 'strimzi'},release={chart.chart_info.name}"
 
 
+TWO_STEPS = (f"set version = \"{STEP_VERSION}\" and apply, convert the Strimzi custom resources and CRDs to v1 "
+             "with Strimzi's v1 API conversion tool (convert-resource, then crd-upgrade), then remove the pin "
+             "and apply again")
+"""The way from below 0.49.0 to 1.x that Strimzi documents, as the refusals say it."""
+
+
+def served_versions(crd: Mapping[str, Any]) -> list[str]:
+    """The API versions a CRD of the cluster serves (``spec.versions[].served``)."""
+    return [str(v.get("name")) for v in (crd.get("spec") or {}).get("versions") or [] if v.get("served")]
+
+
 def v1_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
     """Why this deploy may not run: an install below 0.49.0 upgraded straight to 1.x, or None.
 
@@ -140,9 +153,7 @@ def v1_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
     return (
         f"release '{info.name}': strimzi-kafka-operator {installed.chart_version} -> {info.version} "
         f"crosses {V1_API_SINCE} (the v1 API added) and {V1_ONLY_SINCE} (v1beta2 removed), which "
-        f"Strimzi supports only in two steps: set version = \"{STEP_VERSION}\" and apply, convert "
-        f"the Strimzi custom resources and CRDs to v1 with Strimzi's v1 API conversion tool "
-        f"(convert-resource, then crd-upgrade), then remove the pin and apply again"
+        f"Strimzi supports only in two steps: {TWO_STEPS}"
     )
 
 
@@ -186,17 +197,14 @@ def kept_crds_problem(chart: HelmChart, context: DeployContext) -> str | None:
     crd = context.kubectl.get("customresourcedefinition", KIND)
     if crd is None:
         return None
-    served = [str(v.get("name")) for v in (crd.get("spec") or {}).get("versions") or [] if v.get("served")]
+    served = served_versions(crd)
     stored = [str(v) for v in (crd.get("status") or {}).get("storedVersions") or []]
     if "v1" in served and "v1beta2" not in stored:
         return None
     return (
         f"release '{info.name}': the Strimzi CRDs an earlier install left in the cluster still hold "
         f"v1beta2 ({KIND} serves {', '.join(served) or 'nothing'}, stores {', '.join(stored) or 'nothing'}), "
-        f"and strimzi-kafka-operator {info.version}'s CRDs remove it, which Kubernetes refuses: set "
-        f"version = \"{STEP_VERSION}\" and apply, convert the Strimzi custom resources and CRDs to v1 with "
-        f"Strimzi's v1 API conversion tool (convert-resource, then crd-upgrade), then remove the pin and "
-        f"apply again"
+        f"and strimzi-kafka-operator {info.version}'s CRDs remove it, which Kubernetes refuses: {TWO_STEPS}"
     )
 
 
@@ -228,7 +236,7 @@ def newer_crds_problem(chart: HelmChart, context: DeployContext) -> str | None:
     if not options_of(chart).upgrade_crds and (context.installed is not None or context.helm.major < 4):
         return None  # no CRD step, and helm leaves existing CRDs
     crd = context.kubectl.get("customresourcedefinition", KIND) or {}
-    served = [str(v.get("name")) for v in (crd.get("spec") or {}).get("versions") or [] if v.get("served")]
+    served = served_versions(crd)
     if "v1" not in served:
         return None
     return (
