@@ -9,7 +9,9 @@
 * each ``yaml_files_content[].yaml_content`` is YAML whose document is a mapping;
 * a local chart (``path``, or a ``chart`` that starts with ``./``, ``../``
   or ``/``) is a chart folder (holding ``Chart.yaml``) or a chart archive
-  (``.tgz``, a gzip tar).
+  (``.tgz``, a gzip tar); a chart folder whose ``Chart.yaml`` lists
+  ``dependencies`` holds each of them in its ``charts/`` folder, as helm
+  requires before it installs or renders it (:func:`missing_dependencies`).
 
 Messages name the entry's dotted path, the path as written and as resolved;
 they never hold a file's content.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -171,7 +174,7 @@ def chart_path_problem(project_dir: Path, given: str) -> str | None:
     if path.is_dir():
         if not (path / "Chart.yaml").is_file():
             return f"{label} is a folder without Chart.yaml, not a chart"
-        return None
+        return _dependencies_problem(label, path)
     if not path.is_file():
         return f"{label} is not a chart folder or archive"
     import tarfile  # only for archives: a project of chart folders does without it
@@ -183,3 +186,123 @@ def chart_path_problem(project_dir: Path, given: str) -> str | None:
     if not ok:
         return f"{label} is a file that is not a chart archive (.tgz) or folder"
     return None
+
+
+_DEPENDENCIES = re.compile(rb"^dependencies[ \t]*:", re.MULTILINE)
+"""A top-level ``dependencies:`` key in ``Chart.yaml``: only then is it parsed (PyYAML is
+imported for it, not for a chart without dependencies)."""
+
+
+def _dependencies_problem(label: str, folder: Path) -> str | None:
+    try:
+        missing = missing_dependencies(folder)
+    except ValueError as exc:
+        return f"{label}: {exc}"
+    if not missing:
+        return None
+    return (f"{label}: dependencies the chart lists are not in its charts/ folder: "
+            f"{', '.join(missing)}; helm refuses to install or render the chart without them "
+            f"(fetch them with 'helm dependency build {folder}')")
+
+
+def missing_dependencies(folder: Path) -> list[str]:
+    """The names of ``folder/Chart.yaml``'s ``dependencies`` that its ``charts/`` folder does not hold.
+
+    An apiVersion v1 chart lists them in ``requirements.yaml``, which helm 3 still reads
+    (its list replaces ``Chart.yaml``'s).
+
+    The check helm makes before it installs, upgrades or renders a chart folder
+    (``action.CheckDependencies``): each dependency's ``name`` is the name of a chart in
+    ``charts/``, a folder holding a ``Chart.yaml`` or a chart archive, whatever the folder
+    or file is called (``alias`` and ``condition`` do not matter: a dependency turned off
+    by its condition must be there too). Raises ``ValueError`` naming what cannot be read
+    in ``Chart.yaml``; a subchart that cannot be read counts as absent.
+    """
+    deps = None
+    for file in ("requirements.yaml", "Chart.yaml"):  # an apiVersion v1 chart's list wins, as in helm
+        deps = _listed_dependencies(folder / file)
+        if deps is not None:
+            break
+    if not deps:
+        return []
+    wanted = [d["name"] for d in deps]
+    present = _subchart_names(folder / "charts")
+    return [n for n in dict.fromkeys(wanted) if n not in present]
+
+
+def _listed_dependencies(file: Path) -> list[dict[str, Any]] | None:
+    """The ``dependencies`` of ``Chart.yaml`` (or an apiVersion v1 chart's ``requirements.yaml``),
+    None when the file has no such key (or, for ``requirements.yaml``, is absent)."""
+    try:
+        raw = file.read_bytes()[: MAX_FILE_BYTES + 1]
+    except FileNotFoundError:
+        if file.name == "Chart.yaml":
+            raise ValueError("Chart.yaml cannot be read: not found") from None
+        return None
+    except OSError as exc:
+        raise ValueError(f"{file.name} cannot be read: {exc.strerror}") from None
+    if not _DEPENDENCIES.search(raw):
+        return None
+    import yaml
+
+    try:
+        meta = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ValueError(f"{file.name} is not valid YAML{where}") from None
+    deps = meta.get("dependencies") if isinstance(meta, dict) else None
+    if deps is None:
+        return None
+    if not isinstance(deps, list) or not all(isinstance(d, dict) and isinstance(d.get("name"), str) for d in deps):
+        raise ValueError(f"{file.name}'s dependencies must be a list of tables, each with a name")
+    return deps
+
+
+def _subchart_names(charts: Path) -> set[str]:
+    names: set[str] = set()
+    try:
+        entries = sorted(charts.iterdir())
+    except OSError:
+        return names
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            try:
+                name = _chart_name((entry / "Chart.yaml").read_bytes()[: MAX_FILE_BYTES + 1])
+            except OSError:
+                name = None
+        elif entry.is_file() and entry.name.endswith(".tgz"):
+            name = _archive_chart_name(entry)
+        else:
+            name = None
+        if name:
+            names.add(name)
+    return names
+
+
+def _archive_chart_name(path: Path) -> str | None:
+    import tarfile
+
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar:
+                parts = member.name.split("/")
+                if member.isfile() and len(parts) == 2 and parts[1] == "Chart.yaml":
+                    f = tar.extractfile(member)
+                    return _chart_name(f.read(MAX_FILE_BYTES + 1)) if f is not None else None
+    except (OSError, tarfile.TarError, EOFError):
+        return None
+    return None
+
+
+def _chart_name(data: bytes) -> str | None:
+    import yaml
+
+    try:
+        meta = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except yaml.YAMLError:
+        return None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else None

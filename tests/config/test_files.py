@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,96 @@ def test_values_helm_cannot_read_are_named_when_the_project_is_checked(text: str
     assert yaml_mapping_problem(text) == (
         f"holds a number that is not finite (.inf or .nan) at '{key}', which helm cannot read: quote it")
     assert yaml_mapping_problem("a: '.inf'\nb: 1.5e300\n") is None
+
+
+def _chart(folder: Path, name: str, extra: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 1.0.0\n{extra}")
+    (folder / "templates").mkdir(exist_ok=True)
+    (folder / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}-{{ .Release.Name }}\n")
+    return folder
+
+
+def _archive(charts: Path, file_name: str, chart_name: str, tmp: Path) -> None:
+    import tarfile
+
+    src = _chart(tmp / "src" / chart_name, chart_name)
+    with tarfile.open(charts / file_name, "w:gz") as tar:
+        tar.add(src, arcname=chart_name)
+
+
+# kube-prometheus-stack's dependencies as its Chart.yaml lists them (prometheus-community/helm-charts,
+# charts/kube-prometheus-stack): `crds` is a folder kept in the repository, the others are fetched by
+# `helm dependency build`, each behind a condition; bitnami charts add `common` from an OCI registry.
+KPS_DEPENDENCIES = """dependencies:
+  - name: crds
+    version: "0.0.0"
+    condition: crds.enabled
+  - name: kube-state-metrics
+    version: "5.27.*"
+    repository: https://prometheus-community.github.io/helm-charts
+    condition: kubeStateMetrics.enabled
+  - name: grafana
+    version: "8.6.*"
+    repository: https://grafana.github.io/helm-charts
+    condition: grafana.enabled
+  - name: common
+    repository: oci://registry-1.docker.io/bitnamicharts
+    tags: [bitnami-common]
+    version: 2.x.x
+"""
+
+
+def test_a_chart_folder_must_hold_the_dependencies_its_chart_yaml_lists(tmp_path: Path) -> None:
+    chart = _chart(tmp_path / "stack", "stack", KPS_DEPENDENCIES)
+    _chart(chart / "charts" / "crds", "crds")
+    problem = chart_path_problem(tmp_path, "stack")
+    assert problem is not None
+    assert "chart path 'stack'" in problem
+    assert "not in its charts/ folder: kube-state-metrics, grafana, common" in problem
+    assert f"helm dependency build {chart}" in problem
+    # present under any folder or archive name: helm goes by the subchart's own name
+    _chart(chart / "charts" / "ksm-vendored", "kube-state-metrics")
+    _archive(chart / "charts", "grafana-8.6.4.tgz", "grafana", tmp_path)
+    _archive(chart / "charts", "vendored.tgz", "common", tmp_path)
+    assert chart_path_problem(tmp_path, "stack") is None
+    (chart / "charts" / "vendored.tgz").write_bytes(b"not a tar")  # an unreadable archive counts as absent
+    assert "folder: common;" in (chart_path_problem(tmp_path, "stack") or "")
+
+
+def test_an_apiversion_v1_charts_requirements_yaml_and_a_broken_list_are_named(tmp_path: Path) -> None:
+    chart = _chart(tmp_path / "old", "old")
+    (chart / "requirements.yaml").write_text("dependencies:\n  - name: redis\n    version: 10.x\n")
+    assert "folder: redis;" in (chart_path_problem(tmp_path, "old") or "")
+    _chart(tmp_path / "bad", "bad", "dependencies: [oops\n")
+    assert "Chart.yaml is not valid YAML (line" in (chart_path_problem(tmp_path, "bad") or "")
+    _chart(tmp_path / "odd", "odd", "dependencies:\n  - redis\n")
+    assert "dependencies must be a list of tables, each with a name" in (chart_path_problem(tmp_path, "odd") or "")
+    _chart(tmp_path / "none", "none", "dependencies: []\n")
+    assert chart_path_problem(tmp_path, "none") is None
+
+
+def test_the_dependency_check_agrees_with_helm(tmp_path: Path, helm_bin: Path) -> None:
+    """What the check refuses is what helm refuses to render, and what it passes helm renders."""
+    import subprocess
+
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           **{k: str(tmp_path / k) for k in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME")}}
+    chart = _chart(tmp_path / "stack", "stack", KPS_DEPENDENCIES)
+    _chart(chart / "charts" / "crds", "crds")
+    _chart(chart / "charts" / "ksm", "kube-state-metrics")
+    _archive(chart / "charts", "vendored.tgz", "common", tmp_path)
+
+    def helm_template() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(helm_bin), "template", "r", str(chart), "--set", "grafana.enabled=false"],  # noqa: S603
+                              capture_output=True, text=True, env=env, timeout=60, check=False)
+
+    refused = helm_template()
+    assert refused.returncode != 0 and "missing in charts/ directory: grafana" in refused.stderr
+    assert "folder: grafana;" in (chart_path_problem(tmp_path, "stack") or "")
+    _archive(chart / "charts", "gf.tgz", "grafana", tmp_path)
+    rendered = helm_template()
+    assert rendered.returncode == 0, rendered.stderr
+    assert "name: common-r" in rendered.stdout or "name: stack-r" in rendered.stdout
+    assert chart_path_problem(tmp_path, "stack") is None

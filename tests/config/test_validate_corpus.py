@@ -48,6 +48,10 @@ FILES: dict[str, Any] = {
     "link.yaml": ("symlink", "notyaml.yaml"),
     "good.yaml": "a: 1\n",
     "charts/tiny/Chart.yaml": "apiVersion: v2\nname: tiny\nversion: 0.1.0\n",
+    # bitnami-style: `common` listed, `helm dependency build` never run
+    "charts/undeps/Chart.yaml": ("apiVersion: v2\nname: undeps\nversion: 0.1.0\ndependencies:\n"
+                                 "  - name: common\n    version: 2.x.x\n"
+                                 "    repository: oci://registry-1.docker.io/bitnamicharts\n"),
 }
 
 
@@ -120,6 +124,8 @@ RELEASE_BAD: dict[str, list[tuple[str, str, list[str]]]] = {
         ('"missing-chart"', "file", ["'missing-chart'", "not found"]),
         ('"afile.txt"', "file", ["'afile.txt'", "not a chart archive"]),
         ('"emptydir"', "file", ["'emptydir'", "without Chart.yaml"]),
+        ('"charts/undeps"', "file", ["'charts/undeps'", "not in its charts/ folder: common",
+                                     "helm dependency build"]),
     ],
     "namespace": [
         ("5", "wrong-type", ["expected a string, got an integer"]),
