@@ -9,9 +9,9 @@
 * each ``yaml_files_content[].yaml_content`` is YAML whose document is a mapping;
 * a local chart (``path``, or a ``chart`` that starts with ``./``, ``../``
   or ``/``) is a chart folder (holding ``Chart.yaml``) or a chart archive
-  (``.tgz``, a gzip tar); a chart folder whose ``Chart.yaml`` lists
-  ``dependencies`` holds each of them in its ``charts/`` folder, as helm
-  requires before it installs or renders it (:func:`missing_dependencies`).
+  (``.tgz``, a gzip tar); a chart folder's ``Chart.yaml`` passes helm's checks,
+  and the folder holds in ``charts/`` each of the ``dependencies`` it lists, as
+  helm requires before it installs or renders it (:func:`missing_dependencies`).
 
 Messages name the entry's dotted path, the path as written and as resolved;
 they never hold a file's content.
@@ -174,7 +174,7 @@ def chart_path_problem(project_dir: Path, given: str) -> str | None:
     if path.is_dir():
         if not (path / "Chart.yaml").is_file():
             return f"{label} is a folder without Chart.yaml, not a chart"
-        return _dependencies_problem(label, path)
+        return _chart_folder_problem(label, path)
     if not path.is_file():
         return f"{label} is not a chart folder or archive"
     import tarfile  # only for archives: a project of chart folders does without it
@@ -188,12 +188,13 @@ def chart_path_problem(project_dir: Path, given: str) -> str | None:
     return None
 
 
-_DEPENDENCIES = re.compile(rb"^dependencies[ \t]*:", re.MULTILINE)
-"""A top-level ``dependencies:`` key in ``Chart.yaml``: only then is it parsed (PyYAML is
-imported for it, not for a chart without dependencies)."""
+_HELM_VERSION = re.compile(
+    r"^v?[0-9]+(\.[0-9]+)?(\.[0-9]+)?(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")
+"""A chart version helm accepts (Masterminds semver's ``NewVersion``: ``1``, ``1.2`` and ``v1.2.3``
+included), compiled on first use."""
 
 
-def _dependencies_problem(label: str, folder: Path) -> str | None:
+def _chart_folder_problem(label: str, folder: Path) -> str | None:
     try:
         missing = missing_dependencies(folder)
     except ValueError as exc:
@@ -208,41 +209,42 @@ def _dependencies_problem(label: str, folder: Path) -> str | None:
 def missing_dependencies(folder: Path) -> list[str]:
     """The names of ``folder/Chart.yaml``'s ``dependencies`` that its ``charts/`` folder does not hold.
 
-    An apiVersion v1 chart lists them in ``requirements.yaml``, which helm 3 still reads
-    (its list replaces ``Chart.yaml``'s).
+    First ``Chart.yaml`` is checked as helm checks it before it installs, upgrades or
+    renders a folder (``Metadata.Validate``), and ``ValueError`` names what it refuses: a
+    file that is not YAML or not a mapping, no ``name`` or ``version``, a version that is not
+    one (``1``, ``1.2`` and ``v1.2.3`` are), a ``type`` other than ``application`` or
+    ``library``, a library chart (not installable), a dependency without a name or two
+    with one name or alias.
 
-    The check helm makes before it installs, upgrades or renders a chart folder
-    (``action.CheckDependencies``): each dependency's ``name`` is the name of a chart in
-    ``charts/``, a folder holding a ``Chart.yaml`` or a chart archive, whatever the folder
-    or file is called (``alias`` and ``condition`` do not matter: a dependency turned off
-    by its condition must be there too). Raises ``ValueError`` naming what cannot be read
-    in ``Chart.yaml``; a subchart that cannot be read counts as absent.
+    Then the check helm makes next (``action.CheckDependencies``): each dependency's
+    ``name`` is the name of a chart in ``charts/``, a folder holding a ``Chart.yaml`` or a
+    chart archive, whatever the folder or file is called (``alias`` and ``condition`` do
+    not matter: a dependency its condition turns off must be there too). An apiVersion v1
+    chart lists them in ``requirements.yaml``, which helm 3 and 4 still read (its list
+    replaces ``Chart.yaml``'s). A subchart that cannot be read counts as absent.
     """
-    deps = None
-    for file in ("requirements.yaml", "Chart.yaml"):  # an apiVersion v1 chart's list wins, as in helm
-        deps = _listed_dependencies(folder / file)
-        if deps is not None:
-            break
+    meta = _chart_yaml(folder / "Chart.yaml", required=True)
+    _check_metadata(meta)
+    deps = meta.get("dependencies")
+    requirements = _chart_yaml(folder / "requirements.yaml", required=False)
+    if requirements.get("dependencies") is not None:
+        deps = requirements["dependencies"]
+        _check_dependencies(deps, "requirements.yaml")
     if not deps:
         return []
-    wanted = [d["name"] for d in deps]
     present = _subchart_names(folder / "charts")
-    return [n for n in dict.fromkeys(wanted) if n not in present]
+    return [n for n in dict.fromkeys(d["name"] for d in deps) if n not in present]
 
 
-def _listed_dependencies(file: Path) -> list[dict[str, Any]] | None:
-    """The ``dependencies`` of ``Chart.yaml`` (or an apiVersion v1 chart's ``requirements.yaml``),
-    None when the file has no such key (or, for ``requirements.yaml``, is absent)."""
+def _chart_yaml(file: Path, *, required: bool) -> dict[str, Any]:
     try:
         raw = file.read_bytes()[: MAX_FILE_BYTES + 1]
     except FileNotFoundError:
-        if file.name == "Chart.yaml":
-            raise ValueError("Chart.yaml cannot be read: not found") from None
-        return None
+        if required:
+            raise ValueError(f"{file.name} cannot be read: not found") from None
+        return {}
     except OSError as exc:
         raise ValueError(f"{file.name} cannot be read: {exc.strerror}") from None
-    if not _DEPENDENCIES.search(raw):
-        return None
     import yaml
 
     try:
@@ -251,12 +253,41 @@ def _listed_dependencies(file: Path) -> list[dict[str, Any]] | None:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ValueError(f"{file.name} is not valid YAML{where}") from None
-    deps = meta.get("dependencies") if isinstance(meta, dict) else None
+    if meta is None and not required:
+        return {}
+    if not isinstance(meta, dict):
+        raise ValueError(f"{file.name} holds {_kind(meta)}, not a mapping")
+    return meta
+
+
+def _check_metadata(meta: dict[str, Any]) -> None:
+    name, version, kind = meta.get("name"), meta.get("version"), meta.get("type")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("Chart.yaml has no name (helm: chart.metadata.name is required)")
+    if version is None or version == "":
+        raise ValueError("Chart.yaml has no version (helm: chart.metadata.version is required)")
+    if isinstance(version, bool) or not isinstance(version, str | int | float) or not _HELM_VERSION.match(str(version)):
+        raise ValueError(f"Chart.yaml's version {str(version)!r} is not a version helm accepts (such as 1.2.3)")
+    if kind not in (None, "", "application", "library"):
+        raise ValueError(f"Chart.yaml's type {kind!r} is neither application nor library")
+    if kind == "library":
+        raise ValueError("it is a library chart (type: library), which helm does not install: "
+                         "name the application chart that depends on it")
+    _check_dependencies(meta.get("dependencies"), "Chart.yaml")
+
+
+def _check_dependencies(deps: Any, file: str) -> None:
     if deps is None:
-        return None
-    if not isinstance(deps, list) or not all(isinstance(d, dict) and isinstance(d.get("name"), str) for d in deps):
-        raise ValueError(f"{file.name}'s dependencies must be a list of tables, each with a name")
-    return deps
+        return
+    if not isinstance(deps, list) or not all(isinstance(d, dict) and isinstance(d.get("name"), str)
+                                             and d["name"].strip() for d in deps):
+        raise ValueError(f"{file}'s dependencies must be a list of tables, each with a name")
+    seen: set[str] = set()
+    for d in deps:
+        key = d.get("alias") or d["name"]
+        if key in seen:
+            raise ValueError(f"{file} lists more than one dependency with name or alias {key!r}")
+        seen.add(key)
 
 
 def _subchart_names(charts: Path) -> set[str]:

@@ -177,3 +177,53 @@ def test_the_dependency_check_agrees_with_helm(tmp_path: Path, helm_bin: Path) -
     assert rendered.returncode == 0, rendered.stderr
     assert "name: common-r" in rendered.stdout or "name: stack-r" in rendered.stdout
     assert chart_path_problem(tmp_path, "stack") is None
+
+
+# Chart.yaml files helm refuses before it renders anything, and the words of firestream's message
+REFUSED_CHART_YAML = [
+    ("apiVersion: v2\nname: app\n", "chart.metadata.version is required", "has no version"),
+    ("apiVersion: v2\nversion: 1.0.0\n", "chart.metadata.name is required", "has no name"),
+    ("apiVersion: v2\nname: app\nversion: one\n", 'chart.metadata.version "one" is invalid',
+     "version 'one' is not a version helm accepts"),
+    ("apiVersion: v2\nname: app\nversion: 1.0.0\ntype: weird\n", "must be application or library",
+     "type 'weird' is neither application nor library"),
+    ("apiVersion: v2\nname: app\nversion: 1.0.0\ntype: library\n", "library charts are not installable",
+     "library chart"),
+    ("apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - {name: a}\n  - {name: b, alias: a}\n",
+     'more than one dependency with name or alias "a"', "more than one dependency with name or alias 'a'"),
+    ("apiVersion: v2\nname: [app\nversion: 1.0.0\n", "cannot load Chart.yaml", "Chart.yaml is not valid YAML (line "),
+]
+# ... and ones it takes: a number or a short version, no apiVersion (helm assumes v1), a name unlike the folder's
+ACCEPTED_CHART_YAML = ["apiVersion: v2\nname: app\nversion: 1.0\n", "apiVersion: v2\nname: app\nversion: '2'\n",
+                       "name: app\nversion: v1.0.0-rc.1+b\n", "apiVersion: v2\nname: other\nversion: 1.0.0\n"]
+
+
+@pytest.mark.parametrize(("text", "helm_says", "words"), REFUSED_CHART_YAML)
+def test_a_chart_yaml_helm_refuses_is_named(tmp_path: Path, text: str, helm_says: str, words: str) -> None:
+    chart = _chart(tmp_path / "app", "app")
+    (chart / "Chart.yaml").write_text(text)
+    problem = chart_path_problem(tmp_path, "app")
+    assert problem is not None and problem.startswith(f"chart path 'app' ({chart}): ") and words in problem
+
+
+@pytest.mark.parametrize("text", ACCEPTED_CHART_YAML)
+def test_a_chart_yaml_helm_takes_is_fine(tmp_path: Path, text: str) -> None:
+    (_chart(tmp_path / "app", "app") / "Chart.yaml").write_text(text)
+    assert chart_path_problem(tmp_path, "app") is None
+
+
+def test_the_chart_yaml_check_agrees_with_helm(tmp_path: Path, helm_bin: Path) -> None:
+    import subprocess
+
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           **{k: str(tmp_path / k) for k in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME")}}
+    chart = _chart(tmp_path / "app", "app")
+    for text, helm_says, _ in REFUSED_CHART_YAML + [(t, None, None) for t in ACCEPTED_CHART_YAML]:
+        (chart / "Chart.yaml").write_text(text)
+        done = subprocess.run([str(helm_bin), "template", "r", str(chart)],  # noqa: S603
+                              capture_output=True, text=True, env=env, timeout=60, check=False)
+        if helm_says is None:
+            assert done.returncode == 0 and chart_path_problem(tmp_path, "app") is None, (text, done.stderr)
+        else:
+            assert done.returncode != 0 and helm_says in done.stderr, (text, done.stderr)
+            assert chart_path_problem(tmp_path, "app") is not None, text
