@@ -45,7 +45,7 @@ from firestream_core.tools.kubeconfig import ClusterIdentity
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
 
-__all__ = ["FORMAT", "SavedPlan", "apply_command", "check_saved", "check_target", "read_saved", "saved_plan",
+__all__ = ["FORMAT", "SavedPlan", "apply_command", "check_saved", "check_target", "check_unchanged", "read_saved", "saved_plan",
            "write_saved"]
 
 FORMAT = "firestream-plan/2"
@@ -312,21 +312,21 @@ def check_target(
     )
 
 
-def _release_problem(saved: SavedRelease, now: SavedRelease) -> str | None:
+def _release_problem(saved: SavedRelease, now: SavedRelease, since: str = "saved") -> str | None:
     where = f"release '{saved.name}'"
     if saved.namespace != now.namespace:
-        return (f"{where}: its namespace changed since the plan was saved "
+        return (f"{where}: its namespace changed since the plan was {since} "
                 f"(the plan has {saved.namespace}, the config now {now.namespace})")
     if (saved.revision, saved.status) != (now.revision, now.status):
         def seen(rev: int | None, status: str | None) -> str:
             return "not installed" if rev is None else f"revision {rev} ({status})"
 
-        return (f"{where}: the cluster changed since the plan was saved "
+        return (f"{where}: the cluster changed since the plan was {since} "
                 f"(the plan saw {seen(saved.revision, saved.status)}, now {seen(now.revision, now.status)})")
     if saved.desired_digest != now.desired_digest:
-        return f"{where}: its desired state changed since the plan was saved (config, values, options or chart)"
+        return f"{where}: its desired state changed since the plan was {since} (config, values, options or chart)"
     if saved.action != now.action or saved.destructive != now.destructive:
-        return f"{where}: the plan now says {now.action}, the saved plan {saved.action}"
+        return f"{where}: the plan now says {now.action}, the {since} plan {saved.action}"
     return None
 
 
@@ -336,20 +336,47 @@ def check_saved(saved: SavedPlan, fresh: Plan) -> None:
     :raises PlanMismatchError: naming the first release that differs and how
         (every difference is listed in the message).
     """
+    _check_same(saved.releases, fresh, "saved", "refusing to apply the saved plan: ",
+                "make and review a new plan ('firestream plan --out FILE')")
+
+
+def check_unchanged(shown: Plan, fresh: Plan, *, command: str = "apply") -> None:
+    """Refuse ``fresh``, the plan made again after the user confirmed ``shown``, unless it is
+    exactly ``shown``: what ``firestream apply`` (``destroy``) checks after its prompt, for the
+    minutes a person may spend reading the plan (another firestream run waits for the lock,
+    but not a ``helm`` or ``kubectl`` run by hand, nor an edited values file).
+
+    :raises PlanMismatchError: naming each release that differs and how.
+
+    >>> from firestream_core.deploy.plan import Change, Plan
+    >>> shown = Plan(releases=(Change("web", "apps", "generic", "create", ("not deployed",)),), deps={"web": ()})
+    >>> check_unchanged(shown, shown)
+    >>> moved = Plan(releases=(Change("web", "web", "generic", "create", ("not deployed",)),), deps={"web": ()})
+    >>> check_unchanged(shown, moved)
+    Traceback (most recent call last):
+    ...
+    firestream_core.errors.PlanMismatchError: refusing to apply the plan shown: release 'web': its namespace changed since the plan was shown (the plan has apps, the config now web)
+    """
+    _check_same(tuple(_saved_release(c) for c in shown.releases), fresh, "shown",
+                f"refusing to {command} the plan shown: ",
+                f"run 'firestream {command}' again to see the plan as things are now")
+
+
+def _check_same(releases: Sequence[SavedRelease], fresh: Plan, since: str, refusing: str, hint: str) -> None:
     now = {c.name: _saved_release(c) for c in fresh.releases}
     problems: list[str] = []
-    for r in saved.releases:
+    for r in releases:
         current = now.pop(r.name, None)
         if current is None:
             problems.append(f"release '{r.name}': no longer in the project")
             continue
-        problem = _release_problem(r, current)
+        problem = _release_problem(r, current, since)
         if problem:
             problems.append(problem)
-    problems += [f"release '{n}': not in the saved plan" for n in now]
+    problems += [f"release '{n}': not in the {since} plan" for n in now]
     if problems:
         raise PlanMismatchError(
-            "refusing to apply the saved plan: " + "; ".join(problems),
+            refusing + "; ".join(problems),
             release=problems[0].split("'")[1] if "'" in problems[0] else "",
-            hint="make and review a new plan ('firestream plan --out FILE')",
+            hint=hint,
         )

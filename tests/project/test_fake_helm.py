@@ -1243,3 +1243,56 @@ def test_a_plan_naming_a_release_the_project_no_longer_defines_is_refused_typed(
     assert fake_helm.call_log("upgrade") == [] and fake_helm.call_log("uninstall") == []
     assert not (env.dir / ".firestream" / "lock").exists()
     assert again.apply(again.plan()).ok
+
+
+class _Terminal:
+    """stdin as a terminal, for the confirmation prompt."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_what_changes_while_the_plan_is_read_at_the_prompt_is_refused_whole(env, fake_helm, monkeypatch, capsys):
+    """The minutes a person reads the plan: a helm run by hand, or an edited values file, makes the
+    plan made again differ from the one shown, and nothing runs; unchanged, the plan runs."""
+    path = env.write(block("a"), block("b", ("a",), extra='values_files = ["b.yaml"]\n'))
+    (env.dir / "b.yaml").write_text("message: one\n")
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'two'\n"),
+              block("b", ("a",), extra='values_files = ["b.yaml"]\n'))
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    capsys.readouterr()
+
+    def by_hand(question: str) -> str:  # someone upgrades 'b' with helm while the plan is on screen
+        subprocess.run([str(fake_helm.binary), "upgrade", "b", "fixtures/tiny-app", "--install",  # noqa: S603
+                        "--namespace", "default"], env={**os.environ, **fake_helm.env}, check=True,
+                       capture_output=True)
+        return "y"
+
+    monkeypatch.setattr("builtins.input", by_hand)
+    fake_helm.reset_calls()
+    assert main(["apply", "-f", str(path), *env.flags]) == 1
+    err = capsys.readouterr().err
+    assert ("error: refusing to apply the plan shown: release 'b': the cluster changed since the plan was shown "
+            "(the plan saw revision 1 (deployed), now revision 2 (deployed))") in err
+    assert "hint: run 'firestream apply' again to see the plan as things are now" in err
+    assert [c.release for c in fake_helm.call_log("upgrade")] == ["b"]  # the hand's, none of firestream's
+
+    def edits(question: str) -> str:  # an edited values file: the digest differs
+        (env.dir / "b.yaml").write_text("message: edited\n")
+        return "y"
+
+    monkeypatch.setattr("builtins.input", edits)
+    fake_helm.reset_calls()
+    assert main(["apply", "-f", str(path), *env.flags]) == 1
+    assert "release 'b': its desired state changed since the plan was shown" in capsys.readouterr().err
+    assert fake_helm.call_log("upgrade") == []
+
+    monkeypatch.setattr("builtins.input", lambda question: "y")  # nothing changed meanwhile: it runs
+    assert main(["apply", "-f", str(path), *env.flags]) == 0
+    assert sorted(c.release for c in fake_helm.call_log("upgrade")) == ["a", "b"]
+    monkeypatch.setattr("builtins.input", by_hand)  # destroy checks the same way
+    fake_helm.reset_calls()
+    assert main(["destroy", "-f", str(path), *env.flags]) == 1
+    assert "error: refusing to destroy the plan shown: release 'b': the cluster changed" in capsys.readouterr().err
+    assert fake_helm.call_log("uninstall") == []

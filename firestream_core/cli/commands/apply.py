@@ -142,6 +142,21 @@ def confirm(question: str, args: argparse.Namespace, what: str) -> bool:
     return answer in ("y", "yes")
 
 
+def still_the_plan(args: argparse.Namespace, shown: Any, make_plan: Any, command: str) -> Any:
+    """After a person confirmed ``shown`` at the prompt: the plan made again, refused unless it
+    is exactly the one shown (:func:`~firestream_core.deploy.saved.check_unchanged`). Reading a
+    plan takes minutes, and the lock keeps only other firestream runs out: a ``helm`` command
+    or an edited values file in the meantime would make apply do what the screen did not show.
+    With ``--yes`` (no prompt, no wait) the plan is carried out as made."""
+    if args.yes or args.dry_run:
+        return shown
+    from firestream_core.deploy.saved import check_unchanged
+
+    fresh = make_plan()
+    check_unchanged(shown, fresh, command=command)
+    return fresh
+
+
 def recorded_lines(plan: Any) -> str:
     """One line per release the run records because the cluster already matches it (an entry
     that only lacked the newer digest fields is refreshed silently)."""
@@ -238,11 +253,15 @@ def run(args: argparse.Namespace) -> int:
         # another environment, cluster or overrides: refused before the lock (a state Lease in
         # the wrong cluster) and before any cluster call
         project.check_saved_target(saved, args.plan_file, flags=target_flags(args))
-    with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
+    def make_plan() -> Any:
         plan = planned(args, project, saved)
         if getattr(args, "repair_drift", False):
             # drifted no-op releases -> upgrade "drift repair", checked with the plan's tools
             plan, _ = project.repair_drift(plan)
+        return plan
+
+    with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
+        plan = make_plan()
         print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
         if not plan.has_changes:
             record_only(args, project, plan)
@@ -251,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
         if not confirm("Apply these changes?", args, "apply"):
             print("Cancelled: nothing was changed.")
             return 1
+        plan = still_the_plan(args, plan, make_plan, "apply")
         code = execute(args, project, plan, destroy=False)
         if code == 0 and getattr(args, "detailed_exitcode", False):
             return 2  # changes were applied (helmfile's apply --detailed-exitcode)

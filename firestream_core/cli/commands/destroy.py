@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from firestream_core.cli.commands.apply import (
     add_run_arguments,
     check_run_arguments,
     confirm,
     execute,
+    still_the_plan,
 )
 from firestream_core.cli.commands.plan import (
     add_target_arguments,
@@ -45,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     check_run_arguments(args)
     project = load_project(args)
     with nullcontext() if args.dry_run else project.lock("firestream destroy", timeout=args.lock_timeout):
-        plan = project.plan(selection(args, project), args.include_deps, destroy=True, force=args.force)
+        def make_plan() -> Any:
+            return project.plan(selection(args, project), args.include_deps, destroy=True, force=args.force)
+
+        plan = make_plan()
         print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
         if not plan.has_changes:
             print("Nothing to destroy.")
@@ -53,4 +58,4 @@ def run(args: argparse.Namespace) -> int:
         if not confirm("Destroy these releases?", args, "destroy"):
             print("Cancelled: nothing was changed.")
             return 1
-        return execute(args, project, plan, destroy=True)
+        return execute(args, project, still_the_plan(args, plan, make_plan, "destroy"), destroy=True)
