@@ -1296,3 +1296,29 @@ def test_what_changes_while_the_plan_is_read_at_the_prompt_is_refused_whole(env,
     assert main(["destroy", "-f", str(path), *env.flags]) == 1
     assert "error: refusing to destroy the plan shown: release 'b': the cluster changed" in capsys.readouterr().err
     assert fake_helm.call_log("uninstall") == []
+
+
+def test_a_rollback_whose_revisions_move_at_the_prompt_is_refused(env, fake_helm, monkeypatch, capsys):
+    path = env.write(block("a", extra="[deployments.generic.values]\nmessage = 'one'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'two'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    fake_helm.fail_on("upgrade", "a")
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'three'\n"))
+    main(["apply", "--yes", "-f", str(path), *env.flags])  # fails: 'a' is rolled back by --atomic
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    capsys.readouterr()
+    before = fake_helm.release("a")["revision"]
+
+    def by_hand(question: str) -> str:
+        subprocess.run([str(fake_helm.binary), "rollback", "a", "1"], env={**os.environ, **fake_helm.env},  # noqa: S603
+                       check=True, capture_output=True)
+        return "y"
+
+    monkeypatch.setattr("builtins.input", by_hand)
+    fake_helm.reset_calls()
+    assert main(["rollback", "a", "--to-revision", "2", "-f", str(path), *env.flags]) == 1
+    err = capsys.readouterr().err
+    assert "error: refusing to roll back the plan shown: the cluster changed while it was shown: release 'a': " in err
+    assert [c.release for c in fake_helm.call_log("rollback")] == ["a"]  # the hand's only
+    assert fake_helm.release("a")["revision"] == before + 1

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from firestream_core.ops.rollback import RollbackStep
 
 EXAMPLES = """
 firestream rollback                      # every release back to its last successful apply
@@ -86,9 +90,29 @@ def run(args: argparse.Namespace) -> int:
         if not confirm("Roll these releases back?", args, "roll back"):
             print("Cancelled: nothing was changed.")
             return 1
+        if not args.yes:  # the prompt waited: roll back only what is still what was shown
+            check_steps_unchanged(steps, plan_rollback(target, names, args.to_revision, tools[1].list_releases()))
         outcomes = run_rollback(target, steps, tools)
     print()
     print(format_table(["release", "result", "revision", "duration", "why"],
                        [[o.name, o.result, o.revision or "-", format_duration(o.duration),
                          "" if o.result == "ok" else shorten(o.reason)] for o in outcomes]), end="")
     return 0 if all(o.result == "ok" for o in outcomes) else 1
+
+
+def check_steps_unchanged(shown: list[RollbackStep], fresh: list[RollbackStep]) -> None:
+    """Refuse when the rollback steps made again after the prompt are not the ones shown (a
+    release upgraded or rolled back by hand meanwhile: its revisions moved).
+
+    :raises PlanMismatchError: naming each release whose step differs.
+    """
+    from firestream_core.errors import PlanMismatchError
+
+    now = {s.name: s for s in fresh}
+    problems = [f"release '{s.name}': the plan showed {s.action} ({s.reason}), now {now[s.name].action} "
+                f"({now[s.name].reason})" if s.name in now else f"release '{s.name}': no longer in the rollback plan"
+                for s in shown if now.get(s.name) != s]
+    if problems:
+        raise PlanMismatchError("refusing to roll back the plan shown: the cluster changed while it was shown: "
+                                + "; ".join(problems), release=problems[0].split("'")[1],
+                                hint="run 'firestream rollback' again to see the plan as things are now")
