@@ -66,7 +66,26 @@ def format_duration(seconds: float | None) -> str:
 
 
 def _change_row(c: Change) -> list[str]:
-    return [SYMBOLS.get(c.action, "?"), c.name, c.namespace, c.action, c.reason]
+    return [SYMBOLS.get(c.action, "?"), c.name, c.namespace, c.action, chart_cell(c), c.reason]
+
+
+def chart_cell(c: Change) -> str:
+    """The plan's ``chart`` column: the chart and exact version the change leaves running
+    (a constraint the plan resolved follows in brackets), or, for a destroy, the one it
+    removes; ``-`` when neither is known.
+
+    >>> from firestream_core.deploy.plan import Change
+    >>> chart_cell(Change("db", "data", "postgresql", "create", desired_chart="postgresql",
+    ...                   desired_version="13.4.2", version_constraint="^13"))
+    'postgresql 13.4.2 (^13)'
+    """
+    inst = c.installed
+    if c.action == "destroy":
+        return f"{inst.chart_name} {inst.chart_version}".strip() if inst is not None and inst.chart_name else "-"
+    if not c.desired_chart:
+        return "-"
+    cell = f"{c.desired_chart} {c.desired_version}" if c.desired_version else c.desired_chart
+    return f"{cell} ({c.version_constraint})" if c.version_constraint else cell
 
 
 COLORS = {"create": "32", "upgrade": "33", "recover": "35", "reinstall": "31", "destroy": "31", "no-op": "2",
@@ -110,10 +129,10 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
 
     ::
 
-        release  namespace  action   why
+        release  namespace  action   chart               why
         ...
-        + db     default    create   not deployed
-        ~ api    default    upgrade  values changed: env.LOG_LEVEL, replicaCount
+        + db     default    create   postgresql 13.2.24  not deployed
+        ~ api    default    upgrade  api 1.4.0           values changed: env.LOG_LEVEL, replicaCount
 
         Value changes:
           api
@@ -136,7 +155,7 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
     head = "Destroy plan" if plan.destroy else "Plan"
     if not rows:
         return f"{head}: nothing to do (no releases selected).\n"
-    table = format_table(["", "release", "namespace", "action", "why"], rows)
+    table = format_table(["", "release", "namespace", "action", "chart", "why"], rows)
     table = _paint_rows(table, [c.action for c in shown], color)
     steps = [(c.name, line) for c in plan.releases if c.is_change for line in c.destructive]
     if steps:

@@ -25,12 +25,28 @@ def _plan() -> Plan:
 def test_format_plan_lists_every_release_and_summary() -> None:
     text = format_plan(_plan())
     lines = text.splitlines()
-    assert lines[2].split() == ["+", "db", "default", "create", "not", "deployed"]
+    assert lines[0].split() == ["release", "namespace", "action", "chart", "why"]
+    assert lines[2].split() == ["+", "db", "default", "create", "-", "not", "deployed"]
     assert lines[3].split()[:4] == ["~", "api", "default", "upgrade"]
     assert "values changed: replicaCount" in lines[3]
     assert lines[4].split()[:4] == ["=", "web", "default", "no-op"]
     assert lines[-1] == "Plan: 1 to create, 1 to upgrade, 1 unchanged."
     assert "web" not in format_plan(_plan(), show_noop=False)
+
+
+def test_the_chart_column_names_what_each_change_leaves_running() -> None:
+    from firestream_core.model import InstalledRelease
+
+    installed = InstalledRelease("db", "default", 3, "deployed", "postgresql-13.2.24")
+    plan = Plan(releases=(
+        Change("db", "default", "postgresql", "upgrade", ("chart 13.2.24 -> 13.4.2",), installed=installed,
+               desired_chart="postgresql", desired_version="13.4.2", version_constraint="^13"),
+        Change("web", "default", "generic", "create", ("not deployed",), desired_chart="web", desired_version="0.1.0"),
+        Change("old", "default", "generic", "destroy", ("destroy requested",), installed=installed),
+    ), deps={"db": (), "web": (), "old": ()})
+    rows = [line.split("  ") for line in format_plan(plan).splitlines()[2:5]]
+    assert [[cell.strip() for cell in row if cell.strip()][4] for row in rows] == [
+        "postgresql 13.4.2 (^13)", "web 0.1.0", "postgresql 13.2.24"]
 
 
 def test_format_plan_lists_destructive_steps_under_the_table() -> None:
