@@ -106,6 +106,15 @@ _STATEFULSET_FORBIDDEN = (
     "are forbidden")
 
 
+def _go_selector(selector: Any) -> str:
+    """A label selector as the API server prints it in an error (Go's ``%#v``)."""
+    sel = selector if isinstance(selector, dict) else {}
+    labels = ", ".join(f'"{k}":"{v}"' for k, v in sorted((sel.get("matchLabels") or {}).items()))
+    exprs = sel.get("matchExpressions")
+    return (f"v1.LabelSelector{{MatchLabels:map[string]string{{{labels}}}, MatchExpressions:"
+            + ("[]v1.LabelSelectorRequirement(nil)" if not exprs else f"[]v1.LabelSelectorRequirement{exprs!r}") + "}")
+
+
 def _check_immutable(rtype: ResourceType, new: Obj, old: Obj) -> None:
     """Refuse an update of an immutable field as the API server does (422 ``Invalid``)."""
     name = str(old["metadata"].get("name", ""))
@@ -115,7 +124,7 @@ def _check_immutable(rtype: ResourceType, new: Obj, old: Obj) -> None:
         return
     if rtype.kind in ("Deployment", "ReplicaSet", "DaemonSet") and spec.get("selector") != old_spec.get("selector"):
         raise ApiError(422, "Invalid", f'{kind} "{name}" is invalid: spec.selector: Invalid value: '
-                       f"{spec.get('selector')!r}: field is immutable",
+                       f"{_go_selector(spec.get('selector'))}: field is immutable",
                        {"name": name, "group": rtype.group, "kind": rtype.kind, "causes": [
                            {"reason": "FieldValueInvalid", "message": "Invalid value: field is immutable",
                             "field": "spec.selector"}]})
