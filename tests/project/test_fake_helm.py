@@ -34,6 +34,12 @@ mirror = "http://127.0.0.1:9/mirror"
 """
 
 
+
+def applied_upgrades(fake_helm):
+    """The ``helm upgrade`` calls that change a release: not apply's check of an upgrade for
+    immutable fields (helm's ``--dry-run=server`` of the same call, before any change)."""
+    return [c for c in fake_helm.call_log("upgrade") if "--dry-run=server" not in c.argv]
+
 def block(name: str, deps: tuple[str, ...] = (), *, repo: str = "fixtures", version: str = "0.1.0",
           extra: str = "") -> str:
     dep = f"depends_on = [{', '.join(repr(d) for d in deps)}]\n" if deps else ""
@@ -174,7 +180,7 @@ def test_one_value_changed_upgrades_only_that_release(env, fake_helm):
     assert [(c.name, c.action, c.reasons) for c in plan.changes] == [
         ("b", "upgrade", ("values changed: message",))]
     assert env.load().apply(plan).ok
-    assert [c.release for c in fake_helm.call_log("upgrade")] == ["b"]
+    assert [c.release for c in applied_upgrades(fake_helm)] == ["b"]
     assert fake_helm.release("b")["values"]["message"] == "two"
 
 
@@ -193,7 +199,7 @@ def test_local_chart_edited_without_a_version_bump_is_upgraded(env, fake_helm):
         ("web", "upgrade", ("chart files changed",))]
     fake_helm.reset_calls()
     assert env.load().apply(plan).ok
-    assert [c.release for c in fake_helm.call_log("upgrade")] == ["web"]
+    assert [c.release for c in applied_upgrades(fake_helm)] == ["web"]
     assert not env.load().plan().has_changes
     (chart / "values.yaml").write_text("replicaCount: 2\n")  # the chart's own values are chart files
     assert [c.reasons for c in env.load().plan().changes] == [("chart files changed",)]
@@ -938,7 +944,7 @@ def test_cli_apply_repair_drift_asks_helm_version_once(env, fake_helm, capsys):
     ops = [c.op for c in fake_helm.call_log()]
     assert ops.count("version") == 1
     assert ops.count("list") == 1
-    assert sorted(c.release for c in fake_helm.call_log("upgrade")) == ["a", "b"]
+    assert sorted(c.release for c in applied_upgrades(fake_helm)) == ["a", "b"]
 
 
 # -- plan: the Python work that needs no cluster is done while helm lists ----------------------
@@ -1016,8 +1022,11 @@ def test_a_version_constraint_is_planned_applied_rendered_and_recorded_at_one_ve
     plan = project.plan()
     assert plan["web"].reasons == ("version changed 0.1.0 -> 0.1.2 (^0.1)",)
     assert project.apply(plan).ok
-    (upgrade,) = fake_helm.calls("upgrade")
+    (upgrade,) = [list(c.argv) for c in applied_upgrades(fake_helm)]
     assert upgrade[upgrade.index("--version") + 1] == "0.1.2"
+    # the immutable-field check before it rendered the same version (helm's dry run of the upgrade)
+    (check,) = [c for c in fake_helm.calls("upgrade") if "--dry-run=server" in c]
+    assert check[check.index("--version") + 1] == "0.1.2"
     assert [c[:2] for c in fake_helm.calls("repo add")] == [["repo", "add"]]  # once: the plan's, not pre_exec's
     assert fake_helm.release("web")["version"] == "0.1.2"
     assert state_entry(env.dir, "default/web")["version"] == "0.1.2"

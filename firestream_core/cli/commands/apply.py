@@ -243,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "repair_drift", False):
             # drifted no-op releases -> upgrade "drift repair", checked with the plan's tools
             plan, _ = project.repair_drift(plan)
+        # an upgrade the API server will refuse (an immutable field) is shown refused, and stopped
+        plan = project.refuse_immutable(plan)
         print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
         if not plan.has_changes:
             record_only(args, project, plan)

@@ -178,12 +178,13 @@ def run(args: argparse.Namespace) -> int:
             print_plan_hooks,  # which helm hooks each change fires
         )
 
-        target, helm = project.hooks_input(), project.tools()[1]
+        _, helm, kubectl = project.tools()
+        target = project.hooks_input()
         if not args.json:
             print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
-            print(print_plan_hooks(target, plan, False, helm), end="")
+            print(print_plan_hooks(target, plan, False, helm, kubectl), end="")
         else:
-            print(plan_json(project, plan, print_plan_hooks(target, plan, True, helm)))
+            print(plan_json(project, plan, print_plan_hooks(target, plan, True, helm, kubectl)))
     elif args.json:
         from firestream_core.cli.logs import redact
 
