@@ -509,14 +509,22 @@ class ImmutableChange:
 
 def immutable_way_on(changes: Iterable[ImmutableChange]) -> str:
     """What to do about ``changes``: delete each object keeping what it owns, or change the values.
+    A PersistentVolumeClaim is never offered for deletion (its volume may go with it).
 
     >>> key = ObjectKey("apps", "Deployment", "web", "api")
     >>> print(immutable_way_on([ImmutableChange(key, "spec.selector")]))
     delete the object first, keeping its pods and volumes (helm creates it anew): kubectl delete deployment.apps api -n web --cascade=orphan; or change the values so that these fields stay as deployed
+    >>> print(immutable_way_on([ImmutableChange(ObjectKey("", "PersistentVolumeClaim", "web", "up"), "spec.accessModes")]))
+    change the values so that these fields stay as deployed (a PersistentVolumeClaim is not deleted: its volume may go with it)
     """
-    commands = "; ".join(dict.fromkeys(c.orphan_command for c in changes))
-    return ("delete the object first, keeping its pods and volumes (helm creates it anew): "
-            f"{commands}; or change the values so that these fields stay as deployed")
+    changes = list(changes)
+    commands = "; ".join(dict.fromkeys(c.orphan_command for c in changes if c.key.kind != "PersistentVolumeClaim"))
+    claims = any(c.key.kind == "PersistentVolumeClaim" for c in changes)
+    values = "change the values so that these fields stay as deployed" + (
+        " (a PersistentVolumeClaim is not deleted: its volume may go with it)" if claims else "")
+    if not commands:
+        return values
+    return f"delete the object first, keeping its pods and volumes (helm creates it anew): {commands}; or {values}"
 
 
 STATEFULSET_MUTABLE = frozenset({"replicas", "ordinals", "template", "updateStrategy",

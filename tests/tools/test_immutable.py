@@ -228,3 +228,13 @@ def test_the_way_on_is_an_orphaning_delete_of_the_object() -> None:
     assert found[0].to_dict() == {"kind": "StatefulSet", "group": "apps", "namespace": "data",
                                   "name": "db-postgresql", "field": "spec.selector", "detail": None,
                                   "delete_command": found[0].orphan_command}
+
+
+def test_a_claim_is_never_offered_for_deletion() -> None:
+    from firestream_core.tools.manifests import immutable_way_on
+
+    found = immutable_changes(split_manifest(claim("2Gi")), split_manifest(claim("1Gi")), "data") + \
+        immutable_changes(split_manifest(postgresql()), split_manifest(postgresql(component="x")), "data")
+    text = immutable_way_on(found)
+    assert "kubectl delete statefulset.apps db-postgresql -n data --cascade=orphan" in text
+    assert "persistentvolumeclaim" not in text and "its volume may go with it" in text
