@@ -146,6 +146,12 @@ class HelmCommandError(HelmError):
     """Any other helm/kubectl failure; ``stderr`` is redacted."""
 
 
+class ImmutableFieldError(HelmCommandError):
+    """The API server refused to change an immutable field of an object (a Deployment's or a
+    StatefulSet's selector, a StatefulSet's volumeClaimTemplates...): the message names each
+    object and field, the hint how to go on."""
+
+
 class RegistryAuthError(HelmError):
     """An OCI registry or a chart repository refused the credentials, or asked for some and got none."""
 

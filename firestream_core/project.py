@@ -1481,7 +1481,56 @@ class Project:
                 raise FirestreamError(f"this is a {kind} plan; pass it to {'destroy' if plan.destroy else 'apply'}()")
             else:
                 self._check_plan_releases(plan)
+            if not destroy:  # an upgrade the API server refuses is stopped before any change
+                plan = self.refuse_immutable(plan, helm=tools[1], kubectl=tools[2])
             return Run(self._run_input(), plan, tools, backend, options).go()
+
+    def refuse_immutable(self, plan: Plan, *, helm: Helm | None = None, kubectl: Kubectl | None = None) -> Plan:
+        """``plan`` with each upgrade the API server will refuse refused before any change.
+
+        An upgrade that changes an immutable field (a Deployment's selector, a StatefulSet's
+        volumeClaimTemplates: :func:`~firestream_core.tools.manifests.immutable_changes`)
+        fails inside helm, its earlier objects already patched. Each planned upgrade is
+        rendered as ``diff`` renders it and compared with the manifest helm holds
+        (:func:`~firestream_core.ops.render.refused_upgrades`); a refused one gets the
+        refusal in its reasons and ``problems``, so that apply stops it (and skips what
+        depends on it) before anything of it changes, and the plan apply prints says why.
+        :meth:`apply` calls it once per plan (``Plan.immutable_checked``); ``firestream
+        plan`` and ``firestream apply`` before they print the plan. A destroy plan is
+        returned as it is.
+
+        Example::
+
+            plan = project.refuse_immutable(project.plan())
+            for name, problem in plan.problems:
+                print(name, problem)
+        """
+        if plan.destroy or plan.immutable_checked:
+            return plan
+        from firestream_core.ops.render import refused_upgrades
+        from firestream_core.tools.manifests import immutable_way_on
+
+        planned = self._planned if self._planned is not None and self._planned[0] is plan else None
+        if helm is None or kubectl is None:
+            _, helm_made, kubectl_made = planned[1] if planned is not None else self.tools()
+            helm, kubectl = helm or helm_made, kubectl or kubectl_made
+        workers = self.config.settings.concurrency or 4
+        refused = refused_upgrades(self._charts_by_name(), plan, helm, self.project_dir, self.repositories(),
+                                   workers=workers, kubectl=kubectl)
+        releases = []
+        for change in plan.releases:
+            found = refused.get(change.name)
+            if found:
+                fields = ", ".join(f"{c.key.short} {c.field}" for c in found)
+                text = (f"the API server refuses this upgrade: immutable fields change ({'; '.join(map(str, found))});"
+                        f" {immutable_way_on(found)}")
+                change = attrs.evolve(change, reasons=(f"refused: immutable fields change: {fields}", *change.reasons),
+                                      problems=(*change.problems, f"release '{change.name}': {text}"))
+            releases.append(change)
+        checked = attrs.evolve(plan, releases=tuple(releases), immutable_checked=True)
+        if planned is not None:  # the tools plan() made go on to the run of the checked plan
+            self._planned = (checked, planned[1])
+        return checked
 
     def _check_plan_releases(self, plan: Plan) -> None:
         """Refuse a plan naming a release this project does not define, before anything runs.

@@ -264,6 +264,9 @@ class Plan:
     :ivar left_behind: ``(namespace/name, note)`` of each release the state
         records and helm still runs that the config no longer names (renamed,
         moved to another namespace, removed): left as it is, and said so.
+    :ivar immutable_checked: its upgrades were rendered and compared with what helm
+        holds for immutable fields (``Project.refuse_immutable``; ``firestream plan`` and apply do it once): a
+        refused one carries the refusal in its ``problems``.
 
     What :meth:`Project.plan <firestream_core.project.Project.plan>` returns, read the way a
     caller reads it:
@@ -283,6 +286,7 @@ class Plan:
     targets: tuple[str, ...] = ()
     deps: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     left_behind: tuple[tuple[str, str], ...] = ()
+    immutable_checked: bool = attrs.field(default=False, eq=False)
 
     @property
     def changes(self) -> list[Change]:

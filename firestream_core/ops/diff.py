@@ -47,11 +47,22 @@ import yaml
 
 from firestream_core.errors import HelmCommandError, HelmError
 from firestream_core.ops.helm_hooks import release_hooks
-from firestream_core.ops.render import INSTALL, HelmSteps, helm_steps, planned_chart, render_steps
+from firestream_core.ops.render import (
+    INSTALL,
+    HelmSteps,
+    helm_steps,
+    patches,
+    planned_chart,
+    render_steps,
+    still_there,
+)
 from firestream_core.tools.manifests import (
+    ImmutableChange,
     ManifestObject,
     ObjectKey,
     api_group,
+    immutable_changes,
+    immutable_way_on,
     is_builtin_group,
     mask_object,
     split_manifest,
@@ -102,6 +113,9 @@ class ReleaseDiff:
         (helm installs them first; it never upgrades them).
     :ivar value_changes: the plan's ``(path, old, new)`` per changed value,
         sensitive values as ``(sensitive)``.
+    :ivar immutable: the objects the upgrade patches whose immutable fields change
+        (:func:`~firestream_core.tools.manifests.immutable_changes`): the API server
+        refuses the upgrade, and apply refuses the release before any change.
     """
 
     name: str
@@ -115,6 +129,7 @@ class ReleaseDiff:
     hooks: tuple[str, ...] = ()
     crds: tuple[str, ...] = ()
     value_changes: tuple[tuple[str, str, str], ...] = ()
+    immutable: tuple[ImmutableChange, ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -137,6 +152,7 @@ class ReleaseDiff:
             "crds": list(self.crds),
             "value_changes": [{"path": p, "old": o, "new": n} for p, o, n in self.value_changes],
             "objects": [o.to_dict() for o in self.objects],
+            "immutable": [c.to_dict() for c in self.immutable],
         }
 
 
@@ -386,7 +402,10 @@ class _DiffRun:
         desired = [o for o in rendered if not o.is_hook and not o.from_crds_folder]
         objects = _object_diffs(current, desired, change.namespace, red, self.context, change.name)
         status = "changed" if objects or new_crds else "unchanged"
-        return ReleaseDiff(status=status, objects=tuple(objects), hooks=hooks, crds=new_crds, **base)
+        refused = still_there(self.kubectl, immutable_changes(current, desired, change.namespace)) \
+            if patches(steps) else ()
+        return ReleaseDiff(status=status, objects=tuple(objects), hooks=hooks, crds=new_crds, immutable=refused,
+                           **base)
 
     def _manifests(
         self, change: Change, live: bool, steps: HelmSteps
@@ -516,6 +535,9 @@ def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
         elif d.status == "unchanged":
             lines.append("   manifest unchanged")
         lines += [f"   {path}: {old} -> {new}" for path, old, new in d.value_changes]
+        if d.immutable:
+            lines += [f"   ! {c.refusal}" for c in d.immutable]
+            lines.append(f"   ! {immutable_way_on(d.immutable)}")
         for crd in d.crds:
             lines.append(f"   + CRD {crd} (from the chart's crds/ folder; helm installs it first)")
         for o in d.objects:
@@ -537,5 +559,8 @@ def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
         summary += f"; known after apply: {', '.join(pending)}"
     if errors:
         summary += f"; errors: {', '.join(errors)}"
+    refused = [d.name for d in diffs if d.immutable]
+    if refused:
+        summary += f"; apply refuses (immutable fields): {', '.join(refused)}"
     lines.append(summary)
     return "\n".join(lines) + "\n"

@@ -28,12 +28,19 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from firestream_core.errors import HelmError
-from firestream_core.tools.manifests import ManifestObject, split_manifest
+from firestream_core.tools.manifests import (
+    ImmutableChange,
+    ManifestObject,
+    immutable_changes,
+    immutable_way_on,
+    split_manifest,
+)
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
     from firestream_core.model import HelmChart
     from firestream_core.ops.render import HelmSteps
+    from firestream_core.plugin.stage_tools import KubectlTool
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.redact import Redactor
 
@@ -149,6 +156,8 @@ class ReleaseHooks:
         None: those of the action (:data:`ACTION_EVENTS`).
     :ivar tests_run: apply runs ``helm test`` after the change (``run_tests = true``): the
         :attr:`tests` hooks run too (``hooks_disabled`` does not stop ``helm test``).
+    :ivar immutable: the objects the upgrade patches whose immutable fields change (the API
+        server refuses it: :func:`~firestream_core.tools.manifests.immutable_changes`).
     """
 
     release: str
@@ -161,6 +170,7 @@ class ReleaseHooks:
     rollback_revision: int | None = None
     fires: tuple[str, ...] | None = None
     tests_run: bool = False
+    immutable: tuple[ImmutableChange, ...] = ()
 
     @property
     def events(self) -> list[str]:
@@ -220,6 +230,7 @@ class ReleaseHooks:
             "rollback_hooks": None if self.rollback_hooks is None else [h.to_dict() for h in self.rollback_hooks],
             "rollback_revision": self.rollback_revision,
             "error": self.error or None,
+            "immutable": [c.to_dict() for c in self.immutable],
         }
 
 
@@ -259,7 +270,7 @@ class HooksInput:
 
 
 def plan_hooks(
-    project: HooksInput, plan: Plan, helm: Helm, *, all_releases: bool = False
+    project: HooksInput, plan: Plan, helm: Helm, *, all_releases: bool = False, kubectl: KubectlTool | None = None,
 ) -> dict[str, ReleaseHooks]:
     """Each planned release's hooks, read from its rendering.
 
@@ -268,9 +279,18 @@ def plan_hooks(
     uses: as an install or an upgrade, against the cluster so that ``lookup``
     sees what apply sees; a destroyed one: ``helm get hooks`` of the installed
     release); no-op releases only with ``all_releases``. A release that fails
-    to render (as apply would fail) gets ``error``.
+    to render (as apply would fail) gets ``error``. An upgrade's rendering is
+    compared with the installed manifest (``helm get manifest``, as ``diff`` does)
+    for immutable fields that change (``immutable``; with ``kubectl``, not for an object the
+    cluster no longer holds: :func:`~firestream_core.ops.render.still_there`).
     """
-    from firestream_core.ops.render import helm_steps, planned_chart, render_steps
+    from firestream_core.ops.render import (
+        helm_steps,
+        patches,
+        planned_chart,
+        render_steps,
+        still_there,
+    )
     from firestream_core.plugin.helpers import add_chart_repository
 
     repos = project.repositories
@@ -290,8 +310,13 @@ def plan_hooks(
                 # renders it (install or upgrade, against the cluster), as diff does
                 shown = attrs.evolve(info, hooks_disabled=False) if info.hooks_disabled else info
                 rendered = render_steps(helm, shown, project.project_dir, steps, crds=False)
-            out[change.name] = release_hooks(helm, change, steps, rendered, bool(info.hooks_disabled),
-                                             run_tests=chart.settings.run_tests)
+            found = release_hooks(helm, change, steps, rendered, bool(info.hooks_disabled),
+                                  run_tests=chart.settings.run_tests)
+            if patches(steps):
+                current = split_manifest(helm.get_manifest(change.name, change.namespace))
+                refused = still_there(kubectl, immutable_changes(current, rendered, change.namespace))
+                found = attrs.evolve(found, immutable=refused)
+            out[change.name] = found
         except (HelmError, ValueError) as exc:
             message = project.redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             out[change.name] = ReleaseHooks(change.name, change.action, (), bool(info.hooks_disabled), message)
@@ -302,7 +327,14 @@ def format_hooks(hooks: Mapping[str, ReleaseHooks]) -> str:
     """The ``Hooks:`` block ``firestream plan --hooks`` prints under the plan."""
     if not hooks:
         return ""
-    lines = ["", "Hooks:"]
+    lines = []
+    refused = {name: rh.immutable for name, rh in hooks.items() if rh.immutable}
+    if refused:
+        lines += ["", "Immutable fields (apply refuses these releases before any change):"]
+        for name, found in refused.items():
+            lines += [f"  ! {name}: {c.refusal}" for c in found]
+            lines.append(f"  ! {name}: {immutable_way_on(found)}")
+    lines += ["", "Hooks:"]
     width = max(len(n) for n in hooks)
     for name, rh in hooks.items():
         if rh.error:
@@ -338,10 +370,13 @@ def plan_json_with_hooks(plan: Plan, hooks: Mapping[str, ReleaseHooks], indent: 
     for release in data.get("releases", []):
         rh = hooks.get(release.get("release"))
         release["hooks"] = rh.to_dict() if rh is not None else None
+        release["immutable"] = [c.to_dict() for c in rh.immutable] if rh is not None else None
     return json.dumps(data, indent=indent)
 
 
-def print_plan_hooks(project: HooksInput, plan: Plan, as_json: bool, helm: Helm) -> str:
+def print_plan_hooks(
+    project: HooksInput, plan: Plan, as_json: bool, helm: Helm, kubectl: KubectlTool | None = None
+) -> str:
     """What ``firestream plan --hooks`` prints after (or instead of, with ``--json``) the plan."""
-    hooks = plan_hooks(project, plan, helm)
+    hooks = plan_hooks(project, plan, helm, kubectl=kubectl)
     return plan_json_with_hooks(plan, hooks) + "\n" if as_json else format_hooks(hooks)

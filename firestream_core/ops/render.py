@@ -18,6 +18,11 @@ planned release the same way:
   cluster), falling back to ``helm template`` for a ``pending-*`` release
   helm will not dry-run, and to the offline rendering only when the cluster
   cannot render it yet (a kind whose CRD is not installed), by :func:`render_as_apply`.
+
+The same rendering tells which upgrades the API server will refuse because they
+change an immutable field (:func:`refused_upgrades`, compared with the manifest
+helm holds): ``diff`` and ``plan --hooks`` show them, and apply refuses those
+releases before any change.
 """
 
 from __future__ import annotations
@@ -34,12 +39,14 @@ from firestream_core.errors import HelmError, ReleaseLockedError
 from firestream_core.tools.manifests import ManifestObject, split_manifest
 
 if TYPE_CHECKING:
-    from firestream_core.deploy.plan import Change
+    from firestream_core.deploy.plan import Change, Plan
     from firestream_core.model import ChartInfo, HelmChart
+    from firestream_core.plugin.stage_tools import KubectlTool
     from firestream_core.tools.helm import Helm
+    from firestream_core.tools.manifests import ImmutableChange
 
-__all__ = ["INSTALL", "HelmSteps", "helm_steps", "planned_chart", "render_as_apply", "render_steps",
-           "unserved_kind_error"]
+__all__ = ["INSTALL", "HelmSteps", "helm_steps", "patches", "planned_chart", "refused_upgrades", "render_as_apply",
+           "render_steps", "still_there", "unserved_kind_error"]
 
 log = logging.getLogger("firestream.render")
 
@@ -113,6 +120,14 @@ def helm_steps(change: Change, history: Callable[[], Sequence[Mapping[str, Any]]
     # a breaking step that uninstalls follows the recovery's rollback
     breaking = change.breaking is not None and change.breaking.uninstall
     return HelmSteps(rollback_to, uninstall or breaking, "install" if uninstall or breaking else "upgrade", held=True)
+
+
+def patches(steps: HelmSteps) -> bool:
+    """True when ``steps`` patch the installed release's objects in place (a plain upgrade):
+    what its manifest holds is what the API server compares the upgrade with, and an
+    immutable field that changes is refused. Not after an uninstall (the objects are created
+    anew) nor after a recovery's rollback (another revision's objects are patched)."""
+    return steps.then == "upgrade" and not steps.uninstall and steps.rollback_to is None
 
 
 INSTALL = HelmSteps(None, False, "install")
@@ -203,3 +218,58 @@ def _server_rendering(helm: Helm, info: ChartInfo, project_dir: Path, *, is_upgr
         # helm dry-runs no upgrade of a pending-* release (apply recovers it first)
         log.debug("release '%s' is pending: rendered with helm template (revision 1)", info.name)
         return helm.template(info, project_dir, include_crds=False, is_upgrade=is_upgrade, server=True)
+
+
+def still_there(kubectl: KubectlTool | None, changes: Sequence[ImmutableChange]) -> tuple[ImmutableChange, ...]:
+    """``changes`` without those whose object the cluster no longer holds: one deleted (``kubectl
+    delete --cascade=orphan``, the way on) is created anew by the upgrade, not patched. One
+    ``kubectl get`` per object named, none when there is nothing to check; an object that
+    cannot be looked up is kept (the warning stands). Without ``kubectl``: ``changes``."""
+    if kubectl is None or not changes:
+        return tuple(changes)
+    kept = []
+    for c in changes:
+        kind = f"{c.key.kind.lower()}.{c.key.group}" if c.key.group else c.key.kind.lower()
+        try:
+            gone = kubectl.get(kind, c.key.name, namespace=c.key.namespace or None) is None
+        except HelmError as exc:
+            log.debug("cannot look up %s: %s", c.key, exc)
+            gone = False
+        if not gone:
+            kept.append(c)
+    return tuple(kept)
+
+
+def refused_upgrades(
+    charts: Mapping[str, HelmChart], plan: Plan, helm: Helm, project_dir: Path, repositories: Mapping[str, str],
+    *, workers: int = 4, kubectl: KubectlTool | None = None,
+) -> dict[str, tuple[ImmutableChange, ...]]:
+    """The plan's upgrades the API server will refuse: release -> the objects whose immutable
+    fields the upgrade changes (:func:`~firestream_core.tools.manifests.immutable_changes`).
+
+    Each plain upgrade (:func:`patches`) is rendered as ``diff`` renders it and compared with
+    the manifest helm holds (``helm get manifest``), ``workers`` releases at once. A release
+    that cannot be rendered or read now is left out: apply meets, and reports, what helm says.
+    With ``kubectl``, an object the cluster no longer holds is left out (:func:`still_there`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from firestream_core.plugin.helpers import add_chart_repository
+    from firestream_core.tools.manifests import immutable_changes
+
+    def check(change: Change) -> tuple[ImmutableChange, ...]:
+        info = planned_chart(charts[change.name], change).chart_info
+        try:
+            add_chart_repository(helm, info, repositories)
+            rendered = render_steps(helm, info, project_dir, helm_steps(change), crds=False)
+            current = split_manifest(helm.get_manifest(change.name, change.namespace))
+        except (HelmError, ValueError) as exc:
+            log.debug("release '%s': immutable fields not checked: %s", change.name, exc)
+            return ()
+        return still_there(kubectl, immutable_changes(current, rendered, change.namespace))
+
+    upgrades = [c for c in plan.releases if c.is_change and c.name in charts and patches(helm_steps(c))]
+    if not upgrades:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(upgrades)))) as pool:
+        found = dict(zip([c.name for c in upgrades], pool.map(check, upgrades), strict=True))
+    return {name: changes for name, changes in found.items() if changes}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import signal
+from typing import TYPE_CHECKING
 
 from firestream_core.errors import (
     ChartNotFoundError,
@@ -22,11 +23,15 @@ from firestream_core.errors import (
     HelmCommandError,
     HelmError,
     HelmTimeoutError,
+    ImmutableFieldError,
     RegistryAuthError,
     ReleaseLockedError,
     RenderError,
 )
 from firestream_core.tools.process import Completed
+
+if TYPE_CHECKING:
+    from firestream_core.tools.manifests import ImmutableChange
 
 __all__ = [
     "HINTS",
@@ -35,6 +40,7 @@ __all__ = [
     "classify",
     "final_error",
     "helm_error",
+    "immutable_refusals",
     "kubectl_error",
     "kubectl_said",
     "summarize",
@@ -143,6 +149,8 @@ def classify(stderr: str, *, op: str = "") -> type[HelmError]:
         return ChartNotFoundError if re.search(_CHART_FETCH, stderr) else ClusterUnreachableError
     if re.search(_TIMEOUT, stderr):
         return HelmTimeoutError
+    if immutable_refusals(stderr):
+        return ImmutableFieldError
     # (the command's first word: "upgrade --dry-run=server" is an upgrade)
     if re.search(_RELEASE_NOT_FOUND, stderr) and op.split(" ", 1)[0] not in {"upgrade", "install", "template", "pull"}:
         return ReleaseNotFoundError
@@ -151,6 +159,58 @@ def classify(stderr: str, *, op: str = "") -> type[HelmError]:
     if re.search(_RENDER, stderr):
         return RenderError
     return HelmCommandError
+
+
+_INVALID = (r'(?:object (?P<ns>[^/\s:]+)/[^\s:]+ [^:]*?: )?(?P<kind>[A-Za-z]+)(?:\.(?P<group>[a-z0-9.-]+))? '
+            r'"(?P<name>[^"]+)" is invalid: (?P<causes>.*?)(?= && |$)')
+"""An object the API server refused (422 Invalid), as helm repeats it: ``Deployment.apps "web" is
+invalid: spec.selector: ...``; helm 4's server-side apply names its namespace first
+(``server-side apply failed for object shop/web apps/v1, Kind=Deployment: ...``); several are
+joined by `` && ``."""
+
+_IMMUTABLE_CAUSE = (r"(?P<field>[A-Za-z][\w.\[\]]*): (?:Invalid value: .*?: |Forbidden: )?(?:field is immutable"
+                    r"|updates to \w+ spec for fields other than|spec is immutable|field can not be less than"
+                    r"|may not change once set)")
+"""One cause of a refusal that is about an immutable field, with the field it names."""
+
+_STATEFULSET_SPEC = ("a field other than replicas, ordinals, template, updateStrategy, revisionHistoryLimit, "
+                     "persistentVolumeClaimRetentionPolicy and minReadySeconds, such as selector, "
+                     "volumeClaimTemplates, serviceName or podManagementPolicy")
+
+
+def immutable_refusals(stderr: str, namespace: str = "") -> list[ImmutableChange]:
+    """The objects and fields the API server refused to change because they are immutable,
+    read from a failed helm call's error (``namespace``: for an object the error does not place).
+
+    >>> said = ('Error: UPGRADE FAILED: cannot patch "db" with kind StatefulSet: StatefulSet.apps "db" is '
+    ...         "invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', "
+    ...         "'template' and 'updateStrategy' are forbidden")
+    >>> [(c.key.kind, c.key.name, c.field) for c in immutable_refusals(said, "data")]
+    [('StatefulSet', 'db', 'spec')]
+    """
+    from firestream_core.tools.manifests import ImmutableChange, ObjectKey
+
+    out: list[ImmutableChange] = []
+    for m in re.finditer(_INVALID, final_error(stderr), flags=re.M):
+        for cause in re.finditer(_IMMUTABLE_CAUSE, m.group("causes")):
+            field = cause.group("field")
+            key = ObjectKey(m.group("group") or "", m.group("kind"), m.group("ns") or namespace, m.group("name"))
+            detail = _STATEFULSET_SPEC if (key.kind, field) == ("StatefulSet", "spec") else ""
+            if "can not be less than" in cause.group(0):
+                detail = "a decrease"
+            change = ImmutableChange(key, field, detail)
+            if change not in out:
+                out.append(change)
+    return out
+
+
+def _immutable_detail(changes: list[ImmutableChange]) -> str:
+    """What an :class:`ImmutableFieldError` says: each object and field refused, and the way on."""
+    from firestream_core.tools.manifests import immutable_way_on
+
+    objects = "; ".join(str(c) for c in changes)
+    return (f"the API server refused to change immutable fields: {objects}. To upgrade, "
+            f"{immutable_way_on(changes)} ('firestream diff' names each field before apply)")
 
 
 HINTS: dict[type[HelmError], str] = {
@@ -163,6 +223,7 @@ HINTS: dict[type[HelmError], str] = {
     ChartNotFoundError: "check the chart name, version and repository (helm repo add / registry login)",
     RenderError: "the chart failed to render with the given values",
     RegistryAuthError: "check [registries] in firestream.toml: user name and password for this registry",
+    ImmutableFieldError: "firestream diff and plan --hooks name each immutable field an upgrade changes, before apply",
 }
 
 
@@ -232,6 +293,8 @@ def helm_error(
     else:
         cls = classify(stderr, op=op)
         detail = summarize(stderr)
+        if cls is ImmutableFieldError:
+            detail = _immutable_detail(immutable_refusals(stderr, namespace or ""))
     where = ""
     if release:
         where = f" for release '{release}'"

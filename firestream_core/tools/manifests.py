@@ -30,9 +30,13 @@ __all__ = [
     "HIDDEN",
     "HIDDEN_CHANGED",
     "MERGE_KEYS",
+    "STATEFULSET_MUTABLE",
+    "ImmutableChange",
     "ManifestObject",
     "ObjectKey",
     "api_group",
+    "immutable_changes",
+    "immutable_way_on",
     "is_builtin_group",
     "is_secret",
     "manifest_workloads",
@@ -459,3 +463,300 @@ class _Masker:
                 out += [self.mask(v, other[j1 + n] if j1 + n < j2 else _MISSING, "")
                         for n, v in enumerate(node[i1:i2])]
         return out
+
+
+# -- immutable fields --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ImmutableChange:
+    """An object an upgrade patches whose immutable field changes: the API server refuses the patch.
+
+    :ivar key: the object (group, kind, namespace, name).
+    :ivar field: the field, from the object's root (``spec.selector``,
+        ``spec.volumeClaimTemplates``, ``data``): a path, never a value.
+    :ivar detail: what about it changes, when the field alone does not say
+        (``a decrease``, ``claim template 'data'``), never a value.
+    """
+
+    key: ObjectKey
+    field: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"{self.key}: {self.field}{detail}"
+
+    @property
+    def orphan_command(self) -> str:
+        """The ``kubectl delete --cascade=orphan`` that removes the object and keeps what it
+        owns (pods, claims), so that the upgrade creates it anew."""
+        ns = f" -n {self.key.namespace}" if self.key.namespace else ""
+        kind = self.key.kind.lower() + (f".{self.key.group}" if self.key.group else "")
+        return f"kubectl delete {kind} {self.key.name}{ns} --cascade=orphan"
+
+    @property
+    def refusal(self) -> str:
+        """The line that says it: ``apply will fail: StatefulSet.apps/db (namespace data): spec.selector
+        is immutable (the API server refuses the upgrade)``."""
+        return f"apply will fail: {self} is immutable (the API server refuses the upgrade)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.key.kind, "group": self.key.group, "namespace": self.key.namespace or None,
+                "name": self.key.name, "field": self.field, "detail": self.detail or None,
+                "delete_command": self.orphan_command}
+
+
+def immutable_way_on(changes: Iterable[ImmutableChange]) -> str:
+    """What to do about ``changes``: delete each object keeping what it owns, or change the values.
+    A PersistentVolumeClaim is never offered for deletion (its volume may go with it).
+
+    >>> key = ObjectKey("apps", "Deployment", "web", "api")
+    >>> print(immutable_way_on([ImmutableChange(key, "spec.selector")]))
+    delete the object first, keeping its pods and volumes (helm creates it anew): kubectl delete deployment.apps api -n web --cascade=orphan; or change the values so that these fields stay as deployed
+    >>> print(immutable_way_on([ImmutableChange(ObjectKey("", "PersistentVolumeClaim", "web", "up"), "spec.accessModes")]))
+    change the values so that these fields stay as deployed (a PersistentVolumeClaim is not deleted: its volume may go with it)
+    """
+    changes = list(changes)
+    commands = "; ".join(dict.fromkeys(c.orphan_command for c in changes if c.key.kind != "PersistentVolumeClaim"))
+    claims = any(c.key.kind == "PersistentVolumeClaim" for c in changes)
+    values = "change the values so that these fields stay as deployed" + (
+        " (a PersistentVolumeClaim is not deleted: its volume may go with it)" if claims else "")
+    if not commands:
+        return values
+    return f"delete the object first, keeping its pods and volumes (helm creates it anew): {commands}; or {values}"
+
+
+STATEFULSET_MUTABLE = frozenset({"replicas", "ordinals", "template", "updateStrategy",
+                                 "persistentVolumeClaimRetentionPolicy", "minReadySeconds",
+                                 "revisionHistoryLimit"})
+"""The StatefulSet ``spec`` fields an update may change (the API server's list, and
+``revisionHistoryLimit``, which it lets through): any other refuses the update."""
+
+_STATEFULSET_DEFAULTS: Mapping[str, Any] = {"podManagementPolicy": "OrderedReady", "volumeClaimTemplates": [],
+                                            "serviceName": ""}
+"""What the API server stores for a StatefulSet ``spec`` field a manifest leaves out."""
+
+_SELECTOR_KINDS = frozenset({("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "DaemonSet")})
+
+
+def immutable_changes(
+    current: Iterable[ManifestObject], desired: Iterable[ManifestObject], namespace: str = "",
+) -> list[ImmutableChange]:
+    """The objects an upgrade from ``current`` to ``desired`` patches whose immutable fields change.
+
+    ``current`` is the installed release's manifest (``helm get manifest``),
+    ``desired`` what the upgrade applies (rendered as apply renders it);
+    ``namespace`` is the release's, for objects that name none. Objects are
+    paired by group, kind, namespace and name: one that moves to another
+    namespace or kind is deleted and created, never patched. Hooks (helm
+    creates and deletes them) and a chart's ``crds/`` folder (never upgraded)
+    are left out. Checked, conservatively (a field only one manifest sets is
+    compared only where the API server's default for it is known):
+
+    * apps/v1 Deployment, ReplicaSet, DaemonSet: ``spec.selector``;
+    * apps/v1 StatefulSet: every ``spec`` field but :data:`STATEFULSET_MUTABLE`
+      (``selector``, ``volumeClaimTemplates``, ``serviceName``, ``podManagementPolicy``...);
+    * batch/v1 Job: ``spec.selector`` (when both set it) and ``spec.template``;
+    * core Service: ``spec.clusterIP`` / ``spec.clusterIPs`` when both set them, differently;
+    * core PersistentVolumeClaim: any ``spec`` field but ``resources.requests.storage``,
+      which may only grow (a decrease is refused too);
+    * core ConfigMap and Secret marked ``immutable: true``: their data (never shown) and
+      the mark itself.
+
+    Label values and quantities are compared as the API server reads them
+    (``"8Gi"`` equals ``8Gi`` and ``8192Mi``); a label selector's lists in any order.
+
+    >>> old = ManifestObject({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+    ...                       "spec": {"selector": {"matchLabels": {"app": "web"}}}})
+    >>> new = ManifestObject({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+    ...                       "spec": {"selector": {"matchLabels": {"app": "web", "tier": "front"}}}})
+    >>> [str(c) for c in immutable_changes([old], [new], "shop")]
+    ['Deployment.apps/web (namespace shop): spec.selector']
+    """
+    old = {o.key(namespace): o.obj for o in current if not o.is_hook and not o.from_crds_folder}
+    out: list[ImmutableChange] = []
+    for o in desired:
+        if o.is_hook or o.from_crds_folder:
+            continue
+        key = o.key(namespace)
+        before = old.get(key)
+        if before is None or not isinstance(o.obj, Mapping):
+            continue
+        out += [ImmutableChange(key, field, detail) for field, detail in _refused_fields(key, before, o.obj)]
+    return out
+
+
+def _refused_fields(key: ObjectKey, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(field, detail)`` for each immutable field of one object that changes."""
+    kind = (key.group, key.kind)
+    a, b = _mapping(old.get("spec")), _mapping(new.get("spec"))
+    if kind in _SELECTOR_KINDS:
+        return [("spec.selector", "")] if _selector_changed(a, b) else []
+    if kind == ("apps", "StatefulSet"):
+        return _statefulset_fields(a, b)
+    if kind == ("batch", "Job"):
+        out = [("spec.selector", "")] if "selector" in a and "selector" in b and _selector_changed(a, b) else []
+        if "template" in a and "template" in b and _canonical(a["template"]) != _canonical(b["template"]):
+            out.append(("spec.template", ""))
+        return out
+    if kind == ("", "Service"):
+        return _service_fields(a, b)
+    if kind == ("", "PersistentVolumeClaim"):
+        return _claim_fields("spec", a, b)
+    if kind in {("", "ConfigMap"), ("", "Secret")} and old.get("immutable") is True:
+        return _immutable_data(key.kind, old, new)
+    return []
+
+
+def _mapping(node: Any) -> Mapping[str, Any]:
+    return node if isinstance(node, Mapping) else {}
+
+
+def _canonical(node: Any) -> Any:
+    """``node`` as the API server compares it: quantities and numbers written as strings read
+    as their values, mappings without their ``None`` entries (YAML's ``key:``)."""
+    if isinstance(node, Mapping):
+        return {str(k): _canonical(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_canonical(v) for v in node]
+    if isinstance(node, bool):
+        return node
+    if isinstance(node, (int, float, str)):
+        q = _quantity(node)
+        return q if q is not None else node
+    return node
+
+
+_QUANTITY = r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
+_SUFFIX = {"": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+           "n": 10**-9, "u": 10**-6, "m": 10**-3, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+           "P": 10**15, "E": 10**18}
+
+
+def _quantity(value: Any) -> Any:
+    """A Kubernetes quantity's value (``"8Gi"``, ``8192Mi``, ``1``), or None when ``value`` is not one."""
+    from fractions import Fraction
+
+    m = re.match(_QUANTITY, str(value).strip())
+    if m is None:
+        return None
+    try:
+        return Fraction(m.group(1)) * Fraction(_SUFFIX[m.group(2) or ""])
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _selector(node: Any) -> Any:
+    """A label selector as the API server compares it: label values as strings, its
+    expressions (and their values) in any order."""
+    sel = _mapping(node)
+    labels = {str(k): "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+              for k, v in _mapping(sel.get("matchLabels")).items()}
+    exprs = sorted(
+        (str(e.get("key")), str(e.get("operator")), tuple(sorted(str(v) for v in e.get("values") or ())))
+        for e in sel.get("matchExpressions") or () if isinstance(e, Mapping))
+    return labels, exprs
+
+
+def _selector_changed(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return "selector" in a and "selector" in b and _selector(a["selector"]) != _selector(b["selector"])
+
+
+def _statefulset_fields(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for field in dict.fromkeys([*a, *b]):
+        if field in STATEFULSET_MUTABLE:
+            continue
+        if field not in a or field not in b:
+            if field not in _STATEFULSET_DEFAULTS:
+                continue  # a field one manifest leaves to a default not known here
+        x, y = a.get(field, _STATEFULSET_DEFAULTS.get(field)), b.get(field, _STATEFULSET_DEFAULTS.get(field))
+        if field == "selector":
+            if _selector(x) != _selector(y):
+                out.append(("spec.selector", ""))
+        elif field == "volumeClaimTemplates":
+            detail = _claim_templates_changed(x, y)
+            if detail is not None:
+                out.append(("spec.volumeClaimTemplates", detail))
+        elif _canonical(x) != _canonical(y):
+            out.append((f"spec.{field}", ""))
+    return out
+
+
+def _claim_templates_changed(a: Any, b: Any) -> str | None:
+    """None when the claim templates are the same; else what changed (``claim template 'data'``)."""
+    xs = [_mapping(t) for t in (a or ())] if isinstance(a or (), list) else []
+    ys = [_mapping(t) for t in (b or ())] if isinstance(b or (), list) else []
+    names = [str(_mapping(t.get("metadata")).get("name") or "") for t in xs]
+    new_names = [str(_mapping(t.get("metadata")).get("name") or "") for t in ys]
+    if names != new_names:
+        return "claim templates added, removed or renamed"
+    changed = [n for n, x, y in zip(names, xs, ys, strict=True) if _claim_template(x) != _claim_template(y)]
+    if not changed:
+        return None
+    return ", ".join(f"claim template '{n}'" for n in changed)
+
+
+def _claim_template(template: Mapping[str, Any]) -> Any:
+    """A claim template as the API server stores it: its name, labels, annotations and spec
+    (``volumeMode`` defaulted); the ``apiVersion`` / ``kind`` a chart may write are dropped."""
+    meta = _mapping(template.get("metadata"))
+    spec = dict(_mapping(template.get("spec")))
+    spec.setdefault("volumeMode", "Filesystem")
+    return _canonical({"name": meta.get("name"), "labels": meta.get("labels") or {},
+                       "annotations": meta.get("annotations") or {}, "spec": spec})
+
+
+def _claim_fields(path: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A PersistentVolumeClaim's ``spec``: every field both set, but ``resources.requests.storage``
+    only when it shrinks."""
+    out: list[tuple[str, str]] = []
+    for field in dict.fromkeys([*a, *b]):
+        if field not in a or field not in b:
+            continue  # set on one side only: left to the server (volumeName, storageClassName...)
+        if field == "resources":
+            ra, rb = _mapping(a[field]), _mapping(b[field])
+            qa = _quantity(_mapping(ra.get("requests")).get("storage", ""))
+            qb = _quantity(_mapping(rb.get("requests")).get("storage", ""))
+            if qa is not None and qb is not None and qb < qa:
+                out.append((f"{path}.resources.requests.storage", "a decrease"))
+
+            def rest(r: Mapping[str, Any]) -> Any:
+                requests = {k: v for k, v in _mapping(r.get("requests")).items() if k != "storage"}
+                return _canonical({**r, "requests": requests})
+
+            if rest(ra) != rest(rb):
+                out.append((f"{path}.resources", ""))
+        elif _canonical(a[field]) != _canonical(b[field]):
+            out.append((f"{path}.{field}", ""))
+    return out
+
+
+def _service_fields(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if a.get("clusterIP") and b.get("clusterIP") and str(a["clusterIP"]) != str(b["clusterIP"]):
+        out.append(("spec.clusterIP", ""))
+    if a.get("clusterIPs") and b.get("clusterIPs") and _canonical(a["clusterIPs"]) != _canonical(b["clusterIPs"]):
+        out.append(("spec.clusterIPs", ""))
+    return out
+
+
+def _immutable_data(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A ConfigMap or Secret marked ``immutable: true``: its data and the mark may not change
+    (which key changed is said, never a value)."""
+    out: list[tuple[str, str]] = []
+    if new.get("immutable") is not True:
+        out.append(("immutable", ""))
+    if kind == "Secret":
+        a: Mapping[str, Any] = secret_data(old)
+        b: Mapping[str, Any] = secret_data(new)
+        fields = "data"
+    else:
+        a = {**_mapping(old.get("data")), **{f"binary:{k}": v for k, v in _mapping(old.get("binaryData")).items()}}
+        b = {**_mapping(new.get("data")), **{f"binary:{k}": v for k, v in _mapping(new.get("binaryData")).items()}}
+        fields = "data"
+    if a != b:
+        keys = sorted(str(k).removeprefix("binary:") for k in {*a, *b} if a.get(k) != b.get(k))
+        out.append((fields, "keys " + ", ".join(keys)))
+    return out

@@ -537,3 +537,92 @@ def test_diff_and_plan_hooks_show_the_revision_apply_installs(tmp_path, kube, he
     assert load(_revision_named(tmp_path, kube, "four"), kube, helm_bin).apply().ok
     manifest, hooks = _installed(kube, helm_bin)
     assert "rv-migrate-1" in manifest and hooks == {"rv-hook-1"}
+
+
+# -- immutable fields: what the API server will refuse, said before apply ----------------------
+
+RESHAPED = CHARTS / "reshaped"
+
+
+def _reshaped(tmp_path: Path, kube, version: str) -> Path:
+    """The project at ``tmp_path/p``: one release 'rs' of a copy of ``charts/reshaped`` at ``version``
+    (2.x changes its Deployment's selector and its StatefulSet's volumeClaimTemplates)."""
+    import shutil
+
+    chart = tmp_path / f"reshaped-{version}"
+    if not chart.exists():
+        shutil.copytree(RESHAPED, chart)
+        meta = chart / "Chart.yaml"
+        meta.write_text(meta.read_text().replace("version: 1.0.0", f"version: {version}"))
+    return write_config(tmp_path / "p", f"""
+        [[deployments.generic]]
+        name = "rs"
+        path = "{chart}"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+    """)
+
+
+def test_an_upgrade_that_changes_immutable_fields_is_named_before_apply_and_refused(tmp_path, kube, helm_bin, cli):
+    """A chart's 2.0.0 changes a Deployment's selector and a StatefulSet's volumeClaimTemplates:
+    diff and plan --hooks (text and JSON) name both objects and fields; apply refuses the release
+    before any change; when helm meets the refusal anyway, its error names them and the way on."""
+    ns = kube.namespace
+    assert load(_reshaped(tmp_path, kube, "1.0.0"), kube, helm_bin).apply().ok
+    path = _reshaped(tmp_path, kube, "2.0.0")
+    expected = [("Deployment", "rs-api", "spec.selector"), ("StatefulSet", "rs-db", "spec.volumeClaimTemplates")]
+
+    (d,) = load(path, kube, helm_bin).diff()
+    assert [(c.key.kind, c.key.name, c.field) for c in d.immutable] == expected
+    code, out, _ = cli(path, "diff", "--detailed-exitcode")
+    assert code == 2
+    assert f"   ! apply will fail: Deployment.apps/rs-api (namespace {ns}): spec.selector is immutable" in out
+    assert f"   ! apply will fail: StatefulSet.apps/rs-db (namespace {ns}): spec.volumeClaimTemplates " \
+           "(claim template 'data') is immutable" in out
+    assert f"kubectl delete statefulset.apps rs-db -n {ns} --cascade=orphan" in out
+    assert "apply refuses (immutable fields): rs" in out
+    code, out, _ = cli(path, "diff", "--json")
+    (release,) = json.loads(out)["releases"]
+    assert [(c["kind"], c["name"], c["field"]) for c in release["immutable"]] == expected
+
+    code, out, _ = cli(path, "plan", "--hooks")
+    assert code == 1 and "Immutable fields (apply refuses these releases before any change):" in out
+    assert f"  ! rs: apply will fail: Deployment.apps/rs-api (namespace {ns}): spec.selector is immutable" in out
+    code, out, _ = cli(path, "plan", "--hooks", "--json")
+    (release,) = json.loads(out)["releases"]
+    assert [(c["kind"], c["name"], c["field"]) for c in release["immutable"]] == expected
+    code, out, err = cli(path, "plan", "--out", str(tmp_path / "rs.plan"))  # plan shows what apply refuses
+    assert code == 1 and "Refused (apply stops these releases before any change):" in out
+    assert "refused: immutable fields change: Deployment/rs-api spec.selector, " \
+           "StatefulSet/rs-db spec.volumeClaimTemplates" in out
+    assert "error: the plan refuses release 'rs': the API server refuses this upgrade" in err
+    assert not (tmp_path / "rs.plan").exists()  # no plan saved
+
+    def revision() -> int:
+        return len(json.loads(kube.run([helm_bin, "history", "rs", "-n", ns, "-o", "json"]).stdout))
+
+    # apply: refused before any change, naming the fields and the way on; helm never ran an upgrade
+    code, out, err = cli(path, "apply", "--yes")
+    assert code == 1
+    assert "Refused (apply stops these releases before any change):" in out
+    assert "refused: immutable fields change: Deployment/rs-api spec.selector, " \
+           "StatefulSet/rs-db spec.volumeClaimTemplates" in out
+    assert revision() == 1
+
+    # helm meets the refusal anyway (a plan whose check passed before the cluster changed): the
+    # API server's 422 becomes one message naming both objects, the fields and the way on
+    project = load(path, kube, helm_bin)
+    plan = attrs.evolve(project.plan(), immutable_checked=True)
+    result = project.apply(plan)
+    reason = result.releases["rs"].reason or ""
+    assert not result.ok and revision() > 1  # this time helm ran (and rolled back)
+    assert "the API server refused to change immutable fields" in reason, reason
+    assert f"Deployment.apps/rs-api (namespace {ns}): spec.selector" in reason
+    assert f"StatefulSet.apps/rs-db (namespace {ns}): spec (a field other than replicas" in reason
+    assert f"kubectl delete deployment.apps rs-api -n {ns} --cascade=orphan" in reason
+    assert "LabelSelector{" not in reason  # not helm's wall of text
+
+    # the way on: once the StatefulSet is deleted (its pods orphaned), helm creates it anew: not refused
+    kube.run([kube.tools["kubectl"], "delete", "statefulset.apps", "rs-db", "-n", ns, "--cascade=orphan"])
+    (d,) = load(path, kube, helm_bin).diff()
+    assert [(c.key.kind, c.field) for c in d.immutable] == [("Deployment", "spec.selector")]

@@ -156,10 +156,13 @@ def test_only_the_changed_release_costs_calls_on_the_next_apply(project, fake_he
     result = project().apply()
     assert result.ok
     assert [o.action for o in result.releases.values()] == ["no-op", "upgrade", "no-op"]
-    # the plan reads b's values from helm to name the changed keys; then one upgrade
+    # the plan reads b's values from helm to name the changed keys; apply renders b's upgrade
+    # (helm's dry run of it) and reads the manifest helm holds, to refuse an immutable field
+    # before any change; then one upgrade
     assert Counter(helm_ops(fake_helm)) == {"version": 1, "list": 1, "get values": 1, "repo add": 1,
-                                            "upgrade": 1}
-    assert helm_ops(fake_helm, "b") == ["get values", "upgrade"]
+                                            "get manifest": 1, "upgrade": 2}
+    assert sorted(helm_ops(fake_helm, "b")[1:3]) == ["get manifest", "upgrade"]
+    assert helm_ops(fake_helm, "b")[::3] == ["get values", "upgrade"]
     assert result.releases["b"].reason == "values changed: message"
     assert helm_ops(fake_helm, "a") == helm_ops(fake_helm, "c") == []
     assert kubectl.calls() == [mixed_get("b")]

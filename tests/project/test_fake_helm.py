@@ -34,6 +34,12 @@ mirror = "http://127.0.0.1:9/mirror"
 """
 
 
+
+def applied_upgrades(fake_helm):
+    """The ``helm upgrade`` calls that change a release: not apply's check of an upgrade for
+    immutable fields (helm's ``--dry-run=server`` of the same call, before any change)."""
+    return [c for c in fake_helm.call_log("upgrade") if "--dry-run=server" not in c.argv]
+
 def block(name: str, deps: tuple[str, ...] = (), *, repo: str = "fixtures", version: str = "0.1.0",
           extra: str = "") -> str:
     dep = f"depends_on = [{', '.join(repr(d) for d in deps)}]\n" if deps else ""
@@ -174,7 +180,7 @@ def test_one_value_changed_upgrades_only_that_release(env, fake_helm):
     assert [(c.name, c.action, c.reasons) for c in plan.changes] == [
         ("b", "upgrade", ("values changed: message",))]
     assert env.load().apply(plan).ok
-    assert [c.release for c in fake_helm.call_log("upgrade")] == ["b"]
+    assert [c.release for c in applied_upgrades(fake_helm)] == ["b"]
     assert fake_helm.release("b")["values"]["message"] == "two"
 
 
@@ -193,7 +199,7 @@ def test_local_chart_edited_without_a_version_bump_is_upgraded(env, fake_helm):
         ("web", "upgrade", ("chart files changed",))]
     fake_helm.reset_calls()
     assert env.load().apply(plan).ok
-    assert [c.release for c in fake_helm.call_log("upgrade")] == ["web"]
+    assert [c.release for c in applied_upgrades(fake_helm)] == ["web"]
     assert not env.load().plan().has_changes
     (chart / "values.yaml").write_text("replicaCount: 2\n")  # the chart's own values are chart files
     assert [c.reasons for c in env.load().plan().changes] == [("chart files changed",)]
@@ -938,7 +944,7 @@ def test_cli_apply_repair_drift_asks_helm_version_once(env, fake_helm, capsys):
     ops = [c.op for c in fake_helm.call_log()]
     assert ops.count("version") == 1
     assert ops.count("list") == 1
-    assert sorted(c.release for c in fake_helm.call_log("upgrade")) == ["a", "b"]
+    assert sorted(c.release for c in applied_upgrades(fake_helm)) == ["a", "b"]
 
 
 # -- plan: the Python work that needs no cluster is done while helm lists ----------------------
@@ -1016,8 +1022,11 @@ def test_a_version_constraint_is_planned_applied_rendered_and_recorded_at_one_ve
     plan = project.plan()
     assert plan["web"].reasons == ("version changed 0.1.0 -> 0.1.2 (^0.1)",)
     assert project.apply(plan).ok
-    (upgrade,) = fake_helm.calls("upgrade")
+    (upgrade,) = [list(c.argv) for c in applied_upgrades(fake_helm)]
     assert upgrade[upgrade.index("--version") + 1] == "0.1.2"
+    # the immutable-field check before it rendered the same version (helm's dry run of the upgrade)
+    (check,) = [c for c in fake_helm.calls("upgrade") if "--dry-run=server" in c]
+    assert check[check.index("--version") + 1] == "0.1.2"
     assert [c[:2] for c in fake_helm.calls("repo add")] == [["repo", "add"]]  # once: the plan's, not pre_exec's
     assert fake_helm.release("web")["version"] == "0.1.2"
     assert state_entry(env.dir, "default/web")["version"] == "0.1.2"
@@ -1276,7 +1285,8 @@ def test_what_changes_while_the_plan_is_read_at_the_prompt_is_refused_whole(env,
     assert ("error: refusing to apply the plan shown: release 'b': the cluster changed since the plan was shown "
             "(the plan saw revision 1 (deployed), now revision 2 (deployed))") in err
     assert "hint: run 'firestream apply' again to see the plan as things are now" in err
-    assert [c.release for c in fake_helm.call_log("upgrade")] == ["b"]  # the hand's, none of firestream's
+    # the hand's, and firestream's dry runs of the plan (immutable fields), but no upgrade of firestream's
+    assert [c.release for c in fake_helm.call_log("upgrade") if "--dry-run=server" not in c.argv] == ["b"]
 
     def edits(question: str) -> str:  # an edited values file: the digest differs
         (env.dir / "b.yaml").write_text("message: edited\n")
@@ -1286,11 +1296,12 @@ def test_what_changes_while_the_plan_is_read_at_the_prompt_is_refused_whole(env,
     fake_helm.reset_calls()
     assert main(["apply", "-f", str(path), *env.flags]) == 1
     assert "release 'b': its desired state changed since the plan was shown" in capsys.readouterr().err
-    assert fake_helm.call_log("upgrade") == []
+    assert [c for c in fake_helm.call_log("upgrade") if "--dry-run=server" not in c.argv] == []
 
     monkeypatch.setattr("builtins.input", lambda question: "y")  # nothing changed meanwhile: it runs
+    fake_helm.reset_calls()
     assert main(["apply", "-f", str(path), *env.flags]) == 0
-    assert sorted(c.release for c in fake_helm.call_log("upgrade")) == ["a", "b"]
+    assert sorted(c.release for c in fake_helm.call_log("upgrade") if "--dry-run=server" not in c.argv) == ["a", "b"]
     monkeypatch.setattr("builtins.input", by_hand)  # destroy checks the same way
     fake_helm.reset_calls()
     assert main(["destroy", "-f", str(path), *env.flags]) == 1

@@ -9,10 +9,17 @@ from firestream_core.errors import (
     ClusterUnreachableError,
     HelmCommandError,
     HelmTimeoutError,
+    ImmutableFieldError,
     ReleaseLockedError,
     RenderError,
 )
-from firestream_core.tools.helm_errors import ReleaseNotFoundError, classify, helm_error, summarize
+from firestream_core.tools.helm_errors import (
+    ReleaseNotFoundError,
+    classify,
+    helm_error,
+    immutable_refusals,
+    summarize,
+)
 from firestream_core.tools.process import Completed
 
 CASES = [
@@ -124,3 +131,52 @@ def test_client_go_lines_alone_still_decide_when_helm_said_nothing_else() -> Non
     assert classify(_WATCH_RETRIES) is ClusterUnreachableError
     text = "E1207 11:48:09.588388   22196 memcache.go:265] couldn't get current server API group list\n"
     assert classify(text) is ClusterUnreachableError
+
+
+# What helm says when the API server refuses an immutable field: helm 3 patches (``cannot patch``),
+# helm 4 applies server-side and names the namespace; the API server's own words after it.
+_SELECTOR = ('Deployment.apps "edge-ingress-nginx-controller" is invalid: spec.selector: Invalid value: '
+             'v1.LabelSelector{MatchLabels:map[string]string{"app.kubernetes.io/component":"controller", '
+             '"app.kubernetes.io/instance":"edge", "app.kubernetes.io/name":"ingress-nginx"}, '
+             "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable")
+_STATEFULSET = ('StatefulSet.apps "db-postgresql" is invalid: spec: Forbidden: updates to statefulset spec for '
+                "fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', "
+                "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")
+
+
+@pytest.mark.parametrize(("stderr", "expected"), [
+    ('Error: UPGRADE FAILED: cannot patch "edge-ingress-nginx-controller" with kind Deployment: '
+     f'{_SELECTOR} && cannot patch "db-postgresql" with kind StatefulSet: {_STATEFULSET}\n',
+     ["Deployment.apps/edge-ingress-nginx-controller (namespace shop): spec.selector",
+      "StatefulSet.apps/db-postgresql (namespace shop): spec"]),
+    ("Error: UPGRADE FAILED: release db failed, and has been rolled back due to rollback-on-failure being set: "
+     f"server-side apply failed for object data/db-postgresql apps/v1, Kind=StatefulSet: {_STATEFULSET}\n",
+     ["StatefulSet.apps/db-postgresql (namespace data): spec"]),
+    ('Error: UPGRADE FAILED: cannot patch "conf" with kind Secret: Secret "conf" is invalid: data: Forbidden: '
+     "field is immutable when `immutable` is set\n", ["Secret/conf (namespace shop): data"]),
+    ('Error: UPGRADE FAILED: cannot patch "uploads" with kind PersistentVolumeClaim: PersistentVolumeClaim '
+     '"uploads" is invalid: spec.resources.requests.storage: Forbidden: field can not be less than '
+     "previous value\n",
+     ["PersistentVolumeClaim/uploads (namespace shop): spec.resources.requests.storage (a decrease)"]),
+], ids=["helm3-patch", "helm4-server-side", "immutable-secret", "claim-decrease"])
+def test_an_immutable_field_names_the_object_the_field_and_the_way_on(stderr: str, expected: list[str]) -> None:
+    err = helm_error("upgrade", Completed(["helm", "upgrade"], 1, "", stderr, 3.0), stderr,
+                     release="db", namespace="shop")
+    assert type(err) is ImmutableFieldError and isinstance(err, HelmCommandError)
+    assert [str(c).split(" (a field other")[0] for c in immutable_refusals(stderr, "shop")] == expected
+    text = str(err)
+    assert "the API server refused to change immutable fields" in text
+    for line in expected:
+        assert line.split(" (a decrease)")[0] in text
+    assert "change the values" in text
+    # never the advice to delete a claim: its volume may go with it
+    assert ("--cascade=orphan" in text) == ("PersistentVolumeClaim" not in expected[0])
+    # the way on, not helm's wall of text: no Go dump of the selector, no label values
+    assert "LabelSelector{" not in text and "ingress-nginx\"" not in text
+
+
+def test_other_invalid_objects_are_not_immutable_fields() -> None:
+    stderr = ('Error: UPGRADE FAILED: cannot patch "web" with kind Deployment: Deployment.apps "web" is invalid: '
+              "spec.replicas: Invalid value: -1: must be greater than or equal to 0\n")
+    assert classify(stderr, op="upgrade") is HelmCommandError
+    assert immutable_refusals(stderr) == []

@@ -253,12 +253,14 @@ def run(args: argparse.Namespace) -> int:
         # another environment, cluster or overrides: refused before the lock (a state Lease in
         # the wrong cluster) and before any cluster call
         project.check_saved_target(saved, args.plan_file, flags=target_flags(args))
+
     def make_plan() -> Any:
         plan = planned(args, project, saved)
         if getattr(args, "repair_drift", False):
             # drifted no-op releases -> upgrade "drift repair", checked with the plan's tools
             plan, _ = project.repair_drift(plan)
-        return plan
+        # an upgrade the API server will refuse (an immutable field) is shown refused, and stopped
+        return project.refuse_immutable(plan)
 
     with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
         plan = make_plan()

@@ -172,18 +172,20 @@ def run(args: argparse.Namespace) -> int:
     from firestream_core.cli.progress import format_plan, use_color
 
     project = load_project(args)
-    plan = project.plan(selection(args, project))
+    # as apply: an upgrade the API server will refuse (an immutable field) is shown refused
+    plan = project.refuse_immutable(project.plan(selection(args, project)))
     if getattr(args, "hooks", False):
         from firestream_core.ops.helm_hooks import (
             print_plan_hooks,  # which helm hooks each change fires
         )
 
-        target, helm = project.hooks_input(), project.tools()[1]
+        _, helm, kubectl = project.tools()
+        target = project.hooks_input()
         if not args.json:
             print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
-            print(print_plan_hooks(target, plan, False, helm), end="")
+            print(print_plan_hooks(target, plan, False, helm, kubectl), end="")
         else:
-            print(plan_json(project, plan, print_plan_hooks(target, plan, True, helm)))
+            print(plan_json(project, plan, print_plan_hooks(target, plan, True, helm, kubectl)))
     elif args.json:
         from firestream_core.cli.logs import redact
 

@@ -674,3 +674,38 @@ def test_label_and_field_selectors() -> None:
     assert field_matcher("metadata.name=n,status.phase!=Pending")(obj)
     with pytest.raises(SelectorError):
         label_matcher("owner in")
+
+
+def test_immutable_fields_are_refused_as_the_api_server_refuses_them() -> None:
+    """A StatefulSet's spec beyond replicas, template and the like, and a Deployment's selector,
+    are refused with 422 Invalid and the API server's words; what may change still does."""
+    from firestream_testing.apiserver.errors import ApiError
+    from firestream_testing.apiserver.store import Store
+
+    store = Store()
+    sts, deploy = store.catalog.get("apps", "v1", "statefulsets"), store.catalog.get("apps", "v1", "deployments")
+    assert sts is not None and deploy is not None
+    labels = {"app": "db"}
+    template = {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "db", "image": "db:1"}]}}
+    claim = {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "1Gi"}}}}
+    store.create(sts, "default", {"metadata": {"name": "db"}, "spec": {
+        "replicas": 1, "serviceName": "db", "selector": {"matchLabels": labels}, "template": template,
+        "volumeClaimTemplates": [claim]}})
+    store.create(deploy, "default", {"metadata": {"name": "api"}, "spec": {
+        "replicas": 1, "selector": {"matchLabels": labels}, "template": template}})
+
+    store.patch(sts, "default", "db", "application/merge-patch+json", {"spec": {"replicas": 3}})
+    store.patch(deploy, "default", "api", "application/merge-patch+json", {"spec": {"replicas": 2}})
+    bigger = {**claim, "spec": {"resources": {"requests": {"storage": "2Gi"}}}}
+    with pytest.raises(ApiError) as refused:
+        store.patch(sts, "default", "db", "application/merge-patch+json", {"spec": {"volumeClaimTemplates": [bigger]}})
+    assert (refused.value.code, refused.value.reason) == (422, "Invalid")
+    assert refused.value.message.startswith(
+        'StatefulSet.apps "db" is invalid: spec: Forbidden: updates to statefulset spec for fields other than')
+    with pytest.raises(ApiError) as refused:
+        store.patch(deploy, "default", "api", "application/merge-patch+json",
+                    {"spec": {"selector": {"matchLabels": {"app": "db", "tier": "x"}}}})
+    assert refused.value.code == 422 and refused.value.message.startswith(
+        'Deployment.apps "api" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:'
+        'map[string]string{"app":"db", "tier":"x"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}')
+    assert refused.value.message.endswith(": field is immutable")

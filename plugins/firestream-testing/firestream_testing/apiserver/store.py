@@ -12,7 +12,10 @@ nothing, status subresources, finalizers with ``deletionTimestamp``,
 ownerReference garbage collection (Background/Foreground delete dependents,
 Orphan strips the references), namespace deletion removing its contents, CRDs
 becoming Established and served at once. Not kept: admission, validation,
-defaulting beyond :mod:`.defaults`, field ownership (managedFields).
+defaulting beyond :mod:`.defaults`, field ownership (managedFields). Validation
+is kept for one thing only, immutable fields, as the API server refuses them (422
+``Invalid``, its own words): an apps/v1 Deployment's, ReplicaSet's or DaemonSet's
+``spec.selector``, and any StatefulSet ``spec`` field but those an update may change.
 """
 
 from __future__ import annotations
@@ -93,6 +96,47 @@ def _check_annotations(kind: str, obj: Obj) -> None:
         raise ApiError(422, "Invalid", f'{kind} "{name}" is invalid: metadata.annotations: {too_long}',
                        {"name": name, "kind": kind, "causes": [
                            {"reason": "FieldValueTooLong", "message": too_long, "field": "metadata.annotations"}]})
+
+
+_STATEFULSET_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+                        "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+_STATEFULSET_FORBIDDEN = (
+    "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+    "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
+    "are forbidden")
+
+
+def _go_selector(selector: Any) -> str:
+    """A label selector as the API server prints it in an error (Go's ``%#v``)."""
+    sel = selector if isinstance(selector, dict) else {}
+    labels = ", ".join(f'"{k}":"{v}"' for k, v in sorted((sel.get("matchLabels") or {}).items()))
+    exprs = sel.get("matchExpressions")
+    return (f"v1.LabelSelector{{MatchLabels:map[string]string{{{labels}}}, MatchExpressions:"
+            + ("[]v1.LabelSelectorRequirement(nil)" if not exprs else f"[]v1.LabelSelectorRequirement{exprs!r}") + "}")
+
+
+def _check_immutable(rtype: ResourceType, new: Obj, old: Obj) -> None:
+    """Refuse an update of an immutable field as the API server does (422 ``Invalid``)."""
+    name = str(old["metadata"].get("name", ""))
+    kind = f"{rtype.kind}.{rtype.group}" if rtype.group else rtype.kind
+    spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+    if rtype.group != "apps":
+        return
+    if rtype.kind in ("Deployment", "ReplicaSet", "DaemonSet") and spec.get("selector") != old_spec.get("selector"):
+        raise ApiError(422, "Invalid", f'{kind} "{name}" is invalid: spec.selector: Invalid value: '
+                       f"{_go_selector(spec.get('selector'))}: field is immutable",
+                       {"name": name, "group": rtype.group, "kind": rtype.kind, "causes": [
+                           {"reason": "FieldValueInvalid", "message": "Invalid value: field is immutable",
+                            "field": "spec.selector"}]})
+    if rtype.kind == "StatefulSet":
+        def fixed(s: Obj) -> Obj:
+            return {k: v for k, v in s.items() if k not in _STATEFULSET_MUTABLE}
+
+        if fixed(spec) != fixed(old_spec):
+            raise ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {_STATEFULSET_FORBIDDEN}',
+                           {"name": name, "group": rtype.group, "kind": rtype.kind, "causes": [
+                               {"reason": "FieldValueForbidden", "message": _STATEFULSET_FORBIDDEN[6:],
+                                "field": "spec"}]})
 
 
 class Store:
@@ -367,6 +411,7 @@ class Store:
                                       if f in (old_meta.get("finalizers") or [])]
             new["apiVersion"], new["kind"] = rtype.api_version, rtype.kind
             apply_defaults(rtype.group, rtype.kind, new, old, self._next_ip)
+            _check_immutable(rtype, new, old)
             if rtype.kind == "CustomResourceDefinition":
                 self._establish_crd(new)
             if _spec_part(new) != _spec_part(old):
