@@ -251,7 +251,7 @@ values = {{ replicaCount = 2 }}
     # path, and the value change shows as old -> new (not a sensitive key: docs/secrets.md)
     done = cli(kube, helm_bin, "plan", "-e", "staging", "--set", "message=one-off-9931", cwd=d)
     assert "overrides: --set message" in done.stdout
-    assert re.search(r"~\s+db\s.*upgrade\s+values changed: message", done.stdout), done.stdout
+    assert re.search(r"~\s+db\s.*upgrade\s+tiny-app 0.2.0\s+values changed: message", done.stdout), done.stdout
     assert "message: db -> one-off-9931" in done.stdout
     assert "--set message=one-off-9931" not in done.stdout
     done = cli(kube, helm_bin, "destroy", "--yes", "-e", "staging", cwd=d)
