@@ -32,6 +32,7 @@ and write nothing.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -42,6 +43,8 @@ import weakref
 from collections.abc import Mapping
 
 from firestream_core.tools.cache_folder import cache_dir
+
+log = logging.getLogger("firestream.helm")
 
 __all__ = ["REPOSITORY_CACHE_ENV", "REPOSITORY_CONFIG_ENV", "STALE_SECONDS", "RepositoryHome"]
 
@@ -99,11 +102,17 @@ class RepositoryHome:
             return self._path if self._path is not None else self._make()
 
     def _make(self) -> str:
-        os.makedirs(self.parent, mode=0o700, exist_ok=True)
-        if self.parent not in _pruned:  # once per process: a test session makes thousands
-            _pruned.add(self.parent)
-            prune_left_behind(self.parent)
-        path = tempfile.mkdtemp(prefix=f"{os.getpid()}@{_host()}@", dir=self.parent)  # 0700
+        prefix = f"{os.getpid()}@{_host()}@"
+        try:
+            os.makedirs(self.parent, mode=0o700, exist_ok=True)
+            if self.parent not in _pruned:  # once per process: a test session makes thousands
+                _pruned.add(self.parent)
+                prune_left_behind(self.parent)
+            path = tempfile.mkdtemp(prefix=prefix, dir=self.parent)  # 0700
+        except OSError as exc:  # a read-only cache folder: the temporary folder will do
+            path = tempfile.mkdtemp(prefix=f"firestream-helm-repositories-{prefix}")
+            log.debug("cannot use %s (%s): helm's repositories of this run in %s", self.parent,
+                      exc.strerror or exc, path)
         self._path = path
         self._finalizer = weakref.finalize(self, _remove, path, os.getpid())
         return path

@@ -84,6 +84,23 @@ def test_threads_starting_together_get_one_folder(tmp_path) -> None:
     assert len(set(seen)) == 1 and len(os.listdir(tmp_path)) == 1
 
 
+def test_a_cache_folder_that_cannot_be_made_falls_back_to_the_temporary_folder(tmp_path, monkeypatch) -> None:
+    """A read-only or broken ``$FIRESTREAM_CACHE_DIR`` must not stop helm: the run's folder goes
+    to the temporary folder, private and removed alike."""
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR read again
+    home = RepositoryHome(tmp_path / "a-file" / "helm-repositories")
+    folder = Path(home.path)
+    assert folder.parent == tmp_path / "tmp" and folder.name.startswith("firestream-helm-repositories-")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    home.close()
+    assert not folder.exists()
+
+
 def test_the_folder_is_removed_when_the_process_exits(tmp_path) -> None:
     code = ("import sys; from firestream_core.tools.helm_repos import RepositoryHome; "
             "home = RepositoryHome(sys.argv[1]); print(home.path)")
