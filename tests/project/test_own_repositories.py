@@ -106,11 +106,12 @@ def test_the_users_repositories_are_never_written_nor_used(tmp_path, kube, helm_
 
 
 def test_a_chart_whose_repository_only_the_users_helm_knows_is_refused_before_any_call(
-    tmp_path, kube, helm_bin, two_repos
+    tmp_path, kube, two_repos
 ) -> None:  # noqa: ANN001
     """firestream never reads the user's repositories to find a chart: a ``chart = "shared/app"``
-    without a URL in the project is a config error, not an install from the user's mirror."""
-    kube.run([helm_bin, "repo", "add", "shared", two_repos["b"].url])
+    without a URL in the project is a config error, not an install from the user's mirror
+    (refused before helm runs: one helm major is enough)."""
+    kube.run([kube.tools["helm"], "repo", "add", "shared", two_repos["b"].url])
     path = write_config(tmp_path / "p", f"""
         [[deployments.generic]]
         name = "solo"
