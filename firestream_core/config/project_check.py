@@ -28,7 +28,7 @@ import attrs
 from firestream_core.config.model import DEFAULT_CONFIG_NAME
 from firestream_core.config.paths import problems_hint
 from firestream_core.errors import ConfigError
-from firestream_core.model import is_local_chart
+from firestream_core.model import chart_repository
 
 if TYPE_CHECKING:
     from firestream_core.config.build import BuiltCharts
@@ -144,7 +144,10 @@ def _field_of(problem: str) -> str:
 def _repository_problems(
     config: ProjectConfig, charts: BuiltCharts, manager: FirestreamPluginManager
 ) -> list[str]:
-    """``repository = "x"`` with no URL in ``[repositories]`` nor in the chart type's defaults."""
+    """A chart's repository (``repository = "x"``, or the ``x/`` of ``chart = "x/name"``) with no
+    URL in ``[repositories]`` nor in the chart type's defaults: firestream adds its repositories
+    to a configuration of its own (``tools/helm_repos.py``), never reading the user's, so a
+    repository without a URL could never be found."""
     known = dict(config.repositories)
     for chart in charts:
         try:
@@ -155,13 +158,18 @@ def _repository_problems(
     out = []
     for chart, where in zip(charts, charts.paths, strict=False):
         info = chart.chart_info
-        repo = info.repository
-        if not repo or info.path is not None or info.chart.startswith("oci://") or is_local_chart(info.chart):
+        repo, explicit = chart_repository(info)
+        if repo is None:
             continue
-        if repo not in known:
+        if info.repository and info.repository not in known:
             out.append(
-                f"{where}.repository: repository '{repo}' has no known URL; add it to "
-                f"[repositories] ({repo} = \"https://...\")"
+                f"{where}.repository: repository '{info.repository}' has no known URL; add it to "
+                f"[repositories] ({info.repository} = \"https://...\")"
+            )
+        if not explicit and repo not in known:
+            out.append(
+                f"{where}.chart: the repository '{repo}' of chart '{info.chart}' has no known URL; "
+                f"add it to [repositories] ({repo} = \"https://...\")"
             )
     return out
 

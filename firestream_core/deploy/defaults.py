@@ -15,9 +15,10 @@ stage                  default
 =====================  ====================================================
 check_prerequisites    ``ChartInfo.check()``, the release settings, the
                        values files and a local chart path exist and are
-                       readable, a named repository has a known URL
+                       readable, the chart's repository has a known URL
 pre_exec               ``helm repo add`` of the chart's repository, once
-                       per run (not for OCI or local charts)
+                       per run, into the run's own repositories (never the
+                       user's; not for OCI or local charts)
 exec                   Deploy: first (the ``prepare`` wrapper, around every
                        other ``exec``) recover a ``pending-*`` release and
                        take the breaking-version step (``context.prepared``),
@@ -45,7 +46,7 @@ from firestream_core.deploy.debuginfo import (
 )
 from firestream_core.deploy.recovery import prepare_release, release_status
 from firestream_core.deploy.workloads import check_pods_running
-from firestream_core.errors import ChartNotFoundError, HelmCommandError
+from firestream_core.errors import HelmCommandError
 from firestream_core.model import (
     ExecOutcome,
     HelmAction,
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from collections.abc import Generator
     from pathlib import Path
 
-    from firestream_core.model import ChartInfo, ChartPayload, HelmChart
+    from firestream_core.model import ChartPayload, HelmChart
     from firestream_core.plugin.context import DeployContext, LifecycleRecord
 
 FIRESTREAM_PLUGIN_API = 1
@@ -70,13 +71,6 @@ VALIDATION_FAILURE_MODES = ("fail", "warn")
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-
-def _missing_repository_message(info: ChartInfo, repo: str) -> str:
-    return (
-        f"release '{info.name}': the chart's repository '{repo}' has no known URL; "
-        f"add it to [repositories] in firestream.toml ({repo} = \"https://...\")"
-    )
 
 
 # -- check_prerequisites -----------------------------------------------------------------
@@ -133,8 +127,8 @@ def check_prerequisites(chart: HelmChart, context: DeployContext, payload: Chart
         p = _file_problem(context, "values file", f, directory_ok=False)
         if p:
             problems.append(p)
-    repo, explicit = chart_repository(info)
-    if repo and explicit and repo not in context.repositories:
+    repo, _ = chart_repository(info)
+    if repo and not context.repositories.get(repo):  # the run's helm knows only the project's
         problems.append(
             f"repository '{repo}' has no known URL; add it to [repositories] in firestream.toml"
         )
@@ -158,20 +152,13 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
 
 
 def add_repository(chart: HelmChart, context: DeployContext) -> None:
-    """Add the chart's helm repository (once per run) before a Deploy."""
+    """Add the chart's helm repository (once per run, to the run's own repositories) before a
+    Deploy; a repository without a URL raises ``ChartNotFoundError`` naming the key to add."""
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return
-    repo, explicit = chart_repository(info)
-    if repo and explicit and context.repositories.get(repo) is None:
-        raise ChartNotFoundError(
-            _missing_repository_message(info, repo),
-            release=info.name,
-            hint=f"[repositories]\n{repo} = \"https://...\"",
-        )
-    # an implicit one without a URL: e.g. a repository the user's own helm configuration knows
     if add_chart_repository(context.helm, info, context.repositories):
-        context.log.info("Pre-exec: Adding %s Helm repository", repo)
+        context.log.info("Pre-exec: Adding %s Helm repository", chart_repository(info)[0])
 
 
 # -- exec -------------------------------------------------------------------------------------

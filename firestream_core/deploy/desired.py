@@ -821,8 +821,8 @@ class ChartVersions:
     a version constraint (``^0.1``) or no version is installed at the version helm
     picks then; the plan names that version, so it is resolved when the plan is
     made, with helm itself (:meth:`~firestream_core.tools.helm.Helm.resolve_version`):
-    the repository is added first (``helm repo add --force-update``, once per run,
-    with its host's credentials: it fetches the index), then one ``helm search
+    the repository is added first (``helm repo add --force-update`` into the run's own
+    repositories, once per run, with its host's credentials: it fetches the index), then one ``helm search
     repo`` (or ``helm show chart`` for OCI) per distinct (chart, constraint). A
     local chart or an exact version costs nothing.
 
@@ -859,6 +859,8 @@ class ChartVersions:
 
         what = f"version '{constraint}'" if constraint else "the latest version"
         url = self.repositories.get(repo) if repo else None
+        if repo and not url:  # the run's helm knows the project's repositories alone
+            return None, f"cannot resolve {what} of chart '{ref}': repository '{repo}' has no URL in [repositories]"
         try:
             if repo and url and not url.startswith("oci://"):
                 self.helm.repo_add(repo, url)
@@ -869,10 +871,9 @@ class ChartVersions:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return None, f"cannot resolve {what} of chart '{ref}': {first}"
         if found is None:
-            where = "" if url or not repo else f" (repository '{repo}' has no URL in [repositories])"
             if constraint:
-                return None, f"no version of chart '{ref}' matches '{constraint}'{where}"
-            return None, f"chart '{ref}' has no version to install{where}"
+                return None, f"no version of chart '{ref}' matches '{constraint}'"
+            return None, f"chart '{ref}' has no version to install"
         log.debug("chart %s %s resolved to %s", ref, constraint or "(latest)", found)
         return found, None
 

@@ -10,7 +10,12 @@ record where a chart came from: the repository is the one named
 repositories holding that chart at that version (``helm search repo``, no
 cluster call); when ``[repositories]`` lacks it, its URL (``--repo-url``, the
 chart types' defaults or ``helm repo list``) is added on a line under the
-``[repositories]`` header (or in a new ``[repositories]`` table). When the
+``[repositories]`` header (or in a new ``[repositories]`` table). Reading the
+user's helm repositories (``Helm.repo_list`` / ``Helm.search_repo``) is import's
+alone, and it never writes them: every run after it finds the chart through that
+URL, in the run's own repositories (``tools/helm_repos.py``); when the project
+already gives the repository another URL than the user's helm does, the result
+warns that the next apply uses the project's. When the
 repository cannot be told, nothing is written and the error says which flags
 to pass. The file is replaced atomically (``locate_chart``, ``_block``,
 ``_joined_text``, ``_check_loads``, ``_write_all``, ``_record``: the steps
@@ -267,11 +272,14 @@ class ChartSource:
     :ivar chart: the ``chart`` to write (None: the chart type's own).
     :ivar repository: the ``repository`` to write (None for ``oci://`` and the chart type's own).
     :ivar add_url: the URL to add to ``[repositories]`` under ``repository`` (None: already known).
+    :ivar warning: the user's own helm repository of that name has another URL than the
+        project's: the runs after the import use the project's (None: nothing to say).
     """
 
     chart: str | None
     repository: str | None = None
     add_url: str | None = None
+    warning: str | None = None
 
 
 def import_release(
@@ -341,7 +349,7 @@ def import_release(
         joined = _joined_text(original, block, source)
         _check_loads(project, joined, ctype)
         _write_all(project.path, joined, plain, plain_path, secret, secret_path)
-        warnings = _secret_warnings(secret_path, secret_keys)
+        warnings = ([source.warning] if source.warning else []) + _secret_warnings(secret_path, secret_keys)
         new_chart = project.load_chart(rel.name)
         _record(project, rel, new_chart, values)
     return ImportResult(
@@ -426,7 +434,17 @@ def locate_chart(
             hint="choose another name with --repository",
         )
     written = chart if chart is not None and "/" in chart else chart_name
-    return ChartSource(written, repository, None if known is not None else url)
+    warning = None
+    if known is not None and repo_url is None:
+        mine = helm_known().get(repository)
+        if mine is not None and mine.rstrip("/") != known.rstrip("/"):  # the user's URL never shown
+            warning = (
+                f"your helm repository '{repository}' has another URL than the project's ({known}): "
+                f"firestream never uses your helm repositories, so the next apply upgrades release "
+                f"'{rel.name}' from {known}; to keep its chart coming from yours, set "
+                f"{repository} = \"<its URL>\" under [repositories]"
+            )
+    return ChartSource(written, repository, None if known is not None else url, warning)
 
 
 def _name_from_url(url: str) -> str:

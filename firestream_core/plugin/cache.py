@@ -41,6 +41,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from firestream_core.tools.cache_folder import CACHE_DIR_ENV, cache_dir
 from firestream_core.version import __version__
 
 __all__ = [
@@ -57,7 +58,6 @@ __all__ = [
 
 CACHE_ENV = "FIRESTREAM_PLUGIN_CACHE"
 """``off`` (or ``0``) disables the cache: every run scans and imports."""
-CACHE_DIR_ENV = "FIRESTREAM_CACHE_DIR"
 _FORMAT = 2  # 2: the fingerprint holds the metadata folders' names
 
 
@@ -108,19 +108,6 @@ def switched_on(name: str, environ: Mapping[str, str] | None = None) -> bool:
 
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
     return switched_on(CACHE_ENV, environ)
-
-
-def cache_dir(environ: Mapping[str, str]) -> str:
-    """The folder of firestream's caches: ``$FIRESTREAM_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/firestream``, else ``~/.cache/firestream``.
-
-    A string, as every path of this module: the light commands that read a cache
-    (``firestream plugins``) import no ``pathlib`` (4 ms of an installed ``plugins``).
-    """
-    if environ.get(CACHE_DIR_ENV):
-        return environ[CACHE_DIR_ENV]
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "firestream")
 
 
 _METADATA_SUFFIXES = (".dist-info", ".egg-info")

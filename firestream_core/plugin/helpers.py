@@ -8,8 +8,9 @@
 * :func:`notes_crossed` / :func:`breaking_version_at` - a chart type's table of upgrade notes
   (versions whose upgrade needs a step, e.g. new CRDs): those an upgrade crosses (for the
   plan's destructive steps), and the chart version's breaking version;
-* :func:`add_chart_repository` - ``helm repo add`` of the repository a chart comes from
-  (apply's ``pre_exec``, the commands that render, a plugin reading a chart's CRDs);
+* :func:`add_chart_repository` - ``helm repo add`` of the repository a chart comes from, into
+  the run's own repositories (apply's ``pre_exec``, the commands that render, a plugin
+  reading a chart's CRDs);
 * :func:`needs_crd` - in ``contribute_values``: a preset's ServiceMonitor (or any value
   needing another chart's CRD) turned off, with a plan note, when that CRD is absent and
   no release of the project the release depends on provides it.
@@ -40,20 +41,38 @@ OptionsT = TypeVar("OptionsT")
 
 
 def add_chart_repository(helm: HelmTool, info: ChartInfo, repositories: Mapping[str, str]) -> bool:
-    """``helm repo add`` the repository ``info``'s chart comes from, when its URL is known.
+    """``helm repo add`` the repository ``info``'s chart comes from, into the run's own
+    repositories (never the user's: :mod:`~firestream_core.tools.helm_repos`).
 
     What apply's ``pre_exec`` does, the commands that render a chart (``template``,
     ``diff``, ``plan --hooks``) before helm renders it, and :func:`~firestream_core.plugin.crds.chart_crds`
     before ``helm pull``: the repository is the one
     :func:`~firestream_core.model.chart_repository` names, ``repository = "..."`` or the ``repo/``
-    of ``chart``. True when this call added it (once per run); an ``oci://`` registry is never
-    added (helm pulls ``oci://`` references directly).
+    of ``chart``. True when this call added it (once per run); False for a local chart, an
+    ``oci://`` one (helm pulls ``oci://`` references directly) or a repository added before.
+
+    :raises ChartNotFoundError: the chart's repository has no URL in ``repositories``: helm
+        could not find it (the run's repositories are the project's alone).
     """
+    from firestream_core.errors import ChartNotFoundError
     from firestream_core.model import chart_repository
 
     repo, _ = chart_repository(info)
-    url = repositories.get(repo) if repo else None
-    return bool(repo and url and not str(url).startswith("oci://") and helm.repo_add(repo, url))
+    if not repo:
+        return False
+    url = repositories.get(repo)
+    if not url:
+        raise ChartNotFoundError(_missing_repository_message(info, repo), release=info.name,
+                                 hint=f"[repositories]\n{repo} = \"https://...\"")
+    return bool(not str(url).startswith("oci://") and helm.repo_add(repo, url))
+
+
+def _missing_repository_message(info: ChartInfo, repo: str) -> str:
+    """The message of a release whose chart's repository has no known URL."""
+    return (
+        f"release '{info.name}': the chart's repository '{repo}' has no known URL; "
+        f"add it to [repositories] in firestream.toml ({repo} = \"https://...\")"
+    )
 
 
 def options_of(chart: HelmChart, options_class: type[OptionsT]) -> OptionsT:

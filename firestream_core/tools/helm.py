@@ -7,6 +7,9 @@ The operations; their rules:
   one private temporary file (mode 0600, removed afterwards, see
   :func:`~firestream_core.tools.values.values_file`); ``values_files`` from the
   config are passed by path (paths are not secret); passwords go on stdin.
+* Every call is given this run's own repositories file and cache
+  (:mod:`~firestream_core.tools.helm_repos`): ``repo add`` never writes the
+  user's, and a chart ``repo/name`` comes from the URL the project gives ``repo``.
 * The helm major version is asked once (lazily) and decides the flags; a
   ``list_releases`` before it is known asks it at the same time (two helm
   processes at once, not one after the other). The command lines, and what
@@ -52,6 +55,7 @@ from firestream_core.tools.helm_output import (
     parse_test_suite,
     parse_upgrade,
 )
+from firestream_core.tools.helm_repos import RepositoryHome
 from firestream_core.tools.kubetool import KubeTool
 from firestream_core.tools.process import Completed, Runner
 from firestream_core.tools.redact import Redactor
@@ -143,6 +147,13 @@ class Helm(KubeTool):
         hides the values it passed.
     :param wait_strategy: helm 4's ``--wait`` strategy, ``watcher`` (default)
         or ``legacy``; helm 3 has one way to wait.
+    :param registries: the ``[registries]`` logins and TLS settings
+        (:class:`~firestream_core.tools.oci.RegistryLogins`).
+    :param repository_home: the repositories file and cache every call is given
+        (``HELM_REPOSITORY_CONFIG``, ``HELM_REPOSITORY_CACHE``); default a folder of
+        this instance alone, under firestream's cache folder
+        (:mod:`~firestream_core.tools.helm_repos`): the user's own helm repositories
+        are never written, and only :meth:`repo_list` / :meth:`search_repo` read them.
     """
 
     program = "helm"
@@ -160,6 +171,7 @@ class Helm(KubeTool):
         redactor: Redactor | None = None,
         wait_strategy: str = "watcher",
         registries: Registries | None = None,
+        repository_home: RepositoryHome | None = None,
     ) -> None:
         if wait_strategy not in WAIT_STRATEGIES:
             raise ValueError(
@@ -170,6 +182,7 @@ class Helm(KubeTool):
         self.wait_strategy = wait_strategy
         # firestream_core.tools.oci.RegistryLogins: login once per registry, --plain-http...
         self.registries: Registries | None = registries
+        self.repository_home = repository_home if repository_home is not None else RepositoryHome()
         self._lock = threading.Lock()
         self._version: str | None = None
         self._repos_done: set[tuple[str, str]] = set()
@@ -177,6 +190,12 @@ class Helm(KubeTool):
 
     def __repr__(self) -> str:
         return f"Helm(binary={self.binary!r}, kubeconfig={str(self.kubeconfig) if self.kubeconfig else None!r})"
+
+    def program_env(self) -> dict[str, str]:
+        """The environment for another program run against this helm's cluster (a chart's
+        ``pre_upgrade_commands``): :meth:`KubeTool.program_env` and this run's repositories,
+        so a ``helm`` it runs never writes the user's either."""
+        return {**super().program_env(), **self.repository_home.env()}
 
     # -- version ----------------------------------------------------------------
     @property
@@ -227,10 +246,16 @@ class Helm(KubeTool):
         redactor: Redactor | None = None,
         kube: bool = True,
         check: bool = True,
+        users_repositories: bool = False,
     ) -> Completed:
-        """Run ``helm <args>`` and raise a typed error when it fails (unless ``check`` is off)."""
+        """Run ``helm <args>`` and raise a typed error when it fails (unless ``check`` is off).
+
+        helm is given this run's own repositories (:attr:`repository_home`), or with
+        ``users_repositories`` the user's (``firestream import``'s reads alone).
+        """
         what = f"helm {op}" + (f" of release '{release}'" if release else "")
-        result = self._call(args, what=what, kube=kube, stdin=stdin, timeout=timeout, label=release)
+        env = self.env if users_repositories else {**self.env, **self.repository_home.env()}
+        result = self._call(args, what=what, kube=kube, stdin=stdin, timeout=timeout, label=release, env=env)
         if not check or result.ok:
             return result
         raise self._failure(op, result, release=release, namespace=namespace, redactor=redactor)
@@ -588,7 +613,8 @@ class Helm(KubeTool):
         username: str | None = None,
         password: str | None = None,
     ) -> bool:
-        """``helm repo add --force-update`` once per distinct (name, url) per instance.
+        """``helm repo add --force-update`` once per distinct (name, url) per instance, into this
+        run's own repositories (:attr:`repository_home`), never the user's.
 
         Thread-safe: concurrent calls for one repository run helm once, the
         others wait for it. Returns True when this call added it, False when
@@ -633,6 +659,9 @@ class Helm(KubeTool):
                 if not re.search(r"\b(401|403)\b|Unauthorized|Forbidden", exc.stderr or str(exc)):
                     raise
                 raise _repo_refused(name, url, username, source, exc) from None
+            finally:
+                if username or password:  # helm keeps them in the run's repositories.yaml
+                    self.repository_home.keep_private()
             with self._lock:
                 self._repos_done.add(key)
             return True
@@ -642,10 +671,13 @@ class Helm(KubeTool):
         self._run("repo update", ["repo", "update", *(names or [])], kube=False)
 
     def repo_list(self) -> dict[str, str]:
-        """The repositories this helm knows (``helm repo list -o json``): name -> URL; {} when none."""
+        """The user's own helm repositories (``helm repo list -o json``, their ``repositories.yaml``,
+        not this run's): name -> URL; {} when none. For ``firestream import``, which looks for a
+        release's chart where its user installed it from."""
         import json
 
-        result = self._run("repo list", ["repo", "list", "-o", "json"], kube=False, check=False)
+        result = self._run("repo list", ["repo", "list", "-o", "json"], kube=False, check=False,
+                           users_repositories=True)
         if not result.ok:  # "no repositories to show"
             return {}
         try:
@@ -655,7 +687,8 @@ class Helm(KubeTool):
         return {str(r["name"]): str(r["url"]) for r in rows if isinstance(r, dict) and "name" in r and "url" in r}
 
     def search_repo(self, chart: str, version: str | None = None) -> list[str]:
-        """The ``repo/chart`` names of this helm's repositories holding ``chart`` (at ``version``).
+        """The ``repo/chart`` names of the user's own helm repositories holding ``chart`` (at
+        ``version``), as :meth:`repo_list` (not this run's: see :meth:`resolve_version`).
 
         Reads helm's local repository index cache (``helm search repo``); no cluster call.
         An error (no repositories, no cache) is an empty list.
@@ -665,7 +698,7 @@ class Helm(KubeTool):
         args = ["search", "repo", chart, "-o", "json"]
         if version:
             args += ["--version", version]
-        result = self._run("search repo", args, kube=False, check=False)
+        result = self._run("search repo", args, kube=False, check=False, users_repositories=True)
         if not result.ok:
             return []
         try:
@@ -679,7 +712,7 @@ class Helm(KubeTool):
         """The exact version helm installs for ``chart_ref`` at ``version`` (a constraint such as
         ``^1.2``; None: the latest stable one), None when no version matches.
 
-        A repository chart (``repo/chart``) is looked up in helm's local copy of the
+        A repository chart (``repo/chart``) is looked up in this run's local copy of the
         repository's index (``helm search repo repo/chart --version C -o json``, the rule
         ``helm install`` follows; no cluster call): add the repository first
         (:meth:`repo_add` fetches the index). An ``oci://`` chart asks the registry

@@ -70,10 +70,12 @@ class KubeTool:
         stdin: bytes | None = None,
         timeout: float | None = None,
         label: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> Completed:
-        """``<binary> <args>`` (+ the kubeconfig / context flags unless ``kube`` is off), run once."""
+        """``<binary> <args>`` (+ the kubeconfig / context flags unless ``kube`` is off), run once,
+        with this tool's variables (or ``env``, given whole)."""
         argv = self.argv(args) if kube else [self.binary, *args]
-        return run_tool(self.runner, self.program, argv, what=what, env=self.env,
+        return run_tool(self.runner, self.program, argv, what=what, env=self.env if env is None else env,
                         stdin=stdin, timeout=timeout, label=label)
 
     def argv(self, args: Sequence[str]) -> list[str]:

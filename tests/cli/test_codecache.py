@@ -251,7 +251,8 @@ def test_another_process_reads_firestreams_classes_back_with_its_own_hashes(tmp_
 def test_the_console_script_writes_the_cache_once_and_the_off_switch_writes_none(tmp_path: Path) -> None:
     project = tmp_path / "proj"
     project.mkdir()
-    (project / "firestream.toml").write_text('[deployments.db]\nchart = "bitnami/postgresql"\n')
+    (project / "firestream.toml").write_text('[repositories]\nbitnami = "https://charts.bitnami.com/bitnami"\n'
+                                             '[deployments.db]\nchart = "bitnami/postgresql"\n')
     off = firestream("validate", cwd=project,
                      env={"FIRESTREAM_CACHE_DIR": str(tmp_path / "off"), "FIRESTREAM_CODE_CACHE": "off"})
     assert off.returncode == 0, off.stderr
@@ -402,7 +403,8 @@ def test_a_cache_that_fails_costs_the_command_nothing(tmp_path: Path) -> None:
     """install() or the save failing unexpectedly: the command runs and exits as without it."""
     project = tmp_path / "proj"
     project.mkdir()
-    (project / "firestream.toml").write_text('[deployments.db]\nchart = "bitnami/postgresql"\n')
+    (project / "firestream.toml").write_text('[repositories]\nbitnami = "https://charts.bitnami.com/bitnami"\n'
+                                             '[deployments.db]\nchart = "bitnami/postgresql"\n')
     code = """
         import sys
         from firestream_core.cli import codecache

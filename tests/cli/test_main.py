@@ -49,6 +49,8 @@ def project(tmp_path: Path) -> Path:
     (d / "firestream.toml").write_text(
         textwrap.dedent(
             """
+            [repositories]
+            bitnami = "https://charts.bitnami.com/bitnami"
             [deployments.db]
             chart = "bitnami/postgresql"
             [deployments.cache]
@@ -59,7 +61,7 @@ def project(tmp_path: Path) -> Path:
             """
         )
     )
-    (d / "other.toml").write_text('[deployments.solo]\nchart = "x/solo"\n')
+    (d / "other.toml").write_text('[repositories]\nx = "https://charts.example.com/x"\n[deployments.solo]\nchart = "x/solo"\n')
     return d
 
 
@@ -295,6 +297,7 @@ def test_validate_ok_and_invalid(project: Path) -> None:
     ok = firestream("validate", cwd=project)
     assert (ok.returncode, ok.stdout) == (0, "firestream.toml is valid: 3 releases in 2 levels\n")
     (project / "bad.toml").write_text(
+        '[repositories]\nx = "https://charts.example.com/x"\n'
         '[deployments.db]\nchart = "x/db"\ntimeout = "soon"\n[deployments.web]\nchart = "x/web"\nwait = 1\n'
     )
     bad = firestream("validate", "-f", "bad.toml", cwd=project)
@@ -309,6 +312,7 @@ def test_validate_ok_and_invalid(project: Path) -> None:
 
 def test_validate_reports_graph_errors(project: Path) -> None:
     (project / "cyc.toml").write_text(
+        '[repositories]\nx = "https://charts.example.com/x"\n'
         '[deployments.a]\nchart = "x/a"\ndepends_on = ["b"]\n[deployments.b]\nchart = "x/b"\ndepends_on = ["a"]\n'
     )
     r = firestream("validate", "-f", "cyc.toml", cwd=project)

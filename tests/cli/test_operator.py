@@ -29,6 +29,9 @@ def project(tmp_path: Path) -> Path:
     d = tmp_path / "repo"
     (d / ".git").mkdir(parents=True)
     (d / "firestream.toml").write_text(textwrap.dedent("""
+        [repositories]
+        x = "https://charts.example.com/x"
+
         [defaults]
         labels = { team = "shop" }
 
@@ -109,7 +112,7 @@ def test_file_flag_takes_a_folder_and_the_environment_names_one(project: Path, t
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{project / 'firestream.toml'} is valid")
     other = tmp_path / "other.toml"
-    other.write_text('[deployments.generic]\nchart = "x/solo"\n')
+    other.write_text('[repositories]\nx = "https://charts.example.com/x"\n[deployments.generic]\nchart = "x/solo"\n')
     done = firestream("validate", cwd=project, env={"FIRESTREAM_FILE": str(other)})
     assert done.returncode == 0 and done.stdout.startswith(f"{other} is valid: 1 release")
 

@@ -379,6 +379,9 @@ def test_unknown_keys_of_a_generic_release_are_found_with_a_manager(write_config
 def test_release_fields_are_checked_with_their_path(write_config, manager) -> None:
     path = write_config(
         """
+        [repositories]  # every chart's repository has a URL (config/project_check.py)
+        bitnami = "https://charts.example.com/bitnami"
+        x = "https://charts.example.com/x"
         [[deployments.db]]
         name = "Bad_Name"
         chart = "bitnami/postgresql"
@@ -402,9 +405,43 @@ def test_release_fields_are_checked_with_their_path(write_config, manager) -> No
     ]
 
 
+def test_a_charts_repository_needs_a_url_in_the_project(write_config, manager) -> None:
+    """``chart = "x/name"`` names its repository as ``repository = "x"`` does: firestream adds the
+    project's repositories to helm repositories of its own and never reads the user's, so one the
+    project gives no URL is refused when the file is checked, not by helm mid-apply."""
+    path = write_config(
+        """
+        [repositories]
+        known = "https://charts.example.com/known"
+        [[deployments.generic]]
+        name = "a"
+        chart = "mine/app"
+        [[deployments.generic]]
+        name = "b"
+        chart = "app"
+        repository = "theirs"
+        [[deployments.generic]]
+        name = "c"
+        chart = "known/app"
+        [[deployments.generic]]
+        name = "d"
+        chart = "oci://registry.example.com/charts/app"
+        """
+    )
+    assert problems_of(path, manager) == [
+        "deployments.generic[0].chart: the repository 'mine' of chart 'mine/app' has no known URL; "
+        'add it to [repositories] (mine = "https://...")',
+        "deployments.generic[1].repository: repository 'theirs' has no known URL; add it to "
+        '[repositories] (theirs = "https://...")',
+    ]
+
+
 def test_duplicate_releases(write_config, manager) -> None:
     path = write_config(
         """
+        [repositories]  # every chart's repository has a URL (config/project_check.py)
+        bitnami = "https://charts.example.com/bitnami"
+        x = "https://charts.example.com/x"
         [[deployments.db]]
         chart = "bitnami/postgresql"
         [[deployments.db]]
@@ -425,6 +462,9 @@ def test_duplicate_releases(write_config, manager) -> None:
 def test_unknown_dependency_and_cycle_are_reported_with_paths(write_config, manager) -> None:
     path = write_config(
         """
+        [repositories]  # every chart's repository has a URL (config/project_check.py)
+        bitnami = "https://charts.example.com/bitnami"
+        x = "https://charts.example.com/x"
         [deployments.app]
         chart = "x/app"
         depends_on = ["db", "cache"]
@@ -437,6 +477,9 @@ def test_unknown_dependency_and_cycle_are_reported_with_paths(write_config, mana
     ]
     path = write_config(
         """
+        [repositories]  # every chart's repository has a URL (config/project_check.py)
+        bitnami = "https://charts.example.com/bitnami"
+        x = "https://charts.example.com/x"
         [deployments.app]
         chart = "x/app"
         depends_on = ["cache"]
@@ -452,6 +495,9 @@ def test_a_destroyed_release_a_deployed_one_depends_on_is_a_config_problem(write
     # apply would uninstall 'api', then upgrade 'web' without it: refused before any cluster call
     path = write_config(
         """
+        [repositories]  # every chart's repository has a URL (config/project_check.py)
+        bitnami = "https://charts.example.com/bitnami"
+        x = "https://charts.example.com/x"
         [[deployments.generic]]
         name = "api"
         chart = "x/api"
@@ -481,6 +527,9 @@ def test_a_destroyed_release_whose_dependents_are_destroyed_or_skipped_is_valid(
 
     path = write_config(
         """
+        [repositories]  # every chart's repository has a URL (config/project_check.py)
+        bitnami = "https://charts.example.com/bitnami"
+        x = "https://charts.example.com/x"
         [[deployments.generic]]
         name = "api"
         chart = "x/api"
@@ -827,7 +876,8 @@ def test_a_plugin_chart_info_list_of_the_wrong_type_is_named_not_read_as_letters
         f"{where}: depends_on: expected a list, each item a release name (str), got str",
         f"{where}: values_files[0]: expected a path, got int",
     ]
-    path = write_config('[[deployments.generic]]\nname = "db"\nchart = "x/db"\n[[deployments.api]]\n')
+    path = write_config('[repositories]\nx = "https://charts.example.com/x"\n'
+                        '[[deployments.generic]]\nname = "db"\nchart = "x/db"\n[[deployments.api]]\n')
     assert problems_of(path, manager) == [
         "deployments.api[0].depends_on: expected a list, each item a release name (str), got str",
         "deployments.api[0].values_files[0]: expected a path, got int",

@@ -87,12 +87,17 @@ def test_prerequisites_values_file_that_is_a_dangling_symlink(context, chart_dir
     assert any(p.startswith("values file 'gone.yaml' not found") for p in result.problems)
 
 
-def test_prerequisites_unknown_named_repository(context, helm):
-    chart = generic(chart="postgresql", repository="bitnami")
-    result = run_release(chart, make_manager(), context)
+@pytest.mark.parametrize("info", [{"chart": "postgresql", "repository": "bitnami"}, {"chart": "bitnami/postgresql"}],
+                         ids=["named", "in-chart"])
+def test_prerequisites_unknown_named_repository(context, helm, info):
+    """A chart built in code whose repository has no URL (``chart = "bitnami/x"`` alike): refused
+    before any helm call. helm only ever sees the run's own repositories, so the user's own
+    ``bitnami`` would not have been found either (it used to be, silently)."""
+    result = run_release(generic(**info), make_manager(), context)
     assert "repository 'bitnami' has no known URL; add it to [repositories] in firestream.toml" in (
         result.problems
     )
+    assert helm.ops() == []
 
 
 def test_destroy_does_not_need_files(context, helm):
@@ -185,11 +190,14 @@ def test_unknown_named_repository_in_pre_exec_is_clear(context, helm):
     from firestream_core.deploy import defaults
     from firestream_core.errors import ChartNotFoundError
 
-    with pytest.raises(ChartNotFoundError) as err:
-        defaults.add_repository(generic(chart="app", repository="acme"), context)
-    assert "release 'web'" in str(err.value)
-    assert "add it to [repositories] in firestream.toml" in str(err.value)
-    assert 'acme = "https://..."' in err.value.hint
+    for chart in (generic(chart="app", repository="acme"), generic(chart="acme/app")):
+        with pytest.raises(ChartNotFoundError) as err:
+            defaults.add_repository(chart, context)
+        assert "release 'web'" in str(err.value)
+        assert "the chart's repository 'acme' has no known URL" in str(err.value)
+        assert "add it to [repositories] in firestream.toml" in str(err.value)
+        assert 'acme = "https://..."' in err.value.hint
+    assert helm.ops() == []
 
 
 # -- exec: pending recovery ------------------------------------------------------------------

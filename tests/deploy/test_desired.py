@@ -412,6 +412,17 @@ def test_a_constraint_nothing_matches_is_a_problem_naming_release_chart_and_cons
     assert plan["a"].reasons[0] == "refused: no version of chart 'local/app' matches '^9'"
 
 
+def test_a_repository_without_url_is_a_problem_and_asks_no_helm(tmp_path: Path, fake_helm) -> None:
+    """The run's helm knows the project's repositories alone: with no URL the search could only
+    say "no repositories configured", so the problem names what to add instead."""
+    fake_helm.publish("local/app", "0.1.0")
+    versions = ChartVersions(fake_helm.helm(), {})
+    state = desired_states([repo_chart("a", "^0.1")], manager=None, project_dir=tmp_path, versions=versions)["a"]
+    assert state.problems == ("release 'a': cannot resolve version '^0.1' of chart 'local/app': "
+                              "repository 'local' has no URL in [repositories]",)
+    assert fake_helm.calls() == []
+
+
 def test_a_helm_failure_while_resolving_is_a_problem(tmp_path: Path, fake_helm) -> None:
     fake_helm.fail_on("local", "repo add", "connection refused")
     versions = ChartVersions(fake_helm.helm(), {"local": "http://127.0.0.1:9/charts"})

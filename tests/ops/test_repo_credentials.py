@@ -9,6 +9,8 @@ password on standard input, never on a command line or in a log line.
 from __future__ import annotations
 
 import logging
+import stat
+from pathlib import Path
 
 import pytest
 from firestream_testing.argv_watch import assert_not_on_command_lines, watch_argv
@@ -68,6 +70,20 @@ def test_a_private_repository_is_added_with_its_hosts_credentials_on_stdin(
     assert_not_on_command_lines([*rec.argvs, *watcher.argvs], [PASSWORD])
     assert PASSWORD not in caplog.text
     assert load(path, kube, helm_bin).plan().has_changes is False
+
+    # helm keeps the credentials in the run's own repositories.yaml: 0600, in a 0700 folder that
+    # goes with the run; the user's helm configuration never holds them
+    _, helm, _ = load(path, kube, helm_bin).tools()
+    assert helm.repo_add("private", private_repo.url)
+    home = helm.repository_home
+    assert PASSWORD in Path(home.config).read_text()
+    assert stat.S_IMODE(Path(home.config).stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(home.path).stat().st_mode) == 0o700
+    user_config = Path(kube.env["HELM_CONFIG_HOME"])
+    assert not [p for p in user_config.rglob("*") if p.is_file() and PASSWORD in p.read_text(errors="replace")]
+    folder = Path(home.path)
+    home.close()
+    assert not folder.exists()
 
 
 def test_a_wrong_password_is_one_readable_error_naming_the_repository_and_its_source(

@@ -327,6 +327,9 @@ def test_firestream_plugins_lists_the_too_new_plugin_and_fails(fake_dists, capsy
 def test_only_the_releases_of_a_too_new_plugin_fail(fake_dists, write_config, capsys) -> None:
     fake_dists.plugin("firestream-chart-future", "future", FUTURE.format(api=5), "2.0.0")
     path = write_config('''
+        [repositories]
+        repo = "https://charts.example.com"
+
         [[deployments.future]]
         name = "f"
 

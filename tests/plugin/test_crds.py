@@ -62,6 +62,11 @@ class Helm:
     def __init__(self, archive: Path | None = None) -> None:
         self.archive = archive
         self.pulls: list[tuple[str, str | None]] = []
+        self.added: list[tuple[str, str]] = []
+
+    def repo_add(self, name: str, url: str) -> bool:
+        self.added.append((name, url))
+        return True
 
     def pull(self, chart_ref: str, version: str | None, dest: Path | str) -> Path:
         self.pulls.append((chart_ref, version))
@@ -104,9 +109,10 @@ def test_crds_of_a_local_folder_an_archive_and_a_pulled_chart(tmp_path: Path) ->
     assert crd_names(chart_crds(context(tmp_path), ChartInfo(name="op", path=folder))) == want
     assert crd_names(chart_crds(context(tmp_path), ChartInfo(name="op", path=archive))) == want
     helm = Helm(archive)
-    pulled = chart_crds(context(tmp_path, helm), ChartInfo(name="op", chart="op", repository="r",
-                                                         version="1.0.0"))
+    pulled = chart_crds(context(tmp_path, helm, repositories={"r": "https://charts.example.com"}),
+                        ChartInfo(name="op", chart="op", repository="r", version="1.0.0"))
     assert crd_names(pulled) == want
+    assert helm.added == [("r", "https://charts.example.com")]  # into the run's own repositories
     assert helm.pulls == [("r/op", "1.0.0")]
     assert "Deployment" not in pulled  # the chart's templates are helm's business
 

@@ -76,6 +76,6 @@ def test_the_runs_tools_are_read_by_the_views() -> None:
     helm = Helm(binary="/opt/helm", kubeconfig="/k/config", env={"A": "b"})
     ro = ReadOnlyHelm(helm)
     assert (ro.binary, ro.kubeconfig, ro.env, ro.redactor) == (helm.binary, helm.kubeconfig, helm.env, helm.redactor)
-    assert ro.program_env() == {"A": "b", "KUBECONFIG": "/k/config"}
+    assert ro.program_env() == {"A": "b", "KUBECONFIG": "/k/config", **helm.repository_home.env()}
     kubectl = Kubectl(binary="kubectl", kube_context="prod")
     assert ReadOnlyKubectl(kubectl).argv(["get", "pods"]) == ["kubectl", "get", "pods", "--context", "prod"]

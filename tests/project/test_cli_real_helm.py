@@ -348,6 +348,8 @@ def test_rollback_to_the_last_successful_apply(tmp_path, kube, chart_repo, helm_
     d = path.parent
     assert cli(kube, helm_bin, "apply", "--yes", cwd=d).returncode == 0
     # someone upgrades db by hand, outside firestream: revision 2
+    # by hand, with the user's own helm repositories (firestream's apply never added it there)
+    kube.run([str(helm_bin), "repo", "add", chart_repo.name, chart_repo.url])
     kube.run([str(helm_bin), "upgrade", "db", f"{chart_repo.name}/tiny-app", "--version", "0.2.0",
               "-n", kube.namespace, "--reuse-values", "--set", "message=by-hand"])
     helm = kube.helm(helm_bin)

@@ -547,6 +547,31 @@ def test_import_appends_block_and_next_plan_is_noop(env, fake_helm, capsys):
     assert fake_helm.call_log("upgrade") == []
 
 
+def test_import_reads_the_users_repositories_and_says_when_the_project_gives_another_url(env, fake_helm, capsys):
+    """The user's own ``fixtures`` (their mirror) is where import looks, never what a run writes
+    or installs from: the block names ``fixtures``, whose URL the project gives, and import warns
+    that the next apply upgrades from the project's URL (the user's URL is not printed)."""
+    fake_helm.seed_release("legacy", "apps", version="0.1.0", values={"message": "hi"})
+    fake_helm.publish("fixtures/tiny-app", "0.1.0")
+    mirror = "http://127.0.0.1:9/internal-mirror"
+    subprocess.run([str(fake_helm.binary), "repo", "add", "fixtures", mirror],  # noqa: S603 - by hand
+                   env={**os.environ, **fake_helm.env}, check=True, capture_output=True)
+    path = env.write("")
+    flags = ["-f", str(path), *env.flags]
+    assert main(["import", "deployment", "legacy", "-n", "apps", *flags]) == 0  # found by helm search repo
+    err = capsys.readouterr().err
+    assert ("your helm repository 'fixtures' has another URL than the project's (http://127.0.0.1:9/fixtures): "
+            "firestream never uses your helm repositories, so the next apply upgrades release 'legacy' "
+            "from http://127.0.0.1:9/fixtures") in err
+    assert mirror not in err and mirror not in path.read_text()
+    assert 'chart = "tiny-app"\nrepository = "fixtures"' in path.read_text()
+
+    assert main(["template", *flags]) == 0  # repo add of the project's URL, in the run's own repositories
+    capsys.readouterr()
+    assert ["repo", "add", "fixtures", "http://127.0.0.1:9/fixtures"] in [c[:4] for c in fake_helm.calls()]
+    assert fake_helm.repos() == {"fixtures": mirror}  # the user's: as they were
+
+
 def test_import_under_a_chart_type_plans_the_values_its_defaults_add(env, fake_helm, fake_kubectl):
     """``import --type T``: T's default preset adds values the release never had. Its digest was
     recorded as if helm held them, so the next plan said ``no-op`` while template, diff and the

@@ -93,7 +93,7 @@ def test_upgrade_passes_globals_env_label_and_returns_revision(tmp_path: Path) -
     argv = call["argv"]
     assert argv[0] == "/opt/helm"
     assert argv[-4:] == ["--kubeconfig", "/k/config", "--kube-context", "ctx"]
-    assert call["env"] == {"A": "1"} and call["label"] == "web"
+    assert call["env"] == {"A": "1", **helm.repository_home.env()} and call["label"] == "web"
     assert call["timeout"] == 3600 * 2 + 120  # a safety net beyond helm's own timeout (x2: rollback)
     assert argv[argv.index("--timeout") + 1] == "3600s"
 

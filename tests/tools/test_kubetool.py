@@ -70,11 +70,13 @@ def test_argv_and_program_env_give_how_the_tool_reaches_its_cluster() -> None:
     assert helm.argv(["uninstall", "old"]) == [
         "/opt/helm", "uninstall", "old", "--kubeconfig", "/k/config", "--kube-context", "prod"
     ]
-    assert helm.program_env() == {"HELM_CACHE_HOME": "/c", "KUBECONFIG": "/k/config"}
+    # helm's own repositories (tools/helm_repos.py): a `helm repo add` it runs writes the run's
+    assert helm.program_env() == {"HELM_CACHE_HOME": "/c", "KUBECONFIG": "/k/config", **helm.repository_home.env()}
     assert Kubectl(binary="kubectl").argv(["get", "pods"]) == ["kubectl", "get", "pods"]
     assert Kubectl(binary="kubectl", env={"KUBECONFIG": "/own"}).program_env() == {"KUBECONFIG": "/own"}
     # set by the tool's own env: not overridden; the instance's env is never changed
     own = Helm(binary="helm", kubeconfig="/k/config", env={"KUBECONFIG": "/own"})
-    assert own.program_env() == {"KUBECONFIG": "/own"}
+    assert own.program_env() == {"KUBECONFIG": "/own", **own.repository_home.env()}
     assert own.env == {"KUBECONFIG": "/own"} and helm.env == {"HELM_CACHE_HOME": "/c"}
-    assert Helm(binary="helm").program_env() == {}
+    bare = Helm(binary="helm")
+    assert bare.program_env() == bare.repository_home.env()

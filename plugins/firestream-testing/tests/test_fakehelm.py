@@ -165,7 +165,9 @@ def test_repo_add_once_per_repository_even_from_threads(fake_helm: FakeHelm) -> 
     assert sorted(results) == [False] * 5 + [True]
     assert helm.repo_add("r2", "http://x/r2") is True
     assert len(fake_helm.calls("repo add")) == 2
-    assert fake_helm.repos() == {"r1": "http://x/r1", "r2": "http://x/r2"}
+    # into the run's own repositories: the user's stay as they were
+    assert fake_helm.repos(helm.repository_home.config) == {"r1": "http://x/r1", "r2": "http://x/r2"}
+    assert fake_helm.repos() == {}
     assert helm.repo_add("oci", "oci://registry/charts") is False
     helm.repo_update(["r1"])
     assert fake_helm.calls("repo update")[-1][-1] == "r1"

@@ -45,7 +45,11 @@ What it does (``helm <command>``):
 ``rollback``                ``NAME [REVISION]``
 ``get values|manifest|all`` ``--all``, ``--revision``, ``-o json``
 ``template``                a ConfigMap manifest holding the values' keys
-``repo add|update|list|remove``  ``--force-update``, ``--password-stdin``
+``repo add|update|list|remove``  ``--force-update``, ``--password-stdin``; one set of
+                            repositories per ``$HELM_REPOSITORY_CONFIG`` (a
+                            firestream run's own), else the user's
+                            (``FakeHelm.repos()``): ``search repo`` and a
+                            ``repo/chart`` read the call's
 ``registry login|logout``   password from stdin, never recorded
 ``dependency build|update`` no-op
 ``pull``                    writes ``name-version.tgz`` in ``--destination``

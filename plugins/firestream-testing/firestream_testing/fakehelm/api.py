@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -183,7 +184,12 @@ class FakeHelm:
                 return r
         return None
 
-    def repos(self) -> dict[str, str]:
-        """Repositories added so far: name -> URL."""
-        return dict(self._store.read()["repos"])
+    def repos(self, config: str | os.PathLike[str] | None = None) -> dict[str, str]:
+        """Repositories added so far: name -> URL. The user's (added without
+        ``$HELM_REPOSITORY_CONFIG``), or those of the ``repositories.yaml`` ``config`` (a
+        firestream run's own: ``Helm.repository_home.config``)."""
+        state = self._store.read()
+        if config is None:
+            return dict(state["repos"])
+        return dict(state["repo_configs"].get(os.fspath(config), {}))
 

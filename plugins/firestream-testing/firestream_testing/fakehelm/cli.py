@@ -28,6 +28,7 @@ from firestream_testing.fakehelm.helmio import (
     parse,
     print_data,
     release_json,
+    repos_of,
     values_of,
 )
 from firestream_testing.fakehelm.releases import ReleaseCommands
@@ -255,23 +256,23 @@ class Invocation(ReleaseCommands):
                 if failure is not None:
                     raise Exit(1, f"Error: looks like \"{url}\" is not a valid chart repository or "
                                    f"cannot be reached: {failure}")
-                known = state["repos"].get(name)
+                known = repos_of(state).get(name)
                 if known is not None and known != url and not args.has("--force-update"):
                     raise Exit(1, f"Error: repository name ({name}) already exists, please specify a "
                                    "different name")
-                state["repos"][name] = url
+                repos_of(state)[name] = url
             print(f'"{name}" has been added to your repositories')
         elif sub == "update" or sub == "up":
             state = self.store.read()
             for name in args.positionals[1:]:
-                if name not in state["repos"]:
+                if name not in repos_of(state):
                     raise Exit(1, f"Error: no repositories found matching '{name}'.  Nothing will be updated")
-            if not state["repos"]:
+            if not repos_of(state):
                 raise Exit(1, "Error: no repositories found. You must add one before updating")
             print("Hang tight while we grab the latest from your chart repositories...")
             print("Update Complete. ⎈Happy Helming!⎈")
         elif sub in ("list", "ls"):
-            repos = [{"name": n, "url": u} for n, u in sorted(self.store.read()["repos"].items())]
+            repos = [{"name": n, "url": u} for n, u in sorted(repos_of(self.store.read()).items())]
             if output_of(args) in ("json", "yaml"):
                 print_data(repos, output_of(args))
             else:
@@ -281,7 +282,7 @@ class Invocation(ReleaseCommands):
         elif sub in ("remove", "rm"):
             with self.store.locked() as state:
                 for name in args.positionals[1:]:
-                    if state["repos"].pop(name, None) is None:
+                    if repos_of(state).pop(name, None) is None:
                         raise Exit(1, f"Error: no repo named \"{name}\" found")
         else:
             raise Exit(1, f'Error: unknown command "{sub}" for "helm repo"')
@@ -295,14 +296,14 @@ class Invocation(ReleaseCommands):
         self.op = "search repo"
         keyword = args.positionals[1]
         state = self.store.read()
-        if not state["repos"]:
+        if not repos_of(state):
             raise Exit(1, "Error: no repositories configured")
         refs = {r for r in state.get("charts") or {} if not r.startswith("oci://")}
         if "/" in keyword:  # a chart of an added repository exists at the default versions
             refs.add(keyword)
         rows = []
         for ref in sorted(refs):
-            if ref.split("/", 1)[0] not in state["repos"] or keyword.lower() not in ref.lower():
+            if ref.split("/", 1)[0] not in repos_of(state) or keyword.lower() not in ref.lower():
                 continue
             found = matching_version(catalogue(state, ref), args.value("--version"))
             if found is not None:

@@ -271,11 +271,20 @@ def chart_meta(ref: str, version: str | None, state: Mapping[str, Any]) -> dict[
         repo, name = ref.split("/", 1)
         if repo in ("", ".", "..") or ref.startswith(("./", "../", "/")):
             raise Exit(1, f'Error: path "{ref}" not found')
-        if repo not in state["repos"]:
+        if repo not in repos_of(state):
             raise Exit(1, f"Error: repo {repo} not found")
         return {"name": name, "version": resolve(ref, version, state), "appVersion": ""}
     raise Exit(1, f'Error: non-absolute URLs should be in form of repo_name/path_to_chart, got: {ref}')
 
+
+
+def repos_of(state: Mapping[str, Any]) -> dict[str, str]:
+    """The repositories of the configuration this call reads, as helm keeps one per
+    ``repositories.yaml``: ``$HELM_REPOSITORY_CONFIG``'s when it is set (firestream gives each
+    run its own), else the user's (``state["repos"]``, what ``FakeHelm.repos()`` returns)."""
+    config = os.environ.get("HELM_REPOSITORY_CONFIG")
+    repos: dict[str, str] = state["repo_configs"].setdefault(config, {}) if config else state["repos"]
+    return repos
 
 
 def release_json(rel: Mapping[str, Any], rev: Mapping[str, Any]) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class Store:
         state.setdefault("major", 3)
         state.setdefault("releases", {})
         state.setdefault("repos", {})
+        state.setdefault("repo_configs", {})  # $HELM_REPOSITORY_CONFIG -> its repositories
         state.setdefault("registries", [])
         state.setdefault("delays", {})
         state.setdefault("failures", [])
