@@ -1298,9 +1298,10 @@ def test_what_changes_while_the_plan_is_read_at_the_prompt_is_refused_whole(env,
     capsys.readouterr()
 
     def by_hand(question: str) -> str:  # someone upgrades 'b' with helm while the plan is on screen
-        subprocess.run([str(fake_helm.binary), "upgrade", "b", "fixtures/tiny-app", "--install",  # noqa: S603
-                        "--namespace", "default"], env={**os.environ, **fake_helm.env}, check=True,
-                       capture_output=True)
+        for argv in (["repo", "add", "fixtures", "http://127.0.0.1:9/fixtures"],  # in their own helm's repositories
+                     ["upgrade", "b", "fixtures/tiny-app", "--install", "--namespace", "default"]):
+            subprocess.run([str(fake_helm.binary), *argv], env={**os.environ, **fake_helm.env},  # noqa: S603
+                           check=True, capture_output=True)
         return "y"
 
     monkeypatch.setattr("builtins.input", by_hand)
