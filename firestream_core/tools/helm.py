@@ -55,7 +55,7 @@ from firestream_core.tools.helm_output import (
     parse_test_suite,
     parse_upgrade,
 )
-from firestream_core.tools.helm_repos import RepositoryHome
+from firestream_core.tools.helm_repos import RepositoryHome, users_registry_config
 from firestream_core.tools.kubetool import KubeTool
 from firestream_core.tools.process import Completed, Runner
 from firestream_core.tools.redact import Redactor
@@ -183,6 +183,8 @@ class Helm(KubeTool):
         # firestream_core.tools.oci.RegistryLogins: login once per registry, --plain-http...
         self.registries: Registries | None = registries
         self.repository_home = repository_home if repository_home is not None else RepositoryHome()
+        if self.repository_home.registry_source is None:  # the logins this helm would read
+            self.repository_home.registry_source = users_registry_config({**os.environ, **self.env})
         self._lock = threading.Lock()
         self._version: str | None = None
         self._repos_done: set[tuple[str, str]] = set()

@@ -24,6 +24,11 @@ without a URL is refused before any helm call). A run that was killed leaves its
 behind: the next run (process) removes it once its process is gone (same host), or
 after :data:`STALE_SECONDS`.
 
+The same folder holds the run's registry config (``HELM_REGISTRY_CONFIG``,
+``registry.json``): a 0600 copy of the user's (:func:`users_registry_config`), so the
+logins the user made work, while the login of a ``[registries]`` entry is written to the
+copy and goes with the folder, never into the user's file.
+
 The one exception is ``firestream import deployment``, which looks for a release's chart
 among the operator's own repositories: :meth:`~firestream_core.tools.helm.Helm.repo_list`
 and :meth:`~firestream_core.tools.helm.Helm.search_repo` read helm's usual configuration,
@@ -36,6 +41,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -46,12 +52,19 @@ from firestream_core.tools.cache_folder import cache_dir
 
 log = logging.getLogger("firestream.helm")
 
-__all__ = ["REPOSITORY_CACHE_ENV", "REPOSITORY_CONFIG_ENV", "STALE_SECONDS", "RepositoryHome"]
+__all__ = ["REGISTRY_CONFIG_ENV", "REPOSITORY_CACHE_ENV", "REPOSITORY_CONFIG_ENV", "STALE_SECONDS",
+           "RepositoryHome", "users_registry_config"]
 
 REPOSITORY_CONFIG_ENV = "HELM_REPOSITORY_CONFIG"
 """helm's variable naming its repositories file (``--repository-config``)."""
 REPOSITORY_CACHE_ENV = "HELM_REPOSITORY_CACHE"
 """helm's variable naming its repository cache folder (``--repository-cache``)."""
+REGISTRY_CONFIG_ENV = "HELM_REGISTRY_CONFIG"
+"""helm's variable naming the file ``helm registry login`` stores logins in (``--registry-config``)."""
+REGISTRY_FILE = "registry.json"
+"""The run's registry config, in its folder: a copy of the user's, which a login writes to."""
+_REGISTRY_LIMIT = 1024 * 1024
+"""A user's registry config larger than this is not copied (the run then starts without it)."""
 
 FOLDER = "helm-repositories"
 """The folder, in firestream's cache folder, holding one folder per running ``Helm``."""
@@ -88,6 +101,10 @@ class RepositoryHome:
         self._path: str | None = None
         self._finalizer: weakref.finalize[..., RepositoryHome] | None = None
         self._lock = threading.Lock()  # helm's version and list start together: one folder
+        self.registry_source: str | None = None
+        """The user's registry config (:func:`users_registry_config`), copied into the run's
+        folder when it is made: its stored logins work, and a login of the run's
+        (``[registries]``) is written to the copy, removed with the folder."""
 
     def __repr__(self) -> str:
         return f"RepositoryHome({self._path or self.parent!r})"
@@ -115,6 +132,7 @@ class RepositoryHome:
                       exc.strerror or exc, path)
         self._path = path
         self._finalizer = weakref.finalize(self, _remove, path, os.getpid())
+        _copy_private(self.registry_source, os.path.join(path, REGISTRY_FILE))
         return path
 
     @property
@@ -127,9 +145,15 @@ class RepositoryHome:
         """The run's repository cache: the indexes and the charts helm downloads."""
         return os.path.join(self.path, "cache")
 
+    @property
+    def registry_config(self) -> str:
+        """The run's registry config: the logins helm reads, and writes on ``helm registry login``."""
+        return os.path.join(self.path, REGISTRY_FILE)
+
     def env(self) -> dict[str, str]:
-        """The variables that point a helm call at the run's repositories."""
-        return {REPOSITORY_CONFIG_ENV: self.config, REPOSITORY_CACHE_ENV: self.cache}
+        """The variables that point a helm call at the run's repositories and registry logins."""
+        return {REPOSITORY_CONFIG_ENV: self.config, REPOSITORY_CACHE_ENV: self.cache,
+                REGISTRY_CONFIG_ENV: self.registry_config}
 
     def keep_private(self) -> None:
         """Make the run's ``repositories.yaml`` 0600 again, whatever mode a helm wrote it with
@@ -146,6 +170,45 @@ class RepositoryHome:
                 self._finalizer()
             self._finalizer = None
             self._path = None
+
+
+def users_registry_config(environ: Mapping[str, str]) -> str:
+    """The registry config the user's helm reads and ``helm registry login`` writes, found as
+    helm finds it: ``$HELM_REGISTRY_CONFIG``, else ``registry/config.json`` in helm's config
+    folder (``$HELM_CONFIG_HOME``, else ``$XDG_CONFIG_HOME/helm``, else the platform's).
+
+    >>> users_registry_config({"HELM_CONFIG_HOME": "/etc/helm"})
+    '/etc/helm/registry/config.json'
+    >>> users_registry_config({"XDG_CONFIG_HOME": "/cfg", "HELM_REGISTRY_CONFIG": "/r.json"})
+    '/r.json'
+    """
+    if environ.get(REGISTRY_CONFIG_ENV):
+        return environ[REGISTRY_CONFIG_ENV]
+    base = environ.get("HELM_CONFIG_HOME")
+    if not base:
+        home = environ.get("HOME") or os.path.expanduser("~")
+        if sys.platform == "darwin":
+            base = os.path.join(home, "Library", "Preferences", "helm")
+        else:
+            base = os.path.join(environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "helm")
+    return os.path.join(base, "registry", "config.json")
+
+
+def _copy_private(source: str | None, target: str) -> None:
+    """``source``'s bytes into a new ``target`` of mode 0600; nothing when it is missing,
+    unreadable or over :data:`_REGISTRY_LIMIT` (the run starts without the user's logins)."""
+    if not source:
+        return
+    try:
+        with open(source, "rb") as f:
+            data = f.read(_REGISTRY_LIMIT + 1)
+        if len(data) > _REGISTRY_LIMIT:
+            return
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+    except OSError:
+        return
 
 
 def _remove(path: str, pid: int) -> None:

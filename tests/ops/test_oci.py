@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import pytest
 import yaml
@@ -330,3 +331,41 @@ def test_anonymous_registry_needs_no_login(tmp_path, kube, helm_bin, chart_repo)
         info = ChartInfo(name="a", chart=f"{registry.url}/c/tiny-app", version="0.2.0")
         assert _chart_version(helm.template(info, tmp_path)) == "0.2.0"
     assert not registry.alive
+
+
+def test_the_runs_login_stays_in_its_own_folder_and_the_users_own_logins_still_work(
+    tmp_path, kube, helm_bin, oci_registry, monkeypatch
+):
+    """A [registries] login is stored in the run's registry config (a 0600 copy of the user's, in
+    the run's folder): the user's file never holds it. A login the user made with helm still works."""
+    users = Path(kube.env["HELM_CONFIG_HOME"]) / "registry" / "config.json"
+    monkeypatch.setenv("FS_TEST_OCI_PW", oci_registry.password)
+    monkeypatch.setenv("FIRESTREAM_CACHE_DIR", str(tmp_path / "cache"))
+    project = load(_oci_project(tmp_path, kube, oci_registry), kube, helm_bin)
+    result = project.apply()
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert not users.exists() or oci_registry.host not in users.read_text()  # never written there
+    (run,) = (tmp_path / "cache" / "helm-repositories").iterdir()
+    assert oci_registry.host in (run / "registry.json").read_text()  # the run's own copy has it
+    assert (run / "registry.json").stat().st_mode & 0o777 == 0o600
+    # (removed with the run's folder when its Helm goes or the process ends: tests/tools/test_helm_repos.py)
+
+    # the user logs in with their own helm; a project without credentials uses that login
+    kube.run([helm_bin, "registry", "login", oci_registry.host, "--username", oci_registry.username,
+              "--password-stdin", "--plain-http"], input=oci_registry.password)
+    assert oci_registry.host in users.read_text()
+    before = users.read_bytes()
+    path = write_config(tmp_path / "q", f"""
+[registries."{oci_registry.host}"]
+plain_http = true
+
+[[deployments.generic]]
+name = "anon"
+chart = "{oci_registry.ref("tiny-app")}"
+version = "0.2.0"
+namespace = "{kube.namespace}"
+timeout = "60s"
+""")
+    result = load(path, kube, helm_bin).apply()
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert users.read_bytes() == before

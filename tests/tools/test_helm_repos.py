@@ -19,7 +19,12 @@ import pytest
 
 from firestream_core.tools.cache_folder import cache_dir
 from firestream_core.tools.helm import Helm
-from firestream_core.tools.helm_repos import STALE_SECONDS, RepositoryHome, prune_left_behind
+from firestream_core.tools.helm_repos import (
+    STALE_SECONDS,
+    RepositoryHome,
+    prune_left_behind,
+    users_registry_config,
+)
 
 from .test_helm_args import StubRunner
 
@@ -51,7 +56,8 @@ def test_the_folder_is_private_under_the_cache_folder_and_goes_with_its_owner(tm
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # credentials helm writes stay the user's
     assert stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
     assert home.env() == {"HELM_REPOSITORY_CONFIG": str(folder / "repositories.yaml"),
-                          "HELM_REPOSITORY_CACHE": str(folder / "cache")}
+                          "HELM_REPOSITORY_CACHE": str(folder / "cache"),
+                          "HELM_REGISTRY_CONFIG": str(folder / "registry.json")}
     assert copy.deepcopy(home) is home  # a copy would remove the folder under the original
 
     Path(home.config).write_text("apiVersion: ''\n")
@@ -173,3 +179,22 @@ def test_the_users_variables_do_not_win(tmp_path, monkeypatch, name) -> None:
     helm.repo_add("bitnami", "https://charts.example.com/bitnami")
     env = runner._child_env(runner.calls[-1]["env"])
     assert env[name] == helm.repository_home.env()[name] != str(tmp_path / "user-file")
+
+
+def test_the_users_registry_logins_are_copied_private_and_never_written(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("FIRESTREAM_CACHE_DIR", str(tmp_path / "fs-cache"))
+    users = tmp_path / "helm-config" / "registry" / "config.json"
+    assert users_registry_config({"HELM_CONFIG_HOME": str(tmp_path / "helm-config")}) == str(users)
+    assert users_registry_config({"HOME": "/h"}) == "/h/.config/helm/registry/config.json"
+    users.parent.mkdir(parents=True)
+    users.write_text('{"auths": {"reg.example": {"auth": "dTpw"}}}')
+    home = RepositoryHome()
+    home.registry_source = str(users)
+    copied = Path(home.registry_config)
+    assert copied.read_text() == users.read_text() and stat.S_IMODE(copied.stat().st_mode) == 0o600
+    without = RepositoryHome()
+    without.registry_source = str(tmp_path / "none.json")  # no logins of the user's: helm starts one
+    assert not Path(without.registry_config).exists()
+    home.close()
+    without.close()
+    assert not copied.exists()
