@@ -188,10 +188,9 @@ def chart_path_problem(project_dir: Path, given: str) -> str | None:
     return None
 
 
-_HELM_VERSION = re.compile(
-    r"^v?[0-9]+(\.[0-9]+)?(\.[0-9]+)?(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")
+_HELM_VERSION = r"^v?[0-9]+(\.[0-9]+)?(\.[0-9]+)?(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
 """A chart version helm accepts (Masterminds semver's ``NewVersion``: ``1``, ``1.2`` and ``v1.2.3``
-included), compiled on first use."""
+included); compiled on first use (``re`` caches it), not when a command imports the module."""
 
 
 def _chart_folder_problem(label: str, folder: Path) -> str | None:
@@ -245,19 +244,34 @@ def _chart_yaml(file: Path, *, required: bool) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ValueError(f"{file.name} cannot be read: {exc.strerror}") from None
-    import yaml
-
-    try:
-        meta = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ValueError(f"{file.name} is not valid YAML{where}") from None
+    meta = _first_document(file.name, raw)
     if meta is None and not required:
         return {}
     if not isinstance(meta, dict):
         raise ValueError(f"{file.name} holds {_kind(meta)}, not a mapping")
     return meta
+
+
+def _first_document(name: str, raw: bytes) -> Any:
+    """The first YAML document of ``raw``, as helm reads a chart's ``Chart.yaml`` (the values
+    files' reader: its aliases bounded as helm bounds them); ``ValueError`` naming ``name``."""
+    import yaml
+
+    from firestream_core.tools.values import ExcessiveAliasing, load_values_yaml_all
+
+    try:
+        docs = load_values_yaml_all(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{name} is not UTF-8 text") from None
+    except ExcessiveAliasing as exc:
+        raise ValueError(f"{name} {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ValueError(f"{name} is not valid YAML{where}") from None
+    except RecursionError:
+        raise ValueError(f"{name} is not valid YAML: nested too deeply") from None
+    return docs[0] if docs else None
 
 
 def _check_metadata(meta: dict[str, Any]) -> None:
@@ -266,7 +280,7 @@ def _check_metadata(meta: dict[str, Any]) -> None:
         raise ValueError("Chart.yaml has no name (helm: chart.metadata.name is required)")
     if version is None or version == "":
         raise ValueError("Chart.yaml has no version (helm: chart.metadata.version is required)")
-    if isinstance(version, bool) or not isinstance(version, str | int | float) or not _HELM_VERSION.match(str(version)):
+    if isinstance(version, bool) or not isinstance(version, str | int | float) or not re.match(_HELM_VERSION, str(version)):
         raise ValueError(f"Chart.yaml's version {str(version)!r} is not a version helm accepts (such as 1.2.3)")
     if kind not in (None, "", "application", "library"):
         raise ValueError(f"Chart.yaml's type {kind!r} is neither application nor library")
@@ -329,11 +343,9 @@ def _archive_chart_name(path: Path) -> str | None:
 
 
 def _chart_name(data: bytes) -> str | None:
-    import yaml
-
     try:
-        meta = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except yaml.YAMLError:
+        meta = _first_document("Chart.yaml", data)
+    except ValueError:
         return None
     name = meta.get("name") if isinstance(meta, dict) else None
     return name if isinstance(name, str) else None

@@ -193,9 +193,11 @@ REFUSED_CHART_YAML = [
      'more than one dependency with name or alias "a"', "more than one dependency with name or alias 'a'"),
     ("apiVersion: v2\nname: [app\nversion: 1.0.0\n", "cannot load Chart.yaml", "Chart.yaml is not valid YAML (line "),
 ]
-# ... and ones it takes: a number or a short version, no apiVersion (helm assumes v1), a name unlike the folder's
+# ... and ones it takes: a number or a short version, no apiVersion (helm assumes v1), a name unlike the folder's,
+# a second YAML document
 ACCEPTED_CHART_YAML = ["apiVersion: v2\nname: app\nversion: 1.0\n", "apiVersion: v2\nname: app\nversion: '2'\n",
-                       "name: app\nversion: v1.0.0-rc.1+b\n", "apiVersion: v2\nname: other\nversion: 1.0.0\n"]
+                       "name: app\nversion: v1.0.0-rc.1+b\n", "apiVersion: v2\nname: other\nversion: 1.0.0\n",
+                       "apiVersion: v2\nname: app\nversion: 1.0.0\n---\nfoo: bar\n"]  # helm reads the first document
 
 
 @pytest.mark.parametrize(("text", "helm_says", "words"), REFUSED_CHART_YAML)
@@ -227,3 +229,12 @@ def test_the_chart_yaml_check_agrees_with_helm(tmp_path: Path, helm_bin: Path) -
         else:
             assert done.returncode != 0 and helm_says in done.stderr, (text, done.stderr)
             assert chart_path_problem(tmp_path, "app") is not None, text
+
+
+def test_a_chart_yaml_whose_aliases_helm_refuses_is_named(tmp_path: Path) -> None:
+    """Chart.yaml is read with the values files' reader: a "billion laughs" is refused as helm
+    refuses it (go-yaml's excessive aliasing), not parsed."""
+    lines = ["apiVersion: v2", "name: app", "version: 1.0.0", 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    (_chart(tmp_path / "app", "app") / "Chart.yaml").write_text("\n".join(lines) + "\n")
+    assert "Chart.yaml has too many YAML aliases" in (chart_path_problem(tmp_path, "app") or "")
