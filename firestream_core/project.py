@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.kubeconfig import ClusterIdentity
     from firestream_core.tools.kubectl import Kubectl
+    from firestream_core.tools.manifests import ImmutableChange
     from firestream_core.tools.process import Runner
     from firestream_core.tools.redact import Redactor
 
@@ -1507,20 +1508,25 @@ class Project:
         """
         if plan.destroy or plan.immutable_checked:
             return plan
-        from firestream_core.ops.render import refused_upgrades
-        from firestream_core.tools.manifests import immutable_way_on
-
         planned = self._planned if self._planned is not None and self._planned[0] is plan else None
-        if helm is None or kubectl is None:
-            _, helm_made, kubectl_made = planned[1] if planned is not None else self.tools()
-            helm, kubectl = helm or helm_made, kubectl or kubectl_made
-        workers = self.config.settings.concurrency or 4
-        refused = refused_upgrades(self._charts_by_name(), plan, helm, self.project_dir, self.repositories(),
-                                   workers=workers, kubectl=kubectl)
+        refused: Mapping[str, tuple[ImmutableChange, ...]] = {}
+        # only a change to an installed release can patch objects in place: a plan of creates
+        # (the first apply, every bench) imports and renders nothing
+        if any(c.is_change and c.installed is not None for c in plan.releases):
+            from firestream_core.ops.render import refused_upgrades
+
+            if helm is None or kubectl is None:
+                _, helm_made, kubectl_made = planned[1] if planned is not None else self.tools()
+                helm, kubectl = helm or helm_made, kubectl or kubectl_made
+            workers = self.config.settings.concurrency or 4
+            refused = refused_upgrades(self._charts_by_name(), plan, helm, self.project_dir, self.repositories(),
+                                       workers=workers, kubectl=kubectl)
         releases = []
         for change in plan.releases:
             found = refused.get(change.name)
             if found:
+                from firestream_core.tools.manifests import immutable_way_on
+
                 fields = ", ".join(f"{c.key.short} {c.field}" for c in found)
                 text = (f"the API server refuses this upgrade: immutable fields change ({'; '.join(map(str, found))});"
                         f" {immutable_way_on(found)}")
