@@ -9,8 +9,8 @@
 * each ``yaml_files_content[].yaml_content`` is YAML whose document is a mapping;
 * a local chart (``path``, or a ``chart`` that starts with ``./``, ``../``
   or ``/``) is a chart folder (holding ``Chart.yaml``) or a chart archive
-  (``.tgz``, a gzip tar); a chart folder's ``Chart.yaml`` passes helm's checks,
-  and the folder holds in ``charts/`` each of the ``dependencies`` it lists, as
+  (``.tgz``, a gzip tar, read as helm reads it); the chart's ``Chart.yaml`` passes
+  helm's checks, and it holds in ``charts/`` each of the ``dependencies`` it lists, as
   helm requires before it installs or renders it (:func:`missing_dependencies`).
 
 Messages name the entry's dotted path, the path as written and as resolved;
@@ -177,15 +177,7 @@ def chart_path_problem(project_dir: Path, given: str) -> str | None:
         return _chart_folder_problem(label, path)
     if not path.is_file():
         return f"{label} is not a chart folder or archive"
-    import tarfile  # only for archives: a project of chart folders does without it
-
-    try:
-        ok = tarfile.is_tarfile(path)
-    except OSError as exc:
-        return f"{label} cannot be read: {exc.strerror}"
-    if not ok:
-        return f"{label} is a file that is not a chart archive (.tgz) or folder"
-    return None
+    return _chart_folder_problem(label, path)
 
 
 _HELM_VERSION = r"^v?[0-9]+(\.[0-9]+)?(\.[0-9]+)?(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
@@ -193,20 +185,31 @@ _HELM_VERSION = r"^v?[0-9]+(\.[0-9]+)?(\.[0-9]+)?(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+
 included); compiled on first use (``re`` caches it), not when a command imports the module."""
 
 
-def _chart_folder_problem(label: str, folder: Path) -> str | None:
+def _chart_folder_problem(label: str, chart: Path) -> str | None:
+    from firestream_core.tools.chartfiles import UnreadableArchive
+
     try:
-        missing = missing_dependencies(folder)
+        missing = missing_dependencies(chart)
+    except OSError as exc:
+        return f"{label} cannot be read: {exc.strerror}"
+    except UnreadableArchive as exc:
+        return f"{label} {exc}"
     except ValueError as exc:
         return f"{label}: {exc}"
     if not missing:
         return None
+    fetch = (f"fetch them with 'helm dependency build {chart}'" if chart.is_dir()
+             else "run 'helm dependency build' on the chart's folder, then package it again")
     return (f"{label}: dependencies the chart lists are not in its charts/ folder: "
-            f"{', '.join(missing)}; helm refuses to install or render the chart without them "
-            f"(fetch them with 'helm dependency build {folder}')")
+            f"{', '.join(missing)}; helm refuses to install or render the chart without them ({fetch})")
 
 
 def missing_dependencies(folder: Path) -> list[str]:
     """The names of ``folder/Chart.yaml``'s ``dependencies`` that its ``charts/`` folder does not hold.
+
+    ``folder`` may be a chart archive (``.tgz``), read as helm reads one
+    (:func:`~firestream_core.tools.chartfiles.archive_files`): the same checks on the
+    ``Chart.yaml``, ``requirements.yaml`` and ``charts/`` it holds.
 
     First ``Chart.yaml`` is checked as helm checks it before it installs, upgrades or
     renders a folder (``Metadata.Validate``), and ``ValueError`` names what it refuses: a
@@ -221,7 +224,12 @@ def missing_dependencies(folder: Path) -> list[str]:
     not matter: a dependency its condition turns off must be there too). An apiVersion v1
     chart lists them in ``requirements.yaml``, which helm 3 and 4 still read (its list
     replaces ``Chart.yaml``'s). A subchart that cannot be read counts as absent.
+
+    :raises ValueError: what helm refuses, named.
+    :raises OSError: an archive cannot be read.
     """
+    if not folder.is_dir():
+        return _archive_missing_dependencies(folder)
     meta = _chart_yaml(folder / "Chart.yaml", required=True)
     _check_metadata(meta)
     deps = meta.get("dependencies")
@@ -235,6 +243,55 @@ def missing_dependencies(folder: Path) -> list[str]:
     return [n for n in dict.fromkeys(d["name"] for d in deps) if n not in present]
 
 
+def _archive_missing_dependencies(archive: Path) -> list[str]:
+    """:func:`missing_dependencies` of a chart archive, from the files helm would load of it."""
+    from firestream_core.tools.chartfiles import archive_files
+
+    files = archive_files(archive, _wanted_member)
+    if "Chart.yaml" not in files:
+        raise ValueError("the archive holds no Chart.yaml (helm: Chart.yaml file is missing)")
+    meta = _mapping("Chart.yaml", files["Chart.yaml"], required=True)
+    _check_metadata(meta)
+    deps = meta.get("dependencies")
+    requirements = _mapping("requirements.yaml", files.get("requirements.yaml"), required=False)
+    if requirements.get("dependencies") is not None:
+        deps = requirements["dependencies"]
+        _check_dependencies(deps, "requirements.yaml")
+    if not deps:
+        return []
+    present: set[str] = set()
+    for member, data in files.items():
+        if member.startswith("charts/"):
+            name = _archive_chart_name(data) if member.endswith(".tgz") else _chart_name(data)
+            if name:
+                present.add(name)
+    return [n for n in dict.fromkeys(d["name"] for d in deps) if n not in present]
+
+
+def _wanted_member(name: str) -> bool:
+    """An archive member :func:`missing_dependencies` reads: the chart's own ``Chart.yaml`` and
+    ``requirements.yaml``, a subchart archive in ``charts/`` or a subchart folder's ``Chart.yaml``
+    (helm skips a ``charts/`` entry whose name starts with ``_`` or ``.``)."""
+    if name in ("Chart.yaml", "requirements.yaml"):
+        return True
+    parts = name.split("/")
+    if parts[0] != "charts" or len(parts) < 2 or parts[1][:1] in ("_", "."):
+        return False
+    return (len(parts) == 2 and parts[1].endswith(".tgz")) or (len(parts) == 3 and parts[2] == "Chart.yaml")
+
+
+def _mapping(name: str, raw: bytes | None, *, required: bool) -> dict[str, Any]:
+    """A chart file's bytes as its first YAML document, a mapping ({} for an absent optional one)."""
+    if raw is None:
+        return {}
+    meta = _first_document(name, raw[: MAX_FILE_BYTES + 1])
+    if meta is None and not required:
+        return {}
+    if not isinstance(meta, dict):
+        raise ValueError(f"{name} holds {_kind(meta)}, not a mapping")
+    return meta
+
+
 def _chart_yaml(file: Path, *, required: bool) -> dict[str, Any]:
     try:
         raw = file.read_bytes()[: MAX_FILE_BYTES + 1]
@@ -244,12 +301,7 @@ def _chart_yaml(file: Path, *, required: bool) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ValueError(f"{file.name} cannot be read: {exc.strerror}") from None
-    meta = _first_document(file.name, raw)
-    if meta is None and not required:
-        return {}
-    if not isinstance(meta, dict):
-        raise ValueError(f"{file.name} holds {_kind(meta)}, not a mapping")
-    return meta
+    return _mapping(file.name, raw, required=required)
 
 
 def _first_document(name: str, raw: bytes) -> Any:
@@ -311,7 +363,7 @@ def _subchart_names(charts: Path) -> set[str]:
     except OSError:
         return names
     for entry in entries:
-        if entry.name.startswith("."):
+        if entry.name[:1] in (".", "_"):  # helm skips these names in charts/
             continue
         if entry.is_dir():
             try:
@@ -327,24 +379,20 @@ def _subchart_names(charts: Path) -> set[str]:
     return names
 
 
-def _archive_chart_name(path: Path) -> str | None:
-    import tarfile
+def _archive_chart_name(source: Path | bytes) -> str | None:
+    """The name in a subchart archive's ``Chart.yaml``; None when helm could not load it."""
+    from firestream_core.tools.chartfiles import archive_files
 
     try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
-                parts = member.name.split("/")
-                if member.isfile() and len(parts) == 2 and parts[1] == "Chart.yaml":
-                    f = tar.extractfile(member)
-                    return _chart_name(f.read(MAX_FILE_BYTES + 1)) if f is not None else None
-    except (OSError, tarfile.TarError, EOFError):
+        data = archive_files(source, lambda name: name == "Chart.yaml").get("Chart.yaml")
+    except (OSError, ValueError):
         return None
-    return None
+    return _chart_name(data) if data is not None else None
 
 
 def _chart_name(data: bytes) -> str | None:
     try:
-        meta = _first_document("Chart.yaml", data)
+        meta = _first_document("Chart.yaml", data[: MAX_FILE_BYTES + 1])
     except ValueError:
         return None
     name = meta.get("name") if isinstance(meta, dict) else None

@@ -759,19 +759,28 @@ def desired_states(
 def chart_yaml(path: Path) -> dict[str, Any]:
     """A local chart's ``Chart.yaml`` as a mapping ({} when unreadable: prerequisites report it).
 
-    Read once per plan for a chart several releases share (:func:`~firestream_core.tools.chartfiles.read_once`).
+    ``path`` is a chart folder or a chart archive (``.tgz``: its ``Chart.yaml`` read as helm
+    reads it, :func:`~firestream_core.tools.chartfiles.archive_files`, whatever the archive
+    is called). Read once per plan for a chart several releases share
+    (:func:`~firestream_core.tools.chartfiles.read_once`).
     """
-    return read_once("Chart.yaml", path, lambda: _read_chart_yaml(path / "Chart.yaml"))
+    return read_once("Chart.yaml", path, lambda: _read_chart_yaml(path))
 
 
-def _read_chart_yaml(file: Path) -> dict[str, Any]:
+def _read_chart_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
+        if path.is_dir():
+            text: str | bytes = (path / "Chart.yaml").read_text()
+        else:
+            from firestream_core.tools.chartfiles import archive_files
+
+            text = archive_files(path, lambda name: name == "Chart.yaml").get("Chart.yaml", b"")
         # libyaml's parser when there is one (the schema of yaml.safe_load, ~8x faster)
-        data = yaml.load(file.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except (OSError, yaml.YAMLError) as exc:
-        log.debug("cannot read %s: %s", file, type(exc).__name__)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        log.debug("cannot read %s's Chart.yaml: %s", path, type(exc).__name__)
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -90,7 +90,7 @@ def read_once(kind: str, path: Path | str, read: Callable[[], T]) -> T:
         memo[key] = read()
     return memo[key]  # type: ignore[no-any-return]
 
-__all__ = ["HelmIgnore", "RecentDigests", "chart_digest", "chart_files", "read_once", "reading_once"]
+__all__ = ["HelmIgnore", "RecentDigests", "UnreadableArchive", "archive_files", "chart_digest", "chart_files", "read_once", "reading_once"]
 
 HELMIGNORE = ".helmignore"
 _DEFAULT_RULES = ("templates/.?*",)
@@ -226,6 +226,77 @@ def _update_archive(h: Any, path: Path) -> bool:
     except (tarfile.TarError, OSError, EOFError):
         return False
     return True
+
+
+class UnreadableArchive(ValueError):
+    """A chart archive helm would not load; the message follows the archive's name."""
+
+
+MAX_ARCHIVE_BYTES = 100 * 1024 * 1024
+"""What helm decompresses of a chart archive at most (``MaxDecompressedChartSize``, 100 MiB)."""
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def archive_files(source: Path | str | bytes, keep: Callable[[str], bool]) -> dict[str, bytes]:
+    """The files of a chart archive (``.tgz``) that ``keep`` asks for, named as helm names them.
+
+    helm's reading (``LoadArchiveFiles``): a gzip tar whose regular members lose their first
+    path component (the chart's folder, whatever it is called), ``\\`` read as ``/``, a
+    UTF-8 byte order mark dropped; ``keep`` gets that name (``Chart.yaml``,
+    ``charts/common-2.1.0.tgz``). Every member is read through, since helm refuses the
+    whole archive for one bad member. ``source`` is a path or an archive's bytes (a
+    subchart inside ``charts/``).
+
+    :raises UnreadableArchive: what helm refuses, worded to follow the archive's name
+        (``... is not a chart archive``): not gzip, a member outside the chart's folder or
+        with an absolute path (``Chart.yaml`` at the top: no folder), more than 100 MiB
+        unpacked, no files.
+    :raises OSError: the file cannot be read.
+    """
+    import gzip
+    import io
+    import posixpath
+    import tarfile  # only for archives: a project of chart folders does without it
+    import zlib
+
+    raw = open(source, "rb") if not isinstance(source, bytes) else io.BytesIO(source)  # noqa: SIM115
+    with raw:
+        if raw.read(3) != b"\x1f\x8b\x08":
+            raise UnreadableArchive("is a file that is not a chart archive (.tgz) or folder")
+        raw.seek(0)
+        out: dict[str, bytes] = {}
+        left, seen = MAX_ARCHIVE_BYTES, 0
+        try:
+            with tarfile.open(fileobj=raw, mode="r:gz") as tar:
+                for member in tar:
+                    if member.isdir() or member.type in (tarfile.XHDTYPE, tarfile.XGLTYPE):
+                        continue
+                    delimiter = "\\" if "\\" in member.name else "/"
+                    parts = member.name.split(delimiter)
+                    name = "/".join(parts[1:])
+                    if name.startswith("/"):
+                        raise UnreadableArchive("holds an absolute path (helm: chart illegally contains absolute paths)")
+                    name = posixpath.normpath(name) if name else "."
+                    if name == ".":
+                        raise UnreadableArchive(f"holds {member.name!r} outside the chart's folder "
+                                         "(helm: chart illegally contains content outside the base directory)")
+                    if name.startswith(".."):
+                        raise UnreadableArchive("holds a path into its parent folder (helm: chart illegally references parent directory)")
+                    if member.size > left:
+                        raise UnreadableArchive(f"unpacks to more than {MAX_ARCHIVE_BYTES // (1024 * 1024)} MiB, helm's limit")
+                    left -= member.size
+                    seen += 1
+                    if not keep(name):
+                        continue
+                    handle = tar.extractfile(member)
+                    data = handle.read(member.size) if handle is not None else b""
+                    out[name] = data[3:] if data.startswith(_UTF8_BOM) else data
+        except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise UnreadableArchive(f"is not a chart archive helm can read ({type(exc).__name__})") from None
+    if not seen:
+        raise UnreadableArchive("holds no files (helm: no files in chart archive)")
+    return out
 
 
 def _update_stream(h: Any, stream: Any, size: int) -> None:

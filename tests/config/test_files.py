@@ -238,3 +238,117 @@ def test_a_chart_yaml_whose_aliases_helm_refuses_is_named(tmp_path: Path) -> Non
     lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
     (_chart(tmp_path / "app", "app") / "Chart.yaml").write_text("\n".join(lines) + "\n")
     assert "Chart.yaml has too many YAML aliases" in (chart_path_problem(tmp_path, "app") or "")
+
+
+# -- a chart archive (path = "x.tgz") is checked as helm loads one --------------------------------
+
+
+def _pack(archive: Path, members: dict[str, bytes], *, gzip: bool = True) -> Path:
+    """A tar (gzip unless told) holding ``members`` by their exact names."""
+    import io
+    import tarfile
+
+    with tarfile.open(archive, "w:gz" if gzip else "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return archive
+
+
+def _chart_archive(archive: Path, chart_yaml: str, extra: dict[str, bytes] | None = None, top: str = "app") -> Path:
+    cm = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}-{{ .Release.Name }}\n"
+    return _pack(archive, {f"{top}/Chart.yaml": chart_yaml.encode(), f"{top}/templates/cm.yaml": cm,
+                           **{f"{top}/{k}": v for k, v in (extra or {}).items()}})
+
+
+def _subchart_tgz(name: str) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        data = f"apiVersion: v2\nname: {name}\nversion: 1.0.0\n".encode()
+        info = tarfile.TarInfo(f"{name}/Chart.yaml")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_a_chart_archive_must_hold_the_dependencies_its_chart_yaml_lists(tmp_path: Path) -> None:
+    head = "apiVersion: v2\nname: stack\nversion: 1.0.0\n"
+    _chart_archive(tmp_path / "stack.tgz", head + KPS_DEPENDENCIES, {"charts/crds/Chart.yaml": b"name: crds\nversion: 0.0.0\n"})
+    problem = chart_path_problem(tmp_path, "stack.tgz")
+    assert problem is not None and problem.startswith(f"chart path 'stack.tgz' ({tmp_path / 'stack.tgz'}): ")
+    assert "not in its charts/ folder: kube-state-metrics, grafana, common" in problem
+    assert "run 'helm dependency build' on the chart's folder, then package it again" in problem
+    # by the subcharts' own names, as folders or archives; helm skips names starting with _ or .
+    _chart_archive(tmp_path / "stack.tgz", head + KPS_DEPENDENCIES, {
+        "charts/crds/Chart.yaml": b"name: crds\nversion: 0.0.0\n",
+        "charts/ksm/Chart.yaml": b"name: kube-state-metrics\nversion: 5.27.0\n",
+        "charts/grafana-8.6.4.tgz": _subchart_tgz("grafana"),
+        "charts/_common.tgz": _subchart_tgz("common")})
+    assert "folder: common;" in (chart_path_problem(tmp_path, "stack.tgz") or "")
+    _chart_archive(tmp_path / "stack.tgz", head + KPS_DEPENDENCIES, {
+        "charts/crds/Chart.yaml": b"name: crds\nversion: 0.0.0\n",
+        "charts/ksm/Chart.yaml": b"name: kube-state-metrics\nversion: 5.27.0\n",
+        "charts/grafana-8.6.4.tgz": _subchart_tgz("grafana"),
+        "charts/vendored.tgz": _subchart_tgz("common")})
+    assert chart_path_problem(tmp_path, "stack.tgz") is None
+
+
+@pytest.mark.parametrize(("text", "helm_says", "words"), REFUSED_CHART_YAML)
+def test_a_chart_archives_chart_yaml_helm_refuses_is_named(tmp_path: Path, text: str, helm_says: str, words: str) -> None:
+    _chart_archive(tmp_path / "app.tgz", text)
+    problem = chart_path_problem(tmp_path, "app.tgz")
+    assert problem is not None and words in problem
+
+
+# archives helm refuses to load, what it says (helm 3's words | helm 4's), and firestream's words
+REFUSED_ARCHIVES = [
+    ("plain tar", {"app/Chart.yaml": b"name: app\nversion: 1.0.0\n"}, False,
+     "does not appear to be a gzipped archive", "is a file that is not a chart archive (.tgz) or folder"),
+    ("Chart.yaml at the top", {"Chart.yaml": b"name: app\nversion: 1.0.0\n"}, True,
+     "outside the base directory|unable to load chart archive", "holds 'Chart.yaml' outside the chart's folder"),
+    ("parent folder", {"app/Chart.yaml": b"name: app\nversion: 1.0.0\n", "app/../../x": b"x"}, True,
+     "chart illegally references parent directory|unable to load chart archive", "holds a path into its parent folder"),
+    ("no Chart.yaml", {"app/values.yaml": b"a: 1\n"}, True, "Chart.yaml file is missing|no Chart.yaml found", "holds no Chart.yaml"),
+]
+
+
+@pytest.mark.parametrize(("what", "members", "gz", "helm_says", "words"), REFUSED_ARCHIVES,
+                         ids=[r[0] for r in REFUSED_ARCHIVES])
+def test_an_archive_helm_will_not_load_is_named(tmp_path: Path, what: str, members: dict[str, bytes], gz: bool,
+                                                helm_says: str, words: str) -> None:
+    _pack(tmp_path / "app.tgz", members, gzip=gz)
+    assert words in (chart_path_problem(tmp_path, "app.tgz") or ""), what
+
+
+def test_the_archive_checks_agree_with_helm(tmp_path: Path, helm_bin: Path) -> None:
+    """Each archive firestream refuses, helm refuses to render (with the words quoted above); the ones
+    it passes, helm renders: a BOM before Chart.yaml, a top folder named unlike the chart."""
+    import subprocess
+
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           **{k: str(tmp_path / k) for k in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME")}}
+
+    def helm_template(archive: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(helm_bin), "template", "r", str(archive)],  # noqa: S603
+                              capture_output=True, text=True, env=env, timeout=60, check=False)
+
+    for what, members, gz, helm_says, _ in REFUSED_ARCHIVES:
+        archive = _pack(tmp_path / f"{what.replace(' ', '-')}.tgz", members, gzip=gz)
+        done = helm_template(archive)
+        assert done.returncode != 0 and any(w in done.stderr for w in helm_says.split("|")), (what, done.stderr)
+        assert chart_path_problem(tmp_path, archive.name) is not None, what
+    missing = _chart_archive(tmp_path / "deps.tgz", "apiVersion: v2\nname: app\nversion: 1.0.0\n"
+                             "dependencies:\n  - name: common\n    version: 2.x.x\n")
+    done = helm_template(missing)
+    assert done.returncode != 0 and "missing in charts/ directory: common" in done.stderr, done.stderr
+    assert "folder: common;" in (chart_path_problem(tmp_path, "deps.tgz") or "")
+    for name, archive in [("bom", _chart_archive(tmp_path / "bom.tgz", "\ufeffapiVersion: v2\nname: app\nversion: 1.0.0\n")),
+                          ("top", _chart_archive(tmp_path / "top.tgz", "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+                                                 {"charts/x.tgz": _subchart_tgz("common")}, top="whatever"))]:
+        done = helm_template(archive)
+        assert done.returncode == 0, (name, done.stderr)
+        assert chart_path_problem(tmp_path, archive.name) is None, name

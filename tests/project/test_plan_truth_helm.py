@@ -538,6 +538,50 @@ def test_a_local_chart_whose_state_was_lost_is_upgraded_not_recorded(tmp_path, k
     assert load(path, kube, helm_bin).plan()["solo"].reasons == ("up to date",)
 
 
+def test_a_local_chart_archive_is_planned_by_the_chart_it_holds_and_converges(tmp_path, kube, helm_bin,
+                                                                              no_log_redactors):
+    """``path`` naming a packaged chart (``.tgz``): the plan names the chart and version inside the archive,
+    as helm installs them, whatever the file or the config's ``version`` say. It named the file
+    (``app-0.3.0.tgz``) and the config's version, so every plan after the apply showed ``chart changed
+    app -> app-0.3.0.tgz``; a new archive is an upgrade to its version."""
+    import subprocess
+
+    folder = tmp_path / "p"
+    src = folder / "src" / "app"
+    (src / "templates").mkdir(parents=True)
+    (src / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\ndata:\n"
+        "  version: {{ .Chart.Version | quote }}\n")
+
+    def package(version: str) -> None:
+        (src / "Chart.yaml").write_text(f"apiVersion: v2\nname: app\nversion: {version}\n")
+        done = subprocess.run([str(helm_bin), "package", str(src), "--destination", str(folder)],  # noqa: S603
+                              capture_output=True, text=True, env=kube.env, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        (folder / f"app-{version}.tgz").replace(folder / "vendored.tgz")  # named unlike the chart
+
+    package("0.3.0")
+    path = write_config(folder, f"""
+        [[deployments.generic]]
+        name = "arch"
+        path = "vendored.tgz"
+        version = "9.9.9"
+        namespace = "{kube.namespace}"
+        timeout = "60s"
+    """)
+    plan = load(path, kube, helm_bin).plan()
+    assert (plan["arch"].desired_chart, plan["arch"].desired_version) == ("app", "0.3.0")
+    assert load(path, kube, helm_bin).apply(plan).ok
+    assert load(path, kube, helm_bin).plan()["arch"].action == "no-op"
+    package("0.4.0")
+    plan = load(path, kube, helm_bin).plan()
+    assert plan["arch"].action == "upgrade"
+    assert "version changed 0.3.0 -> 0.4.0" in plan["arch"].reasons
+    assert load(path, kube, helm_bin).apply(plan).ok
+    assert kube.kubectl().get("configmap", "arch-cm", namespace=kube.namespace)["data"] == {"version": "0.4.0"}
+    assert load(path, kube, helm_bin).plan()["arch"].action == "no-op"
+
+
 # -- version constraints: planned at the version helm installs ------------------------------------------
 
 
