@@ -99,6 +99,7 @@ if TYPE_CHECKING:
         needs_crd,
         notes_crossed,
         options_of,
+        release_downgrade_problem,
         value_of,
     )
     from firestream_core.plugin.markers import NAME, PLUGIN_API_VERSION, hookimpl, hookspec
@@ -160,6 +161,7 @@ _EXPORTS = {
     "is_dry_run": "plugin.helpers",
     "needs_crd": "plugin.helpers",
     "notes_crossed": "plugin.helpers",
+    "release_downgrade_problem": "plugin.helpers",
     "options_of": "plugin.helpers",
     "value_of": "plugin.helpers",
 }
@@ -218,6 +220,7 @@ __all__ = [
     "parse_duration",
     "preset_values",
     "read_secret",
+    "release_downgrade_problem",
     "secret_name",
     "upgrade_chart_crds",
     "value_of",

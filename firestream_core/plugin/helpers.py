@@ -214,6 +214,34 @@ def downgrade_problem(
             f"(or any version from {names[-1]} up)")
 
 
+def release_downgrade_problem(
+    chart: HelmChart, context: DeployContext, notes: Sequence[tuple[str, str]], chart_name: str, *, why: str
+) -> str | None:
+    """:func:`downgrade_problem` for the release ``chart`` deploys, from the version it runs now.
+
+    The installed version is :func:`current_release`'s (the plan's view: no helm call in a
+    plan); None when the release is not installed or helm names no version. What a
+    plugin's ``contribute_values`` hands to ``context.refuse``.
+
+    >>> from firestream_core.model import ChartInfo, HelmChart, InstalledRelease
+    >>> from firestream_core.plugin.context import DeployContext
+    >>> chart = HelmChart(ChartInfo(name="mon", chart="kube-prometheus-stack", version="45.7.1"))
+    >>> seen = InstalledRelease("mon", "default", revision=3, status="deployed", chart="kube-prometheus-stack-47.1.0")
+    >>> context = DeployContext(helm=None, kubectl=None, change="upgrade", installed=seen)
+    >>> release_downgrade_problem(chart, context, (("46.0.0", "new CRDs"),), "kube-prometheus-stack",
+    ...                           why="older CRDs").split(" is a downgrade")[0]
+    "release 'mon': kube-prometheus-stack 47.1.0 -> 45.7.1"
+    >>> created = DeployContext(helm=None, kubectl=None, change="create")
+    >>> release_downgrade_problem(chart, created, (("46.0.0", "new CRDs"),), "kube-prometheus-stack", why="") is None
+    True
+    """
+    installed = current_release(chart, context)
+    if installed is None or not installed.chart_version:
+        return None
+    info = chart.chart_info
+    return downgrade_problem(notes, info.name, chart_name, installed.chart_version, info.version, why=why)
+
+
 def breaking_version_at(notes: Sequence[tuple[str, str]], version: str) -> BreakingVersion | None:
     """The last version of ``notes`` at or below ``version``, as a breaking version (no uninstall).
 

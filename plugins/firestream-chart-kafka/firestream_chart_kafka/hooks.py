@@ -159,16 +159,12 @@ def v1_upgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
 
 def crd_downgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
     """Why this deploy may not run: a downgrade back across an upgrade note (:data:`.chart.UPGRADE_NOTES`)."""
-    from firestream_core.plugin import current_release, downgrade_problem
+    from firestream_core.plugin import release_downgrade_problem
 
     from .chart import CHART, UPGRADE_NOTES
 
-    info = chart.chart_info
-    installed = current_release(chart, context)
-    if installed is None or not installed.chart_version:
-        return None
-    return downgrade_problem(
-        UPGRADE_NOTES, info.name, CHART, installed.chart_version, info.version,
+    return release_downgrade_problem(
+        chart, context, UPGRADE_NOTES, CHART,
         why="exec would server-side apply the older chart's CRDs over the newer ones, which may "
             "no longer serve the API versions the custom resources are stored in",
     )

@@ -131,16 +131,12 @@ def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] |
 
 def crd_downgrade_problem(chart: HelmChart, context: DeployContext) -> str | None:
     """Why this deploy may not run: a downgrade back across a CRD update of :data:`.chart.CRD_UPGRADES`."""
-    from firestream_core.plugin import current_release, downgrade_problem
+    from firestream_core.plugin import release_downgrade_problem
 
     from .chart import CRD_UPGRADES
 
-    info = chart.chart_info
-    installed = current_release(chart, context)
-    if installed is None or not installed.chart_version:
-        return None
-    return downgrade_problem(
-        CRD_UPGRADES, info.name, CHART, installed.chart_version, info.version,
+    return release_downgrade_problem(
+        chart, context, CRD_UPGRADES, CHART,
         why="exec would server-side apply the older chart's CRDs over the newer ones the cluster "
             "holds, dropping what the newer operator's objects use",
     )
