@@ -1049,6 +1049,10 @@ class ChartType:
         this chart type's ``exec`` adds to a breaking-version step
         (:class:`BreakingStep`), e.g. deleting its CRDs with the uninstall;
         ``plan`` lists them with the step's own. None: it adds none.
+    :param destroy_steps: ``(chart, project_dir) -> lines``: what this chart type's
+        hooks remove besides helm's uninstall when the release is destroyed (its CRDs,
+        a Secret it created), decided from the chart and its options as the hooks decide
+        it; a destroy plan lists them under the release's destructive steps. None: nothing.
 
     >>> @attrs.define
     ... class CacheChart(HelmChart):
@@ -1074,6 +1078,7 @@ class ChartType:
     repositories: Mapping[str, str] = attrs.field(factory=dict)
     description: str = ""
     destructive_steps: Callable[[HelmChart, BreakingStep], Sequence[str]] | None = None
+    destroy_steps: Callable[[HelmChart, Path], Sequence[str]] | None = None
 
     def __attrs_post_init__(self) -> None:
         # the chart class takes its type name from here: written once, in ChartType(name=...)

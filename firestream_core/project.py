@@ -1109,6 +1109,7 @@ class Project:
             redact=self.redactor.redact,
             desired=desired,
             extra_steps=self._chart_type_steps,
+            destroy_steps=self._chart_type_destroy_steps,
         )
         if tools is not None:
             self._planned = (plan, tools)
@@ -1185,6 +1186,29 @@ class Project:
             return []
         steps = reg.chart_type.destructive_steps
         return [self.redactor.redact(str(s)) for s in steps(chart, step)] if steps is not None else []
+
+    def _chart_type_destroy_steps(self, chart: HelmChart) -> list[str]:
+        """What ``chart``'s type removes besides helm's uninstall on a destroy (``ChartType.destroy_steps``).
+
+        A plugin's failure here is the plugin's error, named (a destroy plan must not hide
+        what its hooks will delete).
+        """
+        try:
+            reg = self.manager.chart_type(chart.chart_type)
+        except Exception:  # noqa: BLE001 - build_charts already reported it
+            return []
+        steps = reg.chart_type.destroy_steps
+        if steps is None:
+            return []
+        try:
+            lines = steps(chart, self.project_dir)
+        except Exception as exc:
+            from firestream_core.errors import PluginError
+
+            raise PluginError(f"plugin '{reg.plugin_name}': chart type '{chart.chart_type}': destroy_steps failed "
+                              f"for release '{chart.chart_info.name}': {type(exc).__name__}: "
+                              f"{self.redactor.redact(str(exc))}") from exc
+        return [self.redactor.redact(str(s)) for s in lines or ()]
 
     def cluster_identity(self) -> ClusterIdentity:
         """The kube context this project's helm and kubectl use and its cluster's server URL,

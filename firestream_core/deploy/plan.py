@@ -634,6 +634,9 @@ def _outside_reason(installed: InstalledRelease, record: ReleaseState | None) ->
 ExtraSteps = Callable[[HelmChart, BreakingStep], Sequence[str]]
 """``(chart, step) -> lines``: destructive steps a chart type's exec adds to a breaking step."""
 
+DestroySteps = Callable[[HelmChart], Sequence[str]]
+"""``chart -> lines``: what a chart type's hooks remove besides helm's uninstall when the release is destroyed."""
+
 
 def _recovery_step(installed: InstalledRelease) -> str:
     """What unlocking a ``pending-*`` release takes (``deploy/recovery.py``'s ``recover_pending``)."""
@@ -819,6 +822,7 @@ def make_plan(
     desired: Mapping[str, DesiredState] | None = None,
     extra_steps: ExtraSteps | None = None,
     get_history: GetHistory | None = None,
+    destroy_steps: DestroySteps | None = None,
 ) -> Plan:
     """Compare ``charts`` with the cluster (``installed``) and ``state``.
 
@@ -840,6 +844,9 @@ def make_plan(
     :param extra_steps: the chart types' destructive steps (``ChartType.destructive_steps``).
     :param get_history: ``helm history``, read for a ``pending-*`` release only (the version
         its recovery returns to decides the breaking-version step).
+    :param destroy_steps: what the chart types remove besides helm's uninstall when a
+        release is destroyed (``ChartType.destroy_steps``): a ``destroy`` change lists
+        them as its destructive steps.
     :return: the :class:`Plan`, in dependency order (reverse for destroy).
     """
     from firestream_core.graph import build_graph
@@ -876,6 +883,10 @@ def make_plan(
                 get_history=get_history,
             )
         )
+        if destroy_steps is not None and changes[-1].action == "destroy":
+            lines = tuple(dict.fromkeys(str(line) for line in destroy_steps(chart) or ()))
+            if lines:
+                changes[-1] = attrs.evolve(changes[-1], destructive=(*changes[-1].destructive, *lines))
     if wanted and not destroy:
         changes = [_refuse_missing_dependencies(c, full, sub, by_name, live) for c in changes]
     return Plan(

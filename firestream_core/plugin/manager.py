@@ -235,6 +235,8 @@ def chart_type_field_problems(ct: ChartType) -> list[str]:
         out.append(f"description must be a str, got {a_type(ct.description)}")
     if ct.destructive_steps is not None and not callable(ct.destructive_steps):
         out.append(f"destructive_steps must be a callable or None, got {a_type(ct.destructive_steps)}")
+    if ct.destroy_steps is not None and not callable(ct.destroy_steps):
+        out.append(f"destroy_steps must be a callable or None, got {a_type(ct.destroy_steps)}")
     return out
 
 

@@ -222,6 +222,31 @@ def test_a_chart_types_own_destructive_steps_follow_the_uninstall(tmp_path: Path
     assert len(plan["db"].destructive) == 2
 
 
+def test_a_chart_types_destroy_steps_are_shown_on_its_destroy_only(tmp_path: Path) -> None:
+    """What a chart type's hooks remove besides helm's uninstall (its CRDs, a Secret) is in the
+    destroy plan, never on a deploy, nor for a release that is not installed."""
+    asked: list[str] = []
+
+    def steps(ch):
+        asked.append(ch.chart_info.name)
+        return ["delete Secret 'db-auth' (namespace 'default')", "delete Secret 'db-auth' (namespace 'default')"]
+
+    c, other = chart("db"), chart("gone")
+    plan = make_plan([c, other], [installed("db")], state_of(recorded(c, tmp_path)), project_dir=tmp_path,
+                     destroy=True, destroy_steps=steps)
+    assert plan["db"].action == "destroy"
+    assert plan["db"].destructive == ("delete Secret 'db-auth' (namespace 'default')",)  # said once
+    assert plan["gone"].action == "no-op" and plan["gone"].destructive == ()
+    assert asked == ["db"]
+    deploy = make_plan([c], [installed("db")], state_of(recorded(c, tmp_path)), project_dir=tmp_path,
+                       destroy_steps=steps)
+    assert deploy["db"].destructive == () and asked == ["db"]
+    c.chart_info.action = HelmAction.DESTROY  # action = "destroy" in the config: the same removal
+    undeploy = make_plan([c], [installed("db")], state_of(recorded(c, tmp_path)), project_dir=tmp_path,
+                         destroy_steps=steps)
+    assert undeploy["db"].action == "destroy" and undeploy["db"].destructive == plan["db"].destructive
+
+
 def test_breaking_version_above_the_target_is_a_plain_upgrade(tmp_path: Path) -> None:
     """installed 0.1.0, target 0.1.0, breaking 10.0.0, one value changed: an upgrade, nothing destroyed."""
     c = chart("db", version="0.1.0", values="a: 2\n")

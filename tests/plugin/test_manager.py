@@ -211,7 +211,8 @@ def test_a_chart_type_with_wrongly_typed_fields_is_broken_naming_the_plugin_and_
         @hookimpl
         def register_chart_types(register):
             register(ChartType(name="web", chart_class=Web, repositories={"x": 5}, presets={"dev": 3},
-                               options={"a": 1}, description=7, destructive_steps="no"))
+                               options={"a": 1}, description=7, destructive_steps="no",
+                               destroy_steps=["delete it"]))
         """)
     fake_dists.plugin("firestream-chart-demo", "demo", GOOD)
     m = get_plugin_manager(disabled=["defaults"])
@@ -220,7 +221,8 @@ def test_a_chart_type_with_wrongly_typed_fields_is_broken_naming_the_plugin_and_
         "register_chart_types failed: TypeError: chart type 'web': presets['dev'] must be a callable "
         "returning a HelmChart, got an int; options must be an attrs class or None, got a dict; "
         "repositories['x'] must be a URL string, got an int; description must be a str, got an int; "
-        "destructive_steps must be a callable or None, got a str",
+        "destructive_steps must be a callable or None, got a str; destroy_steps must be a callable or None, "
+        "got a list",
     )]
     with pytest.raises(PluginError, match="^plugin 'typos' .*is broken: .*repositories\\['x'\\]"):
         m.chart_type("web")

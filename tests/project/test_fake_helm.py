@@ -1359,3 +1359,50 @@ def test_a_rollback_whose_revisions_move_at_the_prompt_is_refused(env, fake_helm
     assert "error: refusing to roll back the plan shown: the cluster changed while it was shown: release 'a': " in err
     assert [c.release for c in fake_helm.call_log("rollback")] == ["a"]  # the hand's only
     assert fake_helm.release("a")["revision"] == before + 1
+
+
+def test_a_chart_types_destroy_steps_are_in_the_destroy_plan_and_a_failing_one_is_named(
+        env, fake_helm, fake_kubectl):
+    """``ChartType.destroy_steps``: what a chart type's hooks remove besides helm's uninstall is listed
+    (secrets hidden) under the destroy plan's destructive steps; one that raises stops the destroy
+    plan with the plugin named, before any uninstall."""
+    import attrs
+
+    from firestream_core.errors import PluginError
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin import ChartPresets
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    presets = ChartPresets("stock", chart="tiny-app", version="0.1.0", repository="fixtures")
+
+    @attrs.define
+    class Stock(HelmChart):
+        chart_info: ChartInfo = attrs.field(factory=presets.factory("default", {}))
+
+    def steps(chart, project_dir):
+        if chart.chart_info.name == "broken":
+            raise RuntimeError(f"no config for {SECRET}")
+        return [f"delete Secret '{chart.chart_info.name}-auth' holding {SECRET}"]
+
+    class Plugin:
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="stock", chart_class=Stock, destroy_steps=steps))
+
+    secret = "[deployments.stock.secret_values]\nauth.password = { env = 'FAKE_SECRET' }\n"
+    env.write('[[deployments.stock]]\nname = "db"\n' + secret)
+    manager = get_plugin_manager(extra_plugins=[Plugin()])
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=manager)
+    assert project.apply().ok
+    assert project.plan()["db"].destructive == ()
+    assert project.plan(destroy=True)["db"].destructive == ("delete Secret 'db-auth' holding ***",)
+    env.write('[[deployments.stock]]\nname = "broken"\n' + secret)
+    broken = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                          kubectl_binary=fake_kubectl, manager=manager)
+    assert broken.apply().ok
+    before = len(fake_helm.calls("uninstall"))
+    with pytest.raises(PluginError, match="^plugin '.*': chart type 'stock': destroy_steps failed for release "
+                                          "'broken': RuntimeError: no config for \\*\\*\\*$"):
+        broken.destroy()
+    assert len(fake_helm.calls("uninstall")) == before

@@ -71,7 +71,28 @@ def chart_type() -> ChartType:
         repositories={REPOSITORY: REPOSITORY_URL},
         description=f"Strimzi Kafka operator {VERSION}; optionally a Kafka cluster, created and waited for",
         destructive_steps=destructive_steps,
+        destroy_steps=destroy_steps,
     )
+
+
+def destroy_steps(chart: HelmChart, project_dir: Any = None) -> list[str]:
+    """What a destroy removes besides helm's uninstall (``ChartType.destroy_steps``), as
+    ``pre_exec`` decides it: the Kafka cluster, with ``delete_cluster_on_destroy``."""
+    opts = options_of(chart)
+    cluster = opts.kafka_cluster
+    if cluster is None or not opts.delete_cluster_on_destroy:
+        return []
+    from .cluster import pool_name
+
+    if cluster.storage == "ephemeral":
+        claims = "; its data is ephemeral and goes with its pods"
+    elif cluster.delete_claim:
+        claims = "; its volume claims and their data go too (delete_claim = true)"
+    else:
+        claims = "; its volume claims are kept (delete_claim = false)"
+    return [f"delete Kafka cluster '{cluster.name}' and node pool '{pool_name(cluster)}' (namespace "
+            f"'{chart.chart_info.namespace_name}') before the operator is uninstalled "
+            f"(delete_cluster_on_destroy = true){claims}"]
 
 
 def crd_step_line(version: str | None) -> str:
@@ -294,10 +315,9 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
     from .cluster import delete
 
     info = chart.chart_info
-    opts = options_of(chart)
-    cluster = opts.kafka_cluster
-    if info.action is not HelmAction.DESTROY or cluster is None or not opts.delete_cluster_on_destroy:
-        return
+    cluster = options_of(chart).kafka_cluster
+    if info.action is not HelmAction.DESTROY or cluster is None or not destroy_steps(chart):
+        return  # the step the destroy plan shows, decided alike
     if is_dry_run(chart, context):
         context.log.info("release '%s': would delete Kafka cluster '%s'", info.name, cluster.name)
         return

@@ -179,3 +179,23 @@ def test_python_and_the_config_name_the_release_the_same_way(tmp_path: Path) -> 
     (from_config,) = _load(tmp_path, "[[deployments.kafka]]\n")
     assert {c.chart_info.name for c in (from_config, KafkaChart(), KafkaChart.default(),
                                          KafkaChart.strimzi_operator())} == {"kafka"}
+
+
+def test_a_destroy_plan_shows_the_kafka_cluster_deletion_only_when_asked() -> None:
+    """``ChartType.destroy_steps``: what pre_exec deletes on a destroy, named as the plan shows it."""
+    import attrs
+    from firestream_chart_kafka.hooks import chart_type
+
+    steps = chart_type().destroy_steps
+    assert steps is not None
+    chart = KafkaChart.default()
+    assert steps(chart, Path(".")) == []  # no cluster
+    kept = attrs.evolve(chart, options=KafkaOptions(kafka_cluster=KafkaCluster(name="events", storage="10Gi"),
+                                                    delete_cluster_on_destroy=False))
+    assert steps(kept, Path(".")) == []  # delete_cluster_on_destroy = false: the cluster stays
+    dropped = attrs.evolve(chart, options=KafkaOptions(
+        kafka_cluster=KafkaCluster(name="events", storage="10Gi", delete_claim=True), delete_cluster_on_destroy=True))
+    assert steps(dropped, Path(".")) == [
+        f"delete Kafka cluster 'events' and node pool 'events-nodes' (namespace '{chart.chart_info.namespace_name}') "
+        "before the operator is uninstalled (delete_cluster_on_destroy = true); its volume claims and their data "
+        "go too (delete_claim = true)"]

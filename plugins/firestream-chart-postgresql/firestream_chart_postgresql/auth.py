@@ -32,6 +32,8 @@ from .chart import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from firestream_core.plugin import DeployContext, HelmChart
 
 VALUE_KEYS: dict[str, str] = {
@@ -88,15 +90,31 @@ def configured_passwords(
 
 def user_secret(chart: HelmChart, context: DeployContext) -> str | None:
     """The Secret the user manages, if any: option ``existing_secret`` or their own value."""
+    return user_secret_in(chart, context.project_dir)
+
+
+def user_secret_in(chart: HelmChart, project_dir: Path) -> str | None:
+    """:func:`user_secret` from the config alone (the project folder resolves values files)."""
     from firestream_core.plugin import chart_value
 
     opts = options_of(chart)
     if opts.existing_secret:
         return opts.existing_secret
-    given = chart_value(chart.chart_info, "auth.existingSecret", project_dir=context.project_dir)
+    given = chart_value(chart.chart_info, "auth.existingSecret", project_dir=project_dir)
     if given and given != opts.secret_name(chart.chart_info.name):
         return str(given)
     return None
+
+
+def destroy_steps(chart: HelmChart, project_dir: Path) -> list[str]:
+    """What a destroy removes besides helm's uninstall (``ChartType.destroy_steps``), as
+    ``post_exec`` decides it: the Secret firestream keeps the passwords in, with
+    ``delete_secret_on_destroy`` (never the user's own Secret)."""
+    if not options_of(chart).delete_secret_on_destroy or user_secret_in(chart, project_dir) is not None:
+        return []
+    name = options_of(chart).secret_name(chart.chart_info.name)
+    return [f"delete Secret '{name}' (namespace '{chart.chart_info.namespace_name}') holding the "
+            "database passwords (delete_secret_on_destroy = true)"]
 
 
 def auth_secret(chart: HelmChart, context: DeployContext) -> str:

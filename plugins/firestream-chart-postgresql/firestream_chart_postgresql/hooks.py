@@ -30,6 +30,8 @@ from firestream_core.plugin import ChartType, HelmAction, ValidationResult, hook
 from .chart import REPOSITORY, REPOSITORY_URL, PostgresqlChart, PostgresqlOptions, options_of
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from firestream_core.plugin import ChartPayload, DeployContext, HelmChart
 
 PAYLOAD_KEY = "postgresql"
@@ -48,7 +50,15 @@ def chart_type() -> ChartType:
         options=PostgresqlOptions,
         repositories={REPOSITORY: REPOSITORY_URL},
         description="bitnami/postgresql 17.1.0; passwords kept in a Secret, never on argv",
+        destroy_steps=_destroy_steps,
     )
+
+
+def _destroy_steps(chart: HelmChart, project_dir: Path) -> list[str]:
+    """``ChartType.destroy_steps``: :func:`.auth.destroy_steps` (imported when a destroy is planned)."""
+    from .auth import destroy_steps
+
+    return destroy_steps(chart, project_dir)
 
 
 @hookimpl
@@ -117,16 +127,14 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
 
 @hookimpl
 def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
-    """On destroy, delete the managed Secret when ``delete_secret_on_destroy`` is set."""
-    from .auth import user_secret
+    """On destroy, delete the managed Secret when ``delete_secret_on_destroy`` is set (the step
+    the destroy plan shows: :func:`.auth.destroy_steps` decides both; never the user's own Secret)."""
+    from .auth import destroy_steps
 
     info = chart.chart_info
-    opts = options_of(chart)
-    if info.action is not HelmAction.DESTROY or not opts.delete_secret_on_destroy:
+    if info.action is not HelmAction.DESTROY or not destroy_steps(chart, context.project_dir):
         return
-    if user_secret(chart, context) is not None:
-        return  # theirs, not ours to delete
-    name = opts.secret_name(info.name)
+    name = options_of(chart).secret_name(info.name)
     if is_dry_run(chart, context):
         context.log.info("release '%s': would delete Secret '%s'", info.name, name)
         return

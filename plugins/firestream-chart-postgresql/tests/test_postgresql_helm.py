@@ -373,6 +373,17 @@ metrics.serviceMonitor.enabled = false
     assert got["primary"]["persistence"]["size"] == "1Gi"
     # the next run finds nothing to do
     assert [(c.name, c.action) for c in load().plan().releases] == [("orders-db", "no-op")]
+    # a destroy plan shows what the plugin deletes besides helm's uninstall, and destroy does just that
+    assert load().plan(destroy=True)["orders-db"].destructive == ()
+    path.write_text(path.read_text().replace('preset = "development"\n',
+                                             'preset = "development"\ndelete_secret_on_destroy = true\n'))
+    plan = load().plan(destroy=True)
+    assert plan["orders-db"].destructive == (
+        f"delete Secret 'orders-db-auth' (namespace '{kube.namespace}') holding the database passwords "
+        "(delete_secret_on_destroy = true)",)
+    gone = load().destroy(plan=plan)
+    assert gone.ok, gone.to_dict()
+    assert kube.kubectl().get("secret", "orders-db-auth", namespace=kube.namespace) is None
 
 
 SEED_BLOCK = """

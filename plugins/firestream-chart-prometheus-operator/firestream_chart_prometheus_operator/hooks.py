@@ -61,6 +61,7 @@ def chart_type() -> ChartType:
         repositories={REPOSITORY: REPOSITORY_URL},
         description=f"kube-prometheus-stack {VERSION}; CRDs upgraded with the chart, Grafana admin in a Secret",
         destructive_steps=destructive_steps,
+        destroy_steps=destroy_steps,
     )
 
 
@@ -103,6 +104,16 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
 def register_chart_types(register: Callable[[ChartType], None]) -> None:
     """Register the ``prometheus-operator`` chart type."""
     register(CHART_TYPE)
+
+
+def destroy_steps(chart: HelmChart, project_dir: Any = None) -> list[str]:
+    """What a destroy removes besides helm's uninstall (``ChartType.destroy_steps``), as
+    ``post_exec`` decides it: the ``monitoring.coreos.com`` CRDs, with ``delete_crds``. They are
+    cluster-wide: every ServiceMonitor, PrometheusRule, ... of every namespace goes with them."""
+    if not options_of(chart).delete_crds:
+        return []
+    return ["delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds "
+            "in every namespace"]
 
 
 CHART_TYPE = chart_type()
@@ -242,7 +253,7 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
     if is_dry_run(chart, context):
         return
     if info.action is HelmAction.DESTROY:
-        if options_of(chart).delete_crds:
+        if destroy_steps(chart):  # the step the destroy plan shows, decided alike
             _payload(payload)["crds_deleted"] = delete_crds(context, info)
         else:
             context.log.info(

@@ -159,3 +159,18 @@ def test_the_plan_is_told_that_a_breaking_uninstall_deletes_the_crds_with_delete
                                   "45.7.1", "46.0.0")
     assert commands_only is not None
     assert not [line for line in steps(deleting, commands_only) if line.startswith("delete")]
+
+
+def test_a_destroy_plan_shows_the_crd_deletion_only_with_delete_crds() -> None:
+    """``ChartType.destroy_steps``: post_exec deletes the cluster-wide CRDs on a destroy only with
+    ``delete_crds``, and the destroy plan says so."""
+    import attrs
+    from firestream_chart_prometheus_operator.hooks import chart_type
+
+    steps = chart_type().destroy_steps
+    assert steps is not None
+    chart = PrometheusOperatorChart.default()
+    assert steps(chart, Path(".")) == []
+    deleting = attrs.evolve(chart, options=PrometheusOperatorOptions(delete_crds=True))
+    assert steps(deleting, Path(".")) == [
+        "delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds in every namespace"]

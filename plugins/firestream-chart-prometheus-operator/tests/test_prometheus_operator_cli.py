@@ -118,7 +118,16 @@ def test_install_no_op_drift_clean_destroy_keeps_crds(
     assert f"  Service/{KUBE_SYSTEM_SERVICES[0]} (namespace kube-system): missing\n" in drifted, drifted
 
     crds = crd_uids(kube)
-    ok(firestream(kube, helm_bin, folder, "destroy", "--yes"))
+    # with delete_crds the destroy plan names the cluster-wide deletion post_exec makes (a dry run: none made)
+    config = folder / "firestream.toml"
+    config.write_text(config.read_text() + "delete_crds = true\n", encoding="utf-8")
+    shown = ok(firestream(kube, helm_bin, folder, "destroy", "--dry-run", "--yes"))
+    assert (f"Destructive steps:\n  ! {RELEASE}: delete the monitoring.coreos.com CRDs (delete_crds = true), "
+            "and every object of their kinds in every namespace\n") in shown, shown
+    assert crd_uids(kube) == crds
+    config.write_text(config.read_text().replace("delete_crds = true\n", ""), encoding="utf-8")
+    gone = ok(firestream(kube, helm_bin, folder, "destroy", "--yes"))
+    assert "Destructive steps" not in gone, gone
     assert kube.run(["helm", "list", "-n", kube.namespace, "-q"]).stdout.strip() == ""
     for name in KUBE_SYSTEM_SERVICES:
         assert kube.kubectl().get("service", name, namespace="kube-system") is None, name
