@@ -427,6 +427,8 @@ class DesiredState:
     :ivar problems: why the release cannot be deployed as configured (``context.refuse``).
     :ivar steps: what the chart type's ``exec`` does besides helm when the release changes
         (``context.exec_step``), listed by the plan under the destructive steps of a change.
+    :ivar out_of_date: why the cluster does not hold the config in something only a plugin
+        keeps (``context.out_of_date``): the plan upgrades an installed release for them.
     :ivar breaking_version: the ``BreakingVersion`` a plugin decided
         (``context.require_breaking_version``), also in ``chart``; None when none did.
     :ivar resolved_version: the exact version helm installs for a repository or OCI
@@ -449,6 +451,7 @@ class DesiredState:
     breaking_version: BreakingVersion | None = None
     resolved_version: str | None = None
     steps: tuple[str, ...] = ()
+    out_of_date: tuple[str, ...] = ()
 
     @property
     def plugin_values(self) -> dict[str, Any]:
@@ -571,6 +574,7 @@ def desired_state(
     breaking_version: BreakingVersion | None = None,
     resolved_version: str | None = None,
     steps: Iterable[str] = (),
+    out_of_date: Iterable[str] = (),
 ) -> DesiredState:
     """The desired state of ``chart`` with the values plugins contributed (pure; no tool call).
 
@@ -579,6 +583,7 @@ def desired_state(
     :param notes: what the plugins said about the values (plan reasons).
     :param problems: why the release cannot be deployed as configured.
     :param steps: what the chart type's ``exec`` does besides helm when the release changes.
+    :param out_of_date: why the cluster does not hold the config in what a plugin keeps.
     :param breaking_version: a ``BreakingVersion`` a plugin decided; it
         replaces the chart's ``last_breaking_version_requiring_restart``.
     :param resolved_version: the exact version helm resolved the chart's version
@@ -631,6 +636,7 @@ def desired_state(
         breaking_version=breaking_version,
         resolved_version=resolved_version,
         steps=tuple(dict.fromkeys(steps)),
+        out_of_date=tuple(dict.fromkeys(out_of_date)),
     )
 
 
@@ -727,6 +733,7 @@ def desired_states(
         problems: list[str] = []
         breaking: BreakingVersion | None = None
         steps: list[str] = []
+        stale: list[str] = []
         # no plugin concerned contributes: no context to build, no copy of the chart to hand out
         if manager is not None and manager.calls_contribute_values(chart):
             try:
@@ -747,12 +754,12 @@ def desired_states(
             )
             contributed = _contributions(manager, chart, context)
             notes, problems, breaking = context.notes, context.problems, context.breaking_version
-            steps = context.steps
+            steps, stale = context.steps, context.out_of_date_reasons
         if resolve_problem:
             problems = [*problems, resolve_problem]
         out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, notes=notes,
                                        problems=problems, breaking_version=breaking,
-                                       resolved_version=resolved, steps=steps)
+                                       resolved_version=resolved, steps=steps, out_of_date=stale)
     return out
 
 

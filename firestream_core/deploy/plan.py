@@ -794,6 +794,7 @@ def _plan_release(
     reasons += found
     if record is not None:
         reasons += part_reasons(record.desired_parts, desired.parts)
+    reasons += [r for r in desired.out_of_date if r not in reasons]  # what only a plugin sees
     if not matches:  # a revision helm made without firestream comes first, whatever else differs
         reasons = [*_outside_reason(installed, record), *reasons]
     if not reasons:

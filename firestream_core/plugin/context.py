@@ -150,6 +150,9 @@ class DeployContext:
         (:meth:`require_breaking_version`); the plan decides the breaking step with it.
     :ivar steps: what this chart type's ``exec`` does besides helm whenever the release
         changes, said in the desired-state stage (:meth:`exec_step`); the plan lists them.
+    :ivar out_of_date_reasons: why the cluster does not hold what this release's config asks
+        for, in something only the plugin sees (:meth:`out_of_date`); the plan upgrades
+        an installed release for them.
     :ivar lifecycle: what the runner keeps of this release's lifecycle
         (:class:`LifecycleRecord`: what ``exec`` did, the ``helm test`` run);
         the runner starts a new one for every release it runs.
@@ -191,6 +194,7 @@ class DeployContext:
     problems: list[str] = attrs.field(factory=list)
     breaking_version: BreakingVersion | None = None
     steps: list[str] = attrs.field(factory=list)
+    out_of_date_reasons: list[str] = attrs.field(factory=list)
     lifecycle: LifecycleRecord = attrs.field(factory=LifecycleRecord)
     offline: bool = False
     prepared: PreparedRelease | None = None
@@ -238,6 +242,24 @@ class DeployContext:
         """
         if text not in self.steps:
             self.steps.append(text)
+
+    def out_of_date(self, text: str) -> None:
+        """Say the cluster does not hold what this release's config asks for, in something only
+        this plugin keeps (``contribute_values``), e.g. a Secret whose password is not the
+        configured one: helm's values cannot show it.
+
+        The plan shows the release as an ``upgrade`` with ``text`` as a reason (a no-op
+        otherwise), so apply runs its lifecycle and the plugin's hooks bring it to the
+        config; say what they will do with :meth:`exec_step`. Never for a create (it runs
+        anyway) or a release the plan leaves alone.
+
+        >>> context = DeployContext(helm=None, kubectl=None)
+        >>> context.out_of_date("Secret 'db-auth': postgres-password is not the configured one")
+        >>> context.out_of_date_reasons
+        ["Secret 'db-auth': postgres-password is not the configured one"]
+        """
+        if text not in self.out_of_date_reasons:
+            self.out_of_date_reasons.append(text)
 
     def require_breaking_version(self, version: BreakingVersion) -> None:
         """Use ``version`` as this release's breaking version (``contribute_values``), e.g. a

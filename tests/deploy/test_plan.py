@@ -222,6 +222,22 @@ def test_a_chart_types_own_destructive_steps_follow_the_uninstall(tmp_path: Path
     assert len(plan["db"].destructive) == 2
 
 
+def test_a_release_a_plugin_says_is_out_of_date_is_upgraded_with_its_step(tmp_path: Path) -> None:
+    """``context.out_of_date``: what only a plugin sees (a Secret's password) turns an up-to-date
+    release into an upgrade naming why, with the step exec takes; a create stays a create."""
+    c = chart("db")
+    state = state_of(recorded(c, tmp_path))
+    stale = desired_state(c, project_dir=tmp_path, out_of_date=["Secret 'db-auth': password differs"],
+                          steps=["set password in Secret 'db-auth'"])
+    plan = make_plan([c], [installed("db")], state, project_dir=tmp_path, desired={"db": stale})
+    change = plan["db"]
+    assert (change.action, change.reasons) == ("upgrade", ("Secret 'db-auth': password differs",))
+    assert change.destructive == ("set password in Secret 'db-auth'",)
+    assert stale.digest == desired_state(c, project_dir=tmp_path).digest  # not a part of the desired state
+    created = make_plan([c], [], State(), project_dir=tmp_path, desired={"db": stale})["db"]
+    assert (created.action, created.reasons) == ("create", ("not deployed",))
+
+
 def test_a_chart_types_destroy_steps_are_shown_on_its_destroy_only(tmp_path: Path) -> None:
     """What a chart type's hooks remove besides helm's uninstall (its CRDs, a Secret) is in the
     destroy plan, never on a deploy, nor for a release that is not installed."""

@@ -122,6 +122,47 @@ def auth_secret(chart: HelmChart, context: DeployContext) -> str:
     return user_secret(chart, context) or options_of(chart).secret_name(chart.chart_info.name)
 
 
+def plan_auth(chart: HelmChart, context: DeployContext) -> None:
+    """Tell the plan what ``pre_exec`` (:func:`prepare_auth`) will do to an installed release's Secret.
+
+    A password configured through a variable (``password_env``) is in no value helm
+    holds: a new one planned the release as up to date, and the next upgrade for
+    another reason then wrote it into the Secret unseen, while PostgreSQL keeps the
+    password it was initialised with (its clients, reading the Secret, are then
+    refused). So the Secret is read (its values registered with the run's redactor)
+    and compared: a configured password it does not hold, or a missing Secret, makes
+    the release out of date, with the step said. Nothing for a create (the plan shows
+    it anyway), the user's own Secret, or ``firestream validate`` (no cluster).
+    """
+    from firestream_core.plugin import FirestreamError, read_secret
+
+    info = chart.chart_info
+    installed = context.installed
+    if context.offline or installed is None or installed.status == "uninstalled":
+        return
+    if user_secret(chart, context) is not None:
+        return
+    name, ns = options_of(chart).secret_name(info.name), info.namespace_name
+    configured = {k: v for k, v in configured_passwords(chart, context).items() if v is not None}
+    try:
+        current = read_secret(context, name, ns)
+    except FirestreamError as exc:
+        context.note(f"Secret '{name}' could not be read to compare its passwords with the configured "
+                     f"ones ({str(exc).splitlines()[0]})")
+        return
+    keep = "PostgreSQL keeps the passwords it was initialised with until they are changed in the database too"
+    if current is None:
+        context.out_of_date(f"Secret '{name}' holding the database passwords is missing")
+        what = "the configured and generated passwords" if configured else "generated passwords"
+        context.exec_step(f"create Secret '{name}' (namespace '{ns}') anew with {what}; {keep}")
+        return
+    changed = [key for key, value in configured.items() if current.get(key) != value]
+    if changed:
+        keys = ", ".join(changed)
+        context.out_of_date(f"Secret '{name}': {keys} is not the configured password")
+        context.exec_step(f"set {keys} in Secret '{name}' (namespace '{ns}') to the configured password; {keep}")
+
+
 def prepare_auth(chart: HelmChart, context: DeployContext) -> dict[str, Any]:
     """Keep the passwords in the Secret the chart reads; return a payload summary (no values).
 

@@ -102,14 +102,16 @@ def servicemonitor_values(chart: HelmChart, context: DeployContext) -> dict[str,
 
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
-    """``auth.existingSecret`` (the user's own Secret, else the one ``pre_exec`` keeps), the
-    ServiceMonitor decision, and the PostgreSQL major-version decision (:mod:`.major`)."""
-    from .auth import auth_secret
+    """``auth.existingSecret`` (the user's own Secret, else the one ``pre_exec`` keeps), what
+    ``pre_exec`` will change in that Secret (:func:`.auth.plan_auth`), the ServiceMonitor
+    decision, and the PostgreSQL major-version decision (:mod:`.major`)."""
+    from .auth import auth_secret, plan_auth
     from .major import decide_major_upgrade
 
     if chart.chart_info.action is not HelmAction.DEPLOY:
         return None
     decide_major_upgrade(chart, context)
+    plan_auth(chart, context)
     values: dict[str, Any] = {"auth": {"existingSecret": auth_secret(chart, context)}}
     values.update(servicemonitor_values(chart, context) or {})  # {"metrics": ...}: no key shared
     return values

@@ -263,3 +263,39 @@ auth_secret = "Bad_Name"
         "  deployments.postgresql[0].auth_secret: auth_secret = 'Bad_Name' is not a valid Secret name "
         "(lower-case letters, digits, '-' and '.', at most 253 characters)",
     } <= lines, str(info.value)
+
+
+def test_the_plan_notes_a_secret_it_cannot_read_and_reads_none_when_it_need_not(tmp_path: Path) -> None:
+    """plan_auth: a Secret the plan may not read (RBAC) is a note on the release, never a failed plan;
+    a create, the user's own Secret and ``validate`` (offline) read nothing."""
+    from firestream_chart_postgresql.auth import plan_auth
+
+    from firestream_core.errors import HelmError
+    from firestream_core.model import InstalledRelease
+
+    asked: list[tuple[str, str]] = []
+
+    class Forbidden:
+        def get(self, kind: str, name: str, **_: Any) -> None:
+            asked.append((kind, name))
+            raise HelmError('kubectl get secret failed: secrets "db-auth" is forbidden: User "ci" cannot get '
+                            'resource "secrets"\nmore', release="db")
+
+    chart = PostgresqlChart.development()
+    chart.get_chart_info_mut().name = "db"
+    seen = InstalledRelease("db", chart.chart_info.namespace_name, revision=1, status="deployed",
+                            chart="postgresql-17.1.0")
+    context = DeployContext(helm=None, kubectl=Forbidden(), project_dir=tmp_path, installed=seen)  # type: ignore[arg-type]
+    plan_auth(chart, context)
+    assert asked == [("secret", "db-auth")]
+    assert context.notes == ["Secret 'db-auth' could not be read to compare its passwords with the configured ones "
+                             "(kubectl get secret failed: secrets \"db-auth\" is forbidden: User \"ci\" cannot get "
+                             "resource \"secrets\")"]
+    assert context.out_of_date_reasons == [] and context.steps == []
+    for other in (DeployContext(helm=None, kubectl=Forbidden(), project_dir=tmp_path),  # type: ignore[arg-type]
+                  DeployContext(helm=None, kubectl=Forbidden(), project_dir=tmp_path, installed=seen,  # type: ignore[arg-type]
+                                offline=True)):
+        plan_auth(chart, other)
+    theirs = attrs.evolve(chart, options=PostgresqlOptions(existing_secret="mine"))
+    plan_auth(theirs, DeployContext(helm=None, kubectl=Forbidden(), project_dir=tmp_path, installed=seen))  # type: ignore[arg-type]
+    assert asked == [("secret", "db-auth")]

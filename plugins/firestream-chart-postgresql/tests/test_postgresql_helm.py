@@ -570,3 +570,56 @@ def _assert_settled(path: Path, kube: Any, helm_bin: Path, name: str, objects: i
     mounts = [(m["name"], m["mountPath"]) for m in sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]]
     assert [p for n, p in mounts if n == "empty-dir"] == ["/tmp", "/opt/bitnami/postgresql/conf",
                                                            "/opt/bitnami/postgresql/tmp"]
+
+
+def test_a_password_rotated_in_its_variable_is_planned_not_written_unseen(
+    kube: Any, deploy_chart_repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``password_env``'s variable changed: the plan said ``no-op`` (the password is in no value helm
+    holds), and the next upgrade for another reason rewrote the Secret unseen, while PostgreSQL keeps
+    the password it was initialised with. Now the plan reads the Secret, upgrades the release for it
+    and says what pre_exec will write; a deleted Secret likewise. The password is never shown."""
+    from firestream_core.project import Project
+
+    path = tmp_path / "firestream.toml"
+    path.write_text(f"""
+[repositories]
+bitnami = "{deploy_chart_repo.url}"
+
+[[deployments.postgresql]]
+name = "orders-db"
+preset = "development"
+namespace = "{kube.namespace}"
+password_env = "TEST_PG_ROTATE"
+
+[deployments.postgresql.values]
+metrics.serviceMonitor.enabled = false
+""")
+
+    def load() -> Project:
+        return Project.load(path, helm_binary=kube.tools["helm"], kubectl_binary=kube.tools["kubectl"],
+                            kubeconfig=kube.kubeconfig, env=kube.env)
+
+    monkeypatch.setenv("TEST_PG_ROTATE", "first-password-1")
+    assert load().apply().ok
+    assert load().plan()["orders-db"].action == "no-op"
+    monkeypatch.setenv("TEST_PG_ROTATE", "second-password-2")
+    plan = load().plan()
+    change = plan["orders-db"]
+    assert change.action == "upgrade"
+    assert "Secret 'orders-db-auth': postgres-password is not the configured password" in change.reasons
+    assert change.destructive == (
+        f"set postgres-password in Secret 'orders-db-auth' (namespace '{kube.namespace}') to the configured "
+        "password; PostgreSQL keeps the passwords it was initialised with until they are changed in the "
+        "database too",)
+    assert "password-1" not in plan.to_json() and "password-2" not in plan.to_json()
+    assert secret_data(kube, "orders-db-auth")["postgres-password"] == "first-password-1"  # the plan wrote nothing
+    assert load().apply(plan).ok
+    assert secret_data(kube, "orders-db-auth")["postgres-password"] == "second-password-2"
+    assert load().plan()["orders-db"].action == "no-op"
+
+    kube.run([kube.tools["kubectl"], "delete", "secret", "orders-db-auth", "-n", kube.namespace])
+    change = load().plan()["orders-db"]
+    assert change.action == "upgrade"
+    assert "Secret 'orders-db-auth' holding the database passwords is missing" in change.reasons
+    assert change.destructive[0].startswith("create Secret 'orders-db-auth'")
