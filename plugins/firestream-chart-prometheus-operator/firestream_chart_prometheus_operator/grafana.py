@@ -58,6 +58,57 @@ def admin_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | N
     return {"grafana": {"admin": {"existingSecret": name, "userKey": USER_KEY, "passwordKey": PASSWORD_KEY}}}
 
 
+def configured_admin(
+    chart: HelmChart, context: DeployContext, environ: Mapping[str, str] | None = None
+) -> tuple[str, str | None]:
+    """The configured admin user and password (None: keep the Secret's, or generate one)."""
+    env = os.environ if environ is None else environ
+    opts = options_of(chart)
+    password = env.get(opts.grafana_password_env) if opts.grafana_password_env else None
+    if not password:
+        given = value_of(chart, context, "grafana.adminPassword")
+        password = str(given) if given not in (None, "") else None
+    return str(value_of(chart, context, "grafana.adminUser", opts.grafana_admin_user)), password
+
+
+def plan_grafana_admin(chart: HelmChart, context: DeployContext) -> None:
+    """Tell the plan what :func:`prepare_grafana_admin` will change in an installed release's Secret.
+
+    As the postgresql plugin does (``plan_auth``): a password configured through
+    ``grafana_password_env`` is in no value helm holds, so the Secret is read (values
+    registered with the redactor) and a configured user or password it does not hold,
+    or a deleted Secret, makes the release out of date with the step said. Nothing for
+    a create, Grafana off, the user's own Secret, or ``firestream validate``.
+    """
+    from firestream_core.plugin import FirestreamError, read_secret
+
+    installed = context.installed
+    if context.offline or installed is None or installed.status == "uninstalled":
+        return
+    if not grafana_enabled(chart, context) or users_own_secret(chart, context):
+        return
+    info = chart.chart_info
+    name, ns = options_of(chart).grafana_secret_name(info.name), info.namespace_name
+    user, password = configured_admin(chart, context)
+    try:
+        current = read_secret(context, name, ns, plain=[USER_KEY])
+    except FirestreamError as exc:
+        context.note(f"Secret '{name}' could not be read to compare the Grafana admin with the configured "
+                     f"one ({str(exc).splitlines()[0]})")
+        return
+    keep = "Grafana keeps the admin password it first started with until it is changed in Grafana too"
+    if current is None:
+        context.out_of_date(f"Secret '{name}' holding the Grafana admin password is missing")
+        context.exec_step(f"create Secret '{name}' (namespace '{ns}') anew with "
+                          f"{'the configured' if password else 'a generated'} admin password; {keep}")
+        return
+    changed = [k for k, v in ((USER_KEY, user), (PASSWORD_KEY, password)) if v is not None and current.get(k) != v]
+    if changed:
+        keys = ", ".join(changed)
+        context.out_of_date(f"Secret '{name}': {keys} is not the configured one")
+        context.exec_step(f"set {keys} in Secret '{name}' (namespace '{ns}') to the configured value; {keep}")
+
+
 def prepare_grafana_admin(
     chart: HelmChart, context: DeployContext, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any] | None:
@@ -66,15 +117,10 @@ def prepare_grafana_admin(
 
     if not grafana_enabled(chart, context) or users_own_secret(chart, context):
         return None
-    env = os.environ if environ is None else environ
     info = chart.chart_info
     opts = options_of(chart)
     name = opts.grafana_secret_name(info.name)
-    password = env.get(opts.grafana_password_env) if opts.grafana_password_env else None
-    if not password:
-        given = value_of(chart, context, "grafana.adminPassword")
-        password = str(given) if given not in (None, "") else None
-    user = str(value_of(chart, context, "grafana.adminUser", opts.grafana_admin_user))
+    user, password = configured_admin(chart, context, environ)
     if info.create_namespace:
         ensure_namespace(context, info.namespace_name)
     outcome = ensure_secret(

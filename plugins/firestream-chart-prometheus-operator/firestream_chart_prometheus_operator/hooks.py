@@ -177,9 +177,10 @@ def crds_written(chart: HelmChart, context: DeployContext, *, check_step: bool =
 
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
-    """Grafana pointed at the admin Secret ``pre_exec`` keeps (``grafana.admin.*``); and the CRD
-    step ``exec`` takes on this deploy, said for the plan (``context.exec_step``)."""
-    from .grafana import admin_values
+    """Grafana pointed at the admin Secret ``pre_exec`` keeps (``grafana.admin.*``) and what it will
+    change in it (:func:`.grafana.plan_grafana_admin`); and the CRD step ``exec`` takes on this
+    deploy, said for the plan (``context.exec_step``)."""
+    from .grafana import admin_values, plan_grafana_admin
 
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
@@ -194,6 +195,7 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
         return None
     if step:
         context.exec_step(crd_step_line(info.version))
+    plan_grafana_admin(chart, context)
     return admin_values(chart, context)
 
 

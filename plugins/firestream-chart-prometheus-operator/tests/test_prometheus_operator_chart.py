@@ -174,3 +174,50 @@ def test_a_destroy_plan_shows_the_crd_deletion_only_with_delete_crds() -> None:
     deleting = attrs.evolve(chart, options=PrometheusOperatorOptions(delete_crds=True))
     assert steps(deleting, Path(".")) == [
         "delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds in every namespace"]
+
+
+def test_a_grafana_password_rotated_in_its_variable_is_planned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """plan_grafana_admin: the admin Secret of an installed release holding another password than
+    ``grafana_password_env``'s makes the release out of date with pre_exec's step (the password never
+    shown, and registered with the redactor); the same password, Grafana off or a create read or say nothing."""
+    import base64
+
+    import attrs
+    from firestream_chart_prometheus_operator.grafana import plan_grafana_admin
+
+    from firestream_core.model import InstalledRelease
+    from firestream_core.tools.redact import Redactor
+
+    held = {"admin-user": "admin", "admin-password": "old-grafana-pass-1"}
+    reads: list[str] = []
+
+    class Cluster:
+        def get(self, kind: str, name: str, **_: object) -> dict | None:
+            reads.append(name)
+            return {"data": {k: base64.b64encode(v.encode()).decode() for k, v in held.items()}}
+
+    chart = attrs.evolve(PrometheusOperatorChart.default(),
+                         options=PrometheusOperatorOptions(grafana_password_env="TEST_GF_ROTATE"))
+    info = chart.chart_info
+    seen = InstalledRelease(info.name, info.namespace_name, revision=1, status="deployed",
+                            chart="kube-prometheus-stack-45.7.1")
+
+    def planned(installed: InstalledRelease | None = seen) -> DeployContext:
+        context = DeployContext(helm=None, kubectl=Cluster(), installed=installed, redactor=Redactor())  # type: ignore[arg-type]
+        plan_grafana_admin(chart, context)
+        return context
+
+    monkeypatch.setenv("TEST_GF_ROTATE", "old-grafana-pass-1")
+    same = planned()
+    assert (same.out_of_date_reasons, same.steps) == ([], [])
+    assert "old-grafana-pass-1" in same.redactor  # type: ignore[operator]
+    monkeypatch.setenv("TEST_GF_ROTATE", "new-grafana-pass-2")
+    rotated = planned()
+    secret = chart.options.grafana_secret_name(info.name)
+    assert rotated.out_of_date_reasons == [f"Secret '{secret}': admin-password is not the configured one"]
+    assert rotated.steps == [f"set admin-password in Secret '{secret}' (namespace '{info.namespace_name}') "
+                             "to the configured value; Grafana keeps the admin password it first started with "
+                             "until it is changed in Grafana too"]
+    assert "grafana-pass" not in " ".join(rotated.out_of_date_reasons + rotated.steps)
+    before = len(reads)
+    assert planned(installed=None).steps == [] and len(reads) == before  # a create: nothing read
