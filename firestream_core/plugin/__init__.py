@@ -110,6 +110,7 @@ if TYPE_CHECKING:
         ensure_namespace,
         ensure_secret,
         generate_password,
+        plan_secret,
         read_secret,
     )
 
@@ -154,6 +155,7 @@ _EXPORTS = {
     "ensure_secret": "plugin.secrets",
     "generate_password": "plugin.secrets",
     "read_secret": "plugin.secrets",
+    "plan_secret": "plugin.secrets",
     "chart_value": "plugin.checks",
     "breaking_version_at": "plugin.helpers",
     "downgrade_problem": "plugin.helpers",
@@ -218,6 +220,7 @@ __all__ = [
     "notes_crossed",
     "options_of",
     "parse_duration",
+    "plan_secret",
     "preset_values",
     "read_secret",
     "release_downgrade_problem",

@@ -254,9 +254,9 @@ class DeployContext:
         anyway) or a release the plan leaves alone.
 
         >>> context = DeployContext(helm=None, kubectl=None)
-        >>> context.out_of_date("Secret 'db-auth': postgres-password is not the configured one")
+        >>> context.out_of_date("Secret 'db-auth': postgres-password not as configured")
         >>> context.out_of_date_reasons
-        ["Secret 'db-auth': postgres-password is not the configured one"]
+        ["Secret 'db-auth': postgres-password not as configured"]
         """
         if text not in self.out_of_date_reasons:
             self.out_of_date_reasons.append(text)

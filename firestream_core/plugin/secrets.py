@@ -14,6 +14,11 @@ one on a command line.
 The result (:class:`SecretOutcome`) tells which keys were generated, reused
 or configured - never their values - so a plugin can record it in the
 payload.
+
+What ``ensure_secret`` will change in the Secret of an installed release is said
+for the plan by :func:`plan_secret`, in ``contribute_values``: a password
+configured through an environment variable is in no value helm holds, so only
+reading the Secret shows that a new one will be written.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ __all__ = [
     "ensure_namespace",
     "ensure_secret",
     "generate_password",
+    "plan_secret",
     "read_secret",
 ]
 
@@ -135,6 +141,62 @@ def read_secret(
             _redact(context, value)
         out[str(key)] = value
     return out
+
+
+def plan_secret(
+    context: Any,
+    *,
+    name: str,
+    namespace: str,
+    keys: Mapping[str, str | None],
+    plain: Mapping[str, str] | None = None,
+    holding: str = "",
+    keeps: str = "",
+) -> None:
+    """Say for the plan what :func:`ensure_secret` will change in an installed release's Secret.
+
+    Call it in ``contribute_values`` with the keys ``pre_exec`` will hand to
+    :func:`ensure_secret` (None: keep the Secret's value). For a release that is
+    installed, the Secret is read (its values registered with the redactor) and
+    compared: a configured value it does not hold, or a Secret that is gone, makes the
+    release out of date (``context.out_of_date``: the plan upgrades it, naming the keys,
+    never a value) with the step ``pre_exec`` takes (``context.exec_step``). A Secret
+    the plan may not read is a note (``context.note``), not a failed plan. Nothing is
+    read for a create, or offline (``firestream validate``).
+
+    :param holding: what the Secret holds, for the plan's words (``the database passwords``).
+    :param keeps: what the step does not change, said after it (``PostgreSQL keeps the
+        passwords it was initialised with until they are changed in the database too``).
+
+    Example, in ``contribute_values``::
+
+        plan_secret(context, name=f"{chart.name}-auth", namespace=ns,
+                    keys={"password": os.environ.get(var)}, holding="the passwords",
+                    keeps="the database keeps its password until it is changed there too")
+    """
+    from firestream_core.errors import FirestreamError
+
+    installed = context.installed
+    if context.offline or installed is None or installed.status == "uninstalled":
+        return
+    wanted = {k: v for k, v in {**keys, **(plain or {})}.items() if v is not None}
+    try:
+        current = read_secret(context, name, namespace, plain=list(plain or ()))
+    except FirestreamError as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        context.note(f"Secret '{name}' could not be read to compare it with the configured values ({first})")
+        return
+    tail = f"; {keeps}" if keeps else ""
+    if current is None:
+        context.out_of_date(f"Secret '{name}'{f' holding {holding}' if holding else ''} is missing")
+        context.exec_step(f"create Secret '{name}' (namespace '{namespace}') anew"
+                          f"{' with the configured values' if wanted else ''}{tail}")
+        return
+    changed = [k for k, v in wanted.items() if current.get(k) != v]
+    if changed:
+        ks = ", ".join(changed)
+        context.out_of_date(f"Secret '{name}': {ks} not as configured")
+        context.exec_step(f"set {ks} in Secret '{name}' (namespace '{namespace}') to the configured value{tail}")
 
 
 def ensure_namespace(context: Any, namespace: str) -> None:

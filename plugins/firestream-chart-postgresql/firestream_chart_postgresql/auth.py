@@ -131,36 +131,22 @@ def plan_auth(chart: HelmChart, context: DeployContext) -> None:
     password it was initialised with (its clients, reading the Secret, are then
     refused). So the Secret is read (its values registered with the run's redactor)
     and compared: a configured password it does not hold, or a missing Secret, makes
-    the release out of date, with the step said. Nothing for a create (the plan shows
-    it anyway), the user's own Secret, or ``firestream validate`` (no cluster).
+    the release out of date, with the step said (``plan_secret``). Nothing for a create
+    (the plan shows it anyway), the user's own Secret, or ``firestream validate`` (no cluster).
     """
-    from firestream_core.plugin import FirestreamError, read_secret
+    from firestream_core.plugin import plan_secret
 
     info = chart.chart_info
-    installed = context.installed
-    if context.offline or installed is None or installed.status == "uninstalled":
+    if context.installed is None or user_secret(chart, context) is not None:
         return
-    if user_secret(chart, context) is not None:
-        return
-    name, ns = options_of(chart).secret_name(info.name), info.namespace_name
-    configured = {k: v for k, v in configured_passwords(chart, context).items() if v is not None}
-    try:
-        current = read_secret(context, name, ns)
-    except FirestreamError as exc:
-        context.note(f"Secret '{name}' could not be read to compare its passwords with the configured "
-                     f"ones ({str(exc).splitlines()[0]})")
-        return
-    keep = "PostgreSQL keeps the passwords it was initialised with until they are changed in the database too"
-    if current is None:
-        context.out_of_date(f"Secret '{name}' holding the database passwords is missing")
-        what = "the configured and generated passwords" if configured else "generated passwords"
-        context.exec_step(f"create Secret '{name}' (namespace '{ns}') anew with {what}; {keep}")
-        return
-    changed = [key for key, value in configured.items() if current.get(key) != value]
-    if changed:
-        keys = ", ".join(changed)
-        context.out_of_date(f"Secret '{name}': {keys} is not the configured password")
-        context.exec_step(f"set {keys} in Secret '{name}' (namespace '{ns}') to the configured password; {keep}")
+    plan_secret(
+        context,
+        name=options_of(chart).secret_name(info.name),
+        namespace=info.namespace_name,
+        keys=configured_passwords(chart, context),
+        holding="the database passwords",
+        keeps="PostgreSQL keeps the passwords it was initialised with until they are changed in the database too",
+    )
 
 
 def prepare_auth(chart: HelmChart, context: DeployContext) -> dict[str, Any]:

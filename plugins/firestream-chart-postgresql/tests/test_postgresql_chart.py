@@ -288,7 +288,7 @@ def test_the_plan_notes_a_secret_it_cannot_read_and_reads_none_when_it_need_not(
     context = DeployContext(helm=None, kubectl=Forbidden(), project_dir=tmp_path, installed=seen)  # type: ignore[arg-type]
     plan_auth(chart, context)
     assert asked == [("secret", "db-auth")]
-    assert context.notes == ["Secret 'db-auth' could not be read to compare its passwords with the configured ones "
+    assert context.notes == ["Secret 'db-auth' could not be read to compare it with the configured values "
                              "(kubectl get secret failed: secrets \"db-auth\" is forbidden: User \"ci\" cannot get "
                              "resource \"secrets\")"]
     assert context.out_of_date_reasons == [] and context.steps == []

@@ -607,10 +607,10 @@ metrics.serviceMonitor.enabled = false
     plan = load().plan()
     change = plan["orders-db"]
     assert change.action == "upgrade"
-    assert "Secret 'orders-db-auth': postgres-password is not the configured password" in change.reasons
+    assert "Secret 'orders-db-auth': postgres-password not as configured" in change.reasons
     assert change.destructive == (
         f"set postgres-password in Secret 'orders-db-auth' (namespace '{kube.namespace}') to the configured "
-        "password; PostgreSQL keeps the passwords it was initialised with until they are changed in the "
+        "value; PostgreSQL keeps the passwords it was initialised with until they are changed in the "
         "database too",)
     assert "password-1" not in plan.to_json() and "password-2" not in plan.to_json()
     assert secret_data(kube, "orders-db-auth")["postgres-password"] == "first-password-1"  # the plan wrote nothing

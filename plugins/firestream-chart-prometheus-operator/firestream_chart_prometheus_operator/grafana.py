@@ -74,39 +74,27 @@ def configured_admin(
 def plan_grafana_admin(chart: HelmChart, context: DeployContext) -> None:
     """Tell the plan what :func:`prepare_grafana_admin` will change in an installed release's Secret.
 
-    As the postgresql plugin does (``plan_auth``): a password configured through
-    ``grafana_password_env`` is in no value helm holds, so the Secret is read (values
-    registered with the redactor) and a configured user or password it does not hold,
-    or a deleted Secret, makes the release out of date with the step said. Nothing for
-    a create, Grafana off, the user's own Secret, or ``firestream validate``.
+    A password configured through ``grafana_password_env`` is in no value helm holds, so
+    the Secret is read (values registered with the redactor) and a configured user or
+    password it does not hold, or a deleted Secret, makes the release out of date with
+    the step said (``plan_secret``). Nothing for a create, Grafana off, the user's own
+    Secret, or ``firestream validate``.
     """
-    from firestream_core.plugin import FirestreamError, read_secret
+    from firestream_core.plugin import plan_secret
 
-    installed = context.installed
-    if context.offline or installed is None or installed.status == "uninstalled":
-        return
-    if not grafana_enabled(chart, context) or users_own_secret(chart, context):
+    if context.installed is None or not grafana_enabled(chart, context) or users_own_secret(chart, context):
         return
     info = chart.chart_info
-    name, ns = options_of(chart).grafana_secret_name(info.name), info.namespace_name
     user, password = configured_admin(chart, context)
-    try:
-        current = read_secret(context, name, ns, plain=[USER_KEY])
-    except FirestreamError as exc:
-        context.note(f"Secret '{name}' could not be read to compare the Grafana admin with the configured "
-                     f"one ({str(exc).splitlines()[0]})")
-        return
-    keep = "Grafana keeps the admin password it first started with until it is changed in Grafana too"
-    if current is None:
-        context.out_of_date(f"Secret '{name}' holding the Grafana admin password is missing")
-        context.exec_step(f"create Secret '{name}' (namespace '{ns}') anew with "
-                          f"{'the configured' if password else 'a generated'} admin password; {keep}")
-        return
-    changed = [k for k, v in ((USER_KEY, user), (PASSWORD_KEY, password)) if v is not None and current.get(k) != v]
-    if changed:
-        keys = ", ".join(changed)
-        context.out_of_date(f"Secret '{name}': {keys} is not the configured one")
-        context.exec_step(f"set {keys} in Secret '{name}' (namespace '{ns}') to the configured value; {keep}")
+    plan_secret(
+        context,
+        name=options_of(chart).grafana_secret_name(info.name),
+        namespace=info.namespace_name,
+        keys={PASSWORD_KEY: password},
+        plain={USER_KEY: user},
+        holding="the Grafana admin password",
+        keeps="Grafana keeps the admin password it first started with until it is changed in Grafana too",
+    )
 
 
 def prepare_grafana_admin(

@@ -214,7 +214,7 @@ def test_a_grafana_password_rotated_in_its_variable_is_planned(monkeypatch: pyte
     monkeypatch.setenv("TEST_GF_ROTATE", "new-grafana-pass-2")
     rotated = planned()
     secret = chart.options.grafana_secret_name(info.name)
-    assert rotated.out_of_date_reasons == [f"Secret '{secret}': admin-password is not the configured one"]
+    assert rotated.out_of_date_reasons == [f"Secret '{secret}': admin-password not as configured"]
     assert rotated.steps == [f"set admin-password in Secret '{secret}' (namespace '{info.namespace_name}') "
                              "to the configured value; Grafana keeps the admin password it first started with "
                              "until it is changed in Grafana too"]
