@@ -427,6 +427,10 @@ class DesiredState:
     :ivar problems: why the release cannot be deployed as configured (``context.refuse``).
     :ivar steps: what the chart type's ``exec`` does besides helm when the release changes
         (``context.exec_step``), listed by the plan under the destructive steps of a change.
+    :ivar creates_namespace: a plugin said its ``pre_exec`` creates the release's namespace
+        when it is missing (``context.creates_namespace()``): the plan lists the namespace as
+        the plugin's to create and refuses no ``create_namespace = false`` for it. Not part
+        of ``digest`` (nothing helm deploys).
     :ivar breaking_version: the ``BreakingVersion`` a plugin decided
         (``context.require_breaking_version``), also in ``chart``; None when none did.
     :ivar resolved_version: the exact version helm installs for a repository or OCI
@@ -449,6 +453,7 @@ class DesiredState:
     breaking_version: BreakingVersion | None = None
     resolved_version: str | None = None
     steps: tuple[str, ...] = ()
+    creates_namespace: bool = False
 
     @property
     def plugin_values(self) -> dict[str, Any]:
@@ -571,6 +576,7 @@ def desired_state(
     breaking_version: BreakingVersion | None = None,
     resolved_version: str | None = None,
     steps: Iterable[str] = (),
+    creates_namespace: bool = False,
 ) -> DesiredState:
     """The desired state of ``chart`` with the values plugins contributed (pure; no tool call).
 
@@ -579,6 +585,7 @@ def desired_state(
     :param notes: what the plugins said about the values (plan reasons).
     :param problems: why the release cannot be deployed as configured.
     :param steps: what the chart type's ``exec`` does besides helm when the release changes.
+    :param creates_namespace: a plugin's ``pre_exec`` creates the release's namespace.
     :param breaking_version: a ``BreakingVersion`` a plugin decided; it
         replaces the chart's ``last_breaking_version_requiring_restart``.
     :param resolved_version: the exact version helm resolved the chart's version
@@ -631,6 +638,7 @@ def desired_state(
         breaking_version=breaking_version,
         resolved_version=resolved_version,
         steps=tuple(dict.fromkeys(steps)),
+        creates_namespace=creates_namespace,
     )
 
 
@@ -727,6 +735,7 @@ def desired_states(
         problems: list[str] = []
         breaking: BreakingVersion | None = None
         steps: list[str] = []
+        creates = False
         # no plugin concerned contributes: no context to build, no copy of the chart to hand out
         if manager is not None and manager.calls_contribute_values(chart):
             try:
@@ -748,11 +757,12 @@ def desired_states(
             contributed = _contributions(manager, chart, context)
             notes, problems, breaking = context.notes, context.problems, context.breaking_version
             steps = context.steps
+            creates = context.namespace_by_plugin
         if resolve_problem:
             problems = [*problems, resolve_problem]
         out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, notes=notes,
                                        problems=problems, breaking_version=breaking,
-                                       resolved_version=resolved, steps=steps)
+                                       resolved_version=resolved, steps=steps, creates_namespace=creates)
     return out
 
 

@@ -103,6 +103,7 @@ from firestream_core.tools.chartfiles import reading_once
 if TYPE_CHECKING:
     from firestream_core.graph import ReleaseGraph
     from firestream_core.state.store import ReleaseState, State
+    from firestream_core.tools.kubectl import NamespaceLookup
 
 log = logging.getLogger("firestream.plan")
 
@@ -252,6 +253,44 @@ class Change:
         }
 
 
+CREATED_BY = {"helm": "helm --create-namespace", "plugin": "its plugin's pre_exec"}
+"""Who creates a namespace for a release: ``helm`` (``create_namespace = true``: helm's
+``--create-namespace``, in exec) or ``plugin`` (the chart type's plugin said so in
+``contribute_values``, ``context.creates_namespace()``: its ``pre_exec``, before helm)."""
+
+
+@attrs.frozen
+class NamespaceToCreate:
+    """A namespace that does not exist and that apply will create, for the releases installed in it.
+
+    :ivar name: the namespace (never masked).
+    :ivar releases: ``(release, created_by)`` of each release planned into it, in plan order;
+        ``created_by`` is ``helm`` or ``plugin`` (:data:`CREATED_BY`). The first of them to
+        run creates it; the others find it.
+
+    >>> ns = NamespaceToCreate("data", (("db", "plugin"), ("cache", "helm")))
+    >>> ns.release_names, ns.describe()
+    (('db', 'cache'), 'namespace data (created for db, cache)')
+    >>> ns.to_dict()["releases"][0]
+    {'release': 'db', 'created_by': 'plugin'}
+    """
+
+    name: str
+    releases: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def release_names(self) -> tuple[str, ...]:
+        return tuple(r for r, _ in self.releases)
+
+    def describe(self) -> str:
+        """``namespace data (created for db, cache)``."""
+        return f"namespace {self.name} (created for {', '.join(self.release_names)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"namespace": self.name,
+                "releases": [{"release": r, "created_by": by} for r, by in self.releases]}
+
+
 @attrs.frozen
 class Plan:
     """Every release's :class:`Change`, in dependency order (reverse for destroy).
@@ -267,6 +306,11 @@ class Plan:
     :ivar immutable_checked: its upgrades were rendered and compared with what helm
         holds for immutable fields (``Project.refuse_immutable``; ``firestream plan`` and apply do it once): a
         refused one carries the refusal in its ``problems``.
+    :ivar namespaces_to_create: the namespaces that do not exist and that apply creates
+        (:class:`NamespaceToCreate`), by name; a release refused for its missing namespace
+        (``create_namespace = false``, no plugin creating it) is not counted in it.
+    :ivar notes: what the plan says of the whole run, one line each: namespaces whose
+        existence could not be learned (RBAC), the namespaces a destroy leaves behind.
 
     What :meth:`Project.plan <firestream_core.project.Project.plan>` returns, read the way a
     caller reads it:
@@ -287,6 +331,8 @@ class Plan:
     deps: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     left_behind: tuple[tuple[str, str], ...] = ()
     immutable_checked: bool = attrs.field(default=False, eq=False)
+    namespaces_to_create: tuple[NamespaceToCreate, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def changes(self) -> list[Change]:
@@ -366,7 +412,11 @@ class Plan:
         parts = [f"{counts[a]} {words[a]}" for a in ACTIONS if counts[a]]
         if not self.has_changes:
             return "no changes" + (f" ({parts[0]})" if parts else "")
-        return ", ".join(parts)
+        text = ", ".join(parts)
+        if self.namespaces_to_create:
+            n = len(self.namespaces_to_create)
+            text += f"; {n} namespace{'s' if n != 1 else ''} to create"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain data (what :meth:`to_json` writes).
@@ -381,6 +431,8 @@ class Plan:
             "summary": {a: n for a, n in self.counts().items()},
             "releases": [c.to_dict() for c in self.releases],
             "left_behind": [{"key": key, "note": note} for key, note in self.left_behind],
+            "namespaces_to_create": [n.to_dict() for n in self.namespaces_to_create],
+            "notes": list(self.notes),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -819,6 +871,7 @@ def make_plan(
     desired: Mapping[str, DesiredState] | None = None,
     extra_steps: ExtraSteps | None = None,
     get_history: GetHistory | None = None,
+    namespaces: Callable[[], NamespaceLookup] | None = None,
 ) -> Plan:
     """Compare ``charts`` with the cluster (``installed``) and ``state``.
 
@@ -840,6 +893,11 @@ def make_plan(
     :param extra_steps: the chart types' destructive steps (``ChartType.destructive_steps``).
     :param get_history: ``helm history``, read for a ``pending-*`` release only (the version
         its recovery returns to decides the breaking-version step).
+    :param namespaces: which of :func:`namespaces_to_check`'s namespaces exist (a
+        :class:`~firestream_core.tools.kubectl.NamespaceLookup`), called once, after every
+        release was planned, and only when a change installs into a namespace no listed
+        release lives in (the caller starts the read early and this waits for it); None:
+        the plan says nothing of namespaces (no ``namespaces_to_create``, no refusal).
     :return: the :class:`Plan`, in dependency order (reverse for destroy).
     """
     from firestream_core.graph import build_graph
@@ -878,13 +936,122 @@ def make_plan(
         )
     if wanted and not destroy:
         changes = [_refuse_missing_dependencies(c, full, sub, by_name, live) for c in changes]
+    to_create: tuple[NamespaceToCreate, ...] = ()
+    notes: tuple[str, ...] = ()
+    if destroy:
+        notes = _namespaces_left(changes)
+    elif namespaces is not None:
+        changes, to_create, notes = _plan_namespaces(changes, by_name, desired or {}, live, namespaces)
     return Plan(
         releases=tuple(changes),
         destroy=destroy,
         targets=tuple(wanted),
         deps={n: tuple(sub.deps[n]) for n in sub.names},
         left_behind=_left_behind(charts, recorded, live) if not wanted else (),
+        namespaces_to_create=to_create,
+        notes=notes,
     )
+
+
+def namespaces_to_check(
+    charts: Iterable[HelmChart], installed: Iterable[InstalledRelease], *,
+    names: Iterable[str] | None = None, destroy: bool = False,
+) -> list[str]:
+    """The namespaces a plan must ask the cluster about, before any release is planned: those
+    of the releases it may install (``action = "deploy"``; among ``names`` when given) where
+    no release helm lists lives. A release helm lists keeps its record in its namespace
+    (helm's Secret storage), so helm's own list proves that namespace exists: an upgrade,
+    recovery or reinstall of an installed release asks nothing, and a release whose
+    namespace was deleted (its record with it) is a create again. Empty for a destroy plan.
+
+    >>> from firestream_core.model import ChartInfo, HelmChart
+    >>> charts = [HelmChart(ChartInfo(name="db", namespace="data")), HelmChart(ChartInfo(name="web", namespace="apps"))]
+    >>> seen = [InstalledRelease(name="api", namespace="apps", revision=1, status="deployed", chart="api-1.0.0")]
+    >>> namespaces_to_check(charts, seen)
+    ['data']
+    >>> namespaces_to_check(charts, seen, names=["web"]), namespaces_to_check(charts, [], destroy=True)
+    ([], [])
+    """
+    if destroy:
+        return []
+    lived = {r.namespace for r in installed}
+    wanted = None if names is None else set(names)
+    out: dict[str, None] = {}
+    for chart in charts:
+        info = chart.chart_info
+        if info.action is not HelmAction.DEPLOY or (wanted is not None and info.name not in wanted):
+            continue
+        try:
+            ns = info.namespace_name
+        except ValueError:  # an invalid namespace: validation reports it
+            continue
+        if ns not in lived:
+            out[ns] = None
+    return list(out)
+
+
+def _namespace_refusal(change: Change) -> Change:
+    text = (f"namespace '{change.namespace}' does not exist and create_namespace is false (nothing else "
+            "creates it): create it first, or set create_namespace = true")
+    return attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
+                        problems=(*change.problems, f"release '{change.name}': {text}"))
+
+
+def _plan_namespaces(
+    changes: list[Change], by_name: Mapping[str, HelmChart], desired: Mapping[str, DesiredState],
+    live: Mapping[tuple[str, str], InstalledRelease], namespaces: Callable[[], NamespaceLookup],
+) -> tuple[list[Change], tuple[NamespaceToCreate, ...], tuple[str, ...]]:
+    """The namespaces apply creates, the releases refused for a namespace nothing creates, and a
+    note for the namespaces whose existence could not be learned. ``namespaces`` is called only
+    when a change installs into a namespace no listed release lives in."""
+    lived = {ns for ns, _ in live}
+    asked = [c for c in changes if c.is_change and c.action != "destroy" and c.namespace not in lived]
+    if not asked:
+        return changes, (), ()
+    lookup = namespaces()
+    creating: dict[str, list[tuple[str, str]]] = {}
+    unknown: dict[str, None] = {}
+    refused: set[str] = set()
+    for c in asked:
+        exists = lookup.exists.get(c.namespace)
+        if exists:
+            continue
+        if exists is None:
+            unknown[c.namespace] = None
+            continue
+        state = desired.get(c.name)
+        by = ("plugin" if state is not None and state.creates_namespace
+              else "helm" if by_name[c.name].chart_info.create_namespace else None)
+        if by is None:
+            refused.add(c.name)
+        elif not c.problems:  # a refused release changes nothing: it creates no namespace
+            creating.setdefault(c.namespace, []).append((c.name, by))
+    if refused:
+        changes = [_namespace_refusal(c) if c.name in refused else c for c in changes]
+    notes: tuple[str, ...] = ()
+    if unknown:
+        names = ", ".join(unknown)
+        one = len(unknown) == 1
+        why = f" ({lookup.problem})" if lookup.problem else ""
+        notes = (f"could not learn whether namespace{'' if one else 's'} {names} exist{'s' if one else ''}{why}: "
+                 "apply creates a missing one where the release sets create_namespace (helm "
+                 "--create-namespace), and helm fails where it does not",)
+    return changes, tuple(NamespaceToCreate(ns, tuple(rs)) for ns, rs in creating.items()), notes
+
+
+def _namespaces_left(changes: Sequence[Change]) -> tuple[str, ...]:
+    """A destroy plan's one note: the namespaces of the releases it removes stay."""
+    left = [ns for ns in dict.fromkeys(c.namespace for c in changes if c.action == "destroy")
+            if ns not in BUILT_IN_NAMESPACES]
+    if not left:
+        return ()
+    one = len(left) == 1
+    return (f"firestream never deletes a namespace: {', '.join(left)} stay{'s' if one else ''}, "
+            "with anything else in it" + ("" if one else " (each)"),)
+
+
+BUILT_IN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+"""The cluster's own namespaces: nobody expects a destroy to remove them, so its note leaves them out."""
 
 
 def _refuse_missing_dependencies(

@@ -150,6 +150,8 @@ class DeployContext:
         (:meth:`require_breaking_version`); the plan decides the breaking step with it.
     :ivar steps: what this chart type's ``exec`` does besides helm whenever the release
         changes, said in the desired-state stage (:meth:`exec_step`); the plan lists them.
+    :ivar namespace_by_plugin: the desired-state stage said this chart type's ``pre_exec``
+        creates the release's namespace when it is missing (:meth:`creates_namespace`).
     :ivar lifecycle: what the runner keeps of this release's lifecycle
         (:class:`LifecycleRecord`: what ``exec`` did, the ``helm test`` run);
         the runner starts a new one for every release it runs.
@@ -191,6 +193,7 @@ class DeployContext:
     problems: list[str] = attrs.field(factory=list)
     breaking_version: BreakingVersion | None = None
     steps: list[str] = attrs.field(factory=list)
+    namespace_by_plugin: bool = False
     lifecycle: LifecycleRecord = attrs.field(factory=LifecycleRecord)
     offline: bool = False
     prepared: PreparedRelease | None = None
@@ -222,6 +225,25 @@ class DeployContext:
         """
         if text not in self.problems:
             self.problems.append(text)
+
+    def creates_namespace(self) -> None:
+        """Say that this release's ``pre_exec`` creates its namespace when it is missing
+        (``contribute_values``), e.g. with :func:`~firestream_core.plugin.secrets.ensure_namespace`
+        before a Secret it keeps there.
+
+        ``pre_exec`` only runs during apply: this is how the plan learns it. A plan
+        that finds the namespace missing lists it as the plugin's to create
+        (``+ namespace data (created for db)``; ``created_by: plugin`` in ``--json``)
+        and does not refuse the release for ``create_namespace = false``. Say it
+        only when ``pre_exec`` will create it (same conditions), or the plan
+        promises a namespace apply does not make.
+
+        >>> context = DeployContext(helm=None, kubectl=None)
+        >>> context.creates_namespace()
+        >>> context.namespace_by_plugin
+        True
+        """
+        self.namespace_by_plugin = True
 
     def exec_step(self, text: str) -> None:
         """Say a step this chart type's ``exec`` takes whenever the release is created,

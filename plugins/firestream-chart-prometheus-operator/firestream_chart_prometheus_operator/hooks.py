@@ -171,7 +171,8 @@ def crds_written(chart: HelmChart, context: DeployContext, *, check_step: bool =
 @hookimpl
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """Grafana pointed at the admin Secret ``pre_exec`` keeps (``grafana.admin.*``); and the CRD
-    step ``exec`` takes on this deploy, said for the plan (``context.exec_step``)."""
+    step ``exec`` takes on this deploy, said for the plan (``context.exec_step``), and that
+    ``pre_exec`` creates the namespace before that Secret (``context.creates_namespace``)."""
     from .grafana import admin_values
 
     info = chart.chart_info
@@ -187,7 +188,10 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
         return None
     if step:
         context.exec_step(crd_step_line(info.version))
-    return admin_values(chart, context)
+    values = admin_values(chart, context)
+    if values is not None and info.create_namespace:
+        context.creates_namespace()  # prepare_grafana_admin's ensure_namespace, before helm
+    return values
 
 
 @hookimpl
