@@ -91,7 +91,7 @@ def fake_kubectl(tmp_path: Path) -> Path:
     ``kubectl get namespaces`` (and ``get namespace A B``, ``--ignore-not-found``) answers
     ``default``, ``kube-system``, ``kube-public`` and ``kube-node-lease``, the namespaces
     the fake helm holds a release in or created (``--create-namespace``; read from
-    ``$FAKE_HELM_STATE``) and those of ``$FAKE_KUBECTL_NAMESPACES`` (comma separated).
+    ``$FAKE_HELM_STATE``, by default the ``fake_helm`` fixture's) and those of ``$FAKE_KUBECTL_NAMESPACES`` (comma separated).
     RBAC refusals, as kubectl words them: ``$FAKE_KUBECTL_FORBID_LIST`` (any value) refuses
     the list, ``$FAKE_KUBECTL_FORBIDDEN`` (comma separated) the ``get`` of those names.
 
@@ -100,6 +100,9 @@ def fake_kubectl(tmp_path: Path) -> Path:
     ``kubectl_binary=`` (``Project.load``).
     """
     path = tmp_path / "fake-kubectl"
-    path.write_text(FAKE_KUBECTL.format(python=sys.executable))
+    # the fake_helm fixture's state (tmp_path / "fake-helm"), unless $FAKE_HELM_STATE names one
+    state = repr(str(tmp_path / "fake-helm" / "state"))
+    path.write_text(FAKE_KUBECTL.format(python=sys.executable).replace(
+        "import json, os, sys\n", f"import json, os, sys\nos.environ.setdefault('FAKE_HELM_STATE', {state})\n", 1))
     path.chmod(0o755)
     return path
