@@ -1041,13 +1041,12 @@ def _plan_namespaces(
 
 def _namespaces_left(changes: Sequence[Change]) -> tuple[str, ...]:
     """A destroy plan's one note: the namespaces of the releases it removes stay."""
-    left = [ns for ns in dict.fromkeys(c.namespace for c in changes if c.action == "destroy")
-            if ns not in BUILT_IN_NAMESPACES]
+    left = sorted({c.namespace for c in changes if c.action == "destroy"} - BUILT_IN_NAMESPACES)
     if not left:
         return ()
     one = len(left) == 1
     return (f"firestream never deletes a namespace: {', '.join(left)} stay{'s' if one else ''}, "
-            "with anything else in it" + ("" if one else " (each)"),)
+            f"with anything else in {'it' if one else 'them'}",)
 
 
 BUILT_IN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
