@@ -26,7 +26,7 @@ A plugin distribution registers its module in that group (``pyproject.toml``):
 ENTRY_POINT_GROUP = "firestream.charts"
 """Entry-point group through which chart plugins are discovered."""
 
-PLUGIN_API_VERSION = 4
+PLUGIN_API_VERSION = 5
 """Version of the hook API this core provides.
 
 API 2 added ``contribute_values`` (the pure desired-state stage); a plugin
@@ -34,7 +34,8 @@ implementing it declares ``FIRESTREAM_PLUGIN_API = 2`` so an older core, which
 would never call it, refuses the plugin instead of deploying without its values.
 API 3 added ``DeployContext.note`` / ``refuse`` / ``require_breaking_version``
 and ``releases`` for that stage (a plugin using them declares 3). API 4 added
-``DeployContext.exec_step`` (a step exec takes besides helm, for the plan).
+``DeployContext.exec_step`` (a step exec takes besides helm, for the plan). API 5 added
+``DeployContext.creates_namespace`` (pre_exec creates the release's namespace, for the plan).
 
 A plugin module may declare ``FIRESTREAM_PLUGIN_API = N``; a plugin built for
 a newer API than this one is refused with a clear message instead of

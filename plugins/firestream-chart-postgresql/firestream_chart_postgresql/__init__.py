@@ -28,7 +28,7 @@ from .hooks import (
     validate,
 )
 
-FIRESTREAM_PLUGIN_API = 3  # contribute_values with context.note / refuse / require_breaking_version
+FIRESTREAM_PLUGIN_API = 5  # contribute_values with context.note / refuse / require_breaking_version / creates_namespace
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",

@@ -28,7 +28,7 @@ from .hooks import (
     validate,
 )
 
-FIRESTREAM_PLUGIN_API = 4  # contribute_values with context.exec_step
+FIRESTREAM_PLUGIN_API = 5  # contribute_values with context.exec_step / creates_namespace
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",
