@@ -31,7 +31,7 @@ from firestream_core.tools.helm_errors import (
     kubectl_said,
 )
 from firestream_core.tools.kubetool import KubeTool
-from firestream_core.tools.process import Completed, Runner
+from firestream_core.tools.process import Completed, ProgramNotFoundError, Runner
 from firestream_core.tools.redact import Redactor
 from firestream_core.tools.release_log import release_logger
 
@@ -184,12 +184,18 @@ class Kubectl(KubeTool):
         namespace A B ... --ignore-not-found --output json`` (``get`` per name, which a
         ClusterRole may grant by ``resourceNames``): what it prints exists, a name it says
         nothing of does not (``--ignore-not-found``), a name it is refused stays unknown.
-        Any other failure (a timeout, an unreachable cluster) leaves every name unknown:
-        the plan says so rather than fail or guess.
+        Any other failure (a timeout, an unreachable cluster, no kubectl installed: a plan
+        needs only helm) leaves every name unknown: the plan says so rather than fail or guess.
         """
         wanted = list(dict.fromkeys(n for n in names if n))
         if not wanted:
             return NamespaceLookup({}, None, 0)
+        try:
+            return self._namespaces_exist(wanted)
+        except ProgramNotFoundError as exc:
+            return NamespaceLookup(dict.fromkeys(wanted), f"kubectl cannot be run: {exc}", 1)
+
+    def _namespaces_exist(self, wanted: list[str]) -> NamespaceLookup:
         result = self._run("get", ["get", "namespaces", "--output", "json"])
         if result.ok:
             found = _item_names(result.stdout)

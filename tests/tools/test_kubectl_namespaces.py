@@ -81,3 +81,10 @@ def test_the_fake_kubectl_answers_the_namespaces_the_fake_helm_made(tmp_path: Pa
                                        env=fake_helm.env).stdout)
     assert [i["metadata"]["name"] for i in every["items"]] == [
         "default", "kube-node-lease", "kube-public", "kube-system", "shop"]
+
+
+def test_no_kubectl_installed_leaves_every_name_unknown(tmp_path: Path) -> None:
+    """A plan needs only helm: a missing kubectl makes the namespaces unknown, not the plan fail."""
+    found = Kubectl(binary=tmp_path / "no-kubectl").namespaces_exist(["data"])
+    assert found.exists == {"data": None}
+    assert found.problem is not None and found.problem.startswith("kubectl cannot be run: ")
