@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from firestream_core.plugin.manager import FirestreamPluginManager
     from firestream_core.tools.chartfiles import RecentDigests
     from firestream_core.tools.helm_output import TestRun, UpgradedRelease
+    from firestream_core.tools.kubectl import NamespaceLookup
     from firestream_core.tools.process import Completed, Runner
     from firestream_core.tools.redact import Redactor
 
@@ -322,7 +323,8 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
 class ReadOnlyKubectl(_ReadOnly[KubectlTool], KubectlTool):
     """``context.kubectl`` as the desired-state stage sees it: kubectl's reads only.
 
-    ``get``, ``get_labelled``, ``get_manifest_objects``, ``logs`` and ``events`` are the run's
+    ``get``, ``get_labelled``, ``get_manifest_objects``, ``logs``, ``events`` and
+    ``namespaces_exist`` are the run's
     :class:`~firestream_core.tools.kubectl.Kubectl` calls; every other call
     (``apply_server_side``, ``delete``, ``create``, ``replace``, ``run``,
     ``wait``, ``runner``) raises :class:`~firestream_core.errors.PluginError`
@@ -362,6 +364,9 @@ class ReadOnlyKubectl(_ReadOnly[KubectlTool], KubectlTool):
 
     def events(self, namespace: str, *, involved_object: str | None = None) -> list[dict[str, Any]]:
         return self._read("events").events(namespace, involved_object=involved_object)
+
+    def namespaces_exist(self, names: Sequence[str]) -> NamespaceLookup:
+        return self._read("namespaces_exist").namespaces_exist(names)
 
     # -- refused ------------------------------------------------------------------------
     def wait(
