@@ -941,7 +941,8 @@ def make_plan(
     if destroy:
         notes = _namespaces_left(changes)
     elif namespaces is not None:
-        changes, to_create, notes = _plan_namespaces(changes, by_name, desired or {}, live, namespaces)
+        changes, to_create, notes = _plan_namespaces(changes, by_name, desired or {}, live, namespaces,
+                                                     {n: tuple(sub.deps[n]) for n in sub.names})
     return Plan(
         releases=tuple(changes),
         destroy=destroy,
@@ -1000,16 +1001,18 @@ def _namespace_refusal(change: Change) -> Change:
 def _plan_namespaces(
     changes: list[Change], by_name: Mapping[str, HelmChart], desired: Mapping[str, DesiredState],
     live: Mapping[tuple[str, str], InstalledRelease], namespaces: Callable[[], NamespaceLookup],
+    deps: Mapping[str, Sequence[str]],
 ) -> tuple[list[Change], tuple[NamespaceToCreate, ...], tuple[str, ...]]:
     """The namespaces apply creates, the releases refused for a namespace nothing creates, and a
     note for the namespaces whose existence could not be learned. ``namespaces`` is called only
-    when a change installs into a namespace no listed release lives in."""
+    when a change installs into a namespace no listed release lives in. A release apply stops
+    (refused, or depending on one refused: ``deps``) creates no namespace and is not counted."""
     lived = {ns for ns, _ in live}
     asked = [c for c in changes if c.is_change and c.action != "destroy" and c.namespace not in lived]
     if not asked:
         return changes, (), ()
     lookup = namespaces()
-    creating: dict[str, list[tuple[str, str]]] = {}
+    missing: list[tuple[Change, str]] = []
     unknown: dict[str, None] = {}
     refused: set[str] = set()
     for c in asked:
@@ -1024,10 +1027,15 @@ def _plan_namespaces(
               else "helm" if by_name[c.name].chart_info.create_namespace else None)
         if by is None:
             refused.add(c.name)
-        elif not c.problems:  # a refused release changes nothing: it creates no namespace
-            creating.setdefault(c.namespace, []).append((c.name, by))
+        else:
+            missing.append((c, by))
     if refused:
         changes = [_namespace_refusal(c) if c.name in refused else c for c in changes]
+    stopped = _stopped({c.name for c in changes if c.problems}, deps)
+    creating: dict[str, list[tuple[str, str]]] = {}
+    for c, by in missing:
+        if c.name not in stopped:
+            creating.setdefault(c.namespace, []).append((c.name, by))
     notes: tuple[str, ...] = ()
     if unknown:
         names = ", ".join(unknown)
@@ -1037,6 +1045,22 @@ def _plan_namespaces(
                  "apply creates a missing one where the release sets create_namespace (helm "
                  "--create-namespace), and helm fails where it does not",)
     return changes, tuple(NamespaceToCreate(ns, tuple(rs)) for ns, rs in creating.items()), notes
+
+
+def _stopped(refused: set[str], deps: Mapping[str, Sequence[str]]) -> set[str]:
+    """``refused`` and every release that depends on one of them, through any chain: apply stops
+    them all before any change (a failure skips its dependents).
+
+    >>> sorted(_stopped({"db"}, {"db": (), "api": ("db",), "web": ("api",), "cache": ()}))
+    ['api', 'db', 'web']
+    """
+    out = set(refused)
+    grew = bool(out)
+    while grew:
+        more = {n for n, ds in deps.items() if n not in out and any(d in out for d in ds)}
+        out |= more
+        grew = bool(more)
+    return out
 
 
 def _namespaces_left(changes: Sequence[Change]) -> tuple[str, ...]:

@@ -94,8 +94,12 @@ def test_create_namespace_false_into_a_missing_namespace_is_refused_naming_relea
     assert release == "db"
     assert "release 'db'" in problem and "namespace 'data'" in problem and "create_namespace" in problem
     assert plan["db"].reasons[0].startswith("refused: namespace 'data' does not exist")
-    # web still creates it with helm's --create-namespace (apply stops web with db, its dependency)
-    assert plan.namespaces_to_create == (NamespaceToCreate("data", (("web", "helm"),)),)
+    # web would create it with helm's --create-namespace, but apply stops web with db, its
+    # dependency: no namespace is promised; cache, on its own, is
+    assert plan.namespaces_to_create == ()
+    plan = plan_of([chart("db", "data", create_namespace=False), chart("web", "data", deps=("db",)),
+                    chart("cache", "data")], lookup=Lookup({"data": False}))
+    assert plan.namespaces_to_create == (NamespaceToCreate("data", (("cache", "helm"),)),)
 
 
 def test_create_namespace_false_into_an_existing_namespace_is_fine() -> None:
