@@ -282,9 +282,15 @@ class NamespaceToCreate:
     def release_names(self) -> tuple[str, ...]:
         return tuple(r for r, _ in self.releases)
 
-    def describe(self) -> str:
-        """``namespace data (created for db, cache)``."""
-        return f"namespace {self.name} (created for {', '.join(self.release_names)})"
+    def describe(self, most: int = 8) -> str:
+        """``namespace data (created for db, cache)``; past ``most`` releases, how many more.
+
+        >>> NamespaceToCreate("bench", tuple((f"r{i}", "helm") for i in range(10))).describe(3)
+        'namespace bench (created for r0, r1, r2 and 7 more)'
+        """
+        names = self.release_names
+        shown = ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+        return f"namespace {self.name} (created for {shown})"
 
     def to_dict(self) -> dict[str, Any]:
         return {"namespace": self.name,
