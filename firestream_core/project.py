@@ -67,10 +67,11 @@ if TYPE_CHECKING:
     from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.kubeconfig import ClusterIdentity
-    from firestream_core.tools.kubectl import Kubectl
+    from firestream_core.tools.kubectl import Kubectl, NamespaceLookup
     from firestream_core.tools.manifests import ImmutableChange
     from firestream_core.tools.process import Runner
     from firestream_core.tools.redact import Redactor
+    from firestream_core.tools.release_log import Beside
 
 __all__ = ["Project", "state_backend", "state_scope"]
 
@@ -1093,8 +1094,16 @@ class Project:
         # (make_plan's subgraph): another release's failing plugin is not in its way
         names = (None if destroy or not targets else
                  self.graph().subgraph(list(dict.fromkeys(targets)), include_deps=include_deps).names)
-        desired = {} if destroy else self.desired_states(helm=helm, kubectl=kubectl, installed=installed,
-                                                         names=names)
+        # which namespaces a create needs: read on a thread while the desired states are made (the
+        # plugins' reads, version resolution) and the releases planned (helm get values)
+        namespaces = self._read_namespaces(installed, names, destroy, helm, kubectl)
+        try:
+            desired = {} if destroy else self.desired_states(helm=helm, kubectl=kubectl, installed=installed,
+                                                             names=names)
+        except BaseException:
+            if namespaces is not None:
+                namespaces.wait()
+            raise
         plan = make_plan(
             self.charts,
             installed,
@@ -1110,10 +1119,29 @@ class Project:
             desired=desired,
             extra_steps=self._chart_type_steps,
             destroy_steps=self._chart_type_destroy_steps,
+            namespaces=None if namespaces is None else namespaces.result,
         )
         if tools is not None:
             self._planned = (plan, tools)
         return plan
+
+    def _read_namespaces(
+        self, installed: list[InstalledRelease], names: Iterable[str] | None, destroy: bool,
+        helm: Helm, kubectl: Kubectl | None,
+    ) -> Beside[NamespaceLookup] | None:
+        """Start the one read of the namespaces the plan's creates may need
+        (:func:`~firestream_core.deploy.plan.namespaces_to_check`: none for a destroy, nor when
+        each release to deploy goes where a listed release lives), on a thread: ``kubectl get
+        namespaces`` (a per-name ``get`` when the user may not list them;
+        :meth:`~firestream_core.tools.kubectl.Kubectl.namespaces_exist`). None: nothing to read."""
+        from firestream_core.deploy.plan import namespaces_to_check
+        from firestream_core.tools.release_log import Beside
+
+        wanted = namespaces_to_check(self.charts, installed, names=names, destroy=destroy)
+        if not wanted:
+            return None
+        tool = kubectl if kubectl is not None else self._kubectl_tool(helm.runner)
+        return Beside(lambda: tool.namespaces_exist(wanted), name="kubectl-namespaces")
 
     def _list_while_preparing(self, helm: Helm) -> tuple[list[InstalledRelease], Kubectl]:
         """``helm.list_releases()`` (with ``helm version`` beside it) and the run's kubectl

@@ -147,6 +147,11 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
     deploy as configured (``Change.problems``) is listed under ``Refused:``, and a
     release the state records and helm runs that the config no longer names
     (``Plan.left_behind``) under ``Not in the config any more``.
+
+    The namespaces apply creates (``Plan.namespaces_to_create``) come first, one line
+    each, ``+ namespace data (created for db, cache)``; the plan's own notes
+    (``Plan.notes``: namespaces whose existence could not be learned, those a destroy
+    leaves behind) last, ``Note: ...``.
     """
     from firestream_core.cli.logs import redact
 
@@ -157,6 +162,10 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
         return f"{head}: nothing to do (no releases selected).\n"
     table = format_table(["", "release", "namespace", "action", "chart", "why"], rows)
     table = _paint_rows(table, [c.action for c in shown], color)
+    created = getattr(plan, "namespaces_to_create", ())
+    if created:
+        lines = "".join(paint(f"+ {ns.describe()}", "create", color) + "\n" for ns in created)
+        table = lines + "\n" + table
     steps = [(c.name, line) for c in plan.releases if c.is_change for line in c.destructive]
     if steps:
         table += "\nDestructive steps:\n" + "".join(f"  ! {name}: {line}\n" for name, line in steps)
@@ -169,7 +178,9 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
     if left:
         table += ("\nNot in the config any more (firestream leaves them running; 'helm uninstall' "
                   "removes one):\n" + "".join(f"  ? {key}: {note}\n" for key, note in left))
-    return redact(table + (f"\n{values}" if values else "") + f"\n{head}: {plan.summary()}.\n")
+    notes = "".join(f"Note: {note}\n" for note in getattr(plan, "notes", ()))
+    return redact(table + (f"\n{values}" if values else "") + (f"\n{notes}" if notes else "")
+                  + f"\n{head}: {plan.summary()}.\n")
 
 
 def format_value_changes(changes: Iterable[Change], indent: str = "") -> str:

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from firestream_core.plugin.manager import FirestreamPluginManager
     from firestream_core.tools.chartfiles import RecentDigests
     from firestream_core.tools.helm_output import TestRun, UpgradedRelease
+    from firestream_core.tools.kubectl import NamespaceLookup
     from firestream_core.tools.process import Completed, Runner
     from firestream_core.tools.redact import Redactor
 
@@ -322,7 +323,8 @@ class ReadOnlyHelm(_ReadOnly[HelmTool], HelmTool):
 class ReadOnlyKubectl(_ReadOnly[KubectlTool], KubectlTool):
     """``context.kubectl`` as the desired-state stage sees it: kubectl's reads only.
 
-    ``get``, ``get_labelled``, ``get_manifest_objects``, ``logs`` and ``events`` are the run's
+    ``get``, ``get_labelled``, ``get_manifest_objects``, ``logs``, ``events`` and
+    ``namespaces_exist`` are the run's
     :class:`~firestream_core.tools.kubectl.Kubectl` calls; every other call
     (``apply_server_side``, ``delete``, ``create``, ``replace``, ``run``,
     ``wait``, ``runner``) raises :class:`~firestream_core.errors.PluginError`
@@ -362,6 +364,9 @@ class ReadOnlyKubectl(_ReadOnly[KubectlTool], KubectlTool):
 
     def events(self, namespace: str, *, involved_object: str | None = None) -> list[dict[str, Any]]:
         return self._read("events").events(namespace, involved_object=involved_object)
+
+    def namespaces_exist(self, names: Sequence[str]) -> NamespaceLookup:
+        return self._read("namespaces_exist").namespaces_exist(names)
 
     # -- refused ------------------------------------------------------------------------
     def wait(
@@ -429,6 +434,10 @@ class DesiredState:
         (``context.exec_step``), listed by the plan under the destructive steps of a change.
     :ivar out_of_date: why the cluster does not hold the config in something only a plugin
         keeps (``context.out_of_date``): the plan upgrades an installed release for them.
+    :ivar creates_namespace: a plugin said its ``pre_exec`` creates the release's namespace
+        when it is missing (``context.creates_namespace()``): the plan lists the namespace as
+        the plugin's to create and refuses no ``create_namespace = false`` for it. Not part
+        of ``digest`` (nothing helm deploys).
     :ivar breaking_version: the ``BreakingVersion`` a plugin decided
         (``context.require_breaking_version``), also in ``chart``; None when none did.
     :ivar resolved_version: the exact version helm installs for a repository or OCI
@@ -452,6 +461,7 @@ class DesiredState:
     resolved_version: str | None = None
     steps: tuple[str, ...] = ()
     out_of_date: tuple[str, ...] = ()
+    creates_namespace: bool = False
 
     @property
     def plugin_values(self) -> dict[str, Any]:
@@ -575,6 +585,7 @@ def desired_state(
     resolved_version: str | None = None,
     steps: Iterable[str] = (),
     out_of_date: Iterable[str] = (),
+    creates_namespace: bool = False,
 ) -> DesiredState:
     """The desired state of ``chart`` with the values plugins contributed (pure; no tool call).
 
@@ -584,6 +595,7 @@ def desired_state(
     :param problems: why the release cannot be deployed as configured.
     :param steps: what the chart type's ``exec`` does besides helm when the release changes.
     :param out_of_date: why the cluster does not hold the config in what a plugin keeps.
+    :param creates_namespace: a plugin's ``pre_exec`` creates the release's namespace.
     :param breaking_version: a ``BreakingVersion`` a plugin decided; it
         replaces the chart's ``last_breaking_version_requiring_restart``.
     :param resolved_version: the exact version helm resolved the chart's version
@@ -637,6 +649,7 @@ def desired_state(
         resolved_version=resolved_version,
         steps=tuple(dict.fromkeys(steps)),
         out_of_date=tuple(dict.fromkeys(out_of_date)),
+        creates_namespace=creates_namespace,
     )
 
 
@@ -734,6 +747,7 @@ def desired_states(
         breaking: BreakingVersion | None = None
         steps: list[str] = []
         stale: list[str] = []
+        creates = False
         # no plugin concerned contributes: no context to build, no copy of the chart to hand out
         if manager is not None and manager.calls_contribute_values(chart):
             try:
@@ -755,11 +769,13 @@ def desired_states(
             contributed = _contributions(manager, chart, context)
             notes, problems, breaking = context.notes, context.problems, context.breaking_version
             steps, stale = context.steps, context.out_of_date_reasons
+            creates = context.namespace_by_plugin
         if resolve_problem:
             problems = [*problems, resolve_problem]
         out[info.name] = desired_state(chart, project_dir=project_dir, contributed=contributed, notes=notes,
                                        problems=problems, breaking_version=breaking,
-                                       resolved_version=resolved, steps=steps, out_of_date=stale)
+                                       resolved_version=resolved, steps=steps, out_of_date=stale,
+                                       creates_namespace=creates)
     return out
 
 

@@ -103,6 +103,7 @@ from firestream_core.tools.chartfiles import reading_once
 if TYPE_CHECKING:
     from firestream_core.graph import ReleaseGraph
     from firestream_core.state.store import ReleaseState, State
+    from firestream_core.tools.kubectl import NamespaceLookup
 
 log = logging.getLogger("firestream.plan")
 
@@ -252,6 +253,50 @@ class Change:
         }
 
 
+CREATED_BY = {"helm": "helm --create-namespace", "plugin": "its plugin's pre_exec"}
+"""Who creates a namespace for a release: ``helm`` (``create_namespace = true``: helm's
+``--create-namespace``, in exec) or ``plugin`` (the chart type's plugin said so in
+``contribute_values``, ``context.creates_namespace()``: its ``pre_exec``, before helm)."""
+
+
+@attrs.frozen
+class NamespaceToCreate:
+    """A namespace that does not exist and that apply will create, for the releases installed in it.
+
+    :ivar name: the namespace (never masked).
+    :ivar releases: ``(release, created_by)`` of each release planned into it, in plan order;
+        ``created_by`` is ``helm`` or ``plugin`` (:data:`CREATED_BY`). The first of them to
+        run creates it; the others find it.
+
+    >>> ns = NamespaceToCreate("data", (("db", "plugin"), ("cache", "helm")))
+    >>> ns.release_names, ns.describe()
+    (('db', 'cache'), 'namespace data (created for db, cache)')
+    >>> ns.to_dict()["releases"][0]
+    {'release': 'db', 'created_by': 'plugin'}
+    """
+
+    name: str
+    releases: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def release_names(self) -> tuple[str, ...]:
+        return tuple(r for r, _ in self.releases)
+
+    def describe(self, most: int = 8) -> str:
+        """``namespace data (created for db, cache)``; past ``most`` releases, how many more.
+
+        >>> NamespaceToCreate("bench", tuple((f"r{i}", "helm") for i in range(10))).describe(3)
+        'namespace bench (created for r0, r1, r2 and 7 more)'
+        """
+        names = self.release_names
+        shown = ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+        return f"namespace {self.name} (created for {shown})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"namespace": self.name,
+                "releases": [{"release": r, "created_by": by} for r, by in self.releases]}
+
+
 @attrs.frozen
 class Plan:
     """Every release's :class:`Change`, in dependency order (reverse for destroy).
@@ -267,6 +312,11 @@ class Plan:
     :ivar immutable_checked: its upgrades were rendered and compared with what helm
         holds for immutable fields (``Project.refuse_immutable``; ``firestream plan`` and apply do it once): a
         refused one carries the refusal in its ``problems``.
+    :ivar namespaces_to_create: the namespaces that do not exist and that apply creates
+        (:class:`NamespaceToCreate`), by name; a release refused for its missing namespace
+        (``create_namespace = false``, no plugin creating it) is not counted in it.
+    :ivar notes: what the plan says of the whole run, one line each: namespaces whose
+        existence could not be learned (RBAC), the namespaces a destroy leaves behind.
 
     What :meth:`Project.plan <firestream_core.project.Project.plan>` returns, read the way a
     caller reads it:
@@ -287,6 +337,8 @@ class Plan:
     deps: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     left_behind: tuple[tuple[str, str], ...] = ()
     immutable_checked: bool = attrs.field(default=False, eq=False)
+    namespaces_to_create: tuple[NamespaceToCreate, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def changes(self) -> list[Change]:
@@ -366,7 +418,11 @@ class Plan:
         parts = [f"{counts[a]} {words[a]}" for a in ACTIONS if counts[a]]
         if not self.has_changes:
             return "no changes" + (f" ({parts[0]})" if parts else "")
-        return ", ".join(parts)
+        text = ", ".join(parts)
+        if self.namespaces_to_create:
+            n = len(self.namespaces_to_create)
+            text += f"; {n} namespace{'s' if n != 1 else ''} to create"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain data (what :meth:`to_json` writes).
@@ -381,6 +437,8 @@ class Plan:
             "summary": {a: n for a, n in self.counts().items()},
             "releases": [c.to_dict() for c in self.releases],
             "left_behind": [{"key": key, "note": note} for key, note in self.left_behind],
+            "namespaces_to_create": [n.to_dict() for n in self.namespaces_to_create],
+            "notes": list(self.notes),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -824,6 +882,7 @@ def make_plan(
     extra_steps: ExtraSteps | None = None,
     get_history: GetHistory | None = None,
     destroy_steps: DestroySteps | None = None,
+    namespaces: Callable[[], NamespaceLookup] | None = None,
 ) -> Plan:
     """Compare ``charts`` with the cluster (``installed``) and ``state``.
 
@@ -848,6 +907,11 @@ def make_plan(
     :param destroy_steps: what the chart types remove besides helm's uninstall when a
         release is destroyed (``ChartType.destroy_steps``): a ``destroy`` change lists
         them as its destructive steps.
+    :param namespaces: which of :func:`namespaces_to_check`'s namespaces exist (a
+        :class:`~firestream_core.tools.kubectl.NamespaceLookup`), called once, after every
+        release was planned, and only when a change installs into a namespace no listed
+        release lives in (the caller starts the read early and this waits for it); None:
+        the plan says nothing of namespaces (no ``namespaces_to_create``, no refusal).
     :return: the :class:`Plan`, in dependency order (reverse for destroy).
     """
     from firestream_core.graph import build_graph
@@ -890,13 +954,145 @@ def make_plan(
                 changes[-1] = attrs.evolve(changes[-1], destructive=(*changes[-1].destructive, *lines))
     if wanted and not destroy:
         changes = [_refuse_missing_dependencies(c, full, sub, by_name, live) for c in changes]
+    to_create: tuple[NamespaceToCreate, ...] = ()
+    notes: tuple[str, ...] = ()
+    if destroy:
+        notes = _namespaces_left(changes)
+    elif namespaces is not None:
+        changes, to_create, notes = _plan_namespaces(changes, by_name, desired or {}, live, namespaces,
+                                                     {n: tuple(sub.deps[n]) for n in sub.names})
     return Plan(
         releases=tuple(changes),
         destroy=destroy,
         targets=tuple(wanted),
         deps={n: tuple(sub.deps[n]) for n in sub.names},
         left_behind=_left_behind(charts, recorded, live) if not wanted else (),
+        namespaces_to_create=to_create,
+        notes=notes,
     )
+
+
+def namespaces_to_check(
+    charts: Iterable[HelmChart], installed: Iterable[InstalledRelease], *,
+    names: Iterable[str] | None = None, destroy: bool = False,
+) -> list[str]:
+    """The namespaces a plan must ask the cluster about, before any release is planned: those
+    of the releases it may install (``action = "deploy"``; among ``names`` when given) where
+    no release helm lists lives. A release helm lists keeps its record in its namespace
+    (helm's Secret storage), so helm's own list proves that namespace exists: an upgrade,
+    recovery or reinstall of an installed release asks nothing, and a release whose
+    namespace was deleted (its record with it) is a create again. Empty for a destroy plan.
+
+    >>> from firestream_core.model import ChartInfo, HelmChart
+    >>> charts = [HelmChart(ChartInfo(name="db", namespace="data")), HelmChart(ChartInfo(name="web", namespace="apps"))]
+    >>> seen = [InstalledRelease(name="api", namespace="apps", revision=1, status="deployed", chart="api-1.0.0")]
+    >>> namespaces_to_check(charts, seen)
+    ['data']
+    >>> namespaces_to_check(charts, seen, names=["web"]), namespaces_to_check(charts, [], destroy=True)
+    ([], [])
+    """
+    if destroy:
+        return []
+    lived = {r.namespace for r in installed}
+    wanted = None if names is None else set(names)
+    out: dict[str, None] = {}
+    for chart in charts:
+        info = chart.chart_info
+        if info.action is not HelmAction.DEPLOY or (wanted is not None and info.name not in wanted):
+            continue
+        try:
+            ns = info.namespace_name
+        except ValueError:  # an invalid namespace: validation reports it
+            continue
+        if ns not in lived:
+            out[ns] = None
+    return list(out)
+
+
+def _namespace_refusal(change: Change) -> Change:
+    text = (f"namespace '{change.namespace}' does not exist and create_namespace is false (nothing else "
+            "creates it): create it first, or set create_namespace = true")
+    return attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
+                        problems=(*change.problems, f"release '{change.name}': {text}"))
+
+
+def _plan_namespaces(
+    changes: list[Change], by_name: Mapping[str, HelmChart], desired: Mapping[str, DesiredState],
+    live: Mapping[tuple[str, str], InstalledRelease], namespaces: Callable[[], NamespaceLookup],
+    deps: Mapping[str, Sequence[str]],
+) -> tuple[list[Change], tuple[NamespaceToCreate, ...], tuple[str, ...]]:
+    """The namespaces apply creates, the releases refused for a namespace nothing creates, and a
+    note for the namespaces whose existence could not be learned. ``namespaces`` is called only
+    when a change installs into a namespace no listed release lives in. A release apply stops
+    (refused, or depending on one refused: ``deps``) creates no namespace and is not counted."""
+    lived = {ns for ns, _ in live}
+    asked = [c for c in changes if c.is_change and c.action != "destroy" and c.namespace not in lived]
+    if not asked:
+        return changes, (), ()
+    lookup = namespaces()
+    missing: list[tuple[Change, str]] = []
+    unknown: dict[str, None] = {}
+    refused: set[str] = set()
+    for c in asked:
+        exists = lookup.exists.get(c.namespace)
+        if exists:
+            continue
+        if exists is None:
+            unknown[c.namespace] = None
+            continue
+        state = desired.get(c.name)
+        by = ("plugin" if state is not None and state.creates_namespace
+              else "helm" if by_name[c.name].chart_info.create_namespace else None)
+        if by is None:
+            refused.add(c.name)
+        else:
+            missing.append((c, by))
+    if refused:
+        changes = [_namespace_refusal(c) if c.name in refused else c for c in changes]
+    stopped = _stopped({c.name for c in changes if c.problems}, deps)
+    creating: dict[str, list[tuple[str, str]]] = {}
+    for c, by in missing:
+        if c.name not in stopped:
+            creating.setdefault(c.namespace, []).append((c.name, by))
+    notes: tuple[str, ...] = ()
+    if unknown:
+        names = ", ".join(unknown)
+        one = len(unknown) == 1
+        why = f" ({lookup.problem})" if lookup.problem else ""
+        notes = (f"could not learn whether namespace{'' if one else 's'} {names} exist{'s' if one else ''}{why}: "
+                 "apply creates a missing one where the release sets create_namespace (helm "
+                 "--create-namespace), and helm fails where it does not",)
+    return changes, tuple(NamespaceToCreate(ns, tuple(rs)) for ns, rs in creating.items()), notes
+
+
+def _stopped(refused: set[str], deps: Mapping[str, Sequence[str]]) -> set[str]:
+    """``refused`` and every release that depends on one of them, through any chain: apply stops
+    them all before any change (a failure skips its dependents).
+
+    >>> sorted(_stopped({"db"}, {"db": (), "api": ("db",), "web": ("api",), "cache": ()}))
+    ['api', 'db', 'web']
+    """
+    out = set(refused)
+    grew = bool(out)
+    while grew:
+        more = {n for n, ds in deps.items() if n not in out and any(d in out for d in ds)}
+        out |= more
+        grew = bool(more)
+    return out
+
+
+def _namespaces_left(changes: Sequence[Change]) -> tuple[str, ...]:
+    """A destroy plan's one note: the namespaces of the releases it removes stay."""
+    left = sorted({c.namespace for c in changes if c.action == "destroy"} - BUILT_IN_NAMESPACES)
+    if not left:
+        return ()
+    one = len(left) == 1
+    return (f"firestream never deletes a namespace: {', '.join(left)} stay{'s' if one else ''}, "
+            f"with anything else in {'it' if one else 'them'}",)
+
+
+BUILT_IN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+"""The cluster's own namespaces: nobody expects a destroy to remove them, so its note leaves them out."""
 
 
 def _refuse_missing_dependencies(

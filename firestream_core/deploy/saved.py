@@ -13,6 +13,8 @@ The file holds what the plan decided, what it saw and where, never a value:
   (secrets hidden), the digest of the release's whole desired state
   (:class:`~firestream_core.deploy.desired.DesiredState`), and the helm
   revision and status the plan saw (None when not installed);
+* the namespaces the plan creates, each with its releases and who creates it
+  (``Plan.namespaces_to_create``);
 * the targets, ``include_deps`` and the config file's path.
 
 Applying it first checks, before any cluster call, that the run is for the
@@ -20,12 +22,14 @@ same environment, cluster and overrides (:func:`check_target`); then makes
 the plan again, now, and compares it with the file (:func:`check_saved`). A
 release whose namespace, desired state digest (a ``--set`` value given
 differently included), cluster revision or status, or action differs is
-refused with a message naming the release and what changed: the run carries
-out the saved plan exactly, or nothing at all.
+refused with a message naming the release and what changed; so is a
+namespace the plan now creates that the saved one did not list (deleted
+since), or one it listed that now exists: the run carries out the saved plan
+exactly, or nothing at all.
 
-The format is versioned (:data:`FORMAT`); a file of the first format, which
-recorded neither the environment nor the cluster, is refused with a message
-saying to plan again.
+The format is versioned (:data:`FORMAT`); a file of an older format (the first
+recorded neither the environment nor the cluster, the second not the
+namespaces it creates) is refused with a message saying to plan again.
 """
 
 from __future__ import annotations
@@ -48,8 +52,12 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "SavedPlan", "apply_command", "check_saved", "check_target", "check_unchanged", "read_saved", "saved_plan",
            "write_saved"]
 
-FORMAT = "firestream-plan/2"
-"""The ``format`` field of a saved plan file (2: the environment, cluster and overrides recorded)."""
+FORMAT = "firestream-plan/3"
+"""The ``format`` field of a saved plan file (2: the environment, cluster and overrides recorded;
+3: the namespaces the plan creates)."""
+
+_MISSING = {1: "the environment, kube context and overrides", 2: "the namespaces"}
+"""What a file of an older format does not record (named when it is refused)."""
 
 _PREFIX = "firestream-plan/"
 
@@ -92,6 +100,8 @@ class SavedPlan:
     cluster: ClusterIdentity = ClusterIdentity(None, None)
     set_keys: tuple[str, ...] = ()
     values_files: tuple[str, ...] = ()
+    namespaces: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    """``(namespace, ((release, created_by), ...))`` of each namespace the plan creates."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,7 +114,13 @@ class SavedPlan:
             "include_deps": self.include_deps,
             "destroy": self.destroy,
             "releases": [r.to_dict() for r in self.releases],
+            "namespaces_to_create": [{"namespace": ns, "releases": [{"release": r, "created_by": by} for r, by in rs]}
+                                     for ns, rs in self.namespaces],
         }
+
+
+def _namespaces(plan: Plan) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    return tuple((n.name, tuple(n.releases)) for n in getattr(plan, "namespaces_to_create", ()))
 
 
 def _saved_release(change: Change) -> SavedRelease:
@@ -144,6 +160,7 @@ def saved_plan(
         cluster=cluster or ClusterIdentity(None, None),
         set_keys=tuple(set_keys),
         values_files=tuple(values_files),
+        namespaces=_namespaces(plan),
     )
 
 
@@ -212,10 +229,17 @@ def read_saved(path: str | os.PathLike[str]) -> SavedPlan:
         raise _problem(name, "'environment', 'kube.context' and 'kube.server' must be strings or null")
     if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in (set_keys, values_files)):
         raise _problem(name, "'overrides.set' and 'overrides.values' must be lists of strings")
+    try:
+        namespaces = tuple(
+            (str(n["namespace"]), tuple((str(r["release"]), str(r["created_by"])) for r in n["releases"]))
+            for n in data["namespaces_to_create"]
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise _problem(name, f"'namespaces_to_create' lacks {exc}") from None
     return SavedPlan(config=str(data.get("config", "")), targets=tuple(data.get("targets") or ()),
                      include_deps=bool(data.get("include_deps")), destroy=bool(data.get("destroy")),
                      releases=releases, environment=environment, cluster=ClusterIdentity(context, server),
-                     set_keys=tuple(set_keys), values_files=tuple(values_files))
+                     set_keys=tuple(set_keys), values_files=tuple(values_files), namespaces=namespaces)
 
 
 def _check_format(name: str, fmt: object) -> None:
@@ -226,10 +250,11 @@ def _check_format(name: str, fmt: object) -> None:
     if not version.isdigit():
         raise _problem(name, f"format is not {FORMAT!r}")
     if int(version) < int(FORMAT[len(_PREFIX):]):
+        missing = _MISSING.get(int(version), _MISSING[1])
+        what = "it was made for" if int(version) <= 1 else "it creates"
         raise FirestreamError(
-            f"{name}: a saved plan of an older firestream (format {fmt!r}): it does not record the "
-            "environment, kube context and overrides it was made for, so this run cannot be checked "
-            "against it; nothing was applied",
+            f"{name}: a saved plan of an older firestream (format {fmt!r}): it does not record "
+            f"{missing} {what}, so this run cannot be checked against it; nothing was applied",
             hint="make and review the plan again: 'firestream plan --out FILE'")
     raise FirestreamError(
         f"{name}: a saved plan of a newer firestream (format {fmt!r}); this one reads {FORMAT!r}",
@@ -337,7 +362,7 @@ def check_saved(saved: SavedPlan, fresh: Plan) -> None:
         (every difference is listed in the message).
     """
     _check_same(saved.releases, fresh, "saved", "refusing to apply the saved plan: ",
-                "make and review a new plan ('firestream plan --out FILE')")
+                "make and review a new plan ('firestream plan --out FILE')", saved.namespaces)
 
 
 def check_unchanged(shown: Plan, fresh: Plan, *, command: str = "apply") -> None:
@@ -359,10 +384,34 @@ def check_unchanged(shown: Plan, fresh: Plan, *, command: str = "apply") -> None
     """
     _check_same(tuple(_saved_release(c) for c in shown.releases), fresh, "shown",
                 f"refusing to {command} the plan shown: ",
-                f"run 'firestream {command}' again to see the plan as things are now")
+                f"run 'firestream {command}' again to see the plan as things are now", _namespaces(shown))
 
 
-def _check_same(releases: Sequence[SavedRelease], fresh: Plan, since: str, refusing: str, hint: str) -> None:
+def _namespace_problems(
+    before: Sequence[tuple[str, tuple[tuple[str, str], ...]]],
+    now: Sequence[tuple[str, tuple[tuple[str, str], ...]]], since: str,
+) -> list[str]:
+    """How the namespaces the plan creates differ: one the plan now creates that the earlier
+    one did not list (deleted since: apply would make a namespace nobody was shown), one it
+    listed that exists now, or another release or creator for one."""
+    was, is_ = dict(before), dict(now)
+    out = []
+    for ns, rs in is_.items():
+        if ns not in was:
+            out.append(f"namespace '{ns}': the plan now creates it (for {', '.join(r for r, _ in rs)}), "
+                       f"the {since} plan did not")
+        elif was[ns] != rs:
+            out.append(f"namespace '{ns}': the plan now creates it for {_who(rs)}, the {since} plan for {_who(was[ns])}")
+    out += [f"namespace '{ns}': the {since} plan creates it, it exists now" for ns in was if ns not in is_]
+    return out
+
+
+def _who(releases: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"{r} ({by})" for r, by in releases)
+
+
+def _check_same(releases: Sequence[SavedRelease], fresh: Plan, since: str, refusing: str, hint: str,
+                namespaces: Sequence[tuple[str, tuple[tuple[str, str], ...]]] = ()) -> None:
     now = {c.name: _saved_release(c) for c in fresh.releases}
     problems: list[str] = []
     for r in releases:
@@ -374,9 +423,10 @@ def _check_same(releases: Sequence[SavedRelease], fresh: Plan, since: str, refus
         if problem:
             problems.append(problem)
     problems += [f"release '{n}': not in the {since} plan" for n in now]
+    problems += _namespace_problems(namespaces, _namespaces(fresh), since)
     if problems:
         raise PlanMismatchError(
             refusing + "; ".join(problems),
-            release=problems[0].split("'")[1] if "'" in problems[0] else "",
+            release=next((p.split("'")[1] for p in problems if p.startswith("release '")), ""),
             hint=hint,
         )

@@ -153,6 +153,8 @@ class DeployContext:
     :ivar out_of_date_reasons: why the cluster does not hold what this release's config asks
         for, in something only the plugin sees (:meth:`out_of_date`); the plan upgrades
         an installed release for them.
+    :ivar namespace_by_plugin: the desired-state stage said this chart type's ``pre_exec``
+        creates the release's namespace when it is missing (:meth:`creates_namespace`).
     :ivar lifecycle: what the runner keeps of this release's lifecycle
         (:class:`LifecycleRecord`: what ``exec`` did, the ``helm test`` run);
         the runner starts a new one for every release it runs.
@@ -195,6 +197,7 @@ class DeployContext:
     breaking_version: BreakingVersion | None = None
     steps: list[str] = attrs.field(factory=list)
     out_of_date_reasons: list[str] = attrs.field(factory=list)
+    namespace_by_plugin: bool = False
     lifecycle: LifecycleRecord = attrs.field(factory=LifecycleRecord)
     offline: bool = False
     prepared: PreparedRelease | None = None
@@ -226,6 +229,25 @@ class DeployContext:
         """
         if text not in self.problems:
             self.problems.append(text)
+
+    def creates_namespace(self) -> None:
+        """Say that this release's ``pre_exec`` creates its namespace when it is missing
+        (``contribute_values``), e.g. with :func:`~firestream_core.plugin.secrets.ensure_namespace`
+        before a Secret it keeps there.
+
+        ``pre_exec`` only runs during apply: this is how the plan learns it. A plan
+        that finds the namespace missing lists it as the plugin's to create
+        (``+ namespace data (created for db)``; ``created_by: plugin`` in ``--json``)
+        and does not refuse the release for ``create_namespace = false``. Say it
+        only when ``pre_exec`` will create it (same conditions), or the plan
+        promises a namespace apply does not make.
+
+        >>> context = DeployContext(helm=None, kubectl=None)
+        >>> context.creates_namespace()
+        >>> context.namespace_by_plugin
+        True
+        """
+        self.namespace_by_plugin = True
 
     def exec_step(self, text: str) -> None:
         """Say a step this chart type's ``exec`` takes whenever the release is created,

@@ -35,9 +35,10 @@ would never call it, refuses the plugin instead of deploying without its values.
 API 3 added ``DeployContext.note`` / ``refuse`` / ``require_breaking_version``
 and ``releases`` for that stage (a plugin using them declares 3). API 4 added
 ``DeployContext.exec_step`` (a step exec takes besides helm, for the plan). API 5
-added ``ChartType.destroy_steps`` (what a destroy removes besides helm's uninstall)
-and ``DeployContext.out_of_date`` (an installed release the plugin sees is not as
-configured).
+added ``ChartType.destroy_steps`` (what a destroy removes besides helm's uninstall),
+``DeployContext.out_of_date`` (an installed release the plugin sees is not as
+configured) and ``DeployContext.creates_namespace`` (pre_exec creates the release's
+namespace, for the plan).
 
 A plugin module may declare ``FIRESTREAM_PLUGIN_API = N``; a plugin built for
 a newer API than this one is refused with a clear message instead of

@@ -211,6 +211,11 @@ def ensure_namespace(context: Any, namespace: str) -> None:
     :param namespace: the namespace name.
     :raises ClusterUnreachableError: the cluster could not be asked.
 
+    The plan never runs ``pre_exec``: say in ``contribute_values``, under the same
+    conditions, that it creates the namespace (``context.creates_namespace()``), so the
+    plan lists it as the plugin's to create (and does not refuse a release with
+    ``create_namespace = false`` whose namespace this creates).
+
     Example, in a plugin's ``pre_exec``::
 
         ns = chart.chart_info.namespace_name

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from firestream_core.model import ChartInfo, InstalledRelease
     from firestream_core.tools.helm_output import TestRun, UpgradedRelease
+    from firestream_core.tools.kubectl import NamespaceLookup
     from firestream_core.tools.process import Completed, Runner
     from firestream_core.tools.redact import Redactor
 
@@ -201,6 +202,8 @@ class KubectlTool(ClusterTool, Protocol):
     def logs(self, pod: str, namespace: str, *, tail: int = 50, container: str | None = None) -> str: ...
 
     def events(self, namespace: str, *, involved_object: str | None = None) -> list[dict[str, Any]]: ...
+
+    def namespaces_exist(self, names: Sequence[str]) -> NamespaceLookup: ...
 
     def wait(
         self,

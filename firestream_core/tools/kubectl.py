@@ -31,11 +31,11 @@ from firestream_core.tools.helm_errors import (
     kubectl_said,
 )
 from firestream_core.tools.kubetool import KubeTool
-from firestream_core.tools.process import Completed, Runner
+from firestream_core.tools.process import Completed, ProgramNotFoundError, Runner
 from firestream_core.tools.redact import Redactor
 from firestream_core.tools.release_log import release_logger
 
-__all__ = ["ENV_KUBECTL_BINARY", "LABELLED_BATCH", "Kubectl"]
+__all__ = ["ENV_KUBECTL_BINARY", "LABELLED_BATCH", "Kubectl", "NamespaceLookup"]
 
 log = release_logger("firestream.kubectl")  # during a lifecycle its lines name the release
 
@@ -54,6 +54,42 @@ _NOT_FOUND = r"(?i)\(NotFound\)|not found|the server doesn't have a resource typ
 _NO_MATCH = r"(?i)no matching resources found"
 _ALREADY_EXISTS = r"(?i)\(AlreadyExists\)|already exists"
 _CONFLICT = r"(?i)\(Conflict\)|the object has been modified"
+_FORBIDDEN = r"(?i)\(Forbidden\)|is forbidden|cannot list resource|cannot get resource"
+# one line of a refused or missing namespace: Error from server (Forbidden): namespaces "data" is forbidden: ...
+_NAMESPACE_LINE = r'(?i)^Error from server \((Forbidden|NotFound)\): namespaces? "([^"]+)"'
+
+
+class NamespaceLookup:
+    """Which namespaces exist, as :meth:`Kubectl.namespaces_exist` learned it.
+
+    :ivar exists: name -> True (exists), False (does not), None (could not be learned).
+    :ivar problem: why some could not be learned (kubectl's own words, redacted), or None.
+    :ivar calls: the kubectl calls it took (0, 1 or 2).
+
+    >>> lookup = NamespaceLookup({"data": False, "web": None}, "forbidden", 2)
+    >>> lookup.missing, lookup.unknown
+    (('data',), ('web',))
+    """
+
+    __slots__ = ("calls", "exists", "problem")
+
+    def __init__(self, exists: Mapping[str, bool | None], problem: str | None = None, calls: int = 0) -> None:
+        self.exists: dict[str, bool | None] = dict(exists)
+        self.problem = problem
+        self.calls = calls
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The namespaces known not to exist."""
+        return tuple(n for n, e in self.exists.items() if e is False)
+
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """The namespaces whose existence could not be learned."""
+        return tuple(n for n, e in self.exists.items() if e is None)
+
+    def __repr__(self) -> str:
+        return f"NamespaceLookup({self.exists!r}, problem={self.problem!r}, calls={self.calls})"
 
 
 class Kubectl(KubeTool):
@@ -138,6 +174,57 @@ class Kubectl(KubeTool):
                 return None
             raise self._failure("get", result)
         return json.loads(result.stdout) if result.stdout.strip() else None
+
+    def namespaces_exist(self, names: Sequence[str]) -> NamespaceLookup:
+        """Which of ``names`` exist, with as few calls as the user's rights allow; never raises
+        for a refusal or a failure (what cannot be learned is None, and ``problem`` says why).
+
+        First ONE ``kubectl get namespaces --output json`` (every namespace; ``list`` on
+        namespaces). A user refused that (RBAC: only some namespaces) gets ONE ``kubectl get
+        namespace A B ... --ignore-not-found --output json`` (``get`` per name, which a
+        ClusterRole may grant by ``resourceNames``): what it prints exists, a name it says
+        nothing of does not (``--ignore-not-found``), a name it is refused stays unknown.
+        Any other failure (a timeout, an unreachable cluster, no kubectl installed: a plan
+        needs only helm) leaves every name unknown: the plan says so rather than fail or guess.
+        """
+        wanted = list(dict.fromkeys(n for n in names if n))
+        if not wanted:
+            return NamespaceLookup({}, None, 0)
+        try:
+            return self._namespaces_exist(wanted)
+        except ProgramNotFoundError as exc:
+            return NamespaceLookup(dict.fromkeys(wanted), f"kubectl cannot be run: {exc}", 1)
+
+    def _namespaces_exist(self, wanted: list[str]) -> NamespaceLookup:
+        result = self._run("get", ["get", "namespaces", "--output", "json"])
+        if result.ok:
+            found = _item_names(result.stdout)
+            if found is not None:
+                return NamespaceLookup({n: n in found for n in wanted}, None, 1)
+            return NamespaceLookup(dict.fromkeys(wanted), "kubectl get namespaces: unreadable answer", 1)
+        said = kubectl_said(self._redacted_stderr(result))
+        if result.timed_out or re.search(UNREACHABLE, said) or not re.search(_FORBIDDEN, said):
+            return NamespaceLookup(dict.fromkeys(wanted), f"kubectl get namespaces: {_first_line(said)}", 1)
+        # refused the list: ask for the names themselves, in one call
+        result = self._run("get", ["get", "namespace", *wanted, "--ignore-not-found", "--output", "json"])
+        found = _item_names(result.stdout) or set()
+        if result.ok:
+            return NamespaceLookup({n: n in found for n in wanted}, None, 2)
+        said2 = kubectl_said(self._redacted_stderr(result))
+        refused: set[str] = set()
+        other = False
+        for line in said2.splitlines():
+            m = re.match(_NAMESPACE_LINE, line.strip())
+            if m and m.group(1).lower() == "forbidden":
+                refused.add(m.group(2))
+            elif m is None and line.strip():
+                other = True  # something else went wrong: only what was printed is known
+        exists: dict[str, bool | None] = {}
+        for n in wanted:
+            exists[n] = True if n in found else (None if other or n in refused else False)
+        problem = None if all(v is not None for v in exists.values()) else \
+            f"kubectl get namespace: {_first_line(said2)}"
+        return NamespaceLookup(exists, problem, 2)
 
     def get_labelled(self, kind: str, label: str, value: str, *, namespace: str) -> dict[str, Any] | None:
         """``get(kind, namespace=namespace, selector=f"{label}={value}")``, shared with the same
@@ -411,3 +498,30 @@ class Kubectl(KubeTool):
         if not result.ok:
             raise self._failure(" ".join(args[1:3]), result)
         return result
+
+
+def _item_names(text: str) -> set[str] | None:
+    """The names of the objects kubectl printed (a List, or one object); None when unreadable."""
+    if not text.strip():
+        return set()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, Mapping):
+        return None
+    items = data.get("items") if str(data.get("kind", "")).endswith("List") else [data]
+    if not isinstance(items, list):
+        return None
+    out = set()
+    for item in items:
+        meta = item.get("metadata") if isinstance(item, Mapping) else None
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        if isinstance(name, str):
+            out.add(name)
+    return out
+
+
+def _first_line(text: str) -> str:
+    line = next((x.strip() for x in text.splitlines() if x.strip()), "failed")
+    return line if len(line) <= 200 else line[:197] + "..."

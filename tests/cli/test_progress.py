@@ -166,3 +166,19 @@ def test_format_plan_shows_value_changes_old_new_and_sensitive() -> None:
     assert "Value changes:\n  api\n    auth.password: (sensitive) -> (sensitive)\n" \
            "    env.LOG_LEVEL: info -> debug\n" in text
     assert "shop" in text and "web" in text
+
+
+def test_format_plan_shows_the_namespaces_to_create_first_and_the_plans_notes_last() -> None:
+    import attrs
+
+    from firestream_core.deploy.plan import NamespaceToCreate
+
+    plan = attrs.evolve(_plan(), namespaces_to_create=(
+        NamespaceToCreate("data", (("db", "plugin"), ("api", "helm"))), NamespaceToCreate("web", (("web", "helm"),))),
+        notes=("could not learn whether namespace shop exists (forbidden): ...",))
+    text = format_plan(plan)
+    assert text.startswith("+ namespace data (created for db, api)\n+ namespace web (created for web)\n\n   release")
+    assert "\nNote: could not learn whether namespace shop exists (forbidden): ...\n\nPlan: " in text
+    assert text.endswith("Plan: 1 to create, 1 to upgrade, 1 unchanged; 2 namespaces to create.\n")
+    colored = format_plan(plan, color=True)
+    assert colored.startswith("\x1b[") and "+ namespace data (created for db, api)" in colored

@@ -73,7 +73,7 @@ API_SIGNATURES: dict[int, dict[str, tuple[str, ...]]] = {
         "validate": ("chart", "context", "payload"),
         "on_deploy_failure": ("chart", "context", "payload", "stage", "error"),
     },
-    5: {  # the same hooks; ChartType gained destroy_steps, DeployContext out_of_date
+    5: {  # the same hooks; ChartType gained destroy_steps, DeployContext out_of_date and creates_namespace
         "register_chart_types": ("register",),
         "contribute_values": ("chart", "context"),
         "check_prerequisites": ("chart", "context", "payload"),

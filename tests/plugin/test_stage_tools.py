@@ -29,7 +29,7 @@ READS = {
                    "program_env", "list_releases", "status", "history", "get_values", "get_manifest",
                    "get_hooks", "template", "render_release", "repo_add", "pull", "resolve_version"},
     ReadOnlyKubectl: {"binary", "kubeconfig", "kube_context", "env", "redactor", "argv", "program_env", "get",
-                      "get_labelled", "get_manifest_objects", "logs", "events"},
+                      "get_labelled", "get_manifest_objects", "logs", "events", "namespaces_exist"},
 }
 
 

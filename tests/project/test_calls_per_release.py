@@ -1,7 +1,8 @@
 """helm and kubectl calls per deployed release in a whole ``apply``, on the recording fake helm.
 
 Per run: one ``helm version``, one ``helm list`` (the plan's cluster state)
-and one ``repo add`` per distinct repository. Per changed release: one
+and one ``repo add`` per distinct repository; one ``kubectl get namespaces`` when a
+release is created in a namespace no listed release lives in (none otherwise). Per changed release: one
 ``helm upgrade --install`` (its ``--output json`` says the revision is
 ``deployed``, so no ``helm status``) and one ``kubectl get
 pods,deployments,statefulsets,daemonsets`` per validation poll (releases
@@ -27,6 +28,7 @@ from .conftest import write_config
 
 NS = "calls"
 MIXED_GET = "pods,deployments,statefulsets,daemonsets"
+NAMESPACES = ["get", "namespaces", "--output", "json"]
 
 RECORDING_KUBECTL = """#!{python}
 # A kubectl stand-in that logs each call's arguments and answers a List: empty, or, per
@@ -143,8 +145,11 @@ def test_each_created_release_costs_one_upgrade_and_one_kubectl_get(project, fak
         assert helm_ops(fake_helm, name) == ["upgrade"], name  # no status, history or get
         assert next(v for v in result.releases[name].validations
                     if v.name == "release_exists").message == f"Helm release '{name}' exists"
+    # the plan's one read of the namespaces (none of its releases is installed), then
     # one read each: alone, or in one call shared by releases validating together (a and d may)
-    assert sorted(name for call in kubectl.calls() for name in read_for(call)) == list("abcd")
+    first, *reads = kubectl.calls()
+    assert first == NAMESPACES
+    assert sorted(name for call in reads for name in read_for(call)) == list("abcd")
 
 
 def test_only_the_changed_release_costs_calls_on_the_next_apply(project, fake_helm, kubectl):
@@ -177,4 +182,4 @@ def test_a_re_poll_asks_helm_and_kubectl_again(project, fake_helm, kubectl):
                 if v.name == "pods_running").message == "1 pods of release 'web' running"
     # poll 1: the upgrade's record + one kubectl get; poll 2: helm status + one kubectl get
     assert helm_ops(fake_helm, "web") == ["upgrade", "status"]
-    assert kubectl.calls() == [mixed_get("web")] * 2
+    assert kubectl.calls() == [NAMESPACES, *[mixed_get("web")] * 2]  # the plan's namespace read first

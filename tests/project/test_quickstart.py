@@ -68,7 +68,7 @@ def test_run_py_deploys_end_to_end_on_the_emulator(tmp_path, helm_tools):
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "EMULATOR" in out
-    assert "Plan: 4 to create." in out
+    assert "Plan: 4 to create; 1 namespace to create." in out  # the emulator has no namespace quickstart
     assert "Plan: no changes (4 unchanged)." in out
     assert "Destroy plan: 4 to destroy." in out
     assert PASSWORD not in out

@@ -29,7 +29,7 @@ from .hooks import (
 )
 
 FIRESTREAM_PLUGIN_API = 5  # contribute_values with context.note / refuse / require_breaking_version /
-#                             exec_step / out_of_date; ChartType.destroy_steps
+#                             exec_step / out_of_date / creates_namespace; ChartType.destroy_steps
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",

@@ -104,14 +104,18 @@ def servicemonitor_values(chart: HelmChart, context: DeployContext) -> dict[str,
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """``auth.existingSecret`` (the user's own Secret, else the one ``pre_exec`` keeps), what
     ``pre_exec`` will change in that Secret (:func:`.auth.plan_auth`), the ServiceMonitor
-    decision, and the PostgreSQL major-version decision (:mod:`.major`)."""
-    from .auth import auth_secret, plan_auth
+    decision, and the PostgreSQL major-version decision (:mod:`.major`).
+    When ``pre_exec`` keeps the Secret and ``create_namespace`` is on, it creates the namespace
+    first (``ensure_namespace``): said for the plan (``context.creates_namespace``)."""
+    from .auth import auth_secret, plan_auth, user_secret
     from .major import decide_major_upgrade
 
     if chart.chart_info.action is not HelmAction.DEPLOY:
         return None
     decide_major_upgrade(chart, context)
     plan_auth(chart, context)
+    if chart.chart_info.create_namespace and user_secret(chart, context) is None:
+        context.creates_namespace()  # prepare_auth's ensure_namespace, before helm
     values: dict[str, Any] = {"auth": {"existingSecret": auth_secret(chart, context)}}
     values.update(servicemonitor_values(chart, context) or {})  # {"metrics": ...}: no key shared
     return values

@@ -299,3 +299,25 @@ def test_the_plan_notes_a_secret_it_cannot_read_and_reads_none_when_it_need_not(
     theirs = attrs.evolve(chart, options=PostgresqlOptions(existing_secret="mine"))
     plan_auth(theirs, DeployContext(helm=None, kubectl=Forbidden(), project_dir=tmp_path, installed=seen))  # type: ignore[arg-type]
     assert asked == [("secret", "db-auth")]
+def test_the_plan_is_told_when_pre_exec_creates_the_namespace(tmp_path: Path) -> None:
+    """prepare_auth runs ensure_namespace before the Secret when firestream keeps the Secret and
+    create_namespace is on: contribute_values says so (context.creates_namespace), and only then."""
+    from firestream_chart_postgresql.hooks import contribute_values
+
+    class NoCluster:  # nothing installed: no CRD, no Secret, no release
+        def get(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    def said(chart: PostgresqlChart) -> bool:
+        context = DeployContext(helm=None, kubectl=NoCluster(), project_dir=tmp_path,  # type: ignore[arg-type]
+                                change="create")
+        contribute_values(chart, context)
+        return context.namespace_by_plugin
+
+    assert said(PostgresqlChart.development())
+    no_namespace = PostgresqlChart.development()
+    no_namespace.chart_info.create_namespace = False
+    assert not said(no_namespace)  # prepare_auth leaves the namespace alone then
+    theirs = PostgresqlChart.development()
+    theirs.options = attrs.evolve(theirs.options, existing_secret="their-secret")
+    assert not said(theirs)  # the user's Secret: pre_exec creates nothing

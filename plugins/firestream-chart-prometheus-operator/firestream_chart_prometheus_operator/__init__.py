@@ -28,7 +28,8 @@ from .hooks import (
     validate,
 )
 
-FIRESTREAM_PLUGIN_API = 5  # contribute_values with context.exec_step; ChartType.destroy_steps
+FIRESTREAM_PLUGIN_API = 5  # contribute_values with context.exec_step / out_of_date / creates_namespace;
+#                             ChartType.destroy_steps
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",

@@ -179,7 +179,8 @@ def crds_written(chart: HelmChart, context: DeployContext, *, check_step: bool =
 def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any] | None:
     """Grafana pointed at the admin Secret ``pre_exec`` keeps (``grafana.admin.*``) and what it will
     change in it (:func:`.grafana.plan_grafana_admin`); and the CRD step ``exec`` takes on this
-    deploy, said for the plan (``context.exec_step``)."""
+    deploy, said for the plan (``context.exec_step``), and that ``pre_exec`` creates the namespace
+    before that Secret (``context.creates_namespace``)."""
     from .grafana import admin_values, plan_grafana_admin
 
     info = chart.chart_info
@@ -196,7 +197,10 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     if step:
         context.exec_step(crd_step_line(info.version))
     plan_grafana_admin(chart, context)
-    return admin_values(chart, context)
+    values = admin_values(chart, context)
+    if values is not None and info.create_namespace:
+        context.creates_namespace()  # prepare_grafana_admin's ensure_namespace, before helm
+    return values
 
 
 @hookimpl

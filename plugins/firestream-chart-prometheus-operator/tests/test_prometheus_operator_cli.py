@@ -98,7 +98,7 @@ def test_install_no_op_drift_clean_destroy_keeps_crds(
     write_project(folder, kube, deploy_chart_repo)
 
     plan = ok(firestream(kube, helm_bin, folder, "plan"))
-    assert "Plan: 1 to create." in plan, plan
+    assert "Plan: 1 to create; 1 namespace to create." in plan, plan  # the test's fresh namespace
     ok(firestream(kube, helm_bin, folder, "apply", "--yes"))
 
     assert history(kube) == [(1, f"kube-prometheus-stack-{VERSION}", "deployed")]
@@ -222,7 +222,7 @@ def test_an_older_chart_over_newer_crds_of_the_cluster_is_refused_and_leaves_the
     # skip_crds: no CRD step and helm --skip-crds: the release is installed, the CRDs left at 0.88.0
     (folder / "firestream.toml").write_text(toml + "skip_crds = true\n", encoding="utf-8")
     plan = ok(firestream(kube, helm_bin, folder, "plan"))
-    assert "Plan: 1 to create." in plan and "CRDs" not in plan, plan
+    assert "Plan: 1 to create; 1 namespace to create." in plan and "CRDs" not in plan, plan
     ok(firestream(kube, helm_bin, folder, "apply", "--yes"))
     assert history(kube) == [(1, "kube-prometheus-stack-45.7.1", "deployed")]
     assert crd_versions(kube) == before

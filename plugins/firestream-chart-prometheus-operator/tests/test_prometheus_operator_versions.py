@@ -255,3 +255,21 @@ def test_exec_lets_helm_4_write_no_crd_over_newer_ones_the_plan_did_not_see() ->
         else:
             assert not stops, "exec went on to helm 4's install"
         assert cluster.applied == []
+
+
+def test_the_plan_is_told_when_pre_exec_creates_the_namespace_for_grafanas_secret() -> None:
+    """prepare_grafana_admin runs ensure_namespace before Grafana's admin Secret when create_namespace
+    is on: contribute_values says so (context.creates_namespace), and only then."""
+    from firestream_chart_prometheus_operator.hooks import contribute_values
+
+    from firestream_core.plugin import DeployContext
+
+    def said(chart: PrometheusOperatorChart) -> bool:
+        context = DeployContext(helm=None, kubectl=ClusterCRDs({}), change="create")  # type: ignore[arg-type]
+        contribute_values(chart, context)
+        return context.namespace_by_plugin
+
+    assert said(stand_in("81.0.0"))
+    chart = stand_in("81.0.0")
+    chart.chart_info.create_namespace = False
+    assert not said(chart)

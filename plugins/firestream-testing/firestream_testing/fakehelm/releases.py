@@ -105,6 +105,8 @@ def _begin(state: dict[str, Any], up: _Upgrade) -> tuple[str | None, float, dict
         rev = _new_revision(number, "pending-install", meta, up, "Dry run complete")
         fake_rel = rel or {"name": up.name, "namespace": up.namespace, "revisions": [rev]}
         return failure, delay, release_json(fake_rel, rev)
+    if up.args.has("--create-namespace") and up.namespace not in state["namespaces"]:
+        state["namespaces"].append(up.namespace)  # what the fake kubectl answers (fake_fixtures)
     if rel is None:
         rel = {"name": up.name, "namespace": up.namespace, "revisions": []}
         state["releases"][key(up.namespace, up.name)] = rel

@@ -68,6 +68,7 @@ class Store:
         state.setdefault("registries", [])
         state.setdefault("delays", {})
         state.setdefault("failures", [])
+        state.setdefault("namespaces", [])  # made by an install with --create-namespace
         return state
 
     def log_call(self, record: Mapping[str, Any]) -> None:
