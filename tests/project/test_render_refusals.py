@@ -177,3 +177,12 @@ def test_the_replan_after_the_prompt_must_refuse_what_the_plan_shown_refused(env
     err = capsys.readouterr().err
     assert "refusing to apply the plan shown: release 'web': the plan shown refused it, now it is not refused" in err
     assert applied(fake_helm) == []
+
+
+def test_diff_says_the_chart_does_not_render_with_helms_reason(env, fake_helm):
+    env.write(block("web"), block("api"))
+    fake_helm.fail_render("web")
+    diffs = {d.name: d for d in env.load().diff()}
+    assert diffs["web"].status == "error"
+    assert diffs["web"].message == f"the chart does not render with these values: {REQUIRED}"
+    assert diffs["api"].status != "error"
