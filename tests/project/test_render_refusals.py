@@ -18,10 +18,10 @@ REQUIRED = ("execution error at (tiny-app/templates/secret.yaml:7:15): "
             "A valid .Values.auth.password entry is required!")
 
 
-def block(name: str, deps: tuple[str, ...] = (), extra: str = "") -> str:
+def block(name: str, deps: tuple[str, ...] = (), extra: str = "", version: str = "0.1.0") -> str:
     dep = f"depends_on = [{', '.join(repr(d) for d in deps)}]\n" if deps else ""
     return (f'[[deployments.generic]]\nname = "{name}"\nchart = "tiny-app"\nrepository = "fixtures"\n'
-            f'version = "0.1.0"\n{dep}{extra}\n')
+            f'version = "{version}"\n{dep}{extra}\n')
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_a_create_that_renders_is_not_refused_and_plan_exits_0(env, fake_helm, c
     assert len(dry_runs(fake_helm)) == 2
 
 
-def test_a_reinstall_and_an_upgrade_are_rendered_once_and_refused(env, fake_helm):
+def test_upgrades_are_rendered_once_for_both_checks_and_refused(env, fake_helm):
     env.write(block("web"), block("api"))
     project = env.load()
     assert project.apply().exit_code == 0
@@ -186,3 +186,22 @@ def test_diff_says_the_chart_does_not_render_with_helms_reason(env, fake_helm):
     assert diffs["web"].status == "error"
     assert diffs["web"].message == f"the chart does not render with these values: {REQUIRED}"
     assert diffs["api"].status != "error"
+
+
+def test_a_reinstall_is_rendered_as_the_install_after_its_uninstall_and_refused_before_it(env, fake_helm):
+    """A reinstall (a breaking version requiring an uninstall) whose new chart does not render is
+    refused before its uninstall: rendered as ``helm install --replace --dry-run=server``."""
+    bv = 'last_breaking_version_requiring_restart = { version = "0.2.0", requires_uninstall = true }\n'
+    env.write(block("old", version="0.2.0", extra=bv))
+    fake_helm.seed_release("old", version="0.1.0")
+    fake_helm.fail_render("old")
+    project = env.load()
+    plan = project.refuse_before_apply(project.plan())
+    assert plan["old"].action == "reinstall"
+    assert plan.problems == [("old", f"release 'old': the chart does not render with these values: {REQUIRED}")]
+    (dry,) = dry_runs(fake_helm, "old")
+    assert dry.argv[:2] == ("install", "old") and "--replace" in dry.argv
+    result = project.apply(plan)
+    assert result.releases["old"].result == "failed"
+    assert fake_helm.call_log("uninstall") == []  # nothing of it changed
+    assert fake_helm.release("old")["version"] == "0.1.0"
