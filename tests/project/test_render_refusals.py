@@ -205,3 +205,20 @@ def test_a_reinstall_is_rendered_as_the_install_after_its_uninstall_and_refused_
     assert result.releases["old"].result == "failed"
     assert fake_helm.call_log("uninstall") == []  # nothing of it changed
     assert fake_helm.release("old")["version"] == "0.1.0"
+
+
+def test_a_plan_checked_without_creates_then_with_them_renders_only_the_creates(env, fake_helm):
+    env.write(block("up"))
+    project = env.load()
+    assert project.apply().exit_code == 0
+    env.write(block("up", extra='[deployments.generic.values]\nreplicaCount = 2\n'), block("new"))
+    fake_helm.reset_calls()
+    project = env.load()
+    plan = project.refuse_before_apply(project.plan(), creates=False)
+    assert [c.release for c in dry_runs(fake_helm)] == ["up"]
+    assert plan.immutable_checked and not plan.creates_checked
+    plan = project.refuse_immutable(plan)  # the old name: the same call, creates included
+    assert sorted(c.release for c in dry_runs(fake_helm)) == ["new", "up"]
+    assert plan.creates_checked
+    assert project.refuse_before_apply(plan) is plan  # nothing left to render
+    assert len(dry_runs(fake_helm)) == 2
