@@ -1526,12 +1526,14 @@ class Project:
         creates = creates and not plan.creates_checked
         if not upgrades and not creates:
             return plan
-        from firestream_core.ops.render import renders_checked
-
         planned = self._planned if self._planned is not None and self._planned[0] is plan else None
         found: Mapping[str, RenderCheck] = {}
-        # a plan of creates checked without them (the first apply --yes, every bench) imports and renders nothing
-        if any(renders_checked(c, upgrades=upgrades, creates=creates) for c in plan.releases):
+        # a plan of creates checked without them (the first apply --yes, every bench) imports and
+        # renders nothing: only a change to an installed release can patch objects in place
+        # (ops/render's renders_checked picks among these)
+        if any(c.is_change and not c.problems and c.action != "destroy"
+               and ((creates and c.action in ("create", "reinstall")) or (upgrades and c.installed is not None))
+               for c in plan.releases):
             from firestream_core.ops.render import check_renders
 
             if helm is None or kubectl is None:

@@ -222,3 +222,20 @@ def test_a_plan_checked_without_creates_then_with_them_renders_only_the_creates(
     assert plan.creates_checked
     assert project.refuse_before_apply(plan) is plan  # nothing left to render
     assert len(dry_runs(fake_helm)) == 2
+
+
+def test_a_plan_of_creates_checked_without_them_imports_no_render_module(env, fake_helm):
+    """``apply --yes`` of creates (a first apply, every bench) neither renders nor imports ops/render."""
+    import os
+    import subprocess
+    import sys
+
+    env.write(block("a"), block("b", ("a",)))
+    code = ("import sys\nfrom firestream_core.project import Project\n"
+            f"p = Project.load({str(env.dir / 'firestream.toml')!r}, helm_binary={str(fake_helm.binary)!r})\n"
+            "plan = p.refuse_before_apply(p.plan(), creates=False)\n"
+            "print(len(plan.releases), 'firestream_core.ops.render' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,  # noqa: S603
+                          env={**os.environ, **fake_helm.env})
+    assert done.stdout.split() == ["2", "False"], done.stderr
+    assert dry_runs(fake_helm) == []
