@@ -177,3 +177,16 @@ def test_a_create_that_renders_is_not_refused_and_a_cluster_failure_is_left_to_h
     assert not_rendered.startswith("  ? taken: ")
     assert "exists and cannot be imported into the current release" in not_rendered.splitlines()[0]
     assert "? fine:" not in out
+
+
+def test_interactive_apply_stops_the_refused_releases_before_any_change(project, kube, helm_bin, cli, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    code, out, err = cli(project, "apply")
+    assert code == 1
+    assert SECRET not in out + err
+    assert "Refused (apply stops these releases before any change):" in out
+    for name in ("web", "cfg", "ing"):
+        assert f"  ! {name}: the chart does not render with these values: " in out
+    # db and api applied; web, cfg and ing stopped before helm ran them, front skipped after web
+    assert _installed(kube, helm_bin) == ["api", "db"]
