@@ -62,13 +62,13 @@ if TYPE_CHECKING:
     from firestream_core.ops.drift import DriftInput, ReleaseDrift
     from firestream_core.ops.helm_hooks import HooksInput
     from firestream_core.ops.importer import ImportResult
+    from firestream_core.ops.render import RenderCheck
     from firestream_core.ops.rollback import RollbackInput
     from firestream_core.plugin.manager import FirestreamPluginManager
     from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.kubeconfig import ClusterIdentity
     from firestream_core.tools.kubectl import Kubectl, NamespaceLookup
-    from firestream_core.tools.manifests import ImmutableChange
     from firestream_core.tools.process import Runner
     from firestream_core.tools.redact import Redactor
     from firestream_core.tools.release_log import Beside
@@ -1535,60 +1535,106 @@ class Project:
             else:
                 self._check_plan_releases(plan)
             if not destroy:  # an upgrade the API server refuses is stopped before any change
-                plan = self.refuse_immutable(plan, helm=tools[1], kubectl=tools[2])
+                # (a create is not rendered here: docs/usage.md, "What plan renders")
+                plan = self.refuse_before_apply(plan, creates=False, helm=tools[1], kubectl=tools[2])
             return Run(self._run_input(), plan, tools, backend, options).go()
 
-    def refuse_immutable(self, plan: Plan, *, helm: Helm | None = None, kubectl: Kubectl | None = None) -> Plan:
-        """``plan`` with each upgrade the API server will refuse refused before any change.
+    def refuse_before_apply(
+        self, plan: Plan, *, creates: bool = True, helm: Helm | None = None, kubectl: Kubectl | None = None
+    ) -> Plan:
+        """``plan`` with each change apply would fail at helm's rendering refused before any change.
 
-        An upgrade that changes an immutable field (a Deployment's selector, a StatefulSet's
-        volumeClaimTemplates: :func:`~firestream_core.tools.manifests.immutable_changes`)
-        fails inside helm, its earlier objects already patched. Each planned upgrade is
-        rendered as ``diff`` renders it and compared with the manifest helm holds
-        (:func:`~firestream_core.ops.render.refused_upgrades`); a refused one gets the
-        refusal in its reasons and ``problems``, so that apply stops it (and skips what
-        depends on it) before anything of it changes, and the plan apply prints says why.
-        :meth:`apply` calls it once per plan (``Plan.immutable_checked``); ``firestream
-        plan`` and ``firestream apply`` before they print the plan. A destroy plan is
-        returned as it is.
+        One render pass (:func:`~firestream_core.ops.render.check_renders`), each change
+        rendered once as apply runs it (helm's ``--dry-run=server`` of apply's own call),
+        ``[settings] concurrency`` releases at once (4 when it is 0):
+
+        * each planned upgrade that patches the installed release is compared with the
+          manifest helm holds: one that changes an immutable field (a Deployment's selector, a
+          StatefulSet's volumeClaimTemplates: :func:`~firestream_core.tools.manifests.immutable_changes`)
+          fails inside helm, its earlier objects already patched;
+        * with ``creates``, each planned ``create`` and ``reinstall`` is rendered too;
+        * a change whose chart does not render with its values (a template error, a
+          ``required`` or ``fail``, a ``values.schema.json`` violation, rendered YAML that does
+          not parse, a missing dependency) is refused, with helm's reason, redacted; one that
+          could not be rendered for another reason (the cluster) is left to helm, with a note.
+
+        A refused change gets the refusal in its reasons and ``problems``, so that apply stops
+        it (and skips what depends on it) before anything of it changes, and the plan printed
+        says why. A plan is rendered once: ``Plan.immutable_checked`` (its upgrades) and
+        ``Plan.creates_checked`` (its creates and reinstalls) say what was, and a later call
+        renders only what is left. ``firestream plan`` and interactive ``firestream apply``
+        call it before they print the plan; :meth:`apply` (and ``apply --yes``) with
+        ``creates=False`` (docs/usage.md, "What plan renders"). A destroy plan is returned as it is.
 
         Example::
 
-            plan = project.refuse_immutable(project.plan())
+            plan = project.refuse_before_apply(project.plan())
             for name, problem in plan.problems:
                 print(name, problem)
         """
-        if plan.destroy or plan.immutable_checked:
+        if plan.destroy:
+            return plan
+        upgrades = not plan.immutable_checked
+        creates = creates and not plan.creates_checked
+        if not upgrades and not creates:
             return plan
         planned = self._planned if self._planned is not None and self._planned[0] is plan else None
-        refused: Mapping[str, tuple[ImmutableChange, ...]] = {}
-        # only a change to an installed release can patch objects in place: a plan of creates
-        # (the first apply, every bench) imports and renders nothing
-        if any(c.is_change and c.installed is not None for c in plan.releases):
-            from firestream_core.ops.render import refused_upgrades
+        found: Mapping[str, RenderCheck] = {}
+        # a plan of creates checked without them (the first apply --yes, every bench) imports and
+        # renders nothing: only a change to an installed release can patch objects in place
+        # (ops/render's renders_checked picks among these)
+        if any(c.is_change and not c.problems and c.action != "destroy"
+               and ((creates and c.action in ("create", "reinstall")) or (upgrades and c.installed is not None))
+               for c in plan.releases):
+            from firestream_core.ops.render import check_renders
 
             if helm is None or kubectl is None:
                 _, helm_made, kubectl_made = planned[1] if planned is not None else self.tools()
                 helm, kubectl = helm or helm_made, kubectl or kubectl_made
             workers = self.config.settings.concurrency or 4
-            refused = refused_upgrades(self._charts_by_name(), plan, helm, self.project_dir, self.repositories(),
-                                       workers=workers, kubectl=kubectl)
+            found = check_renders(self._charts_by_name(), plan, helm, self.project_dir, self.repositories(),
+                                  workers=workers, kubectl=kubectl, upgrades=upgrades, creates=creates,
+                                  redact=self.redactor.redact)
         releases = []
         for change in plan.releases:
-            found = refused.get(change.name)
-            if found:
+            got = found.get(change.name)
+            if got is not None and got.immutable:
                 from firestream_core.tools.manifests import immutable_way_on
 
-                fields = ", ".join(f"{c.key.short} {c.field}" for c in found)
-                text = (f"the API server refuses this upgrade: immutable fields change ({'; '.join(map(str, found))});"
-                        f" {immutable_way_on(found)}")
+                fields = ", ".join(f"{c.key.short} {c.field}" for c in got.immutable)
+                text = (f"the API server refuses this upgrade: immutable fields change "
+                        f"({'; '.join(map(str, got.immutable))}); {immutable_way_on(got.immutable)}")
                 change = attrs.evolve(change, reasons=(f"refused: immutable fields change: {fields}", *change.reasons),
                                       problems=(*change.problems, f"release '{change.name}': {text}"))
+            elif got is not None and got.unrenderable is not None:
+                change = attrs.evolve(
+                    change, reasons=("refused: the chart does not render with these values", *change.reasons),
+                    problems=(*change.problems, f"release '{change.name}': the chart does not render with these "
+                              f"values: {got.unrenderable}"))
+            elif got is not None and got.unchecked is not None:
+                from firestream_core.deploy.plan import RENDER_UNCHECKED
+
+                change = attrs.evolve(change, reasons=(*change.reasons, "rendering not checked"),
+                                      notes=(*change.notes, f"{RENDER_UNCHECKED}: {got.unchecked}"))
             releases.append(change)
-        checked = attrs.evolve(plan, releases=tuple(releases), immutable_checked=True)
+        checked = attrs.evolve(plan, releases=tuple(releases), immutable_checked=True,
+                               creates_checked=plan.creates_checked or creates)
         if planned is not None:  # the tools plan() made go on to the run of the checked plan
             self._planned = (checked, planned[1])
         return checked
+
+    def refuse_immutable(
+        self, plan: Plan, *, creates: bool = True, helm: Helm | None = None, kubectl: Kubectl | None = None
+    ) -> Plan:
+        """The name :meth:`refuse_before_apply` had when it checked upgrades for immutable fields
+        alone: the same call (each upgrade, create and reinstall whose chart does not render
+        is refused too).
+
+        Example::
+
+            plan = project.refuse_immutable(project.plan())
+        """
+        return self.refuse_before_apply(plan, creates=creates, helm=helm, kubectl=kubectl)
 
     def _check_plan_releases(self, plan: Plan) -> None:
         """Refuse a plan naming a release this project does not define, before anything runs.

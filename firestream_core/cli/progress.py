@@ -144,7 +144,8 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
     A change that takes destructive steps (a breaking version's pre-upgrade
     commands, secrets hidden, and its uninstall) lists them under the table,
     ``! release: step``, in the order they run. A release a plugin refuses to
-    deploy as configured (``Change.problems``) is listed under ``Refused:``, and a
+    deploy as configured (``Change.problems``) is listed under ``Refused:``, one plan could not
+    render for a reason not the chart's (the cluster) under ``Not rendered before apply``, and a
     release the state records and helm runs that the config no longer names
     (``Plan.left_behind``) under ``Not in the config any more``.
 
@@ -173,6 +174,13 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
     if refused:
         table += ("\nRefused (apply stops these releases before any change):\n"
                   + "".join(f"  ! {name}: {line}\n" for name, line in refused))
+    from firestream_core.deploy.plan import RENDER_UNCHECKED
+
+    unchecked = [(c.name, n.removeprefix(RENDER_UNCHECKED + ": ")) for c in shown for n in c.notes
+                 if n.startswith(RENDER_UNCHECKED)]
+    if unchecked:
+        table += ("\nNot rendered before apply (apply reports what helm says):\n"
+                  + "".join(f"  ? {name}: {line}\n" for name, line in unchecked))
     values = format_value_changes(plan.releases)
     left = getattr(plan, "left_behind", ())
     if left:

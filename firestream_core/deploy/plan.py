@@ -110,6 +110,10 @@ log = logging.getLogger("firestream.plan")
 ACTIONS: tuple[str, ...] = ("create", "upgrade", "recover", "reinstall", "destroy", "no-op")
 """Every plan action; all but ``no-op`` change the cluster."""
 
+RENDER_UNCHECKED = "its rendering could not be checked before apply (apply reports what helm says)"
+"""How a change's note begins when plan could not render it for a reason not the chart's (the
+cluster): ``Project.refuse_before_apply``; ``format_plan`` lists these notes."""
+
 GetValues = Callable[[str, str], Mapping[str, Any]]
 """``get_values(name, namespace) -> dict``: the user-supplied values helm holds."""
 GetHistory = Callable[[str, str], Sequence[Mapping[str, Any]]]
@@ -310,8 +314,12 @@ class Plan:
         records and helm still runs that the config no longer names (renamed,
         moved to another namespace, removed): left as it is, and said so.
     :ivar immutable_checked: its upgrades were rendered and compared with what helm
-        holds for immutable fields (``Project.refuse_immutable``; ``firestream plan`` and apply do it once): a
-        refused one carries the refusal in its ``problems``.
+        holds for immutable fields (``Project.refuse_before_apply``, also named
+        ``refuse_immutable``; ``firestream plan`` and apply do it once): a refused one
+        carries the refusal in its ``problems``.
+    :ivar creates_checked: its creates and reinstalls were rendered too (``firestream plan``,
+        interactive ``firestream apply``; not ``apply --yes``): one whose chart does not render
+        carries the refusal in its ``problems``.
     :ivar namespaces_to_create: the namespaces that do not exist and that apply creates
         (:class:`NamespaceToCreate`), by name; a release refused for its missing namespace
         (``create_namespace = false``, no plugin creating it) is not counted in it.
@@ -339,6 +347,7 @@ class Plan:
     immutable_checked: bool = attrs.field(default=False, eq=False)
     namespaces_to_create: tuple[NamespaceToCreate, ...] = ()
     notes: tuple[str, ...] = ()
+    creates_checked: bool = attrs.field(default=False, eq=False)
 
     @property
     def changes(self) -> list[Change]:

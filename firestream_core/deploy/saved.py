@@ -382,9 +382,17 @@ def check_unchanged(shown: Plan, fresh: Plan, *, command: str = "apply") -> None
     ...
     firestream_core.errors.PlanMismatchError: refusing to apply the plan shown: release 'web': its namespace changed since the plan was shown (the plan has apps, the config now web)
     """
+    # a release the plan shown refused (a chart that does not render, an immutable field) is
+    # refused now too, and one it let through is not refused now: apply does what was shown
+    refused = {c.name for c in shown.releases if c.problems}
+    turned = [f"release '{c.name}': the plan shown " + ("refused it, now it is not refused" if c.name in refused
+                                                        else "did not refuse it, now it is refused")
+              for c in fresh.releases if (c.name in refused) != bool(c.problems)
+              and any(s.name == c.name for s in shown.releases)]
     _check_same(tuple(_saved_release(c) for c in shown.releases), fresh, "shown",
                 f"refusing to {command} the plan shown: ",
-                f"run 'firestream {command}' again to see the plan as things are now", _namespaces(shown))
+                f"run 'firestream {command}' again to see the plan as things are now", _namespaces(shown),
+                extra=turned)
 
 
 def _namespace_problems(
@@ -411,7 +419,8 @@ def _who(releases: Sequence[tuple[str, str]]) -> str:
 
 
 def _check_same(releases: Sequence[SavedRelease], fresh: Plan, since: str, refusing: str, hint: str,
-                namespaces: Sequence[tuple[str, tuple[tuple[str, str], ...]]] = ()) -> None:
+                namespaces: Sequence[tuple[str, tuple[tuple[str, str], ...]]] = (),
+                extra: Sequence[str] = ()) -> None:
     now = {c.name: _saved_release(c) for c in fresh.releases}
     problems: list[str] = []
     for r in releases:
@@ -424,6 +433,8 @@ def _check_same(releases: Sequence[SavedRelease], fresh: Plan, since: str, refus
             problems.append(problem)
     problems += [f"release '{n}': not in the {since} plan" for n in now]
     problems += _namespace_problems(namespaces, _namespaces(fresh), since)
+    named = {p.split("'")[1] for p in problems if p.startswith("release '")}
+    problems += [p for p in extra if p.split("'")[1] not in named]
     if problems:
         raise PlanMismatchError(
             refusing + "; ".join(problems),

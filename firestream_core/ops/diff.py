@@ -392,7 +392,11 @@ class _DiffRun:
             run = release_hooks(self.helm, change, steps, rendered, chart.chart_info.hooks_disabled,
                                 run_tests=chart.settings.run_tests)
         except (HelmError, ValueError) as exc:
-            return ReleaseDiff(status="error", message=red.redact(_first_line(exc)), **base)
+            from firestream_core.tools.helm_errors import chart_render_failure
+
+            reason = chart_render_failure(exc.stderr) if isinstance(exc, HelmError) else None
+            said = f"the chart does not render with these values: {reason}" if reason else _first_line(exc)
+            return ReleaseDiff(status="error", message=red.redact(said), **base)
         _hide_secret_data(red, [*current, *rendered])
         hooks = tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in run.will_run) \
             + tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)}, run_tests)" for h in run.tests_that_run)

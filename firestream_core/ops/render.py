@@ -22,7 +22,10 @@ planned release the same way:
 The same rendering tells which upgrades the API server will refuse because they
 change an immutable field (:func:`refused_upgrades`, compared with the manifest
 helm holds): ``diff`` and ``plan --hooks`` show them, and apply refuses those
-releases before any change.
+releases before any change. :func:`check_renders` is the one pass plan makes: each
+plain upgrade, create and reinstall rendered once, a chart that does not render with
+its values (:func:`~firestream_core.tools.helm_errors.chart_render_failure`) refused
+like an immutable field.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ if TYPE_CHECKING:
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.manifests import ImmutableChange
 
-__all__ = ["INSTALL", "HelmSteps", "helm_steps", "patches", "planned_chart", "refused_upgrades", "render_as_apply",
-           "render_steps", "still_there", "unserved_kind_error"]
+__all__ = ["INSTALL", "HelmSteps", "RenderCheck", "check_renders", "helm_steps", "patches", "planned_chart",
+           "refused_upgrades", "render_as_apply", "render_steps", "renders_checked", "still_there",
+           "unserved_kind_error"]
 
 log = logging.getLogger("firestream.render")
 
@@ -240,36 +244,111 @@ def still_there(kubectl: KubectlTool | None, changes: Sequence[ImmutableChange])
     return tuple(kept)
 
 
+@attrs.frozen
+class RenderCheck:
+    """What rendering one planned change as apply runs it found (:func:`check_renders`).
+
+    :ivar immutable: the objects whose immutable fields a plain upgrade changes (the API
+        server refuses the upgrade).
+    :ivar unrenderable: helm's reason, on one line and redacted, when the chart does not render
+        with these values (a template error, a ``required`` or ``fail``, a ``values.schema.json``
+        violation, rendered YAML that does not parse, a missing dependency:
+        :func:`~firestream_core.tools.helm_errors.chart_render_failure`): apply would fail there.
+    :ivar unchecked: why the rendering could not be checked now, when it failed for another
+        reason (the cluster: unreachable, forbidden, a ``lookup``, an object another release
+        owns): apply meets, and reports, what helm says then.
+    """
+
+    immutable: tuple[ImmutableChange, ...] = ()
+    unrenderable: str | None = None
+    unchecked: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.immutable) or self.unrenderable is not None
+
+
+def renders_checked(change: Change, *, upgrades: bool = True, creates: bool = True) -> bool:
+    """True when :func:`check_renders` renders ``change``: a plain upgrade (:func:`patches`; with
+    ``upgrades``), a ``create`` or a ``reinstall`` (with ``creates``); not one already refused
+    (``Change.problems``: apply stops it whatever helm would say)."""
+    if not change.is_change or change.action == "destroy" or change.problems:
+        return False
+    if change.action in ("create", "reinstall"):
+        return creates
+    return upgrades and patches(helm_steps(change))
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of a failure, for a note (helm's own error when it is one)."""
+    if isinstance(exc, HelmError) and exc.stderr:
+        from firestream_core.tools.helm_errors import final_error
+
+        said = final_error(exc.stderr).strip()
+        if said:
+            import re
+
+            return re.sub(r"^(?:Error: )?(?:(?:INSTALLATION|UPGRADE) FAILED: )?", "", said.splitlines()[0])
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def check_renders(
+    charts: Mapping[str, HelmChart], plan: Plan, helm: Helm, project_dir: Path, repositories: Mapping[str, str],
+    *, workers: int = 4, kubectl: KubectlTool | None = None, upgrades: bool = True, creates: bool = True,
+    redact: Callable[[str], str] = str,
+) -> dict[str, RenderCheck]:
+    """Each planned change :func:`renders_checked` picks, rendered once as apply will run it
+    (:func:`render_steps`: helm's dry run of apply's own call), ``workers`` releases at once:
+    release -> what was found (releases with nothing to say are left out).
+
+    A plain upgrade is also compared with the manifest helm holds (``helm get manifest``) for
+    immutable fields (:func:`~firestream_core.tools.manifests.immutable_changes`; with
+    ``kubectl``, an object the cluster no longer holds is left out: :func:`still_there`).
+    A rendering that fails because of the chart or its values is ``unrenderable``; any other
+    failure is ``unchecked``, left to helm. ``redact`` masks what is kept of helm's words."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from firestream_core.plugin.helpers import add_chart_repository
+    from firestream_core.tools.helm_errors import chart_render_failure
+    from firestream_core.tools.manifests import immutable_changes
+
+    def check(change: Change) -> RenderCheck:
+        info = planned_chart(charts[change.name], change).chart_info
+        steps = helm_steps(change)
+        try:
+            add_chart_repository(helm, info, repositories)
+            rendered = render_steps(helm, info, project_dir, steps, crds=False)
+        except (HelmError, ValueError) as exc:
+            reason = chart_render_failure(exc.stderr) if isinstance(exc, HelmError) else None
+            if reason is not None:
+                return RenderCheck(unrenderable=redact(reason))
+            log.debug("release '%s': rendering not checked: %s", change.name, exc)
+            return RenderCheck(unchecked=redact(_reason(exc)))
+        if not patches(steps):
+            return RenderCheck()
+        try:
+            current = split_manifest(helm.get_manifest(change.name, change.namespace))
+        except (HelmError, ValueError) as exc:
+            log.debug("release '%s': immutable fields not checked: %s", change.name, exc)
+            return RenderCheck()
+        return RenderCheck(immutable=still_there(kubectl, immutable_changes(current, rendered, change.namespace)))
+
+    picked = [c for c in plan.releases
+              if c.name in charts and renders_checked(c, upgrades=upgrades, creates=creates)]
+    if not picked:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(picked)))) as pool:
+        found = dict(zip([c.name for c in picked], pool.map(check, picked), strict=True))
+    return {name: got for name, got in found.items() if got != RenderCheck()}
+
+
 def refused_upgrades(
     charts: Mapping[str, HelmChart], plan: Plan, helm: Helm, project_dir: Path, repositories: Mapping[str, str],
     *, workers: int = 4, kubectl: KubectlTool | None = None,
 ) -> dict[str, tuple[ImmutableChange, ...]]:
     """The plan's upgrades the API server will refuse: release -> the objects whose immutable
-    fields the upgrade changes (:func:`~firestream_core.tools.manifests.immutable_changes`).
-
-    Each plain upgrade (:func:`patches`) is rendered as ``diff`` renders it and compared with
-    the manifest helm holds (``helm get manifest``), ``workers`` releases at once. A release
-    that cannot be rendered or read now is left out: apply meets, and reports, what helm says.
-    With ``kubectl``, an object the cluster no longer holds is left out (:func:`still_there`)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from firestream_core.plugin.helpers import add_chart_repository
-    from firestream_core.tools.manifests import immutable_changes
-
-    def check(change: Change) -> tuple[ImmutableChange, ...]:
-        info = planned_chart(charts[change.name], change).chart_info
-        try:
-            add_chart_repository(helm, info, repositories)
-            rendered = render_steps(helm, info, project_dir, helm_steps(change), crds=False)
-            current = split_manifest(helm.get_manifest(change.name, change.namespace))
-        except (HelmError, ValueError) as exc:
-            log.debug("release '%s': immutable fields not checked: %s", change.name, exc)
-            return ()
-        return still_there(kubectl, immutable_changes(current, rendered, change.namespace))
-
-    upgrades = [c for c in plan.releases if c.is_change and c.name in charts and patches(helm_steps(c))]
-    if not upgrades:
-        return {}
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(upgrades)))) as pool:
-        found = dict(zip([c.name for c in upgrades], pool.map(check, upgrades), strict=True))
-    return {name: changes for name, changes in found.items() if changes}
+    fields the upgrade changes (:func:`check_renders` of the plain upgrades alone). A release
+    that cannot be rendered or read now is left out: apply meets, and reports, what helm says."""
+    found = check_renders(charts, plan, helm, project_dir, repositories, workers=workers, kubectl=kubectl,
+                          creates=False)
+    return {name: got.immutable for name, got in found.items() if got.immutable}

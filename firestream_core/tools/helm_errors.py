@@ -37,6 +37,7 @@ __all__ = [
     "HINTS",
     "UNREACHABLE",
     "ReleaseNotFoundError",
+    "chart_render_failure",
     "classify",
     "final_error",
     "helm_error",
@@ -159,6 +160,62 @@ def classify(stderr: str, *, op: str = "") -> type[HelmError]:
     if re.search(_RENDER, stderr):
         return RenderError
     return HelmCommandError
+
+
+_CHART_FAULT = (
+    r"(?is)^(?:execution error at \(|parse error (?:at|in) |template: |values don't meet the specifications of the schema"
+    r"|YAML parse error on |[^\s:]+/templates/[^\s:]+:\d+(?::\d+)?\s+executing \""
+    r"|an error occurred while checking for chart dependencies|found in Chart\.yaml, but missing in charts/)"
+)
+"""How helm words a failure that is the chart's or its values' own, whatever the cluster
+(helm's ``pkg/engine``, ``pkg/chart/.../util/jsonschema.go``, ``pkg/action/install.go``, the
+same in helm 3.19 and 4.3): a ``fail`` or ``required`` (``execution error at (FILE:L:C): MSG``),
+a template that does not parse (``parse error at (FILE:L): ...``) or does not execute (helm 3:
+``template: FILE:L:C: executing ...``; helm 4 the same without ``template:``, over three lines),
+a ``values.schema.json`` violation, rendered YAML that does not parse (``YAML parse error on
+FILE: ...``) and a dependency missing from ``charts/``."""
+
+_CLUSTER_IN_RENDER = r"(?i)error calling lookup"
+"""A template error that the cluster caused: a ``lookup`` the API server did not answer."""
+
+_HELM_PREFIX = r"(?i)^(?:Error: )?(?:(?:INSTALLATION|UPGRADE) FAILED: )?"
+
+
+def chart_render_failure(stderr: str) -> str | None:
+    """helm's reason, on one line, when a rendering failed because of the chart or its values
+    (:data:`_CHART_FAULT`); None when the failure is, or may be, the cluster's: an unreachable
+    or slow API server, a lock, a repository or registry, a kind not served, an object another
+    release owns, a ``lookup`` that failed, anything not recognised.
+
+    ``stderr`` is already redacted (it is a :class:`~firestream_core.errors.HelmError`'s).
+
+    >>> chart_render_failure('Error: INSTALLATION FAILED: execution error at (web/templates/a.yaml:7:15): '
+    ...                      'A valid .Values.auth.password entry is required!')
+    'execution error at (web/templates/a.yaml:7:15): A valid .Values.auth.password entry is required!'
+    >>> chart_render_failure("Error: values don't meet the specifications of the schema(s) in the following "
+    ...                      "chart(s):\\nweb:\\n- at '/replicaCount': got string, want integer\\n")
+    "values don't meet the specifications of the schema(s): web: at '/replicaCount': got string, want integer"
+    >>> chart_render_failure('Error: Kubernetes cluster unreachable: Get "https://k:6443/version": dial tcp: '
+    ...                      'connection refused') is None
+    True
+    """
+    said = final_error(stderr).strip()
+    reason = re.sub(_HELM_PREFIX, "", said)
+    # helm's own error begins with what failed: a message a chart writes itself (a fail's)
+    # may say "not found" or "timeout" without being either
+    if not re.match(_CHART_FAULT, reason) or re.search(_CLUSTER_IN_RENDER, reason):
+        return None
+    lines = [line.strip() for line in reason.splitlines() if line.strip() and not line.strip().startswith("Error: ")]
+    if lines and lines[0].startswith("values don't meet the specifications"):
+        head = "values don't meet the specifications of the schema(s):"
+        parts: list[str] = []
+        for line in lines[1:]:
+            if line.startswith("- "):
+                parts.append(("; " if parts and not parts[-1].endswith(":") else " ") + line[2:])
+            else:
+                parts.append((" " if not parts else "; ") + line)
+        return head + "".join(parts)
+    return " ".join(lines)
 
 
 _INVALID = (r'(?:object (?P<ns>[^/\s:]+)/[^\s:]+ [^:]*?: )?(?P<kind>[A-Za-z]+)(?:\.(?P<group>[a-z0-9.-]+))? '

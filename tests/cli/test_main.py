@@ -185,7 +185,7 @@ def test_a_valid_apply_imports_no_test_runner_and_compiles_no_error_pattern(
         cwd=d,
     )
     assert r.stdout.splitlines()[-1] == (
-        "code: 0 loaded: [] compiled: [] of 13 yaml at dispatch: True in lifecycles: []"), r.stdout + r.stderr
+        "code: 0 loaded: [] compiled: [] of 16 yaml at dispatch: True in lifecycles: []"), r.stdout + r.stderr
     assert [c.op for c in fake_helm.call_log() if c.op == "upgrade"] == ["upgrade", "upgrade"]
 
 

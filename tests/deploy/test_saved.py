@@ -190,3 +190,25 @@ def test_a_failed_rename_leaves_no_temporary_file(tmp_path: Path, monkeypatch: p
     with pytest.raises(FirestreamError, match="Read-only file system"):
         write_saved(saved_plan(plan, config=tmp_path / "firestream.toml"), tmp_path / "plan.json")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_plan_after_the_prompt_must_refuse_exactly_what_the_plan_shown_refused(tmp_path: Path) -> None:
+    """A release refused in the plan shown (a chart that did not render) and let through in the
+    plan made after the prompt, or the other way round, refuses the apply by name."""
+    import attrs
+
+    from firestream_core.deploy.saved import check_unchanged
+
+    plan = make_plan([chart("a"), chart("b")], [], State(), project_dir=tmp_path)
+
+    def refusing(*names: str):  # noqa: ANN202
+        return attrs.evolve(plan, releases=tuple(
+            attrs.evolve(c, problems=(f"release '{c.name}': the chart does not render",)) if c.name in names else c
+            for c in plan.releases))
+
+    check_unchanged(refusing("a"), refusing("a"))  # the same refusals: accepted
+    with pytest.raises(PlanMismatchError) as caught:
+        check_unchanged(refusing("a"), refusing("b"))
+    assert str(caught.value) == (
+        "refusing to apply the plan shown: release 'a': the plan shown refused it, now it is not refused; "
+        "release 'b': the plan shown did not refuse it, now it is refused")

@@ -326,7 +326,8 @@ def test_refuses_without_yes_off_a_terminal(env, fake_helm, monkeypatch, capsys)
     assert main(["apply", "-f", str(path), *env.flags]) == 1
     err = capsys.readouterr().err
     assert "refusing to apply without confirmation: stdin is not a terminal" in err
-    assert fake_helm.call_log("upgrade") == [] and fake_helm.releases() == []
+    # (the plan shown renders the create: helm's dry run, which changes nothing)
+    assert applied_upgrades(fake_helm) == [] and fake_helm.releases() == []
 
 
 def test_detailed_exitcode(env, capsys):

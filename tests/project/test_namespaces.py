@@ -117,6 +117,7 @@ def test_create_namespace_false_into_a_missing_namespace_is_refused_and_apply_ch
     assert f"error: the plan refuses release 'db': {refusal}" in captured.err
     assert "Traceback" not in captured.err
 
+    fake_helm.reset_calls()  # the plan's dry runs of the creates it renders are not apply's
     assert main(["apply", "--yes", *env.flags]) == 1
     assert [c.release for c in fake_helm.call_log("upgrade")] == ["api"]  # db and its dependent web: nothing
     # with the namespace made by someone, the same config passes

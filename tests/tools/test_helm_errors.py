@@ -180,3 +180,82 @@ def test_other_invalid_objects_are_not_immutable_fields() -> None:
               "spec.replicas: Invalid value: -1: must be greater than or equal to 0\n")
     assert classify(stderr, op="upgrade") is HelmCommandError
     assert immutable_refusals(stderr) == []
+
+
+# -- a rendering that fails because of the chart or its values (plan refuses it) -------------------
+# helm 3.19 and 4.3's own words, as they printed them for small charts against the emulator
+# (`helm upgrade --install --dry-run=server`; `install --replace` adds INSTALLATION FAILED)
+CHART_FAULTS = [
+    ("Error: execution error at (required-app/templates/secret.yaml:7:15): A valid .Values.auth.password entry is "
+     "required!", "execution error at (required-app/templates/secret.yaml:7:15): A valid .Values.auth.password "
+     "entry is required!"),
+    ("Error: INSTALLATION FAILED: execution error at (fail-app/templates/cm.yaml:2:4): controller.kind must be one "
+     "of Deployment, DaemonSet or Both", "execution error at (fail-app/templates/cm.yaml:2:4): controller.kind must "
+     "be one of Deployment, DaemonSet or Both"),
+    ("Error: values don't meet the specifications of the schema(s) in the following chart(s):\nschema-app:\n"
+     "- at '/mode': value must be one of 'a', 'b'\n- at '/password': '***' does not match pattern '^[a-z]+$'\n\n",
+     "values don't meet the specifications of the schema(s): schema-app: at '/mode': value must be one of 'a', "
+     "'b'; at '/password': '***' does not match pattern '^[a-z]+$'"),
+    ("Error: YAML parse error on yaml-app/templates/cm.yaml: error converting YAML to JSON: yaml: line 7: mapping "
+     "values are not allowed in this context", "YAML parse error on yaml-app/templates/cm.yaml: error converting "
+     "YAML to JSON: yaml: line 7: mapping values are not allowed in this context"),
+    ('Error: parse error at (parse-app/templates/cm.yaml:4): unexpected "}" in operand',
+     'parse error at (parse-app/templates/cm.yaml:4): unexpected "}" in operand'),
+    ('Error: template: exec-app/templates/cm.yaml:6:15: executing "exec-app/templates/cm.yaml" at '
+     "<.Values.missing.deep>: nil pointer evaluating interface {}.deep",
+     'template: exec-app/templates/cm.yaml:6:15: executing "exec-app/templates/cm.yaml" at <.Values.missing.deep>: '
+     "nil pointer evaluating interface {}.deep"),
+    # helm 4 words a template that does not execute over three lines, without "template:"
+    ('Error: exec-app/templates/cm.yaml:6:15\n  executing "exec-app/templates/cm.yaml" at <.Values.missing.deep>:\n'
+     "    nil pointer evaluating interface {}.deep\n",
+     'exec-app/templates/cm.yaml:6:15 executing "exec-app/templates/cm.yaml" at <.Values.missing.deep>: '
+     "nil pointer evaluating interface {}.deep"),
+    ("Error: An error occurred while checking for chart dependencies. You may need to run `helm dependency build` "
+     "to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: common",
+     "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to "
+     "fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: common"),
+    # a fail's own words are the chart's, even when they sound like a cluster's
+    ("Error: execution error at (vault/templates/_helpers.tpl:3:8): install into namespace default is forbidden",
+     "execution error at (vault/templates/_helpers.tpl:3:8): install into namespace default is forbidden"),
+]
+
+NOT_THE_CHARTS = [
+    'Error: Kubernetes cluster unreachable: Get "http://127.0.0.1:1/version": dial tcp 127.0.0.1:1: connect: '
+    "connection refused",
+    'Error: kubernetes cluster unreachable: Get "http://127.0.0.1:1/version": dial tcp 127.0.0.1:1: connect: '
+    "connection refused",
+    # a lookup the API server did not answer
+    'Error: template: l/templates/cm.yaml:1:10: executing "l/templates/cm.yaml" at <lookup "v1" "Secret" '
+    '.Release.Namespace "x">: error calling lookup: secrets "x" is forbidden: User "ci" cannot get resource',
+    # an object another release (or nobody) owns
+    'Error: Unable to continue with install: ConfigMap "taken" in namespace "default" exists and cannot be imported '
+    "into the current release: invalid ownership metadata",
+    'Error: unable to build kubernetes objects from release manifest: resource mapping not found for name: "g" '
+    'namespace: "" from "": no matches for kind "Gadget" in version "example.com/v1"',
+    "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress",
+    "Error: INSTALLATION FAILED: context deadline exceeded",
+    'Error: chart requires kubeVersion: >=1.35.0-0 which is incompatible with Kubernetes v1.34.5',
+    "Error: something nobody has seen before",
+]
+
+
+@pytest.mark.parametrize(("stderr", "reason"), CHART_FAULTS)
+def test_a_rendering_the_chart_or_its_values_made_fail_gives_helms_reason_on_one_line(stderr, reason):
+    from firestream_core.tools.helm_errors import chart_render_failure
+
+    assert chart_render_failure(stderr) == reason
+
+
+@pytest.mark.parametrize("stderr", NOT_THE_CHARTS)
+def test_a_failure_that_may_be_the_clusters_is_not_the_charts(stderr):
+    from firestream_core.tools.helm_errors import chart_render_failure
+
+    assert chart_render_failure(stderr) is None
+
+
+def test_klog_lines_before_helms_error_do_not_hide_it():
+    from firestream_core.tools.helm_errors import chart_render_failure
+
+    stderr = ("W1207 12:00:01.000000   12345 reflector.go:561] failed to list: connection refused\n"
+              "Error: INSTALLATION FAILED: execution error at (a/templates/x.yaml:1:4): set image.tag\n")
+    assert chart_render_failure(stderr) == "execution error at (a/templates/x.yaml:1:4): set image.tag"

@@ -172,8 +172,9 @@ def run(args: argparse.Namespace) -> int:
     from firestream_core.cli.progress import format_plan, use_color
 
     project = load_project(args)
-    # as apply: an upgrade the API server will refuse (an immutable field) is shown refused
-    plan = project.refuse_immutable(project.plan(selection(args, project)))
+    # as apply: an upgrade the API server will refuse (an immutable field), a change whose chart
+    # does not render with its values, is shown refused
+    plan = project.refuse_before_apply(project.plan(selection(args, project)))
     if getattr(args, "hooks", False):
         from firestream_core.ops.helm_hooks import (
             print_plan_hooks,  # which helm hooks each change fires

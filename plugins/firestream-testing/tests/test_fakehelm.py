@@ -363,3 +363,23 @@ def test_docs_testing_md_documents_the_fake_helm_as_it_is() -> None:
     documented = {name for cell in first_cells for name in re.findall(r"`([a-z_]+)", cell)}
     public = {n for n, _ in inspect.getmembers(FakeHelm) if not n.startswith("_")} | {"binary"}
     assert documented == public
+
+
+def test_a_chart_that_does_not_render_fails_every_rendering_and_records_nothing(
+        fake_helm: FakeHelm, chart_dir: Path, tmp_path: Path) -> None:
+    from firestream_core.errors import RenderError
+    from firestream_core.tools.helm_errors import chart_render_failure
+
+    helm = fake_helm.helm()
+    fake_helm.fail_render("app")
+    i = info(chart_dir)
+    for call in (lambda: helm.render_release(i, tmp_path), lambda: helm.upgrade_install(i, tmp_path),
+                 lambda: helm.template(i, tmp_path)):
+        with pytest.raises(RenderError) as exc:
+            call()
+        assert chart_render_failure(exc.value.stderr) == (
+            "execution error at (demo/templates/secret.yaml:7:15): A valid .Values.auth.password entry is required!")
+    assert fake_helm.releases() == []
+    assert helm.upgrade_install(info(chart_dir, name="other"), tmp_path) == 1  # only that release's chart
+    fake_helm.clear_failures()
+    assert helm.upgrade_install(i, tmp_path) == 1

@@ -39,12 +39,15 @@ What it does (``helm <command>``):
                             ``install`` re-uses the name of a release
                             uninstalled with ``--keep-history`` only with
                             ``--replace`` (the history goes on); an
-                            ``install --dry-run`` checks no name, as helm's
+                            ``install --dry-run`` checks no name, as helm's;
+                            a chart :meth:`FakeHelm.fail_render` breaks fails
+                            to render (a dry run too), nothing recorded
 ``uninstall`` / ``delete``  ``--ignore-not-found``, ``--keep-history``
 ``status`` ``history``      ``-o json`` (and a readable table)
 ``rollback``                ``NAME [REVISION]``
 ``get values|manifest|all`` ``--all``, ``--revision``, ``-o json``
 ``template``                a ConfigMap manifest holding the values' keys
+                            (or the :meth:`FakeHelm.fail_render` error)
 ``repo add|update|list|remove``  ``--force-update``, ``--password-stdin``; one set of
                             repositories per ``$HELM_REPOSITORY_CONFIG`` (a
                             firestream run's own), else the user's

@@ -94,10 +94,22 @@ class FakeHelm:
     def fail_on(self, release: str, op: str = "upgrade", message: str = "injected failure",
                 times: int | None = None) -> None:
         """Make ``op`` (``upgrade``, ``uninstall``, ``rollback``, ``test``, ``template``,
-        ``repo add``, ``registry login``, ``pull``) fail for ``release`` (``"*"``: any) with
+        ``repo add``, ``registry login``, ``pull``; a chart that does not render:
+        :meth:`fail_render`) fail for ``release`` (``"*"``: any) with
         ``message`` in helm's stderr; ``times`` limits how often (None: always)."""
         with self._store.locked() as state:
             state["failures"].append({"release": release, "op": op, "message": message, "times": times})
+
+    def fail_render(self, release: str, message: str = "") -> None:
+        """Make ``release``'s chart (``"*"``: every release's) fail to render with its values, as a
+        chart's ``required`` does: every ``install`` / ``upgrade`` of it (a ``--dry-run`` too)
+        and ``template`` fails, nothing recorded, with ``message`` as helm's reason (by default
+        ``execution error at (CHART/templates/secret.yaml:7:15): A valid .Values.auth.password
+        entry is required!``), the way the real helm words it. A message that is not a chart's
+        error (``Kubernetes cluster unreachable: ...``) makes a rendering that fails for another
+        reason."""
+        with self._store.locked() as state:
+            state["failures"].append({"release": release, "op": "render", "message": message, "times": None})
 
     def clear_failures(self) -> None:
         with self._store.locked() as state:

@@ -40,6 +40,7 @@ from firestream_testing.fakehelm.store import (
     find,
     latest,
     now,
+    render_failure,
 )
 
 
@@ -223,6 +224,9 @@ class Invocation(ReleaseCommands):
         if failure is not None:
             raise Exit(1, f"Error: {failure}")
         meta = chart_meta(ref, args.value("--version"), state)
+        unrendered = render_failure(state, name, meta["name"])
+        if unrendered is not None:
+            raise Exit(1, f"Error: {unrendered}")
         rev = {"chart": meta["name"], "version": meta["version"], "values": values_of(args)}
         print(manifest(name, namespace_of(args), rev), end="")
 

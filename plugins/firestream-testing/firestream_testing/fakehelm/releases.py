@@ -18,7 +18,16 @@ from firestream_testing.fakehelm.helmio import (
     release_json,
     values_of,
 )
-from firestream_testing.fakehelm.store import Store, delay_of, failure_for, find, key, latest, now
+from firestream_testing.fakehelm.store import (
+    Store,
+    delay_of,
+    failure_for,
+    find,
+    key,
+    latest,
+    now,
+    render_failure,
+)
 
 
 @dataclass
@@ -98,6 +107,9 @@ def _begin(state: dict[str, Any], up: _Upgrade) -> tuple[str | None, float, dict
     meta = chart_meta(up.ref, up.args.value("--version"), state)
     rel = find(state, up.name, up.namespace)
     _check_release(rel, up)
+    unrendered = render_failure(state, up.name, meta["name"])
+    if unrendered is not None:  # helm renders before it records anything (pkg/action/install.go)
+        raise Exit(1, f"Error: {up.word} FAILED: {unrendered}")
     failure = failure_for(state, up.name, "upgrade")
     delay = delay_of(state, up.name)
     if up.dry_run:

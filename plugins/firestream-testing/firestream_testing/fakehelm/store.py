@@ -107,6 +107,15 @@ def failure_for(state: dict[str, Any], release: str, op: str) -> str | None:
     return None
 
 
+def render_failure(state: dict[str, Any], release: str, chart: str) -> str | None:
+    """helm's error line when ``release``'s chart does not render (``FakeHelm.fail_render``)."""
+    message = failure_for(state, release, "render")
+    if message is None:
+        return None
+    return message or (f"execution error at ({chart}/templates/secret.yaml:7:15): "
+                       "A valid .Values.auth.password entry is required!")
+
+
 def delay_of(state: Mapping[str, Any], release: str) -> float:
     delays = state["delays"]
     return float(delays.get(release, delays.get("*", 0.0)))
