@@ -114,7 +114,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_override_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("--hooks", action="store_true",
-                        help="also render the changed releases and show their chart's helm hooks")
+                        help="also show the helm hooks of each changed release's chart (rendered with hooks on)")
     parser.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 0 when there are no changes, 2 when there are, 1 on error")
     parser.add_argument("--out", metavar="FILE", default=None,
