@@ -300,6 +300,7 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     if options_of(chart).upgrade_crds and crds_step_due(context, info, probe=(KIND,)):
         # every create or upgrade over existing CRDs applies them first (exec): the plan lists it
         context.exec_step(crd_step_line(info.version))
+    cluster_out_of_date(chart, context)
     installed = current_release(chart, context)
     if installed is None or not info.version or installed.chart_version in ("", info.version):
         return None
@@ -307,6 +308,38 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     if crossed:
         context.require_breaking_version(BreakingVersion(crossed[-1][0]))
     return None
+
+
+def cluster_out_of_date(chart: HelmChart, context: DeployContext) -> None:
+    """An installed release whose Kafka cluster (``kafka_cluster``) is gone is out of date.
+
+    ``post_exec`` creates the Kafka and its node pool, outside helm: a plan that only
+    compared helm's release said ``no-op`` when someone had deleted them, and apply left
+    the cluster missing. The plan reads both (one ``kubectl get`` each) for an installed
+    release and says so (``context.out_of_date``): apply then runs the lifecycle, and
+    ``post_exec`` applies them again. A read that fails is a note. Nothing for a create,
+    no cluster configured, or ``firestream validate``.
+    """
+    from firestream_core.plugin import FirestreamError
+
+    from .cluster import KIND, POOL_KIND, pool_name
+
+    cluster = options_of(chart).kafka_cluster
+    installed = context.installed
+    if cluster is None or context.offline or installed is None or installed.status == "uninstalled":
+        return
+    ns = chart.chart_info.namespace_name
+    gone = []
+    try:
+        for kind, name, what in ((KIND, cluster.name, "Kafka cluster"), (POOL_KIND, pool_name(cluster), "node pool")):
+            if context.kubectl.get(kind, name, namespace=ns) is None:
+                gone.append(f"{what} '{name}'")
+    except FirestreamError as exc:
+        context.note(f"Kafka cluster '{cluster.name}' could not be read ({(str(exc).splitlines() or ['failed'])[0]})")
+        return
+    if gone:
+        context.out_of_date(f"{' and '.join(gone)} (namespace '{ns}') missing: post_exec creates "
+                            f"{'them' if len(gone) > 1 else 'it'} again")
 
 
 @hookimpl

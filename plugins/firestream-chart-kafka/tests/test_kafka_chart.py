@@ -199,3 +199,34 @@ def test_a_destroy_plan_shows_the_kafka_cluster_deletion_only_when_asked() -> No
         f"delete Kafka cluster 'events' and node pool 'events-nodes' (namespace '{chart.chart_info.namespace_name}') "
         "before the operator is uninstalled (delete_cluster_on_destroy = true); its volume claims and their data "
         "go too (delete_claim = true)"]
+
+
+def test_a_kafka_cluster_that_cannot_be_read_is_a_note_and_none_is_read_for_a_create() -> None:
+    """cluster_out_of_date: a plan that may not read the Kafka resources (RBAC) notes it and stays
+    as it was; a create, or a release without kafka_cluster, reads nothing."""
+    import attrs
+    from firestream_chart_kafka.hooks import cluster_out_of_date
+
+    from firestream_core.errors import HelmError
+    from firestream_core.model import InstalledRelease
+    from firestream_core.plugin.context import DeployContext
+
+    reads: list[str] = []
+
+    class Forbidden:
+        def get(self, kind: str, name: str, **_: object) -> None:
+            reads.append(name)
+            raise HelmError(f'kafkas.kafka.strimzi.io "{name}" is forbidden: User "ci" cannot get it\nmore')
+
+    chart = attrs.evolve(KafkaChart.default(), options=KafkaOptions(kafka_cluster=KafkaCluster(name="events")))
+    info = chart.chart_info
+    seen = InstalledRelease(info.name, info.namespace_name, revision=1, status="deployed",
+                            chart="strimzi-kafka-operator-1.2.0")
+    context = DeployContext(helm=None, kubectl=Forbidden(), installed=seen)  # type: ignore[arg-type]
+    cluster_out_of_date(chart, context)
+    assert context.notes == ["Kafka cluster 'events' could not be read (kafkas.kafka.strimzi.io \"events\" is "
+                             "forbidden: User \"ci\" cannot get it)"]
+    assert context.out_of_date_reasons == [] and reads == ["events"]
+    cluster_out_of_date(chart, DeployContext(helm=None, kubectl=Forbidden()))  # type: ignore[arg-type]
+    cluster_out_of_date(KafkaChart.default(), DeployContext(helm=None, kubectl=Forbidden(), installed=seen))  # type: ignore[arg-type]
+    assert reads == ["events"]

@@ -82,6 +82,15 @@ def test_install_noop_drift_and_destroy_with_a_cluster(
     assert drift.status == "in-sync", drift.to_dict()
     assert drift.checked >= 6  # ServiceAccount, ClusterRole, 2 RoleBindings, ConfigMap, Deployment
 
+    # the Kafka cluster post_exec made, deleted behind firestream's back: the plan says so, apply makes it again
+    kube.run(["kubectl", "delete", KIND, "events", "-n", kube.namespace])
+    change = project(kube, helm_bin, deploy_chart_repo, tmp_path, body).plan()["kafka"]
+    assert change.action == "upgrade"
+    assert f"Kafka cluster 'events' (namespace '{kube.namespace}') missing: post_exec creates it again" in change.reasons
+    assert project(kube, helm_bin, deploy_chart_repo, tmp_path, body).apply().ok
+    assert kube.kubectl().get(KIND, "events", namespace=kube.namespace) is not None
+    assert project(kube, helm_bin, deploy_chart_repo, tmp_path, body).plan()["kafka"].action == "no-op"
+
     gone = again.destroy()
     assert gone.ok, gone.to_dict()
     assert kube.kubectl().get(KIND, "events", namespace=kube.namespace) is None
