@@ -1218,8 +1218,9 @@ class Project:
     def _chart_type_destroy_steps(self, chart: HelmChart) -> list[str]:
         """What ``chart``'s type removes besides helm's uninstall on a destroy (``ChartType.destroy_steps``).
 
-        A plugin's failure here is the plugin's error, named (a destroy plan must not hide
-        what its hooks will delete).
+        A plugin failing here blocks no destroy (as its ``contribute_values`` does not: a
+        destroy plan reads no desired state), nor is its silence taken for "nothing": the
+        line says that what its hooks delete is not known, naming the plugin and the error.
         """
         try:
             reg = self.manager.chart_type(chart.chart_type)
@@ -1230,12 +1231,10 @@ class Project:
             return []
         try:
             lines = steps(chart, self.project_dir)
-        except Exception as exc:
-            from firestream_core.errors import PluginError
-
-            raise PluginError(f"plugin '{reg.plugin_name}': chart type '{chart.chart_type}': destroy_steps failed "
-                              f"for release '{chart.chart_info.name}': {type(exc).__name__}: "
-                              f"{self.redactor.redact(str(exc))}") from exc
+        except Exception as exc:  # noqa: BLE001 - said in the plan, not raised: see above
+            return [self.redactor.redact(
+                f"unknown: plugin '{reg.plugin_name}' could not say what its hooks delete besides helm's "
+                f"uninstall (destroy_steps: {type(exc).__name__}: {exc})")]
         return [self.redactor.redact(str(s)) for s in lines or ()]
 
     def cluster_identity(self) -> ClusterIdentity:
