@@ -339,7 +339,7 @@ def cluster_out_of_date(chart: HelmChart, context: DeployContext) -> None:
         return
     if gone:
         context.out_of_date(f"{' and '.join(gone)} (namespace '{ns}') missing: post_exec creates "
-                            f"{'them' if len(gone) > 1 else 'it'} again")
+                            f"{'them' if len(gone) > 1 else 'it'}")
 
 
 @hookimpl

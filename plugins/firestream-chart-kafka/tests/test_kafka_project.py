@@ -86,7 +86,7 @@ def test_install_noop_drift_and_destroy_with_a_cluster(
     kube.run(["kubectl", "delete", KIND, "events", "-n", kube.namespace])
     change = project(kube, helm_bin, deploy_chart_repo, tmp_path, body).plan()["kafka"]
     assert change.action == "upgrade"
-    assert f"Kafka cluster 'events' (namespace '{kube.namespace}') missing: post_exec creates it again" in change.reasons
+    assert f"Kafka cluster 'events' (namespace '{kube.namespace}') missing: post_exec creates it" in change.reasons
     assert project(kube, helm_bin, deploy_chart_repo, tmp_path, body).apply().ok
     assert kube.kubectl().get(KIND, "events", namespace=kube.namespace) is not None
     assert project(kube, helm_bin, deploy_chart_repo, tmp_path, body).plan()["kafka"].action == "no-op"
