@@ -342,12 +342,20 @@ def test_the_runs_login_stays_in_its_own_folder_and_the_users_own_logins_still_w
     monkeypatch.setenv("FS_TEST_OCI_PW", oci_registry.password)
     monkeypatch.setenv("FIRESTREAM_CACHE_DIR", str(tmp_path / "cache"))
     project = load(_oci_project(tmp_path, kube, oci_registry), kube, helm_bin)
-    result = project.apply()
-    assert result.ok, {n: o.reason for n, o in result.releases.items()}
-    assert not users.exists() or oci_registry.host not in users.read_text()  # never written there
-    (run,) = (tmp_path / "cache" / "helm-repositories").iterdir()
-    assert oci_registry.host in (run / "registry.json").read_text()  # the run's own copy has it
-    assert (run / "registry.json").stat().st_mode & 0o777 == 0o600
+    import gc
+
+    # the run's folder goes when its Helm is collected (a reference cycle: the cyclic collector,
+    # at any moment once apply returns): held off until the folder was looked at
+    gc.disable()
+    try:
+        result = project.apply()
+        assert result.ok, {n: o.reason for n, o in result.releases.items()}
+        assert not users.exists() or oci_registry.host not in users.read_text()  # never written there
+        (run,) = (tmp_path / "cache" / "helm-repositories").iterdir()
+        assert oci_registry.host in (run / "registry.json").read_text()  # the run's own copy has it
+        assert (run / "registry.json").stat().st_mode & 0o777 == 0o600
+    finally:
+        gc.enable()
     # (removed with the run's folder when its Helm goes or the process ends: tests/tools/test_helm_repos.py)
 
     # the user logs in with their own helm; a project without credentials uses that login
