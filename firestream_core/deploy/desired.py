@@ -791,20 +791,25 @@ def chart_yaml(path: Path) -> dict[str, Any]:
 
 
 def _read_chart_yaml(path: Path) -> dict[str, Any]:
+    """The first YAML document of the chart's ``Chart.yaml``, read as the files pass reads it
+    (``config/files.py``, helm's way: later documents ignored, aliases bounded), so the plan
+    names the chart helm installs from every ``Chart.yaml`` that ``validate`` passes."""
     import yaml
+
+    from firestream_core.tools.values import load_values_yaml_all
 
     try:
         if path.is_dir():
-            text: str | bytes = (path / "Chart.yaml").read_text()
+            text = (path / "Chart.yaml").read_text(encoding="utf-8")
         else:
             from firestream_core.tools.chartfiles import archive_files
 
-            text = archive_files(path, lambda name: name == "Chart.yaml").get("Chart.yaml", b"")
-        # libyaml's parser when there is one (the schema of yaml.safe_load, ~8x faster)
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+            text = archive_files(path, lambda name: name == "Chart.yaml").get("Chart.yaml", b"").decode("utf-8")
+        docs = load_values_yaml_all(text)
+    except (OSError, ValueError, yaml.YAMLError, RecursionError) as exc:
         log.debug("cannot read %s's Chart.yaml: %s", path, type(exc).__name__)
         return {}
+    data = docs[0] if docs else None
     return data if isinstance(data, dict) else {}
 
 

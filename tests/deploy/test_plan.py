@@ -430,6 +430,22 @@ def test_local_chart_reads_chart_yaml(tmp_path: Path) -> None:
     assert plan["web"].reasons == ("version changed 0.2.0 -> 0.3.0",)
 
 
+def test_a_chart_yaml_with_a_second_document_is_planned_by_its_first_as_helm_reads_it(tmp_path: Path) -> None:
+    """helm (and ``validate``) read the first document of ``Chart.yaml``; the plan's reader refused
+    the file as a whole, planned the release by the folder's name and the config's version, and
+    so showed ``chart changed webapp -> web`` on every plan."""
+    d = tmp_path / "charts" / "web"
+    d.mkdir(parents=True)
+    (d / "Chart.yaml").write_text("apiVersion: v2\nname: webapp\nversion: 0.3.0\n---\nfoo: bar\n")
+    c = GenericChart.for_chart("web", "", path=Path("charts/web"))
+    rec = recorded(c, tmp_path)
+    rec.chart_digest = chart_digest(d)
+    plan = make_plan([c], [installed("web", chart_name="webapp", version="0.3.0")],
+                     state_of(rec), project_dir=tmp_path)
+    assert (plan["web"].desired_chart, plan["web"].desired_version) == ("webapp", "0.3.0")
+    assert plan["web"].action == "no-op"
+
+
 def test_missing_values_file_is_a_reason_not_a_crash(tmp_path: Path) -> None:
     c = chart("db")
     c.chart_info.values_files.append(tmp_path / "nope.yaml")
