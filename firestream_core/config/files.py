@@ -228,44 +228,45 @@ def missing_dependencies(folder: Path) -> list[str]:
     :raises ValueError: what helm refuses, named.
     :raises OSError: an archive cannot be read.
     """
-    if not folder.is_dir():
-        return _archive_missing_dependencies(folder)
-    meta = _chart_yaml(folder / "Chart.yaml", required=True)
-    _check_metadata(meta)
-    deps = meta.get("dependencies")
-    requirements = _chart_yaml(folder / "requirements.yaml", required=False)
-    if requirements.get("dependencies") is not None:
-        deps = requirements["dependencies"]
-        _check_dependencies(deps, "requirements.yaml")
-    if not deps:
-        return []
-    present = _subchart_names(folder / "charts")
-    return [n for n in dict.fromkeys(d["name"] for d in deps) if n not in present]
-
-
-def _archive_missing_dependencies(archive: Path) -> list[str]:
-    """:func:`missing_dependencies` of a chart archive, from the files helm would load of it."""
+    if folder.is_dir():
+        meta = _chart_yaml(folder / "Chart.yaml", required=True)
+        return _missing(meta, lambda: _chart_yaml(folder / "requirements.yaml", required=False),
+                        lambda: _subchart_names(folder / "charts"))
     from firestream_core.tools.chartfiles import archive_files
 
-    files = archive_files(archive, _wanted_member)
+    files = archive_files(folder, _wanted_member)  # what helm would load of the archive
     if "Chart.yaml" not in files:
         raise ValueError("the archive holds no Chart.yaml (helm: Chart.yaml file is missing)")
     meta = _mapping("Chart.yaml", files["Chart.yaml"], required=True)
+    return _missing(meta, lambda: _mapping("requirements.yaml", files.get("requirements.yaml"), required=False),
+                    lambda: _archive_subchart_names(files))
+
+
+def _missing(meta: dict[str, Any], read_requirements: Callable[[], dict[str, Any]],
+             present: Callable[[], set[str]]) -> list[str]:
+    """helm's checks of a chart's metadata and dependencies (a folder's or an archive's): the
+    names listed that ``present()``, the subcharts' names, does not hold."""
     _check_metadata(meta)
     deps = meta.get("dependencies")
-    requirements = _mapping("requirements.yaml", files.get("requirements.yaml"), required=False)
+    requirements = read_requirements()
     if requirements.get("dependencies") is not None:
         deps = requirements["dependencies"]
         _check_dependencies(deps, "requirements.yaml")
     if not deps:
         return []
-    present: set[str] = set()
+    found = present()
+    return [n for n in dict.fromkeys(d["name"] for d in deps) if n not in found]
+
+
+def _archive_subchart_names(files: dict[str, bytes]) -> set[str]:
+    """The names of the subcharts among an archive's ``charts/`` members (:func:`_wanted_member`)."""
+    names = set()
     for member, data in files.items():
         if member.startswith("charts/"):
             name = _archive_chart_name(data) if member.endswith(".tgz") else _chart_name(data)
             if name:
-                present.add(name)
-    return [n for n in dict.fromkeys(d["name"] for d in deps) if n not in present]
+                names.add(name)
+    return names
 
 
 def _wanted_member(name: str) -> bool:
