@@ -1534,7 +1534,7 @@ class Project:
             else:
                 self._check_plan_releases(plan)
             if not destroy:  # an upgrade the API server refuses is stopped before any change
-                # (a create is not rendered here: docs/usage.md, "What plan renders")
+                # (a create only when its plugin writes before helm: docs/usage.md, "What plan renders")
                 plan = self.refuse_before_apply(plan, creates=False, helm=tools[1], kubectl=tools[2])
             return Run(self._run_input(), plan, tools, backend, options).go()
 
@@ -1551,7 +1551,11 @@ class Project:
           manifest helm holds: one that changes an immutable field (a Deployment's selector, a
           StatefulSet's volumeClaimTemplates: :func:`~firestream_core.tools.manifests.immutable_changes`)
           fails inside helm, its earlier objects already patched;
-        * with ``creates``, each planned ``create`` and ``reinstall`` is rendered too;
+        * with ``creates``, each planned ``create`` and ``reinstall`` is rendered too; without
+          it, only those whose chart type changes the cluster before helm renders
+          (:meth:`~firestream_core.plugin.manager.FirestreamPluginManager.acts_before_helm`:
+          a plugin's ``pre_exec`` or ``exec``, a Secret, a namespace, CRDs), so that none of
+          it runs for a chart helm then refuses;
         * a change whose chart does not render with its values (a template error, a
           ``required`` or ``fail``, a ``values.schema.json`` violation, rendered YAML that does
           not parse, a missing dependency) is refused, with helm's reason, redacted; one that
@@ -1574,8 +1578,16 @@ class Project:
         if plan.destroy:
             return plan
         upgrades = not plan.immutable_checked
-        creates = creates and not plan.creates_checked
-        if not upgrades and not creates:
+        # the creates and reinstalls to render: all of them with ``creates``; without it, those a
+        # plugin changes the cluster for before helm renders (its pre_exec or exec: a Secret, a
+        # namespace, CRDs), so that apply --yes refuses them before that
+        to_create = frozenset(c.name for c in plan.releases if c.action in ("create", "reinstall"))
+        if plan.creates_checked:
+            to_create = frozenset()
+        elif not creates:
+            charts = self._charts_by_name()
+            to_create = frozenset(n for n in to_create if n in charts and self.manager.acts_before_helm(charts[n]))
+        if not upgrades and not to_create:
             return plan
         planned = self._planned if self._planned is not None and self._planned[0] is plan else None
         found: Mapping[str, RenderCheck] = {}
@@ -1583,7 +1595,7 @@ class Project:
         # renders nothing: only a change to an installed release can patch objects in place
         # (ops/render's renders_checked picks among these)
         if any(c.is_change and not c.problems and c.action != "destroy"
-               and ((creates and c.action in ("create", "reinstall")) or (upgrades and c.installed is not None))
+               and (c.name in to_create or (upgrades and c.installed is not None))
                for c in plan.releases):
             from firestream_core.ops.render import check_renders
 
@@ -1592,7 +1604,7 @@ class Project:
                 helm, kubectl = helm or helm_made, kubectl or kubectl_made
             workers = self.config.settings.concurrency or 4
             found = check_renders(self._charts_by_name(), plan, helm, self.project_dir, self.repositories(),
-                                  workers=workers, kubectl=kubectl, upgrades=upgrades, creates=creates,
+                                  workers=workers, kubectl=kubectl, upgrades=upgrades, creates=to_create,
                                   redact=self.redactor.redact)
         releases = []
         for change in plan.releases:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -268,14 +269,15 @@ class RenderCheck:
         return bool(self.immutable) or self.unrenderable is not None
 
 
-def renders_checked(change: Change, *, upgrades: bool = True, creates: bool = True) -> bool:
+def renders_checked(change: Change, *, upgrades: bool = True, creates: bool | AbstractSet[str] = True) -> bool:
     """True when :func:`check_renders` renders ``change``: a plain upgrade (:func:`patches`; with
-    ``upgrades``), a ``create`` or a ``reinstall`` (with ``creates``); not one already refused
-    (``Change.problems``: apply stops it whatever helm would say)."""
+    ``upgrades``), a ``create`` or a ``reinstall`` (with ``creates``: True for all of them, else
+    the names of those to render); not one already refused (``Change.problems``: apply stops it
+    whatever helm would say)."""
     if not change.is_change or change.action == "destroy" or change.problems:
         return False
     if change.action in ("create", "reinstall"):
-        return creates
+        return creates is True or (not isinstance(creates, bool) and change.name in creates)
     return upgrades and patches(helm_steps(change))
 
 
@@ -294,8 +296,8 @@ def _reason(exc: Exception) -> str:
 
 def check_renders(
     charts: Mapping[str, HelmChart], plan: Plan, helm: Helm, project_dir: Path, repositories: Mapping[str, str],
-    *, workers: int = 4, kubectl: KubectlTool | None = None, upgrades: bool = True, creates: bool = True,
-    redact: Callable[[str], str] = str,
+    *, workers: int = 4, kubectl: KubectlTool | None = None, upgrades: bool = True,
+    creates: bool | AbstractSet[str] = True, redact: Callable[[str], str] = str,
 ) -> dict[str, RenderCheck]:
     """Each planned change :func:`renders_checked` picks, rendered once as apply will run it
     (:func:`render_steps`: helm's dry run of apply's own call), ``workers`` releases at once:

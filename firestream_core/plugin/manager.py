@@ -953,6 +953,16 @@ class FirestreamPluginManager:
             (src := self._sources.get(impl.plugin_name)) is not None and src.builtin for impl in impls
         )
 
+    def acts_before_helm(self, chart: HelmChart) -> bool:
+        """True when a ``pre_exec`` or ``exec`` other than firestream's own runs for ``chart``
+        (a plugin's, or its class's own method): it may change the cluster (a Secret, a
+        namespace, CRDs) before helm renders the chart, so apply renders a create of it first
+        (``Project.refuse_before_apply``)."""
+        from firestream_core.model import overrides_chart_method
+
+        return any(not self.only_builtin(hook, chart.chart_type) or overrides_chart_method(type(chart), hook)
+                   for hook in ("pre_exec", "exec"))
+
     def on_deploy_failure_each(
         self,
         chart: HelmChart,

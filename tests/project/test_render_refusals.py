@@ -1,6 +1,6 @@
 """Plan renders each planned create, reinstall and upgrade once, as apply will run it, and
 refuses a change whose chart does not render with its values (the recording fake helm:
-``FakeHelm.fail_render``). Real helm 3 and 4: tests/project/test_render_refusals_real_helm.py."""
+``FakeHelm.fail_render``). Real helm 3 and 4: tests/ops/test_render_refusals_real_helm.py."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def env(fake_helm, fake_kubectl, tmp_path, monkeypatch, no_log_redactors):
                                 + "".join(blocks))
 
         @staticmethod
-        def load() -> Project:
+        def load(manager=None) -> Project:
             return Project.load(folder / "firestream.toml", helm_binary=fake_helm.binary,
-                                env=fake_helm.env, kubectl_binary=fake_kubectl)
+                                env=fake_helm.env, kubectl_binary=fake_kubectl, manager=manager)
 
     return Env
 
@@ -137,6 +137,63 @@ def test_library_apply_renders_no_create_and_the_outcome_is_helms(env, fake_helm
     status = {name: r.result for name, r in result.releases.items()}
     assert status == {"db": "ok", "web": "failed", "api": "ok", "front": "skipped"}
     assert applied(fake_helm) == ["api", "db"]
+
+
+class _WritesBeforeHelm:
+    """A chart type whose plugin changes the cluster in ``pre_exec`` (postgresql's Secret), or in
+    its class's own ``exec`` before helm (prometheus-operator's CRDs), recording each call."""
+
+    @staticmethod
+    def manager(calls: list[str], *, how: str):
+        from firestream_core import ChartInfo, ChartType, HelmChart, hookimpl
+        from firestream_core.plugin.manager import get_plugin_manager
+
+        class Chart(HelmChart):
+            chart_type = "writer"
+
+            @classmethod
+            def default(cls):
+                return cls(ChartInfo(name="writer", chart="tiny-app"))
+
+            if how == "class-exec":
+                def exec(self, context, payload):  # noqa: A003 - the seed's method name
+                    calls.append(f"exec {self.chart_info.name}")
+
+        class Plugin:
+            @hookimpl
+            def register_chart_types(self, register):
+                register(ChartType(name="writer", chart_class=Chart))
+
+            if how == "pre_exec":
+                @hookimpl
+                def pre_exec(self, chart):
+                    calls.append(f"pre_exec {chart.chart_info.name}")
+
+        return get_plugin_manager(load_entry_points=False, extra_plugins=[Plugin()])
+
+
+@pytest.mark.parametrize("how", ["pre_exec", "class-exec"])
+def test_apply_yes_renders_the_creates_a_plugin_writes_to_the_cluster_for_before_helm(env, fake_helm, how):
+    """``Project.apply`` (``apply --yes``) renders no create, except one whose chart type changes
+    the cluster before helm: that one, unrenderable, is refused before its plugin runs, and what
+    depends on it is skipped; the plain creates are not rendered and apply."""
+    calls: list[str] = []
+    env.write('[[deployments.writer]]\nname = "db"\nrepository = "fixtures"\nversion = "0.1.0"\n\n',
+              block("web", ("db",)), block("api"))
+    fake_helm.fail_render("db")
+    result = env.load(_WritesBeforeHelm.manager(calls, how=how)).apply()
+    assert [c.release for c in dry_runs(fake_helm)] == ["db"]
+    assert calls == []  # refused before the plugin touched the cluster
+    status = {name: r.result for name, r in result.releases.items()}
+    assert status == {"db": "failed", "web": "skipped", "api": "ok"}
+    assert "the chart does not render with these values" in result.releases["db"].reason
+    assert applied(fake_helm) == ["api"]
+    # the same chart type, rendering: its plugin runs, and nothing is rendered twice
+    fake_helm.clear_failures()
+    fake_helm.reset_calls()
+    result = env.load(_WritesBeforeHelm.manager(calls, how=how)).apply()
+    assert result.exit_code == 0 and calls == [f"{how.replace('class-', '')} db"]
+    assert [c.release for c in dry_runs(fake_helm)] == ["db"]
 
 
 def test_apply_yes_renders_no_create(env, fake_helm, capsys):

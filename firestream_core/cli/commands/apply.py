@@ -260,8 +260,9 @@ def run(args: argparse.Namespace) -> int:
             # drifted no-op releases -> upgrade "drift repair", checked with the plan's tools
             plan, _ = project.repair_drift(plan)
         # an upgrade the API server will refuse (an immutable field), a change whose chart does
-        # not render, is shown refused, and stopped; --yes renders no create (it fails inside
-        # helm, nothing of it installed: docs/usage.md, "What plan renders")
+        # not render, is shown refused, and stopped; --yes renders only the creates a plugin
+        # writes to the cluster for before helm (a plain one fails inside helm, nothing of it
+        # installed: docs/usage.md, "What plan renders")
         return project.refuse_before_apply(plan, creates=not args.yes)
 
     with nullcontext() if args.dry_run else project.lock("firestream apply", timeout=args.lock_timeout):
