@@ -386,6 +386,40 @@ metrics.serviceMonitor.enabled = false
     assert kube.kubectl().get("secret", "orders-db-auth", namespace=kube.namespace) is None
 
 
+def test_apply_yes_refuses_a_create_the_chart_cannot_render_before_the_secret_is_written(
+    kube: Any, deploy_chart_repo: Any, tmp_path: Path
+) -> None:
+    """bitnami's TLS without certificates (a ``required``): ``Project.apply`` (``apply --yes``)
+    renders this create before pre_exec, so neither the namespace nor the password Secret is
+    made for a release helm would refuse."""
+    from firestream_core.project import Project
+
+    path = tmp_path / "firestream.toml"
+    path.write_text(
+        f"""
+[repositories]
+bitnami = "{deploy_chart_repo.url}"
+
+[[deployments.postgresql]]
+name = "orders-db"
+preset = "development"
+namespace = "{kube.namespace}"
+
+[deployments.postgresql.values]
+tls.enabled = true
+metrics.serviceMonitor.enabled = false
+"""
+    )
+    assert kube.kubectl().get("namespace", kube.namespace) is None
+    result = Project.load(path, helm_binary=kube.tools["helm"], kubectl_binary=kube.tools["kubectl"],
+                          kubeconfig=kube.kubeconfig, env=kube.env).apply()
+    db = result.releases["orders-db"]
+    assert db.result == "failed" and db.stage_failed == "check_prerequisites", result.to_dict()
+    assert "A secret containing TLS certificates is required when TLS is enabled" in db.reason
+    assert kube.kubectl().get("namespace", kube.namespace) is None
+    assert kube.run(["helm", "list", "-A", "-q"]).stdout.split() == []
+
+
 SEED_BLOCK = """
 [[deployments.postgresql]]
 chart = "bitnami/postgresql"
