@@ -417,7 +417,7 @@ metrics.serviceMonitor.enabled = false
     assert db.result == "failed" and db.stage_failed == "check_prerequisites", result.to_dict()
     assert "A secret containing TLS certificates is required when TLS is enabled" in db.reason
     assert kube.kubectl().get("namespace", kube.namespace) is None
-    assert kube.run(["helm", "list", "-A", "-q"]).stdout.split() == []
+    assert kube.run(["helm", "list", "-n", kube.namespace, "-a", "-q"]).stdout.split() == []
 
 
 SEED_BLOCK = """
