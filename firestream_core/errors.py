@@ -31,6 +31,19 @@ class FirestreamError(Exception):
             self.hint = hint
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message, for a one-line report; its type's name when it
+    says nothing.
+
+    >>> first_line(FirestreamError("kubectl get failed: forbidden\\nsecond line"))
+    'kubectl get failed: forbidden'
+    >>> first_line(KeyError())
+    'KeyError'
+    """
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 # -- configuration ----------------------------------------------------------
 class ConfigError(FirestreamError):
     """The configuration file is missing, malformed or invalid.

@@ -34,7 +34,7 @@ from firestream_core.deploy.desired import changed_since_plan
 from firestream_core.deploy.lifecycle import run_release
 from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseOutcome, release_state
 from firestream_core.deploy.scheduler import NodeResult, Scheduler, SchedulerEvent
-from firestream_core.errors import HelmNotInstalledError, StateError
+from firestream_core.errors import HelmNotInstalledError, StateError, first_line
 from firestream_core.model import HelmAction, HelmChart
 from firestream_core.plugin.context import DeployContext
 from firestream_core.plugin.spec import ALL_HOOKS
@@ -84,12 +84,6 @@ class RunOptions:
     """Asked before each release starts: once it gives a reason (the project lock was
     lost), no release starts any more and those left end ``not_started`` with it."""
 
-
-def _first_line(error: BaseException | None) -> str:
-    if error is None:
-        return ""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 # -- one run ----------------------------------------------------------------------------------
 
@@ -504,7 +498,7 @@ class Run:
         reason = node.reason or ""
         if result == "failed":  # the work raised instead of returning an outcome
             reason = self.project.redactor.redact(
-                f"{type(node.error).__name__}: {_first_line(node.error)}" if node.error else reason
+                f"{type(node.error).__name__}: {first_line(node.error)}" if node.error else reason
             )
         if result == "not_started" and not reason:
             reason = "not started (interrupted)" if self.cancel.is_set() else "not started"

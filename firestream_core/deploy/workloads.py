@@ -45,7 +45,7 @@ from firestream_core.deploy.debuginfo import (
     pod_ready,
     release_pods_and_workloads,
 )
-from firestream_core.errors import HelmError
+from firestream_core.errors import HelmError, first_line
 from firestream_core.model import ValidationResult
 from firestream_core.tools.manifests import api_group, manifest_workloads
 
@@ -160,8 +160,7 @@ def check_pods_running(chart: HelmChart, context: DeployContext) -> ValidationRe
     try:
         keys = manifest_keys(chart, context)
     except HelmError as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return ValidationResult.fail(CHECK, f"release '{name}': cannot read its manifest: {first}")
+        return ValidationResult.fail(CHECK, f"release '{name}': cannot read its manifest: {first_line(exc)}")
     listed, labelled = release_pods_and_workloads(context, info)  # one kubectl call, maybe shared
     found = {_key(w, ns) for w in labelled}
     extra = [k for k in keys if k not in found]  # unlabelled, in another namespace, or Jobs

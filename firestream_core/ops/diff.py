@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import yaml
 
-from firestream_core.errors import HelmCommandError, HelmError
+from firestream_core.errors import HelmCommandError, HelmError, first_line
 from firestream_core.ops.helm_hooks import release_hooks
 from firestream_core.ops.render import (
     INSTALL,
@@ -395,7 +395,7 @@ class _DiffRun:
             from firestream_core.tools.helm_errors import chart_render_failure
 
             reason = chart_render_failure(exc.stderr) if isinstance(exc, HelmError) else None
-            said = f"the chart does not render with these values: {reason}" if reason else _first_line(exc)
+            said = f"the chart does not render with these values: {reason}" if reason else first_line(exc)
             return ReleaseDiff(status="error", message=red.redact(said), **base)
         _hide_secret_data(red, [*current, *rendered])
         hooks = tuple(f"{h.kind}/{h.name} ({'/'.join(h.events)})" for h in run.will_run) \
@@ -502,11 +502,6 @@ def _crd_group_versions(crd: ManifestObject) -> list[str]:
 def _crd_served(crd: ManifestObject, discovery: Mapping[str, set[str] | None]) -> bool:
     kind = str(((crd.obj.get("spec") or {}).get("names") or {}).get("kind") or "")
     return any(kind in (discovery.get(gv) or set()) for gv in _crd_group_versions(crd))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # -- text -----------------------------------------------------------------------------------

@@ -86,19 +86,14 @@ def _reraise_if_fatal(exc: BaseException) -> None:
         raise exc
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def _get(source: Any, kind: str, name: str | None = None, **kwargs: Any) -> _Obj | None:
-    from firestream_core.errors import HelmError
+    from firestream_core.errors import HelmError, first_line
 
     try:
         return _kubectl(source).get(kind, name, **kwargs)
     except HelmError as exc:
         _reraise_if_fatal(exc)
-        raise _Unreadable(f"cannot read {kind}: {_first_line(exc)}") from exc
+        raise _Unreadable(f"cannot read {kind}: {first_line(exc)}") from exc
 
 
 def _find(

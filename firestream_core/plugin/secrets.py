@@ -174,7 +174,7 @@ def plan_secret(
                     keys={"password": os.environ.get(var)}, holding="the passwords",
                     keeps="the database keeps its password until it is changed there too")
     """
-    from firestream_core.errors import FirestreamError
+    from firestream_core.errors import FirestreamError, first_line
 
     installed = context.installed
     if context.offline or installed is None or installed.status == "uninstalled":
@@ -183,8 +183,8 @@ def plan_secret(
     try:
         current = read_secret(context, name, namespace, plain=list(plain or ()))
     except FirestreamError as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        context.note(f"Secret '{name}' could not be read to compare it with the configured values ({first})")
+        context.note(f"Secret '{name}' could not be read to compare it with the configured values "
+                     f"({first_line(exc)})")
         return
     tail = f"; {keeps}" if keeps else ""
     if current is None:

@@ -320,6 +320,7 @@ def cluster_out_of_date(chart: HelmChart, context: DeployContext) -> None:
     ``post_exec`` applies them again. A read that fails is a note. Nothing for a create,
     no cluster configured, or ``firestream validate``.
     """
+    from firestream_core.errors import first_line
     from firestream_core.plugin import FirestreamError
 
     from .cluster import KIND, POOL_KIND, pool_name
@@ -335,7 +336,7 @@ def cluster_out_of_date(chart: HelmChart, context: DeployContext) -> None:
             if context.kubectl.get(kind, name, namespace=ns) is None:
                 gone.append(f"{what} '{name}'")
     except FirestreamError as exc:
-        context.note(f"Kafka cluster '{cluster.name}' could not be read ({(str(exc).splitlines() or ['failed'])[0]})")
+        context.note(f"Kafka cluster '{cluster.name}' could not be read ({first_line(exc)})")
         return
     if gone:
         context.out_of_date(f"{' and '.join(gone)} (namespace '{ns}') missing: post_exec creates "
