@@ -1213,7 +1213,21 @@ class Project:
         except Exception:  # noqa: BLE001 - build_charts already reported it
             return []
         steps = reg.chart_type.destructive_steps
-        return [self.redactor.redact(str(s)) for s in steps(chart, step)] if steps is not None else []
+        if steps is None:
+            return []
+        from firestream_core.errors import PluginError
+        from firestream_core.plugin.manager import result_problem
+
+        # the plan cannot show what apply's exec will delete: refused, naming the plugin, before any change
+        where = f"plugin '{reg.plugin_name}': destructive_steps for release '{chart.name}'"
+        try:
+            lines = steps(chart, step)
+        except Exception as exc:
+            raise PluginError(self.redactor.redact(f"{where} raised {type(exc).__name__}: {exc}")) from exc
+        problem = result_problem("destructive_steps", lines)
+        if problem is not None:
+            raise PluginError(f"{where} {problem}")
+        return [self.redactor.redact(s) for s in lines or ()]
 
     def _chart_type_destroy_steps(self, chart: HelmChart) -> list[str]:
         """What ``chart``'s type removes besides helm's uninstall on a destroy (``ChartType.destroy_steps``).
@@ -1229,13 +1243,19 @@ class Project:
         steps = reg.chart_type.destroy_steps
         if steps is None:
             return []
+        from firestream_core.plugin.manager import result_problem
+
         try:
             lines = steps(chart, self.project_dir)
+            problem = result_problem("destroy_steps", lines)  # a str would be listed a character a line
+            why = None if problem is None else f" {problem}"
         except Exception as exc:  # noqa: BLE001 - said in the plan, not raised: see above
+            why = f": {type(exc).__name__}: {exc}"
+        if why is not None:
             return [self.redactor.redact(
                 f"unknown: plugin '{reg.plugin_name}' could not say what its hooks delete besides helm's "
-                f"uninstall (destroy_steps: {type(exc).__name__}: {exc})")]
-        return [self.redactor.redact(str(s)) for s in lines or ()]
+                f"uninstall (destroy_steps{why})")]
+        return [self.redactor.redact(s) for s in lines or ()]
 
     def cluster_identity(self) -> ClusterIdentity:
         """The kube context this project's helm and kubectl use and its cluster's server URL,

@@ -245,8 +245,12 @@ _EXPECTED = {
     "exec": "an ExecOutcome or None",
     "validate": "a list of ValidationResult or None",
     "on_deploy_failure": "a list of lines (strings) or None",
+    # the chart type's callbacks the plan calls (ChartType.destructive_steps / destroy_steps)
+    "destructive_steps": "a list of lines (strings) or None",
+    "destroy_steps": "a list of lines (strings) or None",
 }
-"""What each checked hook's implementation must return (:func:`result_problem`)."""
+"""What each checked hook's implementation (or chart type callback) must return
+(:func:`result_problem`)."""
 
 
 def result_problem(hook: str, value: Any) -> str | None:

@@ -1407,3 +1407,56 @@ def test_a_chart_types_destroy_steps_are_in_the_destroy_plan_and_a_failing_one_i
         "no config for ***)")
     assert broken.destroy().ok
     assert [c.release for c in fake_helm.call_log("uninstall")] == ["broken"]
+
+
+def test_a_chart_types_step_lines_of_the_wrong_type_or_raising_are_named_never_split_or_unexpected(
+        env, fake_helm, fake_kubectl):
+    """``ChartType.destroy_steps`` / ``destructive_steps`` returning a str (not a list of lines) is
+    named as a hook's wrong result is, never listed a character a line; ``destructive_steps``
+    raising refuses the plan with a ``PluginError`` naming the plugin (apply cannot show what its
+    exec deletes), not an unexpected ``RuntimeError``."""
+    import attrs
+
+    from firestream_core.errors import PluginError
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin import ChartPresets
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    presets = ChartPresets("stock", chart="tiny-app", version="0.2.0", repository="fixtures")
+
+    @attrs.define
+    class Stock(HelmChart):
+        chart_info: ChartInfo = attrs.field(factory=presets.factory("default", {}))
+
+    def steps(chart, _where):
+        if chart.chart_info.name == "raises":
+            raise RuntimeError(f"no config for {SECRET}")
+        return "delete the widget CRDs"
+
+    class Plugin:
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="stock", chart_class=Stock, destroy_steps=steps, destructive_steps=steps))
+
+    manager = get_plugin_manager(extra_plugins=[Plugin()])
+    bv = 'last_breaking_version_requiring_restart = { version = "0.2.0", requires_uninstall = true }\n'
+    secret = "[deployments.stock.secret_values]\nauth.password = { env = 'FAKE_SECRET' }\n"
+    for name in ("texty", "raises"):
+        fake_helm.seed_release(name, version="0.1.0", chart="tiny-app")
+    env.write(f'[[deployments.stock]]\nname = "texty"\n{bv}' + secret)
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=manager)
+    (line,) = project.plan(destroy=True)["texty"].destructive
+    assert line == ("unknown: plugin 'extra-0-Plugin' could not say what its hooks delete besides helm's uninstall "
+                    "(destroy_steps returned a str, not a list of lines (strings) or None)")
+    with pytest.raises(PluginError, match=r"^plugin 'extra-0-Plugin': destructive_steps for release 'texty' "
+                       r"returned a str, not a list of lines \(strings\) or None$"):
+        project.plan()
+    env.write(f'[[deployments.stock]]\nname = "raises"\n{bv}' + secret)
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=manager)
+    with pytest.raises(PluginError, match=r"^plugin 'extra-0-Plugin': destructive_steps for release 'raises' "
+                       r"raised RuntimeError: no config for \*\*\*$"):
+        project.plan()
+    assert main(["plan", "-f", str(env.path), *env.flags]) == 1  # no traceback: a plugin's error
+    assert not fake_helm.call_log("uninstall") and not applied_upgrades(fake_helm)
