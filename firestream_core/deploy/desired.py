@@ -55,7 +55,7 @@ from firestream_core.plugin.manager import a_type
 from firestream_core.plugin.stage_tools import ClusterTool, HelmTool, KubectlTool
 from firestream_core.tools.chartfiles import read_once, reading_once
 from firestream_core.tools.digest import sha256
-from firestream_core.tools.release_log import ReleaseLogger
+from firestream_core.tools.release_log import ReleaseLogger, redacting
 
 if TYPE_CHECKING:
     from firestream_core.model import BreakingVersion, ChartInfo, HelmChart, InstalledRelease
@@ -766,7 +766,8 @@ def desired_states(
                 releases=project_releases,
                 offline=offline,
             )
-            contributed = _contributions(manager, chart, context)
+            with redacting(redactor):  # a plugin's own logger's records too (release_log.redacting)
+                contributed = _contributions(manager, chart, context)
             notes, problems, breaking = context.notes, context.problems, context.breaking_version
             steps, stale = context.steps, context.out_of_date_reasons
             creates = context.namespace_by_plugin
