@@ -486,6 +486,10 @@ class FirestreamPluginManager:
             self._record_broken(src, f"import failed: {one_line(exc)}", exc)
             self._forget(ep)
             return
+        if not self._implements_a_hook(obj):
+            self._record_broken(src, self._no_hook_problem(ep, obj))
+            self._forget(ep)
+            return
         if not self._add(obj, src):
             self._forget(ep)
             return
@@ -494,6 +498,26 @@ class FirestreamPluginManager:
         self._cache.set_plugin(
             ep, PluginRecord(list(src.chart_types), list(self._hooks_of(obj)), module_files(mine))
         )
+
+    def _implements_a_hook(self, obj: Any) -> bool:
+        """True when ``obj`` has at least one ``@hookimpl`` function (as pluggy would find it)."""
+        pm = self.pm
+        for name in dir(obj):
+            try:
+                if pm.parse_hookimpl_opts(obj, name) is not None:
+                    return True
+            except Exception:  # noqa: BLE001 - an attribute that cannot be read is no hook
+                continue
+        return False
+
+    @staticmethod
+    def _no_hook_problem(ep: EntryPointRecord, obj: Any) -> str:
+        """Why an entry point whose target has no hook is refused: it would register no chart
+        type, so its ``[[deployments.<type>]]`` blocks would silently deploy as generic charts."""
+        what = f"module '{obj.__name__}'" if isinstance(obj, ModuleType) else a_type(obj)
+        return (f"its entry point '{ep.value}' names {what}, which has no @hookimpl function "
+                "(register_chart_types, a stage): it would register no chart type and run no hook; "
+                "name the plugin's module, where the hooks are")
 
     def _forget(self, ep: EntryPointRecord) -> None:
         self._cache.forget_plugin(ep)

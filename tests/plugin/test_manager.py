@@ -161,6 +161,39 @@ def test_a_plugin_calling_sys_exit_is_broken_not_the_end_of_firestream(fake_dist
     assert m.chart_type("demo").name == "demo"
 
 
+def test_an_entry_point_naming_something_with_no_hook_is_broken_not_a_silent_generic_chart(
+        fake_dists, tmp_path) -> None:
+    """An entry point naming the wrong target (the ChartType, the chart module) registered a plugin
+    with no hook: its chart type was unknown, so ``[[deployments.demo]]`` with a ``path`` was
+    planned and deployed as a generic chart, none of the plugin's hooks run, and
+    ``plugins --check`` said "no problems"."""
+    from firestream_core.config.load import load_config
+    from firestream_core.errors import ConfigError
+
+    mod = fake_dists.module(GOOD)
+    fake_dists.dist("firestream-chart-demo", "1.0.0", {"demo": f"{mod}:DemoChart"})
+    fake_dists.dist("firestream-chart-other", "1.0.0", {"other": "textwrap"})
+    m = get_plugin_manager(disabled=["defaults"])
+    assert broken_names(m) == [
+        ("demo", "firestream-chart-demo", "1.0.0",
+         f"its entry point '{mod}:DemoChart' names a type, which has no @hookimpl function "
+         "(register_chart_types, a stage): it would register no chart type and run no hook; "
+         "name the plugin's module, where the hooks are"),
+        ("other", "firestream-chart-other", "1.0.0",
+         "its entry point 'textwrap' names module 'textwrap', which has no @hookimpl function "
+         "(register_chart_types, a stage): it would register no chart type and run no hook; "
+         "name the plugin's module, where the hooks are"),
+    ]
+    assert "demo" not in m.chart_types
+    (tmp_path / "charts" / "demo").mkdir(parents=True)
+    (tmp_path / "charts" / "demo" / "Chart.yaml").write_text("apiVersion: v2\nname: demo\nversion: 0.1.0\n")
+    (tmp_path / "firestream.toml").write_text('[[deployments.demo]]\nname = "d"\npath = "charts/demo"\n')
+    with pytest.raises(ConfigError, match=r"deployments\.demo\[0\]: plugin 'demo' \(firestream-chart-demo "
+                       r"1\.0\.0\) is broken: its entry point"):
+        load_config(tmp_path / "firestream.toml", m)
+    assert any("plugin 'demo'" in p and "no @hookimpl function" in p for p in check_plugins(m))
+
+
 def test_failing_register_chart_types_is_broken(fake_dists) -> None:
     fake_dists.plugin(
         "bad-names",
