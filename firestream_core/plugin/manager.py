@@ -56,6 +56,11 @@ from firestream_core.plugin.cache import (
     scan_entry_points,
 )
 
+# before anything logs: the library's loggers get their NullHandler (a warning logged while the
+# plugins load, with no handler of the program's, would otherwise reach Python's last-resort
+# handler: printed on stderr behind the program's back)
+from firestream_core.tools import release_log as _release_log  # noqa: F401
+
 if TYPE_CHECKING:
     import pluggy
 

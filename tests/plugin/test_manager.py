@@ -691,3 +691,25 @@ def test_a_disabled_name_no_plugin_has_is_warned_about_once(caplog) -> None:
         "no plugin is named 'no-such-plugin-xyz' (--disable-plugin / FIRESTREAM_DISABLE_PLUGINS): nothing "
         "was disabled by it; 'firestream plugins' lists their names"
     ]
+
+
+def test_a_warning_while_the_plugins_load_is_not_printed_behind_a_programs_back(tmp_path) -> None:
+    """A library prints nothing: a program with no logging set-up of its own, whose first call is
+    ``get_plugin_manager`` (or ``Project.load``) with a misspelt disabled plugin, got the warning
+    on stderr through Python's last-resort handler (the loggers' NullHandler came later)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from firestream_core.plugin.manager import get_plugin_manager\n"
+            "get_plugin_manager(disabled=['no-such-plugin'])\n"
+            "import logging\n"
+            "print(logging.getLogger('firestream').handlers)\n")
+    # the plugin cache warm, as on a program's second run: no plugin module is imported
+    env = {**os.environ, "FIRESTREAM_PLUGIN_CACHE": "on", "FIRESTREAM_CACHE_DIR": str(tmp_path)}
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,  # noqa: S603
+                           check=False, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == ""
+        assert "NullHandler" in r.stdout
