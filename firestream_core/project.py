@@ -156,9 +156,36 @@ def _hide_secret_looking(redactor: Redactor, charts: Iterable[HelmChart], projec
             pass
         else:
             redactor.add_values(values, patterns=patterns)
+        redactor.add_values(_option_values(chart), patterns=patterns)
         if project_dir is not None:
             for document in file_documents(values_paths(chart.chart_info, project_dir)):
                 redactor.add_values(document, patterns=patterns)
+
+
+def _option_values(chart: HelmChart) -> dict[str, Any]:
+    """``chart``'s chart-type options as a values mapping, for the rule a values key follows: an
+    option under a secret-looking key (``admin_password = "..."``) is held by the plugin, which may
+    log it or hand it to kubectl. An option whose validator says it names something
+    (:func:`~firestream_core.plugin.options.secret_name`, ``env_var_name``: postgresql's
+    ``auth_secret``, ``password_env``) is left out: a name is never masked."""
+    from firestream_core.plugin.options import env_var_name, secret_name
+
+    options: Any = getattr(chart, "options", None)
+    if not attrs.has(type(options)):
+        return {}
+    naming = (secret_name, env_var_name)
+    out: dict[str, Any] = {}
+    for field in attrs.fields(type(options)):
+        validator = field.validator
+        validators = getattr(validator, "_validators", (validator,))  # attrs.validators.and_ keeps them
+        if any(v in naming for v in validators):
+            continue
+        try:
+            value = getattr(options, field.name)
+            out[field.name] = attrs.asdict(value) if attrs.has(type(value)) else value
+        except Exception:  # noqa: BLE001 - an unreadable option has nothing to hide
+            continue
+    return out
 
 
 def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]],
