@@ -724,7 +724,12 @@ class FirestreamPluginManager:
 
         for impl in self.pm.hook.register_chart_types.get_hookimpls():
             if impl.plugin is obj:
-                impl.function(*[{"register": register}[a] for a in impl.argnames])
+                returned = impl.function(*[{"register": register}[a] for a in impl.argnames])
+                if returned is not None:  # chart types returned, not registered: none would be known
+                    raise TypeError(
+                        f"register_chart_types returned {a_type(returned)}; it returns nothing: "
+                        "call register(chart_type) for each chart type"
+                    )
         names = {c.name for c in found}
         for ct in found:
             said = ct.chart_class.chart_type

@@ -194,6 +194,28 @@ def test_an_entry_point_naming_something_with_no_hook_is_broken_not_a_silent_gen
     assert any("plugin 'demo'" in p and "no @hookimpl function" in p for p in check_plugins(m))
 
 
+def test_register_chart_types_returning_its_chart_types_is_broken_not_silently_empty(fake_dists) -> None:
+    """``return [ChartType(...)]`` instead of ``register(...)`` registered nothing: the chart type
+    was unknown, and a ``[[deployments.<it>]]`` with a ``path`` deployed as a generic chart."""
+    fake_dists.plugin("firestream-chart-returns", "returns", """
+        from firestream_core import ChartType, HelmChart, hookimpl
+
+        class ReturnsChart(HelmChart):
+            pass
+
+        @hookimpl
+        def register_chart_types(register):
+            return [ChartType(name="returns", chart_class=ReturnsChart)]
+        """)
+    m = get_plugin_manager(disabled=["defaults"])
+    assert [(b.name, b.cause) for b in m.broken] == [
+        ("returns", "register_chart_types failed: TypeError: register_chart_types returned a list; it "
+                    "returns nothing: call register(chart_type) for each chart type"),
+    ]
+    with pytest.raises(PluginError, match="plugin 'returns'"):
+        m.chart_type("returns")
+
+
 def test_failing_register_chart_types_is_broken(fake_dists) -> None:
     fake_dists.plugin(
         "bad-names",
