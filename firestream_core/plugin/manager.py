@@ -1050,6 +1050,9 @@ def get_plugin_manager(
     :param extra_plugins: plugin objects or modules registered last.
     :param environ: the environment to read the disable list from (default ``os.environ``).
     """
+    if isinstance(disabled, str | bytes):  # its letters would be disabled, and the plugin named loaded
+        raise TypeError(f"the plugins to disable are a list of names, not a str: [{disabled!r}] "
+                        "(get_plugin_manager's disabled, Project.load's disabled_plugins)")
     fpm = FirestreamPluginManager()
     fpm.block([*disabled_from_env(environ), *disabled])
     fpm.load_builtins()

@@ -735,3 +735,16 @@ def test_a_warning_while_the_plugins_load_is_not_printed_behind_a_programs_back(
         assert r.returncode == 0, r.stderr
         assert r.stderr == ""
         assert "NullHandler" in r.stdout
+
+
+def test_a_str_of_plugins_to_disable_is_refused_not_split_into_letters(fake_dists) -> None:
+    """``Project.load(..., disabled_plugins="demo")`` blocked the plugins 'd', 'e', 'm', 'o' (none)
+    and loaded 'demo', the one the program meant to disable."""
+    from firestream_core.project import Project
+
+    fake_dists.plugin("firestream-chart-demo", "demo", GOOD)
+    with pytest.raises(TypeError, match=r"^the plugins to disable are a list of names, not a str: \['demo'\]"):
+        get_plugin_manager(disabled="demo")
+    with pytest.raises(TypeError, match="Project.load's disabled_plugins"):
+        Project.load("firestream.toml", disabled_plugins="demo")
+    assert "demo" not in get_plugin_manager(disabled=["demo"]).chart_types
