@@ -1249,7 +1249,7 @@ class Project:
         where = f"plugin '{reg.plugin_name}': destructive_steps for release '{chart.name}'"
         try:
             lines = steps(chart, step)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() here ended plan silently, exit 0
             raise PluginError(self.redactor.redact(f"{where} raised {type(exc).__name__}: {exc}")) from exc
         problem = result_problem("destructive_steps", lines)
         if problem is not None:
@@ -1276,7 +1276,8 @@ class Project:
             lines = steps(chart, self.project_dir)
             problem = result_problem("destroy_steps", lines)  # a str would be listed a character a line
             why = None if problem is None else f" {problem}"
-        except Exception as exc:  # noqa: BLE001 - said in the plan, not raised: see above
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - said in the plan, not raised: see above
+            # (sys.exit() here ended 'firestream destroy' silently, exit 0, having destroyed nothing)
             why = f": {type(exc).__name__}: {exc}"
         if why is not None:
             return [self.redactor.redact(

@@ -1471,7 +1471,8 @@ def test_a_chart_types_step_lines_of_the_wrong_type_or_raising_are_named_never_s
     """``ChartType.destroy_steps`` / ``destructive_steps`` returning a str (not a list of lines) is
     named as a hook's wrong result is, never listed a character a line; ``destructive_steps``
     raising refuses the plan with a ``PluginError`` naming the plugin (apply cannot show what its
-    exec deletes), not an unexpected ``RuntimeError``."""
+    exec deletes), not an unexpected ``RuntimeError``; ``sys.exit()`` in either is such an error too,
+    never the silent end of ``plan`` or ``destroy`` with exit 0."""
     import attrs
 
     from firestream_core.errors import PluginError
@@ -1488,6 +1489,8 @@ def test_a_chart_types_step_lines_of_the_wrong_type_or_raising_are_named_never_s
     def steps(chart, _where):
         if chart.chart_info.name == "raises":
             raise RuntimeError(f"no config for {SECRET}")
+        if chart.chart_info.name == "quits":
+            sys.exit(0)  # ended plan and destroy silently, exit 0
         return "delete the widget CRDs"
 
     class Plugin:
@@ -1516,4 +1519,13 @@ def test_a_chart_types_step_lines_of_the_wrong_type_or_raising_are_named_never_s
                        r"raised RuntimeError: no config for \*\*\*$"):
         project.plan()
     assert main(["plan", "-f", str(env.path), *env.flags]) == 1  # no traceback: a plugin's error
+    fake_helm.seed_release("quits", version="0.1.0", chart="tiny-app")
+    env.write(f'[[deployments.stock]]\nname = "quits"\n{bv}' + secret)
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=manager)
+    with pytest.raises(PluginError, match=r"^plugin 'extra-0-Plugin': destructive_steps for release 'quits' "
+                       r"raised SystemExit: 0$"):
+        project.plan()
+    (line,) = project.plan(destroy=True)["quits"].destructive
+    assert line.endswith("(destroy_steps: SystemExit: 0)")
     assert not fake_helm.call_log("uninstall") and not applied_upgrades(fake_helm)
