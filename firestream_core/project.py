@@ -168,17 +168,14 @@ def _option_values(chart: HelmChart) -> dict[str, Any]:
     log it or hand it to kubectl. An option whose validator says it names something
     (:func:`~firestream_core.plugin.options.secret_name`, ``env_var_name``: postgresql's
     ``auth_secret``, ``password_env``) is left out: a name is never masked."""
-    from firestream_core.plugin.options import env_var_name, secret_name
+    from firestream_core.plugin.options import names_something
 
     options: Any = getattr(chart, "options", None)
     if not attrs.has(type(options)):
         return {}
-    naming = (secret_name, env_var_name)
     out: dict[str, Any] = {}
     for field in attrs.fields(type(options)):
-        validator = field.validator
-        validators = getattr(validator, "_validators", (validator,))  # attrs.validators.and_ keeps them
-        if any(v in naming for v in validators):
+        if names_something(field):
             continue
         try:
             value = getattr(options, field.name)
