@@ -156,9 +156,33 @@ def _hide_secret_looking(redactor: Redactor, charts: Iterable[HelmChart], projec
             pass
         else:
             redactor.add_values(values, patterns=patterns)
+        redactor.add_values(_option_values(chart), patterns=patterns)
         if project_dir is not None:
             for document in file_documents(values_paths(chart.chart_info, project_dir)):
                 redactor.add_values(document, patterns=patterns)
+
+
+def _option_values(chart: HelmChart) -> dict[str, Any]:
+    """``chart``'s chart-type options as a values mapping, for the rule a values key follows: an
+    option under a secret-looking key (``admin_password = "..."``) is held by the plugin, which may
+    log it or hand it to kubectl. An option whose validator says it names something
+    (:func:`~firestream_core.plugin.options.secret_name`, ``env_var_name``: postgresql's
+    ``auth_secret``, ``password_env``) is left out: a name is never masked."""
+    from firestream_core.plugin.options import names_something
+
+    options: Any = getattr(chart, "options", None)
+    if not attrs.has(type(options)):
+        return {}
+    out: dict[str, Any] = {}
+    for field in attrs.fields(type(options)):
+        if names_something(field):
+            continue
+        try:
+            value = getattr(options, field.name)
+            out[field.name] = attrs.asdict(value) if attrs.has(type(value)) else value
+        except Exception:  # noqa: BLE001 - an unreadable option has nothing to hide
+            continue
+    return out
 
 
 def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]],
@@ -1213,7 +1237,21 @@ class Project:
         except Exception:  # noqa: BLE001 - build_charts already reported it
             return []
         steps = reg.chart_type.destructive_steps
-        return [self.redactor.redact(str(s)) for s in steps(chart, step)] if steps is not None else []
+        if steps is None:
+            return []
+        from firestream_core.errors import PluginError
+        from firestream_core.plugin.manager import result_problem
+
+        # the plan cannot show what apply's exec will delete: refused, naming the plugin, before any change
+        where = f"plugin '{reg.plugin_name}': destructive_steps for release '{chart.name}'"
+        try:
+            lines = steps(chart, step)
+        except (Exception, SystemExit) as exc:  # sys.exit() here ended plan silently, exit 0
+            raise PluginError(self.redactor.redact(f"{where} raised {type(exc).__name__}: {exc}")) from exc
+        problem = result_problem("destructive_steps", lines)
+        if problem is not None:
+            raise PluginError(f"{where} {problem}")
+        return [self.redactor.redact(s) for s in lines or ()]
 
     def _chart_type_destroy_steps(self, chart: HelmChart) -> list[str]:
         """What ``chart``'s type removes besides helm's uninstall on a destroy (``ChartType.destroy_steps``).
@@ -1229,13 +1267,20 @@ class Project:
         steps = reg.chart_type.destroy_steps
         if steps is None:
             return []
+        from firestream_core.plugin.manager import result_problem
+
         try:
             lines = steps(chart, self.project_dir)
-        except Exception as exc:  # noqa: BLE001 - said in the plan, not raised: see above
+            problem = result_problem("destroy_steps", lines)  # a str would be listed a character a line
+            why = None if problem is None else f" {problem}"
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - said in the plan, not raised: see above
+            # (sys.exit() here ended 'firestream destroy' silently, exit 0, having destroyed nothing)
+            why = f": {type(exc).__name__}: {exc}"
+        if why is not None:
             return [self.redactor.redact(
                 f"unknown: plugin '{reg.plugin_name}' could not say what its hooks delete besides helm's "
-                f"uninstall (destroy_steps: {type(exc).__name__}: {exc})")]
-        return [self.redactor.redact(str(s)) for s in lines or ()]
+                f"uninstall (destroy_steps{why})")]
+        return [self.redactor.redact(s) for s in lines or ()]
 
     def cluster_identity(self) -> ClusterIdentity:
         """The kube context this project's helm and kubectl use and its cluster's server URL,

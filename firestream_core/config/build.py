@@ -158,9 +158,12 @@ def _build_one(
                 f"(known presets: {known})"
             )
             return None
-        chart = _call_plugin(factory, f"preset '{rc.preset}'", reg)
+        label = f"preset '{rc.preset}'"
+        chart = _call_plugin(factory, label, reg)
     else:
-        chart = _call_plugin(lambda: ct.default_chart(name), "defaults", reg)
+        label = "defaults"
+        chart = _call_plugin(lambda: ct.default_chart(name), label, reg)
+    _check_routing(chart, label, reg, manager)
     info = chart.chart_info
     info.name = name
 
@@ -171,6 +174,26 @@ def _build_one(
         info.depends_on = list(rc.depends_on)
     chart.options = _options(ct, fields, chart.options, rc, problems)
     return chart if len(problems) == n else None
+
+
+def _check_routing(chart: HelmChart, label: str, reg: RegisteredChartType,
+                   manager: FirestreamPluginManager) -> None:
+    """A preset (or the defaults) building a chart whose ``chart_type`` routes its hooks to another
+    plugin (a plain ``HelmChart``: ``generic``) is refused, as ``plugins --check`` names it: the
+    release would deploy with none of this plugin's hooks, and nothing would say so."""
+    said = chart.chart_type
+    if said == reg.name:
+        return
+    try:
+        owner = manager.chart_type(said).plugin
+    except Exception:  # noqa: BLE001 - unknown or broken: not this plugin's either
+        owner = None
+    if owner is not reg.plugin:
+        raise PluginError(
+            f"plugin {reg.origin}: {label} of chart type '{reg.name}' builds a {type(chart).__name__} "
+            f"whose chart_type is '{said}', so the plugin's hooks would never be called for its "
+            f"releases: build a {reg.chart_type.chart_class.__name__} (the class registered as '{reg.name}')"
+        )
 
 
 def _call_plugin(factory: Callable[[], object], label: str, reg: RegisteredChartType) -> HelmChart:

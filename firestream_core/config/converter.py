@@ -343,11 +343,41 @@ def structure(data: Any, cls: type, path: str) -> tuple[Any, list[str]]:
         _collect(exc, path, cls, problems)
         # cattrs wraps the options class's refusal in one ClassValidationError
         subs = exc.exceptions if isinstance(exc, BaseExceptionGroup) else ()
-        first = getattr(exc, "option", None) or next(
-            (o for e in subs if (o := getattr(e, "option", None))), None)
+        first = _refused_option(exc) or next((o for e in subs if (o := _refused_option(e))), None)
         if first and attrs.has(cls) and isinstance(data, dict):
             problems += _other_option_problems(cls, data, path, first)
+        if isinstance(data, dict) and problems:
+            # a validator's message may quote the value it refused: one under a secret-looking
+            # key (an option ``admin_password``) is hidden, as everywhere else
+            from firestream_core.plugin.options import names_something
+            from firestream_core.tools.redact import Redactor
+
+            names = {f.name for f in attrs.fields(cls) if names_something(f)} if attrs.has(cls) else set()
+            hide = Redactor()
+            hide.add_values({k: v for k, v in data.items() if k not in names})
+            problems = [hide.redact(p) for p in problems]
         return None, problems
+
+
+def _refused_option(exc: BaseException) -> str | None:
+    """The option a validator refused: a :class:`~firestream_core.plugin.options.OptionValueError`'s
+    ``option``, or the attribute attrs' own validators (``attrs.validators.in_``, ``matches_re``)
+    pass as their exception's second argument."""
+    option = getattr(exc, "option", None)
+    if isinstance(option, str):
+        return option
+    refused = _attrs_validator_refusal(exc)
+    return refused[0] if refused is not None else None
+
+
+def _attrs_validator_refusal(exc: BaseException) -> tuple[str, str] | None:
+    """``(option, message)`` of an error raised by one of attrs' own validators, whose arguments are
+    ``(message, attribute, expected, value)``: its ``str()`` is that tuple, the attribute's whole
+    repr included. None for any other error."""
+    args: tuple[Any, ...] = getattr(exc, "args", ())
+    if len(args) > 1 and isinstance(args[0], str) and isinstance(args[1], attrs.Attribute):
+        return args[1].name, args[0]
+    return None
 
 
 def _other_option_problems(cls: type, data: dict[str, Any], path: str, first: str) -> list[str]:
@@ -361,8 +391,10 @@ def _other_option_problems(cls: type, data: dict[str, Any], path: str, first: st
             value = converter().structure(data[field.name], field.type)
             field.validator(None, field, value)
         except Exception as exc:  # noqa: BLE001 - each refused value becomes one problem line
-            option = getattr(exc, "option", None)
-            if option:
+            refused = _attrs_validator_refusal(exc)
+            if refused is not None:
+                out.append(f"{join_path(path, refused[0])}: {refused[1].splitlines()[0]}")
+            elif option := getattr(exc, "option", None):
                 out.append(f"{join_path(path, option)}: {str(exc).splitlines()[0]}")
     return out
 
@@ -397,6 +429,9 @@ def _collect(exc: BaseException, path: str, cls: Any, out: list[str]) -> None:
         out.append(f"{path}: required key missing")
     elif isinstance(exc, _Problem):
         out.append(f"{path}.{exc.under}: {exc}" if exc.under else f"{path}: {exc}")
+    elif isinstance(exc, (ValueError, TypeError)) and (refused := _attrs_validator_refusal(exc)):
+        # one of attrs' own validators (attrs.validators.in_, matches_re): its message, at its option
+        out.append(f"{join_path(path, refused[0])}: {refused[1].splitlines()[0]}")
     elif isinstance(exc, (ValueError, TypeError)) and (option := getattr(exc, "option", None)):
         # a chart-type option's validator (plugin/options.py): names the option, bound and value
         out.append(f"{join_path(path, option)}: {str(exc).splitlines()[0]}")

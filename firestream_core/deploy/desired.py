@@ -55,7 +55,7 @@ from firestream_core.plugin.manager import a_type
 from firestream_core.plugin.stage_tools import ClusterTool, HelmTool, KubectlTool
 from firestream_core.tools.chartfiles import read_once, reading_once
 from firestream_core.tools.digest import sha256
-from firestream_core.tools.release_log import ReleaseLogger
+from firestream_core.tools.release_log import ReleaseLogger, redacting
 
 if TYPE_CHECKING:
     from firestream_core.model import BreakingVersion, ChartInfo, HelmChart, InstalledRelease
@@ -766,9 +766,14 @@ def desired_states(
                 releases=project_releases,
                 offline=offline,
             )
-            contributed = _contributions(manager, chart, context)
-            notes, problems, breaking = context.notes, context.problems, context.breaking_version
-            steps, stale = context.steps, context.out_of_date_reasons
+            with redacting(redactor):  # a plugin's own logger's records too (release_log.redacting)
+                contributed = _contributions(manager, chart, context)
+            # what the plugins said goes to the plan (Change.reasons, plan.to_json()) as they said
+            # it: a secret they registered (a password_env value) is hidden there as in a log line
+            hide = redactor.redact if redactor is not None else str
+            notes, problems = [hide(t) for t in context.notes], [hide(t) for t in context.problems]
+            steps, stale = [hide(t) for t in context.steps], [hide(t) for t in context.out_of_date_reasons]
+            breaking = context.breaking_version
             creates = context.namespace_by_plugin
         if resolve_problem:
             problems = [*problems, resolve_problem]
@@ -918,15 +923,21 @@ class ChartVersions:
 def _contributions(
     manager: FirestreamPluginManager, chart: HelmChart, context: DeployContext
 ) -> list[tuple[str, Mapping[str, Any]]]:
+    hide = context.redactor.redact if context.redactor is not None else str
     try:
         return manager.contribute_values(copy.deepcopy(chart), context)
-    except FirestreamError:
-        raise
+    except FirestreamError as exc:
+        # the plugin's message may hold a value it (or the project) registered as secret: the
+        # library's error is printed and logged by programs as it is (only the CLI redacts its own)
+        text, hint = str(exc), exc.hint
+        if hide(text) == text and (hint is None or hide(hint) == hint):
+            raise
+        raise PluginError(hide(text), hint=hide(hint) if hint is not None else None) from exc
     except Exception as exc:  # a plugin's bug: named, never a traceback without -v
-        raise PluginError(
+        raise PluginError(hide(
             f"release '{chart.chart_info.name}': contribute_values raised "
             f"{type(exc).__name__}: {exc}"
-        ) from exc
+        )) from exc
 
 
 def part_reasons(recorded: Mapping[str, str] | None, parts: Mapping[str, str]) -> list[str]:

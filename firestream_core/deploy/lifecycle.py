@@ -85,7 +85,7 @@ from firestream_core.model import (
 from firestream_core.plugin.context import LifecycleRecord
 from firestream_core.plugin.manager import a_type, raised_by
 from firestream_core.plugin.spec import STAGES
-from firestream_core.tools.release_log import ReleaseLogger, naming_release
+from firestream_core.tools.release_log import ReleaseLogger, naming_release, redacting
 
 if TYPE_CHECKING:
     from firestream_core.model import HelmChart
@@ -608,5 +608,6 @@ def run_release(
         action). ``KeyboardInterrupt`` propagates; use ``context.cancel`` to
         interrupt cleanly.
     """
-    with naming_release(chart.chart_info.name):  # the tools' lines (helm, kubectl) name it too
+    # the tools' lines (helm, kubectl) name it too; any logger's record (a plugin's own) is redacted
+    with naming_release(chart.chart_info.name), redacting(context.redactor):
         return _LifecycleRun(chart, manager, context, payload, on_stage).run()

@@ -56,6 +56,11 @@ from firestream_core.plugin.cache import (
     scan_entry_points,
 )
 
+# before anything logs: the library's loggers get their NullHandler (a warning logged while the
+# plugins load, with no handler of the program's, would otherwise reach Python's last-resort
+# handler: printed on stderr behind the program's back)
+from firestream_core.tools import release_log as _release_log  # noqa: F401
+
 if TYPE_CHECKING:
     import pluggy
 
@@ -245,8 +250,12 @@ _EXPECTED = {
     "exec": "an ExecOutcome or None",
     "validate": "a list of ValidationResult or None",
     "on_deploy_failure": "a list of lines (strings) or None",
+    # the chart type's callbacks the plan calls (ChartType.destructive_steps / destroy_steps)
+    "destructive_steps": "a list of lines (strings) or None",
+    "destroy_steps": "a list of lines (strings) or None",
 }
-"""What each checked hook's implementation must return (:func:`result_problem`)."""
+"""What each checked hook's implementation (or chart type callback) must return
+(:func:`result_problem`)."""
 
 
 def result_problem(hook: str, value: Any) -> str | None:
@@ -482,6 +491,10 @@ class FirestreamPluginManager:
             self._record_broken(src, f"import failed: {one_line(exc)}", exc)
             self._forget(ep)
             return
+        if not self._implements_a_hook(obj):
+            self._record_broken(src, self._no_hook_problem(ep, obj))
+            self._forget(ep)
+            return
         if not self._add(obj, src):
             self._forget(ep)
             return
@@ -490,6 +503,26 @@ class FirestreamPluginManager:
         self._cache.set_plugin(
             ep, PluginRecord(list(src.chart_types), list(self._hooks_of(obj)), module_files(mine))
         )
+
+    def _implements_a_hook(self, obj: Any) -> bool:
+        """True when ``obj`` has at least one ``@hookimpl`` function (as pluggy would find it)."""
+        pm = self.pm
+        for name in dir(obj):
+            try:
+                if pm.parse_hookimpl_opts(obj, name) is not None:
+                    return True
+            except Exception:  # noqa: BLE001 - an attribute that cannot be read is no hook
+                continue
+        return False
+
+    @staticmethod
+    def _no_hook_problem(ep: EntryPointRecord, obj: Any) -> str:
+        """Why an entry point whose target has no hook is refused: it would register no chart
+        type, so its ``[[deployments.<type>]]`` blocks would silently deploy as generic charts."""
+        what = f"module '{obj.__name__}'" if isinstance(obj, ModuleType) else a_type(obj)
+        return (f"its entry point '{ep.value}' names {what}, which has no @hookimpl function "
+                "(register_chart_types, a stage): it would register no chart type and run no hook; "
+                "name the plugin's module, where the hooks are")
 
     def _forget(self, ep: EntryPointRecord) -> None:
         self._cache.forget_plugin(ep)
@@ -691,7 +724,12 @@ class FirestreamPluginManager:
 
         for impl in self.pm.hook.register_chart_types.get_hookimpls():
             if impl.plugin is obj:
-                impl.function(*[{"register": register}[a] for a in impl.argnames])
+                returned = impl.function(*[{"register": register}[a] for a in impl.argnames])
+                if returned is not None:  # chart types returned, not registered: none would be known
+                    raise TypeError(
+                        f"register_chart_types returned {a_type(returned)}; it returns nothing: "
+                        "call register(chart_type) for each chart type"
+                    )
         names = {c.name for c in found}
         for ct in found:
             said = ct.chart_class.chart_type
@@ -1022,6 +1060,9 @@ def get_plugin_manager(
     :param extra_plugins: plugin objects or modules registered last.
     :param environ: the environment to read the disable list from (default ``os.environ``).
     """
+    if isinstance(disabled, str | bytes):  # its letters would be disabled, and the plugin named loaded
+        raise TypeError(f"the plugins to disable are a list of names, not a str: [{disabled!r}] "
+                        "(get_plugin_manager's disabled, Project.load's disabled_plugins)")
     fpm = FirestreamPluginManager()
     fpm.block([*disabled_from_env(environ), *disabled])
     fpm.load_builtins()

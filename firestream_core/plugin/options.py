@@ -23,7 +23,7 @@ from typing import Any
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # compiled on first use, not at import
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
-__all__ = ["OptionValueError", "at_least", "env_var_name", "secret_name"]
+__all__ = ["OptionValueError", "at_least", "env_var_name", "names_something", "secret_name"]
 
 
 class OptionValueError(ValueError):
@@ -123,3 +123,21 @@ def at_least(minimum: int) -> Callable[[Any, Any, int], None]:
             )
 
     return check
+
+
+def names_something(field: Any) -> bool:
+    """True when an options class's attrs field names something (its validator is
+    :func:`secret_name` or :func:`env_var_name`): its value is a name, never hidden as a secret
+    even when its key looks secret (postgresql's ``auth_secret``, ``password_env``).
+
+    >>> import attrs
+    >>> @attrs.frozen
+    ... class Options:
+    ...     auth_secret: str | None = attrs.field(default=None, validator=secret_name)
+    ...     admin_password: str | None = None
+    >>> [names_something(f) for f in attrs.fields(Options)]
+    [True, False]
+    """
+    validator = getattr(field, "validator", None)
+    validators = getattr(validator, "_validators", (validator,))  # attrs.validators.and_ keeps them
+    return any(v in (secret_name, env_var_name) for v in validators)

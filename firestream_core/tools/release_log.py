@@ -27,7 +27,14 @@ Two ways a line gets its name:
 
 The release is a context variable: each worker thread runs one lifecycle
 at a time and :func:`naming_release` restores the previous value on exit.
-Nothing is masked or dropped; redaction stays the handler's job.
+Nothing is dropped by naming.
+
+Redaction of any logger: while a plugin's code runs (a lifecycle, ``contribute_values``),
+:func:`redacting` makes the run's redactor the context's, and every record made meanwhile on
+that thread, by **any** logger (a plugin's own ``logging.getLogger(__name__)`` or
+``logging.getLogger("my_plugin")``, not only ``context.log``), has its message and traceback
+redacted when it is made (a log record factory, installed once): no handler of the program's,
+nor Python's last-resort one, receives a value the run hides.
 
 >>> import logging
 >>> log = ReleaseLogger(logging.getLogger("firestream.example"), "db")
@@ -49,6 +56,7 @@ from typing import Any, Generic, TypeVar, cast
 T = TypeVar("T")
 
 _RELEASE: ContextVar[str | None] = ContextVar("firestream_release", default=None)
+_REDACTOR: ContextVar[Any] = ContextVar("firestream_redactor", default=None)
 
 
 # A library prints nothing (docs/library.md): with no handler of the program's, a warning or an
@@ -123,6 +131,49 @@ def naming_release(name: str) -> Iterator[None]:
         yield
     finally:
         _RELEASE.reset(token)
+
+
+@contextmanager
+def redacting(redactor: Any) -> Iterator[None]:
+    """Within the block, every log record this thread makes, whatever its logger, is redacted
+    with ``redactor`` (anything with ``redact(text)``) when it is made; None: nothing changes.
+
+    >>> class Stars:
+    ...     def redact(self, text):
+    ...         return text.replace("hunter22", "***")
+    >>> with redacting(Stars()):
+    ...     record = logging.getLogger("my_plugin").makeRecord(
+    ...         "my_plugin", logging.WARNING, "f.py", 1, "token %s", ("hunter22",), None)
+    >>> record.getMessage()
+    'token ***'
+    """
+    if redactor is None:
+        yield
+        return
+    _install_record_factory()
+    token = _REDACTOR.set(redactor)
+    try:
+        yield
+    finally:
+        _REDACTOR.reset(token)
+
+
+def _install_record_factory() -> None:
+    """Wrap the process's log record factory (once) so records made within :func:`redacting`
+    are redacted; others are left exactly as the factory made them."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_firestream_redacting", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        redactor = _REDACTOR.get()
+        if redactor is not None:
+            redact_record(record, redactor.redact)
+        return record
+
+    setattr(factory, "_firestream_redacting", True)  # noqa: B010
+    logging.setLogRecordFactory(factory)
 
 
 def name_record(record: logging.LogRecord, name: str | None) -> None:

@@ -645,6 +645,28 @@ def test_a_preset_calling_sys_exit_is_a_config_problem_naming_the_plugin(write_c
            "type 'demo' failed: SystemExit: 0" in str(refused.value)
 
 
+def test_a_preset_building_a_chart_of_another_chart_type_is_a_config_problem_naming_the_plugin(
+    write_config, fake_dists
+) -> None:
+    """A preset returning a plain ``HelmChart`` (chart_type ``generic``): with a ``path`` the release
+    validated and deployed as a generic chart, none of the plugin's hooks run; only
+    ``plugins --check`` named it."""
+    source = chart_plugin_source("demo", "DemoChart").replace(
+        "        chart = cls.default()\n", "        chart = HelmChart(ChartInfo(name='demo', chart='x/demo'))\n")
+    assert source != chart_plugin_source("demo", "DemoChart")
+    fake_dists.plugin("firestream-chart-demo", "demo", source)
+    manager = get_plugin_manager(disabled=["defaults"])
+    (write_config('').parent / "charts" / "demo").mkdir(parents=True)
+    path = write_config('[[deployments.demo]]\npreset = "development"\npath = "charts/demo"\n')
+    with pytest.raises(ConfigError) as refused:
+        build_charts(load_config(path, manager), manager)
+    assert refused.value.problems == [
+        "deployments.demo[0]: plugin 'demo' (firestream-chart-demo 1.0.0): preset 'development' of chart type "
+        "'demo' builds a HelmChart whose chart_type is 'generic', so the plugin's hooks would never be called "
+        "for its releases: build a DemoChart (the class registered as 'demo')"]
+    build_charts(load_config(write_config('[[deployments.demo]]\npath = "charts/demo"\n'), manager), manager)
+
+
 def test_a_chart_class_whose_init_sets_only_chart_info_is_a_problem_naming_the_plugin(
     write_config, fake_dists
 ) -> None:

@@ -79,3 +79,24 @@ def test_a_string_or_table_where_an_array_belongs_is_refused_not_read_as_its_let
     assert structure(given, Options, "x") == (Options(("a.example.com",), [80], frozenset({"eu"})), [])
     # what unstructuring the options gives back (plugins --check) is read again
     assert structure({"hosts": ("a",), "zones": {"eu"}}, Options, "x")[1] == []
+
+
+def test_an_options_class_using_attrs_own_validators_gets_readable_problems_never_a_secret() -> None:
+    """A chart type's options checked by attrs' own validators (``attrs.validators.in_``,
+    ``matches_re``): the problem was the validator's argument tuple, the attribute's whole repr and
+    the refused value included, an ``admin_password`` in clear; and only the first was named."""
+    import attrs
+
+    @attrs.frozen
+    class Options:
+        admin_password: str | None = attrs.field(
+            default=None, validator=attrs.validators.optional(attrs.validators.matches_re(r"^[A-Z].{11,}$")))
+        mode: str = attrs.field(default="fast", validator=attrs.validators.in_(["fast", "safe"]))
+
+    obj, problems = structure({"admin_password": "lowercase-secret-pw", "mode": "slow"}, Options,
+                              "deployments.widget[0]")
+    assert obj is None
+    assert problems == [
+        "deployments.widget[0].admin_password: 'admin_password' must match regex '^[A-Z].{11,}$' ('***' doesn't)",
+        "deployments.widget[0].mode: 'mode' must be in ['fast', 'safe'] (got 'slow')",
+    ]

@@ -62,6 +62,12 @@ class Plugin:
             context.refuse(f"release '{chart.chart_info.name}': greeting 'refuse' cannot be deployed")
         if opts.greeting == "step":  # exec does more than helm whenever the release changes
             context.exec_step("apply the widgets CRD before helm")
+        if opts.greeting in ("secret", "secret-crash"):  # a value the plugin registers, then says
+            context.redactor.add("ctb-secret-4471")
+            if opts.greeting == "secret-crash":
+                raise RuntimeError("login ctb-secret-4471 refused")
+            for say in (context.note, context.refuse, context.exec_step, context.out_of_date):
+                say(f"release '{chart.chart_info.name}': token ctb-secret-4471 is used")
         if opts.greeting == "breaking":
             from firestream_core.model import BreakingVersion
 

@@ -155,6 +155,21 @@ def test_a_contribute_values_that_raises_is_named_by_its_plugin(tmp_path: Path) 
     assert str(refused.value) == f"plugin '{name}': contribute_values for release 'c' raised KeyError: 'replicas'"
 
 
+def test_what_a_plugin_says_in_the_desired_state_hides_the_secrets_it_registered(tmp_path: Path) -> None:
+    """A plugin registering a value (its ``password_env``'s) with ``context.redactor``, then naming it in
+    a note, a refusal, a step, an out-of-date reason or its exception: the library's ``Plan`` (and
+    ``plan.to_json()``) and ``PluginError`` held it in clear; only the CLI masked what it printed."""
+    from firestream_core.tools.redact import Redactor
+
+    ds = desired_states([contrib(greeting="secret")], manager=manager(), project_dir=tmp_path,
+                        redactor=Redactor())["c"]
+    said = "release 'c': token *** is used"
+    assert (ds.notes, ds.problems, ds.steps, ds.out_of_date) == ((said,), (said,), (said,), (said,))
+    with pytest.raises(PluginError, match=r"raised RuntimeError: login \*\*\* refused$"):
+        desired_states([contrib(greeting="secret-crash")], manager=manager(), project_dir=tmp_path,
+                       redactor=Redactor())
+
+
 def test_a_contribute_values_calling_sys_exit_fails_the_plan_by_name(tmp_path: Path) -> None:
     """``sys.exit(0)`` in the desired-state stage made ``firestream plan`` exit 0, printing nothing."""
     with pytest.raises(PluginError, match=r"^plugin '.+': contribute_values for release 'c' raised SystemExit: 0$"):

@@ -161,6 +161,61 @@ def test_a_plugin_calling_sys_exit_is_broken_not_the_end_of_firestream(fake_dist
     assert m.chart_type("demo").name == "demo"
 
 
+def test_an_entry_point_naming_something_with_no_hook_is_broken_not_a_silent_generic_chart(
+        fake_dists, tmp_path) -> None:
+    """An entry point naming the wrong target (the ChartType, the chart module) registered a plugin
+    with no hook: its chart type was unknown, so ``[[deployments.demo]]`` with a ``path`` was
+    planned and deployed as a generic chart, none of the plugin's hooks run, and
+    ``plugins --check`` said "no problems"."""
+    from firestream_core.config.load import load_config
+    from firestream_core.errors import ConfigError
+
+    mod = fake_dists.module(GOOD)
+    fake_dists.dist("firestream-chart-demo", "1.0.0", {"demo": f"{mod}:DemoChart"})
+    fake_dists.dist("firestream-chart-other", "1.0.0", {"other": "textwrap"})
+    m = get_plugin_manager(disabled=["defaults"])
+    assert broken_names(m) == [
+        ("demo", "firestream-chart-demo", "1.0.0",
+         f"its entry point '{mod}:DemoChart' names a type, which has no @hookimpl function "
+         "(register_chart_types, a stage): it would register no chart type and run no hook; "
+         "name the plugin's module, where the hooks are"),
+        ("other", "firestream-chart-other", "1.0.0",
+         "its entry point 'textwrap' names module 'textwrap', which has no @hookimpl function "
+         "(register_chart_types, a stage): it would register no chart type and run no hook; "
+         "name the plugin's module, where the hooks are"),
+    ]
+    assert "demo" not in m.chart_types
+    (tmp_path / "charts" / "demo").mkdir(parents=True)
+    (tmp_path / "charts" / "demo" / "Chart.yaml").write_text("apiVersion: v2\nname: demo\nversion: 0.1.0\n")
+    (tmp_path / "firestream.toml").write_text('[[deployments.demo]]\nname = "d"\npath = "charts/demo"\n')
+    with pytest.raises(ConfigError, match=r"deployments\.demo\[0\]: plugin 'demo' \(firestream-chart-demo "
+                       r"1\.0\.0\) is broken: its entry point"):
+        load_config(tmp_path / "firestream.toml", m)
+    assert any("plugin 'demo'" in p and "no @hookimpl function" in p for p in check_plugins(m))
+
+
+def test_register_chart_types_returning_its_chart_types_is_broken_not_silently_empty(fake_dists) -> None:
+    """``return [ChartType(...)]`` instead of ``register(...)`` registered nothing: the chart type
+    was unknown, and a ``[[deployments.<it>]]`` with a ``path`` deployed as a generic chart."""
+    fake_dists.plugin("firestream-chart-returns", "returns", """
+        from firestream_core import ChartType, HelmChart, hookimpl
+
+        class ReturnsChart(HelmChart):
+            pass
+
+        @hookimpl
+        def register_chart_types(register):
+            return [ChartType(name="returns", chart_class=ReturnsChart)]
+        """)
+    m = get_plugin_manager(disabled=["defaults"])
+    assert [(b.name, b.cause) for b in m.broken] == [
+        ("returns", "register_chart_types failed: TypeError: register_chart_types returned a list; it "
+                    "returns nothing: call register(chart_type) for each chart type"),
+    ]
+    with pytest.raises(PluginError, match="plugin 'returns'"):
+        m.chart_type("returns")
+
+
 def test_failing_register_chart_types_is_broken(fake_dists) -> None:
     fake_dists.plugin(
         "bad-names",
@@ -658,3 +713,38 @@ def test_a_disabled_name_no_plugin_has_is_warned_about_once(caplog) -> None:
         "no plugin is named 'no-such-plugin-xyz' (--disable-plugin / FIRESTREAM_DISABLE_PLUGINS): nothing "
         "was disabled by it; 'firestream plugins' lists their names"
     ]
+
+
+def test_a_warning_while_the_plugins_load_is_not_printed_behind_a_programs_back(tmp_path) -> None:
+    """A library prints nothing: a program with no logging set-up of its own, whose first call is
+    ``get_plugin_manager`` (or ``Project.load``) with a misspelt disabled plugin, got the warning
+    on stderr through Python's last-resort handler (the loggers' NullHandler came later)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from firestream_core.plugin.manager import get_plugin_manager\n"
+            "get_plugin_manager(disabled=['no-such-plugin'])\n"
+            "import logging\n"
+            "print(logging.getLogger('firestream').handlers)\n")
+    # the plugin cache warm, as on a program's second run: no plugin module is imported
+    env = {**os.environ, "FIRESTREAM_PLUGIN_CACHE": "on", "FIRESTREAM_CACHE_DIR": str(tmp_path)}
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,  # noqa: S603
+                           check=False, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == ""
+        assert "NullHandler" in r.stdout
+
+
+def test_a_str_of_plugins_to_disable_is_refused_not_split_into_letters(fake_dists) -> None:
+    """``Project.load(..., disabled_plugins="demo")`` blocked the plugins 'd', 'e', 'm', 'o' (none)
+    and loaded 'demo', the one the program meant to disable."""
+    from firestream_core.project import Project
+
+    fake_dists.plugin("firestream-chart-demo", "demo", GOOD)
+    with pytest.raises(TypeError, match=r"^the plugins to disable are a list of names, not a str: \['demo'\]"):
+        get_plugin_manager(disabled="demo")
+    with pytest.raises(TypeError, match="Project.load's disabled_plugins"):
+        Project.load("firestream.toml", disabled_plugins="demo")
+    assert "demo" not in get_plugin_manager(disabled=["demo"]).chart_types

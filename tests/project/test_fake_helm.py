@@ -7,6 +7,7 @@ process); no test asserts a duration.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -1407,3 +1408,124 @@ def test_a_chart_types_destroy_steps_are_in_the_destroy_plan_and_a_failing_one_i
         "no config for ***)")
     assert broken.destroy().ok
     assert [c.release for c in fake_helm.call_log("uninstall")] == ["broken"]
+
+
+def test_a_chart_types_option_under_a_secret_looking_key_is_hidden_like_such_a_value(
+        env, fake_helm, fake_kubectl):
+    """``admin_password = "..."``, an option of a third-party chart type, was registered with no
+    redactor: the plugin's ``context.log`` line (or an error holding it) printed it in clear. It is
+    hidden by the rule a values key follows; an option naming something (``password_env``) stays
+    readable, and so does one whose validator says it names a Secret (``secret_name``)."""
+    import attrs
+
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin import ChartPresets, secret_name
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    presets = ChartPresets("stock", chart="tiny-app", version="0.1.0", repository="fixtures")
+
+    @attrs.frozen
+    class StockOptions:
+        admin_password: str | None = None
+        password_env: str | None = None
+        auth_secret: str | None = attrs.field(default=None, validator=secret_name)  # names a Secret
+
+    @attrs.define
+    class Stock(HelmChart):
+        chart_info: ChartInfo = attrs.field(factory=presets.factory("default", {}))
+        options: StockOptions = attrs.field(factory=StockOptions)
+
+    class Plugin:
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="stock", chart_class=Stock, options=StockOptions))
+
+        @hookimpl
+        def pre_exec(self, chart, context):
+            opts = chart.options
+            context.log.warning("logging in with %s (from %s)", opts.admin_password, opts.password_env)
+
+    env.write('[[deployments.stock]]\nname = "db"\nadmin_password = "adm-Pw-93Z-hidden"\n'
+              'password_env = "STOCK_PASSWORD"\nauth_secret = "stock-auth-secret"\n')
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=get_plugin_manager(extra_plugins=[Plugin()]))
+    assert "adm-Pw-93Z-hidden" in project.redactor
+    assert "STOCK_PASSWORD" not in project.redactor and "stock-auth-secret" not in project.redactor
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    handler = Keep()
+    logging.getLogger("firestream").addHandler(handler)
+    try:
+        assert project.apply().ok
+    finally:
+        logging.getLogger("firestream").removeHandler(handler)
+    assert "release 'db': logging in with *** (from STOCK_PASSWORD)" in records
+
+
+def test_a_chart_types_step_lines_of_the_wrong_type_or_raising_are_named_never_split_or_unexpected(
+        env, fake_helm, fake_kubectl):
+    """``ChartType.destroy_steps`` / ``destructive_steps`` returning a str (not a list of lines) is
+    named as a hook's wrong result is, never listed a character a line; ``destructive_steps``
+    raising refuses the plan with a ``PluginError`` naming the plugin (apply cannot show what its
+    exec deletes), not an unexpected ``RuntimeError``; ``sys.exit()`` in either is such an error too,
+    never the silent end of ``plan`` or ``destroy`` with exit 0."""
+    import attrs
+
+    from firestream_core.errors import PluginError
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin import ChartPresets
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    presets = ChartPresets("stock", chart="tiny-app", version="0.2.0", repository="fixtures")
+
+    @attrs.define
+    class Stock(HelmChart):
+        chart_info: ChartInfo = attrs.field(factory=presets.factory("default", {}))
+
+    def steps(chart, _where):
+        if chart.chart_info.name == "raises":
+            raise RuntimeError(f"no config for {SECRET}")
+        if chart.chart_info.name == "quits":
+            sys.exit(0)  # ended plan and destroy silently, exit 0
+        return "delete the widget CRDs"
+
+    class Plugin:
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="stock", chart_class=Stock, destroy_steps=steps, destructive_steps=steps))
+
+    manager = get_plugin_manager(extra_plugins=[Plugin()])
+    bv = 'last_breaking_version_requiring_restart = { version = "0.2.0", requires_uninstall = true }\n'
+    secret = "[deployments.stock.secret_values]\nauth.password = { env = 'FAKE_SECRET' }\n"
+    for name in ("texty", "raises"):
+        fake_helm.seed_release(name, version="0.1.0", chart="tiny-app")
+    env.write(f'[[deployments.stock]]\nname = "texty"\n{bv}' + secret)
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=manager)
+    (line,) = project.plan(destroy=True)["texty"].destructive
+    assert line == ("unknown: plugin 'extra-0-Plugin' could not say what its hooks delete besides helm's uninstall "
+                    "(destroy_steps returned a str, not a list of lines (strings) or None)")
+    with pytest.raises(PluginError, match=r"^plugin 'extra-0-Plugin': destructive_steps for release 'texty' "
+                       r"returned a str, not a list of lines \(strings\) or None$"):
+        project.plan()
+    env.write(f'[[deployments.stock]]\nname = "raises"\n{bv}' + secret)
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=manager)
+    with pytest.raises(PluginError, match=r"^plugin 'extra-0-Plugin': destructive_steps for release 'raises' "
+                       r"raised RuntimeError: no config for \*\*\*$"):
+        project.plan()
+    assert main(["plan", "-f", str(env.path), *env.flags]) == 1  # no traceback: a plugin's error
+    fake_helm.seed_release("quits", version="0.1.0", chart="tiny-app")
+    env.write(f'[[deployments.stock]]\nname = "quits"\n{bv}' + secret)
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=manager)
+    with pytest.raises(PluginError, match=r"^plugin 'extra-0-Plugin': destructive_steps for release 'quits' "
+                       r"raised SystemExit: 0$"):
+        project.plan()
+    (line,) = project.plan(destroy=True)["quits"].destructive
+    assert line.endswith("(destroy_steps: SystemExit: 0)")
+    assert not fake_helm.call_log("uninstall") and not applied_upgrades(fake_helm)

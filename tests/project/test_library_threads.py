@@ -159,6 +159,61 @@ def test_context_log_reaches_a_programs_handler_redacted_with_its_own_projects_s
         assert secret not in text, name
 
 
+class LogsThroughItsOwnLoggers:
+    """A plugin logging its release's password through loggers of its own, not ``context.log``:
+    ``logging.getLogger("my_plugin")`` and a module logger outside ``firestream.``."""
+
+    mine = logging.getLogger("my_plugin")
+    module = logging.getLogger("firestream_chart_mine.hooks")
+
+    @hookimpl
+    def contribute_values(self, chart, context):
+        self.mine.warning("contributing for %s", SECRETS[chart.chart_info.name])
+
+    @hookimpl
+    def pre_exec(self, chart, context, payload):
+        secret = SECRETS[chart.chart_info.name]
+        self.module.warning("connecting with %s", secret)
+        try:
+            raise RuntimeError(f"login {secret} refused")
+        except RuntimeError:
+            self.mine.exception("retrying")
+
+
+def test_a_plugins_own_loggers_reach_a_programs_handler_redacted_with_its_own_projects_secrets(
+        fake_helm, fake_kubectl, tmp_path, monkeypatch):
+    """A plugin's own logger (any name) logging a secret inside its hooks: the program's handler on
+    the root logger, with no filter, gets the line redacted with the secrets of the project whose
+    run made it; two projects applied at once from two threads."""
+    for k, v in fake_helm.env.items():
+        monkeypatch.setenv(k, v)
+    projects = {}
+    for name, secret in SECRETS.items():
+        values = f'[deployments.generic.values]\npassword = "{secret}"\n'
+        write_config(tmp_path / name, REPOS + block(name, values))
+        manager = get_plugin_manager(extra_plugins=[LogsThroughItsOwnLoggers()])
+        projects[name] = Project.load(tmp_path / name, helm_binary=fake_helm.binary, env=fake_helm.env,
+                                      kubectl_binary=fake_kubectl, manager=manager)
+    handler = Records()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        threads = [threading.Thread(target=p.apply) for p in projects.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        logging.getLogger("my_plugin").warning("outside a run: %s", SECRETS["a"])  # not a run's: as it is
+    finally:
+        root.removeHandler(handler)
+    text = "\n".join(handler.lines)
+    assert text.count("contributing for ***") == 2 and text.count("connecting with ***") == 2
+    assert text.count("RuntimeError: login *** refused") == 2
+    assert f"outside a run: {SECRETS['a']}" in handler.lines
+    for secret in SECRETS.values():
+        assert secret not in text.replace(f"outside a run: {SECRETS['a']}", ""), secret
+
+
 def _process_resources() -> dict[str, Any]:
     """What a long-running program must not accumulate, by count."""
     import os
