@@ -185,6 +185,32 @@ def _option_values(chart: HelmChart) -> dict[str, Any]:
     return out
 
 
+def _override_pairs(set_values: Iterable[tuple[str, str]], values_files: Any) -> list[tuple[str, str]]:
+    """``Project.load``'s ``set_values`` as a list, refused with a ``TypeError`` when it, or
+    ``values_files``, is not what it says: a str or a path taken as a list would be read letter by
+    letter (``"x.yaml"`` as the files ``x``, ``.``, ...), and ``"key=value"`` is not a pair. The
+    message names the key, never the value (it may be a password).
+
+    >>> _override_pairs([("image.tag", "1.2")], ["prod.yaml"])
+    [('image.tag', '1.2')]
+    >>> _override_pairs(["auth.password=hunter22"], [])
+    Traceback (most recent call last):
+    TypeError: set_values is a list of (key, value) pairs: write ('auth.password', value), not 'auth.password=...'
+    """
+    if isinstance(values_files, str | bytes | os.PathLike):
+        raise TypeError(f"values_files is a list of paths, not one path: [{os.fsdecode(values_files)!r}]")
+    if isinstance(set_values, str | bytes):
+        set_values = [set_values]  # type: ignore[list-item]  # refused below, as one item
+    pairs = list(set_values)
+    for number, pair in enumerate(pairs, 1):
+        if isinstance(pair, str):
+            key = pair.partition("=")[0]
+            raise TypeError(f"set_values is a list of (key, value) pairs: write ({key!r}, value), not '{key}=...'")
+        if not isinstance(pair, tuple | list) or len(pair) != 2 or not isinstance(pair[0], str):
+            raise TypeError(f"set_values is a list of (key, value) pairs with a str key; item {number} is not one")
+    return [(k, v) for k, v in pairs]
+
+
 def _add_overrides(charts: Iterable[HelmChart], set_values: list[tuple[str, str]],
                    values_files: list[tuple[str, Path]]) -> None:
     """``--set`` pairs and ``--values`` files on top of every release's own values.
@@ -414,11 +440,11 @@ class Project:
         from firestream_core.config.project_check import load_project_checked
         from firestream_core.plugin.manager import get_plugin_manager
 
+        set_values = _override_pairs(set_values, values_files)  # before any file is read
         if manager is None:
             manager = get_plugin_manager(disabled=disabled_plugins)
         # the three passes of `validate` (structure, values and files, graph), every problem at once
         config, charts = load_project_checked(path, manager, environment=environment)
-        set_values = list(set_values)
         files = [(os.fspath(f), Path(f).resolve()) for f in values_files]
         if set_values or files:
             _add_overrides(charts, set_values, files)

@@ -1245,6 +1245,24 @@ def test_reload_keeps_the_set_values_and_values_files_the_project_was_loaded_wit
     assert [c.action for c in plan.releases] == ["no-op"], [c.reasons for c in plan.releases]
 
 
+@pytest.mark.parametrize(("kwargs", "said"), [
+    ({"values_files": "hotfix.yaml"}, "values_files is a list of paths, not one path: ['hotfix.yaml']"),
+    ({"values_files": Path("hotfix.yaml")}, "values_files is a list of paths, not one path: ['hotfix.yaml']"),
+    ({"set_values": ["auth.password=lib-sv-9Xq-secret"]},
+     "set_values is a list of (key, value) pairs: write ('auth.password', value), not 'auth.password=...'"),
+    ({"set_values": "image.tag=1.2"}, "set_values is a list of (key, value) pairs: write ('image.tag', value)"),
+    ({"set_values": [("image.tag", "1", "x")]}, "set_values is a list of (key, value) pairs with a str key; item 1"),
+])
+def test_project_load_refuses_overrides_of_the_wrong_shape_naming_keys_never_values(env, kwargs, said):
+    """``values_files="hotfix.yaml"`` was read letter by letter (files 'h', 'o', ...) and
+    ``set_values=["a=b"]`` failed with Python's unpacking error; neither file is read."""
+    path = env.write(block("web"))
+    with pytest.raises(TypeError) as caught:
+        Project.load(path, **kwargs)
+    assert str(caught.value).startswith(said)
+    assert "lib-sv-9Xq-secret" not in str(caught.value)
+
+
 def test_import_release_inside_project_lock_does_not_refuse_itself(env, fake_helm):
     """``with project.lock(): project.import_release(...)`` imports (as apply would run): the lock
     is the caller's; outside it, another holder still refuses the import."""
