@@ -161,11 +161,13 @@ def write_config(tmp_path: Path):
 @pytest.fixture(autouse=True)
 def _restore_firestream_logging():
     """``firestream_core.cli.main.main()`` run in-process configures the ``firestream``
-    and ``firestream_core`` loggers (own handler, no propagation, redactors): undo it after
-    each test so later tests' ``caplog`` sees records again."""
+    and ``firestream_core`` loggers (own handler, no propagation, redactors) and puts its
+    handler on the root logger: undo it after each test so later tests' ``caplog`` sees records
+    again and no handler of an earlier test's is left on the root."""
     from firestream_core.cli import logs
 
     loggers = [logging.getLogger(name) for name in (logs.LOGGER_NAME, logs.CORE_LOGGER_NAME)]
+    loggers.append(logging.getLogger())
     saved = [(list(lg.handlers), lg.level, lg.propagate) for lg in loggers]
     handler, redactors = logs._handler, list(logs._redactors)
     yield

@@ -138,14 +138,17 @@ def setup_logging(
     The core's module loggers (``firestream_core.deploy.scheduler``...) write through the
     same handler, so their lines are formatted and redacted like the rest, from warnings up
     (or the ``firestream`` logger's level, when higher): they say what went wrong (``interrupted: starting nothing new``), their
-    debug lines are for a library's own handlers.
+    debug lines are for a library's own handlers. So do other loggers (a plugin's own), through
+    the root logger, at its level (warnings, unless the program set another).
     """
     global _handler
     logger = logging.getLogger(LOGGER_NAME)
     core = logging.getLogger(CORE_LOGGER_NAME)
+    root = logging.getLogger()
     if _handler is not None:
         logger.removeHandler(_handler)
         core.removeHandler(_handler)
+        root.removeHandler(_handler)
     _handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     _handler.setFormatter(logging.Formatter(FORMAT))
     _handler.addFilter(ReleaseFilter())  # a line logged during a lifecycle names its release
@@ -157,6 +160,10 @@ def setup_logging(
     core.addHandler(_handler)
     core.setLevel(max(logging.WARNING, logger.level))
     core.propagate = False
+    # a plugin's own loggers (``logging.getLogger(__name__)``) reach the root: their warnings are
+    # printed like firestream's, leveled, naming the release, redacted, not by Python's bare
+    # last-resort handler
+    root.addHandler(_handler)
     return logger
 
 

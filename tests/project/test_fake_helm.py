@@ -1263,6 +1263,31 @@ def test_project_load_refuses_overrides_of_the_wrong_shape_naming_keys_never_val
     assert "lib-sv-9Xq-secret" not in str(caught.value)
 
 
+OWN_LOGGER_PLUGIN = """
+import logging, os
+from firestream_core import hookimpl
+
+log = logging.getLogger("my_plugin")
+
+@hookimpl
+def pre_exec(chart, context, payload):
+    log.warning("token is %s", os.environ["FAKE_SECRET"])
+    log.info("an info line the root's level drops")
+"""
+
+
+def test_the_cli_prints_a_plugins_own_logger_like_its_own_lines_leveled_named_redacted(
+        env, fake_helm, fake_dists, capsys):
+    """A plugin logging through ``logging.getLogger("my_plugin")``, not ``context.log``: its
+    warning was printed bare by Python's last-resort handler (no level, no release)."""
+    fake_dists.plugin("firestream-audit", "audit", OWN_LOGGER_PLUGIN)
+    env.write(block("web", extra=SECRET_VALUE))
+    assert main(["apply", "--yes", "-f", str(env.path), *env.flags]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING release 'web': token is ***\n" in err
+    assert SECRET not in err and "an info line" not in err
+
+
 def test_import_release_inside_project_lock_does_not_refuse_itself(env, fake_helm):
     """``with project.lock(): project.import_release(...)`` imports (as apply would run): the lock
     is the caller's; outside it, another holder still refuses the import."""
