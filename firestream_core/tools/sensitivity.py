@@ -99,6 +99,12 @@ _NAME_SUFFIXES = (
 _NAME_PREFIXES = ("existing", "use", "create", "generate", "enable", "auto")
 """``existingSecret``, ``useSecret``, ``createSecret``: a name or a switch, not a secret."""
 
+_CERTIFICATE_SECRETS = tuple(f"{w}secret" for w in (
+    "tls", "ssl", "ca", "cert", "certs", "certificate", "certificates", "tlscert", "tlscerts"))
+"""The Secret holding a certificate, named: bitnami's ``tls.certificatesSecret``, ``tlsSecret``,
+``caSecret`` (its keys are files; a value under a ``...Secret`` of other words stays hidden:
+``jwtSecret``, ``cookieSecret``, ``clientSecret`` are secrets)."""
+
 
 def _norm(key: str) -> str:
     return key.lower().replace("_", "").replace("-", "")
@@ -116,7 +122,7 @@ def is_name_key(key: object) -> bool:
     k = _norm(key)
     if k.endswith("keys") and k[:-1].endswith(_KEY_SECRETS):
         return k.startswith(_NAME_PREFIXES)  # apiKeys, accessKeys: the keys themselves
-    return k.startswith(_NAME_PREFIXES) or k.endswith(_NAME_SUFFIXES)
+    return k.startswith(_NAME_PREFIXES) or k.endswith(_NAME_SUFFIXES) or k in _CERTIFICATE_SECRETS
 
 
 def is_sensitive_key(key: object) -> bool:

@@ -40,6 +40,7 @@ def project_redactor(values=QUICKSTART, secrets=()) -> Redactor:
     "credentials.accessKeyId", "list[0].token", "env.DB_PASSWORD", "extraSecrets.DB", "tls.caKey",
     "tls.key", "ingress.tls[0].key", "ca.key", "api.key", "server.ssl.key",
     "apiKeys.stripe", "accessKeys[0]", "config.privateKeys.signing",
+    "jwtSecret", "cookieSecret", "oauth.clientSecret", "tokenSecret", "webhookSecret",
 ])
 def test_sensitive_paths(path):
     assert is_sensitive_path(path)
@@ -52,6 +53,7 @@ def test_sensitive_paths(path):
     "tokenTtl", "passwordLength", "createSecret",
     "tls.crt", "tls.keyFile", "tolerations[0].key", "env[0].valueFrom.secretKeyRef.key", "existingSecret.key",
     "key", "nodeSelector.key", "auth.secretKeys.userPasswordKey", "existingApiKeys",
+    "tls.certificatesSecret", "tlsSecret", "ingress.tls_secret", "caSecret", "certSecret",
 ])
 def test_visible_paths(path):
     assert not is_sensitive_path(path)
