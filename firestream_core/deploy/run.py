@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,6 +91,24 @@ def _first_line(error: BaseException | None) -> str:
         return ""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def uninstall_order(deps: Mapping[str, Sequence[str]], destroyed: Collection[str]) -> dict[str, list[str]]:
+    """``deps`` with each edge between two ``destroyed`` releases turned round: in an apply, a
+    release with ``action = "destroy"`` is uninstalled only after the releases depending on it
+    that are destroyed too (as ``firestream destroy`` does), so no dependent runs without it.
+
+    >>> uninstall_order({"db": [], "api": ["db"], "web": ["api"], "cache": []}, {"db", "api", "web"})
+    {'db': ['api'], 'api': ['web'], 'web': [], 'cache': []}
+    """
+    out: dict[str, list[str]] = {n: [] for n in deps}
+    for name, needs in deps.items():
+        for d in needs:
+            if name in destroyed and d in destroyed:
+                out.setdefault(d, []).append(name)
+            else:
+                out[name].append(d)
+    return out
 
 # -- one run ----------------------------------------------------------------------------------
 
@@ -191,6 +210,16 @@ class Run:
                 return
         self.emit(event)
 
+    def _skip_reason(self, name: str, reason: str | None) -> str | None:
+        """The scheduler's ``dependency 'x' failed``, said ``dependent`` when both releases are
+        uninstalled (:func:`uninstall_order` turned their edge round: ``x`` depends on ``name``)."""
+        m = re.match(r"dependency '([^']+)' failed", reason or "")
+        change, blocker = self.changes.get(name), self.changes.get(m.group(1)) if m else None
+        if m and change is not None and blocker is not None and not self.plan.destroy \
+                and change.action == "destroy" and blocker.action == "destroy":
+            return "dependent" + (reason or "")[len("dependency"):]
+        return reason
+
     def _scheduler_event(self, event: SchedulerEvent) -> None:
         change = self.changes.get(event.name)
         result = _SCHEDULER_RESULT.get(str(event.status)) if event.status is not None else None
@@ -200,7 +229,7 @@ class Run:
                 event.name,
                 change.action if change else "",
                 result=result,
-                reason=event.reason,
+                reason=self._skip_reason(event.name, event.reason) if event.kind == "skipped" else event.reason,
                 time=event.time,
             )
         )
@@ -262,6 +291,8 @@ class Run:
         blocked = self.blocked()
         deps = {n: list(ds) for n, ds in self.plan.deps.items() if n not in blocked}
         satisfied = [n for n in deps if not self.changes[n].is_change]
+        if not self.plan.destroy:
+            deps = uninstall_order(deps, {c.name for c in self.plan.releases if c.action == "destroy"})
         estimates = self.state.estimates_for(
             (c.name, c.namespace, c.name) for c in self.plan.releases
         )
@@ -501,7 +532,7 @@ class Run:
             if result == "cancelled":
                 return attrs.evolve(mine, result="cancelled", reason=f"interrupted ({mine.reason})")
             return mine
-        reason = node.reason or ""
+        reason = (self._skip_reason(change.name, node.reason) if result == "skipped" else node.reason) or ""
         if result == "failed":  # the work raised instead of returning an outcome
             reason = self.project.redactor.redact(
                 f"{type(node.error).__name__}: {_first_line(node.error)}" if node.error else reason

@@ -317,6 +317,34 @@ def test_destroy_runs_in_reverse_order(env, fake_helm):
     assert state_keys(env.dir) == []
 
 
+def test_apply_uninstalls_action_destroy_releases_dependents_first(env, fake_helm):
+    """``action = "destroy"`` on a release and on what depends on it: apply uninstalled the
+    dependency first (the deploy order), leaving its dependent running without it."""
+    env.write(block("db"), block("api", ("db",)), block("web", ("api",)), block("cache"))
+    assert env.load().apply().ok
+    fake_helm.reset_calls()
+    env.write(block("db", extra='action = "destroy"\n'), block("api", ("db",), extra='action = "destroy"\n'),
+              block("web", ("api",), extra='action = "destroy"\n'), block("cache"))
+    result = env.load().apply(concurrency=0)
+    assert result.ok and {n: o.action for n, o in result.releases.items()} == {
+        "db": "destroy", "api": "destroy", "web": "destroy", "cache": "no-op"}
+    end = {c.release: c.end for c in fake_helm.call_log("uninstall")}
+    start = {c.release: c.start for c in fake_helm.call_log("uninstall")}
+    assert end["web"] <= start["api"] and end["api"] <= start["db"]
+    assert state_keys(env.dir) == ["default/cache"]
+
+
+def test_a_failed_action_destroy_keeps_what_the_release_depends_on(env, fake_helm):
+    env.write(block("db"), block("api", ("db",)))
+    assert env.load().apply().ok
+    env.write(block("db", extra='action = "destroy"\n'), block("api", ("db",), extra='action = "destroy"\n'))
+    fake_helm.fail_on("api", "uninstall", "boom")
+    result = env.load().apply()
+    assert result.releases["api"].result == "failed"
+    assert (result.releases["db"].result, result.releases["db"].reason) == ("skipped", "dependent 'api' failed")
+    assert [r["name"] for r in fake_helm.releases()] == ["api", "db"]
+
+
 # -- the CLI -------------------------------------------------------------------------------------
 
 
