@@ -1390,6 +1390,23 @@ def test_a_rollback_whose_revisions_move_at_the_prompt_is_refused(env, fake_helm
     assert fake_helm.release("a")["revision"] == before + 1
 
 
+def test_a_rollback_dry_run_takes_no_lock(env, fake_helm, capsys):
+    """``rollback --dry-run`` shows the plan only, as ``apply --dry-run`` and ``destroy --dry-run``
+    do, without the project lock: it was refused while another run held it, and with
+    ``[state] backend = "kubernetes"`` it created the state namespace and Lease in the cluster."""
+    path = env.write(block("a", extra="[deployments.generic.values]\nmessage = 'one'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'two'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    capsys.readouterr()
+    fake_helm.reset_calls()
+    with env.load().lock("firestream apply"):
+        assert main(["rollback", "a", "--to-revision", "1", "--dry-run", "-f", str(path), *env.flags]) == 0
+    out, err = capsys.readouterr()
+    assert "revision 2 -> 1 (--to-revision)" in out and "locked" not in err
+    assert fake_helm.call_log("rollback") == []
+
+
 def test_a_chart_types_destroy_steps_are_in_the_destroy_plan_and_a_failing_one_is_named(
         env, fake_helm, fake_kubectl):
     """``ChartType.destroy_steps``: what a chart type's hooks remove besides helm's uninstall is listed
