@@ -749,6 +749,22 @@ def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
         project.import_release("broken")
 
 
+def test_import_into_repositories_written_inline_names_them_not_deployments(env, fake_helm, tmp_path):
+    """A project file writing ``repositories = { ... }`` inline: the repository line import
+    adds cannot go there; the hint named ``[deployments.generic]``, which had nothing to do with it."""
+    from firestream_core.errors import ConfigError
+
+    env.dir.mkdir(parents=True)
+    env.path.write_text('repositories = { fixtures = "http://127.0.0.1:9/fixtures" }\n')
+    before = env.path.read_text()
+    fake_helm.seed_release("legacy", "apps")
+    with pytest.raises(ConfigError) as info:
+        env.load().import_release("legacy", "apps", chart="mirror/tiny-app", repo_url="http://127.0.0.1:9/mirror")
+    assert "[repositories]" in info.value.hint and 'add mirror = "<its URL>"' in info.value.hint
+    assert "deployments" not in info.value.hint
+    assert env.path.read_text() == before
+
+
 @pytest.mark.parametrize(("args", "said"), [
     (["Bad_Name"], "cannot import: release name 'Bad_Name' is not a DNS-1123 label"),
     (["ok", "-n", "Bad_NS"], "cannot import: namespace 'Bad_NS' is not a DNS-1123 label"),
