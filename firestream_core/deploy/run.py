@@ -422,13 +422,28 @@ class Run:
             outcome = run_release(chart, self.manager, context, on_stage=self._stage)
             if outcome.ok:  # the plan's reason stays the release's reason
                 outcome = attrs.evolve(outcome, reason=change.reason)
-            if not self.dry_run and outcome.result != "cancelled" and not (not outcome.ok and self.cancel.is_set()):
+            interrupted = outcome.result == "cancelled" or (not outcome.ok and self.cancel.is_set())
+            if not self.dry_run and interrupted and self._recorded(change):
+                # helm may have made revisions (helm 3 rolls an --atomic upgrade back when stopped):
+                # they are this run's, not a change outside firestream
+                outcome = attrs.evolve(outcome, result="cancelled")
+            elif interrupted:
+                return outcome
+            if not self.dry_run:
                 try:
                     self.record(change, outcome)
                 except (StateError, OSError) as exc:  # what helm did stands: say it, not a failed create
                     error = self._state_failed(exc)
                     outcome = attrs.evolve(outcome, unrecorded=str(error))
             return outcome
+
+    def _recorded(self, change: Change) -> bool:
+        """The state records ``change``'s release: an interrupted change of it is recorded too
+        (``cancelled``, the revision before it kept), so the next plan does not take the
+        revisions helm made meanwhile for a change outside firestream. An interrupted create
+        or destroy of a release the state does not hold leaves the state as it is."""
+        assert self.state is not None
+        return change.action != "destroy" and change.key in self.state.releases
 
     # -- state ----------------------------------------------------------------------------------
 

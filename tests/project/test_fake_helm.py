@@ -511,6 +511,40 @@ def test_a_plugin_stage_raising_keyboard_interrupt_interrupts_project_apply(env,
     assert not lock_path(env.dir).exists()
 
 
+def test_an_interrupted_upgrade_is_not_said_changed_outside_firestream(env, fake_helm):
+    """Ctrl-C during an upgrade: helm 3, stopped with SIGTERM, rolls an ``--atomic`` upgrade back
+    (a failed revision, then a rollback). The state kept the apply before it as the last word, so
+    the next plan said ``changed outside firestream (revision 3 in the cluster, 1 recorded)``:
+    revisions firestream's own interrupted run made. The interrupted release is recorded as
+    such (``cancelled``, the revision before it kept)."""
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'one'\n"))
+    assert env.load().apply().ok
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'two'\n"))
+    fake_helm.set_delay("a", 1.5)  # apply's render of the upgrade (a dry run), then the upgrade
+    cancel = threading.Event()
+    results = []
+    project = env.load()
+    run = threading.Thread(target=lambda: results.append(project.apply(cancel=cancel)))
+    run.start()
+    deadline = time.monotonic() + 30
+    while (fake_helm.release("a") or {}).get("status") != "pending-upgrade":
+        assert time.monotonic() < deadline, "the upgrade did not start"
+        time.sleep(0.02)
+    cancel.set()
+    run.join(60)
+    assert results[0].releases["a"].result == "cancelled"
+    entry = StateStore(env.dir).load().releases["default/a"]
+    assert (entry.result, entry.revision, entry.last_success.revision) == ("cancelled", 1, 1)
+    fake_helm.seed_release("a", revision=3, values={"message": "one"})  # helm 3's atomic rollback
+    change = env.load().plan()["a"]
+    assert change.action == "upgrade"
+    assert not [r for r in change.reasons if "outside firestream" in r], change.reasons
+    assert change.reasons[0] == "last apply cancelled in exec"
+    fake_helm.set_delay("a", 0)
+    assert env.load().apply().ok
+    assert not env.load().plan().has_changes
+
+
 def test_lock_refuses_a_second_run_in_process(env):
     env.write(block("a"))
     project = env.load()
