@@ -339,6 +339,9 @@ def import_release(
         contextlib.nullcontext() if project.locked
         else project.backend.lock(f"firestream import deployment {name}", timeout=project.lock_timeout))
     with held:
+        # the state is written last: one it cannot read (damaged, from a newer firestream) is
+        # refused first, before helm is asked and before the project file is touched
+        project.backend.load()
         rel = _find(project.helm.list_releases(), name, namespace)
         source = locate_chart(project, rel, ctype, chart, repository, repo_url)
         values = dict(project.helm.get_values(rel.name, rel.namespace) or {})

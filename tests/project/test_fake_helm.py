@@ -767,6 +767,28 @@ def test_import_that_cannot_write_the_project_file_leaves_nothing_behind(env, fa
     assert (env.dir / "values" / "legacy.secret.yaml").exists()
 
 
+def test_import_with_a_damaged_state_file_writes_nothing_and_asks_helm_nothing(env, fake_helm):
+    """The block was appended to firestream.toml (and the values files written) before the
+    state was read: the import then failed on the damaged state, and once the state was
+    restored, importing again was refused (``release 'legacy' is already defined``)."""
+    from firestream_core.errors import StateError
+
+    path = env.write("# keep me\n")
+    before = path.read_text()
+    fake_helm.seed_release("legacy", "apps", values={"db": {"password": SECRET}, "replicaCount": 2})
+    state = env.dir / ".firestream" / "state.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text('{"schema_version": 1, "releases": {')
+    fake_helm.reset_calls()
+    with pytest.raises(StateError, match="state.json is not valid JSON"):
+        env.load().import_release("legacy", "apps", chart="fixtures/tiny-app")
+    assert path.read_text() == before
+    assert not (env.dir / "values").exists()
+    assert fake_helm.call_log() == []
+    state.unlink()
+    assert env.load().import_release("legacy", "apps", chart="fixtures/tiny-app").name == "legacy"
+
+
 def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
     env.write("")
     fake_helm.seed_release("twin", "a")
