@@ -108,12 +108,16 @@ def run_helm_tests(
     :param record: write the results into the state (under the project lock).
     :param timeout: per release (default: the release's ``timeout``).
     :raises FirestreamError: a target that is not a release of the project.
+    :raises StateError: with ``record``, a state file that cannot be read (damaged, from a
+        newer firestream), before any helm call.
     """
     wanted = set(targets or ())
     unknown = wanted - set(project.charts)
     if unknown:
         raise FirestreamError(f"unknown release(s): {', '.join(sorted(unknown))}",
                               hint="the releases are: " + ", ".join(project.charts))
+    if record:  # a state file the results cannot go into is refused before a test pod starts
+        project.backend.load()
     live = {r.key: r for r in helm.list_releases()}
     results: list[ReleaseTestResult] = []
     for name in project.order:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,24 @@ class RunOptions:
     stop_new: Callable[[], str | None] | None = None
     """Asked before each release starts: once it gives a reason (the project lock was
     lost), no release starts any more and those left end ``not_started`` with it."""
+
+
+def uninstall_order(deps: Mapping[str, Sequence[str]], destroyed: Collection[str]) -> dict[str, list[str]]:
+    """``deps`` with each edge between two ``destroyed`` releases turned round: in an apply, a
+    release with ``action = "destroy"`` is uninstalled only after the releases depending on it
+    that are destroyed too (as ``firestream destroy`` does), so no dependent runs without it.
+
+    >>> uninstall_order({"db": [], "api": ["db"], "web": ["api"], "cache": []}, {"db", "api", "web"})
+    {'db': ['api'], 'api': ['web'], 'web': [], 'cache': []}
+    """
+    out: dict[str, list[str]] = {n: [] for n in deps}
+    for name, needs in deps.items():
+        for d in needs:
+            if name in destroyed and d in destroyed:
+                out.setdefault(d, []).append(name)
+            else:
+                out[name].append(d)
+    return out
 
 
 # -- one run ----------------------------------------------------------------------------------
@@ -185,6 +204,16 @@ class Run:
                 return
         self.emit(event)
 
+    def _skip_reason(self, name: str, reason: str | None) -> str | None:
+        """The scheduler's ``dependency 'x' failed``, said ``dependent`` when both releases are
+        uninstalled (:func:`uninstall_order` turned their edge round: ``x`` depends on ``name``)."""
+        m = re.match(r"dependency '([^']+)' failed", reason or "")
+        change, blocker = self.changes.get(name), self.changes.get(m.group(1)) if m else None
+        if m and change is not None and blocker is not None and not self.plan.destroy \
+                and change.action == "destroy" and blocker.action == "destroy":
+            return "dependent" + (reason or "")[len("dependency"):]
+        return reason
+
     def _scheduler_event(self, event: SchedulerEvent) -> None:
         change = self.changes.get(event.name)
         result = _SCHEDULER_RESULT.get(str(event.status)) if event.status is not None else None
@@ -194,7 +223,7 @@ class Run:
                 event.name,
                 change.action if change else "",
                 result=result,
-                reason=event.reason,
+                reason=self._skip_reason(event.name, event.reason) if event.kind == "skipped" else event.reason,
                 time=event.time,
             )
         )
@@ -256,6 +285,8 @@ class Run:
         blocked = self.blocked()
         deps = {n: list(ds) for n, ds in self.plan.deps.items() if n not in blocked}
         satisfied = [n for n in deps if not self.changes[n].is_change]
+        if not self.plan.destroy:
+            deps = uninstall_order(deps, {c.name for c in self.plan.releases if c.action == "destroy"})
         estimates = self.state.estimates_for(
             (c.name, c.namespace, c.name) for c in self.plan.releases
         )
@@ -385,13 +416,28 @@ class Run:
             outcome = run_release(chart, self.manager, context, on_stage=self._stage)
             if outcome.ok:  # the plan's reason stays the release's reason
                 outcome = attrs.evolve(outcome, reason=change.reason)
-            if not self.dry_run and outcome.result != "cancelled" and not (not outcome.ok and self.cancel.is_set()):
+            interrupted = outcome.result == "cancelled" or (not outcome.ok and self.cancel.is_set())
+            if not self.dry_run and interrupted and self._recorded(change):
+                # helm may have made revisions (helm 3 rolls an --atomic upgrade back when stopped):
+                # they are this run's, not a change outside firestream
+                outcome = attrs.evolve(outcome, result="cancelled")
+            elif interrupted:
+                return outcome
+            if not self.dry_run:
                 try:
                     self.record(change, outcome)
                 except (StateError, OSError) as exc:  # what helm did stands: say it, not a failed create
                     error = self._state_failed(exc)
                     outcome = attrs.evolve(outcome, unrecorded=str(error))
             return outcome
+
+    def _recorded(self, change: Change) -> bool:
+        """The state records ``change``'s release: an interrupted change of it is recorded too
+        (``cancelled``, the revision before it kept), so the next plan does not take the
+        revisions helm made meanwhile for a change outside firestream. An interrupted create
+        or destroy of a release the state does not hold leaves the state as it is."""
+        assert self.state is not None
+        return change.action != "destroy" and change.key in self.state.releases
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -495,7 +541,7 @@ class Run:
             if result == "cancelled":
                 return attrs.evolve(mine, result="cancelled", reason=f"interrupted ({mine.reason})")
             return mine
-        reason = node.reason or ""
+        reason = (self._skip_reason(change.name, node.reason) if result == "skipped" else node.reason) or ""
         if result == "failed":  # the work raised instead of returning an outcome
             reason = self.project.redactor.redact(
                 f"{type(node.error).__name__}: {first_line(node.error)}" if node.error else reason

@@ -339,6 +339,9 @@ def import_release(
         contextlib.nullcontext() if project.locked
         else project.backend.lock(f"firestream import deployment {name}", timeout=project.lock_timeout))
     with held:
+        # the state is written last: one it cannot read (damaged, from a newer firestream) is
+        # refused first, before helm is asked and before the project file is touched
+        project.backend.load()
         rel = _find(project.helm.list_releases(), name, namespace)
         source = locate_chart(project, rel, ctype, chart, repository, repo_url)
         values = dict(project.helm.get_values(rel.name, rel.namespace) or {})
@@ -347,7 +350,7 @@ def import_release(
         block, plain_path, secret_path = _block(project, rel, ctype, source, plain, bool(secret))
         original = project.path.read_text(encoding="utf-8")
         joined = _joined_text(original, block, source)
-        _check_loads(project, joined, ctype)
+        _check_loads(project, joined, ctype, source)
         _write_all(project.path, joined, plain, plain_path, secret, secret_path)
         warnings = ([source.warning] if source.warning else []) + _secret_warnings(secret_path, secret_keys)
         new_chart = project.load_chart(rel.name)
@@ -517,15 +520,25 @@ def _joined_text(original: str, block: str, source: ChartSource) -> str:
     return text + ("" if text.endswith("\n") or not text else "\n") + block
 
 
-def _check_loads(project: ImportInput, joined: str, ctype: str) -> None:
-    """The file as it will be is valid TOML and a valid project (nothing is written otherwise)."""
+def _check_loads(project: ImportInput, joined: str, ctype: str, source: ChartSource) -> None:
+    """The file as it will be is valid TOML and a valid project (nothing is written otherwise).
+
+    The hint names what the new text clashes with: the repository line (``[repositories]``
+    written inline or as dotted keys, where no line can be added under a header), else the
+    block (a single-table ``[deployments.<type>]``).
+    """
     try:
         data = tomllib.loads(joined)
     except tomllib.TOMLDecodeError as exc:
+        hint = (f"a single-table [deployments.{ctype}] cannot be followed by [[deployments.{ctype}]]; "
+                "turn it into [[deployments." + ctype + "]] first")
+        if source.add_url is not None and source.repository is not None and "'repositories'" in str(exc):
+            hint = (f"the file gives its repositories in a form import cannot add a line to (not a "
+                    f"[repositories] table): add {_key(source.repository)} = \"<its URL>\" to them yourself, "
+                    "then import again")
         raise ConfigError(
             f"cannot append the release to {project.path}: the result would not be valid TOML ({exc})",
-            hint=f"a single-table [deployments.{ctype}] cannot be followed by [[deployments.{ctype}]]; "
-            "turn it into [[deployments." + ctype + "]] first",
+            hint=hint,
         ) from None
     from firestream_core.config.build import build_charts
     from firestream_core.config.parse import parse_config

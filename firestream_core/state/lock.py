@@ -23,6 +23,13 @@ runs, which the kernel drops when the process dies, however it dies::
 * Releasing removes the file (only when it is still this holder's file) and
   then drops the ``flock``; ``__exit__`` runs on every exit, KeyboardInterrupt
   included.
+* The programs the holder starts (helm, kubectl) inherit the locked
+  descriptor (``tools/process.py``'s ``keep_open_in_children``): the ``flock``
+  is the open file's, so it stays held while one of them runs. A holder
+  killed outright (``kill -9``) leaves its helm running in its own session;
+  its lock is taken over only once that helm has ended too, so the next run
+  never plans a release that helm is still changing as ``pending-*`` and
+  "recovers" it under that helm.
 
 See ``docs/state.md``.
 """
@@ -43,6 +50,7 @@ from types import TracebackType
 import attrs
 
 from firestream_core.errors import StateError, StateLockedError
+from firestream_core.tools.process import keep_open_in_children, stop_keeping_open_in_children
 from firestream_core.tools.readfile import LOCK_FILE_LIMIT, UnreadableFile, read_bounded
 
 __all__ = [
@@ -187,6 +195,24 @@ def _pid_running(pid: int) -> bool:
     return True
 
 
+def _exists(pid: int) -> bool:
+    """Whether ``pid`` runs, for a message only (:func:`_pid_running` decides a takeover); a
+    process killed a moment ago and not yet reaped (a zombie) does not."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
 def _read(fd: int) -> str:
     """The lock file's text; one larger than ``LOCK_FILE_LIMIT`` is not ours (empty text)."""
     os.lseek(fd, 0, os.SEEK_SET)
@@ -327,7 +353,8 @@ class ProjectLock:
             else:
                 log.warning("%s was removed or replaced while this run held it", self.path)
         finally:
-            os.close(fd)  # drops the flock
+            stop_keeping_open_in_children(fd)
+            os.close(fd)  # drops the flock (the children started meanwhile have ended)
 
     # -- one attempt ------------------------------------------------------------
     def _try_once(self) -> LockInfo:
@@ -376,7 +403,16 @@ class ProjectLock:
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise StateError(f"{self.path}: cannot lock: {exc.strerror}") from None
-            raise self._locked(self._holder(fd), other_host=False) from None
+            holder = self._holder(fd)
+            if holder is not None and holder.host == _hostname() and not _exists(holder.pid):
+                raise StateLockedError(
+                    f"{self.path}: locked by {holder}: that process is gone, but a program it started "
+                    "still runs and holds the lock (a helm of the killed run may still be changing a "
+                    "release), or another run is taking the lock over right now",
+                    hint="wait for it to end, then run again (--lock-timeout SECONDS waits for it); "
+                    + _UNLOCK_HINT,
+                ) from None
+            raise self._locked(holder, other_host=False) from None
         if not _same_file(fd, self.path):  # released and removed meanwhile
             return False
         holder = LockInfo.parse(_read(fd))
@@ -398,6 +434,7 @@ class ProjectLock:
 
     def _own(self, fd: int, me: LockInfo) -> LockInfo:
         self._fd, self.info = fd, me
+        keep_open_in_children(fd)  # a helm outliving a kill -9 of this run keeps the flock held
         return me
 
     def _holder(self, fd: int) -> LockInfo | None:

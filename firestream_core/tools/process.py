@@ -21,7 +21,10 @@ about 1 ms per process; ``sh.Command``, which the design named, cost about
   comes back as ``Completed(cancelled=True)``.
 * Each process runs in its own session, so a Ctrl-C in the terminal reaches
   firestream only; firestream then stops its children itself and knows
-  which ones it stopped. A ``KeyboardInterrupt`` (or any exception) raised
+  which ones it stopped. A child therefore outlives a ``kill -9`` of
+  firestream; it inherits the descriptors :func:`keep_open_in_children`
+  names (the project lock's, whose ``flock`` it then keeps held: the next run
+  does not take the lock over while a helm of the killed run still works). A ``KeyboardInterrupt`` (or any exception) raised
   in the waiting thread stops that thread's process before propagating.
 * One DEBUG log line per call gives the argument list (which never holds a
   value: values go through files and stdin), exit code and duration. Neither
@@ -55,7 +58,16 @@ from firestream_core.tools.release_log import release_logger
 if TYPE_CHECKING:
     from firestream_core.tools.redact import Redactor
 
-__all__ = ["Completed", "ProgramNotFoundError", "Runner", "RunningProcess", "install_hint", "run_tool"]
+__all__ = [
+    "Completed",
+    "ProgramNotFoundError",
+    "Runner",
+    "RunningProcess",
+    "install_hint",
+    "keep_open_in_children",
+    "run_tool",
+    "stop_keeping_open_in_children",
+]
 
 log = release_logger("firestream.process")  # during a lifecycle its lines name the release
 
@@ -521,11 +533,39 @@ def _devnull() -> int:
     return _devnull_fd
 
 
+_INHERITED: set[int] = set()
+_inherited_lock = threading.Lock()
+
+
+def keep_open_in_children(fd: int) -> None:
+    """Every program started from now on inherits ``fd`` (the project lock's: its ``flock``
+    stays held while a child runs, also once firestream itself was killed)."""
+    with _inherited_lock:
+        _INHERITED.add(fd)
+
+
+def stop_keeping_open_in_children(fd: int) -> None:
+    """Undo :func:`keep_open_in_children`; once it returns no start uses ``fd`` (it may be closed)."""
+    with _inherited_lock:
+        _INHERITED.discard(fd)
+
+
 def _spawn(
     args: list[str], env: dict[str, str], cwd: str | os.PathLike[str] | None, program: str, label: str | None,
     *, stdin: bool = True,
 ) -> subprocess.Popen[bytes]:
-    """Start ``args`` in its own session with piped stdout/stderr, no shell, no inherited fds.
+    with _inherited_lock:  # held while starting: a descriptor being closed is not passed
+        if _INHERITED:
+            return _start(args, env, cwd, program, label, stdin=stdin, keep=tuple(sorted(_INHERITED)))
+    return _start(args, env, cwd, program, label, stdin=stdin, keep=())
+
+
+def _start(
+    args: list[str], env: dict[str, str], cwd: str | os.PathLike[str] | None, program: str, label: str | None,
+    *, stdin: bool, keep: tuple[int, ...],
+) -> subprocess.Popen[bytes]:
+    """Start ``args`` in its own session with piped stdout/stderr, no shell, no inherited fds
+    but ``keep``.
 
     Its stdin is a pipe when there is something to feed it (``stdin``), else ``/dev/null``
     (end of input at once, as an empty pipe would be, one pipe fewer to make and close; one
@@ -541,6 +581,7 @@ def _spawn(
             cwd=cwd,
             start_new_session=True,
             close_fds=True,
+            pass_fds=keep,
         )
     except (FileNotFoundError, PermissionError, NotADirectoryError):
         raise ProgramNotFoundError(program, release=label) from None

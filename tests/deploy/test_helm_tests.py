@@ -104,6 +104,21 @@ def test_recording_inside_the_held_lock_does_not_take_it_again(tmp_path: Path) -
     assert not refused.recorded  # taking the lock a run holds is refused: results not recorded
 
 
+def test_a_damaged_state_file_is_refused_before_any_helm_test_runs(tmp_path: Path) -> None:
+    """The results are to be recorded in a state file that cannot be read: refused before
+    ``helm test`` starts its test pods, not after every test ran and their results were lost."""
+    from firestream_core.errors import StateError
+
+    target = _project(tmp_path).test_input()
+    (tmp_path / ".firestream" / "state.json").write_text('{"schema_version": 1, "releases": {')
+    helm = _cluster()
+    with pytest.raises(StateError, match="state.json is not valid JSON"):
+        run_helm_tests(target, helm)
+    assert helm.calls == []
+    [ran] = run_helm_tests(target, helm, ["db"], record=False)  # nothing to record: the state is not read
+    assert ran.status == "passed" and not ran.recorded
+
+
 def test_an_unknown_target_names_the_releases(tmp_path: Path) -> None:
     with pytest.raises(FirestreamError, match="unknown release") as info:
         run_helm_tests(_project(tmp_path).test_input(), FakeHelm(), ["nope"])

@@ -318,6 +318,34 @@ def test_destroy_runs_in_reverse_order(env, fake_helm):
     assert state_keys(env.dir) == []
 
 
+def test_apply_uninstalls_action_destroy_releases_dependents_first(env, fake_helm):
+    """``action = "destroy"`` on a release and on what depends on it: apply uninstalled the
+    dependency first (the deploy order), leaving its dependent running without it."""
+    env.write(block("db"), block("api", ("db",)), block("web", ("api",)), block("cache"))
+    assert env.load().apply().ok
+    fake_helm.reset_calls()
+    env.write(block("db", extra='action = "destroy"\n'), block("api", ("db",), extra='action = "destroy"\n'),
+              block("web", ("api",), extra='action = "destroy"\n'), block("cache"))
+    result = env.load().apply(concurrency=0)
+    assert result.ok and {n: o.action for n, o in result.releases.items()} == {
+        "db": "destroy", "api": "destroy", "web": "destroy", "cache": "no-op"}
+    end = {c.release: c.end for c in fake_helm.call_log("uninstall")}
+    start = {c.release: c.start for c in fake_helm.call_log("uninstall")}
+    assert end["web"] <= start["api"] and end["api"] <= start["db"]
+    assert state_keys(env.dir) == ["default/cache"]
+
+
+def test_a_failed_action_destroy_keeps_what_the_release_depends_on(env, fake_helm):
+    env.write(block("db"), block("api", ("db",)))
+    assert env.load().apply().ok
+    env.write(block("db", extra='action = "destroy"\n'), block("api", ("db",), extra='action = "destroy"\n'))
+    fake_helm.fail_on("api", "uninstall", "boom")
+    result = env.load().apply()
+    assert result.releases["api"].result == "failed"
+    assert (result.releases["db"].result, result.releases["db"].reason) == ("skipped", "dependent 'api' failed")
+    assert [r["name"] for r in fake_helm.releases()] == ["api", "db"]
+
+
 # -- the CLI -------------------------------------------------------------------------------------
 
 
@@ -482,6 +510,40 @@ def test_a_plugin_stage_raising_keyboard_interrupt_interrupts_project_apply(env,
         "a": "ok", "b": "cancelled", "c": "not_started"}
     assert sorted(project.state_backend().load().releases) == ["default/a"]
     assert not lock_path(env.dir).exists()
+
+
+def test_an_interrupted_upgrade_is_not_said_changed_outside_firestream(env, fake_helm):
+    """Ctrl-C during an upgrade: helm 3, stopped with SIGTERM, rolls an ``--atomic`` upgrade back
+    (a failed revision, then a rollback). The state kept the apply before it as the last word, so
+    the next plan said ``changed outside firestream (revision 3 in the cluster, 1 recorded)``:
+    revisions firestream's own interrupted run made. The interrupted release is recorded as
+    such (``cancelled``, the revision before it kept)."""
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'one'\n"))
+    assert env.load().apply().ok
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'two'\n"))
+    fake_helm.set_delay("a", 1.5)  # apply's render of the upgrade (a dry run), then the upgrade
+    cancel = threading.Event()
+    results = []
+    project = env.load()
+    run = threading.Thread(target=lambda: results.append(project.apply(cancel=cancel)))
+    run.start()
+    deadline = time.monotonic() + 30
+    while (fake_helm.release("a") or {}).get("status") != "pending-upgrade":
+        assert time.monotonic() < deadline, "the upgrade did not start"
+        time.sleep(0.02)
+    cancel.set()
+    run.join(60)
+    assert results[0].releases["a"].result == "cancelled"
+    entry = StateStore(env.dir).load().releases["default/a"]
+    assert (entry.result, entry.revision, entry.last_success.revision) == ("cancelled", 1, 1)
+    fake_helm.seed_release("a", revision=3, values={"message": "one"})  # helm 3's atomic rollback
+    change = env.load().plan()["a"]
+    assert change.action == "upgrade"
+    assert not [r for r in change.reasons if "outside firestream" in r], change.reasons
+    assert change.reasons[0] == "last apply cancelled in exec"
+    fake_helm.set_delay("a", 0)
+    assert env.load().apply().ok
+    assert not env.load().plan().has_changes
 
 
 def test_lock_refuses_a_second_run_in_process(env):
@@ -706,6 +768,28 @@ def test_import_that_cannot_write_the_project_file_leaves_nothing_behind(env, fa
     assert (env.dir / "values" / "legacy.secret.yaml").exists()
 
 
+def test_import_with_a_damaged_state_file_writes_nothing_and_asks_helm_nothing(env, fake_helm):
+    """The block was appended to firestream.toml (and the values files written) before the
+    state was read: the import then failed on the damaged state, and once the state was
+    restored, importing again was refused (``release 'legacy' is already defined``)."""
+    from firestream_core.errors import StateError
+
+    path = env.write("# keep me\n")
+    before = path.read_text()
+    fake_helm.seed_release("legacy", "apps", values={"db": {"password": SECRET}, "replicaCount": 2})
+    state = env.dir / ".firestream" / "state.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text('{"schema_version": 1, "releases": {')
+    fake_helm.reset_calls()
+    with pytest.raises(StateError, match="state.json is not valid JSON"):
+        env.load().import_release("legacy", "apps", chart="fixtures/tiny-app")
+    assert path.read_text() == before
+    assert not (env.dir / "values").exists()
+    assert fake_helm.call_log() == []
+    state.unlink()
+    assert env.load().import_release("legacy", "apps", chart="fixtures/tiny-app").name == "legacy"
+
+
 def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
     env.write("")
     fake_helm.seed_release("twin", "a")
@@ -720,6 +804,22 @@ def test_import_refuses_unknown_ambiguous_and_undeployed(env, fake_helm):
         project.import_release("twin")
     with pytest.raises(FirestreamError, match="is failed; only a deployed release"):
         project.import_release("broken")
+
+
+def test_import_into_repositories_written_inline_names_them_not_deployments(env, fake_helm, tmp_path):
+    """A project file writing ``repositories = { ... }`` inline: the repository line import
+    adds cannot go there; the hint named ``[deployments.generic]``, which had nothing to do with it."""
+    from firestream_core.errors import ConfigError
+
+    env.dir.mkdir(parents=True)
+    env.path.write_text('repositories = { fixtures = "http://127.0.0.1:9/fixtures" }\n')
+    before = env.path.read_text()
+    fake_helm.seed_release("legacy", "apps")
+    with pytest.raises(ConfigError) as info:
+        env.load().import_release("legacy", "apps", chart="mirror/tiny-app", repo_url="http://127.0.0.1:9/mirror")
+    assert "[repositories]" in info.value.hint and 'add mirror = "<its URL>"' in info.value.hint
+    assert "deployments" not in info.value.hint
+    assert env.path.read_text() == before
 
 
 @pytest.mark.parametrize(("args", "said"), [
@@ -1404,6 +1504,23 @@ def test_a_rollback_whose_revisions_move_at_the_prompt_is_refused(env, fake_helm
     assert "error: refusing to roll back the plan shown: the cluster changed while it was shown: release 'a': " in err
     assert [c.release for c in fake_helm.call_log("rollback")] == ["a"]  # the hand's only
     assert fake_helm.release("a")["revision"] == before + 1
+
+
+def test_a_rollback_dry_run_takes_no_lock(env, fake_helm, capsys):
+    """``rollback --dry-run`` shows the plan only, as ``apply --dry-run`` and ``destroy --dry-run``
+    do, without the project lock: it was refused while another run held it, and with
+    ``[state] backend = "kubernetes"`` it created the state namespace and Lease in the cluster."""
+    path = env.write(block("a", extra="[deployments.generic.values]\nmessage = 'one'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'two'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    capsys.readouterr()
+    fake_helm.reset_calls()
+    with env.load().lock("firestream apply"):
+        assert main(["rollback", "a", "--to-revision", "1", "--dry-run", "-f", str(path), *env.flags]) == 0
+    out, err = capsys.readouterr()
+    assert "revision 2 -> 1 (--to-revision)" in out and "locked" not in err
+    assert fake_helm.call_log("rollback") == []
 
 
 def test_a_chart_types_destroy_steps_are_in_the_destroy_plan_and_a_failing_one_is_named(

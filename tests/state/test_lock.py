@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,52 @@ def test_lock_of_a_killed_holder_is_taken_over(tmp_path):
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     assert read_lock(tmp_path).pid == holder.pid  # left behind
+    with ProjectLock(tmp_path, "firestream apply") as lock:
+        assert lock.info.pid == os.getpid()
+
+
+HOLDER_WITH_CHILD = textwrap.dedent(
+    """
+    import sys, threading, time
+    from firestream_core.state.lock import ProjectLock
+    from firestream_core.tools.process import Runner
+    lock = ProjectLock(sys.argv[1], "firestream apply").__enter__()
+    runner = Runner()
+    threading.Thread(target=runner.run, args=(["sleep", "60"],), daemon=True).start()
+    while not runner.running():
+        time.sleep(0.01)
+    print(runner.running()[0].pid, flush=True)
+    sys.stdin.readline()  # hold until killed
+    """
+)
+
+
+def test_the_lock_of_a_killed_holder_is_not_taken_over_while_a_program_it_started_runs(tmp_path):
+    """``kill -9`` of firestream leaves its helm running (its own session, so a Ctrl-C in the
+    terminal reaches firestream only): the next run took the lock over at once, planned the
+    release helm still worked on as ``pending-*`` and 'recovered' it (uninstall, rollback)
+    under that helm. The children keep the holder's ``flock``: the lock is taken over only
+    once they are gone too."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER_WITH_CHILD, str(tmp_path)],  # noqa: S603
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = int(holder.stdout.readline())
+    try:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        with pytest.raises(StateLockedError) as info:
+            ProjectLock(tmp_path, "firestream apply").__enter__()
+        assert f"pid {holder.pid} " in str(info.value)
+        assert "that process is gone, but a program it started still runs" in str(info.value)
+        assert "wait for it to end" in info.value.hint
+    finally:
+        os.killpg(child, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the orphan is reaped by init
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.02)
     with ProjectLock(tmp_path, "firestream apply") as lock:
         assert lock.info.pid == os.getpid()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -64,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args)
     names = project.select(args.releases, args.selectors)
     color = use_color(args, sys.stdout)
-    with project.lock("firestream rollback", timeout=args.lock_timeout):
+    # a dry run changes nothing: no lock (with the kubernetes backend, no Lease nor namespace
+    # created in the cluster), as for apply and destroy
+    with nullcontext() if args.dry_run else project.lock("firestream rollback", timeout=args.lock_timeout):
         tools = project.tools()
         target = project.rollback_input()
         steps = plan_rollback(target, names, args.to_revision, tools[1].list_releases())
