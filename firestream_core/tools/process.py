@@ -533,31 +533,35 @@ def _devnull() -> int:
     return _devnull_fd
 
 
-_INHERITED: set[int] = set()
+_INHERITED: frozenset[int] = frozenset()  # replaced whole under the lock, read without it
 _inherited_lock = threading.Lock()
 
 
 def keep_open_in_children(fd: int) -> None:
     """Every program started from now on inherits ``fd`` (the project lock's: its ``flock``
     stays held while a child runs, also once firestream itself was killed)."""
+    global _INHERITED
     with _inherited_lock:
-        _INHERITED.add(fd)
+        _INHERITED = _INHERITED | {fd}
 
 
 def stop_keeping_open_in_children(fd: int) -> None:
-    """Undo :func:`keep_open_in_children`; once it returns no start uses ``fd`` (it may be closed)."""
+    """Undo :func:`keep_open_in_children`: a program started from now on does not inherit
+    ``fd``. Call it once the programs started with it have ended (the lock's release)."""
+    global _INHERITED
     with _inherited_lock:
-        _INHERITED.discard(fd)
+        _INHERITED = _INHERITED - {fd}
 
 
 def _spawn(
     args: list[str], env: dict[str, str], cwd: str | os.PathLike[str] | None, program: str, label: str | None,
     *, stdin: bool = True,
 ) -> subprocess.Popen[bytes]:
-    with _inherited_lock:  # held while starting: a descriptor being closed is not passed
-        if _INHERITED:
-            return _start(args, env, cwd, program, label, stdin=stdin, keep=tuple(sorted(_INHERITED)))
-    return _start(args, env, cwd, program, label, stdin=stdin, keep=())
+    # read, not held while starting: the workers start their programs at once, in parallel
+    # (a lock is released once its run's programs have ended: no start is then under way)
+    inherited = _INHERITED
+    keep = tuple(sorted(inherited)) if inherited else ()
+    return _start(args, env, cwd, program, label, stdin=stdin, keep=keep)
 
 
 def _start(
