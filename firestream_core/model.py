@@ -1100,7 +1100,9 @@ class ChartType:
         return self.chart_class(ChartInfo(name=name or self.name))
 
 
-_CHART_VERSION_SPLIT = r"^(?P<name>.+)-(?P<version>v?\d+\.\d+\.\d+.*)$"  # compiled on first use
+# the first "-" a version follows: a pre-release or build holding one of its own
+# ("app-1.0.0-2024.01.01") is the version's (a greedy name took "app-1.0.0"); compiled on first use
+_CHART_VERSION_SPLIT = r"^(?P<name>.+?)-(?P<version>v?\d+\.\d+\.\d+.*)$"
 
 
 @attrs.frozen
@@ -1136,6 +1138,8 @@ class InstalledRelease:
 
         >>> InstalledRelease("db", "data", 1, "deployed", "postgresql-13.2.24").chart_version
         '13.2.24'
+        >>> InstalledRelease("a", "ns", 1, "deployed", "my-app-2-1.0.0-2024.01.01").chart_version
+        '1.0.0-2024.01.01'
         """
         m = re.match(_CHART_VERSION_SPLIT, self.chart)
         return m.group("version") if m else ""
