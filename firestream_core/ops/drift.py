@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from firestream_core.errors import FirestreamError, HelmError
+from firestream_core.errors import FirestreamError, HelmError, first_line
 from firestream_core.model import HelmAction
 from firestream_core.tools.manifests import (
     HIDDEN,
@@ -364,8 +364,7 @@ def drift_project(
             red.add_values(helm.get_values(name, ns))
             out.append(release_drift(name, ns, helm.get_manifest(name, ns), kubectl, red, revision=inst.revision))
         except (HelmError, ValueError) as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            out.append(ReleaseDrift(name, ns, "error", revision=inst.revision, message=red.redact(text)))
+            out.append(ReleaseDrift(name, ns, "error", revision=inst.revision, message=red.redact(first_line(exc))))
     return out
 
 
@@ -426,11 +425,14 @@ def format_drift(drifts: Sequence[ReleaseDrift]) -> str:
                 lines.append(f"    {f.path}: chart {f.desired}, live {f.live}")
     drifted = [d.name for d in drifts if d.drifted]
     errors = [d.name for d in drifts if d.status == "error"]
+    skipped = [f"{d.name} ({d.message})" for d in drifts if d.status == "skipped"]
     lines.append("")
     if drifted:
         lines.append(f"{len(drifted)} release(s) drifted: {', '.join(drifted)}")
     if errors:
         lines.append(f"{len(errors)} release(s) could not be checked: {', '.join(errors)}")
+    if skipped:  # a failed or pending release: its objects are not what a manifest says
+        lines.append(f"{len(skipped)} release(s) not checked: {', '.join(skipped)}")
     if not drifted and not errors:
-        lines.append("No drift.")
+        lines.append("No drift in the releases checked." if skipped else "No drift.")
     return "\n".join(lines) + "\n"

@@ -340,6 +340,17 @@ def test_a_read_failure_is_never_no_drift():
     assert "1 release(s) could not be checked: web" in text
 
 
+def test_a_release_not_checked_is_named_and_never_said_without_drift():
+    """A failed or pending release is not checked: the last line said ``No drift.`` as if it were."""
+    from firestream_core.ops.drift import ReleaseDrift
+
+    text = format_drift([ReleaseDrift("web", "n", "skipped", message="status is pending-upgrade"),
+                         ReleaseDrift("db", "n", "in-sync", checked=2)])
+    assert text.endswith("\n1 release(s) not checked: web (status is pending-upgrade)\n"
+                         "No drift in the releases checked.\n")
+    assert "No drift.\n" not in text
+
+
 def shapes_config(tmp_path, kube, system_ns):
     return write_config(tmp_path / "p", f"""
 [[deployments.generic]]
