@@ -157,7 +157,8 @@ class Change:
     :ivar plugin_values: the values plugins contributed (what the run deploys;
         never shown, not part of :meth:`to_dict`).
     :ivar record_state: a no-op whose state entry is missing or stale: the
-        cluster already matches the desired state, and apply records it.
+        cluster already matches the desired state, and apply records it; or, of a
+        release destroyed that helm no longer runs, stale: the run removes it.
     :ivar notes: what plugins said about the desired values in
         ``contribute_values`` (``context.note``); also the last reasons.
     :ivar problems: why the release cannot be deployed as configured
@@ -555,14 +556,22 @@ def _identity(chart: HelmChart, installed: InstalledRelease | None, project_dir:
     }
 
 
+NOT_DEPLOYED_FORGOTTEN = "not deployed; its state entry is removed"
+"""The no-op of a destroyed release helm no longer runs (uninstalled by hand) that the state still
+records: the run removes the entry (``Change.record_state``), or ``status`` says it was applied."""
+
+
 def _destroy_or_skip(
-    chart: HelmChart, installed: InstalledRelease | None, destroy: bool, base: dict[str, Any]
+    chart: HelmChart, installed: InstalledRelease | None, destroy: bool, base: dict[str, Any],
+    recorded: bool = False,
 ) -> Change | None:
     """The change of a release that is destroyed or skipped, None for a deploy."""
     info = chart.chart_info
     live = installed is not None and installed.status != "uninstalled"
     if destroy or info.action is HelmAction.DESTROY:
         if not live:
+            if recorded:
+                return Change(action="no-op", reasons=(NOT_DEPLOYED_FORGOTTEN,), record_state=True, **base)
             return Change(action="no-op", reasons=("not deployed",), **base)
         why = "destroy requested" if destroy else "action is destroy"
         return Change(action="destroy", reasons=(why,), **base)
@@ -824,7 +833,7 @@ def _plan_release(
     get_history: GetHistory | None = None,
 ) -> Change:
     base = _identity(chart, installed, project_dir)
-    early = _destroy_or_skip(chart, installed, destroy, base)
+    early = _destroy_or_skip(chart, installed, destroy, base, recorded=record is not None)
     if early is not None:
         return early
     if desired is None:

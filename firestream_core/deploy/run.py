@@ -474,13 +474,23 @@ class Run:
 
         The cluster already holds their desired state (helm finished after a
         killed firestream, the release was installed by hand and matches, or
-        the entry predates a field); each is logged.
+        the entry predates a field); each is logged. The entry of a destroyed
+        release helm no longer runs is removed.
         """
         assert self.state is not None
         changed = False
         for name in satisfied:
             c = self.changes[name]
             inst = c.installed
+            if c.record_state and (inst is None or inst.status == "uninstalled"):
+                # destroyed, and no longer run by helm (uninstalled by hand): the entry goes
+                if self.state.releases.get(c.key) is not None:
+                    log.info("Removed release '%s' from the state: helm no longer runs it", c.name)
+                    self.state.forget(c.key)
+                    changed = True
+                    if self._writer is not None:
+                        self._writer.save_release(self.state, c.key)
+                continue
             if self.plan.destroy or inst is None or c.values_digest is None or not c.record_state:
                 continue
             previous = self.state.releases.get(c.key)

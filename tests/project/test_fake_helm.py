@@ -1388,6 +1388,42 @@ def test_the_cli_prints_a_plugins_own_logger_like_its_own_lines_leveled_named_re
     assert SECRET not in err and "an info line" not in err
 
 
+def _uninstall_by_hand(fake_helm, name: str) -> None:
+    subprocess.run([str(fake_helm.binary), "uninstall", name], env={**os.environ, **fake_helm.env},  # noqa: S603
+                   check=True, capture_output=True)
+
+
+def test_destroy_removes_the_state_entry_of_a_release_uninstalled_by_hand(env, fake_helm, capsys):
+    """``helm uninstall a`` by hand, then ``firestream destroy``: the plan said ``not deployed`` and
+    left a's entry, so ``status`` went on saying its last apply succeeded."""
+    env.write(block("a"), block("b"))
+    flags = ["-f", str(env.path), *env.flags]
+    assert main(["apply", "--yes", *flags]) == 0
+    _uninstall_by_hand(fake_helm, "a")
+    capsys.readouterr()
+    assert main(["destroy", "--yes", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "not deployed; its state entry is removed" in out
+    assert state_keys(env.dir) == []
+    # every release gone by hand: nothing to destroy, and the entries still go
+    assert main(["apply", "--yes", *flags]) == 0
+    _uninstall_by_hand(fake_helm, "a")
+    _uninstall_by_hand(fake_helm, "b")
+    capsys.readouterr()
+    fake_helm.reset_calls()
+    assert main(["destroy", "--yes", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "Removed 'a' from the state: helm no longer runs it.\n" in out
+    assert "Removed 'b' from the state: helm no longer runs it.\n" in out
+    assert out.endswith("Nothing to destroy.\n") and state_keys(env.dir) == []
+    assert fake_helm.call_log("uninstall") == []
+    # a dry run removes nothing
+    assert main(["apply", "--yes", *flags]) == 0
+    _uninstall_by_hand(fake_helm, "b")
+    assert main(["destroy", "--dry-run", *flags]) == 0
+    assert state_keys(env.dir) == ["default/a", "default/b"]
+
+
 def test_import_release_inside_project_lock_does_not_refuse_itself(env, fake_helm):
     """``with project.lock(): project.import_release(...)`` imports (as apply would run): the lock
     is the caller's; outside it, another holder still refuses the import."""

@@ -159,19 +159,26 @@ def still_the_plan(args: argparse.Namespace, shown: Any, make_plan: Any, command
 
 def recorded_lines(plan: Any) -> str:
     """One line per release the run records because the cluster already matches it (an entry
-    that only lacked the newer digest fields is refreshed silently)."""
+    that only lacked the newer digest fields is refreshed silently), or removes from the state
+    because helm no longer runs it (a destroy)."""
+    from firestream_core.deploy.plan import NOT_DEPLOYED_FORGOTTEN
+
     return "".join(
         f"Recorded '{c.name}' in the state: the cluster already matches its desired state "
         f"(revision {c.installed.revision if c.installed else '?'}; {c.reason}).\n"
-        for c in plan.to_record if c.reason.startswith("matches the cluster")
+        if c.reason.startswith("matches the cluster") else
+        f"Removed '{c.name}' from the state: helm no longer runs it.\n"
+        for c in plan.to_record if c.reason.startswith(("matches the cluster", NOT_DEPLOYED_FORGOTTEN))
     )
 
 
 def record_only(args: argparse.Namespace, project: Any, plan: Any) -> None:
-    """A plan with no change may still have releases to record (``Plan.to_record``): record them."""
+    """A plan with no change may still have releases to record (``Plan.to_record``): record them
+    (or, in a destroy plan, remove their entries)."""
     if not plan.to_record or args.dry_run:
         return
-    result = project.apply(plan, concurrency=args.concurrency, fail_fast=args.fail_fast)
+    run = project.destroy if plan.destroy else project.apply
+    result = run(plan=plan, concurrency=args.concurrency, fail_fast=args.fail_fast)
     if result.state_error is not None:
         raise result.state_error
     print(recorded_lines(plan), end="")

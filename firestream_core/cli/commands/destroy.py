@@ -17,6 +17,7 @@ from firestream_core.cli.commands.apply import (
     check_run_arguments,
     confirm,
     execute,
+    record_only,
     still_the_plan,
 )
 from firestream_core.cli.commands.plan import (
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         plan = make_plan()
         print(plan_header(project) + format_plan(plan, color=use_color(args, sys.stdout)), end="")
         if not plan.has_changes:
+            record_only(args, project, plan)  # the entries of releases uninstalled by hand go
             print("Nothing to destroy.")
             return 0
         if not confirm("Destroy these releases?", args, "destroy"):
