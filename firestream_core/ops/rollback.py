@@ -146,26 +146,29 @@ def run_rollback(
             out.append(ReleaseOutcome(step.name, "rollback", "ok", "dry run", revision=step.current,
                                       namespace=step.namespace))
             continue
-        outcome = _roll_back(project, step, tools)
+        outcome, version = _roll_back(project, step, tools)
         failed = not outcome.ok
-        _record(project, outcome)
+        _record(project, outcome, version)
         out.append(outcome)
     return out
 
 
-def _roll_back(project: RollbackInput, step: RollbackStep, tools: Tools) -> ReleaseOutcome:
-    """``helm rollback --wait`` of one release, then its ``validate`` hooks."""
+def _roll_back(project: RollbackInput, step: RollbackStep, tools: Tools) -> tuple[ReleaseOutcome, str | None]:
+    """``helm rollback --wait`` of one release, then its ``validate`` hooks; with the chart version
+    the release runs after it (None when helm's list could not say)."""
     _, helm, kubectl = tools
     chart = project.charts[step.name]
     info = chart.chart_info
     start = time.monotonic()
     validations: list[ValidationResult] = []
     revision: int | None = None
+    version: str | None = None
     try:
         helm.rollback(step.name, step.namespace, step.target, timeout=info.timeout,
                       history_max=info.history_max, no_hooks=info.hooks_disabled)
         now = {r.key: r for r in helm.list_releases()}.get((step.namespace, step.name))
         revision = now.revision if now is not None else None
+        version = (now.chart_version or None) if now is not None else None
         context = DeployContext(helm=helm, kubectl=kubectl, project_dir=project.project_dir,
                                 repositories=dict(project.repositories), installed=now, change="rollback",
                                 redactor=project.redactor,
@@ -193,16 +196,18 @@ def _roll_back(project: RollbackInput, step: RollbackStep, tools: Tools) -> Rele
     return ReleaseOutcome(
         step.name, "rollback", result, reason, time.monotonic() - start, tuple(validations),
         stage_failed=None if result == "ok" else "rollback", revision=revision, namespace=step.namespace,
-    )
+    ), version
 
 
-def _record(project: RollbackInput, outcome: ReleaseOutcome) -> None:
-    """The rollback in the state; what was applied (version, digests) stays the previous record's."""
+def _record(project: RollbackInput, outcome: ReleaseOutcome, version: str | None = None) -> None:
+    """The rollback in the state: the chart version the release runs after it (``version``; the
+    previous record's when helm could not say); the digests of what apply applied stay the
+    previous record's (the plan compares the config with them: deploy/plan.py)."""
     state = project.backend.load()
     previous = state.releases.get(f"{outcome.namespace}/{outcome.name}")
     state.record(release_state(
         outcome, project.charts[outcome.name],
-        version=previous.version if previous is not None else None,
+        version=version or (previous.version if previous is not None else None),
         values_digest=previous.values_digest if previous is not None else "",
         chart_digest=previous.chart_digest if previous is not None else None,
         redact=project.redactor.redact,

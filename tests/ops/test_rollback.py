@@ -131,8 +131,21 @@ def test_rollback_through_its_input_validates_and_records_the_outcome(tmp_path: 
     assert ("rollback", "db", "shop", 2) in helm.calls
     entry = target.backend.load().releases["shop/db"]
     assert (entry.action, entry.result, entry.revision, entry.stage_failed) == ("rollback", "succeeded", 5, None)
-    assert (entry.version, entry.values_digest, entry.chart) == ("1.0.0", "x", "repo/db")  # the previous apply's
+    assert (entry.version, entry.values_digest, entry.chart) == ("1.0.0", "x", "repo/db")  # run; applied
     assert [v["name"] for v in entry.validations] == ["release_exists", "pods_running"]
+
+
+def test_the_rollback_records_the_chart_version_the_release_runs_after_it(tmp_path: Path) -> None:
+    """Back to a revision of another chart version: the entry said the version before the rollback
+    (``state show`` 1.0.0 while 0.9.0 ran); the digests stay the previous apply's."""
+    target = _project(tmp_path)
+    helm, kubectl = _Helm(), FakeKubectl()
+    helm.seed("db", "shop", (1, "superseded", "db-0.9.0"), (2, "superseded", "db-0.9.0"),
+              (3, "superseded", "db-1.0.0"), (4, "deployed", "db-1.0.0"))
+    [outcome] = run_rollback(target, plan_rollback(target, ["db"], None, helm.list_releases()), (None, helm, kubectl))
+    assert outcome.ok and outcome.reason == "at revision 5 (the content of revision 2)"
+    entry = target.backend.load().releases["shop/db"]
+    assert (entry.version, entry.values_digest) == ("0.9.0", "x")
 
 
 def test_a_failed_rollback_is_recorded_and_skips_the_rest(tmp_path: Path) -> None:
