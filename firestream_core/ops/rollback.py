@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from firestream_core.deploy.results import ReleaseOutcome, release_state
-from firestream_core.errors import FirestreamError
+from firestream_core.errors import FirestreamError, StateError, first_line
 from firestream_core.model import (
     ChartPayload,
     HelmChart,
@@ -130,16 +130,16 @@ def run_rollback(
     recorded in the state. A failure skips the rest.
 
     :return: one :class:`~firestream_core.deploy.results.ReleaseOutcome` (action
-        ``rollback``) per step carried out, skipped or dry-run.
+        ``rollback``) per step carried out, skipped or dry-run; one the state could not
+        record has ``unrecorded`` (why), and no step starts after it.
     """
     out: list[ReleaseOutcome] = []
-    failed = False
+    failed: str | None = None
     for step in steps:
         if not step.is_change:
             continue
-        if failed:
-            out.append(ReleaseOutcome(step.name, "rollback", "skipped", "an earlier rollback failed",
-                                      namespace=step.namespace))
+        if failed is not None:
+            out.append(ReleaseOutcome(step.name, "rollback", "skipped", failed, namespace=step.namespace))
             continue
         log.info("Rolling back release '%s' to revision %d", step.name, step.target)
         if dry_run:
@@ -147,8 +147,12 @@ def run_rollback(
                                       namespace=step.namespace))
             continue
         outcome, version = _roll_back(project, step, tools)
-        failed = not outcome.ok
-        _record(project, outcome, version)
+        failed = None if outcome.ok else "an earlier rollback failed"
+        try:
+            _record(project, outcome, version)
+        except (StateError, OSError) as exc:  # helm's rollback stands: say so, start no other
+            outcome = attrs.evolve(outcome, unrecorded=project.redactor.redact(first_line(exc)))
+            failed = "the state could not record an earlier rollback"
         out.append(outcome)
     return out
 

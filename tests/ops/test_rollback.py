@@ -148,6 +148,33 @@ def test_the_rollback_records_the_chart_version_the_release_runs_after_it(tmp_pa
     assert (entry.version, entry.values_digest) == ("0.9.0", "x")
 
 
+def test_a_rollback_the_state_cannot_record_is_said_and_starts_no_other(tmp_path: Path) -> None:
+    """The state's save failed after helm's rollback: the error escaped with no word of what helm
+    had done, and nothing said the rest was not rolled back."""
+    from firestream_core.errors import StateError
+
+    class Unwritable:
+        def __init__(self, backend: Any) -> None:
+            self.backend = backend
+
+        def load(self) -> Any:
+            return self.backend.load()
+
+        def save(self, state: Any) -> None:
+            raise StateError(".firestream/state.json: cannot write: No space left on device")
+
+    target = _project(tmp_path)
+    target = attrs.evolve(target, backend=Unwritable(target.backend))
+    helm, kubectl = _cluster(), FakeKubectl()
+    steps = plan_rollback(target, ["db", "api"], None, helm.list_releases())
+    steps = [attrs.evolve(s, action="rollback", target=1) if s.name == "api" else s for s in steps]
+    api, db = run_rollback(target, steps, (None, helm, kubectl))
+    assert (api.result, api.revision) == ("ok", 6)
+    assert api.unrecorded == ".firestream/state.json: cannot write: No space left on device"
+    assert (db.result, db.reason) == ("skipped", "the state could not record an earlier rollback")
+    assert [c for c in helm.calls if c[0] == "rollback"] == [("rollback", "api", "shop", 1)]
+
+
 def test_a_failed_rollback_is_recorded_and_skips_the_rest(tmp_path: Path) -> None:
     target = _project(tmp_path)
     helm, kubectl = _cluster(), FakeKubectl()

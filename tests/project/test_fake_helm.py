@@ -1542,6 +1542,28 @@ def test_a_rollback_whose_revisions_move_at_the_prompt_is_refused(env, fake_helm
     assert fake_helm.release("a")["revision"] == before + 1
 
 
+def test_a_rollback_the_state_cannot_record_says_helm_rolled_back_and_exits_1(env, fake_helm, monkeypatch, capsys):
+    from firestream_core.errors import StateError
+    from firestream_core.state.store import StateStore
+
+    path = env.write(block("a", extra="[deployments.generic.values]\nmessage = 'one'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'two'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    capsys.readouterr()
+
+    def full(self, state):
+        raise StateError(".firestream/state.json: cannot write: No space left on device")
+
+    monkeypatch.setattr(StateStore, "save", full)
+    assert main(["rollback", "a", "--to-revision", "1", "--yes", "-f", str(path), *env.flags]) == 1
+    out, err = capsys.readouterr()
+    assert "not recorded in the state" in out
+    assert ("error: release 'a' was rolled back (revision 3), but the state could not record it: "
+            ".firestream/state.json: cannot write: No space left on device") in err
+    assert fake_helm.release("a")["revision"] == 3
+
+
 def test_a_rollback_dry_run_takes_no_lock(env, fake_helm, capsys):
     """``rollback --dry-run`` shows the plan only, as ``apply --dry-run`` and ``destroy --dry-run``
     do, without the project lock: it was refused while another run held it, and with

@@ -99,8 +99,14 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(format_table(["release", "result", "revision", "duration", "why"],
                        [[o.name, o.result, o.revision or "-", format_duration(o.duration),
-                         "" if o.result == "ok" else shorten(o.reason)] for o in outcomes]), end="")
-    return 0 if all(o.result == "ok" for o in outcomes) else 1
+                         "; ".join(filter(None, ("" if o.result == "ok" else shorten(o.reason),
+                                                 "not recorded in the state" if o.unrecorded else "")))]
+                        for o in outcomes]), end="")
+    for o in outcomes:
+        if o.unrecorded:  # what helm did stands; the state does not say so
+            print(f"error: release '{o.name}' was rolled back (revision {o.revision or '?'}), but the state "
+                  f"could not record it: {o.unrecorded}", file=sys.stderr)
+    return 0 if all(o.result == "ok" and not o.unrecorded for o in outcomes) else 1
 
 
 def check_steps_unchanged(shown: list[RollbackStep], fresh: list[RollbackStep]) -> None:
