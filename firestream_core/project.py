@@ -1610,6 +1610,18 @@ class Project:
                     change, reasons=("refused: the chart does not render with these values", *change.reasons),
                     problems=(*change.problems, f"release '{change.name}': the chart does not render with these "
                               f"values: {got.unrenderable}"))
+            elif got is not None and got.missing_namespaces:
+                names = ", ".join(ns for ns, _ in got.missing_namespaces)
+                where = "; ".join(
+                    f"namespace {ns}: {', '.join(k.short for k in keys[:3])}"
+                    + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+                    for ns, keys in got.missing_namespaces)
+                change = attrs.evolve(
+                    change, reasons=(f"refused: objects in a namespace that does not exist: {names}", *change.reasons),
+                    problems=(*change.problems, f"release '{change.name}': the chart puts objects in a namespace "
+                              f"that does not exist and that nothing in this plan creates ({where}): helm creates "
+                              f"only the release's namespace ({change.namespace}) and fails at the first of them; "
+                              "create it first, or change the values that name it"))
             elif got is not None and got.unchecked is not None:
                 from firestream_core.deploy.plan import RENDER_UNCHECKED
 

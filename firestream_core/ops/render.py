@@ -39,7 +39,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from firestream_core.errors import HelmError, ReleaseLockedError
-from firestream_core.tools.manifests import ManifestObject, split_manifest
+from firestream_core.tools.manifests import (
+    ManifestObject,
+    ObjectKey,
+    namespaces_used,
+    split_manifest,
+)
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
@@ -257,15 +262,23 @@ class RenderCheck:
     :ivar unchecked: why the rendering could not be checked now, when it failed for another
         reason (the cluster: unreachable, forbidden, a ``lookup``, an object another release
         owns): apply meets, and reports, what helm says then.
+    :ivar missing_namespaces: the namespaces other than its own that the rendering puts objects
+        in (:func:`~firestream_core.tools.manifests.namespaces_used`) which do not exist and
+        which nothing in the plan creates, each with its objects there: helm creates only the
+        release's namespace, and fails at the first of them.
+    :ivar other_namespaces: (within :func:`check_renders` only) every namespace other than its
+        own the rendering puts objects in, before the cluster is asked which exist.
     """
 
     immutable: tuple[ImmutableChange, ...] = ()
     unrenderable: str | None = None
     unchecked: str | None = None
+    missing_namespaces: tuple[tuple[str, tuple[ObjectKey, ...]], ...] = ()
+    other_namespaces: tuple[tuple[str, tuple[ObjectKey, ...]], ...] = ()
 
     @property
     def refused(self) -> bool:
-        return bool(self.immutable) or self.unrenderable is not None
+        return bool(self.immutable) or self.unrenderable is not None or bool(self.missing_namespaces)
 
 
 def renders_checked(change: Change, *, upgrades: bool = True, creates: bool = True) -> bool:
@@ -305,7 +318,14 @@ def check_renders(
     immutable fields (:func:`~firestream_core.tools.manifests.immutable_changes`; with
     ``kubectl``, an object the cluster no longer holds is left out: :func:`still_there`).
     A rendering that fails because of the chart or its values is ``unrenderable``; any other
-    failure is ``unchecked``, left to helm. ``redact`` masks what is kept of helm's words."""
+    failure is ``unchecked``, left to helm. ``redact`` masks what is kept of helm's words.
+
+    With ``kubectl``, the namespaces other than their own that the renderings put objects in
+    (:func:`~firestream_core.tools.manifests.namespaces_used`) are looked up in one call
+    (:meth:`~firestream_core.tools.kubectl.Kubectl.namespaces_exist`), none when no rendering
+    names one: a namespace that does not exist and that nothing in the plan creates (a
+    release's namespace apply creates, a ``Namespace`` object of a rendering) is
+    ``missing_namespaces`` (helm would fail there). One that cannot be learned is left to helm."""
     from concurrent.futures import ThreadPoolExecutor
 
     from firestream_core.plugin.helpers import add_chart_repository
@@ -324,22 +344,46 @@ def check_renders(
                 return RenderCheck(unrenderable=redact(reason))
             log.debug("release '%s': rendering not checked: %s", change.name, exc)
             return RenderCheck(unchecked=redact(_reason(exc)))
+        others = tuple(namespaces_used(rendered, change.namespace).items())
+        for o in rendered:
+            if o.kind == "Namespace" and not o.api_version.count("/"):
+                created.add(o.name)
         if not patches(steps):
-            return RenderCheck()
+            return RenderCheck(other_namespaces=others)
         try:
             current = split_manifest(helm.get_manifest(change.name, change.namespace))
         except (HelmError, ValueError) as exc:
             log.debug("release '%s': immutable fields not checked: %s", change.name, exc)
-            return RenderCheck()
-        return RenderCheck(immutable=still_there(kubectl, immutable_changes(current, rendered, change.namespace)))
+            return RenderCheck(other_namespaces=others)
+        return RenderCheck(immutable=still_there(kubectl, immutable_changes(current, rendered, change.namespace)),
+                           other_namespaces=others)
 
     picked = [c for c in plan.releases
               if c.name in charts and renders_checked(c, upgrades=upgrades, creates=creates)]
     if not picked:
         return {}
+    created: set[str] = {n.name for n in plan.namespaces_to_create}  # and each rendering's Namespace objects
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(picked)))) as pool:
         found = dict(zip([c.name for c in picked], pool.map(check, picked), strict=True))
+    found = _missing_namespaces(found, created, kubectl)
     return {name: got for name, got in found.items() if got != RenderCheck()}
+
+
+def _missing_namespaces(
+    found: dict[str, RenderCheck], created: set[str], kubectl: KubectlTool | None
+) -> dict[str, RenderCheck]:
+    """``found`` with each check's ``other_namespaces`` turned into its ``missing_namespaces``:
+    those the cluster says do not exist and nothing in the plan creates (one lookup for all)."""
+    wanted = sorted({ns for got in found.values() for ns, _ in got.other_namespaces} - created)
+    exists: Mapping[str, bool | None] = {}
+    if wanted and kubectl is not None:
+        lookup = kubectl.namespaces_exist(wanted)
+        exists = lookup.exists
+        if lookup.problem:
+            log.debug("namespaces the charts name not checked: %s", lookup.problem)
+    return {name: attrs.evolve(got, other_namespaces=(), missing_namespaces=tuple(
+                (ns, keys) for ns, keys in got.other_namespaces if exists.get(ns) is False))
+            for name, got in found.items()}
 
 
 def refused_upgrades(

@@ -43,6 +43,7 @@ __all__ = [
     "mask_manifest",
     "mask_object",
     "merge_key",
+    "namespaces_used",
     "merge_keys",
     "pair_by_key",
     "split_manifest",
@@ -202,6 +203,36 @@ def manifest_workloads(manifest: str, namespace: str) -> tuple[tuple[str, str, s
         key = o.key(namespace)
         found.add((key.kind, key.namespace, key.name))
     return tuple(sorted(found))
+
+
+def namespaces_used(objects: Iterable[ManifestObject], namespace: str) -> dict[str, tuple[ObjectKey, ...]]:
+    r"""The namespaces other than the release's ``namespace`` that a rendering puts objects in,
+    hooks included: namespace -> the objects there, in manifest order.
+
+    helm creates only the release's namespace (``--create-namespace``): an object naming
+    another (kube-prometheus-stack's ``namespaceOverride``, strimzi's ``watchNamespaces``
+    RoleBindings) fails when that namespace does not exist. Cluster-scoped objects (the known
+    kinds, and those whose CRD the rendering holds with ``scope: Cluster``) are left out, and
+    so are the namespaces the rendering creates itself (a ``Namespace`` object: helm creates
+    it first).
+
+    >>> from firestream_core.tools.manifests import split_manifest
+    >>> objs = split_manifest("kind: Service\nmetadata: {name: a, namespace: kube-system}\n---\n"
+    ...                       "kind: ConfigMap\nmetadata: {name: b}\n")
+    >>> {ns: [k.short for k in keys] for ns, keys in namespaces_used(objs, "mon").items()}
+    {'kube-system': ['Service/a']}
+    """
+    objects = list(objects)
+    cluster_scoped = {str(((o.obj.get("spec") or {}).get("names") or {}).get("kind") or "")
+                      for o in objects
+                      if o.kind == "CustomResourceDefinition" and (o.obj.get("spec") or {}).get("scope") == "Cluster"}
+    created = {o.name for o in objects if o.kind == "Namespace" and api_group(o.api_version) == ""}
+    found: dict[str, list[ObjectKey]] = {}
+    for o in objects:
+        key = o.key(namespace, cluster_scoped)
+        if key.namespace and key.namespace != namespace and key.namespace not in created:
+            found.setdefault(key.namespace, []).append(key)
+    return {ns: tuple(keys) for ns, keys in found.items()}
 
 
 # -- masking ---------------------------------------------------------------------------------
