@@ -1591,9 +1591,12 @@ class Project:
                 _, helm_made, kubectl_made = planned[1] if planned is not None else self.tools()
                 helm, kubectl = helm or helm_made, kubectl or kubectl_made
             workers = self.config.settings.concurrency or 4
+            from firestream_core.ops.render import served_kinds
+
+            cluster = kubectl
             found = check_renders(self._charts_by_name(), plan, helm, self.project_dir, self.repositories(),
                                   workers=workers, kubectl=kubectl, upgrades=upgrades, creates=creates,
-                                  redact=self.redactor.redact)
+                                  redact=self.redactor.redact, served=lambda gvs: served_kinds(cluster, gvs))
         releases = []
         for change in plan.releases:
             got = found.get(change.name)
@@ -1622,6 +1625,14 @@ class Project:
                               f"that does not exist and that nothing in this plan creates ({where}): helm creates "
                               f"only the release's namespace ({change.namespace}) and fails at the first of them; "
                               "create it first, or change the values that name it"))
+            elif got is not None and got.unserved:
+                kinds = ", ".join(got.unserved)
+                change = attrs.evolve(
+                    change, reasons=(f"refused: the cluster does not serve {kinds}", *change.reasons),
+                    problems=(*change.problems, f"release '{change.name}': the cluster does not serve {kinds}, "
+                              "and neither the chart nor a release it depends on installs its CRD: helm refuses "
+                              "objects of a kind the cluster does not serve; install the CRD first, or add the "
+                              "release that installs it to depends_on"))
             elif got is not None and got.unchecked is not None:
                 from firestream_core.deploy.plan import RENDER_UNCHECKED
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import yaml
 
-from firestream_core.errors import HelmCommandError, HelmError
+from firestream_core.errors import HelmError
 from firestream_core.ops.helm_hooks import release_hooks
 from firestream_core.ops.render import (
     INSTALL,
@@ -54,6 +54,7 @@ from firestream_core.ops.render import (
     patches,
     planned_chart,
     render_steps,
+    served_kinds,
     still_there,
 )
 from firestream_core.tools.manifests import (
@@ -61,6 +62,7 @@ from firestream_core.tools.manifests import (
     ManifestObject,
     ObjectKey,
     api_group,
+    crds_provided,
     immutable_changes,
     immutable_way_on,
     is_builtin_group,
@@ -154,50 +156,6 @@ class ReleaseDiff:
             "objects": [o.to_dict() for o in self.objects],
             "immutable": [c.to_dict() for c in self.immutable],
         }
-
-
-# -- discovery ------------------------------------------------------------------------------
-
-
-def served_kinds(kubectl: Kubectl, group_versions: Iterable[str]) -> dict[str, set[str] | None]:
-    """group/version -> the kinds the cluster serves in it (None: not served).
-
-    One ``kubectl get --raw /apis/<group>/<version>`` per group/version.
-    """
-    import json
-
-    out: dict[str, set[str] | None] = {}
-    for gv in sorted(set(group_versions)):
-        path = f"/apis/{gv}" if "/" in gv else f"/api/{gv}"
-        try:
-            result = kubectl.run(["kubectl", "get", "--raw", path])
-        except HelmCommandError as exc:
-            text = f"{exc} {exc.stderr}"
-            if "NotFound" in text or "could not find the requested resource" in text or "404" in text:
-                out[gv] = None
-                continue
-            raise
-        try:
-            data = json.loads(result.stdout or "{}")
-        except ValueError:
-            out[gv] = None
-            continue
-        out[gv] = {str(r.get("kind")) for r in data.get("resources") or [] if "/" not in str(r.get("name", ""))}
-    return out
-
-
-def _crds_provided(objects: Iterable[ManifestObject]) -> dict[tuple[str, str], str]:
-    """(group, kind) -> CRD name, for every CustomResourceDefinition among ``objects``."""
-    out: dict[tuple[str, str], str] = {}
-    for o in objects:
-        if o.kind != "CustomResourceDefinition":
-            continue
-        spec = o.obj.get("spec") or {}
-        group = str(spec.get("group") or "")
-        kind = str((spec.get("names") or {}).get("kind") or "")
-        if group and kind:
-            out[(group, kind)] = o.name
-    return out
 
 
 # -- text diff --------------------------------------------------------------------------------
@@ -424,7 +382,7 @@ class _DiffRun:
         self, rendered: Sequence[ManifestObject]
     ) -> tuple[list[tuple[str, str, str]], tuple[str, ...]]:
         """(kinds the release needs that the cluster does not serve, CRDs of its ``crds/`` folder not served yet)."""
-        own = _crds_provided(rendered)
+        own = crds_provided(rendered)
         # kinds the cluster must serve for this release's objects (hooks included)
         needed = {(api_group(o.api_version), o.api_version, o.kind) for o in rendered
                   if not is_builtin_group(api_group(o.api_version)) and (api_group(o.api_version), o.kind) not in own}
@@ -483,7 +441,7 @@ def _providers(
                 objects = renderer.render(dep)
             except (HelmError, ValueError):
                 continue
-            if (group, kind) in _crds_provided(objects):
+            if (group, kind) in crds_provided(objects):
                 provider = dep
                 break
         if provider is None:

@@ -35,6 +35,7 @@ __all__ = [
     "ManifestObject",
     "ObjectKey",
     "api_group",
+    "crds_provided",
     "immutable_changes",
     "immutable_way_on",
     "is_builtin_group",
@@ -203,6 +204,26 @@ def manifest_workloads(manifest: str, namespace: str) -> tuple[tuple[str, str, s
         key = o.key(namespace)
         found.add((key.kind, key.namespace, key.name))
     return tuple(sorted(found))
+
+
+def crds_provided(objects: Iterable[ManifestObject]) -> dict[tuple[str, str], str]:
+    """(group, kind) -> CRD name, for every CustomResourceDefinition among ``objects``.
+
+    >>> crd = ManifestObject({"kind": "CustomResourceDefinition", "metadata": {"name": "widgets.x.dev"},
+    ...                       "spec": {"group": "x.dev", "names": {"kind": "Widget"}}})
+    >>> crds_provided([crd])
+    {('x.dev', 'Widget'): 'widgets.x.dev'}
+    """
+    out: dict[tuple[str, str], str] = {}
+    for o in objects:
+        if o.kind != "CustomResourceDefinition":
+            continue
+        spec = o.obj.get("spec") or {}
+        group = str(spec.get("group") or "")
+        kind = str((spec.get("names") or {}).get("kind") or "")
+        if group and kind:
+            out[(group, kind)] = o.name
+    return out
 
 
 def namespaces_used(objects: Iterable[ManifestObject], namespace: str) -> dict[str, tuple[ObjectKey, ...]]:
