@@ -113,6 +113,9 @@ class ReleaseDiff:
     :ivar hooks: the hooks the action would run (``Job/x (pre-upgrade)``).
     :ivar crds: CRDs of the chart's ``crds/`` folder the cluster does not serve yet
         (helm installs them first; it never upgrades them).
+    :ivar crds_applied: CRDs of the chart's ``crds/`` folder the cluster already has and that
+        helm 4's install (a ``create``, a ``reinstall``) server-side applies over the cluster's,
+        where they differ: ``name: what changes`` (helm 3 skips them; helm 4's upgrade too).
     :ivar value_changes: the plan's ``(path, old, new)`` per changed value,
         sensitive values as ``(sensitive)``.
     :ivar immutable: the objects the upgrade patches whose immutable fields change
@@ -132,11 +135,12 @@ class ReleaseDiff:
     crds: tuple[str, ...] = ()
     value_changes: tuple[tuple[str, str, str], ...] = ()
     immutable: tuple[ImmutableChange, ...] = ()
+    crds_applied: tuple[str, ...] = ()
 
     @property
     def has_changes(self) -> bool:
         """True when objects change or the outcome is known only after a dependency is applied."""
-        return bool(self.objects) or bool(self.crds) or self.status == "pending"
+        return bool(self.objects) or bool(self.crds) or bool(self.crds_applied) or self.status == "pending"
 
     def count(self, change: str) -> int:
         return sum(1 for o in self.objects if o.change == change)
@@ -152,6 +156,7 @@ class ReleaseDiff:
             "waiting_for": list(self.waiting_for),
             "hooks": list(self.hooks),
             "crds": list(self.crds),
+            "crds_applied": list(self.crds_applied),
             "value_changes": [{"path": p, "old": o, "new": n} for p, o, n in self.value_changes],
             "objects": [o.to_dict() for o in self.objects],
             "immutable": [c.to_dict() for c in self.immutable],
@@ -363,11 +368,44 @@ class _DiffRun:
             return self._waiting(change.name, unserved, new_crds, hooks, base)
         desired = [o for o in rendered if not o.is_hook and not o.from_crds_folder]
         objects = _object_diffs(current, desired, change.namespace, red, self.context, change.name)
-        status = "changed" if objects or new_crds else "unchanged"
+        applied = self._crds_applied(chart, steps, rendered, red)
+        status = "changed" if objects or new_crds or applied else "unchanged"
         refused = still_there(self.kubectl, immutable_changes(current, desired, change.namespace)) \
             if patches(steps) else ()
         return ReleaseDiff(status=status, objects=tuple(objects), hooks=hooks, crds=new_crds, immutable=refused,
-                           **base)
+                           crds_applied=applied, **base)
+
+    def _crds_applied(
+        self, chart: HelmChart, steps: HelmSteps, rendered: Sequence[ManifestObject], red: Redactor
+    ) -> tuple[str, ...]:
+        """The ``crds/`` CRDs the cluster has that helm 4's install applies over it, where they differ.
+
+        helm 3 creates a ``crds/`` CRD only when it is missing; helm 4's install (not its upgrade)
+        server-side applies each one, existing or not (``installCRDs``: ``Create`` with server-side
+        apply), so an install of a chart whose CRDs differ from the cluster's (another release's,
+        a newer version's) rewrites them, cluster-wide. One ``kubectl get`` per such CRD."""
+        if steps.then != "install" or chart.chart_info.skip_crds or self.helm.major < 4:
+            return ()
+        from firestream_core.ops.drift import compare_object
+
+        out: list[str] = []
+        for crd in rendered:
+            if not (crd.from_crds_folder and crd.kind == "CustomResourceDefinition") \
+                    or not _crd_served(crd, self.discovery):
+                continue
+            try:
+                live = self.kubectl.get("customresourcedefinition", crd.name)
+            except HelmError as exc:
+                log.debug("CRD %s not read: %s", crd.name, exc)
+                continue
+            if not live:
+                continue
+            what = _crd_versions_dropped(crd.obj, live)
+            what += [f"{f.path}: chart {f.desired}, cluster {f.live}" for f in compare_object(crd.obj, live, red)]
+            if what:
+                more = f"; and {len(what) - 3} more field(s)" if len(what) > 3 else ""
+                out.append(f"{crd.name}: {'; '.join(what[:3])}{more}")
+        return tuple(out)
 
     def _manifests(
         self, change: Change, live: bool, steps: HelmSteps
@@ -457,6 +495,18 @@ def _crd_group_versions(crd: ManifestObject) -> list[str]:
     return [f"{group}/{v.get('name')}" for v in spec.get("versions") or [] if isinstance(v, Mapping) and group]
 
 
+def _crd_versions_dropped(chart: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """``spec.versions drops v1beta1 (the cluster's CRD has it)``, for the versions the cluster's
+    CRD lists that the chart's does not (applied, the chart's list replaces the cluster's)."""
+    def names(obj: Mapping[str, Any]) -> list[str]:
+        return [str(v.get("name")) for v in (obj.get("spec") or {}).get("versions") or [] if isinstance(v, Mapping)]
+
+    mine = set(names(chart))
+    gone = [n for n in names(live) if n not in mine]
+    return [f"spec.versions drops {', '.join(gone)} (the cluster's CRD has {'it' if len(gone) == 1 else 'them'})"] \
+        if gone and mine else []
+
+
 def _crd_served(crd: ManifestObject, discovery: Mapping[str, set[str] | None]) -> bool:
     kind = str(((crd.obj.get("spec") or {}).get("names") or {}).get("kind") or "")
     return any(kind in (discovery.get(gv) or set()) for gv in _crd_group_versions(crd))
@@ -502,6 +552,10 @@ def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
             lines.append(f"   ! {immutable_way_on(d.immutable)}")
         for crd in d.crds:
             lines.append(f"   + CRD {crd} (from the chart's crds/ folder; helm installs it first)")
+        for crd in d.crds_applied:
+            name, _, what = crd.partition(": ")
+            lines.append(f"   ~ CRD {name} (from the chart's crds/ folder: helm 4's install applies it over the "
+                         f"cluster's, for every release using it): {what}")
         for o in d.objects:
             for line in o.diff.splitlines():
                 lines.append(_color(line) if color else line)
@@ -521,6 +575,9 @@ def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
         summary += f"; known after apply: {', '.join(pending)}"
     if errors:
         summary += f"; errors: {', '.join(errors)}"
+    rewritten = sum(len(d.crds_applied) for d in diffs)
+    if rewritten:
+        summary += f"; {rewritten} CRD(s) of a crds/ folder applied over the cluster's (helm 4)"
     refused = [d.name for d in diffs if d.immutable]
     if refused:
         summary += f"; apply refuses (immutable fields): {', '.join(refused)}"
