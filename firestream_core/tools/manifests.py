@@ -614,7 +614,11 @@ def immutable_changes(
     * core PersistentVolumeClaim: any ``spec`` field but ``resources.requests.storage``,
       which may only grow (a decrease is refused too);
     * core ConfigMap and Secret marked ``immutable: true``: their data (never shown) and
-      the mark itself.
+      the mark itself;
+    * rbac RoleBinding and ClusterRoleBinding: ``roleRef`` (kube-state-metrics'
+      ``rbac.useExistingRole``; the API server says ``cannot change roleRef``);
+    * networking IngressClass: ``spec.controller`` when both set it (ingress-nginx's
+      ``controller.ingressClassResource.controllerValue``).
 
     Label values and quantities are compared as the API server reads them
     (``"8Gi"`` equals ``8Gi`` and ``8192Mi``); a label selector's lists in any order.
@@ -658,7 +662,23 @@ def _refused_fields(key: ObjectKey, old: Mapping[str, Any], new: Mapping[str, An
         return _claim_fields("spec", a, b)
     if kind in {("", "ConfigMap"), ("", "Secret")} and old.get("immutable") is True:
         return _immutable_data(key.kind, old, new)
+    if kind in _BINDING_KINDS:
+        return [("roleRef", "")] if _role_ref(old) != _role_ref(new) else []
+    if kind == ("networking.k8s.io", "IngressClass"):
+        changed = "controller" in a and "controller" in b and str(a["controller"]) != str(b["controller"])
+        return [("spec.controller", "")] if changed else []
     return []
+
+
+_BINDING_KINDS = frozenset({("rbac.authorization.k8s.io", "RoleBinding"),
+                            ("rbac.authorization.k8s.io", "ClusterRoleBinding")})
+
+
+def _role_ref(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+    """A binding's ``roleRef`` as the API server compares it (``apiGroup`` defaults to rbac's)."""
+    ref = _mapping(obj.get("roleRef"))
+    return (str(ref.get("apiGroup") or "rbac.authorization.k8s.io"), str(ref.get("kind") or ""),
+            str(ref.get("name") or ""))
 
 
 def _mapping(node: Any) -> Mapping[str, Any]:
