@@ -120,8 +120,25 @@ class ManifestObject:
 
     @property
     def from_crds_folder(self) -> bool:
-        """A CRD of the chart's ``crds/`` folder (installed only when missing, never upgraded)."""
-        return "/crds/" in f"/{self.source}"
+        """A CRD of the ``crds/`` folder of the chart or of a subchart (never upgraded, never part
+        of the release's manifest).
+
+        helm names such a file ``<chart>/crds/...`` (``<chart>/charts/<sub>/crds/...`` for a
+        subchart's); a template is ``<chart>/templates/...``, wherever it sits below
+        (bitnami/external-dns's ``templates/crds/crd.yaml`` is a template: helm installs,
+        upgrades and deletes it with the release), and a subchart *called* ``crds``
+        (kube-prometheus-stack's) is told from the folder by its ``charts/`` parent.
+
+        >>> [ManifestObject({}, s).from_crds_folder for s in (
+        ...     "kps/crds/crd.yaml", "kps/charts/crds/crds/crd-probes.yaml", "kps/charts/crds/templates/upgrade/job.yaml",
+        ...     "external-dns/templates/crds/crd.yaml", "app/crds/nested/x.yaml", "")]
+        [True, True, False, False, True, False]
+        """
+        parts = self.source.split("/")
+        i = 1
+        while i + 2 < len(parts) and parts[i] == "charts":
+            i += 2
+        return i < len(parts) - 1 and parts[i] == "crds"
 
     @property
     def hook_events(self) -> tuple[str, ...]:

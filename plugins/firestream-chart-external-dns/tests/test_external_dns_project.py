@@ -109,3 +109,28 @@ def test_install_upgrade_across_the_majors_noop_drift_and_destroy(
     assert kube.kubectl().get("clusterrolebinding", "dns-external-dns") is None
     assert kube.kubectl().get("customresourcedefinition", CRD) is None
     assert _project(path, kube, helm_bin).plan()["dns"].action == "create"
+
+
+def test_diff_treats_the_crd_template_as_a_template(
+    kube: Any, deploy_chart_repo: Any, tmp_path: Path, helm_bin: Path
+) -> None:
+    """Upstream's DNSEndpoint CRD is templates/crds/crd.yaml: a template (helm installs, upgrades
+    and deletes it with the release), not the chart's crds/ folder. diff shows it among the
+    objects a create adds, and a values-only upgrade leaves it, as helm does."""
+    ns = kube.namespace
+    path = tmp_path / "firestream.toml"
+    path.write_text(BLOCK.format(url=deploy_chart_repo.url, ns=ns, version="6.31.0", extra=""))
+    (created,) = _project(path, kube, helm_bin).diff()
+    assert created.action == "create"
+    assert created.crds == ()  # not "+ CRD ... (from the chart's crds/ folder)"
+    added = {(o.key.kind, o.key.name) for o in created.objects if o.change == "added"}
+    assert ("CustomResourceDefinition", CRD) in added
+    assert _project(path, kube, helm_bin).apply().ok
+
+    path.write_text(BLOCK.format(url=deploy_chart_repo.url, ns=ns, version="6.31.0", extra='txtOwnerId = "team-a"\n'))
+    (upgrade,) = _project(path, kube, helm_bin).diff()
+    assert upgrade.action == "upgrade"
+    assert [(o.key.kind, o.change) for o in upgrade.objects] == [("Deployment", "changed")]
+    assert _project(path, kube, helm_bin).apply().ok
+    assert kube.kubectl().get("customresourcedefinition", CRD) is not None  # helm kept it, as diff said
+    assert _project(path, kube, helm_bin).destroy().ok
