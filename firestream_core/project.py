@@ -1118,7 +1118,8 @@ class Project:
             redact=self.redactor.redact,
             desired=desired,
             extra_steps=self._chart_type_steps,
-            destroy_steps=self._chart_type_destroy_steps,
+            destroy_steps=lambda chart: [*self._uninstall_deletes(helm, chart),
+                                         *self._chart_type_destroy_steps(chart)],
             namespaces=None if namespaces is None else namespaces.result,
         )
         if tools is not None:
@@ -1214,6 +1215,23 @@ class Project:
             return []
         steps = reg.chart_type.destructive_steps
         return [self.redactor.redact(str(s)) for s in steps(chart, step)] if steps is not None else []
+
+    def _uninstall_deletes(self, helm: Helm, chart: HelmChart) -> list[str]:
+        """What helm's uninstall of ``chart``'s release deletes beyond its namespace's objects: the
+        CRDs its manifest holds (a chart's templates), and with each every object of its kind in
+        every namespace (:func:`~firestream_core.tools.manifests.crds_deleted`). One ``helm get
+        manifest``; when it cannot be read, the line says that it is not known."""
+        from firestream_core.errors import HelmError
+        from firestream_core.tools.manifests import crds_deleted, split_manifest
+
+        info = chart.chart_info
+        try:
+            current = split_manifest(helm.get_manifest(info.name, info.namespace_name))
+        except (HelmError, ValueError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            return [self.redactor.redact(f"unknown: whether helm's uninstall deletes CRDs the chart renders "
+                                         f"(helm get manifest: {first})")]
+        return [line.replace("helm deletes", "helm's uninstall deletes", 1) for line in crds_deleted(current)]
 
     def _chart_type_destroy_steps(self, chart: HelmChart) -> list[str]:
         """What ``chart``'s type removes besides helm's uninstall on a destroy (``ChartType.destroy_steps``).
@@ -1600,6 +1618,9 @@ class Project:
         releases = []
         for change in plan.releases:
             got = found.get(change.name)
+            if got is not None and got.crds_deleted:  # destructive, not a refusal
+                change = attrs.evolve(change, destructive=tuple(dict.fromkeys((*change.destructive,
+                                                                               *got.crds_deleted))))
             if got is not None and got.immutable:
                 from firestream_core.tools.manifests import immutable_way_on
 

@@ -308,6 +308,8 @@ class RenderCheck:
         whose CRD neither the chart (its ``crds/`` folder, a template) nor a release it depends
         on that the plan changes installs: helm refuses to install objects of a kind the
         cluster does not serve (``ensure CRDs are installed first``).
+    :ivar crds_deleted: what a plain upgrade deletes with the CRDs its chart no longer renders
+        (:func:`~firestream_core.tools.manifests.crds_deleted`): not a refusal, a destructive step.
     :ivar other_namespaces: (within :func:`check_renders` only) every namespace other than its
         own the rendering puts objects in, before the cluster is asked which exist.
     """
@@ -317,6 +319,7 @@ class RenderCheck:
     unchecked: str | None = None
     missing_namespaces: tuple[tuple[str, tuple[ObjectKey, ...]], ...] = ()
     unserved: tuple[str, ...] = ()
+    crds_deleted: tuple[str, ...] = ()
     other_namespaces: tuple[tuple[str, tuple[ObjectKey, ...]], ...] = ()
 
     @property
@@ -381,7 +384,7 @@ def check_renders(
 
     from firestream_core.plugin.helpers import add_chart_repository
     from firestream_core.tools.helm_errors import chart_render_failure
-    from firestream_core.tools.manifests import immutable_changes
+    from firestream_core.tools.manifests import crds_deleted, immutable_changes
 
     def check(change: Change) -> RenderCheck:
         info = planned_chart(charts[change.name], change).chart_info
@@ -412,7 +415,7 @@ def check_renders(
             log.debug("release '%s': immutable fields not checked: %s", change.name, exc)
             return RenderCheck(other_namespaces=others)
         return RenderCheck(immutable=still_there(kubectl, immutable_changes(current, rendered, change.namespace)),
-                           other_namespaces=others)
+                           crds_deleted=tuple(crds_deleted(current, rendered)), other_namespaces=others)
 
     picked = [c for c in plan.releases
               if c.name in charts and renders_checked(c, upgrades=upgrades, creates=creates)]

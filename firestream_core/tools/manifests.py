@@ -35,6 +35,7 @@ __all__ = [
     "ManifestObject",
     "ObjectKey",
     "api_group",
+    "crds_deleted",
     "crds_provided",
     "immutable_changes",
     "immutable_way_on",
@@ -240,6 +241,34 @@ def crds_provided(objects: Iterable[ManifestObject]) -> dict[tuple[str, str], st
         kind = str((spec.get("names") or {}).get("kind") or "")
         if group and kind:
             out[(group, kind)] = o.name
+    return out
+
+
+def crds_deleted(current: Iterable[ManifestObject], desired: Iterable[ManifestObject] = ()) -> list[str]:
+    """What deleting the CRDs of ``current`` that ``desired`` no longer holds deletes, one line each.
+
+    A CRD a chart renders as a template (bitnami/external-dns's ``DNSEndpoint`` with
+    ``crd.create``) is part of the release: helm deletes it when an upgrade stops rendering it
+    and on uninstall (``desired`` empty), and the API server deletes every object of its kind,
+    in every namespace, with it. One with ``helm.sh/resource-policy: keep`` stays, as do hooks
+    and the ``crds/`` folder (never in a release's manifest).
+
+    >>> crd = ManifestObject({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    ...                       "metadata": {"name": "dnsendpoints.externaldns.k8s.io"},
+    ...                       "spec": {"group": "externaldns.k8s.io", "names": {"kind": "DNSEndpoint"}}})
+    >>> crds_deleted([crd])
+    ['helm deletes CRD dnsendpoints.externaldns.k8s.io (a template of the chart): every DNSEndpoint in every namespace goes with it']
+    """
+    kept = {o.name for o in desired if o.kind == "CustomResourceDefinition" and not o.is_hook}
+    out = []
+    for o in current:
+        if o.kind != "CustomResourceDefinition" or o.is_hook or o.from_crds_folder or o.name in kept:
+            continue
+        if str(o.annotations.get("helm.sh/resource-policy", "")).strip() == "keep":
+            continue
+        kind = str(((o.obj.get("spec") or {}).get("names") or {}).get("kind") or "") or "object of its kind"
+        out.append(f"helm deletes CRD {o.name} (a template of the chart): every {kind} in every namespace "
+                   "goes with it")
     return out
 
 

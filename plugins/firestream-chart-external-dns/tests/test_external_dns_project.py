@@ -134,3 +134,30 @@ def test_diff_treats_the_crd_template_as_a_template(
     assert _project(path, kube, helm_bin).apply().ok
     assert kube.kubectl().get("customresourcedefinition", CRD) is not None  # helm kept it, as diff said
     assert _project(path, kube, helm_bin).destroy().ok
+
+
+def test_the_plan_says_what_deleting_the_crd_template_deletes(
+    kube: Any, deploy_chart_repo: Any, tmp_path: Path, helm_bin: Path
+) -> None:
+    """helm deletes the DNSEndpoint CRD template when crd.create turns off and on uninstall, and the
+    API server every DNSEndpoint of every namespace with it: the upgrade's and the destroy's plans
+    say so among their destructive steps (one helm get manifest per destroyed release)."""
+    ns = kube.namespace
+    line = (f"{CRD} (a template of the chart): every DNSEndpoint in every namespace goes with it")
+    path = tmp_path / "firestream.toml"
+    path.write_text(BLOCK.format(url=deploy_chart_repo.url, ns=ns, version="6.31.0", extra=""))
+    assert _project(path, kube, helm_bin).apply().ok
+    project = _project(path, kube, helm_bin)
+    assert project.plan(destroy=True)["dns"].destructive == (f"helm's uninstall deletes CRD {line}",)
+
+    path.write_text(BLOCK.format(url=deploy_chart_repo.url, ns=ns, version="6.31.0", extra="").replace(
+        "crd.create = true", "crd.create = false"))
+    project = _project(path, kube, helm_bin)
+    change = project.refuse_before_apply(project.plan())["dns"]
+    assert (change.action, change.problems) == ("upgrade", ())
+    assert f"helm deletes CRD {line}" in change.destructive
+    assert project.apply().ok
+    assert kube.kubectl().get("customresourcedefinition", CRD) is None  # as the plan said
+    # nothing of the kind left to delete: the destroy plan says nothing more
+    assert _project(path, kube, helm_bin).plan(destroy=True)["dns"].destructive == ()
+    assert _project(path, kube, helm_bin).destroy().ok
