@@ -116,6 +116,9 @@ class ReleaseDiff:
     :ivar crds_applied: CRDs of the chart's ``crds/`` folder the cluster already has and that
         helm 4's install (a ``create``, a ``reinstall``) server-side applies over the cluster's,
         where they differ: ``name: what changes`` (helm 3 skips them; helm 4's upgrade too).
+    :ivar missing_namespaces: the namespaces other than the release's that the rendering puts
+        objects in, which do not exist and that nothing in the plan creates, each as
+        ``namespace: Kind/name, ...``: helm fails there, and plan and apply refuse the release.
     :ivar value_changes: the plan's ``(path, old, new)`` per changed value,
         sensitive values as ``(sensitive)``.
     :ivar immutable: the objects the upgrade patches whose immutable fields change
@@ -136,6 +139,7 @@ class ReleaseDiff:
     value_changes: tuple[tuple[str, str, str], ...] = ()
     immutable: tuple[ImmutableChange, ...] = ()
     crds_applied: tuple[str, ...] = ()
+    missing_namespaces: tuple[str, ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -157,6 +161,7 @@ class ReleaseDiff:
             "hooks": list(self.hooks),
             "crds": list(self.crds),
             "crds_applied": list(self.crds_applied),
+            "missing_namespaces": list(self.missing_namespaces),
             "value_changes": [{"path": p, "old": o, "new": n} for p, o, n in self.value_changes],
             "objects": [o.to_dict() for o in self.objects],
             "immutable": [c.to_dict() for c in self.immutable],
@@ -338,6 +343,7 @@ class _DiffRun:
         self.context = context
         self.renderer = _Renderer(project, helm, plan, kubectl)
         self.discovery: dict[str, set[str] | None] = {}
+        self.namespaces: dict[str, bool | None] = {n.name: True for n in plan.namespaces_to_create}
 
     def release(self, change: Change) -> ReleaseDiff:
         """The diff of one changing release: its manifests compared, or why it is pending or failed."""
@@ -372,8 +378,22 @@ class _DiffRun:
         status = "changed" if objects or new_crds or applied else "unchanged"
         refused = still_there(self.kubectl, immutable_changes(current, desired, change.namespace)) \
             if patches(steps) else ()
+        missing = self._missing_namespaces(change, rendered) if steps.then else ()
         return ReleaseDiff(status=status, objects=tuple(objects), hooks=hooks, crds=new_crds, immutable=refused,
-                           crds_applied=applied, **base)
+                           crds_applied=applied, missing_namespaces=missing, **base)
+
+    def _missing_namespaces(self, change: Change, rendered: Sequence[ManifestObject]) -> tuple[str, ...]:
+        """The namespaces other than its own the rendering puts objects in that do not exist and that
+        the plan does not create (``plan`` refuses the release for them): one lookup for those not
+        asked yet (:meth:`~firestream_core.tools.kubectl.Kubectl.namespaces_exist`)."""
+        from firestream_core.tools.manifests import namespaces_used
+
+        used = namespaces_used(rendered, change.namespace)
+        ask = [ns for ns in used if ns not in self.namespaces]
+        if ask:
+            self.namespaces.update(self.kubectl.namespaces_exist(ask).exists)
+        return tuple(f"{ns}: {', '.join(k.short for k in keys)}" for ns, keys in used.items()
+                     if self.namespaces.get(ns) is False)
 
     def _crds_applied(
         self, chart: HelmChart, steps: HelmSteps, rendered: Sequence[ManifestObject], red: Redactor
@@ -552,6 +572,10 @@ def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
             lines.append(f"   ! {immutable_way_on(d.immutable)}")
         for crd in d.crds:
             lines.append(f"   + CRD {crd} (from the chart's crds/ folder; helm installs it first)")
+        for where in d.missing_namespaces:
+            ns, _, objects = where.partition(": ")
+            lines.append(f"   ! apply refuses: the chart puts objects in namespace {ns}, which does not exist and "
+                         f"that nothing in this plan creates ({objects}): helm creates only the release's namespace")
         for crd in d.crds_applied:
             name, _, what = crd.partition(": ")
             lines.append(f"   ~ CRD {name} (from the chart's crds/ folder: helm 4's install applies it over the "
@@ -578,6 +602,9 @@ def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
     rewritten = sum(len(d.crds_applied) for d in diffs)
     if rewritten:
         summary += f"; {rewritten} CRD(s) of a crds/ folder applied over the cluster's (helm 4)"
+    nowhere = [d.name for d in diffs if d.missing_namespaces]
+    if nowhere:
+        summary += f"; apply refuses (namespaces that do not exist): {', '.join(nowhere)}"
     refused = [d.name for d in diffs if d.immutable]
     if refused:
         summary += f"; apply refuses (immutable fields): {', '.join(refused)}"

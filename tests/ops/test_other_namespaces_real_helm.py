@@ -96,6 +96,17 @@ def test_plan_refuses_a_create_with_objects_in_a_namespace_that_does_not_exist(t
     assert code == 1
     assert [r["problems"] != [] for r in json.loads(out)["releases"]] == [True]
 
+    # diff says the same of the release it shows
+    code, out, err = cli(path, "diff", "--detailed-exitcode")
+    assert code == 2, out + err
+    assert (f"   ! apply refuses: the chart puts objects in namespace {apps}, which does not exist and that "
+            "nothing in this plan creates (RoleBinding/strimzi-cluster-operator): helm creates only the "
+            "release's namespace") in out.splitlines()
+    assert out.rstrip().endswith("; apply refuses (namespaces that do not exist): op")
+    code, out, err = cli(path, "diff", "--json")
+    assert [r["missing_namespaces"] for r in json.loads(out)["releases"]] == [
+        [f"{apps}: RoleBinding/strimzi-cluster-operator"]]
+
     # what helm does with it: the install fails at that namespace (plan told the truth)
     code, out, err = cli(path, "apply", "--yes")
     assert code == 1
@@ -107,6 +118,8 @@ def test_plan_refuses_a_create_with_objects_in_a_namespace_that_does_not_exist(t
     code, out, err = cli(path, "plan")
     assert code == 0, out + err
     assert "Refused" not in out
+    code, out, err = cli(path, "diff")
+    assert code == 0 and "apply refuses" not in out, out + err
     code, out, err = cli(path, "apply", "--yes")
     assert code == 0, out + err
     assert _revisions(kube, helm_bin) == {"op": 1}
