@@ -1168,7 +1168,8 @@ class Project:
             redact=self.redactor.redact,
             desired=desired,
             extra_steps=self._chart_type_steps,
-            destroy_steps=self._chart_type_destroy_steps,
+            destroy_steps=lambda chart: [*self._uninstall_deletes(helm, chart),
+                                         *self._chart_type_destroy_steps(chart)],
             namespaces=None if namespaces is None else namespaces.result,
         )
         if tools is not None:
@@ -1278,6 +1279,23 @@ class Project:
         if problem is not None:
             raise PluginError(f"{where} {problem}")
         return [self.redactor.redact(s) for s in lines or ()]
+
+    def _uninstall_deletes(self, helm: Helm, chart: HelmChart) -> list[str]:
+        """What helm's uninstall of ``chart``'s release deletes beyond its namespace's objects: the
+        CRDs its manifest holds (a chart's templates), and with each every object of its kind in
+        every namespace (:func:`~firestream_core.tools.manifests.crds_deleted`). One ``helm get
+        manifest``; when it cannot be read, the line says that it is not known."""
+        from firestream_core.errors import HelmError
+        from firestream_core.tools.manifests import crds_deleted, split_manifest
+
+        info = chart.chart_info
+        try:
+            current = split_manifest(helm.get_manifest(info.name, info.namespace_name))
+        except (HelmError, ValueError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            return [self.redactor.redact(f"unknown: whether helm's uninstall deletes CRDs the chart renders "
+                                         f"(helm get manifest: {first})")]
+        return [line.replace("helm deletes", "helm's uninstall deletes", 1) for line in crds_deleted(current)]
 
     def _chart_type_destroy_steps(self, chart: HelmChart) -> list[str]:
         """What ``chart``'s type removes besides helm's uninstall on a destroy (``ChartType.destroy_steps``).
@@ -1668,18 +1686,22 @@ class Project:
         if any(c.is_change and not c.problems and c.action != "destroy"
                and (c.name in to_create or (upgrades and c.installed is not None))
                for c in plan.releases):
-            from firestream_core.ops.render import check_renders
+            from firestream_core.ops.render import check_renders, served_kinds
 
             if helm is None or kubectl is None:
                 _, helm_made, kubectl_made = planned[1] if planned is not None else self.tools()
                 helm, kubectl = helm or helm_made, kubectl or kubectl_made
             workers = self.config.settings.concurrency or 4
+            cluster = kubectl  # the lambda's: known set here
             found = check_renders(self._charts_by_name(), plan, helm, self.project_dir, self.repositories(),
                                   workers=workers, kubectl=kubectl, upgrades=upgrades, creates=to_create,
-                                  redact=self.redactor.redact)
+                                  redact=self.redactor.redact, served=lambda gvs: served_kinds(cluster, gvs))
         releases = []
         for change in plan.releases:
             got = found.get(change.name)
+            if got is not None and got.crds_deleted:  # destructive, not a refusal
+                change = attrs.evolve(change, destructive=tuple(dict.fromkeys((*change.destructive,
+                                                                               *got.crds_deleted))))
             if got is not None and got.immutable:
                 from firestream_core.tools.manifests import immutable_way_on
 
@@ -1693,6 +1715,26 @@ class Project:
                     change, reasons=("refused: the chart does not render with these values", *change.reasons),
                     problems=(*change.problems, f"release '{change.name}': the chart does not render with these "
                               f"values: {got.unrenderable}"))
+            elif got is not None and got.missing_namespaces:
+                names = ", ".join(ns for ns, _ in got.missing_namespaces)
+                where = "; ".join(
+                    f"namespace {ns}: {', '.join(k.short for k in keys[:3])}"
+                    + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+                    for ns, keys in got.missing_namespaces)
+                change = attrs.evolve(
+                    change, reasons=(f"refused: objects in a namespace that does not exist: {names}", *change.reasons),
+                    problems=(*change.problems, f"release '{change.name}': the chart puts objects in a namespace "
+                              f"that does not exist and that nothing in this plan creates ({where}): helm creates "
+                              f"only the release's namespace ({change.namespace}) and fails at the first of them; "
+                              "create it first, or change the values that name it"))
+            elif got is not None and got.unserved:
+                kinds = ", ".join(got.unserved)
+                change = attrs.evolve(
+                    change, reasons=(f"refused: the cluster does not serve {kinds}", *change.reasons),
+                    problems=(*change.problems, f"release '{change.name}': the cluster does not serve {kinds}, "
+                              "and neither the chart nor a release it depends on installs its CRD: helm refuses "
+                              "objects of a kind the cluster does not serve; install the CRD first, or add the "
+                              "release that installs it to depends_on"))
             elif got is not None and got.unchecked is not None:
                 from firestream_core.deploy.plan import RENDER_UNCHECKED
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import yaml
 
-from firestream_core.errors import HelmCommandError, HelmError, first_line
+from firestream_core.errors import HelmError, first_line
 from firestream_core.ops.helm_hooks import release_hooks
 from firestream_core.ops.render import (
     INSTALL,
@@ -54,6 +54,7 @@ from firestream_core.ops.render import (
     patches,
     planned_chart,
     render_steps,
+    served_kinds,
     still_there,
 )
 from firestream_core.tools.manifests import (
@@ -61,6 +62,7 @@ from firestream_core.tools.manifests import (
     ManifestObject,
     ObjectKey,
     api_group,
+    crds_provided,
     immutable_changes,
     immutable_way_on,
     is_builtin_group,
@@ -111,6 +113,12 @@ class ReleaseDiff:
     :ivar hooks: the hooks the action would run (``Job/x (pre-upgrade)``).
     :ivar crds: CRDs of the chart's ``crds/`` folder the cluster does not serve yet
         (helm installs them first; it never upgrades them).
+    :ivar crds_applied: CRDs of the chart's ``crds/`` folder the cluster already has and that
+        helm 4's install (a ``create``, a ``reinstall``) server-side applies over the cluster's,
+        where they differ: ``name: what changes`` (helm 3 skips them; helm 4's upgrade too).
+    :ivar missing_namespaces: the namespaces other than the release's that the rendering puts
+        objects in, which do not exist and that nothing in the plan creates, each as
+        ``namespace: Kind/name, ...``: helm fails there, and plan and apply refuse the release.
     :ivar value_changes: the plan's ``(path, old, new)`` per changed value,
         sensitive values as ``(sensitive)``.
     :ivar immutable: the objects the upgrade patches whose immutable fields change
@@ -130,11 +138,13 @@ class ReleaseDiff:
     crds: tuple[str, ...] = ()
     value_changes: tuple[tuple[str, str, str], ...] = ()
     immutable: tuple[ImmutableChange, ...] = ()
+    crds_applied: tuple[str, ...] = ()
+    missing_namespaces: tuple[str, ...] = ()
 
     @property
     def has_changes(self) -> bool:
         """True when objects change or the outcome is known only after a dependency is applied."""
-        return bool(self.objects) or bool(self.crds) or self.status == "pending"
+        return bool(self.objects) or bool(self.crds) or bool(self.crds_applied) or self.status == "pending"
 
     def count(self, change: str) -> int:
         return sum(1 for o in self.objects if o.change == change)
@@ -150,54 +160,12 @@ class ReleaseDiff:
             "waiting_for": list(self.waiting_for),
             "hooks": list(self.hooks),
             "crds": list(self.crds),
+            "crds_applied": list(self.crds_applied),
+            "missing_namespaces": list(self.missing_namespaces),
             "value_changes": [{"path": p, "old": o, "new": n} for p, o, n in self.value_changes],
             "objects": [o.to_dict() for o in self.objects],
             "immutable": [c.to_dict() for c in self.immutable],
         }
-
-
-# -- discovery ------------------------------------------------------------------------------
-
-
-def served_kinds(kubectl: Kubectl, group_versions: Iterable[str]) -> dict[str, set[str] | None]:
-    """group/version -> the kinds the cluster serves in it (None: not served).
-
-    One ``kubectl get --raw /apis/<group>/<version>`` per group/version.
-    """
-    import json
-
-    out: dict[str, set[str] | None] = {}
-    for gv in sorted(set(group_versions)):
-        path = f"/apis/{gv}" if "/" in gv else f"/api/{gv}"
-        try:
-            result = kubectl.run(["kubectl", "get", "--raw", path])
-        except HelmCommandError as exc:
-            text = f"{exc} {exc.stderr}"
-            if "NotFound" in text or "could not find the requested resource" in text or "404" in text:
-                out[gv] = None
-                continue
-            raise
-        try:
-            data = json.loads(result.stdout or "{}")
-        except ValueError:
-            out[gv] = None
-            continue
-        out[gv] = {str(r.get("kind")) for r in data.get("resources") or [] if "/" not in str(r.get("name", ""))}
-    return out
-
-
-def _crds_provided(objects: Iterable[ManifestObject]) -> dict[tuple[str, str], str]:
-    """(group, kind) -> CRD name, for every CustomResourceDefinition among ``objects``."""
-    out: dict[tuple[str, str], str] = {}
-    for o in objects:
-        if o.kind != "CustomResourceDefinition":
-            continue
-        spec = o.obj.get("spec") or {}
-        group = str(spec.get("group") or "")
-        kind = str((spec.get("names") or {}).get("kind") or "")
-        if group and kind:
-            out[(group, kind)] = o.name
-    return out
 
 
 # -- text diff --------------------------------------------------------------------------------
@@ -375,6 +343,7 @@ class _DiffRun:
         self.context = context
         self.renderer = _Renderer(project, helm, plan, kubectl)
         self.discovery: dict[str, set[str] | None] = {}
+        self.namespaces: dict[str, bool | None] = {n.name: True for n in plan.namespaces_to_create}
 
     def release(self, change: Change) -> ReleaseDiff:
         """The diff of one changing release: its manifests compared, or why it is pending or failed."""
@@ -405,11 +374,58 @@ class _DiffRun:
             return self._waiting(change.name, unserved, new_crds, hooks, base)
         desired = [o for o in rendered if not o.is_hook and not o.from_crds_folder]
         objects = _object_diffs(current, desired, change.namespace, red, self.context, change.name)
-        status = "changed" if objects or new_crds else "unchanged"
+        applied = self._crds_applied(chart, steps, rendered, red)
+        status = "changed" if objects or new_crds or applied else "unchanged"
         refused = still_there(self.kubectl, immutable_changes(current, desired, change.namespace)) \
             if patches(steps) else ()
+        missing = self._missing_namespaces(change, rendered) if steps.then else ()
         return ReleaseDiff(status=status, objects=tuple(objects), hooks=hooks, crds=new_crds, immutable=refused,
-                           **base)
+                           crds_applied=applied, missing_namespaces=missing, **base)
+
+    def _missing_namespaces(self, change: Change, rendered: Sequence[ManifestObject]) -> tuple[str, ...]:
+        """The namespaces other than its own the rendering puts objects in that do not exist and that
+        the plan does not create (``plan`` refuses the release for them): one lookup for those not
+        asked yet (:meth:`~firestream_core.tools.kubectl.Kubectl.namespaces_exist`)."""
+        from firestream_core.tools.manifests import namespaces_used
+
+        used = namespaces_used(rendered, change.namespace)
+        ask = [ns for ns in used if ns not in self.namespaces]
+        if ask:
+            self.namespaces.update(self.kubectl.namespaces_exist(ask).exists)
+        return tuple(f"{ns}: {', '.join(k.short for k in keys)}" for ns, keys in used.items()
+                     if self.namespaces.get(ns) is False)
+
+    def _crds_applied(
+        self, chart: HelmChart, steps: HelmSteps, rendered: Sequence[ManifestObject], red: Redactor
+    ) -> tuple[str, ...]:
+        """The ``crds/`` CRDs the cluster has that helm 4's install applies over it, where they differ.
+
+        helm 3 creates a ``crds/`` CRD only when it is missing; helm 4's install (not its upgrade)
+        server-side applies each one, existing or not (``installCRDs``: ``Create`` with server-side
+        apply), so an install of a chart whose CRDs differ from the cluster's (another release's,
+        a newer version's) rewrites them, cluster-wide. One ``kubectl get`` per such CRD."""
+        if steps.then != "install" or chart.chart_info.skip_crds or self.helm.major < 4:
+            return ()
+        from firestream_core.ops.drift import compare_object
+
+        out: list[str] = []
+        for crd in rendered:
+            if not (crd.from_crds_folder and crd.kind == "CustomResourceDefinition") \
+                    or not _crd_served(crd, self.discovery):
+                continue
+            try:
+                live = self.kubectl.get("customresourcedefinition", crd.name)
+            except HelmError as exc:
+                log.debug("CRD %s not read: %s", crd.name, exc)
+                continue
+            if not live:
+                continue
+            what = _crd_versions_dropped(crd.obj, live)
+            what += [f"{f.path}: chart {f.desired}, cluster {f.live}" for f in compare_object(crd.obj, live, red)]
+            if what:
+                more = f"; and {len(what) - 3} more field(s)" if len(what) > 3 else ""
+                out.append(f"{crd.name}: {'; '.join(what[:3])}{more}")
+        return tuple(out)
 
     def _manifests(
         self, change: Change, live: bool, steps: HelmSteps
@@ -424,7 +440,7 @@ class _DiffRun:
         self, rendered: Sequence[ManifestObject]
     ) -> tuple[list[tuple[str, str, str]], tuple[str, ...]]:
         """(kinds the release needs that the cluster does not serve, CRDs of its ``crds/`` folder not served yet)."""
-        own = _crds_provided(rendered)
+        own = crds_provided(rendered)
         # kinds the cluster must serve for this release's objects (hooks included)
         needed = {(api_group(o.api_version), o.api_version, o.kind) for o in rendered
                   if not is_builtin_group(api_group(o.api_version)) and (api_group(o.api_version), o.kind) not in own}
@@ -483,7 +499,7 @@ def _providers(
                 objects = renderer.render(dep)
             except (HelmError, ValueError):
                 continue
-            if (group, kind) in _crds_provided(objects):
+            if (group, kind) in crds_provided(objects):
                 provider = dep
                 break
         if provider is None:
@@ -497,6 +513,18 @@ def _crd_group_versions(crd: ManifestObject) -> list[str]:
     spec = crd.obj.get("spec") or {}
     group = str(spec.get("group") or "")
     return [f"{group}/{v.get('name')}" for v in spec.get("versions") or [] if isinstance(v, Mapping) and group]
+
+
+def _crd_versions_dropped(chart: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """``spec.versions drops v1beta1 (the cluster's CRD has it)``, for the versions the cluster's
+    CRD lists that the chart's does not (applied, the chart's list replaces the cluster's)."""
+    def names(obj: Mapping[str, Any]) -> list[str]:
+        return [str(v.get("name")) for v in (obj.get("spec") or {}).get("versions") or [] if isinstance(v, Mapping)]
+
+    mine = set(names(chart))
+    gone = [n for n in names(live) if n not in mine]
+    return [f"spec.versions drops {', '.join(gone)} (the cluster's CRD has {'it' if len(gone) == 1 else 'them'})"] \
+        if gone and mine else []
 
 
 def _crd_served(crd: ManifestObject, discovery: Mapping[str, set[str] | None]) -> bool:
@@ -539,6 +567,14 @@ def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
             lines.append(f"   ! {immutable_way_on(d.immutable)}")
         for crd in d.crds:
             lines.append(f"   + CRD {crd} (from the chart's crds/ folder; helm installs it first)")
+        for where in d.missing_namespaces:
+            ns, _, objects = where.partition(": ")
+            lines.append(f"   ! apply refuses: the chart puts objects in namespace {ns}, which does not exist and "
+                         f"that nothing in this plan creates ({objects}): helm creates only the release's namespace")
+        for crd in d.crds_applied:
+            name, _, what = crd.partition(": ")
+            lines.append(f"   ~ CRD {name} (from the chart's crds/ folder: helm 4's install applies it over the "
+                         f"cluster's, for every release using it): {what}")
         for o in d.objects:
             for line in o.diff.splitlines():
                 lines.append(_color(line) if color else line)
@@ -558,6 +594,12 @@ def format_diffs(diffs: Sequence[ReleaseDiff], *, color: bool = False) -> str:
         summary += f"; known after apply: {', '.join(pending)}"
     if errors:
         summary += f"; errors: {', '.join(errors)}"
+    rewritten = sum(len(d.crds_applied) for d in diffs)
+    if rewritten:
+        summary += f"; {rewritten} CRD(s) of a crds/ folder applied over the cluster's (helm 4)"
+    nowhere = [d.name for d in diffs if d.missing_namespaces]
+    if nowhere:
+        summary += f"; apply refuses (namespaces that do not exist): {', '.join(nowhere)}"
     refused = [d.name for d in diffs if d.immutable]
     if refused:
         summary += f"; apply refuses (immutable fields): {', '.join(refused)}"

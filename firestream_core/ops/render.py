@@ -32,25 +32,31 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from firestream_core.errors import HelmError, ReleaseLockedError
-from firestream_core.tools.manifests import ManifestObject, split_manifest
+from firestream_core.errors import HelmCommandError, HelmError, ReleaseLockedError
+from firestream_core.tools.manifests import (
+    ManifestObject,
+    ObjectKey,
+    namespaces_used,
+    split_manifest,
+)
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
     from firestream_core.model import ChartInfo, HelmChart
     from firestream_core.plugin.stage_tools import KubectlTool
     from firestream_core.tools.helm import Helm
+    from firestream_core.tools.kubectl import Kubectl
     from firestream_core.tools.manifests import ImmutableChange
 
 __all__ = ["INSTALL", "HelmSteps", "RenderCheck", "check_renders", "helm_steps", "patches", "planned_chart",
-           "refused_upgrades", "render_as_apply", "render_steps", "renders_checked", "still_there",
+           "refused_upgrades", "render_as_apply", "render_steps", "renders_checked", "served_kinds", "still_there",
            "unserved_kind_error"]
 
 log = logging.getLogger("firestream.render")
@@ -140,14 +146,15 @@ INSTALL = HelmSteps(None, False, "install")
 
 
 def render_steps(
-    helm: Helm, info: ChartInfo, project_dir: Path, steps: HelmSteps, *, crds: bool = True
+    helm: Helm, info: ChartInfo, project_dir: Path, steps: HelmSteps, *, crds: bool = True,
+    on_offline: Callable[[list[ManifestObject]], None] | None = None,
 ) -> list[ManifestObject]:
     """What ``steps`` install or upgrade, rendered as apply renders it (:func:`render_as_apply`):
     an upgrade or an install (``install --replace`` where helm holds the name), after a
     recovery's rollback the way that allows. The one reading of :class:`HelmSteps` for
     ``diff`` and ``plan --hooks``."""
     return render_as_apply(helm, info, project_dir, is_upgrade=steps.then == "upgrade", crds=crds,
-                           replace=steps.held, after_rollback=steps.rollback_to is not None)
+                           replace=steps.held, after_rollback=steps.rollback_to is not None, on_offline=on_offline)
 
 
 _UNSERVED_KIND = ("no matches for kind", "resource mapping not found", "ensure CRDs are installed first",
@@ -163,7 +170,7 @@ def unserved_kind_error(exc: HelmError) -> bool:
 
 def render_as_apply(
     helm: Helm, info: ChartInfo, project_dir: Path, *, is_upgrade: bool, crds: bool = True, replace: bool = False,
-    after_rollback: bool = False,
+    after_rollback: bool = False, on_offline: Callable[[list[ManifestObject]], None] | None = None,
 ) -> list[ManifestObject]:
     """The release as apply would render it, by helm itself: the upgrade apply runs, with the
     same arguments, as a ``--dry-run=server`` (:meth:`~firestream_core.tools.helm.Helm.render_release`).
@@ -190,7 +197,11 @@ def render_as_apply(
 
     ``crds``: the CRDs of the ``crds/`` folder are added, from an offline rendering: helm
     checks them for owners when rendered against the cluster, while apply skips those
-    already there (not with ``skip_crds``)."""
+    already there (not with ``skip_crds``).
+
+    ``on_offline``: called with the offline rendering, ``crds/`` folder included (unless
+    ``skip_crds``), when the cluster could not render it for a kind it does not serve: the
+    caller learns that some kind is missing and which CRDs the chart itself brings."""
     try:
         if after_rollback:
             text = helm.template(info, project_dir, include_crds=False, is_upgrade=is_upgrade, server=True)
@@ -200,10 +211,15 @@ def render_as_apply(
         if not unserved_kind_error(server_error):
             raise  # what apply would meet (an object another release owns, a chart's fail)
         log.debug("release '%s' has kinds the cluster does not serve yet; rendering it offline", info.name)
+        folder = on_offline is not None and not info.skip_crds
         try:
-            return split_manifest(helm.template(info, project_dir, include_crds=crds, is_upgrade=is_upgrade))
+            offline = split_manifest(helm.template(info, project_dir, include_crds=crds or folder,
+                                                   is_upgrade=is_upgrade))
         except HelmError:
             raise server_error from None
+        if on_offline is not None:
+            on_offline(offline)
+        return offline if crds or not folder else [o for o in offline if not o.from_crds_folder]
     objects = split_manifest(text)
     if info.skip_crds or not crds:
         return objects
@@ -223,6 +239,33 @@ def _server_rendering(helm: Helm, info: ChartInfo, project_dir: Path, *, is_upgr
         # helm dry-runs no upgrade of a pending-* release (apply recovers it first)
         log.debug("release '%s' is pending: rendered with helm template (revision 1)", info.name)
         return helm.template(info, project_dir, include_crds=False, is_upgrade=is_upgrade, server=True)
+
+
+def served_kinds(kubectl: Kubectl, group_versions: Iterable[str]) -> dict[str, set[str] | None]:
+    """group/version -> the kinds the cluster serves in it (None: not served).
+
+    One ``kubectl get --raw /apis/<group>/<version>`` per group/version.
+    """
+    import json
+
+    out: dict[str, set[str] | None] = {}
+    for gv in sorted(set(group_versions)):
+        path = f"/apis/{gv}" if "/" in gv else f"/api/{gv}"
+        try:
+            result = kubectl.run(["kubectl", "get", "--raw", path])
+        except HelmCommandError as exc:
+            text = f"{exc} {exc.stderr}"
+            if "NotFound" in text or "could not find the requested resource" in text or "404" in text:
+                out[gv] = None
+                continue
+            raise
+        try:
+            data = json.loads(result.stdout or "{}")
+        except ValueError:
+            out[gv] = None
+            continue
+        out[gv] = {str(r.get("kind")) for r in data.get("resources") or [] if "/" not in str(r.get("name", ""))}
+    return out
 
 
 def still_there(kubectl: KubectlTool | None, changes: Sequence[ImmutableChange]) -> tuple[ImmutableChange, ...]:
@@ -258,15 +301,32 @@ class RenderCheck:
     :ivar unchecked: why the rendering could not be checked now, when it failed for another
         reason (the cluster: unreachable, forbidden, a ``lookup``, an object another release
         owns): apply meets, and reports, what helm says then.
+    :ivar missing_namespaces: the namespaces other than its own that the rendering puts objects
+        in (:func:`~firestream_core.tools.manifests.namespaces_used`) which do not exist and
+        which nothing in the plan creates, each with its objects there: helm creates only the
+        release's namespace, and fails at the first of them.
+    :ivar unserved: the kinds of the rendering the cluster does not serve, ``Kind (group/version)``,
+        whose CRD neither the chart (its ``crds/`` folder, a template) nor a release it depends
+        on that the plan changes installs: helm refuses to install objects of a kind the
+        cluster does not serve (``ensure CRDs are installed first``).
+    :ivar crds_deleted: what a plain upgrade deletes with the CRDs its chart no longer renders
+        (:func:`~firestream_core.tools.manifests.crds_deleted`): not a refusal, a destructive step.
+    :ivar other_namespaces: (within :func:`check_renders` only) every namespace other than its
+        own the rendering puts objects in, before the cluster is asked which exist.
     """
 
     immutable: tuple[ImmutableChange, ...] = ()
     unrenderable: str | None = None
     unchecked: str | None = None
+    missing_namespaces: tuple[tuple[str, tuple[ObjectKey, ...]], ...] = ()
+    unserved: tuple[str, ...] = ()
+    crds_deleted: tuple[str, ...] = ()
+    other_namespaces: tuple[tuple[str, tuple[ObjectKey, ...]], ...] = ()
 
     @property
     def refused(self) -> bool:
-        return bool(self.immutable) or self.unrenderable is not None
+        return (bool(self.immutable) or self.unrenderable is not None or bool(self.missing_namespaces)
+                or bool(self.unserved))
 
 
 def renders_checked(change: Change, *, upgrades: bool = True, creates: bool | AbstractSet[str] = True) -> bool:
@@ -298,6 +358,7 @@ def check_renders(
     charts: Mapping[str, HelmChart], plan: Plan, helm: Helm, project_dir: Path, repositories: Mapping[str, str],
     *, workers: int = 4, kubectl: KubectlTool | None = None, upgrades: bool = True,
     creates: bool | AbstractSet[str] = True, redact: Callable[[str], str] = str,
+    served: Callable[[Iterable[str]], Mapping[str, set[str] | None]] | None = None,
 ) -> dict[str, RenderCheck]:
     """Each planned change :func:`renders_checked` picks, rendered once as apply will run it
     (:func:`render_steps`: helm's dry run of apply's own call), ``workers`` releases at once:
@@ -307,41 +368,124 @@ def check_renders(
     immutable fields (:func:`~firestream_core.tools.manifests.immutable_changes`; with
     ``kubectl``, an object the cluster no longer holds is left out: :func:`still_there`).
     A rendering that fails because of the chart or its values is ``unrenderable``; any other
-    failure is ``unchecked``, left to helm. ``redact`` masks what is kept of helm's words."""
+    failure is ``unchecked``, left to helm. ``redact`` masks what is kept of helm's words.
+
+    With ``kubectl``, the namespaces other than their own that the renderings put objects in
+    (:func:`~firestream_core.tools.manifests.namespaces_used`) are looked up in one call
+    (:meth:`~firestream_core.tools.kubectl.Kubectl.namespaces_exist`), none when no rendering
+    names one: a namespace that does not exist and that nothing in the plan creates (a
+    release's namespace apply creates, a ``Namespace`` object of a rendering) is
+    ``missing_namespaces`` (helm would fail there). One that cannot be learned is left to helm.
+
+    A rendering the cluster could not make for a kind it does not serve (rendered offline,
+    :func:`render_as_apply`) is checked with ``served`` (:func:`served_kinds`: one discovery
+    call per group/version): its kinds the cluster does not serve whose CRD neither the chart
+    (its ``crds/`` folder, a template) provides nor a release it depends on (directly or not)
+    that the plan changes may install are ``unserved`` (as ``diff`` reports them)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from firestream_core.plugin.helpers import add_chart_repository
     from firestream_core.tools.helm_errors import chart_render_failure
-    from firestream_core.tools.manifests import immutable_changes
+    from firestream_core.tools.manifests import crds_deleted, immutable_changes
 
     def check(change: Change) -> RenderCheck:
         info = planned_chart(charts[change.name], change).chart_info
         steps = helm_steps(change)
+        offline: list[list[ManifestObject]] = []
         try:
             add_chart_repository(helm, info, repositories)
-            rendered = render_steps(helm, info, project_dir, steps, crds=False)
+            rendered = render_steps(helm, info, project_dir, steps, crds=False, on_offline=offline.append)
         except (HelmError, ValueError) as exc:
             reason = chart_render_failure(exc.stderr) if isinstance(exc, HelmError) else None
             if reason is not None:
                 return RenderCheck(unrenderable=redact(reason))
             log.debug("release '%s': rendering not checked: %s", change.name, exc)
             return RenderCheck(unchecked=redact(_reason(exc)))
+        if offline and served is not None and not _changing_dependency(change, by_name):
+            unserved = _unserved_kinds(offline[0], served)
+            if unserved:
+                return RenderCheck(unserved=unserved)
+        others = tuple(namespaces_used(rendered, change.namespace).items())
+        for o in rendered:
+            if o.kind == "Namespace" and not o.api_version.count("/"):
+                created.add(o.name)
         if not patches(steps):
-            return RenderCheck()
+            return RenderCheck(other_namespaces=others)
         try:
             current = split_manifest(helm.get_manifest(change.name, change.namespace))
         except (HelmError, ValueError) as exc:
             log.debug("release '%s': immutable fields not checked: %s", change.name, exc)
-            return RenderCheck()
-        return RenderCheck(immutable=still_there(kubectl, immutable_changes(current, rendered, change.namespace)))
+            return RenderCheck(other_namespaces=others)
+        return RenderCheck(immutable=still_there(kubectl, immutable_changes(current, rendered, change.namespace)),
+                           crds_deleted=tuple(crds_deleted(current, rendered)), other_namespaces=others)
 
     picked = [c for c in plan.releases
               if c.name in charts and renders_checked(c, upgrades=upgrades, creates=creates)]
     if not picked:
         return {}
+    created: set[str] = {n.name for n in plan.namespaces_to_create}  # and each rendering's Namespace objects
+    by_name = {c.name: c for c in plan.releases}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(picked)))) as pool:
         found = dict(zip([c.name for c in picked], pool.map(check, picked), strict=True))
+    found = _missing_namespaces(found, created, kubectl)
     return {name: got for name, got in found.items() if got != RenderCheck()}
+
+
+def _changing_dependency(change: Change, by_name: Mapping[str, Change]) -> bool:
+    """True when a release ``change`` depends on (directly or not) is one the plan changes: it may
+    install a CRD ``change`` needs before ``change`` runs."""
+    seen: set[str] = set()
+    todo = list(change.depends_on)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        dep = by_name.get(name)
+        if dep is None:
+            continue
+        if dep.is_change and dep.action != "destroy":
+            return True
+        todo.extend(dep.depends_on)
+    return False
+
+
+def _unserved_kinds(
+    objects: Sequence[ManifestObject], served: Callable[[Iterable[str]], Mapping[str, set[str] | None]]
+) -> tuple[str, ...]:
+    """The kinds of ``objects`` (hooks included) outside Kubernetes' own groups whose CRD ``objects``
+    do not hold and the cluster does not serve, as ``Kind (group/version)``."""
+    from firestream_core.tools.manifests import api_group, crds_provided, is_builtin_group
+
+    own = crds_provided(objects)
+    needed = {(o.api_version, o.kind) for o in objects
+              if o.api_version and not is_builtin_group(api_group(o.api_version))
+              and (api_group(o.api_version), o.kind) not in own}
+    if not needed:
+        return ()
+    try:
+        kinds = served({gv for gv, _ in needed})
+    except HelmError as exc:  # discovery failed: left to helm
+        log.debug("served kinds not learned: %s", exc)
+        return ()
+    return tuple(f"{kind} ({gv})" for gv, kind in sorted(needed) if kind not in (kinds.get(gv) or set()))
+
+
+def _missing_namespaces(
+    found: dict[str, RenderCheck], created: set[str], kubectl: KubectlTool | None
+) -> dict[str, RenderCheck]:
+    """``found`` with each check's ``other_namespaces`` turned into its ``missing_namespaces``:
+    those the cluster says do not exist and nothing in the plan creates (one lookup for all)."""
+    wanted = sorted({ns for got in found.values() for ns, _ in got.other_namespaces} - created)
+    exists: Mapping[str, bool | None] = {}
+    if wanted and kubectl is not None:
+        lookup = kubectl.namespaces_exist(wanted)
+        exists = lookup.exists
+        if lookup.problem:
+            log.debug("namespaces the charts name not checked: %s", lookup.problem)
+    return {name: attrs.evolve(got, other_namespaces=(), missing_namespaces=tuple(
+                (ns, keys) for ns, keys in got.other_namespaces if exists.get(ns) is False))
+            for name, got in found.items()}
 
 
 def refused_upgrades(

@@ -227,7 +227,7 @@ joined by `` && ``."""
 
 _IMMUTABLE_CAUSE = (r"(?P<field>[A-Za-z][\w.\[\]]*): (?:Invalid value: .*?: |Forbidden: )?(?:field is immutable"
                     r"|updates to \w+ spec for fields other than|spec is immutable|field can not be less than"
-                    r"|may not change once set)")
+                    r"|may not change once set|cannot change roleRef)")
 """One cause of a refusal that is about an immutable field, with the field it names."""
 
 _STATEFULSET_SPEC = ("a field other than replicas, ordinals, template, updateStrategy, revisionHistoryLimit, "
@@ -251,7 +251,9 @@ def immutable_refusals(stderr: str, namespace: str = "") -> list[ImmutableChange
     for m in re.finditer(_INVALID, final_error(stderr), flags=re.M):
         for cause in re.finditer(_IMMUTABLE_CAUSE, m.group("causes")):
             field = cause.group("field")
-            key = ObjectKey(m.group("group") or "", m.group("kind"), m.group("ns") or namespace, m.group("name"))
+            kind = m.group("kind")
+            where = "" if kind in ("ClusterRoleBinding", "IngressClass") else m.group("ns") or namespace
+            key = ObjectKey(m.group("group") or "", kind, where, m.group("name"))
             detail = _STATEFULSET_SPEC if (key.kind, field) == ("StatefulSet", "spec") else ""
             if "can not be less than" in cause.group(0):
                 detail = "a decrease"

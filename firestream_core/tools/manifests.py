@@ -35,6 +35,8 @@ __all__ = [
     "ManifestObject",
     "ObjectKey",
     "api_group",
+    "crds_deleted",
+    "crds_provided",
     "immutable_changes",
     "immutable_way_on",
     "is_builtin_group",
@@ -43,6 +45,7 @@ __all__ = [
     "mask_manifest",
     "mask_object",
     "merge_key",
+    "namespaces_used",
     "merge_keys",
     "pair_by_key",
     "split_manifest",
@@ -118,8 +121,25 @@ class ManifestObject:
 
     @property
     def from_crds_folder(self) -> bool:
-        """A CRD of the chart's ``crds/`` folder (installed only when missing, never upgraded)."""
-        return "/crds/" in f"/{self.source}"
+        """A CRD of the ``crds/`` folder of the chart or of a subchart (never upgraded, never part
+        of the release's manifest).
+
+        helm names such a file ``<chart>/crds/...`` (``<chart>/charts/<sub>/crds/...`` for a
+        subchart's); a template is ``<chart>/templates/...``, wherever it sits below
+        (bitnami/external-dns's ``templates/crds/crd.yaml`` is a template: helm installs,
+        upgrades and deletes it with the release), and a subchart *called* ``crds``
+        (kube-prometheus-stack's) is told from the folder by its ``charts/`` parent.
+
+        >>> [ManifestObject({}, s).from_crds_folder for s in (
+        ...     "kps/crds/crd.yaml", "kps/charts/crds/crds/crd-probes.yaml", "kps/charts/crds/templates/upgrade/job.yaml",
+        ...     "external-dns/templates/crds/crd.yaml", "app/crds/nested/x.yaml", "")]
+        [True, True, False, False, True, False]
+        """
+        parts = self.source.split("/")
+        i = 1
+        while i + 2 < len(parts) and parts[i] == "charts":
+            i += 2
+        return i < len(parts) - 1 and parts[i] == "crds"
 
     @property
     def hook_events(self) -> tuple[str, ...]:
@@ -202,6 +222,84 @@ def manifest_workloads(manifest: str, namespace: str) -> tuple[tuple[str, str, s
         key = o.key(namespace)
         found.add((key.kind, key.namespace, key.name))
     return tuple(sorted(found))
+
+
+def crds_provided(objects: Iterable[ManifestObject]) -> dict[tuple[str, str], str]:
+    """(group, kind) -> CRD name, for every CustomResourceDefinition among ``objects``.
+
+    >>> crd = ManifestObject({"kind": "CustomResourceDefinition", "metadata": {"name": "widgets.x.dev"},
+    ...                       "spec": {"group": "x.dev", "names": {"kind": "Widget"}}})
+    >>> crds_provided([crd])
+    {('x.dev', 'Widget'): 'widgets.x.dev'}
+    """
+    out: dict[tuple[str, str], str] = {}
+    for o in objects:
+        if o.kind != "CustomResourceDefinition":
+            continue
+        spec = o.obj.get("spec") or {}
+        group = str(spec.get("group") or "")
+        kind = str((spec.get("names") or {}).get("kind") or "")
+        if group and kind:
+            out[(group, kind)] = o.name
+    return out
+
+
+def crds_deleted(current: Iterable[ManifestObject], desired: Iterable[ManifestObject] = ()) -> list[str]:
+    """What deleting the CRDs of ``current`` that ``desired`` no longer holds deletes, one line each.
+
+    A CRD a chart renders as a template (bitnami/external-dns's ``DNSEndpoint`` with
+    ``crd.create``) is part of the release: helm deletes it when an upgrade stops rendering it
+    and on uninstall (``desired`` empty), and the API server deletes every object of its kind,
+    in every namespace, with it. One with ``helm.sh/resource-policy: keep`` stays, as do hooks
+    and the ``crds/`` folder (never in a release's manifest).
+
+    >>> crd = ManifestObject({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    ...                       "metadata": {"name": "dnsendpoints.externaldns.k8s.io"},
+    ...                       "spec": {"group": "externaldns.k8s.io", "names": {"kind": "DNSEndpoint"}}})
+    >>> crds_deleted([crd])
+    ['helm deletes CRD dnsendpoints.externaldns.k8s.io (a template of the chart): every DNSEndpoint in every namespace goes with it']
+    """
+    kept = {o.name for o in desired if o.kind == "CustomResourceDefinition" and not o.is_hook}
+    out = []
+    for o in current:
+        if o.kind != "CustomResourceDefinition" or o.is_hook or o.from_crds_folder or o.name in kept:
+            continue
+        if str(o.annotations.get("helm.sh/resource-policy", "")).strip() == "keep":
+            continue
+        kind = str(((o.obj.get("spec") or {}).get("names") or {}).get("kind") or "") or "object of its kind"
+        out.append(f"helm deletes CRD {o.name} (a template of the chart): every {kind} in every namespace "
+                   "goes with it")
+    return out
+
+
+def namespaces_used(objects: Iterable[ManifestObject], namespace: str) -> dict[str, tuple[ObjectKey, ...]]:
+    r"""The namespaces other than the release's ``namespace`` that a rendering puts objects in,
+    hooks included: namespace -> the objects there, in manifest order.
+
+    helm creates only the release's namespace (``--create-namespace``): an object naming
+    another (kube-prometheus-stack's ``namespaceOverride``, strimzi's ``watchNamespaces``
+    RoleBindings) fails when that namespace does not exist. Cluster-scoped objects (the known
+    kinds, and those whose CRD the rendering holds with ``scope: Cluster``) are left out, and
+    so are the namespaces the rendering creates itself (a ``Namespace`` object: helm creates
+    it first).
+
+    >>> from firestream_core.tools.manifests import split_manifest
+    >>> objs = split_manifest("kind: Service\nmetadata: {name: a, namespace: kube-system}\n---\n"
+    ...                       "kind: ConfigMap\nmetadata: {name: b}\n")
+    >>> {ns: [k.short for k in keys] for ns, keys in namespaces_used(objs, "mon").items()}
+    {'kube-system': ['Service/a']}
+    """
+    objects = list(objects)
+    cluster_scoped = {str(((o.obj.get("spec") or {}).get("names") or {}).get("kind") or "")
+                      for o in objects
+                      if o.kind == "CustomResourceDefinition" and (o.obj.get("spec") or {}).get("scope") == "Cluster"}
+    created = {o.name for o in objects if o.kind == "Namespace" and api_group(o.api_version) == ""}
+    found: dict[str, list[ObjectKey]] = {}
+    for o in objects:
+        key = o.key(namespace, cluster_scoped)
+        if key.namespace and key.namespace != namespace and key.namespace not in created:
+            found.setdefault(key.namespace, []).append(key)
+    return {ns: tuple(keys) for ns, keys in found.items()}
 
 
 # -- masking ---------------------------------------------------------------------------------
@@ -562,7 +660,11 @@ def immutable_changes(
     * core PersistentVolumeClaim: any ``spec`` field but ``resources.requests.storage``,
       which may only grow (a decrease is refused too);
     * core ConfigMap and Secret marked ``immutable: true``: their data (never shown) and
-      the mark itself.
+      the mark itself;
+    * rbac RoleBinding and ClusterRoleBinding: ``roleRef`` (kube-state-metrics'
+      ``rbac.useExistingRole``; the API server says ``cannot change roleRef``);
+    * networking IngressClass: ``spec.controller`` when both set it (ingress-nginx's
+      ``controller.ingressClassResource.controllerValue``).
 
     Label values and quantities are compared as the API server reads them
     (``"8Gi"`` equals ``8Gi`` and ``8192Mi``); a label selector's lists in any order.
@@ -606,7 +708,23 @@ def _refused_fields(key: ObjectKey, old: Mapping[str, Any], new: Mapping[str, An
         return _claim_fields("spec", a, b)
     if kind in {("", "ConfigMap"), ("", "Secret")} and old.get("immutable") is True:
         return _immutable_data(key.kind, old, new)
+    if kind in _BINDING_KINDS:
+        return [("roleRef", "")] if _role_ref(old) != _role_ref(new) else []
+    if kind == ("networking.k8s.io", "IngressClass"):
+        changed = "controller" in a and "controller" in b and str(a["controller"]) != str(b["controller"])
+        return [("spec.controller", "")] if changed else []
     return []
+
+
+_BINDING_KINDS = frozenset({("rbac.authorization.k8s.io", "RoleBinding"),
+                            ("rbac.authorization.k8s.io", "ClusterRoleBinding")})
+
+
+def _role_ref(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+    """A binding's ``roleRef`` as the API server compares it (``apiGroup`` defaults to rbac's)."""
+    ref = _mapping(obj.get("roleRef"))
+    return (str(ref.get("apiGroup") or "rbac.authorization.k8s.io"), str(ref.get("kind") or ""),
+            str(ref.get("name") or ""))
 
 
 def _mapping(node: Any) -> Mapping[str, Any]:

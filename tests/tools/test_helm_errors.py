@@ -158,7 +158,11 @@ _STATEFULSET = ('StatefulSet.apps "db-postgresql" is invalid: spec: Forbidden: u
      '"uploads" is invalid: spec.resources.requests.storage: Forbidden: field can not be less than '
      "previous value\n",
      ["PersistentVolumeClaim/uploads (namespace shop): spec.resources.requests.storage (a decrease)"]),
-], ids=["helm3-patch", "helm4-server-side", "immutable-secret", "claim-decrease"])
+    ('Error: UPGRADE FAILED: cannot patch "kps-kube-state-metrics" with kind ClusterRoleBinding: '
+     'ClusterRoleBinding.rbac.authorization.k8s.io "kps-kube-state-metrics" is invalid: roleRef: Invalid value: '
+     'rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"ClusterRole", Name:"view"}: cannot change roleRef\n',
+     ["ClusterRoleBinding.rbac.authorization.k8s.io/kps-kube-state-metrics: roleRef"]),
+], ids=["helm3-patch", "helm4-server-side", "immutable-secret", "claim-decrease", "binding-roleref"])
 def test_an_immutable_field_names_the_object_the_field_and_the_way_on(stderr: str, expected: list[str]) -> None:
     err = helm_error("upgrade", Completed(["helm", "upgrade"], 1, "", stderr, 3.0), stderr,
                      release="db", namespace="shop")

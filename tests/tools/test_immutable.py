@@ -188,6 +188,35 @@ def test_a_services_cluster_ip_only_when_both_set_it() -> None:
         "Service/db-hl (namespace data): spec.clusterIPs"]
 
 
+def binding(role: str) -> str:
+    """kube-state-metrics' templates/clusterrolebinding.yaml (kube-prometheus-stack's subchart):
+    roleRef.name is rbac.useExistingRole when set, else the chart's own ClusterRole."""
+    return ("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n"
+            "  name: kps-kube-state-metrics\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n"
+            f"  kind: ClusterRole\n  name: {role}\nsubjects:\n- kind: ServiceAccount\n"
+            "  name: kps-kube-state-metrics\n  namespace: monitoring\n")
+
+
+def ingress_class(controller: str, default: bool = False) -> str:
+    """ingress-nginx's templates/controller-ingressclass.yaml."""
+    ann = '\n  annotations:\n    ingressclass.kubernetes.io/is-default-class: "true"' if default else ""
+    return (f"apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: nginx{ann}\n"
+            f"spec:\n  controller: {controller}\n")
+
+
+def test_a_bindings_role_ref_and_an_ingress_class_controller() -> None:
+    assert changes(binding("kps-kube-state-metrics"), binding("view")) == [
+        "ClusterRoleBinding.rbac.authorization.k8s.io/kps-kube-state-metrics: roleRef"]
+    assert changes(binding("view"), binding("view")) == []
+    role = binding("kps-kube-state-metrics").replace("ClusterRoleBinding", "RoleBinding")
+    assert changes(role, role.replace("kind: ClusterRole\n", "kind: Role\n")) == [
+        "RoleBinding.rbac.authorization.k8s.io/kps-kube-state-metrics (namespace data): roleRef"]
+    assert changes(ingress_class("k8s.io/ingress-nginx"), ingress_class("k8s.io/ingress-nginx-internal")) == [
+        "IngressClass.networking.k8s.io/nginx: spec.controller"]
+    # what may change does not count: the default-class annotation
+    assert changes(ingress_class("k8s.io/ingress-nginx"), ingress_class("k8s.io/ingress-nginx", True)) == []
+
+
 def claim(size: str, modes: str = "ReadWriteOnce", storage_class: str = "") -> str:
     sc = f"\n  storageClassName: {storage_class}" if storage_class else ""
     return (f"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: uploads\nspec:{sc}\n"

@@ -109,3 +109,55 @@ def test_install_upgrade_across_the_majors_noop_drift_and_destroy(
     assert kube.kubectl().get("clusterrolebinding", "dns-external-dns") is None
     assert kube.kubectl().get("customresourcedefinition", CRD) is None
     assert _project(path, kube, helm_bin).plan()["dns"].action == "create"
+
+
+def test_diff_treats_the_crd_template_as_a_template(
+    kube: Any, deploy_chart_repo: Any, tmp_path: Path, helm_bin: Path
+) -> None:
+    """Upstream's DNSEndpoint CRD is templates/crds/crd.yaml: a template (helm installs, upgrades
+    and deletes it with the release), not the chart's crds/ folder. diff shows it among the
+    objects a create adds, and a values-only upgrade leaves it, as helm does."""
+    ns = kube.namespace
+    path = tmp_path / "firestream.toml"
+    path.write_text(BLOCK.format(url=deploy_chart_repo.url, ns=ns, version="6.31.0", extra=""))
+    (created,) = _project(path, kube, helm_bin).diff()
+    assert created.action == "create"
+    assert created.crds == ()  # not "+ CRD ... (from the chart's crds/ folder)"
+    added = {(o.key.kind, o.key.name) for o in created.objects if o.change == "added"}
+    assert ("CustomResourceDefinition", CRD) in added
+    assert _project(path, kube, helm_bin).apply().ok
+
+    path.write_text(BLOCK.format(url=deploy_chart_repo.url, ns=ns, version="6.31.0", extra='txtOwnerId = "team-a"\n'))
+    (upgrade,) = _project(path, kube, helm_bin).diff()
+    assert upgrade.action == "upgrade"
+    assert [(o.key.kind, o.change) for o in upgrade.objects] == [("Deployment", "changed")]
+    assert _project(path, kube, helm_bin).apply().ok
+    assert kube.kubectl().get("customresourcedefinition", CRD) is not None  # helm kept it, as diff said
+    assert _project(path, kube, helm_bin).destroy().ok
+
+
+def test_the_plan_says_what_deleting_the_crd_template_deletes(
+    kube: Any, deploy_chart_repo: Any, tmp_path: Path, helm_bin: Path
+) -> None:
+    """helm deletes the DNSEndpoint CRD template when crd.create turns off and on uninstall, and the
+    API server every DNSEndpoint of every namespace with it: the upgrade's and the destroy's plans
+    say so among their destructive steps (one helm get manifest per destroyed release)."""
+    ns = kube.namespace
+    line = (f"{CRD} (a template of the chart): every DNSEndpoint in every namespace goes with it")
+    path = tmp_path / "firestream.toml"
+    path.write_text(BLOCK.format(url=deploy_chart_repo.url, ns=ns, version="6.31.0", extra=""))
+    assert _project(path, kube, helm_bin).apply().ok
+    project = _project(path, kube, helm_bin)
+    assert project.plan(destroy=True)["dns"].destructive == (f"helm's uninstall deletes CRD {line}",)
+
+    path.write_text(BLOCK.format(url=deploy_chart_repo.url, ns=ns, version="6.31.0", extra="").replace(
+        "crd.create = true", "crd.create = false"))
+    project = _project(path, kube, helm_bin)
+    change = project.refuse_before_apply(project.plan())["dns"]
+    assert (change.action, change.problems) == ("upgrade", ())
+    assert f"helm deletes CRD {line}" in change.destructive
+    assert project.apply().ok
+    assert kube.kubectl().get("customresourcedefinition", CRD) is None  # as the plan said
+    # nothing of the kind left to delete: the destroy plan says nothing more
+    assert _project(path, kube, helm_bin).plan(destroy=True)["dns"].destructive == ()
+    assert _project(path, kube, helm_bin).destroy().ok

@@ -133,3 +133,27 @@ def test_a_failing_admission_hook_job_fails_the_apply(
     assert (outcome.reason or "").startswith("release 'nginx-ingress' failed at exec: ")
     assert "failed pre-install" in (outcome.reason or "")  # helm's words: the hook, not the workload
     assert kube.kubectl().get("deployment", f"{FULLNAME}-controller", namespace=kube.namespace) is None
+
+
+def test_an_ingress_class_controller_change_is_refused_before_any_change(
+    kube: Any, helm_bin: Path, deploy_chart_repo: Any, tmp_path: Path
+) -> None:
+    """The IngressClass's spec.controller is immutable (the API server's ValidateIngressClassUpdate):
+    an upgrade that changes controller.ingressClassResource.controllerValue (templates/controller-
+    ingressclass.yaml) would fail inside helm after the objects before it; plan refuses it and
+    apply stops it before any change, naming the object and the way on."""
+    assert project(kube, helm_bin, deploy_chart_repo, tmp_path).apply().ok
+    body = ('[deployments.nginx-ingress.values]\n'
+            'controller.ingressClassResource.controllerValue = "k8s.io/ingress-nginx-internal"\n')
+    changed = project(kube, helm_bin, deploy_chart_repo, tmp_path, body)
+    plan = changed.refuse_before_apply(changed.plan())
+    (change,) = plan.releases
+    assert change.action == "upgrade"
+    assert change.reasons[0] == "refused: immutable fields change: IngressClass/nginx spec.controller"
+    (problem,) = change.problems
+    assert "IngressClass.networking.k8s.io/nginx: spec.controller" in problem
+    assert "kubectl delete ingressclass.networking.k8s.io nginx --cascade=orphan" in problem
+    result = changed.apply(plan)
+    assert not result.ok
+    assert history(kube, helm_bin) == ["ingress-nginx-4.15.1"]  # helm never ran the upgrade
+    assert kube.kubectl().get("ingressclass", "nginx")["spec"]["controller"] == "k8s.io/ingress-nginx"

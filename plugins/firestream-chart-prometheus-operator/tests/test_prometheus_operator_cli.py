@@ -226,3 +226,26 @@ def test_an_older_chart_over_newer_crds_of_the_cluster_is_refused_and_leaves_the
     ok(firestream(kube, helm_bin, folder, "apply", "--yes"))
     assert history(kube) == [(1, "kube-prometheus-stack-45.7.1", "deployed")]
     assert crd_versions(kube) == before
+
+
+def test_a_kube_state_metrics_role_ref_change_is_refused_before_any_change(
+    kube: Any, helm_bin: Path, deploy_chart_repo: Any, tmp_path: Path
+) -> None:
+    """kube-state-metrics' ClusterRoleBinding names rbac.useExistingRole in its roleRef (upstream's
+    charts/kube-state-metrics/templates/clusterrolebinding.yaml), and the API server refuses to change
+    a binding's roleRef: plan refuses the upgrade, naming the binding and the way on, and apply stops
+    it before helm changes anything."""
+    folder = tmp_path / "project"
+    write_project(folder, kube, deploy_chart_repo)
+    ok(firestream(kube, helm_bin, folder, "apply", "--yes"))
+    binding = f"{RELEASE}-kube-state-metrics"
+    assert kube.kubectl().get("clusterrolebinding", binding)["roleRef"]["name"] == binding
+    with (folder / "firestream.toml").open("a", encoding="utf-8") as f:
+        f.write('\n[deployments.prometheus-operator.values]\nkube-state-metrics.rbac.useExistingRole = "view"\n')
+    out = ok(firestream(kube, helm_bin, folder, "plan"), 1)
+    assert (f"refused: immutable fields change: ClusterRoleBinding/{binding} roleRef") in out
+    assert (f"immutable fields change (ClusterRoleBinding.rbac.authorization.k8s.io/{binding}: roleRef); "
+            f"delete the object first") in out
+    ok(firestream(kube, helm_bin, folder, "apply", "--yes"), 1)
+    assert [r[:2] for r in history(kube)] == [(1, f"kube-prometheus-stack-{VERSION}")]
+    assert kube.kubectl().get("clusterrolebinding", binding)["roleRef"]["name"] == binding

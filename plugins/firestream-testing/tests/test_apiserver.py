@@ -709,3 +709,30 @@ def test_immutable_fields_are_refused_as_the_api_server_refuses_them() -> None:
         'Deployment.apps "api" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:'
         'map[string]string{"app":"db", "tier":"x"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}')
     assert refused.value.message.endswith(": field is immutable")
+
+
+def test_a_bindings_role_ref_and_an_ingress_class_controller_are_refused_as_the_api_server_refuses_them() -> None:
+    """k8s pkg/apis/rbac/validation (``cannot change roleRef``) and pkg/apis/networking/validation
+    (an IngressClass's ``spec.controller`` is immutable); what may change still does."""
+    from firestream_testing.apiserver.errors import ApiError
+    from firestream_testing.apiserver.store import Store
+
+    store = Store()
+    crb = store.catalog.get("rbac.authorization.k8s.io", "v1", "clusterrolebindings")
+    ic = store.catalog.get("networking.k8s.io", "v1", "ingressclasses")
+    assert crb is not None and ic is not None
+    ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "ksm"}
+    store.create(crb, None, {"metadata": {"name": "ksm"}, "roleRef": ref, "subjects": []})
+    store.create(ic, None, {"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}})
+    store.patch(crb, None, "ksm", "application/merge-patch+json", {"metadata": {"labels": {"a": "b"}}})
+    store.patch(ic, None, "nginx", "application/merge-patch+json", {"metadata": {"labels": {"a": "b"}}})
+    with pytest.raises(ApiError) as refused:
+        store.patch(crb, None, "ksm", "application/merge-patch+json", {"roleRef": {"name": "view"}})
+    assert (refused.value.code, refused.value.reason) == (422, "Invalid")
+    assert refused.value.message == (
+        'ClusterRoleBinding.rbac.authorization.k8s.io "ksm" is invalid: roleRef: Invalid value: '
+        'rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"ClusterRole", Name:"view"}: cannot change roleRef')
+    with pytest.raises(ApiError) as refused:
+        store.patch(ic, None, "nginx", "application/merge-patch+json", {"spec": {"controller": "k8s.io/other"}})
+    assert refused.value.message == ('IngressClass.networking.k8s.io "nginx" is invalid: spec.controller: '
+                                     'Invalid value: "k8s.io/other": field is immutable')

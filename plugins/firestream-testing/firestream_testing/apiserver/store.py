@@ -120,6 +120,25 @@ def _check_immutable(rtype: ResourceType, new: Obj, old: Obj) -> None:
     name = str(old["metadata"].get("name", ""))
     kind = f"{rtype.kind}.{rtype.group}" if rtype.group else rtype.kind
     spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+    if rtype.group == "rbac.authorization.k8s.io" and rtype.kind in ("RoleBinding", "ClusterRoleBinding"):
+        ref, old_ref = new.get("roleRef") or {}, old.get("roleRef") or {}
+        if ref != old_ref:  # k8s pkg/apis/rbac/validation ValidateRoleBindingUpdate
+            value = (f'rbac.RoleRef{{APIGroup:"{ref.get("apiGroup", "")}", Kind:"{ref.get("kind", "")}", '
+                     f'Name:"{ref.get("name", "")}"}}')
+            raise ApiError(422, "Invalid", f'{kind} "{name}" is invalid: roleRef: Invalid value: {value}: '
+                           "cannot change roleRef",
+                           {"name": name, "group": rtype.group, "kind": rtype.kind, "causes": [
+                               {"reason": "FieldValueInvalid", "message": f"Invalid value: {value}: cannot "
+                                "change roleRef", "field": "roleRef"}]})
+        return
+    if rtype.group == "networking.k8s.io" and rtype.kind == "IngressClass":
+        if spec.get("controller") != old_spec.get("controller"):  # ValidateIngressClassUpdate
+            raise ApiError(422, "Invalid", f'{kind} "{name}" is invalid: spec.controller: Invalid value: '
+                           f'"{spec.get("controller", "")}": field is immutable',
+                           {"name": name, "group": rtype.group, "kind": rtype.kind, "causes": [
+                               {"reason": "FieldValueInvalid", "message": "Invalid value: field is immutable",
+                                "field": "spec.controller"}]})
+        return
     if rtype.group != "apps":
         return
     if rtype.kind in ("Deployment", "ReplicaSet", "DaemonSet") and spec.get("selector") != old_spec.get("selector"):
