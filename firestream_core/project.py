@@ -1693,9 +1693,13 @@ class Project:
                 helm, kubectl = helm or helm_made, kubectl or kubectl_made
             workers = self.config.settings.concurrency or 4
             cluster = kubectl  # the lambda's: known set here
-            found = check_renders(self._charts_by_name(), plan, helm, self.project_dir, self.repositories(),
+            charts = self._charts_by_name()
+            writes = frozenset(c.name for c in plan.releases if c.is_change and c.name in charts
+                               and self.manager.acts_before_helm(charts[c.name]))
+            found = check_renders(charts, plan, helm, self.project_dir, self.repositories(),
                                   workers=workers, kubectl=kubectl, upgrades=upgrades, creates=to_create,
-                                  redact=self.redactor.redact, served=lambda gvs: served_kinds(cluster, gvs))
+                                  redact=self.redactor.redact, served=lambda gvs: served_kinds(cluster, gvs),
+                                  plugin_writes=writes)
         releases = []
         for change in plan.releases:
             got = found.get(change.name)

@@ -359,6 +359,7 @@ def check_renders(
     *, workers: int = 4, kubectl: KubectlTool | None = None, upgrades: bool = True,
     creates: bool | AbstractSet[str] = True, redact: Callable[[str], str] = str,
     served: Callable[[Iterable[str]], Mapping[str, set[str] | None]] | None = None,
+    plugin_writes: AbstractSet[str] = frozenset(),
 ) -> dict[str, RenderCheck]:
     """Each planned change :func:`renders_checked` picks, rendered once as apply will run it
     (:func:`render_steps`: helm's dry run of apply's own call), ``workers`` releases at once:
@@ -381,7 +382,9 @@ def check_renders(
     :func:`render_as_apply`) is checked with ``served`` (:func:`served_kinds`: one discovery
     call per group/version): its kinds the cluster does not serve whose CRD neither the chart
     (its ``crds/`` folder, a template) provides nor a release it depends on (directly or not)
-    that the plan changes may install are ``unserved`` (as ``diff`` reports them)."""
+    that the plan changes may install are ``unserved`` (as ``diff`` reports them); not for a
+    release in ``plugin_writes``, whose chart plugin writes to the cluster before helm (it may
+    install them: ``FirestreamPluginManager.acts_before_helm``)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from firestream_core.plugin.helpers import add_chart_repository
@@ -401,7 +404,9 @@ def check_renders(
                 return RenderCheck(unrenderable=redact(reason))
             log.debug("release '%s': rendering not checked: %s", change.name, exc)
             return RenderCheck(unchecked=redact(_reason(exc)))
-        if offline and served is not None and not _changing_dependency(change, by_name):
+        # a plugin writing before helm (plugin_writes: its pre_exec, its exec) may install the CRD
+        if offline and served is not None and change.name not in plugin_writes \
+                and not _changing_dependency(change, by_name):
             unserved = _unserved_kinds(offline[0], served)
             if unserved:
                 return RenderCheck(unserved=unserved)

@@ -112,3 +112,29 @@ def test_a_kind_the_dependency_or_the_chart_itself_installs_is_no_refusal(tmp_pa
     code, out, err = cli(path, "apply", "--yes")
     assert code == 0, out + err
     assert _installed(kube, helm_bin) == ["kafka", "strimzi"]
+
+
+def test_a_kind_a_chart_plugin_may_install_before_helm_is_left_to_it(tmp_path, kube, helm_bin, cli, fake_dists):
+    """A plugin writing to the cluster before helm (its ``pre_exec``: an operator's CRDs applied
+    first, as the prometheus-operator and kafka plugins do in their ``exec``) may install the CRD:
+    neither plan nor ``apply --yes`` (which renders such a create) refuses it, and apply installs."""
+    ns = kube.namespace
+    group = f"{ns}.kafka.firestream.dev"
+    c = _charts(tmp_path / "charts", group)
+    fake_dists.plugin("firestream-crd-first", "crd-first", f'''
+from firestream_core import hookimpl
+
+CRD = {_crd(group)!r}
+
+
+@hookimpl
+def pre_exec(chart, context, payload):
+    context.kubectl.apply_server_side(CRD)
+''')
+    path = write_config(tmp_path / "p", _release("kafka", c["cluster"], ns))
+    code, out, err = cli(path, "plan")
+    assert code == 0, out + err
+    assert "Refused" not in out
+    code, out, err = cli(path, "apply", "--yes")
+    assert code == 0, out + err
+    assert _installed(kube, helm_bin) == ["kafka"]
