@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from firestream_core.ops.importer import ImportResult
     from firestream_core.ops.render import RenderCheck
     from firestream_core.ops.rollback import RollbackInput
-    from firestream_core.plugin.manager import FirestreamPluginManager
+    from firestream_core.plugin.manager import FirestreamPluginManager, RegisteredChartType
     from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.helm import Helm
     from firestream_core.tools.kubeconfig import ClusterIdentity
@@ -1257,15 +1257,24 @@ class Project:
                 "or --force to destroy only the targets",
             )
 
-    def _chart_type_steps(self, chart: HelmChart, step: BreakingStep) -> list[str]:
-        """The destructive steps ``chart``'s type adds to a breaking step (``ChartType.destructive_steps``)."""
+    def _chart_type_callback(
+        self, chart: HelmChart, name: str
+    ) -> tuple[RegisteredChartType, Callable[..., Any]] | None:
+        """``chart``'s chart type and its callback ``name`` (``destructive_steps``,
+        ``destroy_steps``); None when the type has none, or is unknown (build_charts said so)."""
         try:
             reg = self.manager.chart_type(chart.chart_type)
         except Exception:  # noqa: BLE001 - build_charts already reported it
+            return None
+        callback = getattr(reg.chart_type, name)
+        return None if callback is None else (reg, callback)
+
+    def _chart_type_steps(self, chart: HelmChart, step: BreakingStep) -> list[str]:
+        """The destructive steps ``chart``'s type adds to a breaking step (``ChartType.destructive_steps``)."""
+        found = self._chart_type_callback(chart, "destructive_steps")
+        if found is None:
             return []
-        steps = reg.chart_type.destructive_steps
-        if steps is None:
-            return []
+        reg, steps = found
         from firestream_core.errors import PluginError
         from firestream_core.plugin.manager import result_problem
 
@@ -1304,13 +1313,10 @@ class Project:
         destroy plan reads no desired state), nor is its silence taken for "nothing": the
         line says that what its hooks delete is not known, naming the plugin and the error.
         """
-        try:
-            reg = self.manager.chart_type(chart.chart_type)
-        except Exception:  # noqa: BLE001 - build_charts already reported it
+        found = self._chart_type_callback(chart, "destroy_steps")
+        if found is None:
             return []
-        steps = reg.chart_type.destroy_steps
-        if steps is None:
-            return []
+        reg, steps = found
         from firestream_core.plugin.manager import result_problem
 
         try:
