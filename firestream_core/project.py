@@ -1294,16 +1294,15 @@ class Project:
         CRDs its manifest holds (a chart's templates), and with each every object of its kind in
         every namespace (:func:`~firestream_core.tools.manifests.crds_deleted`). One ``helm get
         manifest``; when it cannot be read, the line says that it is not known."""
-        from firestream_core.errors import HelmError
+        from firestream_core.errors import HelmError, first_line
         from firestream_core.tools.manifests import crds_deleted, split_manifest
 
         info = chart.chart_info
         try:
             current = split_manifest(helm.get_manifest(info.name, info.namespace_name))
         except (HelmError, ValueError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             return [self.redactor.redact(f"unknown: whether helm's uninstall deletes CRDs the chart renders "
-                                         f"(helm get manifest: {first})")]
+                                         f"(helm get manifest: {first_line(exc)})")]
         return [line.replace("helm deletes", "helm's uninstall deletes", 1) for line in crds_deleted(current)]
 
     def _chart_type_destroy_steps(self, chart: HelmChart) -> list[str]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from firestream_core.errors import FirestreamError, HelmError, StateLockedError
+from firestream_core.errors import FirestreamError, HelmError, StateLockedError, first_line
 from firestream_core.tools.helm_output import as_test_dict, state_test_entries
 
 if TYPE_CHECKING:
@@ -136,8 +136,7 @@ def run_helm_tests(
         try:
             run = helm.test(name, ns, timeout if timeout is not None else info.timeout)
         except HelmError as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            results.append(ReleaseTestResult(name, ns, "error", message=project.redactor.redact(text)))
+            results.append(ReleaseTestResult(name, ns, "error", message=project.redactor.redact(first_line(exc))))
             continue
         tests = tuple(run.tests)
         if run.passed:

@@ -45,7 +45,7 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from firestream_core.errors import CancelledError
+from firestream_core.errors import CancelledError, first_line
 
 __all__ = [
     "NodeResult",
@@ -395,11 +395,6 @@ def _failed_value(value: object) -> bool:
     return not ok
 
 
-def _describe(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 class Scheduler:
     """Runs a dependency graph's nodes as early as their dependencies allow.
 
@@ -635,12 +630,12 @@ class _Run(Generic[T]):
             return
         if isinstance(error, CancelledError) or was_cancelled:
             node.status = NodeStatus.CANCELLED
-            node.reason = "cancelled while running" + (f" ({_describe(error)})" if error else "")
+            node.reason = "cancelled while running" + (f" ({first_line(error)})" if error else "")
             self.emit("finished", name, node.status, node.reason)
             return
         node.status = NodeStatus.FAILED
         if error is not None:
-            node.reason = _describe(error)
+            node.reason = first_line(error)
         else:
             node.reason = (value.reason if isinstance(value, _Explained) else "") or "failed"
         if self.first_failure is None:
