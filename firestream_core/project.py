@@ -1675,12 +1675,11 @@ class Project:
         # the creates and reinstalls to render: all of them with ``creates``; without it, those a
         # plugin changes the cluster for before helm renders (its pre_exec or exec: a Secret, a
         # namespace, CRDs), so that apply --yes refuses them before that
-        to_create = frozenset(c.name for c in plan.releases if c.action in ("create", "reinstall"))
-        if plan.creates_checked:
-            to_create = frozenset()
-        elif not creates:
-            charts = self._charts_by_name()
-            to_create = frozenset(n for n in to_create if n in charts and self.manager.acts_before_helm(charts[n]))
+        charts = self._charts_by_name()
+        writes = frozenset(c.name for c in plan.releases if c.is_change and c.name in charts
+                           and self.manager.acts_before_helm(charts[c.name]))
+        creating = frozenset(c.name for c in plan.releases if c.action in ("create", "reinstall"))
+        to_create = frozenset() if plan.creates_checked else creating if creates else creating & writes
         if not upgrades and not to_create:
             return plan
         planned = self._planned if self._planned is not None and self._planned[0] is plan else None
@@ -1698,9 +1697,6 @@ class Project:
                 helm, kubectl = helm or helm_made, kubectl or kubectl_made
             workers = self.config.settings.concurrency or 4
             cluster = kubectl  # the lambda's: known set here
-            charts = self._charts_by_name()
-            writes = frozenset(c.name for c in plan.releases if c.is_change and c.name in charts
-                               and self.manager.acts_before_helm(charts[c.name]))
             found = check_renders(charts, plan, helm, self.project_dir, self.repositories(),
                                   workers=workers, kubectl=kubectl, upgrades=upgrades, creates=to_create,
                                   redact=self.redactor.redact, served=lambda gvs: served_kinds(cluster, gvs),
