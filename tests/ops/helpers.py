@@ -110,3 +110,42 @@ def interrupted_upgrade(kube: Any, helm_bin: Any, release: str, chart: Any) -> N
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         kube.cluster.set_controller(True)
+
+
+def kafka_crd(group: str) -> str:
+    """strimzi-kafka-operator's ``crds/040-Crd-kafka.yaml``, reduced to its names and one version,
+    in API group ``group`` (CRDs are cluster-wide: each test names its own)."""
+    return f"""apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: kafkas.{group}
+spec:
+  group: {group}
+  names:
+    kind: Kafka
+    listKind: KafkaList
+    singular: kafka
+    plural: kafkas
+  scope: Namespaced
+  versions:
+    - name: v1beta2
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"""
+
+
+def operator_chart(root: Path, group: str) -> Path:
+    """An operator chart as strimzi's is laid out: :func:`kafka_crd` in its ``crds/`` folder and one
+    ConfigMap template, at ``root/operator``."""
+    chart = root / "operator"
+    (chart / "crds").mkdir(parents=True)
+    (chart / "templates").mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: operator\nversion: 0.1.0\n")
+    (chart / "crds" / "040-Crd-kafka.yaml").write_text(kafka_crd(group))
+    (chart / "templates" / "configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-operator\ndata:\n  role: operator\n")
+    return chart

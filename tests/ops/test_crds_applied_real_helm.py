@@ -17,41 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import write_config
+from .helpers import operator_chart, write_config
 
 pytestmark = pytest.mark.helm
-
-
-def _chart(root: Path, group: str) -> Path:
-    chart = root / "operator"
-    (chart / "crds").mkdir(parents=True)
-    (chart / "templates").mkdir()
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: operator\nversion: 0.1.0\n")
-    # strimzi-kafka-operator crds/040-Crd-kafka.yaml, reduced to its names and one version
-    (chart / "crds" / "040-Crd-kafka.yaml").write_text(f"""apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: kafkas.{group}
-spec:
-  group: {group}
-  names:
-    kind: Kafka
-    listKind: KafkaList
-    singular: kafka
-    plural: kafkas
-  scope: Namespaced
-  versions:
-    - name: v1beta2
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          x-kubernetes-preserve-unknown-fields: true
-""")
-    (chart / "templates" / "configmap.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-operator\ndata:\n  role: operator\n")
-    return chart
 
 
 def _release(name: str, chart: Path, ns: str) -> str:
@@ -62,7 +30,7 @@ def test_diff_shows_the_crds_helm_4s_install_applies_over_the_clusters(tmp_path,
     ns = kube.namespace
     group = f"{ns}.kafka.firestream.dev"
     crd = f"kafkas.{group}"
-    chart = _chart(tmp_path / "charts", group)
+    chart = operator_chart(tmp_path / "charts", group)
     kubectl = str(kube.tools["kubectl"])
     path = write_config(tmp_path / "p", _release("a", chart, ns))
     assert cli(path, "apply", "--yes")[0] == 0

@@ -17,44 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import write_config
+from .helpers import kafka_crd, operator_chart, write_config
 
 pytestmark = pytest.mark.helm
 
 
-def _crd(group: str) -> str:
-    # strimzi-kafka-operator crds/040-Crd-kafka.yaml, reduced to its names and one version
-    return f"""apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: kafkas.{group}
-spec:
-  group: {group}
-  names:
-    kind: Kafka
-    listKind: KafkaList
-    singular: kafka
-    plural: kafkas
-  scope: Namespaced
-  versions:
-    - name: v1beta2
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          x-kubernetes-preserve-unknown-fields: true
-"""
-
-
 def _charts(root: Path, group: str) -> dict[str, Path]:
-    operator = root / "operator"
-    (operator / "crds").mkdir(parents=True)
-    (operator / "templates").mkdir()
-    (operator / "Chart.yaml").write_text("apiVersion: v2\nname: operator\nversion: 0.1.0\n")
-    (operator / "crds" / "040-Crd-kafka.yaml").write_text(_crd(group))
-    (operator / "templates" / "configmap.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-operator\ndata:\n  role: operator\n")
+    operator = operator_chart(root, group)
     cluster = root / "cluster"
     (cluster / "templates").mkdir(parents=True)
     (cluster / "Chart.yaml").write_text("apiVersion: v2\nname: cluster\nversion: 0.1.0\n")
@@ -124,7 +93,7 @@ def test_a_kind_a_chart_plugin_may_install_before_helm_is_left_to_it(tmp_path, k
     fake_dists.plugin("firestream-crd-first", "crd-first", f'''
 from firestream_core import hookimpl
 
-CRD = {_crd(group)!r}
+CRD = {kafka_crd(group)!r}
 
 
 @hookimpl
