@@ -299,8 +299,8 @@ class Run:
         import firestream_core.tools.digest  # noqa: F401
         import firestream_core.tools.kube_yaml  # noqa: F401
         done = threading.Event()
-        watcher = threading.Thread(target=self._watch_cancel, args=(done,), daemon=True,
-                                   name="firestream-cancel")
+        watcher = threading.Thread(target=_watch_cancel, args=(self.cancel, done, self._watching, self.runner),
+                                   daemon=True, name="firestream-cancel")
         watcher.start()
         try:
             result = Scheduler(self.concurrency, self.fail_fast).run(
@@ -340,23 +340,6 @@ class Run:
             duration=time.monotonic() - started,
             state_error=self.state_error,
         )
-
-    def _watch_cancel(self, done: threading.Event) -> None:
-        """Stop every helm process of this run as soon as ``cancel`` is set.
-
-        ``done`` is set under ``_watching`` when the run ends: the run does not wait
-        for this thread's next wake-up (up to 50 ms on every run), yet once ``done``
-        is set no process is stopped and no refusal is left on the runner.
-        """
-        while not done.is_set():
-            if self.cancel.wait(0.05):
-                with self._watching:
-                    if done.is_set():
-                        return
-                    stopped = self.runner.terminate_all(refuse_new=True)
-                if stopped:
-                    log.warning("interrupted: stopped helm for %s", ", ".join(stopped))
-                return
 
     def chart_for(self, change: Change) -> HelmChart:
         """The release's chart as this run deploys it: a deep copy, destroy / dry-run set.
@@ -560,3 +543,24 @@ class Run:
             reason = "not started (interrupted)" if self.cancel.is_set() else "not started"
         return ReleaseOutcome(change.name, change.action, result, reason, node.duration or 0.0,
                               namespace=change.namespace)
+
+
+def _watch_cancel(cancel: threading.Event, done: threading.Event, watching: threading.Lock,
+                  runner: Runner) -> None:
+    """Stop every helm process of a run (its ``runner``'s) as soon as ``cancel`` is set.
+
+    ``done`` is set under ``watching`` when the run ends: the run does not wait for this
+    thread's next wake-up (up to 50 ms on every run), yet once ``done`` is set no process
+    is stopped and no refusal is left on the runner. The thread is given what it needs and
+    not the run: a run's tools (its helm's own folder, :mod:`~firestream_core.tools.helm_repos`)
+    go when the run does, not at this thread's last wake-up.
+    """
+    while not done.is_set():
+        if cancel.wait(0.05):
+            with watching:
+                if done.is_set():
+                    return
+                stopped = runner.terminate_all(refuse_new=True)
+            if stopped:
+                log.warning("interrupted: stopped helm for %s", ", ".join(stopped))
+            return

@@ -7,6 +7,7 @@ real ``helm push``) and run with helm 3 and helm 4.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -23,6 +24,7 @@ from firestream_core.errors import (
     RegistryAuthError,
 )
 from firestream_core.model import ChartInfo, HelmChart
+from firestream_core.tools import helm_repos
 from firestream_core.tools.helm_errors import classify
 from firestream_core.tools.oci import (
     RegistryConfig,
@@ -342,20 +344,26 @@ def test_the_runs_login_stays_in_its_own_folder_and_the_users_own_logins_still_w
     monkeypatch.setenv("FS_TEST_OCI_PW", oci_registry.password)
     monkeypatch.setenv("FIRESTREAM_CACHE_DIR", str(tmp_path / "cache"))
     project = load(_oci_project(tmp_path, kube, oci_registry), kube, helm_bin)
-    import gc
+    # the run's folder goes when its Helm does (at once, or later by the cyclic collector): what
+    # its registry config held is read as it is removed
+    held: list[tuple[str, int]] = []
+    remove = helm_repos._remove
 
-    # the run's folder goes when its Helm is collected (a reference cycle: the cyclic collector,
-    # at any moment once apply returns): held off until the folder was looked at
-    gc.disable()
-    try:
-        result = project.apply()
-        assert result.ok, {n: o.reason for n, o in result.releases.items()}
-        assert not users.exists() or oci_registry.host not in users.read_text()  # never written there
-        (run,) = (tmp_path / "cache" / "helm-repositories").iterdir()
-        assert oci_registry.host in (run / "registry.json").read_text()  # the run's own copy has it
-        assert (run / "registry.json").stat().st_mode & 0o777 == 0o600
-    finally:
-        gc.enable()
+    def removing(path: str, pid: int) -> None:
+        config = Path(path) / "registry.json"
+        if config.exists():
+            held.append((config.read_text(), config.stat().st_mode & 0o777))
+        remove(path, pid)
+
+    monkeypatch.setattr(helm_repos, "_remove", removing)
+    result = project.apply()
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert not users.exists() or oci_registry.host not in users.read_text()  # never written there
+    del project, result
+    gc.collect()
+    assert list((tmp_path / "cache" / "helm-repositories").iterdir()) == []  # the run's folder went
+    assert any(oci_registry.host in text for text, _ in held)  # the run's own copy had the login
+    assert {mode for _, mode in held} == {0o600}
     # (removed with the run's folder when its Helm goes or the process ends: tests/tools/test_helm_repos.py)
 
     # the user logs in with their own helm; a project without credentials uses that login
