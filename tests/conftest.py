@@ -162,7 +162,7 @@ def write_config(tmp_path: Path):
 def _restore_firestream_logging():
     """``firestream_core.cli.main.main()`` run in-process configures the ``firestream``
     and ``firestream_core`` loggers (own handler, no propagation, redactors) and puts its
-    handler on the root logger: undo it after each test so later tests' ``caplog`` sees records
+    handler on the root logger, and levels the plugins' loggers: undo it after each test so later tests' ``caplog`` sees records
     again and no handler of an earlier test's is left on the root."""
     from firestream_core.cli import logs
 
@@ -177,3 +177,6 @@ def _restore_firestream_logging():
         lg.propagate = propagate
     logs._handler = handler
     logs._redactors[:] = redactors
+    for name in logs._leveled:  # the plugins' loggers show_plugin_loggers leveled
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    logs._leveled.clear()

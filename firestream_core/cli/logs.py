@@ -24,7 +24,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
@@ -101,6 +101,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 _handler: logging.Handler | None = None
 _redactors: list[SupportsRedact] = []
+_leveled: set[str] = set()  # the plugin loggers show_plugin_loggers gave firestream's level
 _block = threading.local()  # .added: what this thread's redactors_of_the_block added so far
 
 
@@ -138,8 +139,9 @@ def setup_logging(
     The core's module loggers (``firestream_core.deploy.scheduler``...) write through the
     same handler, so their lines are formatted and redacted like the rest, from warnings up
     (or the ``firestream`` logger's level, when higher): they say what went wrong (``interrupted: starting nothing new``), their
-    debug lines are for a library's own handlers. So do other loggers (a plugin's own), through
-    the root logger, at its level (warnings, unless the program set another).
+    debug lines are for a library's own handlers. So do other loggers, through the root logger, at
+    its level (warnings, unless the program set another); a plugin's own loggers at firestream's
+    level, once its project is loaded (:func:`show_plugin_loggers`).
     """
     global _handler
     logger = logging.getLogger(LOGGER_NAME)
@@ -165,6 +167,22 @@ def setup_logging(
     # last-resort handler
     root.addHandler(_handler)
     return logger
+
+
+def show_plugin_loggers(packages: Iterable[str]) -> None:
+    """Print the records of the plugins' own loggers (those of ``packages``: ``logging.getLogger(
+    __name__)`` in their modules) from firestream's level on, as firestream's lines: their info
+    lines by default, their debug lines with ``-v``, warnings only with ``-q``.
+
+    A logger the program gave a level of its own keeps it. The records reach the handler
+    through the root logger (:func:`setup_logging`), formatted, named and redacted as the rest.
+    """
+    level = logging.getLogger(LOGGER_NAME).level
+    for name in packages:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or name in _leveled:
+            logger.setLevel(level)
+            _leveled.add(name)
 
 
 def add_redactor(redactor: SupportsRedact) -> None:

@@ -445,6 +445,12 @@ class FirestreamPluginManager:
             self._lazy[ep.name] = (ep, known, src)
             self._order.append(ep.name)
 
+    def plugin_packages(self) -> list[str]:
+        """The top-level packages of the entry points' plugins, imported or not yet: the names
+        of their own loggers (``logging.getLogger(__name__)``), which the CLI prints at its level."""
+        eps = [*self._eps.values(), *(ep for ep, _, _ in self._lazy.values())]
+        return sorted({ep.module.split(".")[0] for ep in eps} - {"firestream_core"})
+
     def load_entry_points(self) -> None:
         """Find the ``firestream.charts`` plugins; import those not remembered (see the module doc)."""
         cache = self._cache

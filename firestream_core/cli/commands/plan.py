@@ -141,7 +141,7 @@ def load_project(args: argparse.Namespace) -> Any:
 
     A secret equal to one of the project's names is not hidden: each is warned about here.
     """
-    from firestream_core.cli.logs import add_redactor
+    from firestream_core.cli.logs import add_redactor, show_plugin_loggers
     from firestream_core.project import Project
 
     project = Project.load(
@@ -156,6 +156,7 @@ def load_project(args: argparse.Namespace) -> Any:
         values_files=getattr(args, "values_files", ()),
     )
     add_redactor(project.redactor)
+    show_plugin_loggers(project.manager.plugin_packages())
     clashes = project.name_clashes()  # secrets equal to a name: printed wherever it is (docs/secrets.md)
     if clashes:
         import logging
