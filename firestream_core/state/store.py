@@ -709,8 +709,13 @@ def register_backend(name: str, factory: BackendFactory) -> None:
     _BACKENDS[name] = factory
 
 
-def open_backend(name: str, project_dir: Path | str, **options: Any) -> StateBackend:
-    """The backend configured by ``[state] backend = name`` (``local`` by default)."""
+def open_backend(name: str, project_dir: Path | str, /, **options: Any) -> StateBackend:
+    """The backend configured by ``[state] backend = name`` (``local`` by default).
+
+    ``name`` and ``project_dir`` are positional only: the ``[state]`` table's other keys
+    come as ``options``, and one of them may be called ``name`` (the kubernetes backend's
+    ``[state] name``).
+    """
     if name not in _BACKENDS and name in _BUILTIN_MODULES:
         import importlib
 

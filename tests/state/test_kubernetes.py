@@ -463,3 +463,17 @@ def test_a_failed_batch_write_is_raised_by_the_run(mem, clock):
     one.save_release(s1, "data/db")
     with pytest.raises(StateError, match="changed by another firestream run"):
         one.flush(s1)
+
+
+def test_state_name_from_the_config_reaches_the_backend(mem):
+    """``[state] name`` is one of the ``[state]`` options handed to ``open_backend``: it used to
+    collide with ``open_backend``'s own ``name`` parameter (``TypeError: got multiple values for
+    argument 'name'``), so every command of a project setting it failed."""
+    from firestream_core.config.parse import parse_config
+    from firestream_core.project import state_backend
+
+    data = {"project": {"name": "shop"},
+            "state": {"backend": "kubernetes", "name": "shop-state", "namespace": "ops"}}
+    b = state_backend(parse_config(data, "/srv/shop/firestream.toml"), kubectl=mem)
+    assert isinstance(b, KubernetesStateBackend)
+    assert b.describe() == "secret ops/shop-state"
