@@ -477,3 +477,18 @@ def test_state_name_from_the_config_reaches_the_backend(mem):
     b = state_backend(parse_config(data, "/srv/shop/firestream.toml"), kubectl=mem)
     assert isinstance(b, KubernetesStateBackend)
     assert b.describe() == "secret ops/shop-state"
+
+
+def test_a_kube_context_with_underscores_scopes_a_named_state(mem):
+    """With ``[state] name``, the state of a kube context (``--kube-context``) is named
+    ``<name>-<scope>``; a GKE context (``gke_<project>_<zone>_<cluster>``) used to make that
+    an invalid object name, and the error blamed the ``[state] name`` the user wrote."""
+    from firestream_core.config.parse import parse_config
+    from firestream_core.project import state_backend
+
+    data = {"project": {"name": "shop"}, "state": {"backend": "kubernetes", "name": "shop-state"}}
+    config = parse_config(data, "/srv/shop/firestream.toml")
+    b = state_backend(config, kubectl=mem, kube_context="gke_shop_us-central1_prod")
+    assert b.describe() == "secret firestream/shop-state--gke-shop-us-central1-prod"
+    # a context that was already a valid name keeps the Secret it always had
+    assert state_backend(config, kubectl=mem, kube_context="prod").describe() == "secret firestream/shop-state--prod"
