@@ -294,36 +294,41 @@ class State:
             }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = "state") -> State:
-        """Parse a state document; raises ``StateError`` naming ``source``."""
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "state", hint: str | None = None) -> State:
+        """Parse a state document; raises ``StateError`` naming ``source``.
+
+        :param hint: how to recover from a damaged document where ``source`` keeps it
+            (default: :func:`recovery_hint`, for a state file).
+        """
+        hint = hint or recovery_hint(source)
         if not isinstance(data, Mapping):
             raise StateError(
-                f"{source}: not a JSON object (it holds {_json_kind(data)})", hint=recovery_hint(source)
+                f"{source}: not a JSON object (it holds {_json_kind(data)})", hint=hint
             )
         version = data.get("schema_version")
         if "schema_version" not in data:
-            raise StateError(f"{source}: no schema_version: not a firestream state", hint=recovery_hint(source))
+            raise StateError(f"{source}: no schema_version: not a firestream state", hint=hint)
         if not isinstance(version, int) or isinstance(version, bool):
             raise StateError(
                 f"{source}: schema_version is {_json_kind(version)} {json.dumps(version)[:40]}, "
                 f"expected the number {SCHEMA_VERSION}",
-                hint=recovery_hint(source),
+                hint=hint,
             )
         if version != SCHEMA_VERSION:
             newer = version > SCHEMA_VERSION
             raise StateError(
                 f"{source}: unknown state schema version {version!r} (this firestream reads {SCHEMA_VERSION})"
                 + (": written by a newer firestream" if newer else ""),
-                hint="it was written by a newer firestream; upgrade firestream (the file is left as it is)"
+                hint="it was written by a newer firestream; upgrade firestream (the state is left as it is)"
                 if newer
-                else recovery_hint(source),
+                else hint,
             )
-        releases = _structure(data.get("releases", {}), dict[str, ReleaseState], "$.releases", source)
-        durations = _structure(data.get("durations", {}), dict[str, float], "$.durations", source)
+        releases = _structure(data.get("releases", {}), dict[str, ReleaseState], "$.releases", source, hint)
+        durations = _structure(data.get("durations", {}), dict[str, float], "$.durations", source, hint)
         for key, entry in releases.items():
             if key != entry.key:
                 raise StateError(
-                    f"{source}: release key {key!r} does not match {entry.key!r}", hint=recovery_hint(source)
+                    f"{source}: release key {key!r} does not match {entry.key!r}", hint=hint
                 )
         return cls(releases=releases, durations=durations)
 
@@ -354,13 +359,14 @@ def _json_kind(value: Any) -> str:
     return "an object" if isinstance(value, Mapping) else type(value).__name__
 
 
-def _structure(value: Any, kind: Any, path: str, source: str) -> Any:
+def _structure(value: Any, kind: Any, path: str, source: str, hint: str | None = None) -> Any:
     """``value`` as ``kind``, or ``StateError`` listing every problem with its path."""
     try:
         return _converter.structure(value, kind)
     except Exception as exc:  # cattrs raises exception groups
         problems = cattrs.transform_error(exc, path=path)
-        raise StateError(f"{source}: invalid state: " + "; ".join(problems), hint=recovery_hint(source)) from None
+        raise StateError(f"{source}: invalid state: " + "; ".join(problems),
+                         hint=hint or recovery_hint(source)) from None
 
 
 # -- backends ---------------------------------------------------------------------------

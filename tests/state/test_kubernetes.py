@@ -383,6 +383,23 @@ def test_an_unreadable_secret_is_refused(mem, clock, data, message):
     assert "state secret firestream/firestream-state-shop" in str(err.value)
 
 
+@pytest.mark.parametrize("data", [
+    {},
+    {"state.json": "%%%"},
+    {"state.json": base64.b64encode(b'{"schema_version": 1, "releases": {"data/db": 5}}').decode()},
+    {"state.json": base64.b64encode(b'{"releases": {}}').decode()},
+])
+def test_a_damaged_secret_hints_at_the_secret_not_a_file(mem, clock, data):
+    """A Secret edited by hand: the hint says how to recover it (kubectl), not to move a file aside."""
+    mem.objects[("secret", NS, NAME)] = {"kind": "Secret", "metadata": {"resourceVersion": "1"}, "data": data}
+    with pytest.raises(StateError) as err:
+        backend(mem, clock).load()
+    hint = err.value.hint or ""
+    assert "the Secret was left untouched" in hint
+    assert f"kubectl delete secret -n {NS} {NAME}" in hint
+    assert "file" not in hint and "move it aside" not in hint
+
+
 def _big_state(n: int) -> State:
     state = State()
     for i in range(n):
