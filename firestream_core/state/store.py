@@ -43,11 +43,13 @@ import cattrs
 
 from firestream_core.errors import StateError
 from firestream_core.state.lock import (
+    LOCK_NAME,
     STATE_DIR,
     LockInfo,
     ProjectLock,
     cannot_write,
     force_unlock,
+    lock_path,
     make_state_dir,
     read_lock,
     utc_now,
@@ -639,14 +641,24 @@ class StateStore:
             _log.warning("cannot remove the state journal %s: %s", self.journal, exc.strerror or exc)
         self._journal_torn = None
 
+    @property
+    def lock_file(self) -> Path:
+        """The lock guarding this state: ``.firestream/lock`` of the project, or, for a state
+        file kept in another folder (``[state] path = "/srv/state/shop.json"``, shared by
+        several checkouts or projects), ``lock`` beside it: whoever shares the state shares
+        its lock, so two runs never write one state (nor deploy its releases) at once."""
+        if self.dir.resolve() in (self.project_dir.resolve(), (self.project_dir / STATE_DIR).resolve()):
+            return lock_path(self.project_dir)
+        return self.dir / LOCK_NAME
+
     def lock(self, command: str, *, timeout: float = 0.0) -> ProjectLock:
-        return ProjectLock(self.project_dir, command, timeout=timeout)
+        return ProjectLock(self.project_dir, command, timeout=timeout, path=self.lock_file)
 
     def lock_holder(self) -> LockInfo | None:
-        return read_lock(self.project_dir)
+        return read_lock(self.project_dir, path=self.lock_file)
 
     def force_unlock(self) -> LockInfo | None:
-        return force_unlock(self.project_dir)
+        return force_unlock(self.project_dir, path=self.lock_file)
 
 
 def _cut_torn_tail(fd: int) -> None:

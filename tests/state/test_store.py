@@ -612,3 +612,25 @@ def test_the_state_path_of_the_config_is_where_the_local_state_is_kept(tmp_path)
     plain.save(state)
     assert json.loads((tmp_path / "var" / "shop-state.json").read_text())["releases"]["data/db"]
     assert not (tmp_path / ".firestream" / "state.json").exists()
+
+
+def test_a_state_kept_outside_the_project_is_locked_beside_it(tmp_path):
+    """Two checkouts (or projects) sharing ``[state] path = "/srv/state/shop.json"`` each had
+    their own ``.firestream/lock``, so both applied at once: one "recovered" a release the
+    other's helm was still installing, and the last compaction dropped the other's records.
+    Whoever shares the state file now shares its lock."""
+    from firestream_core.errors import StateLockedError
+
+    shared = tmp_path / "srv" / "shop.json"
+    one = StateStore(tmp_path / "checkout-1", path=shared)
+    two = StateStore(tmp_path / "checkout-2", path=shared)
+    with one.lock("firestream apply"):
+        with pytest.raises(StateLockedError, match="locked by pid"):
+            two.lock("firestream apply").acquire()
+        assert two.lock_holder() is not None
+    assert two.lock_holder() is None
+    assert one.lock_file == two.lock_file == tmp_path / "srv" / "lock"
+    # a state in the project's folder (the default, an environment's) keeps .firestream/lock
+    project = tmp_path / "p"
+    for path in (None, project / ".firestream" / "state.prod.json", project / "state.json"):
+        assert StateStore(project, path=path).lock_file == project / ".firestream" / "lock"
