@@ -741,6 +741,13 @@ class KubernetesStateBackend:
             else:
                 body["metadata"]["resourceVersion"] = self._version
                 written = self.kubectl.replace(body, timeout=_CALL_TIMEOUT)
+            if written is None and self._version is not None and self.kubectl.get(
+                    "secret", self.name, namespace=self.namespace) is None:
+                raise StateError(  # kubectl says the same of a Secret deleted by hand meanwhile
+                    f"state {self.describe()} was deleted while this run went on; not recreated",
+                    hint="what this run deployed stays in the cluster: run again, and the next plan "
+                    "starts from what is deployed (the history and duration estimates are lost)",
+                )
             if written is None:
                 raise StateError(
                     f"state {self.describe()} was changed by another firestream run since this one read it; "

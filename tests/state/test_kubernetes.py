@@ -351,6 +351,20 @@ def test_a_save_over_someone_elses_write_is_refused(mem, clock):
     assert set(one.load().releases) == {"data/web"}
 
 
+def test_a_secret_deleted_by_hand_during_a_run_is_named_as_deleted(mem, clock):
+    """kubectl answers the same for a Conflict and for a Secret gone: a Secret deleted by hand
+    while a run went on was reported as written by 'another firestream run'."""
+    one = backend(mem, clock)
+    state = one.load()
+    one.save(state)
+    del mem.objects[("secret", NS, NAME)]
+    state.record(entry("db"))
+    with pytest.raises(StateError, match="was deleted while this run went on; not recreated") as err:
+        one.save(state)
+    assert "another firestream run" not in str(err.value)
+    assert ("secret", NS, NAME) not in mem.objects  # the deletion stands
+
+
 def test_two_first_saves_only_one_creates(mem, clock):
     one, two = backend(mem, clock), backend(mem, clock)
     one.load(), two.load()
