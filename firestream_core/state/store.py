@@ -444,11 +444,16 @@ class StateStore:
         one per environment: ``state.<env>.json``). Its journal is beside it, named
         after it (``state.journal``, ``state.<env>.journal``): each state file has
         its own, so one environment's crashed run is never replayed into another's.
+        A symbolic link stands for its target: the state is read and written there
+        (the link stays), its journal and (outside the project) its lock beside it.
     """
 
     def __init__(self, project_dir: Path | str, *, path: Path | str | None = None) -> None:
         self.project_dir = Path(project_dir)
         self.path = self.project_dir / STATE_DIR / STATE_FILE if path is None else Path(path)
+        self.link: Path | None = None  # the link self.path was given as, for messages
+        if self.path.is_symlink():  # the state is its target: read, written (the link kept), journalled
+            self.link, self.path = self.path, Path(os.path.realpath(self.path))  # and locked there
         self._write_lock = threading.Lock()
         self._journal_fd: int | None = None
         self._sync = threading.Condition(self._write_lock)
@@ -468,7 +473,7 @@ class StateStore:
                                    else f"{self.path.name}.journal")
 
     def describe(self) -> str:
-        return str(self.path)
+        return str(self.path) if self.link is None else f"{self.link} -> {self.path}"
 
     def load(self) -> State:
         """Read the state file; a missing file is an empty state.
@@ -483,22 +488,22 @@ class StateStore:
                 state = State()
                 self._replay_journal(state)  # a first run that crashed
                 return state
-            raise StateError(f"state file {self.path} {exc.reason}", hint=recovery_hint(str(self.path))) from None
+            raise StateError(f"state file {self.describe()} {exc.reason}", hint=recovery_hint(str(self.path))) from None
         except UnicodeDecodeError as exc:
             raise StateError(
-                f"state file {self.path} is not UTF-8 text (byte {exc.start})", hint=recovery_hint(str(self.path))
+                f"state file {self.describe()} is not UTF-8 text (byte {exc.start})", hint=recovery_hint(str(self.path))
             ) from None
         if not text.strip():
-            raise StateError(f"state file {self.path} is empty", hint=recovery_hint(str(self.path)))
+            raise StateError(f"state file {self.describe()} is empty", hint=recovery_hint(str(self.path)))
         try:
             data = json.loads(text)
         except RecursionError:
-            raise StateError(f"state file {self.path} is nested too deeply", hint=recovery_hint(str(self.path))) from None
+            raise StateError(f"state file {self.describe()} is nested too deeply", hint=recovery_hint(str(self.path))) from None
         except ValueError as exc:
             raise StateError(
-                f"state file {self.path} is not valid JSON: {exc}", hint=recovery_hint(str(self.path))
+                f"state file {self.describe()} is not valid JSON: {exc}", hint=recovery_hint(str(self.path))
             ) from None
-        state = State.from_dict(data, source=f"state file {self.path}")
+        state = State.from_dict(data, source=f"state file {self.describe()}")
         self._replay_journal(state)
         return state
 

@@ -634,3 +634,29 @@ def test_a_state_kept_outside_the_project_is_locked_beside_it(tmp_path):
     project = tmp_path / "p"
     for path in (None, project / ".firestream" / "state.prod.json", project / "state.json"):
         assert StateStore(project, path=path).lock_file == project / ".firestream" / "lock"
+
+
+def test_a_state_file_that_is_a_link_is_written_through_it(tmp_path):
+    """``.firestream/state.json`` linked to a persistent volume: it is read as its target, and
+    the first save used to replace the link with a file of its own, so the target (and every
+    checkout linking to it) never saw another record."""
+    persistent = tmp_path / "volume" / "shop.json"
+    persistent.parent.mkdir()
+    persistent.write_text('{"schema_version": 1}')
+    project = tmp_path / "checkout"
+    (project / ".firestream").mkdir(parents=True)
+    (project / ".firestream" / "state.json").symlink_to(persistent)
+    store = StateStore(project)
+    state = store.load()
+    state.record(entry())
+    store.save_release(state, "data/db")
+    assert (tmp_path / "volume" / "shop.journal").exists()  # a crash is replayed from beside it
+    store.flush(state)
+    assert (project / ".firestream" / "state.json").is_symlink()
+    assert list(StateStore(project).load().releases) == ["data/db"]
+    assert json.loads(persistent.read_text())["releases"]["data/db"]["name"] == "db"
+    assert StateStore(project).lock_file == tmp_path / "volume" / "lock"  # shared, so locked there
+    (project / ".firestream" / "state.json").unlink()
+    (project / ".firestream" / "state.json").symlink_to("/dev/zero")
+    with pytest.raises(StateError, match=r"state\.json -> /dev/zero is not a regular file"):
+        StateStore(project).load()
