@@ -648,11 +648,12 @@ class StateStore:
 
     @property
     def lock_file(self) -> Path:
-        """The lock guarding this state: ``.firestream/lock`` of the project, or, for a state
-        file kept in another folder (``[state] path = "/srv/state/shop.json"``, shared by
-        several checkouts or projects), ``lock`` beside it: whoever shares the state shares
-        its lock, so two runs never write one state (nor deploy its releases) at once."""
-        if self.dir.resolve() in (self.project_dir.resolve(), (self.project_dir / STATE_DIR).resolve()):
+        """The lock guarding this state: ``.firestream/lock`` of the project for a state file
+        inside the project's folder, or, for one kept outside it (``[state] path =
+        "/srv/state/shop.json"``, shared by several checkouts or projects), ``lock`` beside
+        it: whoever shares the state shares its lock, so two runs never write one state
+        (nor deploy its releases) at once."""
+        if self.dir.resolve().is_relative_to(self.project_dir.resolve()):
             return lock_path(self.project_dir)
         return self.dir / LOCK_NAME
 

@@ -632,7 +632,8 @@ def test_a_state_kept_outside_the_project_is_locked_beside_it(tmp_path):
     assert one.lock_file == two.lock_file == tmp_path / "srv" / "lock"
     # a state in the project's folder (the default, an environment's) keeps .firestream/lock
     project = tmp_path / "p"
-    for path in (None, project / ".firestream" / "state.prod.json", project / "state.json"):
+    for path in (None, project / ".firestream" / "state.prod.json", project / "state.json",
+                 project / "var" / "shop.json"):
         assert StateStore(project, path=path).lock_file == project / ".firestream" / "lock"
 
 
