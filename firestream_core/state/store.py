@@ -87,6 +87,13 @@ STATE_MODE = 0o600
 """The state file's and the journal's mode: the owner's alone. They hold digests of the values,
 secrets included, and a digest of a weak secret can be guessed offline by whoever reads it."""
 
+JOURNAL_HINT = (
+    "the journal holds what a run that did not end recorded, and was left untouched; move it "
+    "aside to go on without those records (state.json keeps the rest, and the cluster keeps what "
+    "is deployed: the next plan compares with it)"
+)
+"""How to go on with a journal that cannot be replayed (every refusal of one says it)."""
+
 DEPLOY_ACTIONS = frozenset({"create", "upgrade", "recover", "reinstall", "import"})
 """Actions whose successful durations feed the scheduler's estimates."""
 
@@ -268,23 +275,26 @@ class State:
             }
         return json.dumps(line, separators=(",", ":")) + "\n"
 
-    def replay(self, line: Mapping[str, Any], *, source: str = "journal") -> None:
-        """Apply one journal line (idempotent: it sets the key's entry and duration)."""
+    def replay(self, line: Mapping[str, Any], *, source: str = "journal", hint: str = JOURNAL_HINT) -> None:
+        """Apply one journal line (idempotent: it sets the key's entry and duration).
+
+        :param hint: how to go on when the line is refused (default: :data:`JOURNAL_HINT`).
+        """
         key = line.get("key")
         if not isinstance(key, str):
-            raise StateError(f"{source}: a line without a release key")
+            raise StateError(f"{source}: a line without a release key", hint=hint)
         raw = line.get("entry")
         with self._lock:
             if raw is None:
                 self.releases.pop(key, None)
             else:
-                entry = _structure(raw, ReleaseState, f"$.{key}", source)
+                entry = _structure(raw, ReleaseState, f"$.{key}", source, hint)
                 if entry.key != key:
-                    raise StateError(f"{source}: release key {key!r} does not match {entry.key!r}")
+                    raise StateError(f"{source}: release key {key!r} does not match {entry.key!r}", hint=hint)
                 self.releases[key] = entry
             duration = line.get("duration")
             if duration is not None:  # checked as state.json's durations are
-                self.durations[key] = _structure(duration, float, f"$.{key}.duration", source)
+                self.durations[key] = _structure(duration, float, f"$.{key}.duration", source, hint)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document written to the state file."""
@@ -519,7 +529,7 @@ class StateStore:
             if exc.missing:
                 return
             raise StateError(f"state journal {self.journal} {exc.reason}",
-                             hint="remove the journal (the cluster keeps what is deployed)") from None
+                             hint=JOURNAL_HINT) from None
         source = f"state journal {self.journal}"
         for number, raw in enumerate(lines, 1):
             if not raw.strip():
@@ -530,9 +540,9 @@ class StateStore:
                 if number == len(lines):  # torn last line, no newline after it
                     break
                 raise StateError(f"{source}: line {number} is not valid JSON",
-                                 hint="remove the journal (the cluster keeps what is deployed)") from None
+                                 hint=JOURNAL_HINT) from None
             if not isinstance(line, Mapping):
-                raise StateError(f"{source}: line {number} is not a JSON object")
+                raise StateError(f"{source}: line {number} is not a JSON object", hint=JOURNAL_HINT)
             state.replay(line, source=f"{source} line {number}")
 
     def save(self, state: State) -> None:

@@ -661,3 +661,24 @@ def test_a_state_file_that_is_a_link_is_written_through_it(tmp_path):
     (project / ".firestream" / "state.json").symlink_to("/dev/zero")
     with pytest.raises(StateError, match=r"state\.json -> /dev/zero is not a regular file"):
         StateStore(project).load()
+
+
+@pytest.mark.parametrize("line", [
+    'not json',
+    '[1]',
+    '{"entry": null}',
+    '{"key": "x/y", "entry": {"name": "z"}}',
+    '{"key": "data/web", "entry": null, "duration": "soon"}',
+])
+def test_every_refused_journal_line_says_how_to_go_on_with_the_journal(tmp_path, line):
+    """A damaged journal line was refused with the state file's hint ('move it aside to start
+    from an empty state', which moving the journal does not do) or with none at all."""
+    from firestream_core.state.store import JOURNAL_HINT
+
+    store = StateStore(tmp_path)
+    store.dir.mkdir()
+    store.journal.write_text(line + '\n{"key": "data/db", "entry": null}\n')
+    with pytest.raises(StateError, match="line 1") as info:
+        store.load()
+    assert info.value.hint == JOURNAL_HINT
+    assert "empty state" not in info.value.hint
