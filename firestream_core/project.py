@@ -111,6 +111,8 @@ def state_backend(
         the target cluster (default: ``kubectl`` with its own kubeconfig).
     :param kube_context: the context given on the command line (else the environment's).
     """
+    import re
+
     from firestream_core.state.lock import STATE_DIR
     from firestream_core.state.store import STATE_FILE, StateStore, open_backend
 
@@ -128,8 +130,9 @@ def state_backend(
         project_name = config.project.name
         if scope:
             project_name = f"{project_name or config.name}-{scope.replace('@', '-')}"
-            if "name" in options:
-                options["name"] = f"{options['name']}-{scope.replace('@', '-')}".lower()
+            if "name" in options:  # the scope made a valid object name's end (a GKE context has '_')
+                suffix = re.sub(r"[^a-z0-9.-]", "-", scope.replace("@", "-").lower())
+                options["name"] = f"{options['name']}-{suffix}".lower()
         options.update(project_name=project_name, kubectl=kubectl)
     return open_backend(cfg.backend, config.project_dir, **options)
 

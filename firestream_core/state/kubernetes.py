@@ -672,24 +672,35 @@ class KubernetesStateBackend:
             self._based = True
         return State() if obj is None else self._parse(obj)
 
+    def recovery_hint(self) -> str:
+        """How to get going again with a damaged state Secret (it is never changed)."""
+        return (
+            f"the Secret was left untouched; 'kubectl get secret -n {self.namespace} {self.name} -o yaml' "
+            "shows it; restore its data from a backup, or delete it to start from an empty state "
+            f"('kubectl delete secret -n {self.namespace} {self.name}'; the cluster keeps what is deployed: "
+            "'firestream import deployment' adopts a release again)"
+        )
+
     def _parse(self, obj: Mapping[str, Any]) -> State:
         source = f"state {self.describe()}"
+        hint = self.recovery_hint()
         held = obj.get("data") or {}
         if held.get(GZIP_KEY) is not None:
             try:
                 text = gzip.decompress(base64.b64decode(held[GZIP_KEY], validate=True))
                 data = json.loads(text.decode("utf-8"))
             except (binascii.Error, OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
-                raise StateError(f"{source}: {GZIP_KEY} is not base64-encoded gzip of JSON: {exc}") from None
-            return State.from_dict(data, source=source)
+                raise StateError(f"{source}: {GZIP_KEY} is not base64-encoded gzip of JSON: {exc}",
+                                 hint=hint) from None
+            return State.from_dict(data, source=source, hint=hint)
         raw = held.get(DATA_KEY)
         if raw is None:
-            raise StateError(f"{source}: no {DATA_KEY!r} key", hint="it is not a firestream state Secret")
+            raise StateError(f"{source}: no {DATA_KEY!r} key: it is not a firestream state Secret", hint=hint)
         try:
             data = json.loads(base64.b64decode(raw, validate=True).decode("utf-8"))
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-            raise StateError(f"{source}: {DATA_KEY} is not base64-encoded JSON: {exc}") from None
-        return State.from_dict(data, source=source)
+            raise StateError(f"{source}: {DATA_KEY} is not base64-encoded JSON: {exc}", hint=hint) from None
+        return State.from_dict(data, source=source, hint=hint)
 
     def _data(self, state: State) -> dict[str, str]:
         """The Secret's ``data``: the state file's JSON, gzip-compressed once over :data:`PLAIN_LIMIT`."""
@@ -730,6 +741,13 @@ class KubernetesStateBackend:
             else:
                 body["metadata"]["resourceVersion"] = self._version
                 written = self.kubectl.replace(body, timeout=_CALL_TIMEOUT)
+            if written is None and self._version is not None and self.kubectl.get(
+                    "secret", self.name, namespace=self.namespace) is None:
+                raise StateError(  # kubectl says the same of a Secret deleted by hand meanwhile
+                    f"state {self.describe()} was deleted while this run went on; not recreated",
+                    hint="what this run deployed stays in the cluster: run again, and the next plan "
+                    "starts from what is deployed (the history and duration estimates are lost)",
+                )
             if written is None:
                 raise StateError(
                     f"state {self.describe()} was changed by another firestream run since this one read it; "

@@ -243,9 +243,12 @@ def _same_file(fd: int, path: Path) -> bool:
     return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
 
 
-def read_lock(project_dir: Path | str) -> LockInfo | None:
-    """The current holder recorded in the lock file, or None when unlocked."""
-    path = lock_path(project_dir)
+def read_lock(project_dir: Path | str, *, path: Path | None = None) -> LockInfo | None:
+    """The current holder recorded in the lock file, or None when unlocked.
+
+    :param path: the lock file (default: :func:`lock_path` of ``project_dir``).
+    """
+    path = lock_path(project_dir) if path is None else Path(path)
     try:
         text = read_bounded(path, LOCK_FILE_LIMIT).decode("utf-8", errors="replace")
     except UnreadableFile as exc:  # a folder named lock, .firestream a file, a FIFO...
@@ -256,7 +259,8 @@ def read_lock(project_dir: Path | str) -> LockInfo | None:
     return LockInfo.parse(text)
 
 
-def force_unlock(project_dir: Path | str, *, lock_id: str | None = None) -> LockInfo | None:
+def force_unlock(project_dir: Path | str, *, lock_id: str | None = None,
+                 path: Path | None = None) -> LockInfo | None:
     """Remove the project's lock whoever holds it (``firestream state unlock --force``).
 
     :param lock_id: when given, remove the lock only if it is this
@@ -269,9 +273,11 @@ def force_unlock(project_dir: Path | str, *, lock_id: str | None = None) -> Lock
     starts its next release (:meth:`ProjectLock.lost_reason`) and starts none,
     while the releases it is running finish. Use this only when that run is
     known to be over.
+
+    :param path: the lock file (default: :func:`lock_path` of ``project_dir``).
     """
-    path = lock_path(project_dir)
-    info = read_lock(project_dir)
+    path = lock_path(project_dir) if path is None else Path(path)
+    info = read_lock(project_dir, path=path)
     if lock_id is not None and (info is None or info.id != lock_id):
         raise StateError(f"{path}: the lock is not the one with id {lock_id} (held by {info or 'nobody'})")
     try:
@@ -290,10 +296,13 @@ class ProjectLock:
     :param command: what this run does, shown to whoever finds the lock taken
         (``firestream apply``).
     :param timeout: seconds to wait for a held lock; 0 fails at once.
+    :param path: the lock file (default: :func:`lock_path` of ``project_dir``); a state
+        kept outside the project's folder is locked beside it (``StateStore.lock_file``).
     """
 
-    def __init__(self, project_dir: Path | str, command: str, *, timeout: float = 0.0) -> None:
-        self.path = lock_path(project_dir)
+    def __init__(self, project_dir: Path | str, command: str, *, timeout: float = 0.0,
+                 path: Path | None = None) -> None:
+        self.path = lock_path(project_dir) if path is None else Path(path)
         self.command = command
         self.timeout = timeout
         self.info: LockInfo | None = None

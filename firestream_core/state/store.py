@@ -43,11 +43,13 @@ import cattrs
 
 from firestream_core.errors import StateError
 from firestream_core.state.lock import (
+    LOCK_NAME,
     STATE_DIR,
     LockInfo,
     ProjectLock,
     cannot_write,
     force_unlock,
+    lock_path,
     make_state_dir,
     read_lock,
     utc_now,
@@ -84,6 +86,13 @@ file, or anything but a regular file (``/dev/zero``, a FIFO), is refused naming 
 STATE_MODE = 0o600
 """The state file's and the journal's mode: the owner's alone. They hold digests of the values,
 secrets included, and a digest of a weak secret can be guessed offline by whoever reads it."""
+
+JOURNAL_HINT = (
+    "the journal holds what a run that did not end recorded, and was left untouched; move it "
+    "aside to go on without those records (state.json keeps the rest, and the cluster keeps what "
+    "is deployed: the next plan compares with it)"
+)
+"""How to go on with a journal that cannot be replayed (every refusal of one says it)."""
 
 DEPLOY_ACTIONS = frozenset({"create", "upgrade", "recover", "reinstall", "import"})
 """Actions whose successful durations feed the scheduler's estimates."""
@@ -266,23 +275,26 @@ class State:
             }
         return json.dumps(line, separators=(",", ":")) + "\n"
 
-    def replay(self, line: Mapping[str, Any], *, source: str = "journal") -> None:
-        """Apply one journal line (idempotent: it sets the key's entry and duration)."""
+    def replay(self, line: Mapping[str, Any], *, source: str = "journal", hint: str = JOURNAL_HINT) -> None:
+        """Apply one journal line (idempotent: it sets the key's entry and duration).
+
+        :param hint: how to go on when the line is refused (default: :data:`JOURNAL_HINT`).
+        """
         key = line.get("key")
         if not isinstance(key, str):
-            raise StateError(f"{source}: a line without a release key")
+            raise StateError(f"{source}: a line without a release key", hint=hint)
         raw = line.get("entry")
         with self._lock:
             if raw is None:
                 self.releases.pop(key, None)
             else:
-                entry = _structure(raw, ReleaseState, f"$.{key}", source)
+                entry = _structure(raw, ReleaseState, f"$.{key}", source, hint)
                 if entry.key != key:
-                    raise StateError(f"{source}: release key {key!r} does not match {entry.key!r}")
+                    raise StateError(f"{source}: release key {key!r} does not match {entry.key!r}", hint=hint)
                 self.releases[key] = entry
             duration = line.get("duration")
             if duration is not None:  # checked as state.json's durations are
-                self.durations[key] = _structure(duration, float, f"$.{key}.duration", source)
+                self.durations[key] = _structure(duration, float, f"$.{key}.duration", source, hint)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document written to the state file."""
@@ -294,36 +306,41 @@ class State:
             }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = "state") -> State:
-        """Parse a state document; raises ``StateError`` naming ``source``."""
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "state", hint: str | None = None) -> State:
+        """Parse a state document; raises ``StateError`` naming ``source``.
+
+        :param hint: how to recover from a damaged document where ``source`` keeps it
+            (default: :func:`recovery_hint`, for a state file).
+        """
+        hint = hint or recovery_hint(source)
         if not isinstance(data, Mapping):
             raise StateError(
-                f"{source}: not a JSON object (it holds {_json_kind(data)})", hint=recovery_hint(source)
+                f"{source}: not a JSON object (it holds {_json_kind(data)})", hint=hint
             )
         version = data.get("schema_version")
         if "schema_version" not in data:
-            raise StateError(f"{source}: no schema_version: not a firestream state", hint=recovery_hint(source))
+            raise StateError(f"{source}: no schema_version: not a firestream state", hint=hint)
         if not isinstance(version, int) or isinstance(version, bool):
             raise StateError(
                 f"{source}: schema_version is {_json_kind(version)} {json.dumps(version)[:40]}, "
                 f"expected the number {SCHEMA_VERSION}",
-                hint=recovery_hint(source),
+                hint=hint,
             )
         if version != SCHEMA_VERSION:
             newer = version > SCHEMA_VERSION
             raise StateError(
                 f"{source}: unknown state schema version {version!r} (this firestream reads {SCHEMA_VERSION})"
                 + (": written by a newer firestream" if newer else ""),
-                hint="it was written by a newer firestream; upgrade firestream (the file is left as it is)"
+                hint="it was written by a newer firestream; upgrade firestream (the state is left as it is)"
                 if newer
-                else recovery_hint(source),
+                else hint,
             )
-        releases = _structure(data.get("releases", {}), dict[str, ReleaseState], "$.releases", source)
-        durations = _structure(data.get("durations", {}), dict[str, float], "$.durations", source)
+        releases = _structure(data.get("releases", {}), dict[str, ReleaseState], "$.releases", source, hint)
+        durations = _structure(data.get("durations", {}), dict[str, float], "$.durations", source, hint)
         for key, entry in releases.items():
             if key != entry.key:
                 raise StateError(
-                    f"{source}: release key {key!r} does not match {entry.key!r}", hint=recovery_hint(source)
+                    f"{source}: release key {key!r} does not match {entry.key!r}", hint=hint
                 )
         return cls(releases=releases, durations=durations)
 
@@ -354,13 +371,14 @@ def _json_kind(value: Any) -> str:
     return "an object" if isinstance(value, Mapping) else type(value).__name__
 
 
-def _structure(value: Any, kind: Any, path: str, source: str) -> Any:
+def _structure(value: Any, kind: Any, path: str, source: str, hint: str | None = None) -> Any:
     """``value`` as ``kind``, or ``StateError`` listing every problem with its path."""
     try:
         return _converter.structure(value, kind)
     except Exception as exc:  # cattrs raises exception groups
         problems = cattrs.transform_error(exc, path=path)
-        raise StateError(f"{source}: invalid state: " + "; ".join(problems), hint=recovery_hint(source)) from None
+        raise StateError(f"{source}: invalid state: " + "; ".join(problems),
+                         hint=hint or recovery_hint(source)) from None
 
 
 # -- backends ---------------------------------------------------------------------------
@@ -436,11 +454,16 @@ class StateStore:
         one per environment: ``state.<env>.json``). Its journal is beside it, named
         after it (``state.journal``, ``state.<env>.journal``): each state file has
         its own, so one environment's crashed run is never replayed into another's.
+        A symbolic link stands for its target: the state is read and written there
+        (the link stays), its journal and (outside the project) its lock beside it.
     """
 
     def __init__(self, project_dir: Path | str, *, path: Path | str | None = None) -> None:
         self.project_dir = Path(project_dir)
         self.path = self.project_dir / STATE_DIR / STATE_FILE if path is None else Path(path)
+        self.link: Path | None = None  # the link self.path was given as, for messages
+        if self.path.is_symlink():  # the state is its target: read, written (the link kept), journalled
+            self.link, self.path = self.path, Path(os.path.realpath(self.path))  # and locked there
         self._write_lock = threading.Lock()
         self._journal_fd: int | None = None
         self._sync = threading.Condition(self._write_lock)
@@ -460,7 +483,7 @@ class StateStore:
                                    else f"{self.path.name}.journal")
 
     def describe(self) -> str:
-        return str(self.path)
+        return str(self.path) if self.link is None else f"{self.link} -> {self.path}"
 
     def load(self) -> State:
         """Read the state file; a missing file is an empty state.
@@ -475,22 +498,22 @@ class StateStore:
                 state = State()
                 self._replay_journal(state)  # a first run that crashed
                 return state
-            raise StateError(f"state file {self.path} {exc.reason}", hint=recovery_hint(str(self.path))) from None
+            raise StateError(f"state file {self.describe()} {exc.reason}", hint=recovery_hint(str(self.path))) from None
         except UnicodeDecodeError as exc:
             raise StateError(
-                f"state file {self.path} is not UTF-8 text (byte {exc.start})", hint=recovery_hint(str(self.path))
+                f"state file {self.describe()} is not UTF-8 text (byte {exc.start})", hint=recovery_hint(str(self.path))
             ) from None
         if not text.strip():
-            raise StateError(f"state file {self.path} is empty", hint=recovery_hint(str(self.path)))
+            raise StateError(f"state file {self.describe()} is empty", hint=recovery_hint(str(self.path)))
         try:
             data = json.loads(text)
         except RecursionError:
-            raise StateError(f"state file {self.path} is nested too deeply", hint=recovery_hint(str(self.path))) from None
+            raise StateError(f"state file {self.describe()} is nested too deeply", hint=recovery_hint(str(self.path))) from None
         except ValueError as exc:
             raise StateError(
-                f"state file {self.path} is not valid JSON: {exc}", hint=recovery_hint(str(self.path))
+                f"state file {self.describe()} is not valid JSON: {exc}", hint=recovery_hint(str(self.path))
             ) from None
-        state = State.from_dict(data, source=f"state file {self.path}")
+        state = State.from_dict(data, source=f"state file {self.describe()}")
         self._replay_journal(state)
         return state
 
@@ -506,7 +529,7 @@ class StateStore:
             if exc.missing:
                 return
             raise StateError(f"state journal {self.journal} {exc.reason}",
-                             hint="remove the journal (the cluster keeps what is deployed)") from None
+                             hint=JOURNAL_HINT) from None
         source = f"state journal {self.journal}"
         for number, raw in enumerate(lines, 1):
             if not raw.strip():
@@ -517,9 +540,9 @@ class StateStore:
                 if number == len(lines):  # torn last line, no newline after it
                     break
                 raise StateError(f"{source}: line {number} is not valid JSON",
-                                 hint="remove the journal (the cluster keeps what is deployed)") from None
+                                 hint=JOURNAL_HINT) from None
             if not isinstance(line, Mapping):
-                raise StateError(f"{source}: line {number} is not a JSON object")
+                raise StateError(f"{source}: line {number} is not a JSON object", hint=JOURNAL_HINT)
             state.replay(line, source=f"{source} line {number}")
 
     def save(self, state: State) -> None:
@@ -633,14 +656,25 @@ class StateStore:
             _log.warning("cannot remove the state journal %s: %s", self.journal, exc.strerror or exc)
         self._journal_torn = None
 
+    @property
+    def lock_file(self) -> Path:
+        """The lock guarding this state: ``.firestream/lock`` of the project for a state file
+        inside the project's folder, or, for one kept outside it (``[state] path =
+        "/srv/state/shop.json"``, shared by several checkouts or projects), ``lock`` beside
+        it: whoever shares the state shares its lock, so two runs never write one state
+        (nor deploy its releases) at once."""
+        if self.dir.resolve().is_relative_to(self.project_dir.resolve()):
+            return lock_path(self.project_dir)
+        return self.dir / LOCK_NAME
+
     def lock(self, command: str, *, timeout: float = 0.0) -> ProjectLock:
-        return ProjectLock(self.project_dir, command, timeout=timeout)
+        return ProjectLock(self.project_dir, command, timeout=timeout, path=self.lock_file)
 
     def lock_holder(self) -> LockInfo | None:
-        return read_lock(self.project_dir)
+        return read_lock(self.project_dir, path=self.lock_file)
 
     def force_unlock(self) -> LockInfo | None:
-        return force_unlock(self.project_dir)
+        return force_unlock(self.project_dir, path=self.lock_file)
 
 
 def _cut_torn_tail(fd: int) -> None:
@@ -709,8 +743,13 @@ def register_backend(name: str, factory: BackendFactory) -> None:
     _BACKENDS[name] = factory
 
 
-def open_backend(name: str, project_dir: Path | str, **options: Any) -> StateBackend:
-    """The backend configured by ``[state] backend = name`` (``local`` by default)."""
+def open_backend(name: str, project_dir: Path | str, /, **options: Any) -> StateBackend:
+    """The backend configured by ``[state] backend = name`` (``local`` by default).
+
+    ``name`` and ``project_dir`` are positional only: the ``[state]`` table's other keys
+    come as ``options``, and one of them may be called ``name`` (the kubernetes backend's
+    ``[state] name``).
+    """
     if name not in _BACKENDS and name in _BUILTIN_MODULES:
         import importlib
 

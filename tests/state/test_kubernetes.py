@@ -351,6 +351,20 @@ def test_a_save_over_someone_elses_write_is_refused(mem, clock):
     assert set(one.load().releases) == {"data/web"}
 
 
+def test_a_secret_deleted_by_hand_during_a_run_is_named_as_deleted(mem, clock):
+    """kubectl answers the same for a Conflict and for a Secret gone: a Secret deleted by hand
+    while a run went on was reported as written by 'another firestream run'."""
+    one = backend(mem, clock)
+    state = one.load()
+    one.save(state)
+    del mem.objects[("secret", NS, NAME)]
+    state.record(entry("db"))
+    with pytest.raises(StateError, match="was deleted while this run went on; not recreated") as err:
+        one.save(state)
+    assert "another firestream run" not in str(err.value)
+    assert ("secret", NS, NAME) not in mem.objects  # the deletion stands
+
+
 def test_two_first_saves_only_one_creates(mem, clock):
     one, two = backend(mem, clock), backend(mem, clock)
     one.load(), two.load()
@@ -381,6 +395,23 @@ def test_an_unreadable_secret_is_refused(mem, clock, data, message):
     with pytest.raises(StateError, match=message) as err:
         backend(mem, clock).load()
     assert "state secret firestream/firestream-state-shop" in str(err.value)
+
+
+@pytest.mark.parametrize("data", [
+    {},
+    {"state.json": "%%%"},
+    {"state.json": base64.b64encode(b'{"schema_version": 1, "releases": {"data/db": 5}}').decode()},
+    {"state.json": base64.b64encode(b'{"releases": {}}').decode()},
+])
+def test_a_damaged_secret_hints_at_the_secret_not_a_file(mem, clock, data):
+    """A Secret edited by hand: the hint says how to recover it (kubectl), not to move a file aside."""
+    mem.objects[("secret", NS, NAME)] = {"kind": "Secret", "metadata": {"resourceVersion": "1"}, "data": data}
+    with pytest.raises(StateError) as err:
+        backend(mem, clock).load()
+    hint = err.value.hint or ""
+    assert "the Secret was left untouched" in hint
+    assert f"kubectl delete secret -n {NS} {NAME}" in hint
+    assert "file" not in hint and "move it aside" not in hint
 
 
 def _big_state(n: int) -> State:
@@ -463,3 +494,32 @@ def test_a_failed_batch_write_is_raised_by_the_run(mem, clock):
     one.save_release(s1, "data/db")
     with pytest.raises(StateError, match="changed by another firestream run"):
         one.flush(s1)
+
+
+def test_state_name_from_the_config_reaches_the_backend(mem):
+    """``[state] name`` is one of the ``[state]`` options handed to ``open_backend``: it used to
+    collide with ``open_backend``'s own ``name`` parameter (``TypeError: got multiple values for
+    argument 'name'``), so every command of a project setting it failed."""
+    from firestream_core.config.parse import parse_config
+    from firestream_core.project import state_backend
+
+    data = {"project": {"name": "shop"},
+            "state": {"backend": "kubernetes", "name": "shop-state", "namespace": "ops"}}
+    b = state_backend(parse_config(data, "/srv/shop/firestream.toml"), kubectl=mem)
+    assert isinstance(b, KubernetesStateBackend)
+    assert b.describe() == "secret ops/shop-state"
+
+
+def test_a_kube_context_with_underscores_scopes_a_named_state(mem):
+    """With ``[state] name``, the state of a kube context (``--kube-context``) is named
+    ``<name>-<scope>``; a GKE context (``gke_<project>_<zone>_<cluster>``) used to make that
+    an invalid object name, and the error blamed the ``[state] name`` the user wrote."""
+    from firestream_core.config.parse import parse_config
+    from firestream_core.project import state_backend
+
+    data = {"project": {"name": "shop"}, "state": {"backend": "kubernetes", "name": "shop-state"}}
+    config = parse_config(data, "/srv/shop/firestream.toml")
+    b = state_backend(config, kubectl=mem, kube_context="gke_shop_us-central1_prod")
+    assert b.describe() == "secret firestream/shop-state--gke-shop-us-central1-prod"
+    # a context that was already a valid name keeps the Secret it always had
+    assert state_backend(config, kubectl=mem, kube_context="prod").describe() == "secret firestream/shop-state--prod"

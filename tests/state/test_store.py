@@ -612,3 +612,73 @@ def test_the_state_path_of_the_config_is_where_the_local_state_is_kept(tmp_path)
     plain.save(state)
     assert json.loads((tmp_path / "var" / "shop-state.json").read_text())["releases"]["data/db"]
     assert not (tmp_path / ".firestream" / "state.json").exists()
+
+
+def test_a_state_kept_outside_the_project_is_locked_beside_it(tmp_path):
+    """Two checkouts (or projects) sharing ``[state] path = "/srv/state/shop.json"`` each had
+    their own ``.firestream/lock``, so both applied at once: one "recovered" a release the
+    other's helm was still installing, and the last compaction dropped the other's records.
+    Whoever shares the state file now shares its lock."""
+    from firestream_core.errors import StateLockedError
+
+    shared = tmp_path / "srv" / "shop.json"
+    one = StateStore(tmp_path / "checkout-1", path=shared)
+    two = StateStore(tmp_path / "checkout-2", path=shared)
+    with one.lock("firestream apply"):
+        with pytest.raises(StateLockedError, match="locked by pid"):
+            two.lock("firestream apply").acquire()
+        assert two.lock_holder() is not None
+    assert two.lock_holder() is None
+    assert one.lock_file == two.lock_file == tmp_path / "srv" / "lock"
+    # a state in the project's folder (the default, an environment's) keeps .firestream/lock
+    project = tmp_path / "p"
+    for path in (None, project / ".firestream" / "state.prod.json", project / "state.json",
+                 project / "var" / "shop.json"):
+        assert StateStore(project, path=path).lock_file == project / ".firestream" / "lock"
+
+
+def test_a_state_file_that_is_a_link_is_written_through_it(tmp_path):
+    """``.firestream/state.json`` linked to a persistent volume: it is read as its target, and
+    the first save used to replace the link with a file of its own, so the target (and every
+    checkout linking to it) never saw another record."""
+    persistent = tmp_path / "volume" / "shop.json"
+    persistent.parent.mkdir()
+    persistent.write_text('{"schema_version": 1}')
+    project = tmp_path / "checkout"
+    (project / ".firestream").mkdir(parents=True)
+    (project / ".firestream" / "state.json").symlink_to(persistent)
+    store = StateStore(project)
+    state = store.load()
+    state.record(entry())
+    store.save_release(state, "data/db")
+    assert (tmp_path / "volume" / "shop.journal").exists()  # a crash is replayed from beside it
+    store.flush(state)
+    assert (project / ".firestream" / "state.json").is_symlink()
+    assert list(StateStore(project).load().releases) == ["data/db"]
+    assert json.loads(persistent.read_text())["releases"]["data/db"]["name"] == "db"
+    assert StateStore(project).lock_file == tmp_path / "volume" / "lock"  # shared, so locked there
+    (project / ".firestream" / "state.json").unlink()
+    (project / ".firestream" / "state.json").symlink_to("/dev/zero")
+    with pytest.raises(StateError, match=r"state\.json -> /dev/zero is not a regular file"):
+        StateStore(project).load()
+
+
+@pytest.mark.parametrize("line", [
+    'not json',
+    '[1]',
+    '{"entry": null}',
+    '{"key": "x/y", "entry": {"name": "z"}}',
+    '{"key": "data/web", "entry": null, "duration": "soon"}',
+])
+def test_every_refused_journal_line_says_how_to_go_on_with_the_journal(tmp_path, line):
+    """A damaged journal line was refused with the state file's hint ('move it aside to start
+    from an empty state', which moving the journal does not do) or with none at all."""
+    from firestream_core.state.store import JOURNAL_HINT
+
+    store = StateStore(tmp_path)
+    store.dir.mkdir()
+    store.journal.write_text(line + '\n{"key": "data/db", "entry": null}\n')
+    with pytest.raises(StateError, match="line 1") as info:
+        store.load()
+    assert info.value.hint == JOURNAL_HINT
+    assert "empty state" not in info.value.hint
