@@ -835,6 +835,7 @@ class Project:
             project_dir=self.project_dir,
             redactor=self.redactor,
             repositories=self.repositories(),
+            cluster=self.cluster_identity().server,
         )
 
     def rollback_input(self) -> RollbackInput:
@@ -859,6 +860,7 @@ class Project:
             backend=self.state_backend(),
             redactor=self.redactor,
             repositories=self.repositories(),
+            cluster=self.cluster_identity().server,
         )
 
     def diff_input(self) -> DiffInput:
@@ -1174,6 +1176,7 @@ class Project:
             destroy_steps=lambda chart: [*self._uninstall_deletes(helm, chart),
                                          *self._chart_type_destroy_steps(chart)],
             namespaces=None if namespaces is None else namespaces.result,
+            cluster=self.cluster_identity().server,
         )
         if tools is not None:
             self._planned = (plan, tools)
@@ -1927,6 +1930,7 @@ class Project:
             config_repositories=dict(self.config.repositories),
             lock_timeout=float(lock_timeout),
             locked=self._locked,
+            cluster=self.cluster_identity().server,
         )
         return import_release(target, name, namespace, chart_type, chart=chart, repository=repository,
                               repo_url=repo_url)

@@ -325,7 +325,8 @@ class Plan:
         (:class:`NamespaceToCreate`), by name; a release refused for its missing namespace
         (``create_namespace = false``, no plugin creating it) is not counted in it.
     :ivar notes: what the plan says of the whole run, one line each: namespaces whose
-        existence could not be learned (RBAC), the namespaces a destroy leaves behind.
+        existence could not be learned (RBAC), the namespaces a destroy leaves behind, the
+        releases whose state records were made on another cluster (:data:`ELSEWHERE`).
 
     What :meth:`Project.plan <firestream_core.project.Project.plan>` returns, read the way a
     caller reads it:
@@ -665,6 +666,10 @@ def _values_reasons(
     return reasons, found or [], False
 
 
+ELSEWHERE = ("the state's records of {names} were made on {recorded}, not on this cluster ({cluster}): "
+             "planned from what helm holds here")
+"""The plan's note on releases whose records a run on another cluster made (``make_plan``'s ``cluster``)."""
+
 ROLLED_BACK = "rolled back to an earlier revision by 'firestream rollback' (revision {revision})"
 
 
@@ -901,6 +906,7 @@ def make_plan(
     get_history: GetHistory | None = None,
     destroy_steps: DestroySteps | None = None,
     namespaces: Callable[[], NamespaceLookup] | None = None,
+    cluster: str | None = None,
 ) -> Plan:
     """Compare ``charts`` with the cluster (``installed``) and ``state``.
 
@@ -930,6 +936,9 @@ def make_plan(
         release was planned, and only when a change installs into a namespace no listed
         release lives in (the caller starts the read early and this waits for it); None:
         the plan says nothing of namespaces (no ``namespaces_to_create``, no refusal).
+    :param cluster: the API server ``installed`` was read from (the kubeconfig's): a release
+        whose record was made on another one (one state used with two kubeconfigs) is planned
+        as if it had none, from what helm holds, and says so in a note; None: not known.
     :return: the :class:`Plan`, in dependency order (reverse for destroy).
     """
     from firestream_core.graph import build_graph
@@ -949,14 +958,17 @@ def make_plan(
     live = {r.key: r for r in installed}
     order = sub.reverse_order() if destroy else sub.order()
     changes = []
+    foreign: dict[str, list[str]] = {}  # server -> releases whose record a run there made
     for name in order:
         chart = by_name[name]
         ns = chart.chart_info.namespace_name
+        record = recorded.get(f"{ns}/{name}")
+        elsewhere = record is not None and record.made_elsewhere(cluster)
         changes.append(
             plan_release(
                 chart,
                 live.get((ns, name)),
-                recorded.get(f"{ns}/{name}"),
+                None if elsewhere else record,
                 project_dir=project_dir,
                 destroy=destroy,
                 get_values=get_values,
@@ -966,6 +978,8 @@ def make_plan(
                 get_history=get_history,
             )
         )
+        if elsewhere and record is not None:
+            foreign.setdefault(str(record.cluster), []).append(name)
         if destroy_steps is not None and changes[-1].action == "destroy":
             lines = tuple(dict.fromkeys(str(line) for line in destroy_steps(chart) or ()))
             if lines:
@@ -979,6 +993,8 @@ def make_plan(
     elif namespaces is not None:
         changes, to_create, notes = _plan_namespaces(changes, by_name, desired or {}, live, namespaces,
                                                      {n: tuple(sub.deps[n]) for n in sub.names})
+    notes += tuple(ELSEWHERE.format(names=", ".join(names), recorded=server, cluster=cluster)
+                   for server, names in foreign.items())
     return Plan(
         releases=tuple(changes),
         destroy=destroy,

@@ -437,6 +437,7 @@ def release_state(
     desired_parts: Mapping[str, str] | None = None,
     secret_paths: Iterable[str] = (),
     redact: Callable[[str], str] = _same,
+    cluster: str | None = None,
 ) -> ReleaseState:
     """The state's record of ``outcome``, stamped now: the one place a release's result becomes state.
 
@@ -444,7 +445,8 @@ def release_state(
     ``succeeded``), duration, failed stage, validations and ``helm test``
     results come from the outcome; its chart type and chart reference from
     ``chart``; what was applied (version, digests, the values paths of its
-    ``secret_values``) from the keywords. Every message passes through ``redact``.
+    ``secret_values``) and where (``cluster``: the API server's URL) from the keywords.
+    Every message passes through ``redact``.
 
     >>> from firestream_core.model import ChartInfo, HelmChart
     >>> chart = HelmChart(ChartInfo(name="web", chart="repo/web", namespace="shop"))
@@ -481,4 +483,5 @@ def release_state(
         desired_parts=dict(desired_parts) if desired_parts else None,
         error=redact(outcome.reason) if not outcome.ok and outcome.reason else None,
         secret_paths=sorted(set(secret_paths)) or None,
+        cluster=cluster,
     )

@@ -118,6 +118,9 @@ class RunInput:
     redactor: Redactor
     repositories: Mapping[str, str]
     """Repository name -> URL (chart types' defaults, overridden by ``[repositories]``)."""
+    cluster: str | None = None
+    """The API server the project's kubeconfig names (``Project.cluster_identity``), recorded with
+    each release (``ReleaseState.cluster``)."""
 
     def chart(self, name: str) -> HelmChart:
         return self.charts[name]
@@ -512,6 +515,7 @@ class Run:
             desired_parts=change.parts,
             secret_paths=secret_file_paths(chart.chart_info),
             redact=self.project.redactor.redact,
+            cluster=self.project.cluster,
         )
 
     # -- results ---------------------------------------------------------------------------------

@@ -263,6 +263,9 @@ class ImportInput:
     """Seconds to wait for the project lock another run holds (0: refuse at once)."""
     locked: bool = False
     """The caller holds the project lock already (``Project.lock``): it is not taken again."""
+    cluster: str | None = None
+    """The API server the project's kubeconfig names (``Project.cluster_identity``), recorded with
+    each release (``ReleaseState.cluster``)."""
 
 
 @attrs.frozen
@@ -622,6 +625,6 @@ def _record(project: ImportInput, rel: InstalledRelease, new_chart: HelmChart,
     imported = ReleaseOutcome(rel.name, "import", "ok", namespace=rel.namespace, revision=rel.revision)
     state = project.backend.load()
     state.record(release_state(
-        imported, new_chart, version=rel.chart_version or None, values_digest=digest,
+        imported, new_chart, version=rel.chart_version or None, values_digest=digest, cluster=project.cluster,
     ))
     project.backend.save(state)

@@ -60,6 +60,9 @@ class RollbackInput:
     redactor: Redactor
     repositories: Mapping[str, str] = attrs.field(factory=dict)
     """Repository name -> URL (chart types' defaults, overridden by ``[repositories]``)."""
+    cluster: str | None = None
+    """The API server the project's kubeconfig names (``Project.cluster_identity``), recorded with
+    each release (``ReleaseState.cluster``)."""
 
 
 @attrs.frozen
@@ -102,6 +105,11 @@ def plan_rollback(
             steps.append(RollbackStep(name, ns, "error", "not deployed"))
             continue
         record = state.releases.get(f"{ns}/{name}")
+        if to_revision is None and record is not None and record.made_elsewhere(project.cluster):
+            steps.append(RollbackStep(name, ns, "error", f"the state's record was made on {record.cluster}, not "
+                                      f"on this cluster ({project.cluster}): no revision of this cluster's "
+                                      "is recorded; pass --to-revision N", inst.revision))
+            continue
         target = to_revision
         why = f"revision {inst.revision} -> {to_revision} (--to-revision)"
         if target is None:
@@ -215,5 +223,6 @@ def _record(project: RollbackInput, outcome: ReleaseOutcome, version: str | None
         values_digest=previous.values_digest if previous is not None else "",
         chart_digest=previous.chart_digest if previous is not None else None,
         redact=project.redactor.redact,
+        cluster=project.cluster,
     ))
     project.backend.save(state)

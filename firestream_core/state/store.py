@@ -162,6 +162,10 @@ class ReleaseState:
         environment's). A record that is not a successful deploy keeps the previous
         record's paths as well (helm may hold either release's values). None in
         entries written before it was recorded and when there were none.
+    :ivar cluster: the API server the action was taken on (the kubeconfig's ``server`` URL,
+        credentials removed: :mod:`~firestream_core.tools.kubeconfig`); None when it was not
+        known and in entries written before it was recorded. A record made on another cluster
+        (one state used with two kubeconfigs) says nothing of this one (:meth:`made_elsewhere`).
     """
 
     name: str
@@ -184,10 +188,22 @@ class ReleaseState:
     last_success: LastSuccess | None = None
     error: str | None = None
     secret_paths: list[str] | None = None
+    cluster: str | None = None
 
     @property
     def key(self) -> str:
         return release_key(self.namespace, self.name)
+
+    def made_elsewhere(self, cluster: str | None) -> bool:
+        """True when this record was made on another API server than ``cluster`` (both known):
+        its revision, digests and last success are that cluster's.
+
+        >>> rec = ReleaseState("web", "shop", "generic", "repo/web", "1.0.0", "sha256:ab", 3,
+        ...                    "2026-01-02T03:04:05Z", "upgrade", "succeeded", 2.5, cluster="https://a:6443")
+        >>> rec.made_elsewhere("https://b:6443"), rec.made_elsewhere("https://a:6443"), rec.made_elsewhere(None)
+        (True, False, False)
+        """
+        return bool(cluster and self.cluster and self.cluster != cluster)
 
     def last_successful(self) -> LastSuccess | None:
         """The release's last successful apply: this record when it succeeded with a
@@ -224,12 +240,13 @@ class State:
         An entry that is not a success keeps the previous record's last
         successful apply in ``last_success`` (:meth:`ReleaseState.last_successful`),
         so a failed apply does not lose the revision ``firestream rollback``
-        returns to. A successful deploy action (``DEPLOY_ACTIONS``) also
+        returns to (not when the previous record was made on another cluster). A successful deploy action (``DEPLOY_ACTIONS``) also
         updates the release's duration estimate (a moving average).
         """
         with self._lock:
             previous = self.releases.get(entry.key)
-            if previous is not None and entry.last_success is None:
+            # (another cluster's last success is no revision of this cluster's to roll back to)
+            if previous is not None and entry.last_success is None and not previous.made_elsewhere(entry.cluster):
                 if not (entry.result == "succeeded" and entry.revision is not None):
                     entry = attrs.evolve(entry, last_success=previous.last_successful())
             if previous is not None and previous.secret_paths and not (
