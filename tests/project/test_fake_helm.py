@@ -1516,6 +1516,33 @@ def test_what_changes_while_the_plan_is_read_at_the_prompt_is_refused_whole(env,
     assert fake_helm.call_log("uninstall") == []
 
 
+@pytest.mark.parametrize("command", [["apply"], ["destroy"], ["rollback", "a", "--to-revision", "1"]])
+def test_ctrl_d_at_the_prompt_cancels_as_a_no(env, fake_helm, monkeypatch, capsys, command):
+    """Ctrl-D at ``[y/N]`` (input() raising EOFError) is a no: 'Cancelled', exit 1, nothing
+    changed; not an 'unexpected EOFError'."""
+    path = env.write(block("a", extra="[deployments.generic.values]\nmessage = 'one'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'two'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0  # revision 1 to roll back to
+    if command == ["apply"]:
+        env.write(block("a", extra="[deployments.generic.values]\nmessage = 'three'\n"))
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    capsys.readouterr()
+
+    def ctrl_d(question: str) -> str:
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", ctrl_d)
+    fake_helm.reset_calls()
+    assert main([*command, "-f", str(path), *env.flags]) == 1
+    out, err = capsys.readouterr()
+    assert "Cancelled: nothing was changed." in out
+    assert "unexpected" not in err and "error" not in err
+    assert applied_upgrades(fake_helm) == [] and fake_helm.call_log("uninstall") == []
+    assert fake_helm.call_log("rollback") == []
+    assert not (env.dir / ".firestream" / "lock").exists()
+
+
 def test_a_rollback_whose_revisions_move_at_the_prompt_is_refused(env, fake_helm, monkeypatch, capsys):
     path = env.write(block("a", extra="[deployments.generic.values]\nmessage = 'one'\n"))
     assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
