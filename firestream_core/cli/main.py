@@ -308,7 +308,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 EXIT_USAGE = 2
-"""A usage error (unknown command or option, bad value) without ``--detailed-exitcode``."""
+"""A usage error (unknown command or option, bad value); 1 instead where 2 is an answer
+(``--detailed-exitcode``, ``drift``)."""
 EXIT_CHANGES = 2
 """``--detailed-exitcode``: the plan has changes (plan, diff) or changes were applied (apply)."""
 
@@ -515,8 +516,8 @@ def _run_command(argv: list[str], one_shot: bool) -> int:
     except SystemExit as exc:  # argparse and --help
         code = exc.code
         code = code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
-        if code == EXIT_USAGE and "--detailed-exitcode" in argv:
-            return 1  # 2 means "changes" there: a usage error must not look like one
+        if code == EXIT_USAGE and _two_is_an_answer(argv):
+            return 1  # 2 means "changes" (or "drifted") there: a usage error must not look like one
         return code
     except BaseException as exc:
         from firestream_core.errors import FirestreamError
@@ -536,6 +537,17 @@ def _run_command(argv: list[str], one_shot: bool) -> int:
             None if verbose else "run again with -v for the traceback",
         )
         return 1
+
+
+def _two_is_an_answer(argv: list[str]) -> bool:
+    """Exit code 2 is the command's answer, not a usage error: ``--detailed-exitcode``'s
+    "changes" (also written as argparse's abbreviation, ``--detailed``) and ``drift``'s
+    "something drifted"."""
+    flag = "--detailed-exitcode"
+    if find_command(argv) == "drift":
+        return True
+    names = (a.split("=", 1)[0] for a in argv)
+    return any(len(name) >= len("--de") and flag.startswith(name) for name in names)
 
 
 def _verbose_requested(argv: list[str]) -> bool:

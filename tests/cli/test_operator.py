@@ -72,6 +72,16 @@ def test_usage_error_with_detailed_exitcode_is_1_not_2(project: Path, command: s
     assert "unrecognized arguments: --no-such-flag" in done.stderr
 
 
+@pytest.mark.parametrize("argv", [["drift", "--jsn"], ["drift", "--target"],
+                                  ["plan", "--detailed", "--no-such-flag"]])
+def test_usage_error_where_2_is_an_answer_is_1(project: Path, argv: list[str]) -> None:
+    """drift's 2 is "drifted", and argparse takes --detailed for --detailed-exitcode: a usage
+    error there exits 1, never read by a script as drift or changes."""
+    done = firestream(*argv, cwd=project)
+    assert done.returncode == 1, done.stderr
+    assert f"usage: firestream {argv[0]}" in done.stderr
+
+
 def test_usage_error_without_detailed_exitcode_is_2(project: Path) -> None:
     done = firestream("plan", "--no-such-flag", cwd=project)
     assert done.returncode == 2
