@@ -767,11 +767,16 @@ class Project:
         for chart in self.charts:
             info = chart.chart_info
             try:
-                own = self.config.release(info.name).labels
+                release = self.config.release(info.name)
             except KeyError:
-                own = None
-            out[info.name] = release_labels(own, self.config.defaults.labels, name=info.name,
-                                            namespace=info.namespace_name, chart=info.chart or "",
+                release = None
+            # a local chart given as `path`: the path as written (as a `chart = "./x"` is), never
+            # "" - `-l chart!=charts/db` would otherwise select the release it means to leave out
+            label = info.chart or (release.path if release is not None and release.path else None) \
+                or (str(info.path) if info.path is not None else "")
+            out[info.name] = release_labels(release.labels if release is not None else None,
+                                            self.config.defaults.labels, name=info.name,
+                                            namespace=info.namespace_name, chart=label,
                                             chart_type=chart.chart_type)
         return out
 

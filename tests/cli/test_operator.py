@@ -165,6 +165,24 @@ def test_labels_and_selectors_pick_releases(project: Path) -> None:
     assert p.select([], []) is None
 
 
+def test_the_chart_label_of_a_local_chart_is_its_path_as_written(tmp_path: Path) -> None:
+    """A release of a local chart given as `path` has its path as the `chart` label, not "":
+    `-l chart!=charts/db` (destroy everything but the database) must leave 'db' out."""
+    from firestream_core.project import Project
+
+    (tmp_path / ".git").mkdir()
+    for name in ("db", "web"):
+        chart = tmp_path / "charts" / name
+        (chart / "templates").mkdir(parents=True)
+        (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n")
+    (tmp_path / "firestream.toml").write_text('[[deployments.generic]]\nname = "db"\npath = "charts/db"\n\n'
+                                              '[[deployments.generic]]\nname = "web"\nchart = "./charts/web"\n')
+    p = Project.load(tmp_path)
+    assert p.labels()["db"]["chart"] == "charts/db" and p.labels()["web"]["chart"] == "./charts/web"
+    assert p.select([], ["chart!=charts/db"]) == ["web"]
+    assert p.select([], ["chart=charts/db"]) == ["db"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
