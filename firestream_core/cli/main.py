@@ -295,6 +295,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         command = None
     parser = build_parser(command)
     args, extra = parser.parse_known_args(argv)
+    if args.command is not None and args.command != command:
+        # find_command guessed another word: a global flag argparse takes abbreviated (`--env prod
+        # plan`, whose value it skipped as a flag of no value). Parse again with the command's own
+        # options, or it would run without them.
+        parser = build_parser(args.command)
+        args, extra = parser.parse_known_args(argv)
     sub = getattr(args, "_subparser", None)
     if extra:
         # the subcommand's own usage, not the top-level one
