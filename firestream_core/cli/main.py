@@ -225,7 +225,10 @@ def merge_globals(args: argparse.Namespace) -> argparse.Namespace:
     for key in ("sub_verbose", "sub_disable_plugin"):
         if hasattr(args, key):
             delattr(args, key)
+    # found by the walk up from the current folder: neither -f nor $FIRESTREAM_FILE named it
+    args.file_found_above = args.file is None and not os.environ.get(FILE_ENV)
     args.file = find_project_file(args.file)
+    args.file_found_above = args.file_found_above and os.path.dirname(args.file).startswith("..")
     if args.environment is None:
         args.environment = os.environ.get(ENVIRONMENT_ENV) or None
     if args.color is None:
@@ -500,7 +503,7 @@ def _run_command(argv: list[str], one_shot: bool) -> int:
         from firestream_core.cli.logs import setup_logging
 
         log = setup_logging(args.verbose, args.quiet)
-        if os.path.basename(args.file) == CONFIG_NAME and os.path.dirname(args.file).startswith(".."):
+        if args.file_found_above:
             log.info("using %s (the nearest %s above the current folder)", args.file, CONFIG_NAME)
         with sigterm_as_interrupt() as sigterm:
             result = int(load_command(args.command).run(args) or 0)

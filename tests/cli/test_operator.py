@@ -107,6 +107,18 @@ def test_config_is_found_from_a_subfolder(project: Path) -> None:
     assert "INFO using ../../firestream.toml (the nearest firestream.toml above the current folder)" in done.stderr
 
 
+def test_a_file_named_above_is_not_announced_as_found(project: Path) -> None:
+    """`-f ../firestream.toml` or $FIRESTREAM_FILE names the file: no 'the nearest ... above' line."""
+    sub = project / "a"
+    sub.mkdir()
+    for done in (firestream("-f", "../firestream.toml", "validate", cwd=sub),
+                 firestream("validate", "-f", "..", cwd=sub),
+                 firestream("validate", cwd=sub, env={"FIRESTREAM_FILE": "../firestream.toml"})):
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(os.path.join("..", "firestream.toml") + " is valid")
+        assert "nearest" not in done.stderr
+
+
 def test_discovery_stops_at_the_repository_root(tmp_path: Path) -> None:
     (tmp_path / "firestream.toml").write_text('[deployments.generic]\nchart = "x/y"\n')
     inner = tmp_path / "repo" / "sub"
