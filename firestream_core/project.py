@@ -1366,11 +1366,36 @@ class Project:
         """
         from firestream_core.deploy.saved import saved_plan, write_saved
 
+        self._refuse_overwriting_its_files(path)
         saved = saved_plan(plan, config=self.path, include_deps=include_deps, environment=self.config.environment,
                            cluster=self.cluster_identity(), set_keys=self.set_keys,
                            values_files=self._values_files_relative())
         write_saved(saved, path)
         return saved
+
+    def _refuse_overwriting_its_files(self, path: str | os.PathLike[str]) -> None:
+        """Refuse a plan file that is one of the files the project reads (``plan --out
+        firestream.toml``: the config would be replaced by the plan, and lost).
+
+        :raises FirestreamError: naming the file and what it is to the project.
+        """
+        from firestream_core.errors import FirestreamError
+
+        key = os.path.realpath  # the paths below are as loaded: absolute, or relative to here as given
+        ours: dict[str, str] = {key(self.path): "the project file"}
+        backend = self.state_backend()
+        for attr, what in (("path", "the state file"), ("journal", "the state's journal")):
+            if isinstance(getattr(backend, attr, None), Path):
+                ours.setdefault(key(getattr(backend, attr)), what)
+        for chart in self.charts:
+            for f in chart.chart_info.values_files:
+                ours.setdefault(key(f), f"a values file of release '{chart.chart_info.name}'")
+        for f in self.values_files:
+            ours.setdefault(key(f), "a --values file")
+        theirs = ours.get(key(path))
+        if theirs is not None:
+            raise FirestreamError(f"cannot write the plan to {path}: it is {theirs}, which the plan file "
+                                  "would replace", hint="name another file: firestream plan --out FILE")
 
     def check_saved_target(self, saved: SavedPlan, plan_file: str | os.PathLike[str] = "PLAN", *,
                            flags: Iterable[str] = ()) -> None:
