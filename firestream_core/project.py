@@ -1373,14 +1373,10 @@ class Project:
         write_saved(saved, path)
         return saved
 
-    def _refuse_overwriting_its_files(self, path: str | os.PathLike[str]) -> None:
-        """Refuse a plan file that is one of the files the project reads (``plan --out
-        firestream.toml``: the config would be replaced by the plan, and lost).
-
-        :raises FirestreamError: naming the file and what it is to the project.
-        """
-        from firestream_core.errors import FirestreamError
-
+    def _files_read(self) -> dict[str, str]:
+        """The files the project reads, by real path, each with what it is: the project file, the
+        state file and its journal, the releases' values files, the ``--values`` files. What a
+        command writes (``plan --out``, ``template --output-dir``) must never replace one."""
         key = os.path.realpath  # the paths below are as loaded: absolute, or relative to here as given
         ours: dict[str, str] = {key(self.path): "the project file"}
         backend = self.state_backend()
@@ -1392,7 +1388,17 @@ class Project:
                 ours.setdefault(key(f), f"a values file of release '{chart.chart_info.name}'")
         for f in self.values_files:
             ours.setdefault(key(f), "a --values file")
-        theirs = ours.get(key(path))
+        return ours
+
+    def _refuse_overwriting_its_files(self, path: str | os.PathLike[str]) -> None:
+        """Refuse a plan file that is one of the files the project reads (``plan --out
+        firestream.toml``: the config would be replaced by the plan, and lost).
+
+        :raises FirestreamError: naming the file and what it is to the project.
+        """
+        from firestream_core.errors import FirestreamError
+
+        theirs = self._files_read().get(os.path.realpath(path))
         if theirs is not None:
             raise FirestreamError(f"cannot write the plan to {path}: it is {theirs}, which the plan file "
                                   "would replace", hint="name another file: firestream plan --out FILE")
@@ -1994,9 +2000,20 @@ class Project:
         from firestream_core.plugin.helpers import add_chart_repository
 
         folder = _output_folder(output_dir) if output_dir is not None else None  # before any helm call
+        wanted = set(targets) if targets is not None else None
+        if folder is not None:  # a values file named like a release (values/api.yaml) is not replaced
+            ours = self._files_read()
+            for name in self.graph().order():
+                target = folder / f"{name}.yaml"
+                if (wanted is None or name in wanted) and os.path.realpath(target) in ours:
+                    from firestream_core.errors import FirestreamError
+
+                    raise FirestreamError(
+                        f"template: cannot write {target}: it is {ours[os.path.realpath(target)]}, which the "
+                        f"manifest of release '{name}' would replace",
+                        hint="pass --output-dir a folder of its own")
         _, helm, kubectl = self.tools()
         repos = self.repositories()
-        wanted = set(targets) if targets is not None else None
         desired = self.desired_states(helm=helm, kubectl=kubectl, names=wanted)  # what apply deploys
         out: dict[str, str] = {}
         for name in self.graph().order():

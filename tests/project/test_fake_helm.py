@@ -1242,6 +1242,24 @@ def test_template_output_dir_that_cannot_be_made_is_named_before_any_helm_call(e
     assert fake_helm.calls() == []
 
 
+def test_template_output_dir_never_replaces_a_values_file_named_like_a_release(env, fake_helm, capsys):
+    """``template --output-dir values`` wrote the manifest of release 'web' over values/web.yaml,
+    the release's own values file: refused before any helm call, the file left as it was."""
+    path = env.write(block("web", extra='values_files = ["values/web.yaml"]\n'), block("db"))
+    (env.dir / "values").mkdir()
+    (env.dir / "values" / "web.yaml").write_text("message: mine\n")
+    fake_helm.reset_calls()
+    assert main(["template", "--output-dir", str(env.dir / "values"), "-f", str(path), *env.flags]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == (f"error: template: cannot write {env.dir / 'values' / 'web.yaml'}: it is a "
+                                   "values file of release 'web', which the manifest of release 'web' would replace")
+    assert (env.dir / "values" / "web.yaml").read_text() == "message: mine\n"
+    assert not (env.dir / "values" / "db.yaml").exists() and fake_helm.calls() == []
+    assert main(["template", "--output-dir", str(env.dir / "values"), "--target", "db", "-f", str(path),
+                 *env.flags]) == 0  # a file no other is
+    assert (env.dir / "values" / "db.yaml").exists()
+
+
 def test_template_output_file_that_was_there_is_made_private(env, fake_helm):
     """A ``web.yaml`` left readable by all (0644) by an earlier tool kept that mode, and the
     rendered manifest, sensitive values included, was written into it."""
