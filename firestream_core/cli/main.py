@@ -505,7 +505,7 @@ def _run_command(argv: list[str], one_shot: bool) -> int:
         log = setup_logging(args.verbose, args.quiet)
         if args.file_found_above:
             log.info("using %s (the nearest %s above the current folder)", args.file, CONFIG_NAME)
-        with sigterm_as_interrupt() as sigterm:
+        with sigterm_as_interrupt() as sigterm, _stdout_may_go_away(args.command):
             result = int(load_command(args.command).run(args) or 0)
         # an apply that took the SIGTERM in its scheduler returns 130 like for Ctrl-C
         return EXIT_TERMINATED if sigterm.received and result == EXIT_INTERRUPTED else result
@@ -557,6 +557,64 @@ def _two_is_an_answer(argv: list[str]) -> bool:
         return True
     names = (a.split("=", 1)[0] for a in argv)
     return any(len(name) >= len("--de") and flag.startswith(name) for name in names)
+
+
+CHANGING_COMMANDS = frozenset({"apply", "destroy", "rollback", "import", "test", "state", "new"})
+"""Commands that change the cluster, the state or files: a closed stdout must not stop them."""
+
+
+class _StdoutGoneIsDevnull:
+    """``sys.stdout`` while a command that changes things runs: the reader going away
+    (``firestream apply --yes | head``) turns the rest of the output into nothing instead of
+    raising ``BrokenPipeError`` where the command happens to print - which stopped an apply
+    after its plan (nothing applied, exit 0) or lost its exit code after the summary (a failed
+    apply exiting 0). The run goes on and its exit code stands."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return int(self._stream.write(text))
+            except BrokenPipeError:
+                self._went_away()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._went_away()
+
+    def _went_away(self) -> None:
+        self.gone = True
+        devnull = os.open(os.devnull, os.O_WRONLY)  # what is still buffered goes there, at exit too
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _stdout_may_go_away(command: str) -> Iterator[None]:
+    """For :data:`CHANGING_COMMANDS`, ``sys.stdout`` is :class:`_StdoutGoneIsDevnull` while
+    the block runs; a read command keeps stopping at a closed pipe (exit 0, nothing lost)."""
+    stream = sys.stdout
+    if command not in CHANGING_COMMANDS or stream is None:
+        yield
+        return
+    sys.stdout = _StdoutGoneIsDevnull(stream)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if isinstance(sys.stdout, _StdoutGoneIsDevnull):
+            sys.stdout = stream
 
 
 def _verbose_requested(argv: list[str]) -> bool:

@@ -359,6 +359,27 @@ def test_refuses_without_yes_off_a_terminal(env, fake_helm, monkeypatch, capsys)
     assert applied_upgrades(fake_helm) == [] and fake_helm.releases() == []
 
 
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_reader_that_goes_away_neither_stops_an_apply_nor_hides_its_exit_code(env, fake_helm, fails):
+    """``firestream apply --yes | head -1``: the closed pipe raised BrokenPipeError at the plan's
+    print (nothing applied, exit 0) or at the summary's (a failed apply exiting 0)."""
+    path = env.write(block("a"), block("b", ("a",)))
+    if fails:
+        fake_helm.fail_on("b", "upgrade", "boom")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader went away: every write to the pipe is EPIPE
+    saved = sys.stdout
+    with open(write_end, "w", buffering=1) as closed:  # line buffered: the first line fails
+        sys.stdout = closed
+        try:
+            code = main(["apply", "--yes", "-f", str(path), *env.flags])
+        finally:
+            sys.stdout = saved
+    assert code == (1 if fails else 0)
+    assert fake_helm.release("a") is not None  # the run went on after its plan was printed
+    assert (fake_helm.release("b") is None) is fails
+
+
 def test_detailed_exitcode(env, capsys):
     path = env.write(block("a"))
     flags = ["-f", str(path), *env.flags]
