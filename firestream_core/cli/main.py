@@ -505,7 +505,7 @@ def _run_command(argv: list[str], one_shot: bool) -> int:
         log = setup_logging(args.verbose, args.quiet)
         if args.file_found_above:
             log.info("using %s (the nearest %s above the current folder)", args.file, CONFIG_NAME)
-        with sigterm_as_interrupt() as sigterm, _stdout_may_go_away(args.command):
+        with sigterm_as_interrupt() as sigterm, _stdout_may_go_away():
             result = int(load_command(args.command).run(args) or 0)
         # an apply that took the SIGTERM in its scheduler returns 130 like for Ctrl-C
         return EXIT_TERMINATED if sigterm.received and result == EXIT_INTERRUPTED else result
@@ -516,9 +516,8 @@ def _run_command(argv: list[str], one_shot: bool) -> int:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (``firestream plugins --json | head``): not an
-        # error of ours. Point stdout at devnull so the interpreter's final
-        # flush does not raise again.
+        # The reader went away before the command ran (usage, --help): not an error of
+        # ours. Point stdout at devnull so the interpreter's final flush does not raise again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
@@ -559,16 +558,13 @@ def _two_is_an_answer(argv: list[str]) -> bool:
     return any(len(name) >= len("--de") and flag.startswith(name) for name in names)
 
 
-CHANGING_COMMANDS = frozenset({"apply", "destroy", "rollback", "import", "test", "state", "new"})
-"""Commands that change the cluster, the state or files: a closed stdout must not stop them."""
-
-
 class _StdoutGoneIsDevnull:
-    """``sys.stdout`` while a command that changes things runs: the reader going away
-    (``firestream apply --yes | head``) turns the rest of the output into nothing instead of
-    raising ``BrokenPipeError`` where the command happens to print - which stopped an apply
-    after its plan (nothing applied, exit 0) or lost its exit code after the summary (a failed
-    apply exiting 0). The run goes on and its exit code stands."""
+    """``sys.stdout`` while a command runs: the reader going away (``firestream apply --yes |
+    head``, ``plan --detailed-exitcode | grep -q web``) turns the rest of the output into nothing
+    instead of raising ``BrokenPipeError`` where the command happens to print - which stopped an
+    apply after its plan (nothing applied, exit 0), lost a failed apply's exit code after its
+    summary, and made ``plan --detailed-exitcode`` or ``drift`` answer 0 ("no changes"). The
+    command goes on and its exit code stands."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -602,11 +598,10 @@ class _StdoutGoneIsDevnull:
 
 
 @contextmanager
-def _stdout_may_go_away(command: str) -> Iterator[None]:
-    """For :data:`CHANGING_COMMANDS`, ``sys.stdout`` is :class:`_StdoutGoneIsDevnull` while
-    the block runs; a read command keeps stopping at a closed pipe (exit 0, nothing lost)."""
+def _stdout_may_go_away() -> Iterator[None]:
+    """``sys.stdout`` is :class:`_StdoutGoneIsDevnull` while the block runs."""
     stream = sys.stdout
-    if command not in CHANGING_COMMANDS or stream is None:
+    if stream is None:
         yield
         return
     sys.stdout = _StdoutGoneIsDevnull(stream)  # type: ignore[assignment]

@@ -380,6 +380,22 @@ def test_a_reader_that_goes_away_neither_stops_an_apply_nor_hides_its_exit_code(
     assert (fake_helm.release("b") is None) is fails
 
 
+def test_a_reader_that_goes_away_does_not_turn_plans_answer_into_no_changes(env, fake_helm):
+    """``firestream plan --detailed-exitcode | grep -q web``: a closed pipe made plan exit 0,
+    "no changes", while the plan had changes."""
+    path = env.write(block("a"), block("b", ("a",)))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    saved = sys.stdout
+    with open(write_end, "w", buffering=1) as closed:
+        sys.stdout = closed
+        try:
+            code = main(["plan", "--detailed-exitcode", "-f", str(path), *env.flags])
+        finally:
+            sys.stdout = saved
+    assert code == 2
+
+
 def test_detailed_exitcode(env, capsys):
     path = env.write(block("a"))
     flags = ["-f", str(path), *env.flags]
