@@ -770,11 +770,16 @@ class Project:
         for chart in self.charts:
             info = chart.chart_info
             try:
-                own = self.config.release(info.name).labels
+                release = self.config.release(info.name)
             except KeyError:
-                own = None
-            out[info.name] = release_labels(own, self.config.defaults.labels, name=info.name,
-                                            namespace=info.namespace_name, chart=info.chart or "",
+                release = None
+            # a local chart given as `path`: the path as written (as a `chart = "./x"` is), never
+            # "" - `-l chart!=charts/db` would otherwise select the release it means to leave out
+            label = info.chart or (release.path if release is not None and release.path else None) \
+                or (str(info.path) if info.path is not None else "")
+            out[info.name] = release_labels(release.labels if release is not None else None,
+                                            self.config.defaults.labels, name=info.name,
+                                            namespace=info.namespace_name, chart=label,
                                             chart_type=chart.chart_type)
         return out
 
@@ -1367,11 +1372,42 @@ class Project:
         """
         from firestream_core.deploy.saved import saved_plan, write_saved
 
+        self._refuse_overwriting_its_files(path)
         saved = saved_plan(plan, config=self.path, include_deps=include_deps, environment=self.config.environment,
                            cluster=self.cluster_identity(), set_keys=self.set_keys,
                            values_files=self._values_files_relative())
         write_saved(saved, path)
         return saved
+
+    def _files_read(self) -> dict[str, str]:
+        """The files the project reads, by real path, each with what it is: the project file, the
+        state file and its journal, the releases' values files, the ``--values`` files. What a
+        command writes (``plan --out``, ``template --output-dir``) must never replace one."""
+        key = os.path.realpath  # the paths below are as loaded: absolute, or relative to here as given
+        ours: dict[str, str] = {key(self.path): "the project file"}
+        backend = self.state_backend()
+        for attr, what in (("path", "the state file"), ("journal", "the state's journal")):
+            if isinstance(getattr(backend, attr, None), Path):
+                ours.setdefault(key(getattr(backend, attr)), what)
+        for chart in self.charts:
+            for f in chart.chart_info.values_files:
+                ours.setdefault(key(f), f"a values file of release '{chart.chart_info.name}'")
+        for f in self.values_files:
+            ours.setdefault(key(f), "a --values file")
+        return ours
+
+    def _refuse_overwriting_its_files(self, path: str | os.PathLike[str]) -> None:
+        """Refuse a plan file that is one of the files the project reads (``plan --out
+        firestream.toml``: the config would be replaced by the plan, and lost).
+
+        :raises FirestreamError: naming the file and what it is to the project.
+        """
+        from firestream_core.errors import FirestreamError
+
+        theirs = self._files_read().get(os.path.realpath(path))
+        if theirs is not None:
+            raise FirestreamError(f"cannot write the plan to {path}: it is {theirs}, which the plan file "
+                                  "would replace", hint="name another file: firestream plan --out FILE")
 
     def check_saved_target(self, saved: SavedPlan, plan_file: str | os.PathLike[str] = "PLAN", *,
                            flags: Iterable[str] = ()) -> None:
@@ -1971,9 +2007,20 @@ class Project:
         from firestream_core.plugin.helpers import add_chart_repository
 
         folder = _output_folder(output_dir) if output_dir is not None else None  # before any helm call
+        wanted = set(targets) if targets is not None else None
+        if folder is not None:  # a values file named like a release (values/api.yaml) is not replaced
+            ours = self._files_read()
+            for name in self.graph().order():
+                target = folder / f"{name}.yaml"
+                if (wanted is None or name in wanted) and os.path.realpath(target) in ours:
+                    from firestream_core.errors import FirestreamError
+
+                    raise FirestreamError(
+                        f"template: cannot write {target}: it is {ours[os.path.realpath(target)]}, which the "
+                        f"manifest of release '{name}' would replace",
+                        hint="pass --output-dir a folder of its own")
         _, helm, kubectl = self.tools()
         repos = self.repositories()
-        wanted = set(targets) if targets is not None else None
         desired = self.desired_states(helm=helm, kubectl=kubectl, names=wanted)  # what apply deploys
         out: dict[str, str] = {}
         for name in self.graph().order():

@@ -225,7 +225,10 @@ def merge_globals(args: argparse.Namespace) -> argparse.Namespace:
     for key in ("sub_verbose", "sub_disable_plugin"):
         if hasattr(args, key):
             delattr(args, key)
+    # found by the walk up from the current folder: neither -f nor $FIRESTREAM_FILE named it
+    args.file_found_above = args.file is None and not os.environ.get(FILE_ENV)
     args.file = find_project_file(args.file)
+    args.file_found_above = args.file_found_above and os.path.dirname(args.file).startswith("..")
     if args.environment is None:
         args.environment = os.environ.get(ENVIRONMENT_ENV) or None
     if args.color is None:
@@ -295,6 +298,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         command = None
     parser = build_parser(command)
     args, extra = parser.parse_known_args(argv)
+    if args.command is not None and args.command != command:
+        # find_command guessed another word: a global flag argparse takes abbreviated (`--env prod
+        # plan`, whose value it skipped as a flag of no value). Parse again with the command's own
+        # options, or it would run without them.
+        parser = build_parser(args.command)
+        args, extra = parser.parse_known_args(argv)
     sub = getattr(args, "_subparser", None)
     if extra:
         # the subcommand's own usage, not the top-level one
@@ -308,7 +317,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 EXIT_USAGE = 2
-"""A usage error (unknown command or option, bad value) without ``--detailed-exitcode``."""
+"""A usage error (unknown command or option, bad value); 1 instead where 2 is an answer
+(``--detailed-exitcode``, ``drift``)."""
 EXIT_CHANGES = 2
 """``--detailed-exitcode``: the plan has changes (plan, diff) or changes were applied (apply)."""
 
@@ -493,9 +503,9 @@ def _run_command(argv: list[str], one_shot: bool) -> int:
         from firestream_core.cli.logs import setup_logging
 
         log = setup_logging(args.verbose, args.quiet)
-        if os.path.basename(args.file) == CONFIG_NAME and os.path.dirname(args.file).startswith(".."):
+        if args.file_found_above:
             log.info("using %s (the nearest %s above the current folder)", args.file, CONFIG_NAME)
-        with sigterm_as_interrupt() as sigterm:
+        with sigterm_as_interrupt() as sigterm, _stdout_may_go_away():
             result = int(load_command(args.command).run(args) or 0)
         # an apply that took the SIGTERM in its scheduler returns 130 like for Ctrl-C
         return EXIT_TERMINATED if sigterm.received and result == EXIT_INTERRUPTED else result
@@ -506,17 +516,16 @@ def _run_command(argv: list[str], one_shot: bool) -> int:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (``firestream plugins --json | head``): not an
-        # error of ours. Point stdout at devnull so the interpreter's final
-        # flush does not raise again.
+        # The reader went away before the command ran (usage, --help): not an error of
+        # ours. Point stdout at devnull so the interpreter's final flush does not raise again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except SystemExit as exc:  # argparse and --help
         code = exc.code
         code = code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
-        if code == EXIT_USAGE and "--detailed-exitcode" in argv:
-            return 1  # 2 means "changes" there: a usage error must not look like one
+        if code == EXIT_USAGE and _two_is_an_answer(argv):
+            return 1  # 2 means "changes" (or "drifted") there: a usage error must not look like one
         return code
     except BaseException as exc:
         from firestream_core.errors import FirestreamError
@@ -536,6 +545,71 @@ def _run_command(argv: list[str], one_shot: bool) -> int:
             None if verbose else "run again with -v for the traceback",
         )
         return 1
+
+
+def _two_is_an_answer(argv: list[str]) -> bool:
+    """Exit code 2 is the command's answer, not a usage error: ``--detailed-exitcode``'s
+    "changes" (also written as argparse's abbreviation, ``--detailed``) and ``drift``'s
+    "something drifted"."""
+    flag = "--detailed-exitcode"
+    if find_command(argv) == "drift":
+        return True
+    names = (a.split("=", 1)[0] for a in argv)
+    return any(len(name) >= len("--de") and flag.startswith(name) for name in names)
+
+
+class _StdoutGoneIsDevnull:
+    """``sys.stdout`` while a command runs: the reader going away (``firestream apply --yes |
+    head``, ``plan --detailed-exitcode | grep -q web``) turns the rest of the output into nothing
+    instead of raising ``BrokenPipeError`` where the command happens to print - which stopped an
+    apply after its plan (nothing applied, exit 0), lost a failed apply's exit code after its
+    summary, and made ``plan --detailed-exitcode`` or ``drift`` answer 0 ("no changes"). The
+    command goes on and its exit code stands."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return int(self._stream.write(text))
+            except BrokenPipeError:
+                self._went_away()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._went_away()
+
+    def _went_away(self) -> None:
+        self.gone = True
+        devnull = os.open(os.devnull, os.O_WRONLY)  # what is still buffered goes there, at exit too
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _stdout_may_go_away() -> Iterator[None]:
+    """``sys.stdout`` is :class:`_StdoutGoneIsDevnull` while the block runs."""
+    stream = sys.stdout
+    if stream is None:
+        yield
+        return
+    sys.stdout = _StdoutGoneIsDevnull(stream)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if isinstance(sys.stdout, _StdoutGoneIsDevnull):
+            sys.stdout = stream
 
 
 def _verbose_requested(argv: list[str]) -> bool:

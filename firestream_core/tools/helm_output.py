@@ -151,13 +151,20 @@ def parse_test_suite(stdout: str) -> Iterable[TestResult]:
 def parse_list(stdout: str) -> list[InstalledRelease]:
     """``helm list --output json``: one :class:`InstalledRelease` per release."""
     data = parse_json(stdout, "list") or []
+    if not isinstance(data, list) or not all(isinstance(item, Mapping) for item in data):
+        raise HelmCommandError("helm list printed JSON that is not a list of releases")
     out = []
     for item in data:
+        try:
+            revision = int(item.get("revision") or 0)
+        except (TypeError, ValueError):
+            raise HelmCommandError(f"helm list printed a revision that is not a number for release "
+                                   f"{str(item.get('name', ''))!r}") from None
         out.append(
             InstalledRelease(
                 name=str(item.get("name", "")),
                 namespace=str(item.get("namespace", "")),
-                revision=int(item.get("revision") or 0),
+                revision=revision,
                 status=str(item.get("status", "")),
                 chart=str(item.get("chart", "")),
                 app_version=str(item.get("app_version", "") or ""),

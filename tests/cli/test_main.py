@@ -276,6 +276,15 @@ def test_global_flags_before_and_after_are_merged(monkeypatch) -> None:
     assert not any(k.startswith("sub_") for k in vars(e))
 
 
+def test_an_abbreviated_global_flag_before_the_command_keeps_the_commands_options() -> None:
+    """argparse takes `--env` for `--environment`: `firestream --env prod plan --target web` ran
+    plan without its options (an AttributeError) or refused `--target`."""
+    a = parse_args(["--env", "prod", "plan", "--target", "web"])
+    assert (a.command, a.environment, a.targets) == ("plan", "prod", ["web"])
+    b = parse_args(["--kubeconf", "kc", "graph", "--format", "dot"])
+    assert (b.command, b.kubeconfig, b.format) == ("graph", "kc", "dot")
+
+
 def test_helm_binary_flag_and_environment(monkeypatch) -> None:
     monkeypatch.setenv("FIRESTREAM_HELM_BINARY", "/opt/helm4")
     assert parse_args(["graph"]).helm_binary == "/opt/helm4"

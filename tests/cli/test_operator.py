@@ -72,6 +72,16 @@ def test_usage_error_with_detailed_exitcode_is_1_not_2(project: Path, command: s
     assert "unrecognized arguments: --no-such-flag" in done.stderr
 
 
+@pytest.mark.parametrize("argv", [["drift", "--jsn"], ["drift", "--target"],
+                                  ["plan", "--detailed", "--no-such-flag"]])
+def test_usage_error_where_2_is_an_answer_is_1(project: Path, argv: list[str]) -> None:
+    """drift's 2 is "drifted", and argparse takes --detailed for --detailed-exitcode: a usage
+    error there exits 1, never read by a script as drift or changes."""
+    done = firestream(*argv, cwd=project)
+    assert done.returncode == 1, done.stderr
+    assert f"usage: firestream {argv[0]}" in done.stderr
+
+
 def test_usage_error_without_detailed_exitcode_is_2(project: Path) -> None:
     done = firestream("plan", "--no-such-flag", cwd=project)
     assert done.returncode == 2
@@ -95,6 +105,18 @@ def test_config_is_found_from_a_subfolder(project: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(os.path.join("..", "..", "firestream.toml") + " is valid: 4 releases")
     assert "INFO using ../../firestream.toml (the nearest firestream.toml above the current folder)" in done.stderr
+
+
+def test_a_file_named_above_is_not_announced_as_found(project: Path) -> None:
+    """`-f ../firestream.toml` or $FIRESTREAM_FILE names the file: no 'the nearest ... above' line."""
+    sub = project / "a"
+    sub.mkdir()
+    for done in (firestream("-f", "../firestream.toml", "validate", cwd=sub),
+                 firestream("validate", "-f", "..", cwd=sub),
+                 firestream("validate", cwd=sub, env={"FIRESTREAM_FILE": "../firestream.toml"})):
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(os.path.join("..", "firestream.toml") + " is valid")
+        assert "nearest" not in done.stderr
 
 
 def test_discovery_stops_at_the_repository_root(tmp_path: Path) -> None:
@@ -153,6 +175,24 @@ def test_labels_and_selectors_pick_releases(project: Path) -> None:
     assert p.select([], ["name=api"], include_dependents=True) == ["api", "web"]
     assert p.select(["db"], ["tier=cache"]) == ["db", "cache"]
     assert p.select([], []) is None
+
+
+def test_the_chart_label_of_a_local_chart_is_its_path_as_written(tmp_path: Path) -> None:
+    """A release of a local chart given as `path` has its path as the `chart` label, not "":
+    `-l chart!=charts/db` (destroy everything but the database) must leave 'db' out."""
+    from firestream_core.project import Project
+
+    (tmp_path / ".git").mkdir()
+    for name in ("db", "web"):
+        chart = tmp_path / "charts" / name
+        (chart / "templates").mkdir(parents=True)
+        (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n")
+    (tmp_path / "firestream.toml").write_text('[[deployments.generic]]\nname = "db"\npath = "charts/db"\n\n'
+                                              '[[deployments.generic]]\nname = "web"\nchart = "./charts/web"\n')
+    p = Project.load(tmp_path)
+    assert p.labels()["db"]["chart"] == "charts/db" and p.labels()["web"]["chart"] == "./charts/web"
+    assert p.select([], ["chart!=charts/db"]) == ["web"]
+    assert p.select([], ["chart=charts/db"]) == ["db"]
 
 
 @pytest.mark.parametrize(

@@ -88,3 +88,57 @@ def test_an_off_servicemonitor_says_nothing(tmp_path: Path) -> None:
         """)
     r = firestream(*NO_CLUSTER, "validate", cwd=project)
     assert (r.returncode, r.stdout) == (0, "firestream.toml is valid: 1 release in 1 level\n")
+
+
+def test_a_secret_a_plugin_puts_in_a_note_is_hidden_as_in_the_plan(tmp_path: Path, monkeypatch, capsys) -> None:
+    """validate prints the plugins' notes; a secret value in one is '***', as plan shows it."""
+    from typing import Any, ClassVar
+
+    import attrs
+
+    from firestream_core.cli.main import main
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin import manager as plugin_manager
+    from firestream_core.plugin.helpers import value_of
+    from firestream_core.plugin.markers import hookimpl
+
+    secret = "validate-note-s3cret"
+
+    @attrs.define
+    class LeakyChart(HelmChart):
+        chart_type: ClassVar[str] = "leaky"
+
+        @classmethod
+        def default(cls) -> LeakyChart:
+            return cls(ChartInfo(name="leaky", chart="x/leaky"))
+
+    class Leaky:
+        FIRESTREAM_PLUGIN_API = 1
+
+        @hookimpl
+        def register_chart_types(self, register: Any) -> None:
+            register(ChartType(name="leaky", chart_class=LeakyChart))
+
+        @hookimpl
+        def contribute_values(self, chart: HelmChart, context: Any) -> None:
+            context.note(f"the password is {value_of(chart, context, 'auth.password')}")
+            context.refuse(f"refused with {value_of(chart, context, 'auth.password')}")
+
+    real = plugin_manager.get_plugin_manager
+    monkeypatch.setattr(plugin_manager, "get_plugin_manager",
+                        lambda **kw: real(**kw, load_entry_points=False, extra_plugins=[Leaky()]))
+    monkeypatch.setenv("LEAKY_PASSWORD", secret)
+    project = _write(tmp_path, """
+        [repositories]
+        x = "https://charts.example.com/x"
+
+        [[deployments.leaky]]
+        name = "app"
+        [deployments.leaky.secret_values]
+        auth.password = { env = "LEAKY_PASSWORD" }
+        """)
+    for extra in ([], ["--json"]):
+        assert main(["validate", "-f", str(project / "firestream.toml"), *NO_CLUSTER, *extra]) == 0
+        out, err = capsys.readouterr()
+        assert secret not in out + err
+        assert "the password is ***" in out and "refused with ***" in out

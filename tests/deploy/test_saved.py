@@ -212,3 +212,33 @@ def test_the_plan_after_the_prompt_must_refuse_exactly_what_the_plan_shown_refus
     assert str(caught.value) == (
         "refusing to apply the plan shown: release 'a': the plan shown refused it, now it is not refused; "
         "release 'b': the plan shown did not refuse it, now it is refused")
+
+
+def test_a_plan_file_is_never_written_over_a_file_the_project_reads(tmp_path: Path, monkeypatch) -> None:
+    """``plan --out firestream.toml`` replaced the project file with the plan (the config lost);
+    so would a values file or the state file. Each is refused, naming what it is, and left as it was."""
+    from firestream_core.project import Project
+
+    (tmp_path / ".git").mkdir()
+    config = ('[repositories]\nx = "https://charts.example.com/x"\n\n'
+              '[[deployments.generic]]\nname = "a"\nchart = "x/app"\nvalues_files = ["values/a.yaml"]\n')
+    (tmp_path / "firestream.toml").write_text(config)
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values" / "a.yaml").write_text("message: one\n")
+    (tmp_path / "extra.yaml").write_text("b: 2\n")
+    (tmp_path / ".firestream").mkdir()
+    (tmp_path / ".firestream" / "state.json").write_text("{}")
+    monkeypatch.chdir(tmp_path / "values")  # paths as an operator in a subfolder types them
+    project = Project.load("../firestream.toml", values_files=["../extra.yaml"])
+    plan = make_plan(project.charts, [], State(), project_dir=tmp_path)
+    for target, what in (("../firestream.toml", "the project file"),
+                         ("a.yaml", "a values file of release 'a'"),
+                         (str(tmp_path / "extra.yaml"), "a --values file"),
+                         ("../.firestream/state.json", "the state file")):
+        before = Path(target).read_text()
+        with pytest.raises(FirestreamError) as caught:
+            project.save_plan(plan, target)
+        assert str(caught.value) == f"cannot write the plan to {target}: it is {what}, which the plan file would replace"
+        assert Path(target).read_text() == before
+    project.save_plan(plan, "../a.plan")  # any other file
+    assert read_saved(tmp_path / "a.plan").releases[0].name == "a"

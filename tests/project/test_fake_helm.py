@@ -359,6 +359,43 @@ def test_refuses_without_yes_off_a_terminal(env, fake_helm, monkeypatch, capsys)
     assert applied_upgrades(fake_helm) == [] and fake_helm.releases() == []
 
 
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_reader_that_goes_away_neither_stops_an_apply_nor_hides_its_exit_code(env, fake_helm, fails):
+    """``firestream apply --yes | head -1``: the closed pipe raised BrokenPipeError at the plan's
+    print (nothing applied, exit 0) or at the summary's (a failed apply exiting 0)."""
+    path = env.write(block("a"), block("b", ("a",)))
+    if fails:
+        fake_helm.fail_on("b", "upgrade", "boom")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader went away: every write to the pipe is EPIPE
+    saved = sys.stdout
+    with open(write_end, "w", buffering=1) as closed:  # line buffered: the first line fails
+        sys.stdout = closed
+        try:
+            code = main(["apply", "--yes", "-f", str(path), *env.flags])
+        finally:
+            sys.stdout = saved
+    assert code == (1 if fails else 0)
+    assert fake_helm.release("a") is not None  # the run went on after its plan was printed
+    assert (fake_helm.release("b") is None) is fails
+
+
+def test_a_reader_that_goes_away_does_not_turn_plans_answer_into_no_changes(env, fake_helm):
+    """``firestream plan --detailed-exitcode | grep -q web``: a closed pipe made plan exit 0,
+    "no changes", while the plan had changes."""
+    path = env.write(block("a"), block("b", ("a",)))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    saved = sys.stdout
+    with open(write_end, "w", buffering=1) as closed:
+        sys.stdout = closed
+        try:
+            code = main(["plan", "--detailed-exitcode", "-f", str(path), *env.flags])
+        finally:
+            sys.stdout = saved
+    assert code == 2
+
+
 def test_detailed_exitcode(env, capsys):
     path = env.write(block("a"))
     flags = ["-f", str(path), *env.flags]
@@ -1242,6 +1279,24 @@ def test_template_output_dir_that_cannot_be_made_is_named_before_any_helm_call(e
     assert fake_helm.calls() == []
 
 
+def test_template_output_dir_never_replaces_a_values_file_named_like_a_release(env, fake_helm, capsys):
+    """``template --output-dir values`` wrote the manifest of release 'web' over values/web.yaml,
+    the release's own values file: refused before any helm call, the file left as it was."""
+    path = env.write(block("web", extra='values_files = ["values/web.yaml"]\n'), block("db"))
+    (env.dir / "values").mkdir()
+    (env.dir / "values" / "web.yaml").write_text("message: mine\n")
+    fake_helm.reset_calls()
+    assert main(["template", "--output-dir", str(env.dir / "values"), "-f", str(path), *env.flags]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == (f"error: template: cannot write {env.dir / 'values' / 'web.yaml'}: it is a "
+                                   "values file of release 'web', which the manifest of release 'web' would replace")
+    assert (env.dir / "values" / "web.yaml").read_text() == "message: mine\n"
+    assert not (env.dir / "values" / "db.yaml").exists() and fake_helm.calls() == []
+    assert main(["template", "--output-dir", str(env.dir / "values"), "--target", "db", "-f", str(path),
+                 *env.flags]) == 0  # a file no other is
+    assert (env.dir / "values" / "db.yaml").exists()
+
+
 def test_template_output_file_that_was_there_is_made_private(env, fake_helm):
     """A ``web.yaml`` left readable by all (0644) by an earlier tool kept that mode, and the
     rendered manifest, sensitive values included, was written into it."""
@@ -1490,6 +1545,33 @@ def test_what_changes_while_the_plan_is_read_at_the_prompt_is_refused_whole(env,
     assert main(["destroy", "-f", str(path), *env.flags]) == 1
     assert "error: refusing to destroy the plan shown: release 'b': the cluster changed" in capsys.readouterr().err
     assert fake_helm.call_log("uninstall") == []
+
+
+@pytest.mark.parametrize("command", [["apply"], ["destroy"], ["rollback", "a", "--to-revision", "1"]])
+def test_ctrl_d_at_the_prompt_cancels_as_a_no(env, fake_helm, monkeypatch, capsys, command):
+    """Ctrl-D at ``[y/N]`` (input() raising EOFError) is a no: 'Cancelled', exit 1, nothing
+    changed; not an 'unexpected EOFError'."""
+    path = env.write(block("a", extra="[deployments.generic.values]\nmessage = 'one'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0
+    env.write(block("a", extra="[deployments.generic.values]\nmessage = 'two'\n"))
+    assert main(["apply", "--yes", "-f", str(path), *env.flags]) == 0  # revision 1 to roll back to
+    if command == ["apply"]:
+        env.write(block("a", extra="[deployments.generic.values]\nmessage = 'three'\n"))
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    capsys.readouterr()
+
+    def ctrl_d(question: str) -> str:
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", ctrl_d)
+    fake_helm.reset_calls()
+    assert main([*command, "-f", str(path), *env.flags]) == 1
+    out, err = capsys.readouterr()
+    assert "Cancelled: nothing was changed." in out
+    assert "unexpected" not in err and "error" not in err
+    assert applied_upgrades(fake_helm) == [] and fake_helm.call_log("uninstall") == []
+    assert fake_helm.call_log("rollback") == []
+    assert not (env.dir / ".firestream" / "lock").exists()
 
 
 def test_a_rollback_whose_revisions_move_at_the_prompt_is_refused(env, fake_helm, monkeypatch, capsys):

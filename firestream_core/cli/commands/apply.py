@@ -138,7 +138,11 @@ def confirm(question: str, args: argparse.Namespace, what: str) -> bool:
             f"refusing to {what} without confirmation: stdin is not a terminal",
             hint="pass --yes to confirm non-interactively",
         )
-    answer = input(f"{question} [y/N] ").strip().lower()
+    try:
+        answer = input(f"{question} [y/N] ").strip().lower()
+    except EOFError:  # Ctrl-D at the prompt (or the terminal went away): no answer is a no
+        print()
+        return False
     return answer in ("y", "yes")
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from firestream_core.model import HelmChart
     from firestream_core.plugin.manager import FirestreamPluginManager
+    from firestream_core.tools.redact import Redactor
 
 EXAMPLES = """
 firestream validate
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(dumps("validate", [], file=str(args.file), valid=False, problems=[problem.to_dict()]))
         return 1
     clashes: list[str] = []
+    redactor: Redactor | None = None
     if checked.charts is not None and checked.charts.secrets:
         from firestream_core.tools.redact import Redactor
         from firestream_core.tools.sensitivity import identifiers, name_clashes
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     for warning in clashes:  # a secret equal to a name is printed wherever that name is
         log.warning("%s", warning)
     levels = graph.levels()
-    notes = offline_notes(list(charts), manager, config.path.parent)
+    notes = offline_notes(list(charts), manager, config.path.parent, redactor=redactor)
     if want_json:
         print(dumps("validate", [
             {"name": c.chart_info.name, "namespace": c.chart_info.namespace_name, "chart_type": c.chart_type,
@@ -108,14 +110,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def offline_notes(
-    charts: list[HelmChart], manager: FirestreamPluginManager, project_dir: Path
+    charts: list[HelmChart], manager: FirestreamPluginManager, project_dir: Path, *,
+    redactor: Redactor | None = None,
 ) -> list[tuple[str, str]]:
     """``(release, note)`` for what the plugins say of each release from the config alone.
 
     Each plugin's ``contribute_values`` runs with ``context.offline`` (no helm, no
     kubectl): what needs the cluster is said as a condition
     (:func:`~firestream_core.plugin.helpers.needs_crd`). A hook that fails
-    offline only loses its notes (``plan`` runs it for real).
+    offline only loses its notes (``plan`` runs it for real). With ``redactor`` (the project's
+    secrets) a secret a plugin put in a note is hidden, as the plan hides it.
     """
     from firestream_core.errors import FirestreamError
 
@@ -130,7 +134,7 @@ def offline_notes(
 
         try:
             desired = desired_states([chart], manager=manager, project_dir=project_dir,
-                                     releases=releases, offline=True)[name]
+                                     releases=releases, offline=True, redactor=redactor)[name]
         except FirestreamError as exc:
             log.debug("release '%s': no offline notes: %s", name, exc)
             continue
