@@ -368,7 +368,7 @@ _converter = cattrs.Converter(forbid_extra_keys=False)
 def recovery_hint(source: str) -> str:
     """How to get going again with a damaged state (the file itself is never changed)."""
     return (
-        "the file was left untouched; 'firestream state show' reads it; restore it from a backup, "
+        "the file was left untouched (the error above names what is wrong in it); restore it from a backup, "
         "or move it aside to start from an empty state (the cluster keeps what is deployed: "
         "'firestream import deployment' adopts a release again)"
     )

@@ -88,7 +88,7 @@ def test_damaged_state_is_refused_before_any_cluster_call(
     for want in expect:
         assert want in line, err
     (hint,) = [x for x in err.splitlines() if x.startswith("hint:")]
-    assert "firestream" in hint and ("state show" in hint or "upgrade firestream" in hint), hint
+    assert ("restore it from a backup" in hint and "import deployment" in hint) or "upgrade firestream" in hint, hint
     assert fake_helm.calls() == [], "no helm call with a damaged state"
     assert state.read_bytes() == content and state.stat().st_mtime == 1_000_000_000
     assert sorted(p.name for p in (project / ".firestream").iterdir()) == ["state.json"]  # no lock left
