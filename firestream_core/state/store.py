@@ -634,8 +634,11 @@ class StateStore:
         """fdatasync the journal whenever lines were written since the last sync.
 
         The thread owns ``fd`` from then on: once the journal is compacted
-        away it closes it and ends.
+        away it closes it and ends. Its first sync also syncs the journal's folder, so the
+        journal this run may have made is on disk with its lines (a power cut would otherwise
+        lose the file, synced lines and all).
         """
+        folder_synced = False
         while True:
             with self._sync:
                 while not self._unsynced and self._journal_fd == fd:
@@ -646,6 +649,9 @@ class StateStore:
                 self._unsynced = False
             try:
                 os.fdatasync(fd)
+                if not folder_synced:
+                    _sync_folder(self.dir)
+                    folder_synced = True
             except OSError as exc:  # the lines stay in the kernel's hands; flush writes them all again
                 _log.warning("cannot sync the state journal %s: %s", self.journal, exc.strerror or exc)
 
@@ -736,7 +742,12 @@ def atomic_write(path: Path, text: str, *, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync ``folder``: the names made, replaced or removed in it are on disk."""
+    dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)
     finally:

@@ -153,6 +153,34 @@ def test_save_writes_through_fsync_and_leaves_no_temp_file(tmp_path, monkeypatch
     assert os.listdir(state_dir) == ["state.json"]
 
 
+def test_a_new_journal_is_synced_with_its_folder(tmp_path, monkeypatch):
+    """The journal a run makes is on disk with its lines: its folder is synced after the first
+    line (the file's own fdatasync alone would leave the new name in the page cache)."""
+    synced: list[str] = []
+    real_fsync, real_fdatasync = os.fsync, os.fdatasync
+    done = threading.Event()
+
+    def fsync(fd: int) -> None:
+        synced.append("fsync " + os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+        done.set()
+
+    def fdatasync(fd: int) -> None:
+        synced.append("fdatasync " + os.readlink(f"/proc/self/fd/{fd}"))
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    store = StateStore(tmp_path)
+    state = State()
+    state.record(entry("db"))
+    store.save_release(state, "data/db")
+    assert done.wait(5)
+    state_dir = str(tmp_path / ".firestream")
+    assert synced[:2] == [f"fdatasync {store.journal}", f"fsync {state_dir}"]
+    store.flush(state)
+
+
 def test_failed_rename_keeps_the_old_file_and_removes_the_temp_file(tmp_path, monkeypatch):
     store = StateStore(tmp_path)
     old = State()
