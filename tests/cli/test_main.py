@@ -384,6 +384,19 @@ def test_plugins_json_lists_broken_plugins_and_fails(fake_dists, capsys) -> None
     assert doc["disabled"] == ["defaults"]
 
 
+def test_plugins_lists_as_disabled_only_what_a_name_disabled(fake_dists, capsys) -> None:
+    """A misspelt ``--disable-plugin`` disabled nothing (and is warned about): it is not listed
+    under "disabled" as if it had."""
+    fake_dists.plugin("firestream-chart-demo", "demo", "from firestream_core import hookimpl\n"
+                      "@hookimpl\ndef validate(chart, context, payload):\n    return []\n", "0.1.0")
+    assert main(["plugins", "--disable-plugin", "demo", "--disable-plugin", "demmo"]) == 0
+    out, err = capsys.readouterr()
+    assert "\ndisabled: demo\n" in out and "demmo" not in out
+    assert "no plugin is named 'demmo'" in err
+    assert main(["plugins", "--json", "--disable-plugin", "demmo"]) == 0
+    assert json.loads(capsys.readouterr().out)["disabled"] == []
+
+
 def test_plugins_table_shows_traceback_only_with_verbose(fake_dists, capsys) -> None:
     fake_dists.plugin("firestream-chart-dead", "dead", "raise ImportError('gone')\n", "0.1.0")
     assert main(["plugins", "--disable-plugin", "defaults"]) == 1

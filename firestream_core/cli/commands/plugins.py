@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                 {**b.to_dict(), **({"traceback": b.traceback} if args.verbose else {})}
                 for b in manager.broken
             ],
-            "disabled": list(manager.disabled),
+            "disabled": [n for n in manager.disabled if n not in manager.unknown_disabled()],
             "problems": problems,
         })
         json.dump(doc, sys.stdout, indent=2)
@@ -73,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     for r in rows:
         print("  ".join(r[c].ljust(widths[c]) for c in range(4)) + "  " + r[4])
-    if manager.disabled:
-        print(f"\ndisabled: {', '.join(manager.disabled)}")
+    unknown = manager.unknown_disabled()  # warned about: nothing was disabled by them
+    disabled = [n for n in manager.disabled if n not in unknown]
+    if disabled:
+        print(f"\ndisabled: {', '.join(disabled)}")
     if manager.broken:
         print("\nbroken plugins:")
         for b in manager.broken:
