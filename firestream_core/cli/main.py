@@ -66,7 +66,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # Global options: (flags, argparse keyword arguments). Added to the main
 # parser and, under other destinations, to every subcommand's parser.
 _GLOBAL_VALUE_FLAGS = ("-f", "--file", "--kubeconfig", "--kube-context", "--helm-binary", "--kubectl-binary",
-                       "--disable-plugin", "-e", "--environment", "--color")
+                       "--disable-plugin", "-e", "--environment", "--color", "-l", "--selector")
 
 
 def _version() -> str:
@@ -168,6 +168,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=_version())
     _global_options(parser, sub=False)
+    parser.add_argument(  # helmfile's place for it (`helmfile -l tier=db sync`): the command's own -l
+        "-l", "--selector", dest="global_selectors", metavar="SELECTOR", action="append", default=[],
+        help="as the command's -l, given before the command (plan, apply, destroy...: only the releases "
+        "whose labels match)")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog=PROG)
     # A known command gets only its own subparser (argparse builds each one, about
     # 0.5 ms apiece); the full table is for --help, completions and a mistyped name.
@@ -313,6 +317,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise SystemExit(2)
     if hasattr(args, "_subparser"):
         del args._subparser
+    selectors = args.global_selectors
+    del args.global_selectors
+    if selectors:  # before the command: one more -l of the command's (a repeated -l means or)
+        if not hasattr(args, "selectors"):
+            (sub or parser).error(f"-l/--selector: 'firestream {args.command}' does not choose releases by label")
+        args.selectors = [*selectors, *args.selectors]
     return merge_globals(args)
 
 

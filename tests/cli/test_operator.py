@@ -195,6 +195,22 @@ def test_the_chart_label_of_a_local_chart_is_its_path_as_written(tmp_path: Path)
     assert p.select([], ["chart=charts/db"]) == ["db"]
 
 
+def test_a_selector_before_the_command_is_the_commands_own(project: Path) -> None:
+    """helmfile's habit, ``firestream -l tier=db plan``: read as ``plan -l tier=db`` (it was
+    "invalid choice: 'tier=db'"); with one after the command too, either matches (a repeated -l
+    means or). A command that picks no releases refuses it."""
+    from firestream_core.cli import main as cli
+
+    args = cli.parse_args(["-l", "tier=db", "plan"])
+    assert (args.command, args.selectors) == ("plan", ["tier=db"])
+    args = cli.parse_args(["--selector", "tier=db", "destroy", "-l", "tier=cache"])
+    assert (args.command, args.selectors) == ("destroy", ["tier=db", "tier=cache"])
+    done = firestream("-l", "tier=db", "plugins", cwd=project)
+    assert done.returncode == 2 and "'firestream plugins' does not choose releases by label" in done.stderr
+    done = firestream("-l", "tier=nothing", "plan", "--helm-binary", "/nonexistent/helm", cwd=project)
+    assert done.returncode == 1 and "no release matches the selector 'tier=nothing'" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
