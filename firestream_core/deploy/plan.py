@@ -972,6 +972,10 @@ def make_plan(
                 changes[-1] = attrs.evolve(changes[-1], destructive=(*changes[-1].destructive, *lines))
     if wanted and not destroy:
         changes = [_refuse_missing_dependencies(c, full, sub, by_name, live) for c in changes]
+    if not destroy:
+        blocked = blocked_by_skipped(changes, {n: tuple(sub.deps[n]) for n in sub.names},
+                                     lambda n: by_name[n].chart_info.action)
+        changes = [_refuse_blocked(c, blocked[c.name]) if c.name in blocked else c for c in changes]
     to_create: tuple[NamespaceToCreate, ...] = ()
     notes: tuple[str, ...] = ()
     if destroy:
@@ -1111,6 +1115,53 @@ def _namespaces_left(changes: Sequence[Change]) -> tuple[str, ...]:
 
 BUILT_IN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 """The cluster's own namespaces: nobody expects a destroy to remove them, so its note leaves them out."""
+
+
+def blocked_by_skipped(
+    changes: Sequence[Change], deps: Mapping[str, Sequence[str]], action_of: Callable[[str], HelmAction],
+) -> dict[str, str]:
+    """The changes apply cannot run because a release they depend on has action ``skip`` and
+    is not deployed (absent, uninstalled, failed or pending), name -> why; through a dependent
+    that changes too, never through one helm already runs unchanged (a no-op dependent has
+    what it needs). One function for the plan, which refuses them, and apply, which skips them.
+
+    >>> from firestream_core.model import HelmAction
+    >>> cs = [Change("base", "ns", "generic", "no-op"), Change("mid", "ns", "generic", "create"),
+    ...       Change("top", "ns", "generic", "create"), Change("other", "ns", "generic", "no-op")]
+    >>> deps = {"base": (), "mid": ("base",), "top": ("mid",), "other": ("base",)}
+    >>> blocked_by_skipped(cs, deps, lambda n: HelmAction.SKIP if n == "base" else HelmAction.DEPLOY)
+    {'mid': "dependency 'base' is not deployed (action is skip)", 'top': "dependency 'base' is not deployed (action is skip)"}
+    """
+    by_name = {c.name: c for c in changes}
+    dependents: dict[str, list[str]] = {}
+    for n, ds in deps.items():
+        for d in ds:
+            dependents.setdefault(d, []).append(n)
+    out: dict[str, str] = {}
+    for c in changes:
+        live = c.installed is not None and c.installed.status == "deployed"
+        if c.action == "destroy" or action_of(c.name) is not HelmAction.SKIP or live:
+            continue
+        stack = list(dependents.get(c.name, ()))
+        while stack:
+            n = stack.pop()
+            dependent = by_name.get(n)
+            if n in out or dependent is None or not dependent.is_change or dependent.action == "destroy":
+                continue
+            out[n] = f"dependency '{c.name}' is not deployed (action is skip)"
+            stack.extend(dependents.get(n, ()))
+    return dict(sorted(out.items(), key=lambda kv: [c.name for c in changes].index(kv[0])))
+
+
+def _refuse_blocked(change: Change, why: str) -> Change:
+    """``change`` refused: apply skips it (:func:`blocked_by_skipped`), so the plan says so."""
+    dep = why.split("'")[1]
+    text = (f"it depends on '{dep}', whose action is skip and which is not deployed: deploy "
+            f"'{dep}' first (or set its action to deploy)")
+    if any(text in p for p in change.problems):
+        return change
+    return attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
+                        problems=(*change.problems, f"release '{change.name}': {text}"))
 
 
 def _refuse_missing_dependencies(
