@@ -245,7 +245,7 @@ class Change:
             "value_changes": [{"path": p, "old": o, "new": n} for p, o, n in self.value_changes],
             "destructive": list(self.destructive),
             "notes": list(self.notes),
-            "problems": list(self.problems),
+            "problems": list(self.problems) if self.is_change else [],  # a no-op is refused nothing
             "depends_on": list(self.depends_on),
             "desired": {"chart": self.desired_chart, "version": self.desired_version,
                         "constraint": self.version_constraint},
@@ -373,11 +373,17 @@ class Plan:
     def problems(self) -> list[tuple[str, str]]:
         """``(release, problem)`` for each release the plugins refuse to deploy as configured.
 
+        Only a change is refused: apply runs nothing of a ``no-op``, so a problem a plugin
+        sees in it (CRDs in the cluster newer than its chart's) stops nothing and is shown
+        as a note; ``apply --repair-drift`` turning it into an upgrade makes it a refusal.
+
         >>> refused = Change("db", "data", "postgresql", "upgrade", problems=("refused: a PostgreSQL major",))
         >>> Plan((refused,)).problems
         [('db', 'refused: a PostgreSQL major')]
+        >>> Plan((attrs.evolve(refused, action="no-op"),)).problems
+        []
         """
-        return [(c.name, p) for c in self.releases for p in c.problems]
+        return [(c.name, p) for c in self.releases if c.is_change for p in c.problems]
 
     @property
     def to_record(self) -> list[Change]:
@@ -807,8 +813,12 @@ def plan_release(
     if not (desired.problems or desired.notes or desired.steps or desired.breaking_version is not None):
         return change  # the plugins said nothing to add
     refused = "; ".join(p.removeprefix(f"release '{change.name}': ") for p in desired.problems)
-    said: dict[str, Any] = {"reasons": (*([f"refused: {refused}"] if refused else []),
-                        *change.reasons, *desired.notes),
+    # a no-op runs nothing: what a plugin would refuse stops nothing now (Plan.problems), and
+    # is said as what a change of it meets
+    said: dict[str, Any] = {"reasons": (*([f"refused: {refused}"] if refused and change.is_change else []),
+                        *change.reasons,
+                        *([f"a change of it would be refused: {refused}"] if refused and not change.is_change else []),
+                        *desired.notes),
             "notes": desired.notes, "problems": desired.problems}
     # exec's own steps run only when the release changes; a breaking step's lines from the chart
     # type (ChartType.destructive_steps) already tell what its exec does then
@@ -1071,7 +1081,7 @@ def _plan_namespaces(
             missing.append((c, by))
     if refused:
         changes = [_namespace_refusal(c) if c.name in refused else c for c in changes]
-    stopped = _stopped({c.name for c in changes if c.problems}, deps)
+    stopped = _stopped({c.name for c in changes if c.problems and c.is_change}, deps)
     creating: dict[str, list[tuple[str, str]]] = {}
     for c, by in missing:
         if c.name not in stopped:
