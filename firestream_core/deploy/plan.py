@@ -87,6 +87,7 @@ from firestream_core.deploy.desired import (
     desired_state,
     exact_version,
     part_reasons,
+    release_parts,
 )
 from firestream_core.model import (
     BreakingStep,
@@ -1172,6 +1173,33 @@ def _refuse_blocked(change: Change, why: str) -> Change:
         return change
     return attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
                         problems=(*change.problems, f"release '{change.name}': {text}"))
+
+
+def not_as_planned(chart: HelmChart, change: Change, project_dir: Path | str) -> list[str]:
+    """Why ``chart``, as a run is about to deploy it, is not the release ``change`` planned.
+
+    The run deploys the project's chart of the release (with the plan's contributed values
+    and resolved version put back): a program that edits it, or replaces it with
+    ``add_chart``, between ``plan()`` and ``apply(plan)`` would otherwise have helm install
+    another namespace, chart, version, option or helm setting than the plan showed. Values
+    and local chart files are compared by ``changed_since_plan``. Empty when it is the same.
+    """
+    if not change.desired_chart:
+        return []  # a change made by hand, not by a plan: nothing recorded to compare
+    info = chart.chart_info
+    changed: list[str] = []
+    if info.namespace_name != change.namespace:
+        changed.append(f"its namespace (the plan has {change.namespace}, now {info.namespace_name})")
+    name, version = desired_chart(chart, Path(project_dir))
+    if (name, version) != (change.desired_chart, change.desired_version):
+        was = f"{change.desired_chart} {change.desired_version or '(no version)'}"
+        changed.append(f"its chart (the plan has {was}, now {name} {version or '(no version)'})")
+    if change.parts:
+        changed += [f"its {r.removesuffix(' changed')}" for r in part_reasons(change.parts, release_parts(chart))]
+    if not changed:
+        return []
+    return [", ".join(changed) + " changed since the plan was made: nothing was changed; "
+            "make and review a new plan"]
 
 
 def _refuse_missing_dependencies(

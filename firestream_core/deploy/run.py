@@ -380,11 +380,13 @@ class Run:
             chart = self.chart_for(change)
             context = self.context_for(chart, change)
             if chart.chart_info.action is HelmAction.DEPLOY:  # the plan is the truth: nothing unseen
+                from firestream_core.deploy.plan import not_as_planned
+
                 context.problems += changed_since_plan(
                     chart, project_dir=self.project.project_dir,
                     values_digest=change.values_digest, chart_digest=change.chart_digest,
                     chart_digests=self.chart_digests,
-                )
+                ) + not_as_planned(chart, change, self.project.project_dir)
             outcome = run_release(chart, self.manager, context, on_stage=self._stage)
             if outcome.ok:  # the plan's reason stays the release's reason
                 outcome = attrs.evolve(outcome, reason=change.reason)
