@@ -170,7 +170,8 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
     steps = [(c.name, line) for c in plan.releases if c.is_change for line in c.destructive]
     if steps:
         table += "\nDestructive steps:\n" + "".join(f"  ! {name}: {line}\n" for name, line in steps)
-    refused = [(c.name, p.removeprefix(f"release '{c.name}': ")) for c in shown for p in c.problems]
+    refused = [(c.name, p.removeprefix(f"release '{c.name}': ")) for c in shown if c.is_change
+               for p in c.problems]
     if refused:
         table += ("\nRefused (apply stops these releases before any change):\n"
                   + "".join(f"  ! {name}: {line}\n" for name, line in refused))

@@ -81,6 +81,7 @@ __all__ = [
     "exact_version",
     "local_chart_version",
     "part_reasons",
+    "release_parts",
 ]
 
 log = logging.getLogger("firestream.plan")
@@ -539,6 +540,11 @@ def _option_fields(options: Any) -> dict[str, Any]:
     if isinstance(options, Mapping):
         return dict(options)
     return {"options": repr(options)}
+
+
+def release_parts(chart: HelmChart) -> dict[str, str]:
+    """The digest of each option and helm setting of ``chart`` (``DesiredState.parts``)."""
+    return _parts(chart)
 
 
 def _parts(chart: HelmChart) -> dict[str, str]:

@@ -87,6 +87,7 @@ from firestream_core.deploy.desired import (
     desired_state,
     exact_version,
     part_reasons,
+    release_parts,
 )
 from firestream_core.model import (
     BreakingStep,
@@ -245,7 +246,7 @@ class Change:
             "value_changes": [{"path": p, "old": o, "new": n} for p, o, n in self.value_changes],
             "destructive": list(self.destructive),
             "notes": list(self.notes),
-            "problems": list(self.problems),
+            "problems": list(self.problems) if self.is_change else [],  # a no-op is refused nothing
             "depends_on": list(self.depends_on),
             "desired": {"chart": self.desired_chart, "version": self.desired_version,
                         "constraint": self.version_constraint},
@@ -374,11 +375,17 @@ class Plan:
     def problems(self) -> list[tuple[str, str]]:
         """``(release, problem)`` for each release the plugins refuse to deploy as configured.
 
+        Only a change is refused: apply runs nothing of a ``no-op``, so a problem a plugin
+        sees in it (CRDs in the cluster newer than its chart's) stops nothing and is shown
+        as a note; ``apply --repair-drift`` turning it into an upgrade makes it a refusal.
+
         >>> refused = Change("db", "data", "postgresql", "upgrade", problems=("refused: a PostgreSQL major",))
         >>> Plan((refused,)).problems
         [('db', 'refused: a PostgreSQL major')]
+        >>> Plan((attrs.evolve(refused, action="no-op"),)).problems
+        []
         """
-        return [(c.name, p) for c in self.releases for p in c.problems]
+        return [(c.name, p) for c in self.releases if c.is_change for p in c.problems]
 
     @property
     def to_record(self) -> list[Change]:
@@ -812,8 +819,12 @@ def plan_release(
     if not (desired.problems or desired.notes or desired.steps or desired.breaking_version is not None):
         return change  # the plugins said nothing to add
     refused = "; ".join(p.removeprefix(f"release '{change.name}': ") for p in desired.problems)
-    said: dict[str, Any] = {"reasons": (*([f"refused: {refused}"] if refused else []),
-                        *change.reasons, *desired.notes),
+    # a no-op runs nothing: what a plugin would refuse stops nothing now (Plan.problems), and
+    # is said as what a change of it meets
+    said: dict[str, Any] = {"reasons": (*([f"refused: {refused}"] if refused and change.is_change else []),
+                        *change.reasons,
+                        *([f"a change of it would be refused: {refused}"] if refused and not change.is_change else []),
+                        *desired.notes),
             "notes": desired.notes, "problems": desired.problems}
     # exec's own steps run only when the release changes; a breaking step's lines from the chart
     # type (ChartType.destructive_steps) already tell what its exec does then
@@ -986,6 +997,10 @@ def make_plan(
                 changes[-1] = attrs.evolve(changes[-1], destructive=(*changes[-1].destructive, *lines))
     if wanted and not destroy:
         changes = [_refuse_missing_dependencies(c, full, sub, by_name, live) for c in changes]
+    if not destroy:
+        blocked = blocked_by_skipped(changes, {n: tuple(sub.deps[n]) for n in sub.names},
+                                     lambda n: by_name[n].chart_info.action)
+        changes = [_refuse_blocked(c, blocked[c.name]) if c.name in blocked else c for c in changes]
     to_create: tuple[NamespaceToCreate, ...] = ()
     notes: tuple[str, ...] = ()
     if destroy:
@@ -1083,7 +1098,7 @@ def _plan_namespaces(
             missing.append((c, by))
     if refused:
         changes = [_namespace_refusal(c) if c.name in refused else c for c in changes]
-    stopped = _stopped({c.name for c in changes if c.problems}, deps)
+    stopped = _stopped({c.name for c in changes if c.problems and c.is_change}, deps)
     creating: dict[str, list[tuple[str, str]]] = {}
     for c, by in missing:
         if c.name not in stopped:
@@ -1127,6 +1142,80 @@ def _namespaces_left(changes: Sequence[Change]) -> tuple[str, ...]:
 
 BUILT_IN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 """The cluster's own namespaces: nobody expects a destroy to remove them, so its note leaves them out."""
+
+
+def blocked_by_skipped(
+    changes: Sequence[Change], deps: Mapping[str, Sequence[str]], action_of: Callable[[str], HelmAction],
+) -> dict[str, str]:
+    """The changes apply cannot run because a release they depend on has action ``skip`` and
+    is not deployed (absent, uninstalled, failed or pending), name -> why; through a dependent
+    that changes too, never through one helm already runs unchanged (a no-op dependent has
+    what it needs). One function for the plan, which refuses them, and apply, which skips them.
+
+    >>> from firestream_core.model import HelmAction
+    >>> cs = [Change("base", "ns", "generic", "no-op"), Change("mid", "ns", "generic", "create"),
+    ...       Change("top", "ns", "generic", "create"), Change("other", "ns", "generic", "no-op")]
+    >>> deps = {"base": (), "mid": ("base",), "top": ("mid",), "other": ("base",)}
+    >>> blocked_by_skipped(cs, deps, lambda n: HelmAction.SKIP if n == "base" else HelmAction.DEPLOY)
+    {'mid': "dependency 'base' is not deployed (action is skip)", 'top': "dependency 'base' is not deployed (action is skip)"}
+    """
+    by_name = {c.name: c for c in changes}
+    dependents: dict[str, list[str]] = {}
+    for n, ds in deps.items():
+        for d in ds:
+            dependents.setdefault(d, []).append(n)
+    out: dict[str, str] = {}
+    for c in changes:
+        live = c.installed is not None and c.installed.status == "deployed"
+        if c.action == "destroy" or action_of(c.name) is not HelmAction.SKIP or live:
+            continue
+        stack = list(dependents.get(c.name, ()))
+        while stack:
+            n = stack.pop()
+            dependent = by_name.get(n)
+            if n in out or dependent is None or not dependent.is_change or dependent.action == "destroy":
+                continue
+            out[n] = f"dependency '{c.name}' is not deployed (action is skip)"
+            stack.extend(dependents.get(n, ()))
+    return dict(sorted(out.items(), key=lambda kv: [c.name for c in changes].index(kv[0])))
+
+
+def _refuse_blocked(change: Change, why: str) -> Change:
+    """``change`` refused: apply skips it (:func:`blocked_by_skipped`), so the plan says so."""
+    dep = why.split("'")[1]
+    text = (f"it depends on '{dep}', whose action is skip and which is not deployed: deploy "
+            f"'{dep}' first (or set its action to deploy)")
+    if any(text in p for p in change.problems):
+        return change
+    return attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
+                        problems=(*change.problems, f"release '{change.name}': {text}"))
+
+
+def not_as_planned(chart: HelmChart, change: Change, project_dir: Path | str) -> list[str]:
+    """Why ``chart``, as a run is about to deploy it, is not the release ``change`` planned.
+
+    The run deploys the project's chart of the release (with the plan's contributed values
+    and resolved version put back): a program that edits it, or replaces it with
+    ``add_chart``, between ``plan()`` and ``apply(plan)`` would otherwise have helm install
+    another namespace, chart, version, option or helm setting than the plan showed. Values
+    and local chart files are compared by ``changed_since_plan``. Empty when it is the same.
+    """
+    if not change.desired_chart:
+        return []  # a change made by hand, not by a plan: nothing recorded to compare
+    info = chart.chart_info
+    changed: list[str] = []
+    if info.namespace_name != change.namespace:
+        changed.append(f"its namespace (the plan has {change.namespace}, now {info.namespace_name})")
+    name, version = desired_chart(chart, Path(project_dir))
+    if (name, version) != (change.desired_chart, change.desired_version):
+        was = f"{change.desired_chart} {change.desired_version or '(no version)'}"
+        changed.append(f"its chart (the plan has {was}, now {name} {version or '(no version)'})")
+    if change.parts:
+        changed += [f"its {r.removesuffix(' changed')}" for r in part_reasons(change.parts, release_parts(chart))]
+    if not changed:
+        return []
+    return [", ".join(changed) + " changed since the plan was made: nothing was changed; "
+            "make and review a new plan"]
 
 
 def _refuse_missing_dependencies(

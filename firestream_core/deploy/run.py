@@ -239,25 +239,14 @@ class Run:
     # -- the run -------------------------------------------------------------------------------
 
     def blocked(self) -> dict[str, str]:
-        """Releases that cannot run: dependents of a skipped release that is not deployed."""
+        """Releases that cannot run: changes depending on a skipped release that is not
+        deployed, as the plan refused them (:func:`~firestream_core.deploy.plan.blocked_by_skipped`)."""
         if self.plan.destroy:
             return {}
-        dependents: dict[str, list[str]] = {n: [] for n in self.plan.deps}
-        for n, ds in self.plan.deps.items():
-            for d in ds:
-                dependents.setdefault(d, []).append(n)
-        out: dict[str, str] = {}
-        for c in self.plan.releases:
-            info = self.project.chart(c.name).chart_info
-            live = c.installed is not None and c.installed.status == "deployed"
-            if info.action is HelmAction.SKIP and not live:
-                stack = list(dependents.get(c.name, ()))
-                while stack:
-                    n = stack.pop()
-                    if n not in out:
-                        out[n] = f"dependency '{c.name}' is not deployed (action is skip)"
-                        stack.extend(dependents.get(n, ()))
-        return out
+        from firestream_core.deploy.plan import blocked_by_skipped
+
+        return blocked_by_skipped(self.plan.releases, self.plan.deps,
+                                  lambda n: self.project.chart(n).chart_info.action)
 
     def _prepare_plugins(self, names: Iterable[str]) -> None:
         """Every plugin the releases will call is imported, and its hook callers built, before
@@ -394,11 +383,13 @@ class Run:
             chart = self.chart_for(change)
             context = self.context_for(chart, change)
             if chart.chart_info.action is HelmAction.DEPLOY:  # the plan is the truth: nothing unseen
+                from firestream_core.deploy.plan import not_as_planned
+
                 context.problems += changed_since_plan(
                     chart, project_dir=self.project.project_dir,
                     values_digest=change.values_digest, chart_digest=change.chart_digest,
                     chart_digests=self.chart_digests,
-                )
+                ) + not_as_planned(chart, change, self.project.project_dir)
             outcome = run_release(chart, self.manager, context, on_stage=self._stage)
             if outcome.ok:  # the plan's reason stays the release's reason
                 outcome = attrs.evolve(outcome, reason=change.reason)

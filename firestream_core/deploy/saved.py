@@ -21,7 +21,8 @@ Applying it first checks, before any cluster call, that the run is for the
 same environment, cluster and overrides (:func:`check_target`); then makes
 the plan again, now, and compares it with the file (:func:`check_saved`). A
 release whose namespace, desired state digest (a ``--set`` value given
-differently included), cluster revision or status, or action differs is
+differently included), cluster revision or status, action, or destructive steps (each
+step that appeared or went named) differs is
 refused with a message naming the release and what changed; so is a
 namespace the plan now creates that the saved one did not list (deleted
 since), or one it listed that now exists: the run carries out the saved plan
@@ -350,8 +351,14 @@ def _release_problem(saved: SavedRelease, now: SavedRelease, since: str = "saved
                 f"(the plan saw {seen(saved.revision, saved.status)}, now {seen(now.revision, now.status)})")
     if saved.desired_digest != now.desired_digest:
         return f"{where}: its desired state changed since the plan was {since} (config, values, options or chart)"
-    if saved.action != now.action or saved.destructive != now.destructive:
+    if saved.action != now.action:
         return f"{where}: the plan now says {now.action}, the {since} plan {saved.action}"
+    if saved.destructive != now.destructive:
+        added = [s for s in now.destructive if s not in saved.destructive]
+        gone = [s for s in saved.destructive if s not in now.destructive]
+        said = "; ".join([*(f"now also: {s}" for s in added), *(f"no longer: {s}" for s in gone)]
+                         or ["the same steps in another order"])
+        return f"{where}: its {now.action}'s destructive steps changed since the plan was {since} ({said})"
     return None
 
 

@@ -161,8 +161,11 @@ def plan_secret(
     compared: a configured value it does not hold, or a Secret that is gone, makes the
     release out of date (``context.out_of_date``: the plan upgrades it, naming the keys,
     never a value) with the step ``pre_exec`` takes (``context.exec_step``). A Secret
-    the plan may not read is a note (``context.note``), not a failed plan. Nothing is
-    read for a create, or offline (``firestream validate``).
+    the plan may not read is a note (``context.note``), not a failed plan. For a create
+    the Secret is read too: one an earlier install left (a destroy keeps it, for the
+    volumes it also keeps) whose values differ from the configured ones is changed by
+    ``pre_exec`` before helm, and the plan lists that step; a missing one is simply
+    created. Nothing is read offline (``firestream validate``).
 
     :param holding: what the Secret holds, for the plan's words (``the database passwords``).
     :param keeps: what the step does not change, said after it (``PostgreSQL keeps the
@@ -177,9 +180,12 @@ def plan_secret(
     from firestream_core.errors import FirestreamError, first_line
 
     installed = context.installed
-    if context.offline or installed is None or installed.status == "uninstalled":
+    if context.offline:
         return
+    creating = installed is None or installed.status == "uninstalled"
     wanted = {k: v for k, v in {**keys, **(plain or {})}.items() if v is not None}
+    if creating and not wanted:
+        return  # pre_exec keeps what a left Secret holds, or generates a new one: nothing changes
     try:
         current = read_secret(context, name, namespace, plain=list(plain or ()))
     except FirestreamError as exc:
@@ -187,6 +193,12 @@ def plan_secret(
                      f"({first_line(exc)})")
         return
     tail = f"; {keeps}" if keeps else ""
+    if creating:
+        changed = [k for k, v in wanted.items() if current is not None and current.get(k) != v]
+        if changed:  # the Secret an earlier install left, changed before helm installs anew
+            context.exec_step(f"set {', '.join(changed)} in Secret '{name}' (namespace '{namespace}'), left by an "
+                              f"earlier install, to the configured value{tail}")
+        return
     if current is None:
         context.out_of_date(f"Secret '{name}'{f' holding {holding}' if holding else ''} is missing")
         context.exec_step(f"create Secret '{name}' (namespace '{namespace}') anew"

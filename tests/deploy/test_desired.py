@@ -295,6 +295,25 @@ def test_a_plugins_refusal_is_listed_by_the_plan(tmp_path: Path) -> None:
             "  ! c: greeting 'refuse' cannot be deployed\n") in text
 
 
+def test_a_plugins_refusal_of_a_release_that_does_not_change_refuses_nothing(tmp_path: Path) -> None:
+    """A no-op runs nothing: a refusal (the cluster's CRDs newer than the chart's, put there by
+    another release) must not make ``plan`` exit 1, list it under ``Refused``, or keep ``plan
+    --out`` from saving, while apply says "Nothing to do"; it is said as what a change meets,
+    and becomes a refusal again when ``apply --repair-drift`` upgrades the release."""
+    import attrs
+
+    from firestream_core.cli.progress import format_plan
+
+    plan = plan_after(contrib(greeting="refuse"), contrib(greeting="refuse"), tmp_path)
+    assert plan["c"].action == "no-op" and not plan.has_changes
+    assert plan.problems == []
+    assert plan["c"].reasons == ("up to date", "a change of it would be refused: greeting 'refuse' cannot be deployed")
+    assert plan["c"].to_dict()["problems"] == []
+    assert "Refused" not in format_plan(plan)
+    repaired = attrs.evolve(plan, releases=(attrs.evolve(plan["c"], action="upgrade"),))
+    assert repaired.problems == [("c", "release 'c': greeting 'refuse' cannot be deployed")]
+
+
 def test_a_breaking_version_a_plugin_decides_is_the_plans_breaking_step(tmp_path: Path) -> None:
     old, new = contrib(greeting="breaking"), contrib(greeting="breaking")
     new.chart_info.version = "0.2.0"

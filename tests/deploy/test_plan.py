@@ -318,6 +318,27 @@ def test_actions_destroy_and_skip(tmp_path: Path) -> None:
     assert (plan["skip"].action, plan["skip"].reasons) == ("no-op", ("action is skip",))
 
 
+def test_a_change_depending_on_a_skipped_release_not_deployed_is_refused(tmp_path: Path) -> None:
+    """``base`` has action skip and is not deployed: apply skips what depends on it, so the plan
+    refuses those changes (and exits 1) instead of showing a create apply never makes; a
+    dependent already running unchanged, or a deployed skip release, stops nothing."""
+    base = chart("base", action=HelmAction.SKIP)
+    mid, top = chart("mid", deps=("base",)), chart("top", deps=("mid",))
+    plan = make_plan([base, mid, top], [], State(), project_dir=tmp_path)
+    text = ("it depends on 'base', whose action is skip and which is not deployed: deploy 'base' "
+            "first (or set its action to deploy)")
+    assert plan.problems[0] == ("mid", f"release 'mid': {text}")
+    assert plan["mid"].reasons[0] == f"refused: {text}"
+    assert [n for n, _ in plan.problems] == ["mid", "top"]  # apply skips top too
+    failed = make_plan([base, mid, top], [installed("base", status="failed")], State(), project_dir=tmp_path)
+    assert [n for n, _ in failed.problems] == ["mid", "top"]
+    deployed = make_plan([base, mid, top], [installed("base")], State(), project_dir=tmp_path)
+    assert deployed.problems == []
+    running = make_plan([base, mid, top], [installed("mid")], state_of(recorded(mid, tmp_path)),
+                        project_dir=tmp_path)
+    assert running["mid"].action == "no-op" and running.problems == []
+
+
 def test_destroy_plan_is_reverse_order_and_skips_absent(tmp_path: Path) -> None:
     charts = [chart("db"), chart("api", deps=("db",)), chart("web", deps=("api",))]
     plan = make_plan(charts, [installed("db"), installed("api")], State(), project_dir=tmp_path,

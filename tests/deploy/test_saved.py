@@ -62,6 +62,23 @@ def test_every_difference_is_refused_by_name(tmp_path: Path) -> None:
         check_saved(saved, changed)
 
 
+def test_a_destructive_step_that_appeared_since_is_named_not_an_action_that_did_not_change(tmp_path: Path) -> None:
+    """Same action, another step (a password variable changed: the plugin now resets a Secret):
+    the refusal says which step, not 'the plan now says upgrade, the saved plan upgrade'."""
+    import attrs
+
+    plan = make_plan([chart("a")], [], State(), project_dir=tmp_path)
+    saved = saved_plan(plan, config="x")
+    step = "set postgres-password in Secret 'a-auth' (namespace 'default') to the configured value"
+    now = attrs.evolve(plan, releases=(attrs.evolve(plan["a"], destructive=(step,)),))
+    with pytest.raises(PlanMismatchError) as err:
+        check_saved(saved, now)
+    assert str(err.value) == ("refusing to apply the saved plan: release 'a': its create's destructive steps "
+                              f"changed since the plan was saved (now also: {step})")
+    with pytest.raises(PlanMismatchError, match=r"\(no longer: set postgres-password"):
+        check_saved(saved_plan(now, config="x"), plan)
+
+
 @pytest.mark.parametrize(("content", "why"), [
     ("{", "not JSON"),
     ('{"format": "other"}', "format is not 'firestream-plan/3'"),

@@ -236,6 +236,32 @@ def test_files_edited_between_plan_and_apply_are_refused_never_deployed_unseen(e
     assert fake_helm.release("api")["values"]["message"] == "unseen"
 
 
+def test_a_chart_edited_in_code_between_plan_and_apply_is_refused_never_deployed_unseen(env, fake_helm):
+    """A program's edit of a planned release (its namespace, version or a helm setting, through
+    ``project.chart(name)`` or ``add_chart``) after ``plan()``: ``apply(plan)`` must not install
+    into another namespace or at another version than the plan showed."""
+    env.write(block("db"), block("api"), block("web"))
+    project = env.load()
+    plan = project.plan()
+    assert [(c.name, c.namespace, c.desired_version) for c in plan.changes] == [
+        ("db", "default", "0.1.0"), ("api", "default", "0.1.0"), ("web", "default", "0.1.0")]
+    project.chart("api").chart_info.namespace = "elsewhere"
+    project.chart("web").chart_info.version = "0.2.0"
+    project.chart("db").chart_info.timeout = "17s"
+    result = project.apply(plan)
+    assert fake_helm.call_log("upgrade") == []
+    for name, what in (("api", "its namespace (the plan has default, now elsewhere)"),
+                       ("web", "its chart (the plan has tiny-app 0.1.0, now tiny-app 0.2.0)"),
+                       ("db", "its setting timeout")):
+        outcome = result.releases[name]
+        assert (outcome.result, outcome.stage_failed) == ("failed", "check_prerequisites"), name
+        assert f"{what} changed since the plan was made: nothing was changed" in outcome.reason
+    # planned again, the edits are shown and applied
+    plan = project.plan()
+    assert {c.name: c.action for c in plan.changes} == {"db": "create", "api": "create", "web": "create"}
+    assert project.apply(plan).ok
+
+
 def test_pending_release_is_recovered_and_breaking_version_reinstalled(env, fake_helm):
     bv = 'last_breaking_version_requiring_restart = { version = "0.2.0", requires_uninstall = true }\n'
     env.write(block("stuck"), block("old", version="0.2.0", extra=bv))

@@ -23,7 +23,8 @@ exec                   (deploy) a ``wrapper=True`` step between the core's
                        this step (``context.exec_step``, ``destructive_steps``).
 post_exec              (deploy) waits until the operator Deployment is available,
                        then creates the ``kafka_cluster`` (if any) and waits for
-                       its ``Ready`` condition
+                       its ``Ready`` condition; the plan lists this step on every
+                       create and upgrade (``cluster_step_line``)
 validate               ``strimzi_crds`` (CRD ``kafkas.kafka.strimzi.io``),
                        ``operator_deployment`` and, with a cluster, ``kafka_ready``
 on_deploy_failure      the operator's last log lines (and the cluster's conditions)
@@ -101,6 +102,20 @@ def crd_step_line(version: str | None) -> str:
             "before the upgrade (helm never updates crds/)")
 
 
+def cluster_step_line(chart: HelmChart) -> str | None:
+    """The plan's line for what ``post_exec`` does on every deploy with ``kafka_cluster``: the
+    ``Kafka`` and its node pool applied, then waited for (None without a cluster)."""
+    cluster = options_of(chart).kafka_cluster
+    if cluster is None:
+        return None
+    from .cluster import pool_name
+
+    storage = "ephemeral storage" if cluster.storage == "ephemeral" else f"a {cluster.storage} volume each"
+    nodes = f"{cluster.replicas} node{'s' if cluster.replicas != 1 else ''}"
+    return (f"post_exec: apply Kafka cluster '{cluster.name}' and node pool '{pool_name(cluster)}' "
+            f"({nodes}, {storage}) in namespace '{chart.chart_info.namespace_name}' and wait until it is Ready")
+
+
 def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     """What ``exec`` adds to a breaking step, for the plan: the Strimzi CRDs applied before helm.
 
@@ -111,12 +126,13 @@ def destructive_steps(chart: HelmChart, step: Any) -> list[str]:
     crossed = notes_crossed(step.installed, step.target)
     left = ("upgrade_crds = false" if not options_of(chart).upgrade_crds
             else "skip_crds = true" if chart.chart_info.skip_crds else None)  # exec applies none then
+    cluster = [line for line in (cluster_step_line(chart),) if line]  # post_exec, after helm
     if left:
         return [f"Strimzi CRDs NOT updated ({left}): apply those of strimzi-kafka-operator "
-                f"{target} yourself first"] + [f"upgrade note of {v}: {note}" for v, note in crossed]
+                f"{target} yourself first"] + [f"upgrade note of {v}: {note}" for v, note in crossed] + cluster
     lines = [crd_step_line(target)]
     lines += [f"which covers the note of {version}: {note}" for version, note in crossed]
-    return lines
+    return lines + cluster
 
 
 @hookimpl
@@ -300,6 +316,9 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     if options_of(chart).upgrade_crds and crds_step_due(context, info, probe=(KIND,)):
         # every create or upgrade over existing CRDs applies them first (exec): the plan lists it
         context.exec_step(crd_step_line(info.version))
+    cluster_line = cluster_step_line(chart)
+    if cluster_line:  # post_exec applies the cluster on every deploy: the plan says so
+        context.exec_step(cluster_line)
     cluster_out_of_date(chart, context)
     installed = current_release(chart, context)
     if installed is None or not info.version or installed.chart_version in ("", info.version):

@@ -127,6 +127,29 @@ def test_every_deploy_over_installed_crds_names_the_crd_step_in_the_plan() -> No
     assert decided("1.2.0", "1.2.0") == (None, step("1.2.0"))
 
 
+def test_the_kafka_cluster_post_exec_applies_is_a_step_of_every_planned_deploy(tmp_path: Path) -> None:
+    """post_exec applies the Kafka and its node pool (brokers, volumes) on every create and
+    upgrade: the plan names it, a create and a breaking upgrade alike, never a no-op."""
+    from firestream_chart_kafka.chart import KafkaCluster
+    from firestream_chart_kafka.hooks import contribute_values
+
+    from firestream_core.plugin import DeployContext
+
+    line = ("post_exec: apply Kafka cluster 'events' and node pool 'events-nodes' (3 nodes, a 20Gi volume "
+            "each) in namespace 'default' and wait until it is Ready")
+    chart = attrs.evolve(KafkaChart.default(), options=KafkaOptions(
+        kafka_cluster=KafkaCluster(name="events", replicas=3, storage="20Gi")))
+    context = DeployContext(helm=None, kubectl=None, change="create", offline=True)
+    assert contribute_values(chart, context) is None
+    assert context.steps == [line]
+    breaking = plan_from("0.51.0", chart, tmp_path)["kafka"]
+    assert breaking.action == "upgrade" and breaking.destructive[-1] == line
+    bare = attrs.evolve(KafkaChart.default(), options=KafkaOptions())
+    context = DeployContext(helm=None, kubectl=None, change="create", offline=True)
+    contribute_values(bare, context)
+    assert context.steps == []
+
+
 def test_a_downgrade_back_across_an_upgrade_note_is_refused_naming_release_versions_and_the_way() -> None:
     """1.2.0 -> 0.38.0 would apply v1beta2-only CRDs over v1-stored ones: refused, nothing decided;
     a downgrade within one note's range is an ordinary deploy."""

@@ -131,13 +131,14 @@ def plan_auth(chart: HelmChart, context: DeployContext) -> None:
     password it was initialised with (its clients, reading the Secret, are then
     refused). So the Secret is read (its values registered with the run's redactor)
     and compared: a configured password it does not hold, or a missing Secret, makes
-    the release out of date, with the step said (``plan_secret``). Nothing for a create
-    (the plan shows it anyway), the user's own Secret, or ``firestream validate`` (no cluster).
+    the release out of date, with the step said (``plan_secret``). For a create, a Secret an
+    earlier install left (a destroy keeps it for the volumes) whose passwords ``pre_exec`` will
+    set is said as a step too. Nothing for the user's own Secret, or ``firestream validate``.
     """
     from firestream_core.plugin import plan_secret
 
     info = chart.chart_info
-    if context.installed is None or user_secret(chart, context) is not None:
+    if user_secret(chart, context) is not None:
         return
     plan_secret(
         context,

@@ -299,6 +299,44 @@ def test_the_plan_notes_a_secret_it_cannot_read_and_reads_none_when_it_need_not(
     theirs = attrs.evolve(chart, options=PostgresqlOptions(existing_secret="mine"))
     plan_auth(theirs, DeployContext(helm=None, kubectl=Forbidden(), project_dir=tmp_path, installed=seen))  # type: ignore[arg-type]
     assert asked == [("secret", "db-auth")]
+def test_a_create_over_a_secret_an_earlier_install_left_names_the_password_pre_exec_sets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """destroy keeps 'db-auth' (for the volumes it also keeps); a create with another password
+    configured has pre_exec overwrite it before helm: the plan says so (never the value), and
+    says nothing when the Secret is gone or already holds it, or no password is configured."""
+    import base64
+
+    from firestream_chart_postgresql.auth import plan_auth
+
+    held: dict[str, dict[str, str]] = {"db-auth": {"postgres-password": "left-pass-1"}}
+
+    class Cluster:
+        def get(self, kind: str, name: str, **_: Any) -> dict[str, Any] | None:
+            data = held.get(name)
+            return None if data is None else {"data": {k: base64.b64encode(v.encode()).decode()
+                                                       for k, v in data.items()}}
+
+    chart = attrs.evolve(PostgresqlChart.development(), options=PostgresqlOptions(password_env="TEST_PG_LEFT"))
+    chart.get_chart_info_mut().name = "db"
+
+    def steps() -> list[str]:
+        context = DeployContext(helm=None, kubectl=Cluster(), project_dir=tmp_path)  # type: ignore[arg-type]
+        plan_auth(chart, context)
+        assert context.out_of_date_reasons == []
+        return context.steps
+
+    monkeypatch.setenv("TEST_PG_LEFT", "new-pass-2")
+    assert steps() == [f"set postgres-password in Secret 'db-auth' (namespace '{chart.chart_info.namespace_name}'), "
+                       "left by an earlier install, to the configured value; PostgreSQL keeps the passwords it "
+                       "was initialised with until they are changed in the database too"]
+    monkeypatch.setenv("TEST_PG_LEFT", "left-pass-1")
+    assert steps() == []
+    held.clear()
+    monkeypatch.setenv("TEST_PG_LEFT", "new-pass-2")
+    assert steps() == []
+
+
 def test_the_plan_is_told_when_pre_exec_creates_the_namespace(tmp_path: Path) -> None:
     """prepare_auth runs ensure_namespace before the Secret when firestream keeps the Secret and
     create_namespace is on: contribute_values says so (context.creates_namespace), and only then."""

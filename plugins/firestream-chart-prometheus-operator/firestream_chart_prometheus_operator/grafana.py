@@ -77,12 +77,13 @@ def plan_grafana_admin(chart: HelmChart, context: DeployContext) -> None:
     A password configured through ``grafana_password_env`` is in no value helm holds, so
     the Secret is read (values registered with the redactor) and a configured user or
     password it does not hold, or a deleted Secret, makes the release out of date with
-    the step said (``plan_secret``). Nothing for a create, Grafana off, the user's own
+    the step said (``plan_secret``); for a create, a Secret an earlier install left that
+    ``pre_exec`` will change is said as a step too. Nothing for Grafana off, the user's own
     Secret, or ``firestream validate``.
     """
     from firestream_core.plugin import plan_secret
 
-    if context.installed is None or not grafana_enabled(chart, context) or users_own_secret(chart, context):
+    if not grafana_enabled(chart, context) or users_own_secret(chart, context):
         return
     info = chart.chart_info
     user, password = configured_admin(chart, context)
