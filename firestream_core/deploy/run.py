@@ -33,6 +33,7 @@ import attrs
 
 from firestream_core.deploy.desired import changed_since_plan
 from firestream_core.deploy.lifecycle import run_release
+from firestream_core.deploy.plan import blocked_by_skipped, not_as_planned
 from firestream_core.deploy.results import ApplyEvent, ApplyResult, ReleaseOutcome, release_state
 from firestream_core.deploy.scheduler import NodeResult, Scheduler, SchedulerEvent
 from firestream_core.errors import HelmNotInstalledError, StateError, first_line
@@ -243,8 +244,6 @@ class Run:
         deployed, as the plan refused them (:func:`~firestream_core.deploy.plan.blocked_by_skipped`)."""
         if self.plan.destroy:
             return {}
-        from firestream_core.deploy.plan import blocked_by_skipped
-
         return blocked_by_skipped(self.plan.releases, self.plan.deps,
                                   lambda n: self.project.chart(n).chart_info.action)
 
@@ -383,8 +382,6 @@ class Run:
             chart = self.chart_for(change)
             context = self.context_for(chart, change)
             if chart.chart_info.action is HelmAction.DEPLOY:  # the plan is the truth: nothing unseen
-                from firestream_core.deploy.plan import not_as_planned
-
                 context.problems += changed_since_plan(
                     chart, project_dir=self.project.project_dir,
                     values_digest=change.values_digest, chart_digest=change.chart_digest,
