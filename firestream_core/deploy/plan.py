@@ -1206,10 +1206,13 @@ def not_as_planned(chart: HelmChart, change: Change, project_dir: Path | str) ->
     changed: list[str] = []
     if info.namespace_name != change.namespace:
         changed.append(f"its namespace (the plan has {change.namespace}, now {info.namespace_name})")
-    name, version = desired_chart(chart, Path(project_dir))
-    if (name, version) != (change.desired_chart, change.desired_version):
-        was = f"{change.desired_chart} {change.desired_version or '(no version)'}"
-        changed.append(f"its chart (the plan has {was}, now {name} {version or '(no version)'})")
+    # a local chart the plan hashed: its name and version are its files', which changed_since_plan
+    # compares (hashed once per run), not read and parsed again here for every release
+    if info.path is None or change.chart_digest is None:
+        name, version = desired_chart(chart, Path(project_dir))
+        if (name, version) != (change.desired_chart, change.desired_version):
+            was = f"{change.desired_chart} {change.desired_version or '(no version)'}"
+            changed.append(f"its chart (the plan has {was}, now {name} {version or '(no version)'})")
     if change.parts:
         changed += [f"its {r.removesuffix(' changed')}" for r in part_reasons(change.parts, release_parts(chart))]
     if not changed:
