@@ -208,6 +208,8 @@ def new_chart_plugin(name: str, directory: str | os.PathLike[str] = ".") -> Path
     """
     names = chart_names(name)
     parent = Path(directory)
+    if parent.exists() and not parent.is_dir():
+        raise ScaffoldError(f"'{parent}' is not a directory", hint="pass --dir a folder to create the package in")
     if not parent.is_dir():
         raise ScaffoldError(f"directory '{parent}' does not exist", hint="create it first, or pass --dir")
     target = parent / names.dist

@@ -233,6 +233,14 @@ def test_a_missing_directory_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "nope").exists()
 
 
+def test_a_file_given_as_the_directory_is_named_as_a_file(tmp_path: Path) -> None:
+    """``new chart x --dir FILE``: the file exists, it is not a folder (it said "does not exist")."""
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ScaffoldError, match="'.*afile' is not a directory"):
+        new_chart_plugin("redis", tmp_path / "afile")
+    assert (tmp_path / "afile").read_text() == ""
+
+
 def test_a_failure_half_way_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = Path.write_text
     written: list[str] = []
