@@ -351,9 +351,12 @@ def import_release(
         project.redactor.add_values(values)
         plain, secret, secret_keys = split_secret_values(values)
         block, plain_path, secret_path = _block(project, rel, ctype, source, plain, bool(secret))
-        original = project.path.read_text(encoding="utf-8")
-        joined = _joined_text(original, block, source)
+        with open(project.path, encoding="utf-8", newline="") as f:  # its line ends as they are
+            raw = f.read()
+        joined = _joined_text(raw.replace("\r\n", "\n"), block, source)
         _check_loads(project, joined, ctype, source)
+        if "\r\n" in raw:  # a file written with CRLF line ends keeps them, the block's included
+            joined = joined.replace("\n", "\r\n")
         _write_all(project.path, joined, plain, plain_path, secret, secret_path)
         warnings = ([source.warning] if source.warning else []) + _secret_warnings(secret_path, secret_keys)
         new_chart = project.load_chart(rel.name)

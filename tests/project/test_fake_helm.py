@@ -674,6 +674,21 @@ def test_import_appends_block_and_next_plan_is_noop(env, fake_helm, capsys):
     assert fake_helm.call_log("upgrade") == []
 
 
+def test_import_keeps_a_project_files_crlf_line_ends(env, fake_helm):
+    """A firestream.toml written with CRLF (an editor on Windows) was rewritten with LF line ends
+    by import: every line of it changed in the user's diff. Its line ends stay, the block's too."""
+    fake_helm.seed_release("legacy", "apps", version="0.1.0", revision=1, values={"replicaCount": 2})
+    path = env.write("# keep me\n")
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    before = path.read_bytes()
+    flags = ["-f", str(path), *env.flags]
+    assert main(["import", "deployment", "legacy", "-n", "apps", "--chart", "fixtures/tiny-app", *flags]) == 0
+    after = path.read_bytes()
+    assert after.startswith(before) and b'name = "legacy"\r\n' in after
+    assert b"\n" not in after.replace(b"\r\n", b"")  # no bare LF anywhere
+    assert main(["plan", "--detailed-exitcode", *flags]) == 0
+
+
 def test_import_reads_the_users_repositories_and_says_when_the_project_gives_another_url(env, fake_helm, capsys):
     """The user's own ``fixtures`` (their mirror) is where import looks, never what a run writes
     or installs from: the block names ``fixtures``, whose URL the project gives, and import warns
