@@ -1463,12 +1463,21 @@ class Project:
             result = project.apply(project.saved_plan("plan.json"))
         """
         from firestream_core.deploy.saved import SavedPlan, check_saved, read_saved
+        from firestream_core.errors import PlanMismatchError
 
         saved = path if isinstance(path, SavedPlan) else read_saved(path)
         self.check_saved_target(saved, "PLAN" if isinstance(path, SavedPlan) else path)
         fresh = self.plan(list(saved.targets) or None, saved.include_deps, destroy=saved.destroy)
         try:
             check_saved(saved, fresh)
+        except PlanMismatchError as exc:
+            self._planned = None  # nothing will carry it out
+            if saved.config and os.path.basename(saved.config) != self.path.name:
+                # another project's plan (a saved plan may be applied from another checkout, where
+                # only the file's name is the same): say so before its releases' differences
+                raise PlanMismatchError(f"{exc}; the plan was saved from {saved.config}, this run reads "
+                                        f"{self.path}", release=exc.release, hint=exc.hint) from None
+            raise
         except Exception:
             self._planned = None  # nothing will carry it out
             raise

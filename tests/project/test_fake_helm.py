@@ -674,6 +674,25 @@ def test_import_appends_block_and_next_plan_is_noop(env, fake_helm, capsys):
     assert fake_helm.call_log("upgrade") == []
 
 
+def test_another_project_files_saved_plan_names_both_files(env, fake_helm):
+    """A plan saved from prod.toml applied to the folder's firestream.toml: the refusal named only
+    a release's changed namespace; it now says which file the plan came from and which this run
+    reads (the file's name alone: a saved plan may be applied from another checkout)."""
+    from firestream_core.errors import PlanMismatchError
+
+    env.write(block("web", extra='namespace = "apps"\n'))
+    prod = env.dir / "prod.toml"
+    prod.write_text(env.path.read_text().replace('namespace = "apps"', 'namespace = "prod"'))
+    source = Project.load(prod, helm_binary=fake_helm.binary, env=fake_helm.env)
+    source.save_plan(source.plan(), env.dir / "prod.plan")
+    with pytest.raises(PlanMismatchError) as caught:
+        env.load().saved_plan(env.dir / "prod.plan")
+    assert "namespace changed" in str(caught.value)
+    assert f"the plan was saved from {prod}, this run reads {env.path}" in str(caught.value)
+    assert source.saved_plan(env.dir / "prod.plan").releases[0].namespace == "prod"  # its own: no refusal
+    assert fake_helm.call_log("upgrade") == []
+
+
 def test_import_keeps_a_project_files_crlf_line_ends(env, fake_helm):
     """A firestream.toml written with CRLF (an editor on Windows) was rewritten with LF line ends
     by import: every line of it changed in the user's diff. Its line ends stay, the block's too."""
