@@ -345,6 +345,9 @@ def test_test_with_a_bad_timeout_is_a_usage_error_before_any_cluster_call(projec
     err = capsys.readouterr().err
     assert "argument --timeout: invalid duration 'forever'" in err
     assert "unexpected" not in err and "cannot run" not in err
+    # over the bound a release's own timeout has in the config (24h): refused the same way
+    assert main(["test", "--timeout", "25h", "-f", str(project), "--helm-binary", str(helm)]) == 2
+    assert "argument --timeout: duration '25h' is over the bound of 24h" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

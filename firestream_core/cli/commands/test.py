@@ -18,12 +18,15 @@ firestream test --json --no-record
 
 def _duration(text: str) -> str:
     """``--timeout``'s value, checked before anything is loaded or asked of the cluster."""
+    from firestream_core.config.converter import MAX_DURATION_SECONDS
     from firestream_core.model import parse_duration
 
     try:
-        parse_duration(text)
+        seconds = parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds > MAX_DURATION_SECONDS:  # as a release's own timeout in the config
+        raise argparse.ArgumentTypeError(f"duration {text!r} is over the bound of 24h")
     return text
 
 
