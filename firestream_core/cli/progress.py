@@ -304,11 +304,15 @@ class LiveProgress:
     :param plan: the plan being carried out (its changes are the lines).
     :param stream: where to draw (default ``sys.stderr``).
     :param live: redraw in place (default: when ``stream`` is a terminal).
+    :param quiet: ``-q``: off a terminal, print the line of a release that did not end ``ok``
+        only (the summary table after the run still has one line per release).
     """
 
-    def __init__(self, plan: Plan, stream: TextIO | None = None, *, live: bool | None = None) -> None:
+    def __init__(self, plan: Plan, stream: TextIO | None = None, *, live: bool | None = None,
+                 quiet: bool = False) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.live = self.stream.isatty() if live is None else live
+        self.quiet = quiet
         self.order = [c.name for c in plan.releases if c.is_change]
         self.actions = {c.name: c.action for c in plan.releases}
         self.lines: dict[str, str] = {n: "waiting" for n in self.order}
@@ -387,7 +391,7 @@ class LiveProgress:
                     text += f": {shorten(event.reason, 60) if self.live else event.reason}"
                 self.lines[name] = text
                 self.finished.add(name)
-                if not self.live:
+                if not self.live and not (self.quiet and event.result == "ok"):
                     self.stream.write(f"{name}: {self.actions.get(name, '')} {text}\n")
                     self.stream.flush()
             if self.live:

@@ -490,6 +490,18 @@ def test_progress_and_summary_on_the_cli(env, fake_helm, capsys):
     assert table[3].split()[:3] == ["b", "create", "failed"]
 
 
+def test_quiet_off_a_terminal_prints_only_the_releases_that_did_not_end_ok(env, fake_helm, capsys):
+    """``-q`` (warnings and errors only) still printed one line per release off a terminal; now
+    only a release that did not end ok has its line (its full reason), and the summary stays."""
+    path = env.write(block("a"), block("b", ("a",)))
+    fake_helm.fail_on("b", "upgrade", "boom")
+    assert main(["-q", "apply", "--yes", "-f", str(path), *env.flags]) == 1
+    out, err = capsys.readouterr()
+    assert "a: create ok" not in err and "b: create failed" in err and "boom" in err
+    assert [line.split()[:3] for line in out.splitlines() if line.split()[:1] in (["a"], ["b"])] == [
+        ["a", "create", "ok"], ["b", "create", "failed"]]
+
+
 def test_state_unlock_force(env, capsys):
     path = env.write(block("a"))
     lock = path.parent / ".firestream" / "lock"

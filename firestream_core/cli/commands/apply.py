@@ -207,7 +207,7 @@ def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool)
         "fail_fast": args.fail_fast,
         "dry_run": args.dry_run,
     }
-    with LiveProgress(plan, sys.stderr) as progress:
+    with LiveProgress(plan, sys.stderr, quiet=bool(args.quiet)) as progress:
         if destroy:
             result = project.destroy(on_event=progress, **kwargs)
         else:
