@@ -1839,7 +1839,8 @@ class Project:
 
     def status(self, *, helm: Helm | None = None) -> list[ReleaseStatus]:
         """Each release's helm status, revision and chart version, with the state's last
-        validation and ``helm test`` results; one ``helm list`` call.
+        validation and ``helm test`` results; one ``helm list`` call. A record made on another
+        cluster (``ReleaseState.cluster``) is not shown as this one's.
 
         Example::
 
@@ -1852,12 +1853,15 @@ class Project:
             _, helm, _ = self.tools()
         live = {r.key: r for r in helm.list_releases()}
         state = self.load_state()
+        cluster = self.cluster_identity().server
         out: list[ReleaseStatus] = []
         for name in self.graph().order():
             chart = self.chart(name)
             ns = chart.chart_info.namespace_name
             inst = live.get((ns, name))
             rec = state.releases.get(f"{ns}/{name}")
+            if rec is not None and rec.made_elsewhere(cluster):
+                rec = None  # what a run did on another cluster is nothing this cluster's release did
             out.append(
                 ReleaseStatus(
                     name=name,

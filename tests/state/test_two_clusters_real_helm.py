@@ -53,6 +53,8 @@ def test_a_record_made_on_another_cluster_is_not_taken_for_this_ones(tmp_path, k
     assert any(f"made on {other_cluster.url}, not on this cluster ({kube.url})" in n for n in plan.notes)
 
     project = _load(path, kube, helm_bin, kube.kubeconfig)
+    (status,) = project.status()
+    assert (status.revision, status.last_action, status.applied_at) == (1, None, None)  # not B's record
     steps = plan_rollback(project.rollback_input(), None, None, project.tools()[1].list_releases())
     assert [(s.action, "not on this cluster" in s.reason) for s in steps] == [("error", True)]
 
