@@ -430,7 +430,8 @@ class Run:
                 self._persist(change.key)
             return
         previous = self.state.releases.get(change.key)
-        if outcome.revision is None and not outcome.ok and previous is not None:
+        if outcome.revision is None and not outcome.ok and previous is not None \
+                and not previous.made_elsewhere(self.project.cluster):  # not another cluster's revision
             outcome = attrs.evolve(outcome, revision=previous.revision)
         self.state.record(self._release_state(change, outcome))
         self._persist(change.key)

@@ -502,6 +502,35 @@ def test_quiet_off_a_terminal_prints_only_the_releases_that_did_not_end_ok(env, 
         ["a", "create", "ok"], ["b", "create", "failed"]]
 
 
+def _kubeconfig(path: Path, server: str) -> Path:
+    path.write_text(f"apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster:\n"
+                    f"    server: {server}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n"
+                    "users:\n- name: u\n  user: {}\n")
+    return path
+
+
+def test_a_failure_on_another_cluster_does_not_record_this_clusters_revision(env, fake_helm, fake_kubectl):
+    """A release that failed without a revision keeps its previous record's revision; not one a
+    run on another API server recorded (that revision is the other cluster's)."""
+    env.write(block("a"))
+
+    def load(server: str) -> Project:
+        kubeconfig = _kubeconfig(env.dir / f"kc-{server.rsplit(':', 1)[-1]}", server)
+        return Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                            kubectl_binary=fake_kubectl, kubeconfig=kubeconfig)
+
+    assert load("https://a.example:6443").apply().ok
+    first = StateStore(env.dir).load().releases["default/a"]
+    assert (first.cluster, first.revision) == ("https://a.example:6443", 1)
+    env.write(block("a", extra="[deployments.generic.values]\nreplicaCount = 2\n"))
+    fake_helm.fail_on("a", "upgrade", "boom")
+    on_b = load("https://b.example:6443")
+    assert not on_b.apply(on_b.plan(), concurrency=1).ok
+    entry = StateStore(env.dir).load().releases["default/a"]
+    assert (entry.cluster, entry.result, entry.revision, entry.last_success) == (
+        "https://b.example:6443", "failed", None, None)
+
+
 def test_state_unlock_force(env, capsys):
     path = env.write(block("a"))
     lock = path.parent / ".firestream" / "lock"
