@@ -19,7 +19,8 @@ exec                   (deploy) a ``wrapper=True`` step between the core's
                        chart's CRDs are server-side applied (the core's
                        ``upgrade_chart_crds``). The plan lists this step
                        (``destructive_steps``).
-post_exec              (deploy) waits until the operator is available;
+post_exec              (deploy) waits until the operator is available (in
+                       ``namespaceOverride``'s namespace when set);
                        (destroy) deletes the CRDs only with ``delete_crds``
 validate               ``prometheus_crds``, ``operator_available``,
                        ``prometheus_instances`` (at least one Prometheus),
@@ -128,6 +129,13 @@ def operator_selector(chart: HelmChart, context: DeployContext) -> str:
     """The operator Deployment's labels (``app: <chart name>-operator``, ``release``)."""
     name = value_of(chart, context, "nameOverride") or CHART
     return f"app={name}-operator,release={chart.chart_info.name}"
+
+
+def stack_namespace(chart: HelmChart, context: DeployContext) -> str:
+    """Where the chart puts its own objects (operator, Prometheus): upstream's ``namespaceOverride``
+    (``kube-prometheus-stack.namespace``), else the release's namespace. Grafana and the other
+    subcharts have their own ``namespaceOverride`` and stay in the release's."""
+    return str(value_of(chart, context, "namespaceOverride") or chart.chart_info.namespace_name)
 
 
 @hookimpl
@@ -272,7 +280,7 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
     context.log.info("release '%s': Post-exec: waiting for the Prometheus Operator to be available", info.name)
     ready = context.kubectl.wait(
         "deployment",
-        namespace=info.namespace_name,
+        namespace=stack_namespace(chart, context),
         condition="condition=Available",
         selector=operator_selector(chart, context),
         timeout=info.timeout,
@@ -301,14 +309,14 @@ def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult]
     if value_of(chart, context, "prometheusOperator.enabled", True):
         results.append(
             checks.deployment_available(
-                context, namespace=ns, selector=operator_selector(chart, context),
+                context, namespace=stack_namespace(chart, context), selector=operator_selector(chart, context),
                 check="operator_available",
             )
         )
     if value_of(chart, context, "prometheus.enabled", True):
         results.append(
             checks.resources_exist(
-                context, "prometheuses.monitoring.coreos.com", namespace=ns,
+                context, "prometheuses.monitoring.coreos.com", namespace=stack_namespace(chart, context),
                 selector=f"release={info.name}", check="prometheus_instances",
             )
         )
