@@ -205,8 +205,10 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     if step:
         context.exec_step(crd_step_line(info.version))
     plan_grafana_admin(chart, context)
+    from .grafana import grafana_namespace
+
     values = admin_values(chart, context)
-    if values is not None and info.create_namespace:
+    if values is not None and info.create_namespace and grafana_namespace(chart, context) == info.namespace_name:
         context.creates_namespace()  # prepare_grafana_admin's ensure_namespace, before helm
     return values
 
@@ -304,7 +306,6 @@ def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult]
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
-    ns = info.namespace_name
     results = [checks.crds_established(context, CRDS, check="prometheus_crds")]
     if value_of(chart, context, "prometheusOperator.enabled", True):
         results.append(
@@ -321,9 +322,11 @@ def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult]
             )
         )
     if value_of(chart, context, "grafana.enabled", True):
+        from .grafana import grafana_namespace
+
         results.append(
             checks.deployment_available(
-                context, namespace=ns,
+                context, namespace=grafana_namespace(chart, context),
                 selector=f"app.kubernetes.io/instance={info.name},app.kubernetes.io/name=grafana",
                 check="grafana_available",
             )
