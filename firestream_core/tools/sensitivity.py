@@ -84,8 +84,14 @@ _SECRET_WORDS = (
     "password", "passwd", "passphrase", "secret", "token", "apikey", "privatekey",
     "accesskey", "credential", "clientsecret", "secretkey", "pwd", "cakey", "tlskey", "sslkey",
     "clientkey", "serverkey", "signingkey", "encryptionkey", "masterkey",
+    "accountkey", "consumerkey", "applicationkey",
 )
-"""A key holding one of these (case, ``_`` and ``-`` ignored) holds a secret..."""
+"""A key holding one of these (case, ``_`` and ``-`` ignored) holds a secret...
+
+``accountkey``, ``consumerkey``, ``applicationkey``: the DNS providers' credentials
+bitnami/external-dns writes into its Secret (``google.serviceAccountKey``, a service
+account's JSON key with its private key; ``ovh.consumerKey`` / ``ovh.applicationKey``;
+``azure.storageAccountKey`` alike), whose names hold none of the other words."""
 
 _NAME_SUFFIXES = (
     "name", "names", "ref", "refs", "keyref", "selector", "file", "files", "path", "dir",

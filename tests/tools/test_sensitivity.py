@@ -41,6 +41,8 @@ def project_redactor(values=QUICKSTART, secrets=()) -> Redactor:
     "tls.key", "ingress.tls[0].key", "ca.key", "api.key", "server.ssl.key",
     "apiKeys.stripe", "accessKeys[0]", "config.privateKeys.signing",
     "jwtSecret", "cookieSecret", "oauth.clientSecret", "tokenSecret", "webhookSecret",
+    # bitnami/external-dns's provider credentials (templates/secret.yaml)
+    "google.serviceAccountKey", "ovh.consumerKey", "ovh.applicationKey", "azure.storageAccountKey",
 ])
 def test_sensitive_paths(path):
     assert is_sensitive_path(path)
@@ -54,6 +56,7 @@ def test_sensitive_paths(path):
     "tls.crt", "tls.keyFile", "tolerations[0].key", "env[0].valueFrom.secretKeyRef.key", "existingSecret.key",
     "key", "nodeSelector.key", "auth.secretKeys.userPasswordKey", "existingApiKeys",
     "tls.certificatesSecret", "tlsSecret", "ingress.tls_secret", "caSecret", "certSecret",
+    "google.serviceAccountKeyName", "serviceAccount.name",
 ])
 def test_visible_paths(path):
     assert not is_sensitive_path(path)

@@ -76,7 +76,7 @@ DEFAULT_VALUES: dict[str, Any] = {
 
 LOCAL_VALUES: dict[str, Any] = {
     **DEFAULT_VALUES,
-    "provider": "noop",
+    "provider": "inmemory",
     "registry": "txt",
     "txtOwnerId": "firestream-local",
 }
@@ -93,7 +93,7 @@ class ExternalDnsChart(HelmChart):
 
     ``ExternalDnsChart()`` / ``ExternalDnsChart.default()``: provider ``aws``,
     policy ``sync``, sources ``service`` and ``ingress``, in ``kube-system``.
-    ``ExternalDnsChart.local()``: provider ``noop`` with a ``txt`` registry
+    ``ExternalDnsChart.local()``: provider ``inmemory`` with a ``txt`` registry
     owned by ``firestream-local``, for clusters without a DNS provider.
     The preset's values are the chart's first values document: config
     ``values`` override them.
@@ -110,5 +110,9 @@ class ExternalDnsChart(HelmChart):
 
     @classmethod
     def local(cls) -> ExternalDnsChart:
-        """The ``noop`` provider: records are computed and logged, nothing is changed."""
+        """The ``inmemory`` provider: records are computed and kept in memory, no DNS is changed.
+
+        The seed's ``noop`` is no provider of ExternalDNS (its ``--provider`` flag is an enum:
+        akamai ... inmemory ... webhook): the controller would exit at start and never be available.
+        """
         return cls(PRESETS.info("local", LOCAL_VALUES))

@@ -32,7 +32,7 @@ def chart_type() -> ChartType:
         chart_class=ExternalDnsChart,
         presets={"default": ExternalDnsChart.default, "local": ExternalDnsChart.local},
         repositories={REPOSITORY: REPOSITORY_URL},
-        description="bitnami/external-dns 9.0.4; presets default (aws) and local (noop)",
+        description="bitnami/external-dns 9.0.4; presets default (aws) and local (inmemory)",
         destructive_steps=destructive_steps,
     )
 

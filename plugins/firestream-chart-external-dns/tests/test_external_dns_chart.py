@@ -28,9 +28,10 @@ def test_defaults_are_the_originals() -> None:
         assert values["resources"]["limits"] == {"cpu": "50m", "memory": "100Mi"}
 
 
-def test_local_uses_the_noop_provider_with_a_txt_registry() -> None:
+def test_local_uses_the_inmemory_provider_with_a_txt_registry() -> None:
     values = merged_values(ExternalDnsChart.local().chart_info)
-    assert values["provider"] == "noop"
+    # one of ExternalDNS's --provider values (the seed's "noop" is none: the controller would not start)
+    assert values["provider"] == "inmemory"
     assert values["registry"] == "txt"
     assert values["txtOwnerId"] == "firestream-local"
     assert values["sources"] == ["service", "ingress"]
@@ -70,5 +71,5 @@ domainFilters = ["example.org"]
     values = merged_values(chart.chart_info)
     # config values override the preset's
     assert values["txtOwnerId"] == "team-a"
-    assert values["provider"] == "noop"
+    assert values["provider"] == "inmemory"
     assert values["domainFilters"] == ["example.org"]

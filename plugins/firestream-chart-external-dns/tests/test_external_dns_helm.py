@@ -35,7 +35,7 @@ def test_local_preset_deploys_and_its_deployment_is_validated(
     assert check.message == "deployment ready: external-dns: 1/1 available"
     deployment = kube.kubectl().get("deployment", "external-dns", namespace=kube.namespace)
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--provider=noop" in args and "--txt-owner-id=firestream-local" in args
+    assert "--provider=inmemory" in args and "--txt-owner-id=firestream-local" in args
 
 
 def test_every_line_of_the_lifecycle_names_the_release_at_debug(

@@ -8,7 +8,8 @@
 * ``validate`` - ``ingress_class``: the IngressClass the chart creates
   (``controller.ingressClassResource.name``, ``nginx`` by default) exists;
   ``controller_address``: unless the controller uses ``hostNetwork``, the
-  controller Service - found by its labels, not by a guessed name - has an
+  controller Service - found by its labels, not by a guessed name, in the
+  chart's ``namespaceOverride`` when set - has an
   address, *pending* while a load balancer has not assigned one yet (the
   runner asks again until the release's timeout).
 
@@ -79,7 +80,8 @@ def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult]
         results.append(
             checks.service_address(
                 context,
-                namespace=info.namespace_name,
+                # upstream's ingress-nginx.namespace: namespaceOverride, else the release's
+                namespace=str(value_of(chart, context, "namespaceOverride") or info.namespace_name),
                 selector=f"app.kubernetes.io/instance={info.name},app.kubernetes.io/component=controller",
                 check="controller_address",
             )

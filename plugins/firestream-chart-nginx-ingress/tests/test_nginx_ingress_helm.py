@@ -164,3 +164,20 @@ def test_every_log_line_names_its_release(
              if r.levelno >= logging.INFO and (plugin in r.pathname or "Validation '" in r.getMessage())]
     assert any("controller_address" in line for line in lines) and any("ingress_class" in line for line in lines)
     assert [line for line in lines if "'nginx-ingress'" not in line] == []
+
+
+def test_the_controller_address_is_looked_for_where_namespace_override_puts_it(
+    kube: Any, helm_bin: Path, run_lifecycle: Callable[..., Any]
+) -> None:
+    # upstream's ingress-nginx.namespace: namespaceOverride, else the release's namespace
+    other = f"{kube.namespace}-ingress"
+    kube.kubectl().run(["kubectl", "create", "namespace", other])
+    chart = prepare(NginxIngressChart(), kube)
+    chart.chart_info.values.append(ChartSetValue("namespaceOverride", other))
+    chart.chart_info.timeout = "5s"
+    result = run_lifecycle(chart, helm_bin)
+    assert result.ok, result.error
+    assert kube.kubectl().get("service", "nginx-ingress-ingress-nginx-controller", namespace=other) is not None
+    assert by_name(result.validations)["controller_address"].message == (
+        "load balancer ready: nginx-ingress-ingress-nginx-controller at 127.0.0.1"
+    )

@@ -29,6 +29,12 @@ def grafana_enabled(chart: HelmChart, context: DeployContext) -> bool:
     return bool(value_of(chart, context, "grafana.enabled", True))
 
 
+def grafana_namespace(chart: HelmChart, context: DeployContext) -> str:
+    """Where Grafana runs, and so where its admin Secret must be: the grafana subchart's own
+    ``grafana.namespaceOverride`` (upstream's ``grafana.namespace``), else the release's namespace."""
+    return str(value_of(chart, context, "grafana.namespaceOverride") or chart.chart_info.namespace_name)
+
+
 def users_own_secret(chart: HelmChart, context: DeployContext) -> str | None:
     """A Grafana admin Secret the user configured themselves (not firestream's)."""
     given = value_of(chart, context, "grafana.admin.existingSecret")
@@ -90,7 +96,7 @@ def plan_grafana_admin(chart: HelmChart, context: DeployContext) -> None:
     plan_secret(
         context,
         name=options_of(chart).grafana_secret_name(info.name),
-        namespace=info.namespace_name,
+        namespace=grafana_namespace(chart, context),
         keys={PASSWORD_KEY: password},
         plain={USER_KEY: user},
         holding="the Grafana admin password",
@@ -110,12 +116,13 @@ def prepare_grafana_admin(
     opts = options_of(chart)
     name = opts.grafana_secret_name(info.name)
     user, password = configured_admin(chart, context, environ)
-    if info.create_namespace:
-        ensure_namespace(context, info.namespace_name)
+    namespace = grafana_namespace(chart, context)
+    if info.create_namespace and namespace == info.namespace_name:
+        ensure_namespace(context, info.namespace_name)  # an override's namespace is the user's to make
     outcome = ensure_secret(
         context,
         name=name,
-        namespace=info.namespace_name,
+        namespace=namespace,
         keys={PASSWORD_KEY: password},
         plain={USER_KEY: user},
         release=info.name,
@@ -125,6 +132,6 @@ def prepare_grafana_admin(
     if PASSWORD_KEY in outcome.generated:
         context.log.info(
             "release '%s': generated the Grafana admin password in Secret '%s' (namespace '%s')",
-            info.name, name, info.namespace_name,
+            info.name, name, namespace,
         )
     return outcome.to_payload()

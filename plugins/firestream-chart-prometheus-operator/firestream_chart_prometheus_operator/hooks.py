@@ -19,7 +19,8 @@ exec                   (deploy) a ``wrapper=True`` step between the core's
                        chart's CRDs are server-side applied (the core's
                        ``upgrade_chart_crds``). The plan lists this step
                        (``destructive_steps``).
-post_exec              (deploy) waits until the operator is available;
+post_exec              (deploy) waits until the operator is available (in
+                       ``namespaceOverride``'s namespace when set);
                        (destroy) deletes the CRDs only with ``delete_crds``
 validate               ``prometheus_crds``, ``operator_available``,
                        ``prometheus_instances`` (at least one Prometheus),
@@ -130,6 +131,13 @@ def operator_selector(chart: HelmChart, context: DeployContext) -> str:
     return f"app={name}-operator,release={chart.chart_info.name}"
 
 
+def stack_namespace(chart: HelmChart, context: DeployContext) -> str:
+    """Where the chart puts its own objects (operator, Prometheus): upstream's ``namespaceOverride``
+    (``kube-prometheus-stack.namespace``), else the release's namespace. Grafana and the other
+    subcharts have their own ``namespaceOverride`` and stay in the release's."""
+    return str(value_of(chart, context, "namespaceOverride") or chart.chart_info.namespace_name)
+
+
 @hookimpl
 def check_prerequisites(chart: HelmChart, context: DeployContext) -> list[str] | None:
     """``grafana_password_env`` names a variable that is set."""
@@ -197,8 +205,10 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     if step:
         context.exec_step(crd_step_line(info.version))
     plan_grafana_admin(chart, context)
+    from .grafana import grafana_namespace
+
     values = admin_values(chart, context)
-    if values is not None and info.create_namespace:
+    if values is not None and info.create_namespace and grafana_namespace(chart, context) == info.namespace_name:
         context.creates_namespace()  # prepare_grafana_admin's ensure_namespace, before helm
     return values
 
@@ -272,7 +282,7 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
     context.log.info("release '%s': Post-exec: waiting for the Prometheus Operator to be available", info.name)
     ready = context.kubectl.wait(
         "deployment",
-        namespace=info.namespace_name,
+        namespace=stack_namespace(chart, context),
         condition="condition=Available",
         selector=operator_selector(chart, context),
         timeout=info.timeout,
@@ -296,26 +306,27 @@ def validate(chart: HelmChart, context: DeployContext) -> list[ValidationResult]
     info = chart.chart_info
     if info.action is not HelmAction.DEPLOY:
         return None
-    ns = info.namespace_name
     results = [checks.crds_established(context, CRDS, check="prometheus_crds")]
     if value_of(chart, context, "prometheusOperator.enabled", True):
         results.append(
             checks.deployment_available(
-                context, namespace=ns, selector=operator_selector(chart, context),
+                context, namespace=stack_namespace(chart, context), selector=operator_selector(chart, context),
                 check="operator_available",
             )
         )
     if value_of(chart, context, "prometheus.enabled", True):
         results.append(
             checks.resources_exist(
-                context, "prometheuses.monitoring.coreos.com", namespace=ns,
+                context, "prometheuses.monitoring.coreos.com", namespace=stack_namespace(chart, context),
                 selector=f"release={info.name}", check="prometheus_instances",
             )
         )
     if value_of(chart, context, "grafana.enabled", True):
+        from .grafana import grafana_namespace
+
         results.append(
             checks.deployment_available(
-                context, namespace=ns,
+                context, namespace=grafana_namespace(chart, context),
                 selector=f"app.kubernetes.io/instance={info.name},app.kubernetes.io/name=grafana",
                 check="grafana_available",
             )

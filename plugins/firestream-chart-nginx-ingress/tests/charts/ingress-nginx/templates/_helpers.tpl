@@ -19,8 +19,9 @@
 {{- end -}}
 {{- end -}}
 
+{{- /* upstream: "Allows overriding it for multi-namespace deployments in combined charts." */ -}}
 {{- define "ingress-nginx.namespace" -}}
-{{- .Release.Namespace -}}
+{{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "ingress-nginx.controller.fullname" -}}

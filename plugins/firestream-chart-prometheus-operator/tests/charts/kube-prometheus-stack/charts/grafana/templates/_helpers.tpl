@@ -16,10 +16,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{- define "grafana.password" -}}
-{{- $secret := (lookup "v1" "Secret" .Release.Namespace (include "grafana.fullname" .)) }}
+{{- $secret := (lookup "v1" "Secret" (include "grafana.namespace" .) (include "grafana.fullname" .)) }}
 {{- if $secret }}
 {{- index $secret "data" "admin-password" }}
 {{- else }}
 {{- (randAlphaNum 40) | b64enc | quote }}
 {{- end }}
 {{- end }}
+{{- /* upstream grafana's: namespaceOverride, else the release's (kube-prometheus-stack's grafana.namespaceOverride) */ -}}
+{{- define "grafana.namespace" -}}
+{{- if .Values.namespaceOverride -}}
+{{- .Values.namespaceOverride -}}
+{{- else -}}
+{{- .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
