@@ -262,6 +262,17 @@ class ChartValuesGenerated:
     yaml_content: str
     secret: bool = False
 
+    def __repr__(self) -> str:
+        """A secret document's content is never shown: a chart's repr reaches tracebacks,
+        assertion messages and a program's own logs, where no redactor runs.
+
+        >>> ChartValuesGenerated("s.yaml", "password: hunter2-long", secret=True)
+        ChartValuesGenerated(filename='s.yaml', yaml_content=<hidden>, secret=True)
+        """
+        content = "<hidden>" if self.secret else repr(self.yaml_content)
+        return (f"{type(self).__name__}(filename={self.filename!r}, yaml_content={content}, "
+                f"secret={self.secret!r})")
+
     def __deepcopy__(self, memo: dict[int, Any]) -> ChartValuesGenerated:
         return _deepcopy_fields(self, memo)  # as ChartInfo's: a chart is copied per release
 
