@@ -104,6 +104,21 @@ def test_a_password_in_a_values_file_is_hidden_by_the_projects_redactor(tmp_path
     assert project.redactor.redact("dsn=postgres://app@db/shop user app") == "dsn=*** user app"
 
 
+def test_every_value_of_a_secret_document_of_a_chart_built_in_code_is_hidden(tmp_path, manager) -> None:
+    """``ChartValuesGenerated(secret=True)`` says every value in it is sensitive, whatever its
+    key: a plugin's own logger, a stage's exception and the outcome's reason go through the
+    project's redactor, which must know them (a file's secret_values are known from the file)."""
+    from firestream_core.model import ChartValuesGenerated
+
+    doc = ChartValuesGenerated("s.yaml", "message: doc-secret-4f1a\nlist: [item-secret-9b2c]\n", secret=True)
+    plain = ChartValuesGenerated("p.yaml", "greeting: hello-world-visible\n")
+    project = Project.from_charts([chart("web", yaml_files_content=[doc, plain])],
+                                  project_dir=tmp_path, manager=manager)
+    assert project.redactor.redact("boom doc-secret-4f1a item-secret-9b2c hello-world-visible") == (
+        "boom *** *** hello-world-visible"
+    )
+
+
 def test_a_missing_file_is_a_config_error_listing_one_problem(tmp_path) -> None:
     """docs/library.md's ``for problem in exc.problems: print(problem)`` prints something for
     every ConfigError, also the one-problem ones."""
