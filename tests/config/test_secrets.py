@@ -43,3 +43,20 @@ def test_a_secret_values_document_is_hidden_in_the_charts_repr(tmp_path, monkeyp
     assert "tok-4711-very-secret" not in shown
     assert "yaml_content=<hidden>, secret=True" in shown
     assert "replicaCount: 3" in shown                  # ordinary values are not masked
+
+
+def test_a_value_under_a_secret_looking_key_is_hidden_in_the_charts_repr(tmp_path) -> None:
+    from firestream_core import Project
+    from firestream_core.model import ChartSetValue
+
+    (tmp_path / "firestream.toml").write_text(
+        '[[deployments.generic]]\nname = "db"\nchart = "bitnami/postgresql"\nversion = "1.0.0"\n'
+        '[repositories]\nbitnami = "https://charts.example.com"\n'
+        '[deployments.generic.values]\n"auth.database" = "shopdb"\n"auth.postgresPassword" = "pg-pw-5e6f7a8b"\n')
+    chart = Project.load(tmp_path).chart("db")
+    chart.chart_info.values.append(ChartSetValue("auth.adminPassword", "set-pw-1c2d3e4f"))
+    shown = repr(chart)
+    assert "pg-pw-5e6f7a8b" not in shown and "set-pw-1c2d3e4f" not in shown
+    assert "postgresPassword: ***" in shown
+    assert "ChartSetValue(key='auth.adminPassword', value=<hidden>)" in shown
+    assert "database: shopdb" in shown                 # ordinary values are not masked
