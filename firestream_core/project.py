@@ -1510,8 +1510,9 @@ class Project:
         """Release name -> its desired state, the plugins' ``contribute_values`` run once each
         (:func:`~firestream_core.deploy.desired.desired_states`; read-only tools).
 
-        The one function plan, apply (through the plan), template and diff use. With
-        ``helm``, the version constraints (and missing versions) of repository and OCI
+        The one function plan, apply (through the plan), template and diff use. Without
+        ``helm`` and ``kubectl`` the hooks run offline, as ``firestream validate`` runs them
+        (``context.offline``: no cluster read). With ``helm``, the version constraints (and missing versions) of repository and OCI
         charts are resolved to the exact version helm installs
         (:class:`~firestream_core.deploy.desired.ChartVersions`: one helm call per
         distinct chart and constraint).
@@ -1537,6 +1538,9 @@ class Project:
             redactor=self.redactor,
             releases={c.chart_info.name: c.chart_type for c in self.charts},
             versions=ChartVersions(helm, repositories) if helm is not None else None,
+            # no tools given: no cluster, as `firestream validate` runs the hooks (context.offline),
+            # rather than a plugin's cluster read failing on the missing helm
+            offline=helm is None and kubectl is None,
         )
         # a contributed value under a secret-looking key is hidden too
         _hide_secret_looking(self.redactor, [s.chart for s in states.values() if s.contributed])

@@ -119,6 +119,24 @@ def test_every_value_of_a_secret_document_of_a_chart_built_in_code_is_hidden(tmp
     )
 
 
+def test_desired_states_without_tools_runs_the_hooks_offline(tmp_path, manager) -> None:
+    """``project.desired_states(names=[...])`` as its docstring shows it (no helm, no kubectl):
+    a hook reading the release as installed (``current_release``) sees no cluster, as under
+    ``firestream validate``, instead of failing on the helm it was not given."""
+    from firestream_core.plugin import current_release
+
+    @attrs.define
+    class ReadsTheCluster(HelmChart):
+        def contribute_values(self, context):
+            return {"offline": context.offline, "installed": current_release(self, context) is not None}
+
+    project = Project.from_charts([ReadsTheCluster(ChartInfo(name="db", chart="repo/db"))],
+                                  project_dir=tmp_path, repositories={"repo": "https://charts.example.com"},
+                                  manager=manager)
+    desired = project.desired_states(names=["db"])
+    assert desired["db"].contributed == {"chart-methods": {"offline": True, "installed": False}}
+
+
 def test_a_missing_file_is_a_config_error_listing_one_problem(tmp_path) -> None:
     """docs/library.md's ``for problem in exc.problems: print(problem)`` prints something for
     every ConfigError, also the one-problem ones."""
