@@ -92,6 +92,11 @@ class PluginError(FirestreamError):
     """A plugin failed to load, does not match the hookspecs, or clashes."""
 
 
+class PluginConfigError(ConfigError, PluginError):
+    """A project that cannot be loaded because a plugin it uses is broken, disabled or
+    clashes: a ``ConfigError`` listing every problem of the file, and a ``PluginError``."""
+
+
 class UnknownChartTypeError(ConfigError):
     """A deployment names a chart type no installed plugin provides."""
 

@@ -241,6 +241,19 @@ class ChartSetValue:
     key: str
     value: str
 
+    def __repr__(self) -> str:
+        """A value under a secret-looking key (docs/secrets.md) is not shown: a chart's repr
+        reaches tracebacks, assertion messages and a program's own logs.
+
+        >>> ChartSetValue("auth.password", "hunter2-long")
+        ChartSetValue(key='auth.password', value=<hidden>)
+        """
+        from firestream_core.tools.sensitivity import is_sensitive_key
+
+        leaf = self.key.replace("\\.", "\0").rsplit(".", 1)[-1].replace("\0", ".")
+        value = "<hidden>" if is_sensitive_key(leaf) else repr(self.value)
+        return f"{type(self).__name__}(key={self.key!r}, value={value})"
+
     def __deepcopy__(self, memo: dict[int, Any]) -> ChartSetValue:
         return _deepcopy_fields(self, memo)  # as ChartInfo's: a chart is copied per release
 
@@ -262,8 +275,34 @@ class ChartValuesGenerated:
     yaml_content: str
     secret: bool = False
 
+    def __repr__(self) -> str:
+        """A secret document's content is never shown: a chart's repr reaches tracebacks,
+        assertion messages and a program's own logs, where no redactor runs.
+
+        >>> ChartValuesGenerated("s.yaml", "password: hunter2-long", secret=True)
+        ChartValuesGenerated(filename='s.yaml', yaml_content=<hidden>, secret=True)
+        """
+        content = "<hidden>" if self.secret else repr(_without_sensitive(self.filename, self.yaml_content))
+        return (f"{type(self).__name__}(filename={self.filename!r}, yaml_content={content}, "
+                f"secret={self.secret!r})")
+
     def __deepcopy__(self, memo: dict[int, Any]) -> ChartValuesGenerated:
         return _deepcopy_fields(self, memo)  # as ChartInfo's: a chart is copied per release
+
+
+def _without_sensitive(filename: str, text: str) -> str:
+    """``text`` with the values under secret-looking keys (``postgresPassword``) replaced by
+    ``***``, for a repr; other values stay readable."""
+    from firestream_core.tools.redact import Redactor
+    from firestream_core.tools.values import load_document
+
+    try:
+        doc = load_document(filename, text)
+    except ValueError:  # shown as written: check_prerequisites reports it
+        return text
+    redactor = Redactor()
+    redactor.add_values(doc)
+    return redactor.redact(text) if len(redactor) else text
 
 
 def _commands(value: Iterable[Any]) -> list[list[str]]:

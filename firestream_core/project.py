@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from firestream_core.deploy.run import RunInput, RunOptions, Tools
     from firestream_core.deploy.saved import SavedPlan
     from firestream_core.graph import ReleaseGraph
-    from firestream_core.model import BreakingStep
+    from firestream_core.model import BreakingStep, ChartValuesGenerated
     from firestream_core.ops.diff import DiffInput, ReleaseDiff
     from firestream_core.ops.drift import DriftInput, ReleaseDrift
     from firestream_core.ops.helm_hooks import HooksInput
@@ -160,9 +160,34 @@ def _hide_secret_looking(redactor: Redactor, charts: Iterable[HelmChart], projec
         else:
             redactor.add_values(values, patterns=patterns)
         redactor.add_values(_option_values(chart), patterns=patterns)
+        for doc in chart.chart_info.yaml_files_content:
+            if doc.secret:  # every value of it: a chart built in code, a plugin's contribution
+                _hide_every_leaf(redactor, doc)
         if project_dir is not None:
             for document in file_documents(values_paths(chart.chart_info, project_dir)):
                 redactor.add_values(document, patterns=patterns)
+
+
+def _hide_every_leaf(redactor: Redactor, doc: ChartValuesGenerated) -> None:
+    """Register every value of a ``secret=True`` values document (``ChartValuesGenerated``'s
+    promise: "every value in it is sensitive"), whatever its key: ``secret_values`` of a file
+    are registered by ``build_charts``, but a chart built in code or a plugin's contributed
+    document carries its secrets only in the document."""
+    from firestream_core.tools.values import load_document
+
+    try:
+        node: Any = load_document(doc.filename, doc.yaml_content)
+    except ValueError:  # an invalid document is reported by check_prerequisites
+        return
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif item is not None:
+            redactor.add(item)
 
 
 def _option_values(chart: HelmChart) -> dict[str, Any]:
@@ -1494,8 +1519,9 @@ class Project:
         """Release name -> its desired state, the plugins' ``contribute_values`` run once each
         (:func:`~firestream_core.deploy.desired.desired_states`; read-only tools).
 
-        The one function plan, apply (through the plan), template and diff use. With
-        ``helm``, the version constraints (and missing versions) of repository and OCI
+        The one function plan, apply (through the plan), template and diff use. Without
+        ``helm`` and ``kubectl`` the hooks run offline, as ``firestream validate`` runs them
+        (``context.offline``: no cluster read). With ``helm``, the version constraints (and missing versions) of repository and OCI
         charts are resolved to the exact version helm installs
         (:class:`~firestream_core.deploy.desired.ChartVersions`: one helm call per
         distinct chart and constraint).
@@ -1521,6 +1547,9 @@ class Project:
             redactor=self.redactor,
             releases={c.chart_info.name: c.chart_type for c in self.charts},
             versions=ChartVersions(helm, repositories) if helm is not None else None,
+            # no tools given: no cluster, as `firestream validate` runs the hooks (context.offline),
+            # rather than a plugin's cluster read failing on the missing helm
+            offline=helm is None and kubectl is None,
         )
         # a contributed value under a secret-looking key is hidden too
         _hide_secret_looking(self.redactor, [s.chart for s in states.values() if s.contributed])

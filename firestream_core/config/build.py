@@ -44,10 +44,13 @@ class BuiltCharts(list):  # type: ignore[type-arg]
 
     :ivar secrets: every resolved ``secret_values`` value, to register with the redactor.
     :ivar paths: each chart's dotted path in the config file (same order as the list).
+    :ivar plugin_failed: a release could not be built because of its plugin (broken,
+        disabled, clashing, a preset that fails): the error is then a ``PluginError`` too.
     """
 
     secrets: list[str]
     paths: list[str]
+    plugin_failed: bool = False
 
     def where(self, name: str) -> str:
         """The dotted config path of release ``name``."""
@@ -106,6 +109,7 @@ def collect_charts(
             chart = _build_one(config, rc, manager, charts.secrets, problems, resolve_secrets)
         except FirestreamError as exc:  # a broken plugin or unknown chart type
             problems.append(f"{rc.where}: {first_line(exc)}")
+            charts.plugin_failed = charts.plugin_failed or isinstance(exc, PluginError)
             if exc.hint:  # 'firestream plugins -v' for a broken plugin's traceback
                 hints.append(exc.hint)
             chart = None

@@ -67,7 +67,12 @@ class CheckedProject:
         return not self.problems
 
     def error(self) -> ConfigError:
-        return ConfigError(f"{self.path} is invalid:", self.problems, hint=problems_hint(self.problems, self.hints))
+        """Every problem at once; a ``PluginConfigError`` (a ``PluginError`` too) when a release
+        could not be built because of its plugin (docs/library.md, "Errors")."""
+        from firestream_core.errors import PluginConfigError
+
+        cls = PluginConfigError if getattr(self.charts, "plugin_failed", False) else ConfigError
+        return cls(f"{self.path} is invalid:", self.problems, hint=problems_hint(self.problems, self.hints))
 
     def as_problems(self) -> list[Problem]:
         """Every problem split into path and message, with the line it is written on."""

@@ -299,7 +299,23 @@ class _LifecycleRun:
         self.chart.chart_info.plugin_values = state.chart.chart_info.plugin_values
         if state.breaking_version is not None:
             self.chart.chart_info.last_breaking_version_requiring_restart = state.breaking_version
-        c.problems = list(state.problems)
+        c.problems = [*state.problems, *self._missing_dependencies()]
+
+    def _missing_dependencies(self) -> list[str]:
+        """Outside a plan, "dependencies are satisfied" (``check_prerequisites``' promise, which
+        a run keeps through its plan and scheduler): each ``depends_on`` release must be
+        installed, by the rule the plan applies to a selection (absent or uninstalled: missing).
+        One ``helm list``, only for a release that depends on others."""
+        deps = list(self.info.depends_on or ())
+        if not deps or self.context.helm is None:
+            return []
+        there = {r.name for r in self.context.helm.list_releases() if r.status != "uninstalled"}
+        missing = [d for d in deps if d not in there]
+        if not missing:
+            return []
+        names = ", ".join(f"'{d}'" for d in missing)
+        return [f"release '{self.name}': it depends on {names}, not deployed: deploy {names} first "
+                "(run_release runs one release; Project.apply deploys dependencies first)"]
 
     def run(self) -> ReleaseOutcome:
         self.log.info("Running lifecycle")

@@ -754,6 +754,24 @@ def test_broken_plugin_chart_type_is_reported_on_its_release(write_config, fake_
     ]
 
 
+def test_a_project_using_a_broken_plugin_raises_a_plugin_error(write_config, fake_dists) -> None:
+    """docs/library.md: ``PluginError`` when a plugin the project uses is broken; still a
+    ``ConfigError`` listing every problem of the file (an unknown key here) at once."""
+    from firestream_core import PluginError, Project
+
+    fake_dists.plugin("firestream-chart-kafka", "kafka", "import not_a_module_anywhere\n", "0.3.0")
+    manager = get_plugin_manager(disabled=["defaults"])
+    path = write_config('[deployments.kafka]\nnamespace = "kafka"\n[settings]\nconcurency = 2\n')
+    with pytest.raises(PluginError) as exc:
+        Project.load(path, manager=manager)
+    assert isinstance(exc.value, ConfigError)
+    assert len(exc.value.problems) == 2 and "is broken" in exc.value.problems[-1]
+    fine = write_config('[settings]\nconcurency = 2\n')
+    with pytest.raises(ConfigError) as other:  # a file's own mistake is not a plugin's
+        Project.load(fine, manager=manager)
+    assert not isinstance(other.value, PluginError)
+
+
 def test_built_charts_are_independent_copies(write_config, demo_manager) -> None:
     path = write_config('[[deployments.demo]]\n[[deployments.demo]]\nname = "demo-b"\n')
     a, b = build_charts(load_config(path, demo_manager), demo_manager)

@@ -741,3 +741,15 @@ def test_unreachable_cluster_during_validation_does_not_roll_back(context, helm,
     assert result.stage_failed == "validate"
     assert isinstance(result.exception.cause, ClusterUnreachableError)
     assert not result.rolled_back and "rollback" not in helm.ops()
+
+
+def test_run_release_alone_refuses_a_release_whose_dependency_is_not_deployed(context, helm, chart_dir):
+    """"Dependencies are satisfied" is check_prerequisites' promise: outside a plan (no
+    scheduler to order the releases) a release whose depends_on is not installed is stopped
+    before any change; once the dependency is installed, it runs."""
+    result = run_release(generic("api", depends_on=["db"]), make_manager(), context)
+    assert (result.ok, result.stage_failed) == (False, "check_prerequisites")
+    assert "it depends on 'db', not deployed: deploy 'db' first" in result.error
+    assert not any(call[0] == "upgrade_install" for call in helm.calls)
+    assert run_release(generic("db"), make_manager(), context).ok
+    assert run_release(generic("api", depends_on=["db"]), make_manager(), context).ok

@@ -104,6 +104,39 @@ def test_a_password_in_a_values_file_is_hidden_by_the_projects_redactor(tmp_path
     assert project.redactor.redact("dsn=postgres://app@db/shop user app") == "dsn=*** user app"
 
 
+def test_every_value_of_a_secret_document_of_a_chart_built_in_code_is_hidden(tmp_path, manager) -> None:
+    """``ChartValuesGenerated(secret=True)`` says every value in it is sensitive, whatever its
+    key: a plugin's own logger, a stage's exception and the outcome's reason go through the
+    project's redactor, which must know them (a file's secret_values are known from the file)."""
+    from firestream_core.model import ChartValuesGenerated
+
+    doc = ChartValuesGenerated("s.yaml", "message: doc-secret-4f1a\nlist: [item-secret-9b2c]\n", secret=True)
+    plain = ChartValuesGenerated("p.yaml", "greeting: hello-world-visible\n")
+    project = Project.from_charts([chart("web", yaml_files_content=[doc, plain])],
+                                  project_dir=tmp_path, manager=manager)
+    assert project.redactor.redact("boom doc-secret-4f1a item-secret-9b2c hello-world-visible") == (
+        "boom *** *** hello-world-visible"
+    )
+
+
+def test_desired_states_without_tools_runs_the_hooks_offline(tmp_path, manager) -> None:
+    """``project.desired_states(names=[...])`` as its docstring shows it (no helm, no kubectl):
+    a hook reading the release as installed (``current_release``) sees no cluster, as under
+    ``firestream validate``, instead of failing on the helm it was not given."""
+    from firestream_core.plugin import current_release
+
+    @attrs.define
+    class ReadsTheCluster(HelmChart):
+        def contribute_values(self, context):
+            return {"offline": context.offline, "installed": current_release(self, context) is not None}
+
+    project = Project.from_charts([ReadsTheCluster(ChartInfo(name="db", chart="repo/db"))],
+                                  project_dir=tmp_path, repositories={"repo": "https://charts.example.com"},
+                                  manager=manager)
+    desired = project.desired_states(names=["db"])
+    assert desired["db"].contributed == {"chart-methods": {"offline": True, "installed": False}}
+
+
 def test_a_missing_file_is_a_config_error_listing_one_problem(tmp_path) -> None:
     """docs/library.md's ``for problem in exc.problems: print(problem)`` prints something for
     every ConfigError, also the one-problem ones."""
