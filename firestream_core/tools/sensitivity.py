@@ -54,7 +54,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
     "MIN_TEXT_LENGTH",
@@ -271,15 +271,25 @@ _ABSENT: Any = _Absent()
 # -- credentials in URLs ---------------------------------------------------------------------
 
 
+_QUERY_SIGNATURES = ("sig", "signature", "xamzsignature", "xgoogsignature", "xamzsecuritytoken")
+"""Query parameters that sign a URL (an Azure SAS ``sig``, S3's and GCS's presigned signatures)."""
+
+
 def url_has_credentials(url: object) -> bool:
-    """True when ``url`` carries a user or password (``oci://user:pw@host/x``, ``https://tok@host``)."""
-    if not isinstance(url, str) or "@" not in url or "://" not in url:
+    """True when ``url`` carries a user or password (``oci://user:pw@host/x``, ``https://tok@host``)
+    or a credential in its query (``?private_token=...``, ``?access_token=...``, a SAS ``sig=``)."""
+    if not isinstance(url, str) or "://" not in url:
         return False
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return bool(parts.username or parts.password)
+    if parts.username or parts.password:
+        return True
+    for name, _value in parse_qsl(parts.query, keep_blank_values=True):
+        if is_sensitive_key(name) or _norm(name) in _QUERY_SIGNATURES:
+            return True
+    return False
 
 
 def strip_url_credentials(url: str) -> str:

@@ -163,6 +163,13 @@ def test_an_env_var_list_hides_the_value_its_name_says_secret():
     ("https://charts.example/stable", False),
     ("bitnami/postgresql", False),
     ("user@host", False),
+    # a credential in the query travels on helm's command line just the same
+    ("https://charts.example/stable?private_token=hunter2tok", True),
+    ("http://127.0.0.1:8080/?access_token=hunter2tok", True),
+    ("https://acct.blob.core.windows.net/charts?sv=2022-11-02&sr=c&sig=hunter2sig", True),
+    ("https://bucket.s3.amazonaws.com/charts?X-Amz-Signature=abc", True),
+    ("https://charts.example/stable?channel=stable&page=2", False),
+    ("https://charts.example/stable?secretName=x", False),
 ])
 def test_url_credentials(url, has):
     assert url_has_credentials(url) is has
@@ -208,3 +215,19 @@ def test_identifiers_and_the_warning_for_a_secret_equal_to_a_name():
     from firestream_core.plugin.spec import STAGES
 
     assert {*ACTIONS, *STAGES, *RESULTS, *STATUSES} - {"ok"} <= OWN_NAMES
+
+
+def test_a_query_token_in_a_repository_url_is_refused_before_any_cluster_call(tmp_path):
+    """``?private_token=`` is refused like ``user:pw@``: ``helm repo add`` would carry it on argv."""
+    from firestream_core.config.load import load_config
+    from firestream_core.errors import ConfigError
+
+    path = tmp_path / "firestream.toml"
+    path.write_text(
+        '[repositories]\nex = "https://charts.example/stable?private_token=hunter2tok"\n'
+        '[[deployments.generic]]\nname = "a"\nchart = "ex/app"\nnamespace = "n"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "repositories.ex: credentials must not be written in a URL" in str(err.value)
+    assert "hunter2tok" not in str(err.value)
