@@ -316,7 +316,8 @@ def value_changes(
     ``secret_paths`` are paths known secret whatever their key (those of a
     values file marked secret, such as ``secret_values``); ``old_secret_paths``
     are paths that were secret when ``old`` was applied (the state's record),
-    hiding the old side only. A leaf missing on one side shows ``(none)``; a
+    hiding the old side only. A boolean is shown when only its key's words make its path
+    sensitive (``sshd.passwordAuthentication: true -> false``): a switch holds no secret. A leaf missing on one side shows ``(none)``; a
     container replacing a scalar shows as JSON.
     """
     patterns = tuple(patterns)
@@ -329,9 +330,16 @@ def value_changes(
         va, vb = a.get(path, _ABSENT), b.get(path, _ABSENT)
         if va is not _ABSENT and vb is not _ABSENT and type(va) is type(vb) and va == vb:
             continue
-        hide = path in secret or is_sensitive_path(path, patterns)
-        out.append((path, show_value(va, sensitive=(hide or path in was_secret) and va is not _ABSENT),
-                    show_value(vb, sensitive=hide and vb is not _ABSENT)))
+        declared = path in secret or _matches(path, patterns)
+        by_key = is_sensitive_path(path)
+
+        def hide(value: Any, declared: bool = declared, by_key: bool = by_key) -> bool:
+            # a switch holds no secret: sshd.passwordAuthentication true -> false stays readable
+            # when only its key's words make the path sensitive
+            return value is not _ABSENT and (declared or (by_key and not isinstance(value, bool)))
+
+        out.append((path, show_value(va, sensitive=hide(va, declared or path in was_secret)),
+                    show_value(vb, sensitive=hide(vb))))
     return out
 
 

@@ -139,6 +139,25 @@ def test_value_changes_show_ordinary_values_and_hide_sensitive_ones():
         ("db.pw", SENSITIVE, SENSITIVE)]
 
 
+
+def test_a_switch_whose_key_sounds_secret_is_shown_in_value_changes():
+    """sshd.passwordAuthentication true -> false is a flag: plan must say which way it goes."""
+    old = {"sshd": {"passwordAuthentication": True}, "auth": {"password": "old-pw-1"}}
+    new = {"sshd": {"passwordAuthentication": False}, "auth": {"password": "new-pw-2"}}
+    assert value_changes(old, new) == [
+        ("auth.password", SENSITIVE, SENSITIVE),
+        ("sshd.passwordAuthentication", "true", "false"),
+    ]
+    # a key-sensitive path switching between a string and a boolean hides only the string
+    assert value_changes({"token": "tok-old-1"}, {"token": False}) == [("token", SENSITIVE, "false")]
+    # declared secrets stay hidden whatever their type
+    assert value_changes({"flag": True}, {"flag": False}, secret_paths=["flag"]) == [
+        ("flag", SENSITIVE, SENSITIVE)]
+    assert value_changes({"a": {"flag": True}}, {"a": {"flag": False}}, patterns=["flag"]) == [
+        ("a.flag", SENSITIVE, SENSITIVE)]
+    assert value_changes({"flag": True}, {"flag": False}, old_secret_paths=["flag"]) == [
+        ("flag", SENSITIVE, "false")]
+
 def test_an_env_var_list_hides_the_value_its_name_says_secret():
     """``extraEnvVars: [{name: DB_PASSWORD, value: ...}]``: the name says secret, not a key."""
     old = {"extraEnvVars": [{"name": "DB_PASSWORD", "value": "old-env-pw-1"}, {"name": "LOG_LEVEL", "value": "info"}]}
