@@ -84,6 +84,9 @@ _SECRET_WORDS = (
     "password", "passwd", "passphrase", "secret", "token", "apikey", "privatekey",
     "accesskey", "credential", "clientsecret", "secretkey", "pwd", "cakey", "tlskey", "sslkey",
     "clientkey", "serverkey", "signingkey", "encryptionkey", "masterkey",
+    # the credentials of common charts' vendors: datadog.appKey, newrelic's licenseKey,
+    # Azure's storageAccountKey / GCP's serviceAccountKey, a VPN's sharedKey / authKey
+    "appkey", "licensekey", "accountkey", "sharedkey", "authkey",
 )
 """A key holding one of these (case, ``_`` and ``-`` ignored) holds a secret..."""
 

@@ -250,3 +250,28 @@ def test_a_query_token_in_a_repository_url_is_refused_before_any_cluster_call(tm
         load_config(path)
     assert "repositories.ex: credentials must not be written in a URL" in str(err.value)
     assert "hunter2tok" not in str(err.value)
+
+
+
+@pytest.mark.parametrize(("path", "sensitive"), [
+    ("datadog.appKey", True),
+    ("datadog.apiKey", True),
+    ("global.licenseKey", True),
+    ("newrelic.licenseKey", True),
+    ("azure.storageAccountKey", True),
+    ("gcp.serviceAccountKey", True),
+    ("ipsec.sharedKey", True),
+    ("tailscale.authKey", True),
+    # the names of Secrets and keys holding them stay readable
+    ("newrelic.licenseKeySecretName", False),
+    ("global.customSecretLicenseKey", True),
+    ("tailscale.authKeySecretKey", True),
+    ("serviceAccount.name", False),
+    ("tailscale.authKeyRef", False),
+])
+def test_vendor_credential_keys(path, sensitive):
+    """datadog.appKey is as much a credential as datadog.apiKey: plan must not print it."""
+    assert is_sensitive_path(path) is sensitive
+    shown = "(sensitive)" if sensitive else "vendor-cred-1"
+    assert value_changes({}, {"a": {path.split(".")[-1]: "vendor-cred-1"}}) == [
+        (f"a.{path.split('.')[-1]}", "(none)", shown)]
