@@ -125,7 +125,8 @@ def is_name_key(key: object) -> bool:
     k = _norm(key)
     if k.endswith("keys") and k[:-1].endswith(_KEY_SECRETS):
         return k.startswith(_NAME_PREFIXES)  # apiKeys, accessKeys: the keys themselves
-    return k.startswith(_NAME_PREFIXES) or k.endswith(_NAME_SUFFIXES) or k in _CERTIFICATE_SECRETS
+    return (k.startswith(_NAME_PREFIXES) or k.endswith(_NAME_SUFFIXES) or k in _CERTIFICATE_SECRETS
+            or "existingsecret" in k)  # datadog's apiKeyExistingSecret, tokenExistingSecret
 
 
 def is_sensitive_key(key: object) -> bool:

@@ -275,3 +275,23 @@ def test_vendor_credential_keys(path, sensitive):
     shown = "(sensitive)" if sensitive else "vendor-cred-1"
     assert value_changes({}, {"a": {path.split(".")[-1]: "vendor-cred-1"}}) == [
         (f"a.{path.split('.')[-1]}", "(none)", shown)]
+
+
+
+@pytest.mark.parametrize("path", [
+    "datadog.apiKeyExistingSecret",
+    "datadog.appKeyExistingSecret",
+    "clusterAgent.tokenExistingSecret",
+    "auth.passwordExistingSecret",
+])
+def test_an_existing_secret_after_a_secret_word_is_a_name(path):
+    """datadog.apiKeyExistingSecret names the Secret holding the key: plan shows it, and its
+    value (a Secret's name) is never masked in template, drift or a log line."""
+    from firestream_core.tools.redact import Redactor
+
+    assert is_sensitive_path(path) is False
+    leaf = path.split(".")[-1]
+    assert value_changes({}, {"a": {leaf: "datadog-keys"}}) == [(f"a.{leaf}", "(none)", "datadog-keys")]
+    red = Redactor()
+    red.add_values({"a": {leaf: "datadog-keys"}})
+    assert red.redact("secret 'datadog-keys' not found") == "secret 'datadog-keys' not found"
