@@ -29,6 +29,14 @@ _SEMVER = re.compile(
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
+
+
+def _url_has_credentials(url: str) -> bool:
+    from firestream_core.tools.sensitivity import url_has_credentials  # the one rule, imported late
+
+    return url_has_credentials(url)
+
+
 # compiled on first use (re caches it), not at import: start-up of every command (issue 13)
 _CONSTRAINT = r"^\s*(?:(?:[<>=!~^]=?|=)?\s*v?[0-9x*]+(?:\.[0-9x*]+){0,2}(?:-[0-9A-Za-z.-]+)?\s*(?:,|\|\||\s)?\s*)+$"
 
@@ -621,7 +629,7 @@ class ChartInfo:
         run("timeout", parse_duration, self.timeout)
         if not self.chart and self.path is None:
             problems.append("chart: a chart or a path is required")
-        elif "://" in self.chart and "@" in self.chart.split("://", 1)[1].split("/", 1)[0]:
+        elif _url_has_credentials(self.chart):
             problems.append("chart: credentials must not be written in a URL: give them in "
                             "[registries] (docs/secrets.md)")
         if self.history_max < 0:

@@ -163,6 +163,8 @@ def _hide_secret_looking(redactor: Redactor, charts: Iterable[HelmChart], projec
         for doc in chart.chart_info.yaml_files_content:
             if doc.secret:  # every value of it: a chart built in code, a plugin's contribution
                 _hide_every_leaf(redactor, doc)
+        for value in _password_env_values(chart):
+            redactor.add(value)
         if project_dir is not None:
             for document in file_documents(values_paths(chart.chart_info, project_dir)):
                 redactor.add_values(document, patterns=patterns)
@@ -188,6 +190,34 @@ def _hide_every_leaf(redactor: Redactor, doc: ChartValuesGenerated) -> None:
             stack.extend(item)
         elif item is not None:
             redactor.add(item)
+
+
+def _password_env_values(chart: HelmChart, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of the variables ``chart``'s ``*_env`` password options name (postgresql's
+    ``password_env``, ``grafana_password_env``), registered when the project loads: the plugin
+    reads them only in its own stages, and every helm and kubectl call before that (``helm
+    list``, the plan's reads) would otherwise get the variable in its environment
+    (docs/secrets.md, "What children see"). Only an option whose key without ``_env`` says
+    secret counts: ``region_env`` names an ordinary variable."""
+    from firestream_core.plugin.options import env_var_name, names_something
+    from firestream_core.tools.sensitivity import is_sensitive_key
+
+    env = os.environ if environ is None else environ
+    options: Any = getattr(chart, "options", None)
+    if not attrs.has(type(options)):
+        return []
+    out: list[str] = []
+    for field in attrs.fields(type(options)):
+        validator = getattr(field, "validator", None)
+        validators = getattr(validator, "_validators", (validator,))
+        if env_var_name not in validators or not names_something(field):
+            continue
+        if not is_sensitive_key(field.name.removesuffix("_env")):
+            continue
+        name = getattr(options, field.name, None)
+        if isinstance(name, str) and env.get(name):
+            out.append(env[name])
+    return out
 
 
 def _option_values(chart: HelmChart) -> dict[str, Any]:

@@ -146,13 +146,13 @@ def _structure_url(value: Any, _t: Any) -> str:
     _expect(value, (str,), "a repository URL")
     try:
         parts = urlsplit(value)
-        has_credentials = bool(parts.username or parts.password)
+        bool(parts.username or parts.password)  # parses the netloc: a bad one is refused here
     except ValueError as exc:  # e.g. an unclosed '[' in the host
         raise _Problem(f"not a URL: {exc}") from None
     if parts.scheme not in ("https", "http", "oci"):
         scheme = f"scheme '{parts.scheme}' is not supported" if parts.scheme else "no scheme"
         raise _Problem(f"{scheme}: expected an https://, http:// or oci:// URL")
-    if has_credentials:
+    if url_has_credentials(value):
         raise _Problem(_CREDENTIALS_IN_URL)
     problem = url_problem(value)
     if problem:

@@ -255,6 +255,14 @@ class RegistryLogins:
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
         self._done: dict[str, BaseException | None] = {}
+        if redactor is not None:
+            # a password variable is a secret from the start of the run, not from the login:
+            # helm version / helm list / kubectl run before it and must not inherit it
+            env = os.environ if environ is None else environ
+            for cfg in self.registries.values():
+                value = env.get(cfg.password_env) if cfg.password_env else None
+                if value:
+                    redactor.add(value)
 
     def config_for(self, ref: str) -> RegistryConfig | None:
         """The configuration of the registry ``ref`` (an ``oci://`` reference or a host) lives on."""

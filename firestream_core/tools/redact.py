@@ -246,11 +246,18 @@ class Redactor(logging.Filter):
     def add(self, secret: object) -> None:
         """Hide ``secret`` (and its base64 / JSON-escaped spellings) from now on.
 
-        Booleans, numbers, None and strings too short to be told apart from
-        ordinary text are ignored (see the module docstring).
+        Booleans, numbers and None are ignored; a string too short to be told
+        apart from ordinary text is never replaced in text (see the module
+        docstring) but is registered (``in`` is true: no child's environment
+        gets a variable holding it).
         """
         text = text_to_hide(secret)
         if text is None:
+            if isinstance(secret, str) and secret:
+                # too short to be matched as text, but still a secret: ``in`` answers true, so
+                # a variable holding it never reaches a child's environment (docs/secrets.md)
+                with self._lock:
+                    self._secrets.add(secret)
             return
         forms = _spellings(text)
         with self._lock:

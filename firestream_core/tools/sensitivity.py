@@ -54,7 +54,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
     "MIN_TEXT_LENGTH",
@@ -84,7 +84,10 @@ _SECRET_WORDS = (
     "password", "passwd", "passphrase", "secret", "token", "apikey", "privatekey",
     "accesskey", "credential", "clientsecret", "secretkey", "pwd", "cakey", "tlskey", "sslkey",
     "clientkey", "serverkey", "signingkey", "encryptionkey", "masterkey",
-    "accountkey", "consumerkey", "applicationkey",
+    # the credentials of common charts' vendors: datadog.appKey, newrelic's licenseKey,
+    # Azure's storageAccountKey / GCP's serviceAccountKey, a VPN's sharedKey / authKey;
+    # bitnami/external-dns's DNS providers: ovh.consumerKey / ovh.applicationKey
+    "appkey", "licensekey", "accountkey", "sharedkey", "authkey", "consumerkey", "applicationkey",
 )
 """A key holding one of these (case, ``_`` and ``-`` ignored) holds a secret...
 
@@ -128,7 +131,8 @@ def is_name_key(key: object) -> bool:
     k = _norm(key)
     if k.endswith("keys") and k[:-1].endswith(_KEY_SECRETS):
         return k.startswith(_NAME_PREFIXES)  # apiKeys, accessKeys: the keys themselves
-    return k.startswith(_NAME_PREFIXES) or k.endswith(_NAME_SUFFIXES) or k in _CERTIFICATE_SECRETS
+    return (k.startswith(_NAME_PREFIXES) or k.endswith(_NAME_SUFFIXES) or k in _CERTIFICATE_SECRETS
+            or "existingsecret" in k)  # datadog's apiKeyExistingSecret, tokenExistingSecret
 
 
 def is_sensitive_key(key: object) -> bool:
@@ -277,15 +281,25 @@ _ABSENT: Any = _Absent()
 # -- credentials in URLs ---------------------------------------------------------------------
 
 
+_QUERY_SIGNATURES = ("sig", "signature", "xamzsignature", "xgoogsignature", "xamzsecuritytoken")
+"""Query parameters that sign a URL (an Azure SAS ``sig``, S3's and GCS's presigned signatures)."""
+
+
 def url_has_credentials(url: object) -> bool:
-    """True when ``url`` carries a user or password (``oci://user:pw@host/x``, ``https://tok@host``)."""
-    if not isinstance(url, str) or "@" not in url or "://" not in url:
+    """True when ``url`` carries a user or password (``oci://user:pw@host/x``, ``https://tok@host``)
+    or a credential in its query (``?private_token=...``, ``?access_token=...``, a SAS ``sig=``)."""
+    if not isinstance(url, str) or "://" not in url:
         return False
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return bool(parts.username or parts.password)
+    if parts.username or parts.password:
+        return True
+    for name, _value in parse_qsl(parts.query, keep_blank_values=True):
+        if is_sensitive_key(name) or _norm(name) in _QUERY_SIGNATURES:
+            return True
+    return False
 
 
 def strip_url_credentials(url: str) -> str:
@@ -312,7 +326,8 @@ def value_changes(
     ``secret_paths`` are paths known secret whatever their key (those of a
     values file marked secret, such as ``secret_values``); ``old_secret_paths``
     are paths that were secret when ``old`` was applied (the state's record),
-    hiding the old side only. A leaf missing on one side shows ``(none)``; a
+    hiding the old side only. A boolean is shown when only its key's words make its path
+    sensitive (``sshd.passwordAuthentication: true -> false``): a switch holds no secret. A leaf missing on one side shows ``(none)``; a
     container replacing a scalar shows as JSON.
     """
     patterns = tuple(patterns)
@@ -325,9 +340,16 @@ def value_changes(
         va, vb = a.get(path, _ABSENT), b.get(path, _ABSENT)
         if va is not _ABSENT and vb is not _ABSENT and type(va) is type(vb) and va == vb:
             continue
-        hide = path in secret or is_sensitive_path(path, patterns)
-        out.append((path, show_value(va, sensitive=(hide or path in was_secret) and va is not _ABSENT),
-                    show_value(vb, sensitive=hide and vb is not _ABSENT)))
+        declared = path in secret or _matches(path, patterns)
+        by_key = is_sensitive_path(path)
+
+        def hide(value: Any, declared: bool = declared, by_key: bool = by_key) -> bool:
+            # a switch holds no secret: sshd.passwordAuthentication true -> false stays readable
+            # when only its key's words make the path sensitive
+            return value is not _ABSENT and (declared or (by_key and not isinstance(value, bool)))
+
+        out.append((path, show_value(va, sensitive=hide(va, declared or path in was_secret)),
+                    show_value(vb, sensitive=hide(vb))))
     return out
 
 

@@ -385,3 +385,21 @@ timeout = "60s"
     result = load(path, kube, helm_bin).apply()
     assert result.ok, {n: o.reason for n, o in result.releases.items()}
     assert users.read_bytes() == before
+
+
+def test_a_registry_password_variable_is_a_secret_before_the_login(monkeypatch):
+    """helm version, helm list and kubectl run before the first login; with the variable
+    allow-listed (FIRESTREAM_CHILD_ENV) they must not inherit the password all the same."""
+    from firestream_core.tools.environment import child_environment
+    from firestream_core.tools.redact import Redactor
+
+    monkeypatch.setenv("REG_PW", "reg-hunter2-pw")
+    monkeypatch.setenv("REG_USER_HOME", "/srv/reg")
+    monkeypatch.setenv("FIRESTREAM_CHILD_ENV", "REG_*")
+    redactor = Redactor()
+    RegistryLogins({"registry.example": RegistryConfig(username="ci", password_env="REG_PW")},
+                   redactor=redactor)
+    env = child_environment(secrets=redactor)
+    assert env.get("REG_USER_HOME") == "/srv/reg"
+    assert "REG_PW" not in env
+    assert redactor.redact("login reg-hunter2-pw") == "login ***"

@@ -33,3 +33,22 @@ def test_passes() -> None:
     assert passes("KUBECACHEDIR") and passes("HELM_DRIVER") and passes("https_proxy")
     assert not passes("POSTGRES_PASSWORD")
     assert passes("POSTGRES_PASSWORD", ["POSTGRES_*"])
+
+
+def test_a_secret_too_short_to_mask_in_text_still_never_reaches_a_child() -> None:
+    """docs/secrets.md: a 3-character secret is not matched as text, but its variable is still
+    kept from helm and kubectl (with the variable allow-listed)."""
+    from firestream_core.tools.redact import Redactor
+
+    redactor = Redactor()
+    redactor.add("ab1")
+    assert "ab1" in redactor
+    assert redactor.redact("replicas ab1 ok") == "replicas ab1 ok"  # not matched as text
+    environ = {"PATH": "/usr/bin", "DB_PIN": "ab1", "DB_HOST": "db", CHILD_ENV: "DB_*"}
+    env = child_environment(secrets=redactor, environ=environ)
+    assert env.get("DB_HOST") == "db"
+    assert "DB_PIN" not in env
+    assert "ab1" in redactor.copy()
+    other = Redactor()
+    other.update(redactor)
+    assert "ab1" in other

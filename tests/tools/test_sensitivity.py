@@ -142,6 +142,25 @@ def test_value_changes_show_ordinary_values_and_hide_sensitive_ones():
         ("db.pw", SENSITIVE, SENSITIVE)]
 
 
+
+def test_a_switch_whose_key_sounds_secret_is_shown_in_value_changes():
+    """sshd.passwordAuthentication true -> false is a flag: plan must say which way it goes."""
+    old = {"sshd": {"passwordAuthentication": True}, "auth": {"password": "old-pw-1"}}
+    new = {"sshd": {"passwordAuthentication": False}, "auth": {"password": "new-pw-2"}}
+    assert value_changes(old, new) == [
+        ("auth.password", SENSITIVE, SENSITIVE),
+        ("sshd.passwordAuthentication", "true", "false"),
+    ]
+    # a key-sensitive path switching between a string and a boolean hides only the string
+    assert value_changes({"token": "tok-old-1"}, {"token": False}) == [("token", SENSITIVE, "false")]
+    # declared secrets stay hidden whatever their type
+    assert value_changes({"flag": True}, {"flag": False}, secret_paths=["flag"]) == [
+        ("flag", SENSITIVE, SENSITIVE)]
+    assert value_changes({"a": {"flag": True}}, {"a": {"flag": False}}, patterns=["flag"]) == [
+        ("a.flag", SENSITIVE, SENSITIVE)]
+    assert value_changes({"flag": True}, {"flag": False}, old_secret_paths=["flag"]) == [
+        ("flag", SENSITIVE, "false")]
+
 def test_an_env_var_list_hides_the_value_its_name_says_secret():
     """``extraEnvVars: [{name: DB_PASSWORD, value: ...}]``: the name says secret, not a key."""
     old = {"extraEnvVars": [{"name": "DB_PASSWORD", "value": "old-env-pw-1"}, {"name": "LOG_LEVEL", "value": "info"}]}
@@ -166,6 +185,13 @@ def test_an_env_var_list_hides_the_value_its_name_says_secret():
     ("https://charts.example/stable", False),
     ("bitnami/postgresql", False),
     ("user@host", False),
+    # a credential in the query travels on helm's command line just the same
+    ("https://charts.example/stable?private_token=hunter2tok", True),
+    ("http://127.0.0.1:8080/?access_token=hunter2tok", True),
+    ("https://acct.blob.core.windows.net/charts?sv=2022-11-02&sr=c&sig=hunter2sig", True),
+    ("https://bucket.s3.amazonaws.com/charts?X-Amz-Signature=abc", True),
+    ("https://charts.example/stable?channel=stable&page=2", False),
+    ("https://charts.example/stable?secretName=x", False),
 ])
 def test_url_credentials(url, has):
     assert url_has_credentials(url) is has
@@ -211,3 +237,64 @@ def test_identifiers_and_the_warning_for_a_secret_equal_to_a_name():
     from firestream_core.plugin.spec import STAGES
 
     assert {*ACTIONS, *STAGES, *RESULTS, *STATUSES} - {"ok"} <= OWN_NAMES
+
+
+def test_a_query_token_in_a_repository_url_is_refused_before_any_cluster_call(tmp_path):
+    """``?private_token=`` is refused like ``user:pw@``: ``helm repo add`` would carry it on argv."""
+    from firestream_core.config.load import load_config
+    from firestream_core.errors import ConfigError
+
+    path = tmp_path / "firestream.toml"
+    path.write_text(
+        '[repositories]\nex = "https://charts.example/stable?private_token=hunter2tok"\n'
+        '[[deployments.generic]]\nname = "a"\nchart = "ex/app"\nnamespace = "n"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "repositories.ex: credentials must not be written in a URL" in str(err.value)
+    assert "hunter2tok" not in str(err.value)
+
+
+
+@pytest.mark.parametrize(("path", "sensitive"), [
+    ("datadog.appKey", True),
+    ("datadog.apiKey", True),
+    ("global.licenseKey", True),
+    ("newrelic.licenseKey", True),
+    ("azure.storageAccountKey", True),
+    ("gcp.serviceAccountKey", True),
+    ("ipsec.sharedKey", True),
+    ("tailscale.authKey", True),
+    # the names of Secrets and keys holding them stay readable
+    ("newrelic.licenseKeySecretName", False),
+    ("global.customSecretLicenseKey", True),
+    ("tailscale.authKeySecretKey", True),
+    ("serviceAccount.name", False),
+    ("tailscale.authKeyRef", False),
+])
+def test_vendor_credential_keys(path, sensitive):
+    """datadog.appKey is as much a credential as datadog.apiKey: plan must not print it."""
+    assert is_sensitive_path(path) is sensitive
+    shown = "(sensitive)" if sensitive else "vendor-cred-1"
+    assert value_changes({}, {"a": {path.split(".")[-1]: "vendor-cred-1"}}) == [
+        (f"a.{path.split('.')[-1]}", "(none)", shown)]
+
+
+
+@pytest.mark.parametrize("path", [
+    "datadog.apiKeyExistingSecret",
+    "datadog.appKeyExistingSecret",
+    "clusterAgent.tokenExistingSecret",
+    "auth.passwordExistingSecret",
+])
+def test_an_existing_secret_after_a_secret_word_is_a_name(path):
+    """datadog.apiKeyExistingSecret names the Secret holding the key: plan shows it, and its
+    value (a Secret's name) is never masked in template, drift or a log line."""
+    from firestream_core.tools.redact import Redactor
+
+    assert is_sensitive_path(path) is False
+    leaf = path.split(".")[-1]
+    assert value_changes({}, {"a": {leaf: "datadog-keys"}}) == [(f"a.{leaf}", "(none)", "datadog-keys")]
+    red = Redactor()
+    red.add_values({"a": {leaf: "datadog-keys"}})
+    assert red.redact("secret 'datadog-keys' not found") == "secret 'datadog-keys' not found"

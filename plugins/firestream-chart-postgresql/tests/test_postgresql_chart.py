@@ -359,3 +359,28 @@ def test_the_plan_is_told_when_pre_exec_creates_the_namespace(tmp_path: Path) ->
     theirs = PostgresqlChart.development()
     theirs.options = attrs.evolve(theirs.options, existing_secret="their-secret")
     assert not said(theirs)  # the user's Secret: pre_exec creates nothing
+
+
+def test_a_password_env_variable_is_kept_from_every_child_from_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The variable password_env names is a secret from the moment the project loads: helm's
+    list and version calls, made before the plugin reads it, must not get it either, even when
+    FIRESTREAM_CHILD_ENV allow-lists it (docs/secrets.md, "What children see")."""
+    from firestream_core import Project
+    from firestream_core.tools.environment import child_environment
+
+    monkeypatch.setenv("PG_ADMIN_PW", "pg-admin-hunter2")
+    monkeypatch.setenv("PG_REGION", "eu-west-1")
+    monkeypatch.setenv("FIRESTREAM_CHILD_ENV", "PG_*")
+    path = _write(tmp_path, """
+[[deployments.postgresql]]
+name = "db"
+namespace = "data"
+password_env = "PG_ADMIN_PW"
+""")
+    project = Project.load(path)
+    env = child_environment(secrets=project.redactor)
+    assert env.get("PG_REGION") == "eu-west-1"  # allow-listed and no secret: passed on
+    assert "PG_ADMIN_PW" not in env
+    assert project.redactor.redact("pw pg-admin-hunter2") == "pw ***"
