@@ -32,7 +32,7 @@ _SEMVER = re.compile(
 
 
 def _url_has_credentials(url: str) -> bool:
-    from firestream_core.tools.sensitivity import url_has_credentials  # the one rule, imported late
+    from firestream_core.secret_keys import url_has_credentials  # the one rule, imported late
 
     return url_has_credentials(url)
 
@@ -256,7 +256,7 @@ class ChartSetValue:
         >>> ChartSetValue("auth.password", "hunter2-long")
         ChartSetValue(key='auth.password', value=<hidden>)
         """
-        from firestream_core.tools.sensitivity import is_sensitive_key
+        from firestream_core.secret_keys import is_sensitive_key
 
         leaf = self.key.replace("\\.", "\0").rsplit(".", 1)[-1].replace("\0", ".")
         value = "<hidden>" if is_sensitive_key(leaf) else repr(self.value)
@@ -290,7 +290,7 @@ class ChartValuesGenerated:
         >>> ChartValuesGenerated("s.yaml", "password: hunter2-long", secret=True)
         ChartValuesGenerated(filename='s.yaml', yaml_content=<hidden>, secret=True)
         """
-        content = "<hidden>" if self.secret else repr(_without_sensitive(self.filename, self.yaml_content))
+        content = "<hidden>" if self.secret else repr(_without_sensitive(self.yaml_content))
         return (f"{type(self).__name__}(filename={self.filename!r}, yaml_content={content}, "
                 f"secret={self.secret!r})")
 
@@ -298,19 +298,23 @@ class ChartValuesGenerated:
         return _deepcopy_fields(self, memo)  # as ChartInfo's: a chart is copied per release
 
 
-def _without_sensitive(filename: str, text: str) -> str:
-    """``text`` with the values under secret-looking keys (``postgresPassword``) replaced by
-    ``***``, for a repr; other values stay readable."""
-    from firestream_core.tools.redact import Redactor
-    from firestream_core.tools.values import load_document
+def _without_sensitive(text: str) -> str:
+    r"""``text`` with the value of each ``key: value`` line whose key is secret-looking
+    (``postgresPassword: x``) replaced by ``***``, for a repr; other values stay readable.
 
-    try:
-        doc = load_document(filename, text)
-    except ValueError:  # shown as written: check_prerequisites reports it
-        return text
-    redactor = Redactor()
-    redactor.add_values(doc)
-    return redactor.redact(text) if len(redactor) else text
+    Line by line, without a YAML parser (the model imports no tool): a repr is not a
+    redactor, and the values reach nothing else through it.
+
+    >>> _without_sensitive("auth:\n  postgresPassword: s3cret-pw\n  database: app\n")
+    'auth:\n  postgresPassword: ***\n  database: app\n'
+    """
+    from firestream_core.secret_keys import is_sensitive_key
+
+    def hide(m: re.Match[str]) -> str:
+        key = m.group(2).strip().strip("\"'")
+        return f"{m.group(1)}{m.group(2)}: ***" if is_sensitive_key(key) else m.group(0)
+
+    return re.sub(r"(?m)^(\s*(?:-\s+)?)([^\s:#][^:\n]*?):[ \t]+(?![|>&*]|\s*$)[^\n]*", hide, text)
 
 
 def _commands(value: Iterable[Any]) -> list[list[str]]:

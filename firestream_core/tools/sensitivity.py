@@ -54,7 +54,9 @@ import fnmatch
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
+
+from firestream_core.secret_keys import _norm, is_name_key, is_sensitive_key, url_has_credentials
 
 __all__ = [
     "MIN_TEXT_LENGTH",
@@ -80,67 +82,6 @@ MIN_TEXT_LENGTH = 4
 SENSITIVE = "(sensitive)"
 """Shown instead of a sensitive value in ``plan`` and ``diff`` (terraform's convention)."""
 
-_SECRET_WORDS = (
-    "password", "passwd", "passphrase", "secret", "token", "apikey", "privatekey",
-    "accesskey", "credential", "clientsecret", "secretkey", "pwd", "cakey", "tlskey", "sslkey",
-    "clientkey", "serverkey", "signingkey", "encryptionkey", "masterkey",
-    # the credentials of common charts' vendors: datadog.appKey, newrelic's licenseKey,
-    # Azure's storageAccountKey / GCP's serviceAccountKey, a VPN's sharedKey / authKey;
-    # bitnami/external-dns's DNS providers: ovh.consumerKey / ovh.applicationKey
-    "appkey", "licensekey", "accountkey", "sharedkey", "authkey", "consumerkey", "applicationkey",
-)
-"""A key holding one of these (case, ``_`` and ``-`` ignored) holds a secret...
-
-``accountkey``, ``consumerkey``, ``applicationkey``: the DNS providers' credentials
-bitnami/external-dns writes into its Secret (``google.serviceAccountKey``, a service
-account's JSON key with its private key; ``ovh.consumerKey`` / ``ovh.applicationKey``;
-``azure.storageAccountKey`` alike), whose names hold none of the other words."""
-
-_NAME_SUFFIXES = (
-    "name", "names", "ref", "refs", "keyref", "selector", "file", "files", "path", "dir",
-    "env", "envvar", "enabled", "length", "policy", "passwordkey", "tokenkey", "userkey",
-    "usernamekey", "keys", "pullsecrets", "type", "mode", "create", "generate", "annotations",
-    "labels", "ttl", "expiry", "expiration", "rotation", "provider", "mount", "mountpath",
-    "volume", "template", "format", "url", "endpoint", "header",
-)
-"""...unless it names something instead (``secretName``, ``passwordFile``, ``adminPasswordKey``)."""
-
-_NAME_PREFIXES = ("existing", "use", "create", "generate", "enable", "auto")
-"""``existingSecret``, ``useSecret``, ``createSecret``: a name or a switch, not a secret."""
-
-_CERTIFICATE_SECRETS = tuple(f"{w}secret" for w in (
-    "tls", "ssl", "ca", "cert", "certs", "certificate", "certificates", "tlscert", "tlscerts"))
-"""The Secret holding a certificate, named: bitnami's ``tls.certificatesSecret``, ``tlsSecret``,
-``caSecret`` (its keys are files; a value under a ``...Secret`` of other words stays hidden:
-``jwtSecret``, ``cookieSecret``, ``clientSecret`` are secrets)."""
-
-
-def _norm(key: str) -> str:
-    return key.lower().replace("_", "").replace("-", "")
-
-
-_KEY_SECRETS = tuple(w for w in _SECRET_WORDS if w.endswith("key") and w != "secretkey")
-"""Secret words naming a key: their plural (``apiKeys``) is a map of keys, not the names of a
-Secret's keys (``secretKeys.adminPasswordKey``, bitnami's spelling)."""
-
-
-def is_name_key(key: object) -> bool:
-    """True when a key names an object, a file or a switch (``existingSecret``, ``secretName``)."""
-    if not isinstance(key, str):
-        return False
-    k = _norm(key)
-    if k.endswith("keys") and k[:-1].endswith(_KEY_SECRETS):
-        return k.startswith(_NAME_PREFIXES)  # apiKeys, accessKeys: the keys themselves
-    return (k.startswith(_NAME_PREFIXES) or k.endswith(_NAME_SUFFIXES) or k in _CERTIFICATE_SECRETS
-            or "existingsecret" in k)  # datadog's apiKeyExistingSecret, tokenExistingSecret
-
-
-def is_sensitive_key(key: object) -> bool:
-    """True when a values key's own name says it holds a secret (``password``, ``apiKey``)."""
-    if not isinstance(key, str) or is_name_key(key):
-        return False
-    k = _norm(key)
-    return any(word in k for word in _SECRET_WORDS)
 
 
 def _escape(key: str) -> str:
@@ -279,27 +220,6 @@ _ABSENT: Any = _Absent()
 
 
 # -- credentials in URLs ---------------------------------------------------------------------
-
-
-_QUERY_SIGNATURES = ("sig", "signature", "xamzsignature", "xgoogsignature", "xamzsecuritytoken")
-"""Query parameters that sign a URL (an Azure SAS ``sig``, S3's and GCS's presigned signatures)."""
-
-
-def url_has_credentials(url: object) -> bool:
-    """True when ``url`` carries a user or password (``oci://user:pw@host/x``, ``https://tok@host``)
-    or a credential in its query (``?private_token=...``, ``?access_token=...``, a SAS ``sig=``)."""
-    if not isinstance(url, str) or "://" not in url:
-        return False
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    if parts.username or parts.password:
-        return True
-    for name, _value in parse_qsl(parts.query, keep_blank_values=True):
-        if is_sensitive_key(name) or _norm(name) in _QUERY_SIGNATURES:
-            return True
-    return False
 
 
 def strip_url_credentials(url: str) -> str:

@@ -4,7 +4,7 @@ Every import counts: top-of-file, function-level and ``TYPE_CHECKING`` ones
 alike (a function-level import that dodges a cycle is still a cycle). The
 layers, lowest first, are the data path read backwards (docs/architecture.md):
 
-    base (errors, model, graph, version, lazy) <- tools <- state <- plugin <- config
+    base (errors, model, graph, version, lazy, secret_keys) <- tools <- state <- plugin <- config
         <- deploy <- ops <- project <- cli / scaffold
 
 A module may import from its own layer or any lower one; within a layer the
@@ -23,7 +23,7 @@ import firestream_core
 
 PACKAGE = Path(firestream_core.__file__).parent
 LAYERS = ["base", "tools", "state", "plugin", "config", "deploy", "ops", "project", "cli"]
-_BASE = {"errors", "model", "graph", "version", "lazy"}
+_BASE = {"errors", "model", "graph", "version", "lazy", "secret_keys"}
 
 
 def module_name(path: Path) -> str:

@@ -298,3 +298,20 @@ def test_an_existing_secret_after_a_secret_word_is_a_name(path):
     red = Redactor()
     red.add_values({"a": {leaf: "datadog-keys"}})
     assert red.redact("secret 'datadog-keys' not found") == "secret 'datadog-keys' not found"
+
+
+def test_the_model_applies_the_key_rule_of_the_sensitivity_model() -> None:
+    """The model (a chart's repr) is below the tools layer: it reads the key rule from
+    ``firestream_core.secret_keys``, which ``tools/sensitivity.py`` builds on. One rule: a key
+    the plan hides is hidden in a repr too, and an ordinary value stays readable there."""
+    from firestream_core import secret_keys
+    from firestream_core.model import ChartSetValue, ChartValuesGenerated
+
+    doc = ChartValuesGenerated("v.yaml", "auth:\n  appKey: dd-app-key-123\n  database: app\n")
+    assert "dd-app-key-123" not in repr(doc) and "database: app" in repr(doc)
+    assert "hunter2-long" not in repr(ChartSetValue("datadog.licenseKey", "hunter2-long"))
+    assert repr(ChartSetValue("image.tag", "1.2.3")).endswith("value='1.2.3')")
+    from firestream_core.tools import sensitivity
+
+    assert [secret_keys.is_sensitive_key(k) for k in ("appKey", "existingSecret", "region")] == [True, False, False]
+    assert sensitivity.is_sensitive_key is secret_keys.is_sensitive_key  # the one rule, not a copy
