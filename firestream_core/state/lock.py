@@ -50,6 +50,7 @@ from types import TracebackType
 import attrs
 
 from firestream_core.errors import StateError, StateLockedError
+from firestream_core.tools.host import pid_alive
 from firestream_core.tools.process import keep_open_in_children, stop_keeping_open_in_children
 from firestream_core.tools.readfile import LOCK_FILE_LIMIT, UnreadableFile, read_bounded
 
@@ -179,33 +180,17 @@ class UnknownHolder(LockInfo):
 
 
 def _pid_running(pid: int) -> bool:
-    """True when a process with ``pid`` exists on this host (any owner)."""
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        # a lock file naming this very process but not locked by it comes
-        # from an earlier process that had the same pid (containers reuse them)
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """True when a process with ``pid`` exists on this host (any owner), other than this one."""
+    # a lock file naming this very process but not locked by it comes from an earlier
+    # process that had the same pid (containers reuse them)
+    return pid != os.getpid() and pid_alive(pid)
 
 
 def _exists(pid: int) -> bool:
     """Whether ``pid`` runs, for a message only (:func:`_pid_running` decides a takeover); a
     process killed a moment ago and not yet reaped (a zombie) does not."""
-    if pid <= 0:
+    if not pid_alive(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:

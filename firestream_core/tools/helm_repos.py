@@ -49,6 +49,7 @@ import weakref
 from collections.abc import Mapping
 
 from firestream_core.tools.cache_folder import cache_dir
+from firestream_core.tools.host import pid_alive
 
 log = logging.getLogger("firestream.helm")
 
@@ -216,16 +217,6 @@ def _remove(path: str, pid: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process (PermissionError): alive
-        return True
-    return True
-
-
 def prune_left_behind(parent: str, *, now: float | None = None) -> None:
     """Remove the folders of runs that ended without removing theirs (killed): those of this
     host whose process is gone, and any untouched for :data:`STALE_SECONDS`. Errors are ignored."""
@@ -245,5 +236,5 @@ def prune_left_behind(parent: str, *, now: float | None = None) -> None:
             stale = os.stat(path).st_mtime < now - STALE_SECONDS
         except OSError:
             continue
-        if stale or (where == host and not _alive(int(pid))):
+        if stale or (where == host and not pid_alive(int(pid))):
             shutil.rmtree(path, ignore_errors=True)

@@ -50,6 +50,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from firestream_core.tools.host import pid_alive
 from firestream_core.tools.readfile import VALUES_FILE_LIMIT, UnreadableFile, read_bounded
 
 if TYPE_CHECKING:
@@ -673,18 +674,6 @@ def host_marker() -> str:
     return _host_marker
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
 def sweep_stale_values_dirs(base: str | Path, *, min_age: float = STALE_AFTER) -> list[Path]:
     """Remove the values folders in ``base`` left by dead processes of this host.
 
@@ -710,7 +699,7 @@ def sweep_stale_values_dirs(base: str | Path, *, min_age: float = STALE_AFTER) -
         if not pid_text.isdigit():
             continue
         pid = int(pid_text)
-        if entry.name in _live or (pid != os.getpid() and _pid_alive(pid)):
+        if entry.name in _live or (pid != os.getpid() and pid_alive(pid)):
             continue
         try:
             st = entry.stat(follow_symlinks=False)

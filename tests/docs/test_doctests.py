@@ -23,7 +23,7 @@ MODULES = ["firestream_core.model", "firestream_core.plugin.chart_methods", "fir
            "firestream_core.tools.redact", "firestream_core.tools.kubeconfig", "firestream_core.deploy.saved",
            "firestream_core.tools.manifests", "firestream_core.graph", "firestream_core.secret_keys",
            "firestream_core.state.lock", "firestream_core.state.store", "firestream_core.tools.readfile",
-           "firestream_core.tools.digest", "firestream_core.cli.progress", "firestream_core.tools.cache_folder",
+           "firestream_core.tools.digest", "firestream_core.cli.progress", "firestream_core.tools.cache_folder", "firestream_core.tools.host",
            "firestream_core.tools.helm_repos", "firestream_core.tools.kubectl", "firestream_core.deploy.run"]
 FLAGS = doctest.ELLIPSIS
 
