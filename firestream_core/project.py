@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from firestream_core.deploy.run import RunInput, RunOptions, Tools
     from firestream_core.deploy.saved import SavedPlan
     from firestream_core.graph import ReleaseGraph
-    from firestream_core.model import BreakingStep, ChartValuesGenerated
+    from firestream_core.model import BreakingStep
     from firestream_core.ops.diff import DiffInput, ReleaseDiff
     from firestream_core.ops.drift import DriftInput, ReleaseDrift
     from firestream_core.ops.helm_hooks import HooksInput
@@ -149,6 +149,7 @@ def _hide_secret_looking(redactor: Redactor, charts: Iterable[HelmChart], projec
     line collected on a failure goes through.
     """
     from firestream_core.tools.helm_args import values_paths
+    from firestream_core.tools.sensitivity import secret_file_leaves
     from firestream_core.tools.values import file_documents, merged_values
 
     for chart in charts:
@@ -160,36 +161,16 @@ def _hide_secret_looking(redactor: Redactor, charts: Iterable[HelmChart], projec
         else:
             redactor.add_values(values, patterns=patterns)
         redactor.add_values(_option_values(chart), patterns=patterns)
-        for doc in chart.chart_info.yaml_files_content:
-            if doc.secret:  # every value of it: a chart built in code, a plugin's contribution
-                _hide_every_leaf(redactor, doc)
+        # every value of a secret=True document, whatever its key: a chart built in code or a
+        # plugin's contribution carries its secrets only there (a file's secret_values are
+        # registered by build_charts too)
+        for _, value in secret_file_leaves(chart.chart_info):
+            redactor.add(value)
         for value in _password_env_values(chart):
             redactor.add(value)
         if project_dir is not None:
             for document in file_documents(values_paths(chart.chart_info, project_dir)):
                 redactor.add_values(document, patterns=patterns)
-
-
-def _hide_every_leaf(redactor: Redactor, doc: ChartValuesGenerated) -> None:
-    """Register every value of a ``secret=True`` values document (``ChartValuesGenerated``'s
-    promise: "every value in it is sensitive"), whatever its key: ``secret_values`` of a file
-    are registered by ``build_charts``, but a chart built in code or a plugin's contributed
-    document carries its secrets only in the document."""
-    from firestream_core.tools.values import load_document
-
-    try:
-        node: Any = load_document(doc.filename, doc.yaml_content)
-    except ValueError:  # an invalid document is reported by check_prerequisites
-        return
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Mapping):
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif item is not None:
-            redactor.add(item)
 
 
 def _password_env_values(chart: HelmChart, environ: Mapping[str, str] | None = None) -> list[str]:
