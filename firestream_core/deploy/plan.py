@@ -998,9 +998,9 @@ def make_plan(
     if wanted and not destroy:
         changes = [_refuse_missing_dependencies(c, full, sub, by_name, live) for c in changes]
     if not destroy:
-        blocked = blocked_by_skipped(changes, {n: tuple(sub.deps[n]) for n in sub.names},
+        blocked_on = _skipped_dependencies(changes, {n: tuple(sub.deps[n]) for n in sub.names},
                                      lambda n: by_name[n].chart_info.action)
-        changes = [_refuse_blocked(c, blocked[c.name]) if c.name in blocked else c for c in changes]
+        changes = [_refuse_blocked(c, blocked_on[c.name]) if c.name in blocked_on else c for c in changes]
     to_create: tuple[NamespaceToCreate, ...] = ()
     notes: tuple[str, ...] = ()
     if destroy:
@@ -1159,6 +1159,13 @@ def blocked_by_skipped(
     >>> blocked_by_skipped(cs, deps, lambda n: HelmAction.SKIP if n == "base" else HelmAction.DEPLOY)
     {'mid': "dependency 'base' is not deployed (action is skip)", 'top': "dependency 'base' is not deployed (action is skip)"}
     """
+    return {n: skipped_dependency(dep) for n, dep in _skipped_dependencies(changes, deps, action_of).items()}
+
+
+def _skipped_dependencies(
+    changes: Sequence[Change], deps: Mapping[str, Sequence[str]], action_of: Callable[[str], HelmAction],
+) -> dict[str, str]:
+    """:func:`blocked_by_skipped` as name -> the skipped release it waits for, in the plan's order."""
     by_name = {c.name: c for c in changes}
     dependents: dict[str, list[str]] = {}
     for n, ds in deps.items():
@@ -1175,14 +1182,18 @@ def blocked_by_skipped(
             dependent = by_name.get(n)
             if n in out or dependent is None or not dependent.is_change or dependent.action == "destroy":
                 continue
-            out[n] = f"dependency '{c.name}' is not deployed (action is skip)"
+            out[n] = c.name
             stack.extend(dependents.get(n, ()))
-    return dict(sorted(out.items(), key=lambda kv: [c.name for c in changes].index(kv[0])))
+    return {c.name: out[c.name] for c in changes if c.name in out}
 
 
-def _refuse_blocked(change: Change, why: str) -> Change:
+def skipped_dependency(name: str) -> str:
+    """Why a change depending on ``name`` cannot run (:func:`blocked_by_skipped`)."""
+    return f"dependency '{name}' is not deployed (action is skip)"
+
+
+def _refuse_blocked(change: Change, dep: str) -> Change:
     """``change`` refused: apply skips it (:func:`blocked_by_skipped`), so the plan says so."""
-    dep = why.split("'")[1]
     text = (f"it depends on '{dep}', whose action is skip and which is not deployed: deploy "
             f"'{dep}' first (or set its action to deploy)")
     if any(text in p for p in change.problems):
