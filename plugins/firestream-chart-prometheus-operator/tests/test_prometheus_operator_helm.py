@@ -289,19 +289,27 @@ def test_upstreams_crd_upgrade_hook_job_with_unlabelled_pods_does_not_count_as_a
     assert checks["pods_running"].message == "4 pods of release 'prometheus-operator' running"
 
 
+def _deployed_with_override(
+    kube: Any, helm_bin: Path, run_lifecycle: Callable[..., Any], key: str, suffix: str
+) -> tuple[str, dict[str, Any]]:
+    """The release deployed with ``key`` (a ``namespaceOverride``) naming a namespace of its own,
+    made first: that namespace and the validations by name."""
+    other = f"{kube.namespace}-{suffix}"
+    kube.kubectl().run(["kubectl", "create", "namespace", other])
+    c = chart(kube, "81.5.0")
+    c.chart_info.timeout = "5s"
+    c.chart_info.values.append(ChartSetValue(key, other))
+    result = run_lifecycle(c, helm_bin)
+    assert result.ok, result.error
+    return other, {v.name: v for v in result.validations}
+
+
 def test_namespace_override_moves_the_operator_and_prometheus_and_both_are_found_there(
     kube: Any, helm_bin: Path, run_lifecycle: Callable[..., Any]
 ) -> None:
     # upstream's namespaceOverride (kube-prometheus-stack.namespace) puts the chart's own objects in
     # another namespace; Grafana (its own subchart's namespaceOverride) stays in the release's
-    other = f"{kube.namespace}-mon"
-    kube.kubectl().run(["kubectl", "create", "namespace", other])
-    c = chart(kube, "81.5.0")
-    c.chart_info.timeout = "5s"
-    c.chart_info.values.append(ChartSetValue("namespaceOverride", other))
-    result = run_lifecycle(c, helm_bin)
-    assert result.ok, result.error
-    checks = {v.name: v for v in result.validations}
+    other, checks = _deployed_with_override(kube, helm_bin, run_lifecycle, "namespaceOverride", "mon")
     assert checks["operator_available"].status is ValidationStatus.PASSED, checks["operator_available"].message
     assert checks["prometheus_instances"].status is ValidationStatus.PASSED
     assert f"in namespace '{other}'" in checks["prometheus_instances"].message
@@ -313,14 +321,7 @@ def test_grafana_namespace_override_gets_its_admin_secret_there(
 ) -> None:
     # upstream's grafana.namespace: the subchart's own namespaceOverride puts Grafana elsewhere,
     # and Grafana reads admin.existingSecret from its own namespace
-    other = f"{kube.namespace}-grafana"
-    kube.kubectl().run(["kubectl", "create", "namespace", other])
-    c = chart(kube, "81.5.0")
-    c.chart_info.timeout = "5s"
-    c.chart_info.values.append(ChartSetValue("grafana.namespaceOverride", other))
-    result = run_lifecycle(c, helm_bin)
-    assert result.ok, result.error
-    checks = {v.name: v for v in result.validations}
+    other, checks = _deployed_with_override(kube, helm_bin, run_lifecycle, "grafana.namespaceOverride", "grafana")
     assert checks["grafana_available"].status is ValidationStatus.PASSED, checks["grafana_available"].message
     assert kube.kubectl().get("deployment", "prometheus-operator-grafana", namespace=other) is not None
     assert kube.kubectl().get("secret", "prometheus-operator-grafana-admin", namespace=other) is not None
