@@ -180,7 +180,7 @@ def _password_env_values(chart: HelmChart, environ: Mapping[str, str] | None = N
     list``, the plan's reads) would otherwise get the variable in its environment
     (docs/secrets.md, "What children see"). Only an option whose key without ``_env`` says
     secret counts: ``region_env`` names an ordinary variable."""
-    from firestream_core.plugin.options import env_var_name, names_something
+    from firestream_core.plugin.options import names_env_var
     from firestream_core.tools.sensitivity import is_sensitive_key
 
     env = os.environ if environ is None else environ
@@ -189,11 +189,7 @@ def _password_env_values(chart: HelmChart, environ: Mapping[str, str] | None = N
         return []
     out: list[str] = []
     for field in attrs.fields(type(options)):
-        validator = getattr(field, "validator", None)
-        validators = getattr(validator, "_validators", (validator,))
-        if env_var_name not in validators or not names_something(field):
-            continue
-        if not is_sensitive_key(field.name.removesuffix("_env")):
+        if not names_env_var(field) or not is_sensitive_key(field.name.removesuffix("_env")):
             continue
         name = getattr(options, field.name, None)
         if isinstance(name, str) and env.get(name):

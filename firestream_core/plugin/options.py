@@ -23,7 +23,7 @@ from typing import Any
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # compiled on first use, not at import
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
-__all__ = ["OptionValueError", "at_least", "env_var_name", "names_something", "secret_name"]
+__all__ = ["OptionValueError", "at_least", "env_var_name", "names_env_var", "names_something", "secret_name"]
 
 
 class OptionValueError(ValueError):
@@ -138,6 +138,15 @@ def names_something(field: Any) -> bool:
     >>> [names_something(f) for f in attrs.fields(Options)]
     [True, False]
     """
+    return any(v in (secret_name, env_var_name) for v in _validators(field))
+
+
+def names_env_var(field: Any) -> bool:
+    """True when an options class's attrs field names an environment variable (its validator
+    is :func:`env_var_name`: postgresql's ``password_env``), whose value the project reads."""
+    return env_var_name in _validators(field)
+
+
+def _validators(field: Any) -> tuple[Any, ...]:
     validator = getattr(field, "validator", None)
-    validators = getattr(validator, "_validators", (validator,))  # attrs.validators.and_ keeps them
-    return any(v in (secret_name, env_var_name) for v in validators)
+    return tuple(getattr(validator, "_validators", (validator,)))  # attrs.validators.and_ keeps them
