@@ -1231,7 +1231,7 @@ class ExecOutcome:
     default ``helm upgrade --install``:
 
     >>> ExecOutcome("deployed", revision=4, message="upgraded by the operator", status="deployed")
-    ExecOutcome(performed='deployed', revision=4, message='upgraded by the operator', status='deployed', workloads=None)
+    ExecOutcome(performed='deployed', revision=4, message='upgraded by the operator', status='deployed', workloads=None, pod_free=False)
     """
 
     performed: str
@@ -1240,6 +1240,9 @@ class ExecOutcome:
     status: str | None = None
     workloads: tuple[tuple[str, str, str], ...] | None = None
     """The deployed revision's workloads ``(kind, namespace, name)`` from its manifest (None: not known)."""
+    pod_free: bool = False
+    """True when the deployed manifest holds nothing that may run pods (no workload, no custom
+    resource), so ``pods_running`` has nothing to ask the cluster; False: it may, or not known."""
 
 
 # -- recovering a pending release (the rule recover_pending follows and the plan shows) ----------

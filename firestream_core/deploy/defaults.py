@@ -184,6 +184,7 @@ def _deploy(chart: HelmChart, context: DeployContext) -> ExecOutcome:
         # helm's own record of that revision (its --output json), when it names one
         status=upgraded.status if revision else None,
         workloads=upgraded.workloads,
+        pod_free=upgraded.pod_free,
     )
 
 

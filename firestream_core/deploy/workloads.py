@@ -30,7 +30,11 @@ The answer:
   ``numberReady``, a Job's ``succeeded``);
 * workloads deliberately scaled to zero: **passed**, saying so;
 * all ready: **passed**, naming each workload;
-* no workloads and no pods at all: **passed**, saying there was nothing to check.
+* no workloads and no pods at all: **passed**, saying there was nothing to check;
+* a manifest of kinds that never run pods alone (ConfigMaps, Services, RBAC,
+  CRDs...: ``manifests.POD_FREE_KINDS``; a custom resource is never one, its
+  operator may run pods labelled as the release): **passed** without asking
+  the cluster at all.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from firestream_core.deploy.debuginfo import (
 )
 from firestream_core.errors import HelmError, first_line
 from firestream_core.model import ValidationResult
-from firestream_core.tools.manifests import api_group, manifest_workloads
+from firestream_core.tools.manifests import api_group, read_workloads
 
 if TYPE_CHECKING:
     from firestream_core.model import HelmChart
@@ -120,17 +124,18 @@ def workload_state(obj: Mapping[str, Any]) -> tuple[str, int, int]:
     return ("ready" if ready >= want else "waiting"), ready, want
 
 
-def manifest_keys(chart: HelmChart, context: DeployContext) -> list[Key]:
-    """The release's workloads from its manifest: what ``exec`` reported, those read earlier in
-    this lifecycle (``context.lifecycle``), else ``helm get manifest`` (kept for the next poll)."""
+def manifest_keys(chart: HelmChart, context: DeployContext) -> tuple[list[Key], bool]:
+    """The release's workloads from its manifest, and whether it holds nothing that may run pods:
+    what ``exec`` reported, those read earlier in this lifecycle (``context.lifecycle``), else
+    ``helm get manifest`` (kept for the next poll)."""
     info = chart.chart_info
     record = context.lifecycle
     if record.executed is not None and record.executed.workloads is not None:
-        return list(record.executed.workloads)
+        return list(record.executed.workloads), record.executed.pod_free
     if record.workloads is None:
         manifest = context.helm.get_manifest(info.name, info.namespace_name)
-        record.workloads = tuple(manifest_workloads(manifest, info.namespace_name))
-    return list(record.workloads)
+        record.workloads, record.pod_free = read_workloads(manifest, info.namespace_name)
+    return list(record.workloads), record.pod_free
 
 
 def _selector(obj: Mapping[str, Any]) -> str | None:
@@ -158,9 +163,16 @@ def check_pods_running(chart: HelmChart, context: DeployContext) -> ValidationRe
     info = chart.chart_info
     name, ns = info.name, info.namespace_name
     try:
-        keys = manifest_keys(chart, context)
+        keys, pod_free = manifest_keys(chart, context)
     except HelmError as exc:
         return ValidationResult.fail(CHECK, f"release '{name}': cannot read its manifest: {first_line(exc)}")
+    if pod_free:
+        # only kinds that never run pods (ConfigMaps, Services, RBAC, CRDs...): no pod can be the
+        # release's, so the cluster is not asked
+        return ValidationResult.ok(
+            CHECK, f"release '{name}' creates nothing that runs pods: no workload, no custom resource "
+            "(nothing to check)", workloads=[],
+        )
     listed, labelled = release_pods_and_workloads(context, info)  # one kubectl call, maybe shared
     found = {_key(w, ns) for w in labelled}
     extra = [k for k in keys if k not in found]  # unlabelled, in another namespace, or Jobs

@@ -85,6 +85,7 @@ class LifecycleRecord:
     :ivar tests_error: why ``helm test`` could not be run, if it could not.
     :ivar workloads: the release's workloads ``(kind, namespace, name)`` read
         from ``helm get manifest`` (once per lifecycle), None until read.
+    :ivar pod_free: that manifest holds nothing that may run pods.
 
     A plugin's later stage reads what ``exec`` did::
 
@@ -105,6 +106,7 @@ class LifecycleRecord:
     tests: TestRun | None = None
     tests_error: str | None = None
     workloads: tuple[tuple[str, str, str], ...] | None = None
+    pod_free: bool = False
 
 
 @attrs.define

@@ -37,6 +37,8 @@ class UpgradedRelease:
     status: str | None = None
     workloads: tuple[tuple[str, str, str], ...] | None = None
     """The revision's workloads ``(kind, namespace, name)`` from its manifest; None: not reported."""
+    pod_free: bool = False
+    """The manifest holds nothing that may run pods (``manifests.read_workloads``); False: not known."""
 
 
 @attrs.frozen
@@ -190,13 +192,13 @@ def parse_upgrade(name: str, namespace: str, stdout: str) -> UpgradedRelease:
         # helm's record of the release, without the manifest: helm (3 and 4) leaves an empty
         # manifest out of its JSON ("manifest,omitempty"), so there are no workloads to ask for
         manifest = ""
-    workloads = None
+    workloads, pod_free = None, False
     if isinstance(manifest, str):
         # imported here: PyYAML only when a manifest is read (firestream --version stays light)
-        from firestream_core.tools.manifests import manifest_workloads
+        from firestream_core.tools.manifests import read_workloads
 
         try:
-            workloads = manifest_workloads(manifest, namespace)
+            workloads, pod_free = read_workloads(manifest, namespace)
         except ValueError:
             workloads = None
-    return UpgradedRelease(name, namespace, revision, str(status) if status else None, workloads)
+    return UpgradedRelease(name, namespace, revision, str(status) if status else None, workloads, pod_free)

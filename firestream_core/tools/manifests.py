@@ -34,6 +34,7 @@ __all__ = [
     "ImmutableChange",
     "ManifestObject",
     "ObjectKey",
+    "POD_FREE_KINDS",
     "api_group",
     "crds_deleted",
     "crds_provided",
@@ -48,6 +49,7 @@ __all__ = [
     "namespaces_used",
     "merge_keys",
     "pair_by_key",
+    "read_workloads",
     "split_manifest",
 ]
 
@@ -209,19 +211,59 @@ WORKLOAD_KINDS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("a
 """The kinds whose pods a release waits for (hooks excluded: helm runs and deletes those)."""
 
 
+POD_FREE_KINDS = frozenset({
+    ("", "ConfigMap"), ("", "Secret"), ("", "Service"), ("", "ServiceAccount"), ("", "Endpoints"),
+    ("", "PersistentVolumeClaim"), ("", "PersistentVolume"), ("", "Namespace"), ("", "LimitRange"),
+    ("", "ResourceQuota"),
+    ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "RoleBinding"),
+    ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "IngressClass"),
+    ("networking.k8s.io", "NetworkPolicy"), ("discovery.k8s.io", "EndpointSlice"),
+    ("policy", "PodDisruptionBudget"), ("autoscaling", "HorizontalPodAutoscaler"),
+    ("storage.k8s.io", "StorageClass"), ("scheduling.k8s.io", "PriorityClass"),
+    ("coordination.k8s.io", "Lease"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"), ("apiregistration.k8s.io", "APIService"),
+})
+"""Built-in kinds that never run pods, directly or through a controller. A custom resource is
+never among them: an operator may run pods for it (Strimzi's ``Kafka``), labelled as the release."""
+
+
 def manifest_workloads(manifest: str, namespace: str) -> tuple[tuple[str, str, str], ...]:
     """The workloads a release's manifest creates, as sorted ``(kind, namespace, name)``.
 
     Deployments, StatefulSets, DaemonSets and Jobs that are not hooks, in
     whatever namespace they name (``namespace`` for those naming none).
     """
+    return read_workloads(manifest, namespace)[0]
+
+
+def read_workloads(manifest: str, namespace: str) -> tuple[tuple[tuple[str, str, str], ...], bool]:
+    """``(workloads, pod_free)`` of a release's manifest, read in one pass.
+
+    ``workloads`` as :func:`manifest_workloads`; ``pod_free`` is true when no
+    object but hooks is of a kind that may run pods (every one is in
+    :data:`POD_FREE_KINDS`): no pod can be the release's, so there is none to wait for.
+
+    >>> read_workloads("kind: ConfigMap\\napiVersion: v1\\nmetadata: {name: c}", "ns")
+    ((), True)
+    >>> read_workloads("kind: Kafka\\napiVersion: kafka.strimzi.io/v1beta2\\nmetadata: {name: k}", "ns")
+    ((), False)
+    """
     found = set()
+    pod_free = True
     for o in split_manifest(manifest):
-        if o.is_hook or (api_group(o.api_version), o.kind) not in WORKLOAD_KINDS:
+        if o.is_hook:
             continue
-        key = o.key(namespace)
-        found.add((key.kind, key.namespace, key.name))
-    return tuple(sorted(found))
+        kind = (api_group(o.api_version), o.kind)
+        if kind in POD_FREE_KINDS:
+            continue
+        pod_free = False
+        if kind in WORKLOAD_KINDS:
+            key = o.key(namespace)
+            found.add((key.kind, key.namespace, key.name))
+    return tuple(sorted(found)), pod_free
 
 
 def crds_provided(objects: Iterable[ManifestObject]) -> dict[tuple[str, str], str]:

@@ -153,6 +153,7 @@ class PendingExec:
 
 
 def test_a_pending_status_from_exec_is_polled_again(context, helm, kubectl, chart_dir):
+    helm.manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n"  # may run pods: kubectl is asked
     result = run_release(generic(), make_manager(PendingExec()), context)
     assert result.ok, result.error
     assert helm.ops() == ["upgrade_install", "get_manifest", "status"]  # the manifest once, not per poll

@@ -20,12 +20,19 @@ from firestream_testing.plugin_fixtures import RecordingRunner
 from firestream_core.deploy.debuginfo import INSTANCE_LABEL, RELEASE_KINDS
 from firestream_core.deploy.lifecycle import run_release
 from firestream_core.deploy.workloads import check_pods_running, workload_state
-from firestream_core.model import ChartInfo, ChartSetValue, ValidationResult, ValidationStatus
+from firestream_core.model import (
+    ChartInfo,
+    ChartSetValue,
+    ExecOutcome,
+    ValidationResult,
+    ValidationStatus,
+)
 from firestream_core.plugin.context import DeployContext
 from firestream_core.plugin.generic import GenericChart
-from firestream_core.tools.manifests import manifest_workloads
+from firestream_core.tools.manifests import manifest_workloads, read_workloads
 
 from .conftest import make_manager
+from .fakes import FakeHelm, FakeKubectl
 
 CHART = Path(__file__).parent / "charts" / "unlabelled-operator"
 
@@ -103,12 +110,52 @@ def test_unlabelled_workload_that_never_gets_ready_fails(kube, helm_bin, deploy_
 
 
 @pytest.mark.helm
-def test_a_release_without_workloads_says_so(kube, helm_bin, deploy_context):
+def test_a_release_of_config_objects_alone_passes_without_asking_the_cluster(kube, helm_bin, deploy_context):
+    """Its manifest (a ConfigMap, from helm's own ``--output json``) can run no pod: no kubectl call."""
     context = deploy_context(helm_bin, settings={"validation_interval": 0.2})
     result = run_release(_chart(kube, "plain", ("workloads", "false")), make_manager(), context)
     assert result.ok, (result.error, result.debug)
     check = next(v for v in result.validations if v.name == "pods_running")
-    assert check.message.startswith("release 'plain' has no workloads (Deployment, StatefulSet, DaemonSet, Job)")
+    assert check.status is ValidationStatus.PASSED
+    assert check.message == ("release 'plain' creates nothing that runs pods: no workload, no custom resource "
+                             "(nothing to check)")
+    programs = [Path(argv[0]).name for argv in deploy_context.runner.argvs]
+    assert "kubectl" not in programs and any(p.startswith("helm") for p in programs), programs
+
+
+def _pods_check_context(**record: Any) -> tuple[DeployContext, FakeKubectl]:
+    kubectl = FakeKubectl()
+    context = DeployContext(helm=FakeHelm(), kubectl=kubectl, project_dir=Path("."))
+    context.lifecycle.executed = ExecOutcome("deployed", 1, status="deployed", **record)
+    return context, kubectl
+
+
+def test_only_a_manifest_known_to_run_no_pod_skips_the_cluster():
+    chart = GenericChart(ChartInfo(name="topics", path="./c", namespace="ns"))
+    context, kubectl = _pods_check_context(workloads=(), pod_free=True)
+    assert check_pods_running(chart, context).status is ValidationStatus.PASSED
+    assert kubectl.calls == []
+    # a custom resource (or a plugin's exec that did not say): the labelled pods are still read
+    context, kubectl = _pods_check_context(workloads=())
+    result = check_pods_running(chart, context)
+    assert result.message.startswith("release 'topics' has no workloads")
+    assert kubectl.calls
+
+
+def test_read_workloads_counts_custom_resources_and_pods_as_able_to_run_pods():
+    config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n"
+    hook = ("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n"
+            "  annotations: {helm.sh/hook: pre-upgrade}\n---\n")
+    crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: x.y.dev}\n---\n"
+    assert read_workloads("", "ns") == ((), True)
+    assert read_workloads(config + hook + crd, "ns") == ((), True)
+    for other in ("apiVersion: kafka.strimzi.io/v1beta2\nkind: Kafka\nmetadata: {name: k}\n",
+                  "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+                  "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\n",
+                  "apiVersion: example.com/v1\nkind: ConfigMap\nmetadata: {name: lookalike}\n"):
+        assert read_workloads(config + other, "ns") == ((), False), other
+    deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+    assert read_workloads(config + deployment, "ns") == ((("Deployment", "ns", "web"),), False)
 
 
 class _HeldFirstGet(RecordingRunner):
