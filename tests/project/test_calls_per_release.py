@@ -4,9 +4,11 @@ Per run: one ``helm version``, one ``helm list`` (the plan's cluster state)
 and one ``repo add`` per distinct repository; one ``kubectl get namespaces`` when a
 release is created in a namespace no listed release lives in (none otherwise). Per changed release: one
 ``helm upgrade --install`` (its ``--output json`` says the revision is
-``deployed``, so no ``helm status``) and one ``kubectl get
+``deployed``, so no ``helm status``) and, when its manifest may run pods (here a
+custom resource, as an operator's chart has), one ``kubectl get
 pods,deployments,statefulsets,daemonsets`` per validation poll (releases
-validating at the same time may share one: ``-l 'instance in (a,d)'``); a values
+validating at the same time may share one: ``-l 'instance in (a,d)'``); a release
+of ConfigMaps alone (the fake helm's own manifest) asks kubectl nothing; a values
 change also costs the plan one ``helm get values`` (to name the changed
 keys). No-op releases: nothing. A re-poll asks helm and kubectl again.
 Counts, never durations.
@@ -74,6 +76,14 @@ class RecordingKubectl:
         self.answers.write_text(json.dumps({f"app.kubernetes.io/instance={release}": list(polls)}))
 
 
+OPERATED = """apiVersion: kafka.strimzi.io/v1beta2
+kind: Kafka
+metadata:
+  name: events
+"""
+"""A custom resource: its operator may run pods labelled as the release, so pods_running asks."""
+
+
 def mixed_get(release: str) -> list[str]:
     return ["get", MIXED_GET, "--output", "json", "--namespace", NS,
             "--selector", f"app.kubernetes.io/instance={release}"]
@@ -132,6 +142,8 @@ def helm_ops(fake_helm, release: str | None = None) -> list[str]:
 @pytest.mark.parametrize("major", [3, 4])
 def test_each_created_release_costs_one_upgrade_and_one_kubectl_get(project, fake_helm, kubectl, major):
     fake_helm.set_major(major)
+    for name in "abcd":
+        fake_helm.set_manifest_extra(name, OPERATED)
     project.write(block("a"), block("b", ("a",)), block("c", ("b",)), block("d"))
     result = project().apply(concurrency=0)
     assert result.ok, {n: o.reason for n, o in result.releases.items()}
@@ -152,7 +164,19 @@ def test_each_created_release_costs_one_upgrade_and_one_kubectl_get(project, fak
     assert sorted(name for call in reads for name in read_for(call)) == list("abcd")
 
 
+def test_a_release_of_config_objects_alone_costs_no_kubectl_call(project, fake_helm, kubectl):
+    project.write(block("a"), block("b", ("a",)))
+    result = project().apply()
+    assert result.ok, {n: o.reason for n, o in result.releases.items()}
+    assert Counter(helm_ops(fake_helm)) == {"version": 1, "list": 1, "repo add": 1, "upgrade": 2}
+    assert kubectl.calls() == [NAMESPACES]  # the plan's namespace read alone
+    for name in "ab":
+        check = next(v for v in result.releases[name].validations if v.name == "pods_running")
+        assert check.message.startswith(f"release '{name}' creates nothing that runs pods"), check.message
+
+
 def test_only_the_changed_release_costs_calls_on_the_next_apply(project, fake_helm, kubectl):
+    fake_helm.set_manifest_extra("b", OPERATED)
     project.write(block("a"), block("b", ("a",), "message = 'one'"), block("c", ("b",)))
     assert project().apply().ok
     fake_helm.reset_calls()
@@ -174,6 +198,7 @@ def test_only_the_changed_release_costs_calls_on_the_next_apply(project, fake_he
 
 
 def test_a_re_poll_asks_helm_and_kubectl_again(project, fake_helm, kubectl):
+    fake_helm.set_manifest_extra("web", OPERATED)
     project.write(block("web"))
     kubectl.answer("web", [running_pod("web-1", ready=False)], [running_pod("web-1", ready=True)])
     result = project().apply()

@@ -91,6 +91,13 @@ class FakeHelm:
         with self._store.locked() as state:
             state["delays"][release] = float(seconds)
 
+    def set_manifest_extra(self, release: str, documents: str) -> None:
+        """Add the YAML ``documents`` to the manifest of ``release``'s next revisions (its
+        ``upgrade -o json``, ``get manifest``), after the fake's ConfigMap: e.g. a Deployment or a
+        custom resource, to give the release something that may run pods."""
+        with self._store.locked() as state:
+            state["manifest_extra"][release] = documents
+
     def fail_on(self, release: str, op: str = "upgrade", message: str = "injected failure",
                 times: int | None = None) -> None:
         """Make ``op`` (``upgrade``, ``uninstall``, ``rollback``, ``test``, ``template``,

@@ -323,6 +323,8 @@ def manifest(name: str, namespace: str, rev: Mapping[str, Any]) -> str:
         f"  valueKeys: \"{','.join(keys)}\"",
         f"  valuesDigest: \"{digest(rev.get('values') or {})}\"",
     ]
+    if rev.get("manifest_extra"):  # FakeHelm.set_manifest_extra
+        lines += ["---", rev["manifest_extra"].strip("\n")]
     return "\n".join(lines) + "\n"
 
 

@@ -91,11 +91,15 @@ def _check_release(rel: dict[str, Any] | None, up: _Upgrade) -> None:
         up.word = "INSTALLATION"
 
 
-def _new_revision(number: int, status: str, meta: dict[str, str], up: _Upgrade,
+def _new_revision(state: dict[str, Any], number: int, status: str, meta: dict[str, str], up: _Upgrade,
                   description: str) -> dict[str, Any]:
-    return {"revision": number, "status": status, "chart": meta["name"], "version": meta["version"],
-            "app_version": meta["appVersion"], "values": up.values, "updated": now(),
-            "description": description}
+    rev = {"revision": number, "status": status, "chart": meta["name"], "version": meta["version"],
+           "app_version": meta["appVersion"], "values": up.values, "updated": now(),
+           "description": description}
+    extra = state["manifest_extra"].get(up.name)
+    if extra:  # what FakeHelm.set_manifest_extra adds to this release's manifest
+        rev["manifest_extra"] = extra
+    return rev
 
 
 def _begin(state: dict[str, Any], up: _Upgrade) -> tuple[str | None, float, dict[str, Any] | None]:
@@ -114,7 +118,7 @@ def _begin(state: dict[str, Any], up: _Upgrade) -> tuple[str | None, float, dict
     delay = delay_of(state, up.name)
     if up.dry_run:
         number = (latest(rel)["revision"] + 1) if rel and not up.install_only else 1  # install: revision 1
-        rev = _new_revision(number, "pending-install", meta, up, "Dry run complete")
+        rev = _new_revision(state, number, "pending-install", meta, up, "Dry run complete")
         fake_rel = rel or {"name": up.name, "namespace": up.namespace, "revisions": [rev]}
         return failure, delay, release_json(fake_rel, rev)
     if up.args.has("--create-namespace") and up.namespace not in state["namespaces"]:
@@ -126,7 +130,7 @@ def _begin(state: dict[str, Any], up: _Upgrade) -> tuple[str | None, float, dict
         latest(rel)["status"] = "superseded"
     number = (latest(rel)["revision"] + 1) if rel["revisions"] else 1
     rel["revisions"].append(_new_revision(
-        number, "pending-upgrade" if up.exists else "pending-install", meta, up,
+        state, number, "pending-upgrade" if up.exists else "pending-install", meta, up,
         "Preparing upgrade" if up.exists else "Initial install underway"))
     return failure, delay, None
 

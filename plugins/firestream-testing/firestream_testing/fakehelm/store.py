@@ -67,6 +67,7 @@ class Store:
         state.setdefault("repo_configs", {})  # $HELM_REPOSITORY_CONFIG -> its repositories
         state.setdefault("registries", [])
         state.setdefault("delays", {})
+        state.setdefault("manifest_extra", {})  # release -> YAML documents its next revisions add
         state.setdefault("failures", [])
         state.setdefault("namespaces", [])  # made by an install with --create-namespace
         return state
