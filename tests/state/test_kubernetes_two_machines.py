@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -225,6 +226,39 @@ def test_a_killed_holder_loses_the_lease_and_the_next_apply_recovers(machines):
     releases = machines.backend().load().releases
     assert releases[f"{machines.ns}/slow"].result == "succeeded"
     assert releases[f"{machines.ns}/fast"].action == "create"  # the dead run's record, kept
+
+
+def test_an_expired_lease_is_not_taken_while_the_killed_holders_helm_still_runs_here(machines):
+    """firestream killed (kill -9) on this host while its helm goes on: the lease expires,
+    but the next run here refuses it while that helm still runs (it would otherwise plan the
+    release that helm is changing and install or recover it under it), and takes it over once
+    that helm has ended."""
+    a, b = machines.folder("machine-a", "2s"), machines.folder("machine-b", "2s")
+    first = machines.start(a)
+    machines.held_mid_apply(first)
+    taken = machines.lease()
+    helm_pid = int(machines.marker.read_text())
+    os.kill(first.pid, signal.SIGKILL)  # firestream alone: its helm of 'slow' goes on
+    first.communicate(timeout=BOUND)
+    assert first.returncode == -signal.SIGKILL
+
+    def expired() -> bool:
+        spec = machines.lease()
+        ends = parse_time(spec["renewTime"]) + timedelta(seconds=spec["leaseDurationSeconds"])
+        return spec["holderIdentity"] == taken["holderIdentity"] and datetime.now(UTC) > ends
+
+    machines.wait_for("the killed holder's lease expires", expired)
+    refused = machines.run(b)
+    assert refused.returncode != 0
+    assert "a program it started still runs on this host" in refused.stderr, refused.stderr
+    assert machines.lease()["holderIdentity"] == taken["holderIdentity"]  # not taken over
+    assert os.path.exists(f"/proc/{helm_pid}")  # and its helm left alone
+
+    machines.gate.touch()  # that helm ends
+    second = machines.run(b, "--lock-timeout", str(BOUND))
+    assert second.returncode == 0, second.stderr
+    assert f"took over state lease {machines.ns}/firestream-state-shop" in second.stderr
+    assert machines.backend().load().releases[f"{machines.ns}/slow"].result == "succeeded"
 
 
 def test_ctrl_c_releases_the_lease_for_the_next_machine(machines):
