@@ -488,7 +488,7 @@ class StateStore:
         self.path = self.project_dir / STATE_DIR / STATE_FILE if path is None else Path(path)
         self.legacy = None if legacy is None else StateStore(project_dir, path=legacy)
         self.legacy_shared = legacy_shared
-        self._adopting = False  # load() read the legacy state: the first write copies it here
+        self._adopted = legacy is None  # this file exists: no legacy state to take over any more
         self.link: Path | None = None  # the link self.path was given as, for messages
         if self.path.is_symlink():  # the state is its target: read, written (the link kept), journalled
             self.link, self.path = self.path, Path(os.path.realpath(self.path))  # and locked there
@@ -519,14 +519,13 @@ class StateStore:
         Raises ``StateError`` naming the file when it cannot be read, is not
         JSON, or has another schema version.
         """
-        if self.legacy is not None and self._unwritten() and not self.legacy._unwritten():
+        if self.legacy is not None and self._adopting():
             state = self.legacy.load()  # this project's records, kept the old way
             if self.legacy_shared is not None:  # and the other project file's: not this one's
                 names = set(self.legacy_shared)
                 state = State(releases={k: e for k, e in state.releases.items() if e.name in names},
                               durations={k: d for k, d in state.durations.items()
                                          if k.partition("/")[2] in names})
-            self._adopting = True
             return state
         try:
             text = read_bounded(self.path, MAX_STATE_BYTES).decode("utf-8")
@@ -554,6 +553,14 @@ class StateStore:
         self._replay_journal(state)
         return state
 
+    def _adopting(self) -> bool:
+        """This state has no file yet and :attr:`legacy` holds its records: they are read from
+        there, and its first write (whoever loaded the state it writes) makes this file."""
+        if not self._adopted:
+            assert self.legacy is not None
+            self._adopted = not self._unwritten() or self.legacy._unwritten()
+        return not self._adopted
+
     def _unwritten(self) -> bool:
         """Neither the state file nor its journal exists (a link counts, even a broken one)."""
         return not os.path.lexists(self.path) and not os.path.lexists(self.journal)
@@ -563,7 +570,7 @@ class StateStore:
         held): ``state`` (the legacy records and this run's) becomes this file; the legacy
         file and its journal are removed when no other project file keeps them."""
         self._write(state)  # when it fails, the next write tries again: nothing is lost
-        self._adopting = False
+        self._adopted = True
         assert self.legacy is not None
         if self.legacy_shared is not None:
             _log.warning("this project file's state is now %s: its releases' records were copied "
@@ -610,7 +617,7 @@ class StateStore:
         serialised together, so the file never goes back to an older snapshot.
         """
         with self._write_lock:
-            if self._adopting:
+            if self._adopting():
                 self._adopt(state)
             else:
                 self._write(state)
@@ -638,7 +645,7 @@ class StateStore:
         with self._write_lock:
             if self._journal_torn is not None:
                 raise StateError(str(self._journal_torn), hint=self._journal_torn.hint)
-            if self._adopting:  # the journal would replay onto an empty state: the records first
+            if self._adopting():  # the journal would replay onto an empty state: the records first
                 self._adopt(state)
             if self._journal_fd is None:
                 make_state_dir(self.dir, "state")

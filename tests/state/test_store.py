@@ -768,8 +768,9 @@ def test_a_lone_project_files_existing_state_is_moved_to_its_own(tmp_path, crash
     assert sorted(state.releases) == ["data/db"]
     assert not (tmp_path / ".firestream" / "projects").exists()  # a plan writes nothing
     state.record(entry("web"))
-    store.save_release(state, "data/web")
-    store.flush(state)
+    writer = state_backend(load_config(tmp_path / "shop.toml"))  # not the one that read it
+    writer.save_release(state, "data/web")
+    writer.flush(state)
     assert not old.path.exists() and not old.journal.exists()
     again = state_backend(load_config(tmp_path / "shop.toml"))
     assert sorted(again.load().releases) == ["data/db", "data/web"]
