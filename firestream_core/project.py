@@ -1730,6 +1730,11 @@ class Project:
                 raise FirestreamError(f"this is a {kind} plan; pass it to {'destroy' if plan.destroy else 'apply'}()")
             else:
                 self._check_plan_releases(plan)
+            gone = getattr(held, "unchecked", None)  # a lease taken over from another host's run
+            if gone is not None and not destroy:
+                from firestream_core.deploy.plan import refuse_recovery_during
+
+                plan = refuse_recovery_during(plan, gone.holder, gone.acquire_time)
             if not destroy:  # an upgrade the API server refuses is stopped before any change
                 # (a create only when its plugin writes before helm: docs/usage.md, "What plan renders")
                 plan = self.refuse_before_apply(plan, creates=False, helm=tools[1], kubectl=tools[2])

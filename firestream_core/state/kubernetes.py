@@ -158,11 +158,15 @@ def parse_time(text: Any) -> datetime | None:
 
 def holder_identity(random: str | None = None) -> str:
     """``<user>@<host>:<pid>:<random>``: who holds a lease, unique per acquisition."""
+    return f"{_user()}@{socket.gethostname()}:{os.getpid()}:{random or secrets.token_hex(4)}"
+
+
+def _user() -> str:
+    """This process's user, as a holder's identity names it."""
     try:
-        user = getpass.getuser()
+        return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}:{os.getpid()}:{random or secrets.token_hex(4)}"
+        return str(os.getuid())
 
 
 def state_object_name(project_name: str) -> str:
@@ -361,6 +365,10 @@ class LeaseLock:
         self._thread: threading.Thread | None = None
         self._mutex = threading.Lock()
         self._marker: ProjectLock | None = None  # run_marker(identity), held with the lease
+        self.unchecked: LeaseRecord | None = None
+        """The expired lease this run took over from a holder whose programs it could not check
+        (another host's or user's, or one still running): a helm of that run may still be
+        changing a release it began (``deploy.plan.refuse_recovery_during``)."""
 
     def __repr__(self) -> str:
         return f"LeaseLock({self.where}, identity={self.identity!r})"
@@ -455,8 +463,7 @@ class LeaseLock:
             old = LeaseRecord.from_object(obj)
             if not old.free(now):
                 raise self._locked(old, now)
-            if old.holder is not None:
-                self._refuse_while_its_programs_run(old.holder)
+            checked = old.holder is not None and self._refuse_while_its_programs_run(old.holder)
             body = self._manifest(now, now, transitions=old.transitions + 1, version=old.resource_version)
             replaced = self.kubectl.replace(body, timeout=_CALL_TIMEOUT)
             if replaced is None:  # 409: someone wrote it since we read it; read again
@@ -467,6 +474,7 @@ class LeaseLock:
                     "so that run is gone; what it was doing may be unfinished",
                     self.where, old.holder, int(old.renewed_ago(now)), old.duration,
                 )
+            self.unchecked = old if old.holder is not None and not checked else None
             return self._own(replaced, now)
         raise StateLockedError(
             f"state lease {self.where} keeps changing hands", hint=_UNLOCK_HINT.format(duration=self.duration)
@@ -488,14 +496,19 @@ class LeaseLock:
             return
         self._marker = marker
 
-    def _refuse_while_its_programs_run(self, holder: str) -> None:
+    def _refuse_while_its_programs_run(self, holder: str) -> bool:
         """The expired lease of ``holder``: when it was this host's and its process is gone,
         a program it started (a helm outliving a ``kill -9``, changing a release) may still
         hold its :func:`run_marker`: refuse (``StateLockedError``, so ``--lock-timeout``
         waits) until that ends. A holder still running (stalled past its lease) is taken
-        over, as before: it stops starting releases at its next renewal."""
-        if not _of_this_host(holder) or pid_alive(_split_identity(holder)[1]):
-            return
+        over, as before: it stops starting releases at its next renewal.
+
+        :return: True when nothing that holder started runs any more (checked here), False
+            when it could not be checked (another host's or user's holder, or one still running).
+        """
+        who, pid, _ = _split_identity(holder)
+        if not _of_this_host(holder) or who.rpartition("@")[0] != _user() or pid_alive(pid):
+            return False
         marker = run_marker(holder)
         if flock_held(marker):
             raise StateLockedError(
@@ -506,6 +519,7 @@ class LeaseLock:
             )
         with contextlib.suppress(FileNotFoundError):
             marker.unlink()  # its holder and everything it started are gone
+        return True
 
     def _create(self, body: dict[str, Any]) -> dict[str, Any] | None:
         try:
