@@ -504,12 +504,15 @@ class LeaseLock:
         over, as before: it stops starting releases at its next renewal.
 
         :return: True when nothing that holder started runs any more (checked here), False
-            when it could not be checked (another host's or user's holder, or one still running).
+            when it could not be checked (another host's or user's holder, one still running, or
+            one whose file is not in this run's cache folder).
         """
         who, pid, _ = _split_identity(holder)
         if not _of_this_host(holder) or who.rpartition("@")[0] != _user() or pid_alive(pid):
             return False
         marker = run_marker(holder)
+        if not marker.exists():  # kept in another cache folder (or never made): not seen from here
+            return False
         if flock_held(marker):
             raise StateLockedError(
                 f"state lease {self.where} of {holder} expired, and that process is gone, but a "

@@ -532,7 +532,7 @@ def test_a_lease_taken_over_says_whether_its_holders_programs_could_be_checked(m
     import os
     import socket
 
-    from firestream_core.state.kubernetes import _user
+    from firestream_core.state.kubernetes import _user, run_marker
 
     lock(mem, clock, identity="ann@build-7:4242:aaaa").acquire(renew=False)
     clock.advance(31)
@@ -544,11 +544,19 @@ def test_a_lease_taken_over_says_whether_its_holders_programs_could_be_checked(m
     dead = 2 ** 22 + 1
     while os.path.exists(f"/proc/{dead}"):
         dead += 1
-    mem.objects[("lease", NS, NAME)]["spec"]["holderIdentity"] = (
-        f"{_user()}@{socket.gethostname()}:{dead}:cccc")
+    mine = f"{_user()}@{socket.gethostname()}:{dead}:cccc"
+    mem.objects[("lease", NS, NAME)]["spec"]["holderIdentity"] = mine
     again = lock(mem, clock, identity="cat@h3:33:dddd")
     again.acquire(renew=False)
-    assert again.unchecked is None
+    assert again.unchecked is not None  # its file is not in this cache folder: not seen
+
+    clock.advance(31)
+    mem.objects[("lease", NS, NAME)]["spec"]["holderIdentity"] = mine
+    run_marker(mine).parent.mkdir(parents=True, exist_ok=True)
+    run_marker(mine).write_text("")  # left by that run, its flock free: all it started ended
+    again = lock(mem, clock, identity="cat@h3:33:dddd")
+    again.acquire(renew=False)
+    assert again.unchecked is None and not run_marker(mine).exists()
     again.release()
     free = lock(mem, clock, identity="dan@h4:44:eeee")
     free.acquire(renew=False)
