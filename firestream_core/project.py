@@ -105,7 +105,10 @@ def state_backend(
 
     The state is kept per environment (``-e``) and kube context: ``.firestream/state.json``
     without either, else ``.firestream/state.<env>@<context>.json`` (for the kubernetes
-    backend, the Secret's name gets the same suffix).
+    backend, the Secret's name gets the same suffix). A project file other than
+    ``firestream.toml`` has its own: ``.firestream/projects/<file name>/state.json`` (two
+    project files of one folder never share one), taking over the ``.firestream/state.json``
+    it used before (``StateStore``'s ``legacy``).
 
     :param kubectl: for ``backend = "kubernetes"``: the ``Kubectl`` reaching
         the target cluster (default: ``kubectl`` with its own kubeconfig).
@@ -113,18 +116,31 @@ def state_backend(
     """
     import re
 
+    from firestream_core.config.model import DEFAULT_CONFIG_NAME
     from firestream_core.state.lock import STATE_DIR
     from firestream_core.state.store import STATE_FILE, StateStore, open_backend
 
     cfg = config.state
     scope = state_scope(config, kube_context)
     if cfg.backend == "local":
+
+        def scoped(base: Path) -> Path:
+            if not scope:
+                return base
+            suffix = base.suffix if base.suffix == ".json" else ""  # its own file and journal
+            return base.with_name(f"{base.name.removesuffix(suffix)}.{scope}{suffix}")
+
         # [state] path (relative to the project's folder), else .firestream/state.json
-        base = config.project_dir / (cfg.path or f"{STATE_DIR}/{STATE_FILE}")
-        if scope:  # its own file, and so its own journal
-            suffix = base.suffix if base.suffix == ".json" else ""
-            base = base.with_name(f"{base.name.removesuffix(suffix)}.{scope}{suffix}")
-        return StateStore(config.project_dir, path=base)
+        default = config.project_dir / STATE_DIR / STATE_FILE
+        if cfg.path or config.path.name == DEFAULT_CONFIG_NAME:
+            return StateStore(config.project_dir, path=scoped(config.project_dir / (cfg.path or default)))
+        # another project file (staging.toml, -f other.toml) has a state of its own
+        own, legacy = scoped(config.project_dir / STATE_DIR / "projects" / config.path.name / STATE_FILE), scoped(default)
+        shared = (config.project_dir / DEFAULT_CONFIG_NAME).exists()  # its state.json is its own
+        if legacy.is_symlink() and not shared and not own.exists():  # kept elsewhere on purpose
+            return StateStore(config.project_dir, path=legacy)
+        return StateStore(config.project_dir, path=own, legacy=legacy,
+                          legacy_shared=[r.release_name for r in config.releases] if shared else None)
     options = {k: v for k, v in attrs.asdict(cfg).items() if k != "backend" and v is not None}
     if cfg.backend == "kubernetes":  # the Secret and the Lease live in the target cluster
         project_name = config.project.name
@@ -1714,6 +1730,11 @@ class Project:
                 raise FirestreamError(f"this is a {kind} plan; pass it to {'destroy' if plan.destroy else 'apply'}()")
             else:
                 self._check_plan_releases(plan)
+            gone = getattr(held, "unchecked", None)  # a lease taken over from another host's run
+            if gone is not None and not destroy:
+                from firestream_core.deploy.plan import refuse_recovery_during
+
+                plan = refuse_recovery_during(plan, gone.holder, gone.acquire_time)
             if not destroy:  # an upgrade the API server refuses is stopped before any change
                 # (a create only when its plugin writes before helm: docs/usage.md, "What plan renders")
                 plan = self.refuse_before_apply(plan, creates=False, helm=tools[1], kubectl=tools[2])

@@ -76,6 +76,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1256,6 +1257,45 @@ def _refuse_missing_dependencies(
             f"(or deploy {names} first)")
     return attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
                         problems=(*change.problems, f"release '{change.name}': {text}"))
+
+
+def refuse_recovery_during(plan: Plan, holder: str, since: datetime | None) -> Plan:
+    """``plan`` with the recovery of each ``pending-*`` release whose operation began while
+    ``holder`` held the state lease (``since`` its ``acquireTime``; a time helm does not say
+    counts as such) refused: this run took that lease over once it expired, from a run whose
+    programs it could not check (another host's), whose helm may still be changing it. A
+    refused change is stopped by apply, with what depends on it (``Change.problems``).
+
+    >>> from datetime import UTC
+    >>> busy = InstalledRelease("db", "data", 2, "pending-upgrade", "pg-1.0.0",
+    ...                         updated="2026-01-02 03:04:05.1 +0000 UTC")
+    >>> plan = Plan((Change("db", "data", "generic", "recover", installed=busy),))
+    >>> refuse_recovery_during(plan, "ann@b7:42:x", datetime(2026, 1, 2, 3, 0, tzinfo=UTC)).problems[0][1][:57]
+    "release 'db': pending-upgrade since 2026-01-02 03:04:05.1"
+    >>> refuse_recovery_during(plan, "ann@b7:42:x", datetime(2026, 1, 2, 4, 0, tzinfo=UTC)) is plan
+    True
+    """
+    from firestream_core.tools.helm_output import helm_time
+
+    changes = []
+    for change in plan.releases:
+        found = change.installed
+        if change.action != "recover" or found is None or not found.is_pending:
+            changes.append(change)
+            continue
+        began = helm_time(found.updated)
+        if began is not None and since is not None and began < since:  # before that run held it
+            changes.append(change)
+            continue
+        text = (f"{found.status} since {found.updated or 'an unknown time'}, begun while {holder} held "
+                "the state lease, which this run took over once it expired: that run's helm may still "
+                "be changing the release on its machine, so it is not recovered under it; once no "
+                "helm of that run runs there any more, the next run recovers it")
+        changes.append(attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
+                                    problems=(*change.problems, f"release '{change.name}': {text}")))
+    if all(a is b for a, b in zip(changes, plan.releases, strict=True)):
+        return plan
+    return attrs.evolve(plan, releases=tuple(changes))
 
 
 def _left_behind(charts: Sequence[HelmChart], recorded: Mapping[str, ReleaseState],

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import getpass
 import gzip
 import json
@@ -65,8 +66,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from firestream_core.errors import FirestreamError, StateError, StateLockedError
-from firestream_core.state.lock import LockInfo
+from firestream_core.state.lock import LockInfo, ProjectLock, flock_held
 from firestream_core.state.store import State, register_backend
+from firestream_core.tools.cache_folder import cache_dir
+from firestream_core.tools.digest import sha256
+from firestream_core.tools.host import pid_alive
 
 if TYPE_CHECKING:
     from firestream_core.tools.kubectl import Kubectl
@@ -82,6 +86,7 @@ __all__ = [
     "format_micro_time",
     "holder_identity",
     "parse_time",
+    "run_marker",
     "state_object_name",
 ]
 
@@ -153,11 +158,15 @@ def parse_time(text: Any) -> datetime | None:
 
 def holder_identity(random: str | None = None) -> str:
     """``<user>@<host>:<pid>:<random>``: who holds a lease, unique per acquisition."""
+    return f"{_user()}@{socket.gethostname()}:{os.getpid()}:{random or secrets.token_hex(4)}"
+
+
+def _user() -> str:
+    """This process's user, as a holder's identity names it."""
     try:
-        user = getpass.getuser()
+        return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}:{os.getpid()}:{random or secrets.token_hex(4)}"
+        return str(os.getuid())
 
 
 def state_object_name(project_name: str) -> str:
@@ -279,6 +288,19 @@ class LeaseRecord:
         )
 
 
+def run_marker(identity: str) -> Path:
+    """The file a lease holder keeps ``flock``-ed on its own host while it holds the lease,
+    inherited by the programs it starts: ``<cache folder>/leases/<digest of identity>.lock``.
+    Held after the holder was killed, it says that a helm it started still runs there."""
+    digest = sha256(identity.encode("utf-8")).hexdigest()[:32]
+    return Path(cache_dir(os.environ)) / "leases" / f"{digest}.lock"
+
+
+def _of_this_host(identity: str) -> bool:
+    """``identity`` (:func:`holder_identity`) names this host."""
+    return _split_identity(identity)[0].rpartition("@")[2] == socket.gethostname()
+
+
 def _split_identity(identity: str) -> tuple[str, int, str]:
     parts = identity.rsplit(":", 2)
     if len(parts) == 3 and parts[1].isdigit():
@@ -342,6 +364,11 @@ class LeaseLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._mutex = threading.Lock()
+        self._marker: ProjectLock | None = None  # run_marker(identity), held with the lease
+        self.unchecked: LeaseRecord | None = None
+        """The expired lease this run took over from a holder whose programs it could not check
+        (another host's or user's, or one still running): a helm of that run may still be
+        changing a release it began (``deploy.plan.refuse_recovery_during``)."""
 
     def __repr__(self) -> str:
         return f"LeaseLock({self.where}, identity={self.identity!r})"
@@ -414,6 +441,7 @@ class LeaseLock:
                     log.warning("%s; waiting up to %ss for it", exc, int(self.timeout))
                     waited = True
                 self.sleep(min(self.poll_interval, left))
+        self._hold_marker()
         if renew:
             self._stop.clear()
             self._thread = threading.Thread(
@@ -435,6 +463,7 @@ class LeaseLock:
             old = LeaseRecord.from_object(obj)
             if not old.free(now):
                 raise self._locked(old, now)
+            checked = old.holder is not None and self._refuse_while_its_programs_run(old.holder)
             body = self._manifest(now, now, transitions=old.transitions + 1, version=old.resource_version)
             replaced = self.kubectl.replace(body, timeout=_CALL_TIMEOUT)
             if replaced is None:  # 409: someone wrote it since we read it; read again
@@ -445,10 +474,55 @@ class LeaseLock:
                     "so that run is gone; what it was doing may be unfinished",
                     self.where, old.holder, int(old.renewed_ago(now)), old.duration,
                 )
+            self.unchecked = old if old.holder is not None and not checked else None
             return self._own(replaced, now)
         raise StateLockedError(
             f"state lease {self.where} keeps changing hands", hint=_UNLOCK_HINT.format(duration=self.duration)
         )
+
+    def _hold_marker(self) -> None:
+        """Hold :func:`run_marker` of this holder while it holds the lease (its ``flock``
+        inherited by every program this run starts). Best effort: without it, only a run on
+        another host, or after that helm ended, could take over safely; say so and go on.
+        Only an identity naming this host has one: no other host's run looks for it."""
+        if not _of_this_host(self.identity):
+            return
+        marker = ProjectLock(run_marker(self.identity).parent, self.command, path=run_marker(self.identity))
+        try:
+            marker.acquire()
+        except StateError as exc:
+            log.warning("cannot mark this run's programs on this host (%s): a run taking over this "
+                        "lease after a kill -9 will not see a helm it left running", exc)
+            return
+        self._marker = marker
+
+    def _refuse_while_its_programs_run(self, holder: str) -> bool:
+        """The expired lease of ``holder``: when it was this host's and its process is gone,
+        a program it started (a helm outliving a ``kill -9``, changing a release) may still
+        hold its :func:`run_marker`: refuse (``StateLockedError``, so ``--lock-timeout``
+        waits) until that ends. A holder still running (stalled past its lease) is taken
+        over, as before: it stops starting releases at its next renewal.
+
+        :return: True when nothing that holder started runs any more (checked here), False
+            when it could not be checked (another host's or user's holder, one still running, or
+            one whose file is not in this run's cache folder).
+        """
+        who, pid, _ = _split_identity(holder)
+        if not _of_this_host(holder) or who.rpartition("@")[0] != _user() or pid_alive(pid):
+            return False
+        marker = run_marker(holder)
+        if not marker.exists():  # kept in another cache folder (or never made): not seen from here
+            return False
+        if flock_held(marker):
+            raise StateLockedError(
+                f"state lease {self.where} of {holder} expired, and that process is gone, but a "
+                f"program it started still runs on this host and holds {marker} (a helm of the "
+                "killed run may still be changing a release)",
+                hint="wait for it to end, then run again (--lock-timeout SECONDS waits for it)",
+            )
+        with contextlib.suppress(FileNotFoundError):
+            marker.unlink()  # its holder and everything it started are gone
+        return True
 
     def _create(self, body: dict[str, Any]) -> dict[str, Any] | None:
         try:
@@ -552,17 +626,22 @@ class LeaseLock:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join()
-        with self._mutex:
-            rec, self._record = self._record, None
-            if rec is None or self.lost.is_set():
-                return
-            try:
-                self._clear(rec)
-            except FirestreamError as exc:
-                log.warning(
-                    "could not release state lease %s (it expires %ds after its last renewal): %s",
-                    self.where, self.duration, exc,
-                )
+        marker, self._marker = self._marker, None
+        try:
+            with self._mutex:
+                rec, self._record = self._record, None
+                if rec is None or self.lost.is_set():
+                    return
+                try:
+                    self._clear(rec)
+                except FirestreamError as exc:
+                    log.warning(
+                        "could not release state lease %s (it expires %ds after its last renewal): %s",
+                        self.where, self.duration, exc,
+                    )
+        finally:
+            if marker is not None:
+                marker.release()
 
     def _clear(self, rec: LeaseRecord) -> None:
         for _ in range(_RETRIES):

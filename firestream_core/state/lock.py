@@ -60,6 +60,7 @@ __all__ = [
     "ProjectLock",
     "UnknownHolder",
     "cannot_write",
+    "flock_held",
     "force_unlock",
     "lock_path",
     "make_state_dir",
@@ -242,6 +243,25 @@ def read_lock(project_dir: Path | str, *, path: Path | None = None) -> LockInfo 
         raise StateError(f"cannot read the lock at {path}: it {exc.reason}",
                          hint=f"move {path} aside if it is not firestream's lock file") from None
     return LockInfo.parse(text)
+
+
+def flock_held(path: Path) -> bool:
+    """True when a process holds ``path``'s ``flock``: a lock's holder, or a program it
+    started that outlives it (the descriptor is inherited); False when it is free or there
+    is no such file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return True
+        raise StateError(f"{path}: cannot lock: {exc.strerror}") from None
+    finally:
+        os.close(fd)  # drops the flock just taken, if it was
+    return False
 
 
 def force_unlock(project_dir: Path | str, *, lock_id: str | None = None,

@@ -33,7 +33,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -473,11 +473,22 @@ class StateStore:
         its own, so one environment's crashed run is never replayed into another's.
         A symbolic link stands for its target: the state is read and written there
         (the link stays), its journal and (outside the project) its lock beside it.
+    :param legacy: where this state was kept before it had a file of its own (a project file
+        other than ``firestream.toml``: ``.firestream/state.json``). While ``path`` and its
+        journal do not exist, :meth:`load` reads ``legacy`` instead, and the first write
+        makes that ``path``'s content; then ``legacy`` is removed.
+    :param legacy_shared: ``legacy`` is also the state of another project file of the folder
+        (``firestream.toml``), which keeps it: only the records (and durations) of the
+        releases of these names are taken from it, and it stays as it is.
     """
 
-    def __init__(self, project_dir: Path | str, *, path: Path | str | None = None) -> None:
+    def __init__(self, project_dir: Path | str, *, path: Path | str | None = None,
+                 legacy: Path | str | None = None, legacy_shared: Collection[str] | None = None) -> None:
         self.project_dir = Path(project_dir)
         self.path = self.project_dir / STATE_DIR / STATE_FILE if path is None else Path(path)
+        self.legacy = None if legacy is None else StateStore(project_dir, path=legacy)
+        self.legacy_shared = legacy_shared
+        self._adopted = legacy is None  # this file exists: no legacy state to take over any more
         self.link: Path | None = None  # the link self.path was given as, for messages
         if self.path.is_symlink():  # the state is its target: read, written (the link kept), journalled
             self.link, self.path = self.path, Path(os.path.realpath(self.path))  # and locked there
@@ -508,6 +519,14 @@ class StateStore:
         Raises ``StateError`` naming the file when it cannot be read, is not
         JSON, or has another schema version.
         """
+        if self.legacy is not None and self._adopting():
+            state = self.legacy.load()  # this project's records, kept the old way
+            if self.legacy_shared is not None:  # and the other project file's: not this one's
+                names = set(self.legacy_shared)
+                state = State(releases={k: e for k, e in state.releases.items() if e.name in names},
+                              durations={k: d for k, d in state.durations.items()
+                                         if k.partition("/")[2] in names})
+            return state
         try:
             text = read_bounded(self.path, MAX_STATE_BYTES).decode("utf-8")
         except UnreadableFile as exc:
@@ -533,6 +552,35 @@ class StateStore:
         state = State.from_dict(data, source=f"state file {self.describe()}")
         self._replay_journal(state)
         return state
+
+    def _adopting(self) -> bool:
+        """This state has no file yet and :attr:`legacy` holds its records: they are read from
+        there, and its first write (whoever loaded the state it writes) makes this file."""
+        if not self._adopted:
+            assert self.legacy is not None
+            self._adopted = not self._unwritten() or self.legacy._unwritten()
+        return not self._adopted
+
+    def _unwritten(self) -> bool:
+        """Neither the state file nor its journal exists (a link counts, even a broken one)."""
+        return not os.path.lexists(self.path) and not os.path.lexists(self.journal)
+
+    def _adopt(self, state: State) -> None:
+        """Before the first write of a state :meth:`load` read from :attr:`legacy` (write lock
+        held): ``state`` (the legacy records and this run's) becomes this file; the legacy
+        file and its journal are removed when no other project file keeps them."""
+        self._write(state)  # when it fails, the next write tries again: nothing is lost
+        self._adopted = True
+        assert self.legacy is not None
+        if self.legacy_shared is not None:
+            _log.warning("this project file's state is now %s: its releases' records were copied "
+                         "from %s, which stays the state of the folder's firestream.toml",
+                         self.describe(), self.legacy.describe())
+            return
+        for old in (self.legacy.path, self.legacy.journal):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(old)
+        _log.warning("moved the state %s to %s", self.legacy.describe(), self.describe())
 
     def _replay_journal(self, state: State) -> None:
         """Apply the journal a run left (crashed, or still going): its lines in order.
@@ -569,13 +617,20 @@ class StateStore:
         serialised together, so the file never goes back to an older snapshot.
         """
         with self._write_lock:
-            text = json.dumps(state.to_dict(), indent=2, sort_keys=False) + "\n"
-            make_state_dir(self.dir, "state")
-            try:
-                atomic_write(self.path, text, mode=STATE_MODE)
-            except OSError as exc:  # the old file and the journal stay: the next load replays it
-                raise cannot_write("state", self.path, exc) from None
-            self._drop_journal()
+            if self._adopting():
+                self._adopt(state)
+            else:
+                self._write(state)
+
+    def _write(self, state: State) -> None:
+        """The atomic write of :meth:`save` (write lock held)."""
+        text = json.dumps(state.to_dict(), indent=2, sort_keys=False) + "\n"
+        make_state_dir(self.dir, "state")
+        try:
+            atomic_write(self.path, text, mode=STATE_MODE)
+        except OSError as exc:  # the old file and the journal stay: the next load replays it
+            raise cannot_write("state", self.path, exc) from None
+        self._drop_journal()
 
     def save_release(self, state: State, key: str) -> None:
         """Append ``key``'s entry and duration to the journal: one ``write`` (O_APPEND).
@@ -590,6 +645,8 @@ class StateStore:
         with self._write_lock:
             if self._journal_torn is not None:
                 raise StateError(str(self._journal_torn), hint=self._journal_torn.hint)
+            if self._adopting():  # the journal would replay onto an empty state: the records first
+                self._adopt(state)
             if self._journal_fd is None:
                 make_state_dir(self.dir, "state")
                 try:

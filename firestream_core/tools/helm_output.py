@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -17,8 +18,29 @@ import attrs
 from firestream_core.errors import HelmCommandError
 from firestream_core.model import InstalledRelease
 
-__all__ = ["TestResult", "TestRun", "UpgradedRelease", "as_test_dict", "parse_json", "parse_list", "parse_rendered",
-           "parse_test_suite", "parse_upgrade", "state_test_entries"]
+__all__ = ["TestResult", "TestRun", "UpgradedRelease", "as_test_dict", "helm_time", "parse_json", "parse_list",
+           "parse_rendered", "parse_test_suite", "parse_upgrade", "state_test_entries"]
+
+_HELM_TIME = re.compile(r"^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d+))? ([+-]\d{4})")
+
+
+def helm_time(text: str) -> datetime | None:
+    """A time as ``helm list`` prints it (``updated``: Go's ``2006-01-02 15:04:05.999999999
+    -0700 MST``), aware; None when it is not one.
+
+    >>> helm_time("2026-01-02 03:04:05.123456789 +0100 CET").isoformat()
+    '2026-01-02T03:04:05.123456+01:00'
+    >>> helm_time("") is None
+    True
+    """
+    found = _HELM_TIME.match(text.strip())
+    if found is None:
+        return None
+    day, clock, fraction, offset = found.groups()
+    try:
+        return datetime.strptime(f"{day} {clock}.{(fraction or '0')[:6]:0<6} {offset}", "%Y-%m-%d %H:%M:%S.%f %z")
+    except ValueError:
+        return None
 
 
 @attrs.frozen

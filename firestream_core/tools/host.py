@@ -1,5 +1,5 @@
 """Whether a process of this host still runs: the one check the project lock
-(``state/lock.py``), the values folders (``tools/values.py``) and the runs' helm folders
+(``state/lock.py``), the takeover of an expired lease (``state/kubernetes.py``), the values folders (``tools/values.py``) and the runs' helm folders
 (``tools/helm_repos.py``) make of the process that left a file or folder behind.
 
 A leaf module: :mod:`~firestream_core.tools.process` would do for the concern, but it

@@ -523,3 +523,41 @@ def test_a_kube_context_with_underscores_scopes_a_named_state(mem):
     assert b.describe() == "secret firestream/shop-state--gke-shop-us-central1-prod"
     # a context that was already a valid name keeps the Secret it always had
     assert state_backend(config, kubectl=mem, kube_context="prod").describe() == "secret firestream/shop-state--prod"
+
+
+def test_a_lease_taken_over_says_whether_its_holders_programs_could_be_checked(mem, clock):
+    """Another host's expired holder: what it started cannot be seen from here (``unchecked``,
+    so apply refuses to recover what it left pending). A holder of this host whose process and
+    programs are gone was checked: nothing is refused. A free lease had no holder to check."""
+    import os
+    import socket
+
+    from firestream_core.state.kubernetes import _user, run_marker
+
+    lock(mem, clock, identity="ann@build-7:4242:aaaa").acquire(renew=False)
+    clock.advance(31)
+    taker = lock(mem, clock, identity="bob@h2:22:bbbb")
+    taker.acquire(renew=False)
+    assert taker.unchecked is not None and taker.unchecked.holder == "ann@build-7:4242:aaaa"
+
+    clock.advance(31)  # bob's lease expires; bob was "this host", his pid long gone
+    dead = 2 ** 22 + 1
+    while os.path.exists(f"/proc/{dead}"):
+        dead += 1
+    mine = f"{_user()}@{socket.gethostname()}:{dead}:cccc"
+    mem.objects[("lease", NS, NAME)]["spec"]["holderIdentity"] = mine
+    again = lock(mem, clock, identity="cat@h3:33:dddd")
+    again.acquire(renew=False)
+    assert again.unchecked is not None  # its file is not in this cache folder: not seen
+
+    clock.advance(31)
+    mem.objects[("lease", NS, NAME)]["spec"]["holderIdentity"] = mine
+    run_marker(mine).parent.mkdir(parents=True, exist_ok=True)
+    run_marker(mine).write_text("")  # left by that run, its flock free: all it started ended
+    again = lock(mem, clock, identity="cat@h3:33:dddd")
+    again.acquire(renew=False)
+    assert again.unchecked is None and not run_marker(mine).exists()
+    again.release()
+    free = lock(mem, clock, identity="dan@h4:44:eeee")
+    free.acquire(renew=False)
+    assert free.unchecked is None

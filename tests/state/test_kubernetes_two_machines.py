@@ -16,11 +16,12 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from firestream_core.state.kubernetes import KubernetesStateBackend, parse_time
+from firestream_core.state.kubernetes import KubernetesStateBackend, LeaseLock, parse_time
 
 GATED_HELM = """#!{python}
 # The fake helm, except that 'upgrade ... slow' first waits for the gate file.
@@ -225,6 +226,67 @@ def test_a_killed_holder_loses_the_lease_and_the_next_apply_recovers(machines):
     releases = machines.backend().load().releases
     assert releases[f"{machines.ns}/slow"].result == "succeeded"
     assert releases[f"{machines.ns}/fast"].action == "create"  # the dead run's record, kept
+
+
+def test_an_expired_lease_is_not_taken_while_the_killed_holders_helm_still_runs_here(machines):
+    """firestream killed (kill -9) on this host while its helm goes on: the lease expires,
+    but the next run here refuses it while that helm still runs (it would otherwise plan the
+    release that helm is changing and install or recover it under it), and takes it over once
+    that helm has ended."""
+    a, b = machines.folder("machine-a", "2s"), machines.folder("machine-b", "2s")
+    first = machines.start(a)
+    machines.held_mid_apply(first)
+    taken = machines.lease()
+    helm_pid = int(machines.marker.read_text())
+    os.kill(first.pid, signal.SIGKILL)  # firestream alone: its helm of 'slow' goes on
+    first.communicate(timeout=BOUND)
+    assert first.returncode == -signal.SIGKILL
+
+    def expired() -> bool:
+        spec = machines.lease()
+        ends = parse_time(spec["renewTime"]) + timedelta(seconds=spec["leaseDurationSeconds"])
+        return spec["holderIdentity"] == taken["holderIdentity"] and datetime.now(UTC) > ends
+
+    machines.wait_for("the killed holder's lease expires", expired)
+    refused = machines.run(b)
+    assert refused.returncode != 0
+    assert "a program it started still runs on this host" in refused.stderr, refused.stderr
+    assert machines.lease()["holderIdentity"] == taken["holderIdentity"]  # not taken over
+    assert os.path.exists(f"/proc/{helm_pid}")  # and its helm left alone
+
+    machines.gate.touch()  # that helm ends
+    second = machines.run(b, "--lock-timeout", str(BOUND))
+    assert second.returncode == 0, second.stderr
+    assert f"took over state lease {machines.ns}/firestream-state-shop" in second.stderr
+    assert machines.backend().load().releases[f"{machines.ns}/slow"].result == "succeeded"
+
+
+def test_a_pending_release_of_another_hosts_expired_holder_is_not_recovered_by_the_taker(machines, fake_helm):
+    """The holder on another machine stopped renewing (firestream killed there, or the machine
+    lost) while its helm of 'slow' ran: 'slow' is pending-upgrade since then. The run taking the
+    expired lease over cannot see whether that helm still runs: it does not roll 'slow' back
+    under it (refused, named), and the run after it recovers 'slow' as before."""
+    machines.gate.touch()
+    b = machines.folder("machine-b", "2s")
+    then = datetime.now(UTC) - timedelta(seconds=60)
+    gone = LeaseLock(machines.kube.kubectl(), machines.ns, "firestream-state-shop", "firestream apply",
+                     duration=2, clock=lambda: then, identity="ann@build-7:4242:5c0f1e2a")
+    machines.backend().ensure_namespace()
+    gone.acquire(renew=False)  # and never renewed nor released: expired
+    fake_helm.seed_release("fast", machines.ns)
+    fake_helm.seed_release("slow", machines.ns, status="pending-upgrade", revision=2)  # begun since
+
+    taker = machines.run(b)
+    assert taker.returncode == 1, taker.stderr
+    out = taker.stdout + taker.stderr
+    assert "took over state lease" in out
+    assert "begun while ann@build-7:4242:5c0f1e2a held the state lease" in out, out
+    assert fake_helm.call_log("rollback", release="slow") == []
+    assert fake_helm.release("slow", machines.ns)["status"] == "pending-upgrade"
+
+    after = machines.run(b)  # no lease taken over from anyone: recovered as always
+    assert after.returncode == 0, after.stderr
+    assert len(fake_helm.call_log("rollback", release="slow")) == 1
 
 
 def test_ctrl_c_releases_the_lease_for_the_next_machine(machines):

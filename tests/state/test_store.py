@@ -710,3 +710,119 @@ def test_every_refused_journal_line_says_how_to_go_on_with_the_journal(tmp_path,
         store.load()
     assert info.value.hint == JOURNAL_HINT
     assert "empty state" not in info.value.hint
+
+
+def _project_files(folder: Path, *names: str) -> None:
+    for name in names:
+        (folder / name).write_text("[[deployments.generic]]\nname = 'db'\nchart = 'repo/db'\n")
+
+
+def test_two_project_files_of_one_folder_keep_two_states(tmp_path):
+    """firestream.toml and staging.toml side by side: each project's plan sees its own records
+    only (staging's releases are not firestream.toml's to list as left behind, nor to destroy),
+    and firestream.toml's state stays exactly where it always was."""
+    from firestream_core.config.load import load_config
+    from firestream_core.project import state_backend
+
+    _project_files(tmp_path, "firestream.toml", "staging.toml")
+    main = state_backend(load_config(tmp_path / "firestream.toml"))
+    staging = state_backend(load_config(tmp_path / "staging.toml"))
+    assert isinstance(main, StateStore) and isinstance(staging, StateStore)
+    assert main.path == tmp_path / ".firestream" / "state.json"
+    assert staging.path == tmp_path / ".firestream" / "projects" / "staging.toml" / "state.json"
+    assert main.lock_file == staging.lock_file == tmp_path / ".firestream" / "lock"
+
+    state = staging.load()
+    state.record(entry("web"))
+    staging.save_release(state, "data/web")
+    staging.flush(state)
+    state = main.load()
+    assert state.releases == {}
+    state.record(entry("db"))
+    main.save(state)
+    assert sorted(state_backend(load_config(tmp_path / "staging.toml")).load().releases) == ["data/web"]
+    assert sorted(state_backend(load_config(tmp_path / "firestream.toml")).load().releases) == ["data/db"]
+    env = state_backend(load_config(tmp_path / "staging.toml"), kube_context="prod")
+    assert env.path.name == "state.@prod.json" and env.dir == staging.dir
+
+
+@pytest.mark.parametrize("crashed", [False, True], ids=["compacted", "journal-only"])
+def test_a_lone_project_files_existing_state_is_moved_to_its_own(tmp_path, crashed):
+    """A project file other than firestream.toml kept its state in .firestream/state.json
+    before: it is still found (plan reads it), and the first write moves it, records and all,
+    journal included, so that a firestream.toml added later does not inherit it."""
+    from firestream_core.config.load import load_config
+    from firestream_core.project import state_backend
+
+    _project_files(tmp_path, "shop.toml")
+    old = StateStore(tmp_path)
+    state = old.load()
+    state.record(entry("db"))
+    if crashed:
+        old.save_release(state, "data/db")  # killed: only the journal holds it
+    else:
+        old.save(state)
+
+    store = state_backend(load_config(tmp_path / "shop.toml"))
+    state = store.load()
+    assert sorted(state.releases) == ["data/db"]
+    assert not (tmp_path / ".firestream" / "projects").exists()  # a plan writes nothing
+    state.record(entry("web"))
+    writer = state_backend(load_config(tmp_path / "shop.toml"))  # not the one that read it
+    writer.save_release(state, "data/web")
+    writer.flush(state)
+    assert not old.path.exists() and not old.journal.exists()
+    again = state_backend(load_config(tmp_path / "shop.toml"))
+    assert sorted(again.load().releases) == ["data/db", "data/web"]
+    assert again.path == tmp_path / ".firestream" / "projects" / "shop.toml" / "state.json"
+
+
+def test_a_state_two_project_files_shared_is_copied_and_kept_for_firestream_toml(tmp_path):
+    """Before, firestream.toml and staging.toml wrote one .firestream/state.json: staging
+    starts its own state with the records of the releases it names (they are not lost), not
+    those of firestream.toml's other releases, and firestream.toml's stays, untouched."""
+    from firestream_core.config.load import load_config
+    from firestream_core.project import state_backend
+
+    _project_files(tmp_path, "firestream.toml", "staging.toml")
+    shared = StateStore(tmp_path)
+    state = shared.load()
+    state.record(entry("db"))
+    state.record(entry("web"))
+    shared.save(state)
+    before = shared.path.read_bytes()
+
+    staging = state_backend(load_config(tmp_path / "staging.toml"))  # it names db alone
+    state = staging.load()
+    assert sorted(state.releases) == ["data/db"] and sorted(state.durations) == ["data/db"]
+    state.record(entry("db", action="upgrade", revision=2))
+    staging.save_release(state, "data/db")
+    staging.flush(state)
+    assert shared.path.read_bytes() == before
+    (record,) = state_backend(load_config(tmp_path / "staging.toml")).load().releases.values()
+    assert (record.name, record.revision) == ("db", 2)
+    assert sorted(state_backend(load_config(tmp_path / "firestream.toml")).load().releases) == [
+        "data/db", "data/web"]
+
+
+def test_a_lone_project_files_linked_state_stays_where_the_link_points(tmp_path):
+    """.firestream/state.json a link to a state kept elsewhere on purpose: that project file
+    (the folder's only one) goes on reading and writing it there; nothing is moved."""
+    from firestream_core.config.load import load_config
+    from firestream_core.project import state_backend
+
+    (tmp_path / "volume").mkdir()
+    (tmp_path / "p" / ".firestream").mkdir(parents=True)
+    _project_files(tmp_path / "p", "shop.toml")
+    (tmp_path / "p" / ".firestream" / "state.json").symlink_to(tmp_path / "volume" / "shop.json")
+    StateStore(tmp_path / "volume", path=tmp_path / "volume" / "shop.json").save(State(releases={"data/db": entry()}))
+
+    store = state_backend(load_config(tmp_path / "p" / "shop.toml"))
+    state = store.load()
+    assert sorted(state.releases) == ["data/db"]
+    state.record(entry("web"))
+    store.save(state)
+    assert (tmp_path / "p" / ".firestream" / "state.json").is_symlink()
+    assert sorted(StateStore(tmp_path, path=tmp_path / "volume" / "shop.json").load().releases) == [
+        "data/db", "data/web"]
+    assert not (tmp_path / "p" / ".firestream" / "projects").exists()
