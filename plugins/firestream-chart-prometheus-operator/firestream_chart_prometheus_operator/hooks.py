@@ -9,7 +9,8 @@ contribute_values      (deploy) Grafana pointed at its admin Secret (pure); the
                        a downgrade back across a CRD update is refused, and
                        so is a CRD step over newer CRDs in the cluster
                        (``operator.prometheus.io/version``, another release's)
-pre_exec               (deploy) the Grafana admin Secret
+pre_exec               (deploy) the Grafana admin Secret; (destroy) the kubelet Service
+                       the destroy plan listed for deletion, read from the release
 exec                   (deploy) a ``wrapper=True`` step between the core's
                        preparation and its ``helm upgrade --install``: when the
                        core uninstalled the release for a breaking version (the
@@ -21,7 +22,10 @@ exec                   (deploy) a ``wrapper=True`` step between the core's
                        (``destructive_steps``).
 post_exec              (deploy) waits until the operator is available (in
                        ``namespaceOverride``'s namespace when set);
-                       (destroy) deletes the CRDs only with ``delete_crds``
+                       (destroy) deletes the operator's kubelet Service, its
+                       Endpoints and EndpointSlices (``.kubelet``: only the
+                       operator's, only as the destroy plan listed it); the CRDs
+                       only with ``delete_crds``
 validate               ``prometheus_crds``, ``operator_available``,
                        ``prometheus_instances`` (at least one Prometheus),
                        ``grafana_available``
@@ -107,14 +111,22 @@ def register_chart_types(register: Callable[[ChartType], None]) -> None:
     register(CHART_TYPE)
 
 
-def destroy_steps(chart: HelmChart, project_dir: Any = None) -> list[str]:
+def destroy_steps(chart: HelmChart, project_dir: Any = None, context: DeployContext | None = None) -> list[str]:
     """What a destroy removes besides helm's uninstall (``ChartType.destroy_steps``), as
-    ``post_exec`` decides it: the ``monitoring.coreos.com`` CRDs, with ``delete_crds``. They are
-    cluster-wide: every ServiceMonitor, PrometheusRule, ... of every namespace goes with them."""
-    if not options_of(chart).delete_crds:
-        return []
-    return ["delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds "
-            "in every namespace"]
+    ``post_exec`` decides it: the operator's kubelet Service, when the cluster holds it
+    (``context``, the destroy plan's read-only view: :func:`.kubelet.kubelet_destroy_steps`; a
+    Service of its name that is not the operator's is said to be kept), and the
+    ``monitoring.coreos.com`` CRDs, with ``delete_crds``. They are cluster-wide: every
+    ServiceMonitor, PrometheusRule, ... of every namespace goes with them."""
+    lines = []
+    if context is not None:
+        from .kubelet import kubelet_destroy_steps
+
+        lines += kubelet_destroy_steps(chart, context)
+    if options_of(chart).delete_crds:
+        lines.append("delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their "
+                     "kinds in every namespace")
+    return lines
 
 
 CHART_TYPE = chart_type()
@@ -215,9 +227,17 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
 
 @hookimpl
 def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
-    """Keep Grafana's admin password in the Secret Grafana reads."""
+    """Keep Grafana's admin password in the Secret Grafana reads. Destroy: read, while the release is
+    installed, the kubelet Service the plan listed for deletion (``post_exec`` deletes it)."""
     from .grafana import prepare_grafana_admin
 
+    if chart.chart_info.action is HelmAction.DESTROY and context.installed is not None:
+        from .kubelet import release_kubelet_service
+
+        target = release_kubelet_service(chart, context)
+        if target is not None:
+            _payload(payload)["kubelet_service"] = list(target)
+        return
     if chart.chart_info.action is not HelmAction.DEPLOY:
         return
     summary = prepare_grafana_admin(chart, context)
@@ -269,6 +289,11 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
     if is_dry_run(chart, context):
         return
     if info.action is HelmAction.DESTROY:
+        target = _payload(payload).get("kubelet_service")  # as the destroy plan listed it (pre_exec)
+        if target:
+            from .kubelet import delete_kubelet_service
+
+            _payload(payload)["kubelet_service_deleted"] = delete_kubelet_service(context, *target)
         if destroy_steps(chart):  # the step the destroy plan shows, decided alike
             _payload(payload)["crds_deleted"] = delete_crds(context, info)
         else:
