@@ -24,7 +24,8 @@ post_exec              (deploy) waits until the operator is available (in
                        ``namespaceOverride``'s namespace when set);
                        (destroy) deletes the operator's kubelet Service, its
                        Endpoints and EndpointSlices (``.kubelet``: only the
-                       operator's, only as the destroy plan listed it); the CRDs
+                       operator's, only as the destroy plan listed it, once the
+                       operator's pods are gone); the CRDs
                        only with ``delete_crds``
 validate               ``prometheus_crds``, ``operator_available``,
                        ``prometheus_instances`` (at least one Prometheus),
@@ -141,6 +142,16 @@ def operator_selector(chart: HelmChart, context: DeployContext) -> str:
     """The operator Deployment's labels (``app: <chart name>-operator``, ``release``)."""
     name = value_of(chart, context, "nameOverride") or CHART
     return f"app={name}-operator,release={chart.chart_info.name}"
+
+
+def operator_gone(context: DeployContext, namespace: str, selector: str, timeout: str) -> bool:
+    """Whether the operator's pods are gone, waiting up to ``timeout`` for those still terminating
+    (helm's uninstall deletes the Deployment; its pods go after it)."""
+    pods = context.kubectl.get("pods", namespace=namespace, selector=selector)
+    if not (pods or {}).get("items"):
+        return True
+    context.log.info("waiting for the Prometheus Operator's pods to be gone before deleting its kubelet Service")
+    return context.kubectl.wait("pod", namespace=namespace, condition="delete", selector=selector, timeout=timeout)
 
 
 def stack_namespace(chart: HelmChart, context: DeployContext) -> str:
@@ -280,7 +291,8 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Gen
 
 @hookimpl
 def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
-    """Deploy: wait for the operator. Destroy: delete the CRDs when ``delete_crds``."""
+    """Deploy: wait for the operator. Destroy: once the operator's pods are gone, delete its kubelet
+    Service as the destroy plan listed it; delete the CRDs when ``delete_crds``."""
     from firestream_core.plugin import HelmTimeoutError
 
     from .crds import delete_crds
@@ -293,6 +305,13 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
         if target:
             from .kubelet import delete_kubelet_service
 
+            namespace, selector = stack_namespace(chart, context), operator_selector(chart, context)
+            if not operator_gone(context, namespace, selector, info.timeout):
+                raise HelmTimeoutError(
+                    f"the Prometheus Operator's pods ({selector}, namespace '{namespace}') were still there "
+                    f"{info.timeout} after the uninstall: its kubelet Service '{target[1]}' (namespace "
+                    f"'{target[0]}') was kept, since a running operator makes it again; delete it, its "
+                    "Endpoints and EndpointSlices once they are gone", release=info.name)
             _payload(payload)["kubelet_service_deleted"] = delete_kubelet_service(context, *target)
         if destroy_steps(chart):  # the step the destroy plan shows, decided alike
             _payload(payload)["crds_deleted"] = delete_crds(context, info)

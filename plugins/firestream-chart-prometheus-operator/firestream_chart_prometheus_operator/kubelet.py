@@ -8,8 +8,8 @@ them, so ``helm uninstall`` leaves them, and a later install under another relea
 makes a second one: every kubelet is then scraped twice (prometheus-community/helm-charts
 issues 1523, 4143, 5343).
 
-A destroy deletes them after helm's uninstall (the operator is gone, nothing recreates
-them), and only when the Service is the operator's: it carries
+A destroy deletes them after helm's uninstall, once the operator's pods are gone (a running
+operator makes them again), and only when the Service is the operator's: it carries
 ``app.kubernetes.io/managed-by: prometheus-operator``, as the operator labels what it makes.
 The Service's name and namespace are read from the release's own manifest (the operator
 Deployment's argument), as the release's values made them. The destroy plan says which:

@@ -353,3 +353,36 @@ def test_destroy_keeps_a_service_of_the_kubelet_services_name_that_is_not_the_op
     kube.run(["kubectl", "delete", "service,endpoints", name, "-n", "kube-system"])
     kube.run(["kubectl", "delete", "endpointslices.discovery.k8s.io", f"{name}-x7k2p", f"{name}-mirror",
               "-n", "kube-system"])
+
+
+def test_destroy_keeps_the_kubelet_service_while_the_operators_pods_remain(
+    kube: Any, helm_bin: Path, deploy_chart_repo: Any, tmp_path: Path
+) -> None:
+    """A running operator makes its kubelet Service again: after helm's uninstall the destroy waits
+    (up to the release's timeout) for the operator's pods to be gone before deleting it. Pods that
+    stay (here held by a finalizer) fail the destroy, naming the Service kept and what to do."""
+    folder = tmp_path / "project"
+    write_project(folder, kube, deploy_chart_repo)
+    ok(firestream(kube, helm_bin, folder, "apply", "--yes"))
+    config = folder / "firestream.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('timeout = "120s"', 'timeout = "3s"'),
+                      encoding="utf-8")
+    selector = f"app=kube-prometheus-stack-operator,release={RELEASE}"
+    (pod,) = kube.kubectl().get("pods", namespace=kube.namespace, selector=selector)["items"]
+    hold = ["kubectl", "patch", "pod", pod["metadata"]["name"], "-n", kube.namespace, "--type=merge", "-p"]
+    kube.run([*hold, '{"metadata": {"finalizers": ["test.firestream.dev/hold"]}}'])
+    name = f"{FULLNAME}-kubelet"
+    make_kubelet_objects(kube, folder, name, OPERATOR_LABELS)
+    before = kubelet_objects(kube, name)
+    try:
+        failed = firestream(kube, helm_bin, folder, "destroy", "--yes")
+        said = failed.stdout + failed.stderr
+        assert failed.returncode == 1, said
+        assert (f"the Prometheus Operator's pods ({selector}, namespace '{kube.namespace}') were still there 3s "
+                f"after the uninstall: its kubelet Service '{name}' (namespace 'kube-system') was kept") in said, said
+        assert kubelet_objects(kube, name) == before
+    finally:
+        kube.run([*hold, '{"metadata": {"finalizers": null}}'])
+        kube.run(["kubectl", "delete", "service,endpoints", name, "-n", "kube-system", "--ignore-not-found"])
+        kube.run(["kubectl", "delete", "endpointslices.discovery.k8s.io", f"{name}-x7k2p", f"{name}-mirror",
+                  "-n", "kube-system", "--ignore-not-found"])
