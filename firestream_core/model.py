@@ -1104,6 +1104,10 @@ class ChartType:
         hooks remove besides helm's uninstall when the release is destroyed (its CRDs,
         a Secret it created), decided from the chart and its options as the hooks decide
         it; a destroy plan lists them under the release's destructive steps. None: nothing.
+        A callable taking a third argument, ``(chart, project_dir, context)``, also gets a
+        read-only ``DeployContext`` of the release (plugin API 6): what the hooks delete
+        may depend on what the cluster holds; the hooks find the plan's lines in
+        ``context.planned_steps``.
 
     >>> @attrs.define
     ... class CacheChart(HelmChart):
@@ -1129,7 +1133,7 @@ class ChartType:
     repositories: Mapping[str, str] = attrs.field(factory=dict)
     description: str = ""
     destructive_steps: Callable[[HelmChart, BreakingStep], Sequence[str]] | None = None
-    destroy_steps: Callable[[HelmChart, Path], Sequence[str]] | None = None
+    destroy_steps: Callable[..., Sequence[str]] | None = None  # (chart, project_dir[, context])
 
     def __attrs_post_init__(self) -> None:
         # the chart class takes its type name from here: written once, in ChartType(name=...)

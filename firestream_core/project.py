@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from firestream_core.ops.importer import ImportResult
     from firestream_core.ops.render import RenderCheck
     from firestream_core.ops.rollback import RollbackInput
+    from firestream_core.plugin.context import DeployContext
     from firestream_core.plugin.manager import FirestreamPluginManager, RegisteredChartType
     from firestream_core.state.store import State, StateBackend
     from firestream_core.tools.helm import Helm
@@ -1227,7 +1228,7 @@ class Project:
             desired=desired,
             extra_steps=self._chart_type_steps,
             destroy_steps=lambda chart: [*self._uninstall_deletes(helm, chart),
-                                         *self._chart_type_destroy_steps(chart)],
+                                         *self._chart_type_destroy_steps(chart, helm, kubectl, installed)],
             namespaces=None if namespaces is None else namespaces.result,
             cluster=self.cluster_identity().server,
         )
@@ -1364,8 +1365,14 @@ class Project:
                                          f"(helm get manifest: {first_line(exc)})")]
         return [line.replace("helm deletes", "helm's uninstall deletes", 1) for line in crds_deleted(current)]
 
-    def _chart_type_destroy_steps(self, chart: HelmChart) -> list[str]:
+    def _chart_type_destroy_steps(
+        self, chart: HelmChart, helm: Helm, kubectl: Kubectl | None, installed: list[InstalledRelease],
+    ) -> list[str]:
         """What ``chart``'s type removes besides helm's uninstall on a destroy (``ChartType.destroy_steps``).
+
+        A callable taking a third argument gets a read-only :class:`DeployContext` of the
+        release being destroyed (:func:`destroy_plan_context`): what its hooks delete may
+        depend on what the cluster holds (an object they delete only when it is theirs).
 
         A plugin failing here blocks no destroy (as its ``contribute_values`` does not: a
         destroy plan reads no desired state), nor is its silence taken for "nothing": the
@@ -1375,10 +1382,14 @@ class Project:
         if found is None:
             return []
         reg, steps = found
-        from firestream_core.plugin.manager import result_problem
+        from firestream_core.plugin.manager import result_problem, takes_arguments
 
         try:
-            lines = steps(chart, self.project_dir)
+            if takes_arguments(steps, 3):
+                context = self._destroy_plan_context(chart, helm, kubectl, installed)
+                lines = steps(chart, self.project_dir, context)
+            else:
+                lines = steps(chart, self.project_dir)
             problem = result_problem("destroy_steps", lines)  # a str would be listed a character a line
             why = None if problem is None else f" {problem}"
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - said in the plan, not raised: see above
@@ -1389,6 +1400,31 @@ class Project:
                 f"unknown: plugin '{reg.plugin_name}' could not say what its hooks delete besides helm's "
                 f"uninstall (destroy_steps{why})")]
         return [self.redactor.redact(s) for s in lines or ()]
+
+    def _destroy_plan_context(
+        self, chart: HelmChart, helm: Helm, kubectl: Kubectl | None, installed: list[InstalledRelease],
+    ) -> DeployContext:
+        """The read-only context a chart type's ``destroy_steps`` reads the cluster with: helm's and
+        kubectl's read-only views (their writes raise ``PluginError``), the release as helm listed it,
+        ``change = "destroy"``, the run's redactor and a logger naming the release."""
+        import logging
+
+        from firestream_core.deploy.desired import ReadOnlyHelm, ReadOnlyKubectl
+        from firestream_core.plugin.context import DeployContext
+        from firestream_core.tools.release_log import ReleaseLogger
+
+        info = chart.chart_info
+        seen = {r.key: r for r in installed}
+        return DeployContext(
+            helm=ReadOnlyHelm(helm, stage="destroy_steps"),
+            kubectl=ReadOnlyKubectl(kubectl if kubectl is not None else self._kubectl_tool(helm.runner),
+                                    stage="destroy_steps"),
+            project_dir=self.project_dir,
+            installed=seen.get((info.namespace_name, info.name)),
+            change="destroy",
+            redactor=self.redactor,
+            log=ReleaseLogger(logging.getLogger("firestream"), info.name, redactor=self.redactor),
+        )
 
     def cluster_identity(self) -> ClusterIdentity:
         """The kube context this project's helm and kubectl use and its cluster's server URL,

@@ -109,8 +109,9 @@ class _ReadOnly(Generic[_Tool]):
 
     _kind: str
 
-    def __init__(self, tool: _Tool | None) -> None:
+    def __init__(self, tool: _Tool | None, *, stage: str = "contribute_values") -> None:
         self._tool = tool
+        self._stage = stage  # the callback a refusal names (a chart type's destroy_steps too)
 
     def _read(self, name: str) -> _Tool:
         if self._tool is None:
@@ -144,6 +145,9 @@ class _ReadOnly(Generic[_Tool]):
         raise self._refuse("runner")
 
     def _refuse(self, name: str) -> PluginError:
+        if self._stage != "contribute_values":
+            return PluginError(f"{self._stage} must not change the cluster: {self._kind}.{name} is not "
+                               "allowed while the plan is made (do it in the hooks the plan describes)")
         return PluginError(
             f"contribute_values must not change the cluster: {self._kind}.{name} is not allowed "
             "in the desired-state stage (do it in pre_exec)"

@@ -365,6 +365,7 @@ class Run:
             change=change.action,
             breaking=change.breaking,
             problems=list(change.problems),
+            planned_steps=tuple(change.destructive),
             redactor=self.project.redactor,
             log=self._log,
             dry_run=self.dry_run,

@@ -166,6 +166,10 @@ class DeployContext:
     :ivar prepared: in ``exec``, what the core did before helm (pending recovery,
         the breaking-version step): a :class:`PreparedRelease`, None outside a
         Deploy that changes the cluster.
+    :ivar planned_steps: the destructive steps the plan listed for this release, as it
+        showed them (for a destroy, what its chart type's ``destroy_steps`` said); a hook
+        takes a step of its own that depends on the cluster only when its line is here,
+        so it never does what the plan did not show. Empty outside a run of a plan.
 
     A stage reads it, never builds it (the runner does)::
 
@@ -203,6 +207,7 @@ class DeployContext:
     lifecycle: LifecycleRecord = attrs.field(factory=LifecycleRecord)
     offline: bool = False
     prepared: PreparedRelease | None = None
+    planned_steps: tuple[str, ...] = ()
 
     def note(self, text: str) -> None:
         """Say why a value of this release is what it is (``contribute_values``).

@@ -258,6 +258,22 @@ _EXPECTED = {
 (:func:`result_problem`)."""
 
 
+def takes_arguments(callback: Callable[..., Any], count: int) -> bool:
+    """Whether ``callback`` can be called with ``count`` positional arguments (a chart type's
+    callback that takes a later-added argument, such as ``destroy_steps``' ``context``).
+
+    >>> takes_arguments(lambda chart, project_dir: [], 3), takes_arguments(lambda c, p, ctx=None: [], 3)
+    (False, True)
+    """
+    import inspect
+
+    try:
+        inspect.signature(callback).bind(*range(count))
+    except (TypeError, ValueError):  # ValueError: no signature to read (some builtins)
+        return False
+    return True
+
+
 def result_problem(hook: str, value: Any) -> str | None:
     """What is wrong with ``value``, returned by one implementation of ``hook``
     (``returned a str, not a list of problems (strings) or None``), or None when it is fine

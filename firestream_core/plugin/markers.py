@@ -26,7 +26,7 @@ A plugin distribution registers its module in that group (``pyproject.toml``):
 ENTRY_POINT_GROUP = "firestream.charts"
 """Entry-point group through which chart plugins are discovered."""
 
-PLUGIN_API_VERSION = 5
+PLUGIN_API_VERSION = 6
 """Version of the hook API this core provides.
 
 API 2 added ``contribute_values`` (the pure desired-state stage); a plugin
@@ -38,7 +38,9 @@ and ``releases`` for that stage (a plugin using them declares 3). API 4 added
 added ``ChartType.destroy_steps`` (what a destroy removes besides helm's uninstall),
 ``DeployContext.out_of_date`` (an installed release the plugin sees is not as
 configured) and ``DeployContext.creates_namespace`` (pre_exec creates the release's
-namespace, for the plan).
+namespace, for the plan). API 6 passes ``ChartType.destroy_steps`` taking a third argument a
+read-only ``DeployContext`` (what a destroy deletes may depend on the cluster) and added
+``DeployContext.planned_steps`` (the destructive steps the plan listed, for the hooks).
 
 A plugin module may declare ``FIRESTREAM_PLUGIN_API = N``; a plugin built for
 a newer API than this one is refused with a clear message instead of

@@ -16,6 +16,7 @@ import pytest
 MODULES = ["firestream_core.model", "firestream_core.plugin.chart_methods", "firestream_core.plugin.secrets",
            "firestream_core.plugin.presets", "firestream_core.errors", "firestream_core.plugin.options",
            "firestream_core.plugin.context", "firestream_core.plugin.markers", "firestream_core.plugin.helpers",
+           "firestream_core.plugin.manager",
            "firestream_core.plugin.crds", "firestream_core.plugin.checks", "firestream_core.deploy.results",
            "firestream_core.deploy.plan", "firestream_core.deploy.desired", "firestream_core.project", "firestream_core.tools.release_log",
            "firestream_core.tools.kubetool", "firestream_core.deploy.scheduler", "firestream_core.tools.coalesce",

@@ -83,6 +83,16 @@ API_SIGNATURES: dict[int, dict[str, tuple[str, ...]]] = {
         "validate": ("chart", "context", "payload"),
         "on_deploy_failure": ("chart", "context", "payload", "stage", "error"),
     },
+    6: {  # the same hooks; destroy_steps may take a read-only context, DeployContext gained planned_steps
+        "register_chart_types": ("register",),
+        "contribute_values": ("chart", "context"),
+        "check_prerequisites": ("chart", "context", "payload"),
+        "pre_exec": ("chart", "context", "payload"),
+        "exec": ("chart", "context", "payload"),
+        "post_exec": ("chart", "context", "payload"),
+        "validate": ("chart", "context", "payload"),
+        "on_deploy_failure": ("chart", "context", "payload", "stage", "error"),
+    },
 }
 """Every hook's arguments as each plugin API version shipped them. Append, never edit."""
 
@@ -259,13 +269,13 @@ def validate(chart, attempt):  # an argument only a newer core passes
 '''
 
 UPGRADE = (
-    "plugin 'future' (firestream-chart-future 2.0.0) is broken: it needs plugin API 6 but "
-    "this firestream-core provides API 5; upgrade firestream-core"
+    "plugin 'future' (firestream-chart-future 2.0.0) is broken: it needs plugin API 7 but "
+    "this firestream-core provides API 6; upgrade firestream-core"
 )
 
 
 def test_a_newer_api_gets_the_upgrade_message_not_a_hookspec_error(fake_dists) -> None:
-    fake_dists.plugin("firestream-chart-future", "future", FUTURE.format(api=6), "2.0.0")
+    fake_dists.plugin("firestream-chart-future", "future", FUTURE.format(api=7), "2.0.0")
     fake_dists.plugin("firestream-chart-demo", "demo", chart_plugin_source())
     m = get_plugin_manager(disabled=["defaults"])
     assert [b.message for b in m.broken] == [UPGRADE]
@@ -320,13 +330,13 @@ def test_a_plugin_object_declaring_a_newer_api_is_refused(no_entry_points: None)
 
 
 def test_firestream_plugins_lists_the_too_new_plugin_and_fails(fake_dists, capsys) -> None:
-    fake_dists.plugin("firestream-chart-future", "future", FUTURE.format(api=6), "2.0.0")
+    fake_dists.plugin("firestream-chart-future", "future", FUTURE.format(api=7), "2.0.0")
     fake_dists.plugin("firestream-chart-demo", "demo", chart_plugin_source())
     assert main(["plugins", "--disable-plugin", "defaults"]) == 1
     out = capsys.readouterr().out
     assert (
-        "broken plugins:\n  'future' (firestream-chart-future 2.0.0): it needs plugin API 6 but "
-        "this firestream-core provides API 5; upgrade firestream-core\n"
+        "broken plugins:\n  'future' (firestream-chart-future 2.0.0): it needs plugin API 7 but "
+        "this firestream-core provides API 6; upgrade firestream-core\n"
     ) in out
     assert main(["plugins", "--json", "--disable-plugin", "defaults"]) == 1
     doc = json.loads(capsys.readouterr().out)
@@ -335,7 +345,7 @@ def test_firestream_plugins_lists_the_too_new_plugin_and_fails(fake_dists, capsy
 
 
 def test_only_the_releases_of_a_too_new_plugin_fail(fake_dists, write_config, capsys) -> None:
-    fake_dists.plugin("firestream-chart-future", "future", FUTURE.format(api=6), "2.0.0")
+    fake_dists.plugin("firestream-chart-future", "future", FUTURE.format(api=7), "2.0.0")
     path = write_config('''
         [repositories]
         repo = "https://charts.example.com"
@@ -451,7 +461,7 @@ def many_problems(fake_dists) -> None:
     fake_dists.plugin("firestream-chart-opts", "opts", WRONG_OPTIONS)
     fake_dists.plugin("firestream-chart-extra", "extra", EXTRA_ARGUMENT)
     fake_dists.plugin("firestream-chart-typo", "typo", TYPO)
-    fake_dists.plugin("firestream-chart-future", "future", FUTURE.format(api=6), "2.0.0")
+    fake_dists.plugin("firestream-chart-future", "future", FUTURE.format(api=7), "2.0.0")
 
 
 def test_check_reports_every_problem_of_every_plugin_at_once(many_problems, capsys) -> None:

@@ -114,7 +114,7 @@ def test_plugin_for_a_newer_api_is_refused_with_a_clear_message(fake_dists) -> N
             "future",
             "firestream-chart-future",
             "1.0.0",
-            "it needs plugin API 99 but this firestream-core provides API 5; upgrade firestream-core",
+            "it needs plugin API 99 but this firestream-core provides API 6; upgrade firestream-core",
         )
     ]
     assert m.chart_types.keys() == {"generic"}

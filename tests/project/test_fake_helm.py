@@ -1787,6 +1787,58 @@ def test_a_chart_types_destroy_steps_are_in_the_destroy_plan_and_a_failing_one_i
     assert [c.release for c in fake_helm.call_log("uninstall")] == ["broken"]
 
 
+def test_a_destroy_steps_taking_a_context_reads_the_cluster_read_only_and_hooks_see_the_plans_lines(
+        env, fake_helm, fake_kubectl):
+    """``ChartType.destroy_steps(chart, project_dir, context)``: a callable taking a third argument
+    gets a read-only context of the release being destroyed (helm and kubectl reads; a write raises
+    ``PluginError``, so the plan changes nothing), and the destroy's hooks find the lines the plan
+    listed in ``context.planned_steps``: a step that depends on the cluster is taken only when shown."""
+    import attrs
+
+    from firestream_core.errors import PluginError
+    from firestream_core.model import ChartInfo, ChartType, HelmChart
+    from firestream_core.plugin import ChartPresets
+    from firestream_core.plugin.manager import get_plugin_manager
+
+    presets = ChartPresets("stock", chart="tiny-app", version="0.1.0", repository="fixtures")
+    seen: dict[str, object] = {}
+
+    @attrs.define
+    class Stock(HelmChart):
+        chart_info: ChartInfo = attrs.field(factory=presets.factory("default", {}))
+
+    def steps(chart, project_dir, context):
+        seen["change"], seen["installed"] = context.change, context.installed.name
+        try:
+            context.kubectl.delete("service", "x", namespace="default")
+        except PluginError as exc:
+            seen["write"] = str(exc)
+        return [f"delete Service '{chart.chart_info.name}-extra'"]
+
+    class Plugin:
+        @hookimpl
+        def register_chart_types(self, register):
+            register(ChartType(name="stock", chart_class=Stock, destroy_steps=steps))
+
+        @hookimpl
+        def post_exec(self, chart, context):
+            seen["planned"] = context.planned_steps
+
+    env.write('[[deployments.stock]]\nname = "db"\n')
+    manager = get_plugin_manager(extra_plugins=[Plugin()])
+    project = Project.load(env.path, helm_binary=fake_helm.binary, env=fake_helm.env,
+                           kubectl_binary=fake_kubectl, manager=manager)
+    assert project.apply().ok
+    assert seen.get("planned") == ()  # a deploy's plan listed no step
+    plan = project.plan(destroy=True)
+    assert plan["db"].destructive == ("delete Service 'db-extra'",)
+    assert (seen["change"], seen["installed"]) == ("destroy", "db")
+    assert seen["write"] == ("destroy_steps must not change the cluster: kubectl.delete is not allowed while "
+                             "the plan is made (do it in the hooks the plan describes)")
+    assert project.destroy(plan=plan).ok
+    assert seen["planned"] == ("delete Service 'db-extra'",)
+
+
 def test_a_chart_types_option_under_a_secret_looking_key_is_hidden_like_such_a_value(
         env, fake_helm, fake_kubectl):
     """``admin_password = "..."``, an option of a third-party chart type, was registered with no

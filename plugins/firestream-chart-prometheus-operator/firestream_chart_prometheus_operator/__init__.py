@@ -28,8 +28,8 @@ from .hooks import (
     validate,
 )
 
-FIRESTREAM_PLUGIN_API = 5  # contribute_values with context.exec_step / out_of_date / creates_namespace;
-#                             ChartType.destroy_steps
+FIRESTREAM_PLUGIN_API = 6  # contribute_values with context.exec_step / out_of_date / creates_namespace;
+#                             ChartType.destroy_steps, with a read-only context; context.planned_steps
 
 __all__ = [
     "FIRESTREAM_PLUGIN_API",

@@ -9,7 +9,8 @@ contribute_values      (deploy) Grafana pointed at its admin Secret (pure); the
                        a downgrade back across a CRD update is refused, and
                        so is a CRD step over newer CRDs in the cluster
                        (``operator.prometheus.io/version``, another release's)
-pre_exec               (deploy) the Grafana admin Secret
+pre_exec               (deploy) the Grafana admin Secret; (destroy) the kubelet Service
+                       the destroy plan listed for deletion, read from the release
 exec                   (deploy) a ``wrapper=True`` step between the core's
                        preparation and its ``helm upgrade --install``: when the
                        core uninstalled the release for a breaking version (the
@@ -21,7 +22,11 @@ exec                   (deploy) a ``wrapper=True`` step between the core's
                        (``destructive_steps``).
 post_exec              (deploy) waits until the operator is available (in
                        ``namespaceOverride``'s namespace when set);
-                       (destroy) deletes the CRDs only with ``delete_crds``
+                       (destroy) deletes the operator's kubelet Service, its
+                       Endpoints and EndpointSlices (``.kubelet``: only the
+                       operator's, only as the destroy plan listed it, once the
+                       operator's pods are gone); the CRDs
+                       only with ``delete_crds``
 validate               ``prometheus_crds``, ``operator_available``,
                        ``prometheus_instances`` (at least one Prometheus),
                        ``grafana_available``
@@ -107,14 +112,22 @@ def register_chart_types(register: Callable[[ChartType], None]) -> None:
     register(CHART_TYPE)
 
 
-def destroy_steps(chart: HelmChart, project_dir: Any = None) -> list[str]:
+def destroy_steps(chart: HelmChart, project_dir: Any = None, context: DeployContext | None = None) -> list[str]:
     """What a destroy removes besides helm's uninstall (``ChartType.destroy_steps``), as
-    ``post_exec`` decides it: the ``monitoring.coreos.com`` CRDs, with ``delete_crds``. They are
-    cluster-wide: every ServiceMonitor, PrometheusRule, ... of every namespace goes with them."""
-    if not options_of(chart).delete_crds:
-        return []
-    return ["delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their kinds "
-            "in every namespace"]
+    ``post_exec`` decides it: the operator's kubelet Service, when the cluster holds it
+    (``context``, the destroy plan's read-only view: :func:`.kubelet.kubelet_destroy_steps`; a
+    Service of its name that is not the operator's is said to be kept), and the
+    ``monitoring.coreos.com`` CRDs, with ``delete_crds``. They are cluster-wide: every
+    ServiceMonitor, PrometheusRule, ... of every namespace goes with them."""
+    lines = []
+    if context is not None:
+        from .kubelet import kubelet_destroy_steps
+
+        lines += kubelet_destroy_steps(chart, context)
+    if options_of(chart).delete_crds:
+        lines.append("delete the monitoring.coreos.com CRDs (delete_crds = true), and every object of their "
+                     "kinds in every namespace")
+    return lines
 
 
 CHART_TYPE = chart_type()
@@ -129,6 +142,16 @@ def operator_selector(chart: HelmChart, context: DeployContext) -> str:
     """The operator Deployment's labels (``app: <chart name>-operator``, ``release``)."""
     name = value_of(chart, context, "nameOverride") or CHART
     return f"app={name}-operator,release={chart.chart_info.name}"
+
+
+def operator_gone(context: DeployContext, namespace: str, selector: str, timeout: str) -> bool:
+    """Whether the operator's pods are gone, waiting up to ``timeout`` for those still terminating
+    (helm's uninstall deletes the Deployment; its pods go after it)."""
+    pods = context.kubectl.get("pods", namespace=namespace, selector=selector)
+    if not (pods or {}).get("items"):
+        return True
+    context.log.info("waiting for the Prometheus Operator's pods to be gone before deleting its kubelet Service")
+    return context.kubectl.wait("pod", namespace=namespace, condition="delete", selector=selector, timeout=timeout)
 
 
 def stack_namespace(chart: HelmChart, context: DeployContext) -> str:
@@ -215,9 +238,17 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
 
 @hookimpl
 def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
-    """Keep Grafana's admin password in the Secret Grafana reads."""
+    """Keep Grafana's admin password in the Secret Grafana reads. Destroy: read, while the release is
+    installed, the kubelet Service the plan listed for deletion (``post_exec`` deletes it)."""
     from .grafana import prepare_grafana_admin
 
+    if chart.chart_info.action is HelmAction.DESTROY and context.installed is not None:
+        from .kubelet import release_kubelet_service
+
+        target = release_kubelet_service(chart, context)
+        if target is not None:
+            _payload(payload)["kubelet_service"] = list(target)
+        return
     if chart.chart_info.action is not HelmAction.DEPLOY:
         return
     summary = prepare_grafana_admin(chart, context)
@@ -260,7 +291,8 @@ def exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> Gen
 
 @hookimpl
 def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -> None:
-    """Deploy: wait for the operator. Destroy: delete the CRDs when ``delete_crds``."""
+    """Deploy: wait for the operator. Destroy: once the operator's pods are gone, delete its kubelet
+    Service as the destroy plan listed it; delete the CRDs when ``delete_crds``."""
     from firestream_core.plugin import HelmTimeoutError
 
     from .crds import delete_crds
@@ -269,6 +301,18 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
     if is_dry_run(chart, context):
         return
     if info.action is HelmAction.DESTROY:
+        target = _payload(payload).get("kubelet_service")  # as the destroy plan listed it (pre_exec)
+        if target:
+            from .kubelet import delete_kubelet_service
+
+            namespace, selector = stack_namespace(chart, context), operator_selector(chart, context)
+            if not operator_gone(context, namespace, selector, info.timeout):
+                raise HelmTimeoutError(
+                    f"the Prometheus Operator's pods ({selector}, namespace '{namespace}') were still there "
+                    f"{info.timeout} after the uninstall: its kubelet Service '{target[1]}' (namespace "
+                    f"'{target[0]}') was kept, since a running operator makes it again; delete it, its "
+                    "Endpoints and EndpointSlices once they are gone", release=info.name)
+            _payload(payload)["kubelet_service_deleted"] = delete_kubelet_service(context, *target)
         if destroy_steps(chart):  # the step the destroy plan shows, decided alike
             _payload(payload)["crds_deleted"] = delete_crds(context, info)
         else:

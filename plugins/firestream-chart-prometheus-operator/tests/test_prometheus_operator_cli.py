@@ -249,3 +249,140 @@ def test_a_kube_state_metrics_role_ref_change_is_refused_before_any_change(
     ok(firestream(kube, helm_bin, folder, "apply", "--yes"), 1)
     assert [r[:2] for r in history(kube)] == [(1, f"kube-prometheus-stack-{VERSION}")]
     assert kube.kubectl().get("clusterrolebinding", binding)["roleRef"]["name"] == binding
+
+
+OPERATOR_LABELS = {"k8s-app": "kubelet", "app.kubernetes.io/name": "kubelet",
+                   "app.kubernetes.io/managed-by": "prometheus-operator"}
+"""The labels the Prometheus Operator puts on the kubelet Service and Endpoints it makes."""
+
+
+def make_kubelet_objects(kube: Any, folder: Path, name: str, labels: dict[str, str]) -> None:
+    """What the operator makes for ``--kubelet-service=kube-system/<name>`` (the emulator runs no
+    operator): the Service, its Endpoints and an EndpointSlice, with ``labels``; and a slice of the
+    Service that Kubernetes' own mirroring controller manages (never the operator's to delete)."""
+    ports = [{"name": "https-metrics", "port": 10250, "protocol": "TCP"}]
+    meta = {"namespace": "kube-system", "labels": labels}
+    slice_labels = {**labels, "kubernetes.io/service-name": name}
+    objects = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, **meta},
+         "spec": {"clusterIP": "None", "ports": [{"name": "https-metrics", "port": 10250}]}},
+        {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, **meta},
+         "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": ports}]},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": f"{name}-x7k2p", "namespace": "kube-system",
+                      "labels": {**slice_labels, "endpointslice.kubernetes.io/managed-by": "prometheus-operator"}},
+         "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": ports},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": f"{name}-mirror", "namespace": "kube-system",
+                      "labels": {"kubernetes.io/service-name": name,
+                                 "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io"}},
+         "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": ports},
+    ]
+    path = folder / "kubelet-objects.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}), encoding="utf-8")
+    kube.run(["kubectl", "apply", "-f", str(path)])
+
+
+def kubelet_objects(kube: Any, name: str) -> list[str]:
+    """The kubelet Service's objects left in kube-system."""
+    out = [f"{kind}/{name}" for kind in ("Service", "Endpoints")
+           if kube.kubectl().get(kind.lower(), name, namespace="kube-system") is not None]
+    slices = kube.kubectl().get("endpointslices.discovery.k8s.io", namespace="kube-system",
+                                selector=f"kubernetes.io/service-name={name}")
+    return out + sorted(f"EndpointSlice/{s['metadata']['name']}" for s in (slices or {}).get("items", []))
+
+
+def test_destroy_deletes_the_operators_kubelet_service_the_plan_names(
+    kube: Any, helm_bin: Path, deploy_chart_repo: Any, tmp_path: Path
+) -> None:
+    """The operator creates ``--kubelet-service``'s Service, Endpoints and EndpointSlices, which
+    helm's uninstall leaves (a reinstall under another name then scrapes every kubelet twice). The
+    destroy plan names the Service and its namespace, as the release's values made them (here
+    ``kubeletService.name``); the destroy deletes them after the uninstall, and nothing else."""
+    folder = tmp_path / "project"
+    write_project(folder, kube, deploy_chart_repo)
+    with (folder / "firestream.toml").open("a", encoding="utf-8") as f:
+        f.write('\n[deployments.prometheus-operator.values]\n'
+                'prometheusOperator.kubeletService.name = "kubelet-by-monitoring"\n')
+    ok(firestream(kube, helm_bin, folder, "apply", "--yes"))
+    name = "kubelet-by-monitoring"
+    make_kubelet_objects(kube, folder, name, OPERATOR_LABELS)
+    every = ["Service/kubelet-by-monitoring", "Endpoints/kubelet-by-monitoring",
+             "EndpointSlice/kubelet-by-monitoring-mirror", "EndpointSlice/kubelet-by-monitoring-x7k2p"]
+    assert kubelet_objects(kube, name) == every
+
+    line = (f"delete Service '{name}' (namespace 'kube-system') and its Endpoints and EndpointSlices after "
+            "the uninstall: the operator's kubelet Service (app.kubernetes.io/managed-by=prometheus-operator), "
+            "which helm's uninstall leaves")
+    shown = ok(firestream(kube, helm_bin, folder, "destroy", "--dry-run", "--yes"))
+    assert f"Destructive steps:\n  ! {RELEASE}: {line}\n" in shown, shown
+    assert kubelet_objects(kube, name) == every  # a dry run deletes nothing
+
+    gone = ok(firestream(kube, helm_bin, folder, "destroy", "--yes"))
+    assert f"! {RELEASE}: {line}\n" in gone, gone
+    assert kube.run(["helm", "list", "-n", kube.namespace, "-q"]).stdout.strip() == ""
+    # the mirrored slice is Kubernetes' (its controller removes it with the Endpoints), not the operator's
+    assert kubelet_objects(kube, name) == ["EndpointSlice/kubelet-by-monitoring-mirror"]
+    kube.run(["kubectl", "delete", "endpointslices.discovery.k8s.io", f"{name}-mirror", "-n", "kube-system"])
+
+
+def test_destroy_keeps_a_service_of_the_kubelet_services_name_that_is_not_the_operators(
+    kube: Any, helm_bin: Path, deploy_chart_repo: Any, tmp_path: Path
+) -> None:
+    """A Service in the kubelet Service's place without the operator's
+    ``app.kubernetes.io/managed-by: prometheus-operator`` (the user's own, another tool's) is never
+    deleted: the destroy plan says it is kept, and the destroy keeps it and its Endpoints."""
+    folder = tmp_path / "project"
+    write_project(folder, kube, deploy_chart_repo)
+    ok(firestream(kube, helm_bin, folder, "apply", "--yes"))
+    name = f"{FULLNAME}-kubelet"  # the default: <fullname>-kubelet in kube-system
+    theirs = {"k8s-app": "kubelet", "app.kubernetes.io/managed-by": "platform-team"}
+    make_kubelet_objects(kube, folder, name, theirs)
+    before = kubelet_objects(kube, name)
+    assert len(before) == 4
+
+    line = (f"keep Service '{name}' (namespace 'kube-system'): named as the operator's kubelet Service but "
+            "without app.kubernetes.io/managed-by=prometheus-operator, so not the operator's")
+    shown = ok(firestream(kube, helm_bin, folder, "destroy", "--dry-run", "--yes"))
+    assert f"! {RELEASE}: {line}\n" in shown, shown
+    assert "delete Service" not in shown, shown
+
+    ok(firestream(kube, helm_bin, folder, "destroy", "--yes"))
+    assert kube.run(["helm", "list", "-n", kube.namespace, "-q"]).stdout.strip() == ""
+    assert kubelet_objects(kube, name) == before
+    kube.run(["kubectl", "delete", "service,endpoints", name, "-n", "kube-system"])
+    kube.run(["kubectl", "delete", "endpointslices.discovery.k8s.io", f"{name}-x7k2p", f"{name}-mirror",
+              "-n", "kube-system"])
+
+
+def test_destroy_keeps_the_kubelet_service_while_the_operators_pods_remain(
+    kube: Any, helm_bin: Path, deploy_chart_repo: Any, tmp_path: Path
+) -> None:
+    """A running operator makes its kubelet Service again: after helm's uninstall the destroy waits
+    (up to the release's timeout) for the operator's pods to be gone before deleting it. Pods that
+    stay (here held by a finalizer) fail the destroy, naming the Service kept and what to do."""
+    folder = tmp_path / "project"
+    write_project(folder, kube, deploy_chart_repo)
+    ok(firestream(kube, helm_bin, folder, "apply", "--yes"))
+    config = folder / "firestream.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('timeout = "120s"', 'timeout = "3s"'),
+                      encoding="utf-8")
+    selector = f"app=kube-prometheus-stack-operator,release={RELEASE}"
+    (pod,) = kube.kubectl().get("pods", namespace=kube.namespace, selector=selector)["items"]
+    hold = ["kubectl", "patch", "pod", pod["metadata"]["name"], "-n", kube.namespace, "--type=merge", "-p"]
+    kube.run([*hold, '{"metadata": {"finalizers": ["test.firestream.dev/hold"]}}'])
+    name = f"{FULLNAME}-kubelet"
+    make_kubelet_objects(kube, folder, name, OPERATOR_LABELS)
+    before = kubelet_objects(kube, name)
+    try:
+        failed = firestream(kube, helm_bin, folder, "destroy", "--yes")
+        said = failed.stdout + failed.stderr
+        assert failed.returncode == 1, said
+        assert (f"the Prometheus Operator's pods ({selector}, namespace '{kube.namespace}') were still there 3s "
+                f"after the uninstall: its kubelet Service '{name}' (namespace 'kube-system') was kept") in said, said
+        assert kubelet_objects(kube, name) == before
+    finally:
+        kube.run([*hold, '{"metadata": {"finalizers": null}}'])
+        kube.run(["kubectl", "delete", "service,endpoints", name, "-n", "kube-system", "--ignore-not-found"])
+        kube.run(["kubectl", "delete", "endpointslices.discovery.k8s.io", f"{name}-x7k2p", f"{name}-mirror",
+                  "-n", "kube-system", "--ignore-not-found"])
