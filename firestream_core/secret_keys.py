@@ -21,6 +21,7 @@ _SECRET_WORDS = (
     "password", "passwd", "passphrase", "secret", "token", "apikey", "privatekey",
     "accesskey", "credential", "clientsecret", "secretkey", "pwd", "cakey", "tlskey", "sslkey",
     "clientkey", "serverkey", "signingkey", "encryptionkey", "masterkey",
+    "bindpw",  # an LDAP bind password: bitnami's ldap.bindpw
     # the credentials of common charts' vendors: datadog.appKey, newrelic's licenseKey,
     # Azure's storageAccountKey / GCP's serviceAccountKey, a VPN's sharedKey / authKey;
     # bitnami/external-dns's DNS providers: ovh.consumerKey / ovh.applicationKey
@@ -43,7 +44,8 @@ _NAME_SUFFIXES = (
 """...unless it names something instead (``secretName``, ``passwordFile``, ``adminPasswordKey``)."""
 
 _NAME_PREFIXES = ("existing", "use", "create", "generate", "enable", "auto")
-"""``existingSecret``, ``useSecret``, ``createSecret``: a name or a switch, not a secret."""
+"""``existingSecret``, ``useSecret``, ``createSecret``: a name or a switch, not a secret; the
+prefix is a word of its own (:func:`_has_name_prefix`): ``userPassword`` is a password."""
 
 _CERTIFICATE_SECRETS = tuple(f"{w}secret" for w in (
     "tls", "ssl", "ca", "cert", "certs", "certificate", "certificates", "tlscert", "tlscerts"))
@@ -54,6 +56,20 @@ _CERTIFICATE_SECRETS = tuple(f"{w}secret" for w in (
 
 def _norm(key: str) -> str:
     return key.lower().replace("_", "").replace("-", "")
+
+
+def _has_name_prefix(key: str) -> bool:
+    """True when ``key`` starts with a word of :data:`_NAME_PREFIXES` (``usePassword``,
+    ``USE_PASSWORD``, ``existing-secret``), not with a longer word (``userPassword``,
+    ``USER_PASSWORD``, ``generatedToken``): the next letter starts another word."""
+    bare = key.lstrip("_-")
+    for prefix in _NAME_PREFIXES:
+        if bare[:len(prefix)].lower() != prefix:
+            continue
+        rest = bare[len(prefix):]
+        if not rest or rest[0] in "_-" or (rest[0].isupper() and not bare[:len(prefix)].isupper()):
+            return True
+    return False
 
 
 _KEY_SECRETS = tuple(w for w in _SECRET_WORDS if w.endswith("key") and w != "secretkey")
@@ -67,8 +83,8 @@ def is_name_key(key: object) -> bool:
         return False
     k = _norm(key)
     if k.endswith("keys") and k[:-1].endswith(_KEY_SECRETS):
-        return k.startswith(_NAME_PREFIXES)  # apiKeys, accessKeys: the keys themselves
-    return (k.startswith(_NAME_PREFIXES) or k.endswith(_NAME_SUFFIXES) or k in _CERTIFICATE_SECRETS
+        return _has_name_prefix(key)  # apiKeys, accessKeys: the keys themselves
+    return (_has_name_prefix(key) or k.endswith(_NAME_SUFFIXES) or k in _CERTIFICATE_SECRETS
             or "existingsecret" in k)  # datadog's apiKeyExistingSecret, tokenExistingSecret
 
 
