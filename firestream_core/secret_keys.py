@@ -39,19 +39,31 @@ _NAME_SUFFIXES = (
     "env", "envvar", "enabled", "length", "policy", "passwordkey", "tokenkey", "userkey",
     "usernamekey", "keys", "pullsecrets", "type", "mode", "create", "generate", "annotations",
     "labels", "ttl", "expiry", "expiration", "rotation", "provider", "mount", "mountpath",
-    "volume", "template", "format", "url", "endpoint", "header",
+    "volume", "template", "format", "url", "endpoint", "header", "username", "usernames",
+    # a measure of a secret, not the secret: passwordRetries, passwordMaxAge, tokenExpirySeconds
+    "retries", "attempts", "maxage", "minage", "seconds", "minutes", "hours", "days", "timeout",
+    "interval", "lifetime", "duration", "rounds", "iterations", "history",
 )
-"""...unless it names something instead (``secretName``, ``passwordFile``, ``adminPasswordKey``)."""
+"""...unless it names something instead (``secretName``, ``passwordFile``, ``adminPasswordKey``),
+or measures it (``passwordRetries``, ``tokenExpirySeconds``: a count or a time)."""
+
+_NAME_KEYS = ("user",)
+"""A user's name (``credentials.user``, as ``auth.username``): no secret."""
 
 _NAME_PREFIXES = ("existing", "use", "create", "generate", "enable", "auto")
 """``existingSecret``, ``useSecret``, ``createSecret``: a name or a switch, not a secret; the
 prefix is a word of its own (:func:`_has_name_prefix`): ``userPassword`` is a password."""
 
-_CERTIFICATE_SECRETS = tuple(f"{w}secret" for w in (
-    "tls", "ssl", "ca", "cert", "certs", "certificate", "certificates", "tlscert", "tlscerts"))
-"""The Secret holding a certificate, named: bitnami's ``tls.certificatesSecret``, ``tlsSecret``,
-``caSecret`` (its keys are files; a value under a ``...Secret`` of other words stays hidden:
-``jwtSecret``, ``cookieSecret``, ``clientSecret`` are secrets)."""
+_NAMED_SECRETS = tuple(f"{w}secret" for w in (
+    "tls", "ssl", "ca", "cert", "certs", "certificate", "certificates", "tlscert", "tlscerts",
+    "serviceaccount", "scripts", "config", "configuration", "envfrom", "credentials"))
+"""A Secret named by what it holds: a certificate (bitnami's ``tls.certificatesSecret``,
+``tlsSecret``, ``caSecret``), a service account's key (bitnami/external-dns's
+``google.serviceAccountSecret``), scripts (bitnami's ``primary.initdb.scriptsSecret``), a
+configuration (kube-prometheus-stack's ``alertmanagerSpec.configSecret``), environment
+variables (grafana's ``envFromSecret``), credentials (``credentialsSecret``). A value under a
+``...Secret`` of other words stays hidden: ``jwtSecret``, ``cookieSecret``, ``clientSecret``
+are secrets."""
 
 
 def _norm(key: str) -> str:
@@ -84,7 +96,7 @@ def is_name_key(key: object) -> bool:
     k = _norm(key)
     if k.endswith("keys") and k[:-1].endswith(_KEY_SECRETS):
         return _has_name_prefix(key)  # apiKeys, accessKeys: the keys themselves
-    return (_has_name_prefix(key) or k.endswith(_NAME_SUFFIXES) or k in _CERTIFICATE_SECRETS
+    return (_has_name_prefix(key) or k.endswith(_NAME_SUFFIXES) or k in _NAMED_SECRETS or k in _NAME_KEYS
             or "existingsecret" in k)  # datadog's apiKeyExistingSecret, tokenExistingSecret
 
 

@@ -110,8 +110,8 @@ def is_sensitive_path(path: str, patterns: Iterable[str] = ()) -> bool:
 
     Its leaf key says secret, or a leaf ``key`` with its parent does (``tls.key``,
     ``ca.key``, ``api.key``; not ``tolerations[0].key``), or a key above it does
-    and the leaf does not name something (``credentials.user`` yes,
-    ``credentials.secretName`` no),
+    and the leaf does not name or measure something (``credentials.accessKeyId`` yes,
+    ``credentials.secretName``, ``credentials.user``, ``token.expirySeconds`` no),
     or the path matches one of ``patterns`` (the project's ``sensitive_keys``).
     """
     keys = _split_path(path)

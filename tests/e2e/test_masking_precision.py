@@ -83,3 +83,34 @@ def test_a_password_under_a_word_starting_like_a_switch_is_hidden(kube, helm_bin
         "ldap.bindpw": ("(sensitive)", "(sensitive)"),
         "auth.usePasswordFiles": ("false", "true"),  # the switch stays readable
     }
+
+
+def test_names_of_secrets_usernames_and_measures_of_secrets_are_readable(kube, helm_bin, project_dir):
+    """A Secret named by what it holds, a user's name, a count or a time about a password: all
+    were ``(sensitive)``; a number that is the password itself stays hidden."""
+    before = {"google.serviceAccountSecret": "dns-sa", "primary.initdb.scriptsSecret": "init-scripts",
+              "grafana.envFromSecret": "grafana-env", "credentials.user": "alice",
+              "auth.passwordRetries": 3, "passwordMaxAge": 30, "token.expirySeconds": 3600,
+              "passwordMinLength": 8, "tokenTTL": 60, "auth.password": 123456,
+              "credentials.accessKeyId": "s3cret-key-id-1", "apiKeys.stripe": 4242424242}
+    after = {"google.serviceAccountSecret": "dns-sa-2", "primary.initdb.scriptsSecret": "init-scripts-2",
+             "grafana.envFromSecret": "grafana-env-2", "credentials.user": "bob",
+             "auth.passwordRetries": 5, "passwordMaxAge": 90, "token.expirySeconds": 7200,
+             "passwordMinLength": 12, "tokenTTL": 120, "auth.password": 654321,
+             "credentials.accessKeyId": "s3cret-key-id-2", "apiKeys.stripe": 4343434343}
+    changes = _changes(project_dir, kube.namespace, kube, helm_bin, before, after)
+    hidden = ("(sensitive)", "(sensitive)")
+    assert changes == {
+        "google.serviceAccountSecret": ("dns-sa", "dns-sa-2"),
+        "primary.initdb.scriptsSecret": ("init-scripts", "init-scripts-2"),
+        "grafana.envFromSecret": ("grafana-env", "grafana-env-2"),
+        "credentials.user": ("alice", "bob"),
+        "auth.passwordRetries": ("3", "5"),
+        "passwordMaxAge": ("30", "90"),
+        "token.expirySeconds": ("3600", "7200"),
+        "passwordMinLength": ("8", "12"),
+        "tokenTTL": ("60", "120"),
+        "auth.password": hidden,  # a numeric password is a password
+        "credentials.accessKeyId": hidden,
+        "apiKeys.stripe": hidden,
+    }
