@@ -166,7 +166,9 @@ def saved_plan(
 
 
 def write_saved(saved: SavedPlan, path: str | os.PathLike[str]) -> None:
-    """Write the plan file atomically (a temporary file renamed into place, beside it).
+    """Write the plan file atomically (a temporary file renamed into place, beside it), mode
+    0600 as every file holding a digest of the values (the state's ``STATE_MODE``): a digest
+    of a weak secret can be confirmed offline by whoever reads it.
 
     :raises FirestreamError: the file cannot be written (a folder of that name, a missing or
         read-only folder, a full disk), naming it; no temporary file is left behind.
@@ -177,7 +179,10 @@ def write_saved(saved: SavedPlan, path: str | os.PathLike[str]) -> None:
                               hint="name a file: firestream plan --out FILE")
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        tmp.write_text(json.dumps(saved.to_dict(), indent=2) + "\n", encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # a leftover temporary file keeps its mode through O_CREAT
+            fh.write(json.dumps(saved.to_dict(), indent=2) + "\n")
         os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):

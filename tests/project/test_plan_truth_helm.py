@@ -7,6 +7,7 @@ shown; exec refusing a step the plan did not contain.
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import attrs
@@ -342,9 +343,13 @@ def test_saved_plan_is_applied_exactly_and_holds_no_secret(tmp_path, kube, chart
     monkeypatch.setenv("SAVED_PLAN_SECRET", PLAN_SECRET)
     path = secret_config(tmp_path / "p", kube, chart_repo, message="one")
     plan_file = tmp_path / "plan.json"
+    plan_file.write_text("an older plan\n")
+    plan_file.chmod(0o644)
     made = cli(path, kube, helm_bin, "plan", "--out", str(plan_file))
     assert made.returncode == 0, made.stderr
     assert f"Plan saved to {plan_file}" in made.stdout
+    # the owner's alone, as the state: it holds the digest of the values, secrets included
+    assert stat.S_IMODE(plan_file.stat().st_mode) == 0o600
     text = plan_file.read_text()
     assert PLAN_SECRET not in text and "one" not in text  # no value, secret or not
     saved = json.loads(text)
