@@ -116,16 +116,20 @@ _QUERY_SIGNATURES = ("sig", "signature", "xamzsignature", "xgoogsignature", "xam
 """Query parameters that sign a URL (an Azure SAS ``sig``, S3's and GCS's presigned signatures)."""
 
 
-def url_has_credentials(url: object) -> bool:
+def url_has_credentials(url: object, *, user: bool = True) -> bool:
     """True when ``url`` carries a user or password (``oci://user:pw@host/x``, ``https://tok@host``)
-    or a credential in its query (``?private_token=...``, ``?access_token=...``, a SAS ``sig=``)."""
+    or a credential in its query (``?private_token=...``, ``?access_token=...``, a SAS ``sig=``).
+
+    ``user=False``: a user without a password does not count (``ssh://git@github.com/x``, a
+    values leaf): only a password or a query credential does.
+    """
     if not isinstance(url, str) or "://" not in url:
         return False
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
-    if parts.username or parts.password:
+    if parts.password or (user and parts.username):
         return True
     for name, _value in parse_qsl(parts.query, keep_blank_values=True):
         if is_sensitive_key(name) or _norm(name) in _QUERY_SIGNATURES:

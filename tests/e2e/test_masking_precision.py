@@ -114,3 +114,20 @@ def test_names_of_secrets_usernames_and_measures_of_secrets_are_readable(kube, h
         "credentials.accessKeyId": hidden,
         "apiKeys.stripe": hidden,
     }
+
+
+def test_a_password_in_a_connection_url_is_hidden(kube, helm_bin, project_dir):
+    """``config.databaseUrl`` and ``extraSecrets.DB_URL`` (docs/secrets.md's own example of a
+    leaf below a secret key) carry a password in their user part: shown in clear before."""
+    before = {"config.databaseUrl": "postgres://app:s3cret-url-pw-1@db:5432/app",
+              "extraSecrets.DB_URL": "postgres://app:s3cret-url-pw-3@db/app",
+              "config.cacheUrl": "redis://cache:6379/0"}
+    after = {"config.databaseUrl": "postgres://app:s3cret-url-pw-2@db:5432/app",
+             "extraSecrets.DB_URL": "postgres://app:s3cret-url-pw-4@db/app",
+             "config.cacheUrl": "redis://cache:6379/1"}
+    changes = _changes(project_dir, kube.namespace, kube, helm_bin, before, after)
+    assert changes == {
+        "config.databaseUrl": ("(sensitive)", "(sensitive)"),
+        "extraSecrets.DB_URL": ("(sensitive)", "(sensitive)"),
+        "config.cacheUrl": ("redis://cache:6379/0", "redis://cache:6379/1"),
+    }

@@ -322,3 +322,13 @@ def test_the_model_applies_the_key_rule_of_the_sensitivity_model() -> None:
 
     assert [secret_keys.is_sensitive_key(k) for k in ("appKey", "existingSecret", "region")] == [True, False, False]
     assert sensitivity.is_sensitive_key is secret_keys.is_sensitive_key  # the one rule, not a copy
+
+
+def test_a_url_carrying_a_password_is_sensitive_by_its_value_and_its_password_hidden_in_text():
+    values = {"config": {"databaseUrl": "postgres://app:S3cret%40Pw@db:5432/app",
+                         "repoUrl": "ssh://git@github.com/org/repo", "cacheUrl": "redis://cache:6379/0"}}
+    assert [p for p, _ in sensitive_leaves(values)] == ["config.databaseUrl"]
+    r = project_redactor(values)
+    # the chart wrote the password in its own place: hidden there too; the hosts stay readable
+    assert r.redact("PGPASSWORD=S3cret@Pw host=db repo=ssh://git@github.com/org/repo") == \
+        f"PGPASSWORD={MASK} host=db repo=ssh://git@github.com/org/repo"
