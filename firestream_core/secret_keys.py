@@ -22,6 +22,11 @@ _SECRET_WORDS = (
     "accesskey", "credential", "clientsecret", "secretkey", "pwd", "cakey", "tlskey", "sslkey",
     "clientkey", "serverkey", "signingkey", "encryptionkey", "masterkey",
     "bindpw",  # an LDAP bind password: bitnami's ldap.bindpw
+    # common charts' secrets named by what they are for: bitnami/rabbitmq's auth.erlangCookie,
+    # bitnami/mongodb's auth.replicaSetKey, airflow's fernetKey, harbor's core.xsrfKey,
+    # a web app's sessionKey / hmacKey / jwtKey, vault's unsealKey
+    "erlangcookie", "replicasetkey", "fernetkey", "xsrfkey", "csrfkey", "sessionkey", "hmackey",
+    "jwtkey", "unsealkey",
     # the credentials of common charts' vendors: datadog.appKey, newrelic's licenseKey,
     # Azure's storageAccountKey / GCP's serviceAccountKey, a VPN's sharedKey / authKey;
     # bitnami/external-dns's DNS providers: ovh.consumerKey / ovh.applicationKey

@@ -131,3 +131,15 @@ def test_a_password_in_a_connection_url_is_hidden(kube, helm_bin, project_dir):
         "extraSecrets.DB_URL": ("(sensitive)", "(sensitive)"),
         "config.cacheUrl": ("redis://cache:6379/0", "redis://cache:6379/1"),
     }
+
+
+def test_the_secrets_of_common_charts_whose_keys_hold_no_secret_word_are_hidden(kube, helm_bin, project_dir):
+    """bitnami/rabbitmq's ``auth.erlangCookie``, bitnami/mongodb's ``auth.replicaSetKey``,
+    bitnami/airflow's ``auth.fernetKey``, harbor's ``core.xsrfKey``, a ``sessionKey``, an
+    ``hmacKey``, a ``jwtKey``, vault's ``unsealKey``: each a secret, each shown in clear before."""
+    keys = ["auth.erlangCookie", "auth.replicaSetKey", "auth.fernetKey", "core.xsrfKey", "web.sessionKey",
+            "api.hmacKey", "api.jwtKey", "vault.unsealKey"]
+    before = {k: f"s3cret-{i}-before" for i, k in enumerate(keys)}
+    after = {k: f"s3cret-{i}-after" for i, k in enumerate(keys)}
+    changes = _changes(project_dir, kube.namespace, kube, helm_bin, before, after)
+    assert changes == {k: ("(sensitive)", "(sensitive)") for k in keys}

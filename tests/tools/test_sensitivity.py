@@ -45,6 +45,9 @@ def project_redactor(values=QUICKSTART, secrets=()) -> Redactor:
     "google.serviceAccountKey", "ovh.consumerKey", "ovh.applicationKey", "azure.storageAccountKey",
     # a word that starts like a switch's prefix is no switch; bitnami's LDAP bind password
     "auth.userPassword", "env.USER_PASSWORD", "user_token", "generatedToken", "ldap.bindpw",
+    # common charts' secrets whose keys hold no other secret word
+    "auth.erlangCookie", "auth.replicaSetKey", "auth.fernetKey", "core.xsrfKey", "sessionKey", "hmacKey",
+    "jwtKey", "unsealKey",
 ])
 def test_sensitive_paths(path):
     assert is_sensitive_path(path)
