@@ -1454,12 +1454,13 @@ class Project:
             saved = project.save_plan(plan, "plan.json")   # reviewed, then later:
             result = project.apply(project.saved_plan("plan.json"))
         """
-        from firestream_core.deploy.saved import saved_plan, write_saved
+        from firestream_core.deploy.saved import plan_key, saved_plan, write_saved
 
         self._refuse_overwriting_its_files(path)
         saved = saved_plan(plan, config=self.path, include_deps=include_deps, environment=self.config.environment,
                            cluster=self.cluster_identity(), set_keys=self.set_keys,
-                           values_files=self._values_files_relative())
+                           values_files=self._values_files_relative(),
+                           key=plan_key(self.project_dir, create=True))
         write_saved(saved, path)
         return saved
 
@@ -1496,11 +1497,14 @@ class Project:
     def check_saved_target(self, saved: SavedPlan, plan_file: str | os.PathLike[str] = "PLAN", *,
                            flags: Iterable[str] = ()) -> None:
         """Refuse, before any cluster call, a saved plan made for another environment, kube
-        context or cluster server, or with other ``--set`` paths or ``--values`` files.
+        context or cluster server, or with other ``--set`` paths or ``--values`` files; and
+        one this project folder cannot check, its plan key missing
+        (:func:`~firestream_core.deploy.saved.plan_key`).
 
         :param plan_file: the plan's file, for the command the hint names.
         :param flags: options the hint's command starts with (``-f``, ``--kubeconfig``).
         :raises PlanMismatchError: every difference, and the command that carries the plan out.
+        :raises FirestreamError: the plan key is missing or unreadable, naming it.
 
         Example::
 
@@ -1510,7 +1514,7 @@ class Project:
             project = Project.load("firestream.toml", environment=saved.environment)
             project.check_saved_target(saved, "prod.plan")   # before taking the lock
         """
-        from firestream_core.deploy.saved import apply_command, check_target
+        from firestream_core.deploy.saved import apply_command, check_target, plan_key
 
         here = self.cluster_identity()
         extra = list(flags)
@@ -1525,6 +1529,7 @@ class Project:
         check_target(saved, environment=self.config.environment, cluster=here, set_keys=self.set_keys,
                      values_files=self._values_files_relative(),
                      command=apply_command(saved, plan_file, flags=extra, values_files=shown))
+        plan_key(self.project_dir, create=False)
 
     def saved_plan(self, path: str | os.PathLike[str] | SavedPlan) -> Plan:
         """The plan a ``plan --out`` file saved, made again now and checked against it.
@@ -1546,14 +1551,15 @@ class Project:
             ...                               # later, maybe elsewhere
             result = project.apply(project.saved_plan("plan.json"))
         """
-        from firestream_core.deploy.saved import SavedPlan, check_saved, read_saved
+        from firestream_core.deploy.saved import SavedPlan, check_saved, plan_key, read_saved
         from firestream_core.errors import PlanMismatchError
 
         saved = path if isinstance(path, SavedPlan) else read_saved(path)
         self.check_saved_target(saved, "PLAN" if isinstance(path, SavedPlan) else path)
+        key = plan_key(self.project_dir, create=False)
         fresh = self.plan(list(saved.targets) or None, saved.include_deps, destroy=saved.destroy)
         try:
-            check_saved(saved, fresh)
+            check_saved(saved, fresh, key=key)
         except PlanMismatchError as exc:
             self._planned = None  # nothing will carry it out
             if saved.config and os.path.basename(saved.config) != self.path.name:

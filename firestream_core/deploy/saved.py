@@ -11,8 +11,11 @@ The file holds what the plan decided, what it saw and where, never a value:
   project folder) it was made with: never a ``--set`` value;
 * per release: its namespace, the action, the reasons, the destructive steps
   (secrets hidden), the digest of the release's whole desired state
-  (:class:`~firestream_core.deploy.desired.DesiredState`), and the helm
-  revision and status the plan saw (None when not installed);
+  (:class:`~firestream_core.deploy.desired.DesiredState`) keyed with the
+  project's plan key (:func:`plan_key`, an HMAC: the desired state covers the
+  values, secrets included, and a plain digest would let whoever holds the file
+  confirm a guessed password offline), and the helm revision and status the
+  plan saw (None when not installed);
 * the namespaces the plan creates, each with its releases and who creates it
   (``Plan.namespaces_to_create``);
 * the targets, ``include_deps`` and the config file's path.
@@ -30,7 +33,7 @@ exactly, or nothing at all.
 
 The format is versioned (:data:`FORMAT`); a file of an older format (the first
 recorded neither the environment nor the cluster, the second not the
-namespaces it creates) is refused with a message saying to plan again.
+namespaces it creates, the third plain digests) is refused with a message saying to plan again.
 """
 
 from __future__ import annotations
@@ -50,15 +53,19 @@ from firestream_core.tools.kubeconfig import ClusterIdentity
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
 
-__all__ = ["FORMAT", "SavedPlan", "apply_command", "check_saved", "check_target", "check_unchanged", "read_saved", "saved_plan",
-           "write_saved"]
+__all__ = ["FORMAT", "PLAN_KEY", "SavedPlan", "apply_command", "check_saved", "check_target", "check_unchanged",
+           "keyed_digest", "plan_key", "read_saved", "saved_plan", "write_saved"]
 
-FORMAT = "firestream-plan/3"
+FORMAT = "firestream-plan/4"
 """The ``format`` field of a saved plan file (2: the environment, cluster and overrides recorded;
-3: the namespaces the plan creates)."""
+3: the namespaces the plan creates; 4: the desired-state digests keyed with :func:`plan_key`)."""
 
-_MISSING = {1: "the environment, kube context and overrides", 2: "the namespaces"}
+_MISSING = {1: "the environment, kube context and overrides it was made for",
+            2: "the namespaces it creates", 3: "its desired-state digests keyed with the project's plan key"}
 """What a file of an older format does not record (named when it is refused)."""
+
+PLAN_KEY = "plan.key"
+"""The project's plan key, in its ``.firestream`` folder beside the state (mode 0600)."""
 
 _PREFIX = "firestream-plan/"
 
@@ -124,13 +131,78 @@ def _namespaces(plan: Plan) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ..
     return tuple((n.name, tuple(n.releases)) for n in getattr(plan, "namespaces_to_create", ()))
 
 
-def _saved_release(change: Change) -> SavedRelease:
+def keyed_digest(key: bytes | None, digest: str | None) -> str | None:
+    """``digest`` keyed with ``key`` (``hmac-sha256:<hex>``), as a saved plan records it; as it is
+    without a key (the plan shown and the plan made again after the prompt, both in memory).
+
+    >>> keyed_digest(b"k" * 32, "sha256:00")[:20], keyed_digest(None, "sha256:00")
+    ('hmac-sha256:7a829e03', 'sha256:00')
+    """
+    if key is None or digest is None:
+        return digest
+    import hmac
+
+    from firestream_core.tools.digest import sha256
+
+    return "hmac-sha256:" + hmac.new(key, digest.encode(), sha256).hexdigest()
+
+
+def plan_key(project_dir: str | os.PathLike[str], *, create: bool) -> bytes:
+    """The project's plan key, ``.firestream/plan.key`` (32 random bytes, hex, mode 0600): what a
+    saved plan's digests are keyed with (:func:`keyed_digest`). ``create``: made when missing
+    (``plan --out``); else a missing key is refused, naming the file (``apply PLAN``).
+
+    :raises FirestreamError: the key is missing (and not to be made), unreadable or not a key.
+    """
+    from firestream_core.state.lock import STATE_DIR, make_state_dir
+    from firestream_core.tools.readfile import LOCK_FILE_LIMIT, UnreadableFile, read_bounded
+
+    folder = Path(project_dir) / STATE_DIR
+    path = folder / PLAN_KEY
+    if create and not path.exists():
+        import secrets
+
+        make_state_dir(folder, "plan key")
+        tmp = folder / f".{PLAN_KEY}.{os.getpid()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+            with contextlib.suppress(FileExistsError):  # another run made it first: theirs is kept
+                os.link(tmp, path)
+        except OSError as exc:
+            raise FirestreamError(f"cannot write the plan key {path}: {exc.strerror or exc}",
+                                  hint="make the project folder writable") from None
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    try:
+        text = read_bounded(path, LOCK_FILE_LIMIT).decode("ascii", "replace").strip()
+    except UnreadableFile as exc:
+        if exc.missing:
+            raise FirestreamError(
+                f"cannot check the saved plan: the project's plan key {path} is missing",
+                hint="a saved plan is checked with the key of the project folder it was made in: copy "
+                     f"{STATE_DIR}/{PLAN_KEY} from there (mode 0600; keep it apart from the plan, as a CI "
+                     "secret), or make and review a new plan here ('firestream plan --out FILE')") from None
+        raise FirestreamError(f"cannot read the plan key {path} ({exc.reason})") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise FirestreamError(f"{path}: not a plan key (hex, 32 bytes)",
+                              hint="move it aside: 'firestream plan --out FILE' makes a new one")
+    return key
+
+
+def _saved_release(change: Change, key: bytes | None = None) -> SavedRelease:
     inst = change.installed
     return SavedRelease(
         name=change.name,
         namespace=change.namespace,
         action=change.action,
-        desired_digest=change.desired_digest,
+        desired_digest=keyed_digest(key, change.desired_digest),
         revision=inst.revision if inst is not None else None,
         status=inst.status if inst is not None else None,
         reasons=tuple(change.reasons),
@@ -147,16 +219,18 @@ def saved_plan(
     cluster: ClusterIdentity | None = None,
     set_keys: Iterable[str] = (),
     values_files: Iterable[str] = (),
+    key: bytes | None = None,
 ) -> SavedPlan:
     """What ``plan --out`` writes for ``plan``, made for ``environment`` against ``cluster`` with
     the ``--set`` paths ``set_keys`` and the ``--values`` files ``values_files`` (relative to
-    the project folder)."""
+    the project folder), its digests keyed with ``key`` (:func:`plan_key`; the project's
+    ``save_plan`` always gives it)."""
     return SavedPlan(
         config=str(config),
         targets=tuple(plan.targets),
         include_deps=include_deps,
         destroy=plan.destroy,
-        releases=tuple(_saved_release(c) for c in plan.releases),
+        releases=tuple(_saved_release(c, key) for c in plan.releases),
         environment=environment,
         cluster=cluster or ClusterIdentity(None, None),
         set_keys=tuple(set_keys),
@@ -166,7 +240,9 @@ def saved_plan(
 
 
 def write_saved(saved: SavedPlan, path: str | os.PathLike[str]) -> None:
-    """Write the plan file atomically (a temporary file renamed into place, beside it).
+    """Write the plan file atomically (a temporary file renamed into place, beside it), mode
+    0600 as every file holding a digest of the values (the state's ``STATE_MODE``): a digest
+    of a weak secret can be confirmed offline by whoever reads it.
 
     :raises FirestreamError: the file cannot be written (a folder of that name, a missing or
         read-only folder, a full disk), naming it; no temporary file is left behind.
@@ -177,7 +253,10 @@ def write_saved(saved: SavedPlan, path: str | os.PathLike[str]) -> None:
                               hint="name a file: firestream plan --out FILE")
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        tmp.write_text(json.dumps(saved.to_dict(), indent=2) + "\n", encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # a leftover temporary file keeps its mode through O_CREAT
+            fh.write(json.dumps(saved.to_dict(), indent=2) + "\n")
         os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -252,10 +331,9 @@ def _check_format(name: str, fmt: object) -> None:
         raise _problem(name, f"format is not {FORMAT!r}")
     if int(version) < int(FORMAT[len(_PREFIX):]):
         missing = _MISSING.get(int(version), _MISSING[1])
-        what = "it was made for" if int(version) <= 1 else "it creates"
         raise FirestreamError(
             f"{name}: a saved plan of an older firestream (format {fmt!r}): it does not record "
-            f"{missing} {what}, so this run cannot be checked against it; nothing was applied",
+            f"{missing}, so this run cannot be checked against it; nothing was applied",
             hint="make and review the plan again: 'firestream plan --out FILE'")
     raise FirestreamError(
         f"{name}: a saved plan of a newer firestream (format {fmt!r}); this one reads {FORMAT!r}",
@@ -362,14 +440,16 @@ def _release_problem(saved: SavedRelease, now: SavedRelease, since: str = "saved
     return None
 
 
-def check_saved(saved: SavedPlan, fresh: Plan) -> None:
+def check_saved(saved: SavedPlan, fresh: Plan, *, key: bytes | None = None) -> None:
     """Refuse ``fresh`` unless it is exactly ``saved``: same releases, digests, revisions, actions.
+
+    ``key``: what ``saved``'s digests were keyed with (:func:`plan_key`).
 
     :raises PlanMismatchError: naming the first release that differs and how
         (every difference is listed in the message).
     """
     _check_same(saved.releases, fresh, "saved", "refusing to apply the saved plan: ",
-                "make and review a new plan ('firestream plan --out FILE')", saved.namespaces)
+                "make and review a new plan ('firestream plan --out FILE')", saved.namespaces, key=key)
 
 
 def check_unchanged(shown: Plan, fresh: Plan, *, command: str = "apply") -> None:
@@ -427,8 +507,8 @@ def _who(releases: Sequence[tuple[str, str]]) -> str:
 
 def _check_same(releases: Sequence[SavedRelease], fresh: Plan, since: str, refusing: str, hint: str,
                 namespaces: Sequence[tuple[str, tuple[tuple[str, str], ...]]] = (),
-                extra: Sequence[str] = ()) -> None:
-    now = {c.name: _saved_release(c) for c in fresh.releases}
+                extra: Sequence[str] = (), key: bytes | None = None) -> None:
+    now = {c.name: _saved_release(c, key) for c in fresh.releases}
     problems: list[str] = []
     for r in releases:
         current = now.pop(r.name, None)

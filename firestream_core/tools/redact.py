@@ -52,7 +52,12 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from firestream_core.tools.sensitivity import is_sensitive_key, sensitive_leaves, text_to_hide
+from firestream_core.tools.sensitivity import (
+    is_sensitive_key,
+    secret_url,
+    sensitive_leaves,
+    text_to_hide,
+)
 
 __all__ = ["MASK", "Redactor", "looks_secret"]
 
@@ -298,8 +303,9 @@ class Redactor(logging.Filter):
         """Hide the sensitive leaves of a (nested) values mapping.
 
         A leaf is sensitive by its key (``password``, ``apiKey``, a leaf under
-        ``credentials``; never ``auth.database`` or ``existingSecret``) or by
-        one of ``patterns`` (the release's ``sensitive_keys``). Ordinary
+        ``credentials``; never ``auth.database`` or ``existingSecret``), by
+        one of ``patterns`` (the release's ``sensitive_keys``), or as a URL
+        carrying a password (whose password alone is hidden too). Ordinary
         values are never hidden: an ordinary ``host: database`` would mask
         the release named ``database`` in every line. ``secrets_only`` is
         kept for earlier callers and has no effect.
@@ -307,6 +313,10 @@ class Redactor(logging.Filter):
         del secrets_only
         for _path, value in sensitive_leaves(values, patterns):
             self.add(value)
+            if secret_url(value):  # the password alone too, wherever the chart puts it
+                from urllib.parse import unquote, urlsplit
+
+                self.add(unquote(urlsplit(value).password or ""))
 
     def update(self, other: Redactor) -> None:
         """Hide everything ``other`` hides too (and keep the names it keeps readable)."""

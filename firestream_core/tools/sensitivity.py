@@ -69,6 +69,7 @@ __all__ = [
     "leaves",
     "name_clashes",
     "named_secret_paths",
+    "secret_url",
     "sensitive_leaves",
     "show_value",
     "strip_url_credentials",
@@ -110,8 +111,8 @@ def is_sensitive_path(path: str, patterns: Iterable[str] = ()) -> bool:
 
     Its leaf key says secret, or a leaf ``key`` with its parent does (``tls.key``,
     ``ca.key``, ``api.key``; not ``tolerations[0].key``), or a key above it does
-    and the leaf does not name something (``credentials.user`` yes,
-    ``credentials.secretName`` no),
+    and the leaf does not name or measure something (``credentials.accessKeyId`` yes,
+    ``credentials.secretName``, ``credentials.user``, ``token.expirySeconds`` no),
     or the path matches one of ``patterns`` (the project's ``sensitive_keys``).
     """
     keys = _split_path(path)
@@ -165,13 +166,21 @@ def named_secret_paths(values: Any, prefix: str = "") -> Iterator[str]:
             yield from named_secret_paths(v, f"{prefix}[{i}]")
 
 
+def secret_url(value: object) -> bool:
+    """True when a values leaf is a URL carrying a password or a query credential, whatever its
+    key (``databaseUrl: postgres://app:pw@db/app``, ``?access_token=...``); a user alone is no
+    secret (``ssh://git@github.com/org/repo``)."""
+    return url_has_credentials(value, user=False)
+
+
 def sensitive_leaves(values: Any, patterns: Iterable[str] = ()) -> Iterator[tuple[str, Any]]:
     """The ``(path, value)`` leaves of ``values`` that :func:`is_sensitive_path` calls sensitive,
-    and the values of the ``{name, value}`` pairs whose name says secret (:func:`named_secret_paths`)."""
+    the values of the ``{name, value}`` pairs whose name says secret (:func:`named_secret_paths`)
+    and the URLs carrying a password (:func:`secret_url`)."""
     patterns = tuple(patterns)
     named = set(named_secret_paths(values))
     for path, value in leaves(values):
-        if path in named or is_sensitive_path(path, patterns):
+        if path in named or is_sensitive_path(path, patterns) or secret_url(value):
             yield path, value
 
 
@@ -266,7 +275,8 @@ def value_changes(
         def hide(value: Any, declared: bool = declared, by_key: bool = by_key) -> bool:
             # a switch holds no secret: sshd.passwordAuthentication true -> false stays readable
             # when only its key's words make the path sensitive
-            return value is not _ABSENT and (declared or (by_key and not isinstance(value, bool)))
+            return value is not _ABSENT and (declared or (by_key and not isinstance(value, bool))
+                                             or secret_url(value))
 
         out.append((path, show_value(va, sensitive=hide(va, declared or path in was_secret)),
                     show_value(vb, sensitive=hide(vb))))

@@ -81,13 +81,13 @@ def test_a_destructive_step_that_appeared_since_is_named_not_an_action_that_did_
 
 @pytest.mark.parametrize(("content", "why"), [
     ("{", "not JSON"),
-    ('{"format": "other"}', "format is not 'firestream-plan/3'"),
-    ('{"format": "firestream-plan/x"}', "format is not 'firestream-plan/3'"),
-    ('{"format": "firestream-plan/3", "releases": [{"action": "create"}]}', "a release entry lacks 'release'"),
-    ('{"format": "firestream-plan/3", "releases": []}', "'kube' and 'overrides' must be objects"),
-    ('{"format": "firestream-plan/3", "releases": [], "kube": {"context": 1}, "overrides": {}}',
+    ('{"format": "other"}', "format is not 'firestream-plan/4'"),
+    ('{"format": "firestream-plan/x"}', "format is not 'firestream-plan/4'"),
+    ('{"format": "firestream-plan/4", "releases": [{"action": "create"}]}', "a release entry lacks 'release'"),
+    ('{"format": "firestream-plan/4", "releases": []}', "'kube' and 'overrides' must be objects"),
+    ('{"format": "firestream-plan/4", "releases": [], "kube": {"context": 1}, "overrides": {}}',
      "'environment', 'kube.context' and 'kube.server' must be strings or null"),
-    ('{"format": "firestream-plan/3", "releases": [], "kube": {}, "overrides": {"set": "a"}}',
+    ('{"format": "firestream-plan/4", "releases": [], "kube": {}, "overrides": {"set": "a"}}',
      "'overrides.set' and 'overrides.values' must be lists of strings"),
 ])
 def test_a_file_that_is_not_a_saved_plan_is_named(tmp_path: Path, content: str, why: str) -> None:
@@ -112,7 +112,7 @@ def test_the_file_records_environment_cluster_and_override_names_only(tmp_path: 
     path = tmp_path / "plan.json"
     write_saved(saved, path)
     data = json.loads(path.read_text())
-    assert data["format"] == FORMAT == "firestream-plan/3"
+    assert data["format"] == FORMAT == "firestream-plan/4"
     assert (data["environment"], data["kube"], data["overrides"]) == (
         "prod", {"context": "prod", "server": "https://prod.example:6443"},
         {"set": ["image.tag"], "values": ["v/o.yaml"]})
@@ -174,7 +174,7 @@ def test_a_plan_of_the_first_format_is_refused_saying_to_plan_again(tmp_path: Pa
     assert err.value.hint == "make and review the plan again: 'firestream plan --out FILE'"
     path.write_text('{"format": "firestream-plan/9"}')
     with pytest.raises(FirestreamError, match="a saved plan of a newer firestream .format 'firestream-plan/9'.; "
-                       "this one reads 'firestream-plan/3'"):
+                       "this one reads 'firestream-plan/4'"):
         read_saved(path)
 
 

@@ -186,7 +186,7 @@ def test_a_saved_plan_records_its_namespaces_and_is_refused_when_they_changed(en
     saved = tmp_path / "plan.json"
     assert main(["plan", "--out", str(saved), *env.flags]) == 0
     data = json.loads(saved.read_text())
-    assert data["format"] == "firestream-plan/3"
+    assert data["format"] == "firestream-plan/4"
     assert data["namespaces_to_create"] == [{"namespace": "data", "releases": [{"release": "db", "created_by": "helm"}]}]
     project = env.load(env={"FAKE_KUBECTL_NAMESPACES": "data"})  # made by someone since
     with pytest.raises(PlanMismatchError, match="namespace 'data': the saved plan creates it, it exists now"):

@@ -7,6 +7,7 @@ shown; exec refusing a step the plan did not contain.
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import attrs
@@ -342,15 +343,19 @@ def test_saved_plan_is_applied_exactly_and_holds_no_secret(tmp_path, kube, chart
     monkeypatch.setenv("SAVED_PLAN_SECRET", PLAN_SECRET)
     path = secret_config(tmp_path / "p", kube, chart_repo, message="one")
     plan_file = tmp_path / "plan.json"
+    plan_file.write_text("an older plan\n")
+    plan_file.chmod(0o644)
     made = cli(path, kube, helm_bin, "plan", "--out", str(plan_file))
     assert made.returncode == 0, made.stderr
     assert f"Plan saved to {plan_file}" in made.stdout
+    # the owner's alone, as the state: it holds the digest of the values, secrets included
+    assert stat.S_IMODE(plan_file.stat().st_mode) == 0o600
     text = plan_file.read_text()
     assert PLAN_SECRET not in text and "one" not in text  # no value, secret or not
     saved = json.loads(text)
     assert saved["releases"][0]["action"] == "create"
     assert saved["releases"][0]["cluster"] == {"revision": None, "status": None}
-    assert saved["releases"][0]["desired_digest"].startswith("sha256:")
+    assert saved["releases"][0]["desired_digest"].startswith("hmac-sha256:")  # keyed: no guess checks it
 
     done = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
     assert done.returncode == 0, done.stderr
@@ -361,6 +366,45 @@ def test_saved_plan_is_applied_exactly_and_holds_no_secret(tmp_path, kube, chart
     assert again.returncode == 1
     assert ("refusing to apply the saved plan: release 'web': the cluster changed since the plan was saved "
             "(the plan saw not installed, now revision 1 (deployed))") in again.stderr
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]
+
+
+def test_a_saved_plan_holds_no_digest_a_guessed_secret_can_be_checked_against(
+        tmp_path, kube, chart_repo, helm_bin, monkeypatch, no_log_redactors):
+    """The file's digests are keyed with the project's plan key (0600, beside the state): the
+    plain desired-state digest, which anyone with the checkout computes for a guessed password,
+    is not in it; a secret changed after the review is still refused; without the key, refused."""
+    monkeypatch.setenv("SAVED_PLAN_SECRET", PLAN_SECRET)
+    path = secret_config(tmp_path / "p", kube, chart_repo, message="one")
+    plan_file = tmp_path / "plan.json"
+    assert cli(path, kube, helm_bin, "plan", "--out", str(plan_file)).returncode == 0
+    recorded = json.loads(plan_file.read_text())["releases"][0]["desired_digest"]
+    plain = load(path, kube, helm_bin).plan()["web"].desired_digest  # the right guess
+    assert plain is not None and plain.startswith("sha256:")
+    assert recorded != plain and recorded.startswith("hmac-sha256:")
+    from firestream_core.deploy.saved import keyed_digest
+
+    key_file = path.parent / ".firestream" / "plan.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert recorded == keyed_digest(bytes.fromhex(key_file.read_text().strip()), plain)
+
+    monkeypatch.setenv("SAVED_PLAN_SECRET", PLAN_SECRET + "-rotated")  # after the review
+    refused = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert refused.returncode == 1
+    assert "release 'web': its desired state changed since the plan was saved" in refused.stderr
+    monkeypatch.setenv("SAVED_PLAN_SECRET", PLAN_SECRET)
+
+    key = key_file.read_bytes()
+    key_file.unlink()  # another checkout: the plan cannot be checked there
+    refused = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert refused.returncode == 1
+    assert f"cannot check the saved plan: the project's plan key {key_file} is missing" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert load(path, kube, helm_bin).plan()["web"].action == "create"  # nothing installed
+    assert not key_file.exists()  # apply never makes one
+    key_file.write_bytes(key)
+    done = cli(path, kube, helm_bin, "apply", "--yes", str(plan_file))
+    assert done.returncode == 0, done.stderr
     assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]
 
 
