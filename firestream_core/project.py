@@ -1655,6 +1655,7 @@ class Project:
         on_event: Callable[[ApplyEvent], None] | None = None,
         cancel: threading.Event | None = None,
         lock_timeout: float = 0.0,
+        replan: bool = True,
     ) -> ApplyResult:
         """Carry out ``plan`` (made now when None) under the project lock.
 
@@ -1670,6 +1671,15 @@ class Project:
         :param lock_timeout: seconds to wait for the project lock when another
             run holds it (0: refuse at once; the CLI's ``--lock-timeout``).
             Unused when the lock is already held (:meth:`lock`) or for a dry run.
+        :param replan: with a ``plan`` given (not a dry run): plan its releases again under
+            the lock, and stop before any change of it each release whose change would now
+            do what ``plan`` did not show (installed, upgraded, rolled back or uninstalled by
+            someone else since; another action, a destructive step more:
+            :func:`~firestream_core.deploy.saved.unseen_changes`): it ends ``failed`` at
+            ``check_prerequisites``, its reason naming what changed, what depends on it
+            ``skipped``. False carries ``plan`` out as it is, for a plan made a moment ago
+            under the same lock (``firestream apply``, which checks its plan after the
+            prompt itself).
         :raises StateLockedError: another run holds the project's lock (still, after
             ``lock_timeout``).
 
@@ -1684,7 +1694,7 @@ class Project:
                 print(name, result.releases[name].reason)
         """
         options = self._run_options(concurrency, fail_fast, dry_run, on_event, cancel, lock_timeout)
-        return self._run(plan, targets, include_deps, destroy=False, options=options)
+        return self._run(plan, targets, include_deps, destroy=False, options=options, replan=replan)
 
     def destroy(
         self,
@@ -1699,13 +1709,14 @@ class Project:
         cancel: threading.Event | None = None,
         lock_timeout: float = 0.0,
         force: bool = False,
+        replan: bool = True,
     ) -> ApplyResult:
         """Uninstall the (targeted) releases in reverse dependency order.
 
         With ``include_deps``, the targets' dependents go too (they cannot
         outlive what they need); without it a target that a deployed release
         depends on is refused (``DependentsDeployedError``) unless ``force``.
-        Arguments (``lock_timeout`` too) as for :meth:`apply`.
+        Arguments (``lock_timeout``, ``replan`` too) as for :meth:`apply`.
 
         Example::
 
@@ -1713,7 +1724,8 @@ class Project:
             assert result.ok, result.with_result("failed")
         """
         options = self._run_options(concurrency, fail_fast, dry_run, on_event, cancel, lock_timeout)
-        return self._run(plan, targets, include_deps, destroy=True, options=options, force=force)
+        return self._run(plan, targets, include_deps, destroy=True, options=options, force=force,
+                         replan=replan)
 
     def _run_options(
         self,
@@ -1746,6 +1758,7 @@ class Project:
         destroy: bool,
         options: RunOptions,
         force: bool = False,
+        replan: bool = True,
     ) -> ApplyResult:
         """Take the lock (unless held or a dry run), make or check the plan, carry it out (:mod:`.run`)."""
         from contextlib import nullcontext
@@ -1772,6 +1785,8 @@ class Project:
                 raise FirestreamError(f"this is a {kind} plan; pass it to {'destroy' if plan.destroy else 'apply'}()")
             else:
                 self._check_plan_releases(plan)
+                if replan and not options.dry_run:
+                    plan = self._still_the_plan(plan, tools)
             gone = getattr(held, "unchecked", None)  # a lease taken over from another host's run
             if gone is not None and not destroy:
                 from firestream_core.deploy.plan import refuse_recovery_during
@@ -1914,6 +1929,35 @@ class Project:
             plan = project.refuse_immutable(project.plan())
         """
         return self.refuse_before_apply(plan, creates=creates, helm=helm, kubectl=kubectl)
+
+    def _still_the_plan(self, plan: Plan, tools: Tools) -> Plan:
+        """``plan``, given to :meth:`apply` (:meth:`destroy`), with each release stopped whose
+        change would do now what ``plan`` did not show.
+
+        Between a program's ``plan()`` and its ``apply(plan)`` someone may install a release
+        the plan creates, upgrade, roll back or uninstall one it upgrades: carrying the plan
+        out would then upgrade a release installed by hand, or install afresh one the plan
+        upgrades. The same releases are planned again now, under the run's lock and with its
+        tools (nothing rendered again), and each difference
+        (:func:`~firestream_core.deploy.saved.unseen_changes`: helm's revision or status, the
+        action, a destructive step more, a namespace to create) becomes a problem of that
+        release: the run stops it before any change of it, and skips what depends on it.
+        """
+        from firestream_core.deploy.saved import unseen_changes
+
+        _, helm, kubectl = tools
+        # the same releases; a destroy plan was checked for stranded dependents when it was made
+        fresh = self.plan([c.name for c in plan.releases] if plan.targets else None, destroy=plan.destroy,
+                          helm=helm, kubectl=kubectl, force=True)
+        unseen = unseen_changes(plan, fresh)
+        if not unseen:
+            return plan
+        hint = "nothing of it was changed; make and review a new plan"
+        return attrs.evolve(plan, releases=tuple(
+            c if c.name not in unseen else attrs.evolve(
+                c, reasons=("refused: changed since the plan was made", *c.reasons),
+                problems=(*c.problems, f"{unseen[c.name]}; {hint}"))
+            for c in plan.releases))
 
     def _check_plan_releases(self, plan: Plan) -> None:
         """Refuse a plan naming a release this project does not define, before anything runs.

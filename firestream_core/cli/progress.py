@@ -124,6 +124,12 @@ def _paint_rows(table: str, keys: Sequence[str], color: bool) -> str:
     return "\n".join(lines)
 
 
+STEPS_HEADING = "Steps to review, in the order they run (a step may delete or overwrite):"
+"""The heading of the steps changes take beyond their action (``Change.destructive``): not all
+destroy something (a chart type's CRDs or cluster applied, a note on an upgrade), some do (an
+uninstall, a ``kubectl delete pvc``): it says what every line under it is."""
+
+
 def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> str:
     """The plan for people: one line per release, then the summary line.
 
@@ -141,9 +147,11 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
 
         Plan: 1 to create, 1 to upgrade.
 
-    A change that takes destructive steps (a breaking version's pre-upgrade
-    commands, secrets hidden, and its uninstall) lists them under the table,
-    ``! release: step``, in the order they run. A release a plugin refuses to
+    The steps a change takes beyond its action (``Change.destructive``: a breaking version's
+    pre-upgrade commands, secrets hidden, and its uninstall; the CRDs an uninstall deletes; a
+    chart type's own steps, such as its CRDs applied before helm or a Secret set, and its notes
+    on them) are listed under the table, under ``Steps to review, ...:``, ``! release: step``, in
+    the order they run: not every one deletes something, so the heading does not say they do. A release a plugin refuses to
     deploy as configured (``Change.problems``) is listed under ``Refused:``, one plan could not
     render for a reason not the chart's (the cluster) under ``Not rendered before apply``, and a
     release the state records and helm runs that the config no longer names
@@ -169,7 +177,7 @@ def format_plan(plan: Plan, *, show_noop: bool = True, color: bool = False) -> s
         table = lines + "\n" + table
     steps = [(c.name, line) for c in plan.releases if c.is_change for line in c.destructive]
     if steps:
-        table += "\nDestructive steps:\n" + "".join(f"  ! {name}: {line}\n" for name, line in steps)
+        table += f"\n{STEPS_HEADING}\n" + "".join(f"  ! {name}: {line}\n" for name, line in steps)
     refused = [(c.name, p.removeprefix(f"release '{c.name}': ")) for c in shown if c.is_change
                for p in c.problems]
     if refused:

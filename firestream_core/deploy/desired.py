@@ -436,7 +436,7 @@ class DesiredState:
     :ivar notes: what plugins said about the values (``context.note``), plan reasons.
     :ivar problems: why the release cannot be deployed as configured (``context.refuse``).
     :ivar steps: what the chart type's ``exec`` does besides helm when the release changes
-        (``context.exec_step``), listed by the plan under the destructive steps of a change.
+        (``context.exec_step``), listed by the plan under the steps to review of a change.
     :ivar out_of_date: why the cluster does not hold the config in something only a plugin
         keeps (``context.out_of_date``): the plan upgrades an installed release for them.
     :ivar creates_namespace: a plugin said its ``pre_exec`` creates the release's namespace

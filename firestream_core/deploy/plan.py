@@ -570,6 +570,10 @@ NOT_DEPLOYED_FORGOTTEN = "not deployed; its state entry is removed"
 records: the run removes the entry (``Change.record_state``), or ``status`` says it was applied."""
 
 
+SKIP_KEPT = "action is skip: destroy leaves it as it stands (set action = \"deploy\" to let destroy remove it)"
+"""The reason of a release whose ``action`` is ``skip`` in a destroy plan: destroy does not uninstall it."""
+
+
 def _destroy_or_skip(
     chart: HelmChart, installed: InstalledRelease | None, destroy: bool, base: dict[str, Any],
     recorded: bool = False,
@@ -577,6 +581,8 @@ def _destroy_or_skip(
     """The change of a release that is destroyed or skipped, None for a deploy."""
     info = chart.chart_info
     live = installed is not None and installed.status != "uninstalled"
+    if destroy and info.action is HelmAction.SKIP and live:  # skip: left as it stands, by destroy too
+        return Change(action="no-op", reasons=(SKIP_KEPT,), **base)
     if destroy or info.action is HelmAction.DESTROY:
         if not live:
             if recorded:

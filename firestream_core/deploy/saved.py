@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
 
 __all__ = ["FORMAT", "PLAN_KEY", "SavedPlan", "apply_command", "check_saved", "check_target", "check_unchanged",
-           "keyed_digest", "plan_key", "read_saved", "saved_plan", "write_saved"]
+           "keyed_digest", "plan_key", "read_saved", "saved_plan", "unseen_changes", "write_saved"]
 
 FORMAT = "firestream-plan/4"
 """The ``format`` field of a saved plan file (2: the environment, cluster and overrides recorded;
@@ -430,7 +430,7 @@ def _release_problem(saved: SavedRelease, now: SavedRelease, since: str = "saved
     if saved.desired_digest != now.desired_digest:
         return f"{where}: its desired state changed since the plan was {since} (config, values, options or chart)"
     if saved.action != now.action:
-        return f"{where}: the plan now says {now.action}, the {since} plan {saved.action}"
+        return f"{where}: the plan now says {now.action}, the {'earlier' if since == 'made' else since} plan {saved.action}"
     if saved.destructive != now.destructive:
         added = [s for s in now.destructive if s not in saved.destructive]
         gone = [s for s in saved.destructive if s not in now.destructive]
@@ -480,6 +480,50 @@ def check_unchanged(shown: Plan, fresh: Plan, *, command: str = "apply") -> None
                 f"refusing to {command} the plan shown: ",
                 f"run 'firestream {command}' again to see the plan as things are now", _namespaces(shown),
                 extra=turned)
+
+
+def unseen_changes(made: Plan, fresh: Plan) -> dict[str, str]:
+    """Per release ``made`` changes, why carrying it out now would do what ``made`` did not show:
+    ``fresh``, the same releases planned again now, saw another helm revision or status (a
+    release installed, upgraded, rolled back or uninstalled by hand since), decides another
+    action, or takes a destructive step ``made`` did not show; or a namespace ``fresh`` creates that ``made``
+    did not (deleted since). What ``Project.apply(plan)`` checks of a plan a program made
+    earlier; a run stops each release named before any change of it. Its desired state is
+    not compared here: the run compares it release by release as it deploys it (its files,
+    its chart), and deploys the values and the version the plan computed.
+
+    >>> from firestream_core.deploy.plan import Change, Plan
+    >>> from firestream_core.model import InstalledRelease
+    >>> made = Plan(releases=(Change("web", "apps", "generic", "create"),), deps={"web": ()})
+    >>> seen = InstalledRelease("web", "apps", revision=1, status="deployed", chart="app-1.0.0")
+    >>> now = Plan(releases=(Change("web", "apps", "generic", "upgrade", installed=seen),), deps={"web": ()})
+    >>> unseen_changes(made, made)
+    {}
+    >>> unseen_changes(made, now)["web"]
+    "release 'web': the cluster changed since the plan was made (the plan saw not installed, now revision 1 (deployed))"
+    """
+    now = {c.name: c for c in fresh.releases}
+    created = {ns for ns, _ in _namespaces(made)}
+    out: dict[str, str] = {}
+    for change in made.changes:
+        current = now.get(change.name)
+        if current is None:
+            continue  # not the project's: refused before (Project._check_plan_releases)
+        was, is_ = _saved_release(change), _saved_release(current)
+        same: dict[str, Any] = {"namespace": was.namespace, "desired_digest": was.desired_digest}
+        if change.reason.startswith("drift repair:"):  # the plan turned a no-op into an upgrade
+            same["action"] = was.action
+        if set(is_.destructive) <= set(was.destructive):  # a step more is unseen; one fewer (the CRDs
+            same["destructive"] = was.destructive       # a rendered plan found) is not done unseen
+        problem = _release_problem(was, attrs.evolve(is_, **same), "made")
+        if problem:
+            out[change.name] = problem
+    for ns, releases in _namespaces(fresh):
+        for name, _ in releases:
+            if ns not in created and name not in out and name in made:
+                out[name] = (f"release '{name}': the plan now creates its namespace '{ns}', "
+                             "the earlier plan did not (deleted since)")
+    return out
 
 
 def _namespace_problems(

@@ -55,9 +55,24 @@ def test_format_plan_lists_destructive_steps_under_the_table() -> None:
     plan = Plan(releases=(Change("db", "default", "generic", "reinstall", ("breaking version 2.0.0: ...",),
                                  destructive=steps),), deps={"db": ()})
     text = format_plan(plan)
-    assert "Destructive steps:\n  ! db: run: kubectl delete pvc data --namespace db\n" in text
+    assert (f"{STEPS}\n  ! db: run: kubectl delete pvc data --namespace db\n") in text
     assert "  ! db: uninstall release 'db', then install it afresh (helm history restarts)\n" in text
-    assert "Destructive steps" not in format_plan(_plan())
+    assert "Steps to review" not in format_plan(_plan())
+
+
+STEPS = "Steps to review, in the order they run (a step may delete or overwrite):"
+
+
+def test_the_steps_heading_is_true_of_a_step_that_destroys_nothing() -> None:
+    """A chart type's own step (exec_step: its cluster applied after helm) is no destructive step:
+    the plan listed it under "Destructive steps:", a heading untrue of it."""
+    line = ("post_exec: apply Kafka cluster 'events' and node pool 'events-nodes' (3 nodes, a 10Gi volume each) "
+            "in namespace 'kafka' and wait until it is Ready")
+    plan = Plan(releases=(Change("kafka", "kafka", "kafka", "create", ("not deployed",), destructive=(line,)),),
+                deps={"kafka": ()})
+    text = format_plan(plan)
+    assert f"{STEPS}\n  ! kafka: {line}\n" in text
+    assert "Destructive" not in text
 
 
 def test_summary_table_has_release_action_result_duration() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 
-from firestream_core.deploy.plan import make_plan
+from firestream_core.deploy.plan import Change, NamespaceToCreate, Plan, make_plan
 from firestream_core.deploy.saved import (
     FORMAT,
     SavedPlan,
@@ -16,6 +17,7 @@ from firestream_core.deploy.saved import (
     check_target,
     read_saved,
     saved_plan,
+    unseen_changes,
     write_saved,
 )
 from firestream_core.errors import FirestreamError, PlanMismatchError
@@ -259,3 +261,32 @@ def test_a_plan_file_is_never_written_over_a_file_the_project_reads(tmp_path: Pa
         assert Path(target).read_text() == before
     project.save_plan(plan, "../a.plan")  # any other file
     assert read_saved(tmp_path / "a.plan").releases[0].name == "a"
+
+
+def test_unseen_changes_name_what_a_plan_given_to_apply_did_not_show() -> None:
+    """Project.apply(plan): a release the plan changes is stopped when, planned again now, helm's
+    revision, the action, a destructive step more or a namespace to create differ; not for what
+    the run checks itself (its desired state) nor for what the plan added (a drift repair, a step
+    a rendered plan found)."""
+    seen = InstalledRelease("web", "apps", 2, "deployed", "app-1.0.0")
+    made = Plan((Change("web", "apps", "generic", "upgrade", installed=seen, desired_digest="d1",
+                        destructive=("delete CRD x",)),
+                 Change("db", "apps", "generic", "upgrade", ("drift repair: 1 changed object(s)",), installed=seen),
+                 Change("api", "apps", "generic", "create"),
+                 Change("old", "apps", "generic", "no-op")))
+    same = attrs.evolve(made, releases=(
+        attrs.evolve(made["web"], desired_digest="d2", destructive=()),  # edited files: the run's check
+        attrs.evolve(made["db"], action="no-op", reasons=("matches",)),
+        made["api"], attrs.evolve(made["old"], action="upgrade")))  # a no-op the plan leaves alone
+    assert unseen_changes(made, same) == {}
+    moved = attrs.evolve(made, releases=(
+        attrs.evolve(made["web"], installed=attrs.evolve(seen, revision=3)),
+        attrs.evolve(made["db"], destructive=("uninstall release 'db'",)),
+        made["api"], made["old"]), namespaces_to_create=(NamespaceToCreate("apps", (("api", "helm"),)),))
+    assert unseen_changes(made, moved) == {
+        "web": "release 'web': the cluster changed since the plan was made (the plan saw revision 2 (deployed), "
+               "now revision 3 (deployed))",
+        "db": "release 'db': its upgrade's destructive steps changed since the plan was made "
+              "(now also: uninstall release 'db')",
+        "api": "release 'api': the plan now creates its namespace 'apps', the earlier plan did not (deleted since)",
+    }

@@ -127,6 +127,33 @@ def test_skipped_release_satisfies_dependents_only_when_deployed(env, fake_helm)
     assert [c.release for c in fake_helm.call_log("upgrade")] == ["app"]
 
 
+def test_destroy_leaves_a_skipped_release_as_it_stands_and_its_plan_says_so(env, fake_helm, capsys):
+    """``action = "skip"`` leaves a release as it stands: destroy (of the whole project, or with the
+    release among its dependents) used to plan it 'destroy requested' and uninstall it."""
+    env.write(block("base"), block("app", ("base",)), block("web"))
+    assert env.load().apply().ok
+    env.write(block("base"), block("app", ("base",), extra='action = "skip"\n'), block("web"))
+    plan = env.load().plan(destroy=True)
+    assert [(c.name, c.action) for c in plan.releases] == [("web", "destroy"), ("app", "no-op"),
+                                                           ("base", "destroy")]
+    assert plan["app"].reasons == ('action is skip: destroy leaves it as it stands (set action = "deploy" '
+                                   'to let destroy remove it)',)
+    assert main(["destroy", "--dry-run", "-f", str(env.path), *env.flags]) == 0
+    out = capsys.readouterr().out
+    assert "app" in out and "action is skip: destroy leaves it as it stands" in out
+    result = env.load().destroy()
+    assert result.ok and [n for n, o in result.releases.items() if o.action == "destroy"] == ["web", "base"]
+    assert [r["name"] for r in fake_helm.releases()] == ["app"]
+    assert sorted(c.release for c in fake_helm.call_log("uninstall")) == ["base", "web"]
+    # a target whose dependents go too: the skipped one stays
+    env.write(block("base"), block("app", ("base",)))
+    assert env.load().apply().ok
+    env.write(block("base"), block("app", ("base",), extra='action = "skip"\n'))
+    gone = env.load().destroy(targets=["base"], include_deps=True)
+    assert gone.ok and [(n, o.action) for n, o in gone.releases.items()] == [("app", "no-op"), ("base", "destroy")]
+    assert [r["name"] for r in fake_helm.releases()] == ["app"]
+
+
 # -- helm calls ----------------------------------------------------------------------------------
 
 

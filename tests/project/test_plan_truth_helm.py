@@ -132,7 +132,13 @@ def test_exec_refuses_a_destructive_step_the_plan_did_not_contain(tmp_path, kube
     plan = project.plan()
     assert plan["db"].action == "reinstall"
     hidden = attrs.evolve(plan["db"], action="upgrade", breaking=None, destructive=())
-    result = project.apply(attrs.evolve(plan, releases=(hidden,)))
+    doctored = attrs.evolve(plan, releases=(hidden,))
+    # planned again under the lock, the release is stopped before its lifecycle starts
+    first = project.apply(doctored).releases["db"]
+    assert first.stage_failed == "check_prerequisites"
+    assert "the plan now says reinstall, the earlier plan upgrade" in first.reason
+    # carried out as it is, exec's own guard refuses the step
+    result = project.apply(doctored, replan=False)
     outcome = result.releases["db"]
     assert not result.ok and outcome.stage_failed == "exec"
     assert "release 'db': exec would take 'breaking version 0.2.0: reinstall" in outcome.reason
@@ -734,3 +740,85 @@ def test_removing_the_last_value_removes_it_from_the_release(tmp_path, kube, cha
     assert not held  # helm prints null or {} for no values
     manifest = kube.run([helm_bin, "get", "manifest", "db", "-n", kube.namespace]).stdout
     assert "hello from tiny-app" in manifest and "changed" not in manifest
+
+
+def two_releases(folder: Path, kube, chart_repo, *, message: str) -> Path:
+    return write_config(folder, f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [defaults]
+        timeout = "60s"
+
+    """ + release_blocks([("db", [], {"message": message}), ("web", [], {"message": message})],
+                         chart="tiny-app", repository=chart_repo.name, namespace=kube.namespace,
+                         version="0.1.0"))
+
+
+def test_library_apply_stops_a_create_installed_by_hand_since_the_plan(tmp_path, kube, chart_repo, helm_bin,
+                                                                         no_log_redactors):
+    """project.plan(), then someone installs a release the plan creates, then project.apply(plan):
+    that release is stopped before any change, its reason naming what changed; the other one is
+    created as planned (the library used to upgrade the release installed by hand, unseen)."""
+    path = two_releases(tmp_path / "p", kube, chart_repo, message="one")
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    assert [(c.name, c.action) for c in plan.releases] == [("db", "create"), ("web", "create")]
+    kube.run([helm_bin, "install", "web", str(chart_repo.tgz("tiny-app", "0.1.0")), "-n", kube.namespace,
+              "--create-namespace"])
+    result = project.apply(plan)
+    web = result.releases["web"]
+    assert (web.result, web.stage_failed) == ("failed", "check_prerequisites")
+    assert ("release 'web' failed at check_prerequisites: the cluster changed since the plan was made (the plan saw not installed, "
+            "now revision 1 (deployed)); nothing of it was changed") in web.reason
+    assert result.releases["db"].ok
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]  # not upgraded
+    assert history(kube, helm_bin, "db") == [(1, "tiny-app-0.1.0")]
+    # a plan made now shows the upgrade, and is carried out
+    again = project.plan()
+    assert again["web"].action == "upgrade"
+    assert project.apply(again).ok
+    assert [r for r, _ in history(kube, helm_bin, "web")] == [1, 2]
+
+
+def test_library_apply_and_destroy_stop_a_release_changed_by_hand_since_the_plan(
+        tmp_path, kube, chart_repo, helm_bin, no_log_redactors):
+    """An upgrade planned, its release uninstalled by hand before apply: stopped (apply would have
+    installed it afresh, which the plan did not show), and what depends on it skipped; a destroy
+    plan of a release upgraded by hand since is stopped too."""
+    folder = tmp_path / "p"
+    blocks = release_blocks([("db", [], {"message": "one"}), ("web", ["db"], {"message": "one"})],
+                            chart="tiny-app", repository=chart_repo.name, namespace=kube.namespace,
+                            version="0.1.0")
+    head = f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [defaults]
+        timeout = "60s"
+
+    """
+    path = write_config(folder, head + blocks)
+    assert load(path, kube, helm_bin).apply().ok
+    path = write_config(folder, head + blocks.replace('"one"', '"two"'))
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    assert [(c.name, c.action) for c in plan.releases] == [("db", "upgrade"), ("web", "upgrade")]
+    kube.run([helm_bin, "uninstall", "db", "-n", kube.namespace])
+    result = project.apply(plan)
+    db = result.releases["db"]
+    assert (db.result, db.stage_failed) == ("failed", "check_prerequisites")
+    assert ("release 'db' failed at check_prerequisites: the cluster changed since the plan was made (the plan saw revision 1 (deployed), "
+            "now not installed)") in db.reason
+    assert result.releases["web"].result == "skipped"
+    assert "db" not in {r.name for r in kube.helm(helm_bin).list_releases() if r.namespace == kube.namespace}
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]
+
+    gone = project.plan(["web"], destroy=True)
+    kube.run([helm_bin, "upgrade", "web", str(chart_repo.tgz("tiny-app", "0.2.0")), "-n", kube.namespace])
+    result = project.destroy(plan=gone)
+    web = result.releases["web"]
+    assert web.result == "failed"
+    assert ("release 'web' failed at check_prerequisites: the cluster changed since the plan was made (the plan saw revision 1 (deployed), "
+            "now revision 2 (deployed))") in web.reason
+    assert history(kube, helm_bin, "web")[-1] == (2, "tiny-app-0.2.0")  # still installed

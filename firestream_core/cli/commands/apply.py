@@ -182,7 +182,7 @@ def record_only(args: argparse.Namespace, project: Any, plan: Any) -> None:
     if not plan.to_record or args.dry_run:
         return
     run = project.destroy if plan.destroy else project.apply
-    result = run(plan=plan, concurrency=args.concurrency, fail_fast=args.fail_fast)
+    result = run(plan=plan, concurrency=args.concurrency, fail_fast=args.fail_fast, replan=False)
     if result.state_error is not None:
         raise result.state_error
     print(recorded_lines(plan), end="")
@@ -206,6 +206,7 @@ def execute(args: argparse.Namespace, project: Any, plan: Any, *, destroy: bool)
         "concurrency": args.concurrency,
         "fail_fast": args.fail_fast,
         "dry_run": args.dry_run,
+        "replan": False,  # made under this lock a moment ago, checked again after the prompt
     }
     with LiveProgress(plan, sys.stderr, quiet=bool(args.quiet)) as progress:
         if destroy:

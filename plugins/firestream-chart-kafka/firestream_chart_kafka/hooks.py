@@ -320,6 +320,7 @@ def contribute_values(chart: HelmChart, context: DeployContext) -> dict[str, Any
     if cluster_line:  # post_exec applies the cluster on every deploy: the plan says so
         context.exec_step(cluster_line)
     cluster_out_of_date(chart, context)
+    clusters_left(chart, context)
     installed = current_release(chart, context)
     if installed is None or not info.version or installed.chart_version in ("", info.version):
         return None
@@ -360,6 +361,40 @@ def cluster_out_of_date(chart: HelmChart, context: DeployContext) -> None:
     if gone:
         context.out_of_date(f"{' and '.join(gone)} (namespace '{ns}') missing: post_exec creates "
                             f"{'them' if len(gone) > 1 else 'it'}")
+
+
+def clusters_left(chart: HelmChart, context: DeployContext) -> None:
+    """A Kafka cluster an earlier deploy's ``post_exec`` applied that ``kafka_cluster`` no longer
+    names (removed, or renamed) is left running by apply, and by destroy, which deletes only
+    the configured one: the plan says so (``context.note``), naming it. Read for an installed
+    release only: the ``Kafka`` objects of the release's namespace labelled as this release's
+    (``app.kubernetes.io/instance``, managed by firestream), one ``kubectl get``; a read that
+    fails is a note too.
+    """
+    from firestream_core.errors import first_line
+    from firestream_core.plugin import FirestreamError
+
+    from .cluster import KIND, POOL_KIND
+
+    installed = context.installed
+    if context.offline or context.kubectl is None or installed is None or installed.status == "uninstalled":
+        return
+    info = chart.chart_info
+    ns = info.namespace_name
+    wanted = options_of(chart).kafka_cluster
+    try:
+        found = context.kubectl.get(KIND, namespace=ns, selector="app.kubernetes.io/managed-by=firestream,"
+                                                                   f"app.kubernetes.io/instance={info.name}")
+    except FirestreamError as exc:
+        context.note(f"the Kafka clusters an earlier deploy made could not be read ({first_line(exc)})")
+        return
+    names = sorted(str((item.get("metadata") or {}).get("name", "")) for item in (found or {}).get("items") or ())
+    left = [n for n in names if n and (wanted is None or n != wanted.name)]
+    for name in left:
+        now = "no longer in kafka_cluster" if wanted is None else f"kafka_cluster now names '{wanted.name}'"
+        context.note(f"Kafka cluster '{name}' and its node pool '{name}-nodes' (namespace '{ns}'), applied by an "
+                     f"earlier deploy, are left running ({now}): neither apply nor destroy deletes them; "
+                     f"'kubectl delete {KIND}/{name} {POOL_KIND}/{name}-nodes -n {ns}' does")
 
 
 @hookimpl

@@ -91,6 +91,20 @@ def test_install_noop_drift_and_destroy_with_a_cluster(
     assert kube.kubectl().get(KIND, "events", namespace=kube.namespace) is not None
     assert project(kube, helm_bin, deploy_chart_repo, tmp_path, body).plan()["kafka"].action == "no-op"
 
+    # kafka_cluster removed from the config: the cluster post_exec applied stays, and the plan says so
+    plain = body.replace('kafka_cluster = { name = "events", replicas = 1 }\n', "")
+    change = project(kube, helm_bin, deploy_chart_repo, tmp_path, plain).plan()["kafka"]
+    left = (f"Kafka cluster 'events' and its node pool 'events-nodes' (namespace '{kube.namespace}'), applied by "
+            "an earlier deploy, are left running (no longer in kafka_cluster): neither apply nor destroy deletes "
+            f"them; 'kubectl delete {KIND}/events kafkanodepools.kafka.strimzi.io/events-nodes -n {kube.namespace}'"
+            " does")
+    assert change.action == "upgrade" and left in change.reasons, change.reasons
+    assert left in format_plan(project(kube, helm_bin, deploy_chart_repo, tmp_path, plain).plan())
+    renamed = project(kube, helm_bin, deploy_chart_repo, tmp_path, body.replace('"events"', '"logs"')).plan()
+    assert any(r.startswith("Kafka cluster 'events' and its node pool 'events-nodes'") and
+               "(kafka_cluster now names 'logs')" in r for r in renamed["kafka"].reasons), renamed["kafka"].reasons
+    assert not any("left running" in r for r in again.plan()["kafka"].reasons)
+
     gone = again.destroy()
     assert gone.ok, gone.to_dict()
     assert kube.kubectl().get(KIND, "events", namespace=kube.namespace) is None

@@ -555,7 +555,7 @@ def test_the_plan_refuses_a_postgresql_major_upgrade_and_shows_the_chosen_reinst
     assert any(f"kubectl delete pvc --namespace {kube.namespace} --selector app.kubernetes.io/instance=db"
                in step for step in plan["db"].destructive), plan["db"].destructive
     code, out, _ = _plan_cli(path, kube, helm_bin, capsys, monkeypatch)
-    assert code == 0 and "Destructive steps:" in out
+    assert code == 0 and "Steps to review, in the order they run (a step may delete or overwrite):" in out
     result = project.apply(plan)
     assert result.ok, result.to_dict()
     history = kube.run([str(helm_bin), "history", "db", "-n", kube.namespace, "-o", "json"])

@@ -122,12 +122,12 @@ def test_install_no_op_drift_clean_destroy_keeps_crds(
     config = folder / "firestream.toml"
     config.write_text(config.read_text() + "delete_crds = true\n", encoding="utf-8")
     shown = ok(firestream(kube, helm_bin, folder, "destroy", "--dry-run", "--yes"))
-    assert (f"Destructive steps:\n  ! {RELEASE}: delete the monitoring.coreos.com CRDs (delete_crds = true), "
+    assert (f"Steps to review, in the order they run (a step may delete or overwrite):\n  ! {RELEASE}: delete the monitoring.coreos.com CRDs (delete_crds = true), "
             "and every object of their kinds in every namespace\n") in shown, shown
     assert crd_uids(kube) == crds
     config.write_text(config.read_text().replace("delete_crds = true\n", ""), encoding="utf-8")
     gone = ok(firestream(kube, helm_bin, folder, "destroy", "--yes"))
-    assert "Destructive steps" not in gone, gone
+    assert "Steps to review" not in gone, gone
     assert kube.run(["helm", "list", "-n", kube.namespace, "-q"]).stdout.strip() == ""
     for name in KUBE_SYSTEM_SERVICES:
         assert kube.kubectl().get("service", name, namespace="kube-system") is None, name
@@ -315,7 +315,7 @@ def test_destroy_deletes_the_operators_kubelet_service_the_plan_names(
             "the uninstall: the operator's kubelet Service (app.kubernetes.io/managed-by=prometheus-operator), "
             "which helm's uninstall leaves")
     shown = ok(firestream(kube, helm_bin, folder, "destroy", "--dry-run", "--yes"))
-    assert f"Destructive steps:\n  ! {RELEASE}: {line}\n" in shown, shown
+    assert f"Steps to review, in the order they run (a step may delete or overwrite):\n  ! {RELEASE}: {line}\n" in shown, shown
     assert kubelet_objects(kube, name) == every  # a dry run deletes nothing
 
     gone = ok(firestream(kube, helm_bin, folder, "destroy", "--yes"))
