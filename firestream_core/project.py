@@ -1498,8 +1498,8 @@ class Project:
                            flags: Iterable[str] = ()) -> None:
         """Refuse, before any cluster call, a saved plan made for another environment, kube
         context or cluster server, or with other ``--set`` paths or ``--values`` files; and
-        one this project folder cannot check, its plan key missing
-        (:func:`~firestream_core.deploy.saved.plan_key`).
+        one this project folder cannot check, its plan key missing or not the one the plan was
+        made with (:func:`~firestream_core.deploy.saved.plan_key`, ``check_key``).
 
         :param plan_file: the plan's file, for the command the hint names.
         :param flags: options the hint's command starts with (``-f``, ``--kubeconfig``).
@@ -1514,7 +1514,7 @@ class Project:
             project = Project.load("firestream.toml", environment=saved.environment)
             project.check_saved_target(saved, "prod.plan")   # before taking the lock
         """
-        from firestream_core.deploy.saved import apply_command, check_target, plan_key
+        from firestream_core.deploy.saved import apply_command, check_key, check_target, plan_key
 
         here = self.cluster_identity()
         extra = list(flags)
@@ -1529,7 +1529,7 @@ class Project:
         check_target(saved, environment=self.config.environment, cluster=here, set_keys=self.set_keys,
                      values_files=self._values_files_relative(),
                      command=apply_command(saved, plan_file, flags=extra, values_files=shown))
-        plan_key(self.project_dir, create=False)
+        check_key(saved, plan_key(self.project_dir, create=False), os.fspath(plan_file))
 
     def saved_plan(self, path: str | os.PathLike[str] | SavedPlan) -> Plan:
         """The plan a ``plan --out`` file saved, made again now and checked against it.

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
 
 __all__ = ["FORMAT", "PLAN_KEY", "SavedPlan", "apply_command", "check_saved", "check_target", "check_unchanged",
-           "keyed_digest", "plan_key", "read_saved", "saved_plan", "unseen_changes", "write_saved"]
+           "PLAN_KEY_ENV", "check_key", "key_id", "keyed_digest", "plan_key", "read_saved", "saved_plan", "unseen_changes", "write_saved"]
 
 FORMAT = "firestream-plan/4"
 """The ``format`` field of a saved plan file (2: the environment, cluster and overrides recorded;
@@ -66,6 +66,9 @@ _MISSING = {1: "the environment, kube context and overrides it was made for",
 
 PLAN_KEY = "plan.key"
 """The project's plan key, in its ``.firestream`` folder beside the state (mode 0600)."""
+
+PLAN_KEY_ENV = "FIRESTREAM_PLAN_KEY"
+"""The plan key given in the environment (hex), instead of the file: a CI job's secret."""
 
 _PREFIX = "firestream-plan/"
 
@@ -110,6 +113,8 @@ class SavedPlan:
     values_files: tuple[str, ...] = ()
     namespaces: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     """``(namespace, ((release, created_by), ...))`` of each namespace the plan creates."""
+    key_id: str | None = None
+    """Which plan key the digests were keyed with (:func:`key_id`; tells a wrong key from a change)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +129,7 @@ class SavedPlan:
             "releases": [r.to_dict() for r in self.releases],
             "namespaces_to_create": [{"namespace": ns, "releases": [{"release": r, "created_by": by} for r, by in rs]}
                                      for ns, rs in self.namespaces],
+            "key_id": self.key_id,
         }
 
 
@@ -147,16 +153,44 @@ def keyed_digest(key: bytes | None, digest: str | None) -> str | None:
     return "hmac-sha256:" + hmac.new(key, digest.encode(), sha256).hexdigest()
 
 
-def plan_key(project_dir: str | os.PathLike[str], *, create: bool) -> bytes:
-    """The project's plan key, ``.firestream/plan.key`` (32 random bytes, hex, mode 0600): what a
-    saved plan's digests are keyed with (:func:`keyed_digest`). ``create``: made when missing
-    (``plan --out``); else a missing key is refused, naming the file (``apply PLAN``).
+def key_id(key: bytes) -> str:
+    """What a saved plan records of the key its digests were keyed with: enough to tell that
+    another key is given (a plan made in another folder), nothing of the key itself.
+
+    >>> key_id(b"k" * 32) == key_id(b"k" * 32) != key_id(b"j" * 32)
+    True
+    """
+    return str(keyed_digest(key, "firestream-plan-key"))[:len("hmac-sha256:") + 16]
+
+
+def _key_from_hex(text: str, where: str, hint: str) -> bytes:
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise FirestreamError(f"{where}: not a plan key (hex, at least 16 bytes)", hint=hint)
+    return key
+
+
+def plan_key(project_dir: str | os.PathLike[str], *, create: bool,
+             environ: Mapping[str, str] | None = None) -> bytes:
+    """The project's plan key: what a saved plan's digests are keyed with (:func:`keyed_digest`).
+
+    ``$FIRESTREAM_PLAN_KEY`` (hex) when set (a CI job's secret; no child sees it: it is not
+    on the child environment's allow-list), else ``.firestream/plan.key`` (32 random bytes,
+    hex, mode 0600). ``create``: the file is made when missing (``plan --out``); else a
+    missing key is refused, naming the file (``apply PLAN``).
 
     :raises FirestreamError: the key is missing (and not to be made), unreadable or not a key.
     """
     from firestream_core.state.lock import STATE_DIR, make_state_dir
     from firestream_core.tools.readfile import LOCK_FILE_LIMIT, UnreadableFile, read_bounded
 
+    given = (os.environ if environ is None else environ).get(PLAN_KEY_ENV, "")
+    if given.strip():
+        return _key_from_hex(given, f"${PLAN_KEY_ENV}",
+                             "give the hex of .firestream/plan.key, or unset it to use that file")
     folder = Path(project_dir) / STATE_DIR
     path = folder / PLAN_KEY
     if create and not path.exists():
@@ -184,16 +218,24 @@ def plan_key(project_dir: str | os.PathLike[str], *, create: bool) -> bytes:
                 f"cannot check the saved plan: the project's plan key {path} is missing",
                 hint="a saved plan is checked with the key of the project folder it was made in: copy "
                      f"{STATE_DIR}/{PLAN_KEY} from there (mode 0600; keep it apart from the plan, as a CI "
-                     "secret), or make and review a new plan here ('firestream plan --out FILE')") from None
+                     f"secret, or give its hex as ${PLAN_KEY_ENV}), or make and review a new plan here "
+                     "('firestream plan --out FILE')") from None
         raise FirestreamError(f"cannot read the plan key {path} ({exc.reason})") from None
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
-    if len(key) < 16:
-        raise FirestreamError(f"{path}: not a plan key (hex, 32 bytes)",
-                              hint="move it aside: 'firestream plan --out FILE' makes a new one")
-    return key
+    return _key_from_hex(text, str(path), "move it aside: 'firestream plan --out FILE' makes a new one")
+
+
+def check_key(saved: SavedPlan, key: bytes, name: str) -> None:
+    """Refuse ``key`` when ``saved`` was keyed with another one (a plan made in another project
+    folder, or a copied key of another project): its digests could only all differ.
+
+    :raises FirestreamError: naming the plan file and where the key was looked for.
+    """
+    if saved.key_id is not None and saved.key_id != key_id(key):
+        raise FirestreamError(
+            f"{name}: the saved plan was made with another plan key than this project's "
+            f"({PLAN_KEY_ENV} or .firestream/{PLAN_KEY}): it cannot be checked here; nothing was applied",
+            hint=f"give the key of the project folder the plan was made in (${PLAN_KEY_ENV}, or copy its "
+                 f".firestream/{PLAN_KEY}), or make and review a new plan here ('firestream plan --out FILE')")
 
 
 def _saved_release(change: Change, key: bytes | None = None) -> SavedRelease:
@@ -231,6 +273,7 @@ def saved_plan(
         include_deps=include_deps,
         destroy=plan.destroy,
         releases=tuple(_saved_release(c, key) for c in plan.releases),
+        key_id=None if key is None else key_id(key),
         environment=environment,
         cluster=cluster or ClusterIdentity(None, None),
         set_keys=tuple(set_keys),
@@ -316,10 +359,14 @@ def read_saved(path: str | os.PathLike[str]) -> SavedPlan:
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise _problem(name, f"'namespaces_to_create' lacks {exc}") from None
+    key = data.get("key_id")
+    if key is not None and not isinstance(key, str):
+        raise _problem(name, "'key_id' must be a string or null")
     return SavedPlan(config=str(data.get("config", "")), targets=tuple(data.get("targets") or ()),
                      include_deps=bool(data.get("include_deps")), destroy=bool(data.get("destroy")),
                      releases=releases, environment=environment, cluster=ClusterIdentity(context, server),
-                     set_keys=tuple(set_keys), values_files=tuple(values_files), namespaces=namespaces)
+                     set_keys=tuple(set_keys), values_files=tuple(values_files), namespaces=namespaces,
+                     key_id=key)
 
 
 def _check_format(name: str, fmt: object) -> None:

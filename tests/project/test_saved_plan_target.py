@@ -215,3 +215,48 @@ def test_a_plan_made_with_values_and_e_prints_and_takes_the_whole_command(env, f
                  "-f", str(env.dir), *env.flags]) == 0
     capsys.readouterr()
     assert len(upgrades(fake_helm)) == 1
+
+
+def test_a_plan_is_checked_with_the_key_it_was_made_with_from_the_environment_or_refused_naming_it(
+        env, fake_helm, capsys, monkeypatch):
+    """A CI job applies a plan another job made: the plan key comes from $FIRESTREAM_PLAN_KEY (no
+    file needed, none written); another project's key is refused as such before any helm call,
+    not reported as every release having changed."""
+    env.write(release("api"))
+    assert main(["plan", "--out", "ci.json", *env.flags]) == 0
+    capsys.readouterr()
+    key_file = env.dir / ".firestream" / "plan.key"
+    key = key_file.read_text().strip()
+    key_file.unlink()  # the applying job's checkout: no key file
+
+    monkeypatch.setenv("FIRESTREAM_PLAN_KEY", "ab" * 32)  # another project's key
+    fake_helm.reset_calls()
+    assert main(["apply", "--yes", "ci.json", *env.flags]) == 1
+    err = capsys.readouterr().err
+    assert "error: ci.json: the saved plan was made with another plan key than this project's" in err
+    assert "desired state" not in err and "ab" * 32 not in err
+    assert fake_helm.call_log() == []
+
+    monkeypatch.setenv("FIRESTREAM_PLAN_KEY", "not hex")
+    assert main(["apply", "--yes", "ci.json", *env.flags]) == 1
+    assert "error: $FIRESTREAM_PLAN_KEY: not a plan key (hex, at least 16 bytes)" in capsys.readouterr().err
+
+    monkeypatch.setenv("FIRESTREAM_PLAN_KEY", key)
+    assert main(["apply", "--yes", "ci.json", *env.flags]) == 0
+    capsys.readouterr()
+    assert len(upgrades(fake_helm)) == 1
+    assert not key_file.exists()  # the key from the environment: no file made
+    assert key not in json.dumps([c.argv for c in fake_helm.call_log()])  # never on a child's argv
+
+
+def test_plan_out_with_the_key_in_the_environment_keys_with_it_and_writes_no_file(env, fake_helm, capsys,
+                                                                                 monkeypatch):
+    env.write(release("api"))
+    monkeypatch.setenv("FIRESTREAM_PLAN_KEY", "cd" * 32)
+    assert main(["plan", "--out", "ci.json", *env.flags]) == 0
+    capsys.readouterr()
+    assert not (env.dir / ".firestream" / "plan.key").exists()
+    saved = json.loads((env.dir / "ci.json").read_text())
+    assert saved["key_id"].startswith("hmac-sha256:") and "cd" * 32 not in json.dumps(saved)
+    assert saved["releases"][0]["desired_digest"].startswith("hmac-sha256:")
+    assert main(["apply", "--yes", "ci.json", *env.flags]) == 0
