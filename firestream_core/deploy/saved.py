@@ -533,8 +533,9 @@ def unseen_changes(made: Plan, fresh: Plan) -> dict[str, str]:
     """Per release ``made`` changes, why carrying it out now would do what ``made`` did not show:
     ``fresh``, the same releases planned again now, saw another helm revision or status (a
     release installed, upgraded, rolled back or uninstalled by hand since), decides another
-    action, or takes a destructive step ``made`` did not show; or a namespace ``fresh`` creates that ``made``
-    did not (deleted since). What ``Project.apply(plan)`` checks of a plan a program made
+    action, or takes a destructive step ``made`` did not show; the same of a release it depends
+    on that ``made`` leaves as it is (a change runs only once those are deployed, as ``made``
+    saw them be); or a namespace ``fresh`` creates that ``made`` did not (deleted since). What ``Project.apply(plan)`` checks of a plan a program made
     earlier; a run stops each release named before any change of it. Its desired state is
     not compared here: the run compares it release by release as it deploys it (its files,
     its chart), and deploys the values and the version the plan computed.
@@ -551,11 +552,13 @@ def unseen_changes(made: Plan, fresh: Plan) -> dict[str, str]:
     """
     now = {c.name: c for c in fresh.releases}
     created = {ns for ns, _ in _namespaces(made)}
-    out: dict[str, str] = {}
-    for change in made.changes:
+    under = {c.name: _dependencies(made, c.name) for c in made.changes} if not made.destroy else {}
+    needed: set[str] = set().union(*under.values())
+    found: dict[str, str] = {}
+    for change in made.releases:
         current = now.get(change.name)
-        if current is None:
-            continue  # not the project's: refused before (Project._check_plan_releases)
+        if current is None or not (change.is_change or change.name in needed):
+            continue  # not the project's (refused before: Project._check_plan_releases), or not needed
         was, is_ = _saved_release(change), _saved_release(current)
         same: dict[str, Any] = {"namespace": was.namespace, "desired_digest": was.desired_digest}
         if change.reason.startswith("drift repair:"):  # the plan turned a no-op into an upgrade
@@ -564,13 +567,31 @@ def unseen_changes(made: Plan, fresh: Plan) -> dict[str, str]:
             same["destructive"] = was.destructive       # a rendered plan found) is not done unseen
         problem = _release_problem(was, attrs.evolve(is_, **same), "made")
         if problem:
-            out[change.name] = problem
+            found[change.name] = problem
+    out = {c.name: found[c.name] for c in made.changes if c.name in found}
+    left = {name for name in found if name not in out}  # releases made leaves as they are
+    for name, deps in under.items():
+        gone = sorted(deps & left)
+        if name not in out and gone:
+            out[name] = (f"release '{name}': its dependency '{gone[0]}' (which the plan leaves as it is): "
+                         f"{found[gone[0]].split(': ', 1)[1]}")
     for ns, releases in _namespaces(fresh):
         for name, _ in releases:
             if ns not in created and name not in out and name in made:
                 out[name] = (f"release '{name}': the plan now creates its namespace '{ns}', "
                              "the earlier plan did not (deleted since)")
     return out
+
+
+def _dependencies(made: Plan, name: str) -> set[str]:
+    """What ``name`` depends on in ``made``, however indirectly."""
+    todo, seen = list(made.deps.get(name, ())), set()
+    while todo:
+        dep = todo.pop()
+        if dep not in seen:
+            seen.add(dep)
+            todo.extend(made.deps.get(dep, ()))
+    return seen
 
 
 def _namespace_problems(

@@ -290,3 +290,24 @@ def test_unseen_changes_name_what_a_plan_given_to_apply_did_not_show() -> None:
               "(now also: uninstall release 'db')",
         "api": "release 'api': the plan now creates its namespace 'apps', the earlier plan did not (deleted since)",
     }
+
+
+def test_unseen_changes_stop_a_change_whose_unchanged_dependency_changed_since() -> None:
+    """A release the plan leaves as it is counts when a change depends on it, however indirectly:
+    the change runs only once it is deployed, as the plan saw it be. One nothing depends on does
+    not (the plan leaves it alone, and so does the run)."""
+    seen = InstalledRelease("db", "apps", 1, "deployed", "app-1.0.0")
+    made = Plan((Change("db", "apps", "generic", "no-op", installed=seen),
+                 Change("cache", "apps", "generic", "no-op", installed=attrs.evolve(seen, name="cache")),
+                 Change("api", "apps", "generic", "no-op", installed=attrs.evolve(seen, name="api")),
+                 Change("web", "apps", "generic", "upgrade", installed=attrs.evolve(seen, name="web")),
+                 Change("lone", "apps", "generic", "no-op", installed=attrs.evolve(seen, name="lone"))),
+                deps={"db": (), "cache": (), "api": ("db",), "web": ("api",), "lone": ()})
+    gone = attrs.evolve(made, releases=(
+        attrs.evolve(made["db"], action="create", installed=None), made["cache"], made["api"], made["web"],
+        attrs.evolve(made["lone"], action="create", installed=None)))
+    assert unseen_changes(made, gone) == {
+        "web": "release 'web': its dependency 'db' (which the plan leaves as it is): the cluster changed since "
+               "the plan was made (the plan saw revision 1 (deployed), now not installed)",
+    }
+    assert unseen_changes(attrs.evolve(made, destroy=True), gone) == {}  # a destroy runs dependents first

@@ -822,3 +822,41 @@ def test_library_apply_and_destroy_stop_a_release_changed_by_hand_since_the_plan
     assert ("release 'web' failed at check_prerequisites: the cluster changed since the plan was made (the plan saw revision 1 (deployed), "
             "now revision 2 (deployed))") in web.reason
     assert history(kube, helm_bin, "web")[-1] == (2, "tiny-app-0.2.0")  # still installed
+
+
+def test_library_apply_stops_a_change_whose_unchanged_dependency_was_uninstalled_since_the_plan(
+        tmp_path, kube, chart_repo, helm_bin, no_log_redactors):
+    """db and web (web depends on db) deployed; only web changes; db uninstalled by hand between
+    plan() and apply(plan): web is stopped before any change, its reason naming db (it runs only
+    once db is deployed, which the plan saw it be); db is not installed afresh either (the plan
+    left it alone)."""
+    folder = tmp_path / "p"
+    head = f"""
+        [repositories]
+        {chart_repo.name} = "{chart_repo.url}"
+
+        [defaults]
+        timeout = "60s"
+
+    """
+
+    def blocks(web_message: str) -> str:
+        return release_blocks([("db", [], {"message": "one"}), ("web", ["db"], {"message": web_message})],
+                              chart="tiny-app", repository=chart_repo.name, namespace=kube.namespace,
+                              version="0.1.0")
+
+    path = write_config(folder, head + blocks("one"))
+    assert load(path, kube, helm_bin).apply().ok
+    path = write_config(folder, head + blocks("two"))
+    project = load(path, kube, helm_bin)
+    plan = project.plan()
+    assert [(c.name, c.action) for c in plan.releases] == [("db", "no-op"), ("web", "upgrade")]
+    kube.run([helm_bin, "uninstall", "db", "-n", kube.namespace])
+    result = project.apply(plan)
+    web = result.releases["web"]
+    assert (web.result, web.stage_failed) == ("failed", "check_prerequisites")
+    assert ("release 'web' failed at check_prerequisites: its dependency 'db' (which the plan leaves as it is): "
+            "the cluster changed since the plan was made (the plan saw revision 1 (deployed), now not installed); "
+            "nothing of it was changed") in web.reason, web.reason
+    assert history(kube, helm_bin, "web") == [(1, "tiny-app-0.1.0")]  # not upgraded
+    assert "db" not in {r.name for r in kube.helm(helm_bin).list_releases() if r.namespace == kube.namespace}
