@@ -1788,7 +1788,7 @@ class Project:
                 if replan and not options.dry_run:
                     plan = self._still_the_plan(plan, tools)
             gone = getattr(held, "unchecked", None)  # a lease taken over from another host's run
-            if gone is not None and not destroy:
+            if gone is not None:
                 from firestream_core.deploy.plan import refuse_recovery_during
 
                 plan = refuse_recovery_during(plan, gone.holder, gone.acquire_time)

@@ -1266,7 +1266,7 @@ def _refuse_missing_dependencies(
 
 
 def refuse_recovery_during(plan: Plan, holder: str, since: datetime | None) -> Plan:
-    """``plan`` with the recovery of each ``pending-*`` release whose operation began while
+    """``plan`` with the recovery (or, in a destroy, the uninstall) of each ``pending-*`` release whose operation began while
     ``holder`` held the state lease (``since`` its ``acquireTime``; a time helm does not say
     counts as such) refused: this run took that lease over once it expired, from a run whose
     programs it could not check (another host's), whose helm may still be changing it. A
@@ -1286,17 +1286,19 @@ def refuse_recovery_during(plan: Plan, holder: str, since: datetime | None) -> P
     changes = []
     for change in plan.releases:
         found = change.installed
-        if change.action != "recover" or found is None or not found.is_pending:
+        if change.action not in ("recover", "destroy") or found is None or not found.is_pending:
             changes.append(change)
             continue
         began = helm_time(found.updated)
         if began is not None and since is not None and began < since:  # before that run held it
             changes.append(change)
             continue
+        done, next_run = (("uninstalled", "destroys") if change.action == "destroy"
+                          else ("recovered", "recovers"))
         text = (f"{found.status} since {found.updated or 'an unknown time'}, begun while {holder} held "
                 "the state lease, which this run took over once it expired: that run's helm may still "
-                "be changing the release on its machine, so it is not recovered under it; once no "
-                "helm of that run runs there any more, the next run recovers it")
+                f"be changing the release on its machine, so it is not {done} under it; once no "
+                f"helm of that run runs there any more, the next run {next_run} it")
         changes.append(attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
                                     problems=(*change.problems, f"release '{change.name}': {text}")))
     if all(a is b for a, b in zip(changes, plan.releases, strict=True)):

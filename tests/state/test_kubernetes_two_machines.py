@@ -289,6 +289,29 @@ def test_a_pending_release_of_another_hosts_expired_holder_is_not_recovered_by_t
     assert len(fake_helm.call_log("rollback", release="slow")) == 1
 
 
+def test_a_destroy_taking_another_hosts_expired_lease_over_does_not_uninstall_its_pending_release(
+        machines, fake_helm):
+    """As above, for a destroy: 'slow', pending-upgrade since the other machine's holder took the
+    lease, is not uninstalled under that machine's helm; 'fast' is."""
+    machines.gate.touch()
+    b = machines.folder("machine-b", "2s")
+    then = datetime.now(UTC) - timedelta(seconds=60)
+    gone = LeaseLock(machines.kube.kubectl(), machines.ns, "firestream-state-shop", "firestream apply",
+                     duration=2, clock=lambda: then, identity="ann@build-7:4242:5c0f1e2a")
+    machines.backend().ensure_namespace()
+    gone.acquire(renew=False)
+    fake_helm.seed_release("fast", machines.ns)
+    fake_helm.seed_release("slow", machines.ns, status="pending-upgrade", revision=2)
+
+    taker = machines.run(b, "--yes", command="destroy")
+    assert taker.returncode == 1, taker.stderr
+    out = taker.stdout + taker.stderr
+    assert "so it is not uninstalled under it" in out, out
+    assert fake_helm.call_log("uninstall", release="slow") == []
+    assert fake_helm.release("slow", machines.ns)["status"] == "pending-upgrade"
+    assert len(fake_helm.call_log("uninstall", release="fast")) == 1
+
+
 def test_ctrl_c_releases_the_lease_for_the_next_machine(machines):
     a, b = machines.folder("machine-a", "10s"), machines.folder("machine-b", "10s")
     first = machines.start(a)
