@@ -595,6 +595,30 @@ def _destroy_or_skip(
     return None
 
 
+def _kept_without(changes: list[Change], deps: Mapping[str, Sequence[str]]) -> list[Change]:
+    """A destroy's releases with ``action = "skip"`` (kept) that lose what they depend on: each
+    says so, naming the releases the destroy removes under it.
+
+    >>> kept = Change("app", "web", "generic", "no-op", (SKIP_KEPT,))
+    >>> gone = Change("base", "web", "generic", "destroy", ("destroy requested",))
+    >>> _kept_without([kept, gone], {"app": ["base"], "base": []})[0].reasons[1]
+    "its dependency 'base' is destroyed: it stays, without it"
+    """
+    destroyed = {c.name for c in changes if c.action == "destroy"}
+    out = []
+    for change in changes:
+        lost = [d for d in deps.get(change.name, ()) if d in destroyed] if SKIP_KEPT in change.reasons else []
+        if lost:
+            names = ", ".join(f"'{d}'" for d in lost)
+            one = len(lost) == 1
+            change = attrs.evolve(change, reasons=(
+                *change.reasons,
+                f"its {'dependency' if one else 'dependencies'} {names} {'is' if one else 'are'} destroyed: "
+                f"it stays, without {'it' if one else 'them'}"))
+        out.append(change)
+    return out
+
+
 def _release_reasons(installed: InstalledRelease, base: Mapping[str, Any], asked: str | None = None) -> list[str]:
     """What differs in the release itself: its status, chart or version.
 
@@ -1011,6 +1035,7 @@ def make_plan(
     to_create: tuple[NamespaceToCreate, ...] = ()
     notes: tuple[str, ...] = ()
     if destroy:
+        changes = _kept_without(changes, full.deps)
         notes = _namespaces_left(changes)
     elif namespaces is not None:
         changes, to_create, notes = _plan_namespaces(changes, by_name, desired or {}, live, namespaces,

@@ -137,10 +137,13 @@ def test_destroy_leaves_a_skipped_release_as_it_stands_and_its_plan_says_so(env,
     assert [(c.name, c.action) for c in plan.releases] == [("web", "destroy"), ("app", "no-op"),
                                                            ("base", "destroy")]
     assert plan["app"].reasons == ('action is skip: destroy leaves it as it stands (set action = "deploy" '
-                                   'to let destroy remove it)',)
+                                   'to let destroy remove it)',
+                                   "its dependency 'base' is destroyed: it stays, without it")
+    assert plan["web"].reasons == ("destroy requested",)
     assert main(["destroy", "--dry-run", "-f", str(env.path), *env.flags]) == 0
     out = capsys.readouterr().out
     assert "app" in out and "action is skip: destroy leaves it as it stands" in out
+    assert "its dependency 'base' is destroyed: it stays, without it" in out
     result = env.load().destroy()
     assert result.ok and [n for n, o in result.releases.items() if o.action == "destroy"] == ["web", "base"]
     assert [r["name"] for r in fake_helm.releases()] == ["app"]
