@@ -67,6 +67,24 @@ def test_every_module_with_examples_runs_them() -> None:
     assert sorted(found - set(MODULES)) == []
 
 
+def _plugin_modules_with_examples() -> list[str]:
+    """The built-in chart plugins' modules holding a ``>>>`` example (``plugins/<dist>/<package>/``)."""
+    root = Path(__file__).resolve().parents[2] / "plugins"
+    return sorted(
+        ".".join(path.relative_to(path.parents[1]).with_suffix("").parts)
+        for path in root.glob("*/firestream_*/*.py")
+        if ">>> " in path.read_text(encoding="utf-8")
+    )
+
+
+@pytest.mark.parametrize("name", _plugin_modules_with_examples())
+def test_plugin_docstring_examples_run(name: str) -> None:
+    """The chart plugins' examples run too (their packages are installed beside the core)."""
+    failed, attempted = doctest.testmod(importlib.import_module(name), optionflags=FLAGS, verbose=False)
+    assert attempted > 0
+    assert failed == 0
+
+
 def test_attribute_docstring_examples_are_found() -> None:
     names = {t.name for t in attribute_doctests("firestream_core.plugin.markers")}
     assert {"firestream_core.plugin.markers.hookimpl", "firestream_core.plugin.markers.NAME"} <= names

@@ -245,9 +245,12 @@ def pre_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) ->
     if chart.chart_info.action is HelmAction.DESTROY and context.installed is not None:
         from .kubelet import release_kubelet_service
 
-        target = release_kubelet_service(chart, context)
-        if target is not None:
+        found = release_kubelet_service(chart, context)
+        if found is not None:
+            target, pods = found
             _payload(payload)["kubelet_service"] = list(target)
+            if pods is not None:  # where the deployed operator's pods are, as its manifest says
+                _payload(payload)["operator_pods"] = list(pods)
         return
     if chart.chart_info.action is not HelmAction.DEPLOY:
         return
@@ -305,7 +308,8 @@ def post_exec(chart: HelmChart, context: DeployContext, payload: ChartPayload) -
         if target:
             from .kubelet import delete_kubelet_service
 
-            namespace, selector = stack_namespace(chart, context), operator_selector(chart, context)
+            namespace, selector = _payload(payload).get("operator_pods") or (
+                stack_namespace(chart, context), operator_selector(chart, context))
             if not operator_gone(context, namespace, selector, info.timeout):
                 raise HelmTimeoutError(
                     f"the Prometheus Operator's pods ({selector}, namespace '{namespace}') were still there "

@@ -33,6 +33,24 @@ SLICE_SERVICE = "kubernetes.io/service-name"
 ARGUMENT = "--kubelet-service="
 
 
+def _operator(manifest: str) -> tuple[dict[str, Any], tuple[str, str]] | None:
+    """The operator Deployment of a release's manifest and the namespace and name its
+    ``--kubelet-service`` names (None: no operator, or ``kubeletService.enabled = false``)."""
+    import yaml
+
+    for doc in yaml.safe_load_all(manifest or ""):
+        if not isinstance(doc, dict) or doc.get("kind") != "Deployment":
+            continue
+        pod = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for container in pod.get("containers") or ():
+            for arg in (container or {}).get("args") or ():
+                if isinstance(arg, str) and arg.startswith(ARGUMENT):
+                    namespace, _, name = arg[len(ARGUMENT):].partition("/")
+                    if namespace and name:
+                        return doc, (namespace, name)
+    return None
+
+
 def kubelet_service(manifest: str) -> tuple[str, str] | None:
     """The namespace and name the operator's ``--kubelet-service`` names in a release's manifest
     (None: no operator, or ``prometheusOperator.kubeletService.enabled = false``).
@@ -45,19 +63,33 @@ def kubelet_service(manifest: str) -> tuple[str, str] | None:
     >>> kubelet_service("kind: Service") is None
     True
     """
-    import yaml
+    found = _operator(manifest)
+    return None if found is None else found[1]
 
-    for doc in yaml.safe_load_all(manifest or ""):
-        if not isinstance(doc, dict) or doc.get("kind") != "Deployment":
-            continue
-        pod = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
-        for container in pod.get("containers") or ():
-            for arg in (container or {}).get("args") or ():
-                if isinstance(arg, str) and arg.startswith(ARGUMENT):
-                    namespace, _, name = arg[len(ARGUMENT):].partition("/")
-                    if namespace and name:
-                        return namespace, name
-    return None
+
+def operator_pods(manifest: str, namespace: str) -> tuple[str, str] | None:
+    """The namespace and label selector of the operator's pods as the release was deployed (its
+    Deployment's ``spec.selector.matchLabels``; ``namespace``, the release's, when it names none):
+    not as the configuration says now (a ``nameOverride`` changed since is not what runs).
+
+    >>> operator_pods('''
+    ... kind: Deployment
+    ... metadata: {name: mon-operator, namespace: monitoring}
+    ... spec:
+    ...   selector: {matchLabels: {app: kube-prometheus-stack-operator, release: mon}}
+    ...   template: {spec: {containers: [{args: ["--kubelet-service=kube-system/mon-kubelet"]}]}}
+    ... ''', "default")
+    ('monitoring', 'app=kube-prometheus-stack-operator,release=mon')
+    """
+    found = _operator(manifest)
+    if found is None:
+        return None
+    doc = found[0]
+    labels = ((doc.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    if not labels:
+        return None
+    where = (doc.get("metadata") or {}).get("namespace") or namespace
+    return str(where), ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 def is_the_operators(obj: dict[str, Any] | None) -> bool:
@@ -98,17 +130,21 @@ def kubelet_destroy_steps(chart: HelmChart, context: DeployContext) -> list[str]
     return [delete_line(namespace, name) if is_the_operators(service) else keep_line(namespace, name)]
 
 
-def release_kubelet_service(chart: HelmChart, context: DeployContext) -> tuple[str, str] | None:
-    """The kubelet Service the destroy plan listed for deletion (``context.planned_steps``), read from
-    the release's manifest while it is installed (``pre_exec``); None when the plan listed none."""
+def release_kubelet_service(
+    chart: HelmChart, context: DeployContext,
+) -> tuple[tuple[str, str], tuple[str, str] | None] | None:
+    """The kubelet Service the destroy plan listed for deletion (``context.planned_steps``) and the
+    operator's pods (:func:`operator_pods`), read from the release's manifest while it is
+    installed (``pre_exec``); None when the plan listed none."""
     if not any(line.startswith("delete Service '") and f"({MANAGED_BY}={OPERATOR})" in line
                for line in context.planned_steps):
         return None
     info = chart.chart_info
-    target = kubelet_service(context.helm.get_manifest(info.name, info.namespace_name))
+    manifest = context.helm.get_manifest(info.name, info.namespace_name)
+    target = kubelet_service(manifest)
     if target is None or delete_line(*target) not in context.planned_steps:
         return None
-    return target
+    return target, operator_pods(manifest, info.namespace_name)
 
 
 def delete_kubelet_service(context: DeployContext, namespace: str, name: str) -> list[str]:

@@ -360,12 +360,15 @@ def test_destroy_keeps_the_kubelet_service_while_the_operators_pods_remain(
 ) -> None:
     """A running operator makes its kubelet Service again: after helm's uninstall the destroy waits
     (up to the release's timeout) for the operator's pods to be gone before deleting it. Pods that
-    stay (here held by a finalizer) fail the destroy, naming the Service kept and what to do."""
+    stay (here held by a finalizer) fail the destroy, naming the Service kept and what to do. The
+    pods are those the release runs (its manifest's operator Deployment), not those the config
+    would name now: a nameOverride set since the apply does not send the wait to other pods."""
     folder = tmp_path / "project"
     write_project(folder, kube, deploy_chart_repo)
     ok(firestream(kube, helm_bin, folder, "apply", "--yes"))
     config = folder / "firestream.toml"
-    config.write_text(config.read_text(encoding="utf-8").replace('timeout = "120s"', 'timeout = "3s"'),
+    config.write_text(config.read_text(encoding="utf-8").replace('timeout = "120s"', 'timeout = "3s"')
+                      + '\n[deployments.prometheus-operator.values]\nnameOverride = "renamed"\n',
                       encoding="utf-8")
     selector = f"app=kube-prometheus-stack-operator,release={RELEASE}"
     (pod,) = kube.kubectl().get("pods", namespace=kube.namespace, selector=selector)["items"]
