@@ -261,11 +261,9 @@ def test_an_expired_lease_is_not_taken_while_the_killed_holders_helm_still_runs_
     assert machines.backend().load().releases[f"{machines.ns}/slow"].result == "succeeded"
 
 
-def test_a_pending_release_of_another_hosts_expired_holder_is_not_recovered_by_the_taker(machines, fake_helm):
-    """The holder on another machine stopped renewing (firestream killed there, or the machine
-    lost) while its helm of 'slow' ran: 'slow' is pending-upgrade since then. The run taking the
-    expired lease over cannot see whether that helm still runs: it does not roll 'slow' back
-    under it (refused, named), and the run after it recovers 'slow' as before."""
+def _expired_lease_of_another_host_over_pending_slow(machines, fake_helm) -> Path:
+    """The lease held by a run on another machine that stopped renewing a minute ago, 'slow'
+    pending-upgrade since it took the lease, 'fast' deployed: machine b's project file."""
     machines.gate.touch()
     b = machines.folder("machine-b", "2s")
     then = datetime.now(UTC) - timedelta(seconds=60)
@@ -275,6 +273,15 @@ def test_a_pending_release_of_another_hosts_expired_holder_is_not_recovered_by_t
     gone.acquire(renew=False)  # and never renewed nor released: expired
     fake_helm.seed_release("fast", machines.ns)
     fake_helm.seed_release("slow", machines.ns, status="pending-upgrade", revision=2)  # begun since
+    return b
+
+
+def test_a_pending_release_of_another_hosts_expired_holder_is_not_recovered_by_the_taker(machines, fake_helm):
+    """The holder on another machine stopped renewing (firestream killed there, or the machine
+    lost) while its helm of 'slow' ran: 'slow' is pending-upgrade since then. The run taking the
+    expired lease over cannot see whether that helm still runs: it does not roll 'slow' back
+    under it (refused, named), and the run after it recovers 'slow' as before."""
+    b = _expired_lease_of_another_host_over_pending_slow(machines, fake_helm)
 
     taker = machines.run(b)
     assert taker.returncode == 1, taker.stderr
@@ -293,15 +300,7 @@ def test_a_destroy_taking_another_hosts_expired_lease_over_does_not_uninstall_it
         machines, fake_helm):
     """As above, for a destroy: 'slow', pending-upgrade since the other machine's holder took the
     lease, is not uninstalled under that machine's helm; 'fast' is."""
-    machines.gate.touch()
-    b = machines.folder("machine-b", "2s")
-    then = datetime.now(UTC) - timedelta(seconds=60)
-    gone = LeaseLock(machines.kube.kubectl(), machines.ns, "firestream-state-shop", "firestream apply",
-                     duration=2, clock=lambda: then, identity="ann@build-7:4242:5c0f1e2a")
-    machines.backend().ensure_namespace()
-    gone.acquire(renew=False)
-    fake_helm.seed_release("fast", machines.ns)
-    fake_helm.seed_release("slow", machines.ns, status="pending-upgrade", revision=2)
+    b = _expired_lease_of_another_host_over_pending_slow(machines, fake_helm)
 
     taker = machines.run(b, "--yes", command="destroy")
     assert taker.returncode == 1, taker.stderr
