@@ -1495,7 +1495,7 @@ class Project:
                                   "would replace", hint="name another file: firestream plan --out FILE")
 
     def check_saved_target(self, saved: SavedPlan, plan_file: str | os.PathLike[str] = "PLAN", *,
-                           flags: Iterable[str] = ()) -> None:
+                           flags: Iterable[str] = ()) -> bytes:
         """Refuse, before any cluster call, a saved plan made for another environment, kube
         context or cluster server, or with other ``--set`` paths or ``--values`` files; and
         one this project folder cannot check, its plan key missing or not the one the plan was
@@ -1505,6 +1505,7 @@ class Project:
         :param flags: options the hint's command starts with (``-f``, ``--kubeconfig``).
         :raises PlanMismatchError: every difference, and the command that carries the plan out.
         :raises FirestreamError: the plan key is missing or unreadable, naming it.
+        :return: the project's plan key, which the plan's digests are checked with.
 
         Example::
 
@@ -1529,7 +1530,9 @@ class Project:
         check_target(saved, environment=self.config.environment, cluster=here, set_keys=self.set_keys,
                      values_files=self._values_files_relative(),
                      command=apply_command(saved, plan_file, flags=extra, values_files=shown))
-        check_key(saved, plan_key(self.project_dir, create=False), os.fspath(plan_file))
+        key = plan_key(self.project_dir, create=False)
+        check_key(saved, key, os.fspath(plan_file))
+        return key
 
     def saved_plan(self, path: str | os.PathLike[str] | SavedPlan) -> Plan:
         """The plan a ``plan --out`` file saved, made again now and checked against it.
@@ -1551,12 +1554,11 @@ class Project:
             ...                               # later, maybe elsewhere
             result = project.apply(project.saved_plan("plan.json"))
         """
-        from firestream_core.deploy.saved import SavedPlan, check_saved, plan_key, read_saved
+        from firestream_core.deploy.saved import SavedPlan, check_saved, read_saved
         from firestream_core.errors import PlanMismatchError
 
         saved = path if isinstance(path, SavedPlan) else read_saved(path)
-        self.check_saved_target(saved, "PLAN" if isinstance(path, SavedPlan) else path)
-        key = plan_key(self.project_dir, create=False)
+        key = self.check_saved_target(saved, "PLAN" if isinstance(path, SavedPlan) else path)
         fresh = self.plan(list(saved.targets) or None, saved.include_deps, destroy=saved.destroy)
         try:
             check_saved(saved, fresh, key=key)

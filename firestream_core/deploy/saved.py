@@ -48,13 +48,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from firestream_core.errors import FirestreamError, PlanMismatchError
+from firestream_core.graph import ReleaseGraph
 from firestream_core.tools.kubeconfig import ClusterIdentity
 
 if TYPE_CHECKING:
     from firestream_core.deploy.plan import Change, Plan
 
-__all__ = ["FORMAT", "PLAN_KEY", "SavedPlan", "apply_command", "check_saved", "check_target", "check_unchanged",
-           "PLAN_KEY_ENV", "check_key", "key_id", "keyed_digest", "plan_key", "read_saved", "saved_plan", "unseen_changes", "write_saved"]
+__all__ = ["FORMAT", "PLAN_KEY", "PLAN_KEY_ENV", "SavedPlan", "apply_command", "check_key", "check_saved", "check_target",
+           "check_unchanged", "key_id", "keyed_digest", "plan_key", "read_saved", "saved_plan", "unseen_changes",
+           "write_saved"]
 
 FORMAT = "firestream-plan/4"
 """The ``format`` field of a saved plan file (2: the environment, cluster and overrides recorded;
@@ -552,7 +554,10 @@ def unseen_changes(made: Plan, fresh: Plan) -> dict[str, str]:
     """
     now = {c.name: c for c in fresh.releases}
     created = {ns for ns, _ in _namespaces(made)}
-    under = {c.name: _dependencies(made, c.name) for c in made.changes} if not made.destroy else {}
+    under: dict[str, set[str]] = {}  # what each change depends on, however indirectly (a destroy: none)
+    if not made.destroy:
+        graph = ReleaseGraph(made.deps)
+        under = {c.name: set(graph.dependencies(c.name)) if c.name in graph else set() for c in made.changes}
     needed: set[str] = set().union(*under.values())
     found: dict[str, str] = {}
     for change in made.releases:
@@ -581,17 +586,6 @@ def unseen_changes(made: Plan, fresh: Plan) -> dict[str, str]:
                 out[name] = (f"release '{name}': the plan now creates its namespace '{ns}', "
                              "the earlier plan did not (deleted since)")
     return out
-
-
-def _dependencies(made: Plan, name: str) -> set[str]:
-    """What ``name`` depends on in ``made``, however indirectly."""
-    todo, seen = list(made.deps.get(name, ())), set()
-    while todo:
-        dep = todo.pop()
-        if dep not in seen:
-            seen.add(dep)
-            todo.extend(made.deps.get(dep, ()))
-    return seen
 
 
 def _namespace_problems(
