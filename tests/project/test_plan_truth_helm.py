@@ -742,7 +742,10 @@ def test_removing_the_last_value_removes_it_from_the_release(tmp_path, kube, cha
     assert "hello from tiny-app" in manifest and "changed" not in manifest
 
 
-def two_releases(folder: Path, kube, chart_repo, *, message: str) -> Path:
+def two_releases(folder: Path, kube, chart_repo, *, message: str, web: str | None = None,
+                 web_needs_db: bool = False) -> Path:
+    """db and web of tiny-app 0.1.0, each with ``message`` (web's own: ``web``); web depends on
+    db with ``web_needs_db``."""
     return write_config(folder, f"""
         [repositories]
         {chart_repo.name} = "{chart_repo.url}"
@@ -750,7 +753,8 @@ def two_releases(folder: Path, kube, chart_repo, *, message: str) -> Path:
         [defaults]
         timeout = "60s"
 
-    """ + release_blocks([("db", [], {"message": message}), ("web", [], {"message": message})],
+    """ + release_blocks([("db", [], {"message": message}),
+                          ("web", ["db"] if web_needs_db else [], {"message": web or message})],
                          chart="tiny-app", repository=chart_repo.name, namespace=kube.namespace,
                          version="0.1.0"))
 
@@ -787,20 +791,9 @@ def test_library_apply_and_destroy_stop_a_release_changed_by_hand_since_the_plan
     installed it afresh, which the plan did not show), and what depends on it skipped; a destroy
     plan of a release upgraded by hand since is stopped too."""
     folder = tmp_path / "p"
-    blocks = release_blocks([("db", [], {"message": "one"}), ("web", ["db"], {"message": "one"})],
-                            chart="tiny-app", repository=chart_repo.name, namespace=kube.namespace,
-                            version="0.1.0")
-    head = f"""
-        [repositories]
-        {chart_repo.name} = "{chart_repo.url}"
-
-        [defaults]
-        timeout = "60s"
-
-    """
-    path = write_config(folder, head + blocks)
+    path = two_releases(folder, kube, chart_repo, message="one", web_needs_db=True)
     assert load(path, kube, helm_bin).apply().ok
-    path = write_config(folder, head + blocks.replace('"one"', '"two"'))
+    path = two_releases(folder, kube, chart_repo, message="two", web_needs_db=True)
     project = load(path, kube, helm_bin)
     plan = project.plan()
     assert [(c.name, c.action) for c in plan.releases] == [("db", "upgrade"), ("web", "upgrade")]
@@ -831,23 +824,9 @@ def test_library_apply_stops_a_change_whose_unchanged_dependency_was_uninstalled
     once db is deployed, which the plan saw it be); db is not installed afresh either (the plan
     left it alone)."""
     folder = tmp_path / "p"
-    head = f"""
-        [repositories]
-        {chart_repo.name} = "{chart_repo.url}"
-
-        [defaults]
-        timeout = "60s"
-
-    """
-
-    def blocks(web_message: str) -> str:
-        return release_blocks([("db", [], {"message": "one"}), ("web", ["db"], {"message": web_message})],
-                              chart="tiny-app", repository=chart_repo.name, namespace=kube.namespace,
-                              version="0.1.0")
-
-    path = write_config(folder, head + blocks("one"))
+    path = two_releases(folder, kube, chart_repo, message="one", web_needs_db=True)
     assert load(path, kube, helm_bin).apply().ok
-    path = write_config(folder, head + blocks("two"))
+    path = two_releases(folder, kube, chart_repo, message="one", web="two", web_needs_db=True)
     project = load(path, kube, helm_bin)
     plan = project.plan()
     assert [(c.name, c.action) for c in plan.releases] == [("db", "no-op"), ("web", "upgrade")]
