@@ -42,7 +42,6 @@ __all__ = [
     "immutable_way_on",
     "is_builtin_group",
     "is_secret",
-    "manifest_workloads",
     "mask_manifest",
     "mask_object",
     "merge_key",
@@ -230,21 +229,14 @@ POD_FREE_KINDS = frozenset({
 never among them: an operator may run pods for it (Strimzi's ``Kafka``), labelled as the release."""
 
 
-def manifest_workloads(manifest: str, namespace: str) -> tuple[tuple[str, str, str], ...]:
-    """The workloads a release's manifest creates, as sorted ``(kind, namespace, name)``.
-
-    Deployments, StatefulSets, DaemonSets and Jobs that are not hooks, in
-    whatever namespace they name (``namespace`` for those naming none).
-    """
-    return read_workloads(manifest, namespace)[0]
-
-
 def read_workloads(manifest: str, namespace: str) -> tuple[tuple[tuple[str, str, str], ...], bool]:
     """``(workloads, pod_free)`` of a release's manifest, read in one pass.
 
-    ``workloads`` as :func:`manifest_workloads`; ``pod_free`` is true when no
-    object but hooks is of a kind that may run pods (every one is in
-    :data:`POD_FREE_KINDS`): no pod can be the release's, so there is none to wait for.
+    ``workloads``: the Deployments, StatefulSets, DaemonSets and Jobs that are not hooks, as
+    sorted ``(kind, namespace, name)``, in whatever namespace they name (``namespace`` for
+    those naming none); ``pod_free`` is true when no object but hooks is of a kind that may
+    run pods (every one is in :data:`POD_FREE_KINDS`): no pod can be the release's, so there
+    is none to wait for.
 
     >>> read_workloads("kind: ConfigMap\\napiVersion: v1\\nmetadata: {name: c}", "ns")
     ((), True)

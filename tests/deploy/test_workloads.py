@@ -29,7 +29,7 @@ from firestream_core.model import (
 )
 from firestream_core.plugin.context import DeployContext
 from firestream_core.plugin.generic import GenericChart
-from firestream_core.tools.manifests import manifest_workloads, read_workloads
+from firestream_core.tools.manifests import read_workloads
 
 from .conftest import make_manager
 from .fakes import FakeHelm, FakeKubectl
@@ -51,7 +51,7 @@ def test_workload_states():
     assert workload_state({"kind": "StatefulSet", "spec": {"replicas": 0}, "status": {}}) == ("idle", 0, 0)
 
 
-def test_manifest_workloads_skip_hooks_and_keep_namespaces():
+def test_read_workloads_skips_hooks_and_keeps_namespaces():
     manifest = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -71,7 +71,7 @@ apiVersion: v1
 kind: Service
 metadata: {name: svc}
 """
-    assert manifest_workloads(manifest, "ns") == (("DaemonSet", "kube-system", "exporter"),
+    assert read_workloads(manifest, "ns")[0] == (("DaemonSet", "kube-system", "exporter"),
                                                   ("Deployment", "ns", "op"))
 
 
@@ -198,7 +198,7 @@ def test_releases_validating_together_share_one_real_kubectl_get_each_with_its_o
     contexts = {}
     for name in replicas:
         context = DeployContext(helm=helm, kubectl=kubectl, project_dir=tmp_path)
-        context.lifecycle.workloads = tuple(manifest_workloads(helm.get_manifest(name, ns), ns))
+        context.lifecycle.workloads, _ = read_workloads(helm.get_manifest(name, ns), ns)
         contexts[name] = context
     results: dict[str, ValidationResult] = {}
 
