@@ -1880,33 +1880,28 @@ class Project:
                 fields = ", ".join(f"{c.key.short} {c.field}" for c in got.immutable)
                 text = (f"the API server refuses this upgrade: immutable fields change "
                         f"({'; '.join(map(str, got.immutable))}); {immutable_way_on(got.immutable)}")
-                change = attrs.evolve(change, reasons=(f"refused: immutable fields change: {fields}", *change.reasons),
-                                      problems=(*change.problems, f"release '{change.name}': {text}"))
+                change = change.refused(text, f"immutable fields change: {fields}")
             elif got is not None and got.unrenderable is not None:
-                change = attrs.evolve(
-                    change, reasons=("refused: the chart does not render with these values", *change.reasons),
-                    problems=(*change.problems, f"release '{change.name}': the chart does not render with these "
-                              f"values: {got.unrenderable}"))
+                change = change.refused(f"the chart does not render with these values: {got.unrenderable}",
+                                        "the chart does not render with these values")
             elif got is not None and got.missing_namespaces:
                 names = ", ".join(ns for ns, _ in got.missing_namespaces)
                 where = "; ".join(
                     f"namespace {ns}: {', '.join(k.short for k in keys[:3])}"
                     + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
                     for ns, keys in got.missing_namespaces)
-                change = attrs.evolve(
-                    change, reasons=(f"refused: objects in a namespace that does not exist: {names}", *change.reasons),
-                    problems=(*change.problems, f"release '{change.name}': the chart puts objects in a namespace "
-                              f"that does not exist and that nothing in this plan creates ({where}): helm creates "
-                              f"only the release's namespace ({change.namespace}) and fails at the first of them; "
-                              "create it first, or change the values that name it"))
+                change = change.refused(
+                    f"the chart puts objects in a namespace that does not exist and that nothing in this plan "
+                    f"creates ({where}): helm creates only the release's namespace ({change.namespace}) and "
+                    "fails at the first of them; create it first, or change the values that name it",
+                    f"objects in a namespace that does not exist: {names}")
             elif got is not None and got.unserved:
                 kinds = ", ".join(got.unserved)
-                change = attrs.evolve(
-                    change, reasons=(f"refused: the cluster does not serve {kinds}", *change.reasons),
-                    problems=(*change.problems, f"release '{change.name}': the cluster does not serve {kinds}, "
-                              "and neither the chart nor a release it depends on installs its CRD: helm refuses "
-                              "objects of a kind the cluster does not serve; install the CRD first, or add the "
-                              "release that installs it to depends_on"))
+                change = change.refused(
+                    f"the cluster does not serve {kinds}, and neither the chart nor a release it depends on "
+                    "installs its CRD: helm refuses objects of a kind the cluster does not serve; install the "
+                    "CRD first, or add the release that installs it to depends_on",
+                    f"the cluster does not serve {kinds}")
             elif got is not None and got.unchecked is not None:
                 from firestream_core.deploy.plan import RENDER_UNCHECKED
 

@@ -211,6 +211,18 @@ class Change:
         """
         return self.action != "no-op"
 
+    def refused(self, text: str, reason: str | None = None) -> Change:
+        """This change, refused: ``refused: <reason>`` first among its reasons (``text`` when no
+        shorter ``reason`` is given), ``release '<name>': <text>`` among its problems, which
+        stop it in apply (with what depends on it).
+
+        >>> c = Change("db", "data", "generic", "upgrade", ("values changed: x",)).refused("no, because")
+        >>> c.reasons, c.problems
+        (('refused: no, because', 'values changed: x'), ("release 'db': no, because",))
+        """
+        return attrs.evolve(self, reasons=(f"refused: {reason or text}", *self.reasons),
+                            problems=(*self.problems, f"release '{self.name}': {text}"))
+
     @property
     def key(self) -> str:
         """The state-file key, ``namespace/name``.
@@ -1093,8 +1105,7 @@ def namespaces_to_check(
 def _namespace_refusal(change: Change) -> Change:
     text = (f"namespace '{change.namespace}' does not exist and create_namespace is false (nothing else "
             "creates it): create it first, or set create_namespace = true")
-    return attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
-                        problems=(*change.problems, f"release '{change.name}': {text}"))
+    return change.refused(text)
 
 
 def _plan_namespaces(
@@ -1230,8 +1241,7 @@ def _refuse_blocked(change: Change, dep: str) -> Change:
             f"'{dep}' first (or set its action to deploy)")
     if any(text in p for p in change.problems):
         return change
-    return attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
-                        problems=(*change.problems, f"release '{change.name}': {text}"))
+    return change.refused(text)
 
 
 def not_as_planned(chart: HelmChart, change: Change, project_dir: Path | str) -> list[str]:
@@ -1286,8 +1296,7 @@ def _refuse_missing_dependencies(
     names = ", ".join(f"'{d}'" for d in missing)
     text = (f"it depends on {names}, not deployed and not in this selection: add --include-deps "
             f"(or deploy {names} first)")
-    return attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
-                        problems=(*change.problems, f"release '{change.name}': {text}"))
+    return change.refused(text)
 
 
 def refuse_recovery_during(plan: Plan, holder: str, since: datetime | None) -> Plan:
@@ -1324,8 +1333,7 @@ def refuse_recovery_during(plan: Plan, holder: str, since: datetime | None) -> P
                 "the state lease, which this run took over once it expired: that run's helm may still "
                 f"be changing the release on its machine, so it is not {done} under it; once no "
                 f"helm of that run runs there any more, the next run {next_run} it")
-        changes.append(attrs.evolve(change, reasons=(f"refused: {text}", *change.reasons),
-                                    problems=(*change.problems, f"release '{change.name}': {text}")))
+        changes.append(change.refused(text))
     if all(a is b for a, b in zip(changes, plan.releases, strict=True)):
         return plan
     return attrs.evolve(plan, releases=tuple(changes))
