@@ -254,14 +254,23 @@ def flock_held(path: Path) -> bool:
     except FileNotFoundError:
         return False
     try:
+        return not _flock_now(fd, path)
+    finally:
+        os.close(fd)  # drops the flock just taken, if it was
+
+
+def _flock_now(fd: int, path: Path) -> bool:
+    """Take ``fd``'s exclusive ``flock`` without waiting: False when another process holds it.
+
+    :raises StateError: the file cannot be locked at all, naming ``path``.
+    """
+    try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            return True
+            return False
         raise StateError(f"{path}: cannot lock: {exc.strerror}") from None
-    finally:
-        os.close(fd)  # drops the flock just taken, if it was
-    return False
+    return True
 
 
 def force_unlock(project_dir: Path | str, *, lock_id: str | None = None,
@@ -412,11 +421,7 @@ class ProjectLock:
         :return: True when it is now ours, False when it went away meanwhile
             (try again); raises ``StateLockedError`` when it is held.
         """
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise StateError(f"{self.path}: cannot lock: {exc.strerror}") from None
+        if not _flock_now(fd, self.path):
             holder = self._holder(fd)
             if holder is not None and holder.host == _hostname() and not _exists(holder.pid):
                 raise StateLockedError(
@@ -425,8 +430,8 @@ class ProjectLock:
                     "release), or another run is taking the lock over right now",
                     hint="wait for it to end, then run again (--lock-timeout SECONDS waits for it); "
                     + _UNLOCK_HINT,
-                ) from None
-            raise self._locked(holder, other_host=False) from None
+                )
+            raise self._locked(holder, other_host=False)
         if not _same_file(fd, self.path):  # released and removed meanwhile
             return False
         holder = LockInfo.parse(_read(fd))
