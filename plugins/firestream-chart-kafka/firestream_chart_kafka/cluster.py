@@ -79,9 +79,9 @@ def _metadata(cluster: KafkaCluster, info: ChartInfo, name: str, **labels: str) 
     }
 
 
-def pool_name(cluster: KafkaCluster) -> str:
-    """The node pool's name: ``<cluster>-nodes``."""
-    return f"{cluster.name}-nodes"
+def pool_name(cluster: str) -> str:
+    """The node pool's name of the Kafka cluster named ``cluster``: ``<cluster>-nodes``."""
+    return f"{cluster}-nodes"
 
 
 def node_pool_manifest(cluster: KafkaCluster, info: ChartInfo) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def node_pool_manifest(cluster: KafkaCluster, info: ChartInfo) -> dict[str, Any]
     return {
         "apiVersion": api_version(info),
         "kind": "KafkaNodePool",
-        "metadata": _metadata(cluster, info, pool_name(cluster), **{"strimzi.io/cluster": cluster.name}),
+        "metadata": _metadata(cluster, info, pool_name(cluster.name), **{"strimzi.io/cluster": cluster.name}),
         "spec": {
             "replicas": cluster.replicas,
             "roles": ["controller", "broker"],
@@ -169,7 +169,7 @@ def delete(context: DeployContext, cluster: KafkaCluster, info: ChartInfo) -> bo
         )
     )
     context.kubectl.delete(
-        POOL_KIND, pool_name(cluster), namespace=info.namespace_name, ignore_not_found=True,
+        POOL_KIND, pool_name(cluster.name), namespace=info.namespace_name, ignore_not_found=True,
         timeout=info.timeout,
     )
     return deleted

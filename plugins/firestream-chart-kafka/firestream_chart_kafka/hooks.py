@@ -91,7 +91,7 @@ def destroy_steps(chart: HelmChart, project_dir: Any = None) -> list[str]:
         claims = "; its volume claims and their data go too (delete_claim = true)"
     else:
         claims = "; its volume claims are kept (delete_claim = false)"
-    return [f"delete Kafka cluster '{cluster.name}' and node pool '{pool_name(cluster)}' (namespace "
+    return [f"delete Kafka cluster '{cluster.name}' and node pool '{pool_name(cluster.name)}' (namespace "
             f"'{chart.chart_info.namespace_name}') before the operator is uninstalled "
             f"(delete_cluster_on_destroy = true){claims}"]
 
@@ -112,7 +112,7 @@ def cluster_step_line(chart: HelmChart) -> str | None:
 
     storage = "ephemeral storage" if cluster.storage == "ephemeral" else f"a {cluster.storage} volume each"
     nodes = f"{cluster.replicas} node{'s' if cluster.replicas != 1 else ''}"
-    return (f"post_exec: apply Kafka cluster '{cluster.name}' and node pool '{pool_name(cluster)}' "
+    return (f"post_exec: apply Kafka cluster '{cluster.name}' and node pool '{pool_name(cluster.name)}' "
             f"({nodes}, {storage}) in namespace '{chart.chart_info.namespace_name}' and wait until it is Ready")
 
 
@@ -352,7 +352,8 @@ def cluster_out_of_date(chart: HelmChart, context: DeployContext) -> None:
     ns = chart.chart_info.namespace_name
     gone = []
     try:
-        for kind, name, what in ((KIND, cluster.name, "Kafka cluster"), (POOL_KIND, pool_name(cluster), "node pool")):
+        for kind, name, what in ((KIND, cluster.name, "Kafka cluster"),
+                                 (POOL_KIND, pool_name(cluster.name), "node pool")):
             if context.kubectl.get(kind, name, namespace=ns) is None:
                 gone.append(f"{what} '{name}'")
     except FirestreamError as exc:
@@ -374,7 +375,7 @@ def clusters_left(chart: HelmChart, context: DeployContext) -> None:
     from firestream_core.errors import first_line
     from firestream_core.plugin import FirestreamError
 
-    from .cluster import KIND, POOL_KIND
+    from .cluster import KIND, POOL_KIND, pool_name
 
     installed = context.installed
     if context.offline or context.kubectl is None or installed is None or installed.status == "uninstalled":
@@ -392,9 +393,9 @@ def clusters_left(chart: HelmChart, context: DeployContext) -> None:
     left = [n for n in names if n and (wanted is None or n != wanted.name)]
     for name in left:
         now = "no longer in kafka_cluster" if wanted is None else f"kafka_cluster now names '{wanted.name}'"
-        context.note(f"Kafka cluster '{name}' and its node pool '{name}-nodes' (namespace '{ns}'), applied by an "
+        context.note(f"Kafka cluster '{name}' and its node pool '{pool_name(name)}' (namespace '{ns}'), applied by an "
                      f"earlier deploy, are left running ({now}): neither apply nor destroy deletes them; "
-                     f"'kubectl delete {KIND}/{name} {POOL_KIND}/{name}-nodes -n {ns}' does")
+                     f"'kubectl delete {KIND}/{name} {POOL_KIND}/{pool_name(name)} -n {ns}' does")
 
 
 @hookimpl
