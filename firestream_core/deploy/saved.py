@@ -465,8 +465,11 @@ def check_target(
     )
 
 
-def _release_problem(saved: SavedRelease, now: SavedRelease, since: str = "saved") -> str | None:
-    where = f"release '{saved.name}'"
+def _release_problem(saved: SavedRelease, now: SavedRelease, since: str = "saved",
+                     where: str | None = None) -> str | None:
+    """What differs between the release as the plan had it and as it is now (None: nothing),
+    said of ``where`` (``release '<name>'``)."""
+    where = where or f"release '{saved.name}'"
     if saved.namespace != now.namespace:
         return (f"{where}: its namespace changed since the plan was {since} "
                 f"(the plan has {saved.namespace}, the config now {now.namespace})")
@@ -559,7 +562,8 @@ def unseen_changes(made: Plan, fresh: Plan) -> dict[str, str]:
         graph = ReleaseGraph(made.deps)
         under = {c.name: set(graph.dependencies(c.name)) if c.name in graph else set() for c in made.changes}
     needed: set[str] = set().union(*under.values())
-    found: dict[str, str] = {}
+    found: dict[str, tuple[SavedRelease, SavedRelease]] = {}  # what the plan had, what is now
+    out: dict[str, str] = {}
     for change in made.releases:
         current = now.get(change.name)
         if current is None or not (change.is_change or change.name in needed):
@@ -570,16 +574,18 @@ def unseen_changes(made: Plan, fresh: Plan) -> dict[str, str]:
             same["action"] = was.action
         if set(is_.destructive) <= set(was.destructive):  # a step more is unseen; one fewer (the CRDs
             same["destructive"] = was.destructive       # a rendered plan found) is not done unseen
-        problem = _release_problem(was, attrs.evolve(is_, **same), "made")
-        if problem:
-            found[change.name] = problem
-    out = {c.name: found[c.name] for c in made.changes if c.name in found}
-    left = {name for name in found if name not in out}  # releases made leaves as they are
+        is_ = attrs.evolve(is_, **same)
+        problem = _release_problem(was, is_, "made")
+        if problem and change.is_change:
+            out[change.name] = problem
+        elif problem:  # one the plan leaves as it is: said of the changes depending on it
+            found[change.name] = (was, is_)
     for name, deps in under.items():
-        gone = sorted(deps & left)
+        gone = sorted(deps & found.keys())
         if name not in out and gone:
-            out[name] = (f"release '{name}': its dependency '{gone[0]}' (which the plan leaves as it is): "
-                         f"{found[gone[0]].split(': ', 1)[1]}")
+            out[name] = str(_release_problem(
+                *found[gone[0]], "made", where=f"release '{name}': its dependency '{gone[0]}' (which the plan "
+                                               "leaves as it is)"))
     for ns, releases in _namespaces(fresh):
         for name, _ in releases:
             if ns not in created and name not in out and name in made:
